@@ -1,0 +1,159 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SyncCore
+
+/// How promo-central serves.
+public struct CentralConfiguration: Sendable {
+    /// The folder holding the store (`central.sqlite`).
+    public var dataDirectory: String
+    public var host: String = "127.0.0.1"
+    /// 0 picks a free port (tests); the chosen port is reported through `onServerRunning`.
+    public var port: Int = 8443
+    /// Largest request body accepted.
+    public var maxBodyBytes: Int = 32 * 1024 * 1024
+    /// Page size when an office does not ask for one.
+    public var defaultPageSize: Int = 1_000
+
+    public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 8443) {
+        self.dataDirectory = dataDirectory
+        self.host = host
+        self.port = port
+    }
+
+    /// The store's path inside the data folder.
+    public var storePath: String { (dataDirectory as NSString).appendingPathComponent(CentralStore.fileName) }
+}
+
+/// Builds the central HTTP application around a store. The executable and the tests both call this.
+public func buildApplication(
+    configuration: CentralConfiguration,
+    store: CentralStore,
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ProtocolMiddleware(epoch: store.epoch, logger: logger))
+    CentralRoutes(store: store, configuration: configuration).register(on: router)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "promo-central"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger)
+}
+
+/// Puts the epoch header on every answer and turns every error into the protocol's JSON error body.
+struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
+    let epoch: Epoch
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as CentralError {
+            response = Self.errorResponse(error)
+        } catch let error as HTTPError {
+            let code = error.status == .notFound ? "not_found" : (error.status == .contentTooLarge ? "body_too_large" : "bad_request")
+            response = Self.errorResponse(CentralError(error.status, code, error.body ?? error.status.reasonPhrase))
+        } catch {
+            logger.error("request failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
+            response = Self.errorResponse(CentralError(.internalServerError, "internal", "the centre failed to answer", hint: "Retry later."))
+        }
+        response.headers[HTTPField.Name(WireProtocol.epochHeader)!] = epoch.rawValue
+        if response.status.code >= 400 {
+            logger.info("request refused", metadata: ["http.path": "\(request.uri.path)", "http.status": "\(response.status.code)"])
+        }
+        return response
+    }
+
+    static func errorResponse(_ error: CentralError) -> Response {
+        let body = (try? JSONEncoder().encode(ErrorResponse(code: error.code, message: error.message, hint: error.hint))) ?? Data()
+        return Response(
+            status: error.status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// The routes of protocol version 1 (docs/PROTOCOL.md).
+struct CentralRoutes: Sendable {
+    let store: CentralStore
+    let configuration: CentralConfiguration
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/health") { _, _ in
+            try json(HealthResponse(status: "ok", epoch: store.epoch))
+        }
+        router.post("/v1/changesets") { request, _ in
+            let office = try authenticate(request)
+            var request = request
+            let buffer: ByteBuffer
+            do { buffer = try await request.collectBody(upTo: configuration.maxBodyBytes) } catch {
+                throw CentralError(.contentTooLarge, "body_too_large", "the body is larger than \(configuration.maxBodyBytes) bytes",
+                                   hint: "Lower the changeset size in the office configuration.")
+            }
+            let push: PushRequest = try decode(buffer)
+            guard push.protocolVersion == WireProtocol.version else {
+                throw CentralError.badRequest("protocol version \(push.protocolVersion) is not supported (this centre speaks \(WireProtocol.version))",
+                                              hint: "Upgrade promo-sync at the office, or the centre.")
+            }
+            return try json(try store.apply(push.changeset, from: office))
+        }
+        router.get("/v1/changes") { request, _ in
+            let office = try authenticate(request)
+            let after = try integerParameter(request, "after", default: 0)
+            let limit = try integerParameter(request, "limit", default: Int64(configuration.defaultPageSize))
+            guard after >= 0 else { throw CentralError.badRequest("'after' must be 0 or more") }
+            guard (1...Int64(WireProtocol.maxPageSize)).contains(limit) else {
+                throw CentralError.badRequest("'limit' must be between 1 and \(WireProtocol.maxPageSize)")
+            }
+            return try json(try store.page(for: office, after: PullCursor(after), limit: Int(limit)))
+        }
+        router.get("/v1/office") { request, _ in
+            try json(try store.officeState(try authenticate(request)))
+        }
+    }
+
+    private func authenticate(_ request: Request) throws -> OfficeCode {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw CentralError.unauthorized }
+        let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty, let office = try store.authenticate(token: token) else { throw CentralError.unauthorized }
+        return office
+    }
+
+    private func integerParameter(_ request: Request, _ name: String, default value: Int64) throws -> Int64 {
+        guard let text = request.uri.queryParameters[Substring(name)] else { return value }
+        guard let number = Int64(text) else { throw CentralError.badRequest("'\(name)' must be a whole number, not '\(text)'") }
+        return number
+    }
+
+    private func decode<T: Decodable>(_ buffer: ByteBuffer) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw CentralError.badRequest("the body is not a valid request: \(Self.describe(error))",
+                                          hint: "See docs/PROTOCOL.md for the request format.")
+        } catch {
+            throw CentralError.badRequest("the body is not JSON", hint: "See docs/PROTOCOL.md for the request format.")
+        }
+    }
+
+    private func json<T: Encodable>(_ value: T) throws -> Response {
+        let data = try JSONEncoder().encode(value)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let p = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return p.isEmpty ? "" : " at \(p)"
+        }
+        switch error {
+        case .dataCorrupted(let c): return "\(c.debugDescription)\(path(c))"
+        case .keyNotFound(let key, let c): return "missing '\(key.stringValue)'\(path(c))"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "\(c.debugDescription)\(path(c))"
+        @unknown default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import Hummingbird
+import SyncCore
+
+/// The one error type of the Central module; each maps to an HTTP status and a stable code that
+/// the office's client decodes (docs/PROTOCOL.md lists them).
+public struct CentralError: Error, Sendable, CustomStringConvertible {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let message: String
+    public let hint: String?
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, hint: String? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String { hint.map { "\(message). \($0)" } ?? message }
+
+    static func badRequest(_ message: String, hint: String? = nil) -> CentralError {
+        CentralError(.badRequest, "bad_request", message, hint: hint)
+    }
+
+    static let unauthorized = CentralError(
+        .unauthorized, "unauthorized", "missing, unknown or revoked office token",
+        hint: "Send 'Authorization: Bearer TOKEN' with the token printed by promo-central office add.")
+
+    /// Wraps a store failure; only transient storage trouble asks the office to retry.
+    static func storage(_ error: any Error, during operation: String) -> CentralError {
+        if let error = error as? CentralError { return error }
+        return CentralError(.serviceUnavailable, "storage", "the central store failed during \(operation)", hint: "Retry later.")
+    }
+}

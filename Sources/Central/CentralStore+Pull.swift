@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+import SyncCore
+
+extension CentralStore {
+    /// The page of the change log after `cursor` that `office` may see: its own records and the
+    /// centre's consolidated ones, in log order.
+    public func page(for office: OfficeCode, after cursor: PullCursor, limit: Int) throws(CentralError) -> PullResponse {
+        do {
+            return try database.read { db in
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT tbl, id, office, fields, deleted_at, seq FROM record
+                        WHERE office IN (?, 'central') AND seq > ? ORDER BY seq LIMIT ?
+                        """,
+                    arguments: [office.rawValue, cursor.rawValue, limit + 1])
+                let hasMore = rows.count > limit
+                let decoder = JSONDecoder()
+                var records: [PulledRecord] = []
+                for row in rows.prefix(limit) {
+                    let fields = try decoder.decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))
+                    records.append(PulledRecord(
+                        cursor: PullCursor(row["seq"]), table: row["tbl"], id: row["id"],
+                        office: OfficeCode(unchecked: row["office"]), deleted: (row["deleted_at"] as String?) != nil, fields: fields))
+                }
+                return PullResponse(epoch: epoch, records: records, nextCursor: records.last?.cursor ?? cursor, hasMore: hasMore)
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading the change log")
+        }
+    }
+
+    /// What the centre holds of an office's changeset chain.
+    public func officeState(_ office: OfficeCode) throws(CentralError) -> OfficeStateResponse {
+        guard let record = try offices().first(where: { $0.code == office }) else { throw CentralError.unauthorized }
+        return OfficeStateResponse(epoch: epoch, office: office, lastSequence: record.lastSequence, lastHash: record.lastHash)
+    }
+
+    /// Counts of live records per office and table, for the operator's summary.
+    public func recordCounts() throws(CentralError) -> [(office: String, table: String, live: Int, deleted: Int)] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT office, tbl, sum(deleted_at IS NULL) AS live, sum(deleted_at IS NOT NULL) AS deleted
+                        FROM record GROUP BY office, tbl ORDER BY office, tbl
+                        """
+                ).map { (office: $0["office"], table: $0["tbl"], live: $0["live"], deleted: $0["deleted"]) }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "counting records")
+        }
+    }
+
+    /// The consolidated plan and disbursed totals.
+    public func totals() throws(CentralError) -> [(province: String, year: Int, fund: String, plan: Int64, disbursed: Int64)] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = 'province_total' ORDER BY id").map { row in
+                    let f = try JSONDecoder().decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))
+                    return (province: f["province"]?.text ?? "", year: Int(f["year"]?.integer ?? 0), fund: f["fund_source"]?.text ?? "",
+                            plan: f["plan_amount"]?.integer ?? 0, disbursed: f["disbursed_amount"]?.integer ?? 0)
+                }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading totals")
+        }
+    }
+}

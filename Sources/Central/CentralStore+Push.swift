@@ -1,0 +1,174 @@
+import Foundation
+import GRDB
+import SyncCore
+
+extension CentralStore {
+    /// Applies one changeset of `office` and records its sequence number in the same transaction.
+    ///
+    /// Re-sending a changeset already applied (same sequence, same hash) is acknowledged as a
+    /// duplicate and changes nothing. A gap, or another body under a known sequence, is refused.
+    public func apply(_ changeset: Changeset, from office: OfficeCode, now: Date = Date()) throws(CentralError) -> PushResponse {
+        // 1. Checks that need no database: ownership of the changeset, size, hash.
+        guard changeset.office == office else {
+            throw CentralError(.forbidden, "forbidden_owner", "the changeset says office \(changeset.office) but the token is office \(office)",
+                               hint: "An office pushes only its own changesets.")
+        }
+        guard changeset.changes.count <= WireProtocol.maxChangesPerChangeset else {
+            throw CentralError(.contentTooLarge, "too_many_changes",
+                               "changeset \(changeset.sequence) has \(changeset.changes.count) changes; at most \(WireProtocol.maxChangesPerChangeset) are accepted",
+                               hint: "Lower the changeset size in the office configuration.")
+        }
+        do { try changeset.verifyHash() } catch {
+            throw CentralError(.unprocessableContent, "broken_chain", error.message, hint: error.hint)
+        }
+        for change in changeset.changes {
+            do { try change.validate() } catch {
+                throw CentralError.badRequest(error.message, hint: "The changeset was refused whole; nothing of it was applied.")
+            }
+            if let owner = change.fields["office"], owner != .text(office.rawValue) {
+                throw CentralError(.forbidden, "forbidden_owner", "\(change.table.rawValue) \(change.id) names office \(owner) but the token is office \(office)",
+                                   hint: "An office writes only its own records.")
+            }
+        }
+
+        do {
+            let response = try database.write { db -> PushResponse in
+                guard let officeRow = try Row.fetchOne(db, sql: "SELECT last_sequence, last_hash FROM office WHERE code = ?", arguments: [office.rawValue]) else {
+                    throw CentralError.unauthorized
+                }
+                let last = ChangesetSequence(officeRow["last_sequence"])
+                let lastHash: String = officeRow["last_hash"]
+
+                // 2. Idempotency: a changeset already applied is acknowledged, never applied twice.
+                if changeset.sequence <= last {
+                    let stored = try String.fetchOne(
+                        db, sql: "SELECT hash FROM changeset WHERE office = ? AND sequence = ?",
+                        arguments: [office.rawValue, changeset.sequence.rawValue])
+                    guard stored == changeset.hash else {
+                        throw CentralError(.conflict, "sequence_conflict",
+                                           "changeset \(changeset.sequence) of office \(office) was already received with other content",
+                                           hint: "The office replica may have been restored from an old backup. Try: promo-sync resync --force")
+                    }
+                    return PushResponse(epoch: epoch, sequence: changeset.sequence, outcome: .duplicate, appliedChanges: 0)
+                }
+                guard changeset.sequence == last.next else {
+                    throw CentralError(.conflict, "sequence_gap",
+                                       "changeset \(changeset.sequence) of office \(office) arrived but the last applied is \(last)",
+                                       hint: "Changesets must arrive in order; the centre may have been restored. Try: promo-sync resync --force")
+                }
+                guard changeset.previousHash == lastHash else {
+                    throw CentralError(.conflict, "broken_chain",
+                                       "changeset \(changeset.sequence) of office \(office) does not chain onto changeset \(last)",
+                                       hint: "Try: promo-sync resync --force")
+                }
+
+                // 3. Merge every change into its row; a row keeps its owner for life.
+                var applied = 0
+                for change in changeset.changes {
+                    if try Self.merge(db, change: change, office: office) { applied += 1 }
+                }
+
+                // 4. The consolidated totals of this office follow in the same transaction.
+                try Self.recomputeTotals(db, office: office)
+
+                try db.execute(
+                    sql: """
+                        INSERT INTO changeset(office, sequence, hash, previous_hash, change_count, body, received_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [office.rawValue, changeset.sequence.rawValue, changeset.hash, changeset.previousHash,
+                                changeset.changes.count, try Self.encode(changeset), now.formatted(.iso8601)])
+                try db.execute(
+                    sql: "UPDATE office SET last_sequence = ?, last_hash = ? WHERE code = ?",
+                    arguments: [changeset.sequence.rawValue, changeset.hash, office.rawValue])
+                return PushResponse(epoch: epoch, sequence: changeset.sequence, outcome: .applied, appliedChanges: applied)
+            }
+            try faults.check(.centralAfterApplyBeforeResponse)
+            return response
+        } catch {
+            throw CentralError.storage(error, during: "applying changeset \(changeset.sequence) of office \(office)")
+        }
+    }
+
+    /// Merges one change into the stored row; returns whether the row changed.
+    static func merge(_ db: Database, change: Change, office: OfficeCode) throws -> Bool {
+        let existing = try Row.fetchOne(
+            db, sql: "SELECT office, fields, clocks, deleted_at FROM record WHERE tbl = ? AND id = ?",
+            arguments: [change.table.rawValue, change.id.rawValue])
+        var row = MergedRow()
+        if let existing {
+            let owner: String = existing["office"]
+            guard owner == office.rawValue else {
+                throw CentralError(.forbidden, "forbidden_owner",
+                                   "\(change.table.rawValue) \(change.id) belongs to office \(owner), not \(office)",
+                                   hint: "An office writes only its own records.")
+            }
+            row = try decodeRow(existing)
+        }
+        guard row.merge(change) else { return false }
+        let deleted = row.deletedAt?.description
+        try db.execute(
+            sql: """
+                INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(tbl, id) DO UPDATE SET fields = excluded.fields, clocks = excluded.clocks,
+                    deleted_at = excluded.deleted_at, seq = excluded.seq
+                """,
+            arguments: [change.table.rawValue, change.id.rawValue, office.rawValue, try encode(row.fields),
+                        try encode(row.clocks), deleted, try nextSeq(db)])
+        return true
+    }
+
+    static func decodeRow(_ row: Row) throws -> MergedRow {
+        let decoder = JSONDecoder()
+        let fields = try decoder.decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))
+        let clocks = try decoder.decode([String: HLCTimestamp].self, from: Data((row["clocks"] as String).utf8))
+        let deleted = try (row["deleted_at"] as String?).map { text throws(SyncCoreError) in try HLCTimestamp(parsing: text) }
+        return MergedRow(fields: fields, clocks: clocks, deletedAt: deleted)
+    }
+
+    /// Recomputes the plan and disbursed totals per year and fund source of one office's province,
+    /// writing only those that changed (so an idle sync moves nothing).
+    static func recomputeTotals(_ db: Database, office: OfficeCode) throws {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                WITH plan AS (
+                    SELECT json_extract(fields, '$.year') AS year, json_extract(fields, '$.fund_source') AS fund,
+                           sum(json_extract(fields, '$.amount')) AS amount
+                    FROM record WHERE tbl = 'plan_line' AND office = ?1 AND deleted_at IS NULL
+                    GROUP BY 1, 2
+                ), paid AS (
+                    SELECT json_extract(p.fields, '$.year') AS year, json_extract(p.fields, '$.fund_source') AS fund,
+                           sum(CASE json_extract(d.fields, '$.kind') WHEN 'recovery' THEN -json_extract(d.fields, '$.amount')
+                                    ELSE json_extract(d.fields, '$.amount') END) AS amount
+                    FROM record d JOIN record p ON p.tbl = 'project' AND p.id = json_extract(d.fields, '$.project_id')
+                    WHERE d.tbl = 'disbursement' AND d.office = ?1 AND d.deleted_at IS NULL
+                    GROUP BY 1, 2
+                ), keys AS (SELECT year, fund FROM plan UNION SELECT year, fund FROM paid)
+                SELECT keys.year, keys.fund, coalesce(plan.amount, 0) AS plan_amount, coalesce(paid.amount, 0) AS paid_amount
+                FROM keys LEFT JOIN plan USING (year, fund) LEFT JOIN paid USING (year, fund)
+                WHERE keys.year IS NOT NULL AND keys.fund IS NOT NULL
+                """,
+            arguments: [office.rawValue])
+        var seen: Set<String> = []
+        for row in rows {
+            let year: Int64 = row["year"]
+            let fund: String = row["fund"]
+            let id = "\(office.rawValue)/\(year)/\(fund)"
+            seen.insert(id)
+            try putCentralRecord(db, table: .provinceTotal, id: id, fields: [
+                "province": .text(office.rawValue), "year": .integer(year), "fund_source": .text(fund),
+                "plan_amount": .integer(row["plan_amount"]), "disbursed_amount": .integer(row["paid_amount"]),
+            ])
+        }
+        // Totals whose rows were all deleted drop to zero rather than vanish.
+        for id in try String.fetchAll(db, sql: "SELECT id FROM record WHERE tbl = 'province_total' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
+        where !seen.contains(id) {
+            let parts = id.split(separator: "/")
+            try putCentralRecord(db, table: .provinceTotal, id: id, fields: [
+                "province": .text(office.rawValue), "year": .integer(Int64(parts[1]) ?? 0), "fund_source": .text(String(parts[2])),
+                "plan_amount": .integer(0), "disbursed_amount": .integer(0),
+            ])
+        }
+    }
+}

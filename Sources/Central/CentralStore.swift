@@ -1,0 +1,189 @@
+import Crypto
+import Foundation
+import GRDB
+import SyncCore
+
+/// A registered office as the centre sees it.
+public struct OfficeRecord: Sendable, Equatable {
+    public var code: OfficeCode
+    public var lastSequence: ChangesetSequence
+    public var lastHash: String
+    public var revoked: Bool
+}
+
+/// The centre's SQLite store: offices and their tokens, the changesets received, and every record
+/// with its per-field clocks. Each record version has a position (`seq`) in one ordered change log
+/// from which offices pull.
+public final class CentralStore: Sendable {
+    public let path: String
+    public let database: DatabasePool
+    public let epoch: Epoch
+    public let faults: FaultInjector
+
+    /// The store file name inside a data folder.
+    public static let fileName = "central.sqlite"
+
+    /// Opens (or creates) the store at `path`.
+    public init(path: String, faults: FaultInjector = FaultInjector()) throws(CentralError) {
+        self.path = path
+        self.faults = faults
+        do {
+            var config = Configuration()
+            config.busyMode = .timeout(10)
+            config.label = "central"
+            let pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator().migrate(pool)
+            self.database = pool
+            self.epoch = try pool.write { db in
+                if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") {
+                    return Epoch(existing)
+                }
+                let epoch = Epoch.random()
+                try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('epoch', ?)", arguments: [epoch.rawValue])
+                try Self.publishReferenceData(db)
+                return epoch
+            }
+        } catch {
+            throw CentralError(.internalServerError, "storage", "cannot open the central store at \(path): \(error)",
+                               hint: "Check that the data folder exists and is writable by the service user.")
+        }
+    }
+
+    static func migrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                    CREATE TABLE office (
+                        code TEXT PRIMARY KEY NOT NULL,
+                        token_hash TEXT NOT NULL UNIQUE,
+                        created_at TEXT NOT NULL,
+                        revoked_at TEXT,
+                        last_sequence INTEGER NOT NULL DEFAULT 0,
+                        last_hash TEXT NOT NULL
+                    );
+                    CREATE TABLE changeset (
+                        office TEXT NOT NULL REFERENCES office(code),
+                        sequence INTEGER NOT NULL,
+                        hash TEXT NOT NULL,
+                        previous_hash TEXT NOT NULL,
+                        change_count INTEGER NOT NULL,
+                        body BLOB NOT NULL,
+                        received_at TEXT NOT NULL,
+                        PRIMARY KEY (office, sequence)
+                    );
+                    CREATE TABLE record (
+                        tbl TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        office TEXT NOT NULL,
+                        fields TEXT NOT NULL,
+                        clocks TEXT NOT NULL,
+                        deleted_at TEXT,
+                        seq INTEGER NOT NULL UNIQUE,
+                        PRIMARY KEY (tbl, id)
+                    );
+                    CREATE INDEX record_office_seq ON record(office, seq);
+                    """)
+        }
+        return migrator
+    }
+
+    // MARK: Offices
+
+    /// Registers an office and returns its token, which is shown once and stored only as a hash.
+    public func addOffice(_ code: OfficeCode, now: Date = Date()) throws(CentralError) -> String {
+        let token = Self.newToken()
+        do {
+            try database.write { db in
+                if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM office WHERE code = ?)", arguments: [code.rawValue]) == true {
+                    throw CentralError(.conflict, "office_exists", "office \(code) is already registered",
+                                       hint: "To issue a new token use: promo-central office rotate-token \(code)")
+                }
+                try db.execute(
+                    sql: "INSERT INTO office(code, token_hash, created_at, last_hash) VALUES (?, ?, ?, ?)",
+                    arguments: [code.rawValue, Self.hashToken(token), now.formatted(.iso8601), Changeset.genesisHash])
+            }
+        } catch {
+            throw CentralError.storage(error, during: "adding office \(code)")
+        }
+        return token
+    }
+
+    /// The office a token belongs to, if the token is known and not revoked.
+    public func authenticate(token: String) throws(CentralError) -> OfficeCode? {
+        let hash = Self.hashToken(token)
+        do {
+            return try database.read { db in
+                try String.fetchOne(db, sql: "SELECT code FROM office WHERE token_hash = ? AND revoked_at IS NULL", arguments: [hash])
+            }.map(OfficeCode.init(unchecked:))
+        } catch {
+            throw CentralError.storage(error, during: "checking a token")
+        }
+    }
+
+    /// All registered offices.
+    public func offices() throws(CentralError) -> [OfficeRecord] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM office ORDER BY code").map {
+                    OfficeRecord(code: OfficeCode(unchecked: $0["code"]), lastSequence: ChangesetSequence($0["last_sequence"]),
+                                 lastHash: $0["last_hash"], revoked: ($0["revoked_at"] as String?) != nil)
+                }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "listing offices")
+        }
+    }
+
+    static func newToken() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &rng)) }.joined()
+    }
+
+    static func hashToken(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: Reference data
+
+    /// Writes the seed reference data into the change log so that offices pull it like any record.
+    static func publishReferenceData(_ db: Database) throws {
+        for p in ReferenceData.provinces {
+            try putCentralRecord(db, table: .province, id: p.code, fields: [
+                "name": .text(p.name), "kind": .text(p.kind), "region": .text(p.region.rawValue),
+            ])
+        }
+        for c in ReferenceData.categories {
+            try putCentralRecord(db, table: .activityCategory, id: c.code, fields: [
+                "name_vi": .text(c.nameVi), "name_en": .text(c.nameEn),
+                "report_group": .integer(Int64(c.reportGroup)), "basis": .text(c.basis),
+            ])
+        }
+    }
+
+    /// Writes a record owned by the centre, giving it a new log position only if it changed.
+    static func putCentralRecord(_ db: Database, table: ConsolidatedTable, id: String, fields: [String: FieldValue]) throws {
+        let encoded = try encode(fields)
+        if let existing = try String.fetchOne(db, sql: "SELECT fields FROM record WHERE tbl = ? AND id = ?", arguments: [table.rawValue, id]),
+           existing == encoded {
+            return
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq) VALUES (?, ?, 'central', ?, '{}', NULL, ?)
+                ON CONFLICT(tbl, id) DO UPDATE SET fields = excluded.fields, seq = excluded.seq
+                """,
+            arguments: [table.rawValue, id, encoded, try nextSeq(db)])
+    }
+
+    static func nextSeq(_ db: Database) throws -> Int64 {
+        (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM record") ?? 0) + 1
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import Replica
+import SyncCore
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create the office replica and record who this office is.")
+
+    @OptionGroup var location: ReplicaLocation
+
+    @Option(help: "This office's province code (Decision 19/2025), e.g. 79.")
+    var office: String
+
+    @Option(help: "The address of promo-central, e.g. https://central.example.vn:8443")
+    var central: String
+
+    @Option(name: .customLong("token-file"), help: "File holding the office token (mode 600). Default: DATA-DIR/office.token")
+    var tokenFile: String?
+
+    func validate() throws {
+        guard let url = URL(string: central), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw ValidationError("--central '\(central)' is not an http(s) URL. Give e.g. https://central.example.vn:8443")
+        }
+    }
+
+    func run() throws {
+        let code = try OfficeCode(office)
+        try FileManager.default.createDirectory(atPath: location.directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o750])
+        let token = tokenFile ?? (location.directory as NSString).appendingPathComponent("office.token")
+        let replica = try Replica.create(
+            at: location.replicaPath,
+            settings: ReplicaSettings(office: code, centralURL: central, tokenFile: (token as NSString).standardizingPath))
+        print("Created the replica of office \(code) at \(replica.path).")
+        if !FileManager.default.fileExists(atPath: token) {
+            print("Next: put the token from 'promo-central office add \(code)' in \(token) (chmod 600), then run: promo-sync sync")
+        }
+    }
+}

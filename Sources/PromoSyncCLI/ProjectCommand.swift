@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Replica
+import SyncCore
+
+struct ProjectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "project", abstract: "Enter and list projects (đề án).", subcommands: [Add.self, List.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a draft project of this office.")
+
+        @OptionGroup var location: ReplicaLocation
+        @Option(help: "The office's own project code, unique at the office.") var code: String
+        @Option(help: "Project name (Vietnamese in UTF-8 is fine).") var name: String
+        @Option(help: "Activity category code, e.g. MH_TRINHDIEN.") var category: String
+        @Option(help: "Fund source: national or local.") var fund: FundSource
+        @Option(help: "Beneficiary (facility) name.") var beneficiary: String?
+        @Option(help: "Plan year.") var year: Int
+        @Option(name: .customLong("total-cost"), help: "Total cost in VND.") var totalCost: Int64
+        @Option(help: "Requested support in VND.") var requested: Int64
+        @Option(help: "Former province code when the project was made under one.") var province: String?
+
+        func run() throws {
+            let replica = try location.open()
+            let id = try replica.addProject(NewProject(
+                code: code, name: name, category: category, fundSource: fund, beneficiary: beneficiary, year: year,
+                totalCost: totalCost, requestedSupport: requested, province: province))
+            print(id.rawValue)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the projects in the replica.")
+
+        @OptionGroup var location: ReplicaLocation
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let projects = try location.open().projects()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(projects), as: UTF8.self))
+                return
+            }
+            print("code        year fund      status     requested (VND)  approved (VND)   disbursed (VND)  name")
+            for p in projects {
+                print([p.code.padding(10), String(p.year), p.fundSource.padding(9), p.status.padding(10),
+                       String(p.requestedSupport).leftPadding(16), (p.approvedSupport.map(String.init) ?? "-").leftPadding(16),
+                       String(p.disbursed).leftPadding(16), p.name].joined(separator: " "))
+            }
+            print("\(projects.count) projects")
+        }
+    }
+}
+
+extension FundSource: ExpressibleByArgument {}
+extension DisbursementKind: ExpressibleByArgument {}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+    func leftPadding(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}

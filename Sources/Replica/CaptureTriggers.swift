@@ -1,0 +1,57 @@
+import SyncCore
+
+/// The SQL triggers that capture every insert, update and delete of a synced table into
+/// `_sync_outbox` in the same transaction as the write, whichever program makes it.
+///
+/// Each outbox entry is compact: the table's number, the row id, the operation (1 insert,
+/// 2 update, 3 delete) and for updates a bit mask of the columns that changed (bit i is
+/// `SyncedTable.columns[i]`; -1 means all). Values are read from the row when a changeset is
+/// made, so the outbox never copies money or text.
+///
+/// While promo-sync applies a page pulled from the centre it sets `_sync_guard.applying` inside
+/// that transaction, so the centre's own records are not echoed back; no other connection ever
+/// sees the flag set.
+enum CaptureTriggers {
+    enum Operation: Int {
+        case insert = 1
+        case update = 2
+        case delete = 3
+    }
+
+    static let allColumns: Int64 = -1
+
+    static func sql(for table: SyncedTable) -> [String] {
+        let name = table.rawValue
+        let number = table.tableID
+        let guardClause = "(SELECT applying FROM _sync_guard) = 0"
+        let mask = table.columns.enumerated()
+            .map { index, column in "((OLD.\(column.name) IS NOT NEW.\(column.name)) << \(index))" }
+            .joined(separator: " | ")
+        return [
+            """
+            CREATE TRIGGER _sync_\(name)_id_immutable BEFORE UPDATE OF id ON \(name)
+            WHEN OLD.id IS NOT NEW.id
+            BEGIN SELECT RAISE(ABORT, 'row ids are immutable: delete the row and insert a new one'); END
+            """,
+            """
+            CREATE TRIGGER _sync_\(name)_insert AFTER INSERT ON \(name) WHEN \(guardClause)
+            BEGIN
+                INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (\(number), NEW.id, 1, -1);
+            END
+            """,
+            """
+            CREATE TRIGGER _sync_\(name)_update AFTER UPDATE ON \(name) WHEN \(guardClause)
+            BEGIN
+                INSERT INTO _sync_outbox(tbl, row_id, op, cols)
+                SELECT \(number), NEW.id, 2, m FROM (SELECT \(mask) AS m) WHERE m <> 0;
+            END
+            """,
+            """
+            CREATE TRIGGER _sync_\(name)_delete AFTER DELETE ON \(name) WHEN \(guardClause)
+            BEGIN
+                INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (\(number), OLD.id, 3, 0);
+            END
+            """,
+        ]
+    }
+}

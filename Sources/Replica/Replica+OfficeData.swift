@@ -1,0 +1,245 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// A project as staff enter it.
+public struct NewProject: Sendable {
+    public var code: String
+    public var name: String
+    public var category: String
+    public var fundSource: FundSource
+    public var beneficiary: String?
+    public var year: Int
+    public var totalCost: Int64
+    public var requestedSupport: Int64
+    /// A former province code when the project was made under one; defaults to the office's.
+    public var province: String?
+
+    public init(code: String, name: String, category: String, fundSource: FundSource, beneficiary: String? = nil,
+                year: Int, totalCost: Int64, requestedSupport: Int64, province: String? = nil) {
+        self.code = code
+        self.name = name
+        self.category = category
+        self.fundSource = fundSource
+        self.beneficiary = beneficiary
+        self.year = year
+        self.totalCost = totalCost
+        self.requestedSupport = requestedSupport
+        self.province = province
+    }
+}
+
+/// A project as stored.
+public struct ProjectRow: Sendable, Codable, Equatable {
+    public var id: String
+    public var office: String
+    public var province: String
+    public var code: String
+    public var name: String
+    public var category: String
+    public var fundSource: String
+    public var beneficiary: String?
+    public var year: Int
+    public var totalCost: Int64
+    public var requestedSupport: Int64
+    public var approvedSupport: Int64?
+    public var status: String
+    /// Sum of the project's ledger entries (recoveries subtract).
+    public var disbursed: Int64
+}
+
+/// A ledger entry as staff enter it.
+public struct NewDisbursement: Sendable {
+    public var project: String
+    public var kind: DisbursementKind
+    public var amount: Int64
+    public var voucher: String?
+    /// `YYYY-MM-DD`.
+    public var paidOn: String
+
+    public init(project: String, kind: DisbursementKind, amount: Int64, voucher: String?, paidOn: String) {
+        self.project = project
+        self.kind = kind
+        self.amount = amount
+        self.voucher = voucher
+        self.paidOn = paidOn
+    }
+}
+
+extension Replica {
+    /// Adds a draft project for this office and returns its new id.
+    @discardableResult
+    public func addProject(_ p: NewProject, now: Date = Date()) throws(ReplicaError) -> RowID {
+        let office = try settings().office
+        try Validation.nonEmpty(p.code, "project code")
+        try Validation.nonEmpty(p.name, "project name")
+        try Validation.year(p.year)
+        try Validation.positive(p.totalCost, "total cost")
+        try Validation.positive(p.requestedSupport, "requested support")
+        guard p.requestedSupport <= p.totalCost else {
+            throw ReplicaError(.invalidInput, "requested support (\(p.requestedSupport)) is more than the total cost (\(p.totalCost))",
+                               hint: "Support is part of the cost; check both amounts (in VND).")
+        }
+        guard ReferenceData.category(code: p.category) != nil else {
+            throw ReplicaError(.invalidInput, "unknown activity category '\(p.category)'",
+                               hint: "Use one of: \(ReferenceData.categories.map(\.code).joined(separator: ", ")).")
+        }
+        let province = p.province ?? office.rawValue
+        guard ReferenceData.province(code: province) != nil || ReferenceData.formerProvinces.contains(where: { $0.code == province }) else {
+            throw ReplicaError(.invalidInput, "unknown province '\(province)'",
+                               hint: "Use a code of Decision 19/2025, or a former province's code for records made under it.")
+        }
+        let id = RowID.make(now: now)
+        try write("adding a project") { db in
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM project WHERE office = ? AND code = ?)", arguments: [office.rawValue, p.code]) == true {
+                throw ReplicaError(.invalidInput, "project code '\(p.code)' is already used at this office", hint: "Choose another code.")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO project(id, office, province, code, name, category, fund_source, beneficiary, year,
+                                        total_cost, requested_support, approved_support, status)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'draft')
+                    """,
+                arguments: [id.rawValue, office.rawValue, province, p.code, p.name, p.category, p.fundSource.rawValue,
+                            p.beneficiary, p.year, p.totalCost, p.requestedSupport])
+        }
+        return id
+    }
+
+    /// Projects of every office held in the replica, newest first.
+    public func projects(office: OfficeCode? = nil) throws(ReplicaError) -> [ProjectRow] {
+        try read("listing projects") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT p.*, coalesce((SELECT sum(CASE d.kind WHEN 'recovery' THEN -d.amount ELSE d.amount END)
+                                          FROM disbursement d WHERE d.project_id = p.id), 0) AS disbursed
+                    FROM project p WHERE (?1 IS NULL OR p.office = ?1) ORDER BY p.id DESC
+                    """,
+                arguments: [office?.rawValue]
+            ).map { row in
+                ProjectRow(
+                    id: row["id"], office: row["office"], province: row["province"], code: row["code"], name: row["name"],
+                    category: row["category"], fundSource: row["fund_source"], beneficiary: row["beneficiary"],
+                    year: row["year"], totalCost: row["total_cost"], requestedSupport: row["requested_support"],
+                    approvedSupport: row["approved_support"], status: row["status"], disbursed: row["disbursed"])
+            }
+        }
+    }
+
+    /// Appends a ledger entry. Refuses an amount that would take the project past its approved
+    /// support (or its requested support while not yet approved), and a voucher already used.
+    @discardableResult
+    public func addDisbursement(_ d: NewDisbursement, now: Date = Date()) throws(ReplicaError) -> RowID {
+        let office = try settings().office
+        try Validation.positive(d.amount, "amount")
+        try Validation.date(d.paidOn)
+        let id = RowID.make(now: now)
+        try write("adding a disbursement") { db in
+            guard let project = try Row.fetchOne(
+                db, sql: "SELECT id, office, requested_support, approved_support FROM project WHERE id = ? OR (code = ? AND office = ?)",
+                arguments: [d.project, d.project, office.rawValue])
+            else {
+                throw ReplicaError(.invalidInput, "no project '\(d.project)' in this replica",
+                                   hint: "Give the project's id or code as listed by: promo-sync project list")
+            }
+            let projectID: String = project["id"]
+            let owner: String = project["office"]
+            guard owner == office.rawValue else {
+                throw ReplicaError(.invalidInput, "project \(d.project) belongs to office \(owner)", hint: "Only the owning office records its payments.")
+            }
+            if let voucher = d.voucher, !voucher.isEmpty,
+               try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM disbursement WHERE office = ? AND voucher = ?)", arguments: [office.rawValue, voucher]) == true {
+                throw ReplicaError(.invalidInput, "treasury voucher '\(voucher)' is already recorded", hint: "A voucher is paid once; record a correction as a new entry of its own.")
+            }
+            let approved: Int64? = project["approved_support"]
+            let limit: Int64 = approved ?? project["requested_support"]
+            let disbursed = try Int64.fetchOne(
+                db, sql: "SELECT coalesce(sum(CASE kind WHEN 'recovery' THEN -amount ELSE amount END), 0) FROM disbursement WHERE project_id = ?",
+                arguments: [projectID]) ?? 0
+            let (after, overflow) = disbursed.addingReportingOverflow(d.amount * d.kind.sign)
+            if overflow || after > limit {
+                throw ReplicaError(
+                    .invalidInput,
+                    "this entry takes the project past its \(approved == nil ? "requested" : "approved") support",
+                    hint: "Already disbursed \(disbursed) of \(limit) VND; check the amount or the project's approval.")
+            }
+            try db.execute(
+                sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [id.rawValue, office.rawValue, projectID, d.kind.rawValue, d.amount, d.voucher, d.paidOn])
+        }
+        return id
+    }
+
+    /// Adds an annual budget plan line for this office.
+    @discardableResult
+    public func addPlanLine(year: Int, fundSource: FundSource, amount: Int64, note: String?, now: Date = Date()) throws(ReplicaError) -> RowID {
+        let office = try settings().office
+        try Validation.year(year)
+        try Validation.positive(amount, "plan amount")
+        let id = RowID.make(now: now)
+        try write("adding a plan line") { db in
+            try db.execute(
+                sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [id.rawValue, office.rawValue, year, fundSource.rawValue, amount, note])
+        }
+        return id
+    }
+
+    /// The centre's consolidated plan and disbursed totals as last pulled.
+    public func consolidatedTotals() throws(ReplicaError) -> [ProvinceTotal] {
+        try read("reading consolidated totals") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM province_total ORDER BY year, province, fund_source").map {
+                ProvinceTotal(province: $0["province"], year: $0["year"], fundSource: $0["fund_source"],
+                              planAmount: $0["plan_amount"], disbursedAmount: $0["disbursed_amount"])
+            }
+        }
+    }
+
+    /// Counts rows of a synced table (for reports and tests).
+    public func count(_ table: SyncedTable) throws(ReplicaError) -> Int {
+        try read("counting rows") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.rawValue)") ?? 0 }
+    }
+}
+
+/// One consolidated total.
+public struct ProvinceTotal: Sendable, Codable, Equatable {
+    public var province: String
+    public var year: Int
+    public var fundSource: String
+    public var planAmount: Int64
+    public var disbursedAmount: Int64
+}
+
+/// Checks on values people type.
+enum Validation {
+    static func nonEmpty(_ text: String, _ what: String) throws(ReplicaError) {
+        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw ReplicaError(.invalidInput, "the \(what) is empty", hint: "Give a \(what).")
+        }
+    }
+
+    static func positive(_ amount: Int64, _ what: String) throws(ReplicaError) {
+        if amount <= 0 {
+            throw ReplicaError(.invalidInput, "the \(what) must be more than 0 VND (got \(amount))", hint: "Amounts are whole VND, e.g. 500000000 for 500 m.")
+        }
+    }
+
+    static func year(_ year: Int) throws(ReplicaError) {
+        if !(2000...2100).contains(year) {
+            throw ReplicaError(.invalidInput, "year \(year) is out of range", hint: "Give a year between 2000 and 2100.")
+        }
+    }
+
+    static func date(_ text: String) throws(ReplicaError) {
+        let parts = text.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+              (2000...2100).contains(y), (1...12).contains(m),
+              let date = DateComponents(calendar: Calendar(identifier: .gregorian), year: y, month: m, day: d).date,
+              Calendar(identifier: .gregorian).component(.day, from: date) == d
+        else {
+            throw ReplicaError(.invalidInput, "'\(text)' is not a date", hint: "Write dates as YYYY-MM-DD, e.g. 2025-09-30.")
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import GRDB
+import SyncCore
+
+extension Replica {
+    /// Returns the changeset to push next: the oldest one made but not yet acknowledged (re-sent
+    /// byte for byte, so the centre can recognise it), or a new one made from the outbox, or nil
+    /// when nothing is pending.
+    ///
+    /// Making a changeset and marking its outbox entries happen in one transaction, so a crash
+    /// leaves either both or neither. Outbox entries stay until the centre acknowledges.
+    public func nextChangeset(maxChanges: Int = 1_000, now: Date = Date()) throws(ReplicaError) -> Changeset? {
+        try write("making a changeset") { db in
+            if let body = try Data.fetchOne(db, sql: "SELECT body FROM _sync_changeset ORDER BY seq LIMIT 1") {
+                return try JSONDecoder().decode(Changeset.self, from: body)
+            }
+            return try Self.makeChangeset(db, maxChanges: maxChanges, now: now)
+        }
+    }
+
+    private static func makeChangeset(_ db: Database, maxChanges: Int, now: Date) throws -> Changeset? {
+        // 1. Take the oldest entries not yet in a changeset.
+        let rows = try Row.fetchAll(
+            db,
+            sql: "SELECT seq, tbl, row_id, op, cols FROM _sync_outbox WHERE changeset IS NULL ORDER BY seq LIMIT ?",
+            arguments: [maxChanges])
+        guard let lastEntry = rows.last else { return nil }
+        let lastSeq: Int64 = lastEntry["seq"]
+
+        // 2. Coalesce them per row, keeping the order in which rows were first touched: the union of
+        //    changed columns, and whether the row ends deleted.
+        struct Pending { var table: SyncedTable; var id: String; var mask: Int64; var deleted: Bool }
+        var order: [String] = []
+        var pending: [String: Pending] = [:]
+        for row in rows {
+            let tableID: Int = row["tbl"]
+            guard let table = SyncedTable(tableID: tableID) else { continue }
+            let id: String = row["row_id"]
+            let op: Int = row["op"]
+            let cols: Int64 = row["cols"]
+            let key = "\(tableID)/\(id)"
+            var entry = pending[key] ?? { order.append(key); return Pending(table: table, id: id, mask: 0, deleted: false) }()
+            if op == CaptureTriggers.Operation.delete.rawValue {
+                entry.deleted = true
+            } else {
+                entry.deleted = false
+                entry.mask = (cols == CaptureTriggers.allColumns || entry.mask == CaptureTriggers.allColumns) ? CaptureTriggers.allColumns : entry.mask | cols
+            }
+            pending[key] = entry
+        }
+
+        // 3. Read current values and stamp each change with the office's clock.
+        let office = try State.get(db, .office) ?? ""
+        var clock = HybridLogicalClock(node: office, latest: try State.get(db, .hlc).flatMap { try? HLCTimestamp(parsing: $0) } ?? .zero)
+        let wall = HybridLogicalClock.wallMilliseconds(now)
+        var changes: [Change] = []
+        for key in order {
+            guard let entry = pending[key] else { continue }
+            let hlc = clock.tick(nowMilliseconds: wall)
+            let columns = entry.table.columns
+            let current = entry.deleted
+                ? nil
+                : try Row.fetchOne(db, sql: "SELECT * FROM \(entry.table.rawValue) WHERE id = ?", arguments: [entry.id])
+            guard let current else {
+                changes.append(Change(table: entry.table, id: RowID(unchecked: entry.id), op: .delete, hlc: hlc, fields: [:]))
+                continue
+            }
+            var fields: [String: FieldValue] = [:]
+            for (index, column) in columns.enumerated()
+            where entry.mask == CaptureTriggers.allColumns || entry.mask & (1 << Int64(index)) != 0 {
+                fields[column.name] = fieldValue(current[column.name])
+            }
+            changes.append(Change(table: entry.table, id: RowID(unchecked: entry.id), op: .upsert, hlc: hlc, fields: fields))
+        }
+
+        // 4. Chain it onto the last changeset and store it for (re-)sending.
+        let sequence = ChangesetSequence((try State.int(db, .lastSequence) ?? 0) + 1)
+        let previous = try State.get(db, .lastHash) ?? Changeset.genesisHash
+        let changeset = Changeset(office: OfficeCode(unchecked: office), sequence: sequence, previousHash: previous, changes: changes)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try db.execute(
+            sql: "INSERT INTO _sync_changeset(seq, hash, previous_hash, change_count, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [sequence.rawValue, changeset.hash, previous, changes.count, try encoder.encode(changeset), Int64(now.timeIntervalSince1970)])
+        try db.execute(
+            sql: "UPDATE _sync_outbox SET changeset = ? WHERE changeset IS NULL AND seq <= ?",
+            arguments: [sequence.rawValue, lastSeq])
+        try State.set(db, .lastSequence, String(sequence.rawValue))
+        try State.set(db, .lastHash, changeset.hash)
+        try State.set(db, .hlc, clock.latest.description)
+        return changeset
+    }
+
+    static func fieldValue(_ value: DatabaseValue) -> FieldValue {
+        switch value.storage {
+        case .null: .null
+        case .int64(let i): .integer(i)
+        case .string(let s): .text(s)
+        case .double(let d): .integer(Int64(d))  // STRICT tables never hold REAL in synced columns
+        case .blob(let b): .text(String(decoding: b, as: UTF8.self))
+        }
+    }
+
+    /// Records the centre's acknowledgement of a changeset: its outbox entries and stored body go.
+    public func acknowledge(_ sequence: ChangesetSequence, now: Date = Date()) throws(ReplicaError) {
+        try write("recording an acknowledgement") { db in
+            try db.execute(sql: "DELETE FROM _sync_outbox WHERE changeset = ?", arguments: [sequence.rawValue])
+            try db.execute(sql: "DELETE FROM _sync_changeset WHERE seq = ?", arguments: [sequence.rawValue])
+            try State.set(db, .lastAckedSequence, String(sequence.rawValue))
+            try State.set(db, .lastPushAt, Timestamps.format(now))
+        }
+    }
+
+    /// How much is waiting to be pushed.
+    public func pendingSummary() throws(ReplicaError) -> PendingSummary {
+        try read("counting pending changes") { db in
+            let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(at) AS oldest FROM _sync_outbox")
+            let changesets = try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_changeset") ?? 0
+            let oldest: Int64? = row?["oldest"]
+            return PendingSummary(
+                changes: row?["n"] ?? 0, unacknowledgedChangesets: changesets,
+                oldestChangeAt: oldest.map { Date(timeIntervalSince1970: TimeInterval($0)) })
+        }
+    }
+
+    /// A cheap number that changes whenever any connection commits to the replica; the daemon
+    /// polls it to wake soon after a local write.
+    public func outboxHighWaterMark() throws(ReplicaError) -> Int64 {
+        try read("reading the outbox") { db in
+            try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM _sync_outbox WHERE changeset IS NULL") ?? 0
+        }
+    }
+}
+
+/// The changes waiting for the centre.
+public struct PendingSummary: Sendable, Equatable, Codable {
+    /// Outbox entries not yet acknowledged (captured writes).
+    public var changes: Int
+    /// Changesets made and sent (or about to be) but not acknowledged.
+    public var unacknowledgedChangesets: Int
+    /// When the oldest pending change was captured.
+    public var oldestChangeAt: Date?
+}
+
+/// ISO 8601 timestamps in UTC, as stored in `_sync_state`.
+public enum Timestamps {
+    public static func format(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+
+    public static func parse(_ text: String?) -> Date? {
+        guard let text else { return nil }
+        return try? Date(text, strategy: .iso8601)
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// Where the office stands in the central change log.
+public struct SyncPosition: Sendable, Equatable {
+    public var cursor: PullCursor
+    /// The central epoch this office last synced with; nil before the first contact.
+    public var epoch: Epoch?
+}
+
+/// What applying one pulled page did.
+public struct PullApplyResult: Sendable, Equatable {
+    public var applied: Int
+    /// Fields left as they are because a local change to them is still waiting to be pushed.
+    public var keptLocal: Int
+    /// Records of tables this version does not know (from a newer centre); skipped, not fatal.
+    public var skippedUnknown: Int
+}
+
+extension Replica {
+    /// The saved cursor and epoch.
+    public func syncPosition() throws(ReplicaError) -> SyncPosition {
+        try read("reading the sync position") { db in
+            SyncPosition(
+                cursor: PullCursor(try State.int(db, .cursor) ?? 0),
+                epoch: try State.get(db, .epoch).map(Epoch.init))
+        }
+    }
+
+    /// Applies one page pulled from the centre and saves its cursor, all in one transaction: a
+    /// crash or a stop leaves the page either wholly applied with its cursor, or not at all.
+    ///
+    /// Fields with a local change still waiting to be pushed keep their local value: the push
+    /// carries it to the centre, whose merge decides, and a later pull brings the outcome.
+    public func applyPulledPage(_ page: PullResponse, now: Date = Date()) throws(ReplicaError) -> PullApplyResult {
+        try write("applying a pulled page") { [faults] db in
+            // Our own capture triggers must not echo the centre's records back into the outbox.
+            try db.execute(sql: "UPDATE _sync_guard SET applying = 1")
+            var result = PullApplyResult(applied: 0, keptLocal: 0, skippedUnknown: 0)
+            for record in page.records {
+                if let table = SyncedTable(rawValue: record.table) {
+                    result.keptLocal += try Self.applySynced(db, table: table, record: record)
+                    result.applied += 1
+                } else if let table = ConsolidatedTable(rawValue: record.table) {
+                    try Self.applyConsolidated(db, table: table, record: record)
+                    result.applied += 1
+                } else {
+                    result.skippedUnknown += 1
+                }
+            }
+            try faults.check(.afterApplyBeforeCursorSave)
+            try State.set(db, .cursor, String(page.nextCursor.rawValue))
+            try State.set(db, .epoch, page.epoch.rawValue)
+            try State.set(db, .lastPullAt, Timestamps.format(now))
+            try db.execute(sql: "UPDATE _sync_guard SET applying = 0")
+            return result
+        }
+    }
+
+    /// Returns the number of fields kept local.
+    private static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord) throws -> Int {
+        // Local changes of this row still waiting for the centre.
+        var pendingMask: Int64 = 0
+        var pendingDelete = false
+        for row in try Row.fetchAll(
+            db, sql: "SELECT op, cols FROM _sync_outbox WHERE tbl = ? AND row_id = ? ORDER BY seq",
+            arguments: [table.tableID, record.id])
+        {
+            let op: Int = row["op"]
+            let cols: Int64 = row["cols"]
+            if op == CaptureTriggers.Operation.delete.rawValue {
+                pendingDelete = true
+            } else {
+                pendingDelete = false
+                pendingMask = (cols == CaptureTriggers.allColumns || pendingMask == CaptureTriggers.allColumns) ? CaptureTriggers.allColumns : pendingMask | cols
+            }
+        }
+        if record.deleted {
+            // A tombstone wins over local edits; the edits still reach the centre, which keeps them
+            // in the tombstone.
+            try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [record.id])
+            return 0
+        }
+        if pendingDelete { return 0 }
+        let columns = table.columns
+        let keep = Set(columns.enumerated().filter { index, _ in
+            pendingMask == CaptureTriggers.allColumns || pendingMask & (1 << Int64(index)) != 0
+        }.map(\.element.name))
+        // A record with missing required fields cannot be stored; keep what we have.
+        let values: [(any DatabaseValueConvertible)?] = columns.map { databaseValue(record.fields[$0.name]) }
+        let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM \(table.rawValue) WHERE id = ?)", arguments: [record.id]) ?? false
+        if !exists {
+            guard keep.isEmpty else { return keep.count }
+            let names = (["id"] + columns.map(\.name)).joined(separator: ", ")
+            let marks = Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")
+            try db.execute(
+                sql: "INSERT INTO \(table.rawValue)(\(names)) VALUES (\(marks))",
+                arguments: StatementArguments([record.id as (any DatabaseValueConvertible)?] + values))
+            return 0
+        }
+        let updatable = columns.enumerated().filter { !keep.contains($0.element.name) && record.fields[$0.element.name] != nil }
+        guard !updatable.isEmpty else { return keep.count }
+        let assignments = updatable.map { "\($0.element.name) = ?" }.joined(separator: ", ")
+        let args = updatable.map { values[$0.offset] } + [record.id as (any DatabaseValueConvertible)?]
+        try db.execute(sql: "UPDATE \(table.rawValue) SET \(assignments) WHERE id = ?", arguments: StatementArguments(args))
+        return keep.count
+    }
+
+    private static func applyConsolidated(_ db: Database, table: ConsolidatedTable, record: PulledRecord) throws {
+        switch table {
+        case .provinceTotal:
+            if record.deleted {
+                try db.execute(sql: "DELETE FROM province_total WHERE id = ?", arguments: [record.id])
+                return
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO province_total(id, province, year, fund_source, plan_amount, disbursed_amount)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET province = excluded.province, year = excluded.year,
+                        fund_source = excluded.fund_source, plan_amount = excluded.plan_amount,
+                        disbursed_amount = excluded.disbursed_amount
+                    """,
+                arguments: [
+                    record.id, record.fields["province"]?.text, record.fields["year"]?.integer,
+                    record.fields["fund_source"]?.text, record.fields["plan_amount"]?.integer ?? 0,
+                    record.fields["disbursed_amount"]?.integer ?? 0,
+                ])
+        case .province:
+            guard !record.deleted else { return }  // provinces are retired by merger, never erased
+            try db.execute(
+                sql: """
+                    INSERT INTO province(code, name, kind, region) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(code) DO UPDATE SET name = excluded.name, kind = excluded.kind, region = excluded.region
+                    """,
+                arguments: [record.id, record.fields["name"]?.text, record.fields["kind"]?.text, record.fields["region"]?.text])
+        case .activityCategory:
+            guard !record.deleted else { return }
+            try db.execute(
+                sql: """
+                    INSERT INTO activity_category(code, name_vi, name_en, report_group, basis) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en,
+                        report_group = excluded.report_group, basis = excluded.basis
+                    """,
+                arguments: [
+                    record.id, record.fields["name_vi"]?.text, record.fields["name_en"]?.text,
+                    record.fields["report_group"]?.integer, record.fields["basis"]?.text ?? "",
+                ])
+        }
+    }
+
+    static func databaseValue(_ value: FieldValue?) -> (any DatabaseValueConvertible)? {
+        switch value {
+        case .none, .null: nil
+        case .integer(let i): i
+        case .text(let s): s
+        }
+    }
+}

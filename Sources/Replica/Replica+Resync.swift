@@ -1,0 +1,34 @@
+import Foundation
+import GRDB
+import SyncCore
+
+extension Replica {
+    /// Prepares a forced resync against the centre's view of this office's chain: every row this
+    /// office owns is queued to be pushed again (the centre's merge makes re-sending harmless),
+    /// changesets not yet acknowledged go back to the outbox, the chain continues from what the
+    /// centre holds, and the next pull starts from the beginning of the log.
+    ///
+    /// Returns how many rows were queued.
+    @discardableResult
+    public func prepareForcedResync(centralSequence: ChangesetSequence, centralHash: String, epoch: Epoch) throws(ReplicaError) -> Int {
+        try write("preparing a forced resync") { db in
+            let office = try State.get(db, .office) ?? ""
+            try db.execute(sql: "UPDATE _sync_outbox SET changeset = NULL")
+            try db.execute(sql: "DELETE FROM _sync_changeset")
+            var queued = 0
+            for table in SyncedTable.allCases {
+                try db.execute(
+                    sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?, id, 1, -1 FROM \(table.rawValue) WHERE office = ?",
+                    arguments: [table.tableID, office])
+                queued += db.changesCount
+            }
+            try State.set(db, .lastSequence, String(centralSequence.rawValue))
+            try State.set(db, .lastAckedSequence, String(centralSequence.rawValue))
+            try State.set(db, .lastHash, centralHash)
+            try State.set(db, .epoch, epoch.rawValue)
+            try State.set(db, .cursor, "0")
+            try State.set(db, .epochMismatch, nil)
+            return queued
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// Everything the replica knows about its sync state, read in one transaction.
+public struct ReplicaStatus: Sendable {
+    public var settings: ReplicaSettings
+    public var position: SyncPosition
+    public var pending: PendingSummary
+    public var lastSequence: ChangesetSequence
+    public var lastAckedSequence: ChangesetSequence
+    public var lastPushAt: Date?
+    public var lastPullAt: Date?
+    public var lastAttemptAt: Date?
+    /// The last time the centre answered at all (even with an error).
+    public var lastContactAt: Date?
+    public var lastError: String?
+    public var lastErrorHint: String?
+    public var lastErrorAt: Date?
+    public var lastErrorTransient: Bool
+    /// Since when every attempt has failed; nil while the last attempt succeeded.
+    public var failingSince: Date?
+    /// What the daemon said it was doing last (idle, syncing, backing_off, offline, failed).
+    public var agentState: String?
+    public var nextAttemptAt: Date?
+    public var daemonPID: Int32?
+    public var daemonHeartbeatAt: Date?
+    /// The centre answered with an epoch other than the one this office synced with.
+    public var epochMismatch: String?
+}
+
+/// The outcome of one sync attempt, as the agent records it.
+public enum AttemptOutcome: Sendable {
+    case success
+    case failure(message: String, hint: String?, transient: Bool, centralAnswered: Bool)
+}
+
+extension Replica {
+    /// Reads the whole status. Works whether or not a daemon runs.
+    public func status() throws(ReplicaError) -> ReplicaStatus {
+        let settings = try settings()
+        return try read("reading the status") { db in
+            let s = try State.all(db)
+            let outbox = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(at) AS oldest FROM _sync_outbox")
+            let changesets = try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_changeset") ?? 0
+            let oldest: Int64? = outbox?["oldest"]
+            func date(_ key: StateKey) -> Date? { Timestamps.parse(s[key.rawValue]) }
+            return ReplicaStatus(
+                settings: settings,
+                position: SyncPosition(
+                    cursor: PullCursor(Int64(s[StateKey.cursor.rawValue] ?? "0") ?? 0),
+                    epoch: s[StateKey.epoch.rawValue].map(Epoch.init)),
+                pending: PendingSummary(
+                    changes: outbox?["n"] ?? 0, unacknowledgedChangesets: changesets,
+                    oldestChangeAt: oldest.map { Date(timeIntervalSince1970: TimeInterval($0)) }),
+                lastSequence: ChangesetSequence(Int64(s[StateKey.lastSequence.rawValue] ?? "0") ?? 0),
+                lastAckedSequence: ChangesetSequence(Int64(s[StateKey.lastAckedSequence.rawValue] ?? "0") ?? 0),
+                lastPushAt: date(.lastPushAt), lastPullAt: date(.lastPullAt),
+                lastAttemptAt: date(.lastAttemptAt), lastContactAt: date(.lastContactAt),
+                lastError: s[StateKey.lastError.rawValue], lastErrorHint: s[StateKey.lastErrorHint.rawValue],
+                lastErrorAt: date(.lastErrorAt), lastErrorTransient: s[StateKey.lastErrorTransient.rawValue] == "1",
+                failingSince: date(.failingSince),
+                agentState: s[StateKey.agentState.rawValue], nextAttemptAt: date(.nextAttemptAt),
+                daemonPID: s[StateKey.daemonPID.rawValue].flatMap { Int32($0) },
+                daemonHeartbeatAt: date(.daemonHeartbeatAt),
+                epochMismatch: s[StateKey.epochMismatch.rawValue])
+        }
+    }
+
+    /// Records how a sync attempt ended.
+    public func recordAttempt(_ outcome: AttemptOutcome, at now: Date = Date()) throws(ReplicaError) {
+        try write("recording a sync attempt") { db in
+            try State.set(db, .lastAttemptAt, Timestamps.format(now))
+            switch outcome {
+            case .success:
+                try State.set(db, .lastContactAt, Timestamps.format(now))
+                try State.set(db, .failingSince, nil)
+                try State.set(db, .lastError, nil)
+                try State.set(db, .lastErrorHint, nil)
+                try State.set(db, .lastErrorTransient, nil)
+            case .failure(let message, let hint, let transient, let answered):
+                if answered { try State.set(db, .lastContactAt, Timestamps.format(now)) }
+                if try State.get(db, .failingSince) == nil { try State.set(db, .failingSince, Timestamps.format(now)) }
+                try State.set(db, .lastError, message)
+                try State.set(db, .lastErrorHint, hint)
+                try State.set(db, .lastErrorAt, Timestamps.format(now))
+                try State.set(db, .lastErrorTransient, transient ? "1" : "0")
+            }
+        }
+    }
+
+    /// Records that the centre answered with an unexpected epoch (nil clears it).
+    public func recordEpochMismatch(_ description: String?) throws(ReplicaError) {
+        try write("recording an epoch mismatch") { db in try State.set(db, .epochMismatch, description) }
+    }
+
+    /// Records what the daemon is doing, for `promo-sync status`.
+    public func recordAgentState(_ state: String, nextAttemptAt: Date? = nil, pid: Int32?, now: Date = Date()) throws(ReplicaError) {
+        try write("recording the daemon state") { db in
+            try State.set(db, .agentState, state)
+            try State.set(db, .nextAttemptAt, nextAttemptAt.map(Timestamps.format))
+            try State.set(db, .daemonPID, pid.map { String($0) })
+            try State.set(db, .daemonHeartbeatAt, pid == nil ? nil : Timestamps.format(now))
+        }
+    }
+
+    /// Checks the file's integrity (reads every page; slow on large replicas).
+    public func integrityProblems() throws(ReplicaError) -> [String] {
+        try read("checking integrity") { db in
+            let rows = try String.fetchAll(db, sql: "PRAGMA quick_check")
+            return rows == ["ok"] ? [] : rows
+        }
+    }
+}

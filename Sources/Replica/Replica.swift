@@ -1,0 +1,117 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// What `promo-sync init` records in the replica: who this office is and where its centre is.
+public struct ReplicaSettings: Sendable, Equatable {
+    public var office: OfficeCode
+    public var centralURL: String
+    public var tokenFile: String
+
+    public init(office: OfficeCode, centralURL: String, tokenFile: String) {
+        self.office = office
+        self.centralURL = centralURL
+        self.tokenFile = tokenFile
+    }
+}
+
+/// The office's local SQLite replica (WAL mode): its data, the outbox of captured changes, the
+/// changesets waiting for acknowledgement and the sync state.
+public final class Replica: Sendable {
+    /// The file this replica lives in.
+    public let path: String
+    /// The connection pool: one writer and concurrent readers.
+    public let database: DatabasePool
+    /// Fault seams for tests.
+    public let faults: FaultInjector
+
+    /// The replica file name inside a data folder.
+    public static let fileName = "replica.sqlite"
+
+    private init(path: String, database: DatabasePool, faults: FaultInjector) {
+        self.path = path
+        self.database = database
+        self.faults = faults
+    }
+
+    static func configuration() -> Configuration {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.foreignKeysEnabled = true
+        config.label = "replica"
+        return config
+    }
+
+    /// Creates a new replica at `path` and records its settings.
+    public static func create(at path: String, settings: ReplicaSettings, faults: FaultInjector = FaultInjector()) throws(ReplicaError) -> Replica {
+        if FileManager.default.fileExists(atPath: path) {
+            throw ReplicaError(
+                .alreadyExists, "a replica already exists at \(path)",
+                hint: "Use it as it is, or move it aside first if you really mean to start over.")
+        }
+        let replica: Replica
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration())
+            try Schema.migrator().migrate(pool)
+            replica = Replica(path: path, database: pool, faults: faults)
+            try pool.write { db in
+                try State.set(db, .office, settings.office.rawValue)
+                try State.set(db, .centralURL, settings.centralURL)
+                try State.set(db, .tokenFile, settings.tokenFile)
+                try State.set(db, .lastSequence, "0")
+                try State.set(db, .lastHash, Changeset.genesisHash)
+                try State.set(db, .cursor, "0")
+            }
+        } catch {
+            throw ReplicaError.wrap(error, during: "creating the replica")
+        }
+        return replica
+    }
+
+    /// Opens an existing replica and brings its schema up to date.
+    public static func open(at path: String, faults: FaultInjector = FaultInjector()) throws(ReplicaError) -> Replica {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ReplicaError(
+                .notInitialised, "no replica at \(path)",
+                hint: "Try: promo-sync init --office CODE --central URL --token-file FILE")
+        }
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration())
+            try Schema.migrator().migrate(pool)
+            let replica = Replica(path: path, database: pool, faults: faults)
+            _ = try replica.settings()
+            return replica
+        } catch {
+            throw ReplicaError.wrap(error, during: "opening the replica")
+        }
+    }
+
+    /// The settings recorded by `init`.
+    public func settings() throws(ReplicaError) -> ReplicaSettings {
+        do {
+            return try database.read { db in
+                guard let office = try State.get(db, .office),
+                    let url = try State.get(db, .centralURL),
+                    let token = try State.get(db, .tokenFile)
+                else {
+                    throw ReplicaError(
+                        .damaged, "the replica has no office settings",
+                        hint: "It was not made by promo-sync init; create a new one with promo-sync init.")
+                }
+                return ReplicaSettings(office: OfficeCode(unchecked: office), centralURL: url, tokenFile: token)
+            }
+        } catch {
+            throw ReplicaError.wrap(error, during: "reading the settings")
+        }
+    }
+
+    /// Runs a read inside the replica, wrapping failures.
+    func read<T: Sendable>(_ operation: String, _ body: @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
+        do { return try database.read(body) } catch { throw ReplicaError.wrap(error, during: operation) }
+    }
+
+    /// Runs a write transaction, wrapping failures.
+    func write<T: Sendable>(_ operation: String, _ body: @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
+        do { return try database.write(body) } catch { throw ReplicaError.wrap(error, during: operation) }
+    }
+}

@@ -1,0 +1,67 @@
+import GRDB
+
+/// The one error type of the Replica module.
+public struct ReplicaError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// No replica at the path: `promo-sync init` has not run.
+        case notInitialised = "not_initialised"
+        /// `init` on a path that already holds a replica.
+        case alreadyExists = "already_exists"
+        /// The file is not a readable replica (overwritten bytes, another kind of file).
+        case damaged
+        /// A value given by a person or a file does not fit (unknown category, negative amount).
+        case invalidInput = "invalid_input"
+        /// The database is busy past the timeout; retrying later helps.
+        case busy
+        /// Any other storage failure (disk full, read-only file system).
+        case storage
+    }
+
+    public let code: Code
+    public let message: String
+    public let hint: String?
+    public let underlying: (any Error)?
+
+    public init(_ code: Code, _ message: String, hint: String? = nil, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.underlying = underlying
+    }
+
+    /// Whether retrying the same operation later may succeed.
+    public var isTransient: Bool { code == .busy }
+
+    public var description: String {
+        var text = message
+        if let underlying { text += " (\(underlying))" }
+        if let hint { text += ". \(hint)" }
+        return text
+    }
+
+    /// Wraps an error thrown by GRDB with the operation that failed.
+    static func wrap(_ error: any Error, during operation: String) -> ReplicaError {
+        if let error = error as? ReplicaError { return error }
+        if let db = error as? DatabaseError {
+            switch db.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                return ReplicaError(.busy, "the replica was busy during \(operation)", hint: "Retry in a moment.", underlying: db)
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+                return ReplicaError(
+                    .damaged, "the replica file is damaged (\(operation))",
+                    hint: "Try: promo-sync resync --rebuild, or restore the replica from a backup.", underlying: db)
+            case .SQLITE_FULL:
+                return ReplicaError(.storage, "the disk is full (\(operation))", hint: "Free space under the data folder; nothing was changed.", underlying: db)
+            case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
+                return ReplicaError(
+                    .storage, "the replica cannot be written (\(operation))",
+                    hint: "Check that the data folder and replica file are writable by the service user.", underlying: db)
+            case .SQLITE_CONSTRAINT:
+                return ReplicaError(.invalidInput, "a value breaks a rule of the replica (\(operation)): \(db.message ?? "constraint")", underlying: db)
+            default:
+                break
+            }
+        }
+        return ReplicaError(.storage, "storage failure during \(operation)", underlying: error)
+    }
+}

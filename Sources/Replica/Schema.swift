@@ -1,0 +1,163 @@
+import GRDB
+import SyncCore
+
+/// The replica's schema: migrations in order. Never edit a shipped migration; add a new one.
+enum Schema {
+    static func migrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-reference") { db in
+            try createReferenceTables(db)
+            try seedReferenceData(db)
+        }
+        migrator.registerMigration("v1-office-data") { db in
+            try createOfficeTables(db)
+        }
+        migrator.registerMigration("v1-sync") { db in
+            try createSyncTables(db)
+            for table in SyncedTable.allCases {
+                for statement in CaptureTriggers.sql(for: table) { try db.execute(sql: statement) }
+            }
+        }
+        return migrator
+    }
+
+    static func createReferenceTables(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE province (
+                    code TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    region TEXT NOT NULL
+                ) STRICT;
+                CREATE TABLE former_province (
+                    code TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    successor TEXT NOT NULL REFERENCES province(code)
+                ) STRICT;
+                CREATE TABLE activity_category (
+                    code TEXT PRIMARY KEY NOT NULL,
+                    name_vi TEXT NOT NULL,
+                    name_en TEXT NOT NULL,
+                    report_group INTEGER NOT NULL,
+                    basis TEXT NOT NULL
+                ) STRICT;
+                CREATE TABLE report_group (
+                    grp INTEGER PRIMARY KEY NOT NULL,
+                    name_en TEXT NOT NULL,
+                    name_vi TEXT NOT NULL
+                ) STRICT;
+                CREATE TABLE office (
+                    code TEXT PRIMARY KEY NOT NULL,
+                    province TEXT NOT NULL REFERENCES province(code)
+                ) STRICT;
+                """)
+    }
+
+    static func seedReferenceData(_ db: Database) throws {
+        for p in ReferenceData.provinces {
+            try db.execute(
+                sql: "INSERT INTO province(code, name, kind, region) VALUES (?, ?, ?, ?)",
+                arguments: [p.code, p.name, p.kind, p.region.rawValue])
+            try db.execute(sql: "INSERT INTO office(code, province) VALUES (?, ?)", arguments: [p.code, p.code])
+        }
+        for f in ReferenceData.formerProvinces {
+            try db.execute(
+                sql: "INSERT INTO former_province(code, name, successor) VALUES (?, ?, ?)",
+                arguments: [f.code, f.name, f.successor])
+        }
+        for c in ReferenceData.categories {
+            try db.execute(
+                sql: "INSERT INTO activity_category(code, name_vi, name_en, report_group, basis) VALUES (?, ?, ?, ?, ?)",
+                arguments: [c.code, c.nameVi, c.nameEn, c.reportGroup, c.basis])
+        }
+        for g in ReferenceData.reportGroups {
+            try db.execute(
+                sql: "INSERT INTO report_group(grp, name_en, name_vi) VALUES (?, ?, ?)",
+                arguments: [g.group, g.nameEn, g.nameVi])
+        }
+    }
+
+    static func createOfficeTables(_ db: Database) throws {
+        // Synced tables hold what the office enters and what it pulls back from the centre, so
+        // they carry no foreign keys: a pulled page may bring a disbursement before its project.
+        // Domain rules are checked by the commands and by the centre's merge.
+        try db.execute(
+            sql: """
+                CREATE TABLE plan_line (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    office TEXT NOT NULL,
+                    year INTEGER NOT NULL,
+                    fund_source TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    note TEXT
+                ) STRICT;
+                CREATE TABLE project (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    office TEXT NOT NULL,
+                    province TEXT NOT NULL,
+                    code TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    category TEXT NOT NULL,
+                    fund_source TEXT NOT NULL,
+                    beneficiary TEXT,
+                    year INTEGER NOT NULL,
+                    total_cost INTEGER NOT NULL,
+                    requested_support INTEGER NOT NULL,
+                    approved_support INTEGER,
+                    status TEXT NOT NULL
+                ) STRICT;
+                CREATE TABLE disbursement (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    office TEXT NOT NULL,
+                    project_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    voucher TEXT,
+                    paid_on TEXT NOT NULL
+                ) STRICT;
+                CREATE INDEX disbursement_project ON disbursement(project_id);
+                CREATE TABLE province_total (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    province TEXT NOT NULL,
+                    year INTEGER NOT NULL,
+                    fund_source TEXT NOT NULL,
+                    plan_amount INTEGER NOT NULL,
+                    disbursed_amount INTEGER NOT NULL
+                ) STRICT;
+                """)
+    }
+
+    static func createSyncTables(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE _sync_guard (
+                    applying INTEGER NOT NULL
+                );
+                INSERT INTO _sync_guard(applying) VALUES (0);
+                CREATE TABLE _sync_outbox (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    tbl INTEGER NOT NULL,
+                    row_id TEXT NOT NULL,
+                    op INTEGER NOT NULL,
+                    cols INTEGER NOT NULL,
+                    changeset INTEGER,
+                    at INTEGER NOT NULL DEFAULT (unixepoch())
+                );
+                CREATE INDEX _sync_outbox_row ON _sync_outbox(tbl, row_id);
+                CREATE INDEX _sync_outbox_changeset ON _sync_outbox(changeset);
+                CREATE TABLE _sync_changeset (
+                    seq INTEGER PRIMARY KEY NOT NULL,
+                    hash TEXT NOT NULL,
+                    previous_hash TEXT NOT NULL,
+                    change_count INTEGER NOT NULL,
+                    body BLOB NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE _sync_state (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL
+                );
+                """)
+    }
+}

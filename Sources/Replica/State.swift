@@ -1,0 +1,46 @@
+import GRDB
+
+/// Keys of the replica's `_sync_state` table: settings and sync bookkeeping.
+enum StateKey: String, CaseIterable {
+    case office, centralURL = "central_url", tokenFile = "token_file"
+    case epoch, cursor
+    case lastSequence = "last_sequence", lastHash = "last_hash", lastAckedSequence = "last_acked_sequence"
+    case hlc
+    case lastPushAt = "last_push_at", lastPullAt = "last_pull_at"
+    case lastAttemptAt = "last_attempt_at", lastContactAt = "last_contact_at"
+    case lastError = "last_error", lastErrorHint = "last_error_hint", lastErrorAt = "last_error_at"
+    case lastErrorTransient = "last_error_transient"
+    case failingSince = "failing_since"
+    case agentState = "agent_state", nextAttemptAt = "next_attempt_at"
+    case daemonPID = "daemon_pid", daemonHeartbeatAt = "daemon_heartbeat_at"
+    case epochMismatch = "epoch_mismatch"
+}
+
+/// Reads and writes `_sync_state`.
+enum State {
+    static func get(_ db: Database, _ key: StateKey) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT value FROM _sync_state WHERE key = ?", arguments: [key.rawValue])
+    }
+
+    static func set(_ db: Database, _ key: StateKey, _ value: String?) throws {
+        if let value {
+            try db.execute(
+                sql: "INSERT INTO _sync_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                arguments: [key.rawValue, value])
+        } else {
+            try db.execute(sql: "DELETE FROM _sync_state WHERE key = ?", arguments: [key.rawValue])
+        }
+    }
+
+    static func int(_ db: Database, _ key: StateKey) throws -> Int64? {
+        try get(db, key).flatMap { Int64($0) }
+    }
+
+    static func all(_ db: Database) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM _sync_state") {
+            out[row["key"]] = row["value"]
+        }
+        return out
+    }
+}

@@ -1,0 +1,47 @@
+import Replica
+import SyncCore
+import Transport
+
+/// The one error type of the SyncAgent module.
+public struct SyncAgentError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// A setting or the token file is missing or unsafe.
+        case configuration
+        /// The network or the centre failed (see ``transport``).
+        case transport
+        /// The replica failed.
+        case replica
+        /// The centre answered with another epoch than the one this office synced with.
+        case epochMismatch = "epoch_mismatch"
+        /// A fault seam fired (tests only).
+        case injectedFault = "injected_fault"
+    }
+
+    public let code: Code
+    public let message: String
+    public let hint: String?
+    public let transient: Bool
+    /// Whether the centre answered at all.
+    public let centralAnswered: Bool
+
+    public init(_ code: Code, _ message: String, hint: String? = nil, transient: Bool, centralAnswered: Bool = false) {
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.transient = transient
+        self.centralAnswered = centralAnswered
+    }
+
+    init(_ error: TransportError) {
+        self.init(.transport, error.message, hint: error.hint, transient: error.isTransient, centralAnswered: error.centralAnswered)
+    }
+
+    init(_ error: ReplicaError) {
+        self.init(.replica, error.message, hint: error.hint, transient: error.isTransient)
+    }
+
+    /// Whether to retry with backoff.
+    public var isTransient: Bool { transient }
+
+    public var description: String { hint.map { "\(message). \($0)" } ?? message }
+}

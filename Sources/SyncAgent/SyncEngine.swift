@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import Replica
+import SyncCore
+import Transport
+
+/// What one sync cycle did.
+public struct CycleReport: Sendable, Equatable {
+    public var changesetsPushed = 0
+    public var changesPushed = 0
+    /// Changesets the centre already had (their acknowledgement had been lost).
+    public var duplicatesAcknowledged = 0
+    public var pagesPulled = 0
+    public var recordsPulled = 0
+    public var bytesSent: Int64 = 0
+    public var bytesReceived: Int64 = 0
+
+    public init() {}
+}
+
+/// Tunables of a cycle.
+public struct SyncEngineConfiguration: Sendable {
+    /// Most captured changes in one changeset.
+    public var maxChangesPerChangeset = 1_000
+    /// Records asked for per pull page.
+    public var pageSize = 1_000
+
+    public init() {}
+}
+
+/// One office's push-then-pull cycle against the centre. Stateless between cycles: everything it
+/// needs to continue lives in the replica, so a crash or stop at any step resumes cleanly.
+public struct SyncEngine: Sendable {
+    public let replica: Replica
+    public let client: CentralClient
+    public let configuration: SyncEngineConfiguration
+    public let logger: Logger
+
+    public init(replica: Replica, client: CentralClient, configuration: SyncEngineConfiguration = .init(), logger: Logger) {
+        self.replica = replica
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs one cycle and records its outcome in the replica for `promo-sync status`.
+    @discardableResult
+    public func runCycle(now: @Sendable () -> Date = Date.init) async throws(SyncAgentError) -> CycleReport {
+        do {
+            let report = try await cycle()
+            try? replica.recordAttempt(.success, at: now())
+            logger.info("sync cycle done", metadata: [
+                "sync.pushed.changesets": "\(report.changesetsPushed)", "sync.pushed.changes": "\(report.changesPushed)",
+                "sync.pulled.records": "\(report.recordsPulled)",
+            ])
+            return report
+        } catch {
+            try? replica.recordAttempt(
+                .failure(message: error.message, hint: error.hint, transient: error.isTransient, centralAnswered: error.centralAnswered),
+                at: now())
+            logger.warning("sync cycle failed", metadata: ["error": "\(error.message)", "error.transient": "\(error.isTransient)"])
+            throw error
+        }
+    }
+
+    private func cycle() async throws(SyncAgentError) -> CycleReport {
+        var report = CycleReport()
+        let known: Epoch?
+        do { known = try replica.syncPosition().epoch } catch { throw SyncAgentError(error) }
+
+        // 1. Push: the oldest unacknowledged changeset first, re-sent as it was until the centre
+        //    acknowledges it; only then are its outbox entries removed.
+        while true {
+            let changeset: Changeset?
+            do { changeset = try replica.nextChangeset(maxChanges: configuration.maxChangesPerChangeset) } catch { throw SyncAgentError(error) }
+            guard let changeset else { break }
+            let exchange: CentralClient.Exchange<PushResponse>
+            do { exchange = try await client.push(changeset) } catch {
+                try checkEpoch(error.epoch, known: known)
+                throw SyncAgentError(error)
+            }
+            try checkEpoch(exchange.value.epoch, known: known)
+            // A crash here means the centre applied the changeset but we did not record it: the
+            // next cycle re-sends it and the centre answers "duplicate".
+            do { try replica.faults.check(.afterPushBeforeAck) } catch {
+                throw SyncAgentError(.injectedFault, error.description, transient: true, centralAnswered: true)
+            }
+            do { try replica.acknowledge(exchange.value.sequence) } catch { throw SyncAgentError(error) }
+            report.changesetsPushed += 1
+            report.changesPushed += changeset.changes.count
+            if exchange.value.outcome == .duplicate { report.duplicatesAcknowledged += 1 }
+            report.bytesSent += exchange.bytesSent
+            report.bytesReceived += exchange.bytesReceived
+        }
+
+        // 2. Pull: page after page from the saved cursor; each page and its cursor commit together.
+        while true {
+            let cursor: PullCursor
+            do { cursor = try replica.syncPosition().cursor } catch { throw SyncAgentError(error) }
+            let exchange: CentralClient.Exchange<PullResponse>
+            do { exchange = try await client.pull(after: cursor, limit: configuration.pageSize) } catch {
+                try checkEpoch(error.epoch, known: known)
+                throw SyncAgentError(error)
+            }
+            let page = exchange.value
+            try checkEpoch(page.epoch, known: known)
+            do { _ = try replica.applyPulledPage(page) } catch {
+                throw SyncAgentError(error)
+            }
+            report.pagesPulled += 1
+            report.recordsPulled += page.records.count
+            report.bytesSent += exchange.bytesSent
+            report.bytesReceived += exchange.bytesReceived
+            if !page.hasMore { break }
+        }
+        return report
+    }
+
+    /// Resynchronises after an outage or a restored centre: adopts the centre's epoch and chain
+    /// position, re-sends every row this office owns, and pulls the whole log again. Safe to
+    /// interrupt and run again. Returns the rows queued and the cycle's report.
+    public func forceResync() async throws(SyncAgentError) -> (queued: Int, report: CycleReport) {
+        let state: OfficeStateResponse
+        do { state = try await client.officeState() } catch { throw SyncAgentError(error) }
+        let queued: Int
+        do {
+            queued = try replica.prepareForcedResync(centralSequence: state.lastSequence, centralHash: state.lastHash, epoch: state.epoch)
+        } catch { throw SyncAgentError(error) }
+        logger.notice("forced resync prepared", metadata: ["sync.queued": "\(queued)", "sync.epoch": "\(state.epoch)"])
+        return (queued, try await runCycle())
+    }
+
+    /// Stops the cycle when the centre's epoch is not the one this office synced with: a restored
+    /// centre may lack changes the office believes acknowledged, so syncing on would diverge silently.
+    private func checkEpoch(_ epoch: Epoch?, known: Epoch?) throws(SyncAgentError) {
+        guard let epoch, let known, epoch != known else { return }
+        let message = "the centre's epoch changed from \(known) to \(epoch): it was restored or replaced"
+        try? replica.recordEpochMismatch(message)
+        throw SyncAgentError(.epochMismatch, message,
+                             hint: "Sync is paused so nothing diverges. Confirm with the centre's operator, then run: promo-sync resync --force",
+                             transient: false, centralAnswered: true)
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// A hybrid logical clock timestamp (Kulkarni et al.): wall-clock milliseconds, a counter that
+/// orders events within one millisecond or while the wall clock lags, and the node that made it.
+///
+/// Timestamps are totally ordered by (milliseconds, counter, node), so two offices never produce
+/// equal timestamps and every replica orders concurrent changes the same way. The text form
+/// `0000192f1a47b3c-0000-79` sorts in the same order, so stores can compare it as text.
+public struct HLCTimestamp: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+    public let milliseconds: UInt64
+    public let counter: UInt16
+    public let node: String
+
+    /// The smallest timestamp; every real one is after it.
+    public static let zero = HLCTimestamp(milliseconds: 0, counter: 0, node: "")
+
+    public init(milliseconds: UInt64, counter: UInt16, node: String) {
+        self.milliseconds = milliseconds
+        self.counter = counter
+        self.node = node
+    }
+
+    /// Parses the text form written by ``description``.
+    public init(parsing text: String) throws(SyncCoreError) {
+        let parts = text.split(separator: "-", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 13, parts[1].count == 4,
+            let ms = UInt64(parts[0], radix: 16), let counter = UInt16(parts[1], radix: 16)
+        else {
+            throw SyncCoreError(.invalidValue, "'\(text)' is not a hybrid logical clock timestamp")
+        }
+        self.init(milliseconds: ms, counter: counter, node: String(parts[2]))
+    }
+
+    public var description: String {
+        let ms = String(milliseconds, radix: 16)
+        let c = String(counter, radix: 16)
+        return String(repeating: "0", count: max(0, 13 - ms.count)) + ms + "-"
+            + String(repeating: "0", count: max(0, 4 - c.count)) + c + "-" + node
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do { try self.init(parsing: text) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        (lhs.milliseconds, lhs.counter, lhs.node) < (rhs.milliseconds, rhs.counter, rhs.node)
+    }
+}
+
+/// The clock of one node. A value type: the owner persists ``latest`` so the clock never runs
+/// backwards across restarts, and injects the wall clock so tests drive time.
+public struct HybridLogicalClock: Sendable {
+    public let node: String
+    public private(set) var latest: HLCTimestamp
+
+    public init(node: String, latest: HLCTimestamp = .zero) {
+        self.node = node
+        self.latest = latest
+    }
+
+    /// A timestamp for a local event at wall time `nowMilliseconds`, after every one seen so far.
+    public mutating func tick(nowMilliseconds: UInt64) -> HLCTimestamp {
+        if nowMilliseconds > latest.milliseconds {
+            latest = HLCTimestamp(milliseconds: nowMilliseconds, counter: 0, node: node)
+        } else {
+            latest = Self.advance(latest.milliseconds, latest.counter, node: node)
+        }
+        return latest
+    }
+
+    /// Takes in a timestamp received from elsewhere, so later local events order after it.
+    public mutating func observe(_ remote: HLCTimestamp, nowMilliseconds: UInt64) {
+        let wall = max(nowMilliseconds, latest.milliseconds, remote.milliseconds)
+        if wall == latest.milliseconds && wall == remote.milliseconds {
+            latest = HLCTimestamp(milliseconds: wall, counter: max(latest.counter, remote.counter), node: node)
+        } else if wall == latest.milliseconds {
+            latest = HLCTimestamp(milliseconds: wall, counter: latest.counter, node: node)
+        } else if wall == remote.milliseconds {
+            latest = HLCTimestamp(milliseconds: wall, counter: remote.counter, node: node)
+        } else {
+            latest = HLCTimestamp(milliseconds: wall, counter: 0, node: node)
+        }
+    }
+
+    /// The current wall time in milliseconds since the Unix epoch.
+    public static func wallMilliseconds(_ date: Date = Date()) -> UInt64 {
+        UInt64(max(0, date.timeIntervalSince1970 * 1000))
+    }
+
+    private static func advance(_ ms: UInt64, _ counter: UInt16, node: String) -> HLCTimestamp {
+        // A counter overflow borrows the next millisecond rather than wrapping, so order holds.
+        counter == .max
+            ? HLCTimestamp(milliseconds: ms + 1, counter: 0, node: node)
+            : HLCTimestamp(milliseconds: ms, counter: counter + 1, node: node)
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+
+/// The code of a provincial office: the two-digit province code of Decision 19/2025 (e.g. `79`).
+///
+/// The centre itself writes as the pseudo-office `central`.
+public struct OfficeCode: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+    /// The code as written on the wire and in the databases.
+    public let rawValue: String
+
+    /// The centre's own code, used as the owner of consolidated and reference records.
+    public static let central = OfficeCode(unchecked: "central")
+
+    /// Accepts a code of one of the 34 provinces in force.
+    public init(_ text: String) throws(SyncCoreError) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard ReferenceData.province(code: trimmed) != nil else {
+            throw SyncCoreError(
+                .invalidValue,
+                "'\(text)' is not a province code in force",
+                hint: "Use one of the 34 codes of Decision 19/2025, e.g. 79 (Hồ Chí Minh) or 80 (Tây Ninh)."
+            )
+        }
+        self.rawValue = trimmed
+    }
+
+    /// Wraps a code already validated (read back from a store).
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        self.rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
+    public static func < (lhs: OfficeCode, rhs: OfficeCode) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// The per-office sequence number of a changeset, starting at 1 and without gaps.
+public struct ChangesetSequence: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+    public let rawValue: Int64
+    public init(_ rawValue: Int64) { self.rawValue = rawValue }
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(Int64.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+    public var next: ChangesetSequence { ChangesetSequence(rawValue + 1) }
+    public var description: String { String(rawValue) }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// A position in the central change log: an office has pulled every change up to and including it.
+public struct PullCursor: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+    public let rawValue: Int64
+    public static let start = PullCursor(0)
+    public init(_ rawValue: Int64) { self.rawValue = rawValue }
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(Int64.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+    public var description: String { String(rawValue) }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// The identity of one life of the central store. A central restored from a backup starts a new epoch,
+/// so offices can tell that it may have lost changes they consider acknowledged.
+public struct Epoch: Hashable, Codable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    /// A new random epoch.
+    public static func random() -> Epoch { Epoch(UUID().uuidString.lowercased()) }
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+    public var description: String { rawValue }
+}
+
+/// A globally unique row identifier made offline: a UUIDv7 (RFC 9562) in lower-case text form.
+///
+/// The leading 48 bits are the Unix time in milliseconds, so ids sort roughly by creation time.
+public struct RowID: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// Makes a new UUIDv7 from the given time and random source.
+    public static func make(now: Date = Date(), using generator: inout some RandomNumberGenerator) -> RowID {
+        let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<6 { bytes[i] = UInt8((millis >> (8 * UInt64(5 - i))) & 0xFF) }
+        for i in 6..<16 { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x70  // version 7
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4),
+                     hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return RowID(unchecked: parts.joined(separator: "-"))
+    }
+
+    /// Makes a new UUIDv7 with the system's random source.
+    public static func make(now: Date = Date()) -> RowID {
+        var rng = SystemRandomNumberGenerator()
+        return make(now: now, using: &rng)
+    }
+
+    /// Accepts any RFC 9562 UUID text (records keep the id they were made with).
+    public init(_ text: String) throws(SyncCoreError) {
+        guard let uuid = UUID(uuidString: text) else {
+            throw SyncCoreError(.invalidValue, "'\(text)' is not a UUID", hint: "Row ids are UUIDs such as 0192f1a4-7b3c-7d2e-8f00-1a2b3c4d5e6f.")
+        }
+        self.rawValue = uuid.uuidString.lowercased()
+    }
+
+    public init(unchecked rawValue: String) { self.rawValue = rawValue }
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do { try self.init(text) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
+        }
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+    public var description: String { rawValue }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}

@@ -1,0 +1,41 @@
+/// Formatting of `Int64` VND amounts with integer arithmetic only (no floating point anywhere).
+public enum Money {
+    /// `amount` in billions of VND (tỷ đồng) with `fractionDigits` decimals, rounded half away from zero.
+    public static func billions(_ amount: Int64, fractionDigits: Int = 2) -> String {
+        decimal(amount, divisor: 1_000_000_000, fractionDigits: fractionDigits)
+    }
+
+    /// `part / whole` as a percentage with `fractionDigits` decimals, rounded half away from zero.
+    public static func percent(_ part: Int64, of whole: Int64, fractionDigits: Int = 1) -> String {
+        guard whole != 0 else { return "-" }
+        let scale = power10(fractionDigits)
+        // part * 100 * scale / whole, rounded; 128-bit intermediate avoids overflow.
+        let numerator = Int128(part) * 100 * Int128(scale)
+        return format(rounded(numerator, Int128(whole)), scale: scale, fractionDigits: fractionDigits) + " %"
+    }
+
+    static func decimal(_ amount: Int64, divisor: Int64, fractionDigits: Int) -> String {
+        let scale = power10(fractionDigits)
+        return format(rounded(Int128(amount) * Int128(scale), Int128(divisor)), scale: scale, fractionDigits: fractionDigits)
+    }
+
+    private static func rounded(_ n: Int128, _ d: Int128) -> Int128 {
+        let negative = (n < 0) != (d < 0)
+        let (q, r) = (abs(n) / abs(d), abs(n) % abs(d))
+        let value = r * 2 >= abs(d) ? q + 1 : q
+        return negative ? -value : value
+    }
+
+    private static func format(_ scaled: Int128, scale: Int64, fractionDigits: Int) -> String {
+        let sign = scaled < 0 ? "-" : ""
+        let magnitude = abs(scaled)
+        let whole = magnitude / Int128(scale)
+        guard fractionDigits > 0 else { return sign + String(whole) }
+        let fraction = String(magnitude % Int128(scale))
+        return sign + String(whole) + "." + String(repeating: "0", count: fractionDigits - fraction.count) + fraction
+    }
+
+    private static func power10(_ n: Int) -> Int64 {
+        (0..<max(0, n)).reduce(Int64(1)) { acc, _ in acc * 10 }
+    }
+}

@@ -1,0 +1,46 @@
+/// The central's merged state of one synced row: every field with the clock of the change that set it.
+///
+/// Merging is per field, last writer wins by hybrid logical clock. Because the clock order is total
+/// and a field only ever moves to a larger clock, merging the same changes in any order, any number
+/// of times, gives the same row (commutative, idempotent, convergent).
+public struct MergedRow: Hashable, Codable, Sendable {
+    public var fields: [String: FieldValue]
+    public var clocks: [String: HLCTimestamp]
+    /// Clock of the delete, when the row is a tombstone. A tombstone is never undone by a field
+    /// update; the update's values are still merged into the tombstone so nothing is lost.
+    public var deletedAt: HLCTimestamp?
+
+    public init(fields: [String: FieldValue] = [:], clocks: [String: HLCTimestamp] = [:], deletedAt: HLCTimestamp? = nil) {
+        self.fields = fields
+        self.clocks = clocks
+        self.deletedAt = deletedAt
+    }
+
+    public var isDeleted: Bool { deletedAt != nil }
+
+    /// The largest clock in the row.
+    public var latestClock: HLCTimestamp {
+        ([deletedAt].compactMap { $0 } + Array(clocks.values)).max() ?? .zero
+    }
+
+    /// Merges one change; returns whether anything in the row changed.
+    @discardableResult
+    public mutating func merge(_ change: Change) -> Bool {
+        switch change.op {
+        case .delete:
+            // The earliest delete is kept, so the tombstone's clock does not depend on order.
+            if let existing = deletedAt, existing <= change.hlc { return false }
+            deletedAt = change.hlc
+            return true
+        case .upsert:
+            var changed = false
+            for (name, value) in change.fields {
+                if let clock = clocks[name], clock >= change.hlc { continue }
+                clocks[name] = change.hlc
+                fields[name] = value
+                changed = true
+            }
+            return changed
+        }
+    }
+}

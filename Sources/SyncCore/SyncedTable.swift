@@ -1,0 +1,86 @@
+/// The storage class of a synced column. There is no floating-point kind: money is `Int64` VND.
+public enum ColumnKind: String, Sendable {
+    case text
+    case integer
+}
+
+/// One column of a synced table, other than its `id`.
+public struct Column: Sendable, Hashable {
+    public let name: String
+    public let kind: ColumnKind
+    public let nullable: Bool
+
+    public init(_ name: String, _ kind: ColumnKind, nullable: Bool = false) {
+        self.name = name
+        self.kind = kind
+        self.nullable = nullable
+    }
+}
+
+/// The office tables that sync in both directions. Their columns are the contract between the
+/// replica's capture triggers, the wire format and the central store.
+public enum SyncedTable: String, CaseIterable, Codable, Sendable {
+    case planLine = "plan_line"
+    case project
+    case disbursement
+
+    /// A small stable number for the outbox (cheaper to store than the name). Never renumber.
+    public var tableID: Int {
+        switch self {
+        case .planLine: 1
+        case .project: 2
+        case .disbursement: 3
+        }
+    }
+
+    /// The table with this outbox number.
+    public init?(tableID: Int) {
+        guard let table = Self.allCases.first(where: { $0.tableID == tableID }) else { return nil }
+        self = table
+    }
+
+    /// The columns after `id`, in the order of the bits of the outbox's changed-column mask.
+    /// Append only: a column's position is its bit.
+    public var columns: [Column] {
+        switch self {
+        case .planLine:
+            [
+                Column("office", .text), Column("year", .integer), Column("fund_source", .text),
+                Column("amount", .integer), Column("note", .text, nullable: true),
+            ]
+        case .project:
+            [
+                Column("office", .text), Column("province", .text), Column("code", .text),
+                Column("name", .text), Column("category", .text), Column("fund_source", .text),
+                Column("beneficiary", .text, nullable: true), Column("year", .integer),
+                Column("total_cost", .integer), Column("requested_support", .integer),
+                Column("approved_support", .integer, nullable: true), Column("status", .text),
+            ]
+        case .disbursement:
+            [
+                Column("office", .text), Column("project_id", .text), Column("kind", .text),
+                Column("amount", .integer), Column("voucher", .text, nullable: true), Column("paid_on", .text),
+            ]
+        }
+    }
+
+    /// The column names after `id`.
+    public var columnNames: [String] { columns.map(\.name) }
+}
+
+/// Where a project's money comes from.
+public enum FundSource: String, CaseIterable, Codable, Sendable {
+    case national
+    case local
+}
+
+/// The kinds of entry in the disbursement ledger, and the sign each contributes to the total disbursed.
+public enum DisbursementKind: String, CaseIterable, Codable, Sendable {
+    case advance
+    case payment
+    case recovery
+    case settlementAdjustment = "settlement_adjustment"
+
+    /// +1 for money out, -1 for money recovered. A settlement adjustment carries its own sign.
+    public var sign: Int64 { self == .recovery ? -1 : 1 }
+}

@@ -1,0 +1,137 @@
+/// The HTTP protocol between an office and promo-central, version 1. See docs/PROTOCOL.md.
+public enum WireProtocol {
+    /// The protocol version every request states and every response answers with.
+    public static let version = 1
+    /// The response header that carries the central's epoch on every answer, errors included.
+    public static let epochHeader = "Promo-Epoch"
+    /// Largest page an office may ask for.
+    public static let maxPageSize = 5_000
+    /// Most changes one changeset may carry.
+    public static let maxChangesPerChangeset = 5_000
+}
+
+/// `POST /v1/changesets`: one changeset of the authenticated office.
+public struct PushRequest: Codable, Sendable {
+    public var protocolVersion: Int
+    public var changeset: Changeset
+
+    public init(protocolVersion: Int = WireProtocol.version, changeset: Changeset) {
+        self.protocolVersion = protocolVersion
+        self.changeset = changeset
+    }
+}
+
+/// The answer to a push.
+public struct PushResponse: Codable, Sendable, Equatable {
+    /// `applied` the first time; `duplicate` when this exact changeset was applied before.
+    public enum Outcome: String, Codable, Sendable {
+        case applied
+        case duplicate
+    }
+
+    public var epoch: Epoch
+    public var sequence: ChangesetSequence
+    public var outcome: Outcome
+    /// Changes that took effect (field values that won the merge count once per change).
+    public var appliedChanges: Int
+
+    public init(epoch: Epoch, sequence: ChangesetSequence, outcome: Outcome, appliedChanges: Int) {
+        self.epoch = epoch
+        self.sequence = sequence
+        self.outcome = outcome
+        self.appliedChanges = appliedChanges
+    }
+}
+
+/// The tables that only the centre writes and every office may read.
+public enum ConsolidatedTable: String, CaseIterable, Codable, Sendable {
+    /// Per-province, per-year, per-fund plan and disbursed totals computed by the centre.
+    case provinceTotal = "province_total"
+    /// The provinces in force (reference data).
+    case province
+    /// Activity categories (reference data).
+    case activityCategory = "activity_category"
+}
+
+/// One record in a pull page: the central's whole current version of a row.
+public struct PulledRecord: Codable, Sendable, Equatable {
+    /// The position of this version in the central change log.
+    public var cursor: PullCursor
+    /// A ``SyncedTable`` or a ``ConsolidatedTable`` name.
+    public var table: String
+    public var id: String
+    public var office: OfficeCode
+    public var deleted: Bool
+    public var fields: [String: FieldValue]
+
+    public init(cursor: PullCursor, table: String, id: String, office: OfficeCode, deleted: Bool, fields: [String: FieldValue]) {
+        self.cursor = cursor
+        self.table = table
+        self.id = id
+        self.office = office
+        self.deleted = deleted
+        self.fields = fields
+    }
+}
+
+/// `GET /v1/changes?after=CURSOR&limit=N`: the next page of the change log the office may see.
+public struct PullResponse: Codable, Sendable {
+    public var epoch: Epoch
+    public var records: [PulledRecord]
+    /// The cursor to save once this page is applied.
+    public var nextCursor: PullCursor
+    /// Whether another page follows at once.
+    public var hasMore: Bool
+
+    public init(epoch: Epoch, records: [PulledRecord], nextCursor: PullCursor, hasMore: Bool) {
+        self.epoch = epoch
+        self.records = records
+        self.nextCursor = nextCursor
+        self.hasMore = hasMore
+    }
+}
+
+/// `GET /v1/office`: what the central holds of the authenticated office's chain.
+public struct OfficeStateResponse: Codable, Sendable {
+    public var epoch: Epoch
+    public var office: OfficeCode
+    /// The last changeset applied, 0 when none.
+    public var lastSequence: ChangesetSequence
+    public var lastHash: String
+
+    public init(epoch: Epoch, office: OfficeCode, lastSequence: ChangesetSequence, lastHash: String) {
+        self.epoch = epoch
+        self.office = office
+        self.lastSequence = lastSequence
+        self.lastHash = lastHash
+    }
+}
+
+/// `GET /health`.
+public struct HealthResponse: Codable, Sendable {
+    public var status: String
+    public var epoch: Epoch
+    public var protocolVersion: Int
+
+    public init(status: String, epoch: Epoch, protocolVersion: Int = WireProtocol.version) {
+        self.status = status
+        self.epoch = epoch
+        self.protocolVersion = protocolVersion
+    }
+}
+
+/// The body of every error answer.
+public struct ErrorResponse: Codable, Sendable {
+    public struct Body: Codable, Sendable {
+        /// A stable machine-readable code, e.g. `unauthorized`, `bad_request`, `sequence_gap`.
+        public var code: String
+        public var message: String
+        public var hint: String?
+    }
+
+    public var error: Body
+
+    public init(code: String, message: String, hint: String? = nil) {
+        self.error = Body(code: code, message: message, hint: hint)
+    }
+}

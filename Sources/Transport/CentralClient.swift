@@ -1,0 +1,89 @@
+import Foundation
+import SyncCore
+
+/// The office's view of promo-central's HTTP API (docs/PROTOCOL.md), over ``HTTPClient``.
+public struct CentralClient: Sendable {
+    public let baseURL: String
+    public let token: String
+    public let http: HTTPClient
+
+    public init(baseURL: String, token: String, http: HTTPClient) {
+        var url = baseURL
+        while url.hasSuffix("/") { url.removeLast() }
+        self.baseURL = url
+        self.token = token
+        self.http = http
+    }
+
+    /// Bytes moved by the last calls, for metrics.
+    public struct Exchange<T: Sendable>: Sendable {
+        public var value: T
+        public var epoch: Epoch?
+        public var bytesSent: Int64
+        public var bytesReceived: Int64
+    }
+
+    /// `GET /health` (no token needed).
+    public func health() async throws(TransportError) -> HealthResponse {
+        try await call("GET", "/health", body: nil, authenticated: false).value
+    }
+
+    /// `POST /v1/changesets`.
+    public func push(_ changeset: Changeset) async throws(TransportError) -> Exchange<PushResponse> {
+        let body: Data
+        do { body = try JSONEncoder().encode(PushRequest(changeset: changeset)) } catch {
+            throw TransportError(.invalidRequest, "could not encode changeset \(changeset.sequence): \(error)", transient: false)
+        }
+        return try await call("POST", "/v1/changesets", body: body)
+    }
+
+    /// `GET /v1/changes?after=&limit=`.
+    public func pull(after cursor: PullCursor, limit: Int) async throws(TransportError) -> Exchange<PullResponse> {
+        try await call("GET", "/v1/changes?after=\(cursor.rawValue)&limit=\(limit)", body: nil)
+    }
+
+    /// `GET /v1/office`.
+    public func officeState() async throws(TransportError) -> OfficeStateResponse {
+        try await call("GET", "/v1/office", body: nil).value
+    }
+
+    private func call<T: Decodable & Sendable>(_ method: String, _ path: String, body: Data?, authenticated: Bool = true) async throws(TransportError) -> Exchange<T> {
+        var headers: [(String, String)] = [("Accept", "application/json")]
+        if authenticated { headers.append(("Authorization", "Bearer \(token)")) }
+        if body != nil { headers.append(("Content-Type", "application/json")) }
+        let response = try await http.send(HTTPRequest(method: method, url: baseURL + path, headers: headers, body: body))
+        let epoch = response.headers[WireProtocol.epochHeader.lowercased()].map(Epoch.init)
+        guard (200..<300).contains(response.status) else {
+            throw Self.statusError(response, epoch: epoch, path: path)
+        }
+        do {
+            let value = try JSONDecoder().decode(T.self, from: response.body)
+            return Exchange(value: value, epoch: epoch, bytesSent: response.bytesSent, bytesReceived: response.bytesReceived)
+        } catch {
+            throw TransportError(.invalidResponse, "the centre's answer to \(method) \(path) is not what the protocol says: \(error)",
+                                 hint: "Is the central URL pointing at promo-central of a compatible version?", transient: true,
+                                 status: response.status, epoch: epoch)
+        }
+    }
+
+    /// Turns an error status into a classified error, using the centre's own message when it sent one.
+    static func statusError(_ response: HTTPResponse, epoch: Epoch?, path: String) -> TransportError {
+        let remote = try? JSONDecoder().decode(ErrorResponse.self, from: response.body)
+        let status = response.status
+        let transient = status >= 500 || status == 429 || status == 408
+        let message = remote.map { "the centre refused \(path) (\(status)): \($0.error.message)" }
+            ?? "the centre answered \(path) with HTTP \(status)"
+        var hint = remote?.error.hint
+        if hint == nil {
+            switch status {
+            case 401: hint = "The office token was refused: check the token file, or ask the centre for a new one (promo-central office rotate-token)."
+            case 403: hint = "The centre does not allow this office to do that."
+            case 404: hint = "Check the central URL: it should be the address of promo-central."
+            case 413: hint = "The changeset is too large for the centre; lower the changeset size in the configuration."
+            default: hint = transient ? "promo-sync retries by itself." : nil
+            }
+        }
+        return TransportError(.httpStatus, message, hint: hint, transient: transient, status: status,
+                              remoteCode: remote?.error.code, epoch: epoch)
+    }
+}

@@ -1,0 +1,53 @@
+import SyncCore
+
+/// The one error type of the Transport module. Each error says whether retrying later may help.
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// No connection could be made (refused, unreachable, name not resolved).
+        case couldNotConnect = "could_not_connect"
+        /// The connect or total timeout passed, or the link stayed below the low-speed limit.
+        case timeout
+        /// The connection broke while sending or receiving.
+        case network
+        /// The TLS handshake failed or the peer's certificate could not be verified.
+        case tls
+        /// The centre answered with an error status.
+        case httpStatus = "http_status"
+        /// The answer could not be understood (not the protocol's JSON).
+        case invalidResponse = "invalid_response"
+        /// The request could not be made as configured (malformed URL, unreadable certificate file).
+        case invalidRequest = "invalid_request"
+    }
+
+    public let code: Code
+    public let message: String
+    public let hint: String?
+    /// The HTTP status, for `httpStatus`.
+    public let status: Int?
+    /// The centre's error code (`unauthorized`, `sequence_gap`, …) when it sent one.
+    public let remoteCode: String?
+    /// The centre's epoch header, when it answered at all.
+    public let epoch: Epoch?
+    private let transient: Bool
+
+    public init(_ code: Code, _ message: String, hint: String? = nil, transient: Bool, status: Int? = nil,
+                remoteCode: String? = nil, epoch: Epoch? = nil) {
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.transient = transient
+        self.status = status
+        self.remoteCode = remoteCode
+        self.epoch = epoch
+    }
+
+    /// Whether to retry with backoff (true) or stop and tell a person (false).
+    public var isTransient: Bool { transient }
+
+    /// Whether the centre answered (an HTTP status arrived), as opposed to being unreachable.
+    public var centralAnswered: Bool { status != nil }
+
+    public var description: String {
+        hint.map { "\(message). \($0)" } ?? message
+    }
+}
