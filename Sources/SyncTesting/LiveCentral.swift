@@ -1,0 +1,46 @@
+import Central
+import Foundation
+import Hummingbird
+import Logging
+import SyncCore
+
+/// A real promo-central serving on 127.0.0.1 with a port the kernel picked, backed by a real
+/// SQLite store in a temporary folder.
+public struct LiveCentral: Sendable {
+    public let store: CentralStore
+    public let port: Int
+    public var url: String { "http://127.0.0.1:\(port)" }
+
+    /// Registers an office and returns its token.
+    public func addOffice(_ code: String) throws -> String {
+        try store.addOffice(OfficeCode(code))
+    }
+}
+
+/// Runs `body` against a live central and stops the server afterwards, whatever `body` does.
+public func withLiveCentral<T: Sendable>(
+    directory: TemporaryDirectory? = nil,
+    storePath: String? = nil,
+    faults: FaultInjector = FaultInjector(),
+    _ body: @Sendable (LiveCentral) async throws -> T
+) async throws -> T {
+    let folder = try directory ?? TemporaryDirectory(prefix: "central")
+    let path = storePath ?? folder.file(CentralStore.fileName)
+    let store = try CentralStore(path: path, faults: faults)
+    var logger = Logger(label: "test-central")
+    logger.logLevel = .warning
+    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+    let app = buildApplication(
+        configuration: CentralConfiguration(dataDirectory: folder.path, host: "127.0.0.1", port: 0),
+        store: store, logger: logger
+    ) { port in continuation.yield(port) }
+    let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+    defer { server.cancel() }
+    var iterator = ports.makeAsyncIterator()
+    guard let port = await iterator.next() else { throw CancellationError() }
+    let result = try await body(LiveCentral(store: store, port: port))
+    server.cancel()
+    _ = await server.result
+    _ = folder
+    return result
+}

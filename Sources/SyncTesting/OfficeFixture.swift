@@ -1,0 +1,41 @@
+import Foundation
+import Logging
+import Replica
+import SyncAgent
+import SyncCore
+import Transport
+
+/// An office with a real replica file and a sync engine pointed at a live central.
+public struct OfficeFixture: Sendable {
+    public let replica: Replica
+    public let engine: SyncEngine
+    public let directory: TemporaryDirectory
+
+    /// Creates the replica in a new temporary folder, registers the office at the central and
+    /// writes its token file.
+    public init(office: String, central: LiveCentral, faults: FaultInjector = FaultInjector(),
+                configuration: SyncEngineConfiguration = .init()) throws {
+        let directory = try TemporaryDirectory(prefix: "office-\(office)")
+        let token = try central.addOffice(office)
+        let tokenPath = directory.file("office.token")
+        try TokenFile.write(token, to: tokenPath)
+        let replica = try Replica.create(
+            at: directory.file(Replica.fileName),
+            settings: ReplicaSettings(office: try OfficeCode(office), centralURL: central.url, tokenFile: tokenPath),
+            faults: faults)
+        var logger = Logger(label: "test-office-\(office)")
+        logger.logLevel = .warning
+        let client = CentralClient(baseURL: central.url, token: try TokenFile.read(path: tokenPath), http: HTTPClient())
+        self.replica = replica
+        self.directory = directory
+        self.engine = SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger)
+    }
+
+    /// Adds a local-fund project with the given code and returns its id.
+    @discardableResult
+    public func addProject(code: String, requested: Int64 = 300_000_000, fund: FundSource = .local, year: Int = 2025) throws -> RowID {
+        try replica.addProject(NewProject(
+            code: code, name: "Dự án \(code)", category: "MH_TRINHDIEN", fundSource: fund, year: year,
+            totalCost: requested * 3, requestedSupport: requested))
+    }
+}

@@ -1,0 +1,18 @@
+import Foundation
+
+/// A fresh folder under the system's temporary directory, removed when the test is done.
+public final class TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(prefix: String = "promo-sync-test") throws {
+        let base = NSTemporaryDirectory()
+        let path = (base as NSString).appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        self.path = path
+    }
+
+    /// A path inside the folder.
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}

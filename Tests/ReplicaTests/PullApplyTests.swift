@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+import Testing
+@testable import Replica
+import SyncCore
+import SyncTesting
+
+@Suite struct PullApplyTests {
+    static let epoch = Epoch("e1")
+
+    func projectRecord(_ id: String, cursor: Int64, name: String, approved: FieldValue = .null) -> PulledRecord {
+        PulledRecord(cursor: PullCursor(cursor), table: "project", id: id, office: OfficeCode(unchecked: "79"), deleted: false, fields: [
+            "office": .text("79"), "province": .text("79"), "code": .text("KC-9"), "name": .text(name),
+            "category": .text("MH_TRINHDIEN"), "fund_source": .text("national"), "beneficiary": .null, "year": .integer(2025),
+            "total_cost": .integer(900), "requested_support": .integer(300), "approved_support": approved, "status": .text("approved"),
+        ])
+    }
+
+    @Test func pulledRecordsAreNotEchoedIntoTheOutbox() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        let page = PullResponse(epoch: Self.epoch, records: [
+            projectRecord("01a220b8-0000-7000-8000-00000000000a", cursor: 5, name: "Từ trung tâm"),
+            PulledRecord(cursor: PullCursor(6), table: "province_total", id: "79/2025/local", office: .central, deleted: false, fields: [
+                "province": .text("79"), "year": .integer(2025), "fund_source": .text("local"),
+                "plan_amount": .integer(10), "disbursed_amount": .integer(3)]),
+            PulledRecord(cursor: PullCursor(7), table: "from_the_future", id: "x", office: .central, deleted: false, fields: [:]),
+        ], nextCursor: PullCursor(7), hasMore: false)
+        let result = try replica.applyPulledPage(page)
+        #expect(result.applied == 2 && result.skippedUnknown == 1)
+        #expect(try outbox(replica).isEmpty)
+        #expect(try replica.syncPosition() == SyncPosition(cursor: PullCursor(7), epoch: Self.epoch))
+        #expect(try replica.consolidatedTotals().first?.disbursedAmount == 3)
+        // Captures work again after the page.
+        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 1, note: nil)
+        #expect(try outbox(replica).count == 1)
+    }
+
+    @Test func localFieldsWaitingToBePushedAreKept() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        let id = "01a220b8-0000-7000-8000-00000000000b"
+        _ = try replica.applyPulledPage(PullResponse(epoch: Self.epoch, records: [projectRecord(id, cursor: 1, name: "Cũ")],
+                                                     nextCursor: PullCursor(1), hasMore: false))
+        try replica.database.write { try $0.execute(sql: "UPDATE project SET name = 'Sửa tại văn phòng' WHERE id = ?", arguments: [id]) }
+        // The centre meanwhile approved an amount; its copy still has the old name.
+        let result = try replica.applyPulledPage(PullResponse(
+            epoch: Self.epoch, records: [projectRecord(id, cursor: 2, name: "Cũ", approved: .integer(250))],
+            nextCursor: PullCursor(2), hasMore: false))
+        #expect(result.keptLocal == 1)
+        let row = try #require(try replica.projects().first)
+        #expect(row.name == "Sửa tại văn phòng")
+        #expect(row.approvedSupport == 250)
+    }
+
+    @Test func aCrashBeforeTheCursorIsSavedLeavesNothingOfThePage() throws {
+        let dir = try TemporaryDirectory()
+        let faults = FaultInjector()
+        _ = try makeReplica(dir)
+        let replica = try Replica.open(at: dir.file(Replica.fileName), faults: faults)
+        faults.arm(.afterApplyBeforeCursorSave)
+        let page = PullResponse(epoch: Self.epoch, records: [projectRecord("01a220b8-0000-7000-8000-00000000000c", cursor: 3, name: "X")],
+                                nextCursor: PullCursor(3), hasMore: false)
+        #expect(throws: ReplicaError.self) { try replica.applyPulledPage(page) }
+        #expect(try replica.count(.project) == 0)
+        #expect(try replica.syncPosition().cursor == .start)
+        #expect(try replica.database.read { try Int.fetchOne($0, sql: "SELECT applying FROM _sync_guard") } == 0)
+        // Retrying the same page is clean.
+        _ = try replica.applyPulledPage(page)
+        #expect(try replica.count(.project) == 1)
+        #expect(try outbox(replica).isEmpty)
+    }
+
+    @Test func aPulledTombstoneDeletesTheRow() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        let id = "01a220b8-0000-7000-8000-00000000000d"
+        _ = try replica.applyPulledPage(PullResponse(epoch: Self.epoch, records: [projectRecord(id, cursor: 1, name: "A")], nextCursor: PullCursor(1), hasMore: false))
+        var tombstone = projectRecord(id, cursor: 2, name: "A")
+        tombstone.deleted = true
+        _ = try replica.applyPulledPage(PullResponse(epoch: Self.epoch, records: [tombstone], nextCursor: PullCursor(2), hasMore: false))
+        #expect(try replica.count(.project) == 0)
+        #expect(try outbox(replica).isEmpty)
+    }
+}

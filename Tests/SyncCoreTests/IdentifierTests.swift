@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+@testable import SyncCore
+
+@Suite struct IdentifierTests {
+    @Test func rowIDsAreVersion7UUIDsThatSortByTime() throws {
+        let early = RowID.make(now: Date(timeIntervalSince1970: 1_700_000_000))
+        let late = RowID.make(now: Date(timeIntervalSince1970: 1_700_000_001))
+        #expect(early < late)
+        let text = early.rawValue
+        #expect(text.count == 36)
+        #expect(Array(text)[14] == "7")  // version nibble
+        #expect("89ab".contains(Array(text)[19]))  // RFC variant
+        #expect(try RowID(text) == early)
+        #expect(UUID(uuidString: text) != nil)
+    }
+
+    @Test func officeCodesAreProvincesInForce() throws {
+        #expect(try OfficeCode("79").rawValue == "79")
+        #expect(try OfficeCode(" 96 ").rawValue == "96")
+        // 77 (Bà Rịa – Vũng Tàu) was merged into 79 in 2025; it is no longer an office.
+        let error = #expect(throws: SyncCoreError.self) { try OfficeCode("77") }
+        #expect(error?.hint?.contains("Decision 19/2025") == true)
+    }
+
+    @Test func referenceDataHasTheMergedProvinces() {
+        #expect(ReferenceData.provinces.count == 34)
+        #expect(ReferenceData.formerProvinces.count == 63)
+        #expect(ReferenceData.categories.count == 11)
+        let south = ReferenceData.provinces.filter { $0.region == .south }.map(\.code).sorted()
+        #expect(south == ["75", "79", "80", "82", "86", "91", "92", "96"])
+        // Every former province's successor is a province in force.
+        for former in ReferenceData.formerProvinces {
+            #expect(ReferenceData.province(code: former.successor) != nil, "\(former.code)")
+        }
+        #expect(Set(ReferenceData.categories.map(\.reportGroup)) == Set(1...6))
+    }
+}
