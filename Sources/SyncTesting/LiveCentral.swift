@@ -2,6 +2,7 @@ import Central
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import SyncCore
 
 /// A real promo-central serving on 127.0.0.1 with a port the kernel picked, backed by a real
@@ -34,13 +35,15 @@ public func withLiveCentral<T: Sendable>(
         configuration: CentralConfiguration(dataDirectory: folder.path, host: "127.0.0.1", port: 0),
         store: store, logger: logger
     ) { port in continuation.yield(port) }
-    let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-    defer { server.cancel() }
+    let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+    let server = Task { try await group.run() }
     var iterator = ports.makeAsyncIterator()
     guard let port = await iterator.next() else { throw CancellationError() }
-    let result = try await body(LiveCentral(store: store, port: port))
-    server.cancel()
+    // Stop gracefully whether the body returns or throws.
+    let result: Result<T, any Error>
+    do { result = .success(try await body(LiveCentral(store: store, port: port))) } catch { result = .failure(error) }
+    await group.triggerGracefulShutdown()
     _ = await server.result
-    _ = folder
-    return result
+    withExtendedLifetime(folder) {}
+    return try result.get()
 }

@@ -31,6 +31,26 @@ public struct OfficeFixture: Sendable {
         self.engine = SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger)
     }
 
+    /// Opens (or creates) a replica at a given path with an existing token file, for tests that
+    /// restart a central and keep the office.
+    public static func attach(replicaPath: String, office: String, central: LiveCentral, tokenPath: String,
+                              faults: FaultInjector = FaultInjector()) throws -> OfficeFixture {
+        let replica = FileManager.default.fileExists(atPath: replicaPath)
+            ? try Replica.open(at: replicaPath, faults: faults)
+            : try Replica.create(at: replicaPath, settings: ReplicaSettings(office: try OfficeCode(office), centralURL: central.url, tokenFile: tokenPath), faults: faults)
+        var logger = Logger(label: "test-office-\(office)")
+        logger.logLevel = .warning
+        let client = CentralClient(baseURL: central.url, token: try TokenFile.read(path: tokenPath), http: HTTPClient())
+        return OfficeFixture(replica: replica, engine: SyncEngine(replica: replica, client: client, logger: logger),
+                             directory: try TemporaryDirectory(prefix: "unused"))
+    }
+
+    init(replica: Replica, engine: SyncEngine, directory: TemporaryDirectory) {
+        self.replica = replica
+        self.engine = engine
+        self.directory = directory
+    }
+
     /// Adds a local-fund project with the given code and returns its id.
     @discardableResult
     public func addProject(code: String, requested: Int64 = 300_000_000, fund: FundSource = .local, year: Int = 2025) throws -> RowID {

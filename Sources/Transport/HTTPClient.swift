@@ -50,11 +50,10 @@ public struct HTTPResponse: Sendable {
     public var bytesReceived: Int64
 }
 
-/// An async HTTP client over libcurl. Each request runs a blocking libcurl transfer on a
-/// dedicated queue, so the caller's executor is never blocked.
+/// An async HTTP client over libcurl. Each request runs a blocking libcurl transfer on a thread
+/// of its own, so the caller's executor is never blocked.
 public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
-    private let queue = DispatchQueue(label: "promo-sync.transport.curl", attributes: .concurrent)
 
     public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration()) {
         self.configuration = configuration
@@ -64,11 +63,15 @@ public final class HTTPClient: Sendable {
     public func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse {
         let configuration = self.configuration
         let result: Result<HTTPResponse, TransportError> = await withCheckedContinuation { continuation in
-            queue.async {
+            // A thread of its own: a blocking transfer must not hold a thread of a shared,
+            // width-limited pool (libdispatch's default queues allow about one per core).
+            let thread = Thread {
                 continuation.resume(returning: Result { () throws(TransportError) -> HTTPResponse in
                     try Self.perform(request, configuration)
                 })
             }
+            thread.name = "promo-sync.curl"
+            thread.start()
         }
         return try result.get()
     }

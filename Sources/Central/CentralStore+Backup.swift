@@ -1,0 +1,53 @@
+import Foundation
+import GRDB
+import SyncCore
+
+extension CentralStore {
+    /// Writes a consistent copy of the store to `path` (SQLite's `VACUUM INTO`), safe while serving.
+    public func backup(to path: String) throws(CentralError) {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw CentralError(.conflict, "exists", "\(path) already exists", hint: "Choose a new file name for the backup.")
+        }
+        do {
+            try database.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+        } catch {
+            throw CentralError(.internalServerError, "storage", "backup to \(path) failed: \(error)", hint: "Check the free space and permissions there.")
+        }
+    }
+
+    /// Replaces the store at `storePath` with the backup at `backupPath` and starts a new epoch,
+    /// so every office notices that the centre may have lost changes it had acknowledged.
+    /// The previous store is kept beside it with a `.before-restore-…` suffix. The server must be stopped.
+    @discardableResult
+    public static func restore(from backupPath: String, to storePath: String, now: Date = Date()) throws(CentralError) -> Epoch {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: backupPath) else {
+            throw CentralError(.notFound, "not_found", "no backup at \(backupPath)", hint: "Give the file written by promo-central backup.")
+        }
+        do {
+            // Check the backup is a readable central store before touching anything.
+            let check = try DatabaseQueue(path: backupPath, configuration: { var c = Configuration(); c.readonly = true; return c }())
+            _ = try check.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") }
+            try check.close()
+            if fm.fileExists(atPath: storePath) {
+                let stamp = Int(now.timeIntervalSince1970)
+                for suffix in ["", "-wal", "-shm"] where fm.fileExists(atPath: storePath + suffix) {
+                    try fm.moveItem(atPath: storePath + suffix, toPath: storePath + ".before-restore-\(stamp)" + suffix)
+                }
+            }
+            try fm.copyItem(atPath: backupPath, toPath: storePath)
+            let epoch = Epoch.random()
+            let queue = try DatabaseQueue(path: storePath)
+            try queue.write { db in
+                try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'epoch'", arguments: [epoch.rawValue])
+            }
+            try queue.close()
+            return epoch
+        } catch let error as CentralError {
+            throw error
+        } catch {
+            throw CentralError(.internalServerError, "storage", "restore from \(backupPath) failed: \(error)",
+                               hint: "The backup must be a file written by promo-central backup; the current store was left as it was or kept aside.")
+        }
+    }
+}

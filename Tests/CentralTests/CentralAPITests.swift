@@ -1,0 +1,155 @@
+import Foundation
+import SyncCore
+import SyncTesting
+import Testing
+@testable import Central
+@testable import Transport
+
+/// The central's API over real HTTP: refusals leave its state unchanged.
+@Suite struct CentralAPITests {
+    func planChange(office: String, amount: Int64 = 1_000) -> Change {
+        Change(table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: office),
+               fields: ["office": .text(office), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(amount)])
+    }
+
+    func raw(_ central: LiveCentral, _ method: String, _ path: String, token: String?, body: String?) async throws -> HTTPResponse {
+        var headers: [(String, String)] = [("Content-Type", "application/json")]
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        return try await HTTPClient().send(HTTPRequest(method: method, url: central.url + path, headers: headers, body: body.map { Data($0.utf8) }))
+    }
+
+    func errorCode(_ response: HTTPResponse) -> String? {
+        (try? JSONDecoder().decode(ErrorResponse.self, from: response.body))?.error.code
+    }
+
+    func logSize(_ central: LiveCentral) throws -> Int {
+        try central.store.recordCounts().reduce(0) { $0 + $1.live + $1.deleted }
+    }
+
+    @Test func wrongOrMissingTokensGet401AndChangeNothing() async throws {
+        try await withLiveCentral { central in
+            _ = try central.addOffice("79")
+            let before = try logSize(central)
+            let cs = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                               changes: [planChange(office: "79")])
+            let body = String(decoding: try JSONEncoder().encode(PushRequest(changeset: cs)), as: UTF8.self)
+            for token in [nil, "", "wrong"] as [String?] {
+                let response = try await raw(central, "POST", "/v1/changesets", token: token, body: body)
+                #expect(response.status == 401)
+                #expect(errorCode(response) == "unauthorized")
+                #expect(response.headers["promo-epoch"] == central.store.epoch.rawValue)
+            }
+            #expect(try logSize(central) == before)
+            #expect(try central.store.offices().first?.lastSequence == ChangesetSequence(0))
+        }
+    }
+
+    @Test(arguments: [
+        "not json at all", "{}", "{\"protocolVersion\": 1}", "[1,2,3]",
+        "{\"protocolVersion\": 1, \"changeset\": {\"office\": \"79\", \"sequence\": \"one\"}}",
+        "{\"protocolVersion\": 1, \"changeset\": {\"office\": \"79\", \"sequence\": 1, \"previousHash\": \"0\", \"hash\": \"0\", \"changes\": [{\"table\": \"project\", \"id\": \"not-a-uuid\", \"op\": \"upsert\", \"hlc\": \"x\", \"fields\": {}}]}}",
+        "{\"protocolVersion\": 1, \"changeset\": {\"office\": \"79\", \"sequence\": 1, \"previousHash\": \"0\", \"hash\": \"0\", \"changes\": [{\"table\": \"project\", \"id\": \"01a220b8-0000-7000-8000-000000000001\", \"op\": \"upsert\", \"hlc\": \"0000000000001-0000-79\", \"fields\": {\"total_cost\": 1.5}}]}}",
+    ])
+    func malformedBodiesGet400AndChangeNothing(body: String) async throws {
+        try await withLiveCentral { central in
+            let token = try central.addOffice("79")
+            let before = try logSize(central)
+            let response = try await raw(central, "POST", "/v1/changesets", token: token, body: body)
+            #expect(response.status == 400)
+            #expect(errorCode(response) == "bad_request")
+            #expect(try logSize(central) == before)
+        }
+    }
+
+    @Test func sequenceProblemsAreRefusedWith409() async throws {
+        try await withLiveCentral { central in
+            let token = try central.addOffice("79")
+            let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
+            let first = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                                  changes: [planChange(office: "79")])
+            #expect(try await client.push(first).value.outcome == .applied)
+            #expect(try await client.push(first).value.outcome == .duplicate)
+
+            let gap = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(3), previousHash: first.hash, changes: [planChange(office: "79")])
+            let gapError = await #expect(throws: TransportError.self) { try await client.push(gap) }
+            #expect(gapError?.status == 409 && gapError?.remoteCode == "sequence_gap")
+
+            let other = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                                  changes: [planChange(office: "79", amount: 2)])
+            let replayError = await #expect(throws: TransportError.self) { try await client.push(other) }
+            #expect(replayError?.remoteCode == "sequence_conflict")
+            #expect(replayError?.hint?.contains("resync --force") == true)
+
+            let unchained = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(2), previousHash: Changeset.genesisHash, changes: [planChange(office: "79")])
+            let chainError = await #expect(throws: TransportError.self) { try await client.push(unchained) }
+            #expect(chainError?.remoteCode == "broken_chain")
+
+            var tampered = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(2), previousHash: first.hash, changes: [planChange(office: "79")])
+            tampered.changes[0].fields["amount"] = .integer(999_999)
+            let tamperError = await #expect(throws: TransportError.self) { try await client.push(tampered) }
+            #expect(tamperError?.status == 422)
+            #expect(try central.store.offices().first?.lastSequence == ChangesetSequence(1))
+        }
+    }
+
+    @Test func anOfficeCannotWriteAnotherOfficesRecords() async throws {
+        try await withLiveCentral { central in
+            let t79 = try central.addOffice("79")
+            let t80 = try central.addOffice("80")
+            let c79 = CentralClient(baseURL: central.url, token: t79, http: HTTPClient())
+            let c80 = CentralClient(baseURL: central.url, token: t80, http: HTTPClient())
+            let change = planChange(office: "79")
+            _ = try await c79.push(Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [change]))
+
+            // Forged owner field.
+            let forged = Changeset(office: OfficeCode(unchecked: "80"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [planChange(office: "79")])
+            let e1 = await #expect(throws: TransportError.self) { try await c80.push(forged) }
+            #expect(e1?.status == 403)
+            // Overwriting 79's row by id, without naming the owner.
+            var steal = change
+            steal.fields = ["amount": .integer(1)]
+            steal.hlc = HLCTimestamp(milliseconds: 99, counter: 0, node: "80")
+            let e2 = await #expect(throws: TransportError.self) {
+                try await c80.push(Changeset(office: OfficeCode(unchecked: "80"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [steal]))
+            }
+            #expect(e2?.status == 403)
+            // Pushing under the other office's name.
+            let e3 = await #expect(throws: TransportError.self) {
+                try await c80.push(Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(2), previousHash: Changeset.genesisHash, changes: []))
+            }
+            #expect(e3?.status == 403)
+            // 80 sees none of 79's rows.
+            let page = try await c80.pull(after: .start, limit: 5_000).value
+            #expect(!page.records.contains { $0.office.rawValue == "79" })
+            #expect(page.records.contains { $0.table == "province_total" && $0.id.hasPrefix("79/") })
+        }
+    }
+
+    @Test(arguments: ["/v1/changes?after=-1", "/v1/changes?after=abc", "/v1/changes?limit=0", "/v1/changes?limit=100000"])
+    func badPullParametersGet400(path: String) async throws {
+        try await withLiveCentral { central in
+            let token = try central.addOffice("79")
+            let response = try await raw(central, "GET", path, token: token, body: nil)
+            #expect(response.status == 400)
+            #expect(errorCode(response) == "bad_request")
+        }
+    }
+
+    @Test func pagesFollowTheLogWithoutGapsOrRepeats() async throws {
+        try await withLiveCentral { central in
+            let token = try central.addOffice("79")
+            let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
+            var cursor = PullCursor.start
+            var seen: [String] = []
+            while true {
+                let page = try await client.pull(after: cursor, limit: 7).value
+                seen += page.records.map { "\($0.table)/\($0.id)" }
+                #expect(page.records.allSatisfy { $0.cursor > cursor })
+                cursor = page.nextCursor
+                if !page.hasMore { break }
+            }
+            #expect(seen.count == Set(seen).count)
+            #expect(seen.count == ReferenceData.provinces.count + ReferenceData.categories.count)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import GRDB
+import Replica
+import SyncAgent
+import SyncCore
+import SyncTesting
+import Testing
+@testable import Central
+
+/// Two offices and one central over real HTTP, real libcurl and real SQLite files.
+@Suite struct TwoOfficesTests {
+    @Test func recordsReachTheCentreAndConsolidatedRecordsComeBack() async throws {
+        try await withLiveCentral { central in
+            let hcm = try OfficeFixture(office: "79", central: central)
+            let tayNinh = try OfficeFixture(office: "80", central: central)
+
+            try hcm.addProject(code: "HCM-01", requested: 400_000_000)
+            try hcm.replica.addDisbursement(NewDisbursement(project: "HCM-01", kind: .advance, amount: 120_000_000, voucher: "KB-79-1", paidOn: "2025-04-02"))
+            try hcm.replica.addPlanLine(year: 2025, fundSource: .local, amount: 5_000_000_000, note: "Kế hoạch 2025")
+            try tayNinh.addProject(code: "TN-01", requested: 200_000_000)
+            try tayNinh.addProject(code: "TN-02", requested: 100_000_000)
+            try tayNinh.replica.addPlanLine(year: 2025, fundSource: .local, amount: 2_000_000_000, note: nil)
+
+            let r1 = try await hcm.engine.runCycle()
+            let r2 = try await tayNinh.engine.runCycle()
+            #expect(r1.changesPushed == 3 && r2.changesPushed == 3)
+
+            // The centre holds both offices' rows.
+            let counts = Dictionary(grouping: try central.store.recordCounts(), by: \.office)
+            #expect(counts["79"]?.reduce(0) { $0 + $1.live } == 3)
+            #expect(counts["80"]?.reduce(0) { $0 + $1.live } == 3)
+
+            // 79 pulls again to see 80's consolidated totals (80 pushed after 79's pull).
+            try await hcm.engine.runCycle()
+            let totals = try hcm.replica.consolidatedTotals()
+            #expect(totals.contains { $0.province == "79" && $0.planAmount == 5_000_000_000 && $0.disbursedAmount == 120_000_000 })
+            #expect(totals.contains { $0.province == "80" && $0.planAmount == 2_000_000_000 && $0.disbursedAmount == 0 })
+            // Each office holds only its own projects.
+            #expect(try hcm.replica.projects().map(\.office) == ["79"])
+            #expect(Set(try tayNinh.replica.projects().map(\.office)) == ["80"])
+
+            // A second sync with nothing new transfers nothing.
+            let idle = try await hcm.engine.runCycle()
+            #expect(idle.changesetsPushed == 0 && idle.recordsPulled == 0)
+            let idle80 = try await tayNinh.engine.runCycle()
+            #expect(idle80.changesetsPushed == 0 && idle80.recordsPulled == 0)
+        }
+    }
+
+    @Test func aChangesetWhoseAcknowledgementWasLostIsNotAppliedTwice() async throws {
+        try await withLiveCentral { central in
+            let faults = FaultInjector()
+            let office = try OfficeFixture(office: "79", central: central, faults: faults)
+            try office.addProject(code: "HCM-01")
+            faults.arm(.afterPushBeforeAck)
+            await #expect(throws: SyncAgentError.self) { try await office.engine.runCycle() }
+            // The centre applied it; the office still holds it as unacknowledged.
+            #expect(try central.store.offices().first?.lastSequence == ChangesetSequence(1))
+            #expect(try office.replica.pendingSummary().unacknowledgedChangesets == 1)
+
+            let retry = try await office.engine.runCycle()
+            #expect(retry.duplicatesAcknowledged == 1)
+            #expect(try office.replica.pendingSummary().changes == 0)
+            let projects = try central.store.recordCounts().filter { $0.office == "79" && $0.table == "project" }
+            #expect(projects.first?.live == 1)
+            // And the next local change continues the chain.
+            try office.addProject(code: "HCM-02")
+            let next = try await office.engine.runCycle()
+            #expect(next.changesetsPushed == 1 && next.duplicatesAcknowledged == 0)
+            #expect(try central.store.offices().first?.lastSequence == ChangesetSequence(2))
+        }
+    }
+
+    @Test func aRowWrittenByAnotherConnectionIsPushed() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "96", central: central)
+            let other = try DatabaseQueue(path: office.replica.path)
+            try await other.write { db in
+                try db.execute(sql: """
+                    INSERT INTO plan_line(id, office, year, fund_source, amount, note)
+                    VALUES ('01a220b8-0000-7000-8000-0000000000aa', '96', 2025, 'national', 1500000000, 'nhập từ phần mềm kế toán')
+                    """)
+            }
+            try other.close()
+            let report = try await office.engine.runCycle()
+            #expect(report.changesPushed == 1)
+            let page = try central.store.page(for: OfficeCode(unchecked: "96"), after: .start, limit: 5_000)
+            let row = page.records.first { $0.id == "01a220b8-0000-7000-8000-0000000000aa" }
+            #expect(row?.fields["amount"] == .integer(1_500_000_000))
+            #expect(row?.fields["note"] == .text("nhập từ phần mềm kế toán"))
+        }
+    }
+
+    @Test func aRestoredCentralIsDetectedAndResyncBringsBackWhatItLost() async throws {
+        let folder = try TemporaryDirectory(prefix: "central-restore")
+        let storePath = folder.file(CentralStore.fileName)
+        let backupPath = folder.file("backup.sqlite")
+        let officeFolder = try TemporaryDirectory(prefix: "office-79")
+        let tokenPath = officeFolder.file("office.token")
+
+        // Life 1: the office pushes two projects, the centre is backed up, then a third arrives.
+        let replicaPath = officeFolder.file(Replica.fileName)
+        try await withLiveCentral(directory: folder, storePath: storePath) { central in
+            let token = try central.addOffice("79")
+            try TokenFile.write(token, to: tokenPath)
+            let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "79", central: central, tokenPath: tokenPath)
+            try office.addProject(code: "A")
+            try office.addProject(code: "B")
+            try await office.engine.runCycle()
+            try central.store.backup(to: backupPath)
+            try office.addProject(code: "C")
+            try await office.engine.runCycle()
+        }
+        // The centre is restored from the backup: it has A and B but not C, under a new epoch.
+        try CentralStore.restore(from: backupPath, to: storePath)
+        try await withLiveCentral(directory: folder, storePath: storePath) { central in
+            let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "79", central: central, tokenPath: tokenPath)
+            let error = await #expect(throws: SyncAgentError.self) { try await office.engine.runCycle() }
+            #expect(error?.code == .epochMismatch)
+            let status = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
+            #expect(status.health == .broken)
+
+            let (queued, _) = try await office.engine.forceResync()
+            #expect(queued == 3)
+            let projects = try central.store.recordCounts().first { $0.office == "79" && $0.table == "project" }
+            #expect(projects?.live == 3)
+            #expect(try office.replica.count(.project) == 3)
+            let after = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
+            #expect(after.health == .ok, "\(after.reasons)")
+            // Nothing more to do afterwards.
+            let idle = try await office.engine.runCycle()
+            #expect(idle.changesetsPushed == 0 && idle.recordsPulled == 0)
+        }
+    }
+}
