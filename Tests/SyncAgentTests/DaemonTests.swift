@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import Replica
+import ServiceLifecycle
+import SyncCore
+import SyncTesting
+import Testing
+@testable import SyncAgent
+
+@Suite struct DaemonTests {
+    @Test func notifyMessagesReachTheSocket() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("notify.sock")
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(bound == 0)
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path])
+        #expect(notifier.notify("READY=1\nSTATUS=syncing"))
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+        #expect(n > 0)
+        #expect(String(decoding: buffer.prefix(max(0, n)), as: UTF8.self) == "READY=1\nSTATUS=syncing")
+        #expect(SystemdNotifier(environment: [:]).notify("READY=1") == false)
+        #expect(SystemdNotifier.watchdogInterval(environment: ["WATCHDOG_USEC": "30000000"]) == .seconds(30))
+    }
+
+    @Test func theDaemonPushesSoonAfterALocalWriteAndStopsGracefully() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "79", central: central)
+            var schedule = DaemonSchedule()
+            schedule.interval = .seconds(3_600)  // only a local write can wake it within the test
+            schedule.wakeCheckInterval = .milliseconds(50)
+            let cycles = Counter()
+            var logger = Logger(label: "test-daemon")
+            logger.logLevel = .warning
+            let daemon = SyncDaemon(engine: office.engine, schedule: schedule, logger: logger) { _ in cycles.increment() }
+            let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
+            let running = Task { try await group.run() }
+
+            try await waitUntil { cycles.value >= 1 }
+            try office.addProject(code: "LIVE-1")
+            try await waitUntil {
+                (try? central.store.recordCounts().first { $0.office == "79" && $0.table == "project" }?.live) == 1
+            }
+            #expect(try office.replica.status().agentState != nil)
+            await group.triggerGracefulShutdown()
+            try await running.value
+            let status = try office.replica.status()
+            #expect(status.agentState == "stopped")
+            #expect(status.daemonPID == nil)
+            #expect(status.pending.changes == 0)
+        }
+    }
+
+    @Test func whileTheCentreIsDownTheDaemonRecordsOfflineAndBacksOff() async throws {
+        let office: OfficeFixture = try await withLiveCentral { central in try OfficeFixture(office: "80", central: central) }
+        // The central is gone now; the office keeps its URL.
+        var schedule = DaemonSchedule()
+        schedule.initialBackoff = .milliseconds(200)
+        let attempts = Counter()
+        var logger = Logger(label: "test-daemon")
+        logger.logLevel = .critical
+        let daemon = SyncDaemon(engine: office.engine, schedule: schedule, logger: logger) { result in
+            if case .failure(let e) = result, e.isTransient { attempts.increment() }
+        }
+        let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
+        let running = Task { try await group.run() }
+        try await waitUntil { attempts.value >= 2 }
+        let status = try office.replica.status()
+        #expect(["offline", "syncing"].contains(status.agentState ?? ""))
+        #expect(status.lastErrorTransient)
+        #expect(status.failingSince != nil)
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+}
+
+final class Counter: Sendable {
+    private let storage = Mutex(0)
+    func increment() { storage.withLock { $0 += 1 } }
+    var value: Int { storage.withLock { $0 } }
+}
+
+import Synchronization
+
+/// Polls `condition` until it holds or 10 seconds pass.
+func waitUntil(_ condition: @Sendable () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while ContinuousClock.now < deadline {
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("condition not met within 10 s")
+}
