@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what promo-sync needs to build and test on Debian: the system libraries named by the
+# product brief (SQLite, libcurl with OpenSSL), the sqlite3 shell (a test writes the replica with
+# it) and pkg-config. Swift 6 itself must already be on the PATH (or in /opt/swift/usr/bin).
+set -euo pipefail
+
+packages=(libsqlite3-dev libcurl4-openssl-dev sqlite3 pkg-config ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    if [ -x /opt/swift/usr/bin/swift ]; then
+        echo "setup: swift is in /opt/swift/usr/bin; add it to PATH (export PATH=/opt/swift/usr/bin:\$PATH)" >&2
+    else
+        echo "setup: Swift 6 is needed: install the Swift 6.3 toolchain for Debian 12 and put it on PATH" >&2
+    fi
+    exit 1
+fi
+echo "setup: ok ($(swift --version 2>/dev/null | head -n 1))"
