@@ -8,8 +8,8 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve the sync API until SIGTERM.")
 
     @OptionGroup var location: StoreLocation
-    @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "Port to listen on (0 picks a free one).") var port = 8443
+    @Option(help: "Address to listen on (env PROMO_CENTRAL_HOST; default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on, 0 picks a free one (env PROMO_CENTRAL_PORT; default 8443).") var port: Int?
     @Option(name: .customLong("port-file"), help: "Write the port actually bound to this file (useful with --port 0).")
     var portFile: String?
 
@@ -22,6 +22,12 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "promo-central")
         let store = try location.open()
+        let environment = ProcessInfo.processInfo.environment
+        let host = self.host ?? environment["PROMO_CENTRAL_HOST"] ?? "127.0.0.1"
+        let portText = self.port.map(String.init) ?? environment["PROMO_CENTRAL_PORT"] ?? "8443"
+        guard let port = Int(portText), (0...65_535).contains(port) else {
+            throw ValidationError("port '\(portText)' is not a port number (0–65535); fix --port or PROMO_CENTRAL_PORT")
+        }
         let configuration = CentralConfiguration(dataDirectory: location.directory, host: host, port: port)
         let portFile = self.portFile
         let app = buildApplication(configuration: configuration, store: store, logger: logger) { port in

@@ -22,12 +22,17 @@ struct Daemon: AsyncParsableCommand {
         schedule.interval = .seconds(max(1, interval))
         let notifier = SystemdNotifier()
         let daemon = SyncDaemon(engine: engine, schedule: schedule, logger: logger) { result in
-            // READY after the first cycle whatever its outcome (offline is a normal state), then a
-            // watchdog ping after each cycle, which the loop completes well inside WatchdogSec.
-            notifier.notify("READY=1\nWATCHDOG=1\nSTATUS=\(Self.statusLine(result))")
+            notifier.notify("STATUS=\(Self.statusLine(result))")
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: daemon)]
+        if let watchdog = SystemdNotifier.watchdogInterval() {
+            services.append(.init(service: WatchdogService(notifier: notifier, interval: watchdog)))
         }
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Ready once the replica is open and the token read: being offline is a normal state, and a
+        // first cycle after a long outage may take longer than systemd's start timeout.
+        notifier.notify("READY=1\nSTATUS=starting the first sync cycle")
         try await group.run()
         notifier.notify("STOPPING=1")
     }

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Foundation
+import ServiceLifecycle
 
 /// Sends sd_notify(3) messages (`READY=1`, `STOPPING=1`, `WATCHDOG=1`, `STATUS=…`) to the socket
 /// systemd names in `$NOTIFY_SOCKET`. Does nothing when the variable is absent (not under systemd).
@@ -47,5 +48,28 @@ public struct SystemdNotifier: Sendable {
             }
         }
         return sent >= 0
+    }
+}
+
+/// Pings the systemd watchdog at half the interval systemd asked for, until shutdown begins.
+/// A hung process stops pinging and systemd restarts it (`WatchdogSec=` in the unit).
+public struct WatchdogService: Service {
+    public let notifier: SystemdNotifier
+    public let interval: Duration
+
+    public init(notifier: SystemdNotifier, interval: Duration) {
+        self.notifier = notifier
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            notifier.notify("WATCHDOG=1")
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval / 2) }
+            } catch {
+                return
+            }
+        }
     }
 }
