@@ -62,14 +62,9 @@ extension CentralStore {
                                        hint: "Try: promo-sync resync --force")
                 }
 
-                // 3. Merge every change into its row; a row keeps its owner for life.
-                var applied = 0
-                for change in changeset.changes {
-                    if try Self.merge(db, change: change, office: office) { applied += 1 }
-                }
-
-                // 4. The consolidated totals of this office follow in the same transaction.
-                try Self.recomputeTotals(db, office: office)
+                // 3. Keep every change in its aggregate's history and fold the aggregates it touched:
+                //    the rules decide in clock order, so the outcome does not depend on arrival order.
+                let applied = try Self.ingest(db, changes: changeset.changes, from: office)
 
                 try db.execute(
                     sql: """
@@ -90,42 +85,6 @@ extension CentralStore {
         }
     }
 
-    /// Merges one change into the stored row; returns whether the row changed.
-    static func merge(_ db: Database, change: Change, office: OfficeCode) throws -> Bool {
-        let existing = try Row.fetchOne(
-            db, sql: "SELECT office, fields, clocks, deleted_at FROM record WHERE tbl = ? AND id = ?",
-            arguments: [change.table.rawValue, change.id.rawValue])
-        var row = MergedRow()
-        if let existing {
-            let owner: String = existing["office"]
-            guard owner == office.rawValue else {
-                throw CentralError(.forbidden, "forbidden_owner",
-                                   "\(change.table.rawValue) \(change.id) belongs to office \(owner), not \(office)",
-                                   hint: "An office writes only its own records.")
-            }
-            row = try decodeRow(existing)
-        }
-        guard row.merge(change) else { return false }
-        let deleted = row.deletedAt?.description
-        try db.execute(
-            sql: """
-                INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(tbl, id) DO UPDATE SET fields = excluded.fields, clocks = excluded.clocks,
-                    deleted_at = excluded.deleted_at, seq = excluded.seq
-                """,
-            arguments: [change.table.rawValue, change.id.rawValue, office.rawValue, try encode(row.fields),
-                        try encode(row.clocks), deleted, try nextSeq(db)])
-        return true
-    }
-
-    static func decodeRow(_ row: Row) throws -> MergedRow {
-        let decoder = JSONDecoder()
-        let fields = try decoder.decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))
-        let clocks = try decoder.decode([String: HLCTimestamp].self, from: Data((row["clocks"] as String).utf8))
-        let deleted = try (row["deleted_at"] as String?).map { text throws(SyncCoreError) in try HLCTimestamp(parsing: text) }
-        return MergedRow(fields: fields, clocks: clocks, deletedAt: deleted)
-    }
-
     /// Recomputes the plan and disbursed totals per year and fund source of one office's province,
     /// writing only those that changed (so an idle sync moves nothing).
     static func recomputeTotals(_ db: Database, office: OfficeCode) throws {
@@ -142,7 +101,7 @@ extension CentralStore {
                            sum(CASE json_extract(d.fields, '$.kind') WHEN 'recovery' THEN -json_extract(d.fields, '$.amount')
                                     ELSE json_extract(d.fields, '$.amount') END) AS amount
                     FROM record d JOIN record p ON p.tbl = 'project' AND p.id = json_extract(d.fields, '$.project_id')
-                    WHERE d.tbl = 'disbursement' AND d.office = ?1 AND d.deleted_at IS NULL
+                    WHERE d.tbl = 'disbursement' AND d.office = ?1 AND d.deleted_at IS NULL AND d.held = 0
                     GROUP BY 1, 2
                 ), keys AS (SELECT year, fund FROM plan UNION SELECT year, fund FROM paid)
                 SELECT keys.year, keys.fund, coalesce(plan.amount, 0) AS plan_amount, coalesce(paid.amount, 0) AS paid_amount

@@ -81,9 +81,22 @@ public final class CentralStore: Sendable {
                         clocks TEXT NOT NULL,
                         deleted_at TEXT,
                         seq INTEGER NOT NULL UNIQUE,
+                        aggregate TEXT,
+                        held INTEGER NOT NULL DEFAULT 0,
                         PRIMARY KEY (tbl, id)
                     );
                     CREATE INDEX record_office_seq ON record(office, seq);
+                    CREATE INDEX record_aggregate ON record(aggregate, tbl);
+                    CREATE TABLE history (
+                        tbl TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        aggregate TEXT NOT NULL,
+                        hlc TEXT NOT NULL,
+                        op TEXT NOT NULL,
+                        fields TEXT NOT NULL,
+                        PRIMARY KEY (tbl, id, hlc)
+                    );
+                    CREATE INDEX history_aggregate ON history(aggregate);
                     """)
         }
         return migrator

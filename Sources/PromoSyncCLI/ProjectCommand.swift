@@ -5,7 +5,7 @@ import SyncCore
 
 struct ProjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "project", abstract: "Enter and list projects (đề án).", subcommands: [Add.self, List.self])
+        commandName: "project", abstract: "Enter and list projects (đề án).", subcommands: [Add.self, List.self, Move.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a draft project of this office.")
@@ -55,6 +55,24 @@ struct ProjectCommand: ParsableCommand {
     }
 }
 
+extension ProjectCommand {
+    struct Move: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "status", abstract: "Move a project to its next status (the steps the office owns).")
+
+        @OptionGroup var location: ReplicaLocation
+        @Argument(help: "Project id or code.") var project: String
+        @Option(help: "The new status, e.g. submitted, appraised_locally, submitted_to_centre, contracted, in_progress, accepted.")
+        var to: ProjectStatus
+
+        func run() throws {
+            try location.open().setProjectStatus(project, to: to)
+            print("\(project) → \(to.rawValue)")
+        }
+    }
+}
+
+extension ProjectStatus: ExpressibleByArgument {}
 extension FundSource: ExpressibleByArgument {}
 extension DisbursementKind: ExpressibleByArgument {}
 

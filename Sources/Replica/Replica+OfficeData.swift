@@ -113,7 +113,7 @@ extension Replica {
                 db,
                 sql: """
                     SELECT p.*, coalesce((SELECT sum(CASE d.kind WHEN 'recovery' THEN -d.amount ELSE d.amount END)
-                                          FROM disbursement d WHERE d.project_id = p.id), 0) AS disbursed
+                                          FROM disbursement d WHERE d.project_id = p.id AND \(Self.notHeld)), 0) AS disbursed
                     FROM project p WHERE (?1 IS NULL OR p.office = ?1) ORDER BY p.id DESC
                     """,
                 arguments: [office?.rawValue]
@@ -126,6 +126,13 @@ extension Replica {
             }
         }
     }
+
+    /// SQL condition on a disbursement `d`: not held out of the totals by a ledger conflict
+    /// (over-disbursement or duplicate voucher) that was not accepted.
+    static let notHeld = """
+        NOT EXISTS (SELECT 1 FROM conflict c WHERE c.row_id = d.id AND c.rule IN ('over_disbursement', 'duplicate_voucher')
+                    AND coalesce(c.resolution, '') <> 'accept')
+        """
 
     /// Appends a ledger entry. Refuses an amount that would take the project past its approved
     /// support (or its requested support while not yet approved), and a voucher already used.
@@ -155,7 +162,7 @@ extension Replica {
             let approved: Int64? = project["approved_support"]
             let limit: Int64 = approved ?? project["requested_support"]
             let disbursed = try Int64.fetchOne(
-                db, sql: "SELECT coalesce(sum(CASE kind WHEN 'recovery' THEN -amount ELSE amount END), 0) FROM disbursement WHERE project_id = ?",
+                db, sql: "SELECT coalesce(sum(CASE d.kind WHEN 'recovery' THEN -d.amount ELSE d.amount END), 0) FROM disbursement d WHERE d.project_id = ? AND \(Self.notHeld)",
                 arguments: [projectID]) ?? 0
             let (after, overflow) = disbursed.addingReportingOverflow(d.amount * d.kind.sign)
             if overflow || after > limit {
@@ -169,6 +176,30 @@ extension Replica {
                 arguments: [id.rawValue, office.rawValue, projectID, d.kind.rawValue, d.amount, d.voucher, d.paidOn])
         }
         return id
+    }
+
+    /// Moves a project (by id or code) to a new status, if the move is the office's to make.
+    public func setProjectStatus(_ reference: String, to status: ProjectStatus) throws(ReplicaError) {
+        let office = try settings().office
+        try write("changing a project's status") { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT id, office, status, fund_source FROM project WHERE id = ? OR (code = ? AND office = ?)",
+                arguments: [reference, reference, office.rawValue])
+            else {
+                throw ReplicaError(.invalidInput, "no project '\(reference)' in this replica", hint: "See: promo-sync project list")
+            }
+            let fund = (row["fund_source"] as String?).flatMap(FundSource.init(rawValue:)) ?? .local
+            guard let from = (row["status"] as String?).flatMap(ProjectStatus.init(rawValue:)) else {
+                throw ReplicaError(.invalidInput, "project \(reference) has an unknown status", hint: "Sync with the centre first.")
+            }
+            guard StatusMachine.owner(from: from, to: status, fund: fund) == .office else {
+                let allowed = StatusMachine.transitions(fund).filter { $0.from == from && $0.owner == .office }.map(\.to.rawValue)
+                throw ReplicaError(
+                    .invalidInput, "a \(fund.rawValue) project cannot go from \(from.rawValue) to \(status.rawValue) at the office",
+                    hint: allowed.isEmpty ? "The next step is the centre's." : "From \(from.rawValue) the office may move it to: \(allowed.joined(separator: ", ")).")
+            }
+            try db.execute(sql: "UPDATE project SET status = ? WHERE id = ?", arguments: [status.rawValue, row["id"] as String])
+        }
     }
 
     /// Adds an annual budget plan line for this office.

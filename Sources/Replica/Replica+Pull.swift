@@ -109,6 +109,23 @@ extension Replica {
 
     private static func applyConsolidated(_ db: Database, table: ConsolidatedTable, record: PulledRecord) throws {
         switch table {
+        case .conflict:
+            if record.deleted {
+                try db.execute(sql: "DELETE FROM conflict WHERE id = ?", arguments: [record.id])
+                return
+            }
+            let f = record.fields
+            try db.execute(
+                sql: """
+                    INSERT INTO conflict(id, tbl, row_id, aggregate_id, office, writer, hlc, rule, mine, theirs, message, resolution, resolved_by)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET mine = excluded.mine, theirs = excluded.theirs, message = excluded.message,
+                        resolution = excluded.resolution, resolved_by = excluded.resolved_by
+                    """,
+                arguments: [record.id, f["table"]?.text ?? "", f["row_id"]?.text ?? "", f["aggregate_id"]?.text ?? "",
+                            f["office"]?.text ?? record.office.rawValue, f["writer"]?.text ?? "", f["hlc"]?.text ?? "",
+                            f["rule"]?.text ?? "", f["mine"]?.text ?? "{}", f["theirs"]?.text ?? "{}", f["message"]?.text ?? "",
+                            f["resolution"]?.text, f["resolved_by"]?.text])
         case .provinceTotal:
             if record.deleted {
                 try db.execute(sql: "DELETE FROM province_total WHERE id = ?", arguments: [record.id])

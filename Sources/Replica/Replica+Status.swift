@@ -27,6 +27,8 @@ public struct ReplicaStatus: Sendable {
     public var daemonHeartbeatAt: Date?
     /// The centre answered with an epoch other than the one this office synced with.
     public var epochMismatch: String?
+    /// Conflict records of this office that no one has resolved yet.
+    public var openConflicts: Int = 0
 }
 
 /// The outcome of one sync attempt, as the agent records it.
@@ -39,7 +41,8 @@ extension Replica {
     /// Reads the whole status. Works whether or not a daemon runs.
     public func status() throws(ReplicaError) -> ReplicaStatus {
         let settings = try settings()
-        return try read("reading the status") { db in
+        let open = try openConflictCount()
+        var status = try read("reading the status") { db in
             let s = try State.all(db)
             let outbox = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(at) AS oldest FROM _sync_outbox")
             let changesets = try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_changeset") ?? 0
@@ -65,6 +68,8 @@ extension Replica {
                 daemonHeartbeatAt: date(.daemonHeartbeatAt),
                 epochMismatch: s[StateKey.epochMismatch.rawValue])
         }
+        status.openConflicts = open
+        return status
     }
 
     /// Records how a sync attempt ended.

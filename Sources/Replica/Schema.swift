@@ -117,6 +117,31 @@ enum Schema {
                     paid_on TEXT NOT NULL
                 ) STRICT;
                 CREATE INDEX disbursement_project ON disbursement(project_id);
+                CREATE TABLE conflict_resolution (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    office TEXT NOT NULL,
+                    conflict_id TEXT NOT NULL,
+                    aggregate_id TEXT NOT NULL,
+                    choice TEXT NOT NULL,
+                    resolved_by TEXT NOT NULL,
+                    note TEXT
+                ) STRICT;
+                CREATE TABLE conflict (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    tbl TEXT NOT NULL,
+                    row_id TEXT NOT NULL,
+                    aggregate_id TEXT NOT NULL,
+                    office TEXT NOT NULL,
+                    writer TEXT NOT NULL,
+                    hlc TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    mine TEXT NOT NULL,
+                    theirs TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    resolution TEXT,
+                    resolved_by TEXT
+                ) STRICT;
+                CREATE INDEX conflict_row ON conflict(row_id);
                 CREATE TABLE province_total (
                     id TEXT PRIMARY KEY NOT NULL,
                     province TEXT NOT NULL,

@@ -113,6 +113,9 @@ public struct StatusReport: Codable, Sendable {
         } else {
             flag(.degraded, "never synced with the centre yet")
         }
+        if s.openConflicts > 0 {
+            flag(.degraded, "\(s.openConflicts) conflicts wait for a person: promo-sync conflicts list")
+        }
         let running = s.daemonPID.map(isRunning) ?? false
         return StatusReport(
             health: health, exitCode: health.exitCode, reasons: reasons,
@@ -125,7 +128,7 @@ public struct StatusReport: Codable, Sendable {
             centralReachable: s.lastAttemptAt == nil ? nil : (s.failingSince == nil || s.lastContactAt.map { $0 >= (s.lastErrorAt ?? .distantPast) } ?? false),
             cursor: s.position.cursor.rawValue, epoch: s.position.epoch?.rawValue,
             lastSequence: s.lastSequence.rawValue, lastAcknowledgedSequence: s.lastAckedSequence.rawValue,
-            openConflicts: 0,
+            openConflicts: s.openConflicts,
             lastError: s.lastError.map { LastError(message: $0, hint: s.lastErrorHint, at: s.lastErrorAt, transient: s.lastErrorTransient) })
     }
 

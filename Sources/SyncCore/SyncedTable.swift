@@ -23,6 +23,8 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
     case planLine = "plan_line"
     case project
     case disbursement
+    /// A person's decision on a conflict record (synced so that both sides see it, audited).
+    case conflictResolution = "conflict_resolution"
 
     /// A small stable number for the outbox (cheaper to store than the name). Never renumber.
     public var tableID: Int {
@@ -30,6 +32,7 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
         case .planLine: 1
         case .project: 2
         case .disbursement: 3
+        case .conflictResolution: 4
         }
     }
 
@@ -60,6 +63,11 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
             [
                 Column("office", .text), Column("project_id", .text), Column("kind", .text),
                 Column("amount", .integer), Column("voucher", .text, nullable: true), Column("paid_on", .text),
+            ]
+        case .conflictResolution:
+            [
+                Column("office", .text), Column("conflict_id", .text), Column("aggregate_id", .text),
+                Column("choice", .text), Column("resolved_by", .text), Column("note", .text, nullable: true),
             ]
         }
     }

@@ -43,8 +43,10 @@ public struct PushResponse: Codable, Sendable, Equatable {
     }
 }
 
-/// The tables that only the centre writes and every office may read.
+/// The tables that only the centre writes and offices read (each office sees its own conflicts).
 public enum ConsolidatedTable: String, CaseIterable, Codable, Sendable {
+    /// Conflict records of the office's rows, as the centre's fold decided them.
+    case conflict
     /// Per-province, per-year, per-fund plan and disbursed totals computed by the centre.
     case provinceTotal = "province_total"
     /// The provinces in force (reference data).

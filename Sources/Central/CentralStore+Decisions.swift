@@ -1,0 +1,164 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// A decision of the centre on a national project.
+public enum CentreDecision: Sendable, Equatable {
+    case appraise
+    case approve(amount: Int64)
+    case returnToOffice
+    case reject
+    case adjust(amount: Int64)
+    case halt
+
+    var fields: [String: FieldValue] {
+        switch self {
+        case .appraise: ["status": .text(ProjectStatus.appraisedCentrally.rawValue)]
+        case .approve(let amount): ["status": .text(ProjectStatus.approved.rawValue), "approved_support": .integer(amount)]
+        case .returnToOffice: ["status": .text(ProjectStatus.returned.rawValue)]
+        case .reject: ["status": .text(ProjectStatus.rejected.rawValue)]
+        case .adjust(let amount): ["approved_support": .integer(amount)]
+        case .halt: ["status": .text(ProjectStatus.halted.rawValue)]
+        }
+    }
+}
+
+/// A project as the centre holds it.
+public struct CentralProject: Sendable, Equatable {
+    public var id: String
+    public var office: String
+    public var fields: [String: FieldValue]
+}
+
+/// A conflict as the centre holds it.
+public struct CentralConflict: Sendable, Equatable {
+    public var record: [String: FieldValue]
+    public var id: String
+    public var office: String
+}
+
+extension CentralStore {
+    /// Projects, optionally of one office.
+    public func projects(office: String? = nil) throws(CentralError) -> [CentralProject] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND deleted_at IS NULL AND (?1 IS NULL OR office = ?1) ORDER BY office, id",
+                    arguments: [office]
+                ).map { row in
+                    CentralProject(id: row["id"], office: row["office"],
+                                   fields: try JSONDecoder().decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8)))
+                }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "listing projects")
+        }
+    }
+
+    /// Records a decision of the centre on a project (by id, or `OFFICE/CODE`). A move the status
+    /// machine does not allow from the project's current status is refused before anything is written.
+    public func decide(project reference: String, _ decision: CentreDecision) throws(CentralError) {
+        do {
+            try database.write { db in
+                let project = try Self.findProject(db, reference)
+                let fund = project.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
+                guard fund == .national else {
+                    throw CentralError(.conflict, "forbidden_owner", "project \(reference) is a local-fund project: the province owns its decisions",
+                                       hint: "The centre decides national-fund projects only.")
+                }
+                if case .approve(let amount) = decision { try Self.checkAmount(amount) }
+                if case .adjust(let amount) = decision { try Self.checkAmount(amount) }
+                if let to = decision.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) {
+                    let from = project.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) ?? .draft
+                    guard StatusMachine.owner(from: from, to: to, fund: .national) == .centre else {
+                        throw CentralError(.conflict, "status_transition",
+                                           "project \(reference) is \(from.rawValue); the centre cannot move it to \(to.rawValue)",
+                                           hint: "See docs/CONFLICTS.md for the status machine.")
+                    }
+                }
+                var clock = try Self.centreClock(db)
+                let change = Change(table: .project, id: RowID(unchecked: project.id), op: .upsert,
+                                    hlc: clock.tick(nowMilliseconds: HybridLogicalClock.wallMilliseconds()), fields: decision.fields)
+                try Self.saveCentreClock(db, clock)
+                _ = try Self.ingest(db, changes: [change], from: .central)
+            }
+        } catch {
+            throw CentralError.storage(error, during: "recording a decision on \(reference)")
+        }
+    }
+
+    /// Conflicts, open ones only unless `all`.
+    public func conflicts(all: Bool = false, office: String? = nil) throws(CentralError) -> [CentralConflict] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (?1 IS NULL OR office = ?1) ORDER BY id",
+                    arguments: [office]
+                ).map { row in
+                    CentralConflict(record: try JSONDecoder().decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8)),
+                                    id: row["id"], office: row["office"])
+                }.filter { all || $0.record["resolution"] == .null || $0.record["resolution"] == nil }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "listing conflicts")
+        }
+    }
+
+    /// Resolves a conflict at the centre; the resolution is a synced, audited change like any other.
+    public func resolve(conflict id: String, _ choice: ResolutionChoice, note: String?) throws(CentralError) {
+        do {
+            try database.write { db in
+                guard let row = try Row.fetchOne(
+                    db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (id = ? OR id LIKE ?)",
+                    arguments: [id, id.count >= 6 ? id + "%" : id])
+                else {
+                    throw CentralError(.notFound, "not_found", "no conflict '\(id)'", hint: "List them with: promo-central conflicts list")
+                }
+                let fields = try JSONDecoder().decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))
+                guard fields["resolution"] == nil || fields["resolution"] == .null else {
+                    throw CentralError(.conflict, "resolved", "conflict \(row["id"] as String) is already resolved", hint: "Nothing to do.")
+                }
+                let aggregate = fields["aggregate_id"]?.text ?? ""
+                let fund = try String.fetchOne(
+                    db, sql: "SELECT json_extract(fields, '$.fund_source') FROM record WHERE tbl = 'project' AND id = ?", arguments: [aggregate]
+                ).flatMap(FundSource.init(rawValue:))
+                if choice == .accept, let rule = fields["rule"]?.text.flatMap(ConflictRule.init(rawValue:)), rule.acceptingSide(fund: fund) != .centre {
+                    throw CentralError(.forbidden, "resolution_authority",
+                                       "only office \(row["office"] as String) can accept its change here (\(rule.rawValue))",
+                                       hint: "The centre may dismiss it, or ask the office to resolve it.")
+                }
+                var clock = try Self.centreClock(db)
+                let change = Change(
+                    table: .conflictResolution, id: RowID.make(), op: .upsert,
+                    hlc: clock.tick(nowMilliseconds: HybridLogicalClock.wallMilliseconds()),
+                    fields: ["office": .text(row["office"]), "conflict_id": .text(row["id"]), "aggregate_id": .text(aggregate),
+                             "choice": .text(choice.rawValue), "resolved_by": .text(OfficeCode.central.rawValue),
+                             "note": note.map(FieldValue.text) ?? .null])
+                try Self.saveCentreClock(db, clock)
+                _ = try Self.ingest(db, changes: [change], from: .central)
+            }
+        } catch {
+            throw CentralError.storage(error, during: "resolving conflict \(id)")
+        }
+    }
+
+    static func findProject(_ db: Database, _ reference: String) throws -> CentralProject {
+        let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
+        let row = parts.count == 2
+            ? try Row.fetchOne(db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND office = ? AND json_extract(fields, '$.code') = ? AND deleted_at IS NULL",
+                               arguments: [parts[0], parts[1]])
+            : try Row.fetchOne(db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND id = ? AND deleted_at IS NULL", arguments: [reference])
+        guard let row else {
+            throw CentralError(.notFound, "not_found", "no project '\(reference)' at the centre",
+                               hint: "Give the project id, or OFFICE/CODE such as 79/HCM-01 (promo-central project list).")
+        }
+        return CentralProject(id: row["id"], office: row["office"],
+                              fields: try JSONDecoder().decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8)))
+    }
+
+    static func checkAmount(_ amount: Int64) throws {
+        guard amount > 0 else {
+            throw CentralError(.badRequest, "bad_request", "the amount must be more than 0 VND (got \(amount))", hint: "Amounts are whole VND.")
+        }
+    }
+}

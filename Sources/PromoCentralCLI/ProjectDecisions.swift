@@ -1,0 +1,113 @@
+import ArgumentParser
+import Central
+import Foundation
+import SyncCore
+
+struct ProjectDecisions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "project",
+        abstract: "List projects and record the centre's decisions on national-fund projects.",
+        subcommands: [List.self, Decide.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the projects the centre holds.")
+        @OptionGroup var location: StoreLocation
+        @Option(help: "Only this office's projects.") var office: String?
+
+        func run() throws {
+            for p in try location.open().projects(office: office) {
+                let f = p.fields
+                print([p.office, f["code"]?.description ?? "", f["fund_source"]?.description ?? "", f["status"]?.description ?? "",
+                       "requested \(f["requested_support"]?.description ?? "-")", "approved \(f["approved_support"]?.description ?? "-")",
+                       p.id].joined(separator: "  "))
+            }
+        }
+    }
+
+    struct Decide: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Appraise, approve, return, reject, adjust or halt a national project.",
+            discussion: "PROJECT is the project id or OFFICE/CODE (e.g. 79/HCM-01). Amounts are whole VND.")
+
+        enum Action: String, ExpressibleByArgument, CaseIterable {
+            case appraise, approve, `return`, reject, adjust, halt
+        }
+
+        @OptionGroup var location: StoreLocation
+        @Argument(help: "appraise, approve, return, reject, adjust or halt.") var action: Action
+        @Argument(help: "The project id or OFFICE/CODE.") var project: String
+        @Option(help: "The approved support in VND (approve, adjust).") var amount: Int64?
+
+        func validate() throws {
+            if [.approve, .adjust].contains(action) && amount == nil {
+                throw ValidationError("\(action.rawValue) needs --amount VND")
+            }
+        }
+
+        func run() throws {
+            let decision: CentreDecision = switch action {
+            case .appraise: .appraise
+            case .approve: .approve(amount: amount ?? 0)
+            case .return: .returnToOffice
+            case .reject: .reject
+            case .adjust: .adjust(amount: amount ?? 0)
+            case .halt: .halt
+            }
+            try location.open().decide(project: project, decision)
+            print("recorded: \(action.rawValue) \(project); the office receives it at its next pull")
+        }
+    }
+}
+
+struct ConflictsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conflicts", abstract: "List, show and resolve conflict records.", subcommands: [List.self, Show.self, Resolve.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List open conflicts (--all for resolved ones too).")
+        @OptionGroup var location: StoreLocation
+        @Flag(help: "Include resolved conflicts.") var all = false
+        @Option(help: "Only this office's conflicts.") var office: String?
+
+        func run() throws {
+            let conflicts = try location.open().conflicts(all: all, office: office)
+            for c in conflicts {
+                print("\(c.id)  office \(c.office)  \(c.record["rule"]?.description ?? "")  \(c.record["resolution"].flatMap { $0 == .null ? nil : "resolved: \($0)" } ?? "open")  \(c.record["message"]?.description ?? "")")
+            }
+            print("\(conflicts.count) conflicts")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one conflict with both versions.")
+        @OptionGroup var location: StoreLocation
+        @Argument(help: "The conflict id (or its first 6+ characters).") var id: String
+
+        func run() throws {
+            guard let c = try location.open().conflicts(all: true).first(where: { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }) else {
+                throw ValidationError("no conflict '\(id)'; list them with: promo-central conflicts list --all")
+            }
+            print("conflict \(c.id) (office \(c.office))")
+            for key in c.record.keys.sorted() { print("  \(key): \(c.record[key]?.description ?? "")") }
+        }
+    }
+
+    struct Resolve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Resolve a conflict: --accept lets the losing change take effect, --dismiss keeps what stood.")
+        @OptionGroup var location: StoreLocation
+        @Argument(help: "The conflict id (or its first 6+ characters).") var id: String
+        @Flag(help: "Let the losing change take effect.") var accept = false
+        @Flag(help: "Keep the version that stood.") var dismiss = false
+        @Option(help: "Why (kept in the audit trail).") var note: String?
+
+        func validate() throws {
+            if accept == dismiss { throw ValidationError("say either --accept or --dismiss") }
+        }
+
+        func run() throws {
+            try location.open().resolve(conflict: id, accept ? .accept : .dismiss, note: note)
+            print("resolved \(id); the office sees it at its next pull")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Replica
+import SyncCore
+
+struct Conflicts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, show and resolve this office's conflict records.", subcommands: [List.self, Show.self, Resolve.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List open conflicts (--all for resolved ones too).")
+        @OptionGroup var location: ReplicaLocation
+        @Flag(help: "Include resolved conflicts.") var all = false
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let conflicts = try location.open().conflicts(openOnly: !all)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(conflicts), as: UTF8.self))
+                return
+            }
+            for c in conflicts {
+                let state = c.resolution.map { "resolved: \($0)" } ?? c.pendingResolution.map { "resolution sent: \($0)" } ?? "open"
+                print("\(c.id)  \(c.rule)  \(c.table) \(c.rowID)  \(state)\n    \(c.message)")
+            }
+            print("\(conflicts.count) conflicts")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one conflict with both versions.")
+        @OptionGroup var location: ReplicaLocation
+        @Argument(help: "The conflict id (or its first 6+ characters).") var id: String
+
+        func run() throws {
+            guard let c = try location.open().conflicts().first(where: { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }) else {
+                throw ValidationError("no conflict '\(id)' here; list them with: promo-sync conflicts list --all")
+            }
+            print("conflict \(c.id)")
+            print("  rule:     \(c.rule)")
+            print("  record:   \(c.table) \(c.rowID) (project \(c.aggregateID))")
+            print("  by:       \(c.writer) at \(c.hlc)")
+            print("  why:      \(c.message)")
+            print("  mine:     \(c.mine.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
+            print("  theirs:   \(c.theirs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
+            print("  state:    \(c.resolution.map { "resolved (\($0)) by \(c.resolvedBy ?? "?")" } ?? c.pendingResolution.map { "resolution sent (\($0))" } ?? "open")")
+        }
+    }
+
+    struct Resolve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Resolve a conflict: keep mine, keep theirs, or give a corrected value.",
+            discussion: """
+                --keep mine lets this office's losing version take effect (only where the office owns what the rule \
+                protects); --keep theirs keeps what stood; --value keeps what stood and writes the corrected value as \
+                a new change (for a held payment: a new ledger entry of that amount). The resolution syncs to the centre.
+                """)
+
+        enum Keep: String, ExpressibleByArgument { case mine, theirs }
+
+        @OptionGroup var location: ReplicaLocation
+        @Argument(help: "The conflict id (or its first 6+ characters).") var id: String
+        @Option(help: "mine or theirs.") var keep: Keep?
+        @Option(help: "A corrected value (whole VND for amounts).") var value: String?
+        @Option(help: "Why (kept in the audit trail).") var note: String?
+
+        func validate() throws {
+            if (keep == nil) == (value == nil) { throw ValidationError("give either --keep mine|theirs or --value VALUE") }
+        }
+
+        func run() throws {
+            let resolution: OfficeResolution
+            if let value {
+                resolution = .corrected(Int64(value).map(FieldValue.integer) ?? .text(value))
+            } else {
+                resolution = keep == .mine ? .keepMine : .keepTheirs
+            }
+            try location.open().resolveConflict(id, resolution, note: note)
+            print("resolution recorded; it reaches the centre with the next sync")
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// A conflict record as the office holds it.
+public struct LocalConflict: Sendable, Codable, Equatable {
+    public var id: String
+    public var table: String
+    public var rowID: String
+    public var aggregateID: String
+    public var writer: String
+    public var hlc: String
+    public var rule: String
+    public var mine: [String: FieldValue]
+    public var theirs: [String: FieldValue]
+    public var message: String
+    /// `accept` or `dismiss` once the centre has the resolution; nil while open.
+    public var resolution: String?
+    public var resolvedBy: String?
+    /// A resolution made here and not yet confirmed by the centre.
+    public var pendingResolution: String?
+
+    public var isOpen: Bool { resolution == nil && pendingResolution == nil }
+}
+
+/// How a person settles a conflict at the office.
+public enum OfficeResolution: Sendable, Equatable {
+    /// The office's losing version takes effect (only where the office owns what the rule protects).
+    case keepMine
+    /// The version that stood stays.
+    case keepTheirs
+    /// The version that stood stays and a corrected value is written as a new change (a new ledger
+    /// entry for a held payment, a field update otherwise).
+    case corrected(FieldValue)
+}
+
+extension Replica {
+    /// Conflicts of this office, newest first; `openOnly` leaves out resolved ones.
+    public func conflicts(openOnly: Bool = false) throws(ReplicaError) -> [LocalConflict] {
+        try read("listing conflicts") { db in
+            let decoder = JSONDecoder()
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.*, (SELECT r.choice FROM conflict_resolution r WHERE r.conflict_id = c.id ORDER BY r.rowid DESC LIMIT 1) AS pending
+                    FROM conflict c ORDER BY c.hlc DESC
+                    """
+            ).map { row in
+                let resolution: String? = row["resolution"]
+                return LocalConflict(
+                    id: row["id"], table: row["tbl"], rowID: row["row_id"], aggregateID: row["aggregate_id"], writer: row["writer"],
+                    hlc: row["hlc"], rule: row["rule"],
+                    mine: (try? decoder.decode([String: FieldValue].self, from: Data((row["mine"] as String).utf8))) ?? [:],
+                    theirs: (try? decoder.decode([String: FieldValue].self, from: Data((row["theirs"] as String).utf8))) ?? [:],
+                    message: row["message"], resolution: resolution, resolvedBy: row["resolved_by"],
+                    pendingResolution: resolution == nil ? row["pending"] : nil)
+            }.filter { !openOnly || $0.isOpen }
+        }
+    }
+
+    /// The number of open conflicts (for status).
+    public func openConflictCount() throws(ReplicaError) -> Int {
+        try conflicts(openOnly: true).count
+    }
+
+    /// Records a person's resolution as a synced row; the centre applies it and the outcome comes
+    /// back with the next pull. A corrected value is written as a new change in the same transaction.
+    public func resolveConflict(_ id: String, _ resolution: OfficeResolution, note: String?, now: Date = Date()) throws(ReplicaError) {
+        let office = try settings().office
+        guard let conflict = try conflicts().first(where: { $0.id == id || $0.id.hasPrefix(id) && id.count >= 6 }) else {
+            throw ReplicaError(.invalidInput, "no conflict '\(id)' at this office", hint: "List them with: promo-sync conflicts list")
+        }
+        guard conflict.resolution == nil else {
+            throw ReplicaError(.invalidInput, "conflict \(conflict.id) is already resolved (\(conflict.resolution ?? ""))", hint: "Nothing to do.")
+        }
+        let rule = ConflictRule(rawValue: conflict.rule)
+        let fund = try read("reading the project") { db in
+            try String.fetchOne(db, sql: "SELECT fund_source FROM project WHERE id = ?", arguments: [conflict.aggregateID])
+        }.flatMap(FundSource.init(rawValue:))
+        if resolution == .keepMine, let rule {
+            guard rule.acceptingSide(fund: fund) == .office else {
+                throw ReplicaError(.invalidInput, "only the centre can keep this office's version here (\(conflict.rule) on a national project)",
+                                   hint: "Keep theirs, give a corrected value, or ask the centre to accept it.")
+            }
+        }
+        let choice: ResolutionChoice = resolution == .keepMine ? .accept : .dismiss
+        try write("resolving a conflict") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO conflict_resolution(id, office, conflict_id, aggregate_id, choice, resolved_by, note)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [RowID.make(now: now).rawValue, office.rawValue, conflict.id, conflict.aggregateID, choice.rawValue,
+                            office.rawValue, note])
+            guard case .corrected(let value) = resolution else { return }
+            switch (conflict.table, rule) {
+            case ("disbursement", .overDisbursement?), ("disbursement", .duplicateVoucher?):
+                // The held entry stays out; the correction is a new entry with the corrected amount.
+                guard let amount = value.integer, amount > 0 else {
+                    throw ReplicaError(.invalidInput, "a corrected ledger amount must be a whole number of VND above 0", hint: "e.g. --value 400000000")
+                }
+                guard let held = try Row.fetchOne(db, sql: "SELECT * FROM disbursement WHERE id = ?", arguments: [conflict.rowID]) else {
+                    throw ReplicaError(.invalidInput, "the held entry \(conflict.rowID) is not in this replica", hint: "Sync, then try again.")
+                }
+                try db.execute(
+                    sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [RowID.make(now: now).rawValue, office.rawValue, held["project_id"] as String, held["kind"] as String, amount,
+                                rule == .duplicateVoucher ? nil : held["voucher"] as String?, held["paid_on"] as String])
+            case ("project", _), ("plan_line", _):
+                guard conflict.mine.count == 1, let field = conflict.mine.keys.first,
+                      let table = SyncedTable(rawValue: conflict.table), table.columnNames.contains(field), field != "office"
+                else {
+                    throw ReplicaError(.invalidInput, "a corrected value needs a conflict about one field", hint: "Keep mine or keep theirs instead.")
+                }
+                try db.execute(sql: "UPDATE \(table.rawValue) SET \(field) = ? WHERE id = ?",
+                               arguments: [Self.databaseValue(value), conflict.rowID])
+            default:
+                throw ReplicaError(.invalidInput, "this conflict takes no corrected value", hint: "Keep mine or keep theirs instead.")
+            }
+        }
+    }
+}

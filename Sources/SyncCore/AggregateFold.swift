@@ -1,0 +1,262 @@
+/// The merged result of folding one aggregate's history.
+public struct FoldResult: Sendable, Equatable {
+    public struct Row: Sendable, Equatable {
+        public var table: SyncedTable
+        public var id: String
+        public var office: String
+        public var state: MergedRow
+        /// A ledger entry held out of the totals by a conflict that is open or dismissed.
+        public var held: Bool
+    }
+
+    public var rows: [Row]
+    /// Sorted by id.
+    public var conflicts: [ConflictRecord]
+}
+
+/// Folds the whole history of an aggregate (a project with its ledger and the resolutions of its
+/// conflicts, or a plan line) into its current rows and conflict records.
+///
+/// Changes are taken in hybrid-logical-clock order, whatever order they arrived in, so the result
+/// depends only on the set of changes: every replica that folds the same set gets the same rows
+/// and the same conflicts (docs/CONFLICTS.md). Duplicates (same row, same clock) count once.
+public enum AggregateFold {
+    public static func fold(aggregateID: String, changes: [Change]) -> FoldResult {
+        // 1. Deduplicate and split by table.
+        var unique: [String: Change] = [:]
+        for change in changes { unique["\(change.table.rawValue)|\(change.id.rawValue)|\(change.hlc)"] = change }
+        let ordered = unique.values.sorted { ($0.hlc, $0.table.rawValue, $0.id.rawValue) < ($1.hlc, $1.table.rawValue, $1.id.rawValue) }
+        let resolutions = resolutionsByConflict(ordered.filter { $0.table == .conflictResolution })
+
+        var fold = Folder(aggregateID: aggregateID, resolutions: resolutions)
+        // 2. The project (or plan line) itself, then the ledger against its final limit.
+        for change in ordered where change.table == .project || change.table == .planLine {
+            fold.apply(change)
+        }
+        let ledger = ordered.filter { $0.table == .disbursement }
+        fold.applyLedger(ledger)
+        // 3. Resolution rows are rows too (so both sides see who resolved what).
+        for change in ordered where change.table == .conflictResolution {
+            fold.applyResolutionRow(change)
+        }
+        return fold.result()
+    }
+
+    /// The latest resolution per conflict, by clock.
+    static func resolutionsByConflict(_ changes: [Change]) -> [String: Resolution] {
+        var out: [String: Resolution] = [:]
+        for change in changes where change.op == .upsert {
+            guard let id = change.fields["conflict_id"]?.text,
+                let choice = change.fields["choice"]?.text.flatMap(ResolutionChoice.init(rawValue:))
+            else { continue }
+            if let existing = out[id], existing.hlc > change.hlc { continue }
+            out[id] = Resolution(conflictID: id, choice: choice, hlc: change.hlc)
+        }
+        return out
+    }
+}
+
+/// The mutable state of one fold.
+private struct Folder {
+    let aggregateID: String
+    let resolutions: [String: Resolution]
+    var rows: [String: FoldResult.Row] = [:]
+    var conflicts: [String: ConflictRecord] = [:]
+
+    init(aggregateID: String, resolutions: [String: Resolution]) {
+        self.aggregateID = aggregateID
+        self.resolutions = resolutions
+    }
+
+    func key(_ table: SyncedTable, _ id: String) -> String { "\(table.rawValue)|\(id)" }
+
+    var projectFund: FundSource? {
+        rows[key(.project, aggregateID)]?.state.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
+    }
+
+    /// Records a conflict; returns true when a person accepted the losing change, so it applies.
+    mutating func conflict(_ rule: ConflictRule, _ change: Change, office: String, mine: [String: FieldValue],
+                           theirs: [String: FieldValue], _ message: String) -> Bool {
+        let id = ConflictRecord.makeID(rule: rule, table: change.table, rowID: change.id.rawValue, hlc: change.hlc)
+        var record = ConflictRecord(
+            id: id, table: change.table, rowID: change.id.rawValue, aggregateID: aggregateID, office: office,
+            writer: change.hlc.node, hlc: change.hlc, rule: rule, mine: mine, theirs: theirs, message: message)
+        var accepted = false
+        if let resolution = resolutions[id] {
+            let resolver = Side(node: resolution.hlc.node)
+            // Anyone who sees a conflict may dismiss it; only the owner of what the rule protects may
+            // accept it. An acceptance by the wrong side leaves the conflict open.
+            if resolution.choice == .dismiss || resolver == record.acceptingSide(fund: projectFund) {
+                record.resolution = resolution.choice
+                record.resolvedBy = resolution.hlc.node
+                accepted = resolution.choice == .accept
+            }
+        }
+        conflicts[id] = record
+        return accepted
+    }
+
+    /// Applies a project or plan-line change field by field under ownership and the status machine.
+    mutating func apply(_ change: Change) {
+        let k = key(change.table, change.id.rawValue)
+        var row = rows[k] ?? FoldResult.Row(
+            table: change.table, id: change.id.rawValue, office: change.fields["office"]?.text ?? change.hlc.node,
+            state: MergedRow(), held: false)
+        let side = Side(node: change.hlc.node)
+        let exists = !row.state.fields.isEmpty
+
+        if change.op == .delete {
+            let status = row.state.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:))
+            let deletable = change.table == .planLine || status == nil || status == .draft || status == .returned
+            if side == .office && deletable && change.hlc.node == row.office {
+                row.state.merge(change)
+            } else if conflict(.statusTransition, change, office: row.office, mine: ["deleted": .integer(1)],
+                               theirs: ["status": row.state.fields["status"] ?? .null],
+                               "only the owning office may delete, and only a draft or returned project") {
+                row.state.merge(change)
+            }
+            rows[k] = row
+            return
+        }
+
+        var accepted: [String: FieldValue] = [:]
+        var refused: [ConflictRule: [String: FieldValue]] = [:]
+        let fund = row.state.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
+            ?? change.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
+        for (field, value) in change.fields.sorted(by: { $0.key < $1.key }) {
+            if exists, FieldOwnership.isImmutable(change.table, field), let current = row.state.fields[field], current != value {
+                refused[.immutableField, default: [:]][field] = value
+                continue
+            }
+            if change.table == .project && field == "status" {
+                guard let to = value.text.flatMap(ProjectStatus.init(rawValue:)) else {
+                    refused[.statusTransition, default: [:]][field] = value
+                    continue
+                }
+                if let from = row.state.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) {
+                    if from == to { continue }
+                    if StatusMachine.owner(from: from, to: to, fund: fund ?? .local) != side {
+                        refused[.statusTransition, default: [:]][field] = value
+                        continue
+                    }
+                } else if side != .office {
+                    // A project is born at an office, in whatever status its records show.
+                    refused[.statusTransition, default: [:]][field] = value
+                    continue
+                }
+                accepted[field] = value
+                continue
+            }
+            let owner = FieldOwnership.owner(change.table, field, fund: fund)
+            // New rows are made by their office; the office field must name the writer.
+            if owner != side || (field == "office" && side == .office && value != .text(change.hlc.node)) {
+                refused[.ownership, default: [:]][field] = value
+                continue
+            }
+            accepted[field] = value
+        }
+        for (rule, fields) in refused.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            let theirs = Dictionary(uniqueKeysWithValues: fields.keys.map { ($0, row.state.fields[$0] ?? .null) })
+            let message: String
+            switch rule {
+            case .ownership:
+                message = "\(side == .centre ? "the centre" : "office \(change.hlc.node)") may not change \(fields.keys.sorted().joined(separator: ", ")) of this \(fund?.rawValue ?? "") \(change.table.rawValue)"
+            case .immutableField:
+                message = "\(fields.keys.sorted().joined(separator: ", ")) cannot change once the \(change.table.rawValue) exists"
+            default:
+                message = "status \(row.state.fields["status"]?.text ?? "none") → \(fields["status"]?.text ?? "?") is not a move \(side == .centre ? "the centre" : "the office") may make for a \(fund?.rawValue ?? "") project"
+            }
+            if conflict(rule, change, office: row.office, mine: fields, theirs: theirs, message) {
+                accepted.merge(fields) { a, _ in a }
+            }
+        }
+        if !accepted.isEmpty {
+            row.state.merge(Change(table: change.table, id: change.id, op: .upsert, hlc: change.hlc, fields: accepted))
+        }
+        rows[k] = row
+    }
+
+    /// Applies the ledger: entries are append-only; in clock order of their creation, an entry with
+    /// a voucher already used, or one that would take the total past the limit, is held.
+    mutating func applyLedger(_ changes: [Change]) {
+        var byEntry: [String: [Change]] = [:]
+        for change in changes { byEntry[change.id.rawValue, default: []].append(change) }
+        // Creation order: the clock of each entry's first change.
+        let entries = byEntry.values.map { $0.sorted { $0.hlc < $1.hlc } }.sorted { $0[0].hlc < $1[0].hlc }
+        let project = rows[key(.project, aggregateID)]?.state.fields
+        let limit = project?["approved_support"]?.integer ?? project?["requested_support"]?.integer
+        let limitName = project?["approved_support"]?.integer != nil ? "approved support" : "requested support"
+        var total: Int64 = 0
+        var vouchers: Set<String> = []
+        for history in entries {
+            let first = history[0]
+            var row = FoldResult.Row(table: .disbursement, id: first.id.rawValue, office: first.fields["office"]?.text ?? first.hlc.node,
+                                     state: MergedRow(), held: false)
+            let refusal: (ConflictRule, String)? =
+                first.op == .delete ? (.ledgerAppendOnly, "a ledger entry is never deleted; record a correcting entry instead")
+                : (Side(node: first.hlc.node) != .office || first.fields["office"] != .text(first.hlc.node))
+                    ? (.ownership, "ledger entries are made by the owning office only") : nil
+            if let (rule, message) = refusal,
+                !conflict(rule, first, office: row.office, mine: first.fields, theirs: [:], message) {
+                row.held = true
+                row.state = MergedRow(fields: first.fields)
+                rows[key(.disbursement, row.id)] = row
+                continue
+            }
+            row.state.merge(first)
+            // Later changes to an entry are refused: a correction is a new entry.
+            for later in history.dropFirst() {
+                let changed = later.fields.filter { row.state.fields[$0.key] != $0.value }
+                if later.op == .upsert && changed.isEmpty { continue }
+                let mine: [String: FieldValue] = later.op == .delete ? ["deleted": .integer(1)] : changed
+                let theirs = Dictionary(uniqueKeysWithValues: mine.keys.map { ($0, row.state.fields[$0] ?? .null) })
+                if conflict(.ledgerAppendOnly, later, office: row.office, mine: mine, theirs: theirs,
+                            "a recorded ledger entry is never edited or deleted; record a correcting entry instead") {
+                    row.state.merge(later)
+                }
+            }
+            if row.state.isDeleted {
+                rows[key(.disbursement, row.id)] = row
+                continue
+            }
+            let amount = row.state.fields["amount"]?.integer ?? 0
+            let kind = row.state.fields["kind"]?.text.flatMap(DisbursementKind.init(rawValue:)) ?? .payment
+            let signed = amount.multipliedReportingOverflow(by: kind.sign).partialValue
+            if let voucher = row.state.fields["voucher"]?.text, !voucher.isEmpty, vouchers.contains(voucher) {
+                if !conflict(.duplicateVoucher, first, office: row.office, mine: ["voucher": .text(voucher), "amount": .integer(amount)],
+                             theirs: ["voucher": .text(voucher)], "treasury voucher \(voucher) was already recorded by an earlier entry") {
+                    row.held = true
+                    rows[key(.disbursement, row.id)] = row
+                    continue
+                }
+            }
+            let (after, overflow) = total.addingReportingOverflow(signed)
+            if let limit, overflow || after > limit {
+                if !conflict(.overDisbursement, first, office: row.office, mine: ["amount": .integer(amount), "kind": .text(kind.rawValue)],
+                             theirs: ["limit": .integer(limit), "disbursed_before": .integer(total)],
+                             "this entry would take disbursements to \(overflow ? "an overflow" : String(after)) VND, past the \(limitName) of \(limit) VND") {
+                    row.held = true
+                    rows[key(.disbursement, row.id)] = row
+                    continue
+                }
+            }
+            if let voucher = row.state.fields["voucher"]?.text, !voucher.isEmpty { vouchers.insert(voucher) }
+            total = overflow ? total : after
+            rows[key(.disbursement, row.id)] = row
+        }
+    }
+
+    /// Keeps the resolution rows themselves, refusing a row whose writer may not resolve.
+    mutating func applyResolutionRow(_ change: Change) {
+        let k = key(.conflictResolution, change.id.rawValue)
+        var row = rows[k] ?? FoldResult.Row(table: .conflictResolution, id: change.id.rawValue,
+                                            office: change.fields["office"]?.text ?? change.hlc.node, state: MergedRow(), held: false)
+        row.state.merge(change)
+        rows[k] = row
+    }
+
+    func result() -> FoldResult {
+        FoldResult(rows: rows.values.sorted { ($0.table.rawValue, $0.id) < ($1.table.rawValue, $1.id) },
+                   conflicts: conflicts.values.sorted { $0.id < $1.id })
+    }
+}

@@ -1,0 +1,107 @@
+/// Which side of the sync writes something: an office, or the centre.
+public enum Side: String, Codable, Sendable {
+    case office
+    case centre
+
+    /// The side of a writer node (`central` is the centre; any province code is an office).
+    public init(node: String) {
+        self = node == OfficeCode.central.rawValue ? .centre : .office
+    }
+}
+
+/// A project's life (DESIGN.md §3): draft → submitted → appraised locally → (national: submitted
+/// to the centre → appraised centrally) → approved → contracted → in progress → accepted → settled
+/// → closed; returned, rejected and halted on the side.
+public enum ProjectStatus: String, CaseIterable, Codable, Sendable {
+    case draft
+    case submitted
+    case appraisedLocally = "appraised_locally"
+    case submittedToCentre = "submitted_to_centre"
+    case appraisedCentrally = "appraised_centrally"
+    case approved
+    case contracted
+    case inProgress = "in_progress"
+    case accepted
+    case settled
+    case closed
+    case returned
+    case rejected
+    case halted
+}
+
+/// The project status machine: which transitions exist and which side owns each.
+public enum StatusMachine {
+    /// The side that may move a project of `fund` from `from` to `to`, or nil if the move is illegal.
+    public static func owner(from: ProjectStatus, to: ProjectStatus, fund: FundSource) -> Side? {
+        switch fund {
+        case .national: national[from]?[to]
+        case .local: local[from]?[to]
+        }
+    }
+
+    /// Every legal transition of a fund source, with its owner.
+    public static func transitions(_ fund: FundSource) -> [(from: ProjectStatus, to: ProjectStatus, owner: Side)] {
+        let table = fund == .national ? national : local
+        return table.flatMap { from, targets in targets.map { (from: from, to: $0.key, owner: $0.value) } }
+            .sorted { ($0.from.rawValue, $0.to.rawValue) < ($1.from.rawValue, $1.to.rawValue) }
+    }
+
+    /// The office's own steps, the same for both fund sources.
+    private static let officeCommon: [ProjectStatus: [ProjectStatus: Side]] = [
+        .draft: [.submitted: .office],
+        .returned: [.draft: .office, .submitted: .office],
+        .submitted: [.appraisedLocally: .office, .returned: .office],
+        .approved: [.contracted: .office],
+        .contracted: [.inProgress: .office],
+        .inProgress: [.accepted: .office],
+        .accepted: [.settled: .office],
+        .settled: [.closed: .office],
+    ]
+
+    /// National-fund projects: the centre appraises, approves, returns, rejects and halts.
+    private static let national: [ProjectStatus: [ProjectStatus: Side]] = officeCommon.merging([
+        .appraisedLocally: [.submittedToCentre: .office, .returned: .office],
+        .submittedToCentre: [.appraisedCentrally: .centre, .returned: .centre, .rejected: .centre],
+        .appraisedCentrally: [.approved: .centre, .returned: .centre, .rejected: .centre],
+        .approved: [.contracted: .office, .halted: .centre],
+        .contracted: [.inProgress: .office, .halted: .centre],
+        .inProgress: [.accepted: .office, .halted: .centre],
+    ]) { _, new in new }
+
+    /// Local-fund projects: the province owns every step.
+    private static let local: [ProjectStatus: [ProjectStatus: Side]] = officeCommon.merging([
+        .submitted: [.appraisedLocally: .office, .returned: .office, .rejected: .office],
+        .appraisedLocally: [.approved: .office, .returned: .office, .rejected: .office],
+        .approved: [.contracted: .office, .halted: .office],
+        .contracted: [.inProgress: .office, .halted: .office],
+        .inProgress: [.accepted: .office, .halted: .office],
+    ]) { _, new in new }
+}
+
+/// Who owns each field of the synced tables (DESIGN.md §3).
+public enum FieldOwnership {
+    /// Fields fixed when the row is made; a later change to them is refused.
+    public static func isImmutable(_ table: SyncedTable, _ field: String) -> Bool {
+        switch table {
+        case .project: ["office", "fund_source"].contains(field)
+        case .disbursement: true  // the ledger is append-only
+        case .planLine, .conflictResolution: field == "office"
+        }
+    }
+
+    /// The side that may write `field`, or nil when a rule of its own governs it (a project's
+    /// status follows the status machine).
+    public static func owner(_ table: SyncedTable, _ field: String, fund: FundSource?) -> Side? {
+        switch table {
+        case .project:
+            if field == "status" { return nil }
+            // National projects: the centre owns the approved amount (approval and adjustment).
+            if fund == .national && field == "approved_support" { return .centre }
+            return .office
+        case .planLine, .disbursement:
+            return .office
+        case .conflictResolution:
+            return nil  // either side resolves; authority is checked per resolution
+        }
+    }
+}
