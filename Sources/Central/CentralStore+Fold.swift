@@ -8,6 +8,7 @@ extension CentralStore {
     /// recomputes the totals of the offices concerned. Returns how many changes were new.
     static func ingest(_ db: Database, changes: [Change], from writer: OfficeCode) throws -> Int {
         var touched: Set<String> = []
+        var touchedRows: Set<String> = []
         var new = 0
         var clock = try centreClock(db)
         for change in changes {
@@ -26,12 +27,13 @@ extension CentralStore {
                             try encode(change.fields)])
             if db.changesCount > 0 { new += 1 }
             touched.insert(aggregate)
+            touchedRows.insert("\(change.table.rawValue)|\(change.id.rawValue)")
             clock.observe(change.hlc, nowMilliseconds: HybridLogicalClock.wallMilliseconds())
         }
         try saveCentreClock(db, clock)
         var offices: Set<String> = []
         for aggregate in touched.sorted() {
-            offices.formUnion(try refold(db, aggregate: aggregate))
+            offices.formUnion(try refold(db, aggregate: aggregate, republish: touchedRows))
         }
         for office in offices.sorted() where office != OfficeCode.central.rawValue {
             try recomputeTotals(db, office: OfficeCode(unchecked: office))
@@ -58,7 +60,9 @@ extension CentralStore {
     }
 
     /// Refolds one aggregate and writes what changed; returns the offices whose records changed.
-    static func refold(_ db: Database, aggregate: String) throws -> Set<String> {
+    /// Rows in `republish` get a new log position even when unchanged: a writer whose change was
+    /// refused must pull the row that stood, or its replica would keep the refused value.
+    static func refold(_ db: Database, aggregate: String, republish: Set<String> = []) throws -> Set<String> {
         let decoder = JSONDecoder()
         var changes: [Change] = []
         for row in try Row.fetchAll(db, sql: "SELECT tbl, id, hlc, op, fields FROM history WHERE aggregate = ?", arguments: [aggregate]) {
@@ -71,7 +75,8 @@ extension CentralStore {
         var offices: Set<String> = []
         for row in result.rows {
             if try putRecord(db, table: row.table.rawValue, id: row.id, office: row.office, aggregate: aggregate,
-                             fields: row.state.fields, clocks: row.state.clocks, deletedAt: row.state.deletedAt?.description, held: row.held) {
+                             fields: row.state.fields, clocks: row.state.clocks, deletedAt: row.state.deletedAt?.description, held: row.held,
+                             force: republish.contains("\(row.table.rawValue)|\(row.id)")) {
                 offices.insert(row.office)
             }
         }
@@ -97,10 +102,11 @@ extension CentralStore {
 
     /// Writes a record if it differs from what is stored, giving it a new log position. Returns whether it changed.
     static func putRecord(_ db: Database, table: String, id: String, office: String, aggregate: String?,
-                          fields: [String: FieldValue], clocks: [String: HLCTimestamp], deletedAt: String?, held: Bool) throws -> Bool {
+                          fields: [String: FieldValue], clocks: [String: HLCTimestamp], deletedAt: String?, held: Bool,
+                          force: Bool = false) throws -> Bool {
         let encodedFields = try encode(fields)
         let encodedClocks = try encode(clocks)
-        if let existing = try Row.fetchOne(
+        if !force, let existing = try Row.fetchOne(
             db, sql: "SELECT fields, clocks, deleted_at, held FROM record WHERE tbl = ? AND id = ?", arguments: [table, id]),
             existing["fields"] == encodedFields, existing["clocks"] == encodedClocks,
             (existing["deleted_at"] as String?) == deletedAt, (existing["held"] as Bool) == held {

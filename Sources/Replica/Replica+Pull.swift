@@ -87,7 +87,7 @@ extension Replica {
         let keep = Set(columns.enumerated().filter { index, _ in
             pendingMask == CaptureTriggers.allColumns || pendingMask & (1 << Int64(index)) != 0
         }.map(\.element.name))
-        // A record with missing required fields cannot be stored; keep what we have.
+        // A record is the centre's whole row: a field it does not carry is empty there.
         let values: [(any DatabaseValueConvertible)?] = columns.map { databaseValue(record.fields[$0.name]) }
         let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM \(table.rawValue) WHERE id = ?)", arguments: [record.id]) ?? false
         if !exists {
@@ -99,7 +99,7 @@ extension Replica {
                 arguments: StatementArguments([record.id as (any DatabaseValueConvertible)?] + values))
             return 0
         }
-        let updatable = columns.enumerated().filter { !keep.contains($0.element.name) && record.fields[$0.element.name] != nil }
+        let updatable = columns.enumerated().filter { !keep.contains($0.element.name) }
         guard !updatable.isEmpty else { return keep.count }
         let assignments = updatable.map { "\($0.element.name) = ?" }.joined(separator: ", ")
         let args = updatable.map { values[$0.offset] } + [record.id as (any DatabaseValueConvertible)?]

@@ -29,6 +29,7 @@ public enum AggregateFold {
         let resolutions = resolutionsByConflict(ordered.filter { $0.table == .conflictResolution })
 
         var fold = Folder(aggregateID: aggregateID, resolutions: resolutions)
+        if let owner = ordered.lazy.compactMap({ $0.fields["office"]?.text }).first { fold.office = owner }
         // 2. The project (or plan line) itself, then the ledger against its final limit.
         for change in ordered where change.table == .project || change.table == .planLine {
             fold.apply(change)
@@ -60,6 +61,8 @@ public enum AggregateFold {
 private struct Folder {
     let aggregateID: String
     let resolutions: [String: Resolution]
+    /// The office that owns the aggregate: named by the earliest change that names one.
+    var office = OfficeCode.central.rawValue
     var rows: [String: FoldResult.Row] = [:]
     var conflicts: [String: ConflictRecord] = [:]
 
@@ -100,8 +103,7 @@ private struct Folder {
     mutating func apply(_ change: Change) {
         let k = key(change.table, change.id.rawValue)
         var row = rows[k] ?? FoldResult.Row(
-            table: change.table, id: change.id.rawValue, office: change.fields["office"]?.text ?? change.hlc.node,
-            state: MergedRow(), held: false)
+            table: change.table, id: change.id.rawValue, office: office, state: MergedRow(), held: false)
         let side = Side(node: change.hlc.node)
         let exists = !row.state.fields.isEmpty
 
@@ -124,6 +126,13 @@ private struct Folder {
         let fund = row.state.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
             ?? change.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
         for (field, value) in change.fields.sorted(by: { $0.key < $1.key }) {
+            // Writing what is already there changes nothing; a new row's empty fields are taken as
+            // they are, whoever owns them, so the row is whole.
+            if exists && row.state.fields[field] == value { continue }
+            if !exists && value == .null {
+                accepted[field] = value
+                continue
+            }
             if exists, FieldOwnership.isImmutable(change.table, field), let current = row.state.fields[field], current != value {
                 refused[.immutableField, default: [:]][field] = value
                 continue

@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import Replica
+import SyncAgent
+import SyncCore
+import SyncTesting
+import Testing
+@testable import Central
+
+/// DESIGN.md §4 over real HTTP: the centre approves 500 m VND for a national project while the
+/// office, offline, raises its requested support and records payments totalling 600 m VND.
+@Suite struct ConflictScenarioTests {
+    @Test func overDisbursementIsOpenOnBothSidesAndResolvingAtTheOfficeClearsItAtTheCentre() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "79", central: central)
+            let id = try office.addProject(code: "QG-01", requested: 550_000_000, fund: .national)
+            for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] {
+                try office.replica.setProjectStatus("QG-01", to: step)
+            }
+            try await office.engine.runCycle()
+
+            // The centre appraises and approves 500 m.
+            try central.store.decide(project: "79/QG-01", .appraise)
+            try central.store.decide(project: id.rawValue, .approve(amount: 500_000_000))
+
+            // Meanwhile, offline, the office raises its request and pays 600 m in two entries.
+            try await office.replica.database.write { db in
+                try db.execute(sql: "UPDATE project SET requested_support = 700000000 WHERE id = ?", arguments: [id.rawValue])
+            }
+            try office.replica.addDisbursement(NewDisbursement(project: "QG-01", kind: .advance, amount: 350_000_000, voucher: "KB-1", paidOn: "2025-09-10"))
+            try office.replica.addDisbursement(NewDisbursement(project: "QG-01", kind: .payment, amount: 250_000_000, voucher: "KB-2", paidOn: "2025-09-20"))
+
+            try await office.engine.runCycle()
+
+            // Both sides hold the same project: the centre's approval and the office's request.
+            let atCentre = try #require(try central.store.projects(office: "79").first)
+            let atOffice = try #require(try office.replica.projects().first)
+            #expect(atCentre.fields["approved_support"] == .integer(500_000_000))
+            #expect(atOffice.approvedSupport == 500_000_000)
+            #expect(atCentre.fields["requested_support"] == .integer(700_000_000))
+            #expect(atOffice.requestedSupport == 700_000_000)
+            #expect(atCentre.fields["status"] == .text("approved") && atOffice.status == "approved")
+            // The held entry is out of the totals on both sides.
+            #expect(atOffice.disbursed == 350_000_000)
+            let total = try central.store.totals().first { $0.province == "79" && $0.fund == "national" }
+            #expect(total?.disbursed == 350_000_000)
+
+            // One over-disbursement conflict, open at the centre and at the office.
+            let centreConflicts = try central.store.conflicts()
+            #expect(centreConflicts.map { $0.record["rule"] } == [.text("over_disbursement")])
+            let officeConflicts = try office.replica.conflicts(openOnly: true)
+            #expect(officeConflicts.map(\.id) == centreConflicts.map(\.id))
+            #expect(officeConflicts.first?.theirs["limit"] == .integer(500_000_000))
+            let degraded = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
+            #expect(degraded.openConflicts == 1 && degraded.exitCode == 1)
+
+            // The office may not simply keep its version of a national project's money…
+            #expect(throws: ReplicaError.self) { try office.replica.resolveConflict(officeConflicts[0].id, .keepMine, note: nil) }
+            // …so it corrects it: the held 250 m stays out and a 150 m entry takes its place.
+            try office.replica.resolveConflict(String(officeConflicts[0].id.prefix(8)), .corrected(.integer(150_000_000)), note: "chỉ chi trong mức được duyệt")
+            try await office.engine.runCycle()
+
+            #expect(try central.store.conflicts().isEmpty)
+            let resolved = try central.store.conflicts(all: true)
+            #expect(resolved.first?.record["resolution"] == .text("dismiss"))
+            #expect(resolved.first?.record["resolved_by"] == .text("79"))
+            #expect(try office.replica.conflicts(openOnly: true).isEmpty)
+            #expect(try office.replica.conflicts().first?.resolution == "dismiss")
+            #expect(try office.replica.projects().first?.disbursed == 500_000_000)
+            #expect(try central.store.totals().first { $0.province == "79" && $0.fund == "national" }?.disbursed == 500_000_000)
+            let after = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
+            #expect(after.exitCode == 0, "\(after.reasons)")
+        }
+    }
+
+    @Test func aCentreDecisionThatBreaksTheStatusMachineIsRefusedUpFront() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "80", central: central)
+            try office.addProject(code: "QG-02", fund: .national)
+            try await office.engine.runCycle()
+            let error = #expect(throws: CentralError.self) { try central.store.decide(project: "80/QG-02", .approve(amount: 1)) }
+            #expect(error?.code == "status_transition")
+            let local = try office.addProject(code: "DP-01", fund: .local)
+            try await office.engine.runCycle()
+            #expect(throws: CentralError.self) { try central.store.decide(project: local.rawValue, .halt) }
+        }
+    }
+
+    @Test func anOfficeEditOfACentreOwnedFieldBecomesAConflictAndTheCentreCanAcceptIt() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "96", central: central)
+            let id = try office.addProject(code: "QG-03", fund: .national)
+            try await office.engine.runCycle()
+            // Another program writes a national project's approved support at the office.
+            let other = try DatabaseQueue(path: office.replica.path)
+            try await other.write { db in
+                try db.execute(sql: "UPDATE project SET approved_support = 123 WHERE id = ?", arguments: [id.rawValue])
+            }
+            try other.close()
+            try await office.engine.runCycle()
+            let conflict = try #require(try central.store.conflicts().first)
+            #expect(conflict.record["rule"] == .text("ownership"))
+            // The office's value was not taken; the pull put the centre's (none) back.
+            #expect(try office.replica.projects().first?.approvedSupport == nil)
+            // The centre accepts it after all.
+            try central.store.resolve(conflict: conflict.id, .accept, note: "đúng theo quyết định")
+            try await office.engine.runCycle()
+            #expect(try office.replica.projects().first?.approvedSupport == 123)
+            #expect(try office.replica.conflicts().first?.resolution == "accept")
+            #expect(try office.replica.conflicts().first?.resolvedBy == "central")
+        }
+    }
+}
