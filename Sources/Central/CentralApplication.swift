@@ -1,7 +1,10 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import SyncCore
 
 /// How promo-central serves.
@@ -15,6 +18,23 @@ public struct CentralConfiguration: Sendable {
     public var maxBodyBytes: Int = 32 * 1024 * 1024
     /// Page size when an office does not ask for one.
     public var defaultPageSize: Int = 1_000
+    /// HTTPS: PEM certificate chain and key; nil serves plain HTTP (behind a TLS reverse proxy only).
+    public var tls: TLSFiles?
+    public var logLevel: Logger.Level = .info
+
+    /// The files of the central's TLS setup.
+    public struct TLSFiles: Sendable, Equatable {
+        public var certificateChain: String
+        public var privateKey: String
+        /// A PEM file of CAs whose client certificates are required (mutual TLS); nil: none asked.
+        public var clientCA: String?
+
+        public init(certificateChain: String, privateKey: String, clientCA: String? = nil) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+            self.clientCA = clientCA
+        }
+    }
 
     public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 8443) {
         self.dataDirectory = dataDirectory
@@ -32,12 +52,13 @@ public func buildApplication(
     store: CentralStore,
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) throws(CentralError) -> some ApplicationProtocol {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ProtocolMiddleware(epoch: store.epoch, logger: logger))
     CentralRoutes(store: store, configuration: configuration).register(on: router)
     return Application(
         router: router,
+        server: try serverBuilder(configuration.tls),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "promo-central"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
@@ -155,5 +176,26 @@ struct CentralRoutes: Sendable {
         case .typeMismatch(_, let c), .valueNotFound(_, let c): return "\(c.debugDescription)\(path(c))"
         @unknown default: return "\(error)"
         }
+    }
+}
+
+/// Plain HTTP/1.1, or HTTPS with the configured certificate (and client certificates for mutual TLS).
+func serverBuilder(_ tls: CentralConfiguration.TLSFiles?) throws(CentralError) -> HTTPServerBuilder {
+    guard let tls else { return .http1() }
+    do {
+        let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        if let clientCA = tls.clientCA {
+            // Offices are identified by their token; the certificate proves the machine, so the
+            // CA is checked and the host name is not.
+            configuration.certificateVerification = .noHostnameVerification
+            configuration.trustRoots = .file(clientCA)
+        }
+        return try .tls(.http1(), tlsConfiguration: configuration)
+    } catch {
+        throw CentralError(.internalServerError, "tls", "cannot set up HTTPS from \(tls.certificateChain) and \(tls.privateKey): \(error)",
+                           hint: "Give a PEM certificate chain and its PEM private key, readable by the service user (docs/OPERATIONS.md).")
     }
 }

@@ -12,16 +12,27 @@ struct PromoCentral: AsyncParsableCommand {
         subcommands: [Serve.self, OfficeCommand.self, ProjectDecisions.self, ConflictsCommand.self, Summary.self, Backup.self, Restore.self])
 }
 
-/// Where the central store lives; every command takes it.
+/// The configuration file and data folder; every command takes them.
 struct StoreLocation: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "Folder holding central.sqlite (env PROMO_CENTRAL_DATA_DIR; default /var/lib/promo-central).")
+    @Option(name: .customLong("config"), help: "Configuration file (env PROMO_CENTRAL_CONFIG; default /etc/promo-central/promo-central.toml if present).")
+    var configPath: String?
+
+    @Option(name: .customLong("data-dir"), help: "Folder holding central.sqlite (overrides data_dir and PROMO_CENTRAL_DATA_DIR).")
     var dataDirectory: String?
 
+    /// The configuration with the command line applied on top.
+    func configuration() throws -> CentralConfiguration {
+        var configuration = try CentralConfiguration.load(path: configPath)
+        if let dataDirectory { configuration.dataDirectory = dataDirectory }
+        return configuration
+    }
+
     var directory: String {
-        dataDirectory ?? ProcessInfo.processInfo.environment["PROMO_CENTRAL_DATA_DIR"] ?? "/var/lib/promo-central"
+        get throws { try configuration().dataDirectory }
     }
 
     func open() throws -> CentralStore {
+        let directory = try directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         return try CentralStore(path: (directory as NSString).appendingPathComponent(CentralStore.fileName))
     }

@@ -11,17 +11,25 @@ struct Daemon: AsyncParsableCommand {
 
     @OptionGroup var location: ReplicaLocation
 
-    @Option(help: "Seconds between cycles when nothing changes locally.")
-    var interval: Int = 30
+    @Option(help: "Seconds between cycles when nothing changes locally (overrides sync.interval_seconds).")
+    var interval: Int?
 
     func run() async throws {
-        let logger = Logs.bootstrap()
+        let configuration = try location.configuration()
+        let logger = Logs.bootstrap(level: configuration.logLevel)
         let replica = try location.open()
-        let engine = try makeEngine(replica, logger: logger)
-        var schedule = DaemonSchedule()
-        schedule.interval = .seconds(max(1, interval))
+        let engine = try makeEngine(replica, configuration, logger: logger)
+        var schedule = configuration.schedule
+        if let interval { schedule.interval = .seconds(max(1, interval)) }
         let notifier = SystemdNotifier()
-        let daemon = SyncDaemon(engine: engine, schedule: schedule, logger: logger) { result in
+        // `promo-sync sync --now` sends SIGUSR1: cut the wait short.
+        let wake = WakeSignal()
+        signal(SIGUSR1, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGUSR1)
+        source.setEventHandler { wake.request() }
+        source.resume()
+        defer { source.cancel() }
+        let daemon = SyncDaemon(engine: engine, schedule: schedule, logger: logger, wake: wake) { result in
             notifier.notify("STATUS=\(Self.statusLine(result))")
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: daemon)]

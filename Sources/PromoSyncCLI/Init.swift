@@ -25,11 +25,12 @@ struct Init: ParsableCommand {
 
     func run() throws {
         let code = try OfficeCode(office)
-        try FileManager.default.createDirectory(atPath: location.directory, withIntermediateDirectories: true,
+        let directory = try location.directory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o750])
-        let token = tokenFile ?? (location.directory as NSString).appendingPathComponent("office.token")
+        let token = tokenFile ?? (directory as NSString).appendingPathComponent("office.token")
         let replica = try Replica.create(
-            at: location.replicaPath,
+            at: try location.replicaPath,
             settings: ReplicaSettings(office: code, centralURL: central, tokenFile: (token as NSString).standardizingPath))
         print("Created the replica of office \(code) at \(replica.path).")
         if !FileManager.default.fileExists(atPath: token) {

@@ -15,27 +15,37 @@ struct PromoSync: AsyncParsableCommand {
         ])
 }
 
-/// Where the replica lives; every command takes it.
+/// The configuration file and data folder; every command takes them.
 struct ReplicaLocation: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "Folder holding replica.sqlite (env PROMO_SYNC_DATA_DIR; default /var/lib/promo-sync).")
+    @Option(name: .customLong("config"), help: "Configuration file (env PROMO_SYNC_CONFIG; default /etc/promo-sync/promo-sync.toml if present).")
+    var configPath: String?
+
+    @Option(name: .customLong("data-dir"), help: "Folder holding replica.sqlite (overrides data_dir and PROMO_SYNC_DATA_DIR).")
     var dataDirectory: String?
 
-    var directory: String {
-        dataDirectory ?? ProcessInfo.processInfo.environment["PROMO_SYNC_DATA_DIR"] ?? "/var/lib/promo-sync"
+    /// The configuration with the command line applied on top.
+    func configuration() throws -> OfficeConfiguration {
+        var configuration = try OfficeConfiguration.load(path: configPath)
+        if let dataDirectory { configuration.dataDirectory = dataDirectory }
+        return configuration
     }
 
-    var replicaPath: String { (directory as NSString).appendingPathComponent(Replica.fileName) }
+    var directory: String {
+        get throws { try configuration().dataDirectory }
+    }
+
+    var replicaPath: String {
+        get throws { (try directory as NSString).appendingPathComponent(Replica.fileName) }
+    }
 
     func open() throws -> Replica {
-        try Replica.open(at: replicaPath)
+        try Replica.open(at: try replicaPath)
     }
 }
 
 /// Sets up logging once per process: plain lines on standard error, which journald keeps.
 enum Logs {
-    static func bootstrap(verbose: Bool = false) -> Logger {
-        let level = ProcessInfo.processInfo.environment["PROMO_SYNC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
-            ?? (verbose ? .debug : .info)
+    static func bootstrap(level: Logger.Level) -> Logger {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

@@ -20,8 +20,9 @@ struct Resync: AsyncParsableCommand {
         guard force else {
             throw ValidationError("resync re-sends every record of this office; say --force to do it")
         }
-        let logger = Logs.bootstrap()
-        let engine = try makeEngine(try location.open(), logger: logger)
+        let configuration = try location.configuration()
+        let logger = Logs.bootstrap(level: configuration.logLevel)
+        let engine = try makeEngine(try location.open(), configuration, logger: logger)
         do {
             let (queued, report) = try await engine.forceResync()
             print("resync done: re-sent \(queued) records in \(report.changesetsPushed) changesets, pulled \(report.recordsPulled) records")

@@ -13,19 +13,23 @@ struct Status: ParsableCommand {
     @Flag(help: "Print JSON for monitoring.")
     var json = false
 
-    @Option(help: "Minutes pending changes or an unreachable centre may last before the status is degraded.")
-    var degradedAfterMinutes: Int = 15
+    @Option(help: "Minutes pending changes or an unreachable centre may last before the status is degraded (overrides status.degraded_after_minutes).")
+    var degradedAfterMinutes: Int?
 
     func run() throws {
         let report: StatusReport
         do {
+            var thresholds = try location.configuration().thresholds
             let replica = try location.open()
-            var thresholds = StatusThresholds()
-            thresholds.maxPendingAge = .seconds(degradedAfterMinutes * 60)
-            thresholds.maxOfflineTime = .seconds(degradedAfterMinutes * 60)
+            if let degradedAfterMinutes {
+                thresholds.maxPendingAge = .seconds(degradedAfterMinutes * 60)
+                thresholds.maxOfflineTime = .seconds(degradedAfterMinutes * 60)
+            }
             report = StatusReport.evaluate(try replica.status(), now: Date(), thresholds: thresholds,
                                            isRunning: { kill($0, 0) == 0 || errno == EPERM })
         } catch let error as ReplicaError {
+            report = StatusReport.broken(error.message, hint: error.hint)
+        } catch let error as SyncAgentError {
             report = StatusReport.broken(error.message, hint: error.hint)
         }
         if json {

@@ -5,24 +5,37 @@ import Replica
 import SyncAgent
 import Transport
 
-/// Builds the engine for the replica's recorded settings.
-func makeEngine(_ replica: Replica, logger: Logger) throws -> SyncEngine {
+/// Builds the engine for the replica's recorded settings and the configuration.
+func makeEngine(_ replica: Replica, _ configuration: OfficeConfiguration, logger: Logger) throws -> SyncEngine {
     let settings = try replica.settings()
-    let token = try TokenFile.read(path: settings.tokenFile)
-    let client = CentralClient(baseURL: settings.centralURL, token: token, http: HTTPClient())
-    return SyncEngine(replica: replica, client: client, logger: logger)
+    let token = try TokenFile.read(path: configuration.tokenFile ?? settings.tokenFile)
+    let client = CentralClient(baseURL: configuration.centralURL ?? settings.centralURL, token: token,
+                               http: HTTPClient(configuration: configuration.transport))
+    return SyncEngine(replica: replica, client: client, configuration: configuration.engine, logger: logger)
 }
 
 struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run one sync cycle now (push, then pull). Exit 0 when it succeeded, 1 when it failed.")
+        abstract: "Run one sync cycle now (push, then pull). Exit 0 when it succeeded, 1 when it failed.",
+        discussion: "With --now and a running daemon, asks the daemon to sync at once and waits for its outcome.")
 
     @OptionGroup var location: ReplicaLocation
 
+    @Flag(help: "Ask the running daemon to sync now and wait for the outcome (runs the cycle here if no daemon runs).")
+    var now = false
+
+    @Option(help: "Seconds to wait for the daemon with --now.")
+    var timeout = 300
+
     func run() async throws {
-        let logger = Logs.bootstrap()
+        let configuration = try location.configuration()
+        let logger = Logs.bootstrap(level: configuration.logLevel)
         let replica = try location.open()
-        let engine = try makeEngine(replica, logger: logger)
+        if now, let pid = try replica.status().daemonPID, kill(pid, 0) == 0 {
+            try await askDaemon(pid: pid, replica: replica)
+            return
+        }
+        let engine = try makeEngine(replica, configuration, logger: logger)
         do {
             let report = try await engine.runCycle()
             print("pushed \(report.changesPushed) changes in \(report.changesetsPushed) changesets"
@@ -33,5 +46,32 @@ struct Sync: AsyncParsableCommand {
             if let hint = error.hint { printError("hint: \(hint)") }
             throw ExitCode(1)
         }
+    }
+}
+
+extension Sync {
+    /// Signals the daemon (SIGUSR1) and waits until it records an attempt that started after now.
+    func askDaemon(pid: Int32, replica: Replica) async throws {
+        let before = try replica.status().lastAttemptAt ?? .distantPast
+        guard kill(pid, SIGUSR1) == 0 else {
+            printError("cannot signal the daemon (pid \(pid)): \(String(cString: strerror(errno)))")
+            printError("hint: run promo-sync sync --now as the service user, or as root")
+            throw ExitCode(1)
+        }
+        let deadline = Date() + TimeInterval(timeout)
+        while Date() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            let status = try replica.status()
+            guard let attempt = status.lastAttemptAt, attempt > before else { continue }
+            if let error = status.lastError {
+                printError("the daemon's sync failed: \(error)")
+                if let hint = status.lastErrorHint { printError("hint: \(hint)") }
+                throw ExitCode(1)
+            }
+            print("the daemon synced: \(status.pending.changes) changes pending, cursor \(status.position.cursor)")
+            return
+        }
+        printError("the daemon did not finish a sync within \(timeout) s")
+        throw ExitCode(1)
     }
 }

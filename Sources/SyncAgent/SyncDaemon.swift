@@ -3,6 +3,7 @@ import Logging
 import Replica
 import ServiceLifecycle
 import SyncCore
+import Synchronization
 
 /// How the daemon schedules cycles.
 public struct DaemonSchedule: Sendable {
@@ -36,12 +37,15 @@ public struct SyncDaemon: Service {
     public let logger: Logger
     /// Called after the first cycle and after every cycle (for the systemd watchdog and readiness).
     public let onCycle: @Sendable (Result<CycleReport, SyncAgentError>) async -> Void
+    /// Requests from outside (`promo-sync sync --now`) to sync at once.
+    public let wake: WakeSignal
 
-    public init(engine: SyncEngine, schedule: DaemonSchedule = .init(), logger: Logger,
+    public init(engine: SyncEngine, schedule: DaemonSchedule = .init(), logger: Logger, wake: WakeSignal = WakeSignal(),
                 onCycle: @escaping @Sendable (Result<CycleReport, SyncAgentError>) async -> Void = { _ in }) {
         self.engine = engine
         self.schedule = schedule
         self.logger = logger
+        self.wake = wake
         self.onCycle = onCycle
     }
 
@@ -94,6 +98,7 @@ public struct SyncDaemon: Service {
             } catch {
                 return
             }
+            if wake.consume() { return }
             if wakeOnLocalWrite, let now = try? engine.replica.outboxHighWaterMark(), now != mark { return }
         }
     }
@@ -105,4 +110,14 @@ extension Duration {
         let (s, atto) = components
         return TimeInterval(s) + TimeInterval(atto) / 1e18
     }
+}
+
+/// A flag set from outside the loop (a signal handler) that makes the daemon sync at once.
+public final class WakeSignal: Sendable {
+    private let requested = Mutex(false)
+    public init() {}
+    /// Asks for a cycle now.
+    public func request() { requested.withLock { $0 = true } }
+    /// Takes the request, if any.
+    func consume() -> Bool { requested.withLock { value in defer { value = false }; return value } }
 }

@@ -10,7 +10,8 @@ import SyncCore
 public struct LiveCentral: Sendable {
     public let store: CentralStore
     public let port: Int
-    public var url: String { "http://127.0.0.1:\(port)" }
+    public let scheme: String
+    public var url: String { "\(scheme)://127.0.0.1:\(port)" }
 
     /// Registers an office and returns its token.
     public func addOffice(_ code: String) throws -> String {
@@ -23,6 +24,7 @@ public func withLiveCentral<T: Sendable>(
     directory: TemporaryDirectory? = nil,
     storePath: String? = nil,
     faults: FaultInjector = FaultInjector(),
+    tls: CentralConfiguration.TLSFiles? = nil,
     _ body: @Sendable (LiveCentral) async throws -> T
 ) async throws -> T {
     let folder = try directory ?? TemporaryDirectory(prefix: "central")
@@ -31,17 +33,16 @@ public func withLiveCentral<T: Sendable>(
     var logger = Logger(label: "test-central")
     logger.logLevel = .warning
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-    let app = buildApplication(
-        configuration: CentralConfiguration(dataDirectory: folder.path, host: "127.0.0.1", port: 0),
-        store: store, logger: logger
-    ) { port in continuation.yield(port) }
+    var configuration = CentralConfiguration(dataDirectory: folder.path, host: "127.0.0.1", port: 0)
+    configuration.tls = tls
+    let app = try buildApplication(configuration: configuration, store: store, logger: logger) { port in continuation.yield(port) }
     let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
     let server = Task { try await group.run() }
     var iterator = ports.makeAsyncIterator()
     guard let port = await iterator.next() else { throw CancellationError() }
     // Stop gracefully whether the body returns or throws.
     let result: Result<T, any Error>
-    do { result = .success(try await body(LiveCentral(store: store, port: port))) } catch { result = .failure(error) }
+    do { result = .success(try await body(LiveCentral(store: store, port: port, scheme: tls == nil ? "http" : "https"))) } catch { result = .failure(error) }
     await group.triggerGracefulShutdown()
     _ = await server.result
     withExtendedLifetime(folder) {}

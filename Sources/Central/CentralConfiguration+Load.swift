@@ -1,0 +1,60 @@
+import Foundation
+import Logging
+import SyncCore
+
+extension CentralConfiguration {
+    /// Where the file is looked for when no `--config` is given.
+    public static let defaultPath = "/etc/promo-central/promo-central.toml"
+
+    static let keys: Set<String> = [
+        "data_dir", "server.host", "server.port", "server.tls_certificate", "server.tls_key", "server.tls_client_ca",
+        "limits.max_body_bytes", "limits.default_page_size", "log.level",
+    ]
+
+    /// Loads config/promo-central.example.toml's settings from `path` (or `PROMO_CENTRAL_CONFIG`, or
+    /// the default path when it exists) with `PROMO_CENTRAL_<SECTION>_<KEY>` overrides.
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(CentralError) -> CentralConfiguration {
+        func problem(_ message: String) -> CentralError {
+            CentralError(.internalServerError, "configuration", "configuration: \(message)", hint: "See config/promo-central.example.toml.")
+        }
+        let explicit = path ?? environment["PROMO_CENTRAL_CONFIG"]
+        let file = explicit ?? defaultPath
+        var document = ConfigDocument.empty
+        if FileManager.default.fileExists(atPath: file) {
+            guard let data = FileManager.default.contents(atPath: file) else { throw problem("cannot read \(file)") }
+            do { document = try ConfigDocument(parsing: String(decoding: data, as: UTF8.self)) } catch { throw problem("\(file) \(error)") }
+        } else if explicit != nil {
+            throw problem("no configuration file at \(file)")
+        }
+        let reader = ConfigReader(document: document, environment: environment, prefix: "PROMO_CENTRAL", source: file)
+        do throws(ConfigReader.Problem) {
+            try reader.rejectUnknownKeys(keys)
+            var c = CentralConfiguration(
+                dataDirectory: try reader.string("data_dir", default: "/var/lib/promo-central") ?? "/var/lib/promo-central",
+                host: try reader.string("server.host", default: "127.0.0.1") ?? "127.0.0.1",
+                port: Int(try reader.integer("server.port", default: 8443, range: 0...65_535, unit: "(port number)")))
+            c.maxBodyBytes = Int(try reader.integer("limits.max_body_bytes", default: 32 * 1024 * 1024, range: 1_024...1_073_741_824, unit: "bytes"))
+            c.defaultPageSize = Int(try reader.integer("limits.default_page_size", default: 1_000, range: 1...Int64(WireProtocol.maxPageSize), unit: "records"))
+            let certificate = try reader.string("server.tls_certificate", default: nil)
+            let key = try reader.string("server.tls_key", default: nil)
+            let clientCA = try reader.string("server.tls_client_ca", default: nil)
+            switch (certificate, key) {
+            case (let certificate?, let key?):
+                for (name, path) in [("server.tls_certificate", certificate), ("server.tls_key", key), ("server.tls_client_ca", clientCA ?? certificate)]
+                where !FileManager.default.isReadableFile(atPath: path) {
+                    throw ConfigReader.Problem(message: "\(file): \(name) names \(path), which cannot be read")
+                }
+                c.tls = TLSFiles(certificateChain: certificate, privateKey: key, clientCA: clientCA)
+            case (nil, nil):
+                if clientCA != nil { throw ConfigReader.Problem(message: "\(file): server.tls_client_ca needs server.tls_certificate and server.tls_key") }
+            default:
+                throw ConfigReader.Problem(message: "\(file): server.tls_certificate and server.tls_key go together; set both or neither")
+            }
+            let level = try reader.choice("log.level", default: "info", among: Logger.Level.allCases.map(\.rawValue))
+            c.logLevel = Logger.Level(rawValue: level) ?? .info
+            return c
+        } catch {
+            throw problem(error.message)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import SyncCore
+import SyncTesting
+import Transport
+import Testing
+@testable import Central
+@testable import SyncAgent
+
+/// The repository's own example files, found from this source file's path.
+func repositoryFile(_ relative: String) -> String {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.appendingPathComponent(relative).path
+}
+
+@Suite struct ConfigurationTests {
+    func write(_ text: String, in dir: TemporaryDirectory) throws -> String {
+        let path = dir.file("promo-sync.toml")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func failure(_ text: String, environment: [String: String] = [:]) throws -> String {
+        let dir = try TemporaryDirectory()
+        let path = try write(text, in: dir)
+        do {
+            _ = try OfficeConfiguration.load(path: path, environment: environment)
+        } catch {
+            #expect(error.code == .configuration && error.hint != nil)
+            return error.message
+        }
+        Issue.record("expected a configuration error")
+        return ""
+    }
+
+    @Test func theExampleFileParsesToTheDefaults() throws {
+        let example = try OfficeConfiguration.load(path: repositoryFile("config/promo-sync.example.toml"), environment: [:])
+        let defaults = try OfficeConfiguration.load(path: nil, environment: ["PROMO_SYNC_CONFIG": repositoryFile("config/promo-sync.example.toml")])
+        #expect(example.schedule.interval == .seconds(30) && example.engine.pageSize == 1_000)
+        #expect(example.transport == defaults.transport)
+        #expect(example.transport == HTTPClientConfiguration())
+        #expect(example.centralURL == nil && example.tokenFile == nil && example.logLevel == .info)
+        let central = try CentralConfiguration.load(path: repositoryFile("config/promo-central.example.toml"), environment: [:])
+        #expect(central.port == 8443 && central.host == "127.0.0.1" && central.tls == nil && central.maxBodyBytes == 32 * 1024 * 1024)
+    }
+
+    @Test func errorsNameTheKeyTheLineAndWhatIsExpected() throws {
+        #expect(try failure("[sync]\ninterval_seconds = \"often\"\n").contains("line 2: sync.interval_seconds expects a whole number of seconds"))
+        #expect(try failure("[sync]\n\ninterval_seconds = 0\n").contains("line 3: sync.interval_seconds must be between 1 and 86400 seconds, got 0"))
+        #expect(try failure("[sync]\nintervall_seconds = 5\n").contains("line 2: unknown setting sync.intervall_seconds"))
+        #expect(try failure("data_dir = /var/lib\n").contains("line 1: '/var/lib' is not a value"))
+        #expect(try failure("[log]\nlevel = \"loud\"\n").contains("log.level must be one of"))
+        #expect(try failure("[transport]\nclient_certificate = \"/etc/passwd\"\n").contains("go together"))
+        #expect(try failure("[transport]\nca_bundle = \"/nonexistent/ca.pem\"\n").contains("cannot be read"))
+        #expect(try failure("[sync\n").contains("line 1: a section header"))
+        #expect(try failure("a = 1\na = 2\n").contains("line 2: a is already set on line 1"))
+    }
+
+    @Test func environmentOverridesTheFileAndSaysSoWhenWrong() throws {
+        let dir = try TemporaryDirectory()
+        let path = try write("[sync]\ninterval_seconds = 30\n[transport]\nproxy = \"http://a:1\"  # a comment\n", in: dir)
+        let c = try OfficeConfiguration.load(path: path, environment: ["PROMO_SYNC_SYNC_INTERVAL_SECONDS": "90", "PROMO_SYNC_DATA_DIR": "/srv/x"])
+        #expect(c.schedule.interval == .seconds(90) && c.dataDirectory == "/srv/x" && c.transport.proxy == "http://a:1")
+        #expect(try failure("", environment: ["PROMO_SYNC_SYNC_PAGE_SIZE": "lots"]).contains("environment variable PROMO_SYNC_SYNC_PAGE_SIZE"))
+    }
+
+    @Test func anExplicitMissingFileIsAnError() throws {
+        #expect(throws: SyncAgentError.self) { try OfficeConfiguration.load(path: "/nonexistent/promo-sync.toml", environment: [:]) }
+        // No file at the default path and none asked for: defaults.
+        #expect(try OfficeConfiguration.load(path: nil, environment: [:]).dataDirectory == "/var/lib/promo-sync")
+    }
+
+    @Test func aTokenFileReadableByOthersIsRefusedWithTheFix() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("office.token")
+        try TokenFile.write("abc123", to: path)
+        #expect(try TokenFile.read(path: path) == "abc123")
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        let error = #expect(throws: SyncAgentError.self) { try TokenFile.read(path: path) }
+        #expect(error?.hint == "Try: chmod 600 \(path)")
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        try "\n".write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(throws: SyncAgentError.self) { try TokenFile.read(path: path) }
+    }
+}
