@@ -51,11 +51,12 @@ public func buildApplication(
     configuration: CentralConfiguration,
     store: CentralStore,
     logger: Logger,
+    metrics: CentralMetrics = CentralMetrics(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws(CentralError) -> some ApplicationProtocol {
     let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: ProtocolMiddleware(epoch: store.epoch, logger: logger))
-    CentralRoutes(store: store, configuration: configuration).register(on: router)
+    router.add(middleware: ProtocolMiddleware(epoch: store.epoch, logger: logger, metrics: metrics))
+    CentralRoutes(store: store, configuration: configuration, metrics: metrics).register(on: router)
     return Application(
         router: router,
         server: try serverBuilder(configuration.tls),
@@ -68,6 +69,7 @@ public func buildApplication(
 struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
     let epoch: Epoch
     let logger: Logger
+    let metrics: CentralMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
@@ -83,6 +85,7 @@ struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
             response = Self.errorResponse(CentralError(.internalServerError, "internal", "the centre failed to answer", hint: "Retry later."))
         }
         response.headers[HTTPField.Name(WireProtocol.epochHeader)!] = epoch.rawValue
+        metrics.recordStatus(Int(response.status.code))
         if response.status.code >= 400 {
             logger.info("request refused", metadata: ["http.path": "\(request.uri.path)", "http.status": "\(response.status.code)"])
         }
@@ -101,6 +104,7 @@ struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
 struct CentralRoutes: Sendable {
     let store: CentralStore
     let configuration: CentralConfiguration
+    let metrics: CentralMetrics
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/health") { _, _ in
@@ -119,7 +123,14 @@ struct CentralRoutes: Sendable {
                 throw CentralError.badRequest("protocol version \(push.protocolVersion) is not supported (this centre speaks \(WireProtocol.version))",
                                               hint: "Upgrade promo-sync at the office, or the centre.")
             }
-            return try json(try store.apply(push.changeset, from: office))
+            let answer = try store.apply(push.changeset, from: office)
+            if answer.outcome == .applied {
+                metrics.pushesApplied.increment()
+                metrics.changesReceived.increment(by: Int64(push.changeset.changes.count))
+            } else {
+                metrics.pushesDuplicate.increment()
+            }
+            return try json(answer)
         }
         router.get("/v1/changes") { request, _ in
             let office = try authenticate(request)
@@ -129,7 +140,15 @@ struct CentralRoutes: Sendable {
             guard (1...Int64(WireProtocol.maxPageSize)).contains(limit) else {
                 throw CentralError.badRequest("'limit' must be between 1 and \(WireProtocol.maxPageSize)")
             }
-            return try json(try store.page(for: office, after: PullCursor(after), limit: Int(limit)))
+            let page = try store.page(for: office, after: PullCursor(after), limit: Int(limit))
+            metrics.pulls.increment()
+            metrics.recordsServed.increment(by: Int64(page.records.count))
+            return try json(page)
+        }
+        // Prometheus text format. Serve it to the monitoring network only (docs/OPERATIONS.md).
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition(store: store))))
         }
         router.get("/v1/office") { request, _ in
             try json(try store.officeState(try authenticate(request)))

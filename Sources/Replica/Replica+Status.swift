@@ -109,6 +109,31 @@ extension Replica {
         }
     }
 
+    /// Adds to the daemon's counters (kept in the replica so they survive restarts).
+    public func addToCounters(_ increments: [String: Int64]) throws(ReplicaError) {
+        try write("counting") { db in
+            for (name, amount) in increments where amount != 0 {
+                try db.execute(
+                    sql: """
+                        INSERT INTO _sync_state(key, value) VALUES (?, ?)
+                        ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT)
+                        """,
+                    arguments: ["counter." + name, String(amount), amount])
+            }
+        }
+    }
+
+    /// The counters by name.
+    public func counters() throws(ReplicaError) -> [String: Int64] {
+        try read("reading counters") { db in
+            var out: [String: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM _sync_state WHERE key LIKE 'counter.%'") {
+                out[String((row["key"] as String).dropFirst("counter.".count))] = Int64(row["value"] as String) ?? 0
+            }
+            return out
+        }
+    }
+
     /// Checks the file's integrity (reads every page; slow on large replicas).
     public func integrityProblems() throws(ReplicaError) -> [String] {
         try read("checking integrity") { db in

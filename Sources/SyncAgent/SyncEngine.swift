@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Replica
+import ServiceLifecycle
 import SyncCore
 import Transport
 
@@ -49,6 +50,11 @@ public struct SyncEngine: Sendable {
         do {
             let report = try await cycle()
             try? replica.recordAttempt(.success, at: now())
+            try? replica.addToCounters([
+                "cycles_ok": 1, "changesets_pushed": Int64(report.changesetsPushed), "changes_pushed": Int64(report.changesPushed),
+                "pages_pulled": Int64(report.pagesPulled), "records_pulled": Int64(report.recordsPulled),
+                "bytes_sent": report.bytesSent, "bytes_received": report.bytesReceived,
+            ])
             logger.info("sync cycle done", metadata: [
                 "sync.pushed.changesets": "\(report.changesetsPushed)", "sync.pushed.changes": "\(report.changesPushed)",
                 "sync.pulled.records": "\(report.recordsPulled)",
@@ -58,6 +64,7 @@ public struct SyncEngine: Sendable {
             try? replica.recordAttempt(
                 .failure(message: error.message, hint: error.hint, transient: error.isTransient, centralAnswered: error.centralAnswered),
                 at: now())
+            try? replica.addToCounters([error.isTransient ? "errors_transient" : "errors_permanent": 1])
             logger.warning("sync cycle failed", metadata: ["error": "\(error.message)", "error.transient": "\(error.isTransient)"])
             throw error
         }
@@ -71,6 +78,8 @@ public struct SyncEngine: Sendable {
         // 1. Push: the oldest unacknowledged changeset first, re-sent as it was until the centre
         //    acknowledges it; only then are its outbox entries removed.
         while true {
+            // A graceful stop ends the cycle between steps; each step is its own transaction.
+            if Task.isShuttingDownGracefully { return report }
             let changeset: Changeset?
             do { changeset = try replica.nextChangeset(maxChanges: configuration.maxChangesPerChangeset) } catch { throw SyncAgentError(error) }
             guard let changeset else { break }
@@ -95,6 +104,7 @@ public struct SyncEngine: Sendable {
 
         // 2. Pull: page after page from the saved cursor; each page and its cursor commit together.
         while true {
+            if Task.isShuttingDownGracefully { return report }
             let cursor: PullCursor
             do { cursor = try replica.syncPosition().cursor } catch { throw SyncAgentError(error) }
             let exchange: CentralClient.Exchange<PullResponse>

@@ -153,3 +153,27 @@ import Testing
         }
     }
 }
+
+@Suite struct CentralMetricsTests {
+    @Test func metricsCountPushesPullsAndErrors() async throws {
+        try await withLiveCentral { central in
+            let token = try central.addOffice("79")
+            let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
+            let change = Change(table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"),
+                                fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(5)])
+            let cs = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [change])
+            _ = try await client.push(cs)
+            _ = try await client.push(cs)
+            _ = try await client.pull(after: .start, limit: 10)
+            _ = try? await CentralClient(baseURL: central.url, token: "bad", http: HTTPClient()).pull(after: .start, limit: 10)
+            let response = try await HTTPClient().send(HTTPRequest(method: "GET", url: central.url + "/metrics"))
+            let text = String(decoding: response.body, as: UTF8.self)
+            #expect(response.status == 200)
+            #expect(text.contains(#"promo_central_pushes_total{outcome="applied"} 1"#))
+            #expect(text.contains(#"promo_central_pushes_total{outcome="duplicate"} 1"#))
+            #expect(text.contains("promo_central_pulls_total 1"))
+            #expect(text.contains(#"promo_central_errors_total{class="client"} 1"#))
+            #expect(text.contains("promo_central_offices 1"))
+        }
+    }
+}

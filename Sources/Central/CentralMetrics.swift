@@ -1,0 +1,52 @@
+import Foundation
+import GRDB
+import Prometheus
+import SyncCore
+
+/// promo-central's metrics in Prometheus text format, served at `/metrics`.
+public final class CentralMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    let pushesApplied: Counter
+    let pushesDuplicate: Counter
+    let changesReceived: Counter
+    let pulls: Counter
+    let recordsServed: Counter
+    let clientErrors: Counter
+    let serverErrors: Counter
+    let offices: Gauge
+    let openConflicts: Gauge
+    let logPosition: Gauge
+
+    public init() {
+        pushesApplied = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "pushes", unitName: "total", helpText: "Changesets received, by outcome."), labels: [("outcome", "applied")])
+        pushesDuplicate = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "pushes", unitName: "total", helpText: "Changesets received, by outcome."), labels: [("outcome", "duplicate")])
+        changesReceived = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "changes_received", unitName: "total", helpText: "Changes in applied changesets."))
+        pulls = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "pulls", unitName: "total", helpText: "Pull pages served."))
+        recordsServed = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "records_served", unitName: "total", helpText: "Records sent in pull pages."))
+        clientErrors = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "errors", unitName: "total", helpText: "Requests answered with an error, by class."), labels: [("class", "client")])
+        serverErrors = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "errors", unitName: "total", helpText: "Requests answered with an error, by class."), labels: [("class", "server")])
+        offices = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "offices", unitName: "", helpText: "Registered offices."))
+        openConflicts = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "open_conflicts", unitName: "", helpText: "Conflict records no one has resolved."))
+        logPosition = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "change_log_position", unitName: "", helpText: "The newest position in the change log."))
+    }
+
+    func recordStatus(_ code: Int) {
+        if code >= 500 { serverErrors.increment() } else if code >= 400 { clientErrors.increment() }
+    }
+
+    /// The exposition text, with the store's gauges read now.
+    public func exposition(store: CentralStore) -> String {
+        if let (officeCount, conflicts, position) = try? store.database.read({ db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM office WHERE revoked_at IS NULL") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND json_extract(fields, '$.resolution') IS NULL") ?? 0,
+             try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0)
+        }) {
+            offices.set(Double(officeCount))
+            openConflicts.set(Double(conflicts))
+            logPosition.set(Double(position))
+        }
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}
