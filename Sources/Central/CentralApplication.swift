@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import NIOCore
 import NIOSSL
 import SyncCore
 
@@ -18,6 +19,11 @@ public struct CentralConfiguration: Sendable {
     public var maxBodyBytes: Int = 32 * 1024 * 1024
     /// Page size when an office does not ask for one.
     public var defaultPageSize: Int = 1_000
+    /// Requests per second each office may make on average, and the burst it may use at once.
+    public var rateLimitPerSecond: Double = 50
+    public var rateLimitBurst: Double = 200
+    /// A connection with no request for this long is closed (slow or stuck clients).
+    public var idleTimeout: Duration = .seconds(60)
     /// HTTPS: PEM certificate chain and key; nil serves plain HTTP (behind a TLS reverse proxy only).
     public var tls: TLSFiles?
     public var logLevel: Logger.Level = .info
@@ -56,10 +62,11 @@ public func buildApplication(
 ) throws(CentralError) -> some ApplicationProtocol {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ProtocolMiddleware(epoch: store.epoch, logger: logger, metrics: metrics))
-    CentralRoutes(store: store, configuration: configuration, metrics: metrics).register(on: router)
+    CentralRoutes(store: store, configuration: configuration, metrics: metrics,
+                  limiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)).register(on: router)
     return Application(
         router: router,
-        server: try serverBuilder(configuration.tls),
+        server: try serverBuilder(configuration.tls, idleTimeout: configuration.idleTimeout),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "promo-central"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
@@ -105,6 +112,7 @@ struct CentralRoutes: Sendable {
     let store: CentralStore
     let configuration: CentralConfiguration
     let metrics: CentralMetrics
+    let limiter: RateLimiter
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/health") { _, _ in
@@ -159,6 +167,10 @@ struct CentralRoutes: Sendable {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw CentralError.unauthorized }
         let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
         guard !token.isEmpty, let office = try store.authenticate(token: token) else { throw CentralError.unauthorized }
+        if let wait = limiter.admit(office.rawValue) {
+            throw CentralError(.tooManyRequests, "rate_limited", "office \(office) sends requests faster than \(Int(limiter.ratePerSecond))/s",
+                               hint: "Retry after \(wait) s; promo-sync backs off by itself.")
+        }
         return office
     }
 
@@ -199,8 +211,9 @@ struct CentralRoutes: Sendable {
 }
 
 /// Plain HTTP/1.1, or HTTPS with the configured certificate (and client certificates for mutual TLS).
-func serverBuilder(_ tls: CentralConfiguration.TLSFiles?) throws(CentralError) -> HTTPServerBuilder {
-    guard let tls else { return .http1() }
+func serverBuilder(_ tls: CentralConfiguration.TLSFiles?, idleTimeout: Duration) throws(CentralError) -> HTTPServerBuilder {
+    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000)))
+    guard let tls else { return http1 }
     do {
         let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
@@ -212,7 +225,7 @@ func serverBuilder(_ tls: CentralConfiguration.TLSFiles?) throws(CentralError) -
             configuration.certificateVerification = .noHostnameVerification
             configuration.trustRoots = .file(clientCA)
         }
-        return try .tls(.http1(), tlsConfiguration: configuration)
+        return try .tls(http1, tlsConfiguration: configuration)
     } catch {
         throw CentralError(.internalServerError, "tls", "cannot set up HTTPS from \(tls.certificateChain) and \(tls.privateKey): \(error)",
                            hint: "Give a PEM certificate chain and its PEM private key, readable by the service user (docs/OPERATIONS.md).")

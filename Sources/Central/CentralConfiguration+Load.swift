@@ -8,7 +8,8 @@ extension CentralConfiguration {
 
     static let keys: Set<String> = [
         "data_dir", "server.host", "server.port", "server.tls_certificate", "server.tls_key", "server.tls_client_ca",
-        "limits.max_body_bytes", "limits.default_page_size", "log.level",
+        "limits.max_body_bytes", "limits.default_page_size", "limits.requests_per_second", "limits.burst",
+        "limits.idle_timeout_seconds", "log.level",
     ]
 
     /// Loads config/promo-central.example.toml's settings from `path` (or `PROMO_CENTRAL_CONFIG`, or
@@ -35,6 +36,9 @@ extension CentralConfiguration {
                 port: Int(try reader.integer("server.port", default: 8443, range: 0...65_535, unit: "(port number)")))
             c.maxBodyBytes = Int(try reader.integer("limits.max_body_bytes", default: 32 * 1024 * 1024, range: 1_024...1_073_741_824, unit: "bytes"))
             c.defaultPageSize = Int(try reader.integer("limits.default_page_size", default: 1_000, range: 1...Int64(WireProtocol.maxPageSize), unit: "records"))
+            c.rateLimitPerSecond = Double(try reader.integer("limits.requests_per_second", default: 50, range: 1...100_000, unit: "requests per second"))
+            c.rateLimitBurst = Double(try reader.integer("limits.burst", default: 200, range: 1...1_000_000, unit: "requests"))
+            c.idleTimeout = .seconds(try reader.integer("limits.idle_timeout_seconds", default: 60, range: 1...3_600, unit: "seconds"))
             let certificate = try reader.string("server.tls_certificate", default: nil)
             let key = try reader.string("server.tls_key", default: nil)
             let clientCA = try reader.string("server.tls_client_ca", default: nil)

@@ -123,15 +123,58 @@ public final class CentralStore: Sendable {
         return token
     }
 
-    /// The office a token belongs to, if the token is known and not revoked.
+    /// The office a token belongs to, if the token is known and not revoked. The token's hash is
+    /// compared with every office's in constant time, so timing says nothing about which is close.
     public func authenticate(token: String) throws(CentralError) -> OfficeCode? {
-        let hash = Self.hashToken(token)
+        let presented = Array(Self.hashToken(token).utf8)
         do {
-            return try database.read { db in
-                try String.fetchOne(db, sql: "SELECT code FROM office WHERE token_hash = ? AND revoked_at IS NULL", arguments: [hash])
-            }.map(OfficeCode.init(unchecked:))
+            let offices = try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT code, token_hash FROM office WHERE revoked_at IS NULL")
+                    .map { (code: $0["code"] as String, hash: Array(($0["token_hash"] as String).utf8)) }
+            }
+            var match: String?
+            for office in offices where Self.constantTimeEqual(office.hash, presented) { match = office.code }
+            return match.map(OfficeCode.init(unchecked:))
         } catch {
             throw CentralError.storage(error, during: "checking a token")
+        }
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for i in a.indices { difference |= a[i] ^ b[i] }
+        return difference == 0
+    }
+
+    /// Issues a new token for an office (the old one stops working at once) and returns it.
+    public func rotateToken(_ code: OfficeCode, now: Date = Date()) throws(CentralError) -> String {
+        let token = Self.newToken()
+        do {
+            try database.write { db in
+                try db.execute(sql: "UPDATE office SET token_hash = ?, revoked_at = NULL WHERE code = ?",
+                               arguments: [Self.hashToken(token), code.rawValue])
+                guard db.changesCount == 1 else {
+                    throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "Register it with: promo-central office add \(code)")
+                }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "rotating the token of office \(code)")
+        }
+        return token
+    }
+
+    /// Revokes an office's token: every request with it is refused until a new one is issued.
+    public func revokeToken(_ code: OfficeCode, now: Date = Date()) throws(CentralError) {
+        do {
+            try database.write { db in
+                try db.execute(sql: "UPDATE office SET revoked_at = ? WHERE code = ?", arguments: [now.formatted(.iso8601), code.rawValue])
+                guard db.changesCount == 1 else {
+                    throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
+                }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "revoking the token of office \(code)")
         }
     }
 

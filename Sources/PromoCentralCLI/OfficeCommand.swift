@@ -5,7 +5,7 @@ import SyncCore
 
 struct OfficeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "office", abstract: "Register and list offices.", subcommands: [Add.self, List.self])
+        commandName: "office", abstract: "Register and list offices.", subcommands: [Add.self, List.self, RotateToken.self, Revoke.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -19,15 +19,20 @@ struct OfficeCommand: ParsableCommand {
         func run() throws {
             let office = try OfficeCode(code)
             let token = try location.open().addOffice(office)
-            if let tokenFile {
-                guard FileManager.default.createFile(atPath: tokenFile, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-                    throw ValidationError("cannot write \(tokenFile); the office is registered, so rotate its token once the path is writable")
-                }
-                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenFile)
-                print("Registered office \(office); its token is in \(tokenFile).")
-            } else {
+            try Self.deliver(token, office: office, to: tokenFile)
+        }
+
+        /// Prints the token once, or writes it to a file only its owner can read.
+        static func deliver(_ token: String, office: OfficeCode, to tokenFile: String?) throws {
+            guard let tokenFile else {
                 print(token)
+                return
             }
+            guard FileManager.default.createFile(atPath: tokenFile, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw ValidationError("cannot write \(tokenFile); run promo-central office rotate-token \(office) once the path is writable")
+            }
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenFile)
+            print("The token of office \(office) is in \(tokenFile).")
         }
     }
 
@@ -39,6 +44,35 @@ struct OfficeCommand: ParsableCommand {
             for office in try location.open().offices() {
                 print("\(office.code)  last changeset \(office.lastSequence)\(office.revoked ? "  (revoked)" : "")")
             }
+        }
+    }
+}
+
+extension OfficeCommand {
+    struct RotateToken: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-token", abstract: "Issue a new token for an office; the old one stops working at once.")
+        @OptionGroup var location: StoreLocation
+        @Argument(help: "The office code.") var code: String
+        @Option(name: .customLong("token-file"), help: "Write the new token to this file (mode 600) instead of printing it.")
+        var tokenFile: String?
+
+        func run() throws {
+            let office = try OfficeCode(code)
+            let token = try location.open().rotateToken(office)
+            try Add.deliver(token, office: office, to: tokenFile)
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke an office's token (a stolen server): every request with it is refused until rotate-token.")
+        @OptionGroup var location: StoreLocation
+        @Argument(help: "The office code.") var code: String
+
+        func run() throws {
+            try location.open().revokeToken(try OfficeCode(code))
+            print("revoked the token of office \(code); issue a new one with: promo-central office rotate-token \(code)")
         }
     }
 }

@@ -52,6 +52,8 @@ public final class Replica: Sendable {
         let replica: Replica
         do {
             let pool = try DatabasePool(path: path, configuration: configuration())
+            // The replica holds public money records: its owner only (the WAL files follow).
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
             try Schema.migrator().migrate(pool)
             replica = Replica(path: path, database: pool, faults: faults)
             try pool.write { db in
@@ -102,6 +104,15 @@ public final class Replica: Sendable {
             }
         } catch {
             throw ReplicaError.wrap(error, during: "reading the settings")
+        }
+    }
+
+    /// Refuses a replica file other users may read or write, with the fix.
+    public func checkPermissions() throws(ReplicaError) {
+        let mode = ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue ?? 0
+        if mode & 0o007 != 0 {
+            throw ReplicaError(.storage, "the replica \(path) can be read or written by other users (mode \(String(mode, radix: 8)))",
+                               hint: "Try: chmod 600 \(path)")
         }
     }
 

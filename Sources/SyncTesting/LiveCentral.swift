@@ -25,6 +25,7 @@ public func withLiveCentral<T: Sendable>(
     storePath: String? = nil,
     faults: FaultInjector = FaultInjector(),
     tls: CentralConfiguration.TLSFiles? = nil,
+    configure: @Sendable (inout CentralConfiguration) -> Void = { _ in },
     _ body: @Sendable (LiveCentral) async throws -> T
 ) async throws -> T {
     let folder = try directory ?? TemporaryDirectory(prefix: "central")
@@ -35,6 +36,7 @@ public func withLiveCentral<T: Sendable>(
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     var configuration = CentralConfiguration(dataDirectory: folder.path, host: "127.0.0.1", port: 0)
     configuration.tls = tls
+    configure(&configuration)
     let app = try buildApplication(configuration: configuration, store: store, logger: logger) { port in continuation.yield(port) }
     let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
     let server = Task { try await group.run() }

@@ -73,10 +73,11 @@ public struct CentralClient: Sendable {
         let transient = status >= 500 || status == 429 || status == 408
         let message = remote.map { "the centre refused \(path) (\(status)): \($0.error.message)" }
             ?? "the centre answered \(path) with HTTP \(status)"
-        var hint = remote?.error.hint
+        // A refused token is the office operator's to fix, whatever the centre suggests to API users.
+        var hint = status == 401 ? nil : remote?.error.hint
         if hint == nil {
             switch status {
-            case 401: hint = "The office token was refused: check the token file, or ask the centre for a new one (promo-central office rotate-token)."
+            case 401: hint = "The office token was refused (wrong, rotated or revoked): check the token file, or ask the centre for a new one (promo-central office rotate-token)."
             case 403: hint = "The centre does not allow this office to do that."
             case 404: hint = "Check the central URL: it should be the address of promo-central."
             case 413: hint = "The changeset is too large for the centre; lower the changeset size in the configuration."

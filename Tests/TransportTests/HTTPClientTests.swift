@@ -78,7 +78,7 @@ final class SilentListener: @unchecked Sendable {
             #expect(error?.remoteCode == "unauthorized")
             #expect(error?.isTransient == false)
             #expect(error?.epoch == central.store.epoch)
-            #expect(error?.hint?.contains("Bearer") == true)
+            #expect(error?.hint?.contains("token file") == true)
         }
     }
 

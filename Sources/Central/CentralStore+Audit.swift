@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// A break found in an office's stored changeset chain.
+public struct ChainProblem: Sendable, Equatable, CustomStringConvertible {
+    public var office: String
+    public var sequence: Int64
+    public var problem: String
+    public var description: String { "office \(office) changeset \(sequence): \(problem)" }
+}
+
+/// One entry of the audit trail: who changed which record, and when.
+public struct AuditEntry: Sendable, Equatable {
+    public var table: String
+    public var id: String
+    public var writer: String
+    public var hlc: String
+    public var op: String
+    public var fields: String
+}
+
+extension CentralStore {
+    /// Re-verifies the stored changeset history: every body hashes to its recorded hash, the
+    /// sequence has no gap, and each changeset chains onto the one before.
+    public func verifyChains(office: String? = nil) throws(CentralError) -> [ChainProblem] {
+        do {
+            return try database.read { db in
+                var problems: [ChainProblem] = []
+                let offices = try Row.fetchAll(db, sql: "SELECT code, last_sequence, last_hash FROM office WHERE ?1 IS NULL OR code = ?1 ORDER BY code",
+                                               arguments: [office])
+                for officeRow in offices {
+                    let code: String = officeRow["code"]
+                    var expectedPrevious = Changeset.genesisHash
+                    var expectedSequence: Int64 = 1
+                    let cursor = try Row.fetchCursor(
+                        db, sql: "SELECT sequence, hash, previous_hash, body FROM changeset WHERE office = ? ORDER BY sequence", arguments: [code])
+                    while let row = try cursor.next() {
+                        let sequence: Int64 = row["sequence"]
+                        func report(_ text: String) { problems.append(ChainProblem(office: code, sequence: sequence, problem: text)) }
+                        if sequence != expectedSequence { report("expected changeset \(expectedSequence) here (a gap)") }
+                        let recorded: String = row["hash"]
+                        if (row["previous_hash"] as String) != expectedPrevious { report("does not chain onto the changeset before it") }
+                        if let changeset = try? JSONDecoder().decode(Changeset.self, from: row["body"] as Data) {
+                            if changeset.computeHash() != recorded || changeset.hash != recorded {
+                                report("its stored body does not hash to its recorded hash (altered after it was received)")
+                            }
+                        } else {
+                            report("its stored body cannot be read")
+                        }
+                        expectedPrevious = recorded
+                        expectedSequence = sequence + 1
+                    }
+                    if (officeRow["last_sequence"] as Int64) != expectedSequence - 1 || (officeRow["last_hash"] as String) != expectedPrevious {
+                        problems.append(ChainProblem(office: code, sequence: officeRow["last_sequence"], problem: "the office's recorded chain head does not match its stored changesets"))
+                    }
+                }
+                return problems
+            }
+        } catch {
+            throw CentralError.storage(error, during: "verifying changeset chains")
+        }
+    }
+
+    /// The audit trail, newest first: every change the centre holds, with its writer and clock.
+    public func auditTrail(office: String? = nil, record: String? = nil, limit: Int = 100) throws(CentralError) -> [AuditEntry] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT h.tbl, h.id, h.hlc, h.op, h.fields FROM history h
+                        WHERE (?1 IS NULL OR h.aggregate IN (SELECT aggregate FROM record WHERE office = ?1))
+                          AND (?2 IS NULL OR h.id = ?2 OR h.aggregate = ?2)
+                        ORDER BY h.hlc DESC LIMIT ?3
+                        """,
+                    arguments: [office, record, limit]
+                ).map { row in
+                    let hlc: String = row["hlc"]
+                    return AuditEntry(table: row["tbl"], id: row["id"], writer: String(hlc.split(separator: "-").last ?? ""),
+                                      hlc: hlc, op: row["op"], fields: row["fields"])
+                }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading the audit trail")
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import Synchronization
+
+/// A token bucket per office: `ratePerSecond` requests on average, bursts of `burst`.
+public final class RateLimiter: Sendable {
+    public let ratePerSecond: Double
+    public let burst: Double
+    private let buckets = Mutex<[String: (tokens: Double, at: ContinuousClock.Instant)]>([:])
+
+    public init(ratePerSecond: Double, burst: Double) {
+        self.ratePerSecond = ratePerSecond
+        self.burst = burst
+    }
+
+    /// Takes one token for `key`; returns nil when allowed, or the seconds to wait.
+    public func admit(_ key: String, now: ContinuousClock.Instant = .now) -> Int? {
+        buckets.withLock { buckets in
+            var bucket = buckets[key] ?? (tokens: burst, at: now)
+            let elapsed = now - bucket.at
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            bucket.tokens = min(burst, bucket.tokens + seconds * ratePerSecond)
+            bucket.at = now
+            defer { buckets[key] = bucket }
+            if bucket.tokens >= 1 {
+                bucket.tokens -= 1
+                return nil
+            }
+            return max(1, Int(((1 - bucket.tokens) / ratePerSecond).rounded(.up)))
+        }
+    }
+}
