@@ -69,3 +69,30 @@ extension CentralStore {
         }
     }
 }
+
+extension CentralStore {
+    /// The consolidated figures as report facts.
+    public func reportFacts() throws(CentralError) -> (plans: [PlanFact], disbursed: [DisbursedFact]) {
+        do {
+            return try database.read { db in
+                let decoder = JSONDecoder()
+                func fields(_ tbl: String) throws -> [[String: FieldValue]] {
+                    try String.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = ? AND deleted_at IS NULL", arguments: [tbl])
+                        .map { try decoder.decode([String: FieldValue].self, from: Data($0.utf8)) }
+                }
+                let plans = try fields("province_total").compactMap { f -> PlanFact? in
+                    guard let fund = f["fund_source"]?.text.flatMap(FundSource.init(rawValue:)) else { return nil }
+                    return PlanFact(province: f["province"]?.text ?? "", year: Int(f["year"]?.integer ?? 0), fund: fund, amount: f["plan_amount"]?.integer ?? 0)
+                }
+                let paid = try fields("disbursed_total").compactMap { f -> DisbursedFact? in
+                    guard let fund = f["fund_source"]?.text.flatMap(FundSource.init(rawValue:)) else { return nil }
+                    return DisbursedFact(province: f["province"]?.text ?? "", year: Int(f["year"]?.integer ?? 0), fund: fund,
+                                         group: Int(f["report_group"]?.integer ?? 0), paidOn: f["paid_on"]?.text ?? "", amount: f["amount"]?.integer ?? 0)
+                }
+                return (plans, paid)
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading report figures")
+        }
+    }
+}

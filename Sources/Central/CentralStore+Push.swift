@@ -85,6 +85,43 @@ extension CentralStore {
         }
     }
 
+    /// Recomputes the disbursed amounts per year, fund, reporting group and payment date, writing
+    /// only those that changed; a fact that no longer has entries drops to zero.
+    static func recomputeDisbursedFacts(_ db: Database, office: OfficeCode) throws {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT json_extract(p.fields, '$.year') AS year, json_extract(p.fields, '$.fund_source') AS fund,
+                       json_extract(p.fields, '$.category') AS category, json_extract(d.fields, '$.paid_on') AS paid_on,
+                       sum(CASE json_extract(d.fields, '$.kind') WHEN 'recovery' THEN -json_extract(d.fields, '$.amount')
+                                ELSE json_extract(d.fields, '$.amount') END) AS amount
+                FROM record d JOIN record p ON p.tbl = 'project' AND p.id = json_extract(d.fields, '$.project_id')
+                WHERE d.tbl = 'disbursement' AND d.office = ?1 AND d.deleted_at IS NULL AND d.held = 0
+                GROUP BY 1, 2, 3, 4
+                """,
+            arguments: [office.rawValue])
+        var facts: [String: (year: Int64, fund: String, group: Int64, paidOn: String, amount: Int64)] = [:]
+        for row in rows {
+            guard let year = row["year"] as Int64?, let fund = row["fund"] as String?, let paidOn = row["paid_on"] as String? else { continue }
+            let group = Int64(ReferenceData.category(code: row["category"] ?? "")?.reportGroup ?? 0)
+            let id = "\(office.rawValue)/\(year)/\(fund)/\(group)/\(paidOn)"
+            let amount: Int64 = row["amount"] ?? 0
+            facts[id] = (year, fund, group, paidOn, (facts[id]?.amount ?? 0) + amount)
+        }
+        for id in try String.fetchAll(
+            db, sql: "SELECT id FROM record WHERE tbl = 'disbursed_total' AND office = 'central' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
+        where facts[id] == nil {
+            let parts = id.split(separator: "/").map(String.init)
+            facts[id] = (Int64(parts[1]) ?? 0, parts[2], Int64(parts[3]) ?? 0, parts[4], 0)
+        }
+        for (id, fact) in facts {
+            try putCentralRecord(db, table: .disbursedTotal, id: id, fields: [
+                "province": .text(office.rawValue), "year": .integer(fact.year), "fund_source": .text(fact.fund),
+                "report_group": .integer(fact.group), "paid_on": .text(fact.paidOn), "amount": .integer(fact.amount),
+            ])
+        }
+    }
+
     /// Recomputes the plan and disbursed totals per year and fund source of one office's province,
     /// writing only those that changed (so an idle sync moves nothing).
     static func recomputeTotals(_ db: Database, office: OfficeCode) throws {
@@ -120,6 +157,7 @@ extension CentralStore {
                 "plan_amount": .integer(row["plan_amount"]), "disbursed_amount": .integer(row["paid_amount"]),
             ])
         }
+        try recomputeDisbursedFacts(db, office: office)
         // Totals whose rows were all deleted drop to zero rather than vanish.
         for id in try String.fetchAll(db, sql: "SELECT id FROM record WHERE tbl = 'province_total' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
         where !seen.contains(id) {

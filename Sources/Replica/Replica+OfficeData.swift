@@ -263,14 +263,26 @@ enum Validation {
     }
 
     static func date(_ text: String) throws(ReplicaError) {
-        let parts = text.split(separator: "-")
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-              (2000...2100).contains(y), (1...12).contains(m),
-              let date = DateComponents(calendar: Calendar(identifier: .gregorian), year: y, month: m, day: d).date,
-              Calendar(identifier: .gregorian).component(.day, from: date) == d
-        else {
+        guard CalendarDate.isValid(text) else {
             throw ReplicaError(.invalidInput, "'\(text)' is not a date", hint: "Write dates as YYYY-MM-DD, e.g. 2025-09-30.")
+        }
+    }
+}
+
+extension Replica {
+    /// The consolidated figures pulled from the centre, as report facts (every province the office
+    /// may see: national and regional reports work offline).
+    public func reportFacts() throws(ReplicaError) -> (plans: [PlanFact], disbursed: [DisbursedFact]) {
+        try read("reading report figures") { db in
+            let plans = try Row.fetchAll(db, sql: "SELECT province, year, fund_source, plan_amount FROM province_total").compactMap { r -> PlanFact? in
+                guard let fund = FundSource(rawValue: r["fund_source"]) else { return nil }
+                return PlanFact(province: r["province"], year: r["year"], fund: fund, amount: r["plan_amount"])
+            }
+            let paid = try Row.fetchAll(db, sql: "SELECT province, year, fund_source, report_group, paid_on, amount FROM disbursed_total").compactMap { r -> DisbursedFact? in
+                guard let fund = FundSource(rawValue: r["fund_source"]) else { return nil }
+                return DisbursedFact(province: r["province"], year: r["year"], fund: fund, group: r["report_group"], paidOn: r["paid_on"], amount: r["amount"])
+            }
+            return (plans, paid)
         }
     }
 }

@@ -126,6 +126,19 @@ extension Replica {
                             f["office"]?.text ?? record.office.rawValue, f["writer"]?.text ?? "", f["hlc"]?.text ?? "",
                             f["rule"]?.text ?? "", f["mine"]?.text ?? "{}", f["theirs"]?.text ?? "{}", f["message"]?.text ?? "",
                             f["resolution"]?.text, f["resolved_by"]?.text])
+        case .disbursedTotal:
+            if record.deleted {
+                try db.execute(sql: "DELETE FROM disbursed_total WHERE id = ?", arguments: [record.id])
+                return
+            }
+            let f = record.fields
+            try db.execute(
+                sql: """
+                    INSERT INTO disbursed_total(id, province, year, fund_source, report_group, paid_on, amount) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET amount = excluded.amount
+                    """,
+                arguments: [record.id, f["province"]?.text, f["year"]?.integer, f["fund_source"]?.text, f["report_group"]?.integer ?? 0,
+                            f["paid_on"]?.text ?? "", f["amount"]?.integer ?? 0])
         case .provinceTotal:
             if record.deleted {
                 try db.execute(sql: "DELETE FROM province_total WHERE id = ?", arguments: [record.id])

@@ -142,6 +142,15 @@ enum Schema {
                     resolved_by TEXT
                 ) STRICT;
                 CREATE INDEX conflict_row ON conflict(row_id);
+                CREATE TABLE disbursed_total (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    province TEXT NOT NULL,
+                    year INTEGER NOT NULL,
+                    fund_source TEXT NOT NULL,
+                    report_group INTEGER NOT NULL,
+                    paid_on TEXT NOT NULL,
+                    amount INTEGER NOT NULL
+                ) STRICT;
                 CREATE TABLE province_total (
                     id TEXT PRIMARY KEY NOT NULL,
                     province TEXT NOT NULL,

@@ -49,6 +49,9 @@ public enum ConsolidatedTable: String, CaseIterable, Codable, Sendable {
     case conflict
     /// Per-province, per-year, per-fund plan and disbursed totals computed by the centre.
     case provinceTotal = "province_total"
+    /// Disbursed amounts per province, year, fund, reporting group and payment date, so reports
+    /// can cut off at any date and break down by group.
+    case disbursedTotal = "disbursed_total"
     /// The provinces in force (reference data).
     case province
     /// Activity categories (reference data).
