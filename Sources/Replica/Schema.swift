@@ -117,6 +117,9 @@ enum Schema {
                     paid_on TEXT NOT NULL
                 ) STRICT;
                 CREATE INDEX disbursement_project ON disbursement(project_id);
+                CREATE INDEX disbursement_voucher ON disbursement(office, voucher);
+                CREATE INDEX project_code ON project(office, code);
+                CREATE INDEX plan_line_year ON plan_line(office, year, fund_source);
                 CREATE TABLE conflict_resolution (
                     id TEXT PRIMARY KEY NOT NULL,
                     office TEXT NOT NULL,

@@ -1,0 +1,264 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// What an import did.
+public struct ImportReport: Sendable, Equatable {
+    public enum Kind: String, Sendable { case projects, plan, disbursements }
+    public var kind: Kind
+    public var inserted = 0
+    public var updated = 0
+    public var unchanged = 0
+}
+
+/// A file that was refused whole, with every bad row.
+public struct ImportRejection: Error, Sendable, CustomStringConvertible {
+    /// `line N: reason`, in line order.
+    public var problems: [String]
+    public var description: String {
+        "the file was not imported (nothing changed): \(problems.count) problem\(problems.count == 1 ? "" : "s")\n"
+            + problems.map { "  " + $0 }.joined(separator: "\n")
+    }
+}
+
+extension Replica {
+    /// The columns of each kind of file. The kind is recognised from the header.
+    static let importColumns: [ImportReport.Kind: (required: [String], optional: [String])] = [
+        .projects: (["code", "name", "category", "fund_source", "year", "total_cost", "requested_support"], ["beneficiary", "province", "status"]),
+        .plan: (["year", "fund_source", "amount"], ["note"]),
+        .disbursements: (["project_code", "kind", "amount", "voucher", "paid_on"], []),
+    ]
+
+    /// Imports a CSV file of projects, plan lines or disbursements: all or nothing. Every bad row
+    /// is reported with its line and reason; importing the same file again changes nothing
+    /// (projects are matched by code, plan lines by year and fund source, payments by voucher).
+    public func importCSV(_ text: String) throws -> ImportReport {
+        let office = try settings().office
+        let records: [CSV.Record]
+        do { records = try CSV.parse(text) } catch { throw ImportRejection(problems: [error.description]) }
+        guard let header = records.first else { throw ImportRejection(problems: ["the file is empty: the first line must name the columns"]) }
+        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard let kind = Self.importColumns.first(where: { Set($0.value.required).isSubset(of: names) })?.key else {
+            throw ImportRejection(problems: ["line \(header.line): the columns do not match a known file; projects need "
+                + "\(Self.importColumns[.projects]!.required.joined(separator: ",")), plan lines need "
+                + "\(Self.importColumns[.plan]!.required.joined(separator: ",")), disbursements need "
+                + "\(Self.importColumns[.disbursements]!.required.joined(separator: ","))"])
+        }
+        let known = Set(Self.importColumns[kind]!.required + Self.importColumns[kind]!.optional)
+        if let unknown = names.first(where: { !known.contains($0) }) {
+            throw ImportRejection(problems: ["line \(header.line): unknown column '\(unknown)' for a \(kind.rawValue) file; allowed: \(known.sorted().joined(separator: ", "))"])
+        }
+        let rows = Array(records.dropFirst())
+        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        do {
+            // Checking and writing share one transaction: the file goes in whole or not at all.
+            return try database.write { db in
+                var importer = Importer(db: db, office: office.rawValue, index: index, columnCount: names.count, kind: kind)
+                for row in rows { importer.check(row) }
+                guard importer.problems.isEmpty else { throw ImportRejection(problems: importer.problems) }
+                try importer.apply()
+                return importer.report
+            }
+        } catch let rejection as ImportRejection {
+            throw rejection
+        } catch {
+            throw ReplicaError.wrap(error, during: "importing a CSV file")
+        }
+    }
+
+    /// Writes the office's projects, plan lines or disbursements as CSV that `importCSV` reads back.
+    public func exportCSV(_ kind: ImportReport.Kind) throws(ReplicaError) -> String {
+        let office = try settings().office
+        return try read("exporting") { db in
+            var lines: [String] = []
+            switch kind {
+            case .projects:
+                lines.append(CSV.line(["code", "name", "category", "fund_source", "beneficiary", "year", "total_cost", "requested_support", "province", "status"]))
+                for r in try Row.fetchAll(db, sql: "SELECT * FROM project WHERE office = ? ORDER BY code", arguments: [office.rawValue]) {
+                    lines.append(CSV.line([r["code"], r["name"], r["category"], r["fund_source"], r["beneficiary"] ?? "", String(r["year"] as Int64),
+                                           String(r["total_cost"] as Int64), String(r["requested_support"] as Int64), r["province"], r["status"]]))
+                }
+            case .plan:
+                lines.append(CSV.line(["year", "fund_source", "amount", "note"]))
+                for r in try Row.fetchAll(db, sql: "SELECT * FROM plan_line WHERE office = ? ORDER BY year, fund_source", arguments: [office.rawValue]) {
+                    lines.append(CSV.line([String(r["year"] as Int64), r["fund_source"], String(r["amount"] as Int64), r["note"] ?? ""]))
+                }
+            case .disbursements:
+                lines.append(CSV.line(["project_code", "kind", "amount", "voucher", "paid_on"]))
+                for r in try Row.fetchAll(
+                    db, sql: "SELECT p.code, d.* FROM disbursement d JOIN project p ON p.id = d.project_id WHERE d.office = ? ORDER BY d.paid_on, d.voucher",
+                    arguments: [office.rawValue]) {
+                    lines.append(CSV.line([r["code"], r["kind"], String(r["amount"] as Int64), r["voucher"] ?? "", r["paid_on"]]))
+                }
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+    }
+}
+
+/// Checks every row first, then applies them all in the caller's transaction.
+private struct Importer {
+    let db: Database
+    let office: String
+    let index: [String: Int]
+    let columnCount: Int
+    let kind: ImportReport.Kind
+    var problems: [String] = []
+    var report: ImportReport
+    private var pending: [() throws -> Void] = []
+    private var seenKeys: [String: Int] = [:]
+    private var projectTotals: [String: (id: String, limit: Int64, total: Int64)] = [:]
+
+    init(db: Database, office: String, index: [String: Int], columnCount: Int, kind: ImportReport.Kind) {
+        self.db = db
+        self.office = office
+        self.index = index
+        self.columnCount = columnCount
+        self.kind = kind
+        self.report = ImportReport(kind: kind)
+    }
+
+    func apply() throws { for step in pending { try step() } }
+
+    mutating func check(_ record: CSV.Record) {
+        let line = record.line
+        func fail(_ message: String) { problems.append("line \(line): \(message)") }
+        guard record.fields.count == columnCount else {
+            return fail("\(record.fields.count) fields where the header has \(columnCount)")
+        }
+        func text(_ name: String) -> String? {
+            index[name].map { record.fields[$0].trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        func amount(_ name: String) -> Int64? {
+            guard let t = text(name) else { fail("\(name) is empty"); return nil }
+            guard let v = Int64(t.replacingOccurrences(of: "_", with: "")) else {
+                fail("\(name) '\(t)' is not a whole number of VND\(t.contains(".") || t.contains(",") ? " (no decimals or separators)" : "")")
+                return nil
+            }
+            guard v > 0 else { fail("\(name) must be more than 0 VND (got \(v))"); return nil }
+            return v
+        }
+        func year() -> Int? {
+            guard let t = text("year"), let y = Int(t), (2000...2100).contains(y) else { fail("year '\(text("year") ?? "")' is not a year between 2000 and 2100"); return nil }
+            return y
+        }
+        func fund() -> FundSource? {
+            guard let f = text("fund_source").flatMap(FundSource.init(rawValue:)) else { fail("fund_source '\(text("fund_source") ?? "")' must be national or local"); return nil }
+            return f
+        }
+        func duplicate(_ key: String, _ what: String) -> Bool {
+            if let earlier = seenKeys[key] { fail("\(what) is also on line \(earlier)"); return true }
+            seenKeys[key] = line
+            return false
+        }
+        let before = problems.count
+        do {
+            switch kind {
+            case .projects:
+                guard let code = text("code") else { return fail("code is empty") }
+                let name = text("name")
+                if name == nil { fail("name is empty") }
+                let category = text("category")
+                if category.flatMap(ReferenceData.category(code:)) == nil { fail("unknown activity category '\(category ?? "")'") }
+                let fund = fund(), year = year(), total = amount("total_cost"), requested = amount("requested_support")
+                if let total, let requested, requested > total { fail("requested_support (\(requested)) is more than total_cost (\(total))") }
+                let province = text("province") ?? office
+                if ReferenceData.province(code: province) == nil && !ReferenceData.formerProvinces.contains(where: { $0.code == province }) {
+                    fail("unknown province '\(province)'")
+                }
+                let status = text("status") ?? ProjectStatus.draft.rawValue
+                if ProjectStatus(rawValue: status) == nil { fail("unknown status '\(status)'") }
+                if duplicate("project/\(code)", "project code \(code)") || problems.count > before { return }
+                guard let name, let category, let fund, let year, let total, let requested else { return }
+                let beneficiary = text("beneficiary")
+                if let existing = try Row.fetchOne(db, sql: "SELECT * FROM project WHERE office = ? AND code = ?", arguments: [office, code]) {
+                    if (existing["fund_source"] as String) != fund.rawValue {
+                        return fail("project \(code) exists as a \(existing["fund_source"] as String)-fund project; the fund source cannot change")
+                    }
+                    let same = (existing["name"] as String) == name && (existing["category"] as String) == category
+                        && (existing["beneficiary"] as String?) == beneficiary && (existing["year"] as Int) == year
+                        && (existing["total_cost"] as Int64) == total && (existing["requested_support"] as Int64) == requested
+                    if same { report.unchanged += 1; return }
+                    report.updated += 1
+                    let id: String = existing["id"]
+                    pending.append { [db] in
+                        try db.execute(sql: """
+                            UPDATE project SET name = ?, category = ?, beneficiary = ?, year = ?, total_cost = ?, requested_support = ? WHERE id = ?
+                            """, arguments: [name, category, beneficiary, year, total, requested, id])
+                    }
+                } else {
+                    report.inserted += 1
+                    let office = self.office
+                    pending.append { [db] in
+                        try db.execute(sql: """
+                            INSERT INTO project(id, office, province, code, name, category, fund_source, beneficiary, year,
+                                                total_cost, requested_support, approved_support, status)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+                            """, arguments: [RowID.make().rawValue, office, province, code, name, category, fund.rawValue, beneficiary,
+                                             year, total, requested, status])
+                    }
+                }
+            case .plan:
+                let year = year(), fund = fund(), amount = amount("amount")
+                guard let year, let fund, let amount, problems.count == before else { return }
+                if duplicate("plan/\(year)/\(fund.rawValue)", "the \(year) \(fund.rawValue) plan line") { return }
+                let note = text("note")
+                if let existing = try Row.fetchOne(db, sql: "SELECT id, amount, note FROM plan_line WHERE office = ? AND year = ? AND fund_source = ? ORDER BY id LIMIT 1",
+                                                   arguments: [office, year, fund.rawValue]) {
+                    if (existing["amount"] as Int64) == amount && (existing["note"] as String?) == note { report.unchanged += 1; return }
+                    report.updated += 1
+                    let id: String = existing["id"]
+                    pending.append { [db] in try db.execute(sql: "UPDATE plan_line SET amount = ?, note = ? WHERE id = ?", arguments: [amount, note, id]) }
+                } else {
+                    report.inserted += 1
+                    let office = self.office
+                    pending.append { [db] in
+                        try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, ?, ?, ?, ?, ?)",
+                                       arguments: [RowID.make().rawValue, office, year, fund.rawValue, amount, note])
+                    }
+                }
+            case .disbursements:
+                guard let code = text("project_code") else { return fail("project_code is empty") }
+                let kind = text("kind").flatMap(DisbursementKind.init(rawValue:))
+                if kind == nil { fail("kind '\(text("kind") ?? "")' must be advance, payment, recovery or settlement_adjustment") }
+                let amount = amount("amount")
+                guard let voucher = text("voucher") else { return fail("voucher is empty: imported entries are matched by their treasury voucher") }
+                guard let paidOn = text("paid_on"), CalendarDate.isValid(paidOn) else { return fail("paid_on '\(text("paid_on") ?? "")' is not a date (YYYY-MM-DD)") }
+                guard let kind, let amount, problems.count == before else { return }
+                if duplicate("voucher/\(voucher)", "voucher \(voucher)") { return }
+                if projectTotals[code] == nil {
+                    guard let project = try Row.fetchOne(db, sql: "SELECT id, requested_support, approved_support FROM project WHERE office = ? AND code = ?",
+                                                         arguments: [office, code]) else {
+                        return fail("no project with code '\(code)' at this office (import the projects first)")
+                    }
+                    let id: String = project["id"]
+                    let total = try Int64.fetchOne(db, sql: """
+                        SELECT coalesce(sum(CASE d.kind WHEN 'recovery' THEN -d.amount ELSE d.amount END), 0) FROM disbursement d
+                        WHERE d.project_id = ? AND \(Replica.notHeld)
+                        """, arguments: [id]) ?? 0
+                    projectTotals[code] = (id, (project["approved_support"] as Int64?) ?? project["requested_support"], total)
+                }
+                guard let project = projectTotals[code] else { return }
+                if let existing = try Row.fetchOne(db, sql: "SELECT * FROM disbursement WHERE office = ? AND voucher = ?", arguments: [office, voucher]) {
+                    let same = (existing["project_id"] as String) == project.id && (existing["kind"] as String) == kind.rawValue
+                        && (existing["amount"] as Int64) == amount && (existing["paid_on"] as String) == paidOn
+                    if same { report.unchanged += 1; return }
+                    return fail("voucher \(voucher) is already recorded with other values; the ledger is append-only (record a correcting entry)")
+                }
+                let (after, overflow) = project.total.addingReportingOverflow(amount * kind.sign)
+                if overflow || after > project.limit {
+                    return fail("this entry takes project \(code) to \(after) VND, past its support of \(project.limit) VND")
+                }
+                projectTotals[code]?.total = after
+                report.inserted += 1
+                let office = self.office
+                pending.append { [db] in
+                    try db.execute(sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   arguments: [RowID.make().rawValue, office, project.id, kind.rawValue, amount, voucher, paidOn])
+                }
+            }
+        } catch {
+            fail("could not check the row against the replica: \(error)")
+        }
+    }
+}
