@@ -5,6 +5,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOPosix
 import NIOSSL
 import SyncCore
 
@@ -119,7 +120,7 @@ struct CentralRoutes: Sendable {
             try json(HealthResponse(status: "ok", epoch: store.epoch))
         }
         router.post("/v1/changesets") { request, _ in
-            let office = try authenticate(request)
+            let office = try await authenticate(request)
             var request = request
             let buffer: ByteBuffer
             do { buffer = try await request.collectBody(upTo: configuration.maxBodyBytes) } catch {
@@ -131,7 +132,7 @@ struct CentralRoutes: Sendable {
                 throw CentralError.badRequest("protocol version \(push.protocolVersion) is not supported (this centre speaks \(WireProtocol.version))",
                                               hint: "Upgrade promo-sync at the office, or the centre.")
             }
-            let answer = try store.apply(push.changeset, from: office)
+            let answer = try await offload { try store.apply(push.changeset, from: office) }
             if answer.outcome == .applied {
                 metrics.pushesApplied.increment()
                 metrics.changesReceived.increment(by: Int64(push.changeset.changes.count))
@@ -141,14 +142,14 @@ struct CentralRoutes: Sendable {
             return try json(answer)
         }
         router.get("/v1/changes") { request, _ in
-            let office = try authenticate(request)
+            let office = try await authenticate(request)
             let after = try integerParameter(request, "after", default: 0)
             let limit = try integerParameter(request, "limit", default: Int64(configuration.defaultPageSize))
             guard after >= 0 else { throw CentralError.badRequest("'after' must be 0 or more") }
             guard (1...Int64(WireProtocol.maxPageSize)).contains(limit) else {
                 throw CentralError.badRequest("'limit' must be between 1 and \(WireProtocol.maxPageSize)")
             }
-            let page = try store.page(for: office, after: PullCursor(after), limit: Int(limit))
+            let page = try await offload { try store.page(for: office, after: PullCursor(after), limit: Int(limit)) }
             metrics.pulls.increment()
             metrics.recordsServed.increment(by: Int64(page.records.count))
             return try json(page)
@@ -158,15 +159,43 @@ struct CentralRoutes: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition(store: store))))
         }
+        router.get("/v1/digest") { request, _ in
+            let office = try await authenticate(request)
+            let path = request.uri.queryParameters["path"].map(String.init) ?? ""
+            guard path.split(separator: "/", omittingEmptySubsequences: false).count <= DigestTree.depth || path.isEmpty else {
+                throw CentralError.badRequest("'path' has more than \(DigestTree.depth) levels")
+            }
+            let tree = try await offload { try store.digestTree(for: office) }
+            return try json(DigestResponse(epoch: store.epoch, path: path, children: tree.children(of: path)))
+        }
+        router.post("/v1/records") { request, _ in
+            let office = try await authenticate(request)
+            var request = request
+            let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
+            let wanted: RecordsRequest = try decode(buffer)
+            guard wanted.ids.count <= WireProtocol.maxPageSize else {
+                throw CentralError.badRequest("at most \(WireProtocol.maxPageSize) ids per request")
+            }
+            let records = try await offload { try store.records(for: office, table: wanted.table, ids: wanted.ids) }
+            return try json(PullResponse(epoch: store.epoch, records: records, nextCursor: .start, hasMore: false))
+        }
         router.get("/v1/office") { request, _ in
-            try json(try store.officeState(try authenticate(request)))
+            let office = try await authenticate(request)
+            return try json(try await offload { try store.officeState(office) })
         }
     }
 
-    private func authenticate(_ request: Request) throws -> OfficeCode {
+    /// Runs blocking SQLite work on NIO's thread pool, so the event loops keep serving other
+    /// connections while a large changeset is merged.
+    private func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(work)
+    }
+
+    private func authenticate(_ request: Request) async throws -> OfficeCode {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw CentralError.unauthorized }
         let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
-        guard !token.isEmpty, let office = try store.authenticate(token: token) else { throw CentralError.unauthorized }
+        let store = self.store
+        guard !token.isEmpty, let office = try await offload({ try store.authenticate(token: token) }) else { throw CentralError.unauthorized }
         if let wait = limiter.admit(office.rawValue) {
             throw CentralError(.tooManyRequests, "rate_limited", "office \(office) sends requests faster than \(Int(limiter.ratePerSecond))/s",
                                hint: "Retry after \(wait) s; promo-sync backs off by itself.")

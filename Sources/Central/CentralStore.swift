@@ -19,6 +19,7 @@ public final class CentralStore: Sendable {
     public let database: DatabasePool
     public let epoch: Epoch
     public let faults: FaultInjector
+    let digestCache = DigestCache()
 
     /// The store file name inside a data folder.
     public static let fileName = "central.sqlite"

@@ -11,7 +11,7 @@ struct PromoSync: AsyncParsableCommand {
         abstract: "Keep a khuyến công office's replica in sync with promo-central, and work with it offline.",
         subcommands: [
             Init.self, Daemon.self, Sync.self, Status.self, ProjectCommand.self, Disburse.self, PlanCommand.self,
-            Resync.self, Conflicts.self, Metrics.self, Report.self, Import.self, Export.self,
+            Resync.self, Conflicts.self, Metrics.self, Report.self, Import.self, Export.self, Verify.self,
         ])
 }
 

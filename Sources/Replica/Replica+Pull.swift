@@ -59,7 +59,7 @@ extension Replica {
     }
 
     /// Returns the number of fields kept local.
-    private static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord) throws -> Int {
+    static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord) throws -> Int {
         // Local changes of this row still waiting for the centre.
         var pendingMask: Int64 = 0
         var pendingDelete = false

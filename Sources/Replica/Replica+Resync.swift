@@ -13,8 +13,7 @@ extension Replica {
     public func prepareForcedResync(centralSequence: ChangesetSequence, centralHash: String, epoch: Epoch) throws(ReplicaError) -> Int {
         try write("preparing a forced resync") { db in
             let office = try State.get(db, .office) ?? ""
-            try db.execute(sql: "UPDATE _sync_outbox SET changeset = NULL")
-            try db.execute(sql: "DELETE FROM _sync_changeset")
+            try Self.rebase(db, centralSequence: centralSequence, centralHash: centralHash)
             var queued = 0
             for table in SyncedTable.allCases {
                 try db.execute(
@@ -22,13 +21,35 @@ extension Replica {
                     arguments: [table.tableID, office])
                 queued += db.changesCount
             }
-            try State.set(db, .lastSequence, String(centralSequence.rawValue))
-            try State.set(db, .lastAckedSequence, String(centralSequence.rawValue))
-            try State.set(db, .lastHash, centralHash)
             try State.set(db, .epoch, epoch.rawValue)
             try State.set(db, .cursor, "0")
             try State.set(db, .epochMismatch, nil)
             return queued
         }
+    }
+}
+
+extension Replica {
+    /// Continues this office's changeset chain from what the centre holds, when the two disagree
+    /// (a replica restored from an old backup): changesets not acknowledged go back to the outbox
+    /// to be re-made on top of the centre's last one. Returns whether anything changed.
+    @discardableResult
+    public func rebaseChain(centralSequence: ChangesetSequence, centralHash: String) throws(ReplicaError) -> Bool {
+        try write("rebasing the changeset chain") { db in
+            let local = try State.int(db, .lastAckedSequence) ?? 0
+            let hash = try State.get(db, .lastHash)
+            let unacked = try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_changeset") ?? 0
+            if local == centralSequence.rawValue && unacked == 0 && hash == centralHash { return false }
+            try Self.rebase(db, centralSequence: centralSequence, centralHash: centralHash)
+            return true
+        }
+    }
+
+    static func rebase(_ db: Database, centralSequence: ChangesetSequence, centralHash: String) throws {
+        try db.execute(sql: "UPDATE _sync_outbox SET changeset = NULL")
+        try db.execute(sql: "DELETE FROM _sync_changeset")
+        try State.set(db, .lastSequence, String(centralSequence.rawValue))
+        try State.set(db, .lastAckedSequence, String(centralSequence.rawValue))
+        try State.set(db, .lastHash, centralHash)
     }
 }

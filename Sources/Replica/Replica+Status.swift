@@ -29,6 +29,9 @@ public struct ReplicaStatus: Sendable {
     public var epochMismatch: String?
     /// Conflict records of this office that no one has resolved yet.
     public var openConflicts: Int = 0
+    /// When `promo-sync verify` (or a forced resync) last compared with the centre, and what it found.
+    public var lastVerifyAt: Date?
+    public var lastVerifyResult: String?
 }
 
 /// The outcome of one sync attempt, as the agent records it.
@@ -69,6 +72,11 @@ extension Replica {
                 epochMismatch: s[StateKey.epochMismatch.rawValue])
         }
         status.openConflicts = open
+        let verify = try read("reading the last verification") { db in
+            (try State.get(db, .lastVerifyAt), try State.get(db, .lastVerifyResult))
+        }
+        status.lastVerifyAt = Timestamps.parse(verify.0)
+        status.lastVerifyResult = verify.1
         return status
     }
 
@@ -91,6 +99,14 @@ extension Replica {
                 try State.set(db, .lastErrorAt, Timestamps.format(now))
                 try State.set(db, .lastErrorTransient, transient ? "1" : "0")
             }
+        }
+    }
+
+    /// Records the outcome of a verification.
+    public func recordVerification(_ result: String, at now: Date = Date()) throws(ReplicaError) {
+        try write("recording a verification") { db in
+            try State.set(db, .lastVerifyAt, Timestamps.format(now))
+            try State.set(db, .lastVerifyResult, result)
         }
     }
 

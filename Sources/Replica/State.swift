@@ -14,6 +14,7 @@ enum StateKey: String, CaseIterable {
     case agentState = "agent_state", nextAttemptAt = "next_attempt_at"
     case daemonPID = "daemon_pid", daemonHeartbeatAt = "daemon_heartbeat_at"
     case epochMismatch = "epoch_mismatch"
+    case lastVerifyAt = "last_verify_at", lastVerifyResult = "last_verify_result"
 }
 
 /// Reads and writes `_sync_state`.

@@ -74,6 +74,8 @@ public struct StatusReport: Codable, Sendable {
     public var lastSequence: Int64?
     public var lastAcknowledgedSequence: Int64?
     public var openConflicts: Int
+    public var lastVerifyAt: Date?
+    public var lastVerifyResult: String?
     public var lastError: LastError?
 
     /// The report for a replica that could not be opened.
@@ -128,7 +130,7 @@ public struct StatusReport: Codable, Sendable {
             centralReachable: s.lastAttemptAt == nil ? nil : (s.failingSince == nil || s.lastContactAt.map { $0 >= (s.lastErrorAt ?? .distantPast) } ?? false),
             cursor: s.position.cursor.rawValue, epoch: s.position.epoch?.rawValue,
             lastSequence: s.lastSequence.rawValue, lastAcknowledgedSequence: s.lastAckedSequence.rawValue,
-            openConflicts: s.openConflicts,
+            openConflicts: s.openConflicts, lastVerifyAt: s.lastVerifyAt, lastVerifyResult: s.lastVerifyResult,
             lastError: s.lastError.map { LastError(message: $0, hint: s.lastErrorHint, at: s.lastErrorAt, transient: s.lastErrorTransient) })
     }
 
@@ -148,6 +150,7 @@ public struct StatusReport: Codable, Sendable {
         lines.append("centre:        \(centralReachable.map { $0 ? "answered at \(when(lastContactAt))" : "unreachable since \(when(lastContactAt))" } ?? "not contacted yet")")
         lines.append("cursor/epoch:  \(cursor.map(String.init) ?? "-") / \(epoch ?? "-")")
         lines.append("conflicts:     \(openConflicts) open")
+        lines.append("last verify:   \(lastVerifyAt.map { "\(when($0)): \(lastVerifyResult ?? "?")" } ?? "never")")
         if let e = lastError {
             lines.append("last error:    \(e.message)")
             if let hint = e.hint { lines.append("  hint: \(hint)") }

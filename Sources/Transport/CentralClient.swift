@@ -42,6 +42,21 @@ public struct CentralClient: Sendable {
         try await call("GET", "/v1/changes?after=\(cursor.rawValue)&limit=\(limit)", body: nil)
     }
 
+    /// `GET /v1/digest?path=`.
+    public func digest(path: String) async throws(TransportError) -> Exchange<DigestResponse> {
+        let escaped = path.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? path
+        return try await call("GET", "/v1/digest?path=\(escaped)", body: nil)
+    }
+
+    /// `POST /v1/records`.
+    public func records(table: SyncedTable, ids: [String]) async throws(TransportError) -> Exchange<PullResponse> {
+        let body: Data
+        do { body = try JSONEncoder().encode(RecordsRequest(table: table, ids: ids)) } catch {
+            throw TransportError(.invalidRequest, "could not encode a records request: \(error)", transient: false)
+        }
+        return try await call("POST", "/v1/records", body: body)
+    }
+
     /// `GET /v1/office`.
     public func officeState() async throws(TransportError) -> OfficeStateResponse {
         try await call("GET", "/v1/office", body: nil).value

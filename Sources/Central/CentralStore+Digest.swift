@@ -1,0 +1,59 @@
+import Foundation
+import GRDB
+import Synchronization
+import SyncCore
+
+/// Digest trees per office, kept until the office's records change.
+final class DigestCache: Sendable {
+    let trees = Mutex<[String: (position: Int64, tree: DigestTree)]>([:])
+}
+
+extension CentralStore {
+    /// The hash tree of an office's live rows (docs/PROTOCOL.md, `GET /v1/digest`).
+    public func digestTree(for office: OfficeCode) throws(CentralError) -> DigestTree {
+        do {
+            return try database.read { db in
+                let position = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record WHERE office = ?", arguments: [office.rawValue]) ?? 0
+                if let cached = digestCache.trees.withLock({ $0[office.rawValue] }), cached.position == position { return cached.tree }
+                let tables = SyncedTable.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+                let decoder = JSONDecoder()
+                var leaves: [DigestTree.Leaf] = []
+                let cursor = try Row.fetchCursor(
+                    db, sql: "SELECT tbl, id, fields FROM record WHERE office = ? AND tbl IN (\(tables)) AND deleted_at IS NULL",
+                    arguments: [office.rawValue])
+                while let row = try cursor.next() {
+                    guard let table = SyncedTable(rawValue: row["tbl"]) else { continue }
+                    let fields = try decoder.decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))
+                    leaves.append(DigestTree.Leaf(table: table, id: row["id"], fields: fields))
+                }
+                let tree = DigestTree(leaves: leaves)
+                digestCache.trees.withLock { $0[office.rawValue] = (position, tree) }
+                return tree
+            }
+        } catch {
+            throw CentralError.storage(error, during: "computing digests")
+        }
+    }
+
+    /// The centre's current version of some of an office's rows (tombstones included).
+    public func records(for office: OfficeCode, table: SyncedTable, ids: [String]) throws(CentralError) -> [PulledRecord] {
+        do {
+            return try database.read { db in
+                let decoder = JSONDecoder()
+                var out: [PulledRecord] = []
+                for id in ids {
+                    guard let row = try Row.fetchOne(
+                        db, sql: "SELECT fields, deleted_at, seq FROM record WHERE tbl = ? AND id = ? AND office = ?",
+                        arguments: [table.rawValue, id, office.rawValue]) else { continue }
+                    out.append(PulledRecord(
+                        cursor: PullCursor(row["seq"]), table: table.rawValue, id: id, office: office,
+                        deleted: (row["deleted_at"] as String?) != nil,
+                        fields: try decoder.decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))))
+                }
+                return out
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading records")
+        }
+    }
+}

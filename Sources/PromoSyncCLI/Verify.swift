@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import SyncAgent
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare this office's rows with the centre's by digest, changing nothing. Exit 0 identical, 1 different.",
+        discussion: "Only the differing ranges are descended into, so the cost grows with the differences, not the rows.")
+
+    @OptionGroup var location: ReplicaLocation
+
+    func run() async throws {
+        let configuration = try location.configuration()
+        let engine = try makeEngine(try location.open(), configuration, logger: Logs.bootstrap(level: configuration.logLevel))
+        do {
+            let report = try await engine.verify()
+            print("verify: \(report.summary) (\(report.requests) requests, \(report.bytesReceived) bytes received)")
+            for range in report.differingRanges { print("  differs: \(range)") }
+            for (table, ids) in report.localOnly.sorted(by: { $0.key < $1.key }) { print("  only here: \(table) \(ids.joined(separator: " "))") }
+            for (table, ids) in report.centralNewer.sorted(by: { $0.key < $1.key }) { print("  differs at the centre: \(table) \(ids.joined(separator: " "))") }
+            if !report.identical {
+                print("hint: promo-sync resync --force re-sends what the centre lacks and fetches what differs")
+                throw ExitCode(1)
+            }
+        } catch let error as SyncAgentError {
+            printError("verify failed: \(error.message)")
+            if let hint = error.hint { printError("hint: \(hint)") }
+            throw ExitCode(2)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import GRDB
+import SyncCore
+
+extension Replica {
+    /// The hash tree of this office's own rows, computed like the centre's.
+    public func digestTree() throws(ReplicaError) -> DigestTree {
+        let office = try settings().office
+        return try read("computing digests") { db in
+            var leaves: [DigestTree.Leaf] = []
+            for table in SyncedTable.allCases {
+                let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM \(table.rawValue) WHERE office = ?", arguments: [office.rawValue])
+                while let row = try cursor.next() {
+                    var fields: [String: FieldValue] = [:]
+                    for column in table.columns { fields[column.name] = Self.fieldValue(row[column.name]) }
+                    leaves.append(DigestTree.Leaf(table: table, id: row["id"], fields: fields))
+                }
+            }
+            return DigestTree(leaves: leaves)
+        }
+    }
+
+    /// Applies the centre's versions of some rows (fetched to repair differences) in one
+    /// transaction, without moving the pull cursor. Local changes waiting to be pushed are kept.
+    public func applyRecords(_ records: [PulledRecord]) throws(ReplicaError) {
+        _ = try write("applying fetched records") { db in
+            try db.execute(sql: "UPDATE _sync_guard SET applying = 1")
+            for record in records {
+                guard let table = SyncedTable(rawValue: record.table) else { continue }
+                _ = try Self.applySynced(db, table: table, record: record)
+            }
+            try db.execute(sql: "UPDATE _sync_guard SET applying = 0")
+        }
+    }
+
+    /// Queues rows to be pushed again (rows the centre lacks), as whole-row inserts.
+    public func queueForPush(table: SyncedTable, ids: [String]) throws(ReplicaError) {
+        try write("queueing rows for push") { db in
+            for id in ids {
+                try db.execute(sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (?, ?, 1, -1)", arguments: [table.tableID, id])
+            }
+        }
+    }
+}

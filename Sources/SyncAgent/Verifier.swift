@@ -1,0 +1,107 @@
+import Foundation
+import Replica
+import SyncCore
+import Transport
+
+/// What a comparison with the centre found.
+public struct VerifyReport: Sendable, Equatable {
+    /// Tree nodes (`table/year/h1/h2`) whose digests differ.
+    public var differingRanges: [String] = []
+    /// Rows this office holds and the centre does not.
+    public var localOnly: [String: [String]] = [:]
+    /// Rows that differ, or that the centre holds and this office does not.
+    public var centralNewer: [String: [String]] = [:]
+    public var requests = 0
+    public var bytesReceived: Int64 = 0
+    public var rowsCompared = 0
+
+    public var identical: Bool { differingRanges.isEmpty }
+    public var summary: String {
+        identical ? "identical" : "\(differingRanges.count) ranges differ: \(localOnly.values.joined().count) rows only here, \(centralNewer.values.joined().count) rows newer or only at the centre"
+    }
+}
+
+extension SyncEngine {
+    /// Compares this office's rows with the centre's by hash tree, descending only into the
+    /// nodes whose digests differ: the cost grows with the number of differences times the depth,
+    /// not with the number of rows. Changes nothing.
+    public func verify() async throws(SyncAgentError) -> VerifyReport {
+        let local: DigestTree
+        do { local = try replica.digestTree() } catch { throw SyncAgentError(error) }
+        var report = VerifyReport()
+        var frontier = [""]
+        for level in 0...DigestTree.depth {
+            var next: [String] = []
+            for path in frontier {
+                let remote: CentralClient.Exchange<DigestResponse>
+                do { remote = try await client.digest(path: path) } catch { throw SyncAgentError(error) }
+                report.requests += 1
+                report.bytesReceived += remote.bytesReceived
+                let mine = local.children(of: path)
+                let theirs = remote.value.children
+                for name in Set(mine.keys).union(theirs.keys).sorted() where mine[name] != theirs[name] {
+                    if level < DigestTree.depth {
+                        next.append(path.isEmpty ? name : "\(path)/\(name)")
+                    } else {
+                        // Leaves: `name` is a row id.
+                        let table = String(path.split(separator: "/").first ?? "")
+                        if theirs[name] == nil { report.localOnly[table, default: []].append(name) } else { report.centralNewer[table, default: []].append(name) }
+                    }
+                }
+                if level == DigestTree.depth && mine != theirs { report.differingRanges.append(path) }
+                report.rowsCompared += level == DigestTree.depth ? max(mine.count, theirs.count) : 0
+            }
+            frontier = next
+            if frontier.isEmpty { break }
+        }
+        try? replica.recordVerification(report.summary)
+        return report
+    }
+
+    /// A forced resync when the epochs agree: push what is pending, compare digests, re-push the
+    /// rows the centre lacks, fetch the rows where the centre differs, then sync. Safe to interrupt
+    /// and run again.
+    public func repair() async throws(SyncAgentError) -> (before: VerifyReport, after: VerifyReport) {
+        // 1. Continue the changeset chain from what the centre holds (a replica restored from an
+        //    old backup is behind it); unacknowledged changes are re-made on top.
+        do {
+            let state = try await client.officeState()
+            let position = try replica.status()
+            if state.lastSequence != position.lastAckedSequence || position.pending.unacknowledgedChangesets > 0 {
+                try replica.rebaseChain(centralSequence: state.lastSequence, centralHash: state.lastHash)
+            }
+        } catch let error as TransportError {
+            throw SyncAgentError(error)
+        } catch let error as ReplicaError {
+            throw SyncAgentError(error)
+        } catch {
+            throw SyncAgentError(.replica, "\(error)", transient: false)
+        }
+        // 2. Push what is pending, then compare and fix only what differs.
+        try await runCycle()
+        let before = try await verify()
+        for (table, ids) in before.localOnly {
+            guard let t = SyncedTable(rawValue: table) else { continue }
+            do { try replica.queueForPush(table: t, ids: ids) } catch { throw SyncAgentError(error) }
+        }
+        for (table, ids) in before.centralNewer {
+            guard let t = SyncedTable(rawValue: table) else { continue }
+            for start in stride(from: 0, to: ids.count, by: 1_000) {
+                let chunk = Array(ids[start..<min(ids.count, start + 1_000)])
+                do {
+                    let fetched = try await client.records(table: t, ids: chunk)
+                    try replica.applyRecords(fetched.value.records)
+                } catch let error as TransportError {
+                    throw SyncAgentError(error)
+                } catch let error as ReplicaError {
+                    throw SyncAgentError(error)
+                } catch {
+                    throw SyncAgentError(.replica, "\(error)", transient: false)
+                }
+            }
+        }
+        try await runCycle()
+        let after = try await verify()
+        return (before, after)
+    }
+}

@@ -1,0 +1,116 @@
+import Crypto
+import Foundation
+
+/// A hash tree over one office's rows, computed the same way on both sides, so an office and the
+/// centre can find where they differ by exchanging a few digests instead of the rows.
+///
+/// Levels: table → year → first hex digit of the row id's hash → second digit → rows. A node's
+/// digest is the SHA-256 of its children's names and digests in order; a row's digest covers its
+/// id and every column of its table (``rowDigest(table:id:fields:)``). Tombstones are not in the
+/// tree (an office holds no deleted rows).
+public struct DigestTree: Sendable {
+    /// Path components: `project`, `project/2025`, `project/2025/a`, `project/2025/a/3`.
+    public static let depth = 4
+
+    /// node path → child name → digest; at depth 4 the children are row ids.
+    public private(set) var nodes: [String: [String: String]] = [:]
+    public private(set) var rowCount = 0
+
+    /// A row as the tree sees it.
+    public struct Leaf: Sendable {
+        public var table: SyncedTable
+        public var id: String
+        public var fields: [String: FieldValue]
+
+        public init(table: SyncedTable, id: String, fields: [String: FieldValue]) {
+            self.table = table
+            self.id = id
+            self.fields = fields
+        }
+    }
+
+    public init(leaves: some Sequence<Leaf>) {
+        var rows: [String: [String: String]] = [:]
+        for leaf in leaves {
+            let path = Self.leafPath(table: leaf.table, id: leaf.id, fields: leaf.fields)
+            rows[path, default: [:]][leaf.id] = Self.rowDigest(table: leaf.table, id: leaf.id, fields: leaf.fields)
+            rowCount += 1
+        }
+        nodes = rows
+        // Fold the levels up to the root ("").
+        var level = rows
+        for _ in 0..<Self.depth {
+            var parents: [String: [String: String]] = [:]
+            for (path, children) in level {
+                let parent = path.split(separator: "/").dropLast().joined(separator: "/")
+                let name = String(path.split(separator: "/").last ?? "")
+                parents[parent, default: [:]][name] = Self.combine(children)
+            }
+            nodes.merge(parents) { a, _ in a }
+            level = parents
+        }
+    }
+
+    /// The digest of the whole tree.
+    public var root: String { Self.combine(nodes[""] ?? [:]) }
+
+    /// The children of a node (row ids at the deepest level).
+    public func children(of path: String) -> [String: String] { nodes[path] ?? [:] }
+
+    /// Where a row sits.
+    public static func leafPath(table: SyncedTable, id: String, fields: [String: FieldValue]) -> String {
+        let year: String
+        switch table {
+        case .project, .planLine: year = fields["year"]?.integer.map(String.init) ?? "0"
+        case .disbursement: year = fields["paid_on"]?.text.map { String($0.prefix(4)) } ?? "0"
+        case .conflictResolution: year = "0"
+        }
+        let h = SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
+        let a = h.index(h.startIndex, offsetBy: 0)
+        let b = h.index(h.startIndex, offsetBy: 1)
+        return "\(table.rawValue)/\(year)/\(h[a])/\(h[b])"
+    }
+
+    /// A row's digest: its id and every column of its table, missing ones as null.
+    public static func rowDigest(table: SyncedTable, id: String, fields: [String: FieldValue]) -> String {
+        var text = "row\u{1F}\(table.rawValue)\u{1F}\(id)"
+        for column in table.columns {
+            switch fields[column.name] ?? .null {
+            case .null: text += "\u{1E}n"
+            case .integer(let i): text += "\u{1E}i\(i)"
+            case .text(let s): text += "\u{1E}t\(s.utf8.count):\(s)"
+            }
+        }
+        return SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func combine(_ children: [String: String]) -> String {
+        var text = ""
+        for (name, digest) in children.sorted(by: { $0.key < $1.key }) { text += "\(name)=\(digest);" }
+        return SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// `GET /v1/digest?path=P`: the centre's digests of a node's children for the office.
+public struct DigestResponse: Codable, Sendable {
+    public var epoch: Epoch
+    public var path: String
+    public var children: [String: String]
+
+    public init(epoch: Epoch, path: String, children: [String: String]) {
+        self.epoch = epoch
+        self.path = path
+        self.children = children
+    }
+}
+
+/// `POST /v1/records`: the centre's current version of the office's rows with these ids.
+public struct RecordsRequest: Codable, Sendable {
+    public var table: SyncedTable
+    public var ids: [String]
+
+    public init(table: SyncedTable, ids: [String]) {
+        self.table = table
+        self.ids = ids
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import GRDB
+import Replica
+import SyncAgent
+import SyncCore
+import SyncTesting
+import Testing
+@testable import Central
+
+/// Recovery after outages, with a real central, real libcurl and real SQLite files.
+@Suite struct RecoveryTests {
+    /// Rows at the office as the tree sees them, for a row-by-row comparison with the centre.
+    func officeRows(_ replica: Replica) throws -> [String: String] {
+        var out: [String: String] = [:]
+        let tree = try replica.digestTree()
+        for (path, children) in tree.nodes where path.split(separator: "/").count == DigestTree.depth {
+            for (id, digest) in children { out["\(path.split(separator: "/")[0])/\(id)"] = digest }
+        }
+        return out
+    }
+
+    func centralRows(_ store: CentralStore, _ office: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        let tree = try store.digestTree(for: OfficeCode(unchecked: office))
+        for (path, children) in tree.nodes where path.split(separator: "/").count == DigestTree.depth {
+            for (id, digest) in children { out["\(path.split(separator: "/")[0])/\(id)"] = digest }
+        }
+        return out
+    }
+
+    @Test func aMonthOfflineWithTenThousandChangesSyncsInOneGo() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "82", central: central)
+            for i in 0..<10_000 {
+                try office.replica.addPlanLine(year: 2000 + i % 26, fundSource: i % 2 == 0 ? .local : .national, amount: Int64(i + 1), note: nil)
+            }
+            #expect(try office.replica.pendingSummary().changes == 10_000)
+            let report = try await office.engine.runCycle()
+            #expect(report.changesPushed == 10_000 && report.changesetsPushed == 10)
+            #expect(try office.replica.pendingSummary().changes == 0)
+            #expect(try officeRows(office.replica) == centralRows(central.store, "82"))
+        }
+    }
+
+    @Test func verifyFindsOnlyTheDivergentRowsAndResyncFixesThem() async throws {
+        let rows = Int(ProcessInfo.processInfo.environment["PROMO_SYNC_VERIFY_ROWS"] ?? "") ?? 20_000
+        try await withLiveCentral { central in
+            var config = SyncEngineConfiguration()
+            config.maxChangesPerChangeset = 5_000
+            config.pageSize = 5_000
+            let office = try OfficeFixture(office: "86", central: central, configuration: config)
+            try await office.replica.database.write { db in
+                for i in 0..<rows {
+                    try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '86', ?, 'local', ?, NULL)",
+                                   arguments: [RowID.make().rawValue, 2020 + i % 6, i + 1])
+                }
+            }
+            try await office.engine.runCycle()
+            let clean = try await office.engine.verify()
+            #expect(clean.identical && clean.requests == 1)
+
+            // Five rows change behind sync's back (a restored disk, a tool that bypassed capture).
+            let victims = try await office.replica.database.write { db -> [String] in
+                try db.execute(sql: "UPDATE _sync_guard SET applying = 1")
+                let ids = try String.fetchAll(db, sql: "SELECT id FROM plan_line ORDER BY id LIMIT 5 OFFSET 1000")
+                for id in ids { try db.execute(sql: "UPDATE plan_line SET amount = amount + 1 WHERE id = ?", arguments: [id]) }
+                try db.execute(sql: "UPDATE _sync_guard SET applying = 0")
+                return ids
+            }
+            let report = try await office.engine.verify()
+            #expect(Set(report.centralNewer["plan_line"] ?? []) == Set(victims))
+            #expect(report.localOnly.isEmpty)
+            #expect(report.differingRanges.count <= 5)
+            // Only the differing ranges were descended into: a few requests and a small share of the rows.
+            #expect(report.requests <= 1 + 1 + 5 * 3)
+            #expect(report.rowsCompared <= 5 * (rows / 256 + 20))
+            #expect(report.bytesReceived < 64 * 1024)
+
+            let (before, after) = try await office.engine.repair()
+            #expect(!before.identical && after.identical)
+            #expect(try officeRows(office.replica) == centralRows(central.store, "86"))
+            #expect(try office.replica.status().lastVerifyResult == "identical")
+        }
+    }
+
+    @Test func anOfficeRestoredFromAnOldBackupLosesAndDuplicatesNothing() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "75", central: central)
+            try office.addProject(code: "A")
+            try office.addProject(code: "B")
+            try await office.engine.runCycle()
+            let backup = office.directory.file("backup.sqlite")
+            try await office.replica.database.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [backup]) }
+            try office.addProject(code: "C")
+            try await office.engine.runCycle()
+
+            // The server is restored from the backup: C is gone locally, the centre has it.
+            let restoredPath = office.directory.file("restored.sqlite")
+            try FileManager.default.copyItem(atPath: backup, toPath: restoredPath)
+            let restored = try Replica.open(at: restoredPath)
+            let engine = SyncEngine(replica: restored, client: office.engine.client, logger: office.engine.logger)
+            // Work done after the restore.
+            try restored.addProject(NewProject(code: "D", name: "Dự án D", category: "CDS", fundSource: .local, year: 2025,
+                                               totalCost: 900, requestedSupport: 300))
+            let error = await #expect(throws: SyncAgentError.self) { try await engine.runCycle() }
+            #expect(error?.hint?.contains("resync --force") == true)
+
+            let (_, after) = try await engine.repair()
+            #expect(after.identical)
+            let codes = try restored.projects().map(\.code).sorted()
+            #expect(codes == ["A", "B", "C", "D"])
+            let atCentre = try central.store.projects(office: "75").compactMap { $0.fields["code"]?.text }.sorted()
+            #expect(atCentre == ["A", "B", "C", "D"])
+            #expect(try officeRows(restored) == centralRows(central.store, "75"))
+        }
+    }
+}
