@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
+import Logging
+import Replica
 import SyncAgent
+import SyncCore
+import Transport
 
 struct Resync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,15 +19,26 @@ struct Resync: AsyncParsableCommand {
 
     @OptionGroup var location: ReplicaLocation
 
-    @Flag(help: "Required: re-send everything and pull everything.")
+    @Flag(help: "Compare with the centre and repair what differs.")
     var force = false
 
+    @Flag(help: "Build a new replica from the centre (for a damaged or lost file), keeping the old file aside and the unacknowledged changes it can still read.")
+    var rebuild = false
+
+    @Option(help: "With --rebuild when the old file is unreadable: the office code.") var office: String?
+    @Option(help: "With --rebuild when the old file is unreadable: the central URL.") var central: String?
+    @Option(name: .customLong("token-file"), help: "With --rebuild when the old file is unreadable: the token file.") var tokenFile: String?
+
     func run() async throws {
-        guard force else {
-            throw ValidationError("resync re-sends every record of this office; say --force to do it")
+        guard force != rebuild else {
+            throw ValidationError("say --force (compare and repair) or --rebuild (a new replica from the centre)")
         }
         let configuration = try location.configuration()
         let logger = Logs.bootstrap(level: configuration.logLevel)
+        if rebuild {
+            try await runRebuild(configuration, logger: logger)
+            return
+        }
         let engine = try makeEngine(try location.open(), configuration, logger: logger)
         do {
             if try engine.replica.status().epochMismatch != nil {
@@ -36,6 +51,40 @@ struct Resync: AsyncParsableCommand {
             }
         } catch let error as SyncAgentError {
             printError("resync failed: \(error.message)")
+            if let hint = error.hint { printError("hint: \(hint)") }
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension Resync {
+    func runRebuild(_ configuration: OfficeConfiguration, logger: Logger) async throws {
+        let path = try location.replicaPath
+        var fallback: ReplicaSettings?
+        if let office, let central, let tokenFile {
+            fallback = ReplicaSettings(office: try OfficeCode(office), centralURL: central, tokenFile: tokenFile)
+        }
+        let settings = Replica.rescue(from: path).settings ?? fallback
+        guard let settings else {
+            throw ValidationError("the old replica's settings cannot be read; give --office, --central and --token-file")
+        }
+        let token = try TokenFile.read(path: configuration.tokenFile ?? settings.tokenFile)
+        let client = CentralClient(baseURL: configuration.centralURL ?? settings.centralURL, token: token,
+                                   http: HTTPClient(configuration: configuration.transport))
+        let result: Result<ReplicaRebuilder.Outcome, SyncAgentError>
+        do {
+            result = .success(try await ReplicaRebuilder.rebuild(at: path, settings: fallback, client: client,
+                                                                 configuration: configuration.engine, logger: logger))
+        } catch {
+            result = .failure(error)
+        }
+        switch result {
+        case .success(let outcome):
+            print("rebuilt \(path): pulled \(outcome.recordsPulled) records, kept \(outcome.rescuedChanges) unacknowledged local changes")
+            if let aside = outcome.oldFileKeptAt { print("the old file is kept at \(aside)") }
+            for item in outcome.unreadable { print("could not read: \(item)") }
+        case .failure(let error):
+            printError("rebuild failed: \(error.message)")
             if let hint = error.hint { printError("hint: \(hint)") }
             throw ExitCode(1)
         }

@@ -152,9 +152,14 @@ extension Replica {
 
     /// Checks the file's integrity (reads every page; slow on large replicas).
     public func integrityProblems() throws(ReplicaError) -> [String] {
-        try read("checking integrity") { db in
-            let rows = try String.fetchAll(db, sql: "PRAGMA quick_check")
-            return rows == ["ok"] ? [] : rows
+        do {
+            return try read("checking integrity") { db in
+                let rows = try String.fetchAll(db, sql: "PRAGMA quick_check")
+                return rows == ["ok"] ? [] : rows
+            }
+        } catch where error.code == .damaged {
+            // SQLite may refuse the check itself on a badly damaged page.
+            return [error.underlying.map { "\($0)" } ?? error.message]
         }
     }
 }

@@ -49,7 +49,7 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
             case .SQLITE_CORRUPT, .SQLITE_NOTADB:
                 return ReplicaError(
                     .damaged, "the replica file is damaged (\(operation))",
-                    hint: "Restore the replica from a backup, then run: promo-sync resync --force", underlying: db)
+                    hint: "Try: promo-sync resync --rebuild (it keeps the damaged file aside and the changes it can still read)", underlying: db)
             case .SQLITE_FULL:
                 return ReplicaError(.storage, "the disk is full (\(operation))", hint: "Free space under the data folder; nothing was changed.", underlying: db)
             case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:

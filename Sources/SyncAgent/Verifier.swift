@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Replica
 import SyncCore
 import Transport
@@ -103,5 +104,59 @@ extension SyncEngine {
         try await runCycle()
         let after = try await verify()
         return (before, after)
+    }
+}
+
+/// Rebuilds a damaged or lost replica from the centre.
+public enum ReplicaRebuilder {
+    /// What a rebuild did.
+    public struct Outcome: Sendable {
+        public var recordsPulled: Int
+        public var rescuedChanges: Int
+        public var unreadable: [String]
+        public var oldFileKeptAt: String?
+    }
+
+    /// Rescues unacknowledged changes from the old file (if any), builds a fresh replica from the
+    /// centre's log page by page (memory stays at one page), writes the rescued changes into it,
+    /// swaps it in atomically keeping the old file aside, and pushes the rescued changes.
+    public static func rebuild(at path: String, settings fallback: ReplicaSettings?, client: CentralClient,
+                               configuration: SyncEngineConfiguration, logger: Logger) async throws(SyncAgentError) -> Outcome {
+        let fm = FileManager.default
+        let rescued = fm.fileExists(atPath: path) ? Replica.rescue(from: path) : RescuedChanges()
+        guard let settings = rescued.settings ?? fallback else {
+            throw SyncAgentError(.configuration, "the old replica's settings cannot be read",
+                                 hint: "Give them: promo-sync resync --rebuild --office CODE --central URL --token-file FILE", transient: false)
+        }
+        let building = path + ".rebuild"
+        for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: building + suffix) }
+        do throws(any Error) {
+            let state = try await client.officeState()
+            let fresh = try Replica.create(at: building, settings: settings)
+            try fresh.rebaseChain(centralSequence: state.lastSequence, centralHash: state.lastHash)
+            let engine = SyncEngine(replica: fresh, client: client, configuration: configuration, logger: logger)
+            let pulled = try await engine.runCycle()
+            try fresh.restore(rescued)
+            try fresh.checkpointAndClose()
+            var aside: String?
+            if fm.fileExists(atPath: path) || fm.fileExists(atPath: path + "-wal") {
+                aside = try Replica.swap(rebuilt: building, into: path)
+            } else {
+                for suffix in ["-wal", "-shm", ""] where fm.fileExists(atPath: building + suffix) {
+                    try fm.moveItem(atPath: building + suffix, toPath: path + suffix)
+                }
+            }
+            let replica = try Replica.open(at: path)
+            try await SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger).runCycle()
+            return Outcome(recordsPulled: pulled.recordsPulled, rescuedChanges: rescued.count, unreadable: rescued.unreadable, oldFileKeptAt: aside)
+        } catch let error as SyncAgentError {
+            throw error
+        } catch let error as TransportError {
+            throw SyncAgentError(error)
+        } catch let error as ReplicaError {
+            throw SyncAgentError(error)
+        } catch {
+            throw SyncAgentError(.replica, "rebuild failed: \(error)", transient: false)
+        }
     }
 }

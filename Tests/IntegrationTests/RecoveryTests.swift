@@ -115,3 +115,49 @@ import Testing
         }
     }
 }
+
+@Suite struct RebuildTests {
+    @Test func aDamagedReplicaIsReportedAndRebuiltKeepingUnacknowledgedChanges() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "91", central: central)
+            try office.addProject(code: "SYNCED-1")
+            try office.addProject(code: "SYNCED-2")
+            try await office.engine.runCycle()
+            // Offline work, not yet pushed.
+            try office.addProject(code: "LOCAL-1")
+            try office.replica.addPlanLine(year: 2025, fundSource: .local, amount: 7_000_000_000, note: "chưa đồng bộ")
+
+            // Overwrite one page of the file (the former-province table) with garbage.
+            let path = office.replica.path
+            let (page, pageSize) = try await office.replica.database.read { db in
+                (try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'former_province'")!,
+                 try Int.fetchOne(db, sql: "PRAGMA page_size")!)
+            }
+            try await office.replica.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            try office.replica.database.close()
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.seek(toOffset: UInt64((page - 1) * pageSize))
+            try handle.write(contentsOf: Data(repeating: 0xA5, count: pageSize))
+            try handle.close()
+
+            // The damage is found and named.
+            let damaged = try Replica.open(at: path)
+            #expect(try !damaged.integrityProblems().isEmpty)
+            try damaged.database.close()
+
+            let client = office.engine.client
+            let outcome = try await ReplicaRebuilder.rebuild(at: path, settings: nil, client: client, configuration: .init(), logger: office.engine.logger)
+            #expect(outcome.rescuedChanges == 2)
+            #expect(outcome.oldFileKeptAt.map { FileManager.default.fileExists(atPath: $0) } == true)
+
+            let rebuilt = try Replica.open(at: path)
+            #expect(try rebuilt.integrityProblems().isEmpty)
+            #expect(try rebuilt.projects().map(\.code).sorted() == ["LOCAL-1", "SYNCED-1", "SYNCED-2"])
+            #expect(try rebuilt.pendingSummary().changes == 0)
+            let atCentre = try central.store.projects(office: "91").compactMap { $0.fields["code"]?.text }.sorted()
+            #expect(atCentre == ["LOCAL-1", "SYNCED-1", "SYNCED-2"])
+            let formerCount = try await rebuilt.database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM former_province") }
+            #expect(formerCount == 63)
+        }
+    }
+}

@@ -121,6 +121,6 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
         try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: ReplicaError.self) { try Replica.open(at: path) }
         #expect(error?.code == .damaged)
-        #expect(error?.hint?.contains("resync --force") == true)
+        #expect(error?.hint?.contains("resync --rebuild") == true)
     }
 }
