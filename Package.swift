@@ -84,10 +84,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Command-line pieces both executables share.
+        .target(
+            name: "CLISupport",
+            dependencies: ["SyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "PromoSyncCLI",
             dependencies: [
-                "SyncCore", "Replica", "Transport", "SyncAgent",
+                "SyncCore", "Replica", "Transport", "SyncAgent", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -97,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "PromoCentralCLI",
             dependencies: [
-                "SyncCore", "Central",
+                "SyncCore", "Central", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

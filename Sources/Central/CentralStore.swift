@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import NIOPosix
 import SyncCore
 
 /// A registered office as the centre sees it.
@@ -20,14 +21,19 @@ public final class CentralStore: Sendable {
     public let epoch: Epoch
     public let faults: FaultInjector
     let digestCache = DigestCache()
+    /// Threads for the store's blocking SQLite work, so the event loops keep serving other
+    /// connections while a large changeset is merged (writes still run one at a time).
+    let threadPool: NIOThreadPool
 
     /// The store file name inside a data folder.
     public static let fileName = "central.sqlite"
 
     /// Opens (or creates) the store at `path`.
-    public init(path: String, faults: FaultInjector = FaultInjector()) throws(CentralError) {
+    public init(path: String, faults: FaultInjector = FaultInjector(), threads: Int = 4) throws(CentralError) {
         self.path = path
         self.faults = faults
+        self.threadPool = NIOThreadPool(numberOfThreads: threads)
+        threadPool.start()
         do {
             var config = Configuration()
             config.busyMode = .timeout(10)
@@ -101,6 +107,10 @@ public final class CentralStore: Sendable {
                     """)
         }
         return migrator
+    }
+
+    deinit {
+        threadPool.shutdownGracefully { _ in }
     }
 
     // MARK: Offices

@@ -40,6 +40,16 @@ public struct SyncAgentError: Error, Sendable, CustomStringConvertible {
         self.init(.replica, error.message, hint: error.hint, transient: error.isTransient)
     }
 
+    /// Classifies any error met while syncing.
+    static func wrap(_ error: any Error) -> SyncAgentError {
+        switch error {
+        case let e as SyncAgentError: e
+        case let e as TransportError: SyncAgentError(e)
+        case let e as ReplicaError: SyncAgentError(e)
+        default: SyncAgentError(.replica, "\(error)", transient: false)
+        }
+    }
+
     /// Whether to retry with backoff.
     public var isTransient: Bool { transient }
 

@@ -81,7 +81,11 @@ public struct SyncEngine: Sendable {
             // A graceful stop ends the cycle between steps; each step is its own transaction.
             if Task.isShuttingDownGracefully { return report }
             let changeset: Changeset?
-            do { changeset = try replica.nextChangeset(maxChanges: configuration.maxChangesPerChangeset) } catch { throw SyncAgentError(error) }
+            let replica = self.replica
+            let maxChanges = configuration.maxChangesPerChangeset
+            do { changeset = try await runBlocking { () throws(ReplicaError) in try replica.nextChangeset(maxChanges: maxChanges) } } catch {
+                throw SyncAgentError(error)
+            }
             guard let changeset else { break }
             let exchange: CentralClient.Exchange<PushResponse>
             do { exchange = try await client.push(changeset) } catch {
@@ -94,7 +98,8 @@ public struct SyncEngine: Sendable {
             do { try replica.faults.check(.afterPushBeforeAck) } catch {
                 throw SyncAgentError(.injectedFault, error.description, transient: true, centralAnswered: true)
             }
-            do { try replica.acknowledge(exchange.value.sequence) } catch { throw SyncAgentError(error) }
+            let sequence = exchange.value.sequence
+            do { try await runBlocking { () throws(ReplicaError) in try replica.acknowledge(sequence) } } catch { throw SyncAgentError(error) }
             report.changesetsPushed += 1
             report.changesPushed += changeset.changes.count
             if exchange.value.outcome == .duplicate { report.duplicatesAcknowledged += 1 }
@@ -114,7 +119,8 @@ public struct SyncEngine: Sendable {
             }
             let page = exchange.value
             try checkEpoch(page.epoch, known: known)
-            do { _ = try replica.applyPulledPage(page) } catch {
+            let replica = self.replica
+            do { _ = try await runBlocking { () throws(ReplicaError) in try replica.applyPulledPage(page) } } catch {
                 throw SyncAgentError(error)
             }
             report.pagesPulled += 1

@@ -28,7 +28,8 @@ extension SyncEngine {
     /// not with the number of rows. Changes nothing.
     public func verify() async throws(SyncAgentError) -> VerifyReport {
         let local: DigestTree
-        do { local = try replica.digestTree() } catch { throw SyncAgentError(error) }
+        let replica = self.replica
+        do { local = try await runBlocking { () throws(ReplicaError) in try replica.digestTree() } } catch { throw SyncAgentError(error) }
         var report = VerifyReport()
         var frontier = [""]
         for level in 0...DigestTree.depth {
@@ -71,12 +72,8 @@ extension SyncEngine {
             if state.lastSequence != position.lastAckedSequence || position.pending.unacknowledgedChangesets > 0 {
                 try replica.rebaseChain(centralSequence: state.lastSequence, centralHash: state.lastHash)
             }
-        } catch let error as TransportError {
-            throw SyncAgentError(error)
-        } catch let error as ReplicaError {
-            throw SyncAgentError(error)
         } catch {
-            throw SyncAgentError(.replica, "\(error)", transient: false)
+            throw SyncAgentError.wrap(error)
         }
         // 2. Push what is pending, then compare and fix only what differs.
         try await runCycle()
@@ -92,12 +89,8 @@ extension SyncEngine {
                 do {
                     let fetched = try await client.records(table: t, ids: chunk)
                     try replica.applyRecords(fetched.value.records)
-                } catch let error as TransportError {
-                    throw SyncAgentError(error)
-                } catch let error as ReplicaError {
-                    throw SyncAgentError(error)
                 } catch {
-                    throw SyncAgentError(.replica, "\(error)", transient: false)
+                    throw SyncAgentError.wrap(error)
                 }
             }
         }
@@ -149,14 +142,8 @@ public enum ReplicaRebuilder {
             let replica = try Replica.open(at: path)
             try await SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger).runCycle()
             return Outcome(recordsPulled: pulled.recordsPulled, rescuedChanges: rescued.count, unreadable: rescued.unreadable, oldFileKeptAt: aside)
-        } catch let error as SyncAgentError {
-            throw error
-        } catch let error as TransportError {
-            throw SyncAgentError(error)
-        } catch let error as ReplicaError {
-            throw SyncAgentError(error)
         } catch {
-            throw SyncAgentError(.replica, "rebuild failed: \(error)", transient: false)
+            throw SyncAgentError.wrap(error)
         }
     }
 }

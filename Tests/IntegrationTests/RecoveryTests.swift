@@ -31,8 +31,14 @@ import Testing
     @Test func aMonthOfflineWithTenThousandChangesSyncsInOneGo() async throws {
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "82", central: central)
-            for i in 0..<10_000 {
-                try office.replica.addPlanLine(year: 2000 + i % 26, fundSource: i % 2 == 0 ? .local : .national, amount: Int64(i + 1), note: nil)
+            let replica = office.replica
+            try await runBlocking {
+                try replica.database.write { db in
+                    for i in 0..<10_000 {
+                        try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '82', ?, ?, ?, NULL)",
+                                       arguments: [RowID.make().rawValue, 2000 + i % 26, i % 2 == 0 ? "local" : "national", i + 1])
+                    }
+                }
             }
             #expect(try office.replica.pendingSummary().changes == 10_000)
             let report = try await office.engine.runCycle()
@@ -43,17 +49,20 @@ import Testing
     }
 
     @Test func verifyFindsOnlyTheDivergentRowsAndResyncFixesThem() async throws {
-        let rows = Int(ProcessInfo.processInfo.environment["PROMO_SYNC_VERIFY_ROWS"] ?? "") ?? 20_000
+        let rows = Int(ProcessInfo.processInfo.environment["PROMO_SYNC_VERIFY_ROWS"] ?? "") ?? 10_000
         try await withLiveCentral { central in
             var config = SyncEngineConfiguration()
             config.maxChangesPerChangeset = 5_000
             config.pageSize = 5_000
             let office = try OfficeFixture(office: "86", central: central, configuration: config)
-            try await office.replica.database.write { db in
+            let replica = office.replica
+            try await runBlocking {
+              try replica.database.write { db in
                 for i in 0..<rows {
                     try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '86', ?, 'local', ?, NULL)",
                                    arguments: [RowID.make().rawValue, 2020 + i % 6, i + 1])
                 }
+              }
             }
             try await office.engine.runCycle()
             let clean = try await office.engine.verify()

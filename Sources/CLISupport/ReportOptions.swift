@@ -1,0 +1,25 @@
+import ArgumentParser
+import SyncCore
+
+/// The options of `promo-sync report` and `promo-central report`, which print the same report
+/// from different stores.
+public struct ReportOptions: ParsableArguments {
+    @Option(help: "Plan year.") public var year: Int
+    @Option(help: "Count payments made on or before this date (YYYY-MM-DD).") public var cutoff: String?
+    @Option(help: "north, central_highlands or south.") public var region: String?
+    @Option(help: "A province code.") public var province: String?
+    @Option(help: "national or local.") public var fund: String?
+    @Option(help: "Break down by region, province, fund and/or group (comma-separated).") public var by: String?
+    @Option(help: "table, csv or json.") public var format: ReportFormat = .table
+    @Option(help: "Decimals of the billions shown.") public var decimals = 1
+
+    public init() {}
+
+    /// The report of these facts, as chosen.
+    public func render(plans: [PlanFact], disbursed: [DisbursedFact]) throws -> String {
+        let query = try ProgressReport.query(year: year, cutoff: cutoff, region: region, province: province, fund: fund, by: by)
+        return ProgressReport.render(plans: plans, disbursed: disbursed, query: query, format: format, fractionDigits: max(0, min(decimals, 6)))
+    }
+}
+
+extension ReportFormat: ExpressibleByArgument {}
