@@ -103,3 +103,26 @@ import Testing
         #expect(error?.hint == "Try: chmod 600 \(replica.path)")
     }
 }
+
+@Suite struct IsolationTests {
+    @Test func office80CannotReadOffice79sRowsThroughDigestsOrRecords() async throws {
+        try await withLiveCentral { central in
+            let hcm = try OfficeFixture(office: "79", central: central)
+            let id = try hcm.addProject(code: "SECRET")
+            try await hcm.engine.runCycle()
+            let tayNinh = try OfficeFixture(office: "80", central: central)
+            try tayNinh.addProject(code: "MINE")
+            try await tayNinh.engine.runCycle()
+            let client = tayNinh.engine.client
+            let fetched = try await client.records(table: .project, ids: [id.rawValue])
+            #expect(fetched.value.records.isEmpty)
+            // 80's tree holds exactly its own row.
+            let root = try await client.digest(path: "project").value.children
+            #expect(root.count == 1)
+            let report = try await tayNinh.engine.verify()
+            #expect(report.identical)
+            let page = try await client.pull(after: .start, limit: 5_000).value
+            #expect(!page.records.contains { $0.id == id.rawValue })
+        }
+    }
+}
