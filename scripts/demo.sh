@@ -88,4 +88,7 @@ echo "== consolidated totals as office 80 sees them (pulled from the centre)"
 sqlite3 -header -column "$data/office-80/replica.sqlite" \
     "SELECT province, year, fund_source, plan_amount, disbursed_amount FROM province_total ORDER BY province, fund_source"
 echo
+echo "== the 2025 report at office 80, offline, from the consolidated records it pulled"
+"$sync_cmd" report "${o80[@]}" --year 2025 --by province,fund
+echo
 echo "demo: done; the central and both daemons are stopped. Data stays in $data for a look."

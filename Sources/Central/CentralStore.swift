@@ -221,12 +221,32 @@ public final class CentralStore: Sendable {
                 "name": .text(p.name), "kind": .text(p.kind), "region": .text(p.region.rawValue),
             ])
         }
+        for cap in ReferenceData.supportCaps { try putCap(db, cap) }
         for c in ReferenceData.categories {
             try putCentralRecord(db, table: .activityCategory, id: c.code, fields: [
                 "name_vi": .text(c.nameVi), "name_en": .text(c.nameEn),
                 "report_group": .integer(Int64(c.reportGroup)), "basis": .text(c.basis),
             ])
         }
+    }
+
+    static func putCap(_ db: Database, _ cap: SupportCap) throws {
+        try putCentralRecord(db, table: .supportCap, id: cap.id, fields: [
+            "fund_source": .text(cap.fund.rawValue), "category": .text(cap.category), "province": cap.province.map(FieldValue.text) ?? .null,
+            "max_percent_of_cost": cap.maxPercentOfCost.map(FieldValue.integer) ?? .null, "max_amount": cap.maxAmount.map(FieldValue.integer) ?? .null,
+        ])
+    }
+
+    /// Sets a support cap (a new one, or new limits for an existing one); offices receive it with their next pull.
+    public func setCap(_ cap: SupportCap) throws(CentralError) {
+        guard ReferenceData.category(code: cap.category) != nil else {
+            throw CentralError.badRequest("unknown activity category '\(cap.category)'")
+        }
+        if let province = cap.province, ReferenceData.province(code: province) == nil {
+            throw CentralError.badRequest("unknown province '\(province)'")
+        }
+        if cap.maxPercentOfCost == nil && cap.maxAmount == nil { throw CentralError.badRequest("a cap needs --percent, --max or both") }
+        do { try database.write { db in try Self.putCap(db, cap) } } catch { throw CentralError.storage(error, during: "setting a cap") }
     }
 
     /// Writes a record owned by the centre, giving it a new log position only if it changed.

@@ -170,6 +170,9 @@ private struct Importer {
                 if ProjectStatus(rawValue: status) == nil { fail("unknown status '\(status)'") }
                 if duplicate("project/\(code)", "project code \(code)") || problems.count > before { return }
                 guard let name, let category, let fund, let year, let total, let requested else { return }
+                if let violation = try Replica.capViolation(db, fund: fund, category: category, province: province, requested: requested, totalCost: total) {
+                    return fail(violation)
+                }
                 let beneficiary = text("beneficiary")
                 if let existing = try Row.fetchOne(db, sql: "SELECT * FROM project WHERE office = ? AND code = ?", arguments: [office, code]) {
                     if (existing["fund_source"] as String) != fund.rawValue {

@@ -91,6 +91,10 @@ extension Replica {
         }
         let id = RowID.make(now: now)
         try write("adding a project") { db in
+            if let violation = try Self.capViolation(db, fund: p.fundSource, category: p.category, province: province,
+                                                     requested: p.requestedSupport, totalCost: p.totalCost) {
+                throw ReplicaError(.invalidInput, violation, hint: "Lower the requested support, or ask about the cap that applies.")
+            }
             if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM project WHERE office = ? AND code = ?)", arguments: [office.rawValue, p.code]) == true {
                 throw ReplicaError(.invalidInput, "project code '\(p.code)' is already used at this office", hint: "Choose another code.")
             }
@@ -125,6 +129,21 @@ extension Replica {
                     approvedSupport: row["approved_support"], status: row["status"], disbursed: row["disbursed"])
             }
         }
+    }
+
+    /// The first support cap in force that `requested` breaks (the province's own caps and the
+    /// nationwide ones both apply), or nil.
+    static func capViolation(_ db: Database, fund: FundSource, category: String, province: String,
+                             requested: Int64, totalCost: Int64) throws -> String? {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT * FROM support_cap WHERE fund_source = ? AND category = ? AND (province IS NULL OR province = ?) ORDER BY id",
+            arguments: [fund.rawValue, category, province])
+        for row in rows {
+            let cap = SupportCap(fund: fund, category: category, province: row["province"],
+                                 maxPercentOfCost: row["max_percent_of_cost"], maxAmount: row["max_amount"])
+            if let violation = cap.violation(requested: requested, totalCost: totalCost) { return violation }
+        }
+        return nil
     }
 
     /// SQL condition on a disbursement `d`: not held out of the totals by a ledger conflict

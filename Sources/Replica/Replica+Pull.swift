@@ -165,6 +165,19 @@ extension Replica {
                     ON CONFLICT(code) DO UPDATE SET name = excluded.name, kind = excluded.kind, region = excluded.region
                     """,
                 arguments: [record.id, record.fields["name"]?.text, record.fields["kind"]?.text, record.fields["region"]?.text])
+        case .supportCap:
+            if record.deleted {
+                try db.execute(sql: "DELETE FROM support_cap WHERE id = ?", arguments: [record.id])
+                return
+            }
+            let f = record.fields
+            try db.execute(
+                sql: """
+                    INSERT INTO support_cap(id, fund_source, category, province, max_percent_of_cost, max_amount) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET max_percent_of_cost = excluded.max_percent_of_cost, max_amount = excluded.max_amount
+                    """,
+                arguments: [record.id, f["fund_source"]?.text, f["category"]?.text, f["province"]?.text,
+                            f["max_percent_of_cost"]?.integer, f["max_amount"]?.integer])
         case .activityCategory:
             guard !record.deleted else { return }
             try db.execute(

@@ -51,6 +51,14 @@ enum Schema {
                     code TEXT PRIMARY KEY NOT NULL,
                     province TEXT NOT NULL REFERENCES province(code)
                 ) STRICT;
+                CREATE TABLE support_cap (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    fund_source TEXT NOT NULL,
+                    category TEXT NOT NULL,
+                    province TEXT,
+                    max_percent_of_cost INTEGER,
+                    max_amount INTEGER
+                ) STRICT;
                 """)
     }
 
@@ -70,6 +78,11 @@ enum Schema {
             try db.execute(
                 sql: "INSERT INTO activity_category(code, name_vi, name_en, report_group, basis) VALUES (?, ?, ?, ?, ?)",
                 arguments: [c.code, c.nameVi, c.nameEn, c.reportGroup, c.basis])
+        }
+        for c in ReferenceData.supportCaps {
+            try db.execute(
+                sql: "INSERT INTO support_cap(id, fund_source, category, province, max_percent_of_cost, max_amount) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [c.id, c.fund.rawValue, c.category, c.province, c.maxPercentOfCost, c.maxAmount])
         }
         for g in ReferenceData.reportGroups {
             try db.execute(

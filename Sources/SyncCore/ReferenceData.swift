@@ -53,8 +53,52 @@ public struct ReportGroup: Hashable, Sendable {
     public let nameVi: String
 }
 
+/// A ceiling on the support a project may receive, as data the centre owns and may change.
+public struct SupportCap: Hashable, Sendable, Codable {
+    /// A stable id, e.g. `national/MH_TRINHDIEN/*`.
+    public var id: String { "\(fund.rawValue)/\(category)/\(province ?? "*")" }
+    public var fund: FundSource
+    public var category: String
+    /// nil: every province.
+    public var province: String?
+    /// Support may be at most this share of the total cost, in percent (nil: no share limit).
+    public var maxPercentOfCost: Int64?
+    /// Support may be at most this many VND (nil: no amount limit).
+    public var maxAmount: Int64?
+
+    public init(fund: FundSource, category: String, province: String?, maxPercentOfCost: Int64?, maxAmount: Int64?) {
+        self.fund = fund
+        self.category = category
+        self.province = province
+        self.maxPercentOfCost = maxPercentOfCost
+        self.maxAmount = maxAmount
+    }
+
+    /// Why `requested` for a project costing `totalCost` breaks this cap, or nil when it does not.
+    public func violation(requested: Int64, totalCost: Int64) -> String? {
+        if let percent = maxPercentOfCost {
+            // requested / totalCost > percent / 100, in integers.
+            let (lhs, o1) = requested.multipliedReportingOverflow(by: 100)
+            let (rhs, o2) = totalCost.multipliedReportingOverflow(by: percent)
+            if o1 || o2 || lhs > rhs {
+                return "support above the cap in force: at most \(percent) % of the total cost (\(totalCost) VND) for \(category), \(fund.rawValue) fund\(province.map { ", province \($0)" } ?? "")"
+            }
+        }
+        if let max = maxAmount, requested > max {
+            return "support above the cap in force: at most \(max) VND for \(category), \(fund.rawValue) fund\(province.map { ", province \($0)" } ?? "")"
+        }
+        return nil
+    }
+}
+
 /// The seed reference data.
 public enum ReferenceData {
+    /// Support caps in force at the start (the centre changes them with `promo-central cap set`):
+    /// a national demonstration model gets at most 30 % of its cost and at most 1 bn VND.
+    public static let supportCaps: [SupportCap] = [
+        SupportCap(fund: .national, category: "MH_TRINHDIEN", province: nil, maxPercentOfCost: 30, maxAmount: 1_000_000_000),
+    ]
+
     /// The 34 provinces in force, by code.
     public static let provinces: [Province] = [
         Province(code: "01", name: "Hà Nội", kind: "thanh_pho", region: .north, mergedFrom: ["01"]),

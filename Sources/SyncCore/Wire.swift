@@ -56,6 +56,8 @@ public enum ConsolidatedTable: String, CaseIterable, Codable, Sendable {
     case province
     /// Activity categories (reference data).
     case activityCategory = "activity_category"
+    /// Support caps (reference data).
+    case supportCap = "support_cap"
 }
 
 /// One record in a pull page: the central's whole current version of a row.

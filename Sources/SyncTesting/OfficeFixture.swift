@@ -56,6 +56,6 @@ public struct OfficeFixture: Sendable {
     public func addProject(code: String, requested: Int64 = 300_000_000, fund: FundSource = .local, year: Int = 2025) throws -> RowID {
         try replica.addProject(NewProject(
             code: code, name: "Dự án \(code)", category: "MH_TRINHDIEN", fundSource: fund, year: year,
-            totalCost: requested * 3, requestedSupport: requested))
+            totalCost: requested * 4, requestedSupport: requested))
     }
 }

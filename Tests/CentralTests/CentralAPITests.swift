@@ -149,7 +149,7 @@ import Testing
                 if !page.hasMore { break }
             }
             #expect(seen.count == Set(seen).count)
-            #expect(seen.count == ReferenceData.provinces.count + ReferenceData.categories.count)
+            #expect(seen.count == ReferenceData.provinces.count + ReferenceData.categories.count + ReferenceData.supportCaps.count)
         }
     }
 }

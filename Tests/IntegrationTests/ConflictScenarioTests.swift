@@ -111,3 +111,19 @@ import Testing
         }
     }
 }
+
+@Suite struct CapSyncTests {
+    @Test func aCapSetAtTheCentreReachesTheOfficeAndIsEnforcedThere() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "79", central: central)
+            try central.store.setCap(SupportCap(fund: .local, category: "MH_TRINHDIEN", province: "79", maxPercentOfCost: nil, maxAmount: 800_000_000))
+            try await office.engine.runCycle()
+            let error = #expect(throws: ReplicaError.self) {
+                try office.replica.addProject(NewProject(code: "M-1", name: "Mô hình", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
+                                                         totalCost: 3_000_000_000, requestedSupport: 900_000_000))
+            }
+            #expect(error?.message.contains("at most 800000000 VND") == true && error?.message.contains("province 79") == true)
+            #expect(throws: CentralError.self) { try central.store.setCap(SupportCap(fund: .local, category: "NOPE", province: nil, maxPercentOfCost: 10, maxAmount: nil)) }
+        }
+    }
+}

@@ -66,3 +66,32 @@ import SyncTesting
         return ""
     }
 }
+
+@Suite struct SupportCapTests {
+    @Test func supportAboveTheCapInForceIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        var p = sampleProject("QG-1")
+        p.fundSource = .national
+        p.totalCost = 1_000_000_000
+        p.requestedSupport = 300_000_001  // just over 30 % of the cost
+        let error = #expect(throws: ReplicaError.self) { try replica.addProject(p) }
+        #expect(error?.message.contains("at most 30 % of the total cost") == true)
+        p.totalCost = 5_000_000_000
+        p.requestedSupport = 1_200_000_000  // 24 %, but over 1 bn
+        let amount = #expect(throws: ReplicaError.self) { try replica.addProject(p) }
+        #expect(amount?.message.contains("at most 1000000000 VND") == true)
+        p.requestedSupport = 1_000_000_000
+        _ = try replica.addProject(p)
+        // Local-fund projects of the same category have no cap until the province sets one.
+        var local = sampleProject("DP-1")
+        local.totalCost = 1_000_000_000
+        local.requestedSupport = 900_000_000
+        _ = try replica.addProject(local)
+        // The same rule applies to imports.
+        let rejected = #expect(throws: ImportRejection.self) {
+            try replica.importCSV("code,name,category,fund_source,year,total_cost,requested_support\nQG-2,X,MH_TRINHDIEN,national,2025,100,31\n")
+        }
+        #expect(rejected?.problems.first?.contains("line 2: support above the cap") == true)
+    }
+}
