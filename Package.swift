@@ -42,9 +42,14 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(name: "GzipCodec", dependencies: ["CZlib"], swiftSettings: strict),
         .target(
             name: "Transport",
-            dependencies: ["SyncCore", "CCurl", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SyncCore", "CCurl", "GzipCodec", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -60,7 +65,7 @@ let package = Package(
         .target(
             name: "Central",
             dependencies: [
-                "SyncCore",
+                "SyncCore", "GzipCodec",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -111,7 +116,7 @@ let package = Package(
         ),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"], swiftSettings: strict),
         .testTarget(name: "ReplicaTests", dependencies: ["Replica", "SyncTesting"], swiftSettings: strict),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "SyncTesting"], swiftSettings: strict),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "GzipCodec", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncAgentTests", dependencies: ["SyncAgent", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "CentralTests", dependencies: ["Central", "Transport", "SyncTesting"], swiftSettings: strict),
         .testTarget(

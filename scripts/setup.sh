@@ -4,7 +4,7 @@
 # it) and pkg-config. Swift 6 itself must already be on the PATH (or in /opt/swift/usr/bin).
 set -euo pipefail
 
-packages=(libsqlite3-dev libcurl4-openssl-dev sqlite3 pkg-config ca-certificates)
+packages=(libsqlite3-dev libcurl4-openssl-dev zlib1g-dev sqlite3 pkg-config ca-certificates openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

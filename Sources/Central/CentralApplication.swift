@@ -1,4 +1,5 @@
 import Foundation
+import GzipCodec
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -126,7 +127,7 @@ struct CentralRoutes: Sendable {
                 throw CentralError(.contentTooLarge, "body_too_large", "the body is larger than \(configuration.maxBodyBytes) bytes",
                                    hint: "Lower the changeset size in the office configuration.")
             }
-            let push: PushRequest = try decode(buffer)
+            let push: PushRequest = try decode(try inflate(buffer, request))
             guard push.protocolVersion == WireProtocol.version else {
                 throw CentralError.badRequest("protocol version \(push.protocolVersion) is not supported (this centre speaks \(WireProtocol.version))",
                                               hint: "Upgrade promo-sync at the office, or the centre.")
@@ -138,7 +139,7 @@ struct CentralRoutes: Sendable {
             } else {
                 metrics.pushesDuplicate.increment()
             }
-            return try json(answer)
+            return try json(answer, for: request)
         }
         router.get("/v1/changes") { request, _ in
             let office = try await authenticate(request)
@@ -151,7 +152,7 @@ struct CentralRoutes: Sendable {
             let page = try await offload { try store.page(for: office, after: PullCursor(after), limit: Int(limit)) }
             metrics.pulls.increment()
             metrics.recordsServed.increment(by: Int64(page.records.count))
-            return try json(page)
+            return try json(page, for: request)
         }
         // Prometheus text format. Serve it to the monitoring network only (docs/OPERATIONS.md).
         router.get("/metrics") { _, _ in
@@ -165,18 +166,18 @@ struct CentralRoutes: Sendable {
                 throw CentralError.badRequest("'path' has more than \(DigestTree.depth) levels")
             }
             let tree = try await offload { try store.digestTree(for: office) }
-            return try json(DigestResponse(epoch: store.epoch, path: path, children: tree.children(of: path)))
+            return try json(DigestResponse(epoch: store.epoch, path: path, children: tree.children(of: path)), for: request)
         }
         router.post("/v1/records") { request, _ in
             let office = try await authenticate(request)
             var request = request
             let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
-            let wanted: RecordsRequest = try decode(buffer)
+            let wanted: RecordsRequest = try decode(try inflate(buffer, request))
             guard wanted.ids.count <= WireProtocol.maxPageSize else {
                 throw CentralError.badRequest("at most \(WireProtocol.maxPageSize) ids per request")
             }
             let records = try await offload { try store.records(for: office, table: wanted.table, ids: wanted.ids) }
-            return try json(PullResponse(epoch: store.epoch, records: records, nextCursor: .start, hasMore: false))
+            return try json(PullResponse(epoch: store.epoch, records: records, nextCursor: .start, hasMore: false), for: request)
         }
         router.get("/v1/office") { request, _ in
             let office = try await authenticate(request)
@@ -219,9 +220,30 @@ struct CentralRoutes: Sendable {
         }
     }
 
-    private func json<T: Encodable>(_ value: T) throws -> Response {
+    private func json<T: Encodable>(_ value: T, for request: Request? = nil) throws -> Response {
         let data = try JSONEncoder().encode(value)
+        // Compress larger answers for offices that accept gzip (libcurl decodes it by itself).
+        if let accepted = request?.headers[.acceptEncoding], accepted.contains("gzip"), data.count >= 1_024 {
+            return Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: Gzip.compress(data))))
+        }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The request body, decompressed when the office sent it gzip-encoded.
+    private func inflate(_ buffer: ByteBuffer, _ request: Request) throws -> ByteBuffer {
+        guard let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" else { return buffer }
+        guard encoding == "gzip" else {
+            throw CentralError(.unsupportedMediaType, "unsupported_encoding", "the body is encoded as '\(encoding)'", hint: "Send it plain or gzip-compressed.")
+        }
+        do {
+            return ByteBuffer(bytes: try Gzip.decompress(Data(buffer.readableBytesView), limit: configuration.maxBodyBytes))
+        } catch .tooLarge {
+            throw CentralError(.contentTooLarge, "body_too_large", "the body decompresses to more than \(configuration.maxBodyBytes) bytes",
+                               hint: "Lower the changeset size in the office configuration.")
+        } catch {
+            throw CentralError.badRequest("the gzip-encoded body is damaged", hint: "Send it again.")
+        }
     }
 
     static func describe(_ error: DecodingError) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import GzipCodec
 import SyncCore
 
 /// The office's view of promo-central's HTTP API (docs/PROTOCOL.md), over ``HTTPClient``.
@@ -14,6 +15,9 @@ public struct CentralClient: Sendable {
         self.token = token
         self.http = http
     }
+
+    /// Request bodies at least this large are sent gzip-compressed.
+    public static let compressAbove = 1_024
 
     /// Bytes moved by the last calls, for metrics.
     public struct Exchange<T: Sendable>: Sendable {
@@ -65,7 +69,15 @@ public struct CentralClient: Sendable {
     private func call<T: Decodable & Sendable>(_ method: String, _ path: String, body: Data?, authenticated: Bool = true) async throws(TransportError) -> Exchange<T> {
         var headers: [(String, String)] = [("Accept", "application/json")]
         if authenticated { headers.append(("Authorization", "Bearer \(token)")) }
-        if body != nil { headers.append(("Content-Type", "application/json")) }
+        var body = body
+        if let plain = body {
+            headers.append(("Content-Type", "application/json"))
+            // Slow links pay per byte: bodies worth it travel gzip-compressed.
+            if plain.count >= Self.compressAbove {
+                body = Gzip.compress(plain)
+                headers.append(("Content-Encoding", "gzip"))
+            }
+        }
         let response = try await http.send(HTTPRequest(method: method, url: baseURL + path, headers: headers, body: body))
         let epoch = response.headers[WireProtocol.epochHeader.lowercased()].map(Epoch.init)
         guard (200..<300).contains(response.status) else {
