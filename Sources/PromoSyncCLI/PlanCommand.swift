@@ -5,7 +5,7 @@ import SyncCore
 
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "plan", abstract: "Enter annual budget plan lines.", subcommands: [Add.self])
+        commandName: "plan", abstract: "Enter annual budget plan lines.", subcommands: [Add.self, List.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a plan line for a year and fund source.")
@@ -18,6 +18,19 @@ struct PlanCommand: ParsableCommand {
 
         func run() throws {
             print(try location.open().addPlanLine(year: year, fundSource: fund, amount: amount, note: note).rawValue)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List this office's plan lines.")
+        @OptionGroup var location: ReplicaLocation
+
+        func run() throws {
+            let lines = try location.open().planLines()
+            for l in lines {
+                print("\(l.year)  \(l.fundSource.padding(8))  \(String(l.amount).leftPadding(18)) VND  \(l.note ?? "")")
+            }
+            print("\(lines.count) plan lines")
         }
     }
 }

@@ -5,7 +5,7 @@ import SyncCore
 
 struct ProjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "project", abstract: "Enter and list projects (đề án).", subcommands: [Add.self, List.self, Move.self])
+        commandName: "project", abstract: "Enter and list projects (đề án).", subcommands: [Add.self, List.self, Show.self, Update.self, Move.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a draft project of this office.")
@@ -68,6 +68,52 @@ extension ProjectCommand {
         func run() throws {
             try location.open().setProjectStatus(project, to: to)
             print("\(project) → \(to.rawValue)")
+        }
+    }
+}
+
+extension ProjectCommand {
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a project with its ledger and open conflicts.")
+
+        @OptionGroup var location: ReplicaLocation
+        @Argument(help: "Project id or code.") var project: String
+
+        func run() throws {
+            let replica = try location.open()
+            guard let p = try replica.projects().first(where: { $0.id == project || $0.code == project }) else {
+                throw ValidationError("no project '\(project)' in this replica; see promo-sync project list")
+            }
+            print("\(p.code)  \(p.name)")
+            print("  id \(p.id), office \(p.office), province \(p.province), year \(p.year), \(p.fundSource) fund, status \(p.status)")
+            print("  category \(p.category), beneficiary \(p.beneficiary ?? "-")")
+            print("  total cost \(p.totalCost) VND, requested \(p.requestedSupport) VND, approved \(p.approvedSupport.map { "\($0) VND" } ?? "-"), disbursed \(p.disbursed) VND")
+            let entries = try replica.ledger(p.id)
+            print("  ledger (\(entries.count) entries):")
+            for e in entries {
+                print("    \(e.paidOn)  \(e.kind.padding(22))  \(String(e.amount).leftPadding(16)) VND  \(e.voucher ?? "-")\(e.held ? "  HELD by a conflict" : "")")
+            }
+            for c in try replica.conflicts(openOnly: true) where c.aggregateID == p.id {
+                print("  open conflict \(c.id): \(c.message)")
+            }
+        }
+    }
+
+    struct Update: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a project's proposal content (the fields the office owns).")
+
+        @OptionGroup var location: ReplicaLocation
+        @Argument(help: "Project id or code.") var project: String
+        @Option(help: "New name.") var name: String?
+        @Option(help: "New activity category code.") var category: String?
+        @Option(help: "New beneficiary.") var beneficiary: String?
+        @Option(name: .customLong("total-cost"), help: "New total cost in VND.") var totalCost: Int64?
+        @Option(help: "New requested support in VND.") var requested: Int64?
+
+        func run() throws {
+            try location.open().updateProject(project, ProjectUpdate(
+                name: name, category: category, beneficiary: beneficiary, totalCost: totalCost, requestedSupport: requested))
+            print("\(project) updated; the change reaches the centre with the next sync")
         }
     }
 }

@@ -95,3 +95,24 @@ import SyncTesting
         #expect(rejected?.problems.first?.contains("line 2: support above the cap") == true)
     }
 }
+
+@Suite struct ProjectEditTests {
+    @Test func updatesAreCheckedLikeEntryAndCaptured() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        try replica.addProject(sampleProject())
+        try replica.updateProject("KC-01", ProjectUpdate(name: "Tên mới", requestedSupport: 400_000_000))
+        let p = try #require(try replica.projects().first)
+        #expect(p.name == "Tên mới" && p.requestedSupport == 400_000_000 && p.totalCost == 1_000_000_000)
+        let cs = try #require(try replica.nextChangeset())
+        #expect(cs.changes.count == 1)  // insert and update coalesced into one whole-row change
+        #expect(throws: ReplicaError.self) { try replica.updateProject("KC-01", ProjectUpdate(requestedSupport: 2_000_000_000)) }
+        #expect(throws: ReplicaError.self) { try replica.updateProject("KC-01", ProjectUpdate(category: "NOPE")) }
+        #expect(throws: ReplicaError.self) { try replica.updateProject("KC-01", ProjectUpdate()) }
+        #expect(throws: ReplicaError.self) { try replica.updateProject("NONE", ProjectUpdate(name: "x")) }
+        try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 100, voucher: "V1", paidOn: "2025-01-02"))
+        #expect(try replica.ledger("KC-01").map(\.amount) == [100])
+        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: "n")
+        #expect(try replica.planLines().map(\.amount) == [5])
+    }
+}

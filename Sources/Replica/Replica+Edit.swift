@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// Changes staff make to a project's proposal content (the fields the office owns).
+public struct ProjectUpdate: Sendable, Equatable {
+    public var name: String?
+    public var category: String?
+    public var beneficiary: String?
+    public var totalCost: Int64?
+    public var requestedSupport: Int64?
+
+    public init(name: String? = nil, category: String? = nil, beneficiary: String? = nil, totalCost: Int64? = nil, requestedSupport: Int64? = nil) {
+        self.name = name
+        self.category = category
+        self.beneficiary = beneficiary
+        self.totalCost = totalCost
+        self.requestedSupport = requestedSupport
+    }
+
+    public var isEmpty: Bool { self == ProjectUpdate() }
+}
+
+/// A ledger entry as listed.
+public struct LedgerEntry: Sendable, Codable, Equatable {
+    public var id: String
+    public var kind: String
+    public var amount: Int64
+    public var voucher: String?
+    public var paidOn: String
+    /// Held out of the totals by a ledger conflict.
+    public var held: Bool
+}
+
+/// A plan line as listed.
+public struct PlanLineRow: Sendable, Codable, Equatable {
+    public var id: String
+    public var year: Int
+    public var fundSource: String
+    public var amount: Int64
+    public var note: String?
+}
+
+extension Replica {
+    /// Updates a project's proposal content (by id or code) with the same checks as entering it.
+    public func updateProject(_ reference: String, _ update: ProjectUpdate) throws(ReplicaError) {
+        let office = try settings().office
+        guard !update.isEmpty else { throw ReplicaError(.invalidInput, "nothing to change", hint: "Give at least one of --name, --category, --beneficiary, --total-cost, --requested.") }
+        if let name = update.name { try Validation.nonEmpty(name, "project name") }
+        if let total = update.totalCost { try Validation.positive(total, "total cost") }
+        if let requested = update.requestedSupport { try Validation.positive(requested, "requested support") }
+        if let category = update.category, ReferenceData.category(code: category) == nil {
+            throw ReplicaError(.invalidInput, "unknown activity category '\(category)'",
+                               hint: "Use one of: \(ReferenceData.categories.map(\.code).joined(separator: ", ")).")
+        }
+        try write("updating a project") { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM project WHERE id = ? OR (code = ? AND office = ?)",
+                                             arguments: [reference, reference, office.rawValue]) else {
+                throw ReplicaError(.invalidInput, "no project '\(reference)' in this replica", hint: "See: promo-sync project list")
+            }
+            guard (row["office"] as String) == office.rawValue else {
+                throw ReplicaError(.invalidInput, "project \(reference) belongs to office \(row["office"] as String)", hint: "Only the owning office edits it.")
+            }
+            let total = update.totalCost ?? row["total_cost"]
+            let requested = update.requestedSupport ?? row["requested_support"]
+            guard requested <= total else {
+                throw ReplicaError(.invalidInput, "requested support (\(requested)) is more than the total cost (\(total))",
+                                   hint: "Support is part of the cost; check both amounts (in VND).")
+            }
+            let fund = FundSource(rawValue: row["fund_source"]) ?? .local
+            if let violation = try Self.capViolation(db, fund: fund, category: update.category ?? row["category"], province: row["province"],
+                                                     requested: requested, totalCost: total) {
+                throw ReplicaError(.invalidInput, violation, hint: "Lower the requested support, or ask about the cap that applies.")
+            }
+            try db.execute(
+                sql: "UPDATE project SET name = ?, category = ?, beneficiary = ?, total_cost = ?, requested_support = ? WHERE id = ?",
+                arguments: [update.name ?? row["name"], update.category ?? row["category"], update.beneficiary ?? row["beneficiary"],
+                            total, requested, row["id"] as String])
+        }
+    }
+
+    /// A project's ledger in date order.
+    public func ledger(_ reference: String) throws(ReplicaError) -> [LedgerEntry] {
+        let office = try settings().office
+        return try read("reading a ledger") { db in
+            guard let id = try String.fetchOne(db, sql: "SELECT id FROM project WHERE id = ? OR (code = ? AND office = ?)",
+                                               arguments: [reference, reference, office.rawValue]) else {
+                throw ReplicaError(.invalidInput, "no project '\(reference)' in this replica", hint: "See: promo-sync project list")
+            }
+            return try Row.fetchAll(
+                db, sql: "SELECT d.*, NOT (\(Self.notHeld)) AS held FROM disbursement d WHERE d.project_id = ? ORDER BY d.paid_on, d.id",
+                arguments: [id]
+            ).map { LedgerEntry(id: $0["id"], kind: $0["kind"], amount: $0["amount"], voucher: $0["voucher"], paidOn: $0["paid_on"], held: $0["held"]) }
+        }
+    }
+
+    /// This office's plan lines, by year and fund.
+    public func planLines() throws(ReplicaError) -> [PlanLineRow] {
+        let office = try settings().office
+        return try read("listing plan lines") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM plan_line WHERE office = ? ORDER BY year, fund_source, id", arguments: [office.rawValue]).map {
+                PlanLineRow(id: $0["id"], year: $0["year"], fundSource: $0["fund_source"], amount: $0["amount"], note: $0["note"])
+            }
+        }
+    }
+}
