@@ -20,6 +20,27 @@ enum CaptureTriggers {
 
     static let allColumns: Int64 = -1
 
+    /// What a row's outbox entries add up to, taken in order: the changed columns, and whether
+    /// the row ends deleted. Shared by changeset making and by pulls that keep pending fields.
+    struct RowChanges {
+        var mask: Int64 = 0
+        var deleted = false
+
+        mutating func add(op: Int, cols: Int64) {
+            if op == Operation.delete.rawValue {
+                deleted = true
+            } else {
+                deleted = false
+                mask = (cols == allColumns || mask == allColumns) ? allColumns : mask | cols
+            }
+        }
+
+        /// Whether column `index` of the table changed.
+        func contains(column index: Int) -> Bool {
+            mask == allColumns || mask & (1 << Int64(index)) != 0
+        }
+    }
+
     static func sql(for table: SyncedTable) -> [String] {
         let name = table.rawValue
         let number = table.tableID

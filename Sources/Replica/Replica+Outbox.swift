@@ -29,7 +29,7 @@ extension Replica {
 
         // 2. Coalesce them per row, keeping the order in which rows were first touched: the union of
         //    changed columns, and whether the row ends deleted.
-        struct Pending { var table: SyncedTable; var id: String; var mask: Int64; var deleted: Bool }
+        struct Pending { var table: SyncedTable; var id: String; var changes = CaptureTriggers.RowChanges() }
         var order: [String] = []
         var pending: [String: Pending] = [:]
         for row in rows {
@@ -39,13 +39,8 @@ extension Replica {
             let op: Int = row["op"]
             let cols: Int64 = row["cols"]
             let key = "\(tableID)/\(id)"
-            var entry = pending[key] ?? { order.append(key); return Pending(table: table, id: id, mask: 0, deleted: false) }()
-            if op == CaptureTriggers.Operation.delete.rawValue {
-                entry.deleted = true
-            } else {
-                entry.deleted = false
-                entry.mask = (cols == CaptureTriggers.allColumns || entry.mask == CaptureTriggers.allColumns) ? CaptureTriggers.allColumns : entry.mask | cols
-            }
+            var entry = pending[key] ?? { order.append(key); return Pending(table: table, id: id) }()
+            entry.changes.add(op: op, cols: cols)
             pending[key] = entry
         }
 
@@ -58,7 +53,7 @@ extension Replica {
             guard let entry = pending[key] else { continue }
             let hlc = clock.tick(nowMilliseconds: wall)
             let columns = entry.table.columns
-            let current = entry.deleted
+            let current = entry.changes.deleted
                 ? nil
                 : try Row.fetchOne(db, sql: "SELECT * FROM \(entry.table.rawValue) WHERE id = ?", arguments: [entry.id])
             guard let current else {
@@ -67,7 +62,7 @@ extension Replica {
             }
             var fields: [String: FieldValue] = [:]
             for (index, column) in columns.enumerated()
-            where entry.mask == CaptureTriggers.allColumns || entry.mask & (1 << Int64(index)) != 0 {
+            where entry.changes.contains(column: index) {
                 fields[column.name] = fieldValue(current[column.name])
             }
             changes.append(Change(table: entry.table, id: RowID(unchecked: entry.id), op: .upsert, hlc: hlc, fields: fields))

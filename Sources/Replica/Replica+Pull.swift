@@ -61,20 +61,12 @@ extension Replica {
     /// Returns the number of fields kept local.
     static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord) throws -> Int {
         // Local changes of this row still waiting for the centre.
-        var pendingMask: Int64 = 0
-        var pendingDelete = false
+        var pending = CaptureTriggers.RowChanges()
         for row in try Row.fetchAll(
             db, sql: "SELECT op, cols FROM _sync_outbox WHERE tbl = ? AND row_id = ? ORDER BY seq",
             arguments: [table.tableID, record.id])
         {
-            let op: Int = row["op"]
-            let cols: Int64 = row["cols"]
-            if op == CaptureTriggers.Operation.delete.rawValue {
-                pendingDelete = true
-            } else {
-                pendingDelete = false
-                pendingMask = (cols == CaptureTriggers.allColumns || pendingMask == CaptureTriggers.allColumns) ? CaptureTriggers.allColumns : pendingMask | cols
-            }
+            pending.add(op: row["op"], cols: row["cols"])
         }
         if record.deleted {
             // A tombstone wins over local edits; the edits still reach the centre, which keeps them
@@ -82,11 +74,9 @@ extension Replica {
             try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [record.id])
             return 0
         }
-        if pendingDelete { return 0 }
+        if pending.deleted { return 0 }
         let columns = table.columns
-        let keep = Set(columns.enumerated().filter { index, _ in
-            pendingMask == CaptureTriggers.allColumns || pendingMask & (1 << Int64(index)) != 0
-        }.map(\.element.name))
+        let keep = Set(columns.enumerated().filter { index, _ in pending.contains(column: index) }.map(\.element.name))
         // A record is the centre's whole row: a field it does not carry is empty there.
         let values: [(any DatabaseValueConvertible)?] = columns.map { databaseValue(record.fields[$0.name]) }
         let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM \(table.rawValue) WHERE id = ?)", arguments: [record.id]) ?? false
