@@ -64,7 +64,9 @@ extension Resync {
         if let office, let central, let tokenFile {
             fallback = ReplicaSettings(office: try OfficeCode(office), centralURL: central, tokenFile: tokenFile)
         }
-        let settings = Replica.rescue(from: path).settings ?? fallback
+        // The damaged file is read once: for its settings and for the changes to keep.
+        let rescued = ReplicaRebuilder.rescue(at: path)
+        let settings = rescued.settings ?? fallback
         guard let settings else {
             throw ValidationError("the old replica's settings cannot be read; give --office, --central and --token-file")
         }
@@ -73,7 +75,7 @@ extension Resync {
                                    http: HTTPClient(configuration: configuration.transport))
         let result: Result<ReplicaRebuilder.Outcome, SyncAgentError>
         do {
-            result = .success(try await ReplicaRebuilder.rebuild(at: path, settings: fallback, client: client,
+            result = .success(try await ReplicaRebuilder.rebuild(at: path, rescued: rescued, settings: fallback, client: client,
                                                                  configuration: configuration.engine, logger: logger))
         } catch {
             result = .failure(error)

@@ -110,13 +110,17 @@ public enum ReplicaRebuilder {
         public var oldFileKeptAt: String?
     }
 
-    /// Rescues unacknowledged changes from the old file (if any), builds a fresh replica from the
-    /// centre's log page by page (memory stays at one page), writes the rescued changes into it,
-    /// swaps it in atomically keeping the old file aside, and pushes the rescued changes.
-    public static func rebuild(at path: String, settings fallback: ReplicaSettings?, client: CentralClient,
+    /// What can be rescued from the file at `path`: nothing when there is no file.
+    public static func rescue(at path: String) -> RescuedChanges {
+        FileManager.default.fileExists(atPath: path) ? Replica.rescue(from: path) : RescuedChanges()
+    }
+
+    /// Builds a fresh replica from the centre's log page by page (memory stays at one page),
+    /// writes the changes rescued from the old file (``rescue(at:)``) into it, swaps it in
+    /// atomically keeping the old file aside, and pushes the rescued changes.
+    public static func rebuild(at path: String, rescued: RescuedChanges, settings fallback: ReplicaSettings?, client: CentralClient,
                                configuration: SyncEngineConfiguration, logger: Logger) async throws(SyncAgentError) -> Outcome {
         let fm = FileManager.default
-        let rescued = fm.fileExists(atPath: path) ? Replica.rescue(from: path) : RescuedChanges()
         guard let settings = rescued.settings ?? fallback else {
             throw SyncAgentError(.configuration, "the old replica's settings cannot be read",
                                  hint: "Give them: promo-sync resync --rebuild --office CODE --central URL --token-file FILE", transient: false)

@@ -151,7 +151,7 @@ import Testing
             try damaged.database.close()
 
             let client = office.engine.client
-            let outcome = try await ReplicaRebuilder.rebuild(at: path, settings: nil, client: client, configuration: .init(), logger: office.engine.logger)
+            let outcome = try await ReplicaRebuilder.rebuild(at: path, rescued: ReplicaRebuilder.rescue(at: path), settings: nil, client: client, configuration: .init(), logger: office.engine.logger)
             #expect(outcome.rescuedChanges == 2)
             #expect(outcome.oldFileKeptAt.map { FileManager.default.fileExists(atPath: $0) } == true)
 
