@@ -59,3 +59,17 @@ enum Logs {
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
+
+/// Shows a long run's progress on one rewritten line of the terminal; silent when standard error
+/// is not a terminal (a log, a pipe, systemd), so scripts see only the final summary.
+enum TerminalProgress {
+    static var handler: (@Sendable (SyncProgress) -> Void)? {
+        guard isatty(STDERR_FILENO) == 1 else { return nil }
+        return { step in FileHandle.standardError.write(Data("\r\u{1B}[K\(step.line)".utf8)) }
+    }
+
+    /// Ends the progress line so the summary starts on its own.
+    static func finish() {
+        if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

@@ -39,7 +39,9 @@ struct Resync: AsyncParsableCommand {
             try await runRebuild(configuration, logger: logger)
             return
         }
-        let engine = try makeEngine(try location.open(), configuration, logger: logger)
+        var engine = try makeEngine(try location.open(), configuration, logger: logger)
+        engine.onProgress = TerminalProgress.handler
+        defer { TerminalProgress.finish() }
         do {
             if try engine.replica.status().epochMismatch != nil {
                 let (queued, report) = try await engine.forceResync()
@@ -76,10 +78,12 @@ extension Resync {
         let result: Result<ReplicaRebuilder.Outcome, SyncAgentError>
         do {
             result = .success(try await ReplicaRebuilder.rebuild(at: path, rescued: rescued, settings: fallback, client: client,
-                                                                 configuration: configuration.engine, logger: logger))
+                                                                 configuration: configuration.engine, logger: logger,
+                                                                 onProgress: TerminalProgress.handler))
         } catch {
             result = .failure(error)
         }
+        TerminalProgress.finish()
         switch result {
         case .success(let outcome):
             print("rebuilt \(path): pulled \(outcome.recordsPulled) records, kept \(outcome.rescuedChanges) unacknowledged local changes")

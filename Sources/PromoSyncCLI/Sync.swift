@@ -35,13 +35,16 @@ struct Sync: AsyncParsableCommand {
             try await askDaemon(pid: pid, replica: replica)
             return
         }
-        let engine = try makeEngine(replica, configuration, logger: logger)
+        var engine = try makeEngine(replica, configuration, logger: logger)
+        engine.onProgress = TerminalProgress.handler
         do {
             let report = try await engine.runCycle()
+            TerminalProgress.finish()
             print("pushed \(report.changesPushed) changes in \(report.changesetsPushed) changesets"
                   + (report.duplicatesAcknowledged > 0 ? " (\(report.duplicatesAcknowledged) already held by the centre)" : "")
                   + "; pulled \(report.recordsPulled) records in \(report.pagesPulled) pages")
         } catch {
+            TerminalProgress.finish()
             printError("sync failed: \(error.message)")
             if let hint = error.hint { printError("hint: \(hint)") }
             throw ExitCode(1)

@@ -19,6 +19,28 @@ public struct CycleReport: Sendable, Equatable {
     public init() {}
 }
 
+/// A step of a long run (a forced resync, a rebuild, a first sync), for a progress display.
+public enum SyncProgress: Sendable, Equatable {
+    /// A changeset was acknowledged; `remaining` changes are still captured and unsent.
+    case pushed(changes: Int, totalChanges: Int, remaining: Int)
+    /// A page was applied; `records` pulled so far in this cycle.
+    case pulled(records: Int)
+    /// The digest comparison reached `level` (0 = tables) with `ranges` ranges still differing.
+    case compared(level: Int, ranges: Int)
+    /// Rows fetched from the centre so far out of those that differ.
+    case fetched(rows: Int, of: Int)
+
+    /// One line for a terminal.
+    public var line: String {
+        switch self {
+        case .pushed(_, let total, let remaining): "push: \(total) changes sent, \(remaining) to go"
+        case .pulled(let records): "pull: \(records) records applied"
+        case .compared(let level, let ranges): "compare: level \(level) of \(DigestTree.depth), \(ranges) ranges differ"
+        case .fetched(let rows, let of): "fetch: \(rows) of \(of) differing rows"
+        }
+    }
+}
+
 /// Tunables of a cycle.
 public struct SyncEngineConfiguration: Sendable {
     /// Most captured changes in one changeset.
@@ -36,12 +58,16 @@ public struct SyncEngine: Sendable {
     public let client: CentralClient
     public let configuration: SyncEngineConfiguration
     public let logger: Logger
+    /// Called after each step with what was done so far (a terminal shows it; the daemon does not set it).
+    public var onProgress: (@Sendable (SyncProgress) -> Void)?
 
-    public init(replica: Replica, client: CentralClient, configuration: SyncEngineConfiguration = .init(), logger: Logger) {
+    public init(replica: Replica, client: CentralClient, configuration: SyncEngineConfiguration = .init(), logger: Logger,
+                onProgress: (@Sendable (SyncProgress) -> Void)? = nil) {
         self.replica = replica
         self.client = client
         self.configuration = configuration
         self.logger = logger
+        self.onProgress = onProgress
     }
 
     /// Runs one cycle and records its outcome in the replica for `promo-sync status`.
@@ -105,6 +131,10 @@ public struct SyncEngine: Sendable {
             if exchange.value.outcome == .duplicate { report.duplicatesAcknowledged += 1 }
             report.bytesSent += exchange.bytesSent
             report.bytesReceived += exchange.bytesReceived
+            if let onProgress {
+                let remaining = (try? replica.status().pending.changes) ?? 0
+                onProgress(.pushed(changes: changeset.changes.count, totalChanges: report.changesPushed, remaining: remaining))
+            }
         }
 
         // 2. Pull: page after page from the saved cursor; each page and its cursor commit together.
@@ -127,6 +157,7 @@ public struct SyncEngine: Sendable {
             report.recordsPulled += page.records.count
             report.bytesSent += exchange.bytesSent
             report.bytesReceived += exchange.bytesReceived
+            onProgress?(.pulled(records: report.recordsPulled))
             if !page.hasMore { break }
         }
         return report

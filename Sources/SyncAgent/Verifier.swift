@@ -54,6 +54,7 @@ extension SyncEngine {
                 report.rowsCompared += level == DigestTree.depth ? max(mine.count, theirs.count) : 0
             }
             frontier = next
+            onProgress?(.compared(level: level, ranges: frontier.count))
             if frontier.isEmpty { break }
         }
         try? replica.recordVerification(report.summary)
@@ -82,16 +83,20 @@ extension SyncEngine {
             guard let t = SyncedTable(rawValue: table) else { continue }
             do { try replica.queueForPush(table: t, ids: ids) } catch { throw SyncAgentError(error) }
         }
+        let toFetch = before.centralNewer.values.reduce(0) { $0 + $1.count }
+        var fetched = 0
         for (table, ids) in before.centralNewer {
             guard let t = SyncedTable(rawValue: table) else { continue }
             for start in stride(from: 0, to: ids.count, by: 1_000) {
                 let chunk = Array(ids[start..<min(ids.count, start + 1_000)])
                 do {
-                    let fetched = try await client.records(table: t, ids: chunk)
-                    try replica.applyRecords(fetched.value.records)
+                    let answer = try await client.records(table: t, ids: chunk)
+                    try replica.applyRecords(answer.value.records)
                 } catch {
                     throw SyncAgentError.wrap(error)
                 }
+                fetched += chunk.count
+                onProgress?(.fetched(rows: fetched, of: toFetch))
             }
         }
         try await runCycle()
@@ -119,7 +124,8 @@ public enum ReplicaRebuilder {
     /// writes the changes rescued from the old file (``rescue(at:)``) into it, swaps it in
     /// atomically keeping the old file aside, and pushes the rescued changes.
     public static func rebuild(at path: String, rescued: RescuedChanges, settings fallback: ReplicaSettings?, client: CentralClient,
-                               configuration: SyncEngineConfiguration, logger: Logger) async throws(SyncAgentError) -> Outcome {
+                               configuration: SyncEngineConfiguration, logger: Logger,
+                               onProgress: (@Sendable (SyncProgress) -> Void)? = nil) async throws(SyncAgentError) -> Outcome {
         let fm = FileManager.default
         guard let settings = rescued.settings ?? fallback else {
             throw SyncAgentError(.configuration, "the old replica's settings cannot be read",
@@ -131,7 +137,7 @@ public enum ReplicaRebuilder {
             let state = try await client.officeState()
             let fresh = try Replica.create(at: building, settings: settings)
             try fresh.rebaseChain(centralSequence: state.lastSequence, centralHash: state.lastHash)
-            let engine = SyncEngine(replica: fresh, client: client, configuration: configuration, logger: logger)
+            let engine = SyncEngine(replica: fresh, client: client, configuration: configuration, logger: logger, onProgress: onProgress)
             let pulled = try await engine.runCycle()
             try fresh.restore(rescued)
             try fresh.checkpointAndClose()
@@ -144,7 +150,7 @@ public enum ReplicaRebuilder {
                 }
             }
             let replica = try Replica.open(at: path)
-            try await SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger).runCycle()
+            try await SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger, onProgress: onProgress).runCycle()
             return Outcome(recordsPulled: pulled.recordsPulled, rescuedChanges: rescued.count, unreadable: rescued.unreadable, oldFileKeptAt: aside)
         } catch {
             throw SyncAgentError.wrap(error)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 import Replica
 import SyncAgent
@@ -37,8 +38,16 @@ import Testing
                 }
             }
             #expect(try office.replica.pendingSummary().changes == 10_000)
-            let report = try await office.engine.runCycle()
+            let steps = Mutex<[SyncProgress]>([])
+            var engine = office.engine
+            engine.onProgress = { step in steps.withLock { $0.append(step) } }
+            let report = try await engine.runCycle()
             #expect(report.changesPushed == 10_000 && report.changesetsPushed == 10)
+            // The progress display counts the push down to zero, changeset by changeset.
+            let pushed = steps.withLock { $0 }.compactMap { step -> Int? in
+                if case .pushed(_, _, let remaining) = step { return remaining } else { return nil }
+            }
+            #expect(pushed == stride(from: 9_000, through: 0, by: -1_000).map { $0 })
             #expect(try office.replica.pendingSummary().changes == 0)
             #expect(try officeRows(office.replica) == centralRows(central.store, "82"))
         }
