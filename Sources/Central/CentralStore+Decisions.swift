@@ -21,6 +21,25 @@ public enum CentreDecision: Sendable, Equatable {
         case .halt: ["status": .text(ProjectStatus.halted.rawValue)]
         }
     }
+
+    /// How the project's event log names the decision.
+    var summary: String {
+        switch self {
+        case .appraise: "appraised by the centre"
+        case .approve: "approved by the centre"
+        case .returnToOffice: "returned to the office by the centre"
+        case .reject: "rejected by the centre"
+        case .adjust: "approved support adjusted by the centre"
+        case .halt: "halted by the centre"
+        }
+    }
+
+    var amount: Int64? {
+        switch self {
+        case .approve(let amount), .adjust(let amount): amount
+        default: nil
+        }
+    }
 }
 
 /// A project as the centre holds it.
@@ -57,7 +76,8 @@ extension CentralStore {
 
     /// Records a decision of the centre on a project (by id, or `OFFICE/CODE`). A move the status
     /// machine does not allow from the project's current status is refused before anything is written.
-    public func decide(project reference: String, _ decision: CentreDecision) throws(CentralError) {
+    public func decide(project reference: String, _ decision: CentreDecision, reference document: String? = nil,
+                       now: Date = Date()) throws(CentralError) {
         do {
             try database.write { db in
                 let project = try Self.findProject(db, reference)
@@ -79,8 +99,17 @@ extension CentralStore {
                 var clock = try Self.centreClock(db)
                 let change = Change(table: .project, id: RowID(unchecked: project.id), op: .upsert,
                                     hlc: clock.tick(nowMilliseconds: HybridLogicalClock.wallMilliseconds()), fields: decision.fields)
+                // The decision goes into the project's event log, for its office.
+                let event = Change(
+                    table: .projectEvent, id: RowID.make(now: now), op: .upsert,
+                    hlc: clock.tick(nowMilliseconds: HybridLogicalClock.wallMilliseconds()),
+                    fields: [
+                        "office": .text(project.office), "project_id": .text(project.id), "kind": .text(ProjectEventKind.decision.rawValue),
+                        "occurred_on": .text(CalendarDate.today(now)), "amount": decision.amount.map(FieldValue.integer) ?? .null,
+                        "reference": document.map(FieldValue.text) ?? .null, "note": .text(decision.summary),
+                    ])
                 try Self.saveCentreClock(db, clock)
-                _ = try Self.ingest(db, changes: [change], from: .central)
+                _ = try Self.ingest(db, changes: [change, event], from: .central)
             }
         } catch {
             throw CentralError.storage(error, during: "recording a decision on \(reference)")

@@ -11,12 +11,14 @@ extension CentralStore {
         var touchedRows: Set<String> = []
         var new = 0
         var clock = try centreClock(db)
+        let rehomed = try rehomedOffices(db)
+        let writerHome = rehomed[writer.rawValue] ?? writer.rawValue
         for change in changes {
-            // A row keeps its owner office for life; the centre writes to offices' rows only
-            // through the fold's ownership rules.
+            // A row keeps its owner office for life (or until its office is merged into another);
+            // the centre writes to offices' rows only through the fold's ownership rules.
             if writer != .central, let owner = try String.fetchOne(
                 db, sql: "SELECT office FROM record WHERE tbl = ? AND id = ?", arguments: [change.table.rawValue, change.id.rawValue]),
-                owner != writer.rawValue {
+                owner != writer.rawValue && owner != writerHome {
                 throw CentralError(.forbidden, "forbidden_owner", "\(change.table.rawValue) \(change.id) belongs to office \(owner), not \(writer)",
                                    hint: "An office writes only its own records.")
             }
@@ -33,7 +35,7 @@ extension CentralStore {
         try saveCentreClock(db, clock)
         var offices: Set<String> = []
         for aggregate in touched.sorted() {
-            offices.formUnion(try refold(db, aggregate: aggregate, republish: touchedRows))
+            offices.formUnion(try refold(db, aggregate: aggregate, republish: touchedRows, rehomed: rehomed))
         }
         for office in offices.sorted() where office != OfficeCode.central.rawValue {
             try recomputeTotals(db, office: OfficeCode(unchecked: office))
@@ -44,10 +46,10 @@ extension CentralStore {
     /// The aggregate a change belongs to: a project with its ledger and resolutions, or a plan line.
     static func aggregateID(_ db: Database, _ change: Change) throws -> String {
         switch change.table {
-        case .project, .planLine:
+        case .project, .planLine, .program:
             return change.id.rawValue
-        case .disbursement, .conflictResolution:
-            let field = change.table == .disbursement ? "project_id" : "aggregate_id"
+        case .disbursement, .conflictResolution, .projectEvent:
+            let field = change.table == .conflictResolution ? "aggregate_id" : "project_id"
             if let id = change.fields[field]?.text { return id }
             if let known = try String.fetchOne(
                 db, sql: "SELECT aggregate FROM history WHERE tbl = ? AND id = ? LIMIT 1",
@@ -62,7 +64,7 @@ extension CentralStore {
     /// Refolds one aggregate and writes what changed; returns the offices whose records changed.
     /// Rows in `republish` get a new log position even when unchanged: a writer whose change was
     /// refused must pull the row that stood, or its replica would keep the refused value.
-    static func refold(_ db: Database, aggregate: String, republish: Set<String> = []) throws -> Set<String> {
+    static func refold(_ db: Database, aggregate: String, republish: Set<String> = [], rehomed: [String: String]) throws -> Set<String> {
         let decoder = JSONDecoder()
         var changes: [Change] = []
         for row in try Row.fetchAll(db, sql: "SELECT tbl, id, hlc, op, fields FROM history WHERE aggregate = ?", arguments: [aggregate]) {
@@ -71,7 +73,7 @@ extension CentralStore {
                 table: table, id: RowID(unchecked: row["id"]), op: op, hlc: try HLCTimestamp(parsing: row["hlc"]),
                 fields: try decoder.decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))))
         }
-        let result = AggregateFold.fold(aggregateID: aggregate, changes: changes)
+        let result = AggregateFold.fold(aggregateID: aggregate, changes: changes, rehomed: rehomed)
         var offices: Set<String> = []
         for row in result.rows {
             if try putRecord(db, table: row.table.rawValue, id: row.id, office: row.office, aggregate: aggregate,
@@ -107,15 +109,15 @@ extension CentralStore {
         let encodedFields = try encode(fields)
         let encodedClocks = try encode(clocks)
         if !force, let existing = try Row.fetchOne(
-            db, sql: "SELECT fields, clocks, deleted_at, held FROM record WHERE tbl = ? AND id = ?", arguments: [table, id]),
-            existing["fields"] == encodedFields, existing["clocks"] == encodedClocks,
+            db, sql: "SELECT office, fields, clocks, deleted_at, held FROM record WHERE tbl = ? AND id = ?", arguments: [table, id]),
+            existing["office"] == office, existing["fields"] == encodedFields, existing["clocks"] == encodedClocks,
             (existing["deleted_at"] as String?) == deletedAt, (existing["held"] as Bool) == held {
             return false
         }
         try db.execute(
             sql: """
                 INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq, aggregate, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(tbl, id) DO UPDATE SET fields = excluded.fields, clocks = excluded.clocks,
+                ON CONFLICT(tbl, id) DO UPDATE SET office = excluded.office, fields = excluded.fields, clocks = excluded.clocks,
                     deleted_at = excluded.deleted_at, seq = excluded.seq, aggregate = excluded.aggregate, held = excluded.held
                 """,
             arguments: [table, id, office, encodedFields, encodedClocks, deletedAt, try nextSeq(db), aggregate, held])

@@ -116,7 +116,7 @@ extension CentralStore {
         }
         for (id, fact) in facts {
             try putCentralRecord(db, table: .disbursedTotal, id: id, fields: [
-                "province": .text(office.rawValue), "year": .integer(fact.year), "fund_source": .text(fact.fund),
+                "province": .text(ReferenceData.provinceInForce(office.rawValue)), "year": .integer(fact.year), "fund_source": .text(fact.fund),
                 "report_group": .integer(fact.group), "paid_on": .text(fact.paidOn), "amount": .integer(fact.amount),
             ])
         }
@@ -153,7 +153,7 @@ extension CentralStore {
             let id = "\(office.rawValue)/\(year)/\(fund)"
             seen.insert(id)
             try putCentralRecord(db, table: .provinceTotal, id: id, fields: [
-                "province": .text(office.rawValue), "year": .integer(year), "fund_source": .text(fund),
+                "province": .text(ReferenceData.provinceInForce(office.rawValue)), "year": .integer(year), "fund_source": .text(fund),
                 "plan_amount": .integer(row["plan_amount"]), "disbursed_amount": .integer(row["paid_amount"]),
             ])
         }
@@ -163,7 +163,7 @@ extension CentralStore {
         where !seen.contains(id) {
             let parts = id.split(separator: "/")
             try putCentralRecord(db, table: .provinceTotal, id: id, fields: [
-                "province": .text(office.rawValue), "year": .integer(Int64(parts[1]) ?? 0), "fund_source": .text(String(parts[2])),
+                "province": .text(ReferenceData.provinceInForce(office.rawValue)), "year": .integer(Int64(parts[1]) ?? 0), "fund_source": .text(String(parts[2])),
                 "plan_amount": .integer(0), "disbursed_amount": .integer(0),
             ])
         }

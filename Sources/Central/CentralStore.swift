@@ -10,6 +10,8 @@ public struct OfficeRecord: Sendable, Equatable {
     public var lastSequence: ChangesetSequence
     public var lastHash: String
     public var revoked: Bool
+    /// The office this one was merged into (`promo-central office merge`), if it was.
+    public var mergedInto: OfficeCode? = nil
 }
 
 /// The centre's SQLite store: offices and their tokens, the changesets received, and every record
@@ -106,6 +108,13 @@ public final class CentralStore: Sendable {
                     CREATE INDEX history_aggregate ON history(aggregate);
                     """)
         }
+        migrator.registerMigration("v2-office-merge") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE office ADD COLUMN merged_into TEXT REFERENCES office(code);
+                    ALTER TABLE office ADD COLUMN merged_at TEXT;
+                    """)
+        }
         return migrator
     }
 
@@ -195,7 +204,8 @@ public final class CentralStore: Sendable {
             return try database.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM office ORDER BY code").map {
                     OfficeRecord(code: OfficeCode(unchecked: $0["code"]), lastSequence: ChangesetSequence($0["last_sequence"]),
-                                 lastHash: $0["last_hash"], revoked: ($0["revoked_at"] as String?) != nil)
+                                 lastHash: $0["last_hash"], revoked: ($0["revoked_at"] as String?) != nil,
+                                 mergedInto: ($0["merged_into"] as String?).map(OfficeCode.init(unchecked:)))
                 }
             }
         } catch {

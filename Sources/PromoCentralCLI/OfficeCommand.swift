@@ -5,7 +5,7 @@ import SyncCore
 
 struct OfficeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "office", abstract: "Register and list offices.", subcommands: [Add.self, List.self, RotateToken.self, Revoke.self])
+        commandName: "office", abstract: "Register and list offices.", subcommands: [Add.self, List.self, RotateToken.self, Revoke.self, Merge.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -42,7 +42,8 @@ struct OfficeCommand: ParsableCommand {
 
         func run() throws {
             for office in try location.open().offices() {
-                print("\(office.code)  last changeset \(office.lastSequence)\(office.revoked ? "  (revoked)" : "")")
+                let merged = office.mergedInto.map { "  (merged into \($0))" } ?? ""
+                print("\(office.code)  last changeset \(office.lastSequence)\(office.revoked ? "  (revoked)" : "")\(merged)")
             }
         }
     }
@@ -73,6 +74,27 @@ extension OfficeCommand {
         func run() throws {
             try location.open().revokeToken(try OfficeCode(code))
             print("revoked the token of office \(code); issue a new one with: promo-central office rotate-token \(code)")
+        }
+    }
+}
+
+extension OfficeCommand {
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge offices into another (as provinces merged): their records move to it, history kept.",
+            discussion: """
+                Every record of the retiring offices is republished as the receiving office's, keeping its \
+                province code; the receiving office pulls them with its next sync and may edit them. A retiring \
+                office's daemon may still push what it had pending; everything else it asks is answered \
+                'office_merged', and its promo-sync status says where its records went.
+                """)
+        @OptionGroup var location: StoreLocation
+        @Argument(help: "The codes of the offices that retire, e.g. 77.") var offices: [String]
+        @Option(help: "The office that takes them over, e.g. 79.") var into: String
+
+        func run() throws {
+            let outcome = try location.open().merge(try offices.map { try OfficeCode($0) }, into: try OfficeCode(into))
+            print("merged \(outcome.retired.map(\.rawValue).joined(separator: ", ")) into \(outcome.into): \(outcome.aggregates) projects, plan lines and programmes re-homed")
         }
     }
 }

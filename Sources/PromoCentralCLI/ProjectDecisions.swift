@@ -37,6 +37,7 @@ struct ProjectDecisions: ParsableCommand {
         @Argument(help: "appraise, approve, return, reject, adjust or halt.") var action: Action
         @Argument(help: "The project id or OFFICE/CODE.") var project: String
         @Option(help: "The approved support in VND (approve, adjust).") var amount: Int64?
+        @Option(help: "The number of the decision document, kept in the project's event log.") var document: String?
 
         func validate() throws {
             if [.approve, .adjust].contains(action) && amount == nil {
@@ -53,7 +54,7 @@ struct ProjectDecisions: ParsableCommand {
             case .adjust: .adjust(amount: amount ?? 0)
             case .halt: .halt
             }
-            try location.open().decide(project: project, decision)
+            try location.open().decide(project: project, decision, reference: document)
             print("recorded: \(action.rawValue) \(project); the office receives it at its next pull")
         }
     }

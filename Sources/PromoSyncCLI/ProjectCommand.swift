@@ -5,7 +5,7 @@ import SyncCore
 
 struct ProjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "project", abstract: "Enter and list projects (đề án).", subcommands: [Add.self, List.self, Show.self, Update.self, Move.self])
+        commandName: "project", abstract: "Enter and list projects (đề án).", subcommands: [Add.self, List.self, Show.self, Update.self, Move.self, Accept.self, Settle.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a draft project of this office.")
@@ -20,12 +20,16 @@ struct ProjectCommand: ParsableCommand {
         @Option(name: .customLong("total-cost"), help: "Total cost in VND.") var totalCost: Int64
         @Option(help: "Requested support in VND.") var requested: Int64
         @Option(help: "Former province code when the project was made under one.") var province: String?
+        @Option(help: "The programme (code or id) it belongs to.") var program: String?
+        @Option(help: "The commune (xã/phường) of the facility.") var commune: String?
+        @Option(help: "The beneficiary's own contribution (counterpart funds) in VND.") var counterpart: Int64?
 
         func run() throws {
             let replica = try location.open()
             let id = try replica.addProject(NewProject(
                 code: code, name: name, category: category, fundSource: fund, beneficiary: beneficiary, year: year,
-                totalCost: totalCost, requestedSupport: requested, province: province))
+                totalCost: totalCost, requestedSupport: requested, province: province,
+                program: program, commune: commune, counterpartFunds: counterpart))
             print(id.rawValue)
         }
     }
@@ -86,12 +90,19 @@ extension ProjectCommand {
             }
             print("\(p.code)  \(p.name)")
             print("  id \(p.id), office \(p.office), province \(p.province), year \(p.year), \(p.fundSource) fund, status \(p.status)")
-            print("  category \(p.category), beneficiary \(p.beneficiary ?? "-")")
-            print("  total cost \(p.totalCost) VND, requested \(p.requestedSupport) VND, approved \(p.approvedSupport.map { "\($0) VND" } ?? "-"), disbursed \(p.disbursed) VND")
+            let program = try p.programID.flatMap { id in try replica.programs().first { $0.id == id }.map { "\($0.code) \($0.name)" } }
+            print("  category \(p.category), beneficiary \(p.beneficiary ?? "-"), commune \(p.commune ?? "-"), programme \(program ?? "-")")
+            print("  total cost \(p.totalCost) VND, requested \(p.requestedSupport) VND, counterpart \(p.counterpartFunds.map { "\($0) VND" } ?? "-"), approved \(p.approvedSupport.map { "\($0) VND" } ?? "-"), disbursed \(p.disbursed) VND")
             let entries = try replica.ledger(p.id)
             print("  ledger (\(entries.count) entries):")
             for e in entries {
                 print("    \(e.paidOn)  \(e.kind.padding(22))  \(String(e.amount).leftPadding(16)) VND  \(e.voucher ?? "-")\(e.held ? "  HELD by a conflict" : "")")
+            }
+            let events = try replica.events(p.id)
+            print("  event log (\(events.count) entries):")
+            for e in events {
+                let details = [e.amount.map { "\($0) VND" }, e.reference.map { "no. \($0)" }, e.note].compactMap { $0 }.joined(separator: ", ")
+                print("    \(e.occurredOn)  \(e.kind.padding(10))  \(details)")
             }
             for c in try replica.conflicts(openOnly: true) where c.aggregateID == p.id {
                 print("  open conflict \(c.id): \(c.message)")
@@ -109,11 +120,54 @@ extension ProjectCommand {
         @Option(help: "New beneficiary.") var beneficiary: String?
         @Option(name: .customLong("total-cost"), help: "New total cost in VND.") var totalCost: Int64?
         @Option(help: "New requested support in VND.") var requested: Int64?
+        @Option(help: "New commune.") var commune: String?
+        @Option(help: "New counterpart funds in VND.") var counterpart: Int64?
+        @Option(help: "The programme (code or id) it belongs to.") var program: String?
 
         func run() throws {
             try location.open().updateProject(project, ProjectUpdate(
-                name: name, category: category, beneficiary: beneficiary, totalCost: totalCost, requestedSupport: requested))
+                name: name, category: category, beneficiary: beneficiary, totalCost: totalCost, requestedSupport: requested,
+                commune: commune, counterpartFunds: counterpart, program: program))
             print("\(project) updated; the change reaches the centre with the next sync")
+        }
+    }
+}
+
+extension ProjectCommand {
+    struct Accept: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record facility acceptance (nghiệm thu): the project moves from in_progress to accepted.")
+
+        @OptionGroup var location: ReplicaLocation
+        @Argument(help: "Project id or code.") var project: String
+        @Option(help: "Date of the acceptance, YYYY-MM-DD.") var on: String
+        @Option(help: "Number of the acceptance minutes.") var minutes: String
+        @Option(help: "The result as written in the minutes.") var result: String?
+
+        func run() throws {
+            try location.open().acceptProject(project, Acceptance(acceptedOn: on, minutes: minutes, result: result))
+            print("\(project) accepted on \(on) (minutes \(minutes)); the record reaches the centre with the next sync")
+        }
+    }
+
+    struct Settle: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record the settlement (quyết toán): the project moves from accepted to settled.")
+
+        @OptionGroup var location: ReplicaLocation
+        @Argument(help: "Project id or code.") var project: String
+        @Option(help: "Date of the settlement decision, YYYY-MM-DD.") var on: String
+        @Option(help: "The settled support in VND.") var amount: Int64
+        @Option(help: "Number of the settlement decision.") var decision: String
+
+        func run() throws {
+            let difference = try location.open().settleProject(project, Settlement(settledOn: on, amount: amount, decision: decision))
+            print("\(project) settled at \(amount) VND (decision \(decision))")
+            if difference > 0 {
+                print("the ledger shows \(difference) VND less than settled: record the rest with promo-sync disburse --kind settlement_adjustment")
+            } else if difference < 0 {
+                print("the ledger shows \(-difference) VND more than settled: record the money returned with promo-sync disburse --kind recovery")
+            }
         }
     }
 }

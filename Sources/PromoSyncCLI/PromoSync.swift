@@ -10,7 +10,7 @@ struct PromoSync: AsyncParsableCommand {
         commandName: "promo-sync",
         abstract: "Keep a khuyến công office's replica in sync with promo-central, and work with it offline.",
         subcommands: [
-            Init.self, Daemon.self, Sync.self, Status.self, ProjectCommand.self, Disburse.self, PlanCommand.self,
+            Init.self, Daemon.self, Sync.self, Status.self, ProgramCommand.self, ProjectCommand.self, Disburse.self, PlanCommand.self,
             Resync.self, Conflicts.self, Metrics.self, Report.self, Import.self, Export.self, Verify.self,
         ])
 }

@@ -1,3 +1,4 @@
+import GRDB
 import SyncCore
 
 /// The SQL triggers that capture every insert, update and delete of a synced table into
@@ -38,6 +39,16 @@ enum CaptureTriggers {
         /// Whether column `index` of the table changed.
         func contains(column index: Int) -> Bool {
             mask == allColumns || mask & (1 << Int64(index)) != 0
+        }
+    }
+
+    /// (Re)creates the capture triggers of `tables` from their current column lists.
+    static func install(_ db: Database, tables: [SyncedTable]) throws {
+        for table in tables {
+            for suffix in ["id_immutable", "insert", "update", "delete"] {
+                try db.execute(sql: "DROP TRIGGER IF EXISTS _sync_\(table.rawValue)_\(suffix)")
+            }
+            for statement in sql(for: table) { try db.execute(sql: statement) }
         }
     }
 

@@ -9,13 +9,31 @@ public struct ProjectUpdate: Sendable, Equatable {
     public var beneficiary: String?
     public var totalCost: Int64?
     public var requestedSupport: Int64?
+    public var commune: String?
+    public var counterpartFunds: Int64?
+    /// A programme id or code.
+    public var program: String?
 
-    public init(name: String? = nil, category: String? = nil, beneficiary: String? = nil, totalCost: Int64? = nil, requestedSupport: Int64? = nil) {
+    public init(name: String? = nil, category: String? = nil, beneficiary: String? = nil, totalCost: Int64? = nil, requestedSupport: Int64? = nil,
+                commune: String? = nil, counterpartFunds: Int64? = nil, program: String? = nil) {
         self.name = name
         self.category = category
         self.beneficiary = beneficiary
         self.totalCost = totalCost
         self.requestedSupport = requestedSupport
+        self.commune = commune
+        self.counterpartFunds = counterpartFunds
+        self.program = program
+    }
+
+    /// The project columns this update sets, for the event log.
+    var columnsSet: [String] {
+        let set: [(String, Bool)] = [
+            ("name", name != nil), ("category", category != nil), ("beneficiary", beneficiary != nil),
+            ("total_cost", totalCost != nil), ("requested_support", requestedSupport != nil), ("commune", commune != nil),
+            ("counterpart_funds", counterpartFunds != nil), ("program", program != nil),
+        ]
+        return set.filter { $0.1 }.map { $0.0 }
     }
 
     public var isEmpty: Bool { self == ProjectUpdate() }
@@ -43,9 +61,12 @@ public struct PlanLineRow: Sendable, Codable, Equatable {
 
 extension Replica {
     /// Updates a project's proposal content (by id or code) with the same checks as entering it.
-    public func updateProject(_ reference: String, _ update: ProjectUpdate) throws(ReplicaError) {
+    public func updateProject(_ reference: String, _ update: ProjectUpdate, now: Date = Date()) throws(ReplicaError) {
         let office = try settings().office
-        guard !update.isEmpty else { throw ReplicaError(.invalidInput, "nothing to change", hint: "Give at least one of --name, --category, --beneficiary, --total-cost, --requested.") }
+        guard !update.isEmpty else {
+            throw ReplicaError(.invalidInput, "nothing to change",
+                               hint: "Give at least one of --name, --category, --beneficiary, --total-cost, --requested, --commune, --counterpart, --program.")
+        }
         if let name = update.name { try Validation.nonEmpty(name, "project name") }
         if let total = update.totalCost { try Validation.positive(total, "total cost") }
         if let requested = update.requestedSupport { try Validation.positive(requested, "requested support") }
@@ -54,28 +75,26 @@ extension Replica {
                                hint: "Use one of: \(ReferenceData.categories.map(\.code).joined(separator: ", ")).")
         }
         try write("updating a project") { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM project WHERE id = ? OR (code = ? AND office = ?)",
-                                             arguments: [reference, reference, office.rawValue]) else {
-                throw ReplicaError(.invalidInput, "no project '\(reference)' in this replica", hint: "See: promo-sync project list")
-            }
-            guard (row["office"] as String) == office.rawValue else {
-                throw ReplicaError(.invalidInput, "project \(reference) belongs to office \(row["office"] as String)", hint: "Only the owning office edits it.")
-            }
+            let row = try Self.findProject(db, reference, office: office)
             let total = update.totalCost ?? row["total_cost"]
             let requested = update.requestedSupport ?? row["requested_support"]
-            guard requested <= total else {
-                throw ReplicaError(.invalidInput, "requested support (\(requested)) is more than the total cost (\(total))",
-                                   hint: "Support is part of the cost; check both amounts (in VND).")
-            }
+            try Validation.costSplit(total: total, requested: requested, counterpart: update.counterpartFunds ?? row["counterpart_funds"])
             let fund = FundSource(rawValue: row["fund_source"]) ?? .local
             if let violation = try Self.capViolation(db, fund: fund, category: update.category ?? row["category"], province: row["province"],
                                                      requested: requested, totalCost: total) {
                 throw ReplicaError(.invalidInput, violation, hint: "Lower the requested support, or ask about the cap that applies.")
             }
+            let program = try update.program.map { try Self.programID(db, $0, office: office) } ?? row["program_id"]
             try db.execute(
-                sql: "UPDATE project SET name = ?, category = ?, beneficiary = ?, total_cost = ?, requested_support = ? WHERE id = ?",
+                sql: """
+                    UPDATE project SET name = ?, category = ?, beneficiary = ?, total_cost = ?, requested_support = ?,
+                                       commune = ?, counterpart_funds = ?, program_id = ? WHERE id = ?
+                    """,
                 arguments: [update.name ?? row["name"], update.category ?? row["category"], update.beneficiary ?? row["beneficiary"],
-                            total, requested, row["id"] as String])
+                            total, requested, update.commune ?? row["commune"], update.counterpartFunds ?? row["counterpart_funds"],
+                            program, row["id"] as String])
+            try Self.logEvent(db, office: office, project: row["id"], kind: .updated, on: CalendarDate.today(now),
+                              note: "changed: " + update.columnsSet.joined(separator: ", "), now: now)
         }
     }
 
@@ -83,10 +102,7 @@ extension Replica {
     public func ledger(_ reference: String) throws(ReplicaError) -> [LedgerEntry] {
         let office = try settings().office
         return try read("reading a ledger") { db in
-            guard let id = try String.fetchOne(db, sql: "SELECT id FROM project WHERE id = ? OR (code = ? AND office = ?)",
-                                               arguments: [reference, reference, office.rawValue]) else {
-                throw ReplicaError(.invalidInput, "no project '\(reference)' in this replica", hint: "See: promo-sync project list")
-            }
+            let id: String = try Self.findProject(db, reference, office: office, mustOwn: false)["id"]
             return try Row.fetchAll(
                 db, sql: "SELECT d.*, NOT (\(Self.notHeld)) AS held FROM disbursement d WHERE d.project_id = ? ORDER BY d.paid_on, d.id",
                 arguments: [id]

@@ -24,7 +24,7 @@ public struct ImportRejection: Error, Sendable, CustomStringConvertible {
 extension Replica {
     /// The columns of each kind of file. The kind is recognised from the header.
     static let importColumns: [ImportReport.Kind: (required: [String], optional: [String])] = [
-        .projects: (["code", "name", "category", "fund_source", "year", "total_cost", "requested_support"], ["beneficiary", "province", "status"]),
+        .projects: (["code", "name", "category", "fund_source", "year", "total_cost", "requested_support"], ["beneficiary", "province", "status", "commune", "counterpart_funds", "program"]),
         .plan: (["year", "fund_source", "amount"], ["note"]),
         .disbursements: (["project_code", "kind", "amount", "voucher", "paid_on"], []),
     ]
@@ -73,10 +73,14 @@ extension Replica {
             var lines: [String] = []
             switch kind {
             case .projects:
-                lines.append(CSV.line(["code", "name", "category", "fund_source", "beneficiary", "year", "total_cost", "requested_support", "province", "status"]))
-                for r in try Row.fetchAll(db, sql: "SELECT * FROM project WHERE office = ? ORDER BY code", arguments: [office.rawValue]) {
+                lines.append(CSV.line(["code", "name", "category", "fund_source", "beneficiary", "year", "total_cost", "requested_support", "province", "status",
+                                       "commune", "counterpart_funds", "program"]))
+                for r in try Row.fetchAll(
+                    db, sql: "SELECT p.*, g.code AS program_code FROM project p LEFT JOIN program g ON g.id = p.program_id WHERE p.office = ? ORDER BY p.code",
+                    arguments: [office.rawValue]) {
                     lines.append(CSV.line([r["code"], r["name"], r["category"], r["fund_source"], r["beneficiary"] ?? "", String(r["year"] as Int64),
-                                           String(r["total_cost"] as Int64), String(r["requested_support"] as Int64), r["province"], r["status"]]))
+                                           String(r["total_cost"] as Int64), String(r["requested_support"] as Int64), r["province"], r["status"],
+                                           r["commune"] ?? "", (r["counterpart_funds"] as Int64?).map(String.init) ?? "", r["program_code"] ?? ""]))
                 }
             case .plan:
                 lines.append(CSV.line(["year", "fund_source", "amount", "note"]))
@@ -163,7 +167,7 @@ private struct Importer {
                 let fund = fund(), year = year(), total = amount("total_cost"), requested = amount("requested_support")
                 if let total, let requested, requested > total { fail("requested_support (\(requested)) is more than total_cost (\(total))") }
                 let province = text("province") ?? office
-                if ReferenceData.province(code: province) == nil && !ReferenceData.formerProvinces.contains(where: { $0.code == province }) {
+                if !ReferenceData.isKnownProvince(province) {
                     fail("unknown province '\(province)'")
                 }
                 let status = text("status") ?? ProjectStatus.draft.rawValue
@@ -173,32 +177,60 @@ private struct Importer {
                 if let violation = try Replica.capViolation(db, fund: fund, category: category, province: province, requested: requested, totalCost: total) {
                     return fail(violation)
                 }
-                let beneficiary = text("beneficiary")
+                let beneficiary = text("beneficiary"), commune = text("commune")
+                var counterpart: Int64?
+                if let t = text("counterpart_funds") {
+                    guard let v = Int64(t.replacingOccurrences(of: "_", with: "")), v >= 0 else {
+                        return fail("counterpart_funds '\(t)' is not a whole number of VND of 0 or more")
+                    }
+                    guard v <= total - requested else { return fail("requested_support and counterpart_funds add up to more than total_cost (\(total))") }
+                    counterpart = v
+                }
+                var program: String?
+                if let code = text("program") {
+                    guard let id = try String.fetchOne(db, sql: "SELECT id FROM program WHERE office = ? AND (code = ? OR id = ?)", arguments: [office, code, code]) else {
+                        return fail("unknown programme '\(code)' (see promo-sync program list)")
+                    }
+                    program = id
+                }
+                let today = CalendarDate.today()
                 if let existing = try Row.fetchOne(db, sql: "SELECT * FROM project WHERE office = ? AND code = ?", arguments: [office, code]) {
                     if (existing["fund_source"] as String) != fund.rawValue {
                         return fail("project \(code) exists as a \(existing["fund_source"] as String)-fund project; the fund source cannot change")
                     }
-                    let same = (existing["name"] as String) == name && (existing["category"] as String) == category
+                    // Columns the file does not have keep what the project holds.
+                    let commune: String? = index["commune"] == nil ? existing["commune"] : commune
+                    let counterpart: Int64? = index["counterpart_funds"] == nil ? existing["counterpart_funds"] : counterpart
+                    let program: String? = index["program"] == nil ? existing["program_id"] : program
+                    let sameProposal: Bool = (existing["name"] as String) == name && (existing["category"] as String) == category
                         && (existing["beneficiary"] as String?) == beneficiary && (existing["year"] as Int) == year
-                        && (existing["total_cost"] as Int64) == total && (existing["requested_support"] as Int64) == requested
+                    let sameAmounts: Bool = (existing["total_cost"] as Int64) == total && (existing["requested_support"] as Int64) == requested
+                        && (existing["counterpart_funds"] as Int64?) == counterpart
+                    let samePlace: Bool = (existing["commune"] as String?) == commune && (existing["program_id"] as String?) == program
+                    let same = sameProposal && sameAmounts && samePlace
                     if same { report.unchanged += 1; return }
                     report.updated += 1
                     let id: String = existing["id"]
+                    let office = OfficeCode(unchecked: self.office)
                     pending.append { [db] in
                         try db.execute(sql: """
-                            UPDATE project SET name = ?, category = ?, beneficiary = ?, year = ?, total_cost = ?, requested_support = ? WHERE id = ?
-                            """, arguments: [name, category, beneficiary, year, total, requested, id])
+                            UPDATE project SET name = ?, category = ?, beneficiary = ?, year = ?, total_cost = ?, requested_support = ?,
+                                               commune = ?, counterpart_funds = ?, program_id = ? WHERE id = ?
+                            """, arguments: [name, category, beneficiary, year, total, requested, commune, counterpart, program, id])
+                        try Replica.logEvent(db, office: office, project: id, kind: .updated, on: today, note: "changed by a CSV import")
                     }
                 } else {
                     report.inserted += 1
-                    let office = self.office
+                    let office = OfficeCode(unchecked: self.office)
                     pending.append { [db] in
+                        let id = RowID.make().rawValue
                         try db.execute(sql: """
                             INSERT INTO project(id, office, province, code, name, category, fund_source, beneficiary, year,
-                                                total_cost, requested_support, approved_support, status)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
-                            """, arguments: [RowID.make().rawValue, office, province, code, name, category, fund.rawValue, beneficiary,
-                                             year, total, requested, status])
+                                                total_cost, requested_support, approved_support, status, commune, counterpart_funds, program_id)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)
+                            """, arguments: [id, office.rawValue, province, code, name, category, fund.rawValue, beneficiary,
+                                             year, total, requested, status, commune, counterpart, program])
+                        try Replica.logEvent(db, office: office, project: id, kind: .created, on: today, note: "imported as \(status)")
                     }
                 }
             case .plan:

@@ -14,9 +14,16 @@ public struct NewProject: Sendable {
     public var requestedSupport: Int64
     /// A former province code when the project was made under one; defaults to the office's.
     public var province: String?
+    /// The programme (id or code) it belongs to, if any.
+    public var program: String?
+    /// The commune (xã/phường) where the facility is.
+    public var commune: String?
+    /// The beneficiary's own contribution (vốn đối ứng) in VND.
+    public var counterpartFunds: Int64?
 
     public init(code: String, name: String, category: String, fundSource: FundSource, beneficiary: String? = nil,
-                year: Int, totalCost: Int64, requestedSupport: Int64, province: String? = nil) {
+                year: Int, totalCost: Int64, requestedSupport: Int64, province: String? = nil,
+                program: String? = nil, commune: String? = nil, counterpartFunds: Int64? = nil) {
         self.code = code
         self.name = name
         self.category = category
@@ -26,6 +33,9 @@ public struct NewProject: Sendable {
         self.totalCost = totalCost
         self.requestedSupport = requestedSupport
         self.province = province
+        self.program = program
+        self.commune = commune
+        self.counterpartFunds = counterpartFunds
     }
 }
 
@@ -44,6 +54,9 @@ public struct ProjectRow: Sendable, Codable, Equatable {
     public var requestedSupport: Int64
     public var approvedSupport: Int64?
     public var status: String
+    public var programID: String?
+    public var commune: String?
+    public var counterpartFunds: Int64?
     /// Sum of the project's ledger entries (recoveries subtract).
     public var disbursed: Int64
 }
@@ -76,16 +89,13 @@ extension Replica {
         try Validation.year(p.year)
         try Validation.positive(p.totalCost, "total cost")
         try Validation.positive(p.requestedSupport, "requested support")
-        guard p.requestedSupport <= p.totalCost else {
-            throw ReplicaError(.invalidInput, "requested support (\(p.requestedSupport)) is more than the total cost (\(p.totalCost))",
-                               hint: "Support is part of the cost; check both amounts (in VND).")
-        }
+        try Validation.costSplit(total: p.totalCost, requested: p.requestedSupport, counterpart: p.counterpartFunds)
         guard ReferenceData.category(code: p.category) != nil else {
             throw ReplicaError(.invalidInput, "unknown activity category '\(p.category)'",
                                hint: "Use one of: \(ReferenceData.categories.map(\.code).joined(separator: ", ")).")
         }
         let province = p.province ?? office.rawValue
-        guard ReferenceData.province(code: province) != nil || ReferenceData.formerProvinces.contains(where: { $0.code == province }) else {
+        guard ReferenceData.isKnownProvince(province) else {
             throw ReplicaError(.invalidInput, "unknown province '\(province)'",
                                hint: "Use a code of Decision 19/2025, or a former province's code for records made under it.")
         }
@@ -98,14 +108,16 @@ extension Replica {
             if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM project WHERE office = ? AND code = ?)", arguments: [office.rawValue, p.code]) == true {
                 throw ReplicaError(.invalidInput, "project code '\(p.code)' is already used at this office", hint: "Choose another code.")
             }
+            let program = try p.program.map { try Self.programID(db, $0, office: office) }
             try db.execute(
                 sql: """
                     INSERT INTO project(id, office, province, code, name, category, fund_source, beneficiary, year,
-                                        total_cost, requested_support, approved_support, status)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'draft')
+                                        total_cost, requested_support, approved_support, status, program_id, commune, counterpart_funds)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'draft', ?, ?, ?)
                     """,
                 arguments: [id.rawValue, office.rawValue, province, p.code, p.name, p.category, p.fundSource.rawValue,
-                            p.beneficiary, p.year, p.totalCost, p.requestedSupport])
+                            p.beneficiary, p.year, p.totalCost, p.requestedSupport, program, p.commune, p.counterpartFunds])
+            try Self.logEvent(db, office: office, project: id.rawValue, kind: .created, on: CalendarDate.today(now), note: "entered as draft", now: now)
         }
         return id
     }
@@ -126,7 +138,8 @@ extension Replica {
                     id: row["id"], office: row["office"], province: row["province"], code: row["code"], name: row["name"],
                     category: row["category"], fundSource: row["fund_source"], beneficiary: row["beneficiary"],
                     year: row["year"], totalCost: row["total_cost"], requestedSupport: row["requested_support"],
-                    approvedSupport: row["approved_support"], status: row["status"], disbursed: row["disbursed"])
+                    approvedSupport: row["approved_support"], status: row["status"], programID: row["program_id"],
+                    commune: row["commune"], counterpartFunds: row["counterpart_funds"], disbursed: row["disbursed"])
             }
         }
     }
@@ -162,18 +175,8 @@ extension Replica {
         try Validation.date(d.paidOn)
         let id = RowID.make(now: now)
         try write("adding a disbursement") { db in
-            guard let project = try Row.fetchOne(
-                db, sql: "SELECT id, office, requested_support, approved_support FROM project WHERE id = ? OR (code = ? AND office = ?)",
-                arguments: [d.project, d.project, office.rawValue])
-            else {
-                throw ReplicaError(.invalidInput, "no project '\(d.project)' in this replica",
-                                   hint: "Give the project's id or code as listed by: promo-sync project list")
-            }
+            let project = try Self.findProject(db, d.project, office: office)
             let projectID: String = project["id"]
-            let owner: String = project["office"]
-            guard owner == office.rawValue else {
-                throw ReplicaError(.invalidInput, "project \(d.project) belongs to office \(owner)", hint: "Only the owning office records its payments.")
-            }
             if let voucher = d.voucher, !voucher.isEmpty,
                try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM disbursement WHERE office = ? AND voucher = ?)", arguments: [office.rawValue, voucher]) == true {
                 throw ReplicaError(.invalidInput, "treasury voucher '\(voucher)' is already recorded", hint: "A voucher is paid once; record a correction as a new entry of its own.")
@@ -197,27 +200,11 @@ extension Replica {
         return id
     }
 
-    /// Moves a project (by id or code) to a new status, if the move is the office's to make.
-    public func setProjectStatus(_ reference: String, to status: ProjectStatus) throws(ReplicaError) {
+    /// Moves a project (by id or code) to a new status, if the move is the office's to make, and logs it.
+    public func setProjectStatus(_ reference: String, to status: ProjectStatus, now: Date = Date()) throws(ReplicaError) {
         let office = try settings().office
         try write("changing a project's status") { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT id, office, status, fund_source FROM project WHERE id = ? OR (code = ? AND office = ?)",
-                arguments: [reference, reference, office.rawValue])
-            else {
-                throw ReplicaError(.invalidInput, "no project '\(reference)' in this replica", hint: "See: promo-sync project list")
-            }
-            let fund = (row["fund_source"] as String?).flatMap(FundSource.init(rawValue:)) ?? .local
-            guard let from = (row["status"] as String?).flatMap(ProjectStatus.init(rawValue:)) else {
-                throw ReplicaError(.invalidInput, "project \(reference) has an unknown status", hint: "Sync with the centre first.")
-            }
-            guard StatusMachine.owner(from: from, to: status, fund: fund) == .office else {
-                let allowed = StatusMachine.transitions(fund).filter { $0.from == from && $0.owner == .office }.map(\.to.rawValue)
-                throw ReplicaError(
-                    .invalidInput, "a \(fund.rawValue) project cannot go from \(from.rawValue) to \(status.rawValue) at the office",
-                    hint: allowed.isEmpty ? "The next step is the centre's." : "From \(from.rawValue) the office may move it to: \(allowed.joined(separator: ", ")).")
-            }
-            try db.execute(sql: "UPDATE project SET status = ? WHERE id = ?", arguments: [status.rawValue, row["id"] as String])
+            try Self.move(db, try Self.findProject(db, reference, office: office), to: status, reference: reference, now: now)
         }
     }
 
@@ -272,6 +259,22 @@ enum Validation {
     static func positive(_ amount: Int64, _ what: String) throws(ReplicaError) {
         if amount <= 0 {
             throw ReplicaError(.invalidInput, "the \(what) must be more than 0 VND (got \(amount))", hint: "Amounts are whole VND, e.g. 500000000 for 500 m.")
+        }
+    }
+
+    /// Support and the beneficiary's own contribution are parts of the total cost.
+    static func costSplit(total: Int64, requested: Int64, counterpart: Int64?) throws(ReplicaError) {
+        guard requested <= total else {
+            throw ReplicaError(.invalidInput, "requested support (\(requested)) is more than the total cost (\(total))",
+                               hint: "Support is part of the cost; check both amounts (in VND).")
+        }
+        guard let counterpart else { return }
+        guard counterpart >= 0 else {
+            throw ReplicaError(.invalidInput, "the counterpart funds must not be negative (got \(counterpart))", hint: "Give the beneficiary's own contribution in whole VND.")
+        }
+        guard total - requested >= counterpart else {
+            throw ReplicaError(.invalidInput, "requested support (\(requested)) and counterpart funds (\(counterpart)) add up to more than the total cost (\(total))",
+                               hint: "Both are parts of the cost; check the three amounts (in VND).")
         }
     }
 

@@ -14,9 +14,39 @@ enum Schema {
         }
         migrator.registerMigration("v1-sync") { db in
             try createSyncTables(db)
-            for table in SyncedTable.allCases {
-                for statement in CaptureTriggers.sql(for: table) { try db.execute(sql: statement) }
-            }
+            try CaptureTriggers.install(db, tables: [.planLine, .project, .disbursement, .conflictResolution])
+        }
+        migrator.registerMigration("v2-programs-events") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE project ADD COLUMN program_id TEXT;
+                    ALTER TABLE project ADD COLUMN commune TEXT;
+                    ALTER TABLE project ADD COLUMN counterpart_funds INTEGER;
+                    CREATE INDEX project_program ON project(program_id);
+                    CREATE TABLE program (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        office TEXT NOT NULL,
+                        code TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        start_year INTEGER NOT NULL,
+                        end_year INTEGER NOT NULL,
+                        note TEXT
+                    ) STRICT;
+                    CREATE INDEX program_code ON program(office, code);
+                    CREATE TABLE project_event (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        office TEXT NOT NULL,
+                        project_id TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        occurred_on TEXT NOT NULL,
+                        amount INTEGER,
+                        reference TEXT,
+                        note TEXT
+                    ) STRICT;
+                    CREATE INDEX project_event_project ON project_event(project_id, occurred_on);
+                    """)
+            // The project's triggers compute their mask over its columns: replace them.
+            try CaptureTriggers.install(db, tables: [.project, .program, .projectEvent])
         }
         return migrator
     }

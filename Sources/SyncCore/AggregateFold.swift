@@ -21,21 +21,29 @@ public struct FoldResult: Sendable, Equatable {
 /// depends only on the set of changes: every replica that folds the same set gets the same rows
 /// and the same conflicts (docs/CONFLICTS.md). Duplicates (same row, same clock) count once.
 public enum AggregateFold {
-    public static func fold(aggregateID: String, changes: [Change]) -> FoldResult {
-        // 1. Deduplicate and split by table.
+    ///
+    /// `rehomed` maps the codes of offices merged into another (`promo-central office merge`) to
+    /// the office that took them over: their records are folded as that office's, while the
+    /// history keeps who wrote what (writers and clocks are never rewritten).
+    public static func fold(aggregateID: String, changes: [Change], rehomed: [String: String] = [:]) -> FoldResult {
+        // 1. Deduplicate, re-home merged offices' records, and split by table.
         var unique: [String: Change] = [:]
-        for change in changes { unique["\(change.table.rawValue)|\(change.id.rawValue)|\(change.hlc)"] = change }
+        for var change in changes {
+            if let owner = change.fields["office"]?.text, let home = rehomed[owner] { change.fields["office"] = .text(home) }
+            unique["\(change.table.rawValue)|\(change.id.rawValue)|\(change.hlc)"] = change
+        }
         let ordered = unique.values.sorted { ($0.hlc, $0.table.rawValue, $0.id.rawValue) < ($1.hlc, $1.table.rawValue, $1.id.rawValue) }
         let resolutions = resolutionsByConflict(ordered.filter { $0.table == .conflictResolution })
 
-        var fold = Folder(aggregateID: aggregateID, resolutions: resolutions)
+        var fold = Folder(aggregateID: aggregateID, resolutions: resolutions, rehomed: rehomed)
         if let owner = ordered.lazy.compactMap({ $0.fields["office"]?.text }).first { fold.office = owner }
         // 2. The project (or plan line) itself, then the ledger against its final limit.
-        for change in ordered where change.table == .project || change.table == .planLine {
+        for change in ordered where change.table == .project || change.table == .planLine || change.table == .program {
             fold.apply(change)
         }
         let ledger = ordered.filter { $0.table == .disbursement }
         fold.applyLedger(ledger)
+        fold.applyEventLog(ordered.filter { $0.table == .projectEvent })
         // 3. Resolution rows are rows too (so both sides see who resolved what).
         for change in ordered where change.table == .conflictResolution {
             fold.applyResolutionRow(change)
@@ -61,15 +69,20 @@ public enum AggregateFold {
 private struct Folder {
     let aggregateID: String
     let resolutions: [String: Resolution]
+    let rehomed: [String: String]
     /// The office that owns the aggregate: named by the earliest change that names one.
     var office = OfficeCode.central.rawValue
     var rows: [String: FoldResult.Row] = [:]
     var conflicts: [String: ConflictRecord] = [:]
 
-    init(aggregateID: String, resolutions: [String: Resolution]) {
+    init(aggregateID: String, resolutions: [String: Resolution], rehomed: [String: String]) {
         self.aggregateID = aggregateID
         self.resolutions = resolutions
+        self.rehomed = rehomed
     }
+
+    /// The office a writer now answers as: itself, or the office it was merged into.
+    func office(of change: Change) -> String { rehomed[change.hlc.node] ?? change.hlc.node }
 
     func key(_ table: SyncedTable, _ id: String) -> String { "\(table.rawValue)|\(id)" }
 
@@ -109,8 +122,8 @@ private struct Folder {
 
         if change.op == .delete {
             let status = row.state.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:))
-            let deletable = change.table == .planLine || status == nil || status == .draft || status == .returned
-            if side == .office && deletable && change.hlc.node == row.office {
+            let deletable = change.table != .project || status == nil || status == .draft || status == .returned
+            if side == .office && deletable && office(of: change) == row.office {
                 row.state.merge(change)
             } else if conflict(.statusTransition, change, office: row.office, mine: ["deleted": .integer(1)],
                                theirs: ["status": row.state.fields["status"] ?? .null],
@@ -158,7 +171,7 @@ private struct Folder {
             }
             let owner = FieldOwnership.owner(change.table, field, fund: fund)
             // New rows are made by their office; the office field must name the writer.
-            if owner != side || (field == "office" && side == .office && value != .text(change.hlc.node)) {
+            if owner != side || (field == "office" && side == .office && value != .text(office(of: change))) {
                 refused[.ownership, default: [:]][field] = value
                 continue
             }
@@ -199,11 +212,11 @@ private struct Folder {
         var vouchers: Set<String> = []
         for history in entries {
             let first = history[0]
-            var row = FoldResult.Row(table: .disbursement, id: first.id.rawValue, office: first.fields["office"]?.text ?? first.hlc.node,
+            var row = FoldResult.Row(table: .disbursement, id: first.id.rawValue, office: first.fields["office"]?.text ?? office(of: first),
                                      state: MergedRow(), held: false)
             let refusal: (ConflictRule, String)? =
                 first.op == .delete ? (.ledgerAppendOnly, "a ledger entry is never deleted; record a correcting entry instead")
-                : (Side(node: first.hlc.node) != .office || first.fields["office"] != .text(first.hlc.node))
+                : (Side(node: first.hlc.node) != .office || first.fields["office"] != .text(office(of: first)))
                     ? (.ownership, "ledger entries are made by the owning office only") : nil
             if let (rule, message) = refusal,
                 !conflict(rule, first, office: row.office, mine: first.fields, theirs: [:], message) {
@@ -252,6 +265,43 @@ private struct Folder {
             if let voucher = row.state.fields["voucher"]?.text, !voucher.isEmpty { vouchers.insert(voucher) }
             total = overflow ? total : after
             rows[key(.disbursement, row.id)] = row
+        }
+    }
+
+    /// Applies the event log: entries are append-only. Either side logs what it did, for the
+    /// project's office; an entry naming another office, or a later edit or delete, is a conflict.
+    mutating func applyEventLog(_ changes: [Change]) {
+        var byEntry: [String: [Change]] = [:]
+        for change in changes { byEntry[change.id.rawValue, default: []].append(change) }
+        let projectOffice = rows[key(.project, aggregateID)]?.office ?? office
+        for history in byEntry.values.map({ $0.sorted { $0.hlc < $1.hlc } }).sorted(by: { $0[0].hlc < $1[0].hlc }) {
+            let first = history[0]
+            var row = FoldResult.Row(table: .projectEvent, id: first.id.rawValue, office: projectOffice, state: MergedRow(), held: false)
+            let wrongOffice = first.fields["office"] != .text(projectOffice)
+                || (Side(node: first.hlc.node) == .office && office(of: first) != projectOffice)
+            if first.op == .delete || wrongOffice {
+                let message = first.op == .delete ? "an event log entry is never deleted"
+                    : "event log entries of a project are written for its office \(projectOffice), by that office or the centre"
+                if !conflict(first.op == .delete ? .ledgerAppendOnly : .ownership, first, office: projectOffice,
+                             mine: first.fields, theirs: [:], message) {
+                    row.held = true
+                    row.state = MergedRow(fields: first.fields)
+                    rows[key(.projectEvent, row.id)] = row
+                    continue
+                }
+            }
+            row.state.merge(first)
+            for later in history.dropFirst() {
+                let changed = later.fields.filter { row.state.fields[$0.key] != $0.value }
+                if later.op == .upsert && changed.isEmpty { continue }
+                let mine: [String: FieldValue] = later.op == .delete ? ["deleted": .integer(1)] : changed
+                let theirs = Dictionary(uniqueKeysWithValues: mine.keys.map { ($0, row.state.fields[$0] ?? .null) })
+                if conflict(.ledgerAppendOnly, later, office: projectOffice, mine: mine, theirs: theirs,
+                            "a recorded event is never edited or deleted; log a new event instead") {
+                    row.state.merge(later)
+                }
+            }
+            rows[key(.projectEvent, row.id)] = row
         }
     }
 

@@ -62,7 +62,9 @@ public struct DigestTree: Sendable {
         let year: String
         switch table {
         case .project, .planLine: year = fields["year"]?.integer.map(String.init) ?? "0"
+        case .program: year = fields["start_year"]?.integer.map(String.init) ?? "0"
         case .disbursement: year = fields["paid_on"]?.text.map { String($0.prefix(4)) } ?? "0"
+        case .projectEvent: year = fields["occurred_on"]?.text.map { String($0.prefix(4)) } ?? "0"
         case .conflictResolution: year = "0"
         }
         let h = SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()

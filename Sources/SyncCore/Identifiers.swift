@@ -10,14 +10,15 @@ public struct OfficeCode: Hashable, Comparable, Codable, Sendable, CustomStringC
     /// The centre's own code, used as the owner of consolidated and reference records.
     public static let central = OfficeCode(unchecked: "central")
 
-    /// Accepts a code of one of the 34 provinces in force.
+    /// Accepts a code of one of the 34 provinces in force, or of a former province whose office
+    /// still runs until it is merged into its successor's (`promo-central office merge`).
     public init(_ text: String) throws(SyncCoreError) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard ReferenceData.province(code: trimmed) != nil else {
+        guard ReferenceData.isKnownProvince(trimmed) else {
             throw SyncCoreError(
                 .invalidValue,
-                "'\(text)' is not a province code in force",
-                hint: "Use one of the 34 codes of Decision 19/2025, e.g. 79 (Hồ Chí Minh) or 80 (Tây Ninh)."
+                "'\(text)' is not a province code",
+                hint: "Use one of the 34 codes of Decision 19/2025, e.g. 79 (Hồ Chí Minh) or 80 (Tây Ninh), or a former province's code."
             )
         }
         self.rawValue = trimmed

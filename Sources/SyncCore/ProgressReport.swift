@@ -82,8 +82,7 @@ public enum ProgressReport {
     /// The rows of the breakdown in key order, then a total row.
     public static func compute(plans: [PlanFact], disbursed: [DisbursedFact], query: ReportQuery, fractionDigits: Int = 1) -> [ReportRow] {
         func regionOf(_ province: String) -> Region? {
-            ReferenceData.province(code: province)?.region
-                ?? ReferenceData.formerProvinces.first { $0.code == province }.flatMap { ReferenceData.province(code: $0.successor)?.region }
+            ReferenceData.province(code: ReferenceData.provinceInForce(province))?.region
         }
         func matches(province: String, year: Int, fund: FundSource) -> Bool {
             year == query.year && (query.province == nil || query.province == province)

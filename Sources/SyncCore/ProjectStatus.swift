@@ -84,8 +84,8 @@ public enum FieldOwnership {
     public static func isImmutable(_ table: SyncedTable, _ field: String) -> Bool {
         switch table {
         case .project: ["office", "fund_source"].contains(field)
-        case .disbursement: true  // the ledger is append-only
-        case .planLine, .conflictResolution: field == "office"
+        case .disbursement, .projectEvent: true  // the ledger and the event log are append-only
+        case .planLine, .conflictResolution, .program: field == "office"
         }
     }
 
@@ -98,10 +98,12 @@ public enum FieldOwnership {
             // National projects: the centre owns the approved amount (approval and adjustment).
             if fund == .national && field == "approved_support" { return .centre }
             return .office
-        case .planLine, .disbursement:
+        case .planLine, .disbursement, .program:
             return .office
         case .conflictResolution:
             return nil  // either side resolves; authority is checked per resolution
+        case .projectEvent:
+            return nil  // either side logs what it did; the office field must name the project's office
         }
     }
 }

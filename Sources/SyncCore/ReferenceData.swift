@@ -237,6 +237,16 @@ public enum ReferenceData {
     /// The province in force with this code, if any.
     public static func province(code: String) -> Province? { provincesByCode[code] }
 
+    /// Whether `code` is a province in force or a former one (records made under it keep its code).
+    public static func isKnownProvince(_ code: String) -> Bool {
+        provincesByCode[code] != nil || formerProvinces.contains { $0.code == code }
+    }
+
+    /// The province in force that `code` reports under: itself, or a former province's successor.
+    public static func provinceInForce(_ code: String) -> String {
+        provincesByCode[code] != nil ? code : formerProvinces.first { $0.code == code }?.successor ?? code
+    }
+
     /// The activity category with this code, if any.
     public static func category(code: String) -> ActivityCategory? { categoriesByCode[code] }
 }

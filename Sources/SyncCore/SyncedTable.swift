@@ -25,6 +25,10 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
     case disbursement
     /// A person's decision on a conflict record (synced so that both sides see it, audited).
     case conflictResolution = "conflict_resolution"
+    /// A province's local industrial-promotion programme, which projects may belong to.
+    case program
+    /// The append-only project event log: status moves, edits, decisions, facility acceptance, settlement.
+    case projectEvent = "project_event"
 
     /// A small stable number for the outbox (cheaper to store than the name). Never renumber.
     public var tableID: Int {
@@ -33,6 +37,8 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
         case .project: 2
         case .disbursement: 3
         case .conflictResolution: 4
+        case .program: 5
+        case .projectEvent: 6
         }
     }
 
@@ -58,6 +64,8 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
                 Column("beneficiary", .text, nullable: true), Column("year", .integer),
                 Column("total_cost", .integer), Column("requested_support", .integer),
                 Column("approved_support", .integer, nullable: true), Column("status", .text),
+                Column("program_id", .text, nullable: true), Column("commune", .text, nullable: true),
+                Column("counterpart_funds", .integer, nullable: true),
             ]
         case .disbursement:
             [
@@ -68,6 +76,17 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
             [
                 Column("office", .text), Column("conflict_id", .text), Column("aggregate_id", .text),
                 Column("choice", .text), Column("resolved_by", .text), Column("note", .text, nullable: true),
+            ]
+        case .program:
+            [
+                Column("office", .text), Column("code", .text), Column("name", .text),
+                Column("start_year", .integer), Column("end_year", .integer), Column("note", .text, nullable: true),
+            ]
+        case .projectEvent:
+            [
+                Column("office", .text), Column("project_id", .text), Column("kind", .text), Column("occurred_on", .text),
+                Column("amount", .integer, nullable: true), Column("reference", .text, nullable: true),
+                Column("note", .text, nullable: true),
             ]
         }
     }
@@ -91,4 +110,20 @@ public enum DisbursementKind: String, CaseIterable, Codable, Sendable {
 
     /// +1 for money out, -1 for money recovered. A settlement adjustment carries its own sign.
     public var sign: Int64 { self == .recovery ? -1 : 1 }
+}
+
+/// The kinds of entry in a project's event log.
+public enum ProjectEventKind: String, CaseIterable, Codable, Sendable {
+    /// The project was entered (or imported).
+    case created
+    /// Proposal content changed; `note` names the fields.
+    case updated
+    /// A status move; `note` is `from → to`.
+    case status
+    /// A decision of the centre (appraisal, approval, return, rejection, adjustment, halt).
+    case decision
+    /// Facility acceptance (nghiệm thu): `reference` is the minutes' number, `note` the result.
+    case acceptance
+    /// Settlement (quyết toán): `amount` is the settled support, `reference` the decision's number.
+    case settlement
 }

@@ -161,7 +161,7 @@ import Testing
 
             let client = office.engine.client
             let outcome = try await ReplicaRebuilder.rebuild(at: path, rescued: ReplicaRebuilder.rescue(at: path), settings: nil, client: client, configuration: .init(), logger: office.engine.logger)
-            #expect(outcome.rescuedChanges == 2)
+            #expect(outcome.rescuedChanges == 3)  // the project, its "created" event and the plan line
             #expect(outcome.oldFileKeptAt.map { FileManager.default.fileExists(atPath: $0) } == true)
 
             let rebuilt = try Replica.open(at: path)

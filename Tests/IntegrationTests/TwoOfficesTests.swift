@@ -23,12 +23,13 @@ import Testing
 
             let r1 = try await hcm.engine.runCycle()
             let r2 = try await tayNinh.engine.runCycle()
-            #expect(r1.changesPushed == 3 && r2.changesPushed == 3)
+            // Every project also logs its "created" event.
+            #expect(r1.changesPushed == 4 && r2.changesPushed == 5)
 
             // The centre holds both offices' rows.
             let counts = Dictionary(grouping: try central.store.recordCounts(), by: \.office)
-            #expect(counts["79"]?.reduce(0) { $0 + $1.live } == 3)
-            #expect(counts["80"]?.reduce(0) { $0 + $1.live } == 3)
+            #expect(counts["79"]?.reduce(0) { $0 + $1.live } == 4)
+            #expect(counts["80"]?.reduce(0) { $0 + $1.live } == 5)
 
             // 79 pulls again to see 80's consolidated totals (80 pushed after 79's pull).
             try await hcm.engine.runCycle()
@@ -121,7 +122,7 @@ import Testing
             #expect(status.health == .broken)
 
             let (queued, _) = try await office.engine.forceResync()
-            #expect(queued == 3)
+            #expect(queued == 6)  // three projects and their "created" events
             let projects = try central.store.recordCounts().first { $0.office == "79" && $0.table == "project" }
             #expect(projects?.live == 3)
             #expect(try office.replica.count(.project) == 3)

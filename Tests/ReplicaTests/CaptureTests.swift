@@ -47,7 +47,7 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
             try db.execute(sql: "UPDATE project SET name = name WHERE id = ?", arguments: [id.rawValue])  // no real change
             try db.execute(sql: "DELETE FROM project WHERE id = ?", arguments: [id.rawValue])
         }
-        let entries = try outbox(replica)
+        let entries = try outbox(replica).filter { $0.tbl == SyncedTable.project.tableID }
         #expect(entries.count == 3)
         #expect(entries[0].op == 1 && entries[0].cols == -1 && entries[0].tbl == SyncedTable.project.tableID)
         let columns = SyncedTable.project.columnNames

@@ -105,7 +105,8 @@ import SyncTesting
         let p = try #require(try replica.projects().first)
         #expect(p.name == "Tên mới" && p.requestedSupport == 400_000_000 && p.totalCost == 1_000_000_000)
         let cs = try #require(try replica.nextChangeset())
-        #expect(cs.changes.count == 1)  // insert and update coalesced into one whole-row change
+        #expect(cs.changes.filter { $0.table == .project }.count == 1)  // insert and update coalesced into one whole-row change
+        #expect(cs.changes.filter { $0.table == .projectEvent }.compactMap { $0.fields["kind"]?.text }.sorted() == ["created", "updated"])
         #expect(throws: ReplicaError.self) { try replica.updateProject("KC-01", ProjectUpdate(requestedSupport: 2_000_000_000)) }
         #expect(throws: ReplicaError.self) { try replica.updateProject("KC-01", ProjectUpdate(category: "NOPE")) }
         #expect(throws: ReplicaError.self) { try replica.updateProject("KC-01", ProjectUpdate()) }

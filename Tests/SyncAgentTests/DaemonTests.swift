@@ -162,7 +162,7 @@ func waitUntil(_ condition: @Sendable () throws -> Bool) async throws {
                 status: try office.replica.status(),
                 report: StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false }),
                 counters: try office.replica.counters())
-            #expect(before.contains("promo_sync_pending_changes 2"))
+            #expect(before.contains("promo_sync_pending_changes 4"))  // two projects and their "created" events
             #expect(before.contains("promo_sync_health 1"))
             try await office.engine.runCycle()
             let after = OfficeMetrics.exposition(
@@ -170,7 +170,7 @@ func waitUntil(_ condition: @Sendable () throws -> Bool) async throws {
                 report: StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false }),
                 counters: try office.replica.counters())
             #expect(after.contains("promo_sync_pending_changes 0"))
-            #expect(after.contains("promo_sync_changes_pushed_total 2"))
+            #expect(after.contains("promo_sync_changes_pushed_total 4"))
             #expect(after.contains("promo_sync_health 0"))
             #expect(after.contains("# TYPE promo_sync_cycles_total counter"))
         }

@@ -15,11 +15,12 @@ import Testing
         #expect(UUID(uuidString: text) != nil)
     }
 
-    @Test func officeCodesAreProvincesInForce() throws {
+    @Test func officeCodesAreProvinceCodes() throws {
         #expect(try OfficeCode("79").rawValue == "79")
         #expect(try OfficeCode(" 96 ").rawValue == "96")
-        // 77 (Bà Rịa – Vũng Tàu) was merged into 79 in 2025; it is no longer an office.
-        let error = #expect(throws: SyncCoreError.self) { try OfficeCode("77") }
+        // 77 (Bà Rịa – Vũng Tàu) was merged into 79 in 2025; its office runs until `office merge`.
+        #expect(try OfficeCode("77").rawValue == "77")
+        let error = #expect(throws: SyncCoreError.self) { try OfficeCode("99") }
         #expect(error?.hint?.contains("Decision 19/2025") == true)
     }
 

@@ -1,0 +1,157 @@
+import Foundation
+import GRDB
+import Replica
+import SyncAgent
+import SyncCore
+import SyncTesting
+import Testing
+@testable import Central
+
+/// Programmes, the project event log, facility acceptance and settlement, and office merges,
+/// entered through the replica's commands and synced through a real central over libcurl.
+@Suite struct ProjectLifeTests {
+    @Test func aLocalProjectRunsFromProgrammeToSettlementAndItsLogReachesTheCentre() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "79", central: central)
+            let replica = office.replica
+            try replica.addProgram(NewProgram(code: "CT-KC-2025", name: "Chương trình khuyến công TP.HCM 2025–2030", startYear: 2025, endYear: 2030))
+            let id = try replica.addProject(NewProject(
+                code: "DP-01", name: "Máy sấy nông sản", category: "MH_TRINHDIEN", fundSource: .local, beneficiary: "HTX Tân Phú",
+                year: 2025, totalCost: 1_000_000_000, requestedSupport: 300_000_000, program: "CT-KC-2025", commune: "Xã Tân Phú",
+                counterpartFunds: 700_000_000))
+            for step: ProjectStatus in [.submitted, .appraisedLocally, .approved, .contracted, .inProgress] {
+                try replica.setProjectStatus("DP-01", to: step)
+            }
+            try replica.addDisbursement(NewDisbursement(project: "DP-01", kind: .advance, amount: 200_000_000, voucher: "KB-7", paidOn: "2025-06-02"))
+            try replica.acceptProject("DP-01", Acceptance(acceptedOn: "2025-10-15", minutes: "12/BB-NT", result: "đạt"))
+            let difference = try replica.settleProject("DP-01", Settlement(settledOn: "2025-11-20", amount: 290_000_000, decision: "45/QĐ-SCT"))
+            #expect(difference == 90_000_000)
+
+            let events = try replica.events("DP-01")
+            #expect(Dictionary(grouping: events, by: \.kind).mapValues(\.count) == ["created": 1, "status": 7, "acceptance": 1, "settlement": 1])
+            // The move to accepted is dated by the acceptance, the move to settled by the settlement.
+            #expect(events.filter { $0.occurredOn == "2025-10-15" }.map(\.kind).sorted() == ["acceptance", "status"])
+            #expect(events.first { $0.kind == "acceptance" }?.reference == "12/BB-NT")
+            #expect(events.first { $0.kind == "settlement" }?.amount == 290_000_000)
+            #expect(try replica.programs().map(\.projects) == [1])
+
+            try await office.engine.runCycle()
+            let atCentre = try #require(try central.store.projects(office: "79").first)
+            #expect(atCentre.fields["status"] == .text("settled") && atCentre.fields["commune"] == .text("Xã Tân Phú"))
+            #expect(atCentre.fields["counterpart_funds"] == .integer(700_000_000))
+            #expect(atCentre.fields["program_id"] == .text(try replica.programs()[0].id))
+            let centralEvents = try await central.store.database.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM record WHERE tbl = 'project_event' AND aggregate = ? AND held = 0", arguments: [id.rawValue])
+            }
+            #expect(centralEvents == events.count)
+            #expect(try central.store.conflicts().isEmpty)
+        }
+    }
+
+    @Test func theCentresDecisionsReachTheOfficesEventLog() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "80", central: central)
+            let id = try office.addProject(code: "QG-9", requested: 400_000_000, fund: .national)
+            for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] {
+                try office.replica.setProjectStatus("QG-9", to: step)
+            }
+            try await office.engine.runCycle()
+            try central.store.decide(project: "80/QG-9", .appraise)
+            try central.store.decide(project: id.rawValue, .approve(amount: 350_000_000), reference: "812/QĐ-BCT")
+            try await office.engine.runCycle()
+
+            let decisions = try office.replica.events("QG-9").filter { $0.kind == "decision" }
+            #expect(decisions.map(\.note) == ["appraised by the centre", "approved by the centre"])
+            #expect(decisions.last?.amount == 350_000_000 && decisions.last?.reference == "812/QĐ-BCT")
+            #expect(decisions.allSatisfy { $0.office == "80" })
+            // Pulled entries are not echoed back as the office's own changes.
+            #expect(try office.replica.pendingSummary().changes == 0)
+        }
+    }
+
+    @Test func anEditedEventIsAConflictAndTheLoggedEntryStands() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "82", central: central)
+            try office.addProject(code: "E-1")
+            try await office.engine.runCycle()
+            // Someone rewrites history with the sqlite3 shell.
+            try await office.replica.database.write { db in
+                try db.execute(sql: "UPDATE project_event SET note = 'never happened' WHERE kind = 'created'")
+            }
+            try await office.engine.runCycle()
+            let conflicts = try central.store.conflicts()
+            #expect(conflicts.map { $0.record["rule"] } == [.text("ledger_append_only")])
+            #expect(try office.replica.events("E-1").first?.note == "entered as draft")
+        }
+    }
+
+    @Test func acceptanceAndSettlementAreChecked() async throws {
+        let directory = try TemporaryDirectory(prefix: "life")
+        let replica = try Replica.create(at: directory.file("r.sqlite"), settings: ReplicaSettings(
+            office: try OfficeCode("79"), centralURL: "http://127.0.0.1:1", tokenFile: directory.file("t")))
+        try replica.addProject(NewProject(code: "A", name: "A", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
+                                          totalCost: 1_000_000_000, requestedSupport: 300_000_000))
+        func message(_ work: () throws -> Void) -> String {
+            do { try work(); return "" } catch { return (error as? ReplicaError)?.message ?? "\(error)" }
+        }
+        #expect(message { try replica.acceptProject("A", Acceptance(acceptedOn: "2025-10-15", minutes: "1")) }
+            .contains("cannot go from draft to accepted"))
+        #expect(message { try replica.acceptProject("A", Acceptance(acceptedOn: "2025-02-30", minutes: "1")) }.contains("not a date"))
+        #expect(message { try replica.acceptProject("A", Acceptance(acceptedOn: "2025-10-15", minutes: " ")) }.contains("minutes number is empty"))
+        #expect(message { try replica.settleProject("A", Settlement(settledOn: "2025-11-20", amount: 300_000_001, decision: "9")) }
+            .contains("more than the requested support"))
+        #expect(message { try replica.addProject(NewProject(code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
+                                                            totalCost: 1_000, requestedSupport: 600, counterpartFunds: 500)) }
+            .contains("add up to more than the total cost"))
+        #expect(message { try replica.addProject(NewProject(code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
+                                                            totalCost: 1_000, requestedSupport: 600, counterpartFunds: -1)) }
+            .contains("must not be negative"))
+        #expect(message { try replica.addProject(NewProject(code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
+                                                            totalCost: 1_000, requestedSupport: 600, program: "NOPE")) }
+            .contains("no programme 'NOPE'"))
+        #expect(message { try replica.addProgram(NewProgram(code: "P", name: "P", startYear: 2030, endYear: 2025)) }.contains("ends (2025) before it starts"))
+        // Nothing refused was written, and no event was logged for it.
+        #expect(try replica.projects().map(\.code) == ["A"])
+        #expect(try replica.events("A").map(\.kind) == ["created"])
+    }
+
+    @Test func mergingAnOfficeRehomesItsRecordsAndTellsItsDaemon() async throws {
+        try await withLiveCentral { central in
+            // Bà Rịa–Vũng Tàu (77) still runs its own office until it is merged into Hồ Chí Minh (79).
+            let old = try OfficeFixture(office: "77", central: central)
+            let new = try OfficeFixture(office: "79", central: central)
+            try old.replica.addPlanLine(year: 2025, fundSource: .local, amount: 5_000_000_000, note: nil)
+            try old.addProject(code: "BR-1", requested: 200_000_000)
+            try old.replica.addDisbursement(NewDisbursement(project: "BR-1", kind: .advance, amount: 50_000_000, voucher: "KB-77", paidOn: "2025-05-05"))
+            try await old.engine.runCycle()
+            try await new.engine.runCycle()
+            #expect(try new.replica.projects(office: OfficeCode(unchecked: "79")).isEmpty)
+
+            let outcome = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
+            #expect(outcome.aggregates == 2)
+            #expect(try central.store.offices().first { $0.code.rawValue == "77" }?.mergedInto?.rawValue == "79")
+
+            // The receiving office pulls the project as its own, with its former province kept, and may pay on it.
+            try await new.engine.runCycle()
+            let project = try #require(try new.replica.projects(office: OfficeCode(unchecked: "79")).first { $0.code == "BR-1" })
+            #expect(project.province == "77" && project.disbursed == 50_000_000)
+            try new.replica.addDisbursement(NewDisbursement(project: project.id, kind: .payment, amount: 100_000_000, voucher: "KB-79", paidOn: "2025-09-09"))
+            try await new.engine.runCycle()
+            #expect(try central.store.conflicts().isEmpty)
+            #expect(try central.store.projects(office: "79").count == 1)
+            let plan79 = try central.store.totals().filter { $0.province == "79" }.reduce(0) { $0 + $1.plan }
+            #expect(plan79 == 5_000_000_000)
+            #expect(try central.store.totals().filter { $0.province == "77" }.allSatisfy { $0.plan == 0 && $0.disbursed == 0 })
+
+            // The retired office's pending change is delivered; then its daemon is told clearly.
+            try old.replica.addPlanLine(year: 2026, fundSource: .local, amount: 1_000_000_000, note: "late")
+            await #expect(throws: SyncAgentError.self) { try await old.engine.runCycle() }
+            #expect(try old.replica.pendingSummary().changes == 0)
+            let status = try old.replica.status()
+            #expect(status.lastError?.contains("was merged into office 79") == true)
+            #expect(status.lastErrorHint?.contains("stop this daemon") == true)
+            try await new.engine.runCycle()
+            #expect(try new.replica.planLines().map(\.amount).sorted() == [1_000_000_000, 5_000_000_000])
+        }
+    }
+}
