@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "promo-sync", targets: ["PromoSyncCLI"]),
         .executable(name: "promo-central", targets: ["PromoCentralCLI"]),
+        .executable(name: "promo-bench", targets: ["PromoBench"]),
         .library(name: "SyncCore", targets: ["SyncCore"]),
     ],
     dependencies: [
@@ -112,6 +113,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        // `make bench`: the scenarios of docs/BENCHMARKS.md (run in release).
+        .executableTarget(
+            name: "PromoBench",
+            dependencies: ["SyncCore", "Replica", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Benchmarks/PromoBench",
             swiftSettings: strict
         ),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"], swiftSettings: strict),

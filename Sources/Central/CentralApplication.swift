@@ -150,7 +150,11 @@ struct CentralRoutes: Sendable {
             guard (1...Int64(WireProtocol.maxPageSize)).contains(limit) else {
                 throw CentralError.badRequest("'limit' must be between 1 and \(WireProtocol.maxPageSize)")
             }
-            let page = try await offload { try store.page(for: office, after: PullCursor(after), limit: Int(limit)) }
+            var own: (since: Int64, through: Int64)?
+            if request.uri.queryParameters["own_through"] != nil {
+                own = (try integerParameter(request, "own_since", default: 0), try integerParameter(request, "own_through", default: 0))
+            }
+            let page = try await offload { [own] in try store.page(for: office, after: PullCursor(after), limit: Int(limit), own: own) }
             metrics.pulls.increment()
             metrics.recordsServed.increment(by: Int64(page.records.count))
             return try json(page, for: request)

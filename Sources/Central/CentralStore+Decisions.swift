@@ -66,7 +66,7 @@ extension CentralStore {
                     arguments: [office]
                 ).map { row in
                     CentralProject(id: row["id"], office: row["office"],
-                                   fields: try JSONDecoder().decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8)))
+                                   fields: try FieldCoding.decode(row["fields"] as String))
                 }
             }
         } catch {
@@ -124,7 +124,7 @@ extension CentralStore {
                     db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (?1 IS NULL OR office = ?1) ORDER BY id",
                     arguments: [office]
                 ).map { row in
-                    CentralConflict(record: try JSONDecoder().decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8)),
+                    CentralConflict(record: try FieldCoding.decode(row["fields"] as String),
                                     id: row["id"], office: row["office"])
                 }.filter { all || $0.record["resolution"] == .null || $0.record["resolution"] == nil }
             }
@@ -143,7 +143,7 @@ extension CentralStore {
                 else {
                     throw CentralError(.notFound, "not_found", "no conflict '\(id)'", hint: "List them with: promo-central conflicts list")
                 }
-                let fields = try JSONDecoder().decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))
+                let fields = try FieldCoding.decode(row["fields"] as String)
                 guard fields["resolution"] == nil || fields["resolution"] == .null else {
                     throw CentralError(.conflict, "resolved", "conflict \(row["id"] as String) is already resolved", hint: "Nothing to do.")
                 }
@@ -182,7 +182,7 @@ extension CentralStore {
                                hint: "Give the project id, or OFFICE/CODE such as 79/HCM-01 (promo-central project list).")
         }
         return CentralProject(id: row["id"], office: row["office"],
-                              fields: try JSONDecoder().decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8)))
+                              fields: try FieldCoding.decode(row["fields"] as String))
     }
 
     static func checkAmount(_ amount: Int64) throws {

@@ -16,14 +16,13 @@ extension CentralStore {
                 let position = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record WHERE office = ?", arguments: [office.rawValue]) ?? 0
                 if let cached = digestCache.trees.withLock({ $0[office.rawValue] }), cached.position == position { return cached.tree }
                 let tables = SyncedTable.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
-                let decoder = JSONDecoder()
                 var leaves: [DigestTree.Leaf] = []
                 let cursor = try Row.fetchCursor(
                     db, sql: "SELECT tbl, id, fields FROM record WHERE office = ? AND tbl IN (\(tables)) AND deleted_at IS NULL",
                     arguments: [office.rawValue])
                 while let row = try cursor.next() {
                     guard let table = SyncedTable(rawValue: row["tbl"]) else { continue }
-                    let fields = try decoder.decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))
+                    let fields = try FieldCoding.decode(row["fields"] as String)
                     leaves.append(DigestTree.Leaf(table: table, id: row["id"], fields: fields))
                 }
                 let tree = DigestTree(leaves: leaves)
@@ -39,7 +38,6 @@ extension CentralStore {
     public func records(for office: OfficeCode, table: SyncedTable, ids: [String]) throws(CentralError) -> [PulledRecord] {
         do {
             return try database.read { db in
-                let decoder = JSONDecoder()
                 var out: [PulledRecord] = []
                 for id in ids {
                     guard let row = try Row.fetchOne(
@@ -48,7 +46,7 @@ extension CentralStore {
                     out.append(PulledRecord(
                         cursor: PullCursor(row["seq"]), table: table.rawValue, id: id, office: office,
                         deleted: (row["deleted_at"] as String?) != nil,
-                        fields: try decoder.decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))))
+                        fields: try FieldCoding.decode(row["fields"] as String)))
                 }
                 return out
             }

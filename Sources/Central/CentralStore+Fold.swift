@@ -4,41 +4,60 @@ import SyncCore
 
 extension CentralStore {
     /// Stores changes in their aggregates' histories (a change seen before is ignored), refolds
-    /// every aggregate touched, publishes the rows and conflict records that changed, and
-    /// recomputes the totals of the offices concerned. Returns how many changes were new.
-    static func ingest(_ db: Database, changes: [Change], from writer: OfficeCode) throws -> Int {
-        var touched: Set<String> = []
+    /// every aggregate touched, publishes the rows and conflict records that changed, and marks
+    /// the totals of the offices concerned for recomputation. Returns how many changes were new.
+    ///
+    /// `sequence` is the writer's changeset: a row published exactly as the office sent it is an
+    /// echo that office already holds, and its pulls skip it (docs/PROTOCOL.md, `own_since`).
+    static func ingest(_ db: Database, changes: [Change], from writer: OfficeCode, sequence: ChangesetSequence? = nil) throws -> Int {
         var touchedRows: Set<String> = []
+        var byAggregate: [String: [Change]] = [:]
+        var hadHistory: [String: Bool] = [:]
         var new = 0
         var clock = try centreClock(db)
         let rehomed = try rehomedOffices(db)
         let writerHome = rehomed[writer.rawValue] ?? writer.rawValue
+        let ownerOf = try db.cachedStatement(sql: "SELECT office FROM record WHERE tbl = ? AND id = ?")
+        let historyExists = try db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM history WHERE aggregate = ?)")
+        let insertHistory = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields) VALUES (?, ?, ?, ?, ?, ?)")
+        let wall = HybridLogicalClock.wallMilliseconds()
         for change in changes {
             // A row keeps its owner office for life (or until its office is merged into another);
             // the centre writes to offices' rows only through the fold's ownership rules.
-            if writer != .central, let owner = try String.fetchOne(
-                db, sql: "SELECT office FROM record WHERE tbl = ? AND id = ?", arguments: [change.table.rawValue, change.id.rawValue]),
+            if writer != .central, let owner = try String.fetchOne(ownerOf, arguments: [change.table.rawValue, change.id.rawValue]),
                 owner != writer.rawValue && owner != writerHome {
                 throw CentralError(.forbidden, "forbidden_owner", "\(change.table.rawValue) \(change.id) belongs to office \(owner), not \(writer)",
                                    hint: "An office writes only its own records.")
             }
             let aggregate = try aggregateID(db, change)
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [change.table.rawValue, change.id.rawValue, aggregate, change.hlc.description, change.op.rawValue,
-                            try encode(change.fields)])
+            if hadHistory[aggregate] == nil { hadHistory[aggregate] = try Bool.fetchOne(historyExists, arguments: [aggregate]) ?? false }
+            try insertHistory.execute(arguments: [change.table.rawValue, change.id.rawValue, aggregate, change.hlc.description,
+                                                  change.op.rawValue, FieldCoding.encode(change.fields)])
             if db.changesCount > 0 { new += 1 }
-            touched.insert(aggregate)
+            byAggregate[aggregate, default: []].append(change)
             touchedRows.insert("\(change.table.rawValue)|\(change.id.rawValue)")
-            clock.observe(change.hlc, nowMilliseconds: HybridLogicalClock.wallMilliseconds())
+            clock.observe(change.hlc, nowMilliseconds: wall)
         }
         try saveCentreClock(db, clock)
-        var offices: Set<String> = []
-        for aggregate in touched.sorted() {
-            offices.formUnion(try refold(db, aggregate: aggregate, republish: touchedRows, rehomed: rehomed))
+        // What the writer sent whole, per row: candidates for echo marking.
+        var sentWhole: [String: [String: FieldValue]] = [:]
+        if writer != .central, let sequence {
+            for change in changes where change.op == .upsert && change.fields.count == change.table.columns.count {
+                sentWhole["\(change.table.rawValue)|\(change.id.rawValue)"] = change.fields
+            }
         }
+        var offices: Set<String> = []
+        for aggregate in byAggregate.keys.sorted() {
+            // A new aggregate's whole history is in this batch: no need to read it back.
+            let history = hadHistory[aggregate] == true ? nil : byAggregate[aggregate]
+            offices.formUnion(try refold(db, aggregate: aggregate, history: history, republish: touchedRows, rehomed: rehomed,
+                                         echo: sequence.map { (writer.rawValue, $0.rawValue, sentWhole) }))
+        }
+        // Totals are recomputed once before they are next read, not after every changeset: a
+        // backlog of a hundred changesets costs one recomputation.
         for office in offices.sorted() where office != OfficeCode.central.rawValue {
-            try recomputeTotals(db, office: OfficeCode(unchecked: office))
+            try markTotalsPending(db, office: OfficeCode(unchecked: office))
         }
         return new
     }
@@ -64,21 +83,35 @@ extension CentralStore {
     /// Refolds one aggregate and writes what changed; returns the offices whose records changed.
     /// Rows in `republish` get a new log position even when unchanged: a writer whose change was
     /// refused must pull the row that stood, or its replica would keep the refused value.
-    static func refold(_ db: Database, aggregate: String, republish: Set<String> = [], rehomed: [String: String]) throws -> Set<String> {
-        let decoder = JSONDecoder()
+    ///
+    /// `history` is the aggregate's whole history when the caller has it (a new aggregate);
+    /// otherwise it is read from the store. `echo` names the writer, its changeset and the rows
+    /// it sent whole: such a row published exactly as sent is marked as that office's echo.
+    static func refold(_ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<String> = [], rehomed: [String: String],
+                       echo: (office: String, sequence: Int64, rows: [String: [String: FieldValue]])? = nil) throws -> Set<String> {
         var changes: [Change] = []
-        for row in try Row.fetchAll(db, sql: "SELECT tbl, id, hlc, op, fields FROM history WHERE aggregate = ?", arguments: [aggregate]) {
-            guard let table = SyncedTable(rawValue: row["tbl"]), let op = ChangeOperation(rawValue: row["op"]) else { continue }
-            changes.append(Change(
-                table: table, id: RowID(unchecked: row["id"]), op: op, hlc: try HLCTimestamp(parsing: row["hlc"]),
-                fields: try decoder.decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))))
+        if let history {
+            changes = history
+        } else {
+            let statement = try db.cachedStatement(sql: "SELECT tbl, id, hlc, op, fields FROM history WHERE aggregate = ?")
+            for row in try Row.fetchAll(statement, arguments: [aggregate]) {
+                guard let table = SyncedTable(rawValue: row["tbl"]), let op = ChangeOperation(rawValue: row["op"]) else { continue }
+                changes.append(Change(
+                    table: table, id: RowID(unchecked: row["id"]), op: op, hlc: try HLCTimestamp(parsing: row["hlc"]),
+                    fields: try FieldCoding.decode(row["fields"] as String)))
+            }
         }
         let result = AggregateFold.fold(aggregateID: aggregate, changes: changes, rehomed: rehomed)
         var offices: Set<String> = []
         for row in result.rows {
+            let key = "\(row.table.rawValue)|\(row.id)"
+            var echoOf: (String, Int64)?
+            if let echo, row.office == echo.office, row.state.deletedAt == nil, let sent = echo.rows[key], sent == row.state.fields {
+                echoOf = (echo.office, echo.sequence)
+            }
             if try putRecord(db, table: row.table.rawValue, id: row.id, office: row.office, aggregate: aggregate,
                              fields: row.state.fields, clocks: row.state.clocks, deletedAt: row.state.deletedAt?.description, held: row.held,
-                             force: republish.contains("\(row.table.rawValue)|\(row.id)")) {
+                             force: republish.contains(key), echo: echoOf) {
                 offices.insert(row.office)
             }
         }
@@ -93,7 +126,8 @@ extension CentralStore {
             }
         }
         for row in try Row.fetchAll(
-            db, sql: "SELECT id, office FROM record WHERE aggregate = ? AND tbl = 'conflict' AND deleted_at IS NULL", arguments: [aggregate])
+            try db.cachedStatement(sql: "SELECT id, office FROM record WHERE aggregate = ? AND tbl = 'conflict' AND deleted_at IS NULL"),
+            arguments: [aggregate])
         where !current.contains(row["id"]) {
             try db.execute(sql: "UPDATE record SET deleted_at = ?, seq = ? WHERE tbl = 'conflict' AND id = ?",
                            arguments: [HLCTimestamp.zero.description, try nextSeq(db), row["id"] as String])
@@ -105,22 +139,23 @@ extension CentralStore {
     /// Writes a record if it differs from what is stored, giving it a new log position. Returns whether it changed.
     static func putRecord(_ db: Database, table: String, id: String, office: String, aggregate: String?,
                           fields: [String: FieldValue], clocks: [String: HLCTimestamp], deletedAt: String?, held: Bool,
-                          force: Bool = false) throws -> Bool {
-        let encodedFields = try encode(fields)
-        let encodedClocks = try encode(clocks)
+                          force: Bool = false, echo: (office: String, sequence: Int64)? = nil) throws -> Bool {
+        let encodedFields = FieldCoding.encode(fields)
+        let encodedClocks = FieldCoding.encode(clocks.mapValues(\.description))
         if !force, let existing = try Row.fetchOne(
-            db, sql: "SELECT office, fields, clocks, deleted_at, held FROM record WHERE tbl = ? AND id = ?", arguments: [table, id]),
+            try db.cachedStatement(sql: "SELECT office, fields, clocks, deleted_at, held FROM record WHERE tbl = ? AND id = ?"), arguments: [table, id]),
             existing["office"] == office, existing["fields"] == encodedFields, existing["clocks"] == encodedClocks,
             (existing["deleted_at"] as String?) == deletedAt, (existing["held"] as Bool) == held {
             return false
         }
-        try db.execute(
-            sql: """
-                INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq, aggregate, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(tbl, id) DO UPDATE SET office = excluded.office, fields = excluded.fields, clocks = excluded.clocks,
-                    deleted_at = excluded.deleted_at, seq = excluded.seq, aggregate = excluded.aggregate, held = excluded.held
-                """,
-            arguments: [table, id, office, encodedFields, encodedClocks, deletedAt, try nextSeq(db), aggregate, held])
+        try db.cachedStatement(sql: """
+            INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq, aggregate, held, echo_office, echo_sequence)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(tbl, id) DO UPDATE SET office = excluded.office, fields = excluded.fields, clocks = excluded.clocks,
+                deleted_at = excluded.deleted_at, seq = excluded.seq, aggregate = excluded.aggregate, held = excluded.held,
+                echo_office = excluded.echo_office, echo_sequence = excluded.echo_sequence
+            """).execute(arguments: [table, id, office, encodedFields, encodedClocks, deletedAt, try nextSeq(db), aggregate, held,
+                                     echo?.office, echo?.sequence])
         return true
     }
 

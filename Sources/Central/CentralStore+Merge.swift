@@ -44,7 +44,7 @@ extension CentralStore {
                 for aggregate in aggregates {
                     _ = try Self.refold(db, aggregate: aggregate, rehomed: rehomed)
                 }
-                for office in retired + [receiving] { try Self.recomputeTotals(db, office: office) }
+                for office in retired + [receiving] { try Self.markTotalsPending(db, office: office) }
                 return MergeOutcome(retired: retired, into: receiving, aggregates: aggregates.count)
             }
         } catch {

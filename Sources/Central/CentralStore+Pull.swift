@@ -5,26 +5,36 @@ import SyncCore
 extension CentralStore {
     /// The page of the change log after `cursor` that `office` may see: its own records and the
     /// centre's consolidated ones, in log order.
-    public func page(for office: OfficeCode, after cursor: PullCursor, limit: Int) throws(CentralError) -> PullResponse {
+    ///
+    /// With `own` (changeset sequences, lower bound exclusive), rows this office sent whole in one
+    /// of those changesets and that the centre published unchanged are skipped: the office made
+    /// them and holds them already. The cursor still moves past them.
+    public func page(for office: OfficeCode, after cursor: PullCursor, limit: Int,
+                     own: (since: Int64, through: Int64)? = nil) throws(CentralError) -> PullResponse {
+        try refreshTotals()
         do {
             return try database.read { db in
                 let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT tbl, id, office, fields, deleted_at, seq FROM record
+                    try db.cachedStatement(sql: """
+                        SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
                         WHERE office IN (?, 'central') AND seq > ? ORDER BY seq LIMIT ?
-                        """,
+                        """),
                     arguments: [office.rawValue, cursor.rawValue, limit + 1])
                 let hasMore = rows.count > limit
-                let decoder = JSONDecoder()
                 var records: [PulledRecord] = []
+                var last = cursor
                 for row in rows.prefix(limit) {
-                    let fields = try decoder.decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))
+                    last = PullCursor(row["seq"])
+                    if let own, (row["echo_office"] as String?) == office.rawValue, let sent = row["echo_sequence"] as Int64?,
+                       sent > own.since, sent <= own.through {
+                        continue
+                    }
+                    let fields = try FieldCoding.decode(row["fields"] as String)
                     records.append(PulledRecord(
                         cursor: PullCursor(row["seq"]), table: row["tbl"], id: row["id"],
                         office: OfficeCode(unchecked: row["office"]), deleted: (row["deleted_at"] as String?) != nil, fields: fields))
                 }
-                return PullResponse(epoch: epoch, records: records, nextCursor: records.last?.cursor ?? cursor, hasMore: hasMore)
+                return PullResponse(epoch: epoch, records: records, nextCursor: last, hasMore: hasMore)
             }
         } catch {
             throw CentralError.storage(error, during: "reading the change log")
@@ -56,10 +66,11 @@ extension CentralStore {
 
     /// The consolidated plan and disbursed totals.
     public func totals() throws(CentralError) -> [(province: String, year: Int, fund: String, plan: Int64, disbursed: Int64)] {
+        try refreshTotals()
         do {
             return try database.read { db in
                 try Row.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = 'province_total' ORDER BY id").map { row in
-                    let f = try JSONDecoder().decode([String: FieldValue].self, from: Data((row["fields"] as String).utf8))
+                    let f = try FieldCoding.decode(row["fields"] as String)
                     return (province: f["province"]?.text ?? "", year: Int(f["year"]?.integer ?? 0), fund: f["fund_source"]?.text ?? "",
                             plan: f["plan_amount"]?.integer ?? 0, disbursed: f["disbursed_amount"]?.integer ?? 0)
                 }
@@ -73,12 +84,12 @@ extension CentralStore {
 extension CentralStore {
     /// The consolidated figures as report facts.
     public func reportFacts() throws(CentralError) -> (plans: [PlanFact], disbursed: [DisbursedFact]) {
+        try refreshTotals()
         do {
             return try database.read { db in
-                let decoder = JSONDecoder()
                 func fields(_ tbl: String) throws -> [[String: FieldValue]] {
                     try String.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = ? AND deleted_at IS NULL", arguments: [tbl])
-                        .map { try decoder.decode([String: FieldValue].self, from: Data($0.utf8)) }
+                        .map { try FieldCoding.decode($0) }
                 }
                 let plans = try fields("province_total").compactMap { f -> PlanFact? in
                     guard let fund = f["fund_source"]?.text.flatMap(FundSource.init(rawValue:)) else { return nil }

@@ -64,7 +64,7 @@ extension CentralStore {
 
                 // 3. Keep every change in its aggregate's history and fold the aggregates it touched:
                 //    the rules decide in clock order, so the outcome does not depend on arrival order.
-                let applied = try Self.ingest(db, changes: changeset.changes, from: office)
+                let applied = try Self.ingest(db, changes: changeset.changes, from: office, sequence: changeset.sequence)
 
                 try db.execute(
                     sql: """
@@ -82,6 +82,26 @@ extension CentralStore {
             return response
         } catch {
             throw CentralError.storage(error, during: "applying changeset \(changeset.sequence) of office \(office)")
+        }
+    }
+
+    static func markTotalsPending(_ db: Database, office: OfficeCode) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO totals_pending(office) VALUES (?)", arguments: [office.rawValue])
+    }
+
+    /// Recomputes the consolidated totals of the offices whose records changed since they were
+    /// last computed (see ``ingest``); a no-op costing one read when nothing changed.
+    public func refreshTotals() throws(CentralError) {
+        do {
+            guard try database.read({ db in try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM totals_pending)") }) == true else { return }
+            try database.write { db in
+                for office in try String.fetchAll(db, sql: "SELECT office FROM totals_pending ORDER BY office") {
+                    try Self.recomputeTotals(db, office: OfficeCode(unchecked: office))
+                }
+                try db.execute(sql: "DELETE FROM totals_pending")
+            }
+        } catch {
+            throw CentralError.storage(error, during: "recomputing the consolidated totals")
         }
     }
 

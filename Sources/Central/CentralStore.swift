@@ -115,6 +115,14 @@ public final class CentralStore: Sendable {
                     ALTER TABLE office ADD COLUMN merged_at TEXT;
                     """)
         }
+        migrator.registerMigration("v3-deferred-totals-and-echoes") { db in
+            // Offices whose consolidated totals must be recomputed before anyone reads totals.
+            try db.execute(sql: "CREATE TABLE totals_pending (office TEXT PRIMARY KEY NOT NULL)")
+            // A record version published exactly as an office sent it, in which changeset: that
+            // office already holds it, and its pulls skip it.
+            try db.execute(sql: "ALTER TABLE record ADD COLUMN echo_office TEXT")
+            try db.execute(sql: "ALTER TABLE record ADD COLUMN echo_sequence INTEGER")
+        }
         return migrator
     }
 
@@ -261,7 +269,7 @@ public final class CentralStore: Sendable {
 
     /// Writes a record owned by the centre, giving it a new log position only if it changed.
     static func putCentralRecord(_ db: Database, table: ConsolidatedTable, id: String, fields: [String: FieldValue]) throws {
-        let encoded = try encode(fields)
+        let encoded = FieldCoding.encode(fields)
         if let existing = try String.fetchOne(db, sql: "SELECT fields FROM record WHERE tbl = ? AND id = ?", arguments: [table.rawValue, id]),
            existing == encoded {
             return
@@ -275,7 +283,7 @@ public final class CentralStore: Sendable {
     }
 
     static func nextSeq(_ db: Database) throws -> Int64 {
-        (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM record") ?? 0) + 1
+        (try Int64.fetchOne(try db.cachedStatement(sql: "SELECT max(seq) FROM record")) ?? 0) + 1
     }
 
     static func encode<T: Encodable>(_ value: T) throws -> String {

@@ -30,6 +30,10 @@ struct Daemon: AsyncParsableCommand {
         source.setEventHandler { wake.request() }
         source.resume()
         defer { source.cancel() }
+        // A local commit wakes the daemon as it happens; the periodic look is only a safety net then.
+        let watcher = FileWatcher.start(path: replica.path, wake: wake)
+        if watcher != nil { schedule.wakeCheckInterval = .seconds(10) }
+        defer { withExtendedLifetime(watcher) {} }
         let daemon = SyncDaemon(engine: engine, schedule: schedule, logger: logger, wake: wake) { result in
             notifier.notify("STATUS=\(Self.statusLine(result))")
         }

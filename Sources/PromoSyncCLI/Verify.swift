@@ -14,7 +14,7 @@ struct Verify: AsyncParsableCommand {
         let engine = try makeEngine(try location.open(), configuration, logger: Logs.bootstrap(level: configuration.logLevel))
         do {
             let report = try await engine.verify()
-            print("verify: \(report.summary) (\(report.requests) requests, \(report.bytesReceived) bytes received)")
+            print("verify: \(report.summary) (\(report.requests) requests, \(report.bytesSent + report.bytesReceived) bytes exchanged)")
             for range in report.differingRanges { print("  differs: \(range)") }
             for (table, ids) in report.localOnly.sorted(by: { $0.key < $1.key }) { print("  only here: \(table) \(ids.joined(separator: " "))") }
             for (table, ids) in report.centralNewer.sorted(by: { $0.key < $1.key }) { print("  differs at the centre: \(table) \(ids.joined(separator: " "))") }

@@ -7,6 +7,13 @@ public struct SyncPosition: Sendable, Equatable {
     public var cursor: PullCursor
     /// The central epoch this office last synced with; nil before the first contact.
     public var epoch: Epoch?
+    /// See `promo-sync`'s `own_since` in docs/PROTOCOL.md.
+    public var ownSince: Int64 = 0
+    /// The last changeset the centre acknowledged.
+    public var lastAcked: Int64 = 0
+
+    /// The changesets this replica made and the centre acknowledged, if any.
+    public var ownChangesets: ClosedRange<Int64>? { lastAcked > ownSince ? (ownSince + 1)...lastAcked : nil }
 }
 
 /// What applying one pulled page did.
@@ -24,7 +31,9 @@ extension Replica {
         try read("reading the sync position") { db in
             SyncPosition(
                 cursor: PullCursor(try State.int(db, .cursor) ?? 0),
-                epoch: try State.get(db, .epoch).map(Epoch.init))
+                epoch: try State.get(db, .epoch).map(Epoch.init),
+                ownSince: try State.int(db, .ownSince) ?? 0,
+                lastAcked: try State.int(db, .lastAckedSequence) ?? 0)
         }
     }
 

@@ -51,5 +51,7 @@ extension Replica {
         try State.set(db, .lastSequence, String(centralSequence.rawValue))
         try State.set(db, .lastAckedSequence, String(centralSequence.rawValue))
         try State.set(db, .lastHash, centralHash)
+        // Changesets up to here may hold rows this replica lacks (an old backup, a rebuilt file).
+        try State.set(db, .ownSince, String(centralSequence.rawValue))
     }
 }

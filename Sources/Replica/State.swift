@@ -4,6 +4,9 @@ import GRDB
 enum StateKey: String, CaseIterable {
     case office, centralURL = "central_url", tokenFile = "token_file"
     case epoch, cursor
+    /// Changesets after this sequence were made from this replica, so it holds their rows: pulls
+    /// skip the centre's unchanged echoes of them. 0 for a replica that made its whole chain.
+    case ownSince = "own_since"
     case lastSequence = "last_sequence", lastHash = "last_hash", lastAckedSequence = "last_acked_sequence"
     case hlc
     case lastPushAt = "last_push_at", lastPullAt = "last_pull_at"

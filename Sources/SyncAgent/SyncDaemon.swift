@@ -53,6 +53,7 @@ public struct SyncDaemon: Service {
         let pid = ProcessInfo.processInfo.processIdentifier
         let replica = engine.replica
         var failures = 0
+        var lastUnsentMark: Int64 = 0
         let office = try replica.settings().office
         logger.info("daemon started", metadata: ["sync.office": "\(office)"])
         while !Task.isShuttingDownGracefully {
@@ -80,26 +81,33 @@ public struct SyncDaemon: Service {
                 try? replica.recordAgentState("failed", nextAttemptAt: Date() + wait.timeInterval, pid: pid)
             }
             // While the centre fails, a local write does not cut the backoff short.
-            await waitForWork(upTo: wait, wakeOnLocalWrite: failures == 0)
+            await waitForWork(upTo: wait, wakeOnLocalWrite: failures == 0, lastUnsentMark: &lastUnsentMark)
         }
         try? replica.recordAgentState("stopped", pid: nil)
         logger.info("daemon stopped")
     }
 
-    /// Sleeps until `limit` passes, a local write arrives, or shutdown begins.
-    private func waitForWork(upTo limit: Duration, wakeOnLocalWrite: Bool) async {
+    /// Sleeps until `limit` passes, a local write arrives, a `sync --now` asks, or shutdown begins.
+    /// Local writes are noticed as they commit when the file watcher runs (inotify on Linux), and
+    /// at the latest every ``DaemonSchedule/wakeCheckInterval`` otherwise.
+    private func waitForWork(upTo limit: Duration, wakeOnLocalWrite: Bool, lastUnsentMark: inout Int64) async {
         let clock = ContinuousClock()
         let deadline = clock.now + limit
         let mark = (try? engine.replica.outboxHighWaterMark()) ?? 0
-        while clock.now < deadline, !Task.isShuttingDownGracefully {
-            let step = min(schedule.wakeCheckInterval, deadline - clock.now)
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: step) }
-            } catch {
-                return
+        // A write that committed while the cycle ran is pushed at once (but entries a cycle left
+        // unsent, if that ever happens, do not make the daemon spin).
+        if wakeOnLocalWrite, mark != 0, mark != lastUnsentMark {
+            lastUnsentMark = mark
+            return
+        }
+        await withGracefulShutdownHandler {
+            while clock.now < deadline, !Task.isShuttingDownGracefully {
+                await wake.wait(for: min(schedule.wakeCheckInterval, deadline - clock.now))
+                if wake.consume() || Task.isShuttingDownGracefully { return }
+                if wakeOnLocalWrite, let now = try? engine.replica.outboxHighWaterMark(), now != mark { return }
             }
-            if wake.consume() { return }
-            if wakeOnLocalWrite, let now = try? engine.replica.outboxHighWaterMark(), now != mark { return }
+        } onGracefulShutdown: {
+            wake.poke()
         }
     }
 }
@@ -112,12 +120,59 @@ extension Duration {
     }
 }
 
-/// A flag set from outside the loop (a signal handler) that makes the daemon sync at once.
+/// Wakes the daemon's wait: `request()` asks for a cycle now (`sync --now`, SIGUSR1); `poke()`
+/// only says something may have changed (a file event), and the daemon looks before it syncs.
 public final class WakeSignal: Sendable {
-    private let requested = Mutex(false)
+    private struct State {
+        var requested = false
+        /// A poke that came while no one waited: the next wait returns at once.
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let state = Mutex(State())
+
     public init() {}
+
     /// Asks for a cycle now.
-    public func request() { requested.withLock { $0 = true } }
+    public func request() {
+        state.withLock { $0.requested = true }
+        poke()
+    }
+
+    /// Ends the current wait (or the next one, if none is in progress).
+    public func poke() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard let waiter = s.waiter else {
+                s.pending = true
+                return nil
+            }
+            s.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
     /// Takes the request, if any.
-    func consume() -> Bool { requested.withLock { value in defer { value = false }; return value } }
+    func consume() -> Bool { state.withLock { s in defer { s.requested = false }; return s.requested } }
+
+    /// Waits until poked or until `duration` passes.
+    func wait(for duration: Duration) async {
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: duration)
+            if !Task.isCancelled { self?.poke() }
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.pending {
+                    s.pending = false
+                    return true
+                }
+                s.waiter = continuation
+                return false
+            }
+            if now { continuation.resume() }
+        }
+        timer.cancel()
+        // A timer that fired as it was cancelled leaves at most one stale poke: one extra look.
+    }
 }

@@ -140,10 +140,11 @@ public struct SyncEngine: Sendable {
         // 2. Pull: page after page from the saved cursor; each page and its cursor commit together.
         while true {
             if Task.isShuttingDownGracefully { return report }
-            let cursor: PullCursor
-            do { cursor = try replica.syncPosition().cursor } catch { throw SyncAgentError(error) }
+            let position: SyncPosition
+            do { position = try replica.syncPosition() } catch { throw SyncAgentError(error) }
             let exchange: CentralClient.Exchange<PullResponse>
-            do { exchange = try await client.pull(after: cursor, limit: configuration.pageSize) } catch {
+            // The unchanged echoes of changesets this replica made are skipped.
+            do { exchange = try await client.pull(after: position.cursor, limit: configuration.pageSize, own: position.ownChangesets) } catch {
                 try checkEpoch(error.epoch, known: known)
                 throw SyncAgentError(error)
             }

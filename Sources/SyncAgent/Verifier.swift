@@ -13,6 +13,7 @@ public struct VerifyReport: Sendable, Equatable {
     /// Rows that differ, or that the centre holds and this office does not.
     public var centralNewer: [String: [String]] = [:]
     public var requests = 0
+    public var bytesSent: Int64 = 0
     public var bytesReceived: Int64 = 0
     public var rowsCompared = 0
 
@@ -38,6 +39,7 @@ extension SyncEngine {
                 let remote: CentralClient.Exchange<DigestResponse>
                 do { remote = try await client.digest(path: path) } catch { throw SyncAgentError(error) }
                 report.requests += 1
+                report.bytesSent += remote.bytesSent
                 report.bytesReceived += remote.bytesReceived
                 let mine = local.children(of: path)
                 let theirs = remote.value.children

@@ -41,9 +41,10 @@ public struct CentralClient: Sendable {
         return try await call("POST", "/v1/changesets", body: body)
     }
 
-    /// `GET /v1/changes?after=&limit=`.
-    public func pull(after cursor: PullCursor, limit: Int) async throws(TransportError) -> Exchange<PullResponse> {
-        try await call("GET", "/v1/changes?after=\(cursor.rawValue)&limit=\(limit)", body: nil)
+    /// `GET /v1/changes?after=&limit=[&own_since=&own_through=]`.
+    public func pull(after cursor: PullCursor, limit: Int, own: ClosedRange<Int64>? = nil) async throws(TransportError) -> Exchange<PullResponse> {
+        let skip = own.map { "&own_since=\($0.lowerBound - 1)&own_through=\($0.upperBound)" } ?? ""
+        return try await call("GET", "/v1/changes?after=\(cursor.rawValue)&limit=\(limit)" + skip, body: nil)
     }
 
     /// `GET /v1/digest?path=`.

@@ -9,6 +9,36 @@ import Testing
 
 /// Two offices and one central over real HTTP, real libcurl and real SQLite files.
 @Suite struct TwoOfficesTests {
+    @Test func anOfficeDoesNotPullBackWhatItPushedUnchanged() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "86", central: central)
+            for i in 0..<50 { try office.replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
+            let id = try office.addProject(code: "E-1", fund: .national)
+            for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] { try office.replica.setProjectStatus("E-1", to: step) }
+            let first = try await office.engine.runCycle()
+            #expect(first.changesPushed == 55)
+            // Only the centre's own records come back (reference data, totals), none of the 55 rows.
+            let ownBack = try await central.store.database.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM record WHERE office = '86' AND echo_office = '86'")
+            }
+            #expect(ownBack == 55)
+            #expect(first.recordsPulled < 80)
+            // A row the centre changed is pulled, echo or not.
+            try central.store.decide(project: id.rawValue, .appraise)
+            let second = try await office.engine.runCycle()
+            #expect(second.recordsPulled >= 1)
+            #expect(try office.replica.projects().first?.status == "appraised_centrally")
+            // A rebuilt replica (a new chain from the centre's position) pulls everything back.
+            let fresh = try OfficeFixture.attach(replicaPath: office.directory.file("fresh.sqlite"), office: "86", central: central,
+                                                 tokenPath: office.directory.file("office.token"))
+            let state = try await fresh.engine.client.officeState()
+            _ = try fresh.replica.rebaseChain(centralSequence: state.lastSequence, centralHash: state.lastHash)
+            try await fresh.engine.runCycle()
+            #expect(try fresh.replica.planLines().count == 50)
+            #expect(try fresh.replica.events("E-1").count == 5)  // created, three moves, the centre's decision
+        }
+    }
+
     @Test func recordsReachTheCentreAndConsolidatedRecordsComeBack() async throws {
         try await withLiveCentral { central in
             let hcm = try OfficeFixture(office: "79", central: central)

@@ -61,6 +61,37 @@ import Testing
         }
     }
 
+    @Test func theFileWatcherWakesTheDaemonOnACommitByAnotherProgram() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "82", central: central)
+            var schedule = DaemonSchedule()
+            schedule.interval = .seconds(3_600)
+            schedule.wakeCheckInterval = .seconds(3_600)  // only the watcher can wake it within the test
+            let wake = WakeSignal()
+            let watcher = try #require(FileWatcher.start(path: office.replica.path, wake: wake))
+            let cycles = Counter()
+            var logger = Logger(label: "test-daemon")
+            logger.logLevel = .warning
+            let daemon = SyncDaemon(engine: office.engine, schedule: schedule, logger: logger, wake: wake) { _ in cycles.increment() }
+            let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
+            let running = Task { try await group.run() }
+            try await waitUntil { cycles.value >= 1 }
+            // Another program (the sqlite3 shell) commits a row.
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            shell.arguments = [office.replica.path, "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES ('\(RowID.make().rawValue)', '82', 2025, 'local', 1000, NULL)"]
+            try shell.run()
+            shell.waitUntilExit()
+            try await waitUntil {
+                (try? central.store.recordCounts().first { $0.office == "82" && $0.table == "plan_line" }?.live) == 1
+            }
+            // A shutdown ends the hour-long wait at once.
+            await group.triggerGracefulShutdown()
+            try await running.value
+            withExtendedLifetime(watcher) {}
+        }
+    }
+
     @Test func whileTheCentreIsDownTheDaemonRecordsOfflineAndBacksOff() async throws {
         let office: OfficeFixture = try await withLiveCentral { central in try OfficeFixture(office: "80", central: central) }
         // The central is gone now; the office keeps its URL.

@@ -1,0 +1,290 @@
+import Foundation
+import GRDB
+import Replica
+import SyncCore
+import Transport
+
+/// One office's folder: replica, token, and the central it syncs with.
+struct OfficeFolder {
+    let directory: String
+    var replicaPath: String { directory + "/" + Replica.fileName }
+    var tokenFile: String { directory + "/office.token" }
+
+    /// Registers office `code` at the central and runs `promo-sync init` for it.
+    static func make(_ code: String, central: CentralProcess, name: String) throws -> OfficeFolder {
+        let folder = OfficeFolder(directory: try Harness.temporaryDirectory(name))
+        try central.addOffice(code, tokenFile: folder.tokenFile)
+        try Harness.run("promo-sync", ["init", "--data-dir", folder.directory, "--office", code, "--central", central.url, "--token-file", folder.tokenFile])
+        return folder
+    }
+
+    /// Runs a promo-sync command for this office under /usr/bin/time; returns seconds, peak RSS and output.
+    func timed(_ arguments: [String]) throws -> (seconds: Double, peakRSS: Int64, output: String) {
+        let rssFile = directory + "/rss.txt"
+        var output = ""
+        let seconds = try Harness.seconds {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
+            process.arguments = ["-f", "%M", "-o", rssFile, Harness.binDirectory + "/promo-sync"] + arguments + ["--data-dir", directory]
+            var env = ProcessInfo.processInfo.environment
+            env["PROMO_SYNC_LOG_LEVEL"] = "warning"
+            process.environment = env
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            // verify exits 1 when it finds differences; that is its answer, not a failure.
+            guard process.terminationStatus == 0 || (arguments.first == "verify" && process.terminationStatus == 1) else {
+                throw BenchError("promo-sync \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+            }
+        }
+        let kb = Int64((try String(contentsOfFile: rssFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "0") ?? 0
+        return (seconds, kb * 1024, output)
+    }
+}
+
+enum Scenarios {
+    // MARK: 1. Capture overhead
+
+    /// Inserts then updates `rows` disbursements in transactions of 1,000 rows, on a replica with
+    /// capture on and on the same replica schema with the disbursement triggers dropped.
+    static func capture(rows: Int) throws -> (captured: Double, plain: Double) {
+        let ids = (0..<rows).map { _ in RowID.make().rawValue }
+        func run(plain: Bool) throws -> Double {
+            let dir = try Harness.temporaryDirectory("capture")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let replica = try Replica.create(at: dir + "/r.sqlite", settings: ReplicaSettings(
+                office: try OfficeCode("79"), centralURL: "http://127.0.0.1:1", tokenFile: dir + "/t"))
+            if plain {
+                try replica.database.write { db in
+                    for suffix in ["id_immutable", "insert", "update", "delete"] { try db.execute(sql: "DROP TRIGGER _sync_disbursement_\(suffix)") }
+                }
+            }
+            return try Harness.seconds {
+                for start in stride(from: 0, to: rows, by: 1_000) {
+                    try replica.database.write { db in
+                        let insert = try db.cachedStatement(sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '79', 'p', 'payment', ?, ?, '2025-06-01')")
+                        for i in start..<min(rows, start + 1_000) { try insert.execute(arguments: [ids[i], Int64(i + 1), "KB-\(i)"]) }
+                    }
+                }
+                for start in stride(from: 0, to: rows, by: 1_000) {
+                    try replica.database.write { db in
+                        let update = try db.cachedStatement(sql: "UPDATE disbursement SET amount = amount + 1 WHERE id = ?")
+                        for i in start..<min(rows, start + 1_000) { try update.execute(arguments: [ids[i]]) }
+                    }
+                }
+            }
+        }
+        let plain = try run(plain: true)
+        let captured = try run(plain: false)
+        return (captured, plain)
+    }
+
+    // MARK: 2. Push throughput
+
+    /// `changes` plan lines captured at an office, pushed by `promo-sync sync` to a central process.
+    static func push(changes: Int) throws -> (seconds: Double, bytesSent: Int64, baseline: Double) {
+        let central = try CentralProcess(directory: try Harness.temporaryDirectory("push-central"))
+        defer { central.stop() }
+        let office = try OfficeFolder.make("79", central: central, name: "push-office")
+        let replica = try Replica.open(at: office.replicaPath)
+        try insertPlanLines(replica, count: changes)
+        try replica.database.close()
+        let run = try office.timed(["sync"])
+        guard run.output.contains("pushed \(changes) changes") else { throw BenchError("sync did not push everything: \(run.output)") }
+        let sent = try Replica.open(at: office.replicaPath).counters()["bytes_sent"] ?? 0
+
+        // Baseline, the physical limit: the same rows written to a plain SQLite table in one durable transaction.
+        let dir = try Harness.temporaryDirectory("push-baseline")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pool = try DatabasePool(path: dir + "/plain.sqlite")
+        try pool.write { db in try db.execute(sql: "CREATE TABLE plan_line(id TEXT PRIMARY KEY, office TEXT, year INTEGER, fund_source TEXT, amount INTEGER, note TEXT) STRICT") }
+        let baseline = try Harness.seconds {
+            try pool.write { db in
+                let insert = try db.cachedStatement(sql: "INSERT INTO plan_line VALUES (?, '79', ?, 'local', ?, NULL)")
+                for i in 0..<changes { try insert.execute(arguments: [RowID.make().rawValue, 2000 + i % 26, Int64(i + 1)]) }
+            }
+        }
+        return (run.seconds, sent, baseline)
+    }
+
+    static func insertPlanLines(_ replica: Replica, count: Int, office: String = "79") throws {
+        for start in stride(from: 0, to: count, by: 10_000) {
+            try replica.database.write { db in
+                let insert = try db.cachedStatement(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, ?, ?, 'local', ?, NULL)")
+                for i in start..<min(count, start + 10_000) { try insert.execute(arguments: [RowID.make().rawValue, office, 2000 + i % 26, Int64(i + 1)]) }
+            }
+        }
+    }
+
+    // MARK: 3. Initial sync (and 4. divergence, on the same data)
+
+    /// Writes `rows` plan lines of office 79 straight into a stopped central's store, as if pushed
+    /// long ago (the fixture; the pull is what is measured).
+    static func seedCentral(directory: String, rows: Int) throws {
+        let pool = try DatabasePool(path: directory + "/central.sqlite")
+        defer { try? pool.close() }
+        try pool.write { db in
+            var seq = (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM record") ?? 0) + 1
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq, aggregate, held)
+                VALUES ('plan_line', ?, '79', ?, '{}', NULL, ?, ?, 0)
+                """)
+            for i in 0..<rows {
+                let id = RowID.make().rawValue
+                let fields = #"{"amount":\#(i + 1),"fund_source":"local","note":null,"office":"79","year":\#(2000 + i % 26)}"#
+                try insert.execute(arguments: [id, fields, seq, id])
+                seq += 1
+            }
+        }
+    }
+
+    struct InitialSync {
+        var seconds: Double
+        var peakRSS: Int64
+        var replicaBytes: Int64
+        var copySeconds: Double
+        var resumedFrom: Int64?
+        var office: OfficeFolder
+        var central: CentralProcess
+    }
+
+    /// A fresh office pulls `rows` records with `promo-sync sync`. With `interruptAfter`, the first
+    /// sync is killed after that many seconds and a second one finishes it.
+    static func initialSync(rows: Int, interruptAfter: Double? = nil) throws -> InitialSync {
+        let centralDir = try Harness.temporaryDirectory("initial-central")
+        // Create the store (and its reference data), then seed it while no server runs.
+        try Harness.run("promo-central", ["office", "list", "--data-dir", centralDir])
+        try seedCentral(directory: centralDir, rows: rows)
+        let central = try CentralProcess(directory: centralDir)
+        let office = try OfficeFolder.make("79", central: central, name: "initial-office")
+        var resumedFrom: Int64?
+        if let interruptAfter {
+            let first = try Harness.start("promo-sync", ["sync", "--data-dir", office.directory])
+            usleep(useconds_t(interruptAfter * 1_000_000))
+            kill(first.processIdentifier, SIGKILL)
+            first.waitUntilExit()
+            resumedFrom = try Replica.open(at: office.replicaPath).syncPosition().cursor.rawValue
+        }
+        let run = try office.timed(["sync"])
+        let count = try Replica.open(at: office.replicaPath).count(.planLine)
+        guard count == rows else { throw BenchError("the office holds \(count) plan lines, not \(rows)") }
+        // Baseline: copying the resulting replica file whole.
+        let copy = office.directory + "/copy.sqlite"
+        let copySeconds = try Harness.seconds { try FileManager.default.copyItem(atPath: office.replicaPath, toPath: copy) }
+        try FileManager.default.removeItem(atPath: copy)
+        return InitialSync(seconds: run.seconds, peakRSS: run.peakRSS, replicaBytes: Harness.fileSize(office.replicaPath),
+                           copySeconds: copySeconds, resumedFrom: resumedFrom, office: office, central: central)
+    }
+
+    struct Divergence {
+        var seconds: Double
+        var requests: Int
+        var bytes: Int64
+        var found: Int
+        var sqldiffSeconds: Double?
+        var fileBytes: Int64
+    }
+
+    /// Changes `differing` rows of a synced replica behind sync's back, then compares with `promo-sync
+    /// verify` and, as the baseline, by copying the file and running sqldiff on the pair.
+    static func divergence(_ synced: InitialSync, differing: Int) throws -> Divergence {
+        let office = synced.office
+        let centreCopy = office.directory + "/centre-copy.sqlite"
+        let replica = try Replica.open(at: office.replicaPath)
+        try replica.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try FileManager.default.copyItem(atPath: office.replicaPath, toPath: centreCopy)
+        try replica.database.write { db in
+            try db.execute(sql: "UPDATE _sync_guard SET applying = 1")
+            try db.execute(sql: "UPDATE plan_line SET amount = amount + 1 WHERE id IN (SELECT id FROM plan_line ORDER BY random() LIMIT ?)", arguments: [differing])
+            try db.execute(sql: "UPDATE _sync_guard SET applying = 0")
+        }
+        try replica.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try replica.database.close()
+        let run = try office.timed(["verify"])
+        // "verify: 10 ranges differ: … (N requests, B bytes exchanged)"
+        func number(before suffix: String) -> Int64 {
+            guard let range = run.output.range(of: suffix) else { return -1 }
+            return Int64(run.output[..<range.lowerBound].split(separator: " ").last.map(String.init)?.trimmingCharacters(in: CharacterSet(charactersIn: "(,")) ?? "") ?? -1
+        }
+        let found = run.output.split(separator: "\n").filter { $0.contains("differs at the centre:") }
+            .map { $0.split(separator: " ").count - 5 }.reduce(0, +)
+        var sqldiff: Double?
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/sqldiff") {
+            sqldiff = try Harness.seconds {
+                let moved = office.directory + "/moved.sqlite"
+                try FileManager.default.copyItem(atPath: office.replicaPath, toPath: moved)
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/sqldiff")
+                process.arguments = ["--table", "plan_line", centreCopy, moved]
+                process.standardOutput = Pipe()
+                try process.run()
+                let diff = String(decoding: (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                guard diff.split(separator: "\n").count == differing else { throw BenchError("sqldiff found \(diff.split(separator: "\n").count) differences") }
+            }
+        }
+        return Divergence(seconds: run.seconds, requests: Int(number(before: " requests")), bytes: number(before: " bytes exchanged"),
+                          found: found, sqldiffSeconds: sqldiff, fileBytes: Harness.fileSize(office.replicaPath))
+    }
+
+    // MARK: 5. Idle footprint and 6. latency (one daemon)
+
+    struct Daemon {
+        var idleRSS: Int64
+        var idleCPUSeconds: Double
+        var idleWakeups: Int64
+        var latencies: [Double]
+        var baselineLatencies: [Double]
+    }
+
+    static func daemon(idleSeconds: Int, writes: Int) async throws -> Daemon {
+        let central = try CentralProcess(directory: try Harness.temporaryDirectory("daemon-central"))
+        defer { central.stop() }
+        let office = try OfficeFolder.make("79", central: central, name: "daemon-office")
+        let replica = try Replica.open(at: office.replicaPath)
+        try insertPlanLines(replica, count: 1_000)
+        let daemon = try Harness.start("promo-sync", ["daemon", "--data-dir", office.directory], stderrFile: office.directory + "/daemon.log")
+        defer { daemon.terminate(); daemon.waitUntilExit() }
+        try waitUntilAcknowledged(replica, timeout: 60)
+        sleep(3)
+
+        // Idle: nothing to do for `idleSeconds`.
+        guard let before = Harness.usage(of: daemon.processIdentifier) else { throw BenchError("cannot read the daemon's /proc entry") }
+        var peak = before.rssBytes
+        for _ in 0..<idleSeconds {
+            sleep(1)
+            peak = max(peak, Harness.usage(of: daemon.processIdentifier)?.rssBytes ?? 0)
+        }
+        guard let after = Harness.usage(of: daemon.processIdentifier) else { throw BenchError("the daemon stopped") }
+
+        // Latency: a local commit until the centre's acknowledgement (the outbox entry is gone).
+        var latencies: [Double] = []
+        for i in 0..<writes {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil)
+            try waitUntilAcknowledged(replica, timeout: 30, pollMicroseconds: 500)
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        // Baseline: one HTTP round trip to the centre with curl's library (GET /health), the floor
+        // under any acknowledgement.
+        var baseline: [Double] = []
+        let http = HTTPClient()
+        for _ in 0..<writes {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try await http.send(HTTPRequest(method: "GET", url: central.url + "/health"))
+            baseline.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        return Daemon(idleRSS: peak, idleCPUSeconds: after.cpuSeconds - before.cpuSeconds,
+                      idleWakeups: after.contextSwitches - before.contextSwitches, latencies: latencies, baselineLatencies: baseline)
+    }
+
+    static func waitUntilAcknowledged(_ replica: Replica, timeout: Double, pollMicroseconds: UInt32 = 10_000) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while try replica.pendingSummary().changes > 0 {
+            guard Date() < deadline else { throw BenchError("the daemon did not acknowledge within \(timeout) s") }
+            usleep(pollMicroseconds)
+        }
+    }
+}

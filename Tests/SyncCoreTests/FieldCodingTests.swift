@@ -1,0 +1,42 @@
+import Foundation
+import SyncCore
+import Testing
+
+@Suite struct FieldCodingTests {
+    static let samples: [[String: FieldValue]] = [
+        [:],
+        ["office": .text("79"), "amount": .integer(500_000_000), "note": .null],
+        ["name": .text("Mô hình trình diễn \"máy sấy\" \\ 50/50\n\tdòng 2\u{01}"), "min": .integer(Int64.min), "max": .integer(Int64.max)],
+        ["emoji": .text("🏭 xưởng"), "empty": .text("")],
+    ]
+
+    @Test func roundTripsAndAgreesWithFoundationsCoders() throws {
+        for fields in Self.samples {
+            let ours = FieldCoding.encode(fields)
+            #expect(try FieldCoding.decode(ours) == fields)
+            // Any JSON reader reads ours; we read what Foundation's writer made (escaped slashes included).
+            #expect(try JSONDecoder().decode([String: FieldValue].self, from: Data(ours.utf8)) == fields)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            let theirs = String(decoding: try encoder.encode(fields), as: UTF8.self)
+            #expect(try FieldCoding.decode(theirs) == fields)
+        }
+        #expect(try FieldCoding.decode(#"{ "a" : "\u00e1\ud83c\udfed" , "b":-7 }"#) == ["a": .text("á🏭"), "b": .integer(-7)])
+    }
+
+    @Test func refusesWhatIsNotAFlatObjectOfTheThreeKinds() {
+        for bad in ["", "[]", #"{"a":1.5}"#, #"{"a":true}"#, #"{"a":{"b":1}}"#, #"{"a":"x"#, #"{"a":1}x"#, #"{"a":99999999999999999999}"#, #"{"a":"\q"}"#] {
+            #expect(throws: SyncCoreError.self, "\(bad)") { try FieldCoding.decode(bad) }
+        }
+    }
+
+    @Test func randomTextRoundTrips() throws {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("aăâbcdđeêghiklmnoôơpqrstuưvxyáàảãạ \"\\/\n\t\u{0}\u{1F}🏭,:{}[]")
+        for _ in 0..<500 {
+            let text = String((0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+            let fields: [String: FieldValue] = [text: .text(text), "n": .integer(Int64.random(in: .min ... .max, using: &rng))]
+            #expect(try FieldCoding.decode(FieldCoding.encode(fields)) == fields)
+        }
+    }
+}
