@@ -128,7 +128,13 @@ struct CentralRoutes: Sendable {
                 throw CentralError(.contentTooLarge, "body_too_large", "the body is larger than \(configuration.maxBodyBytes) bytes",
                                    hint: "Lower the changeset size in the office configuration.")
             }
-            let push: PushRequest = try decode(try inflate(buffer, request))
+            let body = try inflate(buffer, request)
+            let push: PushRequest
+            switch Result(catching: { () throws(SyncCoreError) in try PushRequest(jsonData: Data(body.readableBytesView)) }) {
+            case .success(let request): push = request
+            case .failure(let error):
+                throw CentralError.badRequest("the body is not a valid push request: \(error.message)", hint: "See docs/PROTOCOL.md for the request format.")
+            }
             guard push.protocolVersion == WireProtocol.version else {
                 throw CentralError.badRequest("protocol version \(push.protocolVersion) is not supported (this centre speaks \(WireProtocol.version))",
                                               hint: "Upgrade promo-sync at the office, or the centre.")
@@ -154,10 +160,10 @@ struct CentralRoutes: Sendable {
             if request.uri.queryParameters["own_through"] != nil {
                 own = (try integerParameter(request, "own_since", default: 0), try integerParameter(request, "own_through", default: 0))
             }
-            let page = try await offload { [own] in try store.page(for: office, after: PullCursor(after), limit: Int(limit), own: own) }
+            let page = try await offload { [own] in try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own) }
             metrics.pulls.increment()
-            metrics.recordsServed.increment(by: Int64(page.records.count))
-            return try json(page, for: request)
+            metrics.recordsServed.increment(by: Int64(page.records))
+            return jsonBody(page.data, for: request)
         }
         // Prometheus text format. Serve it to the monitoring network only (docs/OPERATIONS.md).
         router.get("/metrics") { _, _ in
@@ -227,7 +233,10 @@ struct CentralRoutes: Sendable {
     }
 
     private func json<T: Encodable>(_ value: T, for request: Request? = nil) throws -> Response {
-        let data = try JSONEncoder().encode(value)
+        jsonBody(try JSONEncoder().encode(value), for: request)
+    }
+
+    private func jsonBody(_ data: Data, for request: Request?) -> Response {
         // Compress larger answers for offices that accept gzip (libcurl decodes it by itself).
         if let accepted = request?.headers[.acceptEncoding], accepted.contains("gzip"), data.count >= 1_024 {
             return Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],

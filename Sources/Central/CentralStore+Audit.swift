@@ -41,7 +41,7 @@ extension CentralStore {
                         if sequence != expectedSequence { report("expected changeset \(expectedSequence) here (a gap)") }
                         let recorded: String = row["hash"]
                         if (row["previous_hash"] as String) != expectedPrevious { report("does not chain onto the changeset before it") }
-                        if let changeset = try? JSONDecoder().decode(Changeset.self, from: row["body"] as Data) {
+                        if let changeset = try? Changeset(jsonData: row["body"] as Data) {
                             if changeset.computeHash() != recorded || changeset.hash != recorded {
                                 report("its stored body does not hash to its recorded hash (altered after it was received)")
                             }

@@ -11,30 +11,38 @@ extension CentralStore {
     /// them and holds them already. The cursor still moves past them.
     public func page(for office: OfficeCode, after cursor: PullCursor, limit: Int,
                      own: (since: Int64, through: Int64)? = nil) throws(CentralError) -> PullResponse {
+        let page = try pageJSON(for: office, after: cursor, limit: limit, own: own)
+        do { return try PullResponse(jsonData: page.data) } catch { throw CentralError.storage(error, during: "reading the change log") }
+    }
+
+    /// The page as the JSON body served, built from the stored field text without decoding it.
+    public func pageJSON(for office: OfficeCode, after cursor: PullCursor, limit: Int,
+                         own: (since: Int64, through: Int64)? = nil) throws(CentralError) -> (data: Data, records: Int) {
         try refreshTotals()
         do {
             return try database.read { db in
-                let rows = try Row.fetchAll(
+                let rows = try Row.fetchCursor(
                     try db.cachedStatement(sql: """
                         SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
                         WHERE office IN (?, 'central') AND seq > ? ORDER BY seq LIMIT ?
                         """),
                     arguments: [office.rawValue, cursor.rawValue, limit + 1])
-                let hasMore = rows.count > limit
-                var records: [PulledRecord] = []
-                var last = cursor
-                for row in rows.prefix(limit) {
-                    last = PullCursor(row["seq"])
+                var writer = PullPageWriter()
+                var last = cursor.rawValue
+                var seen = 0
+                var hasMore = false
+                while let row = try rows.next() {
+                    seen += 1
+                    if seen > limit { hasMore = true; break }
+                    last = row["seq"]
                     if let own, (row["echo_office"] as String?) == office.rawValue, let sent = row["echo_sequence"] as Int64?,
                        sent > own.since, sent <= own.through {
                         continue
                     }
-                    let fields = try FieldCoding.decode(row["fields"] as String)
-                    records.append(PulledRecord(
-                        cursor: PullCursor(row["seq"]), table: row["tbl"], id: row["id"],
-                        office: OfficeCode(unchecked: row["office"]), deleted: (row["deleted_at"] as String?) != nil, fields: fields))
+                    writer.append(cursor: last, table: row["tbl"], id: row["id"], office: row["office"],
+                                  deleted: (row["deleted_at"] as String?) != nil, fieldsJSON: row["fields"])
                 }
-                return PullResponse(epoch: epoch, records: records, nextCursor: last, hasMore: hasMore)
+                return (writer.finish(epoch: epoch, nextCursor: last, hasMore: hasMore), writer.recordCount)
             }
         } catch {
             throw CentralError.storage(error, during: "reading the change log")

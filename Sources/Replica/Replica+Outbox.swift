@@ -12,7 +12,7 @@ extension Replica {
     public func nextChangeset(maxChanges: Int = 1_000, now: Date = Date()) throws(ReplicaError) -> Changeset? {
         try write("making a changeset") { db in
             if let body = try Data.fetchOne(db, sql: "SELECT body FROM _sync_changeset ORDER BY seq LIMIT 1") {
-                return try JSONDecoder().decode(Changeset.self, from: body)
+                return try Changeset(jsonData: body)
             }
             return try Self.makeChangeset(db, maxChanges: maxChanges, now: now)
         }
@@ -49,13 +49,14 @@ extension Replica {
         var clock = HybridLogicalClock(node: office, latest: try State.get(db, .hlc).flatMap { try? HLCTimestamp(parsing: $0) } ?? .zero)
         let wall = HybridLogicalClock.wallMilliseconds(now)
         var changes: [Change] = []
+        changes.reserveCapacity(order.count)
         for key in order {
             guard let entry = pending[key] else { continue }
             let hlc = clock.tick(nowMilliseconds: wall)
             let columns = entry.table.columns
             let current = entry.changes.deleted
                 ? nil
-                : try Row.fetchOne(db, sql: "SELECT * FROM \(entry.table.rawValue) WHERE id = ?", arguments: [entry.id])
+                : try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM \(entry.table.rawValue) WHERE id = ?"), arguments: [entry.id])
             guard let current else {
                 changes.append(Change(table: entry.table, id: RowID(unchecked: entry.id), op: .delete, hlc: hlc, fields: [:]))
                 continue
@@ -72,11 +73,9 @@ extension Replica {
         let sequence = ChangesetSequence((try State.int(db, .lastSequence) ?? 0) + 1)
         let previous = try State.get(db, .lastHash) ?? Changeset.genesisHash
         let changeset = Changeset(office: OfficeCode(unchecked: office), sequence: sequence, previousHash: previous, changes: changes)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         try db.execute(
             sql: "INSERT INTO _sync_changeset(seq, hash, previous_hash, change_count, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [sequence.rawValue, changeset.hash, previous, changes.count, try encoder.encode(changeset), Int64(now.timeIntervalSince1970)])
+            arguments: [sequence.rawValue, changeset.hash, previous, changes.count, Data(changeset.jsonText().utf8), Int64(now.timeIntervalSince1970)])
         try db.execute(
             sql: "UPDATE _sync_outbox SET changeset = ? WHERE changeset IS NULL AND seq <= ?",
             arguments: [sequence.rawValue, lastSeq])

@@ -34,17 +34,15 @@ public struct CentralClient: Sendable {
 
     /// `POST /v1/changesets`.
     public func push(_ changeset: Changeset) async throws(TransportError) -> Exchange<PushResponse> {
-        let body: Data
-        do { body = try JSONEncoder().encode(PushRequest(changeset: changeset)) } catch {
-            throw TransportError(.invalidRequest, "could not encode changeset \(changeset.sequence): \(error)", transient: false)
-        }
-        return try await call("POST", "/v1/changesets", body: body)
+        try await call("POST", "/v1/changesets", body: PushRequest(changeset: changeset).jsonData())
     }
 
     /// `GET /v1/changes?after=&limit=[&own_since=&own_through=]`.
     public func pull(after cursor: PullCursor, limit: Int, own: ClosedRange<Int64>? = nil) async throws(TransportError) -> Exchange<PullResponse> {
         let skip = own.map { "&own_since=\($0.lowerBound - 1)&own_through=\($0.upperBound)" } ?? ""
-        return try await call("GET", "/v1/changes?after=\(cursor.rawValue)&limit=\(limit)" + skip, body: nil)
+        return try await call("GET", "/v1/changes?after=\(cursor.rawValue)&limit=\(limit)" + skip, body: nil) { data throws(SyncCoreError) in
+            try PullResponse(jsonData: data)
+        }
     }
 
     /// `GET /v1/digest?path=`.
@@ -67,7 +65,8 @@ public struct CentralClient: Sendable {
         try await call("GET", "/v1/office", body: nil).value
     }
 
-    private func call<T: Decodable & Sendable>(_ method: String, _ path: String, body: Data?, authenticated: Bool = true) async throws(TransportError) -> Exchange<T> {
+    private func call<T: Decodable & Sendable>(_ method: String, _ path: String, body: Data?, authenticated: Bool = true,
+                                               decode: ((Data) throws(SyncCoreError) -> T)? = nil) async throws(TransportError) -> Exchange<T> {
         var headers: [(String, String)] = [("Accept", "application/json")]
         if authenticated { headers.append(("Authorization", "Bearer \(token)")) }
         var body = body
@@ -85,7 +84,7 @@ public struct CentralClient: Sendable {
             throw Self.statusError(response, epoch: epoch, path: path)
         }
         do {
-            let value = try JSONDecoder().decode(T.self, from: response.body)
+            let value = try decode.map { decode throws in try decode(response.body) } ?? JSONDecoder().decode(T.self, from: response.body)
             return Exchange(value: value, epoch: epoch, bytesSent: response.bytesSent, bytesReceived: response.bytesReceived)
         } catch {
             throw TransportError(.invalidResponse, "the centre's answer to \(method) \(path) is not what the protocol says: \(error)",

@@ -1,0 +1,363 @@
+import Foundation
+
+/// A parsed JSON value, for the hot paths of the protocol: changesets and pull pages are read and
+/// written here without Foundation's coders, which cost more per row than the whole merge. The
+/// bytes are the same JSON that the `Codable` conformances describe (docs/PROTOCOL.md).
+public enum JSON: Equatable, Sendable {
+    case null
+    case bool(Bool)
+    case integer(Int64)
+    case string(String)
+    case array([JSON])
+    case object([String: JSON])
+
+    /// Parses a whole document. Numbers must be whole (the protocol has no fractions).
+    public static func parse(_ bytes: some Collection<UInt8>) throws(SyncCoreError) -> JSON {
+        var reader = JSONReader(bytes: Array(bytes))
+        let value = try reader.value(depth: 0)
+        reader.skipSpace()
+        guard reader.i == reader.bytes.count else { throw reader.fail("text after the JSON value") }
+        return value
+    }
+
+    public var object: [String: JSON]? { if case .object(let o) = self { o } else { nil } }
+    public var array: [JSON]? { if case .array(let a) = self { a } else { nil } }
+    public var string: String? { if case .string(let s) = self { s } else { nil } }
+    public var integer: Int64? { if case .integer(let i) = self { i } else { nil } }
+    public var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
+}
+
+/// Reads the members of a JSON object by name, refusing missing, mistyped and unknown members
+/// with a message that names the member and where it is.
+public struct JSONObject {
+    let members: [String: JSON]
+    let path: String
+    private var used: Set<String> = []
+
+    public init(_ value: JSON, at path: String) throws(SyncCoreError) {
+        guard let members = value.object else { throw SyncCoreError(.invalidValue, "\(path) must be an object") }
+        self.members = members
+        self.path = path
+    }
+
+    public mutating func string(_ name: String) throws(SyncCoreError) -> String {
+        used.insert(name)
+        guard let s = members[name]?.string else { throw missing(name, "a string") }
+        return s
+    }
+
+    public mutating func integer(_ name: String) throws(SyncCoreError) -> Int64 {
+        used.insert(name)
+        guard let i = members[name]?.integer else { throw missing(name, "a whole number") }
+        return i
+    }
+
+    public mutating func bool(_ name: String) throws(SyncCoreError) -> Bool {
+        used.insert(name)
+        guard let b = members[name]?.bool else { throw missing(name, "true or false") }
+        return b
+    }
+
+    public mutating func value(_ name: String) throws(SyncCoreError) -> JSON {
+        used.insert(name)
+        guard let v = members[name] else { throw missing(name, "present") }
+        return v
+    }
+
+    /// Refuses members the protocol does not define.
+    public func finish() throws(SyncCoreError) {
+        if let unknown = members.keys.filter({ !used.contains($0) }).sorted().first {
+            throw SyncCoreError(.invalidValue, "\(path) has an unknown member '\(unknown)'")
+        }
+    }
+
+    func missing(_ name: String, _ kind: String) -> SyncCoreError {
+        SyncCoreError(.invalidValue, "\(path).\(name) must be \(kind)")
+    }
+}
+
+struct JSONReader {
+    let bytes: [UInt8]
+    var i = 0
+
+    func fail(_ what: String) -> SyncCoreError { SyncCoreError(.invalidValue, "not valid JSON: \(what) at byte \(i)") }
+
+    mutating func skipSpace() {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+    }
+
+    mutating func literal(_ word: String, _ value: JSON) throws(SyncCoreError) -> JSON {
+        let w = Array(word.utf8)
+        guard i + w.count <= bytes.count, bytes[i..<(i + w.count)].elementsEqual(w) else { throw fail("a bad literal") }
+        i += w.count
+        return value
+    }
+
+    mutating func value(depth: Int) throws(SyncCoreError) -> JSON {
+        guard depth < 32 else { throw fail("nesting deeper than 32") }
+        skipSpace()
+        guard i < bytes.count else { throw fail("a missing value") }
+        switch bytes[i] {
+        case 0x7B:  // {
+            i += 1
+            var out: [String: JSON] = [:]
+            skipSpace()
+            if i < bytes.count, bytes[i] == 0x7D { i += 1; return .object(out) }
+            while true {
+                skipSpace()
+                let key = try string()
+                skipSpace()
+                guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected ':'") }
+                i += 1
+                guard out.updateValue(try value(depth: depth + 1), forKey: key) == nil else { throw fail("a repeated member '\(key)'") }
+                skipSpace()
+                guard i < bytes.count else { throw fail("an unterminated object") }
+                if bytes[i] == 0x2C { i += 1; continue }
+                if bytes[i] == 0x7D { i += 1; return .object(out) }
+                throw fail("expected ',' or '}'")
+            }
+        case 0x5B:  // [
+            i += 1
+            var out: [JSON] = []
+            skipSpace()
+            if i < bytes.count, bytes[i] == 0x5D { i += 1; return .array(out) }
+            while true {
+                out.append(try value(depth: depth + 1))
+                skipSpace()
+                guard i < bytes.count else { throw fail("an unterminated array") }
+                if bytes[i] == 0x2C { i += 1; continue }
+                if bytes[i] == 0x5D { i += 1; return .array(out) }
+                throw fail("expected ',' or ']'")
+            }
+        case 0x22: return .string(try string())
+        case 0x6E: return try literal("null", .null)
+        case 0x74: return try literal("true", .bool(true))
+        case 0x66: return try literal("false", .bool(false))
+        case 0x2D, 0x30...0x39:
+            let start = i
+            i += 1
+            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
+            if i < bytes.count, bytes[i] == 0x2E || bytes[i] == 0x65 || bytes[i] == 0x45 {
+                throw fail("a number that is not whole (amounts are whole VND)")
+            }
+            guard let n = Int64(String(decoding: bytes[start..<i], as: UTF8.self)) else { throw fail("a number out of the 64-bit range") }
+            return .integer(n)
+        default:
+            throw fail("an unexpected character")
+        }
+    }
+
+    mutating func string() throws(SyncCoreError) -> String {
+        guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected a string") }
+        i += 1
+        let start = i
+        while i < bytes.count, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { i += 1 }
+        guard i < bytes.count else { throw fail("an unterminated string") }
+        if bytes[i] == 0x22 {
+            defer { i += 1 }
+            return try validUTF8(bytes[start..<i])
+        }
+        var out = try validUTF8(bytes[start..<i])
+        var raw: [UInt8] = []
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x22 {
+                i += 1
+                out += try validUTF8(raw[...])
+                return out
+            }
+            guard b >= 0x20 else { throw fail("a control character in a string") }
+            if b != 0x5C { raw.append(b); i += 1; continue }
+            out += try validUTF8(raw[...])
+            raw.removeAll(keepingCapacity: true)
+            i += 1
+            guard i < bytes.count else { break }
+            let e = bytes[i]
+            i += 1
+            switch e {
+            case 0x22: out += "\""
+            case 0x5C: out += "\\"
+            case 0x2F: out += "/"
+            case 0x62: out += "\u{08}"
+            case 0x66: out += "\u{0C}"
+            case 0x6E: out += "\n"
+            case 0x72: out += "\r"
+            case 0x74: out += "\t"
+            case 0x75:
+                var code = try hex4()
+                if (0xD800...0xDBFF).contains(code), i + 6 <= bytes.count, bytes[i] == 0x5C, bytes[i + 1] == 0x75 {
+                    i += 2
+                    let low = try hex4()
+                    guard (0xDC00...0xDFFF).contains(low) else { throw fail("an unpaired surrogate") }
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                }
+                guard let scalar = Unicode.Scalar(code) else { throw fail("an invalid \\u escape") }
+                out.unicodeScalars.append(scalar)
+            default: throw fail("an invalid escape")
+            }
+        }
+        throw fail("an unterminated string")
+    }
+
+    func validUTF8(_ slice: ArraySlice<UInt8>) throws(SyncCoreError) -> String {
+        guard let s = String(validating: slice, as: UTF8.self) else { throw fail("text that is not UTF-8") }
+        return s
+    }
+
+    mutating func hex4() throws(SyncCoreError) -> UInt32 {
+        guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16) else {
+            throw fail("an invalid \\u escape")
+        }
+        i += 4
+        return v
+    }
+}
+
+/// Writes JSON text.
+public enum JSONWriter {
+    public static func string(_ s: String, to out: inout String) { FieldCoding.appendString(s, to: &out) }
+}
+
+// MARK: Changesets
+
+extension Change {
+    func appendJSON(to out: inout String) {
+        out += "{\"fields\":"
+        out += FieldCoding.encode(fields)
+        out += ",\"hlc\":"
+        JSONWriter.string(hlc.description, to: &out)
+        out += ",\"id\":"
+        JSONWriter.string(id.rawValue, to: &out)
+        out += ",\"op\":\""
+        out += op.rawValue
+        out += "\",\"table\":\""
+        out += table.rawValue
+        out += "\"}"
+    }
+
+    init(json: JSON, at path: String) throws(SyncCoreError) {
+        var o = try JSONObject(json, at: path)
+        let tableName = try o.string("table")
+        guard let table = SyncedTable(rawValue: tableName) else { throw SyncCoreError(.invalidValue, "\(path).table '\(tableName)' is not a synced table") }
+        let opName = try o.string("op")
+        guard let op = ChangeOperation(rawValue: opName) else { throw SyncCoreError(.invalidValue, "\(path).op must be upsert or delete") }
+        let hlc = try HLCTimestamp(parsing: try o.string("hlc"))
+        let id = try RowID(try o.string("id"))
+        let fields = try FieldCoding.fields(try o.value("fields"), at: "\(path).fields")
+        try o.finish()
+        self.init(table: table, id: id, op: op, hlc: hlc, fields: fields)
+    }
+}
+
+extension Changeset {
+    /// The JSON form (the same members as the `Codable` one), written fast.
+    public func jsonText() -> String {
+        var out = "{\"changes\":["
+        out.reserveCapacity(changes.count * 200 + 300)
+        for (index, change) in changes.enumerated() {
+            if index > 0 { out += "," }
+            change.appendJSON(to: &out)
+        }
+        out += "],\"hash\":"
+        JSONWriter.string(hash, to: &out)
+        out += ",\"office\":"
+        JSONWriter.string(office.rawValue, to: &out)
+        out += ",\"previousHash\":"
+        JSONWriter.string(previousHash, to: &out)
+        out += ",\"sequence\":\(sequence.rawValue)}"
+        return out
+    }
+
+    /// Reads the JSON form, refusing anything the protocol does not define.
+    public init(json: JSON, at path: String = "changeset") throws(SyncCoreError) {
+        var o = try JSONObject(json, at: path)
+        let office = OfficeCode(unchecked: try o.string("office"))
+        let sequence = ChangesetSequence(try o.integer("sequence"))
+        let previousHash = try o.string("previousHash")
+        let hash = try o.string("hash")
+        guard let list = try o.value("changes").array else { throw SyncCoreError(.invalidValue, "\(path).changes must be an array") }
+        var changes: [Change] = []
+        changes.reserveCapacity(list.count)
+        for (index, item) in list.enumerated() { changes.append(try Change(json: item, at: "\(path).changes[\(index)]")) }
+        try o.finish()
+        self.init(office: office, sequence: sequence, previousHash: previousHash, changes: changes)
+        self.hash = hash
+    }
+
+    /// Reads a stored or received changeset body.
+    public init(jsonData data: Data) throws(SyncCoreError) {
+        try self.init(json: try JSON.parse(data))
+    }
+}
+
+extension PushRequest {
+    /// The request body, written fast.
+    public func jsonData() -> Data {
+        Data("{\"changeset\":\(changeset.jsonText()),\"protocolVersion\":\(protocolVersion)}".utf8)
+    }
+
+    public init(jsonData data: Data) throws(SyncCoreError) {
+        var o = try JSONObject(try JSON.parse(data), at: "body")
+        let version = Int(try o.integer("protocolVersion"))
+        let changeset = try Changeset(json: try o.value("changeset"))
+        try o.finish()
+        self.init(protocolVersion: version, changeset: changeset)
+    }
+}
+
+// MARK: Pull pages
+
+extension PullResponse {
+    /// Reads a pull page.
+    public init(jsonData data: Data) throws(SyncCoreError) {
+        var o = try JSONObject(try JSON.parse(data), at: "page")
+        let epoch = Epoch(try o.string("epoch"))
+        let next = PullCursor(try o.integer("nextCursor"))
+        let hasMore = try o.bool("hasMore")
+        guard let list = try o.value("records").array else { throw SyncCoreError(.invalidValue, "page.records must be an array") }
+        var records: [PulledRecord] = []
+        records.reserveCapacity(list.count)
+        for (index, item) in list.enumerated() {
+            var r = try JSONObject(item, at: "page.records[\(index)]")
+            let fields = try FieldCoding.fields(try r.value("fields"), at: "page.records[\(index)].fields")
+            records.append(PulledRecord(cursor: PullCursor(try r.integer("cursor")), table: try r.string("table"), id: try r.string("id"),
+                                        office: OfficeCode(unchecked: try r.string("office")), deleted: try r.bool("deleted"), fields: fields))
+            try r.finish()
+        }
+        try o.finish()
+        self.init(epoch: epoch, records: records, nextCursor: next, hasMore: hasMore)
+    }
+}
+
+/// Builds a pull page's JSON from records whose fields are already JSON text (as the centre
+/// stores them), so serving a page never decodes and re-encodes a row.
+public struct PullPageWriter {
+    private var out = "{\"records\":["
+    private var count = 0
+
+    public init() {}
+
+    public mutating func append(cursor: Int64, table: String, id: String, office: String, deleted: Bool, fieldsJSON: String) {
+        if count > 0 { out += "," }
+        count += 1
+        out += "{\"cursor\":\(cursor),\"deleted\":\(deleted),\"fields\":"
+        out += fieldsJSON
+        out += ",\"id\":"
+        JSONWriter.string(id, to: &out)
+        out += ",\"office\":"
+        JSONWriter.string(office, to: &out)
+        out += ",\"table\":"
+        JSONWriter.string(table, to: &out)
+        out += "}"
+    }
+
+    public var recordCount: Int { count }
+
+    public func finish(epoch: Epoch, nextCursor: Int64, hasMore: Bool) -> Data {
+        var text = out
+        text += "],\"epoch\":"
+        JSONWriter.string(epoch.rawValue, to: &text)
+        text += ",\"hasMore\":\(hasMore),\"nextCursor\":\(nextCursor)}"
+        return Data(text.utf8)
+    }
+}
