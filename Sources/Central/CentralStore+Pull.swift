@@ -21,10 +21,16 @@ extension CentralStore {
         try refreshTotals()
         do {
             return try database.read { db in
+                // Two ordered index ranges merged: `office IN (…) ORDER BY seq` would sort every
+                // later row of both on each page.
                 let rows = try Row.fetchCursor(
                     try db.cachedStatement(sql: """
-                        SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
-                        WHERE office IN (?, 'central') AND seq > ? ORDER BY seq LIMIT ?
+                        SELECT * FROM (SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
+                                       WHERE office = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3)
+                        UNION ALL
+                        SELECT * FROM (SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
+                                       WHERE office = 'central' AND seq > ?2 ORDER BY seq LIMIT ?3)
+                        ORDER BY seq LIMIT ?3
                         """),
                     arguments: [office.rawValue, cursor.rawValue, limit + 1])
                 var writer = PullPageWriter()

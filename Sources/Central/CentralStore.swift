@@ -40,6 +40,10 @@ public final class CentralStore: Sendable {
             var config = Configuration()
             config.busyMode = .timeout(10)
             config.label = "central"
+            // Keep the working set of a national store in memory rather than re-reading pages.
+            config.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824")
+            }
             let pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator().migrate(pool)
             self.database = pool

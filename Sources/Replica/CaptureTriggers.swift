@@ -44,11 +44,17 @@ enum CaptureTriggers {
 
     /// (Re)creates the capture triggers of `tables` from their current column lists.
     static func install(_ db: Database, tables: [SyncedTable]) throws {
+        try drop(db, tables: tables)
+        for table in tables {
+            for statement in sql(for: table) { try db.execute(sql: statement) }
+        }
+    }
+
+    static func drop(_ db: Database, tables: [SyncedTable]) throws {
         for table in tables {
             for suffix in ["id_immutable", "insert", "update", "delete"] {
                 try db.execute(sql: "DROP TRIGGER IF EXISTS _sync_\(table.rawValue)_\(suffix)")
             }
-            for statement in sql(for: table) { try db.execute(sql: statement) }
         }
     }
 

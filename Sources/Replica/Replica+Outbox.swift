@@ -22,8 +22,8 @@ extension Replica {
         // 1. Take the oldest entries not yet in a changeset.
         let rows = try Row.fetchAll(
             db,
-            sql: "SELECT seq, tbl, row_id, op, cols FROM _sync_outbox WHERE changeset IS NULL ORDER BY seq LIMIT ?",
-            arguments: [maxChanges])
+            sql: "SELECT seq, tbl, row_id, op, cols FROM _sync_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            arguments: [try lastChangesetSeq(db), maxChanges])
         guard let lastEntry = rows.last else { return nil }
         let lastSeq: Int64 = lastEntry["seq"]
 
@@ -74,15 +74,18 @@ extension Replica {
         let previous = try State.get(db, .lastHash) ?? Changeset.genesisHash
         let changeset = Changeset(office: OfficeCode(unchecked: office), sequence: sequence, previousHash: previous, changes: changes)
         try db.execute(
-            sql: "INSERT INTO _sync_changeset(seq, hash, previous_hash, change_count, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [sequence.rawValue, changeset.hash, previous, changes.count, Data(changeset.jsonText().utf8), Int64(now.timeIntervalSince1970)])
-        try db.execute(
-            sql: "UPDATE _sync_outbox SET changeset = ? WHERE changeset IS NULL AND seq <= ?",
-            arguments: [sequence.rawValue, lastSeq])
+            sql: "INSERT INTO _sync_changeset(seq, hash, previous_hash, change_count, body, created_at, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [sequence.rawValue, changeset.hash, previous, changes.count, Data(changeset.jsonText().utf8), Int64(now.timeIntervalSince1970),
+                        lastSeq])
         try State.set(db, .lastSequence, String(sequence.rawValue))
         try State.set(db, .lastHash, changeset.hash)
         try State.set(db, .hlc, clock.latest.description)
         return changeset
+    }
+
+    /// The last outbox entry in a changeset made (sent or not); later entries are unsent.
+    static func lastChangesetSeq(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT coalesce(max(last_seq), 0) FROM _sync_changeset") ?? 0
     }
 
     static func fieldValue(_ value: DatabaseValue) -> FieldValue {
@@ -98,7 +101,8 @@ extension Replica {
     /// Records the centre's acknowledgement of a changeset: its outbox entries and stored body go.
     public func acknowledge(_ sequence: ChangesetSequence, now: Date = Date()) throws(ReplicaError) {
         try write("recording an acknowledgement") { db in
-            try db.execute(sql: "DELETE FROM _sync_outbox WHERE changeset = ?", arguments: [sequence.rawValue])
+            try db.execute(sql: "DELETE FROM _sync_outbox WHERE seq <= (SELECT last_seq FROM _sync_changeset WHERE seq = ?)",
+                           arguments: [sequence.rawValue])
             try db.execute(sql: "DELETE FROM _sync_changeset WHERE seq = ?", arguments: [sequence.rawValue])
             try State.set(db, .lastAckedSequence, String(sequence.rawValue))
             try State.set(db, .lastPushAt, Timestamps.format(now))
@@ -121,7 +125,7 @@ extension Replica {
     /// polls it to wake soon after a local write.
     public func outboxHighWaterMark() throws(ReplicaError) -> Int64 {
         try read("reading the outbox") { db in
-            try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM _sync_outbox WHERE changeset IS NULL") ?? 0
+            try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM _sync_outbox WHERE seq > ?", arguments: [try Self.lastChangesetSeq(db)]) ?? 0
         }
     }
 }

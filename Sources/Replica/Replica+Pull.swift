@@ -47,9 +47,10 @@ extension Replica {
             // Our own capture triggers must not echo the centre's records back into the outbox.
             try db.execute(sql: "UPDATE _sync_guard SET applying = 1")
             var result = PullApplyResult(applied: 0, keptLocal: 0, skippedUnknown: 0)
+            let pending = try Self.pendingChanges(db)
             for record in page.records {
                 if let table = SyncedTable(rawValue: record.table) {
-                    result.keptLocal += try Self.applySynced(db, table: table, record: record)
+                    result.keptLocal += try Self.applySynced(db, table: table, record: record, pending: pending["\(table.tableID)/\(record.id)"] ?? .init())
                     result.applied += 1
                 } else if let table = ConsolidatedTable(rawValue: record.table) {
                     try Self.applyConsolidated(db, table: table, record: record)
@@ -68,15 +69,18 @@ extension Replica {
     }
 
     /// Returns the number of fields kept local.
-    static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord) throws -> Int {
-        // Local changes of this row still waiting for the centre.
-        var pending = CaptureTriggers.RowChanges()
-        for row in try Row.fetchAll(
-            db, sql: "SELECT op, cols FROM _sync_outbox WHERE tbl = ? AND row_id = ? ORDER BY seq",
-            arguments: [table.tableID, record.id])
-        {
-            pending.add(op: row["op"], cols: row["cols"])
+    /// Local changes still waiting for the centre, by `tableID/rowID`: one read of the outbox
+    /// (usually empty when pulling, since a cycle pushes first) instead of a lookup per row.
+    static func pendingChanges(_ db: Database) throws -> [String: CaptureTriggers.RowChanges] {
+        var out: [String: CaptureTriggers.RowChanges] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT tbl, row_id, op, cols FROM _sync_outbox ORDER BY seq") {
+            out["\(row["tbl"] as Int)/\(row["row_id"] as String)", default: .init()].add(op: row["op"], cols: row["cols"])
         }
+        return out
+    }
+
+    /// `pending` is what this row's local changes still waiting for the centre add up to.
+    static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord, pending: CaptureTriggers.RowChanges) throws -> Int {
         if record.deleted {
             // A tombstone wins over local edits; the edits still reach the centre, which keeps them
             // in the tombstone.
@@ -88,16 +92,18 @@ extension Replica {
         let keep = Set(columns.enumerated().filter { index, _ in pending.contains(column: index) }.map(\.element.name))
         // A record is the centre's whole row: a field it does not carry is empty there.
         let values: [(any DatabaseValueConvertible)?] = columns.map { databaseValue(record.fields[$0.name]) }
-        let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM \(table.rawValue) WHERE id = ?)", arguments: [record.id]) ?? false
-        if !exists {
-            guard keep.isEmpty else { return keep.count }
+        if keep.isEmpty {
+            // The centre's whole row, inserted or replacing ours (ids never change, so REPLACE
+            // is an update of every column).
             let names = (["id"] + columns.map(\.name)).joined(separator: ", ")
             let marks = Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")
-            try db.execute(
-                sql: "INSERT INTO \(table.rawValue)(\(names)) VALUES (\(marks))",
-                arguments: StatementArguments([record.id as (any DatabaseValueConvertible)?] + values))
+            try db.cachedStatement(sql: "INSERT INTO \(table.rawValue)(\(names)) VALUES (\(marks)) ON CONFLICT(id) DO UPDATE SET "
+                                   + columns.map { "\($0.name) = excluded.\($0.name)" }.joined(separator: ", "))
+                .execute(arguments: StatementArguments([record.id as (any DatabaseValueConvertible)?] + values))
             return 0
         }
+        let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM \(table.rawValue) WHERE id = ?)", arguments: [record.id]) ?? false
+        if !exists { return keep.count }
         let updatable = columns.enumerated().filter { !keep.contains($0.element.name) }
         guard !updatable.isEmpty else { return keep.count }
         let assignments = updatable.map { "\($0.element.name) = ?" }.joined(separator: ", ")

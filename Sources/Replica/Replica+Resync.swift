@@ -46,7 +46,7 @@ extension Replica {
     }
 
     static func rebase(_ db: Database, centralSequence: ChangesetSequence, centralHash: String) throws {
-        try db.execute(sql: "UPDATE _sync_outbox SET changeset = NULL")
+        // Every entry not acknowledged becomes unsent again, to be made into new changesets.
         try db.execute(sql: "DELETE FROM _sync_changeset")
         try State.set(db, .lastSequence, String(centralSequence.rawValue))
         try State.set(db, .lastAckedSequence, String(centralSequence.rawValue))

@@ -38,6 +38,7 @@ public final class Replica: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -16384") }
         config.label = "replica"
         return config
     }

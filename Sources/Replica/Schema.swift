@@ -48,6 +48,29 @@ enum Schema {
             // The project's triggers compute their mask over its columns: replace them.
             try CaptureTriggers.install(db, tables: [.project, .program, .projectEvent])
         }
+        migrator.registerMigration("v3-lean-outbox") { db in
+            // Capture costs what the outbox insert costs: no AUTOINCREMENT bookkeeping and no
+            // indexes. A changeset covers the entries up to its last_seq; the entries after the
+            // newest changeset are the unsent ones (docs/ARCHITECTURE.md).
+            try CaptureTriggers.drop(db, tables: SyncedTable.allCases)
+            try db.execute(
+                sql: """
+                    ALTER TABLE _sync_changeset ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+                    UPDATE _sync_changeset SET last_seq = coalesce((SELECT max(o.seq) FROM _sync_outbox o WHERE o.changeset = _sync_changeset.seq), 0);
+                    CREATE TABLE _sync_outbox_new (
+                        seq INTEGER PRIMARY KEY,
+                        tbl INTEGER NOT NULL,
+                        row_id TEXT NOT NULL,
+                        op INTEGER NOT NULL,
+                        cols INTEGER NOT NULL,
+                        at INTEGER NOT NULL DEFAULT (unixepoch())
+                    );
+                    INSERT INTO _sync_outbox_new(seq, tbl, row_id, op, cols, at) SELECT seq, tbl, row_id, op, cols, at FROM _sync_outbox;
+                    DROP TABLE _sync_outbox;
+                    ALTER TABLE _sync_outbox_new RENAME TO _sync_outbox;
+                    """)
+            try CaptureTriggers.install(db, tables: SyncedTable.allCases)
+        }
         return migrator
     }
 

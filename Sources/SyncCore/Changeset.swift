@@ -44,12 +44,12 @@ public struct Changeset: Hashable, Codable, Sendable {
     /// A byte form that does not depend on any encoder's choices: every string is length-prefixed,
     /// fields are sorted by name.
     public func canonicalBytes() -> Data {
-        var out = Data()
+        var out: [UInt8] = []
+        out.reserveCapacity(256 * changes.count + 256)
         func put(_ s: String) {
-            let bytes = Array(s.utf8)
-            out.append(contentsOf: Array(String(bytes.count).utf8))
+            out.append(contentsOf: String(s.utf8.count).utf8)
             out.append(0x3A)  // ':'
-            out.append(contentsOf: bytes)
+            out.append(contentsOf: s.utf8)
         }
         put("promo-sync/changeset/v1")
         put(office.rawValue)
@@ -71,6 +71,6 @@ public struct Changeset: Hashable, Codable, Sendable {
                 }
             }
         }
-        return out
+        return Data(out)
     }
 }
