@@ -179,6 +179,22 @@ struct CentralRoutes: Sendable {
             let tree = try await offload { try store.digestTree(for: office) }
             return try json(DigestResponse(epoch: store.epoch, path: path, children: tree.children(of: path)), for: request)
         }
+        router.post("/v1/digests") { request, _ in
+            let office = try await authenticate(request)
+            var request = request
+            let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
+            let wanted: DigestsRequest = try decode(try inflate(buffer, request))
+            guard wanted.paths.count <= WireProtocol.maxPageSize else {
+                throw CentralError.badRequest("at most \(WireProtocol.maxPageSize) paths per request")
+            }
+            for path in wanted.paths where path.split(separator: "/", omittingEmptySubsequences: false).count > DigestTree.depth {
+                throw CentralError.badRequest("path '\(path)' has more than \(DigestTree.depth) levels")
+            }
+            let tree = try await offload { try store.digestTree(for: office) }
+            var nodes: [String: [String: String]] = [:]
+            for path in wanted.paths { nodes[path] = tree.children(of: path) }
+            return try json(DigestsResponse(epoch: store.epoch, nodes: nodes), for: request)
+        }
         router.post("/v1/records") { request, _ in
             let office = try await authenticate(request)
             var request = request

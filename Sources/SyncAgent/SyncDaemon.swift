@@ -53,7 +53,7 @@ public struct SyncDaemon: Service {
         let pid = ProcessInfo.processInfo.processIdentifier
         let replica = engine.replica
         var failures = 0
-        var lastUnsentMark: Int64 = 0
+        var lastUnsent: (mark: Int64, acked: Int64) = (0, 0)
         let office = try replica.settings().office
         logger.info("daemon started", metadata: ["sync.office": "\(office)"])
         while !Task.isShuttingDownGracefully {
@@ -81,7 +81,7 @@ public struct SyncDaemon: Service {
                 try? replica.recordAgentState("failed", nextAttemptAt: Date() + wait.timeInterval, pid: pid)
             }
             // While the centre fails, a local write does not cut the backoff short.
-            await waitForWork(upTo: wait, wakeOnLocalWrite: failures == 0, lastUnsentMark: &lastUnsentMark)
+            await waitForWork(upTo: wait, wakeOnLocalWrite: failures == 0, lastUnsent: &lastUnsent)
         }
         try? replica.recordAgentState("stopped", pid: nil)
         logger.info("daemon stopped")
@@ -90,14 +90,16 @@ public struct SyncDaemon: Service {
     /// Sleeps until `limit` passes, a local write arrives, a `sync --now` asks, or shutdown begins.
     /// Local writes are noticed as they commit when the file watcher runs (inotify on Linux), and
     /// at the latest every ``DaemonSchedule/wakeCheckInterval`` otherwise.
-    private func waitForWork(upTo limit: Duration, wakeOnLocalWrite: Bool, lastUnsentMark: inout Int64) async {
+    private func waitForWork(upTo limit: Duration, wakeOnLocalWrite: Bool, lastUnsent: inout (mark: Int64, acked: Int64)) async {
         let clock = ContinuousClock()
         let deadline = clock.now + limit
         let mark = (try? engine.replica.outboxHighWaterMark()) ?? 0
-        // A write that committed while the cycle ran is pushed at once (but entries a cycle left
-        // unsent, if that ever happens, do not make the daemon spin).
-        if wakeOnLocalWrite, mark != 0, mark != lastUnsentMark {
-            lastUnsentMark = mark
+        // A write that committed while the cycle ran is pushed at once; but entries a cycle left
+        // unsent, if that ever happens, do not make the daemon spin. Outbox numbers restart once
+        // the outbox empties, so the acknowledged sequence tells a new entry from a stuck one.
+        let unsent = (mark: mark, acked: (try? engine.replica.syncPosition().lastAcked) ?? 0)
+        if wakeOnLocalWrite, mark != 0, unsent != lastUnsent {
+            lastUnsent = unsent
             return
         }
         await withGracefulShutdownHandler {

@@ -35,14 +35,20 @@ extension SyncEngine {
         var frontier = [""]
         for level in 0...DigestTree.depth {
             var next: [String] = []
-            for path in frontier {
-                let remote: CentralClient.Exchange<DigestResponse>
-                do { remote = try await client.digest(path: path) } catch { throw SyncAgentError(error) }
+            // One round trip per level for every node that differs at it (in batches the centre accepts).
+            var remote: [String: [String: String]] = [:]
+            for start in stride(from: 0, to: frontier.count, by: WireProtocol.maxPageSize) {
+                let batch = Array(frontier[start..<min(frontier.count, start + WireProtocol.maxPageSize)])
+                let answer: CentralClient.Exchange<DigestsResponse>
+                do { answer = try await client.digests(paths: batch) } catch { throw SyncAgentError(error) }
                 report.requests += 1
-                report.bytesSent += remote.bytesSent
-                report.bytesReceived += remote.bytesReceived
+                report.bytesSent += answer.bytesSent
+                report.bytesReceived += answer.bytesReceived
+                remote.merge(answer.value.nodes) { a, _ in a }
+            }
+            for path in frontier {
                 let mine = local.children(of: path)
-                let theirs = remote.value.children
+                let theirs = remote[path] ?? [:]
                 for name in Set(mine.keys).union(theirs.keys).sorted() where mine[name] != theirs[name] {
                     if level < DigestTree.depth {
                         next.append(path.isEmpty ? name : "\(path)/\(name)")

@@ -4,15 +4,16 @@ import Foundation
 /// A hash tree over one office's rows, computed the same way on both sides, so an office and the
 /// centre can find where they differ by exchanging a few digests instead of the rows.
 ///
-/// Levels: table → year → first hex digit of the row id's hash → second digit → rows. A node's
+/// Levels: table → year → first, second and third hex digit of the row id's hash → rows (4,096
+/// buckets per table and year, so a leaf stays small even at a million rows). A node's
 /// digest is the SHA-256 of its children's names and digests in order; a row's digest covers its
 /// id and every column of its table (``rowDigest(table:id:fields:)``). Tombstones are not in the
 /// tree (an office holds no deleted rows).
 public struct DigestTree: Sendable {
-    /// Path components: `project`, `project/2025`, `project/2025/a`, `project/2025/a/3`.
-    public static let depth = 4
+    /// Path components: `project`, `project/2025`, `project/2025/a`, `project/2025/a/3`, `project/2025/a/3/f`.
+    public static let depth = 5
 
-    /// node path → child name → digest; at depth 4 the children are row ids.
+    /// node path → child name → digest; at the deepest level the children are row ids.
     public private(set) var nodes: [String: [String: String]] = [:]
     public private(set) var rowCount = 0
 
@@ -42,8 +43,9 @@ public struct DigestTree: Sendable {
         for _ in 0..<Self.depth {
             var parents: [String: [String: String]] = [:]
             for (path, children) in level {
-                let parent = path.split(separator: "/").dropLast().joined(separator: "/")
-                let name = String(path.split(separator: "/").last ?? "")
+                let slash = path.lastIndex(of: "/")
+                let parent = slash.map { String(path[..<$0]) } ?? ""
+                let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
                 parents[parent, default: [:]][name] = Self.combine(children)
             }
             nodes.merge(parents) { a, _ in a }
@@ -67,10 +69,9 @@ public struct DigestTree: Sendable {
         case .projectEvent: year = fields["occurred_on"]?.text.map { String($0.prefix(4)) } ?? "0"
         case .conflictResolution: year = "0"
         }
-        let h = SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
-        let a = h.index(h.startIndex, offsetBy: 0)
-        let b = h.index(h.startIndex, offsetBy: 1)
-        return "\(table.rawValue)/\(year)/\(h[a])/\(h[b])"
+        let h = Array(SHA256.hash(data: Data(id.utf8)).prefix(2))
+        let digits = Array("0123456789abcdef")
+        return "\(table.rawValue)/\(year)/\(digits[Int(h[0] >> 4)])/\(digits[Int(h[0] & 15)])/\(digits[Int(h[1] >> 4)])"
     }
 
     /// A row's digest: its id and every column of its table, missing ones as null.
@@ -83,13 +84,25 @@ public struct DigestTree: Sendable {
             case .text(let s): text += "\u{1E}t\(s.utf8.count):\(s)"
             }
         }
-        return SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        return hex(SHA256.hash(data: Data(text.utf8)).prefix(8))
+    }
+
+    /// Lower-case hex, without Foundation's formatter (it would dominate hashing a million rows).
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(16)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func combine(_ children: [String: String]) -> String {
         var text = ""
         for (name, digest) in children.sorted(by: { $0.key < $1.key }) { text += "\(name)=\(digest);" }
-        return SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        return hex(SHA256.hash(data: Data(text.utf8)).prefix(8))
     }
 }
 
@@ -103,6 +116,22 @@ public struct DigestResponse: Codable, Sendable {
         self.epoch = epoch
         self.path = path
         self.children = children
+    }
+}
+
+/// `POST /v1/digests`: the children of several nodes in one round trip (one tree level).
+public struct DigestsRequest: Codable, Sendable {
+    public var paths: [String]
+    public init(paths: [String]) { self.paths = paths }
+}
+
+public struct DigestsResponse: Codable, Sendable {
+    public var epoch: Epoch
+    /// node path → child name → digest.
+    public var nodes: [String: [String: String]]
+    public init(epoch: Epoch, nodes: [String: [String: String]]) {
+        self.epoch = epoch
+        self.nodes = nodes
     }
 }
 

@@ -45,6 +45,15 @@ public struct CentralClient: Sendable {
         }
     }
 
+    /// `POST /v1/digests`: one tree level in one round trip.
+    public func digests(paths: [String]) async throws(TransportError) -> Exchange<DigestsResponse> {
+        let body: Data
+        do { body = try JSONEncoder().encode(DigestsRequest(paths: paths)) } catch {
+            throw TransportError(.invalidRequest, "could not encode a digest request: \(error)", transient: false)
+        }
+        return try await call("POST", "/v1/digests", body: body)
+    }
+
     /// `GET /v1/digest?path=`.
     public func digest(path: String) async throws(TransportError) -> Exchange<DigestResponse> {
         let escaped = path.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? path

@@ -35,7 +35,7 @@ import Testing
         let alphabet = Array("aăâbcdđeêghiklmnoôơpqrstuưvxyáàảãạ \"\\/\n\t\u{0}\u{1F}🏭,:{}[]")
         for _ in 0..<500 {
             let text = String((0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
-            let fields: [String: FieldValue] = [text: .text(text), "n": .integer(Int64.random(in: .min ... .max, using: &rng))]
+            let fields: [String: FieldValue] = ["key " + text: .text(text), "n": .integer(Int64.random(in: .min ... .max, using: &rng))]
             #expect(try FieldCoding.decode(FieldCoding.encode(fields)) == fields)
         }
     }
