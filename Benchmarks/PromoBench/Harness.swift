@@ -70,29 +70,41 @@ enum Harness {
         return process
     }
 
-    /// Resident set size and CPU seconds (user + system) of a running process, from /proc.
-    static func usage(of pid: Int32) -> (rssBytes: Int64, cpuSeconds: Double, contextSwitches: Int64)? {
+    /// A running process's memory (resident, and of that its own anonymous memory as opposed to
+    /// shared library pages), CPU seconds (user + system), and context switches per thread.
+    struct Usage {
+        var rssBytes: Int64
+        var anonymousBytes: Int64
+        var cpuSeconds: Double
+        var switchesByThread: [String: Int64]
+
+        /// Context switches between two samples, counting only threads alive at both.
+        func switches(since earlier: Usage) -> Int64 {
+            switchesByThread.reduce(0) { total, entry in total + (earlier.switchesByThread[entry.key].map { entry.value - $0 } ?? 0) }
+        }
+    }
+
+    static func usage(of pid: Int32) -> Usage? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
-        var rss: Int64 = 0
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            rss = Int64(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0").map { $0 * 1024 } ?? 0
+        func kilobytes(_ key: String) -> Int64 {
+            for line in status.split(separator: "\n") where line.hasPrefix(key) {
+                return (Int64(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0) * 1024
+            }
+            return 0
         }
         // Fields after the command name (which may hold spaces) start at ") ".
         let after = stat[stat.range(of: ") ")!.upperBound...].split(separator: " ")
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let cpu = (Double(after[11]) ?? 0) / ticks + (Double(after[12]) ?? 0) / ticks
-        // Wake-ups: voluntary and involuntary context switches of every thread.
-        var switches: Int64 = 0
-        if let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
-            for task in tasks {
-                guard let s = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { continue }
-                for line in s.split(separator: "\n") where line.hasSuffix("ctxt_switches:") == false && line.contains("ctxt_switches:") {
-                    switches += Int64(line.split(separator: "\t").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "0") ?? 0
-                }
+        var switches: [String: Int64] = [:]
+        for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+            guard let s = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { continue }
+            for line in s.split(separator: "\n") where line.contains("ctxt_switches:") {
+                switches[task, default: 0] += Int64(line.split(separator: "\t").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "0") ?? 0
             }
         }
-        return (rss, cpu, switches)
+        return Usage(rssBytes: kilobytes("VmRSS:"), anonymousBytes: kilobytes("RssAnon:"), cpuSeconds: cpu, switchesByThread: switches)
     }
 
     static func fileSize(_ path: String) -> Int64 {

@@ -233,6 +233,7 @@ enum Scenarios {
 
     struct Daemon {
         var idleRSS: Int64
+        var idleAnonymous: Int64
         var idleCPUSeconds: Double
         var idleWakeups: Int64
         var latencies: [Double]
@@ -253,9 +254,12 @@ enum Scenarios {
         // Idle: nothing to do for `idleSeconds`.
         guard let before = Harness.usage(of: daemon.processIdentifier) else { throw BenchError("cannot read the daemon's /proc entry") }
         var peak = before.rssBytes
+        var anonymous = before.anonymousBytes
         for _ in 0..<idleSeconds {
             sleep(1)
-            peak = max(peak, Harness.usage(of: daemon.processIdentifier)?.rssBytes ?? 0)
+            let now = Harness.usage(of: daemon.processIdentifier)
+            peak = max(peak, now?.rssBytes ?? 0)
+            anonymous = max(anonymous, now?.anonymousBytes ?? 0)
         }
         guard let after = Harness.usage(of: daemon.processIdentifier) else { throw BenchError("the daemon stopped") }
 
@@ -276,8 +280,8 @@ enum Scenarios {
             _ = try await http.send(HTTPRequest(method: "GET", url: central.url + "/health"))
             baseline.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
-        return Daemon(idleRSS: peak, idleCPUSeconds: after.cpuSeconds - before.cpuSeconds,
-                      idleWakeups: after.contextSwitches - before.contextSwitches, latencies: latencies, baselineLatencies: baseline)
+        return Daemon(idleRSS: peak, idleAnonymous: anonymous, idleCPUSeconds: after.cpuSeconds - before.cpuSeconds,
+                      idleWakeups: after.switches(since: before), latencies: latencies, baselineLatencies: baseline)
     }
 
     static func waitUntilAcknowledged(_ replica: Replica, timeout: Double, pollMicroseconds: UInt32 = 10_000) throws {

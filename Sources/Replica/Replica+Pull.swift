@@ -42,8 +42,12 @@ extension Replica {
     ///
     /// Fields with a local change still waiting to be pushed keep their local value: the push
     /// carries it to the centre, whose merge decides, and a later pull brings the outcome.
+    ///
+    /// The page commits without waiting for the disk (`synchronous = NORMAL`): a power cut can only
+    /// lose whole pages together with their cursor, which the next pull fetches again. The office's
+    /// own writes keep the full durability of every other transaction.
     public func applyPulledPage(_ page: PullResponse, now: Date = Date()) throws(ReplicaError) -> PullApplyResult {
-        try write("applying a pulled page") { [faults] db in
+        try writeRefetchable("applying a pulled page") { [faults] db in
             // Our own capture triggers must not echo the centre's records back into the outbox.
             try db.execute(sql: "UPDATE _sync_guard SET applying = 1")
             var result = PullApplyResult(applied: 0, keptLocal: 0, skippedUnknown: 0)

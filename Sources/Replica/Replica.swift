@@ -126,4 +126,23 @@ public final class Replica: Sendable {
     func write<T: Sendable>(_ operation: String, _ body: @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
         do { return try database.write(body) } catch { throw ReplicaError.wrap(error, during: operation) }
     }
+
+    /// A transaction holding only what can be fetched again from the centre: it commits without
+    /// an fsync (the next durable commit carries it to disk).
+    func writeRefetchable<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
+        do {
+            return try database.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                var result: T?
+                try db.inTransaction {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch {
+            throw ReplicaError.wrap(error, during: operation)
+        }
+    }
 }

@@ -61,7 +61,7 @@ public struct OfficeConfiguration: Sendable {
             c.schedule.initialBackoff = .milliseconds(try reader.integer("sync.initial_backoff_ms", default: 1_000, range: 10...600_000, unit: "milliseconds"))
             c.schedule.maxBackoff = .seconds(try reader.integer("sync.max_backoff_seconds", default: 300, range: 1...86_400, unit: "seconds"))
             c.engine.maxChangesPerChangeset = Int(try reader.integer("sync.max_changes_per_changeset", default: 1_000, range: 1...Int64(WireProtocol.maxChangesPerChangeset), unit: "changes"))
-            c.engine.pageSize = Int(try reader.integer("sync.page_size", default: 1_000, range: 1...Int64(WireProtocol.maxPageSize), unit: "records"))
+            c.engine.pageSize = Int(try reader.integer("sync.page_size", default: 5_000, range: 1...Int64(WireProtocol.maxPageSize), unit: "records"))
             c.transport.connectTimeout = .seconds(try reader.integer("transport.connect_timeout_seconds", default: 10, range: 1...600, unit: "seconds"))
             c.transport.totalTimeout = .seconds(try reader.integer("transport.total_timeout_seconds", default: 120, range: 1...86_400, unit: "seconds"))
             c.transport.lowSpeedLimitBytesPerSecond = Int(try reader.integer("transport.low_speed_limit_bytes", default: 100, range: 0...1_000_000_000, unit: "bytes per second"))

@@ -46,7 +46,7 @@ public struct SyncEngineConfiguration: Sendable {
     /// Most captured changes in one changeset.
     public var maxChangesPerChangeset = 1_000
     /// Records asked for per pull page.
-    public var pageSize = 1_000
+    public var pageSize = 5_000
 
     public init() {}
 }

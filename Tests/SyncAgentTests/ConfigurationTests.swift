@@ -36,7 +36,7 @@ func repositoryFile(_ relative: String) -> String {
     @Test func theExampleFileParsesToTheDefaults() throws {
         let example = try OfficeConfiguration.load(path: repositoryFile("config/promo-sync.example.toml"), environment: [:])
         let defaults = try OfficeConfiguration.load(path: nil, environment: ["PROMO_SYNC_CONFIG": repositoryFile("config/promo-sync.example.toml")])
-        #expect(example.schedule.interval == .seconds(30) && example.engine.pageSize == 1_000)
+        #expect(example.schedule.interval == .seconds(30) && example.engine.pageSize == 5_000)
         #expect(example.transport == defaults.transport)
         #expect(example.transport == HTTPClientConfiguration())
         #expect(example.centralURL == nil && example.tokenFile == nil && example.logLevel == .info)
