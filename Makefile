@@ -2,7 +2,7 @@
 SWIFT ?= swift
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: setup build test demo lint clean check-units install-office install-central
+.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos
 
 setup:
 	@bash scripts/setup.sh
@@ -12,11 +12,24 @@ build: setup
 
 ## Set up, build and run every test (unit, real SQLite, real central on loopback, real libcurl).
 test: setup
-	$(SWIFT) test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
 
 ## Set up, then run a central and two office daemons on loopback and show them syncing.
 demo: setup
 	@bash scripts/demo.sh
+
+## The benchmarks of docs/BENCHMARKS.md on a release build (real processes on loopback).
+bench:
+	@bash scripts/setup.sh bench
+	$(SWIFT) build -c release
+	.build/release/promo-bench
+
+## The reliability campaigns of docs/RELIABILITY.md (crashes, network faults, full disks, bad input,
+## concurrent writers); exits 1 on any loss. Full and read-only disks need root for tmpfs.
+chaos: setup
+	$(SWIFT) build -c release
+	.build/release/promo-chaos
 
 ## systemd-analyze verify and security (exposure ≤ 2.0) of both units.
 check-units: build

@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "promo-sync", targets: ["PromoSyncCLI"]),
         .executable(name: "promo-central", targets: ["PromoCentralCLI"]),
         .executable(name: "promo-bench", targets: ["PromoBench"]),
+        .executable(name: "promo-chaos", targets: ["PromoChaos"]),
         .library(name: "SyncCore", targets: ["SyncCore"]),
     ],
     dependencies: [
@@ -115,11 +116,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // `make bench`: the scenarios of docs/BENCHMARKS.md (run in release).
+        // `make bench` and `make chaos` (docs/BENCHMARKS.md, docs/RELIABILITY.md): real
+        // promo-central and promo-sync processes on loopback.
+        .target(
+            name: "ProcessHarness",
+            dependencies: ["SyncCore", "Replica", "Central", "SyncAgent", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Benchmarks/ProcessHarness",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "PromoBench",
-            dependencies: ["SyncCore", "Replica", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ProcessHarness", "SyncCore", "Replica", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/PromoBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "PromoChaos",
+            dependencies: ["ProcessHarness", "SyncCore", "Replica", "Central", "SyncAgent", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Benchmarks/PromoChaos",
             swiftSettings: strict
         ),
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"], swiftSettings: strict),
@@ -129,7 +143,7 @@ let package = Package(
         .testTarget(name: "CentralTests", dependencies: ["Central", "Transport", "SyncTesting"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SyncAgent", "Central", "Replica", "Transport", "SyncTesting"],
+            dependencies: ["SyncAgent", "Central", "Replica", "Transport", "SyncTesting", "ProcessHarness"],
             swiftSettings: strict
         ),
     ]

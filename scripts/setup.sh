@@ -5,6 +5,8 @@
 set -euo pipefail
 
 packages=(libsqlite3-dev libcurl4-openssl-dev zlib1g-dev sqlite3 pkg-config ca-certificates openssl)
+# `setup.sh bench`: also sqldiff (sqlite3-tools), the baseline of the divergence benchmark.
+[ "${1:-}" = "bench" ] && packages+=(sqlite3-tools)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,48 +1,9 @@
 import Foundation
+import ProcessHarness
 import GRDB
 import Replica
 import SyncCore
 import Transport
-
-/// One office's folder: replica, token, and the central it syncs with.
-struct OfficeFolder {
-    let directory: String
-    var replicaPath: String { directory + "/" + Replica.fileName }
-    var tokenFile: String { directory + "/office.token" }
-
-    /// Registers office `code` at the central and runs `promo-sync init` for it.
-    static func make(_ code: String, central: CentralProcess, name: String) throws -> OfficeFolder {
-        let folder = OfficeFolder(directory: try Harness.temporaryDirectory(name))
-        try central.addOffice(code, tokenFile: folder.tokenFile)
-        try Harness.run("promo-sync", ["init", "--data-dir", folder.directory, "--office", code, "--central", central.url, "--token-file", folder.tokenFile])
-        return folder
-    }
-
-    /// Runs a promo-sync command for this office under /usr/bin/time; returns seconds, peak RSS and output.
-    func timed(_ arguments: [String]) throws -> (seconds: Double, peakRSS: Int64, output: String) {
-        let rssFile = directory + "/rss.txt"
-        var output = ""
-        let seconds = try Harness.seconds {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
-            process.arguments = ["-f", "%M", "-o", rssFile, Harness.binDirectory + "/promo-sync"] + arguments + ["--data-dir", directory]
-            var env = ProcessInfo.processInfo.environment
-            env["PROMO_SYNC_LOG_LEVEL"] = "warning"
-            process.environment = env
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            // verify exits 1 when it finds differences; that is its answer, not a failure.
-            guard process.terminationStatus == 0 || (arguments.first == "verify" && process.terminationStatus == 1) else {
-                throw BenchError("promo-sync \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
-            }
-        }
-        let kb = Int64((try String(contentsOfFile: rssFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "0") ?? 0
-        return (seconds, kb * 1024, output)
-    }
-}
 
 enum Scenarios {
     // MARK: 1. Capture overhead

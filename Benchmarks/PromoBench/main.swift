@@ -1,10 +1,13 @@
 import Foundation
+import ProcessHarness
 
 /// `make bench`: every scenario of docs/BENCHMARKS.md, each against a baseline measured in the
 /// same run, medians over `--runs` runs. Writes a Markdown report to standard output and to
 /// Benchmarks/results/latest.md.
 struct Options {
     var runs = 3
+    /// Runs of the million-row scenarios (3 and 4), which take most of the time.
+    var largeRuns = 2
     var captureRows = 200_000
     var pushChanges = 100_000
     var initialRows = [100_000, 1_000_000]
@@ -22,10 +25,10 @@ struct Options {
         }
         while i < arguments.count {
             switch arguments[i] {
-            case "--runs": runs = Int(try value()) ?? runs
+            case "--runs": runs = Int(try value()) ?? runs; largeRuns = runs
             case "--quick":
                 // A smoke run of every scenario at small sizes (minutes → seconds); not for figures.
-                runs = 1; captureRows = 10_000; pushChanges = 10_000; initialRows = [10_000, 50_000]; idleSeconds = 5; writes = 50
+                runs = 1; largeRuns = 1; captureRows = 10_000; pushChanges = 10_000; initialRows = [10_000, 50_000]; idleSeconds = 5; writes = 50
             case "--output": output = try value()
             default: throw BenchError("unknown option \(arguments[i]); use --runs N, --quick, --output FILE")
             }
@@ -48,7 +51,7 @@ say("# promo-bench results")
 say()
 say("- date: \(ISO8601DateFormatter().string(from: started))")
 say("- machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_048_576) MB RAM, \(((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").split(separator: "\n").first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":").last ?? "").trimmingCharacters(in: .whitespaces) } ?? "?")")
-say("- runs per scenario: \(options.runs) (medians shown)")
+say("- runs per scenario: \(options.runs), \(options.largeRuns) at \(options.initialRows.last!) rows (medians shown)")
 say()
 
 // 1. Capture overhead
@@ -103,7 +106,8 @@ var divergences: [Scenarios.Divergence] = []
 var largest: Scenarios.InitialSync?
 for rows in options.initialRows {
     var seconds: [Double] = [], rss: [Int64] = [], copies: [Double] = [], size: Int64 = 0
-    for run in 0..<options.runs {
+    let runs = rows == options.initialRows.last ? options.largeRuns : options.runs
+    for run in 0..<runs {
         let r = try Scenarios.initialSync(rows: rows)
         seconds.append(r.seconds)
         rss.append(r.peakRSS)
@@ -111,7 +115,7 @@ for rows in options.initialRows {
         size = r.replicaBytes
         if rows == options.initialRows.last {
             divergences.append(try Scenarios.divergence(r, differing: options.differing))
-            if run == options.runs - 1 { largest = r } else { r.central.stop() }
+            if run == runs - 1 { largest = r } else { r.central.stop() }
         } else {
             r.central.stop()
         }

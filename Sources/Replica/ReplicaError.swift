@@ -30,7 +30,9 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Whether retrying the same operation later may succeed.
-    public var isTransient: Bool { code == .busy }
+    /// Busy files and storage trouble (a full disk, a read-only mount) clear up without anyone
+    /// touching the replica, so the daemon retries with its backoff rather than waiting long.
+    public var isTransient: Bool { code == .busy || code == .storage }
 
     public var description: String {
         var text = message

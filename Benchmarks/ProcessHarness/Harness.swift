@@ -1,0 +1,236 @@
+import Foundation
+import GRDB
+import Replica
+import SyncCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Wall-clock timing, medians, child processes and their resource use, for the scenarios.
+public enum Harness {
+    public static func seconds(_ work: () throws -> Void) rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try work()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    public static func seconds(_ work: () async throws -> Void) async rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try await work()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    public static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    public static func percentile(_ values: [Double], _ p: Double) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+    }
+
+    /// The folder holding promo-sync and promo-central: the one this executable is in.
+    public static var binDirectory: String { URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path }
+
+    public static func temporaryDirectory(_ name: String) throws -> String {
+        let path = NSTemporaryDirectory() + "promo-bench-\(name)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Runs a product binary to completion; throws with its standard error when it fails.
+    @discardableResult
+    public static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
+        let process = try start(tool, arguments, environment: environment, stdout: true)
+        let output = process.standardOutput as! Pipe
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw BenchError("\(tool) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Runs a system tool, ignoring its output; returns whether it succeeded.
+    @discardableResult
+    public static func runQuiet(_ path: String, _ arguments: [String]) -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }
+
+    public static func start(_ tool: String, _ arguments: [String], environment: [String: String] = [:], stdout: Bool = false,
+                      stderrFile: String? = nil) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        env["PROMO_SYNC_LOG_LEVEL"] = env["PROMO_SYNC_LOG_LEVEL"] ?? "warning"
+        env["PROMO_CENTRAL_LOG_LEVEL"] = env["PROMO_CENTRAL_LOG_LEVEL"] ?? "warning"
+        process.environment = env
+        if stdout { process.standardOutput = Pipe() }
+        if let stderrFile {
+            FileManager.default.createFile(atPath: stderrFile, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: stderrFile)
+        }
+        try process.run()
+        return process
+    }
+
+    /// A running process's memory (resident, and of that its own anonymous memory as opposed to
+    /// shared library pages), CPU seconds (user + system), and context switches per thread.
+    public struct Usage {
+        public var rssBytes: Int64
+        public var anonymousBytes: Int64
+        public var cpuSeconds: Double
+        public var switchesByThread: [String: Int64]
+
+        /// Context switches between two samples, counting only threads alive at both.
+        public func switches(since earlier: Usage) -> Int64 {
+            switchesByThread.reduce(0) { total, entry in total + (earlier.switchesByThread[entry.key].map { entry.value - $0 } ?? 0) }
+        }
+    }
+
+    public static func usage(of pid: Int32) -> Usage? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
+        func kilobytes(_ key: String) -> Int64 {
+            for line in status.split(separator: "\n") where line.hasPrefix(key) {
+                return (Int64(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0) * 1024
+            }
+            return 0
+        }
+        // Fields after the command name (which may hold spaces) start at ") ".
+        let after = stat[stat.range(of: ") ")!.upperBound...].split(separator: " ")
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let cpu = (Double(after[11]) ?? 0) / ticks + (Double(after[12]) ?? 0) / ticks
+        var switches: [String: Int64] = [:]
+        for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+            guard let s = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { continue }
+            for line in s.split(separator: "\n") where line.contains("ctxt_switches:") {
+                switches[task, default: 0] += Int64(line.split(separator: "\t").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "0") ?? 0
+            }
+        }
+        return Usage(rssBytes: kilobytes("VmRSS:"), anonymousBytes: kilobytes("RssAnon:"), cpuSeconds: cpu, switchesByThread: switches)
+    }
+
+    public static func fileSize(_ path: String) -> Int64 {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
+    public static func megabytes(_ bytes: Int64) -> String { String(format: "%.1f MB", Double(bytes) / 1_048_576) }
+}
+
+public struct BenchError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A promo-central process on loopback with its own data folder.
+public final class CentralProcess {
+    public let directory: String
+    public private(set) var process: Process
+    public let url: String
+    public let port: Int
+
+    /// Starts `promo-central serve` on a free loopback port. The request rate limit is raised for
+    /// the benchmarks (a thousand single-row syncs in a row is not an office's normal pace).
+    public init(directory: String, port requested: Int = 0) throws {
+        self.directory = directory
+        process = try Self.launch(directory: directory, port: requested)
+        let portFile = directory + "/central.port"
+        var port = ""
+        for _ in 0..<300 {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), !text.isEmpty { port = text.trimmingCharacters(in: .whitespacesAndNewlines); break }
+            usleep(20_000)
+        }
+        guard let number = Int(port) else { throw BenchError("promo-central did not start; see \(directory)/central.log") }
+        self.port = number
+        url = "http://127.0.0.1:\(number)"
+    }
+
+    static func launch(directory: String, port: Int) throws -> Process {
+        let portFile = directory + "/central.port"
+        try? FileManager.default.removeItem(atPath: portFile)
+        return try Harness.start("promo-central", ["serve", "--data-dir", directory, "--host", "127.0.0.1", "--port", String(port), "--port-file", portFile],
+                                 environment: ["PROMO_CENTRAL_LIMITS_REQUESTS_PER_SECOND": "100000", "PROMO_CENTRAL_LIMITS_BURST": "100000"],
+                                 stderrFile: directory + "/central.log")
+    }
+
+    /// Kills the server with SIGKILL (no chance to finish anything).
+    public func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Starts it again on the same port after a kill; waits until it answers.
+    public func restart() throws {
+        process = try Self.launch(directory: directory, port: port)
+        for _ in 0..<300 {
+            if let text = try? String(contentsOfFile: directory + "/central.port", encoding: .utf8), !text.isEmpty { return }
+            usleep(20_000)
+        }
+        throw BenchError("promo-central did not restart; see \(directory)/central.log")
+    }
+
+    /// Registers an office and writes its token file.
+    public func addOffice(_ code: String, tokenFile: String) throws {
+        try Harness.run("promo-central", ["office", "add", code, "--data-dir", directory, "--token-file", tokenFile])
+    }
+
+    public func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+/// One office's folder: replica, token, and the central it syncs with.
+public struct OfficeFolder: Sendable {
+    public let directory: String
+    public init(directory: String) { self.directory = directory }
+    public var replicaPath: String { directory + "/" + Replica.fileName }
+    public var tokenFile: String { directory + "/office.token" }
+
+    /// Registers office `code` at the central and runs `promo-sync init` for it.
+    public static func make(_ code: String, central: CentralProcess, name: String) throws -> OfficeFolder {
+        let folder = OfficeFolder(directory: try Harness.temporaryDirectory(name))
+        try central.addOffice(code, tokenFile: folder.tokenFile)
+        try Harness.run("promo-sync", ["init", "--data-dir", folder.directory, "--office", code, "--central", central.url, "--token-file", folder.tokenFile])
+        return folder
+    }
+
+    /// Runs a promo-sync command for this office under /usr/bin/time; returns seconds, peak RSS and output.
+    public func timed(_ arguments: [String]) throws -> (seconds: Double, peakRSS: Int64, output: String) {
+        let rssFile = directory + "/rss.txt"
+        var output = ""
+        let seconds = try Harness.seconds {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
+            process.arguments = ["-f", "%M", "-o", rssFile, Harness.binDirectory + "/promo-sync"] + arguments + ["--data-dir", directory]
+            var env = ProcessInfo.processInfo.environment
+            env["PROMO_SYNC_LOG_LEVEL"] = "warning"
+            process.environment = env
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            // verify exits 1 when it finds differences; that is its answer, not a failure.
+            guard process.terminationStatus == 0 || (arguments.first == "verify" && process.terminationStatus == 1) else {
+                throw BenchError("promo-sync \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+            }
+        }
+        let kb = Int64((try String(contentsOfFile: rssFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "0") ?? 0
+        return (seconds, kb * 1024, output)
+    }
+}
+

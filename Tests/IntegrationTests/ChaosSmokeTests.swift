@@ -1,0 +1,68 @@
+import Foundation
+import GRDB
+import ProcessHarness
+import Replica
+import SyncCore
+import Testing
+import Transport
+
+/// The short variant of `make chaos` (docs/RELIABILITY.md): the built promo-central and promo-sync
+/// processes on loopback, killed, cut off and fed bad input, then compared row by row.
+@Suite(.serialized) struct ChaosSmokeTests {
+    @Test func killedProcessesLoseAndRepeatNothing() throws {
+        let central = try CentralProcess(directory: try Harness.temporaryDirectory("smoke-central"))
+        defer { central.stop() }
+        let folder = try OfficeFolder.make("79", central: central, name: "smoke-office")
+        let daemon = try DaemonProcess(folder: folder)
+        defer { daemon.stop() }
+        let writer = try Writer(replicaPath: folder.replicaPath, office: "79")
+        for victim in ["daemon", "central", "both"] {
+            writer.start()
+            usleep(UInt32.random(in: 200_000...500_000))
+            if victim != "central" { daemon.kill9() }
+            if victim != "daemon" { central.kill9() }
+            writer.stop()
+            if !central.process.isRunning { try central.restart() }
+            if !daemon.process.isRunning { try daemon.restart() }
+            try Campaigns.waitUntilQuiet(writer.replica)
+            let comparison = try Campaigns.compare(expected: writer.expected, replica: writer.replica,
+                                                   centralPath: central.directory + "/central.sqlite", office: "79")
+            #expect(comparison.clean, "after killing the \(victim): \(comparison)")
+        }
+        #expect(writer.errors.isEmpty)
+    }
+
+    @Test func networkFaultsDoNotDamageAndTheOfficeConverges() throws {
+        let central = try CentralProcess(directory: try Harness.temporaryDirectory("smoke-net-central"))
+        defer { central.stop() }
+        let proxy = try FaultProxy(upstreamPort: central.port)
+        let folder = try OfficeFolder.make("80", central: central, name: "smoke-net-office")
+        let daemon = try DaemonProcess(folder: folder, environment: ["PROMO_SYNC_CENTRAL_URL": "http://127.0.0.1:\(proxy.port)"])
+        defer { daemon.stop() }
+        let writer = try Writer(replicaPath: folder.replicaPath, office: "80")
+        writer.start()
+        sleep(4)
+        writer.stop()
+        proxy.setFaults(false)
+        try Campaigns.waitUntilQuiet(writer.replica, timeout: 90)
+        let comparison = try Campaigns.compare(expected: writer.expected, replica: writer.replica,
+                                               centralPath: central.directory + "/central.sqlite", office: "80")
+        #expect(comparison.clean, "\(comparison)")
+        #expect(proxy.counts.values.reduce(0, +) > proxy.counts["pass", default: 0])
+    }
+
+    @Test func badRequestsAreRefusedAndChangeNothing() async throws {
+        let central = try CentralProcess(directory: try Harness.temporaryDirectory("smoke-input-central"))
+        defer { central.stop() }
+        let folder = try OfficeFolder.make("86", central: central, name: "smoke-input-office")
+        let replica = try Replica.open(at: folder.replicaPath)
+        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 1, note: nil)
+        try Harness.run("promo-sync", ["sync", "--data-dir", folder.directory])
+        let before = try BadInput.fingerprint(central.directory + "/central.sqlite")
+        let result = try await BadInput.requests(url: central.url, token: try TokenFile.read(path: folder.tokenFile), count: 300, replica: replica)
+        #expect(result.not4xx.isEmpty, "\(result.not4xx.prefix(5))")
+        #expect(try BadInput.fingerprint(central.directory + "/central.sqlite") == before)
+        let files = try BadInput.files(replica: replica, count: 60)
+        #expect(files.csvCrashes == 0 && files.replicaUnchanged, "\(files)")
+    }
+}
