@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import ProcessHarness
 import Replica
+import SyncAgent
 import SyncCore
 import Testing
 import Transport
