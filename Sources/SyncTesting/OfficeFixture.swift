@@ -59,3 +59,13 @@ public struct OfficeFixture: Sendable {
             totalCost: requested * 4, requestedSupport: requested))
     }
 }
+
+/// Every row of a digest tree with its digest (`table/id` → digest), for row-by-row comparisons
+/// of an office with the centre.
+public func digestRows(_ tree: DigestTree) -> [String: String] {
+    var out: [String: String] = [:]
+    for (path, children) in tree.nodes where path.split(separator: "/").count == DigestTree.depth {
+        for (id, digest) in children { out["\(path.split(separator: "/")[0])/\(id)"] = digest }
+    }
+    return out
+}

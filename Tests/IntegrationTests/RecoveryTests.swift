@@ -10,19 +10,10 @@ import Testing
 
 /// Recovery after outages, with a real central, real libcurl and real SQLite files.
 @Suite struct RecoveryTests {
-    /// Every row of a tree with its digest, for a row-by-row comparison of office and centre.
-    func rows(_ tree: DigestTree) -> [String: String] {
-        var out: [String: String] = [:]
-        for (path, children) in tree.nodes where path.split(separator: "/").count == DigestTree.depth {
-            for (id, digest) in children { out["\(path.split(separator: "/")[0])/\(id)"] = digest }
-        }
-        return out
-    }
-
-    func officeRows(_ replica: Replica) throws -> [String: String] { rows(try replica.digestTree()) }
+    func officeRows(_ replica: Replica) throws -> [String: String] { digestRows(try replica.digestTree()) }
 
     func centralRows(_ store: CentralStore, _ office: String) throws -> [String: String] {
-        rows(try store.digestTree(for: OfficeCode(unchecked: office)))
+        digestRows(try store.digestTree(for: OfficeCode(unchecked: office)))
     }
 
     @Test func aMonthOfflineWithTenThousandChangesSyncsInOneGo() async throws {

@@ -129,18 +129,28 @@ import Testing
         let officeFolder = try TemporaryDirectory(prefix: "office-79")
         let tokenPath = officeFolder.file("office.token")
 
-        // Life 1: the office pushes two projects, the centre is backed up, then a third arrives.
+        // Life 1: the office pushes two projects, the centre is backed up, then a third arrives, and
+        // a second office (80) pushes more work after the backup too.
         let replicaPath = officeFolder.file(Replica.fileName)
+        let secondPath = officeFolder.file("office-80.sqlite")
+        let secondToken = officeFolder.file("office-80.token")
         try await withLiveCentral(directory: folder, storePath: storePath) { central in
             let token = try central.addOffice("79")
             try TokenFile.write(token, to: tokenPath)
+            try TokenFile.write(try central.addOffice("80"), to: secondToken)
             let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "79", central: central, tokenPath: tokenPath)
+            let second = try OfficeFixture.attach(replicaPath: secondPath, office: "80", central: central, tokenPath: secondToken)
             try office.addProject(code: "A")
             try office.addProject(code: "B")
+            try second.replica.addPlanLine(year: 2025, fundSource: .local, amount: 6_500_000_000, note: nil)
             try await office.engine.runCycle()
+            try await second.engine.runCycle()
             try central.store.backup(to: backupPath)
             try office.addProject(code: "C")
+            try second.addProject(code: "TN-1")
+            try second.replica.addDisbursement(NewDisbursement(project: "TN-1", kind: .advance, amount: 1_000_000, voucher: "KB-80", paidOn: "2025-07-01"))
             try await office.engine.runCycle()
+            try await second.engine.runCycle()
         }
         // The centre is restored from the backup: it has A and B but not C, under a new epoch.
         try CentralStore.restore(from: backupPath, to: storePath)
@@ -161,6 +171,16 @@ import Testing
             // Nothing more to do afterwards.
             let idle = try await office.engine.runCycle()
             #expect(idle.changesetsPushed == 0 && idle.recordsPulled == 0)
+            // The second office recovers the same way; then both equal the centre row by row.
+            let second = try OfficeFixture.attach(replicaPath: secondPath, office: "80", central: central, tokenPath: secondToken)
+            await #expect(throws: SyncAgentError.self) { try await second.engine.runCycle() }
+            _ = try await second.engine.forceResync()
+            for (replica, code) in [(office.replica, "79"), (second.replica, "80")] {
+                let mine = digestRows(try replica.digestTree())
+                #expect(mine == digestRows(try central.store.digestTree(for: OfficeCode(unchecked: code))))
+                #expect(mine.count >= 4)
+            }
+            #expect(try second.replica.ledger("TN-1").map(\.amount) == [1_000_000])
         }
     }
 }
