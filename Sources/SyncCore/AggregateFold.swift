@@ -227,16 +227,7 @@ private struct Folder {
             }
             row.state.merge(first)
             // Later changes to an entry are refused: a correction is a new entry.
-            for later in history.dropFirst() {
-                let changed = later.fields.filter { row.state.fields[$0.key] != $0.value }
-                if later.op == .upsert && changed.isEmpty { continue }
-                let mine: [String: FieldValue] = later.op == .delete ? ["deleted": .integer(1)] : changed
-                let theirs = Dictionary(uniqueKeysWithValues: mine.keys.map { ($0, row.state.fields[$0] ?? .null) })
-                if conflict(.ledgerAppendOnly, later, office: row.office, mine: mine, theirs: theirs,
-                            "a recorded ledger entry is never edited or deleted; record a correcting entry instead") {
-                    row.state.merge(later)
-                }
-            }
+            refuseLaterChanges(history, to: &row, "a recorded ledger entry is never edited or deleted; record a correcting entry instead")
             if row.state.isDeleted {
                 rows[key(.disbursement, row.id)] = row
                 continue
@@ -291,17 +282,22 @@ private struct Folder {
                 }
             }
             row.state.merge(first)
-            for later in history.dropFirst() {
-                let changed = later.fields.filter { row.state.fields[$0.key] != $0.value }
-                if later.op == .upsert && changed.isEmpty { continue }
-                let mine: [String: FieldValue] = later.op == .delete ? ["deleted": .integer(1)] : changed
-                let theirs = Dictionary(uniqueKeysWithValues: mine.keys.map { ($0, row.state.fields[$0] ?? .null) })
-                if conflict(.ledgerAppendOnly, later, office: projectOffice, mine: mine, theirs: theirs,
-                            "a recorded event is never edited or deleted; log a new event instead") {
-                    row.state.merge(later)
-                }
-            }
+            refuseLaterChanges(history, to: &row, "a recorded event is never edited or deleted; log a new event instead")
             rows[key(.projectEvent, row.id)] = row
+        }
+    }
+
+    /// Refuses every change after an append-only row's first (rule `ledger_append_only`), unless a
+    /// person accepted it; a change that writes what is already there is no change.
+    mutating func refuseLaterChanges(_ history: [Change], to row: inout FoldResult.Row, _ message: String) {
+        for later in history.dropFirst() {
+            let changed = later.fields.filter { row.state.fields[$0.key] != $0.value }
+            if later.op == .upsert && changed.isEmpty { continue }
+            let mine: [String: FieldValue] = later.op == .delete ? ["deleted": .integer(1)] : changed
+            let theirs = Dictionary(uniqueKeysWithValues: mine.keys.map { ($0, row.state.fields[$0] ?? .null) })
+            if conflict(.ledgerAppendOnly, later, office: row.office, mine: mine, theirs: theirs, message) {
+                row.state.merge(later)
+            }
         }
     }
 
