@@ -267,10 +267,7 @@ private struct Importer {
                         return fail("no project with code '\(code)' at this office (import the projects first)")
                     }
                     let id: String = project["id"]
-                    let total = try Int64.fetchOne(db, sql: """
-                        SELECT coalesce(sum(CASE d.kind WHEN 'recovery' THEN -d.amount ELSE d.amount END), 0) FROM disbursement d
-                        WHERE d.project_id = ? AND \(Replica.notHeld)
-                        """, arguments: [id]) ?? 0
+                    let total = try Replica.disbursedTotal(db, project: id)
                     projectTotals[code] = (id, (project["approved_support"] as Int64?) ?? project["requested_support"], total)
                 }
                 guard let project = projectTotals[code] else { return }

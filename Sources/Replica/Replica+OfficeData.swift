@@ -166,6 +166,13 @@ extension Replica {
                     AND coalesce(c.resolution, '') <> 'accept')
         """
 
+    /// What a project's ledger adds up to (recoveries subtract), held entries left out.
+    static func disbursedTotal(_ db: Database, project id: String) throws -> Int64 {
+        try Int64.fetchOne(
+            db, sql: "SELECT coalesce(sum(CASE d.kind WHEN 'recovery' THEN -d.amount ELSE d.amount END), 0) FROM disbursement d WHERE d.project_id = ? AND \(notHeld)",
+            arguments: [id]) ?? 0
+    }
+
     /// Appends a ledger entry. Refuses an amount that would take the project past its approved
     /// support (or its requested support while not yet approved), and a voucher already used.
     @discardableResult
@@ -183,9 +190,7 @@ extension Replica {
             }
             let approved: Int64? = project["approved_support"]
             let limit: Int64 = approved ?? project["requested_support"]
-            let disbursed = try Int64.fetchOne(
-                db, sql: "SELECT coalesce(sum(CASE d.kind WHEN 'recovery' THEN -d.amount ELSE d.amount END), 0) FROM disbursement d WHERE d.project_id = ? AND \(Self.notHeld)",
-                arguments: [projectID]) ?? 0
+            let disbursed = try Self.disbursedTotal(db, project: projectID)
             let (after, overflow) = disbursed.addingReportingOverflow(d.amount * d.kind.sign)
             if overflow || after > limit {
                 throw ReplicaError(

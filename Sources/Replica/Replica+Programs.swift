@@ -173,10 +173,7 @@ extension Replica {
             try Self.move(db, project, to: .settled, reference: reference, on: settlement.settledOn, now: now)
             try Self.logEvent(db, office: office, project: project["id"], kind: .settlement, on: settlement.settledOn,
                               amount: settlement.amount, reference: settlement.decision, now: now)
-            let disbursed = try Int64.fetchOne(
-                db, sql: "SELECT coalesce(sum(CASE d.kind WHEN 'recovery' THEN -d.amount ELSE d.amount END), 0) FROM disbursement d WHERE d.project_id = ? AND \(Self.notHeld)",
-                arguments: [project["id"] as String]) ?? 0
-            return settlement.amount - disbursed
+            return settlement.amount - (try Self.disbursedTotal(db, project: project["id"]))
         }
     }
 
