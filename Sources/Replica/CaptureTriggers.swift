@@ -1,3 +1,4 @@
+import CSQLite
 import GRDB
 import SyncCore
 
@@ -6,12 +7,14 @@ import SyncCore
 ///
 /// Each outbox entry is compact: the table's number, the row id, the operation (1 insert,
 /// 2 update, 3 delete) and for updates a bit mask of the columns that changed (bit i is
-/// `SyncedTable.columns[i]`; -1 means all). Values are read from the row when a changeset is
-/// made, so the outbox never copies money or text.
+/// `SyncedTable.columns[i]`; -1 means all; 0 for an update that changed nothing, which changeset
+/// making drops). Values are read from the row when a changeset is made, so the outbox never
+/// copies money or text.
 ///
-/// While promo-sync applies a page pulled from the centre it sets `_sync_guard.applying` inside
-/// that transaction, so the centre's own records are not echoed back; no other connection ever
-/// sees the flag set.
+/// The triggers test nothing before they write: while promo-sync applies records from the centre
+/// it turns the triggers of its own connection off for that transaction (`suspended`), so the
+/// centre's records are not echoed back. No other connection is affected. (Until `v4` a guard
+/// table was read by every trigger firing; that read cost more than the outbox insert.)
 enum CaptureTriggers {
     enum Operation: Int {
         case insert = 1
@@ -36,9 +39,31 @@ enum CaptureTriggers {
             }
         }
 
+        /// Whether the entries changed nothing (updates that wrote the values already there).
+        var isEmpty: Bool { !deleted && mask == 0 }
+
         /// Whether column `index` of the table changed.
         func contains(column index: Int) -> Bool {
             mask == allColumns || mask & (1 << Int64(index)) != 0
+        }
+    }
+
+    /// Runs `body` with the triggers of this connection off: what it writes is not captured.
+    /// The triggers are on again when it returns or throws; if SQLite will not turn them back on,
+    /// this throws, and the caller's transaction rolls back rather than leave capture off.
+    static func suspended<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try setTriggers(db, enabled: false)
+        let result = Result { try body() }
+        try setTriggers(db, enabled: true)
+        return try result.get()
+    }
+
+    private static func setTriggers(_ db: Database, enabled: Bool) throws {
+        var now: Int32 = -1
+        let code = promo_sqlite_enable_triggers(db.sqliteConnection, enabled ? 1 : 0, &now)
+        guard code == SQLITE_OK, (now != 0) == enabled else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code == SQLITE_OK ? SQLITE_MISUSE : code),
+                                message: "could not turn capture triggers \(enabled ? "on" : "off")")
         }
     }
 
@@ -61,7 +86,6 @@ enum CaptureTriggers {
     static func sql(for table: SyncedTable) -> [String] {
         let name = table.rawValue
         let number = table.tableID
-        let guardClause = "(SELECT applying FROM _sync_guard) = 0"
         let mask = table.columns.enumerated()
             .map { index, column in "((OLD.\(column.name) IS NOT NEW.\(column.name)) << \(index))" }
             .joined(separator: " | ")
@@ -72,20 +96,19 @@ enum CaptureTriggers {
             BEGIN SELECT RAISE(ABORT, 'row ids are immutable: delete the row and insert a new one'); END
             """,
             """
-            CREATE TRIGGER _sync_\(name)_insert AFTER INSERT ON \(name) WHEN \(guardClause)
+            CREATE TRIGGER _sync_\(name)_insert AFTER INSERT ON \(name)
             BEGIN
                 INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (\(number), NEW.id, 1, -1);
             END
             """,
             """
-            CREATE TRIGGER _sync_\(name)_update AFTER UPDATE ON \(name) WHEN \(guardClause)
+            CREATE TRIGGER _sync_\(name)_update AFTER UPDATE ON \(name)
             BEGIN
-                INSERT INTO _sync_outbox(tbl, row_id, op, cols)
-                SELECT \(number), NEW.id, 2, m FROM (SELECT \(mask) AS m) WHERE m <> 0;
+                INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (\(number), NEW.id, 2, \(mask));
             END
             """,
             """
-            CREATE TRIGGER _sync_\(name)_delete AFTER DELETE ON \(name) WHEN \(guardClause)
+            CREATE TRIGGER _sync_\(name)_delete AFTER DELETE ON \(name)
             BEGIN
                 INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (\(number), OLD.id, 3, 0);
             END

@@ -24,13 +24,13 @@ extension Replica {
     /// transaction, without moving the pull cursor. Local changes waiting to be pushed are kept.
     public func applyRecords(_ records: [PulledRecord]) throws(ReplicaError) {
         _ = try write("applying fetched records") { db in
-            try db.execute(sql: "UPDATE _sync_guard SET applying = 1")
-            let pending = try Self.pendingChanges(db)
-            for record in records {
-                guard let table = SyncedTable(rawValue: record.table) else { continue }
-                _ = try Self.applySynced(db, table: table, record: record, pending: pending["\(table.tableID)/\(record.id)"] ?? .init())
+            try CaptureTriggers.suspended(db) {
+                let pending = try Self.pendingChanges(db)
+                for record in records {
+                    guard let table = SyncedTable(rawValue: record.table) else { continue }
+                    _ = try Self.applySynced(db, table: table, record: record, pending: pending["\(table.tableID)/\(record.id)"] ?? .init())
+                }
             }
-            try db.execute(sql: "UPDATE _sync_guard SET applying = 0")
         }
     }
 

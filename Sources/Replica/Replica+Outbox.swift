@@ -14,17 +14,26 @@ extension Replica {
             if let body = try Data.fetchOne(db, sql: "SELECT body FROM _sync_changeset ORDER BY seq LIMIT 1") {
                 return try Changeset(jsonData: body)
             }
-            return try Self.makeChangeset(db, maxChanges: maxChanges, now: now)
+            while true {
+                switch try Self.makeChangeset(db, maxChanges: maxChanges, now: now) {
+                case .made(let changeset): return changeset
+                case .nothingPending: return nil
+                case .onlyNoOps: continue
+                }
+            }
         }
     }
 
-    private static func makeChangeset(_ db: Database, maxChanges: Int, now: Date) throws -> Changeset? {
+    private enum Making { case made(Changeset), nothingPending, onlyNoOps }
+
+    private static func makeChangeset(_ db: Database, maxChanges: Int, now: Date) throws -> Making {
         // 1. Take the oldest entries not yet in a changeset.
+        let firstSeq = try lastChangesetSeq(db)
         let rows = try Row.fetchAll(
             db,
             sql: "SELECT seq, tbl, row_id, op, cols FROM _sync_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-            arguments: [try lastChangesetSeq(db), maxChanges])
-        guard let lastEntry = rows.last else { return nil }
+            arguments: [firstSeq, maxChanges])
+        guard let lastEntry = rows.last else { return .nothingPending }
         let lastSeq: Int64 = lastEntry["seq"]
 
         // 2. Coalesce them per row, keeping the order in which rows were first touched: the union of
@@ -51,7 +60,7 @@ extension Replica {
         var changes: [Change] = []
         changes.reserveCapacity(order.count)
         for key in order {
-            guard let entry = pending[key] else { continue }
+            guard let entry = pending[key], !entry.changes.isEmpty else { continue }
             let hlc = clock.tick(nowMilliseconds: wall)
             let columns = entry.table.columns
             let current = entry.changes.deleted
@@ -69,6 +78,12 @@ extension Replica {
             changes.append(Change(table: entry.table, id: RowID(unchecked: entry.id), op: .upsert, hlc: hlc, fields: fields))
         }
 
+        // Updates that wrote the values already there change nothing: their entries go, unsent.
+        if changes.isEmpty {
+            try db.execute(sql: "DELETE FROM _sync_outbox WHERE seq > ? AND seq <= ?", arguments: [firstSeq, lastSeq])
+            return .onlyNoOps
+        }
+
         // 4. Chain it onto the last changeset and store it for (re-)sending.
         let sequence = ChangesetSequence((try State.int(db, .lastSequence) ?? 0) + 1)
         let previous = try State.get(db, .lastHash) ?? Changeset.genesisHash
@@ -80,7 +95,7 @@ extension Replica {
         try State.set(db, .lastSequence, String(sequence.rawValue))
         try State.set(db, .lastHash, changeset.hash)
         try State.set(db, .hlc, clock.latest.description)
-        return changeset
+        return .made(changeset)
     }
 
     /// The last outbox entry in a changeset made (sent or not); later entries are unsent.

@@ -49,27 +49,29 @@ extension Replica {
     public func applyPulledPage(_ page: PullResponse, now: Date = Date()) throws(ReplicaError) -> PullApplyResult {
         try writeRefetchable("applying a pulled page") { [faults] db in
             // Our own capture triggers must not echo the centre's records back into the outbox.
-            try db.execute(sql: "UPDATE _sync_guard SET applying = 1")
-            var result = PullApplyResult(applied: 0, keptLocal: 0, skippedUnknown: 0)
-            let pending = try Self.pendingChanges(db)
-            for record in page.records {
-                if let table = SyncedTable(rawValue: record.table) {
-                    result.keptLocal += try Self.applySynced(db, table: table, record: record, pending: pending["\(table.tableID)/\(record.id)"] ?? .init())
-                    result.applied += 1
-                } else if let table = ConsolidatedTable(rawValue: record.table) {
-                    try Self.applyConsolidated(db, table: table, record: record)
-                    result.applied += 1
-                } else {
-                    result.skippedUnknown += 1
-                }
-            }
-            try faults.check(.afterApplyBeforeCursorSave)
-            try State.set(db, .cursor, String(page.nextCursor.rawValue))
-            try State.set(db, .epoch, page.epoch.rawValue)
-            try State.set(db, .lastPullAt, Timestamps.format(now))
-            try db.execute(sql: "UPDATE _sync_guard SET applying = 0")
-            return result
+            try CaptureTriggers.suspended(db) { try Self.applyPage(db, page, now: now, faults: faults) }
         }
+    }
+
+    private static func applyPage(_ db: Database, _ page: PullResponse, now: Date, faults: FaultInjector) throws -> PullApplyResult {
+        var result = PullApplyResult(applied: 0, keptLocal: 0, skippedUnknown: 0)
+        let pending = try Self.pendingChanges(db)
+        for record in page.records {
+            if let table = SyncedTable(rawValue: record.table) {
+                result.keptLocal += try Self.applySynced(db, table: table, record: record, pending: pending["\(table.tableID)/\(record.id)"] ?? .init())
+                result.applied += 1
+            } else if let table = ConsolidatedTable(rawValue: record.table) {
+                try Self.applyConsolidated(db, table: table, record: record)
+                result.applied += 1
+            } else {
+                result.skippedUnknown += 1
+            }
+        }
+        try faults.check(.afterApplyBeforeCursorSave)
+        try State.set(db, .cursor, String(page.nextCursor.rawValue))
+        try State.set(db, .epoch, page.epoch.rawValue)
+        try State.set(db, .lastPullAt, Timestamps.format(now))
+        return result
     }
 
     /// Returns the number of fields kept local.

@@ -71,6 +71,13 @@ enum Schema {
                     """)
             try CaptureTriggers.install(db, tables: SyncedTable.allCases)
         }
+        migrator.registerMigration("v4-unguarded-capture") { db in
+            // The triggers no longer read a guard table on every write: applying the centre's
+            // records turns the triggers of that one connection off instead, and an update's
+            // mask is written as computed (0 when nothing changed; changeset making drops it).
+            try CaptureTriggers.install(db, tables: SyncedTable.allCases)
+            try db.execute(sql: "DROP TABLE _sync_guard")
+        }
         return migrator
     }
 

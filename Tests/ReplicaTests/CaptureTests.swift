@@ -48,12 +48,13 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
             try db.execute(sql: "DELETE FROM project WHERE id = ?", arguments: [id.rawValue])
         }
         let entries = try outbox(replica).filter { $0.tbl == SyncedTable.project.tableID }
-        #expect(entries.count == 3)
+        #expect(entries.count == 4)
         #expect(entries[0].op == 1 && entries[0].cols == -1 && entries[0].tbl == SyncedTable.project.tableID)
         let columns = SyncedTable.project.columnNames
         let expectedMask = Int64(1 << columns.firstIndex(of: "name")!) | Int64(1 << columns.firstIndex(of: "total_cost")!)
         #expect(entries[1].op == 2 && entries[1].cols == expectedMask)
-        #expect(entries[2].op == 3 && entries[2].id == id.rawValue)
+        #expect(entries[2].op == 2 && entries[2].cols == 0)  // captured as "nothing changed"; never sent
+        #expect(entries[3].op == 3 && entries[3].id == id.rawValue)
     }
 
     @Test func rowIDsCannotChange() throws {

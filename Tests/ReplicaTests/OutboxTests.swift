@@ -40,6 +40,60 @@ import SyncTesting
         #expect(try replica.pendingSummary().changes == 0)
     }
 
+    @Test func updatesThatChangeNothingAreDroppedNotSent() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        let id = try replica.addProject(sampleProject())
+        try replica.acknowledge(try #require(try replica.nextChangeset()).sequence)
+
+        // Only no-op updates pending (a re-import of the same values): no changeset, and they go.
+        try replica.database.write { db in
+            for _ in 0..<3 { try db.execute(sql: "UPDATE project SET name = name WHERE id = ?", arguments: [id.rawValue]) }
+        }
+        #expect(try replica.pendingSummary().changes == 3)
+        #expect(try replica.nextChangeset(maxChanges: 2) == nil)
+        #expect(try replica.pendingSummary().changes == 0)
+
+        // A no-op beside a real change: only the real change is sent.
+        try replica.database.write { db in
+            try db.execute(sql: "UPDATE project SET name = name WHERE id = ?", arguments: [id.rawValue])
+        }
+        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 9, note: nil)
+        let cs = try #require(try replica.nextChangeset())
+        #expect(cs.changes.map(\.table) == [.planLine])
+        #expect(cs.sequence == ChangesetSequence(2))
+    }
+
+    @Test func aReplicaFromBeforeV4KeepsItsPendingChangesAndLosesTheGuard() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file(Replica.fileName)
+        let replica = try makeReplica(dir)
+        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: nil)
+        // Put the file back as v3 left it: the guard table, and the guarded trigger v3 shipped.
+        try replica.database.write { db in
+            try db.execute(sql: """
+                DELETE FROM grdb_migrations WHERE identifier = 'v4-unguarded-capture';
+                CREATE TABLE _sync_guard (applying INTEGER NOT NULL);
+                INSERT INTO _sync_guard(applying) VALUES (0);
+                DROP TRIGGER _sync_plan_line_insert;
+                CREATE TRIGGER _sync_plan_line_insert AFTER INSERT ON plan_line WHEN (SELECT applying FROM _sync_guard) = 0
+                BEGIN INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (1, NEW.id, 1, -1); END;
+                """)
+        }
+        try replica.database.close()
+
+        let upgraded = try Replica.open(at: path)
+        let (guardTables, guardedTriggers) = try upgraded.database.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_schema WHERE name = '_sync_guard'") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND sql LIKE '%_sync_guard%'") ?? -1)
+        }
+        #expect(guardTables == 0 && guardedTriggers == 0)
+        #expect(try upgraded.pendingSummary().changes == 1)
+        try upgraded.addPlanLine(year: 2026, fundSource: .local, amount: 6, note: nil)
+        let cs = try #require(try upgraded.nextChangeset())
+        #expect(cs.changes.count == 2 && cs.changes.allSatisfy { $0.table == .planLine })
+    }
+
     @Test func insertThenDeleteBecomesADelete() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
