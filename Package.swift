@@ -34,6 +34,7 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(
             name: "CSQLite",
             providers: [.apt(["libsqlite3-dev"])]
@@ -104,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "PromoSyncCLI",
             dependencies: [
-                "SyncCore", "Replica", "Transport", "SyncAgent", "CLISupport",
+                "CMalloc", "SyncCore", "Replica", "Transport", "SyncAgent", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

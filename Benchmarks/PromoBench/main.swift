@@ -15,9 +15,14 @@ struct Options {
     var idleSeconds = 60
     var writes = 1_000
     var output = "Benchmarks/results/latest.md"
+    /// Scenario numbers to run (`--only 1,3`); 3 includes 4 and 5 includes 6. All when nil.
+    var only: Set<Int>?
+
+    func wants(_ scenario: Int) -> Bool { only?.contains(scenario) ?? true }
 
     init(_ arguments: [String]) throws {
         var i = 1
+        var outputChosen = false
         func value() throws -> String {
             i += 1
             guard i < arguments.count else { throw BenchError("\(arguments[i - 1]) needs a value") }
@@ -29,11 +34,21 @@ struct Options {
             case "--quick":
                 // A smoke run of every scenario at small sizes (minutes → seconds); not for figures.
                 runs = 1; largeRuns = 1; captureRows = 10_000; pushChanges = 10_000; initialRows = [10_000, 50_000]; idleSeconds = 5; writes = 50
-            case "--output": output = try value()
-            default: throw BenchError("unknown option \(arguments[i]); use --runs N, --quick, --output FILE")
+            case "--output": output = try value(); outputChosen = true
+            case "--only":
+                let text = try value()
+                let numbers = text.split(separator: ",").compactMap { Int($0) }
+                guard !numbers.isEmpty, numbers.count == text.split(separator: ",").count, numbers.allSatisfy((1...6).contains) else {
+                    throw BenchError("--only takes scenario numbers 1–6 separated by commas, e.g. --only 1,3 (not \(text))")
+                }
+                // Scenario 4 runs on the data of 3, and 6 beside 5.
+                only = Set(numbers.map { $0 == 4 ? 3 : $0 == 6 ? 5 : $0 })
+            default: throw BenchError("unknown option \(arguments[i]); use --runs N, --quick, --only N,N, --output FILE")
             }
             i += 1
         }
+        // A partial run does not replace the full report.
+        if only != nil, !outputChosen { output = "Benchmarks/results/partial.md" }
     }
 }
 
@@ -54,121 +69,130 @@ say("- machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Process
 say("- runs per scenario: \(options.runs), \(options.largeRuns) at \(options.initialRows.last!) rows (medians shown)")
 say()
 
-// 1. Capture overhead
-var captured: [Double] = [], plain: [Double] = []
-for _ in 0..<options.runs {
-    let r = try Scenarios.capture(rows: options.captureRows)
-    captured.append(r.captured)
-    plain.append(r.plain)
-}
-let captureRatio = Harness.median(zip(captured, plain).map { $0 / $1 })
-say("## 1. Capture overhead")
-say()
-say("\(options.captureRows) inserts then \(options.captureRows) updates of disbursements, 1,000 rows per transaction.")
-say()
-say("| | seconds (median) |")
-say("|---|---|")
-say("| replica, capture on | \(f(Harness.median(captured))) |")
-say("| same schema, no triggers (baseline) | \(f(Harness.median(plain))) |")
-say("| **ratio** (target ≤ 1.5×) | **\(f(captureRatio))×** |")
-say()
-
-// 2. Push throughput
-var pushSeconds: [Double] = [], pushBytes: [Int64] = [], pushBaseline: [Double] = []
-for _ in 0..<options.runs {
-    let r = try Scenarios.push(changes: options.pushChanges)
-    pushSeconds.append(r.seconds)
-    pushBytes.append(r.bytesSent)
-    pushBaseline.append(r.baseline)
-}
-let pushRate = Double(options.pushChanges) / Harness.median(pushSeconds)
-say("## 2. Push throughput")
-say()
-say("\(options.pushChanges) captured plan-line inserts pushed by `promo-sync sync` to `promo-central` on loopback, acknowledged durably.")
-say()
-say("| | value (median) |")
-say("|---|---|")
-say("| push, seconds | \(f(Harness.median(pushSeconds))) |")
-say("| **changes per second** (target ≥ 100,000) | **\(Int(pushRate))** |")
-say("| bytes on the wire per change (gzip) | \(f(Double(pushBytes.sorted()[pushBytes.count / 2]) / Double(options.pushChanges), 1)) |")
-say("| baseline: the same rows into plain SQLite, one durable transaction, seconds | \(f(Harness.median(pushBaseline))) |")
-say("| ratio to the baseline | \(f(Harness.median(pushSeconds) / Harness.median(pushBaseline)))× |")
-say()
-
-// 3. Initial sync and 4. divergence
-say("## 3. Initial sync")
-say()
-say("A fresh office pulls every record with `promo-sync sync` (pages of the configured size).")
-say()
-say("| rows | seconds | peak RSS of promo-sync | replica file | baseline: copying the file, seconds | ratio |")
-say("|---|---|---|---|---|---|")
-var divergences: [Scenarios.Divergence] = []
-var largest: Scenarios.InitialSync?
-for rows in options.initialRows {
-    var seconds: [Double] = [], rss: [Int64] = [], copies: [Double] = [], size: Int64 = 0
-    let runs = rows == options.initialRows.last ? options.largeRuns : options.runs
-    for run in 0..<runs {
-        let r = try Scenarios.initialSync(rows: rows)
-        seconds.append(r.seconds)
-        rss.append(r.peakRSS)
-        copies.append(r.copySeconds)
-        size = r.replicaBytes
-        if rows == options.initialRows.last {
-            divergences.append(try Scenarios.divergence(r, differing: options.differing))
-            if run == runs - 1 { largest = r } else { r.central.stop() }
-        } else {
-            r.central.stop()
-        }
+if options.wants(1) {
+    // 1. Capture overhead
+    var captured: [Double] = [], plain: [Double] = []
+    for _ in 0..<options.runs {
+        let r = try Scenarios.capture(rows: options.captureRows)
+        captured.append(r.captured)
+        plain.append(r.plain)
     }
-    say("| \(rows) | \(f(Harness.median(seconds))) | \(Harness.megabytes(rss.sorted()[rss.count / 2])) | \(Harness.megabytes(size)) | \(f(Harness.median(copies), 3)) | \(f(Harness.median(seconds) / Harness.median(copies), 0))× |")
+    let captureRatio = Harness.median(zip(captured, plain).map { $0 / $1 })
+    say("## 1. Capture overhead")
+    say()
+    say("\(options.captureRows) inserts then \(options.captureRows) updates of disbursements, 1,000 rows per transaction.")
+    say()
+    say("| | seconds (median) |")
+    say("|---|---|")
+    say("| replica, capture on | \(f(Harness.median(captured))) |")
+    say("| same schema, no triggers (baseline) | \(f(Harness.median(plain))) |")
+    say("| **ratio** (target ≤ 1.5×) | **\(f(captureRatio))×** |")
+    say()
 }
-largest?.central.stop()
-let interrupted = try Scenarios.initialSync(rows: options.initialRows.first!, interruptAfter: 1.0)
-interrupted.central.stop()
-say()
-say("Interrupted: a first `sync` of \(options.initialRows.first!) rows killed (SIGKILL) after 1 s had committed up to cursor \(interrupted.resumedFrom ?? 0); the second `sync` resumed from there and finished in \(f(interrupted.seconds)) s.")
-say()
-say("## 4. Divergence check")
-say()
-let d = divergences
-say("A \(options.initialRows.last!)-row replica equal to the centre, then \(options.differing) rows changed behind sync's back.")
-say()
-say("| | value (median) |")
-say("|---|---|")
-say("| `promo-sync verify`, seconds | \(f(Harness.median(d.map(\.seconds)))) |")
-say("| round trips | \(d.map(\.requests).sorted()[d.count / 2]) (target ≤ 8) |")
-say("| bytes exchanged | \(d.map(\.bytes).sorted()[d.count / 2]) (target ≤ 65,536) |")
-say("| rows found | \(d.map(\.found).sorted()[d.count / 2]) of \(options.differing) |")
-if d.allSatisfy({ $0.sqldiffSeconds != nil }) {
-    say("| baseline: copy the file + `sqldiff`, seconds | \(f(Harness.median(d.compactMap(\.sqldiffSeconds)))) |")
-} else {
-    say("| baseline: copy the file + `sqldiff` | not run: install sqlite3-tools |")
-}
-say("| baseline: bytes moved (the whole file) | \(d.map(\.fileBytes).sorted()[d.count / 2]) |")
-say()
 
-// 5. Idle footprint and 6. latency
-let daemon = try await Scenarios.daemon(idleSeconds: options.idleSeconds, writes: options.writes)
-say("## 5. Idle footprint")
-say()
-say("`promo-sync daemon` with nothing to do for \(options.idleSeconds) s, after syncing 1,000 rows.")
-say()
-say("| | value |")
-say("|---|---|")
-say("| peak RSS (target ≤ 30 MB) | \(Harness.megabytes(daemon.idleRSS)) |")
-say("| of which the daemon's own memory (RssAnon; the rest is shared library code) | \(Harness.megabytes(daemon.idleAnonymous)) |")
-say("| CPU time | \(f(daemon.idleCPUSeconds, 3)) s (\(f(daemon.idleCPUSeconds / Double(options.idleSeconds) * 100, 3)) %) |")
-say("| context switches (threads alive throughout) | \(daemon.idleWakeups) (\(f(Double(daemon.idleWakeups) / Double(options.idleSeconds), 1)) per second) |")
-say()
-say("## 6. Latency")
-say()
-say("\(options.writes) single-row writes, one after another, each timed from its commit until the centre's acknowledgement is recorded in the replica (daemon running).")
-say()
-say("| | median ms | p99 ms |")
-say("|---|---|---|")
-say("| commit → acknowledged (target median ≤ 100) | \(f(Harness.median(daemon.latencies), 1)) | \(f(Harness.percentile(daemon.latencies, 0.99), 1)) |")
-say("| baseline: GET /health over libcurl | \(f(Harness.median(daemon.baselineLatencies), 1)) | \(f(Harness.percentile(daemon.baselineLatencies, 0.99), 1)) |")
-say()
+if options.wants(2) {
+    // 2. Push throughput
+    var pushSeconds: [Double] = [], pushBytes: [Int64] = [], pushBaseline: [Double] = []
+    for _ in 0..<options.runs {
+        let r = try Scenarios.push(changes: options.pushChanges)
+        pushSeconds.append(r.seconds)
+        pushBytes.append(r.bytesSent)
+        pushBaseline.append(r.baseline)
+    }
+    let pushRate = Double(options.pushChanges) / Harness.median(pushSeconds)
+    say("## 2. Push throughput")
+    say()
+    say("\(options.pushChanges) captured plan-line inserts pushed by `promo-sync sync` to `promo-central` on loopback, acknowledged durably.")
+    say()
+    say("| | value (median) |")
+    say("|---|---|")
+    say("| push, seconds | \(f(Harness.median(pushSeconds))) |")
+    say("| **changes per second** (target ≥ 100,000) | **\(Int(pushRate))** |")
+    say("| bytes on the wire per change (gzip) | \(f(Double(pushBytes.sorted()[pushBytes.count / 2]) / Double(options.pushChanges), 1)) |")
+    say("| baseline: the same rows into plain SQLite, one durable transaction, seconds | \(f(Harness.median(pushBaseline))) |")
+    say("| ratio to the baseline | \(f(Harness.median(pushSeconds) / Harness.median(pushBaseline)))× |")
+    say()
+}
+
+if options.wants(3) {
+    // 3. Initial sync and 4. divergence
+    say("## 3. Initial sync")
+    say()
+    say("A fresh office pulls every record with `promo-sync sync` (pages of the configured size).")
+    say()
+    say("| rows | seconds | peak RSS of promo-sync | replica file | baseline: copying the file, seconds | ratio |")
+    say("|---|---|---|---|---|---|")
+    var divergences: [Scenarios.Divergence] = []
+    var largest: Scenarios.InitialSync?
+    for rows in options.initialRows {
+        var seconds: [Double] = [], rss: [Int64] = [], copies: [Double] = [], size: Int64 = 0
+        let runs = rows == options.initialRows.last ? options.largeRuns : options.runs
+        for run in 0..<runs {
+            let r = try Scenarios.initialSync(rows: rows)
+            seconds.append(r.seconds)
+            rss.append(r.peakRSS)
+            copies.append(r.copySeconds)
+            size = r.replicaBytes
+            if rows == options.initialRows.last {
+                divergences.append(try Scenarios.divergence(r, differing: options.differing))
+                if run == runs - 1 { largest = r } else { r.central.stop() }
+            } else {
+                r.central.stop()
+            }
+        }
+        say("| \(rows) | \(f(Harness.median(seconds))) | \(Harness.megabytes(rss.sorted()[rss.count / 2])) | \(Harness.megabytes(size)) | \(f(Harness.median(copies), 3)) | \(f(Harness.median(seconds) / Harness.median(copies), 0))× |")
+    }
+    largest?.central.stop()
+    let interrupted = try Scenarios.initialSync(rows: options.initialRows.first!, interruptAfter: 1.0)
+    interrupted.central.stop()
+    say()
+    say("Interrupted: a first `sync` of \(options.initialRows.first!) rows killed (SIGKILL) after 1 s had committed up to cursor \(interrupted.resumedFrom ?? 0); the second `sync` resumed from there and finished in \(f(interrupted.seconds)) s.")
+    say()
+    say("## 4. Divergence check")
+    say()
+    let d = divergences
+    say("A \(options.initialRows.last!)-row replica equal to the centre, then \(options.differing) rows changed behind sync's back.")
+    say()
+    say("| | value (median) |")
+    say("|---|---|")
+    say("| `promo-sync verify`, seconds | \(f(Harness.median(d.map(\.seconds)))) |")
+    say("| round trips | \(d.map(\.requests).sorted()[d.count / 2]) (target ≤ 8) |")
+    say("| bytes exchanged | \(d.map(\.bytes).sorted()[d.count / 2]) (target ≤ 65,536) |")
+    say("| rows found | \(d.map(\.found).sorted()[d.count / 2]) of \(options.differing) |")
+    if d.allSatisfy({ $0.sqldiffSeconds != nil }) {
+        say("| baseline: copy the file + `sqldiff`, seconds | \(f(Harness.median(d.compactMap(\.sqldiffSeconds)))) |")
+    } else {
+        say("| baseline: copy the file + `sqldiff` | not run: install sqlite3-tools |")
+    }
+    say("| baseline: bytes moved (the whole file) | \(d.map(\.fileBytes).sorted()[d.count / 2]) |")
+    say()
+}
+
+if options.wants(5) {
+    // 5. Idle footprint and 6. latency
+    let daemon = try await Scenarios.daemon(idleSeconds: options.idleSeconds, writes: options.writes)
+    say("## 5. Idle footprint")
+    say()
+    say("`promo-sync daemon` with nothing to do for \(options.idleSeconds) s, after syncing 1,000 rows.")
+    say()
+    say("| | value |")
+    say("|---|---|")
+    say("| peak RSS (target ≤ 30 MB) | \(Harness.megabytes(daemon.idleRSS)) |")
+    say("| of which the daemon's own memory (RssAnon; the rest is shared library code) | \(Harness.megabytes(daemon.idleAnonymous)) |")
+    say("| CPU time | \(f(daemon.idleCPUSeconds, 3)) s (\(f(daemon.idleCPUSeconds / Double(options.idleSeconds) * 100, 3)) %) |")
+    say("| context switches (threads alive throughout) | \(daemon.idleWakeups) (\(f(Double(daemon.idleWakeups) / Double(options.idleSeconds), 1)) per second) |")
+    say()
+    say("## 6. Latency")
+    say()
+    say("\(options.writes) single-row writes, one after another, each timed from its commit until the centre's acknowledgement is recorded in the replica (daemon running).")
+    say()
+    say("| | median ms | p99 ms |")
+    say("|---|---|---|")
+    say("| commit → acknowledged (target median ≤ 100) | \(f(Harness.median(daemon.latencies), 1)) | \(f(Harness.percentile(daemon.latencies, 0.99), 1)) |")
+    say("| baseline: GET /health over libcurl | \(f(Harness.median(daemon.baselineLatencies), 1)) | \(f(Harness.percentile(daemon.baselineLatencies, 0.99), 1)) |")
+    say()
+}
+
 say("Total bench time: \(Int(Date().timeIntervalSince(started))) s.")
 
 try? FileManager.default.createDirectory(atPath: URL(fileURLWithPath: options.output).deletingLastPathComponent().path, withIntermediateDirectories: true)

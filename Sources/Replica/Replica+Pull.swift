@@ -85,6 +85,16 @@ extension Replica {
         return out
     }
 
+    /// The whole-row upsert of each synced table (built once, not per row).
+    private static let upsertSQL = Dictionary(uniqueKeysWithValues: SyncedTable.allCases.map { ($0, makeUpsertSQL($0)) })
+
+    private static func makeUpsertSQL(_ table: SyncedTable) -> String {
+        let names = (["id"] + table.columns.map(\.name)).joined(separator: ", ")
+        let marks = Array(repeating: "?", count: table.columns.count + 1).joined(separator: ", ")
+        let updates = table.columns.map { "\($0.name) = excluded.\($0.name)" }.joined(separator: ", ")
+        return "INSERT INTO \(table.rawValue)(\(names)) VALUES (\(marks)) ON CONFLICT(id) DO UPDATE SET \(updates)"
+    }
+
     /// `pending` is what this row's local changes still waiting for the centre add up to.
     static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord, pending: CaptureTriggers.RowChanges) throws -> Int {
         if record.deleted {
@@ -95,19 +105,17 @@ extension Replica {
         }
         if pending.deleted { return 0 }
         let columns = table.columns
-        let keep = Set(columns.enumerated().filter { index, _ in pending.contains(column: index) }.map(\.element.name))
-        // A record is the centre's whole row: a field it does not carry is empty there.
-        let values: [(any DatabaseValueConvertible)?] = columns.map { databaseValue(record.fields[$0.name]) }
-        if keep.isEmpty {
-            // The centre's whole row, inserted or replacing ours (ids never change, so REPLACE
-            // is an update of every column).
-            let names = (["id"] + columns.map(\.name)).joined(separator: ", ")
-            let marks = Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")
-            try db.cachedStatement(sql: "INSERT INTO \(table.rawValue)(\(names)) VALUES (\(marks)) ON CONFLICT(id) DO UPDATE SET "
-                                   + columns.map { "\($0.name) = excluded.\($0.name)" }.joined(separator: ", "))
-                .execute(arguments: StatementArguments([record.id as (any DatabaseValueConvertible)?] + values))
+        if pending.isEmpty {
+            // The centre's whole row (a field it does not carry is empty there), inserted or
+            // replacing ours: ids never change, so this is an update of every column.
+            var arguments: [(any DatabaseValueConvertible)?] = [record.id]
+            arguments.reserveCapacity(columns.count + 1)
+            for column in columns { arguments.append(databaseValue(record.fields[column.name])) }
+            try db.cachedStatement(sql: upsertSQL[table] ?? makeUpsertSQL(table)).execute(arguments: StatementArguments(arguments))
             return 0
         }
+        let keep = Set(columns.enumerated().filter { index, _ in pending.contains(column: index) }.map(\.element.name))
+        let values: [(any DatabaseValueConvertible)?] = columns.map { databaseValue(record.fields[$0.name]) }
         let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM \(table.rawValue) WHERE id = ?)", arguments: [record.id]) ?? false
         if !exists { return keep.count }
         let updatable = columns.enumerated().filter { !keep.contains($0.element.name) }

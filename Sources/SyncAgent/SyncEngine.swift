@@ -138,18 +138,33 @@ public struct SyncEngine: Sendable {
         }
 
         // 2. Pull: page after page from the saved cursor; each page and its cursor commit together.
+        //    The next page is fetched (and parsed) while this one is applied: the centre, the
+        //    parser and SQLite work at once. Only one page ahead, so memory stays bounded; a page
+        //    fetched but not applied when the cycle stops is simply fetched again next time.
+        let position: SyncPosition
+        do { position = try replica.syncPosition() } catch { throw SyncAgentError(error) }
+        // The unchanged echoes of changesets this replica made are skipped.
+        let own = position.ownChangesets
+        let client = self.client, pageSize = configuration.pageSize
+        func fetch(after cursor: PullCursor) -> Task<Result<CentralClient.Exchange<PullResponse>, TransportError>, Never> {
+            Task {
+                do throws(TransportError) { return .success(try await client.pull(after: cursor, limit: pageSize, own: own)) } catch { return .failure(error) }
+            }
+        }
+        var next = fetch(after: position.cursor)
+        defer { next.cancel() }
         while true {
             if Task.isShuttingDownGracefully { return report }
-            let position: SyncPosition
-            do { position = try replica.syncPosition() } catch { throw SyncAgentError(error) }
             let exchange: CentralClient.Exchange<PullResponse>
-            // The unchanged echoes of changesets this replica made are skipped.
-            do { exchange = try await client.pull(after: position.cursor, limit: configuration.pageSize, own: position.ownChangesets) } catch {
+            switch await next.value {
+            case .success(let value): exchange = value
+            case .failure(let error):
                 try checkEpoch(error.epoch, known: known)
                 throw SyncAgentError(error)
             }
             let page = exchange.value
             try checkEpoch(page.epoch, known: known)
+            if page.hasMore { next = fetch(after: page.nextCursor) }
             let replica = self.replica
             do { _ = try await runBlocking { () throws(ReplicaError) in try replica.applyPulledPage(page) } } catch {
                 throw SyncAgentError(error)
