@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import GRDB
 import SyncCore
@@ -95,6 +96,35 @@ extension Replica {
         return "INSERT INTO \(table.rawValue)(\(names)) VALUES (\(marks)) ON CONFLICT(id) DO UPDATE SET \(updates)"
     }
 
+    /// Inserts or replaces one whole row. The hot loop of an initial sync, so the values are bound
+    /// straight to the cached statement (no argument array of existentials per row).
+    private static func upsertWholeRow(_ db: Database, table: SyncedTable, record: PulledRecord) throws {
+        let sql = upsertSQL[table] ?? makeUpsertSQL(table)
+        let handle = try db.cachedStatement(sql: sql).sqliteStatement
+        sqlite3_reset(handle)
+        var code = bindText(handle, 1, record.id)
+        for (index, column) in table.columns.enumerated() where code == SQLITE_OK {
+            let position = Int32(index + 2)
+            switch record.fields[column.name] {
+            case .none, .null: code = sqlite3_bind_null(handle, position)
+            case .integer(let value): code = sqlite3_bind_int64(handle, position, value)
+            case .text(let value): code = bindText(handle, position, value)
+            }
+        }
+        if code == SQLITE_OK { code = sqlite3_step(handle) }
+        sqlite3_reset(handle)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
+        }
+    }
+
+    private static func bindText(_ handle: OpaquePointer?, _ position: Int32, _ text: String) -> Int32 {
+        var text = text
+        return text.withUTF8 { bytes in
+            sqlite3_bind_text(handle, position, bytes.baseAddress, Int32(bytes.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+        }
+    }
+
     /// `pending` is what this row's local changes still waiting for the centre add up to.
     static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord, pending: CaptureTriggers.RowChanges) throws -> Int {
         if record.deleted {
@@ -108,10 +138,7 @@ extension Replica {
         if pending.isEmpty {
             // The centre's whole row (a field it does not carry is empty there), inserted or
             // replacing ours: ids never change, so this is an update of every column.
-            var arguments: [(any DatabaseValueConvertible)?] = [record.id]
-            arguments.reserveCapacity(columns.count + 1)
-            for column in columns { arguments.append(databaseValue(record.fields[column.name])) }
-            try db.cachedStatement(sql: upsertSQL[table] ?? makeUpsertSQL(table)).execute(arguments: StatementArguments(arguments))
+            try upsertWholeRow(db, table: table, record: record)
             return 0
         }
         let keep = Set(columns.enumerated().filter { index, _ in pending.contains(column: index) }.map(\.element.name))

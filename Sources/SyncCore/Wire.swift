@@ -82,7 +82,7 @@ public struct PulledRecord: Codable, Sendable, Equatable {
 }
 
 /// `GET /v1/changes?after=CURSOR&limit=N`: the next page of the change log the office may see.
-public struct PullResponse: Codable, Sendable {
+public struct PullResponse: Codable, Sendable, Equatable {
     public var epoch: Epoch
     public var records: [PulledRecord]
     /// The cursor to save once this page is applied.

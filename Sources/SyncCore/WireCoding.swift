@@ -308,24 +308,135 @@ extension PushRequest {
 // MARK: Pull pages
 
 extension PullResponse {
-    /// Reads a pull page.
+    /// Reads a pull page, refusing anything the protocol does not define. The page is read in one
+    /// pass straight into records (no intermediate tree of the whole page): a page is the largest
+    /// body an office reads, and at an initial sync reading it costs as much as writing it.
     public init(jsonData data: Data) throws(SyncCoreError) {
-        var o = try JSONObject(try JSON.parse(data), at: "page")
-        let epoch = Epoch(try o.string("epoch"))
-        let next = PullCursor(try o.integer("nextCursor"))
-        let hasMore = try o.bool("hasMore")
-        guard let list = try o.value("records").array else { throw SyncCoreError(.invalidValue, "page.records must be an array") }
-        var records: [PulledRecord] = []
-        records.reserveCapacity(list.count)
-        for (index, item) in list.enumerated() {
-            var r = try JSONObject(item, at: "page.records[\(index)]")
-            let fields = try FieldCoding.fields(try r.value("fields"), at: "page.records[\(index)].fields")
-            records.append(PulledRecord(cursor: PullCursor(try r.integer("cursor")), table: try r.string("table"), id: try r.string("id"),
-                                        office: OfficeCode(unchecked: try r.string("office")), deleted: try r.bool("deleted"), fields: fields))
-            try r.finish()
+        var reader = JSONReader(bytes: Array(data))
+        var epoch: String?, nextCursor: Int64?, hasMore: Bool?, records: [PulledRecord]?
+        try reader.members(at: "page") { r, name throws(SyncCoreError) in
+            switch name {
+            case "epoch": epoch = try r.string(member: name, of: "page", once: epoch)
+            case "nextCursor": nextCursor = try r.integer(member: name, of: "page", once: nextCursor)
+            case "hasMore": hasMore = try r.bool(member: name, of: "page", once: hasMore)
+            case "records":
+                guard records == nil else { throw r.fail("a repeated member 'records'") }
+                var list: [PulledRecord] = []
+                try r.elements(at: "page.records") { r, index throws(SyncCoreError) in list.append(try PulledRecord(reading: &r, index: index)) }
+                records = list
+            default: throw SyncCoreError(.invalidValue, "page has an unknown member '\(name)'")
+            }
         }
-        try o.finish()
-        self.init(epoch: epoch, records: records, nextCursor: next, hasMore: hasMore)
+        reader.skipSpace()
+        guard reader.i == reader.bytes.count else { throw reader.fail("text after the JSON value") }
+        guard let epoch else { throw SyncCoreError(.invalidValue, "page.epoch must be a string") }
+        guard let nextCursor else { throw SyncCoreError(.invalidValue, "page.nextCursor must be a whole number") }
+        guard let hasMore else { throw SyncCoreError(.invalidValue, "page.hasMore must be true or false") }
+        guard let records else { throw SyncCoreError(.invalidValue, "page.records must be present") }
+        self.init(epoch: Epoch(epoch), records: records, nextCursor: PullCursor(nextCursor), hasMore: hasMore)
+    }
+}
+
+extension PulledRecord {
+    init(reading r: inout JSONReader, index: Int) throws(SyncCoreError) {
+        var cursor: Int64?, table: String?, id: String?, office: String?, deleted: Bool?, fields: [String: FieldValue]?
+        func path() -> String { "page.records[\(index)]" }
+        try r.members(at: path()) { r, name throws(SyncCoreError) in
+            switch name {
+            case "cursor": cursor = try r.integer(member: name, of: path(), once: cursor)
+            case "table": table = try r.string(member: name, of: path(), once: table)
+            case "id": id = try r.string(member: name, of: path(), once: id)
+            case "office": office = try r.string(member: name, of: path(), once: office)
+            case "deleted": deleted = try r.bool(member: name, of: path(), once: deleted)
+            case "fields":
+                guard fields == nil else { throw r.fail("a repeated member 'fields'") }
+                var out: [String: FieldValue] = [:]
+                try r.members(at: path() + ".fields") { r, column throws(SyncCoreError) in
+                    let value: FieldValue
+                    switch try r.value(depth: 3) {
+                    case .null: value = .null
+                    case .integer(let i): value = .integer(i)
+                    case .string(let s): value = .text(s)
+                    default: throw SyncCoreError(.invalidValue, "\(path()).fields.\(column) must be null, a whole number or a string")
+                    }
+                    guard out.updateValue(value, forKey: column) == nil else { throw r.fail("a repeated member '\(column)'") }
+                }
+                fields = out
+            default: throw SyncCoreError(.invalidValue, "\(path()) has an unknown member '\(name)'")
+            }
+        }
+        guard let cursor else { throw SyncCoreError(.invalidValue, "\(path()).cursor must be a whole number") }
+        guard let table else { throw SyncCoreError(.invalidValue, "\(path()).table must be a string") }
+        guard let id else { throw SyncCoreError(.invalidValue, "\(path()).id must be a string") }
+        guard let office else { throw SyncCoreError(.invalidValue, "\(path()).office must be a string") }
+        guard let deleted else { throw SyncCoreError(.invalidValue, "\(path()).deleted must be true or false") }
+        guard let fields else { throw SyncCoreError(.invalidValue, "\(path()).fields must be present") }
+        self.init(cursor: PullCursor(cursor), table: table, id: id, office: OfficeCode(unchecked: office), deleted: deleted, fields: fields)
+    }
+}
+
+extension JSONReader {
+    /// Reads the object that starts here member by member: `member` is called with each name and
+    /// the reader at its value, which it must read. For large documents read in one pass.
+    mutating func members(at path: @autoclosure () -> String, _ member: (inout JSONReader, String) throws(SyncCoreError) -> Void) throws(SyncCoreError) {
+        skipSpace()
+        guard i < bytes.count, bytes[i] == 0x7B else { throw SyncCoreError(.invalidValue, "\(path()) must be an object") }
+        i += 1
+        skipSpace()
+        if i < bytes.count, bytes[i] == 0x7D { i += 1; return }
+        while true {
+            skipSpace()
+            let name = try string()
+            skipSpace()
+            guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected ':'") }
+            i += 1
+            try member(&self, name)
+            skipSpace()
+            guard i < bytes.count else { throw fail("an unterminated object") }
+            if bytes[i] == 0x2C { i += 1; continue }
+            if bytes[i] == 0x7D { i += 1; return }
+            throw fail("expected ',' or '}'")
+        }
+    }
+
+    /// Reads the array that starts here element by element, as `members` does for objects.
+    mutating func elements(at path: @autoclosure () -> String, _ element: (inout JSONReader, Int) throws(SyncCoreError) -> Void) throws(SyncCoreError) {
+        skipSpace()
+        guard i < bytes.count, bytes[i] == 0x5B else { throw SyncCoreError(.invalidValue, "\(path()) must be an array") }
+        i += 1
+        skipSpace()
+        if i < bytes.count, bytes[i] == 0x5D { i += 1; return }
+        var index = 0
+        while true {
+            try element(&self, index)
+            index += 1
+            skipSpace()
+            guard i < bytes.count else { throw fail("an unterminated array") }
+            if bytes[i] == 0x2C { i += 1; continue }
+            if bytes[i] == 0x5D { i += 1; return }
+            throw fail("expected ',' or ']'")
+        }
+    }
+
+    /// Reads one member's value, which must be a string, refusing a second copy of the member.
+    mutating func string(member name: String, of path: @autoclosure () -> String, once previous: String?) throws(SyncCoreError) -> String {
+        guard previous == nil else { throw fail("a repeated member '\(name)'") }
+        guard case .string(let value) = try value(depth: 2) else { throw SyncCoreError(.invalidValue, "\(path()).\(name) must be a string") }
+        return value
+    }
+
+    /// Reads one member's value, which must be a whole number, refusing a second copy.
+    mutating func integer(member name: String, of path: @autoclosure () -> String, once previous: Int64?) throws(SyncCoreError) -> Int64 {
+        guard previous == nil else { throw fail("a repeated member '\(name)'") }
+        guard case .integer(let value) = try value(depth: 2) else { throw SyncCoreError(.invalidValue, "\(path()).\(name) must be a whole number") }
+        return value
+    }
+
+    /// Reads one member's value, which must be true or false, refusing a second copy.
+    mutating func bool(member name: String, of path: @autoclosure () -> String, once previous: Bool?) throws(SyncCoreError) -> Bool {
+        guard previous == nil else { throw fail("a repeated member '\(name)'") }
+        guard case .bool(let value) = try value(depth: 2) else { throw SyncCoreError(.invalidValue, "\(path()).\(name) must be true or false") }
+        return value
     }
 }
 

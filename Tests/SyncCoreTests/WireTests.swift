@@ -47,4 +47,50 @@ import Testing
         #expect(nullName?.message.contains("may not be null") == true)
         #expect(throws: Never.self) { try change(["approved_support": .null, "name": .text("ok")]).validate() }
     }
+
+    @Test func pullPagesReadTheSameFromTheWriterAndFromCodable() throws {
+        let records = [
+            PulledRecord(cursor: PullCursor(7), table: "project", id: "01a220b8-f6ba-7f3d-953c-42fbd3d0fb8c", office: OfficeCode(unchecked: "79"),
+                         deleted: false, fields: ["name": .text("Máy sấy \"nông sản\"\n"), "total_cost": .integer(Int64.max), "beneficiary": .null]),
+            PulledRecord(cursor: PullCursor(9), table: "province_total", id: "79/2025/local", office: .central, deleted: true, fields: [:]),
+        ]
+        let page = PullResponse(epoch: Epoch("e-1"), records: records, nextCursor: PullCursor(9), hasMore: true)
+        var writer = PullPageWriter()
+        for r in records {
+            writer.append(cursor: r.cursor.rawValue, table: r.table, id: r.id, office: r.office.rawValue, deleted: r.deleted,
+                          fieldsJSON: FieldCoding.encode(r.fields))
+        }
+        #expect(try PullResponse(jsonData: writer.finish(epoch: page.epoch, nextCursor: 9, hasMore: true)) == page)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted]  // whitespace anywhere is fine
+        #expect(try PullResponse(jsonData: try encoder.encode(page)) == page)
+        #expect(try PullResponse(jsonData: Data(#"{"records":[],"epoch":"e","hasMore":false,"nextCursor":0}"#.utf8)).records.isEmpty)
+    }
+
+    @Test func pullPagesRefuseWhatTheProtocolDoesNotDefine() {
+        let record = #"{"cursor":1,"deleted":false,"fields":{"amount":5},"id":"x","office":"79","table":"plan_line"}"#
+        func page(_ records: String, tail: String = #","epoch":"e","hasMore":false,"nextCursor":1}"#) -> Data {
+            Data(("{\"records\":[" + records + "]" + tail).utf8)
+        }
+        #expect(throws: Never.self) { try PullResponse(jsonData: page(record)) }
+        let cases: [(Data, String)] = [
+            (page(record.replacingOccurrences(of: #""office":"79","#, with: "")), "page.records[0].office must be a string"),
+            (page(record + "," + record.replacingOccurrences(of: #""cursor":1"#, with: #""cursor":"1""#)), "page.records[1].cursor must be a whole number"),
+            (page(record.replacingOccurrences(of: #""id":"x""#, with: #""id":"x","extra":1"#)), "page.records[0] has an unknown member 'extra'"),
+            (page(record.replacingOccurrences(of: #""id":"x""#, with: #""id":"x","id":"y""#)), "a repeated member 'id'"),
+            (page(record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"amount":1.5}"#)), "not whole"),
+            (page(record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"amount":true}"#)), "page.records[0].fields.amount must be null, a whole number or a string"),
+            (page(record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"amount":5,"amount":6}"#)), "a repeated member 'amount'"),
+            (page(record, tail: #","epoch":"e","hasMore":false}"#), "page.nextCursor must be a whole number"),
+            (page(record, tail: #","epoch":"e","hasMore":false,"nextCursor":1,"more":2}"#), "page has an unknown member 'more'"),
+            (page(record, tail: #","epoch":"e","hasMore":false,"nextCursor":1} x"#), "text after the JSON value"),
+            (page(record, tail: #","epoch":"e","hasMore":false,"nextCursor":1"#), "unterminated object"),
+            (Data(#"{"records":{},"epoch":"e","hasMore":false,"nextCursor":1}"#.utf8), "page.records must be an array"),
+            (Data(#"{"epoch":"e","hasMore":false,"nextCursor":1}"#.utf8), "page.records must be present"),
+        ]
+        for (body, message) in cases {
+            let error = #expect(throws: SyncCoreError.self) { try PullResponse(jsonData: body) }
+            #expect(error?.message.contains(message) == true, "\(message) ← \(error?.message ?? "no error")")
+        }
+    }
 }
