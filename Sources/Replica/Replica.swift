@@ -38,7 +38,9 @@ public final class Replica: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -16384") }
+        // 8 MiB of page cache per connection: an office's inserts arrive roughly in id order
+        // (time-ordered ids), so a larger cache only adds to the resident set (docs/BENCHMARKS.md).
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -8192") }
         config.label = "replica"
         return config
     }
