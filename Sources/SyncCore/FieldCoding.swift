@@ -30,23 +30,10 @@ public enum FieldCoding {
     /// Decodes what ``encode(_:)`` (or any JSON writer) produced for a flat object of null, whole
     /// number and string values.
     public static func decode(_ text: String) throws(SyncCoreError) -> [String: FieldValue] {
-        try fields(JSON.parse(text.utf8), at: "fields")
-    }
-
-    /// The fields of a parsed JSON object.
-    public static func fields(_ json: JSON, at path: String) throws(SyncCoreError) -> [String: FieldValue] {
-        guard let members = json.object else { throw SyncCoreError(.invalidValue, "\(path) must be an object") }
-        var out: [String: FieldValue] = [:]
-        out.reserveCapacity(members.count)
-        for (name, value) in members {
-            switch value {
-            case .null: out[name] = .null
-            case .integer(let i): out[name] = .integer(i)
-            case .string(let s): out[name] = .text(s)
-            default: throw SyncCoreError(.invalidValue, "\(path).\(name) must be null, a whole number or a string")
-            }
-        }
-        return out
+        var reader = JSONReader(bytes: Array(text.utf8))
+        let fields = try reader.fields(at: "fields")
+        try reader.finish()
+        return fields
     }
 
     static func appendString(_ s: String, to out: inout String) {

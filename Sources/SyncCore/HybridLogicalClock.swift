@@ -31,11 +31,25 @@ public struct HLCTimestamp: Hashable, Comparable, Codable, Sendable, CustomStrin
         self.init(milliseconds: ms, counter: counter, node: String(parts[2]))
     }
 
+    /// `mmmmmmmmmmmmm-cccc-node`: milliseconds in at least 13 lower-case hex digits, the counter in
+    /// 4, then the node. Written into one buffer: the centre writes one per field it stores.
     public var description: String {
-        let ms = String(milliseconds, radix: 16)
-        let c = String(counter, radix: 16)
-        return String(repeating: "0", count: max(0, 13 - ms.count)) + ms + "-"
-            + String(repeating: "0", count: max(0, 4 - c.count)) + c + "-" + node
+        var msDigits = 13
+        while msDigits < 16, milliseconds >> (4 * UInt64(msDigits)) != 0 { msDigits += 1 }
+        var node = node
+        return node.withUTF8 { nodeBytes in
+            String(unsafeUninitializedCapacity: msDigits + 6 + nodeBytes.count) { out in
+                func hex(_ d: UInt64) -> UInt8 { d < 10 ? 0x30 + UInt8(d) : 0x57 + UInt8(d) }
+                var value = milliseconds
+                for i in stride(from: msDigits - 1, through: 0, by: -1) { out[i] = hex(value & 0xF); value >>= 4 }
+                out[msDigits] = UInt8(ascii: "-")
+                var c = counter
+                for i in stride(from: msDigits + 4, through: msDigits + 1, by: -1) { out[i] = hex(UInt64(c & 0xF)); c >>= 4 }
+                out[msDigits + 5] = UInt8(ascii: "-")
+                for (offset, byte) in nodeBytes.enumerated() { out[msDigits + 6 + offset] = byte }
+                return msDigits + 6 + nodeBytes.count
+            }
+        }
     }
 
     public init(from decoder: any Decoder) throws {

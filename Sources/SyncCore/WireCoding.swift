@@ -27,55 +27,6 @@ public enum JSON: Equatable, Sendable {
     public var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
 }
 
-/// Reads the members of a JSON object by name, refusing missing, mistyped and unknown members
-/// with a message that names the member and where it is.
-public struct JSONObject {
-    let members: [String: JSON]
-    let path: String
-    private var used: Set<String> = []
-
-    public init(_ value: JSON, at path: String) throws(SyncCoreError) {
-        guard let members = value.object else { throw SyncCoreError(.invalidValue, "\(path) must be an object") }
-        self.members = members
-        self.path = path
-    }
-
-    public mutating func string(_ name: String) throws(SyncCoreError) -> String {
-        used.insert(name)
-        guard let s = members[name]?.string else { throw missing(name, "a string") }
-        return s
-    }
-
-    public mutating func integer(_ name: String) throws(SyncCoreError) -> Int64 {
-        used.insert(name)
-        guard let i = members[name]?.integer else { throw missing(name, "a whole number") }
-        return i
-    }
-
-    public mutating func bool(_ name: String) throws(SyncCoreError) -> Bool {
-        used.insert(name)
-        guard let b = members[name]?.bool else { throw missing(name, "true or false") }
-        return b
-    }
-
-    public mutating func value(_ name: String) throws(SyncCoreError) -> JSON {
-        used.insert(name)
-        guard let v = members[name] else { throw missing(name, "present") }
-        return v
-    }
-
-    /// Refuses members the protocol does not define.
-    public func finish() throws(SyncCoreError) {
-        if let unknown = members.keys.filter({ !used.contains($0) }).sorted().first {
-            throw SyncCoreError(.invalidValue, "\(path) has an unknown member '\(unknown)'")
-        }
-    }
-
-    func missing(_ name: String, _ kind: String) -> SyncCoreError {
-        SyncCoreError(.invalidValue, "\(path).\(name) must be \(kind)")
-    }
-}
-
 struct JSONReader {
     let bytes: [UInt8]
     var i = 0
@@ -235,17 +186,29 @@ extension Change {
         out += "\"}"
     }
 
-    init(json: JSON, at path: String) throws(SyncCoreError) {
-        var o = try JSONObject(json, at: path)
-        let tableName = try o.string("table")
-        guard let table = SyncedTable(rawValue: tableName) else { throw SyncCoreError(.invalidValue, "\(path).table '\(tableName)' is not a synced table") }
-        let opName = try o.string("op")
-        guard let op = ChangeOperation(rawValue: opName) else { throw SyncCoreError(.invalidValue, "\(path).op must be upsert or delete") }
-        let hlc = try HLCTimestamp(parsing: try o.string("hlc"))
-        let id = try RowID(try o.string("id"))
-        let fields = try FieldCoding.fields(try o.value("fields"), at: "\(path).fields")
-        try o.finish()
-        self.init(table: table, id: id, op: op, hlc: hlc, fields: fields)
+    /// Reads one change in one pass, refusing anything the protocol does not define.
+    init(reading r: inout JSONReader, at path: @autoclosure () -> String) throws(SyncCoreError) {
+        var tableName: String?, opName: String?, hlcText: String?, idText: String?, fields: [String: FieldValue]?
+        try r.members(at: path()) { r, name throws(SyncCoreError) in
+            switch name {
+            case "table": tableName = try r.string(member: name, of: path(), once: tableName)
+            case "op": opName = try r.string(member: name, of: path(), once: opName)
+            case "hlc": hlcText = try r.string(member: name, of: path(), once: hlcText)
+            case "id": idText = try r.string(member: name, of: path(), once: idText)
+            case "fields":
+                guard fields == nil else { throw r.fail("a repeated member 'fields'") }
+                fields = try r.fields(at: path() + ".fields")
+            default: throw SyncCoreError(.invalidValue, "\(path()) has an unknown member '\(name)'")
+            }
+        }
+        guard let tableName else { throw SyncCoreError(.invalidValue, "\(path()).table must be a string") }
+        guard let table = SyncedTable(rawValue: tableName) else { throw SyncCoreError(.invalidValue, "\(path()).table '\(tableName)' is not a synced table") }
+        guard let opName else { throw SyncCoreError(.invalidValue, "\(path()).op must be a string") }
+        guard let op = ChangeOperation(rawValue: opName) else { throw SyncCoreError(.invalidValue, "\(path()).op must be upsert or delete") }
+        guard let hlcText else { throw SyncCoreError(.invalidValue, "\(path()).hlc must be a string") }
+        guard let idText else { throw SyncCoreError(.invalidValue, "\(path()).id must be a string") }
+        guard let fields else { throw SyncCoreError(.invalidValue, "\(path()).fields must be present") }
+        self.init(table: table, id: try RowID(idText), op: op, hlc: try HLCTimestamp(parsing: hlcText), fields: fields)
     }
 }
 
@@ -268,25 +231,39 @@ extension Changeset {
         return out
     }
 
-    /// Reads the JSON form, refusing anything the protocol does not define.
-    public init(json: JSON, at path: String = "changeset") throws(SyncCoreError) {
-        var o = try JSONObject(json, at: path)
-        let office = OfficeCode(unchecked: try o.string("office"))
-        let sequence = ChangesetSequence(try o.integer("sequence"))
-        let previousHash = try o.string("previousHash")
-        let hash = try o.string("hash")
-        guard let list = try o.value("changes").array else { throw SyncCoreError(.invalidValue, "\(path).changes must be an array") }
-        var changes: [Change] = []
-        changes.reserveCapacity(list.count)
-        for (index, item) in list.enumerated() { changes.append(try Change(json: item, at: "\(path).changes[\(index)]")) }
-        try o.finish()
-        self.init(office: office, sequence: sequence, previousHash: previousHash, changes: changes)
+    /// Reads the JSON form in one pass, refusing anything the protocol does not define.
+    init(reading r: inout JSONReader, at path: String = "changeset") throws(SyncCoreError) {
+        var office: String?, sequence: Int64?, previousHash: String?, hash: String?, changes: [Change]?
+        try r.members(at: path) { r, name throws(SyncCoreError) in
+            switch name {
+            case "office": office = try r.string(member: name, of: path, once: office)
+            case "sequence": sequence = try r.integer(member: name, of: path, once: sequence)
+            case "previousHash": previousHash = try r.string(member: name, of: path, once: previousHash)
+            case "hash": hash = try r.string(member: name, of: path, once: hash)
+            case "changes":
+                guard changes == nil else { throw r.fail("a repeated member 'changes'") }
+                var list: [Change] = []
+                try r.elements(at: path + ".changes") { r, index throws(SyncCoreError) in
+                    list.append(try Change(reading: &r, at: "\(path).changes[\(index)]"))
+                }
+                changes = list
+            default: throw SyncCoreError(.invalidValue, "\(path) has an unknown member '\(name)'")
+            }
+        }
+        guard let office else { throw SyncCoreError(.invalidValue, "\(path).office must be a string") }
+        guard let sequence else { throw SyncCoreError(.invalidValue, "\(path).sequence must be a whole number") }
+        guard let previousHash else { throw SyncCoreError(.invalidValue, "\(path).previousHash must be a string") }
+        guard let hash else { throw SyncCoreError(.invalidValue, "\(path).hash must be a string") }
+        guard let changes else { throw SyncCoreError(.invalidValue, "\(path).changes must be present") }
+        self.init(office: OfficeCode(unchecked: office), sequence: ChangesetSequence(sequence), previousHash: previousHash, changes: changes)
         self.hash = hash
     }
 
     /// Reads a stored or received changeset body.
     public init(jsonData data: Data) throws(SyncCoreError) {
-        try self.init(json: try JSON.parse(data))
+        var reader = JSONReader(bytes: Array(data))
+        try self.init(reading: &reader)
+        try reader.finish()
     }
 }
 
@@ -297,11 +274,21 @@ extension PushRequest {
     }
 
     public init(jsonData data: Data) throws(SyncCoreError) {
-        var o = try JSONObject(try JSON.parse(data), at: "body")
-        let version = Int(try o.integer("protocolVersion"))
-        let changeset = try Changeset(json: try o.value("changeset"))
-        try o.finish()
-        self.init(protocolVersion: version, changeset: changeset)
+        var reader = JSONReader(bytes: Array(data))
+        var version: Int64?, changeset: Changeset?
+        try reader.members(at: "body") { r, name throws(SyncCoreError) in
+            switch name {
+            case "protocolVersion": version = try r.integer(member: name, of: "body", once: version)
+            case "changeset":
+                guard changeset == nil else { throw r.fail("a repeated member 'changeset'") }
+                changeset = try Changeset(reading: &r)
+            default: throw SyncCoreError(.invalidValue, "body has an unknown member '\(name)'")
+            }
+        }
+        try reader.finish()
+        guard let version else { throw SyncCoreError(.invalidValue, "body.protocolVersion must be a whole number") }
+        guard let changeset else { throw SyncCoreError(.invalidValue, "body.changeset must be present") }
+        self.init(protocolVersion: Int(version), changeset: changeset)
     }
 }
 
@@ -327,8 +314,7 @@ extension PullResponse {
             default: throw SyncCoreError(.invalidValue, "page has an unknown member '\(name)'")
             }
         }
-        reader.skipSpace()
-        guard reader.i == reader.bytes.count else { throw reader.fail("text after the JSON value") }
+        try reader.finish()
         guard let epoch else { throw SyncCoreError(.invalidValue, "page.epoch must be a string") }
         guard let nextCursor else { throw SyncCoreError(.invalidValue, "page.nextCursor must be a whole number") }
         guard let hasMore else { throw SyncCoreError(.invalidValue, "page.hasMore must be true or false") }
@@ -350,18 +336,7 @@ extension PulledRecord {
             case "deleted": deleted = try r.bool(member: name, of: path(), once: deleted)
             case "fields":
                 guard fields == nil else { throw r.fail("a repeated member 'fields'") }
-                var out: [String: FieldValue] = [:]
-                try r.members(at: path() + ".fields") { r, column throws(SyncCoreError) in
-                    let value: FieldValue
-                    switch try r.value(depth: 3) {
-                    case .null: value = .null
-                    case .integer(let i): value = .integer(i)
-                    case .string(let s): value = .text(s)
-                    default: throw SyncCoreError(.invalidValue, "\(path()).fields.\(column) must be null, a whole number or a string")
-                    }
-                    guard out.updateValue(value, forKey: column) == nil else { throw r.fail("a repeated member '\(column)'") }
-                }
-                fields = out
+                fields = try r.fields(at: path() + ".fields")
             default: throw SyncCoreError(.invalidValue, "\(path()) has an unknown member '\(name)'")
             }
         }
@@ -416,6 +391,28 @@ extension JSONReader {
             if bytes[i] == 0x5D { i += 1; return }
             throw fail("expected ',' or ']'")
         }
+    }
+
+    /// Refuses anything but white space after the document.
+    mutating func finish() throws(SyncCoreError) {
+        skipSpace()
+        guard i == bytes.count else { throw fail("text after the JSON value") }
+    }
+
+    /// Reads a row's fields: an object whose members are null, whole numbers or strings.
+    mutating func fields(at path: @autoclosure () -> String) throws(SyncCoreError) -> [String: FieldValue] {
+        var out: [String: FieldValue] = [:]
+        try members(at: path()) { r, column throws(SyncCoreError) in
+            let value: FieldValue
+            switch try r.value(depth: 3) {
+            case .null: value = .null
+            case .integer(let i): value = .integer(i)
+            case .string(let s): value = .text(s)
+            default: throw SyncCoreError(.invalidValue, "\(path()).\(column) must be null, a whole number or a string")
+            }
+            guard out.updateValue(value, forKey: column) == nil else { throw r.fail("a repeated member '\(column)'") }
+        }
+        return out
     }
 
     /// Reads one member's value, which must be a string, refusing a second copy of the member.

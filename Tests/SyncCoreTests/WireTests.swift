@@ -93,4 +93,29 @@ import Testing
             #expect(error?.message.contains(message) == true, "\(message) ← \(error?.message ?? "no error")")
         }
     }
+
+    @Test func pushBodiesRoundTripAndRefuseWhatTheProtocolDoesNotDefine() throws {
+        let changeset = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(3), previousHash: "p",
+                                  changes: [change(["name": .text("Tên \"mới\""), "total_cost": .integer(5)]), change([:])])
+        let request = PushRequest(protocolVersion: 1, changeset: changeset)
+        let read = try PushRequest(jsonData: request.jsonData())
+        #expect(read.changeset == changeset && read.changeset.hash == changeset.hash && read.protocolVersion == 1)
+        #expect(try Changeset(jsonData: Data(changeset.jsonText().utf8)) == changeset)
+        #expect(try PushRequest(jsonData: try JSONEncoder().encode(request)).changeset == changeset)  // the Codable form reads the same
+
+        let body = String(decoding: request.jsonData(), as: UTF8.self)
+        let cases: [(String, String)] = [
+            (body.replacingOccurrences(of: #""table":"project""#, with: #""table":"nope""#), "changeset.changes[0].table 'nope' is not a synced table"),
+            (body.replacingOccurrences(of: #""op":"upsert""#, with: #""op":"merge""#), "changeset.changes[0].op must be upsert or delete"),
+            (body.replacingOccurrences(of: #""sequence":3"#, with: #""sequence":3,"sequence":4"#), "a repeated member 'sequence'"),
+            (body.replacingOccurrences(of: #""sequence":3"#, with: #""sequence":3,"extra":true"#), "changeset has an unknown member 'extra'"),
+            (body.replacingOccurrences(of: #","protocolVersion":1"#, with: ""), "body.protocolVersion must be a whole number"),
+            (body.replacingOccurrences(of: #""total_cost":5"#, with: #""total_cost":[5]"#), "changeset.changes[0].fields.total_cost must be null, a whole number or a string"),
+            (body + "x", "text after the JSON value"),
+        ]
+        for (text, message) in cases {
+            let error = #expect(throws: SyncCoreError.self) { try PushRequest(jsonData: Data(text.utf8)) }
+            #expect(error?.message.contains(message) == true, "\(message) ← \(error?.message ?? "no error")")
+        }
+    }
 }
