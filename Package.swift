@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "Central",
             dependencies: [
-                "SyncCore", "GzipCodec",
+                "SyncCore", "GzipCodec", "CSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

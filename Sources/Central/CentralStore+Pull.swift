@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import GRDB
 import SyncCore
@@ -23,30 +24,42 @@ extension CentralStore {
             return try database.read { db in
                 // Two ordered index ranges merged: `office IN (…) ORDER BY seq` would sort every
                 // later row of both on each page.
-                let rows = try Row.fetchCursor(
-                    try db.cachedStatement(sql: """
-                        SELECT * FROM (SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
-                                       WHERE office = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3)
-                        UNION ALL
-                        SELECT * FROM (SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
-                                       WHERE office = 'central' AND seq > ?2 ORDER BY seq LIMIT ?3)
-                        ORDER BY seq LIMIT ?3
-                        """),
-                    arguments: [office.rawValue, cursor.rawValue, limit + 1])
-                var writer = PullPageWriter()
+                let statement = try db.cachedStatement(sql: """
+                    SELECT * FROM (SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
+                                   WHERE office = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3)
+                    UNION ALL
+                    SELECT * FROM (SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
+                                   WHERE office = 'central' AND seq > ?2 ORDER BY seq LIMIT ?3)
+                    ORDER BY seq LIMIT ?3
+                    """)
+                try statement.setArguments([office.rawValue, cursor.rawValue, limit + 1])
+                // The rows are stepped here and their text handed to the writer as SQLite holds
+                // it: no Row, no String per column (a page is up to 5,000 records).
+                let handle = statement.sqliteStatement
+                defer { sqlite3_reset(handle) }
+                func text(_ column: Int32) -> UnsafeBufferPointer<UInt8> {
+                    UnsafeBufferPointer(start: sqlite3_column_text(handle, column), count: Int(sqlite3_column_bytes(handle, column)))
+                }
+                let officeBytes = Array(office.rawValue.utf8)
+                var writer = PullPageWriter(expectedRecords: limit)
                 var last = cursor.rawValue
                 var seen = 0
                 var hasMore = false
-                while let row = try rows.next() {
+                while true {
+                    let code = sqlite3_step(handle)
+                    if code == SQLITE_DONE { break }
+                    guard code == SQLITE_ROW else {
+                        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                    }
                     seen += 1
                     if seen > limit { hasMore = true; break }
-                    last = row["seq"]
-                    if let own, (row["echo_office"] as String?) == office.rawValue, let sent = row["echo_sequence"] as Int64?,
-                       sent > own.since, sent <= own.through {
-                        continue
+                    last = sqlite3_column_int64(handle, 5)
+                    if let own, sqlite3_column_type(handle, 7) != SQLITE_NULL, text(6).elementsEqual(officeBytes) {
+                        let sent = sqlite3_column_int64(handle, 7)
+                        if sent > own.since, sent <= own.through { continue }
                     }
-                    writer.append(cursor: last, table: row["tbl"], id: row["id"], office: row["office"],
-                                  deleted: (row["deleted_at"] as String?) != nil, fieldsJSON: row["fields"])
+                    writer.append(cursor: last, table: text(0), id: text(1), office: text(2),
+                                  deleted: sqlite3_column_type(handle, 4) != SQLITE_NULL, fieldsJSON: text(3))
                 }
                 return (writer.finish(epoch: epoch, nextCursor: last, hasMore: hasMore), writer.recordCount)
             }

@@ -438,34 +438,75 @@ extension JSONReader {
 }
 
 /// Builds a pull page's JSON from records whose fields are already JSON text (as the centre
-/// stores them), so serving a page never decodes and re-encodes a row.
+/// stores them), so serving a page never decodes and re-encodes a row. Works on UTF-8 bytes (the
+/// centre hands it SQLite's column text without making strings): a page is the largest body the
+/// centre writes.
 public struct PullPageWriter {
-    private var out = "{\"records\":["
+    private var out: [UInt8] = []
     private var count = 0
 
-    public init() {}
+    public init(expectedRecords: Int = 0) {
+        out.reserveCapacity(64 + expectedRecords * 256)
+        out.append(contentsOf: #"{"records":["#.utf8)
+    }
 
     public mutating func append(cursor: Int64, table: String, id: String, office: String, deleted: Bool, fieldsJSON: String) {
-        if count > 0 { out += "," }
+        var table = table, id = id, office = office, fields = fieldsJSON
+        table.withUTF8 { t in id.withUTF8 { i in office.withUTF8 { o in fields.withUTF8 { f in
+            append(cursor: cursor, table: t, id: i, office: o, deleted: deleted, fieldsJSON: f)
+        } } } }
+    }
+
+    /// The same from UTF-8 text: `fieldsJSON` is a JSON object, the others are plain text.
+    public mutating func append(cursor: Int64, table: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>,
+                                office: UnsafeBufferPointer<UInt8>, deleted: Bool, fieldsJSON: UnsafeBufferPointer<UInt8>) {
+        if count > 0 { out.append(UInt8(ascii: ",")) }
         count += 1
-        out += "{\"cursor\":\(cursor),\"deleted\":\(deleted),\"fields\":"
-        out += fieldsJSON
-        out += ",\"id\":"
-        JSONWriter.string(id, to: &out)
-        out += ",\"office\":"
-        JSONWriter.string(office, to: &out)
-        out += ",\"table\":"
-        JSONWriter.string(table, to: &out)
-        out += "}"
+        out.append(contentsOf: #"{"cursor":"#.utf8)
+        out.append(contentsOf: String(cursor).utf8)
+        out.append(contentsOf: deleted ? #","deleted":true,"fields":"#.utf8 : #","deleted":false,"fields":"#.utf8)
+        out.append(contentsOf: fieldsJSON)
+        out.append(contentsOf: #","id":"#.utf8)
+        appendString(id)
+        out.append(contentsOf: #","office":"#.utf8)
+        appendString(office)
+        out.append(contentsOf: #","table":"#.utf8)
+        appendString(table)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped, the rest as it is.
+    private mutating func appendString(_ text: UnsafeBufferPointer<UInt8>) {
+        out.append(UInt8(ascii: "\""))
+        if !text.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out.append(contentsOf: text)
+        } else {
+            for byte in text {
+                switch byte {
+                case 0x22: out.append(contentsOf: #"\""#.utf8)
+                case 0x5C: out.append(contentsOf: #"\\"#.utf8)
+                case ..<0x20:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: #"\u00"#.utf8)
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 0xF)])
+                default: out.append(byte)
+                }
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
 
     public var recordCount: Int { count }
 
     public func finish(epoch: Epoch, nextCursor: Int64, hasMore: Bool) -> Data {
-        var text = out
+        var text = ""
         text += "],\"epoch\":"
         JSONWriter.string(epoch.rawValue, to: &text)
         text += ",\"hasMore\":\(hasMore),\"nextCursor\":\(nextCursor)}"
-        return Data(text.utf8)
+        var data = Data(capacity: out.count + text.utf8.count)
+        data.append(contentsOf: out)
+        data.append(contentsOf: text.utf8)
+        return data
     }
 }

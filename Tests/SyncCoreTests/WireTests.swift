@@ -52,7 +52,7 @@ import Testing
         let records = [
             PulledRecord(cursor: PullCursor(7), table: "project", id: "01a220b8-f6ba-7f3d-953c-42fbd3d0fb8c", office: OfficeCode(unchecked: "79"),
                          deleted: false, fields: ["name": .text("Máy sấy \"nông sản\"\n"), "total_cost": .integer(Int64.max), "beneficiary": .null]),
-            PulledRecord(cursor: PullCursor(9), table: "province_total", id: "79/2025/local", office: .central, deleted: true, fields: [:]),
+            PulledRecord(cursor: PullCursor(9), table: "province_total", id: "79/\"2025\"\\local\u{1}\t", office: .central, deleted: true, fields: [:]),
         ]
         let page = PullResponse(epoch: Epoch("e-1"), records: records, nextCursor: PullCursor(9), hasMore: true)
         var writer = PullPageWriter()
