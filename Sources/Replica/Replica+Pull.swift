@@ -75,7 +75,6 @@ extension Replica {
         return result
     }
 
-    /// Returns the number of fields kept local.
     /// Local changes still waiting for the centre, by `tableID/rowID`: one read of the outbox
     /// (usually empty when pulling, since a cycle pushes first) instead of a lookup per row.
     static func pendingChanges(_ db: Database) throws -> [String: CaptureTriggers.RowChanges] {
@@ -112,10 +111,9 @@ extension Replica {
             }
         }
         if code == SQLITE_OK { code = sqlite3_step(handle) }
+        let message = code == SQLITE_DONE ? nil : String(cString: sqlite3_errmsg(db.sqliteConnection))
         sqlite3_reset(handle)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
-        }
+        if let message { throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql) }
     }
 
     private static func bindText(_ handle: OpaquePointer?, _ position: Int32, _ text: String) -> Int32 {
@@ -125,7 +123,8 @@ extension Replica {
         }
     }
 
-    /// `pending` is what this row's local changes still waiting for the centre add up to.
+    /// Applies one of the centre's rows; returns the number of fields kept local. `pending` is
+    /// what this row's local changes still waiting for the centre add up to.
     static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord, pending: CaptureTriggers.RowChanges) throws -> Int {
         if record.deleted {
             // A tombstone wins over local edits; the edits still reach the centre, which keeps them

@@ -73,6 +73,23 @@ import SyncTesting
         #expect(try outbox(replica).count == 1)
     }
 
+    @Test func aRowTheSchemaRefusesFailsThePageWholeAndNamesTheConstraint() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        var bad = projectRecord("01a220b8-0000-7000-8000-00000000000e", cursor: 4, name: "X")
+        bad.fields["name"] = nil  // project.name is NOT NULL
+        let page = PullResponse(epoch: Self.epoch, records: [projectRecord("01a220b8-0000-7000-8000-00000000000d", cursor: 3, name: "Y"), bad],
+                                nextCursor: PullCursor(4), hasMore: false)
+        let error = #expect(throws: ReplicaError.self) { try replica.applyPulledPage(page) }
+        #expect(error?.description.contains("NOT NULL") == true, "\(error?.description ?? "")")
+        #expect(try replica.count(.project) == 0)
+        #expect(try replica.syncPosition().cursor == .start)
+        // The cached statement is usable again: the next good page applies.
+        _ = try replica.applyPulledPage(PullResponse(epoch: Self.epoch, records: [projectRecord("01a220b8-0000-7000-8000-00000000000d", cursor: 3, name: "Y")],
+                                                     nextCursor: PullCursor(3), hasMore: false))
+        #expect(try replica.count(.project) == 1)
+    }
+
     @Test func aPulledTombstoneDeletesTheRow() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
