@@ -30,6 +30,11 @@ public enum JSON: Equatable, Sendable {
 struct JSONReader {
     let bytes: [UInt8]
     var i = 0
+    /// Member names seen by position in earlier objects read with `reusingNames` (a page's records
+    /// repeat the same field names): a name spelled the same is not made into a new string.
+    private var names: [String] = []
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
 
     func fail(_ what: String) -> SyncCoreError { SyncCoreError(.invalidValue, "not valid JSON: \(what) at byte \(i)") }
 
@@ -353,15 +358,24 @@ extension PulledRecord {
 extension JSONReader {
     /// Reads the object that starts here member by member: `member` is called with each name and
     /// the reader at its value, which it must read. For large documents read in one pass.
-    mutating func members(at path: @autoclosure () -> String, _ member: (inout JSONReader, String) throws(SyncCoreError) -> Void) throws(SyncCoreError) {
+    mutating func members(at path: @autoclosure () -> String, reusingNames: Bool = false,
+                          _ member: (inout JSONReader, String) throws(SyncCoreError) -> Void) throws(SyncCoreError) {
         skipSpace()
         guard i < bytes.count, bytes[i] == 0x7B else { throw SyncCoreError(.invalidValue, "\(path()) must be an object") }
         i += 1
         skipSpace()
         if i < bytes.count, bytes[i] == 0x7D { i += 1; return }
+        var position = 0
         while true {
             skipSpace()
-            let name = try string()
+            let name: String
+            if reusingNames, position < names.count, skip(names[position]) {
+                name = names[position]
+            } else {
+                name = try string()
+                if reusingNames { if position < names.count { names[position] = name } else { names.append(name) } }
+            }
+            position += 1
             skipSpace()
             guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected ':'") }
             i += 1
@@ -393,6 +407,20 @@ extension JSONReader {
         }
     }
 
+    /// Moves past the string that starts here if its text is exactly `known` written without
+    /// escapes (so the bytes alone decide: a name with a backslash or a control character is
+    /// never matched this way, and is read, and checked, as a new string).
+    private mutating func skip(_ known: String) -> Bool {
+        var known = known
+        return known.withUTF8 { name in
+            let end = i + 1 + name.count
+            guard end < bytes.count, bytes[i] == 0x22, bytes[end] == 0x22, !name.contains(where: { $0 == 0x5C || $0 < 0x20 }) else { return false }
+            for offset in 0..<name.count where bytes[i + 1 + offset] != name[offset] { return false }
+            i = end + 1
+            return true
+        }
+    }
+
     /// Refuses anything but white space after the document.
     mutating func finish() throws(SyncCoreError) {
         skipSpace()
@@ -402,7 +430,7 @@ extension JSONReader {
     /// Reads a row's fields: an object whose members are null, whole numbers or strings.
     mutating func fields(at path: @autoclosure () -> String) throws(SyncCoreError) -> [String: FieldValue] {
         var out: [String: FieldValue] = [:]
-        try members(at: path()) { r, column throws(SyncCoreError) in
+        try members(at: path(), reusingNames: true) { r, column throws(SyncCoreError) in
             let value: FieldValue
             switch try r.value(depth: 3) {
             case .null: value = .null

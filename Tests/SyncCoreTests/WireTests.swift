@@ -65,6 +65,15 @@ import Testing
         encoder.outputFormatting = [.prettyPrinted]  // whitespace anywhere is fine
         #expect(try PullResponse(jsonData: try encoder.encode(page)) == page)
         #expect(try PullResponse(jsonData: Data(#"{"records":[],"epoch":"e","hasMore":false,"nextCursor":0}"#.utf8)).records.isEmpty)
+        // Records of different tables in one page: names reused by position only when they match.
+        let mixed = try PullResponse(jsonData: Data(("{\"records\":["
+            + #"{"cursor":1,"deleted":false,"fields":{"amount":5,"note":"x"},"id":"a","office":"79","table":"plan_line"},"#
+            + #"{"cursor":2,"deleted":false,"fields":{"amounts":6,"note":null,"year":2025},"id":"b","office":"79","table":"plan_line"},"#
+            + #"{"cursor":3,"deleted":false,"fields":{"amount":7},"id":"c","office":"79","table":"plan_line"}"#
+            + #"],"epoch":"e","hasMore":false,"nextCursor":3}"#).utf8))
+        #expect(mixed.records.map(\.fields) == [["amount": .integer(5), "note": .text("x")],
+                                                ["amounts": .integer(6), "note": .null, "year": .integer(2025)],
+                                                ["amount": .integer(7)]])
     }
 
     @Test func pullPagesRefuseWhatTheProtocolDoesNotDefine() {
@@ -86,6 +95,11 @@ import Testing
             (page(record, tail: #","epoch":"e","hasMore":false,"nextCursor":1} x"#), "text after the JSON value"),
             (page(record, tail: #","epoch":"e","hasMore":false,"nextCursor":1"#), "unterminated object"),
             (Data(#"{"records":{},"epoch":"e","hasMore":false,"nextCursor":1}"#.utf8), "page.records must be an array"),
+            // Field names repeat from record to record and are reused by their bytes; an escaped
+            // name is never matched by bytes, so a raw control character after it is still refused.
+            (page(record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"a\u0001":5}"#) + ","
+                  + record.replacingOccurrences(of: #"{"amount":5}"#, with: "{\"a\u{1}\":5}")), "a control character in a string"),
+            (page(record + "," + record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"amount":5,"amount":6}"#)), "a repeated member 'amount'"),
             (Data(#"{"epoch":"e","hasMore":false,"nextCursor":1}"#.utf8), "page.records must be present"),
         ]
         for (body, message) in cases {
