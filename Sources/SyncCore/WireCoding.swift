@@ -200,20 +200,18 @@ extension Change {
             case "op": opName = try r.string(member: name, of: path(), once: opName)
             case "hlc": hlcText = try r.string(member: name, of: path(), once: hlcText)
             case "id": idText = try r.string(member: name, of: path(), once: idText)
-            case "fields":
-                guard fields == nil else { throw r.fail("a repeated member 'fields'") }
-                fields = try r.fields(at: path() + ".fields")
+            case "fields": fields = try r.once(fields, name) { r throws(SyncCoreError) in try r.fields(at: path() + ".fields") }
             default: throw SyncCoreError(.invalidValue, "\(path()) has an unknown member '\(name)'")
             }
         }
-        guard let tableName else { throw SyncCoreError(.invalidValue, "\(path()).table must be a string") }
-        guard let table = SyncedTable(rawValue: tableName) else { throw SyncCoreError(.invalidValue, "\(path()).table '\(tableName)' is not a synced table") }
-        guard let opName else { throw SyncCoreError(.invalidValue, "\(path()).op must be a string") }
-        guard let op = ChangeOperation(rawValue: opName) else { throw SyncCoreError(.invalidValue, "\(path()).op must be upsert or delete") }
-        guard let hlcText else { throw SyncCoreError(.invalidValue, "\(path()).hlc must be a string") }
-        guard let idText else { throw SyncCoreError(.invalidValue, "\(path()).id must be a string") }
-        guard let fields else { throw SyncCoreError(.invalidValue, "\(path()).fields must be present") }
-        self.init(table: table, id: try RowID(idText), op: op, hlc: try HLCTimestamp(parsing: hlcText), fields: fields)
+        let tableText = try required(tableName, "table", of: path(), .string)
+        guard let table = SyncedTable(rawValue: tableText) else { throw SyncCoreError(.invalidValue, "\(path()).table '\(tableText)' is not a synced table") }
+        guard let op = ChangeOperation(rawValue: try required(opName, "op", of: path(), .string)) else {
+            throw SyncCoreError(.invalidValue, "\(path()).op must be upsert or delete")
+        }
+        let hlc = try required(hlcText, "hlc", of: path(), .string)
+        let id = try required(idText, "id", of: path(), .string)
+        self.init(table: table, id: try RowID(id), op: op, hlc: try HLCTimestamp(parsing: hlc), fields: try required(fields, "fields", of: path(), .present))
     }
 }
 
@@ -246,22 +244,23 @@ extension Changeset {
             case "previousHash": previousHash = try r.string(member: name, of: path, once: previousHash)
             case "hash": hash = try r.string(member: name, of: path, once: hash)
             case "changes":
-                guard changes == nil else { throw r.fail("a repeated member 'changes'") }
-                var list: [Change] = []
-                try r.elements(at: path + ".changes") { r, index throws(SyncCoreError) in
-                    list.append(try Change(reading: &r, at: "\(path).changes[\(index)]"))
+                changes = try r.once(changes, name) { r throws(SyncCoreError) in
+                    var list: [Change] = []
+                    try r.elements(at: path + ".changes") { r, index throws(SyncCoreError) in
+                        list.append(try Change(reading: &r, at: "\(path).changes[\(index)]"))
+                    }
+                    return list
                 }
-                changes = list
             default: throw SyncCoreError(.invalidValue, "\(path) has an unknown member '\(name)'")
             }
         }
-        guard let office else { throw SyncCoreError(.invalidValue, "\(path).office must be a string") }
-        guard let sequence else { throw SyncCoreError(.invalidValue, "\(path).sequence must be a whole number") }
-        guard let previousHash else { throw SyncCoreError(.invalidValue, "\(path).previousHash must be a string") }
-        guard let hash else { throw SyncCoreError(.invalidValue, "\(path).hash must be a string") }
-        guard let changes else { throw SyncCoreError(.invalidValue, "\(path).changes must be present") }
-        self.init(office: OfficeCode(unchecked: office), sequence: ChangesetSequence(sequence), previousHash: previousHash, changes: changes)
-        self.hash = hash
+        let officeCode = try required(office, "office", of: path, .string)
+        let number = try required(sequence, "sequence", of: path, .wholeNumber)
+        let previous = try required(previousHash, "previousHash", of: path, .string)
+        let ownHash = try required(hash, "hash", of: path, .string)
+        self.init(office: OfficeCode(unchecked: officeCode), sequence: ChangesetSequence(number), previousHash: previous,
+                  changes: try required(changes, "changes", of: path, .present))
+        self.hash = ownHash
     }
 
     /// Reads a stored or received changeset body.
@@ -284,16 +283,13 @@ extension PushRequest {
         try reader.members(at: "body") { r, name throws(SyncCoreError) in
             switch name {
             case "protocolVersion": version = try r.integer(member: name, of: "body", once: version)
-            case "changeset":
-                guard changeset == nil else { throw r.fail("a repeated member 'changeset'") }
-                changeset = try Changeset(reading: &r)
+            case "changeset": changeset = try r.once(changeset, name) { r throws(SyncCoreError) in try Changeset(reading: &r) }
             default: throw SyncCoreError(.invalidValue, "body has an unknown member '\(name)'")
             }
         }
         try reader.finish()
-        guard let version else { throw SyncCoreError(.invalidValue, "body.protocolVersion must be a whole number") }
-        guard let changeset else { throw SyncCoreError(.invalidValue, "body.changeset must be present") }
-        self.init(protocolVersion: Int(version), changeset: changeset)
+        let protocolVersion = try required(version, "protocolVersion", of: "body", .wholeNumber)
+        self.init(protocolVersion: Int(protocolVersion), changeset: try required(changeset, "changeset", of: "body", .present))
     }
 }
 
@@ -312,19 +308,19 @@ extension PullResponse {
             case "nextCursor": nextCursor = try r.integer(member: name, of: "page", once: nextCursor)
             case "hasMore": hasMore = try r.bool(member: name, of: "page", once: hasMore)
             case "records":
-                guard records == nil else { throw r.fail("a repeated member 'records'") }
-                var list: [PulledRecord] = []
-                try r.elements(at: "page.records") { r, index throws(SyncCoreError) in list.append(try PulledRecord(reading: &r, index: index)) }
-                records = list
+                records = try r.once(records, name) { r throws(SyncCoreError) in
+                    var list: [PulledRecord] = []
+                    try r.elements(at: "page.records") { r, index throws(SyncCoreError) in list.append(try PulledRecord(reading: &r, index: index)) }
+                    return list
+                }
             default: throw SyncCoreError(.invalidValue, "page has an unknown member '\(name)'")
             }
         }
         try reader.finish()
-        guard let epoch else { throw SyncCoreError(.invalidValue, "page.epoch must be a string") }
-        guard let nextCursor else { throw SyncCoreError(.invalidValue, "page.nextCursor must be a whole number") }
-        guard let hasMore else { throw SyncCoreError(.invalidValue, "page.hasMore must be true or false") }
-        guard let records else { throw SyncCoreError(.invalidValue, "page.records must be present") }
-        self.init(epoch: Epoch(epoch), records: records, nextCursor: PullCursor(nextCursor), hasMore: hasMore)
+        let pageEpoch = try required(epoch, "epoch", of: "page", .string)
+        let next = try required(nextCursor, "nextCursor", of: "page", .wholeNumber)
+        let more = try required(hasMore, "hasMore", of: "page", .trueOrFalse)
+        self.init(epoch: Epoch(pageEpoch), records: try required(records, "records", of: "page", .present), nextCursor: PullCursor(next), hasMore: more)
     }
 }
 
@@ -339,19 +335,17 @@ extension PulledRecord {
             case "id": id = try r.string(member: name, of: path(), once: id)
             case "office": office = try r.string(member: name, of: path(), once: office)
             case "deleted": deleted = try r.bool(member: name, of: path(), once: deleted)
-            case "fields":
-                guard fields == nil else { throw r.fail("a repeated member 'fields'") }
-                fields = try r.fields(at: path() + ".fields")
+            case "fields": fields = try r.once(fields, name) { r throws(SyncCoreError) in try r.fields(at: path() + ".fields") }
             default: throw SyncCoreError(.invalidValue, "\(path()) has an unknown member '\(name)'")
             }
         }
-        guard let cursor else { throw SyncCoreError(.invalidValue, "\(path()).cursor must be a whole number") }
-        guard let table else { throw SyncCoreError(.invalidValue, "\(path()).table must be a string") }
-        guard let id else { throw SyncCoreError(.invalidValue, "\(path()).id must be a string") }
-        guard let office else { throw SyncCoreError(.invalidValue, "\(path()).office must be a string") }
-        guard let deleted else { throw SyncCoreError(.invalidValue, "\(path()).deleted must be true or false") }
-        guard let fields else { throw SyncCoreError(.invalidValue, "\(path()).fields must be present") }
-        self.init(cursor: PullCursor(cursor), table: table, id: id, office: OfficeCode(unchecked: office), deleted: deleted, fields: fields)
+        let position = try required(cursor, "cursor", of: path(), .wholeNumber)
+        let tableName = try required(table, "table", of: path(), .string)
+        let rowID = try required(id, "id", of: path(), .string)
+        let officeCode = try required(office, "office", of: path(), .string)
+        let isDeleted = try required(deleted, "deleted", of: path(), .trueOrFalse)
+        self.init(cursor: PullCursor(position), table: tableName, id: rowID, office: OfficeCode(unchecked: officeCode), deleted: isDeleted,
+                  fields: try required(fields, "fields", of: path(), .present))
     }
 }
 
@@ -443,26 +437,54 @@ extension JSONReader {
         return out
     }
 
+    /// Reads a member's value with `read`, refusing a second copy of the member.
+    mutating func once<T>(_ previous: T?, _ name: String, _ read: (inout JSONReader) throws(SyncCoreError) -> T) throws(SyncCoreError) -> T {
+        guard previous == nil else { throw fail("a repeated member '\(name)'") }
+        return try read(&self)
+    }
+
     /// Reads one member's value, which must be a string, refusing a second copy of the member.
     mutating func string(member name: String, of path: @autoclosure () -> String, once previous: String?) throws(SyncCoreError) -> String {
-        guard previous == nil else { throw fail("a repeated member '\(name)'") }
-        guard case .string(let value) = try value(depth: 2) else { throw SyncCoreError(.invalidValue, "\(path()).\(name) must be a string") }
-        return value
+        try once(previous, name) { r throws(SyncCoreError) in
+            guard case .string(let value) = try r.value(depth: 2) else { throw MemberKind.string.error(name, of: path()) }
+            return value
+        }
     }
 
     /// Reads one member's value, which must be a whole number, refusing a second copy.
     mutating func integer(member name: String, of path: @autoclosure () -> String, once previous: Int64?) throws(SyncCoreError) -> Int64 {
-        guard previous == nil else { throw fail("a repeated member '\(name)'") }
-        guard case .integer(let value) = try value(depth: 2) else { throw SyncCoreError(.invalidValue, "\(path()).\(name) must be a whole number") }
-        return value
+        try once(previous, name) { r throws(SyncCoreError) in
+            guard case .integer(let value) = try r.value(depth: 2) else { throw MemberKind.wholeNumber.error(name, of: path()) }
+            return value
+        }
     }
 
     /// Reads one member's value, which must be true or false, refusing a second copy.
     mutating func bool(member name: String, of path: @autoclosure () -> String, once previous: Bool?) throws(SyncCoreError) -> Bool {
-        guard previous == nil else { throw fail("a repeated member '\(name)'") }
-        guard case .bool(let value) = try value(depth: 2) else { throw SyncCoreError(.invalidValue, "\(path()).\(name) must be true or false") }
-        return value
+        try once(previous, name) { r throws(SyncCoreError) in
+            guard case .bool(let value) = try r.value(depth: 2) else { throw MemberKind.trueOrFalse.error(name, of: path()) }
+            return value
+        }
     }
+}
+
+/// What a member of a protocol object must be: one wording for a member of the wrong kind and a
+/// missing one.
+enum MemberKind: String {
+    case string = "a string"
+    case wholeNumber = "a whole number"
+    case trueOrFalse = "true or false"
+    case present = "present"
+
+    func error(_ name: String, of path: String) -> SyncCoreError {
+        SyncCoreError(.invalidValue, "\(path).\(name) must be \(rawValue)")
+    }
+}
+
+/// A member the object must have had: its value, or the error naming it and what it must be.
+func required<T>(_ value: T?, _ name: String, of path: @autoclosure () -> String, _ kind: MemberKind) throws(SyncCoreError) -> T {
+    guard let value else { throw kind.error(name, of: path()) }
+    return value
 }
 
 /// Builds a pull page's JSON from records whose fields are already JSON text (as the centre
@@ -514,10 +536,8 @@ public struct PullPageWriter {
                 case 0x22: out.append(contentsOf: #"\""#.utf8)
                 case 0x5C: out.append(contentsOf: #"\\"#.utf8)
                 case ..<0x20:
-                    let hex = Array("0123456789abcdef".utf8)
                     out.append(contentsOf: #"\u00"#.utf8)
-                    out.append(hex[Int(byte >> 4)])
-                    out.append(hex[Int(byte & 0xF)])
+                    out.append(contentsOf: DigestTree.hex(CollectionOfOne(byte)).utf8)
                 default: out.append(byte)
                 }
             }
