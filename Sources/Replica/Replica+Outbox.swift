@@ -28,11 +28,11 @@ extension Replica {
 
     private static func makeChangeset(_ db: Database, maxChanges: Int, now: Date) throws -> Making {
         // 1. Take the oldest entries not yet in a changeset.
-        let firstSeq = try lastChangesetSeq(db)
+        let afterSeq = try lastChangesetSeq(db)  // entries after it are in no changeset yet
         let rows = try Row.fetchAll(
             db,
             sql: "SELECT seq, tbl, row_id, op, cols FROM _sync_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-            arguments: [firstSeq, maxChanges])
+            arguments: [afterSeq, maxChanges])
         guard let lastEntry = rows.last else { return .nothingPending }
         let lastSeq: Int64 = lastEntry["seq"]
 
@@ -80,7 +80,7 @@ extension Replica {
 
         // Updates that wrote the values already there change nothing: their entries go, unsent.
         if changes.isEmpty {
-            try db.execute(sql: "DELETE FROM _sync_outbox WHERE seq > ? AND seq <= ?", arguments: [firstSeq, lastSeq])
+            try db.execute(sql: "DELETE FROM _sync_outbox WHERE seq > ? AND seq <= ?", arguments: [afterSeq, lastSeq])
             return .onlyNoOps
         }
 
