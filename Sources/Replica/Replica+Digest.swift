@@ -26,9 +26,11 @@ extension Replica {
         _ = try write("applying fetched records") { db in
             try CaptureTriggers.suspended(db) {
                 let pending = try Self.pendingChanges(db)
+                var upserts = WholeRowUpserts(db)
                 for record in records {
                     guard let table = SyncedTable(rawValue: record.table) else { continue }
-                    _ = try Self.applySynced(db, table: table, record: record, pending: pending["\(table.tableID)/\(record.id)"] ?? .init())
+                    _ = try Self.applySynced(db, table: table, record: record, pending: pending["\(table.tableID)/\(record.id)"] ?? .init(),
+                                             upserts: &upserts)
                 }
             }
         }

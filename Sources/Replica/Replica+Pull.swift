@@ -57,9 +57,11 @@ extension Replica {
     private static func applyPage(_ db: Database, _ page: PullResponse, now: Date, faults: FaultInjector) throws -> PullApplyResult {
         var result = PullApplyResult(applied: 0, keptLocal: 0, skippedUnknown: 0)
         let pending = try Self.pendingChanges(db)
+        var upserts = WholeRowUpserts(db)
         for record in page.records {
             if let table = SyncedTable(rawValue: record.table) {
-                result.keptLocal += try Self.applySynced(db, table: table, record: record, pending: pending["\(table.tableID)/\(record.id)"] ?? .init())
+                let changes = pending.isEmpty ? .init() : pending["\(table.tableID)/\(record.id)"] ?? .init()
+                result.keptLocal += try Self.applySynced(db, table: table, record: record, pending: changes, upserts: &upserts)
                 result.applied += 1
             } else if let table = ConsolidatedTable(rawValue: record.table) {
                 try Self.applyConsolidated(db, table: table, record: record)
@@ -85,47 +87,57 @@ extension Replica {
         return out
     }
 
-    /// The whole-row upsert of each synced table (built once, not per row).
-    private static let upsertSQL = Dictionary(uniqueKeysWithValues: SyncedTable.allCases.map { ($0, makeUpsertSQL($0)) })
+    /// The whole-row upserts of the synced tables, prepared once per page (not looked up by their
+    /// SQL text per row) and bound straight from the record: the hot loop of an initial sync.
+    struct WholeRowUpserts {
+        private let db: Database
+        private var statements: [SyncedTable: Statement] = [:]
 
-    private static func makeUpsertSQL(_ table: SyncedTable) -> String {
-        let names = (["id"] + table.columns.map(\.name)).joined(separator: ", ")
-        let marks = Array(repeating: "?", count: table.columns.count + 1).joined(separator: ", ")
-        let updates = table.columns.map { "\($0.name) = excluded.\($0.name)" }.joined(separator: ", ")
-        return "INSERT INTO \(table.rawValue)(\(names)) VALUES (\(marks)) ON CONFLICT(id) DO UPDATE SET \(updates)"
-    }
+        init(_ db: Database) { self.db = db }
 
-    /// Inserts or replaces one whole row. The hot loop of an initial sync, so the values are bound
-    /// straight to the cached statement (no argument array of existentials per row).
-    private static func upsertWholeRow(_ db: Database, table: SyncedTable, record: PulledRecord) throws {
-        let sql = upsertSQL[table] ?? makeUpsertSQL(table)
-        let handle = try db.cachedStatement(sql: sql).sqliteStatement
-        sqlite3_reset(handle)
-        var code = bindText(handle, 1, record.id)
-        for (index, column) in table.columns.enumerated() where code == SQLITE_OK {
-            let position = Int32(index + 2)
-            switch record.fields[column.name] {
-            case .none, .null: code = sqlite3_bind_null(handle, position)
-            case .integer(let value): code = sqlite3_bind_int64(handle, position, value)
-            case .text(let value): code = bindText(handle, position, value)
+        /// Inserts or replaces one whole row (a field the record does not carry is stored empty).
+        mutating func upsert(_ table: SyncedTable, _ record: PulledRecord) throws {
+            let statement = try statements[table] ?? {
+                let made = try db.cachedStatement(sql: Self.sql(table))
+                statements[table] = made
+                return made
+            }()
+            let handle = statement.sqliteStatement
+            sqlite3_reset(handle)
+            var code = Self.bindText(handle, 1, record.id)
+            for (index, column) in table.columns.enumerated() where code == SQLITE_OK {
+                let position = Int32(index + 2)
+                switch record.fields[column.name] {
+                case .none, .null: code = sqlite3_bind_null(handle, position)
+                case .integer(let value): code = sqlite3_bind_int64(handle, position, value)
+                case .text(let value): code = Self.bindText(handle, position, value)
+                }
+            }
+            if code == SQLITE_OK { code = sqlite3_step(handle) }
+            let message = code == SQLITE_DONE ? nil : String(cString: sqlite3_errmsg(db.sqliteConnection))
+            sqlite3_reset(handle)
+            if let message { throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql) }
+        }
+
+        private static func bindText(_ handle: OpaquePointer?, _ position: Int32, _ text: String) -> Int32 {
+            var text = text
+            return text.withUTF8 { bytes in
+                sqlite3_bind_text(handle, position, bytes.baseAddress, Int32(bytes.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
             }
         }
-        if code == SQLITE_OK { code = sqlite3_step(handle) }
-        let message = code == SQLITE_DONE ? nil : String(cString: sqlite3_errmsg(db.sqliteConnection))
-        sqlite3_reset(handle)
-        if let message { throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql) }
-    }
 
-    private static func bindText(_ handle: OpaquePointer?, _ position: Int32, _ text: String) -> Int32 {
-        var text = text
-        return text.withUTF8 { bytes in
-            sqlite3_bind_text(handle, position, bytes.baseAddress, Int32(bytes.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+        private static func sql(_ table: SyncedTable) -> String {
+            let names = (["id"] + table.columns.map(\.name)).joined(separator: ", ")
+            let marks = Array(repeating: "?", count: table.columns.count + 1).joined(separator: ", ")
+            let updates = table.columns.map { "\($0.name) = excluded.\($0.name)" }.joined(separator: ", ")
+            return "INSERT INTO \(table.rawValue)(\(names)) VALUES (\(marks)) ON CONFLICT(id) DO UPDATE SET \(updates)"
         }
     }
 
     /// Applies one of the centre's rows; returns the number of fields kept local. `pending` is
     /// what this row's local changes still waiting for the centre add up to.
-    static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord, pending: CaptureTriggers.RowChanges) throws -> Int {
+    static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord, pending: CaptureTriggers.RowChanges,
+                            upserts: inout WholeRowUpserts) throws -> Int {
         if record.deleted {
             // A tombstone wins over local edits; the edits still reach the centre, which keeps them
             // in the tombstone.
@@ -137,7 +149,7 @@ extension Replica {
         if pending.isEmpty {
             // The centre's whole row (a field it does not carry is empty there), inserted or
             // replacing ours: ids never change, so this is an update of every column.
-            try upsertWholeRow(db, table: table, record: record)
+            try upserts.upsert(table, record)
             return 0
         }
         let keep = Set(columns.enumerated().filter { index, _ in pending.contains(column: index) }.map(\.element.name))

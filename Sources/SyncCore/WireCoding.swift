@@ -96,7 +96,18 @@ struct JSONReader {
             if i < bytes.count, bytes[i] == 0x2E || bytes[i] == 0x65 || bytes[i] == 0x45 {
                 throw fail("a number that is not whole (amounts are whole VND)")
             }
-            guard let n = Int64(String(decoding: bytes[start..<i], as: UTF8.self)) else { throw fail("a number out of the 64-bit range") }
+            // Digits are accumulated toward the sign, so Int64.min is read too; no string is made.
+            let negative = bytes[start] == 0x2D
+            var n: Int64 = 0
+            guard i > start + (negative ? 1 : 0) else { throw fail("a '-' without digits") }
+            var overflow = false
+            for b in bytes[(negative ? start + 1 : start)..<i] where !overflow {
+                let (times10, o1) = n.multipliedReportingOverflow(by: 10)
+                let (next, o2) = negative ? times10.subtractingReportingOverflow(Int64(b &- 0x30)) : times10.addingReportingOverflow(Int64(b &- 0x30))
+                n = next
+                overflow = o1 || o2
+            }
+            guard !overflow else { throw fail("a number out of the 64-bit range") }
             return .integer(n)
         default:
             throw fail("an unexpected character")
@@ -107,11 +118,13 @@ struct JSONReader {
         guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected a string") }
         i += 1
         let start = i
-        while i < bytes.count, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { i += 1 }
+        var ascii = true
+        while i < bytes.count, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { ascii = ascii && bytes[i] < 0x80; i += 1 }
         guard i < bytes.count else { throw fail("an unterminated string") }
         if bytes[i] == 0x22 {
             defer { i += 1 }
-            return try validUTF8(bytes[start..<i])
+            // Plain ASCII (ids, codes, dates) is valid UTF-8 as it stands: no validation pass.
+            return ascii ? String(decoding: bytes[start..<i], as: UTF8.self) : try validUTF8(bytes[start..<i])
         }
         var out = try validUTF8(bytes[start..<i])
         var raw: [UInt8] = []
@@ -423,7 +436,8 @@ extension JSONReader {
 
     /// Reads a row's fields: an object whose members are null, whole numbers or strings.
     mutating func fields(at path: @autoclosure () -> String) throws(SyncCoreError) -> [String: FieldValue] {
-        var out: [String: FieldValue] = [:]
+        // Sized for the names of the previous record read (rows of a page have the same columns).
+        var out = [String: FieldValue](minimumCapacity: names.count)
         try members(at: path(), reusingNames: true) { r, column throws(SyncCoreError) in
             let value: FieldValue
             switch try r.value(depth: 3) {

@@ -30,6 +30,18 @@ import Testing
         }
     }
 
+    @Test func wholeNumbersAreReadToTheEdgesOfInt64AndNoFurther() throws {
+        let read: [(String, Int64)] = [("0", 0), ("-0", 0), ("7", 7), ("-7", -7), ("9223372036854775807", .max),
+                                       ("-9223372036854775808", .min), ("0012", 12)]
+        for (text, value) in read {
+            #expect(try FieldCoding.decode(#"{"a":\#(text)}"#) == ["a": .integer(value)], "\(text)")
+        }
+        for bad in ["9223372036854775808", "-9223372036854775809", "18446744073709551616", "-", "-x", "--1"] {
+            let error = #expect(throws: SyncCoreError.self, "\(bad)") { try FieldCoding.decode(#"{"a":\#(bad)}"#) }
+            #expect(error?.message.contains("not valid JSON") == true, "\(bad): \(error?.message ?? "")")
+        }
+    }
+
     @Test func randomTextRoundTrips() throws {
         var rng = SystemRandomNumberGenerator()
         let alphabet = Array("aăâbcdđeêghiklmnoôơpqrstuưvxyáàảãạ \"\\/\n\t\u{0}\u{1F}🏭,:{}[]")

@@ -102,7 +102,14 @@ import Testing
             (page(record + "," + record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"amount":5,"amount":6}"#)), "a repeated member 'amount'"),
             (Data(#"{"epoch":"e","hasMore":false,"nextCursor":1}"#.utf8), "page.records must be present"),
         ]
-        for (body, message) in cases {
+        // Bytes that are not UTF-8, in a value and in a name (plain ASCII skips the validation
+        // pass, anything above 0x7F takes it).
+        var badValue = page(record.replacingOccurrences(of: #""id":"x""#, with: #""id":"x#""#))
+        badValue.insert(0xFF, at: badValue.firstRange(of: Data("x#".utf8))!.upperBound - 1)
+        var badName = page(record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"am#ount":5}"#))
+        badName.replaceSubrange(badName.firstRange(of: Data("#".utf8))!, with: [0xC3, 0x28])
+        let bytes: [(Data, String)] = [(badValue, "not UTF-8"), (badName, "not UTF-8")]
+        for (body, message) in cases + bytes {
             let error = #expect(throws: SyncCoreError.self) { try PullResponse(jsonData: body) }
             #expect(error?.message.contains(message) == true, "\(message) ← \(error?.message ?? "no error")")
         }
