@@ -141,7 +141,7 @@ extension CentralStore {
                           fields: [String: FieldValue], clocks: [String: HLCTimestamp], deletedAt: String?, held: Bool,
                           force: Bool = false, echo: (office: String, sequence: Int64)? = nil) throws -> Bool {
         let encodedFields = FieldCoding.encode(fields)
-        let encodedClocks = FieldCoding.encode(clocks.mapValues(\.description))
+        let encodedClocks = FieldCoding.encode(clocks: clocks)
         if !force, let existing = try Row.fetchOne(
             try db.cachedStatement(sql: "SELECT office, fields, clocks, deleted_at, held FROM record WHERE tbl = ? AND id = ?"), arguments: [table, id]),
             existing["office"] == office, existing["fields"] == encodedFields, existing["clocks"] == encodedClocks,

@@ -72,7 +72,7 @@ extension CentralStore {
                         VALUES (?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [office.rawValue, changeset.sequence.rawValue, changeset.hash, changeset.previousHash,
-                                changeset.changes.count, Data(changeset.jsonText().utf8), now.formatted(.iso8601)])
+                                changeset.changes.count, changeset.jsonData(), now.formatted(.iso8601)])
                 try db.execute(
                     sql: "UPDATE office SET last_sequence = ?, last_hash = ? WHERE code = ?",
                     arguments: [changeset.sequence.rawValue, changeset.hash, office.rawValue])

@@ -90,7 +90,7 @@ extension Replica {
         let changeset = Changeset(office: OfficeCode(unchecked: office), sequence: sequence, previousHash: previous, changes: changes)
         try db.execute(
             sql: "INSERT INTO _sync_changeset(seq, hash, previous_hash, change_count, body, created_at, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [sequence.rawValue, changeset.hash, previous, changes.count, Data(changeset.jsonText().utf8), Int64(now.timeIntervalSince1970),
+            arguments: [sequence.rawValue, changeset.hash, previous, changes.count, changeset.jsonData(), Int64(now.timeIntervalSince1970),
                         lastSeq])
         try State.set(db, .lastSequence, String(sequence.rawValue))
         try State.set(db, .lastHash, changeset.hash)

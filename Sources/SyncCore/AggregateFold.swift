@@ -27,10 +27,12 @@ public enum AggregateFold {
     /// history keeps who wrote what (writers and clocks are never rewritten).
     public static func fold(aggregateID: String, changes: [Change], rehomed: [String: String] = [:]) -> FoldResult {
         // 1. Deduplicate, re-home merged offices' records, and split by table.
-        var unique: [String: Change] = [:]
+        struct Version: Hashable { let table: SyncedTable, id: RowID, hlc: HLCTimestamp }
+        var unique: [Version: Change] = [:]
+        unique.reserveCapacity(changes.count)
         for var change in changes {
             if let owner = change.fields["office"]?.text, let home = rehomed[owner] { change.fields["office"] = .text(home) }
-            unique["\(change.table.rawValue)|\(change.id.rawValue)|\(change.hlc)"] = change
+            unique[Version(table: change.table, id: change.id, hlc: change.hlc)] = change
         }
         let ordered = unique.values.sorted { ($0.hlc, $0.table.rawValue, $0.id.rawValue) < ($1.hlc, $1.table.rawValue, $1.id.rawValue) }
         let resolutions = resolutionsByConflict(ordered.filter { $0.table == .conflictResolution })

@@ -5,26 +5,47 @@
 public enum FieldCoding {
     /// Encodes fields with sorted keys.
     public static func encode(_ fields: [String: FieldValue]) -> String {
-        var out = "{"
-        out.reserveCapacity(16 * fields.count + 2)
-        var first = true
-        for key in fields.keys.sorted() {
-            if !first { out += "," }
-            first = false
-            appendString(key, to: &out)
-            out += ":"
-            switch fields[key]! {
-            case .null: out += "null"
-            case .integer(let i): out += String(i)
+        var out: [UInt8] = []
+        out.reserveCapacity(24 * fields.count + 2)
+        append(fields, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Encodes per-field clocks (name → clock text) the same way. The fields of one change share
+    /// its clock, so a clock equal to the one before is not written out as text again.
+    public static func encode(clocks: [String: HLCTimestamp]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(40 * clocks.count + 2)
+        var previous: (clock: HLCTimestamp, text: String)?
+        appendObject(clocks.sorted { $0.key < $1.key }, to: &out) { clock, out in
+            let text = previous?.clock == clock ? previous!.text : clock.description
+            previous = (clock, text)
+            appendString(text, to: &out)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the encoded fields (keys sorted) to a UTF-8 buffer.
+    static func append(_ fields: [String: FieldValue], to out: inout [UInt8]) {
+        appendObject(fields.sorted { $0.key < $1.key }, to: &out) { value, out in
+            switch value {
+            case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+            case .integer(let i): appendInteger(i, to: &out)
             case .text(let s): appendString(s, to: &out)
             }
         }
-        return out + "}"
     }
 
-    /// Encodes a map of names to strings (per-field clocks) the same way.
-    public static func encode(_ strings: [String: String]) -> String {
-        encode(strings.mapValues { FieldValue.text($0) })
+    private static func appendObject<Value>(_ members: [(key: String, value: Value)], to out: inout [UInt8],
+                                            _ appendValue: (Value, inout [UInt8]) -> Void) {
+        out.append(0x7B)
+        for (index, member) in members.enumerated() {
+            if index > 0 { out.append(0x2C) }
+            appendString(member.key, to: &out)
+            out.append(0x3A)
+            appendValue(member.value, &out)
+        }
+        out.append(0x7D)
     }
 
     /// Decodes what ``encode(_:)`` (or any JSON writer) produced for a flat object of null, whole
@@ -36,27 +57,48 @@ public enum FieldCoding {
         return fields
     }
 
-    static func appendString(_ s: String, to out: inout String) {
-        out += "\""
-        var plain = true
-        for unit in s.utf8 where unit < 0x20 || unit == 0x22 || unit == 0x5C { plain = false; break }
-        if plain {
-            out += s
-        } else {
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case _ where scalar.value < 0x20:
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                default: out.unicodeScalars.append(scalar)
-                }
+    /// Appends a whole number in decimal, as `String(i)` writes it.
+    static func appendInteger(_ i: Int64, to out: inout [UInt8]) {
+        if i < 0 { out.append(0x2D) }
+        var magnitude = i.magnitude
+        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // room for 20 digits, written from the end
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                count += 1
+                buffer[32 - count] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
+                magnitude /= 10
+            } while magnitude != 0
+            out.append(contentsOf: buffer[(32 - count)...])
+        }
+    }
+
+    /// Appends a JSON string: `"` and `\` escaped, \n \r \t by name, other control characters as
+    /// `\u00xx`, everything else (UTF-8 included) as it is.
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { appendString(utf8: $0, to: &out) }
+    }
+
+    /// The same for text given as UTF-8 bytes.
+    static func appendString(utf8 bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        out.append(0x22)
+        var plainFrom = 0
+        for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plainFrom..<index]))
+            plainFrom = index + 1
+            switch byte {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+            case 0x09: out.append(contentsOf: [0x5C, 0x74])
+            default:
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30])
+                out.append(contentsOf: DigestTree.hex(CollectionOfOne(byte)).utf8)
             }
         }
-        out += "\""
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plainFrom...]))
+        out.append(0x22)
     }
 }

@@ -182,26 +182,21 @@ struct JSONReader {
     }
 }
 
-/// Writes JSON text.
-public enum JSONWriter {
-    public static func string(_ s: String, to out: inout String) { FieldCoding.appendString(s, to: &out) }
-}
-
 // MARK: Changesets
 
 extension Change {
-    func appendJSON(to out: inout String) {
-        out += "{\"fields\":"
-        out += FieldCoding.encode(fields)
-        out += ",\"hlc\":"
-        JSONWriter.string(hlc.description, to: &out)
-        out += ",\"id\":"
-        JSONWriter.string(id.rawValue, to: &out)
-        out += ",\"op\":\""
-        out += op.rawValue
-        out += "\",\"table\":\""
-        out += table.rawValue
-        out += "\"}"
+    func appendJSON(to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"fields":"#.utf8)
+        FieldCoding.append(fields, to: &out)
+        out.append(contentsOf: #","hlc":"#.utf8)
+        FieldCoding.appendString(hlc.description, to: &out)
+        out.append(contentsOf: #","id":"#.utf8)
+        FieldCoding.appendString(id.rawValue, to: &out)
+        out.append(contentsOf: #","op":"#.utf8)
+        FieldCoding.appendString(op.rawValue, to: &out)
+        out.append(contentsOf: #","table":"#.utf8)
+        FieldCoding.appendString(table.rawValue, to: &out)
+        out.append(0x7D)
     }
 
     /// Reads one change in one pass, refusing anything the protocol does not define.
@@ -230,20 +225,25 @@ extension Change {
 
 extension Changeset {
     /// The JSON form (the same members as the `Codable` one), written fast.
-    public func jsonText() -> String {
-        var out = "{\"changes\":["
+    public func jsonData() -> Data { Data(jsonBytes()) }
+
+    func jsonBytes() -> [UInt8] {
+        var out: [UInt8] = []
         out.reserveCapacity(changes.count * 200 + 300)
+        out.append(contentsOf: #"{"changes":["#.utf8)
         for (index, change) in changes.enumerated() {
-            if index > 0 { out += "," }
+            if index > 0 { out.append(0x2C) }
             change.appendJSON(to: &out)
         }
-        out += "],\"hash\":"
-        JSONWriter.string(hash, to: &out)
-        out += ",\"office\":"
-        JSONWriter.string(office.rawValue, to: &out)
-        out += ",\"previousHash\":"
-        JSONWriter.string(previousHash, to: &out)
-        out += ",\"sequence\":\(sequence.rawValue)}"
+        out.append(contentsOf: #"],"hash":"#.utf8)
+        FieldCoding.appendString(hash, to: &out)
+        out.append(contentsOf: #","office":"#.utf8)
+        FieldCoding.appendString(office.rawValue, to: &out)
+        out.append(contentsOf: #","previousHash":"#.utf8)
+        FieldCoding.appendString(previousHash, to: &out)
+        out.append(contentsOf: #","sequence":"#.utf8)
+        FieldCoding.appendInteger(sequence.rawValue, to: &out)
+        out.append(0x7D)
         return out
     }
 
@@ -287,7 +287,12 @@ extension Changeset {
 extension PushRequest {
     /// The request body, written fast.
     public func jsonData() -> Data {
-        Data("{\"changeset\":\(changeset.jsonText()),\"protocolVersion\":\(protocolVersion)}".utf8)
+        var out: [UInt8] = Array(#"{"changeset":"#.utf8)
+        out.append(contentsOf: changeset.jsonBytes())
+        out.append(contentsOf: #","protocolVersion":"#.utf8)
+        FieldCoding.appendInteger(Int64(protocolVersion), to: &out)
+        out.append(0x7D)
+        return Data(out)
     }
 
     public init(jsonData data: Data) throws(SyncCoreError) {
@@ -527,7 +532,7 @@ public struct PullPageWriter {
         if count > 0 { out.append(UInt8(ascii: ",")) }
         count += 1
         out.append(contentsOf: #"{"cursor":"#.utf8)
-        out.append(contentsOf: String(cursor).utf8)
+        FieldCoding.appendInteger(cursor, to: &out)
         out.append(contentsOf: deleted ? #","deleted":true,"fields":"#.utf8 : #","deleted":false,"fields":"#.utf8)
         out.append(contentsOf: fieldsJSON)
         out.append(contentsOf: #","id":"#.utf8)
@@ -539,36 +544,21 @@ public struct PullPageWriter {
         out.append(UInt8(ascii: "}"))
     }
 
-    /// A JSON string: quotes, backslashes and control characters escaped, the rest as it is.
     private mutating func appendString(_ text: UnsafeBufferPointer<UInt8>) {
-        out.append(UInt8(ascii: "\""))
-        if !text.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            out.append(contentsOf: text)
-        } else {
-            for byte in text {
-                switch byte {
-                case 0x22: out.append(contentsOf: #"\""#.utf8)
-                case 0x5C: out.append(contentsOf: #"\\"#.utf8)
-                case ..<0x20:
-                    out.append(contentsOf: #"\u00"#.utf8)
-                    out.append(contentsOf: DigestTree.hex(CollectionOfOne(byte)).utf8)
-                default: out.append(byte)
-                }
-            }
-        }
-        out.append(UInt8(ascii: "\""))
+        FieldCoding.appendString(utf8: text, to: &out)
     }
 
     public var recordCount: Int { count }
 
     public func finish(epoch: Epoch, nextCursor: Int64, hasMore: Bool) -> Data {
-        var text = ""
-        text += "],\"epoch\":"
-        JSONWriter.string(epoch.rawValue, to: &text)
-        text += ",\"hasMore\":\(hasMore),\"nextCursor\":\(nextCursor)}"
-        var data = Data(capacity: out.count + text.utf8.count)
+        var tail: [UInt8] = Array(#"],"epoch":"#.utf8)
+        FieldCoding.appendString(epoch.rawValue, to: &tail)
+        tail.append(contentsOf: hasMore ? #","hasMore":true,"nextCursor":"#.utf8 : #","hasMore":false,"nextCursor":"#.utf8)
+        FieldCoding.appendInteger(nextCursor, to: &tail)
+        tail.append(0x7D)
+        var data = Data(capacity: out.count + tail.count)
         data.append(contentsOf: out)
-        data.append(contentsOf: text.utf8)
+        data.append(contentsOf: tail)
         return data
     }
 }

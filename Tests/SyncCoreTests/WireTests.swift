@@ -121,7 +121,7 @@ import Testing
         let request = PushRequest(protocolVersion: 1, changeset: changeset)
         let read = try PushRequest(jsonData: request.jsonData())
         #expect(read.changeset == changeset && read.changeset.hash == changeset.hash && read.protocolVersion == 1)
-        #expect(try Changeset(jsonData: Data(changeset.jsonText().utf8)) == changeset)
+        #expect(try Changeset(jsonData: changeset.jsonData()) == changeset)
         #expect(try PushRequest(jsonData: try JSONEncoder().encode(request)).changeset == changeset)  // the Codable form reads the same
 
         let body = String(decoding: request.jsonData(), as: UTF8.self)
