@@ -48,11 +48,12 @@ extension CentralStore {
             }
         }
         var offices: Set<String> = []
+        var positions = try LogPositions(db)
         for aggregate in byAggregate.keys.sorted() {
             // A new aggregate's whole history is in this batch: no need to read it back.
             let history = hadHistory[aggregate] == true ? nil : byAggregate[aggregate]
             offices.formUnion(try refold(db, aggregate: aggregate, history: history, republish: touchedRows, rehomed: rehomed,
-                                         echo: sequence.map { (writer.rawValue, $0.rawValue, sentWhole) }))
+                                         echo: sequence.map { (writer.rawValue, $0.rawValue, sentWhole) }, positions: &positions))
         }
         // Totals are recomputed once before they are next read, not after every changeset: a
         // backlog of a hundred changesets costs one recomputation.
@@ -84,11 +85,13 @@ extension CentralStore {
     /// Rows in `republish` get a new log position even when unchanged: a writer whose change was
     /// refused must pull the row that stood, or its replica would keep the refused value.
     ///
-    /// `history` is the aggregate's whole history when the caller has it (a new aggregate);
-    /// otherwise it is read from the store. `echo` names the writer, its changeset and the rows
-    /// it sent whole: such a row published exactly as sent is marked as that office's echo.
+    /// `history` is the aggregate's whole history when the caller has it (a new aggregate, which
+    /// therefore has no conflict records yet); otherwise it is read from the store. `echo` names
+    /// the writer, its changeset and the rows it sent whole: such a row published exactly as sent
+    /// is marked as that office's echo. `positions` hands out the change-log positions.
     static func refold(_ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<String> = [], rehomed: [String: String],
-                       echo: (office: String, sequence: Int64, rows: [String: [String: FieldValue]])? = nil) throws -> Set<String> {
+                       echo: (office: String, sequence: Int64, rows: [String: [String: FieldValue]])? = nil,
+                       positions: inout LogPositions) throws -> Set<String> {
         var changes: [Change] = []
         if let history {
             changes = history
@@ -111,7 +114,7 @@ extension CentralStore {
             }
             if try putRecord(db, table: row.table.rawValue, id: row.id, office: row.office, aggregate: aggregate,
                              fields: row.state.fields, clocks: row.state.clocks, deletedAt: row.state.deletedAt?.description, held: row.held,
-                             force: republish.contains(key), echo: echoOf) {
+                             force: republish.contains(key), echo: echoOf, positions: &positions) {
                 offices.insert(row.office)
             }
         }
@@ -121,16 +124,16 @@ extension CentralStore {
         for conflict in result.conflicts {
             current.insert(conflict.id)
             if try putRecord(db, table: "conflict", id: conflict.id, office: conflict.office, aggregate: aggregate,
-                             fields: conflict.publishedFields(), clocks: [:], deletedAt: nil, held: false) {
+                             fields: conflict.publishedFields(), clocks: [:], deletedAt: nil, held: false, positions: &positions) {
                 offices.insert(conflict.office)
             }
         }
-        for row in try Row.fetchAll(
+        let published = history != nil ? [] : try Row.fetchAll(
             try db.cachedStatement(sql: "SELECT id, office FROM record WHERE aggregate = ? AND tbl = 'conflict' AND deleted_at IS NULL"),
             arguments: [aggregate])
-        where !current.contains(row["id"]) {
+        for row in published where !current.contains(row["id"]) {
             try db.execute(sql: "UPDATE record SET deleted_at = ?, seq = ? WHERE tbl = 'conflict' AND id = ?",
-                           arguments: [HLCTimestamp.zero.description, try nextSeq(db), row["id"] as String])
+                           arguments: [HLCTimestamp.zero.description, positions.next(), row["id"] as String])
             offices.insert(row["office"])
         }
         return offices
@@ -139,7 +142,7 @@ extension CentralStore {
     /// Writes a record if it differs from what is stored, giving it a new log position. Returns whether it changed.
     static func putRecord(_ db: Database, table: String, id: String, office: String, aggregate: String?,
                           fields: [String: FieldValue], clocks: [String: HLCTimestamp], deletedAt: String?, held: Bool,
-                          force: Bool = false, echo: (office: String, sequence: Int64)? = nil) throws -> Bool {
+                          force: Bool = false, echo: (office: String, sequence: Int64)? = nil, positions: inout LogPositions) throws -> Bool {
         let encodedFields = FieldCoding.encode(fields)
         let encodedClocks = FieldCoding.encode(clocks: clocks)
         if !force, let existing = try Row.fetchOne(
@@ -154,7 +157,7 @@ extension CentralStore {
             ON CONFLICT(tbl, id) DO UPDATE SET office = excluded.office, fields = excluded.fields, clocks = excluded.clocks,
                 deleted_at = excluded.deleted_at, seq = excluded.seq, aggregate = excluded.aggregate, held = excluded.held,
                 echo_office = excluded.echo_office, echo_sequence = excluded.echo_sequence
-            """).execute(arguments: [table, id, office, encodedFields, encodedClocks, deletedAt, try nextSeq(db), aggregate, held,
+            """).execute(arguments: [table, id, office, encodedFields, encodedClocks, deletedAt, positions.next(), aggregate, held,
                                      echo?.office, echo?.sequence])
         return true
     }

@@ -41,8 +41,9 @@ extension CentralStore {
                 let aggregates = try String.fetchAll(
                     db, sql: "SELECT DISTINCT aggregate FROM record WHERE office IN (\(placeholders)) AND aggregate IS NOT NULL ORDER BY aggregate",
                     arguments: StatementArguments(retired.map(\.rawValue)))
+                var positions = try LogPositions(db)
                 for aggregate in aggregates {
-                    _ = try Self.refold(db, aggregate: aggregate, rehomed: rehomed)
+                    _ = try Self.refold(db, aggregate: aggregate, rehomed: rehomed, positions: &positions)
                 }
                 for office in retired + [receiving] { try Self.markTotalsPending(db, office: office) }
                 return MergeOutcome(retired: retired, into: receiving, aggregates: aggregates.count)

@@ -287,12 +287,29 @@ public final class CentralStore: Sendable {
     }
 
     static func nextSeq(_ db: Database) throws -> Int64 {
-        (try Int64.fetchOne(try db.cachedStatement(sql: "SELECT max(seq) FROM record")) ?? 0) + 1
+        var positions = try LogPositions(db)
+        return positions.next()
     }
 
     static func encode<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// Hands out change-log positions (`record.seq`) within one write transaction: the largest is
+/// read once, not once per record written. Only valid while every record written in that
+/// transaction takes its position from here (the fold writes hundreds per changeset).
+struct LogPositions {
+    private var last: Int64
+
+    init(_ db: Database) throws {
+        last = try Int64.fetchOne(try db.cachedStatement(sql: "SELECT max(seq) FROM record")) ?? 0
+    }
+
+    mutating func next() -> Int64 {
+        last += 1
+        return last
     }
 }
