@@ -103,21 +103,33 @@ public struct SyncEngine: Sendable {
 
         // 1. Push: the oldest unacknowledged changeset first, re-sent as it was until the centre
         //    acknowledges it; only then are its outbox entries removed.
+        var madeAhead: Changeset?
         while true {
             // A graceful stop ends the cycle between steps; each step is its own transaction.
             if Task.isShuttingDownGracefully { return report }
             let changeset: Changeset?
             let replica = self.replica
             let maxChanges = configuration.maxChangesPerChangeset
-            do { changeset = try await runBlocking { () throws(ReplicaError) in try replica.nextChangeset(maxChanges: maxChanges) } } catch {
-                throw SyncAgentError(error)
+            if let next = madeAhead {
+                changeset = next
+            } else {
+                do { changeset = try await runBlocking { () throws(ReplicaError) in try replica.nextChangeset(maxChanges: maxChanges) } } catch {
+                    throw SyncAgentError(error)
+                }
             }
             guard let changeset else { break }
+            // The next changeset is made while this one travels and is applied (one ahead at
+            // most); a failure there is left for the next `nextChangeset` to meet and report.
+            let ahead = Task { try? await runBlocking { () throws(ReplicaError) in try replica.makeChangesetAhead(maxChanges: maxChanges) } }
             let exchange: CentralClient.Exchange<PushResponse>
             do { exchange = try await client.push(changeset) } catch {
+                _ = await ahead.value
                 try checkEpoch(error.epoch, known: known)
                 throw SyncAgentError(error)
             }
+            // Sent next only if it directly follows this one (it is then the oldest unacknowledged
+            // once this one is acknowledged); otherwise the stored changesets decide.
+            madeAhead = (await ahead.value).flatMap { $0.sequence == changeset.sequence.next ? $0 : nil }
             try checkEpoch(exchange.value.epoch, known: known)
             // A crash here means the centre applied the changeset but we did not record it: the
             // next cycle re-sends it and the centre answers "duplicate".

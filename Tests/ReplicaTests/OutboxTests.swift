@@ -112,4 +112,30 @@ import SyncTesting
         try replica.acknowledge(cs.sequence)
         #expect(try replica.pendingSummary().changes == 3)
     }
+
+    @Test func aChangesetMadeAheadIsSentAfterTheOneInFlightAndNeverMoreThanOneAhead() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        #expect(try replica.makeChangesetAhead(maxChanges: 2) == nil)  // nothing pending
+        for i in 0..<5 { try replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
+        let first = try #require(try replica.nextChangeset(maxChanges: 2))
+        // While the first travels, the second is made from the entries after it.
+        let second = try #require(try replica.makeChangesetAhead(maxChanges: 2))
+        #expect(second.sequence == first.sequence.next)
+        #expect(second.previousHash == first.hash)
+        #expect(Set(second.changes.map(\.id)).isDisjoint(with: first.changes.map(\.id)))
+        // Two wait for acknowledgement: no third is made, and the first is still the one to send.
+        #expect(try replica.makeChangesetAhead(maxChanges: 2) == nil)
+        #expect(try replica.nextChangeset(maxChanges: 2) == first)
+        #expect(try replica.pendingSummary().changes == 5)  // entries stay until acknowledged
+
+        try replica.acknowledge(first.sequence)
+        #expect(try replica.nextChangeset(maxChanges: 2) == second)  // stored as made, re-sent as is
+        let third = try #require(try replica.makeChangesetAhead(maxChanges: 2))
+        #expect(third.previousHash == second.hash)
+        try replica.acknowledge(second.sequence)
+        try replica.acknowledge(third.sequence)
+        #expect(try replica.pendingSummary().changes == 0)
+        #expect(try replica.makeChangesetAhead(maxChanges: 2) == nil)
+    }
 }
