@@ -29,8 +29,7 @@ extension Replica {
                 var upserts = WholeRowUpserts(db)
                 for record in records {
                     guard let table = SyncedTable(rawValue: record.table) else { continue }
-                    _ = try Self.applySynced(db, table: table, record: record, pending: pending["\(table.tableID)/\(record.id)"] ?? .init(),
-                                             upserts: &upserts)
+                    _ = try Self.applySynced(db, table: table, record: record, pending: pending, upserts: &upserts)
                 }
             }
         }

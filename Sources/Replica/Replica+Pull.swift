@@ -60,8 +60,7 @@ extension Replica {
         var upserts = WholeRowUpserts(db)
         for record in page.records {
             if let table = SyncedTable(rawValue: record.table) {
-                let changes = pending.isEmpty ? .init() : pending["\(table.tableID)/\(record.id)"] ?? .init()
-                result.keptLocal += try Self.applySynced(db, table: table, record: record, pending: changes, upserts: &upserts)
+                result.keptLocal += try Self.applySynced(db, table: table, record: record, pending: pending, upserts: &upserts)
                 result.applied += 1
             } else if let table = ConsolidatedTable(rawValue: record.table) {
                 try Self.applyConsolidated(db, table: table, record: record)
@@ -135,8 +134,8 @@ extension Replica {
     }
 
     /// Applies one of the centre's rows; returns the number of fields kept local. `pending` is
-    /// what this row's local changes still waiting for the centre add up to.
-    static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord, pending: CaptureTriggers.RowChanges,
+    /// what the local changes still waiting for the centre add up to, by row (`pendingChanges`).
+    static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord, pending byRow: [String: CaptureTriggers.RowChanges],
                             upserts: inout WholeRowUpserts) throws -> Int {
         if record.deleted {
             // A tombstone wins over local edits; the edits still reach the centre, which keeps them
@@ -144,6 +143,8 @@ extension Replica {
             try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [record.id])
             return 0
         }
+        // Usually nothing is pending (a cycle pushes before it pulls): no key is made per row then.
+        let pending: CaptureTriggers.RowChanges = byRow.isEmpty ? .init() : byRow["\(table.tableID)/\(record.id)"] ?? .init()
         if pending.deleted { return 0 }
         let columns = table.columns
         if pending.isEmpty {

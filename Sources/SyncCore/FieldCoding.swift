@@ -57,20 +57,9 @@ public enum FieldCoding {
         return fields
     }
 
-    /// Appends a whole number in decimal, as `String(i)` writes it.
+    /// Appends a whole number in decimal.
     static func appendInteger(_ i: Int64, to out: inout [UInt8]) {
-        if i < 0 { out.append(0x2D) }
-        var magnitude = i.magnitude
-        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // room for 20 digits, written from the end
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                count += 1
-                buffer[32 - count] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
-                magnitude /= 10
-            } while magnitude != 0
-            out.append(contentsOf: buffer[(32 - count)...])
-        }
+        out.append(contentsOf: String(i).utf8)  // at most 20 digits: a small string, nothing allocated
     }
 
     /// Appends a JSON string: `"` and `\` escaped, \n \r \t by name, other control characters as
