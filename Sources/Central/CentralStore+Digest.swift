@@ -16,16 +16,15 @@ extension CentralStore {
                 let position = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record WHERE office = ?", arguments: [office.rawValue]) ?? 0
                 if let cached = digestCache.trees.withLock({ $0[office.rawValue] }), cached.position == position { return cached.tree }
                 let tables = SyncedTable.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
-                var leaves: [DigestTree.Leaf] = []
+                var builder = DigestTree.Builder()
                 let cursor = try Row.fetchCursor(
                     db, sql: "SELECT tbl, id, fields FROM record WHERE office = ? AND tbl IN (\(tables)) AND deleted_at IS NULL",
                     arguments: [office.rawValue])
                 while let row = try cursor.next() {
                     guard let table = SyncedTable(rawValue: row["tbl"]) else { continue }
-                    let fields = try FieldCoding.decode(row["fields"] as String)
-                    leaves.append(DigestTree.Leaf(table: table, id: row["id"], fields: fields))
+                    builder.add(table: table, id: row["id"], fields: try FieldCoding.decode(row["fields"] as String))
                 }
-                let tree = DigestTree(leaves: leaves)
+                let tree = builder.tree()
                 digestCache.trees.withLock { $0[office.rawValue] = (position, tree) }
                 return tree
             }

@@ -7,16 +7,16 @@ extension Replica {
     public func digestTree() throws(ReplicaError) -> DigestTree {
         let office = try settings().office
         return try read("computing digests") { db in
-            var leaves: [DigestTree.Leaf] = []
+            var tree = DigestTree.Builder()
             for table in SyncedTable.allCases {
                 let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM \(table.rawValue) WHERE office = ?", arguments: [office.rawValue])
                 while let row = try cursor.next() {
                     var fields: [String: FieldValue] = [:]
                     for column in table.columns { fields[column.name] = Self.fieldValue(row[column.name]) }
-                    leaves.append(DigestTree.Leaf(table: table, id: row["id"], fields: fields))
+                    tree.add(table: table, id: row["id"], fields: fields)
                 }
             }
-            return DigestTree(leaves: leaves)
+            return tree.tree()
         }
     }
 

@@ -28,9 +28,17 @@ extension SyncEngine {
     /// nodes whose digests differ: the cost grows with the number of differences times the depth,
     /// not with the number of rows. Changes nothing.
     public func verify() async throws(SyncAgentError) -> VerifyReport {
-        let local: DigestTree
+        // The office hashes its rows while the centre hashes its own for the first request: the
+        // two trees are built at the same time, not one after the other.
         let replica = self.replica
-        do { local = try await runBlocking { () throws(ReplicaError) in try replica.digestTree() } } catch { throw SyncAgentError(error) }
+        let building = Task { () async -> Result<DigestTree, ReplicaError> in
+            do throws(ReplicaError) {
+                return .success(try await runBlocking { () throws(ReplicaError) in try replica.digestTree() })
+            } catch {
+                return .failure(error)
+            }
+        }
+        var local: DigestTree?
         var report = VerifyReport()
         var frontier = [""]
         for level in 0...DigestTree.depth {
@@ -46,8 +54,14 @@ extension SyncEngine {
                 report.bytesReceived += answer.bytesReceived
                 remote.merge(answer.value.nodes) { a, _ in a }
             }
+            if local == nil {
+                switch await building.value {
+                case .success(let tree): local = tree
+                case .failure(let error): throw SyncAgentError(error)
+                }
+            }
             for path in frontier {
-                let mine = local.children(of: path)
+                let mine = local?.children(of: path) ?? [:]
                 let theirs = remote[path] ?? [:]
                 for name in Set(mine.keys).union(theirs.keys).sorted() where mine[name] != theirs[name] {
                     if level < DigestTree.depth {

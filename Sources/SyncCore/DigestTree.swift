@@ -31,12 +31,29 @@ public struct DigestTree: Sendable {
     }
 
     public init(leaves: some Sequence<Leaf>) {
-        var rows: [String: [String: String]] = [:]
-        for leaf in leaves {
-            let path = Self.leafPath(table: leaf.table, id: leaf.id, fields: leaf.fields)
-            rows[path, default: [:]][leaf.id] = Self.rowDigest(table: leaf.table, id: leaf.id, fields: leaf.fields)
-            rowCount += 1
+        var builder = Builder()
+        for leaf in leaves { builder.add(table: leaf.table, id: leaf.id, fields: leaf.fields) }
+        self = builder.tree()
+    }
+
+    /// Builds a tree row by row, so a caller reading a million rows keeps only their digests,
+    /// never the rows themselves.
+    public struct Builder {
+        private var rows: [String: [String: String]] = [:]
+        private var count = 0
+
+        public init() {}
+
+        public mutating func add(table: SyncedTable, id: String, fields: [String: FieldValue]) {
+            rows[DigestTree.leafPath(table: table, id: id, fields: fields), default: [:]][id] = DigestTree.rowDigest(table: table, id: id, fields: fields)
+            count += 1
         }
+
+        public func tree() -> DigestTree { DigestTree(rows: rows, rowCount: count) }
+    }
+
+    private init(rows: [String: [String: String]], rowCount: Int) {
+        self.rowCount = rowCount
         nodes = rows
         // Fold the levels up to the root ("").
         var level = rows
