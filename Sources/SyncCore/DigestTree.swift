@@ -86,40 +86,68 @@ public struct DigestTree: Sendable {
         case .projectEvent: year = fields["occurred_on"]?.text.map { String($0.prefix(4)) } ?? "0"
         case .conflictResolution: year = "0"
         }
-        let h = Array(SHA256.hash(data: Data(id.utf8)).prefix(2))
-        let digits = Array("0123456789abcdef")
-        return "\(table.rawValue)/\(year)/\(digits[Int(h[0] >> 4)])/\(digits[Int(h[0] & 15)])/\(digits[Int(h[1] >> 4)])"
+        let h = Array(SHA256.hash(data: Array(id.utf8)).prefix(2))
+        var path: [UInt8] = []
+        path.reserveCapacity(32)
+        path.append(contentsOf: table.rawValue.utf8)
+        path.append(0x2F)
+        path.append(contentsOf: year.utf8)
+        for nibble in [h[0] >> 4, h[0] & 15, h[1] >> 4] {
+            path.append(0x2F)
+            path.append(hexDigits[Int(nibble)])
+        }
+        return String(decoding: path, as: UTF8.self)
     }
 
-    /// A row's digest: its id and every column of its table, missing ones as null.
+    /// A row's digest: its id and every column of its table, missing ones as null. The text
+    /// hashed is `row␟table␟id` then, per column, `␞n`, `␞i<number>` or `␞t<UTF-8 length>:<text>`.
     public static func rowDigest(table: SyncedTable, id: String, fields: [String: FieldValue]) -> String {
-        var text = "row\u{1F}\(table.rawValue)\u{1F}\(id)"
+        var text: [UInt8] = [0x72, 0x6F, 0x77, 0x1F]  // "row␟"
+        text.reserveCapacity(160)
+        text.append(contentsOf: table.rawValue.utf8)
+        text.append(0x1F)
+        text.append(contentsOf: id.utf8)
         for column in table.columns {
+            text.append(0x1E)
             switch fields[column.name] ?? .null {
-            case .null: text += "\u{1E}n"
-            case .integer(let i): text += "\u{1E}i\(i)"
-            case .text(let s): text += "\u{1E}t\(s.utf8.count):\(s)"
+            case .null: text.append(0x6E)
+            case .integer(let i):
+                text.append(0x69)
+                text.append(contentsOf: String(i).utf8)
+            case .text(let s):
+                text.append(0x74)
+                text.append(contentsOf: String(s.utf8.count).utf8)
+                text.append(0x3A)
+                text.append(contentsOf: s.utf8)
             }
         }
-        return hex(SHA256.hash(data: Data(text.utf8)).prefix(8))
+        return hex(SHA256.hash(data: text).prefix(8))
     }
 
     /// Lower-case hex, without Foundation's formatter (it would dominate hashing a million rows).
     static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(16)
         for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
+            out.append(hexDigits[Int(b >> 4)])
+            out.append(hexDigits[Int(b & 15)])
         }
         return String(decoding: out, as: UTF8.self)
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// A node's digest: the hash of `name=digest;` for each child, by name.
     static func combine(_ children: [String: String]) -> String {
-        var text = ""
-        for (name, digest) in children.sorted(by: { $0.key < $1.key }) { text += "\(name)=\(digest);" }
-        return hex(SHA256.hash(data: Data(text.utf8)).prefix(8))
+        var text: [UInt8] = []
+        text.reserveCapacity(children.count * 56)
+        for (name, digest) in children.sorted(by: { $0.key < $1.key }) {
+            text.append(contentsOf: name.utf8)
+            text.append(0x3D)
+            text.append(contentsOf: digest.utf8)
+            text.append(0x3B)
+        }
+        return hex(SHA256.hash(data: text).prefix(8))
     }
 }
 
