@@ -14,13 +14,7 @@ extension Replica {
             if let body = try Data.fetchOne(db, sql: "SELECT body FROM _sync_changeset ORDER BY seq LIMIT 1") {
                 return try Changeset(jsonData: body)
             }
-            while true {
-                switch try Self.makeChangeset(db, maxChanges: maxChanges, now: now) {
-                case .made(let changeset): return changeset
-                case .nothingPending: return nil
-                case .onlyNoOps: continue
-                }
-            }
+            return try Self.makeChangeset(db, maxChanges: maxChanges, now: now)
         }
     }
 
@@ -32,19 +26,25 @@ extension Replica {
     public func makeChangesetAhead(maxChanges: Int = 1_000, now: Date = Date()) throws(ReplicaError) -> Changeset? {
         try write("making the next changeset") { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_changeset") ?? 0 < 2 else { return nil }
-            while true {
-                switch try Self.makeChangeset(db, maxChanges: maxChanges, now: now) {
-                case .made(let changeset): return changeset
-                case .nothingPending: return nil
-                case .onlyNoOps: continue
-                }
+            return try Self.makeChangeset(db, maxChanges: maxChanges, now: now)
+        }
+    }
+
+    /// Makes a changeset from the unsent outbox entries; nil when nothing is pending. Entries of
+    /// updates that changed nothing are dropped on the way.
+    private static func makeChangeset(_ db: Database, maxChanges: Int, now: Date) throws -> Changeset? {
+        while true {
+            switch try makeChangesetFromOldestEntries(db, maxChanges: maxChanges, now: now) {
+            case .made(let changeset): return changeset
+            case .nothingPending: return nil
+            case .onlyNoOps: continue
             }
         }
     }
 
     private enum Making { case made(Changeset), nothingPending, onlyNoOps }
 
-    private static func makeChangeset(_ db: Database, maxChanges: Int, now: Date) throws -> Making {
+    private static func makeChangesetFromOldestEntries(_ db: Database, maxChanges: Int, now: Date) throws -> Making {
         // 1. Take the oldest entries not yet in a changeset.
         let afterSeq = try lastChangesetSeq(db)  // entries after it are in no changeset yet
         let rows = try Row.fetchAll(
