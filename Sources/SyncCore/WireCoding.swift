@@ -1,30 +1,16 @@
 import Foundation
 
-/// A parsed JSON value, for the hot paths of the protocol: changesets and pull pages are read and
-/// written here without Foundation's coders, which cost more per row than the whole merge. The
-/// bytes are the same JSON that the `Codable` conformances describe (docs/PROTOCOL.md).
-public enum JSON: Equatable, Sendable {
+/// One JSON value as `JSONReader` reads it. The protocol's hot paths (changesets, pull pages)
+/// are read in one pass with `JSONReader.members` and `elements`, without Foundation's coders;
+/// whole values are made only for members' scalars. The bytes are the same JSON that the
+/// `Codable` conformances describe (docs/PROTOCOL.md).
+enum JSON: Equatable, Sendable {
     case null
     case bool(Bool)
     case integer(Int64)
     case string(String)
     case array([JSON])
     case object([String: JSON])
-
-    /// Parses a whole document. Numbers must be whole (the protocol has no fractions).
-    public static func parse(_ bytes: some Collection<UInt8>) throws(SyncCoreError) -> JSON {
-        var reader = JSONReader(bytes: Array(bytes))
-        let value = try reader.value(depth: 0)
-        reader.skipSpace()
-        guard reader.i == reader.bytes.count else { throw reader.fail("text after the JSON value") }
-        return value
-    }
-
-    public var object: [String: JSON]? { if case .object(let o) = self { o } else { nil } }
-    public var array: [JSON]? { if case .array(let a) = self { a } else { nil } }
-    public var string: String? { if case .string(let s) = self { s } else { nil } }
-    public var integer: Int64? { if case .integer(let i) = self { i } else { nil } }
-    public var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
 }
 
 struct JSONReader {
