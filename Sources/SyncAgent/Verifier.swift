@@ -38,7 +38,6 @@ extension SyncEngine {
                 return .failure(error)
             }
         }
-        var local: DigestTree?
         var report = VerifyReport()
         var frontier = [""]
         for level in 0...DigestTree.depth {
@@ -54,14 +53,14 @@ extension SyncEngine {
                 report.bytesReceived += answer.bytesReceived
                 remote.merge(answer.value.nodes) { a, _ in a }
             }
-            if local == nil {
-                switch await building.value {
-                case .success(let tree): local = tree
-                case .failure(let error): throw SyncAgentError(error)
-                }
+            // Awaited once per level (at most six); the task keeps its result after the first.
+            let local: DigestTree
+            switch await building.value {
+            case .success(let tree): local = tree
+            case .failure(let error): throw SyncAgentError(error)
             }
             for path in frontier {
-                let mine = local?.children(of: path) ?? [:]
+                let mine = local.children(of: path)
                 let theirs = remote[path] ?? [:]
                 for name in Set(mine.keys).union(theirs.keys).sorted() where mine[name] != theirs[name] {
                     if level < DigestTree.depth {
