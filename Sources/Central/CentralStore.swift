@@ -227,11 +227,11 @@ public final class CentralStore: Sendable {
 
     static func newToken() -> String {
         var rng = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &rng)) }.joined()
+        return Hex.string((0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) })
     }
 
     static func hashToken(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Data(token.utf8)))
     }
 
     // MARK: Reference data

@@ -29,7 +29,7 @@ public struct Changeset: Hashable, Codable, Sendable {
 
     /// The SHA-256 of the canonical form, as lower-case hex.
     public func computeHash() -> String {
-        SHA256.hash(data: canonicalBytes()).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: canonicalBytes()))
     }
 
     /// Checks that the stated hash matches the content.

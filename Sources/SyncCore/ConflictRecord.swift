@@ -81,7 +81,7 @@ public struct ConflictRecord: Hashable, Codable, Sendable {
 
     static func makeID(rule: ConflictRule, table: SyncedTable, rowID: String, hlc: HLCTimestamp) -> String {
         let digest = SHA256.hash(data: Data("\(rule.rawValue)|\(table.rawValue)|\(rowID)|\(hlc)".utf8))
-        return digest.prefix(12).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(digest.prefix(12))
     }
 
     /// The side that may accept this conflict's losing change.

@@ -94,7 +94,7 @@ public struct DigestTree: Sendable {
         path.append(contentsOf: year.utf8)
         for nibble in [h[0] >> 4, h[0] & 15, h[1] >> 4] {
             path.append(0x2F)
-            path.append(hexDigits[Int(nibble)])
+            path.append(Hex.digit(nibble))
         }
         return String(decoding: path, as: UTF8.self)
     }
@@ -121,21 +121,9 @@ public struct DigestTree: Sendable {
                 text.append(contentsOf: s.utf8)
             }
         }
-        return hex(SHA256.hash(data: text).prefix(8))
+        return Hex.string(SHA256.hash(data: text).prefix(8))
     }
 
-    /// Lower-case hex, without Foundation's formatter (it would dominate hashing a million rows).
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(16)
-        for b in bytes {
-            out.append(hexDigits[Int(b >> 4)])
-            out.append(hexDigits[Int(b & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// A node's digest: the hash of `name=digest;` for each child, by name.
     static func combine(_ children: [String: String]) -> String {
@@ -147,7 +135,7 @@ public struct DigestTree: Sendable {
             text.append(contentsOf: digest.utf8)
             text.append(0x3B)
         }
-        return hex(SHA256.hash(data: text).prefix(8))
+        return Hex.string(SHA256.hash(data: text).prefix(8))
     }
 }
 

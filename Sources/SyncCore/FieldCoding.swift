@@ -84,7 +84,7 @@ public enum FieldCoding {
             case 0x09: out.append(contentsOf: [0x5C, 0x74])
             default:
                 out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30])
-                out.append(contentsOf: DigestTree.hex(CollectionOfOne(byte)).utf8)
+                Hex.append(byte, to: &out)
             }
         }
         out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plainFrom...]))

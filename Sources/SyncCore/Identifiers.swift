@@ -97,10 +97,13 @@ public struct RowID: Hashable, Comparable, Codable, Sendable, CustomStringConver
         for i in 6..<16 { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
         bytes[6] = (bytes[6] & 0x0F) | 0x70  // version 7
         bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4),
-                     hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
-        return RowID(unchecked: parts.joined(separator: "-"))
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        for (i, byte) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { text.append(0x2D) }  // 8-4-4-4-12
+            Hex.append(byte, to: &text)
+        }
+        return RowID(unchecked: String(decoding: text, as: UTF8.self))
     }
 
     /// Makes a new UUIDv7 with the system's random source.

@@ -15,6 +15,22 @@ import Testing
         #expect(UUID(uuidString: text) != nil)
     }
 
+    @Test func rowIDTextIsExactFromItsBytes() {
+        // A fixed generator pins the layout: 6 bytes of milliseconds, version and variant bits, 8-4-4-4-12.
+        struct Counting: RandomNumberGenerator {
+            var state: UInt64 = 0x0123_4567_89AB_CDEF
+            mutating func next() -> UInt64 { defer { state &+= 0x1111_1111_1111_1111 }; return state }
+        }
+        var generator = Counting()
+        let id = RowID.make(now: Date(timeIntervalSince1970: 1_700_000_000.123), using: &generator)
+        #expect(id.rawValue.count == 36)
+        #expect(id.rawValue.hasPrefix("018bcfe5-687b-7"))  // 1,700,000,000,123 ms = 0x018bcfe5687b
+        #expect(id.rawValue == id.rawValue.lowercased())
+        #expect((try? RowID(id.rawValue)) == id)
+        #expect(Hex.string([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
+        #expect(Hex.string([]) == "")
+    }
+
     @Test func officeCodesAreProvinceCodes() throws {
         #expect(try OfficeCode("79").rawValue == "79")
         #expect(try OfficeCode(" 96 ").rawValue == "96")
