@@ -9,13 +9,19 @@ import Foundation
 /// digest is the SHA-256 of its children's names and digests in order; a row's digest covers its
 /// id and every column of its table (``rowDigest(table:id:fields:)``). Tombstones are not in the
 /// tree (an office holds no deleted rows).
-public struct DigestTree: Sendable {
+public struct DigestTree: Sendable, Equatable {
     /// Path components: `project`, `project/2025`, `project/2025/a`, `project/2025/a/3`, `project/2025/a/3/f`.
     public static let depth = 5
 
-    /// node path → child name → digest; at the deepest level the children are row ids.
-    public private(set) var nodes: [String: [String: String]] = [:]
-    public private(set) var rowCount = 0
+    /// The nodes above the leaves: node path → child name → digest.
+    private var inner: [String: [String: UInt64]] = [:]
+    /// Every row, sorted by leaf and then by id: 40 bytes a row. (Ids and digests as strings in a
+    /// dictionary per leaf took ~350 bytes a row; see docs/BENCHMARKS.md.)
+    private var rows: [LeafRow] = []
+    /// The year components of the leaf paths, sorted; ``LeafKey`` holds an index into them.
+    private var years: [String] = []
+
+    public var rowCount: Int { rows.count }
 
     /// A row as the tree sees it.
     public struct Leaf: Sendable {
@@ -39,69 +45,154 @@ public struct DigestTree: Sendable {
     /// Builds a tree row by row, so a caller reading a million rows keeps only their digests,
     /// never the rows themselves.
     public struct Builder {
-        private var rows: [String: [String: String]] = [:]
-        private var count = 0
+        private var rows: [LeafRow] = []
+        private var years: [String] = []
+        private var yearIndex: [String: UInt32] = [:]
 
         public init() {}
 
         public mutating func add(table: SyncedTable, id: String, fields: [String: FieldValue]) {
-            rows[DigestTree.leafPath(table: table, id: id, fields: fields), default: [:]][id] = DigestTree.rowDigest(table: table, id: id, fields: fields)
-            count += 1
+            let year = DigestTree.year(table: table, fields: fields)
+            let index: UInt32
+            if let known = yearIndex[year] {
+                index = known
+            } else {
+                index = UInt32(years.count)
+                years.append(year)
+                yearIndex[year] = index
+            }
+            rows.append(LeafRow(id: RowKey(id), leaf: LeafKey(table: table, year: index, bucket: DigestTree.bucket(id)),
+                                digest: DigestTree.rowDigestValue(table: table, id: id, fields: fields)))
         }
 
-        public func tree() -> DigestTree { DigestTree(rows: rows, rowCount: count) }
+        public func tree() -> DigestTree { DigestTree(rows: rows, years: years) }
     }
 
-    private init(rows: [String: [String: String]], rowCount: Int) {
-        self.rowCount = rowCount
-        nodes = rows
-        // Fold the levels up to the root ("").
-        var level = rows
+    private init(rows added: [LeafRow], years unsorted: [String]) {
+        // Years renumbered in sorted order, so that equal rows make equal trees whatever the order they came in.
+        years = unsorted.sorted()
+        let renumber = unsorted.map { UInt32(years.firstIndex(of: $0)!) }
+        rows = added
+        for i in rows.indices { rows[i].leaf = rows[i].leaf.withYear(renumber[Int(rows[i].leaf.year)]) }
+        // By leaf, then by id as the digests combine them; an id added twice counts once (the last
+        // added: the sort is stable).
+        rows.sort { ($0.leaf, $0.id) < ($1.leaf, $1.id) }
+        var kept = 0
+        for i in rows.indices {
+            if kept > 0, rows[kept - 1].leaf == rows[i].leaf, rows[kept - 1].id == rows[i].id { rows[kept - 1] = rows[i] } else {
+                rows[kept] = rows[i]
+                kept += 1
+            }
+        }
+        rows.removeLast(rows.count - kept)
+
+        // Leaf digests, then fold the levels up to the root ("").
+        var level: [String: UInt64] = [:]
+        var start = 0
+        while start < rows.count {
+            var end = start + 1
+            while end < rows.count, rows[end].leaf == rows[start].leaf { end += 1 }
+            level[path(of: rows[start].leaf)] = Self.combine(rows[start..<end])
+            start = end
+        }
         for _ in 0..<Self.depth {
-            var parents: [String: [String: String]] = [:]
-            for (path, children) in level {
+            var children: [String: [String: UInt64]] = [:]
+            for (path, digest) in level {
                 let slash = path.lastIndex(of: "/")
                 let parent = slash.map { String(path[..<$0]) } ?? ""
                 let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-                parents[parent, default: [:]][name] = Self.combine(children)
+                children[parent, default: [:]][name] = digest
             }
-            nodes.merge(parents) { a, _ in a }
-            level = parents
+            level = children.mapValues(Self.combine)
+            inner.merge(children) { a, _ in a }
         }
     }
 
     /// The digest of the whole tree.
-    public var root: String { Self.combine(nodes[""] ?? [:]) }
+    public var root: String { Self.hex(Self.combine(inner[""] ?? [:])) }
 
     /// The children of a node (row ids at the deepest level).
-    public func children(of path: String) -> [String: String] { nodes[path] ?? [:] }
+    public func children(of path: String) -> [String: String] {
+        if let named = inner[path] { return named.mapValues(Self.hex) }
+        guard let leaf = leafKey(of: path) else { return [:] }
+        var out: [String: String] = [:]
+        for row in rows[range(of: leaf)] { out[row.id.text] = Self.hex(row.digest) }
+        return out
+    }
+
+    /// Every row: its leaf path, id and digest (for tests and tools comparing row by row).
+    public func forEachRow(_ body: (_ path: String, _ id: String, _ digest: String) -> Void) {
+        for row in rows { body(path(of: row.leaf), row.id.text, Self.hex(row.digest)) }
+    }
 
     /// Where a row sits.
     public static func leafPath(table: SyncedTable, id: String, fields: [String: FieldValue]) -> String {
-        let year: String
+        let bucket = bucket(id)
+        return "\(table.rawValue)/\(year(table: table, fields: fields))/\(nibbles(bucket))"
+    }
+
+    /// The year component of a row's path: from the column that dates the row, "0" when it has none.
+    static func year(table: SyncedTable, fields: [String: FieldValue]) -> String {
         switch table {
-        case .project, .planLine: year = fields["year"]?.integer.map(String.init) ?? "0"
-        case .program: year = fields["start_year"]?.integer.map(String.init) ?? "0"
-        case .disbursement: year = fields["paid_on"]?.text.map { String($0.prefix(4)) } ?? "0"
-        case .projectEvent: year = fields["occurred_on"]?.text.map { String($0.prefix(4)) } ?? "0"
-        case .conflictResolution: year = "0"
+        case .project, .planLine: fields["year"]?.integer.map(String.init) ?? "0"
+        case .program: fields["start_year"]?.integer.map(String.init) ?? "0"
+        case .disbursement: fields["paid_on"]?.text.map { String($0.prefix(4)) } ?? "0"
+        case .projectEvent: fields["occurred_on"]?.text.map { String($0.prefix(4)) } ?? "0"
+        case .conflictResolution: "0"
         }
+    }
+
+    /// The first three hex digits of the SHA-256 of the row id, as a number below 4,096.
+    static func bucket(_ id: String) -> UInt16 {
         let h = Array(SHA256.hash(data: Array(id.utf8)).prefix(2))
-        var path: [UInt8] = []
-        path.reserveCapacity(32)
-        path.append(contentsOf: table.rawValue.utf8)
-        path.append(0x2F)
-        path.append(contentsOf: year.utf8)
-        for nibble in [h[0] >> 4, h[0] & 15, h[1] >> 4] {
-            path.append(0x2F)
-            path.append(Hex.digit(nibble))
+        return UInt16(h[0]) << 4 | UInt16(h[1] >> 4)
+    }
+
+    /// `a/3/f` for bucket 0xa3f.
+    static func nibbles(_ bucket: UInt16) -> String {
+        String(decoding: [Hex.digit(UInt8(bucket >> 8)), 0x2F, Hex.digit(UInt8(bucket >> 4 & 15)), 0x2F, Hex.digit(UInt8(bucket & 15))],
+               as: UTF8.self)
+    }
+
+    private func path(of leaf: LeafKey) -> String {
+        "\(leaf.table.rawValue)/\(years[Int(leaf.year)])/\(Self.nibbles(leaf.bucket))"
+    }
+
+    /// The leaf a path names, if the tree has its year; nil for a path that is not a leaf's.
+    private func leafKey(of path: String) -> LeafKey? {
+        // table/year/h/h/h, where only the year might contain a slash.
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= Self.depth, let table = SyncedTable(rawValue: String(parts[0])) else { return nil }
+        var bucket: UInt16 = 0
+        for part in parts.suffix(3) {
+            guard part.utf8.count == 1, let digit = UInt16(part, radix: 16), part == part.lowercased() else { return nil }
+            bucket = bucket << 4 | digit
         }
-        return String(decoding: path, as: UTF8.self)
+        let year = parts.dropFirst().dropLast(3).joined(separator: "/")
+        guard let index = years.firstIndex(of: year) else { return nil }
+        return LeafKey(table: table, year: UInt32(index), bucket: bucket)
+    }
+
+    /// The rows of one leaf.
+    private func range(of leaf: LeafKey) -> Range<Int> {
+        var low = 0, high = rows.count
+        while low < high {
+            let mid = (low + high) / 2
+            if rows[mid].leaf < leaf { low = mid + 1 } else { high = mid }
+        }
+        var end = low
+        while end < rows.count, rows[end].leaf == leaf { end += 1 }
+        return low..<end
     }
 
     /// A row's digest: its id and every column of its table, missing ones as null. The text
     /// hashed is `row␟table␟id` then, per column, `␞n`, `␞i<number>` or `␞t<UTF-8 length>:<text>`.
     public static func rowDigest(table: SyncedTable, id: String, fields: [String: FieldValue]) -> String {
+        hex(rowDigestValue(table: table, id: id, fields: fields))
+    }
+
+    /// ``rowDigest(table:id:fields:)`` as a number: the first 8 bytes of the hash, big-endian.
+    static func rowDigestValue(table: SyncedTable, id: String, fields: [String: FieldValue]) -> UInt64 {
         var text: [UInt8] = [0x72, 0x6F, 0x77, 0x1F]  // "row␟"
         text.reserveCapacity(160)
         text.append(contentsOf: table.rawValue.utf8)
@@ -121,21 +212,130 @@ public struct DigestTree: Sendable {
                 text.append(contentsOf: s.utf8)
             }
         }
-        return Hex.string(SHA256.hash(data: text).prefix(8))
+        return digestValue(text)
     }
 
-
-    /// A node's digest: the hash of `name=digest;` for each child, by name.
-    static func combine(_ children: [String: String]) -> String {
+    /// A node's digest: the hash of `name=digest;` for each child, by name, digests in hex.
+    static func combine(_ children: [String: UInt64]) -> UInt64 {
         var text: [UInt8] = []
-        text.reserveCapacity(children.count * 56)
+        text.reserveCapacity(children.count * 24)
         for (name, digest) in children.sorted(by: { $0.key < $1.key }) {
             text.append(contentsOf: name.utf8)
             text.append(0x3D)
-            text.append(contentsOf: digest.utf8)
+            appendHex(digest, to: &text)
             text.append(0x3B)
         }
-        return Hex.string(SHA256.hash(data: text).prefix(8))
+        return digestValue(text)
+    }
+
+    /// A leaf's digest, spelled as ``combine(_:)`` of its rows by id (`rows` sorted by id).
+    static func combine(_ rows: ArraySlice<LeafRow>) -> UInt64 {
+        var text: [UInt8] = []
+        text.reserveCapacity(rows.count * 56)
+        for row in rows {
+            row.id.append(to: &text)
+            text.append(0x3D)
+            appendHex(row.digest, to: &text)
+            text.append(0x3B)
+        }
+        return digestValue(text)
+    }
+
+    /// The first 8 bytes of the SHA-256 of `text`, big-endian: digests are these bytes in hex.
+    private static func digestValue(_ text: [UInt8]) -> UInt64 {
+        SHA256.hash(data: text).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    private static func appendHex(_ digest: UInt64, to text: inout [UInt8]) {
+        for shift in stride(from: 56, through: 0, by: -8) { Hex.append(UInt8(truncatingIfNeeded: digest >> UInt64(shift)), to: &text) }
+    }
+
+    static func hex(_ digest: UInt64) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity(16)
+        appendHex(digest, to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+}
+
+/// Which leaf a row is in: its table, its year (an index into the tree's years) and its bucket.
+struct LeafKey: Hashable, Comparable, Sendable {
+    private var bits: UInt64
+
+    init(table: SyncedTable, year: UInt32, bucket: UInt16) {
+        bits = UInt64(SyncedTable.allCases.firstIndex(of: table)!) << 48 | UInt64(year) << 12 | UInt64(bucket & 0xFFF)
+    }
+
+    var table: SyncedTable { SyncedTable.allCases[Int(bits >> 48)] }
+    var year: UInt32 { UInt32(truncatingIfNeeded: bits >> 12) }
+    var bucket: UInt16 { UInt16(bits & 0xFFF) }
+    func withYear(_ year: UInt32) -> LeafKey { LeafKey(table: table, year: year, bucket: bucket) }
+
+    static func < (a: LeafKey, b: LeafKey) -> Bool { a.bits < b.bits }
+}
+
+/// A row in the tree.
+struct LeafRow: Sendable, Equatable {
+    var id: RowKey
+    var leaf: LeafKey
+    var digest: UInt64
+}
+
+/// A row id: a lower-case UUID as its 128 bits, anything else as its text. Ordered like the text.
+enum RowKey: Hashable, Sendable, Comparable {
+    case uuid(UInt64, UInt64)
+    case text(String)
+
+    init(_ id: String) {
+        self = Self.parseUUID(id) ?? .text(id)
+    }
+
+    /// The 128 bits of `8-4-4-4-12` lower-case hex text (the spelling `RowID` keeps); nil for any
+    /// other text, so that ``text`` gives back exactly the id given.
+    private static func parseUUID(_ id: String) -> RowKey? {
+        guard id.utf8.count == 36 else { return nil }
+        var high: UInt64 = 0, low: UInt64 = 0, digits = 0
+        for (i, byte) in id.utf8.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                guard byte == 0x2D else { return nil }
+                continue
+            }
+            let value: UInt8
+            switch byte {
+            case 0x30...0x39: value = byte - 0x30
+            case 0x61...0x66: value = byte - 0x57
+            default: return nil
+            }
+            if digits < 16 { high = high << 4 | UInt64(value) } else { low = low << 4 | UInt64(value) }
+            digits += 1
+        }
+        return .uuid(high, low)
+    }
+
+    var text: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        append(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func append(to out: inout [UInt8]) {
+        switch self {
+        case .text(let s): out.append(contentsOf: s.utf8)
+        case .uuid(let high, let low):
+            for (half, value) in [high, low].enumerated() {
+                for nibble in 0..<16 {
+                    let position = half * 16 + nibble
+                    if position == 8 || position == 12 || position == 16 || position == 20 { out.append(0x2D) }
+                    out.append(Hex.digit(UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * nibble)) & 15))
+                }
+            }
+        }
+    }
+
+    static func < (a: RowKey, b: RowKey) -> Bool {
+        if case .uuid(let ah, let al) = a, case .uuid(let bh, let bl) = b { return (ah, al) < (bh, bl) }
+        return a.text < b.text
     }
 }
 

@@ -64,8 +64,6 @@ public struct OfficeFixture: Sendable {
 /// of an office with the centre.
 public func digestRows(_ tree: DigestTree) -> [String: String] {
     var out: [String: String] = [:]
-    for (path, children) in tree.nodes where path.split(separator: "/").count == DigestTree.depth {
-        for (id, digest) in children { out["\(path.split(separator: "/")[0])/\(id)"] = digest }
-    }
+    tree.forEachRow { path, id, digest in out["\(path.split(separator: "/")[0])/\(id)"] = digest }
     return out
 }
