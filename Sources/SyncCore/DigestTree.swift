@@ -127,19 +127,21 @@ public struct DigestTree: Sendable, Equatable {
 
     /// Where a row sits.
     public static func leafPath(table: SyncedTable, id: String, fields: [String: FieldValue]) -> String {
-        let bucket = bucket(id)
-        return "\(table.rawValue)/\(year(table: table, fields: fields))/\(nibbles(bucket))"
+        "\(table.rawValue)/\(year(table: table, fields: fields))/\(nibbles(bucket(id)))"
     }
 
-    /// The year component of a row's path: from the column that dates the row, "0" when it has none.
+    /// The year component of a row's path: from the column that dates the row, "0" when it has
+    /// none. A date that is not one (`paid_on` written by hand as `1/2/2025`) has its slashes
+    /// spelled `_`, so the path keeps its five components and the row stays under the root.
     static func year(table: SyncedTable, fields: [String: FieldValue]) -> String {
-        switch table {
+        let year: String = switch table {
         case .project, .planLine: fields["year"]?.integer.map(String.init) ?? "0"
         case .program: fields["start_year"]?.integer.map(String.init) ?? "0"
         case .disbursement: fields["paid_on"]?.text.map { String($0.prefix(4)) } ?? "0"
         case .projectEvent: fields["occurred_on"]?.text.map { String($0.prefix(4)) } ?? "0"
         case .conflictResolution: "0"
         }
+        return year.contains("/") ? year.replacingOccurrences(of: "/", with: "_") : year
     }
 
     /// The first three hex digits of the SHA-256 of the row id, as a number below 4,096.
@@ -160,16 +162,15 @@ public struct DigestTree: Sendable, Equatable {
 
     /// The leaf a path names, if the tree has its year; nil for a path that is not a leaf's.
     private func leafKey(of path: String) -> LeafKey? {
-        // table/year/h/h/h, where only the year might contain a slash.
+        // table/year/h/h/h
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= Self.depth, let table = SyncedTable(rawValue: String(parts[0])) else { return nil }
+        guard parts.count == Self.depth, let table = SyncedTable(rawValue: String(parts[0])) else { return nil }
         var bucket: UInt16 = 0
         for part in parts.suffix(3) {
             guard part.utf8.count == 1, let digit = UInt16(part, radix: 16), part == part.lowercased() else { return nil }
             bucket = bucket << 4 | digit
         }
-        let year = parts.dropFirst().dropLast(3).joined(separator: "/")
-        guard let index = years.firstIndex(of: year) else { return nil }
+        guard let index = years.firstIndex(of: String(parts[1])) else { return nil }
         return LeafKey(table: table, year: UInt32(index), bucket: bucket)
     }
 

@@ -95,6 +95,19 @@ import Testing
         #expect(DigestTree(leaves: leaves.reversed()) == tree)
     }
 
+    /// A hand-written date with slashes must not add components to the path: the row would then
+    /// sit outside the root's digest, and no difference in it would ever be found.
+    @Test func aRowWithSlashesInItsDateStaysUnderTheRoot() {
+        let odd = DigestTree.Leaf(table: .disbursement, id: "019a0000-0000-7000-8000-000000000007", fields: ["paid_on": .text("1/2/2025"), "amount": .integer(5)])
+        let path = DigestTree.leafPath(table: odd.table, id: odd.id, fields: odd.fields)
+        #expect(path.split(separator: "/").count == DigestTree.depth)
+        #expect(path.hasPrefix("disbursement/1_2_/"))
+        let tree = DigestTree(leaves: Self.leaves + [odd])
+        #expect(tree.root != DigestTree(leaves: Self.leaves).root)
+        #expect(tree.children(of: "disbursement").keys.contains("1_2_"))
+        #expect(tree.children(of: path) == [odd.id: DigestTree.rowDigest(table: odd.table, id: odd.id, fields: odd.fields)])
+    }
+
     @Test func aRowAddedTwiceCountsOnceWithItsLastValue() {
         var builder = DigestTree.Builder()
         let id = "019a0000-0000-7000-8000-000000000009"
