@@ -9,11 +9,14 @@ extension Replica {
         return try read("computing digests") { db in
             var tree = DigestTree.Builder()
             for table in SyncedTable.allCases {
-                let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM \(table.rawValue) WHERE office = ?", arguments: [office.rawValue])
+                // Columns by position, in the table's order: looking each up by name hashed it per row.
+                let columns = table.columns.map(\.name)
+                let cursor = try Row.fetchCursor(
+                    db, sql: "SELECT id, \(columns.joined(separator: ", ")) FROM \(table.rawValue) WHERE office = ?", arguments: [office.rawValue])
                 while let row = try cursor.next() {
-                    var fields: [String: FieldValue] = [:]
-                    for column in table.columns { fields[column.name] = Self.fieldValue(row[column.name]) }
-                    tree.add(table: table, id: row["id"], fields: fields)
+                    var fields: [String: FieldValue] = Dictionary(minimumCapacity: columns.count)
+                    for (index, name) in columns.enumerated() { fields[name] = Self.fieldValue(row[index + 1]) }
+                    tree.add(table: table, id: row[0], fields: fields)
                 }
             }
             return tree.tree()

@@ -141,7 +141,7 @@ public struct DigestTree: Sendable, Equatable {
         case .projectEvent: fields["occurred_on"]?.text.map { String($0.prefix(4)) } ?? "0"
         case .conflictResolution: "0"
         }
-        return year.contains("/") ? year.replacingOccurrences(of: "/", with: "_") : year
+        return year.utf8.contains(0x2F) ? year.replacingOccurrences(of: "/", with: "_") : year
     }
 
     /// The first three hex digits of the SHA-256 of the row id, as a number below 4,096.
@@ -295,8 +295,9 @@ enum RowKey: Hashable, Sendable, Comparable {
     /// other text, so that ``text`` gives back exactly the id given.
     private static func parseUUID(_ id: String) -> RowKey? {
         guard id.utf8.count == 36 else { return nil }
-        var high: UInt64 = 0, low: UInt64 = 0, digits = 0
-        for (i, byte) in id.utf8.enumerated() {
+        var high: UInt64 = 0, low: UInt64 = 0, digits = 0, i = -1
+        for byte in id.utf8 {
+            i += 1
             if i == 8 || i == 13 || i == 18 || i == 23 {
                 guard byte == 0x2D else { return nil }
                 continue
@@ -324,12 +325,10 @@ enum RowKey: Hashable, Sendable, Comparable {
         switch self {
         case .text(let s): out.append(contentsOf: s.utf8)
         case .uuid(let high, let low):
-            for (half, value) in [high, low].enumerated() {
-                for nibble in 0..<16 {
-                    let position = half * 16 + nibble
-                    if position == 8 || position == 12 || position == 16 || position == 20 { out.append(0x2D) }
-                    out.append(Hex.digit(UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * nibble)) & 15))
-                }
+            for position in 0..<32 {
+                if position == 8 || position == 12 || position == 16 || position == 20 { out.append(0x2D) }
+                let value = position < 16 ? high : low
+                out.append(Hex.digit(UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * (position & 15))) & 15))
             }
         }
     }
