@@ -21,8 +21,9 @@ extension CentralStore {
                     db, sql: "SELECT tbl, id, fields FROM record WHERE office = ? AND tbl IN (\(tables)) AND deleted_at IS NULL",
                     arguments: [office.rawValue])
                 while let row = try cursor.next() {
-                    guard let table = SyncedTable(rawValue: row["tbl"]) else { continue }
-                    builder.add(table: table, id: row["id"], fields: try FieldCoding.decode(row["fields"] as String))
+                    // Columns by position (tbl, id, fields): by name, each was hashed per row.
+                    guard let table = SyncedTable(rawValue: row[0]) else { continue }
+                    builder.add(table: table, id: row[1], fields: try FieldCoding.decode(row[2] as String))
                 }
                 let tree = builder.tree()
                 digestCache.trees.withLock { $0[office.rawValue] = (position, tree) }
