@@ -223,7 +223,7 @@ public struct DigestTree: Sendable, Equatable {
         for (name, digest) in children.sorted(by: { $0.key < $1.key }) {
             text.append(contentsOf: name.utf8)
             text.append(0x3D)
-            appendHex(digest, to: &text)
+            Hex.append(digest, to: &text)
             text.append(0x3B)
         }
         return digestValue(text)
@@ -236,7 +236,7 @@ public struct DigestTree: Sendable, Equatable {
         for row in rows {
             row.id.append(to: &text)
             text.append(0x3D)
-            appendHex(row.digest, to: &text)
+            Hex.append(row.digest, to: &text)
             text.append(0x3B)
         }
         return digestValue(text)
@@ -247,30 +247,32 @@ public struct DigestTree: Sendable, Equatable {
         SHA256.hash(data: text).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    private static func appendHex(_ digest: UInt64, to text: inout [UInt8]) {
-        for shift in stride(from: 56, through: 0, by: -8) { Hex.append(UInt8(truncatingIfNeeded: digest >> UInt64(shift)), to: &text) }
-    }
-
     static func hex(_ digest: UInt64) -> String {
         var text: [UInt8] = []
         text.reserveCapacity(16)
-        appendHex(digest, to: &text)
+        Hex.append(digest, to: &text)
         return String(decoding: text, as: UTF8.self)
     }
 }
 
 /// Which leaf a row is in: its table, its year (an index into the tree's years) and its bucket.
 struct LeafKey: Hashable, Comparable, Sendable {
+    /// Table number (`tableID`) in bits 48 and up, year index in bits 12–43, bucket in bits 0–11.
     private var bits: UInt64
+    private static let yearBits: UInt64 = 0xFFFF_FFFF << 12
 
     init(table: SyncedTable, year: UInt32, bucket: UInt16) {
-        bits = UInt64(SyncedTable.allCases.firstIndex(of: table)!) << 48 | UInt64(year) << 12 | UInt64(bucket & 0xFFF)
+        bits = UInt64(table.tableID) << 48 | UInt64(year) << 12 | UInt64(bucket & 0xFFF)
     }
 
-    var table: SyncedTable { SyncedTable.allCases[Int(bits >> 48)] }
+    var table: SyncedTable { SyncedTable(tableID: Int(bits >> 48))! }
     var year: UInt32 { UInt32(truncatingIfNeeded: bits >> 12) }
     var bucket: UInt16 { UInt16(bits & 0xFFF) }
-    func withYear(_ year: UInt32) -> LeafKey { LeafKey(table: table, year: year, bucket: bucket) }
+    func withYear(_ year: UInt32) -> LeafKey {
+        var key = self
+        key.bits = bits & ~Self.yearBits | UInt64(year) << 12
+        return key
+    }
 
     static func < (a: LeafKey, b: LeafKey) -> Bool { a.bits < b.bits }
 }
@@ -324,12 +326,7 @@ enum RowKey: Hashable, Sendable, Comparable {
     func append(to out: inout [UInt8]) {
         switch self {
         case .text(let s): out.append(contentsOf: s.utf8)
-        case .uuid(let high, let low):
-            for position in 0..<32 {
-                if position == 8 || position == 12 || position == 16 || position == 20 { out.append(0x2D) }
-                let value = position < 16 ? high : low
-                out.append(Hex.digit(UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * (position & 15))) & 15))
-            }
+        case .uuid(let high, let low): Hex.appendUUID(high: high, low: low, to: &out)
         }
     }
 

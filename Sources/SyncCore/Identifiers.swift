@@ -99,10 +99,7 @@ public struct RowID: Hashable, Comparable, Codable, Sendable, CustomStringConver
         bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
         var text: [UInt8] = []
         text.reserveCapacity(36)
-        for (i, byte) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { text.append(0x2D) }  // 8-4-4-4-12
-            Hex.append(byte, to: &text)
-        }
+        Hex.appendUUID(high: bytes[..<8].reduce(0) { $0 << 8 | UInt64($1) }, low: bytes[8...].reduce(0) { $0 << 8 | UInt64($1) }, to: &text)
         return RowID(unchecked: String(decoding: text, as: UTF8.self))
     }
 

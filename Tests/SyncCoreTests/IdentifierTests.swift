@@ -29,6 +29,10 @@ import Testing
         #expect((try? RowID(id.rawValue)) == id)
         #expect(Hex.string([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
         #expect(Hex.string([]) == "")
+        var out: [UInt8] = []
+        Hex.append(UInt64(0x0123_4567_89ab_cdef), to: &out)
+        Hex.appendUUID(high: 0xffff_ffff_0000_7000, low: 0x8000_0000_0000_00a1, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "0123456789abcdefffffffff-0000-7000-8000-0000000000a1")
     }
 
     @Test func officeCodesAreProvinceCodes() throws {
