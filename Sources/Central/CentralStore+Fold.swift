@@ -10,41 +10,50 @@ extension CentralStore {
     /// `sequence` is the writer's changeset: a row published exactly as the office sent it is an
     /// echo that office already holds, and its pulls skip it (docs/PROTOCOL.md, `own_since`).
     static func ingest(_ db: Database, changes: [Change], from writer: OfficeCode, sequence: ChangesetSequence? = nil) throws -> Int {
-        var touchedRows: Set<String> = []
+        var touchedRows: Set<RowRef> = []
         var byAggregate: [String: [Change]] = [:]
         var hadHistory: [String: Bool] = [:]
         var new = 0
         var clock = try centreClock(db)
         let rehomed = try rehomedOffices(db)
         let writerHome = rehomed[writer.rawValue] ?? writer.rawValue
+        // The row's owner and, the first time the batch meets an aggregate, whether it has a history.
+        let ownerAndHistory = try db.cachedStatement(sql: """
+            SELECT (SELECT office FROM record WHERE tbl = ?1 AND id = ?2), EXISTS(SELECT 1 FROM history WHERE aggregate = ?3)
+            """)
         let ownerOf = try db.cachedStatement(sql: "SELECT office FROM record WHERE tbl = ? AND id = ?")
-        let historyExists = try db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM history WHERE aggregate = ?)")
         let insertHistory = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields) VALUES (?, ?, ?, ?, ?, ?)")
         let wall = HybridLogicalClock.wallMilliseconds()
         for change in changes {
+            let aggregate = try aggregateID(db, change)
+            var owner: String?
+            if hadHistory[aggregate] == nil {
+                let row = try Row.fetchOne(ownerAndHistory, arguments: [change.table.rawValue, change.id.rawValue, aggregate])!
+                owner = row[0]
+                hadHistory[aggregate] = row[1]
+            } else if writer != .central {
+                owner = try String.fetchOne(ownerOf, arguments: [change.table.rawValue, change.id.rawValue])
+            }
             // A row keeps its owner office for life (or until its office is merged into another);
             // the centre writes to offices' rows only through the fold's ownership rules.
-            if writer != .central, let owner = try String.fetchOne(ownerOf, arguments: [change.table.rawValue, change.id.rawValue]),
-                owner != writer.rawValue && owner != writerHome {
+            if writer != .central, let owner, owner != writer.rawValue && owner != writerHome {
                 throw CentralError(.forbidden, "forbidden_owner", "\(change.table.rawValue) \(change.id) belongs to office \(owner), not \(writer)",
                                    hint: "An office writes only its own records.")
             }
-            let aggregate = try aggregateID(db, change)
-            if hadHistory[aggregate] == nil { hadHistory[aggregate] = try Bool.fetchOne(historyExists, arguments: [aggregate]) ?? false }
             try insertHistory.execute(arguments: [change.table.rawValue, change.id.rawValue, aggregate, change.hlc.description,
                                                   change.op.rawValue, FieldCoding.encode(change.fields)])
             if db.changesCount > 0 { new += 1 }
             byAggregate[aggregate, default: []].append(change)
-            touchedRows.insert("\(change.table.rawValue)|\(change.id.rawValue)")
+            touchedRows.insert(RowRef(change.table, change.id.rawValue))
             clock.observe(change.hlc, nowMilliseconds: wall)
         }
         try saveCentreClock(db, clock)
         // What the writer sent whole, per row: candidates for echo marking.
-        var sentWhole: [String: [String: FieldValue]] = [:]
+        var sentWhole: [RowRef: [String: FieldValue]] = [:]
         if writer != .central, let sequence {
             for change in changes where change.op == .upsert && change.fields.count == change.table.columns.count {
-                sentWhole["\(change.table.rawValue)|\(change.id.rawValue)"] = change.fields
+                sentWhole[RowRef(change.table, change.id.rawValue)] = change.fields
             }
         }
         var offices: Set<String> = []
@@ -61,6 +70,16 @@ extension CentralStore {
             try markTotalsPending(db, office: OfficeCode(unchecked: office))
         }
         return new
+    }
+
+    /// A synced row of the store as the key of a set or dictionary (cheaper than "table|id" text).
+    struct RowRef: Hashable {
+        let table: SyncedTable
+        let id: String
+        init(_ table: SyncedTable, _ id: String) {
+            self.table = table
+            self.id = id
+        }
     }
 
     /// The aggregate a change belongs to: a project with its ledger and resolutions, or a plan line.
@@ -89,8 +108,8 @@ extension CentralStore {
     /// therefore has no conflict records yet); otherwise it is read from the store. `echo` names
     /// the writer, its changeset and the rows it sent whole: such a row published exactly as sent
     /// is marked as that office's echo. `positions` hands out the change-log positions.
-    static func refold(_ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<String> = [], rehomed: [String: String],
-                       echo: (office: String, sequence: Int64, rows: [String: [String: FieldValue]])? = nil,
+    static func refold(_ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<RowRef> = [], rehomed: [String: String],
+                       echo: (office: String, sequence: Int64, rows: [RowRef: [String: FieldValue]])? = nil,
                        positions: inout LogPositions) throws -> Set<String> {
         var changes: [Change] = []
         if let history {
@@ -107,7 +126,7 @@ extension CentralStore {
         let result = AggregateFold.fold(aggregateID: aggregate, changes: changes, rehomed: rehomed)
         var offices: Set<String> = []
         for row in result.rows {
-            let key = "\(row.table.rawValue)|\(row.id)"
+            let key = RowRef(row.table, row.id)
             var echoOf: (String, Int64)?
             if let echo, row.office == echo.office, row.state.deletedAt == nil, let sent = echo.rows[key], sent == row.state.fields {
                 echoOf = (echo.office, echo.sequence)

@@ -28,20 +28,19 @@ public struct Change: Hashable, Codable, Sendable {
     /// Checks the change against its table's columns: known names, the right kinds, no nulls where
     /// none are allowed. Returns the first problem found.
     public func validate() throws(SyncCoreError) {
-        let columns = Dictionary(uniqueKeysWithValues: table.columns.map { ($0.name, $0) })
-        for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
-            guard let column = columns[name] else {
-                throw SyncCoreError(.invalidValue, "\(table.rawValue) \(id): unknown field '\(name)'")
-            }
+        func problem(_ name: String, _ value: FieldValue) -> String? {
+            guard let column = table.column(named: name)?.column else { return "unknown field '\(name)'" }
             switch (value, column.kind) {
-            case (.null, _) where !column.nullable:
-                throw SyncCoreError(.invalidValue, "\(table.rawValue) \(id): field '\(name)' may not be null")
-            case (.null, _), (.integer, .integer), (.text, .text):
-                continue
-            default:
-                throw SyncCoreError(
-                    .invalidValue, "\(table.rawValue) \(id): field '\(name)' must be \(column.kind.rawValue)")
+            case (.null, _) where !column.nullable: return "field '\(name)' may not be null"
+            case (.null, _), (.integer, .integer), (.text, .text): return nil
+            default: return "field '\(name)' must be \(column.kind.rawValue)"
             }
         }
+        // The first bad field by name is reported, whatever the dictionary's order.
+        var first: (name: String, message: String)?
+        for (name, value) in fields where first == nil || name < first!.name {
+            if let message = problem(name, value) { first = (name, message) }
+        }
+        if let first { throw SyncCoreError(.invalidValue, "\(table.rawValue) \(id): \(first.message)") }
     }
 }

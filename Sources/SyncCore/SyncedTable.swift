@@ -49,8 +49,22 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
     }
 
     /// The columns after `id`, in the order of the bits of the outbox's changed-column mask.
-    /// Append only: a column's position is its bit.
-    public var columns: [Column] {
+    /// Append only: a column's position is its bit. (Made once per table: the centre and the
+    /// digests look at them for every row.)
+    public var columns: [Column] { Self.schemas[tableID].columns }
+
+    /// Column `name` of this table and its position, or nil when the table has no such column.
+    public func column(named name: String) -> (index: Int, column: Column)? {
+        Self.schemas[tableID].positions[name].map { ($0, Self.schemas[tableID].columns[$0]) }
+    }
+
+    /// The columns and their positions by name, indexed by `tableID`.
+    private static let schemas: [(columns: [Column], positions: [String: Int])] = [([], [:])] + (1...allCases.count).map { id in
+        let columns = SyncedTable(tableID: id)!.declaredColumns
+        return (columns, Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1.name, $0) }))
+    }
+
+    private var declaredColumns: [Column] {
         switch self {
         case .planLine:
             [
