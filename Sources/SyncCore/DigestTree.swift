@@ -296,24 +296,8 @@ enum RowKey: Hashable, Sendable, Comparable {
     /// The 128 bits of `8-4-4-4-12` lower-case hex text (the spelling `RowID` keeps); nil for any
     /// other text, so that ``text`` gives back exactly the id given.
     private static func parseUUID(_ id: String) -> RowKey? {
-        guard id.utf8.count == 36 else { return nil }
-        var high: UInt64 = 0, low: UInt64 = 0, digits = 0, i = -1
-        for byte in id.utf8 {
-            i += 1
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                guard byte == 0x2D else { return nil }
-                continue
-            }
-            let value: UInt8
-            switch byte {
-            case 0x30...0x39: value = byte - 0x30
-            case 0x61...0x66: value = byte - 0x57
-            default: return nil
-            }
-            if digits < 16 { high = high << 4 | UInt64(value) } else { low = low << 4 | UInt64(value) }
-            digits += 1
-        }
-        return .uuid(high, low)
+        guard let uuid = Hex.parseUUID(id), !uuid.upperCase else { return nil }
+        return .uuid(uuid.high, uuid.low)
     }
 
     var text: String {

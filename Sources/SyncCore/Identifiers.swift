@@ -111,10 +111,17 @@ public struct RowID: Hashable, Comparable, Codable, Sendable, CustomStringConver
 
     /// Accepts any RFC 9562 UUID text (records keep the id they were made with).
     public init(_ text: String) throws(SyncCoreError) {
-        guard let uuid = UUID(uuidString: text) else {
+        guard let uuid = Hex.parseUUID(text) else {
             throw SyncCoreError(.invalidValue, "'\(text)' is not a UUID", hint: "Row ids are UUIDs such as 0192f1a4-7b3c-7d2e-8f00-1a2b3c4d5e6f.")
         }
-        self.rawValue = uuid.uuidString.lowercased()
+        guard uuid.upperCase else {
+            self.rawValue = text
+            return
+        }
+        var lower: [UInt8] = []
+        lower.reserveCapacity(36)
+        Hex.appendUUID(high: uuid.high, low: uuid.low, to: &lower)
+        self.rawValue = String(decoding: lower, as: UTF8.self)
     }
 
     public init(unchecked rawValue: String) { self.rawValue = rawValue }

@@ -35,6 +35,28 @@ import Testing
         #expect(String(decoding: out, as: UTF8.self) == "0123456789abcdefffffffff-0000-7000-8000-0000000000a1")
     }
 
+    @Test func rowIDsAreReadAsFoundationReadsUUIDsAndKeptInLowerCase() throws {
+        // The byte-level reader accepts and refuses what Foundation's UUID(uuidString:) does, and spells
+        // an accepted id in lower case as Foundation's text lower-cased.
+        var samples = (0..<200).map { _ in UUID().uuidString }
+        samples += (0..<50).map { _ in RowID.make().rawValue }
+        samples += [
+            "0192F1A4-7B3C-7D2E-8F00-1A2B3C4D5E6F", "0192f1a4-7B3C-7d2e-8F00-1a2b3c4d5e6f", "00000000-0000-0000-0000-000000000000",
+            "0192f1a4-7b3c-7d2e-8f00-1a2b3c4d5e6", "0192f1a4-7b3c-7d2e-8f00-1a2b3c4d5e6f0", "0192f1a47b3c-7d2e-8f00-1a2b3c4d5e6f0",
+            "0192f1a4_7b3c_7d2e_8f00_1a2b3c4d5e6f", "0192f1a4-7b3c-7d2e-8f00-1a2b3c4d5e6g", "{0192f1a4-7b3c-7d2e-8f00-1a2b3c4d5e}",
+            "0192f1a4-7b3c-7d2e-8f00-1a2b3c4d5é", "", "p", "KB-1",
+        ]
+        for text in samples {
+            let foundation = UUID(uuidString: text)?.uuidString.lowercased()
+            #expect((try? RowID(text))?.rawValue == foundation, "\(text)")
+        }
+        // Stricter than Foundation (6.3), whose sscanf skips a blank before a group of digits.
+        #expect((try? RowID(" 0192f1a4-7b3c-7d2e-8f00-1a2b3c4d5e6")) == nil)
+        #expect(try RowID("0192F1A4-7B3C-7D2E-8F00-1A2B3C4D5E6F").rawValue == "0192f1a4-7b3c-7d2e-8f00-1a2b3c4d5e6f")
+        let error = #expect(throws: SyncCoreError.self) { try RowID("KB-1") }
+        #expect(error?.message.contains("not a UUID") == true)
+    }
+
     @Test func officeCodesAreProvinceCodes() throws {
         #expect(try OfficeCode("79").rawValue == "79")
         #expect(try OfficeCode(" 96 ").rawValue == "96")
