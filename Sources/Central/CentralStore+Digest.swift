@@ -17,13 +17,15 @@ extension CentralStore {
                 if let cached = digestCache.trees.withLock({ $0[office.rawValue] }), cached.position == position { return cached.tree }
                 let tables = SyncedTable.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
                 var builder = DigestTree.Builder()
+                var values: [FieldValue] = []
                 let cursor = try Row.fetchCursor(
                     db, sql: "SELECT tbl, id, fields FROM record WHERE office = ? AND tbl IN (\(tables)) AND deleted_at IS NULL",
                     arguments: [office.rawValue])
                 while let row = try cursor.next() {
                     // Columns by position (tbl, id, fields): by name, each was hashed per row.
                     guard let table = SyncedTable(rawValue: row[0]) else { continue }
-                    builder.add(table: table, id: row[1], fields: try FieldCoding.decode(row[2] as String))
+                    try FieldCoding.decode(row[2] as String, columnsOf: table, into: &values)
+                    builder.add(table: table, id: row[1], values: values)
                 }
                 let tree = builder.tree()
                 digestCache.trees.withLock { $0[office.rawValue] = (position, tree) }

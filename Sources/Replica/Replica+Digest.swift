@@ -8,15 +8,16 @@ extension Replica {
         let office = try settings().office
         return try read("computing digests") { db in
             var tree = DigestTree.Builder()
+            var values: [FieldValue] = []
             for table in SyncedTable.allCases {
                 // Columns by position, in the table's order: looking each up by name hashed it per row.
                 let columns = table.columns.map(\.name)
                 let cursor = try Row.fetchCursor(
                     db, sql: "SELECT id, \(columns.joined(separator: ", ")) FROM \(table.rawValue) WHERE office = ?", arguments: [office.rawValue])
                 while let row = try cursor.next() {
-                    var fields: [String: FieldValue] = Dictionary(minimumCapacity: columns.count)
-                    for (index, name) in columns.enumerated() { fields[name] = Self.fieldValue(row[index + 1]) }
-                    tree.add(table: table, id: row[0], fields: fields)
+                    values.removeAll(keepingCapacity: true)
+                    for index in columns.indices { values.append(Self.fieldValue(row[index + 1])) }
+                    tree.add(table: table, id: row[0], values: values)
                 }
             }
             return tree.tree()

@@ -52,7 +52,13 @@ public struct DigestTree: Sendable, Equatable {
         public init() {}
 
         public mutating func add(table: SyncedTable, id: String, fields: [String: FieldValue]) {
-            let year = DigestTree.year(table: table, fields: fields)
+            add(table: table, id: id, values: table.columns.map { fields[$0.name] ?? .null })
+        }
+
+        /// Adds a row given as its values in the order of `table.columns` (what both sides read,
+        /// without a dictionary per row).
+        public mutating func add(table: SyncedTable, id: String, values: [FieldValue]) {
+            let year = DigestTree.year(table: table, values: values)
             let index: UInt32
             if let known = yearIndex[year] {
                 index = known
@@ -62,7 +68,7 @@ public struct DigestTree: Sendable, Equatable {
                 yearIndex[year] = index
             }
             rows.append(LeafRow(id: RowKey(id), leaf: LeafKey(table: table, year: index, bucket: DigestTree.bucket(id)),
-                                digest: DigestTree.rowDigestValue(table: table, id: id, fields: fields)))
+                                digest: DigestTree.rowDigestValue(table: table, id: id, values: values)))
         }
 
         /// The tree of the rows added, which move into it and are sorted where they lie: the
@@ -140,14 +146,31 @@ public struct DigestTree: Sendable, Equatable {
     /// none. A date that is not one (`paid_on` written by hand as `1/2/2025`) has its slashes
     /// spelled `_`, so the path keeps its five components and the row stays under the root.
     static func year(table: SyncedTable, fields: [String: FieldValue]) -> String {
-        let year: String = switch table {
-        case .project, .planLine: fields["year"]?.integer.map(String.init) ?? "0"
-        case .program: fields["start_year"]?.integer.map(String.init) ?? "0"
-        case .disbursement: fields["paid_on"]?.text.map { String($0.prefix(4)) } ?? "0"
-        case .projectEvent: fields["occurred_on"]?.text.map { String($0.prefix(4)) } ?? "0"
-        case .conflictResolution: "0"
+        year(table: table, values: table.columns.map { fields[$0.name] ?? .null })
+    }
+
+    /// The same for a row's values in the order of `table.columns`.
+    static func year(table: SyncedTable, values: [FieldValue]) -> String {
+        guard let column = datingColumns[table.tableID], values.indices.contains(column.index) else { return "0" }
+        let year: String = switch column.kind {
+        case .integer: values[column.index].integer.map(String.init) ?? "0"
+        case .text: values[column.index].text.map { String($0.prefix(4)) } ?? "0"
         }
         return year.utf8.contains(0x2F) ? year.replacingOccurrences(of: "/", with: "_") : year
+    }
+
+    /// Per table (by `tableID`), the column that dates its rows: a year, or a date whose first
+    /// four characters are taken.
+    private static let datingColumns: [(index: Int, kind: ColumnKind)?] = [nil] + (1...SyncedTable.allCases.count).map { id in
+        let table = SyncedTable(tableID: id)!
+        let name: String? = switch table {
+        case .project, .planLine: "year"
+        case .program: "start_year"
+        case .disbursement: "paid_on"
+        case .projectEvent: "occurred_on"
+        case .conflictResolution: nil
+        }
+        return name.flatMap { table.column(named: $0) }.map { ($0.index, $0.column.kind) }
     }
 
     /// The first three hex digits of the SHA-256 of the row id, as a number below 4,096.
@@ -200,14 +223,19 @@ public struct DigestTree: Sendable, Equatable {
 
     /// ``rowDigest(table:id:fields:)`` as a number: the first 8 bytes of the hash, big-endian.
     static func rowDigestValue(table: SyncedTable, id: String, fields: [String: FieldValue]) -> UInt64 {
+        rowDigestValue(table: table, id: id, values: table.columns.map { fields[$0.name] ?? .null })
+    }
+
+    /// The same for a row's values in the order of `table.columns`.
+    static func rowDigestValue(table: SyncedTable, id: String, values: [FieldValue]) -> UInt64 {
         var text: [UInt8] = [0x72, 0x6F, 0x77, 0x1F]  // "row␟"
         text.reserveCapacity(160)
         text.append(contentsOf: table.rawValue.utf8)
         text.append(0x1F)
         text.append(contentsOf: id.utf8)
-        for column in table.columns {
+        for index in table.columns.indices {
             text.append(0x1E)
-            switch fields[column.name] ?? .null {
+            switch index < values.count ? values[index] : .null {
             case .null: text.append(0x6E)
             case .integer(let i):
                 text.append(0x69)

@@ -24,6 +24,23 @@ import Testing
         #expect(try FieldCoding.decode(#"{ "a" : "\u00e1\ud83c\udfed" , "b":-7 }"#) == ["a": .text("á🏭"), "b": .integer(-7)])
     }
 
+    @Test func readsStoredFieldsIntoColumnOrder() throws {
+        var values: [FieldValue] = [.text("left over from the row before")]
+        let stored = FieldCoding.encode(["year": .integer(2025), "office": .text("79"), "amount": .integer(5), "surplus": .text("x")])
+        try FieldCoding.decode(stored, columnsOf: .planLine, into: &values)
+        // office, year, fund_source, amount, note: missing columns are null, unknown members skipped.
+        #expect(values == [.text("79"), .integer(2025), .null, .integer(5), .null])
+        for table in SyncedTable.allCases {
+            for fields in Self.samples + [["office": .text("01"), "note": .text("ghi chú")]] {
+                try FieldCoding.decode(FieldCoding.encode(fields), columnsOf: table, into: &values)
+                #expect(values == table.columns.map { fields[$0.name] ?? .null })
+            }
+        }
+        for bad in ["", "[]", #"{"year":1.5}"#, #"{"year":1,"year":2}"#, #"{"year":1}x"#] {
+            #expect(throws: SyncCoreError.self, "\(bad)") { try FieldCoding.decode(bad, columnsOf: .planLine, into: &values) }
+        }
+    }
+
     @Test func refusesWhatIsNotAFlatObjectOfTheThreeKinds() {
         for bad in ["", "[]", #"{"a":1.5}"#, #"{"a":true}"#, #"{"a":{"b":1}}"#, #"{"a":"x"#, #"{"a":1}x"#, #"{"a":99999999999999999999}"#, #"{"a":"\q"}"#] {
             #expect(throws: SyncCoreError.self, "\(bad)") { try FieldCoding.decode(bad) }
