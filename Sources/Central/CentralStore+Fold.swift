@@ -29,7 +29,9 @@ extension CentralStore {
             let aggregate = try aggregateID(db, change)
             var owner: String?
             if hadHistory[aggregate] == nil {
-                let row = try Row.fetchOne(ownerAndHistory, arguments: [change.table.rawValue, change.id.rawValue, aggregate])!
+                // Read through a cursor, whose row is not copied as `fetchOne`'s is.
+                let rows = try Row.fetchCursor(ownerAndHistory, arguments: [change.table.rawValue, change.id.rawValue, aggregate])
+                guard let row = try rows.next() else { throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "the ownership check returned no row") }
                 owner = row[0]
                 hadHistory[aggregate] = row[1]
             } else if writer != .central {
