@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import ProcessHarness
 import Replica
 import SyncAgent
 import SyncCore

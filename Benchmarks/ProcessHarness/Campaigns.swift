@@ -1,7 +1,6 @@
 import Central
 import Foundation
 import GRDB
-import ProcessHarness
 import Replica
 import SyncCore
 import Synchronization

@@ -10,7 +10,7 @@ extension CentralStore {
     /// `sequence` is the writer's changeset: a row published exactly as the office sent it is an
     /// echo that office already holds, and its pulls skip it (docs/PROTOCOL.md, `own_since`).
     static func ingest(_ db: Database, changes: [Change], from writer: OfficeCode, sequence: ChangesetSequence? = nil) throws -> Int {
-        var touchedRows: Set<RowRef> = []
+        var touchedRows: Set<SyncedRowKey> = []
         var byAggregate: [String: [Change]] = [:]
         var hadHistory: [String: Bool] = [:]
         var new = 0
@@ -47,15 +47,15 @@ extension CentralStore {
                                                   change.op.rawValue, FieldCoding.encode(change.fields)])
             if db.changesCount > 0 { new += 1 }
             byAggregate[aggregate, default: []].append(change)
-            touchedRows.insert(RowRef(change.table, change.id.rawValue))
+            touchedRows.insert(SyncedRowKey(change.table, change.id.rawValue))
             clock.observe(change.hlc, nowMilliseconds: wall)
         }
         try saveCentreClock(db, clock)
         // What the writer sent whole, per row: candidates for echo marking.
-        var sentWhole: [RowRef: [String: FieldValue]] = [:]
+        var sentWhole: [SyncedRowKey: [String: FieldValue]] = [:]
         if writer != .central, let sequence {
             for change in changes where change.op == .upsert && change.fields.count == change.table.columns.count {
-                sentWhole[RowRef(change.table, change.id.rawValue)] = change.fields
+                sentWhole[SyncedRowKey(change.table, change.id.rawValue)] = change.fields
             }
         }
         var offices: Set<String> = []
@@ -72,16 +72,6 @@ extension CentralStore {
             try markTotalsPending(db, office: OfficeCode(unchecked: office))
         }
         return new
-    }
-
-    /// A synced row of the store as the key of a set or dictionary (cheaper than "table|id" text).
-    struct RowRef: Hashable {
-        let table: SyncedTable
-        let id: String
-        init(_ table: SyncedTable, _ id: String) {
-            self.table = table
-            self.id = id
-        }
     }
 
     /// The aggregate a change belongs to: a project with its ledger and resolutions, or a plan line.
@@ -110,8 +100,8 @@ extension CentralStore {
     /// therefore has no conflict records yet); otherwise it is read from the store. `echo` names
     /// the writer, its changeset and the rows it sent whole: such a row published exactly as sent
     /// is marked as that office's echo. `positions` hands out the change-log positions.
-    static func refold(_ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<RowRef> = [], rehomed: [String: String],
-                       echo: (office: String, sequence: Int64, rows: [RowRef: [String: FieldValue]])? = nil,
+    static func refold(_ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<SyncedRowKey> = [], rehomed: [String: String],
+                       echo: (office: String, sequence: Int64, rows: [SyncedRowKey: [String: FieldValue]])? = nil,
                        positions: inout LogPositions) throws -> Set<String> {
         var changes: [Change] = []
         if let history {
@@ -128,7 +118,7 @@ extension CentralStore {
         let result = AggregateFold.fold(aggregateID: aggregate, changes: changes, rehomed: rehomed)
         var offices: Set<String> = []
         for row in result.rows {
-            let key = RowRef(row.table, row.id)
+            let key = SyncedRowKey(row.table, row.id)
             var echoOf: (String, Int64)?
             if let echo, row.office == echo.office, row.state.deletedAt == nil, let sent = echo.rows[key], sent == row.state.fields {
                 echoOf = (echo.office, echo.sequence)

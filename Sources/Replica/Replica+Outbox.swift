@@ -56,19 +56,13 @@ extension Replica {
 
         // 2. Coalesce them per row, keeping the order in which rows were first touched: the union of
         //    changed columns, and whether the row ends deleted.
-        struct Pending { var table: SyncedTable; var id: String; var changes = CaptureTriggers.RowChanges() }
-        var order: [String] = []
-        var pending: [String: Pending] = [:]
+        var order: [SyncedRowKey] = []
+        var pending: [SyncedRowKey: CaptureTriggers.RowChanges] = [:]
         for row in rows {
-            let tableID: Int = row["tbl"]
-            guard let table = SyncedTable(tableID: tableID) else { continue }
-            let id: String = row["row_id"]
-            let op: Int = row["op"]
-            let cols: Int64 = row["cols"]
-            let key = "\(tableID)/\(id)"
-            var entry = pending[key] ?? { order.append(key); return Pending(table: table, id: id) }()
-            entry.changes.add(op: op, cols: cols)
-            pending[key] = entry
+            guard let table = SyncedTable(tableID: row["tbl"]) else { continue }
+            let key = SyncedRowKey(table, row["row_id"])
+            if pending[key] == nil { order.append(key) }
+            pending[key, default: .init()].add(op: row["op"], cols: row["cols"])
         }
 
         // 3. Read current values and stamp each change with the office's clock.
@@ -78,22 +72,22 @@ extension Replica {
         var changes: [Change] = []
         changes.reserveCapacity(order.count)
         for key in order {
-            guard let entry = pending[key], !entry.changes.isEmpty else { continue }
+            guard let entry = pending[key], !entry.isEmpty else { continue }
             let hlc = clock.tick(nowMilliseconds: wall)
-            let columns = entry.table.columns
-            let current = entry.changes.deleted
+            let columns = key.table.columns
+            let current = entry.deleted
                 ? nil
-                : try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM \(entry.table.rawValue) WHERE id = ?"), arguments: [entry.id])
+                : try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM \(key.table.rawValue) WHERE id = ?"), arguments: [key.id])
             guard let current else {
-                changes.append(Change(table: entry.table, id: RowID(unchecked: entry.id), op: .delete, hlc: hlc, fields: [:]))
+                changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .delete, hlc: hlc, fields: [:]))
                 continue
             }
             var fields: [String: FieldValue] = [:]
             for (index, column) in columns.enumerated()
-            where entry.changes.contains(column: index) {
+            where entry.contains(column: index) {
                 fields[column.name] = fieldValue(current[column.name])
             }
-            changes.append(Change(table: entry.table, id: RowID(unchecked: entry.id), op: .upsert, hlc: hlc, fields: fields))
+            changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .upsert, hlc: hlc, fields: fields))
         }
 
         // Updates that wrote the values already there change nothing: their entries go, unsent.

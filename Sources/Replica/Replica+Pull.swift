@@ -78,10 +78,11 @@ extension Replica {
 
     /// Local changes still waiting for the centre, by `tableID/rowID`: one read of the outbox
     /// (usually empty when pulling, since a cycle pushes first) instead of a lookup per row.
-    static func pendingChanges(_ db: Database) throws -> [String: CaptureTriggers.RowChanges] {
-        var out: [String: CaptureTriggers.RowChanges] = [:]
+    static func pendingChanges(_ db: Database) throws -> [SyncedRowKey: CaptureTriggers.RowChanges] {
+        var out: [SyncedRowKey: CaptureTriggers.RowChanges] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT tbl, row_id, op, cols FROM _sync_outbox ORDER BY seq") {
-            out["\(row["tbl"] as Int)/\(row["row_id"] as String)", default: .init()].add(op: row["op"], cols: row["cols"])
+            guard let table = SyncedTable(tableID: row["tbl"]) else { continue }
+            out[SyncedRowKey(table, row["row_id"]), default: .init()].add(op: row["op"], cols: row["cols"])
         }
         return out
     }
@@ -135,7 +136,7 @@ extension Replica {
 
     /// Applies one of the centre's rows; returns the number of fields kept local. `pending` is
     /// what the local changes still waiting for the centre add up to, by row (`pendingChanges`).
-    static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord, pending byRow: [String: CaptureTriggers.RowChanges],
+    static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord, pending byRow: [SyncedRowKey: CaptureTriggers.RowChanges],
                             upserts: inout WholeRowUpserts) throws -> Int {
         if record.deleted {
             // A tombstone wins over local edits; the edits still reach the centre, which keeps them
@@ -144,7 +145,7 @@ extension Replica {
             return 0
         }
         // Usually nothing is pending (a cycle pushes before it pulls): no key is made per row then.
-        let pending: CaptureTriggers.RowChanges = byRow.isEmpty ? .init() : byRow["\(table.tableID)/\(record.id)"] ?? .init()
+        let pending: CaptureTriggers.RowChanges = byRow.isEmpty ? .init() : byRow[SyncedRowKey(table, record.id)] ?? .init()
         if pending.deleted { return 0 }
         let columns = table.columns
         if pending.isEmpty {

@@ -74,7 +74,7 @@ private struct Folder {
     let rehomed: [String: String]
     /// The office that owns the aggregate: named by the earliest change that names one.
     var office = OfficeCode.central.rawValue
-    var rows: [RowKey: FoldResult.Row] = [:]
+    var rows: [SyncedRowKey: FoldResult.Row] = [:]
     var conflicts: [String: ConflictRecord] = [:]
 
     init(aggregateID: String, resolutions: [String: Resolution], rehomed: [String: String]) {
@@ -86,12 +86,7 @@ private struct Folder {
     /// The office a writer now answers as: itself, or the office it was merged into.
     func office(of change: Change) -> String { rehomed[change.hlc.node] ?? change.hlc.node }
 
-    struct RowKey: Hashable {
-        let table: SyncedTable
-        let id: String
-    }
-
-    func key(_ table: SyncedTable, _ id: String) -> RowKey { RowKey(table: table, id: id) }
+    func key(_ table: SyncedTable, _ id: String) -> SyncedRowKey { SyncedRowKey(table, id) }
 
     var projectFund: FundSource? {
         rows[key(.project, aggregateID)]?.state.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))

@@ -66,13 +66,7 @@ public enum FieldCoding {
         var seen: UInt64 = 0
         var reader = JSONReader(bytes: Array(text.utf8))
         try reader.members(at: "fields") { r, name throws(SyncCoreError) in
-            let value: FieldValue
-            switch try r.value(depth: 3) {
-            case .null: value = .null
-            case .integer(let i): value = .integer(i)
-            case .string(let s): value = .text(s)
-            default: throw SyncCoreError(.invalidValue, "fields.\(name) must be null, a whole number or a string")
-            }
+            let value = try r.fieldValue(at: "fields.\(name)")
             guard let index = table.column(named: name)?.index else { return }
             guard seen & (1 << UInt64(index)) == 0 else { throw r.fail("a repeated member '\(name)'") }
             seen |= 1 << UInt64(index)

@@ -109,6 +109,18 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
     public var columnNames: [String] { columns.map(\.name) }
 }
 
+/// A row of a synced table, as the key of a set or dictionary (cheaper to hash and compare than
+/// `table|id` text).
+public struct SyncedRowKey: Hashable, Sendable {
+    public let table: SyncedTable
+    public let id: String
+
+    public init(_ table: SyncedTable, _ id: String) {
+        self.table = table
+        self.id = id
+    }
+}
+
 /// Where a project's money comes from.
 public enum FundSource: String, CaseIterable, Codable, Sendable {
     case national

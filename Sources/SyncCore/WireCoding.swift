@@ -430,16 +430,21 @@ extension JSONReader {
         // Sized for the names of the previous record read (rows of a page have the same columns).
         var out = [String: FieldValue](minimumCapacity: names.count)
         try members(at: path(), reusingNames: true) { r, column throws(SyncCoreError) in
-            let value: FieldValue
-            switch try r.value(depth: 3) {
-            case .null: value = .null
-            case .integer(let i): value = .integer(i)
-            case .string(let s): value = .text(s)
-            default: throw SyncCoreError(.invalidValue, "\(path()).\(column) must be null, a whole number or a string")
+            guard out.updateValue(try r.fieldValue(at: "\(path()).\(column)"), forKey: column) == nil else {
+                throw r.fail("a repeated member '\(column)'")
             }
-            guard out.updateValue(value, forKey: column) == nil else { throw r.fail("a repeated member '\(column)'") }
         }
         return out
+    }
+
+    /// Reads one field's value: null, a whole number or a string.
+    mutating func fieldValue(at path: @autoclosure () -> String) throws(SyncCoreError) -> FieldValue {
+        switch try value(depth: 3) {
+        case .null: .null
+        case .integer(let i): .integer(i)
+        case .string(let s): .text(s)
+        default: throw SyncCoreError(.invalidValue, "\(path()) must be null, a whole number or a string")
+        }
     }
 
     /// Reads a member's value with `read`, refusing a second copy of the member.
