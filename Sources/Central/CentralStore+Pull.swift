@@ -16,10 +16,18 @@ extension CentralStore {
         do { return try PullResponse(jsonData: page.data) } catch { throw CentralError.storage(error, during: "reading the change log") }
     }
 
+    /// How many log positions a page may pass over per record it may hold, when echoes are
+    /// skipped: after a push of 100,000 changes the office's pull covers their echoes in two or
+    /// three pages, not twenty round trips, and a page still costs a bounded scan.
+    static let echoScanFactor = 10
+
     /// The page as the JSON body served, built from the stored field text without decoding it.
+    /// It holds at most `limit` records; skipped echoes do not count, up to `echoScanFactor`
+    /// times `limit` log positions.
     public func pageJSON(for office: OfficeCode, after cursor: PullCursor, limit: Int,
                          own: (since: Int64, through: Int64)? = nil) throws(CentralError) -> (data: Data, records: Int) {
         try refreshTotals()
+        let scan = own == nil ? limit : limit * Self.echoScanFactor
         do {
             return try database.read { db in
                 // Two ordered index ranges merged: `office IN (…) ORDER BY seq` would sort every
@@ -32,7 +40,7 @@ extension CentralStore {
                                    WHERE office = 'central' AND seq > ?2 ORDER BY seq LIMIT ?3)
                     ORDER BY seq LIMIT ?3
                     """)
-                try statement.setArguments([office.rawValue, cursor.rawValue, limit + 1])
+                try statement.setArguments([office.rawValue, cursor.rawValue, scan + 1])
                 // The rows are stepped here and their text handed to the writer as SQLite holds
                 // it: no Row, no String per column (a page is up to 5,000 records).
                 let handle = statement.sqliteStatement
@@ -51,8 +59,9 @@ extension CentralStore {
                     guard code == SQLITE_ROW else {
                         throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                     }
+                    // A row beyond what this page may cover: the next page starts at it.
+                    if seen == scan || writer.recordCount == limit { hasMore = true; break }
                     seen += 1
-                    if seen > limit { hasMore = true; break }
                     last = sqlite3_column_int64(handle, 5)
                     if let own, sqlite3_column_type(handle, 7) != SQLITE_NULL, text(6).elementsEqual(officeBytes) {
                         let sent = sqlite3_column_int64(handle, 7)

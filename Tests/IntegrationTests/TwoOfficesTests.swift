@@ -39,6 +39,37 @@ import Testing
         }
     }
 
+    @Test func skippedEchoesDoNotCostPages() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "86", central: central)
+            for i in 0..<600 { try office.replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
+            #expect(try await office.engine.runCycle().changesPushed == 600)
+            let code = OfficeCode(unchecked: "86")
+            let acknowledged = try #require(try central.store.offices().first { $0.code == code }).lastSequence.rawValue
+
+            func pages(own: (since: Int64, through: Int64)?) throws -> (pages: Int, records: [PulledRecord]) {
+                var cursor = PullCursor.start, pages = 0, records: [PulledRecord] = []
+                while true {
+                    let page = try central.store.page(for: code, after: cursor, limit: 20, own: own)
+                    #expect(page.records.count <= 20)
+                    pages += 1
+                    records += page.records
+                    cursor = page.nextCursor
+                    if !page.hasMore { return (pages, records) }
+                }
+            }
+            let everything = try pages(own: nil)
+            let skipping = try pages(own: (0, acknowledged))
+            // Without skipping, 20 records a page; with it, the same records less the 600 echoes,
+            // and the echoes' log positions passed over 200 at a time instead of 20.
+            #expect(everything.pages == (everything.records.count + 19) / 20)
+            let echoes = Set(try office.replica.planLines().map(\.id))
+            #expect(skipping.records.map(\.id) == everything.records.map(\.id).filter { !echoes.contains($0) })
+            #expect(skipping.pages <= (skipping.records.count + 19) / 20 + 600 / 200 + 1)
+            #expect(skipping.pages < everything.pages / 2)
+        }
+    }
+
     @Test func recordsReachTheCentreAndConsolidatedRecordsComeBack() async throws {
         try await withLiveCentral { central in
             let hcm = try OfficeFixture(office: "79", central: central)
