@@ -21,6 +21,19 @@ extension CentralStore {
     /// three pages, not twenty round trips, and a page still costs a bounded scan.
     static let echoScanFactor = 10
 
+    /// The rows after a cursor that an office may see. Two ordered index ranges merged as they are
+    /// stepped (SQLite's MERGE of a compound select): `office IN (…) ORDER BY seq` would sort
+    /// every later row of both on each page, and ordered subqueries would be sorted again into a
+    /// temporary b-tree, up to the limit, however few rows the page then takes.
+    static let pageSQL = """
+        SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
+        WHERE office = ?1 AND seq > ?2
+        UNION ALL
+        SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
+        WHERE office = 'central' AND seq > ?2
+        ORDER BY seq LIMIT ?3
+        """
+
     /// The page as the JSON body served, built from the stored field text without decoding it.
     /// It holds at most `limit` records; skipped echoes do not count, up to `echoScanFactor`
     /// times `limit` log positions.
@@ -30,16 +43,7 @@ extension CentralStore {
         let scan = own == nil ? limit : limit * Self.echoScanFactor
         do {
             return try database.read { db in
-                // Two ordered index ranges merged: `office IN (…) ORDER BY seq` would sort every
-                // later row of both on each page.
-                let statement = try db.cachedStatement(sql: """
-                    SELECT * FROM (SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
-                                   WHERE office = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3)
-                    UNION ALL
-                    SELECT * FROM (SELECT tbl, id, office, fields, deleted_at, seq, echo_office, echo_sequence FROM record
-                                   WHERE office = 'central' AND seq > ?2 ORDER BY seq LIMIT ?3)
-                    ORDER BY seq LIMIT ?3
-                    """)
+                let statement = try db.cachedStatement(sql: Self.pageSQL)
                 try statement.setArguments([office.rawValue, cursor.rawValue, scan + 1])
                 // The rows are stepped here and their text handed to the writer as SQLite holds
                 // it: no Row, no String per column (a page is up to 5,000 records).
