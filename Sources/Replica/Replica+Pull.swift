@@ -76,7 +76,7 @@ extension Replica {
         return result
     }
 
-    /// Local changes still waiting for the centre, by `tableID/rowID`: one read of the outbox
+    /// Local changes still waiting for the centre, by row: one read of the outbox
     /// (usually empty when pulling, since a cycle pushes first) instead of a lookup per row.
     static func pendingChanges(_ db: Database) throws -> [SyncedRowKey: CaptureTriggers.RowChanges] {
         var out: [SyncedRowKey: CaptureTriggers.RowChanges] = [:]

@@ -52,7 +52,7 @@ public struct DigestTree: Sendable, Equatable {
         public init() {}
 
         public mutating func add(table: SyncedTable, id: String, fields: [String: FieldValue]) {
-            add(table: table, id: id, values: table.columns.map { fields[$0.name] ?? .null })
+            add(table: table, id: id, values: table.values(of: fields))
         }
 
         /// Adds a row given as its values in the order of `table.columns` (what both sides read,
@@ -146,7 +146,7 @@ public struct DigestTree: Sendable, Equatable {
     /// none. A date that is not one (`paid_on` written by hand as `1/2/2025`) has its slashes
     /// spelled `_`, so the path keeps its five components and the row stays under the root.
     static func year(table: SyncedTable, fields: [String: FieldValue]) -> String {
-        year(table: table, values: table.columns.map { fields[$0.name] ?? .null })
+        year(table: table, values: table.values(of: fields))
     }
 
     /// The same for a row's values in the order of `table.columns`.
@@ -223,7 +223,7 @@ public struct DigestTree: Sendable, Equatable {
 
     /// ``rowDigest(table:id:fields:)`` as a number: the first 8 bytes of the hash, big-endian.
     static func rowDigestValue(table: SyncedTable, id: String, fields: [String: FieldValue]) -> UInt64 {
-        rowDigestValue(table: table, id: id, values: table.columns.map { fields[$0.name] ?? .null })
+        rowDigestValue(table: table, id: id, values: table.values(of: fields))
     }
 
     /// The same for a row's values in the order of `table.columns`.

@@ -97,10 +97,15 @@ public struct RowID: Hashable, Comparable, Codable, Sendable, CustomStringConver
         for i in 6..<16 { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
         bytes[6] = (bytes[6] & 0x0F) | 0x70  // version 7
         bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
+        return RowID(high: bytes[..<8].reduce(0) { $0 << 8 | UInt64($1) }, low: bytes[8...].reduce(0) { $0 << 8 | UInt64($1) })
+    }
+
+    /// The id of these 128 bits, spelled `8-4-4-4-12` in lower case.
+    private init(high: UInt64, low: UInt64) {
         var text: [UInt8] = []
         text.reserveCapacity(36)
-        Hex.appendUUID(high: bytes[..<8].reduce(0) { $0 << 8 | UInt64($1) }, low: bytes[8...].reduce(0) { $0 << 8 | UInt64($1) }, to: &text)
-        return RowID(unchecked: String(decoding: text, as: UTF8.self))
+        Hex.appendUUID(high: high, low: low, to: &text)
+        rawValue = String(decoding: text, as: UTF8.self)
     }
 
     /// Makes a new UUIDv7 with the system's random source.
@@ -114,14 +119,7 @@ public struct RowID: Hashable, Comparable, Codable, Sendable, CustomStringConver
         guard let uuid = Hex.parseUUID(text) else {
             throw SyncCoreError(.invalidValue, "'\(text)' is not a UUID", hint: "Row ids are UUIDs such as 0192f1a4-7b3c-7d2e-8f00-1a2b3c4d5e6f.")
         }
-        guard uuid.upperCase else {
-            self.rawValue = text
-            return
-        }
-        var lower: [UInt8] = []
-        lower.reserveCapacity(36)
-        Hex.appendUUID(high: uuid.high, low: uuid.low, to: &lower)
-        self.rawValue = String(decoding: lower, as: UTF8.self)
+        if uuid.upperCase { self.init(high: uuid.high, low: uuid.low) } else { self.init(unchecked: text) }
     }
 
     public init(unchecked rawValue: String) { self.rawValue = rawValue }

@@ -58,6 +58,11 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
         Self.schemas[tableID].positions[name].map { ($0, Self.schemas[tableID].columns[$0]) }
     }
 
+    /// A row's fields as values in the order of ``columns``, a missing field as null.
+    public func values(of fields: [String: FieldValue]) -> [FieldValue] {
+        columns.map { fields[$0.name] ?? .null }
+    }
+
     /// The columns and their positions by name, indexed by `tableID`.
     private static let schemas: [(columns: [Column], positions: [String: Int])] = [([], [:])] + (1...allCases.count).map { id in
         let columns = SyncedTable(tableID: id)!.declaredColumns
