@@ -52,17 +52,17 @@ extension Replica {
             sql: "SELECT seq, tbl, row_id, op, cols FROM _sync_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
             arguments: [afterSeq, maxChanges])
         guard let lastEntry = rows.last else { return .nothingPending }
-        let lastSeq: Int64 = lastEntry["seq"]
+        let lastSeq: Int64 = lastEntry[0]
 
         // 2. Coalesce them per row, keeping the order in which rows were first touched: the union of
         //    changed columns, and whether the row ends deleted.
         var order: [SyncedRowKey] = []
         var pending: [SyncedRowKey: CaptureTriggers.RowChanges] = [:]
-        for row in rows {
-            guard let table = SyncedTable(tableID: row["tbl"]) else { continue }
-            let key = SyncedRowKey(table, row["row_id"])
+        for row in rows {  // columns by position: seq, tbl, row_id, op, cols
+            guard let table = SyncedTable(tableID: row[1]) else { continue }
+            let key = SyncedRowKey(table, row[2])
             if pending[key] == nil { order.append(key) }
-            pending[key, default: .init()].add(op: row["op"], cols: row["cols"])
+            pending[key, default: .init()].add(op: row[3], cols: row[4])
         }
 
         // 3. Read current values and stamp each change with the office's clock.
@@ -71,21 +71,29 @@ extension Replica {
         let wall = HybridLogicalClock.wallMilliseconds(now)
         var changes: [Change] = []
         changes.reserveCapacity(order.count)
+        // A row's synced columns in `SyncedTable.columns` order, read by position: one statement
+        // per table, prepared once per changeset.
+        var readers: [SyncedTable: Statement] = [:]
+        func reader(_ table: SyncedTable) throws -> Statement {
+            if let statement = readers[table] { return statement }
+            let names = table.columns.map(\.name).joined(separator: ", ")
+            let statement = try db.makeStatement(sql: "SELECT \(names) FROM \(table.rawValue) WHERE id = ?")
+            readers[table] = statement
+            return statement
+        }
         for key in order {
             guard let entry = pending[key], !entry.isEmpty else { continue }
             let hlc = clock.tick(nowMilliseconds: wall)
             let columns = key.table.columns
-            let current = entry.deleted
-                ? nil
-                : try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM \(key.table.rawValue) WHERE id = ?"), arguments: [key.id])
+            let current = entry.deleted ? nil : try Row.fetchOne(try reader(key.table), arguments: [key.id])
             guard let current else {
                 changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .delete, hlc: hlc, fields: [:]))
                 continue
             }
-            var fields: [String: FieldValue] = [:]
+            var fields = [String: FieldValue](minimumCapacity: columns.count)
             for (index, column) in columns.enumerated()
             where entry.contains(column: index) {
-                fields[column.name] = fieldValue(current[column.name])
+                fields[column.name] = fieldValue(current[index])
             }
             changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .upsert, hlc: hlc, fields: fields))
         }
