@@ -139,7 +139,7 @@ struct CentralRoutes: Sendable {
                 throw CentralError.badRequest("protocol version \(push.protocolVersion) is not supported (this centre speaks \(WireProtocol.version))",
                                               hint: "Upgrade promo-sync at the office, or the centre.")
             }
-            let answer = try await offload { try store.apply(push.changeset, from: office) }
+            let answer = try await offload { try store.apply(push.changeset, receivedJSON: push.receivedChangesetJSON, from: office) }
             if answer.outcome == .applied {
                 metrics.pushesApplied.increment()
                 metrics.changesReceived.increment(by: Int64(push.changeset.changes.count))

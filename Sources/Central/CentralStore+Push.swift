@@ -7,7 +7,9 @@ extension CentralStore {
     ///
     /// Re-sending a changeset already applied (same sequence, same hash) is acknowledged as a
     /// duplicate and changes nothing. A gap, or another body under a known sequence, is refused.
-    public func apply(_ changeset: Changeset, from office: OfficeCode, now: Date = Date()) throws(CentralError) -> PushResponse {
+    /// `receivedJSON`, the changeset's bytes as they arrived, is stored as its body; without it
+    /// the changeset is written out.
+    public func apply(_ changeset: Changeset, receivedJSON: Data? = nil, from office: OfficeCode, now: Date = Date()) throws(CentralError) -> PushResponse {
         // 1. Checks that need no database: ownership of the changeset, size, hash.
         guard changeset.office == office else {
             throw CentralError(.forbidden, "forbidden_owner", "the changeset says office \(changeset.office) but the token is office \(office)",
@@ -72,7 +74,7 @@ extension CentralStore {
                         VALUES (?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [office.rawValue, changeset.sequence.rawValue, changeset.hash, changeset.previousHash,
-                                changeset.changes.count, changeset.jsonData(), now.formatted(.iso8601)])
+                                changeset.changes.count, receivedJSON ?? changeset.jsonData(), now.formatted(.iso8601)])
                 try db.execute(
                     sql: "UPDATE office SET last_sequence = ?, last_hash = ? WHERE code = ?",
                     arguments: [changeset.sequence.rawValue, changeset.hash, office.rawValue])

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The HTTP protocol between an office and promo-central, version 1. See docs/PROTOCOL.md.
 public enum WireProtocol {
     /// The protocol version every request states and every response answers with.
@@ -14,6 +16,14 @@ public enum WireProtocol {
 public struct PushRequest: Codable, Sendable {
     public var protocolVersion: Int
     public var changeset: Changeset
+    /// The changeset's JSON exactly as it arrived, when the request was read by
+    /// ``init(jsonData:)``: the centre keeps these bytes as the record of what the office sent,
+    /// instead of writing the changeset out again. Not part of the wire form.
+    public var receivedChangesetJSON: Data?
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion, changeset
+    }
 
     public init(protocolVersion: Int = WireProtocol.version, changeset: Changeset) {
         self.protocolVersion = protocolVersion

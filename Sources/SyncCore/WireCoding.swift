@@ -283,17 +283,25 @@ extension PushRequest {
 
     public init(jsonData data: Data) throws(SyncCoreError) {
         var reader = JSONReader(bytes: Array(data))
-        var version: Int64?, changeset: Changeset?
+        var version: Int64?, changeset: Changeset?, changesetJSON: Data?
         try reader.members(at: "body") { r, name throws(SyncCoreError) in
             switch name {
             case "protocolVersion": version = try r.integer(member: name, of: "body", once: version)
-            case "changeset": changeset = try r.once(changeset, name) { r throws(SyncCoreError) in try Changeset(reading: &r) }
+            case "changeset":
+                changeset = try r.once(changeset, name) { r throws(SyncCoreError) in
+                    r.skipSpace()
+                    let start = r.i
+                    let read = try Changeset(reading: &r)
+                    changesetJSON = Data(r.bytes[start..<r.i])
+                    return read
+                }
             default: throw SyncCoreError(.invalidValue, "body has an unknown member '\(name)'")
             }
         }
         try reader.finish()
         let protocolVersion = try required(version, "protocolVersion", of: "body", .wholeNumber)
         self.init(protocolVersion: Int(protocolVersion), changeset: try required(changeset, "changeset", of: "body", .present))
+        receivedChangesetJSON = changesetJSON
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import SyncCore
 import SyncTesting
 import Testing
@@ -58,6 +59,26 @@ import Testing
             #expect(response.status == 400)
             #expect(errorCode(response) == "bad_request")
             #expect(try logSize(central) == before)
+        }
+    }
+
+    @Test func aChangesetIsStoredAsTheBytesThatArrived() async throws {
+        try await withLiveCentral { central in
+            let token = try central.addOffice("79")
+            let cs = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                               changes: [planChange(office: "79"), planChange(office: "79", amount: 7)])
+            // Another client's spelling: pretty-printed, members in another order.
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let changesetJSON = String(decoding: try encoder.encode(cs), as: UTF8.self)
+            let body = "{\n  \"protocolVersion\" : 1,\n  \"changeset\" :  \(changesetJSON)\n}"
+            let response = try await raw(central, "POST", "/v1/changesets", token: token, body: body)
+            #expect(response.status == 200)
+            let stored = try await central.store.database.read { db in
+                try Data.fetchOne(db, sql: "SELECT body FROM changeset WHERE office = '79' AND sequence = 1")
+            }
+            #expect(stored.map { String(decoding: $0, as: UTF8.self) } == changesetJSON)
+            #expect(try central.store.verifyChains().isEmpty)
         }
     }
 

@@ -54,6 +54,15 @@ import Testing
         }
     }
 
+    @Test func textIsReadAsItAlwaysWas() throws {
+        // Upper-case digits, an empty node, a node with dashes and non-ASCII text.
+        #expect(try HLCTimestamp(parsing: "000000000000A-00fF-79") == HLCTimestamp(milliseconds: 10, counter: 255, node: "79"))
+        #expect(try HLCTimestamp(parsing: "0000000000001-0002-") == HLCTimestamp(milliseconds: 1, counter: 2, node: ""))
+        #expect(try HLCTimestamp(parsing: "0000000000001-0002-a-b-Hà Nội") == HLCTimestamp(milliseconds: 1, counter: 2, node: "a-b-Hà Nội"))
+        // A sign before the digits was always let through by the general reading; it still is.
+        #expect(try HLCTimestamp(parsing: "+00000000000a-0000-79") == HLCTimestamp(milliseconds: 10, counter: 0, node: "79"))
+    }
+
     @Test(arguments: ["", "zz", "0000000000001-0000", "00000000000g1-0000-79", "1-1-79"])
     func malformedTextIsRefused(_ text: String) {
         #expect(throws: SyncCoreError.self) { try HLCTimestamp(parsing: text) }

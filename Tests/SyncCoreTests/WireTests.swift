@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 @testable import SyncCore
@@ -36,6 +37,56 @@ import Testing
         let b = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: "x",
                           changes: [change(["name": .text("a"), "code": .text("b")])])
         #expect(a.hash != b.hash)
+    }
+
+    /// The canonical form as it was first written, one string per value: the reference that the
+    /// buffered writer must match byte for byte (a changed byte would change every hash).
+    func referenceCanonicalBytes(_ cs: Changeset) -> [UInt8] {
+        var out: [UInt8] = []
+        func put(_ s: String) { out += Array(String(s.utf8.count).utf8) + [0x3A] + Array(s.utf8) }
+        put("promo-sync/changeset/v1"); put(cs.office.rawValue); put(String(cs.sequence.rawValue)); put(cs.previousHash)
+        put(String(cs.changes.count))
+        for change in cs.changes {
+            put(change.table.rawValue); put(change.id.rawValue); put(change.op.rawValue); put(change.hlc.description)
+            put(String(change.fields.count))
+            for (name, value) in change.fields.sorted(by: { $0.key < $1.key }) {
+                put(name)
+                switch value {
+                case .null: put("n")
+                case .integer(let i): put("i" + String(i))
+                case .text(let t): put("t" + t)
+                }
+            }
+        }
+        return out
+    }
+
+    @Test func changesetHashIsPinnedAndMatchesTheReferenceForm() throws {
+        // Pinned: offices and centres of every version must agree on it (worked out independently
+        // in Python from docs/PROTOCOL.md's description of the form).
+        let pinned = Changeset(
+            office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(7), previousHash: Changeset.genesisHash,
+            changes: [
+                Change(table: .project, id: RowID(unchecked: "01a220b8-f6ba-7f3d-953c-42fbd3d0fb8c"), op: .upsert,
+                       hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"),
+                       fields: ["name": .text("Mô hình \"A\""), "total_cost": .integer(-100), "beneficiary": .null]),
+                Change(table: .project, id: RowID(unchecked: "01a220b8-f6ba-7f3d-953c-42fbd3d0fb8d"), op: .delete,
+                       hlc: HLCTimestamp(milliseconds: 0x19ac0f1a2, counter: 255, node: "79"), fields: [:]),
+            ])
+        #expect(pinned.hash == "55cf86fdea88ac3ed52dcd1684f0948361d09084a13fb492a516639cc718f7a3")
+        // Large changesets are hashed in pieces: the same bytes, whatever the size.
+        var rng = SplitMix64(seed: 7)
+        for count in [0, 1, 30, 1_000] {
+            let changes = (0..<count).map { i in
+                change(["name": .text(String(repeating: "Đề án ", count: Int(rng.next() % 40))), "total_cost": .integer(Int64(bitPattern: rng.next())),
+                        "beneficiary": rng.next() % 2 == 0 ? .null : .text("HTX \(i)")],
+                       id: String(format: "01a220b8-f6ba-7f3d-953c-%012x", i))
+            }
+            let cs = Changeset(office: OfficeCode(unchecked: "80"), sequence: ChangesetSequence(Int64(count + 1)), previousHash: "p", changes: changes)
+            let reference = referenceCanonicalBytes(cs)
+            #expect(Array(cs.canonicalBytes()) == reference)
+            #expect(cs.hash == Hex.string(SHA256.hash(data: reference)))
+        }
     }
 
     @Test func validationNamesTheBadField() {
