@@ -20,6 +20,19 @@ public enum Harness {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
+    /// Wall-clock seconds and this process's CPU seconds (all threads, user and system) spent by
+    /// `work`. The CPU time leaves out the waits for the disk, which move with the machine.
+    public static func wallAndCPUSeconds(_ work: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
+        func cpuNow() -> Double {
+            var now = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+            return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        }
+        let cpuStart = cpuNow()
+        let wall = try seconds(work)
+        return (wall, cpuNow() - cpuStart)
+    }
+
     public static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         guard !sorted.isEmpty else { return .nan }

@@ -12,9 +12,10 @@ enum Scenarios {
     /// capture on and on the same replica schema with the disbursement triggers dropped. The order
     /// of the two alternates between runs, so a disk that speeds up or slows down during the
     /// benchmark favours neither.
-    static func capture(rows: Int, plainFirst: Bool) throws -> (captured: Double, plain: Double) {
+    /// Returns wall-clock and CPU seconds of each.
+    static func capture(rows: Int, plainFirst: Bool) throws -> (captured: (wall: Double, cpu: Double), plain: (wall: Double, cpu: Double)) {
         let ids = (0..<rows).map { _ in RowID.make().rawValue }
-        func run(plain: Bool) throws -> Double {
+        func run(plain: Bool) throws -> (wall: Double, cpu: Double) {
             let dir = try Harness.temporaryDirectory("capture")
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let replica = try Replica.create(at: dir + "/r.sqlite", settings: ReplicaSettings(
@@ -24,7 +25,7 @@ enum Scenarios {
                     for suffix in ["id_immutable", "insert", "update", "delete"] { try db.execute(sql: "DROP TRIGGER _sync_disbursement_\(suffix)") }
                 }
             }
-            return try Harness.seconds {
+            return try Harness.wallAndCPUSeconds {
                 for start in stride(from: 0, to: rows, by: 1_000) {
                     try replica.database.write { db in
                         let insert = try db.cachedStatement(sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '79', 'p', 'payment', ?, ?, '2025-06-01')")
