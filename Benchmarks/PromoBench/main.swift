@@ -6,8 +6,9 @@ import ProcessHarness
 /// Benchmarks/results/latest.md.
 struct Options {
     var runs = 3
-    /// Runs of the capture scenario: its ratio moves by ±0.2 with the disk's fsync time, so its
-    /// median is taken over more pairs (each about 8 s).
+    /// Runs of the capture scenario: a single pair's ratio moves by ±0.2 with the machine's speed
+    /// (its CPU ratio as much as its wall-clock one), so the median is taken over more pairs
+    /// (each about 8 s).
     var captureRuns = 7
     /// Runs of the million-row scenarios (3 and 4), which take most of the time.
     var largeRuns = 2
@@ -87,8 +88,8 @@ if options.wants(1) {
     say("## 1. Capture overhead")
     say()
     say("\(options.captureRows) inserts then \(options.captureRows) updates of disbursements, 1,000 rows per transaction.")
-    say("The wall-clock ratio is the target's; the CPU ratio leaves out the waits for the disk (the fsync")
-    say("of each commit), which move from run to run with the machine.")
+    say("The wall-clock ratio is the target's; the CPU ratio (this process's CPU time) leaves out the")
+    say("waits for the disk, so when the two agree the overhead is work, not waiting.")
     say()
     say("| | seconds (median) | CPU seconds (median) |")
     say("|---|---|---|")
