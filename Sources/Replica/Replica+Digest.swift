@@ -11,12 +11,12 @@ extension Replica {
             var values: [FieldValue] = []
             for table in SyncedTable.allCases {
                 // Columns by position, in the table's order: looking each up by name hashed it per row.
-                let columns = table.columns.map(\.name)
+                let count = table.columns.count
                 let cursor = try Row.fetchCursor(
-                    db, sql: "SELECT id, \(columns.joined(separator: ", ")) FROM \(table.rawValue) WHERE office = ?", arguments: [office.rawValue])
+                    db, sql: "SELECT \(table.idAndColumnList) FROM \(table.rawValue) WHERE office = ?", arguments: [office.rawValue])
                 while let row = try cursor.next() {
                     values.removeAll(keepingCapacity: true)
-                    for index in columns.indices { values.append(Self.fieldValue(row[index + 1])) }
+                    for index in 0..<count { values.append(Self.fieldValue(row[index + 1])) }
                     tree.add(table: table, id: row[0], values: values)
                 }
             }

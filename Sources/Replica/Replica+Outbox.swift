@@ -76,8 +76,7 @@ extension Replica {
         var readers: [SyncedTable: Statement] = [:]
         func reader(_ table: SyncedTable) throws -> Statement {
             if let statement = readers[table] { return statement }
-            let names = table.columns.map(\.name).joined(separator: ", ")
-            let statement = try db.makeStatement(sql: "SELECT \(names) FROM \(table.rawValue) WHERE id = ?")
+            let statement = try db.makeStatement(sql: table.selectColumnsByIDSQL)
             readers[table] = statement
             return statement
         }

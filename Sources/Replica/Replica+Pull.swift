@@ -98,7 +98,7 @@ extension Replica {
         /// Inserts or replaces one whole row (a field the record does not carry is stored empty).
         mutating func upsert(_ table: SyncedTable, _ record: PulledRecord) throws {
             let statement = try statements[table] ?? {
-                let made = try db.cachedStatement(sql: Self.sql(table))
+                let made = try db.cachedStatement(sql: table.upsertSQL)
                 statements[table] = made
                 return made
             }()
@@ -126,12 +126,6 @@ extension Replica {
             }
         }
 
-        private static func sql(_ table: SyncedTable) -> String {
-            let names = (["id"] + table.columns.map(\.name)).joined(separator: ", ")
-            let marks = Array(repeating: "?", count: table.columns.count + 1).joined(separator: ", ")
-            let updates = table.columns.map { "\($0.name) = excluded.\($0.name)" }.joined(separator: ", ")
-            return "INSERT INTO \(table.rawValue)(\(names)) VALUES (\(marks)) ON CONFLICT(id) DO UPDATE SET \(updates)"
-        }
     }
 
     /// Applies one of the centre's rows; returns the number of fields kept local. `pending` is

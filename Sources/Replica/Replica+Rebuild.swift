@@ -71,15 +71,10 @@ extension Replica {
         try write("restoring rescued changes") { db in
             for (table, rows) in rescued.rows {
                 let names = ["id"] + table.columnNames
-                let assignments = table.columnNames.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+                let upsert = try db.makeStatement(sql: table.upsertSQL)
                 for fields in rows {
                     let values: [(any DatabaseValueConvertible)?] = names.map { Self.databaseValue(fields[$0]) }
-                    try db.execute(
-                        sql: """
-                            INSERT INTO \(table.rawValue)(\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))
-                            ON CONFLICT(id) DO UPDATE SET \(assignments)
-                            """,
-                        arguments: StatementArguments(values))
+                    try upsert.execute(arguments: StatementArguments(values))
                 }
             }
             for (table, ids) in rescued.deletes {
