@@ -34,7 +34,7 @@ extension CentralStore {
                 }
                 for code in retired {
                     try db.execute(sql: "UPDATE office SET merged_into = ?, merged_at = ? WHERE code = ?",
-                                   arguments: [receiving.rawValue, now.formatted(.iso8601), code.rawValue])
+                                   arguments: [receiving.rawValue, Timestamps.format(now), code.rawValue])
                 }
                 let rehomed = try Self.rehomedOffices(db)
                 let placeholders = retired.map { _ in "?" }.joined(separator: ",")

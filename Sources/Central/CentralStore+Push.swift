@@ -74,7 +74,7 @@ extension CentralStore {
                         VALUES (?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [office.rawValue, changeset.sequence.rawValue, changeset.hash, changeset.previousHash,
-                                changeset.changes.count, receivedJSON ?? changeset.jsonData(), now.formatted(.iso8601)])
+                                changeset.changes.count, receivedJSON ?? changeset.jsonData(), Timestamps.format(now)])
                 try db.execute(
                     sql: "UPDATE office SET last_sequence = ?, last_hash = ? WHERE code = ?",
                     arguments: [changeset.sequence.rawValue, changeset.hash, office.rawValue])

@@ -147,7 +147,7 @@ public final class CentralStore: Sendable {
                 }
                 try db.execute(
                     sql: "INSERT INTO office(code, token_hash, created_at, last_hash) VALUES (?, ?, ?, ?)",
-                    arguments: [code.rawValue, Self.hashToken(token), now.formatted(.iso8601), Changeset.genesisHash])
+                    arguments: [code.rawValue, Self.hashToken(token), Timestamps.format(now), Changeset.genesisHash])
             }
         } catch {
             throw CentralError.storage(error, during: "adding office \(code)")
@@ -200,7 +200,7 @@ public final class CentralStore: Sendable {
     public func revokeToken(_ code: OfficeCode, now: Date = Date()) throws(CentralError) {
         do {
             try database.write { db in
-                try db.execute(sql: "UPDATE office SET revoked_at = ? WHERE code = ?", arguments: [now.formatted(.iso8601), code.rawValue])
+                try db.execute(sql: "UPDATE office SET revoked_at = ? WHERE code = ?", arguments: [Timestamps.format(now), code.rawValue])
                 guard db.changesCount == 1 else {
                     throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
                 }

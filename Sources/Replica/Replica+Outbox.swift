@@ -173,15 +173,3 @@ public struct PendingSummary: Sendable, Equatable, Codable {
     /// When the oldest pending change was captured.
     public var oldestChangeAt: Date?
 }
-
-/// ISO 8601 timestamps in UTC, as stored in `_sync_state`.
-public enum Timestamps {
-    public static func format(_ date: Date) -> String {
-        date.formatted(.iso8601)
-    }
-
-    public static func parse(_ text: String?) -> Date? {
-        guard let text else { return nil }
-        return try? Date(text, strategy: .iso8601)
-    }
-}

@@ -136,7 +136,7 @@ public struct StatusReport: Codable, Sendable {
 
     /// The summary for people.
     public func humanReadable() -> String {
-        func when(_ d: Date?) -> String { d.map { $0.formatted(.iso8601) } ?? "never" }
+        func when(_ d: Date?) -> String { d.map(Timestamps.format) ?? "never" }
         var lines: [String] = []
         lines.append("promo-sync office \(office ?? "?") → \(central ?? "?")")
         lines.append("health:        \(health.rawValue.uppercased()) (exit \(exitCode))")

@@ -26,7 +26,7 @@ public struct ConfigReader: Sendable {
 
     /// The environment variable that overrides `key`.
     public func variable(for key: String) -> String {
-        prefix + "_" + key.uppercased().replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "-", with: "_")
+        prefix + "_" + String(key.uppercased().map { $0 == "." || $0 == "-" ? "_" : $0 })
     }
 
     private func raw(_ key: String) -> (value: ConfigDocument.Value, origin: String)? {
