@@ -4,7 +4,8 @@ import Glibc
 #endif
 
 /// ISO 8601 timestamps in UTC to the second (`2026-11-28T22:34:35Z`), as stored in `_sync_state`
-/// and the centre's tables and shown by `promo-sync status`.
+/// and the centre's tables and shown by `promo-sync status`. Years 1900 to 9999 are written here;
+/// others by Foundation (whose calendar is Julian before 1582, unlike the C library's).
 ///
 /// Written and read with the C library's `gmtime_r` and `timegm`: Foundation's ISO 8601 style
 /// looks up the current time zone through ICU on first use, which made an idle daemon page in
@@ -13,9 +14,9 @@ import Glibc
 /// by Foundation.
 public enum Timestamps {
     public static func format(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
-        guard gmtime_r(&seconds, &parts) != nil, parts.tm_year + 1900 >= 0, parts.tm_year + 1900 <= 9999 else {
+        guard var seconds = time_t(exactly: date.timeIntervalSince1970.rounded(.down)),
+              gmtime_r(&seconds, &parts) != nil, parts.tm_year >= 0, parts.tm_year + 1900 <= 9999 else {
             return date.formatted(.iso8601)
         }
         var out: [UInt8] = []
@@ -45,7 +46,7 @@ public enum Timestamps {
         return parseUTC(text) ?? (try? Date(text, strategy: .iso8601))
     }
 
-    /// `YYYY-MM-DDTHH:MM:SSZ` exactly, with a real date and time; nil for anything else.
+    /// `YYYY-MM-DDTHH:MM:SSZ` exactly, from 1900 on, with a real date and time; nil for anything else.
     private static func parseUTC(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count == 20, bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x54, bytes[13] == 0x3A,
@@ -60,7 +61,7 @@ public enum Timestamps {
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
               let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else { return nil }
+              year >= 1900, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else { return nil }
         var parts = tm()
         parts.tm_year = year - 1900
         parts.tm_mon = month - 1

@@ -17,10 +17,14 @@ import Testing
     }
 
     @Test func otherISO8601TextIsStillReadByFoundation() {
-        for text in ["2026-11-28T22:34:35+07:00", "2026-11-28T22:34:35.250Z", "2025-02-30T00:00:00Z"] {
+        for text in ["2026-11-28T22:34:35+07:00", "2026-11-28T22:34:35.250Z", "2025-02-30T00:00:00Z", "1000-01-01T00:00:00Z"] {
             #expect(Timestamps.parse(text) == (try? Date(text, strategy: .iso8601)), "\(text)")
         }
         #expect(Timestamps.parse("yesterday") == nil)
+        // Outside the years 1900–9999 the text is Foundation's, as it always was.
+        for date in [Date.distantFuture, Date.distantPast, Date(timeIntervalSince1970: 1e15)] {
+            #expect(Timestamps.format(date) == date.formatted(.iso8601))
+        }
         #expect(Timestamps.parse(nil) == nil)
     }
 }
