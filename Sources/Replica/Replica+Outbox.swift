@@ -49,21 +49,13 @@ extension Replica {
         let afterSeq = try lastChangesetSeq(db)  // entries after it are in no changeset yet
         let rows = try Row.fetchAll(
             db,
-            sql: "SELECT seq, tbl, row_id, op, cols FROM _sync_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            sql: "SELECT tbl, row_id, op, cols, seq FROM _sync_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
             arguments: [afterSeq, maxChanges])
         guard let lastEntry = rows.last else { return .nothingPending }
-        let lastSeq: Int64 = lastEntry[0]
+        let lastSeq: Int64 = lastEntry[4]
 
-        // 2. Coalesce them per row, keeping the order in which rows were first touched: the union of
-        //    changed columns, and whether the row ends deleted.
-        var order: [SyncedRowKey] = []
-        var pending: [SyncedRowKey: CaptureTriggers.RowChanges] = [:]
-        for row in rows {  // columns by position: seq, tbl, row_id, op, cols
-            guard let table = SyncedTable(tableID: row[1]) else { continue }
-            let key = SyncedRowKey(table, row[2])
-            if pending[key] == nil { order.append(key) }
-            pending[key, default: .init()].add(op: row[3], cols: row[4])
-        }
+        // 2. Coalesce them per row, keeping the order in which rows were first touched.
+        let (order, pending) = coalesce(rows)
 
         // 3. Read current values and stamp each change with the office's clock.
         let office = try State.get(db, .office) ?? ""
@@ -115,6 +107,21 @@ extension Replica {
         try State.set(db, .lastHash, changeset.hash)
         try State.set(db, .hlc, clock.latest.description)
         return .made(changeset)
+    }
+
+    /// Outbox entries (columns `tbl, row_id, op, cols` first, in `seq` order) added up per row: the
+    /// union of changed columns and whether the row ends deleted, with the rows in the order they
+    /// were first touched.
+    static func coalesce(_ entries: [Row]) -> (order: [SyncedRowKey], byRow: [SyncedRowKey: CaptureTriggers.RowChanges]) {
+        var order: [SyncedRowKey] = []
+        var byRow: [SyncedRowKey: CaptureTriggers.RowChanges] = [:]
+        for entry in entries {
+            guard let table = SyncedTable(tableID: entry[0]) else { continue }
+            let key = SyncedRowKey(table, entry[1])
+            if byRow[key] == nil { order.append(key) }
+            byRow[key, default: .init()].add(op: entry[2], cols: entry[3])
+        }
+        return (order, byRow)
     }
 
     /// The last outbox entry in a changeset made (sent or not); later entries are unsent.

@@ -79,12 +79,7 @@ extension Replica {
     /// Local changes still waiting for the centre, by row: one read of the outbox
     /// (usually empty when pulling, since a cycle pushes first) instead of a lookup per row.
     static func pendingChanges(_ db: Database) throws -> [SyncedRowKey: CaptureTriggers.RowChanges] {
-        var out: [SyncedRowKey: CaptureTriggers.RowChanges] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT tbl, row_id, op, cols FROM _sync_outbox ORDER BY seq") {
-            guard let table = SyncedTable(tableID: row["tbl"]) else { continue }
-            out[SyncedRowKey(table, row["row_id"]), default: .init()].add(op: row["op"], cols: row["cols"])
-        }
-        return out
+        coalesce(try Row.fetchAll(db, sql: "SELECT tbl, row_id, op, cols FROM _sync_outbox ORDER BY seq")).byRow
     }
 
     /// The whole-row upserts of the synced tables, prepared once per page (not looked up by their
@@ -125,7 +120,6 @@ extension Replica {
                 sqlite3_bind_text(handle, position, bytes.baseAddress, Int32(bytes.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
             }
         }
-
     }
 
     /// Applies one of the centre's rows; returns the number of fields kept local. `pending` is
