@@ -141,7 +141,7 @@ let package = Package(
             path: "Benchmarks/PromoChaos",
             swiftSettings: strict
         ),
-        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"], swiftSettings: strict),
         .testTarget(name: "ReplicaTests", dependencies: ["Replica", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "GzipCodec", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncAgentTests", dependencies: ["SyncAgent", "SyncTesting"], swiftSettings: strict),
