@@ -1,6 +1,9 @@
 # promo-sync: the two commands a new user needs are `make demo` and `make test`.
 SWIFT ?= swift
 export PATH := $(PATH):/opt/swift/usr/bin
+# The release build that is installed, benchmarked and put through the chaos campaigns: the Swift
+# runtime and Foundation linked in, so the binaries need no Swift toolchain on the server.
+RELEASE := -c release --static-swift-stdlib
 
 .PHONY: setup build test demo lint clean check-units install-office install-central bench chaos
 
@@ -24,13 +27,13 @@ demo: setup
 ## The benchmarks of docs/BENCHMARKS.md on a release build (real processes on loopback).
 bench:
 	@bash scripts/setup.sh bench
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE)
 	.build/release/promo-bench
 
 ## The reliability campaigns of docs/RELIABILITY.md (crashes, network faults, full disks, bad input,
 ## concurrent writers); exits 1 on any loss. Full and read-only disks need root for tmpfs.
 chaos: setup
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE)
 	.build/release/promo-chaos
 
 ## systemd-analyze verify and security (exposure ≤ 2.0) of both units.

@@ -15,8 +15,11 @@ esac
 dest="${DESTDIR:-}"
 prefix="${PREFIX:-/usr/local}"
 
-swift build -c release >/dev/null
-bin="$(swift build -c release --show-bin-path)"
+# The Swift runtime and Foundation are linked into the binaries (as in `make bench` and
+# `make chaos`), so a server needs Debian's libsqlite3-0, libcurl4 and zlib but no Swift toolchain:
+# a DESTDIR tree built on one machine can be copied to others.
+swift build -c release --static-swift-stdlib >/dev/null
+bin="$(swift build -c release --static-swift-stdlib --show-bin-path)"
 
 install -d "$dest$prefix/bin" "$dest/etc/$name" "$dest/etc/systemd/system" "$dest$prefix/share/doc/promo-sync"
 install -m 755 "$bin/promo-sync" "$bin/promo-central" "$dest$prefix/bin/"

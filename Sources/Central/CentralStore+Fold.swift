@@ -53,7 +53,7 @@ extension CentralStore {
         try saveCentreClock(db, clock)
         // What the writer sent whole, per row: candidates for echo marking.
         var sentWhole: [SyncedRowKey: [String: FieldValue]] = [:]
-        if writer != .central, let sequence {
+        if writer != .central, sequence != nil {
             for change in changes where change.op == .upsert && change.fields.count == change.table.columns.count {
                 sentWhole[SyncedRowKey(change.table, change.id.rawValue)] = change.fields
             }
