@@ -14,6 +14,11 @@ case "$role" in
 esac
 dest="${DESTDIR:-}"
 prefix="${PREFIX:-/usr/local}"
+if [ -z "$dest" ] && [ "$(id -u)" -ne 0 ]; then
+    echo "install.sh: installing into / needs root (it adds a system user and a unit): run it with sudo," >&2
+    echo "or set DESTDIR=/some/folder to build a staging tree instead." >&2
+    exit 1
+fi
 
 # The Swift runtime and Foundation are linked into the binaries (as in `make bench` and
 # `make chaos`), so a server needs Debian's libsqlite3-0, libcurl4 and zlib but no Swift toolchain:
