@@ -290,12 +290,6 @@ public final class CentralStore: Sendable {
         var positions = try LogPositions(db)
         return positions.next()
     }
-
-    static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
 }
 
 /// Hands out change-log positions (`record.seq`) within one write transaction: the largest is

@@ -27,13 +27,15 @@ struct StoreLocation: ParsableArguments {
         return configuration
     }
 
-    var directory: String {
-        get throws { try configuration().dataDirectory }
+    /// The central store's path inside the data folder.
+    var storePath: String {
+        get throws { try configuration().storePath }
     }
 
     func open() throws -> CentralStore {
-        let directory = try directory
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
-        return try CentralStore(path: (directory as NSString).appendingPathComponent(CentralStore.fileName))
+        let configuration = try configuration()
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o750])
+        return try CentralStore(path: configuration.storePath)
     }
 }

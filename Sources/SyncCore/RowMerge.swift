@@ -18,11 +18,6 @@ public struct MergedRow: Hashable, Codable, Sendable {
 
     public var isDeleted: Bool { deletedAt != nil }
 
-    /// The largest clock in the row.
-    public var latestClock: HLCTimestamp {
-        ([deletedAt].compactMap { $0 } + Array(clocks.values)).max() ?? .zero
-    }
-
     /// Merges one change; returns whether anything in the row changed.
     @discardableResult
     public mutating func merge(_ change: Change) -> Bool {

@@ -87,6 +87,44 @@ import Testing
         }
     }
 
+    @Test func resyncPushesRowsTheCentreNeverReceived() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "87", central: central)
+            try office.addProject(code: "SEEN")
+            try await office.engine.runCycle()
+            // Two plan lines and a project written behind capture's back (a tool that turned the
+            // triggers off, an outbox emptied by hand): the centre never hears of them by itself.
+            let hidden = try await office.replica.database.write { db -> [String: [String]] in
+                let lines = [RowID.make().rawValue, RowID.make().rawValue]
+                for (i, id) in lines.enumerated() {
+                    try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '87', 2025, 'local', ?, 'bổ sung')",
+                                   arguments: [id, 1_500_000_000 + i])
+                }
+                try db.execute(sql: "DELETE FROM _sync_outbox")
+                return ["plan_line": lines]
+            }
+            try office.addProject(code: "HIDDEN")
+            let project = try await office.replica.database.read { db in try String.fetchOne(db, sql: "SELECT id FROM project WHERE code = 'HIDDEN'")! }
+            try await office.replica.database.write { db in try db.execute(sql: "DELETE FROM _sync_outbox") }
+            #expect(try office.replica.pendingSummary().changes == 0)
+            try await office.engine.runCycle()  // nothing to push: the rows stay at the office only
+            #expect(try officeRows(office.replica) != centralRows(central.store, "87"))
+
+            let (before, after) = try await office.engine.repair()
+            #expect(Set(before.localOnly["plan_line"] ?? []) == Set(hidden["plan_line"]!))
+            #expect(before.localOnly["project"] == [project])
+            #expect(before.centralNewer.isEmpty)
+            #expect(after.identical)
+            // Pushed whole, with their values, and nothing left pending.
+            #expect(try officeRows(office.replica) == centralRows(central.store, "87"))
+            let lines = try central.store.records(for: OfficeCode(unchecked: "87"), table: .planLine, ids: hidden["plan_line"]!)
+            #expect(lines.compactMap { $0.fields["amount"]?.integer }.sorted() == [1_500_000_000, 1_500_000_001])
+            #expect(lines.allSatisfy { !$0.deleted && $0.fields["note"]?.text == "bổ sung" })
+            #expect(try central.store.projects(office: "87").compactMap { $0.fields["code"]?.text }.sorted() == ["HIDDEN", "SEEN"])
+            #expect(try office.replica.pendingSummary().changes == 0)
+        }
+    }
+
     @Test func anOfficeRestoredFromAnOldBackupLosesAndDuplicatesNothing() async throws {
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "75", central: central)
