@@ -101,4 +101,46 @@ import SyncTesting
         #expect(try replica.count(.project) == 0)
         #expect(try outbox(replica).isEmpty)
     }
+
+    /// The centre withdraws a conflict its fold no longer produces (docs/CONFLICTS.md) with a
+    /// tombstone; the office's copy goes, as does any consolidated row the centre tombstones.
+    /// Provinces are retired by merger, never erased, so their tombstones are ignored.
+    @Test func consolidatedTombstonesDeleteTheOfficesCopiesButNotProvinces() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        func record(_ cursor: Int64, _ table: ConsolidatedTable, _ id: String, _ fields: [String: FieldValue], deleted: Bool = false) -> PulledRecord {
+            PulledRecord(cursor: PullCursor(cursor), table: table.rawValue, id: id, office: table == .conflict ? OfficeCode(unchecked: "79") : .central,
+                         deleted: deleted, fields: deleted ? [:] : fields)
+        }
+        let rows: [(ConsolidatedTable, String, [String: FieldValue])] = [
+            (.conflict, "c-1", ["table": .text("project"), "row_id": .text("p"), "aggregate_id": .text("p"), "office": .text("79"),
+                                "writer": .text("79"), "hlc": .text("1-0-n"), "rule": .text("status_transition"),
+                                "mine": .text(#"{"status":"contracted"}"#), "theirs": .text(#"{"status":"halted"}"#), "message": .text("m")]),
+            (.provinceTotal, "79/2025/local", ["province": .text("79"), "year": .integer(2025), "fund_source": .text("local"),
+                                               "plan_amount": .integer(10), "disbursed_amount": .integer(3)]),
+            (.disbursedTotal, "79/2025/local/1/2025-06-01", ["province": .text("79"), "year": .integer(2025), "fund_source": .text("local"),
+                                                              "report_group": .integer(1), "paid_on": .text("2025-06-01"), "amount": .integer(3)]),
+            (.supportCap, "cap-1", ["fund_source": .text("local"), "category": .text("MH_TRINHDIEN"), "province": .null,
+                                    "max_percent_of_cost": .integer(30), "max_amount": .integer(800)]),
+            (.province, "79", ["name": .text("Thành phố Hồ Chí Minh"), "kind": .text("city"), "region": .text("south")]),
+        ]
+        func count(_ table: String) throws -> Int {
+            try replica.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
+        }
+        let provincesBefore = try count("province")
+        _ = try replica.applyPulledPage(PullResponse(epoch: Self.epoch, records: rows.enumerated().map { record(Int64($0 + 1), $1.0, $1.1, $1.2) },
+                                                     nextCursor: PullCursor(5), hasMore: false))
+        func held(_ table: ConsolidatedTable, _ id: String) throws -> Bool {
+            try replica.database.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(table.rawValue) WHERE id = ?)", arguments: [id]) ?? false }
+        }
+        for (table, id, _) in rows where table != .province { #expect(try held(table, id), "\(table)") }
+        #expect(try replica.conflicts(openOnly: true).map(\.id) == ["c-1"])
+
+        _ = try replica.applyPulledPage(PullResponse(epoch: Self.epoch, records: rows.enumerated().map { record(Int64($0 + 6), $1.0, $1.1, $1.2, deleted: true) },
+                                                     nextCursor: PullCursor(10), hasMore: false))
+        for (table, id, _) in rows where table != .province { #expect(try !held(table, id), "\(table)") }
+        #expect(try count("province") == provincesBefore)
+        #expect(try replica.database.read { db in try String.fetchOne(db, sql: "SELECT name FROM province WHERE code = '79'") } != nil)
+        #expect(try outbox(replica).isEmpty)
+    }
 }
