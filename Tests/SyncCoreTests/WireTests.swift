@@ -130,6 +130,14 @@ import Testing
                   + record.replacingOccurrences(of: #"{"amount":5}"#, with: "{\"a\u{1}\":5}")), "a control character in a string"),
             (page(record + "," + record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"amount":5,"amount":6}"#)), "a repeated member 'amount'"),
             (Data(#"{"epoch":"e","hasMore":false,"nextCursor":1}"#.utf8), "page.records must be present"),
+            // Broken syntax, each named with the byte where reading stopped.
+            (page(record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"amount":5 "note":null}"#)), "expected ',' or '}' at byte"),
+            (page(record + " " + record), "expected ',' or ']' at byte"),
+            (page(record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"amount":@}"#)), "an unexpected character at byte"),
+            (page(record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"amount":"\u12"}"#)), "an invalid \\u escape"),
+            (page(record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"amount":nul}"#)), "a bad literal"),
+            (page(record.replacingOccurrences(of: #"{"amount":5}"#, with: #"{"amount":"# + String(repeating: "[", count: 40) + String(repeating: "]", count: 40) + "}")),
+             "nesting deeper than 32"),
         ]
         // Bytes that are not UTF-8, in a value and in a name (plain ASCII skips the validation
         // pass, anything above 0x7F takes it).
