@@ -79,6 +79,45 @@ import Testing
         }
     }
 
+    @Test func aStalePullAndOpenConflictsAreDegradedAndSayWhy() throws {
+        var s = try base()
+        s.lastPullAt = now - 61 * 60  // the threshold is an hour
+        var report = evaluate(s)
+        #expect(report.exitCode == 1 && report.reasons == ["last pull from the centre was 61 min ago"])
+        s.lastPullAt = now - 59 * 60
+        #expect(evaluate(s).exitCode == 0)
+
+        s.openConflicts = 2
+        report = evaluate(s)
+        #expect(report.exitCode == 1 && report.reasons == ["2 conflicts wait for a person: promo-sync conflicts list"])
+        // Degraded and broken together: the worse wins, every reason is listed.
+        s.epochMismatch = "the centre's epoch changed"
+        report = evaluate(s)
+        #expect(report.health == .broken && report.exitCode == 2 && report.reasons.count == 2)
+    }
+
+    @Test func theReportForPeopleShowsHealthReasonsAndWhatToDo() throws {
+        var s = try base()
+        s.pending = PendingSummary(changes: 12, unacknowledgedChangesets: 1, oldestChangeAt: now - 20 * 60)
+        s.failingSince = now - 20 * 60
+        s.lastError = "cannot reach the centre at http://127.0.0.1:1"
+        s.lastErrorHint = "Check the link; the daemon retries by itself."
+        s.lastErrorTransient = true
+        s.lastErrorAt = now - 5
+        s.lastContactAt = now - 20 * 60
+        let lines = evaluate(s).humanReadable().split(separator: "\n").map(String.init)
+        #expect(lines.first == "promo-sync office 79 → http://127.0.0.1:1")
+        #expect(lines.contains("health:        DEGRADED (exit 1)"))
+        #expect(lines.contains("  - the centre has not been reached for 20 min"))
+        #expect(lines.contains("  - 12 local changes wait to be pushed, the oldest for 20 min"))
+        #expect(lines.contains("daemon:        running (pid 4242, idle)"))
+        #expect(lines.contains("pending:       12 changes in 1 unacknowledged changesets, oldest 1200 s"))
+        #expect(lines.contains("centre:        unreachable since \(Timestamps.format(now - 20 * 60))"))
+        #expect(lines.contains("last verify:   never"))
+        #expect(Array(lines.suffix(2)) == ["last error:    cannot reach the centre at http://127.0.0.1:1",
+                                           "  hint: Check the link; the daemon retries by itself."])
+    }
+
     @Test func aDeadDaemonIsReportedNotRunning() throws {
         var s = try base()
         s.daemonPID = 1_234_567
