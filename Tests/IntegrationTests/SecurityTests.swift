@@ -95,6 +95,41 @@ import Testing
         }
     }
 
+    /// A changeset whose hash is right but one of whose changes the protocol does not allow is
+    /// refused whole over HTTP: none of its other changes is applied and the chain does not move.
+    @Test func aChangesetWithOneBadChangeIsRefusedWhole() async throws {
+        try await withLiveCentral { central in
+            let token = try central.addOffice("79")
+            let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
+            func changeset(_ bad: Change) -> Changeset {
+                Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                          changes: [plan("79"), bad, plan("79")])
+            }
+            var unknown = plan("79")
+            unknown.fields["colour"] = .text("red")
+            var wrongType = plan("79")
+            wrongType.fields["amount"] = .text("a lot")
+            let cases: [(Change, Int, String)] = [
+                (unknown, 400, "colour"),
+                (wrongType, 400, "amount"),
+                (plan("80"), 403, "names office"),
+            ]
+            for (bad, status, mention) in cases {
+                let error = await #expect(throws: TransportError.self) { try await client.push(changeset(bad)) }
+                #expect(error?.status == status && error?.isTransient == false)
+                #expect(error?.message.contains(mention) == true, "\(error?.message ?? "no error")")
+                if status == 400 { #expect(error?.hint?.contains("refused whole") == true) }
+            }
+            #expect(try central.store.offices().first?.lastSequence == ChangesetSequence(0))
+            #expect(try central.store.recordCounts().filter { $0.office == "79" }.isEmpty)
+            // The same changeset without the bad change is then accepted as number 1.
+            let good = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                                 changes: [plan("79"), plan("79")])
+            _ = try await client.push(good)
+            #expect(try central.store.offices().first?.lastSequence == ChangesetSequence(1))
+        }
+    }
+
     @Test func aReplicaOthersCanReadIsRefused() throws {
         let dir = try TemporaryDirectory()
         let replica = try Replica.create(at: dir.file("replica.sqlite"), settings: ReplicaSettings(office: OfficeCode(unchecked: "79"), centralURL: "http://x", tokenFile: "t"))
