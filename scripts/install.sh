@@ -21,8 +21,8 @@ if [ -z "$dest" ] && [ "$(id -u)" -ne 0 ]; then
 fi
 
 # The Swift runtime and Foundation are linked into the binaries (as in `make bench` and
-# `make chaos`), so a server needs Debian's libsqlite3-0, libcurl4 and zlib but no Swift toolchain:
-# a DESTDIR tree built on one machine can be copied to others.
+# `make chaos`), so a server needs Debian's shared libraries (listed in docs/OPERATIONS.md) but no
+# Swift toolchain: a DESTDIR tree built on one machine can be copied to others.
 swift build -c release --static-swift-stdlib >/dev/null
 bin="$(swift build -c release --static-swift-stdlib --show-bin-path)"
 
