@@ -145,6 +145,68 @@ import Testing
         #expect(r2.conflicts.map(\.rule) == [.statusTransition])
     }
 
+    @Test func aStatusMustBeKnownAndOnlyAnOfficeCreatesAProject() {
+        // A status the machine does not know is refused like a forbidden move.
+        let unknown = fold([Self.create(fund: .local), Self.update(["status": .text("finished")], at: 2, by: "79")])
+        #expect(projectRow(unknown)?.fields["status"] == .text("draft"))
+        #expect(unknown.conflicts.map(\.rule) == [.statusTransition])
+        // The centre writing a project that no office made: every field it does not own is refused,
+        // its status too, so no project comes out of it; the conflicts keep what it sent.
+        var byCentre = Self.create(fund: .national, status: .approved)
+        byCentre.hlc = Self.hlc(1, "central")
+        let made = fold([byCentre])
+        #expect(projectRow(made)?.fields["status"] == nil && projectRow(made)?.fields["name"] == nil)
+        #expect(made.conflicts.map(\.rule) == [.ownership, .statusTransition])
+        #expect(made.conflicts[1].mine == ["status": .text("approved")] && made.conflicts[1].writer == "central")
+    }
+
+    @Test func ledgerEntriesAreMadeByTheirOfficeOnlyAndHeldEntriesDoNotCount() {
+        var byCentre = Self.payment(1, amount: 700, voucher: "C-1", at: 2)
+        byCentre.hlc = Self.hlc(2, "central")
+        var forAnotherOffice = Self.payment(2, amount: 700, voucher: "O-1", at: 3)
+        forAnotherOffice.fields["office"] = .text("80")
+        let deletedFirst = Change(table: .disbursement, id: Self.payment(3, amount: 0, voucher: nil, at: 0).id, op: .delete,
+                                  hlc: Self.hlc(4, "79"), fields: [:])
+        let own = Self.payment(4, amount: 700, voucher: "K-1", at: 5)
+        let r = fold([Self.create(fund: .local, requested: 800), byCentre, forAnotherOffice, deletedFirst, own])
+        #expect(r.conflicts.map(\.rule) == [.ownership, .ownership, .ledgerAppendOnly])
+        let held = Set(r.rows.filter(\.held).map(\.id))
+        #expect(held == [byCentre.id.rawValue, forAnotherOffice.id.rawValue, deletedFirst.id.rawValue])
+        // Held entries are not counted: the office's own 700 fits under 800 and stands.
+        #expect(r.rows.first { $0.id == own.id.rawValue }?.held == false)
+        #expect(!r.conflicts.contains { $0.rule == .overDisbursement })
+    }
+
+    @Test func eventLogEntriesAreAppendOnlyAndWrittenForTheProjectsOffice() {
+        func event(_ n: Int, office: String, at ms: UInt64, by node: String = "79") -> Change {
+            Change(table: .projectEvent, id: RowID(unchecked: "01a220b8-0000-7000-8000-2000000000\(String(format: "%02d", n))"), op: .upsert,
+                   hlc: Self.hlc(ms, node), fields: [
+                    "office": .text(office), "project_id": .text(Self.project.rawValue), "kind": .text("inspection"),
+                    "occurred_on": .text("2025-09-01"), "amount": .null, "reference": .null, "note": .null,
+                   ])
+        }
+        let good = event(1, office: "79", at: 2)
+        let byCentre = event(2, office: "79", at: 3, by: "central")  // the centre logs for the project's office: fine
+        let elsewhere = event(3, office: "80", at: 4)
+        let deleted = Change(table: .projectEvent, id: good.id, op: .delete, hlc: Self.hlc(5, "79"), fields: [:])
+        let deletedFirst = Change(table: .projectEvent, id: event(4, office: "79", at: 0).id, op: .delete, hlc: Self.hlc(6, "79"), fields: [:])
+        let r = fold([Self.create(fund: .local), good, byCentre, elsewhere, deleted, deletedFirst])
+        let events = Dictionary(uniqueKeysWithValues: r.rows.filter { $0.table == .projectEvent }.map { ($0.id, $0) })
+        #expect(events[good.id.rawValue]?.held == false && events[good.id.rawValue]?.state.isDeleted == false)
+        #expect(events[byCentre.id.rawValue]?.held == false)
+        #expect(events[elsewhere.id.rawValue]?.held == true && events[deletedFirst.id.rawValue]?.held == true)
+        #expect(r.conflicts.map(\.rule).sorted { $0.rawValue < $1.rawValue } == [.ledgerAppendOnly, .ledgerAppendOnly, .ownership])
+    }
+
+    @Test func aRefusedDeleteAcceptedByItsOwnerTakesEffect() {
+        let delete = Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(2, "79"), fields: [:])
+        let refused = fold([Self.create(fund: .local, status: .submitted), delete])
+        #expect(projectRow(refused)?.isDeleted == false && refused.conflicts.map(\.rule) == [.statusTransition])
+        let accepted = fold([Self.create(fund: .local, status: .submitted), delete,
+                             Self.resolution(refused.conflicts[0].id, .accept, by: "79", at: 3)])
+        #expect(projectRow(accepted)?.isDeleted == true && accepted.conflicts[0].resolution == .accept)
+    }
+
     @Test func resolutionsAcceptOrDismissWithTheRightAuthority() {
         let base = [Self.create(fund: .national, status: .appraisedCentrally),
                     Self.update(["status": .text("approved"), "approved_support": .integer(500)], at: 2, by: "central"),
