@@ -152,6 +152,21 @@ import Testing
             #expect(status.lastErrorHint?.contains("stop this daemon") == true)
             try await new.engine.runCycle()
             #expect(try new.replica.planLines().map(\.amount).sorted() == [1_000_000_000, 5_000_000_000])
+
+            // A merge that cannot be done is refused with what to do, and changes nothing.
+            let before = try central.store.offices()
+            let mistakes: [([String], String, String, String)] = [
+                ([], "79", "bad_request", "name at least one office"),
+                (["79"], "79", "bad_request", "cannot be merged into itself"),
+                (["78"], "79", "not_found", "office 78 is not registered"),
+                (["77"], "79", "office_merged", "office 77 was already merged into office 79"),
+                (["79"], "77", "office_merged", "office 77 was already merged into office 79"),
+            ]
+            for (retired, into, code, message) in mistakes {
+                let error = #expect(throws: CentralError.self) { try central.store.merge(retired.map(OfficeCode.init(unchecked:)), into: OfficeCode(unchecked: into)) }
+                #expect(error?.code == code && error?.message.contains(message) == true, "\(error?.message ?? "no error")")
+            }
+            #expect(try central.store.offices() == before)
         }
     }
 }
