@@ -56,6 +56,33 @@ func repositoryFile(_ relative: String) -> String {
         #expect(try failure("a = 1\na = 2\n").contains("line 2: a is already set on line 1"))
     }
 
+    @Test func theCentresConfigurationErrorsNameTheKeyAndTheFile() throws {
+        let dir = try TemporaryDirectory()
+        let certificate = dir.file("server.pem")
+        try "not checked here".write(toFile: certificate, atomically: false, encoding: .utf8)
+        func failure(_ text: String) throws -> String {
+            let path = dir.file("promo-central.toml")
+            try text.write(toFile: path, atomically: false, encoding: .utf8)
+            do {
+                _ = try CentralConfiguration.load(path: path, environment: [:])
+            } catch {
+                #expect(error.hint?.contains("promo-central.example.toml") == true)
+                return error.message
+            }
+            Issue.record("expected a configuration error for: \(text)")
+            return ""
+        }
+        #expect(try failure("[server]\ntls_certificate = \"\(certificate)\"\n").contains("server.tls_certificate and server.tls_key go together"))
+        #expect(try failure("[server]\ntls_client_ca = \"\(certificate)\"\n").contains("server.tls_client_ca needs server.tls_certificate and server.tls_key"))
+        #expect(try failure("[server]\ntls_certificate = \"\(certificate)\"\ntls_key = \"/nonexistent/key.pem\"\n")
+            .contains("server.tls_key names /nonexistent/key.pem, which cannot be read"))
+        #expect(try failure("[server]\nport = 70000\n").contains("server.port must be between 0 and 65535"))
+        #expect(try failure("[limits]\nmax_body_bytes = 10\n").contains("limits.max_body_bytes must be between 1024"))
+        #expect(try failure("[server]\nhots = \"0.0.0.0\"\n").contains("unknown setting server.hots"))
+        let missing = #expect(throws: CentralError.self) { try CentralConfiguration.load(path: dir.file("nope.toml"), environment: [:]) }
+        #expect(missing?.message.contains("no configuration file at") == true)
+    }
+
     @Test func environmentOverridesTheFileAndSaysSoWhenWrong() throws {
         let dir = try TemporaryDirectory()
         let path = try write("[sync]\ninterval_seconds = 30\n[transport]\nproxy = \"http://a:1\"  # a comment\n", in: dir)
