@@ -94,18 +94,16 @@ import Testing
             try await office.engine.runCycle()
             // Two plan lines and a project written behind capture's back (a tool that turned the
             // triggers off, an outbox emptied by hand): the centre never hears of them by itself.
-            let hidden = try await office.replica.database.write { db -> [String: [String]] in
+            try office.addProject(code: "HIDDEN")
+            let (hidden, project) = try await office.replica.database.write { db -> ([String: [String]], String) in
                 let lines = [RowID.make().rawValue, RowID.make().rawValue]
                 for (i, id) in lines.enumerated() {
                     try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '87', 2025, 'local', ?, 'bổ sung')",
                                    arguments: [id, 1_500_000_000 + i])
                 }
                 try db.execute(sql: "DELETE FROM _sync_outbox")
-                return ["plan_line": lines]
+                return (["plan_line": lines], try String.fetchOne(db, sql: "SELECT id FROM project WHERE code = 'HIDDEN'")!)
             }
-            try office.addProject(code: "HIDDEN")
-            let project = try await office.replica.database.read { db in try String.fetchOne(db, sql: "SELECT id FROM project WHERE code = 'HIDDEN'")! }
-            try await office.replica.database.write { db in try db.execute(sql: "DELETE FROM _sync_outbox") }
             #expect(try office.replica.pendingSummary().changes == 0)
             try await office.engine.runCycle()  // nothing to push: the rows stay at the office only
             #expect(try officeRows(office.replica) != centralRows(central.store, "87"))

@@ -130,15 +130,15 @@ import SyncTesting
         let provincesBefore = try count("province")
         _ = try replica.applyPulledPage(PullResponse(epoch: Self.epoch, records: rows.enumerated().map { record(Int64($0 + 1), $1.0, $1.1, $1.2) },
                                                      nextCursor: PullCursor(5), hasMore: false))
-        func held(_ table: ConsolidatedTable, _ id: String) throws -> Bool {
+        func stored(_ table: ConsolidatedTable, _ id: String) throws -> Bool {
             try replica.database.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(table.rawValue) WHERE id = ?)", arguments: [id]) ?? false }
         }
-        for (table, id, _) in rows where table != .province { #expect(try held(table, id), "\(table)") }
+        for (table, id, _) in rows where table != .province { #expect(try stored(table, id), "\(table)") }
         #expect(try replica.conflicts(openOnly: true).map(\.id) == ["c-1"])
 
         _ = try replica.applyPulledPage(PullResponse(epoch: Self.epoch, records: rows.enumerated().map { record(Int64($0 + 6), $1.0, $1.1, $1.2, deleted: true) },
                                                      nextCursor: PullCursor(10), hasMore: false))
-        for (table, id, _) in rows where table != .province { #expect(try !held(table, id), "\(table)") }
+        for (table, id, _) in rows where table != .province { #expect(try !stored(table, id), "\(table)") }
         #expect(try count("province") == provincesBefore)
         #expect(try replica.database.read { db in try String.fetchOne(db, sql: "SELECT name FROM province WHERE code = '79'") } != nil)
         #expect(try outbox(replica).isEmpty)

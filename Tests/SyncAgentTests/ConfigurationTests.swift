@@ -61,8 +61,7 @@ func repositoryFile(_ relative: String) -> String {
         let certificate = dir.file("server.pem")
         try "not checked here".write(toFile: certificate, atomically: false, encoding: .utf8)
         func failure(_ text: String) throws -> String {
-            let path = dir.file("promo-central.toml")
-            try text.write(toFile: path, atomically: false, encoding: .utf8)
+            let path = try write(text, in: dir)
             do {
                 _ = try CentralConfiguration.load(path: path, environment: [:])
             } catch {
