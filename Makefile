@@ -5,7 +5,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 # runtime and Foundation linked in, so the binaries need no Swift toolchain on the server.
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos
+.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos link-order
 
 setup:
 	@bash scripts/setup.sh
@@ -29,6 +29,11 @@ bench:
 	@bash scripts/setup.sh bench
 	$(SWIFT) build $(RELEASE)
 	.build/release/promo-bench
+
+## Rewrite promo-sync's link order file from a profile of its daemon (scripts/link-order.sh; needs
+## valgrind), after changes to the daemon's code; `make bench` then shows the idle footprint.
+link-order: setup
+	@bash scripts/link-order.sh
 
 ## The reliability campaigns of docs/RELIABILITY.md (crashes, network faults, full disks, bad input,
 ## concurrent writers); exits 1 on any loss. Full and read-only disks need root for tmpfs.
