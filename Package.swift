@@ -5,14 +5,18 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny")
 ]
 
-/// How release builds of the two servers are linked (docs/BENCHMARKS.md, eighth round): by the
-/// toolchain's lld, with relative relocations packed (`DT_RELR`, glibc 2.36 or later) instead of
-/// a 2.3 MB table the dynamic linker reads at every start; and, given an order file, with the
-/// functions that file lists placed first, so that the few pages of code a process runs are
-/// next to each other instead of spread over 20 MB of text. `scripts/link-order.sh` writes the
-/// file from a profile of the daemon; a name it lists that no longer exists is skipped.
+/// How release builds of the two servers are linked (docs/BENCHMARKS.md, eighth round):
+/// - by the toolchain's lld, with relative relocations packed (`DT_RELR`, glibc 2.36 or later)
+///   instead of a 2.3 MB table the dynamic linker reads at every start;
+/// - without exporting the binary's 18,000 symbols, whose names the dynamic linker would read while
+///   it binds each library call (nothing looks these executables' symbols up by name at run time; the
+///   symbol table that debuggers, `perf` and backtraces read stays);
+/// - given an order file, with the functions it lists placed first, so that the few pages of code
+///   a process runs sit next to each other instead of spread over 20 MB of text.
+///   `scripts/link-order.sh` writes the file from a profile of the daemon; a name it lists that no
+///   longer exists is skipped.
 func releaseLinking(order: String? = nil) -> [LinkerSetting] {
-    var flags = ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"]
+    var flags = ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"]
     if let order {
         flags += ["-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/\(order)",
                   "-Xlinker", "--no-warn-symbol-ordering"]

@@ -10,7 +10,7 @@
 # How: a release build; a centre and two offices on loopback; office 79's daemon run under
 # valgrind's callgrind while it pushes pending edits, wakes on a local write and pulls another
 # office's records; then `status` under callgrind. Every function of the binary that ran is listed,
-# costliest first. Needs valgrind, python3 and sqlite3 (Debian packages of the same names).
+# costliest first. Needs valgrind, python3, sqlite3 and binutils (Debian packages of those names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in valgrind python3 sqlite3 objcopy nm; do
