@@ -112,37 +112,51 @@ enum Scenarios {
         var peakRSS: Int64
         var replicaBytes: Int64
         var copySeconds: Double
-        var resumedFrom: Int64?
         var office: OfficeFolder
         var central: CentralProcess
     }
 
-    /// A fresh office pulls `rows` records with `promo-sync sync`. With `interruptAfter`, the first
-    /// sync is killed after that many seconds and a second one finishes it.
-    static func initialSync(rows: Int, interruptAfter: Double? = nil) throws -> InitialSync {
+    /// Where an interrupted initial sync stood: the cursor its first `sync` had committed when it
+    /// was killed, how long that sync had run, and the cursor the second one ended at.
+    struct Interruption {
+        var killedAt: Int64
+        var afterSeconds: Double
+        var endedAt: Int64
+    }
+
+    /// A fresh office pulls `rows` records with `promo-sync sync`. With `interrupt`, the first sync
+    /// is killed (SIGKILL) as soon as it has committed a page, and a second one finishes it.
+    static func initialSync(rows: Int, interrupt: Bool = false) throws -> (InitialSync, Interruption?) {
         let centralDir = try Harness.temporaryDirectory("initial-central")
         // Create the store (and its reference data), then seed it while no server runs.
         try Harness.run("promo-central", ["office", "list", "--data-dir", centralDir])
         try seedCentral(directory: centralDir, rows: rows)
         let central = try CentralProcess(directory: centralDir)
         let office = try OfficeFolder.make("79", central: central, name: "initial-office")
-        var resumedFrom: Int64?
-        if let interruptAfter {
+        var killed: (cursor: Int64, seconds: Double)?
+        if interrupt {
+            let replica = try Replica.open(at: office.replicaPath)
+            let start = DispatchTime.now().uptimeNanoseconds
             let first = try Harness.start("promo-sync", ["sync", "--data-dir", office.directory])
-            usleep(useconds_t(interruptAfter * 1_000_000))
+            while first.isRunning, try replica.syncPosition().cursor.rawValue == 0 { usleep(2_000) }
             kill(first.processIdentifier, SIGKILL)
             first.waitUntilExit()
-            resumedFrom = try Replica.open(at: office.replicaPath).syncPosition().cursor.rawValue
+            killed = (try replica.syncPosition().cursor.rawValue, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         let run = try office.timed(["sync"])
-        let count = try Replica.open(at: office.replicaPath).count(.planLine)
+        let replica = try Replica.open(at: office.replicaPath)
+        let count = try replica.count(.planLine)
         guard count == rows else { throw BenchError("the office holds \(count) plan lines, not \(rows)") }
+        let interruption = try killed.map { Interruption(killedAt: $0.cursor, afterSeconds: $0.seconds, endedAt: try replica.syncPosition().cursor.rawValue) }
+        if let interruption, interruption.killedAt == 0 || interruption.killedAt >= interruption.endedAt {
+            throw BenchError("the first sync was not stopped partway (killed at cursor \(interruption.killedAt) of \(interruption.endedAt))")
+        }
         // Baseline: copying the resulting replica file whole.
         let copy = office.directory + "/copy.sqlite"
         let copySeconds = try Harness.seconds { try FileManager.default.copyItem(atPath: office.replicaPath, toPath: copy) }
         try FileManager.default.removeItem(atPath: copy)
-        return InitialSync(seconds: run.seconds, peakRSS: run.peakRSS, replicaBytes: Harness.fileSize(office.replicaPath),
-                           copySeconds: copySeconds, resumedFrom: resumedFrom, office: office, central: central)
+        return (InitialSync(seconds: run.seconds, peakRSS: run.peakRSS, replicaBytes: Harness.fileSize(office.replicaPath),
+                            copySeconds: copySeconds, office: office, central: central), interruption)
     }
 
     struct Divergence {

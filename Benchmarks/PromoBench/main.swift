@@ -138,7 +138,7 @@ if options.wants(3) {
         var seconds: [Double] = [], rss: [Int64] = [], copies: [Double] = [], size: Int64 = 0
         let runs = rows == options.initialRows.last ? options.largeRuns : options.runs
         for run in 0..<runs {
-            let r = try Scenarios.initialSync(rows: rows)
+            let (r, _) = try Scenarios.initialSync(rows: rows)
             seconds.append(r.seconds)
             rss.append(r.peakRSS)
             copies.append(r.copySeconds)
@@ -153,10 +153,12 @@ if options.wants(3) {
         say("| \(rows) | \(f(Harness.median(seconds))) | \(Harness.megabytes(rss.sorted()[rss.count / 2])) | \(Harness.megabytes(size)) | \(f(Harness.median(copies), 3)) | \(f(Harness.median(seconds) / Harness.median(copies), 0))× |")
     }
     largest?.central.stop()
-    let interrupted = try Scenarios.initialSync(rows: options.initialRows.first!, interruptAfter: 1.0)
+    let (interrupted, stop) = try Scenarios.initialSync(rows: options.initialRows.first!, interrupt: true)
     interrupted.central.stop()
     say()
-    say("Interrupted: a first `sync` of \(options.initialRows.first!) rows killed (SIGKILL) after 1 s had committed up to cursor \(interrupted.resumedFrom ?? 0); the second `sync` resumed from there and finished in \(f(interrupted.seconds)) s.")
+    if let stop {
+        say("Interrupted: a first `sync` of \(options.initialRows.first!) rows killed (SIGKILL) after \(f(stop.afterSeconds)) s, with pages committed up to cursor \(stop.killedAt) of \(stop.endedAt); the second `sync` resumed from there and finished in \(f(interrupted.seconds)) s.")
+    }
     say()
     say("## 4. Divergence check")
     say()
@@ -188,7 +190,7 @@ if options.wants(5) {
     say("| | value |")
     say("|---|---|")
     say("| peak RSS (target ≤ 30 MB) | \(Harness.megabytes(daemon.idleRSS)) |")
-    say("| of which the daemon's own memory (RssAnon; the rest is shared library code) | \(Harness.megabytes(daemon.idleAnonymous)) |")
+    say("| of which the daemon's own memory (RssAnon; the rest is mapped code: the binary's and its libraries') | \(Harness.megabytes(daemon.idleAnonymous)) |")
     say("| CPU time | \(f(daemon.idleCPUSeconds, 3)) s (\(f(daemon.idleCPUSeconds / Double(options.idleSeconds) * 100, 3)) %) |")
     say("| context switches (threads alive throughout) | \(daemon.idleWakeups) (\(f(Double(daemon.idleWakeups) / Double(options.idleSeconds), 1)) per second) |")
     say()
