@@ -32,7 +32,8 @@ bench:
 
 ## Rewrite promo-sync's link order file from a profile of its daemon (scripts/link-order.sh; needs
 ## valgrind), after changes to the daemon's code; `make bench` then shows the idle footprint.
-link-order: setup
+link-order:
+	@bash scripts/setup.sh link-order
 	@bash scripts/link-order.sh
 
 ## The reliability campaigns of docs/RELIABILITY.md (crashes, network faults, full disks, bad input,

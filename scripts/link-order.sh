@@ -10,7 +10,9 @@
 # How: a release build; a centre and two offices on loopback; office 79's daemon run under
 # valgrind's callgrind while it pushes pending edits, wakes on a local write and pulls another
 # office's records; then `status` under callgrind. Every function of the binary that ran is listed,
-# costliest first. Needs valgrind, python3, sqlite3 and binutils (Debian packages of those names).
+# by name: which functions are together counts, not their order (by name, by instructions run and
+# by instructions including calls gave the same idle footprint), and a rewrite's diff then shows
+# only the functions that came or went. Needs valgrind, python3, sqlite3 and binutils (Debian packages of those names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in valgrind python3 sqlite3 objcopy nm; do
@@ -94,37 +96,31 @@ wait "$daemon" || true   # callgrind writes its profile as the daemon exits
 nm --defined-only "$bin/promo-sync" | awk '{ print $3 }' | sort | uniq -u > "$work/unique"
 python3 - "$work/unique" "$work/daemon.cg" "$work/status.cg" > "$work/order" <<'EOF'
 import re, sys
+# Callgrind's files name each object (ob=) and function (fn=) once with its number, later by the
+# number alone; a function appears under fn= only if it ran.
 unique = set(line.strip() for line in open(sys.argv[1]))
-ordered, seen = [], set()
+ran = set()
 for path in sys.argv[2:]:
-    objects, functions, cost = {}, {}, {}
-    obj, current = "", None
+    objects, functions, obj = {}, {}, ""
     for line in open(path, errors="replace"):
         m = re.match(r"^(c?)(ob|fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
-        if m:
-            called, kind, number, name = m.groups()
-            table = objects if kind == "ob" else functions
-            if name is not None:
-                table[number] = name
-            if not called:
-                if kind == "ob":
-                    obj = objects[number]
-                else:
-                    current = (obj, re.sub(r"'\d+$", "", functions[number]))
+        if not m:
             continue
-        fields = line.split()
-        if current and len(fields) >= 2 and fields[0][:1].isdigit() or (current and line[:1] in "+-*"):
-            try:
-                cost[current] = cost.get(current, 0) + int(fields[1])
-            except (ValueError, IndexError):
-                pass
-    for (obj, name), _ in sorted(cost.items(), key=lambda item: -item[1]):
-        if obj.endswith("/promo-sync") and name in unique and name not in seen:
-            seen.add(name)
-            ordered.append(name)
-if len(ordered) < 1000:
-    sys.exit(f"link-order.sh: only {len(ordered)} functions in the profiles; the file is left as it was")
-print("\n".join(ordered))
+        called, kind, number, name = m.groups()
+        table = objects if kind == "ob" else functions
+        if name is not None:
+            table[number] = re.sub(r"'\d+$", "", name)  # 'N marks a recursion level
+        if called:
+            continue
+        if kind == "ob":
+            obj = objects[number]
+        elif obj.endswith("/promo-sync") and functions[number] in unique:
+            ran.add(functions[number])
+if len(ran) < 1000:
+    sys.exit(f"link-order.sh: only {len(ran)} functions in the profiles; the file is left as it was")
+print("\n".join(sorted(ran)))
 EOF
 mv "$work/order" Sources/PromoSyncCLI/promo-sync.order
+# The linker reads the file, but the build does not know it does: make the next build link again.
+rm -f "$bin/promo-sync"
 echo "link-order.sh: $(wc -l < Sources/PromoSyncCLI/promo-sync.order) functions in Sources/PromoSyncCLI/promo-sync.order"

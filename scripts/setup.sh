@@ -5,8 +5,12 @@
 set -euo pipefail
 
 packages=(libsqlite3-dev libcurl4-openssl-dev zlib1g-dev sqlite3 pkg-config ca-certificates openssl)
-# `setup.sh bench`: also sqldiff (sqlite3-tools), the baseline of the divergence benchmark.
-[ "${1:-}" = "bench" ] && packages+=(sqlite3-tools)
+case "${1:-}" in
+    # sqldiff (sqlite3-tools), the baseline of the divergence benchmark; nm, to check the link order.
+    bench) packages+=(sqlite3-tools binutils) ;;
+    # What scripts/link-order.sh profiles and reads the daemon with.
+    link-order) packages+=(valgrind python3 binutils) ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -67,6 +67,29 @@ public enum Harness {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Drops a file's clean pages from the page cache, so that the next process to map it reads
+    /// it from disk.
+    public static func evictFromPageCache(_ path: String) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+        close(fd)
+    }
+
+    /// Runs a system tool and returns its standard output, or nil when it cannot run or fails.
+    public static func systemOutput(_ path: String, _ arguments: [String]) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
+    }
+
     /// Runs a system tool, ignoring its output; returns whether it succeeded.
     @discardableResult
     public static func runQuiet(_ path: String, _ arguments: [String]) -> Bool {

@@ -226,6 +226,9 @@ enum Scenarios {
         let office = try OfficeFolder.make("79", central: central, name: "daemon-office")
         let replica = try Replica.open(at: office.replicaPath)
         try insertPlanLines(replica, count: 1_000)
+        // Start from the binary on disk, as a server does after a boot: a binary just written by the
+        // build is wholly in the page cache, and the kernel then maps up to 0.9 MB more of it.
+        Harness.evictFromPageCache(Harness.binDirectory + "/promo-sync")
         let daemon = try Harness.start("promo-sync", ["daemon", "--data-dir", office.directory], stderrFile: office.directory + "/daemon.log")
         defer { daemon.terminate(); daemon.waitUntilExit() }
         try waitUntilAcknowledged(replica, timeout: 60)
@@ -262,6 +265,23 @@ enum Scenarios {
         }
         return Daemon(idleRSS: peak, idleAnonymous: anonymous, idleCPUSeconds: after.cpuSeconds - before.cpuSeconds,
                       idleWakeups: after.switches(since: before), latencies: latencies, baselineLatencies: baseline)
+    }
+
+    /// The order of promo-sync's code in release builds (Package.swift, `releaseLinking`), relative
+    /// to the package, where `make bench` runs.
+    static let linkOrderFile = "Sources/PromoSyncCLI/promo-sync.order"
+
+    /// How many of the functions the order file lists the promo-sync binary still defines: the
+    /// daemon's idle footprint depends on the file matching the code.
+    static func linkOrderCoverage() -> String {
+        guard let listed = try? String(contentsOfFile: linkOrderFile, encoding: .utf8) else { return "no order file" }
+        guard let symbols = Harness.systemOutput("/usr/bin/nm", ["--defined-only", Harness.binDirectory + "/promo-sync"]) else {
+            return "not checked (nm, from binutils, did not run)"
+        }
+        let defined = Set(symbols.split(separator: "\n").compactMap { $0.split(separator: " ").last })
+        let names = listed.split(separator: "\n")
+        let found = names.filter { defined.contains($0) }.count
+        return "\(found) of \(names.count)"
     }
 
     static func waitUntilAcknowledged(_ replica: Replica, timeout: Double, pollMicroseconds: UInt32 = 10_000) throws {
