@@ -90,7 +90,7 @@ kill -TERM "$daemon"
 wait "$daemon" || true   # callgrind writes its profile as the daemon exits
 "${grind[@]}" --callgrind-out-file="$work/status.cg" "$sync_cmd" status "${o79[@]}" >/dev/null 2>&1 || true
 
-# The binary's functions that ran, costliest first, each once. A name defined more than once in the
+# The binary's functions that ran, each once, by name. A name defined more than once in the
 # binary (local helpers such as value witnesses, repeated in every module) is left out: the linker
 # would move every section that defines it.
 nm --defined-only "$bin/promo-sync" | awk '{ print $3 }' | sort | uniq -u > "$work/unique"
