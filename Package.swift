@@ -5,7 +5,7 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny")
 ]
 
-/// How release builds of the two servers are linked (docs/BENCHMARKS.md, eighth round):
+/// How release builds of the two servers are linked on Linux (docs/BENCHMARKS.md, eighth round):
 /// - by the toolchain's lld, with relative relocations packed (`DT_RELR`, glibc 2.36 or later)
 ///   instead of a 2.3 MB table the dynamic linker reads at every start;
 /// - without exporting the binary's 18,000 symbols, whose names the dynamic linker would read while
@@ -21,7 +21,7 @@ func releaseLinking(order: String? = nil) -> [LinkerSetting] {
         flags += ["-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/\(order)",
                   "-Xlinker", "--no-warn-symbol-ordering"]
     }
-    return [.unsafeFlags(flags, .when(configuration: .release))]
+    return [.unsafeFlags(flags, .when(platforms: [.linux], configuration: .release))]
 }
 
 let package = Package(
