@@ -30,11 +30,13 @@ bench:
 	$(SWIFT) build $(RELEASE)
 	.build/release/promo-bench
 
-## Rewrite promo-sync's link order file from a profile of its daemon (scripts/link-order.sh; needs
-## valgrind), after changes to the daemon's code; `make bench` then shows the idle footprint.
+## Rewrite promo-sync's link order file from a profile of its daemon (scripts/link-order.sh, on the
+## release build; installs valgrind), after changes to the daemon's code; `make bench` then shows
+## the idle footprint.
 link-order:
 	@bash scripts/setup.sh link-order
-	@bash scripts/link-order.sh
+	$(SWIFT) build $(RELEASE)
+	@bash scripts/link-order.sh "$$($(SWIFT) build $(RELEASE) --show-bin-path)"
 
 ## The reliability campaigns of docs/RELIABILITY.md (crashes, network faults, full disks, bad input,
 ## concurrent writers); exits 1 on any loss. Full and read-only disks need root for tmpfs.

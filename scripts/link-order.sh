@@ -7,20 +7,25 @@
 # only costs memory: run `make link-order` after changes to the daemon's code, then `make bench`
 # for the idle footprint.
 #
-# How: a release build; a centre and two offices on loopback; office 79's daemon run under
-# valgrind's callgrind while it pushes pending edits, wakes on a local write and pulls another
-# office's records; then `status` under callgrind. Every function of the binary that ran is listed,
-# by name: which functions are together counts, not their order (by name, by instructions run and
-# by instructions including calls gave the same idle footprint), and a rewrite's diff then shows
-# only the functions that came or went. Needs valgrind, python3, sqlite3 and binutils (Debian packages of those names).
+# How: on the release build whose bin folder is the argument (`make link-order` builds it with the
+# Makefile's RELEASE flags, as installed and benchmarked), a centre and two offices on loopback;
+# office 79's daemon runs under valgrind's callgrind while it pushes pending edits, wakes on a local
+# write and pulls another office's records; then `status` under callgrind. Every function of the
+# binary that ran is listed, by name: which functions are together counts, not their order (by name,
+# by instructions run and by instructions including calls gave the same idle footprint), and a
+# rewrite's diff then shows only the functions that came or went. Needs valgrind, python3, sqlite3
+# and binutils (Debian packages of those names; `make link-order` installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in valgrind python3 sqlite3 objcopy nm; do
     command -v "$tool" >/dev/null || { echo "link-order.sh: needs $tool (apt-get install valgrind python3 sqlite3 binutils)" >&2; exit 1; }
 done
 
-swift build -c release --static-swift-stdlib >/dev/null
-bin="$(swift build -c release --static-swift-stdlib --show-bin-path)"
+bin="${1:-}"
+if [ ! -x "$bin/promo-sync" ] || [ ! -x "$bin/promo-central" ]; then
+    echo "usage: scripts/link-order.sh BIN_FOLDER (a release build's bin path); run it as: make link-order" >&2
+    exit 2
+fi
 work="$(mktemp -d)"
 pids=()
 cleanup() {

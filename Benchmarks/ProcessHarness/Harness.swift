@@ -93,14 +93,7 @@ public enum Harness {
     /// Runs a system tool, ignoring its output; returns whether it succeeded.
     @discardableResult
     public static func runQuiet(_ path: String, _ arguments: [String]) -> Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
+        systemOutput(path, arguments) != nil
     }
 
     public static func start(_ tool: String, _ arguments: [String], environment: [String: String] = [:], stdout: Bool = false,
