@@ -11,6 +11,14 @@ import SyncCore
 /// making drops). Values are read from the row when a changeset is made, so the outbox never
 /// copies money or text.
 ///
+/// The mask is what field-level merging needs: an update must not claim columns it did not
+/// change, or it would overwrite a concurrent edit of them. The append-only tables
+/// (`SyncedTable.isAppendOnly`: the ledger and the event log) never merge by field: the centre
+/// refuses any edit of a recorded entry, naming the columns that differ from the entry as
+/// recorded, and an edit that changes nothing is no change. Their updates are captured as
+/// "all columns" (-1), which spares every write to them the column comparisons (a quarter of
+/// capture's cost; docs/BENCHMARKS.md).
+///
 /// The triggers test nothing before they write: while promo-sync applies records from the centre
 /// it turns the triggers of its own connection off for that transaction (`suspended`), so the
 /// centre's records are not echoed back. No other connection is affected. (Until `v4` a guard
@@ -86,7 +94,7 @@ enum CaptureTriggers {
     static func sql(for table: SyncedTable) -> [String] {
         let name = table.rawValue
         let number = table.tableID
-        let mask = table.columns.enumerated()
+        let mask = table.isAppendOnly ? String(allColumns) : table.columns.enumerated()
             .map { index, column in "((OLD.\(column.name) IS NOT NEW.\(column.name)) << \(index))" }
             .joined(separator: " | ")
         return [

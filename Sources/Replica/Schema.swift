@@ -78,6 +78,11 @@ enum Schema {
             try CaptureTriggers.install(db, tables: SyncedTable.allCases)
             try db.execute(sql: "DROP TABLE _sync_guard")
         }
+        migrator.registerMigration("v5-append-only-capture") { db in
+            // Updates of the ledger and the event log are captured as "all columns" without
+            // comparing them (CaptureTriggers): the centre refuses any edit of a recorded entry.
+            try CaptureTriggers.install(db, tables: SyncedTable.allCases.filter(\.isAppendOnly))
+        }
         return migrator
     }
 

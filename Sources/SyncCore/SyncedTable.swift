@@ -48,6 +48,17 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
         self = table
     }
 
+    /// Whether the table is an append-only log (the disbursement ledger, the project event log):
+    /// a row is written once, and the centre refuses any later edit or delete of it (rule
+    /// `ledger_append_only`), comparing the edit with the row as recorded. Nothing in such a row
+    /// merges field by field, so its capture does not track which columns an update changed.
+    public var isAppendOnly: Bool {
+        switch self {
+        case .disbursement, .projectEvent: true
+        case .planLine, .project, .conflictResolution, .program: false
+        }
+    }
+
     /// The columns after `id`, in the order of the bits of the outbox's changed-column mask.
     /// Append only: a column's position is its bit. (Made once per table: the centre and the
     /// digests look at them for every row.)

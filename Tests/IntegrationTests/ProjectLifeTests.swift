@@ -85,6 +85,37 @@ import Testing
         }
     }
 
+    /// Ledger updates are captured without a changed-column mask (CaptureTriggers); the centre
+    /// names what changed, against the entry as recorded, and a write of the same values is no edit.
+    @Test func anEditedLedgerEntryIsAConflictNamingOnlyWhatChanged() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "83", central: central)
+            try office.addProject(code: "L-1")
+            let entry = try office.replica.addDisbursement(
+                NewDisbursement(project: "L-1", kind: .advance, amount: 100_000_000, voucher: "KB-1", paidOn: "2025-05-02"))
+            try await office.engine.runCycle()
+            func edit(_ sql: String) async throws {
+                // As another program would, with the sqlite3 shell.
+                try await office.replica.database.write { db in try db.execute(sql: sql, arguments: [entry.rawValue]) }
+                try await office.engine.runCycle()
+            }
+            func amount() throws -> Int64? {
+                try office.replica.database.read { db in try Int64.fetchOne(db, sql: "SELECT amount FROM disbursement WHERE id = ?", arguments: [entry.rawValue]) }
+            }
+
+            try await edit("UPDATE disbursement SET amount = amount, voucher = voucher WHERE id = ?")
+            #expect(try central.store.conflicts().isEmpty)
+            #expect(try office.replica.pendingSummary().changes == 0)
+
+            try await edit("UPDATE disbursement SET amount = 90000000, voucher = voucher WHERE id = ?")
+            let conflicts = try central.store.conflicts()
+            #expect(conflicts.map { $0.record["rule"] } == [.text("ledger_append_only")])
+            #expect(try office.replica.conflicts().map(\.mine) == [["amount": .integer(90_000_000)]])
+            #expect(try office.replica.conflicts().map(\.theirs) == [["amount": .integer(100_000_000)]])
+            #expect(try amount() == 100_000_000)
+        }
+    }
+
     @Test func acceptanceAndSettlementAreChecked() async throws {
         let directory = try TemporaryDirectory(prefix: "life")
         let replica = try Replica.create(at: directory.file("r.sqlite"), settings: ReplicaSettings(

@@ -57,6 +57,45 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
         #expect(entries[3].op == 3 && entries[3].id == id.rawValue)
     }
 
+    @Test func appendOnlyUpdatesAreCapturedAsWholeRows() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        try replica.addProject(sampleProject())
+        try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 1_000_000, voucher: nil, paidOn: "2025-03-01"))
+        try replica.database.write { db in
+            try db.execute(sql: "UPDATE disbursement SET amount = 2000000")
+            try db.execute(sql: "UPDATE project_event SET note = note")
+        }
+        let updates = try outbox(replica).filter { $0.op == CaptureTriggers.Operation.update.rawValue }
+        #expect(updates.map(\.tbl) == [SyncedTable.disbursement.tableID, SyncedTable.projectEvent.tableID])
+        // No column comparison: the centre compares an edit with the entry as recorded.
+        #expect(updates.allSatisfy { $0.cols == CaptureTriggers.allColumns })
+        #expect(SyncedTable.allCases.filter(\.isAppendOnly) == [.disbursement, .projectEvent])
+    }
+
+    @Test func aReplicaFromBeforeV5GetsTheAppendOnlyTriggersAndKeepsItsPendingChanges() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        try replica.addProject(sampleProject())
+        // Put the ledger's update trigger back as v4 left it, comparing every column.
+        try replica.database.write { db in
+            try db.execute(sql: """
+                DELETE FROM grdb_migrations WHERE identifier = 'v5-append-only-capture';
+                DROP TRIGGER _sync_disbursement_update;
+                CREATE TRIGGER _sync_disbursement_update AFTER UPDATE ON disbursement
+                BEGIN INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (3, NEW.id, 2, (OLD.amount IS NOT NEW.amount) << 3); END;
+                """)
+        }
+        let pending = try replica.pendingSummary().changes
+        try replica.database.close()
+
+        let upgraded = try Replica.open(at: dir.file(Replica.fileName))
+        #expect(try upgraded.pendingSummary().changes == pending)
+        try upgraded.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 1_000_000, voucher: nil, paidOn: "2025-03-01"))
+        try upgraded.database.write { db in try db.execute(sql: "UPDATE disbursement SET voucher = 'KB-9'") }
+        #expect(try outbox(upgraded).last.map { [$0.op, Int($0.cols)] } == [2, -1])
+    }
+
     @Test func rowIDsCannotChange() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
