@@ -19,6 +19,14 @@ import SyncCore
 /// "all columns" (-1), which spares every write to them the column comparisons (a quarter of
 /// capture's cost; docs/BENCHMARKS.md).
 ///
+/// A write that fires a trigger writes two tables, and SQLite copies every page such a statement
+/// touches into a statement journal whenever the statement could be undone on its own: if a
+/// constraint in it aborts the statement (SQLite's default), or a function in it may fail. That
+/// copying was half of what capture cost. So the outbox has no constraints and no time stamp,
+/// the synced tables' constraints are `ON CONFLICT ROLLBACK` (a write that breaks one ends its
+/// transaction; Schema `v6`), and these triggers call no function. Keep it so: a `NOT NULL` on
+/// the outbox, or `unixepoch()` here, brings the journal back (a test pins it).
+///
 /// The triggers test nothing before they write: while promo-sync applies records from the centre
 /// it turns the triggers of its own connection off for that transaction (`suspended`), so the
 /// centre's records are not echoed back. No other connection is affected. (Until `v4` a guard

@@ -152,14 +152,20 @@ extension Replica {
 
     /// How much is waiting to be pushed.
     public func pendingSummary() throws(ReplicaError) -> PendingSummary {
-        try read("counting pending changes") { db in
-            let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(at) AS oldest FROM _sync_outbox")
-            let changesets = try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_changeset") ?? 0
-            let oldest: Int64? = row?["oldest"]
-            return PendingSummary(
-                changes: row?["n"] ?? 0, unacknowledgedChangesets: changesets,
-                oldestChangeAt: oldest.map { Date(timeIntervalSince1970: TimeInterval($0)) })
-        }
+        try read("counting pending changes") { db in try Self.pendingSummary(db) }
+    }
+
+    /// How much is waiting to be pushed. The capture triggers keep no time (a time stamp in them
+    /// cost each write a statement journal; Schema `v6`), so the oldest pending change is dated by
+    /// the oldest changeset made but not acknowledged: the daemon makes one as soon as it sees a
+    /// write, and keeps re-sending that one while the centre cannot be reached.
+    static func pendingSummary(_ db: Database) throws -> PendingSummary {
+        let changes = try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_outbox") ?? 0
+        let changesets = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(created_at) AS oldest FROM _sync_changeset")
+        let oldest: Int64? = changesets?["oldest"]
+        return PendingSummary(
+            changes: changes, unacknowledgedChangesets: changesets?["n"] ?? 0,
+            oldestChangeAt: oldest.map { Date(timeIntervalSince1970: TimeInterval($0)) })
     }
 
     /// A cheap number that changes whenever any connection commits to the replica; the daemon
@@ -177,6 +183,8 @@ public struct PendingSummary: Sendable, Equatable, Codable {
     public var changes: Int
     /// Changesets made and sent (or about to be) but not acknowledged.
     public var unacknowledgedChangesets: Int
-    /// When the oldest pending change was captured.
+    /// When the oldest unacknowledged changeset was made: as soon as the daemon saw its first
+    /// change (within a second of the write while the daemon runs). Nil while no changeset is made,
+    /// even if changes wait (the daemon has not seen them yet, or is not running).
     public var oldestChangeAt: Date?
 }

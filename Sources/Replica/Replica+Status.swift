@@ -47,18 +47,14 @@ extension Replica {
         let open = try openConflictCount()
         var status = try read("reading the status") { db in
             let s = try State.all(db)
-            let outbox = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(at) AS oldest FROM _sync_outbox")
-            let changesets = try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_changeset") ?? 0
-            let oldest: Int64? = outbox?["oldest"]
+            let pending = try Self.pendingSummary(db)
             func date(_ key: StateKey) -> Date? { Timestamps.parse(s[key.rawValue]) }
             return ReplicaStatus(
                 settings: settings,
                 position: SyncPosition(
                     cursor: PullCursor(Int64(s[StateKey.cursor.rawValue] ?? "0") ?? 0),
                     epoch: s[StateKey.epoch.rawValue].map(Epoch.init)),
-                pending: PendingSummary(
-                    changes: outbox?["n"] ?? 0, unacknowledgedChangesets: changesets,
-                    oldestChangeAt: oldest.map { Date(timeIntervalSince1970: TimeInterval($0)) }),
+                pending: pending,
                 lastSequence: ChangesetSequence(Int64(s[StateKey.lastSequence.rawValue] ?? "0") ?? 0),
                 lastAckedSequence: ChangesetSequence(Int64(s[StateKey.lastAckedSequence.rawValue] ?? "0") ?? 0),
                 lastPushAt: date(.lastPushAt), lastPullAt: date(.lastPullAt),

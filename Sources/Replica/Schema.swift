@@ -83,7 +83,53 @@ enum Schema {
             // comparing them (CaptureTriggers): the centre refuses any edit of a recorded entry.
             try CaptureTriggers.install(db, tables: SyncedTable.allCases.filter(\.isAppendOnly))
         }
+        migrator.registerMigration("v6-no-statement-journal") { db in
+            // A captured write is a statement that writes two tables (the row, then its outbox
+            // entry), and SQLite keeps a statement journal for such a statement whenever part of
+            // it could be undone alone: a constraint that aborts the statement (the default), or
+            // a function in it that may fail (the outbox's `at` time stamp). That journal copied
+            // every page each write touched (CaptureTriggers, docs/BENCHMARKS.md). Now the synced
+            // tables' constraints roll back the whole transaction, and the outbox has no
+            // constraints and no time stamp: the age of pending changes is read from the
+            // changesets the daemon makes of them (Replica+Outbox.swift).
+            try CaptureTriggers.drop(db, tables: SyncedTable.allCases)
+            try db.execute(
+                sql: """
+                    CREATE TABLE _sync_outbox_new (seq INTEGER PRIMARY KEY, tbl INTEGER, row_id TEXT, op INTEGER, cols INTEGER);
+                    INSERT INTO _sync_outbox_new(seq, tbl, row_id, op, cols) SELECT seq, tbl, row_id, op, cols FROM _sync_outbox;
+                    DROP TABLE _sync_outbox;
+                    ALTER TABLE _sync_outbox_new RENAME TO _sync_outbox;
+                    """)
+            for table in SyncedTable.allCases { try rebuildWithRollbackConstraints(db, table: table.rawValue) }
+            try CaptureTriggers.install(db, tables: SyncedTable.allCases)
+        }
         return migrator
+    }
+
+    /// Rebuilds `table` as it is (columns in order, types, STRICT, indexes, rows) with its primary
+    /// key and NOT NULL constraints declared `ON CONFLICT ROLLBACK`: a write that breaks one ends
+    /// the whole transaction instead of undoing its own statement, so SQLite needs no statement
+    /// journal for it. Its triggers are dropped with it; the caller reinstalls them.
+    static func rebuildWithRollbackConstraints(_ db: Database, table: String) throws {
+        let columns = try Row.fetchAll(db, sql: "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid", arguments: [table])
+        guard columns.filter({ ($0["pk"] as Int) > 0 }).count == 1 else {
+            throw DatabaseError(resultCode: .SQLITE_SCHEMA, message: "\(table) does not have a single-column primary key; it cannot be rebuilt")
+        }
+        let strict = try Bool.fetchOne(db, sql: "SELECT strict FROM pragma_table_list WHERE schema = 'main' AND name = ?", arguments: [table]) ?? false
+        let indexes = try String.fetchAll(db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", arguments: [table])
+        let definitions = columns.map { column -> String in
+            var definition = "\(column["name"] as String) \(column["type"] as String)"
+            if (column["pk"] as Int) > 0 { definition += " PRIMARY KEY ON CONFLICT ROLLBACK" }
+            if column["notnull"] as Bool { definition += " NOT NULL ON CONFLICT ROLLBACK" }
+            if let value = column["dflt_value"] as String? { definition += " DEFAULT \(value)" }
+            return definition
+        }
+        let names = columns.map { $0["name"] as String }.joined(separator: ", ")
+        try db.execute(sql: "CREATE TABLE _rebuilt (\(definitions.joined(separator: ", ")))\(strict ? " STRICT" : "")")
+        try db.execute(sql: "INSERT INTO _rebuilt(\(names)) SELECT \(names) FROM \(table)")
+        try db.execute(sql: "DROP TABLE \(table)")
+        try db.execute(sql: "ALTER TABLE _rebuilt RENAME TO \(table)")
+        for index in indexes { try db.execute(sql: index) }
     }
 
     static func createReferenceTables(_ db: Database) throws {

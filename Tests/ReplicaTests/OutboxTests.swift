@@ -40,6 +40,26 @@ import SyncTesting
         #expect(try replica.pendingSummary().changes == 0)
     }
 
+    @Test func theOldestPendingChangeIsDatedByTheFirstChangesetMadeOfIt() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: nil)
+        // Captured, but no daemon has seen it: counted, not dated.
+        #expect(try replica.pendingSummary() == PendingSummary(changes: 1, unacknowledgedChangesets: 0, oldestChangeAt: nil))
+
+        let madeAt = Date(timeIntervalSince1970: 1_780_000_000)
+        let first = try #require(try replica.nextChangeset(now: madeAt))
+        // Later writes and later attempts (the centre unreachable) do not move the date.
+        try replica.addPlanLine(year: 2026, fundSource: .local, amount: 6, note: nil)
+        #expect(try replica.nextChangeset(now: madeAt + 3_600) == first)
+        #expect(try replica.makeChangesetAhead(now: madeAt + 3_600) != nil)
+        #expect(try replica.pendingSummary() == PendingSummary(changes: 2, unacknowledgedChangesets: 2, oldestChangeAt: madeAt))
+        #expect(try replica.status().pending.oldestChangeAt == madeAt)
+
+        try replica.acknowledge(first.sequence)
+        #expect(try replica.pendingSummary().oldestChangeAt == madeAt + 3_600)
+    }
+
     @Test func updatesThatChangeNothingAreDroppedNotSent() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
