@@ -108,7 +108,7 @@ public enum Harness {
         process.environment = env
         if stdout { process.standardOutput = Pipe() }
         if let stderrFile {
-            FileManager.default.createFile(atPath: stderrFile, contents: nil)
+            _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
             process.standardError = FileHandle(forWritingAtPath: stderrFile)
         }
         try process.run()

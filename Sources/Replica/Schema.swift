@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import SyncCore
 
@@ -112,8 +113,15 @@ enum Schema {
     /// journal for it. Its triggers are dropped with it; the caller reinstalls them.
     static func rebuildWithRollbackConstraints(_ db: Database, table: String) throws {
         let columns = try Row.fetchAll(db, sql: "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid", arguments: [table])
-        guard columns.filter({ ($0["pk"] as Int) > 0 }).count == 1 else {
-            throw DatabaseError(resultCode: .SQLITE_SCHEMA, message: "\(table) does not have a single-column primary key; it cannot be rebuilt")
+        // Only what is carried over may be there: no CHECK, foreign key, UNIQUE, collation or
+        // generated column would survive the rebuild.
+        let created = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", arguments: [table]) ?? ""
+        let unsupported = ["CHECK", "REFERENCES", "UNIQUE", "COLLATE", "GENERATED", "AUTOINCREMENT"].filter {
+            created.range(of: "\\b\($0)\\b", options: [.regularExpression, .caseInsensitive]) != nil
+        }
+        guard columns.filter({ ($0["pk"] as Int) > 0 }).count == 1, unsupported.isEmpty else {
+            throw DatabaseError(resultCode: .SQLITE_SCHEMA,
+                                message: "\(table) cannot be rebuilt with rollback constraints: \(unsupported.isEmpty ? "no single-column primary key" : unsupported.joined(separator: ", "))")
         }
         let strict = try Bool.fetchOne(db, sql: "SELECT strict FROM pragma_table_list WHERE schema = 'main' AND name = ?", arguments: [table]) ?? false
         let indexes = try String.fetchAll(db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", arguments: [table])

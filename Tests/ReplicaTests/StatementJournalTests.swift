@@ -49,6 +49,20 @@ import SyncTesting
         }
     }
 
+    @Test func aRebuildRefusesWhatItWouldDrop() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, amount INTEGER CHECK (amount > 0), reference TEXT) STRICT")
+            try db.execute(sql: "INSERT INTO t VALUES ('a', 1, 'r')")
+            #expect(throws: DatabaseError.self) { try Schema.rebuildWithRollbackConstraints(db, table: "t") }
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM t") == 1)
+            // A column merely named like a keyword is no reason to refuse.
+            try db.execute(sql: "CREATE TABLE u (id TEXT PRIMARY KEY NOT NULL, reference TEXT, unique_code TEXT) STRICT")
+            try Schema.rebuildWithRollbackConstraints(db, table: "u")
+            #expect(try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'u'")?.contains("ON CONFLICT ROLLBACK") == true)
+        }
+    }
+
     @Test func aReplicaFromBeforeV6KeepsItsRowsIndexesAndPendingChanges() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file(Replica.fileName)
