@@ -59,18 +59,21 @@ public final class Replica: Sendable {
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
             try Schema.migrator().migrate(pool)
             replica = Replica(path: path, database: pool, faults: faults)
-            try pool.write { db in
-                try State.set(db, .office, settings.office.rawValue)
-                try State.set(db, .centralURL, settings.centralURL)
-                try State.set(db, .tokenFile, settings.tokenFile)
-                try State.set(db, .lastSequence, "0")
-                try State.set(db, .lastHash, Changeset.genesisHash)
-                try State.set(db, .cursor, "0")
-            }
+            try pool.write { db in try recordNewReplica(db, settings: settings) }
         } catch {
             throw ReplicaError.wrap(error, during: "creating the replica")
         }
         return replica
+    }
+
+    /// The state of a replica just made: who it is, and an empty chain and cursor.
+    static func recordNewReplica(_ db: Database, settings: ReplicaSettings) throws {
+        try State.set(db, .office, settings.office.rawValue)
+        try State.set(db, .centralURL, settings.centralURL)
+        try State.set(db, .tokenFile, settings.tokenFile)
+        try State.set(db, .lastSequence, "0")
+        try State.set(db, .lastHash, Changeset.genesisHash)
+        try State.set(db, .cursor, "0")
     }
 
     /// Opens an existing replica and brings its schema up to date.

@@ -71,10 +71,8 @@ import SyncTesting
             let queue = try DatabaseQueue(path: path)
             try Schema.migrator().migrate(queue, upTo: "v5-append-only-capture")
             try queue.write { db in
-                for (key, value) in [(StateKey.office, "79"), (.centralURL, "http://127.0.0.1:1"), (.tokenFile, dir.file("token")),
-                                     (.lastSequence, "0"), (.lastHash, Changeset.genesisHash), (.cursor, "0")] {
-                    try State.set(db, key, value)
-                }
+                try Replica.recordNewReplica(db, settings: ReplicaSettings(
+                    office: try OfficeCode("79"), centralURL: "http://127.0.0.1:1", tokenFile: dir.file("token")))
                 try db.execute(sql: """
                     INSERT INTO project(id, office, province, code, name, category, fund_source, year, total_cost, requested_support, status, commune)
                     VALUES ('01a220b8-0000-7000-8000-000000000001', '79', '79', 'KC-01', 'Máy sấy', 'MH_TRINHDIEN', 'local', 2025, 1000, 300, 'draft', 'Xã A');
