@@ -101,7 +101,7 @@ struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func errorResponse(_ error: CentralError) -> Response {
-        let body = (try? JSONEncoder().encode(ErrorResponse(code: error.code, message: error.message, hint: error.hint))) ?? Data()
+        let body = (try? JSONEncoder().encode(ErrorResponse(code: error.code, message: error.message, hint: error.hint, row: error.row))) ?? Data()
         return Response(
             status: error.status, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))

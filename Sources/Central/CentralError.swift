@@ -8,18 +8,21 @@ public struct CentralError: Error, Sendable, CustomStringConvertible {
     public let code: String
     public let message: String
     public let hint: String?
+    /// The row of a changeset that caused its refusal, told to the office so that it can withdraw it.
+    public let row: SyncedRowKey?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, hint: String? = nil) {
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, hint: String? = nil, row: SyncedRowKey? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.hint = hint
+        self.row = row
     }
 
     public var description: String { hint.map { "\(message). \($0)" } ?? message }
 
-    static func badRequest(_ message: String, hint: String? = nil) -> CentralError {
-        CentralError(.badRequest, "bad_request", message, hint: hint)
+    static func badRequest(_ message: String, hint: String? = nil, row: SyncedRowKey? = nil) -> CentralError {
+        CentralError(.badRequest, "bad_request", message, hint: hint, row: row)
     }
 
     static let unauthorized = CentralError(

@@ -16,32 +16,19 @@ extension CentralStore {
         var new = 0
         var clock = try centreClock(db)
         let rehomed = try rehomedOffices(db)
-        let writerHome = rehomed[writer.rawValue] ?? writer.rawValue
-        // The row's owner and, the first time the batch meets an aggregate, whether it has a history.
-        let ownerAndHistory = try db.cachedStatement(sql: """
-            SELECT (SELECT office FROM record WHERE tbl = ?1 AND id = ?2), EXISTS(SELECT 1 FROM history WHERE aggregate = ?3)
-            """)
-        let ownerOf = try db.cachedStatement(sql: "SELECT office FROM record WHERE tbl = ? AND id = ?")
+        var authorization = writer == .central ? nil : WriteAuthorization(writer: writer, rehomed: rehomed, batch: changes)
+        let hasHistory = try db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM history WHERE aggregate = ?)")
         let insertHistory = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields) VALUES (?, ?, ?, ?, ?, ?)")
         let wall = HybridLogicalClock.wallMilliseconds()
         for change in changes {
-            let aggregate = try aggregateID(db, change)
-            var owner: String?
+            let stored = try storedRow(db, change.table, change.id.rawValue)
+            let aggregate = try stored?.aggregate ?? aggregateID(change)
+            // An office's change is checked against what the centre stores, never against what the
+            // changeset says: the row's owner, its parent's owner, the conflict it resolves.
+            try authorization?.check(db, change, stored: stored, aggregate: aggregate)
             if hadHistory[aggregate] == nil {
-                // Read through a cursor, whose row is not copied as `fetchOne`'s is.
-                let rows = try Row.fetchCursor(ownerAndHistory, arguments: [change.table.rawValue, change.id.rawValue, aggregate])
-                guard let row = try rows.next() else { throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "the ownership check returned no row") }
-                owner = row[0]
-                hadHistory[aggregate] = row[1]
-            } else if writer != .central {
-                owner = try String.fetchOne(ownerOf, arguments: [change.table.rawValue, change.id.rawValue])
-            }
-            // A row keeps its owner office for life (or until its office is merged into another);
-            // the centre writes to offices' rows only through the fold's ownership rules.
-            if writer != .central, let owner, owner != writer.rawValue && owner != writerHome {
-                throw CentralError(.forbidden, "forbidden_owner", "\(change.table.rawValue) \(change.id) belongs to office \(owner), not \(writer)",
-                                   hint: "An office writes only its own records.")
+                hadHistory[aggregate] = try Bool.fetchOne(hasHistory, arguments: [aggregate]) ?? false
             }
             try insertHistory.execute(arguments: [change.table.rawValue, change.id.rawValue, aggregate, change.hlc.description,
                                                   change.op.rawValue, FieldCoding.encode(change.fields)])
@@ -74,22 +61,25 @@ extension CentralStore {
         return new
     }
 
-    /// The aggregate a change belongs to: a project with its ledger and resolutions, or a plan line.
-    static func aggregateID(_ db: Database, _ change: Change) throws -> String {
-        switch change.table {
-        case .project, .planLine, .program:
-            return change.id.rawValue
-        case .disbursement, .conflictResolution, .projectEvent:
-            let field = change.table == .conflictResolution ? "aggregate_id" : "project_id"
-            if let id = change.fields[field]?.text { return id }
-            if let known = try String.fetchOne(
-                db, sql: "SELECT aggregate FROM history WHERE tbl = ? AND id = ? LIMIT 1",
-                arguments: [change.table.rawValue, change.id.rawValue]) {
-                return known
-            }
-            throw CentralError.badRequest("\(change.table.rawValue) \(change.id) names no \(field) and is not known to the centre",
-                                          hint: "Send the whole row the first time it is pushed.")
-        }
+    /// The owner and aggregate of a row as the centre stores it, or nil for a row it does not hold.
+    static func storedRow(_ db: Database, _ table: SyncedTable, _ id: String) throws -> (office: String, aggregate: String?)? {
+        // Read through a cursor, whose row is not copied as `fetchOne`'s is.
+        let rows = try Row.fetchCursor(try db.cachedStatement(sql: "SELECT office, aggregate FROM record WHERE tbl = ? AND id = ?"),
+                                       arguments: [table.rawValue, id])
+        guard let row = try rows.next() else { return nil }
+        return (row[0], row[1])
+    }
+
+    /// The aggregate a change of a row the centre does not hold yet belongs to: a project with its
+    /// ledger, events and resolutions, a plan line, or a programme. A row the centre holds stays
+    /// in the aggregate it was first stored in (a ledger entry never moves to another project; the
+    /// fold refuses the edit as it refuses any edit of a recorded entry).
+    static func aggregateID(_ change: Change) throws -> String {
+        if change.table.isAggregateRoot { return change.id.rawValue }
+        let field = change.table == .conflictResolution ? "aggregate_id" : "project_id"
+        if let id = change.fields[field]?.text { return id }
+        throw CentralError.badRequest("\(change.table.rawValue) \(change.id) names no \(field) and is not known to the centre",
+                                      hint: "Send the whole row the first time it is pushed.")
     }
 
     /// Refolds one aggregate and writes what changed; returns the offices whose records changed.

@@ -10,9 +10,9 @@ extension CentralStore {
     /// `receivedJSON`, the changeset's bytes as they arrived, is stored as its body; without it
     /// the changeset is written out.
     public func apply(_ changeset: Changeset, receivedJSON: Data? = nil, from office: OfficeCode, now: Date = Date()) throws(CentralError) -> PushResponse {
-        // 1. Checks that need no database: ownership of the changeset, size, hash.
+        // 1. Checks that need no database: whose changeset it is, its size, its hash.
         guard changeset.office == office else {
-            throw CentralError(.forbidden, "forbidden_owner", "the changeset says office \(changeset.office) but the token is office \(office)",
+            throw CentralError(.forbidden, "forbidden_writer", "the changeset says office \(changeset.office) but the token is office \(office)",
                                hint: "An office pushes only its own changesets.")
         }
         guard changeset.changes.count <= WireProtocol.maxChangesPerChangeset else {
@@ -23,16 +23,6 @@ extension CentralStore {
         do { try changeset.verifyHash() } catch {
             throw CentralError(.unprocessableContent, "broken_chain", error.message, hint: error.hint)
         }
-        for change in changeset.changes {
-            do { try change.validate() } catch {
-                throw CentralError.badRequest(error.message, hint: "The changeset was refused whole; nothing of it was applied.")
-            }
-            if let owner = change.fields["office"], owner != .text(office.rawValue) {
-                throw CentralError(.forbidden, "forbidden_owner", "\(change.table.rawValue) \(change.id) names office \(owner) but the token is office \(office)",
-                                   hint: "An office writes only its own records.")
-            }
-        }
-
         do {
             let response = try database.write { db -> PushResponse in
                 guard let officeRow = try Row.fetchOne(db, sql: "SELECT last_sequence, last_hash FROM office WHERE code = ?", arguments: [office.rawValue]) else {
@@ -64,7 +54,24 @@ extension CentralStore {
                                        hint: "Try: promo-sync resync --force")
                 }
 
-                // 3. Keep every change in its aggregate's history and fold the aggregates it touched:
+                // 3. Every change is one the protocol allows and the token's office may write as
+                //    itself. (Checked after the idempotency check: a changeset already applied is
+                //    acknowledged again even if a later release of the centre would refuse it.)
+                for change in changeset.changes {
+                    do throws(SyncCoreError) { try change.validate() } catch {
+                        throw CentralError.badRequest(error.message, hint: "The changeset was refused whole; nothing of it was applied.",
+                                                      row: SyncedRowKey(change.table, change.id.rawValue))
+                    }
+                    // The writer is the office of the token: a clock or a field that claims another
+                    // writer (another office, or the centre) is a forgery, not a conflict.
+                    if let problem = change.identityProblem(pushedBy: office) {
+                        throw CentralError(.forbidden, "forbidden_writer", problem,
+                                           hint: "An office writes only as itself; nothing of this changeset was applied. See promo-sync status.",
+                                           row: SyncedRowKey(change.table, change.id.rawValue))
+                    }
+                }
+
+                // 4. Keep every change in its aggregate's history and fold the aggregates it touched:
                 //    the rules decide in clock order, so the outcome does not depend on arrival order.
                 let applied = try Self.ingest(db, changes: changeset.changes, from: office, sequence: changeset.sequence)
 

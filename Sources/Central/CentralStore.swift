@@ -179,12 +179,14 @@ public final class CentralStore: Sendable {
         return difference == 0
     }
 
-    /// Issues a new token for an office (the old one stops working at once) and returns it.
+    /// Issues a new token for an office (the old one stops working at once) and returns it. A
+    /// revoked office stays revoked: the new token works only after ``reinstate(_:now:)``, so a
+    /// routine rotation never turns back on an office someone switched off.
     public func rotateToken(_ code: OfficeCode, now: Date = Date()) throws(CentralError) -> String {
         let token = Self.newToken()
         do {
             try database.write { db in
-                try db.execute(sql: "UPDATE office SET token_hash = ?, revoked_at = NULL WHERE code = ?",
+                try db.execute(sql: "UPDATE office SET token_hash = ? WHERE code = ?",
                                arguments: [Self.hashToken(token), code.rawValue])
                 guard db.changesCount == 1 else {
                     throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "Register it with: promo-central office add \(code)")
@@ -207,6 +209,23 @@ public final class CentralStore: Sendable {
             }
         } catch {
             throw CentralError.storage(error, during: "revoking the token of office \(code)")
+        }
+    }
+
+    /// Turns a revoked office back on: its current token (the one issued last) works again.
+    public func reinstate(_ code: OfficeCode, now: Date = Date()) throws(CentralError) {
+        do {
+            try database.write { db in
+                guard let revoked = try Row.fetchOne(db, sql: "SELECT revoked_at FROM office WHERE code = ?", arguments: [code.rawValue]) else {
+                    throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
+                }
+                guard (revoked["revoked_at"] as String?) != nil else {
+                    throw CentralError(.conflict, "not_revoked", "office \(code) is not revoked", hint: "Nothing to do.")
+                }
+                try db.execute(sql: "UPDATE office SET revoked_at = NULL WHERE code = ?", arguments: [code.rawValue])
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reinstating office \(code)")
         }
     }
 

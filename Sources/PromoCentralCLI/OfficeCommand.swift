@@ -5,7 +5,7 @@ import SyncCore
 
 struct OfficeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "office", abstract: "Register and list offices.", subcommands: [Add.self, List.self, RotateToken.self, Revoke.self, Merge.self])
+        commandName: "office", abstract: "Register and list offices.", subcommands: [Add.self, List.self, RotateToken.self, Revoke.self, Reinstate.self, Merge.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -60,20 +60,36 @@ extension OfficeCommand {
 
         func run() throws {
             let office = try OfficeCode(code)
-            let token = try location.open().rotateToken(office)
+            let store = try location.open()
+            let token = try store.rotateToken(office)
             try Add.deliver(token, office: office, to: tokenFile)
+            if try store.offices().first(where: { $0.code == office })?.revoked == true {
+                print("office \(office) stays revoked: the new token works once you run: promo-central office reinstate \(office)")
+            }
         }
     }
 
     struct Revoke: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Revoke an office's token (a stolen server): every request with it is refused until rotate-token.")
+            abstract: "Revoke an office (a stolen server): every request with its token is refused until it is reinstated.")
         @OptionGroup var location: StoreLocation
         @Argument(help: "The office code.") var code: String
 
         func run() throws {
             try location.open().revokeToken(try OfficeCode(code))
-            print("revoked the token of office \(code); issue a new one with: promo-central office rotate-token \(code)")
+            print("revoked office \(code); to let it in again, issue a new token (promo-central office rotate-token \(code)) and then run: promo-central office reinstate \(code)")
+        }
+    }
+
+    struct Reinstate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Turn a revoked office back on: its latest token works again.")
+        @OptionGroup var location: StoreLocation
+        @Argument(help: "The office code.") var code: String
+
+        func run() throws {
+            try location.open().reinstate(try OfficeCode(code))
+            print("office \(code) is active again; the token issued to it last works from now on")
         }
     }
 }

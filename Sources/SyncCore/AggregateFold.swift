@@ -38,7 +38,12 @@ public enum AggregateFold {
         let resolutions = resolutionsByConflict(ordered.filter { $0.table == .conflictResolution })
 
         var fold = Folder(aggregateID: aggregateID, resolutions: resolutions, rehomed: rehomed)
-        if let owner = ordered.lazy.compactMap({ $0.fields["office"]?.text }).first { fold.office = owner }
+        // The aggregate belongs to the office that created its root row (the project, plan line or
+        // programme), never to whichever change happens to carry the earliest clock.
+        let root = ordered.lazy.filter { $0.table.isAggregateRoot && $0.id.rawValue == aggregateID }
+        if let owner = root.compactMap({ $0.fields["office"]?.text }).first ?? ordered.lazy.compactMap({ $0.fields["office"]?.text }).first {
+            fold.office = owner
+        }
         // 2. The project (or plan line) itself, then the ledger against its final limit.
         for change in ordered where change.table == .project || change.table == .planLine || change.table == .program {
             fold.apply(change)
@@ -210,6 +215,7 @@ private struct Folder {
         let project = rows[key(.project, aggregateID)]?.state.fields
         let limit = project?["approved_support"]?.integer ?? project?["requested_support"]?.integer
         let limitName = project?["approved_support"]?.integer != nil ? "approved support" : "requested support"
+        let projectOffice = rows[key(.project, aggregateID)]?.office ?? office
         var total: Int64 = 0
         var vouchers: Set<String> = []
         for history in entries {
@@ -218,8 +224,9 @@ private struct Folder {
                                      state: MergedRow(), held: false)
             let refusal: (ConflictRule, String)? =
                 first.op == .delete ? (.ledgerAppendOnly, "a ledger entry is never deleted; record a correcting entry instead")
-                : (Side(node: first.hlc.node) != .office || first.fields["office"] != .text(office(of: first)))
-                    ? (.ownership, "ledger entries are made by the owning office only") : nil
+                : (Side(node: first.hlc.node) != .office || first.fields["office"] != .text(office(of: first))
+                    || first.fields["office"] != .text(projectOffice))
+                    ? (.ownership, "ledger entries of a project are made by its office \(projectOffice) only") : nil
             if let (rule, message) = refusal,
                 !conflict(rule, first, office: row.office, mine: first.fields, theirs: [:], message) {
                 row.held = true

@@ -44,3 +44,27 @@ public struct Change: Hashable, Codable, Sendable {
         if let first { throw SyncCoreError(.invalidValue, "\(table.rawValue) \(id): \(first.message)") }
     }
 }
+
+extension Change {
+    /// The fields that say who wrote a change or whose its row is. With the clock's node they are
+    /// the change's claims of identity, which the centre never believes (docs/SECURITY.md).
+    public static let identityFields = ["office", "resolved_by"]
+
+    /// Why `writer`, the office whose token pushed this change, may not have sent it, or nil.
+    ///
+    /// The writer of a change is the authenticated office, so its clock must be stamped by that
+    /// office (the fold reads the side that wrote a change from the clock's node) and every field
+    /// naming a writer or an owner must name it. An office merged into another still names itself:
+    /// the fold re-homes its records.
+    public func identityProblem(pushedBy writer: OfficeCode) -> String? {
+        if hlc.node != writer.rawValue {
+            return "\(table.rawValue) \(id) is stamped by '\(hlc.node)' but the token is office \(writer)"
+        }
+        for name in Self.identityFields {
+            if let value = fields[name], value != .text(writer.rawValue) {
+                return "\(table.rawValue) \(id) names \(name) \(value) but the token is office \(writer)"
+            }
+        }
+        return nil
+    }
+}

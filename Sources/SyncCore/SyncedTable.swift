@@ -59,6 +59,16 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
         }
     }
 
+    /// Whether a row of this table is the root of an aggregate (docs/CONFLICTS.md, the fold): a
+    /// project, a plan line or a programme. Every other row belongs to the aggregate of a project
+    /// (`project_id`) or, for a conflict resolution, of the record in conflict (`aggregate_id`).
+    public var isAggregateRoot: Bool {
+        switch self {
+        case .project, .planLine, .program: true
+        case .disbursement, .projectEvent, .conflictResolution: false
+        }
+    }
+
     /// The columns after `id`, in the order of the bits of the outbox's changed-column mask.
     /// Append only: a column's position is its bit. (Made once per table: the centre and the
     /// digests look at them for every row.)

@@ -144,11 +144,14 @@ public struct ErrorResponse: Codable, Sendable {
         public var code: String
         public var message: String
         public var hint: String?
+        /// The row a refused changeset was refused for (table and id), when one change was the cause.
+        public var table: String?
+        public var id: String?
     }
 
     public var error: Body
 
-    public init(code: String, message: String, hint: String? = nil) {
-        self.error = Body(code: code, message: message, hint: hint)
+    public init(code: String, message: String, hint: String? = nil, row: SyncedRowKey? = nil) {
+        self.error = Body(code: code, message: message, hint: hint, table: row?.table.rawValue, id: row?.id)
     }
 }

@@ -121,6 +121,7 @@ public struct CentralClient: Sendable {
             }
         }
         return TransportError(.httpStatus, message, hint: hint, transient: transient, status: status,
-                              remoteCode: remote?.error.code, epoch: epoch)
+                              remoteCode: remote?.error.code, epoch: epoch,
+                              remoteRow: remote.flatMap { r in r.error.table.flatMap(SyncedTable.init(rawValue:)).flatMap { t in r.error.id.map { SyncedRowKey(t, $0) } } })
     }
 }

@@ -28,10 +28,13 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public let remoteCode: String?
     /// The centre's epoch header, when it answered at all.
     public let epoch: Epoch?
+    /// The row the centre refused a changeset for, when it named one.
+    public let remoteRow: SyncedRowKey?
     private let transient: Bool
 
     public init(_ code: Code, _ message: String, hint: String? = nil, transient: Bool, status: Int? = nil,
-                remoteCode: String? = nil, epoch: Epoch? = nil) {
+                remoteCode: String? = nil, epoch: Epoch? = nil, remoteRow: SyncedRowKey? = nil) {
+        self.remoteRow = remoteRow
         self.code = code
         self.message = message
         self.hint = hint

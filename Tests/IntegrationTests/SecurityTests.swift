@@ -27,11 +27,16 @@ import Testing
             #expect(status.exitCode == 2)
             #expect(status.lastError?.hint?.contains("rotate-token") == true)
 
-            // A rotated token works; the old one stays refused.
+            // Rotating the token of a revoked office does not turn it back on; reinstating does,
+            // and then only the new token works.
             let fresh = try central.store.rotateToken(OfficeCode(unchecked: "79"))
             let old = try TokenFile.read(path: office.directory.file("office.token"))
+            #expect(try central.store.authenticate(token: fresh) == nil)
+            #expect(try central.store.offices().first?.revoked == true)
+            try central.store.reinstate(OfficeCode(unchecked: "79"))
             #expect(try central.store.authenticate(token: old) == nil)
             #expect(try central.store.authenticate(token: fresh) == OfficeCode(unchecked: "79"))
+            #expect(throws: CentralError.self) { try central.store.reinstate(OfficeCode(unchecked: "79")) }
             #expect(fresh.count == 64 && fresh != old)
             let client = CentralClient(baseURL: central.url, token: fresh, http: HTTPClient())
             let state = try await client.officeState()
@@ -112,7 +117,7 @@ import Testing
             let cases: [(Change, Int, String)] = [
                 (unknown, 400, "colour"),
                 (wrongType, 400, "amount"),
-                (plan("80"), 403, "names office"),
+                (plan("80"), 403, "stamped by '80'"),
             ]
             for (bad, status, mention) in cases {
                 let error = await #expect(throws: TransportError.self) { try await client.push(changeset(bad)) }

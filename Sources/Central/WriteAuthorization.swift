@@ -1,0 +1,102 @@
+import GRDB
+import SyncCore
+
+/// Decides whether an office may write each change of a changeset, from what the centre stores
+/// and never from what the changeset claims (docs/SECURITY.md, the trust boundary).
+///
+/// The writer is the office of the token (``Change/identityProblem(pushedBy:)`` has already made
+/// the changes' clocks and identity fields agree with it). An office may write a row when:
+///
+/// - the row, if the centre holds it, belongs to the office;
+/// - the aggregate the row belongs to (its project, plan line or programme), as the centre stores
+///   it, belongs to the office, or is created by the office in the same changeset; a change whose
+///   parent the centre does not know is refused (`unknown_parent`), so it can never take effect
+///   against another office's records;
+/// - a project's programme, likewise;
+/// - a conflict resolution resolves a conflict the centre published to the office, in the
+///   aggregate the resolution names.
+///
+/// Owners are compared after merges (`promo-central office merge`): a retired office and its
+/// successor answer as one.
+struct WriteAuthorization {
+    let writer: OfficeCode
+    let rehomed: [String: String]
+    /// Projects, plan lines and programmes this changeset creates for the writer, by id.
+    let created: [String: SyncedTable]
+    /// The root row of each aggregate met so far, as stored (nil: the centre has none).
+    private var roots: [String: (table: String, office: String)?] = [:]
+
+    init(writer: OfficeCode, rehomed: [String: String], batch: [Change]) {
+        self.writer = writer
+        self.rehomed = rehomed
+        var created: [String: SyncedTable] = [:]
+        for change in batch where change.table.isAggregateRoot && change.op == .upsert && change.fields["office"] == .text(writer.rawValue) {
+            created[change.id.rawValue] = change.table
+        }
+        self.created = created
+    }
+
+    private func home(_ office: String) -> String { rehomed[office] ?? office }
+    private var writerHome: String { home(writer.rawValue) }
+
+    /// Throws `forbidden_owner` (403) or `unknown_parent` (422) when the writer may not write `change`.
+    mutating func check(_ db: Database, _ change: Change, stored: (office: String, aggregate: String?)?, aggregate: String) throws {
+        let row = "\(change.table.rawValue) \(change.id)"
+        // 1. The row itself.
+        if let stored, home(stored.office) != writerHome {
+            throw Self.forbidden(change, "\(row) belongs to office \(stored.office), not \(writer)")
+        }
+        // 2. The aggregate it belongs to, by its root row as stored.
+        if roots[aggregate] == nil {
+            let root = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT tbl, office FROM record WHERE aggregate = ?1 AND id = ?1 AND tbl IN ('project', 'plan_line', 'program')"),
+                arguments: [aggregate])
+            roots[aggregate] = .some(root.map { ($0[0], $0[1]) })
+        }
+        if let root = roots[aggregate] ?? nil {
+            if home(root.office) != writerHome {
+                throw Self.forbidden(change, "\(row) belongs to \(root.table) \(aggregate) of office \(root.office), not \(writer)")
+            }
+            if change.table.isAggregateRoot, change.table.rawValue != root.table {
+                throw Self.unknownParent(change, "\(row) uses the id of an existing \(root.table)", hint: "Every row needs an id of its own.")
+            }
+        } else if created[aggregate] == nil && !(change.table.isAggregateRoot && change.op == .delete) {
+            throw change.table.isAggregateRoot
+                ? Self.unknownParent(change, "\(row) is new to the centre but does not name its office", hint: "Send the whole row the first time it is pushed.")
+                : Self.unknownParent(change, "\(row) belongs to \(aggregate), which the centre does not know")
+        }
+        // 3. A project's programme.
+        if change.table == .project, case .text(let program)? = change.fields["program_id"] {
+            if let owner = try Self.storedRowOwner(db, .program, program) {
+                if home(owner) != writerHome { throw Self.forbidden(change, "\(row) names programme \(program) of office \(owner), not \(writer)") }
+            } else if created[program] != .program {
+                throw Self.unknownParent(change, "\(row) names programme \(program), which the centre does not know")
+            }
+        }
+        // 4. A resolution resolves one of the writer's conflicts, in the aggregate it names.
+        if change.table == .conflictResolution, case .text(let conflict)? = change.fields["conflict_id"] {
+            guard let stored = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT office, aggregate FROM record WHERE tbl = 'conflict' AND id = ?"), arguments: [conflict])
+            else { throw Self.unknownParent(change, "\(row) resolves conflict \(conflict), which the centre does not know") }
+            if home(stored[0]) != writerHome { throw Self.forbidden(change, "\(row) resolves conflict \(conflict) of office \(stored[0] as String), not \(writer)") }
+            if (stored[1] as String?) != aggregate {
+                throw Self.unknownParent(change, "\(row) resolves conflict \(conflict), which belongs to another record than \(aggregate)")
+            }
+        }
+    }
+
+    private static func storedRowOwner(_ db: Database, _ table: SyncedTable, _ id: String) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT office FROM record WHERE tbl = ? AND id = ?"), arguments: [table.rawValue, id])
+    }
+
+    static func forbidden(_ change: Change, _ message: String) -> CentralError {
+        CentralError(.forbidden, "forbidden_owner", message,
+                     hint: "An office writes only its own records; nothing of this changeset was applied. See promo-sync status.",
+                     row: SyncedRowKey(change.table, change.id.rawValue))
+    }
+
+    static func unknownParent(_ change: Change, _ message: String,
+                              hint: String = "Nothing of this changeset was applied; promo-sync status names the change and how to withdraw it.") -> CentralError {
+        CentralError(.unprocessableContent, "unknown_parent", message, hint: hint, row: SyncedRowKey(change.table, change.id.rawValue))
+    }
+}

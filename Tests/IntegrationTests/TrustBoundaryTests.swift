@@ -1,0 +1,260 @@
+import Foundation
+import GRDB
+import Replica
+import SyncAgent
+import SyncCore
+import SyncTesting
+import Testing
+@testable import Central
+@testable import Transport
+
+/// The office that lies (docs/SECURITY.md, the trust boundary): office 79 holds its real token and
+/// pushes hand-made changesets with a correct hash chain. Each attack is refused whole with its
+/// own status and code, and the centre's records are exactly what they were.
+@Suite struct TrustBoundaryTests {
+    /// Every record the centre holds, as text: a refused push must leave it identical.
+    static func snapshot(_ store: CentralStore) throws -> [String] {
+        try store.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT tbl, id, office, fields, clocks, deleted_at, held, seq FROM record ORDER BY tbl, id").map { "\($0)" }
+        }
+    }
+
+    /// Office 80 with a national project approved by the centre at 500 m, 100 m paid on voucher
+    /// KB-80-1; office 79 as a hand-made client with its real token.
+    struct Scene {
+        let central: LiveCentral
+        let tayNinh: OfficeFixture
+        let project: RowID
+        let hcm: CentralClient
+        var sequence = ChangesetSequence(1)
+        var previousHash = Changeset.genesisHash
+
+        init(_ central: LiveCentral) async throws {
+            self.central = central
+            tayNinh = try OfficeFixture(office: "80", central: central)
+            project = try tayNinh.addProject(code: "QG-80", requested: 600_000_000, fund: .national)
+            for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] {
+                try tayNinh.replica.setProjectStatus("QG-80", to: step)
+            }
+            try await tayNinh.engine.runCycle()
+            try central.store.decide(project: "80/QG-80", .appraise)
+            try central.store.decide(project: "80/QG-80", .approve(amount: 500_000_000))
+            try await tayNinh.engine.runCycle()
+            try tayNinh.replica.addDisbursement(NewDisbursement(project: "QG-80", kind: .advance, amount: 100_000_000, voucher: "KB-80-1", paidOn: "2025-09-10"))
+            try await tayNinh.engine.runCycle()
+            hcm = CentralClient(baseURL: central.url, token: try central.addOffice("79"), http: HTTPClient())
+        }
+
+        /// A correctly chained, correctly hashed changeset of office 79.
+        func changeset(_ changes: [Change]) -> Changeset {
+            Changeset(office: OfficeCode(unchecked: "79"), sequence: sequence, previousHash: previousHash, changes: changes)
+        }
+
+        /// Pushes as 79 and expects a refusal with `status` and `code`, the records unchanged and 79's chain unmoved.
+        func expectRefused(_ changes: [Change], status: Int, code: String, row: SyncedRowKey? = nil,
+                           sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let before = try TrustBoundaryTests.snapshot(central.store)
+            let error = await #expect(throws: TransportError.self, sourceLocation: sourceLocation) { try await hcm.push(changeset(changes)) }
+            #expect(error?.status == status && error?.remoteCode == code, "\(error?.description ?? "accepted")", sourceLocation: sourceLocation)
+            #expect(error?.isTransient == false, sourceLocation: sourceLocation)
+            if let row { #expect(error?.remoteRow == row, sourceLocation: sourceLocation) }
+            #expect(try TrustBoundaryTests.snapshot(central.store) == before, "the records changed", sourceLocation: sourceLocation)
+            let chain = try central.store.offices().first { $0.code.rawValue == "79" }
+            #expect(chain?.lastSequence == ChangesetSequence(sequence.rawValue - 1), sourceLocation: sourceLocation)
+        }
+
+        /// Pushes as 79 and expects it applied.
+        mutating func accept(_ changes: [Change]) async throws {
+            let pushed = changeset(changes)
+            _ = try await hcm.push(pushed)
+            previousHash = pushed.hash
+            sequence = sequence.next
+        }
+    }
+
+    static func stamp(_ node: String, _ ms: UInt64 = 1) -> HLCTimestamp { HLCTimestamp(milliseconds: ms, counter: 0, node: node) }
+
+    static func disbursement(project: RowID, office: String = "79", node: String = "79", ms: UInt64 = 1, voucher: String = "KB-80-1") -> Change {
+        Change(table: .disbursement, id: RowID.make(), op: .upsert, hlc: stamp(node, ms), fields: [
+            "office": .text(office), "project_id": .text(project.rawValue), "kind": .text("payment"),
+            "amount": .integer(1_000_000), "voucher": .text(voucher), "paid_on": .text("2025-09-01"),
+        ])
+    }
+
+    static func project(office: String = "79", node: String = "79", program: String? = nil, fund: FundSource = .local) -> Change {
+        Change(table: .project, id: RowID.make(), op: .upsert, hlc: stamp(node, 2), fields: [
+            "office": .text(office), "province": .text(office), "code": .text("X-\(UUID().uuidString.prefix(6))"), "name": .text("Dự án"),
+            "category": .text("MH_TRINHDIEN"), "fund_source": .text(fund.rawValue), "year": .integer(2025), "total_cost": .integer(400_000_000),
+            "requested_support": .integer(100_000_000), "status": .text("draft"),
+            "program_id": program.map { .text($0) } ?? .null,
+        ])
+    }
+
+    /// The attack of the issue: 79 attaches a payment to 80's project with an earlier clock and
+    /// 80's voucher. Refused; 80's project, ledger and totals are untouched and 80 keeps working.
+    @Test func aLedgerEntryOnAnotherOfficesProjectIsRefused() async throws {
+        try await withLiveCentral { central in
+            let scene = try await Scene(central)
+            let attack = Self.disbursement(project: scene.project, ms: 1)
+            try await scene.expectRefused([attack], status: 403, code: "forbidden_owner", row: SyncedRowKey(.disbursement, attack.id.rawValue))
+            // Even created alongside one of 79's own projects, in the same changeset.
+            try await scene.expectRefused([Self.project(), attack], status: 403, code: "forbidden_owner")
+            // 80 still owns and pays on its project.
+            try scene.tayNinh.replica.addDisbursement(NewDisbursement(project: "QG-80", kind: .payment, amount: 50_000_000, voucher: "KB-80-2", paidOn: "2025-09-20"))
+            try await scene.tayNinh.engine.runCycle()
+            let stored = try #require(try central.store.projects(office: "80").first)
+            #expect(stored.id == scene.project.rawValue)
+            #expect(try central.store.conflicts().isEmpty)
+            #expect(try central.store.totals().first { $0.province == "80" && $0.fund == "national" }?.disbursed == 150_000_000)
+        }
+    }
+
+    /// A clock stamped by the centre or by another office, or an identity field naming either, is
+    /// a forged writer: the centre approved a project for an office that did this before.
+    @Test func aForgedWriterIsRefused() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let own = Self.project(fund: .national)
+            try await scene.accept([own])
+            for step in ["submitted", "appraised_locally", "submitted_to_centre"] {
+                try await scene.accept([Change(table: .project, id: own.id, op: .upsert, hlc: Self.stamp("79", 10 + UInt64(scene.sequence.rawValue)),
+                                               fields: ["status": .text(step)])])
+            }
+            // "The centre" approves 79's own project with 600 m.
+            let approval = Change(table: .project, id: own.id, op: .upsert, hlc: Self.stamp("central", 99),
+                                  fields: ["status": .text("approved"), "approved_support": .integer(600_000_000)])
+            try await scene.expectRefused([approval], status: 403, code: "forbidden_writer", row: SyncedRowKey(.project, own.id.rawValue))
+            // Speaking as office 80, by clock or by field.
+            try await scene.expectRefused([Self.project(node: "80")], status: 403, code: "forbidden_writer")
+            try await scene.expectRefused([Self.project(office: "80")], status: 403, code: "forbidden_writer")
+            // A resolution signed by the centre.
+            let resolution = Change(table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: Self.stamp("79", 100), fields: [
+                "office": .text("79"), "conflict_id": .text("c"), "aggregate_id": .text(own.id.rawValue), "choice": .text("accept"),
+                "resolved_by": .text("central"),
+            ])
+            try await scene.expectRefused([resolution], status: 403, code: "forbidden_writer")
+            let stored = try #require(try central.store.projects(office: "79").first)
+            #expect(stored.fields["status"] == .text("submitted_to_centre") && (stored.fields["approved_support"] ?? .null) == .null)
+        }
+    }
+
+    /// Ownership across records: a row whose parent, as the centre stores it, is another office's
+    /// (an event on 80's project, a project in 80's programme, a resolution of 80's conflict, a
+    /// plan line reusing the id of 80's project) is refused; a parent the centre does not know
+    /// is refused too, so a child never takes effect against another office.
+    @Test func aChildOfAnotherOfficesRecordIsRefused() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let program = try scene.tayNinh.replica.addProgram(NewProgram(code: "CT-80", name: "Chương trình", startYear: 2025, endYear: 2030))
+            // 80's accounting program pays past the approval, which opens a conflict of 80's.
+            try await scene.tayNinh.replica.database.write { [project = scene.project] db in
+                try db.execute(sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '80', ?, 'payment', 450000000, 'KB-80-9', '2025-09-20')",
+                               arguments: [RowID.make().rawValue, project.rawValue])
+            }
+            try await scene.tayNinh.engine.runCycle()
+            let conflict = try #require(try central.store.conflicts().first)
+
+            let event = Change(table: .projectEvent, id: RowID.make(), op: .upsert, hlc: Self.stamp("79"), fields: [
+                "office": .text("79"), "project_id": .text(scene.project.rawValue), "kind": .text("updated"),
+                "occurred_on": .text("2025-09-01"), "amount": .null, "reference": .null, "note": .text("x"),
+            ])
+            try await scene.expectRefused([event], status: 403, code: "forbidden_owner")
+            try await scene.expectRefused([Self.project(program: program.rawValue)], status: 403, code: "forbidden_owner")
+            let resolution = Change(table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: Self.stamp("79"), fields: [
+                "office": .text("79"), "conflict_id": .text(conflict.id), "aggregate_id": .text(scene.project.rawValue), "choice": .text("accept"),
+                "resolved_by": .text("79"), "note": .null,
+            ])
+            try await scene.expectRefused([resolution], status: 403, code: "forbidden_owner")
+            var plan = SecurityTests().plan("79")
+            plan.id = scene.project
+            try await scene.expectRefused([plan], status: 403, code: "forbidden_owner")
+            // An edit of 80's project itself, and a delete.
+            try await scene.expectRefused([Change(table: .project, id: scene.project, op: .upsert, hlc: Self.stamp("79", 5), fields: ["name": .text("mine")])],
+                                          status: 403, code: "forbidden_owner")
+            try await scene.expectRefused([Change(table: .project, id: scene.project, op: .delete, hlc: Self.stamp("79", 5), fields: [:])],
+                                          status: 403, code: "forbidden_owner")
+            // Parents the centre does not know.
+            let orphan = Self.disbursement(project: RowID.make(), voucher: "KB-79-1")
+            try await scene.expectRefused([orphan], status: 422, code: "unknown_parent", row: SyncedRowKey(.disbursement, orphan.id.rawValue))
+            try await scene.expectRefused([Self.project(program: RowID.make().rawValue)], status: 422, code: "unknown_parent")
+            var noOffice = Self.project()
+            noOffice.fields["office"] = nil
+            try await scene.expectRefused([noOffice], status: 422, code: "unknown_parent")
+            // 79's own project with its own programme and ledger, in one changeset, is fine.
+            let ownProgram = Change(table: .program, id: RowID.make(), op: .upsert, hlc: Self.stamp("79", 3), fields: [
+                "office": .text("79"), "code": .text("CT-79"), "name": .text("Chương trình"), "start_year": .integer(2025),
+                "end_year": .integer(2030), "note": .null,
+            ])
+            let ownProject = Self.project(program: ownProgram.id.rawValue)
+            try await scene.accept([ownProgram, ownProject, Self.disbursement(project: ownProject.id, ms: 4, voucher: "KB-79-1")])
+            #expect(try central.store.projects(office: "79").count == 1)
+        }
+    }
+
+    /// Property: whatever valid-hash changeset office 79 makes from rows, ids and identities it can
+    /// see or guess, no record of office 80 or of the centre changes (seeded; the seed is printed).
+    @Test func randomChangesetsFromOneOfficeNeverChangeAnothersRecords() async throws {
+        let seed = UInt64.random(in: 1...UInt64.max)
+        try await withLiveCentral { central in
+            var random = SeededRandom(seed: seed)
+            var scene = try await Scene(central)
+            let ownProject = Self.project()
+            try await scene.accept([ownProject])
+            func foreign() throws -> [String] {
+                try TrustBoundaryTests.snapshot(central.store).filter { !$0.contains("office:\"79\"") && !$0.contains("id:\"79/") }
+            }
+            let before = try foreign()
+            let foreignIDs = try await central.store.database.read { db in
+                try String.fetchAll(db, sql: "SELECT id FROM record WHERE office = '80' UNION ALL SELECT id FROM (SELECT id FROM record WHERE office = 'central' LIMIT 5)")
+            }
+            var accepted = 0
+            for round in 0..<60 {
+                // Half the rounds are honest (79's identity, 79's parents), so some are accepted and
+                // lie beside the forged ones; the others draw identities and ids from everyone's.
+                let honest = Bool.random(using: &random)
+                let identities = honest ? ["79"] : ["79", "79", "80", "central"]
+                let ids = honest ? [ownProject.id.rawValue] : foreignIDs + [ownProject.id.rawValue]
+                let changes = (0..<Int.random(in: 1...3, using: &random)).map { n in
+                    let table = SyncedTable.allCases.randomElement(using: &random)!
+                    var fields: [String: FieldValue] = [:]
+                    for column in table.columns where Bool.random(using: &random) || !honest || column.name == "office" {
+                        switch column.name {
+                        case "office", "resolved_by": fields[column.name] = .text(identities.randomElement(using: &random)!)
+                        case "project_id", "aggregate_id", "program_id", "conflict_id": fields[column.name] = .text(ids.randomElement(using: &random)!)
+                        case "status": fields[column.name] = .text(ProjectStatus.allCases.randomElement(using: &random)!.rawValue)
+                        case "fund_source": fields[column.name] = .text(FundSource.allCases.randomElement(using: &random)!.rawValue)
+                        case "kind": fields[column.name] = .text(table == .disbursement ? "payment" : "updated")
+                        default: fields[column.name] = column.kind == .integer ? .integer(Int64.random(in: 0...1_000_000_000, using: &random)) : .text("t\(n)")
+                        }
+                    }
+                    let id = table.isAggregateRoot && honest ? (Bool.random(using: &random) ? ownProject.id.rawValue : RowID.make().rawValue)
+                        : Bool.random(using: &random) ? ids.randomElement(using: &random)! : RowID.make().rawValue
+                    return Change(table: table, id: RowID(unchecked: id), op: Int.random(in: 0..<5, using: &random) == 0 ? .delete : .upsert,
+                                  hlc: Self.stamp(identities.randomElement(using: &random)!, UInt64(round + 1)), fields: fields)
+                }
+                do {
+                    try await scene.accept(changes)
+                    accepted += 1
+                } catch let error as TransportError {
+                    #expect(error.status.map { (400..<500).contains($0) } == true, "seed \(seed): \(error)")
+                }
+                #expect(try foreign() == before, "seed \(seed), round \(round): a record of office 80 or of the centre changed")
+            }
+            // Some of the random changesets were 79's own to make, so the property was not tested on refusals alone.
+            #expect(accepted > 0, "seed \(seed)")
+        }
+    }
+}
+
+/// A small seeded generator (SplitMix64), so a failing property run can be replayed from its seed.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
