@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(name: "CentralTests", dependencies: ["Central", "Transport", "SyncTesting"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SyncAgent", "Central", "Replica", "Transport", "SyncTesting", "ProcessHarness"],
+            dependencies: ["SyncAgent", "Central", "Replica", "Transport", "GzipCodec", "SyncTesting", "ProcessHarness"],
             swiftSettings: strict
         ),
     ]

@@ -61,16 +61,30 @@ public func buildApplication(
     metrics: CentralMetrics = CentralMetrics(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws(CentralError) -> some ApplicationProtocol {
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: CentralRequestContext.self)
     router.add(middleware: ProtocolMiddleware(epoch: store.epoch, logger: logger, metrics: metrics))
-    CentralRoutes(store: store, configuration: configuration, metrics: metrics,
-                  limiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)).register(on: router)
+    CentralRoutes(store: store, configuration: configuration, metrics: metrics, logger: logger,
+                  limiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst),
+                  addressLimiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)).register(on: router)
     return Application(
         router: router,
         server: try serverBuilder(configuration.tls, idleTimeout: configuration.idleTimeout),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "promo-central"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
+}
+
+/// The context of one request: Hummingbird's, plus the peer's address (rate limits and logs of
+/// requests that carry no valid token are per address).
+public struct CentralRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The peer's IP address, without the port.
+    public let remoteAddress: String
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
 }
 
 /// Puts the epoch header on every answer and turns every error into the protocol's JSON error body.
@@ -88,12 +102,18 @@ struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             let code = error.status == .notFound ? "not_found" : (error.status == .contentTooLarge ? "body_too_large" : "bad_request")
             response = Self.errorResponse(CentralError(error.status, code, error.body ?? error.status.reasonPhrase))
+        } catch let error as any HTTPResponseError where error.status.code < 500 {
+            // Hummingbird's own refusals (a body over a limit, say) keep their 4xx status.
+            response = Self.errorResponse(CentralError(error.status, error.status == .contentTooLarge ? "body_too_large" : "bad_request",
+                                                       error.status.reasonPhrase))
         } catch {
             logger.error("request failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
             response = Self.errorResponse(CentralError(.internalServerError, "internal", "the centre failed to answer", hint: "Retry later."))
         }
         response.headers[HTTPField.Name(WireProtocol.epochHeader)!] = epoch.rawValue
         metrics.recordStatus(Int(response.status.code))
+        // An oversized body is not read to its end: the connection closes after the answer.
+        if response.status == .contentTooLarge { response.headers[.connection] = "close" }
         if response.status.code >= 400 {
             logger.info("request refused", metadata: ["http.path": "\(request.uri.path)", "http.status": "\(response.status.code)"])
         }
@@ -113,22 +133,22 @@ struct CentralRoutes: Sendable {
     let store: CentralStore
     let configuration: CentralConfiguration
     let metrics: CentralMetrics
+    let logger: Logger
+    /// Per office, for requests with a valid token.
     let limiter: RateLimiter
+    /// Per source address, for requests without a valid token (the open routes, and failed authentication).
+    let addressLimiter: RateLimiter
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.get("/health") { _, _ in
-            try json(HealthResponse(status: "ok", epoch: store.epoch))
+    func register(on router: Router<CentralRequestContext>) {
+        router.get("/health") { _, context in
+            try admitAnonymous(context)
+            return try json(HealthResponse(status: "ok", epoch: store.epoch))
         }
-        router.post("/v1/changesets") { request, _ in
+        router.post("/v1/changesets") { request, context in
             // A retired (merged) office may still deliver what it had pending.
-            let office = try await authenticate(request, allowRetired: true)
+            let office = try await authenticate(request, context, allowRetired: true)
             var request = request
-            let buffer: ByteBuffer
-            do { buffer = try await request.collectBody(upTo: configuration.maxBodyBytes) } catch {
-                throw CentralError(.contentTooLarge, "body_too_large", "the body is larger than \(configuration.maxBodyBytes) bytes",
-                                   hint: "Lower the changeset size in the office configuration.")
-            }
-            let body = try inflate(buffer, request)
+            let body = try await readBody(&request)
             let push: PushRequest
             switch Result(catching: { () throws(SyncCoreError) in try PushRequest(jsonData: Data(body.readableBytesView)) }) {
             case .success(let request): push = request
@@ -148,8 +168,8 @@ struct CentralRoutes: Sendable {
             }
             return try json(answer, for: request)
         }
-        router.get("/v1/changes") { request, _ in
-            let office = try await authenticate(request)
+        router.get("/v1/changes") { request, context in
+            let office = try await authenticate(request, context)
             let after = try integerParameter(request, "after", default: 0)
             let limit = try integerParameter(request, "limit", default: Int64(configuration.defaultPageSize))
             guard after >= 0 else { throw CentralError.badRequest("'after' must be 0 or more") }
@@ -166,12 +186,13 @@ struct CentralRoutes: Sendable {
             return jsonBody(page.data, for: request)
         }
         // Prometheus text format. Serve it to the monitoring network only (docs/OPERATIONS.md).
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+        router.get("/metrics") { _, context in
+            try admitAnonymous(context)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition(store: store))))
         }
-        router.get("/v1/digest") { request, _ in
-            let office = try await authenticate(request)
+        router.get("/v1/digest") { request, context in
+            let office = try await authenticate(request, context)
             let path = request.uri.queryParameters["path"].map(String.init) ?? ""
             guard path.split(separator: "/", omittingEmptySubsequences: false).count <= DigestTree.depth || path.isEmpty else {
                 throw CentralError.badRequest("'path' has more than \(DigestTree.depth) levels")
@@ -179,11 +200,10 @@ struct CentralRoutes: Sendable {
             let tree = try await offload { try store.digestTree(for: office) }
             return try json(DigestResponse(epoch: store.epoch, path: path, children: tree.children(of: path)), for: request)
         }
-        router.post("/v1/digests") { request, _ in
-            let office = try await authenticate(request)
+        router.post("/v1/digests") { request, context in
+            let office = try await authenticate(request, context)
             var request = request
-            let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
-            let wanted: DigestsRequest = try decode(try inflate(buffer, request))
+            let wanted: DigestsRequest = try decode(try await readBody(&request), fields: ["paths"])
             guard wanted.paths.count <= WireProtocol.maxPageSize else {
                 throw CentralError.badRequest("at most \(WireProtocol.maxPageSize) paths per request")
             }
@@ -195,19 +215,18 @@ struct CentralRoutes: Sendable {
             for path in wanted.paths { nodes[path] = tree.children(of: path) }
             return try json(DigestsResponse(epoch: store.epoch, nodes: nodes), for: request)
         }
-        router.post("/v1/records") { request, _ in
-            let office = try await authenticate(request)
+        router.post("/v1/records") { request, context in
+            let office = try await authenticate(request, context)
             var request = request
-            let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
-            let wanted: RecordsRequest = try decode(try inflate(buffer, request))
+            let wanted: RecordsRequest = try decode(try await readBody(&request), fields: ["table", "ids"])
             guard wanted.ids.count <= WireProtocol.maxPageSize else {
                 throw CentralError.badRequest("at most \(WireProtocol.maxPageSize) ids per request")
             }
             let records = try await offload { try store.records(for: office, table: wanted.table, ids: wanted.ids) }
             return try json(PullResponse(epoch: store.epoch, records: records, nextCursor: .start, hasMore: false), for: request)
         }
-        router.get("/v1/office") { request, _ in
-            let office = try await authenticate(request)
+        router.get("/v1/office") { request, context in
+            let office = try await authenticate(request, context)
             return try json(try await offload { try store.officeState(office) })
         }
     }
@@ -218,11 +237,17 @@ struct CentralRoutes: Sendable {
         try await store.threadPool.runIfActive(work)
     }
 
-    private func authenticate(_ request: Request, allowRetired: Bool = false) async throws -> OfficeCode {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw CentralError.unauthorized }
-        let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+    private func authenticate(_ request: Request, _ context: CentralRequestContext, allowRetired: Bool = false) async throws -> OfficeCode {
+        let header = request.headers[.authorization] ?? ""
+        let token = header.hasPrefix("Bearer ") ? String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces) : ""
         // A short indexed read: answered on the event loop.
-        guard !token.isEmpty, let office = try store.authenticate(token: token) else { throw CentralError.unauthorized }
+        guard !token.isEmpty, let office = try store.authenticate(token: token) else {
+            // Logged with the address, never with what was presented.
+            logger.warning("authentication failed", metadata: ["http.remote": "\(context.remoteAddress)", "http.path": "\(request.uri.path)",
+                                                               "auth.presented": "\(header.isEmpty ? "nothing" : "a token")"])
+            try admitAnonymous(context)
+            throw CentralError.unauthorized
+        }
         if let wait = limiter.admit(office.rawValue) {
             throw CentralError(.tooManyRequests, "rate_limited", "office \(office) sends requests faster than \(Int(limiter.ratePerSecond))/s",
                                hint: "Retry after \(wait) s; promo-sync backs off by itself.")
@@ -231,15 +256,43 @@ struct CentralRoutes: Sendable {
         return office
     }
 
+    /// Takes one request from the address's allowance for requests without a valid token.
+    private func admitAnonymous(_ context: CentralRequestContext) throws {
+        if let wait = addressLimiter.admit(context.remoteAddress) {
+            throw CentralError(.tooManyRequests, "rate_limited", "too many requests without a valid token from \(context.remoteAddress)",
+                               hint: "Retry after \(wait) s with the office's token.")
+        }
+    }
+
+    /// The request's body, decompressed, refused with 413 as soon as its declared length or the
+    /// bytes read pass `limits.max_body_bytes` (a client that waits for `100 Continue` sends nothing).
+    private func readBody(_ request: inout Request) async throws -> ByteBuffer {
+        let tooLarge = CentralError(.contentTooLarge, "body_too_large", "the body is larger than \(configuration.maxBodyBytes) bytes",
+                                    hint: "Lower the changeset size in the office configuration.")
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > configuration.maxBodyBytes { throw tooLarge }
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: configuration.maxBodyBytes) } catch is NIOTooManyBytesError { throw tooLarge }
+        return try inflate(buffer, request)
+    }
+
     private func integerParameter(_ request: Request, _ name: String, default value: Int64) throws -> Int64 {
         guard let text = request.uri.queryParameters[Substring(name)] else { return value }
         guard let number = Int64(text) else { throw CentralError.badRequest("'\(name)' must be a whole number, not '\(text)'") }
         return number
     }
 
-    private func decode<T: Decodable>(_ buffer: ByteBuffer) throws -> T {
+    /// Decodes a JSON object with exactly the members `fields` allows (an unknown member is a 400,
+    /// as for the push, so a misspelt or newer request is never half understood).
+    private func decode<T: Decodable>(_ buffer: ByteBuffer, fields: Set<String>) throws -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            let data = Data(buffer.readableBytesView)
+            if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+               let unknown = object.keys.filter({ !fields.contains($0) }).sorted().first {
+                throw CentralError.badRequest("the body has an unknown member '\(unknown)'", hint: "See docs/PROTOCOL.md for the request format.")
+            }
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as CentralError {
+            throw error
         } catch let error as DecodingError {
             throw CentralError.badRequest("the body is not a valid request: \(Self.describe(error))",
                                           hint: "See docs/PROTOCOL.md for the request format.")

@@ -1,0 +1,136 @@
+import Foundation
+import GzipCodec
+import SyncCore
+import SyncTesting
+import Testing
+@testable import Central
+@testable import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Hostile bodies and callers get a 4xx on every route, at once (docs/SECURITY.md, limits).
+@Suite struct HostileRequestTests {
+    static func post(_ central: LiveCentral, _ path: String, token: String?, body: Data, headers: [(String, String)] = []) async throws -> HTTPResponse {
+        var all = headers + [("Content-Type", "application/json")]
+        if let token { all.append(("Authorization", "Bearer \(token)")) }
+        return try await HTTPClient().send(HTTPRequest(method: "POST", url: central.url + path, headers: all, body: body))
+    }
+
+    static func code(_ response: HTTPResponse) -> String? {
+        (try? JSONDecoder().decode(ErrorResponse.self, from: response.body))?.error.code
+    }
+
+    @Test func anOversizedBodyIsRefusedWith413OnEveryRoute() async throws {
+        try await withLiveCentral(configure: { $0.maxBodyBytes = 4_096 }) { central in
+            let token = try central.addOffice("79")
+            let big = Data(repeating: 0x20, count: 200_000)
+            for path in ["/v1/changesets", "/v1/records", "/v1/digests"] {
+                // Declared by Content-Length, and streamed without one (chunked).
+                for headers in [[], [("Transfer-Encoding", "chunked")]] {
+                    let response = try await Self.post(central, path, token: token, body: big, headers: headers)
+                    #expect(response.status == 413 && Self.code(response) == "body_too_large", "\(path) \(headers): \(response.status)")
+                }
+            }
+            // A gzip body that inflates past the limit.
+            let bomb = Gzip.compress(Data(repeating: 0x20, count: 1_000_000))
+            #expect(bomb.count < 4_096)
+            let response = try await Self.post(central, "/v1/records", token: token, body: bomb, headers: [("Content-Encoding", "gzip")])
+            #expect(response.status == 413 && Self.code(response) == "body_too_large")
+        }
+    }
+
+    @Test func anUnknownMemberIsA400OnEveryRoute() async throws {
+        try await withLiveCentral { central in
+            let token = try central.addOffice("79")
+            let cases = [
+                ("/v1/records", #"{"table":"project","ids":[],"colour":"red"}"#),
+                ("/v1/digests", #"{"paths":[""],"extra":1}"#),
+            ]
+            for (path, body) in cases {
+                let response = try await Self.post(central, path, token: token, body: Data(body.utf8))
+                #expect(response.status == 400 && Self.code(response) == "bad_request")
+                let message = (try? JSONDecoder().decode(ErrorResponse.self, from: response.body))?.error.message ?? ""
+                #expect(message.contains("unknown member"), "\(path): \(message)")
+            }
+            // The same bodies without the stranger are answered.
+            let fine = try await Self.post(central, "/v1/records", token: token, body: Data(#"{"table":"project","ids":[]}"#.utf8))
+            #expect(fine.status == 200)
+        }
+    }
+
+    /// Requests without a valid token are limited per source address, so guessing tokens or
+    /// hammering the open routes is slowed, while an office with its token is served as before.
+    @Test func requestsWithoutAValidTokenAreRateLimitedPerAddress() async throws {
+        try await withLiveCentral(configure: { c in
+            c.rateLimitPerSecond = 0.01
+            c.rateLimitBurst = 3
+        }) { central in
+            let token = try central.addOffice("79")
+            var statuses: [Int] = []
+            for _ in 0..<5 {
+                let response = try await HTTPClient().send(HTTPRequest(method: "GET", url: central.url + "/v1/office", headers: [("Authorization", "Bearer guess")]))
+                statuses.append(response.status)
+            }
+            #expect(statuses == [401, 401, 401, 429, 429])
+            let health = try await HTTPClient().send(HTTPRequest(method: "GET", url: central.url + "/health"))
+            #expect(health.status == 429 && Self.code(health) == "rate_limited")
+            let office = try await CentralClient(baseURL: central.url, token: token, http: HTTPClient()).officeState()
+            #expect(office.lastSequence == ChangesetSequence(0))
+        }
+    }
+
+    /// A revoked token stops working on a connection that was opened (and used) before the
+    /// revocation: authentication is per request, never per connection.
+    @Test func aRevokedTokenStopsWorkingOnAnOpenConnection() async throws {
+        try await withLiveCentral { central in
+            let token = try central.addOffice("79")
+            let connection = try RawHTTPConnection(port: central.port)
+            let request = "GET /v1/office HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n"
+            #expect(try connection.exchange(request).hasPrefix("HTTP/1.1 200"))
+            try central.store.revokeToken(OfficeCode(unchecked: "79"))
+            #expect(try connection.exchange(request).hasPrefix("HTTP/1.1 401"))
+        }
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection on a plain socket, to send several requests on it.
+final class RawHTTPConnection {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// Sends a request and reads one whole response (headers and a Content-Length body).
+    func exchange(_ request: String) throws -> String {
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let text = String(decoding: received, as: UTF8.self)
+            if let end = text.range(of: "\r\n\r\n") {
+                let head = text[..<end.lowerBound].lowercased()
+                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                if received.count >= text.utf8.distance(from: text.startIndex, to: end.upperBound) + length { return text }
+            }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { throw POSIXError(.ECONNRESET) }
+            received.append(contentsOf: buffer[0..<n])
+        }
+    }
+}
