@@ -12,7 +12,7 @@ struct PromoSync: AsyncParsableCommand {
         abstract: "Keep a khuyến công office's replica in sync with promo-central, and work with it offline.",
         subcommands: [
             Init.self, Daemon.self, Sync.self, Status.self, ProgramCommand.self, ProjectCommand.self, Disburse.self, PlanCommand.self,
-            Resync.self, Conflicts.self, Metrics.self, Report.self, Import.self, Export.self, Verify.self,
+            Resync.self, Conflicts.self, Outbox.self, Metrics.self, Report.self, Import.self, Export.self, Verify.self,
         ])
 
     /// ArgumentParser's own main, after one process-wide setting: a single malloc arena. Syncing

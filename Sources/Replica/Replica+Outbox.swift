@@ -147,6 +147,9 @@ extension Replica {
             try db.execute(sql: "DELETE FROM _sync_changeset WHERE seq = ?", arguments: [sequence.rawValue])
             try State.set(db, .lastAckedSequence, String(sequence.rawValue))
             try State.set(db, .lastPushAt, Timestamps.format(now))
+            // The changeset the centre refused was the oldest waiting; one acknowledged now means
+            // the refusal was dealt with.
+            try State.set(db, .refusal, nil)
         }
     }
 

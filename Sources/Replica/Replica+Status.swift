@@ -32,6 +32,8 @@ public struct ReplicaStatus: Sendable {
     /// When `promo-sync verify` (or a forced resync) last compared with the centre, and what it found.
     public var lastVerifyAt: Date?
     public var lastVerifyResult: String?
+    /// The changeset the centre refused for one of its rows, until it is retried or withdrawn.
+    public var refusal: ChangesetRefusal?
 }
 
 /// The outcome of one sync attempt, as the agent records it.
@@ -65,7 +67,8 @@ extension Replica {
                 agentState: s[StateKey.agentState.rawValue], nextAttemptAt: date(.nextAttemptAt),
                 daemonPID: s[StateKey.daemonPID.rawValue].flatMap { Int32($0) },
                 daemonHeartbeatAt: date(.daemonHeartbeatAt),
-                epochMismatch: s[StateKey.epochMismatch.rawValue])
+                epochMismatch: s[StateKey.epochMismatch.rawValue],
+                refusal: try Self.refusal(db))
         }
         status.openConflicts = open
         let verify = try read("reading the last verification") { db in

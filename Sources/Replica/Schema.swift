@@ -104,6 +104,21 @@ enum Schema {
             for table in SyncedTable.allCases { try rebuildWithRollbackConstraints(db, table: table.rawValue) }
             try CaptureTriggers.install(db, tables: SyncedTable.allCases)
         }
+        migrator.registerMigration("v7-withdrawn") { db in
+            // Local changes the office withdrew after the centre refused them (promo-sync outbox
+            // withdraw): kept, so that taking a change back loses nothing.
+            try db.execute(
+                sql: """
+                    CREATE TABLE _sync_withdrawn (
+                        id INTEGER PRIMARY KEY,
+                        tbl TEXT NOT NULL,
+                        row_id TEXT NOT NULL,
+                        fields TEXT,
+                        reason TEXT NOT NULL,
+                        withdrawn_at TEXT NOT NULL
+                    ) STRICT
+                    """)
+        }
         return migrator
     }
 

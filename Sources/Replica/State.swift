@@ -18,6 +18,8 @@ enum StateKey: String, CaseIterable {
     case daemonPID = "daemon_pid", daemonHeartbeatAt = "daemon_heartbeat_at"
     case epochMismatch = "epoch_mismatch"
     case lastVerifyAt = "last_verify_at", lastVerifyResult = "last_verify_result"
+    /// The changeset the centre refused for one of its rows (``ChangesetRefusal``, as JSON).
+    case refusal
 }
 
 /// Reads and writes `_sync_state`.

@@ -77,6 +77,8 @@ public struct StatusReport: Codable, Sendable {
     public var lastVerifyAt: Date?
     public var lastVerifyResult: String?
     public var lastError: LastError?
+    /// The changeset the centre refused for one of its rows, until it is retried or withdrawn.
+    public var refused: ChangesetRefusal?
 
     /// The report for a replica that could not be opened.
     public static func broken(_ reason: String, hint: String?) -> StatusReport {
@@ -98,6 +100,9 @@ public struct StatusReport: Codable, Sendable {
         let oldestAge = s.pending.oldestChangeAt.map { Int(now.timeIntervalSince($0)) }
         if let mismatch = s.epochMismatch {
             flag(.broken, mismatch)
+        }
+        if let refusal = s.refusal {
+            flag(.broken, "the centre refused changeset \(refusal.sequence)\(refusal.table.map { " for \($0) \(refusal.id ?? "")" } ?? "") (\(refusal.code)); nothing after it is pushed until it is fixed or withdrawn")
         }
         if let error = s.lastError, !s.lastErrorTransient, s.failingSince != nil {
             flag(.broken, "sync fails and retrying will not help: \(error)")
@@ -131,7 +136,8 @@ public struct StatusReport: Codable, Sendable {
             cursor: s.position.cursor.rawValue, epoch: s.position.epoch?.rawValue,
             lastSequence: s.lastSequence.rawValue, lastAcknowledgedSequence: s.lastAckedSequence.rawValue,
             openConflicts: s.openConflicts, lastVerifyAt: s.lastVerifyAt, lastVerifyResult: s.lastVerifyResult,
-            lastError: s.lastError.map { LastError(message: $0, hint: s.lastErrorHint, at: s.lastErrorAt, transient: s.lastErrorTransient) })
+            lastError: s.lastError.map { LastError(message: $0, hint: s.lastErrorHint, at: s.lastErrorAt, transient: s.lastErrorTransient) },
+            refused: s.refusal)
     }
 
     /// The summary for people.
@@ -151,6 +157,10 @@ public struct StatusReport: Codable, Sendable {
         lines.append("cursor/epoch:  \(cursor.map(String.init) ?? "-") / \(epoch ?? "-")")
         lines.append("conflicts:     \(openConflicts) open")
         lines.append("last verify:   \(lastVerifyAt.map { "\(when($0)): \(lastVerifyResult ?? "?")" } ?? "never")")
+        if let refused {
+            lines.append("refused:       changeset \(refused.sequence): \(refused.message)")
+            lines.append("  hint: \(refused.hint)")
+        }
         if let e = lastError {
             lines.append("last error:    \(e.message)")
             if let hint = e.hint { lines.append("  hint: \(hint)") }

@@ -13,6 +13,8 @@ public struct SyncAgentError: Error, Sendable, CustomStringConvertible {
         case replica
         /// The centre answered with another epoch than the one this office synced with.
         case epochMismatch = "epoch_mismatch"
+        /// The centre refused a changeset for what one of its rows says (``ChangesetRefusal``).
+        case refused
         /// A fault seam fired (tests only).
         case injectedFault = "injected_fault"
     }

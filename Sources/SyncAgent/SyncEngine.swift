@@ -104,6 +104,7 @@ public struct SyncEngine: Sendable {
         // 1. Push: the oldest unacknowledged changeset first, re-sent as it was until the centre
         //    acknowledges it; only then are its outbox entries removed.
         var madeAhead: Changeset?
+        var refused: ChangesetRefusal?
         while true {
             // A graceful stop ends the cycle between steps; each step is its own transaction.
             if Task.isShuttingDownGracefully { return report }
@@ -125,6 +126,18 @@ public struct SyncEngine: Sendable {
             do { exchange = try await client.push(changeset) } catch {
                 _ = await ahead.value
                 try checkEpoch(error.epoch, known: known)
+                // The centre refused what a row of this changeset says. Retrying cannot help and
+                // nothing after it can be pushed, but the office still pulls; a person fixes or
+                // withdraws the row (promo-sync status names it).
+                if let refusal = Self.refusal(of: changeset, error) {
+                    do { try replica.recordRefusal(refusal) } catch { throw SyncAgentError(error) }
+                    logger.error("the centre refused a changeset", metadata: [
+                        "sync.sequence": "\(changeset.sequence)", "sync.table": "\(refusal.table ?? "")", "sync.id": "\(refusal.id ?? "")",
+                        "error.code": "\(refusal.code)",
+                    ])
+                    refused = refusal
+                    break
+                }
                 throw SyncAgentError(error)
             }
             // Sent next only if it directly follows this one (it is then the oldest unacknowledged
@@ -188,7 +201,36 @@ public struct SyncEngine: Sendable {
             onProgress?(.pulled(records: report.recordsPulled))
             if !page.hasMore { break }
         }
+        if let refused {
+            throw SyncAgentError(.refused, "the centre refused changeset \(refused.sequence): \(refused.message)", hint: refused.hint,
+                                 transient: false, centralAnswered: true)
+        }
         return report
+    }
+
+    /// The centre's error codes for a changeset refused for what one of its rows says.
+    static let refusalCodes: Set<String> = ["forbidden_writer", "forbidden_owner", "unknown_parent", "bad_request"]
+
+    /// The refusal `error` is, when the centre refused `changeset` for its content.
+    static func refusal(of changeset: Changeset, _ error: TransportError) -> ChangesetRefusal? {
+        guard let code = error.remoteCode, refusalCodes.contains(code), error.status.map({ (400..<500).contains($0) }) == true else { return nil }
+        return ChangesetRefusal(sequence: changeset.sequence, code: code, message: error.message,
+                                table: error.remoteRow?.table.rawValue, id: error.remoteRow?.id)
+    }
+
+    /// Takes back this office's pending change of one row after the centre refused it, puts back
+    /// the centre's version of the row (if the centre has one), and syncs what else waits.
+    public func withdraw(table: SyncedTable, id: String) async throws(SyncAgentError) -> (withdrawn: WithdrawnChange, report: CycleReport) {
+        let withdrawn: WithdrawnChange
+        do {
+            withdrawn = try replica.withdraw(table: table, id: id)
+            let answer = try await client.records(table: table, ids: [id])
+            try replica.applyRecords(answer.value.records)
+        } catch {
+            throw SyncAgentError.wrap(error)
+        }
+        logger.notice("withdrew a refused change", metadata: ["sync.table": "\(table.rawValue)", "sync.id": "\(id)"])
+        return (withdrawn, try await runCycle())
     }
 
     /// Resynchronises after an outage or a restored centre: adopts the centre's epoch and chain

@@ -1,0 +1,127 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// A changeset the centre refused for what one of its rows says (docs/SECURITY.md, the trust
+/// boundary): nothing of it was applied, and the office's later work waits behind it until the
+/// row is fixed (`promo-sync outbox retry`) or withdrawn (`promo-sync outbox withdraw`).
+public struct ChangesetRefusal: Sendable, Equatable, Codable {
+    public var sequence: ChangesetSequence
+    /// The centre's error code: `forbidden_writer`, `forbidden_owner`, `unknown_parent`, `bad_request`.
+    public var code: String
+    public var message: String
+    /// The row the centre named, when it named one.
+    public var table: String?
+    public var id: String?
+
+    public init(sequence: ChangesetSequence, code: String, message: String, table: String?, id: String?) {
+        self.sequence = sequence
+        self.code = code
+        self.message = message
+        self.table = table
+        self.id = id
+    }
+
+    /// What to run: withdraw the named row, or retry after fixing it.
+    public var hint: String {
+        let withdraw = table.flatMap { t in id.map { "promo-sync outbox withdraw \(t) \($0)" } } ?? "promo-sync outbox withdraw TABLE ID"
+        return "Fix that row and run: promo-sync outbox retry; or take the change back: \(withdraw) (the centre's version, if any, comes back; the withdrawn values are kept in promo-sync outbox show)"
+    }
+}
+
+/// A local change the office withdrew after the centre refused it, kept so that nothing is lost.
+public struct WithdrawnChange: Sendable, Equatable {
+    public var table: String
+    public var id: String
+    /// The row's values when it was withdrawn (JSON), nil if the row was already deleted locally.
+    public var fields: String?
+    public var reason: String
+    public var withdrawnAt: String
+}
+
+extension Replica {
+    /// Records that the centre refused changeset `sequence`; cleared when a changeset of that
+    /// sequence is acknowledged, or by ``retryRefused()`` and ``withdraw(table:id:now:)``.
+    public func recordRefusal(_ refusal: ChangesetRefusal) throws(ReplicaError) {
+        try write("recording a refused changeset") { db in
+            try State.set(db, .refusal, String(decoding: try JSONEncoder().encode(refusal), as: UTF8.self))
+        }
+    }
+
+    /// The refusal waiting to be dealt with, if any.
+    public func refusal() throws(ReplicaError) -> ChangesetRefusal? {
+        try read("reading the refused changeset") { db in try Self.refusal(db) }
+    }
+
+    static func refusal(_ db: Database) throws -> ChangesetRefusal? {
+        try State.get(db, .refusal).flatMap { try? JSONDecoder().decode(ChangesetRefusal.self, from: Data($0.utf8)) }
+    }
+
+    /// Makes the changesets not yet acknowledged again from the outbox, with the rows' current
+    /// values: after the row the centre refused was fixed locally.
+    public func retryRefused() throws(ReplicaError) {
+        try write("retrying the refused changeset") { db in try Self.unmakeRefusedChangesets(db) }
+    }
+
+    /// Withdraws this office's pending change of one row: the changesets not yet acknowledged are
+    /// unmade, the row's outbox entries go, its local values are kept in `_sync_withdrawn`, and the
+    /// row is deleted locally without being captured (the caller then fetches the centre's
+    /// version, if the centre has one). Every other pending change stays and is pushed again.
+    @discardableResult
+    public func withdraw(table: SyncedTable, id: String, now: Date = Date()) throws(ReplicaError) -> WithdrawnChange {
+        try write("withdrawing a change") { db in
+            let pending = try Bool.fetchOne(
+                db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_outbox WHERE tbl = ? AND row_id = ?)", arguments: [table.tableID, id]) ?? false
+            guard pending else {
+                throw ReplicaError(.invalidInput, "\(table.rawValue) \(id) has no change waiting to be pushed",
+                                   hint: "See promo-sync outbox show for the row the centre refused.")
+            }
+            let reason = try Self.refusal(db).map { "\($0.code): \($0.message)" } ?? "withdrawn by the office"
+            try Self.unmakeRefusedChangesets(db)
+            var fields: String?
+            if let row = try Row.fetchOne(db, sql: "SELECT \(table.idAndColumnList) FROM \(table.rawValue) WHERE id = ?", arguments: [id]) {
+                var values: [String: FieldValue] = [:]
+                for (index, column) in table.columns.enumerated() { values[column.name] = Self.fieldValue(row[index + 1]) }
+                fields = FieldCoding.encode(values)
+            }
+            let withdrawn = WithdrawnChange(table: table.rawValue, id: id, fields: fields, reason: reason, withdrawnAt: Timestamps.format(now))
+            try db.execute(
+                sql: "INSERT INTO _sync_withdrawn(tbl, row_id, fields, reason, withdrawn_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [withdrawn.table, withdrawn.id, withdrawn.fields, withdrawn.reason, withdrawn.withdrawnAt])
+            try db.execute(sql: "DELETE FROM _sync_outbox WHERE tbl = ? AND row_id = ?", arguments: [table.tableID, id])
+            try CaptureTriggers.suspended(db) {
+                try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [id])
+            }
+            return withdrawn
+        }
+    }
+
+    /// The changes withdrawn so far, newest first.
+    public func withdrawnChanges() throws(ReplicaError) -> [WithdrawnChange] {
+        try read("reading withdrawn changes") { db in
+            try Row.fetchAll(db, sql: "SELECT tbl, row_id, fields, reason, withdrawn_at FROM _sync_withdrawn ORDER BY id DESC").map {
+                WithdrawnChange(table: $0["tbl"], id: $0["row_id"], fields: $0["fields"], reason: $0["reason"], withdrawnAt: $0["withdrawn_at"])
+            }
+        }
+    }
+
+    /// Unmakes every changeset not yet acknowledged so that its outbox entries are unsent again,
+    /// the chain continuing from the last acknowledged one. Safe only because the oldest of them
+    /// was refused: a refused changeset was not applied, and none after it was sent (changesets
+    /// are sent in order), so the centre holds none of them.
+    static func unmakeRefusedChangesets(_ db: Database) throws {
+        guard let refusal = try refusal(db) else {
+            throw ReplicaError(.invalidInput, "the centre has refused no changeset of this office", hint: "Nothing to do; see promo-sync status.")
+        }
+        if let oldest = try Row.fetchOne(db, sql: "SELECT seq, previous_hash FROM _sync_changeset ORDER BY seq LIMIT 1") {
+            guard (oldest["seq"] as Int64) == refusal.sequence.rawValue else {
+                throw ReplicaError(.invalidInput, "changeset \(refusal.sequence) is no longer the oldest waiting to be pushed",
+                                   hint: "Run promo-sync sync first; the refusal may be stale.")
+            }
+            try db.execute(sql: "DELETE FROM _sync_changeset")
+            try State.set(db, .lastSequence, String(refusal.sequence.rawValue - 1))
+            try State.set(db, .lastHash, oldest["previous_hash"] as String)
+        }
+        try State.set(db, .refusal, nil)
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+import Replica
+import SyncAgent
+import SyncCore
+import SyncTesting
+import Testing
+@testable import Central
+
+/// An office is never stuck behind a changeset the centre refuses (a bad write made with the
+/// `sqlite3` shell, say): status names the row and the reason, the office still pulls, and once
+/// the row is fixed or withdrawn its later work flows again with nothing else lost.
+@Suite struct RefusedChangesetTests {
+    /// 80 holds a project and a programme; 79's accounting program then writes rows pointing at them.
+    static func twoOffices(_ central: LiveCentral) async throws -> (hcm: OfficeFixture, tayNinh: OfficeFixture, project: RowID, program: RowID) {
+        let tayNinh = try OfficeFixture(office: "80", central: central)
+        let project = try tayNinh.addProject(code: "TN-1")
+        let program = try tayNinh.replica.addProgram(NewProgram(code: "CT-80", name: "Chương trình 80", startYear: 2025, endYear: 2030))
+        try await tayNinh.engine.runCycle()
+        let hcm = try OfficeFixture(office: "79", central: central)
+        try hcm.addProject(code: "HCM-0")
+        try await hcm.engine.runCycle()
+        return (hcm, tayNinh, project, program)
+    }
+
+    @Test func aRefusedRowIsNamedAndWithdrawingItLetsTheRestFlow() async throws {
+        try await withLiveCentral { central in
+            let (hcm, _, foreignProject, _) = try await Self.twoOffices(central)
+            let before = try TrustBoundaryTests.snapshot(central.store).filter { $0.contains("office:\"80\"") }
+            let bad = RowID.make().rawValue
+            try await hcm.replica.database.write { db in
+                try db.execute(sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '79', ?, 'payment', 5000000, 'KB-X', '2025-09-01')",
+                               arguments: [bad, foreignProject.rawValue])
+            }
+            try hcm.addProject(code: "HCM-1")
+
+            let error = await #expect(throws: SyncAgentError.self) { try await hcm.engine.runCycle() }
+            #expect(error?.code == .refused && error?.isTransient == false)
+            #expect(error?.hint?.contains("promo-sync outbox withdraw disbursement \(bad)") == true)
+            let status = StatusReport.evaluate(try hcm.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
+            #expect(status.exitCode == 2)
+            #expect(status.refused?.table == "disbursement" && status.refused?.id == bad && status.refused?.code == "forbidden_owner")
+            #expect(status.reasons.contains { $0.contains("disbursement \(bad)") })
+            #expect(status.lastPullAt != nil, "the office still pulls while a changeset is refused")
+            #expect(try central.store.projects(office: "79").count == 1)
+            // Another cycle refuses the same changeset again; nothing else is lost meanwhile.
+            await #expect(throws: SyncAgentError.self) { try await hcm.engine.runCycle() }
+            #expect(try hcm.replica.projects().count == 2)
+
+            let (withdrawn, report) = try await hcm.engine.withdraw(table: .disbursement, id: bad)
+            #expect(withdrawn.fields?.contains("\"voucher\":\"KB-X\"") == true)
+            #expect(report.changesPushed >= 1)
+            #expect(try hcm.replica.withdrawnChanges().map(\.id) == [bad])
+            #expect(try hcm.replica.ledger("HCM-0").isEmpty)
+            #expect(try central.store.projects(office: "79").map { $0.fields["code"] }.sorted { "\($0!)" < "\($1!)" } == [.text("HCM-0"), .text("HCM-1")])
+            let after = StatusReport.evaluate(try hcm.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
+            #expect(after.refused == nil && after.exitCode == 0, "\(after.reasons)")
+            #expect(try TrustBoundaryTests.snapshot(central.store).filter { $0.contains("office:\"80\"") } == before)
+        }
+    }
+
+    @Test func aRefusedRowFixedLocallyIsPushedAgainWithItsNewValues() async throws {
+        try await withLiveCentral { central in
+            let (hcm, _, _, foreignProgram) = try await Self.twoOffices(central)
+            let id = try hcm.addProject(code: "HCM-2")
+            try await hcm.replica.database.write { db in
+                try db.execute(sql: "UPDATE project SET program_id = ? WHERE id = ?", arguments: [foreignProgram.rawValue, id.rawValue])
+            }
+            await #expect(throws: SyncAgentError.self) { try await hcm.engine.runCycle() }
+            let refusal = try #require(try hcm.replica.refusal())
+            #expect(refusal.table == "project" && refusal.id == id.rawValue)
+            // Re-sending byte for byte would be refused again: retry remakes it from current values.
+            try await hcm.replica.database.write { db in
+                try db.execute(sql: "UPDATE project SET program_id = NULL WHERE id = ?", arguments: [id.rawValue])
+            }
+            try hcm.replica.retryRefused()
+            try await hcm.engine.runCycle()
+            let stored = try #require(try central.store.projects(office: "79").first { $0.id == id.rawValue })
+            #expect((stored.fields["program_id"] ?? .null) == .null)
+            #expect(try hcm.replica.refusal() == nil)
+            #expect(throws: ReplicaError.self) { try hcm.replica.retryRefused() }
+        }
+    }
+}
