@@ -5,6 +5,9 @@
 # totals. Everything started here is stopped when the script ends, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# As the systemd units do (UMask=0077): the data folders made here are their owner's only, which
+# the two programs' permission checks require (docs/SECURITY.md) whatever the caller's umask.
+umask 077
 
 swift build >/dev/null
 bin="$(swift build --show-bin-path)"

@@ -163,6 +163,8 @@ public enum BadInput {
             if Bool.random() { lines[at] = mutation } else { lines.insert(mutation, at: at) }
             let path = dir + "/c\(i).toml"
             try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            // Its owner's only whatever the umask, so that only the mutated line can be refused.
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
             out.configs += 1
             do {
                 _ = try OfficeConfiguration.load(path: path, environment: [:])

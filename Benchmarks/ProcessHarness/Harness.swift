@@ -48,9 +48,11 @@ public enum Harness {
     /// The folder holding promo-sync and promo-central: the one this executable is in.
     public static var binDirectory: String { URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path }
 
+    /// A fresh folder, mode 700 whatever the umask: the data folders of the processes started
+    /// here must pass their permission checks (docs/SECURITY.md).
     public static func temporaryDirectory(_ name: String) throws -> String {
         let path = NSTemporaryDirectory() + "promo-bench-\(name)-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         return path
     }
 

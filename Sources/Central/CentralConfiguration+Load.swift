@@ -22,12 +22,18 @@ extension CentralConfiguration {
         let file = explicit ?? defaultPath
         var document = ConfigDocument.empty
         if FileManager.default.fileExists(atPath: file) {
+            // The file names the data folder and the TLS files: a file others can change is
+            // refused before it is read (docs/SECURITY.md).
+            if let problem = FilePermissions.checkFile(.configuration, name: "the configuration file", path: file) {
+                throw CentralError(problem)
+            }
             guard let data = FileManager.default.contents(atPath: file) else { throw problem("cannot read \(file)") }
             do { document = try ConfigDocument(parsing: String(decoding: data, as: UTF8.self)) } catch { throw problem("\(file) \(error)") }
         } else if explicit != nil {
             throw problem("no configuration file at \(file)")
         }
         let reader = ConfigReader(document: document, environment: environment, prefix: "PROMO_CENTRAL", source: file)
+        let configuration: CentralConfiguration
         do throws(ConfigReader.Problem) {
             try reader.rejectUnknownKeys(keys)
             var c = CentralConfiguration(
@@ -56,9 +62,15 @@ extension CentralConfiguration {
             }
             let level = try reader.choice("log.level", default: "info", among: Logger.Level.allCases.map(\.rawValue))
             c.logLevel = Logger.Level(rawValue: level) ?? .info
-            return c
+            configuration = c
         } catch {
             throw problem(error.message)
         }
+        // A private key others can read is refused with its own chmod, not as a malformed setting.
+        if let key = configuration.tls?.privateKey,
+           let problem = FilePermissions.checkFile(.privateKey, name: "the TLS key (server.tls_key)", path: key) {
+            throw CentralError(problem)
+        }
+        return configuration
     }
 }

@@ -9,7 +9,15 @@ extension CentralStore {
             throw CentralError(.conflict, "exists", "\(path) already exists", hint: "Choose a new file name for the backup.")
         }
         do {
-            try database.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+            // A copy of the store is as private as the store, from its first byte (VACUUM INTO
+            // fills an empty file).
+            try Self.createOwnerOnly(path)
+            do {
+                try database.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+            } catch {
+                try? FileManager.default.removeItem(atPath: path)
+                throw error
+            }
         } catch {
             throw CentralError(.internalServerError, "storage", "backup to \(path) failed: \(error)", hint: "Check the free space and permissions there.")
         }
@@ -36,6 +44,7 @@ extension CentralStore {
                 }
             }
             try fm.copyItem(atPath: backupPath, toPath: storePath)
+            try restrictToOwner(storePath)
             let epoch = Epoch.random()
             let queue = try DatabaseQueue(path: storePath)
             try queue.write { db in

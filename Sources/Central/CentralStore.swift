@@ -44,6 +44,10 @@ public final class CentralStore: Sendable {
             config.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824")
             }
+            // The store holds every office's records and token hashes: its owner only. A new
+            // file is made with that mode before SQLite opens it, so that the `-wal` and `-shm`
+            // files SQLite makes take the same mode, whatever the umask.
+            if !FileManager.default.fileExists(atPath: path) { try Self.createOwnerOnly(path) }
             let pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator().migrate(pool)
             self.database = pool

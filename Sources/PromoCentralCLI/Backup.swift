@@ -23,7 +23,7 @@ struct Restore: ParsableCommand {
     @Option(help: "The backup file written by promo-central backup.") var from: String
 
     func run() throws {
-        let path = try location.storePath
+        let path = try location.checkedStorePath
         let epoch = try CentralStore.restore(from: from, to: path)
         print("restored \(path) from \(from); new epoch \(epoch)")
         print("Offices will report an epoch change; have each run: promo-sync resync --force")

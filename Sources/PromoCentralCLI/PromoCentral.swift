@@ -32,10 +32,24 @@ struct StoreLocation: ParsableArguments {
         get throws { try configuration().storePath }
     }
 
+    /// The store's path once the store, the files beside it and its folder (made, its owner's
+    /// only, when missing) have passed the permission check (docs/SECURITY.md). The configuration
+    /// file and the TLS key were checked on loading.
+    var checkedStorePath: String {
+        get throws {
+            let configuration = try configuration()
+            if !FileManager.default.fileExists(atPath: configuration.dataDirectory) {
+                try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            }
+            try CentralStore.checkPermissions(at: configuration.storePath)
+            return configuration.storePath
+        }
+    }
+
+    /// Opens (or creates) the store. Every command comes here, so each refuses unsafe permissions
+    /// the same way, before the store is opened or migrated.
     func open() throws -> CentralStore {
-        let configuration = try configuration()
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o750])
-        return try CentralStore(path: configuration.storePath)
+        try CentralStore(path: try checkedStorePath)
     }
 }

@@ -18,7 +18,6 @@ struct Daemon: AsyncParsableCommand {
         let configuration = try location.configuration()
         let logger = Logs.bootstrap(level: configuration.logLevel)
         let replica = try location.open()
-        try replica.checkPermissions()
         let engine = try makeEngine(replica, configuration, logger: logger)
         var schedule = configuration.schedule
         if let interval { schedule.interval = .seconds(max(1, interval)) }

@@ -7,9 +7,10 @@ struct Import: ParsableCommand {
         abstract: "Import projects, plan lines or disbursements from a CSV file: all or nothing.",
         discussion: """
             The kind is recognised from the header. Projects: code,name,category,fund_source,year,total_cost,requested_support \
-            [,beneficiary,province,status]. Plan lines: year,fund_source,amount[,note]. Disbursements: \
+            [,beneficiary,province,status,commune,counterpart_funds,program]. Plan lines: year,fund_source,amount[,note]. Disbursements: \
             project_code,kind,amount,voucher,paid_on. Amounts are whole VND. Every bad row is reported with its line; \
-            importing the same file again changes nothing.
+            importing the same file again changes nothing. A text cell written by export as ' followed by =, +, -, @, \
+            a tab or a carriage return is read without the ' (docs/SECURITY.md).
             """)
 
     @OptionGroup var location: ReplicaLocation
@@ -33,7 +34,12 @@ struct Import: ParsableCommand {
 }
 
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Export this office's projects, plan lines or disbursements as CSV.")
+    static let configuration = CommandConfiguration(
+        abstract: "Export this office's projects, plan lines or disbursements as CSV.",
+        discussion: """
+            Text that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage return) is \
+            written with a leading ', which import takes off again; amounts are written as numbers.
+            """)
 
     @OptionGroup var location: ReplicaLocation
     @Argument(help: "projects, plan or disbursements.") var kind: String

@@ -26,11 +26,15 @@ struct Init: ParsableCommand {
     func run() throws {
         let code = try OfficeCode(office)
         let directory = try location.directory
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o750])
+        // A folder made here is the service user's alone; one that exists must pass the same
+        // check as every other command's (nobody else may write in it).
+        if !FileManager.default.fileExists(atPath: directory) {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
         let token = tokenFile ?? (directory as NSString).appendingPathComponent("office.token")
         let replica = try Replica.create(
-            at: try location.replicaPath,
+            at: try location.checkedReplicaPath,
             settings: ReplicaSettings(office: code, centralURL: central, tokenFile: (token as NSString).standardizingPath))
         print("Created the replica of office \(code) at \(replica.path).")
         if !FileManager.default.fileExists(atPath: token) {

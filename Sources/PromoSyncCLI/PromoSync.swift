@@ -57,8 +57,20 @@ struct ReplicaLocation: ParsableArguments {
         get throws { (try directory as NSString).appendingPathComponent(Replica.fileName) }
     }
 
+    /// The replica's path once the replica, the files beside it and its folder have passed the
+    /// permission check (docs/SECURITY.md). The configuration file was checked on loading.
+    var checkedReplicaPath: String {
+        get throws {
+            let path = try replicaPath
+            try Replica.checkPermissions(at: path)
+            return path
+        }
+    }
+
+    /// Opens the replica. Every command that works with an existing replica comes here, so each
+    /// refuses unsafe permissions the same way, before the file is opened or migrated.
     func open() throws -> Replica {
-        try Replica.open(at: try replicaPath)
+        try Replica.open(at: try checkedReplicaPath)
     }
 }
 

@@ -61,7 +61,7 @@ struct Resync: AsyncParsableCommand {
 
 extension Resync {
     func runRebuild(_ configuration: OfficeConfiguration, logger: Logger) async throws {
-        let path = try location.replicaPath
+        let path = try location.checkedReplicaPath
         var fallback: ReplicaSettings?
         if let office, let central, let tokenFile {
             fallback = ReplicaSettings(office: try OfficeCode(office), centralURL: central, tokenFile: tokenFile)

@@ -67,10 +67,15 @@ extension Replica {
     }
 
     /// Writes the office's projects, plan lines or disbursements as CSV that `importCSV` reads back.
+    /// Text columns go through `CSV.textCell`, so a spreadsheet opening the file shows a name
+    /// like `=HYPERLINK(…)` as text instead of evaluating it; amounts and years are numbers and are
+    /// written as they are (docs/SECURITY.md).
     public func exportCSV(_ kind: ImportReport.Kind) throws(ReplicaError) -> String {
         let office = try settings().office
         return try read("exporting") { db in
             var lines: [String] = []
+            func text(_ value: String?) -> CSV.Cell { value.map(CSV.Cell.text) ?? .empty }
+            func integer(_ value: Int64?) -> CSV.Cell { value.map(CSV.Cell.integer) ?? .empty }
             switch kind {
             case .projects:
                 lines.append(CSV.line(["code", "name", "category", "fund_source", "beneficiary", "year", "total_cost", "requested_support", "province", "status",
@@ -78,21 +83,21 @@ extension Replica {
                 for r in try Row.fetchAll(
                     db, sql: "SELECT p.*, g.code AS program_code FROM project p LEFT JOIN program g ON g.id = p.program_id WHERE p.office = ? ORDER BY p.code",
                     arguments: [office.rawValue]) {
-                    lines.append(CSV.line([r["code"], r["name"], r["category"], r["fund_source"], r["beneficiary"] ?? "", String(r["year"] as Int64),
-                                           String(r["total_cost"] as Int64), String(r["requested_support"] as Int64), r["province"], r["status"],
-                                           r["commune"] ?? "", (r["counterpart_funds"] as Int64?).map(String.init) ?? "", r["program_code"] ?? ""]))
+                    lines.append(CSV.line([text(r["code"]), text(r["name"]), text(r["category"]), text(r["fund_source"]), text(r["beneficiary"]),
+                                           integer(r["year"]), integer(r["total_cost"]), integer(r["requested_support"]), text(r["province"]),
+                                           text(r["status"]), text(r["commune"]), integer(r["counterpart_funds"]), text(r["program_code"])]))
                 }
             case .plan:
                 lines.append(CSV.line(["year", "fund_source", "amount", "note"]))
                 for r in try Row.fetchAll(db, sql: "SELECT * FROM plan_line WHERE office = ? ORDER BY year, fund_source", arguments: [office.rawValue]) {
-                    lines.append(CSV.line([String(r["year"] as Int64), r["fund_source"], String(r["amount"] as Int64), r["note"] ?? ""]))
+                    lines.append(CSV.line([integer(r["year"]), text(r["fund_source"]), integer(r["amount"]), text(r["note"])]))
                 }
             case .disbursements:
                 lines.append(CSV.line(["project_code", "kind", "amount", "voucher", "paid_on"]))
                 for r in try Row.fetchAll(
                     db, sql: "SELECT p.code, d.* FROM disbursement d JOIN project p ON p.id = d.project_id WHERE d.office = ? ORDER BY d.paid_on, d.voucher",
                     arguments: [office.rawValue]) {
-                    lines.append(CSV.line([r["code"], r["kind"], String(r["amount"] as Int64), r["voucher"] ?? "", r["paid_on"]]))
+                    lines.append(CSV.line([text(r["code"]), text(r["kind"]), integer(r["amount"]), text(r["voucher"]), text(r["paid_on"])]))
                 }
             }
             return lines.joined(separator: "\n") + "\n"
@@ -130,11 +135,15 @@ private struct Importer {
         guard record.fields.count == columnCount else {
             return fail("\(record.fields.count) fields where the header has \(columnCount)")
         }
-        func text(_ name: String) -> String? {
+        /// A field as the file has it, without surrounding spaces; nil when empty. Numbers are
+        /// read from this: an export never writes a number with the formula quote.
+        func raw(_ name: String) -> String? {
             index[name].map { record.fields[$0].trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
         }
+        /// A text field, with the quote that an export puts before a formula character taken off.
+        func text(_ name: String) -> String? { raw(name).map(CSV.untextCell) }
         func amount(_ name: String) -> Int64? {
-            guard let t = text(name) else { fail("\(name) is empty"); return nil }
+            guard let t = raw(name) else { fail("\(name) is empty"); return nil }
             guard let v = Int64(t.replacingOccurrences(of: "_", with: "")) else {
                 fail("\(name) '\(t)' is not a whole number of VND\(t.contains(".") || t.contains(",") ? " (no decimals or separators)" : "")")
                 return nil
@@ -143,7 +152,7 @@ private struct Importer {
             return v
         }
         func year() -> Int? {
-            guard let t = text("year"), let y = Int(t), (2000...2100).contains(y) else { fail("year '\(text("year") ?? "")' is not a year between 2000 and 2100"); return nil }
+            guard let t = raw("year"), let y = Int(t), (2000...2100).contains(y) else { fail("year '\(raw("year") ?? "")' is not a year between 2000 and 2100"); return nil }
             return y
         }
         func fund() -> FundSource? {
@@ -179,7 +188,7 @@ private struct Importer {
                 }
                 let beneficiary = text("beneficiary"), commune = text("commune")
                 var counterpart: Int64?
-                if let t = text("counterpart_funds") {
+                if let t = raw("counterpart_funds") {
                     guard let v = Int64(t.replacingOccurrences(of: "_", with: "")), v >= 0 else {
                         return fail("counterpart_funds '\(t)' is not a whole number of VND of 0 or more")
                     }

@@ -54,9 +54,15 @@ public final class Replica: Sendable {
         }
         let replica: Replica
         do {
-            let pool = try DatabasePool(path: path, configuration: configuration())
-            // The replica holds public money records: its owner only (the WAL files follow).
+            // The replica holds public money records: its owner only. The empty file is made
+            // with that mode before SQLite opens it, because SQLite gives the `-wal` and `-shm`
+            // files it makes the mode of the database file at that moment, whatever the umask.
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw ReplicaError(.storage, "cannot create the replica file \(path)",
+                                   hint: "Check that the data folder exists and is writable by the service user.")
+            }
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+            let pool = try DatabasePool(path: path, configuration: configuration())
             try Schema.migrator().migrate(pool)
             replica = Replica(path: path, database: pool, faults: faults)
             try pool.write { db in try recordNewReplica(db, settings: settings) }
@@ -113,12 +119,29 @@ public final class Replica: Sendable {
         }
     }
 
-    /// Refuses a replica file other users may read or write, with the fix.
+    /// Refuses this replica if other users could read or change it (see ``checkPermissions(at:)``).
     public func checkPermissions() throws(ReplicaError) {
-        let mode = ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue ?? 0
-        if mode & 0o007 != 0 {
-            throw ReplicaError(.storage, "the replica \(path) can be read or written by other users (mode \(String(mode, radix: 8)))",
-                               hint: "Try: chmod 600 \(path)")
+        try Self.checkPermissions(at: path)
+    }
+
+    /// Refuses the replica at `path` before anything opens it when other users could read or
+    /// change it: the file (or its `-wal` and `-shm` files) readable by others or writable by its
+    /// group or others, or the folder holding it writable by its group or others (who could put a
+    /// `-wal` there for the next open to replay, or swap the file). Every `promo-sync` command
+    /// calls this before opening the replica; the rule for each kind of file is
+    /// `FilePermissions`'s. Files that are not there are not checked.
+    public static func checkPermissions(at path: String) throws(ReplicaError) {
+        let folder = (path as NSString).deletingLastPathComponent
+        let files: [(FilePermissions.Kind, String, String)] = [
+            (.database, "the replica", path),
+            (.database, "the replica's write-ahead log", path + "-wal"),
+            (.database, "the replica's shared-memory file", path + "-shm"),
+            (.dataFolder, "the data folder", folder.isEmpty ? "." : folder),
+        ]
+        for (kind, name, file) in files {
+            if let problem = FilePermissions.check(kind, name: name, path: file) {
+                throw ReplicaError(.unsafePermissions, problem.message, hint: problem.hint)
+            }
         }
     }
 

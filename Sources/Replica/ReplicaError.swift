@@ -15,6 +15,9 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
         case busy
         /// Any other storage failure (disk full, read-only file system).
         case storage
+        /// The replica, its folder or a file beside it lets other users in (docs/SECURITY.md);
+        /// nothing was opened. The hint is the `chmod` that fixes it.
+        case unsafePermissions = "unsafe_permissions"
     }
 
     public let code: Code

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Replica
 import SyncCore
 import Transport
 
@@ -39,6 +40,11 @@ public struct OfficeConfiguration: Sendable {
         let file = explicit ?? defaultPath
         var document = ConfigDocument.empty
         if FileManager.default.fileExists(atPath: file) {
+            // The file names the data folder, the centre and the token file: a file others can
+            // change is refused before it is read (docs/SECURITY.md).
+            if let problem = FilePermissions.check(.configuration, name: "the configuration file", path: file) {
+                throw SyncAgentError(.configuration, problem.message, hint: problem.hint, transient: false)
+            }
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw SyncAgentError(.configuration, "cannot read the configuration file \(file)", hint: "Check its permissions.", transient: false)
             }
@@ -50,9 +56,9 @@ public struct OfficeConfiguration: Sendable {
             throw SyncAgentError(.configuration, "no configuration file at \(file)", hint: "Give an existing file, or leave --config out to use the defaults.", transient: false)
         }
         let reader = ConfigReader(document: document, environment: environment, prefix: environmentPrefix, source: file)
+        var c = OfficeConfiguration()
         do throws(ConfigReader.Problem) {
             try reader.rejectUnknownKeys(keys)
-            var c = OfficeConfiguration()
             c.dataDirectory = try reader.string("data_dir", default: environment["PROMO_SYNC_DATA_DIR"] ?? c.dataDirectory) ?? c.dataDirectory
             c.centralURL = try reader.string("central.url", default: nil)
             c.tokenFile = try reader.string("central.token_file", default: nil)
@@ -86,10 +92,14 @@ public struct OfficeConfiguration: Sendable {
                     throw ConfigReader.Problem(message: "\(file): \(key) names \(path), which cannot be read")
                 }
             }
-            return c
         } catch {
             throw SyncAgentError(.configuration, "configuration: \(error.message)", hint: "See config/promo-sync.example.toml.", transient: false)
         }
+        if let key = c.transport.clientKeyPath,
+           let problem = FilePermissions.check(.privateKey, name: "the TLS client key (transport.client_key)", path: key) {
+            throw SyncAgentError(.configuration, problem.message, hint: problem.hint, transient: false)
+        }
+        return c
     }
 }
 

@@ -1,18 +1,17 @@
 import Foundation
+import Replica
+import SyncCore
 
-/// Reads the office token from its own file, refusing a file that others can read.
+/// Reads the office token from its own file, refusing a file that others can read or write.
 public enum TokenFile {
     public static func read(path: String) throws(SyncAgentError) -> String {
-        let attributes: [FileAttributeKey: Any]
-        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
+        guard let mode = FilePermissions.mode(at: path) else {
             throw SyncAgentError(.configuration, "cannot read the token file \(path)",
                                  hint: "Put the token printed by 'promo-central office add' in that file (chmod 600), or fix token_file in the settings.",
                                  transient: false)
         }
-        let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0
-        if mode & 0o077 != 0 {
-            throw SyncAgentError(.configuration, "the token file \(path) can be read by other users (mode \(String(mode, radix: 8)))",
-                                 hint: "Try: chmod 600 \(path)", transient: false)
+        if let problem = FilePermissions.problem(.token, name: "the token file", path: path, mode: mode) {
+            throw SyncAgentError(.configuration, problem.message, hint: problem.hint, transient: false)
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SyncAgentError(.configuration, "cannot read the token file \(path)", hint: "Check that the service user owns it.", transient: false)

@@ -79,8 +79,67 @@ public enum CSV {
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    /// One line of fields.
+    /// One line of fields, each written as it is (a number, a code, a header). Text that people
+    /// typed goes through ``textCell(_:)`` first, or use ``line(_:)``.
     public static func line(_ fields: [String]) -> String {
         fields.map(escape).joined(separator: ",")
+    }
+
+    // MARK: Formula injection (OWASP "CSV Injection")
+
+    /// A cell of an exported line: text is protected from spreadsheet formulas, a number is not,
+    /// so a negative amount stays a number a spreadsheet can add up.
+    public enum Cell: Sendable, Equatable {
+        /// Text a person typed (a name, a note, a voucher): escaped by ``textCell(_:)``.
+        case text(String)
+        /// A whole number, written in digits with an optional `-`.
+        case integer(Int64)
+        /// An absent value: an empty field.
+        case empty
+    }
+
+    /// One line of cells: text escaped against formulas, numbers as they are, then every field
+    /// quoted as RFC 4180 needs.
+    public static func line(_ cells: [Cell]) -> String {
+        line(cells.map { cell in
+            switch cell {
+            case .text(let value): textCell(value)
+            case .integer(let value): String(value)
+            case .empty: ""
+            }
+        })
+    }
+
+    /// The characters that make a spreadsheet (Excel, LibreOffice Calc, Google Sheets) read a
+    /// cell as a formula, or that it strips before looking for one: `=`, `+`, `-`, `@`, tab and
+    /// carriage return.
+    public static let formulaTriggers: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\u{09}", "\u{0D}"]
+
+    /// A text cell as an export writes it: a value a spreadsheet would evaluate gets a leading `'`,
+    /// which spreadsheets read as "this is text". A whole number (`-` and digits, like `-5`) is
+    /// not a formula and is left as it is. A value that already starts with quotes before a
+    /// formula character gets one more, so that ``untextCell(_:)`` gives back exactly what was
+    /// written, whatever it was. The result still needs ``escape(_:)`` (``line(_:)`` does both).
+    public static func textCell(_ value: String) -> String {
+        needsFormulaQuote(value) ? "'" + value : value
+    }
+
+    /// The inverse of ``textCell(_:)``, for the text columns an import reads: a value of one or
+    /// more `'` followed by a formula character loses its first `'`. `'=SUM(A1)` reads as
+    /// `=SUM(A1)`, `''=x` as `'=x`; `'abc`, `'-5` and `-5` are left as they are.
+    public static func untextCell(_ value: String) -> String {
+        let scalars = value.unicodeScalars
+        guard scalars.first == "'", needsFormulaQuote(String(scalars.dropFirst())) else { return value }
+        return String(scalars.dropFirst())
+    }
+
+    /// Whether the value, after any leading `'`, starts with a formula character and is not a
+    /// whole number.
+    private static func needsFormulaQuote(_ value: String) -> Bool {
+        let rest = value.unicodeScalars.drop { $0 == "'" }
+        guard let first = rest.first, formulaTriggers.contains(first) else { return false }
+        let digits = rest.dropFirst()
+        let isWholeNumber = first == "-" && !digits.isEmpty && digits.allSatisfy { ("0"..."9").contains($0) }
+        return !isWholeNumber
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Replica
 import SyncCore
 import SyncTesting
 import Transport
@@ -17,6 +18,8 @@ func repositoryFile(_ relative: String) -> String {
     func write(_ text: String, in dir: TemporaryDirectory) throws -> String {
         let path = dir.file("promo-sync.toml")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
+        // Whatever the umask: a group-writable file would be refused (docs/SECURITY.md).
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
         return path
     }
 
@@ -107,5 +110,111 @@ func repositoryFile(_ relative: String) -> String {
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         try "\n".write(toFile: path, atomically: false, encoding: .utf8)
         #expect(throws: SyncAgentError.self) { try TokenFile.read(path: path) }
+    }
+}
+
+/// The configuration files, the TLS keys and the central store refuse modes that let other users
+/// change them (or read a key), naming the file and the `chmod` that fixes it.
+@Suite struct FilePermissionConfigurationTests {
+    func file(_ name: String, _ text: String, mode: Int, in dir: TemporaryDirectory) throws -> String {
+        let path = dir.file(name)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        return path
+    }
+
+    @Test(arguments: [0o666, 0o664, 0o646, 0o620])
+    func anOfficeConfigurationOthersCanWriteIsRefused(mode: Int) throws {
+        let dir = try TemporaryDirectory()
+        let path = try file("promo-sync.toml", "[sync]\ninterval_seconds = 60\n", mode: mode, in: dir)
+        let error = #expect(throws: SyncAgentError.self) { try OfficeConfiguration.load(path: path, environment: [:]) }
+        #expect(error?.code == .configuration && error?.isTransient == false)
+        #expect(error?.message == "the configuration file \(path) can be written by other users (mode \(String(mode, radix: 8)))")
+        #expect(error?.hint == "Try: chmod go-w \(path)")
+        // Through the environment variable too.
+        #expect(throws: SyncAgentError.self) { try OfficeConfiguration.load(path: nil, environment: ["PROMO_SYNC_CONFIG": path]) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        #expect(try OfficeConfiguration.load(path: path, environment: [:]).schedule.interval == .seconds(60))
+    }
+
+    @Test func anOfficeClientKeyOthersCanReadIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let certificate = try file("client.pem", "certificate", mode: 0o644, in: dir)
+        let key = try file("client.key", "key", mode: 0o644, in: dir)
+        let path = try file("promo-sync.toml", "[transport]\nclient_certificate = \"\(certificate)\"\nclient_key = \"\(key)\"\n", mode: 0o600, in: dir)
+        let error = #expect(throws: SyncAgentError.self) { try OfficeConfiguration.load(path: path, environment: [:]) }
+        #expect(error?.message == "the TLS client key (transport.client_key) \(key) can be read by other users (mode 644)")
+        #expect(error?.hint == "Try: chmod 600 \(key)")
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
+        #expect(try OfficeConfiguration.load(path: path, environment: [:]).transport.clientKeyPath == key)
+    }
+
+    @Test(arguments: [0o600, 0o620, 0o640, 0o604, 0o666])
+    func theTokenFileIsItsOwnersOnly(mode: Int) throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("office.token")
+        try TokenFile.write("abc123", to: path)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        if mode == 0o600 {
+            #expect(try TokenFile.read(path: path) == "abc123")
+        } else {
+            let error = #expect(throws: SyncAgentError.self) { try TokenFile.read(path: path) }
+            #expect(error?.message.hasPrefix("the token file \(path) can be ") == true)
+            #expect(error?.hint == "Try: chmod 600 \(path)")
+        }
+    }
+
+    @Test func aCentralConfigurationOthersCanWriteIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let path = try file("promo-central.toml", "[server]\nport = 9000\n", mode: 0o664, in: dir)
+        let error = #expect(throws: CentralError.self) { try CentralConfiguration.load(path: path, environment: [:]) }
+        #expect(error?.code == "unsafe_permissions")
+        #expect(error?.message == "the configuration file \(path) can be written by other users (mode 664)")
+        #expect(error?.hint == "Try: chmod go-w \(path)")
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
+        #expect(try CentralConfiguration.load(path: path, environment: [:]).port == 9000)
+    }
+
+    @Test(arguments: [(0o644, true), (0o604, true), (0o660, true), (0o640, false), (0o600, false), (0o400, false)])
+    func aCentralTLSKeyOthersCanReadIsRefused(mode: Int, refused: Bool) throws {
+        let dir = try TemporaryDirectory()
+        let certificate = try file("server.pem", "certificate", mode: 0o644, in: dir)
+        let key = try file("server.key", "key", mode: mode, in: dir)
+        let path = try file("promo-central.toml", "[server]\ntls_certificate = \"\(certificate)\"\ntls_key = \"\(key)\"\n", mode: 0o600, in: dir)
+        if refused {
+            let error = #expect(throws: CentralError.self) { try CentralConfiguration.load(path: path, environment: [:]) }
+            #expect(error?.message.hasPrefix("the TLS key (server.tls_key) \(key) can be ") == true)
+            #expect(error?.message.hasSuffix("(mode \(String(mode, radix: 8)))") == true)
+            #expect(error?.hint == "Try: chmod 600 \(key)")
+        } else {
+            #expect(try CentralConfiguration.load(path: path, environment: [:]).tls?.privateKey == key)
+        }
+    }
+
+    @Test func theCentralStoreIsMadeItsOwnersOnlyAndRefusedOtherwise() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file(CentralStore.fileName)
+        do {
+            let store = try CentralStore(path: path)
+            try store.backup(to: dir.file("backup.sqlite"))
+        }
+        #expect(FilePermissions.mode(at: path) == 0o600)
+        #expect(FilePermissions.mode(at: dir.file("backup.sqlite")) == 0o600)
+        try CentralStore.checkPermissions(at: path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        for (target, mode, name, chmod) in [(path, 0o644, "the central store", "chmod 600"), (path, 0o660, "the central store", "chmod 600"),
+                                            (dir.path, 0o777, "the data folder", "chmod go-w"), (dir.path, 0o770, "the data folder", "chmod go-w")] {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: target)
+            let error = #expect(throws: CentralError.self) { try CentralStore.checkPermissions(at: path) }
+            #expect(error?.code == "unsafe_permissions")
+            #expect(error?.message.hasPrefix("\(name) \(target) can be ") == true)
+            #expect(error?.hint == "Try: \(chmod) \(target)")
+            try FileManager.default.setAttributes([.posixPermissions: target == path ? 0o600 : 0o700], ofItemAtPath: target)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        // A restored store is its owner's only, whatever the backup's mode.
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: dir.file("backup.sqlite"))
+        try CentralStore.restore(from: dir.file("backup.sqlite"), to: path)
+        #expect(FilePermissions.mode(at: path) == 0o600)
     }
 }
