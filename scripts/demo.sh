@@ -52,11 +52,19 @@ o80=(--data-dir "$data/office-80")
     --category MH_TRINHDIEN --fund local --year 2025 --total-cost 2400000000 --requested 720000000 --beneficiary "HTX Củ Chi" >/dev/null
 "$sync_cmd" project add "${o79[@]}" --code HCM-2025-02 --name "Hội chợ sản phẩm công nghiệp nông thôn tiêu biểu" \
     --category SP_CNNT --fund local --year 2025 --total-cost 900000000 --requested 450000000 >/dev/null
+# A local project takes payments once the province has approved it (its own steps).
+for step in submitted appraised_locally approved; do
+    "$sync_cmd" project status "${o79[@]}" HCM-2025-01 --to "$step" >/dev/null
+    "$sync_cmd" project status "${o79[@]}" HCM-2025-02 --to "$step" >/dev/null
+done
 "$sync_cmd" disburse "${o79[@]}" --project HCM-2025-01 --kind advance --amount 504000000 --voucher KB-79-0001 --date 2025-06-12 >/dev/null
 "$sync_cmd" disburse "${o79[@]}" --project HCM-2025-02 --kind payment --amount 300000000 --voucher KB-79-0002 --date 2025-09-20 >/dev/null
 "$sync_cmd" plan add "${o80[@]}" --year 2025 --fund local --amount 6500000000 >/dev/null
 "$sync_cmd" project add "${o80[@]}" --code TN-2025-01 --name "Chuyển đổi số cơ sở chế biến mủ cao su" \
     --category CDS --fund local --year 2025 --total-cost 1000000000 --requested 300000000 >/dev/null
+for step in submitted appraised_locally approved; do
+    "$sync_cmd" project status "${o80[@]}" TN-2025-01 --to "$step" >/dev/null
+done
 "$sync_cmd" disburse "${o80[@]}" --project TN-2025-01 --kind payment --amount 150000000 --voucher KB-80-0001 --date 2025-08-30 >/dev/null
 
 echo "== waiting for both daemons to push and pull"

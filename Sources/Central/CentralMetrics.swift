@@ -16,6 +16,7 @@ public final class CentralMetrics: Sendable {
     let offices: Gauge
     let openConflicts: Gauge
     let logPosition: Gauge
+    let totalsFailing: Gauge
 
     public init() {
         pushesApplied = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "pushes", unitName: "total", helpText: "Changesets received, by outcome."), labels: [("outcome", "applied")])
@@ -28,6 +29,7 @@ public final class CentralMetrics: Sendable {
         offices = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "offices", unitName: "", helpText: "Registered offices."))
         openConflicts = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "open_conflicts", unitName: "", helpText: "Conflict records no one has resolved."))
         logPosition = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "change_log_position", unitName: "", helpText: "The newest position in the change log."))
+        totalsFailing = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "offices_totals_failing", unitName: "", helpText: "Offices whose consolidated totals cannot be recomputed (see the log); their last totals stand."))
     }
 
     func recordStatus(_ code: Int) {
@@ -45,6 +47,7 @@ public final class CentralMetrics: Sendable {
             openConflicts.set(Double(conflicts))
             logPosition.set(Double(position))
         }
+        totalsFailing.set(Double(store.totalsProblems().count))
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)

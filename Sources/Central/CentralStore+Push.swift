@@ -54,20 +54,21 @@ extension CentralStore {
                                        hint: "Try: promo-sync resync --force")
                 }
 
-                // 3. Every change is one the protocol allows and the token's office may write as
-                //    itself. (Checked after the idempotency check: a changeset already applied is
-                //    acknowledged again even if a later release of the centre would refuse it.)
+                // 3. Every change is written by the token's office as itself (who, checked first), and
+                //    holds values the protocol and the domain rules allow (what: ValueRules). Checked
+                //    after the idempotency check: a changeset already applied is acknowledged again
+                //    even if a later release of the centre would refuse it.
                 for change in changeset.changes {
-                    do throws(SyncCoreError) { try change.validate() } catch {
-                        throw CentralError.badRequest(error.message, hint: "The changeset was refused whole; nothing of it was applied.",
-                                                      row: SyncedRowKey(change.table, change.id.rawValue))
-                    }
                     // The writer is the office of the token: a clock or a field that claims another
                     // writer (another office, or the centre) is a forgery, not a conflict.
                     if let problem = change.identityProblem(pushedBy: office) {
                         throw CentralError(.forbidden, "forbidden_writer", problem,
                                            hint: "An office writes only as itself; nothing of this changeset was applied. See promo-sync status.",
                                            row: SyncedRowKey(change.table, change.id.rawValue))
+                    }
+                    do throws(SyncCoreError) { try change.validate(writer: office) } catch {
+                        throw CentralError.badRequest(error.message, hint: "The changeset was refused whole; nothing of it was applied.",
+                                                      row: SyncedRowKey(change.table, change.id.rawValue))
                     }
                 }
 
@@ -100,100 +101,109 @@ extension CentralStore {
 
     /// Recomputes the consolidated totals of the offices whose records changed since they were
     /// last computed (see ``ingest``); a no-op costing one read when nothing changed.
+    ///
+    /// Each office is recomputed in a transaction of its own: one office whose totals cannot be
+    /// computed (its figures would overflow) is logged, counted (``totalsFailures``) and left
+    /// pending with the reason, and every other office's totals and pulls go on.
     public func refreshTotals() throws(CentralError) {
         do {
-            guard try database.read({ db in try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM totals_pending)") }) == true else { return }
-            try database.write { db in
-                for office in try String.fetchAll(db, sql: "SELECT office FROM totals_pending ORDER BY office") {
-                    try Self.recomputeTotals(db, office: OfficeCode(unchecked: office))
+            let pending = try database.read { db in try String.fetchAll(db, sql: "SELECT office FROM totals_pending ORDER BY office") }
+            for office in pending {
+                do {
+                    try database.write { db in
+                        try Self.recomputeTotals(db, office: OfficeCode(unchecked: office))
+                        try db.execute(sql: "DELETE FROM totals_pending WHERE office = ?", arguments: [office])
+                    }
+                    totalsFailures.withLock { _ = $0.removeValue(forKey: office) }
+                } catch let error as TotalsOverflow {
+                    logger.error("consolidated totals not recomputed", metadata: ["sync.office": "\(office)", "error": "\(error)"])
+                    totalsFailures.withLock { $0[office] = error.description }
                 }
-                try db.execute(sql: "DELETE FROM totals_pending")
             }
         } catch {
             throw CentralError.storage(error, during: "recomputing the consolidated totals")
         }
     }
 
-    /// Recomputes the disbursed amounts per year, fund, reporting group and payment date, writing
-    /// only those that changed; a fact that no longer has entries drops to zero.
-    static func recomputeDisbursedFacts(_ db: Database, office: OfficeCode) throws {
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT json_extract(p.fields, '$.year') AS year, json_extract(p.fields, '$.fund_source') AS fund,
-                       json_extract(p.fields, '$.category') AS category, json_extract(d.fields, '$.paid_on') AS paid_on,
-                       sum(CASE json_extract(d.fields, '$.kind') WHEN 'recovery' THEN -json_extract(d.fields, '$.amount')
-                                ELSE json_extract(d.fields, '$.amount') END) AS amount
-                FROM record d JOIN record p ON p.tbl = 'project' AND p.id = json_extract(d.fields, '$.project_id')
-                WHERE d.tbl = 'disbursement' AND d.office = ?1 AND d.deleted_at IS NULL AND d.held = 0
-                GROUP BY 1, 2, 3, 4
-                """,
-            arguments: [office.rawValue])
-        var facts: [String: (year: Int64, fund: String, group: Int64, paidOn: String, amount: Int64)] = [:]
-        for row in rows {
-            guard let year = row["year"] as Int64?, let fund = row["fund"] as String?, let paidOn = row["paid_on"] as String? else { continue }
-            let group = Int64(ReferenceData.category(code: row["category"] ?? "")?.reportGroup ?? 0)
-            let id = "\(office.rawValue)/\(year)/\(fund)/\(group)/\(paidOn)"
-            let amount: Int64 = row["amount"] ?? 0
-            facts[id] = (year, fund, group, paidOn, (facts[id]?.amount ?? 0) + amount)
-        }
-        for id in try String.fetchAll(
-            db, sql: "SELECT id FROM record WHERE tbl = 'disbursed_total' AND office = 'central' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
-        where facts[id] == nil {
-            let parts = id.split(separator: "/").map(String.init)
-            facts[id] = (Int64(parts[1]) ?? 0, parts[2], Int64(parts[3]) ?? 0, parts[4], 0)
-        }
-        for (id, fact) in facts {
-            try putCentralRecord(db, table: .disbursedTotal, id: id, fields: [
-                "province": .text(ReferenceData.provinceInForce(office.rawValue)), "year": .integer(fact.year), "fund_source": .text(fact.fund),
-                "report_group": .integer(fact.group), "paid_on": .text(fact.paidOn), "amount": .integer(fact.amount),
-            ])
-        }
+    /// The offices whose consolidated totals could not be recomputed, with the reason (shown by
+    /// `/metrics` and logged; their previous totals stand until the figures are fixed).
+    public func totalsProblems() -> [String: String] { totalsFailures.withLock { $0 } }
+
+    /// A sum of one office's figures that would not fit in 64 bits.
+    struct TotalsOverflow: Error, CustomStringConvertible {
+        let office: String
+        let what: String
+        var description: String { "the \(what) of office \(office) add up past what a 64-bit amount holds" }
     }
 
-    /// Recomputes the plan and disbursed totals per year and fund source of one office's province,
-    /// writing only those that changed (so an idle sync moves nothing).
+    /// Recomputes one office's consolidated figures: plan and disbursed per year and fund source
+    /// (`province_total`), and disbursed per year, fund, reporting group and payment date
+    /// (`disbursed_total`), writing only those that changed (an idle sync moves nothing); a figure
+    /// that no longer has rows drops to zero rather than vanish. Sums are checked: an overflow
+    /// throws ``TotalsOverflow`` and writes nothing. Recoveries subtract (``LedgerRules``).
     static func recomputeTotals(_ db: Database, office: OfficeCode) throws {
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
-                WITH plan AS (
-                    SELECT json_extract(fields, '$.year') AS year, json_extract(fields, '$.fund_source') AS fund,
-                           sum(json_extract(fields, '$.amount')) AS amount
-                    FROM record WHERE tbl = 'plan_line' AND office = ?1 AND deleted_at IS NULL
-                    GROUP BY 1, 2
-                ), paid AS (
-                    SELECT json_extract(p.fields, '$.year') AS year, json_extract(p.fields, '$.fund_source') AS fund,
-                           sum(CASE json_extract(d.fields, '$.kind') WHEN 'recovery' THEN -json_extract(d.fields, '$.amount')
-                                    ELSE json_extract(d.fields, '$.amount') END) AS amount
-                    FROM record d JOIN record p ON p.tbl = 'project' AND p.id = json_extract(d.fields, '$.project_id')
-                    WHERE d.tbl = 'disbursement' AND d.office = ?1 AND d.deleted_at IS NULL AND d.held = 0
-                    GROUP BY 1, 2
-                ), keys AS (SELECT year, fund FROM plan UNION SELECT year, fund FROM paid)
-                SELECT keys.year, keys.fund, coalesce(plan.amount, 0) AS plan_amount, coalesce(paid.amount, 0) AS paid_amount
-                FROM keys LEFT JOIN plan USING (year, fund) LEFT JOIN paid USING (year, fund)
-                WHERE keys.year IS NOT NULL AND keys.fund IS NOT NULL
-                """,
-            arguments: [office.rawValue])
-        var seen: Set<String> = []
-        for row in rows {
-            let year: Int64 = row["year"]
-            let fund: String = row["fund"]
-            let id = "\(office.rawValue)/\(year)/\(fund)"
-            seen.insert(id)
+        struct YearFund: Hashable { let year: Int64, fund: String }
+        struct Fact: Hashable { let year: Int64, fund: String, group: Int64, paidOn: String }
+        func add(_ value: inout Int64, _ amount: Int64, _ what: String) throws {
+            let (sum, overflow) = value.addingReportingOverflow(amount)
+            if overflow { throw TotalsOverflow(office: office.rawValue, what: what) }
+            value = sum
+        }
+        var plan: [YearFund: Int64] = [:], paid: [YearFund: Int64] = [:], facts: [Fact: Int64] = [:]
+        let plans = try Row.fetchCursor(
+            db, sql: """
+                SELECT json_extract(fields, '$.year'), json_extract(fields, '$.fund_source'), json_extract(fields, '$.amount')
+                FROM record WHERE tbl = 'plan_line' AND office = ? AND deleted_at IS NULL
+                """, arguments: [office.rawValue])
+        while let row = try plans.next() {
+            guard let year = row[0] as Int64?, let fund = row[1] as String?, let amount = row[2] as Int64? else { continue }
+            try add(&plan[YearFund(year: year, fund: fund), default: 0], amount, "plan lines")
+        }
+        let entries = try Row.fetchCursor(
+            db, sql: """
+                SELECT json_extract(p.fields, '$.year'), json_extract(p.fields, '$.fund_source'), json_extract(p.fields, '$.category'),
+                       json_extract(d.fields, '$.paid_on'), json_extract(d.fields, '$.kind'), json_extract(d.fields, '$.amount')
+                FROM record d JOIN record p ON p.tbl = 'project' AND p.id = d.aggregate
+                WHERE d.tbl = 'disbursement' AND d.office = ? AND d.deleted_at IS NULL AND d.held = 0
+                """, arguments: [office.rawValue])
+        while let row = try entries.next() {
+            guard let year = row[0] as Int64?, let fund = row[1] as String?, let paidOn = row[3] as String?,
+                  let kind = (row[4] as String?).flatMap(DisbursementKind.init(rawValue:)), let amount = row[5] as Int64?
+            else { continue }
+            let signed = LedgerRules.signed(kind, amount)
+            try add(&paid[YearFund(year: year, fund: fund), default: 0], signed, "disbursements")
+            let group = Int64(ReferenceData.category(code: row[2] ?? "")?.reportGroup ?? 0)
+            try add(&facts[Fact(year: year, fund: fund, group: group, paidOn: paidOn), default: 0], signed, "disbursements")
+        }
+
+        let province = ReferenceData.provinceInForce(office.rawValue)
+        var totals: [String: (YearFund, plan: Int64, paid: Int64)] = [:]
+        for key in Set(plan.keys).union(paid.keys) {
+            totals["\(office.rawValue)/\(key.year)/\(key.fund)"] = (key, plan[key] ?? 0, paid[key] ?? 0)
+        }
+        for id in try String.fetchAll(db, sql: "SELECT id FROM record WHERE tbl = 'province_total' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
+        where totals[id] == nil {
+            let parts = id.split(separator: "/").map(String.init)
+            totals[id] = (YearFund(year: Int64(parts[1]) ?? 0, fund: parts[2]), 0, 0)
+        }
+        for (id, total) in totals.sorted(by: { $0.key < $1.key }) {
             try putCentralRecord(db, table: .provinceTotal, id: id, fields: [
-                "province": .text(ReferenceData.provinceInForce(office.rawValue)), "year": .integer(year), "fund_source": .text(fund),
-                "plan_amount": .integer(row["plan_amount"]), "disbursed_amount": .integer(row["paid_amount"]),
+                "province": .text(province), "year": .integer(total.0.year), "fund_source": .text(total.0.fund),
+                "plan_amount": .integer(total.plan), "disbursed_amount": .integer(total.paid),
             ])
         }
-        try recomputeDisbursedFacts(db, office: office)
-        // Totals whose rows were all deleted drop to zero rather than vanish.
-        for id in try String.fetchAll(db, sql: "SELECT id FROM record WHERE tbl = 'province_total' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
-        where !seen.contains(id) {
-            let parts = id.split(separator: "/")
-            try putCentralRecord(db, table: .provinceTotal, id: id, fields: [
-                "province": .text(ReferenceData.provinceInForce(office.rawValue)), "year": .integer(Int64(parts[1]) ?? 0), "fund_source": .text(String(parts[2])),
-                "plan_amount": .integer(0), "disbursed_amount": .integer(0),
+        var byID: [String: (Fact, Int64)] = [:]
+        for (fact, amount) in facts { byID["\(office.rawValue)/\(fact.year)/\(fact.fund)/\(fact.group)/\(fact.paidOn)"] = (fact, amount) }
+        for id in try String.fetchAll(
+            db, sql: "SELECT id FROM record WHERE tbl = 'disbursed_total' AND office = 'central' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
+        where byID[id] == nil {
+            let parts = id.split(separator: "/").map(String.init)
+            byID[id] = (Fact(year: Int64(parts[1]) ?? 0, fund: parts[2], group: Int64(parts[3]) ?? 0, paidOn: parts[4]), 0)
+        }
+        for (id, (fact, amount)) in byID.sorted(by: { $0.key < $1.key }) {
+            try putCentralRecord(db, table: .disbursedTotal, id: id, fields: [
+                "province": .text(province), "year": .integer(fact.year), "fund_source": .text(fact.fund),
+                "report_group": .integer(fact.group), "paid_on": .text(fact.paidOn), "amount": .integer(amount),
             ])
         }
     }

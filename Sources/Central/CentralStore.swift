@@ -1,7 +1,9 @@
 import Crypto
 import Foundation
 import GRDB
+import Logging
 import NIOPosix
+import Synchronization
 import SyncCore
 
 /// A registered office as the centre sees it.
@@ -23,6 +25,9 @@ public final class CentralStore: Sendable {
     public let epoch: Epoch
     public let faults: FaultInjector
     let digestCache = DigestCache()
+    let logger: Logger
+    /// Offices whose consolidated totals could not be recomputed, with the reason.
+    let totalsFailures = Mutex<[String: String]>([:])
     /// Threads for the store's blocking SQLite work, so the event loops keep serving other
     /// connections while a large changeset is merged (writes still run one at a time).
     let threadPool: NIOThreadPool
@@ -31,8 +36,10 @@ public final class CentralStore: Sendable {
     public static let fileName = "central.sqlite"
 
     /// Opens (or creates) the store at `path`.
-    public init(path: String, faults: FaultInjector = FaultInjector(), threads: Int = 4) throws(CentralError) {
+    public init(path: String, faults: FaultInjector = FaultInjector(), threads: Int = 4,
+                logger: Logger = Logger(label: "promo-central.store")) throws(CentralError) {
         self.path = path
+        self.logger = logger
         self.faults = faults
         self.threadPool = NIOThreadPool(numberOfThreads: threads)
         threadPool.start()

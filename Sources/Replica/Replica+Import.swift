@@ -116,7 +116,7 @@ private struct Importer {
     var report: ImportReport
     private var pending: [() throws -> Void] = []
     private var seenKeys: [String: Int] = [:]
-    private var projectTotals: [String: (id: String, limit: Int64, total: Int64)] = [:]
+    private var projectTotals: [String: (id: String, limit: Int64, total: Int64, status: ProjectStatus?, year: Int64)] = [:]
 
     init(db: Database, office: String, index: [String: Int], columnCount: Int, kind: ImportReport.Kind) {
         self.db = db
@@ -148,11 +148,14 @@ private struct Importer {
                 fail("\(name) '\(t)' is not a whole number of VND\(t.contains(".") || t.contains(",") ? " (no decimals or separators)" : "")")
                 return nil
             }
-            guard v > 0 else { fail("\(name) must be more than 0 VND (got \(v))"); return nil }
+            guard (1...ValueRules.maxAmount).contains(v) else { fail("\(name) must be more than 0 and at most \(ValueRules.maxAmount) VND (got \(v))"); return nil }
             return v
         }
         func year() -> Int? {
-            guard let t = raw("year"), let y = Int(t), (2000...2100).contains(y) else { fail("year '\(raw("year") ?? "")' is not a year between 2000 and 2100"); return nil }
+            guard let t = raw("year"), let y = Int(t), ValueRules.years.contains(Int64(y)) else {
+                fail("year '\(raw("year") ?? "")' is not a year between \(ValueRules.years.lowerBound) and \(ValueRules.years.upperBound)")
+                return nil
+            }
             return y
         }
         func fund() -> FundSource? {
@@ -176,8 +179,8 @@ private struct Importer {
                 let fund = fund(), year = year(), total = amount("total_cost"), requested = amount("requested_support")
                 if let total, let requested, requested > total { fail("requested_support (\(requested)) is more than total_cost (\(total))") }
                 let province = text("province") ?? office
-                if !ReferenceData.isKnownProvince(province) {
-                    fail("unknown province '\(province)'")
+                if let problem = ValueRules.problem(.project, "province", .text(province), writer: OfficeCode(unchecked: office)) {
+                    fail(problem)
                 }
                 let status = text("status") ?? ProjectStatus.draft.rawValue
                 if ProjectStatus(rawValue: status) == nil { fail("unknown status '\(status)'") }
@@ -271,13 +274,14 @@ private struct Importer {
                 guard let kind, let amount, problems.count == before else { return }
                 if duplicate("voucher/\(voucher)", "voucher \(voucher)") { return }
                 if projectTotals[code] == nil {
-                    guard let project = try Row.fetchOne(db, sql: "SELECT id, requested_support, approved_support FROM project WHERE office = ? AND code = ?",
+                    guard let project = try Row.fetchOne(db, sql: "SELECT id, requested_support, approved_support, status, year FROM project WHERE office = ? AND code = ?",
                                                          arguments: [office, code]) else {
                         return fail("no project with code '\(code)' at this office (import the projects first)")
                     }
                     let id: String = project["id"]
                     let total = try Replica.disbursedTotal(db, project: id)
-                    projectTotals[code] = (id, (project["approved_support"] as Int64?) ?? project["requested_support"], total)
+                    projectTotals[code] = (id, (project["approved_support"] as Int64?) ?? project["requested_support"], total,
+                                           (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), project["year"])
                 }
                 guard let project = projectTotals[code] else { return }
                 if let existing = try Row.fetchOne(db, sql: "SELECT * FROM disbursement WHERE office = ? AND voucher = ?", arguments: [office, voucher]) {
@@ -286,11 +290,12 @@ private struct Importer {
                     if same { report.unchanged += 1; return }
                     return fail("voucher \(voucher) is already recorded with other values; the ledger is append-only (record a correcting entry)")
                 }
-                let (after, overflow) = project.total.addingReportingOverflow(amount * kind.sign)
-                if overflow || after > project.limit {
-                    return fail("this entry takes project \(code) to \(after) VND, past its support of \(project.limit) VND")
+                // The centre's rules (LedgerRules), in the file's order.
+                switch LedgerRules.admit(kind: kind, amount: amount, paidOn: paidOn, paid: project.total, limit: project.limit,
+                                         status: project.status, year: project.year, recordedOn: CalendarDate.today()) {
+                case .success(let after): projectTotals[code]?.total = after
+                case .failure(let refusal): return fail("project \(code): \(refusal.message)")
                 }
-                projectTotals[code]?.total = after
                 report.inserted += 1
                 let office = self.office
                 pending.append { [db] in

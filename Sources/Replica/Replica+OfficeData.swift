@@ -95,9 +95,9 @@ extension Replica {
                                hint: "Use one of: \(ReferenceData.categories.map(\.code).joined(separator: ", ")).")
         }
         let province = p.province ?? office.rawValue
-        guard ReferenceData.isKnownProvince(province) else {
-            throw ReplicaError(.invalidInput, "unknown province '\(province)'",
-                               hint: "Use a code of Decision 19/2025, or a former province's code for records made under it.")
+        if let problem = ValueRules.problem(.project, "province", .text(province), writer: office) {
+            throw ReplicaError(.invalidInput, problem,
+                               hint: "Use this office's own code, or the code of a former province merged into it for records made under it.")
         }
         let id = RowID.make(now: now)
         try write("adding a project") { db in
@@ -127,11 +127,7 @@ extension Replica {
         try read("listing projects") { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT p.*, coalesce((SELECT sum(CASE d.kind WHEN 'recovery' THEN -d.amount ELSE d.amount END)
-                                          FROM disbursement d WHERE d.project_id = p.id AND \(Self.notHeld)), 0) AS disbursed
-                    FROM project p WHERE (?1 IS NULL OR p.office = ?1) ORDER BY p.id DESC
-                    """,
+                sql: "SELECT p.* FROM project p WHERE (?1 IS NULL OR p.office = ?1) ORDER BY p.id DESC",
                 arguments: [office?.rawValue]
             ).map { row in
                 ProjectRow(
@@ -139,7 +135,7 @@ extension Replica {
                     category: row["category"], fundSource: row["fund_source"], beneficiary: row["beneficiary"],
                     year: row["year"], totalCost: row["total_cost"], requestedSupport: row["requested_support"],
                     approvedSupport: row["approved_support"], status: row["status"], programID: row["program_id"],
-                    commune: row["commune"], counterpartFunds: row["counterpart_funds"], disbursed: row["disbursed"])
+                    commune: row["commune"], counterpartFunds: row["counterpart_funds"], disbursed: try Self.disbursedTotal(db, project: row["id"]))
             }
         }
     }
@@ -162,15 +158,18 @@ extension Replica {
     /// SQL condition on a disbursement `d`: not held out of the totals by a ledger conflict
     /// (over-disbursement or duplicate voucher) that was not accepted.
     static let notHeld = """
-        NOT EXISTS (SELECT 1 FROM conflict c WHERE c.row_id = d.id AND c.rule IN ('over_disbursement', 'duplicate_voucher')
+        NOT EXISTS (SELECT 1 FROM conflict c WHERE c.row_id = d.id AND c.rule IN (\(LedgerRules.holdingRules.map { "'\($0.rawValue)'" }.joined(separator: ", ")))
                     AND coalesce(c.resolution, '') <> 'accept')
         """
 
-    /// What a project's ledger adds up to (recoveries subtract), held entries left out.
+    /// What a project's ledger adds up to (LedgerRules: recoveries subtract), held entries left out.
     static func disbursedTotal(_ db: Database, project id: String) throws -> Int64 {
-        try Int64.fetchOne(
-            db, sql: "SELECT coalesce(sum(CASE d.kind WHEN 'recovery' THEN -d.amount ELSE d.amount END), 0) FROM disbursement d WHERE d.project_id = ? AND \(notHeld)",
-            arguments: [id]) ?? 0
+        let entries = try Row.fetchAll(db, sql: "SELECT d.kind, d.amount FROM disbursement d WHERE d.project_id = ? AND \(notHeld)", arguments: [id])
+            .map { (DisbursementKind(rawValue: $0[0]) ?? .payment, $0[1] as Int64) }
+        guard let paid = LedgerRules.paid(entries) else {
+            throw ReplicaError(.damaged, "the ledger of project \(id) adds up past what a 64-bit amount holds", hint: "Run promo-sync resync --force to take the centre's ledger.")
+        }
+        return paid
     }
 
     /// Appends a ledger entry. Refuses an amount that would take the project past its approved
@@ -188,15 +187,24 @@ extension Replica {
                try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM disbursement WHERE office = ? AND voucher = ?)", arguments: [office.rawValue, voucher]) == true {
                 throw ReplicaError(.invalidInput, "treasury voucher '\(voucher)' is already recorded", hint: "A voucher is paid once; record a correction as a new entry of its own.")
             }
+            // The centre's rules (LedgerRules), checked here first to say what is wrong.
             let approved: Int64? = project["approved_support"]
             let limit: Int64 = approved ?? project["requested_support"]
             let disbursed = try Self.disbursedTotal(db, project: projectID)
-            let (after, overflow) = disbursed.addingReportingOverflow(d.amount * d.kind.sign)
-            if overflow || after > limit {
-                throw ReplicaError(
-                    .invalidInput,
-                    "this entry takes the project past its \(approved == nil ? "requested" : "approved") support",
-                    hint: "Already disbursed \(disbursed) of \(limit) VND; check the amount or the project's approval.")
+            let status = (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:))
+            if case .failure(let refusal) = LedgerRules.admit(kind: d.kind, amount: d.amount, paidOn: d.paidOn, paid: disbursed, limit: limit,
+                                                              status: status, year: project["year"], recordedOn: CalendarDate.today(now)) {
+                let hint: String
+                switch refusal {
+                case .overLimit: hint = "Already disbursed \(disbursed) of \(limit) VND (\(approved == nil ? "requested" : "approved") support); check the amount or the project's approval."
+                case .belowZero: hint = "Only \(disbursed) VND was disbursed; a recovery returns at most that."
+                case .status: hint = "Move the project on first (promo-sync project status), or record the entry when the project reaches that stage."
+                case .date: hint = "Give the date the money moved, YYYY-MM-DD."
+                }
+                if case .overLimit = refusal {
+                    throw ReplicaError(.invalidInput, "this entry takes the project past its \(approved == nil ? "requested" : "approved") support", hint: hint)
+                }
+                throw ReplicaError(.invalidInput, refusal.message, hint: hint)
             }
             try db.execute(
                 sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -262,8 +270,9 @@ enum Validation {
     }
 
     static func positive(_ amount: Int64, _ what: String) throws(ReplicaError) {
-        if amount <= 0 {
-            throw ReplicaError(.invalidInput, "the \(what) must be more than 0 VND (got \(amount))", hint: "Amounts are whole VND, e.g. 500000000 for 500 m.")
+        if !(1...ValueRules.maxAmount).contains(amount) {
+            throw ReplicaError(.invalidInput, "the \(what) must be more than 0 and at most \(ValueRules.maxAmount) VND (got \(amount))",
+                               hint: "Amounts are whole VND, e.g. 500000000 for 500 m.")
         }
     }
 
@@ -284,8 +293,9 @@ enum Validation {
     }
 
     static func year(_ year: Int) throws(ReplicaError) {
-        if !(2000...2100).contains(year) {
-            throw ReplicaError(.invalidInput, "year \(year) is out of range", hint: "Give a year between 2000 and 2100.")
+        if !ValueRules.years.contains(Int64(year)) {
+            throw ReplicaError(.invalidInput, "year \(year) is out of range",
+                               hint: "Give a year between \(ValueRules.years.lowerBound) and \(ValueRules.years.upperBound).")
         }
     }
 

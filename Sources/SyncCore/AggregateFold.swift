@@ -81,6 +81,9 @@ private struct Folder {
     var office = OfficeCode.central.rawValue
     var rows: [SyncedRowKey: FoldResult.Row] = [:]
     var conflicts: [String: ConflictRecord] = [:]
+    /// The project's status from each clock on, in clock order: a ledger entry is judged against
+    /// the status in force when it was made.
+    var statusTimeline: [(hlc: HLCTimestamp, status: ProjectStatus)] = []
 
     init(aggregateID: String, resolutions: [String: Resolution], rehomed: [String: String]) {
         self.aggregateID = aggregateID
@@ -201,8 +204,17 @@ private struct Folder {
         }
         if !accepted.isEmpty {
             row.state.merge(Change(table: change.table, id: change.id, op: .upsert, hlc: change.hlc, fields: accepted))
+            if change.table == .project, change.id.rawValue == aggregateID, accepted["status"] != nil,
+               let status = row.state.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) {
+                statusTimeline.append((change.hlc, status))
+            }
         }
         rows[k] = row
+    }
+
+    /// The project's status when a change stamped `hlc` was made.
+    func status(at hlc: HLCTimestamp) -> ProjectStatus? {
+        statusTimeline.last { $0.hlc <= hlc }?.status
     }
 
     /// Applies the ledger: entries are append-only; in clock order of their creation, an entry with
@@ -214,7 +226,6 @@ private struct Folder {
         let entries = byEntry.values.map { $0.sorted { $0.hlc < $1.hlc } }.sorted { $0[0].hlc < $1[0].hlc }
         let project = rows[key(.project, aggregateID)]?.state.fields
         let limit = project?["approved_support"]?.integer ?? project?["requested_support"]?.integer
-        let limitName = project?["approved_support"]?.integer != nil ? "approved support" : "requested support"
         let projectOffice = rows[key(.project, aggregateID)]?.office ?? office
         var total: Int64 = 0
         var vouchers: Set<String> = []
@@ -243,7 +254,6 @@ private struct Folder {
             }
             let amount = row.state.fields["amount"]?.integer ?? 0
             let kind = row.state.fields["kind"]?.text.flatMap(DisbursementKind.init(rawValue:)) ?? .payment
-            let signed = amount.multipliedReportingOverflow(by: kind.sign).partialValue
             if let voucher = row.state.fields["voucher"]?.text, !voucher.isEmpty, vouchers.contains(voucher) {
                 if !conflict(.duplicateVoucher, first, office: row.office, mine: ["voucher": .text(voucher), "amount": .integer(amount)],
                              theirs: ["voucher": .text(voucher)], "treasury voucher \(voucher) was already recorded by an earlier entry") {
@@ -252,18 +262,33 @@ private struct Folder {
                     continue
                 }
             }
-            let (after, overflow) = total.addingReportingOverflow(signed)
-            if let limit, overflow || after > limit {
-                if !conflict(.overDisbursement, first, office: row.office, mine: ["amount": .integer(amount), "kind": .text(kind.rawValue)],
-                             theirs: ["limit": .integer(limit), "disbursed_before": .integer(total)],
-                             "this entry would take disbursements to \(overflow ? "an overflow" : String(after)) VND, past the \(limitName) of \(limit) VND") {
+            // The money rules, against the project as it stood when the entry was made (its
+            // status then) and the final limit; the day it was recorded is its clock's date.
+            let outcome = LedgerRules.admit(
+                kind: kind, amount: amount, paidOn: row.state.fields["paid_on"]?.text ?? "", paid: total, limit: limit,
+                status: status(at: first.hlc), year: project?["year"]?.integer,
+                recordedOn: CalendarDate.vietnamDate(milliseconds: first.hlc.milliseconds))
+            switch outcome {
+            case .success(let after):
+                total = after
+            case .failure(let refusal):
+                let theirs: [String: FieldValue]
+                switch refusal {
+                case .overLimit(_, let limit, let before): theirs = ["limit": .integer(limit), "disbursed_before": .integer(before)]
+                case .belowZero(_, let before): theirs = ["disbursed_before": .integer(before)]
+                case .status(let status): theirs = ["status": status.map { FieldValue.text($0.rawValue) } ?? .null]
+                case .date: theirs = ["year": project?["year"] ?? .null]
+                }
+                let mine: [String: FieldValue] = ["amount": .integer(amount), "kind": .text(kind.rawValue), "paid_on": row.state.fields["paid_on"] ?? .null]
+                if !conflict(refusal.rule, first, office: row.office, mine: mine, theirs: theirs, refusal.message) {
                     row.held = true
                     rows[key(.disbursement, row.id)] = row
                     continue
                 }
+                // Accepted by a person: it counts as recorded.
+                total = total &+ LedgerRules.signed(kind, amount)
             }
             if let voucher = row.state.fields["voucher"]?.text, !voucher.isEmpty { vouchers.insert(voucher) }
-            total = overflow ? total : after
             rows[key(.disbursement, row.id)] = row
         }
     }

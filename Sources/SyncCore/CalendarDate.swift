@@ -14,6 +14,23 @@ public enum CalendarDate {
         return d <= days
     }
 
+    /// The calendar date in Vietnam (UTC+7) of a time in milliseconds since 1970, `YYYY-MM-DD`;
+    /// computed without a calendar object, as the fold dates every ledger entry's clock.
+    public static func vietnamDate(milliseconds: UInt64) -> String {
+        // Days since 1970-01-01 to a civil date (Howard Hinnant's days_from_civil, inverted).
+        let days = Int64((milliseconds / 1_000 + 7 * 3_600) / 86_400) + 719_468
+        let era = days / 146_097
+        let dayOfEra = days - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(year)-\(two(month))-\(two(day))"
+    }
+
     /// The calendar date of `now` in Vietnam (UTC+7 all year, no daylight saving), `YYYY-MM-DD`.
     public static func today(_ now: Date = Date()) -> String {
         var calendar = Calendar(identifier: .gregorian)

@@ -25,14 +25,15 @@ public struct Change: Hashable, Codable, Sendable {
         self.fields = fields
     }
 
-    /// Checks the change against its table's columns: known names, the right kinds, no nulls where
-    /// none are allowed. Returns the first problem found.
-    public func validate() throws(SyncCoreError) {
+    /// Checks the change against its table's columns (known names, the right kinds, no nulls where
+    /// none are allowed) and every value against ``ValueRules`` (bounds, known codes, a province
+    /// `writer` may write). Returns the first problem found.
+    public func validate(writer: OfficeCode? = nil) throws(SyncCoreError) {
         func problem(_ name: String, _ value: FieldValue) -> String? {
             guard let column = table.column(named: name)?.column else { return "unknown field '\(name)'" }
             switch (value, column.kind) {
             case (.null, _) where !column.nullable: return "field '\(name)' may not be null"
-            case (.null, _), (.integer, .integer), (.text, .text): return nil
+            case (.null, _), (.integer, .integer), (.text, .text): return ValueRules.problem(table, name, value, writer: writer)
             default: return "field '\(name)' must be \(column.kind.rawValue)"
             }
         }
@@ -42,6 +43,7 @@ public struct Change: Hashable, Codable, Sendable {
             if let message = problem(name, value) { first = (name, message) }
         }
         if let first { throw SyncCoreError(.invalidValue, "\(table.rawValue) \(id): \(first.message)") }
+        if let problem = ValueRules.rowProblem(table, fields) { throw SyncCoreError(.invalidValue, "\(table.rawValue) \(id): \(problem)") }
     }
 }
 

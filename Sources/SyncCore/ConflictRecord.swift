@@ -13,6 +13,11 @@ public enum ConflictRule: String, Codable, Sendable, CaseIterable {
     case ledgerAppendOnly = "ledger_append_only"
     /// The entry would take the project's disbursements past its approved support.
     case overDisbursement = "over_disbursement"
+    /// The entry would take the project's disbursements below zero (more recovered than paid).
+    case overRecovery = "over_recovery"
+    /// The project's status at the time takes no such entry, or its date is outside the project's
+    /// life or after the day it was recorded (``LedgerRules``).
+    case paymentNotAllowed = "payment_not_allowed"
     /// The treasury voucher was already recorded by an earlier entry.
     case duplicateVoucher = "duplicate_voucher"
     /// A resolution that its writer may not make.
@@ -22,7 +27,7 @@ public enum ConflictRule: String, Codable, Sendable, CaseIterable {
     /// (the centre for a national project's approval, status and money; the office otherwise).
     public func acceptingSide(fund: FundSource?) -> Side {
         switch self {
-        case .ownership, .immutableField, .statusTransition, .overDisbursement:
+        case .ownership, .immutableField, .statusTransition, .overDisbursement, .overRecovery, .paymentNotAllowed:
             fund == .national ? .centre : .office
         case .ledgerAppendOnly, .duplicateVoucher, .resolutionAuthority:
             .office

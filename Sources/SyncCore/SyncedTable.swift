@@ -153,15 +153,13 @@ public enum FundSource: String, CaseIterable, Codable, Sendable {
     case local
 }
 
-/// The kinds of entry in the disbursement ledger, and the sign each contributes to the total disbursed.
+/// The kinds of entry in the disbursement ledger (how each counts: ``LedgerRules/signed(_:_:)``).
 public enum DisbursementKind: String, CaseIterable, Codable, Sendable {
     case advance
     case payment
     case recovery
     case settlementAdjustment = "settlement_adjustment"
 
-    /// +1 for money out, -1 for money recovered. A settlement adjustment carries its own sign.
-    public var sign: Int64 { self == .recovery ? -1 : 1 }
 }
 
 /// The kinds of entry in a project's event log.

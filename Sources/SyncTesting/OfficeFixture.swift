@@ -67,3 +67,11 @@ public func digestRows(_ tree: DigestTree) -> [String: String] {
     tree.forEachRow { path, id, digest in out["\(path.split(separator: "/")[0])/\(id)"] = digest }
     return out
 }
+
+extension Replica {
+    /// Moves a local project (by code) through the office's own steps to approved, the first
+    /// status that takes payments (LedgerRules).
+    public func approveLocally(_ code: String) throws {
+        for step: ProjectStatus in [.submitted, .appraisedLocally, .approved] { try setProjectStatus(code, to: step) }
+    }
+}

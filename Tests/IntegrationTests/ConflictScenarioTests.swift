@@ -7,8 +7,9 @@ import SyncTesting
 import Testing
 @testable import Central
 
-/// DESIGN.md §4 over real HTTP: the centre approves 500 m VND for a national project while the
-/// office, offline, raises its requested support and records payments totalling 600 m VND.
+/// DESIGN.md §4 over real HTTP: the centre approves a national project and the office pulls it;
+/// then the centre cuts the approval to 500 m VND while the office, offline, raises its requested
+/// support and records payments totalling 600 m VND (within the approval it knows of).
 @Suite struct ConflictScenarioTests {
     @Test func overDisbursementIsOpenOnBothSidesAndResolvingAtTheOfficeClearsItAtTheCentre() async throws {
         try await withLiveCentral { central in
@@ -19,11 +20,13 @@ import Testing
             }
             try await office.engine.runCycle()
 
-            // The centre appraises and approves 500 m.
+            // The centre appraises and approves 600 m, and the office learns of it.
             try central.store.decide(project: "79/QG-01", .appraise)
-            try central.store.decide(project: id.rawValue, .approve(amount: 500_000_000))
-
-            // Meanwhile, offline, the office raises its request and pays 600 m in two entries.
+            try central.store.decide(project: id.rawValue, .approve(amount: 600_000_000))
+            try await office.engine.runCycle()
+            // Then the centre cuts the approval to 500 m while, offline, the office raises its
+            // request and pays 600 m in two entries.
+            try central.store.decide(project: id.rawValue, .adjust(amount: 500_000_000))
             try await office.replica.database.write { db in
                 try db.execute(sql: "UPDATE project SET requested_support = 700000000 WHERE id = ?", arguments: [id.rawValue])
             }

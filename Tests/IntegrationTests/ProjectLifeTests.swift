@@ -91,6 +91,7 @@ import Testing
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "83", central: central)
             try office.addProject(code: "L-1")
+            try office.replica.approveLocally("L-1")
             let entry = try office.replica.addDisbursement(
                 NewDisbursement(project: "L-1", kind: .advance, amount: 100_000_000, voucher: "KB-1", paidOn: "2025-05-02"))
             try await office.engine.runCycle()
@@ -153,6 +154,7 @@ import Testing
             let new = try OfficeFixture(office: "79", central: central)
             try old.replica.addPlanLine(year: 2025, fundSource: .local, amount: 5_000_000_000, note: nil)
             try old.addProject(code: "BR-1", requested: 200_000_000)
+            try old.replica.approveLocally("BR-1")
             try old.replica.addDisbursement(NewDisbursement(project: "BR-1", kind: .advance, amount: 50_000_000, voucher: "KB-77", paidOn: "2025-05-05"))
             try await old.engine.runCycle()
             try await new.engine.runCycle()

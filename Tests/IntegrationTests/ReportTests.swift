@@ -17,6 +17,7 @@ import Testing
         let total = payments.reduce(0) { $0 + $1.0 }
         try office.replica.addProject(NewProject(code: code, name: "Dự án khuyến công \(year)", category: "MH_TRINHDIEN", fundSource: .local,
                                                  year: year, totalCost: total * 2, requestedSupport: total))
+        try office.replica.approveLocally(code)
         for (n, (amount, date)) in payments.enumerated() {
             try office.replica.addDisbursement(NewDisbursement(project: code, kind: .payment, amount: amount, voucher: "\(code)-\(n)", paidOn: date))
         }

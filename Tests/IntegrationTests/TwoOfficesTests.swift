@@ -83,6 +83,7 @@ import Testing
             let tayNinh = try OfficeFixture(office: "80", central: central)
 
             try hcm.addProject(code: "HCM-01", requested: 400_000_000)
+            try hcm.replica.approveLocally("HCM-01")
             try hcm.replica.addDisbursement(NewDisbursement(project: "HCM-01", kind: .advance, amount: 120_000_000, voucher: "KB-79-1", paidOn: "2025-04-02"))
             try hcm.replica.addPlanLine(year: 2025, fundSource: .local, amount: 5_000_000_000, note: "Kế hoạch 2025")
             try tayNinh.addProject(code: "TN-01", requested: 200_000_000)
@@ -91,12 +92,12 @@ import Testing
 
             let r1 = try await hcm.engine.runCycle()
             let r2 = try await tayNinh.engine.runCycle()
-            // Every project also logs its "created" event.
-            #expect(r1.changesPushed == 4 && r2.changesPushed == 5)
+            // Every project also logs its "created" event, and HCM-01 its three status moves.
+            #expect(r1.changesPushed == 7 && r2.changesPushed == 5)
 
             // The centre holds both offices' rows.
             let counts = Dictionary(grouping: try central.store.recordCounts(), by: \.office)
-            #expect(counts["79"]?.reduce(0) { $0 + $1.live } == 4)
+            #expect(counts["79"]?.reduce(0) { $0 + $1.live } == 7)
             #expect(counts["80"]?.reduce(0) { $0 + $1.live } == 5)
 
             // 79 pulls again to see 80's consolidated totals (80 pushed after 79's pull).
@@ -186,6 +187,7 @@ import Testing
             try central.store.backup(to: backupPath)
             try office.addProject(code: "C")
             try second.addProject(code: "TN-1")
+            try second.replica.approveLocally("TN-1")
             try second.replica.addDisbursement(NewDisbursement(project: "TN-1", kind: .advance, amount: 1_000_000, voucher: "KB-80", paidOn: "2025-07-01"))
             try await office.engine.runCycle()
             try await second.engine.runCycle()

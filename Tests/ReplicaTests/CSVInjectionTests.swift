@@ -22,6 +22,7 @@ import SyncTesting
         for p in projects {
             try replica.addProject(NewProject(code: p.code, name: p.name, category: "MH_TRINHDIEN", fundSource: .local, beneficiary: p.beneficiary,
                                               year: 2025, totalCost: 4_000_000, requestedSupport: 1_000_000, commune: p.commune))
+            try replica.approveLocally(p.code)
         }
         let notes = ["\tKế hoạch", "\rghi chú", "=1+1", "+x", "@x", "-x"]
         for (i, note) in notes.enumerated() {
@@ -104,6 +105,7 @@ import SyncTesting
         let replica = try makeReplica(dir)
         try replica.addProject(NewProject(code: "P-1", name: "Dự án", category: "MH_TRINHDIEN", fundSource: .local,
                                           year: 2025, totalCost: 4_000_000, requestedSupport: 1_000_000))
+        try replica.approveLocally("P-1")
         try replica.addDisbursement(NewDisbursement(project: "P-1", kind: .payment, amount: 900_000, voucher: "KB-1", paidOn: "2025-03-01"))
         // A settlement adjustment carries its own sign: one that gives money back is negative.
         try replica.database.write { db in

@@ -6,10 +6,11 @@ import SyncCore
 import SyncTesting
 
 @Suite struct ImportTests {
-    static func projectsCSV(count: Int, bad: [Int: String] = [:]) -> String {
-        var lines = ["code,name,category,fund_source,year,total_cost,requested_support,beneficiary"]
+    /// Projects as a CSV file; with a `status`, running projects imported in that status.
+    static func projectsCSV(count: Int, bad: [Int: String] = [:], status: String? = nil) -> String {
+        var lines = ["code,name,category,fund_source,year,total_cost,requested_support,beneficiary" + (status == nil ? "" : ",status")]
         for i in 1...count {
-            lines.append(bad[i] ?? "KC-\(i),\"Dự án \(i), thôn \(i % 7)\",MH_TRINHDIEN,local,2025,\(1_000_000 + i),\(500_000 + i),Cơ sở \(i)")
+            lines.append(bad[i] ?? "KC-\(i),\"Dự án \(i), thôn \(i % 7)\",MH_TRINHDIEN,local,2025,\(1_000_000 + i),\(500_000 + i),Cơ sở \(i)" + (status.map { ",\($0)" } ?? ""))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -49,7 +50,7 @@ import SyncTesting
     @Test func exportThenImportChangesNothing() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        _ = try replica.importCSV(Self.projectsCSV(count: 20))
+        _ = try replica.importCSV(Self.projectsCSV(count: 20, status: "in_progress"))
         _ = try replica.importCSV("year,fund_source,amount,note\n2025,local,5000000000,\"Kế hoạch \"\"địa phương\"\"\"\n2025,national,700000000,\n")
         _ = try replica.importCSV("project_code,kind,amount,voucher,paid_on\nKC-1,advance,100000,KB-1,2025-03-01\nKC-1,recovery,50000,KB-2,2025-04-01\n")
         for kind in [ImportReport.Kind.projects, .plan, .disbursements] {
@@ -73,14 +74,16 @@ import SyncTesting
         ("project_code,kind,amount,voucher,paid_on\nKC-1,payment,5,V,2025-02-30\n", "is not a date"),
         ("project_code,kind,amount,voucher,paid_on\nKC-1,gift,5,V,2025-02-03\n", "kind 'gift'"),
         ("project_code,kind,amount,voucher,paid_on\nKC-1,payment,5,,2025-02-03\n", "voucher is empty"),
-        ("project_code,kind,amount,voucher,paid_on\nKC-1,payment,400000,V1,2025-02-03\nKC-1,payment,200000,V2,2025-02-04\n", "line 3: this entry takes project KC-1"),
+        ("project_code,kind,amount,voucher,paid_on\nKC-1,payment,400000,V1,2025-02-03\nKC-1,payment,200000,V2,2025-02-04\n", "line 3: project KC-1: this entry would take disbursements to 600000 VND, past the limit of 500001"),
+        ("project_code,kind,amount,voucher,paid_on\nKC-1,recovery,5,V,2025-02-03\n", "line 2: project KC-1: this entry would take disbursements below zero"),
+        ("project_code,kind,amount,voucher,paid_on\nKC-1,payment,5,V,2024-12-31\n", "outside the life of a 2025 project"),
         ("project_code,kind,amount,voucher,paid_on\nKC-1,payment,5,V1,2025-02-03\nKC-1,payment,6,V1,2025-02-04\n", "line 3: voucher V1 is also on line 2"),
         ("year,fund_source,amount\n\"2025,local,5\n", "not closed"),
     ] as [(String, String)])
     func eachBadInputIsNamed(text: String, expected: String) throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        _ = try replica.importCSV(Self.projectsCSV(count: 1))  // KC-1 with 500001 VND requested
+        _ = try replica.importCSV(Self.projectsCSV(count: 1, status: "approved"))  // KC-1 with 500001 VND requested
         let before = try outboxCount(replica)
         let error = #expect(throws: ImportRejection.self) { try replica.importCSV(text) }
         #expect(error?.problems.joined(separator: "\n").contains(expected) == true, "\(error?.problems ?? [])")

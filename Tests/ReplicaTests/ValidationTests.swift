@@ -16,7 +16,7 @@ import SyncTesting
         p = sampleProject(); p.requestedSupport = p.totalCost + 1
         #expect(try message { try replica.addProject(p) }.contains("more than the total cost"))
         p = sampleProject(); p.province = "99"
-        #expect(try message { try replica.addProject(p) }.contains("unknown province"))
+        #expect(try message { try replica.addProject(p) }.contains("is not a province code"))
         p = sampleProject(); p.year = 1990
         #expect(try message { try replica.addProject(p) }.contains("out of range"))
         // A former province (77, merged into 79) is accepted on historic records.
@@ -30,7 +30,8 @@ import SyncTesting
     @Test func disbursementsStayWithinSupportAndVouchersAreUnique() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        try replica.addProject(sampleProject())  // requested 300 m, not yet approved
+        try replica.addProject(sampleProject())  // requested 300 m; approved locally with no amount, so 300 m is the limit
+        try replica.approveLocally("KC-01")
         try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 200_000_000, voucher: "KB-1", paidOn: "2025-03-01"))
         #expect(try message {
             try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 100_000_001, voucher: "KB-2", paidOn: "2025-04-01"))
@@ -111,6 +112,7 @@ import SyncTesting
         #expect(throws: ReplicaError.self) { try replica.updateProject("KC-01", ProjectUpdate(category: "NOPE")) }
         #expect(throws: ReplicaError.self) { try replica.updateProject("KC-01", ProjectUpdate()) }
         #expect(throws: ReplicaError.self) { try replica.updateProject("NONE", ProjectUpdate(name: "x")) }
+        try replica.approveLocally("KC-01")
         try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 100, voucher: "V1", paidOn: "2025-01-02"))
         #expect(try replica.ledger("KC-01").map(\.amount) == [100])
         try replica.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: "n")

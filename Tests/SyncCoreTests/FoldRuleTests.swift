@@ -5,7 +5,9 @@ import Testing
 @Suite struct FoldRuleTests {
     static let project = RowID(unchecked: "01a220b8-0000-7000-8000-000000000001")
 
-    static func hlc(_ ms: UInt64, _ node: String) -> HLCTimestamp { HLCTimestamp(milliseconds: ms, counter: 0, node: node) }
+    /// Clocks from 1 October 2025 on: a ledger entry is dated no later than the day its clock says it was recorded.
+    static let base: UInt64 = 1_759_276_800_000
+    static func hlc(_ ms: UInt64, _ node: String) -> HLCTimestamp { HLCTimestamp(milliseconds: base + ms, counter: 0, node: node) }
 
     static func create(fund: FundSource, status: ProjectStatus = .draft, requested: Int64 = 800, at ms: UInt64 = 1) -> Change {
         Change(table: .project, id: project, op: .upsert, hlc: hlc(ms, "79"), fields: [
@@ -103,7 +105,7 @@ import Testing
     }
 
     @Test func aRecoveryMakesRoomAndTheLimitIsRequestedSupportUntilApproval() {
-        let r = fold([Self.create(fund: .local, requested: 800),
+        let r = fold([Self.create(fund: .local, status: .approved, requested: 800),
                       Self.payment(1, amount: 800, voucher: nil, at: 3), Self.payment(2, amount: 100, voucher: nil, at: 4, kind: .recovery),
                       Self.payment(3, amount: 100, voucher: nil, at: 5), Self.payment(4, amount: 1, voucher: nil, at: 6)])
         #expect(r.conflicts.map(\.rule) == [.overDisbursement])
@@ -111,7 +113,7 @@ import Testing
     }
 
     @Test func aDuplicateVoucherIsHeld() {
-        let r = fold([Self.create(fund: .local), Self.payment(1, amount: 10, voucher: "KB-1", at: 3), Self.payment(2, amount: 10, voucher: "KB-1", at: 4)])
+        let r = fold([Self.create(fund: .local, status: .approved), Self.payment(1, amount: 10, voucher: "KB-1", at: 3), Self.payment(2, amount: 10, voucher: "KB-1", at: 4)])
         #expect(r.conflicts.map(\.rule) == [.duplicateVoucher])
         #expect(r.rows.first { $0.held }?.id == Self.payment(2, amount: 0, voucher: nil, at: 0).id.rawValue)
     }
@@ -125,7 +127,7 @@ import Testing
         delete.hlc = Self.hlc(5, "79")
         delete.op = .delete
         delete.fields = [:]
-        let r = fold([Self.create(fund: .local), entry, edit, delete])
+        let r = fold([Self.create(fund: .local, status: .approved), entry, edit, delete])
         let row = r.rows.first { $0.table == .disbursement }
         #expect(row?.state.fields["amount"] == .integer(10))
         #expect(row?.state.isDeleted == false)
@@ -168,7 +170,7 @@ import Testing
         let deletedFirst = Change(table: .disbursement, id: Self.payment(3, amount: 0, voucher: nil, at: 0).id, op: .delete,
                                   hlc: Self.hlc(4, "79"), fields: [:])
         let own = Self.payment(4, amount: 700, voucher: "K-1", at: 5)
-        let r = fold([Self.create(fund: .local, requested: 800), byCentre, forAnotherOffice, deletedFirst, own])
+        let r = fold([Self.create(fund: .local, status: .approved, requested: 800), byCentre, forAnotherOffice, deletedFirst, own])
         #expect(r.conflicts.map(\.rule) == [.ownership, .ownership, .ledgerAppendOnly])
         let held = Set(r.rows.filter(\.held).map(\.id))
         #expect(held == [byCentre.id.rawValue, forAnotherOffice.id.rawValue, deletedFirst.id.rawValue])

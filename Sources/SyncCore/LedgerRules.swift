@@ -1,0 +1,107 @@
+/// The money rules of a project's ledger, in one place (docs/CONFLICTS.md, rule 3 and
+/// "Invariants"). The centre's fold applies them entry by entry in clock order and holds an entry
+/// that breaks one as a conflict; the office applies the same rules before it writes an entry, to
+/// refuse it with a message instead.
+public enum LedgerRules {
+    /// A project's life in years: entries are dated from 1 January of its plan year to 31
+    /// December five years later (a multi-year project settles at the latest then).
+    public static let lifeYears: Int64 = 5
+
+    /// Why an entry may not be recorded.
+    public enum Refusal: Error, Sendable, Equatable {
+        /// Paid (advances + payments + settlement adjustments − recoveries) would pass the limit
+        /// (approved support, or requested support before approval), or overflow.
+        case overLimit(after: Int64?, limit: Int64, paidBefore: Int64)
+        /// A recovery (or a negative adjustment) would take paid below zero: more comes back than went out.
+        case belowZero(after: Int64, paidBefore: Int64)
+        /// The project's status at the time takes no entry of this kind.
+        case status(ProjectStatus?)
+        /// The date is outside the project's life, or after the day the entry was recorded.
+        case date(String)
+
+        public var rule: ConflictRule {
+            switch self {
+            case .overLimit: .overDisbursement
+            case .belowZero: .overRecovery
+            case .status, .date: .paymentNotAllowed
+            }
+        }
+
+        /// One sentence, with amounts in VND.
+        public var message: String {
+            switch self {
+            case .overLimit(let after, let limit, let before):
+                "this entry would take disbursements to \(after.map { "\($0)" } ?? "an overflow") VND, past the limit of \(limit) VND (\(before) VND paid before it)"
+            case .belowZero(let after, let before):
+                "this entry would take disbursements below zero (to \(after) VND): only \(before) VND was paid before it"
+            case .status(let status):
+                "a project in status \(status?.rawValue ?? "none") takes no such entry (entries from approval on; while halted, recoveries only)"
+            case .date(let reason):
+                reason
+            }
+        }
+    }
+
+    /// The statuses in which a project takes an entry of `kind`: from approval on (never before),
+    /// and while halted only recoveries. The rule looks no further: the centre judges an entry by
+    /// the status in force at its clock, and an office's own status moves reach it coalesced with
+    /// the project row (a project approved, paid and settled between two syncs arrives settled,
+    /// stamped before its payments), so "settled" or "closed" at an entry's clock does not mean the
+    /// payment came after the settlement. Corrections after settlement (recoveries, adjustments)
+    /// are real, so those statuses keep taking entries.
+    public static func statuses(for kind: DisbursementKind) -> Set<ProjectStatus> {
+        let afterApproval: Set<ProjectStatus> = [.approved, .contracted, .inProgress, .accepted, .settled, .closed]
+        return kind == .recovery ? afterApproval.union([.halted]) : afterApproval
+    }
+
+    /// The signed effect of an entry on the amount paid.
+    public static func signed(_ kind: DisbursementKind, _ amount: Int64) -> Int64 {
+        kind == .recovery ? 0 &- amount : amount
+    }
+
+    /// What entries of (kind, amount) add up to as paid, or nil when the sum overflows.
+    public static func paid(_ entries: some Sequence<(DisbursementKind, Int64)>) -> Int64? {
+        var total: Int64 = 0
+        for (kind, amount) in entries {
+            let (sum, overflow) = total.addingReportingOverflow(signed(kind, amount))
+            if overflow { return nil }
+            total = sum
+        }
+        return total
+    }
+
+    /// The conflict rules that hold a ledger entry out of every total until a person accepts it.
+    public static let holdingRules: [ConflictRule] = [.overDisbursement, .overRecovery, .paymentNotAllowed, .duplicateVoucher, .ownership]
+
+    /// Checks one entry against the project as it stood when the entry was made: `paid` before it,
+    /// the `limit`, the `status`, the plan `year`, and `recordedOn` (the day the entry was
+    /// recorded: the office's date when it writes, the date of the change's clock at the centre).
+    /// Returns the amount paid after the entry, or why it may not be recorded.
+    public static func admit(kind: DisbursementKind, amount: Int64, paidOn: String, paid: Int64, limit: Int64?,
+                             status: ProjectStatus?, year: Int64?, recordedOn: String?) -> Result<Int64, Refusal> {
+        guard let status, statuses(for: kind).contains(status) else { return .failure(.status(status)) }
+        if let problem = dateProblem(paidOn, year: year, recordedOn: recordedOn) { return .failure(.date(problem)) }
+        let (after, overflow) = paid.addingReportingOverflow(signed(kind, amount))
+        if let limit, overflow || after > limit { return .failure(.overLimit(after: overflow ? nil : after, limit: limit, paidBefore: paid)) }
+        if !overflow, after < 0 { return .failure(.belowZero(after: after, paidBefore: paid)) }
+        if overflow { return .failure(.overLimit(after: nil, limit: limit ?? ValueRules.maxAmount, paidBefore: paid)) }
+        return .success(after)
+    }
+
+    /// Why `paidOn` is not a date an entry of a project of plan year `year` may carry, or nil:
+    /// within the project's life, and not after the day it was recorded (a payment is recorded
+    /// when it is made or later, never ahead).
+    public static func dateProblem(_ paidOn: String, year: Int64?, recordedOn: String?) -> String? {
+        guard CalendarDate.isValid(paidOn) else { return "'\(paidOn)' is not a date (YYYY-MM-DD)" }
+        if let year {
+            let first = "\(year)-01-01", last = "\(year + lifeYears)-12-31"
+            if paidOn < first || paidOn > last {
+                return "the entry is dated \(paidOn), outside the life of a \(year) project (\(first) to \(last))"
+            }
+        }
+        if let recordedOn, paidOn > recordedOn {
+            return "the entry is dated \(paidOn), after the day it was recorded (\(recordedOn)); record payments when they are made"
+        }
+        return nil
+    }
+}

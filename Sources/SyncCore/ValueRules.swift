@@ -1,0 +1,100 @@
+/// The bounds every value of a synced row must meet, in one place (docs/CONFLICTS.md,
+/// "Invariants and where they are enforced"). The office's commands and importer check them early
+/// to give a better message; the centre checks every pushed change against them, and that is the
+/// check that counts: a changeset with a value out of bounds is refused whole (400).
+public enum ValueRules {
+    /// The largest amount of VND one field may hold: 10^15 (a million billion VND, three orders
+    /// above the national khuyến công budget of a decade). With at most 5,000 rows per changeset
+    /// and sums done with checked arithmetic, no total of one office can overflow `Int64` before
+    /// it holds 9,000 such rows; a sum that would is refused, not wrapped.
+    public static let maxAmount: Int64 = 1_000_000_000_000_000
+    /// Years of plans, projects and programmes.
+    public static let years: ClosedRange<Int64> = 2000...2100
+    /// Longest text of a name, a beneficiary or a note, in characters.
+    public static let maxLongText = 2_000
+    /// Longest text of a code, a voucher, a reference or an id, in characters.
+    public static let maxShortText = 200
+
+    private static let longText: Set<String> = ["name", "beneficiary", "note"]
+    private static let amounts: Set<String> = ["amount", "total_cost", "requested_support", "approved_support", "counterpart_funds"]
+    private static let yearFields: Set<String> = ["year", "start_year", "end_year"]
+    private static let dateFields: Set<String> = ["paid_on", "occurred_on"]
+
+    /// Amounts that are more than 0 (a plan or a project of nothing is a mistake); every other
+    /// amount outside the ledger is 0 or more.
+    private static func isPositive(_ table: SyncedTable, _ field: String) -> Bool {
+        (table == .planLine && field == "amount") || (table == .project && (field == "total_cost" || field == "requested_support"))
+    }
+
+    /// What is wrong with `value` as field `field` of a `table` row, or nil. `writer` is the
+    /// office writing it (nil: not known, e.g. a check of a value alone): a project's province
+    /// must be one it may write.
+    public static func problem(_ table: SyncedTable, _ field: String, _ value: FieldValue, writer: OfficeCode? = nil) -> String? {
+        switch value {
+        case .null:
+            return nil
+        case .integer(let n):
+            if yearFields.contains(field), !years.contains(n) {
+                return "\(field) \(n) is not a year between \(years.lowerBound) and \(years.upperBound)"
+            }
+            if amounts.contains(field) {
+                if table == .disbursement {
+                    // A settlement adjustment carries its own sign; the row rule checks the rest.
+                    if n == 0 || n.magnitude > maxAmount.magnitude { return "\(field) must be a non-zero amount of at most \(maxAmount) VND (got \(n))" }
+                } else if !((isPositive(table, field) ? 1 : 0)...maxAmount).contains(n) {
+                    return "\(field) must be \(isPositive(table, field) ? "more than" : "at least") 0 and at most \(maxAmount) VND (got \(n))"
+                }
+            }
+            return nil
+        case .text(let text):
+            let limit = longText.contains(field) ? maxLongText : maxShortText
+            if text.count > limit { return "\(field) is \(text.count) characters long; at most \(limit) are kept" }
+            if dateFields.contains(field), !CalendarDate.isValid(text) {
+                return "\(field) '\(text)' is not a date (YYYY-MM-DD between 2000 and 2100)"
+            }
+            switch (table, field) {
+            case (_, "fund_source") where FundSource(rawValue: text) == nil:
+                return "fund_source '\(text)' is not one of \(FundSource.allCases.map(\.rawValue).joined(separator: ", "))"
+            case (.disbursement, "kind") where DisbursementKind(rawValue: text) == nil:
+                return "kind '\(text)' is not one of \(DisbursementKind.allCases.map(\.rawValue).joined(separator: ", "))"
+            case (.projectEvent, "kind") where ProjectEventKind(rawValue: text) == nil:
+                return "kind '\(text)' is not one of \(ProjectEventKind.allCases.map(\.rawValue).joined(separator: ", "))"
+            case (.conflictResolution, "choice") where ResolutionChoice(rawValue: text) == nil:
+                return "choice '\(text)' is not one of \(ResolutionChoice.allCases.map(\.rawValue).joined(separator: ", "))"
+            case (.project, "category") where ReferenceData.category(code: text) == nil:
+                return "category '\(text)' is not an activity category of Decree 45/2012 as amended"
+            case (.project, "province"):
+                guard ReferenceData.isKnownProvince(text) else { return "province '\(text)' is not a province code" }
+                if let writer, writer != .central, !mayWrite(province: text, office: writer) {
+                    return "province \(text) is not office \(writer)'s to write; it writes \(writableProvinces(writer).joined(separator: ", "))"
+                }
+                return nil
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// What is wrong with a whole row (rules across fields), or nil: a ledger entry other than a
+    /// settlement adjustment moves money one way, so its amount is more than 0.
+    public static func rowProblem(_ table: SyncedTable, _ fields: [String: FieldValue]) -> String? {
+        if table == .disbursement, let kind = fields["kind"]?.text.flatMap(DisbursementKind.init(rawValue:)), kind != .settlementAdjustment,
+           let amount = fields["amount"]?.integer, amount <= 0 {
+            return "amount must be more than 0 VND for a \(kind.rawValue) (got \(amount)); a recovery is written as a positive amount"
+        }
+        return nil
+    }
+
+    /// Whether `office` may record `province` on a project: its own code, or a former province
+    /// merged into it by the official map (Decision 19/2025), whose records keep their old code.
+    public static func mayWrite(province: String, office: OfficeCode) -> Bool {
+        province == office.rawValue
+            || (ReferenceData.province(code: office.rawValue) != nil && ReferenceData.formerProvinces.contains { $0.code == province && $0.successor == office.rawValue })
+    }
+
+    /// The province codes `office` may write, its own first.
+    public static func writableProvinces(_ office: OfficeCode) -> [String] {
+        guard ReferenceData.province(code: office.rawValue) != nil else { return [office.rawValue] }
+        return [office.rawValue] + ReferenceData.formerProvinces.filter { $0.successor == office.rawValue && $0.code != office.rawValue }.map(\.code)
+    }
+}
