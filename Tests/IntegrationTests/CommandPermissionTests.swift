@@ -84,6 +84,7 @@ import Testing
         ["status"], ["status", "--json"], ["sync"], ["sync", "--now"], ["daemon", "--interval", "1"], ["project", "list"],
         ["project", "add", "--code", "P-1", "--name", "x", "--category", "CDS", "--fund", "local", "--year", "2025", "--total-cost", "4", "--requested", "1"],
         ["plan", "list"], ["plan", "add", "--year", "2025", "--fund", "local", "--amount", "5"], ["program", "list"], ["conflicts", "list"],
+        ["outbox", "show"], ["outbox", "retry"], ["outbox", "withdraw", "disbursement", "x"],
         ["disburse", "--project", "P-1", "--kind", "payment", "--amount", "1", "--voucher", "V", "--date", "2025-01-01"],
         ["import", "CSV"], ["export", "projects"], ["report", "--year", "2025"], ["metrics"], ["verify"], ["resync", "--force"], ["resync", "--rebuild"],
     ]
@@ -192,7 +193,8 @@ import Testing
 
     /// Every promo-central command that opens the store.
     static let centralCommands: [[String]] = [
-        ["serve", "--port", "0"], ["office", "list"], ["office", "add", "80"], ["office", "revoke", "79"], ["project", "list"], ["conflicts", "list"],
+        ["serve", "--port", "0"], ["office", "list"], ["office", "add", "80"], ["office", "revoke", "79"], ["office", "reinstate", "79"],
+        ["project", "list"], ["conflicts", "list"],
         ["audit", "verify"], ["audit", "log"], ["report", "--year", "2025"], ["summary"], ["backup", "--to", "BACKUP"], ["restore", "--from", "BACKUP"],
         ["cap", "--fund", "local", "--category", "CDS", "--percent", "30"],
     ]
