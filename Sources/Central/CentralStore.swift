@@ -56,6 +56,9 @@ public final class CentralStore: Sendable {
             // files SQLite makes take the same mode, whatever the umask.
             if !FileManager.default.fileExists(atPath: path) { try Self.createOwnerOnly(path) }
             let pool = try DatabasePool(path: path, configuration: config)
+            // An acknowledgement means the changeset is on disk: every commit waits for it
+            // (GRDB's WAL pools default to NORMAL, under which a power cut loses the last commits).
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             try Self.migrator().migrate(pool)
             self.database = pool
             self.epoch = try pool.write { db in

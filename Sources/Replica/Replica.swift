@@ -45,6 +45,16 @@ public final class Replica: Sendable {
         return config
     }
 
+    /// Opens the file's connections. Every commit waits for the disk (`synchronous = FULL`; GRDB's
+    /// WAL pools default to NORMAL, under which a power cut may lose the last commits): a captured
+    /// write or a recorded acknowledgement that was reported done must survive one. Only pulled
+    /// pages, which can be fetched again, commit without waiting (``writeRefetchable(_:_:)``).
+    static func openPool(_ path: String) throws -> DatabasePool {
+        let pool = try DatabasePool(path: path, configuration: configuration())
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+        return pool
+    }
+
     /// Creates a new replica at `path` and records its settings.
     public static func create(at path: String, settings: ReplicaSettings, faults: FaultInjector = FaultInjector()) throws(ReplicaError) -> Replica {
         if FileManager.default.fileExists(atPath: path) {
@@ -62,7 +72,7 @@ public final class Replica: Sendable {
                                    hint: "Check that the data folder exists and is writable by the service user.")
             }
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
-            let pool = try DatabasePool(path: path, configuration: configuration())
+            let pool = try openPool(path)
             try Schema.migrator().migrate(pool)
             replica = Replica(path: path, database: pool, faults: faults)
             try pool.write { db in try recordNewReplica(db, settings: settings) }
@@ -90,7 +100,7 @@ public final class Replica: Sendable {
                 hint: "Try: promo-sync init --office CODE --central URL --token-file FILE")
         }
         do {
-            let pool = try DatabasePool(path: path, configuration: configuration())
+            let pool = try openPool(path)
             try Schema.migrator().migrate(pool)
             let replica = Replica(path: path, database: pool, faults: faults)
             _ = try replica.settings()

@@ -198,3 +198,16 @@ import Testing
         }
     }
 }
+
+/// An acknowledgement means the changeset is on the centre's disk: the store's writer connection
+/// commits with `synchronous = FULL` (GRDB's WAL default is NORMAL), when it is created and when
+/// it is opened again.
+@Suite struct CentralDurabilityTests {
+    @Test func theStoreWaitsForTheDiskOnEveryCommit() throws {
+        let dir = try TemporaryDirectory()
+        for _ in 0..<2 {
+            let store = try CentralStore(path: dir.file(CentralStore.fileName))
+            #expect(try store.database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import SyncCore
+import SyncTesting
 import GRDB
 import Testing
 @testable import Replica
@@ -15,5 +17,21 @@ import Testing
         #expect(!ReplicaError.wrap(DatabaseError(resultCode: .SQLITE_CORRUPT), during: "x").isTransient)
         #expect(!ReplicaError.wrap(DatabaseError(resultCode: .SQLITE_CONSTRAINT), during: "x").isTransient)
         #expect(ReplicaError.wrap(DatabaseError(resultCode: .SQLITE_FULL), during: "x").message.contains("the disk is full"))
+    }
+}
+
+/// A write promo-sync reports done survives a power cut: the writer connection commits with
+/// `synchronous = FULL` (GRDB's WAL pools default to NORMAL), also after a pulled page, which
+/// alone commits without waiting for the disk.
+@Suite struct DurableCommitTests {
+    @Test func theReplicaWaitsForTheDiskOnEveryCommitButAPulledPage() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        func level() throws -> Int { try replica.database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 } }
+        #expect(try level() == 2)
+        let reopened = try Replica.open(at: replica.path)
+        #expect(try reopened.database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        try replica.applyPulledPage(PullResponse(epoch: Epoch("e"), records: [], nextCursor: PullCursor(0), hasMore: false))
+        #expect(try level() == 2)
     }
 }
