@@ -43,14 +43,15 @@ struct Resync: AsyncParsableCommand {
         engine.onProgress = TerminalProgress.handler
         defer { TerminalProgress.finish() }
         do {
-            if try engine.replica.status().epochMismatch != nil {
-                let (queued, report) = try await engine.forceResync()
-                print("resync done: adopted the centre's new epoch, re-sent \(queued) records in \(report.changesetsPushed) changesets, pulled \(report.recordsPulled) records")
-            } else {
-                let (before, after) = try await engine.repair()
+            switch try await engine.resync() {
+            case .resent(let reason, let queued, let report):
+                print("resync done: \(reason); re-sent \(queued) records in \(report.changesetsPushed) changesets, pulled \(report.recordsPulled) records")
+            case .repaired(let before, let after):
                 print("resync: before: \(before.summary); after: \(after.summary)")
                 if !after.identical { throw ExitCode(1) }
             }
+            // A running daemon in backoff syncs at once instead of waiting out its delay.
+            _ = pokeDaemon(engine.replica)
         } catch let error as SyncAgentError {
             printError("resync failed: \(error.message)")
             if let hint = error.hint { printError("hint: \(hint)") }

@@ -34,6 +34,9 @@ public struct ReplicaStatus: Sendable {
     public var lastVerifyResult: String?
     /// The changeset the centre refused for one of its rows, until it is retried or withdrawn.
     public var refusal: ChangesetRefusal?
+    /// The last time the office re-sent what a restored or rolled-back centre lacked, and why.
+    public var lastRepairAt: Date?
+    public var lastRepair: String?
 }
 
 /// The outcome of one sync attempt, as the agent records it.
@@ -68,7 +71,8 @@ extension Replica {
                 daemonPID: s[StateKey.daemonPID.rawValue].flatMap { Int32($0) },
                 daemonHeartbeatAt: date(.daemonHeartbeatAt),
                 epochMismatch: s[StateKey.epochMismatch.rawValue],
-                refusal: try Self.refusal(db))
+                refusal: try Self.refusal(db),
+                lastRepairAt: date(.lastRepairAt), lastRepair: s[StateKey.lastRepair.rawValue])
         }
         status.openConflicts = open
         let verify = try read("reading the last verification") { db in
@@ -98,6 +102,15 @@ extension Replica {
                 try State.set(db, .lastErrorAt, Timestamps.format(now))
                 try State.set(db, .lastErrorTransient, transient ? "1" : "0")
             }
+        }
+    }
+
+    /// Records that the office re-sent what the centre lacked (a new epoch, or acknowledged
+    /// changesets it no longer holds), for `promo-sync status`.
+    public func recordRepair(_ description: String, at now: Date = Date()) throws(ReplicaError) {
+        try write("recording a repair") { db in
+            try State.set(db, .lastRepairAt, Timestamps.format(now))
+            try State.set(db, .lastRepair, description)
         }
     }
 

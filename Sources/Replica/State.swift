@@ -20,6 +20,8 @@ enum StateKey: String, CaseIterable {
     case lastVerifyAt = "last_verify_at", lastVerifyResult = "last_verify_result"
     /// The changeset the centre refused for one of its rows (``ChangesetRefusal``, as JSON).
     case refusal
+    /// The last time the office healed a centre that lacked what it had acknowledged, and how.
+    case lastRepairAt = "last_repair_at", lastRepair = "last_repair"
 }
 
 /// Reads and writes `_sync_state`.

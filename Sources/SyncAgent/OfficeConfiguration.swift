@@ -27,7 +27,7 @@ public struct OfficeConfiguration: Sendable {
 
     static let keys: Set<String> = [
         "data_dir", "central.url", "central.token_file", "sync.interval_seconds", "sync.wake_check_ms",
-        "sync.max_changes_per_changeset", "sync.page_size", "sync.initial_backoff_ms", "sync.max_backoff_seconds",
+        "sync.max_changes_per_changeset", "sync.page_size", "sync.initial_backoff_ms", "sync.max_backoff_seconds", "sync.resync_on_new_epoch",
         "transport.connect_timeout_seconds", "transport.total_timeout_seconds", "transport.low_speed_limit_bytes",
         "transport.low_speed_time_seconds", "transport.ca_bundle", "transport.client_certificate", "transport.client_key",
         "transport.proxy", "status.degraded_after_minutes", "status.max_minutes_since_pull", "log.level",
@@ -67,6 +67,7 @@ public struct OfficeConfiguration: Sendable {
             c.schedule.initialBackoff = .milliseconds(try reader.integer("sync.initial_backoff_ms", default: 1_000, range: 10...600_000, unit: "milliseconds"))
             c.schedule.maxBackoff = .seconds(try reader.integer("sync.max_backoff_seconds", default: 300, range: 1...86_400, unit: "seconds"))
             c.engine.maxChangesPerChangeset = Int(try reader.integer("sync.max_changes_per_changeset", default: 1_000, range: 1...Int64(WireProtocol.maxChangesPerChangeset), unit: "changes"))
+            c.engine.resyncOnNewEpoch = try reader.boolean("sync.resync_on_new_epoch", default: true)
             c.engine.pageSize = Int(try reader.integer("sync.page_size", default: 5_000, range: 1...Int64(WireProtocol.maxPageSize), unit: "records"))
             c.transport.connectTimeout = .seconds(try reader.integer("transport.connect_timeout_seconds", default: 10, range: 1...600, unit: "seconds"))
             c.transport.totalTimeout = .seconds(try reader.integer("transport.total_timeout_seconds", default: 120, range: 1...86_400, unit: "seconds"))

@@ -32,6 +32,8 @@ public enum OfficeMetrics {
         counter("records_pulled", "Records applied from pull pages.", key: "records_pulled")
         counter("errors", "Failed sync cycles, by class.", labels: [("class", "transient")], key: "errors_transient")
         counter("errors", "Failed sync cycles, by class.", labels: [("class", "permanent")], key: "errors_permanent")
+        counter("repairs", "Times this office re-sent what the centre lacked (a restored or rolled-back centre).", key: "repairs")
+        gauge("refused_changeset", "1 while the centre refuses a changeset for one of its rows (promo-sync outbox).", status.refusal == nil ? 0 : 1)
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)

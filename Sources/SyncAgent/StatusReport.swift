@@ -79,6 +79,9 @@ public struct StatusReport: Codable, Sendable {
     public var lastError: LastError?
     /// The changeset the centre refused for one of its rows, until it is retried or withdrawn.
     public var refused: ChangesetRefusal?
+    /// The last time the office re-sent what the centre lacked (restored or rolled back), and why.
+    public var lastRepairAt: Date?
+    public var lastRepair: String?
 
     /// The report for a replica that could not be opened.
     public static func broken(_ reason: String, hint: String?) -> StatusReport {
@@ -137,7 +140,7 @@ public struct StatusReport: Codable, Sendable {
             lastSequence: s.lastSequence.rawValue, lastAcknowledgedSequence: s.lastAckedSequence.rawValue,
             openConflicts: s.openConflicts, lastVerifyAt: s.lastVerifyAt, lastVerifyResult: s.lastVerifyResult,
             lastError: s.lastError.map { LastError(message: $0, hint: s.lastErrorHint, at: s.lastErrorAt, transient: s.lastErrorTransient) },
-            refused: s.refusal)
+            refused: s.refusal, lastRepairAt: s.lastRepairAt, lastRepair: s.lastRepair)
     }
 
     /// The summary for people.
@@ -157,6 +160,7 @@ public struct StatusReport: Codable, Sendable {
         lines.append("cursor/epoch:  \(cursor.map(String.init) ?? "-") / \(epoch ?? "-")")
         lines.append("conflicts:     \(openConflicts) open")
         lines.append("last verify:   \(lastVerifyAt.map { "\(when($0)): \(lastVerifyResult ?? "?")" } ?? "never")")
+        if let lastRepairAt { lines.append("last repair:   \(when(lastRepairAt)): \(lastRepair ?? "?")") }
         if let refused {
             lines.append("refused:       changeset \(refused.sequence): \(refused.message)")
             lines.append("  hint: \(refused.hint)")

@@ -15,6 +15,9 @@ public struct SyncAgentError: Error, Sendable, CustomStringConvertible {
         case epochMismatch = "epoch_mismatch"
         /// The centre refused a changeset for what one of its rows says (``ChangesetRefusal``).
         case refused
+        /// The centre holds fewer of this office's changesets than it acknowledged (a rollback or
+        /// a power cut without a new epoch); the cycle heals it by itself.
+        case centreLostChangesets = "centre_lost_changesets"
         /// A fault seam fired (tests only).
         case injectedFault = "injected_fault"
     }

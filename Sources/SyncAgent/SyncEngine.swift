@@ -47,6 +47,9 @@ public struct SyncEngineConfiguration: Sendable {
     public var maxChangesPerChangeset = 1_000
     /// Records asked for per pull page.
     public var pageSize = 5_000
+    /// After the centre was restored from a backup (a new epoch), resynchronise within the cycle
+    /// as `promo-sync resync --force` would; when off, sync pauses and status says what to run.
+    public var resyncOnNewEpoch = true
 
     public init() {}
 }
@@ -74,7 +77,12 @@ public struct SyncEngine: Sendable {
     @discardableResult
     public func runCycle(now: @Sendable () -> Date = Date.init) async throws(SyncAgentError) -> CycleReport {
         do {
-            let report = try await cycle()
+            let report: CycleReport
+            do {
+                report = try await cycle()
+            } catch let error where error.code == .centreLostChangesets || (error.code == .epochMismatch && configuration.resyncOnNewEpoch) {
+                report = try await heal(after: error, now: now())
+            }
             try? replica.recordAttempt(.success, at: now())
             try? replica.addToCounters([
                 "cycles_ok": 1, "changesets_pushed": Int64(report.changesetsPushed), "changes_pushed": Int64(report.changesPushed),
@@ -138,6 +146,12 @@ public struct SyncEngine: Sendable {
                     refused = refusal
                     break
                 }
+                // The changeset does not follow the last the centre holds, in the same epoch: the
+                // centre lost changesets it had acknowledged.
+                if error.remoteCode == "sequence_gap" {
+                    throw SyncAgentError(.centreLostChangesets, "the centre lacks changesets before \(changeset.sequence) that it acknowledged",
+                                         transient: true, centralAnswered: true)
+                }
                 throw SyncAgentError(error)
             }
             // Sent next only if it directly follows this one (it is then the oldest unacknowledged
@@ -189,6 +203,11 @@ public struct SyncEngine: Sendable {
             }
             let page = exchange.value
             try checkEpoch(page.epoch, known: known)
+            if let held = exchange.officeSequence, held.rawValue < position.lastAcked {
+                throw SyncAgentError(.centreLostChangesets,
+                                     "the centre holds changeset \(held) of this office but had acknowledged \(position.lastAcked)",
+                                     transient: true, centralAnswered: true)
+            }
             if page.hasMore { next = fetch(after: page.nextCursor) }
             let replica = self.replica
             do { _ = try await runBlocking { () throws(ReplicaError) in try replica.applyPulledPage(page) } } catch {
@@ -237,6 +256,46 @@ public struct SyncEngine: Sendable {
     /// position, re-sends every row this office owns, and pulls the whole log again. Safe to
     /// interrupt and run again. Returns the rows queued and the cycle's report.
     public func forceResync() async throws(SyncAgentError) -> (queued: Int, report: CycleReport) {
+        let queued = try await prepareForcedResync()
+        return (queued, try await runCycle())
+    }
+
+    /// What ``resync()`` found and did.
+    public enum ResyncOutcome: Sendable {
+        /// The centre was restored (another epoch) or lost changesets it had acknowledged: every
+        /// row this office owns was re-sent and the whole log pulled again.
+        case resent(reason: String, queued: Int, report: CycleReport)
+        /// Nothing was lost: the rows that differ were compared and repaired.
+        case repaired(before: VerifyReport, after: VerifyReport)
+    }
+
+    /// `promo-sync resync --force`: asks the centre what it holds of this office, and re-sends
+    /// everything when the centre has another epoch or lacks acknowledged changesets (whether or
+    /// not a cycle has seen it yet), or else compares digests and repairs what differs. Works the
+    /// first time in any state.
+    public func resync() async throws(SyncAgentError) -> ResyncOutcome {
+        let state: OfficeStateResponse
+        let position: SyncPosition
+        do {
+            state = try await client.officeState()
+            position = try replica.syncPosition()
+        } catch { throw SyncAgentError.wrap(error) }
+        var reason: String?
+        if let known = position.epoch, known != state.epoch {
+            reason = "the centre's epoch changed from \(known) to \(state.epoch)"
+        } else if state.lastSequence.rawValue < position.lastAcked {
+            reason = "the centre holds changeset \(state.lastSequence) of this office but had acknowledged \(position.lastAcked)"
+        }
+        guard let reason else {
+            let (before, after) = try await repair()
+            return .repaired(before: before, after: after)
+        }
+        let (queued, report) = try await forceResync()
+        return .resent(reason: reason, queued: queued, report: report)
+    }
+
+    /// Adopts the centre's epoch and chain position and queues every row this office owns.
+    private func prepareForcedResync() async throws(SyncAgentError) -> Int {
         let state: OfficeStateResponse
         do { state = try await client.officeState() } catch { throw SyncAgentError(error) }
         let queued: Int
@@ -244,7 +303,20 @@ public struct SyncEngine: Sendable {
             queued = try replica.prepareForcedResync(centralSequence: state.lastSequence, centralHash: state.lastHash, epoch: state.epoch)
         } catch { throw SyncAgentError(error) }
         logger.notice("forced resync prepared", metadata: ["sync.queued": "\(queued)", "sync.epoch": "\(state.epoch)"])
-        return (queued, try await runCycle())
+        return queued
+    }
+
+    /// Heals, within the cycle and without a person, a centre that was restored (a new epoch) or
+    /// lost acknowledged changesets: re-sends every row this office owns and pulls the whole log
+    /// again, as `promo-sync resync --force` does; records the repair for status and metrics.
+    private func heal(after error: SyncAgentError, now: Date) async throws(SyncAgentError) -> CycleReport {
+        logger.warning("the centre lacks what this office sent it; re-sending every row this office owns",
+                       metadata: ["error": "\(error.message)"])
+        let queued = try await prepareForcedResync()
+        let report = try await cycle()
+        try? replica.recordRepair("\(error.message); re-sent \(queued) rows", at: now)
+        try? replica.addToCounters(["repairs": 1])
+        return report
     }
 
     /// Stops the cycle when the centre's epoch is not the one this office synced with: a restored

@@ -51,6 +51,19 @@ public struct ConfigReader: Sendable {
         }
     }
 
+    /// A true/false setting (from the environment: true, false, 1 or 0).
+    public func boolean(_ key: String, default value: Bool) throws(Problem) -> Bool {
+        guard let (found, origin) = raw(key) else { return value }
+        switch found {
+        case .boolean(let b): return b
+        case .integer(1): return true
+        case .integer(0): return false
+        case .string(let s) where ["true", "1"].contains(s.lowercased()): return true
+        case .string(let s) where ["false", "0"].contains(s.lowercased()): return false
+        default: throw Problem(message: "\(origin): \(key) expects true or false, got \(found)")
+        }
+    }
+
     /// A whole-number setting within `range`; `unit` goes into the error message.
     public func integer(_ key: String, default value: Int64, range: ClosedRange<Int64>, unit: String) throws(Problem) -> Int64 {
         guard let (found, origin) = raw(key) else { return value }

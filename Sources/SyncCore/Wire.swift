@@ -6,6 +6,11 @@ public enum WireProtocol {
     public static let version = 1
     /// The response header that carries the central's epoch on every answer, errors included.
     public static let epochHeader = "Promo-Epoch"
+    /// On every pull page: the last changeset of the pulling office the centre holds, and its
+    /// hash. An office that holds a later acknowledgement knows the centre lost it (a rollback or
+    /// a power cut without a new epoch) and sends it again (docs/PROTOCOL.md).
+    public static let officeSequenceHeader = "Promo-Office-Sequence"
+    public static let officeHashHeader = "Promo-Office-Hash"
     /// Largest page an office may ask for.
     public static let maxPageSize = 5_000
     /// Most changes one changeset may carry.

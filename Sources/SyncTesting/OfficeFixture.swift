@@ -34,14 +34,14 @@ public struct OfficeFixture: Sendable {
     /// Opens (or creates) a replica at a given path with an existing token file, for tests that
     /// restart a central and keep the office.
     public static func attach(replicaPath: String, office: String, central: LiveCentral, tokenPath: String,
-                              faults: FaultInjector = FaultInjector()) throws -> OfficeFixture {
+                              faults: FaultInjector = FaultInjector(), configuration: SyncEngineConfiguration = .init()) throws -> OfficeFixture {
         let replica = FileManager.default.fileExists(atPath: replicaPath)
             ? try Replica.open(at: replicaPath, faults: faults)
             : try Replica.create(at: replicaPath, settings: ReplicaSettings(office: try OfficeCode(office), centralURL: central.url, tokenFile: tokenPath), faults: faults)
         var logger = Logger(label: "test-office-\(office)")
         logger.logLevel = .warning
         let client = CentralClient(baseURL: central.url, token: try TokenFile.read(path: tokenPath), http: HTTPClient())
-        return OfficeFixture(replica: replica, engine: SyncEngine(replica: replica, client: client, logger: logger),
+        return OfficeFixture(replica: replica, engine: SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger),
                              directory: try TemporaryDirectory(prefix: "unused"))
     }
 

@@ -25,6 +25,9 @@ public struct CentralClient: Sendable {
         public var epoch: Epoch?
         public var bytesSent: Int64
         public var bytesReceived: Int64
+        /// What the centre holds of this office's chain, when it said (pull pages).
+        public var officeSequence: ChangesetSequence? = nil
+        public var officeHash: String? = nil
     }
 
     /// `GET /health` (no token needed).
@@ -94,7 +97,9 @@ public struct CentralClient: Sendable {
         }
         do {
             let value = try decode.map { decode throws in try decode(response.body) } ?? JSONDecoder().decode(T.self, from: response.body)
-            return Exchange(value: value, epoch: epoch, bytesSent: response.bytesSent, bytesReceived: response.bytesReceived)
+            return Exchange(value: value, epoch: epoch, bytesSent: response.bytesSent, bytesReceived: response.bytesReceived,
+                            officeSequence: response.headers[WireProtocol.officeSequenceHeader.lowercased()].flatMap(Int64.init).map(ChangesetSequence.init),
+                            officeHash: response.headers[WireProtocol.officeHashHeader.lowercased()])
         } catch {
             throw TransportError(.invalidResponse, "the centre's answer to \(method) \(path) is not what the protocol says: \(error)",
                                  hint: "Is the central URL pointing at promo-central of a compatible version?", transient: true,

@@ -195,32 +195,114 @@ import Testing
         // The centre is restored from the backup: it has A and B but not C, under a new epoch.
         try CentralStore.restore(from: backupPath, to: storePath)
         try await withLiveCentral(directory: folder, storePath: storePath) { central in
+            // Office 79 heals within its next cycle, without a person: it adopts the new epoch,
+            // re-sends what it owns and pulls everything again.
             let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "79", central: central, tokenPath: tokenPath)
-            let error = await #expect(throws: SyncAgentError.self) { try await office.engine.runCycle() }
-            #expect(error?.code == .epochMismatch)
-            let status = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
-            #expect(status.health == .broken)
-
-            let (queued, _) = try await office.engine.forceResync()
-            #expect(queued == 6)  // three projects and their "created" events
+            let healed = try await office.engine.runCycle()
+            #expect(healed.changesPushed == 6)  // three projects and their "created" events
             let projects = try central.store.recordCounts().first { $0.office == "79" && $0.table == "project" }
             #expect(projects?.live == 3)
             #expect(try office.replica.count(.project) == 3)
             let after = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
             #expect(after.health == .ok, "\(after.reasons)")
+            #expect(after.lastRepair?.contains("epoch changed") == true && after.lastRepairAt != nil)
+            #expect(try office.replica.counters()["repairs"] == 1)
             // Nothing more to do afterwards.
             let idle = try await office.engine.runCycle()
             #expect(idle.changesetsPushed == 0 && idle.recordsPulled == 0)
-            // The second office recovers the same way; then both equal the centre row by row.
-            let second = try OfficeFixture.attach(replicaPath: secondPath, office: "80", central: central, tokenPath: secondToken)
-            await #expect(throws: SyncAgentError.self) { try await second.engine.runCycle() }
-            _ = try await second.engine.forceResync()
+            // Office 80 switched automatic resync off: its cycle stops and status says what to run;
+            // `resync --force` then works the first time (here even before a cycle saw the epoch).
+            var manual = SyncEngineConfiguration()
+            manual.resyncOnNewEpoch = false
+            let second = try OfficeFixture.attach(replicaPath: secondPath, office: "80", central: central, tokenPath: secondToken, configuration: manual)
+            guard case .resent(let reason, _, _)? = try? await second.engine.resync() else {
+                Issue.record("resync --force did not re-send after a new epoch")
+                return
+            }
+            #expect(reason.contains("epoch changed"))
             for (replica, code) in [(office.replica, "79"), (second.replica, "80")] {
                 let mine = digestRows(try replica.digestTree())
                 #expect(mine == digestRows(try central.store.digestTree(for: OfficeCode(unchecked: code))))
                 #expect(mine.count >= 4)
             }
             #expect(try second.replica.ledger("TN-1").map(\.amount) == [1_000_000])
+        }
+    }
+}
+
+/// A centre that lost its tail without a new epoch (a raw copy of its folder put back, or a power
+/// cut before the disk had it) is noticed by an office with nothing to push from the next pull's
+/// answer, and healed in that cycle without a person; automatic resync after a new epoch can be
+/// switched off, and then status names the command.
+@Suite struct CentreRollbackTests {
+    @Test func aCentreRolledBackInTheSameEpochIsHealedInOneCycle() async throws {
+        let folder = try TemporaryDirectory(prefix: "central-rollback")
+        let storePath = folder.file(CentralStore.fileName)
+        let copyPath = folder.file("copy.sqlite")
+        let officeFolder = try TemporaryDirectory(prefix: "office-96")
+        let tokenPath = officeFolder.file("office.token")
+        let replicaPath = officeFolder.file(Replica.fileName)
+        try await withLiveCentral(directory: folder, storePath: storePath) { central in
+            try TokenFile.write(try central.addOffice("96"), to: tokenPath)
+            let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "96", central: central, tokenPath: tokenPath)
+            try office.addProject(code: "CM-1")
+            try await office.engine.runCycle()
+            try central.store.backup(to: copyPath)  // the same epoch: a copy of the folder, not a restore
+            for code in ["CM-2", "CM-3"] {
+                try office.addProject(code: code)
+                try await office.engine.runCycle()
+            }
+        }
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: storePath + suffix) }
+        try FileManager.default.removeItem(atPath: storePath)
+        try FileManager.default.copyItem(atPath: copyPath, toPath: storePath)
+        try await withLiveCentral(directory: folder, storePath: storePath) { central in
+            #expect(try central.store.projects(office: "96").count == 1)
+            let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "96", central: central, tokenPath: tokenPath)
+            let status = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
+            #expect(status.pending.changes == 0)
+            try await office.engine.runCycle()
+            #expect(try central.store.projects(office: "96").count == 3)
+            #expect(digestRows(try office.replica.digestTree()) == digestRows(try central.store.digestTree(for: OfficeCode(unchecked: "96"))))
+            let after = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
+            #expect(after.health == .ok, "\(after.reasons)")
+            #expect(after.lastRepair?.contains("holds changeset 1 of this office but had acknowledged 3") == true, "\(after.lastRepair ?? "none")")
+            #expect(after.humanReadable().contains("last repair:"))
+            // Healed once: the next cycle has nothing to do.
+            let idle = try await office.engine.runCycle()
+            #expect(idle.changesetsPushed == 0)
+            #expect(try office.replica.counters()["repairs"] == 1)
+        }
+    }
+
+    @Test func withAutomaticResyncOffANewEpochStopsAndNamesTheCommand() async throws {
+        let folder = try TemporaryDirectory(prefix: "central-epoch")
+        let storePath = folder.file(CentralStore.fileName)
+        let backupPath = folder.file("backup.sqlite")
+        let officeFolder = try TemporaryDirectory(prefix: "office-92")
+        let tokenPath = officeFolder.file("office.token")
+        let replicaPath = officeFolder.file(Replica.fileName)
+        var manual = SyncEngineConfiguration()
+        manual.resyncOnNewEpoch = false
+        try await withLiveCentral(directory: folder, storePath: storePath) { central in
+            try TokenFile.write(try central.addOffice("92"), to: tokenPath)
+            let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "92", central: central, tokenPath: tokenPath)
+            try office.addProject(code: "CT-1")
+            try await office.engine.runCycle()
+            try central.store.backup(to: backupPath)
+        }
+        _ = try CentralStore.restore(from: backupPath, to: storePath)
+        try await withLiveCentral(directory: folder, storePath: storePath) { [manual] central in
+            let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "92", central: central, tokenPath: tokenPath, configuration: manual)
+            let error = await #expect(throws: SyncAgentError.self) { try await office.engine.runCycle() }
+            #expect(error?.code == .epochMismatch && error?.hint?.contains("promo-sync resync --force") == true)
+            let status = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
+            #expect(status.exitCode == 2)
+            guard case .resent? = try? await office.engine.resync() else {
+                Issue.record("resync --force did not re-send after a new epoch")
+                return
+            }
+            #expect(StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false }).exitCode == 0)
         }
     }
 }
