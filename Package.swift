@@ -166,7 +166,7 @@ let package = Package(
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"], swiftSettings: strict),
         .testTarget(name: "ReplicaTests", dependencies: ["Replica", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "GzipCodec", "SyncTesting"], swiftSettings: strict),
-        .testTarget(name: "SyncAgentTests", dependencies: ["SyncAgent", "SyncTesting"], swiftSettings: strict),
+        .testTarget(name: "SyncAgentTests", dependencies: ["SyncAgent", "Transport", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "CentralTests", dependencies: ["Central", "Transport", "SyncTesting"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

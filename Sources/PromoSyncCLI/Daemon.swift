@@ -29,6 +29,16 @@ struct Daemon: AsyncParsableCommand {
         source.setEventHandler { wake.request() }
         source.resume()
         defer { source.cancel() }
+        // `systemctl reload promo-sync` sends SIGHUP: the token file is read at every request
+        // when it changed, so a reload only needs to start a cycle now.
+        signal(SIGHUP, SIG_IGN)
+        let reload = DispatchSource.makeSignalSource(signal: SIGHUP)
+        reload.setEventHandler {
+            logger.notice("reload requested: syncing now with the token file as it is")
+            wake.request()
+        }
+        reload.resume()
+        defer { reload.cancel() }
         // A local commit wakes the daemon as it happens; the periodic look is only a safety net then.
         let watcher = FileWatcher.start(path: replica.path, wake: wake)
         if watcher != nil { schedule.wakeCheckInterval = .seconds(10) }

@@ -8,8 +8,8 @@ import Transport
 /// Builds the engine for the replica's recorded settings and the configuration.
 func makeEngine(_ replica: Replica, _ configuration: OfficeConfiguration, logger: Logger) throws -> SyncEngine {
     let settings = try replica.settings()
-    let token = try TokenFile.read(path: configuration.tokenFile ?? settings.tokenFile)
-    let client = CentralClient(baseURL: configuration.centralURL ?? settings.centralURL, token: token,
+    let tokens = try TokenFileSource(path: configuration.tokenFile ?? settings.tokenFile)
+    let client = CentralClient(baseURL: configuration.centralURL ?? settings.centralURL, tokenSource: tokens,
                                http: HTTPClient(configuration: configuration.transport))
     return SyncEngine(replica: replica, client: client, configuration: configuration.engine, logger: logger)
 }

@@ -127,6 +127,16 @@ public struct StatusReport: Codable, Sendable {
             flag(.degraded, "\(s.openConflicts) conflicts wait for a person: promo-sync conflicts list")
         }
         let running = s.daemonPID.map(isRunning) ?? false
+        // A daemon waiting after failed cycles is not in sync, however short the wait.
+        if running, let state = s.agentState, ["backing_off", "offline", "failed"].contains(state) {
+            let next = s.nextAttemptAt.map { "next attempt at \(Timestamps.format($0))" } ?? "next attempt not set"
+            flag(.degraded, "the daemon is \(state == "offline" ? "offline" : "waiting after failed cycles") (\(next)); last error: \(s.lastError ?? "none recorded")")
+        }
+        // Changes no daemon has seen carry no date, so their age cannot say it: without a daemon
+        // nothing pushes them.
+        if !running, s.pending.changes > 0 {
+            flag(.degraded, "\(s.pending.changes) local changes wait to be pushed and no daemon is running: systemctl start promo-sync (or promo-sync sync)")
+        }
         return StatusReport(
             health: health, exitCode: health.exitCode, reasons: reasons,
             office: s.settings.office.rawValue, central: s.settings.centralURL,

@@ -106,6 +106,8 @@ public struct SyncDaemon: Service {
             while clock.now < deadline, !Task.isShuttingDownGracefully {
                 await wake.wait(for: min(schedule.wakeCheckInterval, deadline - clock.now))
                 if wake.consume() || Task.isShuttingDownGracefully { return }
+                // A rotated token written to the token file: try it at once.
+                if engine.client.tokenSource.changed() { return }
                 if wakeOnLocalWrite, let now = try? engine.replica.outboxHighWaterMark(), now != mark { return }
             }
         } onGracefulShutdown: {

@@ -1,4 +1,6 @@
 import Foundation
+import Synchronization
+import Transport
 import Replica
 import SyncCore
 
@@ -29,5 +31,43 @@ public enum TokenFile {
         let created = FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
         if !created { throw CocoaError(.fileWriteUnknown) }
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+    }
+}
+
+/// The token file as a ``TokenSource``: read again whenever the file changes (its inode, size or
+/// modification time), so a token rotated at the centre and written to the file works at the
+/// next request, without restarting the daemon (docs/OPERATIONS.md, Tokens). If the new file
+/// cannot be read or is unsafe, the request fails with the reason and the hint, and the file is
+/// read again at the next one.
+public final class TokenFileSource: TokenSource {
+    public let path: String
+    private struct Read { var token: String; var stamp: [Int] }
+    private let last: Mutex<Read>
+
+    /// Reads the file once now, so that a missing or unsafe file is reported at start.
+    public init(path: String) throws(SyncAgentError) {
+        self.path = path
+        last = Mutex(Read(token: try TokenFile.read(path: path), stamp: Self.stamp(path)))
+    }
+
+    public func token() throws(TransportError) -> String {
+        let stamp = Self.stamp(path)
+        if let token = last.withLock({ $0.stamp == stamp ? $0.token : nil }) { return token }
+        do {
+            let token = try TokenFile.read(path: path)
+            last.withLock { $0 = Read(token: token, stamp: stamp) }
+            return token
+        } catch {
+            throw TransportError(.invalidRequest, error.message, hint: error.hint, transient: false)
+        }
+    }
+
+    public func changed() -> Bool { last.withLock { $0.stamp } != Self.stamp(path) }
+
+    /// What tells a rewritten file: inode, size, modification time (ns); empty when it cannot be read.
+    static func stamp(_ path: String) -> [Int] {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return [] }
+        return [Int(info.st_ino), Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec)]
     }
 }

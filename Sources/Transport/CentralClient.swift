@@ -5,15 +5,19 @@ import SyncCore
 /// The office's view of promo-central's HTTP API (docs/PROTOCOL.md), over ``HTTPClient``.
 public struct CentralClient: Sendable {
     public let baseURL: String
-    public let token: String
+    public let tokenSource: any TokenSource
     public let http: HTTPClient
 
-    public init(baseURL: String, token: String, http: HTTPClient) {
+    public init(baseURL: String, tokenSource: any TokenSource, http: HTTPClient) {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url
-        self.token = token
+        self.tokenSource = tokenSource
         self.http = http
+    }
+
+    public init(baseURL: String, token: String, http: HTTPClient) {
+        self.init(baseURL: baseURL, tokenSource: FixedToken(token), http: http)
     }
 
     /// Request bodies at least this large are sent gzip-compressed.
@@ -80,7 +84,7 @@ public struct CentralClient: Sendable {
     private func call<T: Decodable & Sendable>(_ method: String, _ path: String, body: Data?, authenticated: Bool = true,
                                                decode: ((Data) throws(SyncCoreError) -> T)? = nil) async throws(TransportError) -> Exchange<T> {
         var headers: [(String, String)] = [("Accept", "application/json")]
-        if authenticated { headers.append(("Authorization", "Bearer \(token)")) }
+        if authenticated { headers.append(("Authorization", "Bearer \(try tokenSource.token())")) }
         var body = body
         if let plain = body {
             headers.append(("Content-Type", "application/json"))

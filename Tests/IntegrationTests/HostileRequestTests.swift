@@ -109,7 +109,8 @@ final class RawHTTPConnection {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        // Generous: a loaded machine running the whole suite may take many seconds to answer.
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
@@ -129,7 +130,7 @@ final class RawHTTPConnection {
                 if received.count >= text.utf8.distance(from: text.startIndex, to: end.upperBound) + length { return text }
             }
             let n = recv(fd, &buffer, buffer.count, 0)
-            guard n > 0 else { throw POSIXError(.ECONNRESET) }
+            guard n > 0 else { throw POSIXError(n == 0 ? .ECONNRESET : .ETIMEDOUT) }
             received.append(contentsOf: buffer[0..<n])
         }
     }

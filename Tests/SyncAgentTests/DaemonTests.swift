@@ -9,6 +9,7 @@ import SyncCore
 import SyncTesting
 import Testing
 @testable import SyncAgent
+import Transport
 
 @Suite struct DaemonTests {
     @Test func notifyMessagesReachTheSocket() throws {
@@ -205,6 +206,45 @@ func waitUntil(_ condition: @Sendable () throws -> Bool) async throws {
             #expect(after.contains("promo_sync_changes_pushed_total 4"))
             #expect(after.contains("promo_sync_health 0"))
             #expect(after.contains("# TYPE promo_sync_cycles_total counter"))
+        }
+    }
+}
+
+/// A token rotated at the centre and written to the office's token file takes effect in the
+/// running daemon: it notices the file changed, leaves its wait after the refused token and syncs,
+/// without a restart.
+@Suite struct TokenRotationTests {
+    @Test func aRotatedTokenWorksWithoutRestartingTheDaemon() async throws {
+        try await withLiveCentral { central in
+            let fixture = try OfficeFixture(office: "86", central: central)
+            let tokenPath = fixture.directory.file("office.token")
+            let client = CentralClient(baseURL: central.url, tokenSource: try TokenFileSource(path: tokenPath), http: HTTPClient())
+            var logger = Logger(label: "test-daemon")
+            logger.logLevel = .critical
+            let engine = SyncEngine(replica: fixture.replica, client: client, logger: logger)
+            try await engine.runCycle()
+
+            // The centre rotates the token; the old one is refused and the daemon waits, broken.
+            let fresh = try central.store.rotateToken(OfficeCode(unchecked: "86"))
+            var schedule = DaemonSchedule()
+            schedule.interval = .seconds(3_600)
+            schedule.permanentFailureRetry = .seconds(3_600)  // only the token file can cut the wait short
+            schedule.wakeCheckInterval = .milliseconds(50)
+            let cycles = Counter()
+            let daemon = SyncDaemon(engine: engine, schedule: schedule, logger: logger) { _ in cycles.increment() }
+            let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
+            let running = Task { try await group.run() }
+            try await waitUntil { cycles.value >= 1 && (try? fixture.replica.status().agentState) == "failed" }
+            #expect(try fixture.replica.status().lastError?.contains("(401)") == true)
+
+            // The new token is written to the file: the daemon picks it up by itself.
+            try fixture.replica.addPlanLine(year: 2025, fundSource: .local, amount: 1_000, note: nil)
+            try FileManager.default.removeItem(atPath: tokenPath)
+            try TokenFile.write(fresh, to: tokenPath)
+            try await waitUntil { (try? fixture.replica.status().lastError) == nil && (try? fixture.replica.status().pending.changes) == 0 }
+            #expect(try central.store.recordCounts().first { $0.office == "86" && $0.table == "plan_line" }?.live == 1)
+            await group.triggerGracefulShutdown()
+            try await running.value
         }
     }
 }

@@ -136,3 +136,45 @@ import Testing
         #expect(schedule.backoff(afterFailures: 4, random: 0) == .milliseconds(100))
     }
 }
+
+/// Status never says OK while nothing is pushing (the durability issue's cases).
+@Suite struct StatusTruthTests {
+    let now = Date(timeIntervalSince1970: 1_764_000_000)
+
+    func base() throws -> ReplicaStatus { try StatusReportTests().base() }
+    func evaluate(_ s: ReplicaStatus) -> StatusReport {
+        StatusReport.evaluate(s, now: now, thresholds: StatusThresholds(), isRunning: { $0 == 4242 })
+    }
+
+    @Test func pendingChangesWithoutADaemonAreDegraded() throws {
+        var s = try base()
+        s.daemonPID = nil
+        #expect(evaluate(s).exitCode == 0)
+        // 6,507 captured changes no daemon has made into a changeset: no age, but not OK.
+        s.pending = PendingSummary(changes: 6_507, unacknowledgedChangesets: 0, oldestChangeAt: nil)
+        let report = evaluate(s)
+        #expect(report.exitCode == 1)
+        #expect(report.reasons == ["6507 local changes wait to be pushed and no daemon is running: systemctl start promo-sync (or promo-sync sync)"])
+        // A dead daemon's pid counts as none.
+        s.daemonPID = 999
+        #expect(evaluate(s).exitCode == 1)
+    }
+
+    @Test(arguments: ["backing_off", "offline", "failed"])
+    func aDaemonInBackoffIsDegradedWithItsNextAttempt(state: String) throws {
+        var s = try base()
+        s.agentState = state
+        s.nextAttemptAt = now + 240
+        s.failingSince = now - 30
+        s.lastError = "the centre refused /v1/changes (503): the central store failed"
+        s.lastErrorTransient = true
+        let report = evaluate(s)
+        #expect(report.exitCode == 1)
+        #expect(report.reasons.count == 1)
+        #expect(report.reasons[0].contains("next attempt at \(Timestamps.format(now + 240))"))
+        #expect(report.reasons[0].contains("last error: the centre refused /v1/changes (503)"))
+        // The same state from a daemon that is not running says nothing about backoff.
+        s.daemonPID = nil
+        #expect(evaluate(s).exitCode == 0)
+    }
+}
