@@ -23,3 +23,32 @@ public struct ReportOptions: ParsableArguments {
 }
 
 extension ReportFormat: ExpressibleByArgument {}
+
+/// An amount option read by the one parser of amounts (`Money.parse`), with its message; use it
+/// with `parsing: .unconditional` so that a negative number is read as a value, not an option.
+public func amountArgument(_ text: String) throws -> Int64 {
+    switch Money.parse(text) {
+    case .success(let value): return value
+    case .failure(let error): throw ValidationError(error.description)
+    }
+}
+
+/// A date option read by the one parser of dates (`CalendarDate.parse`), with its message.
+public func dateArgument(_ text: String) throws -> String {
+    switch CalendarDate.parse(text) {
+    case .success(let day): return day
+    case .failure(let error): throw ValidationError(error.description)
+    }
+}
+
+/// A command that cannot do what was asked, for a reason that is not a mistake in the command line
+/// (an unknown project, say): printed as `Error: …` without the usage, exit 1.
+public struct CommandFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension FundSource: ExpressibleByArgument {
+    /// `national` or `local`, in any case.
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Replica
 import SyncCore
@@ -36,7 +37,7 @@ struct Conflicts: ParsableCommand {
 
         func run() throws {
             guard let c = try location.open().conflicts().first(where: { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }) else {
-                throw ValidationError("no conflict '\(id)' here; list them with: promo-sync conflicts list --all")
+                throw CommandFailure("no conflict '\(id)' here; list them with: promo-sync conflicts list --all")
             }
             print("conflict \(c.id)")
             print("  rule:     \(c.rule)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Replica
 import SyncCore
@@ -9,10 +10,10 @@ struct Disburse: ParsableCommand {
 
     @OptionGroup var location: ReplicaLocation
     @Option(help: "Project id or code.") var project: String
-    @Option(help: "Amount in VND (whole number).") var amount: Int64
+    @Option(parsing: .unconditional, help: "Amount in VND (whole number, no separators).", transform: amountArgument) var amount: Int64
     @Option(help: "advance, payment, recovery or settlement_adjustment.") var kind: DisbursementKind = .payment
     @Option(help: "Treasury voucher number.") var voucher: String?
-    @Option(help: "Date paid, YYYY-MM-DD.") var date: String
+    @Option(help: "Date paid, YYYY-MM-DD.", transform: dateArgument) var date: String
 
     func run() throws {
         let id = try location.open().addDisbursement(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Replica
 import SyncCore
@@ -13,7 +14,7 @@ struct PlanCommand: ParsableCommand {
         @OptionGroup var location: ReplicaLocation
         @Option(help: "Plan year.") var year: Int
         @Option(help: "national or local.") var fund: FundSource
-        @Option(help: "Planned amount in VND.") var amount: Int64
+        @Option(parsing: .unconditional, help: "Planned amount in VND.", transform: amountArgument) var amount: Int64
         @Option(help: "A note.") var note: String?
 
         func run() throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Replica
 import SyncCore
@@ -17,12 +18,12 @@ struct ProjectCommand: ParsableCommand {
         @Option(help: "Fund source: national or local.") var fund: FundSource
         @Option(help: "Beneficiary (facility) name.") var beneficiary: String?
         @Option(help: "Plan year.") var year: Int
-        @Option(name: .customLong("total-cost"), help: "Total cost in VND.") var totalCost: Int64
-        @Option(help: "Requested support in VND.") var requested: Int64
+        @Option(name: .customLong("total-cost"), parsing: .unconditional, help: "Total cost in VND.", transform: amountArgument) var totalCost: Int64
+        @Option(parsing: .unconditional, help: "Requested support in VND.", transform: amountArgument) var requested: Int64
         @Option(help: "Former province code when the project was made under one.") var province: String?
         @Option(help: "The programme (code or id) it belongs to.") var program: String?
         @Option(help: "The commune (xã/phường) of the facility.") var commune: String?
-        @Option(help: "The beneficiary's own contribution (counterpart funds) in VND.") var counterpart: Int64?
+        @Option(parsing: .unconditional, help: "The beneficiary's own contribution (counterpart funds) in VND.", transform: amountArgument) var counterpart: Int64?
 
         func run() throws {
             let replica = try location.open()
@@ -86,7 +87,7 @@ extension ProjectCommand {
         func run() throws {
             let replica = try location.open()
             guard let p = try replica.projects().first(where: { $0.id == project || $0.code == project }) else {
-                throw ValidationError("no project '\(project)' in this replica; see promo-sync project list")
+                throw CommandFailure("no project '\(project)' in this replica; see: promo-sync project list")
             }
             print("\(p.code)  \(p.name)")
             print("  id \(p.id), office \(p.office), province \(p.province), year \(p.year), \(p.fundSource) fund, status \(p.status)")
@@ -118,10 +119,10 @@ extension ProjectCommand {
         @Option(help: "New name.") var name: String?
         @Option(help: "New activity category code.") var category: String?
         @Option(help: "New beneficiary.") var beneficiary: String?
-        @Option(name: .customLong("total-cost"), help: "New total cost in VND.") var totalCost: Int64?
-        @Option(help: "New requested support in VND.") var requested: Int64?
+        @Option(name: .customLong("total-cost"), parsing: .unconditional, help: "New total cost in VND.", transform: amountArgument) var totalCost: Int64?
+        @Option(parsing: .unconditional, help: "New requested support in VND.", transform: amountArgument) var requested: Int64?
         @Option(help: "New commune.") var commune: String?
-        @Option(help: "New counterpart funds in VND.") var counterpart: Int64?
+        @Option(parsing: .unconditional, help: "New counterpart funds in VND.", transform: amountArgument) var counterpart: Int64?
         @Option(help: "The programme (code or id) it belongs to.") var program: String?
 
         func run() throws {
@@ -140,7 +141,7 @@ extension ProjectCommand {
 
         @OptionGroup var location: ReplicaLocation
         @Argument(help: "Project id or code.") var project: String
-        @Option(help: "Date of the acceptance, YYYY-MM-DD.") var on: String
+        @Option(help: "Date of the acceptance, YYYY-MM-DD.", transform: dateArgument) var on: String
         @Option(help: "Number of the acceptance minutes.") var minutes: String
         @Option(help: "The result as written in the minutes.") var result: String?
 
@@ -156,8 +157,8 @@ extension ProjectCommand {
 
         @OptionGroup var location: ReplicaLocation
         @Argument(help: "Project id or code.") var project: String
-        @Option(help: "Date of the settlement decision, YYYY-MM-DD.") var on: String
-        @Option(help: "The settled support in VND.") var amount: Int64
+        @Option(help: "Date of the settlement decision, YYYY-MM-DD.", transform: dateArgument) var on: String
+        @Option(parsing: .unconditional, help: "The settled support in VND.", transform: amountArgument) var amount: Int64
         @Option(help: "Number of the settlement decision.") var decision: String
 
         func run() throws {
@@ -172,9 +173,13 @@ extension ProjectCommand {
     }
 }
 
-extension ProjectStatus: ExpressibleByArgument {}
-extension FundSource: ExpressibleByArgument {}
-extension DisbursementKind: ExpressibleByArgument {}
+extension ProjectStatus: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
+extension DisbursementKind: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
 
 extension String {
     func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }

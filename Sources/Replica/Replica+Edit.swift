@@ -17,7 +17,7 @@ public struct ProjectUpdate: Sendable, Equatable {
     public init(name: String? = nil, category: String? = nil, beneficiary: String? = nil, totalCost: Int64? = nil, requestedSupport: Int64? = nil,
                 commune: String? = nil, counterpartFunds: Int64? = nil, program: String? = nil) {
         self.name = name
-        self.category = category
+        self.category = category?.uppercased()  // codes are read in any case
         self.beneficiary = beneficiary
         self.totalCost = totalCost
         self.requestedSupport = requestedSupport

@@ -37,6 +37,10 @@ extension Replica {
         let records: [CSV.Record]
         do { records = try CSV.parse(text) } catch { throw ImportRejection(problems: [error.description]) }
         guard let header = records.first else { throw ImportRejection(problems: ["the file is empty: the first line must name the columns"]) }
+        if header.fields.count == 1, header.fields[0].contains(";") {
+            throw ImportRejection(problems: ["line \(header.line): the columns are separated by ';', as a spreadsheet set to Vietnamese saves CSV; "
+                + "save the file as \"CSV UTF-8 (comma delimited)\", or replace the ';' between columns with ','"])
+        }
         let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard let kind = Self.importColumns.first(where: { Set($0.value.required).isSubset(of: names) })?.key else {
             throw ImportRejection(problems: ["line \(header.line): the columns do not match a known file; projects need "
@@ -144,9 +148,10 @@ private struct Importer {
         func text(_ name: String) -> String? { raw(name).map(CSV.untextCell) }
         func amount(_ name: String) -> Int64? {
             guard let t = raw(name) else { fail("\(name) is empty"); return nil }
-            guard let v = Int64(t.replacingOccurrences(of: "_", with: "")) else {
-                fail("\(name) '\(t)' is not a whole number of VND\(t.contains(".") || t.contains(",") ? " (no decimals or separators)" : "")")
-                return nil
+            let v: Int64
+            switch Money.parse(t) {
+            case .success(let value): v = value
+            case .failure(let error): fail("\(name): \(error.description)"); return nil
             }
             guard (1...ValueRules.maxAmount).contains(v) else { fail("\(name) must be more than 0 and at most \(ValueRules.maxAmount) VND (got \(v))"); return nil }
             return v
@@ -174,7 +179,7 @@ private struct Importer {
                 guard let code = text("code") else { return fail("code is empty") }
                 let name = text("name")
                 if name == nil { fail("name is empty") }
-                let category = text("category")
+                let category = text("category")?.uppercased()
                 if category.flatMap(ReferenceData.category(code:)) == nil { fail("unknown activity category '\(category ?? "")'") }
                 let fund = fund(), year = year(), total = amount("total_cost"), requested = amount("requested_support")
                 if let total, let requested, requested > total { fail("requested_support (\(requested)) is more than total_cost (\(total))") }
@@ -270,7 +275,12 @@ private struct Importer {
                 if kind == nil { fail("kind '\(text("kind") ?? "")' must be advance, payment, recovery or settlement_adjustment") }
                 let amount = amount("amount")
                 guard let voucher = text("voucher") else { return fail("voucher is empty: imported entries are matched by their treasury voucher") }
-                guard let paidOn = text("paid_on"), CalendarDate.isValid(paidOn) else { return fail("paid_on '\(text("paid_on") ?? "")' is not a date (YYYY-MM-DD)") }
+                guard let given = text("paid_on") else { return fail("paid_on is empty") }
+                let paidOn: String
+                switch CalendarDate.parse(given) {
+                case .success(let day): paidOn = day
+                case .failure(let error): return fail("paid_on: \(error.description)")
+                }
                 guard let kind, let amount, problems.count == before else { return }
                 if duplicate("voucher/\(voucher)", "voucher \(voucher)") { return }
                 if projectTotals[code] == nil {

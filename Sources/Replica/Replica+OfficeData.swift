@@ -26,7 +26,7 @@ public struct NewProject: Sendable {
                 program: String? = nil, commune: String? = nil, counterpartFunds: Int64? = nil) {
         self.code = code
         self.name = name
-        self.category = category
+        self.category = category.uppercased()  // codes are read in any case
         self.fundSource = fundSource
         self.beneficiary = beneficiary
         self.year = year
@@ -300,9 +300,7 @@ enum Validation {
     }
 
     static func date(_ text: String) throws(ReplicaError) {
-        guard CalendarDate.isValid(text) else {
-            throw ReplicaError(.invalidInput, "'\(text)' is not a date", hint: "Write dates as YYYY-MM-DD, e.g. 2025-09-30.")
-        }
+        if case .failure(let error) = CalendarDate.parse(text) { throw ReplicaError(.invalidInput, error.message, hint: error.hint) }
     }
 }
 

@@ -14,6 +14,25 @@ public enum CalendarDate {
         return d <= days
     }
 
+    /// Reads a date as `YYYY-MM-DD`, or says what is wrong; a date written day first (30/09/2025,
+    /// 30-09-2025, 30.09.2025, as Vietnamese forms do) is named as such with the form to use.
+    /// The one parser of dates, for the commands and the CSV importer alike.
+    public static func parse(_ text: String) -> Result<String, SyncCoreError> {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if isValid(t) { return .success(t) }
+        for separator: Character in ["/", "-", "."] {
+            let parts = t.split(separator: separator, omittingEmptySubsequences: false)
+            if parts.count == 3, parts[2].count == 4, (1...2).contains(parts[0].count), (1...2).contains(parts[1].count),
+               parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }) {
+                func two(_ s: Substring) -> String { s.count == 1 ? "0" + s : String(s) }
+                let iso = "\(parts[2])-\(two(parts[1]))-\(two(parts[0]))"
+                return .failure(SyncCoreError(.invalidValue, "'\(t)' is written day/month/year (dd/mm/yyyy)",
+                                              hint: isValid(iso) ? "Write it year first: \(iso)." : "Write dates year first, YYYY-MM-DD, e.g. 2025-09-30."))
+            }
+        }
+        return .failure(SyncCoreError(.invalidValue, "'\(t)' is not a date", hint: "Write dates year first, YYYY-MM-DD, e.g. 2025-09-30."))
+    }
+
     /// The calendar date in Vietnam (UTC+7) of a time in milliseconds since 1970, `YYYY-MM-DD`;
     /// computed without a calendar object, as the fold dates every ledger entry's clock.
     public static func vietnamDate(milliseconds: UInt64) -> String {

@@ -1,5 +1,32 @@
 /// Formatting of `Int64` VND amounts with integer arithmetic only (no floating point anywhere).
 public enum Money {
+    /// Reads a whole number of VND as people type it (digits, an optional leading minus, `_`
+    /// between digits), or says what is wrong in words a clerk knows: the one parser of amounts,
+    /// for the commands and the CSV importer alike. Bounds are checked elsewhere (``ValueRules``).
+    public static func parse(_ text: String) -> Result<Int64, SyncCoreError> {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        func fail(_ message: String) -> Result<Int64, SyncCoreError> {
+            .failure(SyncCoreError(.invalidValue, message, hint: "Write whole VND with digits only, e.g. 1500000000 for 1.5 bn."))
+        }
+        guard !t.isEmpty else { return fail("no amount given") }
+        let digits = t.hasPrefix("-") ? t.dropFirst() : Substring(t)
+        if let separator = digits.first(where: { $0 == "." || $0 == "," || $0 == " " }) {
+            // 1.500.000.000 (Vietnamese), 1,500,000,000 (English), 1 500 000: groups of three.
+            let groups = digits.split(separator: separator, omittingEmptySubsequences: false)
+            if groups.count >= 2, groups.dropFirst().allSatisfy({ $0.count == 3 && $0.allSatisfy(\.isASCIIDigit) }),
+               (1...3).contains(groups[0].count), groups[0].allSatisfy(\.isASCIIDigit) {
+                return fail("'\(t)' has thousand separators (the Vietnamese '.', the English ',' or spaces); amounts are written without them")
+            }
+            if separator != " ", groups.count == 2, groups.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }) {
+                return fail("'\(t)' has a decimal part; amounts are whole VND")
+            }
+        }
+        let plain = digits.replacingOccurrences(of: "_", with: "")
+        guard !plain.isEmpty, plain.allSatisfy(\.isASCIIDigit) else { return fail("'\(t)' is not a whole number of VND") }
+        guard let value = Int64(t.hasPrefix("-") ? "-" + plain : plain) else { return fail("'\(t)' is too large for an amount") }
+        return .success(value)
+    }
+
     /// `amount` in billions of VND (tỷ đồng) with `fractionDigits` decimals, rounded half away from zero.
     public static func billions(_ amount: Int64, fractionDigits: Int = 2) -> String {
         decimal(amount, divisor: 1_000_000_000, fractionDigits: fractionDigits)
@@ -38,4 +65,9 @@ public enum Money {
     private static func power10(_ n: Int) -> Int64 {
         (0..<max(0, n)).reduce(Int64(1)) { acc, _ in acc * 10 }
     }
+}
+
+extension Character {
+    /// 0–9 only (not other scripts' digits, which `isNumber` accepts).
+    var isASCIIDigit: Bool { isASCII && isWholeNumber }
 }

@@ -85,7 +85,7 @@ public enum ProgressReport {
             ReferenceData.province(code: ReferenceData.provinceInForce(province))?.region
         }
         func matches(province: String, year: Int, fund: FundSource) -> Bool {
-            year == query.year && (query.province == nil || query.province == province)
+            year == query.year && (query.province == nil || query.province == ReferenceData.provinceInForce(province))
                 && (query.fund == nil || query.fund == fund) && (query.region == nil || regionOf(province) == query.region)
         }
         func key(province: String, fund: FundSource, group: Int?) -> [String: String] {
@@ -93,7 +93,8 @@ public enum ProgressReport {
             for d in query.groupBy {
                 switch d {
                 case .region: k["region"] = regionOf(province)?.rawValue ?? "unknown"
-                case .province: k["province"] = province
+                // A retired province's figures show under its successor (they report there).
+                case .province: k["province"] = ReferenceData.provinceInForce(province)
                 case .fund: k["fund"] = fund.rawValue
                 case .group: k["group"] = group.map(String.init) ?? "-"
                 }
@@ -194,10 +195,11 @@ extension ProgressReport {
             q.region = r
         }
         if let province {
-            guard ReferenceData.province(code: province) != nil else {
-                throw SyncCoreError(.invalidValue, "unknown province '\(province)'", hint: "Use a code of Decision 19/2025, e.g. 79.")
+            guard ReferenceData.isKnownProvince(province) else {
+                throw SyncCoreError(.invalidValue, "unknown province '\(province)'", hint: "Use a code of Decision 19/2025, e.g. 79, or a former province's.")
             }
-            q.province = province
+            // A former province's code selects the province it merged into, where its figures report.
+            q.province = ReferenceData.provinceInForce(province)
         }
         if let fund {
             guard let f = FundSource(rawValue: fund) else { throw SyncCoreError(.invalidValue, "unknown fund '\(fund)'", hint: "Use national or local.") }
@@ -219,9 +221,17 @@ extension ProgressReport {
         case .table: return table(rows, query: query, fractionDigits: fractionDigits)
         case .csv: return csv(rows, query: query)
         case .json:
+            // Numbers as numbers: amounts in VND, the share as a percentage with one decimal.
+            struct JSONRow: Encodable {
+                let keys: [String: String], plan: Int64?, disbursed: Int64, planBillions: String?, disbursedBillions: String, percent: Decimal?
+            }
+            let out = rows.map {
+                JSONRow(keys: $0.keys, plan: $0.plan, disbursed: $0.disbursed, planBillions: $0.planBillions, disbursedBillions: $0.disbursedBillions,
+                        percent: $0.percent.flatMap { Decimal(string: $0.replacingOccurrences(of: " %", with: "")) })
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            return String(decoding: (try? encoder.encode(rows)) ?? Data(), as: UTF8.self)
+            return String(decoding: (try? encoder.encode(out)) ?? Data(), as: UTF8.self)
         }
     }
 }

@@ -68,7 +68,7 @@ import Testing
 
     @Test(arguments: [
         ("2025-13-01", nil, nil, nil, "not a date"), (nil, "west", nil, nil, "unknown region"),
-        (nil, nil, "77", nil, "unknown province"), (nil, nil, nil, "colour", "cannot break down"),
+        (nil, nil, "99", nil, "unknown province"), (nil, nil, nil, "colour", "cannot break down"),
     ] as [(String?, String?, String?, String?, String)])
     func badReportOptionsAreRefused(cutoff: String?, region: String?, province: String?, by: String?, expected: String) {
         let error = #expect(throws: SyncCoreError.self) {

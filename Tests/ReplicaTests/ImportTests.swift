@@ -29,7 +29,7 @@ import SyncTesting
         #expect(rejected?.problems.map { $0.split(separator: ":").first.map(String.init) ?? "" } == ["line 18", "line 5001", "line 10000"])
         #expect(rejected?.problems[0].contains("unknown activity category 'NO_SUCH'") == true)
         #expect(rejected?.problems[1].contains("requested_support must be more than 0") == true)
-        #expect(rejected?.problems[2].contains("not a whole number") == true)
+        #expect(rejected?.problems[2].contains("has a decimal part") == true)
         #expect(try replica.count(.project) == 0)
         #expect(try outboxCount(replica) == 0)
 
@@ -68,7 +68,10 @@ import SyncTesting
         ("year,fund_source,amount\n1990,local,5\n", "line 2: year '1990'"),
         ("year,fund_source,amount\n2025,private,5\n", "line 2: fund_source 'private'"),
         ("year,fund_source,amount\n2025,local,0\n", "line 2: amount must be more than 0"),
-        ("year,fund_source,amount\n2025,local,99999999999999999999\n", "not a whole number"),
+        ("year,fund_source,amount\n2025,local,99999999999999999999\n", "too large for an amount"),
+        ("year,fund_source,amount\n2025,local,1.500.000.000\n", "has thousand separators (the Vietnamese '.'"),
+        ("project_code,kind,amount,voucher,paid_on\nKC-1,payment,5,V,30/09/2025\n", "Write it year first: 2025-09-30"),
+        ("year;fund_source;amount\n2025;local;5\n", "separated by ';'"),
         ("year,fund_source,amount\n2025,local,5\n2025,local,6\n", "line 3: the 2025 local plan line is also on line 2"),
         ("project_code,kind,amount,voucher,paid_on\nNONE,payment,5,V,2025-01-01\n", "no project with code 'NONE'"),
         ("project_code,kind,amount,voucher,paid_on\nKC-1,payment,5,V,2025-02-30\n", "is not a date"),

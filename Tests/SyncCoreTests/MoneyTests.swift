@@ -22,3 +22,46 @@ import Testing
         #expect(Money.percent(5, of: 0) == "-")
     }
 }
+
+@Suite struct InputParsingTests {
+    @Test(arguments: [
+        ("1500000000", 1_500_000_000 as Int64?, ""), ("1_500_000", 1_500_000, ""), ("-250000", -250_000, ""), (" 42 ", 42, ""),
+        ("1.500.000.000", nil, "thousand separators"), ("1,500,000,000", nil, "thousand separators"), ("1 500 000", nil, "thousand separators"),
+        ("1.5", nil, "decimal part"), ("1,5", nil, "decimal part"), ("12abc", nil, "not a whole number"), ("", nil, "no amount"),
+        ("99999999999999999999", nil, "too large"), ("٣", nil, "not a whole number"),
+    ] as [(String, Int64?, String)])
+    func amounts(text: String, value: Int64?, problem: String) {
+        switch Money.parse(text) {
+        case .success(let v): #expect(v == value, "\(text)")
+        case .failure(let e): #expect(value == nil && e.message.contains(problem), "\(text): \(e.message)")
+        }
+    }
+
+    @Test func dates() throws {
+        #expect(try CalendarDate.parse("2025-09-30").get() == "2025-09-30")
+        for dayFirst in ["30/09/2025", "30-09-2025", "30.9.2025"] {
+            guard case .failure(let e) = CalendarDate.parse(dayFirst) else { Issue.record("\(dayFirst) accepted"); continue }
+            #expect(e.message.contains("day/month/year") && e.hint == "Write it year first: 2025-09-30.")
+        }
+        guard case .failure(let e) = CalendarDate.parse("2025-02-30") else { Issue.record("30 February accepted"); return }
+        #expect(e.message == "'2025-02-30' is not a date")
+        #expect(CalendarDate.vietnamDate(milliseconds: 1_759_251_600_000) == "2025-10-01")  // 2025-09-30T17:00Z is midnight in Hà Nội
+        #expect(CalendarDate.vietnamDate(milliseconds: 1_759_251_599_999) == "2025-09-30")
+        #expect(CalendarDate.vietnamDate(milliseconds: 951_782_400_000) == "2000-02-29")
+    }
+
+    /// Reports show a retired province's figures under its successor and accept its old code as a
+    /// filter; JSON has numbers as numbers.
+    @Test func reportsFoldRetiredProvincesIntoTheirSuccessor() throws {
+        let plans = [PlanFact(province: "79", year: 2025, fund: .local, amount: 3_000_000_000),
+                     PlanFact(province: "77", year: 2025, fund: .local, amount: 1_000_000_000)]
+        let paid = [DisbursedFact(province: "77", year: 2025, fund: .local, group: 1, paidOn: "2025-05-01", amount: 592_000_000)]
+        var query = try ProgressReport.query(year: 2025, cutoff: nil, region: nil, province: "77", fund: nil, by: "province")
+        let rows = ProgressReport.compute(plans: plans, disbursed: paid, query: query)
+        #expect(rows.map { $0.keys["province"] } == ["79", nil])
+        #expect(rows[0].plan == 4_000_000_000 && rows[0].percent == "14.8 %")
+        query.province = nil
+        let json = ProgressReport.render(plans: plans, disbursed: paid, query: query, format: .json, fractionDigits: 1)
+        #expect(json.contains("\"percent\" : 14.8") && !json.contains("\"14.8 %\""), "\(json)")
+    }
+}
