@@ -54,6 +54,8 @@ public struct CentralConflict: Sendable, Equatable {
     public var record: [String: FieldValue]
     public var id: String
     public var office: String
+    /// The conflict as people read it, with the record's business keys (docs/CONFLICTS.md).
+    public var description: ConflictDescription
 }
 
 extension CentralStore {
@@ -124,13 +126,37 @@ extension CentralStore {
                     db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (?1 IS NULL OR office = ?1) ORDER BY id",
                     arguments: [office]
                 ).map { row in
-                    CentralConflict(record: try FieldCoding.decode(row["fields"] as String),
-                                    id: row["id"], office: row["office"])
+                    let fields = try FieldCoding.decode(row["fields"] as String)
+                    return CentralConflict(record: fields, id: row["id"], office: row["office"],
+                                           description: try Self.describe(db, id: row["id"], office: row["office"], fields))
                 }.filter { all || $0.record["resolution"] == .null || $0.record["resolution"] == nil }
             }
         } catch {
             throw CentralError.storage(error, during: "listing conflicts")
         }
+    }
+
+    /// A conflict's record by its business keys, read from the records the centre holds.
+    static func describe(_ db: Database, id: String, office: String, _ c: [String: FieldValue]) throws -> ConflictDescription {
+        func fields(_ table: String, _ id: String?) throws -> [String: FieldValue] {
+            guard let id, let text = try String.fetchOne(db, sql: "SELECT fields FROM record WHERE tbl = ? AND id = ?", arguments: [table, id]) else { return [:] }
+            return try FieldCoding.decode(text)
+        }
+        let table = c["table"]?.text ?? "?"
+        let project = try fields("project", c["aggregate_id"]?.text)
+        let row = try fields(table, c["row_id"]?.text)
+        func decode(_ key: String) -> [String: FieldValue] {
+            (c[key]?.text).flatMap { try? JSONDecoder().decode([String: FieldValue].self, from: Data($0.utf8)) } ?? [:]
+        }
+        let resolution = c["resolution"]?.text
+        return ConflictDescription(
+            id: id, rule: c["rule"]?.text ?? "?",
+            record: ConflictDescription.record(table: table, kind: row["kind"]?.text, voucher: row["voucher"]?.text, projectCode: project["code"]?.text,
+                                               planYear: row["year"]?.integer, planFund: row["fund_source"]?.text, programCode: row["code"]?.text),
+            office: office, writer: c["writer"]?.text ?? "?", hlc: c["hlc"]?.text ?? "", message: c["message"]?.text ?? "",
+            mine: decode("mine"), theirs: decode("theirs"),
+            state: resolution.map { "resolved (\($0)) by \(c["resolved_by"]?.text ?? "?")" } ?? "open",
+            fund: project["fund_source"]?.text.flatMap(FundSource.init(rawValue:)))
     }
 
     /// Resolves a conflict at the centre; the resolution is a synced, audited change like any other.

@@ -73,7 +73,8 @@ struct ConflictsCommand: ParsableCommand {
         func run() throws {
             let conflicts = try location.open().conflicts(all: all, office: office)
             for c in conflicts {
-                print("\(c.id)  office \(c.office)  \(c.record["rule"]?.description ?? "")  \(c.record["resolution"].flatMap { $0 == .null ? nil : "resolved: \($0)" } ?? "open")  \(c.record["message"]?.description ?? "")")
+                print("office \(c.office)  \(c.description.summary)")
+                print("    \(c.description.message)")
             }
             print("\(conflicts.count) conflicts")
         }
@@ -88,8 +89,7 @@ struct ConflictsCommand: ParsableCommand {
             guard let c = try location.open().conflicts(all: true).first(where: { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }) else {
                 throw ValidationError("no conflict '\(id)'; list them with: promo-central conflicts list --all")
             }
-            print("conflict \(c.id) (office \(c.office))")
-            for key in c.record.keys.sorted() { print("  \(key): \(c.record[key]?.description ?? "")") }
+            for line in c.description.lines { print(line) }
         }
     }
 

@@ -23,8 +23,8 @@ struct Conflicts: ParsableCommand {
                 return
             }
             for c in conflicts {
-                let state = c.resolution.map { "resolved: \($0)" } ?? c.pendingResolution.map { "resolution sent: \($0)" } ?? "open"
-                print("\(c.id)  \(c.rule)  \(c.table) \(c.rowID)  \(state)\n    \(c.message)")
+                print(c.description.summary)
+                print("    \(c.message)")
             }
             print("\(conflicts.count) conflicts")
         }
@@ -39,14 +39,7 @@ struct Conflicts: ParsableCommand {
             guard let c = try location.open().conflicts().first(where: { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }) else {
                 throw CommandFailure("no conflict '\(id)' here; list them with: promo-sync conflicts list --all")
             }
-            print("conflict \(c.id)")
-            print("  rule:     \(c.rule)")
-            print("  record:   \(c.table) \(c.rowID) (project \(c.aggregateID))")
-            print("  by:       \(c.writer) at \(c.hlc)")
-            print("  why:      \(c.message)")
-            print("  mine:     \(c.mine.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
-            print("  theirs:   \(c.theirs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
-            print("  state:    \(c.resolution.map { "resolved (\($0)) by \(c.resolvedBy ?? "?")" } ?? c.pendingResolution.map { "resolution sent (\($0))" } ?? "open")")
+            for line in c.description.lines { print(line) }
         }
     }
 

@@ -19,8 +19,21 @@ public struct LocalConflict: Sendable, Codable, Equatable {
     public var resolvedBy: String?
     /// A resolution made here and not yet confirmed by the centre.
     public var pendingResolution: String?
+    /// The record in business terms (project code, voucher, plan year and fund).
+    public var record: String = ""
+    /// The conflict's office and its project's fund source (who may accept depends on it).
+    public var office: String = ""
+    public var fund: String?
 
     public var isOpen: Bool { resolution == nil && pendingResolution == nil }
+
+    /// The conflict as people read it (docs/CONFLICTS.md).
+    public var description: ConflictDescription {
+        ConflictDescription(
+            id: id, rule: rule, record: record, office: office, writer: writer, hlc: hlc, message: message, mine: mine, theirs: theirs,
+            state: resolution.map { "resolved (\($0)) by \(resolvedBy ?? "?")" } ?? pendingResolution.map { "resolution sent (\($0))" } ?? "open",
+            fund: fund.flatMap(FundSource.init(rawValue:)))
+    }
 }
 
 /// How a person settles a conflict at the office.
@@ -42,8 +55,15 @@ extension Replica {
             return try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT c.*, (SELECT r.choice FROM conflict_resolution r WHERE r.conflict_id = c.id ORDER BY r.rowid DESC LIMIT 1) AS pending
-                    FROM conflict c ORDER BY c.hlc DESC
+                    SELECT c.*, (SELECT r.choice FROM conflict_resolution r WHERE r.conflict_id = c.id ORDER BY r.rowid DESC LIMIT 1) AS pending,
+                           p.code AS project_code, p.fund_source AS project_fund, d.kind AS entry_kind, d.voucher AS entry_voucher,
+                           l.year AS plan_year, l.fund_source AS plan_fund, g.code AS program_code
+                    FROM conflict c
+                    LEFT JOIN project p ON p.id = c.aggregate_id
+                    LEFT JOIN disbursement d ON c.tbl = 'disbursement' AND d.id = c.row_id
+                    LEFT JOIN plan_line l ON c.tbl = 'plan_line' AND l.id = c.row_id
+                    LEFT JOIN program g ON c.tbl = 'program' AND g.id = c.row_id
+                    ORDER BY c.hlc DESC
                     """
             ).map { row in
                 let resolution: String? = row["resolution"]
@@ -53,7 +73,11 @@ extension Replica {
                     mine: (try? decoder.decode([String: FieldValue].self, from: Data((row["mine"] as String).utf8))) ?? [:],
                     theirs: (try? decoder.decode([String: FieldValue].self, from: Data((row["theirs"] as String).utf8))) ?? [:],
                     message: row["message"], resolution: resolution, resolvedBy: row["resolved_by"],
-                    pendingResolution: resolution == nil ? row["pending"] : nil)
+                    pendingResolution: resolution == nil ? row["pending"] : nil,
+                    record: ConflictDescription.record(table: row["tbl"], kind: row["entry_kind"], voucher: row["entry_voucher"],
+                                                       projectCode: row["project_code"], planYear: row["plan_year"], planFund: row["plan_fund"],
+                                                       programCode: row["program_code"]),
+                    office: row["office"], fund: row["project_fund"])
             }.filter { !openOnly || $0.isOpen }
         }
     }

@@ -54,6 +54,16 @@ import Testing
             let officeConflicts = try office.replica.conflicts(openOnly: true)
             #expect(officeConflicts.map(\.id) == centreConflicts.map(\.id))
             #expect(officeConflicts.first?.theirs["limit"] == .integer(500_000_000))
+            // Both sides describe it the same way, in business terms: project code, voucher, the
+            // writer's office, a time in Vietnam, the two versions in VND, and who may accept it.
+            let atOfficeText = officeConflicts[0].description.lines
+            #expect(atOfficeText == centreConflicts[0].description.lines)
+            #expect(atOfficeText.contains("  record:    payment (voucher KB-2) of project QG-01 (office 79)"), "\(atOfficeText)")
+            #expect(atOfficeText.contains { $0.hasPrefix("  by:        office 79 at 20") && $0.hasSuffix("(giờ Việt Nam)") })
+            #expect(atOfficeText.contains { $0.hasPrefix("  amount ") && $0.contains("250.000.000 VND") })
+            #expect(atOfficeText.contains { $0.hasPrefix("  limit ") && $0.hasSuffix("500.000.000 VND") })
+            #expect(atOfficeText.contains { $0.contains("the centre may keep mine") })
+            #expect(!atOfficeText.joined().contains(officeConflicts[0].rowID), "rows are named by business keys, not ids")
             let degraded = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
             #expect(degraded.openConflicts == 1 && degraded.exitCode == 1)
 

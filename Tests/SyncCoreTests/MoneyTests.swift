@@ -65,3 +65,30 @@ import Testing
         #expect(json.contains("\"percent\" : 14.8") && !json.contains("\"14.8 %\""), "\(json)")
     }
 }
+
+@Suite struct ConflictDescriptionTests {
+    /// The text people read, pinned line by line.
+    @Test func aHeldPaymentReadsInBusinessTerms() {
+        let d = ConflictDescription(
+            id: "1a2b3c4d5e6f", rule: "over_disbursement",
+            record: ConflictDescription.record(table: "disbursement", kind: "payment", voucher: "KB-2", projectCode: "QG-01", planYear: nil,
+                                               planFund: nil, programCode: nil),
+            office: "79", writer: "79", hlc: "0019965ef5dd0-0000-79", message: "past the limit",
+            mine: ["amount": .integer(250_000_000), "kind": .text("payment")],
+            theirs: ["limit": .integer(500_000_000), "disbursed_before": .integer(350_000_000)], state: "open", fund: .national)
+        #expect(d.lines == [
+            "conflict 1a2b3c4d5e6f",
+            "  rule:      over_disbursement",
+            "  record:    payment (voucher KB-2) of project QG-01 (office 79)",
+            "  by:        office 79 at 2025-09-20 14:03 (giờ Việt Nam)",
+            "  why:       past the limit",
+            "  state:     open; anyone may keep theirs, the centre may keep mine",
+            "  field             mine (the losing change)  theirs (what stands)",
+            "  amount            250.000.000 VND           -",
+            "  disbursed_before  -                         350.000.000 VND",
+            "  kind              payment                   -",
+            "  limit             -                         500.000.000 VND",
+        ])
+        #expect(Money.vnd(-1_000) == "-1.000 VND" && Money.vnd(999) == "999 VND")
+    }
+}
