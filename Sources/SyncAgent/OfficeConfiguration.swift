@@ -35,7 +35,8 @@ public struct OfficeConfiguration: Sendable {
 
     /// Loads the file at `path` (a missing file at the default path means all defaults) and applies
     /// environment overrides. Errors name the key, the line or variable, and what is expected.
-    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(SyncAgentError) -> OfficeConfiguration {
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            defaultPath: String = OfficeConfiguration.defaultPath) throws(SyncAgentError) -> OfficeConfiguration {
         let explicit = path ?? environment["PROMO_SYNC_CONFIG"]
         let file = explicit ?? defaultPath
         var document = ConfigDocument.empty

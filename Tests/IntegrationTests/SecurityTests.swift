@@ -157,9 +157,11 @@ import Testing
             let client = tayNinh.engine.client
             let fetched = try await client.records(table: .project, ids: [id.rawValue])
             #expect(fetched.value.records.isEmpty)
-            // 80's tree holds exactly its own row.
-            let root = try await client.digest(path: "project").value.children
-            #expect(root.count == 1)
+            // 80's tree holds exactly its own rows, row by row, and none of 79's.
+            let served = digestRows(try central.store.digestTree(for: OfficeCode(unchecked: "80")))
+            #expect(served == digestRows(try tayNinh.replica.digestTree()))
+            #expect(!served.keys.contains { $0.hasSuffix(id.rawValue) })
+            #expect(try await client.digest(path: "project").value.children.count == 1)
             let report = try await tayNinh.engine.verify()
             #expect(report.identical)
             let page = try await client.pull(after: .start, limit: 5_000).value

@@ -95,8 +95,10 @@ func repositoryFile(_ relative: String) -> String {
 
     @Test func anExplicitMissingFileIsAnError() throws {
         #expect(throws: SyncAgentError.self) { try OfficeConfiguration.load(path: "/nonexistent/promo-sync.toml", environment: [:]) }
-        // No file at the default path and none asked for: defaults.
-        #expect(try OfficeConfiguration.load(path: nil, environment: [:]).dataDirectory == "/var/lib/promo-sync")
+        // No file at the default path and none asked for: defaults. (The default path is given, so
+        // the test does not read a real /etc/promo-sync/promo-sync.toml on the machine running it.)
+        let absent = try TemporaryDirectory().file("promo-sync.toml")
+        #expect(try OfficeConfiguration.load(path: nil, environment: [:], defaultPath: absent).dataDirectory == "/var/lib/promo-sync")
     }
 
     @Test func aTokenFileReadableByOthersIsRefusedWithTheFix() throws {

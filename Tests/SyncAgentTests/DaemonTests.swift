@@ -94,8 +94,11 @@ import Transport
     }
 
     @Test func whileTheCentreIsDownTheDaemonRecordsOfflineAndBacksOff() async throws {
-        let office: OfficeFixture = try await withLiveCentral { central in try OfficeFixture(office: "80", central: central) }
-        // The central is gone now; the office keeps its URL.
+        let fixture: OfficeFixture = try await withLiveCentral { central in try OfficeFixture(office: "80", central: central) }
+        // The centre is down: port 1 on loopback refuses every connection (a port the stopped
+        // centre had could be taken by a parallel test's server, which would answer 401).
+        let client = CentralClient(baseURL: "http://127.0.0.1:1", token: "unused", http: HTTPClient())
+        let office = (replica: fixture.replica, engine: SyncEngine(replica: fixture.replica, client: client, logger: Logger(label: "test-office")))
         var schedule = DaemonSchedule()
         schedule.initialBackoff = .milliseconds(200)
         let attempts = Counter()
