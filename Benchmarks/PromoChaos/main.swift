@@ -264,8 +264,9 @@ do {
     for i in 0..<20 { try replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
     try Harness.run("promo-sync", ["sync", "--data-dir", folder.directory])
     let token = try TokenFile.read(path: folder.tokenFile)
+    let foreign = try await BadInput.anotherOffice("80", central: central)
     let before = try BadInput.fingerprint(central.directory + "/central.sqlite")
-    let result = try await BadInput.requests(url: central.url, token: token, count: options.badRequests, replica: replica)
+    let result = try await BadInput.requests(url: central.url, token: token, count: options.badRequests, replica: replica, foreign: foreign)
     let after = try BadInput.fingerprint(central.directory + "/central.sqlite")
     let alive = (try? await HTTPClient().send(HTTPRequest(method: "GET", url: central.url + "/health")).status) == 200
     say("## 4. Bad input")
@@ -277,7 +278,17 @@ do {
     for (status, count) in result.byStatus.sorted(by: { $0.key < $1.key }) { say("| \(status) | \(count) |") }
     say()
     say("Answers outside 4xx: \(result.not4xx.count)\(result.not4xx.isEmpty ? "" : " (e.g. \(result.not4xx.prefix(3)))"). The centre \(alive ? "still answered /health" : "DID NOT ANSWER /health") and its store was \(before == after ? "unchanged" : "CHANGED") (records, change log position, changesets, office chains).")
-    if !result.not4xx.isEmpty || !alive || before != after { failures.append("bad requests: \(result.not4xx.count) not 4xx, alive \(alive), unchanged \(before == after)") }
+    say()
+    say("Pushes carry one defect each on an otherwise correct changeset chained onto the office's head, so forged writers and owners reach the trust boundary; each must get its own refusal:")
+    say()
+    say("| defect | sent | got its own status and code |")
+    say("|---|---|---|")
+    for (name, count) in result.pushes.sorted(by: { $0.key < $1.key }) { say("| \(name) | \(count.sent) | \(count.right) |") }
+    say()
+    if !result.wrongRefusal.isEmpty { say("Wrong refusals: \(result.wrongRefusal.prefix(5))") }
+    if !result.not4xx.isEmpty || !alive || before != after || !result.wrongRefusal.isEmpty {
+        failures.append("bad requests: \(result.not4xx.count) not 4xx, \(result.wrongRefusal.count) wrong refusals, alive \(alive), unchanged \(before == after)")
+    }
     let files = try BadInput.files(replica: replica, count: options.badFiles)
     say()
     say("\(files.csv) generated CSV files with a defect each: \(files.csvRefused) refused whole with a line-numbered reason, \(files.csvCrashes) accepted or crashed; the replica was \(files.replicaUnchanged ? "unchanged" : "CHANGED").")

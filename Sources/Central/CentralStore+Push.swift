@@ -15,6 +15,9 @@ extension CentralStore {
             throw CentralError(.forbidden, "forbidden_writer", "the changeset says office \(changeset.office) but the token is office \(office)",
                                hint: "An office pushes only its own changesets.")
         }
+        guard changeset.sequence.rawValue >= 1 else {
+            throw CentralError.badRequest("changeset sequence \(changeset.sequence) is not 1 or more", hint: "Changesets are numbered from 1.")
+        }
         guard changeset.changes.count <= WireProtocol.maxChangesPerChangeset else {
             throw CentralError(.contentTooLarge, "too_many_changes",
                                "changeset \(changeset.sequence) has \(changeset.changes.count) changes; at most \(WireProtocol.maxChangesPerChangeset) are accepted",

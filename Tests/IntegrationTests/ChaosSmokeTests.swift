@@ -59,9 +59,14 @@ import Transport
         let replica = try Replica.open(at: folder.replicaPath)
         try replica.addPlanLine(year: 2025, fundSource: .local, amount: 1, note: nil)
         try Harness.run("promo-sync", ["sync", "--data-dir", folder.directory])
+        let foreign = try await BadInput.anotherOffice("80", central: central)
         let before = try BadInput.fingerprint(central.directory + "/central.sqlite")
-        let result = try await BadInput.requests(url: central.url, token: try TokenFile.read(path: folder.tokenFile), count: 300, replica: replica)
+        let result = try await BadInput.requests(url: central.url, token: try TokenFile.read(path: folder.tokenFile), count: 300, replica: replica,
+                                                 foreign: foreign)
         #expect(result.not4xx.isEmpty, "\(result.not4xx.prefix(5))")
+        // Each defect reached the check it is named for and got its own status and code.
+        #expect(result.wrongRefusal.isEmpty, "\(result.wrongRefusal.prefix(5))")
+        #expect(result.pushes.count == BadInput.pushKinds, "\(result.pushes.keys.sorted())")
         #expect(try BadInput.fingerprint(central.directory + "/central.sqlite") == before)
         let files = try BadInput.files(replica: replica, count: 60)
         #expect(files.csvCrashes == 0 && files.replicaUnchanged, "\(files)")
