@@ -50,7 +50,7 @@ struct TestPKI {
         config.caBundlePath = ca
         config.clientCertificatePath = cert
         config.clientKeyPath = key
-        config.totalTimeout = .seconds(10)
+        config.totalTimeout = .seconds(60)  // bounds a hung test; a loaded machine may take long to handshake
         return CentralClient(baseURL: central.url, token: "", http: HTTPClient(configuration: config))
     }
 
