@@ -47,9 +47,9 @@ extension CentralStore {
             try restrictToOwner(storePath)
             let epoch = Epoch.random()
             let queue = try DatabaseQueue(path: storePath)
-            try queue.write { db in
-                try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'epoch'", arguments: [epoch.rawValue])
-            }
+            // A backup from before the journal is brought up to it first, so the restore is journaled too.
+            try migrator().migrate(queue)
+            try queue.write { db in try restoredEpoch(db, epoch, now: now, position: nextPosition(db)) }
             try queue.close()
             return epoch
         } catch let error as CentralError {
@@ -58,5 +58,11 @@ extension CentralStore {
             throw CentralError(.internalServerError, "storage", "restore from \(backupPath) failed: \(error)",
                                hint: "The backup must be a file written by promo-central backup; the current store was left as it was or kept aside.")
         }
+    }
+
+    /// Starts a new epoch in a restored store, and journals it.
+    static func restoredEpoch(_ db: Database, _ epoch: Epoch, now: Date, position: Int64) throws {
+        try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'epoch'", arguments: [epoch.rawValue])
+        try journal(db, .restored(.init(epoch: epoch.rawValue)), at: now, position: position)
     }
 }

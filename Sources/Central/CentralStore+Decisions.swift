@@ -40,6 +40,31 @@ public enum CentreDecision: Sendable, Equatable {
         default: nil
         }
     }
+
+    /// How the journal names the decision.
+    var name: String {
+        switch self {
+        case .appraise: "appraise"
+        case .approve: "approve"
+        case .returnToOffice: "return"
+        case .reject: "reject"
+        case .adjust: "adjust"
+        case .halt: "halt"
+        }
+    }
+
+    /// The decision the journal names, with its amount (approve, adjust).
+    init?(name: String, amount: Int64?) {
+        switch (name, amount) {
+        case ("appraise", _): self = .appraise
+        case ("approve", let amount?): self = .approve(amount: amount)
+        case ("return", _): self = .returnToOffice
+        case ("reject", _): self = .reject
+        case ("adjust", let amount?): self = .adjust(amount: amount)
+        case ("halt", _): self = .halt
+        default: return nil
+        }
+    }
 }
 
 /// A project as the centre holds it.
@@ -82,40 +107,57 @@ extension CentralStore {
                        now: Date = Date()) throws(CentralError) {
         do {
             try database.write { db in
-                let project = try Self.findProject(db, reference)
-                let fund = project.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
-                guard fund == .national else {
-                    throw CentralError(.conflict, "forbidden_owner", "project \(reference) is a local-fund project: the province owns its decisions",
-                                       hint: "The centre decides national-fund projects only.")
-                }
-                if case .approve(let amount) = decision { try Self.checkAmount(amount) }
-                if case .adjust(let amount) = decision { try Self.checkAmount(amount) }
-                if let to = decision.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) {
-                    let from = project.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) ?? .draft
-                    guard StatusMachine.owner(from: from, to: to, fund: .national) == .centre else {
-                        throw CentralError(.conflict, "status_transition",
-                                           "project \(reference) is \(from.rawValue); the centre cannot move it to \(to.rawValue)",
-                                           hint: "See docs/CONFLICTS.md for the status machine.")
-                    }
-                }
-                var clock = try Self.centreClock(db)
-                let change = Change(table: .project, id: RowID(unchecked: project.id), op: .upsert,
-                                    hlc: clock.tick(nowMilliseconds: HybridLogicalClock.wallMilliseconds()), fields: decision.fields)
-                // The decision goes into the project's event log, for its office.
-                let event = Change(
-                    table: .projectEvent, id: RowID.make(now: now), op: .upsert,
-                    hlc: clock.tick(nowMilliseconds: HybridLogicalClock.wallMilliseconds()),
-                    fields: [
-                        "office": .text(project.office), "project_id": .text(project.id), "kind": .text(ProjectEventKind.decision.rawValue),
-                        "occurred_on": .text(CalendarDate.today(now)), "amount": decision.amount.map(FieldValue.integer) ?? .null,
-                        "reference": document.map(FieldValue.text) ?? .null, "note": .text(decision.summary),
-                    ])
-                try Self.saveCentreClock(db, clock)
-                _ = try Self.ingest(db, changes: [change, event], from: .central)
+                try Self.decide(db, project: reference, decision, document: document, now: now, position: Self.nextPosition(db), recorded: nil)
             }
         } catch {
             throw CentralError.storage(error, during: "recording a decision on \(reference)")
         }
+    }
+
+    /// A decision, journaled with the clocks and event id it was given; `recorded` (a replay)
+    /// gives them back instead of new ones.
+    static func decide(_ db: Database, project reference: String, _ decision: CentreDecision, document: String?, now: Date,
+                       position: Int64, recorded: CentreAction.Decided?) throws {
+        let project = try findProject(db, reference)
+        let fund = project.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
+        guard fund == .national else {
+            throw CentralError(.conflict, "forbidden_owner", "project \(reference) is a local-fund project: the province owns its decisions",
+                               hint: "The centre decides national-fund projects only.")
+        }
+        if case .approve(let amount) = decision { try checkAmount(amount) }
+        if case .adjust(let amount) = decision { try checkAmount(amount) }
+        if let to = decision.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) {
+            let from = project.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) ?? .draft
+            guard StatusMachine.owner(from: from, to: to, fund: .national) == .centre else {
+                throw CentralError(.conflict, "status_transition",
+                                   "project \(reference) is \(from.rawValue); the centre cannot move it to \(to.rawValue)",
+                                   hint: "See docs/CONFLICTS.md for the status machine.")
+            }
+        }
+        var clock = try centreClock(db)
+        let change = Change(table: .project, id: RowID(unchecked: project.id), op: .upsert,
+                            hlc: stamp(&clock, recorded: recorded?.stamps.first, now: now), fields: decision.fields)
+        // The decision goes into the project's event log, for its office.
+        let event = Change(
+            table: .projectEvent, id: recorded.map { RowID(unchecked: $0.event) } ?? RowID.make(now: now), op: .upsert,
+            hlc: stamp(&clock, recorded: recorded?.stamps.dropFirst().first, now: now),
+            fields: [
+                "office": .text(project.office), "project_id": .text(project.id), "kind": .text(ProjectEventKind.decision.rawValue),
+                "occurred_on": .text(CalendarDate.today(now)), "amount": decision.amount.map(FieldValue.integer) ?? .null,
+                "reference": document.map(FieldValue.text) ?? .null, "note": .text(decision.summary),
+            ])
+        try saveCentreClock(db, clock)
+        _ = try ingest(db, changes: [change, event], from: .central, position: position, at: now)
+        try journal(db, .decided(.init(project: project.id, decision: decision.name, amount: decision.amount, document: document,
+                                       stamps: [change.hlc, event.hlc], event: event.id.rawValue)), at: now, position: position)
+    }
+
+    /// The clock of a change the centre makes: the next tick of its clock, or in a replay the
+    /// stamp the journal recorded (the clock then stands where the tick had left it).
+    static func stamp(_ clock: inout HybridLogicalClock, recorded: HLCTimestamp?, now: Date) -> HLCTimestamp {
+        guard let recorded else { return clock.tick(nowMilliseconds: HybridLogicalClock.wallMilliseconds(now)) }
+        clock.observe(recorded, nowMilliseconds: 0)
+        return recorded
     }
 
     /// Conflicts, open ones only unless `all`.
@@ -160,41 +202,48 @@ extension CentralStore {
     }
 
     /// Resolves a conflict at the centre; the resolution is a synced, audited change like any other.
-    public func resolve(conflict id: String, _ choice: ResolutionChoice, note: String?) throws(CentralError) {
+    public func resolve(conflict id: String, _ choice: ResolutionChoice, note: String?, now: Date = Date()) throws(CentralError) {
         do {
             try database.write { db in
-                guard let row = try Row.fetchOne(
-                    db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (id = ? OR id LIKE ?)",
-                    arguments: [id, id.count >= 6 ? id + "%" : id])
-                else {
-                    throw CentralError(.notFound, "not_found", "no conflict '\(id)'", hint: "List them with: promo-central conflicts list")
-                }
-                let fields = try FieldCoding.decode(row["fields"] as String)
-                guard fields["resolution"] == nil || fields["resolution"] == .null else {
-                    throw CentralError(.conflict, "resolved", "conflict \(row["id"] as String) is already resolved", hint: "Nothing to do.")
-                }
-                let aggregate = fields["aggregate_id"]?.text ?? ""
-                let fund = try String.fetchOne(
-                    db, sql: "SELECT json_extract(fields, '$.fund_source') FROM record WHERE tbl = 'project' AND id = ?", arguments: [aggregate]
-                ).flatMap(FundSource.init(rawValue:))
-                if choice == .accept, let rule = fields["rule"]?.text.flatMap(ConflictRule.init(rawValue:)), rule.acceptingSide(fund: fund) != .centre {
-                    throw CentralError(.forbidden, "resolution_authority",
-                                       "only office \(row["office"] as String) can accept its change here (\(rule.rawValue))",
-                                       hint: "The centre may dismiss it, or ask the office to resolve it.")
-                }
-                var clock = try Self.centreClock(db)
-                let change = Change(
-                    table: .conflictResolution, id: RowID.make(), op: .upsert,
-                    hlc: clock.tick(nowMilliseconds: HybridLogicalClock.wallMilliseconds()),
-                    fields: ["office": .text(row["office"]), "conflict_id": .text(row["id"]), "aggregate_id": .text(aggregate),
-                             "choice": .text(choice.rawValue), "resolved_by": .text(OfficeCode.central.rawValue),
-                             "note": note.map(FieldValue.text) ?? .null])
-                try Self.saveCentreClock(db, clock)
-                _ = try Self.ingest(db, changes: [change], from: .central)
+                try Self.resolve(db, conflict: id, choice, note: note, now: now, position: Self.nextPosition(db), recorded: nil)
             }
         } catch {
             throw CentralError.storage(error, during: "resolving conflict \(id)")
         }
+    }
+
+    static func resolve(_ db: Database, conflict id: String, _ choice: ResolutionChoice, note: String?, now: Date,
+                        position: Int64, recorded: CentreAction.Resolved?) throws {
+        guard let row = try Row.fetchOne(
+            db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (id = ? OR id LIKE ?)",
+            arguments: [id, id.count >= 6 ? id + "%" : id])
+        else {
+            throw CentralError(.notFound, "not_found", "no conflict '\(id)'", hint: "List them with: promo-central conflicts list")
+        }
+        let fields = try FieldCoding.decode(row["fields"] as String)
+        guard fields["resolution"] == nil || fields["resolution"] == .null else {
+            throw CentralError(.conflict, "resolved", "conflict \(row["id"] as String) is already resolved", hint: "Nothing to do.")
+        }
+        let aggregate = fields["aggregate_id"]?.text ?? ""
+        let fund = try String.fetchOne(
+            db, sql: "SELECT json_extract(fields, '$.fund_source') FROM record WHERE tbl = 'project' AND id = ?", arguments: [aggregate]
+        ).flatMap(FundSource.init(rawValue:))
+        if choice == .accept, let rule = fields["rule"]?.text.flatMap(ConflictRule.init(rawValue:)), rule.acceptingSide(fund: fund) != .centre {
+            throw CentralError(.forbidden, "resolution_authority",
+                               "only office \(row["office"] as String) can accept its change here (\(rule.rawValue))",
+                               hint: "The centre may dismiss it, or ask the office to resolve it.")
+        }
+        var clock = try centreClock(db)
+        let change = Change(
+            table: .conflictResolution, id: recorded.map { RowID(unchecked: $0.resolution) } ?? RowID.make(now: now), op: .upsert,
+            hlc: stamp(&clock, recorded: recorded?.stamp, now: now),
+            fields: ["office": .text(row["office"]), "conflict_id": .text(row["id"]), "aggregate_id": .text(aggregate),
+                     "choice": .text(choice.rawValue), "resolved_by": .text(OfficeCode.central.rawValue),
+                     "note": note.map(FieldValue.text) ?? .null])
+        try saveCentreClock(db, clock)
+        _ = try ingest(db, changes: [change], from: .central, position: position, at: now)
+        try journal(db, .conflictResolved(.init(conflict: row["id"], choice: choice.rawValue, note: note, resolution: change.id.rawValue,
+                                                stamp: change.hlc)), at: now, position: position)
     }
 
     static func findProject(_ db: Database, _ reference: String) throws -> CentralProject {

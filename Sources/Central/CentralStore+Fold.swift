@@ -9,7 +9,11 @@ extension CentralStore {
     ///
     /// `sequence` is the writer's changeset: a row published exactly as the office sent it is an
     /// echo that office already holds, and its pulls skip it (docs/PROTOCOL.md, `own_since`).
-    static func ingest(_ db: Database, changes: [Change], from writer: OfficeCode, sequence: ChangesetSequence? = nil) throws -> Int {
+    /// `position` is the changeset's or journal entry's that carries the changes: each history row
+    /// keeps it with the writer. The centre's clock takes in the changes at `now` to the second,
+    /// the time the changeset or journal entry records, so a replay moves it the same way.
+    static func ingest(_ db: Database, changes: [Change], from writer: OfficeCode, sequence: ChangesetSequence? = nil,
+                       position: Int64, at now: Date) throws -> Int {
         var touchedRows: Set<SyncedRowKey> = []
         var byAggregate: [String: [Change]] = [:]
         var hadHistory: [String: Bool] = [:]
@@ -19,8 +23,8 @@ extension CentralStore {
         var authorization = writer == .central ? nil : WriteAuthorization(writer: writer, rehomed: rehomed, batch: changes)
         let hasHistory = try db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM history WHERE aggregate = ?)")
         let insertHistory = try db.cachedStatement(
-            sql: "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields) VALUES (?, ?, ?, ?, ?, ?)")
-        let wall = HybridLogicalClock.wallMilliseconds()
+            sql: "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields, writer, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        let wall = UInt64(max(0, now.timeIntervalSince1970.rounded(.down))) * 1000
         for change in changes {
             let stored = try storedRow(db, change.table, change.id.rawValue)
             let aggregate = try stored?.aggregate ?? aggregateID(change)
@@ -31,7 +35,7 @@ extension CentralStore {
                 hadHistory[aggregate] = try Bool.fetchOne(hasHistory, arguments: [aggregate]) ?? false
             }
             try insertHistory.execute(arguments: [change.table.rawValue, change.id.rawValue, aggregate, change.hlc.description,
-                                                  change.op.rawValue, FieldCoding.encode(change.fields)])
+                                                  change.op.rawValue, FieldCoding.encode(change.fields), writer.rawValue, position])
             if db.changesCount > 0 { new += 1 }
             byAggregate[aggregate, default: []].append(change)
             touchedRows.insert(SyncedRowKey(change.table, change.id.rawValue))

@@ -17,40 +17,43 @@ extension CentralStore {
     /// history keeps who wrote what. A retired office may still push what it had pending (it lands
     /// under the receiving office); everything else it asks for is answered 410 `office_merged`.
     public func merge(_ retired: [OfficeCode], into receiving: OfficeCode, now: Date = Date()) throws(CentralError) -> MergeOutcome {
+        do {
+            return try database.write { db in try Self.merge(db, retired, into: receiving, now: now, position: Self.nextPosition(db)) }
+        } catch {
+            throw CentralError.storage(error, during: "merging offices into \(receiving)")
+        }
+    }
+
+    static func merge(_ db: Database, _ retired: [OfficeCode], into receiving: OfficeCode, now: Date, position: Int64) throws -> MergeOutcome {
         guard !retired.isEmpty else { throw CentralError.badRequest("name at least one office to merge") }
         guard !retired.contains(receiving) else {
             throw CentralError.badRequest("office \(receiving) cannot be merged into itself", hint: "List the retiring offices before --into.")
         }
-        do {
-            return try database.write { db in
-                for code in retired + [receiving] {
-                    guard let row = try Row.fetchOne(db, sql: "SELECT merged_into FROM office WHERE code = ?", arguments: [code.rawValue]) else {
-                        throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
-                    }
-                    if let into = row["merged_into"] as String? {
-                        throw CentralError(.conflict, "office_merged", "office \(code) was already merged into office \(into)",
-                                           hint: code == receiving ? "Merge into office \(into) instead." : "Nothing to do for it.")
-                    }
-                }
-                for code in retired {
-                    try db.execute(sql: "UPDATE office SET merged_into = ?, merged_at = ? WHERE code = ?",
-                                   arguments: [receiving.rawValue, Timestamps.format(now), code.rawValue])
-                }
-                let rehomed = try Self.rehomedOffices(db)
-                let placeholders = retired.map { _ in "?" }.joined(separator: ",")
-                let aggregates = try String.fetchAll(
-                    db, sql: "SELECT DISTINCT aggregate FROM record WHERE office IN (\(placeholders)) AND aggregate IS NOT NULL ORDER BY aggregate",
-                    arguments: StatementArguments(retired.map(\.rawValue)))
-                var positions = try LogPositions(db)
-                for aggregate in aggregates {
-                    _ = try Self.refold(db, aggregate: aggregate, rehomed: rehomed, positions: &positions)
-                }
-                for office in retired + [receiving] { try Self.markTotalsPending(db, office: office) }
-                return MergeOutcome(retired: retired, into: receiving, aggregates: aggregates.count)
+        for code in retired + [receiving] {
+            guard let row = try Row.fetchOne(db, sql: "SELECT merged_into FROM office WHERE code = ?", arguments: [code.rawValue]) else {
+                throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
             }
-        } catch {
-            throw CentralError.storage(error, during: "merging offices into \(receiving)")
+            if let into = row["merged_into"] as String? {
+                throw CentralError(.conflict, "office_merged", "office \(code) was already merged into office \(into)",
+                                   hint: code == receiving ? "Merge into office \(into) instead." : "Nothing to do for it.")
+            }
         }
+        for code in retired {
+            try db.execute(sql: "UPDATE office SET merged_into = ?, merged_at = ? WHERE code = ?",
+                           arguments: [receiving.rawValue, Timestamps.format(now), code.rawValue])
+        }
+        let rehomed = try rehomedOffices(db)
+        let placeholders = retired.map { _ in "?" }.joined(separator: ",")
+        let aggregates = try String.fetchAll(
+            db, sql: "SELECT DISTINCT aggregate FROM record WHERE office IN (\(placeholders)) AND aggregate IS NOT NULL ORDER BY aggregate",
+            arguments: StatementArguments(retired.map(\.rawValue)))
+        var positions = try LogPositions(db)
+        for aggregate in aggregates {
+            _ = try refold(db, aggregate: aggregate, rehomed: rehomed, positions: &positions)
+        }
+        for office in retired + [receiving] { try markTotalsPending(db, office: office) }
+        try journal(db, .officesMerged(.init(retired: retired.map(\.rawValue), into: receiving.rawValue)), at: now, position: position)
+        return MergeOutcome(retired: retired, into: receiving, aggregates: aggregates.count)
     }
 
     /// Retired office code → the office that now holds its records (following merges of merges).

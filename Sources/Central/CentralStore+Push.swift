@@ -10,6 +10,12 @@ extension CentralStore {
     /// `receivedJSON`, the changeset's bytes as they arrived, is stored as its body; without it
     /// the changeset is written out.
     public func apply(_ changeset: Changeset, receivedJSON: Data? = nil, from office: OfficeCode, now: Date = Date()) throws(CentralError) -> PushResponse {
+        try apply(changeset, receivedJSON: receivedJSON, from: office, now: now, position: nil)
+    }
+
+    /// `position` is the changeset's place in the order shared with the journal: the next one,
+    /// or in a replay the one it was stored at.
+    func apply(_ changeset: Changeset, receivedJSON: Data?, from office: OfficeCode, now: Date, position recorded: Int64?) throws(CentralError) -> PushResponse {
         // 1. Checks that need no database: whose changeset it is, its size, its hash.
         guard changeset.office == office else {
             throw CentralError(.forbidden, "forbidden_writer", "the changeset says office \(changeset.office) but the token is office \(office)",
@@ -77,15 +83,22 @@ extension CentralStore {
 
                 // 4. Keep every change in its aggregate's history and fold the aggregates it touched:
                 //    the rules decide in clock order, so the outcome does not depend on arrival order.
-                let applied = try Self.ingest(db, changes: changeset.changes, from: office, sequence: changeset.sequence)
+                //    Each history row names the changeset that carried it (its position), for the audit log.
+                let position = try recorded ?? Self.nextPosition(db)
+                let applied = try Self.ingest(db, changes: changeset.changes, from: office, sequence: changeset.sequence, position: position, at: now)
 
+                // 5. Keep it, with its receipt in the centre's log: its place and time, chained
+                //    onto the position before (one hash per changeset, none per change).
+                let receivedAt = Timestamps.format(now)
+                let chainHash = Self.receiptHash(previous: try Self.chainHash(db, before: position), position: position, office: office.rawValue,
+                                                 sequence: changeset.sequence.rawValue, hash: changeset.hash, receivedAt: receivedAt)
                 try db.execute(
                     sql: """
-                        INSERT INTO changeset(office, sequence, hash, previous_hash, change_count, body, received_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO changeset(office, sequence, hash, previous_hash, change_count, body, received_at, position, chain_hash)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [office.rawValue, changeset.sequence.rawValue, changeset.hash, changeset.previousHash,
-                                changeset.changes.count, receivedJSON ?? changeset.jsonData(), Timestamps.format(now)])
+                                changeset.changes.count, receivedJSON ?? changeset.jsonData(), receivedAt, position, chainHash])
                 try db.execute(
                     sql: "UPDATE office SET last_sequence = ?, last_hash = ? WHERE code = ?",
                     arguments: [changeset.sequence.rawValue, changeset.hash, office.rawValue])

@@ -36,8 +36,21 @@ public final class CentralStore: Sendable {
     public static let fileName = "central.sqlite"
 
     /// Opens (or creates) the store at `path`.
-    public init(path: String, faults: FaultInjector = FaultInjector(), threads: Int = 4,
-                logger: Logger = Logger(label: "promo-central.store")) throws(CentralError) {
+    public convenience init(path: String, faults: FaultInjector = FaultInjector(), threads: Int = 4,
+                            logger: Logger = Logger(label: "promo-central.store")) throws(CentralError) {
+        try self.init(path: path, faults: faults, threads: threads, logger: logger, purpose: .serving)
+    }
+
+    /// What a store is opened for.
+    enum Purpose {
+        /// The centre's own store: a new one gets an epoch and the reference data (journaled).
+        case serving
+        /// A scratch store that `audit verify` rebuilds from the logs: left empty (the journal's
+        /// first entry creates it), and written without waiting for the disk.
+        case replay
+    }
+
+    init(path: String, faults: FaultInjector = FaultInjector(), threads: Int = 4, logger: Logger, purpose: Purpose) throws(CentralError) {
         self.path = path
         self.logger = logger
         self.faults = faults
@@ -58,22 +71,35 @@ public final class CentralStore: Sendable {
             let pool = try DatabasePool(path: path, configuration: config)
             // An acknowledgement means the changeset is on disk: every commit waits for it
             // (GRDB's WAL pools default to NORMAL, under which a power cut loses the last commits).
-            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            // A scratch store rebuilt by an audit is thrown away afterwards: it never waits.
+            try pool.writeWithoutTransaction { try $0.execute(sql: purpose == .replay ? "PRAGMA synchronous = OFF" : "PRAGMA synchronous = FULL") }
             try Self.migrator().migrate(pool)
             self.database = pool
             self.epoch = try pool.write { db in
                 if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") {
                     return Epoch(existing)
                 }
+                guard purpose == .serving else { return Epoch("replay") }
                 let epoch = Epoch.random()
-                try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('epoch', ?)", arguments: [epoch.rawValue])
-                try Self.publishReferenceData(db)
+                try Self.createStore(db, epoch: epoch, reference: Self.referenceRecords(), now: Date(), position: Self.nextPosition(db))
                 return epoch
             }
         } catch {
             throw CentralError(.internalServerError, "storage", "cannot open the central store at \(path): \(error)",
                                hint: "Check that the data folder exists and is writable by the service user.")
         }
+    }
+
+    /// Gives a new store its epoch and reference data, and opens its journal with them.
+    static func createStore(_ db: Database, epoch: Epoch, reference: [CentreAction.PublishedRecord], now: Date, position: Int64) throws {
+        try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('epoch', ?)", arguments: [epoch.rawValue])
+        for record in reference {
+            guard let table = ConsolidatedTable(rawValue: record.table) else {
+                throw CentralError(.internalServerError, "unknown_table", "reference data names a table '\(record.table)' this release does not know")
+            }
+            try putCentralRecord(db, table: table, id: record.id, fields: record.fields)
+        }
+        try journal(db, .created(.init(epoch: epoch.rawValue, reference: reference)), at: now, position: position)
     }
 
     static func migrator() -> DatabaseMigrator {
@@ -141,6 +167,45 @@ public final class CentralStore: Sendable {
             try db.execute(sql: "ALTER TABLE record ADD COLUMN echo_office TEXT")
             try db.execute(sql: "ALTER TABLE record ADD COLUMN echo_sequence INTEGER")
         }
+        migrator.registerMigration("v4-centre-journal") { db in
+            // The centre's own writes (docs/ARCHITECTURE.md, Storage). `position` is shared with
+            // `changeset.position`: one order of everything that changed the store, hash-chained
+            // through both tables (`journal.hash`, `changeset.chain_hash`).
+            try db.execute(
+                sql: """
+                    CREATE TABLE journal (
+                        position INTEGER PRIMARY KEY NOT NULL,
+                        kind TEXT NOT NULL,
+                        payload TEXT NOT NULL,
+                        at TEXT NOT NULL,
+                        previous_hash TEXT NOT NULL,
+                        hash TEXT NOT NULL
+                    );
+                    ALTER TABLE changeset ADD COLUMN position INTEGER;
+                    ALTER TABLE changeset ADD COLUMN chain_hash TEXT;
+                    UPDATE changeset SET position = numbered.n
+                        FROM (SELECT rowid AS r, row_number() OVER (ORDER BY received_at, rowid) AS n FROM changeset) AS numbered
+                        WHERE changeset.rowid = numbered.r;
+                    CREATE UNIQUE INDEX changeset_position ON changeset(position);
+                    ALTER TABLE history ADD COLUMN writer TEXT;
+                    ALTER TABLE history ADD COLUMN position INTEGER;
+                    UPDATE history SET writer = substr(hlc, instr(hlc, '-') + 6);
+                    """)
+            // A store that already held data: what happened before was never journaled, so say so
+            // in the journal's first entry (audit verify then checks the chains but cannot replay).
+            // The hash is the journal's, spelled out here as this migration shipped it.
+            if let epoch = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") {
+                func count(_ table: String) throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
+                let changesets = try count("changeset")
+                let payload = #"{"changesets":\#(changesets),"epoch":"\#(epoch)","offices":\#(try count("office")),"records":\#(try count("record"))}"#
+                let position = changesets + 1
+                let at = Timestamps.format(Date())
+                let previous = String(repeating: "0", count: 64)
+                let hash = Hex.string(SHA256.hash(data: Data("\(previous)\n\(position)\nbaseline\n\(at)\n\(payload)".utf8)))
+                try db.execute(sql: "INSERT INTO journal(position, kind, payload, at, previous_hash, hash) VALUES (?, 'baseline', ?, ?, ?, ?)",
+                               arguments: [position, payload, at, previous, hash])
+            }
+        }
         return migrator
     }
 
@@ -154,19 +219,22 @@ public final class CentralStore: Sendable {
     public func addOffice(_ code: OfficeCode, now: Date = Date()) throws(CentralError) -> String {
         let token = Self.newToken()
         do {
-            try database.write { db in
-                if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM office WHERE code = ?)", arguments: [code.rawValue]) == true {
-                    throw CentralError(.conflict, "office_exists", "office \(code) is already registered",
-                                       hint: "To issue a new token use: promo-central office rotate-token \(code)")
-                }
-                try db.execute(
-                    sql: "INSERT INTO office(code, token_hash, created_at, last_hash) VALUES (?, ?, ?, ?)",
-                    arguments: [code.rawValue, Self.hashToken(token), Timestamps.format(now), Changeset.genesisHash])
-            }
+            try database.write { db in try Self.addOffice(db, code, tokenHash: Self.hashToken(token), now: now, position: Self.nextPosition(db)) }
         } catch {
             throw CentralError.storage(error, during: "adding office \(code)")
         }
         return token
+    }
+
+    static func addOffice(_ db: Database, _ code: OfficeCode, tokenHash: String, now: Date, position: Int64) throws {
+        if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM office WHERE code = ?)", arguments: [code.rawValue]) == true {
+            throw CentralError(.conflict, "office_exists", "office \(code) is already registered",
+                               hint: "To issue a new token use: promo-central office rotate-token \(code)")
+        }
+        try db.execute(
+            sql: "INSERT INTO office(code, token_hash, created_at, last_hash) VALUES (?, ?, ?, ?)",
+            arguments: [code.rawValue, tokenHash, Timestamps.format(now), Changeset.genesisHash])
+        try journal(db, .officeAdded(.init(office: code.rawValue, tokenHash: tokenHash)), at: now, position: position)
     }
 
     /// The office a token belongs to, if the token is known and not revoked. The token's hash is
@@ -199,48 +267,56 @@ public final class CentralStore: Sendable {
     public func rotateToken(_ code: OfficeCode, now: Date = Date()) throws(CentralError) -> String {
         let token = Self.newToken()
         do {
-            try database.write { db in
-                try db.execute(sql: "UPDATE office SET token_hash = ? WHERE code = ?",
-                               arguments: [Self.hashToken(token), code.rawValue])
-                guard db.changesCount == 1 else {
-                    throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "Register it with: promo-central office add \(code)")
-                }
-            }
+            try database.write { db in try Self.setToken(db, code, tokenHash: Self.hashToken(token), now: now, position: Self.nextPosition(db)) }
         } catch {
             throw CentralError.storage(error, during: "rotating the token of office \(code)")
         }
         return token
     }
 
+    static func setToken(_ db: Database, _ code: OfficeCode, tokenHash: String, now: Date, position: Int64) throws {
+        try db.execute(sql: "UPDATE office SET token_hash = ? WHERE code = ?", arguments: [tokenHash, code.rawValue])
+        guard db.changesCount == 1 else {
+            throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "Register it with: promo-central office add \(code)")
+        }
+        try journal(db, .tokenRotated(.init(office: code.rawValue, tokenHash: tokenHash)), at: now, position: position)
+    }
+
     /// Revokes an office's token: every request with it is refused until a new one is issued.
     public func revokeToken(_ code: OfficeCode, now: Date = Date()) throws(CentralError) {
         do {
-            try database.write { db in
-                try db.execute(sql: "UPDATE office SET revoked_at = ? WHERE code = ?", arguments: [Timestamps.format(now), code.rawValue])
-                guard db.changesCount == 1 else {
-                    throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
-                }
-            }
+            try database.write { db in try Self.revoke(db, code, now: now, position: Self.nextPosition(db)) }
         } catch {
             throw CentralError.storage(error, during: "revoking the token of office \(code)")
         }
     }
 
+    static func revoke(_ db: Database, _ code: OfficeCode, now: Date, position: Int64) throws {
+        try db.execute(sql: "UPDATE office SET revoked_at = ? WHERE code = ?", arguments: [Timestamps.format(now), code.rawValue])
+        guard db.changesCount == 1 else {
+            throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
+        }
+        try journal(db, .officeRevoked(.init(office: code.rawValue)), at: now, position: position)
+    }
+
     /// Turns a revoked office back on: its current token (the one issued last) works again.
     public func reinstate(_ code: OfficeCode, now: Date = Date()) throws(CentralError) {
         do {
-            try database.write { db in
-                guard let revoked = try Row.fetchOne(db, sql: "SELECT revoked_at FROM office WHERE code = ?", arguments: [code.rawValue]) else {
-                    throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
-                }
-                guard (revoked["revoked_at"] as String?) != nil else {
-                    throw CentralError(.conflict, "not_revoked", "office \(code) is not revoked", hint: "Nothing to do.")
-                }
-                try db.execute(sql: "UPDATE office SET revoked_at = NULL WHERE code = ?", arguments: [code.rawValue])
-            }
+            try database.write { db in try Self.reinstate(db, code, now: now, position: Self.nextPosition(db)) }
         } catch {
             throw CentralError.storage(error, during: "reinstating office \(code)")
         }
+    }
+
+    static func reinstate(_ db: Database, _ code: OfficeCode, now: Date, position: Int64) throws {
+        guard let revoked = try Row.fetchOne(db, sql: "SELECT revoked_at FROM office WHERE code = ?", arguments: [code.rawValue]) else {
+            throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
+        }
+        guard (revoked["revoked_at"] as String?) != nil else {
+            throw CentralError(.conflict, "not_revoked", "office \(code) is not revoked", hint: "Nothing to do.")
+        }
+        try db.execute(sql: "UPDATE office SET revoked_at = NULL WHERE code = ?", arguments: [code.rawValue])
+        try journal(db, .officeReinstated(.init(office: code.rawValue)), at: now, position: position)
     }
 
     /// All registered offices.
@@ -269,31 +345,34 @@ public final class CentralStore: Sendable {
 
     // MARK: Reference data
 
-    /// Writes the seed reference data into the change log so that offices pull it like any record.
-    static func publishReferenceData(_ db: Database) throws {
+    /// The seed reference data of this release, which a new store publishes into the change log
+    /// so that offices pull it like any record (its journal keeps what was published).
+    static func referenceRecords() -> [CentreAction.PublishedRecord] {
+        var records: [CentreAction.PublishedRecord] = []
         for p in ReferenceData.provinces {
-            try putCentralRecord(db, table: .province, id: p.code, fields: [
+            records.append(.init(table: ConsolidatedTable.province.rawValue, id: p.code, fields: [
                 "name": .text(p.name), "kind": .text(p.kind), "region": .text(p.region.rawValue),
-            ])
+            ]))
         }
-        for cap in ReferenceData.supportCaps { try putCap(db, cap) }
+        for cap in ReferenceData.supportCaps { records.append(.init(table: ConsolidatedTable.supportCap.rawValue, id: cap.id, fields: capFields(cap))) }
         for c in ReferenceData.categories {
-            try putCentralRecord(db, table: .activityCategory, id: c.code, fields: [
+            records.append(.init(table: ConsolidatedTable.activityCategory.rawValue, id: c.code, fields: [
                 "name_vi": .text(c.nameVi), "name_en": .text(c.nameEn),
                 "report_group": .integer(Int64(c.reportGroup)), "basis": .text(c.basis),
-            ])
+            ]))
         }
+        return records
     }
 
-    static func putCap(_ db: Database, _ cap: SupportCap) throws {
-        try putCentralRecord(db, table: .supportCap, id: cap.id, fields: [
+    static func capFields(_ cap: SupportCap) -> [String: FieldValue] {
+        [
             "fund_source": .text(cap.fund.rawValue), "category": .text(cap.category), "province": cap.province.map(FieldValue.text) ?? .null,
             "max_percent_of_cost": cap.maxPercentOfCost.map(FieldValue.integer) ?? .null, "max_amount": cap.maxAmount.map(FieldValue.integer) ?? .null,
-        ])
+        ]
     }
 
     /// Sets a support cap (a new one, or new limits for an existing one); offices receive it with their next pull.
-    public func setCap(_ cap: SupportCap) throws(CentralError) {
+    public func setCap(_ cap: SupportCap, now: Date = Date()) throws(CentralError) {
         guard ReferenceData.category(code: cap.category) != nil else {
             throw CentralError.badRequest("unknown activity category '\(cap.category)'")
         }
@@ -301,7 +380,17 @@ public final class CentralStore: Sendable {
             throw CentralError.badRequest("unknown province '\(province)'")
         }
         if cap.maxPercentOfCost == nil && cap.maxAmount == nil { throw CentralError.badRequest("a cap needs --percent, --max or both") }
-        do { try database.write { db in try Self.putCap(db, cap) } } catch { throw CentralError.storage(error, during: "setting a cap") }
+        do {
+            try database.write { db in try Self.setCap(db, cap, now: now, position: Self.nextPosition(db)) }
+        } catch {
+            throw CentralError.storage(error, during: "setting a cap")
+        }
+    }
+
+    static func setCap(_ db: Database, _ cap: SupportCap, now: Date, position: Int64) throws {
+        try putCentralRecord(db, table: .supportCap, id: cap.id, fields: capFields(cap))
+        try journal(db, .capSet(.init(fund: cap.fund.rawValue, category: cap.category, province: cap.province,
+                                      maxPercentOfCost: cap.maxPercentOfCost, maxAmount: cap.maxAmount)), at: now, position: position)
     }
 
     /// Writes a record owned by the centre, giving it a new log position only if it changed.

@@ -19,12 +19,26 @@ public struct LiveCentral: Sendable {
     }
 }
 
+/// The store a test left behind does not follow from its logs (`audit verify`).
+public struct AuditFailure: Error, CustomStringConvertible {
+    public let report: AuditReport
+    public var description: String {
+        let found: [String] = report.chainProblems.map(\.description) + report.journalProblems.map(\.description) + report.headProblems
+            + (report.replayFailure.map { [$0.description] } ?? []) + report.differences.map(\.description) + (report.notReplayable.map { [$0] } ?? [])
+        return "the central store does not follow from its logs: " + found.joined(separator: "; ")
+    }
+}
+
 /// Runs `body` against a live central and stops the server afterwards, whatever `body` does.
+/// Then, unless `audit` is false (a test that tampers with the store), the store is audited
+/// (``CentralStore/auditVerify(expectedHeads:scratchDirectory:)``): every scenario of the
+/// integration tests is also a check that a replay of the logs rebuilds the store exactly.
 public func withLiveCentral<T: Sendable>(
     directory: TemporaryDirectory? = nil,
     storePath: String? = nil,
     faults: FaultInjector = FaultInjector(),
     tls: CentralConfiguration.TLSFiles? = nil,
+    audit: Bool = true,
     configure: @Sendable (inout CentralConfiguration) -> Void = { _ in },
     _ body: @Sendable (LiveCentral) async throws -> T
 ) async throws -> T {
@@ -47,6 +61,11 @@ public func withLiveCentral<T: Sendable>(
     do { result = .success(try await body(LiveCentral(store: store, port: port, scheme: tls == nil ? "http" : "https"))) } catch { result = .failure(error) }
     await group.triggerGracefulShutdown()
     _ = await server.result
+    // Whatever the test did through the centre's own paths, its store must follow from its logs.
+    if case .success = result, audit {
+        let report = try store.auditVerify()
+        guard report.isProven else { throw AuditFailure(report: report) }
+    }
     withExtendedLifetime(folder) {}
     return try result.get()
 }

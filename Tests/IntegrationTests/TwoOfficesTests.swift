@@ -226,6 +226,11 @@ import Testing
                 #expect(mine.count >= 4)
             }
             #expect(try second.replica.ledger("TN-1").map(\.amount) == [1_000_000])
+            // The restore is in the centre's journal, and the restored store with what the
+            // offices re-sent still follows from its logs.
+            #expect(try central.store.journalEntries(from: 0, limit: 1_000).contains { $0.kind == "restored" })
+            let audit = try central.store.auditVerify()
+            #expect(audit.isProven, "\(audit.chainProblems) \(audit.journalProblems) \(String(describing: audit.replayFailure)) \(audit.differences)")
         }
     }
 }
