@@ -95,6 +95,9 @@ echo
 echo "== what promo-central holds"
 "$central_cmd" summary --data-dir "$data/central"
 echo
+echo "== audit: the centre's store follows from its logs (replayed and compared; exit 1 on any difference)"
+"$central_cmd" audit verify --data-dir "$data/central"
+echo
 echo "== consolidated totals as office 80 sees them (pulled from the centre)"
 sqlite3 -header -column "$data/office-80/replica.sqlite" \
     "SELECT province, year, fund_source, plan_amount, disbursed_amount FROM province_total ORDER BY province, fund_source"

@@ -137,7 +137,13 @@ extension CentralStore {
         // 4. Compare, table by table.
         try scratch.refreshTotals()
         report.differences = try scratch.database.read { replayed in
-            try comparedTables.compactMap { try firstDifference($0, store: db, replay: replayed) }
+            var differences = try comparedTables.compactMap { try firstDifference($0, store: db, replay: replayed) }
+            // The records' order in the change log, once their contents agree (otherwise every
+            // later record's place would differ too, and say nothing more).
+            if !differences.contains(where: { $0.table == "record" }), let order = try firstOrderDifference(store: db, replay: replayed) {
+                differences.append(order)
+            }
+            return differences
         }
         return report
     }
@@ -213,9 +219,34 @@ extension CentralStore {
         var aloneIsFine: (@Sendable (Row, Int) -> Bool)? = nil
     }
 
-    /// Every table of the store but `record.seq` (the change-log position: it depends on when
-    /// offices pulled, since the consolidated totals are recomputed at the first read after a
-    /// change, and pulls are not logged).
+    /// `record.seq` itself depends on when totals were recomputed (at the first read after a
+    /// change; pulls are not logged), but the order of the offices' records and conflicts in the
+    /// change log does not. Both are stepped in that order; at the first place they part, the
+    /// record that was moved is named (one whose place was lowered would not be pulled again by an
+    /// office already past it).
+    static func firstOrderDifference(store: Database, replay: Database) throws -> StateDifference? {
+        let sql = "SELECT tbl || '/' || id FROM record WHERE office <> 'central' ORDER BY seq"
+        let stored = try String.fetchCursor(store, sql: sql)
+        let replayed = try String.fetchCursor(replay, sql: sql)
+        var a = try stored.next()
+        var b = try replayed.next()
+        while let here = a, let there = b {
+            if here != there {
+                // `here` stands where the logs put `there`: it was moved earlier, unless the logs
+                // put it next (then `there` was moved later).
+                let nextStored = try stored.next()
+                let nextReplayed = try replayed.next()
+                let moved = nextStored == there || nextReplayed != here ? here : there
+                return StateDifference(table: "record", key: moved, column: "seq",
+                                       problem: "its place in the change log (among the offices' records) is not what its logs produce")
+            }
+            a = try stored.next()
+            b = try replayed.next()
+        }
+        return nil
+    }
+
+    /// Every table of the store, every column but `record.seq` (see ``recordOrder``).
     static let comparedTables: [ComparedTable] = [
         ComparedTable(name: "office", keys: ["code"],
                       columns: ["token_hash", "created_at", "revoked_at", "last_sequence", "last_hash", "merged_into", "merged_at"]),
@@ -270,7 +301,7 @@ extension CentralStore {
             } else if let row = a, let other = b {
                 for (offset, column) in table.columns.enumerated() where !same(row[keyCount + offset], other[keyCount + offset]) {
                     return StateDifference(table: table.name, key: key(row), column: column,
-                                           problem: "its \(column) is not what its logs produce")
+                                           problem: "its \(column) differs from what its logs produce")
                 }
                 a = try stored.next()
                 b = try replayed.next()
@@ -290,7 +321,8 @@ extension CentralStore {
     /// Keys in SQLite's order (BINARY collation): numbers before text, text by its bytes.
     static func compareKeys(_ x: Row, _ y: Row, count: Int) -> Int {
         for index in 0..<count {
-            let p: DatabaseValue = x[index], q: DatabaseValue = y[index]
+            let p: DatabaseValue = x[index]
+            let q: DatabaseValue = y[index]
             switch (p.storage, q.storage) {
             case (.int64(let l), .int64(let r)):
                 if l != r { return l < r ? -1 : 1 }

@@ -268,6 +268,9 @@ enum AuditedStore {
             ("DELETE FROM record WHERE tbl = 'plan_line' AND office = '80'", "record plan_line/"),
             ("UPDATE record SET echo_office = NULL, echo_sequence = NULL WHERE tbl = 'plan_line' AND office = '80'", "record plan_line/"),
             ("DELETE FROM history WHERE tbl = 'disbursement' AND writer = '80'", "history disbursement/"),
+            // An office's record moved back in the change log, before others (offices past it would not pull it again).
+            ("UPDATE record SET seq = -1 WHERE tbl = 'plan_line' AND office = '80'", "record plan_line/"),
+            ("INSERT INTO totals_pending(office) VALUES ('80')", "none"),
         ]
         for edit in edits {
             let (store, _, folder) = try await AuditedStore.copy()
@@ -278,7 +281,12 @@ enum AuditedStore {
             let report = try store.auditVerify()
             #expect(onlyDifferences(report), "\(edit.sql)")
             let names = named(report)
-            #expect(names.count == 1 && names[0].hasPrefix(edit.named), "\(edit.sql): \(names)")
+            if edit.named == "none" {
+                // Pending totals are recomputed before the comparison: nothing stays changed.
+                #expect(report.isProven, "\(edit.sql): \(names)")
+            } else {
+                #expect(names.count == 1 && names[0].hasPrefix(edit.named), "\(edit.sql): \(names)")
+            }
             withExtendedLifetime(folder) {}
         }
     }
@@ -370,22 +378,32 @@ enum AuditedStore {
 
     /// What the audit costs: a store with a few thousand changes, pushed as the offices do.
     @Test func theAuditOfAFewThousandChangesTakesSeconds() async throws {
-        let changesets = Int(ProcessInfo.processInfo.environment["AUDIT_TIMING_CHANGESETS"] ?? "") ?? 300
+        // AUDIT_TIMING_CHANGESETS=N for a larger store; AUDIT_TIMING_KEEP=PATH keeps it there (for timing the CLI).
+        let environment = ProcessInfo.processInfo.environment
+        let changesets = Int(environment["AUDIT_TIMING_CHANGESETS"] ?? "") ?? 300
         let folder = try TemporaryDirectory(prefix: "audit-timing")
         let store = try CentralStore(path: folder.file(CentralStore.fileName))
+        defer { if let keep = environment["AUDIT_TIMING_KEEP"] { try? store.backup(to: keep) } }
         var previous: [String: (ChangesetSequence, String)] = [:]
         for office in ["79", "80"] {
             _ = try store.addOffice(OfficeCode(unchecked: office))
             previous[office] = (ChangesetSequence(0), Changeset.genesisHash)
         }
         var millisecond: UInt64 = 1_700_000_000_000
+        var lines: [String: [RowID]] = [:]
         for index in 0..<changesets {
             let office = index % 2 == 0 ? "79" : "80"
             let (last, hash) = previous[office]!
-            let changes = (0..<4).map { _ -> Change in
+            // Two changesets in three add plan lines; the third edits lines added before.
+            let editing = index % 3 == 2
+            let changes = (0..<4).map { n -> Change in
                 millisecond += 1
-                return Change(table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: millisecond, counter: 0, node: office),
-                              fields: ["office": .text(office), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(Int64(index + 1))])
+                let known = lines[office, default: []]
+                let id = editing ? known[(index * 7 + n) % known.count] : RowID.make()
+                if !editing { lines[office, default: []].append(id) }
+                return Change(table: .planLine, id: id, op: .upsert, hlc: HLCTimestamp(milliseconds: millisecond, counter: 0, node: office),
+                              fields: ["office": .text(office), "year": .integer(Int64(2024 + n % 3)), "fund_source": .text(n % 2 == 0 ? "local" : "national"),
+                                       "amount": .integer(Int64(index + 1) * 1_000_000)])
             }
             let changeset = Changeset(office: OfficeCode(unchecked: office), sequence: last.next, previousHash: hash, changes: changes)
             _ = try store.apply(changeset, from: OfficeCode(unchecked: office))
