@@ -64,7 +64,7 @@ public struct AuditReport: Sendable {
     public var replayedChangesets = 0
     public var replayedJournalEntries = 0
 
-    /// Nothing wrong was found.
+    /// A break, a difference or a changed head was found.
     public var problemsFound: Bool {
         !chainProblems.isEmpty || !journalProblems.isEmpty || !headProblems.isEmpty || replayFailure != nil || !differences.isEmpty
     }
