@@ -29,6 +29,16 @@ public struct AuditFailure: Error, CustomStringConvertible {
     }
 }
 
+/// The audits after each test run one at a time on a queue of their own, off the cooperative
+/// threads: tests running in parallel (some of them timed) share the machine with at most one.
+private let auditQueue = DispatchQueue(label: "promo-sync.test-audit", qos: .utility)
+
+private func audited(_ store: CentralStore) async throws -> AuditReport {
+    try await withCheckedThrowingContinuation { continuation in
+        auditQueue.async { continuation.resume(with: Result { () throws(CentralError) -> AuditReport in try store.auditVerify() }.mapError { $0 as any Error }) }
+    }
+}
+
 /// Runs `body` against a live central and stops the server afterwards, whatever `body` does.
 /// Then, unless `audit` is false (a test that tampers with the store), the store is audited
 /// (``CentralStore/auditVerify(expectedHeads:scratchDirectory:)``): every scenario of the
@@ -63,7 +73,7 @@ public func withLiveCentral<T: Sendable>(
     _ = await server.result
     // Whatever the test did through the centre's own paths, its store must follow from its logs.
     if case .success = result, audit {
-        let report = try store.auditVerify()
+        let report = try await audited(store)
         guard report.isProven else { throw AuditFailure(report: report) }
     }
     withExtendedLifetime(folder) {}
