@@ -138,7 +138,10 @@ extension CentralStore {
         case .officeReinstated(let office):
             try reinstate(db, OfficeCode(unchecked: office.office), now: now, position: position)
         case .officesMerged(let merged):
-            _ = try merge(db, merged.retired.map(OfficeCode.init(unchecked:)), into: OfficeCode(unchecked: merged.into), now: now, position: position)
+            _ = try merge(db, merged.retired.map(OfficeCode.init(unchecked:)), into: OfficeCode(unchecked: merged.into), overrideReason: merged.overrideReason,
+                          now: now, position: position)
+        case .officeUnmerged(let unmerged):
+            _ = try unmerge(db, OfficeCode(unchecked: unmerged.office), reason: unmerged.reason, now: now, position: position)
         case .decided(let decided):
             guard let decision = CentreDecision(name: decided.decision, amount: decided.amount) else {
                 throw CentralError(.internalServerError, "unknown_decision", "the journal holds a decision '\(decided.decision)' this release does not know")

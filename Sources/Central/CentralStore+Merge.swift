@@ -16,15 +16,23 @@ extension CentralStore {
     /// them and may edit them; records keep their province code (a former province's), and the
     /// history keeps who wrote what. A retired office may still push what it had pending (it lands
     /// under the receiving office); everything else it asks for is answered 410 `office_merged`.
-    public func merge(_ retired: [OfficeCode], into receiving: OfficeCode, now: Date = Date()) throws(CentralError) -> MergeOutcome {
+    ///
+    /// A merge follows the official map (Decision 19/2025: each former province's successor):
+    /// merging an office into any other is refused unless `overrideReason` says why, and the reason
+    /// is kept in the centre's journal. ``unmerge(_:reason:now:)`` undoes a merge.
+    public func merge(_ retired: [OfficeCode], into receiving: OfficeCode, overrideReason: String? = nil,
+                      now: Date = Date()) throws(CentralError) -> MergeOutcome {
         do {
-            return try database.write { db in try Self.merge(db, retired, into: receiving, now: now, position: Self.nextPosition(db)) }
+            return try database.write { db in
+                try Self.merge(db, retired, into: receiving, overrideReason: overrideReason, now: now, position: Self.nextPosition(db))
+            }
         } catch {
             throw CentralError.storage(error, during: "merging offices into \(receiving)")
         }
     }
 
-    static func merge(_ db: Database, _ retired: [OfficeCode], into receiving: OfficeCode, now: Date, position: Int64) throws -> MergeOutcome {
+    static func merge(_ db: Database, _ retired: [OfficeCode], into receiving: OfficeCode, overrideReason: String?,
+                      now: Date, position: Int64) throws -> MergeOutcome {
         guard !retired.isEmpty else { throw CentralError.badRequest("name at least one office to merge") }
         guard !retired.contains(receiving) else {
             throw CentralError.badRequest("office \(receiving) cannot be merged into itself", hint: "List the retiring offices before --into.")
@@ -36,6 +44,19 @@ extension CentralStore {
             if let into = row["merged_into"] as String? {
                 throw CentralError(.conflict, "office_merged", "office \(code) was already merged into office \(into)",
                                    hint: code == receiving ? "Merge into office \(into) instead." : "Nothing to do for it.")
+            }
+        }
+        let reason = overrideReason?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if reason?.isEmpty != false {
+            for code in retired {
+                let successor = ReferenceData.formerProvinces.first { $0.code == code.rawValue && $0.successor != code.rawValue }?.successor
+                guard successor == receiving.rawValue else {
+                    throw CentralError(
+                        .conflict, "merge_not_in_map",
+                        "the official map (Decision 19/2025) merges \(code) \(successor.map { "into \($0)" } ?? "into no other province: it is in force"), not into \(receiving)",
+                        hint: successor.map { "Merge it into \($0)" } .map { $0 + ", or give --override-reason \"…\" (kept in the audit journal) if this office truly goes elsewhere." }
+                            ?? "Give --override-reason \"…\" (kept in the audit journal) if this office truly goes elsewhere.")
+                }
             }
         }
         for code in retired {
@@ -52,8 +73,53 @@ extension CentralStore {
             _ = try refold(db, aggregate: aggregate, rehomed: rehomed, positions: &positions)
         }
         for office in retired + [receiving] { try markTotalsPending(db, office: office) }
-        try journal(db, .officesMerged(.init(retired: retired.map(\.rawValue), into: receiving.rawValue)), at: now, position: position)
+        try journal(db, .officesMerged(.init(retired: retired.map(\.rawValue), into: receiving.rawValue, overrideReason: reason?.isEmpty == false ? reason : nil)),
+                    at: now, position: position)
         return MergeOutcome(retired: retired, into: receiving, aggregates: aggregates.count)
+    }
+
+    /// Undoes a merge: the office is active again and every record it made is refolded as its own
+    /// and republished (the office it had been merged into pulls them as tombstone-free updates it
+    /// no longer owns; the office itself pulls them back). The history is kept: what the
+    /// receiving office wrote to those records meanwhile stays, and is judged again under the
+    /// rules as another office's change. The reason is kept in the centre's journal.
+    public func unmerge(_ office: OfficeCode, reason: String, now: Date = Date()) throws(CentralError) -> MergeOutcome {
+        do {
+            return try database.write { db in try Self.unmerge(db, office, reason: reason, now: now, position: Self.nextPosition(db)) }
+        } catch {
+            throw CentralError.storage(error, during: "undoing the merge of office \(office)")
+        }
+    }
+
+    static func unmerge(_ db: Database, _ office: OfficeCode, reason: String, now: Date, position: Int64) throws -> MergeOutcome {
+        guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw CentralError.badRequest("say why the merge is undone", hint: "Give --reason \"…\"; it is kept in the audit journal.")
+        }
+        guard let into = try String.fetchOne(db, sql: "SELECT merged_into FROM office WHERE code = ? AND merged_into IS NOT NULL",
+                                             arguments: [office.rawValue]) else {
+            throw CentralError(.conflict, "not_merged", "office \(office) is not merged into another", hint: "See: promo-central office list")
+        }
+        try db.execute(sql: "UPDATE office SET merged_into = NULL, merged_at = NULL WHERE code = ?", arguments: [office.rawValue])
+        // The aggregates whose root row the office created: the fold gives them back to it.
+        let aggregates = try String.fetchAll(db, sql: """
+            SELECT DISTINCT aggregate FROM history
+            WHERE tbl IN ('project', 'plan_line', 'program') AND id = aggregate AND json_extract(fields, '$.office') = ?
+            ORDER BY aggregate
+            """, arguments: [office.rawValue])
+        let rehomed = try rehomedOffices(db)
+        var positions = try LogPositions(db)
+        for aggregate in aggregates {
+            _ = try refold(db, aggregate: aggregate, republish: try republishAll(db, aggregate), rehomed: rehomed, positions: &positions)
+        }
+        for code in [office.rawValue, into] { try markTotalsPending(db, office: OfficeCode(unchecked: code)) }
+        try journal(db, .officeUnmerged(.init(office: office.rawValue, reason: reason)), at: now, position: position)
+        return MergeOutcome(retired: [office], into: OfficeCode(unchecked: into), aggregates: aggregates.count)
+    }
+
+    /// Every row of an aggregate, so a refold republishes them all (their office changed back).
+    static func republishAll(_ db: Database, _ aggregate: String) throws -> Set<SyncedRowKey> {
+        Set(try Row.fetchAll(db, sql: "SELECT tbl, id FROM record WHERE aggregate = ? AND tbl != 'conflict'", arguments: [aggregate])
+            .compactMap { row in SyncedTable(rawValue: row["tbl"]).map { SyncedRowKey($0, row["id"]) } })
     }
 
     /// Retired office code → the office that now holds its records (following merges of merges).

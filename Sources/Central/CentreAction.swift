@@ -21,6 +21,7 @@ enum CentreAction: Sendable, Equatable {
     case officeRevoked(OfficeNamed)
     case officeReinstated(OfficeNamed)
     case officesMerged(OfficesMerged)
+    case officeUnmerged(OfficeUnmerged)
     case decided(Decided)
     case conflictResolved(Resolved)
     case capSet(CapSet)
@@ -59,6 +60,14 @@ enum CentreAction: Sendable, Equatable {
     struct OfficesMerged: Codable, Sendable, Equatable {
         var retired: [String]
         var into: String
+        /// Why the merge departs from the official map, when it does (absent from older entries).
+        var overrideReason: String? = nil
+        enum CodingKeys: String, CodingKey { case retired, into, overrideReason = "override_reason" }
+    }
+
+    struct OfficeUnmerged: Codable, Sendable, Equatable {
+        var office: String
+        var reason: String
     }
 
     struct Decided: Codable, Sendable, Equatable {
@@ -107,6 +116,7 @@ enum CentreAction: Sendable, Equatable {
         case .officeRevoked: "office_revoked"
         case .officeReinstated: "office_reinstated"
         case .officesMerged: "offices_merged"
+        case .officeUnmerged: "office_unmerged"
         case .decided: "decided"
         case .conflictResolved: "conflict_resolved"
         case .capSet: "cap_set"
@@ -124,6 +134,7 @@ enum CentreAction: Sendable, Equatable {
         case .officeAdded(let p), .tokenRotated(let p): try encoder.encode(p)
         case .officeRevoked(let p), .officeReinstated(let p): try encoder.encode(p)
         case .officesMerged(let p): try encoder.encode(p)
+        case .officeUnmerged(let p): try encoder.encode(p)
         case .decided(let p): try encoder.encode(p)
         case .conflictResolved(let p): try encoder.encode(p)
         case .capSet(let p): try encoder.encode(p)
@@ -144,6 +155,7 @@ enum CentreAction: Sendable, Equatable {
         case "office_revoked": self = .officeRevoked(try decoder.decode(OfficeNamed.self, from: data))
         case "office_reinstated": self = .officeReinstated(try decoder.decode(OfficeNamed.self, from: data))
         case "offices_merged": self = .officesMerged(try decoder.decode(OfficesMerged.self, from: data))
+        case "office_unmerged": self = .officeUnmerged(try decoder.decode(OfficeUnmerged.self, from: data))
         case "decided": self = .decided(try decoder.decode(Decided.self, from: data))
         case "conflict_resolved": self = .conflictResolved(try decoder.decode(Resolved.self, from: data))
         case "cap_set": self = .capSet(try decoder.decode(CapSet.self, from: data))

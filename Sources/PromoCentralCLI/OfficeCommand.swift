@@ -5,7 +5,7 @@ import SyncCore
 
 struct OfficeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "office", abstract: "Register and list offices.", subcommands: [Add.self, List.self, RotateToken.self, Revoke.self, Reinstate.self, Merge.self])
+        commandName: "office", abstract: "Register and list offices.", subcommands: [Add.self, List.self, RotateToken.self, Revoke.self, Reinstate.self, Merge.self, Unmerge.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -107,10 +107,33 @@ extension OfficeCommand {
         @OptionGroup var location: StoreLocation
         @Argument(help: "The codes of the offices that retire, e.g. 77.") var offices: [String]
         @Option(help: "The office that takes them over, e.g. 79.") var into: String
+        @Option(name: .customLong("override-reason"),
+                help: "Merge against the official map of Decision 19/2025, for this reason (kept in the audit journal).")
+        var overrideReason: String?
 
         func run() throws {
-            let outcome = try location.open().merge(try offices.map { try OfficeCode($0) }, into: try OfficeCode(into))
+            let outcome = try location.open().merge(try offices.map { try OfficeCode($0) }, into: try OfficeCode(into), overrideReason: overrideReason)
             print("merged \(outcome.retired.map(\.rawValue).joined(separator: ", ")) into \(outcome.into): \(outcome.aggregates) projects, plan lines and programmes re-homed")
+        }
+    }
+}
+
+extension OfficeCommand {
+    struct Unmerge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Undo a merge: the office is active again and its records are its own again (history kept).",
+            discussion: """
+                The records the office made are refolded as its own and republished; what the receiving office wrote \
+                to them meanwhile stays in the history. The receiving office keeps its copies of them until it runs \
+                promo-sync resync --rebuild (they no longer sync there).
+                """)
+        @OptionGroup var location: StoreLocation
+        @Argument(help: "The office whose merge is undone, e.g. 77.") var code: String
+        @Option(help: "Why (kept in the audit journal).") var reason: String
+
+        func run() throws {
+            let outcome = try location.open().unmerge(try OfficeCode(code), reason: reason)
+            print("office \(code) is no longer merged into \(outcome.into): \(outcome.aggregates) projects, plan lines and programmes are its own again")
         }
     }
 }

@@ -203,3 +203,44 @@ import Testing
         }
     }
 }
+
+/// Merges follow the official map of Decision 19/2025 unless a reason is given (kept in the
+/// centre's journal, which the audit after this test replays), and a merge can be undone.
+@Suite struct OfficialMergeMapTests {
+    @Test func mergesFollowTheMapAndCanBeUndone() async throws {
+        try await withLiveCentral { central in
+            for code in ["74", "80", "26", "79"] { _ = try central.addOffice(code) }
+            let old = try OfficeFixture(office: "77", central: central)
+            try old.addProject(code: "VT-1")
+            try await old.engine.runCycle()
+
+            // Bình Dương (74) went to Hồ Chí Minh (79), not Tây Ninh (80); Vĩnh Phúc (26) to the north.
+            let wrong = #expect(throws: CentralError.self) { try central.store.merge([OfficeCode("74")], into: OfficeCode("80")) }
+            #expect(wrong?.code == "merge_not_in_map" && wrong?.message.contains("merges 74 into 79, not into 80") == true, "\(wrong?.message ?? "")")
+            #expect(wrong?.hint?.contains("--override-reason") == true)
+            let north = #expect(throws: CentralError.self) { try central.store.merge([OfficeCode("26")], into: OfficeCode("79")) }
+            #expect(north?.code == "merge_not_in_map")
+            let inForce = #expect(throws: CentralError.self) { try central.store.merge([OfficeCode("80")], into: OfficeCode("79")) }
+            #expect(inForce?.message.contains("into no other province: it is in force") == true, "\(inForce?.message ?? "")")
+            #expect(try central.store.offices().allSatisfy { $0.mergedInto == nil })
+            // With a reason it goes through, and the reason is journaled.
+            _ = try central.store.merge([OfficeCode("26")], into: OfficeCode("79"), overrideReason: "test of an override")
+            #expect(try central.store.offices().first { $0.code.rawValue == "26" }?.mergedInto?.rawValue == "79")
+
+            // 77 into 79 follows the map; then it is undone, and 77 works as before.
+            _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
+            #expect(try central.store.projects(office: "79").map { $0.fields["code"] } == [.text("VT-1")])
+            await #expect(throws: SyncAgentError.self) { try await old.engine.runCycle() }
+            #expect(throws: CentralError.self) { try central.store.unmerge(OfficeCode("77"), reason: " ") }
+            let undone = try central.store.unmerge(OfficeCode("77"), reason: "merged by mistake")
+            #expect(undone.aggregates == 1 && undone.into.rawValue == "79")
+            #expect(try central.store.projects(office: "79").isEmpty)
+            #expect(try central.store.projects(office: "77").map { $0.fields["code"] } == [.text("VT-1")])
+            try old.addProject(code: "VT-2")
+            try await old.engine.runCycle()
+            #expect(try central.store.projects(office: "77").count == 2)
+            let again = #expect(throws: CentralError.self) { try central.store.unmerge(OfficeCode("77"), reason: "twice") }
+            #expect(again?.code == "not_merged")
+        }
+    }
+}
