@@ -21,7 +21,8 @@ import Testing
     /// The case for seed number `n` of this run.
     static func scenario(_ n: Int) -> ModelCase {
         let seed = baseSeed &+ UInt64(n)
-        return ModelCase(seed: seed, operations: operations ?? 20 + Int(seed % 21), offices: 3 + Int((seed >> 7) % 2))
+        return ModelCase(seed: seed, operations: operations ?? 20 + Int(seed % 21), offices: 3 + Int((seed >> 7) % 2),
+                         engineOrder: environment["PROMO_MODEL_ANY_ORDER"] == nil, strictClocks: environment["PROMO_MODEL_STRICT_CLOCKS"] != nil)
     }
 
     static func report(_ failing: ModelCase, _ problems: [String], _ trace: [String]) -> String {
@@ -61,12 +62,43 @@ import Testing
     }
 
     /// Cases that once failed, kept with their seeds (docs/RELIABILITY.md lists what each found).
-    static let regressions: [ModelCase] = []
+    /// An office's status moves between two pushes reached the centre as one jump from the last
+    /// pushed status and were refused (draft → submitted → rejected arrived as draft → rejected);
+    /// fixed by sealing the pending changes before and after each move (Replica.sealPending).
+    static let regressions: [ModelCase] = [
+        ModelCase(seed: 7036, operations: 8, offices: 2),
+        ModelCase(seed: 7016, operations: 15, offices: 2),
+    ]
 
     @Test(arguments: regressions)
     func regression(_ scenario: ModelCase) {
+        Self.expectPasses(scenario)
+    }
+
+    static func expectPasses(_ scenario: ModelCase, sourceLocation: SourceLocation = #_sourceLocation) {
         var stats = ModelStats()
         let outcome = ConvergenceModel.run(scenario, stats: &stats)
-        #expect(outcome.problems.isEmpty, "seed \(scenario.seed): \(Self.report(scenario, outcome.problems, outcome.trace))")
+        #expect(outcome.problems.isEmpty, "seed \(scenario.seed): \(Self.report(scenario, outcome.problems, outcome.trace))", sourceLocation: sourceLocation)
+    }
+
+    /// An office's clock never observes the centre's: an office whose clock is behind pulls an
+    /// approval, records the contract and a payment, and stamps them before the approval; the fold
+    /// refuses the move (status_transition) and holds the payment (payment_not_allowed). Visible
+    /// conflicts, so nothing is lost, but a correct office's work is refused. Fixing it needs the
+    /// centre's clock in every pull page (or push answer) and the replica observing it: a
+    /// protocol change.
+    @Test(.disabled("known bug: an office whose clock is behind the centre's stamps its work before decisions it has pulled"))
+    func officeClockBehindTheCentre() {
+        Self.expectPasses(ModelCase(seed: 8020, operations: 33, offices: 3, strictClocks: true))
+    }
+
+    /// A pull between a lost acknowledgement and the re-push: the refused local value is kept
+    /// (its change is pending), the cursor moves past the centre's answer, and the re-push is only
+    /// answered duplicate, so the office keeps the refused value for good. The sync engine never
+    /// pulls in that state (a cycle pushes first and a failed push ends it); a schedule that does
+    /// diverges.
+    @Test(.disabled("known hazard: pulling while the centre holds an unacknowledged changeset loses the centre's answer to it"))
+    func pullBetweenLostAcknowledgementAndRepush() {
+        Self.expectPasses(ModelCase(seed: 9038, operations: 22, offices: 3, engineOrder: false))
     }
 }
