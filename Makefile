@@ -5,7 +5,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 # runtime and Foundation linked in, so the binaries need no Swift toolchain on the server.
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos link-order
+.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model link-order
 
 setup:
 	@bash scripts/setup.sh
@@ -43,6 +43,12 @@ link-order:
 chaos: setup
 	$(SWIFT) build $(RELEASE)
 	.build/release/promo-chaos
+
+## The convergence model (docs/RELIABILITY.md) with thousands of random cases: PROMO_MODEL_CASES=N
+## to change how many, PROMO_MODEL_SEED=S to start from a given seed.
+chaos-model: setup
+	$(SWIFT) build --build-tests
+	PROMO_MODEL_CASES=$${PROMO_MODEL_CASES:-5000} $(SWIFT) test --skip-build --filter ConvergenceModelTests
 
 ## systemd-analyze verify and security (exposure ≤ 2.0) of both units.
 check-units: build

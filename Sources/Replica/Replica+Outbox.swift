@@ -42,6 +42,16 @@ extension Replica {
         }
     }
 
+    /// Puts every pending outbox entry into changesets now, with the values and the clock of this
+    /// moment. A status move calls it before and after it writes: capture keeps which rows changed,
+    /// not their values, so steps left to be coalesced reach the centre as one jump from the last
+    /// pushed status (refused as a `status_transition`), and an entry written between two moves
+    /// would be judged against the later status (held as `payment_not_allowed`). Sealed before
+    /// each move, every move arrives on its own, after what was written before it.
+    static func sealPending(_ db: Database, now: Date) throws {
+        while try makeChangeset(db, maxChanges: 1_000, now: now) != nil {}
+    }
+
     private enum Making { case made(Changeset), nothingPending, onlyNoOps }
 
     private static func makeChangesetFromOldestEntries(_ db: Database, maxChanges: Int, now: Date) throws -> Making {

@@ -202,6 +202,10 @@ extension Replica {
                 hint: allowed.isEmpty ? "The next step is the centre's." : "From \(from.rawValue) the office may move it to: \(allowed.joined(separator: ", ")).")
         }
         let id: String = project["id"]
+        // What was written before the move reaches the centre before it, with its values of now:
+        // each move arrives as a step of its own (sealPending). What follows the move is stamped
+        // after it, in this changeset or a later one.
+        try sealPending(db, now: now)
         try db.execute(sql: "UPDATE project SET status = ? WHERE id = ?", arguments: [status.rawValue, id])
         try logEvent(db, office: OfficeCode(unchecked: project["office"]), project: id, kind: .status, on: day ?? CalendarDate.today(now),
                      note: "\(from.rawValue) → \(status.rawValue)", now: now)

@@ -6,11 +6,17 @@ import Foundation
 public final class TemporaryDirectory: Sendable {
     public let path: String
 
-    public init(prefix: String = "promo-sync-test") throws {
-        let base = NSTemporaryDirectory()
+    /// `base` defaults to the system's temporary directory; the convergence model passes
+    /// ``memoryBacked`` so that thousands of small SQLite files do not wait for fsync.
+    public init(prefix: String = "promo-sync-test", base: String = NSTemporaryDirectory()) throws {
         let path = (base as NSString).appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         self.path = path
+    }
+
+    /// A memory-backed folder (`/dev/shm`) where there is one, else the temporary directory.
+    public static var memoryBacked: String {
+        FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
     }
 
     /// A path inside the folder.

@@ -16,12 +16,15 @@ import Testing
             let id = try office.addProject(code: "E-1", fund: .national)
             for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] { try office.replica.setProjectStatus("E-1", to: step) }
             let first = try await office.engine.runCycle()
-            #expect(first.changesPushed == 55)
-            // Only the centre's own records come back (reference data, totals), none of the 55 rows.
+            // 55 rows; the project's three status steps go one by one (Replica.sealPending), so the
+            // project is sent three more times, its last time as a status update.
+            #expect(first.changesPushed == 58)
+            // Only the centre's own records come back (reference data, totals) and the project (its
+            // last change was not a whole row, so it is not an echo), none of the other 54 rows.
             let ownBack = try await central.store.database.read { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM record WHERE office = '86' AND echo_office = '86'")
             }
-            #expect(ownBack == 55)
+            #expect(ownBack == 54)
             #expect(first.recordsPulled < 80)
             // A row the centre changed is pulled, echo or not.
             try central.store.decide(project: id.rawValue, .appraise)
@@ -92,8 +95,9 @@ import Testing
 
             let r1 = try await hcm.engine.runCycle()
             let r2 = try await tayNinh.engine.runCycle()
-            // Every project also logs its "created" event, and HCM-01 its three status moves.
-            #expect(r1.changesPushed == 7 && r2.changesPushed == 5)
+            // Every project also logs its "created" event, and HCM-01 its three status moves; each
+            // move goes as a step of its own, so HCM-01's row is sent four times (Replica.sealPending).
+            #expect(r1.changesPushed == 10 && r2.changesPushed == 5)
 
             // The centre holds both offices' rows.
             let counts = Dictionary(grouping: try central.store.recordCounts(), by: \.office)
