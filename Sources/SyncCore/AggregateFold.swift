@@ -101,8 +101,10 @@ private struct Folder {
     }
 
     /// Records a conflict; returns true when a person accepted the losing change, so it applies.
+    /// `fund` is the project's fund source when the caller knows it better than the rows folded so
+    /// far (the change that creates the project: its row is not there yet).
     mutating func conflict(_ rule: ConflictRule, _ change: Change, office: String, mine: [String: FieldValue],
-                           theirs: [String: FieldValue], _ message: String) -> Bool {
+                           theirs: [String: FieldValue], _ message: String, fund: FundSource? = nil) -> Bool {
         let id = ConflictRecord.makeID(rule: rule, table: change.table, rowID: change.id.rawValue, hlc: change.hlc)
         var record = ConflictRecord(
             id: id, table: change.table, rowID: change.id.rawValue, aggregateID: aggregateID, office: office,
@@ -112,7 +114,7 @@ private struct Folder {
             let resolver = Side(node: resolution.hlc.node)
             // Anyone who sees a conflict may dismiss it; only the owner of what the rule protects may
             // accept it. An acceptance by the wrong side leaves the conflict open.
-            if resolution.choice == .dismiss || resolver == record.acceptingSide(fund: projectFund) {
+            if resolution.choice == .dismiss || resolver == record.acceptingSide(fund: fund ?? projectFund) {
                 record.resolution = resolution.choice
                 record.resolvedBy = resolution.hlc.node
                 accepted = resolution.choice == .accept
@@ -198,7 +200,7 @@ private struct Folder {
             default:
                 message = "status \(row.state.fields["status"]?.text ?? "none") → \(fields["status"]?.text ?? "?") is not a move \(side == .centre ? "the centre" : "the office") may make for a \(fund?.rawValue ?? "") project"
             }
-            if conflict(rule, change, office: row.office, mine: fields, theirs: theirs, message) {
+            if conflict(rule, change, office: row.office, mine: fields, theirs: theirs, message, fund: change.table == .project ? fund : nil) {
                 accepted.merge(fields) { a, _ in a }
             }
         }

@@ -48,6 +48,23 @@ import Testing
         #expect(r.conflicts[0].mine == ["approved_support": .integer(500)] && r.conflicts[0].writer == "79")
     }
 
+    /// Regression (convergence model, seed 7439490320903531565): a national project whose first
+    /// version already carries an approved amount gets an ownership conflict; the centre's
+    /// acceptance takes effect. The fold judged who may accept before the project row existed, so
+    /// it took the project for a local one and ignored the centre.
+    @Test func theCentreMayAcceptAConflictOnAProjectsFirstVersion() {
+        var create = Self.create(fund: .national)
+        create.fields["approved_support"] = .integer(500)
+        let first = fold([create])
+        #expect(first.conflicts.map(\.rule) == [.ownership])
+        let accepted = fold([create, Self.resolution(first.conflicts[0].id, .accept, by: "central", at: 5)])
+        #expect(accepted.conflicts.first?.resolution == .accept)
+        #expect(projectRow(accepted)?.fields["approved_support"] == .integer(500))
+        // The office may not accept it for a national project.
+        let byOffice = fold([create, Self.resolution(first.conflicts[0].id, .accept, by: "79", at: 5)])
+        #expect(byOffice.conflicts.first?.resolution == nil)
+    }
+
     @Test func theCentreOwnsNothingOfALocalProject() {
         let r = fold([Self.create(fund: .local), Self.update(["approved_support": .integer(1), "name": .text("x")], at: 2, by: "central")])
         #expect(projectRow(r)?.fields["name"] == .text("Dự án"))
