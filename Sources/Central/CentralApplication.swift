@@ -180,14 +180,15 @@ struct CentralRoutes: Sendable {
             if request.uri.queryParameters["own_through"] != nil {
                 own = (try integerParameter(request, "own_since", default: 0), try integerParameter(request, "own_through", default: 0))
             }
-            let (page, state) = try await offload { [own] in
-                (try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own), try store.officeState(office))
+            let (page, state, clock) = try await offload { [own] in
+                (try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own), try store.officeState(office), try store.clock())
             }
             metrics.pulls.increment()
             metrics.recordsServed.increment(by: Int64(page.records))
             var response = jsonBody(page.data, for: request)
             response.headers[HTTPField.Name(WireProtocol.officeSequenceHeader)!] = String(state.lastSequence.rawValue)
             response.headers[HTTPField.Name(WireProtocol.officeHashHeader)!] = state.lastHash
+            response.headers[HTTPField.Name(WireProtocol.centreClockHeader)!] = clock.description
             return response
         }
         // Prometheus text format. Serve it to the monitoring network only (docs/OPERATIONS.md).

@@ -167,6 +167,13 @@ extension CentralStore {
         return true
     }
 
+    /// The centre's clock now: the latest stamp it made or observed.
+    public func clock() throws(CentralError) -> HLCTimestamp {
+        do { return try database.read { db in try Self.centreClock(db).latest } } catch {
+            throw CentralError.storage(error, during: "reading the centre's clock")
+        }
+    }
+
     static func centreClock(_ db: Database) throws -> HybridLogicalClock {
         let latest = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'hlc'").flatMap { try? HLCTimestamp(parsing: $0) }
         return HybridLogicalClock(node: OfficeCode.central.rawValue, latest: latest ?? .zero)

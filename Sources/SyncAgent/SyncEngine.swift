@@ -209,6 +209,10 @@ public struct SyncEngine: Sendable {
                                      transient: true, centralAnswered: true)
             }
             if page.hasMore { next = fetch(after: page.nextCursor) }
+            // What this office does next is stamped after what it has now seen of the centre.
+            if let clock = exchange.centreClock {
+                do { try replica.observe(centreClock: clock) } catch { throw SyncAgentError(error) }
+            }
             let replica = self.replica
             do { _ = try await runBlocking { () throws(ReplicaError) in try replica.applyPulledPage(page) } } catch {
                 throw SyncAgentError(error)

@@ -11,6 +11,10 @@ public enum WireProtocol {
     /// a power cut without a new epoch) and sends it again (docs/PROTOCOL.md).
     public static let officeSequenceHeader = "Promo-Office-Sequence"
     public static let officeHashHeader = "Promo-Office-Hash"
+    /// On every pull page: the centre's hybrid logical clock. The office's clock observes it, so
+    /// what the office does after pulling a decision is stamped after that decision even when the
+    /// office's wall clock is behind the centre's.
+    public static let centreClockHeader = "Promo-Clock"
     /// Largest page an office may ask for.
     public static let maxPageSize = 5_000
     /// Most changes one changeset may carry.

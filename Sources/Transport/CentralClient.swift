@@ -32,6 +32,8 @@ public struct CentralClient: Sendable {
         /// What the centre holds of this office's chain, when it said (pull pages).
         public var officeSequence: ChangesetSequence? = nil
         public var officeHash: String? = nil
+        /// The centre's clock, when it said (pull pages).
+        public var centreClock: HLCTimestamp? = nil
     }
 
     /// `GET /health` (no token needed).
@@ -103,7 +105,8 @@ public struct CentralClient: Sendable {
             let value = try decode.map { decode throws in try decode(response.body) } ?? JSONDecoder().decode(T.self, from: response.body)
             return Exchange(value: value, epoch: epoch, bytesSent: response.bytesSent, bytesReceived: response.bytesReceived,
                             officeSequence: response.headers[WireProtocol.officeSequenceHeader.lowercased()].flatMap(Int64.init).map(ChangesetSequence.init),
-                            officeHash: response.headers[WireProtocol.officeHashHeader.lowercased()])
+                            officeHash: response.headers[WireProtocol.officeHashHeader.lowercased()],
+                            centreClock: response.headers[WireProtocol.centreClockHeader.lowercased()].flatMap { try? HLCTimestamp(parsing: $0) })
         } catch {
             throw TransportError(.invalidResponse, "the centre's answer to \(method) \(path) is not what the protocol says: \(error)",
                                  hint: "Is the central URL pointing at promo-central of a compatible version?", transient: true,

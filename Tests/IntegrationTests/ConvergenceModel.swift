@@ -689,6 +689,8 @@ final class ConvergenceModel {
                     return
                 }
                 _ = try office.replica.applyPulledPage(answer)
+                // As the engine does with the page's Promo-Clock header.
+                try office.replica.observe(centreClock: store.clock())
                 if !answer.hasMore {
                     seen[office.code] = centreWrites
                     return
