@@ -15,7 +15,8 @@ import Testing
     ]
 
     /// Offices and the centre of different versions compare trees: the digests are part of the
-    /// protocol, so their spelling is pinned here (computed by the first implementation).
+    /// protocol, so their spelling is pinned here; DigestGoldenTests checks a larger set against
+    /// digests computed independently (Golden/digest_tree.py), which agree with these.
     @Test func digestsAreSpelledAsTheProtocolFixedThem() {
         let tree = DigestTree(leaves: Self.leaves)
         #expect(tree.rowCount == 3)

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import SyncCore
+
+/// The digests of docs/PROTOCOL.md are part of the protocol: offices and the centre of different
+/// releases compare trees. `Golden/digest_tree.py` computes them for the rows of
+/// `Golden/digest-rows.json` with Python's own SHA-256, written from the protocol text and not
+/// from this code; the tree SyncCore builds must give every row digest, leaf path and node of
+/// `Golden/digest-golden.json`.
+@Suite struct DigestGoldenTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+
+    struct Rows: Decodable {
+        struct Row: Decodable {
+            let table: String
+            let id: String
+            let fields: [String: FieldValue?]
+        }
+        let columns: [String: [String]]
+        let rows: [Row]
+    }
+
+    struct Golden: Decodable {
+        let rows: [String: String]
+        let paths: [String: String]
+        let nodes: [String: [String: String]]
+        let root: String
+    }
+
+    @Test func theTreeHasTheDigestsComputedIndependently() throws {
+        let input = try JSONDecoder().decode(Rows.self, from: Data(contentsOf: Self.folder.appendingPathComponent("digest-rows.json")))
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: Self.folder.appendingPathComponent("digest-golden.json")))
+        // The script hashes the columns it was given; they must be the tables' columns, in order.
+        for (name, columns) in input.columns {
+            #expect(SyncedTable(rawValue: name)?.columnNames == columns, "\(name)")
+        }
+        var leaves: [DigestTree.Leaf] = []
+        for row in input.rows {
+            let table = try #require(SyncedTable(rawValue: row.table))
+            let fields = row.fields.mapValues { $0 ?? .null }
+            leaves.append(DigestTree.Leaf(table: table, id: row.id, fields: fields))
+            #expect(DigestTree.rowDigest(table: table, id: row.id, fields: fields) == golden.rows["\(row.table)/\(row.id)"], "\(row.id)")
+            #expect(DigestTree.leafPath(table: table, id: row.id, fields: fields) == golden.paths["\(row.table)/\(row.id)"], "\(row.id)")
+        }
+        let tree = DigestTree(leaves: leaves)
+        #expect(tree.root == golden.root)
+        for (path, children) in golden.nodes {
+            #expect(tree.children(of: path) == children, "\(path)")
+        }
+        #expect(golden.nodes.count > 20 && golden.rows.count == input.rows.count)
+    }
+}
