@@ -147,7 +147,7 @@ let package = Package(
         // promo-central and promo-sync processes on loopback.
         .target(
             name: "ProcessHarness",
-            dependencies: ["SyncCore", "Replica", "Central", "SyncAgent", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["SyncCore", "Replica", "Central", "SyncAgent", "Transport", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/ProcessHarness",
             swiftSettings: strict
         ),

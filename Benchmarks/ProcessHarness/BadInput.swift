@@ -232,6 +232,8 @@ public enum BadInput {
     public struct Files: CustomStringConvertible {
         public var csv = 0, csvRefused = 0, csvCrashes = 0, replicaUnchanged = true
         public var configs = 0, configsRefused = 0, configsLoaded = 0
+        /// Refusals whose message names neither the line nor the key (should be none).
+        public var configsUnexplained: [String] = []
         public var description: String { "\(csv) CSV (\(csvRefused) refused, \(csvCrashes) not), \(configs) configs" }
     }
 
@@ -288,6 +290,10 @@ public enum BadInput {
                 out.configsLoaded += 1
             } catch {
                 out.configsRefused += 1
+                // The message says where: the line, or the setting by its section and key.
+                let message = error.message
+                let named = message.contains("line ") || OfficeConfiguration.keys.contains { message.contains($0) }
+                if !named { out.configsUnexplained.append("\(mutation.debugDescription): \(message)") }
             }
         }
         return out

@@ -4,6 +4,7 @@ import GRDB
 import Replica
 import SyncCore
 import Synchronization
+import SyncTesting
 
 /// What one comparison of an office with the centre found.
 public struct Comparison: CustomStringConvertible {
@@ -30,6 +31,9 @@ public final class Writer: @unchecked Sendable {
     private let state = Mutex<(expected: [String: Int64], errors: [String], running: Bool)>(([:], [], false))
     private var thread: Thread?
 
+    /// The seed of the writes' values and timing, printed by the campaigns so a run can be replayed.
+    public let seed: UInt64 = .random(in: 1...UInt64.max)
+
     public init(replicaPath: String, office: String) throws {
         replica = try Replica.open(at: replicaPath)
         self.office = office
@@ -41,27 +45,28 @@ public final class Writer: @unchecked Sendable {
     public func start() {
         state.withLock { $0.running = true }
         let thread = Thread { [self] in
+            var random = SeededRandom(seed: seed)
             var counter: Int64 = 0
             while state.withLock({ $0.running }) {
                 counter += 1
                 do {
                     let known = state.withLock { Array($0.expected.keys.prefix(50)) }
-                    if counter % 4 == 0, let id = known.randomElement() {
+                    if counter % 4 == 0, let id = known.randomElement(using: &random) {
                         // A change to an earlier row.
-                        let amount = Int64.random(in: 1...1_000_000_000)
+                        let amount = Int64.random(in: 1...1_000_000_000, using: &random)
                         try replica.database.write { db in
                             try db.execute(sql: "UPDATE plan_line SET amount = ? WHERE id = ?", arguments: [amount, id])
                         }
                         state.withLock { $0.expected[id] = amount }
                     } else {
-                        let amount = Int64.random(in: 1...1_000_000_000)
+                        let amount = Int64.random(in: 1...1_000_000_000, using: &random)
                         let id = try replica.addPlanLine(year: 2020 + Int(counter % 7), fundSource: .local, amount: amount, note: "chaos \(counter)")
                         state.withLock { $0.expected[id.rawValue] = amount }
                     }
                 } catch {
                     state.withLock { $0.errors.append("\(error)") }
                 }
-                usleep(UInt32.random(in: 1_000...8_000))
+                usleep(UInt32.random(in: 1_000...8_000, using: &random))
             }
         }
         self.thread = thread

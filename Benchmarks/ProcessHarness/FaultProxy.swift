@@ -1,4 +1,5 @@
 import Foundation
+import SyncTesting
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -15,10 +16,14 @@ public final class FaultProxy: @unchecked Sendable {
     public let port: Int
     private let upstreamPort: Int
     private let listener: Int32
-    private let state = Mutex<(faultsOn: Bool, counts: [String: Int])>((true, [:]))
+    private let state: Mutex<(faultsOn: Bool, counts: [String: Int], random: SeededRandom)>
+    /// The seed of the faults drawn, printed by the campaigns so a run's schedule can be replayed.
+    public let seed: UInt64
 
-    public init(upstreamPort: Int) throws {
+    public init(upstreamPort: Int, seed: UInt64 = .random(in: 1...UInt64.max)) throws {
         self.upstreamPort = upstreamPort
+        self.seed = seed
+        state = Mutex((true, [:], SeededRandom(seed: seed)))
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
@@ -49,7 +54,7 @@ public final class FaultProxy: @unchecked Sendable {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { continue }
             let fault: Fault = state.withLock { s in
-                let f = s.faultsOn ? Fault.allCases.randomElement()! : .pass
+                let f = s.faultsOn ? Fault.allCases.randomElement(using: &s.random)! : .pass
                 s.counts[f.rawValue, default: 0] += 1
                 return f
             }
@@ -126,7 +131,7 @@ public final class FaultProxy: @unchecked Sendable {
         default:
             break
         }
-        if fault == .delay { usleep(UInt32.random(in: 200_000...1_500_000)) }
+        if fault == .delay { usleep(state.withLock { UInt32.random(in: 200_000...1_500_000, using: &$0.random) }) }
         guard let request = readRequest(client), let upstream = connectUpstream() else { close(client); return }
         guard writeAll(upstream, request[...]) else { close(upstream); close(client); return }
         // Relay the answer, breaking it as the fault says.

@@ -25,7 +25,7 @@ public struct OfficeConfiguration: Sendable {
     /// The environment variable prefix of overrides.
     public static let environmentPrefix = "PROMO_SYNC"
 
-    static let keys: Set<String> = [
+    public static let keys: Set<String> = [
         "data_dir", "central.url", "central.token_file", "sync.interval_seconds", "sync.wake_check_ms",
         "sync.max_changes_per_changeset", "sync.page_size", "sync.initial_backoff_ms", "sync.max_backoff_seconds", "sync.resync_on_new_epoch",
         "transport.connect_timeout_seconds", "transport.total_timeout_seconds", "transport.low_speed_limit_bytes",

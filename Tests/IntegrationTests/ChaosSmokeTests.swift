@@ -28,7 +28,7 @@ import Transport
             try Campaigns.waitUntilQuiet(writer.replica)
             let comparison = try Campaigns.compare(expected: writer.expected, replica: writer.replica,
                                                    centralPath: central.directory + "/central.sqlite", office: "79")
-            #expect(comparison.clean, "after killing the \(victim): \(comparison)")
+            #expect(comparison.clean, "after killing the \(victim): \(comparison); writer seed \(writer.seed)")
         }
         #expect(writer.errors.isEmpty)
     }
@@ -48,7 +48,7 @@ import Transport
         try Campaigns.waitUntilQuiet(writer.replica, timeout: 90)
         let comparison = try Campaigns.compare(expected: writer.expected, replica: writer.replica,
                                                centralPath: central.directory + "/central.sqlite", office: "80")
-        #expect(comparison.clean, "\(comparison)")
+        #expect(comparison.clean, "\(comparison); writer seed \(writer.seed), fault proxy seed \(proxy.seed)")
         #expect(proxy.counts.values.reduce(0, +) > proxy.counts["pass", default: 0])
     }
 
@@ -70,5 +70,9 @@ import Transport
         #expect(try BadInput.fingerprint(central.directory + "/central.sqlite") == before)
         let files = try BadInput.files(replica: replica, count: 60)
         #expect(files.csvCrashes == 0 && files.replicaUnchanged, "\(files)")
+        // Mutated configuration files: nearly all refused, each with a message naming the line or the key.
+        #expect(files.configsRefused + files.configsLoaded == files.configs)
+        #expect(files.configsRefused * 10 >= files.configs * 9, "\(files)")
+        #expect(files.configsUnexplained.isEmpty, "\(files.configsUnexplained.prefix(3))")
     }
 }
