@@ -82,7 +82,8 @@ public enum CSV {
     /// One line of fields, each written as it is (a number, a code, a header). Text that people
     /// typed goes through ``textCell(_:)`` first, or use ``line(_:)``.
     public static func line(_ fields: [String]) -> String {
-        fields.map(escape).joined(separator: ",")
+        // One empty field would be an empty line, which `parse` skips as blank: it is quoted.
+        fields == [""] ? "\"\"" : fields.map(escape).joined(separator: ",")
     }
 
     // MARK: Formula injection (OWASP "CSV Injection")

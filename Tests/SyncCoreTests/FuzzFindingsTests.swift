@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+@testable import SyncCore
+
+/// Inputs that `make fuzz` found (docs/RELIABILITY.md, "Fuzzing"), each kept here as it broke a
+/// property of a decoder, and in the seed corpus under Fuzz/corpus/.
+@Suite struct FuzzFindingsTests {
+    /// FuzzWire: the fast reader took `000…23389175` as a whole number, which JSON does not allow
+    /// and the `Codable` form (Foundation's reader) refuses, so the two readers disagreed about
+    /// what a valid changeset is. (Fuzz/corpus/wire/found-leading-zeros.json)
+    @Test func wholeNumbersWithLeadingZerosAreRefused() throws {
+        let found = #"{"changes":[{"fields":{"amount":0000000000023389175},"hlc":"0000000000001-ffff-79","#
+            + #""id":"01a220b8-f6ba-7f3d-953c-42fbd3d0fb8d","op":"upsert","table":"plan_line"}],"hash":"h","office":"79","#
+            + #""previousHash":"p","sequence":1}"#
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(Changeset.self, from: Data(found.utf8)) }
+        let error = #expect(throws: SyncCoreError.self) { try Changeset(jsonData: Data(found.utf8)) }
+        #expect(error?.message.contains("leading zero") == true)
+        for bad in ["00", "01", "-01", "-00", "007"] {
+            #expect(throws: SyncCoreError.self, "\(bad)") { try FieldCoding.decode(#"{"amount":\#(bad)}"#) }
+        }
+        // Zero itself, negative zero and numbers with zeros elsewhere are still whole numbers.
+        #expect(try FieldCoding.decode(#"{"a":0,"b":-0,"c":100,"d":-10}"#) == ["a": .integer(0), "b": .integer(0), "c": .integer(100), "d": .integer(-10)])
+    }
+
+    /// FuzzWire: `\u` took its four digits through `UInt32(_:radix:)`, which also reads a sign, so
+    /// `"\u+041"` was read as "A" and `"\u-000"` as NUL; JSON allows four hex digits only.
+    /// (Fuzz/corpus/wire/found-sign-in-escape.json)
+    @Test func unicodeEscapesTakeFourHexDigitsOnly() throws {
+        for escape in [#"\u+041"#, #"\u-000"#, #"\u+0041"#, #"\u 041"#] {
+            #expect(throws: SyncCoreError.self, "\(escape)") { try FieldCoding.decode(#"{"note":"\#(escape)"}"#) }
+            #expect(throws: (any Error).self) { try JSONDecoder().decode([String: String].self, from: Data(#"{"note":"\#(escape)"}"#.utf8)) }
+        }
+        #expect(try FieldCoding.decode(#"{"note":"\u0041\u00e9\uD83C\uDF3E"}"#) == ["note": .text("Aé🌾")])
+    }
+
+    /// FuzzCSV: a record of one empty quoted field (`""`) was written back by `CSV.line` as an
+    /// empty line, which reads as no record at all. (Fuzz/corpus/csv/found-lone-empty-field.csv)
+    @Test func aLoneEmptyFieldIsWrittenSoThatItReadsBack() throws {
+        let found = "\"\"\n\"\",\"\"\n\r\r\n"
+        let records = try CSV.parse(found).map(\.fields)
+        #expect(records == [[""], ["", ""]])
+        let written = records.map(CSV.line).joined(separator: "\n")
+        #expect(try CSV.parse(written).map(\.fields) == records)
+        #expect(CSV.line([""]) == "\"\"")
+        #expect(CSV.line(["", ""]) == ",")
+    }
+
+    /// FuzzConfig: `split(separator: "\n")` splits on Characters, and "\r\n" is one Character, so a
+    /// file saved with Windows line ends was one line: a first line that is a comment made the
+    /// whole file a comment, read without an error as "every setting at its default".
+    /// (Fuzz/corpus/config/found-crlf-comment-first.toml)
+    @Test func aFileWithCRLFLineEndsReadsLikeTheSameFileWithLF() throws {
+        let lf = "# promo-central configuration\n[server]\nport = 9443\nhost = \"0.0.0.0\" # all\n\n[store]\nbackup_keep = 7\n"
+        let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
+        let document = try ConfigDocument(parsing: crlf)
+        #expect(document == (try ConfigDocument(parsing: lf)))
+        #expect(document.entries["server.port"]?.value == .integer(9443))
+        #expect(document.entries["store.backup_keep"]?.line == 7)
+        // A problem is reported on its own line, not on line 1.
+        let error = #expect(throws: ConfigDocument.ParseError.self) { try ConfigDocument(parsing: "[server]\r\nport = 1\r\nport\r\n") }
+        #expect(error?.line == 3)
+    }
+}
