@@ -73,9 +73,12 @@ public enum CSV {
         return records
     }
 
-    /// One field, quoted when it needs to be.
+    /// One field, quoted when it needs to be (also when it starts with a byte-order mark, which
+    /// `parse` would drop at the start of a file).
     public static func escape(_ value: String) -> String {
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || value.unicodeScalars.first == "\u{FEFF}" else {
+            return value
+        }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 

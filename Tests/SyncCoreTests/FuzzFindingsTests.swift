@@ -45,6 +45,19 @@ import Testing
         #expect(CSV.line(["", ""]) == ",")
     }
 
+    /// FuzzCSV: a field that is a byte-order mark (`"\u{FEFF}"`, quoted) was written unquoted; at
+    /// the start of a file `parse` takes it for the file's byte-order mark and drops it, so the
+    /// record was lost. (Fuzz/corpus/csv/found-quoted-bom.csv)
+    @Test func aFieldStartingWithAByteOrderMarkIsWrittenSoThatItReadsBack() throws {
+        let found = "\"\u{FEFF}\""
+        let records = try CSV.parse(found).map(\.fields)
+        #expect(records == [["\u{FEFF}"]])
+        #expect(try CSV.parse(records.map(CSV.line).joined(separator: "\n")).map(\.fields) == records)
+        #expect(try CSV.parse(CSV.line(["\u{FEFF}x", "y"])).map(\.fields) == [["\u{FEFF}x", "y"]])
+        // The file's own byte-order mark is still dropped.
+        #expect(try CSV.parse("\u{FEFF}a,b\n").map(\.fields) == [["a", "b"]])
+    }
+
     /// FuzzConfig: `split(separator: "\n")` splits on Characters, and "\r\n" is one Character, so a
     /// file saved with Windows line ends was one line: a first line that is a comment made the
     /// whole file a comment, read without an error as "every setting at its default".
