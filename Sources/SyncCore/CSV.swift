@@ -76,7 +76,9 @@ public enum CSV {
     /// One field, quoted when it needs to be (also when it starts with a byte-order mark, which
     /// `parse` would drop at the start of a file).
     public static func escape(_ value: String) -> String {
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || value.unicodeScalars.first == "\u{FEFF}" else {
+        // By scalar, as `parse` reads: "\r\n" is one Character, equal to neither "\r" nor "\n".
+        let scalars = value.unicodeScalars
+        guard scalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || scalars.first == "\u{FEFF}" else {
             return value
         }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""

@@ -58,6 +58,19 @@ import Testing
         #expect(try CSV.parse("\u{FEFF}a,b\n").map(\.fields) == [["a", "b"]])
     }
 
+    /// FuzzCSV: `escape` looked for line breaks by Character, and "\r\n" is one Character, equal to
+    /// neither "\r" nor "\n": a field holding a CRLF line break (a note typed on Windows, imported
+    /// from a quoted cell) was written unquoted, and the export read back as two records.
+    /// (Fuzz/corpus/csv/found-crlf-in-quoted-field.csv)
+    @Test func aFieldWithACRLFLineBreakIsQuoted() throws {
+        let found = "\"\"\n\"\",\r\"\r\n\"\n"
+        let records = try CSV.parse(found).map(\.fields)
+        #expect(records == [[""], ["", ""], ["\r\n"]])
+        #expect(try CSV.parse(records.map(CSV.line).joined(separator: "\n")).map(\.fields) == records)
+        #expect(CSV.escape("two\r\nlines") == "\"two\r\nlines\"")
+        #expect(try CSV.parse(CSV.line([.text("Ghi chú\r\ndòng 2"), .integer(5)])).map(\.fields) == [["Ghi chú\r\ndòng 2", "5"]])
+    }
+
     /// FuzzConfig: `split(separator: "\n")` splits on Characters, and "\r\n" is one Character, so a
     /// file saved with Windows line ends was one line: a first line that is a comment made the
     /// whole file a comment, read without an error as "every setting at its default".
