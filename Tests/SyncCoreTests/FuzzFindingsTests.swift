@@ -71,6 +71,20 @@ import Testing
         #expect(try CSV.parse(CSV.line([.text("Ghi chú\r\ndòng 2"), .integer(5)])).map(\.fields) == [["Ghi chú\r\ndòng 2", "5"]])
     }
 
+    /// FuzzCSV: `escape` doubled quotes with `replacingOccurrences`, which matches Characters: a
+    /// quote followed by a combining mark (here U+059F) is one Character, not a quote, so it was not
+    /// doubled and the written field could not be read back.
+    /// (Fuzz/corpus/csv/found-quote-before-combining-mark.csv)
+    @Test func aQuoteBeforeACombiningMarkIsDoubled() throws {
+        var found = Data([0x22, 0xF3, 0xD6, 0x9F, 0x9E, 0x92, 0x90, 0x8A, 0x22, 0x22, 0xD6, 0x9F, 0x22, 0x0A, 0x0A, 0x2C])
+        found.append(contentsOf: [0x22, 0x2B, 0x22, 0x0A, 0x01, 0x00, 0x00, 0x62, 0xFF, 0x9D, 0x0A])
+        let records = try CSV.parse(String(decoding: found, as: UTF8.self)).map(\.fields)
+        #expect(records.count == 3)
+        #expect(try CSV.parse(records.map(CSV.line).joined(separator: "\n")).map(\.fields) == records)
+        #expect(CSV.escape("say \"\u{301}hi\"") == "\"say \"\"\u{301}hi\"\"\"")
+        #expect(try CSV.parse(CSV.line(["a\"\u{301}", "b"])).map(\.fields) == [["a\"\u{301}", "b"]])
+    }
+
     /// FuzzConfig: `split(separator: "\n")` splits on Characters, and "\r\n" is one Character, so a
     /// file saved with Windows line ends was one line: a first line that is a comment made the
     /// whole file a comment, read without an error as "every setting at its default".
