@@ -5,7 +5,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 # runtime and Foundation linked in, so the binaries need no Swift toolchain on the server.
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model link-order
+.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model link-order fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -50,6 +50,12 @@ chaos-model: setup
 	$(SWIFT) build --build-tests
 	PROMO_MODEL_CASES=$${PROMO_MODEL_CASES:-5000} $(SWIFT) test --skip-build --filter ConvergenceModelTests
 
+## libFuzzer with AddressSanitizer on the decoders of pushed bodies, pull pages, gzip, CSV imports and
+## configuration files (docs/RELIABILITY.md, "Fuzzing"): FUZZ_SECONDS (default 60) per target from
+## Fuzz/corpus, findings under .build-fuzz; exits 1 if anything was found. Not run by CI.
+fuzz: setup
+	@bash scripts/fuzz.sh
+
 ## systemd-analyze verify and security (exposure ≤ 2.0) of both units.
 check-units: build
 	@bash scripts/check-units.sh
@@ -65,4 +71,4 @@ lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
 
 clean:
-	rm -rf .build demo-data
+	rm -rf .build .build-fuzz demo-data

@@ -175,3 +175,25 @@ let package = Package(
         ),
     ]
 )
+
+// `make fuzz` (docs/RELIABILITY.md, "Fuzzing"): libFuzzer targets over the decoders that read what
+// the network and the people at the offices hand in. Declared only when PROMO_FUZZ is set: they
+// link only with `-sanitize=fuzzer`, so a plain `swift build` or `make test` never sees them.
+if Context.environment["PROMO_FUZZ"] != nil {
+    package.targets += [
+        // libFuzzer's driver entry point, which the executables call from their top-level code.
+        .systemLibrary(name: "CFuzzer", path: "Fuzz/CFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzer"], path: "Fuzz/FuzzSupport", swiftSettings: strict),
+    ]
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzWire", ["SyncCore"]),
+        ("FuzzGzip", ["GzipCodec"]),
+        ("FuzzCSV", ["SyncCore"]),
+        ("FuzzConfig", ["SyncCore"]),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(name: target.name, dependencies: ["FuzzSupport"] + target.dependencies,
+                                                 path: "Fuzz/\(target.name)", swiftSettings: strict))
+        package.products.append(.executable(name: target.name, targets: [target.name]))
+    }
+}

@@ -73,16 +73,30 @@ public enum CSV {
         return records
     }
 
-    /// One field, quoted when it needs to be.
+    /// One field, quoted when it needs to be (also when it starts with a byte-order mark, which
+    /// `parse` would drop at the start of a file).
     public static func escape(_ value: String) -> String {
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        // By scalar, as `parse` reads: "\r\n" is one Character, equal to neither "\r" nor "\n".
+        let scalars = value.unicodeScalars
+        guard scalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || scalars.first == "\u{FEFF}" else {
+            return value
+        }
+        // Quotes doubled by scalar too: a quote followed by a combining mark is one Character.
+        var quoted = String.UnicodeScalarView()
+        quoted.append("\"")
+        for scalar in scalars {
+            if scalar == "\"" { quoted.append("\"") }
+            quoted.append(scalar)
+        }
+        quoted.append("\"")
+        return String(quoted)
     }
 
     /// One line of fields, each written as it is (a number, a code, a header). Text that people
     /// typed goes through ``textCell(_:)`` first, or use ``line(_:)``.
     public static func line(_ fields: [String]) -> String {
-        fields.map(escape).joined(separator: ",")
+        // One empty field would be an empty line, which `parse` skips as blank: it is quoted.
+        fields == [""] ? "\"\"" : fields.map(escape).joined(separator: ",")
     }
 
     // MARK: Formula injection (OWASP "CSV Injection")

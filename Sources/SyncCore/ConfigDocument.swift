@@ -45,7 +45,10 @@ public struct ConfigDocument: Sendable, Equatable {
     public init(parsing text: String) throws(ParseError) {
         var entries: [String: Entry] = [:]
         var section = ""
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines end in LF or CRLF. (Split by Character, "\r\n" is one Character, not a "\n": a file
+        // saved with Windows line ends would be one line.)
+        let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+        for (index, raw) in lines.enumerated() {
             let number = index + 1
             let line = Self.stripComment(String(raw)).trimmingCharacters(in: [" ", "\t", "\r"])
             if line.isEmpty { continue }

@@ -86,6 +86,9 @@ struct JSONReader {
             let negative = bytes[start] == 0x2D
             var n: Int64 = 0
             guard i > start + (negative ? 1 : 0) else { throw fail("a '-' without digits") }
+            // JSON writes no leading zeros (`007`), and the Codable form refuses them: so does this.
+            let firstDigit = negative ? start + 1 : start
+            guard bytes[firstDigit] != 0x30 || i == firstDigit + 1 else { throw fail("a number with a leading zero") }
             var overflow = false
             for b in bytes[(negative ? start + 1 : start)..<i] where !overflow {
                 let (times10, o1) = n.multipliedReportingOverflow(by: 10)
@@ -159,9 +162,17 @@ struct JSONReader {
         return s
     }
 
+    /// The four hex digits of a `\u` escape: digits only (`UInt32(_:radix:)` would also take a sign).
     mutating func hex4() throws(SyncCoreError) -> UInt32 {
-        guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16) else {
-            throw fail("an invalid \\u escape")
+        guard i + 4 <= bytes.count else { throw fail("an invalid \\u escape") }
+        var v: UInt32 = 0
+        for b in bytes[i..<(i + 4)] {
+            switch b {
+            case 0x30...0x39: v = v << 4 | UInt32(b - 0x30)
+            case 0x41...0x46: v = v << 4 | UInt32(b - 0x37)
+            case 0x61...0x66: v = v << 4 | UInt32(b - 0x57)
+            default: throw fail("an invalid \\u escape")
+            }
         }
         i += 4
         return v

@@ -58,11 +58,12 @@ import Testing
 
     @Test func wholeNumbersAreReadToTheEdgesOfInt64AndNoFurther() throws {
         let read: [(String, Int64)] = [("0", 0), ("-0", 0), ("7", 7), ("-7", -7), ("9223372036854775807", .max),
-                                       ("-9223372036854775808", .min), ("0012", 12)]
+                                       ("-9223372036854775808", .min)]
         for (text, value) in read {
             #expect(try FieldCoding.decode(#"{"a":\#(text)}"#) == ["a": .integer(value)], "\(text)")
         }
-        for bad in ["9223372036854775808", "-9223372036854775809", "18446744073709551616", "-", "-x", "--1"] {
+        // Leading zeros are not JSON (the Codable form refuses them; make fuzz found the difference).
+        for bad in ["9223372036854775808", "-9223372036854775809", "18446744073709551616", "-", "-x", "--1", "0012"] {
             let error = #expect(throws: SyncCoreError.self, "\(bad)") { try FieldCoding.decode(#"{"a":\#(bad)}"#) }
             #expect(error?.message.contains("not valid JSON") == true, "\(bad): \(error?.message ?? "")")
         }
