@@ -224,7 +224,16 @@ import Testing
                         case "status": fields[column.name] = .text(ProjectStatus.allCases.randomElement(using: &random)!.rawValue)
                         case "fund_source": fields[column.name] = .text(FundSource.allCases.randomElement(using: &random)!.rawValue)
                         case "kind": fields[column.name] = .text(table == .disbursement ? "payment" : "updated")
-                        default: fields[column.name] = column.kind == .integer ? .integer(Int64.random(in: 0...1_000_000_000, using: &random)) : .text("t\(n)")
+                        // Honest rounds write values the domain rules accept, so that what is
+                        // refused there is refused for who wrote it and whose the row is.
+                        case "year", "start_year", "end_year" where honest: fields[column.name] = .integer(2025)
+                        case "paid_on", "occurred_on" where honest: fields[column.name] = .text("2025-06-01")
+                        case "category" where honest: fields[column.name] = .text("MH_TRINHDIEN")
+                        case "province" where honest: fields[column.name] = .text("79")
+                        case "choice" where honest: fields[column.name] = .text("dismiss")
+                        default:
+                            fields[column.name] = column.kind == .integer
+                                ? .integer(Int64.random(in: (honest ? 1 : 0)...1_000_000_000, using: &random)) : .text("t\(n)")
                         }
                     }
                     let id = table.isAggregateRoot && honest ? (Bool.random(using: &random) ? ownProject.id.rawValue : RowID.make().rawValue)
