@@ -58,6 +58,7 @@ struct Conflicts: ParsableCommand {
         @Argument(help: "The conflict id (or its first 6+ characters).") var id: String
         @Option(help: "mine or theirs.") var keep: Keep?
         @Option(help: "A corrected value (whole VND for amounts).") var value: String?
+        @Option(help: "With --value for a held ledger entry: the treasury voucher of the corrected payment, if it has one.") var voucher: String?
         @Option(help: "Why (kept in the audit trail).") var note: String?
 
         func validate() throws {
@@ -71,7 +72,7 @@ struct Conflicts: ParsableCommand {
             } else {
                 resolution = keep == .mine ? .keepMine : .keepTheirs
             }
-            try location.open().resolveConflict(id, resolution, note: note)
+            try location.open().resolveConflict(id, resolution, note: note, voucher: voucher)
             print("resolution recorded; it reaches the centre with the next sync")
         }
     }

@@ -88,8 +88,11 @@ extension Replica {
     }
 
     /// Records a person's resolution as a synced row; the centre applies it and the outcome comes
-    /// back with the next pull. A corrected value is written as a new change in the same transaction.
-    public func resolveConflict(_ id: String, _ resolution: OfficeResolution, note: String?, now: Date = Date()) throws(ReplicaError) {
+    /// back with the next pull. A corrected value is written as a new change in the same transaction;
+    /// for a held ledger entry it is a new entry under the ledger's rules, with `voucher` (its own
+    /// treasury voucher, if it has one: the held entry's is never used twice).
+    public func resolveConflict(_ id: String, _ resolution: OfficeResolution, note: String?, voucher: String? = nil,
+                                now: Date = Date()) throws(ReplicaError) {
         let office = try settings().office
         guard let conflict = try conflicts().first(where: { $0.id == id || $0.id.hasPrefix(id) && id.count >= 6 }) else {
             throw ReplicaError(.invalidInput, "no conflict '\(id)' at this office", hint: "List them with: promo-sync conflicts list")
@@ -118,18 +121,35 @@ extension Replica {
                             office.rawValue, note])
             guard case .corrected(let value) = resolution else { return }
             switch (conflict.table, rule) {
-            case ("disbursement", .overDisbursement?), ("disbursement", .duplicateVoucher?):
-                // The held entry stays out; the correction is a new entry with the corrected amount.
+            case ("disbursement", .overDisbursement?), ("disbursement", .overRecovery?), ("disbursement", .duplicateVoucher?):
+                // The held entry stays out; the correction is a new entry with the corrected amount,
+                // under the same rules as any entry, and with a voucher of its own or none.
                 guard let amount = value.integer, amount > 0 else {
                     throw ReplicaError(.invalidInput, "a corrected ledger amount must be a whole number of VND above 0", hint: "e.g. --value 400000000")
                 }
                 guard let held = try Row.fetchOne(db, sql: "SELECT * FROM disbursement WHERE id = ?", arguments: [conflict.rowID]) else {
                     throw ReplicaError(.invalidInput, "the held entry \(conflict.rowID) is not in this replica", hint: "Sync, then try again.")
                 }
+                if let voucher, try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM disbursement WHERE office = ? AND voucher = ?)",
+                                                  arguments: [office.rawValue, voucher]) == true {
+                    throw ReplicaError(.invalidInput, "treasury voucher '\(voucher)' is already recorded",
+                                       hint: "Give the voucher of the corrected payment, or none (the held entry keeps its own).")
+                }
+                let project = try Self.findProject(db, held["project_id"], office: office)
+                let kind = DisbursementKind(rawValue: held["kind"]) ?? .payment
+                let limit: Int64 = project["approved_support"] ?? project["requested_support"]
+                let paid = try Self.disbursedTotal(db, project: held["project_id"])
+                if case .failure(let refusal) = LedgerRules.admit(
+                    kind: kind, amount: amount, paidOn: held["paid_on"], paid: paid, limit: limit,
+                    status: (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), year: project["year"],
+                    recordedOn: CalendarDate.today(now)) {
+                    throw ReplicaError(.invalidInput, "the corrected entry would be refused too: \(refusal.message)",
+                                       hint: "Give an amount within what the project may still take (\(limit - paid) VND now).")
+                }
                 try db.execute(
                     sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [RowID.make(now: now).rawValue, office.rawValue, held["project_id"] as String, held["kind"] as String, amount,
-                                rule == .duplicateVoucher ? nil : held["voucher"] as String?, held["paid_on"] as String])
+                    arguments: [RowID.make(now: now).rawValue, office.rawValue, held["project_id"] as String, kind.rawValue, amount,
+                                voucher, held["paid_on"] as String])
             case ("project", _), ("plan_line", _):
                 guard conflict.mine.count == 1, let field = conflict.mine.keys.first,
                       let table = SyncedTable(rawValue: conflict.table), table.columnNames.contains(field), field != "office"

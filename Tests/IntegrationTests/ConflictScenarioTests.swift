@@ -69,8 +69,14 @@ import Testing
 
             // The office may not simply keep its version of a national project's money…
             #expect(throws: ReplicaError.self) { try office.replica.resolveConflict(officeConflicts[0].id, .keepMine, note: nil) }
-            // …so it corrects it: the held 250 m stays out and a 150 m entry takes its place.
-            try office.replica.resolveConflict(String(officeConflicts[0].id.prefix(8)), .corrected(.integer(150_000_000)), note: "chỉ chi trong mức được duyệt")
+            // A correction past what the project may still take, or reusing a voucher, is refused.
+            let short = String(officeConflicts[0].id.prefix(8))
+            let tooMuch = #expect(throws: ReplicaError.self) { try office.replica.resolveConflict(short, .corrected(.integer(200_000_000)), note: nil) }
+            #expect(tooMuch?.message.contains("would be refused too") == true && tooMuch?.hint?.contains("150000000 VND now") == true)
+            #expect(throws: ReplicaError.self) { try office.replica.resolveConflict(short, .corrected(.integer(150_000_000)), note: nil, voucher: "KB-2") }
+            // …so it corrects it: the held 250 m stays out and a 150 m entry with its own voucher takes its place.
+            try office.replica.resolveConflict(short, .corrected(.integer(150_000_000)), note: "chỉ chi trong mức được duyệt", voucher: "KB-3")
+            #expect(try office.replica.ledger("QG-01").compactMap(\.voucher).sorted() == ["KB-1", "KB-2", "KB-3"], "no voucher twice")
             try await office.engine.runCycle()
 
             #expect(try central.store.conflicts().isEmpty)
