@@ -105,14 +105,29 @@ extension CentralStore {
     }
 
     /// The consolidated plan and disbursed totals.
+    /// The consolidated totals per province in force, year and fund source: a retired office's
+    /// figures are counted under its successor, and a total with nothing planned or paid (an
+    /// office merged away, rows all deleted) is left out.
     public func totals() throws(CentralError) -> [(province: String, year: Int, fund: String, plan: Int64, disbursed: Int64)] {
         try refreshTotals()
         do {
             return try database.read { db in
-                try Row.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = 'province_total' ORDER BY id").map { row in
+                struct Key: Hashable, Comparable {
+                    let province: String, year: Int, fund: String
+                    static func < (a: Key, b: Key) -> Bool { (a.province, a.year, a.fund) < (b.province, b.year, b.fund) }
+                }
+                var sums: [Key: (plan: Int64, paid: Int64)] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = 'province_total'") {
                     let f = try FieldCoding.decode(row["fields"] as String)
-                    return (province: f["province"]?.text ?? "", year: Int(f["year"]?.integer ?? 0), fund: f["fund_source"]?.text ?? "",
-                            plan: f["plan_amount"]?.integer ?? 0, disbursed: f["disbursed_amount"]?.integer ?? 0)
+                    let key = Key(province: ReferenceData.provinceInForce(f["province"]?.text ?? ""), year: Int(f["year"]?.integer ?? 0),
+                                  fund: f["fund_source"]?.text ?? "")
+                    let sum = sums[key] ?? (0, 0)
+                    // Each office's figures are bounded and checked; two offices of one province cannot overflow, but never wrap.
+                    func add(_ a: Int64, _ b: Int64) -> Int64 { let (s, o) = a.addingReportingOverflow(b); return o ? .max : s }
+                    sums[key] = (add(sum.plan, f["plan_amount"]?.integer ?? 0), add(sum.paid, f["disbursed_amount"]?.integer ?? 0))
+                }
+                return sums.filter { $0.value.plan != 0 || $0.value.paid != 0 }.sorted { $0.key < $1.key }.map {
+                    (province: $0.key.province, year: $0.key.year, fund: $0.key.fund, plan: $0.value.plan, disbursed: $0.value.paid)
                 }
             }
         } catch {
