@@ -190,14 +190,13 @@ extension CentralStore {
         func decode(_ key: String) -> [String: FieldValue] {
             (c[key]?.text).flatMap { try? JSONDecoder().decode([String: FieldValue].self, from: Data($0.utf8)) } ?? [:]
         }
-        let resolution = c["resolution"]?.text
         return ConflictDescription(
             id: id, rule: c["rule"]?.text ?? "?",
             record: ConflictDescription.record(table: table, kind: row["kind"]?.text, voucher: row["voucher"]?.text, projectCode: project["code"]?.text,
                                                planYear: row["year"]?.integer, planFund: row["fund_source"]?.text, programCode: row["code"]?.text),
             office: office, writer: c["writer"]?.text ?? "?", hlc: c["hlc"]?.text ?? "", message: c["message"]?.text ?? "",
             mine: decode("mine"), theirs: decode("theirs"),
-            state: resolution.map { "resolved (\($0)) by \(c["resolved_by"]?.text ?? "?")" } ?? "open",
+            state: ConflictDescription.state(resolution: c["resolution"]?.text, resolvedBy: c["resolved_by"]?.text),
             fund: project["fund_source"]?.text.flatMap(FundSource.init(rawValue:)))
     }
 

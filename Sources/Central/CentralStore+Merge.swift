@@ -54,8 +54,8 @@ extension CentralStore {
                     throw CentralError(
                         .conflict, "merge_not_in_map",
                         "the official map (Decision 19/2025) merges \(code) \(successor.map { "into \($0)" } ?? "into no other province: it is in force"), not into \(receiving)",
-                        hint: successor.map { "Merge it into \($0)" } .map { $0 + ", or give --override-reason \"…\" (kept in the audit journal) if this office truly goes elsewhere." }
-                            ?? "Give --override-reason \"…\" (kept in the audit journal) if this office truly goes elsewhere.")
+                        hint: (successor.map { "Merge it into \($0), or give" } ?? "Give")
+                            + " --override-reason \"…\" (kept in the audit journal) if this office truly goes elsewhere.")
                 }
             }
         }

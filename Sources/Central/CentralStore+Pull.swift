@@ -81,10 +81,18 @@ extension CentralStore {
         }
     }
 
-    /// What the centre holds of an office's changeset chain.
+    /// What the centre holds of an office's changeset chain (one indexed read: every pull page says it).
     public func officeState(_ office: OfficeCode) throws(CentralError) -> OfficeStateResponse {
-        guard let record = try offices().first(where: { $0.code == office }) else { throw CentralError.unauthorized }
-        return OfficeStateResponse(epoch: epoch, office: office, lastSequence: record.lastSequence, lastHash: record.lastHash)
+        let row: Row?
+        do {
+            row = try database.read { db in
+                try Row.fetchOne(db, sql: "SELECT last_sequence, last_hash FROM office WHERE code = ?", arguments: [office.rawValue])
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading the chain of office \(office)")
+        }
+        guard let row else { throw CentralError.unauthorized }
+        return OfficeStateResponse(epoch: epoch, office: office, lastSequence: ChangesetSequence(row["last_sequence"]), lastHash: row["last_hash"])
     }
 
     /// Counts of live records per office and table, for the operator's summary.

@@ -67,7 +67,7 @@ struct WriteAuthorization {
         }
         // 3. A project's programme.
         if change.table == .project, case .text(let program)? = change.fields["program_id"] {
-            if let owner = try Self.storedRowOwner(db, .program, program) {
+            if let owner = try CentralStore.storedRow(db, .program, program)?.office {
                 if home(owner) != writerHome { throw Self.forbidden(change, "\(row) names programme \(program) of office \(owner), not \(writer)") }
             } else if created[program] != .program {
                 throw Self.unknownParent(change, "\(row) names programme \(program), which the centre does not know")
@@ -83,10 +83,6 @@ struct WriteAuthorization {
                 throw Self.unknownParent(change, "\(row) resolves conflict \(conflict), which belongs to another record than \(aggregate)")
             }
         }
-    }
-
-    private static func storedRowOwner(_ db: Database, _ table: SyncedTable, _ id: String) throws -> String? {
-        try String.fetchOne(db.cachedStatement(sql: "SELECT office FROM record WHERE tbl = ? AND id = ?"), arguments: [table.rawValue, id])
     }
 
     static func forbidden(_ change: Change, _ message: String) -> CentralError {

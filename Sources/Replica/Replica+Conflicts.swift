@@ -31,7 +31,7 @@ public struct LocalConflict: Sendable, Codable, Equatable {
     public var description: ConflictDescription {
         ConflictDescription(
             id: id, rule: rule, record: record, office: office, writer: writer, hlc: hlc, message: message, mine: mine, theirs: theirs,
-            state: resolution.map { "resolved (\($0)) by \(resolvedBy ?? "?")" } ?? pendingResolution.map { "resolution sent (\($0))" } ?? "open",
+            state: ConflictDescription.state(resolution: resolution, resolvedBy: resolvedBy, pending: pendingResolution),
             fund: fund.flatMap(FundSource.init(rawValue:)))
     }
 }
@@ -130,19 +130,14 @@ extension Replica {
                 guard let held = try Row.fetchOne(db, sql: "SELECT * FROM disbursement WHERE id = ?", arguments: [conflict.rowID]) else {
                     throw ReplicaError(.invalidInput, "the held entry \(conflict.rowID) is not in this replica", hint: "Sync, then try again.")
                 }
-                if let voucher, try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM disbursement WHERE office = ? AND voucher = ?)",
-                                                  arguments: [office.rawValue, voucher]) == true {
+                if let voucher, try Self.voucherRecorded(db, voucher, office: office) {
                     throw ReplicaError(.invalidInput, "treasury voucher '\(voucher)' is already recorded",
                                        hint: "Give the voucher of the corrected payment, or none (the held entry keeps its own).")
                 }
                 let project = try Self.findProject(db, held["project_id"], office: office)
                 let kind = DisbursementKind(rawValue: held["kind"]) ?? .payment
-                let limit: Int64 = project["approved_support"] ?? project["requested_support"]
-                let paid = try Self.disbursedTotal(db, project: held["project_id"])
-                if case .failure(let refusal) = LedgerRules.admit(
-                    kind: kind, amount: amount, paidOn: held["paid_on"], paid: paid, limit: limit,
-                    status: (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), year: project["year"],
-                    recordedOn: CalendarDate.today(now)) {
+                let (outcome, paid, limit) = try Self.admit(db, kind, amount, paidOn: held["paid_on"], on: project, now: now)
+                if case .failure(let refusal) = outcome {
                     throw ReplicaError(.invalidInput, "the corrected entry would be refused too: \(refusal.message)",
                                        hint: "Give an amount within what the project may still take (\(limit - paid) VND now).")
                 }

@@ -183,17 +183,13 @@ extension Replica {
         try write("adding a disbursement") { db in
             let project = try Self.findProject(db, d.project, office: office)
             let projectID: String = project["id"]
-            if let voucher = d.voucher, !voucher.isEmpty,
-               try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM disbursement WHERE office = ? AND voucher = ?)", arguments: [office.rawValue, voucher]) == true {
+            if let voucher = d.voucher, !voucher.isEmpty, try Self.voucherRecorded(db, voucher, office: office) {
                 throw ReplicaError(.invalidInput, "treasury voucher '\(voucher)' is already recorded", hint: "A voucher is paid once; record a correction as a new entry of its own.")
             }
             // The centre's rules (LedgerRules), checked here first to say what is wrong.
             let approved: Int64? = project["approved_support"]
-            let limit: Int64 = approved ?? project["requested_support"]
-            let disbursed = try Self.disbursedTotal(db, project: projectID)
-            let status = (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:))
-            if case .failure(let refusal) = LedgerRules.admit(kind: d.kind, amount: d.amount, paidOn: d.paidOn, paid: disbursed, limit: limit,
-                                                              status: status, year: project["year"], recordedOn: CalendarDate.today(now)) {
+            let (outcome, disbursed, limit) = try Self.admit(db, d.kind, d.amount, paidOn: d.paidOn, on: project, now: now)
+            if case .failure(let refusal) = outcome {
                 let hint: String
                 switch refusal {
                 case .overLimit: hint = "Already disbursed \(disbursed) of \(limit) VND (\(approved == nil ? "requested" : "approved") support); check the amount or the project's approval."
@@ -211,6 +207,23 @@ extension Replica {
                 arguments: [id.rawValue, office.rawValue, projectID, d.kind.rawValue, d.amount, d.voucher, d.paidOn])
         }
         return id
+    }
+
+    /// Whether this office has recorded treasury voucher `voucher` (a voucher is paid once).
+    static func voucherRecorded(_ db: Database, _ voucher: String, office: OfficeCode) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM disbursement WHERE office = ? AND voucher = ?)", arguments: [office.rawValue, voucher]) == true
+    }
+
+    /// The ledger's rules (LedgerRules) for a new entry on `project` as this replica holds it now,
+    /// with what the project has paid and may take (its approved, or else requested, support).
+    static func admit(_ db: Database, _ kind: DisbursementKind, _ amount: Int64, paidOn: String, on project: Row,
+                      now: Date) throws -> (outcome: Result<Int64, LedgerRules.Refusal>, paid: Int64, limit: Int64) {
+        let limit: Int64 = project["approved_support"] ?? project["requested_support"]
+        let paid = try disbursedTotal(db, project: project["id"])
+        let outcome = LedgerRules.admit(kind: kind, amount: amount, paidOn: paidOn, paid: paid, limit: limit,
+                                        status: (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), year: project["year"],
+                                        recordedOn: CalendarDate.today(now))
+        return (outcome, paid, limit)
     }
 
     /// Moves a project (by id or code) to a new status, if the move is the office's to make, and logs it.

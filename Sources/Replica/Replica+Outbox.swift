@@ -69,7 +69,7 @@ extension Replica {
 
         // 3. Read current values and stamp each change with the office's clock.
         let office = try State.get(db, .office) ?? ""
-        var clock = HybridLogicalClock(node: office, latest: try State.get(db, .hlc).flatMap { try? HLCTimestamp(parsing: $0) } ?? .zero)
+        var clock = try officeClock(db)
         let wall = HybridLogicalClock.wallMilliseconds(now)
         var changes: [Change] = []
         changes.reserveCapacity(order.count)
@@ -117,6 +117,11 @@ extension Replica {
         try State.set(db, .lastHash, changeset.hash)
         try State.set(db, .hlc, clock.latest.description)
         return .made(changeset)
+    }
+
+    /// The office's clock as last saved: what it stamped and what it has seen of the centre's.
+    static func officeClock(_ db: Database) throws -> HybridLogicalClock {
+        HybridLogicalClock(node: try State.get(db, .office) ?? "", latest: try State.get(db, .hlc).flatMap { try? HLCTimestamp(parsing: $0) } ?? .zero)
     }
 
     /// Outbox entries (columns `tbl, row_id, op, cols` first, in `seq` order) added up per row: the

@@ -47,10 +47,21 @@ extension Replica {
     /// The page commits without waiting for the disk (`synchronous = NORMAL`): a power cut can only
     /// lose whole pages together with their cursor, which the next pull fetches again. The office's
     /// own writes keep the full durability of every other transaction.
-    public func applyPulledPage(_ page: PullResponse, now: Date = Date()) throws(ReplicaError) -> PullApplyResult {
+    ///
+    /// `centreClock`, the centre's clock sent with the page, moves the office's clock past it in
+    /// the same transaction, so that changes made after pulling a decision are stamped after it
+    /// whatever the office's wall clock says (lost with the page, it comes again with it).
+    public func applyPulledPage(_ page: PullResponse, centreClock: HLCTimestamp? = nil, now: Date = Date()) throws(ReplicaError) -> PullApplyResult {
         try writeRefetchable("applying a pulled page") { [faults] db in
+            if let centreClock {
+                var clock = try Self.officeClock(db)
+                if centreClock > clock.latest {
+                    clock.observe(centreClock, nowMilliseconds: HybridLogicalClock.wallMilliseconds(now))
+                    try State.set(db, .hlc, clock.latest.description)
+                }
+            }
             // Our own capture triggers must not echo the centre's records back into the outbox.
-            try CaptureTriggers.suspended(db) { try Self.applyPage(db, page, now: now, faults: faults) }
+            return try CaptureTriggers.suspended(db) { try Self.applyPage(db, page, now: now, faults: faults) }
         }
     }
 

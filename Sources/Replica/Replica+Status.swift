@@ -105,19 +105,6 @@ extension Replica {
         }
     }
 
-    /// Moves the office's clock past the centre's (seen on a pull page), so that changes made after
-    /// pulling a decision are stamped after it, whatever the office's wall clock says.
-    public func observe(centreClock: HLCTimestamp, now: Date = Date()) throws(ReplicaError) {
-        try write("observing the centre's clock") { db in
-            let office = try State.get(db, .office) ?? ""
-            var clock = HybridLogicalClock(node: office, latest: try State.get(db, .hlc).flatMap { try? HLCTimestamp(parsing: $0) } ?? .zero)
-            guard centreClock.milliseconds > clock.latest.milliseconds
-                || (centreClock.milliseconds == clock.latest.milliseconds && centreClock.counter >= clock.latest.counter) else { return }
-            clock.observe(centreClock, nowMilliseconds: HybridLogicalClock.wallMilliseconds(now))
-            try State.set(db, .hlc, clock.latest.description)
-        }
-    }
-
     /// Records that the office re-sent what the centre lacked (a new epoch, or acknowledged
     /// changesets it no longer holds), for `promo-sync status`.
     public func recordRepair(_ description: String, at now: Date = Date()) throws(ReplicaError) {

@@ -210,11 +210,8 @@ public struct SyncEngine: Sendable {
             }
             if page.hasMore { next = fetch(after: page.nextCursor) }
             // What this office does next is stamped after what it has now seen of the centre.
-            if let clock = exchange.centreClock {
-                do { try replica.observe(centreClock: clock) } catch { throw SyncAgentError(error) }
-            }
-            let replica = self.replica
-            do { _ = try await runBlocking { () throws(ReplicaError) in try replica.applyPulledPage(page) } } catch {
+            let replica = self.replica, clock = exchange.centreClock
+            do { _ = try await runBlocking { () throws(ReplicaError) in try replica.applyPulledPage(page, centreClock: clock) } } catch {
                 throw SyncAgentError(error)
             }
             report.pagesPulled += 1
@@ -260,7 +257,7 @@ public struct SyncEngine: Sendable {
     /// position, re-sends every row this office owns, and pulls the whole log again. Safe to
     /// interrupt and run again. Returns the rows queued and the cycle's report.
     public func forceResync() async throws(SyncAgentError) -> (queued: Int, report: CycleReport) {
-        let queued = try await prepareForcedResync()
+        let queued = try prepareForcedResync(try await officeState())
         return (queued, try await runCycle())
     }
 
@@ -278,12 +275,9 @@ public struct SyncEngine: Sendable {
     /// not a cycle has seen it yet), or else compares digests and repairs what differs. Works the
     /// first time in any state.
     public func resync() async throws(SyncAgentError) -> ResyncOutcome {
-        let state: OfficeStateResponse
+        let state = try await officeState()
         let position: SyncPosition
-        do {
-            state = try await client.officeState()
-            position = try replica.syncPosition()
-        } catch { throw SyncAgentError.wrap(error) }
+        do { position = try replica.syncPosition() } catch { throw SyncAgentError(error) }
         var reason: String?
         if let known = position.epoch, known != state.epoch {
             reason = "the centre's epoch changed from \(known) to \(state.epoch)"
@@ -294,14 +288,17 @@ public struct SyncEngine: Sendable {
             let (before, after) = try await repair()
             return .repaired(before: before, after: after)
         }
-        let (queued, report) = try await forceResync()
-        return .resent(reason: reason, queued: queued, report: report)
+        let queued = try prepareForcedResync(state)
+        return .resent(reason: reason, queued: queued, report: try await runCycle())
     }
 
-    /// Adopts the centre's epoch and chain position and queues every row this office owns.
-    private func prepareForcedResync() async throws(SyncAgentError) -> Int {
-        let state: OfficeStateResponse
-        do { state = try await client.officeState() } catch { throw SyncAgentError(error) }
+    /// What the centre holds of this office's chain, and its epoch.
+    private func officeState() async throws(SyncAgentError) -> OfficeStateResponse {
+        do { return try await client.officeState() } catch { throw SyncAgentError(error) }
+    }
+
+    /// Adopts the centre's epoch and chain position (`state`) and queues every row this office owns.
+    private func prepareForcedResync(_ state: OfficeStateResponse) throws(SyncAgentError) -> Int {
         let queued: Int
         do {
             queued = try replica.prepareForcedResync(centralSequence: state.lastSequence, centralHash: state.lastHash, epoch: state.epoch)
@@ -316,7 +313,7 @@ public struct SyncEngine: Sendable {
     private func heal(after error: SyncAgentError, now: Date) async throws(SyncAgentError) -> CycleReport {
         logger.warning("the centre lacks what this office sent it; re-sending every row this office owns",
                        metadata: ["error": "\(error.message)"])
-        let queued = try await prepareForcedResync()
+        let queued = try prepareForcedResync(try await officeState())
         let report = try await cycle()
         try? replica.recordRepair("\(error.message); re-sent \(queued) rows", at: now)
         try? replica.addToCounters(["repairs": 1])

@@ -49,6 +49,12 @@ public struct ConflictDescription: Sendable, Equatable {
         }
     }
 
+    /// A conflict's state in words: resolved and by whom, a resolution sent and not yet confirmed
+    /// by the centre (the office's), or open.
+    public static func state(resolution: String?, resolvedBy: String?, pending: String? = nil) -> String {
+        resolution.map { "resolved (\($0)) by \(resolvedBy ?? "?")" } ?? pending.map { "resolution sent (\($0))" } ?? "open"
+    }
+
     /// The writer as people say it.
     var writerName: String { writer == OfficeCode.central.rawValue ? "the centre" : "office \(writer)" }
 

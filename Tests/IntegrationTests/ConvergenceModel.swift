@@ -688,9 +688,8 @@ final class ConvergenceModel {
                     }
                     return
                 }
-                _ = try office.replica.applyPulledPage(answer)
-                // As the engine does with the page's Promo-Clock header.
-                try office.replica.observe(centreClock: store.clock())
+                // With the centre's clock, as the engine passes the page's Promo-Clock header.
+                _ = try office.replica.applyPulledPage(answer, centreClock: store.clock())
                 if !answer.hasMore {
                     seen[office.code] = centreWrites
                     return
