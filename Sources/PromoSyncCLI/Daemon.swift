@@ -14,10 +14,25 @@ struct Daemon: AsyncParsableCommand {
     @Option(help: "Seconds between cycles when nothing changes locally (overrides sync.interval_seconds).")
     var interval: Int?
 
+    /// Exit status when a person must act before the daemon can run again (sysexits' EX_CONFIG):
+    /// no replica, or one deleted or replaced under the daemon. The unit's RestartPreventExitStatus
+    /// keeps systemd from restarting into the same failure every few seconds.
+    static let needsAPerson: Int32 = 78
+
     func run() async throws {
         let configuration = try location.configuration()
         let logger = Logs.bootstrap(level: configuration.logLevel)
-        let replica = try location.open()
+        let replica: Replica
+        do {
+            replica = try location.open()
+        } catch let error as ReplicaError where error.code == .notInitialised {
+            logger.critical("\(error)")
+            throw ExitCode(Self.needsAPerson)
+        }
+        if let copy = Replica.rescueCopies(beside: replica.path).last {
+            logger.critical("the replica was deleted or replaced under the daemon earlier and what it held is saved in \(copy): run promo-sync resync --rebuild to take it back before starting the daemon")
+            throw ExitCode(Self.needsAPerson)
+        }
         let engine = try makeEngine(replica, configuration, logger: logger)
         var schedule = configuration.schedule
         if let interval { schedule.interval = .seconds(max(1, interval)) }
@@ -55,7 +70,12 @@ struct Daemon: AsyncParsableCommand {
         // Ready once the replica is open and the token read: being offline is a normal state, and a
         // first cycle after a long outage may take longer than systemd's start timeout.
         notifier.notify("READY=1\nSTATUS=starting the first sync cycle")
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as SyncAgentError where error.code == .replicaLost {
+            notifier.notify("STOPPING=1\nSTATUS=\(error.message)")
+            throw ExitCode(Self.needsAPerson)
+        }
         notifier.notify("STOPPING=1")
     }
 

@@ -89,6 +89,7 @@ extension Resync {
         case .success(let outcome):
             print("rebuilt \(path): pulled \(outcome.recordsPulled) records, kept \(outcome.rescuedChanges) unacknowledged local changes")
             if let aside = outcome.oldFileKeptAt { print("the old file is kept at \(aside)") }
+            for copy in outcome.rescueCopies { print("took back the daemon's rescue copy \(copy) (kept as \(copy).restored)") }
             for item in outcome.unreadable { print("could not read: \(item)") }
         case .failure(let error):
             printError("rebuild failed: \(error.message)")

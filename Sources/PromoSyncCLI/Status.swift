@@ -20,10 +20,11 @@ struct Status: ParsableCommand {
     var degradedAfterMinutes: Int?
 
     func run() throws {
-        let report: StatusReport
+        var report: StatusReport
         do {
             var thresholds = try location.configuration().thresholds
-            let replica = try location.open()
+            let (replica, cannotWrite) = try openForReading()
+            defer { cannotWrite?.close() }
             if let degradedAfterMinutes {
                 thresholds.maxPendingAge = .seconds(degradedAfterMinutes * 60)
                 thresholds.maxOfflineTime = .seconds(degradedAfterMinutes * 60)
@@ -37,6 +38,7 @@ struct Status: ParsableCommand {
             }
             report = StatusReport.evaluate(try replica.status(), now: Date(), thresholds: thresholds,
                                            isRunning: { kill($0, 0) == 0 || errno == EPERM })
+            if let cannotWrite { report.flag(.broken, cannotWrite.problem, hint: cannotWrite.hint) }
         } catch let error as ReplicaError {
             report = StatusReport.broken(error.message, hint: error.hint)
         } catch let error as SyncAgentError {
@@ -51,5 +53,24 @@ struct Status: ParsableCommand {
             print(report.humanReadable())
         }
         throw ExitCode(report.exitCode)
+    }
+
+    /// The replica, or a private copy of what can still be read, so that status shows the office,
+    /// the centre and the last push and pull with the real problem in plain words: the replica
+    /// when it cannot be opened for writing (a read-only disk, a folder or file the user cannot
+    /// write), or the daemon's rescue copy when the replica was deleted under it.
+    private func openForReading() throws -> (Replica, (problem: String, hint: String?, close: @Sendable () -> Void)?) {
+        do {
+            return (try location.open(), nil)
+        } catch let error as ReplicaError where error.code == .storage {
+            let path = try location.replicaPath
+            guard let cannotWrite = Replica.writeAccessProblem(at: path) else { throw error }
+            let copy = try Replica.openCopy(of: path)
+            return (copy.replica, (cannotWrite.problem, cannotWrite.fix, copy.close))
+        } catch let error as ReplicaError where error.code == .notInitialised {
+            guard let rescued = Replica.rescueCopies(beside: try location.replicaPath).last else { throw error }
+            let copy = try Replica.openCopy(of: rescued)
+            return (copy.replica, (error.message, error.hint, copy.close))
+        }
     }
 }

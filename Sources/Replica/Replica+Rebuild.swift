@@ -11,10 +11,27 @@ public struct RescuedChanges: Sendable {
     public var deletes: [SyncedTable: [String]] = [:]
     /// What could not be read, for the report.
     public var unreadable: [String] = []
+    /// The rescue copies these changes were also read from (``Replica/rescueCopies(beside:)``).
+    public var copies: [String] = []
 
     public var count: Int { rows.values.map(\.count).reduce(0, +) + deletes.values.map(\.count).reduce(0, +) }
 
     public init() {}
+
+    /// Adds what was rescued from a file written later: a row rescued from both keeps the later
+    /// file's values (or its delete); settings come from the later file when it has them.
+    public mutating func overlay(_ later: RescuedChanges) {
+        settings = later.settings ?? settings
+        for table in Set(rows.keys).union(later.rows.keys).union(deletes.keys).union(later.deletes.keys) {
+            let replaced = Set((later.rows[table] ?? []).compactMap { $0["id"]?.text }).union(later.deletes[table] ?? [])
+            rows[table] = (rows[table] ?? []).filter { !replaced.contains($0["id"]?.text ?? "") } + (later.rows[table] ?? [])
+            deletes[table] = (deletes[table] ?? []).filter { !replaced.contains($0) } + (later.deletes[table] ?? [])
+        }
+        rows = rows.filter { !$0.value.isEmpty }
+        deletes = deletes.filter { !$0.value.isEmpty }
+        unreadable += later.unreadable
+        copies += later.copies
+    }
 }
 
 extension Replica {

@@ -37,6 +37,9 @@ public struct ReplicaStatus: Sendable {
     /// The last time the office re-sent what a restored or rolled-back centre lacked, and why.
     public var lastRepairAt: Date?
     public var lastRepair: String?
+    /// Rescue copies a daemon saved beside the replica (its file deleted or replaced under it)
+    /// that no rebuild has taken back yet.
+    public var rescueCopies: [String] = []
 }
 
 /// The outcome of one sync attempt, as the agent records it.
@@ -75,6 +78,7 @@ extension Replica {
                 lastRepairAt: date(.lastRepairAt), lastRepair: s[StateKey.lastRepair.rawValue])
         }
         status.openConflicts = open
+        status.rescueCopies = Self.rescueCopies(beside: path)
         let verify = try read("reading the last verification") { db in
             (try State.get(db, .lastVerifyAt), try State.get(db, .lastVerifyResult))
         }

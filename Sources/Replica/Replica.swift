@@ -24,6 +24,9 @@ public final class Replica: Sendable {
     public let database: DatabasePool
     /// Fault seams for tests.
     public let faults: FaultInjector
+    /// The file this replica opened (device and inode), to notice it deleted or replaced under a
+    /// running daemon (``fileProblem()``).
+    let openedFile: FileIdentity?
 
     /// The replica file name inside a data folder.
     public static let fileName = "replica.sqlite"
@@ -32,6 +35,7 @@ public final class Replica: Sendable {
         self.path = path
         self.database = database
         self.faults = faults
+        self.openedFile = FileIdentity(path: path)
     }
 
     static func configuration() -> Configuration {
@@ -95,9 +99,14 @@ public final class Replica: Sendable {
     /// Opens an existing replica and brings its schema up to date.
     public static func open(at path: String, faults: FaultInjector = FaultInjector()) throws(ReplicaError) -> Replica {
         guard FileManager.default.fileExists(atPath: path) else {
+            if let copy = rescueCopies(beside: path).last {
+                throw ReplicaError(
+                    .notInitialised, "no replica at \(path); the daemon saved what it held to \(copy) when the file was deleted under it",
+                    hint: "Run: promo-sync resync --rebuild (it makes a new replica from the centre and takes the saved unpushed changes back)")
+            }
             throw ReplicaError(
                 .notInitialised, "no replica at \(path)",
-                hint: "Try: promo-sync init --office CODE --central URL --token-file FILE")
+                hint: "A new office: promo-sync init --office CODE --central URL --token-file FILE. An office whose replica was lost: promo-sync resync --rebuild --office CODE --central URL --token-file FILE (everything comes back from the centre)")
         }
         do {
             let pool = try openPool(path)

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// Pokes a ``WakeSignal`` whenever the replica file or its write-ahead log changes, so the daemon
+/// Pokes a ``WakeSignal`` whenever the replica file or its write-ahead log changes (or goes), so the daemon
 /// sees a local commit (by promo-sync, the `sqlite3` shell or any other program) at once instead
 /// of at its next look. Linux inotify on the replica's folder, read by one thread that sleeps in
 /// `read` between events: no polling. Where inotify is missing, ``start(path:wake:)`` returns nil
@@ -20,7 +20,8 @@ public final class FileWatcher: Sendable {
         let name = url.lastPathComponent
         let fd = inotify_init1(Int32(IN_CLOEXEC))
         guard fd >= 0 else { return nil }
-        let mask = UInt32(IN_MODIFY) | UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE)
+        // Deletes and moves too: a replica deleted or replaced under the daemon is noticed at once.
+        let mask = UInt32(IN_MODIFY) | UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE) | UInt32(IN_DELETE) | UInt32(IN_MOVED_FROM)
         guard inotify_add_watch(fd, folder, mask) >= 0 else {
             close(fd)
             return nil

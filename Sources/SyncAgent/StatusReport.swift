@@ -91,6 +91,15 @@ public struct StatusReport: Codable, Sendable {
             lastError: LastError(message: reason, hint: hint, at: nil, transient: false))
     }
 
+    /// Adds a problem found outside the replica's recorded state (its file cannot be written),
+    /// first among the reasons and as the error to act on.
+    public mutating func flag(_ level: Health, _ reason: String, hint: String?) {
+        health = max(health, level)
+        exitCode = health.exitCode
+        reasons.insert(reason, at: 0)
+        lastError = LastError(message: reason, hint: hint, at: nil, transient: false)
+    }
+
     /// Evaluates a replica's state at `now`. `isRunning` tells whether a process id is alive.
     public static func evaluate(_ s: ReplicaStatus, now: Date, thresholds: StatusThresholds,
                                 isRunning: (Int32) -> Bool) -> StatusReport {
@@ -103,6 +112,9 @@ public struct StatusReport: Codable, Sendable {
         let oldestAge = s.pending.oldestChangeAt.map { Int(now.timeIntervalSince($0)) }
         if let mismatch = s.epochMismatch {
             flag(.broken, mismatch)
+        }
+        if let copy = s.rescueCopies.last {
+            flag(.broken, "the daemon found its replica deleted or replaced, saved what it held to \(copy) and stopped: run promo-sync resync --rebuild to take the saved changes back")
         }
         if let refusal = s.refusal {
             flag(.broken, "the centre refused changeset \(refusal.sequence)\(refusal.table.map { " for \($0) \(refusal.id ?? "")" } ?? "") (\(refusal.code)); nothing after it is pushed until it is fixed or withdrawn")

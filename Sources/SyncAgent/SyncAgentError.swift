@@ -18,6 +18,9 @@ public struct SyncAgentError: Error, Sendable, CustomStringConvertible {
         /// The centre holds fewer of this office's changesets than it acknowledged (a rollback or
         /// a power cut without a new epoch); the cycle heals it by itself.
         case centreLostChangesets = "centre_lost_changesets"
+        /// The replica file was deleted or replaced under the running daemon; what it held is in a
+        /// rescue copy and the daemon stops (docs/OPERATIONS.md, "A replica deleted under the daemon").
+        case replicaLost = "replica_lost"
         /// A fault seam fired (tests only).
         case injectedFault = "injected_fault"
     }

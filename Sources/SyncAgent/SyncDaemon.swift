@@ -57,6 +57,7 @@ public struct SyncDaemon: Service {
         let office = try replica.settings().office
         logger.info("daemon started", metadata: ["sync.office": "\(office)"])
         while !Task.isShuttingDownGracefully {
+            if let problem = replica.fileProblem() { try await stopForLostFile(problem) }
             try? replica.recordAgentState("syncing", pid: pid)
             // A cycle is never cancelled halfway: each page and acknowledgement is its own
             // transaction, and shutdown waits for the cycle to end.
@@ -87,6 +88,32 @@ public struct SyncDaemon: Service {
         logger.info("daemon stopped")
     }
 
+    /// The replica's file was deleted or replaced under the daemon: saves what the open connection
+    /// can still read to a rescue copy beside it and stops with ``SyncAgentError/Code/replicaLost``
+    /// (a person runs `resync --rebuild`). While the copy cannot be saved, the daemon keeps the
+    /// file open and tries again: closing it would lose what only this process can still read.
+    private func stopForLostFile(_ problem: String) async throws {
+        logger.critical("\(problem): saving what it holds to a rescue copy, then stopping")
+        while true {
+            do {
+                let copy = try engine.replica.saveRescueCopy()
+                let error = SyncAgentError(
+                    .replicaLost, "\(problem); what it held (\(copy.unpushedChanges) unpushed changes included) is saved in \(copy.path) and the daemon stopped",
+                    hint: "Run promo-sync resync --rebuild: it makes a new replica from the centre and takes the saved changes back; then start the daemon again",
+                    transient: false)
+                logger.critical("\(error.message)", metadata: ["sync.rescue_copy": "\(copy.path)", "sync.unpushed": "\(copy.unpushedChanges)"])
+                throw error
+            } catch let error as ReplicaError {
+                logger.error("cannot save a rescue copy, keeping the deleted file open and trying again: \(error)")
+                if Task.isShuttingDownGracefully {
+                    throw SyncAgentError(.replicaLost, "\(problem); no rescue copy could be saved (\(error.message)) before the daemon was stopped",
+                                         hint: error.hint, transient: false)
+                }
+                await wake.wait(for: schedule.wakeCheckInterval)
+            }
+        }
+    }
+
     /// Sleeps until `limit` passes, a local write arrives, a `sync --now` asks, or shutdown begins.
     /// Local writes are noticed as they commit when the file watcher runs (inotify on Linux), and
     /// at the latest every ``DaemonSchedule/wakeCheckInterval`` otherwise.
@@ -108,6 +135,7 @@ public struct SyncDaemon: Service {
                 if wake.consume() || Task.isShuttingDownGracefully { return }
                 // A rotated token written to the token file: try it at once.
                 if engine.client.tokenSource.changed() { return }
+                if engine.replica.fileProblem() != nil { return }
                 if wakeOnLocalWrite, let now = try? engine.replica.outboxHighWaterMark(), now != mark { return }
             }
         } onGracefulShutdown: {

@@ -134,11 +134,27 @@ public enum ReplicaRebuilder {
         public var rescuedChanges: Int
         public var unreadable: [String]
         public var oldFileKeptAt: String?
+        /// The daemon's rescue copies whose changes were taken back (renamed `….restored`).
+        public var rescueCopies: [String]
     }
 
-    /// What can be rescued from the file at `path`: nothing when there is no file.
+    /// What can be rescued from the file at `path` (nothing when there is no file) and from the
+    /// rescue copies a daemon saved beside it when the file was deleted or replaced under it. A
+    /// row found in several keeps the values of the file written last.
     public static func rescue(at path: String) -> RescuedChanges {
-        FileManager.default.fileExists(atPath: path) ? Replica.rescue(from: path) : RescuedChanges()
+        let fm = FileManager.default
+        func modified(_ file: String) -> Date {
+            [file, file + "-wal"].compactMap { (try? fm.attributesOfItem(atPath: $0))?[.modificationDate] as? Date }.max() ?? .distantPast
+        }
+        var sources = Replica.rescueCopies(beside: path)
+        if fm.fileExists(atPath: path) { sources.append(path) }
+        var rescued = RescuedChanges()
+        for source in sources.sorted(by: { modified($0) < modified($1) }) {
+            var found = Replica.rescue(from: source)
+            if source != path { found.copies = [source] }
+            rescued.overlay(found)
+        }
+        return rescued
     }
 
     /// Builds a fresh replica from the centre's log page by page (memory stays at one page),
@@ -172,7 +188,9 @@ public enum ReplicaRebuilder {
             }
             let replica = try Replica.open(at: path)
             try await SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger, onProgress: onProgress).runCycle()
-            return Outcome(recordsPulled: pulled.recordsPulled, rescuedChanges: rescued.count, unreadable: rescued.unreadable, oldFileKeptAt: aside)
+            Replica.markTaken(rescued.copies)
+            return Outcome(recordsPulled: pulled.recordsPulled, rescuedChanges: rescued.count, unreadable: rescued.unreadable, oldFileKeptAt: aside,
+                           rescueCopies: rescued.copies)
         } catch {
             throw SyncAgentError.wrap(error)
         }

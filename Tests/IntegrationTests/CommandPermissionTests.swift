@@ -15,14 +15,15 @@ import Testing
     }
 
     /// Runs a product binary with standard output and error in one file; a process still running
-    /// after 30 s (a server or daemon that was not refused) is terminated and reported.
-    static func run(_ tool: String, _ arguments: [String]) throws -> Outcome {
+    /// after 30 s (a server or daemon that was not refused) is terminated and reported. `absolute`:
+    /// `tool` is a path to another program (`setpriv` running a product binary as another user).
+    static func run(_ tool: String, _ arguments: [String], absolute: Bool = false) throws -> Outcome {
         let outputPath = NSTemporaryDirectory() + "promo-permission-output-\(UUID().uuidString.prefix(8))"
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Harness.binDirectory + "/" + tool)
+        process.executableURL = URL(fileURLWithPath: absolute ? tool : Harness.binDirectory + "/" + tool)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("PROMO_SYNC_") || key.hasPrefix("PROMO_CENTRAL_") { environment[key] = nil }

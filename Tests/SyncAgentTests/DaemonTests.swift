@@ -119,25 +119,6 @@ import Transport
     }
 }
 
-final class Counter: Sendable {
-    private let storage = Mutex(0)
-    func increment() { storage.withLock { $0 += 1 } }
-    var value: Int { storage.withLock { $0 } }
-}
-
-import Synchronization
-
-/// Polls `condition` until it holds or 60 seconds pass (a loaded machine running the whole suite
-/// takes well over 10 s for a daemon to start and sync; the wait ends as soon as it holds).
-func waitUntil(_ condition: @Sendable () throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(60)
-    while ContinuousClock.now < deadline {
-        if try condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    Issue.record("condition not met within 60 s")
-}
-
 @Suite struct DaemonControlTests {
     @Test func aWakeRequestCutsTheWaitShort() async throws {
         try await withLiveCentral { central in
