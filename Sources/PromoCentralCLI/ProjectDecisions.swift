@@ -112,3 +112,67 @@ struct ConflictsCommand: ParsableCommand {
         }
     }
 }
+
+struct LostDecisionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decisions",
+        abstract: "After a restore: the centre's decisions that offices still hold but the restored store lost.",
+        discussion: """
+            Offices re-send what they hold after a restore; a decision of the centre among it is kept aside as a conflict, \
+            never applied by itself. List them, then re-confirm each (a new decision, in the order they were made) or drop it.
+            """,
+        subcommands: [Lost.self, Reconfirm.self, Drop.self])
+
+    static func line(_ d: LostDecision) -> String {
+        [d.conflict, "office \(d.office)", "project \(d.projectCode ?? d.projectID)", d.decision?.description ?? "'\(d.summary)'",
+         d.document.map { "document \($0)" } ?? "", d.occurredOn.map { "on \($0)" } ?? ""]
+            .filter { !$0.isEmpty }.joined(separator: "  ")
+    }
+
+    struct Lost: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the lost decisions offices hold, oldest first, with the commands for each.")
+        @OptionGroup var location: StoreLocation
+
+        func run() throws {
+            let lost = try location.open().lostDecisions()
+            guard !lost.isEmpty else {
+                print("no lost decisions: no office holds a decision of the centre that the centre lacks")
+                return
+            }
+            for d in lost {
+                print(LostDecisionsCommand.line(d))
+                print("    re-confirm: promo-central decisions reconfirm \(d.conflict)")
+                print("    drop:       promo-central decisions drop \(d.conflict) --reason TEXT")
+            }
+        }
+    }
+
+    struct Reconfirm: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a lost decision again, as a new decision of the centre; the office receives it at its next pull.")
+        @OptionGroup var location: StoreLocation
+        @Argument(help: "The conflict id of the lost decision (or its first 6+ characters).") var id: String
+
+        func run() throws {
+            let d = try location.open().reconfirm(lost: id)
+            print("re-confirmed: \(LostDecisionsCommand.line(d))")
+        }
+    }
+
+    struct Drop: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Drop a lost decision; the office takes the project as the centre holds it at its next pull.")
+        @OptionGroup var location: StoreLocation
+        @Argument(help: "The conflict id of the lost decision (or its first 6+ characters).") var id: String
+        @Option(help: "Why (kept in the audit trail).") var reason: String
+
+        func validate() throws {
+            if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--reason must say why") }
+        }
+
+        func run() throws {
+            let d = try location.open().drop(lost: id, reason: reason)
+            print("dropped: \(LostDecisionsCommand.line(d))")
+        }
+    }
+}

@@ -9,7 +9,7 @@ struct PromoCentral: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "promo-central",
         abstract: "The central endpoint that khuyến công offices sync with.",
-        subcommands: [Serve.self, OfficeCommand.self, ProjectDecisions.self, ConflictsCommand.self, Audit.self, Report.self, Cap.self, Summary.self, Backup.self, Restore.self])
+        subcommands: [Serve.self, OfficeCommand.self, ProjectDecisions.self, ConflictsCommand.self, LostDecisionsCommand.self, Audit.self, Report.self, Cap.self, Summary.self, Backup.self, Restore.self])
 }
 
 /// The configuration file and data folder; every command takes them.

@@ -5,6 +5,8 @@ import SyncCore
 extension Replica {
     /// Prepares a forced resync against the centre's view of this office's chain: every row this
     /// office owns is queued to be pushed again (the centre's merge makes re-sending harmless),
+    /// except resolutions a person at the centre made (only the centre may send those: re-sent,
+    /// they would be refused whole; a restored centre that lost one holds its conflict open again),
     /// changesets not yet acknowledged go back to the outbox, the chain continues from what the
     /// centre holds, and the next pull starts from the beginning of the log.
     ///
@@ -16,8 +18,12 @@ extension Replica {
             try Self.rebase(db, centralSequence: centralSequence, centralHash: centralHash)
             var queued = 0
             for table in SyncedTable.allCases {
+                // The office's own resolutions only; decisions of the centre in the event log are
+                // re-sent: a restored centre that lost one keeps the copy as a conflict for its
+                // operator to re-confirm or drop (promo-central decisions lost).
+                let ownOnly = table == .conflictResolution ? " AND resolved_by = ?2" : ""
                 try db.execute(
-                    sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?, id, 1, -1 FROM \(table.rawValue) WHERE office = ?",
+                    sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?1, id, 1, -1 FROM \(table.rawValue) WHERE office = ?2\(ownOnly)",
                     arguments: [table.tableID, office])
                 queued += db.changesCount
             }

@@ -296,7 +296,8 @@ private struct Folder {
     }
 
     /// Applies the event log: entries are append-only. Either side logs what it did, for the
-    /// project's office; an entry naming another office, or a later edit or delete, is a conflict.
+    /// project's office; an entry naming another office, a decision entry an office wrote (only
+    /// the centre records its decisions), or a later edit or delete, is a conflict.
     mutating func applyEventLog(_ changes: [Change]) {
         var byEntry: [String: [Change]] = [:]
         for change in changes { byEntry[change.id.rawValue, default: []].append(change) }
@@ -306,9 +307,11 @@ private struct Folder {
             var row = FoldResult.Row(table: .projectEvent, id: first.id.rawValue, office: projectOffice, state: MergedRow(), held: false)
             let wrongOffice = first.fields["office"] != .text(projectOffice)
                 || (Side(node: first.hlc.node) == .office && office(of: first) != projectOffice)
-            if first.op == .delete || wrongOffice {
+            let decisionByOffice = Side(node: first.hlc.node) == .office && first.fields["kind"] == .text(ProjectEventKind.decision.rawValue)
+            if first.op == .delete || wrongOffice || decisionByOffice {
                 let message = first.op == .delete ? "an event log entry is never deleted"
-                    : "event log entries of a project are written for its office \(projectOffice), by that office or the centre"
+                    : wrongOffice ? "event log entries of a project are written for its office \(projectOffice), by that office or the centre"
+                    : "only the centre records its decisions; an office sent one (after a restore of the centre: a decision it lost, for its operator to re-confirm or drop)"
                 if !conflict(first.op == .delete ? .ledgerAppendOnly : .ownership, first, office: projectOffice,
                              mine: first.fields, theirs: [:], message) {
                     row.held = true
