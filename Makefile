@@ -44,11 +44,11 @@ chaos: setup
 	$(SWIFT) build $(RELEASE)
 	.build/release/promo-chaos
 
-## The convergence model (docs/RELIABILITY.md) with thousands of random cases: PROMO_MODEL_CASES=N
-## to change how many, PROMO_MODEL_SEED=S to start from a given seed.
+## The convergence model (docs/RELIABILITY.md) with thousands of random cases from a random first
+## seed (printed): PROMO_MODEL_CASES=N to change how many, PROMO_MODEL_SEED=S to start from a given one.
 chaos-model: setup
 	$(SWIFT) build --build-tests
-	PROMO_MODEL_CASES=$${PROMO_MODEL_CASES:-5000} $(SWIFT) test --skip-build --filter ConvergenceModelTests
+	PROMO_MODEL_CASES=$${PROMO_MODEL_CASES:-5000} PROMO_MODEL_SEED=$${PROMO_MODEL_SEED:-random} $(SWIFT) test --skip-build --filter ConvergenceModelTests
 
 ## libFuzzer with AddressSanitizer on the decoders of pushed bodies, pull pages, gzip, CSV imports and
 ## configuration files (docs/RELIABILITY.md, "Fuzzing"): FUZZ_SECONDS (default 60) per target from

@@ -32,6 +32,8 @@ let package = Package(
         .executable(name: "promo-central", targets: ["PromoCentralCLI"]),
         .executable(name: "promo-bench", targets: ["PromoBench"]),
         .executable(name: "promo-chaos", targets: ["PromoChaos"]),
+        // LD_PRELOADed into the centre by the power-cut campaign of `make chaos`.
+        .library(name: "PowerCutShim", type: .dynamic, targets: ["PowerCutShim"]),
         .library(name: "SyncCore", targets: ["SyncCore"]),
     ],
     dependencies: [
@@ -157,9 +159,10 @@ let package = Package(
             path: "Benchmarks/PromoBench",
             swiftSettings: strict
         ),
+        .target(name: "PowerCutShim", path: "Benchmarks/PowerCutShim"),
         .executableTarget(
             name: "PromoChaos",
-            dependencies: ["ProcessHarness", "SyncCore", "Replica", "Central", "SyncAgent", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ProcessHarness", "SyncCore", "SyncTesting", "Replica", "Central", "SyncAgent", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/PromoChaos",
             swiftSettings: strict
         ),

@@ -109,6 +109,11 @@ public final class DaemonProcess {
 
     public func restart() throws { process = try Self.launch(folder, environment, logFile) }
 
+    /// Freezes the daemon where it stands (SIGSTOP), so that its replica does not move while a
+    /// campaign looks at it; ``resume()`` lets it go on.
+    public func pause() { kill(process.processIdentifier, SIGSTOP) }
+    public func resume() { kill(process.processIdentifier, SIGCONT) }
+
     public func stop() {
         process.terminate()
         process.waitUntilExit()

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// A TCP proxy on loopback between an office and the centre that breaks connections on purpose:
-/// each connection gets one fault, drawn at random while faults are on.
+/// each connection gets one fault, drawn at random from the kinds switched on (none: all pass).
 public final class FaultProxy: @unchecked Sendable {
     public enum Fault: String, CaseIterable, Sendable {
         case pass, delay, drop, resetMidBody = "reset_mid_body", truncate, error500 = "http_500", error503 = "http_503"
@@ -16,14 +16,14 @@ public final class FaultProxy: @unchecked Sendable {
     public let port: Int
     private let upstreamPort: Int
     private let listener: Int32
-    private let state: Mutex<(faultsOn: Bool, counts: [String: Int], random: SeededRandom)>
+    private let state: Mutex<(faults: [Fault], counts: [String: Int], random: SeededRandom)>
     /// The seed of the faults drawn, printed by the campaigns so a run's schedule can be replayed.
     public let seed: UInt64
 
     public init(upstreamPort: Int, seed: UInt64 = .random(in: 1...UInt64.max)) throws {
         self.upstreamPort = upstreamPort
         self.seed = seed
-        state = Mutex((true, [:], SeededRandom(seed: seed)))
+        state = Mutex((Fault.allCases, [:], SeededRandom(seed: seed)))
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
@@ -39,7 +39,10 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     public var counts: [String: Int] { state.withLock { $0.counts } }
-    public func setFaults(_ on: Bool) { state.withLock { $0.faultsOn = on } }
+    /// Every kind of fault, or none.
+    public func setFaults(_ on: Bool) { setFaults(on ? Fault.allCases : []) }
+    /// Draws each new connection's fault from these kinds only (a fault schedule).
+    public func setFaults(_ kinds: [Fault]) { state.withLock { $0.faults = kinds } }
 
     public static func loopback(port: Int) -> sockaddr_in {
         var a = sockaddr_in()
@@ -54,7 +57,7 @@ public final class FaultProxy: @unchecked Sendable {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { continue }
             let fault: Fault = state.withLock { s in
-                let f = s.faultsOn ? Fault.allCases.randomElement(using: &s.random)! : .pass
+                let f = s.faults.randomElement(using: &s.random) ?? .pass
                 s.counts[f.rawValue, default: 0] += 1
                 return f
             }

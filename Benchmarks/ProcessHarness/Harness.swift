@@ -175,9 +175,13 @@ public final class CentralProcess {
 
     /// Starts `promo-central serve` on a free loopback port. The request rate limit is raised for
     /// the benchmarks (a thousand single-row syncs in a row is not an office's normal pace).
-    public init(directory: String, port requested: Int = 0) throws {
+    /// Added to the server's environment at every start (the power-cut campaign's LD_PRELOAD).
+    public let environment: [String: String]
+
+    public init(directory: String, port requested: Int = 0, environment: [String: String] = [:]) throws {
         self.directory = directory
-        process = try Self.launch(directory: directory, port: requested)
+        self.environment = environment
+        process = try Self.launch(directory: directory, port: requested, environment: environment)
         let portFile = directory + "/central.port"
         var port = ""
         for _ in 0..<300 {
@@ -189,11 +193,11 @@ public final class CentralProcess {
         url = "http://127.0.0.1:\(number)"
     }
 
-    static func launch(directory: String, port: Int) throws -> Process {
+    static func launch(directory: String, port: Int, environment: [String: String]) throws -> Process {
         let portFile = directory + "/central.port"
         try? FileManager.default.removeItem(atPath: portFile)
         return try Harness.start("promo-central", ["serve", "--data-dir", directory, "--host", "127.0.0.1", "--port", String(port), "--port-file", portFile],
-                                 environment: ["PROMO_CENTRAL_LIMITS_REQUESTS_PER_SECOND": "100000", "PROMO_CENTRAL_LIMITS_BURST": "100000"],
+                                 environment: environment.merging(["PROMO_CENTRAL_LIMITS_REQUESTS_PER_SECOND": "100000", "PROMO_CENTRAL_LIMITS_BURST": "100000"]) { a, _ in a },
                                  stderrFile: directory + "/central.log")
     }
 
@@ -205,7 +209,7 @@ public final class CentralProcess {
 
     /// Starts it again on the same port after a kill; waits until it answers.
     public func restart() throws {
-        process = try Self.launch(directory: directory, port: port)
+        process = try Self.launch(directory: directory, port: port, environment: environment)
         for _ in 0..<300 {
             if let text = try? String(contentsOfFile: directory + "/central.port", encoding: .utf8), !text.isEmpty { return }
             usleep(20_000)

@@ -9,12 +9,19 @@ import Testing
 /// losing change is a visible conflict, and nothing accepted is missing (ConvergenceModel+Checks).
 ///
 /// `PROMO_MODEL_CASES` sets the number of random cases (default 240), `PROMO_MODEL_SEED` the
-/// first seed (default: random, printed), `PROMO_MODEL_OPS` the operations per case (default
-/// 20 to 40). A failing case is shrunk (fewer offices, fewer operations) and printed with its seed.
+/// first seed (default: the fixed ``defaultSeed``, so that `make test` runs the same cases every
+/// time and CI fails only for a change in the code; `random` draws one and prints it, as `make
+/// chaos-model` does to explore), `PROMO_MODEL_OPS` the operations per case (default 20 to 40).
+/// A failing case is shrunk (fewer offices, fewer operations) and printed with its seed.
 @Suite struct ConvergenceModelTests {
     static let environment = ProcessInfo.processInfo.environment
     static let cases = environment["PROMO_MODEL_CASES"].flatMap(Int.init) ?? 240
-    static let baseSeed = environment["PROMO_MODEL_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max / 2)
+    static let defaultSeed: UInt64 = 2_026_120_400
+    static let baseSeed: UInt64 = switch environment["PROMO_MODEL_SEED"] {
+    case nil: defaultSeed
+    case "random": UInt64.random(in: 1...UInt64.max / 2)
+    case let text?: UInt64(text) ?? defaultSeed
+    }
     static let operations = environment["PROMO_MODEL_OPS"].flatMap(Int.init)
     static let shards = 4
 
