@@ -77,7 +77,7 @@ let package = Package(
         .target(name: "GzipCodec", dependencies: ["CZlib"], swiftSettings: strict),
         .target(
             name: "Transport",
-            dependencies: ["SyncCore", "CCurl", "GzipCodec", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SyncCore", "CCurl", "GzipCodec"],
             swiftSettings: strict
         ),
         .target(
@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(name: "ReplicaTests", dependencies: ["Replica", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "GzipCodec", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncAgentTests", dependencies: ["SyncAgent", "Transport", "SyncTesting"], swiftSettings: strict),
-        .testTarget(name: "CentralTests", dependencies: ["Central", "Transport", "SyncTesting"], swiftSettings: strict),
+        .testTarget(name: "CentralTests", dependencies: ["Central", "Transport", "SyncTesting", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SyncAgent", "Central", "Replica", "Transport", "GzipCodec", "SyncTesting", "ProcessHarness"],

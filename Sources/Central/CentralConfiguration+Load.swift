@@ -16,7 +16,7 @@ extension CentralConfiguration {
     /// the default path when it exists) with `PROMO_CENTRAL_<SECTION>_<KEY>` overrides.
     public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(CentralError) -> CentralConfiguration {
         func problem(_ message: String) -> CentralError {
-            CentralError(.internalServerError, "configuration", "configuration: \(message)", hint: "See config/promo-central.example.toml.")
+            CentralError(.internalServerError, .configuration, "configuration: \(message)", hint: "See config/promo-central.example.toml.")
         }
         let explicit = path ?? environment["PROMO_CENTRAL_CONFIG"]
         let file = explicit ?? defaultPath

@@ -1,37 +1,74 @@
+import Foundation
 import Hummingbird
 import SyncCore
 
 /// The one error type of the Central module; each maps to an HTTP status and a stable code that
-/// the office's client decodes (docs/PROTOCOL.md lists them).
+/// the office's client decodes (docs/PROTOCOL.md lists them). It is Hummingbird's
+/// `HTTPResponseError`: thrown from a route, it becomes the protocol's JSON error body.
 public struct CentralError: Error, Sendable, CustomStringConvertible {
+    /// The stable codes of the protocol's error bodies and of the commands' failures.
+    public enum Code: String, Sendable, CaseIterable {
+        // The request: its form, its size, its sender.
+        case badRequest = "bad_request", bodyTooLarge = "body_too_large", unsupportedEncoding = "unsupported_encoding"
+        case tooManyChanges = "too_many_changes", unknownTable = "unknown_table", unauthorized, rateLimited = "rate_limited"
+        case notFound = "not_found", `internal`
+        // A changeset's chain and its writer's rights.
+        case brokenChain = "broken_chain", sequenceGap = "sequence_gap", sequenceConflict = "sequence_conflict"
+        case forbiddenWriter = "forbidden_writer", forbiddenOwner = "forbidden_owner", unknownParent = "unknown_parent"
+        case officeMerged = "office_merged"
+        // The centre's own commands.
+        case statusTransition = "status_transition", resolutionAuthority = "resolution_authority", resolved
+        case unknownDecision = "unknown_decision", unknownChoice = "unknown_choice", unknownFund = "unknown_fund"
+        case officeExists = "office_exists", notRevoked = "not_revoked", notMerged = "not_merged", mergeNotInMap = "merge_not_in_map"
+        case exists, duplicate, badTime = "bad_time"
+        // The store, its files and its logs.
+        case storage, busy, unreadable, configuration, tls, unsafePermissions = "unsafe_permissions"
+        case notReplayable = "not_replayable", unknownJournalKind = "unknown_journal_kind"
+    }
+
     public let status: HTTPResponse.Status
-    public let code: String
+    public let code: Code
     public let message: String
     public let hint: String?
     /// The row of a changeset that caused its refusal, told to the office so that it can withdraw it.
     public let row: SyncedRowKey?
+    /// What failed underneath (a SQLite error behind `storage`): logged at the centre, never sent.
+    public let underlying: (any Error)?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, hint: String? = nil, row: SyncedRowKey? = nil) {
+    public init(_ status: HTTPResponse.Status, _ code: Code, _ message: String, hint: String? = nil, row: SyncedRowKey? = nil,
+                underlying: (any Error)? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.hint = hint
         self.row = row
+        self.underlying = underlying
     }
 
     public var description: String { hint.map { "\(message). \($0)" } ?? message }
 
     static func badRequest(_ message: String, hint: String? = nil, row: SyncedRowKey? = nil) -> CentralError {
-        CentralError(.badRequest, "bad_request", message, hint: hint, row: row)
+        CentralError(.badRequest, .badRequest, message, hint: hint, row: row)
     }
 
     static let unauthorized = CentralError(
-        .unauthorized, "unauthorized", "missing, unknown or revoked office token",
+        .unauthorized, .unauthorized, "missing, unknown or revoked office token",
         hint: "Send 'Authorization: Bearer TOKEN' with the token printed by promo-central office add.")
 
-    /// Wraps a store failure; only transient storage trouble asks the office to retry.
+    /// Wraps a store failure; only transient storage trouble asks the office to retry. The
+    /// failure itself is kept for the centre's log.
     static func storage(_ error: any Error, during operation: String) -> CentralError {
         if let error = error as? CentralError { return error }
-        return CentralError(.serviceUnavailable, "storage", "the central store failed during \(operation)", hint: "Retry later.")
+        return CentralError(.serviceUnavailable, .storage, "the central store failed during \(operation)", hint: "Retry later.", underlying: error)
+    }
+
+    /// The protocol's error body.
+    var body: ErrorResponse { ErrorResponse(code: code.rawValue, message: message, hint: hint, row: row) }
+}
+
+extension CentralError: HTTPResponseError {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = (try? JSONEncoder().encode(self.body)) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

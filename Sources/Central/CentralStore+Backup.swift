@@ -6,7 +6,7 @@ extension CentralStore {
     /// Writes a consistent copy of the store to `path` (SQLite's `VACUUM INTO`), safe while serving.
     public func backup(to path: String) throws(CentralError) {
         guard !FileManager.default.fileExists(atPath: path) else {
-            throw CentralError(.conflict, "exists", "\(path) already exists", hint: "Choose a new file name for the backup.")
+            throw CentralError(.conflict, .exists, "\(path) already exists", hint: "Choose a new file name for the backup.")
         }
         do {
             // A copy of the store is as private as the store, from its first byte (VACUUM INTO
@@ -19,7 +19,7 @@ extension CentralStore {
                 throw error
             }
         } catch {
-            throw CentralError(.internalServerError, "storage", "backup to \(path) failed: \(error)", hint: "Check the free space and permissions there.")
+            throw CentralError(.internalServerError, .storage, "backup to \(path) failed: \(error)", hint: "Check the free space and permissions there.")
         }
     }
 
@@ -30,7 +30,7 @@ extension CentralStore {
     public static func restore(from backupPath: String, to storePath: String, now: Date = Date()) throws(CentralError) -> Epoch {
         let fm = FileManager.default
         guard fm.fileExists(atPath: backupPath) else {
-            throw CentralError(.notFound, "not_found", "no backup at \(backupPath)", hint: "Give the file written by promo-central backup.")
+            throw CentralError(.notFound, .notFound, "no backup at \(backupPath)", hint: "Give the file written by promo-central backup.")
         }
         do {
             // Check the backup is a readable central store before touching anything.
@@ -55,7 +55,7 @@ extension CentralStore {
         } catch let error as CentralError {
             throw error
         } catch {
-            throw CentralError(.internalServerError, "storage", "restore from \(backupPath) failed: \(error)",
+            throw CentralError(.internalServerError, .storage, "restore from \(backupPath) failed: \(error)",
                                hint: "The backup must be a file written by promo-central backup; the current store was left as it was or kept aside.")
         }
     }

@@ -121,7 +121,7 @@ extension CentralStore {
         let project = try findProject(db, reference)
         let fund = project.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
         guard fund == .national else {
-            throw CentralError(.conflict, "forbidden_owner", "project \(reference) is a local-fund project: the province owns its decisions",
+            throw CentralError(.conflict, .forbiddenOwner, "project \(reference) is a local-fund project: the province owns its decisions",
                                hint: "The centre decides national-fund projects only.")
         }
         if case .approve(let amount) = decision { try checkAmount(amount) }
@@ -129,7 +129,7 @@ extension CentralStore {
         if let to = decision.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) {
             let from = project.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) ?? .draft
             guard StatusMachine.owner(from: from, to: to, fund: .national) == .centre else {
-                throw CentralError(.conflict, "status_transition",
+                throw CentralError(.conflict, .statusTransition,
                                    "project \(reference) is \(from.rawValue); the centre cannot move it to \(to.rawValue)",
                                    hint: "See docs/CONFLICTS.md for the status machine.")
             }
@@ -217,18 +217,18 @@ extension CentralStore {
             db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (id = ? OR id LIKE ?)",
             arguments: [id, id.count >= 6 ? id + "%" : id])
         else {
-            throw CentralError(.notFound, "not_found", "no conflict '\(id)'", hint: "List them with: promo-central conflicts list")
+            throw CentralError(.notFound, .notFound, "no conflict '\(id)'", hint: "List them with: promo-central conflicts list")
         }
         let fields = try FieldCoding.decode(row["fields"] as String)
         guard fields["resolution"] == nil || fields["resolution"] == .null else {
-            throw CentralError(.conflict, "resolved", "conflict \(row["id"] as String) is already resolved", hint: "Nothing to do.")
+            throw CentralError(.conflict, .resolved, "conflict \(row["id"] as String) is already resolved", hint: "Nothing to do.")
         }
         let aggregate = fields["aggregate_id"]?.text ?? ""
         let fund = try String.fetchOne(
             db, sql: "SELECT json_extract(fields, '$.fund_source') FROM record WHERE tbl = 'project' AND id = ?", arguments: [aggregate]
         ).flatMap(FundSource.init(rawValue:))
         if choice == .accept, let rule = fields["rule"]?.text.flatMap(ConflictRule.init(rawValue:)), rule.acceptingSide(fund: fund) != .centre {
-            throw CentralError(.forbidden, "resolution_authority",
+            throw CentralError(.forbidden, .resolutionAuthority,
                                "only office \(row["office"] as String) can accept its change here (\(rule.rawValue))",
                                hint: "The centre may dismiss it, or ask the office to resolve it.")
         }
@@ -252,7 +252,7 @@ extension CentralStore {
                                arguments: [parts[0], parts[1]])
             : try Row.fetchOne(db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND id = ? AND deleted_at IS NULL", arguments: [reference])
         guard let row else {
-            throw CentralError(.notFound, "not_found", "no project '\(reference)' at the centre",
+            throw CentralError(.notFound, .notFound, "no project '\(reference)' at the centre",
                                hint: "Give the project id, or OFFICE/CODE such as 79/HCM-01 (promo-central project list).")
         }
         return CentralProject(id: row["id"], office: row["office"],
@@ -261,7 +261,7 @@ extension CentralStore {
 
     static func checkAmount(_ amount: Int64) throws {
         guard amount > 0 else {
-            throw CentralError(.badRequest, "bad_request", "the amount must be more than 0 VND (got \(amount))", hint: "Amounts are whole VND.")
+            throw CentralError(.badRequest, .badRequest, "the amount must be more than 0 VND (got \(amount))", hint: "Amounts are whole VND.")
         }
     }
 }

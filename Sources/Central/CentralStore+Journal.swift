@@ -127,7 +127,7 @@ extension CentralStore {
         case .created(let created):
             try createStore(db, epoch: Epoch(created.epoch), reference: created.reference, now: now, position: position)
         case .baseline:
-            throw CentralError(.conflict, "not_replayable", "the store was upgraded to the journal with its data already in it",
+            throw CentralError(.conflict, .notReplayable, "the store was upgraded to the journal with its data already in it",
                                hint: "Its state before the upgrade was never journaled; see docs/OPERATIONS.md, audit.")
         case .officeAdded(let office):
             try addOffice(db, OfficeCode(unchecked: office.office), tokenHash: office.tokenHash, now: now, position: position)
@@ -144,17 +144,17 @@ extension CentralStore {
             _ = try unmerge(db, OfficeCode(unchecked: unmerged.office), reason: unmerged.reason, now: now, position: position)
         case .decided(let decided):
             guard let decision = CentreDecision(name: decided.decision, amount: decided.amount) else {
-                throw CentralError(.internalServerError, "unknown_decision", "the journal holds a decision '\(decided.decision)' this release does not know")
+                throw CentralError(.internalServerError, .unknownDecision, "the journal holds a decision '\(decided.decision)' this release does not know")
             }
             try decide(db, project: decided.project, decision, document: decided.document, now: now, position: position, recorded: decided)
         case .conflictResolved(let resolved):
             guard let choice = ResolutionChoice(rawValue: resolved.choice) else {
-                throw CentralError(.internalServerError, "unknown_choice", "the journal holds a resolution '\(resolved.choice)' this release does not know")
+                throw CentralError(.internalServerError, .unknownChoice, "the journal holds a resolution '\(resolved.choice)' this release does not know")
             }
             try resolve(db, conflict: resolved.conflict, choice, note: resolved.note, now: now, position: position, recorded: resolved)
         case .capSet(let cap):
             guard let fund = FundSource(rawValue: cap.fund) else {
-                throw CentralError(.internalServerError, "unknown_fund", "the journal holds a cap of fund '\(cap.fund)' this release does not know")
+                throw CentralError(.internalServerError, .unknownFund, "the journal holds a cap of fund '\(cap.fund)' this release does not know")
             }
             try setCap(db, SupportCap(fund: fund, category: cap.category, province: cap.province, maxPercentOfCost: cap.maxPercentOfCost,
                                       maxAmount: cap.maxAmount), now: now, position: position)

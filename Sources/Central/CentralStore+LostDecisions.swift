@@ -66,7 +66,7 @@ extension CentralStore {
             return try database.write { db in
                 let lost = try Self.findLost(db, conflict)
                 guard let decision = lost.decision else {
-                    throw CentralError(.badRequest, "unknown_decision", "conflict \(lost.conflict) holds '\(lost.summary)', which names no decision of the centre",
+                    throw CentralError(.badRequest, .unknownDecision, "conflict \(lost.conflict) holds '\(lost.summary)', which names no decision of the centre",
                                        hint: "Drop it: promo-central decisions drop \(lost.conflict) --reason TEXT")
                 }
                 try Self.decide(db, project: lost.projectID, decision, document: lost.document, now: now, position: Self.nextPosition(db), recorded: nil)
@@ -98,7 +98,7 @@ extension CentralStore {
     static func findLost(_ db: Database, _ conflict: String) throws -> LostDecision {
         let matches = try lostDecisions(db).filter { $0.conflict == conflict || (conflict.count >= 6 && $0.conflict.hasPrefix(conflict)) }
         guard matches.count == 1, let lost = matches.first else {
-            throw CentralError(.notFound, "not_found", matches.isEmpty ? "no lost decision '\(conflict)'" : "'\(conflict)' names \(matches.count) lost decisions",
+            throw CentralError(.notFound, .notFound, matches.isEmpty ? "no lost decision '\(conflict)'" : "'\(conflict)' names \(matches.count) lost decisions",
                                hint: "List them with: promo-central decisions lost")
         }
         return lost

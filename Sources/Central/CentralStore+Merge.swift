@@ -39,10 +39,10 @@ extension CentralStore {
         }
         for code in retired + [receiving] {
             guard let row = try Row.fetchOne(db, sql: "SELECT merged_into FROM office WHERE code = ?", arguments: [code.rawValue]) else {
-                throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
+                throw CentralError(.notFound, .notFound, "office \(code) is not registered", hint: "See: promo-central office list")
             }
             if let into = row["merged_into"] as String? {
-                throw CentralError(.conflict, "office_merged", "office \(code) was already merged into office \(into)",
+                throw CentralError(.conflict, .officeMerged, "office \(code) was already merged into office \(into)",
                                    hint: code == receiving ? "Merge into office \(into) instead." : "Nothing to do for it.")
             }
         }
@@ -52,7 +52,7 @@ extension CentralStore {
                 let successor = ReferenceData.formerProvinces.first { $0.code == code.rawValue && $0.successor != code.rawValue }?.successor
                 guard successor == receiving.rawValue else {
                     throw CentralError(
-                        .conflict, "merge_not_in_map",
+                        .conflict, .mergeNotInMap,
                         "the official map (Decision 19/2025) merges \(code) \(successor.map { "into \($0)" } ?? "into no other province: it is in force"), not into \(receiving)",
                         hint: (successor.map { "Merge it into \($0), or give" } ?? "Give")
                             + " --override-reason \"…\" (kept in the audit journal) if this office truly goes elsewhere.")
@@ -97,7 +97,7 @@ extension CentralStore {
         }
         guard let into = try String.fetchOne(db, sql: "SELECT merged_into FROM office WHERE code = ? AND merged_into IS NOT NULL",
                                              arguments: [office.rawValue]) else {
-            throw CentralError(.conflict, "not_merged", "office \(office) is not merged into another", hint: "See: promo-central office list")
+            throw CentralError(.conflict, .notMerged, "office \(office) is not merged into another", hint: "See: promo-central office list")
         }
         try db.execute(sql: "UPDATE office SET merged_into = NULL, merged_at = NULL WHERE code = ?", arguments: [office.rawValue])
         // The aggregates whose root row the office created: the fold gives them back to it.
@@ -148,7 +148,7 @@ extension CentralStore {
         }
         guard let row, let into = row["merged_into"] as String? else { return }
         throw CentralError(
-            .gone, "office_merged",
+            .gone, .officeMerged,
             "office \(office) was merged into office \(into) on \((row["merged_at"] as String?)?.prefix(10) ?? "?"); its records now belong to office \(into)",
             hint: "This replica is retired. Changes still pending here are accepted and go to office \(into); once promo-sync status shows none pending, stop this daemon (systemctl disable --now promo-sync) and work from office \(into)'s replica.")
     }

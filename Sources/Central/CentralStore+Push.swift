@@ -18,19 +18,19 @@ extension CentralStore {
     func apply(_ changeset: Changeset, receivedJSON: Data?, from office: OfficeCode, now: Date, position recorded: Int64?) throws(CentralError) -> PushResponse {
         // 1. Checks that need no database: whose changeset it is, its size, its hash.
         guard changeset.office == office else {
-            throw CentralError(.forbidden, "forbidden_writer", "the changeset says office \(changeset.office) but the token is office \(office)",
+            throw CentralError(.forbidden, .forbiddenWriter, "the changeset says office \(changeset.office) but the token is office \(office)",
                                hint: "An office pushes only its own changesets.")
         }
         guard changeset.sequence.rawValue >= 1 else {
             throw CentralError.badRequest("changeset sequence \(changeset.sequence) is not 1 or more", hint: "Changesets are numbered from 1.")
         }
         guard changeset.changes.count <= WireProtocol.maxChangesPerChangeset else {
-            throw CentralError(.contentTooLarge, "too_many_changes",
+            throw CentralError(.contentTooLarge, .tooManyChanges,
                                "changeset \(changeset.sequence) has \(changeset.changes.count) changes; at most \(WireProtocol.maxChangesPerChangeset) are accepted",
                                hint: "Lower the changeset size in the office configuration.")
         }
         do { try changeset.verifyHash() } catch {
-            throw CentralError(.unprocessableContent, "broken_chain", error.message, hint: error.hint)
+            throw CentralError(.unprocessableContent, .brokenChain, error.message, hint: error.hint)
         }
         do {
             let response = try database.write { db -> PushResponse in
@@ -46,19 +46,19 @@ extension CentralStore {
                         db, sql: "SELECT hash FROM changeset WHERE office = ? AND sequence = ?",
                         arguments: [office.rawValue, changeset.sequence.rawValue])
                     guard stored == changeset.hash else {
-                        throw CentralError(.conflict, "sequence_conflict",
+                        throw CentralError(.conflict, .sequenceConflict,
                                            "changeset \(changeset.sequence) of office \(office) was already received with other content",
                                            hint: "The office replica may have been restored from an old backup. Try: promo-sync resync --force")
                     }
                     return PushResponse(epoch: epoch, sequence: changeset.sequence, outcome: .duplicate, appliedChanges: 0)
                 }
                 guard changeset.sequence == last.next else {
-                    throw CentralError(.conflict, "sequence_gap",
+                    throw CentralError(.conflict, .sequenceGap,
                                        "changeset \(changeset.sequence) of office \(office) arrived but the last applied is \(last)",
                                        hint: "Changesets must arrive in order; the centre may have been restored. Try: promo-sync resync --force")
                 }
                 guard changeset.previousHash == lastHash else {
-                    throw CentralError(.conflict, "broken_chain",
+                    throw CentralError(.conflict, .brokenChain,
                                        "changeset \(changeset.sequence) of office \(office) does not chain onto changeset \(last)",
                                        hint: "Try: promo-sync resync --force")
                 }
@@ -71,7 +71,7 @@ extension CentralStore {
                     // The writer is the office of the token: a clock or a field that claims another
                     // writer (another office, or the centre) is a forgery, not a conflict.
                     if let problem = change.identityProblem(pushedBy: office) {
-                        throw CentralError(.forbidden, "forbidden_writer", problem,
+                        throw CentralError(.forbidden, .forbiddenWriter, problem,
                                            hint: "An office writes only as itself; nothing of this changeset was applied. See promo-sync status.",
                                            row: SyncedRowKey(change.table, change.id.rawValue))
                     }

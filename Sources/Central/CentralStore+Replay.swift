@@ -97,12 +97,12 @@ extension CentralStore {
                 }
                 if let report { return report }
             }
-            throw CentralError(.serviceUnavailable, "busy", "the store kept changing while it was audited",
+            throw CentralError(.serviceUnavailable, .busy, "the store kept changing while it was audited",
                                hint: "Run audit verify again in a quieter moment, or with the server stopped.")
         } catch let error as CentralError {
             throw error
         } catch {
-            throw CentralError(.internalServerError, "storage", "the audit failed: \(error)", hint: "Check the store and the scratch folder's free space.")
+            throw CentralError(.internalServerError, .storage, "the audit failed: \(error)", hint: "Check the store and the scratch folder's free space.")
         }
     }
 
@@ -185,17 +185,17 @@ extension CentralStore {
             let step = isChangeset ? "changeset \(name)/\(row["sequence"] as Int64)" : "journal entry \(position) (\(name))"
             do {
                 guard let now = Timestamps.parse(row["at"] as String?) else {
-                    throw CentralError(.unprocessableContent, "bad_time", "its time cannot be read")
+                    throw CentralError(.unprocessableContent, .badTime, "its time cannot be read")
                 }
                 if isChangeset {
                     let body: Data = row["content"]
                     let changeset: Changeset
                     do { changeset = try Changeset(jsonData: body) } catch {
-                        throw CentralError(.unprocessableContent, "unreadable", "its stored body cannot be read")
+                        throw CentralError(.unprocessableContent, .unreadable, "its stored body cannot be read")
                     }
                     let answer = try scratch.apply(changeset, receivedJSON: body, from: OfficeCode(unchecked: name), now: now, position: position)
                     guard answer.outcome == .applied else {
-                        throw CentralError(.conflict, "duplicate", "the replay took it for a re-send of a changeset already applied")
+                        throw CentralError(.conflict, .duplicate, "the replay took it for a re-send of a changeset already applied")
                     }
                     report.replayedChangesets += 1
                 } else {

@@ -85,7 +85,7 @@ public final class CentralStore: Sendable {
                 return epoch
             }
         } catch {
-            throw CentralError(.internalServerError, "storage", "cannot open the central store at \(path): \(error)",
+            throw CentralError(.internalServerError, .storage, "cannot open the central store at \(path): \(error)",
                                hint: "Check that the data folder exists and is writable by the service user.")
         }
     }
@@ -95,7 +95,7 @@ public final class CentralStore: Sendable {
         try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('epoch', ?)", arguments: [epoch.rawValue])
         for record in reference {
             guard let table = ConsolidatedTable(rawValue: record.table) else {
-                throw CentralError(.internalServerError, "unknown_table", "reference data names a table '\(record.table)' this release does not know")
+                throw CentralError(.internalServerError, .unknownTable, "reference data names a table '\(record.table)' this release does not know")
             }
             try putCentralRecord(db, table: table, id: record.id, fields: record.fields)
         }
@@ -228,7 +228,7 @@ public final class CentralStore: Sendable {
 
     static func addOffice(_ db: Database, _ code: OfficeCode, tokenHash: String, now: Date, position: Int64) throws {
         if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM office WHERE code = ?)", arguments: [code.rawValue]) == true {
-            throw CentralError(.conflict, "office_exists", "office \(code) is already registered",
+            throw CentralError(.conflict, .officeExists, "office \(code) is already registered",
                                hint: "To issue a new token use: promo-central office rotate-token \(code)")
         }
         try db.execute(
@@ -277,7 +277,7 @@ public final class CentralStore: Sendable {
     static func setToken(_ db: Database, _ code: OfficeCode, tokenHash: String, now: Date, position: Int64) throws {
         try db.execute(sql: "UPDATE office SET token_hash = ? WHERE code = ?", arguments: [tokenHash, code.rawValue])
         guard db.changesCount == 1 else {
-            throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "Register it with: promo-central office add \(code)")
+            throw CentralError(.notFound, .notFound, "office \(code) is not registered", hint: "Register it with: promo-central office add \(code)")
         }
         try journal(db, .tokenRotated(.init(office: code.rawValue, tokenHash: tokenHash)), at: now, position: position)
     }
@@ -294,7 +294,7 @@ public final class CentralStore: Sendable {
     static func revoke(_ db: Database, _ code: OfficeCode, now: Date, position: Int64) throws {
         try db.execute(sql: "UPDATE office SET revoked_at = ? WHERE code = ?", arguments: [Timestamps.format(now), code.rawValue])
         guard db.changesCount == 1 else {
-            throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
+            throw CentralError(.notFound, .notFound, "office \(code) is not registered", hint: "See: promo-central office list")
         }
         try journal(db, .officeRevoked(.init(office: code.rawValue)), at: now, position: position)
     }
@@ -310,10 +310,10 @@ public final class CentralStore: Sendable {
 
     static func reinstate(_ db: Database, _ code: OfficeCode, now: Date, position: Int64) throws {
         guard let revoked = try Row.fetchOne(db, sql: "SELECT revoked_at FROM office WHERE code = ?", arguments: [code.rawValue]) else {
-            throw CentralError(.notFound, "not_found", "office \(code) is not registered", hint: "See: promo-central office list")
+            throw CentralError(.notFound, .notFound, "office \(code) is not registered", hint: "See: promo-central office list")
         }
         guard (revoked["revoked_at"] as String?) != nil else {
-            throw CentralError(.conflict, "not_revoked", "office \(code) is not revoked", hint: "Nothing to do.")
+            throw CentralError(.conflict, .notRevoked, "office \(code) is not revoked", hint: "Nothing to do.")
         }
         try db.execute(sql: "UPDATE office SET revoked_at = NULL WHERE code = ?", arguments: [code.rawValue])
         try journal(db, .officeReinstated(.init(office: code.rawValue)), at: now, position: position)

@@ -161,7 +161,7 @@ enum CentreAction: Sendable, Equatable {
         case "cap_set": self = .capSet(try decoder.decode(CapSet.self, from: data))
         case "restored": self = .restored(try decoder.decode(Restored.self, from: data))
         default:
-            throw CentralError(.internalServerError, "unknown_journal_kind", "the journal holds an entry of kind '\(kind)', which this release does not know",
+            throw CentralError(.internalServerError, .unknownJournalKind, "the journal holds an entry of kind '\(kind)', which this release does not know",
                                hint: "Run audit verify with the release that wrote it, or a later one.")
         }
     }

@@ -14,7 +14,7 @@ extension FilePermissions {
 extension CentralError {
     /// A file or folder whose mode lets other users in; nothing was opened.
     init(_ problem: FilePermissions.Problem) {
-        self.init(.internalServerError, "unsafe_permissions", problem.message, hint: problem.hint)
+        self.init(.internalServerError, .unsafePermissions, problem.message, hint: problem.hint)
     }
 }
 

@@ -86,13 +86,13 @@ struct WriteAuthorization {
     }
 
     static func forbidden(_ change: Change, _ message: String) -> CentralError {
-        CentralError(.forbidden, "forbidden_owner", message,
+        CentralError(.forbidden, .forbiddenOwner, message,
                      hint: "An office writes only its own records; nothing of this changeset was applied. See promo-sync status.",
                      row: SyncedRowKey(change.table, change.id.rawValue))
     }
 
     static func unknownParent(_ change: Change, _ message: String,
                               hint: String = "Nothing of this changeset was applied; promo-sync status names the change and how to withdraw it.") -> CentralError {
-        CentralError(.unprocessableContent, "unknown_parent", message, hint: hint, row: SyncedRowKey(change.table, change.id.rawValue))
+        CentralError(.unprocessableContent, .unknownParent, message, hint: hint, row: SyncedRowKey(change.table, change.id.rawValue))
     }
 }

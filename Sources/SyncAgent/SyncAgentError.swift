@@ -31,6 +31,8 @@ public struct SyncAgentError: Error, Sendable, CustomStringConvertible {
     public let transient: Bool
     /// Whether the centre answered at all.
     public let centralAnswered: Bool
+    /// The request that failed (`Promo-Request-Id`), to find the centre's side in its journal.
+    public private(set) var requestID: String?
 
     public init(_ code: Code, _ message: String, hint: String? = nil, transient: Bool, centralAnswered: Bool = false) {
         self.code = code
@@ -42,6 +44,7 @@ public struct SyncAgentError: Error, Sendable, CustomStringConvertible {
 
     init(_ error: TransportError) {
         self.init(.transport, error.message, hint: error.hint, transient: error.isTransient, centralAnswered: error.centralAnswered)
+        requestID = error.requestID
     }
 
     init(_ error: ReplicaError) {

@@ -99,7 +99,9 @@ public struct SyncEngine: Sendable {
                 .failure(message: error.message, hint: error.hint, transient: error.isTransient, centralAnswered: error.centralAnswered),
                 at: now())
             try? replica.addToCounters([error.isTransient ? "errors_transient" : "errors_permanent": 1])
-            logger.warning("sync cycle failed", metadata: ["error": "\(error.message)", "error.transient": "\(error.isTransient)"])
+            var metadata: Logger.Metadata = ["error": "\(error.message)", "error.transient": "\(error.isTransient)"]
+            if let id = error.requestID { metadata["promo.request_id"] = "\(id)" }
+            logger.warning("sync cycle failed", metadata: metadata)
             throw error
         }
     }

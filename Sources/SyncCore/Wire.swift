@@ -6,6 +6,9 @@ public enum WireProtocol {
     public static let version = 1
     /// The response header that carries the central's epoch on every answer, errors included.
     public static let epochHeader = "Promo-Epoch"
+    /// The id an office gives each request; the centre logs it and sends it back, so one request
+    /// can be followed through the office's and the centre's journals.
+    public static let requestIDHeader = "Promo-Request-Id"
     /// On every pull page: the last changeset of the pulling office the centre holds, and its
     /// hash. An office that holds a later acknowledgement knows the centre lost it (a rollback or
     /// a power cut without a new epoch) and sends it again (docs/PROTOCOL.md).

@@ -49,14 +49,15 @@ public func withLiveCentral<T: Sendable>(
     faults: FaultInjector = FaultInjector(),
     tls: CentralConfiguration.TLSFiles? = nil,
     audit: Bool = true,
+    logger: Logger? = nil,
     configure: @Sendable (inout CentralConfiguration) -> Void = { _ in },
     _ body: @Sendable (LiveCentral) async throws -> T
 ) async throws -> T {
     let folder = try directory ?? TemporaryDirectory(prefix: "central")
     let path = storePath ?? folder.file(CentralStore.fileName)
     let store = try CentralStore(path: path, faults: faults)
-    var logger = Logger(label: "test-central")
-    logger.logLevel = .warning
+    var logger = logger ?? Logger(label: "test-central")
+    if logger.label == "test-central" { logger.logLevel = .warning }
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     var configuration = CentralConfiguration(dataDirectory: folder.path, host: "127.0.0.1", port: 0)
     configuration.tls = tls

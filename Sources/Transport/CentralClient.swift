@@ -85,7 +85,18 @@ public struct CentralClient: Sendable {
 
     private func call<T: Decodable & Sendable>(_ method: String, _ path: String, body: Data?, authenticated: Bool = true,
                                                decode: ((Data) throws(SyncCoreError) -> T)? = nil) async throws(TransportError) -> Exchange<T> {
-        var headers: [(String, String)] = [("Accept", "application/json")]
+        // Logged by the centre with its side of the request, and by the office with a failure.
+        let requestID = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        do {
+            return try await call(method, path, body: body, authenticated: authenticated, requestID: requestID, decode: decode)
+        } catch {
+            throw error.with(requestID: requestID)
+        }
+    }
+
+    private func call<T: Decodable & Sendable>(_ method: String, _ path: String, body: Data?, authenticated: Bool, requestID: String,
+                                               decode: ((Data) throws(SyncCoreError) -> T)?) async throws(TransportError) -> Exchange<T> {
+        var headers: [(String, String)] = [("Accept", "application/json"), (WireProtocol.requestIDHeader, requestID)]
         if authenticated { headers.append(("Authorization", "Bearer \(try tokenSource.token())")) }
         var body = body
         if let plain = body {

@@ -30,6 +30,8 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public let epoch: Epoch?
     /// The row the centre refused a changeset for, when it named one.
     public let remoteRow: SyncedRowKey?
+    /// The id the request carried (`Promo-Request-Id`), which the centre logged with its side.
+    public private(set) var requestID: String?
     private let transient: Bool
 
     public init(_ code: Code, _ message: String, hint: String? = nil, transient: Bool, status: Int? = nil,
@@ -42,6 +44,13 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
         self.status = status
         self.remoteCode = remoteCode
         self.epoch = epoch
+    }
+
+    /// The same error, naming the request it happened to.
+    func with(requestID: String) -> TransportError {
+        var error = self
+        error.requestID = requestID
+        return error
     }
 
     /// Whether to retry with backoff (true) or stop and tell a person (false).

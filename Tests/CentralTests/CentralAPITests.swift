@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import Logging
+import Synchronization
 import SyncCore
 import SyncTesting
 import Testing
@@ -208,6 +210,69 @@ import Testing
         for _ in 0..<2 {
             let store = try CentralStore(path: dir.file(CentralStore.fileName))
             #expect(try store.database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        }
+    }
+}
+
+/// Log lines a test reads back.
+final class CapturedLogs: Sendable {
+    struct Line: Sendable {
+        let level: Logger.Level
+        let message: String
+        let metadata: [String: String]
+    }
+    private let lines = Mutex<[Line]>([])
+    func append(_ line: Line) { lines.withLock { $0.append(line) } }
+    var all: [Line] { lines.withLock { $0 } }
+
+    struct Handler: LogHandler {
+        let sink: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+            let merged = self.metadata.merging(metadata ?? [:]) { $1 }
+            sink.append(Line(level: level, message: message.description, metadata: merged.mapValues { "\($0)" }))
+        }
+    }
+}
+
+/// Each failure is logged once at the centre, through the request's logger, with the id the office
+/// gave the request and what the route learnt (docs/OPERATIONS.md, "Logs").
+@Suite struct CentralLoggingTests {
+    @Test func aRefusedPushIsLoggedOnceWithTheOfficesRequestIDAndTheChangeset() async throws {
+        let logs = CapturedLogs()
+        try await withLiveCentral(logger: Logger(label: "captured") { _ in CapturedLogs.Handler(sink: logs) }) { central in
+            let token = try central.addOffice("79")
+            var changeset = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                                      changes: [CentralAPITests().planChange(office: "79")])
+            changeset.hash = String(repeating: "0", count: 64)
+            let response = try await HTTPClient().send(HTTPRequest(
+                method: "POST", url: central.url + "/v1/changesets",
+                headers: [("Authorization", "Bearer \(token)"), ("Promo-Request-Id", "office79-0001")],
+                body: PushRequest(changeset: changeset).jsonData()))
+            #expect(response.status == 422)
+            #expect(response.headers["promo-request-id"] == "office79-0001")
+            let lines = logs.all.filter { $0.metadata["promo.request_id"] == "office79-0001" }
+            #expect(lines.count == 1, "\(lines.map(\.message))")
+            let line = try #require(lines.first)
+            #expect(line.metadata["promo.office"] == "79" && line.metadata["promo.changeset"] == "1")
+            #expect(line.metadata["error.code"] == "broken_chain" && line.metadata["http.status"] == "422")
+            #expect(line.metadata["http.path"] == "/v1/changesets")
+
+            // Without a valid token: a warning with the address, never the token; an id the
+            // centre would not log as given is replaced by one of its own, sent back.
+            let refused = try await HTTPClient().send(HTTPRequest(
+                method: "GET", url: central.url + "/v1/office", headers: [("Authorization", "Bearer secret-token-value"), ("Promo-Request-Id", "bad id; with spaces")]))
+            #expect(refused.status == 401)
+            let id = try #require(refused.headers["promo-request-id"])
+            #expect(id != "bad id; with spaces" && !id.isEmpty)
+            let warning = try #require(logs.all.first { $0.metadata["promo.request_id"] == id })
+            #expect(warning.level == .warning && warning.metadata["http.remote"] == "127.0.0.1" && warning.metadata["auth.presented"] == "a token")
+            #expect(!logs.all.contains { "\($0.message) \($0.metadata)".contains("secret-token-value") })
         }
     }
 }

@@ -98,7 +98,7 @@ import Testing
             try office.addProject(code: "QG-02", fund: .national)
             try await office.engine.runCycle()
             let error = #expect(throws: CentralError.self) { try central.store.decide(project: "80/QG-02", .approve(amount: 1)) }
-            #expect(error?.code == "status_transition")
+            #expect(error?.code == .statusTransition)
             let local = try office.addProject(code: "DP-01", fund: .local)
             try await office.engine.runCycle()
             #expect(throws: CentralError.self) { try central.store.decide(project: local.rawValue, .halt) }

@@ -563,7 +563,7 @@ final class ConvergenceModel {
         } catch let error as CentralError {
             return .failure(error)
         } catch {
-            return .failure(CentralError(.badRequest, "bad_request", "\(error)"))
+            return .failure(CentralError(.badRequest, .badRequest, "\(error)"))
         }
     }
 
@@ -615,7 +615,7 @@ final class ConvergenceModel {
                ahead.sequence == changeset.sequence.next {
                 // The later changeset overtakes the earlier one: the centre refuses the gap and applies nothing.
                 switch deliver(office, ahead) {
-                case .failure(let error) where error.code == "sequence_gap": stats.gapsRefused += 1
+                case .failure(let error) where error.code == .sequenceGap: stats.gapsRefused += 1
                 case .failure(let error): problem("\(label): changeset \(ahead.sequence) of \(office.code) sent early was refused with \(error.code), not sequence_gap")
                 case .success(let answer): problem("\(label): changeset \(ahead.sequence) of \(office.code) sent before \(changeset.sequence) was \(answer.outcome)")
                 }
@@ -623,7 +623,7 @@ final class ConvergenceModel {
             if fault == .centralCrash && sent == 0 { store.faults.arm(.centralAfterApplyBeforeResponse) }
             let expected: PushResponse.Outcome = office.centreHas[changeset.sequence.rawValue] == nil ? .applied : .duplicate
             switch deliver(office, changeset) {
-            case .failure(let error) where fault == .centralCrash && sent == 0 && error.code == "storage":
+            case .failure(let error) where fault == .centralCrash && sent == 0 && error.code == .storage:
                 // The centre committed, then died before answering: the office hears nothing.
                 centreHolds(office, changeset)
                 stats.crashes += 1

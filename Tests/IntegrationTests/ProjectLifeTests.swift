@@ -189,12 +189,12 @@ import Testing
 
             // A merge that cannot be done is refused with what to do, and changes nothing.
             let before = try central.store.offices()
-            let mistakes: [([String], String, String, String)] = [
-                ([], "79", "bad_request", "name at least one office"),
-                (["79"], "79", "bad_request", "cannot be merged into itself"),
-                (["78"], "79", "not_found", "office 78 is not registered"),
-                (["77"], "79", "office_merged", "office 77 was already merged into office 79"),
-                (["79"], "77", "office_merged", "office 77 was already merged into office 79"),
+            let mistakes: [([String], String, CentralError.Code, String)] = [
+                ([], "79", .badRequest, "name at least one office"),
+                (["79"], "79", .badRequest, "cannot be merged into itself"),
+                (["78"], "79", .notFound, "office 78 is not registered"),
+                (["77"], "79", .officeMerged, "office 77 was already merged into office 79"),
+                (["79"], "77", .officeMerged, "office 77 was already merged into office 79"),
             ]
             for (retired, into, code, message) in mistakes {
                 let error = #expect(throws: CentralError.self) { try central.store.merge(retired.map(OfficeCode.init(unchecked:)), into: OfficeCode(unchecked: into)) }
@@ -217,10 +217,10 @@ import Testing
 
             // Bình Dương (74) went to Hồ Chí Minh (79), not Tây Ninh (80); Vĩnh Phúc (26) to the north.
             let wrong = #expect(throws: CentralError.self) { try central.store.merge([OfficeCode("74")], into: OfficeCode("80")) }
-            #expect(wrong?.code == "merge_not_in_map" && wrong?.message.contains("merges 74 into 79, not into 80") == true, "\(wrong?.message ?? "")")
+            #expect(wrong?.code == .mergeNotInMap && wrong?.message.contains("merges 74 into 79, not into 80") == true, "\(wrong?.message ?? "")")
             #expect(wrong?.hint?.contains("--override-reason") == true)
             let north = #expect(throws: CentralError.self) { try central.store.merge([OfficeCode("26")], into: OfficeCode("79")) }
-            #expect(north?.code == "merge_not_in_map")
+            #expect(north?.code == .mergeNotInMap)
             let inForce = #expect(throws: CentralError.self) { try central.store.merge([OfficeCode("80")], into: OfficeCode("79")) }
             #expect(inForce?.message.contains("into no other province: it is in force") == true, "\(inForce?.message ?? "")")
             #expect(try central.store.offices().allSatisfy { $0.mergedInto == nil })
@@ -241,7 +241,7 @@ import Testing
             try await old.engine.runCycle()
             #expect(try central.store.projects(office: "77").count == 2)
             let again = #expect(throws: CentralError.self) { try central.store.unmerge(OfficeCode("77"), reason: "twice") }
-            #expect(again?.code == "not_merged")
+            #expect(again?.code == .notMerged)
         }
     }
 }

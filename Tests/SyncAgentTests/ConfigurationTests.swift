@@ -170,7 +170,7 @@ func repositoryFile(_ relative: String) -> String {
         let dir = try TemporaryDirectory()
         let path = try file("promo-central.toml", "[server]\nport = 9000\n", mode: 0o664, in: dir)
         let error = #expect(throws: CentralError.self) { try CentralConfiguration.load(path: path, environment: [:]) }
-        #expect(error?.code == "unsafe_permissions")
+        #expect(error?.code == .unsafePermissions)
         #expect(error?.message == "the configuration file \(path) can be written by other users (mode 664)")
         #expect(error?.hint == "Try: chmod go-w \(path)")
         try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
@@ -208,7 +208,7 @@ func repositoryFile(_ relative: String) -> String {
                                             (dir.path, 0o777, "the data folder", "chmod go-w"), (dir.path, 0o770, "the data folder", "chmod go-w")] {
             try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: target)
             let error = #expect(throws: CentralError.self) { try CentralStore.checkPermissions(at: path) }
-            #expect(error?.code == "unsafe_permissions")
+            #expect(error?.code == .unsafePermissions)
             #expect(error?.message.hasPrefix("\(name) \(target) can be ") == true)
             #expect(error?.hint == "Try: \(chmod) \(target)")
             try FileManager.default.setAttributes([.posixPermissions: target == path ? 0o600 : 0o700], ofItemAtPath: target)

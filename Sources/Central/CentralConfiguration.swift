@@ -1,0 +1,46 @@
+import Foundation
+import Logging
+
+/// How promo-central serves.
+public struct CentralConfiguration: Sendable {
+    /// The folder holding the store (`central.sqlite`).
+    public var dataDirectory: String
+    public var host: String = "127.0.0.1"
+    /// 0 picks a free port (tests); the chosen port is reported through `onServerRunning`.
+    public var port: Int = 8443
+    /// Largest request body accepted.
+    public var maxBodyBytes: Int = 32 * 1024 * 1024
+    /// Page size when an office does not ask for one.
+    public var defaultPageSize: Int = 1_000
+    /// Requests per second each office may make on average, and the burst it may use at once.
+    public var rateLimitPerSecond: Double = 50
+    public var rateLimitBurst: Double = 200
+    /// A connection with no request for this long is closed (slow or stuck clients).
+    public var idleTimeout: Duration = .seconds(60)
+    /// HTTPS: PEM certificate chain and key; nil serves plain HTTP (behind a TLS reverse proxy only).
+    public var tls: TLSFiles?
+    public var logLevel: Logger.Level = .info
+
+    /// The files of the central's TLS setup.
+    public struct TLSFiles: Sendable, Equatable {
+        public var certificateChain: String
+        public var privateKey: String
+        /// A PEM file of CAs whose client certificates are required (mutual TLS); nil: none asked.
+        public var clientCA: String?
+
+        public init(certificateChain: String, privateKey: String, clientCA: String? = nil) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+            self.clientCA = clientCA
+        }
+    }
+
+    public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 8443) {
+        self.dataDirectory = dataDirectory
+        self.host = host
+        self.port = port
+    }
+
+    /// The store's path inside the data folder.
+    public var storePath: String { (dataDirectory as NSString).appendingPathComponent(CentralStore.fileName) }
+}

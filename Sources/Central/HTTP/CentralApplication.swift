@@ -1,0 +1,31 @@
+import Hummingbird
+import Logging
+import SyncCore
+
+/// Builds the central HTTP application around a store. The executable and the tests both call this.
+public func buildApplication(
+    configuration: CentralConfiguration,
+    store: CentralStore,
+    logger: Logger,
+    metrics: CentralMetrics = CentralMetrics(),
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws(CentralError) -> some ApplicationProtocol {
+    let router = Router(context: CentralRequestContext.self)
+    router.add(middleware: ProtocolMiddleware(epoch: store.epoch, metrics: metrics))
+    let endpoint = Endpoint(
+        store: store, configuration: configuration, metrics: metrics,
+        limiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst),
+        addressLimiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst))
+    // The routes of protocol version 1 (docs/PROTOCOL.md), by resource.
+    HealthRoutes(endpoint: endpoint).register(on: router)
+    ChangesetRoutes(endpoint: endpoint).register(on: router)
+    ChangeRoutes(endpoint: endpoint).register(on: router)
+    DigestRoutes(endpoint: endpoint).register(on: router)
+    RecordRoutes(endpoint: endpoint).register(on: router)
+    return Application(
+        router: router,
+        server: try serverBuilder(configuration.tls, idleTimeout: configuration.idleTimeout),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "promo-central"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger)
+}

@@ -1,0 +1,42 @@
+import HTTPTypes
+import Hummingbird
+import SyncCore
+
+/// `GET /v1/changes`: a page of the centre's log for an office, with the centre's view of the
+/// office's chain and the centre's clock in headers.
+struct ChangeRoutes: Sendable {
+    let endpoint: Endpoint
+
+    static let officeSequence = HTTPField.Name(WireProtocol.officeSequenceHeader)!
+    static let officeHash = HTTPField.Name(WireProtocol.officeHashHeader)!
+    static let centreClock = HTTPField.Name(WireProtocol.centreClockHeader)!
+
+    func register(on router: Router<CentralRequestContext>) {
+        router.get("/v1/changes", use: page)
+    }
+
+    @Sendable func page(_ request: Request, context: CentralRequestContext) async throws -> Response {
+        let office = try await endpoint.authenticate(request, context)
+        let after = try endpoint.integerParameter(request, "after", default: 0)
+        let limit = try endpoint.integerParameter(request, "limit", default: Int64(endpoint.configuration.defaultPageSize))
+        guard after >= 0 else { throw CentralError.badRequest("'after' must be 0 or more") }
+        guard (1...Int64(WireProtocol.maxPageSize)).contains(limit) else {
+            throw CentralError.badRequest("'limit' must be between 1 and \(WireProtocol.maxPageSize)")
+        }
+        var own: (since: Int64, through: Int64)?
+        if request.uri.queryParameters["own_through"] != nil {
+            own = (try endpoint.integerParameter(request, "own_since", default: 0), try endpoint.integerParameter(request, "own_through", default: 0))
+        }
+        let store = endpoint.store
+        let (page, state, clock) = try await endpoint.offload { [own] in
+            (try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own), try store.officeState(office), try store.clock())
+        }
+        endpoint.metrics.pulls.increment()
+        endpoint.metrics.recordsServed.increment(by: Int64(page.records))
+        var response = endpoint.jsonBody(page.data, for: request)
+        response.headers[Self.officeSequence] = String(state.lastSequence.rawValue)
+        response.headers[Self.officeHash] = state.lastHash
+        response.headers[Self.centreClock] = clock.description
+        return response
+    }
+}

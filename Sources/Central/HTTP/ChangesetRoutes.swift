@@ -1,0 +1,39 @@
+import Foundation
+import Hummingbird
+import SyncCore
+
+/// `POST /v1/changesets`: an office pushes one changeset; applied whole or refused whole.
+struct ChangesetRoutes: Sendable {
+    let endpoint: Endpoint
+
+    func register(on router: Router<CentralRequestContext>) {
+        router.post("/v1/changesets", use: push)
+    }
+
+    @Sendable func push(_ request: Request, context: CentralRequestContext) async throws -> Response {
+        // A retired (merged) office may still deliver what it had pending.
+        let office = try await endpoint.authenticate(request, context, allowRetired: true)
+        var request = request
+        let body = try await endpoint.readBody(&request)
+        let push: PushRequest
+        switch Result(catching: { () throws(SyncCoreError) in try PushRequest(jsonData: Data(body.readableBytesView)) }) {
+        case .success(let request): push = request
+        case .failure(let error):
+            throw CentralError.badRequest("the body is not a valid push request: \(error.message)", hint: "See docs/PROTOCOL.md for the request format.")
+        }
+        context.notes.changeset = push.changeset.sequence.rawValue
+        guard push.protocolVersion == WireProtocol.version else {
+            throw CentralError.badRequest("protocol version \(push.protocolVersion) is not supported (this centre speaks \(WireProtocol.version))",
+                                          hint: "Upgrade promo-sync at the office, or the centre.")
+        }
+        let store = endpoint.store
+        let answer = try await endpoint.offload { try store.apply(push.changeset, receivedJSON: push.receivedChangesetJSON, from: office) }
+        if answer.outcome == .applied {
+            endpoint.metrics.pushesApplied.increment()
+            endpoint.metrics.changesReceived.increment(by: Int64(push.changeset.changes.count))
+        } else {
+            endpoint.metrics.pushesDuplicate.increment()
+        }
+        return try endpoint.json(answer, for: request)
+    }
+}

@@ -1,0 +1,40 @@
+import Hummingbird
+import SyncCore
+
+/// `GET /v1/digest` and `POST /v1/digests`: nodes of the office's hash tree, for `verify`.
+struct DigestRoutes: Sendable {
+    let endpoint: Endpoint
+
+    func register(on router: Router<CentralRequestContext>) {
+        router.get("/v1/digest", use: node)
+        router.post("/v1/digests", use: nodes)
+    }
+
+    @Sendable func node(_ request: Request, context: CentralRequestContext) async throws -> Response {
+        let office = try await endpoint.authenticate(request, context)
+        let path = request.uri.queryParameters["path"].map(String.init) ?? ""
+        guard path.split(separator: "/", omittingEmptySubsequences: false).count <= DigestTree.depth || path.isEmpty else {
+            throw CentralError.badRequest("'path' has more than \(DigestTree.depth) levels")
+        }
+        let store = endpoint.store
+        let tree = try await endpoint.offload { try store.digestTree(for: office) }
+        return try endpoint.json(DigestResponse(epoch: store.epoch, path: path, children: tree.children(of: path)), for: request)
+    }
+
+    @Sendable func nodes(_ request: Request, context: CentralRequestContext) async throws -> Response {
+        let office = try await endpoint.authenticate(request, context)
+        var request = request
+        let wanted: DigestsRequest = try endpoint.decode(try await endpoint.readBody(&request), fields: ["paths"])
+        guard wanted.paths.count <= WireProtocol.maxPageSize else {
+            throw CentralError.badRequest("at most \(WireProtocol.maxPageSize) paths per request")
+        }
+        for path in wanted.paths where path.split(separator: "/", omittingEmptySubsequences: false).count > DigestTree.depth {
+            throw CentralError.badRequest("path '\(path)' has more than \(DigestTree.depth) levels")
+        }
+        let store = endpoint.store
+        let tree = try await endpoint.offload { try store.digestTree(for: office) }
+        var nodes: [String: [String: String]] = [:]
+        for path in wanted.paths { nodes[path] = tree.children(of: path) }
+        return try endpoint.json(DigestsResponse(epoch: store.epoch, nodes: nodes), for: request)
+    }
+}

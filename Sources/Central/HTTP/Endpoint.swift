@@ -1,0 +1,129 @@
+import Foundation
+import GzipCodec
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SyncCore
+
+/// What every route type shares: the store, the limits, and the steps of a request (the token,
+/// the body, parameters, the answer).
+struct Endpoint: Sendable {
+    let store: CentralStore
+    let configuration: CentralConfiguration
+    let metrics: CentralMetrics
+    /// Per office, for requests with a valid token.
+    let limiter: RateLimiter
+    /// Per source address, for requests without a valid token (the open routes, and failed authentication).
+    let addressLimiter: RateLimiter
+
+    /// Runs blocking SQLite work on NIO's thread pool, so the event loops keep serving other
+    /// connections while a large changeset is merged.
+    func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await store.threadPool.runIfActive(work)
+    }
+
+    func authenticate(_ request: Request, _ context: CentralRequestContext, allowRetired: Bool = false) async throws -> OfficeCode {
+        let header = request.headers[.authorization] ?? ""
+        let token = header.hasPrefix("Bearer ") ? String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces) : ""
+        // A short indexed read: answered on the event loop.
+        guard !token.isEmpty, let office = try store.authenticate(token: token) else {
+            // ProtocolMiddleware logs it with the address, never with what was presented.
+            try admitAnonymous(context)
+            throw CentralError.unauthorized
+        }
+        context.notes.office = office.rawValue
+        if let wait = limiter.admit(office.rawValue) {
+            throw CentralError(.tooManyRequests, .rateLimited, "office \(office) sends requests faster than \(Int(limiter.ratePerSecond))/s",
+                               hint: "Retry after \(wait) s; promo-sync backs off by itself.")
+        }
+        if !allowRetired { try store.checkNotRetired(office) }
+        return office
+    }
+
+    /// Takes one request from the address's allowance for requests without a valid token.
+    func admitAnonymous(_ context: CentralRequestContext) throws {
+        if let wait = addressLimiter.admit(context.remoteAddress) {
+            throw CentralError(.tooManyRequests, .rateLimited, "too many requests without a valid token from \(context.remoteAddress)",
+                               hint: "Retry after \(wait) s with the office's token.")
+        }
+    }
+
+    /// The request's body, decompressed, refused with 413 as soon as its declared length or the
+    /// bytes read pass `limits.max_body_bytes` (a client that waits for `100 Continue` sends nothing).
+    func readBody(_ request: inout Request) async throws -> ByteBuffer {
+        let tooLarge = CentralError(.contentTooLarge, .bodyTooLarge, "the body is larger than \(configuration.maxBodyBytes) bytes",
+                                    hint: "Lower the changeset size in the office configuration.")
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > configuration.maxBodyBytes { throw tooLarge }
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: configuration.maxBodyBytes) } catch is NIOTooManyBytesError { throw tooLarge }
+        return try inflate(buffer, request)
+    }
+
+    func integerParameter(_ request: Request, _ name: String, default value: Int64) throws -> Int64 {
+        guard let text = request.uri.queryParameters[Substring(name)] else { return value }
+        guard let number = Int64(text) else { throw CentralError.badRequest("'\(name)' must be a whole number, not '\(text)'") }
+        return number
+    }
+
+    /// Decodes a JSON object with exactly the members `fields` allows (an unknown member is a 400,
+    /// as for the push, so a misspelt or newer request is never half understood).
+    func decode<T: Decodable>(_ buffer: ByteBuffer, fields: Set<String>) throws -> T {
+        do {
+            let data = Data(buffer.readableBytesView)
+            if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+               let unknown = object.keys.filter({ !fields.contains($0) }).sorted().first {
+                throw CentralError.badRequest("the body has an unknown member '\(unknown)'", hint: "See docs/PROTOCOL.md for the request format.")
+            }
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as CentralError {
+            throw error
+        } catch let error as DecodingError {
+            throw CentralError.badRequest("the body is not a valid request: \(Self.describe(error))",
+                                          hint: "See docs/PROTOCOL.md for the request format.")
+        } catch {
+            throw CentralError.badRequest("the body is not JSON", hint: "See docs/PROTOCOL.md for the request format.")
+        }
+    }
+
+    func json<T: Encodable>(_ value: T, for request: Request? = nil) throws -> Response {
+        jsonBody(try JSONEncoder().encode(value), for: request)
+    }
+
+    func jsonBody(_ data: Data, for request: Request?) -> Response {
+        // Compress larger answers for offices that accept gzip (libcurl decodes it by itself).
+        if let accepted = request?.headers[.acceptEncoding], accepted.contains("gzip"), data.count >= 1_024 {
+            return Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: Gzip.compress(data))))
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The request body, decompressed when the office sent it gzip-encoded.
+    func inflate(_ buffer: ByteBuffer, _ request: Request) throws -> ByteBuffer {
+        guard let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" else { return buffer }
+        guard encoding == "gzip" else {
+            throw CentralError(.unsupportedMediaType, .unsupportedEncoding, "the body is encoded as '\(encoding)'", hint: "Send it plain or gzip-compressed.")
+        }
+        do {
+            return ByteBuffer(bytes: try Gzip.decompress(Data(buffer.readableBytesView), limit: configuration.maxBodyBytes))
+        } catch .tooLarge {
+            throw CentralError(.contentTooLarge, .bodyTooLarge, "the body decompresses to more than \(configuration.maxBodyBytes) bytes",
+                               hint: "Lower the changeset size in the office configuration.")
+        } catch {
+            throw CentralError.badRequest("the gzip-encoded body is damaged", hint: "Send it again.")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let p = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return p.isEmpty ? "" : " at \(p)"
+        }
+        switch error {
+        case .dataCorrupted(let c): return "\(c.debugDescription)\(path(c))"
+        case .keyNotFound(let key, let c): return "missing '\(key.stringValue)'\(path(c))"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "\(c.debugDescription)\(path(c))"
+        @unknown default: return "\(error)"
+        }
+    }
+}

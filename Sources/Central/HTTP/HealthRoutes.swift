@@ -1,0 +1,24 @@
+import Hummingbird
+import SyncCore
+
+/// `GET /health` and `GET /metrics`: open, rate-limited per address.
+struct HealthRoutes: Sendable {
+    let endpoint: Endpoint
+
+    func register(on router: Router<CentralRequestContext>) {
+        router.get("/health", use: health)
+        // Prometheus text format. Serve it to the monitoring network only (docs/OPERATIONS.md).
+        router.get("/metrics", use: metrics)
+    }
+
+    @Sendable func health(_ request: Request, context: CentralRequestContext) async throws -> Response {
+        try endpoint.admitAnonymous(context)
+        return try endpoint.json(HealthResponse(status: "ok", epoch: endpoint.store.epoch))
+    }
+
+    @Sendable func metrics(_ request: Request, context: CentralRequestContext) async throws -> Response {
+        try endpoint.admitAnonymous(context)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: endpoint.metrics.exposition(store: endpoint.store))))
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SyncCore
+
+/// Around every request: takes the office's request id (or makes one) into the request's logger
+/// and the answer, puts the epoch header on every answer, turns every error into the protocol's
+/// JSON error body, and logs each failure once, through the request's logger, with what the
+/// route learnt (`promo.office`, `promo.changeset`) and what failed underneath.
+struct ProtocolMiddleware: RouterMiddleware {
+    typealias Context = CentralRequestContext
+    let epoch: Epoch
+    let metrics: CentralMetrics
+
+    static let requestID = HTTPField.Name(WireProtocol.requestIDHeader)!
+    static let epochHeader = HTTPField.Name(WireProtocol.epochHeader)!
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let id = request.headers[Self.requestID].flatMap(Self.acceptableID) ?? String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        context.logger[metadataKey: "promo.request_id"] = "\(id)"
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let failure = Self.centralError(error)
+            var metadata = context.notes.metadata
+            metadata["http.method"] = "\(request.method)"
+            metadata["http.path"] = "\(request.uri.path)"
+            metadata["http.status"] = "\(failure.status.code)"
+            metadata["error.code"] = "\(failure.code.rawValue)"
+            if let underlying = failure.underlying ?? (error is CentralError || error is any HTTPResponseError ? nil : error) {
+                metadata["error.underlying"] = "\(underlying)"
+            }
+            if failure.status.code >= 500 {
+                context.logger.error("request failed: \(failure.message)", metadata: metadata)
+            } else if failure.code == .unauthorized || failure.code == .rateLimited {
+                // Who knocked, never with what it presented.
+                metadata["http.remote"] = "\(context.remoteAddress)"
+                metadata["auth.presented"] = "\(request.headers[.authorization] == nil ? "nothing" : "a token")"
+                context.logger.warning("request refused: \(failure.message)", metadata: metadata)
+            } else {
+                context.logger.info("request refused: \(failure.message)", metadata: metadata)
+            }
+            response = try failure.response(from: request, context: context)
+        }
+        response.headers[Self.epochHeader] = epoch.rawValue
+        response.headers[Self.requestID] = id
+        metrics.recordStatus(Int(response.status.code))
+        // An oversized body is not read to its end: the connection closes after the answer.
+        if response.status == .contentTooLarge { response.headers[.connection] = "close" }
+        return response
+    }
+
+    /// An id an office may choose: up to 64 letters, digits and dashes (it goes into the logs).
+    static func acceptableID(_ text: String) -> String? {
+        text.count <= 64 && !text.isEmpty && text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) ? text : nil
+    }
+
+    /// Any error as the protocol's: Hummingbird's own refusals (no route, a body over a limit)
+    /// keep their 4xx status; anything else is an internal failure, logged with its detail.
+    static func centralError(_ error: any Error) -> CentralError {
+        switch error {
+        case let error as CentralError:
+            return error
+        case let error as HTTPError:
+            let code: CentralError.Code = error.status == .notFound ? .notFound : (error.status == .contentTooLarge ? .bodyTooLarge : .badRequest)
+            return CentralError(error.status, code, error.body ?? error.status.reasonPhrase)
+        case let error as any HTTPResponseError where error.status.code < 500:
+            return CentralError(error.status, error.status == .contentTooLarge ? .bodyTooLarge : .badRequest, error.status.reasonPhrase)
+        default:
+            return CentralError(.internalServerError, .internal, "the centre failed to answer", hint: "Retry later.", underlying: error)
+        }
+    }
+}
