@@ -66,7 +66,7 @@ struct Outbox: AsyncParsableCommand {
             }
             let configuration = try location.configuration()
             let logger = Logs.bootstrap(level: configuration.logLevel)
-            let engine = try makeEngine(try location.open(), configuration, logger: logger)
+            let engine = try OfficeServices.engine(try location.open(), configuration: configuration, logger: logger)
             do throws(SyncAgentError) {
                 let (withdrawn, report) = try await engine.withdraw(table: synced, id: id)
                 print("withdrew \(withdrawn.table) \(withdrawn.id) (its values are kept: promo-sync outbox show)")

@@ -39,7 +39,7 @@ struct Resync: AsyncParsableCommand {
             try await runRebuild(configuration, logger: logger)
             return
         }
-        var engine = try makeEngine(try location.open(), configuration, logger: logger)
+        var engine = try OfficeServices.engine(try location.open(), configuration: configuration, logger: logger)
         engine.onProgress = TerminalProgress.handler
         defer { TerminalProgress.finish() }
         do {
@@ -73,9 +73,7 @@ extension Resync {
         guard let settings else {
             throw ValidationError("the old replica's settings cannot be read; give --office, --central and --token-file")
         }
-        let token = try TokenFile.read(path: configuration.tokenFile ?? settings.tokenFile)
-        let client = CentralClient(baseURL: configuration.centralURL ?? settings.centralURL, token: token,
-                                   http: HTTPClient(configuration: configuration.transport))
+        let client = try OfficeServices.client(settings: settings, configuration: configuration)
         let result: Result<ReplicaRebuilder.Outcome, SyncAgentError>
         do {
             result = .success(try await ReplicaRebuilder.rebuild(at: path, rescued: rescued, settings: fallback, client: client,

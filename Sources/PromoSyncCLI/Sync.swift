@@ -6,14 +6,6 @@ import SyncAgent
 import Transport
 
 /// Builds the engine for the replica's recorded settings and the configuration.
-func makeEngine(_ replica: Replica, _ configuration: OfficeConfiguration, logger: Logger) throws -> SyncEngine {
-    let settings = try replica.settings()
-    let tokens = try TokenFileSource(path: configuration.tokenFile ?? settings.tokenFile)
-    let client = CentralClient(baseURL: configuration.centralURL ?? settings.centralURL, tokenSource: tokens,
-                               http: HTTPClient(configuration: configuration.transport))
-    return SyncEngine(replica: replica, client: client, configuration: configuration.engine, logger: logger)
-}
-
 struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one sync cycle now (push, then pull). Exit 0 when it succeeded, 1 when it failed.",
@@ -35,7 +27,7 @@ struct Sync: AsyncParsableCommand {
             try await askDaemon(pid: pid, replica: replica)
             return
         }
-        var engine = try makeEngine(replica, configuration, logger: logger)
+        var engine = try OfficeServices.engine(replica, configuration: configuration, logger: logger)
         engine.onProgress = TerminalProgress.handler
         do {
             let report = try await engine.runCycle()

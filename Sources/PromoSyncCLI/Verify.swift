@@ -11,7 +11,7 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try location.configuration()
-        let engine = try makeEngine(try location.open(), configuration, logger: Logs.bootstrap(level: configuration.logLevel))
+        let engine = try OfficeServices.engine(try location.open(), configuration: configuration, logger: Logs.bootstrap(level: configuration.logLevel))
         do {
             let report = try await engine.verify()
             print("verify: \(report.summary) (\(report.requests) requests, \(report.bytesSent + report.bytesReceived) bytes exchanged)")
