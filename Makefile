@@ -5,7 +5,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 # runtime and Foundation linked in, so the binaries need no Swift toolchain on the server.
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model link-order fuzz
+.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model link-order fuzz deb deb-test
 
 setup:
 	@bash scripts/setup.sh
@@ -59,6 +59,17 @@ fuzz: setup
 ## systemd-analyze verify and security (exposure ≤ 2.0) of both units.
 check-units: build
 	@bash scripts/check-units.sh
+
+## Debian packages of both programs in dist/ (docs/OPERATIONS.md, "Install"): release build,
+## dpkg-shlibdeps, lintian; SHA256SUMS beside them (signed when PROMO_DEB_SIGN_KEY is set).
+deb: setup
+	@bash scripts/setup.sh deb
+	@bash scripts/deb.sh
+
+## As root: install, run, upgrade, remove and purge the packages on this machine (CI runs it).
+deb-test: setup
+	@bash scripts/setup.sh deb
+	@bash scripts/deb-test.sh
 
 ## Install the office daemon or the central server on this machine (DESTDIR= for a staging tree).
 install-office: setup

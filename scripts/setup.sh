@@ -10,6 +10,8 @@ case "${1:-}" in
     bench) packages+=(sqlite3-tools binutils) ;;
     # What scripts/link-order.sh profiles and reads the daemon with.
     link-order) packages+=(valgrind python3 binutils) ;;
+    # What scripts/deb.sh builds and checks the packages with.
+    deb) packages+=(dpkg-dev binutils lintian adduser init-system-helpers) ;;
 esac
 missing=()
 for p in "${packages[@]}"; do

@@ -9,6 +9,7 @@ struct PromoCentral: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "promo-central",
         abstract: "The central endpoint that khuyến công offices sync with.",
+        version: SoftwareVersion.line("promo-central"),
         subcommands: [Serve.self, OfficeCommand.self, ProjectDecisions.self, ConflictsCommand.self, LostDecisionsCommand.self, Audit.self, Report.self, Cap.self, Summary.self, Backup.self, Restore.self])
 }
 

@@ -4,12 +4,14 @@ import Foundation
 import Logging
 import Replica
 import SyncAgent
+import SyncCore
 
 @main
 struct PromoSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "promo-sync",
         abstract: "Keep a khuyến công office's replica in sync with promo-central, and work with it offline.",
+        version: SoftwareVersion.line("promo-sync"),
         subcommands: [
             Init.self, Daemon.self, Sync.self, Status.self, ProgramCommand.self, ProjectCommand.self, Disburse.self, PlanCommand.self,
             Resync.self, Conflicts.self, Outbox.self, Metrics.self, Report.self, Import.self, Export.self, Verify.self,
