@@ -16,6 +16,8 @@ public struct CentralError: Error, Sendable, CustomStringConvertible {
         case brokenChain = "broken_chain", sequenceGap = "sequence_gap", sequenceConflict = "sequence_conflict"
         case forbiddenWriter = "forbidden_writer", forbiddenOwner = "forbidden_owner", unknownParent = "unknown_parent"
         case officeMerged = "office_merged"
+        // Versions (docs/OPERATIONS.md, "Rolling out a release").
+        case upgradeOffice = "upgrade_office", upgradeCentre = "upgrade_centre", officeVersionFrozen = "office_version_frozen"
         // The centre's own commands.
         case statusTransition = "status_transition", resolutionAuthority = "resolution_authority", resolved
         case unknownDecision = "unknown_decision", unknownChoice = "unknown_choice", unknownFund = "unknown_fund"

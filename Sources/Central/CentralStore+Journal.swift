@@ -158,6 +158,9 @@ extension CentralStore {
             }
             try setCap(db, SupportCap(fund: fund, category: cap.category, province: cap.province, maxPercentOfCost: cap.maxPercentOfCost,
                                       maxAmount: cap.maxAmount), now: now, position: position)
+        case .fleetLimitsSet(let limits):
+            try setFleetLimits(db, FleetLimits(minOfficeVersion: limits.minOfficeVersion, maxOfficeVersion: limits.maxOfficeVersion),
+                               now: now, position: position)
         case .restored(let restored):
             try restoredEpoch(db, Epoch(restored.epoch), now: now, position: position)
         }

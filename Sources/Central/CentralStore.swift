@@ -28,6 +28,8 @@ public final class CentralStore: Sendable {
     let logger: Logger
     /// Offices whose consolidated totals could not be recomputed, with the reason.
     let totalsFailures = Mutex<[String: String]>([:])
+    /// The fleet limits as last read, and when each office's visit was last written (``FleetCache``).
+    let fleetCache = Mutex(FleetCache())
     /// Threads for the store's blocking SQLite work, so the event loops keep serving other
     /// connections while a large changeset is merged (writes still run one at a time).
     let threadPool: NIOThreadPool
@@ -205,6 +207,20 @@ public final class CentralStore: Sendable {
                 try db.execute(sql: "INSERT INTO journal(position, kind, payload, at, previous_hash, hash) VALUES (?, 'baseline', ?, ?, ?, ?)",
                                arguments: [position, payload, at, previous, hash])
             }
+        }
+        migrator.registerMigration("v5-office-seen") { db in
+            // When each office was last seen and what it ran: an observation, not state the logs
+            // produce, so `audit verify` does not compare it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE office_seen (
+                        office TEXT PRIMARY KEY NOT NULL,
+                        software TEXT,
+                        protocol INTEGER,
+                        schema INTEGER,
+                        seen_at TEXT NOT NULL
+                    )
+                    """)
         }
         return migrator
     }

@@ -25,8 +25,16 @@ enum CentreAction: Sendable, Equatable {
     case decided(Decided)
     case conflictResolved(Resolved)
     case capSet(CapSet)
+    /// `promo-central fleet limits`: the releases of promo-sync the centre accepts.
+    case fleetLimitsSet(FleetLimitsSet)
     /// `promo-central restore` put a backup in place and started a new epoch.
     case restored(Restored)
+
+    struct FleetLimitsSet: Codable, Sendable, Equatable {
+        var minOfficeVersion: String?
+        var maxOfficeVersion: String?
+        enum CodingKeys: String, CodingKey { case minOfficeVersion = "min_office_version", maxOfficeVersion = "max_office_version" }
+    }
 
     struct StoreCreated: Codable, Sendable, Equatable {
         var epoch: String
@@ -120,6 +128,7 @@ enum CentreAction: Sendable, Equatable {
         case .decided: "decided"
         case .conflictResolved: "conflict_resolved"
         case .capSet: "cap_set"
+        case .fleetLimitsSet: "fleet_limits_set"
         case .restored: "restored"
         }
     }
@@ -138,6 +147,7 @@ enum CentreAction: Sendable, Equatable {
         case .decided(let p): try encoder.encode(p)
         case .conflictResolved(let p): try encoder.encode(p)
         case .capSet(let p): try encoder.encode(p)
+        case .fleetLimitsSet(let p): try encoder.encode(p)
         case .restored(let p): try encoder.encode(p)
         }
         return String(decoding: data, as: UTF8.self)
@@ -159,6 +169,7 @@ enum CentreAction: Sendable, Equatable {
         case "decided": self = .decided(try decoder.decode(Decided.self, from: data))
         case "conflict_resolved": self = .conflictResolved(try decoder.decode(Resolved.self, from: data))
         case "cap_set": self = .capSet(try decoder.decode(CapSet.self, from: data))
+        case "fleet_limits_set": self = .fleetLimitsSet(try decoder.decode(FleetLimitsSet.self, from: data))
         case "restored": self = .restored(try decoder.decode(Restored.self, from: data))
         default:
             throw CentralError(.internalServerError, .unknownJournalKind, "the journal holds an entry of kind '\(kind)', which this release does not know",

@@ -10,7 +10,7 @@ struct PromoCentral: AsyncParsableCommand {
         commandName: "promo-central",
         abstract: "The central endpoint that khuyến công offices sync with.",
         version: SoftwareVersion.line("promo-central"),
-        subcommands: [Serve.self, OfficeCommand.self, ProjectDecisions.self, ConflictsCommand.self, LostDecisionsCommand.self, Audit.self, Report.self, Cap.self, Summary.self, Backup.self, Restore.self])
+        subcommands: [Serve.self, OfficeCommand.self, FleetCommand.self, ProjectDecisions.self, ConflictsCommand.self, LostDecisionsCommand.self, Audit.self, Report.self, Cap.self, Summary.self, Backup.self, Restore.self])
 }
 
 /// The configuration file and data folder; every command takes them.

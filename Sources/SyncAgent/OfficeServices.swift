@@ -17,7 +17,7 @@ public enum OfficeServices {
     public static func client(settings: ReplicaSettings, configuration: OfficeConfiguration) throws(SyncAgentError) -> CentralClient {
         let tokens = try TokenFileSource(path: configuration.tokenFile ?? settings.tokenFile)
         return CentralClient(baseURL: configuration.centralURL ?? settings.centralURL, tokenSource: tokens,
-                             http: HTTPClient(configuration: configuration.transport))
+                             http: HTTPClient(configuration: configuration.transport), schemaVersion: Replica.schemaVersion)
     }
 
     /// The sync engine of an open replica.

@@ -9,6 +9,14 @@ public enum WireProtocol {
     /// The id an office gives each request; the centre logs it and sends it back, so one request
     /// can be followed through the office's and the centre's journals.
     public static let requestIDHeader = "Promo-Request-Id"
+    /// What an office runs, sent with every request (docs/PROTOCOL.md, "Versions"): its release,
+    /// the protocol version it speaks and its replica's schema version.
+    public static let softwareVersionHeader = "Promo-Software-Version"
+    public static let protocolVersionHeader = "Promo-Protocol-Version"
+    public static let schemaVersionHeader = "Promo-Schema-Version"
+    /// The protocol versions this release's centre serves: the current one and, once there is
+    /// one, the previous (an office on the previous release keeps syncing during a rollout).
+    public static let supportedVersions: ClosedRange<Int> = 1...1
     /// On every pull page: the last changeset of the pulling office the centre holds, and its
     /// hash. An office that holds a later acknowledgement knows the centre lost it (a rollback or
     /// a power cut without a new epoch) and sends it again (docs/PROTOCOL.md).

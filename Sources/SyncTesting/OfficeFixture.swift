@@ -25,7 +25,8 @@ public struct OfficeFixture: Sendable {
             faults: faults)
         var logger = Logger(label: "test-office-\(office)")
         logger.logLevel = .warning
-        let client = CentralClient(baseURL: central.url, token: try TokenFile.read(path: tokenPath), http: HTTPClient())
+        let client = CentralClient(baseURL: central.url, tokenSource: FixedToken(try TokenFile.read(path: tokenPath)), http: HTTPClient(),
+                                   schemaVersion: Replica.schemaVersion)
         self.replica = replica
         self.directory = directory
         self.engine = SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger)
@@ -40,7 +41,8 @@ public struct OfficeFixture: Sendable {
             : try Replica.create(at: replicaPath, settings: ReplicaSettings(office: try OfficeCode(office), centralURL: central.url, tokenFile: tokenPath), faults: faults)
         var logger = Logger(label: "test-office-\(office)")
         logger.logLevel = .warning
-        let client = CentralClient(baseURL: central.url, token: try TokenFile.read(path: tokenPath), http: HTTPClient())
+        let client = CentralClient(baseURL: central.url, tokenSource: FixedToken(try TokenFile.read(path: tokenPath)), http: HTTPClient(),
+                                   schemaVersion: Replica.schemaVersion)
         return OfficeFixture(replica: replica, engine: SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger),
                              directory: try TemporaryDirectory(prefix: "unused"))
     }

@@ -7,13 +7,20 @@ public struct CentralClient: Sendable {
     public let baseURL: String
     public let tokenSource: any TokenSource
     public let http: HTTPClient
+    /// What this office runs, told to the centre with every request (``WireProtocol/softwareVersionHeader``).
+    public let software: String
+    /// The replica's schema version, when the caller knows it.
+    public let schemaVersion: Int?
 
-    public init(baseURL: String, tokenSource: any TokenSource, http: HTTPClient) {
+    public init(baseURL: String, tokenSource: any TokenSource, http: HTTPClient, software: String = SoftwareVersion.current,
+                schemaVersion: Int? = nil) {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url
         self.tokenSource = tokenSource
         self.http = http
+        self.software = software
+        self.schemaVersion = schemaVersion
     }
 
     public init(baseURL: String, token: String, http: HTTPClient) {
@@ -96,7 +103,10 @@ public struct CentralClient: Sendable {
 
     private func call<T: Decodable & Sendable>(_ method: String, _ path: String, body: Data?, authenticated: Bool, requestID: String,
                                                decode: ((Data) throws(SyncCoreError) -> T)?) async throws(TransportError) -> Exchange<T> {
-        var headers: [(String, String)] = [("Accept", "application/json"), (WireProtocol.requestIDHeader, requestID)]
+        var headers: [(String, String)] = [("Accept", "application/json"), (WireProtocol.requestIDHeader, requestID),
+                                           (WireProtocol.softwareVersionHeader, software),
+                                           (WireProtocol.protocolVersionHeader, String(WireProtocol.version))]
+        if let schemaVersion { headers.append((WireProtocol.schemaVersionHeader, String(schemaVersion))) }
         if authenticated { headers.append(("Authorization", "Bearer \(try tokenSource.token())")) }
         var body = body
         if let plain = body {

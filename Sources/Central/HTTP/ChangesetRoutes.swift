@@ -22,10 +22,7 @@ struct ChangesetRoutes: Sendable {
             throw CentralError.badRequest("the body is not a valid push request: \(error.message)", hint: "See docs/PROTOCOL.md for the request format.")
         }
         context.notes.changeset = push.changeset.sequence.rawValue
-        guard push.protocolVersion == WireProtocol.version else {
-            throw CentralError.badRequest("protocol version \(push.protocolVersion) is not supported (this centre speaks \(WireProtocol.version))",
-                                          hint: "Upgrade promo-sync at the office, or the centre.")
-        }
+        if let refusal = FleetLimits.protocolRefusal(office: office, version: push.protocolVersion) { throw refusal }
         let store = endpoint.store
         let answer = try await endpoint.offload { try store.apply(push.changeset, receivedJSON: push.receivedChangesetJSON, from: office) }
         if answer.outcome == .applied {

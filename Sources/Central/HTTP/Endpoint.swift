@@ -37,7 +37,25 @@ struct Endpoint: Sendable {
                                hint: "Retry after \(wait) s; promo-sync backs off by itself.")
         }
         if !allowRetired { try store.checkNotRetired(office) }
+        try await admitRelease(of: office, request)
         return office
+    }
+
+    static let softwareHeader = HTTPField.Name(WireProtocol.softwareVersionHeader)!
+    static let protocolHeader = HTTPField.Name(WireProtocol.protocolVersionHeader)!
+    static let schemaHeader = HTTPField.Name(WireProtocol.schemaVersionHeader)!
+
+    /// Refuses an office whose release or protocol the centre does not serve now (426, naming what
+    /// to upgrade), and writes down what it runs and when it was seen (at most once a minute).
+    func admitRelease(of office: OfficeCode, _ request: Request) async throws {
+        let software = request.headers[Self.softwareHeader]
+        let version = request.headers[Self.protocolHeader].flatMap { Int($0) }
+        let schema = request.headers[Self.schemaHeader].flatMap { Int($0) }
+        if let refusal = try store.currentFleetLimits().refusal(office: office, software: software, protocol: version) { throw refusal }
+        if store.visitIsNews(office, software: software, protocol: version, schema: schema) {
+            let store = self.store
+            try await offload { try store.recordVisit(office, software: software, protocol: version, schema: schema) }
+        }
     }
 
     /// Takes one request from the address's allowance for requests without a valid token.
