@@ -18,8 +18,10 @@ let strict: [SwiftSetting] = [
 func releaseLinking(order: String? = nil) -> [LinkerSetting] {
     var flags = ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"]
     if let order {
-        flags += ["-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/\(order)",
-                  "-Xlinker", "--no-warn-symbol-ordering"]
+        flags += [
+            "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/\(order)",
+            "-Xlinker", "--no-warn-symbol-ordering",
+        ]
     }
     return [.unsafeFlags(flags, .when(platforms: [.linux], configuration: .release))]
 }
@@ -162,7 +164,9 @@ let package = Package(
         .target(name: "PowerCutShim", path: "Benchmarks/PowerCutShim"),
         .executableTarget(
             name: "PromoChaos",
-            dependencies: ["ProcessHarness", "SyncCore", "SyncTesting", "Replica", "Central", "SyncAgent", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "ProcessHarness", "SyncCore", "SyncTesting", "Replica", "Central", "SyncAgent", "Transport", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             path: "Benchmarks/PromoChaos",
             swiftSettings: strict
         ),
@@ -170,7 +174,8 @@ let package = Package(
         .testTarget(name: "ReplicaTests", dependencies: ["Replica", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "GzipCodec", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncAgentTests", dependencies: ["SyncAgent", "Transport", "SyncTesting"], swiftSettings: strict),
-        .testTarget(name: "CentralTests", dependencies: ["Central", "Transport", "SyncTesting", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(
+            name: "CentralTests", dependencies: ["Central", "Transport", "SyncTesting", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SyncAgent", "Central", "Replica", "Transport", "GzipCodec", "SyncTesting", "ProcessHarness"],
@@ -195,8 +200,10 @@ if Context.environment["PROMO_FUZZ"] != nil {
         ("FuzzConfig", ["SyncCore"]),
     ]
     for target in fuzzTargets {
-        package.targets.append(.executableTarget(name: target.name, dependencies: ["FuzzSupport"] + target.dependencies,
-                                                 path: "Fuzz/\(target.name)", swiftSettings: strict))
+        package.targets.append(
+            .executableTarget(
+                name: target.name, dependencies: ["FuzzSupport"] + target.dependencies,
+                path: "Fuzz/\(target.name)", swiftSettings: strict))
         package.products.append(.executable(name: target.name, targets: [target.name]))
     }
 }

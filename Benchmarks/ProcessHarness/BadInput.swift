@@ -11,17 +11,25 @@ public enum BadInput {
     /// What in the centre's store a refused request must not change: counts, the change log's
     /// position, the office chains, and a hash of every record and history row (this process's).
     public static func fingerprint(_ path: String) throws -> [Int64] {
-        let queue = try DatabaseQueue(path: path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        let queue = try DatabaseQueue(
+            path: path,
+            configuration: {
+                var c = Configuration()
+                c.readonly = true
+                return c
+            }())
         defer { try? queue.close() }
         return try queue.read { db in
-            [try Int64.fetchOne(db, sql: "SELECT count(*) FROM record") ?? -1,
-             try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? -1,
-             try Int64.fetchOne(db, sql: "SELECT count(*) FROM changeset") ?? -1,
-             try Int64.fetchOne(db, sql: "SELECT count(*) FROM history") ?? -1,
-             try Int64.fetchOne(db, sql: "SELECT sum(last_sequence) FROM office") ?? -1,
-             try contents(db, "SELECT tbl, id, office, fields, clocks, deleted_at, held, seq FROM record ORDER BY tbl, id"),
-             try contents(db, "SELECT tbl, id, hlc, op, fields FROM history ORDER BY tbl, id, hlc"),
-             try contents(db, "SELECT code, token_hash, revoked_at, last_sequence, last_hash, merged_into FROM office ORDER BY code")]
+            [
+                try Int64.fetchOne(db, sql: "SELECT count(*) FROM record") ?? -1,
+                try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? -1,
+                try Int64.fetchOne(db, sql: "SELECT count(*) FROM changeset") ?? -1,
+                try Int64.fetchOne(db, sql: "SELECT count(*) FROM history") ?? -1,
+                try Int64.fetchOne(db, sql: "SELECT sum(last_sequence) FROM office") ?? -1,
+                try contents(db, "SELECT tbl, id, office, fields, clocks, deleted_at, held, seq FROM record ORDER BY tbl, id"),
+                try contents(db, "SELECT tbl, id, hlc, op, fields FROM history ORDER BY tbl, id, hlc"),
+                try contents(db, "SELECT code, token_hash, revoked_at, last_sequence, last_hash, merged_into FROM office ORDER BY code"),
+            ]
         }
     }
 
@@ -36,7 +44,9 @@ public enum BadInput {
         "'; DROP TABLE record; --", "\" OR 1=1 --", "Robert'); DELETE FROM office;--", "../../etc/passwd", "%00", "\u{0}",
         String(repeating: "A", count: 70_000), "𝕏🏭", "\u{202E}gnp.exe", "NaN", "-0", "1e309", "0x7fffffffffffffff",
     ]
-    static let numbers: [String] = ["9223372036854775808", "-9223372036854775809", "1.5", "-1", "0", "1e3", "99999999999999999999999", "true", "null", "\"12\""]
+    static let numbers: [String] = [
+        "9223372036854775808", "-9223372036854775809", "1.5", "-1", "0", "1e3", "99999999999999999999999", "true", "null", "\"12\"",
+    ]
 
     /// Another office's records a forged changeset may point at: ids only, as a thief would guess them.
     public struct Foreign: Sendable {
@@ -54,8 +64,10 @@ public enum BadInput {
         let folder = try OfficeFolder.make(code, central: central, name: "bad-input-office-\(code)")
         let replica = try Replica.open(at: folder.replicaPath)
         let program = try replica.addProgram(NewProgram(code: "CT-\(code)", name: "Chương trình", startYear: 2025, endYear: 2030))
-        let project = try replica.addProject(NewProject(code: "DA-\(code)", name: "Dự án", category: "MH_TRINHDIEN", fundSource: .local,
-                                                        year: 2025, totalCost: 400_000_000, requestedSupport: 100_000_000))
+        let project = try replica.addProject(
+            NewProject(
+                code: "DA-\(code)", name: "Dự án", category: "MH_TRINHDIEN", fundSource: .local,
+                year: 2025, totalCost: 400_000_000, requestedSupport: 100_000_000))
         try Harness.run("promo-sync", ["sync", "--data-dir", folder.directory])
         return Foreign(project: project.rawValue, program: program.rawValue)
     }
@@ -79,23 +91,31 @@ public enum BadInput {
         let me = OfficeCode(unchecked: office)
         let stamp = HLCTimestamp(milliseconds: 1_759_276_800_000, counter: 0, node: office)
         func plan(_ fields: [String: FieldValue] = [:], node: String? = nil) -> Change {
-            var all: [String: FieldValue] = ["office": .text(office), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(5), "note": .null]
+            var all: [String: FieldValue] = [
+                "office": .text(office), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(5), "note": .null,
+            ]
             all.merge(fields) { _, new in new }
-            return Change(table: .planLine, id: RowID.make(), op: .upsert, hlc: node.map { HLCTimestamp(milliseconds: stamp.milliseconds, counter: 0, node: $0) } ?? stamp,
-                          fields: all)
+            return Change(
+                table: .planLine, id: RowID.make(), op: .upsert,
+                hlc: node.map { HLCTimestamp(milliseconds: stamp.milliseconds, counter: 0, node: $0) } ?? stamp,
+                fields: all)
         }
         func project(program: String?) -> Change {
-            Change(table: .project, id: RowID.make(), op: .upsert, hlc: stamp, fields: [
-                "office": .text(office), "province": .text(office), "code": .text("F-\(UUID().uuidString.prefix(6))"), "name": .text("Dự án"),
-                "category": .text("MH_TRINHDIEN"), "fund_source": .text("local"), "year": .integer(2025), "total_cost": .integer(4_000),
-                "requested_support": .integer(1_000), "status": .text("draft"), "program_id": program.map { .text($0) } ?? .null,
-            ])
+            Change(
+                table: .project, id: RowID.make(), op: .upsert, hlc: stamp,
+                fields: [
+                    "office": .text(office), "province": .text(office), "code": .text("F-\(UUID().uuidString.prefix(6))"), "name": .text("Dự án"),
+                    "category": .text("MH_TRINHDIEN"), "fund_source": .text("local"), "year": .integer(2025), "total_cost": .integer(4_000),
+                    "requested_support": .integer(1_000), "status": .text("draft"), "program_id": program.map { .text($0) } ?? .null,
+                ])
         }
         func payment(project: String) -> Change {
-            Change(table: .disbursement, id: RowID.make(), op: .upsert, hlc: stamp, fields: [
-                "office": .text(office), "project_id": .text(project), "kind": .text("payment"), "amount": .integer(1_000),
-                "voucher": .text("KB-X"), "paid_on": .text("2025-09-01"),
-            ])
+            Change(
+                table: .disbursement, id: RowID.make(), op: .upsert, hlc: stamp,
+                fields: [
+                    "office": .text(office), "project_id": .text(project), "kind": .text("payment"), "amount": .integer(1_000),
+                    "voucher": .text("KB-X"), "paid_on": .text("2025-09-01"),
+                ])
         }
         /// A well-formed push of `changes` with a correct hash, its JSON text edited by `edit`.
         func valid(_ changes: [Change], sequence: Int64? = nil, edit: (String) -> String = { $0 }) -> Data {
@@ -106,20 +126,27 @@ public enum BadInput {
         switch kind % pushKinds {
         case 0: return bad("truncated JSON", Data("{\"changeset\":".utf8), 400, "bad_request")
         case 1: return bad("changes not a list", Data(#"{"changeset":{"changes":"many"},"protocolVersion":1}"#.utf8), 400, "bad_request")
-        case 2: return bad("unknown protocol version", valid([plan()]) { $0.replacingOccurrences(of: "\"protocolVersion\":1", with: "\"protocolVersion\":99") },
-                           400, "bad_request")
+        case 2:
+            return bad(
+                "unknown protocol version", valid([plan()]) { $0.replacingOccurrences(of: "\"protocolVersion\":1", with: "\"protocolVersion\":99") },
+                400, "bad_request")
         case 3:
             // A number the wire cannot hold is refused by the reader; one it can hold (or a null,
             // or text) by the field's type and bounds: both are 400.
             let number = numbers.randomElement()!
             let value: FieldValue? = number == "null" ? .null : number == "\"12\"" ? .text("12") : Int64(number).map(FieldValue.integer)
-            let body = value.map { valid([plan(["amount": $0])]) }
+            let body =
+                value.map { valid([plan(["amount": $0])]) }
                 ?? valid([plan(["amount": .integer(424_242)])]) { $0.replacingOccurrences(of: "424242", with: number) }
             return bad("an amount of the wrong form", body, 400, "bad_request")
-        case 4: return bad("body not matching its hash", valid([plan(["amount": .integer(5)])]) { $0.replacingOccurrences(of: "\"amount\":5", with: "\"amount\":6") },
-                           422, "broken_chain")
-        case 5: return bad("unknown member", valid([plan()]) { $0.replacingOccurrences(of: "\"changeset\":{", with: "\"changeset\":{\"surprise\":1,") },
-                           400, "bad_request")
+        case 4:
+            return bad(
+                "body not matching its hash", valid([plan(["amount": .integer(5)])]) { $0.replacingOccurrences(of: "\"amount\":5", with: "\"amount\":6") },
+                422, "broken_chain")
+        case 5:
+            return bad(
+                "unknown member", valid([plan()]) { $0.replacingOccurrences(of: "\"changeset\":{", with: "\"changeset\":{\"surprise\":1,") },
+                400, "bad_request")
         case 6: return bad("unknown table", valid([plan()]) { $0.replacingOccurrences(of: "\"plan_line\"", with: "\"office\"") }, 400, "bad_request")
         case 7: return bad("unknown operation", valid([plan()]) { $0.replacingOccurrences(of: "\"upsert\"", with: "\"truncate\"") }, 400, "bad_request")
         case 8:
@@ -131,8 +158,10 @@ public enum BadInput {
         case 12: return bad("a gap in the chain", valid([plan()], sequence: next + 5), 409, "sequence_gap")
         case 13: return bad("too many changes", valid((0...WireProtocol.maxChangesPerChangeset).map { _ in plan() }), 413, "too_many_changes")
         case 14: return bad("body over the limit", Data(repeating: 0x20, count: 33_554_433), 413, "body_too_large")
-        case 15: return bad("wrong JSON types", valid([plan(["amount": .integer(424_242)])]) { $0.replacingOccurrences(of: "424242", with: #"{"nested":1}"#) },
-                            400, "bad_request")
+        case 15:
+            return bad(
+                "wrong JSON types", valid([plan(["amount": .integer(424_242)])]) { $0.replacingOccurrences(of: "424242", with: #"{"nested":1}"#) },
+                400, "bad_request")
         case 16: return bad("clock stamped by the centre", valid([plan(node: "central")]), 403, "forbidden_writer")
         case 17: return bad("clock stamped by another office", valid([plan(node: office == "79" ? "80" : "79")]), 403, "forbidden_writer")
         case 18:
@@ -184,8 +213,11 @@ public enum BadInput {
                 expected = push
                 request = HTTPRequest(method: "POST", url: url + "/v1/changesets", headers: headers, body: push.body)
             case 5:
-                let query = ["after=-1", "after=abc", "limit=0", "limit=99999999", "after=1&limit=-5", "after=99999999999999999999",
-                             "own_since=x&own_through=1", "limit=\(nasty.randomElement()!.prefix(40).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"].randomElement()!
+                let query = [
+                    "after=-1", "after=abc", "limit=0", "limit=99999999", "after=1&limit=-5", "after=99999999999999999999",
+                    "own_since=x&own_through=1",
+                    "limit=\(nasty.randomElement()!.prefix(40).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")",
+                ].randomElement()!
                 what = "pull \(query)"
                 request = HTTPRequest(method: "GET", url: url + "/v1/changes?" + query, headers: headers)
             case 6:
@@ -193,20 +225,27 @@ public enum BadInput {
                 what = "digest \(path.prefix(20))"
                 request = HTTPRequest(method: "GET", url: url + "/v1/digest?path=" + path, headers: headers)
             case 7:
-                let body = [#"{"paths":"all"}"#, #"{"paths":[1,2]}"#, #"{"paths":["a/b/c/d/e/f/g"]}"#, "{", #"{"table":"plan_line","ids":[5]}"#].randomElement()!
+                let body = [#"{"paths":"all"}"#, #"{"paths":[1,2]}"#, #"{"paths":["a/b/c/d/e/f/g"]}"#, "{", #"{"table":"plan_line","ids":[5]}"#]
+                    .randomElement()!
                 what = "digests \(body)"
                 request = HTTPRequest(method: "POST", url: url + "/v1/digests", headers: headers, body: Data(body.utf8))
             case 8:
-                let body = [#"{"table":"record","ids":["x"]}"#, #"{"table":"plan_line","ids":"x"}"#, #"{"table":"plan_line"}"#, "[]",
-                            #"{"table":"plan_line","ids":[\#(Array(repeating: "\"a\"", count: 5_001).joined(separator: ","))]}"#].randomElement()!
+                let body = [
+                    #"{"table":"record","ids":["x"]}"#, #"{"table":"plan_line","ids":"x"}"#, #"{"table":"plan_line"}"#, "[]",
+                    #"{"table":"plan_line","ids":[\#(Array(repeating: "\"a\"", count: 5_001).joined(separator: ","))]}"#,
+                ].randomElement()!
                 what = "records \(body.prefix(40))"
                 request = HTTPRequest(method: "POST", url: url + "/v1/records", headers: headers, body: Data(body.utf8))
             default:
-                headers[0] = ("Authorization", ["Bearer ", "Bearer \(String(token.reversed()))", "Basic abc", "Bearer \(nasty.randomElement()!.prefix(80))"].randomElement()!)
+                headers[0] = (
+                    "Authorization",
+                    ["Bearer ", "Bearer \(String(token.reversed()))", "Basic abc", "Bearer \(nasty.randomElement()!.prefix(80))"].randomElement()!
+                )
                 let path = ["/v1/office", "/v1/changes?after=0", "/v1/changesets", "/v1/digest?path="].randomElement()!
                 what = "bad token \(path)"
-                request = HTTPRequest(method: path == "/v1/changesets" ? "POST" : "GET", url: url + path, headers: headers,
-                                      body: path == "/v1/changesets" ? badPush(kind: 9, office: office, next: next, head: state.lastHash, foreign: foreign).body : nil)
+                request = HTTPRequest(
+                    method: path == "/v1/changesets" ? "POST" : "GET", url: url + path, headers: headers,
+                    body: path == "/v1/changesets" ? badPush(kind: 9, office: office, next: next, head: state.lastHash, foreign: foreign).body : nil)
             }
             out.total += 1
             do {
@@ -217,7 +256,9 @@ public enum BadInput {
                     let code = (try? JSONDecoder().decode(ErrorResponse.self, from: response.body))?.error.code
                     let right = response.status == expected.status && code == expected.code
                     out.pushes[expected.name, default: (0, 0)].sent += 1
-                    if right { out.pushes[expected.name]!.right += 1 } else {
+                    if right {
+                        out.pushes[expected.name]!.right += 1
+                    } else {
                         out.wrongRefusal.append("\(what): \(response.status) \(code ?? "-"), expected \(expected.status) \(expected.code)")
                     }
                 }
@@ -240,11 +281,15 @@ public enum BadInput {
     public static func files(replica: Replica, count: Int) throws -> Files {
         var out = Files()
         let before = try replica.database.read { db in
-            [try Int.fetchOne(db, sql: "SELECT count(*) FROM plan_line") ?? 0, try Int.fetchOne(db, sql: "SELECT count(*) FROM project") ?? 0,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM disbursement") ?? 0, try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_outbox") ?? 0]
+            [
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM plan_line") ?? 0, try Int.fetchOne(db, sql: "SELECT count(*) FROM project") ?? 0,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM disbursement") ?? 0, try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_outbox") ?? 0,
+            ]
         }
-        let headers = ["code,name,category,fund_source,year,total_cost,requested_support", "year,fund_source,amount",
-                       "project_code,kind,amount,voucher,paid_on"]
+        let headers = [
+            "code,name,category,fund_source,year,total_cost,requested_support", "year,fund_source,amount",
+            "project_code,kind,amount,voucher,paid_on",
+        ]
         let good = ["KC-1,Dự án,MH_TRINHDIEN,local,2025,1000000000,300000000", "2025,local,5000000", "KC-1,payment,1000,KB-1,2025-01-02"]
         for i in 0..<count {
             let kind = i % 3
@@ -254,7 +299,9 @@ public enum BadInput {
             var bad = good[kind].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             let column = Int.random(in: 0..<bad.count)
             let freeText: Set<String> = ["0/0", "0/1", "2/3"]  // code and name of projects, voucher of payments
-            bad[column] = freeText.contains("\(kind)/\(column)") ? ["", "   "].randomElement()!
+            bad[column] =
+                freeText.contains("\(kind)/\(column)")
+                ? ["", "   "].randomElement()!
                 : (nasty.filter { $0.count > 1 } + numbers.filter { $0 != "\"12\"" } + ["", "\"unclosed", "2025-02-30", "1,5"]).randomElement()!
             lines.insert(bad.joined(separator: ","), at: Int.random(in: 1...lines.count))
             if i % 17 == 0 { lines[0] += ",colour" }
@@ -267,8 +314,10 @@ public enum BadInput {
             }
         }
         let after = try replica.database.read { db in
-            [try Int.fetchOne(db, sql: "SELECT count(*) FROM plan_line") ?? 0, try Int.fetchOne(db, sql: "SELECT count(*) FROM project") ?? 0,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM disbursement") ?? 0, try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_outbox") ?? 0]
+            [
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM plan_line") ?? 0, try Int.fetchOne(db, sql: "SELECT count(*) FROM project") ?? 0,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM disbursement") ?? 0, try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_outbox") ?? 0,
+            ]
         }
         out.replicaUnchanged = before == after
         // Configuration files: the example with one line mutated.
@@ -277,8 +326,10 @@ public enum BadInput {
         for i in 0..<max(100, count / 2) {
             var lines = example.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             let at = Int.random(in: 0..<lines.count)
-            let mutation = ["= = =", "[sync", "interval_seconds = -5", "interval_seconds = \"soon\"", "page_size = 99999999", "unknown_key = 1",
-                            "level = \"loud\"", "url = 5", "\u{0}", "max_backoff_seconds = 1.5", "[[sync]]", "interval_seconds = 9999999999999999999999"].randomElement()!
+            let mutation = [
+                "= = =", "[sync", "interval_seconds = -5", "interval_seconds = \"soon\"", "page_size = 99999999", "unknown_key = 1",
+                "level = \"loud\"", "url = 5", "\u{0}", "max_backoff_seconds = 1.5", "[[sync]]", "interval_seconds = 9999999999999999999999",
+            ].randomElement()!
             if Bool.random() { lines[at] = mutation } else { lines.insert(mutation, at: at) }
             let path = dir + "/c\(i).toml"
             try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
@@ -318,8 +369,10 @@ public enum Concurrent {
                 for i in 0..<25 {
                     let errFile = folder.directory + "/cmd-\(stream).err"
                     do {
-                        let p = try Harness.start("promo-sync", ["plan", "add", "--data-dir", folder.directory, "--year", "2025", "--fund", "local", "--amount", String(stream * 1_000 + i + 1)],
-                                                  stdout: true, stderrFile: errFile)
+                        let p = try Harness.start(
+                            "promo-sync",
+                            ["plan", "add", "--data-dir", folder.directory, "--year", "2025", "--fund", "local", "--amount", String(stream * 1_000 + i + 1)],
+                            stdout: true, stderrFile: errFile)
                         p.waitUntilExit()
                         let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
                         shared.withLock { r in
@@ -339,8 +392,10 @@ public enum Concurrent {
             for i in 0..<100 {
                 let p = Process()
                 p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-                p.arguments = ["-cmd", ".timeout 10000", folder.replicaPath,
-                               "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES ('\(RowID.make().rawValue)', '91', 2024, 'national', \(i + 1), 'shell')"]
+                p.arguments = [
+                    "-cmd", ".timeout 10000", folder.replicaPath,
+                    "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES ('\(RowID.make().rawValue)', '91', 2024, 'national', \(i + 1), 'shell')",
+                ]
                 let pipe = Pipe()
                 p.standardError = pipe
                 try? p.run()
@@ -360,7 +415,10 @@ public enum Concurrent {
                 let replica = try Replica.open(at: folder.replicaPath)
                 for i in 0..<100 {
                     try replica.addPlanLine(year: 2023, fundSource: .local, amount: Int64(i + 1), note: "program")
-                    shared.withLock { $0.inProcess += 1; $0.expected += 1 }
+                    shared.withLock {
+                        $0.inProcess += 1
+                        $0.expected += 1
+                    }
                 }
             } catch {
                 shared.withLock { r in

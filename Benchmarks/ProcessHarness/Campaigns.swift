@@ -3,8 +3,8 @@ import Foundation
 import GRDB
 import Replica
 import SyncCore
-import Synchronization
 import SyncTesting
+import Synchronization
 
 /// What one comparison of an office with the centre found.
 public struct Comparison: CustomStringConvertible {
@@ -98,8 +98,9 @@ public final class DaemonProcess {
         var env = environment
         env["PROMO_SYNC_SYNC_INITIAL_BACKOFF_MS"] = env["PROMO_SYNC_SYNC_INITIAL_BACKOFF_MS"] ?? "50"
         env["PROMO_SYNC_SYNC_MAX_BACKOFF_SECONDS"] = env["PROMO_SYNC_SYNC_MAX_BACKOFF_SECONDS"] ?? "1"
-        return try Harness.start("promo-sync", ["daemon", "--data-dir", folder.directory, "--interval", "1"], environment: env,
-                                 stderrFile: logFile)
+        return try Harness.start(
+            "promo-sync", ["daemon", "--data-dir", folder.directory, "--interval", "1"], environment: env,
+            stderrFile: logFile)
     }
 
     public func kill9() {
@@ -127,24 +128,34 @@ public enum Campaigns {
         while Date().timeIntervalSince(start) < timeout {
             let status = try replica.status()
             if status.pending.changes == 0, status.pending.unacknowledgedChangesets == 0, status.lastError == nil,
-               let attempt = status.lastAttemptAt, attempt > start.addingTimeInterval(0.2) {
+                let attempt = status.lastAttemptAt, attempt > start.addingTimeInterval(0.2)
+            {
                 return
             }
             usleep(50_000)
         }
         let status = try replica.status()
-        throw BenchError("the office did not become quiet within \(Int(timeout)) s: \(status.pending.changes) pending, last error \(status.lastError ?? "none")")
+        throw BenchError(
+            "the office did not become quiet within \(Int(timeout)) s: \(status.pending.changes) pending, last error \(status.lastError ?? "none")")
     }
 
     /// Compares what the writer committed, the replica and the centre's store, row by row and by digest.
     public static func compare(expected: [String: Int64], replica: Replica, centralPath: String, office: String) throws -> Comparison {
         var result = Comparison()
         result.expectedRows = expected.count
-        let central = try DatabaseQueue(path: centralPath, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        let central = try DatabaseQueue(
+            path: centralPath,
+            configuration: {
+                var c = Configuration()
+                c.readonly = true
+                return c
+            }())
         defer { try? central.close() }
         let centre: [String: Int64] = try central.read { db in
             var out: [String: Int64] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, fields FROM record WHERE tbl = 'plan_line' AND office = ? AND deleted_at IS NULL", arguments: [office]) {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT id, fields FROM record WHERE tbl = 'plan_line' AND office = ? AND deleted_at IS NULL", arguments: [office])
+            {
                 out[row["id"]] = try FieldCoding.decode(row["fields"] as String)["amount"]?.integer
             }
             return out
@@ -155,7 +166,10 @@ public enum Campaigns {
             return out
         }
         for (id, amount) in expected {
-            guard let held = centre[id] else { result.lost += 1; continue }
+            guard let held = centre[id] else {
+                result.lost += 1
+                continue
+            }
             if held != amount { result.stale += 1 }
             if local[id] != amount { result.replicaMismatch += 1 }
         }
@@ -163,7 +177,8 @@ public enum Campaigns {
         // Nothing applied twice: one history entry per (row, clock) is the key; each changeset
         // sequence once; the office's last acknowledged changeset is the centre's last applied one.
         result.appliedTwice = try central.read { db in
-            let dupChangesets = try Int.fetchOne(db, sql: "SELECT count(*) - count(DISTINCT sequence) FROM changeset WHERE office = ?", arguments: [office]) ?? 0
+            let dupChangesets =
+                try Int.fetchOne(db, sql: "SELECT count(*) - count(DISTINCT sequence) FROM changeset WHERE office = ?", arguments: [office]) ?? 0
             let last = try Int64.fetchOne(db, sql: "SELECT last_sequence FROM office WHERE code = ?", arguments: [office]) ?? -1
             let acked = try replica.syncPosition().lastAcked
             return dupChangesets + (last == acked ? 0 : 1)

@@ -1,16 +1,22 @@
 import Foundation
 import SyncTesting
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A TCP proxy on loopback between an office and the centre that breaks connections on purpose:
 /// each connection gets one fault, drawn at random from the kinds switched on (none: all pass).
 public final class FaultProxy: @unchecked Sendable {
     public enum Fault: String, CaseIterable, Sendable {
-        case pass, delay, drop, resetMidBody = "reset_mid_body", truncate, error500 = "http_500", error503 = "http_503"
-        case trickle, malformedJSON = "malformed_json"
+        case pass, delay, drop
+        case resetMidBody = "reset_mid_body"
+        case truncate
+        case error500 = "http_500"
+        case error503 = "http_503"
+        case trickle
+        case malformedJSON = "malformed_json"
     }
 
     public let port: Int
@@ -28,7 +34,9 @@ public final class FaultProxy: @unchecked Sendable {
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = Self.loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard bound == 0, listen(fd, 64) == 0 else { throw BenchErrorText("the fault proxy cannot listen") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         getsockname(fd, withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { $0 } }, &length)
@@ -68,8 +76,13 @@ public final class FaultProxy: @unchecked Sendable {
     private func connectUpstream() -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = Self.loopback(port: upstreamPort)
-        let ok = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        if ok != 0 { close(fd); return nil }
+        let ok = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if ok != 0 {
+            close(fd)
+            return nil
+        }
         return fd
     }
 
@@ -83,7 +96,8 @@ public final class FaultProxy: @unchecked Sendable {
             data.append(contentsOf: buffer[0..<n])
             if let end = Self.headerEnd(data) {
                 let headers = String(decoding: data[0..<end], as: UTF8.self).lowercased()
-                let length = headers.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                let length =
+                    headers.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                     .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
                 if data.count >= end + 4 + length { return data }
             }
@@ -124,7 +138,10 @@ public final class FaultProxy: @unchecked Sendable {
             close(client)
             return
         case .error500, .error503, .malformedJSON:
-            guard readRequest(client) != nil else { close(client); return }
+            guard readRequest(client) != nil else {
+                close(client)
+                return
+            }
             switch fault {
             case .error500: canned(client, status: "500 Internal Server Error", body: #"{"error":{"code":"internal","message":"injected"}}"#)
             case .error503: canned(client, status: "503 Service Unavailable", body: #"{"error":{"code":"storage","message":"injected"}}"#)
@@ -135,8 +152,15 @@ public final class FaultProxy: @unchecked Sendable {
             break
         }
         if fault == .delay { usleep(state.withLock { UInt32.random(in: 200_000...1_500_000, using: &$0.random) }) }
-        guard let request = readRequest(client), let upstream = connectUpstream() else { close(client); return }
-        guard writeAll(upstream, request[...]) else { close(upstream); close(client); return }
+        guard let request = readRequest(client), let upstream = connectUpstream() else {
+            close(client)
+            return
+        }
+        guard writeAll(upstream, request[...]) else {
+            close(upstream)
+            close(client)
+            return
+        }
         // Relay the answer, breaking it as the fault says.
         var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
@@ -146,7 +170,8 @@ public final class FaultProxy: @unchecked Sendable {
             answer.append(contentsOf: buffer[0..<n])
             if let end = Self.headerEnd(answer) {
                 let headers = String(decoding: answer[0..<end], as: UTF8.self).lowercased()
-                let length = headers.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                let length =
+                    headers.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                     .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
                 if answer.count >= end + 4 + length { break }
             }

@@ -2,8 +2,9 @@ import Foundation
 import GRDB
 import Replica
 import SyncCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Wall-clock timing, medians, child processes and their resource use, for the scenarios.
@@ -98,8 +99,10 @@ public enum Harness {
         systemOutput(path, arguments) != nil
     }
 
-    public static func start(_ tool: String, _ arguments: [String], environment: [String: String] = [:], stdout: Bool = false,
-                      stderrFile: String? = nil) throws -> Process {
+    public static func start(
+        _ tool: String, _ arguments: [String], environment: [String: String] = [:], stdout: Bool = false,
+        stderrFile: String? = nil
+    ) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
         process.arguments = arguments
@@ -133,7 +136,8 @@ public enum Harness {
 
     public static func usage(of pid: Int32) -> Usage? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        else { return nil }
         func kilobytes(_ key: String) -> Int64 {
             for line in status.split(separator: "\n") where line.hasPrefix(key) {
                 return (Int64(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0) * 1024
@@ -185,7 +189,10 @@ public final class CentralProcess {
         let portFile = directory + "/central.port"
         var port = ""
         for _ in 0..<300 {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), !text.isEmpty { port = text.trimmingCharacters(in: .whitespacesAndNewlines); break }
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), !text.isEmpty {
+                port = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                break
+            }
             usleep(20_000)
         }
         guard let number = Int(port) else { throw BenchError("promo-central did not start; see \(directory)/central.log") }
@@ -196,9 +203,10 @@ public final class CentralProcess {
     static func launch(directory: String, port: Int, environment: [String: String]) throws -> Process {
         let portFile = directory + "/central.port"
         try? FileManager.default.removeItem(atPath: portFile)
-        return try Harness.start("promo-central", ["serve", "--data-dir", directory, "--host", "127.0.0.1", "--port", String(port), "--port-file", portFile],
-                                 environment: environment.merging(["PROMO_CENTRAL_LIMITS_REQUESTS_PER_SECOND": "100000", "PROMO_CENTRAL_LIMITS_BURST": "100000"]) { a, _ in a },
-                                 stderrFile: directory + "/central.log")
+        return try Harness.start(
+            "promo-central", ["serve", "--data-dir", directory, "--host", "127.0.0.1", "--port", String(port), "--port-file", portFile],
+            environment: environment.merging(["PROMO_CENTRAL_LIMITS_REQUESTS_PER_SECOND": "100000", "PROMO_CENTRAL_LIMITS_BURST": "100000"]) { a, _ in a },
+            stderrFile: directory + "/central.log")
     }
 
     /// Kills the server with SIGKILL (no chance to finish anything).
@@ -264,8 +272,9 @@ public struct OfficeFolder: Sendable {
                 throw BenchError("promo-sync \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
             }
         }
-        let kb = Int64((try String(contentsOfFile: rssFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "0") ?? 0
+        let kb =
+            Int64((try String(contentsOfFile: rssFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "0")
+            ?? 0
         return (seconds, kb * 1024, output)
     }
 }
-

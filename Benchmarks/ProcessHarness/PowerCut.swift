@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A power cut for one process's folder (docs/RELIABILITY.md, "Power cuts"): the process runs with

@@ -1,6 +1,6 @@
 import Foundation
-import ProcessHarness
 import GRDB
+import ProcessHarness
 import Replica
 import SyncCore
 import Transport
@@ -18,8 +18,10 @@ enum Scenarios {
         func run(plain: Bool) throws -> (wall: Double, cpu: Double) {
             let dir = try Harness.temporaryDirectory("capture")
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            let replica = try Replica.create(at: dir + "/r.sqlite", settings: ReplicaSettings(
-                office: try OfficeCode("79"), centralURL: "http://127.0.0.1:1", tokenFile: dir + "/t"))
+            let replica = try Replica.create(
+                at: dir + "/r.sqlite",
+                settings: ReplicaSettings(
+                    office: try OfficeCode("79"), centralURL: "http://127.0.0.1:1", tokenFile: dir + "/t"))
             if plain {
                 try replica.database.write { db in
                     for suffix in ["id_immutable", "insert", "update", "delete"] { try db.execute(sql: "DROP TRIGGER _sync_disbursement_\(suffix)") }
@@ -28,7 +30,10 @@ enum Scenarios {
             return try Harness.wallAndCPUSeconds {
                 for start in stride(from: 0, to: rows, by: 1_000) {
                     try replica.database.write { db in
-                        let insert = try db.cachedStatement(sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '79', 'p', 'payment', ?, ?, '2025-06-01')")
+                        let insert = try db.cachedStatement(
+                            sql:
+                                "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '79', 'p', 'payment', ?, ?, '2025-06-01')"
+                        )
                         for i in start..<min(rows, start + 1_000) { try insert.execute(arguments: [ids[i], Int64(i + 1), "KB-\(i)"]) }
                     }
                 }
@@ -66,7 +71,9 @@ enum Scenarios {
         let dir = try Harness.temporaryDirectory("push-baseline")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let pool = try DatabasePool(path: dir + "/plain.sqlite")
-        try pool.write { db in try db.execute(sql: "CREATE TABLE plan_line(id TEXT PRIMARY KEY, office TEXT, year INTEGER, fund_source TEXT, amount INTEGER, note TEXT) STRICT") }
+        try pool.write { db in
+            try db.execute(sql: "CREATE TABLE plan_line(id TEXT PRIMARY KEY, office TEXT, year INTEGER, fund_source TEXT, amount INTEGER, note TEXT) STRICT")
+        }
         let baseline = try Harness.seconds {
             try pool.write { db in
                 let insert = try db.cachedStatement(sql: "INSERT INTO plan_line VALUES (?, '79', ?, 'local', ?, NULL)")
@@ -79,7 +86,8 @@ enum Scenarios {
     static func insertPlanLines(_ replica: Replica, count: Int, office: String = "79") throws {
         for start in stride(from: 0, to: count, by: 10_000) {
             try replica.database.write { db in
-                let insert = try db.cachedStatement(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, ?, ?, 'local', ?, NULL)")
+                let insert = try db.cachedStatement(
+                    sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, ?, ?, 'local', ?, NULL)")
                 for i in start..<min(count, start + 10_000) { try insert.execute(arguments: [RowID.make().rawValue, office, 2000 + i % 26, Int64(i + 1)]) }
             }
         }
@@ -94,10 +102,11 @@ enum Scenarios {
         defer { try? pool.close() }
         try pool.write { db in
             var seq = (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM record") ?? 0) + 1
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq, aggregate, held)
-                VALUES ('plan_line', ?, '79', ?, '{}', NULL, ?, ?, 0)
-                """)
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq, aggregate, held)
+                    VALUES ('plan_line', ?, '79', ?, '{}', NULL, ?, ?, 0)
+                    """)
             for i in 0..<rows {
                 let id = RowID.make().rawValue
                 let fields = #"{"amount":\#(i + 1),"fund_source":"local","note":null,"office":"79","year":\#(2000 + i % 26)}"#
@@ -155,8 +164,11 @@ enum Scenarios {
         let copy = office.directory + "/copy.sqlite"
         let copySeconds = try Harness.seconds { try FileManager.default.copyItem(atPath: office.replicaPath, toPath: copy) }
         try FileManager.default.removeItem(atPath: copy)
-        return (InitialSync(seconds: run.seconds, peakRSS: run.peakRSS, replicaBytes: Harness.fileSize(office.replicaPath),
-                            copySeconds: copySeconds, office: office, central: central), interruption)
+        return (
+            InitialSync(
+                seconds: run.seconds, peakRSS: run.peakRSS, replicaBytes: Harness.fileSize(office.replicaPath),
+                copySeconds: copySeconds, office: office, central: central), interruption
+        )
     }
 
     struct Divergence {
@@ -177,7 +189,8 @@ enum Scenarios {
         try replica.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         try FileManager.default.copyItem(atPath: office.replicaPath, toPath: centreCopy)
         try replica.database.write { db in
-            try db.execute(sql: "UPDATE plan_line SET amount = amount + 1 WHERE id IN (SELECT id FROM plan_line ORDER BY random() LIMIT ?)", arguments: [differing])
+            try db.execute(
+                sql: "UPDATE plan_line SET amount = amount + 1 WHERE id IN (SELECT id FROM plan_line ORDER BY random() LIMIT ?)", arguments: [differing])
             try db.execute(sql: "DELETE FROM _sync_outbox")  // behind sync's back: as if never captured
         }
         try replica.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
@@ -186,7 +199,9 @@ enum Scenarios {
         // "verify: 10 ranges differ: … (N requests, B bytes exchanged)"
         func number(before suffix: String) -> Int64 {
             guard let range = run.output.range(of: suffix) else { return -1 }
-            return Int64(run.output[..<range.lowerBound].split(separator: " ").last.map(String.init)?.trimmingCharacters(in: CharacterSet(charactersIn: "(,")) ?? "") ?? -1
+            return Int64(
+                run.output[..<range.lowerBound].split(separator: " ").last.map(String.init)?.trimmingCharacters(in: CharacterSet(charactersIn: "(,")) ?? "")
+                ?? -1
         }
         let found = run.output.split(separator: "\n").filter { $0.contains("differs at the centre:") }
             .map { $0.split(separator: " ").count - 5 }.reduce(0, +)
@@ -205,8 +220,9 @@ enum Scenarios {
                 guard diff.split(separator: "\n").count == differing else { throw BenchError("sqldiff found \(diff.split(separator: "\n").count) differences") }
             }
         }
-        return Divergence(seconds: run.seconds, requests: Int(number(before: " requests")), bytes: number(before: " bytes exchanged"),
-                          found: found, sqldiffSeconds: sqldiff, fileBytes: Harness.fileSize(office.replicaPath))
+        return Divergence(
+            seconds: run.seconds, requests: Int(number(before: " requests")), bytes: number(before: " bytes exchanged"),
+            found: found, sqldiffSeconds: sqldiff, fileBytes: Harness.fileSize(office.replicaPath))
     }
 
     // MARK: 5. Idle footprint and 6. latency (one daemon)
@@ -230,7 +246,10 @@ enum Scenarios {
         // build is wholly in the page cache, and the kernel then maps up to 0.9 MB more of it.
         Harness.evictFromPageCache(Harness.binDirectory + "/promo-sync")
         let daemon = try Harness.start("promo-sync", ["daemon", "--data-dir", office.directory], stderrFile: office.directory + "/daemon.log")
-        defer { daemon.terminate(); daemon.waitUntilExit() }
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
         try waitUntilAcknowledged(replica, timeout: 60)
         sleep(3)
 
@@ -263,8 +282,9 @@ enum Scenarios {
             _ = try await http.send(HTTPRequest(method: "GET", url: central.url + "/health"))
             baseline.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
-        return Daemon(idleRSS: peak, idleAnonymous: anonymous, idleCPUSeconds: after.cpuSeconds - before.cpuSeconds,
-                      idleWakeups: after.switches(since: before), latencies: latencies, baselineLatencies: baseline)
+        return Daemon(
+            idleRSS: peak, idleAnonymous: anonymous, idleCPUSeconds: after.cpuSeconds - before.cpuSeconds,
+            idleWakeups: after.switches(since: before), latencies: latencies, baselineLatencies: baseline)
     }
 
     /// The order of promo-sync's code in release builds (Package.swift, `releaseLinking`), relative

@@ -34,11 +34,23 @@ struct Options {
         }
         while i < arguments.count {
             switch arguments[i] {
-            case "--runs": runs = Int(try value()) ?? runs; largeRuns = runs; captureRuns = runs
+            case "--runs":
+                runs = Int(try value()) ?? runs
+                largeRuns = runs
+                captureRuns = runs
             case "--quick":
                 // A smoke run of every scenario at small sizes (minutes → seconds); not for figures.
-                runs = 1; largeRuns = 1; captureRuns = 1; captureRows = 10_000; pushChanges = 10_000; initialRows = [10_000, 50_000]; idleSeconds = 5; writes = 50
-            case "--output": output = try value(); outputChosen = true
+                runs = 1
+                largeRuns = 1
+                captureRuns = 1
+                captureRows = 10_000
+                pushChanges = 10_000
+                initialRows = [10_000, 50_000]
+                idleSeconds = 5
+                writes = 50
+            case "--output":
+                output = try value()
+                outputChosen = true
             case "--only":
                 let text = try value()
                 let numbers = text.split(separator: ",").compactMap { Int($0) }
@@ -69,13 +81,18 @@ let started = Date()
 say("# promo-bench results")
 say()
 say("- date: \(ISO8601DateFormatter().string(from: started))")
-say("- machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_048_576) MB RAM, \(((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").split(separator: "\n").first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":").last ?? "").trimmingCharacters(in: .whitespaces) } ?? "?")")
+say(
+    "- machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_048_576) MB RAM, \(((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").split(separator: "\n").first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":").last ?? "").trimmingCharacters(in: .whitespaces) } ?? "?")"
+)
 say("- runs per scenario: \(options.runs), \(options.largeRuns) at \(options.initialRows.last!) rows, \(options.captureRuns) for capture (medians shown)")
 say()
 
 if options.wants(1) {
     // 1. Capture overhead
-    var captured: [Double] = [], plain: [Double] = [], capturedCPU: [Double] = [], plainCPU: [Double] = []
+    var captured: [Double] = []
+    var plain: [Double] = []
+    var capturedCPU: [Double] = []
+    var plainCPU: [Double] = []
     for run in 0..<options.captureRuns {
         let r = try Scenarios.capture(rows: options.captureRows, plainFirst: run % 2 == 0)
         captured.append(r.captured.wall)
@@ -96,13 +113,17 @@ if options.wants(1) {
     say("| replica, capture on | \(f(Harness.median(captured))) | \(f(Harness.median(capturedCPU))) |")
     say("| same schema, no triggers (baseline) | \(f(Harness.median(plain))) | \(f(Harness.median(plainCPU))) |")
     say("| **ratio** (target ≤ 1.5×) | **\(f(captureRatio))×** | \(f(cpuRatio))× |")
-    say("| ratios of the \(captured.count) pairs | \(zip(captured, plain).map { f($0 / $1) }.joined(separator: ", ")) | \(zip(capturedCPU, plainCPU).map { f($0 / $1) }.joined(separator: ", ")) |")
+    say(
+        "| ratios of the \(captured.count) pairs | \(zip(captured, plain).map { f($0 / $1) }.joined(separator: ", ")) | \(zip(capturedCPU, plainCPU).map { f($0 / $1) }.joined(separator: ", ")) |"
+    )
     say()
 }
 
 if options.wants(2) {
     // 2. Push throughput
-    var pushSeconds: [Double] = [], pushBytes: [Int64] = [], pushBaseline: [Double] = []
+    var pushSeconds: [Double] = []
+    var pushBytes: [Int64] = []
+    var pushBaseline: [Double] = []
     for _ in 0..<options.runs {
         let r = try Scenarios.push(changes: options.pushChanges)
         pushSeconds.append(r.seconds)
@@ -135,7 +156,10 @@ if options.wants(3) {
     var divergences: [Scenarios.Divergence] = []
     var largest: Scenarios.InitialSync?
     for rows in options.initialRows {
-        var seconds: [Double] = [], rss: [Int64] = [], copies: [Double] = [], size: Int64 = 0
+        var seconds: [Double] = []
+        var rss: [Int64] = []
+        var copies: [Double] = []
+        var size: Int64 = 0
         let runs = rows == options.initialRows.last ? options.largeRuns : options.runs
         for run in 0..<runs {
             let (r, _) = try Scenarios.initialSync(rows: rows)
@@ -150,14 +174,18 @@ if options.wants(3) {
                 r.central.stop()
             }
         }
-        say("| \(rows) | \(f(Harness.median(seconds))) | \(Harness.megabytes(rss.sorted()[rss.count / 2])) | \(Harness.megabytes(size)) | \(f(Harness.median(copies), 3)) | \(f(Harness.median(seconds) / Harness.median(copies), 0))× |")
+        say(
+            "| \(rows) | \(f(Harness.median(seconds))) | \(Harness.megabytes(rss.sorted()[rss.count / 2])) | \(Harness.megabytes(size)) | \(f(Harness.median(copies), 3)) | \(f(Harness.median(seconds) / Harness.median(copies), 0))× |"
+        )
     }
     largest?.central.stop()
     let (interrupted, stop) = try Scenarios.initialSync(rows: options.initialRows.first!, interrupt: true)
     interrupted.central.stop()
     say()
     if let stop {
-        say("Interrupted: a first `sync` of \(options.initialRows.first!) rows killed (SIGKILL) after \(f(stop.afterSeconds)) s, with pages committed up to cursor \(stop.killedAt) of \(stop.endedAt); the second `sync` resumed from there and finished in \(f(interrupted.seconds)) s.")
+        say(
+            "Interrupted: a first `sync` of \(options.initialRows.first!) rows killed (SIGKILL) after \(f(stop.afterSeconds)) s, with pages committed up to cursor \(stop.killedAt) of \(stop.endedAt); the second `sync` resumed from there and finished in \(f(interrupted.seconds)) s."
+        )
     }
     say()
     say("## 4. Divergence check")
@@ -185,24 +213,34 @@ if options.wants(5) {
     let daemon = try await Scenarios.daemon(idleSeconds: options.idleSeconds, writes: options.writes)
     say("## 5. Idle footprint")
     say()
-    say("`promo-sync daemon` with nothing to do for \(options.idleSeconds) s, after syncing 1,000 rows; started from its binary on disk (evicted from the page cache first, as after a boot).")
+    say(
+        "`promo-sync daemon` with nothing to do for \(options.idleSeconds) s, after syncing 1,000 rows; started from its binary on disk (evicted from the page cache first, as after a boot)."
+    )
     say()
     say("| | value |")
     say("|---|---|")
     say("| peak RSS (target ≤ 30 MB) | \(Harness.megabytes(daemon.idleRSS)) |")
     say("| of which the daemon's own memory (RssAnon; the rest is mapped code: the binary's and its libraries') | \(Harness.megabytes(daemon.idleAnonymous)) |")
     say("| CPU time | \(f(daemon.idleCPUSeconds, 3)) s (\(f(daemon.idleCPUSeconds / Double(options.idleSeconds) * 100, 3)) %) |")
-    say("| context switches (threads alive throughout) | \(daemon.idleWakeups) (\(f(Double(daemon.idleWakeups) / Double(options.idleSeconds), 1)) per second) |")
-    say("| code order: functions of `\(Scenarios.linkOrderFile)` found in this promo-sync (`make link-order` rewrites a stale file) | \(Scenarios.linkOrderCoverage()) |")
+    say(
+        "| context switches (threads alive throughout) | \(daemon.idleWakeups) (\(f(Double(daemon.idleWakeups) / Double(options.idleSeconds), 1)) per second) |"
+    )
+    say(
+        "| code order: functions of `\(Scenarios.linkOrderFile)` found in this promo-sync (`make link-order` rewrites a stale file) | \(Scenarios.linkOrderCoverage()) |"
+    )
     say()
     say("## 6. Latency")
     say()
-    say("\(options.writes) single-row writes, one after another, each timed from its commit until the centre's acknowledgement is recorded in the replica (daemon running).")
+    say(
+        "\(options.writes) single-row writes, one after another, each timed from its commit until the centre's acknowledgement is recorded in the replica (daemon running)."
+    )
     say()
     say("| | median ms | p99 ms |")
     say("|---|---|---|")
     say("| commit → acknowledged (target median ≤ 100) | \(f(Harness.median(daemon.latencies), 1)) | \(f(Harness.percentile(daemon.latencies, 0.99), 1)) |")
-    say("| baseline: GET /health over libcurl | \(f(Harness.median(daemon.baselineLatencies), 1)) | \(f(Harness.percentile(daemon.baselineLatencies, 0.99), 1)) |")
+    say(
+        "| baseline: GET /health over libcurl | \(f(Harness.median(daemon.baselineLatencies), 1)) | \(f(Harness.percentile(daemon.baselineLatencies, 0.99), 1)) |"
+    )
     say()
 }
 

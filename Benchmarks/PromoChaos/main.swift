@@ -6,8 +6,9 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Transport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `make chaos`: the reliability campaigns of docs/RELIABILITY.md against real promo-central and
@@ -33,20 +34,42 @@ struct Options {
         var i = 1
         while i < arguments.count {
             switch arguments[i] {
-            case "--quick": crashRuns = 10; networkSchedules = 6; centreRuns = 2; powerCuts = 4; badRequests = 1_000; badFiles = 200
-            case "--long": crashRuns = 1_000; networkSchedules = 200; centreRuns = 20; powerCuts = 200
-            case "--runs": i += 1; crashRuns = Int(arguments[i]) ?? crashRuns
-            case "--schedules": i += 1; networkSchedules = Int(arguments[i]) ?? networkSchedules
-            case "--centre-runs": i += 1; centreRuns = Int(arguments[i]) ?? centreRuns
-            case "--power-cuts": i += 1; powerCuts = Int(arguments[i]) ?? powerCuts
-            case "--output": i += 1; output = arguments[i]
+            case "--quick":
+                crashRuns = 10
+                networkSchedules = 6
+                centreRuns = 2
+                powerCuts = 4
+                badRequests = 1_000
+                badFiles = 200
+            case "--long":
+                crashRuns = 1_000
+                networkSchedules = 200
+                centreRuns = 20
+                powerCuts = 200
+            case "--runs":
+                i += 1
+                crashRuns = Int(arguments[i]) ?? crashRuns
+            case "--schedules":
+                i += 1
+                networkSchedules = Int(arguments[i]) ?? networkSchedules
+            case "--centre-runs":
+                i += 1
+                centreRuns = Int(arguments[i]) ?? centreRuns
+            case "--power-cuts":
+                i += 1
+                powerCuts = Int(arguments[i]) ?? powerCuts
+            case "--output":
+                i += 1
+                output = arguments[i]
             case "--only":
                 i += 1
                 only = Set(arguments[i].split(separator: ",").map(String.init))
                 if let unknown = only.first(where: { !Self.campaigns.contains($0) }) {
                     throw BenchError("unknown campaign \(unknown); --only takes \(Self.campaigns.joined(separator: ", ")) (comma-separated)")
                 }
-            default: throw BenchError("unknown option \(arguments[i]); use --quick, --long, --only LIST, --runs N, --schedules N, --centre-runs N, --power-cuts N, --output FILE")
+            default:
+                throw BenchError(
+                    "unknown option \(arguments[i]); use --quick, --long, --only LIST, --runs N, --schedules N, --centre-runs N, --power-cuts N, --output FILE")
             }
             i += 1
         }
@@ -86,7 +109,9 @@ if options.selected("crash") {
         switch victim {
         case "daemon": daemon.kill9()
         case "central": central.kill9()
-        case "both": central.kill9(); daemon.kill9()
+        case "both":
+            central.kill9()
+            daemon.kill9()
         default:
             // A forced resync killed halfway (the daemon is stopped first, as an operator would).
             daemon.kill9()
@@ -101,8 +126,9 @@ if options.selected("crash") {
         if !daemon.process.isRunning { try daemon.restart() }
         do {
             try Campaigns.waitUntilQuiet(writer.replica)
-            let comparison = try Campaigns.compare(expected: writer.expected, replica: writer.replica,
-                                                   centralPath: central.directory + "/central.sqlite", office: "79")
+            let comparison = try Campaigns.compare(
+                expected: writer.expected, replica: writer.replica,
+                centralPath: central.directory + "/central.sqlite", office: "79")
             if !comparison.clean {
                 dirty += 1
                 failures.append("crash run \(run) (\(victim)): \(comparison)")
@@ -112,11 +138,14 @@ if options.selected("crash") {
             failures.append("crash run \(run) (\(victim)): \(error)")
         }
     }
-    let final = try Campaigns.compare(expected: writer.expected, replica: writer.replica,
-                                      centralPath: central.directory + "/central.sqlite", office: "79")
+    let final = try Campaigns.compare(
+        expected: writer.expected, replica: writer.replica,
+        centralPath: central.directory + "/central.sqlite", office: "79")
     say("## 1. Crash campaign")
     say()
-    say("\(options.crashRuns) runs. In each, the office keeps committing plan lines (new rows and changes to earlier ones) while the daemon syncs; at a random moment a process is killed with SIGKILL; it is restarted, writes stop, the office syncs until quiet, and the writer's rows, the replica and the centre are compared row by row and by digest.")
+    say(
+        "\(options.crashRuns) runs. In each, the office keeps committing plan lines (new rows and changes to earlier ones) while the daemon syncs; at a random moment a process is killed with SIGKILL; it is restarted, writes stop, the office syncs until quiet, and the writer's rows, the replica and the centre are compared row by row and by digest."
+    )
     say()
     say("| killed | runs |")
     say("|---|---|")
@@ -159,8 +188,9 @@ if options.selected("network") {
         entry.runs += 1
         do {
             try Campaigns.waitUntilQuiet(writer.replica, timeout: 120)
-            let comparison = try Campaigns.compare(expected: writer.expected, replica: writer.replica,
-                                                   centralPath: central.directory + "/central.sqlite", office: "80")
+            let comparison = try Campaigns.compare(
+                expected: writer.expected, replica: writer.replica,
+                centralPath: central.directory + "/central.sqlite", office: "80")
             if comparison.clean { entry.converged += 1 } else { failures.append("network schedule \(n) (\(name), \(milliseconds) ms): \(comparison)") }
         } catch {
             failures.append("network schedule \(n) (\(name), \(milliseconds) ms): did not converge: \(error)")
@@ -171,7 +201,9 @@ if options.selected("network") {
     let log = (try? String(contentsOfFile: folder.directory + "/daemon.log", encoding: .utf8)) ?? ""
     say("## 2. Network fault schedules")
     say()
-    say("\(options.networkSchedules) schedules through a fault-injecting proxy on loopback (seed \(proxy.seed)). Each puts one kind of fault (or all kinds mixed) on every connection for 0.5–2.5 s while the office keeps writing, then stops the faults; the office must then converge by itself, and the writer's rows, the replica and the centre are compared row by row and by digest.")
+    say(
+        "\(options.networkSchedules) schedules through a fault-injecting proxy on loopback (seed \(proxy.seed)). Each puts one kind of fault (or all kinds mixed) on every connection for 0.5–2.5 s while the office keeps writing, then stops the faults; the office must then converge by itself, and the writer's rows, the replica and the centre are compared row by row and by digest."
+    )
     say()
     say("| fault | schedules | converged, nothing lost or doubled | slowest convergence after the faults stopped |")
     say("|---|---|---|---|")
@@ -179,7 +211,9 @@ if options.selected("network") {
         say("| \(name) | \(entry.runs) | \(entry.converged) | \(String(format: "%.1f", entry.slowest)) s |")
     }
     say()
-    say("Connections by fault drawn: \(proxy.counts.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", ")). Failed cycles logged by the daemon: \(log.components(separatedBy: "sync cycle failed").count - 1).")
+    say(
+        "Connections by fault drawn: \(proxy.counts.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", ")). Failed cycles logged by the daemon: \(log.components(separatedBy: "sync cycle failed").count - 1)."
+    )
     say()
     daemon.stop()
     central.stop()
@@ -206,7 +240,9 @@ if options.selected("centre") {
         var entry = outcomes[name] ?? (0, 0)
         entry.runs += 1
         do {
-            writer.start(); usleep(300_000); writer.stop()
+            writer.start()
+            usleep(300_000)
+            writer.stop()
             try Campaigns.waitUntilQuiet(writer.replica)
             let snapshot = snapshots + "/\(run)"
             if rollback {
@@ -220,7 +256,9 @@ if options.selected("centre") {
                 try Harness.run("promo-central", ["backup", "--data-dir", centralDir, "--to", snapshot + ".backup"])
             }
             // Work the centre acknowledges and then loses.
-            writer.start(); usleep(400_000); writer.stop()
+            writer.start()
+            usleep(400_000)
+            writer.stop()
             try Campaigns.waitUntilQuiet(writer.replica)
             if offline { daemon.stop() }
             if rollback {
@@ -237,7 +275,9 @@ if options.selected("centre") {
             }
             try central.restart()
             // More work at the office, then it syncs by itself.
-            writer.start(); usleep(200_000); writer.stop()
+            writer.start()
+            usleep(200_000)
+            writer.stop()
             if offline { try daemon.restart() }
             try Campaigns.waitUntilQuiet(writer.replica, timeout: 120)
             let comparison = try Campaigns.compare(expected: writer.expected, replica: writer.replica, centralPath: store, office: "83")
@@ -258,7 +298,9 @@ if options.selected("centre") {
     let repairs = try writer.replica.counters()["repairs"] ?? 0
     say("## 2b. The centre rolled back or restored")
     say()
-    say("\(options.centreRuns) runs. In each, the office writes and syncs; the centre is copied (killed with SIGKILL first, so the copy is what a power cut or a disk snapshot leaves) or backed up with `promo-central backup`; the office writes more, which the centre acknowledges; then the copy is put back under the same epoch, or the backup restored with `promo-central restore` (new epoch), with the office's daemon running through it or stopped until after. No person acts at the office: it must end with status OK and equal to the centre, nothing lost or applied twice.")
+    say(
+        "\(options.centreRuns) runs. In each, the office writes and syncs; the centre is copied (killed with SIGKILL first, so the copy is what a power cut or a disk snapshot leaves) or backed up with `promo-central backup`; the office writes more, which the centre acknowledges; then the copy is put back under the same epoch, or the backup restored with `promo-central restore` (new epoch), with the office's daemon running through it or stopped until after. No person acts at the office: it must end with status OK and equal to the centre, nothing lost or applied twice."
+    )
     say()
     say("| case | runs | healed by the office alone |")
     say("|---|---|---|")
@@ -323,7 +365,9 @@ if options.selected("power") {
     }
     say("## 2c. Power cuts at the centre")
     say()
-    say("\(options.powerCuts) runs with the centre under `libPowerCutShim.so` (LD_PRELOAD), which logs the size of every file of its folder at each `fsync`/`fdatasync`. While the office writes and syncs, the centre is killed with SIGKILL and the office frozen (SIGSTOP); every SQLite file of the centre's folder is cut back to the size it last made durable and its `-shm` removed, as a power cut leaves a disk that keeps its promises; then the centre's store is opened and must hold every changeset the office holds as acknowledged. The centre restarts, the office goes on and must converge.")
+    say(
+        "\(options.powerCuts) runs with the centre under `libPowerCutShim.so` (LD_PRELOAD), which logs the size of every file of its folder at each `fsync`/`fdatasync`. While the office writes and syncs, the centre is killed with SIGKILL and the office frozen (SIGSTOP); every SQLite file of the centre's folder is cut back to the size it last made durable and its `-shm` removed, as a power cut leaves a disk that keeps its promises; then the centre's store is opened and must hold every changeset the office holds as acknowledged. The centre restarts, the office goes on and must converge."
+    )
     say()
     say("| | result |")
     say("|---|---|")
@@ -353,7 +397,11 @@ if options.selected("disk") {
     let officeDir = try Harness.temporaryDirectory("chaos-disk-office")
     let centralDir = try Harness.temporaryDirectory("chaos-disk-central")
     if mount(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", officeDir]), mount(["-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", centralDir]) {
-        defer { _ = mount(["-o", "remount,size=64m", officeDir]); _ = Harness.runQuiet("/bin/umount", [officeDir]); _ = Harness.runQuiet("/bin/umount", [centralDir]) }
+        defer {
+            _ = mount(["-o", "remount,size=64m", officeDir])
+            _ = Harness.runQuiet("/bin/umount", [officeDir])
+            _ = Harness.runQuiet("/bin/umount", [centralDir])
+        }
         let central = try CentralProcess(directory: centralDir)
         let folder = OfficeFolder(directory: officeDir)
         try central.addOffice("82", tokenFile: folder.tokenFile)
@@ -363,11 +411,17 @@ if options.selected("disk") {
         var accepted = 0
         var refusal = ""
         for i in 0..<20_000 {
-            let p = try Harness.start("promo-sync", ["plan", "add", "--data-dir", officeDir, "--year", "2025", "--fund", "local", "--amount", String(i + 1), "--note", String(repeating: "x", count: 400)],
-                                      stdout: true, stderrFile: officeDir + "/../chaos-disk-stderr.txt")
+            let p = try Harness.start(
+                "promo-sync",
+                [
+                    "plan", "add", "--data-dir", officeDir, "--year", "2025", "--fund", "local", "--amount", String(i + 1), "--note",
+                    String(repeating: "x", count: 400),
+                ],
+                stdout: true, stderrFile: officeDir + "/../chaos-disk-stderr.txt")
             p.waitUntilExit()
             if p.terminationStatus != 0 {
-                refusal = ((try? String(contentsOfFile: officeDir + "/../chaos-disk-stderr.txt", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                refusal = ((try? String(contentsOfFile: officeDir + "/../chaos-disk-stderr.txt", encoding: .utf8)) ?? "").trimmingCharacters(
+                    in: .whitespacesAndNewlines)
                 break
             }
             accepted += 1
@@ -384,8 +438,9 @@ if options.selected("disk") {
         var roMessage = "not run: the tmpfs could not be remounted read-only"
         var intactWhenReadOnly = true
         if mount(["-o", "remount,ro", officeDir]) {
-            let ro = try Harness.start("promo-sync", ["plan", "add", "--data-dir", officeDir, "--year", "2025", "--fund", "local", "--amount", "1"],
-                                       stdout: true, stderrFile: centralDir + "/ro-stderr.txt")
+            let ro = try Harness.start(
+                "promo-sync", ["plan", "add", "--data-dir", officeDir, "--year", "2025", "--fund", "local", "--amount", "1"],
+                stdout: true, stderrFile: centralDir + "/ro-stderr.txt")
             ro.waitUntilExit()
             roMessage = ((try? String(contentsOfFile: centralDir + "/ro-stderr.txt", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             if ro.terminationStatus == 0 { roMessage = "ACCEPTED a write on a read-only mount" }
@@ -408,8 +463,12 @@ if options.selected("disk") {
         if !converged.hasPrefix("yes") || !intactWhenFull || rowsWhenFull != accepted || !intactWhenReadOnly || roMessage.hasPrefix("ACCEPTED") {
             failures.append("office disk: \(converged), intact \(intactWhenFull), rows \(rowsWhenFull) of \(accepted), read-only: \(roMessage)")
         }
-        say("Office data folder on a 1 MB tmpfs: \(accepted) `promo-sync plan add` commands succeeded, then: “\(refusal.split(separator: "\n").first ?? "")”. The replica passed `integrity_check` (\(intactWhenFull ? "ok" : "DAMAGED")) and held exactly the \(rowsWhenFull) accepted rows.")
-        say("Space back, then remounted read-only: “\(roMessage.split(separator: "\n").first ?? "")”; nothing stored changed (\(intactWhenReadOnly ? "yes" : "NO")).")
+        say(
+            "Office data folder on a 1 MB tmpfs: \(accepted) `promo-sync plan add` commands succeeded, then: “\(refusal.split(separator: "\n").first ?? "")”. The replica passed `integrity_check` (\(intactWhenFull ? "ok" : "DAMAGED")) and held exactly the \(rowsWhenFull) accepted rows."
+        )
+        say(
+            "Space back, then remounted read-only: “\(roMessage.split(separator: "\n").first ?? "")”; nothing stored changed (\(intactWhenReadOnly ? "yes" : "NO"))."
+        )
         say("Writable again: a new write succeeded; converged: \(converged).")
         say()
         // The centre's store full: its answers are 503 (retry), and the office catches up once space returns.
@@ -432,7 +491,9 @@ if options.selected("disk") {
             centreConverged = atCentre == comparisonRows ? "yes: \(atCentre) rows at both" : "NO: \(atCentre) at the centre, \(comparisonRows) at the office"
         } catch { centreConverged = "NO: \(error)" }
         if !centreConverged.hasPrefix("yes") { failures.append("central disk full: \(centreConverged)") }
-        say("Centre's store on a tmpfs shrunk to its current size while the office pushes 2,000 rows: the office recorded “\(refusedWhileFull)”\(centralLog.contains("storage") ? " (the centre answered 503 storage)" : ""); space back: \(centreConverged).")
+        say(
+            "Centre's store on a tmpfs shrunk to its current size while the office pushes 2,000 rows: the office recorded “\(refusedWhileFull)”\(centralLog.contains("storage") ? " (the centre answered 503 storage)" : ""); space back: \(centreConverged)."
+        )
         daemon.stop()
         central.stop()
     } else {
@@ -457,15 +518,21 @@ if options.selected("input") {
     let alive = (try? await HTTPClient().send(HTTPRequest(method: "GET", url: central.url + "/health")).status) == 200
     say("## 4. Bad input")
     say()
-    say("\(result.total) generated requests to every endpoint of the centre (malformed JSON, wrong types, huge and negative numbers, fractions, invalid UTF-8, oversized bodies, SQL-injection strings, unknown members, wrong protocol versions, forged owners, broken hashes, bad query parameters, bad tokens):")
+    say(
+        "\(result.total) generated requests to every endpoint of the centre (malformed JSON, wrong types, huge and negative numbers, fractions, invalid UTF-8, oversized bodies, SQL-injection strings, unknown members, wrong protocol versions, forged owners, broken hashes, bad query parameters, bad tokens):"
+    )
     say()
     say("| answer | requests |")
     say("|---|---|")
     for (status, count) in result.byStatus.sorted(by: { $0.key < $1.key }) { say("| \(status) | \(count) |") }
     say()
-    say("Answers outside 4xx: \(result.not4xx.count)\(result.not4xx.isEmpty ? "" : " (e.g. \(result.not4xx.prefix(3)))"). The centre \(alive ? "still answered /health" : "DID NOT ANSWER /health") and its store was \(before == after ? "unchanged" : "CHANGED") (records, change log position, changesets, office chains).")
+    say(
+        "Answers outside 4xx: \(result.not4xx.count)\(result.not4xx.isEmpty ? "" : " (e.g. \(result.not4xx.prefix(3)))"). The centre \(alive ? "still answered /health" : "DID NOT ANSWER /health") and its store was \(before == after ? "unchanged" : "CHANGED") (records, change log position, changesets, office chains)."
+    )
     say()
-    say("Pushes carry one defect each on an otherwise correct changeset chained onto the office's head, so forged writers and owners reach the trust boundary; each must get its own refusal:")
+    say(
+        "Pushes carry one defect each on an otherwise correct changeset chained onto the office's head, so forged writers and owners reach the trust boundary; each must get its own refusal:"
+    )
     say()
     say("| defect | sent | got its own status and code |")
     say("|---|---|---|")
@@ -473,12 +540,17 @@ if options.selected("input") {
     say()
     if !result.wrongRefusal.isEmpty { say("Wrong refusals: \(result.wrongRefusal.prefix(5))") }
     if !result.not4xx.isEmpty || !alive || before != after || !result.wrongRefusal.isEmpty {
-        failures.append("bad requests: \(result.not4xx.count) not 4xx, \(result.wrongRefusal.count) wrong refusals, alive \(alive), unchanged \(before == after)")
+        failures.append(
+            "bad requests: \(result.not4xx.count) not 4xx, \(result.wrongRefusal.count) wrong refusals, alive \(alive), unchanged \(before == after)")
     }
     let files = try BadInput.files(replica: replica, count: options.badFiles)
     say()
-    say("\(files.csv) generated CSV files with a defect each: \(files.csvRefused) refused whole with a line-numbered reason, \(files.csvCrashes) accepted or crashed; the replica was \(files.replicaUnchanged ? "unchanged" : "CHANGED").")
-    say("\(files.configs) mutated configuration files: \(files.configsRefused) refused with a message naming the key or line, \(files.configsLoaded) still valid; none crashed.")
+    say(
+        "\(files.csv) generated CSV files with a defect each: \(files.csvRefused) refused whole with a line-numbered reason, \(files.csvCrashes) accepted or crashed; the replica was \(files.replicaUnchanged ? "unchanged" : "CHANGED")."
+    )
+    say(
+        "\(files.configs) mutated configuration files: \(files.configsRefused) refused with a message naming the key or line, \(files.configsLoaded) still valid; none crashed."
+    )
     if files.csvCrashes > 0 || !files.replicaUnchanged { failures.append("bad files: \(files)") }
     say()
     central.stop()
@@ -499,14 +571,22 @@ if options.selected("concurrent") {
             try Int.fetchOne($0, sql: "SELECT count(*) FROM record WHERE tbl = 'plan_line' AND office = '91'") ?? 0
         }
         let local = try replica.count(.planLine)
-        converged = atCentre == result.expected && local == result.expected ? "yes: \(atCentre) rows at the office and the centre" : "NO: \(local) at the office, \(atCentre) at the centre, \(result.expected) written"
+        converged =
+            atCentre == result.expected && local == result.expected
+            ? "yes: \(atCentre) rows at the office and the centre" : "NO: \(local) at the office, \(atCentre) at the centre, \(result.expected) written"
     } catch { converged = "NO: \(error)" }
     say("## 5. Concurrent writers")
     say()
-    say("While the daemon synced: \(result.commands) `promo-sync plan add` commands in 4 parallel streams, \(result.shell) inserts by the `sqlite3` shell and \(result.inProcess) by another program's connection, all at once.")
+    say(
+        "While the daemon synced: \(result.commands) `promo-sync plan add` commands in 4 parallel streams, \(result.shell) inserts by the `sqlite3` shell and \(result.inProcess) by another program's connection, all at once."
+    )
     say()
-    say("Commands that failed: \(result.failures.count)\(result.failures.isEmpty ? "" : " (\(result.failures.prefix(2)))"); messages mentioning \"locked\": \(result.lockedMessages). Converged: \(converged).")
-    if !result.failures.isEmpty || result.lockedMessages > 0 || !converged.hasPrefix("yes") { failures.append("concurrent writers: \(result.failures.count) failed, converged \(converged)") }
+    say(
+        "Commands that failed: \(result.failures.count)\(result.failures.isEmpty ? "" : " (\(result.failures.prefix(2)))"); messages mentioning \"locked\": \(result.lockedMessages). Converged: \(converged)."
+    )
+    if !result.failures.isEmpty || result.lockedMessages > 0 || !converged.hasPrefix("yes") {
+        failures.append("concurrent writers: \(result.failures.count) failed, converged \(converged)")
+    }
     say()
     daemon.stop()
     central.stop()
@@ -514,7 +594,9 @@ if options.selected("concurrent") {
 
 say("## Verdict")
 say()
-say(failures.isEmpty ? "Nothing lost, nothing applied twice, every replica equal to the centre." : "FAILURES:\n" + failures.map { "- " + $0 }.joined(separator: "\n"))
+say(
+    failures.isEmpty
+        ? "Nothing lost, nothing applied twice, every replica equal to the centre." : "FAILURES:\n" + failures.map { "- " + $0 }.joined(separator: "\n"))
 say()
 say("Total time: \(Int(Date().timeIntervalSince(started))) s.")
 try? FileManager.default.createDirectory(atPath: URL(fileURLWithPath: options.output).deletingLastPathComponent().path, withIntermediateDirectories: true)

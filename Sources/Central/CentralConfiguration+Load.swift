@@ -68,7 +68,8 @@ extension CentralConfiguration {
         }
         // A private key others can read is refused with its own chmod, not as a malformed setting.
         if let key = configuration.tls?.privateKey,
-           let problem = FilePermissions.checkFile(.privateKey, name: "the TLS key (server.tls_key)", path: key) {
+            let problem = FilePermissions.checkFile(.privateKey, name: "the TLS key (server.tls_key)", path: key)
+        {
             throw CentralError(problem)
         }
         return configuration

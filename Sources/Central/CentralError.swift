@@ -9,23 +9,45 @@ public struct CentralError: Error, Sendable, CustomStringConvertible {
     /// The stable codes of the protocol's error bodies and of the commands' failures.
     public enum Code: String, Sendable, CaseIterable {
         // The request: its form, its size, its sender.
-        case badRequest = "bad_request", bodyTooLarge = "body_too_large", unsupportedEncoding = "unsupported_encoding"
-        case tooManyChanges = "too_many_changes", unknownTable = "unknown_table", unauthorized, rateLimited = "rate_limited"
-        case notFound = "not_found", `internal`
+        case badRequest = "bad_request"
+        case bodyTooLarge = "body_too_large"
+        case unsupportedEncoding = "unsupported_encoding"
+        case tooManyChanges = "too_many_changes"
+        case unknownTable = "unknown_table"
+        case unauthorized
+        case rateLimited = "rate_limited"
+        case notFound = "not_found"
+        case `internal`
         // A changeset's chain and its writer's rights.
-        case brokenChain = "broken_chain", sequenceGap = "sequence_gap", sequenceConflict = "sequence_conflict"
-        case forbiddenWriter = "forbidden_writer", forbiddenOwner = "forbidden_owner", unknownParent = "unknown_parent"
+        case brokenChain = "broken_chain"
+        case sequenceGap = "sequence_gap"
+        case sequenceConflict = "sequence_conflict"
+        case forbiddenWriter = "forbidden_writer"
+        case forbiddenOwner = "forbidden_owner"
+        case unknownParent = "unknown_parent"
         case officeMerged = "office_merged"
         // Versions (docs/OPERATIONS.md, "Rolling out a release").
-        case upgradeOffice = "upgrade_office", upgradeCentre = "upgrade_centre", officeVersionFrozen = "office_version_frozen"
+        case upgradeOffice = "upgrade_office"
+        case upgradeCentre = "upgrade_centre"
+        case officeVersionFrozen = "office_version_frozen"
         // The centre's own commands.
-        case statusTransition = "status_transition", resolutionAuthority = "resolution_authority", resolved
-        case unknownDecision = "unknown_decision", unknownChoice = "unknown_choice", unknownFund = "unknown_fund"
-        case officeExists = "office_exists", notRevoked = "not_revoked", notMerged = "not_merged", mergeNotInMap = "merge_not_in_map"
-        case exists, duplicate, badTime = "bad_time"
+        case statusTransition = "status_transition"
+        case resolutionAuthority = "resolution_authority"
+        case resolved
+        case unknownDecision = "unknown_decision"
+        case unknownChoice = "unknown_choice"
+        case unknownFund = "unknown_fund"
+        case officeExists = "office_exists"
+        case notRevoked = "not_revoked"
+        case notMerged = "not_merged"
+        case mergeNotInMap = "merge_not_in_map"
+        case exists, duplicate
+        case badTime = "bad_time"
         // The store, its files and its logs.
-        case storage, busy, unreadable, configuration, tls, unsafePermissions = "unsafe_permissions"
-        case notReplayable = "not_replayable", unknownJournalKind = "unknown_journal_kind"
+        case storage, busy, unreadable, configuration, tls
+        case unsafePermissions = "unsafe_permissions"
+        case notReplayable = "not_replayable"
+        case unknownJournalKind = "unknown_journal_kind"
     }
 
     public let status: HTTPResponse.Status
@@ -37,8 +59,10 @@ public struct CentralError: Error, Sendable, CustomStringConvertible {
     /// What failed underneath (a SQLite error behind `storage`): logged at the centre, never sent.
     public let underlying: (any Error)?
 
-    public init(_ status: HTTPResponse.Status, _ code: Code, _ message: String, hint: String? = nil, row: SyncedRowKey? = nil,
-                underlying: (any Error)? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, _ code: Code, _ message: String, hint: String? = nil, row: SyncedRowKey? = nil,
+        underlying: (any Error)? = nil
+    ) {
         self.status = status
         self.code = code
         self.message = message

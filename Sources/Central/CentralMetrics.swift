@@ -19,17 +19,32 @@ public final class CentralMetrics: Sendable {
     let totalsFailing: Gauge
 
     public init() {
-        pushesApplied = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "pushes", unitName: "total", helpText: "Changesets received, by outcome."), labels: [("outcome", "applied")])
-        pushesDuplicate = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "pushes", unitName: "total", helpText: "Changesets received, by outcome."), labels: [("outcome", "duplicate")])
-        changesReceived = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "changes_received", unitName: "total", helpText: "Changes in applied changesets."))
+        pushesApplied = registry.makeCounter(
+            descriptor: .init(namespace: "promo_central", metricName: "pushes", unitName: "total", helpText: "Changesets received, by outcome."),
+            labels: [("outcome", "applied")])
+        pushesDuplicate = registry.makeCounter(
+            descriptor: .init(namespace: "promo_central", metricName: "pushes", unitName: "total", helpText: "Changesets received, by outcome."),
+            labels: [("outcome", "duplicate")])
+        changesReceived = registry.makeCounter(
+            descriptor: .init(namespace: "promo_central", metricName: "changes_received", unitName: "total", helpText: "Changes in applied changesets."))
         pulls = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "pulls", unitName: "total", helpText: "Pull pages served."))
-        recordsServed = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "records_served", unitName: "total", helpText: "Records sent in pull pages."))
-        clientErrors = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "errors", unitName: "total", helpText: "Requests answered with an error, by class."), labels: [("class", "client")])
-        serverErrors = registry.makeCounter(descriptor: .init(namespace: "promo_central", metricName: "errors", unitName: "total", helpText: "Requests answered with an error, by class."), labels: [("class", "server")])
+        recordsServed = registry.makeCounter(
+            descriptor: .init(namespace: "promo_central", metricName: "records_served", unitName: "total", helpText: "Records sent in pull pages."))
+        clientErrors = registry.makeCounter(
+            descriptor: .init(namespace: "promo_central", metricName: "errors", unitName: "total", helpText: "Requests answered with an error, by class."),
+            labels: [("class", "client")])
+        serverErrors = registry.makeCounter(
+            descriptor: .init(namespace: "promo_central", metricName: "errors", unitName: "total", helpText: "Requests answered with an error, by class."),
+            labels: [("class", "server")])
         offices = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "offices", unitName: "", helpText: "Registered offices."))
-        openConflicts = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "open_conflicts", unitName: "", helpText: "Conflict records no one has resolved."))
-        logPosition = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "change_log_position", unitName: "", helpText: "The newest position in the change log."))
-        totalsFailing = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "offices_totals_failing", unitName: "", helpText: "Offices whose consolidated totals cannot be recomputed (see the log); their last totals stand."))
+        openConflicts = registry.makeGauge(
+            descriptor: .init(namespace: "promo_central", metricName: "open_conflicts", unitName: "", helpText: "Conflict records no one has resolved."))
+        logPosition = registry.makeGauge(
+            descriptor: .init(namespace: "promo_central", metricName: "change_log_position", unitName: "", helpText: "The newest position in the change log."))
+        totalsFailing = registry.makeGauge(
+            descriptor: .init(
+                namespace: "promo_central", metricName: "offices_totals_failing", unitName: "",
+                helpText: "Offices whose consolidated totals cannot be recomputed (see the log); their last totals stand."))
     }
 
     func recordStatus(_ code: Int) {
@@ -39,9 +54,12 @@ public final class CentralMetrics: Sendable {
     /// The exposition text, with the store's gauges read now.
     public func exposition(store: CentralStore) -> String {
         if let (officeCount, conflicts, position) = try? store.database.read({ db in
-            (try Int.fetchOne(db, sql: "SELECT count(*) FROM office WHERE revoked_at IS NULL") ?? 0,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND json_extract(fields, '$.resolution') IS NULL") ?? 0,
-             try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0)
+            (
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM office WHERE revoked_at IS NULL") ?? 0,
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND json_extract(fields, '$.resolution') IS NULL") ?? 0,
+                try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0
+            )
         }) {
             offices.set(Double(officeCount))
             openConflicts.set(Double(conflicts))

@@ -39,8 +39,9 @@ extension CentralStore {
 
     static func chainProblems(_ db: Database, office: String?) throws -> [ChainProblem] {
         var problems: [ChainProblem] = []
-        let offices = try Row.fetchAll(db, sql: "SELECT code, last_sequence, last_hash FROM office WHERE ?1 IS NULL OR code = ?1 ORDER BY code",
-                                       arguments: [office])
+        let offices = try Row.fetchAll(
+            db, sql: "SELECT code, last_sequence, last_hash FROM office WHERE ?1 IS NULL OR code = ?1 ORDER BY code",
+            arguments: [office])
         for officeRow in offices {
             let code: String = officeRow["code"]
             var expectedPrevious = Changeset.genesisHash
@@ -64,14 +65,19 @@ extension CentralStore {
                 expectedSequence = sequence + 1
             }
             if (officeRow["last_sequence"] as Int64) != expectedSequence - 1 || (officeRow["last_hash"] as String) != expectedPrevious {
-                problems.append(ChainProblem(office: code, sequence: officeRow["last_sequence"], problem: "the office's recorded chain head does not match its stored changesets"))
+                problems.append(
+                    ChainProblem(
+                        office: code, sequence: officeRow["last_sequence"], problem: "the office's recorded chain head does not match its stored changesets"))
             }
         }
         // A changeset of an office the store does not list (its office row was removed).
-        for row in try Row.fetchAll(db, sql: """
-            SELECT office, min(sequence) AS sequence FROM changeset WHERE (?1 IS NULL OR office = ?1) AND office NOT IN (SELECT code FROM office)
-            GROUP BY office ORDER BY office
-            """, arguments: [office]) {
+        for row in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT office, min(sequence) AS sequence FROM changeset WHERE (?1 IS NULL OR office = ?1) AND office NOT IN (SELECT code FROM office)
+                GROUP BY office ORDER BY office
+                """, arguments: [office])
+        {
             problems.append(ChainProblem(office: row["office"], sequence: row["sequence"], problem: "belongs to an office the store does not list"))
         }
         return problems
@@ -98,10 +104,12 @@ extension CentralStore {
                 ).map { row in
                     let hlc: String = row["hlc"]
                     let journalPosition: Int64? = row["journal_position"]
-                    let writer: String = row["pushed_by"] ?? (journalPosition != nil ? OfficeCode.central.rawValue : nil)
+                    let writer: String =
+                        row["pushed_by"] ?? (journalPosition != nil ? OfficeCode.central.rawValue : nil)
                         ?? row["writer"] ?? String(hlc.split(separator: "-").last ?? "")
-                    return AuditEntry(table: row["tbl"], id: row["id"], writer: writer, changeset: row["sequence"],
-                                      journalPosition: journalPosition, hlc: hlc, op: row["op"], fields: row["fields"])
+                    return AuditEntry(
+                        table: row["tbl"], id: row["id"], writer: writer, changeset: row["sequence"],
+                        journalPosition: journalPosition, hlc: hlc, op: row["op"], fields: row["fields"])
                 }
             }
         } catch {

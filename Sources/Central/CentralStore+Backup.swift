@@ -34,7 +34,13 @@ extension CentralStore {
         }
         do {
             // Check the backup is a readable central store before touching anything.
-            let check = try DatabaseQueue(path: backupPath, configuration: { var c = Configuration(); c.readonly = true; return c }())
+            let check = try DatabaseQueue(
+                path: backupPath,
+                configuration: {
+                    var c = Configuration()
+                    c.readonly = true
+                    return c
+                }())
             _ = try check.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") }
             try check.close()
             if fm.fileExists(atPath: storePath) {
@@ -55,8 +61,9 @@ extension CentralStore {
         } catch let error as CentralError {
             throw error
         } catch {
-            throw CentralError(.internalServerError, .storage, "restore from \(backupPath) failed: \(error)",
-                               hint: "The backup must be a file written by promo-central backup; the current store was left as it was or kept aside.")
+            throw CentralError(
+                .internalServerError, .storage, "restore from \(backupPath) failed: \(error)",
+                hint: "The backup must be a file written by promo-central backup; the current store was left as it was or kept aside.")
         }
     }
 

@@ -89,11 +89,14 @@ extension CentralStore {
         do {
             return try database.read { db in
                 try Row.fetchAll(
-                    db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND deleted_at IS NULL AND (?1 IS NULL OR office = ?1) ORDER BY office, id",
+                    db,
+                    sql:
+                        "SELECT id, office, fields FROM record WHERE tbl = 'project' AND deleted_at IS NULL AND (?1 IS NULL OR office = ?1) ORDER BY office, id",
                     arguments: [office]
                 ).map { row in
-                    CentralProject(id: row["id"], office: row["office"],
-                                   fields: try FieldCoding.decode(row["fields"] as String))
+                    CentralProject(
+                        id: row["id"], office: row["office"],
+                        fields: try FieldCoding.decode(row["fields"] as String))
                 }
             }
         } catch {
@@ -103,8 +106,10 @@ extension CentralStore {
 
     /// Records a decision of the centre on a project (by id, or `OFFICE/CODE`). A move the status
     /// machine does not allow from the project's current status is refused before anything is written.
-    public func decide(project reference: String, _ decision: CentreDecision, reference document: String? = nil,
-                       now: Date = Date()) throws(CentralError) {
+    public func decide(
+        project reference: String, _ decision: CentreDecision, reference document: String? = nil,
+        now: Date = Date()
+    ) throws(CentralError) {
         do {
             try database.write { db in
                 try Self.decide(db, project: reference, decision, document: document, now: now, position: Self.nextPosition(db), recorded: nil)
@@ -116,27 +121,32 @@ extension CentralStore {
 
     /// A decision, journaled with the clocks and event id it was given; `recorded` (a replay)
     /// gives them back instead of new ones.
-    static func decide(_ db: Database, project reference: String, _ decision: CentreDecision, document: String?, now: Date,
-                       position: Int64, recorded: CentreAction.Decided?) throws {
+    static func decide(
+        _ db: Database, project reference: String, _ decision: CentreDecision, document: String?, now: Date,
+        position: Int64, recorded: CentreAction.Decided?
+    ) throws {
         let project = try findProject(db, reference)
         let fund = project.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
         guard fund == .national else {
-            throw CentralError(.conflict, .forbiddenOwner, "project \(reference) is a local-fund project: the province owns its decisions",
-                               hint: "The centre decides national-fund projects only.")
+            throw CentralError(
+                .conflict, .forbiddenOwner, "project \(reference) is a local-fund project: the province owns its decisions",
+                hint: "The centre decides national-fund projects only.")
         }
         if case .approve(let amount) = decision { try checkAmount(amount) }
         if case .adjust(let amount) = decision { try checkAmount(amount) }
         if let to = decision.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) {
             let from = project.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) ?? .draft
             guard StatusMachine.owner(from: from, to: to, fund: .national) == .centre else {
-                throw CentralError(.conflict, .statusTransition,
-                                   "project \(reference) is \(from.rawValue); the centre cannot move it to \(to.rawValue)",
-                                   hint: "See docs/CONFLICTS.md for the status machine.")
+                throw CentralError(
+                    .conflict, .statusTransition,
+                    "project \(reference) is \(from.rawValue); the centre cannot move it to \(to.rawValue)",
+                    hint: "See docs/CONFLICTS.md for the status machine.")
             }
         }
         var clock = try centreClock(db)
-        let change = Change(table: .project, id: RowID(unchecked: project.id), op: .upsert,
-                            hlc: stamp(&clock, recorded: recorded?.stamps.first, now: now), fields: decision.fields)
+        let change = Change(
+            table: .project, id: RowID(unchecked: project.id), op: .upsert,
+            hlc: stamp(&clock, recorded: recorded?.stamps.first, now: now), fields: decision.fields)
         // The decision goes into the project's event log, for its office.
         let event = Change(
             table: .projectEvent, id: recorded.map { RowID(unchecked: $0.event) } ?? RowID.make(now: now), op: .upsert,
@@ -148,8 +158,12 @@ extension CentralStore {
             ])
         try saveCentreClock(db, clock)
         _ = try ingest(db, changes: [change, event], from: .central, position: position, at: now)
-        try journal(db, .decided(.init(project: project.id, decision: decision.name, amount: decision.amount, document: document,
-                                       stamps: [change.hlc, event.hlc], event: event.id.rawValue)), at: now, position: position)
+        try journal(
+            db,
+            .decided(
+                .init(
+                    project: project.id, decision: decision.name, amount: decision.amount, document: document,
+                    stamps: [change.hlc, event.hlc], event: event.id.rawValue)), at: now, position: position)
     }
 
     /// The clock of a change the centre makes: the next tick of its clock, or in a replay the
@@ -169,8 +183,9 @@ extension CentralStore {
                     arguments: [office]
                 ).map { row in
                     let fields = try FieldCoding.decode(row["fields"] as String)
-                    return CentralConflict(record: fields, id: row["id"], office: row["office"],
-                                           description: try Self.describe(db, id: row["id"], office: row["office"], fields))
+                    return CentralConflict(
+                        record: fields, id: row["id"], office: row["office"],
+                        description: try Self.describe(db, id: row["id"], office: row["office"], fields))
                 }.filter { all || $0.record["resolution"] == .null || $0.record["resolution"] == nil }
             }
         } catch {
@@ -181,7 +196,9 @@ extension CentralStore {
     /// A conflict's record by its business keys, read from the records the centre holds.
     static func describe(_ db: Database, id: String, office: String, _ c: [String: FieldValue]) throws -> ConflictDescription {
         func fields(_ table: String, _ id: String?) throws -> [String: FieldValue] {
-            guard let id, let text = try String.fetchOne(db, sql: "SELECT fields FROM record WHERE tbl = ? AND id = ?", arguments: [table, id]) else { return [:] }
+            guard let id, let text = try String.fetchOne(db, sql: "SELECT fields FROM record WHERE tbl = ? AND id = ?", arguments: [table, id]) else {
+                return [:]
+            }
             return try FieldCoding.decode(text)
         }
         let table = c["table"]?.text ?? "?"
@@ -192,8 +209,9 @@ extension CentralStore {
         }
         return ConflictDescription(
             id: id, rule: c["rule"]?.text ?? "?",
-            record: ConflictDescription.record(table: table, kind: row["kind"]?.text, voucher: row["voucher"]?.text, projectCode: project["code"]?.text,
-                                               planYear: row["year"]?.integer, planFund: row["fund_source"]?.text, programCode: row["code"]?.text),
+            record: ConflictDescription.record(
+                table: table, kind: row["kind"]?.text, voucher: row["voucher"]?.text, projectCode: project["code"]?.text,
+                planYear: row["year"]?.integer, planFund: row["fund_source"]?.text, programCode: row["code"]?.text),
             office: office, writer: c["writer"]?.text ?? "?", hlc: c["hlc"]?.text ?? "", message: c["message"]?.text ?? "",
             mine: decode("mine"), theirs: decode("theirs"),
             state: ConflictDescription.state(resolution: c["resolution"]?.text, resolvedBy: c["resolved_by"]?.text),
@@ -211,11 +229,14 @@ extension CentralStore {
         }
     }
 
-    static func resolve(_ db: Database, conflict id: String, _ choice: ResolutionChoice, note: String?, now: Date,
-                        position: Int64, recorded: CentreAction.Resolved?) throws {
-        guard let row = try Row.fetchOne(
-            db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (id = ? OR id LIKE ?)",
-            arguments: [id, id.count >= 6 ? id + "%" : id])
+    static func resolve(
+        _ db: Database, conflict id: String, _ choice: ResolutionChoice, note: String?, now: Date,
+        position: Int64, recorded: CentreAction.Resolved?
+    ) throws {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (id = ? OR id LIKE ?)",
+                arguments: [id, id.count >= 6 ? id + "%" : id])
         else {
             throw CentralError(.notFound, .notFound, "no conflict '\(id)'", hint: "List them with: promo-central conflicts list")
         }
@@ -228,35 +249,47 @@ extension CentralStore {
             db, sql: "SELECT json_extract(fields, '$.fund_source') FROM record WHERE tbl = 'project' AND id = ?", arguments: [aggregate]
         ).flatMap(FundSource.init(rawValue:))
         if choice == .accept, let rule = fields["rule"]?.text.flatMap(ConflictRule.init(rawValue:)), rule.acceptingSide(fund: fund) != .centre {
-            throw CentralError(.forbidden, .resolutionAuthority,
-                               "only office \(row["office"] as String) can accept its change here (\(rule.rawValue))",
-                               hint: "The centre may dismiss it, or ask the office to resolve it.")
+            throw CentralError(
+                .forbidden, .resolutionAuthority,
+                "only office \(row["office"] as String) can accept its change here (\(rule.rawValue))",
+                hint: "The centre may dismiss it, or ask the office to resolve it.")
         }
         var clock = try centreClock(db)
         let change = Change(
             table: .conflictResolution, id: recorded.map { RowID(unchecked: $0.resolution) } ?? RowID.make(now: now), op: .upsert,
             hlc: stamp(&clock, recorded: recorded?.stamp, now: now),
-            fields: ["office": .text(row["office"]), "conflict_id": .text(row["id"]), "aggregate_id": .text(aggregate),
-                     "choice": .text(choice.rawValue), "resolved_by": .text(OfficeCode.central.rawValue),
-                     "note": note.map(FieldValue.text) ?? .null])
+            fields: [
+                "office": .text(row["office"]), "conflict_id": .text(row["id"]), "aggregate_id": .text(aggregate),
+                "choice": .text(choice.rawValue), "resolved_by": .text(OfficeCode.central.rawValue),
+                "note": note.map(FieldValue.text) ?? .null,
+            ])
         try saveCentreClock(db, clock)
         _ = try ingest(db, changes: [change], from: .central, position: position, at: now)
-        try journal(db, .conflictResolved(.init(conflict: row["id"], choice: choice.rawValue, note: note, resolution: change.id.rawValue,
-                                                stamp: change.hlc)), at: now, position: position)
+        try journal(
+            db,
+            .conflictResolved(
+                .init(
+                    conflict: row["id"], choice: choice.rawValue, note: note, resolution: change.id.rawValue,
+                    stamp: change.hlc)), at: now, position: position)
     }
 
     static func findProject(_ db: Database, _ reference: String) throws -> CentralProject {
         let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
-        let row = parts.count == 2
-            ? try Row.fetchOne(db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND office = ? AND json_extract(fields, '$.code') = ? AND deleted_at IS NULL",
-                               arguments: [parts[0], parts[1]])
+        let row =
+            parts.count == 2
+            ? try Row.fetchOne(
+                db,
+                sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND office = ? AND json_extract(fields, '$.code') = ? AND deleted_at IS NULL",
+                arguments: [parts[0], parts[1]])
             : try Row.fetchOne(db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND id = ? AND deleted_at IS NULL", arguments: [reference])
         guard let row else {
-            throw CentralError(.notFound, .notFound, "no project '\(reference)' at the centre",
-                               hint: "Give the project id, or OFFICE/CODE such as 79/HCM-01 (promo-central project list).")
+            throw CentralError(
+                .notFound, .notFound, "no project '\(reference)' at the centre",
+                hint: "Give the project id, or OFFICE/CODE such as 79/HCM-01 (promo-central project list).")
         }
-        return CentralProject(id: row["id"], office: row["office"],
-                              fields: try FieldCoding.decode(row["fields"] as String))
+        return CentralProject(
+            id: row["id"], office: row["office"],
+            fields: try FieldCoding.decode(row["fields"] as String))
     }
 
     static func checkAmount(_ amount: Int64) throws {

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import Synchronization
 import SyncCore
+import Synchronization
 
 /// Digest trees per office, kept until the office's records change.
 final class DigestCache: Sendable {
@@ -42,13 +42,16 @@ extension CentralStore {
             return try database.read { db in
                 var out: [PulledRecord] = []
                 for id in ids {
-                    guard let row = try Row.fetchOne(
-                        db, sql: "SELECT fields, deleted_at, seq FROM record WHERE tbl = ? AND id = ? AND office = ?",
-                        arguments: [table.rawValue, id, office.rawValue]) else { continue }
-                    out.append(PulledRecord(
-                        cursor: PullCursor(row["seq"]), table: table.rawValue, id: id, office: office,
-                        deleted: (row["deleted_at"] as String?) != nil,
-                        fields: try FieldCoding.decode(row["fields"] as String)))
+                    guard
+                        let row = try Row.fetchOne(
+                            db, sql: "SELECT fields, deleted_at, seq FROM record WHERE tbl = ? AND id = ? AND office = ?",
+                            arguments: [table.rawValue, id, office.rawValue])
+                    else { continue }
+                    out.append(
+                        PulledRecord(
+                            cursor: PullCursor(row["seq"]), table: table.rawValue, id: id, office: office,
+                            deleted: (row["deleted_at"] as String?) != nil,
+                            fields: try FieldCoding.decode(row["fields"] as String)))
                 }
                 return out
             }

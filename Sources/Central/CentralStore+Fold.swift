@@ -12,8 +12,10 @@ extension CentralStore {
     /// `position` is the changeset's or journal entry's that carries the changes: each history row
     /// keeps it with the writer. The centre's clock takes in the changes at `now` to the second,
     /// the time the changeset or journal entry records, so a replay moves it the same way.
-    static func ingest(_ db: Database, changes: [Change], from writer: OfficeCode, sequence: ChangesetSequence? = nil,
-                       position: Int64, at now: Date) throws -> Int {
+    static func ingest(
+        _ db: Database, changes: [Change], from writer: OfficeCode, sequence: ChangesetSequence? = nil,
+        position: Int64, at now: Date
+    ) throws -> Int {
         var touchedRows: Set<SyncedRowKey> = []
         var byAggregate: [String: [Change]] = [:]
         var hadHistory: [String: Bool] = [:]
@@ -34,8 +36,10 @@ extension CentralStore {
             if hadHistory[aggregate] == nil {
                 hadHistory[aggregate] = try Bool.fetchOne(hasHistory, arguments: [aggregate]) ?? false
             }
-            try insertHistory.execute(arguments: [change.table.rawValue, change.id.rawValue, aggregate, change.hlc.description,
-                                                  change.op.rawValue, FieldCoding.encode(change.fields), writer.rawValue, position])
+            try insertHistory.execute(arguments: [
+                change.table.rawValue, change.id.rawValue, aggregate, change.hlc.description,
+                change.op.rawValue, FieldCoding.encode(change.fields), writer.rawValue, position,
+            ])
             if db.changesCount > 0 { new += 1 }
             byAggregate[aggregate, default: []].append(change)
             touchedRows.insert(SyncedRowKey(change.table, change.id.rawValue))
@@ -54,8 +58,10 @@ extension CentralStore {
         for aggregate in byAggregate.keys.sorted() {
             // A new aggregate's whole history is in this batch: no need to read it back.
             let history = hadHistory[aggregate] == true ? nil : byAggregate[aggregate]
-            offices.formUnion(try refold(db, aggregate: aggregate, history: history, republish: touchedRows, rehomed: rehomed,
-                                         echo: sequence.map { (writer.rawValue, $0.rawValue, sentWhole) }, positions: &positions))
+            offices.formUnion(
+                try refold(
+                    db, aggregate: aggregate, history: history, republish: touchedRows, rehomed: rehomed,
+                    echo: sequence.map { (writer.rawValue, $0.rawValue, sentWhole) }, positions: &positions))
         }
         // Totals are recomputed once before they are next read, not after every changeset: a
         // backlog of a hundred changesets costs one recomputation.
@@ -68,8 +74,9 @@ extension CentralStore {
     /// The owner and aggregate of a row as the centre stores it, or nil for a row it does not hold.
     static func storedRow(_ db: Database, _ table: SyncedTable, _ id: String) throws -> (office: String, aggregate: String?)? {
         // Read through a cursor, whose row is not copied as `fetchOne`'s is.
-        let rows = try Row.fetchCursor(try db.cachedStatement(sql: "SELECT office, aggregate FROM record WHERE tbl = ? AND id = ?"),
-                                       arguments: [table.rawValue, id])
+        let rows = try Row.fetchCursor(
+            try db.cachedStatement(sql: "SELECT office, aggregate FROM record WHERE tbl = ? AND id = ?"),
+            arguments: [table.rawValue, id])
         guard let row = try rows.next() else { return nil }
         return (row[0], row[1])
     }
@@ -82,8 +89,9 @@ extension CentralStore {
         if change.table.isAggregateRoot { return change.id.rawValue }
         let field = change.table == .conflictResolution ? "aggregate_id" : "project_id"
         if let id = change.fields[field]?.text { return id }
-        throw CentralError.badRequest("\(change.table.rawValue) \(change.id) names no \(field) and is not known to the centre",
-                                      hint: "Send the whole row the first time it is pushed.")
+        throw CentralError.badRequest(
+            "\(change.table.rawValue) \(change.id) names no \(field) and is not known to the centre",
+            hint: "Send the whole row the first time it is pushed.")
     }
 
     /// Refolds one aggregate and writes what changed; returns the offices whose records changed.
@@ -94,9 +102,11 @@ extension CentralStore {
     /// therefore has no conflict records yet); otherwise it is read from the store. `echo` names
     /// the writer, its changeset and the rows it sent whole: such a row published exactly as sent
     /// is marked as that office's echo. `positions` hands out the change-log positions.
-    static func refold(_ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<SyncedRowKey> = [], rehomed: [String: String],
-                       echo: (office: String, sequence: Int64, rows: [SyncedRowKey: [String: FieldValue]])? = nil,
-                       positions: inout LogPositions) throws -> Set<String> {
+    static func refold(
+        _ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<SyncedRowKey> = [], rehomed: [String: String],
+        echo: (office: String, sequence: Int64, rows: [SyncedRowKey: [String: FieldValue]])? = nil,
+        positions: inout LogPositions
+    ) throws -> Set<String> {
         var changes: [Change] = []
         if let history {
             changes = history
@@ -104,9 +114,10 @@ extension CentralStore {
             let statement = try db.cachedStatement(sql: "SELECT tbl, id, hlc, op, fields FROM history WHERE aggregate = ?")
             for row in try Row.fetchAll(statement, arguments: [aggregate]) {
                 guard let table = SyncedTable(rawValue: row["tbl"]), let op = ChangeOperation(rawValue: row["op"]) else { continue }
-                changes.append(Change(
-                    table: table, id: RowID(unchecked: row["id"]), op: op, hlc: try HLCTimestamp(parsing: row["hlc"]),
-                    fields: try FieldCoding.decode(row["fields"] as String)))
+                changes.append(
+                    Change(
+                        table: table, id: RowID(unchecked: row["id"]), op: op, hlc: try HLCTimestamp(parsing: row["hlc"]),
+                        fields: try FieldCoding.decode(row["fields"] as String)))
             }
         }
         let result = AggregateFold.fold(aggregateID: aggregate, changes: changes, rehomed: rehomed)
@@ -117,9 +128,11 @@ extension CentralStore {
             if let echo, row.office == echo.office, row.state.deletedAt == nil, let sent = echo.rows[key], sent == row.state.fields {
                 echoOf = (echo.office, echo.sequence)
             }
-            if try putRecord(db, table: row.table.rawValue, id: row.id, office: row.office, aggregate: aggregate,
-                             fields: row.state.fields, clocks: row.state.clocks, deletedAt: row.state.deletedAt?.description, held: row.held,
-                             force: republish.contains(key), echo: echoOf, positions: &positions) {
+            if try putRecord(
+                db, table: row.table.rawValue, id: row.id, office: row.office, aggregate: aggregate,
+                fields: row.state.fields, clocks: row.state.clocks, deletedAt: row.state.deletedAt?.description, held: row.held,
+                force: republish.contains(key), echo: echoOf, positions: &positions)
+            {
                 offices.insert(row.office)
             }
         }
@@ -128,42 +141,56 @@ extension CentralStore {
         var current: Set<String> = []
         for conflict in result.conflicts {
             current.insert(conflict.id)
-            if try putRecord(db, table: "conflict", id: conflict.id, office: conflict.office, aggregate: aggregate,
-                             fields: conflict.publishedFields(), clocks: [:], deletedAt: nil, held: false, positions: &positions) {
+            if try putRecord(
+                db, table: "conflict", id: conflict.id, office: conflict.office, aggregate: aggregate,
+                fields: conflict.publishedFields(), clocks: [:], deletedAt: nil, held: false, positions: &positions)
+            {
                 offices.insert(conflict.office)
             }
         }
-        let published = history != nil ? [] : try Row.fetchAll(
-            try db.cachedStatement(sql: "SELECT id, office FROM record WHERE aggregate = ? AND tbl = 'conflict' AND deleted_at IS NULL"),
-            arguments: [aggregate])
+        let published =
+            history != nil
+            ? []
+            : try Row.fetchAll(
+                try db.cachedStatement(sql: "SELECT id, office FROM record WHERE aggregate = ? AND tbl = 'conflict' AND deleted_at IS NULL"),
+                arguments: [aggregate])
         for row in published where !current.contains(row["id"]) {
-            try db.execute(sql: "UPDATE record SET deleted_at = ?, seq = ? WHERE tbl = 'conflict' AND id = ?",
-                           arguments: [HLCTimestamp.zero.description, positions.next(), row["id"] as String])
+            try db.execute(
+                sql: "UPDATE record SET deleted_at = ?, seq = ? WHERE tbl = 'conflict' AND id = ?",
+                arguments: [HLCTimestamp.zero.description, positions.next(), row["id"] as String])
             offices.insert(row["office"])
         }
         return offices
     }
 
     /// Writes a record if it differs from what is stored, giving it a new log position. Returns whether it changed.
-    static func putRecord(_ db: Database, table: String, id: String, office: String, aggregate: String?,
-                          fields: [String: FieldValue], clocks: [String: HLCTimestamp], deletedAt: String?, held: Bool,
-                          force: Bool = false, echo: (office: String, sequence: Int64)? = nil, positions: inout LogPositions) throws -> Bool {
+    static func putRecord(
+        _ db: Database, table: String, id: String, office: String, aggregate: String?,
+        fields: [String: FieldValue], clocks: [String: HLCTimestamp], deletedAt: String?, held: Bool,
+        force: Bool = false, echo: (office: String, sequence: Int64)? = nil, positions: inout LogPositions
+    ) throws -> Bool {
         let encodedFields = FieldCoding.encode(fields)
         let encodedClocks = FieldCoding.encode(clocks: clocks)
-        if !force, let existing = try Row.fetchOne(
-            try db.cachedStatement(sql: "SELECT office, fields, clocks, deleted_at, held FROM record WHERE tbl = ? AND id = ?"), arguments: [table, id]),
+        if !force,
+            let existing = try Row.fetchOne(
+                try db.cachedStatement(sql: "SELECT office, fields, clocks, deleted_at, held FROM record WHERE tbl = ? AND id = ?"), arguments: [table, id]),
             existing["office"] == office, existing["fields"] == encodedFields, existing["clocks"] == encodedClocks,
-            (existing["deleted_at"] as String?) == deletedAt, (existing["held"] as Bool) == held {
+            (existing["deleted_at"] as String?) == deletedAt, (existing["held"] as Bool) == held
+        {
             return false
         }
-        try db.cachedStatement(sql: """
-            INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq, aggregate, held, echo_office, echo_sequence)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(tbl, id) DO UPDATE SET office = excluded.office, fields = excluded.fields, clocks = excluded.clocks,
-                deleted_at = excluded.deleted_at, seq = excluded.seq, aggregate = excluded.aggregate, held = excluded.held,
-                echo_office = excluded.echo_office, echo_sequence = excluded.echo_sequence
-            """).execute(arguments: [table, id, office, encodedFields, encodedClocks, deletedAt, positions.next(), aggregate, held,
-                                     echo?.office, echo?.sequence])
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq, aggregate, held, echo_office, echo_sequence)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(tbl, id) DO UPDATE SET office = excluded.office, fields = excluded.fields, clocks = excluded.clocks,
+                    deleted_at = excluded.deleted_at, seq = excluded.seq, aggregate = excluded.aggregate, held = excluded.held,
+                    echo_office = excluded.echo_office, echo_sequence = excluded.echo_sequence
+                """
+        ).execute(arguments: [
+            table, id, office, encodedFields, encodedClocks, deletedAt, positions.next(), aggregate, held,
+            echo?.office, echo?.sequence,
+        ])
         return true
     }
 
@@ -180,7 +207,8 @@ extension CentralStore {
     }
 
     static func saveCentreClock(_ db: Database, _ clock: HybridLogicalClock) throws {
-        try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                       arguments: [clock.latest.description])
+        try db.execute(
+            sql: "INSERT INTO meta(key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            arguments: [clock.latest.description])
     }
 }

@@ -13,9 +13,11 @@ extension CentralStore {
     /// The next position in the one order that pushed changesets and journal entries share, so
     /// that a replay interleaves them exactly as they happened. Two index look-ups.
     static func nextPosition(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: """
-            SELECT max(coalesce((SELECT max(position) FROM changeset), 0), coalesce((SELECT max(position) FROM journal), 0)) + 1
-            """)) ?? 1
+        try Int64.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT max(coalesce((SELECT max(position) FROM changeset), 0), coalesce((SELECT max(position) FROM journal), 0)) + 1
+                    """)) ?? 1
     }
 
     /// Appends what the centre did to its journal, chained onto the position before; called
@@ -26,22 +28,25 @@ extension CentralStore {
         let at = Timestamps.format(now)
         try db.execute(
             sql: "INSERT INTO journal(position, kind, payload, at, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [position, action.kind, payload, at, previous,
-                        JournalEntry.hash(previous: previous, position: position, kind: action.kind, at: at, payload: payload)])
+            arguments: [
+                position, action.kind, payload, at, previous,
+                JournalEntry.hash(previous: previous, position: position, kind: action.kind, at: at, payload: payload),
+            ])
     }
 
     /// The hash of the centre's log at the last position before `position`: a journal entry's
     /// hash or a changeset's `chain_hash` (a changeset from before the journal has none: the
     /// chain starts again after it). Two index look-ups.
     static func chainHash(_ db: Database, before position: Int64) throws -> String {
-        let entry = try Row.fetchOne(db.cachedStatement(sql: "SELECT position, hash FROM journal WHERE position < ? ORDER BY position DESC LIMIT 1"),
-                                     arguments: [position])
+        let entry = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT position, hash FROM journal WHERE position < ? ORDER BY position DESC LIMIT 1"),
+            arguments: [position])
         let changeset = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT position, chain_hash FROM changeset WHERE position < ? ORDER BY position DESC LIMIT 1"), arguments: [position])
         switch (entry, changeset) {
-        case let (entry?, changeset?): return ((entry[0] as Int64) > (changeset[0] as Int64) ? entry[1] : changeset[1]) ?? Changeset.genesisHash
-        case let (entry?, nil): return entry[1]
-        case let (nil, changeset?): return changeset[1] ?? Changeset.genesisHash
+        case (let entry?, let changeset?): return ((entry[0] as Int64) > (changeset[0] as Int64) ? entry[1] : changeset[1]) ?? Changeset.genesisHash
+        case (let entry?, nil): return entry[1]
+        case (nil, let changeset?): return changeset[1] ?? Changeset.genesisHash
         case (nil, nil): return Changeset.genesisHash
         }
     }
@@ -49,8 +54,9 @@ extension CentralStore {
     /// What the centre's log records of a changeset it applied (its `chain_hash` covers this and
     /// the time it was received): hashed like a journal entry of kind `changeset`.
     static func receiptHash(previous: String, position: Int64, office: String, sequence: Int64, hash: String, receivedAt: String) -> String {
-        JournalEntry.hash(previous: previous, position: position, kind: "changeset", at: receivedAt,
-                          payload: #"{"hash":"\#(hash)","office":"\#(office)","sequence":\#(sequence)}"#)
+        JournalEntry.hash(
+            previous: previous, position: position, kind: "changeset", at: receivedAt,
+            payload: #"{"hash":"\#(hash)","office":"\#(office)","sequence":\#(sequence)}"#)
     }
 
     /// The journal, oldest first, from `position` on.
@@ -58,8 +64,9 @@ extension CentralStore {
         do {
             return try database.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE position >= ? ORDER BY position LIMIT ?", arguments: [position, limit]).map {
-                    JournalEntry(position: $0["position"], kind: $0["kind"], payload: $0["payload"], at: $0["at"],
-                                 previousHash: $0["previous_hash"], hash: $0["hash"])
+                    JournalEntry(
+                        position: $0["position"], kind: $0["kind"], payload: $0["payload"], at: $0["at"],
+                        previousHash: $0["previous_hash"], hash: $0["hash"])
                 }
             }
         } catch {
@@ -77,13 +84,15 @@ extension CentralStore {
         if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM changeset WHERE position IS NULL)") == true {
             problems.append(JournalProblem(position: 0, problem: "a changeset has no position in the centre's log"))
         }
-        let log = try Row.fetchCursor(db, sql: """
-            SELECT position, 'changeset' AS kind, office, sequence, hash AS content, received_at AS at, NULL AS previous_hash, chain_hash AS hash
-            FROM changeset WHERE position IS NOT NULL
-            UNION ALL
-            SELECT position, kind, NULL, NULL, payload, at, previous_hash, hash FROM journal
-            ORDER BY position
-            """)
+        let log = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT position, 'changeset' AS kind, office, sequence, hash AS content, received_at AS at, NULL AS previous_hash, chain_hash AS hash
+                FROM changeset WHERE position IS NOT NULL
+                UNION ALL
+                SELECT position, kind, NULL, NULL, payload, at, previous_hash, hash FROM journal
+                ORDER BY position
+                """)
         var expected: Int64 = 1
         var previous = Changeset.genesisHash
         var last: Int64?
@@ -94,7 +103,8 @@ extension CentralStore {
                 problems.append(JournalProblem(position: position, problem: "is held by more than one changeset or journal entry"))
             } else if position > expected {
                 let missing = expected == position - 1 ? "\(expected)" : "\(expected) to \(position - 1)"
-                problems.append(JournalProblem(position: expected, problem: "position \(missing) is held by no changeset and no journal entry (one was removed)"))
+                problems.append(
+                    JournalProblem(position: expected, problem: "position \(missing) is held by no changeset and no journal entry (one was removed)"))
             }
             last = position
             expected = max(expected, position + 1)
@@ -102,14 +112,22 @@ extension CentralStore {
             guard let firstEntry, position >= firstEntry else { continue }
             let recorded: String? = row["hash"]
             if kind == "changeset" {
-                let computed = receiptHash(previous: previous, position: position, office: row["office"], sequence: row["sequence"],
-                                           hash: row["content"], receivedAt: row["at"])
+                let computed = receiptHash(
+                    previous: previous, position: position, office: row["office"], sequence: row["sequence"],
+                    hash: row["content"], receivedAt: row["at"])
                 if recorded != computed {
-                    problems.append(JournalProblem(position: position, problem: "changeset \(row["office"] as String)/\(row["sequence"] as Int64): its receipt does not hash to its recorded chain hash (its time or place was altered, or a position before it)"))
+                    problems.append(
+                        JournalProblem(
+                            position: position,
+                            problem:
+                                "changeset \(row["office"] as String)/\(row["sequence"] as Int64): its receipt does not hash to its recorded chain hash (its time or place was altered, or a position before it)"
+                        ))
                 }
             } else {
                 if (row["previous_hash"] as String) != previous {
-                    problems.append(JournalProblem(position: position, problem: "does not chain onto the position before it (an entry or changeset was removed, added or altered)"))
+                    problems.append(
+                        JournalProblem(
+                            position: position, problem: "does not chain onto the position before it (an entry or changeset was removed, added or altered)"))
                 }
                 if JournalEntry.hash(previous: row["previous_hash"], position: position, kind: kind, at: row["at"], payload: row["content"]) != recorded {
                     problems.append(JournalProblem(position: position, problem: "does not hash to its recorded hash (altered after it was written)"))
@@ -127,8 +145,9 @@ extension CentralStore {
         case .created(let created):
             try createStore(db, epoch: Epoch(created.epoch), reference: created.reference, now: now, position: position)
         case .baseline:
-            throw CentralError(.conflict, .notReplayable, "the store was upgraded to the journal with its data already in it",
-                               hint: "Its state before the upgrade was never journaled; see docs/OPERATIONS.md, audit.")
+            throw CentralError(
+                .conflict, .notReplayable, "the store was upgraded to the journal with its data already in it",
+                hint: "Its state before the upgrade was never journaled; see docs/OPERATIONS.md, audit.")
         case .officeAdded(let office):
             try addOffice(db, OfficeCode(unchecked: office.office), tokenHash: office.tokenHash, now: now, position: position)
         case .tokenRotated(let office):
@@ -138,8 +157,9 @@ extension CentralStore {
         case .officeReinstated(let office):
             try reinstate(db, OfficeCode(unchecked: office.office), now: now, position: position)
         case .officesMerged(let merged):
-            _ = try merge(db, merged.retired.map(OfficeCode.init(unchecked:)), into: OfficeCode(unchecked: merged.into), overrideReason: merged.overrideReason,
-                          now: now, position: position)
+            _ = try merge(
+                db, merged.retired.map(OfficeCode.init(unchecked:)), into: OfficeCode(unchecked: merged.into), overrideReason: merged.overrideReason,
+                now: now, position: position)
         case .officeUnmerged(let unmerged):
             _ = try unmerge(db, OfficeCode(unchecked: unmerged.office), reason: unmerged.reason, now: now, position: position)
         case .decided(let decided):
@@ -156,11 +176,15 @@ extension CentralStore {
             guard let fund = FundSource(rawValue: cap.fund) else {
                 throw CentralError(.internalServerError, .unknownFund, "the journal holds a cap of fund '\(cap.fund)' this release does not know")
             }
-            try setCap(db, SupportCap(fund: fund, category: cap.category, province: cap.province, maxPercentOfCost: cap.maxPercentOfCost,
-                                      maxAmount: cap.maxAmount), now: now, position: position)
+            try setCap(
+                db,
+                SupportCap(
+                    fund: fund, category: cap.category, province: cap.province, maxPercentOfCost: cap.maxPercentOfCost,
+                    maxAmount: cap.maxAmount), now: now, position: position)
         case .fleetLimitsSet(let limits):
-            try setFleetLimits(db, FleetLimits(minOfficeVersion: limits.minOfficeVersion, maxOfficeVersion: limits.maxOfficeVersion),
-                               now: now, position: position)
+            try setFleetLimits(
+                db, FleetLimits(minOfficeVersion: limits.minOfficeVersion, maxOfficeVersion: limits.maxOfficeVersion),
+                now: now, position: position)
         case .restored(let restored):
             try restoredEpoch(db, Epoch(restored.epoch), now: now, position: position)
         }

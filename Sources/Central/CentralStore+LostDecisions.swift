@@ -35,19 +35,22 @@ extension CentralStore {
     }
 
     static func lostDecisions(_ db: Database) throws -> [LostDecision] {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT id, office, fields FROM record
-            WHERE tbl = 'conflict' AND deleted_at IS NULL
-              AND json_extract(fields, '$.table') = 'project_event' AND json_extract(fields, '$.resolution') IS NULL
-            """)
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT id, office, fields FROM record
+                WHERE tbl = 'conflict' AND deleted_at IS NULL
+                  AND json_extract(fields, '$.table') = 'project_event' AND json_extract(fields, '$.resolution') IS NULL
+                """)
         return try rows.compactMap { row -> LostDecision? in
             let conflict = try FieldCoding.decode(row["fields"] as String)
             guard let mineText = conflict["mine"]?.text,
                 let mine = try? JSONDecoder().decode([String: FieldValue].self, from: Data(mineText.utf8)),
                 mine["kind"] == .text(ProjectEventKind.decision.rawValue), let project = mine["project_id"]?.text
             else { return nil }
-            let code = try String.fetchOne(db, sql: "SELECT json_extract(fields, '$.code') FROM record WHERE tbl = 'project' AND id = ?",
-                                           arguments: [project])
+            let code = try String.fetchOne(
+                db, sql: "SELECT json_extract(fields, '$.code') FROM record WHERE tbl = 'project' AND id = ?",
+                arguments: [project])
             let summary = mine["note"]?.text ?? ""
             let amount = mine["amount"]?.integer
             return LostDecision(
@@ -66,12 +69,14 @@ extension CentralStore {
             return try database.write { db in
                 let lost = try Self.findLost(db, conflict)
                 guard let decision = lost.decision else {
-                    throw CentralError(.badRequest, .unknownDecision, "conflict \(lost.conflict) holds '\(lost.summary)', which names no decision of the centre",
-                                       hint: "Drop it: promo-central decisions drop \(lost.conflict) --reason TEXT")
+                    throw CentralError(
+                        .badRequest, .unknownDecision, "conflict \(lost.conflict) holds '\(lost.summary)', which names no decision of the centre",
+                        hint: "Drop it: promo-central decisions drop \(lost.conflict) --reason TEXT")
                 }
                 try Self.decide(db, project: lost.projectID, decision, document: lost.document, now: now, position: Self.nextPosition(db), recorded: nil)
-                try Self.resolve(db, conflict: lost.conflict, .dismiss, note: "re-confirmed after the centre's restore as a new decision",
-                                 now: now, position: Self.nextPosition(db), recorded: nil)
+                try Self.resolve(
+                    db, conflict: lost.conflict, .dismiss, note: "re-confirmed after the centre's restore as a new decision",
+                    now: now, position: Self.nextPosition(db), recorded: nil)
                 try Self.closeAnswered(db, project: lost.projectID, now: now)
                 return lost
             }
@@ -86,8 +91,9 @@ extension CentralStore {
         do {
             return try database.write { db in
                 let lost = try Self.findLost(db, conflict)
-                try Self.resolve(db, conflict: lost.conflict, .dismiss, note: "dropped after the centre's restore: \(reason)",
-                                 now: now, position: Self.nextPosition(db), recorded: nil)
+                try Self.resolve(
+                    db, conflict: lost.conflict, .dismiss, note: "dropped after the centre's restore: \(reason)",
+                    now: now, position: Self.nextPosition(db), recorded: nil)
                 return lost
             }
         } catch {
@@ -98,8 +104,9 @@ extension CentralStore {
     static func findLost(_ db: Database, _ conflict: String) throws -> LostDecision {
         let matches = try lostDecisions(db).filter { $0.conflict == conflict || (conflict.count >= 6 && $0.conflict.hasPrefix(conflict)) }
         guard matches.count == 1, let lost = matches.first else {
-            throw CentralError(.notFound, .notFound, matches.isEmpty ? "no lost decision '\(conflict)'" : "'\(conflict)' names \(matches.count) lost decisions",
-                               hint: "List them with: promo-central decisions lost")
+            throw CentralError(
+                .notFound, .notFound, matches.isEmpty ? "no lost decision '\(conflict)'" : "'\(conflict)' names \(matches.count) lost decisions",
+                hint: "List them with: promo-central decisions lost")
         }
         return lost
     }
@@ -109,19 +116,22 @@ extension CentralStore {
     static func closeAnswered(_ db: Database, project: String, now: Date) throws {
         guard let text = try String.fetchOne(db, sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?", arguments: [project]) else { return }
         let current = try FieldCoding.decode(text)
-        let open = try Row.fetchAll(db, sql: """
-            SELECT id, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL
-              AND json_extract(fields, '$.table') = 'project' AND json_extract(fields, '$.row_id') = ?
-              AND json_extract(fields, '$.resolution') IS NULL
-            """, arguments: [project])
+        let open = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT id, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL
+                  AND json_extract(fields, '$.table') = 'project' AND json_extract(fields, '$.row_id') = ?
+                  AND json_extract(fields, '$.resolution') IS NULL
+                """, arguments: [project])
         for row in open {
             let conflict = try FieldCoding.decode(row["fields"] as String)
             guard let mineText = conflict["mine"]?.text,
                 let mine = try? JSONDecoder().decode([String: FieldValue].self, from: Data(mineText.utf8)),
                 !mine.isEmpty, mine.allSatisfy({ current[$0.key] == $0.value })
             else { continue }
-            try resolve(db, conflict: row["id"], .dismiss, note: "answered: the centre re-confirmed the decision that set these values",
-                        now: now, position: nextPosition(db), recorded: nil)
+            try resolve(
+                db, conflict: row["id"], .dismiss, note: "answered: the centre re-confirmed the decision that set these values",
+                now: now, position: nextPosition(db), recorded: nil)
         }
     }
 }

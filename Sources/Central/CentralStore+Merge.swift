@@ -20,8 +20,10 @@ extension CentralStore {
     /// A merge follows the official map (Decision 19/2025: each former province's successor):
     /// merging an office into any other is refused unless `overrideReason` says why, and the reason
     /// is kept in the centre's journal. ``unmerge(_:reason:now:)`` undoes a merge.
-    public func merge(_ retired: [OfficeCode], into receiving: OfficeCode, overrideReason: String? = nil,
-                      now: Date = Date()) throws(CentralError) -> MergeOutcome {
+    public func merge(
+        _ retired: [OfficeCode], into receiving: OfficeCode, overrideReason: String? = nil,
+        now: Date = Date()
+    ) throws(CentralError) -> MergeOutcome {
         do {
             return try database.write { db in
                 try Self.merge(db, retired, into: receiving, overrideReason: overrideReason, now: now, position: Self.nextPosition(db))
@@ -31,8 +33,10 @@ extension CentralStore {
         }
     }
 
-    static func merge(_ db: Database, _ retired: [OfficeCode], into receiving: OfficeCode, overrideReason: String?,
-                      now: Date, position: Int64) throws -> MergeOutcome {
+    static func merge(
+        _ db: Database, _ retired: [OfficeCode], into receiving: OfficeCode, overrideReason: String?,
+        now: Date, position: Int64
+    ) throws -> MergeOutcome {
         guard !retired.isEmpty else { throw CentralError.badRequest("name at least one office to merge") }
         guard !retired.contains(receiving) else {
             throw CentralError.badRequest("office \(receiving) cannot be merged into itself", hint: "List the retiring offices before --into.")
@@ -42,8 +46,9 @@ extension CentralStore {
                 throw CentralError(.notFound, .notFound, "office \(code) is not registered", hint: "See: promo-central office list")
             }
             if let into = row["merged_into"] as String? {
-                throw CentralError(.conflict, .officeMerged, "office \(code) was already merged into office \(into)",
-                                   hint: code == receiving ? "Merge into office \(into) instead." : "Nothing to do for it.")
+                throw CentralError(
+                    .conflict, .officeMerged, "office \(code) was already merged into office \(into)",
+                    hint: code == receiving ? "Merge into office \(into) instead." : "Nothing to do for it.")
             }
         }
         let reason = overrideReason?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -60,8 +65,9 @@ extension CentralStore {
             }
         }
         for code in retired {
-            try db.execute(sql: "UPDATE office SET merged_into = ?, merged_at = ? WHERE code = ?",
-                           arguments: [receiving.rawValue, Timestamps.format(now), code.rawValue])
+            try db.execute(
+                sql: "UPDATE office SET merged_into = ?, merged_at = ? WHERE code = ?",
+                arguments: [receiving.rawValue, Timestamps.format(now), code.rawValue])
         }
         let rehomed = try rehomedOffices(db)
         let placeholders = retired.map { _ in "?" }.joined(separator: ",")
@@ -73,8 +79,9 @@ extension CentralStore {
             _ = try refold(db, aggregate: aggregate, rehomed: rehomed, positions: &positions)
         }
         for office in retired + [receiving] { try markTotalsPending(db, office: office) }
-        try journal(db, .officesMerged(.init(retired: retired.map(\.rawValue), into: receiving.rawValue, overrideReason: reason?.isEmpty == false ? reason : nil)),
-                    at: now, position: position)
+        try journal(
+            db, .officesMerged(.init(retired: retired.map(\.rawValue), into: receiving.rawValue, overrideReason: reason?.isEmpty == false ? reason : nil)),
+            at: now, position: position)
         return MergeOutcome(retired: retired, into: receiving, aggregates: aggregates.count)
     }
 
@@ -95,17 +102,22 @@ extension CentralStore {
         guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw CentralError.badRequest("say why the merge is undone", hint: "Give --reason \"…\"; it is kept in the audit journal.")
         }
-        guard let into = try String.fetchOne(db, sql: "SELECT merged_into FROM office WHERE code = ? AND merged_into IS NOT NULL",
-                                             arguments: [office.rawValue]) else {
+        guard
+            let into = try String.fetchOne(
+                db, sql: "SELECT merged_into FROM office WHERE code = ? AND merged_into IS NOT NULL",
+                arguments: [office.rawValue])
+        else {
             throw CentralError(.conflict, .notMerged, "office \(office) is not merged into another", hint: "See: promo-central office list")
         }
         try db.execute(sql: "UPDATE office SET merged_into = NULL, merged_at = NULL WHERE code = ?", arguments: [office.rawValue])
         // The aggregates whose root row the office created: the fold gives them back to it.
-        let aggregates = try String.fetchAll(db, sql: """
-            SELECT DISTINCT aggregate FROM history
-            WHERE tbl IN ('project', 'plan_line', 'program') AND id = aggregate AND json_extract(fields, '$.office') = ?
-            ORDER BY aggregate
-            """, arguments: [office.rawValue])
+        let aggregates = try String.fetchAll(
+            db,
+            sql: """
+                SELECT DISTINCT aggregate FROM history
+                WHERE tbl IN ('project', 'plan_line', 'program') AND id = aggregate AND json_extract(fields, '$.office') = ?
+                ORDER BY aggregate
+                """, arguments: [office.rawValue])
         let rehomed = try rehomedOffices(db)
         var positions = try LogPositions(db)
         for aggregate in aggregates {
@@ -118,8 +130,9 @@ extension CentralStore {
 
     /// Every row of an aggregate, so a refold republishes them all (their office changed back).
     static func republishAll(_ db: Database, _ aggregate: String) throws -> Set<SyncedRowKey> {
-        Set(try Row.fetchAll(db, sql: "SELECT tbl, id FROM record WHERE aggregate = ? AND tbl != 'conflict'", arguments: [aggregate])
-            .compactMap { row in SyncedTable(rawValue: row["tbl"]).map { SyncedRowKey($0, row["id"]) } })
+        Set(
+            try Row.fetchAll(db, sql: "SELECT tbl, id FROM record WHERE aggregate = ? AND tbl != 'conflict'", arguments: [aggregate])
+                .compactMap { row in SyncedTable(rawValue: row["tbl"]).map { SyncedRowKey($0, row["id"]) } })
     }
 
     /// Retired office code → the office that now holds its records (following merges of merges).
@@ -150,6 +163,8 @@ extension CentralStore {
         throw CentralError(
             .gone, .officeMerged,
             "office \(office) was merged into office \(into) on \((row["merged_at"] as String?)?.prefix(10) ?? "?"); its records now belong to office \(into)",
-            hint: "This replica is retired. Changes still pending here are accepted and go to office \(into); once promo-sync status shows none pending, stop this daemon (systemctl disable --now promo-sync) and work from office \(into)'s replica.")
+            hint:
+                "This replica is retired. Changes still pending here are accepted and go to office \(into); once promo-sync status shows none pending, stop this daemon (systemctl disable --now promo-sync) and work from office \(into)'s replica."
+        )
     }
 }

@@ -10,8 +10,10 @@ extension CentralStore {
     /// With `own` (changeset sequences, lower bound exclusive), rows this office sent whole in one
     /// of those changesets and that the centre published unchanged are skipped: the office made
     /// them and holds them already. The cursor still moves past them.
-    public func page(for office: OfficeCode, after cursor: PullCursor, limit: Int,
-                     own: (since: Int64, through: Int64)? = nil) throws(CentralError) -> PullResponse {
+    public func page(
+        for office: OfficeCode, after cursor: PullCursor, limit: Int,
+        own: (since: Int64, through: Int64)? = nil
+    ) throws(CentralError) -> PullResponse {
         let page = try pageJSON(for: office, after: cursor, limit: limit, own: own)
         do { return try PullResponse(jsonData: page.data) } catch { throw CentralError.storage(error, during: "reading the change log") }
     }
@@ -37,8 +39,10 @@ extension CentralStore {
     /// The page as the JSON body served, built from the stored field text without decoding it.
     /// It holds at most `limit` records; skipped echoes do not count, up to `echoScanFactor`
     /// times `limit` log positions.
-    public func pageJSON(for office: OfficeCode, after cursor: PullCursor, limit: Int,
-                         own: (since: Int64, through: Int64)? = nil) throws(CentralError) -> (data: Data, records: Int) {
+    public func pageJSON(
+        for office: OfficeCode, after cursor: PullCursor, limit: Int,
+        own: (since: Int64, through: Int64)? = nil
+    ) throws(CentralError) -> (data: Data, records: Int) {
         try refreshTotals()
         let scan = own == nil ? limit : limit * Self.echoScanFactor
         do {
@@ -64,15 +68,19 @@ extension CentralStore {
                         throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                     }
                     // A row beyond what this page may cover: the next page starts at it.
-                    if seen == scan || writer.recordCount == limit { hasMore = true; break }
+                    if seen == scan || writer.recordCount == limit {
+                        hasMore = true
+                        break
+                    }
                     seen += 1
                     last = sqlite3_column_int64(handle, 5)
                     if let own, sqlite3_column_type(handle, 7) != SQLITE_NULL, text(6).elementsEqual(officeBytes) {
                         let sent = sqlite3_column_int64(handle, 7)
                         if sent > own.since, sent <= own.through { continue }
                     }
-                    writer.append(cursor: last, table: text(0), id: text(1), office: text(2),
-                                  deleted: sqlite3_column_type(handle, 4) != SQLITE_NULL, fieldsJSON: text(3))
+                    writer.append(
+                        cursor: last, table: text(0), id: text(1), office: text(2),
+                        deleted: sqlite3_column_type(handle, 4) != SQLITE_NULL, fieldsJSON: text(3))
                 }
                 return (writer.finish(epoch: epoch, nextCursor: last, hasMore: hasMore), writer.recordCount)
             }
@@ -127,11 +135,15 @@ extension CentralStore {
                 var sums: [Key: (plan: Int64, paid: Int64)] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = 'province_total'") {
                     let f = try FieldCoding.decode(row["fields"] as String)
-                    let key = Key(province: ReferenceData.provinceInForce(f["province"]?.text ?? ""), year: Int(f["year"]?.integer ?? 0),
-                                  fund: f["fund_source"]?.text ?? "")
+                    let key = Key(
+                        province: ReferenceData.provinceInForce(f["province"]?.text ?? ""), year: Int(f["year"]?.integer ?? 0),
+                        fund: f["fund_source"]?.text ?? "")
                     let sum = sums[key] ?? (0, 0)
                     // Each office's figures are bounded and checked; two offices of one province cannot overflow, but never wrap.
-                    func add(_ a: Int64, _ b: Int64) -> Int64 { let (s, o) = a.addingReportingOverflow(b); return o ? .max : s }
+                    func add(_ a: Int64, _ b: Int64) -> Int64 {
+                        let (s, o) = a.addingReportingOverflow(b)
+                        return o ? .max : s
+                    }
                     sums[key] = (add(sum.plan, f["plan_amount"]?.integer ?? 0), add(sum.paid, f["disbursed_amount"]?.integer ?? 0))
                 }
                 return sums.filter { $0.value.plan != 0 || $0.value.paid != 0 }.sorted { $0.key < $1.key }.map {
@@ -160,8 +172,9 @@ extension CentralStore {
                 }
                 let paid = try fields("disbursed_total").compactMap { f -> DisbursedFact? in
                     guard let fund = f["fund_source"]?.text.flatMap(FundSource.init(rawValue:)) else { return nil }
-                    return DisbursedFact(province: f["province"]?.text ?? "", year: Int(f["year"]?.integer ?? 0), fund: fund,
-                                         group: Int(f["report_group"]?.integer ?? 0), paidOn: f["paid_on"]?.text ?? "", amount: f["amount"]?.integer ?? 0)
+                    return DisbursedFact(
+                        province: f["province"]?.text ?? "", year: Int(f["year"]?.integer ?? 0), fund: fund,
+                        group: Int(f["report_group"]?.integer ?? 0), paidOn: f["paid_on"]?.text ?? "", amount: f["amount"]?.integer ?? 0)
                 }
                 return (plans, paid)
             }

@@ -15,26 +15,30 @@ extension CentralStore {
 
     /// `position` is the changeset's place in the order shared with the journal: the next one,
     /// or in a replay the one it was stored at.
-    func apply(_ changeset: Changeset, receivedJSON: Data?, from office: OfficeCode, now: Date, position recorded: Int64?) throws(CentralError) -> PushResponse {
+    func apply(_ changeset: Changeset, receivedJSON: Data?, from office: OfficeCode, now: Date, position recorded: Int64?) throws(CentralError) -> PushResponse
+    {
         // 1. Checks that need no database: whose changeset it is, its size, its hash.
         guard changeset.office == office else {
-            throw CentralError(.forbidden, .forbiddenWriter, "the changeset says office \(changeset.office) but the token is office \(office)",
-                               hint: "An office pushes only its own changesets.")
+            throw CentralError(
+                .forbidden, .forbiddenWriter, "the changeset says office \(changeset.office) but the token is office \(office)",
+                hint: "An office pushes only its own changesets.")
         }
         guard changeset.sequence.rawValue >= 1 else {
             throw CentralError.badRequest("changeset sequence \(changeset.sequence) is not 1 or more", hint: "Changesets are numbered from 1.")
         }
         guard changeset.changes.count <= WireProtocol.maxChangesPerChangeset else {
-            throw CentralError(.contentTooLarge, .tooManyChanges,
-                               "changeset \(changeset.sequence) has \(changeset.changes.count) changes; at most \(WireProtocol.maxChangesPerChangeset) are accepted",
-                               hint: "Lower the changeset size in the office configuration.")
+            throw CentralError(
+                .contentTooLarge, .tooManyChanges,
+                "changeset \(changeset.sequence) has \(changeset.changes.count) changes; at most \(WireProtocol.maxChangesPerChangeset) are accepted",
+                hint: "Lower the changeset size in the office configuration.")
         }
         do { try changeset.verifyHash() } catch {
             throw CentralError(.unprocessableContent, .brokenChain, error.message, hint: error.hint)
         }
         do {
             let response = try database.write { db -> PushResponse in
-                guard let officeRow = try Row.fetchOne(db, sql: "SELECT last_sequence, last_hash FROM office WHERE code = ?", arguments: [office.rawValue]) else {
+                guard let officeRow = try Row.fetchOne(db, sql: "SELECT last_sequence, last_hash FROM office WHERE code = ?", arguments: [office.rawValue])
+                else {
                     throw CentralError.unauthorized
                 }
                 let last = ChangesetSequence(officeRow["last_sequence"])
@@ -46,21 +50,24 @@ extension CentralStore {
                         db, sql: "SELECT hash FROM changeset WHERE office = ? AND sequence = ?",
                         arguments: [office.rawValue, changeset.sequence.rawValue])
                     guard stored == changeset.hash else {
-                        throw CentralError(.conflict, .sequenceConflict,
-                                           "changeset \(changeset.sequence) of office \(office) was already received with other content",
-                                           hint: "The office replica may have been restored from an old backup. Try: promo-sync resync --force")
+                        throw CentralError(
+                            .conflict, .sequenceConflict,
+                            "changeset \(changeset.sequence) of office \(office) was already received with other content",
+                            hint: "The office replica may have been restored from an old backup. Try: promo-sync resync --force")
                     }
                     return PushResponse(epoch: epoch, sequence: changeset.sequence, outcome: .duplicate, appliedChanges: 0)
                 }
                 guard changeset.sequence == last.next else {
-                    throw CentralError(.conflict, .sequenceGap,
-                                       "changeset \(changeset.sequence) of office \(office) arrived but the last applied is \(last)",
-                                       hint: "Changesets must arrive in order; the centre may have been restored. Try: promo-sync resync --force")
+                    throw CentralError(
+                        .conflict, .sequenceGap,
+                        "changeset \(changeset.sequence) of office \(office) arrived but the last applied is \(last)",
+                        hint: "Changesets must arrive in order; the centre may have been restored. Try: promo-sync resync --force")
                 }
                 guard changeset.previousHash == lastHash else {
-                    throw CentralError(.conflict, .brokenChain,
-                                       "changeset \(changeset.sequence) of office \(office) does not chain onto changeset \(last)",
-                                       hint: "Try: promo-sync resync --force")
+                    throw CentralError(
+                        .conflict, .brokenChain,
+                        "changeset \(changeset.sequence) of office \(office) does not chain onto changeset \(last)",
+                        hint: "Try: promo-sync resync --force")
                 }
 
                 // 3. Every change is written by the token's office as itself (who, checked first), and
@@ -71,13 +78,15 @@ extension CentralStore {
                     // The writer is the office of the token: a clock or a field that claims another
                     // writer (another office, or the centre) is a forgery, not a conflict.
                     if let problem = change.identityProblem(pushedBy: office) {
-                        throw CentralError(.forbidden, .forbiddenWriter, problem,
-                                           hint: "An office writes only as itself; nothing of this changeset was applied. See promo-sync status.",
-                                           row: SyncedRowKey(change.table, change.id.rawValue))
+                        throw CentralError(
+                            .forbidden, .forbiddenWriter, problem,
+                            hint: "An office writes only as itself; nothing of this changeset was applied. See promo-sync status.",
+                            row: SyncedRowKey(change.table, change.id.rawValue))
                     }
                     do throws(SyncCoreError) { try change.validate(writer: office) } catch {
-                        throw CentralError.badRequest(error.message, hint: "The changeset was refused whole; nothing of it was applied.",
-                                                      row: SyncedRowKey(change.table, change.id.rawValue))
+                        throw CentralError.badRequest(
+                            error.message, hint: "The changeset was refused whole; nothing of it was applied.",
+                            row: SyncedRowKey(change.table, change.id.rawValue))
                     }
                 }
 
@@ -90,15 +99,18 @@ extension CentralStore {
                 // 5. Keep it, with its receipt in the centre's log: its place and time, chained
                 //    onto the position before (one hash per changeset, none per change).
                 let receivedAt = Timestamps.format(now)
-                let chainHash = Self.receiptHash(previous: try Self.chainHash(db, before: position), position: position, office: office.rawValue,
-                                                 sequence: changeset.sequence.rawValue, hash: changeset.hash, receivedAt: receivedAt)
+                let chainHash = Self.receiptHash(
+                    previous: try Self.chainHash(db, before: position), position: position, office: office.rawValue,
+                    sequence: changeset.sequence.rawValue, hash: changeset.hash, receivedAt: receivedAt)
                 try db.execute(
                     sql: """
                         INSERT INTO changeset(office, sequence, hash, previous_hash, change_count, body, received_at, position, chain_hash)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [office.rawValue, changeset.sequence.rawValue, changeset.hash, changeset.previousHash,
-                                changeset.changes.count, receivedJSON ?? changeset.jsonData(), receivedAt, position, chainHash])
+                    arguments: [
+                        office.rawValue, changeset.sequence.rawValue, changeset.hash, changeset.previousHash,
+                        changeset.changes.count, receivedJSON ?? changeset.jsonData(), receivedAt, position, chainHash,
+                    ])
                 try db.execute(
                     sql: "UPDATE office SET last_sequence = ?, last_hash = ? WHERE code = ?",
                     arguments: [changeset.sequence.rawValue, changeset.hash, office.rawValue])
@@ -165,9 +177,12 @@ extension CentralStore {
             if overflow { throw TotalsOverflow(office: office.rawValue, what: what) }
             value = sum
         }
-        var plan: [YearFund: Int64] = [:], paid: [YearFund: Int64] = [:], facts: [Fact: Int64] = [:]
+        var plan: [YearFund: Int64] = [:]
+        var paid: [YearFund: Int64] = [:]
+        var facts: [Fact: Int64] = [:]
         let plans = try Row.fetchCursor(
-            db, sql: """
+            db,
+            sql: """
                 SELECT json_extract(fields, '$.year'), json_extract(fields, '$.fund_source'), json_extract(fields, '$.amount')
                 FROM record WHERE tbl = 'plan_line' AND office = ? AND deleted_at IS NULL
                 """, arguments: [office.rawValue])
@@ -176,7 +191,8 @@ extension CentralStore {
             try add(&plan[YearFund(year: year, fund: fund), default: 0], amount, "plan lines")
         }
         let entries = try Row.fetchCursor(
-            db, sql: """
+            db,
+            sql: """
                 SELECT json_extract(p.fields, '$.year'), json_extract(p.fields, '$.fund_source'), json_extract(p.fields, '$.category'),
                        json_extract(d.fields, '$.paid_on'), json_extract(d.fields, '$.kind'), json_extract(d.fields, '$.amount')
                 FROM record d JOIN record p ON p.tbl = 'project' AND p.id = d.aggregate
@@ -184,7 +200,7 @@ extension CentralStore {
                 """, arguments: [office.rawValue])
         while let row = try entries.next() {
             guard let year = row[0] as Int64?, let fund = row[1] as String?, let paidOn = row[3] as String?,
-                  let kind = (row[4] as String?).flatMap(DisbursementKind.init(rawValue:)), let amount = row[5] as Int64?
+                let kind = (row[4] as String?).flatMap(DisbursementKind.init(rawValue:)), let amount = row[5] as Int64?
             else { continue }
             let signed = LedgerRules.signed(kind, amount)
             try add(&paid[YearFund(year: year, fund: fund), default: 0], signed, "disbursements")
@@ -203,10 +219,12 @@ extension CentralStore {
             totals[id] = (YearFund(year: Int64(parts[1]) ?? 0, fund: parts[2]), 0, 0)
         }
         for (id, total) in totals.sorted(by: { $0.key < $1.key }) {
-            try putCentralRecord(db, table: .provinceTotal, id: id, fields: [
-                "province": .text(province), "year": .integer(total.0.year), "fund_source": .text(total.0.fund),
-                "plan_amount": .integer(total.plan), "disbursed_amount": .integer(total.paid),
-            ])
+            try putCentralRecord(
+                db, table: .provinceTotal, id: id,
+                fields: [
+                    "province": .text(province), "year": .integer(total.0.year), "fund_source": .text(total.0.fund),
+                    "plan_amount": .integer(total.plan), "disbursed_amount": .integer(total.paid),
+                ])
         }
         var byID: [String: (Fact, Int64)] = [:]
         for (fact, amount) in facts { byID["\(office.rawValue)/\(fact.year)/\(fact.fund)/\(fact.group)/\(fact.paidOn)"] = (fact, amount) }
@@ -217,10 +235,12 @@ extension CentralStore {
             byID[id] = (Fact(year: Int64(parts[1]) ?? 0, fund: parts[2], group: Int64(parts[3]) ?? 0, paidOn: parts[4]), 0)
         }
         for (id, (fact, amount)) in byID.sorted(by: { $0.key < $1.key }) {
-            try putCentralRecord(db, table: .disbursedTotal, id: id, fields: [
-                "province": .text(province), "year": .integer(fact.year), "fund_source": .text(fact.fund),
-                "report_group": .integer(fact.group), "paid_on": .text(fact.paidOn), "amount": .integer(amount),
-            ])
+            try putCentralRecord(
+                db, table: .disbursedTotal, id: id,
+                fields: [
+                    "province": .text(province), "year": .integer(fact.year), "fund_source": .text(fact.fund),
+                    "report_group": .integer(fact.group), "paid_on": .text(fact.paidOn), "amount": .integer(amount),
+                ])
         }
     }
 }

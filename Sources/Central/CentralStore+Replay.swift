@@ -44,7 +44,8 @@ public struct ChainHead: Sendable, Equatable, CustomStringConvertible {
     public init?(_ text: String) {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, let slash = parts[0].lastIndex(of: "/"), let position = Int64(parts[0][parts[0].index(after: slash)...]),
-              parts[1].count == 64, parts[1].allSatisfy(\.isHexDigit) else { return nil }
+            parts[1].count == 64, parts[1].allSatisfy(\.isHexDigit)
+        else { return nil }
         self.init(chain: String(parts[0][..<slash]), position: position, hash: parts[1].lowercased())
     }
 }
@@ -97,8 +98,9 @@ extension CentralStore {
                 }
                 if let report { return report }
             }
-            throw CentralError(.serviceUnavailable, .busy, "the store kept changing while it was audited",
-                               hint: "Run audit verify again in a quieter moment, or with the server stopped.")
+            throw CentralError(
+                .serviceUnavailable, .busy, "the store kept changing while it was audited",
+                hint: "Run audit verify again in a quieter moment, or with the server stopped.")
         } catch let error as CentralError {
             throw error
         } catch {
@@ -117,8 +119,10 @@ extension CentralStore {
         // 2. A store upgraded with data in it starts its journal with a baseline: what came
         //    before was never journaled, so there is nothing to replay it from.
         if let first = try Row.fetchOne(db, sql: "SELECT kind, at, payload FROM journal ORDER BY position LIMIT 1"),
-           (first["kind"] as String) == "baseline" {
-            report.notReplayable = "the store held data when it was upgraded to the centre journal (schema v4) at \(first["at"] as String); "
+            (first["kind"] as String) == "baseline"
+        {
+            report.notReplayable =
+                "the store held data when it was upgraded to the centre journal (schema v4) at \(first["at"] as String); "
                 + "what happened before was never journaled, so its state cannot be rebuilt from its logs (the chains were verified)"
             return report
         }
@@ -162,22 +166,26 @@ extension CentralStore {
 
     static func headProblems(_ db: Database, _ expected: [ChainHead]) throws -> [String] {
         try expected.compactMap { head in
-            let stored = head.chain == "journal"
+            let stored =
+                head.chain == "journal"
                 ? try String.fetchOne(db, sql: "SELECT hash FROM journal WHERE position = ?", arguments: [head.position])
                 : try String.fetchOne(db, sql: "SELECT hash FROM changeset WHERE office = ? AND sequence = ?", arguments: [head.chain, head.position])
             guard let stored else { return "\(head.chain)/\(head.position): the recorded head is no longer in the store" }
-            return stored == head.hash ? nil : "\(head.chain)/\(head.position): the store holds another hash there than the recorded head (its logs were rewritten)"
+            return stored == head.hash
+                ? nil : "\(head.chain)/\(head.position): the store holds another hash there than the recorded head (its logs were rewritten)"
         }
     }
 
     /// Applies every changeset and journal entry, in their one order, to `scratch`.
     static func replay(_ db: Database, into scratch: CentralStore, report: inout AuditReport) throws {
-        let items = try Row.fetchCursor(db, sql: """
-            SELECT position, 0 AS source, office AS name, sequence, body AS content, received_at AS at FROM changeset
-            UNION ALL
-            SELECT position, 1, kind, NULL, payload, at FROM journal
-            ORDER BY position
-            """)
+        let items = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT position, 0 AS source, office AS name, sequence, body AS content, received_at AS at FROM changeset
+                UNION ALL
+                SELECT position, 1, kind, NULL, payload, at FROM journal
+                ORDER BY position
+                """)
         while let row = try items.next() {
             let position: Int64 = row["position"] ?? 0
             let isChangeset = (row["source"] as Int64) == 0
@@ -237,8 +245,9 @@ extension CentralStore {
                 let nextStored = try stored.next()
                 let nextReplayed = try replayed.next()
                 let moved = nextStored == there || nextReplayed != here ? here : there
-                return StateDifference(table: "record", key: moved, column: "seq",
-                                       problem: "its place in the change log (among the offices' records) is not what its logs produce")
+                return StateDifference(
+                    table: "record", key: moved, column: "seq",
+                    problem: "its place in the change log (among the offices' records) is not what its logs produce")
             }
             a = try stored.next()
             b = try replayed.next()
@@ -248,27 +257,31 @@ extension CentralStore {
 
     /// Every table of the store, every column but `record.seq` (see ``recordOrder``).
     static let comparedTables: [ComparedTable] = [
-        ComparedTable(name: "office", keys: ["code"],
-                      columns: ["token_hash", "created_at", "revoked_at", "last_sequence", "last_hash", "merged_into", "merged_at"]),
+        ComparedTable(
+            name: "office", keys: ["code"],
+            columns: ["token_hash", "created_at", "revoked_at", "last_sequence", "last_hash", "merged_into", "merged_at"]),
         ComparedTable(name: "journal", keys: ["position"], columns: ["kind", "payload", "at", "previous_hash", "hash"]),
-        ComparedTable(name: "changeset", keys: ["office", "sequence"],
-                      columns: ["hash", "previous_hash", "change_count", "body", "received_at", "position", "chain_hash"]),
+        ComparedTable(
+            name: "changeset", keys: ["office", "sequence"],
+            columns: ["hash", "previous_hash", "change_count", "body", "received_at", "position", "chain_hash"]),
         ComparedTable(name: "history", keys: ["tbl", "id", "hlc"], columns: ["aggregate", "op", "fields", "writer", "position"]),
         // A total that fell back to zero stays as a zero row where the totals were computed in
         // between (at a pull), and does not exist where they were not: both say nothing was paid.
-        ComparedTable(name: "record", keys: ["tbl", "id"],
-                      columns: ["office", "fields", "clocks", "deleted_at", "held", "aggregate", "echo_office", "echo_sequence"],
-                      aloneIsFine: { row, keys in isZeroTotal(row, fieldsAt: keys + 1) }),
+        ComparedTable(
+            name: "record", keys: ["tbl", "id"],
+            columns: ["office", "fields", "clocks", "deleted_at", "held", "aggregate", "echo_office", "echo_sequence"],
+            aloneIsFine: { row, keys in isZeroTotal(row, fieldsAt: keys + 1) }),
         ComparedTable(name: "meta", keys: ["key"], columns: ["value"]),
         ComparedTable(name: "totals_pending", keys: ["office"], columns: []),
     ]
 
     static func isZeroTotal(_ row: Row, fieldsAt index: Int) -> Bool {
-        let amounts: [String] = switch row[0] as String {
-        case ConsolidatedTable.provinceTotal.rawValue: ["plan_amount", "disbursed_amount"]
-        case ConsolidatedTable.disbursedTotal.rawValue: ["amount"]
-        default: []
-        }
+        let amounts: [String] =
+            switch row[0] as String {
+            case ConsolidatedTable.provinceTotal.rawValue: ["plan_amount", "disbursed_amount"]
+            case ConsolidatedTable.disbursedTotal.rawValue: ["amount"]
+            default: []
+            }
         guard !amounts.isEmpty, let fields = try? FieldCoding.decode(row[index] as String) else { return false }
         return amounts.allSatisfy { fields[$0] == .integer(0) }
     }
@@ -300,8 +313,9 @@ extension CentralStore {
                 b = try replayed.next()
             } else if let row = a, let other = b {
                 for (offset, column) in table.columns.enumerated() where !same(row[keyCount + offset], other[keyCount + offset]) {
-                    return StateDifference(table: table.name, key: key(row), column: column,
-                                           problem: "its \(column) differs from what its logs produce")
+                    return StateDifference(
+                        table: table.name, key: key(row), column: column,
+                        problem: "its \(column) differs from what its logs produce")
                 }
                 a = try stored.next()
                 b = try replayed.next()

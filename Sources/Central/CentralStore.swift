@@ -3,8 +3,8 @@ import Foundation
 import GRDB
 import Logging
 import NIOPosix
-import Synchronization
 import SyncCore
+import Synchronization
 
 /// A registered office as the centre sees it.
 public struct OfficeRecord: Sendable, Equatable {
@@ -38,8 +38,10 @@ public final class CentralStore: Sendable {
     public static let fileName = "central.sqlite"
 
     /// Opens (or creates) the store at `path`.
-    public convenience init(path: String, faults: FaultInjector = FaultInjector(), threads: Int = 4,
-                            logger: Logger = Logger(label: "promo-central.store")) throws(CentralError) {
+    public convenience init(
+        path: String, faults: FaultInjector = FaultInjector(), threads: Int = 4,
+        logger: Logger = Logger(label: "promo-central.store")
+    ) throws(CentralError) {
         try self.init(path: path, faults: faults, threads: threads, logger: logger, purpose: .serving)
     }
 
@@ -87,8 +89,9 @@ public final class CentralStore: Sendable {
                 return epoch
             }
         } catch {
-            throw CentralError(.internalServerError, .storage, "cannot open the central store at \(path): \(error)",
-                               hint: "Check that the data folder exists and is writable by the service user.")
+            throw CentralError(
+                .internalServerError, .storage, "cannot open the central store at \(path): \(error)",
+                hint: "Check that the data folder exists and is writable by the service user.")
         }
     }
 
@@ -204,8 +207,9 @@ public final class CentralStore: Sendable {
                 let at = Timestamps.format(Date())
                 let previous = String(repeating: "0", count: 64)
                 let hash = Hex.string(SHA256.hash(data: Data("\(previous)\n\(position)\nbaseline\n\(at)\n\(payload)".utf8)))
-                try db.execute(sql: "INSERT INTO journal(position, kind, payload, at, previous_hash, hash) VALUES (?, 'baseline', ?, ?, ?, ?)",
-                               arguments: [position, payload, at, previous, hash])
+                try db.execute(
+                    sql: "INSERT INTO journal(position, kind, payload, at, previous_hash, hash) VALUES (?, 'baseline', ?, ?, ?, ?)",
+                    arguments: [position, payload, at, previous, hash])
             }
         }
         migrator.registerMigration("v5-office-seen") { db in
@@ -244,8 +248,9 @@ public final class CentralStore: Sendable {
 
     static func addOffice(_ db: Database, _ code: OfficeCode, tokenHash: String, now: Date, position: Int64) throws {
         if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM office WHERE code = ?)", arguments: [code.rawValue]) == true {
-            throw CentralError(.conflict, .officeExists, "office \(code) is already registered",
-                               hint: "To issue a new token use: promo-central office rotate-token \(code)")
+            throw CentralError(
+                .conflict, .officeExists, "office \(code) is already registered",
+                hint: "To issue a new token use: promo-central office rotate-token \(code)")
         }
         try db.execute(
             sql: "INSERT INTO office(code, token_hash, created_at, last_hash) VALUES (?, ?, ?, ?)",
@@ -340,9 +345,10 @@ public final class CentralStore: Sendable {
         do {
             return try database.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM office ORDER BY code").map {
-                    OfficeRecord(code: OfficeCode(unchecked: $0["code"]), lastSequence: ChangesetSequence($0["last_sequence"]),
-                                 lastHash: $0["last_hash"], revoked: ($0["revoked_at"] as String?) != nil,
-                                 mergedInto: ($0["merged_into"] as String?).map(OfficeCode.init(unchecked:)))
+                    OfficeRecord(
+                        code: OfficeCode(unchecked: $0["code"]), lastSequence: ChangesetSequence($0["last_sequence"]),
+                        lastHash: $0["last_hash"], revoked: ($0["revoked_at"] as String?) != nil,
+                        mergedInto: ($0["merged_into"] as String?).map(OfficeCode.init(unchecked:)))
                 }
             }
         } catch {
@@ -366,16 +372,22 @@ public final class CentralStore: Sendable {
     static func referenceRecords() -> [CentreAction.PublishedRecord] {
         var records: [CentreAction.PublishedRecord] = []
         for p in ReferenceData.provinces {
-            records.append(.init(table: ConsolidatedTable.province.rawValue, id: p.code, fields: [
-                "name": .text(p.name), "kind": .text(p.kind), "region": .text(p.region.rawValue),
-            ]))
+            records.append(
+                .init(
+                    table: ConsolidatedTable.province.rawValue, id: p.code,
+                    fields: [
+                        "name": .text(p.name), "kind": .text(p.kind), "region": .text(p.region.rawValue),
+                    ]))
         }
         for cap in ReferenceData.supportCaps { records.append(.init(table: ConsolidatedTable.supportCap.rawValue, id: cap.id, fields: capFields(cap))) }
         for c in ReferenceData.categories {
-            records.append(.init(table: ConsolidatedTable.activityCategory.rawValue, id: c.code, fields: [
-                "name_vi": .text(c.nameVi), "name_en": .text(c.nameEn),
-                "report_group": .integer(Int64(c.reportGroup)), "basis": .text(c.basis),
-            ]))
+            records.append(
+                .init(
+                    table: ConsolidatedTable.activityCategory.rawValue, id: c.code,
+                    fields: [
+                        "name_vi": .text(c.nameVi), "name_en": .text(c.nameEn),
+                        "report_group": .integer(Int64(c.reportGroup)), "basis": .text(c.basis),
+                    ]))
         }
         return records
     }
@@ -405,15 +417,20 @@ public final class CentralStore: Sendable {
 
     static func setCap(_ db: Database, _ cap: SupportCap, now: Date, position: Int64) throws {
         try putCentralRecord(db, table: .supportCap, id: cap.id, fields: capFields(cap))
-        try journal(db, .capSet(.init(fund: cap.fund.rawValue, category: cap.category, province: cap.province,
-                                      maxPercentOfCost: cap.maxPercentOfCost, maxAmount: cap.maxAmount)), at: now, position: position)
+        try journal(
+            db,
+            .capSet(
+                .init(
+                    fund: cap.fund.rawValue, category: cap.category, province: cap.province,
+                    maxPercentOfCost: cap.maxPercentOfCost, maxAmount: cap.maxAmount)), at: now, position: position)
     }
 
     /// Writes a record owned by the centre, giving it a new log position only if it changed.
     static func putCentralRecord(_ db: Database, table: ConsolidatedTable, id: String, fields: [String: FieldValue]) throws {
         let encoded = FieldCoding.encode(fields)
         if let existing = try String.fetchOne(db, sql: "SELECT fields FROM record WHERE tbl = ? AND id = ?", arguments: [table.rawValue, id]),
-           existing == encoded {
+            existing == encoded
+        {
             return
         }
         try db.execute(

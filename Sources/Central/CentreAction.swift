@@ -137,19 +137,20 @@ enum CentreAction: Sendable, Equatable {
     func payload() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data: Data = switch self {
-        case .created(let p): try encoder.encode(p)
-        case .baseline(let p): try encoder.encode(p)
-        case .officeAdded(let p), .tokenRotated(let p): try encoder.encode(p)
-        case .officeRevoked(let p), .officeReinstated(let p): try encoder.encode(p)
-        case .officesMerged(let p): try encoder.encode(p)
-        case .officeUnmerged(let p): try encoder.encode(p)
-        case .decided(let p): try encoder.encode(p)
-        case .conflictResolved(let p): try encoder.encode(p)
-        case .capSet(let p): try encoder.encode(p)
-        case .fleetLimitsSet(let p): try encoder.encode(p)
-        case .restored(let p): try encoder.encode(p)
-        }
+        let data: Data =
+            switch self {
+            case .created(let p): try encoder.encode(p)
+            case .baseline(let p): try encoder.encode(p)
+            case .officeAdded(let p), .tokenRotated(let p): try encoder.encode(p)
+            case .officeRevoked(let p), .officeReinstated(let p): try encoder.encode(p)
+            case .officesMerged(let p): try encoder.encode(p)
+            case .officeUnmerged(let p): try encoder.encode(p)
+            case .decided(let p): try encoder.encode(p)
+            case .conflictResolved(let p): try encoder.encode(p)
+            case .capSet(let p): try encoder.encode(p)
+            case .fleetLimitsSet(let p): try encoder.encode(p)
+            case .restored(let p): try encoder.encode(p)
+            }
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -172,8 +173,9 @@ enum CentreAction: Sendable, Equatable {
         case "fleet_limits_set": self = .fleetLimitsSet(try decoder.decode(FleetLimitsSet.self, from: data))
         case "restored": self = .restored(try decoder.decode(Restored.self, from: data))
         default:
-            throw CentralError(.internalServerError, .unknownJournalKind, "the journal holds an entry of kind '\(kind)', which this release does not know",
-                               hint: "Run audit verify with the release that wrote it, or a later one.")
+            throw CentralError(
+                .internalServerError, .unknownJournalKind, "the journal holds an entry of kind '\(kind)', which this release does not know",
+                hint: "Run audit verify with the release that wrote it, or a later one.")
         }
     }
 }

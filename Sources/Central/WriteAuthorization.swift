@@ -62,7 +62,8 @@ struct WriteAuthorization {
             }
         } else if created[aggregate] == nil && !(change.table.isAggregateRoot && change.op == .delete) {
             throw change.table.isAggregateRoot
-                ? Self.unknownParent(change, "\(row) is new to the centre but does not name its office", hint: "Send the whole row the first time it is pushed.")
+                ? Self.unknownParent(
+                    change, "\(row) is new to the centre but does not name its office", hint: "Send the whole row the first time it is pushed.")
                 : Self.unknownParent(change, "\(row) belongs to \(aggregate), which the centre does not know")
         }
         // 3. A project's programme.
@@ -75,10 +76,13 @@ struct WriteAuthorization {
         }
         // 4. A resolution resolves one of the writer's conflicts, in the aggregate it names.
         if change.table == .conflictResolution, case .text(let conflict)? = change.fields["conflict_id"] {
-            guard let stored = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT office, aggregate FROM record WHERE tbl = 'conflict' AND id = ?"), arguments: [conflict])
+            guard
+                let stored = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT office, aggregate FROM record WHERE tbl = 'conflict' AND id = ?"), arguments: [conflict])
             else { throw Self.unknownParent(change, "\(row) resolves conflict \(conflict), which the centre does not know") }
-            if home(stored[0]) != writerHome { throw Self.forbidden(change, "\(row) resolves conflict \(conflict) of office \(stored[0] as String), not \(writer)") }
+            if home(stored[0]) != writerHome {
+                throw Self.forbidden(change, "\(row) resolves conflict \(conflict) of office \(stored[0] as String), not \(writer)")
+            }
             if (stored[1] as String?) != aggregate {
                 throw Self.unknownParent(change, "\(row) resolves conflict \(conflict), which belongs to another record than \(aggregate)")
             }
@@ -86,13 +90,16 @@ struct WriteAuthorization {
     }
 
     static func forbidden(_ change: Change, _ message: String) -> CentralError {
-        CentralError(.forbidden, .forbiddenOwner, message,
-                     hint: "An office writes only its own records; nothing of this changeset was applied. See promo-sync status.",
-                     row: SyncedRowKey(change.table, change.id.rawValue))
+        CentralError(
+            .forbidden, .forbiddenOwner, message,
+            hint: "An office writes only its own records; nothing of this changeset was applied. See promo-sync status.",
+            row: SyncedRowKey(change.table, change.id.rawValue))
     }
 
-    static func unknownParent(_ change: Change, _ message: String,
-                              hint: String = "Nothing of this changeset was applied; promo-sync status names the change and how to withdraw it.") -> CentralError {
+    static func unknownParent(
+        _ change: Change, _ message: String,
+        hint: String = "Nothing of this changeset was applied; promo-sync status names the change and how to withdraw it."
+    ) -> CentralError {
         CentralError(.unprocessableContent, .unknownParent, message, hint: hint, row: SyncedRowKey(change.table, change.id.rawValue))
     }
 }

@@ -20,7 +20,9 @@ struct Audit: ParsableCommand {
         @Option(help: "Only this office's changeset chain (no replay).") var office: String?
         @Option(name: .customLong("expect"), help: "A chain head printed by an earlier run (CHAIN/POSITION=HASH); repeatable.")
         var expected: [String] = []
-        @Option(name: .customLong("scratch-dir"), help: "Where to rebuild the store from its logs (default: the system's temporary folder); needs about the store's size.")
+        @Option(
+            name: .customLong("scratch-dir"),
+            help: "Where to rebuild the store from its logs (default: the system's temporary folder); needs about the store's size.")
         var scratchDirectory: String?
 
         func run() throws {
@@ -45,7 +47,9 @@ struct Audit: ParsableCommand {
             for difference in report.differences { print("audit: \(difference)") }
             if let reason = report.notReplayable { print("audit: not proven: \(reason)") }
             if report.notReplayable == nil {
-                print("audit: replayed \(report.replayedChangesets) changesets and \(report.replayedJournalEntries) journal entries in \(String(format: "%.1f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)) s")
+                print(
+                    "audit: replayed \(report.replayedChangesets) changesets and \(report.replayedJournalEntries) journal entries in \(String(format: "%.1f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)) s"
+                )
             }
             if report.isProven { print("audit: the store's state follows from its changesets and journal") }
             print("chain heads (keep them elsewhere; pass them back with --expect):")
@@ -71,7 +75,8 @@ struct Audit: ParsableCommand {
     }
 
     struct Journal: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "What the centre itself did: offices, tokens, merges, decisions, resolutions, caps (oldest first).")
+        static let configuration = CommandConfiguration(
+            abstract: "What the centre itself did: offices, tokens, merges, decisions, resolutions, caps (oldest first).")
         @OptionGroup var location: StoreLocation
         @Option(help: "From this position on.") var from: Int64 = 0
         @Option(help: "At most this many entries.") var limit = 100

@@ -17,19 +17,24 @@ struct FleetCommand: ParsableCommand {
         func run() throws {
             let store = try location.open()
             let limits = try store.fleetLimits()
-            print("accepted releases: \(limits.minOfficeVersion.map { "from \($0)" } ?? "any") \(limits.maxOfficeVersion.map { "up to \($0)" } ?? "and later")"
-                + " (this centre: promo-central \(SoftwareVersion.current), protocols \(WireProtocol.supportedVersions.lowerBound)–\(WireProtocol.supportedVersions.upperBound))")
+            print(
+                "accepted releases: \(limits.minOfficeVersion.map { "from \($0)" } ?? "any") \(limits.maxOfficeVersion.map { "up to \($0)" } ?? "and later")"
+                    + " (this centre: promo-central \(SoftwareVersion.current), protocols \(WireProtocol.supportedVersions.lowerBound)–\(WireProtocol.supportedVersions.upperBound))"
+            )
             print("office  release           protocol  schema  last seen             last changeset  state")
             for entry in try store.fleet() {
                 let state = entry.mergedInto.map { "merged into \($0)" } ?? (entry.revoked ? "revoked" : "active")
                 let accepted = limits.refusal(office: entry.office, software: entry.software, protocol: entry.protocolVersion) == nil
-                print([entry.office.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0),
-                       (entry.software ?? (entry.seenAt == nil ? "-" : "before 1.1.0")).padding(toLength: 17, withPad: " ", startingAt: 0),
-                       (entry.protocolVersion.map(String.init) ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0),
-                       (entry.schemaVersion.map { "v\($0)" } ?? "-").padding(toLength: 6, withPad: " ", startingAt: 0),
-                       (entry.seenAt ?? "never").padding(toLength: 21, withPad: " ", startingAt: 0),
-                       String(entry.lastSequence.rawValue).padding(toLength: 14, withPad: " ", startingAt: 0),
-                       state + (entry.seenAt != nil && !accepted ? ", refused by the limits" : "")].joined(separator: "  "))
+                print(
+                    [
+                        entry.office.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0),
+                        (entry.software ?? (entry.seenAt == nil ? "-" : "before 1.1.0")).padding(toLength: 17, withPad: " ", startingAt: 0),
+                        (entry.protocolVersion.map(String.init) ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0),
+                        (entry.schemaVersion.map { "v\($0)" } ?? "-").padding(toLength: 6, withPad: " ", startingAt: 0),
+                        (entry.seenAt ?? "never").padding(toLength: 21, withPad: " ", startingAt: 0),
+                        String(entry.lastSequence.rawValue).padding(toLength: 14, withPad: " ", startingAt: 0),
+                        state + (entry.seenAt != nil && !accepted ? ", refused by the limits" : ""),
+                    ].joined(separator: "  "))
             }
         }
     }

@@ -5,7 +5,8 @@ import SyncCore
 
 struct OfficeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "office", abstract: "Register and list offices.", subcommands: [Add.self, List.self, RotateToken.self, Revoke.self, Reinstate.self, Merge.self, Unmerge.self])
+        commandName: "office", abstract: "Register and list offices.",
+        subcommands: [Add.self, List.self, RotateToken.self, Revoke.self, Reinstate.self, Merge.self, Unmerge.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -77,7 +78,9 @@ extension OfficeCommand {
 
         func run() throws {
             try location.open().revokeToken(try OfficeCode(code))
-            print("revoked office \(code); to let it in again, issue a new token (promo-central office rotate-token \(code)) and then run: promo-central office reinstate \(code)")
+            print(
+                "revoked office \(code); to let it in again, issue a new token (promo-central office rotate-token \(code)) and then run: promo-central office reinstate \(code)"
+            )
         }
     }
 
@@ -107,13 +110,16 @@ extension OfficeCommand {
         @OptionGroup var location: StoreLocation
         @Argument(help: "The codes of the offices that retire, e.g. 77.") var offices: [String]
         @Option(help: "The office that takes them over, e.g. 79.") var into: String
-        @Option(name: .customLong("override-reason"),
-                help: "Merge against the official map of Decision 19/2025, for this reason (kept in the audit journal).")
+        @Option(
+            name: .customLong("override-reason"),
+            help: "Merge against the official map of Decision 19/2025, for this reason (kept in the audit journal).")
         var overrideReason: String?
 
         func run() throws {
             let outcome = try location.open().merge(try offices.map { try OfficeCode($0) }, into: try OfficeCode(into), overrideReason: overrideReason)
-            print("merged \(outcome.retired.map(\.rawValue).joined(separator: ", ")) into \(outcome.into): \(outcome.aggregates) projects, plan lines and programmes re-homed")
+            print(
+                "merged \(outcome.retired.map(\.rawValue).joined(separator: ", ")) into \(outcome.into): \(outcome.aggregates) projects, plan lines and programmes re-homed"
+            )
         }
     }
 }

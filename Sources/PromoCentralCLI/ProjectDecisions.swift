@@ -17,9 +17,12 @@ struct ProjectDecisions: ParsableCommand {
         func run() throws {
             for p in try location.open().projects(office: office) {
                 let f = p.fields
-                print([p.office, f["code"]?.description ?? "", f["fund_source"]?.description ?? "", f["status"]?.description ?? "",
-                       "requested \(f["requested_support"]?.description ?? "-")", "approved \(f["approved_support"]?.description ?? "-")",
-                       p.id].joined(separator: "  "))
+                print(
+                    [
+                        p.office, f["code"]?.description ?? "", f["fund_source"]?.description ?? "", f["status"]?.description ?? "",
+                        "requested \(f["requested_support"]?.description ?? "-")", "approved \(f["approved_support"]?.description ?? "-")",
+                        p.id,
+                    ].joined(separator: "  "))
             }
         }
     }
@@ -46,14 +49,15 @@ struct ProjectDecisions: ParsableCommand {
         }
 
         func run() throws {
-            let decision: CentreDecision = switch action {
-            case .appraise: .appraise
-            case .approve: .approve(amount: amount ?? 0)
-            case .return: .returnToOffice
-            case .reject: .reject
-            case .adjust: .adjust(amount: amount ?? 0)
-            case .halt: .halt
-            }
+            let decision: CentreDecision =
+                switch action {
+                case .appraise: .appraise
+                case .approve: .approve(amount: amount ?? 0)
+                case .return: .returnToOffice
+                case .reject: .reject
+                case .adjust: .adjust(amount: amount ?? 0)
+                case .halt: .halt
+                }
             try location.open().decide(project: project, decision, reference: document)
             print("recorded: \(action.rawValue) \(project); the office receives it at its next pull")
         }
@@ -124,9 +128,11 @@ struct LostDecisionsCommand: ParsableCommand {
         subcommands: [Lost.self, Reconfirm.self, Drop.self])
 
     static func line(_ d: LostDecision) -> String {
-        [d.conflict, "office \(d.office)", "project \(d.projectCode ?? d.projectID)", d.decision?.description ?? "'\(d.summary)'",
-         d.document.map { "document \($0)" } ?? "", d.occurredOn.map { "on \($0)" } ?? ""]
-            .filter { !$0.isEmpty }.joined(separator: "  ")
+        [
+            d.conflict, "office \(d.office)", "project \(d.projectCode ?? d.projectID)", d.decision?.description ?? "'\(d.summary)'",
+            d.document.map { "document \($0)" } ?? "", d.occurredOn.map { "on \($0)" } ?? "",
+        ]
+        .filter { !$0.isEmpty }.joined(separator: "  ")
     }
 
     struct Lost: ParsableCommand {

@@ -10,7 +10,10 @@ struct PromoCentral: AsyncParsableCommand {
         commandName: "promo-central",
         abstract: "The central endpoint that khuyến công offices sync with.",
         version: SoftwareVersion.line("promo-central"),
-        subcommands: [Serve.self, OfficeCommand.self, FleetCommand.self, ProjectDecisions.self, ConflictsCommand.self, LostDecisionsCommand.self, Audit.self, Report.self, Cap.self, Summary.self, Backup.self, Restore.self])
+        subcommands: [
+            Serve.self, OfficeCommand.self, FleetCommand.self, ProjectDecisions.self, ConflictsCommand.self, LostDecisionsCommand.self, Audit.self, Report.self,
+            Cap.self, Summary.self, Backup.self, Restore.self,
+        ])
 }
 
 /// The configuration file and data folder; every command takes them.
@@ -40,8 +43,9 @@ struct StoreLocation: ParsableArguments {
         get throws {
             let configuration = try configuration()
             if !FileManager.default.fileExists(atPath: configuration.dataDirectory) {
-                try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
             }
             try CentralStore.checkPermissions(at: configuration.storePath)
             return configuration.storePath

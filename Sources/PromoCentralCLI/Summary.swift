@@ -13,13 +13,17 @@ struct Summary: ParsableCommand {
         print("epoch \(store.epoch)")
         print("records (live / deleted):")
         for row in try store.recordCounts() {
-            print("  \(row.office.padding(toLength: 8, withPad: " ", startingAt: 0)) \(row.table.padding(toLength: 18, withPad: " ", startingAt: 0)) \(row.live) / \(row.deleted)")
+            print(
+                "  \(row.office.padding(toLength: 8, withPad: " ", startingAt: 0)) \(row.table.padding(toLength: 18, withPad: " ", startingAt: 0)) \(row.live) / \(row.deleted)"
+            )
         }
         print("consolidated totals (VND):")
         print("  province year fund      plan                 disbursed            %")
         for t in try store.totals() {
             let percent = t.plan > 0 ? Money.percent(t.disbursed, of: t.plan, fractionDigits: 1) : "-"
-            print("  \(t.province.padding(toLength: 8, withPad: " ", startingAt: 0)) \(t.year) \(t.fund.padding(toLength: 9, withPad: " ", startingAt: 0)) \(String(t.plan).padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(t.disbursed).padding(toLength: 20, withPad: " ", startingAt: 0)) \(percent)")
+            print(
+                "  \(t.province.padding(toLength: 8, withPad: " ", startingAt: 0)) \(t.year) \(t.fund.padding(toLength: 9, withPad: " ", startingAt: 0)) \(String(t.plan).padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(t.disbursed).padding(toLength: 20, withPad: " ", startingAt: 0)) \(percent)"
+            )
         }
     }
 }

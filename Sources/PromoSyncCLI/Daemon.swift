@@ -30,7 +30,9 @@ struct Daemon: AsyncParsableCommand {
             throw ExitCode(Self.needsAPerson)
         }
         if let copy = Replica.rescueCopies(beside: replica.path).last {
-            logger.critical("the replica was deleted or replaced under the daemon earlier and what it held is saved in \(copy): run promo-sync resync --rebuild to take it back before starting the daemon")
+            logger.critical(
+                "the replica was deleted or replaced under the daemon earlier and what it held is saved in \(copy): run promo-sync resync --rebuild to take it back before starting the daemon"
+            )
             throw ExitCode(Self.needsAPerson)
         }
         var schedule = configuration.schedule

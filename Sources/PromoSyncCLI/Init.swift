@@ -29,8 +29,9 @@ struct Init: ParsableCommand {
         // A folder made here is the service user's alone; one that exists must pass the same
         // check as every other command's (nobody else may write in it).
         if !FileManager.default.fileExists(atPath: directory) {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         }
         let token = tokenFile ?? (directory as NSString).appendingPathComponent("office.token")
         let replica = try Replica.create(

@@ -6,7 +6,8 @@ import SyncCore
 
 struct ProjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "project", abstract: "Enter and list projects (đề án).", subcommands: [Add.self, List.self, Show.self, Update.self, Move.self, Accept.self, Settle.self])
+        commandName: "project", abstract: "Enter and list projects (đề án).",
+        subcommands: [Add.self, List.self, Show.self, Update.self, Move.self, Accept.self, Settle.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a draft project of this office.")
@@ -23,14 +24,16 @@ struct ProjectCommand: ParsableCommand {
         @Option(help: "Former province code when the project was made under one.") var province: String?
         @Option(help: "The programme (code or id) it belongs to.") var program: String?
         @Option(help: "The commune (xã/phường) of the facility.") var commune: String?
-        @Option(parsing: .unconditional, help: "The beneficiary's own contribution (counterpart funds) in VND.", transform: amountArgument) var counterpart: Int64?
+        @Option(parsing: .unconditional, help: "The beneficiary's own contribution (counterpart funds) in VND.", transform: amountArgument) var counterpart:
+            Int64?
 
         func run() throws {
             let replica = try location.open()
-            let id = try replica.addProject(NewProject(
-                code: code, name: name, category: category, fundSource: fund, beneficiary: beneficiary, year: year,
-                totalCost: totalCost, requestedSupport: requested, province: province,
-                program: program, commune: commune, counterpartFunds: counterpart))
+            let id = try replica.addProject(
+                NewProject(
+                    code: code, name: name, category: category, fundSource: fund, beneficiary: beneficiary, year: year,
+                    totalCost: totalCost, requestedSupport: requested, province: province,
+                    program: program, commune: commune, counterpartFunds: counterpart))
             print(id.rawValue)
         }
     }
@@ -51,9 +54,12 @@ struct ProjectCommand: ParsableCommand {
             }
             print("code        year fund      status     requested (VND)  approved (VND)   disbursed (VND)  name")
             for p in projects {
-                print([p.code.padding(10), String(p.year), p.fundSource.padding(9), p.status.padding(10),
-                       String(p.requestedSupport).leftPadding(16), (p.approvedSupport.map(String.init) ?? "-").leftPadding(16),
-                       String(p.disbursed).leftPadding(16), p.name].joined(separator: " "))
+                print(
+                    [
+                        p.code.padding(10), String(p.year), p.fundSource.padding(9), p.status.padding(10),
+                        String(p.requestedSupport).leftPadding(16), (p.approvedSupport.map(String.init) ?? "-").leftPadding(16),
+                        String(p.disbursed).leftPadding(16), p.name,
+                    ].joined(separator: " "))
             }
             print("\(projects.count) projects")
         }
@@ -93,11 +99,15 @@ extension ProjectCommand {
             print("  id \(p.id), office \(p.office), province \(p.province), year \(p.year), \(p.fundSource) fund, status \(p.status)")
             let program = try p.programID.flatMap { id in try replica.programs().first { $0.id == id }.map { "\($0.code) \($0.name)" } }
             print("  category \(p.category), beneficiary \(p.beneficiary ?? "-"), commune \(p.commune ?? "-"), programme \(program ?? "-")")
-            print("  total cost \(p.totalCost) VND, requested \(p.requestedSupport) VND, counterpart \(p.counterpartFunds.map { "\($0) VND" } ?? "-"), approved \(p.approvedSupport.map { "\($0) VND" } ?? "-"), disbursed \(p.disbursed) VND")
+            print(
+                "  total cost \(p.totalCost) VND, requested \(p.requestedSupport) VND, counterpart \(p.counterpartFunds.map { "\($0) VND" } ?? "-"), approved \(p.approvedSupport.map { "\($0) VND" } ?? "-"), disbursed \(p.disbursed) VND"
+            )
             let entries = try replica.ledger(p.id)
             print("  ledger (\(entries.count) entries):")
             for e in entries {
-                print("    \(e.paidOn)  \(e.kind.padding(22))  \(String(e.amount).leftPadding(16)) VND  \(e.voucher ?? "-")\(e.held ? "  HELD by a conflict" : "")")
+                print(
+                    "    \(e.paidOn)  \(e.kind.padding(22))  \(String(e.amount).leftPadding(16)) VND  \(e.voucher ?? "-")\(e.held ? "  HELD by a conflict" : "")"
+                )
             }
             let events = try replica.events(p.id)
             print("  event log (\(events.count) entries):")
@@ -126,9 +136,11 @@ extension ProjectCommand {
         @Option(help: "The programme (code or id) it belongs to.") var program: String?
 
         func run() throws {
-            try location.open().updateProject(project, ProjectUpdate(
-                name: name, category: category, beneficiary: beneficiary, totalCost: totalCost, requestedSupport: requested,
-                commune: commune, counterpartFunds: counterpart, program: program))
+            try location.open().updateProject(
+                project,
+                ProjectUpdate(
+                    name: name, category: category, beneficiary: beneficiary, totalCost: totalCost, requestedSupport: requested,
+                    commune: commune, counterpartFunds: counterpart, program: program))
             print("\(project) updated; the change reaches the centre with the next sync")
         }
     }

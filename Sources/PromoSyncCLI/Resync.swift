@@ -22,7 +22,8 @@ struct Resync: AsyncParsableCommand {
     @Flag(help: "Compare with the centre and repair what differs.")
     var force = false
 
-    @Flag(help: "Build a new replica from the centre (for a damaged or lost file), keeping the old file aside and the unacknowledged changes it can still read.")
+    @Flag(
+        help: "Build a new replica from the centre (for a damaged or lost file), keeping the old file aside and the unacknowledged changes it can still read.")
     var rebuild = false
 
     @Option(help: "With --rebuild when the old file is unreadable: the office code.") var office: String?
@@ -76,9 +77,11 @@ extension Resync {
         let client = try OfficeServices.client(settings: settings, configuration: configuration)
         let result: Result<ReplicaRebuilder.Outcome, SyncAgentError>
         do {
-            result = .success(try await ReplicaRebuilder.rebuild(at: path, rescued: rescued, settings: fallback, client: client,
-                                                                 configuration: configuration.engine, logger: logger,
-                                                                 onProgress: TerminalProgress.handler))
+            result = .success(
+                try await ReplicaRebuilder.rebuild(
+                    at: path, rescued: rescued, settings: fallback, client: client,
+                    configuration: configuration.engine, logger: logger,
+                    onProgress: TerminalProgress.handler))
         } catch {
             result = .failure(error)
         }

@@ -33,11 +33,13 @@ struct Status: ParsableCommand {
             // Reading every page finds overwritten bytes anywhere in the file; skipped past 256 MiB
             // (use --check) so that monitoring stays cheap.
             if check || size < 256 * 1024 * 1024, let problem = try replica.integrityProblems().first {
-                throw ReplicaError(.damaged, "the replica file is damaged: \(problem)",
-                                   hint: "Try: promo-sync resync --rebuild (it keeps the damaged file aside and the changes it can still read)")
+                throw ReplicaError(
+                    .damaged, "the replica file is damaged: \(problem)",
+                    hint: "Try: promo-sync resync --rebuild (it keeps the damaged file aside and the changes it can still read)")
             }
-            report = StatusReport.evaluate(try replica.status(), now: Date(), thresholds: thresholds,
-                                           isRunning: { kill($0, 0) == 0 || errno == EPERM })
+            report = StatusReport.evaluate(
+                try replica.status(), now: Date(), thresholds: thresholds,
+                isRunning: { kill($0, 0) == 0 || errno == EPERM })
             if let cannotWrite { report.flag(.broken, cannotWrite.problem, hint: cannotWrite.hint) }
         } catch let error as ReplicaError {
             report = StatusReport.broken(error.message, hint: error.hint)

@@ -33,9 +33,10 @@ struct Sync: AsyncParsableCommand {
             let report = try await engine.runCycle()
             TerminalProgress.finish()
             func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
-            print("pushed \(count(report.changesPushed, "change")) in \(count(report.changesetsPushed, "changeset"))"
-                  + (report.duplicatesAcknowledged > 0 ? " (\(report.duplicatesAcknowledged) already held by the centre)" : "")
-                  + "; pulled \(count(report.recordsPulled, "record")) in \(count(report.pagesPulled, "page"))")
+            print(
+                "pushed \(count(report.changesPushed, "change")) in \(count(report.changesetsPushed, "changeset"))"
+                    + (report.duplicatesAcknowledged > 0 ? " (\(report.duplicatesAcknowledged) already held by the centre)" : "")
+                    + "; pulled \(count(report.recordsPulled, "record")) in \(count(report.pagesPulled, "page"))")
         } catch {
             TerminalProgress.finish()
             printError("sync failed: \(error.message)")

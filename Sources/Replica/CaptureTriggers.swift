@@ -78,8 +78,9 @@ enum CaptureTriggers {
         var now: Int32 = -1
         let code = promo_sqlite_enable_triggers(db.sqliteConnection, enabled ? 1 : 0, &now)
         guard code == SQLITE_OK, (now != 0) == enabled else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code == SQLITE_OK ? SQLITE_MISUSE : code),
-                                message: "could not turn capture triggers \(enabled ? "on" : "off")")
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code == SQLITE_OK ? SQLITE_MISUSE : code),
+                message: "could not turn capture triggers \(enabled ? "on" : "off")")
         }
     }
 
@@ -102,9 +103,12 @@ enum CaptureTriggers {
     static func sql(for table: SyncedTable) -> [String] {
         let name = table.rawValue
         let number = table.tableID
-        let mask = table.isAppendOnly ? String(allColumns) : table.columns.enumerated()
-            .map { index, column in "((OLD.\(column.name) IS NOT NEW.\(column.name)) << \(index))" }
-            .joined(separator: " | ")
+        let mask =
+            table.isAppendOnly
+            ? String(allColumns)
+            : table.columns.enumerated()
+                .map { index, column in "((OLD.\(column.name) IS NOT NEW.\(column.name)) << \(index))" }
+                .joined(separator: " | ")
         return [
             """
             CREATE TRIGGER _sync_\(name)_id_immutable BEFORE UPDATE OF id ON \(name)

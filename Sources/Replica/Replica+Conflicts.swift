@@ -74,9 +74,10 @@ extension Replica {
                     theirs: (try? decoder.decode([String: FieldValue].self, from: Data((row["theirs"] as String).utf8))) ?? [:],
                     message: row["message"], resolution: resolution, resolvedBy: row["resolved_by"],
                     pendingResolution: resolution == nil ? row["pending"] : nil,
-                    record: ConflictDescription.record(table: row["tbl"], kind: row["entry_kind"], voucher: row["entry_voucher"],
-                                                       projectCode: row["project_code"], planYear: row["plan_year"], planFund: row["plan_fund"],
-                                                       programCode: row["program_code"]),
+                    record: ConflictDescription.record(
+                        table: row["tbl"], kind: row["entry_kind"], voucher: row["entry_voucher"],
+                        projectCode: row["project_code"], planYear: row["plan_year"], planFund: row["plan_fund"],
+                        programCode: row["program_code"]),
                     office: row["office"], fund: row["project_fund"])
             }.filter { !openOnly || $0.isOpen }
         }
@@ -91,8 +92,10 @@ extension Replica {
     /// back with the next pull. A corrected value is written as a new change in the same transaction;
     /// for a held ledger entry it is a new entry under the ledger's rules, with `voucher` (its own
     /// treasury voucher, if it has one: the held entry's is never used twice).
-    public func resolveConflict(_ id: String, _ resolution: OfficeResolution, note: String?, voucher: String? = nil,
-                                now: Date = Date()) throws(ReplicaError) {
+    public func resolveConflict(
+        _ id: String, _ resolution: OfficeResolution, note: String?, voucher: String? = nil,
+        now: Date = Date()
+    ) throws(ReplicaError) {
         let office = try settings().office
         guard let conflict = try conflicts().first(where: { $0.id == id || $0.id.hasPrefix(id) && id.count >= 6 }) else {
             throw ReplicaError(.invalidInput, "no conflict '\(id)' at this office", hint: "List them with: promo-sync conflicts list")
@@ -106,8 +109,9 @@ extension Replica {
         }.flatMap(FundSource.init(rawValue:))
         if resolution == .keepMine, let rule {
             guard rule.acceptingSide(fund: fund) == .office else {
-                throw ReplicaError(.invalidInput, "only the centre can keep this office's version here (\(conflict.rule) on a national project)",
-                                   hint: "Keep theirs, give a corrected value, or ask the centre to accept it.")
+                throw ReplicaError(
+                    .invalidInput, "only the centre can keep this office's version here (\(conflict.rule) on a national project)",
+                    hint: "Keep theirs, give a corrected value, or ask the centre to accept it.")
             }
         }
         let choice: ResolutionChoice = resolution == .keepMine ? .accept : .dismiss
@@ -117,8 +121,10 @@ extension Replica {
                     INSERT INTO conflict_resolution(id, office, conflict_id, aggregate_id, choice, resolved_by, note)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [RowID.make(now: now).rawValue, office.rawValue, conflict.id, conflict.aggregateID, choice.rawValue,
-                            office.rawValue, note])
+                arguments: [
+                    RowID.make(now: now).rawValue, office.rawValue, conflict.id, conflict.aggregateID, choice.rawValue,
+                    office.rawValue, note,
+                ])
             guard case .corrected(let value) = resolution else { return }
             switch (conflict.table, rule) {
             case ("disbursement", .overDisbursement?), ("disbursement", .overRecovery?), ("disbursement", .duplicateVoucher?):
@@ -131,28 +137,33 @@ extension Replica {
                     throw ReplicaError(.invalidInput, "the held entry \(conflict.rowID) is not in this replica", hint: "Sync, then try again.")
                 }
                 if let voucher, try Self.voucherRecorded(db, voucher, office: office) {
-                    throw ReplicaError(.invalidInput, "treasury voucher '\(voucher)' is already recorded",
-                                       hint: "Give the voucher of the corrected payment, or none (the held entry keeps its own).")
+                    throw ReplicaError(
+                        .invalidInput, "treasury voucher '\(voucher)' is already recorded",
+                        hint: "Give the voucher of the corrected payment, or none (the held entry keeps its own).")
                 }
                 let project = try Self.findProject(db, held["project_id"], office: office)
                 let kind = DisbursementKind(rawValue: held["kind"]) ?? .payment
                 let (outcome, paid, limit) = try Self.admit(db, kind, amount, paidOn: held["paid_on"], on: project, now: now)
                 if case .failure(let refusal) = outcome {
-                    throw ReplicaError(.invalidInput, "the corrected entry would be refused too: \(refusal.message)",
-                                       hint: "Give an amount within what the project may still take (\(limit - paid) VND now).")
+                    throw ReplicaError(
+                        .invalidInput, "the corrected entry would be refused too: \(refusal.message)",
+                        hint: "Give an amount within what the project may still take (\(limit - paid) VND now).")
                 }
                 try db.execute(
                     sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [RowID.make(now: now).rawValue, office.rawValue, held["project_id"] as String, kind.rawValue, amount,
-                                voucher, held["paid_on"] as String])
+                    arguments: [
+                        RowID.make(now: now).rawValue, office.rawValue, held["project_id"] as String, kind.rawValue, amount,
+                        voucher, held["paid_on"] as String,
+                    ])
             case ("project", _), ("plan_line", _):
                 guard conflict.mine.count == 1, let field = conflict.mine.keys.first,
-                      let table = SyncedTable(rawValue: conflict.table), table.columnNames.contains(field), field != "office"
+                    let table = SyncedTable(rawValue: conflict.table), table.columnNames.contains(field), field != "office"
                 else {
                     throw ReplicaError(.invalidInput, "a corrected value needs a conflict about one field", hint: "Keep mine or keep theirs instead.")
                 }
-                try db.execute(sql: "UPDATE \(table.rawValue) SET \(field) = ? WHERE id = ?",
-                               arguments: [Self.databaseValue(value), conflict.rowID])
+                try db.execute(
+                    sql: "UPDATE \(table.rawValue) SET \(field) = ? WHERE id = ?",
+                    arguments: [Self.databaseValue(value), conflict.rowID])
             default:
                 throw ReplicaError(.invalidInput, "this conflict takes no corrected value", hint: "Keep mine or keep theirs instead.")
             }

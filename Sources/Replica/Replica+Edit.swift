@@ -14,8 +14,10 @@ public struct ProjectUpdate: Sendable, Equatable {
     /// A programme id or code.
     public var program: String?
 
-    public init(name: String? = nil, category: String? = nil, beneficiary: String? = nil, totalCost: Int64? = nil, requestedSupport: Int64? = nil,
-                commune: String? = nil, counterpartFunds: Int64? = nil, program: String? = nil) {
+    public init(
+        name: String? = nil, category: String? = nil, beneficiary: String? = nil, totalCost: Int64? = nil, requestedSupport: Int64? = nil,
+        commune: String? = nil, counterpartFunds: Int64? = nil, program: String? = nil
+    ) {
         self.name = name
         self.category = category?.uppercased()  // codes are read in any case
         self.beneficiary = beneficiary
@@ -64,15 +66,17 @@ extension Replica {
     public func updateProject(_ reference: String, _ update: ProjectUpdate, now: Date = Date()) throws(ReplicaError) {
         let office = try settings().office
         guard !update.isEmpty else {
-            throw ReplicaError(.invalidInput, "nothing to change",
-                               hint: "Give at least one of --name, --category, --beneficiary, --total-cost, --requested, --commune, --counterpart, --program.")
+            throw ReplicaError(
+                .invalidInput, "nothing to change",
+                hint: "Give at least one of --name, --category, --beneficiary, --total-cost, --requested, --commune, --counterpart, --program.")
         }
         if let name = update.name { try Validation.nonEmpty(name, "project name") }
         if let total = update.totalCost { try Validation.positive(total, "total cost") }
         if let requested = update.requestedSupport { try Validation.positive(requested, "requested support") }
         if let category = update.category, ReferenceData.category(code: category) == nil {
-            throw ReplicaError(.invalidInput, "unknown activity category '\(category)'",
-                               hint: "Use one of: \(ReferenceData.categories.map(\.code).joined(separator: ", ")).")
+            throw ReplicaError(
+                .invalidInput, "unknown activity category '\(category)'",
+                hint: "Use one of: \(ReferenceData.categories.map(\.code).joined(separator: ", ")).")
         }
         try write("updating a project") { db in
             let row = try Self.findProject(db, reference, office: office)
@@ -80,8 +84,10 @@ extension Replica {
             let requested = update.requestedSupport ?? row["requested_support"]
             try Validation.costSplit(total: total, requested: requested, counterpart: update.counterpartFunds ?? row["counterpart_funds"])
             let fund = FundSource(rawValue: row["fund_source"]) ?? .local
-            if let violation = try Self.capViolation(db, fund: fund, category: update.category ?? row["category"], province: row["province"],
-                                                     requested: requested, totalCost: total) {
+            if let violation = try Self.capViolation(
+                db, fund: fund, category: update.category ?? row["category"], province: row["province"],
+                requested: requested, totalCost: total)
+            {
                 throw ReplicaError(.invalidInput, violation, hint: "Lower the requested support, or ask about the cap that applies.")
             }
             let program = try update.program.map { try Self.programID(db, $0, office: office) } ?? row["program_id"]
@@ -90,11 +96,14 @@ extension Replica {
                     UPDATE project SET name = ?, category = ?, beneficiary = ?, total_cost = ?, requested_support = ?,
                                        commune = ?, counterpart_funds = ?, program_id = ? WHERE id = ?
                     """,
-                arguments: [update.name ?? row["name"], update.category ?? row["category"], update.beneficiary ?? row["beneficiary"],
-                            total, requested, update.commune ?? row["commune"], update.counterpartFunds ?? row["counterpart_funds"],
-                            program, row["id"] as String])
-            try Self.logEvent(db, office: office, project: row["id"], kind: .updated, on: CalendarDate.today(now),
-                              note: "changed: " + update.columnsSet.joined(separator: ", "), now: now)
+                arguments: [
+                    update.name ?? row["name"], update.category ?? row["category"], update.beneficiary ?? row["beneficiary"],
+                    total, requested, update.commune ?? row["commune"], update.counterpartFunds ?? row["counterpart_funds"],
+                    program, row["id"] as String,
+                ])
+            try Self.logEvent(
+                db, office: office, project: row["id"], kind: .updated, on: CalendarDate.today(now),
+                note: "changed: " + update.columnsSet.joined(separator: ", "), now: now)
         }
     }
 

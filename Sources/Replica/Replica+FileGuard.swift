@@ -53,8 +53,9 @@ extension Replica {
             }
             // VACUUM INTO needs a missing or empty file; made first so that it has the owner-only mode.
             guard fm.createFile(atPath: target, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw ReplicaError(.storage, "cannot create the rescue copy \(target)",
-                                   hint: "Make the data folder writable by the service user, then start the daemon again: it saves the copy before anything else.")
+                throw ReplicaError(
+                    .storage, "cannot create the rescue copy \(target)",
+                    hint: "Make the data folder writable by the service user, then start the daemon again: it saves the copy before anything else.")
             }
             let unpushed = try database.writeWithoutTransaction { db -> Int in
                 let count = try Self.pendingSummary(db).changes
@@ -95,17 +96,23 @@ extension Replica {
         let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
         var fs = statvfs()
         if statvfs(folder, &fs) == 0, fs.f_flag & UInt(ST_RDONLY) != 0 {
-            return ("the file system holding the data folder \(folder) is mounted read-only: nothing can be synced or entered",
-                    "Remount it read-write once the disk is checked (dmesg, fsck); nothing stored is lost and the daemon syncs again by itself")
+            return (
+                "the file system holding the data folder \(folder) is mounted read-only: nothing can be synced or entered",
+                "Remount it read-write once the disk is checked (dmesg, fsck); nothing stored is lost and the daemon syncs again by itself"
+            )
         }
         let user = getpwuid(geteuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "uid \(geteuid())"
         if access(folder, W_OK) != 0 {
-            return ("the data folder \(folder) is not writable by \(user): nothing can be synced or entered",
-                    "chown -R \(user) \(folder) && chmod u+rwx \(folder); nothing stored is lost")
+            return (
+                "the data folder \(folder) is not writable by \(user): nothing can be synced or entered",
+                "chown -R \(user) \(folder) && chmod u+rwx \(folder); nothing stored is lost"
+            )
         }
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) && access(file, W_OK) != 0 {
-            return ("the file \(file) is not writable by \(user): nothing can be synced or entered",
-                    "chown \(user) \(file) && chmod u+rw \(file); nothing stored is lost")
+            return (
+                "the file \(file) is not writable by \(user): nothing can be synced or entered",
+                "chown \(user) \(file) && chmod u+rw \(file); nothing stored is lost"
+            )
         }
         return nil
     }

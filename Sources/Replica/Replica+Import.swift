@@ -24,7 +24,10 @@ public struct ImportRejection: Error, Sendable, CustomStringConvertible {
 extension Replica {
     /// The columns of each kind of file. The kind is recognised from the header.
     static let importColumns: [ImportReport.Kind: (required: [String], optional: [String])] = [
-        .projects: (["code", "name", "category", "fund_source", "year", "total_cost", "requested_support"], ["beneficiary", "province", "status", "commune", "counterpart_funds", "program"]),
+        .projects: (
+            ["code", "name", "category", "fund_source", "year", "total_cost", "requested_support"],
+            ["beneficiary", "province", "status", "commune", "counterpart_funds", "program"]
+        ),
         .plan: (["year", "fund_source", "amount"], ["note"]),
         .disbursements: (["project_code", "kind", "amount", "voucher", "paid_on"], []),
     ]
@@ -38,19 +41,25 @@ extension Replica {
         do { records = try CSV.parse(text) } catch { throw ImportRejection(problems: [error.description]) }
         guard let header = records.first else { throw ImportRejection(problems: ["the file is empty: the first line must name the columns"]) }
         if header.fields.count == 1, header.fields[0].contains(";") {
-            throw ImportRejection(problems: ["line \(header.line): the columns are separated by ';', as a spreadsheet set to Vietnamese saves CSV; "
-                + "save the file as \"CSV UTF-8 (comma delimited)\", or replace the ';' between columns with ','"])
+            throw ImportRejection(problems: [
+                "line \(header.line): the columns are separated by ';', as a spreadsheet set to Vietnamese saves CSV; "
+                    + "save the file as \"CSV UTF-8 (comma delimited)\", or replace the ';' between columns with ','"
+            ])
         }
         let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard let kind = Self.importColumns.first(where: { Set($0.value.required).isSubset(of: names) })?.key else {
-            throw ImportRejection(problems: ["line \(header.line): the columns do not match a known file; projects need "
-                + "\(Self.importColumns[.projects]!.required.joined(separator: ",")), plan lines need "
-                + "\(Self.importColumns[.plan]!.required.joined(separator: ",")), disbursements need "
-                + "\(Self.importColumns[.disbursements]!.required.joined(separator: ","))"])
+            throw ImportRejection(problems: [
+                "line \(header.line): the columns do not match a known file; projects need "
+                    + "\(Self.importColumns[.projects]!.required.joined(separator: ",")), plan lines need "
+                    + "\(Self.importColumns[.plan]!.required.joined(separator: ",")), disbursements need "
+                    + "\(Self.importColumns[.disbursements]!.required.joined(separator: ","))"
+            ])
         }
         let known = Set(Self.importColumns[kind]!.required + Self.importColumns[kind]!.optional)
         if let unknown = names.first(where: { !known.contains($0) }) {
-            throw ImportRejection(problems: ["line \(header.line): unknown column '\(unknown)' for a \(kind.rawValue) file; allowed: \(known.sorted().joined(separator: ", "))"])
+            throw ImportRejection(problems: [
+                "line \(header.line): unknown column '\(unknown)' for a \(kind.rawValue) file; allowed: \(known.sorted().joined(separator: ", "))"
+            ])
         }
         let rows = Array(records.dropFirst())
         let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
@@ -82,14 +91,21 @@ extension Replica {
             func integer(_ value: Int64?) -> CSV.Cell { value.map(CSV.Cell.integer) ?? .empty }
             switch kind {
             case .projects:
-                lines.append(CSV.line(["code", "name", "category", "fund_source", "beneficiary", "year", "total_cost", "requested_support", "province", "status",
-                                       "commune", "counterpart_funds", "program"]))
+                lines.append(
+                    CSV.line([
+                        "code", "name", "category", "fund_source", "beneficiary", "year", "total_cost", "requested_support", "province", "status",
+                        "commune", "counterpart_funds", "program",
+                    ]))
                 for r in try Row.fetchAll(
                     db, sql: "SELECT p.*, g.code AS program_code FROM project p LEFT JOIN program g ON g.id = p.program_id WHERE p.office = ? ORDER BY p.code",
-                    arguments: [office.rawValue]) {
-                    lines.append(CSV.line([text(r["code"]), text(r["name"]), text(r["category"]), text(r["fund_source"]), text(r["beneficiary"]),
-                                           integer(r["year"]), integer(r["total_cost"]), integer(r["requested_support"]), text(r["province"]),
-                                           text(r["status"]), text(r["commune"]), integer(r["counterpart_funds"]), text(r["program_code"])]))
+                    arguments: [office.rawValue])
+                {
+                    lines.append(
+                        CSV.line([
+                            text(r["code"]), text(r["name"]), text(r["category"]), text(r["fund_source"]), text(r["beneficiary"]),
+                            integer(r["year"]), integer(r["total_cost"]), integer(r["requested_support"]), text(r["province"]),
+                            text(r["status"]), text(r["commune"]), integer(r["counterpart_funds"]), text(r["program_code"]),
+                        ]))
                 }
             case .plan:
                 lines.append(CSV.line(["year", "fund_source", "amount", "note"]))
@@ -100,7 +116,8 @@ extension Replica {
                 lines.append(CSV.line(["project_code", "kind", "amount", "voucher", "paid_on"]))
                 for r in try Row.fetchAll(
                     db, sql: "SELECT p.code, d.* FROM disbursement d JOIN project p ON p.id = d.project_id WHERE d.office = ? ORDER BY d.paid_on, d.voucher",
-                    arguments: [office.rawValue]) {
+                    arguments: [office.rawValue])
+                {
                     lines.append(CSV.line([text(r["code"]), text(r["kind"]), integer(r["amount"]), text(r["voucher"]), text(r["paid_on"])]))
                 }
             }
@@ -147,13 +164,21 @@ private struct Importer {
         /// A text field, with the quote that an export puts before a formula character taken off.
         func text(_ name: String) -> String? { raw(name).map(CSV.untextCell) }
         func amount(_ name: String) -> Int64? {
-            guard let t = raw(name) else { fail("\(name) is empty"); return nil }
+            guard let t = raw(name) else {
+                fail("\(name) is empty")
+                return nil
+            }
             let v: Int64
             switch Money.parse(t) {
             case .success(let value): v = value
-            case .failure(let error): fail("\(name): \(error.description)"); return nil
+            case .failure(let error):
+                fail("\(name): \(error.description)")
+                return nil
             }
-            guard (1...ValueRules.maxAmount).contains(v) else { fail("\(name) must be more than 0 and at most \(ValueRules.maxAmount) VND (got \(v))"); return nil }
+            guard (1...ValueRules.maxAmount).contains(v) else {
+                fail("\(name) must be more than 0 and at most \(ValueRules.maxAmount) VND (got \(v))")
+                return nil
+            }
             return v
         }
         func year() -> Int? {
@@ -164,11 +189,17 @@ private struct Importer {
             return y
         }
         func fund() -> FundSource? {
-            guard let f = text("fund_source").flatMap(FundSource.init(rawValue:)) else { fail("fund_source '\(text("fund_source") ?? "")' must be national or local"); return nil }
+            guard let f = text("fund_source").flatMap(FundSource.init(rawValue:)) else {
+                fail("fund_source '\(text("fund_source") ?? "")' must be national or local")
+                return nil
+            }
             return f
         }
         func duplicate(_ key: String, _ what: String) -> Bool {
-            if let earlier = seenKeys[key] { fail("\(what) is also on line \(earlier)"); return true }
+            if let earlier = seenKeys[key] {
+                fail("\(what) is also on line \(earlier)")
+                return true
+            }
             seenKeys[key] = line
             return false
         }
@@ -181,7 +212,10 @@ private struct Importer {
                 if name == nil { fail("name is empty") }
                 let category = text("category")?.uppercased()
                 if category.flatMap(ReferenceData.category(code:)) == nil { fail("unknown activity category '\(category ?? "")'") }
-                let fund = fund(), year = year(), total = amount("total_cost"), requested = amount("requested_support")
+                let fund = fund()
+                let year = year()
+                let total = amount("total_cost")
+                let requested = amount("requested_support")
                 if let total, let requested, requested > total { fail("requested_support (\(requested)) is more than total_cost (\(total))") }
                 let province = text("province") ?? office
                 if let problem = ValueRules.problem(.project, "province", .text(province), writer: OfficeCode(unchecked: office)) {
@@ -194,7 +228,8 @@ private struct Importer {
                 if let violation = try Replica.capViolation(db, fund: fund, category: category, province: province, requested: requested, totalCost: total) {
                     return fail(violation)
                 }
-                let beneficiary = text("beneficiary"), commune = text("commune")
+                let beneficiary = text("beneficiary")
+                let commune = text("commune")
                 var counterpart: Int64?
                 if let t = raw("counterpart_funds") {
                     guard let v = Int64(t.replacingOccurrences(of: "_", with: "")), v >= 0 else {
@@ -205,7 +240,10 @@ private struct Importer {
                 }
                 var program: String?
                 if let code = text("program") {
-                    guard let id = try String.fetchOne(db, sql: "SELECT id FROM program WHERE office = ? AND (code = ? OR id = ?)", arguments: [office, code, code]) else {
+                    guard
+                        let id = try String.fetchOne(
+                            db, sql: "SELECT id FROM program WHERE office = ? AND (code = ? OR id = ?)", arguments: [office, code, code])
+                    else {
                         return fail("unknown programme '\(code)' (see promo-sync program list)")
                     }
                     program = id
@@ -219,21 +257,27 @@ private struct Importer {
                     let commune: String? = index["commune"] == nil ? existing["commune"] : commune
                     let counterpart: Int64? = index["counterpart_funds"] == nil ? existing["counterpart_funds"] : counterpart
                     let program: String? = index["program"] == nil ? existing["program_id"] : program
-                    let sameProposal: Bool = (existing["name"] as String) == name && (existing["category"] as String) == category
+                    let sameProposal: Bool =
+                        (existing["name"] as String) == name && (existing["category"] as String) == category
                         && (existing["beneficiary"] as String?) == beneficiary && (existing["year"] as Int) == year
-                    let sameAmounts: Bool = (existing["total_cost"] as Int64) == total && (existing["requested_support"] as Int64) == requested
+                    let sameAmounts: Bool =
+                        (existing["total_cost"] as Int64) == total && (existing["requested_support"] as Int64) == requested
                         && (existing["counterpart_funds"] as Int64?) == counterpart
                     let samePlace: Bool = (existing["commune"] as String?) == commune && (existing["program_id"] as String?) == program
                     let same = sameProposal && sameAmounts && samePlace
-                    if same { report.unchanged += 1; return }
+                    if same {
+                        report.unchanged += 1
+                        return
+                    }
                     report.updated += 1
                     let id: String = existing["id"]
                     let office = OfficeCode(unchecked: self.office)
                     pending.append { [db] in
-                        try db.execute(sql: """
-                            UPDATE project SET name = ?, category = ?, beneficiary = ?, year = ?, total_cost = ?, requested_support = ?,
-                                               commune = ?, counterpart_funds = ?, program_id = ? WHERE id = ?
-                            """, arguments: [name, category, beneficiary, year, total, requested, commune, counterpart, program, id])
+                        try db.execute(
+                            sql: """
+                                UPDATE project SET name = ?, category = ?, beneficiary = ?, year = ?, total_cost = ?, requested_support = ?,
+                                                   commune = ?, counterpart_funds = ?, program_id = ? WHERE id = ?
+                                """, arguments: [name, category, beneficiary, year, total, requested, commune, counterpart, program, id])
                         try Replica.logEvent(db, office: office, project: id, kind: .updated, on: today, note: "changed by a CSV import")
                     }
                 } else {
@@ -241,23 +285,34 @@ private struct Importer {
                     let office = OfficeCode(unchecked: self.office)
                     pending.append { [db] in
                         let id = RowID.make().rawValue
-                        try db.execute(sql: """
-                            INSERT INTO project(id, office, province, code, name, category, fund_source, beneficiary, year,
-                                                total_cost, requested_support, approved_support, status, commune, counterpart_funds, program_id)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)
-                            """, arguments: [id, office.rawValue, province, code, name, category, fund.rawValue, beneficiary,
-                                             year, total, requested, status, commune, counterpart, program])
+                        try db.execute(
+                            sql: """
+                                INSERT INTO project(id, office, province, code, name, category, fund_source, beneficiary, year,
+                                                    total_cost, requested_support, approved_support, status, commune, counterpart_funds, program_id)
+                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)
+                                """,
+                            arguments: [
+                                id, office.rawValue, province, code, name, category, fund.rawValue, beneficiary,
+                                year, total, requested, status, commune, counterpart, program,
+                            ])
                         try Replica.logEvent(db, office: office, project: id, kind: .created, on: today, note: "imported as \(status)")
                     }
                 }
             case .plan:
-                let year = year(), fund = fund(), amount = amount("amount")
+                let year = year()
+                let fund = fund()
+                let amount = amount("amount")
                 guard let year, let fund, let amount, problems.count == before else { return }
                 if duplicate("plan/\(year)/\(fund.rawValue)", "the \(year) \(fund.rawValue) plan line") { return }
                 let note = text("note")
-                if let existing = try Row.fetchOne(db, sql: "SELECT id, amount, note FROM plan_line WHERE office = ? AND year = ? AND fund_source = ? ORDER BY id LIMIT 1",
-                                                   arguments: [office, year, fund.rawValue]) {
-                    if (existing["amount"] as Int64) == amount && (existing["note"] as String?) == note { report.unchanged += 1; return }
+                if let existing = try Row.fetchOne(
+                    db, sql: "SELECT id, amount, note FROM plan_line WHERE office = ? AND year = ? AND fund_source = ? ORDER BY id LIMIT 1",
+                    arguments: [office, year, fund.rawValue])
+                {
+                    if (existing["amount"] as Int64) == amount && (existing["note"] as String?) == note {
+                        report.unchanged += 1
+                        return
+                    }
                     report.updated += 1
                     let id: String = existing["id"]
                     pending.append { [db] in try db.execute(sql: "UPDATE plan_line SET amount = ?, note = ? WHERE id = ?", arguments: [amount, note, id]) }
@@ -265,8 +320,9 @@ private struct Importer {
                     report.inserted += 1
                     let office = self.office
                     pending.append { [db] in
-                        try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, ?, ?, ?, ?, ?)",
-                                       arguments: [RowID.make().rawValue, office, year, fund.rawValue, amount, note])
+                        try db.execute(
+                            sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, ?, ?, ?, ?, ?)",
+                            arguments: [RowID.make().rawValue, office, year, fund.rawValue, amount, note])
                     }
                 }
             case .disbursements:
@@ -284,33 +340,45 @@ private struct Importer {
                 guard let kind, let amount, problems.count == before else { return }
                 if duplicate("voucher/\(voucher)", "voucher \(voucher)") { return }
                 if projectTotals[code] == nil {
-                    guard let project = try Row.fetchOne(db, sql: "SELECT id, requested_support, approved_support, status, year FROM project WHERE office = ? AND code = ?",
-                                                         arguments: [office, code]) else {
+                    guard
+                        let project = try Row.fetchOne(
+                            db, sql: "SELECT id, requested_support, approved_support, status, year FROM project WHERE office = ? AND code = ?",
+                            arguments: [office, code])
+                    else {
                         return fail("no project with code '\(code)' at this office (import the projects first)")
                     }
                     let id: String = project["id"]
                     let total = try Replica.disbursedTotal(db, project: id)
-                    projectTotals[code] = (id, (project["approved_support"] as Int64?) ?? project["requested_support"], total,
-                                           (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), project["year"])
+                    projectTotals[code] = (
+                        id, (project["approved_support"] as Int64?) ?? project["requested_support"], total,
+                        (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), project["year"]
+                    )
                 }
                 guard let project = projectTotals[code] else { return }
                 if let existing = try Row.fetchOne(db, sql: "SELECT * FROM disbursement WHERE office = ? AND voucher = ?", arguments: [office, voucher]) {
-                    let same = (existing["project_id"] as String) == project.id && (existing["kind"] as String) == kind.rawValue
+                    let same =
+                        (existing["project_id"] as String) == project.id && (existing["kind"] as String) == kind.rawValue
                         && (existing["amount"] as Int64) == amount && (existing["paid_on"] as String) == paidOn
-                    if same { report.unchanged += 1; return }
+                    if same {
+                        report.unchanged += 1
+                        return
+                    }
                     return fail("voucher \(voucher) is already recorded with other values; the ledger is append-only (record a correcting entry)")
                 }
                 // The centre's rules (LedgerRules), in the file's order.
-                switch LedgerRules.admit(kind: kind, amount: amount, paidOn: paidOn, paid: project.total, limit: project.limit,
-                                         status: project.status, year: project.year, recordedOn: CalendarDate.today()) {
+                switch LedgerRules.admit(
+                    kind: kind, amount: amount, paidOn: paidOn, paid: project.total, limit: project.limit,
+                    status: project.status, year: project.year, recordedOn: CalendarDate.today())
+                {
                 case .success(let after): projectTotals[code]?.total = after
                 case .failure(let refusal): return fail("project \(code): \(refusal.message)")
                 }
                 report.inserted += 1
                 let office = self.office
                 pending.append { [db] in
-                    try db.execute(sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                   arguments: [RowID.make().rawValue, office, project.id, kind.rawValue, amount, voucher, paidOn])
+                    try db.execute(
+                        sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        arguments: [RowID.make().rawValue, office, project.id, kind.rawValue, amount, voucher, paidOn])
                 }
             }
         } catch {

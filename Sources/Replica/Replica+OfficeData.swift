@@ -21,9 +21,11 @@ public struct NewProject: Sendable {
     /// The beneficiary's own contribution (vốn đối ứng) in VND.
     public var counterpartFunds: Int64?
 
-    public init(code: String, name: String, category: String, fundSource: FundSource, beneficiary: String? = nil,
-                year: Int, totalCost: Int64, requestedSupport: Int64, province: String? = nil,
-                program: String? = nil, commune: String? = nil, counterpartFunds: Int64? = nil) {
+    public init(
+        code: String, name: String, category: String, fundSource: FundSource, beneficiary: String? = nil,
+        year: Int, totalCost: Int64, requestedSupport: Int64, province: String? = nil,
+        program: String? = nil, commune: String? = nil, counterpartFunds: Int64? = nil
+    ) {
         self.code = code
         self.name = name
         self.category = category.uppercased()  // codes are read in any case
@@ -91,18 +93,22 @@ extension Replica {
         try Validation.positive(p.requestedSupport, "requested support")
         try Validation.costSplit(total: p.totalCost, requested: p.requestedSupport, counterpart: p.counterpartFunds)
         guard ReferenceData.category(code: p.category) != nil else {
-            throw ReplicaError(.invalidInput, "unknown activity category '\(p.category)'",
-                               hint: "Use one of: \(ReferenceData.categories.map(\.code).joined(separator: ", ")).")
+            throw ReplicaError(
+                .invalidInput, "unknown activity category '\(p.category)'",
+                hint: "Use one of: \(ReferenceData.categories.map(\.code).joined(separator: ", ")).")
         }
         let province = p.province ?? office.rawValue
         if let problem = ValueRules.problem(.project, "province", .text(province), writer: office) {
-            throw ReplicaError(.invalidInput, problem,
-                               hint: "Use this office's own code, or the code of a former province merged into it for records made under it.")
+            throw ReplicaError(
+                .invalidInput, problem,
+                hint: "Use this office's own code, or the code of a former province merged into it for records made under it.")
         }
         let id = RowID.make(now: now)
         try write("adding a project") { db in
-            if let violation = try Self.capViolation(db, fund: p.fundSource, category: p.category, province: province,
-                                                     requested: p.requestedSupport, totalCost: p.totalCost) {
+            if let violation = try Self.capViolation(
+                db, fund: p.fundSource, category: p.category, province: province,
+                requested: p.requestedSupport, totalCost: p.totalCost)
+            {
                 throw ReplicaError(.invalidInput, violation, hint: "Lower the requested support, or ask about the cap that applies.")
             }
             if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM project WHERE office = ? AND code = ?)", arguments: [office.rawValue, p.code]) == true {
@@ -115,8 +121,10 @@ extension Replica {
                                         total_cost, requested_support, approved_support, status, program_id, commune, counterpart_funds)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'draft', ?, ?, ?)
                     """,
-                arguments: [id.rawValue, office.rawValue, province, p.code, p.name, p.category, p.fundSource.rawValue,
-                            p.beneficiary, p.year, p.totalCost, p.requestedSupport, program, p.commune, p.counterpartFunds])
+                arguments: [
+                    id.rawValue, office.rawValue, province, p.code, p.name, p.category, p.fundSource.rawValue,
+                    p.beneficiary, p.year, p.totalCost, p.requestedSupport, program, p.commune, p.counterpartFunds,
+                ])
             try Self.logEvent(db, office: office, project: id.rawValue, kind: .created, on: CalendarDate.today(now), note: "entered as draft", now: now)
         }
         return id
@@ -142,14 +150,17 @@ extension Replica {
 
     /// The first support cap in force that `requested` breaks (the province's own caps and the
     /// nationwide ones both apply), or nil.
-    static func capViolation(_ db: Database, fund: FundSource, category: String, province: String,
-                             requested: Int64, totalCost: Int64) throws -> String? {
+    static func capViolation(
+        _ db: Database, fund: FundSource, category: String, province: String,
+        requested: Int64, totalCost: Int64
+    ) throws -> String? {
         let rows = try Row.fetchAll(
             db, sql: "SELECT * FROM support_cap WHERE fund_source = ? AND category = ? AND (province IS NULL OR province = ?) ORDER BY id",
             arguments: [fund.rawValue, category, province])
         for row in rows {
-            let cap = SupportCap(fund: fund, category: category, province: row["province"],
-                                 maxPercentOfCost: row["max_percent_of_cost"], maxAmount: row["max_amount"])
+            let cap = SupportCap(
+                fund: fund, category: category, province: row["province"],
+                maxPercentOfCost: row["max_percent_of_cost"], maxAmount: row["max_amount"])
             if let violation = cap.violation(requested: requested, totalCost: totalCost) { return violation }
         }
         return nil
@@ -167,7 +178,9 @@ extension Replica {
         let entries = try Row.fetchAll(db, sql: "SELECT d.kind, d.amount FROM disbursement d WHERE d.project_id = ? AND \(notHeld)", arguments: [id])
             .map { (DisbursementKind(rawValue: $0[0]) ?? .payment, $0[1] as Int64) }
         guard let paid = LedgerRules.paid(entries) else {
-            throw ReplicaError(.damaged, "the ledger of project \(id) adds up past what a 64-bit amount holds", hint: "Run promo-sync resync --force to take the centre's ledger.")
+            throw ReplicaError(
+                .damaged, "the ledger of project \(id) adds up past what a 64-bit amount holds",
+                hint: "Run promo-sync resync --force to take the centre's ledger.")
         }
         return paid
     }
@@ -184,7 +197,9 @@ extension Replica {
             let project = try Self.findProject(db, d.project, office: office)
             let projectID: String = project["id"]
             if let voucher = d.voucher, !voucher.isEmpty, try Self.voucherRecorded(db, voucher, office: office) {
-                throw ReplicaError(.invalidInput, "treasury voucher '\(voucher)' is already recorded", hint: "A voucher is paid once; record a correction as a new entry of its own.")
+                throw ReplicaError(
+                    .invalidInput, "treasury voucher '\(voucher)' is already recorded",
+                    hint: "A voucher is paid once; record a correction as a new entry of its own.")
             }
             // The centre's rules (LedgerRules), checked here first to say what is wrong.
             let approved: Int64? = project["approved_support"]
@@ -192,7 +207,9 @@ extension Replica {
             if case .failure(let refusal) = outcome {
                 let hint: String
                 switch refusal {
-                case .overLimit: hint = "Already disbursed \(disbursed) of \(limit) VND (\(approved == nil ? "requested" : "approved") support); check the amount or the project's approval."
+                case .overLimit:
+                    hint =
+                        "Already disbursed \(disbursed) of \(limit) VND (\(approved == nil ? "requested" : "approved") support); check the amount or the project's approval."
                 case .belowZero: hint = "Only \(disbursed) VND was disbursed; a recovery returns at most that."
                 case .status: hint = "Move the project on first (promo-sync project status), or record the entry when the project reaches that stage."
                 case .date: hint = "Give the date the money moved, YYYY-MM-DD."
@@ -216,13 +233,16 @@ extension Replica {
 
     /// The ledger's rules (LedgerRules) for a new entry on `project` as this replica holds it now,
     /// with what the project has paid and may take (its approved, or else requested, support).
-    static func admit(_ db: Database, _ kind: DisbursementKind, _ amount: Int64, paidOn: String, on project: Row,
-                      now: Date) throws -> (outcome: Result<Int64, LedgerRules.Refusal>, paid: Int64, limit: Int64) {
+    static func admit(
+        _ db: Database, _ kind: DisbursementKind, _ amount: Int64, paidOn: String, on project: Row,
+        now: Date
+    ) throws -> (outcome: Result<Int64, LedgerRules.Refusal>, paid: Int64, limit: Int64) {
         let limit: Int64 = project["approved_support"] ?? project["requested_support"]
         let paid = try disbursedTotal(db, project: project["id"])
-        let outcome = LedgerRules.admit(kind: kind, amount: amount, paidOn: paidOn, paid: paid, limit: limit,
-                                        status: (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), year: project["year"],
-                                        recordedOn: CalendarDate.today(now))
+        let outcome = LedgerRules.admit(
+            kind: kind, amount: amount, paidOn: paidOn, paid: paid, limit: limit,
+            status: (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), year: project["year"],
+            recordedOn: CalendarDate.today(now))
         return (outcome, paid, limit)
     }
 
@@ -253,8 +273,9 @@ extension Replica {
     public func consolidatedTotals() throws(ReplicaError) -> [ProvinceTotal] {
         try read("reading consolidated totals") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM province_total ORDER BY year, province, fund_source").map {
-                ProvinceTotal(province: $0["province"], year: $0["year"], fundSource: $0["fund_source"],
-                              planAmount: $0["plan_amount"], disbursedAmount: $0["disbursed_amount"])
+                ProvinceTotal(
+                    province: $0["province"], year: $0["year"], fundSource: $0["fund_source"],
+                    planAmount: $0["plan_amount"], disbursedAmount: $0["disbursed_amount"])
             }
         }
     }
@@ -284,31 +305,36 @@ enum Validation {
 
     static func positive(_ amount: Int64, _ what: String) throws(ReplicaError) {
         if !(1...ValueRules.maxAmount).contains(amount) {
-            throw ReplicaError(.invalidInput, "the \(what) must be more than 0 and at most \(ValueRules.maxAmount) VND (got \(amount))",
-                               hint: "Amounts are whole VND, e.g. 500000000 for 500 m.")
+            throw ReplicaError(
+                .invalidInput, "the \(what) must be more than 0 and at most \(ValueRules.maxAmount) VND (got \(amount))",
+                hint: "Amounts are whole VND, e.g. 500000000 for 500 m.")
         }
     }
 
     /// Support and the beneficiary's own contribution are parts of the total cost.
     static func costSplit(total: Int64, requested: Int64, counterpart: Int64?) throws(ReplicaError) {
         guard requested <= total else {
-            throw ReplicaError(.invalidInput, "requested support (\(requested)) is more than the total cost (\(total))",
-                               hint: "Support is part of the cost; check both amounts (in VND).")
+            throw ReplicaError(
+                .invalidInput, "requested support (\(requested)) is more than the total cost (\(total))",
+                hint: "Support is part of the cost; check both amounts (in VND).")
         }
         guard let counterpart else { return }
         guard counterpart >= 0 else {
-            throw ReplicaError(.invalidInput, "the counterpart funds must not be negative (got \(counterpart))", hint: "Give the beneficiary's own contribution in whole VND.")
+            throw ReplicaError(
+                .invalidInput, "the counterpart funds must not be negative (got \(counterpart))", hint: "Give the beneficiary's own contribution in whole VND.")
         }
         guard total - requested >= counterpart else {
-            throw ReplicaError(.invalidInput, "requested support (\(requested)) and counterpart funds (\(counterpart)) add up to more than the total cost (\(total))",
-                               hint: "Both are parts of the cost; check the three amounts (in VND).")
+            throw ReplicaError(
+                .invalidInput, "requested support (\(requested)) and counterpart funds (\(counterpart)) add up to more than the total cost (\(total))",
+                hint: "Both are parts of the cost; check the three amounts (in VND).")
         }
     }
 
     static func year(_ year: Int) throws(ReplicaError) {
         if !ValueRules.years.contains(Int64(year)) {
-            throw ReplicaError(.invalidInput, "year \(year) is out of range",
-                               hint: "Give a year between \(ValueRules.years.lowerBound) and \(ValueRules.years.upperBound).")
+            throw ReplicaError(
+                .invalidInput, "year \(year) is out of range",
+                hint: "Give a year between \(ValueRules.years.lowerBound) and \(ValueRules.years.upperBound).")
         }
     }
 
@@ -326,7 +352,8 @@ extension Replica {
                 guard let fund = FundSource(rawValue: r["fund_source"]) else { return nil }
                 return PlanFact(province: r["province"], year: r["year"], fund: fund, amount: r["plan_amount"])
             }
-            let paid = try Row.fetchAll(db, sql: "SELECT province, year, fund_source, report_group, paid_on, amount FROM disbursed_total").compactMap { r -> DisbursedFact? in
+            let paid = try Row.fetchAll(db, sql: "SELECT province, year, fund_source, report_group, paid_on, amount FROM disbursed_total").compactMap {
+                r -> DisbursedFact? in
                 guard let fund = FundSource(rawValue: r["fund_source"]) else { return nil }
                 return DisbursedFact(province: r["province"], year: r["year"], fund: fund, group: r["report_group"], paidOn: r["paid_on"], amount: r["amount"])
             }

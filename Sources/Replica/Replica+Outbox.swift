@@ -52,7 +52,10 @@ extension Replica {
         while try makeChangeset(db, maxChanges: 1_000, now: now) != nil {}
     }
 
-    private enum Making { case made(Changeset), nothingPending, onlyNoOps }
+    private enum Making {
+        case made(Changeset)
+        case nothingPending, onlyNoOps
+    }
 
     private static func makeChangesetFromOldestEntries(_ db: Database, maxChanges: Int, now: Date) throws -> Making {
         // 1. Take the oldest entries not yet in a changeset.
@@ -111,8 +114,10 @@ extension Replica {
         let changeset = Changeset(office: OfficeCode(unchecked: office), sequence: sequence, previousHash: previous, changes: changes)
         try db.execute(
             sql: "INSERT INTO _sync_changeset(seq, hash, previous_hash, change_count, body, created_at, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [sequence.rawValue, changeset.hash, previous, changes.count, changeset.jsonData(), Int64(now.timeIntervalSince1970),
-                        lastSeq])
+            arguments: [
+                sequence.rawValue, changeset.hash, previous, changes.count, changeset.jsonData(), Int64(now.timeIntervalSince1970),
+                lastSeq,
+            ])
         try State.set(db, .lastSequence, String(sequence.rawValue))
         try State.set(db, .lastHash, changeset.hash)
         try State.set(db, .hlc, clock.latest.description)
@@ -157,8 +162,9 @@ extension Replica {
     /// Records the centre's acknowledgement of a changeset: its outbox entries and stored body go.
     public func acknowledge(_ sequence: ChangesetSequence, now: Date = Date()) throws(ReplicaError) {
         try write("recording an acknowledgement") { db in
-            try db.execute(sql: "DELETE FROM _sync_outbox WHERE seq <= (SELECT last_seq FROM _sync_changeset WHERE seq = ?)",
-                           arguments: [sequence.rawValue])
+            try db.execute(
+                sql: "DELETE FROM _sync_outbox WHERE seq <= (SELECT last_seq FROM _sync_changeset WHERE seq = ?)",
+                arguments: [sequence.rawValue])
             try db.execute(sql: "DELETE FROM _sync_changeset WHERE seq = ?", arguments: [sequence.rawValue])
             try State.set(db, .lastAckedSequence, String(sequence.rawValue))
             try State.set(db, .lastPushAt, Timestamps.format(now))

@@ -111,16 +111,20 @@ extension Replica {
                     """,
                 arguments: [office.rawValue]
             ).map {
-                ProgramRow(id: $0["id"], office: $0["office"], code: $0["code"], name: $0["name"], startYear: $0["start_year"],
-                           endYear: $0["end_year"], note: $0["note"], projects: $0["projects"])
+                ProgramRow(
+                    id: $0["id"], office: $0["office"], code: $0["code"], name: $0["name"], startYear: $0["start_year"],
+                    endYear: $0["end_year"], note: $0["note"], projects: $0["projects"])
             }
         }
     }
 
     /// The id of this office's programme `reference` (id or code).
     static func programID(_ db: Database, _ reference: String, office: OfficeCode) throws -> String {
-        guard let id = try String.fetchOne(db, sql: "SELECT id FROM program WHERE office = ? AND (id = ? OR code = ?)",
-                                           arguments: [office.rawValue, reference, reference]) else {
+        guard
+            let id = try String.fetchOne(
+                db, sql: "SELECT id FROM program WHERE office = ? AND (id = ? OR code = ?)",
+                arguments: [office.rawValue, reference, reference])
+        else {
             throw ReplicaError(.invalidInput, "no programme '\(reference)' at this office", hint: "See: promo-sync program list")
         }
         return id
@@ -131,10 +135,13 @@ extension Replica {
         let office = try settings().office
         return try read("reading a project's event log") { db in
             let project = try Self.findProject(db, reference, office: office, mustOwn: false)
-            return try Row.fetchAll(db, sql: "SELECT * FROM project_event WHERE project_id = ? ORDER BY occurred_on, id",
-                                    arguments: [project["id"] as String]).map {
-                ProjectEventRow(id: $0["id"], kind: $0["kind"], occurredOn: $0["occurred_on"], amount: $0["amount"],
-                                reference: $0["reference"], note: $0["note"], office: $0["office"])
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM project_event WHERE project_id = ? ORDER BY occurred_on, id",
+                arguments: [project["id"] as String]
+            ).map {
+                ProjectEventRow(
+                    id: $0["id"], kind: $0["kind"], occurredOn: $0["occurred_on"], amount: $0["amount"],
+                    reference: $0["reference"], note: $0["note"], office: $0["office"])
             }
         }
     }
@@ -148,8 +155,9 @@ extension Replica {
         try write("recording facility acceptance") { db in
             let project = try Self.findProject(db, reference, office: office)
             try Self.move(db, project, to: .accepted, reference: reference, on: acceptance.acceptedOn, now: now)
-            try Self.logEvent(db, office: office, project: project["id"], kind: .acceptance, on: acceptance.acceptedOn,
-                              reference: acceptance.minutes, note: acceptance.result, now: now)
+            try Self.logEvent(
+                db, office: office, project: project["id"], kind: .acceptance, on: acceptance.acceptedOn,
+                reference: acceptance.minutes, note: acceptance.result, now: now)
         }
     }
 
@@ -167,20 +175,26 @@ extension Replica {
             let project = try Self.findProject(db, reference, office: office)
             let limit: Int64 = project["approved_support"] ?? project["requested_support"]
             guard settlement.amount <= limit else {
-                throw ReplicaError(.invalidInput, "the settled support (\(settlement.amount)) is more than the \(project["approved_support"] == nil ? "requested" : "approved") support (\(limit))",
-                                   hint: "Settlement cannot exceed the support in force; check the amount (in VND).")
+                throw ReplicaError(
+                    .invalidInput,
+                    "the settled support (\(settlement.amount)) is more than the \(project["approved_support"] == nil ? "requested" : "approved") support (\(limit))",
+                    hint: "Settlement cannot exceed the support in force; check the amount (in VND).")
             }
             try Self.move(db, project, to: .settled, reference: reference, on: settlement.settledOn, now: now)
-            try Self.logEvent(db, office: office, project: project["id"], kind: .settlement, on: settlement.settledOn,
-                              amount: settlement.amount, reference: settlement.decision, now: now)
+            try Self.logEvent(
+                db, office: office, project: project["id"], kind: .settlement, on: settlement.settledOn,
+                amount: settlement.amount, reference: settlement.decision, now: now)
             return settlement.amount - (try Self.disbursedTotal(db, project: project["id"]))
         }
     }
 
     /// The project `reference` (id, or code at this office); with `mustOwn`, refused unless this office owns it.
     static func findProject(_ db: Database, _ reference: String, office: OfficeCode, mustOwn: Bool = true) throws -> Row {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM project WHERE id = ? OR (code = ? AND office = ?)",
-                                         arguments: [reference, reference, office.rawValue]) else {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM project WHERE id = ? OR (code = ? AND office = ?)",
+                arguments: [reference, reference, office.rawValue])
+        else {
             throw ReplicaError(.invalidInput, "no project '\(reference)' in this replica", hint: "See: promo-sync project list")
         }
         if mustOwn, (row["office"] as String) != office.rawValue {
@@ -199,7 +213,8 @@ extension Replica {
             let allowed = StatusMachine.transitions(fund).filter { $0.from == from && $0.owner == .office }.map(\.to.rawValue)
             throw ReplicaError(
                 .invalidInput, "a \(fund.rawValue) project cannot go from \(from.rawValue) to \(status.rawValue) at the office",
-                hint: allowed.isEmpty ? "The next step is the centre's." : "From \(from.rawValue) the office may move it to: \(allowed.joined(separator: ", ")).")
+                hint: allowed.isEmpty
+                    ? "The next step is the centre's." : "From \(from.rawValue) the office may move it to: \(allowed.joined(separator: ", ")).")
         }
         let id: String = project["id"]
         // What was written before the move reaches the centre before it, with its values of now:
@@ -207,13 +222,16 @@ extension Replica {
         // after it, in this changeset or a later one.
         try sealPending(db, now: now)
         try db.execute(sql: "UPDATE project SET status = ? WHERE id = ?", arguments: [status.rawValue, id])
-        try logEvent(db, office: OfficeCode(unchecked: project["office"]), project: id, kind: .status, on: day ?? CalendarDate.today(now),
-                     note: "\(from.rawValue) → \(status.rawValue)", now: now)
+        try logEvent(
+            db, office: OfficeCode(unchecked: project["office"]), project: id, kind: .status, on: day ?? CalendarDate.today(now),
+            note: "\(from.rawValue) → \(status.rawValue)", now: now)
     }
 
     /// Appends an entry to a project's event log (captured and synced like any office write).
-    static func logEvent(_ db: Database, office: OfficeCode, project: String, kind: ProjectEventKind, on day: String,
-                         amount: Int64? = nil, reference: String? = nil, note: String? = nil, now: Date = Date()) throws {
+    static func logEvent(
+        _ db: Database, office: OfficeCode, project: String, kind: ProjectEventKind, on day: String,
+        amount: Int64? = nil, reference: String? = nil, note: String? = nil, now: Date = Date()
+    ) throws {
         try db.execute(
             sql: "INSERT INTO project_event(id, office, project_id, kind, occurred_on, amount, reference, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             arguments: [RowID.make(now: now).rawValue, office.rawValue, project, kind.rawValue, day, amount, reference, note])

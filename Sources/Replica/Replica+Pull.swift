@@ -103,11 +103,13 @@ extension Replica {
 
         /// Inserts or replaces one whole row (a field the record does not carry is stored empty).
         mutating func upsert(_ table: SyncedTable, _ record: PulledRecord) throws {
-            let statement = try statements[table] ?? {
-                let made = try db.cachedStatement(sql: table.upsertSQL)
-                statements[table] = made
-                return made
-            }()
+            let statement =
+                try statements[table]
+                ?? {
+                    let made = try db.cachedStatement(sql: table.upsertSQL)
+                    statements[table] = made
+                    return made
+                }()
             let handle = statement.sqliteStatement
             sqlite3_reset(handle)
             var code = Self.bindText(handle, 1, record.id)
@@ -135,8 +137,10 @@ extension Replica {
 
     /// Applies one of the centre's rows; returns the number of fields kept local. `pending` is
     /// what the local changes still waiting for the centre add up to, by row (`pendingChanges`).
-    static func applySynced(_ db: Database, table: SyncedTable, record: PulledRecord, pending byRow: [SyncedRowKey: CaptureTriggers.RowChanges],
-                            upserts: inout WholeRowUpserts) throws -> Int {
+    static func applySynced(
+        _ db: Database, table: SyncedTable, record: PulledRecord, pending byRow: [SyncedRowKey: CaptureTriggers.RowChanges],
+        upserts: inout WholeRowUpserts
+    ) throws -> Int {
         if record.deleted {
             // A tombstone wins over local edits; the edits still reach the centre, which keeps them
             // in the tombstone.
@@ -180,10 +184,12 @@ extension Replica {
                     ON CONFLICT(id) DO UPDATE SET mine = excluded.mine, theirs = excluded.theirs, message = excluded.message,
                         resolution = excluded.resolution, resolved_by = excluded.resolved_by
                     """,
-                arguments: [record.id, f["table"]?.text ?? "", f["row_id"]?.text ?? "", f["aggregate_id"]?.text ?? "",
-                            f["office"]?.text ?? record.office.rawValue, f["writer"]?.text ?? "", f["hlc"]?.text ?? "",
-                            f["rule"]?.text ?? "", f["mine"]?.text ?? "{}", f["theirs"]?.text ?? "{}", f["message"]?.text ?? "",
-                            f["resolution"]?.text, f["resolved_by"]?.text])
+                arguments: [
+                    record.id, f["table"]?.text ?? "", f["row_id"]?.text ?? "", f["aggregate_id"]?.text ?? "",
+                    f["office"]?.text ?? record.office.rawValue, f["writer"]?.text ?? "", f["hlc"]?.text ?? "",
+                    f["rule"]?.text ?? "", f["mine"]?.text ?? "{}", f["theirs"]?.text ?? "{}", f["message"]?.text ?? "",
+                    f["resolution"]?.text, f["resolved_by"]?.text,
+                ])
         case .disbursedTotal:
             if record.deleted {
                 try db.execute(sql: "DELETE FROM disbursed_total WHERE id = ?", arguments: [record.id])
@@ -195,8 +201,10 @@ extension Replica {
                     INSERT INTO disbursed_total(id, province, year, fund_source, report_group, paid_on, amount) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET amount = excluded.amount
                     """,
-                arguments: [record.id, f["province"]?.text, f["year"]?.integer, f["fund_source"]?.text, f["report_group"]?.integer ?? 0,
-                            f["paid_on"]?.text ?? "", f["amount"]?.integer ?? 0])
+                arguments: [
+                    record.id, f["province"]?.text, f["year"]?.integer, f["fund_source"]?.text, f["report_group"]?.integer ?? 0,
+                    f["paid_on"]?.text ?? "", f["amount"]?.integer ?? 0,
+                ])
         case .provinceTotal:
             if record.deleted {
                 try db.execute(sql: "DELETE FROM province_total WHERE id = ?", arguments: [record.id])
@@ -234,8 +242,10 @@ extension Replica {
                     INSERT INTO support_cap(id, fund_source, category, province, max_percent_of_cost, max_amount) VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET max_percent_of_cost = excluded.max_percent_of_cost, max_amount = excluded.max_amount
                     """,
-                arguments: [record.id, f["fund_source"]?.text, f["category"]?.text, f["province"]?.text,
-                            f["max_percent_of_cost"]?.integer, f["max_amount"]?.integer])
+                arguments: [
+                    record.id, f["fund_source"]?.text, f["category"]?.text, f["province"]?.text,
+                    f["max_percent_of_cost"]?.integer, f["max_amount"]?.integer,
+                ])
         case .activityCategory:
             guard !record.deleted else { return }
             try db.execute(

@@ -116,8 +116,9 @@ extension Replica {
             }
             try fm.moveItem(atPath: newPath, toPath: path)
         } catch {
-            throw ReplicaError(.storage, "could not put the rebuilt replica in place: \(error)",
-                               hint: "The rebuilt file is \(newPath) and the old one \(aside); move them by hand.")
+            throw ReplicaError(
+                .storage, "could not put the rebuilt replica in place: \(error)",
+                hint: "The rebuilt file is \(newPath) and the old one \(aside); move them by hand.")
         }
         return aside
     }

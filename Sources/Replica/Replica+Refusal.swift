@@ -25,7 +25,8 @@ public struct ChangesetRefusal: Sendable, Equatable, Codable {
     /// What to run: withdraw the named row, or retry after fixing it.
     public var hint: String {
         let withdraw = table.flatMap { t in id.map { "promo-sync outbox withdraw \(t) \($0)" } } ?? "promo-sync outbox withdraw TABLE ID"
-        return "Fix that row and run: promo-sync outbox retry; or take the change back: \(withdraw) (the centre's version, if any, comes back; the withdrawn values are kept in promo-sync outbox show)"
+        return
+            "Fix that row and run: promo-sync outbox retry; or take the change back: \(withdraw) (the centre's version, if any, comes back; the withdrawn values are kept in promo-sync outbox show)"
     }
 }
 
@@ -70,11 +71,13 @@ extension Replica {
     @discardableResult
     public func withdraw(table: SyncedTable, id: String, now: Date = Date()) throws(ReplicaError) -> WithdrawnChange {
         try write("withdrawing a change") { db in
-            let pending = try Bool.fetchOne(
-                db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_outbox WHERE tbl = ? AND row_id = ?)", arguments: [table.tableID, id]) ?? false
+            let pending =
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_outbox WHERE tbl = ? AND row_id = ?)", arguments: [table.tableID, id]) ?? false
             guard pending else {
-                throw ReplicaError(.invalidInput, "\(table.rawValue) \(id) has no change waiting to be pushed",
-                                   hint: "See promo-sync outbox show for the row the centre refused.")
+                throw ReplicaError(
+                    .invalidInput, "\(table.rawValue) \(id) has no change waiting to be pushed",
+                    hint: "See promo-sync outbox show for the row the centre refused.")
             }
             let reason = try Self.refusal(db).map { "\($0.code): \($0.message)" } ?? "withdrawn by the office"
             try Self.unmakeRefusedChangesets(db)
@@ -115,8 +118,9 @@ extension Replica {
         }
         if let oldest = try Row.fetchOne(db, sql: "SELECT seq, previous_hash FROM _sync_changeset ORDER BY seq LIMIT 1") {
             guard (oldest["seq"] as Int64) == refusal.sequence.rawValue else {
-                throw ReplicaError(.invalidInput, "changeset \(refusal.sequence) is no longer the oldest waiting to be pushed",
-                                   hint: "Run promo-sync sync first; the refusal may be stale.")
+                throw ReplicaError(
+                    .invalidInput, "changeset \(refusal.sequence) is no longer the oldest waiting to be pushed",
+                    hint: "Run promo-sync sync first; the refusal may be stale.")
             }
             try db.execute(sql: "DELETE FROM _sync_changeset")
             try State.set(db, .lastSequence, String(refusal.sequence.rawValue - 1))

@@ -173,7 +173,7 @@ extension Replica {
                 let rows = try String.fetchAll(db, sql: "PRAGMA quick_check")
                 return rows == ["ok"] ? [] : rows
             }
-        } catch where error.code == .damaged {
+        } catch  where error.code == .damaged {
             // SQLite may refuse the check itself on a badly damaged page.
             return [error.underlying.map { "\($0)" } ?? error.message]
         }

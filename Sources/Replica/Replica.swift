@@ -72,8 +72,9 @@ public final class Replica: Sendable {
             // with that mode before SQLite opens it, because SQLite gives the `-wal` and `-shm`
             // files it makes the mode of the database file at that moment, whatever the umask.
             guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw ReplicaError(.storage, "cannot create the replica file \(path)",
-                                   hint: "Check that the data folder exists and is writable by the service user.")
+                throw ReplicaError(
+                    .storage, "cannot create the replica file \(path)",
+                    hint: "Check that the data folder exists and is writable by the service user.")
             }
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
             let pool = try openPool(path)
@@ -106,7 +107,9 @@ public final class Replica: Sendable {
             }
             throw ReplicaError(
                 .notInitialised, "no replica at \(path)",
-                hint: "A new office: promo-sync init --office CODE --central URL --token-file FILE. An office whose replica was lost: promo-sync resync --rebuild --office CODE --central URL --token-file FILE (everything comes back from the centre)")
+                hint:
+                    "A new office: promo-sync init --office CODE --central URL --token-file FILE. An office whose replica was lost: promo-sync resync --rebuild --office CODE --central URL --token-file FILE (everything comes back from the centre)"
+            )
         }
         do {
             let pool = try openPool(path)

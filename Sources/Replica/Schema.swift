@@ -135,11 +135,15 @@ enum Schema {
             created.range(of: "\\b\($0)\\b", options: [.regularExpression, .caseInsensitive]) != nil
         }
         guard columns.filter({ ($0["pk"] as Int) > 0 }).count == 1, unsupported.isEmpty else {
-            throw DatabaseError(resultCode: .SQLITE_SCHEMA,
-                                message: "\(table) cannot be rebuilt with rollback constraints: \(unsupported.isEmpty ? "no single-column primary key" : unsupported.joined(separator: ", "))")
+            throw DatabaseError(
+                resultCode: .SQLITE_SCHEMA,
+                message:
+                    "\(table) cannot be rebuilt with rollback constraints: \(unsupported.isEmpty ? "no single-column primary key" : unsupported.joined(separator: ", "))"
+            )
         }
         let strict = try Bool.fetchOne(db, sql: "SELECT strict FROM pragma_table_list WHERE schema = 'main' AND name = ?", arguments: [table]) ?? false
-        let indexes = try String.fetchAll(db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", arguments: [table])
+        let indexes = try String.fetchAll(
+            db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", arguments: [table])
         let definitions = columns.map { column -> String in
             var definition = "\(column["name"] as String) \(column["type"] as String)"
             if (column["pk"] as Int) > 0 { definition += " PRIMARY KEY ON CONFLICT ROLLBACK" }

@@ -2,26 +2,38 @@ import GRDB
 
 /// Keys of the replica's `_sync_state` table: settings and sync bookkeeping.
 enum StateKey: String, CaseIterable {
-    case office, centralURL = "central_url", tokenFile = "token_file"
+    case office
+    case centralURL = "central_url"
+    case tokenFile = "token_file"
     case epoch, cursor
     /// Changesets after this sequence were made from this replica, so it holds their rows: pulls
     /// skip the centre's unchanged echoes of them. 0 for a replica that made its whole chain.
     case ownSince = "own_since"
-    case lastSequence = "last_sequence", lastHash = "last_hash", lastAckedSequence = "last_acked_sequence"
+    case lastSequence = "last_sequence"
+    case lastHash = "last_hash"
+    case lastAckedSequence = "last_acked_sequence"
     case hlc
-    case lastPushAt = "last_push_at", lastPullAt = "last_pull_at"
-    case lastAttemptAt = "last_attempt_at", lastContactAt = "last_contact_at"
-    case lastError = "last_error", lastErrorHint = "last_error_hint", lastErrorAt = "last_error_at"
+    case lastPushAt = "last_push_at"
+    case lastPullAt = "last_pull_at"
+    case lastAttemptAt = "last_attempt_at"
+    case lastContactAt = "last_contact_at"
+    case lastError = "last_error"
+    case lastErrorHint = "last_error_hint"
+    case lastErrorAt = "last_error_at"
     case lastErrorTransient = "last_error_transient"
     case failingSince = "failing_since"
-    case agentState = "agent_state", nextAttemptAt = "next_attempt_at"
-    case daemonPID = "daemon_pid", daemonHeartbeatAt = "daemon_heartbeat_at"
+    case agentState = "agent_state"
+    case nextAttemptAt = "next_attempt_at"
+    case daemonPID = "daemon_pid"
+    case daemonHeartbeatAt = "daemon_heartbeat_at"
     case epochMismatch = "epoch_mismatch"
-    case lastVerifyAt = "last_verify_at", lastVerifyResult = "last_verify_result"
+    case lastVerifyAt = "last_verify_at"
+    case lastVerifyResult = "last_verify_result"
     /// The changeset the centre refused for one of its rows (``ChangesetRefusal``, as JSON).
     case refusal
     /// The last time the office healed a centre that lacked what it had acknowledged, and how.
-    case lastRepairAt = "last_repair_at", lastRepair = "last_repair"
+    case lastRepairAt = "last_repair_at"
+    case lastRepair = "last_repair"
 }
 
 /// Reads and writes `_sync_state`.

@@ -35,8 +35,10 @@ public struct OfficeConfiguration: Sendable {
 
     /// Loads the file at `path` (a missing file at the default path means all defaults) and applies
     /// environment overrides. Errors name the key, the line or variable, and what is expected.
-    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-                            defaultPath: String = OfficeConfiguration.defaultPath) throws(SyncAgentError) -> OfficeConfiguration {
+    public static func load(
+        path: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+        defaultPath: String = OfficeConfiguration.defaultPath
+    ) throws(SyncAgentError) -> OfficeConfiguration {
         let explicit = path ?? environment["PROMO_SYNC_CONFIG"]
         let file = explicit ?? defaultPath
         var document = ConfigDocument.empty
@@ -50,11 +52,13 @@ public struct OfficeConfiguration: Sendable {
                 throw SyncAgentError(.configuration, "cannot read the configuration file \(file)", hint: "Check its permissions.", transient: false)
             }
             do { document = try ConfigDocument(parsing: String(decoding: data, as: UTF8.self)) } catch {
-                throw SyncAgentError(.configuration, "configuration \(file) \(error.description)",
-                                     hint: "See config/promo-sync.example.toml for the format.", transient: false)
+                throw SyncAgentError(
+                    .configuration, "configuration \(file) \(error.description)",
+                    hint: "See config/promo-sync.example.toml for the format.", transient: false)
             }
         } else if explicit != nil {
-            throw SyncAgentError(.configuration, "no configuration file at \(file)", hint: "Give an existing file, or leave --config out to use the defaults.", transient: false)
+            throw SyncAgentError(
+                .configuration, "no configuration file at \(file)", hint: "Give an existing file, or leave --config out to use the defaults.", transient: false)
         }
         let reader = ConfigReader(document: document, environment: environment, prefix: environmentPrefix, source: file)
         var c = OfficeConfiguration()
@@ -67,12 +71,14 @@ public struct OfficeConfiguration: Sendable {
             c.schedule.wakeCheckInterval = .milliseconds(try reader.integer("sync.wake_check_ms", default: 1_000, range: 50...60_000, unit: "milliseconds"))
             c.schedule.initialBackoff = .milliseconds(try reader.integer("sync.initial_backoff_ms", default: 1_000, range: 10...600_000, unit: "milliseconds"))
             c.schedule.maxBackoff = .seconds(try reader.integer("sync.max_backoff_seconds", default: 300, range: 1...86_400, unit: "seconds"))
-            c.engine.maxChangesPerChangeset = Int(try reader.integer("sync.max_changes_per_changeset", default: 1_000, range: 1...Int64(WireProtocol.maxChangesPerChangeset), unit: "changes"))
+            c.engine.maxChangesPerChangeset = Int(
+                try reader.integer("sync.max_changes_per_changeset", default: 1_000, range: 1...Int64(WireProtocol.maxChangesPerChangeset), unit: "changes"))
             c.engine.resyncOnNewEpoch = try reader.boolean("sync.resync_on_new_epoch", default: true)
             c.engine.pageSize = Int(try reader.integer("sync.page_size", default: 5_000, range: 1...Int64(WireProtocol.maxPageSize), unit: "records"))
             c.transport.connectTimeout = .seconds(try reader.integer("transport.connect_timeout_seconds", default: 10, range: 1...600, unit: "seconds"))
             c.transport.totalTimeout = .seconds(try reader.integer("transport.total_timeout_seconds", default: 120, range: 1...86_400, unit: "seconds"))
-            c.transport.lowSpeedLimitBytesPerSecond = Int(try reader.integer("transport.low_speed_limit_bytes", default: 100, range: 0...1_000_000_000, unit: "bytes per second"))
+            c.transport.lowSpeedLimitBytesPerSecond = Int(
+                try reader.integer("transport.low_speed_limit_bytes", default: 100, range: 0...1_000_000_000, unit: "bytes per second"))
             c.transport.lowSpeedTime = .seconds(try reader.integer("transport.low_speed_time_seconds", default: 30, range: 1...3_600, unit: "seconds"))
             c.transport.caBundlePath = try reader.string("transport.ca_bundle", default: nil)
             c.transport.clientCertificatePath = try reader.string("transport.client_certificate", default: nil)
@@ -81,15 +87,19 @@ public struct OfficeConfiguration: Sendable {
             let minutes = try reader.integer("status.degraded_after_minutes", default: 15, range: 1...10_080, unit: "minutes")
             c.thresholds.maxPendingAge = .seconds(minutes * 60)
             c.thresholds.maxOfflineTime = .seconds(minutes * 60)
-            c.thresholds.maxTimeSinceLastPull = .seconds(try reader.integer("status.max_minutes_since_pull", default: 60, range: 1...10_080, unit: "minutes") * 60)
-            let level = try reader.choice("log.level", default: environment["PROMO_SYNC_LOG_LEVEL"] ?? "info",
-                                          among: Logger.Level.allCases.map(\.rawValue))
+            c.thresholds.maxTimeSinceLastPull = .seconds(
+                try reader.integer("status.max_minutes_since_pull", default: 60, range: 1...10_080, unit: "minutes") * 60)
+            let level = try reader.choice(
+                "log.level", default: environment["PROMO_SYNC_LOG_LEVEL"] ?? "info",
+                among: Logger.Level.allCases.map(\.rawValue))
             c.logLevel = Logger.Level(rawValue: level) ?? .info
             if (c.transport.clientCertificatePath == nil) != (c.transport.clientKeyPath == nil) {
                 throw ConfigReader.Problem(message: "\(file): transport.client_certificate and transport.client_key go together; set both or neither")
             }
-            for (key, path) in [("transport.ca_bundle", c.transport.caBundlePath), ("transport.client_certificate", c.transport.clientCertificatePath),
-                                ("transport.client_key", c.transport.clientKeyPath)] {
+            for (key, path) in [
+                ("transport.ca_bundle", c.transport.caBundlePath), ("transport.client_certificate", c.transport.clientCertificatePath),
+                ("transport.client_key", c.transport.clientKeyPath),
+            ] {
                 if let path, !FileManager.default.isReadableFile(atPath: path) {
                     throw ConfigReader.Problem(message: "\(file): \(key) names \(path), which cannot be read")
                 }
@@ -98,10 +108,10 @@ public struct OfficeConfiguration: Sendable {
             throw SyncAgentError(.configuration, "configuration: \(error.message)", hint: "See config/promo-sync.example.toml.", transient: false)
         }
         if let key = c.transport.clientKeyPath,
-           let problem = FilePermissions.check(.privateKey, name: "the TLS client key (transport.client_key)", path: key) {
+            let problem = FilePermissions.check(.privateKey, name: "the TLS client key (transport.client_key)", path: key)
+        {
             throw SyncAgentError(.configuration, problem.message, hint: problem.hint, transient: false)
         }
         return c
     }
 }
-

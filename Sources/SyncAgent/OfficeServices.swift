@@ -5,8 +5,9 @@ import Replica
 import ServiceLifecycle
 import SyncCore
 import Transport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How an office's parts are put together from its configuration: the client of the centre (its
@@ -16,14 +17,16 @@ public enum OfficeServices {
     /// The client of the centre the replica's settings name, unless the configuration overrides them.
     public static func client(settings: ReplicaSettings, configuration: OfficeConfiguration) throws(SyncAgentError) -> CentralClient {
         let tokens = try TokenFileSource(path: configuration.tokenFile ?? settings.tokenFile)
-        return CentralClient(baseURL: configuration.centralURL ?? settings.centralURL, tokenSource: tokens,
-                             http: HTTPClient(configuration: configuration.transport), schemaVersion: Replica.schemaVersion)
+        return CentralClient(
+            baseURL: configuration.centralURL ?? settings.centralURL, tokenSource: tokens,
+            http: HTTPClient(configuration: configuration.transport), schemaVersion: Replica.schemaVersion)
     }
 
     /// The sync engine of an open replica.
     public static func engine(_ replica: Replica, configuration: OfficeConfiguration, logger: Logger) throws -> SyncEngine {
-        SyncEngine(replica: replica, client: try client(settings: try replica.settings(), configuration: configuration),
-                   configuration: configuration.engine, logger: logger)
+        SyncEngine(
+            replica: replica, client: try client(settings: try replica.settings(), configuration: configuration),
+            configuration: configuration.engine, logger: logger)
     }
 
     /// Runs the office daemon until SIGTERM or SIGINT: sync cycles (``SyncDaemon``), woken by a
@@ -31,8 +34,10 @@ public enum OfficeServices {
     /// reload`: the token file is read again whenever it changed, so a reload only starts a cycle
     /// now), with systemd's readiness, status and watchdog. Throws ``SyncAgentError/Code/replicaLost``
     /// when the replica was deleted or replaced under it.
-    public static func runDaemon(_ replica: Replica, configuration: OfficeConfiguration, schedule: DaemonSchedule,
-                                 logger: Logger) async throws {
+    public static func runDaemon(
+        _ replica: Replica, configuration: OfficeConfiguration, schedule: DaemonSchedule,
+        logger: Logger
+    ) async throws {
         let engine = try engine(replica, configuration: configuration, logger: logger)
         var schedule = schedule
         let notifier = SystemdNotifier()
@@ -47,7 +52,7 @@ public enum OfficeServices {
             source.resume()
             return source
         }
-        defer { signals.forEach { $0.cancel() } }
+        defer { for source in signals { source.cancel() } }
         // A local commit wakes the daemon as it happens; the periodic look is only a safety net then.
         let watcher = FileWatcher.start(path: replica.path, wake: wake)
         if watcher != nil { schedule.wakeCheckInterval = .seconds(10) }

@@ -101,8 +101,10 @@ public struct StatusReport: Codable, Sendable {
     }
 
     /// Evaluates a replica's state at `now`. `isRunning` tells whether a process id is alive.
-    public static func evaluate(_ s: ReplicaStatus, now: Date, thresholds: StatusThresholds,
-                                isRunning: (Int32) -> Bool) -> StatusReport {
+    public static func evaluate(
+        _ s: ReplicaStatus, now: Date, thresholds: StatusThresholds,
+        isRunning: (Int32) -> Bool
+    ) -> StatusReport {
         var health = Health.ok
         var reasons: [String] = []
         func flag(_ level: Health, _ reason: String) {
@@ -114,10 +116,16 @@ public struct StatusReport: Codable, Sendable {
             flag(.broken, mismatch)
         }
         if let copy = s.rescueCopies.last {
-            flag(.broken, "the daemon found its replica deleted or replaced, saved what it held to \(copy) and stopped: run promo-sync resync --rebuild to take the saved changes back")
+            flag(
+                .broken,
+                "the daemon found its replica deleted or replaced, saved what it held to \(copy) and stopped: run promo-sync resync --rebuild to take the saved changes back"
+            )
         }
         if let refusal = s.refusal {
-            flag(.broken, "the centre refused changeset \(refusal.sequence)\(refusal.table.map { " for \($0) \(refusal.id ?? "")" } ?? "") (\(refusal.code)); nothing after it is pushed until it is fixed or withdrawn")
+            flag(
+                .broken,
+                "the centre refused changeset \(refusal.sequence)\(refusal.table.map { " for \($0) \(refusal.id ?? "")" } ?? "") (\(refusal.code)); nothing after it is pushed until it is fixed or withdrawn"
+            )
         }
         if let error = s.lastError, !s.lastErrorTransient, s.failingSince != nil {
             flag(.broken, "sync fails and retrying will not help: \(error)")
@@ -142,7 +150,9 @@ public struct StatusReport: Codable, Sendable {
         // A daemon waiting after failed cycles is not in sync, however short the wait.
         if running, let state = s.agentState, ["backing_off", "offline", "failed"].contains(state) {
             let next = s.nextAttemptAt.map { "next attempt at \(Timestamps.format($0))" } ?? "next attempt not set"
-            flag(.degraded, "the daemon is \(state == "offline" ? "offline" : "waiting after failed cycles") (\(next)); last error: \(s.lastError ?? "none recorded")")
+            flag(
+                .degraded,
+                "the daemon is \(state == "offline" ? "offline" : "waiting after failed cycles") (\(next)); last error: \(s.lastError ?? "none recorded")")
         }
         // Changes no daemon has seen carry no date, so their age cannot say it: without a daemon
         // nothing pushes them.
@@ -152,10 +162,12 @@ public struct StatusReport: Codable, Sendable {
         return StatusReport(
             health: health, exitCode: health.exitCode, reasons: reasons,
             office: s.settings.office.rawValue, central: s.settings.centralURL,
-            daemon: Daemon(running: running, pid: running ? s.daemonPID : nil, state: running ? s.agentState : "not running",
-                           heartbeatAt: s.daemonHeartbeatAt, nextAttemptAt: running ? s.nextAttemptAt : nil),
-            pending: Pending(changes: s.pending.changes, changesets: s.pending.unacknowledgedChangesets,
-                             oldestAt: s.pending.oldestChangeAt, oldestAgeSeconds: oldestAge),
+            daemon: Daemon(
+                running: running, pid: running ? s.daemonPID : nil, state: running ? s.agentState : "not running",
+                heartbeatAt: s.daemonHeartbeatAt, nextAttemptAt: running ? s.nextAttemptAt : nil),
+            pending: Pending(
+                changes: s.pending.changes, changesets: s.pending.unacknowledgedChangesets,
+                oldestAt: s.pending.oldestChangeAt, oldestAgeSeconds: oldestAge),
             lastPushAt: s.lastPushAt, lastPullAt: s.lastPullAt, lastAttemptAt: s.lastAttemptAt, lastContactAt: s.lastContactAt,
             centralReachable: s.lastAttemptAt == nil ? nil : (s.failingSince == nil || s.lastContactAt.map { $0 >= (s.lastErrorAt ?? .distantPast) } ?? false),
             cursor: s.position.cursor.rawValue, epoch: s.position.epoch?.rawValue,
@@ -178,7 +190,9 @@ public struct StatusReport: Codable, Sendable {
         lines.append(pendingLine)
         lines.append("last push:     \(when(lastPushAt))")
         lines.append("last pull:     \(when(lastPullAt))")
-        lines.append("centre:        \(centralReachable.map { $0 ? "answered at \(when(lastContactAt))" : "unreachable since \(when(lastContactAt))" } ?? "not contacted yet")")
+        lines.append(
+            "centre:        \(centralReachable.map { $0 ? "answered at \(when(lastContactAt))" : "unreachable since \(when(lastContactAt))" } ?? "not contacted yet")"
+        )
         lines.append("cursor/epoch:  \(cursor.map(String.init) ?? "-") / \(epoch ?? "-")")
         lines.append("conflicts:     \(openConflicts) open")
         lines.append("last verify:   \(lastVerifyAt.map { "\(when($0)): \(lastVerifyResult ?? "?")" } ?? "never")")

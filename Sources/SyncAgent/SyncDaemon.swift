@@ -40,8 +40,10 @@ public struct SyncDaemon: Service {
     /// Requests from outside (`promo-sync sync --now`) to sync at once.
     public let wake: WakeSignal
 
-    public init(engine: SyncEngine, schedule: DaemonSchedule = .init(), logger: Logger, wake: WakeSignal = WakeSignal(),
-                onCycle: @escaping @Sendable (Result<CycleReport, SyncAgentError>) async -> Void = { _ in }) {
+    public init(
+        engine: SyncEngine, schedule: DaemonSchedule = .init(), logger: Logger, wake: WakeSignal = WakeSignal(),
+        onCycle: @escaping @Sendable (Result<CycleReport, SyncAgentError>) async -> Void = { _ in }
+    ) {
         self.engine = engine
         self.schedule = schedule
         self.logger = logger
@@ -98,16 +100,19 @@ public struct SyncDaemon: Service {
             do {
                 let copy = try engine.replica.saveRescueCopy()
                 let error = SyncAgentError(
-                    .replicaLost, "\(problem); what it held (\(copy.unpushedChanges) unpushed changes included) is saved in \(copy.path) and the daemon stopped",
-                    hint: "Run promo-sync resync --rebuild: it makes a new replica from the centre and takes the saved changes back; then start the daemon again",
+                    .replicaLost,
+                    "\(problem); what it held (\(copy.unpushedChanges) unpushed changes included) is saved in \(copy.path) and the daemon stopped",
+                    hint:
+                        "Run promo-sync resync --rebuild: it makes a new replica from the centre and takes the saved changes back; then start the daemon again",
                     transient: false)
                 logger.critical("\(error.message)", metadata: ["sync.rescue_copy": "\(copy.path)", "sync.unpushed": "\(copy.unpushedChanges)"])
                 throw error
             } catch let error as ReplicaError {
                 logger.error("cannot save a rescue copy, keeping the deleted file open and trying again: \(error)")
                 if Task.isShuttingDownGracefully {
-                    throw SyncAgentError(.replicaLost, "\(problem); no rescue copy could be saved (\(error.message)) before the daemon was stopped",
-                                         hint: error.hint, transient: false)
+                    throw SyncAgentError(
+                        .replicaLost, "\(problem); no rescue copy could be saved (\(error.message)) before the daemon was stopped",
+                        hint: error.hint, transient: false)
                 }
                 await wake.wait(for: schedule.wakeCheckInterval)
             }
@@ -185,7 +190,12 @@ public final class WakeSignal: Sendable {
     }
 
     /// Takes the request, if any.
-    func consume() -> Bool { state.withLock { s in defer { s.requested = false }; return s.requested } }
+    func consume() -> Bool {
+        state.withLock { s in
+            defer { s.requested = false }
+            return s.requested
+        }
+    }
 
     /// Waits until poked or until `duration` passes.
     func wait(for duration: Duration) async {

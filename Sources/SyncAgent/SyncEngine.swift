@@ -64,8 +64,10 @@ public struct SyncEngine: Sendable {
     /// Called after each step with what was done so far (a terminal shows it; the daemon does not set it).
     public var onProgress: (@Sendable (SyncProgress) -> Void)?
 
-    public init(replica: Replica, client: CentralClient, configuration: SyncEngineConfiguration = .init(), logger: Logger,
-                onProgress: (@Sendable (SyncProgress) -> Void)? = nil) {
+    public init(
+        replica: Replica, client: CentralClient, configuration: SyncEngineConfiguration = .init(), logger: Logger,
+        onProgress: (@Sendable (SyncProgress) -> Void)? = nil
+    ) {
         self.replica = replica
         self.client = client
         self.configuration = configuration
@@ -89,10 +91,12 @@ public struct SyncEngine: Sendable {
                 "pages_pulled": Int64(report.pagesPulled), "records_pulled": Int64(report.recordsPulled),
                 "bytes_sent": report.bytesSent, "bytes_received": report.bytesReceived,
             ])
-            logger.info("sync cycle done", metadata: [
-                "sync.pushed.changesets": "\(report.changesetsPushed)", "sync.pushed.changes": "\(report.changesPushed)",
-                "sync.pulled.records": "\(report.recordsPulled)",
-            ])
+            logger.info(
+                "sync cycle done",
+                metadata: [
+                    "sync.pushed.changesets": "\(report.changesetsPushed)", "sync.pushed.changes": "\(report.changesPushed)",
+                    "sync.pulled.records": "\(report.recordsPulled)",
+                ])
             return report
         } catch {
             try? replica.recordAttempt(
@@ -141,18 +145,21 @@ public struct SyncEngine: Sendable {
                 // withdraws the row (promo-sync status names it).
                 if let refusal = Self.refusal(of: changeset, error) {
                     do { try replica.recordRefusal(refusal) } catch { throw SyncAgentError(error) }
-                    logger.error("the centre refused a changeset", metadata: [
-                        "sync.sequence": "\(changeset.sequence)", "sync.table": "\(refusal.table ?? "")", "sync.id": "\(refusal.id ?? "")",
-                        "error.code": "\(refusal.code)",
-                    ])
+                    logger.error(
+                        "the centre refused a changeset",
+                        metadata: [
+                            "sync.sequence": "\(changeset.sequence)", "sync.table": "\(refusal.table ?? "")", "sync.id": "\(refusal.id ?? "")",
+                            "error.code": "\(refusal.code)",
+                        ])
                     refused = refusal
                     break
                 }
                 // The changeset does not follow the last the centre holds, in the same epoch: the
                 // centre lost changesets it had acknowledged.
                 if error.remoteCode == "sequence_gap" {
-                    throw SyncAgentError(.centreLostChangesets, "the centre lacks changesets before \(changeset.sequence) that it acknowledged",
-                                         transient: true, centralAnswered: true)
+                    throw SyncAgentError(
+                        .centreLostChangesets, "the centre lacks changesets before \(changeset.sequence) that it acknowledged",
+                        transient: true, centralAnswered: true)
                 }
                 throw SyncAgentError(error)
             }
@@ -186,7 +193,8 @@ public struct SyncEngine: Sendable {
         do { position = try replica.syncPosition() } catch { throw SyncAgentError(error) }
         // The unchanged echoes of changesets this replica made are skipped.
         let own = position.ownChangesets
-        let client = self.client, pageSize = configuration.pageSize
+        let client = self.client
+        let pageSize = configuration.pageSize
         func fetch(after cursor: PullCursor) -> Task<Result<CentralClient.Exchange<PullResponse>, TransportError>, Never> {
             Task {
                 do throws(TransportError) { return .success(try await client.pull(after: cursor, limit: pageSize, own: own)) } catch { return .failure(error) }
@@ -206,13 +214,15 @@ public struct SyncEngine: Sendable {
             let page = exchange.value
             try checkEpoch(page.epoch, known: known)
             if let held = exchange.officeSequence, held.rawValue < position.lastAcked {
-                throw SyncAgentError(.centreLostChangesets,
-                                     "the centre holds changeset \(held) of this office but had acknowledged \(position.lastAcked)",
-                                     transient: true, centralAnswered: true)
+                throw SyncAgentError(
+                    .centreLostChangesets,
+                    "the centre holds changeset \(held) of this office but had acknowledged \(position.lastAcked)",
+                    transient: true, centralAnswered: true)
             }
             if page.hasMore { next = fetch(after: page.nextCursor) }
             // What this office does next is stamped after what it has now seen of the centre.
-            let replica = self.replica, clock = exchange.centreClock
+            let replica = self.replica
+            let clock = exchange.centreClock
             do { _ = try await runBlocking { () throws(ReplicaError) in try replica.applyPulledPage(page, centreClock: clock) } } catch {
                 throw SyncAgentError(error)
             }
@@ -224,8 +234,9 @@ public struct SyncEngine: Sendable {
             if !page.hasMore { break }
         }
         if let refused {
-            throw SyncAgentError(.refused, "the centre refused changeset \(refused.sequence): \(refused.message)", hint: refused.hint,
-                                 transient: false, centralAnswered: true)
+            throw SyncAgentError(
+                .refused, "the centre refused changeset \(refused.sequence): \(refused.message)", hint: refused.hint,
+                transient: false, centralAnswered: true)
         }
         return report
     }
@@ -236,8 +247,9 @@ public struct SyncEngine: Sendable {
     /// The refusal `error` is, when the centre refused `changeset` for its content.
     static func refusal(of changeset: Changeset, _ error: TransportError) -> ChangesetRefusal? {
         guard let code = error.remoteCode, refusalCodes.contains(code), error.status.map({ (400..<500).contains($0) }) == true else { return nil }
-        return ChangesetRefusal(sequence: changeset.sequence, code: code, message: error.message,
-                                table: error.remoteRow?.table.rawValue, id: error.remoteRow?.id)
+        return ChangesetRefusal(
+            sequence: changeset.sequence, code: code, message: error.message,
+            table: error.remoteRow?.table.rawValue, id: error.remoteRow?.id)
     }
 
     /// Takes back this office's pending change of one row after the centre refused it, puts back
@@ -313,8 +325,9 @@ public struct SyncEngine: Sendable {
     /// lost acknowledged changesets: re-sends every row this office owns and pulls the whole log
     /// again, as `promo-sync resync --force` does; records the repair for status and metrics.
     private func heal(after error: SyncAgentError, now: Date) async throws(SyncAgentError) -> CycleReport {
-        logger.warning("the centre lacks what this office sent it; re-sending every row this office owns",
-                       metadata: ["error": "\(error.message)"])
+        logger.warning(
+            "the centre lacks what this office sent it; re-sending every row this office owns",
+            metadata: ["error": "\(error.message)"])
         let queued = try prepareForcedResync(try await officeState())
         let report = try await cycle()
         try? replica.recordRepair("\(error.message); re-sent \(queued) rows", at: now)
@@ -328,8 +341,9 @@ public struct SyncEngine: Sendable {
         guard let epoch, let known, epoch != known else { return }
         let message = "the centre's epoch changed from \(known) to \(epoch): it was restored or replaced"
         try? replica.recordEpochMismatch(message)
-        throw SyncAgentError(.epochMismatch, message,
-                             hint: "Sync is paused so nothing diverges. Confirm with the centre's operator, then run: promo-sync resync --force",
-                             transient: false, centralAnswered: true)
+        throw SyncAgentError(
+            .epochMismatch, message,
+            hint: "Sync is paused so nothing diverges. Confirm with the centre's operator, then run: promo-sync resync --force",
+            transient: false, centralAnswered: true)
     }
 }

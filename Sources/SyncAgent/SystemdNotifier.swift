@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Foundation
 import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Sends sd_notify(3) messages (`READY=1`, `STOPPING=1`, `WATCHDOG=1`, `STATUS=…`) to the socket
 /// systemd names in `$NOTIFY_SOCKET`. Does nothing when the variable is absent (not under systemd).

@@ -1,16 +1,17 @@
 import Foundation
-import Synchronization
-import Transport
 import Replica
 import SyncCore
+import Synchronization
+import Transport
 
 /// Reads the office token from its own file, refusing a file that others can read or write.
 public enum TokenFile {
     public static func read(path: String) throws(SyncAgentError) -> String {
         guard let mode = FilePermissions.mode(at: path) else {
-            throw SyncAgentError(.configuration, "cannot read the token file \(path)",
-                                 hint: "Put the token printed by 'promo-central office add' in that file (chmod 600), or fix token_file in the settings.",
-                                 transient: false)
+            throw SyncAgentError(
+                .configuration, "cannot read the token file \(path)",
+                hint: "Put the token printed by 'promo-central office add' in that file (chmod 600), or fix token_file in the settings.",
+                transient: false)
         }
         if let problem = FilePermissions.problem(.token, name: "the token file", path: path, mode: mode) {
             throw SyncAgentError(.configuration, problem.message, hint: problem.hint, transient: false)
@@ -20,8 +21,9 @@ public enum TokenFile {
         }
         let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !token.isEmpty, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
-            throw SyncAgentError(.configuration, "the token file \(path) does not hold a token",
-                                 hint: "It should hold the one line printed by 'promo-central office add'.", transient: false)
+            throw SyncAgentError(
+                .configuration, "the token file \(path) does not hold a token",
+                hint: "It should hold the one line printed by 'promo-central office add'.", transient: false)
         }
         return token
     }
@@ -41,7 +43,10 @@ public enum TokenFile {
 /// read again at the next one.
 public final class TokenFileSource: TokenSource {
     public let path: String
-    private struct Read { var token: String; var stamp: [Int] }
+    private struct Read {
+        var token: String
+        var stamp: [Int]
+    }
     private let last: Mutex<Read>
 
     /// Reads the file once now, so that a missing or unsafe file is reported at start.

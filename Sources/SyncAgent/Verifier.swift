@@ -19,7 +19,9 @@ public struct VerifyReport: Sendable, Equatable {
 
     public var identical: Bool { differingRanges.isEmpty }
     public var summary: String {
-        identical ? "identical" : "\(differingRanges.count) ranges differ: \(localOnly.values.joined().count) rows only here, \(centralNewer.values.joined().count) rows newer or only at the centre"
+        identical
+            ? "identical"
+            : "\(differingRanges.count) ranges differ: \(localOnly.values.joined().count) rows only here, \(centralNewer.values.joined().count) rows newer or only at the centre"
     }
 }
 
@@ -68,7 +70,11 @@ extension SyncEngine {
                     } else {
                         // Leaves: `name` is a row id.
                         let table = String(path.split(separator: "/").first ?? "")
-                        if theirs[name] == nil { report.localOnly[table, default: []].append(name) } else { report.centralNewer[table, default: []].append(name) }
+                        if theirs[name] == nil {
+                            report.localOnly[table, default: []].append(name)
+                        } else {
+                            report.centralNewer[table, default: []].append(name)
+                        }
                     }
                 }
                 if level == DigestTree.depth && mine != theirs { report.differingRanges.append(path) }
@@ -160,13 +166,16 @@ public enum ReplicaRebuilder {
     /// Builds a fresh replica from the centre's log page by page (memory stays at one page),
     /// writes the changes rescued from the old file (``rescue(at:)``) into it, swaps it in
     /// atomically keeping the old file aside, and pushes the rescued changes.
-    public static func rebuild(at path: String, rescued: RescuedChanges, settings fallback: ReplicaSettings?, client: CentralClient,
-                               configuration: SyncEngineConfiguration, logger: Logger,
-                               onProgress: (@Sendable (SyncProgress) -> Void)? = nil) async throws(SyncAgentError) -> Outcome {
+    public static func rebuild(
+        at path: String, rescued: RescuedChanges, settings fallback: ReplicaSettings?, client: CentralClient,
+        configuration: SyncEngineConfiguration, logger: Logger,
+        onProgress: (@Sendable (SyncProgress) -> Void)? = nil
+    ) async throws(SyncAgentError) -> Outcome {
         let fm = FileManager.default
         guard let settings = rescued.settings ?? fallback else {
-            throw SyncAgentError(.configuration, "the old replica's settings cannot be read",
-                                 hint: "Give them: promo-sync resync --rebuild --office CODE --central URL --token-file FILE", transient: false)
+            throw SyncAgentError(
+                .configuration, "the old replica's settings cannot be read",
+                hint: "Give them: promo-sync resync --rebuild --office CODE --central URL --token-file FILE", transient: false)
         }
         let building = path + ".rebuild"
         for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: building + suffix) }
@@ -189,8 +198,9 @@ public enum ReplicaRebuilder {
             let replica = try Replica.open(at: path)
             try await SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger, onProgress: onProgress).runCycle()
             Replica.markTaken(rescued.copies)
-            return Outcome(recordsPulled: pulled.recordsPulled, rescuedChanges: rescued.count, unreadable: rescued.unreadable, oldFileKeptAt: aside,
-                           rescueCopies: rescued.copies)
+            return Outcome(
+                recordsPulled: pulled.recordsPulled, rescuedChanges: rescued.count, unreadable: rescued.unreadable, oldFileKeptAt: aside,
+                rescueCopies: rescued.copies)
         } catch {
             throw SyncAgentError.wrap(error)
         }

@@ -103,8 +103,10 @@ private struct Folder {
     /// Records a conflict; returns true when a person accepted the losing change, so it applies.
     /// `fund` is the project's fund source when the caller knows it better than the rows folded so
     /// far (the change that creates the project: its row is not there yet).
-    mutating func conflict(_ rule: ConflictRule, _ change: Change, office: String, mine: [String: FieldValue],
-                           theirs: [String: FieldValue], _ message: String, fund: FundSource? = nil) -> Bool {
+    mutating func conflict(
+        _ rule: ConflictRule, _ change: Change, office: String, mine: [String: FieldValue],
+        theirs: [String: FieldValue], _ message: String, fund: FundSource? = nil
+    ) -> Bool {
         let id = ConflictRecord.makeID(rule: rule, table: change.table, rowID: change.id.rawValue, hlc: change.hlc)
         var record = ConflictRecord(
             id: id, table: change.table, rowID: change.id.rawValue, aggregateID: aggregateID, office: office,
@@ -127,8 +129,10 @@ private struct Folder {
     /// Applies a project or plan-line change field by field under ownership and the status machine.
     mutating func apply(_ change: Change) {
         let k = key(change.table, change.id.rawValue)
-        var row = rows[k] ?? FoldResult.Row(
-            table: change.table, id: change.id.rawValue, office: office, state: MergedRow(), held: false)
+        var row =
+            rows[k]
+            ?? FoldResult.Row(
+                table: change.table, id: change.id.rawValue, office: office, state: MergedRow(), held: false)
         let side = Side(node: change.hlc.node)
         let exists = !row.state.fields.isEmpty
 
@@ -137,9 +141,11 @@ private struct Folder {
             let deletable = change.table != .project || status == nil || status == .draft || status == .returned
             if side == .office && deletable && office(of: change) == row.office {
                 row.state.merge(change)
-            } else if conflict(.statusTransition, change, office: row.office, mine: ["deleted": .integer(1)],
-                               theirs: ["status": row.state.fields["status"] ?? .null],
-                               "only the owning office may delete, and only a draft or returned project") {
+            } else if conflict(
+                .statusTransition, change, office: row.office, mine: ["deleted": .integer(1)],
+                theirs: ["status": row.state.fields["status"] ?? .null],
+                "only the owning office may delete, and only a draft or returned project")
+            {
                 row.state.merge(change)
             }
             rows[k] = row
@@ -148,7 +154,8 @@ private struct Folder {
 
         var accepted: [String: FieldValue] = [:]
         var refused: [ConflictRule: [String: FieldValue]] = [:]
-        let fund = row.state.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
+        let fund =
+            row.state.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
             ?? change.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
         for (field, value) in change.fields.sorted(by: { $0.key < $1.key }) {
             // Writing what is already there changes nothing; a new row's empty fields are taken as
@@ -194,11 +201,13 @@ private struct Folder {
             let message: String
             switch rule {
             case .ownership:
-                message = "\(side == .centre ? "the centre" : "office \(change.hlc.node)") may not change \(fields.keys.sorted().joined(separator: ", ")) of this \(fund?.rawValue ?? "") \(change.table.rawValue)"
+                message =
+                    "\(side == .centre ? "the centre" : "office \(change.hlc.node)") may not change \(fields.keys.sorted().joined(separator: ", ")) of this \(fund?.rawValue ?? "") \(change.table.rawValue)"
             case .immutableField:
                 message = "\(fields.keys.sorted().joined(separator: ", ")) cannot change once the \(change.table.rawValue) exists"
             default:
-                message = "status \(row.state.fields["status"]?.text ?? "none") → \(fields["status"]?.text ?? "?") is not a move \(side == .centre ? "the centre" : "the office") may make for a \(fund?.rawValue ?? "") project"
+                message =
+                    "status \(row.state.fields["status"]?.text ?? "none") → \(fields["status"]?.text ?? "?") is not a move \(side == .centre ? "the centre" : "the office") may make for a \(fund?.rawValue ?? "") project"
             }
             if conflict(rule, change, office: row.office, mine: fields, theirs: theirs, message, fund: change.table == .project ? fund : nil) {
                 accepted.merge(fields) { a, _ in a }
@@ -207,7 +216,8 @@ private struct Folder {
         if !accepted.isEmpty {
             row.state.merge(Change(table: change.table, id: change.id, op: .upsert, hlc: change.hlc, fields: accepted))
             if change.table == .project, change.id.rawValue == aggregateID, accepted["status"] != nil,
-               let status = row.state.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) {
+                let status = row.state.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:))
+            {
                 statusTimeline.append((change.hlc, status))
             }
         }
@@ -233,15 +243,18 @@ private struct Folder {
         var vouchers: Set<String> = []
         for history in entries {
             let first = history[0]
-            var row = FoldResult.Row(table: .disbursement, id: first.id.rawValue, office: first.fields["office"]?.text ?? office(of: first),
-                                     state: MergedRow(), held: false)
+            var row = FoldResult.Row(
+                table: .disbursement, id: first.id.rawValue, office: first.fields["office"]?.text ?? office(of: first),
+                state: MergedRow(), held: false)
             let refusal: (ConflictRule, String)? =
-                first.op == .delete ? (.ledgerAppendOnly, "a ledger entry is never deleted; record a correcting entry instead")
+                first.op == .delete
+                ? (.ledgerAppendOnly, "a ledger entry is never deleted; record a correcting entry instead")
                 : (Side(node: first.hlc.node) != .office || first.fields["office"] != .text(office(of: first))
                     || first.fields["office"] != .text(projectOffice))
                     ? (.ownership, "ledger entries of a project are made by its office \(projectOffice) only") : nil
             if let (rule, message) = refusal,
-                !conflict(rule, first, office: row.office, mine: first.fields, theirs: [:], message) {
+                !conflict(rule, first, office: row.office, mine: first.fields, theirs: [:], message)
+            {
                 row.held = true
                 row.state = MergedRow(fields: first.fields)
                 rows[key(.disbursement, row.id)] = row
@@ -257,8 +270,10 @@ private struct Folder {
             let amount = row.state.fields["amount"]?.integer ?? 0
             let kind = row.state.fields["kind"]?.text.flatMap(DisbursementKind.init(rawValue:)) ?? .payment
             if let voucher = row.state.fields["voucher"]?.text, !voucher.isEmpty, vouchers.contains(voucher) {
-                if !conflict(.duplicateVoucher, first, office: row.office, mine: ["voucher": .text(voucher), "amount": .integer(amount)],
-                             theirs: ["voucher": .text(voucher)], "treasury voucher \(voucher) was already recorded by an earlier entry") {
+                if !conflict(
+                    .duplicateVoucher, first, office: row.office, mine: ["voucher": .text(voucher), "amount": .integer(amount)],
+                    theirs: ["voucher": .text(voucher)], "treasury voucher \(voucher) was already recorded by an earlier entry")
+                {
                     row.held = true
                     rows[key(.disbursement, row.id)] = row
                     continue
@@ -305,15 +320,21 @@ private struct Folder {
         for history in byEntry.values.map({ $0.sorted { $0.hlc < $1.hlc } }).sorted(by: { $0[0].hlc < $1[0].hlc }) {
             let first = history[0]
             var row = FoldResult.Row(table: .projectEvent, id: first.id.rawValue, office: projectOffice, state: MergedRow(), held: false)
-            let wrongOffice = first.fields["office"] != .text(projectOffice)
+            let wrongOffice =
+                first.fields["office"] != .text(projectOffice)
                 || (Side(node: first.hlc.node) == .office && office(of: first) != projectOffice)
             let decisionByOffice = Side(node: first.hlc.node) == .office && first.fields["kind"] == .text(ProjectEventKind.decision.rawValue)
             if first.op == .delete || wrongOffice || decisionByOffice {
-                let message = first.op == .delete ? "an event log entry is never deleted"
-                    : wrongOffice ? "event log entries of a project are written for its office \(projectOffice), by that office or the centre"
-                    : "only the centre records its decisions; an office sent one (after a restore of the centre: a decision it lost, for its operator to re-confirm or drop)"
-                if !conflict(first.op == .delete ? .ledgerAppendOnly : .ownership, first, office: projectOffice,
-                             mine: first.fields, theirs: [:], message) {
+                let message =
+                    first.op == .delete
+                    ? "an event log entry is never deleted"
+                    : wrongOffice
+                        ? "event log entries of a project are written for its office \(projectOffice), by that office or the centre"
+                        : "only the centre records its decisions; an office sent one (after a restore of the centre: a decision it lost, for its operator to re-confirm or drop)"
+                if !conflict(
+                    first.op == .delete ? .ledgerAppendOnly : .ownership, first, office: projectOffice,
+                    mine: first.fields, theirs: [:], message)
+                {
                     row.held = true
                     row.state = MergedRow(fields: first.fields)
                     rows[key(.projectEvent, row.id)] = row
@@ -343,14 +364,18 @@ private struct Folder {
     /// Keeps the resolution rows themselves, refusing a row whose writer may not resolve.
     mutating func applyResolutionRow(_ change: Change) {
         let k = key(.conflictResolution, change.id.rawValue)
-        var row = rows[k] ?? FoldResult.Row(table: .conflictResolution, id: change.id.rawValue,
-                                            office: change.fields["office"]?.text ?? change.hlc.node, state: MergedRow(), held: false)
+        var row =
+            rows[k]
+            ?? FoldResult.Row(
+                table: .conflictResolution, id: change.id.rawValue,
+                office: change.fields["office"]?.text ?? change.hlc.node, state: MergedRow(), held: false)
         row.state.merge(change)
         rows[k] = row
     }
 
     func result() -> FoldResult {
-        FoldResult(rows: rows.values.sorted { ($0.table.rawValue, $0.id) < ($1.table.rawValue, $1.id) },
-                   conflicts: conflicts.values.sorted { $0.id < $1.id })
+        FoldResult(
+            rows: rows.values.sorted { ($0.table.rawValue, $0.id) < ($1.table.rawValue, $1.id) },
+            conflicts: conflicts.values.sorted { $0.id < $1.id })
     }
 }

@@ -115,13 +115,14 @@ public enum CSV {
     /// One line of cells: text escaped against formulas, numbers as they are, then every field
     /// quoted as RFC 4180 needs.
     public static func line(_ cells: [Cell]) -> String {
-        line(cells.map { cell in
-            switch cell {
-            case .text(let value): textCell(value)
-            case .integer(let value): String(value)
-            case .empty: ""
-            }
-        })
+        line(
+            cells.map { cell in
+                switch cell {
+                case .text(let value): textCell(value)
+                case .integer(let value): String(value)
+                case .empty: ""
+                }
+            })
     }
 
     /// The characters that make a spreadsheet (Excel, LibreOffice Calc, Google Sheets) read a

@@ -6,8 +6,8 @@ public enum CalendarDate {
     public static func isValid(_ text: String) -> Bool {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-              (2000...2100).contains(y), (1...12).contains(m), d >= 1
+            let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+            (2000...2100).contains(y), (1...12).contains(m), d >= 1
         else { return false }
         let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
         let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]
@@ -23,11 +23,14 @@ public enum CalendarDate {
         for separator: Character in ["/", "-", "."] {
             let parts = t.split(separator: separator, omittingEmptySubsequences: false)
             if parts.count == 3, parts[2].count == 4, (1...2).contains(parts[0].count), (1...2).contains(parts[1].count),
-               parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }) {
+                parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) })
+            {
                 func two(_ s: Substring) -> String { s.count == 1 ? "0" + s : String(s) }
                 let iso = "\(parts[2])-\(two(parts[1]))-\(two(parts[0]))"
-                return .failure(SyncCoreError(.invalidValue, "'\(t)' is written day/month/year (dd/mm/yyyy)",
-                                              hint: isValid(iso) ? "Write it year first: \(iso)." : "Write dates year first, YYYY-MM-DD, e.g. 2025-09-30."))
+                return .failure(
+                    SyncCoreError(
+                        .invalidValue, "'\(t)' is written day/month/year (dd/mm/yyyy)",
+                        hint: isValid(iso) ? "Write it year first: \(iso)." : "Write dates year first, YYYY-MM-DD, e.g. 2025-09-30."))
             }
         }
         return .failure(SyncCoreError(.invalidValue, "'\(t)' is not a date", hint: "Write dates year first, YYYY-MM-DD, e.g. 2025-09-30."))

@@ -32,7 +32,8 @@ public struct ConfigReader: Sendable {
     private func raw(_ key: String) -> (value: ConfigDocument.Value, origin: String)? {
         let name = variable(for: key)
         if let text = environment[name] {
-            let value: ConfigDocument.Value = Int64(text).map { .integer($0) }
+            let value: ConfigDocument.Value =
+                Int64(text).map { .integer($0) }
                 ?? (text == "true" ? .boolean(true) : text == "false" ? .boolean(false) : .string(text))
             return (value, "environment variable \(name)")
         }

@@ -19,8 +19,10 @@ public struct ConflictDescription: Sendable, Equatable {
     /// The project's fund source, which decides who may accept (nil for plan lines and programmes).
     public var fund: FundSource?
 
-    public init(id: String, rule: String, record: String, office: String, writer: String, hlc: String, message: String,
-                mine: [String: FieldValue], theirs: [String: FieldValue], state: String, fund: FundSource?) {
+    public init(
+        id: String, rule: String, record: String, office: String, writer: String, hlc: String, message: String,
+        mine: [String: FieldValue], theirs: [String: FieldValue], state: String, fund: FundSource?
+    ) {
         self.id = id
         self.rule = rule
         self.record = record
@@ -35,8 +37,10 @@ public struct ConflictDescription: Sendable, Equatable {
     }
 
     /// The record of a conflict in business terms, from what the reader holds of it.
-    public static func record(table: String, kind: String?, voucher: String?, projectCode: String?, planYear: Int64?, planFund: String?,
-                              programCode: String?) -> String {
+    public static func record(
+        table: String, kind: String?, voucher: String?, projectCode: String?, planYear: Int64?, planFund: String?,
+        programCode: String?
+    ) -> String {
         let project = projectCode.map { "project \($0)" } ?? "a project"
         switch table {
         case "disbursement": return "\(kind ?? "ledger entry")\(voucher.map { " (voucher \($0))" } ?? " (no voucher)") of \(project)"
@@ -92,18 +96,22 @@ public struct ConflictDescription: Sendable, Equatable {
             }
         }
         let column = max(18, fields.map { show($0, mine[$0]).count }.max() ?? 0)
-        out.append("  " + "field".padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                   + "mine (the losing change)".padding(toLength: max(column, 24), withPad: " ", startingAt: 0) + "  theirs (what stands)")
+        out.append(
+            "  " + "field".padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                + "mine (the losing change)".padding(toLength: max(column, 24), withPad: " ", startingAt: 0) + "  theirs (what stands)")
         for field in fields {
-            out.append("  " + field.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                       + show(field, mine[field]).padding(toLength: max(column, 24), withPad: " ", startingAt: 0) + "  " + show(field, theirs[field]))
+            out.append(
+                "  " + field.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                    + show(field, mine[field]).padding(toLength: max(column, 24), withPad: " ", startingAt: 0) + "  " + show(field, theirs[field]))
         }
         return out
     }
 
     static func isAmount(_ field: String) -> Bool {
-        ["amount", "limit", "disbursed_before", "total_cost", "requested_support", "approved_support", "counterpart_funds",
-         "plan_amount", "disbursed_amount"].contains(field)
+        [
+            "amount", "limit", "disbursed_before", "total_cost", "requested_support", "approved_support", "counterpart_funds",
+            "plan_amount", "disbursed_amount",
+        ].contains(field)
     }
 }
 

@@ -67,8 +67,10 @@ public struct DigestTree: Sendable, Equatable {
                 years.append(year)
                 yearIndex[year] = index
             }
-            rows.append(LeafRow(id: RowKey(id), leaf: LeafKey(table: table, year: index, bucket: DigestTree.bucket(id)),
-                                digest: DigestTree.rowDigestValue(table: table, id: id, values: values)))
+            rows.append(
+                LeafRow(
+                    id: RowKey(id), leaf: LeafKey(table: table, year: index, bucket: DigestTree.bucket(id)),
+                    digest: DigestTree.rowDigestValue(table: table, id: id, values: values)))
         }
 
         /// The tree of the rows added, which move into it and are sorted where they lie: the
@@ -91,7 +93,9 @@ public struct DigestTree: Sendable, Equatable {
         rows.sort { ($0.leaf, $0.id) < ($1.leaf, $1.id) }
         var kept = 0
         for i in rows.indices {
-            if kept > 0, rows[kept - 1].leaf == rows[i].leaf, rows[kept - 1].id == rows[i].id { rows[kept - 1] = rows[i] } else {
+            if kept > 0, rows[kept - 1].leaf == rows[i].leaf, rows[kept - 1].id == rows[i].id {
+                rows[kept - 1] = rows[i]
+            } else {
                 rows[kept] = rows[i]
                 kept += 1
             }
@@ -152,26 +156,30 @@ public struct DigestTree: Sendable, Equatable {
     /// The same for a row's values in the order of `table.columns`.
     static func year(table: SyncedTable, values: [FieldValue]) -> String {
         guard let column = datingColumns[table.tableID], values.indices.contains(column.index) else { return "0" }
-        let year: String = switch column.kind {
-        case .integer: values[column.index].integer.map(String.init) ?? "0"
-        case .text: values[column.index].text.map { String($0.prefix(4)) } ?? "0"
-        }
+        let year: String =
+            switch column.kind {
+            case .integer: values[column.index].integer.map(String.init) ?? "0"
+            case .text: values[column.index].text.map { String($0.prefix(4)) } ?? "0"
+            }
         return year.utf8.contains(0x2F) ? year.replacingOccurrences(of: "/", with: "_") : year
     }
 
     /// Per table (by `tableID`), the column that dates its rows: a year, or a date whose first
     /// four characters are taken.
-    private static let datingColumns: [(index: Int, kind: ColumnKind)?] = [nil] + (1...SyncedTable.allCases.count).map { id in
-        let table = SyncedTable(tableID: id)!
-        let name: String? = switch table {
-        case .project, .planLine: "year"
-        case .program: "start_year"
-        case .disbursement: "paid_on"
-        case .projectEvent: "occurred_on"
-        case .conflictResolution: nil
+    private static let datingColumns: [(index: Int, kind: ColumnKind)?] =
+        [nil]
+        + (1...SyncedTable.allCases.count).map { id in
+            let table = SyncedTable(tableID: id)!
+            let name: String? =
+                switch table {
+                case .project, .planLine: "year"
+                case .program: "start_year"
+                case .disbursement: "paid_on"
+                case .projectEvent: "occurred_on"
+                case .conflictResolution: nil
+                }
+            return name.flatMap { table.column(named: $0) }.map { ($0.index, $0.column.kind) }
         }
-        return name.flatMap { table.column(named: $0) }.map { ($0.index, $0.column.kind) }
-    }
 
     /// The first three hex digits of the SHA-256 of the row id, as a number below 4,096.
     static func bucket(_ id: String) -> UInt16 {
@@ -181,8 +189,9 @@ public struct DigestTree: Sendable, Equatable {
 
     /// `a/3/f` for bucket 0xa3f.
     static func nibbles(_ bucket: UInt16) -> String {
-        String(decoding: [Hex.digit(UInt8(bucket >> 8)), 0x2F, Hex.digit(UInt8(bucket >> 4 & 15)), 0x2F, Hex.digit(UInt8(bucket & 15))],
-               as: UTF8.self)
+        String(
+            decoding: [Hex.digit(UInt8(bucket >> 8)), 0x2F, Hex.digit(UInt8(bucket >> 4 & 15)), 0x2F, Hex.digit(UInt8(bucket & 15))],
+            as: UTF8.self)
     }
 
     private func path(of leaf: LeafKey) -> String {
@@ -205,7 +214,8 @@ public struct DigestTree: Sendable, Equatable {
 
     /// The rows of one leaf.
     private func range(of leaf: LeafKey) -> Range<Int> {
-        var low = 0, high = rows.count
+        var low = 0
+        var high = rows.count
         while low < high {
             let mid = (low + high) / 2
             if rows[mid].leaf < leaf { low = mid + 1 } else { high = mid }

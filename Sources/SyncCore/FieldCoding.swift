@@ -36,8 +36,10 @@ public enum FieldCoding {
         }
     }
 
-    private static func appendObject<Value>(_ members: [(key: String, value: Value)], to out: inout [UInt8],
-                                            _ appendValue: (Value, inout [UInt8]) -> Void) {
+    private static func appendObject<Value>(
+        _ members: [(key: String, value: Value)], to out: inout [UInt8],
+        _ appendValue: (Value, inout [UInt8]) -> Void
+    ) {
         out.append(0x7B)
         for (index, member) in members.enumerated() {
             if index > 0 { out.append(0x2C) }

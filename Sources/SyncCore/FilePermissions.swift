@@ -45,7 +45,8 @@ public enum FilePermissions {
         let refused = mode & refusedBits(kind)
         guard refused != 0 else { return nil }
         let octal = String(mode & 0o7777, radix: 8)
-        let readable = refused & 0o044 != 0, writable = refused & 0o022 != 0
+        let readable = refused & 0o044 != 0
+        let writable = refused & 0o022 != 0
         let access = readable && writable ? "read or written" : writable ? "written" : readable ? "read" : "used"
         let message = "\(name) \(path) can be \(access) by other users (mode \(octal))"
         switch kind {

@@ -34,7 +34,11 @@ public enum Hex {
     /// Foundation's `UUID(uuidString:)` goes through `sscanf` and cost a few µs per id.
     public static func parseUUID(_ text: String) -> (high: UInt64, low: UInt64, upperCase: Bool)? {
         guard text.utf8.count == 36 else { return nil }
-        var high: UInt64 = 0, low: UInt64 = 0, digits = 0, i = -1, upper = false
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var digits = 0
+        var i = -1
+        var upper = false
         for byte in text.utf8 {
             i += 1
             if i == 8 || i == 13 || i == 18 || i == 23 {

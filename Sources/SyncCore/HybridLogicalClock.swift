@@ -41,10 +41,16 @@ public struct HLCTimestamp: Hashable, Comparable, Codable, Sendable, CustomStrin
             String(unsafeUninitializedCapacity: msDigits + 6 + nodeBytes.count) { out in
                 func hex(_ d: UInt64) -> UInt8 { d < 10 ? 0x30 + UInt8(d) : 0x57 + UInt8(d) }
                 var value = milliseconds
-                for i in stride(from: msDigits - 1, through: 0, by: -1) { out[i] = hex(value & 0xF); value >>= 4 }
+                for i in stride(from: msDigits - 1, through: 0, by: -1) {
+                    out[i] = hex(value & 0xF)
+                    value >>= 4
+                }
                 out[msDigits] = UInt8(ascii: "-")
                 var c = counter
-                for i in stride(from: msDigits + 4, through: msDigits + 1, by: -1) { out[i] = hex(UInt64(c & 0xF)); c >>= 4 }
+                for i in stride(from: msDigits + 4, through: msDigits + 1, by: -1) {
+                    out[i] = hex(UInt64(c & 0xF))
+                    c >>= 4
+                }
                 out[msDigits + 5] = UInt8(ascii: "-")
                 for (offset, byte) in nodeBytes.enumerated() { out[msDigits + 6 + offset] = byte }
                 return msDigits + 6 + nodeBytes.count

@@ -77,8 +77,10 @@ public enum LedgerRules {
     /// the `limit`, the `status`, the plan `year`, and `recordedOn` (the day the entry was
     /// recorded: the office's date when it writes, the date of the change's clock at the centre).
     /// Returns the amount paid after the entry, or why it may not be recorded.
-    public static func admit(kind: DisbursementKind, amount: Int64, paidOn: String, paid: Int64, limit: Int64?,
-                             status: ProjectStatus?, year: Int64?, recordedOn: String?) -> Result<Int64, Refusal> {
+    public static func admit(
+        kind: DisbursementKind, amount: Int64, paidOn: String, paid: Int64, limit: Int64?,
+        status: ProjectStatus?, year: Int64?, recordedOn: String?
+    ) -> Result<Int64, Refusal> {
         guard let status, statuses(for: kind).contains(status) else { return .failure(.status(status)) }
         if let problem = dateProblem(paidOn, year: year, recordedOn: recordedOn) { return .failure(.date(problem)) }
         let (after, overflow) = paid.addingReportingOverflow(signed(kind, amount))
@@ -94,7 +96,8 @@ public enum LedgerRules {
     public static func dateProblem(_ paidOn: String, year: Int64?, recordedOn: String?) -> String? {
         guard CalendarDate.isValid(paidOn) else { return "'\(paidOn)' is not a date (YYYY-MM-DD)" }
         if let year {
-            let first = "\(year)-01-01", last = "\(year + lifeYears)-12-31"
+            let first = "\(year)-01-01"
+            let last = "\(year + lifeYears)-12-31"
             if paidOn < first || paidOn > last {
                 return "the entry is dated \(paidOn), outside the life of a \(year) project (\(first) to \(last))"
             }

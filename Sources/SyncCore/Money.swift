@@ -14,7 +14,8 @@ public enum Money {
             // 1.500.000.000 (Vietnamese), 1,500,000,000 (English), 1 500 000: groups of three.
             let groups = digits.split(separator: separator, omittingEmptySubsequences: false)
             if groups.count >= 2, groups.dropFirst().allSatisfy({ $0.count == 3 && $0.allSatisfy(\.isASCIIDigit) }),
-               (1...3).contains(groups[0].count), groups[0].allSatisfy(\.isASCIIDigit) {
+                (1...3).contains(groups[0].count), groups[0].allSatisfy(\.isASCIIDigit)
+            {
                 return fail("'\(t)' has thousand separators (the Vietnamese '.', the English ',' or spaces); amounts are written without them")
             }
             if separator != " ", groups.count == 2, groups.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }) {

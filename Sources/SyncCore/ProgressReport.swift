@@ -53,8 +53,10 @@ public struct ReportQuery: Sendable, Equatable {
     public var fund: FundSource?
     public var groupBy: [ReportDimension]
 
-    public init(year: Int, cutoff: String? = nil, region: Region? = nil, province: String? = nil, fund: FundSource? = nil,
-                groupBy: [ReportDimension] = []) {
+    public init(
+        year: Int, cutoff: String? = nil, region: Region? = nil, province: String? = nil, fund: FundSource? = nil,
+        groupBy: [ReportDimension] = []
+    ) {
         self.year = year
         self.cutoff = cutoff
         self.region = region
@@ -115,10 +117,11 @@ public enum ProgressReport {
             paidSums[key(province: d.province, fund: d.fund, group: d.group), default: 0] += d.amount
         }
         func row(_ keys: [String: String], plan: Int64?, paid: Int64) -> ReportRow {
-            ReportRow(keys: keys, plan: plan, disbursed: paid,
-                      planBillions: plan.map { Money.billions($0, fractionDigits: fractionDigits) },
-                      disbursedBillions: Money.billions(paid, fractionDigits: fractionDigits),
-                      percent: plan.flatMap { $0 > 0 ? Money.percent(paid, of: $0, fractionDigits: 1) : nil })
+            ReportRow(
+                keys: keys, plan: plan, disbursed: paid,
+                planBillions: plan.map { Money.billions($0, fractionDigits: fractionDigits) },
+                disbursedBillions: Money.billions(paid, fractionDigits: fractionDigits),
+                percent: plan.flatMap { $0 > 0 ? Money.percent(paid, of: $0, fractionDigits: 1) : nil })
         }
         var rows: [ReportRow] = []
         if !query.groupBy.isEmpty {
@@ -145,8 +148,11 @@ public enum ProgressReport {
         }
         let widths = (0..<header.count).map { i in lines.map { $0[i].count }.max() ?? 0 }
         var out = lines.map { cells in
-            cells.enumerated().map { i, c in i < cells.count - 3 ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-                : String(repeating: " ", count: widths[i] - c.count) + c }.joined(separator: "  ")
+            cells.enumerated().map { i, c in
+                i < cells.count - 3
+                    ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[i] - c.count) + c
+            }.joined(separator: "  ")
         }
         var scope = "year \(query.year)"
         if let cutoff = query.cutoff { scope += ", paid by \(cutoff)" }
@@ -164,8 +170,11 @@ public enum ProgressReport {
         var out = [(dims + ["plan_vnd", "disbursed_vnd", "plan_bn", "disbursed_bn", "percent"]).joined(separator: ",")]
         for r in rows {
             let keys = r.keys["total"] != nil ? dims.map { _ in "TOTAL" } : dims.map { r.keys[$0] ?? "" }
-            out.append((keys + [r.plan.map(String.init) ?? "", String(r.disbursed), r.planBillions ?? "", r.disbursedBillions,
-                                r.percent?.replacingOccurrences(of: " %", with: "") ?? ""]).joined(separator: ","))
+            out.append(
+                (keys + [
+                    r.plan.map(String.init) ?? "", String(r.disbursed), r.planBillions ?? "", r.disbursedBillions,
+                    r.percent?.replacingOccurrences(of: " %", with: "") ?? "",
+                ]).joined(separator: ","))
         }
         return out.joined(separator: "\n")
     }
@@ -226,8 +235,9 @@ extension ProgressReport {
                 let keys: [String: String], plan: Int64?, disbursed: Int64, planBillions: String?, disbursedBillions: String, percent: Decimal?
             }
             let out = rows.map {
-                JSONRow(keys: $0.keys, plan: $0.plan, disbursed: $0.disbursed, planBillions: $0.planBillions, disbursedBillions: $0.disbursedBillions,
-                        percent: $0.percent.flatMap { Decimal(string: $0.replacingOccurrences(of: " %", with: "")) })
+                JSONRow(
+                    keys: $0.keys, plan: $0.plan, disbursed: $0.disbursed, planBillions: $0.planBillions, disbursedBillions: $0.disbursedBillions,
+                    percent: $0.percent.flatMap { Decimal(string: $0.replacingOccurrences(of: " %", with: "")) })
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -81,7 +81,8 @@ public struct SupportCap: Hashable, Sendable, Codable {
             let (lhs, o1) = requested.multipliedReportingOverflow(by: 100)
             let (rhs, o2) = totalCost.multipliedReportingOverflow(by: percent)
             if o1 || o2 || lhs > rhs {
-                return "support above the cap in force: at most \(percent) % of the total cost (\(totalCost) VND) for \(category), \(fund.rawValue) fund\(province.map { ", province \($0)" } ?? "")"
+                return
+                    "support above the cap in force: at most \(percent) % of the total cost (\(totalCost) VND) for \(category), \(fund.rawValue) fund\(province.map { ", province \($0)" } ?? "")"
             }
         }
         if let max = maxAmount, requested > max {
@@ -96,7 +97,7 @@ public enum ReferenceData {
     /// Support caps in force at the start (the centre changes them with `promo-central cap set`):
     /// a national demonstration model gets at most 30 % of its cost and at most 1 bn VND.
     public static let supportCaps: [SupportCap] = [
-        SupportCap(fund: .national, category: "MH_TRINHDIEN", province: nil, maxPercentOfCost: 30, maxAmount: 1_000_000_000),
+        SupportCap(fund: .national, category: "MH_TRINHDIEN", province: nil, maxPercentOfCost: 30, maxAmount: 1_000_000_000)
     ]
 
     /// The 34 provinces in force, by code.
@@ -206,22 +207,45 @@ public enum ReferenceData {
 
     /// The activity categories.
     public static let categories: [ActivityCategory] = [
-        ActivityCategory(code: "DT_NGHE", nameVi: "Đào tạo nghề, truyền nghề, phát triển nghề", nameEn: "Vocational training and craft transfer", reportGroup: 4, basis: "Decree 45/2012 Art. 4"),
-        ActivityCategory(code: "NL_QUANLY", nameVi: "Nâng cao năng lực quản lý cơ sở công nghiệp nông thôn, khởi sự doanh nghiệp", nameEn: "Management capacity of rural industrial establishments, business start-up", reportGroup: 4, basis: "Decree 45/2012 Art. 4"),
-        ActivityCategory(code: "MH_TRINHDIEN", nameVi: "Mô hình trình diễn kỹ thuật, chuyển giao công nghệ, ứng dụng máy móc thiết bị tiên tiến, sản xuất sạch hơn", nameEn: "Demonstration models, technology transfer, advanced machinery, cleaner production", reportGroup: 1, basis: "Decree 45/2012 Art. 4"),
-        ActivityCategory(code: "SP_CNNT", nameVi: "Phát triển sản phẩm công nghiệp nông thôn tiêu biểu", nameEn: "Typical rural industrial products: contests, fairs, brands, showrooms", reportGroup: 2, basis: "Decree 45/2012 Art. 4"),
-        ActivityCategory(code: "TUVAN_TT", nameVi: "Tư vấn, cung cấp thông tin, tuyên truyền", nameEn: "Consulting, information, propaganda", reportGroup: 5, basis: "Decree 45/2012 Art. 4"),
-        ActivityCategory(code: "LK_CCN", nameVi: "Liên doanh, liên kết, hợp tác kinh tế, phát triển cụm công nghiệp", nameEn: "Linkages, associations, industrial clusters, pollution treatment", reportGroup: 3, basis: "Decree 45/2012 Art. 4"),
-        ActivityCategory(code: "HTQT", nameVi: "Hợp tác quốc tế về khuyến công", nameEn: "International cooperation on industrial promotion", reportGroup: 6, basis: "Decree 45/2012 Art. 4"),
-        ActivityCategory(code: "NL_TOCHUC", nameVi: "Nâng cao năng lực quản lý và tổ chức thực hiện khuyến công", nameEn: "Capacity of the industrial-promotion system itself", reportGroup: 6, basis: "Decree 45/2012 Art. 4"),
-        ActivityCategory(code: "CDS", nameVi: "Chuyển đổi số trong sản xuất", nameEn: "Digital transformation in production", reportGroup: 1, basis: "Decree 235/2025"),
-        ActivityCategory(code: "SXTDBV", nameVi: "Sản xuất và tiêu dùng bền vững", nameEn: "Sustainable production and consumption", reportGroup: 1, basis: "Decree 235/2025"),
-        ActivityCategory(code: "NGHE_NHAN", nameVi: "Hỗ trợ nghệ nhân bảo tồn, phát triển nghề", nameEn: "Support to artisans preserving crafts", reportGroup: 2, basis: "Decree 235/2025"),
+        ActivityCategory(
+            code: "DT_NGHE", nameVi: "Đào tạo nghề, truyền nghề, phát triển nghề", nameEn: "Vocational training and craft transfer", reportGroup: 4,
+            basis: "Decree 45/2012 Art. 4"),
+        ActivityCategory(
+            code: "NL_QUANLY", nameVi: "Nâng cao năng lực quản lý cơ sở công nghiệp nông thôn, khởi sự doanh nghiệp",
+            nameEn: "Management capacity of rural industrial establishments, business start-up", reportGroup: 4, basis: "Decree 45/2012 Art. 4"),
+        ActivityCategory(
+            code: "MH_TRINHDIEN", nameVi: "Mô hình trình diễn kỹ thuật, chuyển giao công nghệ, ứng dụng máy móc thiết bị tiên tiến, sản xuất sạch hơn",
+            nameEn: "Demonstration models, technology transfer, advanced machinery, cleaner production", reportGroup: 1, basis: "Decree 45/2012 Art. 4"),
+        ActivityCategory(
+            code: "SP_CNNT", nameVi: "Phát triển sản phẩm công nghiệp nông thôn tiêu biểu",
+            nameEn: "Typical rural industrial products: contests, fairs, brands, showrooms", reportGroup: 2, basis: "Decree 45/2012 Art. 4"),
+        ActivityCategory(
+            code: "TUVAN_TT", nameVi: "Tư vấn, cung cấp thông tin, tuyên truyền", nameEn: "Consulting, information, propaganda", reportGroup: 5,
+            basis: "Decree 45/2012 Art. 4"),
+        ActivityCategory(
+            code: "LK_CCN", nameVi: "Liên doanh, liên kết, hợp tác kinh tế, phát triển cụm công nghiệp",
+            nameEn: "Linkages, associations, industrial clusters, pollution treatment", reportGroup: 3, basis: "Decree 45/2012 Art. 4"),
+        ActivityCategory(
+            code: "HTQT", nameVi: "Hợp tác quốc tế về khuyến công", nameEn: "International cooperation on industrial promotion", reportGroup: 6,
+            basis: "Decree 45/2012 Art. 4"),
+        ActivityCategory(
+            code: "NL_TOCHUC", nameVi: "Nâng cao năng lực quản lý và tổ chức thực hiện khuyến công",
+            nameEn: "Capacity of the industrial-promotion system itself", reportGroup: 6, basis: "Decree 45/2012 Art. 4"),
+        ActivityCategory(
+            code: "CDS", nameVi: "Chuyển đổi số trong sản xuất", nameEn: "Digital transformation in production", reportGroup: 1, basis: "Decree 235/2025"),
+        ActivityCategory(
+            code: "SXTDBV", nameVi: "Sản xuất và tiêu dùng bền vững", nameEn: "Sustainable production and consumption", reportGroup: 1, basis: "Decree 235/2025"
+        ),
+        ActivityCategory(
+            code: "NGHE_NHAN", nameVi: "Hỗ trợ nghệ nhân bảo tồn, phát triển nghề", nameEn: "Support to artisans preserving crafts", reportGroup: 2,
+            basis: "Decree 235/2025"),
     ]
 
     /// The six reporting groups.
     public static let reportGroups: [ReportGroup] = [
-        ReportGroup(group: 1, nameEn: "Machinery, technology transfer, demonstration models, cleaner production", nameVi: "Máy móc thiết bị, chuyển giao công nghệ, mô hình trình diễn, sản xuất sạch hơn"),
+        ReportGroup(
+            group: 1, nameEn: "Machinery, technology transfer, demonstration models, cleaner production",
+            nameVi: "Máy móc thiết bị, chuyển giao công nghệ, mô hình trình diễn, sản xuất sạch hơn"),
         ReportGroup(group: 2, nameEn: "Rural industrial products", nameVi: "Sản phẩm công nghiệp nông thôn tiêu biểu"),
         ReportGroup(group: 3, nameEn: "Linkages and industrial clusters", nameVi: "Liên kết, cụm công nghiệp"),
         ReportGroup(group: 4, nameEn: "Human-resource training", nameVi: "Đào tạo nguồn nhân lực"),

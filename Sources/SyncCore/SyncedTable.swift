@@ -85,10 +85,12 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
     }
 
     /// The columns and their positions by name, indexed by `tableID`.
-    private static let schemas: [(columns: [Column], positions: [String: Int])] = [([], [:])] + (1...allCases.count).map { id in
-        let columns = SyncedTable(tableID: id)!.declaredColumns
-        return (columns, Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1.name, $0) }))
-    }
+    private static let schemas: [(columns: [Column], positions: [String: Int])] =
+        [([], [:])]
+        + (1...allCases.count).map { id in
+            let columns = SyncedTable(tableID: id)!.declaredColumns
+            return (columns, Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1.name, $0) }))
+        }
 
     private var declaredColumns: [Column] {
         switch self {

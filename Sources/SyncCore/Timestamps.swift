@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// ISO 8601 timestamps in UTC to the second (`2026-11-28T22:34:35Z`), as stored in `_sync_state`
@@ -16,7 +17,8 @@ public enum Timestamps {
     public static func format(_ date: Date) -> String {
         var parts = tm()
         guard var seconds = time_t(exactly: date.timeIntervalSince1970.rounded(.down)),
-              gmtime_r(&seconds, &parts) != nil, parts.tm_year >= 0, parts.tm_year + 1900 <= 9999 else {
+            gmtime_r(&seconds, &parts) != nil, parts.tm_year >= 0, parts.tm_year + 1900 <= 9999
+        else {
             return date.formatted(.iso8601)
         }
         var out: [UInt8] = []
@@ -50,7 +52,8 @@ public enum Timestamps {
     private static func parseUTC(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count == 20, bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x54, bytes[13] == 0x3A,
-              bytes[16] == 0x3A, bytes[19] == 0x5A else { return nil }
+            bytes[16] == 0x3A, bytes[19] == 0x5A
+        else { return nil }
         func number(_ range: Range<Int>) -> Int32? {
             var value: Int32 = 0
             for i in range {
@@ -60,8 +63,9 @@ public enum Timestamps {
             return value
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              year >= 1900, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else { return nil }
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            year >= 1900, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
+        else { return nil }
         var parts = tm()
         parts.tm_year = year - 1900
         parts.tm_mon = month - 1

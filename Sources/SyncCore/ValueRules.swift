@@ -79,7 +79,8 @@ public enum ValueRules {
     /// settlement adjustment moves money one way, so its amount is more than 0.
     public static func rowProblem(_ table: SyncedTable, _ fields: [String: FieldValue]) -> String? {
         if table == .disbursement, let kind = fields["kind"]?.text.flatMap(DisbursementKind.init(rawValue:)), kind != .settlementAdjustment,
-           let amount = fields["amount"]?.integer, amount <= 0 {
+            let amount = fields["amount"]?.integer, amount <= 0
+        {
             return "amount must be more than 0 VND for a \(kind.rawValue) (got \(amount)); a recovery is written as a positive amount"
         }
         return nil
@@ -89,7 +90,8 @@ public enum ValueRules {
     /// merged into it by the official map (Decision 19/2025), whose records keep their old code.
     public static func mayWrite(province: String, office: OfficeCode) -> Bool {
         province == office.rawValue
-            || (ReferenceData.province(code: office.rawValue) != nil && ReferenceData.formerProvinces.contains { $0.code == province && $0.successor == office.rawValue })
+            || (ReferenceData.province(code: office.rawValue) != nil
+                && ReferenceData.formerProvinces.contains { $0.code == province && $0.successor == office.rawValue })
     }
 
     /// The province codes `office` may write, its own first.

@@ -27,7 +27,7 @@ public struct ReleaseNumber: Comparable, Sendable, CustomStringConvertible {
         let parts = head.split(separator: "~", maxSplits: 1)
         let numbers = parts.first.map { $0.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) } } ?? []
         guard numbers.count == 3, let major = numbers[0], let minor = numbers[1], let patch = numbers[2],
-              major >= 0, minor >= 0, patch >= 0, text.count <= 64
+            major >= 0, minor >= 0, patch >= 0, text.count <= 64
         else { return nil }
         self.major = major
         self.minor = minor

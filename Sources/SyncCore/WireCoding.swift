@@ -44,7 +44,10 @@ struct JSONReader {
             i += 1
             var out: [String: JSON] = [:]
             skipSpace()
-            if i < bytes.count, bytes[i] == 0x7D { i += 1; return .object(out) }
+            if i < bytes.count, bytes[i] == 0x7D {
+                i += 1
+                return .object(out)
+            }
             while true {
                 skipSpace()
                 let key = try string()
@@ -54,21 +57,36 @@ struct JSONReader {
                 guard out.updateValue(try value(depth: depth + 1), forKey: key) == nil else { throw fail("a repeated member '\(key)'") }
                 skipSpace()
                 guard i < bytes.count else { throw fail("an unterminated object") }
-                if bytes[i] == 0x2C { i += 1; continue }
-                if bytes[i] == 0x7D { i += 1; return .object(out) }
+                if bytes[i] == 0x2C {
+                    i += 1
+                    continue
+                }
+                if bytes[i] == 0x7D {
+                    i += 1
+                    return .object(out)
+                }
                 throw fail("expected ',' or '}'")
             }
         case 0x5B:  // [
             i += 1
             var out: [JSON] = []
             skipSpace()
-            if i < bytes.count, bytes[i] == 0x5D { i += 1; return .array(out) }
+            if i < bytes.count, bytes[i] == 0x5D {
+                i += 1
+                return .array(out)
+            }
             while true {
                 out.append(try value(depth: depth + 1))
                 skipSpace()
                 guard i < bytes.count else { throw fail("an unterminated array") }
-                if bytes[i] == 0x2C { i += 1; continue }
-                if bytes[i] == 0x5D { i += 1; return .array(out) }
+                if bytes[i] == 0x2C {
+                    i += 1
+                    continue
+                }
+                if bytes[i] == 0x5D {
+                    i += 1
+                    return .array(out)
+                }
                 throw fail("expected ',' or ']'")
             }
         case 0x22: return .string(try string())
@@ -108,7 +126,10 @@ struct JSONReader {
         i += 1
         let start = i
         var ascii = true
-        while i < bytes.count, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { ascii = ascii && bytes[i] < 0x80; i += 1 }
+        while i < bytes.count, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 {
+            ascii = ascii && bytes[i] < 0x80
+            i += 1
+        }
         guard i < bytes.count else { throw fail("an unterminated string") }
         if bytes[i] == 0x22 {
             defer { i += 1 }
@@ -125,7 +146,11 @@ struct JSONReader {
                 return out
             }
             guard b >= 0x20 else { throw fail("a control character in a string") }
-            if b != 0x5C { raw.append(b); i += 1; continue }
+            if b != 0x5C {
+                raw.append(b)
+                i += 1
+                continue
+            }
             out += try validUTF8(raw[...])
             raw.removeAll(keepingCapacity: true)
             i += 1
@@ -198,7 +223,11 @@ extension Change {
 
     /// Reads one change in one pass, refusing anything the protocol does not define.
     init(reading r: inout JSONReader, at path: @autoclosure () -> String) throws(SyncCoreError) {
-        var tableName: String?, opName: String?, hlcText: String?, idText: String?, fields: [String: FieldValue]?
+        var tableName: String?
+        var opName: String?
+        var hlcText: String?
+        var idText: String?
+        var fields: [String: FieldValue]?
         try r.members(at: path()) { r, name throws(SyncCoreError) in
             switch name {
             case "table": tableName = try r.string(member: name, of: path(), once: tableName)
@@ -246,7 +275,11 @@ extension Changeset {
 
     /// Reads the JSON form in one pass, refusing anything the protocol does not define.
     init(reading r: inout JSONReader, at path: String = "changeset") throws(SyncCoreError) {
-        var office: String?, sequence: Int64?, previousHash: String?, hash: String?, changes: [Change]?
+        var office: String?
+        var sequence: Int64?
+        var previousHash: String?
+        var hash: String?
+        var changes: [Change]?
         try r.members(at: path) { r, name throws(SyncCoreError) in
             switch name {
             case "office": office = try r.string(member: name, of: path, once: office)
@@ -268,8 +301,9 @@ extension Changeset {
         let number = try required(sequence, "sequence", of: path, .wholeNumber)
         let previous = try required(previousHash, "previousHash", of: path, .string)
         let ownHash = try required(hash, "hash", of: path, .string)
-        self.init(office: OfficeCode(unchecked: officeCode), sequence: ChangesetSequence(number), previousHash: previous,
-                  changes: try required(changes, "changes", of: path, .present))
+        self.init(
+            office: OfficeCode(unchecked: officeCode), sequence: ChangesetSequence(number), previousHash: previous,
+            changes: try required(changes, "changes", of: path, .present))
         self.hash = ownHash
     }
 
@@ -294,7 +328,9 @@ extension PushRequest {
 
     public init(jsonData data: Data) throws(SyncCoreError) {
         var reader = JSONReader(bytes: Array(data))
-        var version: Int64?, changeset: Changeset?, changesetJSON: Data?
+        var version: Int64?
+        var changeset: Changeset?
+        var changesetJSON: Data?
         try reader.members(at: "body") { r, name throws(SyncCoreError) in
             switch name {
             case "protocolVersion": version = try r.integer(member: name, of: "body", once: version)
@@ -324,7 +360,10 @@ extension PullResponse {
     /// body an office reads, and at an initial sync reading it costs as much as writing it.
     public init(jsonData data: Data) throws(SyncCoreError) {
         var reader = JSONReader(bytes: Array(data))
-        var epoch: String?, nextCursor: Int64?, hasMore: Bool?, records: [PulledRecord]?
+        var epoch: String?
+        var nextCursor: Int64?
+        var hasMore: Bool?
+        var records: [PulledRecord]?
         try reader.members(at: "page") { r, name throws(SyncCoreError) in
             switch name {
             case "epoch": epoch = try r.string(member: name, of: "page", once: epoch)
@@ -349,7 +388,12 @@ extension PullResponse {
 
 extension PulledRecord {
     init(reading r: inout JSONReader, index: Int) throws(SyncCoreError) {
-        var cursor: Int64?, table: String?, id: String?, office: String?, deleted: Bool?, fields: [String: FieldValue]?
+        var cursor: Int64?
+        var table: String?
+        var id: String?
+        var office: String?
+        var deleted: Bool?
+        var fields: [String: FieldValue]?
         func path() -> String { "page.records[\(index)]" }
         try r.members(at: path()) { r, name throws(SyncCoreError) in
             switch name {
@@ -367,21 +411,27 @@ extension PulledRecord {
         let rowID = try required(id, "id", of: path(), .string)
         let officeCode = try required(office, "office", of: path(), .string)
         let isDeleted = try required(deleted, "deleted", of: path(), .trueOrFalse)
-        self.init(cursor: PullCursor(position), table: tableName, id: rowID, office: OfficeCode(unchecked: officeCode), deleted: isDeleted,
-                  fields: try required(fields, "fields", of: path(), .present))
+        self.init(
+            cursor: PullCursor(position), table: tableName, id: rowID, office: OfficeCode(unchecked: officeCode), deleted: isDeleted,
+            fields: try required(fields, "fields", of: path(), .present))
     }
 }
 
 extension JSONReader {
     /// Reads the object that starts here member by member: `member` is called with each name and
     /// the reader at its value, which it must read. For large documents read in one pass.
-    mutating func members(at path: @autoclosure () -> String, reusingNames: Bool = false,
-                          _ member: (inout JSONReader, String) throws(SyncCoreError) -> Void) throws(SyncCoreError) {
+    mutating func members(
+        at path: @autoclosure () -> String, reusingNames: Bool = false,
+        _ member: (inout JSONReader, String) throws(SyncCoreError) -> Void
+    ) throws(SyncCoreError) {
         skipSpace()
         guard i < bytes.count, bytes[i] == 0x7B else { throw SyncCoreError(.invalidValue, "\(path()) must be an object") }
         i += 1
         skipSpace()
-        if i < bytes.count, bytes[i] == 0x7D { i += 1; return }
+        if i < bytes.count, bytes[i] == 0x7D {
+            i += 1
+            return
+        }
         var position = 0
         while true {
             skipSpace()
@@ -399,8 +449,14 @@ extension JSONReader {
             try member(&self, name)
             skipSpace()
             guard i < bytes.count else { throw fail("an unterminated object") }
-            if bytes[i] == 0x2C { i += 1; continue }
-            if bytes[i] == 0x7D { i += 1; return }
+            if bytes[i] == 0x2C {
+                i += 1
+                continue
+            }
+            if bytes[i] == 0x7D {
+                i += 1
+                return
+            }
             throw fail("expected ',' or '}'")
         }
     }
@@ -411,15 +467,24 @@ extension JSONReader {
         guard i < bytes.count, bytes[i] == 0x5B else { throw SyncCoreError(.invalidValue, "\(path()) must be an array") }
         i += 1
         skipSpace()
-        if i < bytes.count, bytes[i] == 0x5D { i += 1; return }
+        if i < bytes.count, bytes[i] == 0x5D {
+            i += 1
+            return
+        }
         var index = 0
         while true {
             try element(&self, index)
             index += 1
             skipSpace()
             guard i < bytes.count else { throw fail("an unterminated array") }
-            if bytes[i] == 0x2C { i += 1; continue }
-            if bytes[i] == 0x5D { i += 1; return }
+            if bytes[i] == 0x2C {
+                i += 1
+                continue
+            }
+            if bytes[i] == 0x5D {
+                i += 1
+                return
+            }
             throw fail("expected ',' or ']'")
         }
     }
@@ -530,15 +595,26 @@ public struct PullPageWriter {
     }
 
     public mutating func append(cursor: Int64, table: String, id: String, office: String, deleted: Bool, fieldsJSON: String) {
-        var table = table, id = id, office = office, fields = fieldsJSON
-        table.withUTF8 { t in id.withUTF8 { i in office.withUTF8 { o in fields.withUTF8 { f in
-            append(cursor: cursor, table: t, id: i, office: o, deleted: deleted, fieldsJSON: f)
-        } } } }
+        var table = table
+        var id = id
+        var office = office
+        var fields = fieldsJSON
+        table.withUTF8 { t in
+            id.withUTF8 { i in
+                office.withUTF8 { o in
+                    fields.withUTF8 { f in
+                        append(cursor: cursor, table: t, id: i, office: o, deleted: deleted, fieldsJSON: f)
+                    }
+                }
+            }
+        }
     }
 
     /// The same from UTF-8 text: `fieldsJSON` is a JSON object, the others are plain text.
-    public mutating func append(cursor: Int64, table: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>,
-                                office: UnsafeBufferPointer<UInt8>, deleted: Bool, fieldsJSON: UnsafeBufferPointer<UInt8>) {
+    public mutating func append(
+        cursor: Int64, table: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>,
+        office: UnsafeBufferPointer<UInt8>, deleted: Bool, fieldsJSON: UnsafeBufferPointer<UInt8>
+    ) {
         if count > 0 { out.append(UInt8(ascii: ",")) }
         count += 1
         out.append(contentsOf: #"{"cursor":"#.utf8)

@@ -23,7 +23,8 @@ public struct LiveCentral: Sendable {
 public struct AuditFailure: Error, CustomStringConvertible {
     public let report: AuditReport
     public var description: String {
-        let found: [String] = report.chainProblems.map(\.description) + report.journalProblems.map(\.description) + report.headProblems
+        let found: [String] =
+            report.chainProblems.map(\.description) + report.journalProblems.map(\.description) + report.headProblems
             + (report.replayFailure.map { [$0.description] } ?? []) + report.differences.map(\.description) + (report.notReplayable.map { [$0] } ?? [])
         return "the central store does not follow from its logs: " + found.joined(separator: "; ")
     }
@@ -35,7 +36,9 @@ private let auditQueue = DispatchQueue(label: "promo-sync.test-audit", qos: .uti
 
 private func audited(_ store: CentralStore) async throws -> AuditReport {
     try await withCheckedThrowingContinuation { continuation in
-        auditQueue.async { continuation.resume(with: Result { () throws(CentralError) -> AuditReport in try store.auditVerify() }.mapError { $0 as any Error }) }
+        auditQueue.async {
+            continuation.resume(with: Result { () throws(CentralError) -> AuditReport in try store.auditVerify() }.mapError { $0 as any Error })
+        }
     }
 }
 

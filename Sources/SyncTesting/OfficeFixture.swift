@@ -13,8 +13,10 @@ public struct OfficeFixture: Sendable {
 
     /// Creates the replica in a new temporary folder, registers the office at the central and
     /// writes its token file.
-    public init(office: String, central: LiveCentral, faults: FaultInjector = FaultInjector(),
-                configuration: SyncEngineConfiguration = .init()) throws {
+    public init(
+        office: String, central: LiveCentral, faults: FaultInjector = FaultInjector(),
+        configuration: SyncEngineConfiguration = .init()
+    ) throws {
         let directory = try TemporaryDirectory(prefix: "office-\(office)")
         let token = try central.addOffice(office)
         let tokenPath = directory.file("office.token")
@@ -25,8 +27,9 @@ public struct OfficeFixture: Sendable {
             faults: faults)
         var logger = Logger(label: "test-office-\(office)")
         logger.logLevel = .warning
-        let client = CentralClient(baseURL: central.url, tokenSource: FixedToken(try TokenFile.read(path: tokenPath)), http: HTTPClient(),
-                                   schemaVersion: Replica.schemaVersion)
+        let client = CentralClient(
+            baseURL: central.url, tokenSource: FixedToken(try TokenFile.read(path: tokenPath)), http: HTTPClient(),
+            schemaVersion: Replica.schemaVersion)
         self.replica = replica
         self.directory = directory
         self.engine = SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger)
@@ -34,17 +37,23 @@ public struct OfficeFixture: Sendable {
 
     /// Opens (or creates) a replica at a given path with an existing token file, for tests that
     /// restart a central and keep the office.
-    public static func attach(replicaPath: String, office: String, central: LiveCentral, tokenPath: String,
-                              faults: FaultInjector = FaultInjector(), configuration: SyncEngineConfiguration = .init()) throws -> OfficeFixture {
-        let replica = FileManager.default.fileExists(atPath: replicaPath)
+    public static func attach(
+        replicaPath: String, office: String, central: LiveCentral, tokenPath: String,
+        faults: FaultInjector = FaultInjector(), configuration: SyncEngineConfiguration = .init()
+    ) throws -> OfficeFixture {
+        let replica =
+            FileManager.default.fileExists(atPath: replicaPath)
             ? try Replica.open(at: replicaPath, faults: faults)
-            : try Replica.create(at: replicaPath, settings: ReplicaSettings(office: try OfficeCode(office), centralURL: central.url, tokenFile: tokenPath), faults: faults)
+            : try Replica.create(
+                at: replicaPath, settings: ReplicaSettings(office: try OfficeCode(office), centralURL: central.url, tokenFile: tokenPath), faults: faults)
         var logger = Logger(label: "test-office-\(office)")
         logger.logLevel = .warning
-        let client = CentralClient(baseURL: central.url, tokenSource: FixedToken(try TokenFile.read(path: tokenPath)), http: HTTPClient(),
-                                   schemaVersion: Replica.schemaVersion)
-        return OfficeFixture(replica: replica, engine: SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger),
-                             directory: try TemporaryDirectory(prefix: "unused"))
+        let client = CentralClient(
+            baseURL: central.url, tokenSource: FixedToken(try TokenFile.read(path: tokenPath)), http: HTTPClient(),
+            schemaVersion: Replica.schemaVersion)
+        return OfficeFixture(
+            replica: replica, engine: SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger),
+            directory: try TemporaryDirectory(prefix: "unused"))
     }
 
     init(replica: Replica, engine: SyncEngine, directory: TemporaryDirectory) {
@@ -56,9 +65,10 @@ public struct OfficeFixture: Sendable {
     /// Adds a local-fund project with the given code and returns its id.
     @discardableResult
     public func addProject(code: String, requested: Int64 = 300_000_000, fund: FundSource = .local, year: Int = 2025) throws -> RowID {
-        try replica.addProject(NewProject(
-            code: code, name: "Dự án \(code)", category: "MH_TRINHDIEN", fundSource: fund, year: year,
-            totalCost: requested * 4, requestedSupport: requested))
+        try replica.addProject(
+            NewProject(
+                code: code, name: "Dự án \(code)", category: "MH_TRINHDIEN", fundSource: fund, year: year,
+                totalCost: requested * 4, requestedSupport: requested))
     }
 }
 

@@ -12,8 +12,10 @@ public struct CentralClient: Sendable {
     /// The replica's schema version, when the caller knows it.
     public let schemaVersion: Int?
 
-    public init(baseURL: String, tokenSource: any TokenSource, http: HTTPClient, software: String = SoftwareVersion.current,
-                schemaVersion: Int? = nil) {
+    public init(
+        baseURL: String, tokenSource: any TokenSource, http: HTTPClient, software: String = SoftwareVersion.current,
+        schemaVersion: Int? = nil
+    ) {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url
@@ -90,8 +92,10 @@ public struct CentralClient: Sendable {
         try await call("GET", "/v1/office", body: nil).value
     }
 
-    private func call<T: Decodable & Sendable>(_ method: String, _ path: String, body: Data?, authenticated: Bool = true,
-                                               decode: ((Data) throws(SyncCoreError) -> T)? = nil) async throws(TransportError) -> Exchange<T> {
+    private func call<T: Decodable & Sendable>(
+        _ method: String, _ path: String, body: Data?, authenticated: Bool = true,
+        decode: ((Data) throws(SyncCoreError) -> T)? = nil
+    ) async throws(TransportError) -> Exchange<T> {
         // Logged by the centre with its side of the request, and by the office with a failure.
         let requestID = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         do {
@@ -101,11 +105,15 @@ public struct CentralClient: Sendable {
         }
     }
 
-    private func call<T: Decodable & Sendable>(_ method: String, _ path: String, body: Data?, authenticated: Bool, requestID: String,
-                                               decode: ((Data) throws(SyncCoreError) -> T)?) async throws(TransportError) -> Exchange<T> {
-        var headers: [(String, String)] = [("Accept", "application/json"), (WireProtocol.requestIDHeader, requestID),
-                                           (WireProtocol.softwareVersionHeader, software),
-                                           (WireProtocol.protocolVersionHeader, String(WireProtocol.version))]
+    private func call<T: Decodable & Sendable>(
+        _ method: String, _ path: String, body: Data?, authenticated: Bool, requestID: String,
+        decode: ((Data) throws(SyncCoreError) -> T)?
+    ) async throws(TransportError) -> Exchange<T> {
+        var headers: [(String, String)] = [
+            ("Accept", "application/json"), (WireProtocol.requestIDHeader, requestID),
+            (WireProtocol.softwareVersionHeader, software),
+            (WireProtocol.protocolVersionHeader, String(WireProtocol.version)),
+        ]
         if let schemaVersion { headers.append((WireProtocol.schemaVersionHeader, String(schemaVersion))) }
         if authenticated { headers.append(("Authorization", "Bearer \(try tokenSource.token())")) }
         var body = body
@@ -124,14 +132,16 @@ public struct CentralClient: Sendable {
         }
         do {
             let value = try decode.map { decode throws in try decode(response.body) } ?? JSONDecoder().decode(T.self, from: response.body)
-            return Exchange(value: value, epoch: epoch, bytesSent: response.bytesSent, bytesReceived: response.bytesReceived,
-                            officeSequence: response.headers[WireProtocol.officeSequenceHeader.lowercased()].flatMap(Int64.init).map(ChangesetSequence.init),
-                            officeHash: response.headers[WireProtocol.officeHashHeader.lowercased()],
-                            centreClock: response.headers[WireProtocol.centreClockHeader.lowercased()].flatMap { try? HLCTimestamp(parsing: $0) })
+            return Exchange(
+                value: value, epoch: epoch, bytesSent: response.bytesSent, bytesReceived: response.bytesReceived,
+                officeSequence: response.headers[WireProtocol.officeSequenceHeader.lowercased()].flatMap(Int64.init).map(ChangesetSequence.init),
+                officeHash: response.headers[WireProtocol.officeHashHeader.lowercased()],
+                centreClock: response.headers[WireProtocol.centreClockHeader.lowercased()].flatMap { try? HLCTimestamp(parsing: $0) })
         } catch {
-            throw TransportError(.invalidResponse, "the centre's answer to \(method) \(path) is not what the protocol says: \(error)",
-                                 hint: "Is the central URL pointing at promo-central of a compatible version?", transient: true,
-                                 status: response.status, epoch: epoch)
+            throw TransportError(
+                .invalidResponse, "the centre's answer to \(method) \(path) is not what the protocol says: \(error)",
+                hint: "Is the central URL pointing at promo-central of a compatible version?", transient: true,
+                status: response.status, epoch: epoch)
         }
     }
 
@@ -140,21 +150,25 @@ public struct CentralClient: Sendable {
         let remote = try? JSONDecoder().decode(ErrorResponse.self, from: response.body)
         let status = response.status
         let transient = status >= 500 || status == 429 || status == 408
-        let message = remote.map { "the centre refused \(path) (\(status)): \($0.error.message)" }
+        let message =
+            remote.map { "the centre refused \(path) (\(status)): \($0.error.message)" }
             ?? "the centre answered \(path) with HTTP \(status)"
         // A refused token is the office operator's to fix, whatever the centre suggests to API users.
         var hint = status == 401 ? nil : remote?.error.hint
         if hint == nil {
             switch status {
-            case 401: hint = "The office token was refused (wrong, rotated or revoked): check the token file, or ask the centre for a new one (promo-central office rotate-token)."
+            case 401:
+                hint =
+                    "The office token was refused (wrong, rotated or revoked): check the token file, or ask the centre for a new one (promo-central office rotate-token)."
             case 403: hint = "The centre does not allow this office to do that."
             case 404: hint = "Check the central URL: it should be the address of promo-central."
             case 413: hint = "The changeset is too large for the centre; lower the changeset size in the configuration."
             default: hint = transient ? "promo-sync retries by itself." : nil
             }
         }
-        return TransportError(.httpStatus, message, hint: hint, transient: transient, status: status,
-                              remoteCode: remote?.error.code, epoch: epoch,
-                              remoteRow: remote.flatMap { r in r.error.table.flatMap(SyncedTable.init(rawValue:)).flatMap { t in r.error.id.map { SyncedRowKey(t, $0) } } })
+        return TransportError(
+            .httpStatus, message, hint: hint, transient: transient, status: status,
+            remoteCode: remote?.error.code, epoch: epoch,
+            remoteRow: remote.flatMap { r in r.error.table.flatMap(SyncedTable.init(rawValue:)).flatMap { t in r.error.id.map { SyncedRowKey(t, $0) } } })
     }
 }

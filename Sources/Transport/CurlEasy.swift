@@ -95,8 +95,9 @@ final class CurlEasy {
 
     private func check(_ code: CURLcode, _ operation: String) throws(TransportError) {
         guard code == CURLE_OK else {
-            throw TransportError(.invalidRequest, "libcurl refused \(operation): \(String(cString: curl_easy_strerror(code)))",
-                                 hint: "This libcurl may lack the feature; check the transport settings.", transient: false)
+            throw TransportError(
+                .invalidRequest, "libcurl refused \(operation): \(String(cString: curl_easy_strerror(code)))",
+                hint: "This libcurl may lack the feature; check the transport settings.", transient: false)
         }
     }
 
@@ -106,27 +107,32 @@ final class CurlEasy {
         let text = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
         switch code {
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-            return TransportError(.couldNotConnect, "cannot reach the centre: \(text)",
-                                  hint: "Check the link and the central URL; promo-sync retries by itself.", transient: true)
+            return TransportError(
+                .couldNotConnect, "cannot reach the centre: \(text)",
+                hint: "Check the link and the central URL; promo-sync retries by itself.", transient: true)
         case CURLE_OPERATION_TIMEDOUT:
-            return TransportError(.timeout, "the centre did not answer in time: \(text)",
-                                  hint: "The link may be slow; promo-sync retries by itself.", transient: true)
+            return TransportError(
+                .timeout, "the centre did not answer in time: \(text)",
+                hint: "The link may be slow; promo-sync retries by itself.", transient: true)
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CIPHER:
-            return TransportError(.tls, "the centre's certificate was not accepted: \(text)",
-                                  hint: "Check the CA bundle and client certificate settings; the connection is refused until they are right.",
-                                  transient: false)
+            return TransportError(
+                .tls, "the centre's certificate was not accepted: \(text)",
+                hint: "Check the CA bundle and client certificate settings; the connection is refused until they are right.",
+                transient: false)
         case CURLE_SSL_CONNECT_ERROR:
             return TransportError(.tls, "the TLS handshake failed: \(text)", hint: "Retrying; if it persists check the TLS settings.", transient: true)
         case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL:
-            return TransportError(.invalidRequest, "the central URL is not usable: \(text)",
-                                  hint: "Give a URL such as https://central.example.vn:8443", transient: false)
+            return TransportError(
+                .invalidRequest, "the central URL is not usable: \(text)",
+                hint: "Give a URL such as https://central.example.vn:8443", transient: false)
         case CURLE_READ_ERROR, CURLE_FILE_COULDNT_READ_FILE:
             return TransportError(.invalidRequest, "a file the request needs cannot be read: \(text)", transient: false)
         case CURLE_BAD_CONTENT_ENCODING:
             return TransportError(.invalidResponse, "the answer's compression is damaged: \(text)", transient: true)
         default:
-            return TransportError(.network, "the connection to the centre failed: \(text)",
-                                  hint: "promo-sync retries by itself.", transient: true)
+            return TransportError(
+                .network, "the connection to the centre failed: \(text)",
+                hint: "promo-sync retries by itself.", transient: true)
         }
     }
 }

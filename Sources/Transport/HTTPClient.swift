@@ -66,9 +66,10 @@ public final class HTTPClient: Sendable {
             // A thread of its own: a blocking transfer must not hold a thread of a shared,
             // width-limited pool (libdispatch's default queues allow about one per core).
             let thread = Thread {
-                continuation.resume(returning: Result { () throws(TransportError) -> HTTPResponse in
-                    try Self.perform(request, configuration)
-                })
+                continuation.resume(
+                    returning: Result { () throws(TransportError) -> HTTPResponse in
+                        try Self.perform(request, configuration)
+                    })
             }
             thread.name = "promo-sync.curl"
             thread.start()
@@ -109,22 +110,26 @@ public final class HTTPClient: Sendable {
             // "Expect:" stops libcurl waiting for 100-continue on larger bodies.
             try easy.setHeaders(request.headers.map { "\($0.0): \($0.1)" } + ["Expect:"])
 
-            try easy.set(CURLOPT_WRITEFUNCTION, callback: { data, size, count, user in
-                let sink = Unmanaged<ResponseSink>.fromOpaque(user!).takeUnretainedValue()
-                let n = size * count
-                if let data { sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: n) }
-                return n
-            }, "body callback")
+            try easy.set(
+                CURLOPT_WRITEFUNCTION,
+                callback: { data, size, count, user in
+                    let sink = Unmanaged<ResponseSink>.fromOpaque(user!).takeUnretainedValue()
+                    let n = size * count
+                    if let data { sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: n) }
+                    return n
+                }, "body callback")
             try easy.set(CURLOPT_WRITEDATA, pointer: sinkPointer, "body sink")
-            try easy.set(CURLOPT_HEADERFUNCTION, callback: { data, size, count, user in
-                let sink = Unmanaged<ResponseSink>.fromOpaque(user!).takeUnretainedValue()
-                let n = size * count
-                if let data {
-                    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
-                    sink.header(line)
-                }
-                return n
-            }, "header callback")
+            try easy.set(
+                CURLOPT_HEADERFUNCTION,
+                callback: { data, size, count, user in
+                    let sink = Unmanaged<ResponseSink>.fromOpaque(user!).takeUnretainedValue()
+                    let n = size * count
+                    if let data {
+                        let line = String(decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
+                        sink.header(line)
+                    }
+                    return n
+                }, "header callback")
             try easy.set(CURLOPT_HEADERDATA, pointer: sinkPointer, "header sink")
             try easy.perform()
         }

@@ -34,8 +34,10 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public private(set) var requestID: String?
     private let transient: Bool
 
-    public init(_ code: Code, _ message: String, hint: String? = nil, transient: Bool, status: Int? = nil,
-                remoteCode: String? = nil, epoch: Epoch? = nil, remoteRow: SyncedRowKey? = nil) {
+    public init(
+        _ code: Code, _ message: String, hint: String? = nil, transient: Bool, status: Int? = nil,
+        remoteCode: String? = nil, epoch: Epoch? = nil, remoteRow: SyncedRowKey? = nil
+    ) {
         self.remoteRow = remoteRow
         self.code = code
         self.message = message

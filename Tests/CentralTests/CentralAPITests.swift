@@ -1,18 +1,20 @@
 import Foundation
 import GRDB
 import Logging
-import Synchronization
 import SyncCore
 import SyncTesting
+import Synchronization
 import Testing
+
 @testable import Central
 @testable import Transport
 
 /// The central's API over real HTTP: refusals leave its state unchanged.
 @Suite struct CentralAPITests {
     func planChange(office: String, amount: Int64 = 1_000) -> Change {
-        Change(table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: office),
-               fields: ["office": .text(office), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(amount)])
+        Change(
+            table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: office),
+            fields: ["office": .text(office), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(amount)])
     }
 
     func raw(_ central: LiveCentral, _ method: String, _ path: String, token: String?, body: String?) async throws -> HTTPResponse {
@@ -33,8 +35,9 @@ import Testing
         try await withLiveCentral { central in
             _ = try central.addOffice("79")
             let before = try logSize(central)
-            let cs = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
-                               changes: [planChange(office: "79")])
+            let cs = Changeset(
+                office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                changes: [planChange(office: "79")])
             let body = String(decoding: try JSONEncoder().encode(PushRequest(changeset: cs)), as: UTF8.self)
             for token in [nil, "", "wrong"] as [String?] {
                 let response = try await raw(central, "POST", "/v1/changesets", token: token, body: body)
@@ -67,8 +70,9 @@ import Testing
     @Test func aChangesetIsStoredAsTheBytesThatArrived() async throws {
         try await withLiveCentral { central in
             let token = try central.addOffice("79")
-            let cs = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
-                               changes: [planChange(office: "79"), planChange(office: "79", amount: 7)])
+            let cs = Changeset(
+                office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                changes: [planChange(office: "79"), planChange(office: "79", amount: 7)])
             // Another client's spelling: pretty-printed, members in another order.
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -88,26 +92,31 @@ import Testing
         try await withLiveCentral { central in
             let token = try central.addOffice("79")
             let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
-            let first = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
-                                  changes: [planChange(office: "79")])
+            let first = Changeset(
+                office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                changes: [planChange(office: "79")])
             #expect(try await client.push(first).value.outcome == .applied)
             #expect(try await client.push(first).value.outcome == .duplicate)
 
-            let gap = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(3), previousHash: first.hash, changes: [planChange(office: "79")])
+            let gap = Changeset(
+                office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(3), previousHash: first.hash, changes: [planChange(office: "79")])
             let gapError = await #expect(throws: TransportError.self) { try await client.push(gap) }
             #expect(gapError?.status == 409 && gapError?.remoteCode == "sequence_gap")
 
-            let other = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
-                                  changes: [planChange(office: "79", amount: 2)])
+            let other = Changeset(
+                office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                changes: [planChange(office: "79", amount: 2)])
             let replayError = await #expect(throws: TransportError.self) { try await client.push(other) }
             #expect(replayError?.remoteCode == "sequence_conflict")
             #expect(replayError?.hint?.contains("resync --force") == true)
 
-            let unchained = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(2), previousHash: Changeset.genesisHash, changes: [planChange(office: "79")])
+            let unchained = Changeset(
+                office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(2), previousHash: Changeset.genesisHash, changes: [planChange(office: "79")])
             let chainError = await #expect(throws: TransportError.self) { try await client.push(unchained) }
             #expect(chainError?.remoteCode == "broken_chain")
 
-            var tampered = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(2), previousHash: first.hash, changes: [planChange(office: "79")])
+            var tampered = Changeset(
+                office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(2), previousHash: first.hash, changes: [planChange(office: "79")])
             tampered.changes[0].fields["amount"] = .integer(999_999)
             let tamperError = await #expect(throws: TransportError.self) { try await client.push(tampered) }
             #expect(tamperError?.status == 422)
@@ -122,10 +131,12 @@ import Testing
             let c79 = CentralClient(baseURL: central.url, token: t79, http: HTTPClient())
             let c80 = CentralClient(baseURL: central.url, token: t80, http: HTTPClient())
             let change = planChange(office: "79")
-            _ = try await c79.push(Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [change]))
+            _ = try await c79.push(
+                Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [change]))
 
             // Forged owner field.
-            let forged = Changeset(office: OfficeCode(unchecked: "80"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [planChange(office: "79")])
+            let forged = Changeset(
+                office: OfficeCode(unchecked: "80"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [planChange(office: "79")])
             let e1 = await #expect(throws: TransportError.self) { try await c80.push(forged) }
             #expect(e1?.status == 403)
             // Overwriting 79's row by id, without naming the owner.
@@ -133,12 +144,14 @@ import Testing
             steal.fields = ["amount": .integer(1)]
             steal.hlc = HLCTimestamp(milliseconds: 99, counter: 0, node: "80")
             let e2 = await #expect(throws: TransportError.self) {
-                try await c80.push(Changeset(office: OfficeCode(unchecked: "80"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [steal]))
+                try await c80.push(
+                    Changeset(office: OfficeCode(unchecked: "80"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [steal]))
             }
             #expect(e2?.status == 403)
             // Pushing under the other office's name.
             let e3 = await #expect(throws: TransportError.self) {
-                try await c80.push(Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(2), previousHash: Changeset.genesisHash, changes: []))
+                try await c80.push(
+                    Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(2), previousHash: Changeset.genesisHash, changes: []))
             }
             #expect(e3?.status == 403)
             // 80 sees none of 79's rows.
@@ -182,8 +195,9 @@ import Testing
         try await withLiveCentral { central in
             let token = try central.addOffice("79")
             let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
-            let change = Change(table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"),
-                                fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(5)])
+            let change = Change(
+                table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"),
+                fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(5)])
             let cs = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [change])
             _ = try await client.push(cs)
             _ = try await client.push(cs)
@@ -247,13 +261,15 @@ final class CapturedLogs: Sendable {
         let logs = CapturedLogs()
         try await withLiveCentral(logger: Logger(label: "captured") { _ in CapturedLogs.Handler(sink: logs) }) { central in
             let token = try central.addOffice("79")
-            var changeset = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
-                                      changes: [CentralAPITests().planChange(office: "79")])
+            var changeset = Changeset(
+                office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                changes: [CentralAPITests().planChange(office: "79")])
             changeset.hash = String(repeating: "0", count: 64)
-            let response = try await HTTPClient().send(HTTPRequest(
-                method: "POST", url: central.url + "/v1/changesets",
-                headers: [("Authorization", "Bearer \(token)"), ("Promo-Request-Id", "office79-0001")],
-                body: PushRequest(changeset: changeset).jsonData()))
+            let response = try await HTTPClient().send(
+                HTTPRequest(
+                    method: "POST", url: central.url + "/v1/changesets",
+                    headers: [("Authorization", "Bearer \(token)"), ("Promo-Request-Id", "office79-0001")],
+                    body: PushRequest(changeset: changeset).jsonData()))
             #expect(response.status == 422)
             #expect(response.headers["promo-request-id"] == "office79-0001")
             let lines = logs.all.filter { $0.metadata["promo.request_id"] == "office79-0001" }
@@ -265,8 +281,10 @@ final class CapturedLogs: Sendable {
 
             // Without a valid token: a warning with the address, never the token; an id the
             // centre would not log as given is replaced by one of its own, sent back.
-            let refused = try await HTTPClient().send(HTTPRequest(
-                method: "GET", url: central.url + "/v1/office", headers: [("Authorization", "Bearer secret-token-value"), ("Promo-Request-Id", "bad id; with spaces")]))
+            let refused = try await HTTPClient().send(
+                HTTPRequest(
+                    method: "GET", url: central.url + "/v1/office",
+                    headers: [("Authorization", "Bearer secret-token-value"), ("Promo-Request-Id", "bad id; with spaces")]))
             #expect(refused.status == 401)
             let id = try #require(refused.headers["promo-request-id"])
             #expect(id != "bad id; with spaces" && !id.isEmpty)

@@ -5,6 +5,7 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Central
 
 /// A central store into which three offices synced real data over HTTP (one of them later merged
@@ -124,8 +125,9 @@ enum AuditedStore {
     @Test func anAmountEditedInARecordIsNamed() async throws {
         let (store, golden, folder) = try await AuditedStore.copy()
         try await store.database.write { db in
-            try db.execute(sql: "UPDATE record SET fields = json_set(fields, '$.approved_support', 1) WHERE tbl = 'project' AND id = ?",
-                           arguments: [golden.nationalProject])
+            try db.execute(
+                sql: "UPDATE record SET fields = json_set(fields, '$.approved_support', 1) WHERE tbl = 'project' AND id = ?",
+                arguments: [golden.nationalProject])
         }
         let report = try store.auditVerify()
         #expect(onlyDifferences(report))
@@ -137,9 +139,11 @@ enum AuditedStore {
     @Test func anEditedHistoryRowIsNamed() async throws {
         let (store, golden, folder) = try await AuditedStore.copy()
         let hlc = try await store.database.write { db in
-            let hlc = try #require(try String.fetchOne(db, sql: "SELECT min(hlc) FROM history WHERE tbl = 'project' AND id = ?", arguments: [golden.nationalProject]))
-            try db.execute(sql: "UPDATE history SET fields = json_set(fields, '$.requested_support', 1) WHERE tbl = 'project' AND id = ? AND hlc = ?",
-                           arguments: [golden.nationalProject, hlc])
+            let hlc = try #require(
+                try String.fetchOne(db, sql: "SELECT min(hlc) FROM history WHERE tbl = 'project' AND id = ?", arguments: [golden.nationalProject]))
+            try db.execute(
+                sql: "UPDATE history SET fields = json_set(fields, '$.requested_support', 1) WHERE tbl = 'project' AND id = ? AND hlc = ?",
+                arguments: [golden.nationalProject, hlc])
             return hlc
         }
         let report = try store.auditVerify()
@@ -304,16 +308,19 @@ enum AuditedStore {
             try db.execute(sql: "UPDATE office SET revoked_at = '2020-01-01T00:00:00Z' WHERE code = '82'")
             try db.execute(sql: "UPDATE journal SET at = '2020-01-01T00:00:00Z' WHERE position = ?", arguments: [position])
             var previous = try CentralStore.chainHash(db, before: position)
-            let log = try Row.fetchAll(db, sql: """
-                SELECT position, kind, payload, at, NULL AS office FROM journal WHERE position >= ?1
-                UNION ALL SELECT position, 'changeset', hash, received_at, office || '/' || sequence FROM changeset WHERE position >= ?1
-                ORDER BY position
-                """, arguments: [position])
+            let log = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT position, kind, payload, at, NULL AS office FROM journal WHERE position >= ?1
+                    UNION ALL SELECT position, 'changeset', hash, received_at, office || '/' || sequence FROM changeset WHERE position >= ?1
+                    ORDER BY position
+                    """, arguments: [position])
             for row in log {
                 if let changeset = row["office"] as String? {
                     let parts = changeset.split(separator: "/").map(String.init)
-                    previous = CentralStore.receiptHash(previous: previous, position: row["position"], office: parts[0], sequence: Int64(parts[1])!,
-                                                        hash: row["payload"], receivedAt: row["at"])
+                    previous = CentralStore.receiptHash(
+                        previous: previous, position: row["position"], office: parts[0], sequence: Int64(parts[1])!,
+                        hash: row["payload"], receivedAt: row["at"])
                     try db.execute(sql: "UPDATE changeset SET chain_hash = ? WHERE position = ?", arguments: [previous, row["position"]])
                 } else {
                     let hash = JournalEntry.hash(previous: previous, position: row["position"], kind: row["kind"], at: row["at"], payload: row["payload"])
@@ -325,7 +332,10 @@ enum AuditedStore {
         #expect(try store.auditVerify().isProven)
         let journalHead = try #require(before.heads.first { $0.chain == "journal" })
         let caught = try store.auditVerify(expectedHeads: [journalHead])
-        #expect(caught.headProblems == ["\(journalHead.chain)/\(journalHead.position): the store holds another hash there than the recorded head (its logs were rewritten)"])
+        #expect(
+            caught.headProblems == [
+                "\(journalHead.chain)/\(journalHead.position): the store holds another hash there than the recorded head (its logs were rewritten)"
+            ])
         #expect(ChainHead(journalHead.description) == journalHead)
         withExtendedLifetime(folder) {}
     }
@@ -351,16 +361,22 @@ enum AuditedStore {
         let path = folder.file(CentralStore.fileName)
         let queue = try DatabaseQueue(path: path)
         try CentralStore.migrator().migrate(queue, upTo: "v3-deferred-totals-and-echoes")
-        let changeset = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [
-            Change(table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"),
-                   fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(5)]),
-        ])
+        let changeset = Changeset(
+            office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+            changes: [
+                Change(
+                    table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"),
+                    fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(5)])
+            ])
         try await queue.write { db in
             try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('epoch', 'old')")
-            try db.execute(sql: "INSERT INTO office(code, token_hash, created_at, last_sequence, last_hash) VALUES ('79', 'h', '2025-01-01T00:00:00Z', 1, ?)",
-                           arguments: [changeset.hash])
-            try db.execute(sql: "INSERT INTO changeset(office, sequence, hash, previous_hash, change_count, body, received_at) VALUES ('79', 1, ?, ?, 1, ?, '2025-01-02T00:00:00Z')",
-                           arguments: [changeset.hash, changeset.previousHash, changeset.jsonData()])
+            try db.execute(
+                sql: "INSERT INTO office(code, token_hash, created_at, last_sequence, last_hash) VALUES ('79', 'h', '2025-01-01T00:00:00Z', 1, ?)",
+                arguments: [changeset.hash])
+            try db.execute(
+                sql:
+                    "INSERT INTO changeset(office, sequence, hash, previous_hash, change_count, body, received_at) VALUES ('79', 1, ?, ?, 1, ?, '2025-01-02T00:00:00Z')",
+                arguments: [changeset.hash, changeset.previousHash, changeset.jsonData()])
         }
         try queue.close()
         let store = try CentralStore(path: path)
@@ -401,9 +417,12 @@ enum AuditedStore {
                 let known = lines[office, default: []]
                 let id = editing ? known[(index * 7 + n) % known.count] : RowID.make()
                 if !editing { lines[office, default: []].append(id) }
-                return Change(table: .planLine, id: id, op: .upsert, hlc: HLCTimestamp(milliseconds: millisecond, counter: 0, node: office),
-                              fields: ["office": .text(office), "year": .integer(Int64(2024 + n % 3)), "fund_source": .text(n % 2 == 0 ? "local" : "national"),
-                                       "amount": .integer(Int64(index + 1) * 1_000_000)])
+                return Change(
+                    table: .planLine, id: id, op: .upsert, hlc: HLCTimestamp(milliseconds: millisecond, counter: 0, node: office),
+                    fields: [
+                        "office": .text(office), "year": .integer(Int64(2024 + n % 3)), "fund_source": .text(n % 2 == 0 ? "local" : "national"),
+                        "amount": .integer(Int64(index + 1) * 1_000_000),
+                    ])
             }
             let changeset = Changeset(office: OfficeCode(unchecked: office), sequence: last.next, previousHash: hash, changes: changes)
             _ = try store.apply(changeset, from: OfficeCode(unchecked: office))

@@ -26,8 +26,9 @@ import Transport
             if !central.process.isRunning { try central.restart() }
             if !daemon.process.isRunning { try daemon.restart() }
             try Campaigns.waitUntilQuiet(writer.replica)
-            let comparison = try Campaigns.compare(expected: writer.expected, replica: writer.replica,
-                                                   centralPath: central.directory + "/central.sqlite", office: "79")
+            let comparison = try Campaigns.compare(
+                expected: writer.expected, replica: writer.replica,
+                centralPath: central.directory + "/central.sqlite", office: "79")
             #expect(comparison.clean, "after killing the \(victim): \(comparison); writer seed \(writer.seed)")
         }
         #expect(writer.errors.isEmpty)
@@ -46,8 +47,9 @@ import Transport
         writer.stop()
         proxy.setFaults(false)
         try Campaigns.waitUntilQuiet(writer.replica, timeout: 90)
-        let comparison = try Campaigns.compare(expected: writer.expected, replica: writer.replica,
-                                               centralPath: central.directory + "/central.sqlite", office: "80")
+        let comparison = try Campaigns.compare(
+            expected: writer.expected, replica: writer.replica,
+            centralPath: central.directory + "/central.sqlite", office: "80")
         #expect(comparison.clean, "\(comparison); writer seed \(writer.seed), fault proxy seed \(proxy.seed)")
         #expect(proxy.counts.values.reduce(0, +) > proxy.counts["pass", default: 0])
     }
@@ -61,8 +63,9 @@ import Transport
         try Harness.run("promo-sync", ["sync", "--data-dir", folder.directory])
         let foreign = try await BadInput.anotherOffice("80", central: central)
         let before = try BadInput.fingerprint(central.directory + "/central.sqlite")
-        let result = try await BadInput.requests(url: central.url, token: try TokenFile.read(path: folder.tokenFile), count: 300, replica: replica,
-                                                 foreign: foreign)
+        let result = try await BadInput.requests(
+            url: central.url, token: try TokenFile.read(path: folder.tokenFile), count: 300, replica: replica,
+            foreign: foreign)
         #expect(result.not4xx.isEmpty, "\(result.not4xx.prefix(5))")
         // Each defect reached the check it is named for and got its own status and code.
         #expect(result.wrongRefusal.isEmpty, "\(result.wrongRefusal.prefix(5))")

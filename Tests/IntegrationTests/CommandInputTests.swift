@@ -19,8 +19,9 @@ import Testing
     @Test func amountsDatesAndCodesAreReadLikeTheImporterReadsThem() throws {
         let dir = try TemporaryDirectory()
         try TokenFile.write("token", to: dir.file("office.token"))
-        _ = try Replica.create(at: dir.file(Replica.fileName),
-                               settings: ReplicaSettings(office: OfficeCode(unchecked: "79"), centralURL: "http://127.0.0.1:1", tokenFile: dir.file("office.token")))
+        _ = try Replica.create(
+            at: dir.file(Replica.fileName),
+            settings: ReplicaSettings(office: OfficeCode(unchecked: "79"), centralURL: "http://127.0.0.1:1", tokenFile: dir.file("office.token")))
         let add = ["--code", "A-1", "--name", "Dự án", "--category", "mh_trinhdien", "--fund", "Local", "--year", "2025"]
         var out = try Self.run(dir, ["project", "add"], add + ["--total-cost", "1.500.000.000", "--requested", "5"])
         #expect(out.status == 64 && out.output.contains("has thousand separators (the Vietnamese '.'"), "\(out.output)")

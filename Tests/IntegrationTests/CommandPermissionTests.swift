@@ -71,8 +71,9 @@ import Testing
         init() throws {
             dir = try TemporaryDirectory(prefix: "permission-office")
             let token = dir.file("office.token")
-            _ = try Replica.create(at: dir.file(Replica.fileName),
-                                   settings: ReplicaSettings(office: OfficeCode(unchecked: "79"), centralURL: "http://127.0.0.1:9", tokenFile: token))
+            _ = try Replica.create(
+                at: dir.file(Replica.fileName),
+                settings: ReplicaSettings(office: OfficeCode(unchecked: "79"), centralURL: "http://127.0.0.1:9", tokenFile: token))
             _ = FileManager.default.createFile(atPath: token, contents: Data("abc123\n".utf8), attributes: [.posixPermissions: 0o600])
             try "[log]\nlevel = \"warning\"\n".write(toFile: dir.file("promo-sync.toml"), atomically: true, encoding: .utf8)
             try setMode(0o644, dir.file("promo-sync.toml"))
@@ -187,7 +188,8 @@ import Testing
             }
             try text.write(toFile: dir.file("promo-central.toml"), atomically: true, encoding: .utf8)
             try setMode(0o644, dir.file("promo-central.toml"))
-            let added = try CommandPermissionTests.run("promo-central", ["office", "add", "79", "--data-dir", dir.file("central"), "--config", dir.file("promo-central.toml")])
+            let added = try CommandPermissionTests.run(
+                "promo-central", ["office", "add", "79", "--data-dir", dir.file("central"), "--config", dir.file("promo-central.toml")])
             guard added.status == 0 else { throw BenchError("promo-central office add failed: \(added.output)") }
         }
     }

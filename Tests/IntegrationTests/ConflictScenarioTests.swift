@@ -5,6 +5,7 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Central
 
 /// DESIGN.md §4 over real HTTP: the centre approves a national project and the office pulls it;
@@ -138,11 +139,15 @@ import Testing
             try central.store.setCap(SupportCap(fund: .local, category: "MH_TRINHDIEN", province: "79", maxPercentOfCost: nil, maxAmount: 800_000_000))
             try await office.engine.runCycle()
             let error = #expect(throws: ReplicaError.self) {
-                try office.replica.addProject(NewProject(code: "M-1", name: "Mô hình", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
-                                                         totalCost: 3_000_000_000, requestedSupport: 900_000_000))
+                try office.replica.addProject(
+                    NewProject(
+                        code: "M-1", name: "Mô hình", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
+                        totalCost: 3_000_000_000, requestedSupport: 900_000_000))
             }
             #expect(error?.message.contains("at most 800000000 VND") == true && error?.message.contains("province 79") == true)
-            #expect(throws: CentralError.self) { try central.store.setCap(SupportCap(fund: .local, category: "NOPE", province: nil, maxPercentOfCost: 10, maxAmount: nil)) }
+            #expect(throws: CentralError.self) {
+                try central.store.setCap(SupportCap(fund: .local, category: "NOPE", province: nil, maxPercentOfCost: 10, maxAmount: nil))
+            }
         }
     }
 }

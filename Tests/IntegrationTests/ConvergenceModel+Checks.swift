@@ -3,6 +3,7 @@ import GRDB
 import Replica
 import SyncCore
 import SyncTesting
+
 @testable import Central
 
 /// A record as the centre stores it.
@@ -32,8 +33,9 @@ extension ConvergenceModel {
         try store.database.read { db in
             try Row.fetchAll(db, sql: "SELECT tbl, id, hlc, op, fields FROM history").compactMap { row in
                 guard let table = SyncedTable(rawValue: row["tbl"]), let op = ChangeOperation(rawValue: row["op"]) else { return nil }
-                return Change(table: table, id: RowID(unchecked: row["id"]), op: op, hlc: try HLCTimestamp(parsing: row["hlc"]),
-                              fields: try FieldCoding.decode(row["fields"] as String))
+                return Change(
+                    table: table, id: RowID(unchecked: row["id"]), op: op, hlc: try HLCTimestamp(parsing: row["hlc"]),
+                    fields: try FieldCoding.decode(row["fields"] as String))
             }
         }
     }
@@ -95,21 +97,36 @@ extension ConvergenceModel {
     /// The centre's rows, held flags and conflicts are the reference model's.
     func checkReference(_ expected: ReferenceModel.Expected, _ records: [String: CentreRecord]) {
         for (id, fields) in expected.projects.sorted(by: { $0.key < $1.key }) {
-            guard let record = records["project/\(id)"], !record.deleted else { problem("reference: project \(id) is missing at the centre"); continue }
-            if record.office != expected.projectOwner[id] { problem("owner: project \(id) is \(record.office)'s, expected \(expected.projectOwner[id] ?? "?")'s") }
+            guard let record = records["project/\(id)"], !record.deleted else {
+                problem("reference: project \(id) is missing at the centre")
+                continue
+            }
+            if record.office != expected.projectOwner[id] {
+                problem("owner: project \(id) is \(record.office)'s, expected \(expected.projectOwner[id] ?? "?")'s")
+            }
             if let diff = Self.diff(Self.whole(.project, fields), record.fields) { problem("reference: project \(fields["code"]?.text ?? id): \(diff)") }
         }
         for (id, fields) in expected.planLines.sorted(by: { $0.key < $1.key }) {
-            guard let record = records["plan_line/\(id)"], !record.deleted else { problem("reference: plan line \(id) is missing at the centre"); continue }
-            if record.office != expected.planLineOwner[id] { problem("owner: plan line \(id) is \(record.office)'s, expected \(expected.planLineOwner[id] ?? "?")'s") }
+            guard let record = records["plan_line/\(id)"], !record.deleted else {
+                problem("reference: plan line \(id) is missing at the centre")
+                continue
+            }
+            if record.office != expected.planLineOwner[id] {
+                problem("owner: plan line \(id) is \(record.office)'s, expected \(expected.planLineOwner[id] ?? "?")'s")
+            }
             if let diff = Self.diff(Self.whole(.planLine, fields), record.fields) { problem("reference: plan line \(id): \(diff)") }
         }
         for (id, entry) in expected.entries.sorted(by: { $0.key < $1.key }) {
-            guard let record = records["disbursement/\(id)"], !record.deleted else { problem("reference: ledger entry \(id) is missing at the centre"); continue }
+            guard let record = records["disbursement/\(id)"], !record.deleted else {
+                problem("reference: ledger entry \(id) is missing at the centre")
+                continue
+            }
             if record.office != entry.office { problem("owner: ledger entry \(id) is \(record.office)'s, expected \(entry.office)'s") }
             if let diff = Self.diff(Self.whole(.disbursement, entry.fields), record.fields) { problem("reference: ledger entry \(id): \(diff)") }
             if record.held != entry.held {
-                problem("reference: ledger entry \(id.suffix(8)) (\(Self.show(entry.fields))) is \(record.held ? "held" : "counted") at the centre, expected \(entry.held ? "held" : "counted")")
+                problem(
+                    "reference: ledger entry \(id.suffix(8)) (\(Self.show(entry.fields))) is \(record.held ? "held" : "counted") at the centre, expected \(entry.held ? "held" : "counted")"
+                )
             }
             stats.heldEntries += entry.held ? 1 : 0
             stats.acceptedEntries += entry.held ? 0 : 1
@@ -118,7 +135,8 @@ extension ConvergenceModel {
         var actual: [ReferenceModel.ConflictKey: ReferenceModel.ExpectedConflict] = [:]
         for (key, record) in records where key.hasPrefix("conflict/") && !record.deleted {
             let f = record.fields
-            actual[ReferenceModel.ConflictKey(rule: f["rule"]?.text ?? "", table: f["table"]?.text ?? "", row: f["row_id"]?.text ?? "", hlc: f["hlc"]?.text ?? "")] =
+            actual[
+                ReferenceModel.ConflictKey(rule: f["rule"]?.text ?? "", table: f["table"]?.text ?? "", row: f["row_id"]?.text ?? "", hlc: f["hlc"]?.text ?? "")] =
                 ReferenceModel.ExpectedConflict(office: record.office, resolution: f["resolution"]?.text, resolvedBy: f["resolved_by"]?.text)
         }
         stats.conflicts += expected.conflicts.count
@@ -135,19 +153,28 @@ extension ConvergenceModel {
     /// (d) What the commands created is at the centre with the values they were given.
     func checkIntent(_ expected: ReferenceModel.Expected, _ records: [String: CentreRecord]) {
         for (id, fields) in createdProjects.sorted(by: { $0.key < $1.key }) {
-            guard let record = records["project/\(id)"], !record.deleted else { problem("intent: project \(fields["code"].map(Self.show) ?? id) made by a command is not at the centre"); continue }
+            guard let record = records["project/\(id)"], !record.deleted else {
+                problem("intent: project \(fields["code"].map(Self.show) ?? id) made by a command is not at the centre")
+                continue
+            }
             var want = fields
             want["office"] = .text(rehomed[fields["office"]?.text ?? ""] ?? fields["office"]?.text ?? "")
             if let diff = Self.diff(want, record.fields) { problem("intent: project \(fields["code"].map(Self.show) ?? id): \(diff)") }
         }
         for (id, fields) in createdPlanLines.sorted(by: { $0.key < $1.key }) {
-            guard let record = records["plan_line/\(id)"], !record.deleted else { problem("intent: plan line \(id) made by a command is not at the centre"); continue }
+            guard let record = records["plan_line/\(id)"], !record.deleted else {
+                problem("intent: plan line \(id) made by a command is not at the centre")
+                continue
+            }
             var want = fields
             want["office"] = .text(rehomed[fields["office"]?.text ?? ""] ?? fields["office"]?.text ?? "")
             if let diff = Self.diff(want, record.fields) { problem("intent: plan line \(id): \(diff)") }
         }
         for (id, fields) in createdEntries.sorted(by: { $0.key < $1.key }) {
-            guard let record = records["disbursement/\(id)"], !record.deleted else { problem("intent: ledger entry \(id) made by a command is not at the centre"); continue }
+            guard let record = records["disbursement/\(id)"], !record.deleted else {
+                problem("intent: ledger entry \(id) made by a command is not at the centre")
+                continue
+            }
             var want = fields
             want["office"] = .text(rehomed[fields["office"]?.text ?? ""] ?? fields["office"]?.text ?? "")
             if !editedEntries.contains(id), let diff = Self.diff(want, record.fields) { problem("intent: ledger entry \(id): \(diff)") }
@@ -170,13 +197,17 @@ extension ConvergenceModel {
         }
         for id in createdProjects.keys.sorted() where !excluded.contains(id) {
             for conflict in conflictsByRow[id] ?? [] where conflict["rule"] == .text("status_transition") {
-                problem("informed: the office's moves \(commandMoves[id] ?? []) on project \(createdProjects[id]?["code"].map(Self.show) ?? id), made with all the centre's decisions pulled, lost at the centre: \(conflict["message"]?.text ?? "") (mine \(conflict["mine"].map(Self.show) ?? ""), clock \(conflict["hlc"].map(Self.show) ?? ""))")
+                problem(
+                    "informed: the office's moves \(commandMoves[id] ?? []) on project \(createdProjects[id]?["code"].map(Self.show) ?? id), made with all the centre's decisions pulled, lost at the centre: \(conflict["message"]?.text ?? "") (mine \(conflict["mine"].map(Self.show) ?? ""), clock \(conflict["hlc"].map(Self.show) ?? ""))"
+                )
             }
         }
         for (id, fields) in createdEntries.sorted(by: { $0.key < $1.key }) {
             guard let project = fields["project_id"]?.text, !excluded.contains(project), records["disbursement/\(id)"]?.held == true else { continue }
             let why = (conflictsByRow[id] ?? []).map { "\($0["rule"].map(Self.show) ?? ""): \($0["message"]?.text ?? "")" }.joined(separator: "; ")
-            problem("informed: ledger entry \(id.suffix(8)) (\(Self.show(fields))) that the office's check allowed, made with all the centre's decisions pulled, is held at the centre: \(why)")
+            problem(
+                "informed: ledger entry \(id.suffix(8)) (\(Self.show(fields))) that the office's check allowed, made with all the centre's decisions pulled, is held at the centre: \(why)"
+            )
         }
     }
 
@@ -196,7 +227,9 @@ extension ConvergenceModel {
                 problem("money: project \(record.fields["code"].map(Self.show) ?? id) has \(total) paid at the centre, outside [0, \(limit)]")
             }
             if total != expected.paid[id] ?? 0 {
-                problem("money: project \(record.fields["code"].map(Self.show) ?? id) has \(total) paid at the centre, the reference ledger says \(expected.paid[id] ?? 0)")
+                problem(
+                    "money: project \(record.fields["code"].map(Self.show) ?? id) has \(total) paid at the centre, the reference ledger says \(expected.paid[id] ?? 0)"
+                )
             }
         }
     }
@@ -209,12 +242,16 @@ extension ConvergenceModel {
         var mine: [String: [String: FieldValue]] = [:]
         try office.replica.database.read { db in
             for table in SyncedTable.allCases {
-                for row in try Row.fetchAll(db, sql: "SELECT id, \(table.columnNames.joined(separator: ", ")) FROM \(table.rawValue) WHERE office = ?", arguments: [code]) {
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT id, \(table.columnNames.joined(separator: ", ")) FROM \(table.rawValue) WHERE office = ?", arguments: [code])
+                {
                     var fields: [String: FieldValue] = [:]
                     for (index, column) in table.columns.enumerated() {
                         switch row[index + 1] as DatabaseValue {
                         case let value where value.isNull: fields[column.name] = .null
-                        case let value: fields[column.name] = Int64.fromDatabaseValue(value).map(FieldValue.integer) ?? String.fromDatabaseValue(value).map(FieldValue.text) ?? .null
+                        case let value:
+                            fields[column.name] =
+                                Int64.fromDatabaseValue(value).map(FieldValue.integer) ?? String.fromDatabaseValue(value).map(FieldValue.text) ?? .null
                         }
                     }
                     mine["\(table.rawValue)/\(row["id"] as String)"] = fields
@@ -238,9 +275,11 @@ extension ConvergenceModel {
         for line in rowProblems.prefix(12) { problem("rows: \(line)") }
         if rowProblems.count > 12 { problem("rows: … and \(rowProblems.count - 12) more differences at office \(code)") }
         // Digest trees.
-        let officeTree = try office.replica.digestTree(), centreTree = try store.digestTree(for: office.office)
+        let officeTree = try office.replica.digestTree()
+        let centreTree = try store.digestTree(for: office.office)
         if officeTree.root != centreTree.root {
-            let a = digestRows(officeTree), b = digestRows(centreTree)
+            let a = digestRows(officeTree)
+            let b = digestRows(centreTree)
             let differing = Set(a.keys).union(b.keys).filter { a[$0] != b[$0] }.sorted()
             problem("digest: office \(code)'s tree differs from the centre's in \(differing.count) rows: \(differing.prefix(5).joined(separator: ", "))")
         }
@@ -255,7 +294,8 @@ extension ConvergenceModel {
                 "\(f["rule"]?.text ?? "")/\(f["row_id"]?.text ?? "")/\(f["hlc"]?.text ?? "")/\(f["resolution"]?.text ?? "open")/\(f["resolved_by"]?.text ?? "")"
         }
         for id in Set(localKeys.keys).union(centreKeys.keys).sorted() where localKeys[id] != centreKeys[id] {
-            problem("conflicts at office \(code): \(id.prefix(12)) is \(localKeys[id] ?? "missing") at the office, \(centreKeys[id] ?? "missing") at the centre")
+            problem(
+                "conflicts at office \(code): \(id.prefix(12)) is \(localKeys[id] ?? "missing") at the office, \(centreKeys[id] ?? "missing") at the centre")
         }
         // Money as the office shows it.
         var paid: [String: Int64] = [:]

@@ -1,9 +1,10 @@
 import Foundation
-import Synchronization
 import GRDB
 import Replica
 import SyncCore
 import SyncTesting
+import Synchronization
+
 @testable import Central
 
 /// One case of the convergence model: a seed, how many random operations, how many offices.
@@ -76,8 +77,11 @@ final class ModelTemplates: Sendable {
                 var replicas: [String: String] = [:]
                 for code in ConvergenceModel.codes {
                     let path = folder.file("replica-\(code).sqlite")
-                    _ = try Replica.create(at: path, settings: ReplicaSettings(office: OfficeCode(code), centralURL: "http://model.invalid",
-                                                                               tokenFile: folder.file("token")))
+                    _ = try Replica.create(
+                        at: path,
+                        settings: ReplicaSettings(
+                            office: OfficeCode(code), centralURL: "http://model.invalid",
+                            tokenFile: folder.file("token")))
                     replicas[code] = path
                 }
                 return (folder, storePath, replicas)
@@ -195,7 +199,9 @@ final class ConvergenceModel {
             model.check()
             let t4 = clock.now
             if ProcessInfo.processInfo.environment["PROMO_MODEL_TRACE"] != nil { print(model.trace.joined(separator: "\n")) }
-            if ProcessInfo.processInfo.environment["PROMO_MODEL_TIMING"] != nil { print("TIMING setup \(t1 - t0) ops \(t2 - t1) quiesce \(t3 - t2) check \(t4 - t3)") }
+            if ProcessInfo.processInfo.environment["PROMO_MODEL_TIMING"] != nil {
+                print("TIMING setup \(t1 - t0) ops \(t2 - t1) quiesce \(t3 - t2) check \(t4 - t3)")
+            }
             model.stats.cases = 1
             model.stats.operations = scenario.operations
             stats.add(model.stats)
@@ -210,8 +216,9 @@ final class ConvergenceModel {
         var stats = ModelStats()
         for offices in 2...failing.offices {
             for operations in 1...failing.operations {
-                let candidate = ModelCase(seed: failing.seed, operations: operations, offices: offices, engineOrder: failing.engineOrder,
-                                          strictClocks: failing.strictClocks)
+                let candidate = ModelCase(
+                    seed: failing.seed, operations: operations, offices: offices, engineOrder: failing.engineOrder,
+                    strictClocks: failing.strictClocks)
                 if candidate == failing { return failing }
                 if !run(candidate, stats: &stats).problems.isEmpty { return candidate }
             }
@@ -296,8 +303,10 @@ final class ConvergenceModel {
         note("op \(n): \(office.code) plan line \(year) \(fund.rawValue) \(amount)")
         do {
             let id = try office.replica.addPlanLine(year: year, fundSource: fund, amount: amount, note: "kế hoạch \(n)", now: office.now)
-            createdPlanLines[id.rawValue] = ["office": .text(office.code), "year": .integer(Int64(year)), "fund_source": .text(fund.rawValue),
-                                             "amount": .integer(amount), "note": .text("kế hoạch \(n)")]
+            createdPlanLines[id.rawValue] = [
+                "office": .text(office.code), "year": .integer(Int64(year)), "fund_source": .text(fund.rawValue),
+                "amount": .integer(amount), "note": .text("kế hoạch \(n)"),
+            ]
             done("plan_line")
         } catch { refused("plan_line", error) }
     }
@@ -310,9 +319,10 @@ final class ConvergenceModel {
         let requested = int(1...6) * 100_000_000
         note("op \(n): \(office.code) adds \(fund.rawValue) project \(code), requested \(requested)")
         do {
-            let id = try office.replica.addProject(NewProject(
-                code: code, name: "Dự án \(code)", category: "MH_TRINHDIEN", fundSource: fund, year: year,
-                totalCost: requested * 4, requestedSupport: requested), now: office.now)
+            let id = try office.replica.addProject(
+                NewProject(
+                    code: code, name: "Dự án \(code)", category: "MH_TRINHDIEN", fundSource: fund, year: year,
+                    totalCost: requested * 4, requestedSupport: requested), now: office.now)
             createdProjects[id.rawValue] = [
                 "office": .text(office.code), "province": .text(office.code), "code": .text(code), "name": .text("Dự án \(code)"),
                 "category": .text("MH_TRINHDIEN"), "fund_source": .text(fund.rawValue), "year": .integer(Int64(year)),
@@ -379,13 +389,17 @@ final class ConvergenceModel {
         let amount = chance(15) ? int(1...max(1, limit / 1_000_000)) * 1_000_000 + limit / 2 : int(1...max(1, limit / 4_000_000)) * 1_000_000
         let voucher: String? = chance(60) ? "KB-\(office.code)-\(int(0...11))" : nil
         let day = paidOn(year: project.year)
-        note("op \(n): \(office.code) records \(kind.rawValue) \(amount) on \(project.code) (\(project.status), limit \(limit), paid \(project.disbursed)) voucher \(voucher ?? "-") \(day)")
+        note(
+            "op \(n): \(office.code) records \(kind.rawValue) \(amount) on \(project.code) (\(project.status), limit \(limit), paid \(project.disbursed)) voucher \(voucher ?? "-") \(day)"
+        )
         do {
             let id = try office.replica.addDisbursement(
                 NewDisbursement(project: project.id, kind: kind, amount: amount, voucher: voucher, paidOn: day), now: office.now)
             informed(office, project.id)
-            createdEntries[id.rawValue] = ["office": .text(office.code), "project_id": .text(project.id), "kind": .text(kind.rawValue),
-                                           "amount": .integer(amount), "voucher": voucher.map(FieldValue.text) ?? .null, "paid_on": .text(day)]
+            createdEntries[id.rawValue] = [
+                "office": .text(office.code), "project_id": .text(project.id), "kind": .text(kind.rawValue),
+                "amount": .integer(amount), "voucher": voucher.map(FieldValue.text) ?? .null, "paid_on": .text(day),
+            ]
             done("pay")
         } catch { refused("pay", error) }
     }
@@ -393,9 +407,10 @@ final class ConvergenceModel {
     /// Someone writes the replica with SQL, behind the commands' checks (capture still sees it).
     func rawWrite(_ office: ModelOffice, _ n: Int) {
         guard let project = pick(ownProjects(office)) else { return }
-        let entries = (try? office.replica.database.read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM disbursement WHERE project_id = ?", arguments: [project.id])
-        }) ?? []
+        let entries =
+            (try? office.replica.database.read { db in
+                try String.fetchAll(db, sql: "SELECT id FROM disbursement WHERE project_id = ?", arguments: [project.id])
+            }) ?? []
         let what = Int.random(in: 0..<5, using: &random)
         do {
             try office.replica.database.write { db in
@@ -406,8 +421,9 @@ final class ConvergenceModel {
                     let day = chance(15) ? "2027-03-01" : paidOn(year: project.year)
                     let id = RowID.make(now: office.now).rawValue
                     note("op \(n): \(office.code) SQL-inserts a payment of \(amount) on \(project.code) (\(project.status)) dated \(day)")
-                    try db.execute(sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, ?, ?, 'payment', ?, NULL, ?)",
-                                   arguments: [id, office.code, project.id, amount, day])
+                    try db.execute(
+                        sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, ?, ?, 'payment', ?, NULL, ?)",
+                        arguments: [id, office.code, project.id, amount, day])
                 case 2:
                     guard let entry = pick(entries) else { return }
                     note("op \(n): \(office.code) SQL-edits the amount of ledger entry \(entry.suffix(8)) of \(project.code)")
@@ -459,8 +475,11 @@ final class ConvergenceModel {
     /// A decision of the centre on a national project: mostly one its status allows.
     func decide(_ n: Int) {
         let decidable: Set<String> = ["submitted_to_centre", "appraised_centrally", "approved", "contracted", "in_progress"]
-        guard let project = pick(((try? store.projects()) ?? []).filter { $0.fields["fund_source"] == .text("national") },
-                                 preferring: { decidable.contains($0.fields["status"]?.text ?? "") }) else { return }
+        guard
+            let project = pick(
+                ((try? store.projects()) ?? []).filter { $0.fields["fund_source"] == .text("national") },
+                preferring: { decidable.contains($0.fields["status"]?.text ?? "") })
+        else { return }
         let status = project.fields["status"]?.text ?? ""
         let requested = project.fields["requested_support"]?.integer ?? 100_000_000
         let approved = project.fields["approved_support"]?.integer ?? requested
@@ -571,7 +590,8 @@ final class ConvergenceModel {
     /// the centre's clock, so such a change orders before decisions the office had already pulled.
     func noteStampsBehindCentre(_ changeset: Changeset) {
         guard let latest = try? store.database.read({ db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'hlc'") }),
-              let centre = try? HLCTimestamp(parsing: latest) else { return }
+            let centre = try? HLCTimestamp(parsing: latest)
+        else { return }
         for change in changeset.changes where change.hlc < centre {
             if let project = change.table == .project ? change.id.rawValue : change.fields["project_id"]?.text { stampedBehind.insert(project) }
         }
@@ -595,7 +615,8 @@ final class ConvergenceModel {
             if let old = pick(office.centreHas.values.filter { $0.sequence.rawValue <= acked }.sorted { $0.sequence < $1.sequence }) {
                 switch deliver(office, old) {
                 case .success(let answer) where answer.outcome == .duplicate: stats.duplicatesAnswered += 1
-                case .success(let answer): problem("\(label): re-sent changeset \(old.sequence) of \(office.code) was answered \(answer.outcome), not duplicate")
+                case .success(let answer):
+                    problem("\(label): re-sent changeset \(old.sequence) of \(office.code) was answered \(answer.outcome), not duplicate")
                 case .failure(let error): problem("\(label): re-sent changeset \(old.sequence) of \(office.code) was refused: \(error.code) \(error)")
                 }
             }
@@ -611,13 +632,16 @@ final class ConvergenceModel {
             guard let changeset else { return }
             noteStampsBehindCentre(changeset)
             if fault == .reorder && sent == 0 && office.centreHas[changeset.sequence.rawValue] == nil,
-               let ahead = try? office.replica.makeChangesetAhead(maxChanges: Int.random(in: 1...6, using: &random), now: now ?? office.now),
-               ahead.sequence == changeset.sequence.next {
+                let ahead = try? office.replica.makeChangesetAhead(maxChanges: Int.random(in: 1...6, using: &random), now: now ?? office.now),
+                ahead.sequence == changeset.sequence.next
+            {
                 // The later changeset overtakes the earlier one: the centre refuses the gap and applies nothing.
                 switch deliver(office, ahead) {
                 case .failure(let error) where error.code == .sequenceGap: stats.gapsRefused += 1
-                case .failure(let error): problem("\(label): changeset \(ahead.sequence) of \(office.code) sent early was refused with \(error.code), not sequence_gap")
-                case .success(let answer): problem("\(label): changeset \(ahead.sequence) of \(office.code) sent before \(changeset.sequence) was \(answer.outcome)")
+                case .failure(let error):
+                    problem("\(label): changeset \(ahead.sequence) of \(office.code) sent early was refused with \(error.code), not sequence_gap")
+                case .success(let answer):
+                    problem("\(label): changeset \(ahead.sequence) of \(office.code) sent before \(changeset.sequence) was \(answer.outcome)")
                 }
             }
             if fault == .centralCrash && sent == 0 { store.faults.arm(.centralAfterApplyBeforeResponse) }
@@ -630,7 +654,9 @@ final class ConvergenceModel {
                 note("   centre crashed after applying changeset \(changeset.sequence)")
                 return
             case .failure(let error):
-                problem("\(label): the centre refused changeset \(changeset.sequence) of \(office.code): \(error.code) \(error) \(changeset.changes.map { "\($0.table.rawValue)/\($0.id.rawValue.suffix(8))" })")
+                problem(
+                    "\(label): the centre refused changeset \(changeset.sequence) of \(office.code): \(error.code) \(error) \(changeset.changes.map { "\($0.table.rawValue)/\($0.id.rawValue.suffix(8))" })"
+                )
                 return
             case .success(let answer):
                 if answer.outcome != expected {

@@ -17,19 +17,21 @@ import Testing
     static let environment = ProcessInfo.processInfo.environment
     static let cases = environment["PROMO_MODEL_CASES"].flatMap(Int.init) ?? 240
     static let defaultSeed: UInt64 = 2_026_120_400
-    static let baseSeed: UInt64 = switch environment["PROMO_MODEL_SEED"] {
-    case nil: defaultSeed
-    case "random": UInt64.random(in: 1...UInt64.max / 2)
-    case let text?: UInt64(text) ?? defaultSeed
-    }
+    static let baseSeed: UInt64 =
+        switch environment["PROMO_MODEL_SEED"] {
+        case nil: defaultSeed
+        case "random": UInt64.random(in: 1...UInt64.max / 2)
+        case let text?: UInt64(text) ?? defaultSeed
+        }
     static let operations = environment["PROMO_MODEL_OPS"].flatMap(Int.init)
     static let shards = 4
 
     /// The case for seed number `n` of this run.
     static func scenario(_ n: Int) -> ModelCase {
         let seed = baseSeed &+ UInt64(n)
-        return ModelCase(seed: seed, operations: operations ?? 20 + Int(seed % 21), offices: 3 + Int((seed >> 7) % 2),
-                         engineOrder: environment["PROMO_MODEL_ANY_ORDER"] == nil, strictClocks: environment["PROMO_MODEL_LOOSE_CLOCKS"] == nil)
+        return ModelCase(
+            seed: seed, operations: operations ?? 20 + Int(seed % 21), offices: 3 + Int((seed >> 7) % 2),
+            engineOrder: environment["PROMO_MODEL_ANY_ORDER"] == nil, strictClocks: environment["PROMO_MODEL_LOOSE_CLOCKS"] == nil)
     }
 
     static func report(_ failing: ModelCase, _ problems: [String], _ trace: [String]) -> String {
@@ -63,8 +65,9 @@ import Testing
         print("convergence model, shard \(shard) (first seed \(Self.baseSeed)): \(stats.summary) in \(ContinuousClock.now - started)")
         // The cases did what the model is for: money moved, changes lost, faults struck.
         if stats.cases >= 40 {
-            #expect(stats.conflicts > 0 && stats.heldEntries > 0 && stats.acceptedEntries > 0 && stats.duplicatesAnswered > 0 && stats.crashes > 0,
-                    "seed \(Self.baseSeed): the cases exercised too little: \(stats.summary)")
+            #expect(
+                stats.conflicts > 0 && stats.heldEntries > 0 && stats.acceptedEntries > 0 && stats.duplicatesAnswered > 0 && stats.crashes > 0,
+                "seed \(Self.baseSeed): the cases exercised too little: \(stats.summary)")
         }
     }
 

@@ -142,7 +142,8 @@ struct ReferenceModel {
             let key = ConflictKey(rule: rule, table: table.rawValue, row: row, hlc: hlc.description)
             var conflict = ExpectedConflict(office: office)
             if let resolution = resolutions[key],
-               resolution.choice == "dismiss" || who(resolution.hlc.node) == acceptor(rule: rule, national: national) {
+                resolution.choice == "dismiss" || who(resolution.hlc.node) == acceptor(rule: rule, national: national)
+            {
                 conflict.resolution = resolution.choice
                 conflict.resolvedBy = resolution.hlc.node
             }
@@ -246,10 +247,13 @@ struct ReferenceModel {
                     let paidOn = entry["paid_on"]?.text ?? ""
                     let signed = kind == "recovery" ? -amount : amount
                     let rule: String? =
-                        !allowed.contains(status) ? "payment_not_allowed"
-                        : (paidOn < "\(year)-01-01" || paidOn > "\(year + 5)-12-31" || paidOn > vietnamDate(first.hlc.milliseconds)) ? "payment_not_allowed"
-                        : paid + signed > limit ? "over_disbursement"
-                        : paid + signed < 0 ? "over_recovery" : nil
+                        !allowed.contains(status)
+                        ? "payment_not_allowed"
+                        : (paidOn < "\(year)-01-01" || paidOn > "\(year + 5)-12-31" || paidOn > vietnamDate(first.hlc.milliseconds))
+                            ? "payment_not_allowed"
+                            : paid + signed > limit
+                                ? "over_disbursement"
+                                : paid + signed < 0 ? "over_recovery" : nil
                     if let rule {
                         if lose(rule, .disbursement, id, first.hlc, office: owner, national: national) {
                             paid += signed

@@ -5,6 +5,7 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Central
 @testable import Transport
 
@@ -32,8 +33,9 @@ import Testing
                 (["note": .text(String(repeating: "x", count: 1_000_000))], "note is 1000000 characters long"),
             ]
             for (fields, mention) in cases {
-                let changeset = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
-                                          changes: [Self.plan(fields)])
+                let changeset = Changeset(
+                    office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                    changes: [Self.plan(fields)])
                 let error = await #expect(throws: TransportError.self) { try await client.push(changeset) }
                 #expect(error?.status == 400 && error?.remoteCode == "bad_request")
                 #expect(error?.message.contains(mention) == true, "\(error?.message ?? "accepted")")
@@ -48,8 +50,10 @@ import Testing
         try await withLiveCentral { central in
             let hcm = try OfficeFixture(office: "79", central: central)
             func add(_ code: String, province: String) throws {
-                try hcm.replica.addProject(NewProject(code: code, name: "Dự án", category: "MH_TRINHDIEN", fundSource: .local,
-                                                      year: 2025, totalCost: 400_000_000, requestedSupport: 100_000_000, province: province))
+                try hcm.replica.addProject(
+                    NewProject(
+                        code: code, name: "Dự án", category: "MH_TRINHDIEN", fundSource: .local,
+                        year: 2025, totalCost: 400_000_000, requestedSupport: 100_000_000, province: province))
             }
             for foreign in ["01", "72", "80"] {
                 let error = #expect(throws: ReplicaError.self) { try add("X-\(foreign)", province: foreign) }
@@ -58,7 +62,8 @@ import Testing
             try add("BD-1", province: "74")  // Bình Dương, merged into 79
             try add("VT-1", province: "77")  // Bà Rịa – Vũng Tàu, merged into 79
             let rejected = #expect(throws: ImportRejection.self) {
-                try hcm.replica.importCSV("code,name,category,fund_source,year,total_cost,requested_support,province\nTN-9,Dự án,MH_TRINHDIEN,local,2025,400,100,72\n")
+                try hcm.replica.importCSV(
+                    "code,name,category,fund_source,year,total_cost,requested_support,province\nTN-9,Dự án,MH_TRINHDIEN,local,2025,400,100,72\n")
             }
             #expect(rejected?.problems.first?.contains("province 72 is not office 79's to write") == true)
             try await hcm.engine.runCycle()
@@ -83,7 +88,10 @@ import Testing
                 try office.replica.addDisbursement(NewDisbursement(project: "TN-1", kind: kind, amount: amount, voucher: voucher, paidOn: day))
             }
             func message(_ body: () throws -> Void) -> String {
-                do { try body(); return "accepted" } catch { return "\(error)" }
+                do {
+                    try body()
+                    return "accepted"
+                } catch { return "\(error)" }
             }
             #expect(message { try pay(.payment, 1_000_000) }.contains("status draft takes no such entry"))
             try office.replica.approveLocally("TN-1")
@@ -103,10 +111,11 @@ import Testing
             // The same entries written by another program are captured, pushed and held.
             try await office.replica.database.write { db in
                 for (kind, amount, day) in [("recovery", 900_000_000, "2025-07-01"), ("payment", 1_000_000, "2035-01-01")] {
-                    try db.execute(sql: """
-                        INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on)
-                        SELECT ?, office, id, ?, ?, NULL, ? FROM project WHERE code = 'TN-1'
-                        """, arguments: [RowID.make().rawValue, kind, amount, day])
+                    try db.execute(
+                        sql: """
+                            INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on)
+                            SELECT ?, office, id, ?, ?, NULL, ? FROM project WHERE code = 'TN-1'
+                            """, arguments: [RowID.make().rawValue, kind, amount, day])
                 }
             }
             try await office.engine.runCycle()
@@ -130,11 +139,12 @@ import Testing
             try await hcm.engine.runCycle()
             try await central.store.database.write { db in
                 for _ in 0..<2 {
-                    try db.execute(sql: """
-                        INSERT INTO record(tbl, id, office, fields, clocks, seq, aggregate)
-                        VALUES ('plan_line', ?1, '79', '{"amount":9223372036854775807,"fund_source":"local","office":"79","year":2025}', '{}',
-                                (SELECT max(seq) + 1 FROM record), ?1)
-                        """, arguments: [RowID.make().rawValue])
+                    try db.execute(
+                        sql: """
+                            INSERT INTO record(tbl, id, office, fields, clocks, seq, aggregate)
+                            VALUES ('plan_line', ?1, '79', '{"amount":9223372036854775807,"fund_source":"local","office":"79","year":2025}', '{}',
+                                    (SELECT max(seq) + 1 FROM record), ?1)
+                            """, arguments: [RowID.make().rawValue])
                 }
                 try db.execute(sql: "INSERT OR IGNORE INTO totals_pending(office) VALUES ('79')")
             }

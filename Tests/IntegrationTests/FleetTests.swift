@@ -47,8 +47,10 @@ import Transport
             let token = try central.addOffice("80")
             try central.store.setFleetLimits(FleetLimits(minOfficeVersion: "1.1.0"))
             func get(_ headers: [(String, String)]) async throws -> (Int, String?, String) {
-                let response = try await HTTPClient().send(HTTPRequest(method: "GET", url: central.url + "/v1/office",
-                                                                       headers: [("Authorization", "Bearer \(token)")] + headers))
+                let response = try await HTTPClient().send(
+                    HTTPRequest(
+                        method: "GET", url: central.url + "/v1/office",
+                        headers: [("Authorization", "Bearer \(token)")] + headers))
                 let error = try? JSONDecoder().decode(ErrorResponse.self, from: response.body)
                 return (response.status, error?.error.code, error?.error.message ?? "")
             }

@@ -3,11 +3,12 @@ import GzipCodec
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Central
 @testable import Transport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Hostile bodies and callers get a 4xx on every route, at once (docs/SECURITY.md, limits).
@@ -70,7 +71,8 @@ import Glibc
             let token = try central.addOffice("79")
             var statuses: [Int] = []
             for _ in 0..<5 {
-                let response = try await HTTPClient().send(HTTPRequest(method: "GET", url: central.url + "/v1/office", headers: [("Authorization", "Bearer guess")]))
+                let response = try await HTTPClient().send(
+                    HTTPRequest(method: "GET", url: central.url + "/v1/office", headers: [("Authorization", "Bearer guess")]))
                 statuses.append(response.status)
             }
             #expect(statuses == [401, 401, 401, 429, 429])
@@ -125,7 +127,8 @@ final class RawHTTPConnection {
             let text = String(decoding: received, as: UTF8.self)
             if let end = text.range(of: "\r\n\r\n") {
                 let head = text[..<end.lowerBound].lowercased()
-                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                let length =
+                    head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                     .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
                 if received.count >= text.utf8.distance(from: text.startIndex, to: end.upperBound) + length { return text }
             }

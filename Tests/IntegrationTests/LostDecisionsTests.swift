@@ -91,10 +91,11 @@ import Transport
             try await office.engine.runCycle()
             let project = try #require(try office.replica.projects().first)
             try await office.replica.database.write { db in
-                try db.execute(sql: """
-                    INSERT INTO project_event(id, office, project_id, kind, occurred_on, amount, reference, note)
-                    VALUES (?, '80', ?, 'decision', '2025-05-01', 900000000, 'QĐ-giả', 'approved by the centre')
-                    """, arguments: [RowID.make().rawValue, project.id])
+                try db.execute(
+                    sql: """
+                        INSERT INTO project_event(id, office, project_id, kind, occurred_on, amount, reference, note)
+                        VALUES (?, '80', ?, 'decision', '2025-05-01', 900000000, 'QĐ-giả', 'approved by the centre')
+                        """, arguments: [RowID.make().rawValue, project.id])
             }
             try await office.engine.runCycle()
             let conflicts = try central.store.conflicts()

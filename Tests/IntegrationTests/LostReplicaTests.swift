@@ -80,8 +80,9 @@ import Transport
                     && error?.hint?.contains("resync --rebuild") == true
             }
 
-            let outcome = try await ReplicaRebuilder.rebuild(at: path, rescued: ReplicaRebuilder.rescue(at: path), settings: nil,
-                                                             client: office.engine.client, configuration: .init(), logger: office.engine.logger)
+            let outcome = try await ReplicaRebuilder.rebuild(
+                at: path, rescued: ReplicaRebuilder.rescue(at: path), settings: nil,
+                client: office.engine.client, configuration: .init(), logger: office.engine.logger)
             #expect(outcome.rescuedChanges == 3)
             #expect(outcome.rescueCopies == copies)
             #expect(Replica.rescueCopies(beside: path).isEmpty)
@@ -118,8 +119,9 @@ import Transport
             #expect(report.reasons.contains { $0.contains(status.rescueCopies[0]) && $0.contains("promo-sync resync --rebuild") })
 
             // The rebuild keeps the newer values: the project made after the copy was taken.
-            let outcome = try await ReplicaRebuilder.rebuild(at: path, rescued: ReplicaRebuilder.rescue(at: path), settings: nil,
-                                                             client: office.engine.client, configuration: .init(), logger: office.engine.logger)
+            let outcome = try await ReplicaRebuilder.rebuild(
+                at: path, rescued: ReplicaRebuilder.rescue(at: path), settings: nil,
+                client: office.engine.client, configuration: .init(), logger: office.engine.logger)
             #expect(outcome.rescueCopies.count == 1)
             #expect(try central.store.projects(office: "80").compactMap { $0.fields["code"]?.text } == ["TN-2025-03"])
         }
@@ -144,9 +146,14 @@ import Transport
             if asRoot { _ = try CommandPermissionTests.run("/usr/bin/chown", ["-R", "nobody", folder], absolute: true) }
             try CommandPermissionTests.setMode(0o500, folder)
             defer { try? CommandPermissionTests.setMode(0o700, folder) }
-            let status = asRoot
-                ? try CommandPermissionTests.run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                                                                     Harness.binDirectory + "/promo-sync", "status", "--data-dir", folder], absolute: true)
+            let status =
+                asRoot
+                ? try CommandPermissionTests.run(
+                    "/usr/bin/setpriv",
+                    [
+                        "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                        Harness.binDirectory + "/promo-sync", "status", "--data-dir", folder,
+                    ], absolute: true)
                 : try CommandPermissionTests.run("promo-sync", ["status", "--data-dir", folder])
             #expect(status.status == 2, "\(status.output)")
             #expect(status.output.contains("the data folder \(folder) is not writable by"), "\(status.output)")

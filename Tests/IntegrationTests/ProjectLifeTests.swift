@@ -5,6 +5,7 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Central
 
 /// Programmes, the project event log, facility acceptance and settlement, and office merges,
@@ -15,10 +16,11 @@ import Testing
             let office = try OfficeFixture(office: "79", central: central)
             let replica = office.replica
             try replica.addProgram(NewProgram(code: "CT-KC-2025", name: "Chương trình khuyến công TP.HCM 2025–2030", startYear: 2025, endYear: 2030))
-            let id = try replica.addProject(NewProject(
-                code: "DP-01", name: "Máy sấy nông sản", category: "MH_TRINHDIEN", fundSource: .local, beneficiary: "HTX Tân Phú",
-                year: 2025, totalCost: 1_000_000_000, requestedSupport: 300_000_000, program: "CT-KC-2025", commune: "Xã Tân Phú",
-                counterpartFunds: 700_000_000))
+            let id = try replica.addProject(
+                NewProject(
+                    code: "DP-01", name: "Máy sấy nông sản", category: "MH_TRINHDIEN", fundSource: .local, beneficiary: "HTX Tân Phú",
+                    year: 2025, totalCost: 1_000_000_000, requestedSupport: 300_000_000, program: "CT-KC-2025", commune: "Xã Tân Phú",
+                    counterpartFunds: 700_000_000))
             for step: ProjectStatus in [.submitted, .appraisedLocally, .approved, .contracted, .inProgress] {
                 try replica.setProjectStatus("DP-01", to: step)
             }
@@ -101,7 +103,9 @@ import Testing
                 try await office.engine.runCycle()
             }
             func amount() throws -> Int64? {
-                try office.replica.database.read { db in try Int64.fetchOne(db, sql: "SELECT amount FROM disbursement WHERE id = ?", arguments: [entry.rawValue]) }
+                try office.replica.database.read { db in
+                    try Int64.fetchOne(db, sql: "SELECT amount FROM disbursement WHERE id = ?", arguments: [entry.rawValue])
+                }
             }
 
             try await edit("UPDATE disbursement SET amount = amount, voucher = voucher WHERE id = ?")
@@ -119,27 +123,51 @@ import Testing
 
     @Test func acceptanceAndSettlementAreChecked() async throws {
         let directory = try TemporaryDirectory(prefix: "life")
-        let replica = try Replica.create(at: directory.file("r.sqlite"), settings: ReplicaSettings(
-            office: try OfficeCode("79"), centralURL: "http://127.0.0.1:1", tokenFile: directory.file("t")))
-        try replica.addProject(NewProject(code: "A", name: "A", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
-                                          totalCost: 1_000_000_000, requestedSupport: 300_000_000))
+        let replica = try Replica.create(
+            at: directory.file("r.sqlite"),
+            settings: ReplicaSettings(
+                office: try OfficeCode("79"), centralURL: "http://127.0.0.1:1", tokenFile: directory.file("t")))
+        try replica.addProject(
+            NewProject(
+                code: "A", name: "A", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
+                totalCost: 1_000_000_000, requestedSupport: 300_000_000))
         func message(_ work: () throws -> Void) -> String {
-            do { try work(); return "" } catch { return (error as? ReplicaError)?.message ?? "\(error)" }
+            do {
+                try work()
+                return ""
+            } catch { return (error as? ReplicaError)?.message ?? "\(error)" }
         }
-        #expect(message { try replica.acceptProject("A", Acceptance(acceptedOn: "2025-10-15", minutes: "1")) }
-            .contains("cannot go from draft to accepted"))
+        #expect(
+            message { try replica.acceptProject("A", Acceptance(acceptedOn: "2025-10-15", minutes: "1")) }
+                .contains("cannot go from draft to accepted"))
         #expect(message { try replica.acceptProject("A", Acceptance(acceptedOn: "2025-02-30", minutes: "1")) }.contains("not a date"))
         #expect(message { try replica.acceptProject("A", Acceptance(acceptedOn: "2025-10-15", minutes: " ")) }.contains("minutes number is empty"))
-        #expect(message { try replica.settleProject("A", Settlement(settledOn: "2025-11-20", amount: 300_000_001, decision: "9")) }
-            .contains("more than the requested support"))
-        #expect(message { try replica.addProject(NewProject(code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
-                                                            totalCost: 1_000, requestedSupport: 600, counterpartFunds: 500)) }
+        #expect(
+            message { try replica.settleProject("A", Settlement(settledOn: "2025-11-20", amount: 300_000_001, decision: "9")) }
+                .contains("more than the requested support"))
+        #expect(
+            message {
+                try replica.addProject(
+                    NewProject(
+                        code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
+                        totalCost: 1_000, requestedSupport: 600, counterpartFunds: 500))
+            }
             .contains("add up to more than the total cost"))
-        #expect(message { try replica.addProject(NewProject(code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
-                                                            totalCost: 1_000, requestedSupport: 600, counterpartFunds: -1)) }
+        #expect(
+            message {
+                try replica.addProject(
+                    NewProject(
+                        code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
+                        totalCost: 1_000, requestedSupport: 600, counterpartFunds: -1))
+            }
             .contains("must not be negative"))
-        #expect(message { try replica.addProject(NewProject(code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
-                                                            totalCost: 1_000, requestedSupport: 600, program: "NOPE")) }
+        #expect(
+            message {
+                try replica.addProject(
+                    NewProject(
+                        code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
+                        totalCost: 1_000, requestedSupport: 600, program: "NOPE"))
+            }
             .contains("no programme 'NOPE'"))
         #expect(message { try replica.addProgram(NewProgram(code: "P", name: "P", startYear: 2030, endYear: 2025)) }.contains("ends (2025) before it starts"))
         // Nothing refused was written, and no event was logged for it.
@@ -197,7 +225,9 @@ import Testing
                 (["79"], "77", .officeMerged, "office 77 was already merged into office 79"),
             ]
             for (retired, into, code, message) in mistakes {
-                let error = #expect(throws: CentralError.self) { try central.store.merge(retired.map(OfficeCode.init(unchecked:)), into: OfficeCode(unchecked: into)) }
+                let error = #expect(throws: CentralError.self) {
+                    try central.store.merge(retired.map(OfficeCode.init(unchecked:)), into: OfficeCode(unchecked: into))
+                }
                 #expect(error?.code == code && error?.message.contains(message) == true, "\(error?.message ?? "no error")")
             }
             #expect(try central.store.offices() == before)

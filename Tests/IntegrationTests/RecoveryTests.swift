@@ -1,11 +1,12 @@
 import Foundation
-import Synchronization
 import GRDB
 import Replica
 import SyncAgent
 import SyncCore
 import SyncTesting
+import Synchronization
 import Testing
+
 @testable import Central
 
 /// Recovery after outages, with a real central, real libcurl and real SQLite files.
@@ -23,8 +24,9 @@ import Testing
             try await runBlocking {
                 try replica.database.write { db in
                     for i in 0..<10_000 {
-                        try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '82', ?, ?, ?, NULL)",
-                                       arguments: [RowID.make().rawValue, 2000 + i % 26, i % 2 == 0 ? "local" : "national", i + 1])
+                        try db.execute(
+                            sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '82', ?, ?, ?, NULL)",
+                            arguments: [RowID.make().rawValue, 2000 + i % 26, i % 2 == 0 ? "local" : "national", i + 1])
                     }
                 }
             }
@@ -53,12 +55,13 @@ import Testing
             let office = try OfficeFixture(office: "86", central: central, configuration: config)
             let replica = office.replica
             try await runBlocking {
-              try replica.database.write { db in
-                for i in 0..<rows {
-                    try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '86', ?, 'local', ?, NULL)",
-                                   arguments: [RowID.make().rawValue, 2020 + i % 6, i + 1])
+                try replica.database.write { db in
+                    for i in 0..<rows {
+                        try db.execute(
+                            sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '86', ?, 'local', ?, NULL)",
+                            arguments: [RowID.make().rawValue, 2020 + i % 6, i + 1])
+                    }
                 }
-              }
             }
             try await office.engine.runCycle()
             let clean = try await office.engine.verify()
@@ -98,8 +101,9 @@ import Testing
             let (hidden, project) = try await office.replica.database.write { db -> ([String: [String]], String) in
                 let lines = [RowID.make().rawValue, RowID.make().rawValue]
                 for (i, id) in lines.enumerated() {
-                    try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '87', 2025, 'local', ?, 'bổ sung')",
-                                   arguments: [id, 1_500_000_000 + i])
+                    try db.execute(
+                        sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '87', 2025, 'local', ?, 'bổ sung')",
+                        arguments: [id, 1_500_000_000 + i])
                 }
                 try db.execute(sql: "DELETE FROM _sync_outbox")
                 return (["plan_line": lines], try String.fetchOne(db, sql: "SELECT id FROM project WHERE code = 'HIDDEN'")!)
@@ -140,8 +144,10 @@ import Testing
             let restored = try Replica.open(at: restoredPath)
             let engine = SyncEngine(replica: restored, client: office.engine.client, logger: office.engine.logger)
             // Work done after the restore.
-            try restored.addProject(NewProject(code: "D", name: "Dự án D", category: "CDS", fundSource: .local, year: 2025,
-                                               totalCost: 900, requestedSupport: 300))
+            try restored.addProject(
+                NewProject(
+                    code: "D", name: "Dự án D", category: "CDS", fundSource: .local, year: 2025,
+                    totalCost: 900, requestedSupport: 300))
             let error = await #expect(throws: SyncAgentError.self) { try await engine.runCycle() }
             #expect(error?.hint?.contains("resync --force") == true)
 
@@ -170,8 +176,10 @@ import Testing
             // Overwrite one page of the file (the former-province table) with garbage.
             let path = office.replica.path
             let (page, pageSize) = try await office.replica.database.read { db in
-                (try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'former_province'")!,
-                 try Int.fetchOne(db, sql: "PRAGMA page_size")!)
+                (
+                    try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'former_province'")!,
+                    try Int.fetchOne(db, sql: "PRAGMA page_size")!
+                )
             }
             try await office.replica.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
             try office.replica.database.close()
@@ -186,7 +194,8 @@ import Testing
             try damaged.database.close()
 
             let client = office.engine.client
-            let outcome = try await ReplicaRebuilder.rebuild(at: path, rescued: ReplicaRebuilder.rescue(at: path), settings: nil, client: client, configuration: .init(), logger: office.engine.logger)
+            let outcome = try await ReplicaRebuilder.rebuild(
+                at: path, rescued: ReplicaRebuilder.rescue(at: path), settings: nil, client: client, configuration: .init(), logger: office.engine.logger)
             #expect(outcome.rescuedChanges == 3)  // the project, its "created" event and the plan line
             #expect(outcome.oldFileKeptAt.map { FileManager.default.fileExists(atPath: $0) } == true)
 

@@ -5,6 +5,7 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Central
 
 /// An office is never stuck behind a changeset the centre refuses (a bad write made with the
@@ -29,8 +30,10 @@ import Testing
             let before = try TrustBoundaryTests.snapshot(central.store).filter { $0.contains("office:\"80\"") }
             let bad = RowID.make().rawValue
             try await hcm.replica.database.write { db in
-                try db.execute(sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '79', ?, 'payment', 5000000, 'KB-X', '2025-09-01')",
-                               arguments: [bad, foreignProject.rawValue])
+                try db.execute(
+                    sql:
+                        "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '79', ?, 'payment', 5000000, 'KB-X', '2025-09-01')",
+                    arguments: [bad, foreignProject.rawValue])
             }
             try hcm.addProject(code: "HCM-1")
 

@@ -4,6 +4,7 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Central
 
 /// The southern region's published figures, entered as rows at two southern offices (and a
@@ -15,8 +16,10 @@ import Testing
         }
         let code = "KC-\(year)"
         let total = payments.reduce(0) { $0 + $1.0 }
-        try office.replica.addProject(NewProject(code: code, name: "Dự án khuyến công \(year)", category: "MH_TRINHDIEN", fundSource: .local,
-                                                 year: year, totalCost: total * 2, requestedSupport: total))
+        try office.replica.addProject(
+            NewProject(
+                code: code, name: "Dự án khuyến công \(year)", category: "MH_TRINHDIEN", fundSource: .local,
+                year: year, totalCost: total * 2, requestedSupport: total))
         try office.replica.approveLocally(code)
         for (n, (amount, date)) in payments.enumerated() {
             try office.replica.addDisbursement(NewDisbursement(project: code, kind: .payment, amount: amount, voucher: "\(code)-\(n)", paidOn: date))
@@ -29,10 +32,12 @@ import Testing
             let tayNinh = try OfficeFixture(office: "80", central: central)
             let hanoi = try OfficeFixture(office: "01", central: central)
             // 2025: plan 36.3 + 20.0 = 56.3 bn; paid by 30 September 5.00 + 3.33 = 8.33 bn (and 1 bn in October).
-            try Self.enter(hcm, year: 2025, plans: [(.local, 30_000_000_000), (.national, 6_300_000_000)],
-                           payments: [(2_000_000_000, "2025-03-15"), (3_000_000_000, "2025-09-30")])
-            try Self.enter(tayNinh, year: 2025, plans: [(.local, 20_000_000_000)],
-                           payments: [(3_330_000_000, "2025-07-01"), (1_000_000_000, "2025-10-02")])
+            try Self.enter(
+                hcm, year: 2025, plans: [(.local, 30_000_000_000), (.national, 6_300_000_000)],
+                payments: [(2_000_000_000, "2025-03-15"), (3_000_000_000, "2025-09-30")])
+            try Self.enter(
+                tayNinh, year: 2025, plans: [(.local, 20_000_000_000)],
+                payments: [(3_330_000_000, "2025-07-01"), (1_000_000_000, "2025-10-02")])
             // 2024: plan 40.00 + 27.43 = 67.43 bn; implemented 30.00 + 23.81 = 53.81 bn.
             try Self.enter(hcm, year: 2024, plans: [(.local, 40_000_000_000)], payments: [(30_000_000_000, "2024-12-20")])
             try Self.enter(tayNinh, year: 2024, plans: [(.local, 27_430_000_000)], payments: [(23_810_000_000, "2024-11-11")])
@@ -66,10 +71,11 @@ import Testing
         }
     }
 
-    @Test(arguments: [
-        ("2025-13-01", nil, nil, nil, "not a date"), (nil, "west", nil, nil, "unknown region"),
-        (nil, nil, "99", nil, "unknown province"), (nil, nil, nil, "colour", "cannot break down"),
-    ] as [(String?, String?, String?, String?, String)])
+    @Test(
+        arguments: [
+            ("2025-13-01", nil, nil, nil, "not a date"), (nil, "west", nil, nil, "unknown region"),
+            (nil, nil, "99", nil, "unknown province"), (nil, nil, nil, "colour", "cannot break down"),
+        ] as [(String?, String?, String?, String?, String)])
     func badReportOptionsAreRefused(cutoff: String?, region: String?, province: String?, by: String?, expected: String) {
         let error = #expect(throws: SyncCoreError.self) {
             try ProgressReport.query(year: 2025, cutoff: cutoff, region: region, province: province, fund: nil, by: by)

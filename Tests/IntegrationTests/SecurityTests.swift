@@ -5,13 +5,15 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Central
 @testable import Transport
 
 @Suite struct SecurityTests {
     func plan(_ office: String, amount: Int64 = 1) -> Change {
-        Change(table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: office),
-               fields: ["office": .text(office), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(amount)])
+        Change(
+            table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: office),
+            fields: ["office": .text(office), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(amount)])
     }
 
     @Test func revokedAndRotatedOutTokensAreRefusedAndStatusSaysBroken() async throws {
@@ -57,8 +59,9 @@ import Testing
                 let body = try Data.fetchOne(db, sql: "SELECT body FROM changeset WHERE office = '80' AND sequence = 2")!
                 var changeset = try JSONDecoder().decode(Changeset.self, from: body)
                 changeset.changes[0].fields["requested_support"] = .integer(1)
-                try db.execute(sql: "UPDATE changeset SET body = ? WHERE office = '80' AND sequence = 2",
-                               arguments: [try JSONEncoder().encode(changeset)])
+                try db.execute(
+                    sql: "UPDATE changeset SET body = ? WHERE office = '80' AND sequence = 2",
+                    arguments: [try JSONEncoder().encode(changeset)])
             }
             let problems = try central.store.verifyChains(office: "80")
             #expect(problems.map(\.sequence) == [2])
@@ -81,23 +84,28 @@ import Testing
             let token = try central.addOffice("79")
             let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
             // Body over the limit.
-            let big = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
-                                changes: (0..<100).map { _ in plan("79") })
+            let big = Changeset(
+                office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                changes: (0..<100).map { _ in plan("79") })
             let tooBig = await #expect(throws: TransportError.self) { try await client.push(big) }
             #expect(tooBig?.status == 413 && tooBig?.remoteCode == "body_too_large")
             #expect(tooBig?.isTransient == false)
             // Requests past the rate limit.
             var limited: TransportError?
             for _ in 0..<10 {
-                do { _ = try await client.pull(after: .start, limit: 1) } catch let error as TransportError { limited = error; break }
+                do { _ = try await client.pull(after: .start, limit: 1) } catch let error as TransportError {
+                    limited = error
+                    break
+                }
             }
             #expect(limited?.status == 429 && limited?.remoteCode == "rate_limited" && limited?.isTransient == true)
         }
         try await withLiveCentral { central in
             let token = try central.addOffice("80")
             let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
-            let many = Changeset(office: OfficeCode(unchecked: "80"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
-                                 changes: (0...WireProtocol.maxChangesPerChangeset).map { _ in plan("80") })
+            let many = Changeset(
+                office: OfficeCode(unchecked: "80"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                changes: (0...WireProtocol.maxChangesPerChangeset).map { _ in plan("80") })
             let error = await #expect(throws: TransportError.self) { try await client.push(many) }
             #expect(error?.status == 413 && error?.remoteCode == "too_many_changes")
             #expect(try central.store.offices().first?.lastSequence == ChangesetSequence(0))
@@ -111,8 +119,9 @@ import Testing
             let token = try central.addOffice("79")
             let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
             func changeset(_ bad: Change) -> Changeset {
-                Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
-                          changes: [plan("79"), bad, plan("79")])
+                Changeset(
+                    office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                    changes: [plan("79"), bad, plan("79")])
             }
             var unknown = plan("79")
             unknown.fields["colour"] = .text("red")
@@ -132,8 +141,9 @@ import Testing
             #expect(try central.store.offices().first?.lastSequence == ChangesetSequence(0))
             #expect(try central.store.recordCounts().filter { $0.office == "79" }.isEmpty)
             // The same changeset without the bad change is then accepted as number 1.
-            let good = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
-                                 changes: [plan("79"), plan("79")])
+            let good = Changeset(
+                office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                changes: [plan("79"), plan("79")])
             _ = try await client.push(good)
             #expect(try central.store.offices().first?.lastSequence == ChangesetSequence(1))
         }
@@ -141,7 +151,8 @@ import Testing
 
     @Test func aReplicaOthersCanReadIsRefused() throws {
         let dir = try TemporaryDirectory()
-        let replica = try Replica.create(at: dir.file("replica.sqlite"), settings: ReplicaSettings(office: OfficeCode(unchecked: "79"), centralURL: "http://x", tokenFile: "t"))
+        let replica = try Replica.create(
+            at: dir.file("replica.sqlite"), settings: ReplicaSettings(office: OfficeCode(unchecked: "79"), centralURL: "http://x", tokenFile: "t"))
         try replica.checkPermissions()
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: replica.path)
         let error = #expect(throws: ReplicaError.self) { try replica.checkPermissions() }

@@ -2,6 +2,7 @@ import Foundation
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Central
 @testable import Transport
 
@@ -19,16 +20,25 @@ struct TestPKI {
     init() throws {
         dir = try TemporaryDirectory(prefix: "pki")
         let d = dir.path
-        try Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                          "-subj", "/CN=promo-sync test CA", "-keyout", "\(d)/ca.key", "-out", "\(d)/ca.pem"])
-        try Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                          "-subj", "/CN=someone else", "-keyout", "\(d)/other-ca.key", "-out", "\(d)/other-ca.pem"])
+        try Self.openssl([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", "/CN=promo-sync test CA", "-keyout", "\(d)/ca.key", "-out", "\(d)/ca.pem",
+        ])
+        try Self.openssl([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", "/CN=someone else", "-keyout", "\(d)/other-ca.key", "-out", "\(d)/other-ca.pem",
+        ])
         try "subjectAltName=IP:127.0.0.1\n".write(toFile: "\(d)/server.ext", atomically: true, encoding: .utf8)
         for (name, ext) in [("server", ["-extfile", "\(d)/server.ext"]), ("client", [String]())] {
-            try Self.openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=\(name)",
-                              "-keyout", "\(d)/\(name).key", "-out", "\(d)/\(name).csr"])
-            try Self.openssl(["x509", "-req", "-in", "\(d)/\(name).csr", "-CA", "\(d)/ca.pem", "-CAkey", "\(d)/ca.key",
-                              "-CAcreateserial", "-days", "2", "-out", "\(d)/\(name).pem"] + ext)
+            try Self.openssl([
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=\(name)",
+                "-keyout", "\(d)/\(name).key", "-out", "\(d)/\(name).csr",
+            ])
+            try Self.openssl(
+                [
+                    "x509", "-req", "-in", "\(d)/\(name).csr", "-CA", "\(d)/ca.pem", "-CAkey", "\(d)/ca.key",
+                    "-CAcreateserial", "-days", "2", "-out", "\(d)/\(name).pem",
+                ] + ext)
         }
     }
 

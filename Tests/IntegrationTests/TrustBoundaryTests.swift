@@ -5,6 +5,7 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Central
 @testable import Transport
 
@@ -40,7 +41,8 @@ import Testing
             try central.store.decide(project: "80/QG-80", .appraise)
             try central.store.decide(project: "80/QG-80", .approve(amount: 500_000_000))
             try await tayNinh.engine.runCycle()
-            try tayNinh.replica.addDisbursement(NewDisbursement(project: "QG-80", kind: .advance, amount: 100_000_000, voucher: "KB-80-1", paidOn: "2025-09-10"))
+            try tayNinh.replica.addDisbursement(
+                NewDisbursement(project: "QG-80", kind: .advance, amount: 100_000_000, voucher: "KB-80-1", paidOn: "2025-09-10"))
             try await tayNinh.engine.runCycle()
             hcm = CentralClient(baseURL: central.url, token: try central.addOffice("79"), http: HTTPClient())
         }
@@ -51,8 +53,10 @@ import Testing
         }
 
         /// Pushes as 79 and expects a refusal with `status` and `code`, the records unchanged and 79's chain unmoved.
-        func expectRefused(_ changes: [Change], status: Int, code: String, row: SyncedRowKey? = nil,
-                           sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        func expectRefused(
+            _ changes: [Change], status: Int, code: String, row: SyncedRowKey? = nil,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) async throws {
             let before = try TrustBoundaryTests.snapshot(central.store)
             let error = await #expect(throws: TransportError.self, sourceLocation: sourceLocation) { try await hcm.push(changeset(changes)) }
             #expect(error?.status == status && error?.remoteCode == code, "\(error?.description ?? "accepted")", sourceLocation: sourceLocation)
@@ -75,19 +79,23 @@ import Testing
     static func stamp(_ node: String, _ ms: UInt64 = 1) -> HLCTimestamp { HLCTimestamp(milliseconds: ms, counter: 0, node: node) }
 
     static func disbursement(project: RowID, office: String = "79", node: String = "79", ms: UInt64 = 1, voucher: String = "KB-80-1") -> Change {
-        Change(table: .disbursement, id: RowID.make(), op: .upsert, hlc: stamp(node, ms), fields: [
-            "office": .text(office), "project_id": .text(project.rawValue), "kind": .text("payment"),
-            "amount": .integer(1_000_000), "voucher": .text(voucher), "paid_on": .text("2025-09-01"),
-        ])
+        Change(
+            table: .disbursement, id: RowID.make(), op: .upsert, hlc: stamp(node, ms),
+            fields: [
+                "office": .text(office), "project_id": .text(project.rawValue), "kind": .text("payment"),
+                "amount": .integer(1_000_000), "voucher": .text(voucher), "paid_on": .text("2025-09-01"),
+            ])
     }
 
     static func project(office: String = "79", node: String = "79", program: String? = nil, fund: FundSource = .local) -> Change {
-        Change(table: .project, id: RowID.make(), op: .upsert, hlc: stamp(node, 2), fields: [
-            "office": .text(office), "province": .text(office), "code": .text("X-\(UUID().uuidString.prefix(6))"), "name": .text("Dự án"),
-            "category": .text("MH_TRINHDIEN"), "fund_source": .text(fund.rawValue), "year": .integer(2025), "total_cost": .integer(400_000_000),
-            "requested_support": .integer(100_000_000), "status": .text("draft"),
-            "program_id": program.map { .text($0) } ?? .null,
-        ])
+        Change(
+            table: .project, id: RowID.make(), op: .upsert, hlc: stamp(node, 2),
+            fields: [
+                "office": .text(office), "province": .text(office), "code": .text("X-\(UUID().uuidString.prefix(6))"), "name": .text("Dự án"),
+                "category": .text("MH_TRINHDIEN"), "fund_source": .text(fund.rawValue), "year": .integer(2025), "total_cost": .integer(400_000_000),
+                "requested_support": .integer(100_000_000), "status": .text("draft"),
+                "program_id": program.map { .text($0) } ?? .null,
+            ])
     }
 
     /// The attack of the issue: 79 attaches a payment to 80's project with an earlier clock and
@@ -100,7 +108,8 @@ import Testing
             // Even created alongside one of 79's own projects, in the same changeset.
             try await scene.expectRefused([Self.project(), attack], status: 403, code: "forbidden_owner")
             // 80 still owns and pays on its project.
-            try scene.tayNinh.replica.addDisbursement(NewDisbursement(project: "QG-80", kind: .payment, amount: 50_000_000, voucher: "KB-80-2", paidOn: "2025-09-20"))
+            try scene.tayNinh.replica.addDisbursement(
+                NewDisbursement(project: "QG-80", kind: .payment, amount: 50_000_000, voucher: "KB-80-2", paidOn: "2025-09-20"))
             try await scene.tayNinh.engine.runCycle()
             let stored = try #require(try central.store.projects(office: "80").first)
             #expect(stored.id == scene.project.rawValue)
@@ -117,21 +126,27 @@ import Testing
             let own = Self.project(fund: .national)
             try await scene.accept([own])
             for step in ["submitted", "appraised_locally", "submitted_to_centre"] {
-                try await scene.accept([Change(table: .project, id: own.id, op: .upsert, hlc: Self.stamp("79", 10 + UInt64(scene.sequence.rawValue)),
-                                               fields: ["status": .text(step)])])
+                try await scene.accept([
+                    Change(
+                        table: .project, id: own.id, op: .upsert, hlc: Self.stamp("79", 10 + UInt64(scene.sequence.rawValue)),
+                        fields: ["status": .text(step)])
+                ])
             }
             // "The centre" approves 79's own project with 600 m.
-            let approval = Change(table: .project, id: own.id, op: .upsert, hlc: Self.stamp("central", 99),
-                                  fields: ["status": .text("approved"), "approved_support": .integer(600_000_000)])
+            let approval = Change(
+                table: .project, id: own.id, op: .upsert, hlc: Self.stamp("central", 99),
+                fields: ["status": .text("approved"), "approved_support": .integer(600_000_000)])
             try await scene.expectRefused([approval], status: 403, code: "forbidden_writer", row: SyncedRowKey(.project, own.id.rawValue))
             // Speaking as office 80, by clock or by field.
             try await scene.expectRefused([Self.project(node: "80")], status: 403, code: "forbidden_writer")
             try await scene.expectRefused([Self.project(office: "80")], status: 403, code: "forbidden_writer")
             // A resolution signed by the centre.
-            let resolution = Change(table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: Self.stamp("79", 100), fields: [
-                "office": .text("79"), "conflict_id": .text("c"), "aggregate_id": .text(own.id.rawValue), "choice": .text("accept"),
-                "resolved_by": .text("central"),
-            ])
+            let resolution = Change(
+                table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: Self.stamp("79", 100),
+                fields: [
+                    "office": .text("79"), "conflict_id": .text("c"), "aggregate_id": .text(own.id.rawValue), "choice": .text("accept"),
+                    "resolved_by": .text("central"),
+                ])
             try await scene.expectRefused([resolution], status: 403, code: "forbidden_writer")
             let stored = try #require(try central.store.projects(office: "79").first)
             #expect(stored.fields["status"] == .text("submitted_to_centre") && (stored.fields["approved_support"] ?? .null) == .null)
@@ -148,31 +163,39 @@ import Testing
             let program = try scene.tayNinh.replica.addProgram(NewProgram(code: "CT-80", name: "Chương trình", startYear: 2025, endYear: 2030))
             // 80's accounting program pays past the approval, which opens a conflict of 80's.
             try await scene.tayNinh.replica.database.write { [project = scene.project] db in
-                try db.execute(sql: "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '80', ?, 'payment', 450000000, 'KB-80-9', '2025-09-20')",
-                               arguments: [RowID.make().rawValue, project.rawValue])
+                try db.execute(
+                    sql:
+                        "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '80', ?, 'payment', 450000000, 'KB-80-9', '2025-09-20')",
+                    arguments: [RowID.make().rawValue, project.rawValue])
             }
             try await scene.tayNinh.engine.runCycle()
             let conflict = try #require(try central.store.conflicts().first)
 
-            let event = Change(table: .projectEvent, id: RowID.make(), op: .upsert, hlc: Self.stamp("79"), fields: [
-                "office": .text("79"), "project_id": .text(scene.project.rawValue), "kind": .text("updated"),
-                "occurred_on": .text("2025-09-01"), "amount": .null, "reference": .null, "note": .text("x"),
-            ])
+            let event = Change(
+                table: .projectEvent, id: RowID.make(), op: .upsert, hlc: Self.stamp("79"),
+                fields: [
+                    "office": .text("79"), "project_id": .text(scene.project.rawValue), "kind": .text("updated"),
+                    "occurred_on": .text("2025-09-01"), "amount": .null, "reference": .null, "note": .text("x"),
+                ])
             try await scene.expectRefused([event], status: 403, code: "forbidden_owner")
             try await scene.expectRefused([Self.project(program: program.rawValue)], status: 403, code: "forbidden_owner")
-            let resolution = Change(table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: Self.stamp("79"), fields: [
-                "office": .text("79"), "conflict_id": .text(conflict.id), "aggregate_id": .text(scene.project.rawValue), "choice": .text("accept"),
-                "resolved_by": .text("79"), "note": .null,
-            ])
+            let resolution = Change(
+                table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: Self.stamp("79"),
+                fields: [
+                    "office": .text("79"), "conflict_id": .text(conflict.id), "aggregate_id": .text(scene.project.rawValue), "choice": .text("accept"),
+                    "resolved_by": .text("79"), "note": .null,
+                ])
             try await scene.expectRefused([resolution], status: 403, code: "forbidden_owner")
             var plan = SecurityTests().plan("79")
             plan.id = scene.project
             try await scene.expectRefused([plan], status: 403, code: "forbidden_owner")
             // An edit of 80's project itself, and a delete.
-            try await scene.expectRefused([Change(table: .project, id: scene.project, op: .upsert, hlc: Self.stamp("79", 5), fields: ["name": .text("mine")])],
-                                          status: 403, code: "forbidden_owner")
-            try await scene.expectRefused([Change(table: .project, id: scene.project, op: .delete, hlc: Self.stamp("79", 5), fields: [:])],
-                                          status: 403, code: "forbidden_owner")
+            try await scene.expectRefused(
+                [Change(table: .project, id: scene.project, op: .upsert, hlc: Self.stamp("79", 5), fields: ["name": .text("mine")])],
+                status: 403, code: "forbidden_owner")
+            try await scene.expectRefused(
+                [Change(table: .project, id: scene.project, op: .delete, hlc: Self.stamp("79", 5), fields: [:])],
+                status: 403, code: "forbidden_owner")
             // Parents the centre does not know.
             let orphan = Self.disbursement(project: RowID.make(), voucher: "KB-79-1")
             try await scene.expectRefused([orphan], status: 422, code: "unknown_parent", row: SyncedRowKey(.disbursement, orphan.id.rawValue))
@@ -181,10 +204,12 @@ import Testing
             noOffice.fields["office"] = nil
             try await scene.expectRefused([noOffice], status: 422, code: "unknown_parent")
             // 79's own project with its own programme and ledger, in one changeset, is fine.
-            let ownProgram = Change(table: .program, id: RowID.make(), op: .upsert, hlc: Self.stamp("79", 3), fields: [
-                "office": .text("79"), "code": .text("CT-79"), "name": .text("Chương trình"), "start_year": .integer(2025),
-                "end_year": .integer(2030), "note": .null,
-            ])
+            let ownProgram = Change(
+                table: .program, id: RowID.make(), op: .upsert, hlc: Self.stamp("79", 3),
+                fields: [
+                    "office": .text("79"), "code": .text("CT-79"), "name": .text("Chương trình"), "start_year": .integer(2025),
+                    "end_year": .integer(2030), "note": .null,
+                ])
             let ownProject = Self.project(program: ownProgram.id.rawValue)
             try await scene.accept([ownProgram, ownProject, Self.disbursement(project: ownProject.id, ms: 4, voucher: "KB-79-1")])
             #expect(try central.store.projects(office: "79").count == 1)
@@ -205,7 +230,8 @@ import Testing
             }
             let before = try foreign()
             let foreignIDs = try await central.store.database.read { db in
-                try String.fetchAll(db, sql: "SELECT id FROM record WHERE office = '80' UNION ALL SELECT id FROM (SELECT id FROM record WHERE office = 'central' LIMIT 5)")
+                try String.fetchAll(
+                    db, sql: "SELECT id FROM record WHERE office = '80' UNION ALL SELECT id FROM (SELECT id FROM record WHERE office = 'central' LIMIT 5)")
             }
             var accepted = 0
             for round in 0..<60 {
@@ -226,20 +252,28 @@ import Testing
                         case "kind": fields[column.name] = .text(table == .disbursement ? "payment" : "updated")
                         // Honest rounds write values the domain rules accept, so that what is
                         // refused there is refused for who wrote it and whose the row is.
-                        case "year", "start_year", "end_year" where honest: fields[column.name] = .integer(2025)
-                        case "paid_on", "occurred_on" where honest: fields[column.name] = .text("2025-06-01")
+                        case "year", "start_year",
+                            "end_year" where honest:
+                            fields[column.name] = .integer(2025)
+                        case "paid_on",
+                            "occurred_on" where honest:
+                            fields[column.name] = .text("2025-06-01")
                         case "category" where honest: fields[column.name] = .text("MH_TRINHDIEN")
                         case "province" where honest: fields[column.name] = .text("79")
                         case "choice" where honest: fields[column.name] = .text("dismiss")
                         default:
-                            fields[column.name] = column.kind == .integer
+                            fields[column.name] =
+                                column.kind == .integer
                                 ? .integer(Int64.random(in: (honest ? 1 : 0)...1_000_000_000, using: &random)) : .text("t\(n)")
                         }
                     }
-                    let id = table.isAggregateRoot && honest ? (Bool.random(using: &random) ? ownProject.id.rawValue : RowID.make().rawValue)
+                    let id =
+                        table.isAggregateRoot && honest
+                        ? (Bool.random(using: &random) ? ownProject.id.rawValue : RowID.make().rawValue)
                         : Bool.random(using: &random) ? ids.randomElement(using: &random)! : RowID.make().rawValue
-                    return Change(table: table, id: RowID(unchecked: id), op: Int.random(in: 0..<5, using: &random) == 0 ? .delete : .upsert,
-                                  hlc: Self.stamp(identities.randomElement(using: &random)!, UInt64(round + 1)), fields: fields)
+                    return Change(
+                        table: table, id: RowID(unchecked: id), op: Int.random(in: 0..<5, using: &random) == 0 ? .delete : .upsert,
+                        hlc: Self.stamp(identities.randomElement(using: &random)!, UInt64(round + 1)), fields: fields)
                 }
                 do {
                     try await scene.accept(changes)

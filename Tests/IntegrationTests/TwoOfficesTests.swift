@@ -5,6 +5,7 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Central
 
 /// Two offices and one central over real HTTP, real libcurl and real SQLite files.
@@ -32,8 +33,9 @@ import Testing
             #expect(second.recordsPulled >= 1)
             #expect(try office.replica.projects().first?.status == "appraised_centrally")
             // A rebuilt replica (a new chain from the centre's position) pulls everything back.
-            let fresh = try OfficeFixture.attach(replicaPath: office.directory.file("fresh.sqlite"), office: "86", central: central,
-                                                 tokenPath: office.directory.file("office.token"))
+            let fresh = try OfficeFixture.attach(
+                replicaPath: office.directory.file("fresh.sqlite"), office: "86", central: central,
+                tokenPath: office.directory.file("office.token"))
             let state = try await fresh.engine.client.officeState()
             _ = try fresh.replica.rebaseChain(centralSequence: state.lastSequence, centralHash: state.lastHash)
             try await fresh.engine.runCycle()
@@ -51,7 +53,9 @@ import Testing
             let acknowledged = try #require(try central.store.offices().first { $0.code == code }).lastSequence.rawValue
 
             func pages(own: (since: Int64, through: Int64)?) throws -> (pages: Int, records: [PulledRecord]) {
-                var cursor = PullCursor.start, pages = 0, records: [PulledRecord] = []
+                var cursor = PullCursor.start
+                var pages = 0
+                var records: [PulledRecord] = []
                 while true {
                     let page = try central.store.page(for: code, after: cursor, limit: 20, own: own)
                     #expect(page.records.count <= 20)
@@ -150,10 +154,11 @@ import Testing
             let office = try OfficeFixture(office: "96", central: central)
             let other = try DatabaseQueue(path: office.replica.path)
             try await other.write { db in
-                try db.execute(sql: """
-                    INSERT INTO plan_line(id, office, year, fund_source, amount, note)
-                    VALUES ('01a220b8-0000-7000-8000-0000000000aa', '96', 2025, 'national', 1500000000, 'nhập từ phần mềm kế toán')
-                    """)
+                try db.execute(
+                    sql: """
+                        INSERT INTO plan_line(id, office, year, fund_source, amount, note)
+                        VALUES ('01a220b8-0000-7000-8000-0000000000aa', '96', 2025, 'national', 1500000000, 'nhập từ phần mềm kế toán')
+                        """)
             }
             try other.close()
             let report = try await office.engine.runCycle()

@@ -18,8 +18,10 @@ import Transport
             let token = try central.addOffice("79")
             let body = try Data(contentsOf: Self.folder.appendingPathComponent("push-v1.json"))
             func push() async throws -> HTTPResponse {
-                try await HTTPClient().send(HTTPRequest(method: "POST", url: central.url + "/v1/changesets",
-                                                        headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")], body: body))
+                try await HTTPClient().send(
+                    HTTPRequest(
+                        method: "POST", url: central.url + "/v1/changesets",
+                        headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")], body: body))
             }
             let first = try await push()
             #expect(first.status == 200, "\(String(decoding: first.body, as: UTF8.self))")
@@ -40,9 +42,11 @@ import Transport
             _ = try office.replica.applyPulledPage(page)
             #expect(try office.replica.projects().map(\.code) == ["HCM-2025-01"])
             let (plan, conflicts, total) = try await office.replica.database.read { db in
-                (try Int64.fetchOne(db, sql: "SELECT sum(amount) FROM plan_line"),
-                 try String.fetchAll(db, sql: "SELECT rule FROM conflict"),
-                 try Int64.fetchOne(db, sql: "SELECT plan_amount FROM province_total WHERE province = '79' AND year = 2025"))
+                (
+                    try Int64.fetchOne(db, sql: "SELECT sum(amount) FROM plan_line"),
+                    try String.fetchAll(db, sql: "SELECT rule FROM conflict"),
+                    try Int64.fetchOne(db, sql: "SELECT plan_amount FROM province_total WHERE province = '79' AND year = 2025")
+                )
             }
             #expect(plan == 12_000_000_000)
             #expect(conflicts == ["ownership"])

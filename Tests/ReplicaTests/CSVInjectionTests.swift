@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
-import Testing
-@testable import Replica
 import SyncCore
 import SyncTesting
+import Testing
+
+@testable import Replica
 
 /// `promo-sync export` writes files offices open in spreadsheets: text a spreadsheet would run as
 /// a formula is written with a leading `'`, numbers are not, and `import` reads the file back to
@@ -20,8 +21,10 @@ import SyncTesting
             ("P-6", "'=already quoted", "-5", "Dự án thường"),
         ]
         for p in projects {
-            try replica.addProject(NewProject(code: p.code, name: p.name, category: "MH_TRINHDIEN", fundSource: .local, beneficiary: p.beneficiary,
-                                              year: 2025, totalCost: 4_000_000, requestedSupport: 1_000_000, commune: p.commune))
+            try replica.addProject(
+                NewProject(
+                    code: p.code, name: p.name, category: "MH_TRINHDIEN", fundSource: .local, beneficiary: p.beneficiary,
+                    year: 2025, totalCost: 4_000_000, requestedSupport: 1_000_000, commune: p.commune))
             try replica.approveLocally(p.code)
         }
         let notes = ["\tKế hoạch", "\rghi chú", "=1+1", "+x", "@x", "-x"]
@@ -29,16 +32,20 @@ import SyncTesting
             try replica.addPlanLine(year: 2024 + i / 2, fundSource: i % 2 == 0 ? .local : .national, amount: 1_000_000 * Int64(i + 1), note: note)
         }
         for (i, voucher) in ["=KB-1", "@KB-2", "-KB-3", "+KB-4", "\tKB-5", "KB-6"].enumerated() {
-            try replica.addDisbursement(NewDisbursement(project: i % 2 == 0 ? "=A1" : "P-2", kind: .payment, amount: 100_000,
-                                                        voucher: voucher, paidOn: "2025-03-0\(i + 1)"))
+            try replica.addDisbursement(
+                NewDisbursement(
+                    project: i % 2 == 0 ? "=A1" : "P-2", kind: .payment, amount: 100_000,
+                    voucher: voucher, paidOn: "2025-03-0\(i + 1)"))
         }
     }
 
     typealias ProjectKey = [String?]
     func projectRows(_ replica: Replica) throws -> [ProjectKey] {
         try replica.projects().map {
-            [$0.code, $0.name, $0.category, $0.fundSource, $0.beneficiary, String($0.year), String($0.totalCost), String($0.requestedSupport),
-             $0.status, $0.commune, $0.counterpartFunds.map(String.init)]
+            [
+                $0.code, $0.name, $0.category, $0.fundSource, $0.beneficiary, String($0.year), String($0.totalCost), String($0.requestedSupport),
+                $0.status, $0.commune, $0.counterpartFunds.map(String.init),
+            ]
         }.sorted { $0.map { $0 ?? "" }.lexicographicallyPrecedes($1.map { $0 ?? "" }) }
     }
 
@@ -48,8 +55,10 @@ import SyncTesting
 
     func ledgerRows(_ replica: Replica) throws -> [[String]] {
         try replica.database.read { db in
-            try Row.fetchAll(db, sql: "SELECT p.code, d.kind, d.amount, d.voucher, d.paid_on FROM disbursement d JOIN project p ON p.id = d.project_id ORDER BY d.voucher")
-                .map { [$0["code"], $0["kind"], String($0["amount"] as Int64), $0["voucher"], $0["paid_on"]] }
+            try Row.fetchAll(
+                db, sql: "SELECT p.code, d.kind, d.amount, d.voucher, d.paid_on FROM disbursement d JOIN project p ON p.id = d.project_id ORDER BY d.voucher"
+            )
+            .map { [$0["code"], $0["kind"], String($0["amount"] as Int64), $0["voucher"], $0["paid_on"]] }
         }
     }
 
@@ -79,8 +88,10 @@ import SyncTesting
     }
 
     @Test func exportThenImportIntoAnotherReplicaGivesTheSameRows() throws {
-        let dirA = try TemporaryDirectory(), dirB = try TemporaryDirectory()
-        let a = try makeReplica(dirA), b = try makeReplica(dirB)
+        let dirA = try TemporaryDirectory()
+        let dirB = try TemporaryDirectory()
+        let a = try makeReplica(dirA)
+        let b = try makeReplica(dirB)
         try fillWithFormulas(a)
         let files = try [ImportReport.Kind.projects, .plan, .disbursements].map { ($0, try a.exportCSV($0)) }
         for (kind, text) in files {
@@ -103,16 +114,19 @@ import SyncTesting
     @Test func aNegativeAmountStaysANumber() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        try replica.addProject(NewProject(code: "P-1", name: "Dự án", category: "MH_TRINHDIEN", fundSource: .local,
-                                          year: 2025, totalCost: 4_000_000, requestedSupport: 1_000_000))
+        try replica.addProject(
+            NewProject(
+                code: "P-1", name: "Dự án", category: "MH_TRINHDIEN", fundSource: .local,
+                year: 2025, totalCost: 4_000_000, requestedSupport: 1_000_000))
         try replica.approveLocally("P-1")
         try replica.addDisbursement(NewDisbursement(project: "P-1", kind: .payment, amount: 900_000, voucher: "KB-1", paidOn: "2025-03-01"))
         // A settlement adjustment carries its own sign: one that gives money back is negative.
         try replica.database.write { db in
-            try db.execute(sql: """
-                INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on)
-                SELECT ?, office, id, 'settlement_adjustment', -250000, '-KB-2', '2025-04-01' FROM project WHERE code = 'P-1'
-                """, arguments: [RowID.make().rawValue])
+            try db.execute(
+                sql: """
+                    INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on)
+                    SELECT ?, office, id, 'settlement_adjustment', -250000, '-KB-2', '2025-04-01' FROM project WHERE code = 'P-1'
+                    """, arguments: [RowID.make().rawValue])
         }
         let lines = try replica.exportCSV(.disbursements).split(separator: "\n")
         #expect(lines.last == "P-1,settlement_adjustment,-250000,'-KB-2,2025-04-01")

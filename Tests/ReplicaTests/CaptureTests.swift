@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
-import Testing
-@testable import Replica
 import SyncCore
 import SyncTesting
+import Testing
+
+@testable import Replica
 
 func makeReplica(_ dir: TemporaryDirectory, office: String = "79") throws -> Replica {
     try Replica.create(
@@ -20,8 +21,9 @@ func outbox(_ replica: Replica) throws -> [(tbl: Int, id: String, op: Int, cols:
 }
 
 func sampleProject(_ code: String = "KC-01") -> NewProject {
-    NewProject(code: code, name: "Mô hình máy sấy nông sản", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
-               totalCost: 1_000_000_000, requestedSupport: 300_000_000)
+    NewProject(
+        code: code, name: "Mô hình máy sấy nông sản", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
+        totalCost: 1_000_000_000, requestedSupport: 300_000_000)
 }
 
 @Suite struct CaptureTests {
@@ -29,10 +31,12 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
         let counts = try replica.database.read { db in
-            (try Int.fetchOne(db, sql: "SELECT count(*) FROM province")!,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM former_province")!,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM activity_category")!,
-             try String.fetchOne(db, sql: "SELECT region FROM province WHERE code = '96'")!)
+            (
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM province")!,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM former_province")!,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM activity_category")!,
+                try String.fetchOne(db, sql: "SELECT region FROM province WHERE code = '96'")!
+            )
         }
         #expect(counts.0 == 34 && counts.1 == 63 && counts.2 == 11 && counts.3 == "south")
         #expect(try replica.database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
@@ -82,12 +86,13 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
         try replica.approveLocally("KC-01")
         // Put the ledger's update trigger back as v4 left it, comparing every column.
         try replica.database.write { db in
-            try db.execute(sql: """
-                DELETE FROM grdb_migrations WHERE identifier = 'v5-append-only-capture';
-                DROP TRIGGER _sync_disbursement_update;
-                CREATE TRIGGER _sync_disbursement_update AFTER UPDATE ON disbursement
-                BEGIN INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (3, NEW.id, 2, (OLD.amount IS NOT NEW.amount) << 3); END;
-                """)
+            try db.execute(
+                sql: """
+                    DELETE FROM grdb_migrations WHERE identifier = 'v5-append-only-capture';
+                    DROP TRIGGER _sync_disbursement_update;
+                    CREATE TRIGGER _sync_disbursement_update AFTER UPDATE ON disbursement
+                    BEGIN INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (3, NEW.id, 2, (OLD.amount IS NOT NEW.amount) << 3); END;
+                    """)
         }
         let pending = try replica.pendingSummary().changes
         try replica.database.close()
@@ -116,10 +121,11 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
         // A separate connection that knows nothing of promo-sync, as another program would open it.
         let other = try DatabaseQueue(path: replica.path)
         try other.write { db in
-            try db.execute(sql: """
-                INSERT INTO plan_line(id, office, year, fund_source, amount, note)
-                VALUES ('01a220b8-0000-7000-8000-000000000001', '79', 2025, 'local', 5000000000, 'từ chương trình khác')
-                """)
+            try db.execute(
+                sql: """
+                    INSERT INTO plan_line(id, office, year, fund_source, amount, note)
+                    VALUES ('01a220b8-0000-7000-8000-000000000001', '79', 2025, 'local', 5000000000, 'từ chương trình khác')
+                    """)
         }
         try other.close()
         let entries = try outbox(replica)
@@ -129,14 +135,18 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
     @Test func aWriteByTheSqlite3ShellIsCaptured() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        let shell = try #require(["/usr/bin/sqlite3", "/bin/sqlite3"].first { FileManager.default.isExecutableFile(atPath: $0) },
-                                 "the sqlite3 shell is needed (make setup installs it)")
+        let shell = try #require(
+            ["/usr/bin/sqlite3", "/bin/sqlite3"].first { FileManager.default.isExecutableFile(atPath: $0) },
+            "the sqlite3 shell is needed (make setup installs it)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: shell)
-        process.arguments = [replica.path, """
+        process.arguments = [
+            replica.path,
+            """
             INSERT INTO plan_line(id, office, year, fund_source, amount) VALUES ('01a220b8-0000-7000-8000-000000000002', '79', 2025, 'national', 7);
             UPDATE plan_line SET amount = 8 WHERE id = '01a220b8-0000-7000-8000-000000000002';
-            """]
+            """,
+        ]
         try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)

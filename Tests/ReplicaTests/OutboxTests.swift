@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
-import Testing
-@testable import Replica
 import SyncCore
 import SyncTesting
+import Testing
+
+@testable import Replica
 
 @Suite struct OutboxTests {
     @Test func changesetsCoalescePerRowAndAreResentUntilAcknowledged() throws {
@@ -91,21 +92,24 @@ import SyncTesting
         try replica.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: nil)
         // Put the file back as v3 left it: the guard table, and the guarded trigger v3 shipped.
         try replica.database.write { db in
-            try db.execute(sql: """
-                DELETE FROM grdb_migrations WHERE identifier = 'v4-unguarded-capture';
-                CREATE TABLE _sync_guard (applying INTEGER NOT NULL);
-                INSERT INTO _sync_guard(applying) VALUES (0);
-                DROP TRIGGER _sync_plan_line_insert;
-                CREATE TRIGGER _sync_plan_line_insert AFTER INSERT ON plan_line WHEN (SELECT applying FROM _sync_guard) = 0
-                BEGIN INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (1, NEW.id, 1, -1); END;
-                """)
+            try db.execute(
+                sql: """
+                    DELETE FROM grdb_migrations WHERE identifier = 'v4-unguarded-capture';
+                    CREATE TABLE _sync_guard (applying INTEGER NOT NULL);
+                    INSERT INTO _sync_guard(applying) VALUES (0);
+                    DROP TRIGGER _sync_plan_line_insert;
+                    CREATE TRIGGER _sync_plan_line_insert AFTER INSERT ON plan_line WHEN (SELECT applying FROM _sync_guard) = 0
+                    BEGIN INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (1, NEW.id, 1, -1); END;
+                    """)
         }
         try replica.database.close()
 
         let upgraded = try Replica.open(at: path)
         let (guardTables, guardedTriggers) = try upgraded.database.read { db in
-            (try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_schema WHERE name = '_sync_guard'") ?? -1,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND sql LIKE '%_sync_guard%'") ?? -1)
+            (
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_schema WHERE name = '_sync_guard'") ?? -1,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND sql LIKE '%_sync_guard%'") ?? -1
+            )
         }
         #expect(guardTables == 0 && guardedTriggers == 0)
         #expect(try upgraded.pendingSummary().changes == 1)

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-@testable import Replica
 import SyncCore
 import SyncTesting
+import Testing
+
+@testable import Replica
 
 /// `Replica.checkPermissions(at:)`, which every promo-sync command runs before opening the
 /// replica: real files and folders with the modes set on them.
@@ -23,16 +24,17 @@ import SyncTesting
         try replica.checkPermissions()
     }
 
-    @Test(arguments: [
-        ("replica.sqlite", 0o644, "the replica", "can be read by other users (mode 644)", "chmod 600"),
-        ("replica.sqlite", 0o660, "the replica", "can be written by other users (mode 660)", "chmod 600"),
-        ("replica.sqlite", 0o606, "the replica", "can be read or written by other users (mode 606)", "chmod 600"),
-        ("replica.sqlite-wal", 0o666, "the replica's write-ahead log", "can be read or written by other users (mode 666)", "chmod 600"),
-        ("replica.sqlite-shm", 0o644, "the replica's shared-memory file", "can be read by other users (mode 644)", "chmod 600"),
-        ("", 0o777, "the data folder", "can be written by other users (mode 777)", "chmod go-w"),
-        ("", 0o775, "the data folder", "can be written by other users (mode 775)", "chmod go-w"),
-        ("", 0o1777, "the data folder", "can be written by other users (mode 1777)", "chmod go-w"),
-    ] as [(String, Int, String, String, String)])
+    @Test(
+        arguments: [
+            ("replica.sqlite", 0o644, "the replica", "can be read by other users (mode 644)", "chmod 600"),
+            ("replica.sqlite", 0o660, "the replica", "can be written by other users (mode 660)", "chmod 600"),
+            ("replica.sqlite", 0o606, "the replica", "can be read or written by other users (mode 606)", "chmod 600"),
+            ("replica.sqlite-wal", 0o666, "the replica's write-ahead log", "can be read or written by other users (mode 666)", "chmod 600"),
+            ("replica.sqlite-shm", 0o644, "the replica's shared-memory file", "can be read by other users (mode 644)", "chmod 600"),
+            ("", 0o777, "the data folder", "can be written by other users (mode 777)", "chmod go-w"),
+            ("", 0o775, "the data folder", "can be written by other users (mode 775)", "chmod go-w"),
+            ("", 0o1777, "the data folder", "can be written by other users (mode 1777)", "chmod go-w"),
+        ] as [(String, Int, String, String, String)])
     func anUnsafeModeIsRefusedWithTheFileAndTheChmod(file: String, mode: Int, name: String, says: String, chmod: String) throws {
         let dir = try TemporaryDirectory()
         let path = dir.file(Replica.fileName)

@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
-import Testing
-@testable import Replica
 import SyncCore
 import SyncTesting
+import Testing
+
+@testable import Replica
 
 /// A captured write must not make SQLite keep a statement journal (Schema `v6`): that journal
 /// copied every page a write touched, half of capture's cost (docs/BENCHMARKS.md, ninth round).
@@ -36,8 +37,9 @@ import SyncTesting
                     #expect(aborts.isEmpty, "\(sql) can abort halfway: \(aborts)")
                 }
                 // The triggers call no function (any function may fail, and so needs the journal).
-                let triggers = try String.fetchAll(db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? AND name NOT LIKE '%id_immutable'",
-                                                   arguments: [table.rawValue])
+                let triggers = try String.fetchAll(
+                    db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? AND name NOT LIKE '%id_immutable'",
+                    arguments: [table.rawValue])
                 #expect(triggers.count == 3)
                 for sql in triggers {
                     let body = sql.replacingOccurrences(of: "_sync_outbox(", with: "").replacingOccurrences(of: "VALUES (", with: "")
@@ -71,15 +73,18 @@ import SyncTesting
             let queue = try DatabaseQueue(path: path)
             try Schema.migrator().migrate(queue, upTo: "v5-append-only-capture")
             try queue.write { db in
-                try Replica.recordNewReplica(db, settings: ReplicaSettings(
-                    office: try OfficeCode("79"), centralURL: "http://127.0.0.1:1", tokenFile: dir.file("token")))
-                try db.execute(sql: """
-                    INSERT INTO project(id, office, province, code, name, category, fund_source, year, total_cost, requested_support, status, commune)
-                    VALUES ('01a220b8-0000-7000-8000-000000000001', '79', '79', 'KC-01', 'Máy sấy', 'MH_TRINHDIEN', 'local', 2025, 1000, 300, 'draft', 'Xã A');
-                    INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on)
-                    VALUES ('01a220b8-0000-7000-8000-000000000002', '79', '01a220b8-0000-7000-8000-000000000001', 'advance', 100, NULL, '2025-03-01');
-                    UPDATE project SET name = 'Máy sấy nông sản';
-                    """)
+                try Replica.recordNewReplica(
+                    db,
+                    settings: ReplicaSettings(
+                        office: try OfficeCode("79"), centralURL: "http://127.0.0.1:1", tokenFile: dir.file("token")))
+                try db.execute(
+                    sql: """
+                        INSERT INTO project(id, office, province, code, name, category, fund_source, year, total_cost, requested_support, status, commune)
+                        VALUES ('01a220b8-0000-7000-8000-000000000001', '79', '79', 'KC-01', 'Máy sấy', 'MH_TRINHDIEN', 'local', 2025, 1000, 300, 'draft', 'Xã A');
+                        INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on)
+                        VALUES ('01a220b8-0000-7000-8000-000000000002', '79', '01a220b8-0000-7000-8000-000000000001', 'advance', 100, NULL, '2025-03-01');
+                        UPDATE project SET name = 'Máy sấy nông sản';
+                        """)
             }
             try queue.close()
         }
@@ -90,7 +95,8 @@ import SyncTesting
                 lines += try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? ORDER BY name", arguments: [table])
                     .map { "\(table) index \($0)" }
                 lines += try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY id").map { "\(table) row \($0)" }
-                lines.append("\(table) strict \(try Bool.fetchOne(db, sql: "SELECT strict FROM pragma_table_list WHERE name = ?", arguments: [table]) ?? false)")
+                lines.append(
+                    "\(table) strict \(try Bool.fetchOne(db, sql: "SELECT strict FROM pragma_table_list WHERE name = ?", arguments: [table]) ?? false)")
             }
             lines += try Row.fetchAll(db, sql: "SELECT seq, tbl, row_id, op, cols FROM _sync_outbox ORDER BY seq").map { "outbox \($0)" }
             return lines
@@ -112,9 +118,13 @@ import SyncTesting
         let connection = try DatabaseQueue(path: path)
         try connection.writeWithoutTransaction { db in
             try db.execute(sql: "BEGIN")
-            try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount) VALUES ('01a220b8-0000-7000-8000-0000000000aa', '79', 2026, 'local', 1)")
+            try db.execute(
+                sql: "INSERT INTO plan_line(id, office, year, fund_source, amount) VALUES ('01a220b8-0000-7000-8000-0000000000aa', '79', 2026, 'local', 1)")
             #expect(throws: DatabaseError.self) {
-                try db.execute(sql: "INSERT INTO plan_line(id, office, year, fund_source, amount) VALUES ('01a220b8-0000-7000-8000-0000000000ab', '79', 2026, 'local', NULL)")
+                try db.execute(
+                    sql:
+                        "INSERT INTO plan_line(id, office, year, fund_source, amount) VALUES ('01a220b8-0000-7000-8000-0000000000ab', '79', 2026, 'local', NULL)"
+                )
             }
             #expect(!db.isInsideTransaction)
         }

@@ -1,7 +1,8 @@
+import GRDB
 import SyncCore
 import SyncTesting
-import GRDB
 import Testing
+
 @testable import Replica
 
 /// Regression (reliability campaign, full disk): a full or read-only disk was a permanent error,

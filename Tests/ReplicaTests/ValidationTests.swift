@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-@testable import Replica
 import SyncCore
 import SyncTesting
+import Testing
+
+@testable import Replica
 
 @Suite struct ValidationTests {
     @Test func projectInputIsChecked() throws {
@@ -11,16 +12,21 @@ import SyncTesting
         var p = sampleProject()
         p.category = "NOPE"
         #expect(try message { try replica.addProject(p) }.contains("unknown activity category 'NOPE'"))
-        p = sampleProject(); p.requestedSupport = -5
+        p = sampleProject()
+        p.requestedSupport = -5
         #expect(try message { try replica.addProject(p) }.contains("must be more than 0"))
-        p = sampleProject(); p.requestedSupport = p.totalCost + 1
+        p = sampleProject()
+        p.requestedSupport = p.totalCost + 1
         #expect(try message { try replica.addProject(p) }.contains("more than the total cost"))
-        p = sampleProject(); p.province = "99"
+        p = sampleProject()
+        p.province = "99"
         #expect(try message { try replica.addProject(p) }.contains("is not a province code"))
-        p = sampleProject(); p.year = 1990
+        p = sampleProject()
+        p.year = 1990
         #expect(try message { try replica.addProject(p) }.contains("out of range"))
         // A former province (77, merged into 79) is accepted on historic records.
-        p = sampleProject("KC-77"); p.province = "77"
+        p = sampleProject("KC-77")
+        p.province = "77"
         _ = try replica.addProject(p)
         _ = try replica.addProject(sampleProject("KC-02"))
         #expect(try message { try replica.addProject(sampleProject("KC-02")) }.contains("already used"))
@@ -33,21 +39,26 @@ import SyncTesting
         try replica.addProject(sampleProject())  // requested 300 m; approved locally with no amount, so 300 m is the limit
         try replica.approveLocally("KC-01")
         try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 200_000_000, voucher: "KB-1", paidOn: "2025-03-01"))
-        #expect(try message {
-            try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 100_000_001, voucher: "KB-2", paidOn: "2025-04-01"))
-        }.contains("past its requested support"))
-        #expect(try message {
-            try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 1, voucher: "KB-1", paidOn: "2025-04-01"))
-        }.contains("already recorded"))
-        #expect(try message {
-            try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 1, voucher: nil, paidOn: "2025-02-30"))
-        }.contains("not a date"))
-        #expect(try message {
-            try replica.addDisbursement(NewDisbursement(project: "nope", kind: .payment, amount: 1, voucher: nil, paidOn: "2025-02-03"))
-        }.contains("no project"))
-        #expect(try message {
-            try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 0, voucher: nil, paidOn: "2025-02-03"))
-        }.contains("more than 0"))
+        #expect(
+            try message {
+                try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 100_000_001, voucher: "KB-2", paidOn: "2025-04-01"))
+            }.contains("past its requested support"))
+        #expect(
+            try message {
+                try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 1, voucher: "KB-1", paidOn: "2025-04-01"))
+            }.contains("already recorded"))
+        #expect(
+            try message {
+                try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 1, voucher: nil, paidOn: "2025-02-30"))
+            }.contains("not a date"))
+        #expect(
+            try message {
+                try replica.addDisbursement(NewDisbursement(project: "nope", kind: .payment, amount: 1, voucher: nil, paidOn: "2025-02-03"))
+            }.contains("no project"))
+        #expect(
+            try message {
+                try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 0, voucher: nil, paidOn: "2025-02-03"))
+            }.contains("more than 0"))
         // A recovery frees room for a later payment.
         try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .recovery, amount: 50_000_000, voucher: "KB-3", paidOn: "2025-05-01"))
         try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 150_000_000, voucher: "KB-4", paidOn: "2025-06-01"))

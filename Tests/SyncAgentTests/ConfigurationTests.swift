@@ -2,8 +2,9 @@ import Foundation
 import Replica
 import SyncCore
 import SyncTesting
-import Transport
 import Testing
+import Transport
+
 @testable import Central
 @testable import SyncAgent
 
@@ -76,8 +77,9 @@ func repositoryFile(_ relative: String) -> String {
         }
         #expect(try failure("[server]\ntls_certificate = \"\(certificate)\"\n").contains("server.tls_certificate and server.tls_key go together"))
         #expect(try failure("[server]\ntls_client_ca = \"\(certificate)\"\n").contains("server.tls_client_ca needs server.tls_certificate and server.tls_key"))
-        #expect(try failure("[server]\ntls_certificate = \"\(certificate)\"\ntls_key = \"/nonexistent/key.pem\"\n")
-            .contains("server.tls_key names /nonexistent/key.pem, which cannot be read"))
+        #expect(
+            try failure("[server]\ntls_certificate = \"\(certificate)\"\ntls_key = \"/nonexistent/key.pem\"\n")
+                .contains("server.tls_key names /nonexistent/key.pem, which cannot be read"))
         #expect(try failure("[server]\nport = 70000\n").contains("server.port must be between 0 and 65535"))
         #expect(try failure("[limits]\nmax_body_bytes = 10\n").contains("limits.max_body_bytes must be between 1024"))
         #expect(try failure("[server]\nhots = \"0.0.0.0\"\n").contains("unknown setting server.hots"))
@@ -204,8 +206,10 @@ func repositoryFile(_ relative: String) -> String {
         #expect(FilePermissions.mode(at: dir.file("backup.sqlite")) == 0o600)
         try CentralStore.checkPermissions(at: path)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        for (target, mode, name, chmod) in [(path, 0o644, "the central store", "chmod 600"), (path, 0o660, "the central store", "chmod 600"),
-                                            (dir.path, 0o777, "the data folder", "chmod go-w"), (dir.path, 0o770, "the data folder", "chmod go-w")] {
+        for (target, mode, name, chmod) in [
+            (path, 0o644, "the central store", "chmod 600"), (path, 0o660, "the central store", "chmod 600"),
+            (dir.path, 0o777, "the data folder", "chmod go-w"), (dir.path, 0o770, "the data folder", "chmod go-w"),
+        ] {
             try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: target)
             let error = #expect(throws: CentralError.self) { try CentralStore.checkPermissions(at: path) }
             #expect(error?.code == .unsafePermissions)

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Logging
 import Replica
@@ -8,8 +5,13 @@ import ServiceLifecycle
 import SyncCore
 import SyncTesting
 import Testing
-@testable import SyncAgent
 import Transport
+
+@testable import SyncAgent
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct DaemonTests {
     @Test func notifyMessagesReachTheSocket() throws {
@@ -80,7 +82,10 @@ import Transport
             // Another program (the sqlite3 shell) commits a row.
             let shell = Process()
             shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-            shell.arguments = [office.replica.path, "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES ('\(RowID.make().rawValue)', '82', 2025, 'local', 1000, NULL)"]
+            shell.arguments = [
+                office.replica.path,
+                "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES ('\(RowID.make().rawValue)', '82', 2025, 'local', 1000, NULL)",
+            ]
             try shell.run()
             shell.waitUntilExit()
             try await waitUntil {

@@ -1,8 +1,9 @@
 import Foundation
-@testable import Replica
 import SyncCore
 import SyncTesting
 import Testing
+
+@testable import Replica
 @testable import SyncAgent
 
 @Suite struct StatusReportTests {
@@ -114,8 +115,11 @@ import Testing
         #expect(lines.contains("pending:       12 changes in 1 unacknowledged changesets, oldest 1200 s"))
         #expect(lines.contains("centre:        unreachable since \(Timestamps.format(now - 20 * 60))"))
         #expect(lines.contains("last verify:   never"))
-        #expect(Array(lines.suffix(2)) == ["last error:    cannot reach the centre at http://127.0.0.1:1",
-                                           "  hint: Check the link; the daemon retries by itself."])
+        #expect(
+            Array(lines.suffix(2)) == [
+                "last error:    cannot reach the centre at http://127.0.0.1:1",
+                "  hint: Check the link; the daemon retries by itself.",
+            ])
     }
 
     @Test func aDeadDaemonIsReportedNotRunning() throws {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SyncCore
 
 /// OWASP "CSV Injection": text an export writes must not be evaluated by a spreadsheet, and an

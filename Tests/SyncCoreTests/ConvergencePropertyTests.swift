@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SyncCore
 
 /// Three offices and the centre write concurrently; the centre receives the same changes in
@@ -19,31 +20,44 @@ import Testing
                 ms += 1 + rng.next() % 2  // a writer never stamps two changes alike
                 return HLCTimestamp(milliseconds: ms, counter: UInt16(rng.next() % 2), node: node)
             }
-            var changes = [Change(table: .project, id: project, op: .upsert, hlc: next(office), fields: [
-                "office": .text(office), "province": .text(office), "code": .text("P"), "name": .text("n"), "category": .text("CDS"),
-                "fund_source": .text(fund.rawValue), "beneficiary": .null, "year": .integer(2025), "total_cost": .integer(3_000),
-                "requested_support": .integer(Int64(rng.next() % 1_000 + 1)), "approved_support": .null,
-                "status": .text(ProjectStatus.allCases[Int(rng.next() % 4)].rawValue),
-            ])]
+            var changes = [
+                Change(
+                    table: .project, id: project, op: .upsert, hlc: next(office),
+                    fields: [
+                        "office": .text(office), "province": .text(office), "code": .text("P"), "name": .text("n"), "category": .text("CDS"),
+                        "fund_source": .text(fund.rawValue), "beneficiary": .null, "year": .integer(2025), "total_cost": .integer(3_000),
+                        "requested_support": .integer(Int64(rng.next() % 1_000 + 1)), "approved_support": .null,
+                        "status": .text(ProjectStatus.allCases[Int(rng.next() % 4)].rawValue),
+                    ])
+            ]
             for step in 0..<Int(rng.next() % 12) {
                 let writer = rng.next() % 3 == 0 ? "central" : office
                 switch rng.next() % 4 {
                 case 0:
-                    changes.append(Change(table: .project, id: project, op: .upsert, hlc: next(writer),
-                                          fields: ["status": .text(ProjectStatus.allCases.randomElement(using: &rng)!.rawValue)]))
+                    changes.append(
+                        Change(
+                            table: .project, id: project, op: .upsert, hlc: next(writer),
+                            fields: ["status": .text(ProjectStatus.allCases.randomElement(using: &rng)!.rawValue)]))
                 case 1:
-                    changes.append(Change(table: .project, id: project, op: .upsert, hlc: next(writer),
-                                          fields: ["approved_support": .integer(Int64(rng.next() % 1_000))]))
+                    changes.append(
+                        Change(
+                            table: .project, id: project, op: .upsert, hlc: next(writer),
+                            fields: ["approved_support": .integer(Int64(rng.next() % 1_000))]))
                 case 2:
-                    changes.append(Change(table: .project, id: project, op: .upsert, hlc: next(writer),
-                                          fields: ["requested_support": .integer(Int64(rng.next() % 1_000 + 1)), "name": .text("v\(step)")]))
+                    changes.append(
+                        Change(
+                            table: .project, id: project, op: .upsert, hlc: next(writer),
+                            fields: ["requested_support": .integer(Int64(rng.next() % 1_000 + 1)), "name": .text("v\(step)")]))
                 default:
                     let entry = RowID(unchecked: "01a220b8-0000-7000-8000-2\(n)\(String(format: "%010d", step))")
-                    changes.append(Change(table: .disbursement, id: entry, op: .upsert, hlc: next(office), fields: [
-                        "office": .text(office), "project_id": .text(project.rawValue),
-                        "kind": .text(rng.next() % 5 == 0 ? "recovery" : "payment"), "amount": .integer(Int64(rng.next() % 400 + 1)),
-                        "voucher": .text("V\(rng.next() % 4)"), "paid_on": .text("2025-09-01"),
-                    ]))
+                    changes.append(
+                        Change(
+                            table: .disbursement, id: entry, op: .upsert, hlc: next(office),
+                            fields: [
+                                "office": .text(office), "project_id": .text(project.rawValue),
+                                "kind": .text(rng.next() % 5 == 0 ? "recovery" : "payment"), "amount": .integer(Int64(rng.next() % 400 + 1)),
+                                "voucher": .text("V\(rng.next() % 4)"), "paid_on": .text("2025-09-01"),
+                            ]))
                 }
             }
             out[project.rawValue] = changes

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SyncCore
 
 /// The digests of docs/PROTOCOL.md are part of the protocol: offices and the centre of different

@@ -1,17 +1,23 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import SyncCore
 
 @Suite struct DigestTreeTests {
     static let leaves = [
-        DigestTree.Leaf(table: .planLine, id: "019a0000-0000-7000-8000-000000000001",
-                        fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(-5), "note": .null]),
-        DigestTree.Leaf(table: .planLine, id: "019a0000-0000-7000-8000-000000000002",
-                        fields: ["office": .text("79"), "year": .integer(2024), "fund_source": .text("national"), "amount": .integer(Int64.max),
-                                 "note": .text("Cà Mau \"x\"\n;=")]),
-        DigestTree.Leaf(table: .disbursement, id: "019a0000-0000-7000-8000-000000000003",
-                        fields: ["office": .text("79"), "project_id": .text("p"), "kind": .text("payment"), "amount": .integer(1), "paid_on": .text("2025-06-01")]),
+        DigestTree.Leaf(
+            table: .planLine, id: "019a0000-0000-7000-8000-000000000001",
+            fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(-5), "note": .null]),
+        DigestTree.Leaf(
+            table: .planLine, id: "019a0000-0000-7000-8000-000000000002",
+            fields: [
+                "office": .text("79"), "year": .integer(2024), "fund_source": .text("national"), "amount": .integer(Int64.max),
+                "note": .text("Cà Mau \"x\"\n;="),
+            ]),
+        DigestTree.Leaf(
+            table: .disbursement, id: "019a0000-0000-7000-8000-000000000003",
+            fields: ["office": .text("79"), "project_id": .text("p"), "kind": .text("payment"), "amount": .integer(1), "paid_on": .text("2025-06-01")]),
     ]
 
     /// Offices and the centre of different versions compare trees: the digests are part of the
@@ -55,9 +61,11 @@ import Testing
     /// Row ids are kept as numbers when they are lower-case UUIDs; any other id as its text. Both
     /// must give back exactly the id given and order like the text, or the digests would change.
     @Test func rowIDsOfEveryShapeKeepTheirSpellingAndOrder() {
-        let ids = ["019a0000-0000-7000-8000-000000000001", "ffffffff-ffff-ffff-ffff-ffffffffffff", "00000000-0000-0000-0000-000000000000",
-                   "019A0000-0000-7000-8000-000000000001", "019a0000-0000-7000-8000-00000000000g", "019a0000-0000-7000-8000_000000000001",
-                   "019a0000-0000-7000-8000-0000000000012", "79/2025/local", "", "Cà Mau", "0", "019a"]
+        let ids = [
+            "019a0000-0000-7000-8000-000000000001", "ffffffff-ffff-ffff-ffff-ffffffffffff", "00000000-0000-0000-0000-000000000000",
+            "019A0000-0000-7000-8000-000000000001", "019a0000-0000-7000-8000-00000000000g", "019a0000-0000-7000-8000_000000000001",
+            "019a0000-0000-7000-8000-0000000000012", "79/2025/local", "", "Cà Mau", "0", "019a",
+        ]
         for id in ids { #expect(RowKey(id).text == id, "\(id)") }
         #expect(RowKey(ids[0]) == .uuid(0x019a0000_00007000, 0x80000000_00000001))
         #expect(RowKey(ids[3]) == .text(ids[3]))
@@ -75,7 +83,9 @@ import Testing
             if i % 3 == 0 {
                 leaves.append(.init(table: .disbursement, id: id, fields: ["amount": .integer(Int64(i)), "paid_on": .text("202\(i % 4)-01-0\(1 + i % 9)")]))
             } else {
-                leaves.append(.init(table: .planLine, id: id, fields: ["year": .integer(Int64(2020 + i % 7)), "amount": .integer(Int64(i)), "note": .text("ghi chú \(i)")]))
+                leaves.append(
+                    .init(
+                        table: .planLine, id: id, fields: ["year": .integer(Int64(2020 + i % 7)), "amount": .integer(Int64(i)), "note": .text("ghi chú \(i)")]))
             }
         }
         leaves.append(.init(table: .conflictResolution, id: "019A0000-0000-7000-8000-000000000001", fields: [:]))
@@ -100,7 +110,8 @@ import Testing
     /// A hand-written date with slashes must not add components to the path: the row would then
     /// sit outside the root's digest, and no difference in it would ever be found.
     @Test func aRowWithSlashesInItsDateStaysUnderTheRoot() {
-        let odd = DigestTree.Leaf(table: .disbursement, id: "019a0000-0000-7000-8000-000000000007", fields: ["paid_on": .text("1/2/2025"), "amount": .integer(5)])
+        let odd = DigestTree.Leaf(
+            table: .disbursement, id: "019a0000-0000-7000-8000-000000000007", fields: ["paid_on": .text("1/2/2025"), "amount": .integer(5)])
         let path = DigestTree.leafPath(table: odd.table, id: odd.id, fields: odd.fields)
         #expect(path.split(separator: "/").count == DigestTree.depth)
         #expect(path.hasPrefix("disbursement/1_2_/"))

@@ -49,16 +49,20 @@ import Testing
 
     @Test func writesTheExactTextStoresCompareAgainst() {
         // Stored records are compared by their text: a change of spelling would republish them all.
-        #expect(FieldCoding.encode(["b": .integer(Int64.min), "a": .text("x\"\\\n\r\t\u{1}\u{1F}é/"), "c": .null, "d": .integer(0)])
+        #expect(
+            FieldCoding.encode(["b": .integer(Int64.min), "a": .text("x\"\\\n\r\t\u{1}\u{1F}é/"), "c": .null, "d": .integer(0)])
                 == #"{"a":"x\"\\\n\r\t\u0001\u001fé/","b":-9223372036854775808,"c":null,"d":0}"#)
-        let clock = HLCTimestamp(milliseconds: 0x19a2b3c4d5e, counter: 2, node: "79")
-        #expect(FieldCoding.encode(clocks: ["name": clock, "amount": clock, "note": HLCTimestamp(milliseconds: 1, counter: 0, node: "central")])
+        let clock = HLCTimestamp(milliseconds: 0x19a_2b3c_4d5e, counter: 2, node: "79")
+        #expect(
+            FieldCoding.encode(clocks: ["name": clock, "amount": clock, "note": HLCTimestamp(milliseconds: 1, counter: 0, node: "central")])
                 == #"{"amount":"0019a2b3c4d5e-0002-79","name":"0019a2b3c4d5e-0002-79","note":"0000000000001-0000-central"}"#)
     }
 
     @Test func wholeNumbersAreReadToTheEdgesOfInt64AndNoFurther() throws {
-        let read: [(String, Int64)] = [("0", 0), ("-0", 0), ("7", 7), ("-7", -7), ("9223372036854775807", .max),
-                                       ("-9223372036854775808", .min)]
+        let read: [(String, Int64)] = [
+            ("0", 0), ("-0", 0), ("7", 7), ("-7", -7), ("9223372036854775807", .max),
+            ("-9223372036854775808", .min),
+        ]
         for (text, value) in read {
             #expect(try FieldCoding.decode(#"{"a":\#(text)}"#) == ["a": .integer(value)], "\(text)")
         }

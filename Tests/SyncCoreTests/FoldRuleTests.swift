@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SyncCore
 
 /// One table test per conflict rule, on the pure fold.
@@ -10,12 +11,14 @@ import Testing
     static func hlc(_ ms: UInt64, _ node: String) -> HLCTimestamp { HLCTimestamp(milliseconds: base + ms, counter: 0, node: node) }
 
     static func create(fund: FundSource, status: ProjectStatus = .draft, requested: Int64 = 800, at ms: UInt64 = 1) -> Change {
-        Change(table: .project, id: project, op: .upsert, hlc: hlc(ms, "79"), fields: [
-            "office": .text("79"), "province": .text("79"), "code": .text("P1"), "name": .text("Dự án"),
-            "category": .text("MH_TRINHDIEN"), "fund_source": .text(fund.rawValue), "beneficiary": .null, "year": .integer(2025),
-            "total_cost": .integer(3_000), "requested_support": .integer(requested), "approved_support": .null,
-            "status": .text(status.rawValue),
-        ])
+        Change(
+            table: .project, id: project, op: .upsert, hlc: hlc(ms, "79"),
+            fields: [
+                "office": .text("79"), "province": .text("79"), "code": .text("P1"), "name": .text("Dự án"),
+                "category": .text("MH_TRINHDIEN"), "fund_source": .text(fund.rawValue), "beneficiary": .null, "year": .integer(2025),
+                "total_cost": .integer(3_000), "requested_support": .integer(requested), "approved_support": .null,
+                "status": .text(status.rawValue),
+            ])
     }
 
     static func update(_ fields: [String: FieldValue], at ms: UInt64, by node: String) -> Change {
@@ -23,26 +26,32 @@ import Testing
     }
 
     static func payment(_ n: Int, amount: Int64, voucher: String?, at ms: UInt64, kind: DisbursementKind = .payment) -> Change {
-        Change(table: .disbursement, id: RowID(unchecked: "01a220b8-0000-7000-8000-1000000000\(String(format: "%02d", n))"), op: .upsert,
-               hlc: hlc(ms, "79"), fields: [
+        Change(
+            table: .disbursement, id: RowID(unchecked: "01a220b8-0000-7000-8000-1000000000\(String(format: "%02d", n))"), op: .upsert,
+            hlc: hlc(ms, "79"),
+            fields: [
                 "office": .text("79"), "project_id": .text(project.rawValue), "kind": .text(kind.rawValue), "amount": .integer(amount),
                 "voucher": voucher.map(FieldValue.text) ?? .null, "paid_on": .text("2025-09-01"),
-               ])
+            ])
     }
 
     static func resolution(_ conflict: String, _ choice: ResolutionChoice, by node: String, at ms: UInt64) -> Change {
-        Change(table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: hlc(ms, node), fields: [
-            "office": .text("79"), "conflict_id": .text(conflict), "aggregate_id": .text(project.rawValue),
-            "choice": .text(choice.rawValue), "resolved_by": .text(node), "note": .null,
-        ])
+        Change(
+            table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: hlc(ms, node),
+            fields: [
+                "office": .text("79"), "conflict_id": .text(conflict), "aggregate_id": .text(project.rawValue),
+                "choice": .text(choice.rawValue), "resolved_by": .text(node), "note": .null,
+            ])
     }
 
     func fold(_ changes: [Change]) -> FoldResult { AggregateFold.fold(aggregateID: Self.project.rawValue, changes: changes) }
     func projectRow(_ r: FoldResult) -> MergedRow? { r.rows.first { $0.table == .project }?.state }
 
     @Test func theCentreOwnsANationalProjectsApprovedSupport() {
-        let r = fold([Self.create(fund: .national), Self.update(["approved_support": .integer(500)], at: 2, by: "79"),
-                      Self.update(["approved_support": .integer(400)], at: 3, by: "central")])
+        let r = fold([
+            Self.create(fund: .national), Self.update(["approved_support": .integer(500)], at: 2, by: "79"),
+            Self.update(["approved_support": .integer(400)], at: 3, by: "central"),
+        ])
         #expect(projectRow(r)?.fields["approved_support"] == .integer(400))
         #expect(r.conflicts.map(\.rule) == [.ownership])
         #expect(r.conflicts[0].mine == ["approved_support": .integer(500)] && r.conflicts[0].writer == "79")
@@ -72,9 +81,11 @@ import Testing
     }
 
     @Test func theOfficeOwnsProposalContentEvenAfterApproval() {
-        let r = fold([Self.create(fund: .national, status: .appraisedCentrally),
-                      Self.update(["status": .text("approved"), "approved_support": .integer(500)], at: 2, by: "central"),
-                      Self.update(["requested_support": .integer(900), "name": .text("Mới")], at: 3, by: "79")])
+        let r = fold([
+            Self.create(fund: .national, status: .appraisedCentrally),
+            Self.update(["status": .text("approved"), "approved_support": .integer(500)], at: 2, by: "central"),
+            Self.update(["requested_support": .integer(900), "name": .text("Mới")], at: 3, by: "79"),
+        ])
         #expect(r.conflicts.isEmpty)
         #expect(projectRow(r)?.fields["requested_support"] == .integer(900))
         #expect(projectRow(r)?.fields["status"] == .text("approved"))
@@ -88,11 +99,13 @@ import Testing
 
     @Test func statusMovesFollowTheMachineAndItsOwners() {
         // The office cannot approve a national project; the centre cannot approve before appraisal.
-        let r = fold([Self.create(fund: .national, status: .submittedToCentre),
-                      Self.update(["status": .text("approved")], at: 2, by: "79"),
-                      Self.update(["status": .text("approved")], at: 3, by: "central"),
-                      Self.update(["status": .text("appraised_centrally")], at: 4, by: "central"),
-                      Self.update(["status": .text("approved")], at: 5, by: "central")])
+        let r = fold([
+            Self.create(fund: .national, status: .submittedToCentre),
+            Self.update(["status": .text("approved")], at: 2, by: "79"),
+            Self.update(["status": .text("approved")], at: 3, by: "central"),
+            Self.update(["status": .text("appraised_centrally")], at: 4, by: "central"),
+            Self.update(["status": .text("approved")], at: 5, by: "central"),
+        ])
         #expect(projectRow(r)?.fields["status"] == .text("approved"))
         #expect(r.conflicts.map(\.rule) == [.statusTransition, .statusTransition])
         #expect(Set(r.conflicts.map(\.writer)) == ["79", "central"])
@@ -101,20 +114,27 @@ import Testing
     @Test func concurrentStatusMovesAreDecidedByClockOrder() {
         // The office starts the contract (t=5) while the centre halts the project (t=4): the halt
         // came first, so the contract step is refused and kept as a conflict.
-        let base = [Self.create(fund: .national, status: .appraisedCentrally),
-                    Self.update(["status": .text("approved"), "approved_support": .integer(500)], at: 2, by: "central")]
-        let r = fold(base + [Self.update(["status": .text("contracted")], at: 5, by: "79"),
-                             Self.update(["status": .text("halted")], at: 4, by: "central")])
+        let base = [
+            Self.create(fund: .national, status: .appraisedCentrally),
+            Self.update(["status": .text("approved"), "approved_support": .integer(500)], at: 2, by: "central"),
+        ]
+        let r = fold(
+            base + [
+                Self.update(["status": .text("contracted")], at: 5, by: "79"),
+                Self.update(["status": .text("halted")], at: 4, by: "central"),
+            ])
         #expect(projectRow(r)?.fields["status"] == .text("halted"))
         #expect(r.conflicts.count == 1 && r.conflicts[0].mine["status"] == .text("contracted"))
         #expect(r.conflicts[0].theirs["status"] == .text("halted"))
     }
 
     @Test func paymentsBeyondApprovedSupportAreHeld() {
-        let r = fold([Self.create(fund: .national, status: .appraisedCentrally),
-                      Self.update(["status": .text("approved"), "approved_support": .integer(500)], at: 2, by: "central"),
-                      Self.payment(1, amount: 300, voucher: "A", at: 3), Self.payment(2, amount: 300, voucher: "B", at: 4),
-                      Self.payment(3, amount: 150, voucher: "C", at: 5)])
+        let r = fold([
+            Self.create(fund: .national, status: .appraisedCentrally),
+            Self.update(["status": .text("approved"), "approved_support": .integer(500)], at: 2, by: "central"),
+            Self.payment(1, amount: 300, voucher: "A", at: 3), Self.payment(2, amount: 300, voucher: "B", at: 4),
+            Self.payment(3, amount: 150, voucher: "C", at: 5),
+        ])
         let held = r.rows.filter { $0.table == .disbursement && $0.held }.map(\.id)
         #expect(held == [Self.payment(2, amount: 0, voucher: nil, at: 0).id.rawValue])
         #expect(r.conflicts.map(\.rule) == [.overDisbursement])
@@ -122,15 +142,20 @@ import Testing
     }
 
     @Test func aRecoveryMakesRoomAndTheLimitIsRequestedSupportUntilApproval() {
-        let r = fold([Self.create(fund: .local, status: .approved, requested: 800),
-                      Self.payment(1, amount: 800, voucher: nil, at: 3), Self.payment(2, amount: 100, voucher: nil, at: 4, kind: .recovery),
-                      Self.payment(3, amount: 100, voucher: nil, at: 5), Self.payment(4, amount: 1, voucher: nil, at: 6)])
+        let r = fold([
+            Self.create(fund: .local, status: .approved, requested: 800),
+            Self.payment(1, amount: 800, voucher: nil, at: 3), Self.payment(2, amount: 100, voucher: nil, at: 4, kind: .recovery),
+            Self.payment(3, amount: 100, voucher: nil, at: 5), Self.payment(4, amount: 1, voucher: nil, at: 6),
+        ])
         #expect(r.conflicts.map(\.rule) == [.overDisbursement])
         #expect(r.rows.filter(\.held).count == 1)
     }
 
     @Test func aDuplicateVoucherIsHeld() {
-        let r = fold([Self.create(fund: .local, status: .approved), Self.payment(1, amount: 10, voucher: "KB-1", at: 3), Self.payment(2, amount: 10, voucher: "KB-1", at: 4)])
+        let r = fold([
+            Self.create(fund: .local, status: .approved), Self.payment(1, amount: 10, voucher: "KB-1", at: 3),
+            Self.payment(2, amount: 10, voucher: "KB-1", at: 4),
+        ])
         #expect(r.conflicts.map(\.rule) == [.duplicateVoucher])
         #expect(r.rows.first { $0.held }?.id == Self.payment(2, amount: 0, voucher: nil, at: 0).id.rawValue)
     }
@@ -153,13 +178,17 @@ import Testing
 
     @Test func deleteVersusConcurrentUpdate() {
         // A draft deleted by its office stays deleted; a later edit merges into the tombstone.
-        let r1 = fold([Self.create(fund: .local), Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(2, "79"), fields: [:]),
-                       Self.update(["name": .text("late")], at: 3, by: "79")])
+        let r1 = fold([
+            Self.create(fund: .local), Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(2, "79"), fields: [:]),
+            Self.update(["name": .text("late")], at: 3, by: "79"),
+        ])
         #expect(projectRow(r1)?.isDeleted == true && projectRow(r1)?.fields["name"] == .text("late"))
         #expect(r1.conflicts.isEmpty)
         // A project past draft cannot be deleted: the delete is refused and kept as a conflict.
-        let r2 = fold([Self.create(fund: .local, status: .submitted),
-                       Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(2, "79"), fields: [:])])
+        let r2 = fold([
+            Self.create(fund: .local, status: .submitted),
+            Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(2, "79"), fields: [:]),
+        ])
         #expect(projectRow(r2)?.isDeleted == false)
         #expect(r2.conflicts.map(\.rule) == [.statusTransition])
     }
@@ -184,8 +213,9 @@ import Testing
         byCentre.hlc = Self.hlc(2, "central")
         var forAnotherOffice = Self.payment(2, amount: 700, voucher: "O-1", at: 3)
         forAnotherOffice.fields["office"] = .text("80")
-        let deletedFirst = Change(table: .disbursement, id: Self.payment(3, amount: 0, voucher: nil, at: 0).id, op: .delete,
-                                  hlc: Self.hlc(4, "79"), fields: [:])
+        let deletedFirst = Change(
+            table: .disbursement, id: Self.payment(3, amount: 0, voucher: nil, at: 0).id, op: .delete,
+            hlc: Self.hlc(4, "79"), fields: [:])
         let own = Self.payment(4, amount: 700, voucher: "K-1", at: 5)
         let r = fold([Self.create(fund: .local, status: .approved, requested: 800), byCentre, forAnotherOffice, deletedFirst, own])
         #expect(r.conflicts.map(\.rule) == [.ownership, .ownership, .ledgerAppendOnly])
@@ -198,11 +228,13 @@ import Testing
 
     @Test func eventLogEntriesAreAppendOnlyAndWrittenForTheProjectsOffice() {
         func event(_ n: Int, office: String, at ms: UInt64, by node: String = "79") -> Change {
-            Change(table: .projectEvent, id: RowID(unchecked: "01a220b8-0000-7000-8000-2000000000\(String(format: "%02d", n))"), op: .upsert,
-                   hlc: Self.hlc(ms, node), fields: [
+            Change(
+                table: .projectEvent, id: RowID(unchecked: "01a220b8-0000-7000-8000-2000000000\(String(format: "%02d", n))"), op: .upsert,
+                hlc: Self.hlc(ms, node),
+                fields: [
                     "office": .text(office), "project_id": .text(Self.project.rawValue), "kind": .text("inspection"),
                     "occurred_on": .text("2025-09-01"), "amount": .null, "reference": .null, "note": .null,
-                   ])
+                ])
         }
         let good = event(1, office: "79", at: 2)
         let byCentre = event(2, office: "79", at: 3, by: "central")  // the centre logs for the project's office: fine
@@ -221,15 +253,19 @@ import Testing
         let delete = Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(2, "79"), fields: [:])
         let refused = fold([Self.create(fund: .local, status: .submitted), delete])
         #expect(projectRow(refused)?.isDeleted == false && refused.conflicts.map(\.rule) == [.statusTransition])
-        let accepted = fold([Self.create(fund: .local, status: .submitted), delete,
-                             Self.resolution(refused.conflicts[0].id, .accept, by: "79", at: 3)])
+        let accepted = fold([
+            Self.create(fund: .local, status: .submitted), delete,
+            Self.resolution(refused.conflicts[0].id, .accept, by: "79", at: 3),
+        ])
         #expect(projectRow(accepted)?.isDeleted == true && accepted.conflicts[0].resolution == .accept)
     }
 
     @Test func resolutionsAcceptOrDismissWithTheRightAuthority() {
-        let base = [Self.create(fund: .national, status: .appraisedCentrally),
-                    Self.update(["status": .text("approved"), "approved_support": .integer(500)], at: 2, by: "central"),
-                    Self.payment(1, amount: 600, voucher: "A", at: 3)]
+        let base = [
+            Self.create(fund: .national, status: .appraisedCentrally),
+            Self.update(["status": .text("approved"), "approved_support": .integer(500)], at: 2, by: "central"),
+            Self.payment(1, amount: 600, voucher: "A", at: 3),
+        ]
         let open = fold(base)
         let id = open.conflicts[0].id
         #expect(open.conflicts[0].isOpen)

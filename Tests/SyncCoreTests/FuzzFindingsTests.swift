@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SyncCore
 
 /// Inputs that `make fuzz` found (docs/RELIABILITY.md, "Fuzzing"), each kept here as it broke a
@@ -9,7 +10,8 @@ import Testing
     /// and the `Codable` form (Foundation's reader) refuses, so the two readers disagreed about
     /// what a valid changeset is. (Fuzz/corpus/wire/found-leading-zeros.json)
     @Test func wholeNumbersWithLeadingZerosAreRefused() throws {
-        let found = #"{"changes":[{"fields":{"amount":0000000000023389175},"hlc":"0000000000001-ffff-79","#
+        let found =
+            #"{"changes":[{"fields":{"amount":0000000000023389175},"hlc":"0000000000001-ffff-79","#
             + #""id":"01a220b8-f6ba-7f3d-953c-42fbd3d0fb8d","op":"upsert","table":"plan_line"}],"hash":"h","office":"79","#
             + #""previousHash":"p","sequence":1}"#
         #expect(throws: (any Error).self) { try JSONDecoder().decode(Changeset.self, from: Data(found.utf8)) }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SyncCore
 
 @Suite struct HybridLogicalClockTests {
@@ -32,11 +33,17 @@ import Testing
     @Test func textFormIsZeroPaddedHexAndParsesBack() throws {
         let seed = UInt64.random(in: 1...UInt64.max)
         var generator = SplitMix64(seed: seed)
-        let samples = [HLCTimestamp(milliseconds: 0, counter: 0, node: ""), HLCTimestamp(milliseconds: 0xF_FFFF_FFFF_FFFF, counter: .max, node: "central"),
-                       HLCTimestamp(milliseconds: 1_764_000_000_000, counter: 10, node: "79")]
-            + (0..<200).map { _ in HLCTimestamp(milliseconds: generator.next() >> 12, counter: UInt16.random(in: 0...UInt16.max, using: &generator), node: "Hà Nội") }
+        let samples =
+            [
+                HLCTimestamp(milliseconds: 0, counter: 0, node: ""), HLCTimestamp(milliseconds: 0xF_FFFF_FFFF_FFFF, counter: .max, node: "central"),
+                HLCTimestamp(milliseconds: 1_764_000_000_000, counter: 10, node: "79"),
+            ]
+            + (0..<200).map { _ in
+                HLCTimestamp(milliseconds: generator.next() >> 12, counter: UInt16.random(in: 0...UInt16.max, using: &generator), node: "Hà Nội")
+            }
         for t in samples {
-            let ms = String(t.milliseconds, radix: 16), c = String(t.counter, radix: 16)
+            let ms = String(t.milliseconds, radix: 16)
+            let c = String(t.counter, radix: 16)
             let expected = String(repeating: "0", count: 13 - ms.count) + ms + "-" + String(repeating: "0", count: 4 - c.count) + c + "-" + t.node
             #expect(t.description == expected, "seed \(seed)")
             #expect(try HLCTimestamp(parsing: t.description) == t)
@@ -48,8 +55,10 @@ import Testing
     @Test func textFormSortsLikeTheTimestamps() throws {
         var rng = SplitMix64(seed: 42)
         for _ in 0..<1_000 {
-            let a = HLCTimestamp(milliseconds: rng.next() >> 20, counter: UInt16(truncatingIfNeeded: rng.next()), node: ["79", "80", "central"][Int(rng.next() % 3)])
-            let b = HLCTimestamp(milliseconds: rng.next() >> 20, counter: UInt16(truncatingIfNeeded: rng.next()), node: ["79", "80", "central"][Int(rng.next() % 3)])
+            let a = HLCTimestamp(
+                milliseconds: rng.next() >> 20, counter: UInt16(truncatingIfNeeded: rng.next()), node: ["79", "80", "central"][Int(rng.next() % 3)])
+            let b = HLCTimestamp(
+                milliseconds: rng.next() >> 20, counter: UInt16(truncatingIfNeeded: rng.next()), node: ["79", "80", "central"][Int(rng.next() % 3)])
             #expect((a < b) == (a.description < b.description), "\(a) vs \(b)")
             #expect(try HLCTimestamp(parsing: a.description) == a)
         }

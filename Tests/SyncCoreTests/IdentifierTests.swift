@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SyncCore
 
 @Suite struct IdentifierTests {
@@ -19,7 +20,10 @@ import Testing
         // A fixed generator pins the layout: 6 bytes of milliseconds, version and variant bits, 8-4-4-4-12.
         struct Counting: RandomNumberGenerator {
             var state: UInt64 = 0x0123_4567_89AB_CDEF
-            mutating func next() -> UInt64 { defer { state &+= 0x1111_1111_1111_1111 }; return state }
+            mutating func next() -> UInt64 {
+                defer { state &+= 0x1111_1111_1111_1111 }
+                return state
+            }
         }
         var generator = Counting()
         let id = RowID.make(now: Date(timeIntervalSince1970: 1_700_000_000.123), using: &generator)

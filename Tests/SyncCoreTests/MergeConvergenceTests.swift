@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SyncCore
 
 /// Randomized convergence: the same changes merged in any order, any number of times, give the
@@ -46,10 +47,14 @@ import Testing
     @Test func laterClockWinsPerFieldAndConcurrentFieldsBothSurvive() {
         let id = RowID(unchecked: "01a220b8-f6ba-7f3d-953c-42fbd3d0fb8c")
         var row = MergedRow()
-        row.merge(Change(table: .project, id: id, op: .upsert, hlc: HLCTimestamp(milliseconds: 2, counter: 0, node: "central"),
-                         fields: ["approved_support": .integer(500)]))
-        row.merge(Change(table: .project, id: id, op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"),
-                         fields: ["approved_support": .integer(1), "name": .text("Máy sấy")]))
+        row.merge(
+            Change(
+                table: .project, id: id, op: .upsert, hlc: HLCTimestamp(milliseconds: 2, counter: 0, node: "central"),
+                fields: ["approved_support": .integer(500)]))
+        row.merge(
+            Change(
+                table: .project, id: id, op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"),
+                fields: ["approved_support": .integer(1), "name": .text("Máy sấy")]))
         #expect(row.fields["approved_support"] == .integer(500))
         #expect(row.fields["name"] == .text("Máy sấy"))
     }
@@ -58,8 +63,10 @@ import Testing
         let id = RowID(unchecked: "01a220b8-f6ba-7f3d-953c-42fbd3d0fb8c")
         var row = MergedRow()
         row.merge(Change(table: .project, id: id, op: .delete, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"), fields: [:]))
-        row.merge(Change(table: .project, id: id, op: .upsert, hlc: HLCTimestamp(milliseconds: 2, counter: 0, node: "79"),
-                         fields: ["name": .text("late edit")]))
+        row.merge(
+            Change(
+                table: .project, id: id, op: .upsert, hlc: HLCTimestamp(milliseconds: 2, counter: 0, node: "79"),
+                fields: ["name": .text("late edit")]))
         #expect(row.isDeleted)
         #expect(row.fields["name"] == .text("late edit"))
     }

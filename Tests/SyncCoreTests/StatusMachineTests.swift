@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SyncCore
 
 @Suite struct StatusMachineTests {
@@ -34,8 +35,9 @@ import Testing
         // All 14 × 14 pairs: the listed ones with their owner, every other one forbidden.
         for from in S.allCases {
             for to in S.allCases {
-                #expect(StatusMachine.owner(from: from, to: to, fund: fund) == allowed["\(from.rawValue)>\(to.rawValue)"],
-                        "\(fund) \(from) → \(to)")
+                #expect(
+                    StatusMachine.owner(from: from, to: to, fund: fund) == allowed["\(from.rawValue)>\(to.rawValue)"],
+                    "\(fund) \(from) → \(to)")
             }
         }
         #expect(StatusMachine.transitions(fund).count == expected.count)

@@ -1,12 +1,16 @@
 import Foundation
 import Testing
+
 @testable import SyncCore
 
 @Suite struct TimestampsTests {
     @Test func textIsFoundationsISO8601AndReadsBack() {
         var rng = SplitMix64(seed: 11)
-        let samples = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 951_782_400),  // 2000-02-29
-                       Date(timeIntervalSince1970: 4_102_444_799.999), Date(timeIntervalSince1970: 1_764_369_275.5)]
+        let samples =
+            [
+                Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 951_782_400),  // 2000-02-29
+                Date(timeIntervalSince1970: 4_102_444_799.999), Date(timeIntervalSince1970: 1_764_369_275.5),
+            ]
             + (0..<2_000).map { _ in Date(timeIntervalSince1970: Double(rng.next() % 4_102_444_800) + Double(rng.next() % 1000) / 1000) }
         for date in samples {
             let text = Timestamps.format(date)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SyncCore
 
 /// The bodies of protocol version 1 as files (docs/PROTOCOL.md): `Golden/wire/push-v1.json`, with

@@ -3,6 +3,7 @@ import GzipCodec
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Transport
 
 @Suite struct GzipTests {
@@ -22,9 +23,12 @@ import Testing
             let token = try central.addOffice("79")
             let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
             let changes = (0..<500).map { i in
-                Change(table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: UInt64(i + 1), counter: 0, node: "79"),
-                       fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(Int64(i + 1)),
-                                "note": .text("Kế hoạch khuyến công địa phương năm 2025")])
+                Change(
+                    table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: UInt64(i + 1), counter: 0, node: "79"),
+                    fields: [
+                        "office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(Int64(i + 1)),
+                        "note": .text("Kế hoạch khuyến công địa phương năm 2025"),
+                    ])
             }
             let cs = Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: changes)
             let plain = try JSONEncoder().encode(PushRequest(changeset: cs)).count
@@ -42,9 +46,13 @@ import Testing
         try await withLiveCentral(configure: { $0.maxBodyBytes = 100_000 }) { central in
             let token = try central.addOffice("79")
             func post(_ body: Data, encoding: String) async throws -> Int {
-                try await HTTPClient().send(HTTPRequest(method: "POST", url: central.url + "/v1/changesets", headers: [
-                    ("Authorization", "Bearer \(token)"), ("Content-Type", "application/json"), ("Content-Encoding", encoding),
-                ], body: body)).status
+                try await HTTPClient().send(
+                    HTTPRequest(
+                        method: "POST", url: central.url + "/v1/changesets",
+                        headers: [
+                            ("Authorization", "Bearer \(token)"), ("Content-Type", "application/json"), ("Content-Encoding", encoding),
+                        ], body: body)
+                ).status
             }
             #expect(try await post(Data("{}".utf8), encoding: "br") == 415)
             #expect(try await post(Data("{}".utf8), encoding: "gzip") == 400)

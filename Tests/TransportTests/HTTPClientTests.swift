@@ -1,11 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import SyncCore
 import SyncTesting
 import Testing
+
 @testable import Transport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A TCP socket bound on 127.0.0.1 that listens but never answers: connections queue in the
 /// backlog and the client waits until its timeout.
@@ -86,9 +88,12 @@ final class SilentListener: @unchecked Sendable {
         try await withLiveCentral { central in
             let token = try central.addOffice("80")
             let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
-            let change = Change(table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "80"),
-                                fields: ["office": .text("80"), "year": .integer(2025), "fund_source": .text("local"),
-                                         "amount": .integer(9_000_000_000), "note": .text("Kế hoạch năm – Tây Ninh")])
+            let change = Change(
+                table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "80"),
+                fields: [
+                    "office": .text("80"), "year": .integer(2025), "fund_source": .text("local"),
+                    "amount": .integer(9_000_000_000), "note": .text("Kế hoạch năm – Tây Ninh"),
+                ])
             let cs = Changeset(office: OfficeCode(unchecked: "80"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [change])
             let pushed = try await client.push(cs)
             #expect(pushed.value.outcome == .applied)

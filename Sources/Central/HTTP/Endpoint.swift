@@ -33,8 +33,9 @@ struct Endpoint: Sendable {
         }
         context.notes.office = office.rawValue
         if let wait = limiter.admit(office.rawValue) {
-            throw CentralError(.tooManyRequests, .rateLimited, "office \(office) sends requests faster than \(Int(limiter.ratePerSecond))/s",
-                               hint: "Retry after \(wait) s; promo-sync backs off by itself.")
+            throw CentralError(
+                .tooManyRequests, .rateLimited, "office \(office) sends requests faster than \(Int(limiter.ratePerSecond))/s",
+                hint: "Retry after \(wait) s; promo-sync backs off by itself.")
         }
         if !allowRetired { try store.checkNotRetired(office) }
         try await admitRelease(of: office, request)
@@ -61,16 +62,18 @@ struct Endpoint: Sendable {
     /// Takes one request from the address's allowance for requests without a valid token.
     func admitAnonymous(_ context: CentralRequestContext) throws {
         if let wait = addressLimiter.admit(context.remoteAddress) {
-            throw CentralError(.tooManyRequests, .rateLimited, "too many requests without a valid token from \(context.remoteAddress)",
-                               hint: "Retry after \(wait) s with the office's token.")
+            throw CentralError(
+                .tooManyRequests, .rateLimited, "too many requests without a valid token from \(context.remoteAddress)",
+                hint: "Retry after \(wait) s with the office's token.")
         }
     }
 
     /// The request's body, decompressed, refused with 413 as soon as its declared length or the
     /// bytes read pass `limits.max_body_bytes` (a client that waits for `100 Continue` sends nothing).
     func readBody(_ request: inout Request) async throws -> ByteBuffer {
-        let tooLarge = CentralError(.contentTooLarge, .bodyTooLarge, "the body is larger than \(configuration.maxBodyBytes) bytes",
-                                    hint: "Lower the changeset size in the office configuration.")
+        let tooLarge = CentralError(
+            .contentTooLarge, .bodyTooLarge, "the body is larger than \(configuration.maxBodyBytes) bytes",
+            hint: "Lower the changeset size in the office configuration.")
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > configuration.maxBodyBytes { throw tooLarge }
         let buffer: ByteBuffer
         do { buffer = try await request.collectBody(upTo: configuration.maxBodyBytes) } catch is NIOTooManyBytesError { throw tooLarge }
@@ -89,15 +92,17 @@ struct Endpoint: Sendable {
         do {
             let data = Data(buffer.readableBytesView)
             if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-               let unknown = object.keys.filter({ !fields.contains($0) }).sorted().first {
+                let unknown = object.keys.filter({ !fields.contains($0) }).sorted().first
+            {
                 throw CentralError.badRequest("the body has an unknown member '\(unknown)'", hint: "See docs/PROTOCOL.md for the request format.")
             }
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as CentralError {
             throw error
         } catch let error as DecodingError {
-            throw CentralError.badRequest("the body is not a valid request: \(Self.describe(error))",
-                                          hint: "See docs/PROTOCOL.md for the request format.")
+            throw CentralError.badRequest(
+                "the body is not a valid request: \(Self.describe(error))",
+                hint: "See docs/PROTOCOL.md for the request format.")
         } catch {
             throw CentralError.badRequest("the body is not JSON", hint: "See docs/PROTOCOL.md for the request format.")
         }
@@ -110,8 +115,9 @@ struct Endpoint: Sendable {
     func jsonBody(_ data: Data, for request: Request?) -> Response {
         // Compress larger answers for offices that accept gzip (libcurl decodes it by itself).
         if let accepted = request?.headers[.acceptEncoding], accepted.contains("gzip"), data.count >= 1_024 {
-            return Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: Gzip.compress(data))))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: Gzip.compress(data))))
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
@@ -125,8 +131,9 @@ struct Endpoint: Sendable {
         do {
             return ByteBuffer(bytes: try Gzip.decompress(Data(buffer.readableBytesView), limit: configuration.maxBodyBytes))
         } catch .tooLarge {
-            throw CentralError(.contentTooLarge, .bodyTooLarge, "the body decompresses to more than \(configuration.maxBodyBytes) bytes",
-                               hint: "Lower the changeset size in the office configuration.")
+            throw CentralError(
+                .contentTooLarge, .bodyTooLarge, "the body decompresses to more than \(configuration.maxBodyBytes) bytes",
+                hint: "Lower the changeset size in the office configuration.")
         } catch {
             throw CentralError.badRequest("the gzip-encoded body is damaged", hint: "Send it again.")
         }

@@ -18,7 +18,8 @@ struct HealthRoutes: Sendable {
 
     @Sendable func metrics(_ request: Request, context: CentralRequestContext) async throws -> Response {
         try endpoint.admitAnonymous(context)
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(string: endpoint.metrics.exposition(store: endpoint.store))))
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: endpoint.metrics.exposition(store: endpoint.store))))
     }
 }

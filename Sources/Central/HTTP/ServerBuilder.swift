@@ -19,7 +19,8 @@ func serverBuilder(_ tls: CentralConfiguration.TLSFiles?, idleTimeout: Duration)
         }
         return try .tls(http1, tlsConfiguration: configuration)
     } catch {
-        throw CentralError(.internalServerError, .tls, "cannot set up HTTPS from \(tls.certificateChain) and \(tls.privateKey): \(error)",
-                           hint: "Give a PEM certificate chain and its PEM private key, readable by the service user (docs/OPERATIONS.md).")
+        throw CentralError(
+            .internalServerError, .tls, "cannot set up HTTPS from \(tls.certificateChain) and \(tls.privateKey): \(error)",
+            hint: "Give a PEM certificate chain and its PEM private key, readable by the service user (docs/OPERATIONS.md).")
     }
 }
