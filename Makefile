@@ -38,11 +38,13 @@ link-order:
 	$(SWIFT) build $(RELEASE)
 	@bash scripts/link-order.sh "$$($(SWIFT) build $(RELEASE) --show-bin-path)"
 
-## The reliability campaigns of docs/RELIABILITY.md (crashes, network faults, full disks, bad input,
-## concurrent writers); exits 1 on any loss. Full and read-only disks need root for tmpfs.
+## The reliability campaigns of docs/RELIABILITY.md (crashes, network fault schedules, centre
+## rollbacks and restores, power cuts, full disks, bad input, concurrent writers); exits 1 on any
+## loss. Full and read-only disks need root for tmpfs. CHAOS_ARGS=--long for the long campaign
+## (about an hour: 1,000 kills, 200 schedules, 200 power cuts), --quick, --only crash,power, …
 chaos: setup
 	$(SWIFT) build $(RELEASE)
-	.build/release/promo-chaos
+	.build/release/promo-chaos $(CHAOS_ARGS)
 
 ## The convergence model (docs/RELIABILITY.md) with thousands of random cases from a random first
 ## seed (printed): PROMO_MODEL_CASES=N to change how many, PROMO_MODEL_SEED=S to start from a given one.
