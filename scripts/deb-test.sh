@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "deb-test: needs root (it installs packages and adds system users)" >&2; exit 1; }
-out="${DEB_OUT:-dist}"
+out="$(realpath -m "${DEB_OUT:-dist}")"
 fail() { echo "deb-test: FAILED: $*" >&2; exit 1; }
 check() { local what="$1"; shift; "$@" || fail "$what"; echo "deb-test: ok: $what"; }
 export DEBIAN_FRONTEND=noninteractive
@@ -16,16 +16,21 @@ central_pid=""
 cleanup() {
     [ -n "$central_pid" ] && kill "$central_pid" 2>/dev/null || true
     rm -rf "$work"
+    # Whatever happened, leave the machine as it was (a failed run must not break the next).
+    if dpkg-query -W promo-sync promo-central >/dev/null 2>&1; then
+        apt-get purge -y -qq promo-sync promo-central >/dev/null 2>&1 || true
+    fi
+    rm -rf /var/lib/promo-central.purged-*
 }
 trap cleanup EXIT
 
-rm -rf "$out"
-bash scripts/deb.sh
+rm -f "$out"/promo-sync_*.deb "$out"/promo-central_*.deb "$out"/SHA256SUMS "$out"/SHA256SUMS.asc
+DEB_OUT="$out" bash scripts/deb.sh
 first="$(ls "$out"/promo-sync_*.deb | head -n 1)"
 version="$(dpkg-deb -f "$first" Version)"
 (cd "$out" && sha256sum -c SHA256SUMS) >/dev/null || fail "the packages do not match SHA256SUMS"
 
-apt-get install -y -qq "./$out/promo-central_${version}_"*.deb "./$out/promo-sync_${version}_"*.deb >/dev/null
+apt-get install -y -qq "$out/promo-central_${version}_"*.deb "$out/promo-sync_${version}_"*.deb >/dev/null
 code_version="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/SyncCore/Version.swift)"
 check "promo-sync --version" bash -c "promo-sync --version | grep -qx 'promo-sync $code_version (protocol 1)'"
 check "promo-central --version" bash -c "promo-central --version | grep -qx 'promo-central $code_version (protocol 1)'"
@@ -70,4 +75,5 @@ check "removed: binaries gone" test ! -e /usr/bin/promo-sync -a ! -e /usr/bin/pr
 check "removed: replica and configuration kept" test -f /var/lib/promo-sync/replica.sqlite -a -f /etc/promo-sync/promo-sync.toml -a -f /var/lib/promo-central/central.sqlite
 apt-get purge -y -qq promo-sync promo-central >/dev/null
 check "purged: data and configuration gone" test ! -e /var/lib/promo-sync -a ! -e /etc/promo-sync -a ! -e /var/lib/promo-central -a ! -e /etc/promo-central
+check "purged: the national store moved aside, not deleted" bash -c "ls -d /var/lib/promo-central.purged-* >/dev/null"
 echo "deb-test: the packages install, run, upgrade, remove and purge as documented ($version)"

@@ -84,6 +84,7 @@ for name in promo-sync promo-central; do
     echo "deb: $out/${name}_${version}_${arch}.deb"
 done
 
+rm -f "$out/SHA256SUMS.asc"
 (cd "$out" && sha256sum "promo-sync_${version}_${arch}.deb" "promo-central_${version}_${arch}.deb" > SHA256SUMS)
 if [ -n "${PROMO_DEB_SIGN_KEY:-}" ]; then
     gpg --batch --yes --local-user "$PROMO_DEB_SIGN_KEY" --armor --detach-sign --output "$out/SHA256SUMS.asc" "$out/SHA256SUMS"

@@ -2,8 +2,10 @@
 // SIGKILL: what a power cut would leave of a disk that keeps its promises (docs/RELIABILITY.md,
 // "Power cuts"). Interposes fsync and fdatasync (SQLite's unix VFS calls the latter); after the
 // real call succeeds, appends "<size> <path>\n" to $PROMO_POWERCUT_LOG for regular files under
-// $PROMO_POWERCUT_DIR. Recording after the sync can only under-report what is durable, so a cut
-// never keeps more than a real power cut would.
+// $PROMO_POWERCUT_DIR. Recording after the sync can only under-report what is durable. Sizes
+// only: a cut removes what was appended and not synced (a commit's new WAL frames), but keeps
+// bytes overwritten in place without a sync (frames rewritten after the WAL restarts), which a
+// real power cut might lose; so the campaign is exact for appends and lenient for overwrites.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>

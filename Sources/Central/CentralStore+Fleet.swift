@@ -157,6 +157,11 @@ extension CentralStore {
         }
     }
 
+    /// Lets the next request write the visit again (the last write failed).
+    func forgetVisit(_ office: OfficeCode) {
+        _ = fleetCache.withLock { $0.written.removeValue(forKey: office.rawValue) }
+    }
+
     /// Writes when an office was seen and what it runs (``visitIsNews`` decides when).
     func recordVisit(_ office: OfficeCode, software: String?, protocol version: Int?, schema: Int?, now: Date = Date()) throws(CentralError) {
         do {

@@ -35,6 +35,15 @@ extension CentralStore {
     }
 
     static func lostDecisions(_ db: Database) throws -> [LostDecision] {
+        // Only what offices sent after the last restore, dated no later than it: a decision entry
+        // an office sends at any other time is an office writing as the centre, and its conflict
+        // stays among the others (`promo-central conflicts list`). What an office reports is its
+        // claim: the operator checks it against the decision document before re-confirming.
+        guard let restore = try Row.fetchOne(db, sql: "SELECT position, at FROM journal WHERE kind = 'restored' ORDER BY position DESC LIMIT 1")
+        else { return [] }
+        let restoredAt: Int64 = restore["position"]
+        // Decisions are dated in Vietnam's calendar (CalendarDate.today), the restore in UTC.
+        let restoredOn = CalendarDate.today(Timestamps.parse(restore["at"] as String) ?? Date())
         let rows = try Row.fetchAll(
             db,
             sql: """
@@ -46,7 +55,10 @@ extension CentralStore {
             let conflict = try FieldCoding.decode(row["fields"] as String)
             guard let mineText = conflict["mine"]?.text,
                 let mine = try? JSONDecoder().decode([String: FieldValue].self, from: Data(mineText.utf8)),
-                mine["kind"] == .text(ProjectEventKind.decision.rawValue), let project = mine["project_id"]?.text
+                mine["kind"] == .text(ProjectEventKind.decision.rawValue), let project = mine["project_id"]?.text,
+                let event = conflict["row_id"]?.text, (mine["occurred_on"]?.text ?? "9999") <= restoredOn,
+                let sent = try Int64.fetchOne(db, sql: "SELECT min(position) FROM history WHERE tbl = 'project_event' AND id = ?", arguments: [event]),
+                sent > restoredAt
             else { return nil }
             let code = try String.fetchOne(
                 db, sql: "SELECT json_extract(fields, '$.code') FROM record WHERE tbl = 'project' AND id = ?",
@@ -62,16 +74,27 @@ extension CentralStore {
 
     /// Makes a lost decision again, as a new decision of the centre (journaled, pulled by the
     /// office), and closes its conflict and the conflicts on the project's row that the decision
-    /// now answers (the office's copy of the fields it set). Refused, with nothing written, when
-    /// the project's status does not allow it now (re-confirm an earlier lost decision first).
-    public func reconfirm(lost conflict: String, now: Date = Date()) throws(CentralError) -> LostDecision {
+    /// now answers (the office's copy of the fields it set). An approval or adjustment takes the
+    /// amount the operator types from the decision document (`amount`), never the office's copy's.
+    /// Refused, with nothing written, when that amount is missing or the project's status does not
+    /// allow the decision now (re-confirm an earlier lost decision first).
+    public func reconfirm(lost conflict: String, amount: Int64? = nil, now: Date = Date()) throws(CentralError) -> LostDecision {
         do {
             return try database.write { db in
                 let lost = try Self.findLost(db, conflict)
-                guard let decision = lost.decision else {
+                guard var decision = lost.decision else {
                     throw CentralError(
                         .badRequest, .unknownDecision, "conflict \(lost.conflict) holds '\(lost.summary)', which names no decision of the centre",
                         hint: "Drop it: promo-central decisions drop \(lost.conflict) --reason TEXT")
+                }
+                if decision.amountIsTyped {
+                    guard let amount else {
+                        throw CentralError(
+                            .badRequest, .badRequest,
+                            "re-confirming '\(lost.summary)' needs the amount from the decision document (office \(lost.office) reported \(lost.amount.map(Money.vnd) ?? "none"))",
+                            hint: "promo-central decisions reconfirm \(lost.conflict) --amount VND")
+                    }
+                    decision = if case .approve = decision { .approve(amount: amount) } else { .adjust(amount: amount) }
                 }
                 try Self.decide(db, project: lost.projectID, decision, document: lost.document, now: now, position: Self.nextPosition(db), recorded: nil)
                 try Self.resolve(
@@ -144,6 +167,9 @@ extension CentreDecision {
         if match.amount != nil && amount == nil { return nil }
         self = match
     }
+
+    /// Whether re-confirming it needs the amount typed from the decision document.
+    public var amountIsTyped: Bool { amount != nil }
 
     /// The decision in a few words, with its amount.
     public var description: String {

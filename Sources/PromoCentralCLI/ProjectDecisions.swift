@@ -147,7 +147,8 @@ struct LostDecisionsCommand: ParsableCommand {
             }
             for d in lost {
                 print(LostDecisionsCommand.line(d))
-                print("    re-confirm: promo-central decisions reconfirm \(d.conflict)")
+                print("    reported by office \(d.office); check it against the decision document")
+                print("    re-confirm: promo-central decisions reconfirm \(d.conflict)\(d.decision?.amountIsTyped == true ? " --amount VND" : "")")
                 print("    drop:       promo-central decisions drop \(d.conflict) --reason TEXT")
             }
         }
@@ -158,9 +159,10 @@ struct LostDecisionsCommand: ParsableCommand {
             abstract: "Make a lost decision again, as a new decision of the centre; the office receives it at its next pull.")
         @OptionGroup var location: StoreLocation
         @Argument(help: "The conflict id of the lost decision (or its first 6+ characters).") var id: String
+        @Option(help: "For an approval or adjustment: the amount in VND, from the decision document (not the office's copy).") var amount: Int64?
 
         func run() throws {
-            let d = try location.open().reconfirm(lost: id)
+            let d = try location.open().reconfirm(lost: id, amount: amount)
             print("re-confirmed: \(LostDecisionsCommand.line(d))")
         }
     }

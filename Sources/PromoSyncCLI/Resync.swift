@@ -64,6 +64,12 @@ struct Resync: AsyncParsableCommand {
 extension Resync {
     func runRebuild(_ configuration: OfficeConfiguration, logger: Logger) async throws {
         let path = try location.checkedReplicaPath
+        // The rebuild moves the file aside: a daemon holding it would take that for a deletion.
+        if let status = try? Replica.open(at: path).status(), let pid = status.daemonPID, kill(pid, 0) == 0 || errno == EPERM,
+            status.agentState != "stopped"
+        {
+            throw ValidationError("the daemon (pid \(pid)) is running on this replica; stop it first: systemctl stop promo-sync")
+        }
         var fallback: ReplicaSettings?
         if let office, let central, let tokenFile {
             fallback = ReplicaSettings(office: try OfficeCode(office), centralURL: central, tokenFile: tokenFile)

@@ -39,12 +39,14 @@ extension Replica {
         }
     }
 
-    /// Queues rows to be pushed again (rows the centre lacks), as whole-row inserts.
+    /// Queues rows to be pushed again (rows the centre lacks), as whole-row inserts: only rows this
+    /// office may send as its own (``sendable(_:)``); a resolution of the centre the centre lost stays local.
     public func queueForPush(table: SyncedTable, ids: [String]) throws(ReplicaError) {
         try write("queueing rows for push") { db in
-            for id in ids {
-                try db.execute(sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (?, ?, 1, -1)", arguments: [table.tableID, id])
-            }
+            let office = try State.get(db, .office) ?? ""
+            let queue = try db.makeStatement(
+                sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?1, id, 1, -1 FROM \(table.rawValue) WHERE id = ?3 AND \(Self.sendable(table))")
+            for id in ids { try queue.execute(arguments: [table.tableID, office, id]) }
         }
     }
 }

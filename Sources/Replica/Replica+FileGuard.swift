@@ -65,6 +65,12 @@ extension Replica {
             let handle = try FileHandle(forUpdating: URL(fileURLWithPath: target))
             try handle.synchronize()
             try handle.close()
+            // The copy's name, too, must survive a power cut: sync the folder that holds it.
+            let directory = Glibc.open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY)
+            if directory >= 0 {
+                _ = fsync(directory)
+                close(directory)
+            }
             return RescueCopy(path: target, unpushedChanges: unpushed)
         } catch {
             try? fm.removeItem(atPath: target)
@@ -105,13 +111,13 @@ extension Replica {
         if access(folder, W_OK) != 0 {
             return (
                 "the data folder \(folder) is not writable by \(user): nothing can be synced or entered",
-                "chown -R \(user) \(folder) && chmod u+rwx \(folder); nothing stored is lost"
+                "give the user the daemon runs as (promo-sync under systemd) the folder: chown -R promo-sync: \(folder) && chmod u+rwx \(folder); nothing stored is lost"
             )
         }
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) && access(file, W_OK) != 0 {
             return (
                 "the file \(file) is not writable by \(user): nothing can be synced or entered",
-                "chown \(user) \(file) && chmod u+rw \(file); nothing stored is lost"
+                "give the user the daemon runs as (promo-sync under systemd) the file: chown promo-sync: \(file) && chmod u+rw \(file); nothing stored is lost"
             )
         }
         return nil

@@ -18,12 +18,8 @@ extension Replica {
             try Self.rebase(db, centralSequence: centralSequence, centralHash: centralHash)
             var queued = 0
             for table in SyncedTable.allCases {
-                // The office's own resolutions only; decisions of the centre in the event log are
-                // re-sent: a restored centre that lost one keeps the copy as a conflict for its
-                // operator to re-confirm or drop (promo-central decisions lost).
-                let ownOnly = table == .conflictResolution ? " AND resolved_by = ?2" : ""
                 try db.execute(
-                    sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?1, id, 1, -1 FROM \(table.rawValue) WHERE office = ?2\(ownOnly)",
+                    sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?1, id, 1, -1 FROM \(table.rawValue) WHERE \(Self.sendable(table))",
                     arguments: [table.tableID, office])
                 queued += db.changesCount
             }
@@ -49,6 +45,14 @@ extension Replica {
             try Self.rebase(db, centralSequence: centralSequence, centralHash: centralHash)
             return true
         }
+    }
+
+    /// The rows of `table` this office may send as its own (`?2` is the office): its rows, except
+    /// resolutions a person at the centre made, which only the centre sends (re-sent by an office,
+    /// a changeset is refused whole). Decisions of the centre in the event log are sent: a restored
+    /// centre that lost one keeps the copy as a conflict for its operator (`promo-central decisions lost`).
+    static func sendable(_ table: SyncedTable) -> String {
+        table == .conflictResolution ? "office = ?2 AND resolved_by = ?2" : "office = ?2"
     }
 
     static func rebase(_ db: Database, centralSequence: ChangesetSequence, centralHash: String) throws {

@@ -86,6 +86,8 @@ public struct SyncDaemon: Service {
             // While the centre fails, a local write does not cut the backoff short.
             await waitForWork(upTo: wait, wakeOnLocalWrite: failures == 0, lastUnsent: &lastUnsent)
         }
+        // Deleted and then told to stop (a restart, a reboot): the rescue comes first.
+        if let problem = replica.fileProblem() { try await stopForLostFile(problem) }
         try? replica.recordAgentState("stopped", pid: nil)
         logger.info("daemon stopped")
     }
@@ -93,7 +95,8 @@ public struct SyncDaemon: Service {
     /// The replica's file was deleted or replaced under the daemon: saves what the open connection
     /// can still read to a rescue copy beside it and stops with ``SyncAgentError/Code/replicaLost``
     /// (a person runs `resync --rebuild`). While the copy cannot be saved, the daemon keeps the
-    /// file open and tries again: closing it would lose what only this process can still read.
+    /// file open and tries again every few seconds, even when told to stop (until systemd kills
+    /// it): closing it would lose what only this process can still read.
     private func stopForLostFile(_ problem: String) async throws {
         logger.critical("\(problem): saving what it holds to a rescue copy, then stopping")
         while true {
@@ -108,13 +111,8 @@ public struct SyncDaemon: Service {
                 logger.critical("\(error.message)", metadata: ["sync.rescue_copy": "\(copy.path)", "sync.unpushed": "\(copy.unpushedChanges)"])
                 throw error
             } catch let error as ReplicaError {
-                logger.error("cannot save a rescue copy, keeping the deleted file open and trying again: \(error)")
-                if Task.isShuttingDownGracefully {
-                    throw SyncAgentError(
-                        .replicaLost, "\(problem); no rescue copy could be saved (\(error.message)) before the daemon was stopped",
-                        hint: error.hint, transient: false)
-                }
-                await wake.wait(for: schedule.wakeCheckInterval)
+                logger.critical("cannot save a rescue copy, keeping the deleted file open and trying again: \(error)")
+                do { try await Task.sleep(for: .seconds(2)) } catch { usleep(2_000_000) }
             }
         }
     }

@@ -157,7 +157,8 @@ public enum ReplicaRebuilder {
         var rescued = RescuedChanges()
         for source in sources.sorted(by: { modified($0) < modified($1) }) {
             var found = Replica.rescue(from: source)
-            if source != path { found.copies = [source] }
+            // A copy is marked taken only when all of it could be read; otherwise it stays for a person.
+            if source != path && found.unreadable.isEmpty { found.copies = [source] }
             rescued.overlay(found)
         }
         return rescued
@@ -195,9 +196,11 @@ public enum ReplicaRebuilder {
                     try fm.moveItem(atPath: building + suffix, toPath: path + suffix)
                 }
             }
+            // The rescued changes are in the new replica now: the copies have been taken back, even
+            // if the push below fails (the daemon pushes them later).
+            Replica.markTaken(rescued.copies)
             let replica = try Replica.open(at: path)
             try await SyncEngine(replica: replica, client: client, configuration: configuration, logger: logger, onProgress: onProgress).runCycle()
-            Replica.markTaken(rescued.copies)
             return Outcome(
                 recordsPulled: pulled.recordsPulled, rescuedChanges: rescued.count, unreadable: rescued.unreadable, oldFileKeptAt: aside,
                 rescueCopies: rescued.copies)

@@ -1,5 +1,6 @@
 import Central
 import Foundation
+import GRDB
 import Replica
 import SyncAgent
 import SyncCore
@@ -51,6 +52,13 @@ import Transport
             let status = try office.replica.status()
             #expect(status.refusal == nil)
             #expect(status.pending.changes == 0)
+            // Nor does verify's repair queue it (the same rule: only rows the office may send).
+            let centreResolutions = try await office.replica.database.read { db in
+                try String.fetchAll(db, sql: "SELECT id FROM conflict_resolution WHERE resolved_by = 'central'")
+            }
+            #expect(centreResolutions.count == 1)
+            try office.replica.queueForPush(table: .conflictResolution, ids: centreResolutions)
+            #expect(try office.replica.pendingSummary().changes == 0)
             #expect(try office.replica.projects().map(\.status) == ["submitted_to_centre", "submitted_to_centre"])
 
             // The three lost decisions, oldest first, with what each said; nothing applied by itself.
@@ -62,9 +70,12 @@ import Transport
             #expect(try central.store.projects(office: "79").map { $0.fields["status"] } == [.text("submitted_to_centre"), .text("submitted_to_centre")])
 
             // Out of order, the approval is refused with nothing written: it needs the appraisal first.
-            #expect(throws: CentralError.self) { try central.store.reconfirm(lost: lost[1].conflict) }
+            #expect(throws: CentralError.self) { try central.store.reconfirm(lost: lost[1].conflict, amount: 250_000_000) }
             _ = try central.store.reconfirm(lost: lost[0].conflict)
-            _ = try central.store.reconfirm(lost: lost[1].conflict)
+            // An approval takes the amount typed from the decision document, not the office's copy.
+            let untyped = #expect(throws: CentralError.self) { try central.store.reconfirm(lost: lost[1].conflict) }
+            #expect(untyped?.message.contains("needs the amount from the decision document") == true)
+            _ = try central.store.reconfirm(lost: lost[1].conflict, amount: 250_000_000)
             _ = try central.store.drop(lost: lost[2].conflict, reason: "the appraisal is to be redone")
             #expect(try central.store.lostDecisions().isEmpty)
             let projects = try central.store.projects(office: "79")
@@ -107,6 +118,8 @@ import Transport
                 try Bool.fetchAll(db, sql: "SELECT held FROM record WHERE tbl = 'project_event' AND json_extract(fields, '$.kind') = 'decision'")
             }
             #expect(held == [true])
+            // Without a restore there are no lost decisions: what the office sent is its own overstep.
+            #expect(try central.store.lostDecisions().isEmpty)
         }
     }
 }

@@ -50,12 +50,28 @@ struct Endpoint: Sendable {
     /// to upgrade), and writes down what it runs and when it was seen (at most once a minute).
     func admitRelease(of office: OfficeCode, _ request: Request) async throws {
         let software = request.headers[Self.softwareHeader]
-        let version = request.headers[Self.protocolHeader].flatMap { Int($0) }
+        // An office before 1.1.0 sends no protocol header: it speaks protocol 1.
+        let version: Int
+        switch request.headers[Self.protocolHeader] {
+        case nil: version = 1
+        case let text?:
+            guard let number = Int(text) else {
+                throw CentralError.badRequest(
+                    "'\(WireProtocol.protocolVersionHeader): \(text)' is not a protocol version", hint: "Send a whole number, as promo-sync does.")
+            }
+            version = number
+        }
         let schema = request.headers[Self.schemaHeader].flatMap { Int($0) }
         if let refusal = try store.currentFleetLimits().refusal(office: office, software: software, protocol: version) { throw refusal }
+        // Writing down the visit is bookkeeping: a failure is logged and never fails the request.
         if store.visitIsNews(office, software: software, protocol: version, schema: schema) {
             let store = self.store
-            try await offload { try store.recordVisit(office, software: software, protocol: version, schema: schema) }
+            do {
+                try await offload { try store.recordVisit(office, software: software, protocol: version, schema: schema) }
+            } catch {
+                store.forgetVisit(office)
+                store.logger.warning("could not record a visit", metadata: ["promo.office": "\(office)", "error": "\(error)"])
+            }
         }
     }
 

@@ -27,21 +27,21 @@ struct ProtocolMiddleware: RouterMiddleware {
             let failure = Self.centralError(error)
             var metadata = context.notes.metadata
             metadata["http.method"] = "\(request.method)"
-            metadata["http.path"] = "\(request.uri.path)"
+            metadata["http.path"] = "\(Self.loggable(request.uri.path))"
             metadata["http.status"] = "\(failure.status.code)"
             metadata["error.code"] = "\(failure.code.rawValue)"
             if let underlying = failure.underlying ?? (error is CentralError || error is any HTTPResponseError ? nil : error) {
-                metadata["error.underlying"] = "\(underlying)"
+                metadata["error.underlying"] = "\(Self.loggable("\(underlying)"))"
             }
             if failure.status.code >= 500 {
-                context.logger.error("request failed: \(failure.message)", metadata: metadata)
+                context.logger.error("request failed: \(Self.loggable(failure.message))", metadata: metadata)
             } else if failure.code == .unauthorized || failure.code == .rateLimited {
                 // Who knocked, never with what it presented.
                 metadata["http.remote"] = "\(context.remoteAddress)"
                 metadata["auth.presented"] = "\(request.headers[.authorization] == nil ? "nothing" : "a token")"
-                context.logger.warning("request refused: \(failure.message)", metadata: metadata)
+                context.logger.warning("request refused: \(Self.loggable(failure.message))", metadata: metadata)
             } else {
-                context.logger.info("request refused: \(failure.message)", metadata: metadata)
+                context.logger.info("request refused: \(Self.loggable(failure.message))", metadata: metadata)
             }
             response = try failure.response(from: request, context: context)
         }
@@ -51,6 +51,20 @@ struct ProtocolMiddleware: RouterMiddleware {
         // An oversized body is not read to its end: the connection closes after the answer.
         if response.status == .contentTooLarge { response.headers[.connection] = "close" }
         return response
+    }
+
+    /// Text an office had a hand in (a parameter, a member name, a path), made safe for a log line:
+    /// control characters escaped, so that a request cannot forge lines, and 300 characters at most.
+    static func loggable(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars.prefix(300) {
+            if scalar.properties.generalCategory == .control || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                out += scalar.escaped(asASCII: true)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return text.unicodeScalars.count > 300 ? out + "…" : out
     }
 
     /// An id an office may choose: up to 64 letters, digits and dashes (it goes into the logs).
