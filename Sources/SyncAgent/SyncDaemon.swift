@@ -60,7 +60,7 @@ public struct SyncDaemon: Service {
         logger.info("daemon started", metadata: ["sync.office": "\(office)"])
         while !Task.isShuttingDownGracefully {
             if let problem = replica.fileProblem() { try await stopForLostFile(problem) }
-            try? replica.recordAgentState("syncing", pid: pid)
+            engine.record("the daemon's state") { () throws(ReplicaError) in try replica.recordAgentState("syncing", pid: pid) }
             // A cycle is never cancelled halfway: each page and acknowledgement is its own
             // transaction, and shutdown waits for the cycle to end.
             let result: Result<CycleReport, SyncAgentError>
@@ -72,23 +72,29 @@ public struct SyncDaemon: Service {
             case .success:
                 failures = 0
                 wait = schedule.interval
-                try? replica.recordAgentState("idle", nextAttemptAt: Date() + wait.timeInterval, pid: pid)
+                engine.record("the daemon's state") { () throws(ReplicaError) in
+                    try replica.recordAgentState("idle", nextAttemptAt: Date() + wait.timeInterval, pid: pid)
+                }
             case .failure(let error) where error.isTransient:
                 failures += 1
                 wait = schedule.backoff(afterFailures: failures, random: Double.random(in: 0...1))
                 let state = error.centralAnswered ? "backing_off" : "offline"
-                try? replica.recordAgentState(state, nextAttemptAt: Date() + wait.timeInterval, pid: pid)
+                engine.record("the daemon's state") { () throws(ReplicaError) in
+                    try replica.recordAgentState(state, nextAttemptAt: Date() + wait.timeInterval, pid: pid)
+                }
             case .failure:
                 failures += 1
                 wait = schedule.permanentFailureRetry
-                try? replica.recordAgentState("failed", nextAttemptAt: Date() + wait.timeInterval, pid: pid)
+                engine.record("the daemon's state") { () throws(ReplicaError) in
+                    try replica.recordAgentState("failed", nextAttemptAt: Date() + wait.timeInterval, pid: pid)
+                }
             }
             // While the centre fails, a local write does not cut the backoff short.
             await waitForWork(upTo: wait, wakeOnLocalWrite: failures == 0, lastUnsent: &lastUnsent)
         }
         // Deleted and then told to stop (a restart, a reboot): the rescue comes first.
         if let problem = replica.fileProblem() { try await stopForLostFile(problem) }
-        try? replica.recordAgentState("stopped", pid: nil)
+        engine.record("the daemon's state") { () throws(ReplicaError) in try replica.recordAgentState("stopped", pid: nil) }
         logger.info("daemon stopped")
     }
 

@@ -85,12 +85,14 @@ public struct SyncEngine: Sendable {
             } catch let error where error.code == .centreLostChangesets || (error.code == .epochMismatch && configuration.resyncOnNewEpoch) {
                 report = try await heal(after: error, now: now())
             }
-            try? replica.recordAttempt(.success, at: now())
-            try? replica.addToCounters([
-                "cycles_ok": 1, "changesets_pushed": Int64(report.changesetsPushed), "changes_pushed": Int64(report.changesPushed),
-                "pages_pulled": Int64(report.pagesPulled), "records_pulled": Int64(report.recordsPulled),
-                "bytes_sent": report.bytesSent, "bytes_received": report.bytesReceived,
-            ])
+            record("the cycle's outcome") { () throws(ReplicaError) in try replica.recordAttempt(.success, at: now()) }
+            record("the counters") { () throws(ReplicaError) in
+                try replica.addToCounters([
+                    "cycles_ok": 1, "changesets_pushed": Int64(report.changesetsPushed), "changes_pushed": Int64(report.changesPushed),
+                    "pages_pulled": Int64(report.pagesPulled), "records_pulled": Int64(report.recordsPulled),
+                    "bytes_sent": report.bytesSent, "bytes_received": report.bytesReceived,
+                ])
+            }
             logger.info(
                 "sync cycle done",
                 metadata: [
@@ -99,10 +101,12 @@ public struct SyncEngine: Sendable {
                 ])
             return report
         } catch {
-            try? replica.recordAttempt(
-                .failure(message: error.message, hint: error.hint, transient: error.isTransient, centralAnswered: error.centralAnswered),
-                at: now())
-            try? replica.addToCounters([error.isTransient ? "errors_transient" : "errors_permanent": 1])
+            record("the cycle's failure") { () throws(ReplicaError) in
+                try replica.recordAttempt(
+                    .failure(message: error.message, hint: error.hint, transient: error.isTransient, centralAnswered: error.centralAnswered),
+                    at: now())
+            }
+            record("the counters") { () throws(ReplicaError) in try replica.addToCounters([error.isTransient ? "errors_transient" : "errors_permanent": 1]) }
             var metadata: Logger.Metadata = ["error": "\(error.message)", "error.transient": "\(error.isTransient)"]
             if let id = error.requestID { metadata["promo.request_id"] = "\(id)" }
             logger.warning("sync cycle failed", metadata: metadata)
@@ -330,9 +334,15 @@ public struct SyncEngine: Sendable {
             metadata: ["error": "\(error.message)"])
         let queued = try prepareForcedResync(try await officeState())
         let report = try await cycle()
-        try? replica.recordRepair("\(error.message); re-sent \(queued) rows", at: now)
-        try? replica.addToCounters(["repairs": 1])
+        record("the repair") { () throws(ReplicaError) in try replica.recordRepair("\(error.message); re-sent \(queued) rows", at: now) }
+        record("the counters") { () throws(ReplicaError) in try replica.addToCounters(["repairs": 1]) }
         return report
+    }
+
+    /// Writes something status and metrics read. A failure (a full or read-only disk) does not end
+    /// the cycle, whose own outcome stands, but is logged: status would otherwise show old news.
+    func record(_ what: String, _ write: () throws(ReplicaError) -> Void) {
+        do { try write() } catch { logger.warning("could not record \(what) in the replica", metadata: ["error": "\(error)"]) }
     }
 
     /// Stops the cycle when the centre's epoch is not the one this office synced with: a restored
@@ -340,7 +350,7 @@ public struct SyncEngine: Sendable {
     private func checkEpoch(_ epoch: Epoch?, known: Epoch?) throws(SyncAgentError) {
         guard let epoch, let known, epoch != known else { return }
         let message = "the centre's epoch changed from \(known) to \(epoch): it was restored or replaced"
-        try? replica.recordEpochMismatch(message)
+        record("the epoch mismatch") { () throws(ReplicaError) in try replica.recordEpochMismatch(message) }
         throw SyncAgentError(
             .epochMismatch, message,
             hint: "Sync is paused so nothing diverges. Confirm with the centre's operator, then run: promo-sync resync --force",

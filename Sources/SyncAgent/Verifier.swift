@@ -84,7 +84,7 @@ extension SyncEngine {
             onProgress?(.compared(level: level, ranges: frontier.count))
             if frontier.isEmpty { break }
         }
-        try? replica.recordVerification(report.summary)
+        record("the verification") { () throws(ReplicaError) in try replica.recordVerification(report.summary) }
         return report
     }
 
