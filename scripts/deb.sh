@@ -4,6 +4,7 @@
 # then lintian. The version is the release tag (vX.Y.Z on HEAD, which must match
 # Sources/SyncCore/Version.swift), else the code's version as a pre-release
 # (X.Y.Z~gitDATE.COMMIT); PROMO_DEB_VERSION overrides it (the upgrade test builds a higher one).
+# Needs the release build's .build/release to be where SwiftPM puts it (the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
@@ -22,8 +23,15 @@ else
 fi
 arch="$(dpkg --print-architecture)"
 
-swift build -c release --static-swift-stdlib >/dev/null
-bin="$(swift build -c release --static-swift-stdlib --show-bin-path)"
+# PROMO_DEB_SKIP_BUILD=1 packages the release build as it is (deb-test under sudo, and its
+# second package of the same binaries), so root never writes into a user's build folder.
+if [ "${PROMO_DEB_SKIP_BUILD:-}" = 1 ]; then
+    bin="$PWD/.build/release"
+    [ -x "$bin/promo-sync" ] && [ -x "$bin/promo-central" ] || { echo "deb: no release build in $bin; run without PROMO_DEB_SKIP_BUILD" >&2; exit 1; }
+else
+    swift build -c release --static-swift-stdlib >/dev/null
+    bin="$(swift build -c release --static-swift-stdlib --show-bin-path)"
+fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
