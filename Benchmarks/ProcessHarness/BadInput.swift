@@ -129,7 +129,7 @@ public enum BadInput {
         case 2:
             return bad(
                 "unknown protocol version", valid([plan()]) { $0.replacingOccurrences(of: "\"protocolVersion\":1", with: "\"protocolVersion\":99") },
-                400, "bad_request")
+                426, "upgrade_centre")
         case 3:
             // A number the wire cannot hold is refused by the reader; one it can hold (or a null,
             // or text) by the field's type and bounds: both are 400.
