@@ -44,9 +44,15 @@ extension Replica {
     public func queueForPush(table: SyncedTable, ids: [String]) throws(ReplicaError) {
         try write("queueing rows for push") { db in
             let office = try State.get(db, .office) ?? ""
+            // Changes already waiting for the row become whole too (see prepareForcedResync).
+            let whole = try db.makeStatement(
+                sql: "UPDATE _sync_outbox SET cols = -1 WHERE tbl = ?1 AND row_id IN (SELECT id FROM \(table.rawValue) WHERE id = ?3 AND \(Self.sendable(table)))")
             let queue = try db.makeStatement(
                 sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?1, id, 1, -1 FROM \(table.rawValue) WHERE id = ?3 AND \(Self.sendable(table))")
-            for id in ids { try queue.execute(arguments: [table.tableID, office, id]) }
+            for id in ids {
+                try whole.execute(arguments: [table.tableID, office, id])
+                try queue.execute(arguments: [table.tableID, office, id])
+            }
         }
     }
 }

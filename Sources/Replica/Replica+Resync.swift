@@ -18,6 +18,13 @@ extension Replica {
             try Self.rebase(db, centralSequence: centralSequence, centralHash: centralHash)
             var queued = 0
             for table in SyncedTable.allCases {
+                // Changes already waiting for these rows become whole rows too: they come first in
+                // the outbox, and a changeset cut after them would carry a row the centre may lack
+                // as only the columns changed, which it refuses (found by make chaos --long: an
+                // offline office's update of a row created after the centre's backup).
+                try db.execute(
+                    sql: "UPDATE _sync_outbox SET cols = -1 WHERE tbl = ?1 AND row_id IN (SELECT id FROM \(table.rawValue) WHERE \(Self.sendable(table)))",
+                    arguments: [table.tableID, office])
                 try db.execute(
                     sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?1, id, 1, -1 FROM \(table.rawValue) WHERE \(Self.sendable(table))",
                     arguments: [table.tableID, office])

@@ -7,6 +7,34 @@ import Testing
 @testable import Replica
 
 @Suite struct OutboxTests {
+    /// Found by `make chaos --long` (centre run 11): an office offline while the centre was
+    /// restored had updated a plan line the restored centre no longer held; the forced resync
+    /// queued every row whole, but after the waiting update, so the changeset cut first carried
+    /// that row as its changed column only, and the centre refused it (422, "does not name its
+    /// office"), leaving the office stuck. Every waiting change of a re-sent row is whole now.
+    @Test func aForcedResyncSendsEveryRowWholeEvenWhenItsFirstChangesetIsCutShort() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        let ids = try (1...3).map { try replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64($0) * 1_000, note: nil) }
+        try replica.acknowledge(try #require(try replica.nextChangeset()).sequence)
+        // Offline: the amounts change (one column each).
+        try replica.database.write { db in
+            for id in ids { try db.execute(sql: "UPDATE plan_line SET amount = amount + 1 WHERE id = ?", arguments: [id.rawValue]) }
+        }
+        // The centre was restored to before those rows existed.
+        try replica.prepareForcedResync(centralSequence: ChangesetSequence(0), centralHash: Changeset.genesisHash, epoch: Epoch("restored"))
+        var seen = 0
+        while let changeset = try replica.nextChangeset(maxChanges: 2) {
+            for change in changeset.changes {
+                #expect(change.fields["office"] == .text("79"), "\(change.id) sent as \(change.fields.keys.sorted())")
+                #expect(change.fields.count == SyncedTable.planLine.columns.count)
+            }
+            seen += changeset.changes.count
+            try replica.acknowledge(changeset.sequence)
+        }
+        #expect(seen >= 3)
+    }
+
     @Test func changesetsCoalescePerRowAndAreResentUntilAcknowledged() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
