@@ -46,7 +46,9 @@ extension Replica {
             let office = try State.get(db, .office) ?? ""
             // Changes already waiting for the row become whole too (see prepareForcedResync).
             let whole = try db.makeStatement(
-                sql: "UPDATE _sync_outbox SET cols = -1 WHERE tbl = ?1 AND row_id IN (SELECT id FROM \(table.rawValue) WHERE id = ?3 AND \(Self.sendable(table)))")
+                sql:
+                    "UPDATE _sync_outbox SET cols = -1 WHERE tbl = ?1 AND row_id IN (SELECT id FROM \(table.rawValue) WHERE id = ?3 AND \(Self.sendable(table)))"
+            )
             let queue = try db.makeStatement(
                 sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?1, id, 1, -1 FROM \(table.rawValue) WHERE id = ?3 AND \(Self.sendable(table))")
             for id in ids {
