@@ -204,9 +204,7 @@ extension CentralStore {
         let table = c["table"]?.text ?? "?"
         let project = try fields("project", c["aggregate_id"]?.text)
         let row = try fields(table, c["row_id"]?.text)
-        func decode(_ key: String) -> [String: FieldValue] {
-            (c[key]?.text).flatMap { try? JSONDecoder().decode([String: FieldValue].self, from: Data($0.utf8)) } ?? [:]
-        }
+        func decode(_ key: String) -> [String: FieldValue] { ConflictRecord.publishedValues(c[key]?.text) }
         return ConflictDescription(
             id: id, rule: c["rule"]?.text ?? "?",
             record: ConflictDescription.record(

@@ -53,9 +53,8 @@ extension CentralStore {
                 """)
         return try rows.compactMap { row -> LostDecision? in
             let conflict = try FieldCoding.decode(row["fields"] as String)
-            guard let mineText = conflict["mine"]?.text,
-                let mine = try? JSONDecoder().decode([String: FieldValue].self, from: Data(mineText.utf8)),
-                mine["kind"] == .text(ProjectEventKind.decision.rawValue), let project = mine["project_id"]?.text,
+            let mine = ConflictRecord.publishedValues(conflict["mine"]?.text)
+            guard mine["kind"] == .text(ProjectEventKind.decision.rawValue), let project = mine["project_id"]?.text,
                 let event = conflict["row_id"]?.text, (mine["occurred_on"]?.text ?? "9999") <= restoredOn,
                 let sent = try Int64.fetchOne(db, sql: "SELECT min(position) FROM history WHERE tbl = 'project_event' AND id = ?", arguments: [event]),
                 sent > restoredAt
@@ -148,9 +147,8 @@ extension CentralStore {
                 """, arguments: [project])
         for row in open {
             let conflict = try FieldCoding.decode(row["fields"] as String)
-            guard let mineText = conflict["mine"]?.text,
-                let mine = try? JSONDecoder().decode([String: FieldValue].self, from: Data(mineText.utf8)),
-                !mine.isEmpty, mine.allSatisfy({ current[$0.key] == $0.value })
+            let mine = ConflictRecord.publishedValues(conflict["mine"]?.text)
+            guard !mine.isEmpty, mine.allSatisfy({ current[$0.key] == $0.value })
             else { continue }
             try resolve(
                 db, conflict: row["id"], .dismiss, note: "answered: the centre re-confirmed the decision that set these values",

@@ -51,7 +51,6 @@ extension Replica {
     /// Conflicts of this office, newest first; `openOnly` leaves out resolved ones.
     public func conflicts(openOnly: Bool = false) throws(ReplicaError) -> [LocalConflict] {
         try read("listing conflicts") { db in
-            let decoder = JSONDecoder()
             return try Row.fetchAll(
                 db,
                 sql: """
@@ -70,8 +69,7 @@ extension Replica {
                 return LocalConflict(
                     id: row["id"], table: row["tbl"], rowID: row["row_id"], aggregateID: row["aggregate_id"], writer: row["writer"],
                     hlc: row["hlc"], rule: row["rule"],
-                    mine: (try? decoder.decode([String: FieldValue].self, from: Data((row["mine"] as String).utf8))) ?? [:],
-                    theirs: (try? decoder.decode([String: FieldValue].self, from: Data((row["theirs"] as String).utf8))) ?? [:],
+                    mine: ConflictRecord.publishedValues(row["mine"]), theirs: ConflictRecord.publishedValues(row["theirs"]),
                     message: row["message"], resolution: resolution, resolvedBy: row["resolved_by"],
                     pendingResolution: resolution == nil ? row["pending"] : nil,
                     record: ConflictDescription.record(

@@ -39,22 +39,12 @@ extension Replica {
         }
     }
 
-    /// Queues rows to be pushed again (rows the centre lacks), as whole-row inserts: only rows this
-    /// office may send as its own (``sendable(_:)``); a resolution of the centre the centre lost stays local.
+    /// Queues rows to be pushed again (rows the centre lacks), whole (``queueWhole(_:_:office:id:)``):
+    /// only rows this office may send as its own; a resolution of the centre the centre lost stays local.
     public func queueForPush(table: SyncedTable, ids: [String]) throws(ReplicaError) {
         try write("queueing rows for push") { db in
             let office = try State.get(db, .office) ?? ""
-            // Changes already waiting for the row become whole too (see prepareForcedResync).
-            let whole = try db.makeStatement(
-                sql:
-                    "UPDATE _sync_outbox SET cols = -1 WHERE tbl = ?1 AND row_id IN (SELECT id FROM \(table.rawValue) WHERE id = ?3 AND \(Self.sendable(table)))"
-            )
-            let queue = try db.makeStatement(
-                sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?1, id, 1, -1 FROM \(table.rawValue) WHERE id = ?3 AND \(Self.sendable(table))")
-            for id in ids {
-                try whole.execute(arguments: [table.tableID, office, id])
-                try queue.execute(arguments: [table.tableID, office, id])
-            }
+            for id in ids { _ = try Self.queueWhole(db, table, office: office, id: id) }
         }
     }
 }

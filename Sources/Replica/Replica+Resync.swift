@@ -18,17 +18,7 @@ extension Replica {
             try Self.rebase(db, centralSequence: centralSequence, centralHash: centralHash)
             var queued = 0
             for table in SyncedTable.allCases {
-                // Changes already waiting for these rows become whole rows too: they come first in
-                // the outbox, and a changeset cut after them would carry a row the centre may lack
-                // as only the columns changed, which it refuses (found by make chaos --long: an
-                // offline office's update of a row created after the centre's backup).
-                try db.execute(
-                    sql: "UPDATE _sync_outbox SET cols = -1 WHERE tbl = ?1 AND row_id IN (SELECT id FROM \(table.rawValue) WHERE \(Self.sendable(table)))",
-                    arguments: [table.tableID, office])
-                try db.execute(
-                    sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?1, id, 1, -1 FROM \(table.rawValue) WHERE \(Self.sendable(table))",
-                    arguments: [table.tableID, office])
-                queued += db.changesCount
+                queued += try Self.queueWhole(db, table, office: office)
             }
             try State.set(db, .epoch, epoch.rawValue)
             try State.set(db, .cursor, "0")
@@ -60,6 +50,19 @@ extension Replica {
     /// centre that lost one keeps the copy as a conflict for its operator (`promo-central decisions lost`).
     static func sendable(_ table: SyncedTable) -> String {
         table == .conflictResolution ? "office = ?2 AND resolved_by = ?2" : "office = ?2"
+    }
+
+    /// Queues the rows of `table` this office may send (``sendable(_:)``), or only the one with
+    /// `id`, to be pushed again whole. Changes already waiting for them become whole too: they come
+    /// first in the outbox, and a changeset cut after them would carry a row the centre may lack as
+    /// only the columns changed, which it refuses (found by make chaos --long: an offline office's
+    /// update of a row created after the centre's backup). Returns how many rows were queued.
+    static func queueWhole(_ db: Database, _ table: SyncedTable, office: String, id: String? = nil) throws -> Int {
+        let rows = "FROM \(table.rawValue) WHERE \(sendable(table))" + (id == nil ? "" : " AND id = ?3")
+        let arguments: StatementArguments = id.map { [table.tableID, office, $0] } ?? [table.tableID, office]
+        try db.cachedStatement(sql: "UPDATE _sync_outbox SET cols = -1 WHERE tbl = ?1 AND row_id IN (SELECT id \(rows))").execute(arguments: arguments)
+        try db.cachedStatement(sql: "INSERT INTO _sync_outbox(tbl, row_id, op, cols) SELECT ?1, id, 1, -1 \(rows)").execute(arguments: arguments)
+        return db.changesCount
     }
 
     static func rebase(_ db: Database, centralSequence: ChangesetSequence, centralHash: String) throws {

@@ -184,7 +184,7 @@ public struct SyncEngine: Sendable {
             report.bytesSent += exchange.bytesSent
             report.bytesReceived += exchange.bytesReceived
             if let onProgress {
-                let remaining = (try? replica.status().pending.changes) ?? 0
+                let remaining = (try? replica.pendingSummary().changes) ?? 0
                 onProgress(.pushed(changes: changeset.changes.count, totalChanges: report.changesPushed, remaining: remaining))
             }
         }

@@ -92,6 +92,12 @@ public struct ConflictRecord: Hashable, Codable, Sendable {
     /// The side that may accept this conflict's losing change.
     public func acceptingSide(fund: FundSource?) -> Side { rule.acceptingSide(fund: fund) }
 
+    /// Values as ``publishedFields()`` writes them for `mine` and `theirs` (JSON text), read back;
+    /// empty when missing or unreadable.
+    public static func publishedValues(_ text: String?) -> [String: FieldValue] {
+        text.flatMap { try? JSONDecoder().decode([String: FieldValue].self, from: Data($0.utf8)) } ?? [:]
+    }
+
     /// The record's fields as published in the change log.
     public func publishedFields() -> [String: FieldValue] {
         let encoder = JSONEncoder()
