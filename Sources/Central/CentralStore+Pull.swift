@@ -43,7 +43,6 @@ extension CentralStore {
         for office: OfficeCode, after cursor: PullCursor, limit: Int,
         own: (since: Int64, through: Int64)? = nil
     ) throws(CentralError) -> (data: Data, records: Int) {
-        try refreshTotals()
         let scan = own == nil ? limit : limit * Self.echoScanFactor
         do {
             return try database.read { db in
@@ -117,69 +116,6 @@ extension CentralStore {
             }
         } catch {
             throw CentralError.storage(error, during: "counting records")
-        }
-    }
-
-    /// The consolidated plan and disbursed totals.
-    /// The consolidated totals per province in force, year and fund source: a retired office's
-    /// figures are counted under its successor, and a total with nothing planned or paid (an
-    /// office merged away, rows all deleted) is left out.
-    public func totals() throws(CentralError) -> [(province: String, year: Int, fund: String, plan: Int64, disbursed: Int64)] {
-        try refreshTotals()
-        do {
-            return try database.read { db in
-                struct Key: Hashable, Comparable {
-                    let province: String, year: Int, fund: String
-                    static func < (a: Key, b: Key) -> Bool { (a.province, a.year, a.fund) < (b.province, b.year, b.fund) }
-                }
-                var sums: [Key: (plan: Int64, paid: Int64)] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = 'province_total'") {
-                    let f = try FieldCoding.decode(row["fields"] as String)
-                    let key = Key(
-                        province: ReferenceData.provinceInForce(f["province"]?.text ?? ""), year: Int(f["year"]?.integer ?? 0),
-                        fund: f["fund_source"]?.text ?? "")
-                    let sum = sums[key] ?? (0, 0)
-                    // Each office's figures are bounded and checked; two offices of one province cannot overflow, but never wrap.
-                    func add(_ a: Int64, _ b: Int64) -> Int64 {
-                        let (s, o) = a.addingReportingOverflow(b)
-                        return o ? .max : s
-                    }
-                    sums[key] = (add(sum.plan, f["plan_amount"]?.integer ?? 0), add(sum.paid, f["disbursed_amount"]?.integer ?? 0))
-                }
-                return sums.filter { $0.value.plan != 0 || $0.value.paid != 0 }.sorted { $0.key < $1.key }.map {
-                    (province: $0.key.province, year: $0.key.year, fund: $0.key.fund, plan: $0.value.plan, disbursed: $0.value.paid)
-                }
-            }
-        } catch {
-            throw CentralError.storage(error, during: "reading totals")
-        }
-    }
-}
-
-extension CentralStore {
-    /// The consolidated figures as report facts.
-    public func reportFacts() throws(CentralError) -> (plans: [PlanFact], disbursed: [DisbursedFact]) {
-        try refreshTotals()
-        do {
-            return try database.read { db in
-                func fields(_ tbl: String) throws -> [[String: FieldValue]] {
-                    try String.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = ? AND deleted_at IS NULL", arguments: [tbl])
-                        .map { try FieldCoding.decode($0) }
-                }
-                let plans = try fields("province_total").compactMap { f -> PlanFact? in
-                    guard let fund = f["fund_source"]?.text.flatMap(FundSource.init(rawValue:)) else { return nil }
-                    return PlanFact(province: f["province"]?.text ?? "", year: Int(f["year"]?.integer ?? 0), fund: fund, amount: f["plan_amount"]?.integer ?? 0)
-                }
-                let paid = try fields("disbursed_total").compactMap { f -> DisbursedFact? in
-                    guard let fund = f["fund_source"]?.text.flatMap(FundSource.init(rawValue:)) else { return nil }
-                    return DisbursedFact(
-                        province: f["province"]?.text ?? "", year: Int(f["year"]?.integer ?? 0), fund: fund,
-                        group: Int(f["report_group"]?.integer ?? 0), paidOn: f["paid_on"]?.text ?? "", amount: f["amount"]?.integer ?? 0)
-                }
-                return (plans, paid)
-            }
-        } catch {
-            throw CentralError.storage(error, during: "reading report figures")
         }
     }
 }

@@ -11,7 +11,9 @@ struct Report: ParsableCommand {
     @OptionGroup var report: ReportOptions
 
     func run() throws {
-        let facts = try location.open().reportFacts()
+        let store = try location.open()
+        try store.refreshTotals()
+        let facts = try store.reportFacts()
         print(try report.render(plans: facts.plans, disbursed: facts.disbursed))
     }
 }

@@ -19,6 +19,7 @@ struct Summary: ParsableCommand {
         }
         print("consolidated totals (VND):")
         print("  province year fund      plan                 disbursed            %")
+        try store.refreshTotals()
         for t in try store.totals() {
             let percent = t.plan > 0 ? Money.percent(t.disbursed, of: t.plan, fractionDigits: 1) : "-"
             print(

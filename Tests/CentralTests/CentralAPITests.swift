@@ -161,6 +161,39 @@ import Testing
         }
     }
 
+    /// Totals are recomputed after a push commits, by the centre's one writer of them, and a pull
+    /// waits for that writer instead of writing itself: a pull right after a push sees the pushed
+    /// figures, totals marked pending by another process (a `promo-central` command) are found, and
+    /// a pull of an up-to-date store commits nothing.
+    @Test func aPullSeesTheTotalsOfEveryAcknowledgedPushAndWritesNothing() async throws {
+        try await withLiveCentral { central in
+            let token = try central.addOffice("79")
+            let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
+            func planTotal() async throws -> Int64? {
+                let page = try await client.pull(after: .start, limit: 5_000).value
+                return page.records.last { $0.table == "province_total" && $0.id == "79/2025/local" }?.fields["plan_amount"]?.integer
+            }
+            _ = try await client.push(
+                Changeset(
+                    office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                    changes: [planChange(office: "79", amount: 1_000)]))
+            #expect(try await planTotal() == 1_000)
+
+            // Applied in-process as a command of the operator would: nobody tells the refresher.
+            let second = Changeset(
+                office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(2), previousHash: try #require(central.store.offices().first?.lastHash),
+                changes: [planChange(office: "79", amount: 500)])
+            _ = try central.store.apply(second, from: OfficeCode(unchecked: "79"))
+            #expect(try await planTotal() == 1_500)
+
+            // PRAGMA data_version changes for a connection when another one commits.
+            let observer = try DatabaseQueue(path: central.store.path)
+            let before = try await observer.read { try Int.fetchOne($0, sql: "PRAGMA data_version") }
+            #expect(try await planTotal() == 1_500)
+            #expect(try await observer.read { try Int.fetchOne($0, sql: "PRAGMA data_version") } == before)
+        }
+    }
+
     @Test(arguments: ["/v1/changes?after=-1", "/v1/changes?after=abc", "/v1/changes?limit=0", "/v1/changes?limit=100000"])
     func badPullParametersGet400(path: String) async throws {
         try await withLiveCentral { central in

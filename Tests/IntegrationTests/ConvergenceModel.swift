@@ -701,6 +701,8 @@ final class ConvergenceModel {
             do {
                 let position = try office.replica.syncPosition()
                 let own = position.ownChangesets.map { (since: $0.lowerBound - 1, through: $0.upperBound) }
+                // As the centre's ChangeRoutes does through its TotalsRefresher.
+                try store.refreshTotals()
                 let answer = try store.page(for: office.office, after: position.cursor, limit: pageSize ?? Int.random(in: 1...40, using: &random), own: own)
                 if page == crashOnPage {
                     office.faults.arm(.afterApplyBeforeCursorSave)

@@ -13,7 +13,7 @@ public func buildApplication(
     let router = Router(context: CentralRequestContext.self)
     router.add(middleware: ProtocolMiddleware(epoch: store.epoch, metrics: metrics))
     let endpoint = Endpoint(
-        store: store, configuration: configuration, metrics: metrics,
+        store: store, configuration: configuration, metrics: metrics, totals: TotalsRefresher(store: store),
         limiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst),
         addressLimiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst))
     // The routes of protocol version 1 (docs/PROTOCOL.md), by resource.

@@ -27,6 +27,7 @@ struct ChangeRoutes: Sendable {
         if request.uri.queryParameters["own_through"] != nil {
             own = (try endpoint.integerParameter(request, "own_since", default: 0), try endpoint.integerParameter(request, "own_through", default: 0))
         }
+        await endpoint.totals.upToDate()
         let store = endpoint.store
         let (page, state, clock) = try await endpoint.offload { [own] in
             (try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own), try store.officeState(office), try store.clock())

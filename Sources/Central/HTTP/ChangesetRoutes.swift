@@ -26,6 +26,8 @@ struct ChangesetRoutes: Sendable {
         let store = endpoint.store
         let answer = try await endpoint.offload { try store.apply(push.changeset, receivedJSON: push.receivedChangesetJSON, from: office) }
         if answer.outcome == .applied {
+            // Before the answer, so that the office's next pull waits for totals that include it.
+            await endpoint.totals.changed()
             endpoint.metrics.pushesApplied.increment()
             endpoint.metrics.changesReceived.increment(by: Int64(push.changeset.changes.count))
         } else {

@@ -11,6 +11,8 @@ struct Endpoint: Sendable {
     let store: CentralStore
     let configuration: CentralConfiguration
     let metrics: CentralMetrics
+    /// Recomputes the consolidated totals after pushes; pulls wait for it.
+    let totals: TotalsRefresher
     /// Per office, for requests with a valid token.
     let limiter: RateLimiter
     /// Per source address, for requests without a valid token (the open routes, and failed authentication).

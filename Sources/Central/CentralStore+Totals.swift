@@ -1,0 +1,203 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// The consolidated totals (`province_total`, `disbursed_total`): records the centre computes
+/// from the offices' plan lines and disbursements and publishes to every office.
+///
+/// A push only marks its office's totals pending (`totals_pending`, in the push transaction);
+/// ``TotalsRefresher`` recomputes them after the push commits, and a pull waits for it, so a
+/// read never writes. Commands of the operator that read totals bring them up to date first.
+extension CentralStore {
+    static func markTotalsPending(_ db: Database, office: OfficeCode) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO totals_pending(office) VALUES (?)", arguments: [office.rawValue])
+    }
+
+    /// Recomputes the consolidated totals of the offices whose records changed since they were
+    /// last computed (see ``ingest``); a no-op costing one read when nothing changed.
+    ///
+    /// Each office is recomputed in a transaction of its own: one office whose totals cannot be
+    /// computed (its figures would overflow) is logged, counted (``totalsFailures``) and left
+    /// pending with the reason, and every other office's totals and pulls go on.
+    public func refreshTotals() throws(CentralError) {
+        do {
+            let pending = try database.read { db in try String.fetchAll(db, sql: "SELECT office FROM totals_pending ORDER BY office") }
+            for office in pending {
+                do {
+                    try database.write { db in
+                        try Self.recomputeTotals(db, office: OfficeCode(unchecked: office))
+                        try db.execute(sql: "DELETE FROM totals_pending WHERE office = ?", arguments: [office])
+                    }
+                    totalsFailures.withLock { _ = $0.removeValue(forKey: office) }
+                } catch let error as TotalsOverflow {
+                    logger.error("consolidated totals not recomputed", metadata: ["sync.office": "\(office)", "error": "\(error)"])
+                    totalsFailures.withLock { $0[office] = error.description }
+                }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "recomputing the consolidated totals")
+        }
+    }
+
+    /// Whether some office's totals wait to be recomputed, leaving out those that failed for a
+    /// reason only new figures can change (an overflow, ``totalsProblems()``): one indexed read.
+    public func totalsOutOfDate() throws(CentralError) -> Bool {
+        let failed = totalsFailures.withLock { Set($0.keys) }
+        do {
+            return try database.read { db in
+                try String.fetchAll(db, sql: "SELECT office FROM totals_pending").contains { !failed.contains($0) }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading which totals are out of date")
+        }
+    }
+
+    /// The offices whose consolidated totals could not be recomputed, with the reason (shown by
+    /// `/metrics` and logged; their previous totals stand until the figures are fixed).
+    public func totalsProblems() -> [String: String] { totalsFailures.withLock { $0 } }
+
+    /// A sum of one office's figures that would not fit in 64 bits.
+    struct TotalsOverflow: Error, CustomStringConvertible {
+        let office: String
+        let what: String
+        var description: String { "the \(what) of office \(office) add up past what a 64-bit amount holds" }
+    }
+
+    /// Recomputes one office's consolidated figures: plan and disbursed per year and fund source
+    /// (`province_total`), and disbursed per year, fund, reporting group and payment date
+    /// (`disbursed_total`), writing only those that changed (an idle sync moves nothing); a figure
+    /// that no longer has rows drops to zero rather than vanish. Sums are checked: an overflow
+    /// throws ``TotalsOverflow`` and writes nothing. Recoveries subtract (``LedgerRules``).
+    static func recomputeTotals(_ db: Database, office: OfficeCode) throws {
+        struct YearFund: Hashable { let year: Int64, fund: String }
+        struct Fact: Hashable { let year: Int64, fund: String, group: Int64, paidOn: String }
+        func add(_ value: inout Int64, _ amount: Int64, _ what: String) throws {
+            let (sum, overflow) = value.addingReportingOverflow(amount)
+            if overflow { throw TotalsOverflow(office: office.rawValue, what: what) }
+            value = sum
+        }
+        var plan: [YearFund: Int64] = [:]
+        var paid: [YearFund: Int64] = [:]
+        var facts: [Fact: Int64] = [:]
+        let plans = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT json_extract(fields, '$.year'), json_extract(fields, '$.fund_source'), json_extract(fields, '$.amount')
+                FROM record WHERE tbl = 'plan_line' AND office = ? AND deleted_at IS NULL
+                """, arguments: [office.rawValue])
+        while let row = try plans.next() {
+            guard let year = row[0] as Int64?, let fund = row[1] as String?, let amount = row[2] as Int64? else { continue }
+            try add(&plan[YearFund(year: year, fund: fund), default: 0], amount, "plan lines")
+        }
+        let entries = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT json_extract(p.fields, '$.year'), json_extract(p.fields, '$.fund_source'), json_extract(p.fields, '$.category'),
+                       json_extract(d.fields, '$.paid_on'), json_extract(d.fields, '$.kind'), json_extract(d.fields, '$.amount')
+                FROM record d JOIN record p ON p.tbl = 'project' AND p.id = d.aggregate
+                WHERE d.tbl = 'disbursement' AND d.office = ? AND d.deleted_at IS NULL AND d.held = 0
+                """, arguments: [office.rawValue])
+        while let row = try entries.next() {
+            guard let year = row[0] as Int64?, let fund = row[1] as String?, let paidOn = row[3] as String?,
+                let kind = (row[4] as String?).flatMap(DisbursementKind.init(rawValue:)), let amount = row[5] as Int64?
+            else { continue }
+            let signed = LedgerRules.signed(kind, amount)
+            try add(&paid[YearFund(year: year, fund: fund), default: 0], signed, "disbursements")
+            let group = Int64(ReferenceData.category(code: row[2] ?? "")?.reportGroup ?? 0)
+            try add(&facts[Fact(year: year, fund: fund, group: group, paidOn: paidOn), default: 0], signed, "disbursements")
+        }
+
+        let province = ReferenceData.provinceInForce(office.rawValue)
+        var totals: [String: (YearFund, plan: Int64, paid: Int64)] = [:]
+        for key in Set(plan.keys).union(paid.keys) {
+            totals["\(office.rawValue)/\(key.year)/\(key.fund)"] = (key, plan[key] ?? 0, paid[key] ?? 0)
+        }
+        for id in try String.fetchAll(db, sql: "SELECT id FROM record WHERE tbl = 'province_total' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
+        where totals[id] == nil {
+            let parts = id.split(separator: "/").map(String.init)
+            totals[id] = (YearFund(year: Int64(parts[1]) ?? 0, fund: parts[2]), 0, 0)
+        }
+        for (id, total) in totals.sorted(by: { $0.key < $1.key }) {
+            try putCentralRecord(
+                db, table: .provinceTotal, id: id,
+                fields: [
+                    "province": .text(province), "year": .integer(total.0.year), "fund_source": .text(total.0.fund),
+                    "plan_amount": .integer(total.plan), "disbursed_amount": .integer(total.paid),
+                ])
+        }
+        var byID: [String: (Fact, Int64)] = [:]
+        for (fact, amount) in facts { byID["\(office.rawValue)/\(fact.year)/\(fact.fund)/\(fact.group)/\(fact.paidOn)"] = (fact, amount) }
+        for id in try String.fetchAll(
+            db, sql: "SELECT id FROM record WHERE tbl = 'disbursed_total' AND office = 'central' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
+        where byID[id] == nil {
+            let parts = id.split(separator: "/").map(String.init)
+            byID[id] = (Fact(year: Int64(parts[1]) ?? 0, fund: parts[2], group: Int64(parts[3]) ?? 0, paidOn: parts[4]), 0)
+        }
+        for (id, (fact, amount)) in byID.sorted(by: { $0.key < $1.key }) {
+            try putCentralRecord(
+                db, table: .disbursedTotal, id: id,
+                fields: [
+                    "province": .text(province), "year": .integer(fact.year), "fund_source": .text(fact.fund),
+                    "report_group": .integer(fact.group), "paid_on": .text(fact.paidOn), "amount": .integer(amount),
+                ])
+        }
+    }
+
+    /// The consolidated totals per province in force, year and fund source: a retired office's
+    /// figures are counted under its successor, and a total with nothing planned or paid (an
+    /// office merged away, rows all deleted) is left out.
+    public func totals() throws(CentralError) -> [(province: String, year: Int, fund: String, plan: Int64, disbursed: Int64)] {
+        do {
+            return try database.read { db in
+                struct Key: Hashable, Comparable {
+                    let province: String, year: Int, fund: String
+                    static func < (a: Key, b: Key) -> Bool { (a.province, a.year, a.fund) < (b.province, b.year, b.fund) }
+                }
+                var sums: [Key: (plan: Int64, paid: Int64)] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = 'province_total'") {
+                    let f = try FieldCoding.decode(row["fields"] as String)
+                    let key = Key(
+                        province: ReferenceData.provinceInForce(f["province"]?.text ?? ""), year: Int(f["year"]?.integer ?? 0),
+                        fund: f["fund_source"]?.text ?? "")
+                    let sum = sums[key] ?? (0, 0)
+                    // Each office's figures are bounded and checked; two offices of one province cannot overflow, but never wrap.
+                    func add(_ a: Int64, _ b: Int64) -> Int64 {
+                        let (s, o) = a.addingReportingOverflow(b)
+                        return o ? .max : s
+                    }
+                    sums[key] = (add(sum.plan, f["plan_amount"]?.integer ?? 0), add(sum.paid, f["disbursed_amount"]?.integer ?? 0))
+                }
+                return sums.filter { $0.value.plan != 0 || $0.value.paid != 0 }.sorted { $0.key < $1.key }.map {
+                    (province: $0.key.province, year: $0.key.year, fund: $0.key.fund, plan: $0.value.plan, disbursed: $0.value.paid)
+                }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading totals")
+        }
+    }
+
+    /// The consolidated figures as report facts.
+    public func reportFacts() throws(CentralError) -> (plans: [PlanFact], disbursed: [DisbursedFact]) {
+        do {
+            return try database.read { db in
+                func fields(_ tbl: String) throws -> [[String: FieldValue]] {
+                    try String.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = ? AND deleted_at IS NULL", arguments: [tbl])
+                        .map { try FieldCoding.decode($0) }
+                }
+                let plans = try fields("province_total").compactMap { f -> PlanFact? in
+                    guard let fund = f["fund_source"]?.text.flatMap(FundSource.init(rawValue:)) else { return nil }
+                    return PlanFact(province: f["province"]?.text ?? "", year: Int(f["year"]?.integer ?? 0), fund: fund, amount: f["plan_amount"]?.integer ?? 0)
+                }
+                let paid = try fields("disbursed_total").compactMap { f -> DisbursedFact? in
+                    guard let fund = f["fund_source"]?.text.flatMap(FundSource.init(rawValue:)) else { return nil }
+                    return DisbursedFact(
+                        province: f["province"]?.text ?? "", year: Int(f["year"]?.integer ?? 0), fund: fund,
+                        group: Int(f["report_group"]?.integer ?? 0), paidOn: f["paid_on"]?.text ?? "", amount: f["amount"]?.integer ?? 0)
+                }
+                return (plans, paid)
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading report figures")
+        }
+    }
+}
