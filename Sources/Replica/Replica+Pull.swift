@@ -15,6 +15,13 @@ public struct SyncPosition: Sendable, Equatable {
 
     /// The changesets this replica made and the centre acknowledged, if any.
     public var ownChangesets: ClosedRange<Int64>? { lastAcked > ownSince ? (ownSince + 1)...lastAcked : nil }
+
+    public init(cursor: PullCursor, epoch: Epoch?, ownSince: Int64 = 0, lastAcked: Int64 = 0) {
+        self.cursor = cursor
+        self.epoch = epoch
+        self.ownSince = ownSince
+        self.lastAcked = lastAcked
+    }
 }
 
 /// What applying one pulled page did.

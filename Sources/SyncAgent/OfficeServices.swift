@@ -57,9 +57,9 @@ public enum OfficeServices {
         let watcher = FileWatcher.start(path: replica.path, wake: wake)
         if watcher != nil { schedule.wakeCheckInterval = .seconds(10) }
         defer { withExtendedLifetime(watcher) {} }
-        let daemon = SyncDaemon(engine: engine, schedule: schedule, logger: logger, wake: wake) { result in
-            notifier.notify("STATUS=\(statusLine(result))")
-        }
+        let daemon = SyncDaemon(
+            engine: engine, schedule: schedule, logger: logger, wake: wake,
+            onCycle: { result in notifier.notify("STATUS=\(statusLine(result))") })
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: daemon)]
         if let watchdog = SystemdNotifier.watchdogInterval() {
             services.append(.init(service: WatchdogService(notifier: notifier, interval: watchdog)))

@@ -3,7 +3,7 @@ import SyncCore
 import Transport
 
 /// The one error type of the SyncAgent module.
-public struct SyncAgentError: Error, Sendable, CustomStringConvertible {
+public struct SyncAgentError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: String, Sendable {
         /// A setting or the token file is missing or unsafe.
         case configuration

@@ -19,6 +19,32 @@ public struct DaemonSchedule: Sendable {
 
     public init() {}
 
+    /// What the daemon does after a cycle: the state status shows, how long it waits, and the
+    /// count of failures in a row. `random` (0…1) spreads the backoff of offices coming back at once.
+    public struct NextAttempt: Sendable, Equatable {
+        /// `idle`, `backing_off` (the centre answered with a failure worth retrying), `offline`
+        /// (it did not answer) or `failed` (retrying will not cure it; tried again anyway, later).
+        public var state: String
+        public var wait: Duration
+        public var failures: Int
+        /// While the centre fails, a local write does not cut the wait short.
+        public var wakeOnLocalWrite: Bool { failures == 0 }
+    }
+
+    /// The decision after a cycle that ended with `result`, `failures` failures in a row before it.
+    public func next(after result: Result<CycleReport, SyncAgentError>, failures: Int, random: Double) -> NextAttempt {
+        switch result {
+        case .success:
+            return NextAttempt(state: "idle", wait: interval, failures: 0)
+        case .failure(let error) where error.isTransient:
+            return NextAttempt(
+                state: error.centralAnswered ? "backing_off" : "offline", wait: backoff(afterFailures: failures + 1, random: random),
+                failures: failures + 1)
+        case .failure:
+            return NextAttempt(state: "failed", wait: permanentFailureRetry, failures: failures + 1)
+        }
+    }
+
     /// The backoff before attempt `failures + 1`: exponential, capped, with full jitter so that
     /// offices coming back after an outage do not all call the centre at once.
     public func backoff(afterFailures failures: Int, random: Double) -> Duration {
@@ -39,15 +65,22 @@ public struct SyncDaemon: Service {
     public let onCycle: @Sendable (Result<CycleReport, SyncAgentError>) async -> Void
     /// Requests from outside (`promo-sync sync --now`) to sync at once.
     public let wake: WakeSignal
+    /// The wall clock (for status's "next attempt at") and the jitter of the backoff, injected so
+    /// that tests decide them.
+    let now: @Sendable () -> Date
+    let random: @Sendable () -> Double
 
     public init(
         engine: SyncEngine, schedule: DaemonSchedule = .init(), logger: Logger, wake: WakeSignal = WakeSignal(),
-        onCycle: @escaping @Sendable (Result<CycleReport, SyncAgentError>) async -> Void = { _ in }
+        onCycle: @escaping @Sendable (Result<CycleReport, SyncAgentError>) async -> Void = { _ in },
+        now: @escaping @Sendable () -> Date = Date.init, random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
     ) {
         self.engine = engine
         self.schedule = schedule
         self.logger = logger
         self.wake = wake
+        self.now = now
+        self.random = random
         self.onCycle = onCycle
     }
 
@@ -64,33 +97,15 @@ public struct SyncDaemon: Service {
             // A cycle is never cancelled halfway: each page and acknowledgement is its own
             // transaction, and shutdown waits for the cycle to end.
             let result: Result<CycleReport, SyncAgentError>
-            do { result = .success(try await engine.runCycle()) } catch { result = .failure(error) }
+            do { result = .success(try await engine.runCycle(now: now)) } catch { result = .failure(error) }
             await onCycle(result)
 
-            let wait: Duration
-            switch result {
-            case .success:
-                failures = 0
-                wait = schedule.interval
-                engine.record("the daemon's state") { () throws(ReplicaError) in
-                    try replica.recordAgentState("idle", nextAttemptAt: Date() + wait.timeInterval, pid: pid)
-                }
-            case .failure(let error) where error.isTransient:
-                failures += 1
-                wait = schedule.backoff(afterFailures: failures, random: Double.random(in: 0...1))
-                let state = error.centralAnswered ? "backing_off" : "offline"
-                engine.record("the daemon's state") { () throws(ReplicaError) in
-                    try replica.recordAgentState(state, nextAttemptAt: Date() + wait.timeInterval, pid: pid)
-                }
-            case .failure:
-                failures += 1
-                wait = schedule.permanentFailureRetry
-                engine.record("the daemon's state") { () throws(ReplicaError) in
-                    try replica.recordAgentState("failed", nextAttemptAt: Date() + wait.timeInterval, pid: pid)
-                }
+            let next = schedule.next(after: result, failures: failures, random: random())
+            failures = next.failures
+            engine.record("the daemon's state") { () throws(ReplicaError) in
+                try replica.recordAgentState(next.state, nextAttemptAt: now() + next.wait.timeInterval, pid: pid)
             }
-            // While the centre fails, a local write does not cut the backoff short.
-            await waitForWork(upTo: wait, wakeOnLocalWrite: failures == 0, lastUnsent: &lastUnsent)
+            await waitForWork(upTo: next.wait, wakeOnLocalWrite: next.wakeOnLocalWrite, lastUnsent: &lastUnsent)
         }
         // Deleted and then told to stop (a restart, a reboot): the rescue comes first.
         if let problem = replica.fileProblem() { try await stopForLostFile(problem) }

@@ -114,146 +114,90 @@ public struct SyncEngine: Sendable {
         }
     }
 
+    /// Carries out the decisions of ``SyncCycle``: reads and writes the replica (blocking work off
+    /// the shared threads, `runBlocking`) and calls the centre, one step at a time. While a
+    /// changeset travels the next one is made (one ahead at most), and while a page is applied the
+    /// next one is fetched and parsed (one page ahead, so memory stays bounded; a page fetched but
+    /// not applied when the cycle stops is simply fetched again next time). Every step is its own
+    /// transaction, so a graceful stop between steps, a crash or a kill resumes cleanly.
     private func cycle() async throws(SyncAgentError) -> CycleReport {
-        var report = CycleReport()
-        let known: Epoch?
-        do { known = try replica.syncPosition().epoch } catch { throw SyncAgentError(error) }
-
-        // 1. Push: the oldest unacknowledged changeset first, re-sent as it was until the centre
-        //    acknowledges it; only then are its outbox entries removed.
-        var madeAhead: Changeset?
-        var refused: ChangesetRefusal?
-        while true {
-            // A graceful stop ends the cycle between steps; each step is its own transaction.
-            if Task.isShuttingDownGracefully { return report }
-            let changeset: Changeset?
-            let replica = self.replica
-            let maxChanges = configuration.maxChangesPerChangeset
-            if let next = madeAhead {
-                changeset = next
-            } else {
-                do { changeset = try await runBlocking { () throws(ReplicaError) in try replica.nextChangeset(maxChanges: maxChanges) } } catch {
-                    throw SyncAgentError(error)
-                }
-            }
-            guard let changeset else { break }
-            // The next changeset is made while this one travels and is applied (one ahead at
-            // most); a failure there is left for the next `nextChangeset` to meet and report.
-            let ahead = Task { try? await runBlocking { () throws(ReplicaError) in try replica.makeChangesetAhead(maxChanges: maxChanges) } }
-            let exchange: CentralClient.Exchange<PushResponse>
-            do { exchange = try await client.push(changeset) } catch {
-                _ = await ahead.value
-                try checkEpoch(error.epoch, known: known)
-                // The centre refused what a row of this changeset says. Retrying cannot help and
-                // nothing after it can be pushed, but the office still pulls; a person fixes or
-                // withdraws the row (promo-sync status names it).
-                if let refusal = Self.refusal(of: changeset, error) {
-                    do { try replica.recordRefusal(refusal) } catch { throw SyncAgentError(error) }
-                    logger.error(
-                        "the centre refused a changeset",
-                        metadata: [
-                            "sync.sequence": "\(changeset.sequence)", "sync.table": "\(refusal.table ?? "")", "sync.id": "\(refusal.id ?? "")",
-                            "error.code": "\(refusal.code)",
-                        ])
-                    refused = refusal
-                    break
-                }
-                // The changeset does not follow the last the centre holds, in the same epoch: the
-                // centre lost changesets it had acknowledged.
-                if error.remoteCode == "sequence_gap" {
-                    throw SyncAgentError(
-                        .centreLostChangesets, "the centre lacks changesets before \(changeset.sequence) that it acknowledged",
-                        transient: true, centralAnswered: true)
-                }
-                throw SyncAgentError(error)
-            }
-            // Sent next only if it directly follows this one (it is then the oldest unacknowledged
-            // once this one is acknowledged); otherwise the stored changesets decide.
-            madeAhead = (await ahead.value).flatMap { $0.sequence == changeset.sequence.next ? $0 : nil }
-            try checkEpoch(exchange.value.epoch, known: known)
-            // A crash here means the centre applied the changeset but we did not record it: the
-            // next cycle re-sends it and the centre answers "duplicate".
-            do { try replica.faults.check(.afterPushBeforeAck) } catch {
-                throw SyncAgentError(.injectedFault, error.description, transient: true, centralAnswered: true)
-            }
-            let sequence = exchange.value.sequence
-            do { try await runBlocking { () throws(ReplicaError) in try replica.acknowledge(sequence) } } catch { throw SyncAgentError(error) }
-            report.changesetsPushed += 1
-            report.changesPushed += changeset.changes.count
-            if exchange.value.outcome == .duplicate { report.duplicatesAcknowledged += 1 }
-            report.bytesSent += exchange.bytesSent
-            report.bytesReceived += exchange.bytesReceived
-            if let onProgress {
-                let remaining = (try? replica.pendingSummary().changes) ?? 0
-                onProgress(.pushed(changes: changeset.changes.count, totalChanges: report.changesPushed, remaining: remaining))
-            }
-        }
-
-        // 2. Pull: page after page from the saved cursor; each page and its cursor commit together.
-        //    The next page is fetched (and parsed) while this one is applied: the centre, the
-        //    parser and SQLite work at once. Only one page ahead, so memory stays bounded; a page
-        //    fetched but not applied when the cycle stops is simply fetched again next time.
-        let position: SyncPosition
-        do { position = try replica.syncPosition() } catch { throw SyncAgentError(error) }
-        // The unchanged echoes of changesets this replica made are skipped.
-        let own = position.ownChangesets
+        let replica = self.replica
         let client = self.client
+        let maxChanges = configuration.maxChangesPerChangeset
         let pageSize = configuration.pageSize
-        func fetch(after cursor: PullCursor) -> Task<Result<CentralClient.Exchange<PullResponse>, TransportError>, Never> {
+        func blocking<T: Sendable>(_ work: @escaping @Sendable () throws(ReplicaError) -> T) async throws(SyncAgentError) -> T {
+            do { return try await runBlocking(work) } catch { throw SyncAgentError(error) }
+        }
+        typealias Page = Result<CentralClient.Exchange<PullResponse>, TransportError>
+        func fetch(after cursor: PullCursor, own: ClosedRange<Int64>?) -> Task<Page, Never> {
             Task {
                 do throws(TransportError) { return .success(try await client.pull(after: cursor, limit: pageSize, own: own)) } catch { return .failure(error) }
             }
         }
-        var next = fetch(after: position.cursor)
-        defer { next.cancel() }
+        var cycle = SyncCycle(knownEpoch: try await blocking { () throws(ReplicaError) in try replica.syncPosition().epoch })
+        var nextPage: Task<Page, Never>?
+        defer { nextPage?.cancel() }
+        var own: ClosedRange<Int64>?
+        var action = cycle.start()
         while true {
-            if Task.isShuttingDownGracefully { return report }
-            let exchange: CentralClient.Exchange<PullResponse>
-            switch await next.value {
-            case .success(let value): exchange = value
-            case .failure(let error):
-                try checkEpoch(error.epoch, known: known)
-                throw SyncAgentError(error)
+            switch action {
+            case .makeChangeset:
+                // A graceful stop ends the cycle between steps.
+                if Task.isShuttingDownGracefully { return cycle.report }
+                action = cycle.changesetMade(try await blocking { () throws(ReplicaError) in try replica.nextChangeset(maxChanges: maxChanges) })
+            case .push(let changeset):
+                if Task.isShuttingDownGracefully { return cycle.report }
+                // A failure to make the next one is left for the next `nextChangeset` to meet and report.
+                let ahead = Task { try? await runBlocking { () throws(ReplicaError) in try replica.makeChangesetAhead(maxChanges: maxChanges) } }
+                let answer: Result<CentralClient.Exchange<PushResponse>, TransportError>
+                do throws(TransportError) { answer = .success(try await client.push(changeset)) } catch { answer = .failure(error) }
+                action = cycle.pushed(answer, madeAhead: await ahead.value ?? nil)
+            case .acknowledge(let sequence):
+                // A crash here means the centre applied the changeset but this office did not
+                // record it: the next cycle re-sends it and the centre answers "duplicate".
+                do { try replica.faults.check(.afterPushBeforeAck) } catch {
+                    throw SyncAgentError(.injectedFault, error.description, transient: true, centralAnswered: true)
+                }
+                try await blocking { () throws(ReplicaError) in try replica.acknowledge(sequence) }
+                if let onProgress, case .pushing(let sent?) = cycle.phase {
+                    let remaining = (try? await blocking { () throws(ReplicaError) in try replica.pendingSummary().changes }) ?? 0
+                    onProgress(.pushed(changes: sent.changes.count, totalChanges: cycle.report.changesPushed, remaining: remaining))
+                }
+                action = cycle.acknowledged()
+            case .recordRefusal(let refusal):
+                try await blocking { () throws(ReplicaError) in try replica.recordRefusal(refusal) }
+                logger.error(
+                    "the centre refused a changeset",
+                    metadata: [
+                        "sync.sequence": "\(refusal.sequence)", "sync.table": "\(refusal.table ?? "")", "sync.id": "\(refusal.id ?? "")",
+                        "error.code": "\(refusal.code)",
+                    ])
+                action = cycle.refusalRecorded()
+            case .readPosition:
+                action = cycle.positionRead(try await blocking { () throws(ReplicaError) in try replica.syncPosition() })
+            case .fetch(let cursor, let ownChangesets):
+                own = ownChangesets
+                nextPage = fetch(after: cursor, own: ownChangesets)
+                action = .awaitPage
+            case .awaitPage:
+                if Task.isShuttingDownGracefully { return cycle.report }
+                guard let page = nextPage else { preconditionFailure("the sync cycle waits for a page nobody fetches") }
+                action = cycle.fetched(await page.value)
+            case .apply(let page, let clock, let prefetch):
+                nextPage = prefetch.map { fetch(after: $0, own: own) }
+                // What this office does next is stamped after what it has now seen of the centre.
+                _ = try await blocking { () throws(ReplicaError) in try replica.applyPulledPage(page, centreClock: clock) }
+                action = cycle.applied()
+                onProgress?(.pulled(records: cycle.report.recordsPulled))
+            case .finish(let report):
+                return report
+            case .fail(let error):
+                if error.code == .epochMismatch {
+                    record("the epoch mismatch") { () throws(ReplicaError) in try replica.recordEpochMismatch(error.message) }
+                }
+                throw error
             }
-            let page = exchange.value
-            try checkEpoch(page.epoch, known: known)
-            if let held = exchange.officeSequence, held.rawValue < position.lastAcked {
-                throw SyncAgentError(
-                    .centreLostChangesets,
-                    "the centre holds changeset \(held) of this office but had acknowledged \(position.lastAcked)",
-                    transient: true, centralAnswered: true)
-            }
-            if page.hasMore { next = fetch(after: page.nextCursor) }
-            // What this office does next is stamped after what it has now seen of the centre.
-            let replica = self.replica
-            let clock = exchange.centreClock
-            do { _ = try await runBlocking { () throws(ReplicaError) in try replica.applyPulledPage(page, centreClock: clock) } } catch {
-                throw SyncAgentError(error)
-            }
-            report.pagesPulled += 1
-            report.recordsPulled += page.records.count
-            report.bytesSent += exchange.bytesSent
-            report.bytesReceived += exchange.bytesReceived
-            onProgress?(.pulled(records: report.recordsPulled))
-            if !page.hasMore { break }
         }
-        if let refused {
-            throw SyncAgentError(
-                .refused, "the centre refused changeset \(refused.sequence): \(refused.message)", hint: refused.hint,
-                transient: false, centralAnswered: true)
-        }
-        return report
-    }
-
-    /// The centre's error codes for a changeset refused for what one of its rows says.
-    static let refusalCodes: Set<String> = ["forbidden_writer", "forbidden_owner", "unknown_parent", "bad_request"]
-
-    /// The refusal `error` is, when the centre refused `changeset` for its content.
-    static func refusal(of changeset: Changeset, _ error: TransportError) -> ChangesetRefusal? {
-        guard let code = error.remoteCode, refusalCodes.contains(code), error.status.map({ (400..<500).contains($0) }) == true else { return nil }
-        return ChangesetRefusal(
-            sequence: changeset.sequence, code: code, message: error.message,
-            table: error.remoteRow?.table.rawValue, id: error.remoteRow?.id)
     }
 
     /// Takes back this office's pending change of one row after the centre refused it, puts back
@@ -343,17 +287,5 @@ public struct SyncEngine: Sendable {
     /// the cycle, whose own outcome stands, but is logged: status would otherwise show old news.
     func record(_ what: String, _ write: () throws(ReplicaError) -> Void) {
         do { try write() } catch { logger.warning("could not record \(what) in the replica", metadata: ["error": "\(error)"]) }
-    }
-
-    /// Stops the cycle when the centre's epoch is not the one this office synced with: a restored
-    /// centre may lack changes the office believes acknowledged, so syncing on would diverge silently.
-    private func checkEpoch(_ epoch: Epoch?, known: Epoch?) throws(SyncAgentError) {
-        guard let epoch, let known, epoch != known else { return }
-        let message = "the centre's epoch changed from \(known) to \(epoch): it was restored or replaced"
-        record("the epoch mismatch") { () throws(ReplicaError) in try replica.recordEpochMismatch(message) }
-        throw SyncAgentError(
-            .epochMismatch, message,
-            hint: "Sync is paused so nothing diverges. Confirm with the centre's operator, then run: promo-sync resync --force",
-            transient: false, centralAnswered: true)
     }
 }

@@ -43,6 +43,19 @@ public struct CentralClient: Sendable {
         public var officeHash: String? = nil
         /// The centre's clock, when it said (pull pages).
         public var centreClock: HLCTimestamp? = nil
+
+        public init(
+            value: T, epoch: Epoch?, bytesSent: Int64, bytesReceived: Int64, officeSequence: ChangesetSequence? = nil, officeHash: String? = nil,
+            centreClock: HLCTimestamp? = nil
+        ) {
+            self.value = value
+            self.epoch = epoch
+            self.bytesSent = bytesSent
+            self.bytesReceived = bytesReceived
+            self.officeSequence = officeSequence
+            self.officeHash = officeHash
+            self.centreClock = centreClock
+        }
     }
 
     /// `GET /health` (no token needed).

@@ -124,6 +124,35 @@ import Transport
     }
 }
 
+/// The daemon's decision after a cycle, with the jitter given: no clock, no socket.
+@Suite struct DaemonScheduleTests {
+    @Test func afterACycleTheDaemonWaitsBacksOffOrWaitsLongByWhatHappened() {
+        var schedule = DaemonSchedule()
+        schedule.interval = .seconds(30)
+        schedule.initialBackoff = .seconds(1)
+        schedule.maxBackoff = .seconds(60)
+        schedule.permanentFailureRetry = .seconds(300)
+        let offline = SyncAgentError(.transport, "connection refused", transient: true)
+        let busy = SyncAgentError(.transport, "503", transient: true, centralAnswered: true)
+        let refused = SyncAgentError(.transport, "401", transient: false, centralAnswered: true)
+
+        let ok = schedule.next(after: .success(CycleReport()), failures: 4, random: 0.5)
+        #expect(ok == .init(state: "idle", wait: .seconds(30), failures: 0))
+        #expect(ok.wakeOnLocalWrite)
+        // Full jitter: the ceiling doubles with each failure, the draw picks within it.
+        #expect(schedule.next(after: .failure(offline), failures: 0, random: 1) == .init(state: "offline", wait: .seconds(1), failures: 1))
+        #expect(schedule.next(after: .failure(busy), failures: 3, random: 1) == .init(state: "backing_off", wait: .seconds(8), failures: 4))
+        #expect(schedule.next(after: .failure(busy), failures: 3, random: 0.25).wait == .seconds(2))
+        #expect(schedule.next(after: .failure(busy), failures: 40, random: 1).wait == .seconds(60))
+        // Never a busy loop, even with a draw of 0.
+        #expect(schedule.next(after: .failure(offline), failures: 2, random: 0).wait == .milliseconds(100))
+        let failed = schedule.next(after: .failure(refused), failures: 0, random: 0.9)
+        #expect(failed == .init(state: "failed", wait: .seconds(300), failures: 1))
+        // While the centre fails, a local write does not cut the wait short.
+        #expect(!failed.wakeOnLocalWrite)
+    }
+}
+
 @Suite struct DaemonControlTests {
     @Test func aWakeRequestCutsTheWaitShort() async throws {
         try await withLiveCentral { central in

@@ -1,0 +1,206 @@
+import Replica
+import SyncCore
+import Transport
+
+/// The decisions of one push-then-pull cycle, apart from the I/O that carries them out (the
+/// pattern of NIO's and Hummingbird's state machines).
+///
+/// ``SyncEngine`` reads the replica and calls the centre; after each step it hands what happened
+/// to this value, which answers with the next ``Action``. Every rule of the cycle is here: the
+/// order of the steps, what an answer of the centre means (an acknowledgement, a refusal of a
+/// row, a centre that lost acknowledged changesets, another epoch), when a changeset made ahead
+/// may be sent, when the pull ends, and what the cycle reports. It touches no socket, file or
+/// clock, so the tests drive it with plain values (`SyncCycleTests`). An event it did not ask for
+/// is a bug of the engine and traps, as NIO's state machines do.
+struct SyncCycle {
+    /// What the engine does next.
+    enum Action: Equatable {
+        /// Reads the oldest unacknowledged changeset from the replica (``changesetMade(_:)``).
+        case makeChangeset
+        /// Sends the changeset and makes the next one meanwhile (``pushed(_:madeAhead:)``).
+        case push(Changeset)
+        /// Records the centre's acknowledgement in the replica (``acknowledged()``).
+        case acknowledge(ChangesetSequence)
+        /// Records that the centre refused a row of the changeset (``refusalRecorded()``); the
+        /// cycle still pulls.
+        case recordRefusal(ChangesetRefusal)
+        /// Reads the cursor and what this office sent (``positionRead(_:)``).
+        case readPosition
+        /// Fetches the first page after `cursor` (``fetched(_:)``).
+        case fetch(after: PullCursor, own: ClosedRange<Int64>?)
+        /// Applies the page to the replica (``applied()``), fetching the next one meanwhile when
+        /// `prefetch` is set.
+        case apply(PullResponse, centreClock: HLCTimestamp?, prefetch: PullCursor?)
+        /// Waits for the page being fetched (``fetched(_:)``).
+        case awaitPage
+        /// The cycle is done.
+        case finish(CycleReport)
+        /// The cycle ends with this error; an epoch mismatch is also recorded for status.
+        case fail(SyncAgentError)
+    }
+
+    enum Phase: Equatable {
+        case pushing(Changeset?)
+        case pulling(SyncPosition?)
+        case applying(PullResponse)
+        case done
+    }
+
+    /// The epoch the office synced with when the cycle began (nil before the first contact).
+    let knownEpoch: Epoch?
+    private(set) var report = CycleReport()
+    private(set) var phase: Phase = .pushing(nil)
+    /// The changeset being pushed, and one made ahead that directly follows it.
+    private var sending: Changeset?
+    private var madeAhead: Changeset?
+    /// A refusal met while pushing: reported after the pull.
+    private(set) var refusal: ChangesetRefusal?
+    private var position: SyncPosition?
+
+    init(knownEpoch: Epoch?) {
+        self.knownEpoch = knownEpoch
+    }
+
+    /// The first step: push what waits.
+    mutating func start() -> Action { .makeChangeset }
+
+    /// The replica's oldest unacknowledged changeset, or nil when nothing waits (the pull begins).
+    mutating func changesetMade(_ changeset: Changeset?) -> Action {
+        guard let changeset else {
+            phase = .pulling(nil)
+            return .readPosition
+        }
+        sending = changeset
+        phase = .pushing(changeset)
+        return .push(changeset)
+    }
+
+    /// The centre's answer to the push, and the changeset made while it travelled (if any).
+    mutating func pushed(
+        _ answer: Result<CentralClient.Exchange<PushResponse>, TransportError>, madeAhead ahead: Changeset?
+    ) -> Action {
+        guard let changeset = sending else { preconditionFailure("the sync cycle was told of a push it did not ask for") }
+        switch answer {
+        case .failure(let error):
+            if let mismatch = epochProblem(error.epoch) { return .fail(mismatch) }
+            // The centre refused what a row of this changeset says. Retrying cannot help and
+            // nothing after it can be pushed, but the office still pulls; a person fixes or
+            // withdraws the row (promo-sync status names it).
+            if let refused = Self.refusal(of: changeset, error) {
+                refusal = refused
+                return .recordRefusal(refused)
+            }
+            // The changeset does not follow the last the centre holds, in the same epoch: the
+            // centre lost changesets it had acknowledged.
+            if error.remoteCode == "sequence_gap" {
+                return .fail(
+                    SyncAgentError(
+                        .centreLostChangesets, "the centre lacks changesets before \(changeset.sequence) that it acknowledged",
+                        transient: true, centralAnswered: true))
+            }
+            return .fail(SyncAgentError(error))
+        case .success(let exchange):
+            if let mismatch = epochProblem(exchange.value.epoch) { return .fail(mismatch) }
+            // Sent next only if it directly follows this one (it is then the oldest unacknowledged
+            // once this one is acknowledged); otherwise the stored changesets decide.
+            madeAhead = ahead.flatMap { $0.sequence == changeset.sequence.next ? $0 : nil }
+            report.changesetsPushed += 1
+            report.changesPushed += changeset.changes.count
+            if exchange.value.outcome == .duplicate { report.duplicatesAcknowledged += 1 }
+            report.bytesSent += exchange.bytesSent
+            report.bytesReceived += exchange.bytesReceived
+            return .acknowledge(exchange.value.sequence)
+        }
+    }
+
+    /// The acknowledgement is stored: the next changeset (the one made ahead, when it follows).
+    mutating func acknowledged() -> Action {
+        sending = nil
+        if let next = madeAhead {
+            madeAhead = nil
+            sending = next
+            phase = .pushing(next)
+            return .push(next)
+        }
+        return .makeChangeset
+    }
+
+    /// The refusal is stored: nothing more can be pushed this cycle; the pull begins.
+    mutating func refusalRecorded() -> Action {
+        sending = nil
+        madeAhead = nil
+        phase = .pulling(nil)
+        return .readPosition
+    }
+
+    /// Where the pull starts. The unchanged echoes of changesets this replica made are skipped.
+    mutating func positionRead(_ position: SyncPosition) -> Action {
+        self.position = position
+        phase = .pulling(position)
+        return .fetch(after: position.cursor, own: position.ownChangesets)
+    }
+
+    /// A page (or the failure to fetch it).
+    mutating func fetched(_ answer: Result<CentralClient.Exchange<PullResponse>, TransportError>) -> Action {
+        guard let position else { preconditionFailure("the sync cycle was given a page before it asked for one") }
+        let exchange: CentralClient.Exchange<PullResponse>
+        switch answer {
+        case .failure(let error): return .fail(epochProblem(error.epoch) ?? SyncAgentError(error))
+        case .success(let value): exchange = value
+        }
+        let page = exchange.value
+        if let mismatch = epochProblem(page.epoch) { return .fail(mismatch) }
+        if let held = exchange.officeSequence, held.rawValue < position.lastAcked {
+            return .fail(
+                SyncAgentError(
+                    .centreLostChangesets, "the centre holds changeset \(held) of this office but had acknowledged \(position.lastAcked)",
+                    transient: true, centralAnswered: true))
+        }
+        report.bytesSent += exchange.bytesSent
+        report.bytesReceived += exchange.bytesReceived
+        phase = .applying(page)
+        return .apply(page, centreClock: exchange.centreClock, prefetch: page.hasMore ? page.nextCursor : nil)
+    }
+
+    /// The page and its cursor are committed: the next page, or the end of the cycle (with the
+    /// push's refusal, if there was one, as its error).
+    mutating func applied() -> Action {
+        guard case .applying(let page) = phase else { preconditionFailure("the sync cycle was told of a page it did not hand out") }
+        report.pagesPulled += 1
+        report.recordsPulled += page.records.count
+        if page.hasMore {
+            phase = .pulling(position)
+            return .awaitPage
+        }
+        phase = .done
+        if let refusal {
+            return .fail(
+                SyncAgentError(
+                    .refused, "the centre refused changeset \(refusal.sequence): \(refusal.message)", hint: refusal.hint,
+                    transient: false, centralAnswered: true))
+        }
+        return .finish(report)
+    }
+
+    /// The error that stops the cycle when the centre's epoch is not the one this office synced
+    /// with: a restored centre may lack changes the office believes acknowledged, so syncing on
+    /// would diverge silently.
+    func epochProblem(_ epoch: Epoch?) -> SyncAgentError? {
+        guard let epoch, let knownEpoch, epoch != knownEpoch else { return nil }
+        return SyncAgentError(
+            .epochMismatch, "the centre's epoch changed from \(knownEpoch) to \(epoch): it was restored or replaced",
+            hint: "Sync is paused so nothing diverges. Confirm with the centre's operator, then run: promo-sync resync --force",
+            transient: false, centralAnswered: true)
+    }
+
+    /// The centre's error codes for a changeset refused for what one of its rows says.
+    static let refusalCodes: Set<String> = ["forbidden_writer", "forbidden_owner", "unknown_parent", "bad_request"]
+
+    /// The refusal `error` is, when the centre refused `changeset` for its content.
+    static func refusal(of changeset: Changeset, _ error: TransportError) -> ChangesetRefusal? {
+        guard let code = error.remoteCode, refusalCodes.contains(code), error.status.map({ (400..<500).contains($0) }) == true else { return nil }
+        return ChangesetRefusal(
+            sequence: changeset.sequence, code: code, message: error.message,
+            table: error.remoteRow?.table.rawValue, id: error.remoteRow?.id)
+    }
+}
