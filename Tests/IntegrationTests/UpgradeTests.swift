@@ -25,7 +25,13 @@ import Testing
 
     /// Rows per synced table and outbox entries, read with plain SQL before anything migrates.
     func census(_ path: String) throws -> (rows: [String: Int], waiting: Int) {
-        let db = try DatabaseQueue(path: path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        let db = try DatabaseQueue(
+            path: path,
+            configuration: {
+                var c = Configuration()
+                c.readonly = true
+                return c
+            }())
         return try db.read { db in
             var rows: [String: Int] = [:]
             for table in SyncedTable.allCases { rows[table.rawValue] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.rawValue)") }
