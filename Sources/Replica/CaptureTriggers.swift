@@ -84,22 +84,10 @@ enum CaptureTriggers {
         }
     }
 
-    /// (Re)creates the capture triggers of `tables` from their current column lists.
-    static func install(_ db: Database, tables: [SyncedTable]) throws {
-        try drop(db, tables: tables)
-        for table in tables {
-            for statement in sql(for: table) { try db.execute(sql: statement) }
-        }
-    }
-
-    static func drop(_ db: Database, tables: [SyncedTable]) throws {
-        for table in tables {
-            for suffix in ["id_immutable", "insert", "update", "delete"] {
-                try db.execute(sql: "DROP TRIGGER IF EXISTS _sync_\(table.rawValue)_\(suffix)")
-            }
-        }
-    }
-
+    /// The capture triggers of `table` for its columns as this release declares them. Migrations
+    /// carry these statements as literal SQL (``FrozenMigrations``), written out from here when
+    /// a migration changes a synced table; `FrozenMigrationTests` checks that a migrated replica
+    /// has exactly these triggers.
     static func sql(for table: SyncedTable) -> [String] {
         let name = table.rawValue
         let number = table.tableID
