@@ -26,6 +26,7 @@ struct ProjectCommand: ParsableCommand {
         @Option(help: "The commune (xã/phường) of the facility.") var commune: String?
         @Option(parsing: .unconditional, help: "The beneficiary's own contribution (counterpart funds) in VND.", transform: amountArgument) var counterpart:
             Int64?
+        @Option(name: .customLong("tax-code"), help: "The beneficiary enterprise's tax code (mã số thuế): 10 digits, or 13 for a branch.") var taxCode: String?
 
         func run() throws {
             let replica = try location.open()
@@ -33,7 +34,7 @@ struct ProjectCommand: ParsableCommand {
                 NewProject(
                     code: code, name: name, category: category, fundSource: fund, beneficiary: beneficiary, year: year,
                     totalCost: totalCost, requestedSupport: requested, province: province,
-                    program: program, commune: commune, counterpartFunds: counterpart))
+                    program: program, commune: commune, counterpartFunds: counterpart, taxCode: taxCode))
             print(id.rawValue)
         }
     }
@@ -98,7 +99,7 @@ extension ProjectCommand {
             print("\(p.code)  \(p.name)")
             print("  id \(p.id), office \(p.office), province \(p.province), year \(p.year), \(p.fundSource) fund, status \(p.status)")
             let program = try p.programID.flatMap { id in try replica.programs().first { $0.id == id }.map { "\($0.code) \($0.name)" } }
-            print("  category \(p.category), beneficiary \(p.beneficiary ?? "-"), commune \(p.commune ?? "-"), programme \(program ?? "-")")
+            print("  category \(p.category), beneficiary \(p.beneficiary ?? "-"), tax code \(p.taxCode ?? "-"), commune \(p.commune ?? "-"), programme \(program ?? "-")")
             print(
                 "  total cost \(p.totalCost) VND, requested \(p.requestedSupport) VND, counterpart \(p.counterpartFunds.map { "\($0) VND" } ?? "-"), approved \(p.approvedSupport.map { "\($0) VND" } ?? "-"), disbursed \(p.disbursed) VND"
             )
@@ -134,13 +135,14 @@ extension ProjectCommand {
         @Option(help: "New commune.") var commune: String?
         @Option(parsing: .unconditional, help: "New counterpart funds in VND.", transform: amountArgument) var counterpart: Int64?
         @Option(help: "The programme (code or id) it belongs to.") var program: String?
+        @Option(name: .customLong("tax-code"), help: "The beneficiary enterprise's tax code (mã số thuế).") var taxCode: String?
 
         func run() throws {
             try location.open().updateProject(
                 project,
                 ProjectUpdate(
                     name: name, category: category, beneficiary: beneficiary, totalCost: totalCost, requestedSupport: requested,
-                    commune: commune, counterpartFunds: counterpart, program: program))
+                    commune: commune, counterpartFunds: counterpart, program: program, taxCode: taxCode))
             print("\(project) updated; the change reaches the centre with the next sync")
         }
     }

@@ -987,5 +987,30 @@ CREATE TABLE _sync_withdrawn (
 ) STRICT;
 """#
         ),
+        (
+            // Release 1.2.0. The tax code (mã số thuế) of a project's beneficiary, a new synced
+            // column: its bit in the update trigger's mask is 15. And what a pull brings that this
+            // release cannot apply (a field or a table of a later release), kept until an upgrade
+            // can (Replica+Pull.swift, `_sync_deferred`).
+            "v8-tax-code",
+            #"""
+ALTER TABLE project ADD COLUMN tax_code TEXT;
+DROP TRIGGER IF EXISTS _sync_project_update;
+CREATE TRIGGER _sync_project_update AFTER UPDATE ON project
+BEGIN
+    INSERT INTO _sync_outbox(tbl, row_id, op, cols) VALUES (2, NEW.id, 2, ((OLD.office IS NOT NEW.office) << 0) | ((OLD.province IS NOT NEW.province) << 1) | ((OLD.code IS NOT NEW.code) << 2) | ((OLD.name IS NOT NEW.name) << 3) | ((OLD.category IS NOT NEW.category) << 4) | ((OLD.fund_source IS NOT NEW.fund_source) << 5) | ((OLD.beneficiary IS NOT NEW.beneficiary) << 6) | ((OLD.year IS NOT NEW.year) << 7) | ((OLD.total_cost IS NOT NEW.total_cost) << 8) | ((OLD.requested_support IS NOT NEW.requested_support) << 9) | ((OLD.approved_support IS NOT NEW.approved_support) << 10) | ((OLD.status IS NOT NEW.status) << 11) | ((OLD.program_id IS NOT NEW.program_id) << 12) | ((OLD.commune IS NOT NEW.commune) << 13) | ((OLD.counterpart_funds IS NOT NEW.counterpart_funds) << 14) | ((OLD.tax_code IS NOT NEW.tax_code) << 15));
+END;
+CREATE TABLE _sync_deferred (
+    tbl TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    office TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    fields TEXT NOT NULL,
+    cursor INTEGER NOT NULL,
+    whole INTEGER NOT NULL,
+    PRIMARY KEY (tbl, row_id)
+) STRICT;
+"""#
+        ),
     ]
 }

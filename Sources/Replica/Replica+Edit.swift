@@ -13,10 +13,12 @@ public struct ProjectUpdate: Sendable, Equatable {
     public var counterpartFunds: Int64?
     /// A programme id or code.
     public var program: String?
+    /// The beneficiary's tax code (mã số thuế).
+    public var taxCode: String?
 
     public init(
         name: String? = nil, category: String? = nil, beneficiary: String? = nil, totalCost: Int64? = nil, requestedSupport: Int64? = nil,
-        commune: String? = nil, counterpartFunds: Int64? = nil, program: String? = nil
+        commune: String? = nil, counterpartFunds: Int64? = nil, program: String? = nil, taxCode: String? = nil
     ) {
         self.name = name
         self.category = category?.uppercased()  // codes are read in any case
@@ -26,6 +28,7 @@ public struct ProjectUpdate: Sendable, Equatable {
         self.commune = commune
         self.counterpartFunds = counterpartFunds
         self.program = program
+        self.taxCode = taxCode
     }
 
     /// The project columns this update sets, for the event log.
@@ -33,7 +36,7 @@ public struct ProjectUpdate: Sendable, Equatable {
         let set: [(String, Bool)] = [
             ("name", name != nil), ("category", category != nil), ("beneficiary", beneficiary != nil),
             ("total_cost", totalCost != nil), ("requested_support", requestedSupport != nil), ("commune", commune != nil),
-            ("counterpart_funds", counterpartFunds != nil), ("program", program != nil),
+            ("counterpart_funds", counterpartFunds != nil), ("program", program != nil), ("tax_code", taxCode != nil),
         ]
         return set.filter { $0.1 }.map { $0.0 }
     }
@@ -68,11 +71,12 @@ extension Replica {
         guard !update.isEmpty else {
             throw ReplicaError(
                 .invalidInput, "nothing to change",
-                hint: "Give at least one of --name, --category, --beneficiary, --total-cost, --requested, --commune, --counterpart, --program.")
+                hint: "Give at least one of --name, --category, --beneficiary, --total-cost, --requested, --commune, --counterpart, --program, --tax-code.")
         }
         if let name = update.name { try Validation.nonEmpty(name, "project name") }
         if let total = update.totalCost { try Validation.positive(total, "total cost") }
         if let requested = update.requestedSupport { try Validation.positive(requested, "requested support") }
+        let taxCode = try update.taxCode.map { (code) throws(ReplicaError) in try Validation.taxCode(code) }
         if let category = update.category, ReferenceData.category(code: category) == nil {
             throw ReplicaError(
                 .invalidInput, "unknown activity category '\(category)'",
@@ -94,12 +98,12 @@ extension Replica {
             try db.execute(
                 sql: """
                     UPDATE project SET name = ?, category = ?, beneficiary = ?, total_cost = ?, requested_support = ?,
-                                       commune = ?, counterpart_funds = ?, program_id = ? WHERE id = ?
+                                       commune = ?, counterpart_funds = ?, program_id = ?, tax_code = ? WHERE id = ?
                     """,
                 arguments: [
                     update.name ?? row["name"], update.category ?? row["category"], update.beneficiary ?? row["beneficiary"],
                     total, requested, update.commune ?? row["commune"], update.counterpartFunds ?? row["counterpart_funds"],
-                    program, row["id"] as String,
+                    program, taxCode ?? row["tax_code"], row["id"] as String,
                 ])
             try Self.logEvent(
                 db, office: office, project: row["id"], kind: .updated, on: CalendarDate.today(now),

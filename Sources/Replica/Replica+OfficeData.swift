@@ -20,11 +20,13 @@ public struct NewProject: Sendable {
     public var commune: String?
     /// The beneficiary's own contribution (vốn đối ứng) in VND.
     public var counterpartFunds: Int64?
+    /// The beneficiary enterprise's tax code (mã số thuế), as entered (``TaxCode`` reads it).
+    public var taxCode: String?
 
     public init(
         code: String, name: String, category: String, fundSource: FundSource, beneficiary: String? = nil,
         year: Int, totalCost: Int64, requestedSupport: Int64, province: String? = nil,
-        program: String? = nil, commune: String? = nil, counterpartFunds: Int64? = nil
+        program: String? = nil, commune: String? = nil, counterpartFunds: Int64? = nil, taxCode: String? = nil
     ) {
         self.code = code
         self.name = name
@@ -38,6 +40,7 @@ public struct NewProject: Sendable {
         self.program = program
         self.commune = commune
         self.counterpartFunds = counterpartFunds
+        self.taxCode = taxCode
     }
 }
 
@@ -59,6 +62,8 @@ public struct ProjectRow: Sendable, Codable, Equatable {
     public var programID: String?
     public var commune: String?
     public var counterpartFunds: Int64?
+    /// The beneficiary's tax code (mã số thuế), since release 1.2.0.
+    public var taxCode: String?
     /// Sum of the project's ledger entries (recoveries subtract).
     public var disbursed: Int64
 }
@@ -92,6 +97,7 @@ extension Replica {
         try Validation.positive(p.totalCost, "total cost")
         try Validation.positive(p.requestedSupport, "requested support")
         try Validation.costSplit(total: p.totalCost, requested: p.requestedSupport, counterpart: p.counterpartFunds)
+        let taxCode = try p.taxCode.map { (code) throws(ReplicaError) in try Validation.taxCode(code) }
         guard ReferenceData.category(code: p.category) != nil else {
             throw ReplicaError(
                 .invalidInput, "unknown activity category '\(p.category)'",
@@ -118,12 +124,12 @@ extension Replica {
             try db.execute(
                 sql: """
                     INSERT INTO project(id, office, province, code, name, category, fund_source, beneficiary, year,
-                                        total_cost, requested_support, approved_support, status, program_id, commune, counterpart_funds)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'draft', ?, ?, ?)
+                                        total_cost, requested_support, approved_support, status, program_id, commune, counterpart_funds, tax_code)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'draft', ?, ?, ?, ?)
                     """,
                 arguments: [
                     id.rawValue, office.rawValue, province, p.code, p.name, p.category, p.fundSource.rawValue,
-                    p.beneficiary, p.year, p.totalCost, p.requestedSupport, program, p.commune, p.counterpartFunds,
+                    p.beneficiary, p.year, p.totalCost, p.requestedSupport, program, p.commune, p.counterpartFunds, taxCode,
                 ])
             try Self.logEvent(db, office: office, project: id.rawValue, kind: .created, on: CalendarDate.today(now), note: "entered as draft", now: now)
         }
@@ -143,7 +149,7 @@ extension Replica {
                     category: row["category"], fundSource: row["fund_source"], beneficiary: row["beneficiary"],
                     year: row["year"], totalCost: row["total_cost"], requestedSupport: row["requested_support"],
                     approvedSupport: row["approved_support"], status: row["status"], programID: row["program_id"],
-                    commune: row["commune"], counterpartFunds: row["counterpart_funds"], disbursed: try Self.disbursedTotal(db, project: row["id"]))
+                    commune: row["commune"], counterpartFunds: row["counterpart_funds"], taxCode: row["tax_code"], disbursed: try Self.disbursedTotal(db, project: row["id"]))
             }
         }
     }
@@ -312,6 +318,16 @@ enum Validation {
     }
 
     /// Support and the beneficiary's own contribution are parts of the total cost.
+    /// A tax code as entered, in the form it is kept and sent (``TaxCode``).
+    static func taxCode(_ input: String) throws(ReplicaError) -> String {
+        guard let code = TaxCode(input) else {
+            throw ReplicaError(
+                .invalidInput, "'\(input)' is not a tax code (mã số thuế)",
+                hint: "Give the 10 digits of the enterprise's code, or 13 for a branch (0312345678-001), as on its registration certificate.")
+        }
+        return code.text
+    }
+
     static func costSplit(total: Int64, requested: Int64, counterpart: Int64?) throws(ReplicaError) {
         guard requested <= total else {
             throw ReplicaError(

@@ -30,7 +30,9 @@ public struct PullApplyResult: Sendable, Equatable {
     /// Fields left as they are because a local change to them is still waiting to be pushed.
     public var keptLocal: Int
     /// Records of tables this version does not know (from a newer centre); skipped, not fatal.
-    public var skippedUnknown: Int
+    /// Records, or fields of records, that this release cannot apply (a table or a column of a
+    /// later release): kept in `_sync_deferred` and applied when an upgrade can.
+    public var deferred: Int
 }
 
 extension Replica {
@@ -73,18 +75,21 @@ extension Replica {
     }
 
     private static func applyPage(_ db: Database, _ page: PullResponse, now: Date, faults: FaultInjector) throws -> PullApplyResult {
-        var result = PullApplyResult(applied: 0, keptLocal: 0, skippedUnknown: 0)
+        var result = PullApplyResult(applied: 0, keptLocal: 0, deferred: 0)
         let pending = try Self.pendingChanges(db)
         var upserts = WholeRowUpserts(db)
+        var deferrals = try Deferrals(db)
         for record in page.records {
             if let table = SyncedTable(rawValue: record.table) {
                 result.keptLocal += try Self.applySynced(db, table: table, record: record, pending: pending, upserts: &upserts)
+                if try deferrals.keepUnknownFields(of: record, in: table) { result.deferred += 1 }
                 result.applied += 1
             } else if let table = ConsolidatedTable(rawValue: record.table) {
                 try Self.applyConsolidated(db, table: table, record: record)
                 result.applied += 1
             } else {
-                result.skippedUnknown += 1
+                try deferrals.keep(record, whole: true)
+                result.deferred += 1
             }
         }
         try faults.check(.afterApplyBeforeCursorSave)
@@ -98,6 +103,84 @@ extension Replica {
     /// (usually empty when pulling, since a cycle pushes first) instead of a lookup per row.
     static func pendingChanges(_ db: Database) throws -> [SyncedRowKey: CaptureTriggers.RowChanges] {
         coalesce(try Row.fetchAll(db, sql: "SELECT tbl, row_id, op, cols FROM _sync_outbox ORDER BY seq")).byRow
+    }
+
+    /// What a pull brings that this release cannot apply, kept until a release that can opens the
+    /// replica (``applyDeferred(_:)``): the cursor moves past a record only once it is applied or
+    /// kept, so an upgrade never needs the log pulled again (docs/PROTOCOL.md, "Versions").
+    struct Deferrals {
+        private let db: Database
+        /// Whether anything is kept: while nothing is, a record with no unknown field costs no statement.
+        private var anyKept: Bool
+
+        init(_ db: Database) throws {
+            self.db = db
+            anyKept = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_deferred)") ?? false
+        }
+
+        /// Keeps the fields of `record` that `table` has no column for (the rest was applied);
+        /// a newer version of the record without them drops what was kept. Returns whether it kept any.
+        mutating func keepUnknownFields(of record: PulledRecord, in table: SyncedTable) throws -> Bool {
+            var unknown: [String: FieldValue] = [:]
+            for (name, value) in record.fields where value != .null && table.column(named: name) == nil { unknown[name] = value }
+            if unknown.isEmpty || record.deleted {
+                if anyKept { try db.execute(sql: "DELETE FROM _sync_deferred WHERE tbl = ? AND row_id = ?", arguments: [record.table, record.id]) }
+                return false
+            }
+            var partial = record
+            partial.fields = unknown
+            try keep(partial, whole: false)
+            return true
+        }
+
+        /// Keeps `record` (whole: a table this release does not know; or only its unknown fields).
+        mutating func keep(_ record: PulledRecord, whole: Bool) throws {
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO _sync_deferred(tbl, row_id, office, deleted, fields, cursor, whole) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [record.table, record.id, record.office.rawValue, record.deleted, FieldCoding.encode(record.fields), record.cursor.rawValue, whole])
+            anyKept = true
+        }
+    }
+
+    /// Applies what an older release kept aside and this one understands: whole records of a table
+    /// it now has, and fields that are now columns (written into the row the older release
+    /// applied; the centre's values, so capture is off). What is still unknown stays kept.
+    static func applyDeferred(_ db: Database) throws {
+        let kept = try Row.fetchAll(db, sql: "SELECT tbl, row_id, office, deleted, fields, cursor, whole FROM _sync_deferred ORDER BY cursor")
+        guard !kept.isEmpty else { return }
+        var upserts = WholeRowUpserts(db)
+        for row in kept {
+            let record = PulledRecord(
+                cursor: PullCursor(row["cursor"]), table: row["tbl"], id: row["row_id"], office: OfficeCode(unchecked: row["office"]),
+                deleted: row["deleted"], fields: try FieldCoding.decode(row["fields"] as String))
+            let done: Bool
+            if let table = SyncedTable(rawValue: record.table) {
+                if row["whole"] as Bool {
+                    _ = try applySynced(db, table: table, record: record, pending: try pendingChanges(db), upserts: &upserts)
+                    done = true
+                } else {
+                    let now = record.fields.filter { table.column(named: $0.key) != nil }
+                    if !now.isEmpty {
+                        let names = now.keys.sorted()
+                        try db.execute(
+                            sql: "UPDATE \(table.rawValue) SET \(names.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
+                            arguments: StatementArguments(names.map { databaseValue(now[$0]) } + [record.id]))
+                    }
+                    done = now.count == record.fields.count
+                    if !done, !now.isEmpty {
+                        try db.execute(
+                            sql: "UPDATE _sync_deferred SET fields = ? WHERE tbl = ? AND row_id = ?",
+                            arguments: [FieldCoding.encode(record.fields.filter { table.column(named: $0.key) == nil }), record.table, record.id])
+                    }
+                }
+            } else if let table = ConsolidatedTable(rawValue: record.table) {
+                try applyConsolidated(db, table: table, record: record)
+                done = true
+            } else {
+                done = false
+            }
+            if done { try db.execute(sql: "DELETE FROM _sync_deferred WHERE tbl = ? AND row_id = ?", arguments: [record.table, record.id]) }
+        }
     }
 
     /// The whole-row upserts of the synced tables, prepared once per page (not looked up by their
@@ -176,7 +259,7 @@ extension Replica {
         return keep.count
     }
 
-    private static func applyConsolidated(_ db: Database, table: ConsolidatedTable, record: PulledRecord) throws {
+    static func applyConsolidated(_ db: Database, table: ConsolidatedTable, record: PulledRecord) throws {
         switch table {
         case .conflict:
             if record.deleted {

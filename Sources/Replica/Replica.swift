@@ -113,12 +113,33 @@ public final class Replica: Sendable {
         }
         do {
             let pool = try openPool(path)
+            try refuseNewerSchema(pool, path: path)
             try Schema.migrator().migrate(pool)
+            // What an older release pulled but could not apply, now that this one can.
+            try pool.write { db in try CaptureTriggers.suspended(db) { try applyDeferred(db) } }
             let replica = Replica(path: path, database: pool, faults: faults)
             _ = try replica.settings()
             return replica
+        } catch let error as ReplicaError {
+            throw error
         } catch {
             throw ReplicaError.wrap(error, during: "opening the replica")
+        }
+    }
+
+    /// Refuses a replica that a later release migrated: this release would not know its columns'
+    /// meaning, and its capture triggers would record changes it cannot send. (Releases before
+    /// 1.2.0 lack this check; docs/OPERATIONS.md says how to roll an office back.)
+    static func refuseNewerSchema(_ pool: DatabasePool, path: String) throws {
+        let known = Set(Schema.migrator().migrations)
+        let applied = try pool.read { db -> [String] in
+            guard try db.tableExists("grdb_migrations") else { return [] }
+            return try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+        }
+        if let newer = applied.filter({ !known.contains($0) }).sorted().last {
+            throw ReplicaError(
+                .storage, "the replica \(path) was migrated by a later release of promo-sync (schema \(newer)); this is \(SoftwareVersion.current) (schema v\(schemaVersion))",
+                hint: "Install the later release again. To go back to this one, move the replica aside and run promo-sync resync --rebuild (docs/OPERATIONS.md, \"Rolling out a release\").")
         }
     }
 

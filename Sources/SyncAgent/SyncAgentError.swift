@@ -21,6 +21,9 @@ public struct SyncAgentError: Error, Sendable, Equatable, CustomStringConvertibl
         /// The replica file was deleted or replaced under the running daemon; what it held is in a
         /// rescue copy and the daemon stops (docs/OPERATIONS.md, "A replica deleted under the daemon").
         case replicaLost = "replica_lost"
+        /// The centre runs a release older than what this office's changes need (a field it does not
+        /// know yet): the office keeps them and retries; the centre must be upgraded first.
+        case centreTooOld = "centre_too_old"
         /// A fault seam fired (tests only).
         case injectedFault = "injected_fault"
     }

@@ -83,6 +83,7 @@ struct SyncCycle {
         switch answer {
         case .failure(let error):
             if let mismatch = epochProblem(error.epoch) { return .fail(mismatch) }
+            if let tooOld = Self.centreTooOld(for: changeset, error) { return .fail(tooOld) }
             // The centre refused what a row of this changeset says. Retrying cannot help and
             // nothing after it can be pushed, but the office still pulls; a person fixes or
             // withdraws the row (promo-sync status names it).
@@ -191,6 +192,30 @@ struct SyncCycle {
             .epochMismatch, "the centre's epoch changed from \(knownEpoch) to \(epoch): it was restored or replaced",
             hint: "Sync is paused so nothing diverges. Confirm with the centre's operator, then run: promo-sync resync --force",
             transient: false, centralAnswered: true)
+    }
+
+    /// A refusal by a centre older than the release that added a field this changeset carries: not
+    /// the row's fault, so it is not recorded as a refusal; the office keeps its changes and retries
+    /// (with backoff) until the centre is upgraded.
+    static func centreTooOld(for changeset: Changeset, _ error: TransportError) -> SyncAgentError? {
+        guard let status = error.status, (400..<500).contains(status), status != 401, status != 429 else { return nil }
+        var newest: (column: String, schema: Int)?
+        for change in changeset.changes {
+            for name in change.fields.keys {
+                if let schema = change.table.column(named: name)?.column.addedInSchema, schema > (newest?.schema ?? 0) {
+                    newest = ("\(change.table.rawValue).\(name)", schema)
+                }
+            }
+        }
+        guard let newest else { return nil }
+        let needed = SoftwareVersion.firstRelease(withSchema: newest.schema)
+        let centre = error.centreRelease.flatMap(ReleaseNumber.init)
+        if let centre, let required = ReleaseNumber(needed), centre >= required { return nil }
+        return SyncAgentError(
+            .centreTooOld,
+            "the centre runs \(centre.map { "promo-central \($0)" } ?? "a promo-central release before 1.2.0"), which does not know \(newest.column) (added in \(needed)); it refused changeset \(changeset.sequence)",
+            hint: "Upgrade the centre first (docs/OPERATIONS.md, \"Rolling out a release\"). This office keeps its changes and sends them once the centre is upgraded.",
+            transient: true, centralAnswered: true)
     }
 
     /// The centre's error codes for a changeset refused for what one of its rows says.

@@ -225,7 +225,8 @@ public struct DigestTree: Sendable, Equatable {
         return low..<end
     }
 
-    /// A row's digest: its id and every column of its table, missing ones as null. The text
+    /// A row's digest: its id and every column of its table, missing ones as null (but a column
+    /// added after release 1.1.0 only when it holds a value, ``Column/addedInSchema``). The text
     /// hashed is `row␟table␟id` then, per column, `␞n`, `␞i<number>` or `␞t<UTF-8 length>:<text>`.
     public static func rowDigest(table: SyncedTable, id: String, fields: [String: FieldValue]) -> String {
         hex(rowDigestValue(table: table, id: id, fields: fields))
@@ -243,9 +244,13 @@ public struct DigestTree: Sendable, Equatable {
         text.append(contentsOf: table.rawValue.utf8)
         text.append(0x1F)
         text.append(contentsOf: id.utf8)
-        for index in table.columns.indices {
+        let columns = table.columns
+        for index in columns.indices {
+            let value = index < values.count ? values[index] : .null
+            // A column added after release 1.1.0 counts only when it holds a value.
+            if value == .null, columns[index].addedInSchema != nil { continue }
             text.append(0x1E)
-            switch index < values.count ? values[index] : .null {
+            switch value {
             case .null: text.append(0x6E)
             case .integer(let i):
                 text.append(0x69)

@@ -9,11 +9,18 @@ public struct Column: Sendable, Hashable {
     public let name: String
     public let kind: ColumnKind
     public let nullable: Bool
+    /// The replica schema that added the column, for a column added after release 1.1.0 (schema
+    /// 7): such a column is nullable, and a row's digest counts it only when it holds a value, so
+    /// offices on the releases before it and after it compute the same digests for every row
+    /// nobody gave the new field (docs/PROTOCOL.md, "Versions").
+    public let addedInSchema: Int?
 
-    public init(_ name: String, _ kind: ColumnKind, nullable: Bool = false) {
+    public init(_ name: String, _ kind: ColumnKind, nullable: Bool = false, addedInSchema: Int? = nil) {
+        precondition(addedInSchema == nil || nullable, "a column added to a shipped table is nullable")
         self.name = name
         self.kind = kind
         self.nullable = nullable
+        self.addedInSchema = addedInSchema
     }
 }
 
@@ -108,6 +115,7 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
                 Column("approved_support", .integer, nullable: true), Column("status", .text),
                 Column("program_id", .text, nullable: true), Column("commune", .text, nullable: true),
                 Column("counterpart_funds", .integer, nullable: true),
+                Column("tax_code", .text, nullable: true, addedInSchema: 8),
             ]
         case .disbursement:
             [

@@ -61,6 +61,8 @@ public enum ValueRules {
                 return "kind '\(text)' is not one of \(ProjectEventKind.allCases.map(\.rawValue).joined(separator: ", "))"
             case (.conflictResolution, "choice") where ResolutionChoice(rawValue: text) == nil:
                 return "choice '\(text)' is not one of \(ResolutionChoice.allCases.map(\.rawValue).joined(separator: ", "))"
+            case (.project, "tax_code") where TaxCode(text)?.text != text:
+                return "tax_code '\(text)' is not a tax code (mã số thuế): 10 digits, or 10 digits, a hyphen and 3 digits for a branch"
             case (.project, "category") where ReferenceData.category(code: text) == nil:
                 return "category '\(text)' is not an activity category of Decree 45/2012 as amended"
             case (.project, "province"):

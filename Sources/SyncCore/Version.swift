@@ -2,11 +2,20 @@
 /// a tagged release (`vX.Y.Z`) must carry the same number, and a build between releases is
 /// packaged as `X.Y.Z~gitDATE.COMMIT`, which sorts before the release it leads to.
 public enum SoftwareVersion {
-    public static let current = "1.1.0"
+    public static let current = "1.2.0"
 
     /// The release that offices which send no `Promo-Software-Version` run (every office before
     /// 1.1.0 sends none).
     public static let beforeVersionHeaders = "1.0.0"
+
+    /// The first release whose replica schema is `schema` (a column added in it needs a centre of
+    /// that release or later to accept it).
+    public static func firstRelease(withSchema schema: Int) -> String {
+        switch schema {
+        case ...7: "1.0.0"
+        default: "1.2.0"
+        }
+    }
 
     /// What `--version` prints: the release and the protocol it speaks.
     public static func line(_ program: String) -> String {

@@ -179,9 +179,11 @@ public struct CentralClient: Sendable {
             default: hint = transient ? "promo-sync retries by itself." : nil
             }
         }
-        return TransportError(
+        var error = TransportError(
             .httpStatus, message, hint: hint, transient: transient, status: status,
             remoteCode: remote?.error.code, epoch: epoch,
             remoteRow: remote.flatMap { r in r.error.table.flatMap(SyncedTable.init(rawValue:)).flatMap { t in r.error.id.map { SyncedRowKey(t, $0) } } })
+        error.centreRelease = response.headers[WireProtocol.softwareVersionHeader.lowercased()]
+        return error
     }
 }

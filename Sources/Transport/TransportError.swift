@@ -30,6 +30,9 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public let epoch: Epoch?
     /// The row the centre refused a changeset for, when it named one.
     public let remoteRow: SyncedRowKey?
+    /// The release the centre said it runs (`Promo-Software-Version` on its answer; centres before
+    /// 1.2.0 do not say).
+    public internal(set) var centreRelease: String?
     /// The id the request carried (`Promo-Request-Id`), which the centre logged with its side.
     public private(set) var requestID: String?
     private let transient: Bool

@@ -15,6 +15,7 @@ struct ProtocolMiddleware: RouterMiddleware {
 
     static let requestID = HTTPField.Name(WireProtocol.requestIDHeader)!
     static let epochHeader = HTTPField.Name(WireProtocol.epochHeader)!
+    static let softwareHeader = HTTPField.Name(WireProtocol.softwareVersionHeader)!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -47,6 +48,8 @@ struct ProtocolMiddleware: RouterMiddleware {
         }
         response.headers[Self.epochHeader] = epoch.rawValue
         response.headers[Self.requestID] = id
+        // Since 1.2.0: an office that needs a later centre can tell (SyncCycle, "upgrade the centre first").
+        response.headers[Self.softwareHeader] = SoftwareVersion.current
         metrics.recordStatus(Int(response.status.code))
         // An oversized body is not read to its end: the connection closes after the answer.
         if response.status == .contentTooLarge { response.headers[.connection] = "close" }
