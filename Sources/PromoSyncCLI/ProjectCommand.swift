@@ -99,7 +99,9 @@ extension ProjectCommand {
             print("\(p.code)  \(p.name)")
             print("  id \(p.id), office \(p.office), province \(p.province), year \(p.year), \(p.fundSource) fund, status \(p.status)")
             let program = try p.programID.flatMap { id in try replica.programs().first { $0.id == id }.map { "\($0.code) \($0.name)" } }
-            print("  category \(p.category), beneficiary \(p.beneficiary ?? "-"), tax code \(p.taxCode ?? "-"), commune \(p.commune ?? "-"), programme \(program ?? "-")")
+            print(
+                "  category \(p.category), beneficiary \(p.beneficiary ?? "-"), tax code \(p.taxCode ?? "-"), commune \(p.commune ?? "-"), programme \(program ?? "-")"
+            )
             print(
                 "  total cost \(p.totalCost) VND, requested \(p.requestedSupport) VND, counterpart \(p.counterpartFunds.map { "\($0) VND" } ?? "-"), approved \(p.approvedSupport.map { "\($0) VND" } ?? "-"), disbursed \(p.disbursed) VND"
             )

@@ -149,7 +149,8 @@ extension Replica {
                     category: row["category"], fundSource: row["fund_source"], beneficiary: row["beneficiary"],
                     year: row["year"], totalCost: row["total_cost"], requestedSupport: row["requested_support"],
                     approvedSupport: row["approved_support"], status: row["status"], programID: row["program_id"],
-                    commune: row["commune"], counterpartFunds: row["counterpart_funds"], taxCode: row["tax_code"], disbursed: try Self.disbursedTotal(db, project: row["id"]))
+                    commune: row["commune"], counterpartFunds: row["counterpart_funds"], taxCode: row["tax_code"],
+                    disbursed: try Self.disbursedTotal(db, project: row["id"]))
             }
         }
     }

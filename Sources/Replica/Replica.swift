@@ -138,8 +138,11 @@ public final class Replica: Sendable {
         }
         if let newer = applied.filter({ !known.contains($0) }).sorted().last {
             throw ReplicaError(
-                .storage, "the replica \(path) was migrated by a later release of promo-sync (schema \(newer)); this is \(SoftwareVersion.current) (schema v\(schemaVersion))",
-                hint: "Install the later release again. To go back to this one, move the replica aside and run promo-sync resync --rebuild (docs/OPERATIONS.md, \"Rolling out a release\").")
+                .storage,
+                "the replica \(path) was migrated by a later release of promo-sync (schema \(newer)); this is \(SoftwareVersion.current) (schema v\(schemaVersion))",
+                hint:
+                    "Install the later release again. To go back to this one, move the replica aside and run promo-sync resync --rebuild (docs/OPERATIONS.md, \"Rolling out a release\")."
+            )
         }
     }
 

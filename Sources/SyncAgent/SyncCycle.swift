@@ -214,7 +214,8 @@ struct SyncCycle {
         return SyncAgentError(
             .centreTooOld,
             "the centre runs \(centre.map { "promo-central \($0)" } ?? "a promo-central release before 1.2.0"), which does not know \(newest.column) (added in \(needed)); it refused changeset \(changeset.sequence)",
-            hint: "Upgrade the centre first (docs/OPERATIONS.md, \"Rolling out a release\"). This office keeps its changes and sends them once the centre is upgraded.",
+            hint:
+                "Upgrade the centre first (docs/OPERATIONS.md, \"Rolling out a release\"). This office keeps its changes and sends them once the centre is upgraded.",
             transient: true, centralAnswered: true)
     }
 

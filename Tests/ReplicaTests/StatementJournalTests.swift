@@ -96,7 +96,9 @@ import Testing
                 lines += columns.map { "\(table) column \($0)" }
                 lines += try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? ORDER BY name", arguments: [table])
                     .map { "\(table) index \($0)" }
-                lines += try Row.fetchAll(db, sql: "SELECT \(columns.compactMap { $0.first ?? nil }.joined(separator: ", ")) FROM \(table) ORDER BY id").map { "\(table) row \($0)" }
+                lines += try Row.fetchAll(db, sql: "SELECT \(columns.compactMap { $0.first ?? nil }.joined(separator: ", ")) FROM \(table) ORDER BY id").map {
+                    "\(table) row \($0)"
+                }
                 lines.append(
                     "\(table) strict \(try Bool.fetchOne(db, sql: "SELECT strict FROM pragma_table_list WHERE name = ?", arguments: [table]) ?? false)")
             }
