@@ -5,7 +5,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 # runtime and Foundation linked in, so the binaries need no Swift toolchain on the server.
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model link-order fuzz deb deb-test
+.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model mixed-fleet link-order fuzz deb deb-test
 
 setup:
 	@bash scripts/setup.sh
@@ -45,6 +45,12 @@ link-order:
 chaos: setup
 	$(SWIFT) build $(RELEASE)
 	.build/release/promo-chaos $(CHAOS_ARGS)
+
+## The previous release's programs (built once from its tag into .build-previous) and this one's
+## through a rollout on loopback: centre first, an office rolled back and forward; exits 1 on any
+## loss (scripts/mixed-fleet.sh, docs/OPERATIONS.md "Rolling out a release"). CI runs it.
+mixed-fleet: setup
+	@bash scripts/mixed-fleet.sh
 
 ## The convergence model (docs/RELIABILITY.md) with thousands of random cases from a random first
 ## seed (printed): PROMO_MODEL_CASES=N to change how many, PROMO_MODEL_SEED=S to start from a given one.
@@ -86,4 +92,4 @@ lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Package.swift
 
 clean:
-	rm -rf .build .build-fuzz demo-data
+	rm -rf .build .build-fuzz .build-previous demo-data

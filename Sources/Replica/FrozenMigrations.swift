@@ -991,7 +991,9 @@ CREATE TABLE _sync_withdrawn (
             // Release 1.2.0. The tax code (mã số thuế) of a project's beneficiary, a new synced
             // column: its bit in the update trigger's mask is 15. And what a pull brings that this
             // release cannot apply (a field or a table of a later release), kept until an upgrade
-            // can (Replica+Pull.swift, `_sync_deferred`).
+            // can (Replica+Pull.swift, `_sync_deferred`). Releases before it dropped pulled fields
+            // they did not know, so the replica pulls its log again once, from the start: a tax
+            // code written while it ran an older release (after a rollback) is not missed.
             "v8-tax-code",
             #"""
 ALTER TABLE project ADD COLUMN tax_code TEXT;
@@ -1010,6 +1012,7 @@ CREATE TABLE _sync_deferred (
     whole INTEGER NOT NULL,
     PRIMARY KEY (tbl, row_id)
 ) STRICT;
+UPDATE _sync_state SET value = '0' WHERE key = 'cursor';
 """#
         ),
     ]

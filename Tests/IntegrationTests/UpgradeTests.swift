@@ -58,6 +58,9 @@ import Testing
                     replicaPath: folder.file("office-\(office)/replica.sqlite"), office: office, central: central,
                     tokenPath: folder.file("office-\(office)/office.token"))
             }
+            // The first release with _sync_deferred pulls the log again once: nothing an older
+            // release dropped is missed.
+            for office in ["79", "80"] { #expect(try offices[office]!.replica.syncPosition().cursor == .start) }
             for office in ["79", "80", "79"] { try await offices[office]!.engine.runCycle() }
             for office in ["79", "80"] {
                 let replica = offices[office]!.replica
