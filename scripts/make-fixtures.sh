@@ -53,11 +53,18 @@ done
 for step in submitted appraised_locally approved; do
     "$sync_cmd" project status "${o80[@]}" TN-2025-01 --to "$step" >/dev/null
 done
+if "$sync_cmd" project update --help | grep -q -- --tax-code; then
+    "$sync_cmd" project update "${o79[@]}" HCM-2025-01 --tax-code 0312345678 >/dev/null
+fi
 for office in 79 80 79; do "$sync_cmd" sync --data-dir "$work/office-$office" >/dev/null; done
 
 # Offline from here: what the upgrade must carry over unsent.
 "$sync_cmd" plan add "${o79[@]}" --year 2026 --fund local --amount 13000000000 >/dev/null
 "$sync_cmd" project update "${o79[@]}" HCM-2025-02 --beneficiary "Hiệp hội doanh nghiệp Củ Chi" >/dev/null
+# Since 1.2.0: a tax code synced at 79 and one waiting at 80.
+if "$sync_cmd" project update --help | grep -q -- --tax-code; then
+    "$sync_cmd" project update "${o80[@]}" TN-2025-01 --tax-code 3901234567 >/dev/null
+fi
 "$sync_cmd" disburse "${o79[@]}" --project HCM-2025-02 --kind payment --amount 300000000 --voucher KB-79-0002 --date 2025-09-20 >/dev/null
 "$sync_cmd" disburse "${o80[@]}" --project TN-2025-01 --kind payment --amount 150000000 --voucher KB-80-0001 --date 2025-08-30 >/dev/null
 

@@ -3,20 +3,25 @@ import GRDB
 import SyncCore
 import Synchronization
 
-/// Digest trees per office, kept until the office's records change.
+/// Digest trees per office (and the replica schema they were built for), kept until the office's
+/// records change.
 final class DigestCache: Sendable {
-    let trees = Mutex<[String: (position: Int64, tree: DigestTree)]>([:])
+    let trees = Mutex<[String: (position: Int64, schema: Int?, tree: DigestTree)]>([:])
 }
 
 extension CentralStore {
-    /// The hash tree of an office's live rows (docs/PROTOCOL.md, `GET /v1/digest`).
-    public func digestTree(for office: OfficeCode) throws(CentralError) -> DigestTree {
+    /// The hash tree of an office's live rows (docs/PROTOCOL.md, `GET /v1/digest`), with the
+    /// columns of replica schema `schema` (the office's, from its `Promo-Schema-Version`; nil: all
+    /// of this release's), so an office of an older release compares what it can hold.
+    public func digestTree(for office: OfficeCode, schema: Int? = nil) throws(CentralError) -> DigestTree {
         do {
             return try database.read { db in
                 let position = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record WHERE office = ?", arguments: [office.rawValue]) ?? 0
-                if let cached = digestCache.trees.withLock({ $0[office.rawValue] }), cached.position == position { return cached.tree }
+                if let cached = digestCache.trees.withLock({ $0[office.rawValue] }), cached.position == position, cached.schema == schema {
+                    return cached.tree
+                }
                 let tables = SyncedTable.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
-                var builder = DigestTree.Builder()
+                var builder = DigestTree.Builder(schema: schema)
                 var values: [FieldValue] = []
                 let cursor = try Row.fetchCursor(
                     db, sql: "SELECT tbl, id, fields FROM record WHERE office = ? AND tbl IN (\(tables)) AND deleted_at IS NULL",
@@ -28,7 +33,7 @@ extension CentralStore {
                     builder.add(table: table, id: row[1], values: values)
                 }
                 let tree = builder.tree()
-                digestCache.trees.withLock { $0[office.rawValue] = (position, tree) }
+                digestCache.trees.withLock { $0[office.rawValue] = (position, schema, tree) }
                 return tree
             }
         } catch {

@@ -48,8 +48,13 @@ public struct DigestTree: Sendable, Equatable {
         private var rows: [LeafRow] = []
         private var years: [String] = []
         private var yearIndex: [String: UInt32] = [:]
+        /// The replica schema of the office the tree is compared with: columns added after it are
+        /// left out, as that office's own tree leaves them out (nil: this release's columns).
+        private let schema: Int?
 
-        public init() {}
+        public init(schema: Int? = nil) {
+            self.schema = schema
+        }
 
         public mutating func add(table: SyncedTable, id: String, fields: [String: FieldValue]) {
             add(table: table, id: id, values: table.values(of: fields))
@@ -70,7 +75,7 @@ public struct DigestTree: Sendable, Equatable {
             rows.append(
                 LeafRow(
                     id: RowKey(id), leaf: LeafKey(table: table, year: index, bucket: DigestTree.bucket(id)),
-                    digest: DigestTree.rowDigestValue(table: table, id: id, values: values)))
+                    digest: DigestTree.rowDigestValue(table: table, id: id, values: values, schema: schema)))
         }
 
         /// The tree of the rows added, which move into it and are sorted where they lie: the
@@ -238,7 +243,9 @@ public struct DigestTree: Sendable, Equatable {
     }
 
     /// The same for a row's values in the order of `table.columns`.
-    static func rowDigestValue(table: SyncedTable, id: String, values: [FieldValue]) -> UInt64 {
+    /// `schema`: the replica schema of the office that compares (columns added after it are left
+    /// out, whatever they hold; nil: every column this release has).
+    static func rowDigestValue(table: SyncedTable, id: String, values: [FieldValue], schema: Int? = nil) -> UInt64 {
         var text: [UInt8] = [0x72, 0x6F, 0x77, 0x1F]  // "row␟"
         text.reserveCapacity(160)
         text.append(contentsOf: table.rawValue.utf8)
@@ -247,8 +254,9 @@ public struct DigestTree: Sendable, Equatable {
         let columns = table.columns
         for index in columns.indices {
             let value = index < values.count ? values[index] : .null
-            // A column added after release 1.1.0 counts only when it holds a value.
-            if value == .null, columns[index].addedInSchema != nil { continue }
+            // A column added after release 1.1.0 counts only when it holds a value, and not at all
+            // for an office whose schema is older than the column.
+            if let added = columns[index].addedInSchema, value == .null || added > (schema ?? .max) { continue }
             text.append(0x1E)
             switch value {
             case .null: text.append(0x6E)

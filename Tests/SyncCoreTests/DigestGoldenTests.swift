@@ -52,6 +52,10 @@ import Testing
             var taxed = fields
             taxed["tax_code"] = .text("0312345678")
             #expect(DigestTree.rowDigest(table: .project, id: project.id, fields: taxed) != golden.rows["project/\(project.id)"])
+            // The centre, comparing with an office of schema 7, leaves the column out whatever it holds.
+            #expect(
+                DigestTree.hex(DigestTree.rowDigestValue(table: .project, id: project.id, values: SyncedTable.project.values(of: taxed), schema: 7))
+                    == golden.rows["project/\(project.id)"])
             taxed["tax_code"] = .null
             #expect(DigestTree.rowDigest(table: .project, id: project.id, fields: taxed) == golden.rows["project/\(project.id)"])
         }

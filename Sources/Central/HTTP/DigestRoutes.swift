@@ -17,7 +17,8 @@ struct DigestRoutes: Sendable {
             throw CentralError.badRequest("'path' has more than \(DigestTree.depth) levels")
         }
         let store = endpoint.store
-        let tree = try await endpoint.offload { try store.digestTree(for: office) }
+        let schema = request.headers[Endpoint.schemaHeader].flatMap { Int($0) }
+        let tree = try await endpoint.offload { try store.digestTree(for: office, schema: schema) }
         return try endpoint.json(DigestResponse(epoch: store.epoch, path: path, children: tree.children(of: path)), for: request)
     }
 
@@ -32,7 +33,8 @@ struct DigestRoutes: Sendable {
             throw CentralError.badRequest("path '\(path)' has more than \(DigestTree.depth) levels")
         }
         let store = endpoint.store
-        let tree = try await endpoint.offload { try store.digestTree(for: office) }
+        let schema = request.headers[Endpoint.schemaHeader].flatMap { Int($0) }
+        let tree = try await endpoint.offload { try store.digestTree(for: office, schema: schema) }
         var nodes: [String: [String: String]] = [:]
         for path in wanted.paths { nodes[path] = tree.children(of: path) }
         return try endpoint.json(DigestsResponse(epoch: store.epoch, nodes: nodes), for: request)
