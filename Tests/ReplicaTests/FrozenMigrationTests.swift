@@ -25,10 +25,11 @@ import Testing
         return try DatabaseQueue(path: copy)
     }
 
-    @Test func aNewReplicaMigratedToV7HasTheSchemaRelease110Made() throws {
+    @Test(arguments: [("release-1.1.0", "v7-withdrawn"), ("release-1.2.0", "v8-tax-code")])
+    func aNewReplicaMigratedToAReleasesSchemaHasTheSchemaThatReleaseMade(release: String, migration: String) throws {
         let fresh = try DatabaseQueue()
-        try Schema.migrator().migrate(fresh, upTo: "v7-withdrawn")
-        let shipped = try fixture("release-1.1.0", "replica-79.sqlite")
+        try Schema.migrator().migrate(fresh, upTo: migration)
+        let shipped = try fixture(release, "replica-79.sqlite")
         #expect(try fresh.read(schema) == (try shipped.read(schema)))
     }
 
