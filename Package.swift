@@ -57,6 +57,10 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // File formats people write and read, apart from the rules: CSV imports and exports, and
+        // the TOML subset of the configuration files.
+        .target(name: "CSVFormat", swiftSettings: strict),
+        .target(name: "ConfigFormat", swiftSettings: strict),
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(
             name: "CSQLite",
@@ -64,7 +68,7 @@ let package = Package(
         ),
         .target(
             name: "Replica",
-            dependencies: ["SyncCore", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["SyncCore", "CSVFormat", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -85,7 +89,7 @@ let package = Package(
         .target(
             name: "SyncAgent",
             dependencies: [
-                "SyncCore", "Replica", "Transport",
+                "SyncCore", "ConfigFormat", "Replica", "Transport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -95,7 +99,7 @@ let package = Package(
         .target(
             name: "Central",
             dependencies: [
-                "SyncCore", "GzipCodec", "CSQLite",
+                "SyncCore", "ConfigFormat", "GzipCodec", "CSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -170,8 +174,8 @@ let package = Package(
             path: "Benchmarks/PromoChaos",
             swiftSettings: strict
         ),
-        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"], swiftSettings: strict),
-        .testTarget(name: "ReplicaTests", dependencies: ["Replica", "SyncTesting"], swiftSettings: strict),
+        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "CSVFormat", "ConfigFormat"], swiftSettings: strict),
+        .testTarget(name: "ReplicaTests", dependencies: ["Replica", "CSVFormat", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "GzipCodec", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncAgentTests", dependencies: ["SyncAgent", "Transport", "SyncTesting"], swiftSettings: strict),
         .testTarget(
@@ -196,8 +200,8 @@ if Context.environment["PROMO_FUZZ"] != nil {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
         ("FuzzWire", ["SyncCore"]),
         ("FuzzGzip", ["GzipCodec"]),
-        ("FuzzCSV", ["SyncCore"]),
-        ("FuzzConfig", ["SyncCore"]),
+        ("FuzzCSV", ["CSVFormat", "SyncCore"]),
+        ("FuzzConfig", ["ConfigFormat", "SyncCore"]),
     ]
     for target in fuzzTargets {
         package.targets.append(

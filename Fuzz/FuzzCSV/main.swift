@@ -1,4 +1,4 @@
-// Fuzzes `CSV.parse` (SyncCore/CSV.swift), which reads the files people import at the offices
+// Fuzzes `CSV.parse` (CSVFormat/CSV.swift), which reads the files people import at the offices
 // (`promo-sync import`), and the formula escaping the export applies to every text cell.
 //
 // The input is read as the importer reads a file (UTF-8, invalid bytes replaced). Besides "never
@@ -7,6 +7,7 @@
 // - what was read, written again with `CSV.line`, reads back as the same fields,
 // - every field survives the export's formula escaping: `untextCell(textCell(f)) == f`.
 
+import CSVFormat
 import Foundation
 import FuzzSupport
 import SyncCore

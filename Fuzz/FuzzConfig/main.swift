@@ -1,4 +1,4 @@
-// Fuzzes the configuration reader (SyncCore/ConfigDocument.swift and ConfigReader.swift), which
+// Fuzzes the configuration reader (ConfigFormat/ConfigDocument.swift and ConfigReader.swift), which
 // both daemons run on the TOML-subset file an operator edits.
 //
 // The input is read as the daemons read the file (UTF-8, invalid bytes replaced). Besides "never
@@ -8,6 +8,7 @@
 // - the settings written out again (`[section]`, `name = value`) read back the same,
 // - every typed getter of ConfigReader answers or refuses each key without trapping.
 
+import ConfigFormat
 import Foundation
 import FuzzSupport
 import SyncCore

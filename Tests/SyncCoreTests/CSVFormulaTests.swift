@@ -1,3 +1,4 @@
+import CSVFormat
 import Testing
 
 @testable import SyncCore

@@ -1,3 +1,5 @@
+import CSVFormat
+import ConfigFormat
 import Foundation
 import Testing
 
