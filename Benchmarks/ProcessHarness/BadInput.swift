@@ -63,8 +63,8 @@ public enum BadInput {
     public static func anotherOffice(_ code: String, central: CentralProcess) async throws -> Foreign {
         let folder = try OfficeFolder.make(code, central: central, name: "bad-input-office-\(code)")
         let replica = try Replica.open(at: folder.replicaPath)
-        let program = try replica.addProgram(NewProgram(code: "CT-\(code)", name: "Chương trình", startYear: 2025, endYear: 2030))
-        let project = try replica.addProject(
+        let program = try replica.data.addProgram(NewProgram(code: "CT-\(code)", name: "Chương trình", startYear: 2025, endYear: 2030))
+        let project = try replica.data.addProject(
             NewProject(
                 code: "DA-\(code)", name: "Dự án", category: "MH_TRINHDIEN", fundSource: .local,
                 year: 2025, totalCost: 400_000_000, requestedSupport: 100_000_000))
@@ -307,7 +307,7 @@ public enum BadInput {
             if i % 17 == 0 { lines[0] += ",colour" }
             out.csv += 1
             do {
-                _ = try replica.importCSV(lines.joined(separator: "\n") + "\n")
+                _ = try replica.data.importCSV(lines.joined(separator: "\n") + "\n")
                 out.csvCrashes += 1  // a file with a defect must not import
             } catch {
                 out.csvRefused += 1
@@ -414,7 +414,7 @@ public enum Concurrent {
             do {
                 let replica = try Replica.open(at: folder.replicaPath)
                 for i in 0..<100 {
-                    try replica.addPlanLine(year: 2023, fundSource: .local, amount: Int64(i + 1), note: "program")
+                    try replica.data.addPlanLine(year: 2023, fundSource: .local, amount: Int64(i + 1), note: "program")
                     shared.withLock {
                         $0.inProcess += 1
                         $0.expected += 1

@@ -60,7 +60,7 @@ public final class Writer: @unchecked Sendable {
                         state.withLock { $0.expected[id] = amount }
                     } else {
                         let amount = Int64.random(in: 1...1_000_000_000, using: &random)
-                        let id = try replica.addPlanLine(year: 2020 + Int(counter % 7), fundSource: .local, amount: amount, note: "chaos \(counter)")
+                        let id = try replica.data.addPlanLine(year: 2020 + Int(counter % 7), fundSource: .local, amount: amount, note: "chaos \(counter)")
                         state.withLock { $0.expected[id.rawValue] = amount }
                     }
                 } catch {

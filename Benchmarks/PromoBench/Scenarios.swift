@@ -154,7 +154,7 @@ enum Scenarios {
         }
         let run = try office.timed(["sync"])
         let replica = try Replica.open(at: office.replicaPath)
-        let count = try replica.count(.planLine)
+        let count = try replica.data.count(.planLine)
         guard count == rows else { throw BenchError("the office holds \(count) plan lines, not \(rows)") }
         let interruption = try killed.map { Interruption(killedAt: $0.cursor, afterSeconds: $0.seconds, endedAt: try replica.syncPosition().cursor.rawValue) }
         if let interruption, interruption.killedAt == 0 || interruption.killedAt >= interruption.endedAt {
@@ -269,7 +269,7 @@ enum Scenarios {
         var latencies: [Double] = []
         for i in 0..<writes {
             let start = DispatchTime.now().uptimeNanoseconds
-            try replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil)
+            try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil)
             try waitUntilAcknowledged(replica, timeout: 30, pollMicroseconds: 500)
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }

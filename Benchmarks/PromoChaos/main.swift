@@ -428,7 +428,7 @@ if options.selected("disk") {
         }
         let replica = try Replica.open(at: folder.replicaPath)
         let intactWhenFull = try replica.database.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok"
-        let rowsWhenFull = try replica.count(.planLine)
+        let rowsWhenFull = try replica.data.count(.planLine)
         _ = mount(["-o", "remount,size=64m", officeDir])
         // Read-only storage (space is back; the mount refuses writes). A mount with files open for
         // writing cannot turn read-only, so the daemon and this process let go of the replica first.
@@ -447,7 +447,7 @@ if options.selected("disk") {
             _ = mount(["-o", "remount,rw", officeDir])
         }
         let reopened = try Replica.open(at: folder.replicaPath)
-        intactWhenReadOnly = try reopened.count(.planLine) == rowsWhenFull
+        intactWhenReadOnly = try reopened.data.count(.planLine) == rowsWhenFull
         try daemon.restart()
         // Space is back: writes work and everything reaches the centre.
         try Harness.run("promo-sync", ["plan", "add", "--data-dir", officeDir, "--year", "2026", "--fund", "local", "--amount", "7"])
@@ -476,7 +476,7 @@ if options.selected("disk") {
         statvfs(centralDir, &fs)
         let used = (Int64(fs.f_blocks) - Int64(fs.f_bfree)) * Int64(fs.f_frsize)
         _ = mount(["-o", "remount,size=\(used / 1024 + 64)k", centralDir])
-        for i in 0..<2_000 { try replicaAgain.addPlanLine(year: 2027, fundSource: .local, amount: Int64(i + 1), note: String(repeating: "y", count: 300)) }
+        for i in 0..<2_000 { try replicaAgain.data.addPlanLine(year: 2027, fundSource: .local, amount: Int64(i + 1), note: String(repeating: "y", count: 300)) }
         sleep(5)
         let centralLog = (try? String(contentsOfFile: centralDir + "/central.log", encoding: .utf8)) ?? ""
         let refusedWhileFull = try replicaAgain.status().lastError ?? "none"
@@ -484,7 +484,7 @@ if options.selected("disk") {
         var centreConverged = "no"
         do {
             try Campaigns.waitUntilQuiet(replicaAgain, timeout: 120)
-            let comparisonRows = try replicaAgain.count(.planLine)
+            let comparisonRows = try replicaAgain.data.count(.planLine)
             let atCentre = try DatabaseQueue(path: centralDir + "/central.sqlite").read {
                 try Int.fetchOne($0, sql: "SELECT count(*) FROM record WHERE tbl = 'plan_line' AND office = '82'") ?? 0
             }
@@ -508,7 +508,7 @@ if options.selected("input") {
     let central = try CentralProcess(directory: try Harness.temporaryDirectory("chaos-input-central"))
     let folder = try OfficeFolder.make("86", central: central, name: "chaos-input-office")
     let replica = try Replica.open(at: folder.replicaPath)
-    for i in 0..<20 { try replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
+    for i in 0..<20 { try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
     try Harness.run("promo-sync", ["sync", "--data-dir", folder.directory])
     let token = try TokenFile.read(path: folder.tokenFile)
     let foreign = try await BadInput.anotherOffice("80", central: central)
@@ -570,7 +570,7 @@ if options.selected("concurrent") {
         let atCentre = try DatabaseQueue(path: central.directory + "/central.sqlite").read {
             try Int.fetchOne($0, sql: "SELECT count(*) FROM record WHERE tbl = 'plan_line' AND office = '91'") ?? 0
         }
-        let local = try replica.count(.planLine)
+        let local = try replica.data.count(.planLine)
         converged =
             atCentre == result.expected && local == result.expected
             ? "yes: \(atCentre) rows at the office and the centre" : "NO: \(local) at the office, \(atCentre) at the centre, \(result.expected) written"

@@ -15,7 +15,7 @@ struct Conflicts: ParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let conflicts = try location.open().conflicts(openOnly: !all)
+            let conflicts = try location.open().data.conflicts(openOnly: !all)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -36,7 +36,7 @@ struct Conflicts: ParsableCommand {
         @Argument(help: "The conflict id (or its first 6+ characters).") var id: String
 
         func run() throws {
-            guard let c = try location.open().conflicts().first(where: { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }) else {
+            guard let c = try location.open().data.conflicts().first(where: { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }) else {
                 throw CommandFailure("no conflict '\(id)' here; list them with: promo-sync conflicts list --all")
             }
             for line in c.description.lines { print(line) }
@@ -72,7 +72,7 @@ struct Conflicts: ParsableCommand {
             } else {
                 resolution = keep == .mine ? .keepMine : .keepTheirs
             }
-            try location.open().resolveConflict(id, resolution, note: note, voucher: voucher)
+            try location.open().data.resolveConflict(id, resolution, note: note, voucher: voucher)
             print("resolution recorded; it reaches the centre with the next sync")
         }
     }

@@ -16,7 +16,7 @@ struct Disburse: ParsableCommand {
     @Option(help: "Date paid, YYYY-MM-DD.", transform: dateArgument) var date: String
 
     func run() throws {
-        let id = try location.open().addDisbursement(
+        let id = try location.open().data.addDisbursement(
             NewDisbursement(project: project, kind: kind, amount: amount, voucher: voucher, paidOn: date))
         print(id.rawValue)
     }

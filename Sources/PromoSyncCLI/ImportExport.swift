@@ -24,7 +24,7 @@ struct Import: ParsableCommand {
             throw ValidationError("\(file) is not UTF-8 text; save it as CSV UTF-8")
         }
         do {
-            let report = try location.open().importCSV(text)
+            let report = try location.open().data.importCSV(text)
             print("imported \(report.kind.rawValue): \(report.inserted) new, \(report.updated) updated, \(report.unchanged) unchanged")
         } catch let rejection as ImportRejection {
             printError(rejection.description)
@@ -47,7 +47,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         guard let kind = ImportReport.Kind(rawValue: kind) else { throw ValidationError("export projects, plan or disbursements") }
-        let text = try location.open().exportCSV(kind)
+        let text = try location.open().data.exportCSV(kind)
         if let output {
             try text.write(toFile: output, atomically: true, encoding: .utf8)
         } else {

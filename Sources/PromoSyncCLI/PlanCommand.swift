@@ -18,7 +18,7 @@ struct PlanCommand: ParsableCommand {
         @Option(help: "A note.") var note: String?
 
         func run() throws {
-            print(try location.open().addPlanLine(year: year, fundSource: fund, amount: amount, note: note).rawValue)
+            print(try location.open().data.addPlanLine(year: year, fundSource: fund, amount: amount, note: note).rawValue)
         }
     }
 
@@ -27,7 +27,7 @@ struct PlanCommand: ParsableCommand {
         @OptionGroup var location: ReplicaLocation
 
         func run() throws {
-            let lines = try location.open().planLines()
+            let lines = try location.open().data.planLines()
             for l in lines {
                 print("\(l.year)  \(l.fundSource.padding(8))  \(String(l.amount).leftPadding(18)) VND  \(l.note ?? "")")
             }

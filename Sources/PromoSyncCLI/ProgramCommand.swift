@@ -19,7 +19,7 @@ struct ProgramCommand: ParsableCommand {
         @Option(help: "A note, e.g. the decision that adopted it.") var note: String?
 
         func run() throws {
-            print(try location.open().addProgram(NewProgram(code: code, name: name, startYear: from, endYear: to, note: note)).rawValue)
+            print(try location.open().data.addProgram(NewProgram(code: code, name: name, startYear: from, endYear: to, note: note)).rawValue)
         }
     }
 
@@ -28,7 +28,7 @@ struct ProgramCommand: ParsableCommand {
         @OptionGroup var location: ReplicaLocation
 
         func run() throws {
-            let programs = try location.open().programs()
+            let programs = try location.open().data.programs()
             for g in programs {
                 print("\(g.code.padding(12))  \(g.startYear)–\(g.endYear)  \(String(g.projects).leftPadding(5)) projects  \(g.name)")
             }

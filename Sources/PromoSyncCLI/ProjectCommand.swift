@@ -30,7 +30,7 @@ struct ProjectCommand: ParsableCommand {
 
         func run() throws {
             let replica = try location.open()
-            let id = try replica.addProject(
+            let id = try replica.data.addProject(
                 NewProject(
                     code: code, name: name, category: category, fundSource: fund, beneficiary: beneficiary, year: year,
                     totalCost: totalCost, requestedSupport: requested, province: province,
@@ -46,7 +46,7 @@ struct ProjectCommand: ParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let projects = try location.open().projects()
+            let projects = try location.open().data.projects()
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -78,7 +78,7 @@ extension ProjectCommand {
         var to: ProjectStatus
 
         func run() throws {
-            try location.open().setProjectStatus(project, to: to)
+            try location.open().data.setProjectStatus(project, to: to)
             print("\(project) → \(to.rawValue)")
         }
     }
@@ -93,32 +93,32 @@ extension ProjectCommand {
 
         func run() throws {
             let replica = try location.open()
-            guard let p = try replica.projects().first(where: { $0.id == project || $0.code == project }) else {
+            guard let p = try replica.data.projects().first(where: { $0.id == project || $0.code == project }) else {
                 throw CommandFailure("no project '\(project)' in this replica; see: promo-sync project list")
             }
             print("\(p.code)  \(p.name)")
             print("  id \(p.id), office \(p.office), province \(p.province), year \(p.year), \(p.fundSource) fund, status \(p.status)")
-            let program = try p.programID.flatMap { id in try replica.programs().first { $0.id == id }.map { "\($0.code) \($0.name)" } }
+            let program = try p.programID.flatMap { id in try replica.data.programs().first { $0.id == id }.map { "\($0.code) \($0.name)" } }
             print(
                 "  category \(p.category), beneficiary \(p.beneficiary ?? "-"), tax code \(p.taxCode ?? "-"), commune \(p.commune ?? "-"), programme \(program ?? "-")"
             )
             print(
                 "  total cost \(p.totalCost) VND, requested \(p.requestedSupport) VND, counterpart \(p.counterpartFunds.map { "\($0) VND" } ?? "-"), approved \(p.approvedSupport.map { "\($0) VND" } ?? "-"), disbursed \(p.disbursed) VND"
             )
-            let entries = try replica.ledger(p.id)
+            let entries = try replica.data.ledger(p.id)
             print("  ledger (\(entries.count) entries):")
             for e in entries {
                 print(
                     "    \(e.paidOn)  \(e.kind.padding(22))  \(String(e.amount).leftPadding(16)) VND  \(e.voucher ?? "-")\(e.held ? "  HELD by a conflict" : "")"
                 )
             }
-            let events = try replica.events(p.id)
+            let events = try replica.data.events(p.id)
             print("  event log (\(events.count) entries):")
             for e in events {
                 let details = [e.amount.map { "\($0) VND" }, e.reference.map { "no. \($0)" }, e.note].compactMap { $0 }.joined(separator: ", ")
                 print("    \(e.occurredOn)  \(e.kind.padding(10))  \(details)")
             }
-            for c in try replica.conflicts(openOnly: true) where c.aggregateID == p.id {
+            for c in try replica.data.conflicts(openOnly: true) where c.aggregateID == p.id {
                 print("  open conflict \(c.id): \(c.message)")
             }
         }
@@ -140,7 +140,7 @@ extension ProjectCommand {
         @Option(name: .customLong("tax-code"), help: "The beneficiary enterprise's tax code (mã số thuế).") var taxCode: String?
 
         func run() throws {
-            try location.open().updateProject(
+            try location.open().data.updateProject(
                 project,
                 ProjectUpdate(
                     name: name, category: category, beneficiary: beneficiary, totalCost: totalCost, requestedSupport: requested,
@@ -162,7 +162,7 @@ extension ProjectCommand {
         @Option(help: "The result as written in the minutes.") var result: String?
 
         func run() throws {
-            try location.open().acceptProject(project, Acceptance(acceptedOn: on, minutes: minutes, result: result))
+            try location.open().data.acceptProject(project, Acceptance(acceptedOn: on, minutes: minutes, result: result))
             print("\(project) accepted on \(on) (minutes \(minutes)); the record reaches the centre with the next sync")
         }
     }
@@ -178,7 +178,7 @@ extension ProjectCommand {
         @Option(help: "Number of the settlement decision.") var decision: String
 
         func run() throws {
-            let difference = try location.open().settleProject(project, Settlement(settledOn: on, amount: amount, decision: decision))
+            let difference = try location.open().data.settleProject(project, Settlement(settledOn: on, amount: amount, decision: decision))
             print("\(project) settled at \(amount) VND (decision \(decision))")
             if difference > 0 {
                 print("the ledger shows \(difference) VND less than settled: record the rest with promo-sync disburse --kind settlement_adjustment")

@@ -11,7 +11,7 @@ struct Report: ParsableCommand {
     @OptionGroup var report: ReportOptions
 
     func run() throws {
-        let facts = try location.open().reportFacts()
+        let facts = try location.open().data.reportFacts()
         print(try report.render(plans: facts.plans, disbursed: facts.disbursed))
     }
 }

@@ -52,7 +52,7 @@ extension Replica {
     /// Reads the whole status. Works whether or not a daemon runs.
     public func status() throws(ReplicaError) -> ReplicaStatus {
         let settings = try settings()
-        let open = try openConflictCount()
+        let open = try data.openConflictCount()
         var status = try read("reading the status") { db in
             let s = try State.all(db)
             let pending = try Self.pendingSummary(db)

@@ -65,7 +65,7 @@ public struct OfficeFixture: Sendable {
     /// Adds a local-fund project with the given code and returns its id.
     @discardableResult
     public func addProject(code: String, requested: Int64 = 300_000_000, fund: FundSource = .local, year: Int = 2025) throws -> RowID {
-        try replica.addProject(
+        try replica.data.addProject(
             NewProject(
                 code: code, name: "Dự án \(code)", category: "MH_TRINHDIEN", fundSource: fund, year: year,
                 totalCost: requested * 4, requestedSupport: requested))
@@ -80,7 +80,7 @@ public func digestRows(_ tree: DigestTree) -> [String: String] {
     return out
 }
 
-extension Replica {
+extension OfficeData {
     /// Moves a local project (by code) through the office's own steps to approved, the first
     /// status that takes payments (LedgerRules).
     public func approveLocally(_ code: String) throws {

@@ -27,20 +27,20 @@ enum AuditedStore {
             let brvt = try OfficeFixture(office: "77", central: central)
             // Office 79: a national project for the centre to decide, a local one with a payment, a plan.
             let national = try hcm.addProject(code: "QG-01", requested: 200_000_000, fund: .national)
-            for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] { try hcm.replica.setProjectStatus("QG-01", to: step) }
+            for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] { try hcm.replica.data.setProjectStatus("QG-01", to: step) }
             try hcm.addProject(code: "DP-01")
-            try hcm.replica.approveLocally("DP-01")
-            try hcm.replica.addPlanLine(year: 2025, fundSource: .local, amount: 5_000_000_000, note: nil)
-            try hcm.replica.addDisbursement(NewDisbursement(project: "DP-01", kind: .advance, amount: 100_000_000, voucher: "KB-1", paidOn: "2025-03-01"))
+            try hcm.replica.data.approveLocally("DP-01")
+            try hcm.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 5_000_000_000, note: nil)
+            try hcm.replica.data.addDisbursement(NewDisbursement(project: "DP-01", kind: .advance, amount: 100_000_000, voucher: "KB-1", paidOn: "2025-03-01"))
             // Office 80: its projects, a plan and payments.
             try tn.addProject(code: "DP-80")
-            try tn.replica.approveLocally("DP-80")
-            try tn.replica.addPlanLine(year: 2026, fundSource: .local, amount: 1_000_000_000, note: nil)
-            try tn.replica.addDisbursement(NewDisbursement(project: "DP-80", kind: .payment, amount: 20_000_000, voucher: "KB-80", paidOn: "2025-04-02"))
+            try tn.replica.data.approveLocally("DP-80")
+            try tn.replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000_000_000, note: nil)
+            try tn.replica.data.addDisbursement(NewDisbursement(project: "DP-80", kind: .payment, amount: 20_000_000, voucher: "KB-80", paidOn: "2025-04-02"))
             let contested = try tn.addProject(code: "QG-80", fund: .national)
             // Office 77, to be merged into 79.
             try brvt.addProject(code: "BR-1", requested: 200_000_000)
-            try brvt.replica.addPlanLine(year: 2025, fundSource: .local, amount: 700_000_000, note: nil)
+            try brvt.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 700_000_000, note: nil)
             for office in [hcm, tn, brvt] { try await office.engine.runCycle() }
 
             // The centre decides, with its decision document.
@@ -69,7 +69,7 @@ enum AuditedStore {
 
             // More work after all that: payments on the approved project, and the offices pull.
             try await hcm.engine.runCycle()
-            try hcm.replica.addDisbursement(NewDisbursement(project: "QG-01", kind: .advance, amount: 60_000_000, voucher: "KB-2", paidOn: "2025-06-01"))
+            try hcm.replica.data.addDisbursement(NewDisbursement(project: "QG-01", kind: .advance, amount: 60_000_000, voucher: "KB-2", paidOn: "2025-06-01"))
             try await hcm.engine.runCycle()
             try await tn.engine.runCycle()
             try central.store.backup(to: directory.file("golden.sqlite"))

@@ -59,7 +59,7 @@ import Transport
         defer { central.stop() }
         let folder = try OfficeFolder.make("86", central: central, name: "smoke-input-office")
         let replica = try Replica.open(at: folder.replicaPath)
-        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 1, note: nil)
+        try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 1, note: nil)
         try Harness.run("promo-sync", ["sync", "--data-dir", folder.directory])
         let foreign = try await BadInput.anotherOffice("80", central: central)
         let before = try BadInput.fingerprint(central.directory + "/central.sqlite")

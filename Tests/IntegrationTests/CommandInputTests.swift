@@ -34,10 +34,10 @@ import Testing
         out = try Self.run(dir, ["project", "show", "NOPE"])
         #expect(out.status == 1 && out.output.contains("no project 'NOPE'") && !out.output.contains("Usage:"), "\(out.output)")
         let replica = try Replica.open(at: dir.file(Replica.fileName))
-        #expect(try replica.projects().map(\.category) == ["MH_TRINHDIEN"])
+        #expect(try replica.data.projects().map(\.category) == ["MH_TRINHDIEN"])
         // The importer says the same of the same mistakes.
         let rejected = #expect(throws: ImportRejection.self) {
-            try replica.importCSV("year,fund_source,amount\n2025,local,1.500.000.000\n")
+            try replica.data.importCSV("year,fund_source,amount\n2025,local,1.500.000.000\n")
         }
         #expect(rejected?.problems.first?.contains("has thousand separators (the Vietnamese '.'") == true)
     }

@@ -17,7 +17,7 @@ import Testing
             let office = try OfficeFixture(office: "79", central: central)
             let id = try office.addProject(code: "QG-01", requested: 550_000_000, fund: .national)
             for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] {
-                try office.replica.setProjectStatus("QG-01", to: step)
+                try office.replica.data.setProjectStatus("QG-01", to: step)
             }
             try await office.engine.runCycle()
 
@@ -31,14 +31,16 @@ import Testing
             try await office.replica.database.write { db in
                 try db.execute(sql: "UPDATE project SET requested_support = 700000000 WHERE id = ?", arguments: [id.rawValue])
             }
-            try office.replica.addDisbursement(NewDisbursement(project: "QG-01", kind: .advance, amount: 350_000_000, voucher: "KB-1", paidOn: "2025-09-10"))
-            try office.replica.addDisbursement(NewDisbursement(project: "QG-01", kind: .payment, amount: 250_000_000, voucher: "KB-2", paidOn: "2025-09-20"))
+            try office.replica.data.addDisbursement(
+                NewDisbursement(project: "QG-01", kind: .advance, amount: 350_000_000, voucher: "KB-1", paidOn: "2025-09-10"))
+            try office.replica.data.addDisbursement(
+                NewDisbursement(project: "QG-01", kind: .payment, amount: 250_000_000, voucher: "KB-2", paidOn: "2025-09-20"))
 
             try await office.engine.runCycle()
 
             // Both sides hold the same project: the centre's approval and the office's request.
             let atCentre = try #require(try central.store.projects(office: "79").first)
-            let atOffice = try #require(try office.replica.projects().first)
+            let atOffice = try #require(try office.replica.data.projects().first)
             #expect(atCentre.fields["approved_support"] == .integer(500_000_000))
             #expect(atOffice.approvedSupport == 500_000_000)
             #expect(atCentre.fields["requested_support"] == .integer(700_000_000))
@@ -52,7 +54,7 @@ import Testing
             // One over-disbursement conflict, open at the centre and at the office.
             let centreConflicts = try central.store.conflicts()
             #expect(centreConflicts.map { $0.record["rule"] } == [.text("over_disbursement")])
-            let officeConflicts = try office.replica.conflicts(openOnly: true)
+            let officeConflicts = try office.replica.data.conflicts(openOnly: true)
             #expect(officeConflicts.map(\.id) == centreConflicts.map(\.id))
             #expect(officeConflicts.first?.theirs["limit"] == .integer(500_000_000))
             // Both sides describe it the same way, in business terms: project code, voucher, the
@@ -69,24 +71,24 @@ import Testing
             #expect(degraded.openConflicts == 1 && degraded.exitCode == 1)
 
             // The office may not simply keep its version of a national project's money…
-            #expect(throws: ReplicaError.self) { try office.replica.resolveConflict(officeConflicts[0].id, .keepMine, note: nil) }
+            #expect(throws: ReplicaError.self) { try office.replica.data.resolveConflict(officeConflicts[0].id, .keepMine, note: nil) }
             // A correction past what the project may still take, or reusing a voucher, is refused.
             let short = String(officeConflicts[0].id.prefix(8))
-            let tooMuch = #expect(throws: ReplicaError.self) { try office.replica.resolveConflict(short, .corrected(.integer(200_000_000)), note: nil) }
+            let tooMuch = #expect(throws: ReplicaError.self) { try office.replica.data.resolveConflict(short, .corrected(.integer(200_000_000)), note: nil) }
             #expect(tooMuch?.message.contains("would be refused too") == true && tooMuch?.hint?.contains("150000000 VND now") == true)
-            #expect(throws: ReplicaError.self) { try office.replica.resolveConflict(short, .corrected(.integer(150_000_000)), note: nil, voucher: "KB-2") }
+            #expect(throws: ReplicaError.self) { try office.replica.data.resolveConflict(short, .corrected(.integer(150_000_000)), note: nil, voucher: "KB-2") }
             // …so it corrects it: the held 250 m stays out and a 150 m entry with its own voucher takes its place.
-            try office.replica.resolveConflict(short, .corrected(.integer(150_000_000)), note: "chỉ chi trong mức được duyệt", voucher: "KB-3")
-            #expect(try office.replica.ledger("QG-01").compactMap(\.voucher).sorted() == ["KB-1", "KB-2", "KB-3"], "no voucher twice")
+            try office.replica.data.resolveConflict(short, .corrected(.integer(150_000_000)), note: "chỉ chi trong mức được duyệt", voucher: "KB-3")
+            #expect(try office.replica.data.ledger("QG-01").compactMap(\.voucher).sorted() == ["KB-1", "KB-2", "KB-3"], "no voucher twice")
             try await office.engine.runCycle()
 
             #expect(try central.store.conflicts().isEmpty)
             let resolved = try central.store.conflicts(all: true)
             #expect(resolved.first?.record["resolution"] == .text("dismiss"))
             #expect(resolved.first?.record["resolved_by"] == .text("79"))
-            #expect(try office.replica.conflicts(openOnly: true).isEmpty)
-            #expect(try office.replica.conflicts().first?.resolution == "dismiss")
-            #expect(try office.replica.projects().first?.disbursed == 500_000_000)
+            #expect(try office.replica.data.conflicts(openOnly: true).isEmpty)
+            #expect(try office.replica.data.conflicts().first?.resolution == "dismiss")
+            #expect(try office.replica.data.projects().first?.disbursed == 500_000_000)
             #expect(try central.store.totals().first { $0.province == "79" && $0.fund == "national" }?.disbursed == 500_000_000)
             let after = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
             #expect(after.exitCode == 0, "\(after.reasons)")
@@ -121,13 +123,13 @@ import Testing
             let conflict = try #require(try central.store.conflicts().first)
             #expect(conflict.record["rule"] == .text("ownership"))
             // The office's value was not taken; the pull put the centre's (none) back.
-            #expect(try office.replica.projects().first?.approvedSupport == nil)
+            #expect(try office.replica.data.projects().first?.approvedSupport == nil)
             // The centre accepts it after all.
             try central.store.resolve(conflict: conflict.id, .accept, note: "đúng theo quyết định")
             try await office.engine.runCycle()
-            #expect(try office.replica.projects().first?.approvedSupport == 123)
-            #expect(try office.replica.conflicts().first?.resolution == "accept")
-            #expect(try office.replica.conflicts().first?.resolvedBy == "central")
+            #expect(try office.replica.data.projects().first?.approvedSupport == 123)
+            #expect(try office.replica.data.conflicts().first?.resolution == "accept")
+            #expect(try office.replica.data.conflicts().first?.resolvedBy == "central")
         }
     }
 }
@@ -139,7 +141,7 @@ import Testing
             try central.store.setCap(SupportCap(fund: .local, category: "MH_TRINHDIEN", province: "79", maxPercentOfCost: nil, maxAmount: 800_000_000))
             try await office.engine.runCycle()
             let error = #expect(throws: ReplicaError.self) {
-                try office.replica.addProject(
+                try office.replica.data.addProject(
                     NewProject(
                         code: "M-1", name: "Mô hình", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
                         totalCost: 3_000_000_000, requestedSupport: 900_000_000))

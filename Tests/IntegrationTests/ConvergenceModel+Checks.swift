@@ -284,7 +284,7 @@ extension ConvergenceModel {
             problem("digest: office \(code)'s tree differs from the centre's in \(differing.count) rows: \(differing.prefix(5).joined(separator: ", "))")
         }
         // Conflict records, with their resolutions.
-        let local = try office.replica.conflicts()
+        let local = try office.replica.data.conflicts()
         var localKeys: [String: String] = [:]
         for c in local { localKeys[c.id] = "\(c.rule)/\(c.rowID)/\(c.hlc)/\(c.resolution ?? "open")/\(c.resolvedBy ?? "")" }
         var centreKeys: [String: String] = [:]
@@ -303,7 +303,7 @@ extension ConvergenceModel {
             guard let project = record.fields["project_id"]?.text, let amount = record.fields["amount"]?.integer else { continue }
             paid[project, default: 0] += record.fields["kind"] == .text("recovery") ? -amount : amount
         }
-        for project in try office.replica.projects(office: office.office) {
+        for project in try office.replica.data.projects(office: office.office) {
             let limit = project.approvedSupport ?? project.requestedSupport
             if project.disbursed != paid[project.id] ?? 0 {
                 problem("money: office \(code) shows \(project.disbursed) disbursed on \(project.code), the centre \(paid[project.id] ?? 0)")

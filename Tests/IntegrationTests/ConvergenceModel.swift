@@ -253,7 +253,7 @@ final class ConvergenceModel {
     }
 
     func ownProjects(_ office: ModelOffice) -> [ProjectRow] {
-        (try? office.replica.projects(office: office.office)) ?? []
+        (try? office.replica.data.projects(office: office.office)) ?? []
     }
 
     /// One of `items`, mostly one that `preferred` likes (when there is one).
@@ -302,7 +302,7 @@ final class ConvergenceModel {
         let amount = int(1...50) * 100_000_000
         note("op \(n): \(office.code) plan line \(year) \(fund.rawValue) \(amount)")
         do {
-            let id = try office.replica.addPlanLine(year: year, fundSource: fund, amount: amount, note: "kế hoạch \(n)", now: office.now)
+            let id = try office.replica.data.addPlanLine(year: year, fundSource: fund, amount: amount, note: "kế hoạch \(n)", now: office.now)
             createdPlanLines[id.rawValue] = [
                 "office": .text(office.code), "year": .integer(Int64(year)), "fund_source": .text(fund.rawValue),
                 "amount": .integer(amount), "note": .text("kế hoạch \(n)"),
@@ -319,7 +319,7 @@ final class ConvergenceModel {
         let requested = int(1...6) * 100_000_000
         note("op \(n): \(office.code) adds \(fund.rawValue) project \(code), requested \(requested)")
         do {
-            let id = try office.replica.addProject(
+            let id = try office.replica.data.addProject(
                 NewProject(
                     code: code, name: "Dự án \(code)", category: "MH_TRINHDIEN", fundSource: fund, year: year,
                     totalCost: requested * 4, requestedSupport: requested), now: office.now)
@@ -350,7 +350,7 @@ final class ConvergenceModel {
             let target = (chance(90) ? pick(next) : nil) ?? pick(ProjectStatus.allCases.map(\.rawValue))!
             note("op \(n): \(office.code) moves \(project.code) \(project.status) → \(target)")
             do {
-                try office.replica.setProjectStatus(project.id, to: ProjectStatus(rawValue: target)!, now: office.now)
+                try office.replica.data.setProjectStatus(project.id, to: ProjectStatus(rawValue: target)!, now: office.now)
                 informed(office, project.id)
                 commandMoves[project.id, default: []].append("\(project.status)→\(target)")
                 done("move")
@@ -367,7 +367,7 @@ final class ConvergenceModel {
         let requested = min(int(1...6) * 100_000_000, project.totalCost * 3 / 10)
         note("op \(n): \(office.code) sets requested support of \(project.code) to \(requested)")
         do {
-            try office.replica.updateProject(project.id, ProjectUpdate(requestedSupport: requested), now: office.now)
+            try office.replica.data.updateProject(project.id, ProjectUpdate(requestedSupport: requested), now: office.now)
             tainted.insert(project.id)
             done("update")
         } catch { refused("update", error) }
@@ -393,7 +393,7 @@ final class ConvergenceModel {
             "op \(n): \(office.code) records \(kind.rawValue) \(amount) on \(project.code) (\(project.status), limit \(limit), paid \(project.disbursed)) voucher \(voucher ?? "-") \(day)"
         )
         do {
-            let id = try office.replica.addDisbursement(
+            let id = try office.replica.data.addDisbursement(
                 NewDisbursement(project: project.id, kind: kind, amount: amount, voucher: voucher, paidOn: day), now: office.now)
             informed(office, project.id)
             createdEntries[id.rawValue] = [
@@ -449,7 +449,7 @@ final class ConvergenceModel {
     }
 
     func resolveAtOffice(_ office: ModelOffice, _ n: Int) {
-        guard let conflict = pick((try? office.replica.conflicts(openOnly: true)) ?? []) else { return move(office, n) }
+        guard let conflict = pick((try? office.replica.data.conflicts(openOnly: true)) ?? []) else { return move(office, n) }
         conflictKeys[conflict.id] = key(of: conflict)
         let roll = int(0...99)
         let resolution: OfficeResolution
@@ -466,7 +466,7 @@ final class ConvergenceModel {
         }
         note("op \(n): \(office.code) resolves \(key(of: conflict)) with \(resolution)")
         do {
-            try office.replica.resolveConflict(conflict.id, resolution, note: "op \(n)", now: office.now)
+            try office.replica.data.resolveConflict(conflict.id, resolution, note: "op \(n)", now: office.now)
             tainted.insert(conflict.aggregateID)
             done("office_resolve")
         } catch { refused("office_resolve", error) }

@@ -50,7 +50,7 @@ import Testing
         try await withLiveCentral { central in
             let hcm = try OfficeFixture(office: "79", central: central)
             func add(_ code: String, province: String) throws {
-                try hcm.replica.addProject(
+                try hcm.replica.data.addProject(
                     NewProject(
                         code: code, name: "Dự án", category: "MH_TRINHDIEN", fundSource: .local,
                         year: 2025, totalCost: 400_000_000, requestedSupport: 100_000_000, province: province))
@@ -62,7 +62,7 @@ import Testing
             try add("BD-1", province: "74")  // Bình Dương, merged into 79
             try add("VT-1", province: "77")  // Bà Rịa – Vũng Tàu, merged into 79
             let rejected = #expect(throws: ImportRejection.self) {
-                try hcm.replica.importCSV(
+                try hcm.replica.data.importCSV(
                     "code,name,category,fund_source,year,total_cost,requested_support,province\nTN-9,Dự án,MH_TRINHDIEN,local,2025,400,100,72\n")
             }
             #expect(rejected?.problems.first?.contains("province 72 is not office 79's to write") == true)
@@ -85,7 +85,7 @@ import Testing
             let office = try OfficeFixture(office: "80", central: central)
             try office.addProject(code: "TN-1", requested: 300_000_000)
             func pay(_ kind: DisbursementKind, _ amount: Int64, on day: String = "2025-06-01", voucher: String? = nil) throws {
-                try office.replica.addDisbursement(NewDisbursement(project: "TN-1", kind: kind, amount: amount, voucher: voucher, paidOn: day))
+                try office.replica.data.addDisbursement(NewDisbursement(project: "TN-1", kind: kind, amount: amount, voucher: voucher, paidOn: day))
             }
             func message(_ body: () throws -> Void) -> String {
                 do {
@@ -94,7 +94,7 @@ import Testing
                 } catch { return "\(error)" }
             }
             #expect(message { try pay(.payment, 1_000_000) }.contains("status draft takes no such entry"))
-            try office.replica.approveLocally("TN-1")
+            try office.replica.data.approveLocally("TN-1")
             try pay(.payment, 101_000_000)
             #expect(message { try pay(.recovery, 900_000_000) }.contains("below zero"))
             #expect(message { try pay(.payment, 1_000_000, on: "2035-01-01") }.contains("outside the life of a 2025 project"))
@@ -105,7 +105,7 @@ import Testing
             }
             #expect(message { try pay(.payment, 200_000_000) }.contains("past its requested support"))
             try pay(.recovery, 1_000_000)
-            #expect(try office.replica.projects().first?.disbursed == 100_000_000)
+            #expect(try office.replica.data.projects().first?.disbursed == 100_000_000)
             try await office.engine.runCycle()
 
             // The same entries written by another program are captured, pushed and held.
@@ -121,10 +121,10 @@ import Testing
             try await office.engine.runCycle()
             let rules = try central.store.conflicts().compactMap { $0.record["rule"]?.text }.sorted()
             #expect(rules == ["over_recovery", "payment_not_allowed"])
-            #expect(try office.replica.conflicts(openOnly: true).map(\.rule).sorted() == rules)
+            #expect(try office.replica.data.conflicts(openOnly: true).map(\.rule).sorted() == rules)
             let total = try central.store.totals().first { $0.province == "80" && $0.fund == "local" }
             #expect(total?.disbursed == 100_000_000)
-            #expect(try office.replica.projects().first?.disbursed == 100_000_000)
+            #expect(try office.replica.data.projects().first?.disbursed == 100_000_000)
         }
     }
 
@@ -135,7 +135,7 @@ import Testing
         try await withLiveCentral(audit: false) { central in
             let hcm = try OfficeFixture(office: "79", central: central)
             let tayNinh = try OfficeFixture(office: "80", central: central)
-            try hcm.replica.addPlanLine(year: 2025, fundSource: .local, amount: 1_000, note: nil)
+            try hcm.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 1_000, note: nil)
             try await hcm.engine.runCycle()
             try await central.store.database.write { db in
                 for _ in 0..<2 {
@@ -148,10 +148,10 @@ import Testing
                 }
                 try db.execute(sql: "INSERT OR IGNORE INTO totals_pending(office) VALUES ('79')")
             }
-            try tayNinh.replica.addPlanLine(year: 2025, fundSource: .local, amount: 2_000, note: nil)
+            try tayNinh.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 2_000, note: nil)
             try await tayNinh.engine.runCycle()
             try await tayNinh.engine.runCycle()
-            let totals = try tayNinh.replica.consolidatedTotals()
+            let totals = try tayNinh.replica.data.consolidatedTotals()
             #expect(totals.first { $0.province == "80" }?.planAmount == 2_000)
             #expect(totals.first { $0.province == "79" }?.planAmount == 1_000, "79's last good totals stand")
             #expect(central.store.totalsProblems()["79"]?.contains("plan lines of office 79 add up past") == true)

@@ -15,7 +15,7 @@ import Transport
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "79", central: central)
             try await office.engine.runCycle()
-            try office.replica.addPlanLine(year: 2026, fundSource: .local, amount: 3_000_000_000, note: "đợt 1")
+            try office.replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 3_000_000_000, note: "đợt 1")
             try central.store.setFleetLimits(FleetLimits(maxOfficeVersion: "1.0.0"))
 
             let refused = await #expect(throws: SyncAgentError.self) { try await office.engine.runCycle() }

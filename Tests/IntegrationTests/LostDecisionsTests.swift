@@ -25,7 +25,7 @@ import Transport
             let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "79", central: central, tokenPath: tokenPath)
             for code in ["N-1", "N-2"] {
                 try office.addProject(code: code, fund: .national)
-                for status in [ProjectStatus.submitted, .appraisedLocally, .submittedToCentre] { try office.replica.setProjectStatus(code, to: status) }
+                for status in [ProjectStatus.submitted, .appraisedLocally, .submittedToCentre] { try office.replica.data.setProjectStatus(code, to: status) }
             }
             try await office.engine.runCycle()
             try central.store.backup(to: backupPath)
@@ -40,7 +40,7 @@ import Transport
             let caused = try #require(try central.store.conflicts().first)
             try central.store.resolve(conflict: caused.id, .dismiss, note: "the centre decides the support")
             try await office.engine.runCycle()
-            let before = try office.replica.projects().map { "\($0.code) \($0.status)" }.sorted()
+            let before = try office.replica.data.projects().map { "\($0.code) \($0.status)" }.sorted()
             #expect(before == ["N-1 approved", "N-2 rejected"], "\(before)")
         }
         try CentralStore.restore(from: backupPath, to: storePath)
@@ -59,7 +59,7 @@ import Transport
             #expect(centreResolutions.count == 1)
             try office.replica.queueForPush(table: .conflictResolution, ids: centreResolutions)
             #expect(try office.replica.pendingSummary().changes == 0)
-            #expect(try office.replica.projects().map(\.status) == ["submitted_to_centre", "submitted_to_centre"])
+            #expect(try office.replica.data.projects().map(\.status) == ["submitted_to_centre", "submitted_to_centre"])
 
             // The three lost decisions, oldest first, with what each said; nothing applied by itself.
             let lost = try central.store.lostDecisions()
@@ -86,7 +86,7 @@ import Transport
             #expect(open.filter { $0.description.record.contains("N-1") }.isEmpty, "\(open.map(\.description.message))")
 
             try await office.engine.runCycle()
-            let after = try office.replica.projects().map { "\($0.code) \($0.status)" }.sorted()
+            let after = try office.replica.data.projects().map { "\($0.code) \($0.status)" }.sorted()
             #expect(after == ["N-1 approved", "N-2 submitted_to_centre"], "\(after)")
             // Both re-confirmations are in the journal, and the store still follows from its logs
             // (withLiveCentral audits it).
@@ -100,7 +100,7 @@ import Transport
             let office = try OfficeFixture(office: "80", central: central)
             try office.addProject(code: "TN-9", fund: .national)
             try await office.engine.runCycle()
-            let project = try #require(try office.replica.projects().first)
+            let project = try #require(try office.replica.data.projects().first)
             try await office.replica.database.write { db in
                 try db.execute(
                     sql: """

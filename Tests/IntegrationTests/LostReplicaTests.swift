@@ -55,7 +55,7 @@ import Transport
             try await office.engine.runCycle()
             // Offline work the centre has not seen: a project (with its "created" event) and a plan line.
             try office.addProject(code: "HCM-2025-07")
-            try office.replica.addPlanLine(year: 2025, fundSource: .local, amount: 4_200_000_000, note: "chưa đồng bộ")
+            try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 4_200_000_000, note: "chưa đồng bộ")
             let unpushed = try office.replica.pendingSummary().changes
             #expect(unpushed == 3)
             let path = office.replica.path

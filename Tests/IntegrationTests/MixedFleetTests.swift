@@ -32,22 +32,22 @@ import Testing
     @Test func theTaxCodeSyncsAndAWriterThatDoesNotKnowItNeverErasesIt() async throws {
         try await withLiveCentral { central in
             let hcm = try OfficeFixture(office: "79", central: central)
-            try hcm.replica.addProject(
+            try hcm.replica.data.addProject(
                 NewProject(
                     code: "HCM-01", name: "Máy sấy nông sản", category: "MH_TRINHDIEN", fundSource: .local, year: 2025, totalCost: 1_000_000_000,
                     requestedSupport: 300_000_000, taxCode: "0312 345 678".replacingOccurrences(of: " ", with: "")))
-            try hcm.replica.updateProject("HCM-01", ProjectUpdate(taxCode: "0312345678001"))
+            try hcm.replica.data.updateProject("HCM-01", ProjectUpdate(taxCode: "0312345678001"))
             try await hcm.engine.runCycle()
             func centreFields() throws -> [String: FieldValue] {
                 try #require(try central.store.projects(office: "79").first { $0.fields["code"]?.text == "HCM-01" }).fields
             }
             // Kept and sent in its written form.
             #expect(try centreFields()["tax_code"] == .text("0312345678-001"))
-            #expect(try hcm.replica.projects().first?.taxCode == "0312345678-001")
+            #expect(try hcm.replica.data.projects().first?.taxCode == "0312345678-001")
 
             // 79's replica of release 1.1.0, restored from a backup, re-sends the row whole, later,
             // with another beneficiary and without the tax code it never knew.
-            let project = try #require(try hcm.replica.projects().first)
+            let project = try #require(try hcm.replica.data.projects().first)
             let state = try #require(try central.store.offices().first { $0.code.rawValue == "79" })
             let old = Change(
                 table: .project, id: RowID(unchecked: project.id), op: .upsert,
@@ -66,17 +66,17 @@ import Testing
         try await withLiveCentral { central in
             let hcm = try OfficeFixture(office: "79", central: central)
             let error = #expect(throws: ReplicaError.self) {
-                try hcm.replica.addProject(
+                try hcm.replica.data.addProject(
                     NewProject(
                         code: "HCM-02", name: "Hội chợ", category: "SP_CNNT", fundSource: .local, year: 2025, totalCost: 900_000_000,
                         requestedSupport: 300_000_000, taxCode: code))
             }
             #expect(error?.message.contains("not a tax code") == true)
-            #expect(try hcm.replica.projects().isEmpty)
+            #expect(try hcm.replica.data.projects().isEmpty)
             // An office that skips its own check is refused by the centre with the same rule.
             try hcm.addProject(code: "HCM-03")
             try await hcm.engine.runCycle()
-            let project = try #require(try hcm.replica.projects().first)
+            let project = try #require(try hcm.replica.data.projects().first)
             let state = try #require(try central.store.offices().first { $0.code.rawValue == "79" })
             let forged = Change(
                 table: .project, id: RowID(unchecked: project.id), op: .upsert,

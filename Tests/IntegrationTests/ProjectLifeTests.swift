@@ -15,33 +15,33 @@ import Testing
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "79", central: central)
             let replica = office.replica
-            try replica.addProgram(NewProgram(code: "CT-KC-2025", name: "Chương trình khuyến công TP.HCM 2025–2030", startYear: 2025, endYear: 2030))
-            let id = try replica.addProject(
+            try replica.data.addProgram(NewProgram(code: "CT-KC-2025", name: "Chương trình khuyến công TP.HCM 2025–2030", startYear: 2025, endYear: 2030))
+            let id = try replica.data.addProject(
                 NewProject(
                     code: "DP-01", name: "Máy sấy nông sản", category: "MH_TRINHDIEN", fundSource: .local, beneficiary: "HTX Tân Phú",
                     year: 2025, totalCost: 1_000_000_000, requestedSupport: 300_000_000, program: "CT-KC-2025", commune: "Xã Tân Phú",
                     counterpartFunds: 700_000_000))
             for step: ProjectStatus in [.submitted, .appraisedLocally, .approved, .contracted, .inProgress] {
-                try replica.setProjectStatus("DP-01", to: step)
+                try replica.data.setProjectStatus("DP-01", to: step)
             }
-            try replica.addDisbursement(NewDisbursement(project: "DP-01", kind: .advance, amount: 200_000_000, voucher: "KB-7", paidOn: "2025-06-02"))
-            try replica.acceptProject("DP-01", Acceptance(acceptedOn: "2025-10-15", minutes: "12/BB-NT", result: "đạt"))
-            let difference = try replica.settleProject("DP-01", Settlement(settledOn: "2025-11-20", amount: 290_000_000, decision: "45/QĐ-SCT"))
+            try replica.data.addDisbursement(NewDisbursement(project: "DP-01", kind: .advance, amount: 200_000_000, voucher: "KB-7", paidOn: "2025-06-02"))
+            try replica.data.acceptProject("DP-01", Acceptance(acceptedOn: "2025-10-15", minutes: "12/BB-NT", result: "đạt"))
+            let difference = try replica.data.settleProject("DP-01", Settlement(settledOn: "2025-11-20", amount: 290_000_000, decision: "45/QĐ-SCT"))
             #expect(difference == 90_000_000)
 
-            let events = try replica.events("DP-01")
+            let events = try replica.data.events("DP-01")
             #expect(Dictionary(grouping: events, by: \.kind).mapValues(\.count) == ["created": 1, "status": 7, "acceptance": 1, "settlement": 1])
             // The move to accepted is dated by the acceptance, the move to settled by the settlement.
             #expect(events.filter { $0.occurredOn == "2025-10-15" }.map(\.kind).sorted() == ["acceptance", "status"])
             #expect(events.first { $0.kind == "acceptance" }?.reference == "12/BB-NT")
             #expect(events.first { $0.kind == "settlement" }?.amount == 290_000_000)
-            #expect(try replica.programs().map(\.projects) == [1])
+            #expect(try replica.data.programs().map(\.projects) == [1])
 
             try await office.engine.runCycle()
             let atCentre = try #require(try central.store.projects(office: "79").first)
             #expect(atCentre.fields["status"] == .text("settled") && atCentre.fields["commune"] == .text("Xã Tân Phú"))
             #expect(atCentre.fields["counterpart_funds"] == .integer(700_000_000))
-            #expect(atCentre.fields["program_id"] == .text(try replica.programs()[0].id))
+            #expect(atCentre.fields["program_id"] == .text(try replica.data.programs()[0].id))
             let centralEvents = try await central.store.database.read { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM record WHERE tbl = 'project_event' AND aggregate = ? AND held = 0", arguments: [id.rawValue])
             }
@@ -55,14 +55,14 @@ import Testing
             let office = try OfficeFixture(office: "80", central: central)
             let id = try office.addProject(code: "QG-9", requested: 400_000_000, fund: .national)
             for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] {
-                try office.replica.setProjectStatus("QG-9", to: step)
+                try office.replica.data.setProjectStatus("QG-9", to: step)
             }
             try await office.engine.runCycle()
             try central.store.decide(project: "80/QG-9", .appraise)
             try central.store.decide(project: id.rawValue, .approve(amount: 350_000_000), reference: "812/QĐ-BCT")
             try await office.engine.runCycle()
 
-            let decisions = try office.replica.events("QG-9").filter { $0.kind == "decision" }
+            let decisions = try office.replica.data.events("QG-9").filter { $0.kind == "decision" }
             #expect(decisions.map(\.note) == ["appraised by the centre", "approved by the centre"])
             #expect(decisions.last?.amount == 350_000_000 && decisions.last?.reference == "812/QĐ-BCT")
             #expect(decisions.allSatisfy { $0.office == "80" })
@@ -83,7 +83,7 @@ import Testing
             try await office.engine.runCycle()
             let conflicts = try central.store.conflicts()
             #expect(conflicts.map { $0.record["rule"] } == [.text("ledger_append_only")])
-            #expect(try office.replica.events("E-1").first?.note == "entered as draft")
+            #expect(try office.replica.data.events("E-1").first?.note == "entered as draft")
         }
     }
 
@@ -93,8 +93,8 @@ import Testing
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "83", central: central)
             try office.addProject(code: "L-1")
-            try office.replica.approveLocally("L-1")
-            let entry = try office.replica.addDisbursement(
+            try office.replica.data.approveLocally("L-1")
+            let entry = try office.replica.data.addDisbursement(
                 NewDisbursement(project: "L-1", kind: .advance, amount: 100_000_000, voucher: "KB-1", paidOn: "2025-05-02"))
             try await office.engine.runCycle()
             func edit(_ sql: String) async throws {
@@ -115,8 +115,8 @@ import Testing
             try await edit("UPDATE disbursement SET amount = 90000000, voucher = voucher WHERE id = ?")
             let conflicts = try central.store.conflicts()
             #expect(conflicts.map { $0.record["rule"] } == [.text("ledger_append_only")])
-            #expect(try office.replica.conflicts().map(\.mine) == [["amount": .integer(90_000_000)]])
-            #expect(try office.replica.conflicts().map(\.theirs) == [["amount": .integer(100_000_000)]])
+            #expect(try office.replica.data.conflicts().map(\.mine) == [["amount": .integer(90_000_000)]])
+            #expect(try office.replica.data.conflicts().map(\.theirs) == [["amount": .integer(100_000_000)]])
             #expect(try amount() == 100_000_000)
         }
     }
@@ -127,7 +127,7 @@ import Testing
             at: directory.file("r.sqlite"),
             settings: ReplicaSettings(
                 office: try OfficeCode("79"), centralURL: "http://127.0.0.1:1", tokenFile: directory.file("t")))
-        try replica.addProject(
+        try replica.data.addProject(
             NewProject(
                 code: "A", name: "A", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
                 totalCost: 1_000_000_000, requestedSupport: 300_000_000))
@@ -138,16 +138,16 @@ import Testing
             } catch { return (error as? ReplicaError)?.message ?? "\(error)" }
         }
         #expect(
-            message { try replica.acceptProject("A", Acceptance(acceptedOn: "2025-10-15", minutes: "1")) }
+            message { try replica.data.acceptProject("A", Acceptance(acceptedOn: "2025-10-15", minutes: "1")) }
                 .contains("cannot go from draft to accepted"))
-        #expect(message { try replica.acceptProject("A", Acceptance(acceptedOn: "2025-02-30", minutes: "1")) }.contains("not a date"))
-        #expect(message { try replica.acceptProject("A", Acceptance(acceptedOn: "2025-10-15", minutes: " ")) }.contains("minutes number is empty"))
+        #expect(message { try replica.data.acceptProject("A", Acceptance(acceptedOn: "2025-02-30", minutes: "1")) }.contains("not a date"))
+        #expect(message { try replica.data.acceptProject("A", Acceptance(acceptedOn: "2025-10-15", minutes: " ")) }.contains("minutes number is empty"))
         #expect(
-            message { try replica.settleProject("A", Settlement(settledOn: "2025-11-20", amount: 300_000_001, decision: "9")) }
+            message { try replica.data.settleProject("A", Settlement(settledOn: "2025-11-20", amount: 300_000_001, decision: "9")) }
                 .contains("more than the requested support"))
         #expect(
             message {
-                try replica.addProject(
+                try replica.data.addProject(
                     NewProject(
                         code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
                         totalCost: 1_000, requestedSupport: 600, counterpartFunds: 500))
@@ -155,7 +155,7 @@ import Testing
             .contains("add up to more than the total cost"))
         #expect(
             message {
-                try replica.addProject(
+                try replica.data.addProject(
                     NewProject(
                         code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
                         totalCost: 1_000, requestedSupport: 600, counterpartFunds: -1))
@@ -163,16 +163,17 @@ import Testing
             .contains("must not be negative"))
         #expect(
             message {
-                try replica.addProject(
+                try replica.data.addProject(
                     NewProject(
                         code: "B", name: "B", category: "MH_TRINHDIEN", fundSource: .local, year: 2025,
                         totalCost: 1_000, requestedSupport: 600, program: "NOPE"))
             }
             .contains("no programme 'NOPE'"))
-        #expect(message { try replica.addProgram(NewProgram(code: "P", name: "P", startYear: 2030, endYear: 2025)) }.contains("ends (2025) before it starts"))
+        #expect(
+            message { try replica.data.addProgram(NewProgram(code: "P", name: "P", startYear: 2030, endYear: 2025)) }.contains("ends (2025) before it starts"))
         // Nothing refused was written, and no event was logged for it.
-        #expect(try replica.projects().map(\.code) == ["A"])
-        #expect(try replica.events("A").map(\.kind) == ["created"])
+        #expect(try replica.data.projects().map(\.code) == ["A"])
+        #expect(try replica.data.events("A").map(\.kind) == ["created"])
     }
 
     @Test func mergingAnOfficeRehomesItsRecordsAndTellsItsDaemon() async throws {
@@ -180,13 +181,13 @@ import Testing
             // Bà Rịa–Vũng Tàu (77) still runs its own office until it is merged into Hồ Chí Minh (79).
             let old = try OfficeFixture(office: "77", central: central)
             let new = try OfficeFixture(office: "79", central: central)
-            try old.replica.addPlanLine(year: 2025, fundSource: .local, amount: 5_000_000_000, note: nil)
+            try old.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 5_000_000_000, note: nil)
             try old.addProject(code: "BR-1", requested: 200_000_000)
-            try old.replica.approveLocally("BR-1")
-            try old.replica.addDisbursement(NewDisbursement(project: "BR-1", kind: .advance, amount: 50_000_000, voucher: "KB-77", paidOn: "2025-05-05"))
+            try old.replica.data.approveLocally("BR-1")
+            try old.replica.data.addDisbursement(NewDisbursement(project: "BR-1", kind: .advance, amount: 50_000_000, voucher: "KB-77", paidOn: "2025-05-05"))
             try await old.engine.runCycle()
             try await new.engine.runCycle()
-            #expect(try new.replica.projects(office: OfficeCode(unchecked: "79")).isEmpty)
+            #expect(try new.replica.data.projects(office: OfficeCode(unchecked: "79")).isEmpty)
 
             let outcome = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
             #expect(outcome.aggregates == 2)
@@ -194,9 +195,10 @@ import Testing
 
             // The receiving office pulls the project as its own, with its former province kept, and may pay on it.
             try await new.engine.runCycle()
-            let project = try #require(try new.replica.projects(office: OfficeCode(unchecked: "79")).first { $0.code == "BR-1" })
+            let project = try #require(try new.replica.data.projects(office: OfficeCode(unchecked: "79")).first { $0.code == "BR-1" })
             #expect(project.province == "77" && project.disbursed == 50_000_000)
-            try new.replica.addDisbursement(NewDisbursement(project: project.id, kind: .payment, amount: 100_000_000, voucher: "KB-79", paidOn: "2025-09-09"))
+            try new.replica.data.addDisbursement(
+                NewDisbursement(project: project.id, kind: .payment, amount: 100_000_000, voucher: "KB-79", paidOn: "2025-09-09"))
             try await new.engine.runCycle()
             #expect(try central.store.conflicts().isEmpty)
             #expect(try central.store.projects(office: "79").count == 1)
@@ -206,14 +208,14 @@ import Testing
             #expect(try central.store.totals().allSatisfy { $0.province != "77" && ($0.plan != 0 || $0.disbursed != 0) })
 
             // The retired office's pending change is delivered; then its daemon is told clearly.
-            try old.replica.addPlanLine(year: 2026, fundSource: .local, amount: 1_000_000_000, note: "late")
+            try old.replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000_000_000, note: "late")
             await #expect(throws: SyncAgentError.self) { try await old.engine.runCycle() }
             #expect(try old.replica.pendingSummary().changes == 0)
             let status = try old.replica.status()
             #expect(status.lastError?.contains("was merged into office 79") == true)
             #expect(status.lastErrorHint?.contains("stop this daemon") == true)
             try await new.engine.runCycle()
-            #expect(try new.replica.planLines().map(\.amount).sorted() == [1_000_000_000, 5_000_000_000])
+            #expect(try new.replica.data.planLines().map(\.amount).sorted() == [1_000_000_000, 5_000_000_000])
 
             // A merge that cannot be done is refused with what to do, and changes nothing.
             let before = try central.store.offices()

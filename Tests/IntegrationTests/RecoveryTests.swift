@@ -144,7 +144,7 @@ import Testing
             let restored = try Replica.open(at: restoredPath)
             let engine = SyncEngine(replica: restored, client: office.engine.client, logger: office.engine.logger)
             // Work done after the restore.
-            try restored.addProject(
+            try restored.data.addProject(
                 NewProject(
                     code: "D", name: "Dự án D", category: "CDS", fundSource: .local, year: 2025,
                     totalCost: 900, requestedSupport: 300))
@@ -153,7 +153,7 @@ import Testing
 
             let (_, after) = try await engine.repair()
             #expect(after.identical)
-            let codes = try restored.projects().map(\.code).sorted()
+            let codes = try restored.data.projects().map(\.code).sorted()
             #expect(codes == ["A", "B", "C", "D"])
             let atCentre = try central.store.projects(office: "75").compactMap { $0.fields["code"]?.text }.sorted()
             #expect(atCentre == ["A", "B", "C", "D"])
@@ -171,7 +171,7 @@ import Testing
             try await office.engine.runCycle()
             // Offline work, not yet pushed.
             try office.addProject(code: "LOCAL-1")
-            try office.replica.addPlanLine(year: 2025, fundSource: .local, amount: 7_000_000_000, note: "chưa đồng bộ")
+            try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 7_000_000_000, note: "chưa đồng bộ")
 
             // Overwrite one page of the file (the former-province table) with garbage.
             let path = office.replica.path
@@ -201,7 +201,7 @@ import Testing
 
             let rebuilt = try Replica.open(at: path)
             #expect(try rebuilt.integrityProblems().isEmpty)
-            #expect(try rebuilt.projects().map(\.code).sorted() == ["LOCAL-1", "SYNCED-1", "SYNCED-2"])
+            #expect(try rebuilt.data.projects().map(\.code).sorted() == ["LOCAL-1", "SYNCED-1", "SYNCED-2"])
             #expect(try rebuilt.pendingSummary().changes == 0)
             let atCentre = try central.store.projects(office: "91").compactMap { $0.fields["code"]?.text }.sorted()
             #expect(atCentre == ["LOCAL-1", "SYNCED-1", "SYNCED-2"])

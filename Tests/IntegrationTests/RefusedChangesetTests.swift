@@ -16,7 +16,7 @@ import Testing
     static func twoOffices(_ central: LiveCentral) async throws -> (hcm: OfficeFixture, tayNinh: OfficeFixture, project: RowID, program: RowID) {
         let tayNinh = try OfficeFixture(office: "80", central: central)
         let project = try tayNinh.addProject(code: "TN-1")
-        let program = try tayNinh.replica.addProgram(NewProgram(code: "CT-80", name: "Chương trình 80", startYear: 2025, endYear: 2030))
+        let program = try tayNinh.replica.data.addProgram(NewProgram(code: "CT-80", name: "Chương trình 80", startYear: 2025, endYear: 2030))
         try await tayNinh.engine.runCycle()
         let hcm = try OfficeFixture(office: "79", central: central)
         try hcm.addProject(code: "HCM-0")
@@ -48,13 +48,13 @@ import Testing
             #expect(try central.store.projects(office: "79").count == 1)
             // Another cycle refuses the same changeset again; nothing else is lost meanwhile.
             await #expect(throws: SyncAgentError.self) { try await hcm.engine.runCycle() }
-            #expect(try hcm.replica.projects().count == 2)
+            #expect(try hcm.replica.data.projects().count == 2)
 
             let (withdrawn, report) = try await hcm.engine.withdraw(table: .disbursement, id: bad)
             #expect(withdrawn.fields?.contains("\"voucher\":\"KB-X\"") == true)
             #expect(report.changesPushed >= 1)
             #expect(try hcm.replica.withdrawnChanges().map(\.id) == [bad])
-            #expect(try hcm.replica.ledger("HCM-0").isEmpty)
+            #expect(try hcm.replica.data.ledger("HCM-0").isEmpty)
             #expect(try central.store.projects(office: "79").map { $0.fields["code"] }.sorted { "\($0!)" < "\($1!)" } == [.text("HCM-0"), .text("HCM-1")])
             let after = StatusReport.evaluate(try hcm.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
             #expect(after.refused == nil && after.exitCode == 0, "\(after.reasons)")

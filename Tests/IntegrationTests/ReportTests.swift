@@ -12,17 +12,17 @@ import Testing
 @Suite struct ReportTests {
     static func enter(_ office: OfficeFixture, year: Int, plans: [(FundSource, Int64)], payments: [(Int64, String)]) throws {
         for (fund, amount) in plans {
-            try office.replica.addPlanLine(year: year, fundSource: fund, amount: amount, note: "Kế hoạch \(year)")
+            try office.replica.data.addPlanLine(year: year, fundSource: fund, amount: amount, note: "Kế hoạch \(year)")
         }
         let code = "KC-\(year)"
         let total = payments.reduce(0) { $0 + $1.0 }
-        try office.replica.addProject(
+        try office.replica.data.addProject(
             NewProject(
                 code: code, name: "Dự án khuyến công \(year)", category: "MH_TRINHDIEN", fundSource: .local,
                 year: year, totalCost: total * 2, requestedSupport: total))
-        try office.replica.approveLocally(code)
+        try office.replica.data.approveLocally(code)
         for (n, (amount, date)) in payments.enumerated() {
-            try office.replica.addDisbursement(NewDisbursement(project: code, kind: .payment, amount: amount, voucher: "\(code)-\(n)", paidOn: date))
+            try office.replica.data.addDisbursement(NewDisbursement(project: code, kind: .payment, amount: amount, voucher: "\(code)-\(n)", paidOn: date))
         }
     }
 
@@ -48,7 +48,7 @@ import Testing
             let q2025 = try ProgressReport.query(year: 2025, cutoff: "2025-09-30", region: "south", province: nil, fund: nil, by: nil)
             let q2024 = try ProgressReport.query(year: 2024, cutoff: nil, region: "south", province: nil, fund: nil, by: nil)
             let centreFacts = try central.store.reportFacts()
-            let officeFacts = try tayNinh.replica.reportFacts()
+            let officeFacts = try tayNinh.replica.data.reportFacts()
             for facts in [centreFacts, officeFacts] {
                 let r2025 = try #require(ProgressReport.compute(plans: facts.plans, disbursed: facts.disbursed, query: q2025).last)
                 #expect(r2025.planBillions == "56.3" && r2025.disbursedBillions == "8.3" && r2025.percent == "14.8 %")

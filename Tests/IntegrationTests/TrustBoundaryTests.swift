@@ -35,13 +35,13 @@ import Testing
             tayNinh = try OfficeFixture(office: "80", central: central)
             project = try tayNinh.addProject(code: "QG-80", requested: 600_000_000, fund: .national)
             for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] {
-                try tayNinh.replica.setProjectStatus("QG-80", to: step)
+                try tayNinh.replica.data.setProjectStatus("QG-80", to: step)
             }
             try await tayNinh.engine.runCycle()
             try central.store.decide(project: "80/QG-80", .appraise)
             try central.store.decide(project: "80/QG-80", .approve(amount: 500_000_000))
             try await tayNinh.engine.runCycle()
-            try tayNinh.replica.addDisbursement(
+            try tayNinh.replica.data.addDisbursement(
                 NewDisbursement(project: "QG-80", kind: .advance, amount: 100_000_000, voucher: "KB-80-1", paidOn: "2025-09-10"))
             try await tayNinh.engine.runCycle()
             hcm = CentralClient(baseURL: central.url, token: try central.addOffice("79"), http: HTTPClient())
@@ -108,7 +108,7 @@ import Testing
             // Even created alongside one of 79's own projects, in the same changeset.
             try await scene.expectRefused([Self.project(), attack], status: 403, code: "forbidden_owner")
             // 80 still owns and pays on its project.
-            try scene.tayNinh.replica.addDisbursement(
+            try scene.tayNinh.replica.data.addDisbursement(
                 NewDisbursement(project: "QG-80", kind: .payment, amount: 50_000_000, voucher: "KB-80-2", paidOn: "2025-09-20"))
             try await scene.tayNinh.engine.runCycle()
             let stored = try #require(try central.store.projects(office: "80").first)
@@ -160,7 +160,7 @@ import Testing
     @Test func aChildOfAnotherOfficesRecordIsRefused() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
-            let program = try scene.tayNinh.replica.addProgram(NewProgram(code: "CT-80", name: "Chương trình", startYear: 2025, endYear: 2030))
+            let program = try scene.tayNinh.replica.data.addProgram(NewProgram(code: "CT-80", name: "Chương trình", startYear: 2025, endYear: 2030))
             // 80's accounting program pays past the approval, which opens a conflict of 80's.
             try await scene.tayNinh.replica.database.write { [project = scene.project] db in
                 try db.execute(

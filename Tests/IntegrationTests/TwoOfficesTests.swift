@@ -13,9 +13,9 @@ import Testing
     @Test func anOfficeDoesNotPullBackWhatItPushedUnchanged() async throws {
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "86", central: central)
-            for i in 0..<50 { try office.replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
+            for i in 0..<50 { try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
             let id = try office.addProject(code: "E-1", fund: .national)
-            for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] { try office.replica.setProjectStatus("E-1", to: step) }
+            for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] { try office.replica.data.setProjectStatus("E-1", to: step) }
             let first = try await office.engine.runCycle()
             // 55 rows; the project's three status steps go one by one (Replica.sealPending), so the
             // project is sent three more times, its last time as a status update.
@@ -31,7 +31,7 @@ import Testing
             try central.store.decide(project: id.rawValue, .appraise)
             let second = try await office.engine.runCycle()
             #expect(second.recordsPulled >= 1)
-            #expect(try office.replica.projects().first?.status == "appraised_centrally")
+            #expect(try office.replica.data.projects().first?.status == "appraised_centrally")
             // A rebuilt replica (a new chain from the centre's position) pulls everything back.
             let fresh = try OfficeFixture.attach(
                 replicaPath: office.directory.file("fresh.sqlite"), office: "86", central: central,
@@ -39,15 +39,15 @@ import Testing
             let state = try await fresh.engine.client.officeState()
             _ = try fresh.replica.rebaseChain(centralSequence: state.lastSequence, centralHash: state.lastHash)
             try await fresh.engine.runCycle()
-            #expect(try fresh.replica.planLines().count == 50)
-            #expect(try fresh.replica.events("E-1").count == 5)  // created, three moves, the centre's decision
+            #expect(try fresh.replica.data.planLines().count == 50)
+            #expect(try fresh.replica.data.events("E-1").count == 5)  // created, three moves, the centre's decision
         }
     }
 
     @Test func skippedEchoesDoNotCostPages() async throws {
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "86", central: central)
-            for i in 0..<600 { try office.replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
+            for i in 0..<600 { try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
             #expect(try await office.engine.runCycle().changesPushed == 600)
             let code = OfficeCode(unchecked: "86")
             let acknowledged = try #require(try central.store.offices().first { $0.code == code }).lastSequence.rawValue
@@ -70,7 +70,7 @@ import Testing
             // Without skipping, 20 records a page; with it, the same records less the 600 echoes,
             // and the echoes' log positions passed over 200 at a time instead of 20.
             #expect(everything.pages == (everything.records.count + 19) / 20)
-            let echoes = Set(try office.replica.planLines().map(\.id))
+            let echoes = Set(try office.replica.data.planLines().map(\.id))
             #expect(skipping.records.map(\.id) == everything.records.map(\.id).filter { !echoes.contains($0) })
             #expect(skipping.pages <= (skipping.records.count + 19) / 20 + 600 / 200 + 1)
             #expect(skipping.pages < everything.pages / 2)
@@ -90,12 +90,13 @@ import Testing
             let tayNinh = try OfficeFixture(office: "80", central: central)
 
             try hcm.addProject(code: "HCM-01", requested: 400_000_000)
-            try hcm.replica.approveLocally("HCM-01")
-            try hcm.replica.addDisbursement(NewDisbursement(project: "HCM-01", kind: .advance, amount: 120_000_000, voucher: "KB-79-1", paidOn: "2025-04-02"))
-            try hcm.replica.addPlanLine(year: 2025, fundSource: .local, amount: 5_000_000_000, note: "Kế hoạch 2025")
+            try hcm.replica.data.approveLocally("HCM-01")
+            try hcm.replica.data.addDisbursement(
+                NewDisbursement(project: "HCM-01", kind: .advance, amount: 120_000_000, voucher: "KB-79-1", paidOn: "2025-04-02"))
+            try hcm.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 5_000_000_000, note: "Kế hoạch 2025")
             try tayNinh.addProject(code: "TN-01", requested: 200_000_000)
             try tayNinh.addProject(code: "TN-02", requested: 100_000_000)
-            try tayNinh.replica.addPlanLine(year: 2025, fundSource: .local, amount: 2_000_000_000, note: nil)
+            try tayNinh.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 2_000_000_000, note: nil)
 
             let r1 = try await hcm.engine.runCycle()
             let r2 = try await tayNinh.engine.runCycle()
@@ -110,12 +111,12 @@ import Testing
 
             // 79 pulls again to see 80's consolidated totals (80 pushed after 79's pull).
             try await hcm.engine.runCycle()
-            let totals = try hcm.replica.consolidatedTotals()
+            let totals = try hcm.replica.data.consolidatedTotals()
             #expect(totals.contains { $0.province == "79" && $0.planAmount == 5_000_000_000 && $0.disbursedAmount == 120_000_000 })
             #expect(totals.contains { $0.province == "80" && $0.planAmount == 2_000_000_000 && $0.disbursedAmount == 0 })
             // Each office holds only its own projects.
-            #expect(try hcm.replica.projects().map(\.office) == ["79"])
-            #expect(Set(try tayNinh.replica.projects().map(\.office)) == ["80"])
+            #expect(try hcm.replica.data.projects().map(\.office) == ["79"])
+            #expect(Set(try tayNinh.replica.data.projects().map(\.office)) == ["80"])
 
             // A second sync with nothing new transfers nothing.
             let idle = try await hcm.engine.runCycle()
@@ -190,14 +191,14 @@ import Testing
             let second = try OfficeFixture.attach(replicaPath: secondPath, office: "80", central: central, tokenPath: secondToken)
             try office.addProject(code: "A")
             try office.addProject(code: "B")
-            try second.replica.addPlanLine(year: 2025, fundSource: .local, amount: 6_500_000_000, note: nil)
+            try second.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 6_500_000_000, note: nil)
             try await office.engine.runCycle()
             try await second.engine.runCycle()
             try central.store.backup(to: backupPath)
             try office.addProject(code: "C")
             try second.addProject(code: "TN-1")
-            try second.replica.approveLocally("TN-1")
-            try second.replica.addDisbursement(NewDisbursement(project: "TN-1", kind: .advance, amount: 1_000_000, voucher: "KB-80", paidOn: "2025-07-01"))
+            try second.replica.data.approveLocally("TN-1")
+            try second.replica.data.addDisbursement(NewDisbursement(project: "TN-1", kind: .advance, amount: 1_000_000, voucher: "KB-80", paidOn: "2025-07-01"))
             try await office.engine.runCycle()
             try await second.engine.runCycle()
         }
@@ -211,7 +212,7 @@ import Testing
             #expect(healed.changesPushed == 6)  // three projects and their "created" events
             let projects = try central.store.recordCounts().first { $0.office == "79" && $0.table == "project" }
             #expect(projects?.live == 3)
-            #expect(try office.replica.count(.project) == 3)
+            #expect(try office.replica.data.count(.project) == 3)
             let after = StatusReport.evaluate(try office.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
             #expect(after.health == .ok, "\(after.reasons)")
             #expect(after.lastRepair?.contains("epoch changed") == true && after.lastRepairAt != nil)
@@ -234,7 +235,7 @@ import Testing
                 #expect(mine == digestRows(try central.store.digestTree(for: OfficeCode(unchecked: code))))
                 #expect(mine.count >= 4)
             }
-            #expect(try second.replica.ledger("TN-1").map(\.amount) == [1_000_000])
+            #expect(try second.replica.data.ledger("TN-1").map(\.amount) == [1_000_000])
             // The restore is in the centre's journal, and the restored store with what the
             // offices re-sent still follows from its logs.
             #expect(try central.store.journalEntries(from: 0, limit: 1_000).contains { $0.kind == "restored" })

@@ -89,7 +89,7 @@ import Testing
                 }
             }
             // The office saw 80's figures through the centre.
-            #expect(try offices["79"]!.replica.consolidatedTotals().contains { $0.province == "80" && $0.disbursedAmount == 150_000_000 })
+            #expect(try offices["79"]!.replica.data.consolidatedTotals().contains { $0.province == "80" && $0.disbursedAmount == 150_000_000 })
         }
     }
 }

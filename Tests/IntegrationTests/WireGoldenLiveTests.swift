@@ -40,7 +40,7 @@ import Transport
             let office = try OfficeFixture(office: "79", central: central)
             let page = try PullResponse(jsonData: try Data(contentsOf: Self.folder.appendingPathComponent("pull-v1.json")))
             _ = try office.replica.applyPulledPage(page)
-            #expect(try office.replica.projects().map(\.code) == ["HCM-2025-01"])
+            #expect(try office.replica.data.projects().map(\.code) == ["HCM-2025-01"])
             let (plan, conflicts, total) = try await office.replica.database.read { db in
                 (
                     try Int64.fetchOne(db, sql: "SELECT sum(amount) FROM plan_line"),

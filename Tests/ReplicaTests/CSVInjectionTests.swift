@@ -22,18 +22,18 @@ import Testing
             ("P-6", "'=already quoted", "-5", "Dự án thường"),
         ]
         for p in projects {
-            try replica.addProject(
+            try replica.data.addProject(
                 NewProject(
                     code: p.code, name: p.name, category: "MH_TRINHDIEN", fundSource: .local, beneficiary: p.beneficiary,
                     year: 2025, totalCost: 4_000_000, requestedSupport: 1_000_000, commune: p.commune))
-            try replica.approveLocally(p.code)
+            try replica.data.approveLocally(p.code)
         }
         let notes = ["\tKế hoạch", "\rghi chú", "=1+1", "+x", "@x", "-x"]
         for (i, note) in notes.enumerated() {
-            try replica.addPlanLine(year: 2024 + i / 2, fundSource: i % 2 == 0 ? .local : .national, amount: 1_000_000 * Int64(i + 1), note: note)
+            try replica.data.addPlanLine(year: 2024 + i / 2, fundSource: i % 2 == 0 ? .local : .national, amount: 1_000_000 * Int64(i + 1), note: note)
         }
         for (i, voucher) in ["=KB-1", "@KB-2", "-KB-3", "+KB-4", "\tKB-5", "KB-6"].enumerated() {
-            try replica.addDisbursement(
+            try replica.data.addDisbursement(
                 NewDisbursement(
                     project: i % 2 == 0 ? "=A1" : "P-2", kind: .payment, amount: 100_000,
                     voucher: voucher, paidOn: "2025-03-0\(i + 1)"))
@@ -42,7 +42,7 @@ import Testing
 
     typealias ProjectKey = [String?]
     func projectRows(_ replica: Replica) throws -> [ProjectKey] {
-        try replica.projects().map {
+        try replica.data.projects().map {
             [
                 $0.code, $0.name, $0.category, $0.fundSource, $0.beneficiary, String($0.year), String($0.totalCost), String($0.requestedSupport),
                 $0.status, $0.commune, $0.counterpartFunds.map(String.init),
@@ -51,7 +51,7 @@ import Testing
     }
 
     func planRows(_ replica: Replica) throws -> [[String?]] {
-        try replica.planLines().map { [String($0.year), $0.fundSource, String($0.amount), $0.note] }
+        try replica.data.planLines().map { [String($0.year), $0.fundSource, String($0.amount), $0.note] }
     }
 
     func ledgerRows(_ replica: Replica) throws -> [[String]] {
@@ -67,9 +67,9 @@ import Testing
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
         try fillWithFormulas(replica)
-        let projects = try replica.exportCSV(.projects)
-        let plan = try replica.exportCSV(.plan)
-        let ledger = try replica.exportCSV(.disbursements)
+        let projects = try replica.data.exportCSV(.projects)
+        let plan = try replica.data.exportCSV(.plan)
+        let ledger = try replica.data.exportCSV(.disbursements)
         // What a spreadsheet would evaluate is written behind a quote (and quoted for the format).
         #expect(projects.contains("\n'=A1,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\","))
         #expect(projects.contains(",'+SUM(A1),") && projects.contains(",'@SUM(1),") && projects.contains(",'-abc,"))
@@ -94,9 +94,9 @@ import Testing
         let a = try makeReplica(dirA)
         let b = try makeReplica(dirB)
         try fillWithFormulas(a)
-        let files = try [ImportReport.Kind.projects, .plan, .disbursements].map { ($0, try a.exportCSV($0)) }
+        let files = try [ImportReport.Kind.projects, .plan, .disbursements].map { ($0, try a.data.exportCSV($0)) }
         for (kind, text) in files {
-            let report = try b.importCSV(text)
+            let report = try b.data.importCSV(text)
             #expect(report.kind == kind && report.inserted == 6 && report.updated == 0, "\(kind)")
         }
         #expect(try projectRows(b) == projectRows(a))
@@ -106,8 +106,8 @@ import Testing
         #expect(try planRows(a).contains { $0[3] == "\tKế hoạch" })
         // The second replica writes the same files, and importing them back changes nothing.
         for (kind, text) in files {
-            #expect(try b.exportCSV(kind) == text, "\(kind)")
-            let again = try a.importCSV(text)
+            #expect(try b.data.exportCSV(kind) == text, "\(kind)")
+            let again = try a.data.importCSV(text)
             #expect(again.inserted == 0 && again.updated == 0 && again.unchanged == 6, "\(kind)")
         }
     }
@@ -115,12 +115,12 @@ import Testing
     @Test func aNegativeAmountStaysANumber() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        try replica.addProject(
+        try replica.data.addProject(
             NewProject(
                 code: "P-1", name: "Dự án", category: "MH_TRINHDIEN", fundSource: .local,
                 year: 2025, totalCost: 4_000_000, requestedSupport: 1_000_000))
-        try replica.approveLocally("P-1")
-        try replica.addDisbursement(NewDisbursement(project: "P-1", kind: .payment, amount: 900_000, voucher: "KB-1", paidOn: "2025-03-01"))
+        try replica.data.approveLocally("P-1")
+        try replica.data.addDisbursement(NewDisbursement(project: "P-1", kind: .payment, amount: 900_000, voucher: "KB-1", paidOn: "2025-03-01"))
         // A settlement adjustment carries its own sign: one that gives money back is negative.
         try replica.database.write { db in
             try db.execute(
@@ -129,7 +129,7 @@ import Testing
                     SELECT ?, office, id, 'settlement_adjustment', -250000, '-KB-2', '2025-04-01' FROM project WHERE code = 'P-1'
                     """, arguments: [RowID.make().rawValue])
         }
-        let lines = try replica.exportCSV(.disbursements).split(separator: "\n")
+        let lines = try replica.data.exportCSV(.disbursements).split(separator: "\n")
         #expect(lines.last == "P-1,settlement_adjustment,-250000,'-KB-2,2025-04-01")
     }
 }

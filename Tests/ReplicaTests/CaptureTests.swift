@@ -45,7 +45,7 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
     @Test func insertUpdateAndDeleteAreCapturedWithChangedColumns() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        let id = try replica.addProject(sampleProject())
+        let id = try replica.data.addProject(sampleProject())
         try replica.database.write { db in
             try db.execute(sql: "UPDATE project SET name = 'Tên mới', total_cost = 2000000000 WHERE id = ?", arguments: [id.rawValue])
             try db.execute(sql: "UPDATE project SET name = name WHERE id = ?", arguments: [id.rawValue])  // no real change
@@ -64,9 +64,9 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
     @Test func appendOnlyUpdatesAreCapturedAsWholeRows() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        try replica.addProject(sampleProject())
-        try replica.approveLocally("KC-01")
-        try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 1_000_000, voucher: nil, paidOn: "2025-03-01"))
+        try replica.data.addProject(sampleProject())
+        try replica.data.approveLocally("KC-01")
+        try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 1_000_000, voucher: nil, paidOn: "2025-03-01"))
         let before = try outbox(replica).count
         try replica.database.write { db in
             try db.execute(sql: "UPDATE disbursement SET amount = 2000000")
@@ -82,8 +82,8 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
     @Test func aReplicaFromBeforeV5GetsTheAppendOnlyTriggersAndKeepsItsPendingChanges() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        try replica.addProject(sampleProject())
-        try replica.approveLocally("KC-01")
+        try replica.data.addProject(sampleProject())
+        try replica.data.approveLocally("KC-01")
         // Put the ledger's update trigger back as v4 left it, comparing every column.
         try replica.database.write { db in
             try db.execute(
@@ -99,7 +99,7 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
 
         let upgraded = try Replica.open(at: dir.file(Replica.fileName))
         #expect(try upgraded.pendingSummary().changes == pending)
-        try upgraded.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 1_000_000, voucher: nil, paidOn: "2025-03-01"))
+        try upgraded.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 1_000_000, voucher: nil, paidOn: "2025-03-01"))
         try upgraded.database.write { db in try db.execute(sql: "UPDATE disbursement SET voucher = 'KB-9'") }
         #expect(try outbox(upgraded).last.map { [$0.op, Int($0.cols)] } == [2, -1])
     }
@@ -107,7 +107,7 @@ func sampleProject(_ code: String = "KC-01") -> NewProject {
     @Test func rowIDsCannotChange() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        let id = try replica.addProject(sampleProject())
+        let id = try replica.data.addProject(sampleProject())
         #expect(throws: DatabaseError.self) {
             try replica.database.write { db in
                 try db.execute(sql: "UPDATE project SET id = 'other' WHERE id = ?", arguments: [id.rawValue])

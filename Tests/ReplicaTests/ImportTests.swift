@@ -30,40 +30,40 @@ import Testing
             17: "KC-17,Tên,NO_SUCH,local,2025,100,50,x", 5000: "KC-5000,Tên,CDS,local,2025,100,-5,x",
             9999: "KC-9999,Tên,CDS,local,2025,100.5,50,x",
         ]
-        let rejected = #expect(throws: ImportRejection.self) { try replica.importCSV(Self.projectsCSV(count: 10_000, bad: bad)) }
+        let rejected = #expect(throws: ImportRejection.self) { try replica.data.importCSV(Self.projectsCSV(count: 10_000, bad: bad)) }
         #expect(rejected?.problems.map { $0.split(separator: ":").first.map(String.init) ?? "" } == ["line 18", "line 5001", "line 10000"])
         #expect(rejected?.problems[0].contains("unknown activity category 'NO_SUCH'") == true)
         #expect(rejected?.problems[1].contains("requested_support must be more than 0") == true)
         #expect(rejected?.problems[2].contains("has a decimal part") == true)
-        #expect(try replica.count(.project) == 0)
+        #expect(try replica.data.count(.project) == 0)
         #expect(try outboxCount(replica) == 0)
 
         let corrected = Self.projectsCSV(count: 10_000)
-        let first = try replica.importCSV(corrected)
+        let first = try replica.data.importCSV(corrected)
         #expect(first.inserted == 10_000 && first.updated == 0)
-        #expect(try replica.count(.project) == 10_000)
+        #expect(try replica.data.count(.project) == 10_000)
         let captured = try outboxCount(replica)
         #expect(captured == 20_000)  // each project and its "created" event
-        #expect(try replica.count(.projectEvent) == 10_000)
-        let again = try replica.importCSV(corrected)
+        #expect(try replica.data.count(.projectEvent) == 10_000)
+        let again = try replica.data.importCSV(corrected)
         #expect(again.inserted == 0 && again.updated == 0 && again.unchanged == 10_000)
         #expect(try outboxCount(replica) == captured)
         // Vietnamese text survives, commas inside quotes included.
-        #expect(try replica.projects().first { $0.code == "KC-3" }?.name == "Dự án 3, thôn 3")
+        #expect(try replica.data.projects().first { $0.code == "KC-3" }?.name == "Dự án 3, thôn 3")
     }
 
     @Test func exportThenImportChangesNothing() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        _ = try replica.importCSV(Self.projectsCSV(count: 20, status: "in_progress"))
-        _ = try replica.importCSV("year,fund_source,amount,note\n2025,local,5000000000,\"Kế hoạch \"\"địa phương\"\"\"\n2025,national,700000000,\n")
-        _ = try replica.importCSV("project_code,kind,amount,voucher,paid_on\nKC-1,advance,100000,KB-1,2025-03-01\nKC-1,recovery,50000,KB-2,2025-04-01\n")
+        _ = try replica.data.importCSV(Self.projectsCSV(count: 20, status: "in_progress"))
+        _ = try replica.data.importCSV("year,fund_source,amount,note\n2025,local,5000000000,\"Kế hoạch \"\"địa phương\"\"\"\n2025,national,700000000,\n")
+        _ = try replica.data.importCSV("project_code,kind,amount,voucher,paid_on\nKC-1,advance,100000,KB-1,2025-03-01\nKC-1,recovery,50000,KB-2,2025-04-01\n")
         for kind in [ImportReport.Kind.projects, .plan, .disbursements] {
-            let text = try replica.exportCSV(kind)
-            let report = try replica.importCSV(text)
+            let text = try replica.data.exportCSV(kind)
+            let report = try replica.data.importCSV(text)
             #expect(report.inserted == 0 && report.updated == 0, "\(kind)")
         }
-        #expect(try replica.exportCSV(.plan).contains("\"Kế hoạch \"\"địa phương\"\"\""))
+        #expect(try replica.data.exportCSV(.plan).contains("\"Kế hoạch \"\"địa phương\"\"\""))
     }
 
     @Test(
@@ -98,9 +98,9 @@ import Testing
     func eachBadInputIsNamed(text: String, expected: String) throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        _ = try replica.importCSV(Self.projectsCSV(count: 1, status: "approved"))  // KC-1 with 500001 VND requested
+        _ = try replica.data.importCSV(Self.projectsCSV(count: 1, status: "approved"))  // KC-1 with 500001 VND requested
         let before = try outboxCount(replica)
-        let error = #expect(throws: ImportRejection.self) { try replica.importCSV(text) }
+        let error = #expect(throws: ImportRejection.self) { try replica.data.importCSV(text) }
         #expect(error?.problems.joined(separator: "\n").contains(expected) == true, "\(error?.problems ?? [])")
         #expect(try outboxCount(replica) == before)
     }

@@ -15,7 +15,7 @@ import Testing
     @Test func aForcedResyncSendsEveryRowWholeEvenWhenItsFirstChangesetIsCutShort() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        let ids = try (1...3).map { try replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64($0) * 1_000, note: nil) }
+        let ids = try (1...3).map { try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64($0) * 1_000, note: nil) }
         try replica.acknowledge(try #require(try replica.nextChangeset()).sequence)
         // Offline: the amounts change (one column each).
         try replica.database.write { db in
@@ -38,7 +38,7 @@ import Testing
     @Test func changesetsCoalescePerRowAndAreResentUntilAcknowledged() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        let id = try replica.addProject(sampleProject())
+        let id = try replica.data.addProject(sampleProject())
         try replica.database.write { db in
             try db.execute(sql: "UPDATE project SET name = 'B' WHERE id = ?", arguments: [id.rawValue])
         }
@@ -72,14 +72,14 @@ import Testing
     @Test func theOldestPendingChangeIsDatedByTheFirstChangesetMadeOfIt() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: nil)
+        try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: nil)
         // Captured, but no daemon has seen it: counted, not dated.
         #expect(try replica.pendingSummary() == PendingSummary(changes: 1, unacknowledgedChangesets: 0, oldestChangeAt: nil))
 
         let madeAt = Date(timeIntervalSince1970: 1_780_000_000)
         let first = try #require(try replica.nextChangeset(now: madeAt))
         // Later writes and later attempts (the centre unreachable) do not move the date.
-        try replica.addPlanLine(year: 2026, fundSource: .local, amount: 6, note: nil)
+        try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 6, note: nil)
         #expect(try replica.nextChangeset(now: madeAt + 3_600) == first)
         #expect(try replica.makeChangesetAhead(now: madeAt + 3_600) != nil)
         #expect(try replica.pendingSummary() == PendingSummary(changes: 2, unacknowledgedChangesets: 2, oldestChangeAt: madeAt))
@@ -92,7 +92,7 @@ import Testing
     @Test func updatesThatChangeNothingAreDroppedNotSent() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        let id = try replica.addProject(sampleProject())
+        let id = try replica.data.addProject(sampleProject())
         try replica.acknowledge(try #require(try replica.nextChangeset()).sequence)
 
         // Only no-op updates pending (a re-import of the same values): no changeset, and they go.
@@ -107,7 +107,7 @@ import Testing
         try replica.database.write { db in
             try db.execute(sql: "UPDATE project SET name = name WHERE id = ?", arguments: [id.rawValue])
         }
-        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 9, note: nil)
+        try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 9, note: nil)
         let cs = try #require(try replica.nextChangeset())
         #expect(cs.changes.map(\.table) == [.planLine])
         #expect(cs.sequence == ChangesetSequence(2))
@@ -117,7 +117,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let path = dir.file(Replica.fileName)
         let replica = try makeReplica(dir)
-        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: nil)
+        try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: nil)
         // Put the file back as v3 left it: the guard table, and the guarded trigger v3 shipped.
         try replica.database.write { db in
             try db.execute(
@@ -141,7 +141,7 @@ import Testing
         }
         #expect(guardTables == 0 && guardedTriggers == 0)
         #expect(try upgraded.pendingSummary().changes == 1)
-        try upgraded.addPlanLine(year: 2026, fundSource: .local, amount: 6, note: nil)
+        try upgraded.data.addPlanLine(year: 2026, fundSource: .local, amount: 6, note: nil)
         let cs = try #require(try upgraded.nextChangeset())
         #expect(cs.changes.count == 2 && cs.changes.allSatisfy { $0.table == .planLine })
     }
@@ -149,7 +149,7 @@ import Testing
     @Test func insertThenDeleteBecomesADelete() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        let id = try replica.addProject(sampleProject())
+        let id = try replica.data.addProject(sampleProject())
         try replica.database.write { try $0.execute(sql: "DELETE FROM project WHERE id = ?", arguments: [id.rawValue]) }
         let cs = try #require(try replica.nextChangeset())
         #expect(cs.changes.filter { $0.table == .project }.map(\.op) == [.delete])
@@ -158,7 +158,7 @@ import Testing
     @Test func changesetSizeIsBounded() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        for i in 0..<5 { try replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
+        for i in 0..<5 { try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
         let cs = try #require(try replica.nextChangeset(maxChanges: 2))
         #expect(cs.changes.count == 2)
         try replica.acknowledge(cs.sequence)
@@ -169,7 +169,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
         #expect(try replica.makeChangesetAhead(maxChanges: 2) == nil)  // nothing pending
-        for i in 0..<5 { try replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
+        for i in 0..<5 { try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
         let first = try #require(try replica.nextChangeset(maxChanges: 2))
         // While the first travels, the second is made from the entries after it.
         let second = try #require(try replica.makeChangesetAhead(maxChanges: 2))

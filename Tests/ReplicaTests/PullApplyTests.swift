@@ -38,9 +38,9 @@ import Testing
         #expect(result.applied == 2 && result.deferred == 1)
         #expect(try outbox(replica).isEmpty)
         #expect(try replica.syncPosition() == SyncPosition(cursor: PullCursor(7), epoch: Self.epoch))
-        #expect(try replica.consolidatedTotals().first?.disbursedAmount == 3)
+        #expect(try replica.data.consolidatedTotals().first?.disbursedAmount == 3)
         // Captures work again after the page.
-        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 1, note: nil)
+        try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 1, note: nil)
         #expect(try outbox(replica).count == 1)
     }
 
@@ -59,7 +59,7 @@ import Testing
                 epoch: Self.epoch, records: [projectRecord(id, cursor: 2, name: "Cũ", approved: .integer(250))],
                 nextCursor: PullCursor(2), hasMore: false))
         #expect(result.keptLocal == 1)
-        let row = try #require(try replica.projects().first)
+        let row = try #require(try replica.data.projects().first)
         #expect(row.name == "Sửa tại văn phòng")
         #expect(row.approvedSupport == 250)
     }
@@ -74,14 +74,14 @@ import Testing
             epoch: Self.epoch, records: [projectRecord("01a220b8-0000-7000-8000-00000000000c", cursor: 3, name: "X")],
             nextCursor: PullCursor(3), hasMore: false)
         #expect(throws: ReplicaError.self) { try replica.applyPulledPage(page) }
-        #expect(try replica.count(.project) == 0)
+        #expect(try replica.data.count(.project) == 0)
         #expect(try replica.syncPosition().cursor == .start)
         // The failed page left capture on: a local write on the same connection is captured.
-        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 1, note: nil)
+        try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 1, note: nil)
         #expect(try outbox(replica).count == 1)
         // Retrying the same page is clean, and the page is not captured.
         _ = try replica.applyPulledPage(page)
-        #expect(try replica.count(.project) == 1)
+        #expect(try replica.data.count(.project) == 1)
         #expect(try outbox(replica).count == 1)
     }
 
@@ -95,14 +95,14 @@ import Testing
             nextCursor: PullCursor(4), hasMore: false)
         let error = #expect(throws: ReplicaError.self) { try replica.applyPulledPage(page) }
         #expect(error?.description.contains("NOT NULL") == true, "\(error?.description ?? "")")
-        #expect(try replica.count(.project) == 0)
+        #expect(try replica.data.count(.project) == 0)
         #expect(try replica.syncPosition().cursor == .start)
         // The cached statement is usable again: the next good page applies.
         _ = try replica.applyPulledPage(
             PullResponse(
                 epoch: Self.epoch, records: [projectRecord("01a220b8-0000-7000-8000-00000000000d", cursor: 3, name: "Y")],
                 nextCursor: PullCursor(3), hasMore: false))
-        #expect(try replica.count(.project) == 1)
+        #expect(try replica.data.count(.project) == 1)
     }
 
     @Test func aPulledTombstoneDeletesTheRow() throws {
@@ -114,7 +114,7 @@ import Testing
         var tombstone = projectRecord(id, cursor: 2, name: "A")
         tombstone.deleted = true
         _ = try replica.applyPulledPage(PullResponse(epoch: Self.epoch, records: [tombstone], nextCursor: PullCursor(2), hasMore: false))
-        #expect(try replica.count(.project) == 0)
+        #expect(try replica.data.count(.project) == 0)
         #expect(try outbox(replica).isEmpty)
     }
 
@@ -175,7 +175,7 @@ import Testing
             }
         }
         for (table, id, _) in rows where table != .province { #expect(try stored(table, id), "\(table)") }
-        #expect(try replica.conflicts(openOnly: true).map(\.id) == ["c-1"])
+        #expect(try replica.data.conflicts(openOnly: true).map(\.id) == ["c-1"])
 
         _ = try replica.applyPulledPage(
             PullResponse(

@@ -117,7 +117,7 @@ import Testing
             }
         }
         // Capture still works, and a write that breaks a constraint ends its whole transaction.
-        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: nil)
+        try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: nil)
         #expect(try replica.pendingSummary().changes == 4)
         let connection = try DatabaseQueue(path: path)
         try connection.writeWithoutTransaction { db in

@@ -11,59 +11,59 @@ import Testing
         let replica = try makeReplica(dir)
         var p = sampleProject()
         p.category = "NOPE"
-        #expect(try message { try replica.addProject(p) }.contains("unknown activity category 'NOPE'"))
+        #expect(try message { try replica.data.addProject(p) }.contains("unknown activity category 'NOPE'"))
         p = sampleProject()
         p.requestedSupport = -5
-        #expect(try message { try replica.addProject(p) }.contains("must be more than 0"))
+        #expect(try message { try replica.data.addProject(p) }.contains("must be more than 0"))
         p = sampleProject()
         p.requestedSupport = p.totalCost + 1
-        #expect(try message { try replica.addProject(p) }.contains("more than the total cost"))
+        #expect(try message { try replica.data.addProject(p) }.contains("more than the total cost"))
         p = sampleProject()
         p.province = "99"
-        #expect(try message { try replica.addProject(p) }.contains("is not a province code"))
+        #expect(try message { try replica.data.addProject(p) }.contains("is not a province code"))
         p = sampleProject()
         p.year = 1990
-        #expect(try message { try replica.addProject(p) }.contains("out of range"))
+        #expect(try message { try replica.data.addProject(p) }.contains("out of range"))
         // A former province (77, merged into 79) is accepted on historic records.
         p = sampleProject("KC-77")
         p.province = "77"
-        _ = try replica.addProject(p)
-        _ = try replica.addProject(sampleProject("KC-02"))
-        #expect(try message { try replica.addProject(sampleProject("KC-02")) }.contains("already used"))
-        #expect(try replica.count(.project) == 2)
+        _ = try replica.data.addProject(p)
+        _ = try replica.data.addProject(sampleProject("KC-02"))
+        #expect(try message { try replica.data.addProject(sampleProject("KC-02")) }.contains("already used"))
+        #expect(try replica.data.count(.project) == 2)
     }
 
     @Test func disbursementsStayWithinSupportAndVouchersAreUnique() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        try replica.addProject(sampleProject())  // requested 300 m; approved locally with no amount, so 300 m is the limit
-        try replica.approveLocally("KC-01")
-        try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 200_000_000, voucher: "KB-1", paidOn: "2025-03-01"))
+        try replica.data.addProject(sampleProject())  // requested 300 m; approved locally with no amount, so 300 m is the limit
+        try replica.data.approveLocally("KC-01")
+        try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 200_000_000, voucher: "KB-1", paidOn: "2025-03-01"))
         #expect(
             try message {
-                try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 100_000_001, voucher: "KB-2", paidOn: "2025-04-01"))
+                try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 100_000_001, voucher: "KB-2", paidOn: "2025-04-01"))
             }.contains("past its requested support"))
         #expect(
             try message {
-                try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 1, voucher: "KB-1", paidOn: "2025-04-01"))
+                try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 1, voucher: "KB-1", paidOn: "2025-04-01"))
             }.contains("already recorded"))
         #expect(
             try message {
-                try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 1, voucher: nil, paidOn: "2025-02-30"))
+                try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 1, voucher: nil, paidOn: "2025-02-30"))
             }.contains("not a date"))
         #expect(
             try message {
-                try replica.addDisbursement(NewDisbursement(project: "nope", kind: .payment, amount: 1, voucher: nil, paidOn: "2025-02-03"))
+                try replica.data.addDisbursement(NewDisbursement(project: "nope", kind: .payment, amount: 1, voucher: nil, paidOn: "2025-02-03"))
             }.contains("no project"))
         #expect(
             try message {
-                try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 0, voucher: nil, paidOn: "2025-02-03"))
+                try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 0, voucher: nil, paidOn: "2025-02-03"))
             }.contains("more than 0"))
         // A recovery frees room for a later payment.
-        try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .recovery, amount: 50_000_000, voucher: "KB-3", paidOn: "2025-05-01"))
-        try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 150_000_000, voucher: "KB-4", paidOn: "2025-06-01"))
-        #expect(try replica.projects().first?.disbursed == 300_000_000)
-        #expect(try replica.count(.disbursement) == 3)
+        try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .recovery, amount: 50_000_000, voucher: "KB-3", paidOn: "2025-05-01"))
+        try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 150_000_000, voucher: "KB-4", paidOn: "2025-06-01"))
+        #expect(try replica.data.projects().first?.disbursed == 300_000_000)
+        #expect(try replica.data.count(.disbursement) == 3)
     }
 
     func message(_ body: () throws -> some Any) throws -> String {
@@ -87,22 +87,22 @@ import Testing
         p.fundSource = .national
         p.totalCost = 1_000_000_000
         p.requestedSupport = 300_000_001  // just over 30 % of the cost
-        let error = #expect(throws: ReplicaError.self) { try replica.addProject(p) }
+        let error = #expect(throws: ReplicaError.self) { try replica.data.addProject(p) }
         #expect(error?.message.contains("at most 30 % of the total cost") == true)
         p.totalCost = 5_000_000_000
         p.requestedSupport = 1_200_000_000  // 24 %, but over 1 bn
-        let amount = #expect(throws: ReplicaError.self) { try replica.addProject(p) }
+        let amount = #expect(throws: ReplicaError.self) { try replica.data.addProject(p) }
         #expect(amount?.message.contains("at most 1000000000 VND") == true)
         p.requestedSupport = 1_000_000_000
-        _ = try replica.addProject(p)
+        _ = try replica.data.addProject(p)
         // Local-fund projects of the same category have no cap until the province sets one.
         var local = sampleProject("DP-1")
         local.totalCost = 1_000_000_000
         local.requestedSupport = 900_000_000
-        _ = try replica.addProject(local)
+        _ = try replica.data.addProject(local)
         // The same rule applies to imports.
         let rejected = #expect(throws: ImportRejection.self) {
-            try replica.importCSV("code,name,category,fund_source,year,total_cost,requested_support\nQG-2,X,MH_TRINHDIEN,national,2025,100,31\n")
+            try replica.data.importCSV("code,name,category,fund_source,year,total_cost,requested_support\nQG-2,X,MH_TRINHDIEN,national,2025,100,31\n")
         }
         #expect(rejected?.problems.first?.contains("line 2: support above the cap") == true)
     }
@@ -112,21 +112,21 @@ import Testing
     @Test func updatesAreCheckedLikeEntryAndCaptured() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        try replica.addProject(sampleProject())
-        try replica.updateProject("KC-01", ProjectUpdate(name: "Tên mới", requestedSupport: 400_000_000))
-        let p = try #require(try replica.projects().first)
+        try replica.data.addProject(sampleProject())
+        try replica.data.updateProject("KC-01", ProjectUpdate(name: "Tên mới", requestedSupport: 400_000_000))
+        let p = try #require(try replica.data.projects().first)
         #expect(p.name == "Tên mới" && p.requestedSupport == 400_000_000 && p.totalCost == 1_000_000_000)
         let cs = try #require(try replica.nextChangeset())
         #expect(cs.changes.filter { $0.table == .project }.count == 1)  // insert and update coalesced into one whole-row change
         #expect(cs.changes.filter { $0.table == .projectEvent }.compactMap { $0.fields["kind"]?.text }.sorted() == ["created", "updated"])
-        #expect(throws: ReplicaError.self) { try replica.updateProject("KC-01", ProjectUpdate(requestedSupport: 2_000_000_000)) }
-        #expect(throws: ReplicaError.self) { try replica.updateProject("KC-01", ProjectUpdate(category: "NOPE")) }
-        #expect(throws: ReplicaError.self) { try replica.updateProject("KC-01", ProjectUpdate()) }
-        #expect(throws: ReplicaError.self) { try replica.updateProject("NONE", ProjectUpdate(name: "x")) }
-        try replica.approveLocally("KC-01")
-        try replica.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 100, voucher: "V1", paidOn: "2025-01-02"))
-        #expect(try replica.ledger("KC-01").map(\.amount) == [100])
-        try replica.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: "n")
-        #expect(try replica.planLines().map(\.amount) == [5])
+        #expect(throws: ReplicaError.self) { try replica.data.updateProject("KC-01", ProjectUpdate(requestedSupport: 2_000_000_000)) }
+        #expect(throws: ReplicaError.self) { try replica.data.updateProject("KC-01", ProjectUpdate(category: "NOPE")) }
+        #expect(throws: ReplicaError.self) { try replica.data.updateProject("KC-01", ProjectUpdate()) }
+        #expect(throws: ReplicaError.self) { try replica.data.updateProject("NONE", ProjectUpdate(name: "x")) }
+        try replica.data.approveLocally("KC-01")
+        try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .advance, amount: 100, voucher: "V1", paidOn: "2025-01-02"))
+        #expect(try replica.data.ledger("KC-01").map(\.amount) == [100])
+        try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: "n")
+        #expect(try replica.data.planLines().map(\.amount) == [5])
     }
 }

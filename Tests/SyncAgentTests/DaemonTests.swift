@@ -180,7 +180,7 @@ import Transport
             var config = SyncEngineConfiguration()
             config.maxChangesPerChangeset = 5
             let office = try OfficeFixture(office: "92", central: central, configuration: config)
-            for i in 0..<400 { try office.replica.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
+            for i in 0..<400 { try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(i + 1), note: nil) }
             var logger = Logger(label: "test-daemon")
             logger.logLevel = .warning
             let daemon = SyncDaemon(engine: office.engine, schedule: DaemonSchedule(), logger: logger)
@@ -256,7 +256,7 @@ import Transport
             #expect(try fixture.replica.status().lastError?.contains("(401)") == true)
 
             // The new token is written to the file: the daemon picks it up by itself.
-            try fixture.replica.addPlanLine(year: 2025, fundSource: .local, amount: 1_000, note: nil)
+            try fixture.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 1_000, note: nil)
             try FileManager.default.removeItem(atPath: tokenPath)
             try TokenFile.write(fresh, to: tokenPath)
             try await waitUntil { (try? fixture.replica.status().lastError) == nil && (try? fixture.replica.status().pending.changes) == 0 }

@@ -2,6 +2,30 @@ import Foundation
 import GRDB
 import SyncCore
 
+/// The office's data commands: what staff enter, change, import, list and resolve in the replica
+/// (projects, plan lines, ledgers, programmes, conflicts), with the checks each command makes
+/// before it writes. The sync machinery of the same file (outbox, changesets, pulls, digests,
+/// sync state) is ``Replica``'s; capture triggers connect the two, so nothing here knows about
+/// syncing. Reached as `replica.data`.
+public struct OfficeData: Sendable {
+    let replica: Replica
+
+    func settings() throws(ReplicaError) -> ReplicaSettings { try replica.settings() }
+
+    func read<T: Sendable>(_ operation: String, _ body: @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
+        try replica.read(operation, body)
+    }
+
+    func write<T: Sendable>(_ operation: String, _ body: @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
+        try replica.write(operation, body)
+    }
+}
+
+extension Replica {
+    /// The office's data commands on this replica.
+    public var data: OfficeData { OfficeData(replica: self) }
+}
+
 /// A project as staff enter it.
 public struct NewProject: Sendable {
     public var code: String
@@ -86,7 +110,7 @@ public struct NewDisbursement: Sendable {
     }
 }
 
-extension Replica {
+extension OfficeData {
     /// Adds a draft project for this office and returns its new id.
     @discardableResult
     public func addProject(_ p: NewProject, now: Date = Date()) throws(ReplicaError) -> RowID {
@@ -360,7 +384,7 @@ enum Validation {
     }
 }
 
-extension Replica {
+extension OfficeData {
     /// The consolidated figures pulled from the centre, as report facts (every province the office
     /// may see: national and regional reports work offline).
     public func reportFacts() throws(ReplicaError) -> (plans: [PlanFact], disbursed: [DisbursedFact]) {

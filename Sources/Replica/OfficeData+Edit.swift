@@ -64,7 +64,7 @@ public struct PlanLineRow: Sendable, Codable, Equatable {
     public var note: String?
 }
 
-extension Replica {
+extension OfficeData {
     /// Updates a project's proposal content (by id or code) with the same checks as entering it.
     public func updateProject(_ reference: String, _ update: ProjectUpdate, now: Date = Date()) throws(ReplicaError) {
         let office = try settings().office

@@ -47,7 +47,7 @@ public enum OfficeResolution: Sendable, Equatable {
     case corrected(FieldValue)
 }
 
-extension Replica {
+extension OfficeData {
     /// Conflicts of this office, newest first; `openOnly` leaves out resolved ones.
     public func conflicts(openOnly: Bool = false) throws(ReplicaError) -> [LocalConflict] {
         try read("listing conflicts") { db in
@@ -161,7 +161,7 @@ extension Replica {
                 }
                 try db.execute(
                     sql: "UPDATE \(table.rawValue) SET \(field) = ? WHERE id = ?",
-                    arguments: [Self.databaseValue(value), conflict.rowID])
+                    arguments: [Replica.databaseValue(value), conflict.rowID])
             default:
                 throw ReplicaError(.invalidInput, "this conflict takes no corrected value", hint: "Keep mine or keep theirs instead.")
             }

@@ -75,7 +75,7 @@ public struct Settlement: Sendable {
     }
 }
 
-extension Replica {
+extension OfficeData {
     /// Adds a programme of this office and returns its id.
     @discardableResult
     public func addProgram(_ p: NewProgram, now: Date = Date()) throws(ReplicaError) -> RowID {
@@ -220,7 +220,7 @@ extension Replica {
         // What was written before the move reaches the centre before it, with its values of now:
         // each move arrives as a step of its own (sealPending). What follows the move is stamped
         // after it, in this changeset or a later one.
-        try sealPending(db, now: now)
+        try Replica.sealPending(db, now: now)
         try db.execute(sql: "UPDATE project SET status = ? WHERE id = ?", arguments: [status.rawValue, id])
         try logEvent(
             db, office: OfficeCode(unchecked: project["office"]), project: id, kind: .status, on: day ?? CalendarDate.today(now),

@@ -22,7 +22,7 @@ public struct ImportRejection: Error, Sendable, CustomStringConvertible {
     }
 }
 
-extension Replica {
+extension OfficeData {
     /// The columns of each kind of file. The kind is recognised from the header.
     static let importColumns: [ImportReport.Kind: (required: [String], optional: [String])] = [
         .projects: (
@@ -66,7 +66,7 @@ extension Replica {
         let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
         do {
             // Checking and writing share one transaction: the file goes in whole or not at all.
-            return try database.write { db in
+            return try replica.database.write { db in
                 var importer = Importer(db: db, office: office.rawValue, index: index, columnCount: names.count, kind: kind)
                 for row in rows { importer.check(row) }
                 guard importer.problems.isEmpty else { throw ImportRejection(problems: importer.problems) }
@@ -226,7 +226,7 @@ private struct Importer {
                 if ProjectStatus(rawValue: status) == nil { fail("unknown status '\(status)'") }
                 if duplicate("project/\(code)", "project code \(code)") || problems.count > before { return }
                 guard let name, let category, let fund, let year, let total, let requested else { return }
-                if let violation = try Replica.capViolation(db, fund: fund, category: category, province: province, requested: requested, totalCost: total) {
+                if let violation = try OfficeData.capViolation(db, fund: fund, category: category, province: province, requested: requested, totalCost: total) {
                     return fail(violation)
                 }
                 let beneficiary = text("beneficiary")
@@ -279,7 +279,7 @@ private struct Importer {
                                 UPDATE project SET name = ?, category = ?, beneficiary = ?, year = ?, total_cost = ?, requested_support = ?,
                                                    commune = ?, counterpart_funds = ?, program_id = ? WHERE id = ?
                                 """, arguments: [name, category, beneficiary, year, total, requested, commune, counterpart, program, id])
-                        try Replica.logEvent(db, office: office, project: id, kind: .updated, on: today, note: "changed by a CSV import")
+                        try OfficeData.logEvent(db, office: office, project: id, kind: .updated, on: today, note: "changed by a CSV import")
                     }
                 } else {
                     report.inserted += 1
@@ -296,7 +296,7 @@ private struct Importer {
                                 id, office.rawValue, province, code, name, category, fund.rawValue, beneficiary,
                                 year, total, requested, status, commune, counterpart, program,
                             ])
-                        try Replica.logEvent(db, office: office, project: id, kind: .created, on: today, note: "imported as \(status)")
+                        try OfficeData.logEvent(db, office: office, project: id, kind: .created, on: today, note: "imported as \(status)")
                     }
                 }
             case .plan:
@@ -349,7 +349,7 @@ private struct Importer {
                         return fail("no project with code '\(code)' at this office (import the projects first)")
                     }
                     let id: String = project["id"]
-                    let total = try Replica.disbursedTotal(db, project: id)
+                    let total = try OfficeData.disbursedTotal(db, project: id)
                     projectTotals[code] = (
                         id, (project["approved_support"] as Int64?) ?? project["requested_support"], total,
                         (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), project["year"]
