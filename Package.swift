@@ -182,7 +182,14 @@ let package = Package(
             name: "CentralTests", dependencies: ["Central", "Transport", "SyncTesting", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SyncAgent", "Central", "Replica", "Transport", "GzipCodec", "SyncTesting", "ProcessHarness"],
+            dependencies: ["SyncAgent", "Central", "Replica", "Transport", "GzipCodec", "SyncTesting"],
+            swiftSettings: strict
+        ),
+        // The short variant of `make chaos`: it runs the campaigns of the benchmarks' harness, so it
+        // alone depends on it (make test runs it by itself, after the rest).
+        .testTarget(
+            name: "ChaosSmokeTests",
+            dependencies: ["ProcessHarness", "SyncAgent", "Replica", "Transport", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
     ]

@@ -1,5 +1,4 @@
 import Foundation
-import ProcessHarness
 import Replica
 import SyncAgent
 import SyncCore

@@ -1,5 +1,4 @@
 import Foundation
-import ProcessHarness
 import Replica
 import SyncCore
 import SyncTesting
@@ -23,7 +22,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: absolute ? tool : Harness.binDirectory + "/" + tool)
+        process.executableURL = URL(fileURLWithPath: absolute ? tool : Executables.path(tool))
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("PROMO_SYNC_") || key.hasPrefix("PROMO_CENTRAL_") { environment[key] = nil }
@@ -190,7 +189,7 @@ import Testing
             try setMode(0o644, dir.file("promo-central.toml"))
             let added = try CommandPermissionTests.run(
                 "promo-central", ["office", "add", "79", "--data-dir", dir.file("central"), "--config", dir.file("promo-central.toml")])
-            guard added.status == 0 else { throw BenchError("promo-central office add failed: \(added.output)") }
+            try #require(added.status == 0, "promo-central office add failed: \(added.output)")
         }
     }
 

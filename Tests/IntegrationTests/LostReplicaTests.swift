@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import ProcessHarness
 import Replica
 import ServiceLifecycle
 import SyncAgent
@@ -152,7 +151,7 @@ import Transport
                     "/usr/bin/setpriv",
                     [
                         "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                        Harness.binDirectory + "/promo-sync", "status", "--data-dir", folder,
+                        Executables.path("promo-sync"), "status", "--data-dir", folder,
                     ], absolute: true)
                 : try CommandPermissionTests.run("promo-sync", ["status", "--data-dir", folder])
             #expect(status.status == 2, "\(status.output)")
