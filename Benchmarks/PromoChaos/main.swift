@@ -31,9 +31,19 @@ struct Options {
     func selected(_ campaign: String) -> Bool { only.isEmpty || only.contains(campaign) }
 
     init(_ arguments: [String]) throws {
-        var i = 1
-        while i < arguments.count {
-            switch arguments[i] {
+        var rest = arguments.dropFirst()[...]
+        /// The value after an option: a missing or malformed one is an error, not a default.
+        func value(of option: String) throws -> String {
+            guard let next = rest.popFirst(), !next.hasPrefix("--") else { throw BenchError("\(option) needs a value") }
+            return next
+        }
+        func count(of option: String) throws -> Int {
+            let text = try value(of: option)
+            guard let n = Int(text), n >= 0 else { throw BenchError("\(option) takes a whole number, not '\(text)'") }
+            return n
+        }
+        while let option = rest.popFirst() {
+            switch option {
             case "--quick":
                 crashRuns = 10
                 networkSchedules = 6
@@ -46,32 +56,20 @@ struct Options {
                 networkSchedules = 200
                 centreRuns = 20
                 powerCuts = 200
-            case "--runs":
-                i += 1
-                crashRuns = Int(arguments[i]) ?? crashRuns
-            case "--schedules":
-                i += 1
-                networkSchedules = Int(arguments[i]) ?? networkSchedules
-            case "--centre-runs":
-                i += 1
-                centreRuns = Int(arguments[i]) ?? centreRuns
-            case "--power-cuts":
-                i += 1
-                powerCuts = Int(arguments[i]) ?? powerCuts
-            case "--output":
-                i += 1
-                output = arguments[i]
+            case "--runs": crashRuns = try count(of: option)
+            case "--schedules": networkSchedules = try count(of: option)
+            case "--centre-runs": centreRuns = try count(of: option)
+            case "--power-cuts": powerCuts = try count(of: option)
+            case "--output": output = try value(of: option)
             case "--only":
-                i += 1
-                only = Set(arguments[i].split(separator: ",").map(String.init))
+                only = Set(try value(of: option).split(separator: ",").map(String.init))
                 if let unknown = only.first(where: { !Self.campaigns.contains($0) }) {
                     throw BenchError("unknown campaign \(unknown); --only takes \(Self.campaigns.joined(separator: ", ")) (comma-separated)")
                 }
             default:
                 throw BenchError(
-                    "unknown option \(arguments[i]); use --quick, --long, --only LIST, --runs N, --schedules N, --centre-runs N, --power-cuts N, --output FILE")
+                    "unknown option \(option); use --quick, --long, --only LIST, --runs N, --schedules N, --centre-runs N, --power-cuts N, --output FILE")
             }
-            i += 1
         }
     }
 }
@@ -84,7 +82,13 @@ var failures: [String] = []
     report.append(line)
 }
 
-let options = try Options(CommandLine.arguments)
+let options: Options
+do {
+    options = try Options(CommandLine.arguments)
+} catch {
+    FileHandle.standardError.write(Data("promo-chaos: \(error)\n".utf8))
+    exit(2)
+}
 let started = Date()
 say("# promo-chaos results")
 say()
