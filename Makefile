@@ -13,12 +13,10 @@ setup:
 build: setup
 	$(SWIFT) build
 
-## Set up, build and run every test (unit, real SQLite, real central on loopback, real libcurl).
+## Set up, build and run every test (unit, real SQLite, real central on loopback, real libcurl,
+## and a throwaway PostgreSQL cluster when PostgreSQL is installed: scripts/test.sh).
 test: setup
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --skip ChaosSmokeTests
-	@# The chaos smoke tests run real processes flat out: alone, so they do not starve the timed tests.
-	$(SWIFT) test --skip-build --filter ChaosSmokeTests
+	@bash scripts/test.sh
 
 ## Set up, then run a central and two office daemons on loopback and show them syncing.
 demo: setup

@@ -49,6 +49,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         // Pure domain logic: no database, no network, no files.
@@ -113,6 +114,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The centre's store copied into PostgreSQL for the ministry's own database and reporting
+        // tools (docs/OPERATIONS.md, "The centre in PostgreSQL").
+        .target(
+            name: "CentralPostgres",
+            dependencies: [
+                "Central", "SyncCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "SyncTesting",
             dependencies: [
@@ -144,7 +160,7 @@ let package = Package(
         .executableTarget(
             name: "PromoCentralCLI",
             dependencies: [
-                "SyncCore", "Central", "CLISupport",
+                "SyncCore", "Central", "CentralPostgres", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -183,6 +199,15 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SyncAgent", "Central", "Replica", "Transport", "GzipCodec", "SyncTesting"],
+            swiftSettings: strict
+        ),
+        // Against the throwaway PostgreSQL cluster `make test` starts (skipped, saying so, without PostgreSQL).
+        .testTarget(
+            name: "PostgresTests",
+            dependencies: [
+                "CentralPostgres", "Central", "Replica", "SyncAgent", "SyncTesting", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // The short variant of `make chaos`: it runs the campaigns of the benchmarks' harness, so it

@@ -12,6 +12,8 @@ case "${1:-}" in
     link-order) packages+=(valgrind python3 binutils) ;;
     # What scripts/deb.sh builds and checks the packages with.
     deb) packages+=(dpkg-dev binutils lintian adduser init-system-helpers) ;;
+    # The throwaway cluster of the PostgreSQL tests (scripts/pg-cluster.sh) and its client.
+    postgres) packages+=(postgresql postgresql-client python3) ;;
 esac
 missing=()
 for p in "${packages[@]}"; do

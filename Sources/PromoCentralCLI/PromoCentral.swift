@@ -12,7 +12,7 @@ struct PromoCentral: AsyncParsableCommand {
         version: SoftwareVersion.line("promo-central"),
         subcommands: [
             Serve.self, OfficeCommand.self, FleetCommand.self, ProjectDecisions.self, ConflictsCommand.self, LostDecisionsCommand.self, Audit.self, Report.self,
-            Cap.self, Summary.self, Backup.self, Restore.self,
+            Cap.self, Summary.self, Backup.self, Restore.self, StoreCommand.self,
         ])
 }
 

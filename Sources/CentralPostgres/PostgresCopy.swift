@@ -1,0 +1,291 @@
+import Central
+import Crypto
+import Foundation
+import GRDB
+import HTTPTypes
+import Logging
+import NIOSSL
+import PostgresNIO
+import SyncCore
+
+/// Where a PostgreSQL database is: `postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`.
+/// The password never comes from the URL or the command line (they end up in shell histories and
+/// process lists): from a file (`--password-file`, owner-only) or the `PGPASSWORD` environment.
+public struct PostgresLocation: Sendable, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    public let user: String
+    public let database: String
+    public let sslMode: String
+    let password: String?
+
+    public init(url: String, password: String?) throws(CentralError) {
+        func refuse(_ why: String) -> CentralError {
+            CentralError(
+                .badRequest, .configuration, "'\(url)' is not a PostgreSQL address: \(why)",
+                hint: "Write postgres://USER@HOST:PORT/DATABASE (the password in a file given with --password-file, or in PGPASSWORD).")
+        }
+        guard let parts = URLComponents(string: url), parts.scheme == "postgres" || parts.scheme == "postgresql" else {
+            throw refuse("it does not start with postgres://")
+        }
+        guard parts.password == nil else { throw refuse("it holds a password") }
+        guard let host = parts.host, !host.isEmpty else { throw refuse("it names no host") }
+        guard let user = parts.user, !user.isEmpty else { throw refuse("it names no user") }
+        let database = String(parts.path.drop { $0 == "/" })
+        guard !database.isEmpty else { throw refuse("it names no database") }
+        let mode = parts.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        guard ["disable", "prefer", "require"].contains(mode) else { throw refuse("sslmode '\(mode)' is not disable, prefer or require") }
+        self.host = host
+        self.port = parts.port ?? 5432
+        self.user = user
+        self.database = database
+        self.sslMode = mode
+        self.password = password
+    }
+
+    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+
+    var configuration: PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS =
+            switch sslMode {
+            case "disable": .disable
+            case "require": .require(.makeClientConfiguration())
+            default: .prefer(.makeClientConfiguration())
+            }
+        return PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
+    }
+
+    /// Runs `body` with a client of this database, and stops the client afterwards. What
+    /// PostgreSQL refuses comes back as a ``CentralError`` with the server's own message.
+    public func withClient<T: Sendable>(logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        do {
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                return try await body(client)
+            }
+        } catch let error as CentralError {
+            throw error
+        } catch {
+            throw CentralError(
+                .badGateway, .storage, "PostgreSQL at \(self): \(Self.describe(error))",
+                hint: "Check the address, the user, its password and that the database exists (createdb).", underlying: error)
+        }
+    }
+
+    /// The server's message of a PostgreSQL error, or the error as it is.
+    static func describe(_ error: any Error) -> String {
+        if let transaction = error as? PostgresTransactionError, let inner = transaction.closureError ?? transaction.beginError ?? transaction.commitError {
+            return describe(inner)
+        }
+        if let psql = error as? PSQLError {
+            if let message = psql.serverInfo?[.message] { return message }
+            return "\(psql.code)"
+        }
+        return "\(error)"
+    }
+}
+
+/// What `promo-central store migrate --to postgres://…` did.
+public struct StoreCopyReport: Sendable {
+    /// Rows copied per table, in copy order.
+    public var rows: [(table: String, count: Int)] = []
+    /// Tables whose content differs between the SQLite store and PostgreSQL after the copy (none
+    /// when the copy is exact).
+    public var differing: [String] = []
+}
+
+/// Copies a central SQLite store into an empty PostgreSQL database, row for row, in one
+/// transaction, and then checks each table's digest on both sides.
+public enum PostgresStoreCopy {
+    /// The tables in an order their references allow.
+    static let tables = ["meta", "office", "office_seen", "changeset", "journal", "record", "history", "totals_pending"]
+
+    /// Brings the PostgreSQL schema up to date (``PostgresSchema``), in a transaction per migration.
+    public static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+        try await client.query(
+            "CREATE TABLE IF NOT EXISTS public.promo_migrations (identifier text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())", logger: logger)
+        var applied: Set<String> = []
+        for try await id in try await client.query("SELECT identifier FROM public.promo_migrations", logger: logger).decode(String.self) { applied.insert(id) }
+        for migration in PostgresSchema.migrations where !applied.contains(migration.id) {
+            try await client.withTransaction(logger: logger) { connection in
+                for statement in migration.sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO public.promo_migrations(identifier) VALUES (\(migration.id))", logger: logger)
+            }
+        }
+    }
+
+    /// Copies the store at `storePath` (opened read-only, as it is) into `client`'s database, which
+    /// must hold no centre yet. Refuses a store of another schema than the one the PostgreSQL
+    /// tables mirror.
+    public static func copy(storePath: String, to client: PostgresClient, logger: Logger) async throws -> StoreCopyReport {
+        // One consistent snapshot of the store (a centre may be serving from it), read table by
+        // table in pages: memory stays bounded whatever the store's size.
+        let snapshotPath = storePath + ".pgcopy-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: snapshotPath) }
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            let live = try DatabaseQueue(path: storePath, configuration: configuration)
+            try await live.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [snapshotPath]) }
+            try live.close()
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        let source = try DatabaseQueue(path: snapshotPath, configuration: configuration)
+        defer { try? source.close() }
+        let schema = try await source.read { db in try String.fetchOne(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid DESC LIMIT 1") }
+        guard schema == PostgresSchema.mirroredCentralSchema else {
+            throw CentralError(
+                .conflict, .configuration,
+                "the store \(storePath) is at schema \(schema ?? "none"); this release copies schema \(PostgresSchema.mirroredCentralSchema)",
+                hint: "Start promo-central of this release on the store once (it migrates it), stop it, and copy again.")
+        }
+        try await migrate(client, logger: logger)
+        let existing = try await client.query("SELECT count(*) FROM promo.meta", logger: logger).decode(Int64.self).reduce(0) { $0 + $1 }
+        guard existing == 0 else {
+            throw CentralError(
+                .conflict, .configuration, "the PostgreSQL database already holds a centre (promo.meta has \(existing) rows)",
+                hint: "Copy into a new, empty database; a copy never merges into or overwrites another.")
+        }
+        var report = StoreCopyReport()
+        let layout = try await source.read { db in try tables.map { ($0, try columns(db, $0)) } }
+        // One transaction in PostgreSQL: all tables or none.
+        try await client.withTransaction(logger: logger) { connection in
+            // COPY quotes the table's name whole: the schema comes from the search path.
+            try await connection.query("SET LOCAL search_path TO promo", logger: logger)
+            for (table, columns) in layout {
+                var copied = 0
+                try await connection.copyFrom(table: table, columns: columns.map(\.name), logger: logger) { writer in
+                    var after: Int64 = .min
+                    while true {
+                        let page = try await source.read { db in
+                            try Row.fetchAll(db, sql: "SELECT rowid, * FROM \(table) WHERE rowid > ? ORDER BY rowid LIMIT 5000", arguments: [after])
+                        }
+                        guard let last = page.last else { break }
+                        after = last[0]
+                        var buffer = ByteBuffer()
+                        for row in page {
+                            for (index, column) in columns.enumerated() {
+                                if index > 0 { buffer.writeString("\t") }
+                                buffer.writeString(copyText(row[index + 1], column.kind))
+                            }
+                            buffer.writeString("\n")
+                        }
+                        try await writer.write(buffer)
+                        copied += page.count
+                    }
+                }
+                report.rows.append((table, copied))
+            }
+        }
+        for (table, columns) in layout {
+            let here = try await source.read { db in try digest(db, table, columns) }
+            let there = try await digest(client, table, columns, logger: logger)
+            if here != there { report.differing.append(table) }
+        }
+        return report
+    }
+
+    enum Kind { case integer, text, blob }
+
+    static func columns(_ db: Database, _ table: String) throws -> [(name: String, kind: Kind)] {
+        try Row.fetchAll(db, sql: "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", arguments: [table]).map { row in
+            let type = (row["type"] as String).uppercased()
+            return (row["name"], type.contains("INT") ? .integer : type.contains("BLOB") ? .blob : .text)
+        }
+    }
+
+    /// A value in COPY's text format: `\N` for null, bytea as `\\x` and hex, text escaped.
+    static func copyText(_ value: DatabaseValue, _ kind: Kind) -> String {
+        switch value.storage {
+        case .null: return "\\N"
+        case .int64(let n): return String(n)
+        case .double(let d): return String(d)
+        case .string(let s):
+            var out = ""
+            out.reserveCapacity(s.utf8.count)
+            for character in s.unicodeScalars {
+                switch character {
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                default: out.unicodeScalars.append(character)
+                }
+            }
+            return out
+        case .blob(let data): return "\\\\x" + data.map { String(format: "%02x", $0) }.joined()
+        }
+    }
+
+    /// One hash of a table's rows in key order, each value tagged with its kind: the same text on
+    /// both sides when the copy is exact.
+    static func digest(_ db: Database, _ table: String, _ columns: [(name: String, kind: Kind)]) throws -> String {
+        var hash = SHA256()
+        let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM \(table) ORDER BY \(try keyOrder(db, table, sqlite: true))")
+        while let row = try cursor.next() {
+            var line = ""
+            for (index, column) in columns.enumerated() { line += tagged(row[index] as DatabaseValue, column.kind) + "\u{1F}" }
+            hash.update(data: Data((line + "\u{1E}").utf8))
+        }
+        return Hex.string(hash.finalize())
+    }
+
+    static func digest(_ client: PostgresClient, _ table: String, _ columns: [(name: String, kind: Kind)], logger: Logger) async throws -> String {
+        var hash = SHA256()
+        let kinds = Dictionary(uniqueKeysWithValues: columns.map { ($0.name, $0.kind) })
+        let order = try await keyColumns(client, table, logger: logger).map { kinds[$0] == .text ? "\($0) COLLATE \"C\"" : $0 }.joined(separator: ", ")
+        // Every column as text (bytea as hex), so one decoder reads them all.
+        let select = columns.map { $0.kind == .blob ? "encode(\($0.name), 'hex')" : "\($0.name)::text" }.joined(separator: ", ")
+        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(select) FROM promo.\(table) ORDER BY \(order)"), logger: logger)
+        for try await row in rows {
+            var line = ""
+            for (index, cell) in row.enumerated() {
+                let text = try cell.decode(String?.self)
+                line += taggedText(text, columns[index].kind) + "\u{1F}"
+            }
+            hash.update(data: Data((line + "\u{1E}").utf8))
+        }
+        return Hex.string(hash.finalize())
+    }
+
+    static func tagged(_ value: DatabaseValue, _ kind: Kind) -> String {
+        switch value.storage {
+        case .null: return "n"
+        case .int64(let n): return "i\(n)"
+        case .double(let d): return "d\(d)"
+        case .string(let s): return (kind == .integer ? "i" : "t") + s
+        case .blob(let data): return "b" + data.map { String(format: "%02x", $0) }.joined()
+        }
+    }
+
+    static func taggedText(_ text: String?, _ kind: Kind) -> String {
+        guard let text else { return "n" }
+        switch kind {
+        case .integer: return "i" + text
+        case .text: return "t" + text
+        case .blob: return "b" + text
+        }
+    }
+
+    /// The primary key's columns (text compared byte by byte, as SQLite does).
+    static func keyOrder(_ db: Database, _ table: String, sqlite: Bool) throws -> String {
+        let key = try Row.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [table]).map { $0["name"] as String }
+        return key.isEmpty ? "rowid" : key.joined(separator: ", ")
+    }
+
+    static func keyColumns(_ client: PostgresClient, _ table: String, logger: Logger) async throws -> [String] {
+        let rows = try await client.query(
+            """
+            SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+            WHERE i.indrelid = \("promo." + table)::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)
+            """, logger: logger)
+        var key: [String] = []
+        for try await name in rows.decode(String.self) { key.append(name) }
+        return key
+    }
+}

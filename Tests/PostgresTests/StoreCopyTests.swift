@@ -1,0 +1,125 @@
+import Central
+import CentralPostgres
+import Foundation
+import Logging
+import PostgresNIO
+import Replica
+import SyncAgent
+import SyncCore
+import SyncTesting
+import Testing
+
+/// The PostgreSQL cluster `make test` starts (scripts/pg-cluster.sh); without PostgreSQL on the
+/// machine these tests are skipped, and say so. CI installs it and requires them.
+let postgresURL = ProcessInfo.processInfo.environment["PROMO_TEST_POSTGRES_URL"]
+
+/// A new, empty database in the test cluster, dropped afterwards.
+func withDatabase<T: Sendable>(_ body: @Sendable (_ url: String) async throws -> T) async throws -> T {
+    let admin = try #require(postgresURL)
+    let name = "promo_test_\(UUID().uuidString.prefix(8).lowercased())"
+    let logger = Logger(label: "test-postgres")
+    let location = try PostgresLocation(url: admin, password: nil)
+    try await location.withClient(logger: logger) { client in
+        try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+    }
+    let url = admin.replacingOccurrences(of: "/postgres?", with: "/\(name)?")
+    let result: Result<T, any Error>
+    do { result = .success(try await body(url)) } catch { result = .failure(error) }
+    try await location.withClient(logger: logger) { client in
+        try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)"), logger: logger)
+    }
+    return try result.get()
+}
+
+@Suite(.enabled(if: postgresURL != nil, "PostgreSQL is not installed here (apt install postgresql); CI runs these"))
+struct StoreCopyTests {
+    let logger = Logger(label: "test-postgres")
+
+    @Test func aCentreFedByRealOfficesIsCopiedExactlyAndReadableThroughTheReportingViews() async throws {
+        try await withLiveCentral { central in
+            // Two offices sync real work: plans, projects (one with a tax code), payments, a recovery.
+            let hcm = try OfficeFixture(office: "79", central: central)
+            let tayNinh = try OfficeFixture(office: "80", central: central)
+            try hcm.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 12_000_000_000, note: "Kế hoạch 2025")
+            try tayNinh.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 6_500_000_000, note: nil)
+            try hcm.replica.data.addProject(
+                NewProject(
+                    code: "HCM-01", name: "Máy sấy nông sản", category: "MH_TRINHDIEN", fundSource: .local, year: 2025, totalCost: 2_400_000_000,
+                    requestedSupport: 720_000_000, taxCode: "0312345678"))
+            try hcm.replica.data.approveLocally("HCM-01")
+            try hcm.replica.data.addDisbursement(NewDisbursement(project: "HCM-01", kind: .advance, amount: 504_000_000, voucher: "KB-1", paidOn: "2025-06-12"))
+            try hcm.replica.data.addDisbursement(NewDisbursement(project: "HCM-01", kind: .recovery, amount: 4_000_000, voucher: "KB-2", paidOn: "2025-07-01"))
+            try tayNinh.addProject(code: "TN-01")
+            for office in [hcm, tayNinh, hcm] { try await office.engine.runCycle() }
+            try central.store.refreshTotals()
+
+            try await withDatabase { url in
+                let target = try PostgresLocation(url: url, password: nil)
+                let report = try await target.withClient(logger: logger) { client in
+                    try await PostgresStoreCopy.copy(storePath: central.store.path, to: client, logger: logger)
+                }
+                #expect(report.differing.isEmpty)
+                #expect(report.rows.first { $0.table == "record" }?.count == (try central.store.recordCounts().reduce(0) { $0 + $1.live + $1.deleted }))
+
+                try await target.withClient(logger: logger) { client in
+                    // The views' typed figures are the store's.
+                    var totals: [String: (Int64, Int64)] = [:]
+                    for try await (province, plan, paid) in try await client.query(
+                        "SELECT province, plan_amount, disbursed_amount FROM reporting.province_totals WHERE year = 2025 AND fund_source = 'local'",
+                        logger: logger
+                    ).decode((String, Int64, Int64).self) {
+                        totals[province] = (plan, paid)
+                    }
+                    let store = try central.store.totals().filter { $0.year == 2025 && $0.fund == "local" }
+                    #expect(totals.count == store.count)
+                    for total in store { #expect(totals[total.province]! == (total.plan, total.disbursed), "\(total.province)") }
+                    #expect(totals["79"]! == (12_000_000_000, 500_000_000))
+                    var signed: Int64 = 0
+                    for try await amount in try await client.query("SELECT signed_amount FROM reporting.disbursements WHERE office = '79'", logger: logger)
+                        .decode(Int64.self)
+                    {
+                        signed += amount
+                    }
+                    #expect(signed == 500_000_000)
+                    var taxCodes: [String] = []
+                    for try await code in try await client.query("SELECT tax_code FROM reporting.projects WHERE tax_code IS NOT NULL", logger: logger).decode(
+                        String.self)
+                    {
+                        taxCodes.append(code)
+                    }
+                    #expect(taxCodes == ["0312345678"])
+
+                    // Readers get the views and nothing else.
+                    try await client.query("CREATE ROLE report_reader LOGIN IN ROLE promo_reporting", logger: logger)
+                }
+                let readerURL = url.replacingOccurrences(of: "promo@", with: "report_reader@")
+                try await PostgresLocation(url: readerURL, password: nil).withClient(logger: logger) { reader in
+                    let rows = try await reader.query("SELECT count(*) FROM reporting.projects", logger: logger).decode(Int64.self).reduce(0, +)
+                    #expect(rows == 2)
+                    await #expect(throws: (any Error).self) { try await reader.query("SELECT count(*) FROM promo.record", logger: logger) }
+                    await #expect(throws: (any Error).self) { try await reader.query("DELETE FROM promo.record", logger: logger) }
+                }
+                try await target.withClient(logger: logger) { client in
+                    try await client.query("DROP OWNED BY report_reader", logger: logger)
+                    try await client.query("DROP ROLE report_reader", logger: logger)
+                }
+
+                // A second copy into the same database is refused, and changes nothing there.
+                let again = await #expect(throws: CentralError.self) {
+                    try await target.withClient(logger: logger) { client in
+                        try await PostgresStoreCopy.copy(storePath: central.store.path, to: client, logger: logger)
+                    }
+                }
+                #expect(again?.message.contains("already holds a centre") == true)
+            }
+        }
+    }
+
+    @Test(arguments: [
+        "mysql://promo@db/promo", "postgres://promo:secret@db/promo", "postgres://db/promo", "postgres://promo@db/", "postgres://promo@db/promo?sslmode=verify",
+    ])
+    func anAddressThatIsNotUsableIsRefusedWithTheFormat(url: String) {
+        let error = #expect(throws: CentralError.self) { _ = try PostgresLocation(url: url, password: nil) }
+        #expect(error?.hint?.contains("postgres://USER@HOST:PORT/DATABASE") == true)
+    }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster on loopback for the tests (make test, .ci/run):
+#
+#   scripts/pg-cluster.sh start DIR   initdb into DIR, start on a free port, print the URL
+#   scripts/pg-cluster.sh stop DIR    stop it and delete DIR
+#
+# The URL names the superuser `promo` with trust authentication on 127.0.0.1 only: for tests,
+# never for a deployment (docs/OPERATIONS.md, "The centre in PostgreSQL"). As root, the server runs
+# as the `postgres` user, which Debian's package creates (PostgreSQL refuses to run as root).
+set -euo pipefail
+action="$1"
+dir="$2"
+bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    echo "pg-cluster: PostgreSQL's server is not installed (Debian: apt install postgresql)" >&2
+    exit 3
+fi
+as_owner() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+case "$action" in
+start)
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+    as_owner "$bin/initdb" -D "$dir/data" -U promo --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+        { cat "$dir/initdb.log" >&2; exit 1; }
+    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60" start >/dev/null ||
+        { cat "$dir/server.log" >&2; exit 1; }
+    echo "postgres://promo@127.0.0.1:$port/postgres?sslmode=disable"
+    ;;
+stop)
+    [ -d "$dir/data" ] && as_owner "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    ;;
+*)
+    echo "usage: scripts/pg-cluster.sh start|stop DIR" >&2
+    exit 2
+    ;;
+esac
