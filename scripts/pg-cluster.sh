@@ -10,9 +10,13 @@
 set -euo pipefail
 action="$1"
 dir="$2"
-bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)"
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
     echo "pg-cluster: PostgreSQL's server is not installed (Debian: apt install postgresql)" >&2
+    exit 3
+fi
+if ! command -v python3 >/dev/null; then
+    echo "pg-cluster: python3 is needed to pick a free port (Debian: apt install python3)" >&2
     exit 3
 fi
 as_owner() {

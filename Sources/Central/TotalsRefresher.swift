@@ -33,8 +33,14 @@ public actor TotalsRefresher {
         if pass == nil, (try? await store.threadPool.runIfActive({ [store] in try store.totalsOutOfDate() })) == true {
             changed()
         }
-        let target = requested
+        var target = requested
         while finished < target, let running = pass { await running.value }
+        // A pass that read the pending offices before another process marked more: once more.
+        if (try? await store.threadPool.runIfActive({ [store] in try store.totalsOutOfDate() })) == true {
+            changed()
+            target = requested
+            while finished < target, let running = pass { await running.value }
+        }
     }
 
     private func startPass() {

@@ -57,6 +57,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
 
     /// Runs `body` with a client of this database, and stops the client afterwards. What
     /// PostgreSQL refuses comes back as a ``CentralError`` with the server's own message.
+    @discardableResult
     public func withClient<T: Sendable>(logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         do {
@@ -126,6 +127,13 @@ public enum PostgresStoreCopy {
         // table in pages: memory stays bounded whatever the store's size.
         let snapshotPath = storePath + ".pgcopy-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: snapshotPath) }
+        // The whole store, token hashes included: made owner-only before SQLite writes into it
+        // (VACUUM INTO fills an empty file), as a backup is.
+        guard FileManager.default.createFile(atPath: snapshotPath, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw CentralError(
+                .internalServerError, .storage, "cannot write a snapshot of the store beside it (\(snapshotPath))",
+                hint: "Run the copy as the service user, with room in the data folder for one more copy of the store.")
+        }
         do {
             var configuration = Configuration()
             configuration.readonly = true

@@ -39,6 +39,8 @@ struct StoreCommand: AsyncParsableCommand {
             }
             let target = try PostgresLocation(url: to, password: password)
             let storePath = try location.checkedStorePath
+            // The copy carries the consolidated totals as they are: up to date first, as reports do.
+            try location.open().refreshTotals()
             let logger = {
                 var logger = Logger(label: "promo-central.store")
                 logger.logLevel = .warning

@@ -55,6 +55,8 @@ struct SyncCycle {
     private var madeAhead: Changeset?
     /// A refusal met while pushing: reported after the pull.
     private(set) var refusal: ChangesetRefusal?
+    /// Another reason the push stopped that is reported after the pull (``centreTooOld(for:_:)``).
+    private(set) var failAfterPull: SyncAgentError?
     private var position: SyncPosition?
 
     init(knownEpoch: Epoch?) {
@@ -83,7 +85,15 @@ struct SyncCycle {
         switch answer {
         case .failure(let error):
             if let mismatch = epochProblem(error.epoch) { return .fail(mismatch) }
-            if let tooOld = Self.centreTooOld(for: changeset, error) { return .fail(tooOld) }
+            // A centre too old for a field this changeset carries: nothing after it can be pushed
+            // until the centre is upgraded, but the office still pulls.
+            if let tooOld = Self.centreTooOld(for: changeset, error) {
+                failAfterPull = tooOld
+                sending = nil
+                madeAhead = nil
+                phase = .pulling(nil)
+                return .readPosition
+            }
             // The centre refused what a row of this changeset says. Retrying cannot help and
             // nothing after it can be pushed, but the office still pulls; a person fixes or
             // withdraws the row (promo-sync status names it).
@@ -180,6 +190,7 @@ struct SyncCycle {
                     .refused, "the centre refused changeset \(refusal.sequence): \(refusal.message)", hint: refusal.hint,
                     transient: false, centralAnswered: true))
         }
+        if let failAfterPull { return .fail(failAfterPull) }
         return .finish(report)
     }
 
@@ -198,7 +209,9 @@ struct SyncCycle {
     /// the row's fault, so it is not recorded as a refusal; the office keeps its changes and retries
     /// (with backoff) until the centre is upgraded.
     static func centreTooOld(for changeset: Changeset, _ error: TransportError) -> SyncAgentError? {
-        guard let status = error.status, (400..<500).contains(status), status != 401, status != 429 else { return nil }
+        // An old centre refuses a field it does not know as a bad request (a null one too: a new
+        // row carries every column); its other answers (a gap, a merged office) mean what they say.
+        guard error.status == 400, error.remoteCode == "bad_request" else { return nil }
         var newest: (column: String, schema: Int)?
         for change in changeset.changes {
             for name in change.fields.keys {

@@ -103,7 +103,15 @@ import Testing
         var cycle = SyncCycle(knownEpoch: Epoch("e1"))
         _ = cycle.start()
         _ = cycle.changesetMade(changeset)
-        guard case .fail(let error) = cycle.pushed(.failure(oldCentre), madeAhead: nil) else {
+        // Nothing more is pushed, but the office still pulls; the cycle then ends saying why.
+        #expect(cycle.pushed(.failure(oldCentre), madeAhead: nil) == .readPosition)
+        _ = cycle.positionRead(SyncPosition(cursor: .start, epoch: Epoch("e1")))
+        _ = cycle.fetched(
+            .success(
+                .init(
+                    value: PullResponse(epoch: Epoch("e1"), records: [], nextCursor: PullCursor(0), hasMore: false), epoch: Epoch("e1"), bytesSent: 1,
+                    bytesReceived: 1)))
+        guard case .fail(let error) = cycle.applied() else {
             Issue.record("the cycle ends")
             return
         }
@@ -122,6 +130,17 @@ import Testing
             Issue.record("a current centre's refusal is the row's")
             return
         }
+        // Another answer of an old centre (a gap) means what it says.
+        let gap = TransportError(
+            .httpStatus, "the centre refused /v1/changesets (409): gap", transient: false, status: 409, remoteCode: "sequence_gap", epoch: Epoch("e1"))
+        var gapped = SyncCycle(knownEpoch: Epoch("e1"))
+        _ = gapped.start()
+        _ = gapped.changesetMade(changeset)
+        guard case .fail(let lost) = gapped.pushed(.failure(gap), madeAhead: nil) else {
+            Issue.record("a gap ends the cycle to heal")
+            return
+        }
+        #expect(lost.code == .centreLostChangesets)
         // A changeset of 1.1.0's fields only is the row's fault whatever the centre runs.
         oldCentre.centreRelease = nil
         var plain = SyncCycle(knownEpoch: Epoch("e1"))
