@@ -5,7 +5,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 # runtime and Foundation linked in, so the binaries need no Swift toolchain on the server.
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model mixed-fleet link-order fuzz deb deb-test
+.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model mixed-fleet check-alerts link-order fuzz deb deb-test
 
 setup:
 	@bash scripts/setup.sh
@@ -61,6 +61,12 @@ chaos-model: setup
 ## Fuzz/corpus, findings under .build-fuzz; exits 1 if anything was found. Not run by CI.
 fuzz: setup
 	@bash scripts/fuzz.sh
+
+## The Prometheus alert rules and their test cases (promtool), the Grafana dashboard, and every metric
+## they name checked against what the built programs export (scripts/check-alerts.sh). CI runs it.
+check-alerts: build
+	@bash scripts/setup.sh alerts
+	@bash scripts/check-alerts.sh
 
 ## systemd-analyze verify and security (exposure ≤ 2.0) of both units.
 check-units: build

@@ -14,6 +14,8 @@ case "${1:-}" in
     deb) packages+=(dpkg-dev binutils lintian adduser init-system-helpers) ;;
     # The throwaway cluster of the PostgreSQL tests (scripts/pg-cluster.sh) and its client.
     postgres) packages+=(postgresql postgresql-client python3) ;;
+    # promtool, and curl to read the centre's /metrics (scripts/check-alerts.sh).
+    alerts) packages+=(prometheus curl python3) ;;
 esac
 missing=()
 for p in "${packages[@]}"; do
