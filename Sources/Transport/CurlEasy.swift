@@ -20,6 +20,24 @@ final class CurlEasy {
         try set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer), "error buffer")
     }
 
+    /// Clears every option for the next request, keeping what libcurl keeps across `reset`: the
+    /// handle's open connections (reused by the next request to the same centre: no new TCP and
+    /// TLS handshake), its DNS and TLS session caches.
+    func reset() throws(TransportError) {
+        curl_easy_reset(handle)
+        if let headerList { curl_slist_free_all(headerList) }
+        headerList = nil
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        try set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer), "error buffer")
+    }
+
+    /// How many new connections the last transfer opened (0 when it reused one).
+    func connectionsOpened() -> Int {
+        var n = 0
+        _ = ps_curl_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &n)
+        return n
+    }
+
     deinit {
         curl_easy_cleanup(handle)
         if let headerList { curl_slist_free_all(headerList) }

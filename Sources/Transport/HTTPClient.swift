@@ -48,12 +48,37 @@ public struct HTTPResponse: Sendable {
     /// Bytes sent and received on the wire (after compression), for metrics and benchmarks.
     public var bytesSent: Int64
     public var bytesReceived: Int64
+    /// New connections the request opened: 0 when it went over one kept from an earlier request.
+    public var connectionsOpened: Int = 0
+}
+
+/// libcurl handles kept between requests, so that their connections are reused: one request at a
+/// time per handle, a few kept idle.
+private final class HandlePool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [CurlEasy] = []
+    private let keep = 4
+
+    func take() throws(TransportError) -> CurlEasy {
+        if let easy = lock.withLock({ idle.popLast() }) {
+            try easy.reset()
+            return easy
+        }
+        return try CurlEasy()
+    }
+
+    func give(_ easy: CurlEasy) {
+        lock.withLock { if idle.count < keep { idle.append(easy) } }
+    }
 }
 
 /// An async HTTP client over libcurl. Each request runs a blocking libcurl transfer on a thread
-/// of its own, so the caller's executor is never blocked.
+/// of its own, so the caller's executor is never blocked. Handles, and with them their
+/// connections, are kept between requests: over a slow link a TLS handshake costs several round
+/// trips, paid once per connection instead of once per request.
 public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
+    private let handles = HandlePool()
 
     public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration()) {
         self.configuration = configuration
@@ -62,13 +87,14 @@ public final class HTTPClient: Sendable {
     /// Sends a request. Throws only for transfer failures; any HTTP status is a response.
     public func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse {
         let configuration = self.configuration
+        let handles = self.handles
         let result: Result<HTTPResponse, TransportError> = await withCheckedContinuation { continuation in
             // A thread of its own: a blocking transfer must not hold a thread of a shared,
             // width-limited pool (libdispatch's default queues allow about one per core).
             let thread = Thread {
                 continuation.resume(
                     returning: Result { () throws(TransportError) -> HTTPResponse in
-                        try Self.perform(request, configuration)
+                        try Self.perform(request, configuration, handles)
                     })
             }
             thread.name = "promo-sync.curl"
@@ -77,8 +103,12 @@ public final class HTTPClient: Sendable {
         return try result.get()
     }
 
-    private static func perform(_ request: HTTPRequest, _ config: HTTPClientConfiguration) throws(TransportError) -> HTTPResponse {
-        let easy = try CurlEasy()
+    /// One transfer on a kept handle (libcurl itself sends a request again on a new connection
+    /// when a kept one turns out to be closed as it goes out: `HTTPClientTests`).
+    private static func perform(_ request: HTTPRequest, _ config: HTTPClientConfiguration, _ handles: HandlePool) throws(TransportError)
+        -> HTTPResponse
+    {
+        let easy = try handles.take()
         let sink = ResponseSink()
         let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
         try withExtendedLifetime(sink) { () throws(TransportError) in
@@ -133,9 +163,12 @@ public final class HTTPClient: Sendable {
             try easy.set(CURLOPT_HEADERDATA, pointer: sinkPointer, "header sink")
             try easy.perform()
         }
-        return HTTPResponse(
+        let response = HTTPResponse(
             status: easy.responseCode(), headers: sink.headers, body: sink.body,
-            bytesSent: easy.uploadedBytes(), bytesReceived: easy.downloadedBytes())
+            bytesSent: easy.uploadedBytes(), bytesReceived: easy.downloadedBytes(), connectionsOpened: easy.connectionsOpened())
+        // Only a handle whose transfer completed goes back: a failed one's connection state is unknown.
+        handles.give(easy)
+        return response
     }
 
     private static func milliseconds(_ d: Duration) -> Int {

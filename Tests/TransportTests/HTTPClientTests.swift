@@ -38,6 +38,39 @@ final class SilentListener: @unchecked Sendable {
 }
 
 @Suite struct HTTPClientTests {
+    /// Requests to the same centre share one connection (no new TCP or TLS handshake per request,
+    /// which costs round trips on an office's slow link); one the centre closed is opened again.
+    @Test func requestsReuseTheConnectionAndReconnectAfterTheCentreClosesIt() async throws {
+        try await withLiveCentral(configure: { $0.idleTimeout = .seconds(1) }) { central in
+            let client = HTTPClient()
+            let health = HTTPRequest(method: "GET", url: central.url + "/health", headers: [], body: nil)
+            let first = try await client.send(health)
+            #expect(first.status == 200 && first.connectionsOpened == 1)
+            for _ in 0..<3 {
+                let again = try await client.send(health)
+                #expect(again.status == 200 && again.connectionsOpened == 0)
+            }
+            // The centre drops the idle connection; the next request opens a new one and succeeds.
+            try await Task.sleep(for: .milliseconds(2_500))
+            let after = try await client.send(health)
+            #expect(after.status == 200 && after.connectionsOpened == 1)
+        }
+    }
+
+    /// A kept connection that the other side drops as the next request goes out (a proxy's idle
+    /// cut, a restart): libcurl sends the request again on a new connection instead of failing.
+    /// The server answers the first request of each connection and resets it on the second.
+    @Test func aKeptConnectionDroppedUnderTheRequestIsRetriedOnANewOne() async throws {
+        let server = try OneAnswerServer()
+        let client = HTTPClient()
+        let url = "http://127.0.0.1:\(server.port)/health"
+        let first = try await client.send(HTTPRequest(method: "GET", url: url, headers: [], body: nil))
+        #expect(first.status == 200 && first.connectionsOpened == 1)
+        let second = try await client.send(HTTPRequest(method: "GET", url: url, headers: [], body: nil))
+        #expect(second.status == 200 && second.connectionsOpened == 1)
+        #expect(server.connections.value == 2)
+    }
+
     @Test func refusedConnectionIsTransient() async throws {
         // Bound but not listening: the kernel refuses the connection.
         let closed = try SilentListener(listen: false)
@@ -103,5 +136,36 @@ final class SilentListener: @unchecked Sendable {
             #expect(mine.count == 1)
             #expect(mine.first?.fields["note"] == .text("Kế hoạch năm – Tây Ninh"))
         }
+    }
+}
+
+/// Answers the first request on each connection (keep-alive) and resets the connection, with an
+/// RST, when a second request arrives on it.
+final class OneAnswerServer: @unchecked Sendable {
+    let listener: SilentListener
+    var port: Int { listener.port }
+    let connections = Counter()
+
+    init() throws {
+        listener = try SilentListener(listen: true)
+        let fd = listener.fd
+        let connections = self.connections
+        Thread {
+            while true {
+                let client = accept(fd, nil, nil)
+                guard client >= 0 else { return }
+                connections.increment()
+                Thread {
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    _ = read(client, &buffer, buffer.count)
+                    let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}"
+                    _ = answer.withCString { write(client, $0, strlen($0)) }
+                    _ = read(client, &buffer, buffer.count)
+                    var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                    _ = setsockopt(client, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                    close(client)
+                }.start()
+            }
+        }.start()
     }
 }
