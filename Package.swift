@@ -58,6 +58,9 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // The protocol's messages and their hand-written JSON codec, the record fields' JSON, and
+        // the release and protocol numbers: what crosses the wire, apart from the rules.
+        .target(name: "WireFormat", dependencies: ["SyncCore"], swiftSettings: strict),
         // File formats people write and read, apart from the rules: CSV imports and exports, and
         // the TOML subset of the configuration files.
         .target(name: "CSVFormat", swiftSettings: strict),
@@ -69,7 +72,7 @@ let package = Package(
         ),
         .target(
             name: "Replica",
-            dependencies: ["SyncCore", "CSVFormat", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["SyncCore", "WireFormat", "CSVFormat", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -84,13 +87,13 @@ let package = Package(
         .target(name: "GzipCodec", dependencies: ["CZlib"], swiftSettings: strict),
         .target(
             name: "Transport",
-            dependencies: ["SyncCore", "CCurl", "GzipCodec"],
+            dependencies: ["SyncCore", "WireFormat", "CCurl", "GzipCodec"],
             swiftSettings: strict
         ),
         .target(
             name: "SyncAgent",
             dependencies: [
-                "SyncCore", "ConfigFormat", "Replica", "Transport",
+                "SyncCore", "WireFormat", "ConfigFormat", "Replica", "Transport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -100,7 +103,7 @@ let package = Package(
         .target(
             name: "Central",
             dependencies: [
-                "SyncCore", "ConfigFormat", "GzipCodec", "CSQLite",
+                "SyncCore", "WireFormat", "ConfigFormat", "GzipCodec", "CSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -132,7 +135,7 @@ let package = Package(
         .target(
             name: "SyncTesting",
             dependencies: [
-                "SyncCore", "Replica", "Transport", "SyncAgent", "Central",
+                "SyncCore", "WireFormat", "Replica", "Transport", "SyncAgent", "Central",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -142,13 +145,13 @@ let package = Package(
         // Command-line pieces both executables share.
         .target(
             name: "CLISupport",
-            dependencies: ["SyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["SyncCore", "WireFormat", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "PromoSyncCLI",
             dependencies: [
-                "CMalloc", "SyncCore", "Replica", "Transport", "SyncAgent", "CLISupport",
+                "CMalloc", "SyncCore", "WireFormat", "Replica", "Transport", "SyncAgent", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -160,7 +163,7 @@ let package = Package(
         .executableTarget(
             name: "PromoCentralCLI",
             dependencies: [
-                "SyncCore", "Central", "CentralPostgres", "CLISupport",
+                "SyncCore", "WireFormat", "Central", "CentralPostgres", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -171,13 +174,15 @@ let package = Package(
         // promo-central and promo-sync processes on loopback.
         .target(
             name: "ProcessHarness",
-            dependencies: ["SyncCore", "Replica", "Central", "SyncAgent", "Transport", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "SyncCore", "WireFormat", "Replica", "Central", "SyncAgent", "Transport", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             path: "Benchmarks/ProcessHarness",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "PromoBench",
-            dependencies: ["ProcessHarness", "SyncCore", "Replica", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ProcessHarness", "SyncCore", "WireFormat", "Replica", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/PromoBench",
             swiftSettings: strict
         ),
@@ -185,12 +190,13 @@ let package = Package(
         .executableTarget(
             name: "PromoChaos",
             dependencies: [
-                "ProcessHarness", "SyncCore", "SyncTesting", "Replica", "Central", "SyncAgent", "Transport", .product(name: "GRDB", package: "GRDB.swift"),
+                "ProcessHarness", "SyncCore", "WireFormat", "SyncTesting", "Replica", "Central", "SyncAgent", "Transport",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/PromoChaos",
             swiftSettings: strict
         ),
-        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "CSVFormat", "ConfigFormat"], swiftSettings: strict),
+        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "WireFormat", "CSVFormat", "ConfigFormat"], swiftSettings: strict),
         .testTarget(name: "ReplicaTests", dependencies: ["Replica", "CSVFormat", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "GzipCodec", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncAgentTests", dependencies: ["SyncAgent", "Transport", "SyncTesting"], swiftSettings: strict),
@@ -230,7 +236,7 @@ if Context.environment["PROMO_FUZZ"] != nil {
         .target(name: "FuzzSupport", dependencies: ["CFuzzer"], path: "Fuzz/FuzzSupport", swiftSettings: strict),
     ]
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
-        ("FuzzWire", ["SyncCore"]),
+        ("FuzzWire", ["SyncCore", "WireFormat"]),
         ("FuzzGzip", ["GzipCodec"]),
         ("FuzzCSV", ["CSVFormat", "SyncCore"]),
         ("FuzzConfig", ["ConfigFormat", "SyncCore"]),

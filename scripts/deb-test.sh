@@ -40,7 +40,7 @@ version="$(dpkg-deb -f "$first" Version)"
 (cd "$out" && sha256sum -c SHA256SUMS) >/dev/null || fail "the packages do not match SHA256SUMS"
 
 apt-get install -y -qq "$out/promo-central_${version}_"*.deb "$out/promo-sync_${version}_"*.deb >/dev/null
-code_version="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/SyncCore/Version.swift)"
+code_version="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/WireFormat/Version.swift)"
 check "promo-sync --version" bash -c "promo-sync --version | grep -qx 'promo-sync $code_version (protocol 1)'"
 check "promo-central --version" bash -c "promo-central --version | grep -qx 'promo-central $code_version (protocol 1)'"
 for name in promo-sync promo-central; do

@@ -2,19 +2,19 @@
 # make deb: promo-sync_VERSION_ARCH.deb and promo-central_VERSION_ARCH.deb in dist/ (DEB_OUT=…),
 # with SHA256SUMS beside them (signed as SHA256SUMS.asc when PROMO_DEB_SIGN_KEY names a gpg key),
 # then lintian. The version is the release tag (vX.Y.Z on HEAD, which must match
-# Sources/SyncCore/Version.swift), else the code's version as a pre-release
+# Sources/WireFormat/Version.swift), else the code's version as a pre-release
 # (X.Y.Z~gitDATE.COMMIT); PROMO_DEB_VERSION overrides it (the upgrade test builds a higher one).
 # Needs the release build's .build/release to be where SwiftPM puts it (the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
 out="${DEB_OUT:-dist}"
-code_version="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/SyncCore/Version.swift)"
+code_version="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/WireFormat/Version.swift)"
 if [ -n "${PROMO_DEB_VERSION:-}" ]; then
     version="$PROMO_DEB_VERSION"
 elif tag="$(git describe --tags --exact-match --match 'v*' 2>/dev/null)"; then
     if [ "${tag#v}" != "$code_version" ]; then
-        echo "deb: HEAD is tagged $tag but Sources/SyncCore/Version.swift says $code_version; make them agree" >&2
+        echo "deb: HEAD is tagged $tag but Sources/WireFormat/Version.swift says $code_version; make them agree" >&2
         exit 1
     fi
     version="$code_version"

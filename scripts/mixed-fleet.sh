@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 077
 
-current="$(sed -n 's/.*static let current = "\(.*\)"/\1/p' Sources/SyncCore/Version.swift)"
+current="$(sed -n 's/.*static let current = "\(.*\)"/\1/p' Sources/WireFormat/Version.swift)"
 previous="${PROMO_PREVIOUS_TAG:-}"
 if [ -z "$previous" ]; then
     for tag in $(git tag -l 'v*' --sort=-v:refname); do

@@ -5,6 +5,7 @@ import SyncAgent
 import SyncCore
 import Synchronization
 import Transport
+import WireFormat
 
 /// Generated bad input: requests to every endpoint, CSV files and configuration files.
 public enum BadInput {

@@ -5,6 +5,7 @@ import Replica
 import SyncCore
 import SyncTesting
 import Synchronization
+import WireFormat
 
 /// What one comparison of an office with the centre found.
 public struct Comparison: CustomStringConvertible {

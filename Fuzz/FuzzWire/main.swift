@@ -1,4 +1,4 @@
-// Fuzzes the one-pass JSON reader of the wire format (SyncCore/WireCoding.swift) through every
+// Fuzzes the one-pass JSON reader of the wire format (WireFormat/WireCoding.swift) through every
 // entry point that reads bytes from the other side: a push body at the centre
 // (`PushRequest(jsonData:)`), a pull page at the office (`PullResponse(jsonData:)`), a stored or
 // audited changeset (`Changeset(jsonData:)`) and a row's stored fields (`FieldCoding.decode`).
@@ -17,6 +17,7 @@
 import Foundation
 import FuzzSupport
 import SyncCore
+import WireFormat
 
 @_cdecl("LLVMFuzzerTestOneInput") public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let body = Data(bytes: data, count: size)

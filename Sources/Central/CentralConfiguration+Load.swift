@@ -2,6 +2,7 @@ import ConfigFormat
 import Foundation
 import Logging
 import SyncCore
+import WireFormat
 
 extension CentralConfiguration {
     /// Where the file is looked for when no `--config` is given.

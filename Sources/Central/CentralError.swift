@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SyncCore
+import WireFormat
 
 /// The one error type of the Central module; each maps to an HTTP status and a stable code that
 /// the office's client decodes (docs/PROTOCOL.md lists them). It is Hummingbird's

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 /// A decision of the centre on a national project.
 public enum CentreDecision: Sendable, Equatable {

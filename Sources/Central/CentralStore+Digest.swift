@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import SyncCore
 import Synchronization
+import WireFormat
 
 /// Digest trees per office (and the replica schema they were built for), kept until the office's
 /// records change.

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Hummingbird
 import SyncCore
+import WireFormat
 
 /// The releases of promo-sync the centre accepts (docs/OPERATIONS.md, "Rolling out a release"):
 /// an operator freezes a bad rollout with a maximum, or retires an old release with a minimum,

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 extension CentralStore {
     /// Stores changes in their aggregates' histories (a change seen before is ignored), refolds

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 /// A decision of the centre that the centre no longer holds but an office does: made after the
 /// backup a restore went back to, then re-sent by the office with everything else it held. Only

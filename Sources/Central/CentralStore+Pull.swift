@@ -2,6 +2,7 @@ import CSQLite
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 extension CentralStore {
     /// The page of the change log after `cursor` that `office` may see: its own records and the

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 extension CentralStore {
     /// Applies one changeset of `office` and records its sequence number in the same transaction.

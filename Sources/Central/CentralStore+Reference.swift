@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 /// The reference data the centre publishes to every office (provinces, activity categories,
 /// support caps), and the one way the centre writes a record of its own.

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import SyncCore
+import WireFormat
 
 /// A row where the store and the state its logs produce differ (`audit verify`). It names the
 /// table, the row's key and the column, never the values (they may be amounts).

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 /// The consolidated totals (`province_total`, `disbursed_total`): records the centre computes
 /// from the offices' plan lines and disbursements and publishes to every office.

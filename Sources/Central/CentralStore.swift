@@ -5,6 +5,7 @@ import Logging
 import NIOPosix
 import SyncCore
 import Synchronization
+import WireFormat
 
 /// A registered office as the centre sees it.
 public struct OfficeRecord: Sendable, Equatable {

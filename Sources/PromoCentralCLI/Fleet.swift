@@ -2,6 +2,7 @@ import ArgumentParser
 import Central
 import Foundation
 import SyncCore
+import WireFormat
 
 struct FleetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

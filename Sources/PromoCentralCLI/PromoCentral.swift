@@ -3,6 +3,7 @@ import Central
 import Foundation
 import Logging
 import SyncCore
+import WireFormat
 
 @main
 struct PromoCentral: AsyncParsableCommand {

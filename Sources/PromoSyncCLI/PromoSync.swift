@@ -5,6 +5,7 @@ import Logging
 import Replica
 import SyncAgent
 import SyncCore
+import WireFormat
 
 @main
 struct PromoSync: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 extension Replica {
     /// The hash tree of this office's own rows, computed like the centre's.

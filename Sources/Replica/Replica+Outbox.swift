@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 extension Replica {
     /// Returns the changeset to push next: the oldest one made but not yet acknowledged (re-sent

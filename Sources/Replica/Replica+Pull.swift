@@ -2,6 +2,7 @@ import CSQLite
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 /// Where the office stands in the central change log.
 public struct SyncPosition: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 /// A changeset the centre refused for what one of its rows says (docs/SECURITY.md, the trust
 /// boundary): nothing of it was applied, and the office's later work waits behind it until the

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 /// What `promo-sync init` records in the replica: who this office is and where its centre is.
 public struct ReplicaSettings: Sendable, Equatable {

@@ -4,6 +4,7 @@ import Logging
 import Replica
 import SyncCore
 import Transport
+import WireFormat
 
 /// Everything the office programs can be configured with (config/promo-sync.example.toml).
 public struct OfficeConfiguration: Sendable {

@@ -1,6 +1,7 @@
 import Replica
 import SyncCore
 import Transport
+import WireFormat
 
 /// The decisions of one push-then-pull cycle, apart from the I/O that carries them out (the
 /// pattern of NIO's and Hummingbird's state machines).

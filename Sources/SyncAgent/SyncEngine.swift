@@ -4,6 +4,7 @@ import Replica
 import ServiceLifecycle
 import SyncCore
 import Transport
+import WireFormat
 
 /// What one sync cycle did.
 public struct CycleReport: Sendable, Equatable {

@@ -3,6 +3,7 @@ import Logging
 import Replica
 import SyncCore
 import Transport
+import WireFormat
 
 /// What a comparison with the centre found.
 public struct VerifyReport: Sendable, Equatable {

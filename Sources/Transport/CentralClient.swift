@@ -1,6 +1,7 @@
 import Foundation
 import GzipCodec
 import SyncCore
+import WireFormat
 
 /// The office's view of promo-central's HTTP API (docs/PROTOCOL.md), over ``HTTPClient``.
 public struct CentralClient: Sendable {

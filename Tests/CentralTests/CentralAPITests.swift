@@ -5,6 +5,7 @@ import SyncCore
 import SyncTesting
 import Synchronization
 import Testing
+import WireFormat
 
 @testable import Central
 @testable import Transport

@@ -3,6 +3,7 @@ import GRDB
 import Replica
 import SyncCore
 import SyncTesting
+import WireFormat
 
 @testable import Central
 

@@ -4,6 +4,7 @@ import Replica
 import SyncCore
 import SyncTesting
 import Synchronization
+import WireFormat
 
 @testable import Central
 

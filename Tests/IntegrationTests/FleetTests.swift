@@ -6,6 +6,7 @@ import SyncCore
 import SyncTesting
 import Testing
 import Transport
+import WireFormat
 
 /// Versions on the wire and the centre's rollout limits (docs/OPERATIONS.md, "Rolling out a
 /// release"): an office outside them is refused with 426 naming what to upgrade, keeps its

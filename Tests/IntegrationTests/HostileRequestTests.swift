@@ -3,6 +3,7 @@ import GzipCodec
 import SyncCore
 import SyncTesting
 import Testing
+import WireFormat
 
 @testable import Central
 @testable import Transport

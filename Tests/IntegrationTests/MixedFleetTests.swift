@@ -4,6 +4,7 @@ import Replica
 import SyncCore
 import SyncTesting
 import Testing
+import WireFormat
 
 @testable import Central
 @testable import SyncAgent

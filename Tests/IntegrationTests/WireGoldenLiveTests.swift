@@ -5,6 +5,7 @@ import SyncCore
 import SyncTesting
 import Testing
 import Transport
+import WireFormat
 
 /// The golden bodies of protocol version 1 (Tests/SyncCoreTests/Golden/wire) against the real
 /// parts: the centre accepts the push as an office of that version sends it, and a replica

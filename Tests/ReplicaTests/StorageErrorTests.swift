@@ -2,6 +2,7 @@ import GRDB
 import SyncCore
 import SyncTesting
 import Testing
+import WireFormat
 
 @testable import Replica
 

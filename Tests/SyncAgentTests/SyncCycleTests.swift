@@ -3,6 +3,7 @@ import Replica
 import SyncCore
 import Testing
 import Transport
+import WireFormat
 
 @testable import SyncAgent
 

@@ -1,6 +1,7 @@
 import Foundation
 import SyncCore
 import Testing
+import WireFormat
 
 @Suite struct FieldCodingTests {
     static let samples: [[String: FieldValue]] = [

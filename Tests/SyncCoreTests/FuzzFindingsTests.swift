@@ -2,6 +2,7 @@ import CSVFormat
 import ConfigFormat
 import Foundation
 import Testing
+import WireFormat
 
 @testable import SyncCore
 

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import SyncCore
+import WireFormat
 
 /// `GET /v1/changes`: a page of the centre's log for an office, with the centre's view of the
 /// office's chain and the centre's clock in headers.

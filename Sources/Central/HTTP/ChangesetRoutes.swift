@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SyncCore
+import WireFormat
 
 /// `POST /v1/changesets`: an office pushes one changeset; applied whole or refused whole.
 struct ChangesetRoutes: Sendable {

@@ -1,5 +1,6 @@
 import Hummingbird
 import SyncCore
+import WireFormat
 
 /// `GET /v1/digest` and `POST /v1/digests`: nodes of the office's hash tree, for `verify`.
 struct DigestRoutes: Sendable {

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SyncCore
+import WireFormat
 
 /// What every route type shares: the store, the limits, and the steps of a request (the token,
 /// the body, parameters, the answer).

@@ -1,5 +1,6 @@
 import Hummingbird
 import SyncCore
+import WireFormat
 
 /// `GET /health` and `GET /metrics`: open, rate-limited per address.
 struct HealthRoutes: Sendable {

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import SyncCore
+import WireFormat
 
 /// Around every request: takes the office's request id (or makes one) into the request's logger
 /// and the answer, puts the epoch header on every answer, turns every error into the protocol's

@@ -1,5 +1,6 @@
 import Hummingbird
 import SyncCore
+import WireFormat
 
 /// `POST /v1/records` (rows by id, for `verify` and repairs) and `GET /v1/office` (the centre's
 /// view of the office's changeset chain).

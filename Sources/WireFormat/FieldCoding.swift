@@ -1,3 +1,5 @@
+import SyncCore
+
 /// The JSON form of a row's fields (`{"name":value,…}` with keys sorted, values null, whole
 /// numbers or strings), written and read without Foundation's coders: stores keep every record
 /// and every change in this form, and the general coders cost more per row than the rest of the

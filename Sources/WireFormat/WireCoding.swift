@@ -1,4 +1,5 @@
 import Foundation
+import SyncCore
 
 /// One JSON value as `JSONReader` reads it. The protocol's hot paths (changesets, pull pages)
 /// are read in one pass with `JSONReader.members` and `elements`, without Foundation's coders;

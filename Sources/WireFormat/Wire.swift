@@ -1,4 +1,5 @@
 import Foundation
+import SyncCore
 
 /// The HTTP protocol between an office and promo-central, version 1. See docs/PROTOCOL.md.
 public enum WireProtocol {
