@@ -187,10 +187,17 @@ import WireFormat
             _ = try central.store.apply(second, from: OfficeCode(unchecked: "79"))
             #expect(try await planTotal() == 1_500)
 
+            // Without a pull, the totals are brought up to date once pushes pause.
+            _ = try await client.push(
+                Changeset(
+                    office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(3), previousHash: try #require(central.store.offices().first?.lastHash),
+                    changes: [planChange(office: "79", amount: 1)]))
+            try await waitUntil { try !central.store.totalsOutOfDate() }
+
             // PRAGMA data_version changes for a connection when another one commits.
             let observer = try DatabaseQueue(path: central.store.path)
             let before = try await observer.read { try Int.fetchOne($0, sql: "PRAGMA data_version") }
-            #expect(try await planTotal() == 1_500)
+            #expect(try await planTotal() == 1_501)
             #expect(try await observer.read { try Int.fetchOne($0, sql: "PRAGMA data_version") } == before)
         }
     }
