@@ -182,8 +182,16 @@ public final class CentralProcess {
     /// Added to the server's environment at every start (the power-cut campaign's LD_PRELOAD).
     public let environment: [String: String]
 
-    public init(directory: String, port requested: Int = 0, environment: [String: String] = [:]) throws {
+    /// With `tls`, it serves HTTPS with that certificate and key (the production path).
+    public init(directory: String, port requested: Int = 0, environment: [String: String] = [:], tls: (certificate: String, key: String)? = nil)
+        throws
+    {
         self.directory = directory
+        var environment = environment
+        if let tls {
+            environment["PROMO_CENTRAL_SERVER_TLS_CERTIFICATE"] = tls.certificate
+            environment["PROMO_CENTRAL_SERVER_TLS_KEY"] = tls.key
+        }
         self.environment = environment
         process = try Self.launch(directory: directory, port: requested, environment: environment)
         let portFile = directory + "/central.port"
@@ -197,7 +205,7 @@ public final class CentralProcess {
         }
         guard let number = Int(port) else { throw BenchError("promo-central did not start; see \(directory)/central.log") }
         self.port = number
-        url = "http://127.0.0.1:\(number)"
+        url = "\(tls == nil ? "http" : "https")://127.0.0.1:\(number)"
     }
 
     static func launch(directory: String, port: Int, environment: [String: String]) throws -> Process {
@@ -223,6 +231,22 @@ public final class CentralProcess {
             usleep(20_000)
         }
         throw BenchError("promo-central did not restart; see \(directory)/central.log")
+    }
+
+    /// A self-signed certificate for 127.0.0.1 and its key (owner-only), made with openssl in
+    /// `directory`: the centre serves it and the office trusts it as its CA bundle.
+    public static func makeCertificate(in directory: String) throws -> (certificate: String, key: String) {
+        let certificate = directory + "/centre.pem"
+        let key = directory + "/centre.key"
+        let made = Harness.runQuiet(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
+            ])
+        guard made else { throw BenchError("openssl could not make a certificate (apt install openssl)") }
+        chmod(key, 0o600)
+        return (certificate, key)
     }
 
     /// Registers an office and writes its token file.

@@ -56,13 +56,18 @@ enum Scenarios {
     // MARK: 2. Push throughput
 
     /// `changes` plan lines captured at an office, pushed by `promo-sync sync` to a central process.
-    static func push(changes: Int) throws -> (seconds: Double, bytesSent: Int64, baseline: Double) {
-        let central = try CentralProcess(directory: try Harness.temporaryDirectory("push-central"))
+    static func push(changes: Int, tls: Bool = false) throws -> (seconds: Double, bytesSent: Int64, baseline: Double) {
+        let folder = try Harness.temporaryDirectory("push-central")
+        let certificate = tls ? try CentralProcess.makeCertificate(in: folder) : nil
+        let central = try CentralProcess(directory: folder, tls: certificate)
         defer { central.stop() }
         let office = try OfficeFolder.make("79", central: central, name: "push-office")
         let replica = try Replica.open(at: office.replicaPath)
         try insertPlanLines(replica, count: changes)
         try replica.database.close()
+        // The office trusts the centre's certificate as its CA bundle.
+        if let certificate { setenv("PROMO_SYNC_TRANSPORT_CA_BUNDLE", certificate.certificate, 1) }
+        defer { unsetenv("PROMO_SYNC_TRANSPORT_CA_BUNDLE") }
         let run = try office.timed(["sync"])
         guard run.output.contains("pushed \(changes) changes") else { throw BenchError("sync did not push everything: \(run.output)") }
         let sent = try Replica.open(at: office.replicaPath).counters()["bytes_sent"] ?? 0
