@@ -28,43 +28,43 @@ public actor TotalsRefresher {
     /// A push marked totals pending: recompute them once pushes pause (or when a pull asks).
     public func changed() {
         requested += 1
+        armQuietPeriod()
+    }
+
+    /// Starts a pass once ``quietPeriod`` passes without another push.
+    private func armQuietPeriod() {
         quiet?.cancel()
         let period = quietPeriod
         quiet = Task {
             guard (try? await Task.sleep(for: period)) != nil else { return }
-            self.pauseEnded()
+            if self.pass == nil, self.requested > self.finished { self.startPass() }
         }
-    }
-
-    private func pauseEnded() {
-        quiet = nil
-        if pass == nil, requested > finished { startPass() }
-    }
-
-    /// A pass now, or after the running one, covering every request counted so far.
-    private func due() {
-        quiet?.cancel()
-        quiet = nil
-        if pass == nil, requested > finished { startPass() }
     }
 
     /// Returns once the totals cover every push acknowledged before the call (a pull that waits
     /// sees them), after at most the running pass and one more, however many pushes follow. A
     /// store that cannot be read is logged by the pass, not waited for again.
     public func upToDate() async {
-        if pass == nil, requested == finished, (try? await store.threadPool.runIfActive({ [store] in try store.totalsOutOfDate() })) == true {
-            requested += 1
-        }
-        due()
-        var target = requested
-        while finished < target, let running = pass { await running.value }
+        if pass == nil, requested == finished, await outOfDate() { requested += 1 }
+        await cover(requested)
         // A pass that read the pending offices before another process marked more: once more.
-        if (try? await store.threadPool.runIfActive({ [store] in try store.totalsOutOfDate() })) == true {
+        if await outOfDate() {
             requested += 1
-            due()
-            target = requested
-            while finished < target, let running = pass { await running.value }
+            await cover(requested)
         }
+    }
+
+    /// Waits until a pass covering request `target` has ended, starting one when none runs.
+    private func cover(_ target: Int) async {
+        while finished < target {
+            if pass == nil { startPass() }
+            await pass?.value
+        }
+    }
+
+    /// Whether some office's totals wait in the store (marked by a push, or by another process).
+    private func outOfDate() async -> Bool {
+        (try? await store.threadPool.runIfActive({ [store] in try store.totalsOutOfDate() })) == true
     }
 
     private func startPass() {
@@ -83,6 +83,8 @@ public actor TotalsRefresher {
     private func passEnded(_ generation: Int) {
         finished = generation
         pass = nil
-        if requested > finished { startPass() }
+        // Pushes that came during the pass wait for the next pause (or a pull), not back to back:
+        // chained passes would take the write lock between every changeset of a stream.
+        if requested > finished { armQuietPeriod() }
     }
 }

@@ -134,16 +134,14 @@ public enum PostgresStoreCopy {
                 .internalServerError, .storage, "cannot write a snapshot of the store beside it (\(snapshotPath))",
                 hint: "Run the copy as the service user, with room in the data folder for one more copy of the store.")
         }
+        var readOnly = Configuration()
+        readOnly.readonly = true
         do {
-            var configuration = Configuration()
-            configuration.readonly = true
-            let live = try DatabaseQueue(path: storePath, configuration: configuration)
+            let live = try DatabaseQueue(path: storePath, configuration: readOnly)
             try await live.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [snapshotPath]) }
             try live.close()
         }
-        var configuration = Configuration()
-        configuration.readonly = true
-        let source = try DatabaseQueue(path: snapshotPath, configuration: configuration)
+        let source = try DatabaseQueue(path: snapshotPath, configuration: readOnly)
         defer { try? source.close() }
         let schema = try await source.read { db in try String.fetchOne(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid DESC LIMIT 1") }
         guard schema == PostgresSchema.mirroredCentralSchema else {
@@ -226,7 +224,7 @@ public enum PostgresStoreCopy {
                 }
             }
             return out
-        case .blob(let data): return "\\\\x" + data.map { String(format: "%02x", $0) }.joined()
+        case .blob(let data): return "\\\\x" + Hex.string(data)
         }
     }
 
@@ -234,7 +232,7 @@ public enum PostgresStoreCopy {
     /// both sides when the copy is exact.
     static func digest(_ db: Database, _ table: String, _ columns: [(name: String, kind: Kind)]) throws -> String {
         var hash = SHA256()
-        let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM \(table) ORDER BY \(try keyOrder(db, table, sqlite: true))")
+        let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM \(table) ORDER BY \(try keyOrder(db, table))")
         while let row = try cursor.next() {
             var line = ""
             for (index, column) in columns.enumerated() { line += tagged(row[index] as DatabaseValue, column.kind) + "\u{1F}" }
@@ -267,7 +265,7 @@ public enum PostgresStoreCopy {
         case .int64(let n): return "i\(n)"
         case .double(let d): return "d\(d)"
         case .string(let s): return (kind == .integer ? "i" : "t") + s
-        case .blob(let data): return "b" + data.map { String(format: "%02x", $0) }.joined()
+        case .blob(let data): return "b" + Hex.string(data)
         }
     }
 
@@ -281,7 +279,7 @@ public enum PostgresStoreCopy {
     }
 
     /// The primary key's columns (text compared byte by byte, as SQLite does).
-    static func keyOrder(_ db: Database, _ table: String, sqlite: Bool) throws -> String {
+    static func keyOrder(_ db: Database, _ table: String) throws -> String {
         let key = try Row.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [table]).map { $0["name"] as String }
         return key.isEmpty ? "rowid" : key.joined(separator: ", ")
     }

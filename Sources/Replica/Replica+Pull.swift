@@ -150,6 +150,7 @@ extension Replica {
         let kept = try Row.fetchAll(db, sql: "SELECT tbl, row_id, office, deleted, fields, cursor, whole FROM _sync_deferred ORDER BY cursor")
         guard !kept.isEmpty else { return }
         var upserts = WholeRowUpserts(db)
+        let pending = try pendingChanges(db)
         for row in kept {
             let record = PulledRecord(
                 cursor: PullCursor(row["cursor"]), table: row["tbl"], id: row["row_id"], office: OfficeCode(unchecked: row["office"]),
@@ -157,7 +158,7 @@ extension Replica {
             let done: Bool
             if let table = SyncedTable(rawValue: record.table) {
                 if row["whole"] as Bool {
-                    _ = try applySynced(db, table: table, record: record, pending: try pendingChanges(db), upserts: &upserts)
+                    _ = try applySynced(db, table: table, record: record, pending: pending, upserts: &upserts)
                     done = true
                 } else {
                     let now = record.fields.filter { table.column(named: $0.key) != nil }

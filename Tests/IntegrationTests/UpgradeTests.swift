@@ -13,13 +13,12 @@ import Testing
 /// and synced: the work each office left waiting reaches the centre, nothing already there is
 /// lost, and the centre's store still follows from the journal the old release wrote.
 @Suite struct UpgradeTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
     /// Copies a fixture file to `path`, owner-only as the programs require.
     func install(_ release: String, _ name: String, to path: String) throws {
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try FileManager.default.copyItem(atPath: Self.fixtures.appendingPathComponent(release).appendingPathComponent(name).path, toPath: path)
+        try FileManager.default.copyItem(atPath: ReleaseFixtures.path(release, name), toPath: path)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
     }
 

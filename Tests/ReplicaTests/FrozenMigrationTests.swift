@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import SyncTesting
 import Testing
 
 @testable import Replica
@@ -9,7 +10,6 @@ import Testing
 /// shipped releases made, an old replica migrated today ends where a new one starts, and the
 /// capture triggers are those of the columns this release declares.
 @Suite struct FrozenMigrationTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
     /// Every table, index and trigger, as `type name: sql`, in name order.
     func schema(_ db: Database) throws -> [String] {
@@ -21,7 +21,7 @@ import Testing
     func fixture(_ release: String, _ name: String) throws -> DatabaseQueue {
         // A copy: migrating must not touch the committed file.
         let copy = NSTemporaryDirectory() + "frozen-\(UUID().uuidString).sqlite"
-        try FileManager.default.copyItem(atPath: Self.fixtures.appendingPathComponent(release).appendingPathComponent(name).path, toPath: copy)
+        try FileManager.default.copyItem(atPath: ReleaseFixtures.path(release, name), toPath: copy)
         return try DatabaseQueue(path: copy)
     }
 

@@ -18,7 +18,7 @@ struct DigestRoutes: Sendable {
             throw CentralError.badRequest("'path' has more than \(DigestTree.depth) levels")
         }
         let store = endpoint.store
-        let schema = request.headers[Endpoint.schemaHeader].flatMap { Int($0) }
+        let schema = Endpoint.schema(of: request)
         let tree = try await endpoint.offload { try store.digestTree(for: office, schema: schema) }
         return try endpoint.json(DigestResponse(epoch: store.epoch, path: path, children: tree.children(of: path)), for: request)
     }
@@ -34,7 +34,7 @@ struct DigestRoutes: Sendable {
             throw CentralError.badRequest("path '\(path)' has more than \(DigestTree.depth) levels")
         }
         let store = endpoint.store
-        let schema = request.headers[Endpoint.schemaHeader].flatMap { Int($0) }
+        let schema = Endpoint.schema(of: request)
         let tree = try await endpoint.offload { try store.digestTree(for: office, schema: schema) }
         var nodes: [String: [String: String]] = [:]
         for path in wanted.paths { nodes[path] = tree.children(of: path) }

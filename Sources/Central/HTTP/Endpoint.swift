@@ -64,7 +64,7 @@ struct Endpoint: Sendable {
             }
             version = number
         }
-        let schema = request.headers[Self.schemaHeader].flatMap { Int($0) }
+        let schema = Self.schema(of: request)
         if let refusal = try store.currentFleetLimits().refusal(office: office, software: software, protocol: version) { throw refusal }
         // Writing down the visit is bookkeeping: a failure is logged and never fails the request.
         if store.visitIsNews(office, software: software, protocol: version, schema: schema) {
@@ -76,6 +76,11 @@ struct Endpoint: Sendable {
                 store.logger.warning("could not record a visit", metadata: ["promo.office": "\(office)", "error": "\(error)"])
             }
         }
+    }
+
+    /// The replica schema the office says it runs (`Promo-Schema-Version`), if it says one.
+    static func schema(of request: Request) -> Int? {
+        request.headers[schemaHeader].flatMap { Int($0) }
     }
 
     /// Takes one request from the address's allowance for requests without a valid token.
