@@ -44,7 +44,7 @@ chaos: setup
 	$(SWIFT) build $(RELEASE)
 	.build/release/promo-chaos $(CHAOS_ARGS)
 
-## The previous release's programs (built once from its tag into .build-previous) and this one's
+## The previous release's programs (built once into .build-previous from its sources kept in Tests/Fixtures) and this one's
 ## through a rollout on loopback: centre first, an office rolled back and forward; exits 1 on any
 ## loss (scripts/mixed-fleet.sh, docs/OPERATIONS.md "Rolling out a release"). CI runs it.
 mixed-fleet: setup

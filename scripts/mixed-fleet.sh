@@ -14,33 +14,37 @@
 #      both offices verify identical with the centre, the centre's store replays from its journal
 #      (audit verify), and the totals equal what was entered.
 #
-# The previous release is the highest tag vX.Y.Z below this code's release, built once from
-# `git archive` into .build-previous (ignored by git). PROMO_PREVIOUS_TAG picks another.
+# The previous release is the highest one below this code's release whose sources are kept
+# beside its fixtures (Tests/Fixtures/release-X.Y.Z/source.tar.gz, written from its tag by
+# scripts/release-source.sh when it was cut), so no tag or history is needed: CI's clone of main
+# has neither. It is built once into .build-previous (ignored by git). PROMO_PREVIOUS_RELEASE=X.Y.Z
+# picks another kept release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 077
 
 current="$(sed -n 's/.*static let current = "\(.*\)"/\1/p' Sources/WireFormat/Version.swift)"
-previous="${PROMO_PREVIOUS_TAG:-}"
+previous="${PROMO_PREVIOUS_RELEASE:-}"
 if [ -z "$previous" ]; then
-    for tag in $(git tag -l 'v*' --sort=-v:refname); do
-        if [ "${tag#v}" != "$current" ] && [ "$(printf '%s\n%s\n' "${tag#v}" "$current" | sort -V | head -n1)" = "${tag#v}" ]; then
-            previous="$tag"
-            break
-        fi
-    done
+    # The kept releases below this one, in version order; the last is the previous release.
+    previous="$(for archive in Tests/Fixtures/release-*/source.tar.gz; do
+        [ -e "$archive" ] || continue
+        release="$(basename "$(dirname "$archive")")"
+        echo "${release#release-}"
+    done | { grep -vxF "$current" || true; } | { cat; echo "$current"; } | sort -V | sed -n "/^$current\$/q;p" | tail -n1)"
 fi
-if [ -z "$previous" ] || ! git rev-parse -q --verify "$previous^{commit}" >/dev/null; then
-    echo "mixed-fleet: no release tag below $current in this clone (git tag -l 'v*'); fetch the tags or set PROMO_PREVIOUS_TAG" >&2
+archive="Tests/Fixtures/release-$previous/source.tar.gz"
+if [ -z "$previous" ] || [ ! -s "$archive" ]; then
+    echo "mixed-fleet: no kept release below $current (Tests/Fixtures/release-X.Y.Z/source.tar.gz); cut one with scripts/release-source.sh X.Y.Z, or set PROMO_PREVIOUS_RELEASE" >&2
     exit 1
 fi
 
 prev_src=".build-previous/src"
-if [ "$(cat .build-previous/tag 2>/dev/null || true)" != "$previous" ]; then
+if [ "$(cat .build-previous/release 2>/dev/null || true)" != "$previous" ]; then
     rm -rf "$prev_src"
     mkdir -p "$prev_src"
-    git archive "$previous" | tar -x -C "$prev_src"
-    echo "$previous" >.build-previous/tag
+    tar -xzf "$archive" -C "$prev_src"
+    echo "$previous" >.build-previous/release
 fi
 echo "== building $previous into .build-previous (once) and this release ($current)"
 build_log="$(mktemp)"
