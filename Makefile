@@ -5,7 +5,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 # runtime and Foundation linked in, so the binaries need no Swift toolchain on the server.
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model mixed-fleet check-alerts link-order fuzz deb deb-test
+.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model mixed-fleet check-alerts dashboard-test link-order fuzz deb deb-test
 
 setup:
 	@bash scripts/setup.sh
@@ -67,6 +67,13 @@ fuzz: setup
 check-alerts: build
 	@bash scripts/setup.sh alerts
 	@bash scripts/check-alerts.sh
+
+## The dashboard in headless Chromium (Debian's chromium, chromium-driver, python3-selenium) against a
+## centre that office daemons sync with: login, the report's figures, the fleet's colours
+## (scripts/dashboard-test.sh). CI runs it. SCREENSHOTS=docs/screenshots saves the pages.
+dashboard-test: build
+	@bash scripts/setup.sh browser
+	@bash scripts/dashboard-test.sh
 
 ## systemd-analyze verify and security (exposure ≤ 2.0) of both units.
 check-units: build

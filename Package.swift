@@ -103,8 +103,11 @@ let package = Package(
         .target(
             name: "Central",
             dependencies: [
-                "SyncCore", "WireFormat", "ConfigFormat", "GzipCodec", "CSQLite",
+                "SyncCore", "WireFormat", "ConfigFormat", "GzipCodec", "CSQLite", "CSVFormat",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                // scrypt for the dashboard's passwords.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -16,6 +16,8 @@ case "${1:-}" in
     postgres) packages+=(postgresql postgresql-client python3) ;;
     # promtool, and curl to read the centre's /metrics (scripts/check-alerts.sh).
     alerts) packages+=(prometheus curl python3) ;;
+    # Headless Chromium, its driver and Selenium, for the dashboard's browser test.
+    browser) packages+=(chromium chromium-driver python3-selenium fonts-dejavu-core) ;;
 esac
 missing=()
 for p in "${packages[@]}"; do

@@ -20,6 +20,12 @@ public struct CentralConfiguration: Sendable {
     /// HTTPS: PEM certificate chain and key; nil serves plain HTTP (behind a TLS reverse proxy only).
     public var tls: TLSFiles?
     public var logLevel: Logger.Level = .info
+    /// The read-only web pages under `/dashboard` (fleet, progress, conflicts), for the centre's
+    /// people with a `promo-central user`; off serves only the protocol.
+    public var dashboardEnabled = true
+    /// The dashboard shows an office as degraded when it has not pulled for this long (the same
+    /// rule as `promo-sync status`'s "last pull was more than an hour ago").
+    public var silentAfter: Duration = .seconds(3_600)
 
     /// The files of the central's TLS setup.
     public struct TLSFiles: Sendable, Equatable {

@@ -73,15 +73,37 @@ public struct FleetEntry: Sendable, Equatable {
     public var lastSequence: ChangesetSequence
     public var revoked: Bool
     public var mergedInto: OfficeCode?
+    /// When its last changeset arrived.
+    public var lastPushAt: String? = nil
+    /// When it last pulled (to the minute, as visits are written).
+    public var lastPullAt: String? = nil
+    /// What it last said of itself (since 1.3.0).
+    public var report: OfficeReport? = nil
+    /// Bytes it moved (request and answer bodies as sent) on `bytesDay` (UTC), as last written.
+    public var bytesDay: String? = nil
+    public var bytes: Int64 = 0
+}
+
+/// One authenticated request of an office, as its visit records it.
+struct Visit: Sendable, Equatable {
+    var software: String?
+    var protocolVersion: Int?
+    var schema: Int?
+    var report: OfficeReport?
+    /// The request pulls the change log.
+    var pull = false
 }
 
 /// What the request path keeps in memory: the limits (read again after a few seconds, so that a
-/// change made by `promo-central fleet limits` from another process takes effect while serving)
-/// and what each office's last written visit said.
+/// change made by `promo-central fleet limits` from another process takes effect while serving),
+/// each office's latest visit (to the request: the fleet listing reads it over what was written)
+/// and when its visit was last written, and the bytes each office moved today.
 struct FleetCache {
     var limits = FleetLimits()
     var limitsReadAt: ContinuousClock.Instant?
-    var written: [String: (software: String?, protocol: Int?, schema: Int?, at: ContinuousClock.Instant)] = [:]
+    var latest: [String: (visit: Visit, seenAt: Date, pullAt: Date?)] = [:]
+    var written: [String: (visit: Visit, at: ContinuousClock.Instant)] = [:]
+    var bytes: [String: (day: String, count: Int64)] = [:]
 }
 
 extension CentralStore {
@@ -144,17 +166,21 @@ extension CentralStore {
         return limits
     }
 
-    /// Whether a visit should be written: what the office runs changed, or a minute passed.
-    func visitIsNews(_ office: OfficeCode, software: String?, protocol version: Int?, schema: Int?) -> Bool {
-        let now = ContinuousClock.now
+    /// Notes an office's request in memory, and says whether its visit should be written now:
+    /// what the office runs or its health changed, or a minute passed since the last write.
+    /// Returns when it last pulled, for the write.
+    func noteVisit(_ office: OfficeCode, _ visit: Visit, now: Date = Date()) -> (news: Bool, pullAt: Date?) {
+        let instant = ContinuousClock.now
         return fleetCache.withLock { c in
-            if let last = c.written[office.rawValue], last.software == software, last.protocol == version, last.schema == schema,
-                now - last.at < .seconds(60)
+            let pullAt = visit.pull ? now : c.latest[office.rawValue]?.pullAt
+            c.latest[office.rawValue] = (visit, now, pullAt)
+            if let last = c.written[office.rawValue], last.visit.software == visit.software, last.visit.protocolVersion == visit.protocolVersion,
+                last.visit.schema == visit.schema, last.visit.report?.health == visit.report?.health, instant - last.at < .seconds(60)
             {
-                return false
+                return (false, pullAt)
             }
-            c.written[office.rawValue] = (software, version, schema, now)
-            return true
+            c.written[office.rawValue] = (visit, instant)
+            return (true, pullAt)
         }
     }
 
@@ -163,37 +189,94 @@ extension CentralStore {
         _ = fleetCache.withLock { $0.written.removeValue(forKey: office.rawValue) }
     }
 
-    /// Writes when an office was seen and what it runs (``visitIsNews`` decides when).
-    func recordVisit(_ office: OfficeCode, software: String?, protocol version: Int?, schema: Int?, now: Date = Date()) throws(CentralError) {
+    /// Counts bytes an office moved, on the UTC day of `now`.
+    func countBytes(_ office: String, _ count: Int64, now: Date = Date()) {
+        let day = String(Timestamps.format(now).prefix(10))
+        fleetCache.withLock { c in
+            let today = c.bytes[office].map { $0.day == day ? $0.count : 0 } ?? 0
+            c.bytes[office] = (day, today + count)
+        }
+    }
+
+    /// Writes when an office was seen, what it runs and says of itself, and its bytes today
+    /// (``noteVisit`` decides when).
+    func recordVisit(_ office: OfficeCode, _ visit: Visit, pullAt: Date?, now: Date = Date()) throws(CentralError) {
+        let bytes = fleetCache.withLock { $0.bytes[office.rawValue] }
+        let r = visit.report
         do {
             try database.write { db in
                 try db.execute(
                     sql: """
-                        INSERT INTO office_seen(office, software, protocol, schema, seen_at) VALUES (?, ?, ?, ?, ?)
+                        INSERT INTO office_seen(office, software, protocol, schema, seen_at, report_health, report_reason, report_pending,
+                            report_pending_since, report_conflicts, report_verified_at, report_verify, report_epoch, last_pull_at, bytes_day, bytes)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, coalesce(?16, 0))
                         ON CONFLICT(office) DO UPDATE SET software = excluded.software, protocol = excluded.protocol,
-                            schema = excluded.schema, seen_at = excluded.seen_at
-                        """, arguments: [office.rawValue, software, version, schema, Timestamps.format(now)])
+                            schema = excluded.schema, seen_at = excluded.seen_at, report_health = excluded.report_health,
+                            report_reason = excluded.report_reason, report_pending = excluded.report_pending,
+                            report_pending_since = excluded.report_pending_since, report_conflicts = excluded.report_conflicts,
+                            report_verified_at = excluded.report_verified_at, report_verify = excluded.report_verify,
+                            report_epoch = excluded.report_epoch, last_pull_at = coalesce(excluded.last_pull_at, office_seen.last_pull_at),
+                            bytes_day = coalesce(excluded.bytes_day, office_seen.bytes_day), bytes = CASE WHEN excluded.bytes_day IS NULL
+                                THEN office_seen.bytes ELSE excluded.bytes END
+                        """,
+                    arguments: [
+                        office.rawValue, visit.software, visit.protocolVersion, visit.schema, Timestamps.format(now), r?.health.rawValue, r?.reason,
+                        r?.pendingChanges, r?.pendingSince.map(Timestamps.format), r?.openConflicts, r?.verifiedAt.map(Timestamps.format),
+                        r?.verifyResult, r?.epoch, pullAt.map(Timestamps.format), bytes?.day, bytes?.count,
+                    ])
             }
         } catch {
             throw CentralError.storage(error, during: "recording a visit of office \(office)")
         }
     }
 
-    /// Every office with what it last said it runs and when it was last seen.
+    /// Every office with what it last said it runs and of itself, when it was last seen and last
+    /// pulled, and when its last changeset arrived: as written, brought up to the last request
+    /// this process served.
     public func fleet() throws(CentralError) -> [FleetEntry] {
+        let (latest, bytes) = fleetCache.withLock { ($0.latest, $0.bytes) }
+        return try writtenFleet().map { written in
+            var entry = written
+            if let visit = latest[entry.office.rawValue] {
+                entry.software = visit.visit.software
+                entry.protocolVersion = visit.visit.protocolVersion
+                entry.schemaVersion = visit.visit.schema
+                entry.seenAt = Timestamps.format(visit.seenAt)
+                entry.lastPullAt = visit.pullAt.map(Timestamps.format) ?? entry.lastPullAt
+                entry.report = visit.visit.report ?? entry.report
+            }
+            if let today = bytes[entry.office.rawValue] {
+                entry.bytesDay = today.day
+                entry.bytes = today.count
+            }
+            return entry
+        }
+    }
+
+    /// The fleet as the store holds it.
+    func writtenFleet() throws(CentralError) -> [FleetEntry] {
         do {
             return try database.read { db in
                 try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT o.code, o.last_sequence, o.revoked_at, o.merged_into, s.software, s.protocol, s.schema, s.seen_at
+                        SELECT o.code, o.last_sequence, o.revoked_at, o.merged_into, s.*,
+                            (SELECT received_at FROM changeset c WHERE c.office = o.code ORDER BY c.sequence DESC LIMIT 1) AS last_push_at
                         FROM office o LEFT JOIN office_seen s ON s.office = o.code ORDER BY o.code
                         """
-                ).map {
-                    FleetEntry(
-                        office: OfficeCode(unchecked: $0["code"]), software: $0["software"], protocolVersion: $0["protocol"],
-                        schemaVersion: $0["schema"], seenAt: $0["seen_at"], lastSequence: ChangesetSequence($0["last_sequence"]),
-                        revoked: ($0["revoked_at"] as String?) != nil, mergedInto: ($0["merged_into"] as String?).map(OfficeCode.init(unchecked:)))
+                ).map { row in
+                    var entry = FleetEntry(
+                        office: OfficeCode(unchecked: row["code"]), software: row["software"], protocolVersion: row["protocol"],
+                        schemaVersion: row["schema"], seenAt: row["seen_at"], lastSequence: ChangesetSequence(row["last_sequence"]),
+                        revoked: (row["revoked_at"] as String?) != nil, mergedInto: (row["merged_into"] as String?).map(OfficeCode.init(unchecked:)),
+                        lastPushAt: row["last_push_at"], lastPullAt: row["last_pull_at"], bytesDay: row["bytes_day"], bytes: row["bytes"] ?? 0)
+                    if let health = (row["report_health"] as String?).flatMap(OfficeReport.Health.init(rawValue:)) {
+                        entry.report = OfficeReport(
+                            health: health, reason: row["report_reason"], pendingChanges: row["report_pending"] ?? 0,
+                            pendingSince: Timestamps.parse(row["report_pending_since"]), openConflicts: row["report_conflicts"] ?? 0,
+                            verifiedAt: Timestamps.parse(row["report_verified_at"]), verifyResult: row["report_verify"], epoch: row["report_epoch"])
+                    }
+                    return entry
                 }
             }
         } catch {

@@ -227,6 +227,45 @@ public final class CentralStore: Sendable {
                     )
                     """)
         }
+        migrator.registerMigration("v6-dashboard") { db in
+            // What each office last said of itself (Promo-Office-Report, since 1.3.0), when it
+            // last pulled, and the bytes it moved on the centre's day; observations like the
+            // visit itself. The dashboard's people, their sessions and every login.
+            try db.execute(
+                sql: """
+                    ALTER TABLE office_seen ADD COLUMN report_health TEXT;
+                    ALTER TABLE office_seen ADD COLUMN report_reason TEXT;
+                    ALTER TABLE office_seen ADD COLUMN report_pending INTEGER;
+                    ALTER TABLE office_seen ADD COLUMN report_pending_since TEXT;
+                    ALTER TABLE office_seen ADD COLUMN report_conflicts INTEGER;
+                    ALTER TABLE office_seen ADD COLUMN report_verified_at TEXT;
+                    ALTER TABLE office_seen ADD COLUMN report_verify TEXT;
+                    ALTER TABLE office_seen ADD COLUMN report_epoch TEXT;
+                    ALTER TABLE office_seen ADD COLUMN last_pull_at TEXT;
+                    ALTER TABLE office_seen ADD COLUMN bytes_day TEXT;
+                    ALTER TABLE office_seen ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE dashboard_user (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        password_hash TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        disabled_at TEXT
+                    );
+                    CREATE TABLE dashboard_session (
+                        token_hash TEXT PRIMARY KEY NOT NULL,
+                        username TEXT NOT NULL REFERENCES dashboard_user(name) ON DELETE CASCADE,
+                        csrf TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        expires_at TEXT NOT NULL
+                    );
+                    CREATE TABLE dashboard_login (
+                        id INTEGER PRIMARY KEY,
+                        at TEXT NOT NULL,
+                        username TEXT NOT NULL,
+                        address TEXT NOT NULL,
+                        outcome TEXT NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 

@@ -101,7 +101,8 @@ public struct StoreCopyReport: Sendable {
 /// transaction, and then checks each table's digest on both sides.
 public enum PostgresStoreCopy {
     /// The tables in an order their references allow.
-    static let tables = ["meta", "office", "office_seen", "changeset", "journal", "record", "history", "totals_pending"]
+    /// Dashboard sessions are not copied: they are a browser's, and end with the move.
+    static let tables = ["meta", "office", "office_seen", "changeset", "journal", "record", "history", "totals_pending", "dashboard_user", "dashboard_login"]
 
     /// Brings the PostgreSQL schema up to date (``PostgresSchema``), in a transaction per migration.
     public static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -9,7 +9,7 @@
 
 enum PostgresSchema {
     /// The central SQLite schema the `promo` tables mirror: a store of another schema is refused.
-    static let mirroredCentralSchema = "v5-office-seen"
+    static let mirroredCentralSchema = "v6-dashboard"
 
     static let migrations: [(id: String, sql: String)] = [
         (
@@ -131,6 +131,35 @@ DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'promo_reporting
 GRANT USAGE ON SCHEMA reporting TO promo_reporting;
 GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO promo_reporting;
 REVOKE ALL ON SCHEMA promo FROM PUBLIC
+"""#
+        ),
+        (
+            "pg2-mirror-v6",
+            #"""
+ALTER TABLE promo.office_seen ADD COLUMN report_health text;
+ALTER TABLE promo.office_seen ADD COLUMN report_reason text;
+ALTER TABLE promo.office_seen ADD COLUMN report_pending bigint;
+ALTER TABLE promo.office_seen ADD COLUMN report_pending_since text;
+ALTER TABLE promo.office_seen ADD COLUMN report_conflicts bigint;
+ALTER TABLE promo.office_seen ADD COLUMN report_verified_at text;
+ALTER TABLE promo.office_seen ADD COLUMN report_verify text;
+ALTER TABLE promo.office_seen ADD COLUMN report_epoch text;
+ALTER TABLE promo.office_seen ADD COLUMN last_pull_at text;
+ALTER TABLE promo.office_seen ADD COLUMN bytes_day text;
+ALTER TABLE promo.office_seen ADD COLUMN bytes bigint NOT NULL DEFAULT 0;
+CREATE TABLE promo.dashboard_user (
+    name text PRIMARY KEY,
+    password_hash text NOT NULL,
+    created_at text NOT NULL,
+    disabled_at text
+);
+CREATE TABLE promo.dashboard_login (
+    id bigint PRIMARY KEY,
+    at text NOT NULL,
+    username text NOT NULL,
+    address text NOT NULL,
+    outcome text NOT NULL
+)
 """#
         ),
     ]

@@ -13,7 +13,7 @@ struct PromoCentral: AsyncParsableCommand {
         version: SoftwareVersion.line("promo-central"),
         subcommands: [
             Serve.self, OfficeCommand.self, FleetCommand.self, ProjectDecisions.self, ConflictsCommand.self, LostDecisionsCommand.self, Audit.self, Report.self,
-            Cap.self, Summary.self, Backup.self, Restore.self, StoreCommand.self,
+            Cap.self, Summary.self, Backup.self, Restore.self, StoreCommand.self, UserCommand.self,
         ])
 }
 

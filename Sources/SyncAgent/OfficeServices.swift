@@ -24,9 +24,11 @@ public enum OfficeServices {
 
     /// The sync engine of an open replica.
     public static func engine(_ replica: Replica, configuration: OfficeConfiguration, logger: Logger) throws -> SyncEngine {
-        SyncEngine(
+        var engine = configuration.engine
+        engine.thresholds = configuration.thresholds
+        return SyncEngine(
             replica: replica, client: try client(settings: try replica.settings(), configuration: configuration),
-            configuration: configuration.engine, logger: logger)
+            configuration: engine, logger: logger)
     }
 
     /// Runs the office daemon until SIGTERM or SIGINT: sync cycles (``SyncDaemon``), woken by a

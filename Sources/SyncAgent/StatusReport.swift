@@ -1,6 +1,7 @@
 import Foundation
 import Replica
 import SyncCore
+import WireFormat
 
 /// Thresholds that turn the replica's state into a health level.
 public struct StatusThresholds: Sendable {
@@ -206,5 +207,15 @@ public struct StatusReport: Codable, Sendable {
             if let hint = e.hint { lines.append("  hint: \(hint)") }
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension StatusReport {
+    /// What the office tells the centre of itself (``OfficeReport``).
+    public var officeReport: OfficeReport {
+        OfficeReport(
+            health: OfficeReport.Health(rawValue: health.rawValue) ?? .broken, reason: reasons.first, pendingChanges: pending.changes,
+            pendingSince: pending.oldestAt, openConflicts: openConflicts, verifiedAt: lastVerifyAt,
+            verifyResult: lastVerifyResult.map { $0 == "identical" ? "identical" : "different" }, epoch: epoch)
     }
 }

@@ -51,6 +51,9 @@ public struct SyncEngineConfiguration: Sendable {
     /// After the centre was restored from a backup (a new epoch), resynchronise within the cycle
     /// as `promo-sync resync --force` would; when off, sync pauses and status says what to run.
     public var resyncOnNewEpoch = true
+    /// The rules of `promo-sync status`, for the health the office reports to the centre with
+    /// each request (``OfficeReport``).
+    public var thresholds = StatusThresholds()
 
     public init() {}
 }
@@ -115,6 +118,22 @@ public struct SyncEngine: Sendable {
         }
     }
 
+    /// The client with what this office says of its health (``OfficeReport``) as `promo-sync
+    /// status` would judge it now, sent with each request of the cycle for the centre's fleet
+    /// page. A replica whose state cannot be read sends no report; the cycle meets the failure.
+    private func reportingClient() async -> CentralClient {
+        var client = self.client
+        let replica = self.replica
+        let thresholds = configuration.thresholds
+        client.report = try? await runBlocking { () throws(ReplicaError) -> OfficeReport in
+            let status = try replica.status()
+            // The report is made inside a cycle, by its daemon or a one-off sync: a process runs.
+            let evaluated = StatusReport.evaluate(status, now: Date(), thresholds: thresholds, isRunning: { _ in true })
+            return evaluated.officeReport
+        }
+        return client
+    }
+
     /// Carries out the decisions of ``SyncCycle``: reads and writes the replica (blocking work off
     /// the shared threads, `runBlocking`) and calls the centre, one step at a time. While a
     /// changeset travels the next one is made (one ahead at most), and while a page is applied the
@@ -123,7 +142,7 @@ public struct SyncEngine: Sendable {
     /// transaction, so a graceful stop between steps, a crash or a kill resumes cleanly.
     private func cycle() async throws(SyncAgentError) -> CycleReport {
         let replica = self.replica
-        let client = self.client
+        let client = try await reportingClient()
         let maxChanges = configuration.maxChangesPerChangeset
         let pageSize = configuration.pageSize
         func blocking<T: Sendable>(_ work: @escaping @Sendable () throws(ReplicaError) -> T) async throws(SyncAgentError) -> T {

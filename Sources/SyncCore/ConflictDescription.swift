@@ -60,19 +60,22 @@ public struct ConflictDescription: Sendable, Equatable {
     }
 
     /// The writer as people say it.
-    var writerName: String { writer == OfficeCode.central.rawValue ? "the centre" : "office \(writer)" }
+    public var writerName: String { writer == OfficeCode.central.rawValue ? "the centre" : "office \(writer)" }
 
     /// The clock as a calendar time in Vietnam, or the clock itself if it cannot be read.
-    var when: String {
+    public var when: String {
         guard let clock = try? HLCTimestamp(parsing: hlc) else { return hlc }
         return CalendarDate.vietnamDateTime(milliseconds: clock.milliseconds) + " (giờ Việt Nam)"
     }
 
     /// Who may keep the losing version: the owner of what the rule protects.
-    var acceptedBy: String {
+    public var acceptedBy: String {
         guard let rule = ConflictRule(rawValue: rule) else { return "?" }
         return rule.acceptingSide(fund: fund) == .centre ? "the centre" : "office \(office)"
     }
+
+    /// Who may resolve it, as `conflicts show` says it.
+    public var whoMayResolve: String { "anyone may keep theirs, \(acceptedBy) may keep mine" }
 
     /// One line for a list.
     public var summary: String {
@@ -83,7 +86,7 @@ public struct ConflictDescription: Sendable, Equatable {
     public var lines: [String] {
         var out = [
             "conflict \(id)", "  rule:      \(rule)", "  record:    \(record) (office \(office))", "  by:        \(writerName) at \(when)",
-            "  why:       \(message)", "  state:     \(state); anyone may keep theirs, \(acceptedBy) may keep mine",
+            "  why:       \(message)", "  state:     \(state); \(whoMayResolve)",
         ]
         let fields = Set(mine.keys).union(theirs.keys).sorted()
         let width = max(5, fields.map(\.count).max() ?? 0)
@@ -107,7 +110,7 @@ public struct ConflictDescription: Sendable, Equatable {
         return out
     }
 
-    static func isAmount(_ field: String) -> Bool {
+    public static func isAmount(_ field: String) -> Bool {
         [
             "amount", "limit", "disbursed_before", "total_cost", "requested_support", "approved_support", "counterpart_funds",
             "plan_amount", "disbursed_amount",

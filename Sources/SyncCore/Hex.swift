@@ -10,6 +10,27 @@ public enum Hex {
 
     /// Appends the two digits of `byte` to `out`.
     @inline(__always)
+    /// The bytes of lowercase or uppercase hex text, or nil when it is not hex of whole bytes.
+    public static func bytes(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        func value(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x57
+            case 0x41...0x46: c - 0x37
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(digits.count / 2)
+        for i in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = value(digits[i]), let low = value(digits[i + 1]) else { return nil }
+            out.append(high << 4 | low)
+        }
+        return out
+    }
+
     public static func append(_ byte: UInt8, to out: inout [UInt8]) {
         out.append(digit(byte >> 4))
         out.append(digit(byte & 15))

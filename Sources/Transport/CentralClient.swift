@@ -12,6 +12,8 @@ public struct CentralClient: Sendable {
     public let software: String
     /// The replica's schema version, when the caller knows it.
     public let schemaVersion: Int?
+    /// What the office says of its sync health with each request (``OfficeReport``), when set.
+    public var report: OfficeReport?
 
     public init(
         baseURL: String, tokenSource: any TokenSource, http: HTTPClient, software: String = SoftwareVersion.current,
@@ -129,6 +131,7 @@ public struct CentralClient: Sendable {
             (WireProtocol.protocolVersionHeader, String(WireProtocol.version)),
         ]
         if let schemaVersion { headers.append((WireProtocol.schemaVersionHeader, String(schemaVersion))) }
+        if let report { headers.append((WireProtocol.officeReportHeader, report.headerValue)) }
         if authenticated { headers.append(("Authorization", "Bearer \(try tokenSource.token())")) }
         var body = body
         if let plain = body {

@@ -2,7 +2,7 @@
 /// a tagged release (`vX.Y.Z`) must carry the same number, and a build between releases is
 /// packaged as `X.Y.Z~gitDATE.COMMIT`, which sorts before the release it leads to.
 public enum SoftwareVersion {
-    public static let current = "1.2.0"
+    public static let current = "1.3.0"
 
     /// The release that offices which send no `Promo-Software-Version` run (every office before
     /// 1.1.0 sends none).

@@ -11,7 +11,7 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws(CentralError) -> some ApplicationProtocol {
     let router = Router(context: CentralRequestContext.self)
-    router.add(middleware: ProtocolMiddleware(epoch: store.epoch, metrics: metrics))
+    router.add(middleware: ProtocolMiddleware(epoch: store.epoch, metrics: metrics, countBytes: { store.countBytes($0, $1) }))
     let endpoint = Endpoint(
         store: store, configuration: configuration, metrics: metrics, totals: TotalsRefresher(store: store),
         limiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst),
@@ -22,6 +22,8 @@ public func buildApplication(
     ChangeRoutes(endpoint: endpoint).register(on: router)
     DigestRoutes(endpoint: endpoint).register(on: router)
     RecordRoutes(endpoint: endpoint).register(on: router)
+    // The pages for the centre's people (docs/OPERATIONS.md, "The dashboard").
+    if configuration.dashboardEnabled { DashboardRoutes(endpoint: endpoint).register(on: router) }
     return Application(
         router: router,
         server: try serverBuilder(configuration.tls, idleTimeout: configuration.idleTimeout),

@@ -48,6 +48,7 @@ struct Endpoint: Sendable {
     static let softwareHeader = HTTPField.Name(WireProtocol.softwareVersionHeader)!
     static let protocolHeader = HTTPField.Name(WireProtocol.protocolVersionHeader)!
     static let schemaHeader = HTTPField.Name(WireProtocol.schemaVersionHeader)!
+    static let reportHeader = HTTPField.Name(WireProtocol.officeReportHeader)!
 
     /// Refuses an office whose release or protocol the centre does not serve now (426, naming what
     /// to upgrade), and writes down what it runs and when it was seen (at most once a minute).
@@ -64,13 +65,16 @@ struct Endpoint: Sendable {
             }
             version = number
         }
-        let schema = Self.schema(of: request)
         if let refusal = try store.currentFleetLimits().refusal(office: office, software: software, protocol: version) { throw refusal }
+        let visit = Visit(
+            software: software, protocolVersion: version, schema: Self.schema(of: request),
+            report: OfficeReport(header: request.headers[Self.reportHeader]), pull: request.uri.path == "/v1/changes")
         // Writing down the visit is bookkeeping: a failure is logged and never fails the request.
-        if store.visitIsNews(office, software: software, protocol: version, schema: schema) {
+        let (news, pullAt) = store.noteVisit(office, visit)
+        if news {
             let store = self.store
             do {
-                try await offload { try store.recordVisit(office, software: software, protocol: version, schema: schema) }
+                try await offload { try store.recordVisit(office, visit, pullAt: pullAt) }
             } catch {
                 store.forgetVisit(office)
                 store.logger.warning("could not record a visit", metadata: ["promo.office": "\(office)", "error": "\(error)"])

@@ -13,6 +13,8 @@ struct ProtocolMiddleware: RouterMiddleware {
     typealias Context = CentralRequestContext
     let epoch: Epoch
     let metrics: CentralMetrics
+    /// Counts the bytes of an office's request and answer (``CentralStore/countBytes(_:_:now:)``).
+    var countBytes: (@Sendable (String, Int64) -> Void)? = nil
 
     static let requestID = HTTPField.Name(WireProtocol.requestIDHeader)!
     static let epochHeader = HTTPField.Name(WireProtocol.epochHeader)!
@@ -46,6 +48,11 @@ struct ProtocolMiddleware: RouterMiddleware {
                 context.logger.info("request refused: \(Self.loggable(failure.message))", metadata: metadata)
             }
             response = try failure.response(from: request, context: context)
+        }
+        // The bytes an office moved, as they travelled (compressed bodies at their sent size).
+        if let office = context.notes.office {
+            let sent = request.headers[.contentLength].flatMap { Int64($0) } ?? 0
+            countBytes?(office, sent + Int64(response.body.contentLength ?? 0))
         }
         response.headers[Self.epochHeader] = epoch.rawValue
         response.headers[Self.requestID] = id

@@ -1,0 +1,69 @@
+import Foundation
+import GRDB
+import SyncCore
+import WireFormat
+
+/// A project of a province with its ledger, as the dashboard's drill-down shows it.
+public struct ProvinceProject: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var kind: DisbursementKind
+        public var amount: Int64
+        public var voucher: String?
+        public var paidOn: String
+    }
+
+    public var office: String
+    public var code: String
+    public var name: String
+    public var fund: String
+    public var status: String
+    public var approvedSupport: Int64?
+    public var ledger: [Entry]
+
+    /// What the ledger adds up to on or before `cutoff` (recoveries subtract), by ``LedgerRules``.
+    public func disbursed(through cutoff: String?) -> Int64 {
+        ledger.filter { cutoff == nil || $0.paidOn <= cutoff! }.reduce(0) { $0 + LedgerRules.signed($1.kind, $1.amount) }
+    }
+}
+
+extension CentralStore {
+    /// The projects of a province (and of the provinces merged into it) for a year, with their
+    /// ledgers, by project code.
+    public func provinceProjects(province: String, year: Int) throws(CentralError) -> [ProvinceProject] {
+        do {
+            return try database.read { db in
+                var projects: [String: ProvinceProject] = [:]
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND deleted_at IS NULL AND json_extract(fields, '$.year') = ?",
+                    arguments: [year])
+                for row in rows {
+                    let f = try FieldCoding.decode(row["fields"] as String)
+                    guard let recorded = f["province"]?.text, ReferenceData.provinceInForce(recorded) == province else { continue }
+                    projects[row["id"]] = ProvinceProject(
+                        office: row["office"], code: f["code"]?.text ?? "?", name: f["name"]?.text ?? "", fund: f["fund_source"]?.text ?? "",
+                        status: f["status"]?.text ?? "", approvedSupport: f["approved_support"]?.integer, ledger: [])
+                }
+                guard !projects.isEmpty else { return [] }
+                let entries = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT aggregate, fields FROM record WHERE tbl = 'disbursement' AND deleted_at IS NULL
+                        AND aggregate IN (SELECT value FROM json_each(?))
+                        """, arguments: [String(decoding: try JSONEncoder().encode(Array(projects.keys)), as: UTF8.self)])
+                for row in entries {
+                    let f = try FieldCoding.decode(row["fields"] as String)
+                    guard let kind = f["kind"]?.text.flatMap(DisbursementKind.init(rawValue:)), let amount = f["amount"]?.integer else { continue }
+                    projects[row["aggregate"]]?.ledger.append(
+                        .init(kind: kind, amount: amount, voucher: f["voucher"]?.text, paidOn: f["paid_on"]?.text ?? ""))
+                }
+                return projects.values.map { p in
+                    var p = p
+                    p.ledger.sort { ($0.paidOn, $0.voucher ?? "") < ($1.paidOn, $1.voucher ?? "") }
+                    return p
+                }.sorted { ($0.code, $0.office) < ($1.code, $1.office) }
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading a province's projects")
+        }
+    }
+}
