@@ -11,7 +11,7 @@ extension CentralConfiguration {
     static let keys: Set<String> = [
         "data_dir", "server.host", "server.port", "server.tls_certificate", "server.tls_key", "server.tls_client_ca",
         "limits.max_body_bytes", "limits.default_page_size", "limits.requests_per_second", "limits.burst",
-        "limits.idle_timeout_seconds", "log.level", "dashboard.enabled", "dashboard.silent_after_seconds",
+        "limits.idle_timeout_seconds", "log.level", "dashboard.enabled", "dashboard.silent_after_seconds", "dashboard.secure_cookies",
     ]
 
     /// Loads config/promo-central.example.toml's settings from `path` (or `PROMO_CENTRAL_CONFIG`, or
@@ -48,6 +48,7 @@ extension CentralConfiguration {
             c.rateLimitBurst = Double(try reader.integer("limits.burst", default: 200, range: 1...1_000_000, unit: "requests"))
             c.idleTimeout = .seconds(try reader.integer("limits.idle_timeout_seconds", default: 60, range: 1...3_600, unit: "seconds"))
             c.dashboardEnabled = try reader.boolean("dashboard.enabled", default: true)
+            c.secureCookies = try reader.boolean("dashboard.secure_cookies", default: true)
             c.silentAfter = .seconds(try reader.integer("dashboard.silent_after_seconds", default: 3_600, range: 10...604_800, unit: "seconds"))
             let certificate = try reader.string("server.tls_certificate", default: nil)
             let key = try reader.string("server.tls_key", default: nil)

@@ -26,6 +26,9 @@ public struct CentralConfiguration: Sendable {
     /// The dashboard shows an office as degraded when it has not pulled for this long (the same
     /// rule as `promo-sync status`'s "last pull was more than an hour ago").
     public var silentAfter: Duration = .seconds(3_600)
+    /// Dashboard cookies marked `Secure` (sent over HTTPS and loopback only). Turn it off only
+    /// for a plain-HTTP address other than loopback, which production never is.
+    public var secureCookies = true
 
     /// The files of the central's TLS setup.
     public struct TLSFiles: Sendable, Equatable {

@@ -90,8 +90,6 @@ struct Visit: Sendable, Equatable {
     var protocolVersion: Int?
     var schema: Int?
     var report: OfficeReport?
-    /// The request pulls the change log.
-    var pull = false
 }
 
 /// What the request path keeps in memory: the limits (read again after a few seconds, so that a
@@ -99,11 +97,23 @@ struct Visit: Sendable, Equatable {
 /// each office's latest visit (to the request: the fleet listing reads it over what was written)
 /// and when its visit was last written, and the bytes each office moved today.
 struct FleetCache {
+    /// One office as its requests to this process showed it.
+    struct Latest {
+        /// Its last request's versions, and the last report it sent (requests outside a sync
+        /// cycle, such as a verification's, carry none).
+        var visit: Visit
+        var seenAt: Date
+        /// When a pull page was last served to it.
+        var pullAt: Date?
+        /// Bytes counted since the visit was last written, on `bytesDay` (UTC).
+        var bytesDay: String?
+        var unwrittenBytes: Int64 = 0
+    }
+
     var limits = FleetLimits()
     var limitsReadAt: ContinuousClock.Instant?
-    var latest: [String: (visit: Visit, seenAt: Date, pullAt: Date?)] = [:]
+    var latest: [String: Latest] = [:]
     var written: [String: (visit: Visit, at: ContinuousClock.Instant)] = [:]
-    var bytes: [String: (day: String, count: Int64)] = [:]
 }
 
 extension CentralStore {
@@ -167,21 +177,32 @@ extension CentralStore {
     }
 
     /// Notes an office's request in memory, and says whether its visit should be written now:
-    /// what the office runs or its health changed, or a minute passed since the last write.
-    /// Returns when it last pulled, for the write.
-    func noteVisit(_ office: OfficeCode, _ visit: Visit, now: Date = Date()) -> (news: Bool, pullAt: Date?) {
+    /// what the office runs or the health it reports changed, or a minute passed since the last
+    /// write. A request without a report keeps the last one.
+    func noteVisit(_ office: OfficeCode, _ visit: Visit, now: Date = Date()) -> Bool {
         let instant = ContinuousClock.now
         return fleetCache.withLock { c in
-            let pullAt = visit.pull ? now : c.latest[office.rawValue]?.pullAt
-            c.latest[office.rawValue] = (visit, now, pullAt)
+            var latest = c.latest[office.rawValue] ?? FleetCache.Latest(visit: visit, seenAt: now)
+            let report = visit.report ?? latest.visit.report
+            latest.visit = visit
+            latest.visit.report = report
+            latest.seenAt = now
+            c.latest[office.rawValue] = latest
             if let last = c.written[office.rawValue], last.visit.software == visit.software, last.visit.protocolVersion == visit.protocolVersion,
-                last.visit.schema == visit.schema, last.visit.report?.health == visit.report?.health, instant - last.at < .seconds(60)
+                last.visit.schema == visit.schema, visit.report == nil || last.visit.report?.health == visit.report?.health,
+                instant - last.at < .seconds(60)
             {
-                return (false, pullAt)
+                return false
             }
-            c.written[office.rawValue] = (visit, instant)
-            return (true, pullAt)
+            c.written[office.rawValue] = (latest.visit, instant)
+            return true
         }
+    }
+
+    /// Notes that a pull page was served to an office (after it was built: a pull that fails
+    /// does not count, so an office whose pulls all fail turns silent).
+    func notePull(_ office: OfficeCode, now: Date = Date()) {
+        fleetCache.withLock { $0.latest[office.rawValue]?.pullAt = now }
     }
 
     /// Lets the next request write the visit again (the last write failed).
@@ -189,43 +210,70 @@ extension CentralStore {
         _ = fleetCache.withLock { $0.written.removeValue(forKey: office.rawValue) }
     }
 
-    /// Counts bytes an office moved, on the UTC day of `now`.
-    func countBytes(_ office: String, _ count: Int64, now: Date = Date()) {
+    /// Counts the bytes of an office's request and answer, on the UTC day of `now`. Each is
+    /// taken as at most 4 GiB and the sum saturates: a length an office declares cannot overflow it.
+    func countBytes(_ office: String, _ received: Int64, _ sent: Int64, now: Date = Date()) {
         let day = String(Timestamps.format(now).prefix(10))
+        let count = min(max(0, received), 1 << 32) + min(max(0, sent), 1 << 32)
         fleetCache.withLock { c in
-            let today = c.bytes[office].map { $0.day == day ? $0.count : 0 } ?? 0
-            c.bytes[office] = (day, today + count)
+            guard var latest = c.latest[office] else { return }
+            if latest.bytesDay != day {
+                latest.bytesDay = day
+                latest.unwrittenBytes = 0
+            }
+            let (sum, overflow) = latest.unwrittenBytes.addingReportingOverflow(count)
+            latest.unwrittenBytes = overflow ? .max : sum
+            c.latest[office] = latest
         }
     }
 
-    /// Writes when an office was seen, what it runs and says of itself, and its bytes today
-    /// (``noteVisit`` decides when).
-    func recordVisit(_ office: OfficeCode, _ visit: Visit, pullAt: Date?, now: Date = Date()) throws(CentralError) {
-        let bytes = fleetCache.withLock { $0.bytes[office.rawValue] }
-        let r = visit.report
+    /// Writes what this process last saw of an office (``noteVisit`` decides when): when it was
+    /// seen and last pulled, what it runs, the report it last sent (kept when it sent none), and
+    /// the bytes counted since the last write, added to the day's.
+    func recordVisit(_ office: OfficeCode) throws(CentralError) {
+        guard
+            let latest = fleetCache.withLock({ c -> FleetCache.Latest? in
+                let latest = c.latest[office.rawValue]
+                c.latest[office.rawValue]?.unwrittenBytes = 0
+                return latest
+            })
+        else { return }
+        let visit = latest.visit
         do {
             try database.write { db in
                 try db.execute(
                     sql: """
-                        INSERT INTO office_seen(office, software, protocol, schema, seen_at, report_health, report_reason, report_pending,
-                            report_pending_since, report_conflicts, report_verified_at, report_verify, report_epoch, last_pull_at, bytes_day, bytes)
-                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, coalesce(?16, 0))
+                        INSERT INTO office_seen(office, software, protocol, schema, seen_at, last_pull_at, bytes_day, bytes)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                         ON CONFLICT(office) DO UPDATE SET software = excluded.software, protocol = excluded.protocol,
-                            schema = excluded.schema, seen_at = excluded.seen_at, report_health = excluded.report_health,
-                            report_reason = excluded.report_reason, report_pending = excluded.report_pending,
-                            report_pending_since = excluded.report_pending_since, report_conflicts = excluded.report_conflicts,
-                            report_verified_at = excluded.report_verified_at, report_verify = excluded.report_verify,
-                            report_epoch = excluded.report_epoch, last_pull_at = coalesce(excluded.last_pull_at, office_seen.last_pull_at),
-                            bytes_day = coalesce(excluded.bytes_day, office_seen.bytes_day), bytes = CASE WHEN excluded.bytes_day IS NULL
-                                THEN office_seen.bytes ELSE excluded.bytes END
+                            schema = excluded.schema, seen_at = excluded.seen_at,
+                            last_pull_at = coalesce(excluded.last_pull_at, office_seen.last_pull_at),
+                            bytes = CASE WHEN excluded.bytes_day IS NULL THEN office_seen.bytes
+                                WHEN office_seen.bytes_day IS excluded.bytes_day THEN office_seen.bytes + excluded.bytes
+                                ELSE excluded.bytes END,
+                            bytes_day = coalesce(excluded.bytes_day, office_seen.bytes_day)
                         """,
                     arguments: [
-                        office.rawValue, visit.software, visit.protocolVersion, visit.schema, Timestamps.format(now), r?.health.rawValue, r?.reason,
-                        r?.pendingChanges, r?.pendingSince.map(Timestamps.format), r?.openConflicts, r?.verifiedAt.map(Timestamps.format),
-                        r?.verifyResult, r?.epoch, pullAt.map(Timestamps.format), bytes?.day, bytes?.count,
+                        office.rawValue, visit.software, visit.protocolVersion, visit.schema, Timestamps.format(latest.seenAt),
+                        latest.pullAt.map(Timestamps.format), latest.bytesDay, latest.unwrittenBytes,
+                    ])
+                guard let r = visit.report else { return }
+                try db.execute(
+                    sql: """
+                        UPDATE office_seen SET report_health = ?, report_reason = ?, report_pending = ?, report_pending_since = ?,
+                            report_conflicts = ?, report_verified_at = ?, report_verify = ?, report_epoch = ?
+                        WHERE office = ?
+                        """,
+                    arguments: [
+                        r.health.rawValue, r.reason, r.pendingChanges, r.pendingSince.map(Timestamps.format), r.openConflicts,
+                        r.verifiedAt.map(Timestamps.format), r.verifyResult, r.epoch, office.rawValue,
                     ])
             }
         } catch {
+            // The bytes go back to be written with the next visit.
+            fleetCache.withLock { c in
+                if c.latest[office.rawValue]?.bytesDay == latest.bytesDay { c.latest[office.rawValue]?.unwrittenBytes += latest.unwrittenBytes }
+            }
             throw CentralError.storage(error, during: "recording a visit of office \(office)")
         }
     }
@@ -234,20 +282,19 @@ extension CentralStore {
     /// pulled, and when its last changeset arrived: as written, brought up to the last request
     /// this process served.
     public func fleet() throws(CentralError) -> [FleetEntry] {
-        let (latest, bytes) = fleetCache.withLock { ($0.latest, $0.bytes) }
+        let latest = fleetCache.withLock { $0.latest }
         return try writtenFleet().map { written in
             var entry = written
-            if let visit = latest[entry.office.rawValue] {
-                entry.software = visit.visit.software
-                entry.protocolVersion = visit.visit.protocolVersion
-                entry.schemaVersion = visit.visit.schema
-                entry.seenAt = Timestamps.format(visit.seenAt)
-                entry.lastPullAt = visit.pullAt.map(Timestamps.format) ?? entry.lastPullAt
-                entry.report = visit.visit.report ?? entry.report
-            }
-            if let today = bytes[entry.office.rawValue] {
-                entry.bytesDay = today.day
-                entry.bytes = today.count
+            guard let seen = latest[entry.office.rawValue] else { return entry }
+            entry.software = seen.visit.software
+            entry.protocolVersion = seen.visit.protocolVersion
+            entry.schemaVersion = seen.visit.schema
+            entry.seenAt = Timestamps.format(seen.seenAt)
+            entry.lastPullAt = seen.pullAt.map(Timestamps.format) ?? entry.lastPullAt
+            entry.report = seen.visit.report ?? entry.report
+            if let day = seen.bytesDay {
+                entry.bytes = (entry.bytesDay == day ? entry.bytes : 0) &+ seen.unwrittenBytes
+                entry.bytesDay = day
             }
             return entry
         }

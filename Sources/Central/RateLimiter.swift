@@ -15,6 +15,16 @@ public final class RateLimiter: Sendable {
     /// Takes one token for `key`; returns nil when allowed, or the seconds to wait.
     public func admit(_ key: String, now: ContinuousClock.Instant = .now) -> Int? {
         buckets.withLock { buckets in
+            // Keys are addresses too (requests without a valid token, logins): a bucket that has
+            // filled up again is forgotten once there are many, so rotating addresses cannot grow
+            // the table without end.
+            if buckets.count > 10_000 {
+                let (rate, burst) = (ratePerSecond, self.burst)
+                buckets = buckets.filter { _, bucket in
+                    let idle = now - bucket.at
+                    return bucket.tokens + (Double(idle.components.seconds) * rate) < burst
+                }
+            }
             var bucket = buckets[key] ?? (tokens: burst, at: now)
             let elapsed = now - bucket.at
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -126,10 +126,11 @@ public struct SyncEngine: Sendable {
         let replica = self.replica
         let thresholds = configuration.thresholds
         client.report = try? await runBlocking { () throws(ReplicaError) -> OfficeReport in
-            let status = try replica.status()
-            // The report is made inside a cycle, by its daemon or a one-off sync: a process runs.
-            let evaluated = StatusReport.evaluate(status, now: Date(), thresholds: thresholds, isRunning: { _ in true })
-            return evaluated.officeReport
+            var status = try replica.status()
+            // The report is made inside a cycle, by its daemon or by a one-off `promo-sync sync`:
+            // either way a process is syncing (the "no daemon is running" rule does not apply).
+            status.daemonPID = status.daemonPID ?? getpid()
+            return StatusReport.evaluate(status, now: Date(), thresholds: thresholds, isRunning: { _ in true }).officeReport
         }
         return client
     }

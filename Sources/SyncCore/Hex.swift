@@ -8,8 +8,6 @@ public enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Appends the two digits of `byte` to `out`.
-    @inline(__always)
     /// The bytes of lowercase or uppercase hex text, or nil when it is not hex of whole bytes.
     public static func bytes(_ text: String) -> [UInt8]? {
         let digits = Array(text.utf8)
@@ -31,6 +29,8 @@ public enum Hex {
         return out
     }
 
+    /// Appends the two digits of `byte` to `out`.
+    @inline(__always)
     public static func append(_ byte: UInt8, to out: inout [UInt8]) {
         out.append(digit(byte >> 4))
         out.append(digit(byte & 15))

@@ -140,6 +140,39 @@ import WireFormat
         }
     }
 
+    @Test func loginsAreThrottledPerAddressAndNamesAreNotLoggedAsTyped() async throws {
+        try await withLiveCentral { central in
+            try central.store.addDashboardUser("analyst", password: "correct horse battery")
+            var browser = Browser(base: central.url)
+            var statuses: [Int] = []
+            for attempt in 0..<6 { statuses.append(try await browser.login(attempt == 0 ? "my secret password" : "analyst", "guess \(attempt)").status) }
+            #expect(statuses == [401, 401, 401, 401, 401, 429])
+            // Even the right password waits now: guessing cannot go faster than one try in ten seconds.
+            #expect(try await browser.login("analyst", "correct horse battery").status == 429)
+            let logins = try central.store.dashboardLogins()
+            #expect(logins.count == 5 && logins.last?.user == "(invalid name)" && !logins.contains { $0.user.contains("secret") })
+        }
+    }
+
+    @Test func whatAnOfficeSaysIsKeptUntilItSaysMoreAndItsByteCountCannotOverflow() throws {
+        let folder = try TemporaryDirectory(prefix: "fleet")
+        let store = try CentralStore(path: folder.file(CentralStore.fileName))
+        _ = try store.addOffice(OfficeCode(unchecked: "79"))
+        let report = OfficeReport(health: .degraded, reason: "behind", pendingChanges: 7, epoch: store.epoch.rawValue)
+        #expect(store.noteVisit(OfficeCode(unchecked: "79"), Visit(software: "1.3.0", protocolVersion: 1, schema: 8, report: report)))
+        store.countBytes("79", .max, .max)
+        store.countBytes("79", .max, .max)
+        try store.recordVisit(OfficeCode(unchecked: "79"))
+        // A request without a report (a verification's) keeps the last one, in memory and in the store.
+        store.forgetVisit(OfficeCode(unchecked: "79"))
+        #expect(store.noteVisit(OfficeCode(unchecked: "79"), Visit(software: "1.3.0", protocolVersion: 1, schema: 8, report: nil)))
+        try store.recordVisit(OfficeCode(unchecked: "79"))
+        let entry = try #require(try store.fleet().first { $0.office.rawValue == "79" })
+        #expect(entry.report == report && entry.bytes == 4 << 32)
+        let written = try #require(try store.writtenFleet().first { $0.office.rawValue == "79" })
+        #expect(written.report == report && written.bytes == 4 << 32)
+    }
+
     @Test func passwordsAreStoredAsSlowSaltedHashes() throws {
         let stored = try PasswordHash.make("correct horse battery")
         #expect(stored.hasPrefix("scrypt$32768$8$1$") && !stored.contains("correct"))

@@ -129,27 +129,36 @@ extension CentralStore {
     /// Every attempt is recorded (`dashboard_login`) and logged.
     func login(_ name: String, password: String, address: String, now: Date = Date()) throws(CentralError) -> (token: String, session: DashboardSession)? {
         let stored: (hash: String, disabled: Bool)?
+        let anyUser: Bool
         do {
-            stored = try database.read { db in
-                try Row.fetchOne(db, sql: "SELECT password_hash, disabled_at FROM dashboard_user WHERE name = ?", arguments: [name]).map {
-                    ($0["password_hash"], ($0["disabled_at"] as String?) != nil)
-                }
+            (stored, anyUser) = try database.read { db in
+                (
+                    try Row.fetchOne(db, sql: "SELECT password_hash, disabled_at FROM dashboard_user WHERE name = ?", arguments: [name]).map {
+                        ($0["password_hash"], ($0["disabled_at"] as String?) != nil)
+                    },
+                    try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM dashboard_user)") ?? false
+                )
             }
         } catch {
             throw CentralError.storage(error, during: "reading a dashboard user")
         }
-        // An unknown name costs a hash too: how long a refusal takes does not tell names apart.
-        let matches = PasswordHash.verify(password, against: stored?.hash ?? Self.decoyHash)
+        // An unknown name costs a hash too, so how long a refusal takes does not tell names apart
+        // (unless there are no users at all: nothing to tell, and nothing to spend time on).
+        let matches = anyUser && PasswordHash.verify(password, against: stored?.hash ?? Self.decoyHash)
         let outcome = stored == nil ? "unknown user" : (!matches ? "wrong password" : (stored!.disabled ? "disabled" : "ok"))
         let token = Self.randomToken()
         let session = DashboardSession(user: name, csrf: Self.randomToken())
-        let loggable = String(name.unicodeScalars.filter { $0.properties.generalCategory != .control }.prefix(64).map(Character.init))
+        // A name that cannot be a user's (a password typed in the wrong field, terminal tricks) is
+        // not written down as typed.
+        let loggable = (try? Self.checkUserName(name)) != nil ? name : "(invalid name)"
         do {
             try database.write { db in
                 try db.execute(
                     sql: "INSERT INTO dashboard_login(at, username, address, outcome) VALUES (?, ?, ?, ?)",
                     arguments: [Timestamps.format(now), loggable, address, outcome])
                 try db.execute(sql: "DELETE FROM dashboard_session WHERE expires_at < ?", arguments: [Timestamps.format(now)])
+                // The last 100,000 attempts are kept.
+                try db.execute(sql: "DELETE FROM dashboard_login WHERE id <= (SELECT max(id) FROM dashboard_login) - 100000")
                 guard outcome == "ok" else { return }
                 try db.execute(
                     sql: "INSERT INTO dashboard_session(token_hash, username, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",

@@ -10,6 +10,9 @@ public struct ProvinceProject: Sendable, Equatable {
         public var amount: Int64
         public var voucher: String?
         public var paidOn: String
+        /// Held by a conflict (a duplicate voucher, past the limit, …): listed, never counted,
+        /// as the consolidated totals leave it out.
+        public var held: Bool
     }
 
     public var office: String
@@ -20,9 +23,10 @@ public struct ProvinceProject: Sendable, Equatable {
     public var approvedSupport: Int64?
     public var ledger: [Entry]
 
-    /// What the ledger adds up to on or before `cutoff` (recoveries subtract), by ``LedgerRules``.
+    /// What the ledger adds up to on or before `cutoff` (recoveries subtract, held entries do
+    /// not count), as the consolidated totals add it up.
     public func disbursed(through cutoff: String?) -> Int64 {
-        ledger.filter { cutoff == nil || $0.paidOn <= cutoff! }.reduce(0) { $0 + LedgerRules.signed($1.kind, $1.amount) }
+        ledger.filter { $0.counts(through: cutoff) }.reduce(0) { $0 + LedgerRules.signed($1.kind, $1.amount) }
     }
 }
 
@@ -47,14 +51,14 @@ extension CentralStore {
                 let entries = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT aggregate, fields FROM record WHERE tbl = 'disbursement' AND deleted_at IS NULL
+                        SELECT aggregate, fields, held FROM record WHERE tbl = 'disbursement' AND deleted_at IS NULL
                         AND aggregate IN (SELECT value FROM json_each(?))
                         """, arguments: [String(decoding: try JSONEncoder().encode(Array(projects.keys)), as: UTF8.self)])
                 for row in entries {
                     let f = try FieldCoding.decode(row["fields"] as String)
                     guard let kind = f["kind"]?.text.flatMap(DisbursementKind.init(rawValue:)), let amount = f["amount"]?.integer else { continue }
                     projects[row["aggregate"]]?.ledger.append(
-                        .init(kind: kind, amount: amount, voucher: f["voucher"]?.text, paidOn: f["paid_on"]?.text ?? ""))
+                        .init(kind: kind, amount: amount, voucher: f["voucher"]?.text, paidOn: f["paid_on"]?.text ?? "", held: row["held"] != 0))
                 }
                 return projects.values.map { p in
                     var p = p
@@ -66,4 +70,9 @@ extension CentralStore {
             throw CentralError.storage(error, during: "reading a province's projects")
         }
     }
+}
+
+extension ProvinceProject.Entry {
+    /// Whether the entry counts in a total through `cutoff`.
+    public func counts(through cutoff: String?) -> Bool { !held && (cutoff.map { paidOn <= $0 } ?? true) }
 }

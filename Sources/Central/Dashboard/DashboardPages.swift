@@ -50,7 +50,9 @@ struct DashboardPages: Sendable {
                     report.map { .integer(Int64($0.pendingChanges)) } ?? .empty,
                     .text(report?.pendingSince.map { Self.local(Timestamps.format($0)) } ?? ""),
                     report.map { .integer(Int64($0.openConflicts)) } ?? .empty,
-                    .text(report?.verifiedAt.map { "\(Self.local(Timestamps.format($0))): \(report?.verifyResult ?? "?")" } ?? "chưa (never)"),
+                    .text(
+                        report.map { r in r.verifiedAt.map { "\(Self.local(Timestamps.format($0))): \(r.verifyResult ?? "?")" } ?? "chưa (never)" }
+                            ?? "chưa báo (not reported)"),
                     epochCell, .integer(entry.bytesDay == today ? entry.bytes : 0),
                 ], class: health.cssClass)
         }
@@ -84,8 +86,8 @@ struct DashboardPages: Sendable {
         }
     }
 
+    /// The caller brings the totals up to date first (``TotalsRefresher/upToDate()``, their one writer).
     func progress(_ filter: ProgressFilter) throws(CentralError) -> Page {
-        try store.refreshTotals()
         let facts = try store.reportFacts()
         func report(_ by: [ReportDimension]) -> [ReportRow] {
             ProgressReport.compute(
@@ -224,11 +226,12 @@ struct DashboardPages: Sendable {
                 p.approvedSupport.map(DataTable.Cell.billions) ?? .empty, .billions(p.disbursed(through: filter.cutoff)),
             ])
             for entry in p.ledger {
-                let counted = filter.cutoff.map { entry.paidOn <= $0 } ?? true
+                let counted = entry.counts(through: filter.cutoff)
+                let why = entry.held ? "không (giữ lại do xung đột)" : (counted ? "có" : "không (sau ngày lọc)")
                 ledger.append(
                     [
                         .text(p.code), .text(entry.paidOn), .text(entry.kind.rawValue), .billions(LedgerRules.signed(entry.kind, entry.amount)),
-                        .text(entry.voucher ?? ""), .text(counted ? "có" : "không (sau ngày lọc)"),
+                        .text(entry.voucher ?? ""), .text(why),
                     ], class: counted ? nil : "inactive")
             }
         }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import SyncCore
+import Synchronization
 
 /// `/dashboard`: read-only pages for the centre's people (docs/OPERATIONS.md, "The dashboard"),
 /// server-rendered, working without JavaScript, with no external assets. A person logs in as a
@@ -11,8 +12,16 @@ import SyncCore
 struct DashboardRoutes: Sendable {
     let endpoint: Endpoint
     let pages: DashboardPages
-    /// Cookies are marked Secure when the centre serves HTTPS.
+    /// Cookies are marked Secure unless `dashboard.secure_cookies = false` (browsers take Secure
+    /// cookies from https and from loopback addresses).
     let secureCookies: Bool
+    /// Login attempts: a few at once per address and per name, then one every ten seconds, so
+    /// that passwords cannot be guessed at speed and the hashing cannot crowd out the offices.
+    let loginsByAddress = RateLimiter(ratePerSecond: 0.1, burst: 5)
+    let loginsByName = RateLimiter(ratePerSecond: 0.1, burst: 5)
+    /// At most two passwords hashed at once (32 MiB and a tenth of a second each, on the
+    /// threads the offices' pushes use); more get 503 and try again.
+    let hashing = ConcurrencyGate(limit: 2)
 
     static let sessionCookie = "promo_session"
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
@@ -21,7 +30,7 @@ struct DashboardRoutes: Sendable {
     init(endpoint: Endpoint) {
         self.endpoint = endpoint
         self.pages = DashboardPages(store: endpoint.store, silentAfter: TimeInterval(endpoint.configuration.silentAfter.components.seconds))
-        self.secureCookies = endpoint.configuration.tls != nil
+        self.secureCookies = endpoint.configuration.secureCookies
     }
 
     func register(on router: Router<CentralRequestContext>) {
@@ -33,7 +42,9 @@ struct DashboardRoutes: Sendable {
             try await page(request, context) { _ in try pages.fleet() }
         }
         router.get("/dashboard/progress") { request, context in
-            try await page(request, context) { try pages.progress(try Self.filter($0)) }
+            // Totals have one writer while serving: wait for it as a pull does.
+            await endpoint.totals.upToDate()
+            return try await page(request, context) { try pages.progress(try Self.filter($0)) }
         }
         router.get("/dashboard/province/:code") { request, context in
             let code = context.parameters.get("code") ?? ""
@@ -151,13 +162,15 @@ struct DashboardRoutes: Sendable {
         guard let csrf = form["csrf"], let expected = Self.cookie(Self.loginCookie, in: request), Self.same(csrf, expected) else {
             return loginPage(next: next, error: "Biểu mẫu đã hết hạn, vui lòng đăng nhập lại (the form expired or came from elsewhere).", status: .forbidden)
         }
-        do {
-            try endpoint.admitAnonymous(context)
-        } catch let error as CentralError {
-            return loginPage(next: next, error: "Quá nhiều lần thử, hãy đợi một lát (\(error.message)).", status: .tooManyRequests)
-        }
         let name = form["name"] ?? ""
         let password = form["password"] ?? ""
+        if let wait = loginsByAddress.admit(context.remoteAddress) ?? loginsByName.admit(name.lowercased()) {
+            return loginPage(next: next, error: "Quá nhiều lần thử, hãy thử lại sau \(wait) giây (too many attempts).", status: .tooManyRequests)
+        }
+        guard hashing.enter() else {
+            return loginPage(next: next, error: "Máy chủ đang bận, hãy thử lại (busy, try again).", status: .serviceUnavailable)
+        }
+        defer { hashing.leave() }
         let store = endpoint.store
         let address = context.remoteAddress
         guard let (token, _) = try await endpoint.offload({ try store.login(name, password: password, address: address) }) else {
@@ -262,4 +275,22 @@ struct DashboardRoutes: Sendable {
     static func errorBody(_ error: CentralError) -> String {
         "<p class=\"error\">\(HTML.escape(error.message))</p>" + (error.hint.map { "<p>\(HTML.escape($0))</p>" } ?? "")
     }
+}
+
+/// Lets at most `limit` callers in at once; the others are turned away, not queued.
+final class ConcurrencyGate: Sendable {
+    private let inside = Mutex(0)
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func enter() -> Bool {
+        inside.withLock { n in
+            guard n < limit else { return false }
+            n += 1
+            return true
+        }
+    }
+
+    func leave() { inside.withLock { $0 -= 1 } }
 }

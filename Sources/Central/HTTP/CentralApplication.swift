@@ -11,7 +11,9 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws(CentralError) -> some ApplicationProtocol {
     let router = Router(context: CentralRequestContext.self)
-    router.add(middleware: ProtocolMiddleware(epoch: store.epoch, metrics: metrics, countBytes: { store.countBytes($0, $1) }))
+    router.add(
+        middleware: ProtocolMiddleware(epoch: store.epoch, metrics: metrics, countBytes: { office, received, sent in store.countBytes(office, received, sent) })
+    )
     let endpoint = Endpoint(
         store: store, configuration: configuration, metrics: metrics, totals: TotalsRefresher(store: store),
         limiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst),

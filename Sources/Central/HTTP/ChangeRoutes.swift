@@ -33,6 +33,7 @@ struct ChangeRoutes: Sendable {
         let (page, state, clock) = try await endpoint.offload { [own] in
             (try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own), try store.officeState(office), try store.clock())
         }
+        store.notePull(office)
         endpoint.metrics.pulls.increment()
         endpoint.metrics.recordsServed.increment(by: Int64(page.records))
         var response = endpoint.jsonBody(page.data, for: request)

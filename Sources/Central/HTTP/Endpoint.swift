@@ -68,13 +68,12 @@ struct Endpoint: Sendable {
         if let refusal = try store.currentFleetLimits().refusal(office: office, software: software, protocol: version) { throw refusal }
         let visit = Visit(
             software: software, protocolVersion: version, schema: Self.schema(of: request),
-            report: OfficeReport(header: request.headers[Self.reportHeader]), pull: request.uri.path == "/v1/changes")
+            report: OfficeReport(header: request.headers[Self.reportHeader]))
         // Writing down the visit is bookkeeping: a failure is logged and never fails the request.
-        let (news, pullAt) = store.noteVisit(office, visit)
-        if news {
+        if store.noteVisit(office, visit) {
             let store = self.store
             do {
-                try await offload { try store.recordVisit(office, visit, pullAt: pullAt) }
+                try await offload { try store.recordVisit(office) }
             } catch {
                 store.forgetVisit(office)
                 store.logger.warning("could not record a visit", metadata: ["promo.office": "\(office)", "error": "\(error)"])

@@ -14,7 +14,7 @@ struct ProtocolMiddleware: RouterMiddleware {
     let epoch: Epoch
     let metrics: CentralMetrics
     /// Counts the bytes of an office's request and answer (``CentralStore/countBytes(_:_:now:)``).
-    var countBytes: (@Sendable (String, Int64) -> Void)? = nil
+    var countBytes: (@Sendable (_ office: String, _ received: Int64, _ sent: Int64) -> Void)? = nil
 
     static let requestID = HTTPField.Name(WireProtocol.requestIDHeader)!
     static let epochHeader = HTTPField.Name(WireProtocol.epochHeader)!
@@ -49,10 +49,11 @@ struct ProtocolMiddleware: RouterMiddleware {
             }
             response = try failure.response(from: request, context: context)
         }
-        // The bytes an office moved, as they travelled (compressed bodies at their sent size).
+        // The bytes an office moved, as they travelled (compressed bodies at their sent size): a
+        // body refused unread (413, 429, …) counts as nothing, whatever length it declared.
         if let office = context.notes.office {
-            let sent = request.headers[.contentLength].flatMap { Int64($0) } ?? 0
-            countBytes?(office, sent + Int64(response.body.contentLength ?? 0))
+            let sent = response.status.code < 400 ? request.headers[.contentLength].flatMap { Int64($0) } ?? 0 : 0
+            countBytes?(office, sent, Int64(response.body.contentLength ?? 0))
         }
         response.headers[Self.epochHeader] = epoch.rawValue
         response.headers[Self.requestID] = id
