@@ -160,41 +160,79 @@ public enum PostgresStoreCopy {
         }
         var report = StoreCopyReport()
         let layout = try await source.read { db in try tables.map { ($0, try columns(db, $0)) } }
-        // One transaction in PostgreSQL: all tables or none.
+        let marks = try await source.read { db in try PostgresStoreFollower.Marks.read(db) }
+        // One transaction in PostgreSQL: all tables or none, with the marks `store follow` goes on from.
         try await client.withTransaction(logger: logger) { connection in
             // COPY quotes the table's name whole: the schema comes from the search path.
             try await connection.query("SET LOCAL search_path TO promo", logger: logger)
             for (table, columns) in layout {
-                var copied = 0
-                try await connection.copyFrom(table: table, columns: columns.map(\.name), logger: logger) { writer in
-                    var after: Int64 = .min
-                    while true {
-                        let page = try await source.read { db in
-                            try Row.fetchAll(db, sql: "SELECT rowid, * FROM \(table) WHERE rowid > ? ORDER BY rowid LIMIT 5000", arguments: [after])
-                        }
-                        guard let last = page.last else { break }
-                        after = last[0]
-                        var buffer = ByteBuffer()
-                        for row in page {
-                            for (index, column) in columns.enumerated() {
-                                if index > 0 { buffer.writeString("\t") }
-                                buffer.writeString(copyText(row[index + 1], column.kind))
-                            }
-                            buffer.writeString("\n")
-                        }
-                        try await writer.write(buffer)
-                        copied += page.count
-                    }
-                }
+                let copied = try await copyRows(
+                    from: source, table: table, by: "rowid", after: .min, through: .max, columns: columns, into: table, connection: connection,
+                    logger: logger)
                 report.rows.append((table, copied))
             }
+            try await marks.save(connection, logger: logger)
         }
-        for (table, columns) in layout {
-            let here = try await source.read { db in try digest(db, table, columns) }
-            let there = try await digest(client, table, columns, logger: logger)
-            if here != there { report.differing.append(table) }
-        }
+        report.differing = try await differingTables(source, client, logger: logger)
         return report
+    }
+
+    /// The copied tables whose rows differ between the store (as one snapshot of `source` shows
+    /// it) and the PostgreSQL copy, by one digest of each table on either side.
+    static func differingTables(_ source: some DatabaseReader, _ client: PostgresClient, logger: Logger) async throws -> [String] {
+        let here = try await source.read { db in
+            try tables.map { table in
+                let columns = try Self.columns(db, table)
+                return (table, columns, try digest(db, table, columns))
+            }
+        }
+        var differing: [String] = []
+        for (table, columns, digest) in here where try await Self.digest(client, table, columns, logger: logger) != digest {
+            differing.append(table)
+        }
+        return differing
+    }
+
+    /// ``differingTables(_:_:logger:)`` of the store at `storePath`.
+    public static func differingTables(storePath: String, to client: PostgresClient, logger: Logger) async throws -> [String] {
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        let source = try DatabaseQueue(path: storePath, configuration: readOnly)
+        defer { try? source.close() }
+        return try await differingTables(source, client, logger: logger)
+    }
+
+    /// Copies the rows of `table` whose `key` (an indexed integer column, or rowid) lies in
+    /// `after` exclusive to `through` inclusive from the store into `into` (a table of the search
+    /// path) with COPY, read in pages along the key so that memory stays bounded. Returns how many.
+    static func copyRows(
+        from source: some DatabaseReader, table: String, by key: String, after start: Int64, through end: Int64,
+        columns: [(name: String, kind: Kind)], into: String, connection: PostgresConnection, logger: Logger
+    ) async throws -> Int {
+        var copied = 0
+        try await connection.copyFrom(table: into, columns: columns.map(\.name), logger: logger) { writer in
+            var after = start
+            while true {
+                let page = try await source.read { db in
+                    try Row.fetchAll(
+                        db, sql: "SELECT \(key), * FROM \(table) WHERE \(key) > ? AND \(key) <= ? ORDER BY \(key) LIMIT \(PostgresStoreFollower.pageSize)",
+                        arguments: [after, end])
+                }
+                guard let last = page.last else { break }
+                after = last[0]
+                var buffer = ByteBuffer()
+                for row in page {
+                    for (index, column) in columns.enumerated() {
+                        if index > 0 { buffer.writeString("\t") }
+                        buffer.writeString(copyText(row[index + 1], column.kind))
+                    }
+                    buffer.writeString("\n")
+                }
+                try await writer.write(buffer)
+                copied += page.count
+            }
+        }
+        return copied
     }
 
     enum Kind { case integer, text, blob }

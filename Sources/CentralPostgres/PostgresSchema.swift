@@ -162,5 +162,11 @@ CREATE TABLE promo.dashboard_login (
 )
 """#
         ),
+        (
+            "pg3-follow-marks",
+            #"""
+CREATE TABLE promo.follow_mark (key text PRIMARY KEY, value text NOT NULL)
+"""#
+        ),
     ]
 }

@@ -8,7 +8,71 @@ import SyncCore
 
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "store", abstract: "Move the central store elsewhere.", subcommands: [Migrate.self])
+        commandName: "store", abstract: "Copy the central store into PostgreSQL, and keep the copy current.", subcommands: [Migrate.self, Follow.self])
+
+    /// The password of a PostgreSQL address: from an owner-only file, or PGPASSWORD.
+    static func password(file: String?) throws -> String? {
+        guard let file else { return ProcessInfo.processInfo.environment["PGPASSWORD"] }
+        let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int ?? 0o777
+        if let problem = FilePermissions.problem(.token, name: "the password file", path: file, mode: mode) {
+            throw CommandFailure(problem.description)
+        }
+        return try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static let logger = {
+        var logger = Logger(label: "promo-central.store")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    struct Follow: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Keep a PostgreSQL copy made by 'store migrate' current while the centre serves (docs/OPERATIONS.md).",
+            discussion: """
+                Every --interval seconds, copies what the store appended to its logs and the records that changed since \
+                the last pass, in one PostgreSQL transaction. Runs until stopped (a service beside promo-central), or once \
+                with --once. A store restored from a backup or rolled back is refused: copy it into a new database.
+                """)
+
+        @OptionGroup var location: StoreLocation
+        @Option(help: "The PostgreSQL database holding the copy: postgres://USER@HOST[:PORT]/DATABASE[?sslmode=…].") var to: String
+        @Option(name: .customLong("password-file"), help: "A file (owner-only) holding the password; without it, PGPASSWORD.")
+        var passwordFile: String?
+        @Option(help: "Seconds between passes.") var interval = 5
+        @Flag(help: "One pass, then exit.") var once = false
+
+        func validate() throws {
+            guard (1...3_600).contains(interval) else { throw ValidationError("--interval must be between 1 and 3600 seconds") }
+        }
+
+        func run() async throws {
+            let target = try PostgresLocation(url: to, password: try StoreCommand.password(file: passwordFile))
+            let storePath = try location.checkedStorePath
+            var logger = Logger(label: "promo-central.follow")
+            logger.logLevel = .info
+            while true {
+                do {
+                    let pass = try await target.withClient(logger: StoreCommand.logger) { client in
+                        try await PostgresStoreFollower.catchUp(storePath: storePath, to: client, logger: StoreCommand.logger)
+                    }
+                    if once || pass.total > 0 {
+                        let rows = pass.rows.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                        print("copy at log position \(pass.position): \(rows.isEmpty ? "nothing new" : rows.joined(separator: ", "))")
+                    }
+                } catch let error as CentralError where error.code == .configuration {
+                    // A restored or rolled-back store, or no copy: following cannot go on.
+                    throw error
+                } catch {
+                    if once { throw error }
+                    // PostgreSQL away (a failover, a restart): the next pass picks up where this one stopped.
+                    logger.warning("could not bring the copy up to date; trying again", metadata: ["error": "\(error)"])
+                }
+                if once { return }
+                try await Task.sleep(for: .seconds(interval))
+            }
+        }
+    }
 
     struct Migrate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -27,25 +91,11 @@ struct StoreCommand: AsyncParsableCommand {
         var passwordFile: String?
 
         func run() async throws {
-            let password: String?
-            if let passwordFile {
-                let mode = try FileManager.default.attributesOfItem(atPath: passwordFile)[.posixPermissions] as? Int ?? 0o777
-                if let problem = FilePermissions.problem(.token, name: "the password file", path: passwordFile, mode: mode) {
-                    throw CommandFailure(problem.description)
-                }
-                password = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            } else {
-                password = ProcessInfo.processInfo.environment["PGPASSWORD"]
-            }
-            let target = try PostgresLocation(url: to, password: password)
+            let target = try PostgresLocation(url: to, password: try StoreCommand.password(file: passwordFile))
             let storePath = try location.checkedStorePath
             // The copy carries the consolidated totals as they are: up to date first, as reports do.
             try location.open().refreshTotals()
-            let logger = {
-                var logger = Logger(label: "promo-central.store")
-                logger.logLevel = .warning
-                return logger
-            }()
+            let logger = StoreCommand.logger
             let report = try await target.withClient(logger: logger) { client in
                 try await PostgresStoreCopy.copy(storePath: storePath, to: client, logger: logger)
             }

@@ -143,7 +143,7 @@ public struct SyncEngine: Sendable {
     /// transaction, so a graceful stop between steps, a crash or a kill resumes cleanly.
     private func cycle() async throws(SyncAgentError) -> CycleReport {
         let replica = self.replica
-        let client = try await reportingClient()
+        let client = await reportingClient()
         let maxChanges = configuration.maxChangesPerChangeset
         let pageSize = configuration.pageSize
         func blocking<T: Sendable>(_ work: @escaping @Sendable () throws(ReplicaError) -> T) async throws(SyncAgentError) -> T {

@@ -1,4 +1,3 @@
-import Central
 import CentralPostgres
 import Foundation
 import Logging
@@ -8,6 +7,8 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+
+@testable import Central
 
 /// The PostgreSQL cluster `make test` starts (scripts/pg-cluster.sh); without PostgreSQL on the
 /// machine these tests are skipped, and say so. CI installs it and requires them.
@@ -111,6 +112,68 @@ struct StoreCopyTests {
                     }
                 }
                 #expect(again?.message.contains("already holds a centre") == true)
+            }
+        }
+    }
+
+    @Test func followingKeepsTheCopyEqualToTheStoreWhileOfficesSyncAndRefusesARestoredStore() async throws {
+        try await withLiveCentral { central in
+            let hcm = try OfficeFixture(office: "79", central: central)
+            try hcm.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 12_000_000_000, note: nil)
+            try hcm.addProject(code: "HCM-01", requested: 700_000_000)
+            try hcm.replica.data.approveLocally("HCM-01")
+            try await hcm.engine.runCycle()
+            try central.store.refreshTotals()
+            try await withDatabase { url in
+                let target = try PostgresLocation(url: url, password: nil)
+                // Following before a copy says what to do.
+                let none = await #expect(throws: CentralError.self) {
+                    try await target.withClient(logger: logger) { client in
+                        try await PostgresStoreFollower.catchUp(storePath: central.store.path, to: client, logger: logger)
+                    }
+                }
+                #expect(none?.hint?.contains("store migrate") == true)
+                try await target.withClient(logger: logger) { client in
+                    _ = try await PostgresStoreCopy.copy(storePath: central.store.path, to: client, logger: logger)
+                    // Nothing new: nothing copied.
+                    #expect(try await PostgresStoreFollower.catchUp(storePath: central.store.path, to: client, logger: logger).total == 0)
+                }
+                // The office goes on: new rows, a changed row (a new project status), payments, a
+                // second office, the centre's own decision; a dashboard user logs in.
+                let tayNinh = try OfficeFixture(office: "80", central: central)
+                try tayNinh.addProject(code: "TN-01")
+                try hcm.replica.data.addDisbursement(
+                    NewDisbursement(project: "HCM-01", kind: .payment, amount: 300_000_000, voucher: "KB-1", paidOn: "2025-06-12"))
+                try hcm.replica.data.updateProject("HCM-01", ProjectUpdate(name: "Máy sấy nông sản (mở rộng)"))
+                for office in [hcm, tayNinh, hcm] { try await office.engine.runCycle() }
+                try central.store.addDashboardUser("analyst", password: "correct horse battery")
+                _ = try central.store.login("analyst", password: "correct horse battery", address: "127.0.0.1")
+                try central.store.refreshTotals()
+                try await target.withClient(logger: logger) { client in
+                    let pass = try await PostgresStoreFollower.catchUp(storePath: central.store.path, to: client, logger: logger)
+                    #expect(
+                        pass.rows["changeset"] == 2 && (pass.rows["record"] ?? 0) > 0 && (pass.rows["history"] ?? 0) >= 3 && pass.rows["dashboard_login"] == 1,
+                        "\(pass.rows)")
+                    #expect(try await PostgresStoreCopy.differingTables(storePath: central.store.path, to: client, logger: logger).isEmpty)
+                    var names: [String] = []
+                    for try await name in try await client.query("SELECT name FROM reporting.projects WHERE office = '79'", logger: logger).decode(String.self)
+                    {
+                        names.append(name)
+                    }
+                    #expect(names == ["Máy sấy nông sản (mở rộng)"])
+                    #expect(try await PostgresStoreFollower.catchUp(storePath: central.store.path, to: client, logger: logger).total == 0)
+                }
+                // A store restored from a backup has a new epoch: the copy is not followed into it.
+                let backup = central.store.path + ".backup"
+                try central.store.backup(to: backup)
+                let restored = try TemporaryDirectory(prefix: "restored")
+                _ = try CentralStore.restore(from: backup, to: restored.file(CentralStore.fileName))
+                let refused = await #expect(throws: CentralError.self) {
+                    try await target.withClient(logger: logger) { client in
+                        try await PostgresStoreFollower.catchUp(storePath: restored.file(CentralStore.fileName), to: client, logger: logger)
+                    }
+                }
+                #expect(refused?.message.contains("restored from a backup") == true)
             }
         }
     }

@@ -32,15 +32,7 @@ extension CentralStore {
     /// Adds a dashboard user with a password (stored as ``PasswordHash``); refuses a name taken.
     public func addDashboardUser(_ name: String, password: String, now: Date = Date()) throws(CentralError) {
         try Self.checkUserName(name)
-        guard password.count >= PasswordHash.minimumLength else {
-            throw CentralError.badRequest(
-                "the password has \(password.count) characters; at least \(PasswordHash.minimumLength) are needed",
-                hint: "Choose a longer passphrase (several words are easier to remember).")
-        }
-        let hash: String
-        do { hash = try PasswordHash.make(password) } catch {
-            throw CentralError(.internalServerError, .internal, "cannot hash the password: \(error)", underlying: error)
-        }
+        let hash = try Self.storedPassword(password)
         do {
             try database.write { db in
                 if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM dashboard_user WHERE name = ?)", arguments: [name]) == true {
@@ -61,15 +53,7 @@ extension CentralStore {
 
     /// Sets a user's password (and enables the user again); their sessions end.
     public func setDashboardPassword(_ name: String, password: String) throws(CentralError) {
-        guard password.count >= PasswordHash.minimumLength else {
-            throw CentralError.badRequest(
-                "the password has \(password.count) characters; at least \(PasswordHash.minimumLength) are needed",
-                hint: "Choose a longer passphrase.")
-        }
-        let hash: String
-        do { hash = try PasswordHash.make(password) } catch {
-            throw CentralError(.internalServerError, .internal, "cannot hash the password: \(error)", underlying: error)
-        }
+        let hash = try Self.storedPassword(password)
         try changeUser(name, during: "setting a dashboard password") { db in
             try db.execute(sql: "UPDATE dashboard_user SET password_hash = ?, disabled_at = NULL WHERE name = ?", arguments: [hash, name])
         }
@@ -199,6 +183,18 @@ extension CentralStore {
             try database.write { db in try db.execute(sql: "DELETE FROM dashboard_session WHERE token_hash = ?", arguments: [Self.tokenHash(token)]) }
         } catch {
             throw CentralError.storage(error, during: "ending a dashboard session")
+        }
+    }
+
+    /// A new password's stored form, once it is long enough.
+    static func storedPassword(_ password: String) throws(CentralError) -> String {
+        guard password.count >= PasswordHash.minimumLength else {
+            throw CentralError.badRequest(
+                "the password has \(password.count) characters; at least \(PasswordHash.minimumLength) are needed",
+                hint: "Choose a longer passphrase (several words are easier to remember).")
+        }
+        do { return try PasswordHash.make(password) } catch {
+            throw CentralError(.internalServerError, .internal, "cannot hash the password: \(error)", underlying: error)
         }
     }
 

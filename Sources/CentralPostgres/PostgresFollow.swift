@@ -1,0 +1,159 @@
+import Central
+import Foundation
+import GRDB
+import Logging
+import PostgresNIO
+import SyncCore
+
+/// Keeps a PostgreSQL copy of the central store current while the centre serves from SQLite
+/// (`promo-central store follow`; docs/OPERATIONS.md, "The centre in PostgreSQL"): reporting tools
+/// and the ministry's own replication, backups and monitoring see the store within seconds.
+///
+/// The store only ever appends to its logs (`changeset`, `journal`, `history`, by `position`) and
+/// gives a record a new `seq` whenever it changes, so a pass copies what lies past the marks the
+/// last pass left: its new log entries and the records whose `seq` passed the mark, plus the few
+/// small tables whole (offices, visits, totals pending, meta, dashboard users). Each pass is one
+/// PostgreSQL transaction with its marks, so a pass cut short leaves the copy as the last one did.
+/// A store whose epoch changed (restored from a backup) or whose log is behind the copy (rolled
+/// back) is refused: such a store is copied again into a new database.
+public enum PostgresStoreFollower {
+    /// What one pass copied.
+    public struct Pass: Sendable, Equatable {
+        /// Rows past the marks, per log table and `record` (the small tables copied whole on
+        /// every pass are not counted).
+        public var rows: [String: Int] = [:]
+        /// The marks the copy now stands at.
+        public var position: Int64 = 0
+        public var seq: Int64 = 0
+
+        public var total: Int { rows.values.reduce(0, +) }
+    }
+
+    /// The tables copied whole on every pass (a few hundred rows at most).
+    static let wholeTables = ["meta", "office", "office_seen", "totals_pending", "dashboard_user"]
+    /// Rows read from the store per page.
+    static let pageSize = 5_000
+
+    /// The marks of a store (as a snapshot shows it), recorded with the copy.
+    /// The history's rows are found by rowid (the table is keyed by aggregate, and its rows are
+    /// only ever appended, so their rowids only grow); the other logs by their own indexed keys.
+    struct Marks: Equatable {
+        var epoch: String
+        var position: Int64
+        var seq: Int64
+        var login: Int64
+        var history: Int64
+
+        static func read(_ db: Database) throws -> Marks {
+            Marks(
+                epoch: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") ?? "",
+                position: try Int64.fetchOne(
+                    db, sql: "SELECT max(coalesce((SELECT max(position) FROM changeset), 0), coalesce((SELECT max(position) FROM journal), 0))") ?? 0,
+                seq: try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0,
+                login: try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM dashboard_login") ?? 0,
+                history: try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid), 0) FROM history") ?? 0)
+        }
+
+        func save(_ connection: PostgresConnection, logger: Logger) async throws {
+            try await connection.query("DELETE FROM promo.follow_mark", logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO promo.follow_mark(key, value) VALUES ('epoch', \(epoch)), ('position', \(String(position))),
+                    ('seq', \(String(seq))), ('login', \(String(login))), ('history', \(String(history)))
+                """, logger: logger)
+        }
+
+        static func load(_ client: PostgresClient, logger: Logger) async throws -> Marks? {
+            var values: [String: String] = [:]
+            for try await (key, value) in try await client.query("SELECT key, value FROM promo.follow_mark", logger: logger).decode((String, String).self) {
+                values[key] = value
+            }
+            guard let epoch = values["epoch"], let position = values["position"].flatMap({ Int64($0) }), let seq = values["seq"].flatMap({ Int64($0) }),
+                let login = values["login"].flatMap({ Int64($0) }), let history = values["history"].flatMap({ Int64($0) })
+            else { return nil }
+            return Marks(epoch: epoch, position: position, seq: seq, login: login, history: history)
+        }
+    }
+
+    /// Copies what the store holds past the copy's marks, in one PostgreSQL transaction.
+    public static func catchUp(storePath: String, to client: PostgresClient, logger: Logger) async throws -> Pass {
+        try await PostgresStoreCopy.migrate(client, logger: logger)
+        guard let marks = try await Marks.load(client, logger: logger) else {
+            throw CentralError(
+                .conflict, .configuration, "the PostgreSQL database holds no copy of a centre to keep current",
+                hint: "Copy the store first: promo-central store migrate --to URL (it records where follow starts).")
+        }
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        readOnly.busyMode = .timeout(10)
+        let source = try DatabasePool(path: storePath, configuration: readOnly)
+        defer { try? source.close() }
+        let target = try await source.read { db in try Marks.read(db) }
+        guard target.epoch == marks.epoch else {
+            throw CentralError(
+                .conflict, .configuration,
+                "the store's epoch is \(target.epoch) and the copy's \(marks.epoch): the centre was restored from a backup",
+                hint: "Copy the restored store into a new, empty database (promo-central store migrate --to URL) and point readers at it.")
+        }
+        guard target.position >= marks.position, target.seq >= marks.seq, target.history >= marks.history else {
+            throw CentralError(
+                .conflict, .configuration,
+                "the store's log ends at \(target.position) and the copy's at \(marks.position): the store is behind its copy (rolled back?)",
+                hint: "Copy the store into a new, empty database (promo-central store migrate --to URL).")
+        }
+        var pass = Pass(position: target.position, seq: target.seq)
+        let layout = try await source.read { db in
+            try Dictionary(
+                uniqueKeysWithValues: PostgresStoreCopy.tables.map { table in
+                    let key = try Row.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [table])
+                        .map { $0["name"] as String }
+                    return (table, (columns: try PostgresStoreCopy.columns(db, table), key: key))
+                })
+        }
+        // What lies past the marks, up to the marks read above: later changes wait for the next pass.
+        let slices: [(table: String, key: String, after: Int64, through: Int64)] =
+            wholeTables.map { ($0, "rowid", .min, .max) } + [
+                ("changeset", "position", marks.position, target.position),
+                ("journal", "position", marks.position, target.position),
+                ("history", "rowid", marks.history, target.history),
+                ("dashboard_login", "id", marks.login, target.login),
+                ("record", "seq", marks.seq, target.seq),
+            ]
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SET LOCAL search_path TO promo", logger: logger)
+            for slice in slices {
+                let (columns, key) = layout[slice.table]!
+                // The logs only grow: their new rows go straight in. A record that changed, and the
+                // small tables, go through a staging table and replace what the copy held.
+                let staged = slice.table == "record" || wholeTables.contains(slice.table)
+                let into = staged ? "\(slice.table)_in" : slice.table
+                if staged {
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: "CREATE TEMP TABLE \(into) (LIKE promo.\(slice.table)) ON COMMIT DROP"), logger: logger)
+                }
+                let copied = try await PostgresStoreCopy.copyRows(
+                    from: source, table: slice.table, by: slice.key, after: slice.after, through: slice.through, columns: columns,
+                    into: into, connection: connection, logger: logger)
+                if !wholeTables.contains(slice.table) { pass.rows[slice.table] = copied }
+                guard staged else { continue }
+                let names = columns.map(\.name)
+                let keyList = key.joined(separator: ", ")
+                if wholeTables.contains(slice.table) {
+                    // Rows gone from the store (a totals pass done, a fleet limit cleared) go here too.
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: "DELETE FROM promo.\(slice.table) WHERE (\(keyList)) NOT IN (SELECT \(keyList) FROM \(into))"),
+                        logger: logger)
+                }
+                let updates = names.filter { !key.contains($0) }.map { "\($0) = EXCLUDED.\($0)" }
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            INSERT INTO promo.\(slice.table)(\(names.joined(separator: ", "))) SELECT \(names.joined(separator: ", ")) FROM \(into)
+                            ON CONFLICT (\(keyList)) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
+                            """), logger: logger)
+            }
+            try await target.save(connection, logger: logger)
+        }
+        return pass
+    }
+}
