@@ -5,7 +5,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 # runtime and Foundation linked in, so the binaries need no Swift toolchain on the server.
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model mixed-fleet check-alerts dashboard-test link-order fuzz deb deb-test
+.PHONY: setup build test demo lint clean check-units install-office install-central bench chaos chaos-model mixed-fleet check-alerts dashboard-test pg-failover link-order fuzz deb deb-test
 
 setup:
 	@bash scripts/setup.sh
@@ -67,6 +67,14 @@ fuzz: setup
 check-alerts: build
 	@bash scripts/setup.sh alerts
 	@bash scripts/check-alerts.sh
+
+## The PostgreSQL copy (store migrate + store follow) through a failover of its database: a primary
+## and a streaming standby on loopback, synchronous and then asynchronous replication that lost its
+## tail; the copy equals the store after one pass into the promoted standby (scripts/pg-failover.sh).
+## CI runs it.
+pg-failover: build
+	@bash scripts/setup.sh postgres
+	@bash scripts/pg-failover.sh
 
 ## The dashboard in headless Chromium (Debian's chromium, chromium-driver, python3-selenium) against a
 ## centre that office daemons sync with: login, the report's figures, the fleet's colours

@@ -8,7 +8,8 @@ import SyncCore
 
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "store", abstract: "Copy the central store into PostgreSQL, and keep the copy current.", subcommands: [Migrate.self, Follow.self])
+        commandName: "store", abstract: "Copy the central store into PostgreSQL, and keep the copy current.",
+        subcommands: [Migrate.self, Follow.self, Check.self])
 
     /// The password of a PostgreSQL address: from an owner-only file, or PGPASSWORD.
     static func password(file: String?) throws -> String? {
@@ -26,6 +27,29 @@ struct StoreCommand: AsyncParsableCommand {
         return logger
     }()
 
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare a PostgreSQL copy with the store, table by table (exit 1 when a table differs).",
+            discussion: "Run it when the centre is quiet, or right after 'store follow --once': a busy store moves on while it compares.")
+
+        @OptionGroup var location: StoreLocation
+        @Option(help: "The PostgreSQL database holding the copy.") var to: String
+        @Option(name: .customLong("password-file"), help: "A file (owner-only) holding the password; without it, PGPASSWORD.")
+        var passwordFile: String?
+
+        func run() async throws {
+            let target = try PostgresLocation(url: to, password: try StoreCommand.password(file: passwordFile))
+            let storePath = try location.checkedStorePath
+            let differing = try await target.withClient(logger: StoreCommand.logger) { client in
+                try await PostgresStoreCopy.differingTables(storePath: storePath, to: client, logger: StoreCommand.logger)
+            }
+            guard differing.isEmpty else {
+                throw CommandFailure("\(target) differs from \(storePath) in: \(differing.joined(separator: ", "))")
+            }
+            print("\(target) equals \(storePath), table for table")
+        }
+    }
+
     struct Follow: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Keep a PostgreSQL copy made by 'store migrate' current while the centre serves (docs/OPERATIONS.md).",
@@ -41,9 +65,11 @@ struct StoreCommand: AsyncParsableCommand {
         var passwordFile: String?
         @Option(help: "Seconds between passes.") var interval = 5
         @Flag(help: "One pass, then exit.") var once = false
+        @Option(help: "Seconds a pass may take before it is abandoned (its transaction rolls back) and tried again.") var timeout = 300
 
         func validate() throws {
             guard (1...3_600).contains(interval) else { throw ValidationError("--interval must be between 1 and 3600 seconds") }
+            guard (5...86_400).contains(timeout) else { throw ValidationError("--timeout must be between 5 and 86400 seconds") }
         }
 
         func run() async throws {
@@ -53,8 +79,26 @@ struct StoreCommand: AsyncParsableCommand {
             logger.logLevel = .info
             while true {
                 do {
-                    let pass = try await target.withClient(logger: StoreCommand.logger) { client in
-                        try await PostgresStoreFollower.catchUp(storePath: storePath, to: client, logger: StoreCommand.logger)
+                    // A commit PostgreSQL holds (a synchronous standby that is gone) must not stop
+                    // the follower for good: the pass is abandoned and tried again.
+                    let limit = timeout
+                    let pass = try await withThrowingTaskGroup(of: PostgresStoreFollower.Pass?.self) { group in
+                        group.addTask {
+                            try await target.withClient(logger: StoreCommand.logger) { client in
+                                try await PostgresStoreFollower.catchUp(storePath: storePath, to: client, logger: StoreCommand.logger)
+                            }
+                        }
+                        group.addTask {
+                            try await Task.sleep(for: .seconds(limit))
+                            return nil
+                        }
+                        defer { group.cancelAll() }
+                        guard let first = try await group.next(), let pass = first else {
+                            throw CommandFailure(
+                                "a pass into \(target) took longer than \(limit) s and was abandoned (is PostgreSQL waiting for a synchronous standby that is gone? see docs/OPERATIONS.md)"
+                            )
+                        }
+                        return pass
                     }
                     if once || pass.total > 0 {
                         let rows = pass.rows.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
