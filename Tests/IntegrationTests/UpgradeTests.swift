@@ -38,7 +38,24 @@ import Testing
         }
     }
 
-    @Test(arguments: ["release-1.1.0", "release-1.2.0"])
+    /// Tables, columns, indexes and triggers as SQLite keeps them (the migrations' bookkeeping aside).
+    func schema(_ path: String) throws -> [String] {
+        try DatabaseQueue(path: path).read { db in
+            try String.fetchAll(db, sql: "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema WHERE name NOT LIKE 'grdb%' ORDER BY name")
+        }
+    }
+
+    @Test(arguments: ["release-1.1.0", "release-1.2.0", "release-1.3.0"])
+    func aShippedReleasesCentralStoreMigratedTodayHasTheSchemaOfANewOne(release: String) throws {
+        let folder = try TemporaryDirectory(prefix: "central-schema")
+        try install(release, "central.sqlite", to: folder.file("old/central.sqlite"))
+        _ = try CentralStore(path: folder.file("old/central.sqlite"))
+        try FileManager.default.createDirectory(atPath: folder.file("new"), withIntermediateDirectories: true)
+        _ = try CentralStore(path: folder.file("new/central.sqlite"))
+        #expect(try schema(folder.file("old/central.sqlite")) == (try schema(folder.file("new/central.sqlite"))))
+    }
+
+    @Test(arguments: ["release-1.1.0", "release-1.2.0", "release-1.3.0"])
     func aShippedReleasesDatabasesMigrateAndSyncWithNothingLost(release: String) async throws {
         let folder = try TemporaryDirectory(prefix: "upgrade")
         let storePath = folder.file("central/central.sqlite")
