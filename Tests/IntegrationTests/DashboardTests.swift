@@ -16,7 +16,7 @@ import WireFormat
 @Suite struct DashboardTests {
     /// A browser's cookie jar, as far as these pages need one.
     struct Browser {
-        let http = HTTPClient()
+        var http = HTTPClient()
         let base: String
         var cookies: [String: String] = [:]
 
@@ -125,6 +125,22 @@ import WireFormat
             let logout = try await browser.send("POST", "/dashboard/logout", form: ["csrf": Browser.csrf(later) ?? ""])
             #expect(logout.status == 303 && browser.cookies["promo_session"] == nil)
             #expect(try await browser.send("GET", "/dashboard/fleet").status == 303)
+        }
+    }
+
+    @Test func overHTTPSTheSessionCookieIsSecureAndThePagesAnswer() async throws {
+        let pki = try TestPKI()
+        try await withLiveCentral(tls: .init(certificateChain: pki.serverCert, privateKey: pki.serverKey)) { central in
+            try central.store.addDashboardUser("analyst", password: "correct horse battery")
+            var config = HTTPClientConfiguration()
+            config.caBundlePath = pki.ca
+            var browser = Browser(http: HTTPClient(configuration: config), base: central.url)
+            let ok = try await browser.login("analyst", "correct horse battery")
+            #expect(central.url.hasPrefix("https://") && ok.status == 303)
+            let cookie = try #require(ok.headers["set-cookie"])
+            #expect(cookie.contains("promo_session=") && cookie.contains("; Secure") && cookie.contains("HttpOnly"))
+            let fleet = try await browser.send("GET", "/dashboard/fleet")
+            #expect(fleet.status == 200 && Browser.text(fleet).contains("Đồng bộ các văn phòng"))
         }
     }
 
