@@ -3,6 +3,7 @@ import Logging
 import Replica
 import ServiceLifecycle
 import SyncCore
+import Synchronization
 import Transport
 import WireFormat
 
@@ -67,6 +68,8 @@ public struct SyncEngine: Sendable {
     public let logger: Logger
     /// Called after each step with what was done so far (a terminal shows it; the daemon does not set it).
     public var onProgress: (@Sendable (SyncProgress) -> Void)?
+    /// What this office last judged of itself (``OfficeReport``), shared by the engine's copies.
+    let reportCache = OfficeReportCache()
 
     public init(
         replica: Replica, client: CentralClient, configuration: SyncEngineConfiguration = .init(), logger: Logger,
@@ -97,6 +100,7 @@ public struct SyncEngine: Sendable {
                     "bytes_sent": report.bytesSent, "bytes_received": report.bytesReceived,
                 ])
             }
+            await judgeItself()
             logger.info(
                 "sync cycle done",
                 metadata: [
@@ -111,6 +115,7 @@ public struct SyncEngine: Sendable {
                     at: now())
             }
             record("the counters") { () throws(ReplicaError) in try replica.addToCounters([error.isTransient ? "errors_transient" : "errors_permanent": 1]) }
+            await judgeItself()
             var metadata: Logger.Metadata = ["error": "\(error.message)", "error.transient": "\(error.isTransient)"]
             if let id = error.requestID { metadata["promo.request_id"] = "\(id)" }
             logger.warning("sync cycle failed", metadata: metadata)
@@ -118,21 +123,31 @@ public struct SyncEngine: Sendable {
         }
     }
 
-    /// The client with what this office says of its health (``OfficeReport``) as `promo-sync
-    /// status` would judge it now, sent with each request of the cycle for the centre's fleet
-    /// page. A replica whose state cannot be read sends no report; the cycle meets the failure.
+    /// The client with what this office says of its health (``OfficeReport``), sent with each
+    /// request of the cycle for the centre's fleet page: as judged at the end of the last cycle
+    /// (off the path from a commit to its acknowledgement), or now for a first cycle.
     private func reportingClient() async -> CentralClient {
         var client = self.client
+        if reportCache.latest == nil { await judgeItself() }
+        client.report = reportCache.latest
+        return client
+    }
+
+    /// Judges this office as `promo-sync status` would, for the next cycle's report. A replica
+    /// whose state cannot be read keeps the last report; the cycle meets the failure itself.
+    private func judgeItself() async {
         let replica = self.replica
         let thresholds = configuration.thresholds
-        client.report = try? await runBlocking { () throws(ReplicaError) -> OfficeReport in
-            var status = try replica.status()
-            // The report is made inside a cycle, by its daemon or by a one-off `promo-sync sync`:
-            // either way a process is syncing (the "no daemon is running" rule does not apply).
-            status.daemonPID = status.daemonPID ?? getpid()
-            return StatusReport.evaluate(status, now: Date(), thresholds: thresholds, isRunning: { _ in true }).officeReport
-        }
-        return client
+        guard
+            let report = try? await runBlocking({ () throws(ReplicaError) -> OfficeReport in
+                var status = try replica.status()
+                // Judged by a syncing process, its daemon or a one-off `promo-sync sync`: the
+                // "no daemon is running" rule does not apply.
+                status.daemonPID = status.daemonPID ?? getpid()
+                return StatusReport.evaluate(status, now: Date(), thresholds: thresholds, isRunning: { _ in true }).officeReport
+            })
+        else { return }
+        reportCache.latest = report
     }
 
     /// Carries out the decisions of ``SyncCycle``: reads and writes the replica (blocking work off
@@ -308,5 +323,15 @@ public struct SyncEngine: Sendable {
     /// the cycle, whose own outcome stands, but is logged: status would otherwise show old news.
     func record(_ what: String, _ write: () throws(ReplicaError) -> Void) {
         do { try write() } catch { logger.warning("could not record \(what) in the replica", metadata: ["error": "\(error)"]) }
+    }
+}
+
+/// The office's last judgement of itself, kept between cycles (``SyncEngine``).
+final class OfficeReportCache: Sendable {
+    private let value = Mutex<OfficeReport?>(nil)
+
+    var latest: OfficeReport? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }
