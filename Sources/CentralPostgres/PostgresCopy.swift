@@ -68,11 +68,24 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             }
         } catch let error as CentralError {
             throw error
+        } catch let error as PostgresTransactionError where error.closureError is CentralError {
+            throw error.closureError as! CentralError
         } catch {
             throw CentralError(
                 .badGateway, .storage, "PostgreSQL at \(self): \(Self.describe(error))",
                 hint: "Check the address, the user, its password and that the database exists (createdb).", underlying: error)
         }
+    }
+
+    /// Whether retrying cannot help: PostgreSQL refused what was written (SQLSTATE class 23, a
+    /// constraint; 42, the schema; 25006, a read-only server such as a standby), so the copy no
+    /// longer fits the store and following must stop and say so.
+    public static func isLasting(_ error: any Error) -> Bool {
+        var inner: any Error = error
+        if let central = error as? CentralError, let underlying = central.underlying { inner = underlying }
+        if let transaction = inner as? PostgresTransactionError, let closure = transaction.closureError ?? transaction.commitError { inner = closure }
+        guard let psql = inner as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("23") || state.hasPrefix("42") || state == "25006"
     }
 
     /// The server's message of a PostgreSQL error, or the error as it is.
@@ -144,13 +157,7 @@ public enum PostgresStoreCopy {
         }
         let source = try DatabaseQueue(path: snapshotPath, configuration: readOnly)
         defer { try? source.close() }
-        let schema = try await source.read { db in try String.fetchOne(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid DESC LIMIT 1") }
-        guard schema == PostgresSchema.mirroredCentralSchema else {
-            throw CentralError(
-                .conflict, .configuration,
-                "the store \(storePath) is at schema \(schema ?? "none"); this release copies schema \(PostgresSchema.mirroredCentralSchema)",
-                hint: "Start promo-central of this release on the store once (it migrates it), stop it, and copy again.")
-        }
+        try await checkSchema(source, storePath: storePath)
         try await migrate(client, logger: logger)
         let existing = try await client.query("SELECT count(*) FROM promo.meta", logger: logger).decode(Int64.self).reduce(0) { $0 + $1 }
         guard existing == 0 else {
@@ -180,6 +187,7 @@ public enum PostgresStoreCopy {
     /// The copied tables whose rows differ between the store (as one snapshot of `source` shows
     /// it) and the PostgreSQL copy, by one digest of each table on either side.
     static func differingTables(_ source: some DatabaseReader, _ client: PostgresClient, logger: Logger) async throws -> [String] {
+        try await checkSchema(source, storePath: "")
         let here = try await source.read { db in
             try tables.map { table in
                 let columns = try Self.columns(db, table)
@@ -202,9 +210,24 @@ public enum PostgresStoreCopy {
         return try await differingTables(source, client, logger: logger)
     }
 
+    /// Refuses a store of another schema than the one the PostgreSQL tables mirror: its tables or
+    /// columns would not be copied, or not fit.
+    static func checkSchema(_ source: some DatabaseReader, storePath: String) async throws {
+        let schema = try await source.read { db in try String.fetchOne(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid DESC LIMIT 1") }
+        guard schema == PostgresSchema.mirroredCentralSchema else {
+            throw CentralError(
+                .conflict, .configuration,
+                "the store \(storePath) is at schema \(schema ?? "none"); this release copies schema \(PostgresSchema.mirroredCentralSchema)",
+                hint:
+                    "Run the promo-central of the store's release for the copy (upgrade the follower with the centre), or start this release's centre on the store once."
+            )
+        }
+    }
+
     /// Copies the rows of `table` whose `key` (an indexed integer column, or rowid) lies in
     /// `after` exclusive to `through` inclusive from the store into `into` (a table of the search
-    /// path) with COPY, read in pages along the key so that memory stays bounded. Returns how many.
+    /// path) with COPY, read in pages along the key (``PostgresStoreFollower/pageSize(_:)``: a
+    /// changeset carries its whole body) so that memory stays bounded. Returns how many.
     static func copyRows(
         from source: some DatabaseReader, table: String, by key: String, after start: Int64, through end: Int64,
         columns: [(name: String, kind: Kind)], into: String, connection: PostgresConnection, logger: Logger
@@ -215,7 +238,8 @@ public enum PostgresStoreCopy {
             while true {
                 let page = try await source.read { db in
                     try Row.fetchAll(
-                        db, sql: "SELECT \(key), * FROM \(table) WHERE \(key) > ? AND \(key) <= ? ORDER BY \(key) LIMIT \(PostgresStoreFollower.pageSize)",
+                        db,
+                        sql: "SELECT \(key), * FROM \(table) WHERE \(key) > ? AND \(key) <= ? ORDER BY \(key) LIMIT \(PostgresStoreFollower.pageSize(table))",
                         arguments: [after, end])
                 }
                 guard let last = page.last else { break }
@@ -283,10 +307,13 @@ public enum PostgresStoreCopy {
     static func digest(_ client: PostgresClient, _ table: String, _ columns: [(name: String, kind: Kind)], logger: Logger) async throws -> String {
         var hash = SHA256()
         let kinds = Dictionary(uniqueKeysWithValues: columns.map { ($0.name, $0.kind) })
-        let order = try await keyColumns(client, table, logger: logger).map { kinds[$0] == .text ? "\($0) COLLATE \"C\"" : $0 }.joined(separator: ", ")
+        // Qualified: a bare name would sort by the select list's text cast of that column
+        // ("10" before "9"), not by the column.
+        let order = try await keyColumns(client, table, logger: logger).map { kinds[$0] == .text ? "t.\($0) COLLATE \"C\"" : "t.\($0)" }
+            .joined(separator: ", ")
         // Every column as text (bytea as hex), so one decoder reads them all.
         let select = columns.map { $0.kind == .blob ? "encode(\($0.name), 'hex')" : "\($0.name)::text" }.joined(separator: ", ")
-        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(select) FROM promo.\(table) ORDER BY \(order)"), logger: logger)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(select) FROM promo.\(table) AS t ORDER BY \(order)"), logger: logger)
         for try await row in rows {
             var line = ""
             for (index, cell) in row.enumerated() {

@@ -31,95 +31,128 @@ public enum PostgresStoreFollower {
 
     /// The tables copied whole on every pass (a few hundred rows at most).
     static let wholeTables = ["meta", "office", "office_seen", "totals_pending", "dashboard_user"]
-    /// Rows read from the store per page.
-    static let pageSize = 5_000
 
-    /// The marks of a store (as a snapshot shows it), recorded with the copy.
-    /// The history's rows are found by rowid (the table is keyed by aggregate, and its rows are
-    /// only ever appended, so their rowids only grow); the other logs by their own indexed keys.
+    /// Rows read from the store per page: fewer changesets, which carry their bodies (up to
+    /// `limits.max_body_bytes` each, usually a few kilobytes).
+    static func pageSize(_ table: String) -> Int { table == "changeset" ? 200 : 5_000 }
+
+    /// One follower at a time per database: a pass holds this advisory lock for its transaction.
+    static let lockKey: Int64 = 0x7072_6F6D_6F66  // "promof"
+
+    /// Where a copy stands in the store's logs, recorded with the copy (`promo.follow_mark`): the
+    /// epoch; the last log position and the chain hash there (a store rolled back and written
+    /// again past it has another hash at that position); the last record `seq`, login `id` and
+    /// history `rowid` (the history is keyed by aggregate, and its rows are only ever appended, so
+    /// their rowids only grow); and the first login id the store still keeps (it prunes old ones).
     struct Marks: Equatable {
         var epoch: String
         var position: Int64
+        var hash: String
         var seq: Int64
         var login: Int64
         var history: Int64
+        var firstLogin: Int64 = 0
 
         static func read(_ db: Database) throws -> Marks {
-            Marks(
+            let position =
+                try Int64.fetchOne(
+                    db, sql: "SELECT max(coalesce((SELECT max(position) FROM changeset), 0), coalesce((SELECT max(position) FROM journal), 0))") ?? 0
+            return Marks(
                 epoch: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") ?? "",
-                position: try Int64.fetchOne(
-                    db, sql: "SELECT max(coalesce((SELECT max(position) FROM changeset), 0), coalesce((SELECT max(position) FROM journal), 0))") ?? 0,
+                position: position, hash: try hash(db, at: position),
                 seq: try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0,
                 login: try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM dashboard_login") ?? 0,
-                history: try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid), 0) FROM history") ?? 0)
+                history: try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid), 0) FROM history") ?? 0,
+                firstLogin: try Int64.fetchOne(db, sql: "SELECT coalesce(min(id), 0) FROM dashboard_login") ?? 0)
+        }
+
+        /// The chain hash of the journal entry or changeset at `position` ("" before the first).
+        static func hash(_ db: Database, at position: Int64) throws -> String {
+            try String.fetchOne(
+                db, sql: "SELECT hash FROM journal WHERE position = ?1 UNION ALL SELECT chain_hash FROM changeset WHERE position = ?1 LIMIT 1",
+                arguments: [position]) ?? ""
         }
 
         func save(_ connection: PostgresConnection, logger: Logger) async throws {
             try await connection.query("DELETE FROM promo.follow_mark", logger: logger)
             try await connection.query(
                 """
-                INSERT INTO promo.follow_mark(key, value) VALUES ('epoch', \(epoch)), ('position', \(String(position))),
+                INSERT INTO promo.follow_mark(key, value) VALUES ('epoch', \(epoch)), ('position', \(String(position))), ('hash', \(hash)),
                     ('seq', \(String(seq))), ('login', \(String(login))), ('history', \(String(history)))
                 """, logger: logger)
         }
 
-        static func load(_ client: PostgresClient, logger: Logger) async throws -> Marks? {
+        static func load(_ connection: PostgresConnection, logger: Logger) async throws -> Marks? {
             var values: [String: String] = [:]
-            for try await (key, value) in try await client.query("SELECT key, value FROM promo.follow_mark", logger: logger).decode((String, String).self) {
+            for try await (key, value) in try await connection.query("SELECT key, value FROM promo.follow_mark", logger: logger).decode(
+                (String, String).self)
+            {
                 values[key] = value
             }
-            guard let epoch = values["epoch"], let position = values["position"].flatMap({ Int64($0) }), let seq = values["seq"].flatMap({ Int64($0) }),
-                let login = values["login"].flatMap({ Int64($0) }), let history = values["history"].flatMap({ Int64($0) })
+            func number(_ key: String) -> Int64? { values[key].flatMap { Int64($0) } }
+            guard let epoch = values["epoch"], let hash = values["hash"], let position = number("position"), let seq = number("seq"),
+                let login = number("login"), let history = number("history")
             else { return nil }
-            return Marks(epoch: epoch, position: position, seq: seq, login: login, history: history)
+            return Marks(epoch: epoch, position: position, hash: hash, seq: seq, login: login, history: history)
         }
     }
 
-    /// Copies what the store holds past the copy's marks, in one PostgreSQL transaction.
-    public static func catchUp(storePath: String, to client: PostgresClient, logger: Logger) async throws -> Pass {
-        try await PostgresStoreCopy.migrate(client, logger: logger)
-        guard let marks = try await Marks.load(client, logger: logger) else {
-            throw CentralError(
-                .conflict, .configuration, "the PostgreSQL database holds no copy of a centre to keep current",
-                hint: "Copy the store first: promo-central store migrate --to URL (it records where follow starts).")
-        }
+    /// Copies what the store holds past the copy's marks, in one PostgreSQL transaction that holds
+    /// the follower's lock, from one snapshot of the store read after the lock was taken: a
+    /// second follower waits, then finds nothing new. `onBackend` learns the PostgreSQL backend
+    /// running the pass, so that a caller whose pass hangs can end it.
+    public static func catchUp(
+        storePath: String, to client: PostgresClient, logger: Logger, onBackend: @escaping @Sendable (Int32) -> Void = { _ in }
+    ) async throws -> Pass {
         var readOnly = Configuration()
         readOnly.readonly = true
         readOnly.busyMode = .timeout(10)
-        let source = try DatabasePool(path: storePath, configuration: readOnly)
-        defer { try? source.close() }
-        let target = try await source.read { db in try Marks.read(db) }
-        guard target.epoch == marks.epoch else {
-            throw CentralError(
-                .conflict, .configuration,
-                "the store's epoch is \(target.epoch) and the copy's \(marks.epoch): the centre was restored from a backup",
-                hint: "Copy the restored store into a new, empty database (promo-central store migrate --to URL) and point readers at it.")
-        }
-        guard target.position >= marks.position, target.seq >= marks.seq, target.history >= marks.history else {
-            throw CentralError(
-                .conflict, .configuration,
-                "the store's log ends at \(target.position) and the copy's at \(marks.position): the store is behind its copy (rolled back?)",
-                hint: "Copy the store into a new, empty database (promo-central store migrate --to URL).")
-        }
-        var pass = Pass(position: target.position, seq: target.seq)
-        let layout = try await source.read { db in
-            try Dictionary(
-                uniqueKeysWithValues: PostgresStoreCopy.tables.map { table in
-                    let key = try Row.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [table])
-                        .map { $0["name"] as String }
-                    return (table, (columns: try PostgresStoreCopy.columns(db, table), key: key))
-                })
-        }
-        // What lies past the marks, up to the marks read above: later changes wait for the next pass.
-        let slices: [(table: String, key: String, after: Int64, through: Int64)] =
-            wholeTables.map { ($0, "rowid", .min, .max) } + [
-                ("changeset", "position", marks.position, target.position),
-                ("journal", "position", marks.position, target.position),
-                ("history", "rowid", marks.history, target.history),
-                ("dashboard_login", "id", marks.login, target.login),
-                ("record", "seq", marks.seq, target.seq),
-            ]
-        try await client.withTransaction(logger: logger) { connection in
+        let pool = try DatabasePool(path: storePath, configuration: readOnly)
+        defer { try? pool.close() }
+        try await PostgresStoreCopy.checkSchema(pool, storePath: storePath)
+        try await PostgresStoreCopy.migrate(client, logger: logger)
+        return try await client.withTransaction(logger: logger) { connection in
+            for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self) { onBackend(pid) }
+            try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+            guard let marks = try await Marks.load(connection, logger: logger) else {
+                throw CentralError(
+                    .conflict, .configuration, "the PostgreSQL database holds no copy of a centre to keep current",
+                    hint: "Copy the store first: promo-central store migrate --to URL (it records where follow starts).")
+            }
+            // Every page of the pass from one snapshot: readers of the copy see a state the store had.
+            let source = try pool.makeSnapshot()
+            let (target, hashAtMark) = try await source.read { db in (try Marks.read(db), try Marks.hash(db, at: marks.position)) }
+            guard target.epoch == marks.epoch else {
+                throw CentralError(
+                    .conflict, .configuration,
+                    "the store's epoch is \(target.epoch) and the copy's \(marks.epoch): the centre was restored from a backup",
+                    hint: "Copy the restored store into a new, empty database (promo-central store migrate --to URL) and point readers at it.")
+            }
+            guard target.position >= marks.position, target.seq >= marks.seq, target.history >= marks.history, target.login >= marks.login,
+                hashAtMark == marks.hash
+            else {
+                throw CentralError(
+                    .conflict, .configuration,
+                    "the store's log does not continue the copy's (the copy stands at position \(marks.position), the store at \(target.position)\(hashAtMark == marks.hash ? "" : ", with another entry there")): the store was rolled back",
+                    hint: "Copy the store into a new, empty database (promo-central store migrate --to URL).")
+            }
+            var pass = Pass(position: target.position, seq: target.seq)
+            let layout = try await source.read { db in
+                try Dictionary(
+                    uniqueKeysWithValues: PostgresStoreCopy.tables.map { table in
+                        let key = try Row.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [table])
+                            .map { $0["name"] as String }
+                        return (table, (columns: try PostgresStoreCopy.columns(db, table), key: key))
+                    })
+            }
+            let slices: [(table: String, key: String, after: Int64, through: Int64)] =
+                wholeTables.map { ($0, "rowid", .min, .max) } + [
+                    ("changeset", "position", marks.position, target.position),
+                    ("journal", "position", marks.position, target.position),
+                    ("history", "rowid", marks.history, target.history),
+                    ("dashboard_login", "id", marks.login, target.login),
+                    ("record", "seq", marks.seq, target.seq),
+                ]
             try await connection.query("SET LOCAL search_path TO promo", logger: logger)
             for slice in slices {
                 let (columns, key) = layout[slice.table]!
@@ -152,8 +185,10 @@ public enum PostgresStoreFollower {
                             ON CONFLICT (\(keyList)) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
                             """), logger: logger)
             }
+            // The logins the store no longer keeps (it keeps the last 100,000) go from the copy too.
+            try await connection.query("DELETE FROM promo.dashboard_login WHERE id < \(target.firstLogin)", logger: logger)
             try await target.save(connection, logger: logger)
+            return pass
         }
-        return pass
     }
 }

@@ -5,6 +5,7 @@ import CentralPostgres
 import Foundation
 import Logging
 import SyncCore
+import Synchronization
 
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,7 +66,11 @@ struct StoreCommand: AsyncParsableCommand {
         var passwordFile: String?
         @Option(help: "Seconds between passes.") var interval = 5
         @Flag(help: "One pass, then exit.") var once = false
-        @Option(help: "Seconds a pass may take before it is abandoned (its transaction rolls back) and tried again.") var timeout = 300
+        @Option(
+            help:
+                "Seconds a pass may take before its PostgreSQL backend is ended and the pass tried again (a pass held at its commit, by a synchronous standby that is gone, stays committed there)."
+        )
+        var timeout = 1_800
 
         func validate() throws {
             guard (1...3_600).contains(interval) else { throw ValidationError("--interval must be between 1 and 3600 seconds") }
@@ -79,33 +84,14 @@ struct StoreCommand: AsyncParsableCommand {
             logger.logLevel = .info
             while true {
                 do {
-                    // A commit PostgreSQL holds (a synchronous standby that is gone) must not stop
-                    // the follower for good: the pass is abandoned and tried again.
-                    let limit = timeout
-                    let pass = try await withThrowingTaskGroup(of: PostgresStoreFollower.Pass?.self) { group in
-                        group.addTask {
-                            try await target.withClient(logger: StoreCommand.logger) { client in
-                                try await PostgresStoreFollower.catchUp(storePath: storePath, to: client, logger: StoreCommand.logger)
-                            }
-                        }
-                        group.addTask {
-                            try await Task.sleep(for: .seconds(limit))
-                            return nil
-                        }
-                        defer { group.cancelAll() }
-                        guard let first = try await group.next(), let pass = first else {
-                            throw CommandFailure(
-                                "a pass into \(target) took longer than \(limit) s and was abandoned (is PostgreSQL waiting for a synchronous standby that is gone? see docs/OPERATIONS.md)"
-                            )
-                        }
-                        return pass
-                    }
+                    let pass = try await Self.pass(storePath: storePath, into: target, timeout: timeout)
                     if once || pass.total > 0 {
                         let rows = pass.rows.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
                         print("copy at log position \(pass.position): \(rows.isEmpty ? "nothing new" : rows.joined(separator: ", "))")
                     }
-                } catch let error as CentralError where error.code == .configuration {
-                    // A restored or rolled-back store, or no copy: following cannot go on.
+                } catch let error as CentralError where error.code == .configuration || PostgresLocation.isLasting(error) {
+                    // A restored or rolled-back store, no copy, a copy PostgreSQL refuses to write
+                    // (a constraint, its schema, a read-only server): following cannot go on.
                     throw error
                 } catch {
                     if once { throw error }
@@ -115,6 +101,40 @@ struct StoreCommand: AsyncParsableCommand {
                 if once { return }
                 try await Task.sleep(for: .seconds(interval))
             }
+        }
+
+        /// One pass, ended after `timeout` seconds: its backend is terminated from another
+        /// connection (a backend waiting for a synchronous standby does not notice its client
+        /// going away), so that passes that hang do not pile up holding locks.
+        static func pass(storePath: String, into target: PostgresLocation, timeout: Int) async throws -> PostgresStoreFollower.Pass {
+            let backend = BackendID()
+            let pass = try await withThrowingTaskGroup(of: PostgresStoreFollower.Pass?.self) { group -> PostgresStoreFollower.Pass? in
+                group.addTask {
+                    try await target.withClient(logger: StoreCommand.logger) { client in
+                        try await PostgresStoreFollower.catchUp(storePath: storePath, to: client, logger: StoreCommand.logger) { pid in
+                            backend.pid.withLock { $0 = pid }
+                        }
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(timeout))
+                    return nil
+                }
+                guard let first: PostgresStoreFollower.Pass? = try await group.next() else { return nil }
+                if first == nil, let pid = backend.pid.withLock({ $0 }) {
+                    try? await target.withClient(logger: StoreCommand.logger) { client in
+                        try await client.query("SELECT pg_terminate_backend(\(pid))", logger: StoreCommand.logger)
+                    }
+                }
+                group.cancelAll()
+                return first
+            }
+            guard let pass else {
+                throw CommandFailure(
+                    "a pass into \(target) took longer than \(timeout) s and its backend was ended (is PostgreSQL waiting for a synchronous standby that is gone? docs/OPERATIONS.md)"
+                )
+            }
+            return pass
         }
     }
 
@@ -151,4 +171,9 @@ struct StoreCommand: AsyncParsableCommand {
             print("copied \(storePath) into \(target); every table's digest matches the store's")
         }
     }
+}
+
+/// The PostgreSQL backend running a follower's pass, once it is known.
+final class BackendID: Sendable {
+    let pid = Mutex<Int32?>(nil)
 }

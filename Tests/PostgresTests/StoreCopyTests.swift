@@ -132,7 +132,7 @@ struct StoreCopyTests {
                         try await PostgresStoreFollower.catchUp(storePath: central.store.path, to: client, logger: logger)
                     }
                 }
-                #expect(none?.hint?.contains("store migrate") == true)
+                #expect(none?.hint?.contains("store migrate") == true, "\(String(describing: none))")
                 try await target.withClient(logger: logger) { client in
                     _ = try await PostgresStoreCopy.copy(storePath: central.store.path, to: client, logger: logger)
                     // Nothing new: nothing copied.
@@ -163,6 +163,47 @@ struct StoreCopyTests {
                     #expect(names == ["Máy sấy nông sản (mở rộng)"])
                     #expect(try await PostgresStoreFollower.catchUp(storePath: central.store.path, to: client, logger: logger).total == 0)
                 }
+                // An earlier state of the same store (a file copy put back by hand, same epoch) is a
+                // rollback: refused, whatever it holds.
+                let earlier = try TemporaryDirectory(prefix: "earlier")
+                try central.store.backup(to: earlier.file(CentralStore.fileName))
+
+                // Rows that leave the store leave the copy: totals pending until a totals pass, a
+                // fleet limit set then cleared, logins the store prunes. Two followers at once: one
+                // waits for the other and finds nothing new.
+                try await tayNinh.engine.runCycle()
+                try hcm.replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000_000_000, note: nil)
+                try await hcm.engine.runCycle()
+                try central.store.setFleetLimits(FleetLimits(maxOfficeVersion: "9.9.9"))
+                for _ in 0..<3 { _ = try central.store.login("analyst", password: "wrong password!!", address: "127.0.0.2") }
+                let pendingBefore = try await central.store.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM totals_pending") ?? 0 }
+                try await target.withClient(logger: logger) { client in
+                    async let one = PostgresStoreFollower.catchUp(storePath: central.store.path, to: client, logger: logger)
+                    async let two = PostgresStoreFollower.catchUp(storePath: central.store.path, to: client, logger: logger)
+                    let (a, b) = try await (one, two)
+                    // Both end well (the second waits for the first's lock, then copies only what came after it).
+                    #expect(a.total + b.total > 0, "\(a.rows) \(b.rows)")
+                }
+                try central.store.refreshTotals()
+                try central.store.setFleetLimits(FleetLimits())
+                try await central.store.database.write { db in
+                    try db.execute(sql: "DELETE FROM dashboard_login WHERE id <= (SELECT min(id) FROM dashboard_login) + 1")
+                }
+                try await target.withClient(logger: logger) { client in
+                    _ = try await PostgresStoreFollower.catchUp(storePath: central.store.path, to: client, logger: logger)
+                    let differing = try await PostgresStoreCopy.differingTables(storePath: central.store.path, to: client, logger: logger)
+                    #expect(differing.isEmpty, "\(differing)")
+                    let pending = try await client.query("SELECT count(*) FROM promo.totals_pending", logger: logger).decode(Int64.self).reduce(0, +)
+                    let logins = try await client.query("SELECT count(*) FROM promo.dashboard_login", logger: logger).decode(Int64.self).reduce(0, +)
+                    #expect(pending == 0 && logins == 2, "pending \(pending) (before the totals pass: \(pendingBefore)), logins \(logins)")
+                }
+                let rolledBack = await #expect(throws: CentralError.self) {
+                    try await target.withClient(logger: logger) { client in
+                        try await PostgresStoreFollower.catchUp(storePath: earlier.file(CentralStore.fileName), to: client, logger: logger)
+                    }
+                }
+                #expect(rolledBack?.message.contains("rolled back") == true && rolledBack?.code == .configuration)
+
                 // A store restored from a backup has a new epoch: the copy is not followed into it.
                 let backup = central.store.path + ".backup"
                 try central.store.backup(to: backup)
