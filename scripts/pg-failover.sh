@@ -25,8 +25,11 @@ chmod 755 "$work"
 central_pid=""
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
-    [ -n "$central_pid" ] && kill -TERM "$central_pid" 2>/dev/null && wait "$central_pid" 2>/dev/null
-    for data in "$work"/*/data; do [ -d "$data" ] && as_pg "$pgbin/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1; done
+    # Under set -e: a server already stopped (the killed primary) must not fail the run here.
+    if [ -n "$central_pid" ]; then kill -TERM "$central_pid" 2>/dev/null || true; wait "$central_pid" 2>/dev/null || true; fi
+    for data in "$work"/*/data; do
+        if [ -d "$data" ]; then as_pg "$pgbin/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true; fi
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
