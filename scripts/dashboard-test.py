@@ -23,6 +23,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 URL = os.environ["DASHBOARD_URL"]
 USER = os.environ["DASHBOARD_USER"]
@@ -47,6 +48,15 @@ def shot(driver, name, height=None):
     full = height or driver.execute_script("return document.body.scrollHeight") + 40
     driver.set_window_size(1400, min(max(full, 600), 4000))
     driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
+
+
+def settle(driver, condition):
+    """Waits (up to 15 s) until a navigation a click started has landed: a form post and its
+    redirect take a moment, and reading the page before then reads the old one."""
+    try:
+        WebDriverWait(driver, 15).until(lambda d: condition(d))
+    except Exception:
+        pass
 
 
 def row(driver, office):
@@ -86,9 +96,12 @@ def run(driver):
         driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
 
     login("not the password")
+    settle(driver, lambda d: "Sai tên" in d.page_source)
     check("a wrong password is refused", "/dashboard/login" in driver.current_url and "Sai tên" in driver.page_source)
     login(PASSWORD)
-    check("the login returns to the page asked for", "/dashboard/progress" in driver.current_url, driver.current_url)
+    settle(driver, lambda d: "/dashboard/progress" in d.current_url)
+    url = driver.current_url
+    check("the login returns to the page asked for", "/dashboard/progress" in url, url)
 
     figure = lambda name: driver.find_element(By.CSS_SELECTOR, f'[data-figure="{name}"]').text
     check("plan 56.3 bn", figure("plan") == "56.3", figure("plan"))
@@ -100,6 +113,7 @@ def run(driver):
     shot(driver, "dashboard-progress")
 
     driver.find_element(By.LINK_TEXT, "80").click()
+    settle(driver, lambda d: "/dashboard/province/80" in d.current_url)
     check("the drill-down shows a province's projects", "/dashboard/province/80" in driver.current_url and "KC-2025" in driver.page_source)
     shot(driver, "dashboard-province")
 
@@ -126,8 +140,10 @@ def run(driver):
     shot(driver, "dashboard-conflicts")
 
     driver.find_element(By.CSS_SELECTOR, "nav form button").click()
+    settle(driver, lambda d: "/dashboard/login" in d.current_url)
     driver.get(URL + "/dashboard/fleet")
-    check("after logout the pages need a login again", "/dashboard/login" in driver.current_url, driver.current_url)
+    url = driver.current_url
+    check("after logout the pages need a login again", "/dashboard/login" in url, url)
 
 
 if __name__ == "__main__":
