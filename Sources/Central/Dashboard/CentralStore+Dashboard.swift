@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GRDB
 import Logging
@@ -130,8 +129,8 @@ extension CentralStore {
         // (unless there are no users at all: nothing to tell, and nothing to spend time on).
         let matches = anyUser && PasswordHash.verify(password, against: stored?.hash ?? Self.decoyHash)
         let outcome = stored == nil ? "unknown user" : (!matches ? "wrong password" : (stored!.disabled ? "disabled" : "ok"))
-        let token = Self.randomToken()
-        let session = DashboardSession(user: name, csrf: Self.randomToken())
+        let token = Self.newToken()
+        let session = DashboardSession(user: name, csrf: Self.newToken())
         // A name that cannot be a user's (a password typed in the wrong field, terminal tricks) is
         // not written down as typed.
         let loggable = (try? Self.checkUserName(name)) != nil ? name : "(invalid name)"
@@ -147,7 +146,7 @@ extension CentralStore {
                 try db.execute(
                     sql: "INSERT INTO dashboard_session(token_hash, username, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                     arguments: [
-                        Self.tokenHash(token), name, session.csrf, Timestamps.format(now),
+                        Self.hashToken(token), name, session.csrf, Timestamps.format(now),
                         Timestamps.format(now.addingTimeInterval(Self.sessionLifetime)),
                     ])
             }
@@ -169,7 +168,7 @@ extension CentralStore {
                     sql: """
                         SELECT s.username, s.csrf FROM dashboard_session s JOIN dashboard_user u ON u.name = s.username
                         WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL
-                        """, arguments: [Self.tokenHash(token), Timestamps.format(now)]
+                        """, arguments: [Self.hashToken(token), Timestamps.format(now)]
                 ).map { DashboardSession(user: $0["username"], csrf: $0["csrf"]) }
             }
         } catch {
@@ -180,7 +179,7 @@ extension CentralStore {
     /// Ends a session.
     func logout(token: String) throws(CentralError) {
         do {
-            try database.write { db in try db.execute(sql: "DELETE FROM dashboard_session WHERE token_hash = ?", arguments: [Self.tokenHash(token)]) }
+            try database.write { db in try db.execute(sql: "DELETE FROM dashboard_session WHERE token_hash = ?", arguments: [Self.hashToken(token)]) }
         } catch {
             throw CentralError.storage(error, during: "ending a dashboard session")
         }
@@ -205,14 +204,6 @@ extension CentralStore {
         }
     }
 
-    /// 32 random bytes, hex.
-    static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Hex.string((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
-    }
-
-    static func tokenHash(_ token: String) -> String { Hex.string(SHA256.hash(data: Data(token.utf8))) }
-
     /// A stored form no password matches in practice, hashed against when the name is unknown.
-    static let decoyHash = (try? PasswordHash.make(randomToken())) ?? "scrypt$32768$8$1$00$00"
+    static let decoyHash = (try? PasswordHash.make(newToken())) ?? "scrypt$32768$8$1$00$00"
 }

@@ -136,7 +136,7 @@ struct DashboardRoutes: Sendable {
 
     /// The login form with a fresh CSRF token, set in its own cookie as well (double submit).
     func loginPage(next: String?, error: String?, status: HTTPResponse.Status) -> Response {
-        let csrf = CentralStore.randomToken()
+        let csrf = CentralStore.newToken()
         var body = ""
         if let error { body += "<p class=\"error\" role=\"alert\">\(HTML.escape(error))</p>\n" }
         body += """
@@ -223,11 +223,8 @@ struct DashboardRoutes: Sendable {
         return nil
     }
 
-    /// Constant-time comparison of two tokens.
-    static func same(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        return x.count == y.count && zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
-    }
+    /// Two tokens compared in constant time, as office tokens are.
+    static func same(_ a: String, _ b: String) -> Bool { CentralStore.constantTimeEqual(Array(a.utf8), Array(b.utf8)) }
 
     /// Where to go after the login: a dashboard page only (never another site).
     static func safeNext(_ next: String?) -> String {

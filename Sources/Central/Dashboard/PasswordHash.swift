@@ -35,7 +35,7 @@ public enum PasswordHash {
             let key = try? derive(password, salt: salt, rounds: n, blockSize: r, parallelism: p)
         else { return false }
         // Compared in constant time: how long a wrong guess takes says nothing of how wrong it was.
-        return zip(key, expected).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        return CentralStore.constantTimeEqual(key, expected)
     }
 
     static func derive(_ password: String, salt: [UInt8], rounds: Int, blockSize: Int, parallelism: Int) throws -> [UInt8] {
