@@ -151,19 +151,19 @@ struct DashboardRoutes: Sendable {
 
             """
         var response = Self.html(HTML.page(title: "Đăng nhập", user: nil, current: "", body: body), status: status)
-        response.headers.append(HTTPField(name: .setCookie, value: cookie(Self.loginCookie, csrf, maxAge: 3600)))
+        response.setCookie(cookie(Self.loginCookie, csrf, maxAge: 3600))
         return response
     }
 
     @Sendable func login(_ request: Request, context: CentralRequestContext) async throws -> Response {
-        let form = Self.form(try await request.body.collect(upTo: 8_192))
-        let next = form["next"]
+        let form = try await Self.form(request)
+        let next = form.next
         // A login form posted from another site carries no cookie of ours: refused.
-        guard let csrf = form["csrf"], let expected = Self.cookie(Self.loginCookie, in: request), Self.same(csrf, expected) else {
+        guard let csrf = form.csrf, let expected = Self.cookie(Self.loginCookie, in: request), Self.same(csrf, expected) else {
             return loginPage(next: next, error: "Biểu mẫu đã hết hạn, vui lòng đăng nhập lại (the form expired or came from elsewhere).", status: .forbidden)
         }
-        let name = form["name"] ?? ""
-        let password = form["password"] ?? ""
+        let name = form.name ?? ""
+        let password = form.password ?? ""
         if let wait = loginsByAddress.admit(context.remoteAddress) ?? loginsByName.admit(name.lowercased()) {
             return loginPage(next: next, error: "Quá nhiều lần thử, hãy thử lại sau \(wait) giây (too many attempts).", status: .tooManyRequests)
         }
@@ -177,15 +177,15 @@ struct DashboardRoutes: Sendable {
             return loginPage(next: next, error: "Sai tên đăng nhập hoặc mật khẩu (wrong name or password).", status: .unauthorized)
         }
         var response = Self.redirect(Self.safeNext(next))
-        response.headers.append(HTTPField(name: .setCookie, value: cookie(Self.loginCookie, "", maxAge: 0)))
-        response.headers.append(HTTPField(name: .setCookie, value: cookie(Self.sessionCookie, token, maxAge: Int(CentralStore.sessionLifetime))))
+        response.setCookie(cookie(Self.loginCookie, "", maxAge: 0))
+        response.setCookie(cookie(Self.sessionCookie, token, maxAge: Int(CentralStore.sessionLifetime)))
         return response
     }
 
     @Sendable func logout(_ request: Request, context: CentralRequestContext) async throws -> Response {
-        let form = Self.form(try await request.body.collect(upTo: 8_192))
+        let form = try await Self.form(request)
         if let token = Self.cookie(Self.sessionCookie, in: request), let session = try await session(request) {
-            guard let csrf = form["csrf"], Self.same(csrf, session.csrf) else {
+            guard let csrf = form.csrf, Self.same(csrf, session.csrf) else {
                 return Self.html(
                     HTML.page(title: "Không đăng xuất được", user: session, current: "", body: "<p class=\"error\">Biểu mẫu không hợp lệ (CSRF token).</p>"),
                     status: .forbidden)
@@ -194,7 +194,7 @@ struct DashboardRoutes: Sendable {
             try await endpoint.offload { try store.logout(token: token) }
         }
         var response = Self.redirect("/dashboard/login")
-        response.headers.append(HTTPField(name: .setCookie, value: cookie(Self.sessionCookie, "", maxAge: 0)))
+        response.setCookie(cookie(Self.sessionCookie, "", maxAge: 0))
         return response
     }
 
@@ -206,21 +206,15 @@ struct DashboardRoutes: Sendable {
 
     // MARK: HTTP pieces
 
-    func cookie(_ name: String, _ value: String, maxAge: Int) -> String {
-        "\(name)=\(value); Path=/dashboard; Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + (secureCookies ? "; Secure" : "")
+    /// One of the dashboard's cookies: only for `/dashboard`, never read by scripts, never sent
+    /// from another site, and Secure unless configured otherwise.
+    func cookie(_ name: String, _ value: String, maxAge: Int) -> Cookie {
+        Cookie(name: name, value: value, maxAge: maxAge, path: "/dashboard", secure: secureCookies, httpOnly: true, sameSite: .strict)
     }
 
+    /// A cookie the request carries, unless it is empty (a cleared one).
     static func cookie(_ name: String, in request: Request) -> String? {
-        for header in request.headers[values: .cookie] {
-            for part in header.split(separator: ";") {
-                let pair = part.trimmingCharacters(in: .whitespaces)
-                if pair.hasPrefix(name + "=") {
-                    let value = String(pair.dropFirst(name.count + 1))
-                    if !value.isEmpty { return value }
-                }
-            }
-        }
-        return nil
+        request.cookies[name].flatMap { $0.value.isEmpty ? nil : $0.value }
     }
 
     /// Two tokens compared in constant time, as office tokens are.
@@ -234,16 +228,19 @@ struct DashboardRoutes: Sendable {
         return next
     }
 
-    /// An `application/x-www-form-urlencoded` body.
-    static func form(_ buffer: ByteBuffer) -> [String: String] {
-        let text = String(buffer: buffer)
-        var fields: [String: String] = [:]
-        for pair in text.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ s: Substring) -> String { String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
-            fields[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
-        }
-        return fields
+    /// The fields the login and logout forms post.
+    struct Form: Decodable {
+        var csrf: String?
+        var name: String?
+        var password: String?
+        var next: String?
+    }
+
+    /// An `application/x-www-form-urlencoded` body of at most 8 KiB, read by Hummingbird's
+    /// decoder; one it cannot read counts as empty (and so fails its CSRF check).
+    static func form(_ request: Request) async throws -> Form {
+        let body = try await request.body.collect(upTo: 8_192)
+        return (try? URLEncodedFormDecoder().decode(Form.self, from: String(buffer: body))) ?? Form()
     }
 
     static func redirect(_ location: String) -> Response {
