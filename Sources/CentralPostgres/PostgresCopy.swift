@@ -346,8 +346,13 @@ public enum PostgresStoreCopy {
 
     /// The primary key's columns (text compared byte by byte, as SQLite does).
     static func keyOrder(_ db: Database, _ table: String) throws -> String {
-        let key = try Row.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [table]).map { $0["name"] as String }
+        let key = try keyColumns(db, table)
         return key.isEmpty ? "rowid" : key.joined(separator: ", ")
+    }
+
+    /// A store table's primary key columns, in key order.
+    static func keyColumns(_ db: Database, _ table: String) throws -> [String] {
+        try Row.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [table]).map { $0["name"] as String }
     }
 
     static func keyColumns(_ client: PostgresClient, _ table: String, logger: Logger) async throws -> [String] {

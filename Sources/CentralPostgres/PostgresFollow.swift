@@ -140,8 +140,7 @@ public enum PostgresStoreFollower {
             let layout = try await source.read { db in
                 try Dictionary(
                     uniqueKeysWithValues: PostgresStoreCopy.tables.map { table in
-                        let key = try Row.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [table])
-                            .map { $0["name"] as String }
+                        let key = try PostgresStoreCopy.keyColumns(db, table)
                         return (table, (columns: try PostgresStoreCopy.columns(db, table), key: key))
                     })
             }

@@ -122,14 +122,10 @@ struct DashboardPages: Sendable {
         for row in report([.fund]) where row.keys["total"] == nil {
             byFund.append([.text(Self.fundName(row.keys["fund"] ?? "")), billions(row.plan), .billions(row.disbursed), .text(row.percent ?? "")])
         }
-        for table in [0, 1, 2] {
-            let totalRow: [DataTable.Cell] = [billions(total.plan), .billions(total.disbursed), .text(total.percent ?? "")]
-            switch table {
-            case 0: byRegion.append([.text("Tổng cộng")] + totalRow, class: "total")
-            case 1: byProvince.append([.text("Tổng cộng"), .empty, .empty] + totalRow, class: "total")
-            default: byFund.append([.text("Tổng cộng")] + totalRow, class: "total")
-            }
-        }
+        let totalRow: [DataTable.Cell] = [billions(total.plan), .billions(total.disbursed), .text(total.percent ?? "")]
+        byRegion.append([.text("Tổng cộng")] + totalRow, class: "total")
+        byProvince.append([.text("Tổng cộng"), .empty, .empty] + totalRow, class: "total")
+        byFund.append([.text("Tổng cộng")] + totalRow, class: "total")
         let scope = filter.region.map { "vùng \(Self.regionName($0))" } ?? "cả nước"
         let cutoff = filter.cutoff.map { "đến ngày \($0)" } ?? "đến nay"
         var intro = Self.progressForm(filter)
