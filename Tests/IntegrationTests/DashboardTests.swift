@@ -189,6 +189,32 @@ import WireFormat
         #expect(written.report == report && written.bytes == 4 << 32)
     }
 
+    @Test func anOfficeReportsOnlyForItselfWhateverItsHeaderSays() async throws {
+        try await withLiveCentral { central in
+            let hcm = try OfficeFixture(office: "79", central: central)
+            let tayNinh = try OfficeFixture(office: "80", central: central)
+            for office in [hcm, tayNinh, tayNinh] { try await office.engine.runCycle() }
+            let before = try #require(try central.store.fleet().first { $0.office.rawValue == "80" })
+            // 79 speaks with its own token and a report crafted to look like another office's
+            // trouble (an unknown key naming 80 included): it lands on 79, and 80's stays as it was.
+            let token = try TokenFile.read(path: hcm.directory.file("office.token"))
+            let crafted = "health=broken, office=\"80\", pending=999, epoch=\"forged\", reason=\"office 80 is down\""
+            let response = try await HTTPClient().send(
+                HTTPRequest(
+                    method: "GET", url: central.url + "/v1/office",
+                    headers: [("Authorization", "Bearer \(token)"), ("Promo-Office-Report", crafted), ("Promo-Software-Version", "1.3.0")]))
+            #expect(response.status == 200)
+            let fleet = try central.store.fleet()
+            let mine = try #require(fleet.first { $0.office.rawValue == "79" })
+            let theirs = try #require(fleet.first { $0.office.rawValue == "80" })
+            #expect(mine.report?.health == .broken && mine.report?.pendingChanges == 999)
+            #expect(theirs.report == before.report && theirs.report?.health == .ok)
+            // The dashboard shows 79 broken for its forged epoch, 80 untouched.
+            let health = FleetHealth.evaluate(mine, epoch: central.store.epoch, now: Date(), silentAfter: 3_600)
+            #expect(health.level == .broken && health.reasons.contains { $0.contains("forged") })
+        }
+    }
+
     @Test func passwordsAreStoredAsSlowSaltedHashes() throws {
         let stored = try PasswordHash.make("correct horse battery")
         #expect(stored.hasPrefix("scrypt$32768$8$1$") && !stored.contains("correct"))
