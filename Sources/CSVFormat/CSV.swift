@@ -6,13 +6,19 @@ import Foundation
 public enum CSV {
     /// A record with the line it starts on (1-based), for error messages.
     public struct Record: Sendable, Equatable {
+        /// The line the record starts on (1-based).
         public var line: Int
+        /// The record's fields in order, without their quotes.
         public var fields: [String]
     }
 
+    /// Text that is not CSV, with the line where it goes wrong.
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The line of the problem (1-based); for a quoted field left open, the line its record starts on.
         public var line: Int
+        /// What is wrong, e.g. `a quoted field is not closed`.
         public var message: String
+        /// `line N:` and the message.
         public var description: String { "line \(line): \(message)" }
     }
 

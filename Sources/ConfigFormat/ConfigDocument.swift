@@ -12,6 +12,7 @@ public struct ConfigDocument: Sendable, Equatable {
         case integer(Int64)
         case boolean(Bool)
 
+        /// The value as a file writes it: a string in quotes, a whole number, `true` or `false`.
         public var description: String {
             switch self {
             case .string(let s): "\"\(s)\""
@@ -23,11 +24,15 @@ public struct ConfigDocument: Sendable, Equatable {
 
     /// One `key = value` with the line it is on; `key` is `section.name` inside a section.
     public struct Entry: Sendable, Equatable {
+        /// The full key: `section.name` inside a section, `name` before any section.
         public var key: String
+        /// The value as written.
         public var value: Value
+        /// The line the entry is on (1-based), for messages.
         public var line: Int
     }
 
+    /// Every entry by its full key; a file sets each key at most once.
     public var entries: [String: Entry]
 
     /// A document with no settings (every setting at its default).
@@ -37,11 +42,15 @@ public struct ConfigDocument: Sendable, Equatable {
 
     /// A problem in the file, with its line.
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The line of the problem (1-based).
         public var line: Int
+        /// What is wrong with the line, e.g. `expected key = value`.
         public var message: String
+        /// `line N:` and the message.
         public var description: String { "line \(line): \(message)" }
     }
 
+    /// Parses a whole file (lines end in LF or CRLF); throws at the first line outside the subset, or a key set twice.
     public init(parsing text: String) throws(ParseError) {
         var entries: [String: Entry] = [:]
         var section = ""

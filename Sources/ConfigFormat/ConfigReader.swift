@@ -5,18 +5,26 @@
 /// else from the file, else from its default. A key in the file that nothing reads is an error
 /// (a typo must not pass silently).
 public struct ConfigReader: Sendable {
+    /// The parsed file; ``ConfigDocument/empty`` when there is none.
     public let document: ConfigDocument
+    /// The environment, whose `PREFIX_SECTION_KEY` variables override the file.
     public let environment: [String: String]
+    /// The prefix of the override variables: `PROMO_SYNC` or `PROMO_CENTRAL`.
     public let prefix: String
+    /// The file's path, as messages name it.
     public let source: String
 
     /// A setting with a problem.
     public struct Problem: Error, Sendable, CustomStringConvertible {
+        /// The problem in one sentence, naming where the setting comes from (a file line or an environment variable) and the key.
         public var message: String
+        /// The message.
         public var description: String { message }
+        /// A problem with its message.
         public init(message: String) { self.message = message }
     }
 
+    /// A reader of a parsed file and the environment; `source` is the file's path for messages.
     public init(document: ConfigDocument, environment: [String: String], prefix: String, source: String) {
         self.document = document
         self.environment = environment

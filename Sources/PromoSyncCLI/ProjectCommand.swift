@@ -190,10 +190,12 @@ extension ProjectCommand {
 }
 
 extension ProjectStatus: ExpressibleByArgument {
+    /// A status by its name, e.g. `appraised_locally`, in any case.
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 
 extension DisbursementKind: ExpressibleByArgument {
+    /// An entry kind by its name (`advance`, `payment`, `recovery` or `settlement_adjustment`), in any case.
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 

@@ -1,14 +1,20 @@
 /// The merged result of folding one aggregate's history.
 public struct FoldResult: Sendable, Equatable {
+    /// One row as the fold leaves it, with the office it belongs to.
     public struct Row: Sendable, Equatable {
+        /// The synced table the row is in.
         public var table: SyncedTable
+        /// The row's id as text.
         public var id: String
+        /// The office the row belongs to (an office merged into another answers as that one), or `central`.
         public var office: String
+        /// The row's merged fields and their clocks, after the ownership, status and ledger rules.
         public var state: MergedRow
         /// A ledger entry held out of the totals by a conflict that is open or dismissed.
         public var held: Bool
     }
 
+    /// Every row of the aggregate, sorted by table and then by id.
     public var rows: [Row]
     /// Sorted by id.
     public var conflicts: [ConflictRecord]

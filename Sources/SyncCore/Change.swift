@@ -11,12 +11,18 @@ public enum ChangeOperation: String, Codable, Sendable {
 /// An upsert carries only the fields that changed (all of them for an insert), so concurrent
 /// edits of different fields both survive the merge.
 public struct Change: Hashable, Codable, Sendable {
+    /// The synced table the row is in.
     public var table: SyncedTable
+    /// The id of the row changed, the same at every office and at the centre.
     public var id: RowID
+    /// Whether the change upserts fields or deletes the row.
     public var op: ChangeOperation
+    /// The writer's clock at the change: its node names the writer, and a field keeps the value of the latest clock.
     public var hlc: HLCTimestamp
+    /// The changed columns by name (every column for an insert); empty for a delete.
     public var fields: [String: FieldValue]
 
+    /// Creates a change from its parts; nothing is checked until ``validate(writer:)``.
     public init(table: SyncedTable, id: RowID, op: ChangeOperation, hlc: HLCTimestamp, fields: [String: FieldValue]) {
         self.table = table
         self.id = id

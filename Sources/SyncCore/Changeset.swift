@@ -7,11 +7,15 @@ import Foundation
 /// canonical byte form (``canonicalBytes``), so the centre can refuse a gap, a replay with other
 /// content, or a tampered body, and an office can re-send a changeset byte for byte.
 public struct Changeset: Hashable, Codable, Sendable {
+    /// The office that made the changeset; the centre refuses one that names an office other than the token's.
     public var office: OfficeCode
+    /// The changeset's place in its office's chain: 1 for the first, then one more each time, without gaps.
     public var sequence: ChangesetSequence
     /// The hash of the changeset before this one; ``Changeset/genesisHash`` for the first.
     public var previousHash: String
+    /// The SHA-256 of ``canonicalBytes()`` in lower-case hex (64 digits), as stated; ``verifyHash()`` checks it against the content.
     public var hash: String
+    /// The office's changes in this batch; the protocol allows at most 5,000 in one changeset.
     public var changes: [Change]
 
     /// The previous hash of an office's first changeset.

@@ -2,7 +2,9 @@
 /// its business keys (project code, voucher, plan year and fund), the writer's office, a calendar
 /// time in Vietnam, the two versions side by side with amounts in VND, and who may accept it.
 public struct ConflictDescription: Sendable, Equatable {
+    /// The conflict's id (``ConflictRecord/id``), the same at every replica.
     public var id: String
+    /// The name of the rule that decided against the change, e.g. `over_disbursement`.
     public var rule: String
     /// The record in business terms, e.g. "payment (voucher KB-2) of project HCM-2025-01".
     public var record: String
@@ -10,15 +12,20 @@ public struct ConflictDescription: Sendable, Equatable {
     public var office: String
     /// Who wrote the losing change (an office code or `central`) and when (its clock).
     public var writer: String
+    /// The losing change's clock in its text form; ``when`` reads it as a time in Vietnam.
     public var hlc: String
+    /// Why the rule decided against the change, in one sentence.
     public var message: String
+    /// The losing values, by field name.
     public var mine: [String: FieldValue]
+    /// The values that stood, by field name.
     public var theirs: [String: FieldValue]
     /// `open`, `resolved (accept) by 79`, `resolution sent (dismiss)`.
     public var state: String
     /// The project's fund source, which decides who may accept (nil for plan lines and programmes).
     public var fund: FundSource?
 
+    /// Creates a description from its parts, as read from the replica or the central store.
     public init(
         id: String, rule: String, record: String, office: String, writer: String, hlc: String, message: String,
         mine: [String: FieldValue], theirs: [String: FieldValue], state: String, fund: FundSource?
@@ -110,6 +117,7 @@ public struct ConflictDescription: Sendable, Equatable {
         return out
     }
 
+    /// Whether `field` holds an amount in VND, which ``lines`` shows grouped with its currency (``Money/vnd(_:)``).
     public static func isAmount(_ field: String) -> Bool {
         [
             "amount", "limit", "disbursed_before", "total_cost", "requested_support", "approved_support", "counterpart_funds",

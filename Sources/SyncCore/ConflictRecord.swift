@@ -45,11 +45,14 @@ public enum ResolutionChoice: String, Codable, Sendable, CaseIterable {
 
 /// A resolution as the fold sees it.
 public struct Resolution: Hashable, Codable, Sendable {
+    /// The id of the conflict resolved (``ConflictRecord/id``).
     public var conflictID: String
+    /// Whether the losing change is accepted or dismissed.
     public var choice: ResolutionChoice
     /// The resolver's clock; its node says who resolved.
     public var hlc: HLCTimestamp
 
+    /// Creates a resolution from its parts.
     public init(conflictID: String, choice: ResolutionChoice, hlc: HLCTimestamp) {
         self.conflictID = conflictID
         self.choice = choice
@@ -62,8 +65,11 @@ public struct Resolution: Hashable, Codable, Sendable {
 /// Its id depends only on the rule, the row and the losing change's clock, so every replica that
 /// folds the same changes names it the same way.
 public struct ConflictRecord: Hashable, Codable, Sendable {
+    /// 24 hex digits of a hash of the rule, the row and the losing change's clock, so every replica names the conflict alike.
     public var id: String
+    /// The table of the row the losing change was to.
     public var table: SyncedTable
+    /// The id of the row the losing change was to.
     public var rowID: String
     /// The project (or plan line) whose records the conflict belongs to.
     public var aggregateID: String
@@ -71,17 +77,22 @@ public struct ConflictRecord: Hashable, Codable, Sendable {
     public var office: String
     /// Who wrote the losing change (an office code or `central`), and when.
     public var writer: String
+    /// The losing change's clock.
     public var hlc: HLCTimestamp
+    /// The rule that decided against the change.
     public var rule: ConflictRule
     /// The losing values.
     public var mine: [String: FieldValue]
     /// The values that stood.
     public var theirs: [String: FieldValue]
+    /// Why the rule decided against the change, in one sentence for people.
     public var message: String
     /// nil while open.
     public var resolution: ResolutionChoice?
+    /// The node whose resolution took effect (an office code or `central`); nil while open.
     public var resolvedBy: String?
 
+    /// Whether no resolution has taken effect yet.
     public var isOpen: Bool { resolution == nil }
 
     static func makeID(rule: ConflictRule, table: SyncedTable, rowID: String, hlc: HLCTimestamp) -> String {

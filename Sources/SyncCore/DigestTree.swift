@@ -21,14 +21,19 @@ public struct DigestTree: Sendable, Equatable {
     /// The year components of the leaf paths, sorted; ``LeafKey`` holds an index into them.
     private var years: [String] = []
 
+    /// How many rows the tree covers.
     public var rowCount: Int { rows.count }
 
     /// A row as the tree sees it.
     public struct Leaf: Sendable {
+        /// The synced table the row is in: the first level of its path.
         public var table: SyncedTable
+        /// The row's id; its SHA-256 picks the row's bucket.
         public var id: String
+        /// The row's values by column name; a column missing here counts as null.
         public var fields: [String: FieldValue]
 
+        /// Creates a leaf from a row's parts.
         public init(table: SyncedTable, id: String, fields: [String: FieldValue]) {
             self.table = table
             self.id = id
@@ -36,6 +41,7 @@ public struct DigestTree: Sendable, Equatable {
         }
     }
 
+    /// Builds the tree of these rows, counting this release's columns.
     public init(leaves: some Sequence<Leaf>) {
         var builder = Builder()
         for leaf in leaves { builder.add(table: leaf.table, id: leaf.id, fields: leaf.fields) }
@@ -52,10 +58,12 @@ public struct DigestTree: Sendable, Equatable {
         /// left out, as that office's own tree leaves them out (nil: this release's columns).
         private let schema: Int?
 
+        /// Starts an empty tree to compare with an office of replica schema `schema` (nil: this release's columns).
         public init(schema: Int? = nil) {
             self.schema = schema
         }
 
+        /// Adds a row given as its values by column name; a column missing here counts as null.
         public mutating func add(table: SyncedTable, id: String, fields: [String: FieldValue]) {
             add(table: table, id: id, values: table.values(of: fields))
         }

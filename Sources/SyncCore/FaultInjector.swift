@@ -2,8 +2,11 @@ import Synchronization
 
 /// A named step in a sync procedure where a test may break the procedure on purpose.
 public struct FaultPoint: Hashable, Sendable, CustomStringConvertible {
+    /// The point's name, e.g. `after-push-before-ack`.
     public let name: String
+    /// Names a fault point; two points with the same name are the same point.
     public init(_ name: String) { self.name = name }
+    /// The point's name.
     public var description: String { name }
 
     /// The centre applied a changeset, but its acknowledgement is lost before the office records it.
@@ -16,7 +19,9 @@ public struct FaultPoint: Hashable, Sendable, CustomStringConvertible {
 
 /// The error a fault seam throws.
 public struct InjectedFault: Error, Sendable, CustomStringConvertible {
+    /// The armed point the procedure reached.
     public let point: FaultPoint
+    /// `injected fault at` and the point's name.
     public var description: String { "injected fault at \(point)" }
 }
 
@@ -25,6 +30,7 @@ public struct InjectedFault: Error, Sendable, CustomStringConvertible {
 public final class FaultInjector: Sendable {
     private let armed = Mutex<[FaultPoint: Int]>([:])
 
+    /// An injector with no point armed, so every ``check(_:)`` passes.
     public init() {}
 
     /// Makes the next `times` passes through `point` throw.

@@ -7,6 +7,7 @@ public enum FieldValue: Hashable, Codable, Sendable, CustomStringConvertible {
     case integer(Int64)
     case text(String)
 
+    /// Reads JSON null, a whole number that fits in `Int64`, or a string; anything else is a data-corrupted error.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() {
@@ -21,6 +22,7 @@ public enum FieldValue: Hashable, Codable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Writes JSON null, a whole number or a string.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {
@@ -35,6 +37,7 @@ public enum FieldValue: Hashable, Codable, Sendable, CustomStringConvertible {
     /// The text, if this is text.
     public var text: String? { if case .text(let s) = self { s } else { nil } }
 
+    /// `null`, the number in decimal, or the text as it is.
     public var description: String {
         switch self {
         case .null: "null"

@@ -33,8 +33,11 @@ public enum FilePermissions {
 
     /// A refused mode: what is wrong, naming the file and its mode, and the `chmod` that fixes it.
     public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        /// What is wrong: the file, its path and mode, and who else may read or write it.
         public var message: String
+        /// The `chmod` that fixes it, e.g. `Try: chmod 600 /var/lib/promo-sync/office.token`.
         public var hint: String
+        /// The message, then the hint.
         public var description: String { "\(message). \(hint)" }
     }
 

@@ -1,6 +1,7 @@
 /// Lower-case hexadecimal text of bytes, without Foundation's `String(format:)`, which costs about
 /// 3 µs a byte on Linux (a row id made with it took 50 µs; see docs/BENCHMARKS.md).
 public enum Hex {
+    /// Two lower-case hex digits per byte, in order: a SHA-256 digest gives 64 characters.
     public static func string(_ bytes: some Sequence<UInt8>) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.underestimatedCount * 2)

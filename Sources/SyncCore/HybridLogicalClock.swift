@@ -7,13 +7,17 @@ import Foundation
 /// equal timestamps and every replica orders concurrent changes the same way. The text form
 /// `0000192f1a47b3c-0000-79` sorts in the same order, so stores can compare it as text.
 public struct HLCTimestamp: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+    /// Milliseconds since the Unix epoch: the node's wall clock, or a later time it had already seen.
     public let milliseconds: UInt64
+    /// Orders events within one millisecond, or while the wall clock lags behind ``milliseconds``.
     public let counter: UInt16
+    /// The node that made the timestamp: an office code such as `79`, or `central`; it breaks ties between nodes.
     public let node: String
 
     /// The smallest timestamp; every real one is after it.
     public static let zero = HLCTimestamp(milliseconds: 0, counter: 0, node: "")
 
+    /// Creates a timestamp from its parts, without checking them.
     public init(milliseconds: UInt64, counter: UInt16, node: String) {
         self.milliseconds = milliseconds
         self.counter = counter
@@ -58,6 +62,7 @@ public struct HLCTimestamp: Hashable, Comparable, Codable, Sendable, CustomStrin
         }
     }
 
+    /// Reads the text form of ``description`` from a JSON string; any other text is a data-corrupted error.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         do { try self.init(parsing: text) } catch {
@@ -65,11 +70,13 @@ public struct HLCTimestamp: Hashable, Comparable, Codable, Sendable, CustomStrin
         }
     }
 
+    /// Writes the text form of ``description`` as a JSON string.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)
     }
 
+    /// Orders timestamps by milliseconds, then counter, then node.
     public static func < (lhs: Self, rhs: Self) -> Bool {
         (lhs.milliseconds, lhs.counter, lhs.node) < (rhs.milliseconds, rhs.counter, rhs.node)
     }
@@ -78,9 +85,12 @@ public struct HLCTimestamp: Hashable, Comparable, Codable, Sendable, CustomStrin
 /// The clock of one node. A value type: the owner persists ``latest`` so the clock never runs
 /// backwards across restarts, and injects the wall clock so tests drive time.
 public struct HybridLogicalClock: Sendable {
+    /// The node whose timestamps this clock makes: the office's code, or `central` at the centre.
     public let node: String
+    /// The latest timestamp made or observed; every new one is after it.
     public private(set) var latest: HLCTimestamp
 
+    /// A clock for `node` that resumes after `latest`, the timestamp its owner persisted (``HLCTimestamp/zero`` for a new node).
     public init(node: String, latest: HLCTimestamp = .zero) {
         self.node = node
         self.latest = latest

@@ -19,6 +19,7 @@ public enum LedgerRules {
         /// The date is outside the project's life, or after the day the entry was recorded.
         case date(String)
 
+        /// The conflict rule under which the centre's fold holds an entry refused for this reason.
         public var rule: ConflictRule {
             switch self {
             case .overLimit: .overDisbursement

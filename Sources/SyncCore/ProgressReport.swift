@@ -2,11 +2,16 @@ import Foundation
 
 /// A planned amount of a province for a year and fund source.
 public struct PlanFact: Sendable, Equatable {
+    /// The province's code, e.g. `79`; a former province's figures count under its successor.
     public var province: String
+    /// The plan year.
     public var year: Int
+    /// The fund source the plan is for.
     public var fund: FundSource
+    /// The planned amount in VND.
     public var amount: Int64
 
+    /// Creates a plan fact from its parts; the amount is VND.
     public init(province: String, year: Int, fund: FundSource, amount: Int64) {
         self.province = province
         self.year = year
@@ -17,14 +22,20 @@ public struct PlanFact: Sendable, Equatable {
 
 /// A disbursed amount of a province for a year, fund source, reporting group and payment date.
 public struct DisbursedFact: Sendable, Equatable {
+    /// The province's code, e.g. `79`; a former province's figures count under its successor.
     public var province: String
+    /// The plan year of the projects paid, not the year of the payment.
     public var year: Int
+    /// The fund source of the projects paid.
     public var fund: FundSource
+    /// The reporting group (1–6) of the projects' activity category; 0 when the category is unknown.
     public var group: Int
     /// `YYYY-MM-DD`.
     public var paidOn: String
+    /// The net amount in VND paid that day: recoveries subtract, so it may be negative.
     public var amount: Int64
 
+    /// Creates a disbursed fact from its parts; the amount is VND.
     public init(province: String, year: Int, fund: FundSource, group: Int, paidOn: String, amount: Int64) {
         self.province = province
         self.year = year
@@ -45,14 +56,20 @@ public enum ReportDimension: String, CaseIterable, Codable, Sendable {
 
 /// Which figures a report covers.
 public struct ReportQuery: Sendable, Equatable {
+    /// The plan year reported on.
     public var year: Int
     /// Payments made on or before this date (`YYYY-MM-DD`) count; nil counts all.
     public var cutoff: String?
+    /// Only the provinces of this region; nil counts every region.
     public var region: Region?
+    /// Only this province in force (a former province's figures count under it); nil counts every province.
     public var province: String?
+    /// Only this fund source; nil counts both.
     public var fund: FundSource?
+    /// The dimensions to break down by, in column order; empty for the total row alone.
     public var groupBy: [ReportDimension]
 
+    /// A query for `year`; the defaults count everything in one total row.
     public init(
         year: Int, cutoff: String? = nil, region: Region? = nil, province: String? = nil, fund: FundSource? = nil,
         groupBy: [ReportDimension] = []
@@ -72,8 +89,11 @@ public struct ReportRow: Sendable, Equatable, Codable {
     public var keys: [String: String]
     /// nil when the breakdown has no plan (plans are not split by reporting group).
     public var plan: Int64?
+    /// Disbursed in whole VND, net of recoveries.
     public var disbursed: Int64
+    /// The plan in billions of VND, rounded to the report's decimals; nil when ``plan`` is.
     public var planBillions: String?
+    /// Disbursed in billions of VND, rounded to the report's decimals.
     public var disbursedBillions: String
     /// Disbursed as a share of plan, from the unrounded amounts.
     public var percent: String?

@@ -20,10 +20,13 @@ public enum Region: String, CaseIterable, Codable, Sendable {
 
 /// One of the 34 provincial units in force since 1 July 2025.
 public struct Province: Hashable, Sendable {
+    /// The two-digit code of Decision 19/2025, e.g. `79`.
     public let code: String
+    /// The province's name in Vietnamese, e.g. `Tây Ninh`.
     public let name: String
     /// `tinh` (province) or `thanh_pho` (centrally run city).
     public let kind: String
+    /// The conference region the province reports in.
     public let region: Region
     /// Codes of the former provinces merged into this one (its own code first where it kept it).
     public let mergedFrom: [String]
@@ -31,25 +34,35 @@ public struct Province: Hashable, Sendable {
 
 /// One of the 63 provinces before the July 2025 merger and the unit that succeeded it.
 public struct FormerProvince: Hashable, Sendable {
+    /// The former province's two-digit code, e.g. `02` (Hà Giang).
     public let code: String
+    /// The former province's name in Vietnamese.
     public let name: String
+    /// The code of the province in force that took it over (its own code where it kept it).
     public let successor: String
 }
 
 /// An activity content group of Decree 45/2012 Art. 4 (as amended by Decree 235/2025).
 public struct ActivityCategory: Hashable, Sendable {
+    /// The category's code as projects name it, e.g. `MH_TRINHDIEN`.
     public let code: String
+    /// The category's name in Vietnamese.
     public let nameVi: String
+    /// The category's name in English.
     public let nameEn: String
     /// The reporting group (1–6) this category is summed under.
     public let reportGroup: Int
+    /// The legal text that provides for the category, e.g. `Decree 45/2012 Art. 4`.
     public let basis: String
 }
 
 /// One of the six groups the ministry reports progress in.
 public struct ReportGroup: Hashable, Sendable {
+    /// The group's number, 1 to 6.
     public let group: Int
+    /// The group's name in English.
     public let nameEn: String
+    /// The group's name in Vietnamese.
     public let nameVi: String
 }
 
@@ -57,7 +70,9 @@ public struct ReportGroup: Hashable, Sendable {
 public struct SupportCap: Hashable, Sendable, Codable {
     /// A stable id, e.g. `national/MH_TRINHDIEN/*`.
     public var id: String { "\(fund.rawValue)/\(category)/\(province ?? "*")" }
+    /// The fund source of the projects the cap applies to.
     public var fund: FundSource
+    /// The activity category code of the projects the cap applies to, e.g. `MH_TRINHDIEN`.
     public var category: String
     /// nil: every province.
     public var province: String?
@@ -66,6 +81,7 @@ public struct SupportCap: Hashable, Sendable, Codable {
     /// Support may be at most this many VND (nil: no amount limit).
     public var maxAmount: Int64?
 
+    /// Creates a cap from its parts; the amount is VND, the share whole percent.
     public init(fund: FundSource, category: String, province: String?, maxPercentOfCost: Int64?, maxAmount: Int64?) {
         self.fund = fund
         self.category = category

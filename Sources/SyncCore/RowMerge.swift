@@ -4,18 +4,22 @@
 /// and a field only ever moves to a larger clock, merging the same changes in any order, any number
 /// of times, gives the same row (commutative, idempotent, convergent).
 public struct MergedRow: Hashable, Codable, Sendable {
+    /// The current value of every field set so far, by name.
     public var fields: [String: FieldValue]
+    /// For each field, the clock of the change that set its current value.
     public var clocks: [String: HLCTimestamp]
     /// Clock of the delete, when the row is a tombstone. A tombstone is never undone by a field
     /// update; the update's values are still merged into the tombstone so nothing is lost.
     public var deletedAt: HLCTimestamp?
 
+    /// A row from its parts; the defaults give an empty row for the first change to fill.
     public init(fields: [String: FieldValue] = [:], clocks: [String: HLCTimestamp] = [:], deletedAt: HLCTimestamp? = nil) {
         self.fields = fields
         self.clocks = clocks
         self.deletedAt = deletedAt
     }
 
+    /// Whether the row is a tombstone.
     public var isDeleted: Bool { deletedAt != nil }
 
     /// Merges one change; returns whether anything in the row changed.

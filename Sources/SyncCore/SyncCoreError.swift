@@ -10,10 +10,14 @@ public struct SyncCoreError: Error, Sendable, CustomStringConvertible {
         case forbidden = "forbidden"
     }
 
+    /// The kind of problem, from the closed set of ``Code``.
     public let code: Code
+    /// What is wrong, for people, naming the value or row at fault.
     public let message: String
+    /// What to do about it, when there is advice to give; nil otherwise.
     public let hint: String?
 
+    /// An error of `code` with its message and, when there is advice, a hint.
     public init(_ code: Code, _ message: String, hint: String? = nil) {
         self.code = code
         self.message = message
@@ -23,6 +27,7 @@ public struct SyncCoreError: Error, Sendable, CustomStringConvertible {
     /// Domain errors are never cured by retrying.
     public var isTransient: Bool { false }
 
+    /// The message, then the hint when there is one.
     public var description: String {
         hint.map { "\(message). \($0)" } ?? message
     }

@@ -6,8 +6,11 @@ public enum ColumnKind: String, Sendable {
 
 /// One column of a synced table, other than its `id`.
 public struct Column: Sendable, Hashable {
+    /// The column's name, the same in the replica, on the wire and in the central store.
     public let name: String
+    /// Whether the column holds text or a whole number.
     public let kind: ColumnKind
+    /// Whether the column may hold null; ``Change/validate(writer:)`` refuses a null where it may not.
     public let nullable: Bool
     /// The replica schema that added the column, for a column added after release 1.1.0 (schema
     /// 7): such a column is nullable, and a row's digest counts it only when it holds a value, so
@@ -15,6 +18,7 @@ public struct Column: Sendable, Hashable {
     /// nobody gave the new field (docs/PROTOCOL.md, "Versions").
     public let addedInSchema: Int?
 
+    /// Describes a column; one added to a shipped table (`addedInSchema`) must be nullable.
     public init(_ name: String, _ kind: ColumnKind, nullable: Bool = false, addedInSchema: Int? = nil) {
         precondition(addedInSchema == nil || nullable, "a column added to a shipped table is nullable")
         self.name = name
@@ -148,9 +152,12 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
 /// A row of a synced table, as the key of a set or dictionary (cheaper to hash and compare than
 /// `table|id` text).
 public struct SyncedRowKey: Hashable, Sendable {
+    /// The table the row is in.
     public let table: SyncedTable
+    /// The row's id as text.
     public let id: String
 
+    /// The key of row `id` of `table`.
     public init(_ table: SyncedTable, _ id: String) {
         self.table = table
         self.id = id

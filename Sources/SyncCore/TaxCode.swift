@@ -10,6 +10,7 @@ public struct TaxCode: Sendable, Hashable, CustomStringConvertible {
     /// The code as written: `0312345678` or `0312345678-001`.
     public let text: String
 
+    /// Reads 10 digits, or 13 with or without a hyphen after the tenth, spaces around allowed; nil for anything else.
     public init?(_ input: String) {
         let trimmed = input.trimmingCharacters(in: .whitespaces)
         let digits = trimmed.filter { $0 != "-" }
@@ -27,5 +28,6 @@ public struct TaxCode: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The code as written, e.g. `0312345678-001`.
     public var description: String { text }
 }

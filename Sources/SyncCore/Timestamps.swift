@@ -14,6 +14,7 @@ import Foundation
 /// `date.formatted(.iso8601)`'s (a test compares them), and any other ISO 8601 text is still read
 /// by Foundation.
 public enum Timestamps {
+    /// `date` in UTC to the second, e.g. `2026-11-28T22:34:35Z`; a fraction of a second is dropped.
     public static func format(_ date: Date) -> String {
         var parts = tm()
         guard var seconds = time_t(exactly: date.timeIntervalSince1970.rounded(.down)),
@@ -43,6 +44,7 @@ public enum Timestamps {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The time an ISO 8601 text names, or nil when `text` is nil or not ISO 8601.
     public static func parse(_ text: String?) -> Date? {
         guard let text else { return nil }
         return parseUTC(text) ?? (try? Date(text, strategy: .iso8601))

@@ -5,8 +5,11 @@ import WireFormat
 
 /// The office's view of promo-central's HTTP API (docs/PROTOCOL.md), over ``HTTPClient``.
 public struct CentralClient: Sendable {
+    /// The centre's URL without trailing slashes, e.g. `https://central.example.vn:8443`; request paths follow it.
     public let baseURL: String
+    /// Where the bearer token comes from; asked again for every request that needs one.
     public let tokenSource: any TokenSource
+    /// The client that carries the requests and keeps their connections.
     public let http: HTTPClient
     /// What this office runs, told to the centre with every request (``WireProtocol/softwareVersionHeader``).
     public let software: String
@@ -15,6 +18,7 @@ public struct CentralClient: Sendable {
     /// What the office says of its sync health with each request (``OfficeReport``), when set.
     public var report: OfficeReport?
 
+    /// A client of the centre at `baseURL` (trailing slashes dropped), saying it runs `software` with replica schema `schemaVersion`.
     public init(
         baseURL: String, tokenSource: any TokenSource, http: HTTPClient, software: String = SoftwareVersion.current,
         schemaVersion: Int? = nil
@@ -28,6 +32,7 @@ public struct CentralClient: Sendable {
         self.schemaVersion = schemaVersion
     }
 
+    /// A client with a fixed token, this release's version and no schema version.
     public init(baseURL: String, token: String, http: HTTPClient) {
         self.init(baseURL: baseURL, tokenSource: FixedToken(token), http: http)
     }
@@ -37,16 +42,22 @@ public struct CentralClient: Sendable {
 
     /// Bytes moved by the last calls, for metrics.
     public struct Exchange<T: Sendable>: Sendable {
+        /// The decoded answer.
         public var value: T
+        /// The centre's epoch from the `Promo-Epoch` header; nil when it sent none.
         public var epoch: Epoch?
+        /// Bytes sent on the wire, after compression.
         public var bytesSent: Int64
+        /// Bytes received on the wire, before decompression.
         public var bytesReceived: Int64
         /// What the centre holds of this office's chain, when it said (pull pages).
         public var officeSequence: ChangesetSequence? = nil
+        /// The hash of that changeset, when the centre said (pull pages).
         public var officeHash: String? = nil
         /// The centre's clock, when it said (pull pages).
         public var centreClock: HLCTimestamp? = nil
 
+        /// Creates an exchange from its parts.
         public init(
             value: T, epoch: Epoch?, bytesSent: Int64, bytesReceived: Int64, officeSequence: ChangesetSequence? = nil, officeHash: String? = nil,
             centreClock: HLCTimestamp? = nil

@@ -16,21 +16,29 @@ public struct HTTPClientConfiguration: Sendable, Equatable {
     public var caBundlePath: String?
     /// A PEM client certificate and key for mutual TLS.
     public var clientCertificatePath: String?
+    /// The PEM private key of the client certificate.
     public var clientKeyPath: String?
     /// An HTTP(S) proxy URL.
     public var proxy: String?
+    /// The `User-Agent` header sent with every request.
     public var userAgent: String = "promo-sync/0.1"
 
+    /// The defaults: 10 s to connect, 120 s for a request, abort below 100 bytes a second for 30 s, the system's CAs, no proxy.
     public init() {}
 }
 
 /// An HTTP request.
 public struct HTTPRequest: Sendable {
+    /// The HTTP method, e.g. `GET` or `POST`.
     public var method: String
+    /// The whole URL, query included.
     public var url: String
+    /// Header names and values, sent in this order.
     public var headers: [(String, String)]
+    /// The body as sent (the caller compresses it and says so in the headers); nil for none.
     public var body: Data?
 
+    /// A request from its parts; no headers and no body by default.
     public init(method: String, url: String, headers: [(String, String)] = [], body: Data? = nil) {
         self.method = method
         self.url = url
@@ -41,12 +49,15 @@ public struct HTTPRequest: Sendable {
 
 /// An HTTP response with its body already decompressed.
 public struct HTTPResponse: Sendable {
+    /// The HTTP status; an error status is a response too, not a thrown error.
     public var status: Int
     /// Header names in lower case.
     public var headers: [String: String]
+    /// The body, decompressed.
     public var body: Data
     /// Bytes sent and received on the wire (after compression), for metrics and benchmarks.
     public var bytesSent: Int64
+    /// With ``bytesSent``: the bytes received.
     public var bytesReceived: Int64
     /// New connections the request opened: 0 when it went over one kept from an earlier request.
     public var connectionsOpened: Int = 0
@@ -77,9 +88,11 @@ private final class HandlePool: @unchecked Sendable {
 /// connections, are kept between requests: over a slow link a TLS handshake costs several round
 /// trips, paid once per connection instead of once per request.
 public final class HTTPClient: Sendable {
+    /// The timeouts, TLS files and proxy every request uses.
     public let configuration: HTTPClientConfiguration
     private let handles = HandlePool()
 
+    /// A client with `configuration`; it opens no connection before the first request.
     public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration()) {
         self.configuration = configuration
     }

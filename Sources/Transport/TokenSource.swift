@@ -10,8 +10,12 @@ public protocol TokenSource: Sendable {
 
 /// A token given once.
 public struct FixedToken: TokenSource {
+    /// The bearer token as `promo-central office add` printed it.
     public let value: String
+    /// A source that always gives `value`.
     public init(_ value: String) { self.value = value }
+    /// The fixed token; never throws.
     public func token() -> String { value }
+    /// Always false: a fixed token never changes.
     public func changed() -> Bool { false }
 }

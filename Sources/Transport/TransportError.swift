@@ -2,6 +2,7 @@ import SyncCore
 
 /// The one error type of the Transport module. Each error says whether retrying later may help.
 public struct TransportError: Error, Sendable, CustomStringConvertible {
+    /// Where the request failed: connecting, on the link, in TLS, at the centre, or before it was sent.
     public enum Code: String, Sendable {
         /// No connection could be made (refused, unreachable, name not resolved).
         case couldNotConnect = "could_not_connect"
@@ -19,8 +20,11 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
         case invalidRequest = "invalid_request"
     }
 
+    /// Where the request failed.
     public let code: Code
+    /// What went wrong, for people; with the centre's own message when it sent one.
     public let message: String
+    /// What to do about it, when there is advice; nil otherwise.
     public let hint: String?
     /// The HTTP status, for `httpStatus`.
     public let status: Int?
@@ -37,6 +41,7 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public private(set) var requestID: String?
     private let transient: Bool
 
+    /// An error of `code`; `transient` says whether retrying later may help, the rest is what the centre's answer said.
     public init(
         _ code: Code, _ message: String, hint: String? = nil, transient: Bool, status: Int? = nil,
         remoteCode: String? = nil, epoch: Epoch? = nil, remoteRow: SyncedRowKey? = nil
@@ -64,6 +69,7 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     /// Whether the centre answered (an HTTP status arrived), as opposed to being unreachable.
     public var centralAnswered: Bool { status != nil }
 
+    /// The message, then the hint when there is one.
     public var description: String {
         hint.map { "\(message). \($0)" } ?? message
     }

@@ -12,24 +12,33 @@ import SyncCore
 /// reason="…"`. Times are whole seconds since 1970. Keys the centre does not know are ignored, so
 /// a later release may add some.
 public struct OfficeReport: Sendable, Equatable {
+    /// The office's health by the rules of `promo-sync status`, from best to worst.
     public enum Health: String, Sendable, Comparable, CaseIterable {
         case ok, degraded, broken
 
         var rank: Int { Self.allCases.firstIndex(of: self)! }
+        /// Orders health from `ok`, the least, to `broken`, the greatest.
         public static func < (lhs: Health, rhs: Health) -> Bool { lhs.rank < rhs.rank }
     }
 
+    /// The office's health at the end of its previous cycle.
     public var health: Health
     /// The first reason the health is not ok, in ASCII (`promo-sync status` words it).
     public var reason: String?
+    /// Changes waiting to be pushed.
     public var pendingChanges: Int
+    /// When the oldest change waiting to be pushed was made; nil when none waits.
     public var pendingSince: Date?
+    /// The office's conflicts that nobody has resolved.
     public var openConflicts: Int
+    /// When the office last compared its rows with the centre's; nil if it never has.
     public var verifiedAt: Date?
     /// `identical` or `different`.
     public var verifyResult: String?
+    /// The centre's epoch as the office holds it; one read from a header is cut to 64 characters.
     public var epoch: String?
 
+    /// Creates a report from its parts; counts default to zero and times to none.
     public init(
         health: Health, reason: String? = nil, pendingChanges: Int = 0, pendingSince: Date? = nil, openConflicts: Int = 0,
         verifiedAt: Date? = nil, verifyResult: String? = nil, epoch: String? = nil

@@ -2,6 +2,7 @@
 /// a tagged release (`vX.Y.Z`) must carry the same number, and a build between releases is
 /// packaged as `X.Y.Z~gitDATE.COMMIT`, which sorts before the release it leads to.
 public enum SoftwareVersion {
+    /// This release's number, `X.Y.Z`, sent as `Promo-Software-Version`.
     public static let current = "1.3.0"
 
     /// The release that offices which send no `Promo-Software-Version` run (every office before
@@ -29,8 +30,10 @@ public struct ReleaseNumber: Comparable, Sendable, CustomStringConvertible {
     public let major: Int, minor: Int, patch: Int
     /// A build before the release (`1.1.0~git20261204.abc1234`).
     public let preRelease: Bool
+    /// The number as given, suffix included, e.g. `1.1.0~git20261204.abc1234`.
     public let text: String
 
+    /// Reads `X.Y.Z` with an optional `~` or `+` suffix, at most 64 characters in all; nil for anything else.
     public init?(_ text: String) {
         let head = text.split(separator: "+", maxSplits: 1).first.map(String.init) ?? text
         let parts = head.split(separator: "~", maxSplits: 1)
@@ -45,13 +48,16 @@ public struct ReleaseNumber: Comparable, Sendable, CustomStringConvertible {
         self.text = text
     }
 
+    /// The number as given.
     public var description: String { text }
 
+    /// Orders by major, minor and patch as numbers; a build before a release orders before it.
     public static func < (a: ReleaseNumber, b: ReleaseNumber) -> Bool {
         if (a.major, a.minor, a.patch) != (b.major, b.minor, b.patch) { return (a.major, a.minor, a.patch) < (b.major, b.minor, b.patch) }
         return a.preRelease && !b.preRelease
     }
 
+    /// Equal when the numbers match and both or neither are builds before the release; the rest of a suffix does not count.
     public static func == (a: ReleaseNumber, b: ReleaseNumber) -> Bool {
         (a.major, a.minor, a.patch, a.preRelease) == (b.major, b.minor, b.patch, b.preRelease)
     }

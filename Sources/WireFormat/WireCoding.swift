@@ -327,6 +327,8 @@ extension PushRequest {
         return Data(out)
     }
 
+    /// Reads a push body strictly, refusing a missing, mistyped or unknown member with a message naming it; keeps the
+    /// changeset's bytes as they arrived in ``receivedChangesetJSON``.
     public init(jsonData data: Data) throws(SyncCoreError) {
         var reader = JSONReader(bytes: Array(data))
         var version: Int64?
@@ -590,11 +592,13 @@ public struct PullPageWriter {
     private var out: [UInt8] = []
     private var count = 0
 
+    /// Starts a page, with room for about `expectedRecords` records.
     public init(expectedRecords: Int = 0) {
         out.reserveCapacity(64 + expectedRecords * 256)
         out.append(contentsOf: #"{"records":["#.utf8)
     }
 
+    /// Adds one record; `fieldsJSON` is the record's fields as a JSON object, copied as it is.
     public mutating func append(cursor: Int64, table: String, id: String, office: String, deleted: Bool, fieldsJSON: String) {
         var table = table
         var id = id
@@ -635,8 +639,10 @@ public struct PullPageWriter {
         FieldCoding.appendString(utf8: text, to: &out)
     }
 
+    /// How many records were appended so far.
     public var recordCount: Int { count }
 
+    /// The page's JSON: the records, the epoch, the cursor to save once the page is applied and whether more follows.
     public func finish(epoch: Epoch, nextCursor: Int64, hasMore: Bool) -> Data {
         var tail: [UInt8] = Array(#"],"epoch":"#.utf8)
         FieldCoding.appendString(epoch.rawValue, to: &tail)
