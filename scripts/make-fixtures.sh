@@ -2,7 +2,9 @@
 # Writes the fixture databases of one release (docs/OPERATIONS.md, "Rolling out a release";
 # Tests/IntegrationTests/UpgradeTests.swift): a central store and the replicas of offices 79 and
 # 80 as that release's own programs leave them after a day of work, some of it synced and some
-# still waiting (a plan line, a project edit and a payment entered offline at 79, a payment at 80).
+# still waiting (a plan line, a project edit and a payment entered offline at 79, a payment at 80),
+# and what the offices and the centre said to each other on the way (wire.jsonl, recorded by
+# scripts/wire-recorder.py between them; Tests/CentralTests/WireReplayTests.swift replays it).
 #
 #   scripts/make-fixtures.sh BIN_DIR OUT_DIR
 #
@@ -18,7 +20,9 @@ sync_cmd="$bin/promo-sync"
 central_cmd="$bin/promo-central"
 work="$(mktemp -d)"
 pid=""
+recorder=""
 cleanup() {
+    [ -n "$recorder" ] && kill -TERM "$recorder" 2>/dev/null
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     rm -rf "$work"
 }
@@ -27,10 +31,16 @@ trap cleanup EXIT
 PROMO_CENTRAL_LOG_LEVEL=warning "$central_cmd" serve --data-dir "$work/central" --port 0 --port-file "$work/central.port" 2>"$work/central.log" &
 pid=$!
 for _ in $(seq 1 100); do [ -s "$work/central.port" ] && break; sleep 0.1; done
-url="http://127.0.0.1:$(cat "$work/central.port")"
 for office in 79 80; do
     mkdir -p "$work/office-$office"
     "$central_cmd" office add "$office" --data-dir "$work/central" --token-file "$work/office-$office/office.token" >/dev/null
+done
+python3 "$(dirname "$0")/wire-recorder.py" --target "http://127.0.0.1:$(cat "$work/central.port")" --port-file "$work/recorder.port" \
+    --out "$work/wire.jsonl" --office 79="$work/office-79/office.token" --office 80="$work/office-80/office.token" &
+recorder=$!
+for _ in $(seq 1 100); do [ -s "$work/recorder.port" ] && break; sleep 0.1; done
+url="http://127.0.0.1:$(cat "$work/recorder.port")"
+for office in 79 80; do
     "$sync_cmd" init --data-dir "$work/office-$office" --office "$office" --central "$url" --token-file "$work/office-$office/office.token" >/dev/null
 done
 o79=(--data-dir "$work/office-79")
@@ -57,6 +67,7 @@ if "$sync_cmd" project update --help | grep -q -- --tax-code; then
     "$sync_cmd" project update "${o79[@]}" HCM-2025-01 --tax-code 0312345678 >/dev/null
 fi
 for office in 79 80 79; do "$sync_cmd" sync --data-dir "$work/office-$office" >/dev/null; done
+for office in 79 80; do "$sync_cmd" verify --data-dir "$work/office-$office" >/dev/null; done
 
 # Offline from here: what the upgrade must carry over unsent.
 "$sync_cmd" plan add "${o79[@]}" --year 2026 --fund local --amount 13000000000 >/dev/null
@@ -68,10 +79,12 @@ fi
 "$sync_cmd" disburse "${o79[@]}" --project HCM-2025-02 --kind payment --amount 300000000 --voucher KB-79-0002 --date 2025-09-20 >/dev/null
 "$sync_cmd" disburse "${o80[@]}" --project TN-2025-01 --kind payment --amount 150000000 --voucher KB-80-0001 --date 2025-08-30 >/dev/null
 
-kill -TERM "$pid"
+kill -TERM "$recorder" "$pid"
 wait "$pid" || true
 pid=""
+recorder=""
 mkdir -p "$out"
+cp "$work/wire.jsonl" "$out/wire.jsonl"
 # Whole files with their WAL folded in, as a backup would be taken.
 sqlite3 "$work/central/central.sqlite" "VACUUM INTO '$out/central.sqlite'"
 for office in 79 80; do
@@ -83,6 +96,7 @@ version="$("$sync_cmd" --version)"
     echo "Written by scripts/make-fixtures.sh with $version on $(date -u +%Y-%m-%d)."
     echo "replica schema: $(sqlite3 "$out/replica-79.sqlite" "SELECT identifier FROM grdb_migrations ORDER BY rowid DESC LIMIT 1")"
     echo "central schema: $(sqlite3 "$out/central.sqlite" "SELECT identifier FROM grdb_migrations ORDER BY rowid DESC LIMIT 1")"
+    echo "recorded exchanges: $(wc -l <"$out/wire.jsonl") (wire.jsonl)"
     echo "waiting at 79: $(sqlite3 "$out/replica-79.sqlite" "SELECT count(*) FROM _sync_outbox") outbox entries; at 80: $(sqlite3 "$out/replica-80.sqlite" "SELECT count(*) FROM _sync_outbox")"
 } >"$out/README"
 chmod 644 "$out"/*

@@ -144,11 +144,18 @@ public struct SyncDaemon: Service {
     private func waitForWork(upTo limit: Duration, wakeOnLocalWrite: Bool, lastUnsent: inout (mark: Int64, acked: Int64)) async {
         let clock = ContinuousClock()
         let deadline = clock.now + limit
-        let mark = (try? engine.replica.outboxHighWaterMark()) ?? 0
+        let replica = engine.replica
+        // SQLite reads, off the shared threads (Blocking.swift). One that fails reads as nothing
+        // waiting: the next cycle reports the replica's problem.
+        let outboxMark = { () async -> Int64 in
+            (try? await runBlocking { () throws(ReplicaError) in try replica.outboxHighWaterMark() }) ?? 0
+        }
+        let mark = await outboxMark()
         // A write that committed while the cycle ran is pushed at once; but entries a cycle left
         // unsent, if that ever happens, do not make the daemon spin. Outbox numbers restart once
         // the outbox empties, so the acknowledged sequence tells a new entry from a stuck one.
-        let unsent = (mark: mark, acked: (try? engine.replica.syncPosition().lastAcked) ?? 0)
+        let acked = (try? await runBlocking { () throws(ReplicaError) in try replica.syncPosition().lastAcked }) ?? 0
+        let unsent = (mark: mark, acked: acked)
         if wakeOnLocalWrite, mark != 0, unsent != lastUnsent {
             lastUnsent = unsent
             return
@@ -160,7 +167,7 @@ public struct SyncDaemon: Service {
                 // A rotated token written to the token file: try it at once.
                 if engine.client.tokenSource.changed() { return }
                 if engine.replica.fileProblem() != nil { return }
-                if wakeOnLocalWrite, let now = try? engine.replica.outboxHighWaterMark(), now != mark { return }
+                if wakeOnLocalWrite, await outboxMark() != mark { return }
             }
         } onGracefulShutdown: {
             wake.poke()
