@@ -5,6 +5,7 @@ import Logging
 public struct CentralConfiguration: Sendable {
     /// The folder holding the store (`central.sqlite`).
     public var dataDirectory: String
+    /// The address to listen on; loopback unless the configuration names another.
     public var host: String = "127.0.0.1"
     /// 0 picks a free port (tests); the chosen port is reported through `onServerRunning`.
     public var port: Int = 8443
@@ -14,11 +15,13 @@ public struct CentralConfiguration: Sendable {
     public var defaultPageSize: Int = 1_000
     /// Requests per second each office may make on average, and the burst it may use at once.
     public var rateLimitPerSecond: Double = 50
+    /// The most requests an office may make at once after being idle; see `rateLimitPerSecond`.
     public var rateLimitBurst: Double = 200
     /// A connection with no request for this long is closed (slow or stuck clients).
     public var idleTimeout: Duration = .seconds(60)
     /// HTTPS: PEM certificate chain and key; nil serves plain HTTP (behind a TLS reverse proxy only).
     public var tls: TLSFiles?
+    /// The least severe log level written.
     public var logLevel: Logger.Level = .info
     /// The read-only web pages under `/dashboard` (fleet, progress, conflicts), for the centre's
     /// people with a `promo-central user`; off serves only the protocol.
@@ -32,11 +35,14 @@ public struct CentralConfiguration: Sendable {
 
     /// The files of the central's TLS setup.
     public struct TLSFiles: Sendable, Equatable {
+        /// Path of the PEM certificate chain the centre presents.
         public var certificateChain: String
+        /// Path of the PEM private key of the certificate.
         public var privateKey: String
         /// A PEM file of CAs whose client certificates are required (mutual TLS); nil: none asked.
         public var clientCA: String?
 
+        /// Creates the TLS setup from its file paths; no client CA asks no client certificate.
         public init(certificateChain: String, privateKey: String, clientCA: String? = nil) {
             self.certificateChain = certificateChain
             self.privateKey = privateKey
@@ -44,6 +50,7 @@ public struct CentralConfiguration: Sendable {
         }
     }
 
+    /// Creates a configuration with every other setting at its default.
     public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 8443) {
         self.dataDirectory = dataDirectory
         self.host = host

@@ -51,15 +51,20 @@ public struct CentralError: Error, Sendable, CustomStringConvertible {
         case unknownJournalKind = "unknown_journal_kind"
     }
 
+    /// The HTTP status the error is answered with.
     public let status: HTTPResponse.Status
+    /// The stable code the office's client decodes; docs/PROTOCOL.md, "Errors", lists what each means.
     public let code: Code
+    /// What went wrong, in words for a person; sent in the error body and printed by the commands.
     public let message: String
+    /// What to do about it, when there is something to say; nil otherwise.
     public let hint: String?
     /// The row of a changeset that caused its refusal, told to the office so that it can withdraw it.
     public let row: SyncedRowKey?
     /// What failed underneath (a SQLite error behind `storage`): logged at the centre, never sent.
     public let underlying: (any Error)?
 
+    /// Creates an error from its parts; `underlying` stays at the centre and is never sent.
     public init(
         _ status: HTTPResponse.Status, _ code: Code, _ message: String, hint: String? = nil, row: SyncedRowKey? = nil,
         underlying: (any Error)? = nil
@@ -72,6 +77,7 @@ public struct CentralError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
     }
 
+    /// The message, followed by the hint when there is one.
     public var description: String { hint.map { "\(message). \($0)" } ?? message }
 
     static func badRequest(_ message: String, hint: String? = nil, row: SyncedRowKey? = nil) -> CentralError {
@@ -94,6 +100,7 @@ public struct CentralError: Error, Sendable, CustomStringConvertible {
 }
 
 extension CentralError: HTTPResponseError {
+    /// The protocol's JSON error body (`code`, `message`, `hint` and the refused row) with the error's status.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = (try? JSONEncoder().encode(self.body)) ?? Data()
         return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))

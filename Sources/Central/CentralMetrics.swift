@@ -5,6 +5,7 @@ import SyncCore
 
 /// promo-central's metrics in Prometheus text format, served at `/metrics`.
 public final class CentralMetrics: Sendable {
+    /// The registry every metric is made in, and that `exposition(store:)` writes out.
     public let registry = PrometheusCollectorRegistry()
     let pushesApplied: Counter
     let pushesDuplicate: Counter
@@ -18,6 +19,7 @@ public final class CentralMetrics: Sendable {
     let logPosition: Gauge
     let totalsFailing: Gauge
 
+    /// Creates every metric at zero.
     public init() {
         pushesApplied = registry.makeCounter(
             descriptor: .init(namespace: "promo_central", metricName: "pushes", unitName: "total", helpText: "Changesets received, by outcome."),

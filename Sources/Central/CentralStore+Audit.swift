@@ -4,15 +4,21 @@ import SyncCore
 
 /// A break found in an office's stored changeset chain.
 public struct ChainProblem: Sendable, Equatable, CustomStringConvertible {
+    /// The office whose chain is broken.
     public var office: String
+    /// The changeset where it breaks (for a recorded head that does not match: the sequence the office row records).
     public var sequence: Int64
+    /// What is wrong there: a gap, a changeset that does not chain on, a body altered after it was received…
     public var problem: String
+    /// The office, the changeset and the problem, on one line.
     public var description: String { "office \(office) changeset \(sequence): \(problem)" }
 }
 
 /// One entry of the audit trail: who changed which record, and when.
 public struct AuditEntry: Sendable, Equatable {
+    /// The changed row's table.
     public var table: String
+    /// The changed row's id.
     public var id: String
     /// The office whose token pushed the changeset that carried the change, or `central` for
     /// the centre's own changes (for a change stored before schema v4: the node of its clock).
@@ -21,8 +27,11 @@ public struct AuditEntry: Sendable, Equatable {
     public var changeset: Int64?
     /// The journal entry that made it, if the centre's.
     public var journalPosition: Int64?
+    /// The change's hybrid logical clock, as text; the trail is ordered by it.
     public var hlc: String
+    /// `upsert` or `delete`.
     public var op: String
+    /// The fields the change wrote, as the JSON object stored in the history.
     public var fields: String
 }
 

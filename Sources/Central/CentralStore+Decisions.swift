@@ -70,15 +70,21 @@ public enum CentreDecision: Sendable, Equatable {
 
 /// A project as the centre holds it.
 public struct CentralProject: Sendable, Equatable {
+    /// The project's id.
     public var id: String
+    /// The office that owns the project.
     public var office: String
+    /// The project's fields as the centre holds them, by column name.
     public var fields: [String: FieldValue]
 }
 
 /// A conflict as the centre holds it.
 public struct CentralConflict: Sendable, Equatable {
+    /// The conflict record's fields (`table`, `row_id`, `mine`, `resolution`…), by column name.
     public var record: [String: FieldValue]
+    /// The conflict record's id.
     public var id: String
+    /// The office that owns the row in conflict; the conflict is published to it with its pull.
     public var office: String
     /// The conflict as people read it, with the record's business keys (docs/CONFLICTS.md).
     public var description: ConflictDescription

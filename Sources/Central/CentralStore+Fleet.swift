@@ -8,9 +8,12 @@ import WireFormat
 /// an operator freezes a bad rollout with a maximum, or retires an old release with a minimum,
 /// while the centre serves. Journaled, so `audit verify` replays them.
 public struct FleetLimits: Sendable, Equatable {
+    /// The oldest release (`X.Y.Z`) accepted; offices below it are told to upgrade. nil: no minimum.
     public var minOfficeVersion: String?
+    /// The newest release (`X.Y.Z`) accepted, freezing a rollout; offices above it are refused. nil: no maximum.
     public var maxOfficeVersion: String?
 
+    /// Creates limits; nil leaves that side open.
     public init(minOfficeVersion: String? = nil, maxOfficeVersion: String? = nil) {
         self.minOfficeVersion = minOfficeVersion
         self.maxOfficeVersion = maxOfficeVersion
@@ -64,14 +67,21 @@ public struct FleetLimits: Sendable, Equatable {
 
 /// One office as the fleet listing shows it.
 public struct FleetEntry: Sendable, Equatable {
+    /// The office's code.
     public var office: OfficeCode
+    /// The release it says it runs (`Promo-Software-Version`); nil before it was first seen, or when it sent none (before 1.1.0).
     public var software: String?
+    /// The protocol it says it speaks (`Promo-Protocol-Version`); nil when it was not seen or sent none.
     public var protocolVersion: Int?
+    /// Its replica's schema (`Promo-Schema-Version`); nil when it was not seen or sent none.
     public var schemaVersion: Int?
     /// When the office was last seen (its visits are written at most once a minute).
     public var seenAt: String?
+    /// The sequence of its last changeset the centre applied; 0 before the first.
     public var lastSequence: ChangesetSequence
+    /// Whether its token is revoked.
     public var revoked: Bool
+    /// The office it was merged into, if it was.
     public var mergedInto: OfficeCode?
     /// When its last changeset arrived.
     public var lastPushAt: String? = nil
@@ -81,6 +91,7 @@ public struct FleetEntry: Sendable, Equatable {
     public var report: OfficeReport? = nil
     /// Bytes it moved (request and answer bodies as sent) on `bytesDay` (UTC), as last written.
     public var bytesDay: String? = nil
+    /// The byte count itself; 0 when nothing was counted.
     public var bytes: Int64 = 0
 }
 
@@ -120,6 +131,7 @@ extension CentralStore {
     static let minVersionKey = "fleet.min_office_version"
     static let maxVersionKey = "fleet.max_office_version"
 
+    /// The limits as the store holds them now (nil sides: none set).
     public func fleetLimits() throws(CentralError) -> FleetLimits {
         do {
             return try database.read { db in

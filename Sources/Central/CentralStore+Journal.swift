@@ -4,8 +4,11 @@ import SyncCore
 
 /// A break found in the centre's journal, or in the one order of changesets and journal entries.
 public struct JournalProblem: Sendable, Equatable, CustomStringConvertible {
+    /// The position where the log breaks (the first missing one, for a gap); 0 when a changeset has no position at all.
     public var position: Int64
+    /// What is wrong there.
     public var problem: String
+    /// The position and the problem, on one line.
     public var description: String { "journal position \(position): \(problem)" }
 }
 

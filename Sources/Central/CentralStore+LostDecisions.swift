@@ -11,14 +11,21 @@ import WireFormat
 public struct LostDecision: Sendable, Equatable {
     /// The conflict that holds the office's copy.
     public var conflict: String
+    /// The office that re-sent the decision.
     public var office: String
+    /// The id of the project the decision was on.
     public var projectID: String
+    /// The project's code as the centre holds it; nil when the centre holds no such project.
     public var projectCode: String?
     /// The decision as the event log named it; nil when the entry names none the centre knows.
     public var decision: CentreDecision?
+    /// The entry's note in the office's copy, such as "approved by the centre"; empty when it has none.
     public var summary: String
+    /// The amount in the office's copy, in VND (approvals and adjustments); re-confirming takes the operator's amount, never this one.
     public var amount: Int64?
+    /// The reference of the decision document in the office's copy, if it names one.
     public var document: String?
+    /// The day the office's copy dates the decision (`YYYY-MM-DD`, Vietnam's calendar), no later than the restore.
     public var occurredOn: String?
     /// When the office reported it (its clock stamp of the re-sent copy).
     public var reportedClock: String

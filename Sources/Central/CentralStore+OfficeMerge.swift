@@ -4,7 +4,9 @@ import SyncCore
 
 /// What `promo-central office merge` did.
 public struct MergeOutcome: Sendable, Equatable {
+    /// The offices merged away; each keeps its records' province codes, now under the receiving office.
     public var retired: [OfficeCode]
+    /// The receiving office, which now owns and may edit the retired offices' records.
     public var into: OfficeCode
     /// Aggregates (projects with their ledgers and logs, plan lines, programmes) re-homed.
     public var aggregates: Int

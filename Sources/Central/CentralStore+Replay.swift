@@ -7,21 +7,27 @@ import WireFormat
 /// A row where the store and the state its logs produce differ (`audit verify`). It names the
 /// table, the row's key and the column, never the values (they may be amounts).
 public struct StateDifference: Sendable, Equatable, CustomStringConvertible {
+    /// The table the row belongs to (`office`, `record`, `changeset`…).
     public var table: String
     /// The row's key, its key columns joined by `/` (a record: `project/ID`).
     public var key: String
     /// The first column that differs; nil when the row is on one side only.
     public var column: String?
+    /// How they differ, in words that name no value.
     public var problem: String
+    /// The table, the key and the problem, on one line.
     public var description: String { "\(table) \(key): \(problem)" }
 }
 
 /// The step at which replaying the logs failed: the logs do not produce a state at all.
 public struct ReplayFailure: Sendable, Equatable, CustomStringConvertible {
+    /// The position, in the one order of changesets and journal entries, of the step that failed.
     public var position: Int64
     /// `changeset OFFICE/SEQUENCE` or `journal entry POSITION (KIND)`.
     public var step: String
+    /// Why the step could not be replayed.
     public var message: String
+    /// The position, the step and why, on one line.
     public var description: String { "position \(position), \(step): cannot be replayed: \(message)" }
 }
 
@@ -31,10 +37,14 @@ public struct ReplayFailure: Sendable, Equatable, CustomStringConvertible {
 public struct ChainHead: Sendable, Equatable, CustomStringConvertible {
     /// `journal`, or an office code.
     public var chain: String
+    /// The journal entry's position, or the office's changeset sequence.
     public var position: Int64
+    /// The head's SHA-256 in lowercase hex (64 digits).
     public var hash: String
+    /// The head as `audit verify` prints it and `--expect` reads it: `CHAIN/POSITION=HASH`.
     public var description: String { "\(chain)/\(position)=\(hash)" }
 
+    /// Creates a head from its parts; the hash is taken as given.
     public init(chain: String, position: Int64, hash: String) {
         self.chain = chain
         self.position = position
@@ -53,17 +63,23 @@ public struct ChainHead: Sendable, Equatable, CustomStringConvertible {
 
 /// What `audit verify` found.
 public struct AuditReport: Sendable {
+    /// Breaks in the offices' changeset chains.
     public var chainProblems: [ChainProblem] = []
+    /// Breaks in the centre's log: a missing, doubled or altered position, entry or changeset receipt.
     public var journalProblems: [JournalProblem] = []
     /// Recorded heads (`--expect`) the store no longer holds.
     public var headProblems: [String] = []
+    /// The step at which the replay stopped; nil when every step replayed (or none was tried).
     public var replayFailure: ReplayFailure?
     /// At most one per table: its first row (in key order) that differs.
     public var differences: [StateDifference] = []
     /// Why the state could not be replayed at all (a store that held data before the journal).
     public var notReplayable: String?
+    /// The last entry of every chain (the journal's, then each office's that pushed), for the operator to keep.
     public var heads: [ChainHead] = []
+    /// How many changesets the replay applied to the scratch store.
     public var replayedChangesets = 0
+    /// How many journal entries the replay performed on the scratch store.
     public var replayedJournalEntries = 0
 
     /// A break, a difference or a changed head was found.

@@ -9,9 +9,13 @@ import WireFormat
 
 /// A registered office as the centre sees it.
 public struct OfficeRecord: Sendable, Equatable {
+    /// The office's code: its province's two-digit code (`79`).
     public var code: OfficeCode
+    /// The sequence of the last changeset the centre applied from this office; 0 before the first.
     public var lastSequence: ChangesetSequence
+    /// The hash of that changeset, which the office's next one must name as its previous hash; ``Changeset/genesisHash`` before the first.
     public var lastHash: String
+    /// Whether its token is revoked (`promo-central office revoke`): its requests are refused until it is reinstated.
     public var revoked: Bool
     /// The office this one was merged into (`promo-central office merge`), if it was.
     public var mergedInto: OfficeCode? = nil
@@ -21,9 +25,13 @@ public struct OfficeRecord: Sendable, Equatable {
 /// with its per-field clocks. Each record version has a position (`seq`) in one ordered change log
 /// from which offices pull.
 public final class CentralStore: Sendable {
+    /// The store file's path.
     public let path: String
+    /// The SQLite pool (WAL): reads run side by side, and writes one at a time.
     public let database: DatabasePool
+    /// The identity of this life of the store, made when it was created; a restore starts a new one.
     public let epoch: Epoch
+    /// The seams where tests break a push on purpose; it does nothing unless a test arms it.
     public let faults: FaultInjector
     let digestCache = DigestCache()
     let logger: Logger

@@ -184,10 +184,15 @@ enum CentreAction: Sendable, Equatable {
 public struct JournalEntry: Sendable, Equatable {
     /// Its place in the one order of pushed changesets and journal entries.
     public var position: Int64
+    /// The action's name, such as `office_added` or `decided` (the journal's `kind` column).
     public var kind: String
+    /// The action's details as JSON with sorted keys, exactly as hashed.
     public var payload: String
+    /// When the centre did it, in UTC as `Timestamps` writes it.
     public var at: String
+    /// The hash of the centre's log at the position before this one (an entry's hash or a changeset's chain hash); ``Changeset/genesisHash`` at the start.
     public var previousHash: String
+    /// This entry's hash, as ``hash(previous:position:kind:at:payload:)`` computes it.
     public var hash: String
 
     /// SHA-256, in hex, of the previous entry's hash, the position, the kind, the time and the

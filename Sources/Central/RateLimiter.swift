@@ -3,10 +3,13 @@ import Synchronization
 
 /// A token bucket per office: `ratePerSecond` requests on average, bursts of `burst`.
 public final class RateLimiter: Sendable {
+    /// Requests per second a key may make on average: the rate its bucket refills.
     public let ratePerSecond: Double
+    /// The most requests a key may make at once: the size of its bucket, which starts full.
     public let burst: Double
     private let buckets = Mutex<[String: (tokens: Double, at: ContinuousClock.Instant)]>([:])
 
+    /// Creates a limiter with no buckets yet; every key starts with a full bucket.
     public init(ratePerSecond: Double, burst: Double) {
         self.ratePerSecond = ratePerSecond
         self.burst = burst

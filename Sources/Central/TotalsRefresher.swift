@@ -20,6 +20,7 @@ public actor TotalsRefresher {
     let quietPeriod: Duration
     private var quiet: Task<Void, Never>?
 
+    /// Creates the refresher of `store`'s totals; `quietPeriod` is how long pushes must pause before a pass starts.
     public init(store: CentralStore, quietPeriod: Duration = .milliseconds(500)) {
         self.store = store
         self.quietPeriod = quietPeriod

@@ -12,13 +12,19 @@ import SyncCore
 /// The password never comes from the URL or the command line (they end up in shell histories and
 /// process lists): from a file (`--password-file`, owner-only) or the `PGPASSWORD` environment.
 public struct PostgresLocation: Sendable, CustomStringConvertible {
+    /// The server's host name or address.
     public let host: String
+    /// The server's port; 5432 when the URL names none.
     public let port: Int
+    /// The PostgreSQL user to connect as.
     public let user: String
+    /// The database's name (the URL's path).
     public let database: String
+    /// TLS to the server: `disable`, `prefer` (the default: TLS when the server offers it) or `require`.
     public let sslMode: String
     let password: String?
 
+    /// Reads a `postgres://` (or `postgresql://`) URL; refuses, as `configuration`, a URL that holds a password or lacks a host, user or database.
     public init(url: String, password: String?) throws(CentralError) {
         func refuse(_ why: String) -> CentralError {
             CentralError(
@@ -43,6 +49,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         self.password = password
     }
 
+    /// The address as `postgres://USER@HOST:PORT/DATABASE`, with no password (fit for logs).
     public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
 
     var configuration: PostgresClient.Configuration {

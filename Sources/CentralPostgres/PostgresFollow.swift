@@ -24,8 +24,10 @@ public enum PostgresStoreFollower {
         public var rows: [String: Int] = [:]
         /// The marks the copy now stands at.
         public var position: Int64 = 0
+        /// The record mark: the largest `seq` of the records copied; the next pass copies the records past it.
         public var seq: Int64 = 0
 
+        /// Rows copied past the marks, over every table in `rows`.
         public var total: Int { rows.values.reduce(0, +) }
     }
 

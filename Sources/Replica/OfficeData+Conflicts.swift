@@ -4,18 +4,29 @@ import SyncCore
 
 /// A conflict record as the office holds it.
 public struct LocalConflict: Sendable, Codable, Equatable {
+    /// The conflict's id, made from its rule, row and clock (24 hex digits); a prefix of six or more names it in commands.
     public var id: String
+    /// The synced table of the row in conflict.
     public var table: String
+    /// The id of the row in conflict.
     public var rowID: String
+    /// The project (or plan line, or programme) whose records the row belongs to.
     public var aggregateID: String
+    /// Who wrote the losing change: an office code or `central`.
     public var writer: String
+    /// The losing change's hybrid logical clock, as text; the list is newest first by it.
     public var hlc: String
+    /// The rule the change broke (a ``ConflictRule`` raw value, such as `over_disbursement`).
     public var rule: String
+    /// The losing values, by column.
     public var mine: [String: FieldValue]
+    /// The values that stood, by column.
     public var theirs: [String: FieldValue]
+    /// A sentence saying why the change lost.
     public var message: String
     /// `accept` or `dismiss` once the centre has the resolution; nil while open.
     public var resolution: String?
+    /// Who resolved it (an office code or `central`); nil while open.
     public var resolvedBy: String?
     /// A resolution made here and not yet confirmed by the centre.
     public var pendingResolution: String?
@@ -23,8 +34,10 @@ public struct LocalConflict: Sendable, Codable, Equatable {
     public var record: String = ""
     /// The conflict's office and its project's fund source (who may accept depends on it).
     public var office: String = ""
+    /// `national` or `local`; nil when the conflict is not on a project's records.
     public var fund: String?
 
+    /// Whether no one has resolved it yet, here or at the centre.
     public var isOpen: Bool { resolution == nil && pendingResolution == nil }
 
     /// The conflict as people read it (docs/CONFLICTS.md).

@@ -4,18 +4,26 @@ import SyncCore
 
 /// Changes staff make to a project's proposal content (the fields the office owns).
 public struct ProjectUpdate: Sendable, Equatable {
+    /// A new name; nil leaves it as it is (so for every field of the update).
     public var name: String?
+    /// A new activity category's code, kept in upper case.
     public var category: String?
+    /// A new beneficiary.
     public var beneficiary: String?
+    /// A new total cost in VND; more than 0, and no less than the support and counterpart funds.
     public var totalCost: Int64?
+    /// A new requested support in VND, within the total cost and the support caps in force.
     public var requestedSupport: Int64?
+    /// A new commune (xã/phường).
     public var commune: String?
+    /// A new amount of the beneficiary's own contribution (vốn đối ứng) in VND; not negative.
     public var counterpartFunds: Int64?
     /// A programme id or code.
     public var program: String?
     /// The beneficiary's tax code (mã số thuế).
     public var taxCode: String?
 
+    /// Creates an update of the fields given; the others stay as they are, and a category code is upper-cased.
     public init(
         name: String? = nil, category: String? = nil, beneficiary: String? = nil, totalCost: Int64? = nil, requestedSupport: Int64? = nil,
         commune: String? = nil, counterpartFunds: Int64? = nil, program: String? = nil, taxCode: String? = nil
@@ -41,15 +49,21 @@ public struct ProjectUpdate: Sendable, Equatable {
         return set.filter { $0.1 }.map { $0.0 }
     }
 
+    /// Whether the update sets no field (``OfficeData/updateProject(_:_:now:)`` refuses it).
     public var isEmpty: Bool { self == ProjectUpdate() }
 }
 
 /// A ledger entry as listed.
 public struct LedgerEntry: Sendable, Codable, Equatable {
+    /// The entry's row id.
     public var id: String
+    /// A ``DisbursementKind`` raw value: `advance`, `payment`, `recovery` or `settlement_adjustment`.
     public var kind: String
+    /// The amount in VND as entered, positive whatever the kind (a recovery subtracts in totals).
     public var amount: Int64
+    /// The treasury voucher's number, if it has one.
     public var voucher: String?
+    /// The day the money moved (`YYYY-MM-DD`); the ledger is listed in its order.
     public var paidOn: String
     /// Held out of the totals by a ledger conflict.
     public var held: Bool
@@ -57,10 +71,15 @@ public struct LedgerEntry: Sendable, Codable, Equatable {
 
 /// A plan line as listed.
 public struct PlanLineRow: Sendable, Codable, Equatable {
+    /// The plan line's row id.
     public var id: String
+    /// The budget year it plans.
     public var year: Int
+    /// `national` or `local`.
     public var fundSource: String
+    /// The planned amount in VND.
     public var amount: Int64
+    /// Free text about the line, if any.
     public var note: String?
 }
 

@@ -5,10 +5,15 @@ import SyncCore
 
 /// What an import did.
 public struct ImportReport: Sendable, Equatable {
+    /// The kind of file, recognised from its header.
     public enum Kind: String, Sendable { case projects, plan, disbursements }
+    /// Which kind of file was imported.
     public var kind: Kind
+    /// Rows of the file that were new and were added.
     public var inserted = 0
+    /// Rows that matched a row held (projects by code, plan lines by year and fund) with other values, and changed it.
     public var updated = 0
+    /// Rows that matched a row held with the same values; nothing was written for them.
     public var unchanged = 0
 }
 
@@ -16,6 +21,7 @@ public struct ImportReport: Sendable, Equatable {
 public struct ImportRejection: Error, Sendable, CustomStringConvertible {
     /// `line N: reason`, in line order.
     public var problems: [String]
+    /// Says that nothing was imported, with each problem on a line of its own.
     public var description: String {
         "the file was not imported (nothing changed): \(problems.count) problem\(problems.count == 1 ? "" : "s")\n"
             + problems.map { "  " + $0 }.joined(separator: "\n")

@@ -4,12 +4,18 @@ import SyncCore
 
 /// A province's local industrial-promotion programme as staff enter it.
 public struct NewProgram: Sendable {
+    /// The programme's code, unique among this office's programmes.
     public var code: String
+    /// The programme's name; must not be empty.
     public var name: String
+    /// The first year it runs, within ``ValueRules/years``.
     public var startYear: Int
+    /// The last year it runs, no earlier than `startYear`.
     public var endYear: Int
+    /// Free text about it, if any.
     public var note: String?
 
+    /// Creates a programme to enter; it runs from `startYear` to `endYear`, both included.
     public init(code: String, name: String, startYear: Int, endYear: Int, note: String? = nil) {
         self.code = code
         self.name = name
@@ -21,23 +27,37 @@ public struct NewProgram: Sendable {
 
 /// A programme as stored, with the projects that belong to it.
 public struct ProgramRow: Sendable, Codable, Equatable {
+    /// The programme's row id.
     public var id: String
+    /// The office that owns it.
     public var office: String
+    /// Its code, unique within its office.
     public var code: String
+    /// Its name.
     public var name: String
+    /// The first year it runs.
     public var startYear: Int
+    /// The last year it runs.
     public var endYear: Int
+    /// Free text about it, if any.
     public var note: String?
+    /// How many projects of the replica belong to it.
     public var projects: Int
 }
 
 /// One entry of a project's event log.
 public struct ProjectEventRow: Sendable, Codable, Equatable {
+    /// The entry's row id.
     public var id: String
+    /// What happened (a ``ProjectEventKind`` raw value: `created`, `status`, `decision`, `acceptance`, …).
     public var kind: String
+    /// The day it happened (`YYYY-MM-DD`); the log is ordered by it.
     public var occurredOn: String
+    /// The amount in VND the entry records (settled support, an approval's), if any.
     public var amount: Int64?
+    /// The number of the document behind it (acceptance minutes, settlement or centre decision), if any.
     public var reference: String?
+    /// What the entry says: the fields changed, `from → to` for a status move, an acceptance's result; nil when nothing.
     public var note: String?
     /// Who wrote it: this office, another, or the centre (from the row's synced state).
     public var office: String
@@ -52,6 +72,7 @@ public struct Acceptance: Sendable {
     /// The result as written in the minutes.
     public var result: String?
 
+    /// Creates an acceptance to record; `acceptedOn` is `YYYY-MM-DD`.
     public init(acceptedOn: String, minutes: String, result: String? = nil) {
         self.acceptedOn = acceptedOn
         self.minutes = minutes
@@ -68,6 +89,7 @@ public struct Settlement: Sendable {
     /// The number of the settlement decision.
     public var decision: String
 
+    /// Creates a settlement from its parts; the amount is VND and `settledOn` is `YYYY-MM-DD`.
     public init(settledOn: String, amount: Int64, decision: String) {
         self.settledOn = settledOn
         self.amount = amount

@@ -28,13 +28,21 @@ extension Replica {
 
 /// A project as staff enter it.
 public struct NewProject: Sendable {
+    /// The project's code, unique among this office's projects.
     public var code: String
+    /// The project's name; must not be empty.
     public var name: String
+    /// The activity category's code (``ReferenceData/categories``), kept in upper case.
     public var category: String
+    /// Whose money supports it: national or local; fixed once the project is made.
     public var fundSource: FundSource
+    /// Who receives the support (an enterprise or a household business), if named.
     public var beneficiary: String?
+    /// The plan year, within ``ValueRules/years``.
     public var year: Int
+    /// The project's whole cost in VND; more than 0.
     public var totalCost: Int64
+    /// The support asked for in VND: more than 0, no more than the total cost, and within the support caps in force.
     public var requestedSupport: Int64
     /// A former province code when the project was made under one; defaults to the office's.
     public var province: String?
@@ -47,6 +55,7 @@ public struct NewProject: Sendable {
     /// The beneficiary enterprise's tax code (mã số thuế), as entered (``TaxCode`` reads it).
     public var taxCode: String?
 
+    /// Creates a project to enter; amounts are VND, and the category code is upper-cased.
     public init(
         code: String, name: String, category: String, fundSource: FundSource, beneficiary: String? = nil,
         year: Int, totalCost: Int64, requestedSupport: Int64, province: String? = nil,
@@ -70,21 +79,37 @@ public struct NewProject: Sendable {
 
 /// A project as stored.
 public struct ProjectRow: Sendable, Codable, Equatable {
+    /// The project's row id.
     public var id: String
+    /// The office that owns it.
     public var office: String
+    /// The province code it was made under: the office's own, or a former province merged into it.
     public var province: String
+    /// The project's code, unique within its office.
     public var code: String
+    /// The project's name.
     public var name: String
+    /// Its activity category's code.
     public var category: String
+    /// `national` or `local`.
     public var fundSource: String
+    /// Who receives the support, if named.
     public var beneficiary: String?
+    /// The plan year.
     public var year: Int
+    /// The whole cost in VND.
     public var totalCost: Int64
+    /// The support asked for, in VND.
     public var requestedSupport: Int64
+    /// The support approved, in VND; nil while none is set (on a national project only the centre sets it).
     public var approvedSupport: Int64?
+    /// Its status (a ``ProjectStatus`` raw value, `draft` when entered).
     public var status: String
+    /// The id of the programme it belongs to; nil when none.
     public var programID: String?
+    /// The commune (xã/phường) where the facility is, if given.
     public var commune: String?
+    /// The beneficiary's own contribution (vốn đối ứng) in VND, if given.
     public var counterpartFunds: Int64?
     /// The beneficiary's tax code (mã số thuế), since release 1.2.0.
     public var taxCode: String?
@@ -94,13 +119,18 @@ public struct ProjectRow: Sendable, Codable, Equatable {
 
 /// A ledger entry as staff enter it.
 public struct NewDisbursement: Sendable {
+    /// The project the entry is for, by id or code; it must be this office's.
     public var project: String
+    /// What the entry is (advance, payment, recovery, settlement adjustment); a recovery subtracts.
     public var kind: DisbursementKind
+    /// The amount in VND, more than 0 whatever the kind.
     public var amount: Int64
+    /// The treasury voucher's number; a voucher is recorded once per office. nil or empty: none.
     public var voucher: String?
     /// `YYYY-MM-DD`.
     public var paidOn: String
 
+    /// Creates a ledger entry to add; the amount is VND and `paidOn` is `YYYY-MM-DD`.
     public init(project: String, kind: DisbursementKind, amount: Int64, voucher: String?, paidOn: String) {
         self.project = project
         self.kind = kind
@@ -319,10 +349,15 @@ extension OfficeData {
 
 /// One consolidated total.
 public struct ProvinceTotal: Sendable, Codable, Equatable {
+    /// The province in force of the office whose figures these are.
     public var province: String
+    /// The plan year.
     public var year: Int
+    /// `national` or `local`.
     public var fundSource: String
+    /// The office's plan lines for the year and fund, added up, in VND.
     public var planAmount: Int64
+    /// Its ledgers for the year and fund, added up (recoveries subtract, held entries left out), in VND.
     public var disbursedAmount: Int64
 }
 

@@ -20,6 +20,7 @@ struct FileIdentity: Equatable, Sendable {
 /// (``Replica/saveRescueCopy(now:)``): every row it held, the unpushed changes included, for
 /// `promo-sync resync --rebuild` to take back.
 public struct RescueCopy: Sendable, Equatable {
+    /// The copy's path, beside the replica: the replica's path, `.rescued-` and a time stamp.
     public var path: String
     /// Local changes in it that the centre had not acknowledged.
     public var unpushedChanges: Int

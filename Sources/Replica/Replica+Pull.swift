@@ -6,6 +6,7 @@ import WireFormat
 
 /// Where the office stands in the central change log.
 public struct SyncPosition: Sendable, Equatable {
+    /// The position in the centre's change log past which the next pull asks for records; 0 before the first.
     public var cursor: PullCursor
     /// The central epoch this office last synced with; nil before the first contact.
     public var epoch: Epoch?
@@ -17,6 +18,7 @@ public struct SyncPosition: Sendable, Equatable {
     /// The changesets this replica made and the centre acknowledged, if any.
     public var ownChangesets: ClosedRange<Int64>? { lastAcked > ownSince ? (ownSince + 1)...lastAcked : nil }
 
+    /// Creates a position from its parts; with no changesets acknowledged, `ownChangesets` is nil.
     public init(cursor: PullCursor, epoch: Epoch?, ownSince: Int64 = 0, lastAcked: Int64 = 0) {
         self.cursor = cursor
         self.epoch = epoch
@@ -27,6 +29,7 @@ public struct SyncPosition: Sendable, Equatable {
 
 /// What applying one pulled page did.
 public struct PullApplyResult: Sendable, Equatable {
+    /// Records written from the page (synced and consolidated), whether or not some of their fields were kept local.
     public var applied: Int
     /// Fields left as they are because a local change to them is still waiting to be pushed.
     public var keptLocal: Int

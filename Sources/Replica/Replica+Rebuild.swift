@@ -4,6 +4,7 @@ import SyncCore
 
 /// Local changes rescued from a damaged replica: rows whose changes the centre had not acknowledged.
 public struct RescuedChanges: Sendable {
+    /// The damaged replica's settings, when they could be read; nil otherwise.
     public var settings: ReplicaSettings?
     /// Rows to write again, whole, per table.
     public var rows: [SyncedTable: [[String: FieldValue]]] = [:]
@@ -14,8 +15,10 @@ public struct RescuedChanges: Sendable {
     /// The rescue copies these changes were also read from (``Replica/rescueCopies(beside:)``).
     public var copies: [String] = []
 
+    /// How many rows are to be written again or deleted again.
     public var count: Int { rows.values.map(\.count).reduce(0, +) + deletes.values.map(\.count).reduce(0, +) }
 
+    /// Creates an empty rescue: no settings, no rows.
     public init() {}
 
     /// Adds what was rescued from a file written later: a row rescued from both keeps the later

@@ -7,14 +7,18 @@ import WireFormat
 /// boundary): nothing of it was applied, and the office's later work waits behind it until the
 /// row is fixed (`promo-sync outbox retry`) or withdrawn (`promo-sync outbox withdraw`).
 public struct ChangesetRefusal: Sendable, Equatable, Codable {
+    /// The sequence of the refused changeset: the oldest not acknowledged.
     public var sequence: ChangesetSequence
     /// The centre's error code: `forbidden_writer`, `forbidden_owner`, `unknown_parent`, `bad_request`.
     public var code: String
+    /// The centre's message.
     public var message: String
     /// The row the centre named, when it named one.
     public var table: String?
+    /// The id of the row the centre named; nil when it named none.
     public var id: String?
 
+    /// Creates a refusal from the centre's error body and the sequence of the changeset it answered.
     public init(sequence: ChangesetSequence, code: String, message: String, table: String?, id: String?) {
         self.sequence = sequence
         self.code = code
@@ -33,11 +37,15 @@ public struct ChangesetRefusal: Sendable, Equatable, Codable {
 
 /// A local change the office withdrew after the centre refused it, kept so that nothing is lost.
 public struct WithdrawnChange: Sendable, Equatable {
+    /// The synced table of the withdrawn row.
     public var table: String
+    /// The withdrawn row's id.
     public var id: String
     /// The row's values when it was withdrawn (JSON), nil if the row was already deleted locally.
     public var fields: String?
+    /// Why it was withdrawn: the centre's refusal (`code: message`), or "withdrawn by the office".
     public var reason: String
+    /// When it was withdrawn, in UTC as `Timestamps` writes it.
     public var withdrawnAt: String
 }
 

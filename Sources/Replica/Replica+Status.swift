@@ -4,26 +4,41 @@ import SyncCore
 
 /// Everything the replica knows about its sync state, read in one transaction.
 public struct ReplicaStatus: Sendable {
+    /// Who this office is and where its centre is, as `promo-sync init` recorded them.
     public var settings: ReplicaSettings
+    /// Where pulling stands: the cursor in the centre's change log and the epoch it belongs to.
     public var position: SyncPosition
+    /// What waits to be pushed.
     public var pending: PendingSummary
+    /// The sequence of the last changeset this office made; 0 before the first.
     public var lastSequence: ChangesetSequence
+    /// The sequence of the last changeset the centre acknowledged; 0 before the first.
     public var lastAckedSequence: ChangesetSequence
+    /// When the centre last acknowledged a changeset; nil before the first.
     public var lastPushAt: Date?
+    /// When a pulled page was last written; nil before the first pull.
     public var lastPullAt: Date?
+    /// When a sync attempt last ended, well or not; nil before the first.
     public var lastAttemptAt: Date?
     /// The last time the centre answered at all (even with an error).
     public var lastContactAt: Date?
+    /// What the last failed attempt said; nil since an attempt succeeded.
     public var lastError: String?
+    /// What to do about that failure, when there is something to say.
     public var lastErrorHint: String?
+    /// When an attempt last failed; kept after a success, unlike the message.
     public var lastErrorAt: Date?
+    /// Whether that failure may pass by itself (the daemon retries with backoff), rather than wait for a person.
     public var lastErrorTransient: Bool
     /// Since when every attempt has failed; nil while the last attempt succeeded.
     public var failingSince: Date?
     /// What the daemon said it was doing last (idle, syncing, backing_off, offline, failed).
     public var agentState: String?
+    /// When the daemon means to try again, as it last said; nil when it named no time.
     public var nextAttemptAt: Date?
+    /// The process id of the daemon that last recorded its state; nil once it stopped, or if none ever ran.
     public var daemonPID: Int32?
+    /// When that daemon last recorded its state (before and after each cycle); nil once it stopped.
     public var daemonHeartbeatAt: Date?
     /// The centre answered with an epoch other than the one this office synced with.
     public var epochMismatch: String?
@@ -31,11 +46,13 @@ public struct ReplicaStatus: Sendable {
     public var openConflicts: Int = 0
     /// When `promo-sync verify` (or a forced resync) last compared with the centre, and what it found.
     public var lastVerifyAt: Date?
+    /// The verification's summary (`identical`, or how many ranges and rows differ).
     public var lastVerifyResult: String?
     /// The changeset the centre refused for one of its rows, until it is retried or withdrawn.
     public var refusal: ChangesetRefusal?
     /// The last time the office re-sent what a restored or rolled-back centre lacked, and why.
     public var lastRepairAt: Date?
+    /// What was re-sent and why, in words.
     public var lastRepair: String?
     /// Rescue copies a daemon saved beside the replica (its file deleted or replaced under it)
     /// that no rebuild has taken back yet.

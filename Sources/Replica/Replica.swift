@@ -5,10 +5,14 @@ import WireFormat
 
 /// What `promo-sync init` records in the replica: who this office is and where its centre is.
 public struct ReplicaSettings: Sendable, Equatable {
+    /// The office this replica belongs to; its commands write as this office.
     public var office: OfficeCode
+    /// The centre's base URL (`https://…`); the configuration's `central.url` overrides it.
     public var centralURL: String
+    /// The path of the file holding the office's token; the configuration's token file overrides it.
     public var tokenFile: String
 
+    /// Creates settings from their parts.
     public init(office: OfficeCode, centralURL: String, tokenFile: String) {
         self.office = office
         self.centralURL = centralURL

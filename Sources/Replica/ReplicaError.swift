@@ -2,6 +2,7 @@ import GRDB
 
 /// The one error type of the Replica module.
 public struct ReplicaError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure it is; the commands and the daemon act on the kind, never on the message.
     public enum Code: String, Sendable {
         /// No replica at the path: `promo-sync init` has not run.
         case notInitialised = "not_initialised"
@@ -20,11 +21,16 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
         case unsafePermissions = "unsafe_permissions"
     }
 
+    /// What kind of failure it is.
     public let code: Code
+    /// What went wrong, in words for a person.
     public let message: String
+    /// What to do about it, when there is something to say; nil otherwise.
     public let hint: String?
+    /// The SQLite or file-system error behind it, if any.
     public let underlying: (any Error)?
 
+    /// Creates an error from its parts.
     public init(_ code: Code, _ message: String, hint: String? = nil, underlying: (any Error)? = nil) {
         self.code = code
         self.message = message
@@ -37,6 +43,7 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
     /// touching the replica, so the daemon retries with its backoff rather than waiting long.
     public var isTransient: Bool { code == .busy || code == .storage }
 
+    /// The message, the underlying error in parentheses and the hint, on one line.
     public var description: String {
         var text = message
         if let underlying { text += " (\(underlying))" }

@@ -14,6 +14,8 @@ public final class FileWatcher: Sendable {
 
     private init(descriptor: Int32) { self.descriptor = descriptor }
 
+    /// Starts watching the replica at `path` (through its folder): any event on a file whose name starts with the replica's
+    /// pokes `wake`. nil where inotify is missing or cannot watch the folder.
     public static func start(path: String, wake: WakeSignal) -> FileWatcher? {
         #if os(Linux)
             let url = URL(fileURLWithPath: path)

@@ -8,17 +8,24 @@ import WireFormat
 
 /// Everything the office programs can be configured with (config/promo-sync.example.toml).
 public struct OfficeConfiguration: Sendable {
+    /// The folder holding the replica (`data_dir`, or `PROMO_SYNC_DATA_DIR`).
     public var dataDirectory = "/var/lib/promo-sync"
     /// Overrides the central URL recorded by `init` when set.
     public var centralURL: String?
     /// Overrides the token file recorded by `init` when set.
     public var tokenFile: String?
+    /// When the daemon runs cycles and how it backs off (`sync.*`).
     public var schedule = DaemonSchedule()
+    /// Changeset and page sizes, and whether a new epoch resyncs by itself (`sync.*`).
     public var engine = SyncEngineConfiguration()
+    /// Timeouts, TLS files and proxy of the client of the centre (`transport.*`).
     public var transport = HTTPClientConfiguration()
+    /// When `promo-sync status` calls the office degraded (`status.*`).
     public var thresholds = StatusThresholds()
+    /// The least severe log level written (`log.level`, or `PROMO_SYNC_LOG_LEVEL`).
     public var logLevel = Logger.Level.info
 
+    /// Creates the defaults, as with no configuration file.
     public init() {}
 
     /// Where the file is looked for when no `--config` is given.
@@ -27,6 +34,7 @@ public struct OfficeConfiguration: Sendable {
     /// The environment variable prefix of overrides.
     public static let environmentPrefix = "PROMO_SYNC"
 
+    /// Every key the file may hold, as `section.key`; any other is refused.
     public static let keys: Set<String> = [
         "data_dir", "central.url", "central.token_file", "sync.interval_seconds", "sync.wake_check_ms",
         "sync.max_changes_per_changeset", "sync.page_size", "sync.initial_backoff_ms", "sync.max_backoff_seconds", "sync.resync_on_new_epoch",

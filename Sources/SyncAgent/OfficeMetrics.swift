@@ -5,6 +5,7 @@ import Replica
 /// The office's metrics in Prometheus text format, from the replica (so they are right whether or
 /// not the daemon runs). `promo-sync metrics` prints them for node_exporter's textfile collector.
 public enum OfficeMetrics {
+    /// The metrics as of `now`, from the replica's status, the report made of it and the daemon's counters in the replica.
     public static func exposition(status: ReplicaStatus, report: StatusReport, counters: [String: Int64], now: Date = Date()) -> String {
         let registry = PrometheusCollectorRegistry()
         func gauge(_ name: String, _ help: String, _ value: Double?) {

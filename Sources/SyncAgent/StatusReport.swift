@@ -12,6 +12,7 @@ public struct StatusThresholds: Sendable {
     /// No pull for longer than this makes the office degraded.
     public var maxTimeSinceLastPull: Duration = .seconds(60 * 60)
 
+    /// Creates the default thresholds: 15 minutes for pending changes and for being offline, an hour without a pull.
     public init() {}
 }
 
@@ -21,6 +22,7 @@ public enum Health: String, Codable, Sendable, Comparable {
     case degraded
     case broken
 
+    /// The exit code of `promo-sync status` for this level: 0, 1 or 2.
     public var exitCode: Int32 {
         switch self {
         case .ok: 0
@@ -29,59 +31,95 @@ public enum Health: String, Codable, Sendable, Comparable {
         }
     }
 
+    /// Orders the levels from ok to broken, so that the worse of two is their `max`.
     public static func < (lhs: Health, rhs: Health) -> Bool { lhs.exitCode < rhs.exitCode }
 }
 
 /// The status of an office as `promo-sync status --json` prints it (schema in docs/OPERATIONS.md).
 public struct StatusReport: Codable, Sendable {
+    /// The daemon as the replica last heard of it.
     public struct Daemon: Codable, Sendable {
+        /// Whether the process that last recorded the daemon's state is alive.
         public var running: Bool
+        /// That process's id; nil when it is not running.
         public var pid: Int32?
+        /// What it said it was doing (`syncing`, `idle`, `offline`, `backing_off`, `failed`), or `not running`.
         public var state: String?
+        /// When it last recorded its state; nil once it stopped.
         public var heartbeatAt: Date?
+        /// When it means to try again; nil when it is not running or named no time.
         public var nextAttemptAt: Date?
     }
 
+    /// What waits to be pushed.
     public struct Pending: Codable, Sendable {
+        /// Captured writes not yet acknowledged by the centre.
         public var changes: Int
+        /// Changesets made but not yet acknowledged.
         public var changesets: Int
+        /// When the daemon made the oldest changeset still waiting; nil while none is made, even if changes wait.
         public var oldestAt: Date?
+        /// The age of that changeset at the time of the report, in seconds; nil with `oldestAt`.
         public var oldestAgeSeconds: Int?
     }
 
+    /// The error to act on: the last failed attempt's, or a problem found outside the recorded state.
     public struct LastError: Codable, Sendable {
+        /// What went wrong.
         public var message: String
+        /// What to do about it, when there is something to say.
         public var hint: String?
+        /// When the attempt failed; nil for a problem found when the report was made.
         public var at: Date?
+        /// Whether it may pass by itself (the daemon retries with backoff) rather than wait for a person.
         public var transient: Bool
     }
 
+    /// The worst level any reason gives; ok when there is none.
     public var health: Health
+    /// The exit code of `promo-sync status`: the health's.
     public var exitCode: Int32
     /// Why the health is not ok, one sentence each.
     public var reasons: [String]
+    /// The office's code; nil when the replica could not be opened.
     public var office: String?
+    /// The centre's URL the replica names; nil when it could not be opened.
     public var central: String?
+    /// The daemon, as the replica last heard of it.
     public var daemon: Daemon
+    /// What waits to be pushed.
     public var pending: Pending
+    /// When the centre last acknowledged a changeset; nil before the first.
     public var lastPushAt: Date?
+    /// When a pulled page was last written; nil before the first pull.
     public var lastPullAt: Date?
+    /// When a sync attempt last ended, well or not; nil before the first.
     public var lastAttemptAt: Date?
+    /// When the centre last answered at all, even with an error; nil before the first answer.
     public var lastContactAt: Date?
     /// Whether the last attempt reached the centre (nil before any attempt).
     public var centralReachable: Bool?
+    /// The position in the centre's change log past which the next pull asks; nil when the replica could not be opened.
     public var cursor: Int64?
+    /// The centre's epoch this office last synced with; nil before the first contact.
     public var epoch: String?
+    /// The sequence of the last changeset this office made.
     public var lastSequence: Int64?
+    /// The sequence of the last changeset the centre acknowledged.
     public var lastAcknowledgedSequence: Int64?
+    /// Conflict records of this office that no one has resolved yet (any makes the office degraded).
     public var openConflicts: Int
+    /// When `promo-sync verify` (or a forced resync) last compared with the centre; nil if never.
     public var lastVerifyAt: Date?
+    /// What it found: `identical`, or how many ranges and rows differ.
     public var lastVerifyResult: String?
+    /// The error to act on; nil while the last attempt succeeded and nothing else was found.
     public var lastError: LastError?
     /// The changeset the centre refused for one of its rows, until it is retried or withdrawn.
     public var refused: ChangesetRefusal?
     /// The last time the office re-sent what the centre lacked (restored or rolled back), and why.
     public var lastRepairAt: Date?
+    /// What was re-sent and why, in words.
     public var lastRepair: String?
 
     /// The report for a replica that could not be opened.

@@ -4,6 +4,7 @@ import Transport
 
 /// The one error type of the SyncAgent module.
 public struct SyncAgentError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What kind of failure it is; callers act on the kind, never on the message.
     public enum Code: String, Sendable {
         /// A setting or the token file is missing or unsafe.
         case configuration
@@ -28,15 +29,20 @@ public struct SyncAgentError: Error, Sendable, Equatable, CustomStringConvertibl
         case injectedFault = "injected_fault"
     }
 
+    /// What kind of failure it is.
     public let code: Code
+    /// What went wrong, in words for a person.
     public let message: String
+    /// What to do about it, when there is something to say; nil otherwise.
     public let hint: String?
+    /// Whether retrying may succeed by itself: the daemon then backs off and retries, instead of waiting `permanentFailureRetry`.
     public let transient: Bool
     /// Whether the centre answered at all.
     public let centralAnswered: Bool
     /// The request that failed (`Promo-Request-Id`), to find the centre's side in its journal.
     public private(set) var requestID: String?
 
+    /// Creates an error from its parts; the request id is only set from a transport error.
     public init(_ code: Code, _ message: String, hint: String? = nil, transient: Bool, centralAnswered: Bool = false) {
         self.code = code
         self.message = message
@@ -67,5 +73,6 @@ public struct SyncAgentError: Error, Sendable, Equatable, CustomStringConvertibl
     /// Whether to retry with backoff.
     public var isTransient: Bool { transient }
 
+    /// The message, followed by the hint when there is one.
     public var description: String { hint.map { "\(message). \($0)" } ?? message }
 }

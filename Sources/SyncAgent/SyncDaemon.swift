@@ -13,10 +13,12 @@ public struct DaemonSchedule: Sendable {
     public var wakeCheckInterval: Duration = .seconds(1)
     /// First wait after a transient failure; doubles each time up to ``maxBackoff``.
     public var initialBackoff: Duration = .seconds(1)
+    /// The longest wait after transient failures, however many in a row.
     public var maxBackoff: Duration = .seconds(300)
     /// Wait after a failure that retrying will not cure (a refused token), before trying again anyway.
     public var permanentFailureRetry: Duration = .seconds(300)
 
+    /// Creates the defaults: a cycle every 30 s, local writes looked for every second, backoff from 1 s to 5 min.
     public init() {}
 
     /// What the daemon does after a cycle: the state status shows, how long it waits, and the
@@ -25,7 +27,9 @@ public struct DaemonSchedule: Sendable {
         /// `idle`, `backing_off` (the centre answered with a failure worth retrying), `offline`
         /// (it did not answer) or `failed` (retrying will not cure it; tried again anyway, later).
         public var state: String
+        /// How long to wait before the next cycle (cut short by a local write only while `wakeOnLocalWrite`).
         public var wait: Duration
+        /// Failed cycles in a row, this one included; 0 after a success.
         public var failures: Int
         /// While the centre fails, a local write does not cut the wait short.
         public var wakeOnLocalWrite: Bool { failures == 0 }
@@ -58,8 +62,11 @@ public struct DaemonSchedule: Sendable {
 /// The office daemon: sync cycles in a loop until a graceful shutdown, waking soon after a
 /// local write and backing off while the centre is unreachable.
 public struct SyncDaemon: Service {
+    /// The engine that runs each cycle, on the daemon's replica.
     public let engine: SyncEngine
+    /// When cycles run and how long failures wait.
     public let schedule: DaemonSchedule
+    /// Where the daemon's start, stop and lost-file rescue are logged.
     public let logger: Logger
     /// Called after the first cycle and after every cycle (for the systemd watchdog and readiness).
     public let onCycle: @Sendable (Result<CycleReport, SyncAgentError>) async -> Void
@@ -70,6 +77,7 @@ public struct SyncDaemon: Service {
     let now: @Sendable () -> Date
     let random: @Sendable () -> Double
 
+    /// Creates a daemon; `now` and `random` are the wall clock and the backoff's jitter, which tests replace.
     public init(
         engine: SyncEngine, schedule: DaemonSchedule = .init(), logger: Logger, wake: WakeSignal = WakeSignal(),
         onCycle: @escaping @Sendable (Result<CycleReport, SyncAgentError>) async -> Void = { _ in },
@@ -84,6 +92,8 @@ public struct SyncDaemon: Service {
         self.onCycle = onCycle
     }
 
+    /// Runs cycles until a graceful shutdown, recording the daemon's state in the replica before and after each. Throws
+    /// ``SyncAgentError/Code/replicaLost``, after saving a rescue copy, when the replica file was deleted or replaced under it.
     public func run() async throws {
         let pid = ProcessInfo.processInfo.processIdentifier
         let replica = engine.replica
@@ -194,6 +204,7 @@ public final class WakeSignal: Sendable {
     }
     private let state = Mutex(State())
 
+    /// Creates a signal with nothing requested.
     public init() {}
 
     /// Asks for a cycle now.

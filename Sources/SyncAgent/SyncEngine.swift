@@ -9,15 +9,22 @@ import WireFormat
 
 /// What one sync cycle did.
 public struct CycleReport: Sendable, Equatable {
+    /// Changesets the centre acknowledged in this cycle, duplicates included.
     public var changesetsPushed = 0
+    /// Captured changes those changesets carried.
     public var changesPushed = 0
     /// Changesets the centre already had (their acknowledgement had been lost).
     public var duplicatesAcknowledged = 0
+    /// Pull pages applied.
     public var pagesPulled = 0
+    /// Records those pages carried.
     public var recordsPulled = 0
+    /// Bytes sent to the centre, on the wire (after compression).
     public var bytesSent: Int64 = 0
+    /// Bytes received from the centre, on the wire (before decompression).
     public var bytesReceived: Int64 = 0
 
+    /// Creates a report of a cycle that has done nothing yet.
     public init() {}
 }
 
@@ -56,21 +63,27 @@ public struct SyncEngineConfiguration: Sendable {
     /// each request (``OfficeReport``).
     public var thresholds = StatusThresholds()
 
+    /// Creates the defaults: changesets of at most 1,000 changes, pages of 5,000 records, resync on a new epoch.
     public init() {}
 }
 
 /// One office's push-then-pull cycle against the centre. Stateless between cycles: everything it
 /// needs to continue lives in the replica, so a crash or stop at any step resumes cleanly.
 public struct SyncEngine: Sendable {
+    /// The office's replica: what is pushed comes from it, what is pulled goes into it, and the cycle's outcome is recorded in it.
     public let replica: Replica
+    /// The client of the centre, with the office's token.
     public let client: CentralClient
+    /// The cycle's tunables.
     public let configuration: SyncEngineConfiguration
+    /// Where each cycle's outcome and failures are logged.
     public let logger: Logger
     /// Called after each step with what was done so far (a terminal shows it; the daemon does not set it).
     public var onProgress: (@Sendable (SyncProgress) -> Void)?
     /// What this office last judged of itself (``OfficeReport``), shared by the engine's copies.
     let reportCache = OfficeReportCache()
 
+    /// Creates an engine; it keeps no state of its own between cycles.
     public init(
         replica: Replica, client: CentralClient, configuration: SyncEngineConfiguration = .init(), logger: Logger,
         onProgress: (@Sendable (SyncProgress) -> Void)? = nil

@@ -10,8 +10,10 @@ import ServiceLifecycle
 /// Sends sd_notify(3) messages (`READY=1`, `STOPPING=1`, `WATCHDOG=1`, `STATUS=…`) to the socket
 /// systemd names in `$NOTIFY_SOCKET`. Does nothing when the variable is absent (not under systemd).
 public struct SystemdNotifier: Sendable {
+    /// The socket from `$NOTIFY_SOCKET` (a leading `@` names an abstract one); nil when not under systemd, and nothing is sent.
     public let socketPath: String?
 
+    /// Creates a notifier for the socket `environment` names, if any.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.socketPath = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
     }
@@ -55,14 +57,18 @@ public struct SystemdNotifier: Sendable {
 /// Pings the systemd watchdog at half the interval systemd asked for, until shutdown begins.
 /// A hung process stops pinging and systemd restarts it (`WatchdogSec=` in the unit).
 public struct WatchdogService: Service {
+    /// Where the pings go.
     public let notifier: SystemdNotifier
+    /// The interval systemd asked for (``SystemdNotifier/watchdogInterval(environment:)``); pings go at half of it.
     public let interval: Duration
 
+    /// Creates the service; `interval` is systemd's watchdog interval, not the time between pings.
     public init(notifier: SystemdNotifier, interval: Duration) {
         self.notifier = notifier
         self.interval = interval
     }
 
+    /// Sends `WATCHDOG=1` at once and then every half interval, until a graceful shutdown begins.
     public func run() async throws {
         while !Task.isShuttingDownGracefully {
             notifier.notify("WATCHDOG=1")

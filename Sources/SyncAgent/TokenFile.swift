@@ -6,6 +6,7 @@ import Transport
 
 /// Reads the office token from its own file, refusing a file that others can read or write.
 public enum TokenFile {
+    /// The token in the file at `path`, without surrounding white space; refuses, as `configuration`, a missing, unsafe or empty file.
     public static func read(path: String) throws(SyncAgentError) -> String {
         guard let mode = FilePermissions.mode(at: path) else {
             throw SyncAgentError(
@@ -42,6 +43,7 @@ public enum TokenFile {
 /// cannot be read or is unsafe, the request fails with the reason and the hint, and the file is
 /// read again at the next one.
 public final class TokenFileSource: TokenSource {
+    /// The token file's path.
     public let path: String
     private struct Read {
         var token: String
@@ -55,6 +57,7 @@ public final class TokenFileSource: TokenSource {
         last = Mutex(Read(token: try TokenFile.read(path: path), stamp: Self.stamp(path)))
     }
 
+    /// The token as the file holds it now, read again only when the file changed; a file that cannot be read or is unsafe fails the request.
     public func token() throws(TransportError) -> String {
         let stamp = Self.stamp(path)
         if let token = last.withLock({ $0.stamp == stamp ? $0.token : nil }) { return token }
@@ -67,6 +70,7 @@ public final class TokenFileSource: TokenSource {
         }
     }
 
+    /// Whether the file changed (inode, size or modification time) since it was last read.
     public func changed() -> Bool { last.withLock { $0.stamp } != Self.stamp(path) }
 
     /// What tells a rewritten file: inode, size, modification time (ns); empty when it cannot be read.

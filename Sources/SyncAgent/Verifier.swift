@@ -13,12 +13,18 @@ public struct VerifyReport: Sendable, Equatable {
     public var localOnly: [String: [String]] = [:]
     /// Rows that differ, or that the centre holds and this office does not.
     public var centralNewer: [String: [String]] = [:]
+    /// Digest requests made, one per level for each batch of differing nodes.
     public var requests = 0
+    /// Bytes sent to the centre, on the wire (after compression).
     public var bytesSent: Int64 = 0
+    /// Bytes received from the centre, on the wire (before decompression).
     public var bytesReceived: Int64 = 0
+    /// Rows looked at in the leaves reached, the larger side of each; the rows of ranges that agree are not counted.
     public var rowsCompared = 0
 
+    /// Whether no range differs: this office and the centre hold the same rows.
     public var identical: Bool { differingRanges.isEmpty }
+    /// One line, recorded for `promo-sync status`: `identical`, or how many ranges and rows differ.
     public var summary: String {
         identical
             ? "identical"
@@ -137,9 +143,13 @@ extension SyncEngine {
 public enum ReplicaRebuilder {
     /// What a rebuild did.
     public struct Outcome: Sendable {
+        /// Records pulled from the centre into the new replica.
         public var recordsPulled: Int
+        /// Rows and deletes rescued from the old file and the rescue copies, written into the new replica and pushed.
         public var rescuedChanges: Int
+        /// What could not be read from the old file or the copies.
         public var unreadable: [String]
+        /// Where the old file was kept aside (`….damaged-<time>`); nil when there was no old file.
         public var oldFileKeptAt: String?
         /// The daemon's rescue copies whose changes were taken back (renamed `….restored`).
         public var rescueCopies: [String]

@@ -8,9 +8,13 @@ import SyncCore
 /// A real promo-central serving on 127.0.0.1 with a port the kernel picked, backed by a real
 /// SQLite store in a temporary folder.
 public struct LiveCentral: Sendable {
+    /// The central's store, for tests that register offices or look at what the centre holds.
     public let store: CentralStore
+    /// The port the kernel picked for the server on 127.0.0.1.
     public let port: Int
+    /// `https` when the central was started with TLS files, `http` otherwise.
     public let scheme: String
+    /// The central's base URL, as an office's settings name it.
     public var url: String { "\(scheme)://127.0.0.1:\(port)" }
 
     /// Registers an office and returns its token.
@@ -21,7 +25,9 @@ public struct LiveCentral: Sendable {
 
 /// The store a test left behind does not follow from its logs (`audit verify`).
 public struct AuditFailure: Error, CustomStringConvertible {
+    /// The audit's findings.
     public let report: AuditReport
+    /// Every problem the audit found, on one line.
     public var description: String {
         let found: [String] =
             report.chainProblems.map(\.description) + report.journalProblems.map(\.description) + report.headProblems

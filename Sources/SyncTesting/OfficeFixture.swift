@@ -7,8 +7,11 @@ import Transport
 
 /// An office with a real replica file and a sync engine pointed at a live central.
 public struct OfficeFixture: Sendable {
+    /// The office's replica.
     public let replica: Replica
+    /// The office's sync engine, whose client talks to the live central with the office's token.
     public let engine: SyncEngine
+    /// The folder holding the replica and the token file (an empty one for an attached office); removed once the fixture is gone.
     public let directory: TemporaryDirectory
 
     /// Creates the replica in a new temporary folder, registers the office at the central and

@@ -1,9 +1,12 @@
 /// A small seeded generator (SplitMix64), so a failing property run can be replayed from its seed.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
+    /// The generator's whole state; the same state gives the same numbers after it.
     public var state: UInt64
 
+    /// Creates a generator whose numbers follow from `seed` alone.
     public init(seed: UInt64) { state = seed }
 
+    /// The next number of the sequence (SplitMix64).
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

@@ -4,6 +4,7 @@ import Foundation
 /// with mode 700 whatever the umask, as `promo-sync init` makes a data folder, so that the
 /// permission checks of the two programs pass (docs/SECURITY.md).
 public final class TemporaryDirectory: Sendable {
+    /// The folder's path, under the `base` it was made in.
     public let path: String
 
     /// `base` defaults to the system's temporary directory; the convergence model passes

@@ -4,13 +4,17 @@ import Synchronization
 /// A count several tasks add to (cycles a daemon ran, failures it saw).
 public final class Counter: Sendable {
     private let storage = Mutex(0)
+    /// Creates a count at zero.
     public init() {}
+    /// Adds one.
     public func increment() { storage.withLock { $0 += 1 } }
+    /// The count now.
     public var value: Int { storage.withLock { $0 } }
 }
 
 /// A condition a test waited for did not come.
 public struct WaitTimedOut: Error, CustomStringConvertible {
+    /// Says how long was waited.
     public var description: String { "condition not met within 60 s" }
 }
 

@@ -5,22 +5,31 @@ import SyncCore
 
 /// A person who may read the dashboard: separate from the offices and their tokens.
 public struct DashboardUser: Sendable, Equatable {
+    /// The name the user logs in with: 1 to 64 ASCII letters, digits, '.', '_' or '-'.
     public var name: String
+    /// When the user was added, in UTC as `Timestamps` writes it.
     public var createdAt: String
+    /// Whether the user is disabled: no login, no session, until a new password is set.
     public var disabled: Bool
 }
 
 /// A signed-in browser: who, and the token its forms must carry (CSRF).
 public struct DashboardSession: Sendable, Equatable {
+    /// The user signed in.
     public var user: String
+    /// The token every form of the session must carry.
     public var csrf: String
 }
 
 /// One login attempt, as `promo-central user logins` lists them.
 public struct DashboardLogin: Sendable, Equatable {
+    /// When the attempt was made, in UTC as `Timestamps` writes it.
     public var at: String
+    /// The name typed, or "(invalid name)" when it could not be a user's name.
     public var user: String
+    /// The browser's IP address.
     public var address: String
+    /// `ok`, `unknown user`, `wrong password` or `disabled`.
     public var outcome: String
 }
 
@@ -82,6 +91,7 @@ extension CentralStore {
         logger.notice("dashboard user changed", metadata: ["dashboard.user": "\(name)", "dashboard.change": "\(what)"])
     }
 
+    /// Every dashboard user, disabled ones included, by name.
     public func dashboardUsers() throws(CentralError) -> [DashboardUser] {
         do {
             return try database.read { db in

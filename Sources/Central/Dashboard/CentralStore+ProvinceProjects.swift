@@ -5,22 +5,34 @@ import WireFormat
 
 /// A project of a province with its ledger, as the dashboard's drill-down shows it.
 public struct ProvinceProject: Sendable, Equatable {
+    /// One entry of the project's disbursement ledger.
     public struct Entry: Sendable, Equatable {
+        /// What the entry is; a recovery subtracts from what was disbursed.
         public var kind: DisbursementKind
+        /// The entry's amount in VND, as written (a recovery's too); ``LedgerRules/signed(_:_:)`` gives its sign.
         public var amount: Int64
+        /// The payment voucher's number, if the entry has one.
         public var voucher: String?
+        /// The day it was paid (`YYYY-MM-DD`); empty when the record has none.
         public var paidOn: String
         /// Held by a conflict (a duplicate voucher, past the limit, …): listed, never counted,
         /// as the consolidated totals leave it out.
         public var held: Bool
     }
 
+    /// The office that owns the project (the receiving office, for a merged province's project).
     public var office: String
+    /// The project's code; "?" when the record has none.
     public var code: String
+    /// The project's name; empty when the record has none.
     public var name: String
+    /// Its fund source (`national` or `local`); empty when the record has none.
     public var fund: String
+    /// Its status as stored (`approved`, `halted`, …); empty when the record has none.
     public var status: String
+    /// The support approved for it, in VND; nil while none is set.
     public var approvedSupport: Int64?
+    /// Its ledger entries, by day paid and voucher, held ones included.
     public var ledger: [Entry]
 
     /// What the ledger adds up to on or before `cutoff` (recoveries subtract, held entries do

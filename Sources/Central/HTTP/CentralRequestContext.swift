@@ -7,12 +7,14 @@ import Synchronization
 /// requests that carry no valid token are per address), the request's id, and what a route
 /// learnt that the failure log should name.
 public struct CentralRequestContext: RequestContext {
+    /// Hummingbird's own per-request state.
     public var coreContext: CoreRequestContextStorage
     /// The peer's IP address, without the port.
     public let remoteAddress: String
     /// Shared by every copy of this context, so that the middleware sees what a route recorded.
     let notes = RequestNotes()
 
+    /// Creates the context of a request from its channel; the address is "unknown" when the channel has none.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
