@@ -109,6 +109,10 @@ install-central: setup
 ## `$(SWIFT) format format --in-place --recursive Sources Tests Benchmarks Package.swift` fixes most findings.
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Package.swift
+	@# The product's public API carries doc comments: the same rules, with documentation required, on Sources.
+	@docs="$$(mktemp)"; sed 's/"AllPublicDeclarationsHaveDocumentation": false/"AllPublicDeclarationsHaveDocumentation": true/' .swift-format >"$$docs"; \
+	    grep -q '"AllPublicDeclarationsHaveDocumentation": true' "$$docs" || { echo "lint: .swift-format no longer names AllPublicDeclarationsHaveDocumentation" >&2; exit 1; }; \
+	    $(SWIFT) format lint --strict --configuration "$$docs" --recursive Sources; status=$$?; rm -f "$$docs"; exit $$status
 
 clean:
 	rm -rf .build .build-fuzz .build-previous demo-data

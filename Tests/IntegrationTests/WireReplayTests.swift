@@ -48,13 +48,13 @@ import Transport
     static func missing(in new: Any?, from old: Any?, at path: String = "") -> String? {
         switch (old, new) {
         case (nil, nil): return nil
-        case let (old as [String: Any], new as [String: Any]):
+        case (let old as [String: Any], let new as [String: Any]):
             for (key, value) in old.sorted(by: { $0.key < $1.key }) where !centreOwn.contains(key) {
                 guard let other = new[key] else { return "\(path).\(key) is gone" }
                 if let found = missing(in: other, from: value, at: "\(path).\(key)") { return found }
             }
             return nil
-        case let (old as [Any], new as [Any]):
+        case (let old as [Any], let new as [Any]):
             guard old.count == new.count else { return "\(path) holds \(new.count) items, not \(old.count)" }
             // Records are matched by what they are, not where they stand: the order of a page
             // follows the centre's cursors (1.1.0 published totals in another order than 1.2.0).
@@ -69,7 +69,7 @@ import Transport
                 if let found = missing(in: pair.1, from: pair.0, at: "\(path)[\(index)]") { return found }
             }
             return nil
-        case let (old as NSObject, new as NSObject):
+        case (let old as NSObject, let new as NSObject):
             return old == new ? nil : "\(path) is \(new), not \(old)"
         default:
             return "\(path) is \(String(describing: new)), not \(String(describing: old))"
