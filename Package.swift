@@ -199,7 +199,8 @@ let package = Package(
             path: "Benchmarks/PromoChaos",
             swiftSettings: strict
         ),
-        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "WireFormat", "CSVFormat", "ConfigFormat"], swiftSettings: strict),
+        // Golden files are read from the source tree by path, not bundled.
+        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "WireFormat", "CSVFormat", "ConfigFormat"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "ReplicaTests", dependencies: ["Replica", "CSVFormat", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "GzipCodec", "SyncTesting"], swiftSettings: strict),
         .testTarget(name: "SyncAgentTests", dependencies: ["SyncAgent", "Transport", "SyncTesting"], swiftSettings: strict),
