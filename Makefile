@@ -37,12 +37,13 @@ link-order:
 	@bash scripts/link-order.sh "$$($(SWIFT) build $(RELEASE) --show-bin-path)"
 
 ## The reliability campaigns of docs/RELIABILITY.md (crashes, network fault schedules, centre
-## rollbacks and restores, power cuts, full disks, bad input, concurrent writers); exits 1 on any
+## rollbacks and restores, power cuts, full disks, bad input, concurrent writers, an office on the
+## previous release beside one on this release under network faults); exits 1 on any
 ## loss. Full and read-only disks need root for tmpfs. CHAOS_ARGS=--long for the long campaign
 ## (about an hour: 1,000 kills, 200 schedules, 200 power cuts), --quick, --only crash,power, …
 chaos: setup
 	$(SWIFT) build $(RELEASE)
-	.build/release/promo-chaos $(CHAOS_ARGS)
+	.build/release/promo-chaos --previous-bin "$$(bash scripts/previous-release.sh)" $(CHAOS_ARGS)
 
 ## The previous release's programs (built once into .build-previous from its sources kept in Tests/Fixtures) and this one's
 ## through a rollout on loopback: centre first, an office rolled back and forward; exits 1 on any

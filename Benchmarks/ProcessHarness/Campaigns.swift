@@ -80,6 +80,63 @@ public final class Writer: @unchecked Sendable {
     }
 }
 
+/// A writer for an office on another release: it keeps running that release's own
+/// `promo-sync plan add` and remembers what each line holds. Its replica is never opened by this
+/// build's code, which would migrate it to this release's schema.
+public final class CommandWriter: @unchecked Sendable {
+    public let program: String
+    public let folder: OfficeFolder
+    public let office: String
+    private let state = Mutex<(expected: [String: Int64], errors: [String], running: Bool)>(([:], [], false))
+    private var thread: Thread?
+    /// The seed of the amounts, printed with the campaign so a run can be replayed.
+    public let seed: UInt64 = .random(in: 1...UInt64.max)
+
+    public init(program: String, folder: OfficeFolder, office: String) {
+        self.program = program
+        self.folder = folder
+        self.office = office
+    }
+
+    /// Plan line id to amount, for every line a command reported added.
+    public var expected: [String: Int64] { state.withLock { $0.expected } }
+    /// What failed commands said.
+    public var errors: [String] { state.withLock { $0.errors } }
+
+    public func start() {
+        state.withLock { $0.running = true }
+        let seed = self.seed &+ UInt64(expected.count)
+        let thread = Thread { [self] in
+            var random = SeededRandom(seed: seed)
+            var counter = expected.count
+            while state.withLock({ $0.running }) {
+                counter += 1
+                let amount = Int64.random(in: 1...1_000_000_000, using: &random)
+                do {
+                    let id = try Harness.run(
+                        program,
+                        [
+                            "plan", "add", "--data-dir", folder.directory, "--year", String(2020 + counter % 7), "--fund", "local", "--amount", String(amount),
+                            "--note", "chaos \(counter)",
+                        ]
+                    ).trimmingCharacters(in: .whitespacesAndNewlines)
+                    state.withLock { $0.expected[id] = amount }
+                } catch {
+                    state.withLock { $0.errors.append("\(error)") }
+                }
+            }
+        }
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Stops after the command under way, which may still add its line.
+    public func stop() {
+        state.withLock { $0.running = false }
+        while let thread, !thread.isFinished { usleep(10_000) }
+    }
+}
+
 /// A promo-sync daemon process for one office folder.
 public final class DaemonProcess {
     public let folder: OfficeFolder
@@ -87,20 +144,25 @@ public final class DaemonProcess {
     public let environment: [String: String]
 
     public let logFile: String
+    /// The promo-sync it runs: this build's, or a path to another release's.
+    public let program: String
 
-    public init(folder: OfficeFolder, environment: [String: String] = [:], logFile: String? = nil) throws {
+    public init(folder: OfficeFolder, environment: [String: String] = [:], logFile: String? = nil, program: String = "promo-sync") throws {
         self.folder = folder
         self.environment = environment
         self.logFile = logFile ?? folder.directory + "/daemon.log"
-        process = try Self.launch(folder, environment, self.logFile)
+        self.program = program
+        process = try Self.launch(folder, environment, self.logFile, program)
     }
 
-    public static func launch(_ folder: OfficeFolder, _ environment: [String: String], _ logFile: String) throws -> Process {
+    public static func launch(_ folder: OfficeFolder, _ environment: [String: String], _ logFile: String, _ program: String = "promo-sync") throws
+        -> Process
+    {
         var env = environment
         env["PROMO_SYNC_SYNC_INITIAL_BACKOFF_MS"] = env["PROMO_SYNC_SYNC_INITIAL_BACKOFF_MS"] ?? "50"
         env["PROMO_SYNC_SYNC_MAX_BACKOFF_SECONDS"] = env["PROMO_SYNC_SYNC_MAX_BACKOFF_SECONDS"] ?? "1"
         return try Harness.start(
-            "promo-sync", ["daemon", "--data-dir", folder.directory, "--interval", "1"], environment: env,
+            program, ["daemon", "--data-dir", folder.directory, "--interval", "1"], environment: env,
             stderrFile: logFile)
     }
 
@@ -109,7 +171,7 @@ public final class DaemonProcess {
         process.waitUntilExit()
     }
 
-    public func restart() throws { process = try Self.launch(folder, environment, logFile) }
+    public func restart() throws { process = try Self.launch(folder, environment, logFile, program) }
 
     /// Freezes the daemon where it stands (SIGSTOP), so that its replica does not move while a
     /// campaign looks at it; ``resume()`` lets it go on.
@@ -140,8 +202,87 @@ public enum Campaigns {
             "the office did not become quiet within \(Int(timeout)) s: \(status.pending.changes) pending, last error \(status.lastError ?? "none")")
     }
 
+    /// What another release's `promo-sync status --json` says; only members every release since
+    /// 1.0.0 writes.
+    struct PreviousStatus: Decodable {
+        struct Pending: Decodable {
+            let changes: Int
+            let changesets: Int
+        }
+        let pending: Pending
+        let lastSequence: Int64
+        let lastAcknowledgedSequence: Int64
+    }
+
+    static func status(program: String, folder: OfficeFolder) throws -> PreviousStatus {
+        // `status` exits non-zero for a degraded office; its JSON is what counts here.
+        let process = try Harness.start(program, ["status", "--json", "--data-dir", folder.directory], stdout: true)
+        let data = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return try JSONDecoder().decode(PreviousStatus.self, from: data)
+    }
+
+    /// Waits until an office on another release has pushed everything and had it acknowledged, as
+    /// that release's own `status` tells.
+    public static func waitUntilQuiet(program: String, folder: OfficeFolder, timeout: Double = 60) throws {
+        let start = Date()
+        var last: PreviousStatus?
+        while Date().timeIntervalSince(start) < timeout {
+            let status = try status(program: program, folder: folder)
+            if status.pending.changes == 0, status.pending.changesets == 0, status.lastAcknowledgedSequence == status.lastSequence { return }
+            last = status
+            usleep(100_000)
+        }
+        throw BenchError(
+            "the office did not become quiet within \(Int(timeout)) s: \(last?.pending.changes ?? -1) changes pending, \(last.map { $0.lastSequence - $0.lastAcknowledgedSequence } ?? -1) changesets unacknowledged"
+        )
+    }
+
+    /// Compares what an office on another release committed with its replica (read-only SQL, no
+    /// migration) and the centre's store; its own `verify` (a digest comparison made by that
+    /// release against this centre) stands for the digests.
+    public static func compare(expected: [String: Int64], program: String, folder: OfficeFolder, centralPath: String, office: String) throws
+        -> Comparison
+    {
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        let replica = try DatabaseQueue(path: folder.replicaPath, configuration: readOnly)
+        defer { try? replica.close() }
+        let local: [String: Int64] = try replica.read { db in
+            var out: [String: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, amount FROM plan_line WHERE office = ?", arguments: [office]) { out[row["id"]] = row["amount"] }
+            return out
+        }
+        let acked = try status(program: program, folder: folder).lastAcknowledgedSequence
+        var result = try compareAtCentre(expected: expected, local: local, acknowledged: acked, centralPath: centralPath, office: office)
+        result.digestsEqual = (try? Harness.run(program, ["verify", "--data-dir", folder.directory])) != nil
+        let replicaOK = try replica.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok"
+        result.integrityOK = result.integrityOK && replicaOK
+        return result
+    }
+
     /// Compares what the writer committed, the replica and the centre's store, row by row and by digest.
     public static func compare(expected: [String: Int64], replica: Replica, centralPath: String, office: String) throws -> Comparison {
+        let local: [String: Int64] = try replica.database.read { db in
+            var out: [String: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, amount FROM plan_line WHERE office = ?", arguments: [office]) { out[row["id"]] = row["amount"] }
+            return out
+        }
+        var result = try compareAtCentre(
+            expected: expected, local: local, acknowledged: try replica.syncPosition().lastAcked, centralPath: centralPath, office: office)
+        let store = try CentralStore(path: centralPath, threads: 1)
+        result.digestsEqual = try store.digestTree(for: OfficeCode(unchecked: office)).root == replica.digestTree().root
+        let replicaOK = try replica.database.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok"
+        result.integrityOK = result.integrityOK && replicaOK
+        return result
+    }
+
+    /// What the writer committed against the office's plan lines (`local`) and the centre's store:
+    /// rows lost, stale, unexpected or differing at the office; changesets applied twice, or an
+    /// acknowledged sequence the centre does not hold as the office's last; the store's integrity.
+    static func compareAtCentre(expected: [String: Int64], local: [String: Int64], acknowledged: Int64, centralPath: String, office: String) throws
+        -> Comparison
+    {
         var result = Comparison()
         result.expectedRows = expected.count
         let central = try DatabaseQueue(
@@ -161,11 +302,6 @@ public enum Campaigns {
             }
             return out
         }
-        let local: [String: Int64] = try replica.database.read { db in
-            var out: [String: Int64] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, amount FROM plan_line WHERE office = ?", arguments: [office]) { out[row["id"]] = row["amount"] }
-            return out
-        }
         for (id, amount) in expected {
             guard let held = centre[id] else {
                 result.lost += 1
@@ -181,14 +317,9 @@ public enum Campaigns {
             let dupChangesets =
                 try Int.fetchOne(db, sql: "SELECT count(*) - count(DISTINCT sequence) FROM changeset WHERE office = ?", arguments: [office]) ?? 0
             let last = try Int64.fetchOne(db, sql: "SELECT last_sequence FROM office WHERE code = ?", arguments: [office]) ?? -1
-            let acked = try replica.syncPosition().lastAcked
-            return dupChangesets + (last == acked ? 0 : 1)
+            return dupChangesets + (last == acknowledged ? 0 : 1)
         }
-        let store = try CentralStore(path: centralPath, threads: 1)
-        result.digestsEqual = try store.digestTree(for: OfficeCode(unchecked: office)).root == replica.digestTree().root
-        let replicaOK = try replica.database.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok"
-        let centralOK = try central.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok"
-        result.integrityOK = replicaOK && centralOK
+        result.integrityOK = try central.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok"
         return result
     }
 }

@@ -104,7 +104,8 @@ public enum Harness {
         stderrFile: String? = nil
     ) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
+        // A path runs that program (another release's); a bare name, this build's.
+        process.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : binDirectory + "/" + tool)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }

@@ -24,9 +24,12 @@ struct Options {
     var badRequests = 10_000
     var badFiles = 2_000
     var output = "Benchmarks/results/chaos-latest.md"
+    /// The folder of the previous release's programs, for the mixed-fleet campaign (`make chaos`
+    /// builds that release into .build-previous and passes it); without it the campaign is skipped.
+    var previousBin: String?
     /// The campaigns to run (`--only crash,power`); all when empty.
     var only: Set<String> = []
-    static let campaigns = ["crash", "network", "centre", "power", "disk", "input", "concurrent"]
+    static let campaigns = ["crash", "network", "centre", "power", "disk", "input", "concurrent", "mixed"]
 
     func selected(_ campaign: String) -> Bool { only.isEmpty || only.contains(campaign) }
 
@@ -61,6 +64,12 @@ struct Options {
             case "--centre-runs": centreRuns = try count(of: option)
             case "--power-cuts": powerCuts = try count(of: option)
             case "--output": output = try value(of: option)
+            case "--previous-bin":
+                let folder = try value(of: option)
+                guard FileManager.default.isExecutableFile(atPath: folder + "/promo-sync") else {
+                    throw BenchError("--previous-bin \(folder) holds no promo-sync program; make chaos builds the previous release into .build-previous")
+                }
+                previousBin = folder
             case "--only":
                 only = Set(try value(of: option).split(separator: ",").map(String.init))
                 if let unknown = only.first(where: { !Self.campaigns.contains($0) }) {
@@ -68,7 +77,7 @@ struct Options {
                 }
             default:
                 throw BenchError(
-                    "unknown option \(option); use --quick, --long, --only LIST, --runs N, --schedules N, --centre-runs N, --power-cuts N, --output FILE")
+                    "unknown option \(option); use --quick, --long, --only LIST, --runs N, --schedules N, --centre-runs N, --power-cuts N, --output FILE, --previous-bin DIR")
             }
         }
     }
@@ -594,6 +603,86 @@ if options.selected("concurrent") {
     say()
     daemon.stop()
     central.stop()
+}
+
+// MARK: 6. A mixed fleet under network faults
+
+if options.selected("mixed") {
+    say("## 6. A mixed fleet under network faults")
+    say()
+    if let previousBin = options.previousBin {
+        let program = previousBin + "/promo-sync"
+        let version = try Harness.run(program, ["--version"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let thisRelease = try Harness.run("promo-sync", ["--version"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let central = try CentralProcess(directory: try Harness.temporaryDirectory("chaos-mixed-central"))
+        let proxy = try FaultProxy(upstreamPort: central.port)
+        proxy.setFaults(false)
+        let proxyURL = "http://127.0.0.1:\(proxy.port)"
+        // This release's office 80, written to by this process as in campaign 2.
+        let current = try OfficeFolder.make("80", central: central, name: "chaos-mixed-current")
+        let currentDaemon = try DaemonProcess(folder: current, environment: ["PROMO_SYNC_CENTRAL_URL": proxyURL])
+        let writer = try Writer(replicaPath: current.replicaPath, office: "80")
+        // The previous release's office 79: its own init, daemon and commands, its replica never
+        // opened by this release's code (that would migrate it).
+        let previous = OfficeFolder(directory: try Harness.temporaryDirectory("chaos-mixed-previous"))
+        try central.addOffice("79", tokenFile: previous.tokenFile)
+        try Harness.run(program, ["init", "--data-dir", previous.directory, "--office", "79", "--central", proxyURL, "--token-file", previous.tokenFile])
+        let previousDaemon = try DaemonProcess(folder: previous, program: program)
+        let previousWriter = CommandWriter(program: program, folder: previous, office: "79")
+        let schedules = max(1, options.networkSchedules / 2)
+        let kinds = FaultProxy.Fault.allCases.filter { $0 != .pass }
+        var random = SeededRandom(seed: proxy.seed)
+        var converged = (current: 0, previous: 0)
+        var slowest = 0.0
+        for n in 0..<schedules {
+            let faults = n % (kinds.count + 1) == kinds.count ? FaultProxy.Fault.allCases : [kinds[n % (kinds.count + 1)]]
+            let name = faults.count == 1 ? faults[0].rawValue : "mixed"
+            let milliseconds = 500 + Int(random.next() % 2_001)
+            proxy.setFaults(faults)
+            writer.start()
+            previousWriter.start()
+            usleep(UInt32(milliseconds * 1_000))
+            writer.stop()
+            previousWriter.stop()
+            proxy.setFaults(false)
+            let stopped = Date()
+            do {
+                try Campaigns.waitUntilQuiet(writer.replica, timeout: 120)
+                let comparison = try Campaigns.compare(
+                    expected: writer.expected, replica: writer.replica, centralPath: central.directory + "/central.sqlite", office: "80")
+                if comparison.clean { converged.current += 1 } else { failures.append("mixed fleet schedule \(n) (\(name)), \(thisRelease): \(comparison)") }
+            } catch {
+                failures.append("mixed fleet schedule \(n) (\(name)), \(thisRelease): did not converge: \(error)")
+            }
+            do {
+                try Campaigns.waitUntilQuiet(program: program, folder: previous, timeout: 120)
+                let comparison = try Campaigns.compare(
+                    expected: previousWriter.expected, program: program, folder: previous, centralPath: central.directory + "/central.sqlite",
+                    office: "79")
+                if comparison.clean { converged.previous += 1 } else { failures.append("mixed fleet schedule \(n) (\(name)), \(version): \(comparison)") }
+            } catch {
+                failures.append("mixed fleet schedule \(n) (\(name)), \(version): did not converge: \(error)")
+            }
+            slowest = max(slowest, Date().timeIntervalSince(stopped))
+        }
+        if !previousWriter.errors.isEmpty { failures.append("mixed fleet: \(version)'s commands failed: \(previousWriter.errors.prefix(3))") }
+        say(
+            "Office 79 on the previous release (\(version): its own daemon, its `plan add` commands, judged at the end by its own `verify`) and office 80 on this one, through one fault-injecting proxy to this release's centre: \(schedules) schedules of one kind of fault (or all mixed) for 0.5–2.5 s while both offices write (seed \(proxy.seed))."
+        )
+        say()
+        say("| office | release | schedules converged, nothing lost or doubled | rows written |")
+        say("|---|---|---|---|")
+        say("| 79 | \(version) | \(converged.previous) of \(schedules) | \(previousWriter.expected.count) |")
+        say("| 80 | \(thisRelease) | \(converged.current) of \(schedules) | \(writer.expected.count) |")
+        say()
+        say("Slowest convergence of both after the faults stopped: \(String(format: "%.1f", slowest)) s.")
+        currentDaemon.stop()
+        previousDaemon.stop()
+        central.stop()
+    } else {
+        say("Skipped: no `--previous-bin` (`make chaos` builds the previous release and passes it).")
+    }
+    say()
 }
 
 say("## Verdict")
