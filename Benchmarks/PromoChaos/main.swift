@@ -77,7 +77,8 @@ struct Options {
                 }
             default:
                 throw BenchError(
-                    "unknown option \(option); use --quick, --long, --only LIST, --runs N, --schedules N, --centre-runs N, --power-cuts N, --output FILE, --previous-bin DIR")
+                    "unknown option \(option); use --quick, --long, --only LIST, --runs N, --schedules N, --centre-runs N, --power-cuts N, --output FILE, --previous-bin DIR"
+                )
             }
         }
     }
