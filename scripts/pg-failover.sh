@@ -2,7 +2,9 @@
 # make pg-failover: the PostgreSQL copy of the centre (store migrate + store follow) through a
 # failover of its database, as docs/OPERATIONS.md ("The centre in PostgreSQL") documents it: a
 # primary and a streaming standby on loopback (pg_basebackup -R, which writes primary_conninfo),
-# the primary killed (pg_ctl stop -m immediate), the standby promoted, the follower pointed at it.
+# the primary killed (pg_ctl stop -m immediate), the standby promoted. The follower is given both
+# nodes, the standby first (postgres://…@STANDBY,PRIMARY/…): it writes to whichever is the primary,
+# before and after the failover, without being pointed anywhere by hand.
 #
 #   1. synchronous replication (synchronous_standby_names): every pass the follower finished is on
 #      the standby when the primary dies; nothing is copied again.
@@ -58,8 +60,9 @@ work_at_office() { # enters a plan line and syncs it
     "$bin/promo-sync" plan add --data-dir "$work/office" --year 2026 --fund local --amount $((1000000000 + round)) --note "đợt $round" >/dev/null
     "$bin/promo-sync" sync --data-dir "$work/office" >/dev/null 2>>"$work/sync.log" || fail "office 79 could not sync"
 }
-follow() { # one pass into the database on port $1; prints the log position the copy stands at
-    "$bin/promo-central" store follow --once --data-dir "$work/central" --to "postgres://promo@127.0.0.1:$1/promo_copy?sslmode=disable" |
+follow() { # one pass into the pair's primary, whichever node it is; prints the log position the copy stands at
+    "$bin/promo-central" store follow --once --data-dir "$work/central" \
+        --to "postgres://promo@127.0.0.1:$standby_port,127.0.0.1:$primary_port/promo_copy?sslmode=disable" |
         sed -n 's/^copy at log position \([0-9]*\).*/\1/p'
 }
 
@@ -108,12 +111,12 @@ start_pair one sync
     fail "the standby is not a synchronous standby"
 for _ in 1 2 3; do
     work_at_office
-    last="$(follow "$primary_port")" || fail "following into the primary"
+    last="$(follow)" || fail "following into the primary"
 done
 kill_primary_promote_standby one
 [ "$(mark "$standby_port")" = "$last" ] || fail "the promoted standby's copy stands at $(mark "$standby_port"), the follower had finished $last"
 work_at_office
-follow "$standby_port" >/dev/null || fail "following into the promoted standby"
+follow >/dev/null || fail "following into the promoted standby"
 "$bin/promo-central" store check --data-dir "$work/central" --to "postgres://promo@127.0.0.1:$standby_port/promo_copy?sslmode=disable" >/dev/null ||
     fail "the copy on the promoted standby differs from the store"
 echo "   every pass finished on the primary ($last) was on the standby; followed on, it equals the store"
@@ -121,19 +124,19 @@ echo "   every pass finished on the primary ($last) was on the standby; followed
 echo "== 2. asynchronous replication that lost its tail: the next pass copies it again"
 start_pair two async
 work_at_office
-follow "$primary_port" >/dev/null
+follow >/dev/null
 wait_replayed
 kept="$(mark "$standby_port")"
 # The standby is cut off; the primary goes on acknowledging passes it will never send.
 as_pg "$pgbin/pg_ctl" -D "$standby/data" -m fast stop >/dev/null
 for _ in 1 2; do
     work_at_office
-    last="$(follow "$primary_port")" || fail "following into the primary"
+    last="$(follow)" || fail "following into the primary"
 done
 kill_primary_promote_standby two
 lost="$(mark "$standby_port")"
 [ "$lost" = "$kept" ] && [ "$lost" -lt "$last" ] || fail "expected the standby's copy to stop at $kept (the primary had finished $last); it says $lost"
-follow "$standby_port" >/dev/null || fail "following into the promoted standby"
+follow >/dev/null || fail "following into the promoted standby"
 store_position="$(sqlite3 "$work/central/central.sqlite" \
     "SELECT max(coalesce((SELECT max(position) FROM changeset), 0), coalesce((SELECT max(position) FROM journal), 0))")"
 [ "$(mark "$standby_port")" = "$store_position" ] || fail "after the pass the copy stands at $(mark "$standby_port"), the store at $store_position"

@@ -8,14 +8,26 @@ import NIOSSL
 import PostgresNIO
 import SyncCore
 
-/// Where a PostgreSQL database is: `postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`.
+/// Where a PostgreSQL database is: `postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=disable|prefer|require]`.
 /// The password never comes from the URL or the command line (they end up in shell histories and
 /// process lists): from a file (`--password-file`, owner-only) or the `PGPASSWORD` environment.
+///
+/// Several hosts (libpq's form) name the nodes of one replicated cluster: each connection goes to
+/// the first of them, in order, that answers and is not a standby (`pg_is_in_recovery()`), so a
+/// follower finds the promoted standby by itself after a failover.
 public struct PostgresLocation: Sendable, CustomStringConvertible {
-    /// The server's host name or address.
-    public let host: String
-    /// The server's port; 5432 when the URL names none.
-    public let port: Int
+    /// One node of the cluster.
+    public struct Node: Sendable, Equatable, CustomStringConvertible {
+        /// The server's host name or address.
+        public let host: String
+        /// The server's port; 5432 when the URL names none.
+        public let port: Int
+        /// The node as `HOST:PORT` (`[ADDRESS]:PORT` for IPv6).
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// The nodes, in the order they are tried; one for a plain URL.
+    public let nodes: [Node]
     /// The PostgreSQL user to connect as.
     public let user: String
     /// The database's name (the URL's path).
@@ -29,44 +41,115 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         func refuse(_ why: String) -> CentralError {
             CentralError(
                 .badRequest, .configuration, "'\(url)' is not a PostgreSQL address: \(why)",
-                hint: "Write postgres://USER@HOST:PORT/DATABASE (the password in a file given with --password-file, or in PGPASSWORD).")
+                hint:
+                    "Write postgres://USER@HOST:PORT/DATABASE, or postgres://USER@HOST1:PORT,HOST2:PORT/DATABASE for the nodes of a cluster (the password in a file given with --password-file, or in PGPASSWORD)."
+            )
         }
-        guard let parts = URLComponents(string: url), parts.scheme == "postgres" || parts.scheme == "postgresql" else {
+        guard let colon = url.range(of: "://"), ["postgres", "postgresql"].contains(url[..<colon.lowerBound]) else {
             throw refuse("it does not start with postgres://")
         }
+        // The authority holds the host list, which URLComponents does not read: parse it here and
+        // leave the rest (user, path, query) to URLComponents with the first host in its place.
+        let afterScheme = url[colon.upperBound...]
+        let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
+        let authority = afterScheme[..<authorityEnd]
+        let at = authority.lastIndex(of: "@")
+        let hostList = at.map { authority[authority.index(after: $0)...] } ?? authority
+        var nodes: [Node] = []
+        for entry in hostList.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let parts = URLComponents(string: "postgres://" + entry), let host = parts.host, !host.isEmpty, parts.path.isEmpty else {
+                throw refuse(entry.isEmpty ? "it names no host" : "'\(entry)' is not HOST or HOST:PORT")
+            }
+            nodes.append(Node(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: parts.port ?? 5432))
+        }
+        let single = (at.map { String(authority[...$0]) } ?? "") + (nodes.first.map { "\($0)" } ?? "")
+        guard let parts = URLComponents(string: "postgres://" + single + afterScheme[authorityEnd...]) else { throw refuse("it is not a URL") }
         guard parts.password == nil else { throw refuse("it holds a password") }
-        guard let host = parts.host, !host.isEmpty else { throw refuse("it names no host") }
         guard let user = parts.user, !user.isEmpty else { throw refuse("it names no user") }
         let database = String(parts.path.drop { $0 == "/" })
         guard !database.isEmpty else { throw refuse("it names no database") }
         let mode = parts.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
         guard ["disable", "prefer", "require"].contains(mode) else { throw refuse("sslmode '\(mode)' is not disable, prefer or require") }
-        self.host = host
-        self.port = parts.port ?? 5432
+        self.nodes = nodes
         self.user = user
         self.database = database
         self.sslMode = mode
         self.password = password
     }
 
-    /// The address as `postgres://USER@HOST:PORT/DATABASE`, with no password (fit for logs).
-    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+    /// The address as `postgres://USER@HOST:PORT[,HOST:PORT…]/DATABASE`, with no password (fit for logs).
+    public var description: String { "postgres://\(user)@\(nodes.map(\.description).joined(separator: ","))/\(database)" }
 
-    var configuration: PostgresClient.Configuration {
+    func configuration(_ node: Node) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS =
             switch sslMode {
             case "disable": .disable
             case "require": .require(.makeClientConfiguration())
             default: .prefer(.makeClientConfiguration())
             }
-        return PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
+        return PostgresClient.Configuration(host: node.host, port: node.port, username: user, password: password, database: database, tls: tls)
     }
 
     /// Runs `body` with a client of this database, and stops the client afterwards. What
-    /// PostgreSQL refuses comes back as a ``CentralError`` with the server's own message.
+    /// PostgreSQL refuses comes back as a ``CentralError`` with the server's own message. With
+    /// several nodes, the client is of the first that answers and is not a standby.
     @discardableResult
     public func withClient<T: Sendable>(logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        guard nodes.count > 1 else { return try await withClient(of: nodes[0], logger: logger, body) }
+        var passed: [String] = []
+        // A node that is down is reported below, in one line; the probing client's own complaints
+        // about it (leases it could not serve) are left out of the log.
+        let quiet = {
+            var quiet = logger
+            quiet.logLevel = .error
+            return quiet
+        }()
+        for node in nodes {
+            // Whether this node is the primary; nil when it did not answer in time (a client keeps
+            // trying to connect to a node that is down, so the question has a deadline of its own).
+            let primary: Bool?
+            do {
+                primary = try await withThrowingTaskGroup(of: Bool?.self) { group in
+                    group.addTask {
+                        try await withClient(of: node, logger: quiet) { client in
+                            for try await inRecovery in try await client.query("SELECT pg_is_in_recovery()", logger: quiet).decode(Bool.self) {
+                                return !inRecovery
+                            }
+                            return false
+                        }
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: Self.nodeDeadline)
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    return try await group.next() ?? nil
+                }
+            } catch {
+                passed.append("\(node) (\((error as? CentralError)?.message ?? "\(error)"))")
+                continue
+            }
+            guard let primary else {
+                passed.append("\(node) (no answer within \(Self.nodeDeadline))")
+                continue
+            }
+            guard primary else {
+                passed.append("\(node) (a standby)")
+                continue
+            }
+            return try await withClient(of: node, logger: logger, body)
+        }
+        throw CentralError(
+            .badGateway, .storage, "no primary among the nodes of \(self): \(passed.joined(separator: "; "))",
+            hint: "Promote a standby (pg_ctl promote) or start the primary; the next attempt tries the nodes again in order.")
+    }
+
+    /// How long a node of several may take to say whether it is the primary.
+    static let nodeDeadline: Duration = .seconds(5)
+
+    private func withClient<T: Sendable>(of node: Node, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        let client = PostgresClient(configuration: configuration(node), backgroundLogger: logger)
+        let location = nodes.count > 1 ? "\(self) (node \(node))" : "\(self)"
         do {
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
@@ -79,7 +162,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             throw error.closureError as! CentralError
         } catch {
             throw CentralError(
-                .badGateway, .storage, "PostgreSQL at \(self): \(Self.describe(error))",
+                .badGateway, .storage, "PostgreSQL at \(location): \(Self.describe(error))",
                 hint: "Check the address, the user, its password and that the database exists (createdb).", underlying: error)
         }
     }

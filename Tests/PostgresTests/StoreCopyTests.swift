@@ -221,9 +221,40 @@ struct StoreCopyTests {
 
     @Test(arguments: [
         "mysql://promo@db/promo", "postgres://promo:secret@db/promo", "postgres://db/promo", "postgres://promo@db/", "postgres://promo@db/promo?sslmode=verify",
+        "postgres://promo@/promo", "postgres://promo@db1,,db2/promo", "postgres://promo@db1,db2:port/promo", "postgres://promo:secret@db1,db2/promo",
     ])
     func anAddressThatIsNotUsableIsRefusedWithTheFormat(url: String) {
         let error = #expect(throws: CentralError.self) { _ = try PostgresLocation(url: url, password: nil) }
         #expect(error?.hint?.contains("postgres://USER@HOST:PORT/DATABASE") == true)
+    }
+
+    @Test func theNodesOfAClusterAreReadInOrder() throws {
+        let location = try PostgresLocation(url: "postgresql://promo@db1.example:5433,[::1]:5434,db3/promo_copy?sslmode=disable", password: nil)
+        #expect(location.nodes.map(\.description) == ["db1.example:5433", "[::1]:5434", "db3:5432"])
+        #expect(location.user == "promo" && location.database == "promo_copy" && location.sslMode == "disable")
+        #expect(location.description == "postgres://promo@db1.example:5433,[::1]:5434,db3:5432/promo_copy")
+    }
+
+    /// A node that is down is passed over for the next; when none answers as a primary, the error
+    /// names each node and what it did.
+    @Test func aClientGoesToTheFirstNodeThatAnswersAsThePrimary() async throws {
+        let url = try #require(postgresURL)
+        let cluster = try #require(URLComponents(string: url))
+        let down = 1  // tcpmux: nothing listens there on a server, so connecting is refused
+        let nodes = "127.0.0.1:\(down),127.0.0.1:\(try #require(cluster.port))"
+        let both = try PostgresLocation(url: url.replacingOccurrences(of: "127.0.0.1:\(cluster.port!)", with: nodes), password: nil)
+        #expect(both.nodes.count == 2)
+        let answer = try await both.withClient(logger: logger) { client in
+            var answer = 0
+            for try await value in try await client.query("SELECT 41 + 1", logger: logger).decode(Int.self) { answer = value }
+            return answer
+        }
+        #expect(answer == 42)
+        let none = try PostgresLocation(url: url.replacingOccurrences(of: "127.0.0.1:\(cluster.port!)", with: "127.0.0.1:\(down),127.0.0.1:\(down)"), password: nil)
+        let error = await #expect(throws: CentralError.self) {
+            try await none.withClient(logger: logger) { _ in }
+        }
+        #expect(error?.message.contains("no primary among the nodes") == true)
+        #expect(error?.message.contains("127.0.0.1:\(down) (") == true)
     }
 }
