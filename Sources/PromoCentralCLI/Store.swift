@@ -61,7 +61,10 @@ struct StoreCommand: AsyncParsableCommand {
                 """)
 
         @OptionGroup var location: StoreLocation
-        @Option(help: "The PostgreSQL database holding the copy: postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=…] (several hosts: the nodes of a cluster; each pass writes to the one that is the primary).") var to: String
+        @Option(
+            help:
+                "The PostgreSQL database holding the copy: postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=…] (several hosts: the nodes of a cluster; each pass writes to the one that is the primary)."
+        ) var to: String
         @Option(name: .customLong("password-file"), help: "A file (owner-only) holding the password; without it, PGPASSWORD.")
         var passwordFile: String?
         @Option(help: "Seconds between passes.") var interval = 5

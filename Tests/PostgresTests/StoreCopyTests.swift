@@ -250,7 +250,8 @@ struct StoreCopyTests {
             return answer
         }
         #expect(answer == 42)
-        let none = try PostgresLocation(url: url.replacingOccurrences(of: "127.0.0.1:\(cluster.port!)", with: "127.0.0.1:\(down),127.0.0.1:\(down)"), password: nil)
+        let none = try PostgresLocation(
+            url: url.replacingOccurrences(of: "127.0.0.1:\(cluster.port!)", with: "127.0.0.1:\(down),127.0.0.1:\(down)"), password: nil)
         let error = await #expect(throws: CentralError.self) {
             try await none.withClient(logger: logger) { _ in }
         }
