@@ -12,6 +12,7 @@ extension CentralConfiguration {
         "data_dir", "server.host", "server.port", "server.tls_certificate", "server.tls_key", "server.tls_client_ca",
         "limits.max_body_bytes", "limits.default_page_size", "limits.requests_per_second", "limits.burst",
         "limits.idle_timeout_seconds", "log.level", "dashboard.enabled", "dashboard.silent_after_seconds", "dashboard.secure_cookies",
+        "store.postgres_url", "store.postgres_password_file",
     ]
 
     /// Loads config/promo-central.example.toml's settings from `path` (or `PROMO_CENTRAL_CONFIG`, or
@@ -50,6 +51,11 @@ extension CentralConfiguration {
             c.dashboardEnabled = try reader.boolean("dashboard.enabled", default: true)
             c.secureCookies = try reader.boolean("dashboard.secure_cookies", default: true)
             c.silentAfter = .seconds(try reader.integer("dashboard.silent_after_seconds", default: 3_600, range: 10...604_800, unit: "seconds"))
+            c.recordURL = try reader.string("store.postgres_url", default: nil)
+            c.recordPasswordFile = try reader.string("store.postgres_password_file", default: nil)
+            if c.recordPasswordFile != nil, c.recordURL == nil {
+                throw ConfigReader.Problem(message: "\(file): store.postgres_password_file is set without store.postgres_url")
+            }
             let certificate = try reader.string("server.tls_certificate", default: nil)
             let key = try reader.string("server.tls_key", default: nil)
             let clientCA = try reader.string("server.tls_client_ca", default: nil)

@@ -32,6 +32,11 @@ public struct CentralConfiguration: Sendable {
     /// Dashboard cookies marked `Secure` (sent over HTTPS and loopback only). Turn it off only
     /// for a plain-HTTP address other than loopback, which production never is.
     public var secureCookies = true
+    /// `store.postgres_url`: the PostgreSQL database that holds the store's durable record
+    /// (``DurableRecord``); every acknowledgement waits for it. Nil: the SQLite store alone.
+    public var recordURL: String?
+    /// `store.postgres_password_file`: where the record's password is (owner-only); else `PGPASSWORD`.
+    public var recordPasswordFile: String?
 
     /// The files of the central's TLS setup.
     public struct TLSFiles: Sendable, Equatable {

@@ -46,6 +46,9 @@ public struct CentralError: Error, Sendable, CustomStringConvertible {
         case badTime = "bad_time"
         // The store, its files and its logs.
         case storage, busy, unreadable, configuration, tls
+        /// The store's durable record (PostgreSQL, `store.postgres_url`) could not take what was
+        /// committed: the change is kept and acknowledged when the office sends it again.
+        case recordUnavailable = "record_unavailable"
         case unsafePermissions = "unsafe_permissions"
         case notReplayable = "not_replayable"
         case unknownJournalKind = "unknown_journal_kind"

@@ -67,6 +67,26 @@ extension CentralStore {
         }
     }
 
+    /// Makes a new store file at `storePath` (owner-only) with this release's tables and no row:
+    /// what a restore from the PostgreSQL record fills (`promo-central store restore --from`).
+    /// Refuses a path where a store already is.
+    public static func makeEmpty(at storePath: String) throws(CentralError) -> DatabaseQueue {
+        guard !FileManager.default.fileExists(atPath: storePath) else {
+            throw CentralError(
+                .conflict, .exists, "a store already exists at \(storePath)",
+                hint: "Restore into a new data folder, or move the old store aside first; a restore never overwrites a store.")
+        }
+        do {
+            try createOwnerOnly(storePath)
+            let queue = try DatabaseQueue(path: storePath)
+            try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
+            try migrator().migrate(queue)
+            return queue
+        } catch {
+            throw CentralError(.internalServerError, .storage, "cannot make a store at \(storePath): \(error)", hint: "Check the folder and its free space.")
+        }
+    }
+
     /// Starts a new epoch in a restored store, and journals it.
     static func restoredEpoch(_ db: Database, _ epoch: Epoch, now: Date, position: Int64) throws {
         try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'epoch'", arguments: [epoch.rawValue])

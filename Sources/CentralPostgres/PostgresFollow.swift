@@ -4,6 +4,7 @@ import GRDB
 import Logging
 import PostgresNIO
 import SyncCore
+import Synchronization
 
 /// Keeps a PostgreSQL copy of the central store current while the centre serves from SQLite
 /// (`promo-central store follow`; docs/OPERATIONS.md, "The centre in PostgreSQL"): reporting tools
@@ -192,4 +193,44 @@ public enum PostgresStoreFollower {
             return pass
         }
     }
+}
+
+extension PostgresStoreFollower {
+    /// One pass (``catchUp(storePath:to:logger:onBackend:)``) into `target`, ended after
+    /// `timeout`: its backend is terminated from another connection (a backend waiting for a
+    /// synchronous standby does not notice its client going away), so that passes that hang do
+    /// not pile up holding locks. Throws `busy` when the time ran out.
+    public static func pass(storePath: String, into target: PostgresLocation, timeout: Duration, logger: Logger) async throws -> Pass {
+        let backend = BackendID()
+        let pass = try await withThrowingTaskGroup(of: Pass?.self) { group -> Pass? in
+            group.addTask {
+                try await target.withClient(logger: logger) { client in
+                    try await catchUp(storePath: storePath, to: client, logger: logger) { pid in backend.pid.withLock { $0 = pid } }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            guard let first: Pass? = try await group.next() else { return nil }
+            if first == nil, let pid = backend.pid.withLock({ $0 }) {
+                try? await target.withClient(logger: logger) { client in
+                    try await client.query("SELECT pg_terminate_backend(\(pid))", logger: logger)
+                }
+            }
+            group.cancelAll()
+            return first
+        }
+        guard let pass else {
+            throw CentralError(
+                .serviceUnavailable, .busy, "a pass into \(target) took longer than \(timeout) and its backend was ended",
+                hint: "Is PostgreSQL waiting for a synchronous standby that is gone? (docs/OPERATIONS.md, \"When the copy's database fails over\")")
+        }
+        return pass
+    }
+}
+
+/// The PostgreSQL backend running a pass, once it is known.
+private final class BackendID: Sendable {
+    let pid = Mutex<Int32?>(nil)
 }

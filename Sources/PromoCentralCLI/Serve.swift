@@ -1,5 +1,6 @@
 import ArgumentParser
 import Central
+import CentralPostgres
 import Foundation
 import Hummingbird
 import Logging
@@ -30,10 +31,21 @@ struct Serve: AsyncParsableCommand {
         let store = try location.open()
         let portFile = self.portFile
         let scheme = configuration.tls == nil ? "http" : "https"
-        let app = try buildApplication(configuration: configuration, store: store, logger: logger) { port in
+        // The durable record every acknowledgement waits for, brought up to date before serving.
+        var record: PostgresRecord?
+        if let url = configuration.recordURL {
+            let location = try PostgresLocation(url: url, password: try StoreCommand.password(file: configuration.recordPasswordFile))
+            record = PostgresRecord(location: location, storePath: store.path, logger: Logger(label: "promo-central.record"))
+            try await record?.start()
+        }
+        let app = try buildApplication(configuration: configuration, store: store, logger: logger, record: record) { port in
             logger.info("serving", metadata: ["http.port": "\(port)", "http.scheme": "\(scheme)", "sync.epoch": "\(store.epoch)"])
             if let portFile { try? "\(port)\n".write(toFile: portFile, atomically: true, encoding: .utf8) }
         }
-        try await app.runService()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if let record { group.addTask { await record.keepCurrent() } }
+            try await app.runService()
+            group.cancelAll()
+        }
     }
 }

@@ -9,8 +9,8 @@ import Synchronization
 
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "store", abstract: "Copy the central store into PostgreSQL, and keep the copy current.",
-        subcommands: [Migrate.self, Follow.self, Check.self])
+        commandName: "store", abstract: "Copy the central store into PostgreSQL, keep the copy current, and restore a store from it.",
+        subcommands: [Migrate.self, Follow.self, Check.self, Restore.self])
 
     /// The password of a PostgreSQL address: from an owner-only file, or PGPASSWORD.
     static func password(file: String?) throws -> String? {
@@ -87,7 +87,7 @@ struct StoreCommand: AsyncParsableCommand {
             logger.logLevel = .info
             while true {
                 do {
-                    let pass = try await Self.pass(storePath: storePath, into: target, timeout: timeout)
+                    let pass = try await PostgresStoreFollower.pass(storePath: storePath, into: target, timeout: .seconds(timeout), logger: StoreCommand.logger)
                     if once || pass.total > 0 {
                         let rows = pass.rows.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
                         print("copy at log position \(pass.position): \(rows.isEmpty ? "nothing new" : rows.joined(separator: ", "))")
@@ -104,40 +104,6 @@ struct StoreCommand: AsyncParsableCommand {
                 if once { return }
                 try await Task.sleep(for: .seconds(interval))
             }
-        }
-
-        /// One pass, ended after `timeout` seconds: its backend is terminated from another
-        /// connection (a backend waiting for a synchronous standby does not notice its client
-        /// going away), so that passes that hang do not pile up holding locks.
-        static func pass(storePath: String, into target: PostgresLocation, timeout: Int) async throws -> PostgresStoreFollower.Pass {
-            let backend = BackendID()
-            let pass = try await withThrowingTaskGroup(of: PostgresStoreFollower.Pass?.self) { group -> PostgresStoreFollower.Pass? in
-                group.addTask {
-                    try await target.withClient(logger: StoreCommand.logger) { client in
-                        try await PostgresStoreFollower.catchUp(storePath: storePath, to: client, logger: StoreCommand.logger) { pid in
-                            backend.pid.withLock { $0 = pid }
-                        }
-                    }
-                }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(timeout))
-                    return nil
-                }
-                guard let first: PostgresStoreFollower.Pass? = try await group.next() else { return nil }
-                if first == nil, let pid = backend.pid.withLock({ $0 }) {
-                    try? await target.withClient(logger: StoreCommand.logger) { client in
-                        try await client.query("SELECT pg_terminate_backend(\(pid))", logger: StoreCommand.logger)
-                    }
-                }
-                group.cancelAll()
-                return first
-            }
-            guard let pass else {
-                throw CommandFailure(
-                    "a pass into \(target) took longer than \(timeout) s and its backend was ended (is PostgreSQL waiting for a synchronous standby that is gone? docs/OPERATIONS.md)"
-                )
-            }
-            return pass
         }
     }
 
@@ -174,9 +140,36 @@ struct StoreCommand: AsyncParsableCommand {
             print("copied \(storePath) into \(target); every table's digest matches the store's")
         }
     }
-}
 
-/// The PostgreSQL backend running a follower's pass, once it is known.
-final class BackendID: Sendable {
-    let pid = Mutex<Int32?>(nil)
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rebuild the central store from its PostgreSQL copy after the centre's machine is lost (docs/OPERATIONS.md).",
+            discussion: """
+                Example: promo-central store restore --from postgres://promo@db1:5432,db2:5432/promo --data-dir /var/lib/promo-central
+                Row for row, the epoch included: with store.postgres_url set, the copy held every changeset the centre \
+                acknowledged, so offices go on as they were. The data folder must hold no store; each table is compared \
+                with the copy afterwards.
+                """)
+
+        @OptionGroup var location: StoreLocation
+        @Option(help: "The PostgreSQL database holding the copy: postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=…].")
+        var from: String
+        @Option(
+            name: .customLong("password-file"),
+            help: "A file (owner-only) holding the password; without it, PGPASSWORD from the environment, or none.")
+        var passwordFile: String?
+
+        func run() async throws {
+            let source = try PostgresLocation(url: from, password: try StoreCommand.password(file: passwordFile))
+            let storePath = try location.checkedStorePath
+            let logger = StoreCommand.logger
+            let report = try await source.withClient(logger: logger) { client in
+                try await PostgresStoreRestore.restore(from: client, to: storePath, logger: logger)
+            }
+            for (table, count) in report.rows { print("  \(table.padding(toLength: 16, withPad: " ", startingAt: 0)) \(count) rows") }
+            print(
+                "restored \(storePath) from \(source): epoch \(report.epoch), log position \(report.position); every table's digest matches the copy's"
+            )
+        }
+    }
 }

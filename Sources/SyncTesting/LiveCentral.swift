@@ -52,6 +52,7 @@ private func audited(_ store: CentralStore) async throws -> AuditReport {
 /// Then, unless `audit` is false (a test that tampers with the store), the store is audited
 /// (``CentralStore/auditVerify(expectedHeads:scratchDirectory:)``): every scenario of the
 /// integration tests is also a check that a replay of the logs rebuilds the store exactly.
+/// `record` gives the store the durable record its acknowledgements wait for (``DurableRecord``), made once the store is open.
 public func withLiveCentral<T: Sendable>(
     directory: TemporaryDirectory? = nil,
     storePath: String? = nil,
@@ -60,6 +61,7 @@ public func withLiveCentral<T: Sendable>(
     audit: Bool = true,
     logger: Logger? = nil,
     configure: @Sendable (inout CentralConfiguration) -> Void = { _ in },
+    record: @Sendable (CentralStore) async throws -> (any DurableRecord)? = { _ in nil },
     _ body: @Sendable (LiveCentral) async throws -> T
 ) async throws -> T {
     let folder = try directory ?? TemporaryDirectory(prefix: "central")
@@ -71,7 +73,8 @@ public func withLiveCentral<T: Sendable>(
     var configuration = CentralConfiguration(dataDirectory: folder.path, host: "127.0.0.1", port: 0)
     configuration.tls = tls
     configure(&configuration)
-    let app = try buildApplication(configuration: configuration, store: store, logger: logger) { port in continuation.yield(port) }
+    let durable = try await record(store)
+    let app = try buildApplication(configuration: configuration, store: store, logger: logger, record: durable) { port in continuation.yield(port) }
     let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
     let server = Task { try await group.run() }
     var iterator = ports.makeAsyncIterator()

@@ -8,6 +8,7 @@ public func buildApplication(
     store: CentralStore,
     logger: Logger,
     metrics: CentralMetrics = CentralMetrics(),
+    record: (any DurableRecord)? = nil,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws(CentralError) -> some ApplicationProtocol {
     let router = Router(context: CentralRequestContext.self)
@@ -17,7 +18,7 @@ public func buildApplication(
     let endpoint = Endpoint(
         store: store, configuration: configuration, metrics: metrics, totals: TotalsRefresher(store: store),
         limiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst),
-        addressLimiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst))
+        addressLimiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst), record: record)
     // The routes of protocol version 1 (docs/PROTOCOL.md), by resource.
     HealthRoutes(endpoint: endpoint).register(on: router)
     ChangesetRoutes(endpoint: endpoint).register(on: router)

@@ -34,6 +34,9 @@ struct ChangesetRoutes: Sendable {
         } else {
             endpoint.metrics.pushesDuplicate.increment()
         }
+        // Applied or a re-send, the answer tells the office its changeset is kept: with a durable
+        // record, only once the record holds it too.
+        try await endpoint.record?.holdsEverythingCommitted()
         return try endpoint.json(answer, for: request)
     }
 }

@@ -18,6 +18,8 @@ struct Endpoint: Sendable {
     let limiter: RateLimiter
     /// Per source address, for requests without a valid token (the open routes, and failed authentication).
     let addressLimiter: RateLimiter
+    /// What every acknowledgement waits for, when the store has a durable record (``DurableRecord``).
+    var record: (any DurableRecord)? = nil
 
     /// Runs blocking SQLite work on NIO's thread pool, so the event loops keep serving other
     /// connections while a large changeset is merged.

@@ -1,0 +1,123 @@
+import Central
+import Foundation
+import Logging
+import SyncCore
+
+/// The PostgreSQL copy as the central store's durable record while the centre serves
+/// (`store.postgres_url`; docs/OPERATIONS.md, "The centre in PostgreSQL"): every acknowledgement
+/// waits until the copy holds what the store committed, so the copy holds every changeset an
+/// office was told is kept, and a centre whose machine is lost is restored from it
+/// (``PostgresStoreRestore``) with nothing missing.
+///
+/// Passes are the follower's (``PostgresStoreFollower``), one at a time, and cover together every
+/// push that was waiting when they started: under load each pass carries many changesets
+/// (a group commit), and an idle centre runs one every ``interval`` for what its commands journaled.
+public actor PostgresRecord: DurableRecord {
+    let location: PostgresLocation
+    let storePath: String
+    let logger: Logger
+    /// How long one pass may take before its backend is ended and the waiting pushes are answered 503.
+    let deadline: Duration
+    /// How often an idle centre brings the copy up to date (journaled commands, office visits).
+    let interval: Duration
+    let faults: FaultInjector
+
+    /// Counts the waits; a pass covers every wait counted before it started.
+    private var requested = 0
+    private var pass: Task<Void, Never>?
+    private var waiting: [(target: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+
+    /// A pass of the record fails here when a test arms it.
+    public static let passFault = FaultPoint("record-pass")
+
+    /// A record of the store at `storePath` in `location`, which must already hold its copy
+    /// (`promo-central store migrate --to`).
+    public init(
+        location: PostgresLocation, storePath: String, logger: Logger, deadline: Duration = .seconds(10), interval: Duration = .seconds(5),
+        faults: FaultInjector = FaultInjector()
+    ) {
+        self.location = location
+        self.storePath = storePath
+        self.logger = logger
+        self.deadline = deadline
+        self.interval = interval
+        self.faults = faults
+    }
+
+    /// Brings the copy up to date before the centre serves. Refuses, as `configuration`, a
+    /// database that holds no copy of this store, or the copy of another epoch or a longer log.
+    public func start() async throws(CentralError) {
+        do {
+            let pass = try await PostgresStoreFollower.pass(storePath: storePath, into: location, timeout: deadline * 6, logger: logger)
+            logger.info(
+                "the PostgreSQL record holds the store", metadata: ["store.record": "\(location)", "store.position": "\(pass.position)"])
+        } catch let error as CentralError {
+            throw error
+        } catch {
+            throw CentralError(
+                .serviceUnavailable, .recordUnavailable, "the PostgreSQL record at \(location) cannot be brought up to date: \(error)",
+                hint: "Check that PostgreSQL runs and the address and password; the centre does not serve without its record.")
+        }
+    }
+
+    /// Runs a pass every ``interval`` until cancelled, for what no push waits for.
+    public func keepCurrent() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if pass == nil {
+                requested += 1
+                startPass()
+            }
+        }
+    }
+
+    /// Waits for a pass that started after the call (the store's commit is in its snapshot);
+    /// a pass that fails or outlasts ``deadline`` answers `record_unavailable` (503).
+    public nonisolated func holdsEverythingCommitted() async throws(CentralError) {
+        do {
+            try await wait()
+        } catch let error as CentralError {
+            throw error
+        } catch {
+            throw CentralError(
+                .serviceUnavailable, .recordUnavailable, "the store's PostgreSQL record did not take the change: \(error)",
+                hint: "The change is kept at the centre; promo-sync sends it again and it is acknowledged once PostgreSQL holds it.",
+                underlying: error)
+        }
+    }
+
+    private func wait() async throws {
+        requested += 1
+        let target = requested
+        try await withCheckedThrowingContinuation { continuation in
+            waiting.append((target, continuation))
+            if pass == nil { startPass() }
+        }
+    }
+
+    private func startPass() {
+        let target = requested
+        let (location, storePath, logger, deadline, faults) = (location, storePath, logger, deadline, faults)
+        pass = Task {
+            let result: Result<Void, any Error>
+            do {
+                try faults.check(Self.passFault)
+                _ = try await PostgresStoreFollower.pass(storePath: storePath, into: location, timeout: deadline, logger: logger)
+                result = .success(())
+            } catch {
+                logger.warning("the PostgreSQL record did not take a pass", metadata: ["store.record": "\(location)", "error": "\(error)"])
+                result = .failure(error)
+            }
+            self.ended(target: target, result)
+        }
+    }
+
+    /// Answers the waits the pass covered; starts the next pass at once when more are waiting.
+    private func ended(target: Int, _ result: Result<Void, any Error>) {
+        pass = nil
+        let (covered, later) = (waiting.filter { $0.target <= target }, waiting.filter { $0.target > target })
+        waiting = later
+        for wait in covered { wait.continuation.resume(with: result) }
+        if !waiting.isEmpty { startPass() }
+    }
+}

@@ -1,0 +1,128 @@
+import CentralPostgres
+import Foundation
+import Logging
+import PostgresNIO
+import Replica
+import SyncAgent
+import SyncCore
+import SyncTesting
+import Testing
+
+@testable import Central
+
+/// The PostgreSQL copy as the store's durable record (`store.postgres_url`): every acknowledgement
+/// waits for it, and a centre whose machine is lost is restored from it with nothing missing.
+@Suite(.enabled(if: postgresURL != nil, "PostgreSQL is not installed here (apt install postgresql); CI runs these"))
+struct DurableRecordTests {
+    let logger = Logger(label: "test-record")
+
+    /// The changesets of `office` the PostgreSQL copy holds.
+    static func changesets(at location: PostgresLocation, office: String, logger: Logger) async throws -> Int64 {
+        try await location.withClient(logger: logger) { client in
+            var count: Int64 = 0
+            for try await n in try await client.query("SELECT count(*) FROM promo.changeset WHERE office = \(office)", logger: logger).decode(Int64.self) {
+                count = n
+            }
+            return count
+        }
+    }
+
+    /// A record for `store` in `location`, the store copied there first when `copy`.
+    static func record(
+        _ store: CentralStore, _ location: PostgresLocation, copy: Bool, faults: FaultInjector = FaultInjector(), logger: Logger
+    ) async throws -> PostgresRecord {
+        if copy {
+            let report = try await location.withClient(logger: logger) { client in
+                try await PostgresStoreCopy.copy(storePath: store.path, to: client, logger: logger)
+            }
+            #expect(report.differing.isEmpty)
+        }
+        let record = PostgresRecord(location: location, storePath: store.path, logger: logger, interval: .seconds(3_600), faults: faults)
+        try await record.start()
+        return record
+    }
+
+    @Test func everyAcknowledgedChangesetIsInPostgreSQLAndALostMachineIsRestoredFromIt() async throws {
+        let logger = self.logger
+        try await withDatabase { url in
+            let location = try PostgresLocation(url: url, password: nil)
+            let officeFolder = try TemporaryDirectory(prefix: "office-79")
+            let tokenPath = officeFolder.file("office.token")
+            let replicaPath = officeFolder.file(Replica.fileName)
+            let lost = try TemporaryDirectory(prefix: "central-lost")
+            let epoch = try await withLiveCentral(directory: lost, record: { try await Self.record($0, location, copy: true, logger: logger) }) { central in
+                try TokenFile.write(try central.addOffice("79"), to: tokenPath)
+                let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "79", central: central, tokenPath: tokenPath)
+                for round in 1...3 {
+                    try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(round) * 1_000_000_000, note: "đợt \(round)")
+                    try await office.engine.runCycle()
+                    // What the office was told is kept is in PostgreSQL: the answer waited for it.
+                    let acknowledged = try office.replica.syncPosition().lastAcked
+                    #expect(acknowledged == Int64(round))
+                    #expect(try await Self.changesets(at: location, office: "79", logger: logger) == acknowledged)
+                }
+                return central.store.epoch
+            }
+            // The machine is lost with its disk; a new centre is restored from PostgreSQL.
+            try FileManager.default.removeItem(atPath: lost.path)
+            let restored = try TemporaryDirectory(prefix: "central-restored")
+            let report = try await location.withClient(logger: logger) { client in
+                try await PostgresStoreRestore.restore(from: client, to: restored.file(CentralStore.fileName), logger: logger)
+            }
+            #expect(report.epoch == epoch.rawValue)
+            #expect(report.rows.first { $0.table == "changeset" }?.count == 3)
+            // A second restore into the same folder is refused: a restore never overwrites a store.
+            await #expect(throws: CentralError.self) {
+                try await location.withClient(logger: logger) { client in
+                    try await PostgresStoreRestore.restore(from: client, to: restored.file(CentralStore.fileName), logger: logger)
+                }
+            }
+            try await withLiveCentral(directory: restored, record: { try await Self.record($0, location, copy: false, logger: logger) }) { central in
+                #expect(central.store.epoch == epoch)
+                let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "79", central: central, tokenPath: tokenPath)
+                try office.replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 7_000_000_000, note: "sau khi khôi phục")
+                try await office.engine.runCycle()
+                // The office goes on where it stood: nothing to send again, no new epoch to pull from.
+                #expect(try office.replica.syncPosition().lastAcked == 4)
+                #expect(try office.replica.pendingSummary().changes == 0)
+                #expect(try central.store.digestTree(for: OfficeCode("79")).root == office.replica.digestTree().root)
+                #expect(try await Self.changesets(at: location, office: "79", logger: logger) == 4)
+            }
+        }
+    }
+
+    @Test func aChangesetTheRecordCannotTakeIsKeptAndAcknowledgedOnceItDoes() async throws {
+        let logger = self.logger
+        try await withDatabase { url in
+            let location = try PostgresLocation(url: url, password: nil)
+            let faults = FaultInjector()
+            try await withLiveCentral(record: { try await Self.record($0, location, copy: true, faults: faults, logger: logger) }) { central in
+                let office = try OfficeFixture(office: "79", central: central)
+                try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 12_000_000_000, note: "Kế hoạch 2025")
+                faults.arm(PostgresRecord.passFault)
+                let error = await #expect(throws: SyncAgentError.self) { try await office.engine.runCycle() }
+                #expect(error?.transient == true)
+                #expect(error?.message.contains("PostgreSQL record") == true)
+                // Applied at the centre, not acknowledged: the office keeps it as waiting.
+                #expect(try central.store.offices().first { $0.code.rawValue == "79" }?.lastSequence.rawValue == 1)
+                #expect(try office.replica.syncPosition().lastAcked == 0)
+                // The next attempt is answered as a re-send, once PostgreSQL holds it.
+                try await office.engine.runCycle()
+                #expect(try office.replica.syncPosition().lastAcked == 1)
+                #expect(try await Self.changesets(at: location, office: "79", logger: logger) == 1)
+            }
+        }
+    }
+
+    @Test func aDatabaseWithoutTheStoresCopyIsRefusedBeforeServing() async throws {
+        let logger = self.logger
+        try await withDatabase { url in
+            let location = try PostgresLocation(url: url, password: nil)
+            let folder = try TemporaryDirectory(prefix: "central")
+            let store = try CentralStore(path: folder.file(CentralStore.fileName))
+            let error = await #expect(throws: CentralError.self) { _ = try await Self.record(store, location, copy: false, logger: logger) }
+            #expect(error?.message.contains("holds no copy") == true)
+            #expect(error?.hint?.contains("store migrate") == true)
+        }
+    }
+}
