@@ -12,7 +12,15 @@
 #      the promoted standby lacks them, and its marks say so; the follower's next pass copies the
 #      missing rows again from the centre's store, and the copy equals the store table for table.
 #
-# The centre keeps serving from SQLite throughout; an office enters and syncs work between passes.
+#   3. the copy as the serving centre's durable record (store.postgres_url naming both nodes),
+#      synchronous: the primary dies under the centre, which goes on acknowledging into the
+#      promoted standby by itself; then the centre's machine is lost too, its store restored from
+#      PostgreSQL (store restore), and the office goes on with nothing to send again.
+#   4. the same, asynchronous, with the standby cut off before the last pushes and the primary and
+#      the centre's machine lost together: the restored centre stands behind what it acknowledged,
+#      and the office finds that and sends its changesets again by itself; both end equal.
+#
+# In 1 and 2 the centre serves from SQLite and an office enters and syncs work between passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 077
@@ -32,7 +40,7 @@ cleanup() {
     for data in "$work"/*/data; do
         if [ -d "$data" ]; then as_pg "$pgbin/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true; fi
     done
-    rm -rf "$work"
+    if [ -n "${PROMO_KEEP_WORK:-}" ]; then echo "pg-failover: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 fail() {
@@ -66,7 +74,8 @@ follow() { # one pass into the pair's primary, whichever node it is; prints the 
         sed -n 's/^copy at log position \([0-9]*\).*/\1/p'
 }
 
-# A primary and its streaming standby; $1 names the pair, $2 is "sync" or "async".
+# A primary and its streaming standby; $1 names the pair, $2 is "sync" or "async"; the store in
+# folder $3 (default: the follower's centre) is copied into it.
 start_pair() {
     local name="$1"
     primary_port="$(bash scripts/pg-cluster.sh start "$work/$name-primary" | sed 's/.*:\([0-9]*\)\/.*/\1/')"
@@ -84,7 +93,7 @@ start_pair() {
         -o "-p $standby_port -k $standby -c listen_addresses=127.0.0.1" start >/dev/null || fail "the standby did not start"
     psql "postgresql://promo@127.0.0.1:$primary_port/postgres?sslmode=disable" -qc "CREATE DATABASE promo_copy" ||
         fail "createdb on the primary"
-    "$bin/promo-central" store migrate --data-dir "$work/central" --to "postgres://promo@127.0.0.1:$primary_port/promo_copy?sslmode=disable" \
+    "$bin/promo-central" store migrate --data-dir "${3:-$work/central}" --to "postgres://promo@127.0.0.1:$primary_port/promo_copy?sslmode=disable" \
         >/dev/null || fail "store migrate into the primary"
 }
 wait_replayed() { # until the standby has replayed all the primary sent
@@ -143,4 +152,88 @@ store_position="$(sqlite3 "$work/central/central.sqlite" \
 "$bin/promo-central" store check --data-dir "$work/central" --to "postgres://promo@127.0.0.1:$standby_port/promo_copy?sslmode=disable" >/dev/null ||
     fail "the copy on the promoted standby differs from the store after the pass"
 echo "   the standby had lost the passes after $lost (the primary had finished $last); one pass copied them again: equal to the store"
+
+# A centre whose store has its durable record in the pair's copy, and office 80 syncing with it.
+record_url() { echo "postgres://promo@127.0.0.1:$standby_port,127.0.0.1:$primary_port/promo_copy?sslmode=disable"; }
+start_recorded_centre() { # $1: its data folder
+    rm -f "$1.port"
+    PROMO_CENTRAL_LOG_LEVEL=warning PROMO_CENTRAL_STORE_POSTGRES_URL="$(record_url)" "$bin/promo-central" serve --data-dir "$1" --port 0 \
+        --port-file "$1.port" 2>>"$1.log" &
+    central_pid=$!
+    for _ in $(seq 1 300); do [ -s "$1.port" ] && break; sleep 0.1; done
+    [ -s "$1.port" ] || fail "promo-central did not start with its record: $(tail -n 3 "$1.log")"
+    central_url="http://127.0.0.1:$(cat "$1.port")"
+}
+stop_centre() { kill -TERM "$central_pid"; wait "$central_pid" || true; central_pid=""; }
+# The office reaches the centre at its current address (after a restore, the new machine's, as a
+# DNS change would give it).
+office80() { PROMO_SYNC_CENTRAL_URL="$central_url" "$bin/promo-sync" "$@" --data-dir "$work/office-80"; }
+recorded_round=0
+work_at_80() { # enters a plan line and syncs it; the sync may be refused while PostgreSQL fails over, then goes through
+    recorded_round=$((recorded_round + 1))
+    office80 plan add --year 2026 --fund local --amount $((2000000000 + recorded_round)) --note "đợt $recorded_round" >/dev/null
+    for _ in $(seq 1 30); do office80 sync >/dev/null 2>>"$work/sync-80.log" && return; sleep 1; done
+    fail "office 80 could not sync: $(tail -n 2 "$work/sync-80.log")"
+}
+acknowledged_80() { office80 status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["lastAcknowledgedSequence"])'; }
+copy_holds_80() { psql_at "$1" "SELECT count(*) FROM promo.changeset WHERE office = '80'"; }
+lose_machine_and_restore() { # $1: the lost data folder, $2: the new one, $3: the node to restore from
+    stop_centre
+    rm -rf "$1"
+    "$bin/promo-central" store restore --data-dir "$2" --from "postgres://promo@127.0.0.1:$3/promo_copy?sslmode=disable" >/dev/null ||
+        fail "store restore from the copy"
+    start_recorded_centre "$2"
+}
+
+echo "== 3. the durable record, synchronous: PostgreSQL fails over under a serving centre, then the centre's machine is lost"
+stop_centre_follow=$central_pid
+kill -TERM "$stop_centre_follow" 2>/dev/null || true
+wait "$stop_centre_follow" 2>/dev/null || true
+central_pid=""
+"$bin/promo-central" office add 80 --data-dir "$work/c3" --token-file "$work/office-80.token" >/dev/null
+start_pair three sync "$work/c3"
+start_recorded_centre "$work/c3"
+"$bin/promo-sync" init --data-dir "$work/office-80" --office 80 --central "$central_url" \
+    --token-file "$work/office-80.token" >/dev/null
+for _ in 1 2 3; do work_at_80; done
+[ "$(copy_holds_80 "$primary_port")" = "$(acknowledged_80)" ] || fail "the primary holds $(copy_holds_80 "$primary_port") changesets of 80, the office has $(acknowledged_80) acknowledged"
+kill_primary_promote_standby three
+for _ in 1 2; do work_at_80; done
+[ "$(copy_holds_80 "$standby_port")" = "$(acknowledged_80)" ] || fail "the promoted standby holds $(copy_holds_80 "$standby_port") changesets of 80, the office $(acknowledged_80) acknowledged"
+lose_machine_and_restore "$work/c3" "$work/c3b" "$standby_port"
+before="$(acknowledged_80)"
+work_at_80
+[ "$(acknowledged_80)" = "$((before + 1))" ] || fail "after the restore the office stands at $(acknowledged_80), expected $((before + 1))"
+office80 verify >/dev/null || fail "office 80 differs from the restored centre"
+echo "   5 changesets acknowledged through the failover, each in PostgreSQL first; restored from the promoted standby, the office went on at $before"
+stop_centre
+
+echo "== 4. the durable record, asynchronous, the tail lost with the centre's machine: the office sends it again"
+rm -rf "$work/office-80"
+recorded_round=0
+"$bin/promo-central" office add 80 --data-dir "$work/c4" --token-file "$work/office-80.token" >/dev/null
+start_pair four async "$work/c4"
+start_recorded_centre "$work/c4"
+"$bin/promo-sync" init --data-dir "$work/office-80" --office 80 --central "$central_url" \
+    --token-file "$work/office-80.token" >/dev/null
+for _ in 1 2; do work_at_80; done
+wait_replayed
+as_pg "$pgbin/pg_ctl" -D "$standby/data" -m fast stop >/dev/null
+for _ in 1 2 3; do work_at_80; done
+acknowledged="$(acknowledged_80)"
+kill_primary_promote_standby four
+kept="$(copy_holds_80 "$standby_port")"
+[ "$kept" -lt "$acknowledged" ] || fail "expected the promoted standby to lack acknowledged changesets; it holds $kept of $acknowledged"
+lose_machine_and_restore "$work/c4" "$work/c4b" "$standby_port"
+office80 sync >/dev/null 2>>"$work/sync-80.log" || office80 sync >/dev/null 2>>"$work/sync-80.log" || fail "office 80 could not sync with the restored centre: $(tail -n 2 "$work/sync-80.log")"
+office80 verify >/dev/null || fail "office 80 differs from the restored centre after sending again"
+# The office re-sent every row it owns as one new changeset after the centre's last: all its plan
+# lines are at the centre, its chain and the centre's agree again, and PostgreSQL holds them.
+lines="$(sqlite3 "$work/c4b/central.sqlite" "SELECT count(*) FROM record WHERE tbl = 'plan_line' AND office = '80' AND deleted_at IS NULL")"
+[ "$lines" = "$recorded_round" ] || fail "the restored centre holds $lines of office 80's $recorded_round plan lines"
+held="$(sqlite3 "$work/c4b/central.sqlite" "SELECT last_sequence FROM office WHERE code = '80'")"
+[ "$held" = "$(acknowledged_80)" ] || fail "the restored centre stands at 80's changeset $held, the office at $(acknowledged_80)"
+[ "$(copy_holds_80 "$standby_port")" = "$held" ] || fail "PostgreSQL holds $(copy_holds_80 "$standby_port") changesets of 80 after the resend, not $held"
+echo "   the promoted standby held $kept of $acknowledged acknowledged changesets; the office found the centre behind and re-sent its rows by itself: $lines of $recorded_round plan lines, equal, and in PostgreSQL"
+stop_centre
 echo "pg-failover: ok"
