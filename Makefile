@@ -24,9 +24,9 @@ demo: setup
 
 ## The benchmarks of docs/BENCHMARKS.md on a release build (real processes on loopback).
 bench:
-	@bash scripts/setup.sh bench
+	@bash scripts/setup.sh bench postgres
 	$(SWIFT) build $(RELEASE)
-	.build/release/promo-bench
+	@PROMO_PG_DURABLE=1 bash scripts/with-pg-cluster.sh .build/release/promo-bench
 
 ## Rewrite promo-sync's link order file from a profile of its daemon (scripts/link-order.sh, on the
 ## release build; installs valgrind), after changes to the daemon's code; `make bench` then shows

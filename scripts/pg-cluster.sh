@@ -7,6 +7,8 @@
 # The URL names the superuser `promo` with trust authentication on 127.0.0.1 only: for tests,
 # never for a deployment (docs/OPERATIONS.md, "The centre in PostgreSQL"). As root, the server runs
 # as the `postgres` user, which Debian's package creates (PostgreSQL refuses to run as root).
+# Tests run it with fsync off (nothing in them survives a power cut); PROMO_PG_DURABLE=1 keeps
+# PostgreSQL's durable defaults, for benchmarks (make bench).
 set -euo pipefail
 action="$1"
 dir="$2"
@@ -30,8 +32,10 @@ start)
     as_owner "$bin/initdb" -D "$dir/data" -U promo --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; exit 1; }
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    fsync="-c fsync=off"
+    [ "${PROMO_PG_DURABLE:-}" = 1 ] && fsync=""
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60" start >/dev/null ||
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $fsync -c max_connections=60" start >/dev/null ||
         { cat "$dir/server.log" >&2; exit 1; }
     echo "postgres://promo@127.0.0.1:$port/postgres?sslmode=disable"
     ;;

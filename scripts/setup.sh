@@ -5,8 +5,11 @@
 set -euo pipefail
 
 packages=(libsqlite3-dev libcurl4-openssl-dev zlib1g-dev sqlite3 pkg-config ca-certificates openssl)
-case "${1:-}" in
+# Each argument adds what one make target needs besides the build (make bench: bench postgres).
+for need in "$@"; do
+case "$need" in
     # sqldiff (sqlite3-tools), the baseline of the divergence benchmark; nm, to check the link order.
+    # pgbench and the cluster for the durable record's figures come with postgres (make bench asks for both).
     bench) packages+=(sqlite3-tools binutils) ;;
     # What scripts/link-order.sh profiles and reads the daemon with.
     link-order) packages+=(valgrind python3 binutils) ;;
@@ -18,7 +21,9 @@ case "${1:-}" in
     alerts) packages+=(prometheus curl python3) ;;
     # Headless Chromium, its driver and Selenium, for the dashboard's browser test.
     browser) packages+=(chromium chromium-driver python3-selenium fonts-dejavu-core) ;;
+    *) echo "setup: unknown need '$need'" >&2; exit 2 ;;
 esac
+done
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

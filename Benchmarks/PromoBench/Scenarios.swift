@@ -56,12 +56,22 @@ enum Scenarios {
     // MARK: 2. Push throughput
 
     /// `changes` plan lines captured at an office, pushed by `promo-sync sync` to a central process.
-    static func push(changes: Int, tls: Bool = false) throws -> (seconds: Double, bytesSent: Int64, baseline: Double) {
+    /// With `record` (a PostgreSQL cluster's `postgres` database), the store is copied into a new
+    /// database there and the centre serves with it as its durable record (`store.postgres_url`).
+    static func push(changes: Int, tls: Bool = false, record: String? = nil) throws -> (seconds: Double, bytesSent: Int64, baseline: Double) {
         let folder = try Harness.temporaryDirectory("push-central")
         let certificate = tls ? try CentralProcess.makeCertificate(in: folder) : nil
-        let central = try CentralProcess(directory: folder, tls: certificate)
+        var central = try CentralProcess(directory: folder, tls: certificate)
         defer { central.stop() }
         let office = try OfficeFolder.make("79", central: central, name: "push-office")
+        if let record {
+            central.stop()
+            let url = try newDatabase(record, name: "promo_bench_push")
+            try Harness.run("promo-central", ["store", "migrate", "--data-dir", folder, "--to", url])
+            central = try CentralProcess(directory: folder, environment: ["PROMO_CENTRAL_STORE_POSTGRES_URL": url], tls: certificate)
+            setenv("PROMO_SYNC_CENTRAL_URL", central.url, 1)
+        }
+        defer { unsetenv("PROMO_SYNC_CENTRAL_URL") }
         let replica = try Replica.open(at: office.replicaPath)
         try insertPlanLines(replica, count: changes)
         try replica.database.close()
@@ -86,6 +96,28 @@ enum Scenarios {
             }
         }
         return (run.seconds, sent, baseline)
+    }
+
+    /// A new, empty database `name` (dropped first if a run left it) in the cluster of `admin`
+    /// (its `postgres` database's URL); returns its URL.
+    static func newDatabase(_ admin: String, name: String) throws -> String {
+        for statement in ["DROP DATABASE IF EXISTS \(name) WITH (FORCE)", "CREATE DATABASE \(name)"] {
+            guard Harness.runQuiet("/usr/bin/psql", [admin, "-qc", statement]) else { throw BenchError("psql could not run '\(statement)' on \(admin)") }
+        }
+        return admin.replacingOccurrences(of: "/postgres?", with: "/\(name)?")
+    }
+
+    /// The baseline of a durable record: pgbench's simple-update transactions (`-N`) per second
+    /// from one client for `seconds`, on a scale-1 database in the same cluster; each is one
+    /// durable commit, as each pass of the record is.
+    static func pgbenchSimpleUpdate(_ admin: String, seconds: Int = 10) throws -> Double {
+        let url = try newDatabase(admin, name: "promo_bench_pgbench")
+        guard Harness.runQuiet("/usr/bin/pgbench", ["-i", "-q", "-s", "1", url]) else { throw BenchError("pgbench -i failed on \(url)") }
+        guard let output = Harness.systemOutput("/usr/bin/pgbench", ["-N", "-c", "1", "-T", String(seconds), url]),
+            let line = output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+            let tps = Double(line.dropFirst("tps = ".count).prefix { $0 == "." || $0.isNumber })
+        else { throw BenchError("pgbench -N gave no rate on \(url)") }
+        return tps
     }
 
     static func insertPlanLines(_ replica: Replica, count: Int, office: String = "79") throws {

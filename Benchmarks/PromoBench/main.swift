@@ -135,6 +135,14 @@ if options.wants(2) {
     var tlsSeconds: [Double] = []
     for _ in 0..<options.runs { tlsSeconds.append(try Scenarios.push(changes: options.pushChanges, tls: true).seconds) }
     let tlsRate = Double(options.pushChanges) / Harness.median(tlsSeconds)
+    // With the durable record in PostgreSQL (store.postgres_url), when `make bench` has a cluster.
+    let cluster = ProcessInfo.processInfo.environment["PROMO_TEST_POSTGRES_URL"]
+    var recordSeconds: [Double] = []
+    var pgbench: Double?
+    if let cluster {
+        for _ in 0..<options.runs { recordSeconds.append(try Scenarios.push(changes: options.pushChanges, record: cluster).seconds) }
+        pgbench = try Scenarios.pgbenchSimpleUpdate(cluster)
+    }
     say("## 2. Push throughput")
     say()
     say("\(options.pushChanges) captured plan-line inserts pushed by `promo-sync sync` to `promo-central` on loopback, acknowledged durably.")
@@ -145,6 +153,15 @@ if options.wants(2) {
     say("| **changes per second** (target ≥ 100,000) | **\(Int(pushRate))** |")
     let tlsShare = Int((tlsRate / pushRate * 100).rounded())
     say("| over HTTPS (the production path), changes per second (target ≥ 80 % of loopback) | \(Int(tlsRate)) (\(tlsShare) %) |")
+    if let pgbench {
+        let recordRate = Double(options.pushChanges) / Harness.median(recordSeconds)
+        say(
+            "| with the durable record in PostgreSQL (`store.postgres_url`), changes per second | \(Int(recordRate)) (\(Int((recordRate / pushRate * 100).rounded())) %) |"
+        )
+        say("| baseline: pgbench simple-update (`-N`), 1 client, 10 s, same cluster: durable commits per second | \(Int(pgbench)) |")
+    } else {
+        say("| with the durable record in PostgreSQL | not measured: no PostgreSQL (`make bench` starts one when its server is installed) |")
+    }
     say("| bytes on the wire per change (gzip) | \(f(Double(pushBytes.sorted()[pushBytes.count / 2]) / Double(options.pushChanges), 1)) |")
     say("| baseline: the same rows into plain SQLite, one durable transaction, seconds | \(f(Harness.median(pushBaseline))) |")
     say("| ratio to the baseline | \(f(Harness.median(pushSeconds) / Harness.median(pushBaseline)))× |")

@@ -214,13 +214,33 @@ public enum PostgresStoreCopy {
         var applied: Set<String> = []
         for try await id in try await client.query("SELECT identifier FROM public.promo_migrations", logger: logger).decode(String.self) { applied.insert(id) }
         for migration in PostgresSchema.migrations where !applied.contains(migration.id) {
-            try await client.withTransaction(logger: logger) { connection in
-                for statement in migration.sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            for attempt in 1...2 {
+                do {
+                    try await client.withTransaction(logger: logger) { connection in
+                        for statement in migration.sql.components(separatedBy: ";\n")
+                        where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        }
+                        try await connection.query("INSERT INTO public.promo_migrations(identifier) VALUES (\(migration.id))", logger: logger)
+                    }
+                    break
+                } catch where attempt == 1 && Self.isConcurrentRoleCreation(error) {
+                    // The role promo_reporting is the cluster's, not the database's: a migration
+                    // of another database in the same cluster made it between our check and our
+                    // CREATE ROLE. Once more, and the check finds it.
+                    continue
                 }
-                try await connection.query("INSERT INTO public.promo_migrations(identifier) VALUES (\(migration.id))", logger: logger)
             }
         }
+    }
+
+    /// A unique violation or duplicate object (SQLSTATE 23505, 42710): what a `CREATE ROLE` that
+    /// raced another database's migration fails with.
+    static func isConcurrentRoleCreation(_ error: any Error) -> Bool {
+        var inner: any Error = error
+        if let transaction = error as? PostgresTransactionError, let closure = transaction.closureError ?? transaction.commitError { inner = closure }
+        guard let psql = inner as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return false }
+        return state == "23505" || state == "42710"
     }
 
     /// Copies the store at `storePath` (opened read-only, as it is) into `client`'s database, which

@@ -22,6 +22,19 @@ struct StoreCommand: AsyncParsableCommand {
         return try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// `--password-file`, which every subcommand naming a PostgreSQL database takes.
+    struct PasswordOption: ParsableArguments {
+        @Option(
+            name: .customLong("password-file"),
+            help: "A file (owner-only) holding the password; without it, PGPASSWORD from the environment, or none.")
+        var passwordFile: String?
+
+        /// The database at `url`, with the password from the file or the environment.
+        func location(_ url: String) throws -> PostgresLocation {
+            try PostgresLocation(url: url, password: try StoreCommand.password(file: passwordFile))
+        }
+    }
+
     static let logger = {
         var logger = Logger(label: "promo-central.store")
         logger.logLevel = .warning
@@ -35,11 +48,10 @@ struct StoreCommand: AsyncParsableCommand {
 
         @OptionGroup var location: StoreLocation
         @Option(help: "The PostgreSQL database holding the copy.") var to: String
-        @Option(name: .customLong("password-file"), help: "A file (owner-only) holding the password; without it, PGPASSWORD.")
-        var passwordFile: String?
+        @OptionGroup var password: PasswordOption
 
         func run() async throws {
-            let target = try PostgresLocation(url: to, password: try StoreCommand.password(file: passwordFile))
+            let target = try password.location(to)
             let storePath = try location.checkedStorePath
             let differing = try await target.withClient(logger: StoreCommand.logger) { client in
                 try await PostgresStoreCopy.differingTables(storePath: storePath, to: client, logger: StoreCommand.logger)
@@ -65,8 +77,7 @@ struct StoreCommand: AsyncParsableCommand {
             help:
                 "The PostgreSQL database holding the copy: postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=…] (several hosts: the nodes of a cluster; each pass writes to the one that is the primary)."
         ) var to: String
-        @Option(name: .customLong("password-file"), help: "A file (owner-only) holding the password; without it, PGPASSWORD.")
-        var passwordFile: String?
+        @OptionGroup var password: PasswordOption
         @Option(help: "Seconds between passes.") var interval = 5
         @Flag(help: "One pass, then exit.") var once = false
         @Option(
@@ -81,7 +92,7 @@ struct StoreCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let target = try PostgresLocation(url: to, password: try StoreCommand.password(file: passwordFile))
+            let target = try password.location(to)
             let storePath = try location.checkedStorePath
             var logger = Logger(label: "promo-central.follow")
             logger.logLevel = .info
@@ -118,13 +129,10 @@ struct StoreCommand: AsyncParsableCommand {
 
         @OptionGroup var location: StoreLocation
         @Option(help: "The PostgreSQL database: postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require].") var to: String
-        @Option(
-            name: .customLong("password-file"),
-            help: "A file (owner-only) holding the password; without it, PGPASSWORD from the environment, or none.")
-        var passwordFile: String?
+        @OptionGroup var password: PasswordOption
 
         func run() async throws {
-            let target = try PostgresLocation(url: to, password: try StoreCommand.password(file: passwordFile))
+            let target = try password.location(to)
             let storePath = try location.checkedStorePath
             // The copy carries the consolidated totals as they are: up to date first, as reports do.
             try location.open().refreshTotals()
@@ -154,13 +162,10 @@ struct StoreCommand: AsyncParsableCommand {
         @OptionGroup var location: StoreLocation
         @Option(help: "The PostgreSQL database holding the copy: postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=…].")
         var from: String
-        @Option(
-            name: .customLong("password-file"),
-            help: "A file (owner-only) holding the password; without it, PGPASSWORD from the environment, or none.")
-        var passwordFile: String?
+        @OptionGroup var password: PasswordOption
 
         func run() async throws {
-            let source = try PostgresLocation(url: from, password: try StoreCommand.password(file: passwordFile))
+            let source = try password.location(from)
             let storePath = try location.checkedStorePath
             let logger = StoreCommand.logger
             let report = try await source.withClient(logger: logger) { client in

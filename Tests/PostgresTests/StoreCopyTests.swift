@@ -14,31 +14,16 @@ import Testing
 /// machine these tests are skipped, and say so. CI installs it and requires them.
 let postgresURL = ProcessInfo.processInfo.environment["PROMO_TEST_POSTGRES_URL"]
 
-/// Makes the tests' databases one at a time, each with the copy's schema: the first migration of
-/// a database creates the cluster-wide role `promo_reporting` when it is missing, and two made at
-/// once would both try (tests run in parallel; a ministry migrates one copy at a time).
-actor DatabaseMaker {
-    static let shared = DatabaseMaker()
-
-    func make(_ name: String, admin: String, logger: Logger) async throws -> String {
-        try await PostgresLocation(url: admin, password: nil).withClient(logger: logger) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
-        }
-        let url = admin.replacingOccurrences(of: "/postgres?", with: "/\(name)?")
-        try await PostgresLocation(url: url, password: nil).withClient(logger: logger) { client in
-            try await PostgresStoreCopy.migrate(client, logger: logger)
-        }
-        return url
-    }
-}
-
-/// A new database in the test cluster with the copy's schema and no centre, dropped afterwards.
+/// A new, empty database in the test cluster, dropped afterwards.
 func withDatabase<T: Sendable>(_ body: @Sendable (_ url: String) async throws -> T) async throws -> T {
     let admin = try #require(postgresURL)
     let name = "promo_test_\(UUID().uuidString.prefix(8).lowercased())"
     let logger = Logger(label: "test-postgres")
     let location = try PostgresLocation(url: admin, password: nil)
-    let url = try await DatabaseMaker.shared.make(name, admin: admin, logger: logger)
+    try await location.withClient(logger: logger) { client in
+        try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+    }
+    let url = admin.replacingOccurrences(of: "/postgres?", with: "/\(name)?")
     let result: Result<T, any Error>
     do { result = .success(try await body(url)) } catch { result = .failure(error) }
     try await location.withClient(logger: logger) { client in
