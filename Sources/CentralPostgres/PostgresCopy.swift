@@ -224,7 +224,7 @@ public enum PostgresStoreCopy {
                         try await connection.query("INSERT INTO public.promo_migrations(identifier) VALUES (\(migration.id))", logger: logger)
                     }
                     break
-                } catch where attempt == 1 && Self.isConcurrentRoleCreation(error) {
+                } catch  where attempt == 1 && Self.isConcurrentRoleCreation(error) {
                     // The role promo_reporting is the cluster's, not the database's: a migration
                     // of another database in the same cluster made it between our check and our
                     // CREATE ROLE. Once more, and the check finds it.
