@@ -80,7 +80,8 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     /// The address as `postgres://USER@HOST:PORT[,HOST:PORT…]/DATABASE`, with no password (fit for logs).
     public var description: String { "postgres://\(user)@\(nodes.map(\.description).joined(separator: ","))/\(database)" }
 
-    func configuration(_ node: Node) -> PostgresClient.Configuration {
+    /// A client's settings for `node`: this address's user, password, database and TLS.
+    public func configuration(_ node: Node) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS =
             switch sslMode {
             case "disable": .disable
@@ -95,7 +96,14 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     /// several nodes, the client is of the first that answers and is not a standby.
     @discardableResult
     public func withClient<T: Sendable>(logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        guard nodes.count > 1 else { return try await withClient(of: nodes[0], logger: logger, body) }
+        try await withClient(of: try await primaryNode(logger: logger), logger: logger, body)
+    }
+
+    /// The node to write to: the only one, or the first of several, in order, that answers within
+    /// ``nodeDeadline`` and is not a standby; throws naming each node and what it answered when
+    /// none is a primary.
+    public func primaryNode(logger: Logger) async throws -> Node {
+        guard nodes.count > 1 else { return nodes[0] }
         var passed: [String] = []
         // A node that is down is reported below, in one line; the probing client's own complaints
         // about it (leases it could not serve) are left out of the log.
@@ -137,7 +145,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
                 passed.append("\(node) (a standby)")
                 continue
             }
-            return try await withClient(of: node, logger: logger, body)
+            return node
         }
         throw CentralError(
             .badGateway, .storage, "no primary among the nodes of \(self): \(passed.joined(separator: "; "))",

@@ -196,17 +196,22 @@ public enum PostgresStoreFollower {
 }
 
 extension PostgresStoreFollower {
-    /// One pass (``catchUp(storePath:to:logger:onBackend:)``) into `target`, ended after
-    /// `timeout`: its backend is terminated from another connection (a backend waiting for a
-    /// synchronous standby does not notice its client going away), so that passes that hang do
-    /// not pile up holding locks. Throws `busy` when the time ran out.
+    /// One pass (``catchUp(storePath:to:logger:onBackend:)``) into `target`, with a client of
+    /// its own, ended after `timeout` (``pass(storePath:client:timeout:logger:)``).
     public static func pass(storePath: String, into target: PostgresLocation, timeout: Duration, logger: Logger) async throws -> Pass {
+        try await target.withClient(logger: logger) { client in
+            try await pass(storePath: storePath, client: client, timeout: timeout, logger: logger)
+        }
+    }
+
+    /// One pass through `client`, ended after `timeout`: its backend is terminated from another
+    /// connection (a backend waiting for a synchronous standby does not notice its client going
+    /// away), so that passes that hang do not pile up holding locks. Throws `busy` when the time ran out.
+    public static func pass(storePath: String, client: PostgresClient, timeout: Duration, logger: Logger) async throws -> Pass {
         let backend = BackendID()
         let pass = try await withThrowingTaskGroup(of: Pass?.self) { group -> Pass? in
             group.addTask {
-                try await target.withClient(logger: logger) { client in
-                    try await catchUp(storePath: storePath, to: client, logger: logger) { pid in backend.pid.withLock { $0 = pid } }
-                }
+                try await catchUp(storePath: storePath, to: client, logger: logger) { pid in backend.pid.withLock { $0 = pid } }
             }
             group.addTask {
                 try await Task.sleep(for: timeout)
@@ -214,16 +219,14 @@ extension PostgresStoreFollower {
             }
             guard let first: Pass? = try await group.next() else { return nil }
             if first == nil, let pid = backend.pid.withLock({ $0 }) {
-                try? await target.withClient(logger: logger) { client in
-                    try await client.query("SELECT pg_terminate_backend(\(pid))", logger: logger)
-                }
+                _ = try? await client.query("SELECT pg_terminate_backend(\(pid))", logger: logger)
             }
             group.cancelAll()
             return first
         }
         guard let pass else {
             throw CentralError(
-                .serviceUnavailable, .busy, "a pass into \(target) took longer than \(timeout) and its backend was ended",
+                .serviceUnavailable, .busy, "a pass into PostgreSQL took longer than \(timeout) and its backend was ended",
                 hint: "Is PostgreSQL waiting for a synchronous standby that is gone? (docs/OPERATIONS.md, \"When the copy's database fails over\")")
         }
         return pass

@@ -1,6 +1,7 @@
 import Central
 import Foundation
 import Logging
+import PostgresNIO
 import SyncCore
 
 /// The PostgreSQL copy as the central store's durable record while the centre serves
@@ -24,6 +25,9 @@ public actor PostgresRecord: DurableRecord {
 
     /// Counts the waits; a pass covers every wait counted before it started.
     private var requested = 0
+    /// The client of the passes, kept between them (a connection per pass cost more than the
+    /// pass); dropped after a failed pass, so the next one finds the primary again.
+    private var connection: (client: PostgresClient, run: Task<Void, Never>)?
     private var pass: Task<Void, Never>?
     private var waiting: [(target: Int, continuation: CheckedContinuation<Void, any Error>)] = []
 
@@ -102,14 +106,31 @@ public actor PostgresRecord: DurableRecord {
             let result: Result<Void, any Error>
             do {
                 try faults.check(Self.passFault)
-                _ = try await PostgresStoreFollower.pass(storePath: storePath, into: location, timeout: deadline, logger: logger)
+                let client = try await self.client()
+                _ = try await PostgresStoreFollower.pass(storePath: storePath, client: client, timeout: deadline, logger: logger)
                 result = .success(())
             } catch {
                 logger.warning("the PostgreSQL record did not take a pass", metadata: ["store.record": "\(location)", "error": "\(error)"])
+                self.dropClient()
                 result = .failure(error)
             }
             self.ended(target: target, result)
         }
+    }
+
+    private func client() async throws -> PostgresClient {
+        if let connection { return connection.client }
+        let client = PostgresClient(configuration: location.configuration(try await location.primaryNode(logger: logger)), backgroundLogger: logger)
+        connection = (client, Task { await client.run() })
+        return client
+    }
+
+    /// Closes the passes' connection (the centre is stopping).
+    public func stop() { dropClient() }
+
+    private func dropClient() {
+        connection?.run.cancel()
+        connection = nil
     }
 
     /// Answers the waits the pass covered; starts the next pass at once when more are waiting.

@@ -47,5 +47,6 @@ struct Serve: AsyncParsableCommand {
             try await app.runService()
             group.cancelAll()
         }
+        await record?.stop()
     }
 }
