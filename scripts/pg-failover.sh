@@ -25,7 +25,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 077
 
-swift build >/dev/null
+build_log="$(mktemp)"
+swift build >/dev/null 2>"$build_log" || { cat "$build_log" >&2; exit 1; }
+rm -f "$build_log"
 bin="$(swift build --show-bin-path)"
 pgbin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)"
 [ -x "$pgbin/pg_basebackup" ] || { echo "pg-failover: PostgreSQL's server is not installed (apt install postgresql)" >&2; exit 1; }
