@@ -211,12 +211,13 @@ let package = Package(
             dependencies: ["SyncAgent", "Central", "Replica", "Transport", "GzipCodec", "SyncTesting"],
             swiftSettings: strict
         ),
-        // Against the throwaway PostgreSQL cluster `make test` starts (skipped, saying so, without PostgreSQL).
+        // Against the throwaway PostgreSQL cluster `make test` starts (skipped, saying so, without
+        // PostgreSQL), and the whole fleet at once, with and without the durable record.
         .testTarget(
             name: "PostgresTests",
             dependencies: [
                 "CentralPostgres", "Central", "Replica", "SyncAgent", "SyncTesting", .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

@@ -1,5 +1,7 @@
+import CentralPostgres
 import Foundation
 import GRDB
+import Logging
 import Replica
 import SyncAgent
 import SyncCore
@@ -13,10 +15,29 @@ import Testing
 /// after round, some of them losing the acknowledgement of what they pushed and sending it again.
 /// Nothing is lost, nothing is applied twice, the consolidated totals equal both what was entered
 /// and a recomputation from the records, every office verifies identical, and the centre's store
-/// replays from its logs (withLiveCentral's audit).
+/// replays from its logs (withLiveCentral's audit). Run twice: on the SQLite store alone, and with
+/// the store's durable record in PostgreSQL, where every acknowledged changeset must be in the
+/// copy too (the passes carry many offices' pushes at once).
 @Suite struct ConcurrentFleetTests {
     @Test func thirtyFourOfficesPushAtOnceAndNothingIsLostOrAppliedTwice() async throws {
-        try await withLiveCentral { central in
+        try await Self.fleet(record: nil)
+    }
+
+    @Test(.enabled(if: postgresURL != nil, "PostgreSQL is not installed here (apt install postgresql); CI runs this"))
+    func thirtyFourOfficesPushAtOnceThroughTheDurableRecord() async throws {
+        try await withDatabase { url in try await Self.fleet(record: try PostgresLocation(url: url, password: nil)) }
+    }
+
+    static func fleet(record location: PostgresLocation?) async throws {
+        let logger = Logger(label: "test-fleet")
+        let record: @Sendable (CentralStore) async throws -> (any DurableRecord)? = { store in
+            guard let location else { return nil }
+            _ = try await location.withClient(logger: logger) { client in try await PostgresStoreCopy.copy(storePath: store.path, to: client, logger: logger) }
+            let record = PostgresRecord(location: location, storePath: store.path, logger: logger, interval: .seconds(3_600))
+            try await record.start()
+            return record
+        }
+        try await withLiveCentral(record: record) { central in
             let provinces = ReferenceData.provinces.map(\.code)
             #expect(provinces.count == 34)
             var offices: [(code: String, office: OfficeFixture, faults: FaultInjector)] = []
@@ -121,6 +142,21 @@ import Testing
                 #expect(report.identical, "office \(entry.code): \(report.summary)")
                 let facts = try entry.office.replica.data.reportFacts()
                 #expect(Dictionary(facts.plans.map { ($0.province, $0.amount) }, uniquingKeysWith: +) == plan, "office \(entry.code)")
+            }
+            // With the durable record: every changeset an office had acknowledged is in PostgreSQL.
+            if let location {
+                let copied = try await location.withClient(logger: logger) { client in
+                    var copied: [String: Int64] = [:]
+                    for try await (office, count) in try await client.query("SELECT office, count(*) FROM promo.changeset GROUP BY office", logger: logger)
+                        .decode((String, Int64).self)
+                    {
+                        copied[office] = count
+                    }
+                    return copied
+                }
+                for entry in offices {
+                    #expect(copied[entry.code] == (try entry.office.replica.syncPosition().lastAcked), "office \(entry.code)")
+                }
             }
         }
     }
