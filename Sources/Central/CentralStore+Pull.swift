@@ -40,9 +40,11 @@ extension CentralStore {
     /// The page as the JSON body served, built from the stored field text without decoding it.
     /// It holds at most `limit` records; skipped echoes do not count, up to `echoScanFactor`
     /// times `limit` log positions.
+    /// `through` caps the page at a log position (the durable record's): what lies past it is
+    /// served by a later pull, and the page does not say it has more.
     public func pageJSON(
         for office: OfficeCode, after cursor: PullCursor, limit: Int,
-        own: (since: Int64, through: Int64)? = nil
+        own: (since: Int64, through: Int64)? = nil, through: Int64? = nil
     ) throws(CentralError) -> (data: Data, records: Int) {
         let scan = own == nil ? limit : limit * Self.echoScanFactor
         do {
@@ -72,6 +74,7 @@ extension CentralStore {
                         hasMore = true
                         break
                     }
+                    if let through, sqlite3_column_int64(handle, 5) > through { break }
                     seen += 1
                     last = sqlite3_column_int64(handle, 5)
                     if let own, sqlite3_column_type(handle, 7) != SQLITE_NULL, text(6).elementsEqual(officeBytes) {

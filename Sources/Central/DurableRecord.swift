@@ -9,4 +9,9 @@ public protocol DurableRecord: Sendable {
     /// committed stays in the store, and the office's next attempt is answered `duplicate` once
     /// the record holds it.
     func holdsEverythingCommitted() async throws(CentralError)
+
+    /// The highest record position (`record.seq`) the record is known to hold, with everything
+    /// below it: pulls serve nothing past it, so no office holds what a restore from the record
+    /// would lack and then number differently.
+    func heldRecordPosition() async -> Int64
 }

@@ -117,6 +117,9 @@ public enum PostgresStoreFollower {
         return try await client.withTransaction(logger: logger) { connection in
             for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self) { onBackend(pid) }
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+            // The record's promise is PostgreSQL's commit: durable (and on the synchronous standbys)
+            // whatever the role or database sets.
+            try await connection.query("SET LOCAL synchronous_commit = on", logger: logger)
             guard let marks = try await Marks.load(connection, logger: logger) else {
                 throw CentralError(
                     .conflict, .configuration, "the PostgreSQL database holds no copy of a centre to keep current",

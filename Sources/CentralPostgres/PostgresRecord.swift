@@ -25,6 +25,12 @@ public actor PostgresRecord: DurableRecord {
 
     /// Counts the waits; a pass covers every wait counted before it started.
     private var requested = 0
+    /// The record `seq` the last finished pass left the copy at (``heldRecordPosition()``).
+    private var held: Int64 = 0
+    /// Numbers the passes: a pass given up at its deadline may still end later, and is then ignored.
+    private var generation = 0
+    private var stopped = false
+    private var deadlineTask: Task<Void, Never>?
     /// The client of the passes, kept between them (a connection per pass cost more than the
     /// pass); dropped after a failed pass, so the next one finds the primary again.
     private var connection: (client: PostgresClient, run: Task<Void, Never>)?
@@ -53,6 +59,7 @@ public actor PostgresRecord: DurableRecord {
     public func start() async throws(CentralError) {
         do {
             let pass = try await PostgresStoreFollower.pass(storePath: storePath, into: location, timeout: deadline * 6, logger: logger)
+            held = pass.seq
             logger.info(
                 "the PostgreSQL record holds the store", metadata: ["store.record": "\(location)", "store.position": "\(pass.position)"])
         } catch let error as CentralError {
@@ -67,8 +74,8 @@ public actor PostgresRecord: DurableRecord {
     /// Runs a pass every ``interval`` until cancelled, for what no push waits for.
     public func keepCurrent() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            if pass == nil {
+            do { try await Task.sleep(for: interval) } catch { return }
+            if pass == nil, !stopped {
                 requested += 1
                 startPass()
             }
@@ -80,15 +87,18 @@ public actor PostgresRecord: DurableRecord {
     public nonisolated func holdsEverythingCommitted() async throws(CentralError) {
         do {
             try await wait()
-        } catch let error as CentralError {
-            throw error
         } catch {
+            // Whatever stopped the pass (PostgreSQL away, no primary, the deadline), the office
+            // hears the one code that says its change is kept and will be acknowledged later.
             throw CentralError(
-                .serviceUnavailable, .recordUnavailable, "the store's PostgreSQL record did not take the change: \(error)",
+                .serviceUnavailable, .recordUnavailable,
+                "the store's PostgreSQL record did not take the change: \((error as? CentralError)?.message ?? "\(error)")",
                 hint: "The change is kept at the centre; promo-sync sends it again and it is acknowledged once PostgreSQL holds it.",
                 underlying: error)
         }
     }
+
+    public func heldRecordPosition() async -> Int64 { held }
 
     private func wait() async throws {
         requested += 1
@@ -101,44 +111,69 @@ public actor PostgresRecord: DurableRecord {
 
     private func startPass() {
         let target = requested
+        generation += 1
+        let current = generation
         let (location, storePath, logger, deadline, faults) = (location, storePath, logger, deadline, faults)
         pass = Task {
-            let result: Result<Void, any Error>
+            let result: Result<Int64, any Error>
             do {
                 try faults.check(Self.passFault)
                 let client = try await self.client()
-                _ = try await PostgresStoreFollower.pass(storePath: storePath, client: client, timeout: deadline, logger: logger)
-                result = .success(())
+                result = .success(try await PostgresStoreFollower.pass(storePath: storePath, client: client, timeout: deadline, logger: logger).seq)
             } catch {
-                logger.warning("the PostgreSQL record did not take a pass", metadata: ["store.record": "\(location)", "error": "\(error)"])
-                self.dropClient()
                 result = .failure(error)
             }
-            self.ended(target: target, result)
+            self.ended(target: target, generation: current, result)
+        }
+        // The deadline holds even when PostgreSQL never answers (a host gone without a reset): the
+        // waiting pushes are answered, the connection is closed, and whatever the pass does later
+        // is ignored.
+        deadlineTask = Task {
+            guard (try? await Task.sleep(for: deadline + .seconds(1))) != nil else { return }
+            self.ended(
+                target: target, generation: current,
+                .failure(CentralError(.serviceUnavailable, .busy, "PostgreSQL did not finish a pass within \(deadline)")))
         }
     }
 
     private func client() async throws -> PostgresClient {
         if let connection { return connection.client }
-        let client = PostgresClient(configuration: location.configuration(try await location.primaryNode(logger: logger)), backgroundLogger: logger)
+        let node = try await location.primaryNode(logger: logger)
+        // Another pass may have connected, or the centre stopped, while the nodes were asked.
+        if let connection { return connection.client }
+        guard !stopped else { throw CancellationError() }
+        let client = PostgresClient(configuration: location.configuration(node), backgroundLogger: logger)
         connection = (client, Task { await client.run() })
         return client
     }
 
-    /// Closes the passes' connection (the centre is stopping).
-    public func stop() { dropClient() }
+    /// Closes the passes' connection and starts no more passes (the centre is stopping).
+    public func stop() {
+        stopped = true
+        dropClient()
+    }
 
     private func dropClient() {
         connection?.run.cancel()
         connection = nil
     }
 
-    /// Answers the waits the pass covered; starts the next pass at once when more are waiting.
-    private func ended(target: Int, _ result: Result<Void, any Error>) {
+    /// Answers the waits the pass covered, once (by its result or by its deadline, whichever
+    /// comes first); starts the next pass at once when more are waiting.
+    private func ended(target: Int, generation ended: Int, _ result: Result<Int64, any Error>) {
+        guard ended == generation, pass != nil else { return }
         pass = nil
+        deadlineTask?.cancel()
+        switch result {
+        case .success(let seq): held = max(held, seq)
+        case .failure(let error):
+            logger.warning("the PostgreSQL record did not take a pass", metadata: ["store.record": "\(location)", "error": "\(error)"])
+            // The next pass finds the primary again, on a new connection.
+            dropClient()
+        }
         let (covered, later) = (waiting.filter { $0.target <= target }, waiting.filter { $0.target > target })
         waiting = later
-        for wait in covered { wait.continuation.resume(with: result) }
-        if !waiting.isEmpty { startPass() }
+        for wait in covered { wait.continuation.resume(with: result.map { _ in () }) }
+        if !waiting.isEmpty, !stopped { startPass() }
     }
 }

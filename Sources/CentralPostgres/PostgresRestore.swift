@@ -21,58 +21,86 @@ public enum PostgresStoreRestore {
     }
 
     /// Writes the copy in `client`'s database into a new store at `storePath` (refused if one is
-    /// there), then compares every table on both sides; a store that differs is removed again.
+    /// there), then compares every table on both sides. The copy is read in one repeatable-read
+    /// transaction (one state of it, whatever writes it meanwhile), and the store is written
+    /// beside its path and moved there only once it is whole and equal: a restore cut short
+    /// leaves nothing that could be served.
     public static func restore(from client: PostgresClient, to storePath: String, logger: Logger) async throws -> Report {
-        let queue = try CentralStore.makeEmpty(at: storePath)
+        guard !FileManager.default.fileExists(atPath: storePath) else {
+            throw CentralError(
+                .conflict, .exists, "a store already exists at \(storePath)",
+                hint: "Restore into a new data folder, or move the old store aside first; a restore never overwrites a store.")
+        }
+        let building = storePath + ".restoring"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: building + suffix) }
+        let queue = try CentralStore.makeEmpty(at: building)
         var report = Report()
         do {
-            let marks = try await client.withConnection { connection in try await PostgresStoreFollower.Marks.load(connection, logger: logger) }
-            guard let marks else {
-                throw CentralError(
-                    .notFound, .configuration, "the PostgreSQL database holds no copy of a centre",
-                    hint: "Give the database the centre's store was copied and followed into (store migrate, store follow, or store.postgres_url).")
-            }
+            // Rows go in table by table, so a reference (an office merged into one listed after
+            // it) may point ahead: checked once everything is in.
+            try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA foreign_keys = OFF") }
             try await PostgresStoreCopy.checkSchema(queue, storePath: storePath)
-            for table in PostgresStoreCopy.tables {
-                let columns = try await queue.read { db in try PostgresStoreCopy.columns(db, table) }
-                let select = columns.map { $0.kind == .blob ? "encode(\($0.name), 'hex')" : "\($0.name)::text" }.joined(separator: ", ")
-                let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(select) FROM promo.\(table)"), logger: logger)
-                let insert = "INSERT INTO \(table)(\(columns.map(\.name).joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
-                var batch: [[DatabaseValue]] = []
-                var count = 0
-                func flush() async throws {
-                    let pending = batch
-                    batch = []
-                    try await queue.write { db in
-                        let statement = try db.cachedStatement(sql: insert)
-                        for values in pending { try statement.execute(arguments: StatementArguments(values)) }
-                    }
+            let marks = try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+                guard let marks = try await PostgresStoreFollower.Marks.load(connection, logger: logger) else {
+                    throw CentralError(
+                        .notFound, .configuration, "the PostgreSQL database holds no copy of a centre",
+                        hint: "Give the database the centre's store was copied and followed into (store migrate, store follow, or store.postgres_url).")
                 }
-                for try await row in rows {
-                    var values: [DatabaseValue] = []
-                    for (index, cell) in row.enumerated() { values.append(try value(try cell.decode(String?.self), columns[index].kind)) }
-                    batch.append(values)
-                    count += 1
-                    if batch.count == 5_000 { try await flush() }
+                for table in PostgresStoreCopy.tables {
+                    report.rows.append((table, try await copy(table, from: connection, into: queue, logger: logger)))
                 }
-                try await flush()
-                report.rows.append((table, count))
+                return marks
+            }
+            let broken = try await queue.read { try Row.fetchAll($0, sql: "PRAGMA foreign_key_check") }
+            guard broken.isEmpty else {
+                throw CentralError(
+                    .internalServerError, .storage, "the PostgreSQL copy holds \(broken.count) rows whose references lead nowhere",
+                    hint: "Nothing was kept; the copy is not a whole store (was it written by hand?).")
             }
             let differing = try await PostgresStoreCopy.differingTables(queue, client, logger: logger)
             guard differing.isEmpty else {
                 throw CentralError(
                     .internalServerError, .storage, "the restored store differs from the PostgreSQL copy in: \(differing.joined(separator: ", "))",
-                    hint: "Nothing was kept; report this with the PostgreSQL server's version.")
+                    hint: "Nothing was kept. Is a centre or a follower still writing into the copy? Stop it and restore again.")
             }
             report.epoch = marks.epoch
             report.position = marks.position
             try queue.close()
+            try FileManager.default.moveItem(atPath: building, toPath: storePath)
             return report
         } catch {
             try? queue.close()
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: storePath + suffix) }
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: building + suffix) }
             throw error
         }
+    }
+
+    /// Copies one table of the copy into the store, in batches; returns how many rows.
+    static func copy(_ table: String, from connection: PostgresConnection, into queue: DatabaseQueue, logger: Logger) async throws -> Int {
+        let columns = try await queue.read { db in try PostgresStoreCopy.columns(db, table) }
+        let select = columns.map { $0.kind == .blob ? "encode(\($0.name), 'hex')" : "\($0.name)::text" }.joined(separator: ", ")
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: "SELECT \(select) FROM promo.\(table)"), logger: logger)
+        let insert = "INSERT INTO \(table)(\(columns.map(\.name).joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
+        var batch: [[DatabaseValue]] = []
+        var count = 0
+        func flush() async throws {
+            let pending = batch
+            batch = []
+            try await queue.write { db in
+                let statement = try db.cachedStatement(sql: insert)
+                for values in pending { try statement.execute(arguments: StatementArguments(values)) }
+            }
+        }
+        for try await row in rows {
+            var values: [DatabaseValue] = []
+            for (index, cell) in row.enumerated() { values.append(try value(try cell.decode(String?.self), columns[index].kind)) }
+            batch.append(values)
+            count += 1
+            if batch.count == 5_000 { try await flush() }
+        }
+        try await flush()
+        return count
     }
 
     /// A value read as text from PostgreSQL, typed as the store's column is.

@@ -2,6 +2,7 @@ import CentralPostgres
 import Foundation
 import GRDB
 import Logging
+import PostgresNIO
 import Replica
 import SyncAgent
 import SyncCore

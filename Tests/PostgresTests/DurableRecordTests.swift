@@ -53,6 +53,11 @@ struct DurableRecordTests {
             let epoch = try await withLiveCentral(directory: lost, record: { try await Self.record($0, location, copy: true, logger: logger) }) { central in
                 try TokenFile.write(try central.addOffice("79"), to: tokenPath)
                 let office = try OfficeFixture.attach(replicaPath: replicaPath, office: "79", central: central, tokenPath: tokenPath)
+                // An office merged into one registered after it: the copy lists the retired office
+                // first, pointing at one that comes later (the restore must take that order).
+                _ = try central.addOffice("80")
+                _ = try central.addOffice("82")
+                _ = try central.store.merge([OfficeCode("80")], into: OfficeCode("82"), overrideReason: "a test of the restore's order")
                 for round in 1...3 {
                     try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(round) * 1_000_000_000, note: "đợt \(round)")
                     try await office.engine.runCycle()
@@ -87,6 +92,7 @@ struct DurableRecordTests {
                 #expect(try office.replica.pendingSummary().changes == 0)
                 #expect(try central.store.digestTree(for: OfficeCode("79")).root == office.replica.digestTree().root)
                 #expect(try await Self.changesets(at: location, office: "79", logger: logger) == 4)
+                #expect(try central.store.offices().first { $0.code.rawValue == "80" }?.mergedInto == OfficeCode("82"))
             }
         }
     }
@@ -106,10 +112,26 @@ struct DurableRecordTests {
                 // Applied at the centre, not acknowledged: the office keeps it as waiting.
                 #expect(try central.store.offices().first { $0.code.rawValue == "79" }?.lastSequence.rawValue == 1)
                 #expect(try office.replica.syncPosition().lastAcked == 0)
+                // Another office pulls meanwhile: what PostgreSQL does not hold (here, 79's plan in
+                // the consolidated totals) is not served, since a restore from the copy would lack it
+                // and number it anew; it comes once PostgreSQL holds it.
+                let other = try OfficeFixture(office: "80", central: central)
+                @Sendable func plan79() throws -> Int64? {
+                    try other.replica.database.read { db in
+                        try Int64.fetchOne(
+                            db, sql: "SELECT plan_amount FROM province_total WHERE province = '79' AND year = 2025 AND fund_source = 'local'")
+                    }
+                }
+                faults.arm(PostgresRecord.passFault, times: 1_000)
+                try await other.engine.runCycle()
+                #expect(try plan79() == nil)
+                faults.arm(PostgresRecord.passFault, times: 0)
                 // The next attempt is answered as a re-send, once PostgreSQL holds it.
                 try await office.engine.runCycle()
                 #expect(try office.replica.syncPosition().lastAcked == 1)
                 #expect(try await Self.changesets(at: location, office: "79", logger: logger) == 1)
+                try await other.engine.runCycle()
+                #expect(try plan79() == 12_000_000_000)
             }
         }
     }

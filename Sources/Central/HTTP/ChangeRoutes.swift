@@ -29,9 +29,19 @@ struct ChangeRoutes: Sendable {
             own = (try endpoint.integerParameter(request, "own_since", default: 0), try endpoint.integerParameter(request, "own_through", default: 0))
         }
         await endpoint.totals.upToDate()
+        // With a durable record, only what it holds is served: brought up to date first when it
+        // can be (a record that cannot be written still serves what it held).
+        var through: Int64?
+        if let record = endpoint.record {
+            try? await record.holdsEverythingCommitted()
+            through = await record.heldRecordPosition()
+        }
         let store = endpoint.store
-        let (page, state, clock) = try await endpoint.offload { [own] in
-            (try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own), try store.officeState(office), try store.clock())
+        let (page, state, clock) = try await endpoint.offload { [own, through] in
+            (
+                try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own, through: through), try store.officeState(office),
+                try store.clock()
+            )
         }
         store.notePull(office)
         endpoint.metrics.pulls.increment()
