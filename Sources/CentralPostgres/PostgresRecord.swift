@@ -98,6 +98,7 @@ public actor PostgresRecord: DurableRecord {
         }
     }
 
+    /// The record `seq` of the last pass that finished: pulls serve nothing past it.
     public func heldRecordPosition() async -> Int64 { held }
 
     private func wait() async throws {
