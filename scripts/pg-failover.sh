@@ -188,10 +188,7 @@ lose_machine_and_restore() { # $1: the lost data folder, $2: the new one, $3: th
 }
 
 echo "== 3. the durable record, synchronous: PostgreSQL fails over under a serving centre, then the centre's machine is lost"
-stop_centre_follow=$central_pid
-kill -TERM "$stop_centre_follow" 2>/dev/null || true
-wait "$stop_centre_follow" 2>/dev/null || true
-central_pid=""
+stop_centre  # the follower's centre of scenarios 1 and 2
 "$bin/promo-central" office add 80 --data-dir "$work/c3" --token-file "$work/office-80.token" >/dev/null
 start_pair three sync "$work/c3"
 start_recorded_centre "$work/c3"

@@ -179,11 +179,17 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     /// constraint; 42, the schema; 25006, a read-only server such as a standby), so the copy no
     /// longer fits the store and following must stop and say so.
     public static func isLasting(_ error: any Error) -> Bool {
+        guard let state = sqlState(of: error) else { return false }
+        return state.hasPrefix("23") || state.hasPrefix("42") || state == "25006"
+    }
+
+    /// The SQLSTATE PostgreSQL answered with, looked for inside a ``CentralError`` and a
+    /// transaction's error; nil for an error that did not come from the server.
+    static func sqlState(of error: any Error) -> String? {
         var inner: any Error = error
         if let central = error as? CentralError, let underlying = central.underlying { inner = underlying }
         if let transaction = inner as? PostgresTransactionError, let closure = transaction.closureError ?? transaction.commitError { inner = closure }
-        guard let psql = inner as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return false }
-        return state.hasPrefix("23") || state.hasPrefix("42") || state == "25006"
+        return (inner as? PSQLError)?.serverInfo?[.sqlState]
     }
 
     /// The server's message of a PostgreSQL error, or the error as it is.
@@ -245,10 +251,7 @@ public enum PostgresStoreCopy {
     /// A unique violation or duplicate object (SQLSTATE 23505, 42710): what a `CREATE ROLE` that
     /// raced another database's migration fails with.
     static func isConcurrentRoleCreation(_ error: any Error) -> Bool {
-        var inner: any Error = error
-        if let transaction = error as? PostgresTransactionError, let closure = transaction.closureError ?? transaction.commitError { inner = closure }
-        guard let psql = inner as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return false }
-        return state == "23505" || state == "42710"
+        ["23505", "42710"].contains(PostgresLocation.sqlState(of: error))
     }
 
     /// Copies the store at `storePath` (opened read-only, as it is) into `client`'s database, which
@@ -429,9 +432,7 @@ public enum PostgresStoreCopy {
         // ("10" before "9"), not by the column.
         let order = try await keyColumns(client, table, logger: logger).map { kinds[$0] == .text ? "t.\($0) COLLATE \"C\"" : "t.\($0)" }
             .joined(separator: ", ")
-        // Every column as text (bytea as hex), so one decoder reads them all.
-        let select = columns.map { $0.kind == .blob ? "encode(\($0.name), 'hex')" : "\($0.name)::text" }.joined(separator: ", ")
-        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(select) FROM promo.\(table) AS t ORDER BY \(order)"), logger: logger)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(textColumns(columns)) FROM promo.\(table) AS t ORDER BY \(order)"), logger: logger)
         for try await row in rows {
             var line = ""
             for (index, cell) in row.enumerated() {
@@ -441,6 +442,11 @@ public enum PostgresStoreCopy {
             hash.update(data: Data((line + "\u{1E}").utf8))
         }
         return Hex.string(hash.finalize())
+    }
+
+    /// A select list of `columns` as text (bytea as hex), so one decoder reads every column.
+    static func textColumns(_ columns: [(name: String, kind: Kind)]) -> String {
+        columns.map { $0.kind == .blob ? "encode(\($0.name), 'hex')" : "\($0.name)::text" }.joined(separator: ", ")
     }
 
     static func tagged(_ value: DatabaseValue, _ kind: Kind) -> String {

@@ -79,8 +79,8 @@ public enum PostgresStoreRestore {
     /// Copies one table of the copy into the store, in batches; returns how many rows.
     static func copy(_ table: String, from connection: PostgresConnection, into queue: DatabaseQueue, logger: Logger) async throws -> Int {
         let columns = try await queue.read { db in try PostgresStoreCopy.columns(db, table) }
-        let select = columns.map { $0.kind == .blob ? "encode(\($0.name), 'hex')" : "\($0.name)::text" }.joined(separator: ", ")
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: "SELECT \(select) FROM promo.\(table)"), logger: logger)
+        let rows = try await connection.query(
+            PostgresQuery(unsafeSQL: "SELECT \(PostgresStoreCopy.textColumns(columns)) FROM promo.\(table)"), logger: logger)
         let insert = "INSERT INTO \(table)(\(columns.map(\.name).joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
         var batch: [[DatabaseValue]] = []
         var count = 0
