@@ -138,7 +138,8 @@ let package = Package(
         .target(
             name: "SyncTesting",
             dependencies: [
-                "SyncCore", "WireFormat", "Replica", "Transport", "SyncAgent", "Central",
+                "SyncCore", "WireFormat", "Replica", "Transport", "SyncAgent", "Central", "CentralPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

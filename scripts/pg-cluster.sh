@@ -35,7 +35,7 @@ start)
     fsync="-c fsync=off"
     [ "${PROMO_PG_DURABLE:-}" = 1 ] && fsync=""
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $fsync -c max_connections=60" start >/dev/null ||
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $fsync -c max_connections=200" start >/dev/null ||
         { cat "$dir/server.log" >&2; exit 1; }
     echo "postgres://promo@127.0.0.1:$port/postgres?sslmode=disable"
     ;;

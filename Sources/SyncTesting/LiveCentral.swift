@@ -1,4 +1,5 @@
 import Central
+import CentralPostgres
 import Foundation
 import Hummingbird
 import Logging
@@ -52,7 +53,10 @@ private func audited(_ store: CentralStore) async throws -> AuditReport {
 /// Then, unless `audit` is false (a test that tampers with the store), the store is audited
 /// (``CentralStore/auditVerify(expectedHeads:scratchDirectory:)``): every scenario of the
 /// integration tests is also a check that a replay of the logs rebuilds the store exactly.
-/// `record` gives the store the durable record its acknowledgements wait for (``DurableRecord``), made once the store is open.
+/// `record` gives the store the durable record its acknowledgements wait for (``DurableRecord``),
+/// made once the store is open. Without one, in the run where ``TestPostgres/recordsEveryCentre``,
+/// the centre serves through a PostgreSQL record in a database of its own, and (unless `audit` is
+/// false) its copy must afterwards equal its store table for table.
 public func withLiveCentral<T: Sendable>(
     directory: TemporaryDirectory? = nil,
     storePath: String? = nil,
@@ -61,7 +65,31 @@ public func withLiveCentral<T: Sendable>(
     audit: Bool = true,
     logger: Logger? = nil,
     configure: @Sendable (inout CentralConfiguration) -> Void = { _ in },
-    record: @Sendable (CentralStore) async throws -> (any DurableRecord)? = { _ in nil },
+    record: (@Sendable (CentralStore) async throws -> (any DurableRecord)?)? = nil,
+    _ body: @Sendable (LiveCentral) async throws -> T
+) async throws -> T {
+    guard record == nil, TestPostgres.recordsEveryCentre else {
+        return try await serveLiveCentral(
+            directory: directory, storePath: storePath, faults: faults, tls: tls, audit: audit, logger: logger, configure: configure,
+            record: record ?? { _ in nil }, recordDatabase: nil, body)
+    }
+    return try await TestPostgres.withDatabase { url in
+        try await serveLiveCentral(
+            directory: directory, storePath: storePath, faults: faults, tls: tls, audit: audit, logger: logger, configure: configure,
+            record: { store in try await TestPostgres.record(of: store, in: url, logger: TestPostgres.recordLogger) }, recordDatabase: url, body)
+    }
+}
+
+private func serveLiveCentral<T: Sendable>(
+    directory: TemporaryDirectory?,
+    storePath: String?,
+    faults: FaultInjector,
+    tls: CentralConfiguration.TLSFiles?,
+    audit: Bool,
+    logger: Logger?,
+    configure: @Sendable (inout CentralConfiguration) -> Void,
+    record: @Sendable (CentralStore) async throws -> (any DurableRecord)?,
+    recordDatabase: String?,
     _ body: @Sendable (LiveCentral) async throws -> T
 ) async throws -> T {
     let folder = try directory ?? TemporaryDirectory(prefix: "central")
@@ -84,10 +112,16 @@ public func withLiveCentral<T: Sendable>(
     do { result = .success(try await body(LiveCentral(store: store, port: port, scheme: tls == nil ? "http" : "https"))) } catch { result = .failure(error) }
     await group.triggerGracefulShutdown()
     _ = await server.result
-    // Whatever the test did through the centre's own paths, its store must follow from its logs.
+    await (durable as? PostgresRecord)?.stop()
+    // Whatever the test did through the centre's own paths, its store must follow from its logs,
+    // and its PostgreSQL record must hold it.
     if case .success = result, audit {
         let report = try await audited(store)
         guard report.isProven else { throw AuditFailure(report: report) }
+        if let recordDatabase {
+            let differing = try await TestPostgres.differingTables(of: store, in: recordDatabase, logger: TestPostgres.recordLogger)
+            guard differing.isEmpty else { throw RecordDifference(tables: differing) }
+        }
     }
     withExtendedLifetime(folder) {}
     return try result.get()

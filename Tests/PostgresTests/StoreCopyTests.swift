@@ -12,24 +12,11 @@ import Testing
 
 /// The PostgreSQL cluster `make test` starts (scripts/pg-cluster.sh); without PostgreSQL on the
 /// machine these tests are skipped, and say so. CI installs it and requires them.
-let postgresURL = ProcessInfo.processInfo.environment["PROMO_TEST_POSTGRES_URL"]
+let postgresURL = TestPostgres.url
 
 /// A new, empty database in the test cluster, dropped afterwards.
 func withDatabase<T: Sendable>(_ body: @Sendable (_ url: String) async throws -> T) async throws -> T {
-    let admin = try #require(postgresURL)
-    let name = "promo_test_\(UUID().uuidString.prefix(8).lowercased())"
-    let logger = Logger(label: "test-postgres")
-    let location = try PostgresLocation(url: admin, password: nil)
-    try await location.withClient(logger: logger) { client in
-        try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
-    }
-    let url = admin.replacingOccurrences(of: "/postgres?", with: "/\(name)?")
-    let result: Result<T, any Error>
-    do { result = .success(try await body(url)) } catch { result = .failure(error) }
-    try await location.withClient(logger: logger) { client in
-        try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)"), logger: logger)
-    }
-    return try result.get()
+    try await TestPostgres.withDatabase(body)
 }
 
 @Suite(.enabled(if: postgresURL != nil, "PostgreSQL is not installed here (apt install postgresql); CI runs these"))
