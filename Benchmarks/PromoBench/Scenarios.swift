@@ -171,13 +171,21 @@ enum Scenarios {
     }
 
     /// A fresh office pulls `rows` records with `promo-sync sync`. With `interrupt`, the first sync
-    /// is killed (SIGKILL) as soon as it has committed a page, and a second one finishes it.
-    static func initialSync(rows: Int, interrupt: Bool = false) throws -> (InitialSync, Interruption?) {
+    /// is killed (SIGKILL) as soon as it has committed a page, and a second one finishes it. With
+    /// `record` (a cluster's `postgres` database), the seeded store is copied into a new database
+    /// there and the centre serves with it as its durable record: every page waits for a pass.
+    static func initialSync(rows: Int, interrupt: Bool = false, record: String? = nil) throws -> (InitialSync, Interruption?) {
         let centralDir = try Harness.temporaryDirectory("initial-central")
         // Create the store (and its reference data), then seed it while no server runs.
         try Harness.run("promo-central", ["office", "list", "--data-dir", centralDir])
         try seedCentral(directory: centralDir, rows: rows)
-        let central = try CentralProcess(directory: centralDir)
+        var environment: [String: String] = [:]
+        if let record {
+            let url = try newDatabase(record, name: "promo_bench_initial")
+            try Harness.run("promo-central", ["store", "migrate", "--data-dir", centralDir, "--to", url])
+            environment["PROMO_CENTRAL_STORE_POSTGRES_URL"] = url
+        }
+        let central = try CentralProcess(directory: centralDir, environment: environment)
         let office = try OfficeFolder.make("79", central: central, name: "initial-office")
         var killed: (cursor: Int64, seconds: Double)?
         if interrupt {

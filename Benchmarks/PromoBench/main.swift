@@ -202,6 +202,20 @@ if options.wants(3) {
         )
     }
     largest?.central.stop()
+    // The same pulls from a centre serving with its durable record in PostgreSQL: each page waits
+    // for a pass, and serves nothing the record does not hold.
+    if let cluster = ProcessInfo.processInfo.environment["PROMO_TEST_POSTGRES_URL"] {
+        let rows = options.initialRows.first!
+        var seconds: [Double] = []
+        for _ in 0..<options.runs {
+            let (r, _) = try Scenarios.initialSync(rows: rows, record: cluster)
+            seconds.append(r.seconds)
+            r.central.stop()
+        }
+        say("| \(rows), the centre with its durable record in PostgreSQL (`store.postgres_url`) | \(f(Harness.median(seconds))) | | | | |")
+    } else {
+        say("| with the durable record in PostgreSQL | not measured: no PostgreSQL (`make bench` starts one when its server is installed) | | | | |")
+    }
     let (interrupted, stop) = try Scenarios.initialSync(rows: options.initialRows.first!, interrupt: true)
     interrupted.central.stop()
     say()

@@ -193,3 +193,18 @@ extension CentralStore {
         }
     }
 }
+
+extension CentralStore {
+    /// Where the store at `db` stands in its logs (``LogMark``).
+    public static func logMark(_ db: Database) throws -> LogMark {
+        LogMark(
+            logPosition: try Int64.fetchOne(
+                db, sql: "SELECT max(coalesce((SELECT max(position) FROM changeset), 0), coalesce((SELECT max(position) FROM journal), 0))") ?? 0,
+            recordPosition: try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0)
+    }
+
+    /// Where this store stands in its logs now.
+    public func logMark() throws(CentralError) -> LogMark {
+        do { return try database.read(Self.logMark) } catch { throw CentralError.storage(error, during: "reading the log position") }
+    }
+}

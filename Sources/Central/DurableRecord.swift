@@ -10,8 +10,30 @@ public protocol DurableRecord: Sendable {
     /// the record holds it.
     func holdsEverythingCommitted() async throws(CentralError)
 
-    /// The highest record position (`record.seq`) the record is known to hold, with everything
-    /// below it: pulls serve nothing past it, so no office holds what a restore from the record
+    /// Where the record is known to stand, with everything before it: pulls serve no record
+    /// past its ``LogMark/recordPosition``, so no office holds what a restore from the record
     /// would lack and then number differently.
-    func heldRecordPosition() async -> Int64
+    func heldMark() async -> LogMark
+}
+
+/// Where a store stands in its logs, or a durable record in the store's: the last log position
+/// (changesets and journal entries share one numbering) and the last record position
+/// (`record.seq`). A record whose mark is at or past the store's holds everything the store
+/// committed, and a pull need not wait for it.
+public struct LogMark: Sendable, Equatable {
+    /// The last changeset or journal entry, by `position`.
+    public var logPosition: Int64
+    /// The last record version, by `seq`.
+    public var recordPosition: Int64
+
+    /// A mark at these positions.
+    public init(logPosition: Int64, recordPosition: Int64) {
+        self.logPosition = logPosition
+        self.recordPosition = recordPosition
+    }
+
+    /// Whether everything up to `other` is also up to this mark.
+    public func covers(_ other: LogMark) -> Bool {
+        logPosition >= other.logPosition && recordPosition >= other.recordPosition
+    }
 }

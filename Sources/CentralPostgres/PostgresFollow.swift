@@ -57,13 +57,11 @@ public enum PostgresStoreFollower {
         var firstLogin: Int64 = 0
 
         static func read(_ db: Database) throws -> Marks {
-            let position =
-                try Int64.fetchOne(
-                    db, sql: "SELECT max(coalesce((SELECT max(position) FROM changeset), 0), coalesce((SELECT max(position) FROM journal), 0))") ?? 0
+            let mark = try CentralStore.logMark(db)
             return Marks(
                 epoch: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") ?? "",
-                position: position, hash: try hash(db, at: position),
-                seq: try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0,
+                position: mark.logPosition, hash: try hash(db, at: mark.logPosition),
+                seq: mark.recordPosition,
                 login: try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM dashboard_login") ?? 0,
                 history: try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid), 0) FROM history") ?? 0,
                 firstLogin: try Int64.fetchOne(db, sql: "SELECT coalesce(min(id), 0) FROM dashboard_login") ?? 0)

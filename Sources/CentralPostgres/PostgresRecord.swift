@@ -25,8 +25,8 @@ public actor PostgresRecord: DurableRecord {
 
     /// Counts the waits; a pass covers every wait counted before it started.
     private var requested = 0
-    /// The record `seq` the last finished pass left the copy at (``heldRecordPosition()``).
-    private var held: Int64 = 0
+    /// Where the last finished pass left the copy (``heldMark()``).
+    private var held = LogMark(logPosition: 0, recordPosition: 0)
     /// Numbers the passes: a pass given up at its deadline may still end later, and is then ignored.
     private var generation = 0
     private var stopped = false
@@ -59,7 +59,7 @@ public actor PostgresRecord: DurableRecord {
     public func start() async throws(CentralError) {
         do {
             let pass = try await PostgresStoreFollower.pass(storePath: storePath, into: location, timeout: deadline * 6, logger: logger)
-            held = pass.seq
+            held = LogMark(logPosition: pass.position, recordPosition: pass.seq)
             logger.info(
                 "the PostgreSQL record holds the store", metadata: ["store.record": "\(location)", "store.position": "\(pass.position)"])
         } catch let error as CentralError {
@@ -99,7 +99,7 @@ public actor PostgresRecord: DurableRecord {
     }
 
     /// The record `seq` of the last pass that finished: pulls serve nothing past it.
-    public func heldRecordPosition() async -> Int64 { held }
+    public func heldMark() async -> LogMark { held }
 
     private func wait() async throws {
         requested += 1
@@ -116,11 +116,12 @@ public actor PostgresRecord: DurableRecord {
         let current = generation
         let (location, storePath, logger, deadline, faults) = (location, storePath, logger, deadline, faults)
         pass = Task {
-            let result: Result<Int64, any Error>
+            let result: Result<LogMark, any Error>
             do {
                 try faults.check(Self.passFault)
                 let client = try await self.client()
-                result = .success(try await PostgresStoreFollower.pass(storePath: storePath, client: client, timeout: deadline, logger: logger).seq)
+                let pass = try await PostgresStoreFollower.pass(storePath: storePath, client: client, timeout: deadline, logger: logger)
+                result = .success(LogMark(logPosition: pass.position, recordPosition: pass.seq))
             } catch {
                 result = .failure(error)
             }
@@ -161,12 +162,13 @@ public actor PostgresRecord: DurableRecord {
 
     /// Answers the waits the pass covered, once (by its result or by its deadline, whichever
     /// comes first); starts the next pass at once when more are waiting.
-    private func ended(target: Int, generation ended: Int, _ result: Result<Int64, any Error>) {
+    private func ended(target: Int, generation ended: Int, _ result: Result<LogMark, any Error>) {
         guard ended == generation, pass != nil else { return }
         pass = nil
         deadlineTask?.cancel()
         switch result {
-        case .success(let seq): held = max(held, seq)
+        case .success(let mark):
+            held = LogMark(logPosition: max(held.logPosition, mark.logPosition), recordPosition: max(held.recordPosition, mark.recordPosition))
         case .failure(let error):
             logger.warning("the PostgreSQL record did not take a pass", metadata: ["store.record": "\(location)", "error": "\(error)"])
             // The next pass finds the primary again, on a new connection.

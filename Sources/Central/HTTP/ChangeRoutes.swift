@@ -29,14 +29,17 @@ struct ChangeRoutes: Sendable {
             own = (try endpoint.integerParameter(request, "own_since", default: 0), try endpoint.integerParameter(request, "own_through", default: 0))
         }
         await endpoint.totals.upToDate()
-        // With a durable record, only what it holds is served: brought up to date first when it
-        // can be (a record that cannot be written still serves what it held).
+        let store = endpoint.store
+        // With a durable record, only what it holds is served: brought up to date first when the
+        // store has moved past it, and when it can be (a record that cannot be written still
+        // serves what it held). The pages of an initial sync wait for no pass.
         var through: Int64?
         if let record = endpoint.record {
-            try? await record.holdsEverythingCommitted()
-            through = await record.heldRecordPosition()
+            if try await !record.heldMark().covers(endpoint.offload { try store.logMark() }) {
+                try? await record.holdsEverythingCommitted()
+            }
+            through = await record.heldMark().recordPosition
         }
-        let store = endpoint.store
         let (page, state, clock) = try await endpoint.offload { [own, through] in
             (
                 try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own, through: through), try store.officeState(office),
