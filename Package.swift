@@ -217,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "PostgresTests",
             dependencies: [
-                "CentralPostgres", "Central", "Replica", "SyncAgent", "SyncTesting", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "CentralPostgres", "Central", "Replica", "SyncAgent", "SyncTesting", "Transport", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict

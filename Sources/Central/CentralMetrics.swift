@@ -18,6 +18,8 @@ public final class CentralMetrics: Sendable {
     let openConflicts: Gauge
     let logPosition: Gauge
     let totalsFailing: Gauge
+    let recordHeldAt: Gauge
+    let recordBehind: Gauge
 
     /// Creates every metric at zero.
     public init() {
@@ -47,14 +49,24 @@ public final class CentralMetrics: Sendable {
             descriptor: .init(
                 namespace: "promo_central", metricName: "offices_totals_failing", unitName: "",
                 helpText: "Offices whose consolidated totals cannot be recomputed (see the log); their last totals stand."))
+        recordHeldAt = registry.makeGauge(
+            descriptor: .init(
+                namespace: "promo_central", metricName: "record_held", unitName: "timestamp_seconds",
+                helpText: "With store.postgres_url: when the PostgreSQL record last held everything the store had committed (0: not since the centre started).")
+        )
+        recordBehind = registry.makeGauge(
+            descriptor: .init(
+                namespace: "promo_central", metricName: "record_behind", unitName: "positions",
+                helpText: "With store.postgres_url: record versions the store holds and its PostgreSQL record does not yet."))
     }
 
     func recordStatus(_ code: Int) {
         if code >= 500 { serverErrors.increment() } else if code >= 400 { clientErrors.increment() }
     }
 
-    /// The exposition text, with the store's gauges read now.
-    public func exposition(store: CentralStore) -> String {
+    /// The exposition text, with the store's gauges read now, and the durable record's when the
+    /// store has one (`record`: its last pass and the record position it holds).
+    public func exposition(store: CentralStore, record: (heldAt: Date?, held: LogMark)? = nil) -> String {
         if let (officeCount, conflicts, position) = try? store.database.read({ db in
             (
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM office WHERE revoked_at IS NULL") ?? 0,
@@ -66,7 +78,9 @@ public final class CentralMetrics: Sendable {
             offices.set(Double(officeCount))
             openConflicts.set(Double(conflicts))
             logPosition.set(Double(position))
+            if let record { recordBehind.set(Double(max(0, position - record.held.recordPosition))) }
         }
+        if let record { recordHeldAt.set(record.heldAt?.timeIntervalSince1970 ?? 0) }
         totalsFailing.set(Double(store.totalsProblems().count))
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A second, durable record of the central store that every acknowledgement waits for: with
 /// `store.postgres_url` set, the PostgreSQL copy (docs/OPERATIONS.md, "The centre in
 /// PostgreSQL"). A changeset is answered `applied` or `duplicate` only once the record holds it,
@@ -14,6 +16,11 @@ public protocol DurableRecord: Sendable {
     /// past its ``LogMark/recordPosition``, so no office holds what a restore from the record
     /// would lack and then number differently.
     func heldMark() async -> LogMark
+
+    /// When a pass last brought the record up to date (nil: none has since the centre started
+    /// serving), for `/metrics`: a record that cannot be written is seen there before any office
+    /// is answered `record_unavailable`.
+    func lastHeldAt() async -> Date?
 }
 
 /// Where a store stands in its logs, or a durable record in the store's: the last log position

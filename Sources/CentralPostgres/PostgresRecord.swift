@@ -27,6 +27,8 @@ public actor PostgresRecord: DurableRecord {
     private var requested = 0
     /// Where the last finished pass left the copy (``heldMark()``).
     private var held = LogMark(logPosition: 0, recordPosition: 0)
+    /// When a pass last finished (``lastHeldAt()``).
+    private var heldAt: Date?
     /// Numbers the passes: a pass given up at its deadline may still end later, and is then ignored.
     private var generation = 0
     private var stopped = false
@@ -60,6 +62,7 @@ public actor PostgresRecord: DurableRecord {
         do {
             let pass = try await PostgresStoreFollower.pass(storePath: storePath, into: location, timeout: deadline * 6, logger: logger)
             held = LogMark(logPosition: pass.position, recordPosition: pass.seq)
+            heldAt = Date()
             logger.info(
                 "the PostgreSQL record holds the store", metadata: ["store.record": "\(location)", "store.position": "\(pass.position)"])
         } catch let error as CentralError {
@@ -100,6 +103,9 @@ public actor PostgresRecord: DurableRecord {
 
     /// The record `seq` of the last pass that finished: pulls serve nothing past it.
     public func heldMark() async -> LogMark { held }
+
+    /// When a pass last finished.
+    public func lastHeldAt() async -> Date? { heldAt }
 
     private func wait() async throws {
         requested += 1
@@ -169,6 +175,7 @@ public actor PostgresRecord: DurableRecord {
         switch result {
         case .success(let mark):
             held = LogMark(logPosition: max(held.logPosition, mark.logPosition), recordPosition: max(held.recordPosition, mark.recordPosition))
+            heldAt = Date()
         case .failure(let error):
             logger.warning("the PostgreSQL record did not take a pass", metadata: ["store.record": "\(location)", "error": "\(error)"])
             // The next pass finds the primary again, on a new connection.

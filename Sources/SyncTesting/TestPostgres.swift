@@ -21,6 +21,7 @@ public enum TestPostgres {
 
     /// The cluster is not there: a test that needs it was run without scripts/with-pg-cluster.sh.
     public struct Missing: Error, CustomStringConvertible {
+        /// What is missing, and how to run the tests with it.
         public var description: String {
             "PROMO_TEST_POSTGRES_URL is not set: run the tests through scripts/with-pg-cluster.sh (make test does)"
         }

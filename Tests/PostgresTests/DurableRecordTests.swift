@@ -7,6 +7,7 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+import Transport
 
 @testable import Central
 
@@ -25,6 +26,17 @@ struct DurableRecordTests {
             }
             return count
         }
+    }
+
+    /// The centre's `/metrics`, by series name (series without labels).
+    static func metrics(_ central: LiveCentral) async throws -> [String: Double] {
+        let response = try await HTTPClient().send(HTTPRequest(method: "GET", url: central.url + "/metrics"))
+        var values: [String: Double] = [:]
+        for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
+        }
+        return values
     }
 
     /// A record for `store` in `location`, the store copied there first when `copy`.
@@ -112,6 +124,12 @@ struct DurableRecordTests {
                 // Applied at the centre, not acknowledged: the office keeps it as waiting.
                 #expect(try central.store.offices().first { $0.code.rawValue == "79" }?.lastSequence.rawValue == 1)
                 #expect(try office.replica.syncPosition().lastAcked == 0)
+                // Monitoring sees it: the store holds record versions the record lacks, and its
+                // last pass stands where it was (PromoCentralRecordStale alerts on its age).
+                let failing = try await Self.metrics(central)
+                #expect((failing["promo_central_record_behind_positions"] ?? 0) > 0)
+                let heldBefore = try #require(failing["promo_central_record_held_timestamp_seconds"])
+                #expect(heldBefore > 0)
                 // Another office pulls meanwhile: what PostgreSQL does not hold (here, 79's plan in
                 // the consolidated totals) is not served, since a restore from the copy would lack it
                 // and number it anew; it comes once PostgreSQL holds it.
@@ -130,6 +148,7 @@ struct DurableRecordTests {
                 try await office.engine.runCycle()
                 #expect(try office.replica.syncPosition().lastAcked == 1)
                 #expect(try await Self.changesets(at: location, office: "79", logger: logger) == 1)
+                #expect(try #require(try await Self.metrics(central)["promo_central_record_held_timestamp_seconds"]) > heldBefore)
                 try await other.engine.runCycle()
                 #expect(try plan79() == 12_000_000_000)
             }

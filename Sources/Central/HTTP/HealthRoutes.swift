@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import SyncCore
 import WireFormat
@@ -19,8 +20,10 @@ struct HealthRoutes: Sendable {
 
     @Sendable func metrics(_ request: Request, context: CentralRequestContext) async throws -> Response {
         try endpoint.admitAnonymous(context)
+        var record: (heldAt: Date?, held: LogMark)?
+        if let durable = endpoint.record { record = (await durable.lastHeldAt(), await durable.heldMark()) }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: endpoint.metrics.exposition(store: endpoint.store))))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: endpoint.metrics.exposition(store: endpoint.store, record: record))))
     }
 }
