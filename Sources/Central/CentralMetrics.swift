@@ -52,7 +52,7 @@ public final class CentralMetrics: Sendable {
         recordHeldAt = registry.makeGauge(
             descriptor: .init(
                 namespace: "promo_central", metricName: "record_held", unitName: "timestamp_seconds",
-                helpText: "With store.postgres_url: when the PostgreSQL record last held everything the store had committed (0: not since the centre started).")
+                helpText: "With store.postgres_url: when the PostgreSQL record last held everything the store had committed (0 without store.postgres_url).")
         )
         recordBehind = registry.makeGauge(
             descriptor: .init(

@@ -30,6 +30,8 @@ public enum PostgresStoreFollower {
 
         /// Rows copied past the marks, over every table in `rows`.
         public var total: Int { rows.values.reduce(0, +) }
+        /// Where the copy stands after the pass.
+        public var mark: LogMark { LogMark(logPosition: position, recordPosition: seq) }
     }
 
     /// The tables copied whole on every pass (a few hundred rows at most).

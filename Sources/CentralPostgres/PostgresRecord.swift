@@ -61,7 +61,7 @@ public actor PostgresRecord: DurableRecord {
     public func start() async throws(CentralError) {
         do {
             let pass = try await PostgresStoreFollower.pass(storePath: storePath, into: location, timeout: deadline * 6, logger: logger)
-            held = LogMark(logPosition: pass.position, recordPosition: pass.seq)
+            held = pass.mark
             heldAt = Date()
             logger.info(
                 "the PostgreSQL record holds the store", metadata: ["store.record": "\(location)", "store.position": "\(pass.position)"])
@@ -101,7 +101,7 @@ public actor PostgresRecord: DurableRecord {
         }
     }
 
-    /// The record `seq` of the last pass that finished: pulls serve nothing past it.
+    /// Where the last pass that finished left the copy: pulls serve no record past its record position.
     public func heldMark() async -> LogMark { held }
 
     /// When a pass last finished.
@@ -126,8 +126,7 @@ public actor PostgresRecord: DurableRecord {
             do {
                 try faults.check(Self.passFault)
                 let client = try await self.client()
-                let pass = try await PostgresStoreFollower.pass(storePath: storePath, client: client, timeout: deadline, logger: logger)
-                result = .success(LogMark(logPosition: pass.position, recordPosition: pass.seq))
+                result = .success(try await PostgresStoreFollower.pass(storePath: storePath, client: client, timeout: deadline, logger: logger).mark)
             } catch {
                 result = .failure(error)
             }

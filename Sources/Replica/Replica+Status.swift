@@ -106,7 +106,7 @@ extension Replica {
 
     /// Records how a sync attempt ended.
     public func recordAttempt(_ outcome: AttemptOutcome, at now: Date = Date()) throws(ReplicaError) {
-        try writeStatus("recording a sync attempt") { db in
+        try write("recording a sync attempt") { db in
             try State.set(db, .lastAttemptAt, Timestamps.format(now))
             switch outcome {
             case .success:
@@ -145,12 +145,12 @@ extension Replica {
 
     /// Records that the centre answered with an unexpected epoch (nil clears it).
     public func recordEpochMismatch(_ description: String?) throws(ReplicaError) {
-        try writeStatus("recording an epoch mismatch") { db in try State.set(db, .epochMismatch, description) }
+        try write("recording an epoch mismatch") { db in try State.set(db, .epochMismatch, description) }
     }
 
     /// Records what the daemon is doing, for `promo-sync status`.
     public func recordAgentState(_ state: String, nextAttemptAt: Date? = nil, pid: Int32?, now: Date = Date()) throws(ReplicaError) {
-        try writeStatus("recording the daemon state") { db in
+        try write("recording the daemon state") { db in
             try State.set(db, .agentState, state)
             try State.set(db, .nextAttemptAt, nextAttemptAt.map(Timestamps.format))
             try State.set(db, .daemonPID, pid.map { String($0) })
@@ -160,7 +160,7 @@ extension Replica {
 
     /// Adds to the daemon's counters (kept in the replica so they survive restarts).
     public func addToCounters(_ increments: [String: Int64]) throws(ReplicaError) {
-        try writeStatus("counting") { db in
+        try write("counting") { db in
             for (name, amount) in increments where amount != 0 {
                 try db.execute(
                     sql: """

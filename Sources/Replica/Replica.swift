@@ -209,19 +209,6 @@ public final class Replica: Sendable {
     /// A transaction holding only what can be fetched again from the centre: it commits without
     /// an fsync (the next durable commit carries it to disk).
     func writeRefetchable<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
-        try writeWithoutSync(operation, body)
-    }
-
-    /// A transaction holding only the sync status (`promo-sync status`, the counters): it commits
-    /// without an fsync, like ``writeRefetchable(_:_:)``. A power cut can lose the last of it,
-    /// never data: the daemon writes it again on its next cycle, and the next durable commit
-    /// carries it to disk. These writes follow every cycle, so an fsync each put three disk waits
-    /// between one acknowledgement and the next cycle (docs/BENCHMARKS.md, scenario 6).
-    func writeStatus<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
-        try writeWithoutSync(operation, body)
-    }
-
-    private func writeWithoutSync<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
         do {
             return try database.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
