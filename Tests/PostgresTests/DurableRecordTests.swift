@@ -124,12 +124,6 @@ struct DurableRecordTests {
                 // Applied at the centre, not acknowledged: the office keeps it as waiting.
                 #expect(try central.store.offices().first { $0.code.rawValue == "79" }?.lastSequence.rawValue == 1)
                 #expect(try office.replica.syncPosition().lastAcked == 0)
-                // Monitoring sees it: the store holds record versions the record lacks, and its
-                // last pass stands where it was (PromoCentralRecordStale alerts on its age).
-                let failing = try await Self.metrics(central)
-                #expect((failing["promo_central_record_behind_positions"] ?? 0) > 0)
-                let heldBefore = try #require(failing["promo_central_record_held_timestamp_seconds"])
-                #expect(heldBefore > 0)
                 // Another office pulls meanwhile: what PostgreSQL does not hold (here, 79's plan in
                 // the consolidated totals) is not served, since a restore from the copy would lack it
                 // and number it anew; it comes once PostgreSQL holds it.
@@ -141,6 +135,18 @@ struct DurableRecordTests {
                     }
                 }
                 faults.arm(PostgresRecord.passFault, times: 1_000)
+                // Nor is the row served by id (verify's and withdraw's fetch): the office is told
+                // to ask again, as for the push.
+                let line = try #require(try await office.replica.database.read { db in try String.fetchOne(db, sql: "SELECT id FROM plan_line") })
+                let fetch = await #expect(throws: TransportError.self) { try await office.engine.client.records(table: .planLine, ids: [line]) }
+                #expect(fetch?.remoteCode == "record_unavailable", "\(String(describing: fetch))")
+                #expect(fetch?.isTransient == true)
+                // Monitoring sees it: the store holds record versions the record lacks, and its
+                // last pass stands where it was (PromoCentralRecordStale alerts on its age).
+                let failing = try await Self.metrics(central)
+                #expect((failing["promo_central_record_behind_positions"] ?? 0) > 0)
+                let heldBefore = try #require(failing["promo_central_record_held_timestamp_seconds"])
+                #expect(heldBefore > 0)
                 try await other.engine.runCycle()
                 #expect(try plan79() == nil)
                 faults.arm(PostgresRecord.passFault, times: 0)
@@ -149,6 +155,7 @@ struct DurableRecordTests {
                 #expect(try office.replica.syncPosition().lastAcked == 1)
                 #expect(try await Self.changesets(at: location, office: "79", logger: logger) == 1)
                 #expect(try #require(try await Self.metrics(central)["promo_central_record_held_timestamp_seconds"]) > heldBefore)
+                #expect(try await office.engine.client.records(table: .planLine, ids: [line]).value.records.count == 1)
                 try await other.engine.runCycle()
                 #expect(try plan79() == 12_000_000_000)
             }

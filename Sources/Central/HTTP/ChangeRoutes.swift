@@ -30,16 +30,9 @@ struct ChangeRoutes: Sendable {
         }
         await endpoint.totals.upToDate()
         let store = endpoint.store
-        // With a durable record, only what it holds is served: brought up to date first when the
-        // store has moved past it, and when it can be (a record that cannot be written still
-        // serves what it held). The pages of an initial sync wait for no pass.
-        var through: Int64?
-        if let record = endpoint.record {
-            if try await !record.heldMark().covers(endpoint.offload { try store.logMark() }) {
-                try? await record.holdsEverythingCommitted()
-            }
-            through = await record.heldMark().recordPosition
-        }
+        // With a durable record, a page ends where the record does (the pages of an initial sync,
+        // with nothing new in the store, wait for no pass).
+        let through = try await endpoint.servableRecordPosition()
         let (page, state, clock) = try await endpoint.offload { [own, through] in
             (
                 try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own, through: through), try store.officeState(office),

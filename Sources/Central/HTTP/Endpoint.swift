@@ -27,6 +27,20 @@ struct Endpoint: Sendable {
         try await store.threadPool.runIfActive(work)
     }
 
+    /// With a durable record, the record position it holds, past which no record version is
+    /// served (pulls and `/v1/records`): a restore from the record keeps the epoch, so an office
+    /// holding a version the record lacked would see it numbered anew under its cursor. The
+    /// record is brought up to date first when the store has moved past it and when it can be (a
+    /// record that cannot be written answers what it held). Nil without a record.
+    func servableRecordPosition() async throws -> Int64? {
+        guard let record else { return nil }
+        let store = self.store
+        if try await !record.heldMark().covers(offload { try store.logMark() }) {
+            try? await record.holdsEverythingCommitted()
+        }
+        return await record.heldMark().recordPosition
+    }
+
     func authenticate(_ request: Request, _ context: CentralRequestContext, allowRetired: Bool = false) async throws -> OfficeCode {
         let header = request.headers[.authorization] ?? ""
         let token = header.hasPrefix("Bearer ") ? String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces) : ""

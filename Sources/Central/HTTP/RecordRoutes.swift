@@ -20,7 +20,17 @@ struct RecordRoutes: Sendable {
             throw CentralError.badRequest("at most \(WireProtocol.maxPageSize) ids per request")
         }
         let store = endpoint.store
+        let through = try await endpoint.servableRecordPosition()
         let records = try await endpoint.offload { try store.records(for: office, table: wanted.table, ids: wanted.ids) }
+        // Rows are asked for by id, so a version the durable record lacks cannot be left out of
+        // the answer (the office would take the row for missing at the centre): the office is
+        // told to ask again, as a push that the record cannot take yet is.
+        if let through, let newest = records.map(\.cursor.rawValue).max(), newest > through {
+            throw CentralError(
+                .serviceUnavailable, .recordUnavailable,
+                "the centre's PostgreSQL record does not hold the newest of these rows yet (version \(newest), the record stands at \(through))",
+                hint: "Nothing is lost; promo-sync asks again later, once PostgreSQL holds them.")
+        }
         return try endpoint.json(PullResponse(epoch: store.epoch, records: records, nextCursor: .start, hasMore: false), for: request)
     }
 
