@@ -34,7 +34,17 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     public let database: String
     /// TLS to the server: `disable`, `prefer` (the default: TLS when the server offers it) or `require`.
     public let sslMode: String
+    /// Whether a single node is also asked whether it is the primary (`target_session_attrs=
+    /// read-write` or `primary`); a node of several always is.
+    public let requiresPrimary: Bool
+    /// How long a connection, and a node's answer to whether it is the primary, may take
+    /// (`connect_timeout` in seconds; 5 s when not given).
+    public let connectTimeout: Duration
     let password: String?
+
+    /// The query options read from the address, as libpq spells them; any other is refused
+    /// rather than ignored, so that no one believes it applies.
+    static let options = ["sslmode", "target_session_attrs", "connect_timeout"]
 
     /// Reads a `postgres://` (or `postgresql://`) URL; refuses, as `configuration`, a URL that holds a password or lacks a host, user or database.
     public init(url: String, password: String?) throws(CentralError) {
@@ -42,7 +52,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             CentralError(
                 .badRequest, .configuration, "'\(url)' is not a PostgreSQL address: \(why)",
                 hint:
-                    "Write postgres://USER@HOST:PORT/DATABASE, or postgres://USER@HOST1:PORT,HOST2:PORT/DATABASE for the nodes of a cluster (the password in a file given with --password-file, or in PGPASSWORD)."
+                    "Write postgres://USER@HOST:PORT/DATABASE, or postgres://USER@HOST1:PORT,HOST2:PORT/DATABASE for the nodes of a cluster, with ?sslmode=, target_session_attrs= or connect_timeout= if needed (the password in a file given with --password-file, or in PGPASSWORD)."
             )
         }
         guard let colon = url.range(of: "://"), ["postgres", "postgresql"].contains(url[..<colon.lowerBound]) else {
@@ -68,8 +78,27 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         guard let user = parts.user, !user.isEmpty else { throw refuse("it names no user") }
         let database = String(parts.path.drop { $0 == "/" })
         guard !database.isEmpty else { throw refuse("it names no database") }
-        let mode = parts.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        for item in parts.queryItems ?? [] where !Self.options.contains(item.name) {
+            throw refuse("it sets '\(item.name)', which promo-central does not read (it reads \(Self.options.joined(separator: ", ")))")
+        }
+        func option(_ name: String) -> String? { parts.queryItems?.first { $0.name == name }?.value }
+        let mode = option("sslmode") ?? "prefer"
         guard ["disable", "prefer", "require"].contains(mode) else { throw refuse("sslmode '\(mode)' is not disable, prefer or require") }
+        // promo-central writes to the copy, so only a primary will do: libpq's settings that
+        // accept a standby are refused.
+        let attributes = option("target_session_attrs")
+        if let attributes, !["read-write", "primary"].contains(attributes) {
+            throw refuse("target_session_attrs '\(attributes)' would accept a standby; promo-central writes, so it takes read-write or primary")
+        }
+        var timeout = Duration.seconds(5)
+        if let text = option("connect_timeout") {
+            guard let seconds = Int(text), (1...600).contains(seconds) else {
+                throw refuse("connect_timeout '\(text)' is not a whole number of seconds from 1 to 600")
+            }
+            timeout = .seconds(seconds)
+        }
+        self.requiresPrimary = attributes != nil
+        self.connectTimeout = timeout
         self.nodes = nodes
         self.user = user
         self.database = database
@@ -88,7 +117,9 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             case "require": .require(.makeClientConfiguration())
             default: .prefer(.makeClientConfiguration())
             }
-        return PostgresClient.Configuration(host: node.host, port: node.port, username: user, password: password, database: database, tls: tls)
+        var configuration = PostgresClient.Configuration(host: node.host, port: node.port, username: user, password: password, database: database, tls: tls)
+        configuration.options.connectTimeout = connectTimeout
+        return configuration
     }
 
     /// Runs `body` with a client of this database, and stops the client afterwards. What
@@ -99,11 +130,11 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         try await withClient(of: try await primaryNode(logger: logger), logger: logger, body)
     }
 
-    /// The node to write to: the only one, or the first of several, in order, that answers within
-    /// ``nodeDeadline`` and is not a standby; throws naming each node and what it answered when
-    /// none is a primary.
+    /// The node to write to: the only one (asked only with ``requiresPrimary``), or the first of
+    /// several, in order, that answers within ``connectTimeout`` and is not a standby; throws
+    /// naming each node and what it answered when none is a primary.
     public func primaryNode(logger: Logger) async throws -> Node {
-        guard nodes.count > 1 else { return nodes[0] }
+        guard nodes.count > 1 || requiresPrimary else { return nodes[0] }
         var passed: [String] = []
         // A node that is down is reported below, in one line; the probing client's own complaints
         // about it (leases it could not serve) are left out of the log.
@@ -127,7 +158,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
                         }
                     }
                     group.addTask {
-                        try await Task.sleep(for: Self.nodeDeadline)
+                        try await Task.sleep(for: connectTimeout)
                         return nil
                     }
                     defer { group.cancelAll() }
@@ -138,7 +169,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
                 continue
             }
             guard let primary else {
-                passed.append("\(node) (no answer within \(Self.nodeDeadline))")
+                passed.append("\(node) (no answer within \(connectTimeout))")
                 continue
             }
             guard primary else {
@@ -151,9 +182,6 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             .badGateway, .storage, "no primary among the nodes of \(self): \(passed.joined(separator: "; "))",
             hint: "Promote a standby (pg_ctl promote) or start the primary; the next attempt tries the nodes again in order.")
     }
-
-    /// How long a node of several may take to say whether it is the primary.
-    static let nodeDeadline: Duration = .seconds(5)
 
     private func withClient<T: Sendable>(of node: Node, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
         let client = PostgresClient(configuration: configuration(node), backgroundLogger: logger)

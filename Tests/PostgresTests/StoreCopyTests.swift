@@ -209,6 +209,10 @@ struct StoreCopyTests {
     @Test(arguments: [
         "mysql://promo@db/promo", "postgres://promo:secret@db/promo", "postgres://db/promo", "postgres://promo@db/", "postgres://promo@db/promo?sslmode=verify",
         "postgres://promo@/promo", "postgres://promo@db1,,db2/promo", "postgres://promo@db1,db2:port/promo", "postgres://promo:secret@db1,db2/promo",
+        // libpq options promo-central does not read, or values that would not do what they say.
+        "postgres://promo@db/promo?application_name=centre", "postgres://promo@db1,db2/promo?target_session_attrs=any",
+        "postgres://promo@db/promo?target_session_attrs=standby", "postgres://promo@db/promo?connect_timeout=0",
+        "postgres://promo@db/promo?connect_timeout=soon",
     ])
     func anAddressThatIsNotUsableIsRefusedWithTheFormat(url: String) {
         let error = #expect(throws: CentralError.self) { _ = try PostgresLocation(url: url, password: nil) }
@@ -220,6 +224,9 @@ struct StoreCopyTests {
         #expect(location.nodes.map(\.description) == ["db1.example:5433", "[::1]:5434", "db3:5432"])
         #expect(location.user == "promo" && location.database == "promo_copy" && location.sslMode == "disable")
         #expect(location.description == "postgres://promo@db1.example:5433,[::1]:5434,db3:5432/promo_copy")
+        #expect(location.connectTimeout == .seconds(5) && !location.requiresPrimary)
+        let options = try PostgresLocation(url: "postgres://promo@db/promo?target_session_attrs=read-write&connect_timeout=12", password: nil)
+        #expect(options.connectTimeout == .seconds(12) && options.requiresPrimary)
     }
 
     /// A node that is down is passed over for the next; when none answers as a primary, the error
@@ -237,6 +244,9 @@ struct StoreCopyTests {
             return answer
         }
         #expect(answer == 42)
+        // One node named with target_session_attrs is asked too, and answers as the primary.
+        let asked = try PostgresLocation(url: url + "&target_session_attrs=primary", password: nil)
+        #expect(try await asked.primaryNode(logger: logger).port == cluster.port)
         let none = try PostgresLocation(
             url: url.replacingOccurrences(of: "127.0.0.1:\(cluster.port!)", with: "127.0.0.1:\(down),127.0.0.1:\(down)"), password: nil)
         let error = await #expect(throws: CentralError.self) {
