@@ -226,7 +226,9 @@ let package = Package(
         // alone depends on it (make test runs it by itself, after the rest).
         .testTarget(
             name: "ChaosSmokeTests",
-            dependencies: ["ProcessHarness", "SyncAgent", "Replica", "Transport", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "ProcessHarness", "SyncAgent", "Replica", "Transport", "SyncTesting", "CentralPostgres", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -119,7 +119,7 @@ private func serveLiveCentral<T: Sendable>(
         let report = try await audited(store)
         guard report.isProven else { throw AuditFailure(report: report) }
         if let recordDatabase {
-            let differing = try await TestPostgres.differingTables(of: store, in: recordDatabase, logger: TestPostgres.recordLogger)
+            let differing = try await TestPostgres.differingTables(storePath: store.path, in: recordDatabase, logger: TestPostgres.recordLogger)
             guard differing.isEmpty else { throw RecordDifference(tables: differing) }
         }
     }

@@ -69,13 +69,24 @@ public enum TestPostgres {
         return record
     }
 
-    /// The tables in which the copy at `url` differs from `store`, after one more pass for what
-    /// the centre's commands journaled since the last push.
-    public static func differingTables(of store: CentralStore, in url: String, logger: Logger) async throws -> [String] {
+    /// The tables in which the copy at `url` differs from the store at `storePath`, after one
+    /// more pass for what the centre's commands journaled since the last push.
+    public static func differingTables(storePath: String, in url: String, logger: Logger) async throws -> [String] {
         let location = try PostgresLocation(url: url, password: nil)
         return try await location.withClient(logger: logger) { client in
-            _ = try await PostgresStoreFollower.pass(storePath: store.path, client: client, timeout: .seconds(60), logger: logger)
-            return try await PostgresStoreCopy.differingTables(storePath: store.path, to: client, logger: logger)
+            _ = try await PostgresStoreFollower.pass(storePath: storePath, client: client, timeout: .seconds(60), logger: logger)
+            return try await PostgresStoreCopy.differingTables(storePath: storePath, to: client, logger: logger)
+        }
+    }
+
+    /// How many changesets of `office` the copy at `location` holds.
+    public static func changesets(of office: String, at location: PostgresLocation, logger: Logger) async throws -> Int64 {
+        try await location.withClient(logger: logger) { client in
+            var count: Int64 = 0
+            for try await n in try await client.query("SELECT count(*) FROM promo.changeset WHERE office = \(office)", logger: logger).decode(Int64.self) {
+                count = n
+            }
+            return count
         }
     }
 }

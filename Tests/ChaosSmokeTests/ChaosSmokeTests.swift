@@ -1,9 +1,11 @@
+import CentralPostgres
 import Foundation
 import GRDB
 import ProcessHarness
 import Replica
 import SyncAgent
 import SyncCore
+import SyncTesting
 import Testing
 import Transport
 
@@ -32,6 +34,49 @@ import Transport
             #expect(comparison.clean, "after killing the \(victim): \(comparison); writer seed \(writer.seed)")
         }
         #expect(writer.errors.isEmpty)
+    }
+
+    /// The same kills with the centre serving through its PostgreSQL record (`store.postgres_url`),
+    /// so that a centre killed in the middle of a pass restarts from the copy's marks: after each
+    /// kill every changeset the office was told is kept is in PostgreSQL, and at the end the copy
+    /// equals the store table for table.
+    @Test(.enabled(if: TestPostgres.url != nil, "PostgreSQL is not installed here (apt install postgresql); CI runs this"))
+    func killedProcessesLeaveTheRecordWhole() async throws {
+        let logger = TestPostgres.recordLogger
+        try await TestPostgres.withDatabase { url in
+            let directory = try Harness.temporaryDirectory("smoke-record-central")
+            // The store and its office first, then its copy, then the centre serving with it.
+            let first = try CentralProcess(directory: directory)
+            let folder = try OfficeFolder.make("79", central: first, name: "smoke-record-office")
+            first.stop()
+            try Harness.run("promo-central", ["store", "migrate", "--data-dir", directory, "--to", url])
+            var central = try CentralProcess(directory: directory, port: first.port, environment: ["PROMO_CENTRAL_STORE_POSTGRES_URL": url])
+            let daemon = try DaemonProcess(folder: folder)
+            defer { daemon.stop() }
+            let writer = try Writer(replicaPath: folder.replicaPath, office: "79")
+            let location = try PostgresLocation(url: url, password: nil)
+            for victim in ["central", "both", "daemon"] {
+                writer.start()
+                usleep(UInt32.random(in: 200_000...500_000))
+                if victim != "central" { daemon.kill9() }
+                if victim != "daemon" { central.kill9() }
+                writer.stop()
+                if !central.process.isRunning { try central.restart() }
+                if !daemon.process.isRunning { try daemon.restart() }
+                try Campaigns.waitUntilQuiet(writer.replica)
+                let comparison = try Campaigns.compare(
+                    expected: writer.expected, replica: writer.replica, centralPath: directory + "/central.sqlite", office: "79")
+                #expect(comparison.clean, "after killing the \(victim): \(comparison); writer seed \(writer.seed)")
+                // The copy was made before the first changeset: what it holds, the record's passes brought.
+                let acknowledged = try writer.replica.syncPosition().lastAcked
+                #expect(acknowledged > 0)
+                #expect(try await TestPostgres.changesets(of: "79", at: location, logger: logger) >= acknowledged, "after killing the \(victim)")
+            }
+            central.stop()
+            let differing = try await TestPostgres.differingTables(storePath: directory + "/central.sqlite", in: url, logger: logger)
+            #expect(differing.isEmpty, "the copy differs from the store in \(differing)")
+            #expect(writer.errors.isEmpty)
+        }
     }
 
     @Test func networkFaultsDoNotDamageAndTheOfficeConverges() throws {

@@ -17,17 +17,6 @@ import Transport
 struct DurableRecordTests {
     let logger = Logger(label: "test-record")
 
-    /// The changesets of `office` the PostgreSQL copy holds.
-    static func changesets(at location: PostgresLocation, office: String, logger: Logger) async throws -> Int64 {
-        try await location.withClient(logger: logger) { client in
-            var count: Int64 = 0
-            for try await n in try await client.query("SELECT count(*) FROM promo.changeset WHERE office = \(office)", logger: logger).decode(Int64.self) {
-                count = n
-            }
-            return count
-        }
-    }
-
     /// The centre's `/metrics`, by series name (series without labels).
     static func metrics(_ central: LiveCentral) async throws -> [String: Double] {
         let response = try await HTTPClient().send(HTTPRequest(method: "GET", url: central.url + "/metrics"))
@@ -76,7 +65,7 @@ struct DurableRecordTests {
                     // What the office was told is kept is in PostgreSQL: the answer waited for it.
                     let acknowledged = try office.replica.syncPosition().lastAcked
                     #expect(acknowledged == Int64(round))
-                    #expect(try await Self.changesets(at: location, office: "79", logger: logger) == acknowledged)
+                    #expect(try await TestPostgres.changesets(of: "79", at: location, logger: logger) == acknowledged)
                 }
                 return central.store.epoch
             }
@@ -103,7 +92,7 @@ struct DurableRecordTests {
                 #expect(try office.replica.syncPosition().lastAcked == 4)
                 #expect(try office.replica.pendingSummary().changes == 0)
                 #expect(try central.store.digestTree(for: OfficeCode("79")).root == office.replica.digestTree().root)
-                #expect(try await Self.changesets(at: location, office: "79", logger: logger) == 4)
+                #expect(try await TestPostgres.changesets(of: "79", at: location, logger: logger) == 4)
                 #expect(try central.store.offices().first { $0.code.rawValue == "80" }?.mergedInto == OfficeCode("82"))
             }
         }
@@ -153,7 +142,7 @@ struct DurableRecordTests {
                 // The next attempt is answered as a re-send, once PostgreSQL holds it.
                 try await office.engine.runCycle()
                 #expect(try office.replica.syncPosition().lastAcked == 1)
-                #expect(try await Self.changesets(at: location, office: "79", logger: logger) == 1)
+                #expect(try await TestPostgres.changesets(of: "79", at: location, logger: logger) == 1)
                 #expect(try #require(try await Self.metrics(central)["promo_central_record_held_timestamp_seconds"]) > heldBefore)
                 #expect(try await office.engine.client.records(table: .planLine, ids: [line]).value.records.count == 1)
                 try await other.engine.runCycle()
