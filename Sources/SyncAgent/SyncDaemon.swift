@@ -11,6 +11,13 @@ public struct DaemonSchedule: Sendable {
     public var interval: Duration = .seconds(30)
     /// How often to look for local writes, so a write is pushed soon after it commits.
     public var wakeCheckInterval: Duration = .seconds(1)
+    /// The looks after a file event that showed nothing new, each this long after the one before.
+    /// Another program's commit writes its write-ahead log, which raises the event, before it
+    /// becomes visible to readers: SQLite publishes it in shared memory once the log is on disk,
+    /// and that raises no event. Without these looks such a commit waited for the next periodic
+    /// look (10 s with the file watcher). They cover a log write that takes up to about 300 ms
+    /// to reach the disk.
+    static let settleChecks: [Duration] = [.milliseconds(2), .milliseconds(10), .milliseconds(50), .milliseconds(250)]
     /// First wait after a transient failure; doubles each time up to ``maxBackoff``.
     public var initialBackoff: Duration = .seconds(1)
     /// The longest wait after transient failures, however many in a row.
@@ -171,13 +178,19 @@ public struct SyncDaemon: Service {
             return
         }
         await withGracefulShutdownHandler {
+            // Looks due soon after a file event that showed nothing new (``DaemonSchedule/settleChecks``).
+            var settling: [Duration] = []
             while clock.now < deadline, !Task.isShuttingDownGracefully {
-                await wake.wait(for: min(schedule.wakeCheckInterval, deadline - clock.now))
+                let wait = min(settling.isEmpty ? schedule.wakeCheckInterval : settling.removeFirst(), deadline - clock.now)
+                let started = clock.now
+                await wake.wait(for: wait)
+                let poked = clock.now - started < wait
                 if wake.consume() || Task.isShuttingDownGracefully { return }
                 // A rotated token written to the token file: try it at once.
                 if engine.client.tokenSource.changed() { return }
                 if engine.replica.fileProblem() != nil { return }
                 if wakeOnLocalWrite, await outboxMark() != mark { return }
+                if poked { settling = DaemonSchedule.settleChecks }
             }
         } onGracefulShutdown: {
             wake.poke()

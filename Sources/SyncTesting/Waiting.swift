@@ -14,17 +14,20 @@ public final class Counter: Sendable {
 
 /// A condition a test waited for did not come.
 public struct WaitTimedOut: Error, CustomStringConvertible {
+    /// How long was waited.
+    public var limit: Duration = .seconds(60)
     /// Says how long was waited.
-    public var description: String { "condition not met within 60 s" }
+    public var description: String { "condition not met within \(limit)" }
 }
 
-/// Polls `condition` until it holds, or throws after 60 seconds (a loaded machine running the
-/// whole suite takes well over 10 s for a daemon to start and sync; the wait ends as soon as it holds).
-public func waitUntil(_ condition: @Sendable () throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(60)
+/// Polls `condition` until it holds, or throws after `limit` (60 s by default: a loaded machine
+/// running the whole suite takes well over 10 s for a daemon to start and sync; the wait ends as
+/// soon as it holds).
+public func waitUntil(upTo limit: Duration = .seconds(60), _ condition: @Sendable () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if try condition() { return }
         try await Task.sleep(for: .milliseconds(20))
     }
-    throw WaitTimedOut()
+    throw WaitTimedOut(limit: limit)
 }

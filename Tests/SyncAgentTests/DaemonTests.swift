@@ -98,6 +98,42 @@ import Transport
         }
     }
 
+    /// A program that keeps the replica open commits while the daemon waits: its write-ahead log
+    /// is written, and wakes the daemon, before the commit is visible to a reader (SQLite makes it
+    /// visible in shared memory, which raises no file event), and no event follows. Each of these
+    /// commits must still be pushed at once, not at the next periodic look (an hour here).
+    @Test func commitsOfAProgramThatKeepsTheReplicaOpenArePushedAtOnce() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "83", central: central)
+            var schedule = DaemonSchedule()
+            schedule.interval = .seconds(3_600)
+            schedule.wakeCheckInterval = .seconds(3_600)  // only the watcher can wake it within the test
+            let wake = WakeSignal()
+            let watcher = try #require(FileWatcher.start(path: office.replica.path, wake: wake))
+            let cycles = Counter()
+            var logger = Logger(label: "test-daemon")
+            logger.logLevel = .warning
+            let daemon = SyncDaemon(engine: office.engine, schedule: schedule, logger: logger, wake: wake) { _ in cycles.increment() }
+            let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
+            let running = Task { try await group.run() }
+            try await waitUntil { cycles.value >= 1 }
+            // The other program: a connection of its own, open throughout, as a data-entry tool's.
+            let writer = try Replica.open(at: office.replica.path)
+            for round in 1...12 {
+                // The daemon is idle, waiting, when the commit comes.
+                try await Task.sleep(for: .milliseconds(150))
+                try writer.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(round), note: nil)
+                // Well under the hour, and generous for a loaded machine.
+                try await waitUntil(upTo: .seconds(30)) {
+                    (try? central.store.recordCounts().first { $0.office == "83" && $0.table == "plan_line" }?.live) == round
+                }
+            }
+            await group.triggerGracefulShutdown()
+            try await running.value
+            withExtendedLifetime(watcher) {}
+        }
+    }
+
     @Test func whileTheCentreIsDownTheDaemonRecordsOfflineAndBacksOff() async throws {
         let fixture: OfficeFixture = try await withLiveCentral { central in try OfficeFixture(office: "80", central: central) }
         // The centre is down: port 1 on loopback refuses every connection (a port the stopped
