@@ -276,6 +276,9 @@ if options.wants(5) {
     say("|---|---|---|")
     say("| commit → acknowledged (target median ≤ 100) | \(f(Harness.median(daemon.latencies), 1)) | \(f(Harness.percentile(daemon.latencies, 0.99), 1)) |")
     say(
+        "| the same, \(daemon.idleLatencies.count) commits each made after 100 ms idle (the daemon waiting) | \(f(Harness.median(daemon.idleLatencies), 1)) | \(f(Harness.percentile(daemon.idleLatencies, 0.99), 1)) |"
+    )
+    say(
         "| baseline: GET /health over libcurl | \(f(Harness.median(daemon.baselineLatencies), 1)) | \(f(Harness.percentile(daemon.baselineLatencies, 0.99), 1)) |"
     )
     say()
