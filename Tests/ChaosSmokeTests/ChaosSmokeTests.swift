@@ -13,27 +13,31 @@ import Transport
 /// processes on loopback, killed, cut off and fed bad input, then compared row by row.
 @Suite(.serialized) struct ChaosSmokeTests {
     @Test func killedProcessesLoseAndRepeatNothing() throws {
-        let central = try CentralProcess(directory: try Harness.temporaryDirectory("smoke-central"))
+        var central = try CentralProcess(directory: try Harness.temporaryDirectory("smoke-central"))
         defer { central.stop() }
         let folder = try OfficeFolder.make("79", central: central, name: "smoke-office")
         let daemon = try DaemonProcess(folder: folder)
         defer { daemon.stop() }
         let writer = try Writer(replicaPath: folder.replicaPath, office: "79")
         for victim in ["daemon", "central", "both"] {
-            writer.start()
-            usleep(UInt32.random(in: 200_000...500_000))
-            if victim != "central" { daemon.kill9() }
-            if victim != "daemon" { central.kill9() }
-            writer.stop()
-            if !central.process.isRunning { try central.restart() }
-            if !daemon.process.isRunning { try daemon.restart() }
-            try Campaigns.waitUntilQuiet(writer.replica)
-            let comparison = try Campaigns.compare(
-                expected: writer.expected, replica: writer.replica,
-                centralPath: central.directory + "/central.sqlite", office: "79")
+            let comparison = try Self.kill(victim, central: &central, daemon: daemon, writer: writer)
             #expect(comparison.clean, "after killing the \(victim): \(comparison); writer seed \(writer.seed)")
         }
         #expect(writer.errors.isEmpty)
+    }
+
+    /// While `writer` writes, kills the daemon, the centre or both (`victim`) with SIGKILL,
+    /// starts them again, waits until the office is quiet and compares it with the centre.
+    static func kill(_ victim: String, central: inout CentralProcess, daemon: DaemonProcess, writer: Writer) throws -> Comparison {
+        writer.start()
+        usleep(UInt32.random(in: 200_000...500_000))
+        if victim != "central" { daemon.kill9() }
+        if victim != "daemon" { central.kill9() }
+        writer.stop()
+        if !central.process.isRunning { try central.restart() }
+        if !daemon.process.isRunning { try daemon.restart() }
+        try Campaigns.waitUntilQuiet(writer.replica)
+        return try Campaigns.compare(expected: writer.expected, replica: writer.replica, centralPath: central.directory + "/central.sqlite", office: "79")
     }
 
     /// The same kills with the centre serving through its PostgreSQL record (`store.postgres_url`),
@@ -51,28 +55,20 @@ import Transport
             first.stop()
             try Harness.run("promo-central", ["store", "migrate", "--data-dir", directory, "--to", url])
             var central = try CentralProcess(directory: directory, port: first.port, environment: ["PROMO_CENTRAL_STORE_POSTGRES_URL": url])
+            defer { central.stop() }
             let daemon = try DaemonProcess(folder: folder)
             defer { daemon.stop() }
             let writer = try Writer(replicaPath: folder.replicaPath, office: "79")
             let location = try PostgresLocation(url: url, password: nil)
             for victim in ["central", "both", "daemon"] {
-                writer.start()
-                usleep(UInt32.random(in: 200_000...500_000))
-                if victim != "central" { daemon.kill9() }
-                if victim != "daemon" { central.kill9() }
-                writer.stop()
-                if !central.process.isRunning { try central.restart() }
-                if !daemon.process.isRunning { try daemon.restart() }
-                try Campaigns.waitUntilQuiet(writer.replica)
-                let comparison = try Campaigns.compare(
-                    expected: writer.expected, replica: writer.replica, centralPath: directory + "/central.sqlite", office: "79")
+                let comparison = try Self.kill(victim, central: &central, daemon: daemon, writer: writer)
                 #expect(comparison.clean, "after killing the \(victim): \(comparison); writer seed \(writer.seed)")
                 // The copy was made before the first changeset: what it holds, the record's passes brought.
                 let acknowledged = try writer.replica.syncPosition().lastAcked
                 #expect(acknowledged > 0)
                 #expect(try await TestPostgres.changesets(of: "79", at: location, logger: logger) >= acknowledged, "after killing the \(victim)")
             }
-            central.stop()
+            central.stop()  // the last pass below is the test's own
             let differing = try await TestPostgres.differingTables(storePath: directory + "/central.sqlite", in: url, logger: logger)
             #expect(differing.isEmpty, "the copy differs from the store in \(differing)")
             #expect(writer.errors.isEmpty)

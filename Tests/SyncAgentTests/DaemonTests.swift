@@ -64,37 +64,52 @@ import Transport
         }
     }
 
+    /// Runs `body` while `office`'s daemon runs with the file watcher as its only wake within a
+    /// test (its other waits last an hour), after its first cycle; stops it gracefully afterwards.
+    func withWatchedDaemon(_ office: OfficeFixture, _ body: () async throws -> Void) async throws {
+        var schedule = DaemonSchedule()
+        schedule.interval = .seconds(3_600)
+        schedule.wakeCheckInterval = .seconds(3_600)
+        let wake = WakeSignal()
+        let watcher = try #require(FileWatcher.start(path: office.replica.path, wake: wake))
+        let cycles = Counter()
+        var logger = Logger(label: "test-daemon")
+        logger.logLevel = .warning
+        let daemon = SyncDaemon(engine: office.engine, schedule: schedule, logger: logger, wake: wake) { _ in cycles.increment() }
+        let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
+        let running = Task { try await group.run() }
+        let result: Result<Void, any Error>
+        do {
+            try await waitUntil { cycles.value >= 1 }
+            try await body()
+            result = .success(())
+        } catch {
+            result = .failure(error)
+        }
+        // A shutdown ends the hour-long wait at once.
+        await group.triggerGracefulShutdown()
+        try await running.value
+        withExtendedLifetime(watcher) {}
+        try result.get()
+    }
+
     @Test func theFileWatcherWakesTheDaemonOnACommitByAnotherProgram() async throws {
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "82", central: central)
-            var schedule = DaemonSchedule()
-            schedule.interval = .seconds(3_600)
-            schedule.wakeCheckInterval = .seconds(3_600)  // only the watcher can wake it within the test
-            let wake = WakeSignal()
-            let watcher = try #require(FileWatcher.start(path: office.replica.path, wake: wake))
-            let cycles = Counter()
-            var logger = Logger(label: "test-daemon")
-            logger.logLevel = .warning
-            let daemon = SyncDaemon(engine: office.engine, schedule: schedule, logger: logger, wake: wake) { _ in cycles.increment() }
-            let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
-            let running = Task { try await group.run() }
-            try await waitUntil { cycles.value >= 1 }
-            // Another program (the sqlite3 shell) commits a row.
-            let shell = Process()
-            shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-            shell.arguments = [
-                office.replica.path,
-                "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES ('\(RowID.make().rawValue)', '82', 2025, 'local', 1000, NULL)",
-            ]
-            try shell.run()
-            shell.waitUntilExit()
-            try await waitUntil {
-                (try? central.store.recordCounts().first { $0.office == "82" && $0.table == "plan_line" }?.live) == 1
+            try await withWatchedDaemon(office) {
+                // Another program (the sqlite3 shell) commits a row.
+                let shell = Process()
+                shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+                shell.arguments = [
+                    office.replica.path,
+                    "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES ('\(RowID.make().rawValue)', '82', 2025, 'local', 1000, NULL)",
+                ]
+                try shell.run()
+                shell.waitUntilExit()
+                try await waitUntil {
+                    (try? central.store.recordCounts().first { $0.office == "82" && $0.table == "plan_line" }?.live) == 1
+                }
             }
-            // A shutdown ends the hour-long wait at once.
-            await group.triggerGracefulShutdown()
-            try await running.value
-            withExtendedLifetime(watcher) {}
         }
     }
 
@@ -105,32 +120,19 @@ import Transport
     @Test func commitsOfAProgramThatKeepsTheReplicaOpenArePushedAtOnce() async throws {
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "83", central: central)
-            var schedule = DaemonSchedule()
-            schedule.interval = .seconds(3_600)
-            schedule.wakeCheckInterval = .seconds(3_600)  // only the watcher can wake it within the test
-            let wake = WakeSignal()
-            let watcher = try #require(FileWatcher.start(path: office.replica.path, wake: wake))
-            let cycles = Counter()
-            var logger = Logger(label: "test-daemon")
-            logger.logLevel = .warning
-            let daemon = SyncDaemon(engine: office.engine, schedule: schedule, logger: logger, wake: wake) { _ in cycles.increment() }
-            let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
-            let running = Task { try await group.run() }
-            try await waitUntil { cycles.value >= 1 }
-            // The other program: a connection of its own, open throughout, as a data-entry tool's.
-            let writer = try Replica.open(at: office.replica.path)
-            for round in 1...12 {
-                // The daemon is idle, waiting, when the commit comes.
-                try await Task.sleep(for: .milliseconds(150))
-                try writer.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(round), note: nil)
-                // Well under the hour, and generous for a loaded machine.
-                try await waitUntil(upTo: .seconds(30)) {
-                    (try? central.store.recordCounts().first { $0.office == "83" && $0.table == "plan_line" }?.live) == round
+            try await withWatchedDaemon(office) {
+                // The other program: a connection of its own, open throughout, as a data-entry tool's.
+                let writer = try Replica.open(at: office.replica.path)
+                for round in 1...12 {
+                    // The daemon is idle, waiting, when the commit comes.
+                    try await Task.sleep(for: .milliseconds(150))
+                    try writer.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(round), note: nil)
+                    // Well under the hour, and generous for a loaded machine.
+                    try await waitUntil(upTo: .seconds(30)) {
+                        (try? central.store.recordCounts().first { $0.office == "83" && $0.table == "plan_line" }?.live) == round
+                    }
                 }
             }
-            await group.triggerGracefulShutdown()
-            try await running.value
-            withExtendedLifetime(watcher) {}
         }
     }
 
