@@ -197,7 +197,7 @@ public final class CentralProcess {
         process = try Self.launch(directory: directory, port: requested, environment: environment)
         let portFile = directory + "/central.port"
         var port = ""
-        for _ in 0..<300 {
+        for _ in 0..<1_500 {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8), !text.isEmpty {
                 port = text.trimmingCharacters(in: .whitespacesAndNewlines)
                 break
@@ -227,7 +227,7 @@ public final class CentralProcess {
     /// Starts it again on the same port after a kill; waits until it answers.
     public func restart() throws {
         process = try Self.launch(directory: directory, port: port, environment: environment)
-        for _ in 0..<300 {
+        for _ in 0..<1_500 {
             if let text = try? String(contentsOfFile: directory + "/central.port", encoding: .utf8), !text.isEmpty { return }
             usleep(20_000)
         }
@@ -255,8 +255,9 @@ public final class CentralProcess {
         try Harness.run("promo-central", ["office", "add", code, "--data-dir", directory, "--token-file", tokenFile])
     }
 
+    /// Stops the server (SIGTERM) if it still runs; a second call does nothing.
     public func stop() {
-        process.terminate()
+        if process.isRunning { process.terminate() }
         process.waitUntilExit()
     }
 }

@@ -78,8 +78,16 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         guard let user = parts.user, !user.isEmpty else { throw refuse("it names no user") }
         let database = String(parts.path.drop { $0 == "/" })
         guard !database.isEmpty else { throw refuse("it names no database") }
-        for item in parts.queryItems ?? [] where !Self.options.contains(item.name) {
-            throw refuse("it sets '\(item.name)', which promo-central does not read (it reads \(Self.options.joined(separator: ", ")))")
+        var seen: Set<String> = []
+        for item in parts.queryItems ?? [] {
+            guard Self.options.contains(item.name) else {
+                throw refuse(
+                    item.name.isEmpty
+                        ? "it has an empty option"
+                        : "it sets '\(item.name)', which promo-central does not read (it reads \(Self.options.joined(separator: ", ")))")
+            }
+            guard let value = item.value, !value.isEmpty else { throw refuse("it gives '\(item.name)' no value") }
+            guard seen.insert(item.name).inserted else { throw refuse("it sets '\(item.name)' twice (\(value) the second time)") }
         }
         func option(_ name: String) -> String? { parts.queryItems?.first { $0.name == name }?.value }
         let mode = option("sslmode") ?? "prefer"
@@ -131,11 +139,13 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     }
 
     /// The node to write to: the only one (asked only with ``requiresPrimary``), or the first of
-    /// several, in order, that answers within ``connectTimeout`` and is not a standby; throws
+    /// several, in order, that is not a standby. The nodes are asked all at once, each for at most
+    /// `within` (``connectTimeout`` when nil), so nodes that are down cost that time once, not once
+    /// each: the durable record's passes must find the primary within their own deadline. Throws
     /// naming each node and what it answered when none is a primary.
-    public func primaryNode(logger: Logger) async throws -> Node {
+    public func primaryNode(logger: Logger, within: Duration? = nil) async throws -> Node {
         guard nodes.count > 1 || requiresPrimary else { return nodes[0] }
-        var passed: [String] = []
+        let limit = within.map { min($0, connectTimeout) } ?? connectTimeout
         // A node that is down is reported below, in one line; the probing client's own complaints
         // about it (leases it could not serve) are left out of the log.
         let quiet = {
@@ -143,44 +153,63 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             quiet.logLevel = .error
             return quiet
         }()
-        for node in nodes {
-            // Whether this node is the primary; nil when it did not answer in time (a client keeps
-            // trying to connect to a node that is down, so the question has a deadline of its own).
-            let primary: Bool?
-            do {
-                primary = try await withThrowingTaskGroup(of: Bool?.self) { group in
-                    group.addTask {
-                        try await withClient(of: node, logger: quiet) { client in
-                            for try await inRecovery in try await client.query("SELECT pg_is_in_recovery()", logger: quiet).decode(Bool.self) {
-                                return !inRecovery
-                            }
-                            return false
+        // Per node: whether it is the primary, or what kept it from saying so in time (a client
+        // keeps trying to connect to a node that is down, so the question has a deadline of its own).
+        enum Answer: Sendable {
+            case primary, standby, silent
+            case failed(String)
+        }
+        let probe: @Sendable (Node) async -> Answer = { node in
+            await withThrowingTaskGroup(of: Bool?.self) { group -> Answer in
+                group.addTask {
+                    try await withClient(of: node, logger: quiet) { client in
+                        for try await inRecovery in try await client.query("SELECT pg_is_in_recovery()", logger: quiet).decode(Bool.self) {
+                            return !inRecovery
                         }
+                        return false
                     }
-                    group.addTask {
-                        try await Task.sleep(for: connectTimeout)
-                        return nil
-                    }
-                    defer { group.cancelAll() }
-                    return try await group.next() ?? nil
                 }
-            } catch {
-                passed.append("\(node) (\((error as? CentralError)?.message ?? "\(error)"))")
-                continue
+                group.addTask {
+                    try await Task.sleep(for: limit)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                do {
+                    guard let first = try await group.next(), let primary = first else { return .silent }
+                    return primary ? .primary : .standby
+                } catch {
+                    return .failed((error as? CentralError)?.message ?? "\(error)")
+                }
             }
-            guard let primary else {
-                passed.append("\(node) (no answer within \(connectTimeout))")
-                continue
+        }
+        // The first node in order that is the primary is known as soon as it and every node before
+        // it have answered: a standby that is down after it costs nothing.
+        let (chosen, answers) = await withTaskGroup(of: (Int, Answer).self) { group -> (Int?, [Answer?]) in
+            for (index, node) in nodes.enumerated() { group.addTask { (index, await probe(node)) } }
+            var answers = [Answer?](repeating: nil, count: nodes.count)
+            for await (index, answer) in group {
+                answers[index] = answer
+                for (earlier, known) in answers.enumerated() {
+                    guard let known else { break }
+                    if case .primary = known {
+                        group.cancelAll()
+                        return (earlier, answers)
+                    }
+                }
             }
-            guard primary else {
-                passed.append("\(node) (a standby)")
-                continue
+            return (nil, answers)
+        }
+        if let chosen { return nodes[chosen] }
+        let passed = zip(nodes, answers).map { node, answer -> String in
+            switch answer {
+            case .standby: "\(node) (a standby)"
+            case .failed(let message): "\(node) (\(message))"
+            case .silent, .primary, nil: "\(node) (no answer within \(limit))"
             }
-            return node
         }
         throw CentralError(
             .badGateway, .storage, "no primary among the nodes of \(self): \(passed.joined(separator: "; "))",
-            hint: "Promote a standby (pg_ctl promote) or start the primary; the next attempt tries the nodes again in order.")
+            hint: "Promote a standby (pg_ctl promote) or start the primary; the next attempt asks the nodes again.")
     }
 
     private func withClient<T: Sendable>(of node: Node, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {

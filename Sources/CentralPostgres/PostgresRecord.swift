@@ -145,7 +145,8 @@ public actor PostgresRecord: DurableRecord {
 
     private func client() async throws -> PostgresClient {
         if let connection { return connection.client }
-        let node = try await location.primaryNode(logger: logger)
+        // Half the pass's deadline at most, so that the pass itself still has time.
+        let node = try await location.primaryNode(logger: logger, within: deadline / 2)
         // Another pass may have connected, or the centre stopped, while the nodes were asked.
         if let connection { return connection.client }
         guard !stopped else { throw CancellationError() }

@@ -15,9 +15,9 @@ public struct DaemonSchedule: Sendable {
     /// Another program's commit writes its write-ahead log, which raises the event, before it
     /// becomes visible to readers: SQLite publishes it in shared memory once the log is on disk,
     /// and that raises no event. Without these looks such a commit waited for the next periodic
-    /// look (10 s with the file watcher). They cover a log write that takes up to about 300 ms
-    /// to reach the disk.
-    static let settleChecks: [Duration] = [.milliseconds(2), .milliseconds(10), .milliseconds(50), .milliseconds(250)]
+    /// look (10 s with the file watcher). They cover a log write that takes up to about 1.3 s to
+    /// reach the disk; a slower disk leaves the commit to the periodic look.
+    static let settleChecks: [Duration] = [.milliseconds(2), .milliseconds(10), .milliseconds(50), .milliseconds(250), .seconds(1)]
     /// First wait after a transient failure; doubles each time up to ``maxBackoff``.
     public var initialBackoff: Duration = .seconds(1)
     /// The longest wait after transient failures, however many in a row.
@@ -181,10 +181,7 @@ public struct SyncDaemon: Service {
             // Looks due soon after a file event that showed nothing new (``DaemonSchedule/settleChecks``).
             var settling: [Duration] = []
             while clock.now < deadline, !Task.isShuttingDownGracefully {
-                let wait = min(settling.isEmpty ? schedule.wakeCheckInterval : settling.removeFirst(), deadline - clock.now)
-                let started = clock.now
-                await wake.wait(for: wait)
-                let poked = clock.now - started < wait
+                let poked = await wake.wait(for: min(settling.isEmpty ? schedule.wakeCheckInterval : settling.removeFirst(), deadline - clock.now))
                 if wake.consume() || Task.isShuttingDownGracefully { return }
                 // A rotated token written to the token file: try it at once.
                 if engine.client.tokenSource.changed() { return }
@@ -213,7 +210,7 @@ public final class WakeSignal: Sendable {
         var requested = false
         /// A poke that came while no one waited: the next wait returns at once.
         var pending = false
-        var waiter: CheckedContinuation<Void, Never>?
+        var waiter: CheckedContinuation<Bool, Never>?
     }
     private let state = Mutex(State())
 
@@ -228,7 +225,7 @@ public final class WakeSignal: Sendable {
 
     /// Ends the current wait (or the next one, if none is in progress).
     public func poke() {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+        let waiter = state.withLock { s -> CheckedContinuation<Bool, Never>? in
             guard let waiter = s.waiter else {
                 s.pending = true
                 return nil
@@ -236,7 +233,16 @@ public final class WakeSignal: Sendable {
             s.waiter = nil
             return waiter
         }
-        waiter?.resume()
+        waiter?.resume(returning: true)
+    }
+
+    /// Ends the current wait, if any, as run out; a later wait is not affected.
+    private func expire() {
+        let waiter = state.withLock { s -> CheckedContinuation<Bool, Never>? in
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: false)
     }
 
     /// Takes the request, if any.
@@ -247,13 +253,14 @@ public final class WakeSignal: Sendable {
         }
     }
 
-    /// Waits until poked or until `duration` passes.
-    func wait(for duration: Duration) async {
+    /// Waits until poked (returns true) or until `duration` passes (returns false).
+    @discardableResult
+    func wait(for duration: Duration) async -> Bool {
         let timer = Task { [weak self] in
             try? await Task.sleep(for: duration)
-            if !Task.isCancelled { self?.poke() }
+            if !Task.isCancelled { self?.expire() }
         }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let poked = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let now = state.withLock { s -> Bool in
                 if s.pending {
                     s.pending = false
@@ -262,9 +269,9 @@ public final class WakeSignal: Sendable {
                 s.waiter = continuation
                 return false
             }
-            if now { continuation.resume() }
+            if now { continuation.resume(returning: true) }
         }
         timer.cancel()
-        // A timer that fired as it was cancelled leaves at most one stale poke: one extra look.
+        return poked
     }
 }

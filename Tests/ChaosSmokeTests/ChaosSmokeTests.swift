@@ -40,10 +40,12 @@ import Transport
         return try Campaigns.compare(expected: writer.expected, replica: writer.replica, centralPath: central.directory + "/central.sqlite", office: "79")
     }
 
-    /// The same kills with the centre serving through its PostgreSQL record (`store.postgres_url`),
-    /// so that a centre killed in the middle of a pass restarts from the copy's marks: after each
-    /// kill every changeset the office was told is kept is in PostgreSQL, and at the end the copy
-    /// equals the store table for table.
+    /// The same kills with the centre serving through its PostgreSQL record (`store.postgres_url`):
+    /// a centre killed in the middle of a pass starts again from the copy's marks and serves with
+    /// its record (the copy, made before the first changeset, holds every acknowledged one after
+    /// each kill), and at the end the copy equals the store table for table. That an
+    /// acknowledgement waits for PostgreSQL is DurableRecordTests' to show: here the restarted
+    /// centre's first pass would copy a missing changeset before the check.
     @Test(.enabled(if: TestPostgres.url != nil, "PostgreSQL is not installed here (apt install postgresql); CI runs this"))
     func killedProcessesLeaveTheRecordWhole() async throws {
         let logger = TestPostgres.recordLogger
@@ -64,6 +66,7 @@ import Transport
                 let comparison = try Self.kill(victim, central: &central, daemon: daemon, writer: writer)
                 #expect(comparison.clean, "after killing the \(victim): \(comparison); writer seed \(writer.seed)")
                 // The copy was made before the first changeset: what it holds, the record's passes brought.
+                // (Trivially > 0 after the writer's rounds; it keeps the next check from passing on nothing.)
                 let acknowledged = try writer.replica.syncPosition().lastAcked
                 #expect(acknowledged > 0)
                 #expect(try await TestPostgres.changesets(of: "79", at: location, logger: logger) >= acknowledged, "after killing the \(victim)")

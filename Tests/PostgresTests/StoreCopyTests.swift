@@ -212,7 +212,8 @@ struct StoreCopyTests {
         // libpq options promo-central does not read, or values that would not do what they say.
         "postgres://promo@db/promo?application_name=centre", "postgres://promo@db1,db2/promo?target_session_attrs=any",
         "postgres://promo@db/promo?target_session_attrs=standby", "postgres://promo@db/promo?connect_timeout=0",
-        "postgres://promo@db/promo?connect_timeout=soon",
+        "postgres://promo@db/promo?connect_timeout=soon", "postgres://promo@db/promo?sslmode=require&sslmode=disable",
+        "postgres://promo@db/promo?target_session_attrs", "postgres://promo@db/promo?sslmode=disable&",
     ])
     func anAddressThatIsNotUsableIsRefusedWithTheFormat(url: String) {
         let error = #expect(throws: CentralError.self) { _ = try PostgresLocation(url: url, password: nil) }

@@ -123,9 +123,10 @@ import Transport
             try await withWatchedDaemon(office) {
                 // The other program: a connection of its own, open throughout, as a data-entry tool's.
                 let writer = try Replica.open(at: office.replica.path)
-                for round in 1...12 {
-                    // The daemon is idle, waiting, when the commit comes.
-                    try await Task.sleep(for: .milliseconds(150))
+                for round in 1...6 {
+                    // The daemon is idle, waiting, when the commit comes: past its cycle and the
+                    // looks after its own writes' events (SyncDaemon's settle checks).
+                    try await Task.sleep(for: .milliseconds(1_500))
                     try writer.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(round), note: nil)
                     // Well under the hour, and generous for a loaded machine.
                     try await waitUntil(upTo: .seconds(30)) {

@@ -29,7 +29,7 @@ struct RecordRoutes: Sendable {
             throw CentralError(
                 .serviceUnavailable, .recordUnavailable,
                 "the centre's PostgreSQL record does not hold the newest of these rows yet (version \(newest), the record stands at \(through))",
-                hint: "Nothing is lost; promo-sync asks again later, once PostgreSQL holds them.")
+                hint: "Nothing is lost: the centre's PostgreSQL record is a moment behind. Run the command again shortly; pulls bring the rows meanwhile.")
         }
         return try endpoint.json(PullResponse(epoch: store.epoch, records: records, nextCursor: .start, hasMore: false), for: request)
     }
