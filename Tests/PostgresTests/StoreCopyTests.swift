@@ -237,7 +237,12 @@ struct StoreCopyTests {
         let cluster = try #require(URLComponents(string: url))
         let down = 1  // tcpmux: nothing listens there on a server, so connecting is refused
         let nodes = "127.0.0.1:\(down),127.0.0.1:\(try #require(cluster.port))"
-        let both = try PostgresLocation(url: url.replacingOccurrences(of: "127.0.0.1:\(cluster.port!)", with: nodes), password: nil)
+        // The nodes are asked at once and the first in order that answers as primary is taken once
+        // every node before it answered: the refused node costs the whole timeout (a client keeps
+        // trying a refused port), and the live one must answer within it while the whole suite
+        // loads the machine, hence 15 s here.
+        let both = try PostgresLocation(
+            url: url.replacingOccurrences(of: "127.0.0.1:\(cluster.port!)", with: nodes) + "&connect_timeout=15", password: nil)
         #expect(both.nodes.count == 2)
         let answer = try await both.withClient(logger: logger) { client in
             var answer = 0
@@ -249,7 +254,8 @@ struct StoreCopyTests {
         let asked = try PostgresLocation(url: url + "&target_session_attrs=primary", password: nil)
         #expect(try await asked.primaryNode(logger: logger).port == cluster.port)
         let none = try PostgresLocation(
-            url: url.replacingOccurrences(of: "127.0.0.1:\(cluster.port!)", with: "127.0.0.1:\(down),127.0.0.1:\(down)"), password: nil)
+            url: url.replacingOccurrences(of: "127.0.0.1:\(cluster.port!)", with: "127.0.0.1:\(down),127.0.0.1:\(down)") + "&connect_timeout=2",
+            password: nil)
         let error = await #expect(throws: CentralError.self) {
             try await none.withClient(logger: logger) { _ in }
         }

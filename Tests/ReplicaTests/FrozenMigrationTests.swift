@@ -29,6 +29,7 @@ import Testing
         ("release-1.1.0", "v7-withdrawn"), ("release-1.2.0", "v8-tax-code"), ("release-1.3.0", "v8-tax-code"), ("release-1.4.0", "v8-tax-code"),
         ("release-1.4.1", "v8-tax-code"),
         ("release-1.5.0", "v8-tax-code"),
+        ("release-1.5.1", "v8-tax-code"),
     ])
     func aNewReplicaMigratedToAReleasesSchemaHasTheSchemaThatReleaseMade(release: String, migration: String) throws {
         let fresh = try DatabaseQueue()
