@@ -255,6 +255,14 @@ public final class CentralProcess {
         try Harness.run("promo-central", ["office", "add", code, "--data-dir", directory, "--token-file", tokenFile])
     }
 
+    /// Copies the store in `directory` (no centre serving it) into the empty PostgreSQL database at
+    /// `url` (`promo-central store migrate`) and returns the environment that makes a centre
+    /// started on it serve with that copy as its durable record (`store.postgres_url`).
+    public static func durableRecord(directory: String, url: String) throws -> [String: String] {
+        try Harness.run("promo-central", ["store", "migrate", "--data-dir", directory, "--to", url])
+        return ["PROMO_CENTRAL_STORE_POSTGRES_URL": url]
+    }
+
     /// Stops the server (SIGTERM) if it still runs; a second call does nothing.
     public func stop() {
         if process.isRunning { process.terminate() }

@@ -66,9 +66,8 @@ enum Scenarios {
         let office = try OfficeFolder.make("79", central: central, name: "push-office")
         if let record {
             central.stop()
-            let url = try newDatabase(record, name: "promo_bench_push")
-            try Harness.run("promo-central", ["store", "migrate", "--data-dir", folder, "--to", url])
-            central = try CentralProcess(directory: folder, environment: ["PROMO_CENTRAL_STORE_POSTGRES_URL": url], tls: certificate)
+            let environment = try CentralProcess.durableRecord(directory: folder, url: try newDatabase(record, name: "promo_bench_push"))
+            central = try CentralProcess(directory: folder, environment: environment, tls: certificate)
             setenv("PROMO_SYNC_CENTRAL_URL", central.url, 1)
         }
         defer { unsetenv("PROMO_SYNC_CENTRAL_URL") }
@@ -179,12 +178,8 @@ enum Scenarios {
         // Create the store (and its reference data), then seed it while no server runs.
         try Harness.run("promo-central", ["office", "list", "--data-dir", centralDir])
         try seedCentral(directory: centralDir, rows: rows)
-        var environment: [String: String] = [:]
-        if let record {
-            let url = try newDatabase(record, name: "promo_bench_initial")
-            try Harness.run("promo-central", ["store", "migrate", "--data-dir", centralDir, "--to", url])
-            environment["PROMO_CENTRAL_STORE_POSTGRES_URL"] = url
-        }
+        let environment =
+            try record.map { try CentralProcess.durableRecord(directory: centralDir, url: try newDatabase($0, name: "promo_bench_initial")) } ?? [:]
         let central = try CentralProcess(directory: centralDir, environment: environment)
         let office = try OfficeFolder.make("79", central: central, name: "initial-office")
         var killed: (cursor: Int64, seconds: Double)?

@@ -55,8 +55,8 @@ import Transport
             let first = try CentralProcess(directory: directory)
             let folder = try OfficeFolder.make("79", central: first, name: "smoke-record-office")
             first.stop()
-            try Harness.run("promo-central", ["store", "migrate", "--data-dir", directory, "--to", url])
-            var central = try CentralProcess(directory: directory, port: first.port, environment: ["PROMO_CENTRAL_STORE_POSTGRES_URL": url])
+            var central = try CentralProcess(
+                directory: directory, port: first.port, environment: try CentralProcess.durableRecord(directory: directory, url: url))
             defer { central.stop() }
             let daemon = try DaemonProcess(folder: folder)
             defer { daemon.stop() }
