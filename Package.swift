@@ -170,6 +170,7 @@ let package = Package(
                 "SyncCore", "WireFormat", "Central", "CentralPostgres", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict,
             linkerSettings: releaseLinking()

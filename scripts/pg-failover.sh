@@ -159,10 +159,11 @@ echo "   the standby had lost the passes after $lost (the primary had finished $
 record_url() { echo "postgres://promo@127.0.0.1:$standby_port,127.0.0.1:$primary_port/promo_copy?sslmode=disable"; }
 start_recorded_centre() { # $1: its data folder
     rm -f "$1.port"
-    PROMO_CENTRAL_LOG_LEVEL=warning PROMO_CENTRAL_STORE_POSTGRES_URL="$(record_url)" "$bin/promo-central" serve --data-dir "$1" --port 0 \
-        --port-file "$1.port" 2>>"$1.log" &
+    # A centre restored on a new machine waits for the lost one's lease to run out (3 s here, 30 by default).
+    PROMO_CENTRAL_LOG_LEVEL=warning PROMO_CENTRAL_STORE_POSTGRES_URL="$(record_url)" PROMO_CENTRAL_STORE_LEASE_SECONDS=3 \
+        "$bin/promo-central" serve --data-dir "$1" --port 0 --port-file "$1.port" 2>>"$1.log" &
     central_pid=$!
-    for _ in $(seq 1 300); do [ -s "$1.port" ] && break; sleep 0.1; done
+    for _ in $(seq 1 600); do [ -s "$1.port" ] && break; sleep 0.1; done
     [ -s "$1.port" ] || fail "promo-central did not start with its record: $(tail -n 3 "$1.log")"
     central_url="http://127.0.0.1:$(cat "$1.port")"
 }

@@ -183,10 +183,13 @@ public final class CentralProcess {
     /// Added to the server's environment at every start (the power-cut campaign's LD_PRELOAD).
     public let environment: [String: String]
 
-    /// With `tls`, it serves HTTPS with that certificate and key (the production path).
-    public init(directory: String, port requested: Int = 0, environment: [String: String] = [:], tls: (certificate: String, key: String)? = nil)
-        throws
-    {
+    /// With `tls`, it serves HTTPS with that certificate and key (the production path). With
+    /// `waitUntilServing` false, returns once started (a standby centre listens only once it
+    /// serves; see ``waitUntilServing(timeout:)``), and `requested` must name the port.
+    public init(
+        directory: String, port requested: Int = 0, environment: [String: String] = [:], tls: (certificate: String, key: String)? = nil,
+        waitUntilServing: Bool = true
+    ) throws {
         self.directory = directory
         var environment = environment
         if let tls {
@@ -195,18 +198,33 @@ public final class CentralProcess {
         }
         self.environment = environment
         process = try Self.launch(directory: directory, port: requested, environment: environment)
-        let portFile = directory + "/central.port"
-        var port = ""
-        for _ in 0..<1_500 {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), !text.isEmpty {
-                port = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                break
-            }
-            usleep(20_000)
+        if waitUntilServing {
+            try Self.waitForPortFile(directory: directory, process: process, timeout: 30)
+        } else {
+            precondition(requested != 0, "a centre that is not waited for needs its port named")
         }
-        guard let number = Int(port) else { throw BenchError("promo-central did not start; see \(directory)/central.log") }
+        let port = waitUntilServing ? (try? String(contentsOfFile: directory + "/central.port", encoding: .utf8)) ?? "" : "\(requested)"
+        guard let number = Int(port.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw BenchError("promo-central did not start; see \(directory)/central.log")
+        }
         self.port = number
         url = "\(tls == nil ? "http" : "https")://127.0.0.1:\(number)"
+    }
+
+    /// Waits until the centre writes its port file (it listens), failing early when it exits.
+    static func waitForPortFile(directory: String, process: Process, timeout: Double) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: directory + "/central.port", encoding: .utf8), !text.isEmpty { return }
+            guard process.isRunning else { throw BenchError("promo-central exited (\(process.terminationStatus)); see \(directory)/central.log") }
+            usleep(20_000)
+        }
+        throw BenchError("promo-central did not listen within \(Int(timeout)) s; see \(directory)/central.log")
+    }
+
+    /// Waits until a centre started without waiting (a standby) serves.
+    public func waitUntilServing(timeout: Double) throws {
+        try Self.waitForPortFile(directory: directory, process: process, timeout: timeout)
     }
 
     static func launch(directory: String, port: Int, environment: [String: String]) throws -> Process {
@@ -224,14 +242,10 @@ public final class CentralProcess {
         process.waitUntilExit()
     }
 
-    /// Starts it again on the same port after a kill; waits until it answers.
-    public func restart() throws {
+    /// Starts it again on the same port after a kill; waits until it answers unless told not to.
+    public func restart(waitUntilServing: Bool = true) throws {
         process = try Self.launch(directory: directory, port: port, environment: environment)
-        for _ in 0..<1_500 {
-            if let text = try? String(contentsOfFile: directory + "/central.port", encoding: .utf8), !text.isEmpty { return }
-            usleep(20_000)
-        }
-        throw BenchError("promo-central did not restart; see \(directory)/central.log")
+        if waitUntilServing { try Self.waitForPortFile(directory: directory, process: process, timeout: 30) }
     }
 
     /// A self-signed certificate for 127.0.0.1 and its key (owner-only), made with openssl in

@@ -12,7 +12,7 @@ extension CentralConfiguration {
         "data_dir", "server.host", "server.port", "server.tls_certificate", "server.tls_key", "server.tls_client_ca",
         "limits.max_body_bytes", "limits.default_page_size", "limits.requests_per_second", "limits.burst",
         "limits.idle_timeout_seconds", "log.level", "dashboard.enabled", "dashboard.silent_after_seconds", "dashboard.secure_cookies",
-        "store.postgres_url", "store.postgres_password_file",
+        "store.postgres_url", "store.postgres_password_file", "store.lease_seconds",
     ]
 
     /// Loads config/promo-central.example.toml's settings from `path` (or `PROMO_CENTRAL_CONFIG`, or
@@ -56,6 +56,7 @@ extension CentralConfiguration {
             if c.recordPasswordFile != nil, c.recordURL == nil {
                 throw ConfigReader.Problem(message: "\(file): store.postgres_password_file is set without store.postgres_url")
             }
+            c.leaseSeconds = Int(try reader.integer("store.lease_seconds", default: 30, range: 3...3_600, unit: "seconds"))
             let certificate = try reader.string("server.tls_certificate", default: nil)
             let key = try reader.string("server.tls_key", default: nil)
             let clientCA = try reader.string("server.tls_client_ca", default: nil)

@@ -37,6 +37,9 @@ public struct CentralConfiguration: Sendable {
     public var recordURL: String?
     /// `store.postgres_password_file`: where the record's password is (owner-only); else `PGPASSWORD`.
     public var recordPasswordFile: String?
+    /// `store.lease_seconds`: how long the centre serving from the record may go without renewing
+    /// its lease before a standby centre with the same record takes over.
+    public var leaseSeconds = 30
 
     /// The files of the central's TLS setup.
     public struct TLSFiles: Sendable, Equatable {

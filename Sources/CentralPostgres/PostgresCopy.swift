@@ -213,7 +213,11 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     }
 
     private func withClient<T: Sendable>(of node: Node, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = PostgresClient(configuration: configuration(node), backgroundLogger: logger)
+        // The client lives for `body` only: its pool's own warnings (a query leased before its run
+        // loop started, which it waits for) are noise; what fails is thrown to `body`.
+        var quiet = logger
+        quiet.logLevel = .error
+        let client = PostgresClient(configuration: configuration(node), backgroundLogger: quiet)
         let location = nodes.count > 1 ? "\(self) (node \(node))" : "\(self)"
         do {
             return try await withThrowingTaskGroup(of: Void.self) { group in

@@ -76,6 +76,12 @@ public enum PostgresStoreFollower {
                 arguments: [position]) ?? ""
         }
 
+        /// Whether a store at these marks continues the `copy`: at or past each of its marks, with
+        /// the copy's chain hash at the copy's last position (`hashThere`, read from the store).
+        func continues(_ copy: Marks, hashThere: String) -> Bool {
+            position >= copy.position && seq >= copy.seq && history >= copy.history && login >= copy.login && hashThere == copy.hash
+        }
+
         func save(_ connection: PostgresConnection, logger: Logger) async throws {
             try await connection.query("DELETE FROM promo.follow_mark", logger: logger)
             try await connection.query(
@@ -104,8 +110,11 @@ public enum PostgresStoreFollower {
     /// the follower's lock, from one snapshot of the store read after the lock was taken: a
     /// second follower waits, then finds nothing new. `onBackend` learns the PostgreSQL backend
     /// running the pass, so that a caller whose pass hangs can end it.
+    /// With `lease`, the pass renews it first (``ServingLease``) and is refused when another
+    /// centre took it over.
     public static func catchUp(
-        storePath: String, to client: PostgresClient, logger: Logger, onBackend: @escaping @Sendable (Int32) -> Void = { _ in }
+        storePath: String, to client: PostgresClient, lease: ServingLease? = nil, logger: Logger,
+        onBackend: @escaping @Sendable (Int32) -> Void = { _ in }
     ) async throws -> Pass {
         var readOnly = Configuration()
         readOnly.readonly = true
@@ -119,7 +128,15 @@ public enum PostgresStoreFollower {
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
             // The record's promise is PostgreSQL's commit: durable (and on the synchronous standbys)
             // whatever the role or database sets.
-            try await connection.query("SET LOCAL synchronous_commit = on", logger: logger)
+            // A centre whose machine vanishes mid-pass must not hold the pass's locks (and the
+            // serving lease's row) until the kernel gives up on the connection hours later.
+            try await connection.query(
+                """
+                SELECT set_config('synchronous_commit', 'on', true), set_config('tcp_keepalives_idle', '5', true),
+                    set_config('tcp_keepalives_interval', '2', true), set_config('tcp_keepalives_count', '3', true),
+                    set_config('tcp_user_timeout', '10000', true)
+                """, logger: logger)
+            try await lease?.renew(connection, logger: logger)
             guard let marks = try await Marks.load(connection, logger: logger) else {
                 throw CentralError(
                     .conflict, .configuration, "the PostgreSQL database holds no copy of a centre to keep current",
@@ -134,9 +151,7 @@ public enum PostgresStoreFollower {
                     "the store's epoch is \(target.epoch) and the copy's \(marks.epoch): the centre was restored from a backup",
                     hint: "Copy the restored store into a new, empty database (promo-central store migrate --to URL) and point readers at it.")
             }
-            guard target.position >= marks.position, target.seq >= marks.seq, target.history >= marks.history, target.login >= marks.login,
-                hashAtMark == marks.hash
-            else {
+            guard target.continues(marks, hashThere: hashAtMark) else {
                 throw CentralError(
                     .conflict, .configuration,
                     "the store's log does not continue the copy's (the copy stands at position \(marks.position), the store at \(target.position)\(hashAtMark == marks.hash ? "" : ", with another entry there")): the store was rolled back",
@@ -199,22 +214,26 @@ public enum PostgresStoreFollower {
 }
 
 extension PostgresStoreFollower {
-    /// One pass (``catchUp(storePath:to:logger:onBackend:)``) into `target`, with a client of
-    /// its own, ended after `timeout` (``pass(storePath:client:timeout:logger:)``).
-    public static func pass(storePath: String, into target: PostgresLocation, timeout: Duration, logger: Logger) async throws -> Pass {
+    /// One pass (``catchUp(storePath:to:lease:logger:onBackend:)``) into `target`, with a client of
+    /// its own, ended after `timeout` (``pass(storePath:client:lease:timeout:logger:)``).
+    public static func pass(
+        storePath: String, into target: PostgresLocation, lease: ServingLease? = nil, timeout: Duration, logger: Logger
+    ) async throws -> Pass {
         try await target.withClient(logger: logger) { client in
-            try await pass(storePath: storePath, client: client, timeout: timeout, logger: logger)
+            try await pass(storePath: storePath, client: client, lease: lease, timeout: timeout, logger: logger)
         }
     }
 
     /// One pass through `client`, ended after `timeout`: its backend is terminated from another
     /// connection (a backend waiting for a synchronous standby does not notice its client going
     /// away), so that passes that hang do not pile up holding locks. Throws `busy` when the time ran out.
-    public static func pass(storePath: String, client: PostgresClient, timeout: Duration, logger: Logger) async throws -> Pass {
+    public static func pass(
+        storePath: String, client: PostgresClient, lease: ServingLease? = nil, timeout: Duration, logger: Logger
+    ) async throws -> Pass {
         let backend = BackendID()
         let pass = try await withThrowingTaskGroup(of: Pass?.self) { group -> Pass? in
             group.addTask {
-                try await catchUp(storePath: storePath, to: client, logger: logger) { pid in backend.pid.withLock { $0 = pid } }
+                try await catchUp(storePath: storePath, to: client, lease: lease, logger: logger) { pid in backend.pid.withLock { $0 = pid } }
             }
             group.addTask {
                 try await Task.sleep(for: timeout)

@@ -22,6 +22,9 @@ public actor PostgresRecord: DurableRecord {
     /// How often an idle centre brings the copy up to date (journaled commands, office visits).
     let interval: Duration
     let faults: FaultInjector
+    /// The serving lease each pass renews (``ServingLease``); nil when no other centre can serve
+    /// from this record (the tests' centres).
+    let lease: ServingLease?
 
     /// Counts the waits; a pass covers every wait counted before it started.
     private var requested = 0
@@ -38,6 +41,9 @@ public actor PostgresRecord: DurableRecord {
     private var connection: (client: PostgresClient, run: Task<Void, Never>)?
     private var pass: Task<Void, Never>?
     private var waiting: [(target: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+    /// Set once a pass found the lease another centre's: no pass runs again.
+    private var takenOver: ServingLease.TakenOver?
+    private var awaitingTakeOver: [CheckedContinuation<ServingLease.TakenOver?, Never>] = []
 
     /// A pass of the record fails here when a test arms it.
     public static let passFault = FaultPoint("record-pass")
@@ -46,7 +52,7 @@ public actor PostgresRecord: DurableRecord {
     /// (`promo-central store migrate --to`).
     public init(
         location: PostgresLocation, storePath: String, logger: Logger, deadline: Duration = .seconds(10), interval: Duration = .seconds(5),
-        faults: FaultInjector = FaultInjector()
+        lease: ServingLease? = nil, faults: FaultInjector = FaultInjector()
     ) {
         self.location = location
         self.storePath = storePath
@@ -54,18 +60,19 @@ public actor PostgresRecord: DurableRecord {
         self.deadline = deadline
         self.interval = interval
         self.faults = faults
+        self.lease = lease
     }
 
     /// Brings the copy up to date before the centre serves. Refuses, as `configuration`, a
     /// database that holds no copy of this store, or the copy of another epoch or a longer log.
     public func start() async throws(CentralError) {
         do {
-            let pass = try await PostgresStoreFollower.pass(storePath: storePath, into: location, timeout: deadline * 6, logger: logger)
+            let pass = try await PostgresStoreFollower.pass(storePath: storePath, into: location, lease: lease, timeout: deadline * 6, logger: logger)
             held = pass.mark
             heldAt = Date()
             logger.info(
                 "the PostgreSQL record holds the store", metadata: ["store.record": "\(location)", "store.position": "\(pass.position)"])
-        } catch let error as CentralError {
+        } catch let error as CentralError where ServingLease.TakenOver.within(error) == nil {
             throw error
         } catch {
             throw CentralError(
@@ -78,7 +85,7 @@ public actor PostgresRecord: DurableRecord {
     public func keepCurrent() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
-            if pass == nil, !stopped {
+            if pass == nil, !stopped, takenOver == nil {
                 requested += 1
                 startPass()
             }
@@ -108,6 +115,7 @@ public actor PostgresRecord: DurableRecord {
     public func lastHeldAt() async -> Date? { heldAt }
 
     private func wait() async throws {
+        if let takenOver { throw takenOver }
         requested += 1
         let target = requested
         try await withCheckedThrowingContinuation { continuation in
@@ -120,13 +128,14 @@ public actor PostgresRecord: DurableRecord {
         let target = requested
         generation += 1
         let current = generation
-        let (location, storePath, logger, deadline, faults) = (location, storePath, logger, deadline, faults)
+        let (location, storePath, logger, deadline, faults, lease) = (location, storePath, logger, deadline, faults, lease)
         pass = Task {
             let result: Result<LogMark, any Error>
             do {
                 try faults.check(Self.passFault)
                 let client = try await self.client()
-                result = .success(try await PostgresStoreFollower.pass(storePath: storePath, client: client, timeout: deadline, logger: logger).mark)
+                result = .success(
+                    try await PostgresStoreFollower.pass(storePath: storePath, client: client, lease: lease, timeout: deadline, logger: logger).mark)
             } catch {
                 result = .failure(error)
             }
@@ -155,9 +164,20 @@ public actor PostgresRecord: DurableRecord {
         return client
     }
 
+    /// Returns once a pass found that another centre took the serving lease over: the centre
+    /// must stop serving (every push it would answer from then on is refused anyway). Returns nil
+    /// once the record is stopped (``stop()``).
+    public func whenTakenOver() async -> ServingLease.TakenOver? {
+        if let takenOver { return takenOver }
+        if stopped { return nil }
+        return await withCheckedContinuation { awaitingTakeOver.append($0) }
+    }
+
     /// Closes the passes' connection and starts no more passes (the centre is stopping).
     public func stop() {
         stopped = true
+        for waiter in awaitingTakeOver { waiter.resume(returning: nil) }
+        awaitingTakeOver = []
         dropClient()
     }
 
@@ -177,11 +197,20 @@ public actor PostgresRecord: DurableRecord {
             held = LogMark(logPosition: max(held.logPosition, mark.logPosition), recordPosition: max(held.recordPosition, mark.recordPosition))
             heldAt = Date()
         case .failure(let error):
-            logger.warning("the PostgreSQL record did not take a pass", metadata: ["store.record": "\(location)", "error": "\(error)"])
+            if takenOver == nil, let taken = ServingLease.TakenOver.within(error) {
+                logger.critical("\(taken)", metadata: ["store.record": "\(location)"])
+                takenOver = taken
+                for waiter in awaitingTakeOver { waiter.resume(returning: taken) }
+                awaitingTakeOver = []
+            } else {
+                logger.warning("the PostgreSQL record did not take a pass", metadata: ["store.record": "\(location)", "error": "\(error)"])
+            }
             // The next pass finds the primary again, on a new connection.
             dropClient()
         }
-        let (covered, later) = (waiting.filter { $0.target <= target }, waiting.filter { $0.target > target })
+        // Once another centre serves, no later pass can answer the rest either.
+        let (covered, later) =
+            takenOver != nil ? (waiting, []) : (waiting.filter { $0.target <= target }, waiting.filter { $0.target > target })
         waiting = later
         for wait in covered { wait.continuation.resume(with: result.map { _ in () }) }
         if !waiting.isEmpty, !stopped { startPass() }

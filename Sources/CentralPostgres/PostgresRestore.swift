@@ -76,6 +76,60 @@ public enum PostgresStoreRestore {
         }
     }
 
+    /// What ``prepare(storePath:from:logger:)`` did with the store before the centre serves.
+    public enum Preparation: Sendable, Equatable {
+        /// The store continues the record: served as it is (its first pass copies what it holds past the record).
+        case kept
+        /// There was no store: it was rebuilt from the record.
+        case restored
+        /// The store did not continue the record (behind it, or another centre served past the
+        /// point where it stands): moved to `aside` and rebuilt from the record.
+        case replaced(aside: String)
+    }
+
+    /// Readies the store at `storePath` to serve from its PostgreSQL record, once this centre
+    /// holds the serving lease (``ServingLease``). A store the record continues is kept. A missing
+    /// store is rebuilt from the record, as is one of the record's epoch that does not continue
+    /// it (behind it, or written past a point where the record went another way: another centre
+    /// served meanwhile, and what this one holds beyond was never acknowledged), and an empty
+    /// store of another epoch (a data folder a command touched first); those are moved aside,
+    /// never deleted. A store of another epoch with a log, or one this release cannot read
+    /// before migrating it, is kept, and the record's first pass refuses it with the reason.
+    public static func prepare(storePath: String, from location: PostgresLocation, logger: Logger) async throws -> Preparation {
+        let copy = try await location.withClient(logger: logger) { client in
+            try await PostgresStoreCopy.migrate(client, logger: logger)
+            return try await client.withConnection { try await PostgresStoreFollower.Marks.load($0, logger: logger) }
+        }
+        // No copy: the first pass says so.
+        guard let copy else { return .kept }
+        var aside: String?
+        if FileManager.default.fileExists(atPath: storePath) {
+            var readOnly = Configuration()
+            readOnly.readonly = true
+            let read: (marks: PostgresStoreFollower.Marks, hashThere: String)? = try? DatabaseQueue(path: storePath, configuration: readOnly)
+                .inDatabase { db in (try PostgresStoreFollower.Marks.read(db), try PostgresStoreFollower.Marks.hash(db, at: copy.position)) }
+            guard let read else { return .kept }
+            let empty = read.marks.position == 0 && read.marks.seq == 0
+            if read.marks.epoch == copy.epoch ? read.marks.continues(copy, hashThere: read.hashThere) : !empty { return .kept }
+            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+            let moved = "\(storePath).superseded-\(stamp)"
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: storePath + suffix) {
+                try FileManager.default.moveItem(atPath: storePath + suffix, toPath: moved + suffix)
+            }
+            aside = moved
+            logger.warning(
+                "the store does not continue the PostgreSQL record; it was moved aside and is rebuilt from the record",
+                metadata: [
+                    "store.aside": "\(moved)", "store.position": "\(read.marks.position)", "store.record_position": "\(copy.position)",
+                    "store.epoch": "\(read.marks.epoch)",
+                ])
+        }
+        let report = try await location.withClient(logger: logger) { client in try await restore(from: client, to: storePath, logger: logger) }
+        logger.notice(
+            "rebuilt the store from the PostgreSQL record", metadata: ["store.epoch": "\(report.epoch)", "store.position": "\(report.position)"])
+        return aside.map { .replaced(aside: $0) } ?? .restored
+    }
+
     /// Copies one table of the copy into the store, in batches; returns how many rows.
     static func copy(_ table: String, from connection: PostgresConnection, into queue: DatabaseQueue, logger: Logger) async throws -> Int {
         let columns = try await queue.read { db in try PostgresStoreCopy.columns(db, table) }

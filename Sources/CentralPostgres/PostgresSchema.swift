@@ -168,5 +168,17 @@ CREATE TABLE promo.dashboard_login (
 CREATE TABLE promo.follow_mark (key text PRIMARY KEY, value text NOT NULL)
 """#
         ),
+        (
+            "pg4-serving-lease",
+            #"""
+CREATE TABLE promo.serving (
+    id integer PRIMARY KEY CHECK (id = 1),
+    holder text NOT NULL,
+    since timestamptz NOT NULL,
+    renewed_at timestamptz NOT NULL,
+    lease_seconds integer NOT NULL
+)
+"""#
+        ),
     ]
 }

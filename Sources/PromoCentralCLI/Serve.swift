@@ -1,9 +1,11 @@
 import ArgumentParser
+import CLISupport
 import Central
 import CentralPostgres
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve the sync API until SIGTERM.")
@@ -28,25 +30,63 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "promo-central")
-        let store = try location.open()
-        let portFile = self.portFile
-        let scheme = configuration.tls == nil ? "http" : "https"
-        // The durable record every acknowledgement waits for, brought up to date before serving.
+        // With a durable record, this centre serves only once it holds the record's serving lease
+        // (another centre with the same record may be serving: this one waits, not listening,
+        // and takes over when that one falls silent), and from a store the record continues.
         var record: PostgresRecord?
         if let url = configuration.recordURL {
+            let recordLogger = Logger(label: "promo-central.record")
             let location = try PostgresLocation(url: url, password: try StoreCommand.password(file: configuration.recordPasswordFile))
-            record = PostgresRecord(location: location, storePath: store.path, logger: Logger(label: "promo-central.record"))
-            try await record?.start()
+            let storePath = try self.location.checkedStorePath
+            let lease = ServingLease(
+                holder: try ServingLease.holder(dataDirectory: configuration.dataDirectory), duration: .seconds(configuration.leaseSeconds))
+            try await lease.acquire(location: location, logger: recordLogger) { held in
+                recordLogger.notice(
+                    "another centre serves from the PostgreSQL record; waiting, without listening, to take over if it falls silent",
+                    metadata: ["store.holder": "\(held.holder)", "store.lease": "\(held.seconds)", "store.self": "\(lease.holder)"])
+            }
+            recordLogger.notice("this centre serves from the PostgreSQL record", metadata: ["store.self": "\(lease.holder)"])
+            _ = try await PostgresStoreRestore.prepare(storePath: storePath, from: location, logger: recordLogger)
+            // The lease is renewed by every pass: at least three passes per lease when idle.
+            record = PostgresRecord(
+                location: location, storePath: storePath, logger: recordLogger,
+                interval: min(.seconds(5), .seconds(configuration.leaseSeconds) / 3), lease: lease)
         }
+        let store = try location.open()
+        try await record?.start()
+        let portFile = self.portFile
+        let scheme = configuration.tls == nil ? "http" : "https"
         let app = try buildApplication(configuration: configuration, store: store, logger: logger, record: record) { port in
             logger.info("serving", metadata: ["http.port": "\(port)", "http.scheme": "\(scheme)", "sync.epoch": "\(store.epoch)"])
             if let portFile { try? "\(port)\n".write(toFile: portFile, atomically: true, encoding: .utf8) }
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            if let record { group.addTask { await record.keepCurrent() } }
-            try await app.runService()
-            group.cancelAll()
-        }
+        // The record's service comes first, so that on SIGTERM it is stopped last, once the
+        // server has answered what it was answering. A take-over ends it with an error, which
+        // shuts the server down gracefully and exits non-zero (systemd starts this centre again,
+        // and it waits as the standby).
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let record { services.append(.init(service: RecordService(record: record), failureTerminationBehavior: .gracefullyShutdownGroup)) }
+        services.append(.init(service: app))
+        try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
         await record?.stop()
+    }
+}
+
+/// The durable record while the centre serves: its idle passes, and the end of serving when
+/// another centre took the record over (``ServingLease``).
+struct RecordService: Service {
+    let record: PostgresRecord
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await record.keepCurrent() }
+                if let taken = await record.whenTakenOver() { throw CommandFailure("\(taken)") }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            // Ends the wait above (with nil) and the idle passes.
+            Task { await record.stop() }
+        }
     }
 }

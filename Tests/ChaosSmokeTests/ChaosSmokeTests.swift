@@ -78,6 +78,80 @@ import Transport
         }
     }
 
+    /// Two centres on one PostgreSQL record (docs/OPERATIONS.md, "A standby centre"): the second
+    /// waits without listening while the first serves. The first is killed in the middle of an
+    /// office's writes; the second takes over by itself, rebuilds its store from the record and
+    /// serves on the same address, and the office converges with nothing lost or applied twice.
+    /// Then the lease is given by hand to a third name, as a centre the second cannot see would
+    /// take it: the second stops serving at its next pass (it never acknowledges again), and the
+    /// first, started again, waits, takes over from that silent holder, moves its own store (now
+    /// behind the record) aside, rebuilds it, and the office converges with it.
+    @Test(.enabled(if: TestPostgres.url != nil, "PostgreSQL is not installed here (apt install postgresql); CI runs this"))
+    func aStandbyCentreTakesOverWithNothingLost() async throws {
+        let logger = TestPostgres.recordLogger
+        try await TestPostgres.withDatabase { url in
+            let first = try Harness.temporaryDirectory("standby-first")
+            let setup = try CentralProcess(directory: first)
+            let folder = try OfficeFolder.make("79", central: setup, name: "standby-office")
+            setup.stop()
+            let environment = try CentralProcess.durableRecord(directory: first, url: url).merging([
+                "PROMO_CENTRAL_STORE_LEASE_SECONDS": "3", "PROMO_CENTRAL_LOG_LEVEL": "notice",
+            ]) { a, _ in a }
+            let serving = try CentralProcess(directory: first, port: setup.port, environment: environment)
+            defer { serving.stop() }
+            // The standby: an empty data folder, the same record and the same address.
+            let second = try Harness.temporaryDirectory("standby-second")
+            let standby = try CentralProcess(directory: second, port: setup.port, environment: environment, waitUntilServing: false)
+            defer { standby.stop() }
+            let daemon = try DaemonProcess(folder: folder)
+            defer { daemon.stop() }
+            let writer = try Writer(replicaPath: folder.replicaPath, office: "79")
+            writer.start()
+            sleep(3)
+            #expect(standby.process.isRunning && !FileManager.default.fileExists(atPath: second + "/central.port"), "the standby must wait")
+            #expect(try String(contentsOfFile: second + "/central.log", encoding: .utf8).contains("another centre serves"))
+            serving.kill9()
+            usleep(500_000)
+            writer.stop()
+            try standby.waitUntilServing(timeout: 60)
+            try Campaigns.waitUntilQuiet(writer.replica, timeout: 90)
+            let afterKill = try Campaigns.compare(
+                expected: writer.expected, replica: writer.replica, centralPath: second + "/central.sqlite", office: "79")
+            #expect(afterKill.clean, "after the standby took over: \(afterKill); writer seed \(writer.seed)")
+            let location = try PostgresLocation(url: url, password: nil)
+            let acknowledged = try writer.replica.syncPosition().lastAcked
+            #expect(acknowledged > 0)
+            #expect(try await TestPostgres.changesets(of: "79", at: location, logger: logger) >= acknowledged)
+
+            // The first, started again, waits: the second serves.
+            try serving.restart(waitUntilServing: false)
+            sleep(2)
+            #expect(serving.process.isRunning && !FileManager.default.fileExists(atPath: first + "/central.port"), "the old centre must wait")
+            // A holder the second does not know of takes the lease: the second stops at its next pass.
+            try await location.withClient(logger: logger) { client in
+                _ = try await client.query("UPDATE promo.serving SET holder = 'elsewhere/0', renewed_at = now()", logger: logger)
+            }
+            for _ in 0..<100 where standby.process.isRunning { usleep(100_000) }
+            #expect(!standby.process.isRunning && standby.process.terminationStatus != 0, "a centre that lost the lease must stop")
+            #expect(try String(contentsOfFile: second + "/central.log", encoding: .utf8).contains("took over the PostgreSQL record"))
+            // Changes made meanwhile wait at the office; 'elsewhere' never renews, so the first takes over.
+            writer.start()
+            sleep(1)
+            writer.stop()
+            try serving.waitUntilServing(timeout: 60)
+            try Campaigns.waitUntilQuiet(writer.replica, timeout: 90)
+            let afterFence = try Campaigns.compare(
+                expected: writer.expected, replica: writer.replica, centralPath: first + "/central.sqlite", office: "79")
+            #expect(afterFence.clean, "after the first took over again: \(afterFence); writer seed \(writer.seed)")
+            let aside = try FileManager.default.contentsOfDirectory(atPath: first).filter { $0.hasPrefix("central.sqlite.superseded-") }
+            #expect(!aside.isEmpty, "the first centre's old store must be kept aside")
+            serving.stop()
+            let differing = try await TestPostgres.differingTables(storePath: first + "/central.sqlite", in: url, logger: logger)
+            #expect(differing.isEmpty, "the record differs from the serving store in \(differing)")
+            #expect(writer.errors.isEmpty)
+        }
+    }
+
     @Test func networkFaultsDoNotDamageAndTheOfficeConverges() throws {
         let central = try CentralProcess(directory: try Harness.temporaryDirectory("smoke-net-central"))
         defer { central.stop() }

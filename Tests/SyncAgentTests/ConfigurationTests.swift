@@ -46,6 +46,7 @@ func repositoryFile(_ relative: String) -> String {
         #expect(example.centralURL == nil && example.tokenFile == nil && example.logLevel == .info)
         let central = try CentralConfiguration.load(path: repositoryFile("config/promo-central.example.toml"), environment: [:])
         #expect(central.port == 8443 && central.host == "127.0.0.1" && central.tls == nil && central.maxBodyBytes == 32 * 1024 * 1024)
+        #expect(central.recordURL == nil && central.leaseSeconds == 30)
     }
 
     @Test func errorsNameTheKeyTheLineAndWhatIsExpected() throws {

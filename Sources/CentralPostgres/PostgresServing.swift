@@ -1,0 +1,173 @@
+import Central
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Which centre serves from a PostgreSQL record (`promo.serving`, one row): two or more centres
+/// on different machines may be given the same `store.postgres_url`, and one of them serves while
+/// the others wait (docs/OPERATIONS.md, "A standby centre"). The serving centre renews its lease
+/// in every pass of its record (``PostgresStoreFollower/catchUp(storePath:to:lease:logger:onBackend:)``),
+/// so a pass, and with it every acknowledgement, is refused once another centre took over: a
+/// centre that lost the lease can never tell an office "kept" again. A waiting centre takes over
+/// when it has watched the lease go unrenewed for the holder's whole lease, reading PostgreSQL
+/// without a failure all that time (its own clock, not a comparison of two machines' clocks), and
+/// then rebuilds its store from the record before it serves.
+public struct ServingLease: Sendable {
+    /// This centre's name in the lease: its host name and an identifier kept in its data folder.
+    public let holder: String
+    /// How long the holder may go without renewing before another centre takes over.
+    public let duration: Duration
+
+    /// A lease for `holder`, renewed at least every third of `duration` by the record's passes.
+    public init(holder: String, duration: Duration) {
+        self.holder = holder
+        self.duration = duration
+    }
+
+    /// The name of the centre whose data folder is `directory`: `host/identifier`, the identifier
+    /// made once and kept in `centre.id` there (owner-only). A host name alone could repeat (a
+    /// cloned machine); a folder copied to another machine keeps its identifier, so copy a data
+    /// folder without that file.
+    public static func holder(dataDirectory directory: String) throws -> String {
+        let file = directory + "/centre.id"
+        if let kept = try? String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !kept.isEmpty {
+            return kept
+        }
+        let name = "\(ProcessInfo.processInfo.hostName)/\(UUID().uuidString.prefix(8).lowercased())"
+        guard FileManager.default.createFile(atPath: file, contents: Data((name + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CentralError(
+                .internalServerError, .storage, "cannot write \(file)", hint: "The data folder must be writable by the service user.")
+        }
+        return name
+    }
+
+    /// The lease as PostgreSQL holds it.
+    public struct Held: Sendable, Equatable, CustomStringConvertible {
+        /// The centre that serves.
+        public var holder: String
+        /// When it last renewed (PostgreSQL's clock, as text: only compared for a change).
+        public var renewedAt: String
+        /// Its lease, in seconds.
+        public var seconds: Int
+
+        /// The holder and its lease, for the log.
+        public var description: String { "\(holder) (lease \(seconds) s)" }
+    }
+
+    /// Another centre holds the lease: this one must not acknowledge anything again.
+    public struct TakenOver: Error, CustomStringConvertible {
+        /// Who holds it now (nil: nobody, the row was removed by hand).
+        public var by: String?
+        /// What happened and what the centre does, for the log and the exit message.
+        public var description: String {
+            "another centre (\(by ?? "none")) took over the PostgreSQL record; this centre stopped serving and waits as a standby when started again"
+        }
+
+        /// The taking-over inside `error`, as a pass or a transaction reports it.
+        public static func within(_ error: any Error) -> TakenOver? {
+            if let taken = error as? TakenOver { return taken }
+            if let transaction = error as? PostgresTransactionError, let inner = transaction.closureError { return within(inner) }
+            if let central = error as? CentralError, let inner = central.underlying { return within(inner) }
+            return nil
+        }
+    }
+
+    /// Renews the lease inside a pass's transaction, and holds its row until that transaction ends:
+    /// a centre taking over waits for the pass and then sees it renewed. Throws ``TakenOver`` when
+    /// another centre holds the lease.
+    func renew(_ connection: PostgresConnection, logger: Logger) async throws {
+        let seconds = Int(duration.components.seconds)
+        let renewed = try await connection.query(
+            "UPDATE promo.serving SET renewed_at = clock_timestamp(), lease_seconds = \(seconds) WHERE id = 1 AND holder = \(holder) RETURNING holder",
+            logger: logger
+        ).collect()
+        guard renewed.isEmpty else { return }
+        var current: String?
+        for try await name in try await connection.query("SELECT holder FROM promo.serving WHERE id = 1", logger: logger).decode(String.self) {
+            current = name
+        }
+        throw TakenOver(by: current)
+    }
+
+    /// Returns once this centre holds the lease: at once when nobody holds it or this centre
+    /// already did (a restart); otherwise after watching the holder's lease go unrenewed for its
+    /// whole length. `poll` is how often PostgreSQL is asked; `waiting` hears who serves, each
+    /// time that changes. Any failure to read starts the watch again.
+    public func acquire(location: PostgresLocation, poll: Duration = .seconds(1), logger: Logger, waiting: @Sendable (Held) -> Void = { _ in })
+        async throws
+    {
+        var watched: (lease: Held, since: ContinuousClock.Instant)?
+        var announced: String?
+        // Migrations and looks log only what fails (below), not once a second.
+        var quiet = logger
+        quiet.logLevel = .error
+        while true {
+            try Task.checkCancellation()
+            do {
+                let looking = watched
+                let outcome = try await location.withClient(logger: quiet) { [quiet] client in
+                    try await PostgresStoreCopy.migrate(client, logger: quiet)
+                    return try await attempt(client, watched: looking, logger: quiet)
+                }
+                switch outcome {
+                case .acquired(let previous):
+                    if let previous, previous.holder != holder {
+                        logger.notice(
+                            "took over the PostgreSQL record from a silent centre",
+                            metadata: ["store.previous": "\(previous.holder)", "store.lease": "\(previous.seconds)"])
+                    }
+                    return
+                case .held(let lease):
+                    if watched?.lease != lease { watched = (lease, .now) }
+                    if announced != lease.holder {
+                        announced = lease.holder
+                        waiting(lease)
+                    }
+                }
+            } catch {
+                // The holder may be renewing through what this centre cannot reach: watch again.
+                watched = nil
+                logger.warning("cannot read who serves the PostgreSQL record; trying again", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: poll)
+        }
+    }
+
+    enum Outcome: Sendable {
+        case acquired(previous: Held?)
+        case held(Held)
+    }
+
+    /// One look at the lease: taken when free, this centre's, or watched unrenewed for long enough.
+    private func attempt(_ client: PostgresClient, watched: (lease: Held, since: ContinuousClock.Instant)?, logger: Logger) async throws -> Outcome {
+        let seconds = Int(duration.components.seconds)
+        let holder = self.holder
+        return try await client.withTransaction(logger: logger) { connection in
+            var current: Held?
+            for try await (name, renewed, leaseSeconds) in try await connection.query(
+                "SELECT holder, renewed_at::text, lease_seconds FROM promo.serving WHERE id = 1 FOR UPDATE", logger: logger
+            ).decode((String, String, Int).self) {
+                current = Held(holder: name, renewedAt: renewed, seconds: leaseSeconds)
+            }
+            guard let current else {
+                let inserted = try await connection.query(
+                    """
+                    INSERT INTO promo.serving(id, holder, since, renewed_at, lease_seconds)
+                    VALUES (1, \(holder), clock_timestamp(), clock_timestamp(), \(seconds)) ON CONFLICT (id) DO NOTHING RETURNING holder
+                    """, logger: logger
+                ).collect()
+                // Another centre inserted first: look again next time.
+                return inserted.isEmpty ? .held(Held(holder: "?", renewedAt: "", seconds: seconds)) : .acquired(previous: nil)
+            }
+            let silentLongEnough =
+                watched.map { $0.lease == current && ContinuousClock.now - $0.since >= .seconds(current.seconds) } ?? false
+            guard current.holder == holder || silentLongEnough else { return .held(current) }
+            try await connection.query(
+                """
+                UPDATE promo.serving SET holder = \(holder), since = clock_timestamp(), renewed_at = clock_timestamp(), lease_seconds = \(seconds)
+                WHERE id = 1
+                """, logger: logger)
+            return .acquired(previous: current)
+        }
+    }
+}
