@@ -82,6 +82,12 @@ public enum PostgresStoreFollower {
             position >= copy.position && seq >= copy.seq && history >= copy.history && login >= copy.login && hashThere == copy.hash
         }
 
+        /// Whether a store at these marks stands exactly where the `copy` does.
+        func standsAt(_ copy: Marks) -> Bool {
+            epoch == copy.epoch && position == copy.position && hash == copy.hash && seq == copy.seq && history == copy.history
+                && login == copy.login
+        }
+
         func save(_ connection: PostgresConnection, logger: Logger) async throws {
             try await connection.query("DELETE FROM promo.follow_mark", logger: logger)
             try await connection.query(
@@ -208,6 +214,11 @@ public enum PostgresStoreFollower {
             // The logins the store no longer keeps (it keeps the last 100,000) go from the copy too.
             try await connection.query("DELETE FROM promo.dashboard_login WHERE id < \(target.firstLogin)", logger: logger)
             try await target.save(connection, logger: logger)
+            // Which centre wrote the record last: a centre keeps its own store only when it did
+            // (PostgresStoreRestore.prepare). A pass without a lease leaves it unknown.
+            if let lease {
+                try await connection.query("INSERT INTO promo.follow_mark(key, value) VALUES ('writer', \(lease.holder))", logger: logger)
+            }
             return pass
         }
     }

@@ -88,17 +88,32 @@ public enum PostgresStoreRestore {
     }
 
     /// Readies the store at `storePath` to serve from its PostgreSQL record, once this centre
-    /// holds the serving lease (``ServingLease``). A store the record continues is kept. A missing
-    /// store is rebuilt from the record, as is one of the record's epoch that does not continue
-    /// it (behind it, or written past a point where the record went another way: another centre
-    /// served meanwhile, and what this one holds beyond was never acknowledged), and an empty
-    /// store of another epoch (a data folder a command touched first); those are moved aside,
-    /// never deleted. A store of another epoch with a log, or one this release cannot read
-    /// before migrating it, is kept, and the record's first pass refuses it with the reason.
-    public static func prepare(storePath: String, from location: PostgresLocation, logger: Logger) async throws -> Preparation {
-        let copy = try await location.withClient(logger: logger) { client in
+    /// holds the serving lease (``ServingLease``). The store is kept when it stands exactly where
+    /// the record does, or when it continues the record (at or past each of its marks, with the
+    /// same entry at the record's last position) and no other centre can have written the record
+    /// since this one did: the record's last pass was this centre's, or (a record older than the
+    /// lease) nobody else held the lease. Another centre may have written records (totals, for
+    /// one) that number the same positions differently, which offices then hold. A missing store
+    /// is rebuilt from the record, as is one of the record's epoch that is not kept (what it holds
+    /// beyond the record was never acknowledged, and offices send it again), and a store of
+    /// another epoch without offices (a data folder a command touched first); those are moved
+    /// aside, never deleted. The rebuild renews the lease as it goes. A store of another epoch
+    /// with offices, or one this release cannot read before migrating it, is kept, and the
+    /// record's first pass refuses it with the reason.
+    public static func prepare(
+        storePath: String, from location: PostgresLocation, lease: ServingLease, takenFrom previous: ServingLease.Held?, logger: Logger
+    ) async throws -> Preparation {
+        let (copy, writer) = try await location.withClient(logger: logger) { client in
             try await PostgresStoreCopy.migrate(client, logger: logger)
-            return try await client.withConnection { try await PostgresStoreFollower.Marks.load($0, logger: logger) }
+            return try await client.withConnection { connection in
+                var writer: String?
+                for try await name in try await connection.query("SELECT value FROM promo.follow_mark WHERE key = 'writer'", logger: logger)
+                    .decode(String.self)
+                {
+                    writer = name
+                }
+                return (try await PostgresStoreFollower.Marks.load(connection, logger: logger), writer)
+            }
         }
         // No copy: the first pass says so.
         guard let copy else { return .kept }
@@ -106,11 +121,23 @@ public enum PostgresStoreRestore {
         if FileManager.default.fileExists(atPath: storePath) {
             var readOnly = Configuration()
             readOnly.readonly = true
-            let read: (marks: PostgresStoreFollower.Marks, hashThere: String)? = try? DatabaseQueue(path: storePath, configuration: readOnly)
-                .inDatabase { db in (try PostgresStoreFollower.Marks.read(db), try PostgresStoreFollower.Marks.hash(db, at: copy.position)) }
+            let read: (marks: PostgresStoreFollower.Marks, hashThere: String, empty: Bool)? = try? DatabaseQueue(
+                path: storePath, configuration: readOnly
+            ).inDatabase { db in
+                (
+                    try PostgresStoreFollower.Marks.read(db), try PostgresStoreFollower.Marks.hash(db, at: copy.position),
+                    // A new store journals its reference data; it is empty of offices and their changesets.
+                    try Bool.fetchOne(db, sql: "SELECT NOT EXISTS (SELECT 1 FROM office) AND NOT EXISTS (SELECT 1 FROM changeset)") ?? false
+                )
+            }
             guard let read else { return .kept }
-            let empty = read.marks.position == 0 && read.marks.seq == 0
-            if read.marks.epoch == copy.epoch ? read.marks.continues(copy, hashThere: read.hashThere) : !empty { return .kept }
+            let empty = read.empty
+            let onlyThisCentreWrote = writer == lease.holder || (writer == nil && previous == nil)
+            let keep =
+                read.marks.epoch != copy.epoch
+                ? !empty
+                : read.marks.standsAt(copy) || (onlyThisCentreWrote && read.marks.continues(copy, hashThere: read.hashThere))
+            if keep { return .kept }
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
             let moved = "\(storePath).superseded-\(stamp)"
             for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: storePath + suffix) {
@@ -124,7 +151,9 @@ public enum PostgresStoreRestore {
                     "store.epoch": "\(read.marks.epoch)",
                 ])
         }
-        let report = try await location.withClient(logger: logger) { client in try await restore(from: client, to: storePath, logger: logger) }
+        let report = try await lease.holding(location: location, logger: logger) {
+            try await location.withClient(logger: logger) { client in try await restore(from: client, to: storePath, logger: logger) }
+        }
         logger.notice(
             "rebuilt the store from the PostgreSQL record", metadata: ["store.epoch": "\(report.epoch)", "store.position": "\(report.position)"])
         return aside.map { .replaced(aside: $0) } ?? .restored

@@ -174,6 +174,7 @@ CREATE TABLE promo.follow_mark (key text PRIMARY KEY, value text NOT NULL)
 CREATE TABLE promo.serving (
     id integer PRIMARY KEY CHECK (id = 1),
     holder text NOT NULL,
+    incarnation text NOT NULL,
     since timestamptz NOT NULL,
     renewed_at timestamptz NOT NULL,
     lease_seconds integer NOT NULL

@@ -2,6 +2,7 @@ import Central
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Which centre serves from a PostgreSQL record (`promo.serving`, one row): two or more centres
 /// on different machines may be given the same `store.postgres_url`, and one of them serves while
@@ -15,6 +16,10 @@ import PostgresNIO
 public struct ServingLease: Sendable {
     /// This centre's name in the lease: its host name and an identifier kept in its data folder.
     public let holder: String
+    /// This process: renewals match it too, so that of two processes under one name (a data
+    /// folder copied with its `centre.id`, a second `serve` by hand) only the last to take the
+    /// lease can renew it, and the other's passes are refused.
+    public let incarnation = UUID().uuidString.lowercased()
     /// How long the holder may go without renewing before another centre takes over.
     public let duration: Duration
 
@@ -30,10 +35,17 @@ public struct ServingLease: Sendable {
     /// folder without that file.
     public static func holder(dataDirectory directory: String) throws -> String {
         let file = directory + "/centre.id"
-        if let kept = try? String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !kept.isEmpty {
-            return kept
+        let host = ProcessInfo.processInfo.hostName
+        if FileManager.default.fileExists(atPath: file) {
+            guard let kept = try? String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
+                throw CentralError(
+                    .internalServerError, .storage, "cannot read \(file)", hint: "It names this centre; make it readable by the service user.")
+            }
+            // A folder copied to another machine (to seed a standby) brings the first one's name:
+            // the new machine takes a name of its own.
+            if kept.hasPrefix(host + "/") { return kept }
         }
-        let name = "\(ProcessInfo.processInfo.hostName)/\(UUID().uuidString.prefix(8).lowercased())"
+        let name = "\(host)/\(UUID().uuidString.prefix(8).lowercased())"
         guard FileManager.default.createFile(atPath: file, contents: Data((name + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
             throw CentralError(
                 .internalServerError, .storage, "cannot write \(file)", hint: "The data folder must be writable by the service user.")
@@ -49,6 +61,13 @@ public struct ServingLease: Sendable {
         public var renewedAt: String
         /// Its lease, in seconds.
         public var seconds: Int
+
+        /// A lease as read from `promo.serving`.
+        public init(holder: String, renewedAt: String, seconds: Int) {
+            self.holder = holder
+            self.renewedAt = renewedAt
+            self.seconds = seconds
+        }
 
         /// The holder and its lease, for the log.
         public var description: String { "\(holder) (lease \(seconds) s)" }
@@ -78,7 +97,10 @@ public struct ServingLease: Sendable {
     func renew(_ connection: PostgresConnection, logger: Logger) async throws {
         let seconds = Int(duration.components.seconds)
         let renewed = try await connection.query(
-            "UPDATE promo.serving SET renewed_at = clock_timestamp(), lease_seconds = \(seconds) WHERE id = 1 AND holder = \(holder) RETURNING holder",
+            """
+            UPDATE promo.serving SET renewed_at = clock_timestamp(), lease_seconds = \(seconds)
+            WHERE id = 1 AND holder = \(holder) AND incarnation = \(incarnation) RETURNING holder
+            """,
             logger: logger
         ).collect()
         guard renewed.isEmpty else { return }
@@ -92,31 +114,35 @@ public struct ServingLease: Sendable {
     /// Returns once this centre holds the lease: at once when nobody holds it or this centre
     /// already did (a restart); otherwise after watching the holder's lease go unrenewed for its
     /// whole length. `poll` is how often PostgreSQL is asked; `waiting` hears who serves, each
-    /// time that changes. Any failure to read starts the watch again.
+    /// time that changes. Any failure to read starts the watch again. Returns the centre it took
+    /// the lease from: nil when the lease was free or already this centre's (only this centre's
+    /// passes wrote the record since it last held it, as far as the lease knows).
+    @discardableResult
     public func acquire(location: PostgresLocation, poll: Duration = .seconds(1), logger: Logger, waiting: @Sendable (Held) -> Void = { _ in })
-        async throws
+        async throws -> Held?
     {
         var watched: (lease: Held, since: ContinuousClock.Instant)?
         var announced: String?
+        var migrated = false
         // Migrations and looks log only what fails (below), not once a second.
         var quiet = logger
         quiet.logLevel = .error
         while true {
             try Task.checkCancellation()
             do {
-                let looking = watched
+                let (looking, migrate) = (watched, !migrated)
                 let outcome = try await location.withClient(logger: quiet) { [quiet] client in
-                    try await PostgresStoreCopy.migrate(client, logger: quiet)
+                    if migrate { try await PostgresStoreCopy.migrate(client, logger: quiet) }
                     return try await attempt(client, watched: looking, logger: quiet)
                 }
+                migrated = true
                 switch outcome {
                 case .acquired(let previous):
-                    if let previous, previous.holder != holder {
-                        logger.notice(
-                            "took over the PostgreSQL record from a silent centre",
-                            metadata: ["store.previous": "\(previous.holder)", "store.lease": "\(previous.seconds)"])
-                    }
-                    return
+                    guard let previous, previous.holder != holder else { return nil }
+                    logger.notice(
+                        "took over the PostgreSQL record from a silent centre",
+                        metadata: ["store.previous": "\(previous.holder)", "store.lease": "\(previous.seconds)"])
+                    return previous
                 case .held(let lease):
                     if watched?.lease != lease { watched = (lease, .now) }
                     if announced != lease.holder {
@@ -133,6 +159,35 @@ public struct ServingLease: Sendable {
         }
     }
 
+    /// Runs `body` (a long rebuild of the store after taking over) while renewing the lease every
+    /// third of its length, so that no other centre takes it meanwhile. Throws ``TakenOver``, once
+    /// `body` is done, if another centre held it all the same. Nothing is cancelled: a task
+    /// cancelled as it enters a PostgresNIO call can wait forever for a connection.
+    public func holding<T: Sendable>(location: PostgresLocation, logger: Logger, _ body: () async throws -> T) async throws -> T {
+        let done = Flag()
+        let heartbeat = Task {
+            var next = ContinuousClock.now + duration / 3
+            while !done.isSet {
+                try? await Task.sleep(for: .milliseconds(100))
+                guard !done.isSet, ContinuousClock.now >= next else { continue }
+                next = ContinuousClock.now + duration / 3
+                do {
+                    try await location.withClient(logger: logger) { client in
+                        try await client.withTransaction(logger: logger) { try await renew($0, logger: logger) }
+                    }
+                } catch {
+                    if let taken = TakenOver.within(error) { throw taken }
+                    logger.warning("could not renew the serving lease; trying again", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        let result: Result<T, any Error>
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        done.set()
+        try await heartbeat.value
+        return try result.get()
+    }
+
     enum Outcome: Sendable {
         case acquired(previous: Held?)
         case held(Held)
@@ -141,8 +196,11 @@ public struct ServingLease: Sendable {
     /// One look at the lease: taken when free, this centre's, or watched unrenewed for long enough.
     private func attempt(_ client: PostgresClient, watched: (lease: Held, since: ContinuousClock.Instant)?, logger: Logger) async throws -> Outcome {
         let seconds = Int(duration.components.seconds)
-        let holder = self.holder
+        let (holder, incarnation) = (self.holder, self.incarnation)
         return try await client.withTransaction(logger: logger) { connection in
+            // Taking the lease over is durable (and on the synchronous standbys) before this
+            // centre acts on it, whatever the role or database sets.
+            try await connection.query("SET LOCAL synchronous_commit = on", logger: logger)
             var current: Held?
             for try await (name, renewed, leaseSeconds) in try await connection.query(
                 "SELECT holder, renewed_at::text, lease_seconds FROM promo.serving WHERE id = 1 FOR UPDATE", logger: logger
@@ -152,8 +210,9 @@ public struct ServingLease: Sendable {
             guard let current else {
                 let inserted = try await connection.query(
                     """
-                    INSERT INTO promo.serving(id, holder, since, renewed_at, lease_seconds)
-                    VALUES (1, \(holder), clock_timestamp(), clock_timestamp(), \(seconds)) ON CONFLICT (id) DO NOTHING RETURNING holder
+                    INSERT INTO promo.serving(id, holder, incarnation, since, renewed_at, lease_seconds)
+                    VALUES (1, \(holder), \(incarnation), clock_timestamp(), clock_timestamp(), \(seconds)) ON CONFLICT (id) DO NOTHING
+                    RETURNING holder
                     """, logger: logger
                 ).collect()
                 // Another centre inserted first: look again next time.
@@ -161,13 +220,28 @@ public struct ServingLease: Sendable {
             }
             let silentLongEnough =
                 watched.map { $0.lease == current && ContinuousClock.now - $0.since >= .seconds(current.seconds) } ?? false
-            guard current.holder == holder || silentLongEnough else { return .held(current) }
+            if current.holder == holder {
+                // This centre started again: the lease is this process's from now on, but not
+                // renewed here. Only its record's passes renew it, so a centre that fails on its
+                // way to serving (and is started again and again) lets a standby take over.
+                try await connection.query("UPDATE promo.serving SET incarnation = \(incarnation) WHERE id = 1", logger: logger)
+                return .acquired(previous: current)
+            }
+            guard silentLongEnough else { return .held(current) }
             try await connection.query(
                 """
-                UPDATE promo.serving SET holder = \(holder), since = clock_timestamp(), renewed_at = clock_timestamp(), lease_seconds = \(seconds)
+                UPDATE promo.serving SET holder = \(holder), incarnation = \(incarnation), since = clock_timestamp(),
+                    renewed_at = clock_timestamp(), lease_seconds = \(seconds)
                 WHERE id = 1
                 """, logger: logger)
             return .acquired(previous: current)
         }
     }
+}
+
+/// A flag one task sets and another reads.
+private final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

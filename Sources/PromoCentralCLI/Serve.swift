@@ -40,13 +40,14 @@ struct Serve: AsyncParsableCommand {
             let storePath = try self.location.checkedStorePath
             let lease = ServingLease(
                 holder: try ServingLease.holder(dataDirectory: configuration.dataDirectory), duration: .seconds(configuration.leaseSeconds))
-            try await lease.acquire(location: location, logger: recordLogger) { held in
+            let previous = try await lease.acquire(location: location, logger: recordLogger) { held in
                 recordLogger.notice(
                     "another centre serves from the PostgreSQL record; waiting, without listening, to take over if it falls silent",
                     metadata: ["store.holder": "\(held.holder)", "store.lease": "\(held.seconds)", "store.self": "\(lease.holder)"])
             }
             recordLogger.notice("this centre serves from the PostgreSQL record", metadata: ["store.self": "\(lease.holder)"])
-            _ = try await PostgresStoreRestore.prepare(storePath: storePath, from: location, logger: recordLogger)
+            _ = try await PostgresStoreRestore.prepare(
+                storePath: storePath, from: location, lease: lease, takenFrom: previous, logger: recordLogger)
             // The lease is renewed by every pass: at least three passes per lease when idle.
             record = PostgresRecord(
                 location: location, storePath: storePath, logger: recordLogger,
@@ -81,7 +82,14 @@ struct RecordService: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await record.keepCurrent() }
-                if let taken = await record.whenTakenOver() { throw CommandFailure("\(taken)") }
+                // Ended with nil by stop(): on graceful shutdown, or when the group is cancelled
+                // (the server failed to start), which runs no graceful shutdown handler.
+                let taken = await withTaskCancellationHandler {
+                    await record.whenTakenOver()
+                } onCancel: {
+                    Task { await record.stop() }
+                }
+                if let taken { throw CommandFailure("\(taken)") }
                 group.cancelAll()
             }
         } onGracefulShutdown: {

@@ -111,9 +111,20 @@ import Transport
             #expect(standby.process.isRunning && !FileManager.default.fileExists(atPath: second + "/central.port"), "the standby must wait")
             #expect(try String(contentsOfFile: second + "/central.log", encoding: .utf8).contains("another centre serves"))
             serving.kill9()
-            usleep(500_000)
+            // The office says nothing more until the standby's store is checked: what it was told
+            // is kept must be there without its sending anything again.
+            daemon.stop()
             writer.stop()
+            let acknowledgedBeforeTheKill = try writer.replica.syncPosition().lastAcked
             try standby.waitUntilServing(timeout: 60)
+            var readOnly = Configuration()
+            readOnly.readonly = true
+            let held = try DatabaseQueue(path: second + "/central.sqlite", configuration: readOnly).inDatabase { db in
+                try Int64.fetchOne(db, sql: "SELECT last_sequence FROM office WHERE code = '79'") ?? 0
+            }
+            #expect(acknowledgedBeforeTheKill > 0)
+            #expect(held >= acknowledgedBeforeTheKill, "the standby's store holds 79's changesets to \(held), the office was told \(acknowledgedBeforeTheKill)")
+            try daemon.restart()
             try Campaigns.waitUntilQuiet(writer.replica, timeout: 90)
             let afterKill = try Campaigns.compare(
                 expected: writer.expected, replica: writer.replica, centralPath: second + "/central.sqlite", office: "79")

@@ -1,0 +1,178 @@
+import CentralPostgres
+import Foundation
+import Logging
+import PostgresNIO
+import SyncCore
+import SyncTesting
+import Synchronization
+import Testing
+
+@testable import Central
+
+/// Several centres on one PostgreSQL record (docs/OPERATIONS.md, "A standby centre"): who may
+/// serve (the lease), and from which store (`PostgresStoreRestore.prepare`). The processes, killed
+/// and fenced, are ChaosSmokeTests'.
+@Suite(.enabled(if: postgresURL != nil, "PostgreSQL is not installed here (apt install postgresql); CI runs these"))
+struct ServingLeaseTests {
+    let logger = TestPostgres.recordLogger
+
+    /// The lease is taken at once when free or already this centre's; never from a holder that
+    /// renews; and from a holder that stopped renewing once its whole lease has passed.
+    @Test func theLeaseIsTakenOnlyFromAHolderThatFellSilent() async throws {
+        let logger = self.logger
+        try await withDatabase { url in
+            let location = try PostgresLocation(url: url, password: nil)
+            let first = ServingLease(holder: "first/1", duration: .seconds(3))
+            let second = ServingLease(holder: "second/2", duration: .seconds(3))
+            #expect(try await first.acquire(location: location, logger: logger) == nil)
+            func renewedAt() async throws -> [String] {
+                try await location.withClient(logger: logger) { client in
+                    var times: [String] = []
+                    for try await time in try await client.query("SELECT renewed_at::text FROM promo.serving", logger: logger).decode(String.self) {
+                        times.append(time)
+                    }
+                    return times
+                }
+            }
+            let taken = try await renewedAt()
+            // A centre started again takes its own lease back at once, without renewing it (only
+            // its passes do): one that fails on its way to serving, again and again, lets a standby in.
+            let restarted = ServingLease(holder: "first/1", duration: .seconds(3))
+            #expect(try await restarted.acquire(location: location, logger: logger) == nil)
+            #expect(try await renewedAt() == taken)
+            // Stopped by a flag, never cancelled: a task cancelled as it enters a PostgresNIO call
+            // can wait forever for a connection.
+            let renew = Shared(true)
+            let renewing = Task {
+                while renew.value {
+                    try await location.withClient(logger: logger) { client in
+                        _ = try await client.query("UPDATE promo.serving SET renewed_at = clock_timestamp()", logger: logger)
+                    }
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+            }
+            let took = Shared<Result<ServingLease.Held?, any Error>?>(nil)
+            let taking = Task {
+                do { took.value = .success(try await second.acquire(location: location, poll: .milliseconds(200), logger: logger)) } catch {
+                    took.value = .failure(error)
+                }
+            }
+            // Longer than the lease, renewed all along: the second must still be waiting.
+            try await Task.sleep(for: .seconds(5))
+            renew.value = false
+            try await renewing.value
+            let waitedThrough = ContinuousClock.now
+            #expect(took.value.map { _ in true } == nil, "taken from a holder that renewed all along")
+            let deadline = ContinuousClock.now + .seconds(30)
+            while took.value.map({ _ in true }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            guard let result = took.value else {
+                taking.cancel()
+                Issue.record("the lease was not taken within 30 s of its holder falling silent")
+                return
+            }
+            let previous = try result.get()
+            #expect(previous?.holder == "first/1")
+            // The last renewal came at most half a second (and a look) before the renewing ended.
+            #expect(ContinuousClock.now - waitedThrough >= .seconds(2), "taken before the holder's lease ran out")
+            let holder = try await location.withClient(logger: logger) { client in
+                var names: [String] = []
+                for try await name in try await client.query("SELECT holder FROM promo.serving", logger: logger).decode(String.self) {
+                    names.append(name)
+                }
+                return names
+            }
+            #expect(holder == ["second/2"])
+        }
+    }
+
+    /// Which store a centre serves from once it holds the lease: its own while it continues the
+    /// record (after another centre held the lease, only when it stands exactly where the record
+    /// does); otherwise the record's, the store moved aside.
+    @Test func aCentreKeepsItsStoreOnlyWhenItContinuesTheRecord() async throws {
+        let logger = self.logger
+        try await withDatabase { url in
+            let location = try PostgresLocation(url: url, password: nil)
+            let folder = try TemporaryDirectory(prefix: "serving-prepare")
+            let path = folder.file("central.sqlite")
+            let store = try CentralStore(path: path)
+            _ = try store.addOffice(OfficeCode("79"))
+            let copied = try await location.withClient(logger: logger) { client in
+                try await PostgresStoreCopy.copy(storePath: path, to: client, logger: logger)
+            }
+            #expect(copied.differing.isEmpty)
+            let other = ServingLease.Held(holder: "other/1", renewedAt: "", seconds: 30)
+            let this = ServingLease(holder: "this/1", duration: .seconds(30))
+            func prepare(_ path: String, after previous: ServingLease.Held?) async throws -> PostgresStoreRestore.Preparation {
+                try await PostgresStoreRestore.prepare(storePath: path, from: location, lease: this, takenFrom: previous, logger: logger)
+            }
+            // Data folders of other centres, kept until the end of the test.
+            let folders = try (0..<6).map { try TemporaryDirectory(prefix: "serving-centre-\($0)") }
+            func copy(into folder: TemporaryDirectory) throws -> String {
+                try store.backup(to: folder.file("central.sqlite"))
+                return folder.file("central.sqlite")
+            }
+            let behind = try copy(into: folders[0])
+            let record = try store.logMark()
+
+            // Past the record with what was never passed (not acknowledged): kept when no other
+            // centre can have written the record since, replaced after another centre held the lease.
+            _ = try store.addOffice(OfficeCode("80"))
+            let ahead = try copy(into: folders[1])
+            #expect(try await prepare(path, after: nil) == .kept)
+            guard case .replaced(let aside) = try await prepare(ahead, after: other) else {
+                Issue.record("a store past the record after another centre's lease must be rebuilt")
+                return
+            }
+            #expect(FileManager.default.fileExists(atPath: aside), "the old store is kept aside")
+            #expect(try CentralStore(path: ahead).logMark() == record, "rebuilt at the record's marks")
+
+            // The record's last pass another centre's (this one restarted since it took the lease
+            // over, and the lease no longer says from whom): a store past the record is rebuilt;
+            // one at exactly the record's marks is kept whoever held the lease.
+            let writer = ServingLease(holder: "other/1", duration: .seconds(30))
+            try await writer.acquire(location: location, logger: logger)
+            _ = try await PostgresStoreFollower.pass(storePath: path, into: location, lease: writer, timeout: .seconds(30), logger: logger)
+            _ = try store.addOffice(OfficeCode("82"))
+            let pastOthers = try copy(into: folders[5])
+            guard case .replaced = try await prepare(pastOthers, after: nil) else {
+                Issue.record("a store past a record another centre wrote last must be rebuilt")
+                return
+            }
+            #expect(try await prepare(pastOthers, after: other) == .kept)
+
+            // Behind the record: rebuilt, with the record's epoch and marks.
+            guard case .replaced = try await prepare(behind, after: nil) else {
+                Issue.record("a store behind the record must be rebuilt")
+                return
+            }
+            let rebuilt = try CentralStore(path: behind)
+            let (rebuiltMark, recordMark) = (try rebuilt.logMark(), try CentralStore(path: pastOthers).logMark())
+            #expect(rebuilt.epoch == store.epoch && rebuiltMark == recordMark)
+
+            // No store: restored. A new store of another epoch without offices: replaced. One of
+            // another epoch with offices: kept, for the record's first pass to refuse with the reason.
+            let missing = folders[2].file("central.sqlite")
+            #expect(try await prepare(missing, after: other) == .restored)
+            let fresh = folders[3].file("central.sqlite")
+            _ = try CentralStore(path: fresh)
+            guard case .replaced = try await prepare(fresh, after: nil) else {
+                Issue.record("a new store of another epoch without offices must be rebuilt")
+                return
+            }
+            #expect(try CentralStore(path: fresh).epoch == store.epoch)
+            let foreign = folders[4].file("central.sqlite")
+            _ = try CentralStore(path: foreign).addOffice(OfficeCode("82"))
+            #expect(try await prepare(foreign, after: nil) == .kept)
+        }
+    }
+}
+
+/// A value tasks share.
+final class Shared<Value: Sendable>: Sendable {
+    private let storage: Mutex<Value>
+    init(_ value: Value) { storage = Mutex(value) }
+    var value: Value {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
+}
