@@ -21,6 +21,25 @@ public protocol DurableRecord: Sendable {
     /// serving), for `/metrics`: a record that cannot be written is seen there before any office
     /// is answered `record_unavailable`.
     func lastHeldAt() async -> Date?
+
+    /// What the record is, for the dashboard: its address (never a password) and, when several
+    /// centres may serve from it, this centre's name among them.
+    var summary: String { get }
+}
+
+/// A durable record's state as the dashboard shows it.
+public struct RecordState: Sendable {
+    /// ``DurableRecord/summary``.
+    public var summary: String
+    /// ``DurableRecord/lastHeldAt()``.
+    public var heldAt: Date?
+    /// ``DurableRecord/heldMark()``.
+    public var held: LogMark
+
+    /// The state of `record` now.
+    public static func of(_ record: any DurableRecord) async -> RecordState {
+        RecordState(summary: record.summary, heldAt: await record.lastHeldAt(), held: await record.heldMark())
+    }
 }
 
 /// Where a store stands in its logs, or a durable record in the store's: the last log position

@@ -114,6 +114,11 @@ public actor PostgresRecord: DurableRecord {
     /// When a pass last finished.
     public func lastHeldAt() async -> Date? { heldAt }
 
+    /// The address and, with a serving lease, this centre's name in it.
+    public nonisolated var summary: String {
+        lease.map { "\(location), this centre serving as \($0.holder)" } ?? "\(location)"
+    }
+
     private func wait() async throws {
         if let takenOver { throw takenOver }
         requested += 1

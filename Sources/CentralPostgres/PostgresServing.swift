@@ -91,6 +91,28 @@ public struct ServingLease: Sendable {
         }
     }
 
+    /// The centre serving from the record at `location` now: one whose lease was renewed within
+    /// twice its length (PostgreSQL's clock). Nil when none does, or the database predates leases.
+    public static func serving(at location: PostgresLocation, logger: Logger) async throws -> Held? {
+        try await location.withClient(logger: logger) { client in
+            var exists = false
+            for try await found in try await client.query("SELECT to_regclass('promo.serving') IS NOT NULL", logger: logger).decode(Bool.self) {
+                exists = found
+            }
+            guard exists else { return nil }
+            var held: Held?
+            for try await (name, renewed, seconds) in try await client.query(
+                """
+                SELECT holder, renewed_at::text, lease_seconds FROM promo.serving
+                WHERE id = 1 AND renewed_at > clock_timestamp() - make_interval(secs => lease_seconds * 2)
+                """, logger: logger
+            ).decode((String, String, Int).self) {
+                held = Held(holder: name, renewedAt: renewed, seconds: seconds)
+            }
+            return held
+        }
+    }
+
     /// Renews the lease inside a pass's transaction, and holds its row until that transaction ends:
     /// a centre taking over waits for the pass and then sees it renewed. Throws ``TakenOver`` when
     /// another centre holds the lease.

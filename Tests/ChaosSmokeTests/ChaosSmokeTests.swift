@@ -129,6 +129,14 @@ import Transport
             let afterKill = try Campaigns.compare(
                 expected: writer.expected, replica: writer.replica, centralPath: second + "/central.sqlite", office: "79")
             #expect(afterKill.clean, "after the standby took over: \(afterKill); writer seed \(writer.seed)")
+            // A follower on the dead centre's folder would write its stale store into the record
+            // without a lease: refused, naming the centre that serves.
+            let followLog = first + "/follow.log"
+            let follow = try Harness.start(
+                "promo-central", ["store", "follow", "--once", "--data-dir", first, "--to", url], stderrFile: followLog)
+            follow.waitUntilExit()
+            #expect(follow.terminationStatus != 0)
+            #expect(try String(contentsOfFile: followLog, encoding: .utf8).contains("serves with"))
             let location = try PostgresLocation(url: url, password: nil)
             let acknowledged = try writer.replica.syncPosition().lastAcked
             #expect(acknowledged > 0)

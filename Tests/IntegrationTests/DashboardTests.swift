@@ -111,6 +111,8 @@ import WireFormat
             // The fleet: both offices ok from what they report; then 79 goes silent and turns degraded.
             for office in [hcm, tayNinh] { try await office.engine.runCycle() }
             let fleet = Browser.text(try await browser.send("GET", "/dashboard/fleet"))
+            // With a durable record (the second run of make test), where it stands; never its password.
+            #expect(fleet.contains("Bản ghi bền (durable record): postgres://") == TestPostgres.recordsEveryCentre, "\(fleet.prefix(2_000))")
             #expect(fleet.contains("<tr class=\"ok\"><td>79</td>") && fleet.contains("<tr class=\"ok\"><td>80</td>"))
             #expect(fleet.contains("khớp (agrees)"))
             try await Task.sleep(for: .seconds(5.5))

@@ -19,7 +19,7 @@ struct DashboardPages: Sendable {
 
     // MARK: Fleet
 
-    func fleet(now: Date = Date()) throws(CentralError) -> Page {
+    func fleet(now: Date = Date(), record: RecordState? = nil) throws(CentralError) -> Page {
         let entries = try store.fleet()
         let judged = entries.map { ($0, FleetHealth.evaluate($0, epoch: store.epoch, now: now, silentAfter: silentAfter)) }
         // Silent and failing offices first, then by how long since they were last seen.
@@ -62,7 +62,17 @@ struct DashboardPages: Sendable {
             + " · Ngừng: \(counts["inactive"] ?? 0). Trung tâm: promo-central \(HTML.escape(SoftwareVersion.current)), epoch \(HTML.escape(store.epoch.rawValue)).</p>\n"
             + "<p>Một văn phòng không kéo dữ liệu quá \(FleetHealth.duration(silentAfter)) được coi là chậm; tình trạng còn lại là điều văn phòng tự báo"
             + " theo các quy tắc của <code>promo-sync status</code>. Giờ Việt Nam (UTC+7).</p>\n"
-        return Page(title: "Đồng bộ các văn phòng", current: "fleet", intro: intro, tables: [table])
+        return Page(title: "Đồng bộ các văn phòng", current: "fleet", intro: intro + (try record.map(recordLine) ?? ""), tables: [table])
+    }
+
+    /// Where the durable record stands against the store: a record that falls behind holds
+    /// acknowledgements back (its alert is PromoCentralRecordStale).
+    func recordLine(_ record: RecordState) throws(CentralError) -> String {
+        let store = try self.store.logMark()
+        let behind = max(0, store.logPosition - record.held.logPosition)
+        let held = record.heldAt.map { Self.local(Timestamps.format($0)) } ?? "chưa (not yet)"
+        return "<p class=\"\(behind > 0 ? "degraded" : "summary")\">Bản ghi bền (durable record): \(HTML.escape(record.summary)). "
+            + "Giữ đến vị trí \(record.held.logPosition) của nhật ký (kho ở \(store.logPosition), chậm \(behind)); cập nhật cuối: \(HTML.escape(held)).</p>\n"
     }
 
     /// A stored UTC timestamp in Vietnam's time, to the minute.

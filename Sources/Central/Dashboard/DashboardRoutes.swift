@@ -39,7 +39,8 @@ struct DashboardRoutes: Sendable {
         router.post("/dashboard/login", use: login)
         router.post("/dashboard/logout", use: logout)
         router.get("/dashboard/fleet") { request, context in
-            try await page(request, context) { _ in try pages.fleet() }
+            let record: RecordState? = if let durable = endpoint.record { await RecordState.of(durable) } else { nil }
+            return try await page(request, context) { _ in try pages.fleet(record: record) }
         }
         router.get("/dashboard/progress") { request, context in
             // Totals have one writer while serving: wait for it as a pull does.

@@ -138,6 +138,7 @@ enum HTML {
             tr.degraded td:first-child{border-left:8px solid #f9a825}tr.degraded{background:#fff8e1}
             tr.broken td:first-child{border-left:8px solid #c62828}tr.broken{background:#ffebee}
             tr.inactive{color:#777}
+            p.degraded{border-left:8px solid #f9a825;background:#fff8e1;padding:.3em .6em}
             .health{font-weight:bold}
             .summary{font-size:1.1em;margin:.5em 0}
             form.filter{margin:.5em 0 1em}form.filter label{margin-right:1em}
