@@ -22,6 +22,13 @@ public protocol DurableRecord: Sendable {
     /// is answered `record_unavailable`.
     func lastHeldAt() async -> Date?
 
+    /// Throws a 503 ``CentralError`` (`record_unavailable`) while this centre cannot be sure it
+    /// still serves from the record: with a serving lease that its passes have not renewed for
+    /// most of its length, a standby centre may take over at any moment, and this centre's store
+    /// may already be behind what that one acknowledges. Offices are answered only once a pass
+    /// renews the lease again (or the centre stops, having lost it).
+    func admitsOffices() async throws(CentralError)
+
     /// What the record is, for the dashboard: its address (never a password) and, when several
     /// centres may serve from it, this centre's name among them.
     var summary: String { get }

@@ -32,6 +32,9 @@ public actor PostgresRecord: DurableRecord {
     private var held = LogMark(logPosition: 0, recordPosition: 0)
     /// When a pass last finished (``lastHeldAt()``).
     private var heldAt: Date?
+    /// When the last pass that renewed the lease began (a renewal commits after it), for
+    /// ``admitsOffices()``.
+    private var renewedFrom: ContinuousClock.Instant?
     /// Numbers the passes: a pass given up at its deadline may still end later, and is then ignored.
     private var generation = 0
     private var stopped = false
@@ -66,10 +69,12 @@ public actor PostgresRecord: DurableRecord {
     /// Brings the copy up to date before the centre serves. Refuses, as `configuration`, a
     /// database that holds no copy of this store, or the copy of another epoch or a longer log.
     public func start() async throws(CentralError) {
+        let began = ContinuousClock.now
         do {
             let pass = try await PostgresStoreFollower.pass(storePath: storePath, into: location, lease: lease, timeout: deadline * 6, logger: logger)
             held = pass.mark
             heldAt = Date()
+            renewedFrom = began
             logger.info(
                 "the PostgreSQL record holds the store", metadata: ["store.record": "\(location)", "store.position": "\(pass.position)"])
         } catch let error as CentralError where ServingLease.TakenOver.within(error) == nil {
@@ -114,6 +119,19 @@ public actor PostgresRecord: DurableRecord {
     /// When a pass last finished.
     public func lastHeldAt() async -> Date? { heldAt }
 
+    /// With a serving lease, refuses offices once four fifths of the lease have passed since the
+    /// last renewing pass began: a standby counts the lease from after that renewal committed, so
+    /// this centre stops answering before one can take over.
+    public func admitsOffices() throws(CentralError) {
+        guard let lease, let renewedFrom else { return }
+        let since = ContinuousClock.now - renewedFrom
+        guard since > lease.duration * 4 / 5 else { return }
+        throw CentralError(
+            .serviceUnavailable, .recordUnavailable,
+            "this centre has not renewed its serving lease on the PostgreSQL record for \(since.components.seconds) s; a standby centre may be taking over",
+            hint: "Nothing is lost: promo-sync tries again by itself, and reaches whichever centre serves.")
+    }
+
     /// The address and, with a serving lease, this centre's name in it.
     public nonisolated var summary: String {
         lease.map { "\(location), this centre serving as \($0.holder)" } ?? "\(location)"
@@ -134,6 +152,7 @@ public actor PostgresRecord: DurableRecord {
         generation += 1
         let current = generation
         let (location, storePath, logger, deadline, faults, lease) = (location, storePath, logger, deadline, faults, lease)
+        let began = ContinuousClock.now
         pass = Task {
             let result: Result<LogMark, any Error>
             do {
@@ -144,7 +163,7 @@ public actor PostgresRecord: DurableRecord {
             } catch {
                 result = .failure(error)
             }
-            self.ended(target: target, generation: current, result)
+            self.ended(target: target, generation: current, result, began: began)
         }
         // The deadline holds even when PostgreSQL never answers (a host gone without a reset): the
         // waiting pushes are answered, the connection is closed, and whatever the pass does later
@@ -193,7 +212,7 @@ public actor PostgresRecord: DurableRecord {
 
     /// Answers the waits the pass covered, once (by its result or by its deadline, whichever
     /// comes first); starts the next pass at once when more are waiting.
-    private func ended(target: Int, generation ended: Int, _ result: Result<LogMark, any Error>) {
+    private func ended(target: Int, generation ended: Int, _ result: Result<LogMark, any Error>, began: ContinuousClock.Instant? = nil) {
         guard ended == generation, pass != nil else { return }
         pass = nil
         deadlineTask?.cancel()
@@ -201,6 +220,7 @@ public actor PostgresRecord: DurableRecord {
         case .success(let mark):
             held = LogMark(logPosition: max(held.logPosition, mark.logPosition), recordPosition: max(held.recordPosition, mark.recordPosition))
             heldAt = Date()
+            if let began { renewedFrom = max(renewedFrom ?? began, began) }
         case .failure(let error):
             if takenOver == nil, let taken = ServingLease.TakenOver.within(error) {
                 logger.critical("\(taken)", metadata: ["store.record": "\(location)"])

@@ -95,7 +95,7 @@ import Transport
             let folder = try OfficeFolder.make("79", central: setup, name: "standby-office")
             setup.stop()
             let environment = try CentralProcess.durableRecord(directory: first, url: url).merging([
-                "PROMO_CENTRAL_STORE_LEASE_SECONDS": "3", "PROMO_CENTRAL_LOG_LEVEL": "notice",
+                "PROMO_CENTRAL_STORE_LEASE_SECONDS": "5", "PROMO_CENTRAL_LOG_LEVEL": "notice",
             ]) { a, _ in a }
             let serving = try CentralProcess(directory: first, port: setup.port, environment: environment)
             defer { serving.stop() }

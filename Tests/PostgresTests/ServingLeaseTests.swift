@@ -2,10 +2,12 @@ import CentralPostgres
 import Foundation
 import Logging
 import PostgresNIO
+import SyncAgent
 import SyncCore
 import SyncTesting
 import Synchronization
 import Testing
+import Transport
 
 @testable import Central
 
@@ -82,6 +84,52 @@ struct ServingLeaseTests {
                 return names
             }
             #expect(holder == ["second/2"])
+        }
+    }
+
+    /// A centre whose passes cannot renew its lease (PostgreSQL away from it, a standby maybe
+    /// taking over) answers no office once most of the lease has passed, and answers again once a
+    /// pass renews it.
+    @Test func aCentreThatCannotRenewItsLeaseAnswersNoOffice() async throws {
+        let logger = self.logger
+        try await withDatabase { url in
+            let location = try PostgresLocation(url: url, password: nil)
+            let faults = FaultInjector()
+            let lease = ServingLease(holder: "this/1", duration: .seconds(6))
+            let idle = Shared<Task<Void, Never>?>(nil)
+            try await withLiveCentral(record: { store in
+                _ = try await location.withClient(logger: logger) { try await PostgresStoreCopy.copy(storePath: store.path, to: $0, logger: logger) }
+                try await lease.acquire(location: location, logger: logger)
+                let record = PostgresRecord(
+                    location: location, storePath: store.path, logger: logger, interval: .seconds(2), lease: lease, faults: faults)
+                try await record.start()
+                idle.value = Task { await record.keepCurrent() }
+                return record
+            }) { central in
+                defer { idle.value?.cancel() }
+                let office = try OfficeFixture(office: "79", central: central)
+                try await office.engine.runCycle()
+                faults.arm(PostgresRecord.passFault, times: 1_000)
+                try await Task.sleep(for: .seconds(6))
+                let refused = await #expect(throws: SyncAgentError.self) { try await office.engine.runCycle() }
+                #expect(refused?.transient == true)
+                #expect(refused?.message.contains("serving lease") == true, "\(String(describing: refused))")
+                // Nor is it healthy to a load balancer's check.
+                #expect(try await HTTPClient().send(HTTPRequest(method: "GET", url: central.url + "/health")).status == 503)
+                faults.arm(PostgresRecord.passFault, times: 0)
+                // The next idle pass (every 2 s here) renews it; a loaded machine may take longer.
+                try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 1_000_000, note: nil)
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline {
+                    do {
+                        try await office.engine.runCycle()
+                        break
+                    } catch {
+                        try await Task.sleep(for: .milliseconds(500))
+                    }
+                }
+                #expect(try office.replica.syncPosition().lastAcked == 1)
+            }
         }
     }
 

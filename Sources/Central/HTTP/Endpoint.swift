@@ -57,6 +57,7 @@ struct Endpoint: Sendable {
                 hint: "Retry after \(wait) s; promo-sync backs off by itself.")
         }
         if !allowRetired { try store.checkNotRetired(office) }
+        try await record?.admitsOffices()
         try await admitRelease(of: office, request)
         return office
     }

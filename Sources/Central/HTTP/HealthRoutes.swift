@@ -15,6 +15,9 @@ struct HealthRoutes: Sendable {
 
     @Sendable func health(_ request: Request, context: CentralRequestContext) async throws -> Response {
         try endpoint.admitAnonymous(context)
+        // A centre that may no longer hold its serving lease is not healthy: a load balancer's
+        // check sends offices elsewhere (docs/OPERATIONS.md, "A standby centre").
+        try await endpoint.record?.admitsOffices()
         return try endpoint.json(HealthResponse(status: "ok", epoch: endpoint.store.epoch))
     }
 
