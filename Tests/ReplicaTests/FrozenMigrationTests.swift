@@ -31,6 +31,7 @@ import Testing
         ("release-1.5.0", "v8-tax-code"),
         ("release-1.5.1", "v8-tax-code"),
         ("release-1.6.0", "v8-tax-code"),
+        ("release-1.6.1", "v8-tax-code"),
     ])
     func aNewReplicaMigratedToAReleasesSchemaHasTheSchemaThatReleaseMade(release: String, migration: String) throws {
         let fresh = try DatabaseQueue()
