@@ -117,9 +117,11 @@ public enum PostgresStoreFollower {
     /// second follower waits, then finds nothing new. `onBackend` learns the PostgreSQL backend
     /// running the pass, so that a caller whose pass hangs can end it.
     /// With `lease`, the pass renews it first (``ServingLease``) and is refused when another
-    /// centre took it over.
+    /// centre took it over. A `follower` pass (`store follow`) is refused while a centre's lease on
+    /// the database is fresh: that centre keeps the record current, and a follower on another
+    /// folder (a standby's) would write a stale store into it.
     public static func catchUp(
-        storePath: String, to client: PostgresClient, lease: ServingLease? = nil, logger: Logger,
+        storePath: String, to client: PostgresClient, lease: ServingLease? = nil, follower: Bool = false, logger: Logger,
         onBackend: @escaping @Sendable (Int32) -> Void = { _ in }
     ) async throws -> Pass {
         var readOnly = Configuration()
@@ -143,6 +145,12 @@ public enum PostgresStoreFollower {
                     set_config('tcp_user_timeout', '10000', true)
                 """, logger: logger)
             try await lease?.renew(connection, logger: logger)
+            if follower, let serving = try await ServingLease.serving(connection, logger: logger) {
+                throw CentralError(
+                    .conflict, .configuration,
+                    "promo-central \(serving.holder) serves with this database as its durable record and keeps it current",
+                    hint: "store follow is not needed there (docs/OPERATIONS.md, \"A standby centre\").")
+            }
             guard let marks = try await Marks.load(connection, logger: logger) else {
                 throw CentralError(
                     .conflict, .configuration, "the PostgreSQL database holds no copy of a centre to keep current",
@@ -228,10 +236,10 @@ extension PostgresStoreFollower {
     /// One pass (``catchUp(storePath:to:lease:logger:onBackend:)``) into `target`, with a client of
     /// its own, ended after `timeout` (``pass(storePath:client:lease:timeout:logger:)``).
     public static func pass(
-        storePath: String, into target: PostgresLocation, lease: ServingLease? = nil, timeout: Duration, logger: Logger
+        storePath: String, into target: PostgresLocation, lease: ServingLease? = nil, follower: Bool = false, timeout: Duration, logger: Logger
     ) async throws -> Pass {
         try await target.withClient(logger: logger) { client in
-            try await pass(storePath: storePath, client: client, lease: lease, timeout: timeout, logger: logger)
+            try await pass(storePath: storePath, client: client, lease: lease, follower: follower, timeout: timeout, logger: logger)
         }
     }
 
@@ -239,12 +247,14 @@ extension PostgresStoreFollower {
     /// connection (a backend waiting for a synchronous standby does not notice its client going
     /// away), so that passes that hang do not pile up holding locks. Throws `busy` when the time ran out.
     public static func pass(
-        storePath: String, client: PostgresClient, lease: ServingLease? = nil, timeout: Duration, logger: Logger
+        storePath: String, client: PostgresClient, lease: ServingLease? = nil, follower: Bool = false, timeout: Duration, logger: Logger
     ) async throws -> Pass {
         let backend = BackendID()
         let pass = try await withThrowingTaskGroup(of: Pass?.self) { group -> Pass? in
             group.addTask {
-                try await catchUp(storePath: storePath, to: client, lease: lease, logger: logger) { pid in backend.pid.withLock { $0 = pid } }
+                try await catchUp(storePath: storePath, to: client, lease: lease, follower: follower, logger: logger) { pid in
+                    backend.pid.withLock { $0 = pid }
+                }
             }
             group.addTask {
                 try await Task.sleep(for: timeout)

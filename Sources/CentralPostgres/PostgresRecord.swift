@@ -123,6 +123,10 @@ public actor PostgresRecord: DurableRecord {
     /// last renewing pass began: a standby counts the lease from after that renewal committed, so
     /// this centre stops answering before one can take over.
     public func admitsOffices() throws(CentralError) {
+        if let takenOver {
+            throw CentralError(
+                .serviceUnavailable, .recordUnavailable, "\(takenOver)", hint: "promo-sync tries again by itself, and reaches whichever centre serves.")
+        }
         guard let lease, let renewedFrom else { return }
         let since = ContinuousClock.now - renewedFrom
         guard since > lease.duration * 4 / 5 else { return }

@@ -105,7 +105,9 @@ public enum PostgresStoreRestore {
     ) async throws -> Preparation {
         let (copy, writer) = try await location.withClient(logger: logger) { client in
             try await PostgresStoreCopy.migrate(client, logger: logger)
-            return try await client.withConnection { connection in
+            // The marks and their writer from one state of the record.
+            return try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
                 var writer: String?
                 for try await name in try await connection.query("SELECT value FROM promo.follow_mark WHERE key = 'writer'", logger: logger)
                     .decode(String.self)
@@ -130,13 +132,16 @@ public enum PostgresStoreRestore {
                     try Bool.fetchOne(db, sql: "SELECT NOT EXISTS (SELECT 1 FROM office) AND NOT EXISTS (SELECT 1 FROM changeset)") ?? false
                 )
             }
-            guard let read else { return .kept }
-            let empty = read.empty
+            // A store this release cannot judge (unreadable, of a schema without these tables)
+            // is not served on trust: rebuilt like one that does not continue the record.
+            let empty = read?.empty ?? true
             let onlyThisCentreWrote = writer == lease.holder || (writer == nil && previous == nil)
             let keep =
-                read.marks.epoch != copy.epoch
-                ? !empty
-                : read.marks.standsAt(copy) || (onlyThisCentreWrote && read.marks.continues(copy, hashThere: read.hashThere))
+                read.map { read in
+                    read.marks.epoch != copy.epoch
+                        ? !empty
+                        : read.marks.standsAt(copy) || (onlyThisCentreWrote && read.marks.continues(copy, hashThere: read.hashThere))
+                } ?? false
             if keep { return .kept }
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
             let moved = "\(storePath).superseded-\(stamp)"
@@ -147,13 +152,14 @@ public enum PostgresStoreRestore {
             logger.warning(
                 "the store does not continue the PostgreSQL record; it was moved aside and is rebuilt from the record",
                 metadata: [
-                    "store.aside": "\(moved)", "store.position": "\(read.marks.position)", "store.record_position": "\(copy.position)",
-                    "store.epoch": "\(read.marks.epoch)",
+                    "store.aside": "\(moved)", "store.position": "\(read.map { "\($0.marks.position)" } ?? "unreadable")",
+                    "store.record_position": "\(copy.position)", "store.epoch": "\(read?.marks.epoch ?? "unreadable")",
                 ])
         }
-        let report = try await lease.holding(location: location, logger: logger) {
-            try await location.withClient(logger: logger) { client in try await restore(from: client, to: storePath, logger: logger) }
-        }
+        // After taking over, the rebuild keeps the lease; a centre rebuilding after its own
+        // restart does not, so one that fails at it again and again lets a standby in.
+        let rebuild = { try await location.withClient(logger: logger) { client in try await restore(from: client, to: storePath, logger: logger) } }
+        let report = try await previous == nil ? rebuild() : lease.holding(location: location, logger: logger, rebuild)
         logger.notice(
             "rebuilt the store from the PostgreSQL record", metadata: ["store.epoch": "\(report.epoch)", "store.position": "\(report.position)"])
         return aside.map { .replaced(aside: $0) } ?? .restored

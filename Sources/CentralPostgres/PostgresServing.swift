@@ -29,21 +29,25 @@ public struct ServingLease: Sendable {
         self.duration = duration
     }
 
-    /// The name of the centre whose data folder is `directory`: `host/identifier`, the identifier
-    /// made once and kept in `centre.id` there (owner-only). A host name alone could repeat (a
-    /// cloned machine); a folder copied to another machine keeps its identifier, so copy a data
-    /// folder without that file.
+    /// The name of the centre whose data folder is `directory`: `host/machine/identifier`, the
+    /// machine's from `/etc/machine-id` and the identifier made once and kept in `centre.id` there
+    /// (owner-only). A folder copied to another machine (to seed a standby), even a clone with the
+    /// same host name, brings the first one's name: the new machine takes a name of its own.
     public static func holder(dataDirectory directory: String) throws -> String {
         let file = directory + "/centre.id"
-        let host = ProcessInfo.processInfo.hostName
+        let machine = (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines).prefix(12)
+        let hostName = ProcessInfo.processInfo.hostName
+        let host = hostName + (machine.map { "/\($0)" } ?? "")
         if FileManager.default.fileExists(atPath: file) {
             guard let kept = try? String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
                 throw CentralError(
                     .internalServerError, .storage, "cannot read \(file)", hint: "It names this centre; make it readable by the service user.")
             }
-            // A folder copied to another machine (to seed a standby) brings the first one's name:
-            // the new machine takes a name of its own.
             if kept.hasPrefix(host + "/") { return kept }
+            // Named by 1.6.0 or 1.6.1 (host/identifier): kept, so that an upgrade does not change
+            // the name the lease is held under.
+            let parts = kept.split(separator: "/", omittingEmptySubsequences: false)
+            if parts.count == 2, parts[0] == hostName { return kept }
         }
         let name = "\(host)/\(UUID().uuidString.prefix(8).lowercased())"
         guard FileManager.default.createFile(atPath: file, contents: Data((name + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
@@ -91,26 +95,42 @@ public struct ServingLease: Sendable {
         }
     }
 
+    /// Gives the lease up, when this process holds it: a centre that fails on its way to serving
+    /// lets a standby take over at once instead of after the lease.
+    public func release(location: PostgresLocation, logger: Logger) async {
+        do {
+            try await location.withClient(logger: logger) { client in
+                _ = try await client.query(
+                    "DELETE FROM promo.serving WHERE id = 1 AND holder = \(holder) AND incarnation = \(incarnation)", logger: logger)
+            }
+        } catch {
+            logger.warning("could not give the serving lease up; a standby takes over once it runs out", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// The centre serving from the record at `location` now: one whose lease was renewed within
     /// twice its length (PostgreSQL's clock). Nil when none does, or the database predates leases.
     public static func serving(at location: PostgresLocation, logger: Logger) async throws -> Held? {
-        try await location.withClient(logger: logger) { client in
-            var exists = false
-            for try await found in try await client.query("SELECT to_regclass('promo.serving') IS NOT NULL", logger: logger).decode(Bool.self) {
-                exists = found
-            }
-            guard exists else { return nil }
-            var held: Held?
-            for try await (name, renewed, seconds) in try await client.query(
-                """
-                SELECT holder, renewed_at::text, lease_seconds FROM promo.serving
-                WHERE id = 1 AND renewed_at > clock_timestamp() - make_interval(secs => lease_seconds * 2)
-                """, logger: logger
-            ).decode((String, String, Int).self) {
-                held = Held(holder: name, renewedAt: renewed, seconds: seconds)
-            }
-            return held
+        try await location.withClient(logger: logger) { client in try await client.withConnection { try await serving($0, logger: logger) } }
+    }
+
+    /// ``serving(at:logger:)`` through `connection`.
+    static func serving(_ connection: PostgresConnection, logger: Logger) async throws -> Held? {
+        var exists = false
+        for try await found in try await connection.query("SELECT to_regclass('promo.serving') IS NOT NULL", logger: logger).decode(Bool.self) {
+            exists = found
         }
+        guard exists else { return nil }
+        var held: Held?
+        for try await (name, renewed, seconds) in try await connection.query(
+            """
+            SELECT holder, renewed_at::text, lease_seconds FROM promo.serving
+            WHERE id = 1 AND renewed_at > clock_timestamp() - make_interval(secs => lease_seconds * 2)
+            """, logger: logger
+        ).decode((String, String, Int).self) {
+            held = Held(holder: name, renewedAt: renewed, seconds: seconds)
+        }
+        return held
     }
 
     /// Renews the lease inside a pass's transaction, and holds its row until that transaction ends:

@@ -34,6 +34,8 @@ struct Serve: AsyncParsableCommand {
         // (another centre with the same record may be serving: this one waits, not listening,
         // and takes over when that one falls silent), and from a store the record continues.
         var record: PostgresRecord?
+        // Given up if this centre fails before it serves, so that a standby need not wait it out.
+        var held: (lease: ServingLease, location: PostgresLocation, logger: Logger)?
         if let url = configuration.recordURL {
             let recordLogger = Logger(label: "promo-central.record")
             let location = try PostgresLocation(url: url, password: try StoreCommand.password(file: configuration.recordPasswordFile))
@@ -46,15 +48,27 @@ struct Serve: AsyncParsableCommand {
                     metadata: ["store.holder": "\(held.holder)", "store.lease": "\(held.seconds)", "store.self": "\(lease.holder)"])
             }
             recordLogger.notice("this centre serves from the PostgreSQL record", metadata: ["store.self": "\(lease.holder)"])
-            _ = try await PostgresStoreRestore.prepare(
-                storePath: storePath, from: location, lease: lease, takenFrom: previous, logger: recordLogger)
+            held = (lease, location, recordLogger)
+            do {
+                _ = try await PostgresStoreRestore.prepare(
+                    storePath: storePath, from: location, lease: lease, takenFrom: previous, logger: recordLogger)
+            } catch {
+                await lease.release(location: location, logger: recordLogger)
+                throw error
+            }
             // The lease is renewed by every pass: at least three passes per lease when idle.
             record = PostgresRecord(
                 location: location, storePath: storePath, logger: recordLogger,
                 interval: min(.seconds(5), .seconds(configuration.leaseSeconds) / 3), lease: lease)
         }
-        let store = try location.open()
-        try await record?.start()
+        let store: CentralStore
+        do {
+            store = try location.open()
+            try await record?.start()
+        } catch {
+            if let held { await held.lease.release(location: held.location, logger: held.logger) }
+            throw error
+        }
         let portFile = self.portFile
         let scheme = configuration.tls == nil ? "http" : "https"
         let app = try buildApplication(configuration: configuration, store: store, logger: logger, record: record) { port in

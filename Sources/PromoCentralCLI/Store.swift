@@ -96,16 +96,11 @@ struct StoreCommand: AsyncParsableCommand {
             let storePath = try location.checkedStorePath
             var logger = Logger(label: "promo-central.follow")
             logger.logLevel = .info
-            // A centre serving from this database keeps it current itself, and a follower on
-            // another folder (a standby's) would write its stale store into the record unfenced.
-            if let serving = try await ServingLease.serving(at: target, logger: StoreCommand.logger) {
-                throw CommandFailure(
-                    "promo-central \(serving.holder) serves with \(target) as its durable record and keeps it current; store follow is not needed there (docs/OPERATIONS.md, \"A standby centre\")"
-                )
-            }
             while true {
                 do {
-                    let pass = try await PostgresStoreFollower.pass(storePath: storePath, into: target, timeout: .seconds(timeout), logger: StoreCommand.logger)
+                    // Refused, every pass, while a centre serves from the database (it keeps it current).
+                    let pass = try await PostgresStoreFollower.pass(
+                        storePath: storePath, into: target, follower: true, timeout: .seconds(timeout), logger: StoreCommand.logger)
                     if once || pass.total > 0 {
                         let rows = pass.rows.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
                         print("copy at log position \(pass.position): \(rows.isEmpty ? "nothing new" : rows.joined(separator: ", "))")

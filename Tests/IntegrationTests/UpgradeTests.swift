@@ -45,7 +45,9 @@ import Testing
         }
     }
 
-    @Test(arguments: ["release-1.1.0", "release-1.2.0", "release-1.3.0", "release-1.4.0", "release-1.4.1", "release-1.5.0", "release-1.5.1", "release-1.6.0", "release-1.6.1"])
+    @Test(arguments: [
+        "release-1.1.0", "release-1.2.0", "release-1.3.0", "release-1.4.0", "release-1.4.1", "release-1.5.0", "release-1.5.1", "release-1.6.0", "release-1.6.1",
+    ])
     func aShippedReleasesCentralStoreMigratedTodayHasTheSchemaOfANewOne(release: String) throws {
         let folder = try TemporaryDirectory(prefix: "central-schema")
         try install(release, "central.sqlite", to: folder.file("old/central.sqlite"))
@@ -55,7 +57,9 @@ import Testing
         #expect(try schema(folder.file("old/central.sqlite")) == (try schema(folder.file("new/central.sqlite"))))
     }
 
-    @Test(arguments: ["release-1.1.0", "release-1.2.0", "release-1.3.0", "release-1.4.0", "release-1.4.1", "release-1.5.0", "release-1.5.1", "release-1.6.0", "release-1.6.1"])
+    @Test(arguments: [
+        "release-1.1.0", "release-1.2.0", "release-1.3.0", "release-1.4.0", "release-1.4.1", "release-1.5.0", "release-1.5.1", "release-1.6.0", "release-1.6.1",
+    ])
     func aShippedReleasesDatabasesMigrateAndSyncWithNothingLost(release: String) async throws {
         let folder = try TemporaryDirectory(prefix: "upgrade")
         let storePath = folder.file("central/central.sqlite")

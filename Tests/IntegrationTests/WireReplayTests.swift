@@ -86,7 +86,9 @@ import Transport
         return keyed.count == items.count && !items.isEmpty ? keyed : nil
     }
 
-    @Test(arguments: ["release-1.1.0", "release-1.2.0", "release-1.3.0", "release-1.4.0", "release-1.4.1", "release-1.5.0", "release-1.5.1", "release-1.6.0", "release-1.6.1"])
+    @Test(arguments: [
+        "release-1.1.0", "release-1.2.0", "release-1.3.0", "release-1.4.0", "release-1.4.1", "release-1.5.0", "release-1.5.1", "release-1.6.0", "release-1.6.1",
+    ])
     func aShippedReleaseIsAnsweredAsItsCentreAnsweredIt(release: String) async throws {
         let exchanges = try Self.exchanges(release)
         #expect(exchanges.count >= 10, "the recording of \(release) is too short to show anything")

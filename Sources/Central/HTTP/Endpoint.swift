@@ -38,6 +38,8 @@ struct Endpoint: Sendable {
         if try await !record.heldMark().covers(offload { try store.logMark() }) {
             try? await record.holdsEverythingCommitted()
         }
+        // The wait may have outlasted this centre's lease: it answers no office then.
+        try await record.admitsOffices()
         return await record.heldMark().recordPosition
     }
 
