@@ -32,6 +32,7 @@ import Testing
         ("release-1.5.1", "v8-tax-code"),
         ("release-1.6.0", "v8-tax-code"),
         ("release-1.6.1", "v8-tax-code"),
+        ("release-1.6.2", "v8-tax-code"),
     ])
     func aNewReplicaMigratedToAReleasesSchemaHasTheSchemaThatReleaseMade(release: String, migration: String) throws {
         let fresh = try DatabaseQueue()
