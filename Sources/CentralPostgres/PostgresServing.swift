@@ -108,6 +108,30 @@ public struct ServingLease: Sendable {
         }
     }
 
+    /// Who holds the lease on the record at `location`, since when, and how long ago it was last
+    /// renewed (PostgreSQL's clock), for `promo-central store lease`; nil when no centre holds it.
+    public static func describe(at location: PostgresLocation, logger: Logger) async throws -> String? {
+        try await location.withClient(logger: logger) { client in
+            var exists = false
+            for try await found in try await client.query("SELECT to_regclass('promo.serving') IS NOT NULL", logger: logger).decode(Bool.self) {
+                exists = found
+            }
+            guard exists else { return nil }
+            var line: String?
+            for try await (holder, since, age, seconds) in try await client.query(
+                """
+                SELECT holder, to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                    extract(epoch FROM clock_timestamp() - renewed_at)::float8, lease_seconds
+                FROM promo.serving WHERE id = 1
+                """, logger: logger
+            ).decode((String, String, Double, Int).self) {
+                let state = age <= Double(seconds) ? "serving" : "silent for longer than its lease: a standby takes over"
+                line = "\(holder) holds the lease since \(since), renewed \(String(format: "%.1f", age)) s ago (lease \(seconds) s): \(state)"
+            }
+            return line
+        }
+    }
+
     /// The centre serving from the record at `location` now: one whose lease was renewed within
     /// twice its length (PostgreSQL's clock). Nil when none does, or the database predates leases.
     public static func serving(at location: PostgresLocation, logger: Logger) async throws -> Held? {

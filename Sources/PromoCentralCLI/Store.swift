@@ -10,7 +10,7 @@ import Synchronization
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store", abstract: "Copy the central store into PostgreSQL, keep the copy current, and restore a store from it.",
-        subcommands: [Migrate.self, Follow.self, Check.self, Restore.self])
+        subcommands: [Migrate.self, Follow.self, Check.self, Restore.self, Lease.self])
 
     /// The password of a PostgreSQL address: from an owner-only file, or PGPASSWORD.
     static func password(file: String?) throws -> String? {
@@ -40,6 +40,25 @@ struct StoreCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         return logger
     }()
+
+    struct Lease: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Say which centre serves from a PostgreSQL record, and how recently it renewed its lease (docs/OPERATIONS.md).",
+            discussion: "Exit 0 when a centre holds the lease and renews it, 1 when none does or the one that does has fallen silent.")
+
+        @Option(help: "The PostgreSQL database holding the record: postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=…].")
+        var to: String
+        @OptionGroup var password: PasswordOption
+
+        func run() async throws {
+            let target = try password.location(to)
+            guard let line = try await ServingLease.describe(at: target, logger: StoreCommand.logger) else {
+                throw CommandFailure("no centre holds the serving lease on \(target)")
+            }
+            print(line)
+            if !line.hasSuffix(": serving") { throw ExitCode(1) }
+        }
+    }
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

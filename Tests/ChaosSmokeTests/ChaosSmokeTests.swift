@@ -110,6 +110,10 @@ import Transport
             sleep(3)
             #expect(standby.process.isRunning && !FileManager.default.fileExists(atPath: second + "/central.port"), "the standby must wait")
             #expect(try String(contentsOfFile: second + "/central.log", encoding: .utf8).contains("another centre serves"))
+            // An operator asks who serves.
+            let name = try String(contentsOfFile: first + "/centre.id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let lease = try Harness.run("promo-central", ["store", "lease", "--to", url])
+            #expect(lease.hasPrefix("\(name) holds the lease since ") && lease.contains(": serving"), "\(lease)")
             serving.kill9()
             // The office says nothing more until the standby's store is checked: what it was told
             // is kept must be there without its sending anything again.
