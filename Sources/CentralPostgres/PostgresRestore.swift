@@ -76,7 +76,7 @@ public enum PostgresStoreRestore {
         }
     }
 
-    /// What ``prepare(storePath:from:logger:)`` did with the store before the centre serves.
+    /// What ``prepare(storePath:from:lease:takenFrom:logger:)`` did with the store before the centre serves.
     public enum Preparation: Sendable, Equatable {
         /// The store continues the record: served as it is (its first pass copies what it holds past the record).
         case kept
@@ -96,10 +96,12 @@ public enum PostgresStoreRestore {
     /// one) that number the same positions differently, which offices then hold. A missing store
     /// is rebuilt from the record, as is one of the record's epoch that is not kept (what it holds
     /// beyond the record was never acknowledged, and offices send it again), and a store of
-    /// another epoch without offices (a data folder a command touched first); those are moved
-    /// aside, never deleted. The rebuild renews the lease as it goes. A store of another epoch
-    /// with offices, or one this release cannot read before migrating it, is kept, and the
-    /// record's first pass refuses it with the reason.
+    /// another epoch without offices (a data folder a command touched first), and one it cannot
+    /// read (damaged, or of a schema without the tables compared); those are moved aside, never
+    /// deleted. A rebuild after taking the lease `takenFrom` another centre renews it as it goes;
+    /// one after this centre's own restart does not, so a centre failing at it again and again
+    /// lets a standby in. A store of another epoch with offices is kept, and the record's first
+    /// pass refuses it with the reason.
     public static func prepare(
         storePath: String, from location: PostgresLocation, lease: ServingLease, takenFrom previous: ServingLease.Held?, logger: Logger
     ) async throws -> Preparation {
@@ -134,12 +136,11 @@ public enum PostgresStoreRestore {
             }
             // A store this release cannot judge (unreadable, of a schema without these tables)
             // is not served on trust: rebuilt like one that does not continue the record.
-            let empty = read?.empty ?? true
             let onlyThisCentreWrote = writer == lease.holder || (writer == nil && previous == nil)
             let keep =
                 read.map { read in
                     read.marks.epoch != copy.epoch
-                        ? !empty
+                        ? !read.empty
                         : read.marks.standsAt(copy) || (onlyThisCentreWrote && read.marks.continues(copy, hashThere: read.hashThere))
                 } ?? false
             if keep { return .kept }

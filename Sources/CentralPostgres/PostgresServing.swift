@@ -14,7 +14,7 @@ import Synchronization
 /// without a failure all that time (its own clock, not a comparison of two machines' clocks), and
 /// then rebuilds its store from the record before it serves.
 public struct ServingLease: Sendable {
-    /// This centre's name in the lease: its host name and an identifier kept in its data folder.
+    /// This centre's name in the lease (``holder(dataDirectory:)``).
     public let holder: String
     /// This process: renewals match it too, so that of two processes under one name (a data
     /// folder copied with its `centre.id`, a second `serve` by hand) only the last to take the
@@ -111,25 +111,33 @@ public struct ServingLease: Sendable {
     /// Who holds the lease on the record at `location`, since when, and how long ago it was last
     /// renewed (PostgreSQL's clock), for `promo-central store lease`; nil when no centre holds it.
     public static func describe(at location: PostgresLocation, logger: Logger) async throws -> String? {
-        try await location.withClient(logger: logger) { client in
-            var exists = false
-            for try await found in try await client.query("SELECT to_regclass('promo.serving') IS NOT NULL", logger: logger).decode(Bool.self) {
-                exists = found
-            }
-            guard exists else { return nil }
-            var line: String?
-            for try await (holder, since, age, seconds) in try await client.query(
-                """
-                SELECT holder, to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                    extract(epoch FROM clock_timestamp() - renewed_at)::float8, lease_seconds
-                FROM promo.serving WHERE id = 1
-                """, logger: logger
-            ).decode((String, String, Double, Int).self) {
-                let state = age <= Double(seconds) ? "serving" : "silent for longer than its lease: a standby takes over"
-                line = "\(holder) holds the lease since \(since), renewed \(String(format: "%.1f", age)) s ago (lease \(seconds) s): \(state)"
-            }
-            return line
+        try await location.withClient(logger: logger) { client in try await client.withConnection { try await describe($0, logger: logger) } }
+    }
+
+    /// ``describe(at:logger:)`` through `connection`.
+    static func describe(_ connection: PostgresConnection, logger: Logger) async throws -> String? {
+        guard try await hasLeaseTable(connection, logger: logger) else { return nil }
+        var line: String?
+        for try await (holder, since, age, seconds) in try await connection.query(
+            """
+            SELECT holder, to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                extract(epoch FROM clock_timestamp() - renewed_at)::float8, lease_seconds
+            FROM promo.serving WHERE id = 1
+            """, logger: logger
+        ).decode((String, String, Double, Int).self) {
+            let state = age <= Double(seconds) ? "serving" : "silent for longer than its lease: a standby takes over"
+            line = "\(holder) holds the lease since \(since), renewed \(String(format: "%.1f", age)) s ago (lease \(seconds) s): \(state)"
         }
+        return line
+    }
+
+    /// Whether the database has the lease's table (a copy made before 1.6.0 that no centre of
+    /// 1.6.0 or later has served from has not).
+    static func hasLeaseTable(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        for try await found in try await connection.query("SELECT to_regclass('promo.serving') IS NOT NULL", logger: logger).decode(Bool.self) {
+            return found
+        }
+        return false
     }
 
     /// The centre serving from the record at `location` now: one whose lease was renewed within
@@ -140,11 +148,7 @@ public struct ServingLease: Sendable {
 
     /// ``serving(at:logger:)`` through `connection`.
     static func serving(_ connection: PostgresConnection, logger: Logger) async throws -> Held? {
-        var exists = false
-        for try await found in try await connection.query("SELECT to_regclass('promo.serving') IS NOT NULL", logger: logger).decode(Bool.self) {
-            exists = found
-        }
-        guard exists else { return nil }
+        guard try await hasLeaseTable(connection, logger: logger) else { return nil }
         var held: Held?
         for try await (name, renewed, seconds) in try await connection.query(
             """

@@ -34,39 +34,37 @@ struct Serve: AsyncParsableCommand {
         // (another centre with the same record may be serving: this one waits, not listening,
         // and takes over when that one falls silent), and from a store the record continues.
         var record: PostgresRecord?
-        // Given up if this centre fails before it serves, so that a standby need not wait it out.
-        var held: (lease: ServingLease, location: PostgresLocation, logger: Logger)?
+        var lease: (lease: ServingLease, location: PostgresLocation, previous: ServingLease.Held?, storePath: String, logger: Logger)?
         if let url = configuration.recordURL {
             let recordLogger = Logger(label: "promo-central.record")
             let location = try PostgresLocation(url: url, password: try StoreCommand.password(file: configuration.recordPasswordFile))
+            // The data folder (made when missing, checked) first: the centre's name is kept there.
             let storePath = try self.location.checkedStorePath
-            let lease = ServingLease(
+            let serving = ServingLease(
                 holder: try ServingLease.holder(dataDirectory: configuration.dataDirectory), duration: .seconds(configuration.leaseSeconds))
-            let previous = try await lease.acquire(location: location, logger: recordLogger) { held in
+            let previous = try await serving.acquire(location: location, logger: recordLogger) { held in
                 recordLogger.notice(
                     "another centre serves from the PostgreSQL record; waiting, without listening, to take over if it falls silent",
-                    metadata: ["store.holder": "\(held.holder)", "store.lease": "\(held.seconds)", "store.self": "\(lease.holder)"])
+                    metadata: ["store.holder": "\(held.holder)", "store.lease": "\(held.seconds)", "store.self": "\(serving.holder)"])
             }
-            recordLogger.notice("this centre serves from the PostgreSQL record", metadata: ["store.self": "\(lease.holder)"])
-            held = (lease, location, recordLogger)
-            do {
-                _ = try await PostgresStoreRestore.prepare(
-                    storePath: storePath, from: location, lease: lease, takenFrom: previous, logger: recordLogger)
-            } catch {
-                await lease.release(location: location, logger: recordLogger)
-                throw error
-            }
-            // The lease is renewed by every pass: at least three passes per lease when idle.
-            record = PostgresRecord(
-                location: location, storePath: storePath, logger: recordLogger,
-                interval: min(.seconds(5), .seconds(configuration.leaseSeconds) / 3), lease: lease)
+            recordLogger.notice("this centre serves from the PostgreSQL record", metadata: ["store.self": "\(serving.holder)"])
+            lease = (serving, location, previous, storePath, recordLogger)
         }
         let store: CentralStore
         do {
+            if let lease {
+                _ = try await PostgresStoreRestore.prepare(
+                    storePath: lease.storePath, from: lease.location, lease: lease.lease, takenFrom: lease.previous, logger: lease.logger)
+                // The lease is renewed by every pass: at least three passes per lease when idle.
+                record = PostgresRecord(
+                    location: lease.location, storePath: lease.storePath, logger: lease.logger,
+                    interval: min(.seconds(5), .seconds(configuration.leaseSeconds) / 3), lease: lease.lease)
+            }
             store = try location.open()
             try await record?.start()
         } catch {
-            if let held { await held.lease.release(location: held.location, logger: held.logger) }
+            // Given up when this centre fails before it serves, so that a standby need not wait it out.
+            if let lease { await lease.lease.release(location: lease.location, logger: lease.logger) }
             throw error
         }
         let portFile = self.portFile
