@@ -230,9 +230,53 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         } catch let error as PostgresTransactionError where error.closureError is CentralError {
             throw error.closureError as! CentralError
         } catch {
+            // A client's pool gives up on a node it cannot log in to without saying why (its own
+            // error, not PostgreSQL's): one connection of its own tells (the wrong password, the
+            // missing database).
+            var cause: any Error = error
+            if !(error is PSQLError), !(error is PostgresTransactionError), let refused = await loginProblem(node, logger: logger) { cause = refused }
             throw CentralError(
-                .badGateway, .storage, "PostgreSQL at \(location): \(Self.describe(error))",
-                hint: "Check the address, the user, its password and that the database exists (createdb).", underlying: error)
+                .badGateway, .storage, "PostgreSQL at \(location): \(Self.describe(cause))",
+                hint: "Check the address, the user, its password and that the database exists (createdb).", underlying: cause)
+        }
+    }
+
+    /// Throws, with PostgreSQL's own reason, when it refuses this address's login (the user, its
+    /// password, the database: ``isRefusedLogin(_:)``) on every node that answers; what else fails
+    /// (a node down) is left for the caller to meet and retry. One connection per node, not a
+    /// pool's: a pool retries a refused login for a minute before it fails, and then without the
+    /// reason.
+    public func checkLogin(logger: Logger) async throws {
+        var refused: (any Error)?
+        for node in nodes {
+            guard let problem = await loginProblem(node, logger: logger) else { return }
+            if Self.isRefusedLogin(problem) { refused = problem }
+        }
+        if let refused {
+            throw CentralError(
+                .badGateway, .configuration, "PostgreSQL at \(self): \(Self.describe(refused))",
+                hint: "Check the user, its password (--password-file, store.postgres_password_file or PGPASSWORD) and that the database exists (createdb).",
+                underlying: refused)
+        }
+    }
+
+    /// What one connection to `node` meets: nil when it logs in.
+    private func loginProblem(_ node: Node, logger: Logger) async -> (any Error)? {
+        do {
+            let tls: PostgresConnection.Configuration.TLS =
+                switch sslMode {
+                case "disable": .disable
+                case "require": .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                default: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                }
+            var configuration = PostgresConnection.Configuration(
+                host: node.host, port: node.port, username: user, password: password, database: database, tls: tls)
+            configuration.options.connectTimeout = .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000)
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try? await connection.close()
+            return nil
+        } catch {
+            return error
         }
     }
 
@@ -242,6 +286,13 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     public static func isLasting(_ error: any Error) -> Bool {
         guard let state = sqlState(of: error) else { return false }
         return state.hasPrefix("23") || state.hasPrefix("42") || state == "25006"
+    }
+
+    /// Whether PostgreSQL refused the login itself (SQLSTATE class 28: the user or its password;
+    /// 3D000: no such database): trying again cannot help until a person changes something.
+    public static func isRefusedLogin(_ error: any Error) -> Bool {
+        guard let state = sqlState(of: error) else { return false }
+        return state.hasPrefix("28") || state == "3D000"
     }
 
     /// The SQLSTATE PostgreSQL answered with, looked for inside a ``CentralError`` and a

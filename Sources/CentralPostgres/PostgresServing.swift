@@ -131,6 +131,46 @@ public struct ServingLease: Sendable {
         return line
     }
 
+    /// Where a centre's store stands against the record's lease, for a command about to write
+    /// into it (``standing(of:at:logger:)``).
+    public enum Standing: Sendable, Equatable {
+        /// The centre serves from the record, or served from it last and gave nothing up since
+        /// (or no centre ever held the lease): its store is the one kept, and a command's write
+        /// reaches the record with its next pass.
+        case serving
+        /// Another centre holds the lease (serving when `silentFor` is within its lease): this
+        /// store is a standby's, moved aside and rebuilt from the record when it takes over, so a
+        /// command's write here would be lost.
+        case standby(holder: String, silentFor: Double, seconds: Int)
+        /// No centre holds the lease, but `writer` (another centre) made the record's last pass:
+        /// this store is rebuilt when this centre next serves.
+        case superseded(writer: String)
+    }
+
+    /// Where the store of the centre named `holder` stands against the record at `location`:
+    /// the lease and the record's last writer, read in one transaction.
+    public static func standing(of holder: String, at location: PostgresLocation, logger: Logger) async throws -> Standing {
+        try await location.checkLogin(logger: logger)
+        return try await location.withClient(logger: logger) { client in
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+                guard try await hasLeaseTable(connection, logger: logger) else { return .serving }
+                for try await (name, age, seconds) in try await connection.query(
+                    "SELECT holder, extract(epoch FROM clock_timestamp() - renewed_at)::float8, lease_seconds FROM promo.serving WHERE id = 1",
+                    logger: logger
+                ).decode((String, Double, Int).self) {
+                    return name == holder ? .serving : .standby(holder: name, silentFor: age, seconds: seconds)
+                }
+                for try await writer in try await connection.query("SELECT value FROM promo.follow_mark WHERE key = 'writer'", logger: logger)
+                    .decode(String.self) where writer != holder
+                {
+                    return .superseded(writer: writer)
+                }
+                return .serving
+            }
+        }
+    }
+
     /// Whether the database has the lease's table (a copy made before 1.6.0 that no centre of
     /// 1.6.0 or later has served from has not).
     static func hasLeaseTable(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
@@ -197,6 +237,7 @@ public struct ServingLease: Sendable {
         // Migrations and looks log only what fails (below), not once a second.
         var quiet = logger
         quiet.logLevel = .error
+        try await location.checkLogin(logger: quiet)
         while true {
             try Task.checkCancellation()
             do {
@@ -221,6 +262,9 @@ public struct ServingLease: Sendable {
                     }
                 }
             } catch {
+                // A login PostgreSQL refuses (a wrong password, a missing database) stays refused:
+                // said once, with the fix, rather than again and again.
+                if PostgresLocation.isRefusedLogin(error) { throw error }
                 // The holder may be renewing through what this centre cannot reach: watch again.
                 watched = nil
                 logger.warning("cannot read who serves the PostgreSQL record; trying again", metadata: ["error": "\(error)"])

@@ -2,12 +2,12 @@ import ArgumentParser
 import Central
 import Foundation
 
-struct Audit: ParsableCommand {
+struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Prove the store follows from its logs, and read the audit trail and the centre's journal.",
         subcommands: [Verify.self, Log.self, Journal.self])
 
-    struct Verify: ParsableCommand {
+    struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify the changeset chains and the centre's journal, replay them and compare the result with the store.",
             discussion: """
@@ -25,8 +25,8 @@ struct Audit: ParsableCommand {
             help: "Where to rebuild the store from its logs (default: the system's temporary folder); needs about the store's size.")
         var scratchDirectory: String?
 
-        func run() throws {
-            let store = try location.open()
+        func run() async throws {
+            let store = try await location.open(.reading)
             if let office {
                 let problems = try store.verifyChains(office: office)
                 for problem in problems { print("audit: \(problem)") }
@@ -59,30 +59,30 @@ struct Audit: ParsableCommand {
         }
     }
 
-    struct Log: ParsableCommand {
+    struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Who changed what, and when (newest first).")
         @OptionGroup var location: StoreLocation
         @Option(help: "Only this office's records.") var office: String?
         @Option(help: "Only this record or project id.") var record: String?
         @Option(help: "At most this many entries.") var limit = 100
 
-        func run() throws {
-            for e in try location.open().auditTrail(office: office, record: record, limit: limit) {
+        func run() async throws {
+            for e in try await location.open(.reading).auditTrail(office: office, record: record, limit: limit) {
                 let carrier = e.changeset.map { "changeset \($0)" } ?? e.journalPosition.map { "journal \($0)" } ?? "-"
                 print("\(e.hlc)  \(e.writer) (\(carrier))  \(e.op) \(e.table) \(e.id)  \(e.fields)")
             }
         }
     }
 
-    struct Journal: ParsableCommand {
+    struct Journal: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "What the centre itself did: offices, tokens, merges, decisions, resolutions, caps (oldest first).")
         @OptionGroup var location: StoreLocation
         @Option(help: "From this position on.") var from: Int64 = 0
         @Option(help: "At most this many entries.") var limit = 100
 
-        func run() throws {
-            for e in try location.open().journalEntries(from: from, limit: limit) {
+        func run() async throws {
+            for e in try await location.open(.reading).journalEntries(from: from, limit: limit) {
                 print("\(e.position)  \(e.at)  \(e.kind)  \(e.payload)")
             }
         }

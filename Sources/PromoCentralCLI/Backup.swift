@@ -2,19 +2,19 @@ import ArgumentParser
 import Central
 import Foundation
 
-struct Backup: ParsableCommand {
+struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Write a consistent copy of the central store (safe while serving).")
 
     @OptionGroup var location: StoreLocation
     @Option(help: "The backup file to write.") var to: String
 
-    func run() throws {
-        try location.open().backup(to: to)
+    func run() async throws {
+        try await location.open(.reading).backup(to: to)
         print("backup written to \(to)")
     }
 }
 
-struct Restore: ParsableCommand {
+struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore the central store from a backup and start a new epoch (stop the server first).",
         discussion: "Offices see the new epoch, pause, and recover with: promo-sync resync --force")
@@ -22,8 +22,9 @@ struct Restore: ParsableCommand {
     @OptionGroup var location: StoreLocation
     @Option(help: "The backup file written by promo-central backup.") var from: String
 
-    func run() throws {
+    func run() async throws {
         let path = try location.checkedStorePath
+        try await location.checkStanding(.writing)
         let epoch = try CentralStore.restore(from: from, to: path)
         print("restored \(path) from \(from); new epoch \(epoch)")
         print("Offices will report an epoch change; have each run: promo-sync resync --force")

@@ -3,7 +3,7 @@ import Central
 import Foundation
 import SyncCore
 
-struct Cap: ParsableCommand {
+struct Cap: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Set a support cap (data the offices receive and check new projects against).",
         discussion: "Example: promo-central cap --fund local --category MH_TRINHDIEN --province 79 --max 800000000")
@@ -15,12 +15,12 @@ struct Cap: ParsableCommand {
     @Option(help: "At most this percent of the total cost.") var percent: Int64?
     @Option(help: "At most this many VND.") var max: Int64?
 
-    func run() throws {
+    func run() async throws {
         guard let fund = FundSource(rawValue: fund) else { throw ValidationError("--fund must be national or local") }
         if let percent, !(1...100).contains(percent) { throw ValidationError("--percent must be between 1 and 100") }
         if let max, max <= 0 { throw ValidationError("--max must be more than 0 VND") }
         let cap = SupportCap(fund: fund, category: category, province: province, maxPercentOfCost: percent, maxAmount: max)
-        try location.open().setCap(cap)
+        try await location.open(.writing).setCap(cap)
         print("cap \(cap.id) set; offices receive it with their next pull")
     }
 }

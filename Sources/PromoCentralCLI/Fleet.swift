@@ -4,19 +4,19 @@ import Foundation
 import SyncCore
 import WireFormat
 
-struct FleetCommand: ParsableCommand {
+struct FleetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet",
         abstract: "The offices with what they run and when they were last seen; the releases the centre accepts.",
         discussion: "docs/OPERATIONS.md, \"Rolling out a release\": upgrade the centre first, then the offices in waves.",
         subcommands: [List.self, Limits.self], defaultSubcommand: List.self)
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Each office: release, protocol and schema versions, last seen, last changeset.")
         @OptionGroup var location: StoreLocation
 
-        func run() throws {
-            let store = try location.open()
+        func run() async throws {
+            let store = try await location.open(.reading)
             let limits = try store.fleetLimits()
             print(
                 "accepted releases: \(limits.minOfficeVersion.map { "from \($0)" } ?? "any") \(limits.maxOfficeVersion.map { "up to \($0)" } ?? "and later")"
@@ -40,7 +40,7 @@ struct FleetCommand: ParsableCommand {
         }
     }
 
-    struct Limits: ParsableCommand {
+    struct Limits: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show or set the releases of promo-sync the centre accepts (takes effect while serving, within seconds).",
             discussion: "Freeze a rollout: --max-office-version 1.1.0. Retire an old release: --min-office-version 1.1.0. Journaled.")
@@ -55,10 +55,11 @@ struct FleetCommand: ParsableCommand {
             if clearMax && maxOfficeVersion != nil { throw ValidationError("give --max-office-version or --clear-max, not both") }
         }
 
-        func run() throws {
-            let store = try location.open()
+        func run() async throws {
+            let changing = minOfficeVersion != nil || maxOfficeVersion != nil || clearMin || clearMax
+            let store = try await location.open(changing ? .writing : .reading)
             var limits = try store.fleetLimits()
-            if minOfficeVersion != nil || maxOfficeVersion != nil || clearMin || clearMax {
+            if changing {
                 if let minOfficeVersion { limits.minOfficeVersion = minOfficeVersion }
                 if let maxOfficeVersion { limits.maxOfficeVersion = maxOfficeVersion }
                 if clearMin { limits.minOfficeVersion = nil }

@@ -3,12 +3,12 @@ import Central
 import Foundation
 import SyncCore
 
-struct OfficeCommand: ParsableCommand {
+struct OfficeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "office", abstract: "Register and list offices.",
         subcommands: [Add.self, List.self, RotateToken.self, Revoke.self, Reinstate.self, Merge.self, Unmerge.self])
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register an office and print its token once (only a hash is stored).")
 
@@ -17,9 +17,9 @@ struct OfficeCommand: ParsableCommand {
         @Option(name: .customLong("token-file"), help: "Also write the token to this file (mode 600) instead of only printing it.")
         var tokenFile: String?
 
-        func run() throws {
+        func run() async throws {
             let office = try OfficeCode(code)
-            let token = try location.open().addOffice(office)
+            let token = try await location.open(.writing).addOffice(office)
             try Self.deliver(token, office: office, to: tokenFile)
         }
 
@@ -37,12 +37,12 @@ struct OfficeCommand: ParsableCommand {
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List registered offices.")
         @OptionGroup var location: StoreLocation
 
-        func run() throws {
-            for office in try location.open().offices() {
+        func run() async throws {
+            for office in try await location.open(.reading).offices() {
                 let merged = office.mergedInto.map { "  (merged into \($0))" } ?? ""
                 print("\(office.code)  last changeset \(office.lastSequence)\(office.revoked ? "  (revoked)" : "")\(merged)")
             }
@@ -51,7 +51,7 @@ struct OfficeCommand: ParsableCommand {
 }
 
 extension OfficeCommand {
-    struct RotateToken: ParsableCommand {
+    struct RotateToken: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rotate-token", abstract: "Issue a new token for an office; the old one stops working at once.")
         @OptionGroup var location: StoreLocation
@@ -59,9 +59,9 @@ extension OfficeCommand {
         @Option(name: .customLong("token-file"), help: "Write the new token to this file (mode 600) instead of printing it.")
         var tokenFile: String?
 
-        func run() throws {
+        func run() async throws {
             let office = try OfficeCode(code)
-            let store = try location.open()
+            let store = try await location.open(.writing)
             let token = try store.rotateToken(office)
             try Add.deliver(token, office: office, to: tokenFile)
             if try store.offices().first(where: { $0.code == office })?.revoked == true {
@@ -70,35 +70,35 @@ extension OfficeCommand {
         }
     }
 
-    struct Revoke: ParsableCommand {
+    struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke an office (a stolen server): every request with its token is refused until it is reinstated.")
         @OptionGroup var location: StoreLocation
         @Argument(help: "The office code.") var code: String
 
-        func run() throws {
-            try location.open().revokeToken(try OfficeCode(code))
+        func run() async throws {
+            try await location.open(.writing).revokeToken(try OfficeCode(code))
             print(
                 "revoked office \(code); to let it in again, issue a new token (promo-central office rotate-token \(code)) and then run: promo-central office reinstate \(code)"
             )
         }
     }
 
-    struct Reinstate: ParsableCommand {
+    struct Reinstate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Turn a revoked office back on: its latest token works again.")
         @OptionGroup var location: StoreLocation
         @Argument(help: "The office code.") var code: String
 
-        func run() throws {
-            try location.open().reinstate(try OfficeCode(code))
+        func run() async throws {
+            try await location.open(.writing).reinstate(try OfficeCode(code))
             print("office \(code) is active again; the token issued to it last works from now on")
         }
     }
 }
 
 extension OfficeCommand {
-    struct Merge: ParsableCommand {
+    struct Merge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Merge offices into another (as provinces merged): their records move to it, history kept.",
             discussion: """
@@ -115,8 +115,9 @@ extension OfficeCommand {
             help: "Merge against the official map of Decision 19/2025, for this reason (kept in the audit journal).")
         var overrideReason: String?
 
-        func run() throws {
-            let outcome = try location.open().merge(try offices.map { try OfficeCode($0) }, into: try OfficeCode(into), overrideReason: overrideReason)
+        func run() async throws {
+            let outcome = try await location.open(.writing).merge(
+                try offices.map { try OfficeCode($0) }, into: try OfficeCode(into), overrideReason: overrideReason)
             print(
                 "merged \(outcome.retired.map(\.rawValue).joined(separator: ", ")) into \(outcome.into): \(outcome.aggregates) projects, plan lines and programmes re-homed"
             )
@@ -125,7 +126,7 @@ extension OfficeCommand {
 }
 
 extension OfficeCommand {
-    struct Unmerge: ParsableCommand {
+    struct Unmerge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Undo a merge: the office is active again and its records are its own again (history kept).",
             discussion: """
@@ -137,8 +138,8 @@ extension OfficeCommand {
         @Argument(help: "The office whose merge is undone, e.g. 77.") var code: String
         @Option(help: "Why (kept in the audit journal).") var reason: String
 
-        func run() throws {
-            let outcome = try location.open().unmerge(try OfficeCode(code), reason: reason)
+        func run() async throws {
+            let outcome = try await location.open(.writing).unmerge(try OfficeCode(code), reason: reason)
             print("office \(code) is no longer merged into \(outcome.into): \(outcome.aggregates) projects, plan lines and programmes are its own again")
         }
     }

@@ -3,19 +3,19 @@ import Central
 import Foundation
 import SyncCore
 
-struct ProjectDecisions: ParsableCommand {
+struct ProjectDecisions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project",
         abstract: "List projects and record the centre's decisions on national-fund projects.",
         subcommands: [List.self, Decide.self])
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the projects the centre holds.")
         @OptionGroup var location: StoreLocation
         @Option(help: "Only this office's projects.") var office: String?
 
-        func run() throws {
-            for p in try location.open().projects(office: office) {
+        func run() async throws {
+            for p in try await location.open(.reading).projects(office: office) {
                 let f = p.fields
                 print(
                     [
@@ -27,7 +27,7 @@ struct ProjectDecisions: ParsableCommand {
         }
     }
 
-    struct Decide: ParsableCommand {
+    struct Decide: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Appraise, approve, return, reject, adjust or halt a national project.",
             discussion: "PROJECT is the project id or OFFICE/CODE (e.g. 79/HCM-01). Amounts are whole VND.")
@@ -48,7 +48,7 @@ struct ProjectDecisions: ParsableCommand {
             }
         }
 
-        func run() throws {
+        func run() async throws {
             let decision: CentreDecision =
                 switch action {
                 case .appraise: .appraise
@@ -58,24 +58,24 @@ struct ProjectDecisions: ParsableCommand {
                 case .adjust: .adjust(amount: amount ?? 0)
                 case .halt: .halt
                 }
-            try location.open().decide(project: project, decision, reference: document)
+            try await location.open(.writing).decide(project: project, decision, reference: document)
             print("recorded: \(action.rawValue) \(project); the office receives it at its next pull")
         }
     }
 }
 
-struct ConflictsCommand: ParsableCommand {
+struct ConflictsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conflicts", abstract: "List, show and resolve conflict records.", subcommands: [List.self, Show.self, Resolve.self])
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List open conflicts (--all for resolved ones too).")
         @OptionGroup var location: StoreLocation
         @Flag(help: "Include resolved conflicts.") var all = false
         @Option(help: "Only this office's conflicts.") var office: String?
 
-        func run() throws {
-            let conflicts = try location.open().conflicts(all: all, office: office)
+        func run() async throws {
+            let conflicts = try await location.open(.reading).conflicts(all: all, office: office)
             for c in conflicts {
                 print("office \(c.office)  \(c.description.summary)")
                 print("    \(c.description.message)")
@@ -84,20 +84,20 @@ struct ConflictsCommand: ParsableCommand {
         }
     }
 
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one conflict with both versions.")
         @OptionGroup var location: StoreLocation
         @Argument(help: "The conflict id (or its first 6+ characters).") var id: String
 
-        func run() throws {
-            guard let c = try location.open().conflicts(all: true).first(where: { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }) else {
+        func run() async throws {
+            guard let c = try await location.open(.reading).conflicts(all: true).first(where: { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }) else {
                 throw ValidationError("no conflict '\(id)'; list them with: promo-central conflicts list --all")
             }
             for line in c.description.lines { print(line) }
         }
     }
 
-    struct Resolve: ParsableCommand {
+    struct Resolve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Resolve a conflict: --accept lets the losing change take effect, --dismiss keeps what stood.")
         @OptionGroup var location: StoreLocation
@@ -110,14 +110,14 @@ struct ConflictsCommand: ParsableCommand {
             if accept == dismiss { throw ValidationError("say either --accept or --dismiss") }
         }
 
-        func run() throws {
-            try location.open().resolve(conflict: id, accept ? .accept : .dismiss, note: note)
+        func run() async throws {
+            try await location.open(.writing).resolve(conflict: id, accept ? .accept : .dismiss, note: note)
             print("resolved \(id); the office sees it at its next pull")
         }
     }
 }
 
-struct LostDecisionsCommand: ParsableCommand {
+struct LostDecisionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decisions",
         abstract: "After a restore: the centre's decisions that offices still hold but the restored store lost.",
@@ -135,12 +135,12 @@ struct LostDecisionsCommand: ParsableCommand {
         .filter { !$0.isEmpty }.joined(separator: "  ")
     }
 
-    struct Lost: ParsableCommand {
+    struct Lost: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the lost decisions offices hold, oldest first, with the commands for each.")
         @OptionGroup var location: StoreLocation
 
-        func run() throws {
-            let lost = try location.open().lostDecisions()
+        func run() async throws {
+            let lost = try await location.open(.reading).lostDecisions()
             guard !lost.isEmpty else {
                 print("no lost decisions: no office holds a decision of the centre that the centre lacks")
                 return
@@ -154,20 +154,20 @@ struct LostDecisionsCommand: ParsableCommand {
         }
     }
 
-    struct Reconfirm: ParsableCommand {
+    struct Reconfirm: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a lost decision again, as a new decision of the centre; the office receives it at its next pull.")
         @OptionGroup var location: StoreLocation
         @Argument(help: "The conflict id of the lost decision (or its first 6+ characters).") var id: String
         @Option(help: "For an approval or adjustment: the amount in VND, from the decision document (not the office's copy).") var amount: Int64?
 
-        func run() throws {
-            let d = try location.open().reconfirm(lost: id, amount: amount)
+        func run() async throws {
+            let d = try await location.open(.writing).reconfirm(lost: id, amount: amount)
             print("re-confirmed: \(LostDecisionsCommand.line(d))")
         }
     }
 
-    struct Drop: ParsableCommand {
+    struct Drop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Drop a lost decision; the office takes the project as the centre holds it at its next pull.")
         @OptionGroup var location: StoreLocation
@@ -178,8 +178,8 @@ struct LostDecisionsCommand: ParsableCommand {
             if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--reason must say why") }
         }
 
-        func run() throws {
-            let d = try location.open().drop(lost: id, reason: reason)
+        func run() async throws {
+            let d = try await location.open(.writing).drop(lost: id, reason: reason)
             print("dropped: \(LostDecisionsCommand.line(d))")
         }
     }

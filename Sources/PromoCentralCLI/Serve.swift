@@ -60,7 +60,7 @@ struct Serve: AsyncParsableCommand {
                     location: lease.location, storePath: lease.storePath, logger: lease.logger,
                     interval: min(.seconds(5), .seconds(configuration.leaseSeconds) / 3), lease: lease.lease)
             }
-            store = try location.open()
+            store = try await location.open(.serving)
             try await record?.start()
         } catch {
             // Given up when this centre fails before it serves, so that a standby need not wait it out.

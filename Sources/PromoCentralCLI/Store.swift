@@ -41,6 +41,13 @@ struct StoreCommand: AsyncParsableCommand {
         return logger
     }()
 
+    /// For a look at the record a command makes in passing: its failure is the command's to report.
+    static let quietLogger = {
+        var logger = Logger(label: "promo-central.store")
+        logger.logLevel = .critical
+        return logger
+    }()
+
     struct Lease: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Say which centre serves from a PostgreSQL record, and how recently it renewed its lease (docs/OPERATIONS.md).",
@@ -156,7 +163,7 @@ struct StoreCommand: AsyncParsableCommand {
             let target = try password.location(to)
             let storePath = try location.checkedStorePath
             // The copy carries the consolidated totals as they are: up to date first, as reports do.
-            try location.open().refreshTotals()
+            try await location.open(.writing).refreshTotals()
             let logger = StoreCommand.logger
             let report = try await target.withClient(logger: logger) { client in
                 try await PostgresStoreCopy.copy(storePath: storePath, to: client, logger: logger)

@@ -3,13 +3,13 @@ import Central
 import Foundation
 import SyncCore
 
-struct Summary: ParsableCommand {
+struct Summary: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show what the centre holds: records per office and the consolidated totals.")
 
     @OptionGroup var location: StoreLocation
 
-    func run() throws {
-        let store = try location.open()
+    func run() async throws {
+        let store = try await location.open(.reading)
         print("epoch \(store.epoch)")
         print("records (live / deleted):")
         for row in try store.recordCounts() {

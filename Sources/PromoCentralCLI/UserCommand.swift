@@ -7,7 +7,7 @@ import Foundation
 #endif
 
 /// `promo-central user`: the people who may read the dashboard (docs/OPERATIONS.md, "The dashboard").
-struct UserCommand: ParsableCommand {
+struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
         abstract: "The dashboard's users: separate from the offices and their tokens, read-only.",
@@ -18,58 +18,58 @@ struct UserCommand: ParsableCommand {
             """,
         subcommands: [Add.self, Password.self, Disable.self, List.self, Logins.self])
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user who may read the dashboard.")
         @OptionGroup var location: StoreLocation
         @Argument(help: "The user's name: letters, digits, '.', '_' or '-'.") var name: String
 
-        func run() throws {
-            let store = try location.open()
+        func run() async throws {
+            let store = try await location.open(.writing)
             try store.addDashboardUser(name, password: try readPassword())
             print("dashboard user \(name) added: https://CENTRE:PORT/dashboard/login")
         }
     }
 
-    struct Password: ParsableCommand {
+    struct Password: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Set a user's password (and enable the user again); their sessions end.")
         @OptionGroup var location: StoreLocation
         @Argument var name: String
 
-        func run() throws {
-            try location.open().setDashboardPassword(name, password: try readPassword())
+        func run() async throws {
+            try await location.open(.writing).setDashboardPassword(name, password: try readPassword())
             print("password of \(name) set; their open sessions ended")
         }
     }
 
-    struct Disable: ParsableCommand {
+    struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop a user from logging in; their sessions end.")
         @OptionGroup var location: StoreLocation
         @Argument var name: String
 
-        func run() throws {
-            try location.open().disableDashboardUser(name)
+        func run() async throws {
+            try await location.open(.writing).disableDashboardUser(name)
             print("dashboard user \(name) disabled")
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The dashboard's users.")
         @OptionGroup var location: StoreLocation
 
-        func run() throws {
-            let users = try location.open().dashboardUsers()
+        func run() async throws {
+            let users = try await location.open(.reading).dashboardUsers()
             if users.isEmpty { print("no dashboard users yet: promo-central user add NAME") }
             for user in users { print("\(user.name)\t\(user.disabled ? "disabled" : "active")\tadded \(user.createdAt)") }
         }
     }
 
-    struct Logins: ParsableCommand {
+    struct Logins: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The latest login attempts, newest first (every one is recorded).")
         @OptionGroup var location: StoreLocation
         @Option(help: "How many.") var limit = 50
 
-        func run() throws {
-            for login in try location.open().dashboardLogins(limit: limit) {
+        func run() async throws {
+            for login in try await location.open(.reading).dashboardLogins(limit: limit) {
                 print("\(login.at)\t\(login.user)\t\(login.address)\t\(login.outcome)")
             }
         }

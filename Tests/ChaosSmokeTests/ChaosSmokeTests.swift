@@ -114,6 +114,25 @@ import Transport
             let name = try String(contentsOfFile: first + "/centre.id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             let lease = try Harness.run("promo-central", ["store", "lease", "--to", url])
             #expect(lease.hasPrefix("\(name) holds the lease since ") && lease.contains(": serving"), "\(lease)")
+            // An operator's command on the standby's machine: a write is refused, naming the centre
+            // that serves (the standby's store is rebuilt when it takes over, so the write would be
+            // lost); a read runs, told that the store may be out of date. On the serving centre's
+            // machine, both run without a word.
+            func command(_ arguments: [String], in directory: String) throws -> (status: Int32, errors: String) {
+                let log = directory + "/command.log"
+                let process = try Harness.start(
+                    "promo-central", arguments + ["--data-dir", directory], environment: environment, stdout: true, stderrFile: log)
+                _ = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return (process.terminationStatus, try String(contentsOfFile: log, encoding: .utf8))
+            }
+            let refused = try command(["office", "add", "80", "--token-file", second + "/80.token"], in: second)
+            #expect(refused.status != 0 && refused.errors.contains("centre \(name) serves from the PostgreSQL record"), "\(refused)")
+            #expect(refused.errors.contains("is a standby") && refused.errors.contains("would be lost"), "\(refused)")
+            let stale = try command(["office", "list"], in: second)
+            #expect(stale.status == 0 && stale.errors.contains("may be out of date"), "\(stale)")
+            let added = try command(["office", "add", "80", "--token-file", first + "/80.token"], in: first)
+            #expect(added.status == 0 && added.errors.isEmpty, "\(added)")
             serving.kill9()
             // The office says nothing more until the standby's store is checked: what it was told
             // is kept must be there without its sending anything again.
