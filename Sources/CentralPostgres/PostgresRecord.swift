@@ -206,18 +206,27 @@ public actor PostgresRecord: DurableRecord {
         stopped = true
         for waiter in awaitingTakeOver { waiter.resume(returning: nil) }
         awaitingTakeOver = []
-        dropClient()
+        dropClient(after: pass)
     }
 
-    private func dropClient() {
-        connection?.run.cancel()
-        connection = nil
+    /// Gives the passes' connection up: the next pass finds the primary again. The client is
+    /// shut down only once `running` (a pass past its deadline, still waiting on PostgreSQL) has
+    /// ended: PostgresNIO traps when a connection it is closing is handed a query ("Invalid
+    /// query state machine action in state: .closing"), which took the whole centre down when a
+    /// pass outlived its deadline on a loaded machine.
+    private func dropClient(after running: Task<Void, Never>?) {
+        guard let connection else { return }
+        self.connection = nil
+        Task {
+            await running?.value
+            connection.run.cancel()
+        }
     }
 
     /// Answers the waits the pass covered, once (by its result or by its deadline, whichever
     /// comes first); starts the next pass at once when more are waiting.
     private func ended(target: Int, generation ended: Int, _ result: Result<LogMark, any Error>, began: ContinuousClock.Instant? = nil) {
-        guard ended == generation, pass != nil else { return }
+        guard ended == generation, let finishing = pass else { return }
         pass = nil
         deadlineTask?.cancel()
         switch result {
@@ -235,7 +244,7 @@ public actor PostgresRecord: DurableRecord {
                 logger.warning("the PostgreSQL record did not take a pass", metadata: ["store.record": "\(location)", "error": "\(error)"])
             }
             // The next pass finds the primary again, on a new connection.
-            dropClient()
+            dropClient(after: finishing)
         }
         // Once another centre serves, no later pass can answer the rest either.
         let (covered, later) =

@@ -275,11 +275,15 @@ public struct ServingLease: Sendable {
 
     /// Runs `body` (a long rebuild of the store after taking over) while renewing the lease every
     /// third of its length, so that no other centre takes it meanwhile. Throws ``TakenOver``, once
-    /// `body` is done, if another centre held it all the same. Nothing is cancelled: a task
-    /// cancelled as it enters a PostgresNIO call can wait forever for a connection.
+    /// `body` is done, if a renewal found another centre holding it. A renewal PostgreSQL leaves
+    /// unanswered is not waited for once `body` is done: it is left to end by itself, and the
+    /// record's first pass, which renews the lease in its own transaction, finds out whether this
+    /// centre still holds it. Nothing is cancelled: a task cancelled as it enters a PostgresNIO
+    /// call can wait forever for a connection.
     public func holding<T: Sendable>(location: PostgresLocation, logger: Logger, _ body: () async throws -> T) async throws -> T {
         let done = Flag()
-        let heartbeat = Task {
+        let taken = Lost()
+        Task {
             var next = ContinuousClock.now + duration / 3
             while !done.isSet {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -290,7 +294,10 @@ public struct ServingLease: Sendable {
                         try await client.withTransaction(logger: logger) { try await renew($0, logger: logger) }
                     }
                 } catch {
-                    if let taken = TakenOver.within(error) { throw taken }
+                    if let lost = TakenOver.within(error) {
+                        taken.value.withLock { $0 = lost }
+                        return
+                    }
                     logger.warning("could not renew the serving lease; trying again", metadata: ["error": "\(error)"])
                 }
             }
@@ -298,7 +305,7 @@ public struct ServingLease: Sendable {
         let result: Result<T, any Error>
         do { result = .success(try await body()) } catch { result = .failure(error) }
         done.set()
-        try await heartbeat.value
+        if let lost = taken.value.withLock({ $0 }) { throw lost }
         return try result.get()
     }
 
@@ -358,4 +365,9 @@ private final class Flag: Sendable {
     private let value = Mutex(false)
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
+}
+
+/// The taking-over a heartbeat met, for the task it renews for.
+private final class Lost: Sendable {
+    let value = Mutex<ServingLease.TakenOver?>(nil)
 }

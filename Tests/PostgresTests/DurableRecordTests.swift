@@ -98,6 +98,53 @@ struct DurableRecordTests {
         }
     }
 
+    /// A pass PostgreSQL never lets finish (its backend stopped with SIGSTOP: a host gone without
+    /// a reset, a machine frozen) is given up at its deadline and the push answered 503; the centre
+    /// stays up, its connection given up only once that pass ends (closing it under the pass's query
+    /// made PostgresNIO trap, taking the centre down), and the next push is kept once PostgreSQL
+    /// answers again.
+    @Test func aPassPostgreSQLNeverFinishesIsGivenUpAndTheCentreStaysUp() async throws {
+        let logger = self.logger
+        try await withDatabase { url in
+            let location = try PostgresLocation(url: url, password: nil)
+            try await withLiveCentral(record: { store in
+                _ = try await location.withClient(logger: logger) { try await PostgresStoreCopy.copy(storePath: store.path, to: $0, logger: logger) }
+                let record = PostgresRecord(location: location, storePath: store.path, logger: logger, deadline: .seconds(2), interval: .seconds(3_600))
+                try await record.start()
+                return record
+            }) { central in
+                let office = try OfficeFixture(office: "79", central: central)
+                try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 1_000_000, note: nil)
+                try await office.engine.runCycle()
+                #expect(try office.replica.syncPosition().lastAcked == 1)
+                // The record's connection is kept between passes: its backend is stopped.
+                let backends = try await location.withClient(logger: logger) { client in
+                    var pids: [Int32] = []
+                    for try await pid in try await client.query(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", logger: logger
+                    ).decode(Int32.self) {
+                        pids.append(pid)
+                    }
+                    return pids
+                }
+                #expect(!backends.isEmpty)
+                for pid in backends { kill(pid, SIGSTOP) }
+                defer { for pid in backends { kill(pid, SIGCONT) } }
+                try office.replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 2_000_000, note: nil)
+                let refused = await #expect(throws: SyncAgentError.self) { try await office.engine.runCycle() }
+                #expect(refused?.transient == true, "\(String(describing: refused))")
+                try await Task.sleep(for: .seconds(2))
+                for pid in backends { kill(pid, SIGCONT) }
+                let deadline = ContinuousClock.now + .seconds(30)
+                while (try? await office.engine.runCycle()) == nil && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                #expect(try office.replica.syncPosition().lastAcked == 2)
+                #expect(try await TestPostgres.changesets(of: "79", at: location, logger: logger) == 2)
+            }
+        }
+    }
+
     @Test func aChangesetTheRecordCannotTakeIsKeptAndAcknowledgedOnceItDoes() async throws {
         let logger = self.logger
         try await withDatabase { url in
