@@ -98,8 +98,9 @@ public enum PostgresStoreRestore {
     /// beyond the record was never acknowledged, and offices send it again), and a store of
     /// another epoch without offices (a data folder a command touched first), and one it cannot
     /// read (damaged, or of a schema without the tables compared); those are moved aside, never
-    /// deleted. A rebuild after taking the lease `takenFrom` another centre renews it as it goes;
-    /// one after this centre's own restart does not, so a centre failing at it again and again
+    /// deleted. A rebuild after taking the lease `takenFrom` another centre (or finding it given
+    /// up after another centre wrote the record) renews it as it goes; one after this centre's own
+    /// restart does not, so a centre failing at it again and again
     /// lets a standby in. A store of another epoch with offices is kept, and the record's first
     /// pass refuses it with the reason.
     public static func prepare(
@@ -157,10 +158,12 @@ public enum PostgresStoreRestore {
                     "store.record_position": "\(copy.position)", "store.epoch": "\(read?.marks.epoch ?? "unreadable")",
                 ])
         }
-        // After taking over, the rebuild keeps the lease; a centre rebuilding after its own
-        // restart does not, so one that fails at it again and again lets a standby in.
+        // After taking over (from a silent centre, or a lease another centre gave up), the rebuild
+        // keeps the lease; a centre rebuilding after its own restart does not, so one that fails
+        // at it again and again lets a standby in.
         let rebuild = { try await location.withClient(logger: logger) { client in try await restore(from: client, to: storePath, logger: logger) } }
-        let report = try await previous == nil ? rebuild() : lease.holding(location: location, logger: logger, rebuild)
+        let restarted = previous == nil && (writer == nil || writer == lease.holder)
+        let report = try await restarted ? rebuild() : lease.holding(location: location, logger: logger, rebuild)
         logger.notice(
             "rebuilt the store from the PostgreSQL record", metadata: ["store.epoch": "\(report.epoch)", "store.position": "\(report.position)"])
         return aside.map { .replaced(aside: $0) } ?? .restored

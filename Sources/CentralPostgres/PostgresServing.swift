@@ -108,6 +108,22 @@ public struct ServingLease: Sendable {
         }
     }
 
+    /// Gives up the lease held under the name `holder`, whichever of its processes holds it
+    /// (`promo-central store lease --release`, after stopping that centre for a planned switch):
+    /// a waiting centre takes over at its next look instead of after the lease. A process still
+    /// serving under that name cannot renew it again, so its next pass stops it. Returns whether
+    /// `holder` held the lease.
+    public static func giveUp(holder: String, at location: PostgresLocation, logger: Logger) async throws -> Bool {
+        try await location.withClient(logger: logger) { client in
+            try await client.withConnection { connection in
+                guard try await hasLeaseTable(connection, logger: logger) else { return false }
+                return try await !connection.query(
+                    "DELETE FROM promo.serving WHERE id = 1 AND holder = \(holder) RETURNING holder", logger: logger
+                ).collect().isEmpty
+            }
+        }
+    }
+
     /// Who holds the lease on the record at `location`, since when, and how long ago it was last
     /// renewed (PostgreSQL's clock), for `promo-central store lease`; nil when no centre holds it.
     public static func describe(at location: PostgresLocation, logger: Logger) async throws -> String? {

@@ -51,14 +51,30 @@ struct StoreCommand: AsyncParsableCommand {
     struct Lease: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Say which centre serves from a PostgreSQL record, and how recently it renewed its lease (docs/OPERATIONS.md).",
-            discussion: "Exit 0 when a centre holds the lease and renews it, 1 when none does or the one that does has fallen silent.")
+            discussion: """
+                Exit 0 when a centre holds the lease and renews it, 1 when none does or the one that does has fallen silent.
+                A planned switch to a standby: systemctl stop promo-central on the serving machine, then there \
+                promo-central store lease --to URL --release: the standby takes over within seconds instead of after the lease.
+                """)
 
         @Option(help: "The PostgreSQL database holding the record: postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=…].")
         var to: String
         @OptionGroup var password: PasswordOption
+        @Flag(help: "Give up the lease of this data folder's centre (stop it first): a standby takes over at once, not after the lease.")
+        var release = false
+        @OptionGroup var location: StoreLocation
 
         func run() async throws {
             let target = try password.location(to)
+            if release {
+                let name = try ServingLease.holder(dataDirectory: try location.configuration().dataDirectory)
+                guard try await ServingLease.giveUp(holder: name, at: target, logger: StoreCommand.logger) else {
+                    let holder = try await ServingLease.describe(at: target, logger: StoreCommand.logger) ?? "no centre holds it"
+                    throw CommandFailure("this data folder's centre (\(name)) does not hold the serving lease on \(target): \(holder)")
+                }
+                print("\(name) gave up the serving lease on \(target): a waiting centre takes over at its next look")
+                return
+            }
             guard let line = try await ServingLease.describe(at: target, logger: StoreCommand.logger) else {
                 throw CommandFailure("no centre holds the serving lease on \(target)")
             }

@@ -190,6 +190,11 @@ import Transport
             serving.stop()
             let differing = try await TestPostgres.differingTables(storePath: first + "/central.sqlite", in: url, logger: logger)
             #expect(differing.isEmpty, "the record differs from the serving store in \(differing)")
+            // A planned switch: the stopped centre gives its lease up, which only it can.
+            let released = try command(["store", "lease", "--to", url, "--release"], in: first)
+            #expect(released.status == 0, "\(released)")
+            let again = try command(["store", "lease", "--to", url, "--release"], in: first)
+            #expect(again.status != 0 && again.errors.contains("no centre holds it"), "\(again)")
             #expect(writer.errors.isEmpty)
         }
     }

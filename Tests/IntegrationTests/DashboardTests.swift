@@ -174,10 +174,14 @@ import WireFormat
             let refilled = Int((ContinuousClock.now - started) / .seconds(10))
             #expect(statuses.last == 429 && statuses.dropLast().allSatisfy { $0 == 401 }, "\(statuses)")
             #expect((6...6 + refilled).contains(statuses.count), "\(statuses) in \(ContinuousClock.now - started)")
-            // Even the right password waits now: guessing cannot go faster than one try in ten seconds.
-            #expect(try await browser.login("analyst", "correct horse battery").status == 429)
+            // Even the right password waits now: guessing cannot go faster than one try in ten
+            // seconds (unless this machine took that long to ask).
+            let refusedAt = ContinuousClock.now
+            let right = try await browser.login("analyst", "correct horse battery").status
+            if ContinuousClock.now - refusedAt < .seconds(10) { #expect(right == 429) }
             let logins = try central.store.dashboardLogins()
-            #expect(logins.count == statuses.count - 1 && logins.last?.user == "(invalid name)" && !logins.contains { $0.user.contains("secret") })
+            #expect(logins.count == statuses.count - 1 + (right == 429 ? 0 : 1), "\(logins.count) logins, \(statuses), then \(right)")
+            #expect(logins.last?.user == "(invalid name)" && !logins.contains { $0.user.contains("secret") })
         }
     }
 

@@ -266,6 +266,36 @@ extension ServingLeaseTests {
         }
     }
 
+    /// A planned switch (`store lease --release` once the serving centre is stopped): the lease
+    /// given up under the serving centre's name is taken by a waiting centre at its next look,
+    /// long before the lease (30 s) would run out; no other name can give it up.
+    @Test func aLeaseGivenUpIsTakenAtTheWaitingCentresNextLook() async throws {
+        let logger = self.logger
+        try await withDatabase { url in
+            let location = try PostgresLocation(url: url, password: nil)
+            let first = ServingLease(holder: "first/1", duration: .seconds(30))
+            try await first.acquire(location: location, logger: logger)
+            let second = ServingLease(holder: "second/2", duration: .seconds(30))
+            let took = Shared<Result<ServingLease.Held?, any Error>?>(nil)
+            Task {
+                do { took.value = .success(try await second.acquire(location: location, poll: .milliseconds(200), logger: logger)) } catch {
+                    took.value = .failure(error)
+                }
+            }
+            try await Task.sleep(for: .seconds(1))
+            #expect(took.value == nil, "the second must wait while the first holds the lease")
+            #expect(try await ServingLease.giveUp(holder: "second/2", at: location, logger: logger) == false)
+            #expect(try await ServingLease.giveUp(holder: "first/1", at: location, logger: logger))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while took.value == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            guard case .success(nil) = took.value else {
+                Issue.record("the waiting centre must take a given-up lease at once, as a free one: \(String(describing: took.value))")
+                return
+            }
+            #expect(try await ServingLease.standing(of: "first/1", at: location, logger: logger) != .serving)
+        }
+    }
+
     /// A centre whose login PostgreSQL refuses (here a database that does not exist) stops at
     /// once with PostgreSQL's reason, instead of waiting as a standby and warning every second.
     @Test func aRefusedLoginEndsTheWaitForTheLease() async throws {
