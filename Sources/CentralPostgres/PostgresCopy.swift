@@ -485,6 +485,8 @@ public enum PostgresStoreCopy {
                     }
                     buffer.writeString("\n")
                 }
+                // A pass out of time is cancelled: no more COPY data once it is.
+                try Task.checkCancellation()
                 try await writer.write(buffer)
                 copied += page.count
             }

@@ -261,11 +261,29 @@ extension PostgresStoreFollower {
                 return nil
             }
             guard let first: Pass? = try await group.next() else { return nil }
-            if first == nil, let pid = backend.pid.withLock({ $0 }) {
-                _ = try? await client.query("SELECT pg_terminate_backend(\(pid))", logger: logger)
-            }
             group.cancelAll()
-            return first
+            guard first == nil else { return first }
+            // Out of time. The pass is cancelled first, so that a COPY stops before its next write
+            // (PostgresNIO traps when COPY data meets a connection PostgreSQL ended: "Copy mode is
+            // only supported for extended queries"); what still waits on PostgreSQL a second later
+            // (a commit held for a synchronous standby) is ended from another connection.
+            let ended = Flag()
+            let terminating = Task {
+                try? await Task.sleep(for: .seconds(1))
+                if !ended.isSet, let pid = backend.pid.withLock({ $0 }) {
+                    _ = try? await client.query("SELECT pg_terminate_backend(\(pid))", logger: logger)
+                }
+            }
+            while true {
+                do {
+                    guard try await group.next() != nil else { break }
+                } catch {
+                    continue
+                }
+            }
+            ended.set()
+            await terminating.value
+            return nil
         }
         guard let pass else {
             throw CentralError(

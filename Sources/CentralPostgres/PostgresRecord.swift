@@ -210,15 +210,21 @@ public actor PostgresRecord: DurableRecord {
     }
 
     /// Gives the passes' connection up: the next pass finds the primary again. The client is
-    /// shut down only once `running` (a pass past its deadline, still waiting on PostgreSQL) has
-    /// ended: PostgresNIO traps when a connection it is closing is handed a query ("Invalid
-    /// query state machine action in state: .closing"), which took the whole centre down when a
-    /// pass outlived its deadline on a loaded machine.
+    /// shut down once `running` (a pass past its deadline, still waiting on PostgreSQL) has
+    /// ended, or at the latest a deadline later (a pass waiting for a connection the pool cannot
+    /// make ends only then): PostgresNIO traps when a connection it is closing is handed a query
+    /// ("Invalid query state machine action in state: .closing"), which took the whole centre
+    /// down when a pass outlived its deadline on a loaded machine.
     private func dropClient(after running: Task<Void, Never>?) {
         guard let connection else { return }
         self.connection = nil
+        let (ended, limit) = (Flag(), ContinuousClock.now + deadline)
         Task {
             await running?.value
+            ended.set()
+        }
+        Task {
+            while !ended.isSet && ContinuousClock.now < limit { try? await Task.sleep(for: .milliseconds(100)) }
             connection.run.cancel()
         }
     }

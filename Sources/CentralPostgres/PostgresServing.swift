@@ -377,7 +377,7 @@ public struct ServingLease: Sendable {
 }
 
 /// A flag one task sets and another reads.
-private final class Flag: Sendable {
+final class Flag: Sendable {
     private let value = Mutex(false)
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }

@@ -90,9 +90,9 @@ struct StoreLocation: ParsableArguments {
         do {
             standing = try await ServingLease.standing(of: name, at: location, logger: StoreCommand.quietLogger)
         } catch {
-            warn(
-                "cannot read which centre serves from the PostgreSQL record (\(error)); if another centre serves, what this command writes here is lost when this one takes over"
-            )
+            let risk =
+                use == .writing ? "what this command writes here is lost when this one takes over" : "what this command shows may be out of date"
+            warn("cannot read which centre serves from the PostgreSQL record (\(error)); if another centre serves, \(risk)")
             return
         }
         let problem: String
