@@ -234,7 +234,11 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             // error, not PostgreSQL's): one connection of its own tells (the wrong password, the
             // missing database).
             var cause: any Error = error
-            if !(error is PSQLError), !(error is PostgresTransactionError), let refused = await loginProblem(node, logger: logger) { cause = refused }
+            if String(reflecting: type(of: error)).hasSuffix("ConnectionPoolError"), let refused = await loginProblem(node, logger: logger),
+                Self.isRefusedLogin(refused)
+            {
+                cause = refused
+            }
             throw CentralError(
                 .badGateway, .storage, "PostgreSQL at \(location): \(Self.describe(cause))",
                 hint: "Check the address, the user, its password and that the database exists (createdb).", underlying: cause)
@@ -485,8 +489,6 @@ public enum PostgresStoreCopy {
                     }
                     buffer.writeString("\n")
                 }
-                // A pass out of time is cancelled: no more COPY data once it is.
-                try Task.checkCancellation()
                 try await writer.write(buffer)
                 copied += page.count
             }

@@ -282,6 +282,8 @@ extension PostgresStoreFollower {
                 }
             }
             ended.set()
+            // Only its sleep is cancelled: it then ends nothing.
+            terminating.cancel()
             await terminating.value
             return nil
         }

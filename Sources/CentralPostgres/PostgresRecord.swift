@@ -210,21 +210,17 @@ public actor PostgresRecord: DurableRecord {
     }
 
     /// Gives the passes' connection up: the next pass finds the primary again. The client is
-    /// shut down once `running` (a pass past its deadline, still waiting on PostgreSQL) has
-    /// ended, or at the latest a deadline later (a pass waiting for a connection the pool cannot
-    /// make ends only then): PostgresNIO traps when a connection it is closing is handed a query
-    /// ("Invalid query state machine action in state: .closing"), which took the whole centre
-    /// down when a pass outlived its deadline on a loaded machine.
+    /// shut down only once `running` (a pass past its deadline, still waiting on PostgreSQL) has
+    /// ended, however long that takes (PostgreSQL's answer, the connection's keepalive, or the
+    /// pool giving up on a connection it cannot make end it): PostgresNIO traps when a
+    /// connection it is closing is handed a query ("Invalid query state machine action in state:
+    /// .closing"), which took the whole centre down when a pass outlived its deadline. A pass
+    /// that waits meanwhile keeps its one client; the next passes have a new one.
     private func dropClient(after running: Task<Void, Never>?) {
         guard let connection else { return }
         self.connection = nil
-        let (ended, limit) = (Flag(), ContinuousClock.now + deadline)
         Task {
             await running?.value
-            ended.set()
-        }
-        Task {
-            while !ended.isSet && ContinuousClock.now < limit { try? await Task.sleep(for: .milliseconds(100)) }
             connection.run.cancel()
         }
     }

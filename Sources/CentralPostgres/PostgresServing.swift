@@ -34,27 +34,38 @@ public struct ServingLease: Sendable {
     /// (owner-only). A folder copied to another machine (to seed a standby), even a clone with the
     /// same host name, brings the first one's name: the new machine takes a name of its own.
     public static func holder(dataDirectory directory: String) throws -> String {
+        if let kept = try existingHolder(dataDirectory: directory) { return kept }
         let file = directory + "/centre.id"
-        let machine = (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines).prefix(12)
-        let hostName = ProcessInfo.processInfo.hostName
-        let host = hostName + (machine.map { "/\($0)" } ?? "")
-        if FileManager.default.fileExists(atPath: file) {
-            guard let kept = try? String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
-                throw CentralError(
-                    .internalServerError, .storage, "cannot read \(file)", hint: "It names this centre; make it readable by the service user.")
-            }
-            if kept.hasPrefix(host + "/") { return kept }
-            // Named by 1.6.0 or 1.6.1 (host/identifier): kept, so that an upgrade does not change
-            // the name the lease is held under.
-            let parts = kept.split(separator: "/", omittingEmptySubsequences: false)
-            if parts.count == 2, parts[0] == hostName { return kept }
-        }
-        let name = "\(host)/\(UUID().uuidString.prefix(8).lowercased())"
+        let name = "\(machine)/\(UUID().uuidString.prefix(8).lowercased())"
         guard FileManager.default.createFile(atPath: file, contents: Data((name + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
             throw CentralError(
                 .internalServerError, .storage, "cannot write \(file)", hint: "The data folder must be writable by the service user.")
         }
         return name
+    }
+
+    /// The name this machine's centre of the data folder `directory` already has
+    /// (``holder(dataDirectory:)``), or nil when it has none here yet: no `centre.id`, or one
+    /// brought from another machine. Writes nothing (for the centre's commands).
+    public static func existingHolder(dataDirectory directory: String) throws -> String? {
+        let file = directory + "/centre.id"
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        guard let kept = try? String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
+            throw CentralError(
+                .internalServerError, .storage, "cannot read \(file)", hint: "It names this centre; make it readable by the service user.")
+        }
+        if kept.hasPrefix(machine + "/") { return kept }
+        // Named by 1.6.0 or 1.6.1 (host/identifier): kept, so that an upgrade does not change
+        // the name the lease is held under.
+        let parts = kept.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count == 2, parts[0] == ProcessInfo.processInfo.hostName { return kept }
+        return nil
+    }
+
+    /// This machine: its host name and the first 12 characters of `/etc/machine-id`.
+    private static var machine: String {
+        let id = (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines).prefix(12)
+        return ProcessInfo.processInfo.hostName + (id.map { "/\($0)" } ?? "")
     }
 
     /// The lease as PostgreSQL holds it.
@@ -150,10 +161,17 @@ public struct ServingLease: Sendable {
     /// Where a centre's store stands against the record's lease, for a command about to write
     /// into it (``standing(of:at:logger:)``).
     public enum Standing: Sendable, Equatable {
-        /// The centre serves from the record, or served from it last and gave nothing up since
-        /// (or no centre ever held the lease): its store is the one kept, and a command's write
-        /// reaches the record with its next pass.
+        /// The centre holds the lease and renews it, having written the record last (or no centre
+        /// wrote it yet); or nobody holds the lease and nobody else wrote the record last: its
+        /// store is the one kept, and a command's write reaches the record with its next pass.
         case serving
+        /// The centre holds the lease but has not renewed it for `silentFor` seconds, longer than
+        /// its lease (stopped, or dead): a standby may take over at any moment, and this store
+        /// would then be superseded.
+        case silent(silentFor: Double, seconds: Int)
+        /// The centre holds the lease but `writer` (another centre) wrote the record last: it is
+        /// taking over, its store being rebuilt from the record.
+        case takingOver(from: String)
         /// Another centre holds the lease (serving when `silentFor` is within its lease): this
         /// store is a standby's, moved aside and rebuilt from the record when it takes over, so a
         /// command's write here would be lost.
@@ -163,26 +181,31 @@ public struct ServingLease: Sendable {
         case superseded(writer: String)
     }
 
-    /// Where the store of the centre named `holder` stands against the record at `location`:
-    /// the lease and the record's last writer, read in one transaction.
-    public static func standing(of holder: String, at location: PostgresLocation, logger: Logger) async throws -> Standing {
+    /// Where the store of the centre named `holder` (nil: a data folder without a name here yet,
+    /// which holds no lease) stands against the record at `location`: the lease and the record's
+    /// last writer, read in one transaction.
+    public static func standing(of holder: String?, at location: PostgresLocation, logger: Logger) async throws -> Standing {
         try await location.checkLogin(logger: logger)
         return try await location.withClient(logger: logger) { client in
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+                var writer: String?
+                for try await name in try await connection.query("SELECT value FROM promo.follow_mark WHERE key = 'writer'", logger: logger)
+                    .decode(String.self)
+                {
+                    writer = name
+                }
+                let other = writer.flatMap { $0 == holder ? nil : $0 }
                 guard try await hasLeaseTable(connection, logger: logger) else { return .serving }
                 for try await (name, age, seconds) in try await connection.query(
                     "SELECT holder, extract(epoch FROM clock_timestamp() - renewed_at)::float8, lease_seconds FROM promo.serving WHERE id = 1",
                     logger: logger
                 ).decode((String, Double, Int).self) {
-                    return name == holder ? .serving : .standby(holder: name, silentFor: age, seconds: seconds)
+                    guard name == holder else { return .standby(holder: name, silentFor: age, seconds: seconds) }
+                    if let other { return .takingOver(from: other) }
+                    return age > Double(seconds) ? .silent(silentFor: age, seconds: seconds) : .serving
                 }
-                for try await writer in try await connection.query("SELECT value FROM promo.follow_mark WHERE key = 'writer'", logger: logger)
-                    .decode(String.self) where writer != holder
-                {
-                    return .superseded(writer: writer)
-                }
-                return .serving
+                return other.map { .superseded(writer: $0) } ?? .serving
             }
         }
     }

@@ -5,6 +5,7 @@ import CentralPostgres
 import Foundation
 import Logging
 import SyncCore
+import Synchronization
 import WireFormat
 
 @main
@@ -75,49 +76,89 @@ struct StoreLocation: ParsableArguments {
     }
 
     /// With a durable record, whether this data folder's store is the one served from it. A
-    /// standby's store (another centre holds the lease), or one another centre served past (it
-    /// wrote the record last), is moved aside and rebuilt from the record when this centre next
-    /// serves: a command writing into it would be lost without a word, so it is refused with the
-    /// centre to run it on, and one reading it is told the store is stale. A record that cannot
-    /// be reached leaves the command to run, with a warning: on the serving centre's machine,
-    /// revoking an office's token must not wait for PostgreSQL.
+    /// standby's store (another centre holds the lease), one another centre served past (it
+    /// wrote the record last), or one being rebuilt as this centre takes over is moved aside or
+    /// replaced when this centre next serves: a command writing into it would be lost without a
+    /// word, so it is refused with the centre to run it on, and one reading it is told the store
+    /// may be stale. A write while this centre is stopped (its lease unrenewed) is warned that a
+    /// standby may take over. A record that cannot be read within a few seconds (or a password
+    /// file that cannot be) leaves the command to run, with a warning: on the serving centre's
+    /// machine, revoking an office's token must not wait for PostgreSQL.
     func checkStanding(_ use: Use) async throws {
         let configuration = try configuration()
         guard use != .serving, let url = configuration.recordURL else { return }
-        let location = try PostgresLocation(url: url, password: try StoreCommand.password(file: configuration.recordPasswordFile))
-        let name = try ServingLease.holder(dataDirectory: configuration.dataDirectory)
-        let standing: ServingLease.Standing
+        let done = Answer()
+        let timeLimit: Duration
         do {
-            standing = try await ServingLease.standing(of: name, at: location, logger: StoreCommand.quietLogger)
+            let location = try PostgresLocation(url: url, password: try StoreCommand.password(file: configuration.recordPasswordFile))
+            let name = try ServingLease.existingHolder(dataDirectory: configuration.dataDirectory)
+            timeLimit = location.connectTimeout * location.nodes.count + .seconds(3)
+            // Not awaited past the limit, and never cancelled (a task cancelled inside a
+            // PostgresNIO call can wait forever): the command goes on and exits.
+            Task {
+                do {
+                    let standing = try await ServingLease.standing(of: name, at: location, logger: StoreCommand.quietLogger)
+                    done.value.withLock { $0 = .success((name, standing)) }
+                } catch {
+                    done.value.withLock { $0 = .failure(error) }
+                }
+            }
         } catch {
-            let risk =
-                use == .writing ? "what this command writes here is lost when this one takes over" : "what this command shows may be out of date"
+            done.value.withLock { $0 = .failure(error) }
+            timeLimit = .zero
+        }
+        let started = ContinuousClock.now
+        while done.value.withLock({ $0 }) == nil && ContinuousClock.now - started < timeLimit { try await Task.sleep(for: .milliseconds(20)) }
+        let risk = use == .writing ? "what this command writes here is lost when this one takes over" : "what this command shows may be out of date"
+        guard let outcome = done.value.withLock({ $0 }) else {
+            warn("no answer from the PostgreSQL record within \(timeLimit) about which centre serves from it; if another centre serves, \(risk)")
+            return
+        }
+        let name: String?
+        let standing: ServingLease.Standing
+        switch outcome {
+        case .success(let answer): (name, standing) = answer
+        case .failure(let error):
             warn("cannot read which centre serves from the PostgreSQL record (\(error)); if another centre serves, \(risk)")
             return
         }
+        let this = "this data folder's centre (\(name ?? "not yet named: it has not served here"))"
         let problem: String
         switch standing {
         case .serving: return
+        case .silent(let silentFor, let seconds):
+            if use == .writing {
+                warn(
+                    "\(this) holds the PostgreSQL record's lease but has not renewed it for \(Int(silentFor)) s (lease \(seconds) s): if a standby takes over before it serves again, what this command writes here is lost"
+                )
+            }
+            return
+        case .takingOver(let writer):
+            problem = "\(this) is taking the PostgreSQL record over from centre \(writer) and rebuilding its store from it"
         case .standby(let holder, let silentFor, let seconds):
             let state =
                 silentFor <= Double(seconds)
                 ? "serves from the PostgreSQL record (renewed \(String(format: "%.1f", silentFor)) s ago)"
                 : "holds the PostgreSQL record's lease but has been silent for \(Int(silentFor)) s (lease \(seconds) s)"
-            problem = "centre \(holder) \(state); this data folder's centre (\(name)) is a standby, whose store is rebuilt from the record when it takes over"
+            problem = "centre \(holder) \(state); \(this) is a standby, whose store is rebuilt from the record when it takes over"
         case .superseded(let writer):
-            problem =
-                "centre \(writer) served from the PostgreSQL record last; this data folder's store (\(name)) is rebuilt from the record when this centre next serves"
+            problem = "centre \(writer) served from the PostgreSQL record last; the store of \(this) is rebuilt from the record when it next serves"
         }
         guard use == .writing else {
             warn("\(problem): what it shows may be out of date.")
             return
         }
         throw CommandFailure(
-            "\(problem), so what this command writes here would be lost. Run it on the serving centre's machine (promo-central store lease --to URL names it), or start this centre (promo-central serve) first."
+            "\(problem), so what this command writes here would be lost. Run it on the serving centre's machine (promo-central store lease --to URL names it), or once this centre serves."
         )
     }
 
     private func warn(_ message: String) {
         FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
     }
+}
+
+/// What a look at the record's lease found, handed from the task that looked.
+private final class Answer: Sendable {
+    let value = Mutex<Result<(String?, ServingLease.Standing), any Error>?>(nil)
 }

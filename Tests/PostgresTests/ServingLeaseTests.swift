@@ -263,6 +263,25 @@ extension ServingLeaseTests {
             }
             #expect(try await ServingLease.standing(of: "second/2", at: location, logger: logger) == .superseded(writer: "first/1"))
             #expect(try await ServingLease.standing(of: "first/1", at: location, logger: logger) == .serving)
+            // The second takes the lease: until its first pass it is rebuilding its store.
+            let second = ServingLease(holder: "second/2", duration: .seconds(30))
+            try await second.acquire(location: location, logger: logger)
+            #expect(try await ServingLease.standing(of: "second/2", at: location, logger: logger) == .takingOver(from: "first/1"))
+            // Its passes write the record; then it stops, and its lease goes unrenewed.
+            try await location.withClient(logger: logger) { client in
+                _ = try await client.query("UPDATE promo.follow_mark SET value = 'second/2' WHERE key = 'writer'", logger: logger)
+                _ = try await client.query("UPDATE promo.serving SET renewed_at = clock_timestamp() - interval '40 seconds'", logger: logger)
+            }
+            guard case .silent(let silentFor, 30) = try await ServingLease.standing(of: "second/2", at: location, logger: logger), silentFor >= 40
+            else {
+                Issue.record("a holder that stopped renewing must be told so")
+                return
+            }
+            // A data folder that has never served here has no name, and holds nothing.
+            guard case .standby(holder: "second/2", _, _) = try await ServingLease.standing(of: nil, at: location, logger: logger) else {
+                Issue.record("a folder without a name is not the holder")
+                return
+            }
         }
     }
 
@@ -308,7 +327,7 @@ extension ServingLeaseTests {
             await #expect {
                 try await lease.acquire(location: missing, logger: logger)
             } throws: { error in
-                "\(error)".contains("promo_no_such_database")
+                "\(error)".contains("database \"promo_no_such_database\" does not exist")
             }
             #expect(ContinuousClock.now - started < .seconds(10))
         }
