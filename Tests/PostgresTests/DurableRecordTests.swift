@@ -114,15 +114,8 @@ struct DurableRecordTests {
                 return record
             }) { central in
                 let office = try OfficeFixture(office: "79", central: central)
-                // A loaded machine may hold a pass past its deadline.
-                func syncEventually() async throws {
-                    let deadline = ContinuousClock.now + .seconds(30)
-                    while (try? await office.engine.runCycle()) == nil && ContinuousClock.now < deadline {
-                        try await Task.sleep(for: .milliseconds(500))
-                    }
-                }
                 try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 1_000_000, note: nil)
-                try await syncEventually()
+                try await office.syncEventually()
                 #expect(try office.replica.syncPosition().lastAcked == 1)
                 // The record's connection is kept between passes: its backend is stopped.
                 let backends = try await location.withClient(logger: logger) { client in
@@ -142,7 +135,7 @@ struct DurableRecordTests {
                 #expect(refused?.transient == true, "\(String(describing: refused))")
                 try await Task.sleep(for: .seconds(2))
                 for pid in backends { kill(pid, SIGCONT) }
-                try await syncEventually()
+                try await office.syncEventually()
                 #expect(try office.replica.syncPosition().lastAcked == 2)
                 #expect(try await TestPostgres.changesets(of: "79", at: location, logger: logger) == 2)
             }

@@ -114,14 +114,7 @@ struct ServingLeaseTests {
             }) { central in
                 defer { idle.value?.cancel() }
                 let office = try OfficeFixture(office: "79", central: central)
-                // A loaded machine may hold a pass for longer than the lease's four fifths.
-                func syncEventually() async throws {
-                    let deadline = ContinuousClock.now + .seconds(30)
-                    while (try? await office.engine.runCycle()) == nil && ContinuousClock.now < deadline {
-                        try await Task.sleep(for: .milliseconds(500))
-                    }
-                }
-                try await syncEventually()
+                try await office.syncEventually()
                 faults.arm(PostgresRecord.passFault, times: 1_000)
                 try await Task.sleep(for: .seconds(6))
                 let refused = await #expect(throws: SyncAgentError.self) { try await office.engine.runCycle() }
@@ -132,7 +125,7 @@ struct ServingLeaseTests {
                 faults.arm(PostgresRecord.passFault, times: 0)
                 // The next idle pass (every 2 s here) renews it.
                 try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 1_000_000, note: nil)
-                try await syncEventually()
+                try await office.syncEventually()
                 #expect(try office.replica.syncPosition().lastAcked == 1)
             }
         }
