@@ -19,50 +19,51 @@ extension CentralStore {
     ) throws -> Int {
         var touchedRows: Set<SyncedRowKey> = []
         var byAggregate: [String: [Change]] = [:]
+        // What the writer sent whole, per row, as encoded for its history: candidates for echo marking.
+        var sentWhole: [SyncedRowKey: String] = [:]
+        let marksEchoes = writer != .central && sequence != nil
         var hadHistory: [String: Bool] = [:]
         var new = 0
         var clock = try centreClock(db)
         let rehomed = try rehomedOffices(db)
-        var authorization = writer == .central ? nil : WriteAuthorization(writer: writer, rehomed: rehomed, batch: changes)
-        let hasHistory = try db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM history WHERE aggregate = ?)")
-        let insertHistory = try db.cachedStatement(
-            sql: "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields, writer, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        var records = try RecordWriter(db)
+        var authorization = writer == .central ? nil : try WriteAuthorization(db, writer: writer, rehomed: rehomed, batch: changes)
+        let hasHistory = try DirectStatement(db, "SELECT EXISTS(SELECT 1 FROM history WHERE aggregate = ?)")
+        let insertHistory = try DirectStatement(
+            db, "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields, writer, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         let wall = UInt64(max(0, now.timeIntervalSince1970.rounded(.down))) * 1000
         for change in changes {
-            let stored = try storedRow(db, change.table, change.id.rawValue)
+            let stored = try records.stored(change.table, change.id.rawValue)
             let aggregate = try stored?.aggregate ?? aggregateID(change)
             // An office's change is checked against what the centre stores, never against what the
             // changeset says: the row's owner, its parent's owner, the conflict it resolves.
-            try authorization?.check(db, change, stored: stored, aggregate: aggregate)
+            try authorization?.check(db, change, stored: stored, aggregate: aggregate, records: records)
             if hadHistory[aggregate] == nil {
-                hadHistory[aggregate] = try Bool.fetchOne(hasHistory, arguments: [aggregate]) ?? false
+                try hasHistory.bind(.text(aggregate))
+                hadHistory[aggregate] = try hasHistory.step() && hasHistory.integer(0) != 0
+                hasHistory.finish()
             }
-            try insertHistory.execute(arguments: [
-                change.table.rawValue, change.id.rawValue, aggregate, change.hlc.description,
-                change.op.rawValue, FieldCoding.encode(change.fields), writer.rawValue, position,
-            ])
+            let fields = FieldCoding.encode(change.fields)
+            try insertHistory.bind(
+                .text(change.table.rawValue), .text(change.id.rawValue), .text(aggregate), .text(change.hlc.description),
+                .text(change.op.rawValue), .text(fields), .text(writer.rawValue), .integer(position))
+            try insertHistory.run()
             if db.changesCount > 0 { new += 1 }
             byAggregate[aggregate, default: []].append(change)
-            touchedRows.insert(SyncedRowKey(change.table, change.id.rawValue))
+            let key = SyncedRowKey(change.table, change.id.rawValue)
+            touchedRows.insert(key)
+            if marksEchoes, change.op == .upsert, change.fields.count == change.table.columns.count { sentWhole[key] = fields }
             clock.observe(change.hlc, nowMilliseconds: wall)
         }
         try saveCentreClock(db, clock)
-        // What the writer sent whole, per row: candidates for echo marking.
-        var sentWhole: [SyncedRowKey: [String: FieldValue]] = [:]
-        if writer != .central, sequence != nil {
-            for change in changes where change.op == .upsert && change.fields.count == change.table.columns.count {
-                sentWhole[SyncedRowKey(change.table, change.id.rawValue)] = change.fields
-            }
-        }
         var offices: Set<String> = []
-        var positions = try LogPositions(db)
         for aggregate in byAggregate.keys.sorted() {
             // A new aggregate's whole history is in this batch: no need to read it back.
             let history = hadHistory[aggregate] == true ? nil : byAggregate[aggregate]
             offices.formUnion(
                 try refold(
                     db, aggregate: aggregate, history: history, republish: touchedRows, rehomed: rehomed,
-                    echo: sequence.map { (writer.rawValue, $0.rawValue, sentWhole) }, positions: &positions))
+                    echo: sequence.map { (writer.rawValue, $0.rawValue, sentWhole) }, records: &records))
         }
         // Totals are recomputed once before they are next read, not after every changeset: a
         // backlog of a hundred changesets costs one recomputation.
@@ -70,16 +71,6 @@ extension CentralStore {
             try markTotalsPending(db, office: OfficeCode(unchecked: office))
         }
         return new
-    }
-
-    /// The owner and aggregate of a row as the centre stores it, or nil for a row it does not hold.
-    static func storedRow(_ db: Database, _ table: SyncedTable, _ id: String) throws -> (office: String, aggregate: String?)? {
-        // Read through a cursor, whose row is not copied as `fetchOne`'s is.
-        let rows = try Row.fetchCursor(
-            try db.cachedStatement(sql: "SELECT office, aggregate FROM record WHERE tbl = ? AND id = ?"),
-            arguments: [table.rawValue, id])
-        guard let row = try rows.next() else { return nil }
-        return (row[0], row[1])
     }
 
     /// The aggregate a change of a row the centre does not hold yet belongs to: a project with its
@@ -102,11 +93,11 @@ extension CentralStore {
     /// `history` is the aggregate's whole history when the caller has it (a new aggregate, which
     /// therefore has no conflict records yet); otherwise it is read from the store. `echo` names
     /// the writer, its changeset and the rows it sent whole: such a row published exactly as sent
-    /// is marked as that office's echo. `positions` hands out the change-log positions.
+    /// is marked as that office's echo. `records` writes them and hands out their change-log positions.
     static func refold(
         _ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<SyncedRowKey> = [], rehomed: [String: String],
-        echo: (office: String, sequence: Int64, rows: [SyncedRowKey: [String: FieldValue]])? = nil,
-        positions: inout LogPositions
+        echo: (office: String, sequence: Int64, rows: [SyncedRowKey: String])? = nil,
+        records: inout RecordWriter
     ) throws -> Set<String> {
         var changes: [Change] = []
         if let history {
@@ -125,14 +116,14 @@ extension CentralStore {
         var offices: Set<String> = []
         for row in result.rows {
             let key = SyncedRowKey(row.table, row.id)
-            var echoOf: (String, Int64)?
-            if let echo, row.office == echo.office, row.state.deletedAt == nil, let sent = echo.rows[key], sent == row.state.fields {
-                echoOf = (echo.office, echo.sequence)
+            var echoOf: (office: String, sequence: Int64, sent: String)?
+            if let echo, row.office == echo.office, row.state.deletedAt == nil, let sent = echo.rows[key] {
+                echoOf = (echo.office, echo.sequence, sent)
             }
-            if try putRecord(
-                db, table: row.table.rawValue, id: row.id, office: row.office, aggregate: aggregate,
+            if try records.put(
+                table: row.table.rawValue, id: row.id, office: row.office, aggregate: aggregate,
                 fields: row.state.fields, clocks: row.state.clocks, deletedAt: row.state.deletedAt?.description, held: row.held,
-                force: republish.contains(key), echo: echoOf, positions: &positions)
+                force: republish.contains(key), echo: echoOf)
             {
                 offices.insert(row.office)
             }
@@ -142,9 +133,9 @@ extension CentralStore {
         var current: Set<String> = []
         for conflict in result.conflicts {
             current.insert(conflict.id)
-            if try putRecord(
-                db, table: "conflict", id: conflict.id, office: conflict.office, aggregate: aggregate,
-                fields: conflict.publishedFields(), clocks: [:], deletedAt: nil, held: false, positions: &positions)
+            if try records.put(
+                table: "conflict", id: conflict.id, office: conflict.office, aggregate: aggregate,
+                fields: conflict.publishedFields(), clocks: [:], deletedAt: nil, held: false)
             {
                 offices.insert(conflict.office)
             }
@@ -158,41 +149,10 @@ extension CentralStore {
         for row in published where !current.contains(row["id"]) {
             try db.execute(
                 sql: "UPDATE record SET deleted_at = ?, seq = ? WHERE tbl = 'conflict' AND id = ?",
-                arguments: [HLCTimestamp.zero.description, positions.next(), row["id"] as String])
+                arguments: [HLCTimestamp.zero.description, records.nextPosition(), row["id"] as String])
             offices.insert(row["office"])
         }
         return offices
-    }
-
-    /// Writes a record if it differs from what is stored, giving it a new log position. Returns whether it changed.
-    static func putRecord(
-        _ db: Database, table: String, id: String, office: String, aggregate: String?,
-        fields: [String: FieldValue], clocks: [String: HLCTimestamp], deletedAt: String?, held: Bool,
-        force: Bool = false, echo: (office: String, sequence: Int64)? = nil, positions: inout LogPositions
-    ) throws -> Bool {
-        let encodedFields = FieldCoding.encode(fields)
-        let encodedClocks = FieldCoding.encode(clocks: clocks)
-        if !force,
-            let existing = try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT office, fields, clocks, deleted_at, held FROM record WHERE tbl = ? AND id = ?"), arguments: [table, id]),
-            existing["office"] == office, existing["fields"] == encodedFields, existing["clocks"] == encodedClocks,
-            (existing["deleted_at"] as String?) == deletedAt, (existing["held"] as Bool) == held
-        {
-            return false
-        }
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq, aggregate, held, echo_office, echo_sequence)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(tbl, id) DO UPDATE SET office = excluded.office, fields = excluded.fields, clocks = excluded.clocks,
-                    deleted_at = excluded.deleted_at, seq = excluded.seq, aggregate = excluded.aggregate, held = excluded.held,
-                    echo_office = excluded.echo_office, echo_sequence = excluded.echo_sequence
-                """
-        ).execute(arguments: [
-            table, id, office, encodedFields, encodedClocks, deletedAt, positions.next(), aggregate, held,
-            echo?.office, echo?.sequence,
-        ])
-        return true
     }
 
     /// The centre's clock now: the latest stamp it made or observed.

@@ -76,9 +76,9 @@ extension CentralStore {
         let aggregates = try String.fetchAll(
             db, sql: "SELECT DISTINCT aggregate FROM record WHERE office IN (\(placeholders)) AND aggregate IS NOT NULL ORDER BY aggregate",
             arguments: StatementArguments(retired.map(\.rawValue)))
-        var positions = try LogPositions(db)
+        var records = try RecordWriter(db)
         for aggregate in aggregates {
-            _ = try refold(db, aggregate: aggregate, rehomed: rehomed, positions: &positions)
+            _ = try refold(db, aggregate: aggregate, rehomed: rehomed, records: &records)
         }
         for office in retired + [receiving] { try markTotalsPending(db, office: office) }
         try journal(
@@ -121,9 +121,9 @@ extension CentralStore {
                 ORDER BY aggregate
                 """, arguments: [office.rawValue])
         let rehomed = try rehomedOffices(db)
-        var positions = try LogPositions(db)
+        var records = try RecordWriter(db)
         for aggregate in aggregates {
-            _ = try refold(db, aggregate: aggregate, republish: try republishAll(db, aggregate), rehomed: rehomed, positions: &positions)
+            _ = try refold(db, aggregate: aggregate, republish: try republishAll(db, aggregate), rehomed: rehomed, records: &records)
         }
         for code in [office.rawValue, into] { try markTotalsPending(db, office: OfficeCode(unchecked: code)) }
         try journal(db, .officeUnmerged(.init(office: office.rawValue, reason: reason)), at: now, position: position)

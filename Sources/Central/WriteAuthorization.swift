@@ -25,8 +25,11 @@ struct WriteAuthorization {
     let created: [String: SyncedTable]
     /// The root row of each aggregate met so far, as stored (nil: the centre has none).
     private var roots: [String: (table: String, office: String)?] = [:]
+    private let selectRoot: DirectStatement
 
-    init(writer: OfficeCode, rehomed: [String: String], batch: [Change]) {
+    init(_ db: Database, writer: OfficeCode, rehomed: [String: String], batch: [Change]) throws {
+        selectRoot = try DirectStatement(
+            db, "SELECT tbl, office FROM record WHERE aggregate = ?1 AND id = ?1 AND tbl IN ('project', 'plan_line', 'program')")
         self.writer = writer
         self.rehomed = rehomed
         var created: [String: SyncedTable] = [:]
@@ -40,7 +43,10 @@ struct WriteAuthorization {
     private var writerHome: String { home(writer.rawValue) }
 
     /// Throws `forbidden_owner` (403) or `unknown_parent` (422) when the writer may not write `change`.
-    mutating func check(_ db: Database, _ change: Change, stored: (office: String, aggregate: String?)?, aggregate: String) throws {
+    /// `records` reads the rows it names as the centre stores them.
+    mutating func check(
+        _ db: Database, _ change: Change, stored: (office: String, aggregate: String?)?, aggregate: String, records: RecordWriter
+    ) throws {
         let row = "\(change.table.rawValue) \(change.id)"
         // 1. The row itself.
         if let stored, home(stored.office) != writerHome {
@@ -48,10 +54,9 @@ struct WriteAuthorization {
         }
         // 2. The aggregate it belongs to, by its root row as stored.
         if roots[aggregate] == nil {
-            let root = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT tbl, office FROM record WHERE aggregate = ?1 AND id = ?1 AND tbl IN ('project', 'plan_line', 'program')"),
-                arguments: [aggregate])
-            roots[aggregate] = .some(root.map { ($0[0], $0[1]) })
+            try selectRoot.bind(.text(aggregate))
+            roots[aggregate] = .some(try selectRoot.step() ? (selectRoot.text(0) ?? "", selectRoot.text(1) ?? "") : nil)
+            selectRoot.finish()
         }
         if let root = roots[aggregate] ?? nil {
             if home(root.office) != writerHome {
@@ -68,7 +73,7 @@ struct WriteAuthorization {
         }
         // 3. A project's programme.
         if change.table == .project, case .text(let program)? = change.fields["program_id"] {
-            if let owner = try CentralStore.storedRow(db, .program, program)?.office {
+            if let owner = try records.stored(.program, program)?.office {
                 if home(owner) != writerHome { throw Self.forbidden(change, "\(row) names programme \(program) of office \(owner), not \(writer)") }
             } else if created[program] != .program {
                 throw Self.unknownParent(change, "\(row) names programme \(program), which the centre does not know")

@@ -1,0 +1,66 @@
+import GRDB
+import SyncCore
+import WireFormat
+
+/// Reads and writes the centre's records (`record`) within one write transaction, its statements
+/// prepared once and stepped directly (``DirectStatement``), and hands out their change-log
+/// positions (``LogPositions``). A push reads and writes records once or more per change.
+struct RecordWriter {
+    private var positions: LogPositions
+    private let select: DirectStatement
+    private let compare: DirectStatement
+    private let upsert: DirectStatement
+
+    init(_ db: Database) throws {
+        positions = try LogPositions(db)
+        select = try DirectStatement(db, "SELECT office, aggregate FROM record WHERE tbl = ? AND id = ?")
+        compare = try DirectStatement(db, "SELECT office, fields, clocks, deleted_at, held FROM record WHERE tbl = ? AND id = ?")
+        upsert = try DirectStatement(
+            db,
+            """
+            INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq, aggregate, held, echo_office, echo_sequence)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(tbl, id) DO UPDATE SET office = excluded.office, fields = excluded.fields, clocks = excluded.clocks,
+                deleted_at = excluded.deleted_at, seq = excluded.seq, aggregate = excluded.aggregate, held = excluded.held,
+                echo_office = excluded.echo_office, echo_sequence = excluded.echo_sequence
+            """)
+    }
+
+    /// The next change-log position.
+    mutating func nextPosition() -> Int64 { positions.next() }
+
+    /// The owner and aggregate of a row as the centre stores it, or nil for a row it does not hold.
+    func stored(_ table: SyncedTable, _ id: String) throws -> (office: String, aggregate: String?)? {
+        try select.bind(.text(table.rawValue), .text(id))
+        defer { select.finish() }
+        guard try select.step() else { return nil }
+        return (select.text(0) ?? "", select.text(1))
+    }
+
+    /// Writes a record if it differs from what is stored (or always, with `force`), giving it a
+    /// new log position. Returns whether it was written. With `echo`, the record is marked as that
+    /// office's changeset's echo if its fields are exactly what the office sent (`sent`, encoded).
+    mutating func put(
+        table: String, id: String, office: String, aggregate: String?,
+        fields: [String: FieldValue], clocks: [String: HLCTimestamp], deletedAt: String?, held: Bool,
+        force: Bool = false, echo: (office: String, sequence: Int64, sent: String)? = nil
+    ) throws -> Bool {
+        let encodedFields = FieldCoding.encode(fields)
+        let echo = echo.flatMap { $0.sent == encodedFields ? $0 : nil }
+        let encodedClocks = FieldCoding.encode(clocks: clocks)
+        if !force {
+            try compare.bind(.text(table), .text(id))
+            let unchanged =
+                try compare.step() && compare.text(0) == office && compare.text(1) == encodedFields && compare.text(2) == encodedClocks
+                && compare.text(3) == deletedAt && (compare.integer(4) != 0) == held
+            compare.finish()
+            if unchanged { return false }
+        }
+        try upsert.bind(
+            .text(table), .text(id), .text(office), .text(encodedFields), .text(encodedClocks), .textOrNull(deletedAt),
+            .integer(positions.next()), .textOrNull(aggregate), .integer(held ? 1 : 0), .textOrNull(echo?.office),
+            .integerOrNull(echo?.sequence))
+        try upsert.run()
+        return true
+    }
+}
