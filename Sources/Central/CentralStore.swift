@@ -1,3 +1,4 @@
+import CSQLite
 import Crypto
 import Foundation
 import GRDB
@@ -63,7 +64,12 @@ public final class CentralStore: Sendable {
         case replay
     }
 
+    /// SQLite without its memory statistics, for the process, before its first connection: they
+    /// take a global mutex on every allocation (docs/BENCHMARKS.md, the push).
+    private static let withoutMemoryStatistics: Void = { _ = promo_sqlite_without_memory_statistics() }()
+
     init(path: String, faults: FaultInjector = FaultInjector(), threads: Int = 4, logger: Logger, purpose: Purpose) throws(CentralError) {
+        Self.withoutMemoryStatistics
         self.path = path
         self.logger = logger
         self.faults = faults

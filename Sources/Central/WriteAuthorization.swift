@@ -39,7 +39,7 @@ struct WriteAuthorization {
         self.created = created
     }
 
-    private func home(_ office: String) -> String { rehomed[office] ?? office }
+    private func home(_ office: String) -> String { rehomed.isEmpty ? office : rehomed[office] ?? office }
     private var writerHome: String { home(writer.rawValue) }
 
     /// Throws `forbidden_owner` (403) or `unknown_parent` (422) when the writer may not write `change`.
@@ -47,18 +47,22 @@ struct WriteAuthorization {
     mutating func check(
         _ db: Database, _ change: Change, stored: (office: String, aggregate: String?)?, aggregate: String, records: RecordWriter
     ) throws {
-        let row = "\(change.table.rawValue) \(change.id)"
+        var row: String { "\(change.table.rawValue) \(change.id)" }  // for the refusals only
         // 1. The row itself.
         if let stored, home(stored.office) != writerHome {
             throw Self.forbidden(change, "\(row) belongs to office \(stored.office), not \(writer)")
         }
         // 2. The aggregate it belongs to, by its root row as stored.
-        if roots[aggregate] == nil {
+        let root: (table: String, office: String)?
+        if let known = roots[aggregate] {
+            root = known
+        } else {
             try selectRoot.bind(.text(aggregate))
-            roots[aggregate] = .some(try selectRoot.step() ? (selectRoot.text(0) ?? "", selectRoot.text(1) ?? "") : nil)
+            root = try selectRoot.step() ? (selectRoot.text(0) ?? "", selectRoot.text(1) ?? "") : nil
             selectRoot.finish()
+            roots[aggregate] = .some(root)
         }
-        if let root = roots[aggregate] ?? nil {
+        if let root {
             if home(root.office) != writerHome {
                 throw Self.forbidden(change, "\(row) belongs to \(root.table) \(aggregate) of office \(root.office), not \(writer)")
             }

@@ -163,7 +163,8 @@ private struct Folder {
         let fund =
             row.state.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
             ?? change.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
-        for (field, value) in change.fields.sorted(by: { $0.key < $1.key }) {
+        // Each field is judged against the row as it stood before this change: in any order.
+        for (field, value) in change.fields {
             // Writing what is already there changes nothing; a new row's empty fields are taken as
             // they are, whoever owns them, so the row is whole.
             if exists && row.state.fields[field] == value { continue }

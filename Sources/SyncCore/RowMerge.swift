@@ -32,6 +32,13 @@ public struct MergedRow: Hashable, Codable, Sendable {
             deletedAt = change.hlc
             return true
         case .upsert:
+            // A new row takes every field of its first change, with that change's clock (the
+            // dictionaries copied, not rebuilt key by key: the centre makes one row per change it takes in).
+            if fields.isEmpty && clocks.isEmpty {
+                fields = change.fields
+                clocks = change.fields.mapValues { _ in change.hlc }
+                return !fields.isEmpty
+            }
             var changed = false
             for (name, value) in change.fields {
                 if let clock = clocks[name], clock >= change.hlc { continue }
