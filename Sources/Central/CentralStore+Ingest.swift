@@ -33,11 +33,11 @@ extension CentralStore {
             db, "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields, writer, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         let wall = UInt64(max(0, now.timeIntervalSince1970.rounded(.down))) * 1000
         for change in changes {
-            let stored = try records.stored(change.table, change.id.rawValue)
+            let stored = try records.lookup.stored(change.table, change.id.rawValue)
             let aggregate = try stored?.aggregate ?? aggregateID(change)
             // An office's change is checked against what the centre stores, never against what the
             // changeset says: the row's owner, its parent's owner, the conflict it resolves.
-            try authorization?.check(db, change, stored: stored, aggregate: aggregate, records: records)
+            try authorization?.check(db, change, stored: stored, aggregate: aggregate, records: records.lookup)
             if hadHistory[aggregate] == nil {
                 try hasHistory.bind(.text(aggregate))
                 hadHistory[aggregate] = try hasHistory.step() && hasHistory.integer(0) != 0

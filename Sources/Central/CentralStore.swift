@@ -64,12 +64,15 @@ public final class CentralStore: Sendable {
         case replay
     }
 
-    /// SQLite without its memory statistics, for the process, before its first connection: they
-    /// take a global mutex on every allocation (docs/BENCHMARKS.md, the push).
-    private static let withoutMemoryStatistics: Void = { _ = promo_sqlite_without_memory_statistics() }()
+    /// Turns SQLite's memory statistics off for the process: they take a global mutex on every
+    /// allocation (3 % of the centre's CPU in a push, docs/BENCHMARKS.md round 16). Only before
+    /// SQLite's first use in the process and with no other thread using it (`serve` calls it
+    /// first); returns false, changing nothing, when SQLite was already in use.
+    public static func turnOffSQLiteMemoryStatistics() -> Bool {
+        promo_sqlite_without_memory_statistics() == SQLITE_OK
+    }
 
     init(path: String, faults: FaultInjector = FaultInjector(), threads: Int = 4, logger: Logger, purpose: Purpose) throws(CentralError) {
-        Self.withoutMemoryStatistics
         self.path = path
         self.logger = logger
         self.faults = faults

@@ -4,10 +4,13 @@ import GRDB
 /// One of GRDB's cached statements stepped through SQLite's C API: values bound by position and
 /// columns read by index, without the argument arrays and rows GRDB makes per execution. For the
 /// push path, which runs five statements per change (docs/BENCHMARKS.md). Each use starts with a
-/// reset and binds every parameter, so the statement is left as GRDB expects to find it.
+/// reset and binds every parameter, and ends reset.
 ///
-/// Only for statements of the write transaction the caller holds: nothing here notifies GRDB's
-/// transaction observers, and the centre's store has none.
+/// Only inside a transaction the caller holds (checked: outside one, or after SQLite rolled it
+/// back by itself, a statement would commit on its own), since nothing here passes through GRDB's
+/// checks before a statement runs; and only for SQL that no GRDB call executes too, since GRDB's
+/// record of the statement's arguments does not see these bindings. Nothing here notifies
+/// GRDB's transaction observers; the centre's store has none.
 struct DirectStatement {
     private let statement: Statement
     private let connection: SQLiteConnection?
@@ -18,9 +21,13 @@ struct DirectStatement {
         connection = db.sqliteConnection
     }
 
-    /// Binds `values` to the parameters in order (nil: NULL), after a reset.
+    /// Binds `values` to the parameters in order, one per parameter, after a reset.
     func bind(_ values: DirectValue...) throws {
         sqlite3_reset(handle)
+        guard sqlite3_get_autocommit(connection) == 0 else {
+            throw DatabaseError(resultCode: .SQLITE_ABORT, message: "no transaction is open for a direct statement", sql: statement.sql)
+        }
+        assert(Int32(values.count) == sqlite3_bind_parameter_count(handle), "\(values.count) values for \(statement.sql)")
         for (index, value) in values.enumerated() {
             let position = Int32(index + 1)
             let code: Int32
@@ -29,7 +36,9 @@ struct DirectStatement {
             case .integer(let integer): code = sqlite3_bind_int64(handle, position, integer)
             case .text(var text):
                 code = text.withUTF8 { bytes in
-                    sqlite3_bind_text(handle, position, bytes.baseAddress, Int32(bytes.count), Self.transient)
+                    // An empty string is bound as empty text, never as the NULL a nil address means.
+                    guard let address = bytes.baseAddress else { return sqlite3_bind_text(handle, position, "", 0, Self.transient) }
+                    return sqlite3_bind_text(handle, position, address, Int32(bytes.count), Self.transient)
                 }
             }
             guard code == SQLITE_OK else { throw failure(code) }
@@ -63,9 +72,6 @@ struct DirectStatement {
 
     /// The current row's column as a whole number (NULL reads as 0).
     func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
-
-    /// Whether the current row's column is NULL.
-    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 
     private func failure(_ code: Int32) -> DatabaseError {
         DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)), sql: statement.sql)

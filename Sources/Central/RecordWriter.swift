@@ -2,18 +2,37 @@ import GRDB
 import SyncCore
 import WireFormat
 
-/// Reads and writes the centre's records (`record`) within one write transaction, its statements
-/// prepared once and stepped directly (``DirectStatement``), and hands out their change-log
-/// positions (``LogPositions``). A push reads and writes records once or more per change.
-struct RecordWriter {
-    private var positions: LogPositions
+/// Reads the owner and aggregate of the centre's records within one write transaction, its
+/// statement prepared once and stepped directly (``DirectStatement``).
+struct RecordLookup {
     private let select: DirectStatement
+
+    init(_ db: Database) throws {
+        select = try DirectStatement(db, "SELECT office, aggregate FROM record WHERE tbl = ? AND id = ?")
+    }
+
+    /// The owner and aggregate of a row as the centre stores it, or nil for a row it does not hold.
+    func stored(_ table: SyncedTable, _ id: String) throws -> (office: String, aggregate: String?)? {
+        try select.bind(.text(table.rawValue), .text(id))
+        defer { select.finish() }
+        guard try select.step() else { return nil }
+        return (select.text(0) ?? "", select.text(1))
+    }
+}
+
+/// Writes the centre's records (`record`) within one write transaction, its statements prepared
+/// once and stepped directly (``DirectStatement``), and hands out their change-log positions
+/// (``LogPositions``). A push reads and writes records once or more per change.
+struct RecordWriter {
+    /// The records' owners and aggregates, as stored so far in this transaction.
+    let lookup: RecordLookup
+    private var positions: LogPositions
     private let compare: DirectStatement
     private let upsert: DirectStatement
 
     init(_ db: Database) throws {
+        lookup = try RecordLookup(db)
         positions = try LogPositions(db)
-        select = try DirectStatement(db, "SELECT office, aggregate FROM record WHERE tbl = ? AND id = ?")
         compare = try DirectStatement(db, "SELECT office, fields, clocks, deleted_at, held FROM record WHERE tbl = ? AND id = ?")
         upsert = try DirectStatement(
             db,
@@ -28,14 +47,6 @@ struct RecordWriter {
 
     /// The next change-log position.
     mutating func nextPosition() -> Int64 { positions.next() }
-
-    /// The owner and aggregate of a row as the centre stores it, or nil for a row it does not hold.
-    func stored(_ table: SyncedTable, _ id: String) throws -> (office: String, aggregate: String?)? {
-        try select.bind(.text(table.rawValue), .text(id))
-        defer { select.finish() }
-        guard try select.step() else { return nil }
-        return (select.text(0) ?? "", select.text(1))
-    }
 
     /// Writes a record if it differs from what is stored (or always, with `force`), giving it a
     /// new log position. Returns whether it was written. With `echo`, the record is marked as that

@@ -45,7 +45,7 @@ struct WriteAuthorization {
     /// Throws `forbidden_owner` (403) or `unknown_parent` (422) when the writer may not write `change`.
     /// `records` reads the rows it names as the centre stores them.
     mutating func check(
-        _ db: Database, _ change: Change, stored: (office: String, aggregate: String?)?, aggregate: String, records: RecordWriter
+        _ db: Database, _ change: Change, stored: (office: String, aggregate: String?)?, aggregate: String, records: RecordLookup
     ) throws {
         var row: String { "\(change.table.rawValue) \(change.id)" }  // for the refusals only
         // 1. The row itself.

@@ -30,6 +30,8 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "promo-central")
+        // Before any SQLite connection of this process (docs/BENCHMARKS.md, round 16).
+        if !CentralStore.turnOffSQLiteMemoryStatistics() { logger.debug("SQLite was in use already: its memory statistics stay on") }
         // With a durable record, this centre serves only once it holds the record's serving lease
         // (another centre with the same record may be serving: this one waits, not listening,
         // and takes over when that one falls silent), and from a store the record continues.
