@@ -17,6 +17,17 @@ public struct ImportReport: Sendable, Equatable {
     public var unchanged = 0
 }
 
+extension ImportReport.Kind {
+    /// The synced table the file's rows go to.
+    var table: SyncedTable {
+        switch self {
+        case .projects: .project
+        case .plan: .planLine
+        case .disbursements: .disbursement
+        }
+    }
+}
+
 /// A file that was refused whole, with every bad row.
 public struct ImportRejection: Error, Sendable, CustomStringConvertible {
     /// `line N: reason`, in line order.
@@ -73,10 +84,12 @@ extension OfficeData {
         do {
             // Checking and writing share one transaction: the file goes in whole or not at all.
             return try replica.database.write { db in
+                let before = try Replica.lastOutboxEntry(db)
                 var importer = Importer(db: db, office: office.rawValue, index: index, columnCount: names.count, kind: kind)
                 for row in rows { importer.check(row) }
                 guard importer.problems.isEmpty else { throw ImportRejection(problems: importer.problems) }
                 try importer.apply()
+                try Replica.checkCapturedValues(db, after: before)
                 return importer.report
             }
         } catch let rejection as ImportRejection {
@@ -209,6 +222,10 @@ private struct Importer {
             }
             seenKeys[key] = line
             return false
+        }
+        // Every text column against the bounds the centre keeps (too long, or holding U+0000).
+        for (name, position) in index.sorted(by: { $0.value < $1.value }) where kind.table.column(named: name)?.column.kind == .text {
+            if let problem = ValueRules.textProblem(name, record.fields[position]) { fail(problem) }
         }
         let before = problems.count
         do {

@@ -16,8 +16,15 @@ public struct OfficeData: Sendable {
         try replica.read(operation, body)
     }
 
+    /// Runs a command's writes in one transaction, refused whole when a value it wrote to a synced
+    /// row breaks a rule the centre would refuse it for (``Replica/checkCapturedValues(_:after:)``).
     func write<T: Sendable>(_ operation: String, _ body: @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
-        try replica.write(operation, body)
+        try replica.write(operation) { db in
+            let before = try Replica.lastOutboxEntry(db)
+            let result = try body(db)
+            try Replica.checkCapturedValues(db, after: before)
+            return result
+        }
     }
 }
 

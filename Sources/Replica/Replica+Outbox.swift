@@ -75,33 +75,7 @@ extension Replica {
         let office = try State.get(db, .office) ?? ""
         var clock = try officeClock(db)
         let wall = HybridLogicalClock.wallMilliseconds(now)
-        var changes: [Change] = []
-        changes.reserveCapacity(order.count)
-        // A row's synced columns in `SyncedTable.columns` order, read by position: one statement
-        // per table, prepared once per changeset.
-        var readers: [SyncedTable: Statement] = [:]
-        func reader(_ table: SyncedTable) throws -> Statement {
-            if let statement = readers[table] { return statement }
-            let statement = try db.makeStatement(sql: table.selectColumnsByIDSQL)
-            readers[table] = statement
-            return statement
-        }
-        for key in order {
-            guard let entry = pending[key], !entry.isEmpty else { continue }
-            let hlc = clock.tick(nowMilliseconds: wall)
-            let columns = key.table.columns
-            let current = entry.deleted ? nil : try Row.fetchOne(try reader(key.table), arguments: [key.id])
-            guard let current else {
-                changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .delete, hlc: hlc, fields: [:]))
-                continue
-            }
-            var fields = [String: FieldValue](minimumCapacity: columns.count)
-            for (index, column) in columns.enumerated()
-            where entry.contains(column: index) {
-                fields[column.name] = fieldValue(current[index])
-            }
-            changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .upsert, hlc: hlc, fields: fields))
-        }
+        let changes = try capturedChanges(db, order: order, pending: pending) { clock.tick(nowMilliseconds: wall) }
 
         // Updates that wrote the values already there change nothing: their entries go, unsent.
         if changes.isEmpty {
@@ -123,6 +97,64 @@ extension Replica {
         try State.set(db, .lastHash, changeset.hash)
         try State.set(db, .hlc, clock.latest.description)
         return .made(changeset)
+    }
+
+    /// The changes that coalesced outbox entries add up to, one per row in `order` that they
+    /// changed: a delete, or an upsert of the columns changed with the row's current values.
+    /// `stamp` gives each change its clock, in order.
+    static func capturedChanges(
+        _ db: Database, order: [SyncedRowKey], pending: [SyncedRowKey: CaptureTriggers.RowChanges], stamp: () -> HLCTimestamp
+    ) throws -> [Change] {
+        var changes: [Change] = []
+        changes.reserveCapacity(order.count)
+        // A row's synced columns in `SyncedTable.columns` order, read by position: one statement
+        // per table, prepared once per call.
+        var readers: [SyncedTable: Statement] = [:]
+        func reader(_ table: SyncedTable) throws -> Statement {
+            if let statement = readers[table] { return statement }
+            let statement = try db.makeStatement(sql: table.selectColumnsByIDSQL)
+            readers[table] = statement
+            return statement
+        }
+        for key in order {
+            guard let entry = pending[key], !entry.isEmpty else { continue }
+            let hlc = stamp()
+            let columns = key.table.columns
+            let current = entry.deleted ? nil : try Row.fetchOne(try reader(key.table), arguments: [key.id])
+            guard let current else {
+                changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .delete, hlc: hlc, fields: [:]))
+                continue
+            }
+            var fields = [String: FieldValue](minimumCapacity: columns.count)
+            for (index, column) in columns.enumerated()
+            where entry.contains(column: index) {
+                fields[column.name] = fieldValue(current[index])
+            }
+            changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .upsert, hlc: hlc, fields: fields))
+        }
+        return changes
+    }
+
+    /// The last outbox entry written (0 when none ever was): what a transaction captures comes after it.
+    static func lastOutboxEntry(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM _sync_outbox") ?? 0
+    }
+
+    /// Refuses the writes of the transaction when a value it captured after outbox entry `seq`
+    /// breaks a rule of ``ValueRules``, with `Change.validate`: the check the centre makes of every
+    /// pushed change. An office command that wrote such a value would make a changeset the centre
+    /// refuses whole, and every later change of the office would wait behind it; so the command
+    /// fails and nothing of it is kept (docs/CONFLICTS.md, "Invariants and where they are enforced").
+    static func checkCapturedValues(_ db: Database, after seq: Int64) throws {
+        let entries = try Row.fetchAll(db, sql: "SELECT tbl, row_id, op, cols FROM _sync_outbox WHERE seq > ? ORDER BY seq", arguments: [seq])
+        guard !entries.isEmpty else { return }
+        let office = try State.get(db, .office).map(OfficeCode.init(unchecked:))
+        let (order, pending) = coalesce(entries)
+        for change in try capturedChanges(db, order: order, pending: pending, stamp: { .zero }) where change.op == .upsert {
+            do throws(SyncCoreError) { try change.validate(writer: office) } catch {
+                throw ReplicaError(.invalidInput, error.message, hint: "Nothing was saved. Correct the value and run the command again.")
+            }
+        }
     }
 
     /// The office's clock as last saved: what it stamped and what it has seen of the centre's.

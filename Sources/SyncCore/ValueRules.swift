@@ -47,8 +47,7 @@ public enum ValueRules {
             }
             return nil
         case .text(let text):
-            let limit = longText.contains(field) ? maxLongText : maxShortText
-            if text.count > limit { return "\(field) is \(text.count) characters long; at most \(limit) are kept" }
+            if let problem = textProblem(field, text) { return problem }
             if dateFields.contains(field), !CalendarDate.isValid(text) {
                 return "\(field) '\(text)' is not a date (YYYY-MM-DD between 2000 and 2100)"
             }
@@ -75,6 +74,17 @@ public enum ValueRules {
                 return nil
             }
         }
+    }
+
+    /// What is wrong with `text` as any text field named `field`, or nil: too long for its kind, or
+    /// holding U+0000 (SQLite's C strings and GRDB end a text there, so the office and the centre
+    /// would keep different values, and one that was read back cut short would name another row).
+    public static func textProblem(_ field: String, _ text: String) -> String? {
+        if text.utf8.contains(0) { return "\(field) holds the character U+0000 (NUL), which no field may hold" }
+        let limit = longText.contains(field) ? maxLongText : maxShortText
+        // Most text is far shorter than the limit in bytes, which bound the characters from above.
+        if text.utf8.count > limit, text.count > limit { return "\(field) is \(text.count) characters long; at most \(limit) are kept" }
+        return nil
     }
 
     /// What is wrong with a whole row (rules across fields), or nil: a ledger entry other than a

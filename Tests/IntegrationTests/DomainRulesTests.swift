@@ -31,6 +31,7 @@ import Testing
                 (["year": .integer(-1)], "year -1 is not a year"),
                 (["fund_source": .text("bogus")], "fund_source 'bogus'"),
                 (["note": .text(String(repeating: "x", count: 1_000_000))], "note is 1000000 characters long"),
+                (["note": .text("Nợ\u{0}DROP")], "note holds the character U+0000"),
             ]
             for (fields, mention) in cases {
                 let changeset = Changeset(

@@ -66,6 +66,46 @@ import Testing
         #expect(try replica.data.count(.disbursement) == 3)
     }
 
+    /// Text the centre would refuse (too long for its field, or holding U+0000) is refused by the
+    /// office's commands and importer before it is written, by the same SyncCore rules: written,
+    /// it would make a changeset the centre refuses whole, and every later change would wait.
+    @Test func textTheCentreWouldRefuseIsNeverWritten() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        var p = sampleProject()
+        p.name = String(repeating: "ư", count: ValueRules.maxLongText + 1)
+        #expect(try message { try replica.data.addProject(p) }.contains("name is 2001 characters long; at most 2000 are kept"))
+        #expect(
+            try message { try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: String(repeating: "n", count: 2_001)) }.contains(
+                "note is 2001"))
+        #expect(try replica.data.count(.project) == 0 && replica.data.count(.planLine) == 0 && replica.data.count(.projectEvent) == 0)
+        #expect(try replica.pendingSummary().changes == 0)
+
+        // The longest values kept are kept whole: 2,000 characters of 2 bytes each.
+        p = sampleProject()
+        p.name = String(repeating: "ư", count: ValueRules.maxLongText)
+        try replica.data.addProject(p)
+        let pending = try replica.pendingSummary().changes
+        #expect(try message { try replica.data.updateProject("KC-01", ProjectUpdate(name: p.name + "x")) }.contains("name is 2001 characters long"))
+        #expect(try replica.data.projects().first?.name == p.name)
+        #expect(try replica.pendingSummary().changes == pending)
+
+        // A file with such a row goes in not at all, naming its line.
+        let header = "code,name,category,fund_source,year,total_cost,requested_support,beneficiary\n"
+        let rejected = #expect(throws: ImportRejection.self) {
+            try replica.data.importCSV(
+                header + "KC-02,Một,MH_TRINHDIEN,local,2025,400,100,Hộ A\n"
+                    + "KC-03,Hai,MH_TRINHDIEN,local,2025,400,100,\(String(repeating: "b", count: 2_001))\n")
+        }
+        #expect(rejected?.problems == ["line 3: beneficiary is 2001 characters long; at most 2000 are kept"])
+        // A file is the one way a U+0000 reaches a command (arguments cannot hold one).
+        let nul = #expect(throws: ImportRejection.self) {
+            try replica.data.importCSV(header + "KC-04,Bốn,MH_TRINHDIEN,local,2025,400,100,Hộ\u{0}B\n")
+        }
+        #expect(nul?.problems == ["line 2: beneficiary holds the character U+0000 (NUL), which no field may hold"])
+        #expect(try replica.data.count(.project) == 1)
+    }
+
     func message(_ body: () throws -> some Any) throws -> String {
         do {
             _ = try body()
