@@ -59,23 +59,36 @@ extension Replica {
     }
 
     private static func makeChangesetFromOldestEntries(_ db: Database, maxChanges: Int, now: Date) throws -> Making {
-        // 1. Take the oldest entries not yet in a changeset.
+        // 1. Take the oldest entries not yet in a changeset, 2. coalesce them per row (in the
+        // order rows were first touched), 3. read the rows' current values; and take more entries
+        // while those values name a parent that is first written after the cut.
         let afterSeq = try lastChangesetSeq(db)  // entries after it are in no changeset yet
-        let rows = try Row.fetchAll(
-            db,
-            sql: "SELECT tbl, row_id, op, cols, seq FROM _sync_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-            arguments: [afterSeq, maxChanges])
-        guard let lastEntry = rows.last else { return .nothingPending }
-        let lastSeq: Int64 = lastEntry[4]
+        var limit = maxChanges
+        var lastSeq: Int64
+        var changes: [Change]
+        while true {
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT tbl, row_id, op, cols, seq FROM _sync_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                arguments: [afterSeq, limit])
+            guard let lastEntry = rows.last else { return .nothingPending }
+            lastSeq = lastEntry[4]
+            let (order, pending) = coalesce(rows)
+            changes = try capturedChanges(db, order: order, pending: pending)
+            guard limit < WireProtocol.maxChangesPerChangeset,
+                let parent = try laterParentInsert(db, of: changes, after: lastSeq, sending: Set(order.map(\.id)))
+            else { break }
+            limit = min(
+                WireProtocol.maxChangesPerChangeset,
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM _sync_outbox WHERE seq > ? AND seq <= ?", arguments: [afterSeq, parent]) ?? limit)
+        }
 
-        // 2. Coalesce them per row, keeping the order in which rows were first touched.
-        let (order, pending) = coalesce(rows)
-
-        // 3. Read current values and stamp each change with the office's clock.
+        // Each change stamped with the office's clock, in order.
         let office = try State.get(db, .office) ?? ""
         var clock = try officeClock(db)
         let wall = HybridLogicalClock.wallMilliseconds(now)
-        let changes = try capturedChanges(db, order: order, pending: pending) { clock.tick(nowMilliseconds: wall) }
+        for index in changes.indices { changes[index].hlc = clock.tick(nowMilliseconds: wall) }
 
         // Updates that wrote the values already there change nothing: their entries go, unsent.
         if changes.isEmpty {
@@ -100,11 +113,9 @@ extension Replica {
     }
 
     /// The changes that coalesced outbox entries add up to, one per row in `order` that they
-    /// changed: a delete, or an upsert of the columns changed with the row's current values.
-    /// `stamp` gives each change its clock, in order.
-    static func capturedChanges(
-        _ db: Database, order: [SyncedRowKey], pending: [SyncedRowKey: CaptureTriggers.RowChanges], stamp: () -> HLCTimestamp
-    ) throws -> [Change] {
+    /// changed: a delete, or an upsert of the columns changed with the row's current values. Their
+    /// clocks are left at zero for the caller to stamp.
+    static func capturedChanges(_ db: Database, order: [SyncedRowKey], pending: [SyncedRowKey: CaptureTriggers.RowChanges]) throws -> [Change] {
         var changes: [Change] = []
         changes.reserveCapacity(order.count)
         // A row's synced columns in `SyncedTable.columns` order, read by position: one statement
@@ -118,11 +129,10 @@ extension Replica {
         }
         for key in order {
             guard let entry = pending[key], !entry.isEmpty else { continue }
-            let hlc = stamp()
             let columns = key.table.columns
             let current = entry.deleted ? nil : try Row.fetchOne(try reader(key.table), arguments: [key.id])
             guard let current else {
-                changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .delete, hlc: hlc, fields: [:]))
+                changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .delete, hlc: .zero, fields: [:]))
                 continue
             }
             var fields = [String: FieldValue](minimumCapacity: columns.count)
@@ -130,9 +140,32 @@ extension Replica {
             where entry.contains(column: index) {
                 fields[column.name] = fieldValue(current[index])
             }
-            changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .upsert, hlc: hlc, fields: fields))
+            changes.append(Change(table: key.table, id: RowID(unchecked: key.id), op: .upsert, hlc: .zero, fields: fields))
         }
         return changes
+    }
+
+    /// The latest outbox entry after `seq` that inserts a row these changes name as their parent
+    /// (``SyncedTable/parentColumns``) and that is not among the rows `sending`; nil when there is
+    /// none. Values are read when a changeset is made, so a project sent in one changeset can
+    /// already name a programme added after it, whose insert would come in a later one: the
+    /// centre refuses such a changeset whole (`unknown_parent`), and everything after it waits.
+    static func laterParentInsert(_ db: Database, of changes: [Change], after seq: Int64, sending: Set<String>) throws -> Int64? {
+        var parents: Set<String> = []
+        for change in changes where change.op == .upsert {
+            for column in change.table.parentColumns {
+                if case .text(let id)? = change.fields[column], !sending.contains(id) { parents.insert(id) }
+            }
+        }
+        guard !parents.isEmpty else { return nil }
+        let roots = SyncedTable.allCases.filter(\.isAggregateRoot).map { String($0.tableID) }.joined(separator: ",")
+        let statement = try db.cachedStatement(
+            sql: "SELECT max(seq) FROM _sync_outbox WHERE tbl IN (\(roots)) AND row_id = ? AND op = \(CaptureTriggers.Operation.insert.rawValue) AND seq > ?")
+        var latest: Int64?
+        for id in parents {
+            if let found = try Int64.fetchOne(statement, arguments: [id, seq]) { latest = max(latest ?? found, found) }
+        }
+        return latest
     }
 
     /// The last outbox entry written (0 when none ever was): what a transaction captures comes after it.
@@ -150,7 +183,7 @@ extension Replica {
         guard !entries.isEmpty else { return }
         let office = try State.get(db, .office).map(OfficeCode.init(unchecked:))
         let (order, pending) = coalesce(entries)
-        for change in try capturedChanges(db, order: order, pending: pending, stamp: { .zero }) where change.op == .upsert {
+        for change in try capturedChanges(db, order: order, pending: pending) where change.op == .upsert {
             do throws(SyncCoreError) { try change.validate(writer: office) } catch {
                 throw ReplicaError(.invalidInput, error.message, hint: "Nothing was saved. Correct the value and run the command again.")
             }

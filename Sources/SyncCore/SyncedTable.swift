@@ -80,6 +80,17 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
         }
     }
 
+    /// The columns naming another row that must reach the centre before this one (or with it):
+    /// the aggregate root a row belongs to, and a project's programme.
+    public var parentColumns: [String] {
+        switch self {
+        case .project: ["program_id"]
+        case .disbursement, .projectEvent: ["project_id"]
+        case .conflictResolution: ["aggregate_id"]
+        case .planLine, .program: []
+        }
+    }
+
     /// The columns after `id`, in the order of the bits of the outbox's changed-column mask.
     /// Append only: a column's position is its bit. (Made once per table: the centre and the
     /// digests look at them for every row.)

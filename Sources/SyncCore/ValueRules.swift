@@ -60,6 +60,8 @@ public enum ValueRules {
                 return "kind '\(text)' is not one of \(ProjectEventKind.allCases.map(\.rawValue).joined(separator: ", "))"
             case (.conflictResolution, "choice") where ResolutionChoice(rawValue: text) == nil:
                 return "choice '\(text)' is not one of \(ResolutionChoice.allCases.map(\.rawValue).joined(separator: ", "))"
+            case (.project, "status") where ProjectStatus(rawValue: text) == nil:
+                return "status '\(text)' is not one of \(ProjectStatus.allCases.map(\.rawValue).joined(separator: ", "))"
             case (.project, "tax_code") where TaxCode(text)?.text != text:
                 return "tax_code '\(text)' is not a tax code (mã số thuế): 10 digits, or 10 digits, a hyphen and 3 digits for a branch"
             case (.project, "category") where ReferenceData.category(code: text) == nil:
@@ -79,13 +81,25 @@ public enum ValueRules {
     /// What is wrong with `text` as any text field named `field`, or nil: too long for its kind, or
     /// holding U+0000 (SQLite's C strings and GRDB end a text there, so the office and the centre
     /// would keep different values, and one that was read back cut short would name another row).
+    /// A character may hold any number of combining marks, so the bytes are bounded too: 16 per
+    /// character of the limit, far above what any Vietnamese spelling takes (at most 9 bytes: a
+    /// letter with two marks, decomposed), and a row stays far below the centre's body limit (a
+    /// single text of millions of marks would make a push the centre refuses as too large, every
+    /// time, whatever the changeset's size).
     public static func textProblem(_ field: String, _ text: String) -> String? {
         if text.utf8.contains(0) { return "\(field) holds the character U+0000 (NUL), which no field may hold" }
         let limit = longText.contains(field) ? maxLongText : maxShortText
+        let bytes = text.utf8.count
         // Most text is far shorter than the limit in bytes, which bound the characters from above.
-        if text.utf8.count > limit, text.count > limit { return "\(field) is \(text.count) characters long; at most \(limit) are kept" }
+        if bytes > limit, text.count > limit { return "\(field) is \(text.count) characters long; at most \(limit) are kept" }
+        if bytes > limit * maxBytesPerCharacter {
+            return "\(field) takes \(bytes) bytes of UTF-8; at most \(limit * maxBytesPerCharacter) are kept (\(maxBytesPerCharacter) per character)"
+        }
         return nil
     }
+
+    /// Bytes of UTF-8 per character of a text field's limit.
+    public static let maxBytesPerCharacter = 16
 
     /// What is wrong with a whole row (rules across fields), or nil: a ledger entry other than a
     /// settlement adjustment moves money one way, so its amount is more than 0.

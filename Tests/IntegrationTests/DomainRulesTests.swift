@@ -45,6 +45,33 @@ import Testing
         }
     }
 
+    /// A changeset carries a row's values as they are when it is made, so a project entered before
+    /// a programme and then put in it names a programme whose insert comes later in the outbox. The
+    /// changeset takes the entries up to that insert (beyond its usual size), and the centre
+    /// accepts it; cut at the usual size, it was refused whole (`unknown_parent`) and held back
+    /// everything after it.
+    @Test func aChangesetTakesTheParentsItsRowsNameWithIt() async throws {
+        try await withLiveCentral { central in
+            var small = SyncEngineConfiguration()
+            small.maxChangesPerChangeset = 2
+            let hcm = try OfficeFixture(office: "79", central: central, configuration: small)
+            try hcm.replica.data.addProject(
+                NewProject(
+                    code: "P1", name: "Dự án", category: "MH_TRINHDIEN", fundSource: .local, year: 2025, totalCost: 400_000_000, requestedSupport: 100_000_000))
+            try hcm.replica.data.addProgram(NewProgram(code: "G1", name: "Chương trình", startYear: 2025, endYear: 2030))
+            try hcm.replica.data.updateProject("P1", ProjectUpdate(program: "G1"))
+            try hcm.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: nil)
+
+            let first = try #require(try hcm.replica.nextChangeset(maxChanges: 2))
+            #expect(first.changes.map(\.table) == [.project, .projectEvent, .program])
+            try await hcm.engine.runCycle()
+            #expect(try hcm.replica.pendingSummary().changes == 0)
+            let project = try #require(try central.store.projects(office: "79").first)
+            #expect(project.fields["program_id"] == first.changes.last.map { .text($0.id.rawValue) })
+            #expect(try central.store.offices().first?.lastSequence == ChangesetSequence(3))
+        }
+    }
+
     /// An office writes its own province code, or a former province merged into it by the
     /// official map; anything else is refused at entry, import and the centre, listing what it may write.
     @Test func anOfficeWritesOnlyItsOwnProvinces() async throws {

@@ -88,6 +88,17 @@ import WireFormat
         let nullName = #expect(throws: SyncCoreError.self) { try change(["name": .null]).validate() }
         #expect(nullName?.message.contains("may not be null") == true)
         #expect(throws: Never.self) { try change(["approved_support": .null, "name": .text("ok")]).validate() }
+        let status = #expect(throws: SyncCoreError.self) { try change(["status": .text("paid_out")]).validate() }
+        #expect(status?.message.contains("status 'paid_out' is not one of draft,") == true)
+        // Text is bounded in characters, and in bytes: one character may carry any number of marks.
+        let marks = "a" + String(repeating: "\u{0301}", count: 20_000)
+        #expect(marks.count == 1)
+        let heavy = #expect(throws: SyncCoreError.self) { try change(["name": .text(marks)]).validate() }
+        #expect(heavy?.message.contains("name takes 40001 bytes of UTF-8; at most 32000 are kept") == true)
+        // Vietnamese decomposed into a letter and two marks (9 bytes) at the longest length is kept.
+        let decomposed = String(repeating: "e\u{0302}\u{0301}", count: ValueRules.maxLongText)
+        #expect(decomposed.count == ValueRules.maxLongText)
+        #expect(throws: Never.self) { try change(["name": .text(decomposed)]).validate() }
     }
 
     @Test func pullPagesReadTheSameFromTheWriterAndFromCodable() throws {
