@@ -88,8 +88,10 @@ extension CentralStore {
     }
 
     /// Undoes a merge: the office is active again and every record it made is refolded as its own
-    /// and republished (the office it had been merged into pulls them as tombstone-free updates it
-    /// no longer owns; the office itself pulls them back). The history is kept: what the
+    /// and republished, and the office pulls them back. The office it had been merged into is not
+    /// told: its pulls serve its own records only, so it keeps its copies, as its own, until
+    /// `promo-sync resync --rebuild` (docs/OPERATIONS.md); an edit of them that it pushes is
+    /// refused (`forbidden_owner`). The history is kept: what the
     /// receiving office wrote to those records meanwhile stays, and is judged again under the
     /// rules as another office's change. The reason is kept in the centre's journal.
     public func unmerge(_ office: OfficeCode, reason: String, now: Date = Date()) throws(CentralError) -> MergeOutcome {

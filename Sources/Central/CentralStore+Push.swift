@@ -75,6 +75,8 @@ extension CentralStore {
                 //    holds values the protocol and the domain rules allow (what: ValueRules). Checked
                 //    after the idempotency check: a changeset already applied is acknowledged again
                 //    even if a later release of the centre would refuse it.
+                // Offices merged into this one (by the official map or not): their records, now its own, keep their provinces.
+                let absorbed = try Self.rehomedOffices(db).filter { $0.value == office.rawValue }.keys.sorted().map(OfficeCode.init(unchecked:))
                 for change in changeset.changes {
                     // The writer is the office of the token: a clock or a field that claims another
                     // writer (another office, or the centre) is a forgery, not a conflict.
@@ -84,7 +86,7 @@ extension CentralStore {
                             hint: "An office writes only as itself; nothing of this changeset was applied. See promo-sync status.",
                             row: SyncedRowKey(change.table, change.id.rawValue))
                     }
-                    do throws(SyncCoreError) { try change.validate(writer: office) } catch {
+                    do throws(SyncCoreError) { try change.validate(writer: office, absorbed: absorbed) } catch {
                         throw CentralError.badRequest(
                             error.message, hint: "The changeset was refused whole; nothing of it was applied.",
                             row: SyncedRowKey(change.table, change.id.rawValue))

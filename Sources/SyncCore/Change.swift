@@ -33,13 +33,14 @@ public struct Change: Hashable, Codable, Sendable {
 
     /// Checks the change against its table's columns (known names, the right kinds, no nulls where
     /// none are allowed) and every value against ``ValueRules`` (bounds, known codes, a province
-    /// `writer` may write). Returns the first problem found.
-    public func validate(writer: OfficeCode? = nil) throws(SyncCoreError) {
+    /// `writer` may write, itself or as the office that `absorbed` offices were merged into).
+    /// Returns the first problem found.
+    public func validate(writer: OfficeCode? = nil, absorbed: [OfficeCode] = []) throws(SyncCoreError) {
         func problem(_ name: String, _ value: FieldValue) -> String? {
             guard let column = table.column(named: name)?.column else { return "unknown field '\(name)'" }
             switch (value, column.kind) {
             case (.null, _) where !column.nullable: return "field '\(name)' may not be null"
-            case (.null, _), (.integer, .integer), (.text, .text): return ValueRules.problem(table, name, value, writer: writer)
+            case (.null, _), (.integer, .integer), (.text, .text): return ValueRules.problem(table, name, value, writer: writer, absorbed: absorbed)
             default: return "field '\(name)' must be \(column.kind.rawValue)"
             }
         }

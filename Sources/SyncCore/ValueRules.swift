@@ -28,8 +28,11 @@ public enum ValueRules {
 
     /// What is wrong with `value` as field `field` of a `table` row, or nil. `writer` is the
     /// office writing it (nil: not known, e.g. a check of a value alone): a project's province
-    /// must be one it may write.
-    public static func problem(_ table: SyncedTable, _ field: String, _ value: FieldValue, writer: OfficeCode? = nil) -> String? {
+    /// must be one it may write, or one that an office merged into it (`absorbed`, known at the
+    /// centre) may write.
+    public static func problem(
+        _ table: SyncedTable, _ field: String, _ value: FieldValue, writer: OfficeCode? = nil, absorbed: [OfficeCode] = []
+    ) -> String? {
         switch value {
         case .null:
             return nil
@@ -68,8 +71,10 @@ public enum ValueRules {
                 return "category '\(text)' is not an activity category of Decree 45/2012 as amended"
             case (.project, "province"):
                 guard ReferenceData.isKnownProvince(text) else { return "province '\(text)' is not a province code" }
-                if let writer, writer != .central, !mayWrite(province: text, office: writer) {
-                    return "province \(text) is not office \(writer)'s to write; it writes \(writableProvinces(writer).joined(separator: ", "))"
+                if let writer, writer != .central, !([writer] + absorbed).contains(where: { mayWrite(province: text, office: $0) }) {
+                    var seen: Set<String> = []
+                    let writable = ([writer] + absorbed).flatMap(writableProvinces).filter { seen.insert($0).inserted }
+                    return "province \(text) is not office \(writer)'s to write; it writes \(writable.joined(separator: ", "))"
                 }
                 return nil
             default:

@@ -276,4 +276,25 @@ import Testing
             #expect(again?.code == .notMerged)
         }
     }
+
+    /// After a merge outside the map, the receiving office may send the records it received
+    /// whole again (`resync --force`, `verify --repair` queue them so), and they keep the former
+    /// office's province: the centre accepts it from the office it merged that one into.
+    @Test func aMergeOutsideTheMapLetsTheReceivingOfficeResendWhatItReceived() async throws {
+        try await withLiveCentral { central in
+            let vinhPhuc = try OfficeFixture(office: "26", central: central)
+            try vinhPhuc.addProject(code: "VP-1")
+            try await vinhPhuc.engine.runCycle()
+            let hcm = try OfficeFixture(office: "79", central: central)
+            _ = try central.store.merge([OfficeCode("26")], into: OfficeCode("79"), overrideReason: "test of an override")
+            try await hcm.engine.runCycle()
+            let received = try #require(try hcm.replica.data.projects(office: OfficeCode("79")).first)
+            #expect(received.code == "VP-1" && received.province == "26")
+
+            try hcm.replica.queueForPush(table: .project, ids: [received.id])
+            try await hcm.engine.runCycle()
+            #expect(try hcm.replica.pendingSummary().changes == 0)
+            #expect(try central.store.projects(office: "79").map { $0.fields["province"] } == [.text("26")])
+        }
+    }
 }
