@@ -75,7 +75,8 @@ extension CentralStore {
                 //    holds values the protocol and the domain rules allow (what: ValueRules). Checked
                 //    after the idempotency check: a changeset already applied is acknowledged again
                 //    even if a later release of the centre would refuse it.
-                // Offices merged into this one (by the official map or not): their records, now its own, keep their provinces.
+                // Offices merged into this one (by the official map or not): their records, now its
+                // own, keep their provinces (a project sent again whole names it as stored).
                 let absorbed = try Self.rehomedOffices(db).filter { $0.value == office.rawValue }.keys.sorted().map(OfficeCode.init(unchecked:))
                 for change in changeset.changes {
                     // The writer is the office of the token: a clock or a field that claims another
@@ -86,7 +87,8 @@ extension CentralStore {
                             hint: "An office writes only as itself; nothing of this changeset was applied. See promo-sync status.",
                             row: SyncedRowKey(change.table, change.id.rawValue))
                     }
-                    do throws(SyncCoreError) { try change.validate(writer: office, absorbed: absorbed) } catch {
+                    let provincesKept = try Self.keptProvince(db, change, absorbed: absorbed)
+                    do throws(SyncCoreError) { try change.validate(writer: office, absorbed: provincesKept) } catch {
                         throw CentralError.badRequest(
                             error.message, hint: "The changeset was refused whole; nothing of it was applied.",
                             row: SyncedRowKey(change.table, change.id.rawValue))
@@ -124,5 +126,18 @@ extension CentralStore {
         } catch {
             throw CentralError.storage(error, during: "applying changeset \(changeset.sequence) of office \(office)")
         }
+    }
+
+    /// `absorbed` when `change` names, for a project the centre holds, the province the centre
+    /// holds for it: a record received from an office merged into the writer keeps that office's
+    /// province when it is sent again whole. Empty otherwise: a new project, or a province moved,
+    /// is held to the writer's own provinces.
+    static func keptProvince(_ db: Database, _ change: Change, absorbed: [OfficeCode]) throws -> [OfficeCode] {
+        guard !absorbed.isEmpty, change.table == .project, case .text(let province)? = change.fields["province"],
+            let stored = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?"), arguments: [change.id.rawValue]),
+            try FieldCoding.decode(stored)["province"] == .text(province)
+        else { return [] }
+        return absorbed
     }
 }

@@ -224,8 +224,8 @@ private struct Importer {
             return false
         }
         // Every text column against the bounds the centre keeps (too long, or holding U+0000).
-        for (name, position) in index.sorted(by: { $0.value < $1.value }) where kind.table.column(named: name)?.column.kind == .text {
-            if let problem = ValueRules.textProblem(name, record.fields[position]) { fail(problem) }
+        for (name, _) in index.sorted(by: { $0.value < $1.value }) where kind.table.column(named: name)?.column.kind == .text {
+            if let value = text(name), let problem = ValueRules.textProblem(name, value) { fail(problem) }
         }
         let before = problems.count
         do {

@@ -150,6 +150,8 @@ extension Replica {
     /// none. Values are read when a changeset is made, so a project sent in one changeset can
     /// already name a programme added after it, whose insert would come in a later one: the
     /// centre refuses such a changeset whole (`unknown_parent`), and everything after it waits.
+    /// One pass over the entries after the cut (the outbox has no index but its order): nothing
+    /// when the daemon keeps up, and a bounded scan per changeset when a backlog waits.
     static func laterParentInsert(_ db: Database, of changes: [Change], after seq: Int64, sending: Set<String>) throws -> Int64? {
         var parents: Set<String> = []
         for change in changes where change.op == .upsert {
@@ -159,11 +161,13 @@ extension Replica {
         }
         guard !parents.isEmpty else { return nil }
         let roots = SyncedTable.allCases.filter(\.isAggregateRoot).map { String($0.tableID) }.joined(separator: ",")
-        let statement = try db.cachedStatement(
-            sql: "SELECT max(seq) FROM _sync_outbox WHERE tbl IN (\(roots)) AND row_id = ? AND op = \(CaptureTriggers.Operation.insert.rawValue) AND seq > ?")
+        let inserts = try Row.fetchCursor(
+            db.cachedStatement(
+                sql: "SELECT row_id, seq FROM _sync_outbox WHERE seq > ? AND op = \(CaptureTriggers.Operation.insert.rawValue) AND tbl IN (\(roots))"),
+            arguments: [seq])
         var latest: Int64?
-        for id in parents {
-            if let found = try Int64.fetchOne(statement, arguments: [id, seq]) { latest = max(latest ?? found, found) }
+        while let insert = try inserts.next() {  // in `seq` order: the last found is the latest
+            if parents.contains(insert[0] as String) { latest = insert[1] }
         }
         return latest
     }

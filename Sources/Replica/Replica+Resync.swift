@@ -17,7 +17,7 @@ extension Replica {
             let office = try State.get(db, .office) ?? ""
             try Self.rebase(db, centralSequence: centralSequence, centralHash: centralHash)
             var queued = 0
-            for table in SyncedTable.allCases {
+            for table in SyncedTable.parentsFirst {
                 queued += try Self.queueWhole(db, table, office: office)
             }
             try State.set(db, .epoch, epoch.rawValue)

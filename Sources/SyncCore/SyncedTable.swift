@@ -91,6 +91,11 @@ public enum SyncedTable: String, CaseIterable, Codable, Sendable {
         }
     }
 
+    /// Every table, each after the tables its rows name as parents (``parentColumns``): the order
+    /// in which rows sent again whole are queued, so a changeset never names a parent that only a
+    /// later one carries.
+    public static let parentsFirst: [SyncedTable] = [.program, .planLine, .project, .disbursement, .projectEvent, .conflictResolution]
+
     /// The columns after `id`, in the order of the bits of the outbox's changed-column mask.
     /// Append only: a column's position is its bit. (Made once per table: the centre and the
     /// digests look at them for every row.)

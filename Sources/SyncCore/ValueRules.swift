@@ -87,7 +87,7 @@ public enum ValueRules {
     /// holding U+0000 (SQLite's C strings and GRDB end a text there, so the office and the centre
     /// would keep different values, and one that was read back cut short would name another row).
     /// A character may hold any number of combining marks, so the bytes are bounded too: 16 per
-    /// character of the limit, far above what any Vietnamese spelling takes (at most 9 bytes: a
+    /// character of the limit, far above what any Vietnamese spelling takes (at most 5 bytes: a
     /// letter with two marks, decomposed), and a row stays far below the centre's body limit (a
     /// single text of millions of marks would make a push the centre refuses as too large, every
     /// time, whatever the changeset's size).
@@ -96,9 +96,9 @@ public enum ValueRules {
         let limit = longText.contains(field) ? maxLongText : maxShortText
         let bytes = text.utf8.count
         // Most text is far shorter than the limit in bytes, which bound the characters from above.
-        if bytes > limit, text.count > limit { return "\(field) is \(text.count) characters long; at most \(limit) are kept" }
+        if bytes > limit, text.count > limit { return "\(field) is \(text.count) characters long; at most \(limit) are allowed" }
         if bytes > limit * maxBytesPerCharacter {
-            return "\(field) takes \(bytes) bytes of UTF-8; at most \(limit * maxBytesPerCharacter) are kept (\(maxBytesPerCharacter) per character)"
+            return "\(field) takes \(bytes) bytes of UTF-8; at most \(limit * maxBytesPerCharacter) are allowed (\(maxBytesPerCharacter) per character)"
         }
         return nil
     }

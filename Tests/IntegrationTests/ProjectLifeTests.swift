@@ -295,6 +295,13 @@ import Testing
             try await hcm.engine.runCycle()
             #expect(try hcm.replica.pendingSummary().changes == 0)
             #expect(try central.store.projects(office: "79").map { $0.fields["province"] } == [.text("26")])
+
+            // Only on those records: 79's own project moved into 26 behind the commands' back is refused.
+            try hcm.addProject(code: "HCM-1")
+            try await hcm.engine.runCycle()
+            try await hcm.replica.database.write { db in try db.execute(sql: "UPDATE project SET province = '26' WHERE code = 'HCM-1'") }
+            let moved = await #expect(throws: SyncAgentError.self) { try await hcm.engine.runCycle() }
+            #expect(moved?.message.contains("province 26 is not office 79's to write; it writes 79, 74, 77") == true, "\(moved?.message ?? "")")
         }
     }
 }

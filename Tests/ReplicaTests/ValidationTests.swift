@@ -74,7 +74,7 @@ import Testing
         let replica = try makeReplica(dir)
         var p = sampleProject()
         p.name = String(repeating: "ư", count: ValueRules.maxLongText + 1)
-        #expect(try message { try replica.data.addProject(p) }.contains("name is 2001 characters long; at most 2000 are kept"))
+        #expect(try message { try replica.data.addProject(p) }.contains("name is 2001 characters long; at most 2000 are allowed"))
         #expect(
             try message { try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 5, note: String(repeating: "n", count: 2_001)) }.contains(
                 "note is 2001"))
@@ -97,7 +97,7 @@ import Testing
                 header + "KC-02,Một,MH_TRINHDIEN,local,2025,400,100,Hộ A\n"
                     + "KC-03,Hai,MH_TRINHDIEN,local,2025,400,100,\(String(repeating: "b", count: 2_001))\n")
         }
-        #expect(rejected?.problems == ["line 3: beneficiary is 2001 characters long; at most 2000 are kept"])
+        #expect(rejected?.problems == ["line 3: beneficiary is 2001 characters long; at most 2000 are allowed"])
         // A file is the one way a U+0000 reaches a command (arguments cannot hold one).
         let nul = #expect(throws: ImportRejection.self) {
             try replica.data.importCSV(header + "KC-04,Bốn,MH_TRINHDIEN,local,2025,400,100,Hộ\u{0}B\n")
