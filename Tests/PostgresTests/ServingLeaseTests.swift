@@ -24,8 +24,10 @@ struct ServingLeaseTests {
         let logger = self.logger
         try await withDatabase { url in
             let location = try PostgresLocation(url: url, password: nil)
-            let first = ServingLease(holder: "first/1", duration: .seconds(4))
-            let second = ServingLease(holder: "second/2", duration: .seconds(4))
+            // Six seconds, renewed every half second over one connection: a loaded machine (a build
+            // beside) once stalled a renewer that connected anew each time for a whole 4 s lease.
+            let first = ServingLease(holder: "first/1", duration: .seconds(6))
+            let second = ServingLease(holder: "second/2", duration: .seconds(6))
             #expect(try await first.acquire(location: location, logger: logger) == nil)
             func renewedAt() async throws -> [String] {
                 try await location.withClient(logger: logger) { client in
@@ -39,7 +41,7 @@ struct ServingLeaseTests {
             let taken = try await renewedAt()
             // A centre started again takes its own lease back at once, without renewing it (only
             // its passes do): one that fails on its way to serving, again and again, lets a standby in.
-            let restarted = ServingLease(holder: "first/1", duration: .seconds(4))
+            let restarted = ServingLease(holder: "first/1", duration: .seconds(6))
             #expect(try await restarted.acquire(location: location, logger: logger) == nil)
             #expect(try await renewedAt() == taken)
             // Stopped by a flag, never cancelled: a task cancelled as it enters a PostgresNIO call
@@ -47,12 +49,12 @@ struct ServingLeaseTests {
             let renew = Shared(true)
             let lastRenewal = Shared(ContinuousClock.now)
             let renewing = Task {
-                while renew.value {
-                    lastRenewal.value = ContinuousClock.now
-                    try await location.withClient(logger: logger) { client in
+                try await location.withClient(logger: logger) { client in
+                    while renew.value {
+                        lastRenewal.value = ContinuousClock.now
                         _ = try await client.query("UPDATE promo.serving SET renewed_at = clock_timestamp()", logger: logger)
+                        try await Task.sleep(for: .milliseconds(500))
                     }
-                    try await Task.sleep(for: .milliseconds(500))
                 }
             }
             let took = Shared<Result<ServingLease.Held?, any Error>?>(nil)
@@ -64,7 +66,7 @@ struct ServingLeaseTests {
                 tookAt.value = ContinuousClock.now
             }
             // Longer than the lease, renewed all along: the second must still be waiting.
-            try await Task.sleep(for: .seconds(6))
+            try await Task.sleep(for: .seconds(8))
             renew.value = false
             try await renewing.value
             #expect(took.value.map { _ in true } == nil, "taken from a holder that renewed all along")
@@ -78,7 +80,7 @@ struct ServingLeaseTests {
             let previous = try result.get()
             #expect(previous?.holder == "first/1")
             // The lease runs from the last renewal's commit, which came after it was sent.
-            #expect(tookAt.value - lastRenewal.value >= .seconds(4), "taken before the holder's lease ran out")
+            #expect(tookAt.value - lastRenewal.value >= .seconds(6), "taken before the holder's lease ran out")
             let holder = try await location.withClient(logger: logger) { client in
                 var names: [String] = []
                 for try await name in try await client.query("SELECT holder FROM promo.serving", logger: logger).decode(String.self) {
