@@ -113,9 +113,10 @@ extension SyncEngine {
         // 2. Push what is pending, then compare and fix only what differs.
         try await runCycle()
         let before = try await verify()
-        for (table, ids) in before.localOnly {
-            guard let t = SyncedTable(rawValue: table) else { continue }
-            do { try replica.queueForPush(table: t, ids: ids) } catch { throw SyncAgentError(error) }
+        // Parents first, so no changeset names a parent only a later one carries.
+        for table in SyncedTable.parentsFirst {
+            guard let ids = before.localOnly[table.rawValue] else { continue }
+            do { try replica.queueForPush(table: table, ids: ids) } catch { throw SyncAgentError(error) }
         }
         let toFetch = before.centralNewer.values.reduce(0) { $0 + $1.count }
         var fetched = 0
