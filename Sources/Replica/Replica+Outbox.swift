@@ -117,11 +117,12 @@ extension Replica {
         var changes: [Change] = []
         changes.reserveCapacity(order.count)
         // A row's synced columns in `SyncedTable.columns` order, read by position: one statement
-        // per table, prepared once per call.
+        // per table, from the connection's cache (this runs after every office command and on each
+        // pass that widens a changeset), looked up once per call.
         var readers: [SyncedTable: Statement] = [:]
         func reader(_ table: SyncedTable) throws -> Statement {
             if let statement = readers[table] { return statement }
-            let statement = try db.makeStatement(sql: table.selectColumnsByIDSQL)
+            let statement = try db.cachedStatement(sql: table.selectColumnsByIDSQL)
             readers[table] = statement
             return statement
         }

@@ -7,6 +7,7 @@ import SyncTesting
 import Testing
 
 @testable import Central
+@testable import Transport
 
 /// Programmes, the project event log, facility acceptance and settlement, and office merges,
 /// entered through the replica's commands and synced through a real central over libcurl.
@@ -295,6 +296,18 @@ import Testing
             try await hcm.engine.runCycle()
             #expect(try hcm.replica.pendingSummary().changes == 0)
             #expect(try central.store.projects(office: "79").map { $0.fields["province"] } == [.text("26")])
+
+            // Another office, with nothing merged into it, naming that record and its province is refused.
+            let tayNinh = CentralClient(baseURL: central.url, token: try central.addOffice("80"), http: HTTPClient())
+            let forged = Change(
+                table: .project, id: try RowID(received.id), op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "80"),
+                fields: ["province": .text("26"), "name": .text("Của 80")])
+            let refused = await #expect(throws: TransportError.self) {
+                try await tayNinh.push(
+                    Changeset(office: OfficeCode("80"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [forged]))
+            }
+            #expect(refused?.status == 400 && refused?.message.contains("province 26 is not office 80's to write") == true, "\(refused?.message ?? "")")
+            #expect(try central.store.projects(office: "79").map { $0.fields["name"] } == [.text("Dự án VP-1")])
 
             // Only on those records: 79's own project moved into 26 behind the commands' back is refused.
             try hcm.addProject(code: "HCM-1")
