@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WireFormat
 
 /// What `promo-central office merge` did.
 public struct MergeOutcome: Sendable, Equatable {
@@ -80,6 +81,7 @@ extension CentralStore {
         for aggregate in aggregates {
             _ = try refold(db, aggregate: aggregate, rehomed: rehomed, records: &records)
         }
+        try cancelRecalls(db, of: retired, records: &records)
         for office in retired + [receiving] { try markTotalsPending(db, office: office) }
         try journal(
             db, .officesMerged(.init(retired: retired.map(\.rawValue), into: receiving.rawValue, overrideReason: reason?.isEmpty == false ? reason : nil)),
@@ -88,10 +90,10 @@ extension CentralStore {
     }
 
     /// Undoes a merge: the office is active again and every record it made is refolded as its own
-    /// and republished, and the office pulls them back. The office it had been merged into is not
-    /// told: its pulls serve its own records only, so it keeps its copies, as its own, until
-    /// `promo-sync resync --rebuild` (docs/OPERATIONS.md); an edit of them that it pushes is
-    /// refused (`forbidden_owner`). The history is kept: what the
+    /// and republished, and the office pulls them back. The office that held them meanwhile is
+    /// sent a `recall` record for each row: it deletes its copy, and what it had not yet pushed of
+    /// those rows is kept aside as withdrawn changes (an edit of them that reaches the centre is
+    /// refused `forbidden_owner`, and the recall then withdraws it). The history is kept: what the
     /// receiving office wrote to those records meanwhile stays, and is judged again under the
     /// rules as another office's change. The reason is kept in the centre's journal.
     public func unmerge(_ office: OfficeCode, reason: String, now: Date = Date()) throws(CentralError) -> MergeOutcome {
@@ -113,6 +115,8 @@ extension CentralStore {
         else {
             throw CentralError(.conflict, .notMerged, "office \(office) is not merged into another", hint: "See: promo-central office list")
         }
+        // The office that held the records (the one merged into, or where that one went since).
+        let holder = try rehomedOffices(db)[office.rawValue] ?? into
         try db.execute(sql: "UPDATE office SET merged_into = NULL, merged_at = NULL WHERE code = ?", arguments: [office.rawValue])
         // The aggregates whose root row the office created: the fold gives them back to it.
         let aggregates = try String.fetchAll(
@@ -126,10 +130,48 @@ extension CentralStore {
         var records = try RecordWriter(db)
         for aggregate in aggregates {
             _ = try refold(db, aggregate: aggregate, republish: try republishAll(db, aggregate), rehomed: rehomed, records: &records)
+            try recall(db, aggregate: aggregate, from: holder, to: office, reason: reason, records: &records)
         }
-        for code in [office.rawValue, into] { try markTotalsPending(db, office: OfficeCode(unchecked: code)) }
+        for code in [office.rawValue, into, holder] { try markTotalsPending(db, office: OfficeCode(unchecked: code)) }
         try journal(db, .officeUnmerged(.init(office: office.rawValue, reason: reason)), at: now, position: position)
         return MergeOutcome(retired: [office], into: OfficeCode(unchecked: into), aggregates: aggregates.count)
+    }
+
+    /// Tells the office that held an aggregate's rows while its office was merged away that they
+    /// went back (`recall` records, published to that office only, docs/PROTOCOL.md): it deletes
+    /// its copies and keeps aside what it had not yet pushed of them, instead of holding them as its
+    /// own until a person rebuilds its replica. Every live row of the aggregate, conflicts included.
+    static func recall(
+        _ db: Database, aggregate: String, from holder: String, to owner: OfficeCode, reason: String, records: inout RecordWriter
+    ) throws {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT tbl, id FROM record WHERE aggregate = ? AND deleted_at IS NULL ORDER BY tbl, id", arguments: [aggregate])
+        for row in rows {
+            let table: String = row["tbl"]
+            let id: String = row["id"]
+            _ = try records.put(
+                table: ConsolidatedTable.recall.rawValue, id: "\(table)/\(id)", office: holder, aggregate: nil,
+                fields: ["table": .text(table), "row_id": .text(id), "office": .text(owner.rawValue), "reason": .text(reason)],
+                clocks: [:], deletedAt: nil, held: false, force: true)
+        }
+    }
+
+    /// Withdraws the recall records of rows that went back to offices now merged again: an office
+    /// that kept one unapplied (a release before recalls) must not apply it after pulling the rows
+    /// as its own once more.
+    static func cancelRecalls(_ db: Database, of retired: [OfficeCode], records: inout RecordWriter) throws {
+        let placeholders = retired.map { _ in "?" }.joined(separator: ",")
+        let ids = try String.fetchAll(
+            db,
+            sql: """
+                SELECT id FROM record WHERE tbl = 'recall' AND deleted_at IS NULL AND json_extract(fields, '$.office') IN (\(placeholders))
+                ORDER BY id
+                """, arguments: StatementArguments(retired.map(\.rawValue)))
+        for id in ids {
+            try db.execute(
+                sql: "UPDATE record SET deleted_at = ?, seq = ? WHERE tbl = 'recall' AND id = ?",
+                arguments: [HLCTimestamp.zero.description, records.nextPosition(), id])
+        }
     }
 
     /// Every row of an aggregate, so a refold republishes them all (their office changed back).

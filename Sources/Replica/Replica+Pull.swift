@@ -37,6 +37,9 @@ public struct PullApplyResult: Sendable, Equatable {
     /// Records, or fields of records, that this release cannot apply (a table or a column of a
     /// later release): kept in `_sync_deferred` and applied when an upgrade can.
     public var deferred: Int
+    /// Pending changes kept aside (`_sync_withdrawn`) because the rows went back to an office whose
+    /// merge into this one was undone (``ConsolidatedTable/recall``).
+    public var keptAside = 0
 }
 
 extension Replica {
@@ -83,13 +86,23 @@ extension Replica {
         let pending = try Self.pendingChanges(db)
         var upserts = WholeRowUpserts(db)
         var deferrals = try Deferrals(db)
+        if deferrals.anyKept { result.keptAside += try Self.retryRecalls(db, now: now) }
         for record in page.records {
             if let table = SyncedTable(rawValue: record.table) {
                 result.keptLocal += try Self.applySynced(db, table: table, record: record, pending: pending, upserts: &upserts)
                 if try deferrals.keepUnknownFields(of: record, in: table) { result.deferred += 1 }
                 result.applied += 1
             } else if let table = ConsolidatedTable(rawValue: record.table) {
-                try Self.applyConsolidated(db, table: table, record: record)
+                if table != .recall {
+                    try Self.applyConsolidated(db, table: table, record: record)
+                } else if let keptAside = try Self.applyRecall(db, record, now: now) {
+                    result.keptAside += keptAside
+                    try deferrals.drop(record)
+                } else {
+                    try deferrals.keep(record, whole: true)
+                    result.deferred += 1
+                    continue
+                }
                 result.applied += 1
             } else {
                 try deferrals.keep(record, whole: true)
@@ -115,7 +128,7 @@ extension Replica {
     struct Deferrals {
         private let db: Database
         /// Whether anything is kept: while nothing is, a record with no unknown field costs no statement.
-        private var anyKept: Bool
+        private(set) var anyKept: Bool
 
         init(_ db: Database) throws {
             self.db = db
@@ -137,7 +150,12 @@ extension Replica {
             return true
         }
 
-        /// Keeps `record` (whole: a table this release does not know; or only its unknown fields).
+        /// Forgets what was kept of `record`'s row: a later version of it was applied whole.
+        func drop(_ record: PulledRecord) throws {
+            if anyKept { try db.execute(sql: "DELETE FROM _sync_deferred WHERE tbl = ? AND row_id = ?", arguments: [record.table, record.id]) }
+        }
+
+        /// Keeps `record` (whole: a table this release does not know, or a recall that must wait; or only its unknown fields).
         mutating func keep(_ record: PulledRecord, whole: Bool) throws {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO _sync_deferred(tbl, row_id, office, deleted, fields, cursor, whole) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -178,6 +196,8 @@ extension Replica {
                             arguments: [FieldCoding.encode(record.fields.filter { table.column(named: $0.key) == nil }), record.table, record.id])
                     }
                 }
+            } else if record.table == ConsolidatedTable.recall.rawValue {
+                done = try applyRecall(db, record, now: Date()) != nil
             } else if let table = ConsolidatedTable(rawValue: record.table) {
                 try applyConsolidated(db, table: table, record: record)
                 done = true
@@ -341,6 +361,8 @@ extension Replica {
                     record.id, f["fund_source"]?.text, f["category"]?.text, f["province"]?.text,
                     f["max_percent_of_cost"]?.integer, f["max_amount"]?.integer,
                 ])
+        case .recall:
+            break  // applied by ``applyRecall(_:_:now:)``, which may have to wait
         case .activityCategory:
             guard !record.deleted else { return }
             try db.execute(

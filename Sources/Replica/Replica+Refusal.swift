@@ -90,22 +90,27 @@ extension Replica {
             }
             let reason = try Self.refusal(db).map { "\($0.code): \($0.message)" } ?? "withdrawn by the office"
             try Self.unmakeRefusedChangesets(db)
-            var fields: String?
-            if let row = try Row.fetchOne(db, sql: "SELECT \(table.idAndColumnList) FROM \(table.rawValue) WHERE id = ?", arguments: [id]) {
-                var values: [String: FieldValue] = [:]
-                for (index, column) in table.columns.enumerated() { values[column.name] = Self.fieldValue(row[index + 1]) }
-                fields = FieldCoding.encode(values)
-            }
-            let withdrawn = WithdrawnChange(table: table.rawValue, id: id, fields: fields, reason: reason, withdrawnAt: Timestamps.format(now))
-            try db.execute(
-                sql: "INSERT INTO _sync_withdrawn(tbl, row_id, fields, reason, withdrawn_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [withdrawn.table, withdrawn.id, withdrawn.fields, withdrawn.reason, withdrawn.withdrawnAt])
-            try db.execute(sql: "DELETE FROM _sync_outbox WHERE tbl = ? AND row_id = ?", arguments: [table.tableID, id])
-            try CaptureTriggers.suspended(db) {
-                try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [id])
-            }
-            return withdrawn
+            return try CaptureTriggers.suspended(db) { try Self.keepAside(db, table: table, id: id, reason: reason, now: now) }
         }
+    }
+
+    /// Moves one row's pending changes out of the outbox into `_sync_withdrawn`, with the row's
+    /// local values, and deletes the row locally. The caller has unmade every changeset not yet
+    /// acknowledged (none may carry the entries) and suspended capture.
+    static func keepAside(_ db: Database, table: SyncedTable, id: String, reason: String, now: Date) throws -> WithdrawnChange {
+        var fields: String?
+        if let row = try Row.fetchOne(db, sql: "SELECT \(table.idAndColumnList) FROM \(table.rawValue) WHERE id = ?", arguments: [id]) {
+            var values: [String: FieldValue] = [:]
+            for (index, column) in table.columns.enumerated() { values[column.name] = Self.fieldValue(row[index + 1]) }
+            fields = FieldCoding.encode(values)
+        }
+        let withdrawn = WithdrawnChange(table: table.rawValue, id: id, fields: fields, reason: reason, withdrawnAt: Timestamps.format(now))
+        try db.execute(
+            sql: "INSERT INTO _sync_withdrawn(tbl, row_id, fields, reason, withdrawn_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [withdrawn.table, withdrawn.id, withdrawn.fields, withdrawn.reason, withdrawn.withdrawnAt])
+        try db.execute(sql: "DELETE FROM _sync_outbox WHERE tbl = ? AND row_id = ?", arguments: [table.tableID, id])
+        try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [id])
+        return withdrawn
     }
 
     /// The changes withdrawn so far, newest first.

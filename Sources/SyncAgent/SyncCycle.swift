@@ -175,9 +175,12 @@ struct SyncCycle {
     }
 
     /// The page and its cursor are committed: the next page, or the end of the cycle (with the
-    /// push's refusal, if there was one, as its error).
-    mutating func applied() -> Action {
+    /// push's refusal, if there was one, as its error). `keptAside`: the page recalled rows and
+    /// kept this office's pending changes of them aside, unmaking the refused changeset to do so
+    /// (``Replica/applyRecall``); what the refusal held back is pushed by the next cycle.
+    mutating func applied(keptAside: Int = 0) -> Action {
         guard case .applying(let page) = phase else { preconditionFailure("the sync cycle was told of a page it did not hand out") }
+        if keptAside > 0 { refusal = nil }
         report.pagesPulled += 1
         report.recordsPulled += page.records.count
         if page.hasMore {

@@ -235,8 +235,13 @@ public struct SyncEngine: Sendable {
             case .apply(let page, let clock, let prefetch):
                 nextPage = prefetch.map { fetch(after: $0, own: own) }
                 // What this office does next is stamped after what it has now seen of the centre.
-                _ = try await blocking { () throws(ReplicaError) in try replica.applyPulledPage(page, centreClock: clock) }
-                action = cycle.applied()
+                let applied = try await blocking { () throws(ReplicaError) in try replica.applyPulledPage(page, centreClock: clock) }
+                if applied.keptAside > 0 {
+                    logger.warning(
+                        "rows went back to an office whose merge into this one was undone; this office's pending changes of them were kept aside (promo-sync outbox show)",
+                        metadata: ["sync.kept_aside": "\(applied.keptAside)"])
+                }
+                action = cycle.applied(keptAside: applied.keptAside)
                 onProgress?(.pulled(records: cycle.report.recordsPulled))
             case .finish(let report):
                 return report

@@ -99,6 +99,11 @@ public enum ConsolidatedTable: String, CaseIterable, Codable, Sendable {
     case activityCategory = "activity_category"
     /// Support caps (reference data).
     case supportCap = "support_cap"
+    /// A row this office held for an office merged into it, gone back to that office when the merge
+    /// was undone (`promo-central office unmerge`): id `table/row_id`; fields `table`, `row_id`,
+    /// `office` (its owner again) and `reason`. The office deletes its copy and keeps aside what it
+    /// had not pushed of it. Since 1.6.3; an older office keeps it unapplied until it is upgraded.
+    case recall
 }
 
 /// One record in a pull page: the central's whole current version of a row.

@@ -278,6 +278,68 @@ import Testing
         }
     }
 
+    /// Undoing a merge takes the records back from the office that held them: it deletes its
+    /// copies, keeps aside (not pushed, not lost) the edits of them it had not yet pushed, and its
+    /// later changes go through without a person; merged again, it holds them once more.
+    @Test func anUndoneMergeTakesTheRecordsBackFromTheOfficeThatHeldThem() async throws {
+        try await withLiveCentral { central in
+            let old = try OfficeFixture(office: "77", central: central)
+            try old.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 2_000_000_000, note: nil)
+            try old.addProject(code: "VT-1", requested: 200_000_000)
+            try old.replica.data.approveLocally("VT-1")
+            try old.replica.data.addDisbursement(NewDisbursement(project: "VT-1", kind: .advance, amount: 50_000_000, voucher: "KB-77", paidOn: "2025-05-05"))
+            try await old.engine.runCycle()
+            let hcm = try OfficeFixture(office: "79", central: central)
+            try hcm.addProject(code: "HCM-1")
+            try await hcm.engine.runCycle()
+            _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
+            try await hcm.engine.runCycle()
+            #expect(try hcm.replica.data.projects().map(\.code).sorted() == ["HCM-1", "VT-1"])
+            #expect(try hcm.replica.data.planLines().count == 1)
+
+            // Made at 79 while the merge is undone, not yet pushed: an edit of the received project,
+            // a payment on it, and after them a change of 79's own project.
+            try hcm.replica.data.updateProject("VT-1", ProjectUpdate(name: "Sửa tại 79"))
+            try hcm.replica.data.addDisbursement(
+                NewDisbursement(project: "VT-1", kind: .payment, amount: 20_000_000, voucher: "KB-79", paidOn: "2025-09-09"))
+            let undone = try central.store.unmerge(OfficeCode("77"), reason: "merged by mistake")
+            #expect(undone.aggregates == 2)
+            try hcm.replica.data.updateProject("HCM-1", ProjectUpdate(name: "Dự án của 79"))
+
+            // The push is refused (forbidden_owner); the pull's recalls keep the two changes aside
+            // and unmake the refused changeset; the next cycle pushes 79's own change.
+            try await hcm.engine.runCycle()
+            #expect(try hcm.replica.refusal() == nil)
+            try await hcm.engine.runCycle()
+            #expect(try hcm.replica.pendingSummary().changes == 0)
+            #expect(try hcm.replica.data.projects().map(\.code) == ["HCM-1"])
+            #expect(try hcm.replica.data.planLines().isEmpty)
+            let keptAside = try hcm.replica.withdrawnChanges()
+            // The edit, the event the edit logged, and the payment.
+            #expect(keptAside.map(\.table).sorted() == ["disbursement", "project", "project_event"], "\(keptAside)")
+            #expect(
+                keptAside.allSatisfy {
+                    $0.reason.contains("project VT-1 ") && $0.reason.contains("went back to office 77") && $0.reason.contains("merged by mistake")
+                })
+            #expect(keptAside.contains { $0.fields?.contains("Sửa tại 79") == true })
+            #expect(try hcm.replica.status().lastRepair?.contains("kept aside") == true)
+            #expect(try central.store.projects(office: "79").map { $0.fields["name"] } == [.text("Dự án của 79")])
+            #expect(try await hcm.engine.verify().identical)
+
+            // 77 has its records back as they were, the kept-aside payment not among them.
+            try await old.engine.runCycle()
+            #expect(try old.replica.data.projects().map(\.code) == ["VT-1"])
+            #expect(try old.replica.data.ledger("VT-1").map(\.amount) == [50_000_000])
+            #expect(try await old.engine.verify().identical)
+
+            // Merged again, 79 holds them once more (the recalls it applied are withdrawn).
+            _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
+            try await hcm.engine.runCycle()
+            #expect(try hcm.replica.data.projects().map(\.code).sorted() == ["HCM-1", "VT-1"])
+            #expect(try await hcm.engine.verify().identical)
+        }
+    }
+
     /// After a merge outside the map, the receiving office may send the records it received
     /// whole again (`resync --force`, `verify --repair` queue them so), and they keep the former
     /// office's province: the centre accepts it from the office it merged that one into.

@@ -76,6 +76,65 @@ import WireFormat
         #expect(try outbox(reopened).isEmpty)
     }
 
+    func recall(cursor: Int64, deleted: Bool = false) -> PulledRecord {
+        PulledRecord(
+            cursor: PullCursor(cursor), table: ConsolidatedTable.recall.rawValue, id: "project/\(project)", office: OfficeCode(unchecked: "79"),
+            deleted: deleted,
+            fields: ["table": .text("project"), "row_id": .text(project), "office": .text("77"), "reason": .text("merged by mistake")])
+    }
+
+    /// A recall (`promo-central office unmerge`) an older release kept unapplied is applied on
+    /// upgrade: the row goes, its pending edit is kept aside; a recall the centre withdrew since
+    /// (the office merged again) is kept as its tombstone, which deletes nothing.
+    @Test func aRecallAnOlderReleaseKeptIsAppliedOnUpgradeUnlessWithdrawn() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        _ = try replica.applyPulledPage(PullResponse(epoch: Epoch("e1"), records: [record(cursor: 3, extra: [:])], nextCursor: PullCursor(3), hasMore: false))
+        try replica.data.updateProject("KC-1", ProjectUpdate(name: "Sửa tại 79"))
+        func keep(_ record: PulledRecord) throws {
+            try replica.database.write { db in
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO _sync_deferred(tbl, row_id, office, deleted, fields, cursor, whole) VALUES (?, ?, '79', ?, ?, ?, 1)",
+                    arguments: [record.table, record.id, record.deleted, FieldCoding.encode(record.fields), record.cursor.rawValue])
+            }
+        }
+        try keep(recall(cursor: 4))
+        try keep(recall(cursor: 5, deleted: true))
+        #expect(try Replica.open(at: replica.path).data.projects().map(\.code) == ["KC-1"])
+
+        try keep(recall(cursor: 6))
+        let upgraded = try Replica.open(at: replica.path)
+        #expect(try upgraded.data.projects().isEmpty)
+        #expect(try outbox(upgraded).isEmpty)
+        let aside = try upgraded.withdrawnChanges()
+        #expect(aside.map(\.table).sorted() == ["project", "project_event"])
+        #expect(aside.allSatisfy { $0.reason.contains("project KC-1 (\(project)) went back to office 77") })
+    }
+
+    /// While a changeset carrying the row's pending changes is in flight (made, neither
+    /// acknowledged nor refused: the centre may hold it), the recall waits with the row untouched;
+    /// once the centre refused it, the next page unmakes it and keeps the changes aside.
+    @Test func aRecallWaitsForAChangesetInFlight() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        _ = try replica.applyPulledPage(PullResponse(epoch: Epoch("e1"), records: [record(cursor: 3, extra: [:])], nextCursor: PullCursor(3), hasMore: false))
+        try replica.data.updateProject("KC-1", ProjectUpdate(name: "Sửa tại 79"))
+        let inFlight = try #require(try replica.nextChangeset())
+        let result = try replica.applyPulledPage(PullResponse(epoch: Epoch("e1"), records: [recall(cursor: 4)], nextCursor: PullCursor(4), hasMore: false))
+        #expect(result.keptAside == 0 && result.deferred == 1)
+        #expect(try replica.data.projects().map(\.name) == ["Sửa tại 79"])
+        #expect(try replica.withdrawnChanges().isEmpty)
+        #expect(try replica.nextChangeset()?.sequence == inFlight.sequence)
+        #expect(try replica.syncPosition().cursor == PullCursor(4))
+
+        try replica.recordRefusal(
+            ChangesetRefusal(sequence: inFlight.sequence, code: "forbidden_owner", message: "belongs to office 77", table: "project", id: project))
+        let next = try replica.applyPulledPage(PullResponse(epoch: Epoch("e1"), records: [], nextCursor: PullCursor(4), hasMore: false))
+        #expect(next.keptAside == 2)
+        #expect(try replica.data.projects().isEmpty && kept(replica).isEmpty)
+        #expect(try replica.refusal() == nil && outbox(replica).isEmpty && replica.nextChangeset() == nil)
+    }
+
     @Test func aReplicaALaterReleaseMigratedIsRefusedWithWhatToDo() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
