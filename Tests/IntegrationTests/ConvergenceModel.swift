@@ -38,6 +38,8 @@ struct ModelStats: Sendable {
     var duplicatesAnswered = 0
     var gapsRefused = 0
     var crashes = 0
+    var refusedAfterUnmerge = 0
+    var keptAside = 0
 
     mutating func add(_ other: ModelStats) {
         cases += other.cases
@@ -50,12 +52,15 @@ struct ModelStats: Sendable {
         duplicatesAnswered += other.duplicatesAnswered
         gapsRefused += other.gapsRefused
         crashes += other.crashes
+        refusedAfterUnmerge += other.refusedAfterUnmerge
+        keptAside += other.keptAside
     }
 
     var summary: String {
         let kinds = Set(done.keys).union(refused.keys).sorted().map { "\($0) \(done[$0] ?? 0)/\(refused[$0] ?? 0)" }.joined(separator: ", ")
         return "\(cases) cases, \(operations) operations; done/refused up front: \(kinds); conflicts \(conflicts), held entries \(heldEntries), "
-            + "admitted entries \(acceptedEntries), duplicates answered \(duplicatesAnswered), gaps refused \(gapsRefused), crashes \(crashes)"
+            + "admitted entries \(acceptedEntries), duplicates answered \(duplicatesAnswered), gaps refused \(gapsRefused), crashes \(crashes), "
+            + "refused after an unmerge \(refusedAfterUnmerge), kept aside by recalls \(keptAside)"
     }
 }
 
@@ -146,6 +151,12 @@ final class ConvergenceModel {
     /// Conflict id → key, for every conflict someone resolved.
     var conflictKeys: [String: ReferenceModel.ConflictKey] = [:]
     var rehomed: [String: String] = [:]
+    /// Offices merged into another at some time (undone or not): their projects' histories hold
+    /// another office's writes.
+    var everMerged: Set<String> = []
+    /// Offices that held an office's records when its merge was undone: the centre refuses their
+    /// pending changes of them (`forbidden_owner`) until the recalls keep them aside.
+    var heldRecalled: Set<String> = []
     /// What the commands created, as the model asked for it.
     var createdProjects: [String: [String: FieldValue]] = [:]
     var createdPlanLines: [String: [String: FieldValue]] = [:]
@@ -289,7 +300,8 @@ final class ConvergenceModel {
         case 56..<66: decide(n)
         case 66..<69: resolveAtCentre(n)
         case 69..<82: push(office, fault: pickPushFault(), label: "op \(n)")
-        case 82..<93: pull(office, crash: chance(12), label: "op \(n)")
+        case 82..<90: pull(office, crash: chance(12), label: "op \(n)")
+        case 90..<93: mergeOrTie(n)
         case 93..<95: crash(office, label: "op \(n)")
         case 95..<97: skewClock(office, n)
         case 97: toggleOnline(office, n)
@@ -544,7 +556,7 @@ final class ConvergenceModel {
         done("clock")
     }
 
-    /// The one office merge (77 into 79), or two offices stamping the same milliseconds.
+    /// The office merge (77 into 79) or its undoing, or two offices stamping the same milliseconds.
     func mergeOrTie(_ n: Int) {
         if let retiring = offices.first(where: { $0.code == "77" && !$0.retired }), chance(60) {
             note("op \(n): centre merges office 77 into 79")
@@ -552,8 +564,20 @@ final class ConvergenceModel {
                 _ = try store.merge([retiring.office], into: OfficeCode(unchecked: "79"))
                 retiring.retired = true
                 rehomed["77"] = "79"
+                everMerged.insert("77")
                 done("merge")
             } catch { problem("merge refused: \(error)") }
+            return
+        }
+        if let retired = offices.first(where: { $0.code == "77" && $0.retired }), chance(40) {
+            note("op \(n): centre undoes the merge of office 77")
+            do {
+                _ = try store.unmerge(retired.office, reason: "model: undone")
+                retired.retired = false
+                rehomed.removeValue(forKey: "77")
+                heldRecalled.insert("79")
+                done("unmerge")
+            } catch { problem("unmerge refused: \(error)") }
             return
         }
         // Both push at the same instant, a little ahead of every clock so far: equal milliseconds.
@@ -654,6 +678,18 @@ final class ConvergenceModel {
                 stats.crashes += 1
                 note("   centre crashed after applying changeset \(changeset.sequence)")
                 return
+            case .failure(let error) where error.code == .forbiddenOwner && heldRecalled.contains(office.code):
+                // A change of a row that went back to 77: recorded as the engine does; the pull's
+                // recall keeps it aside and unmakes this changeset.
+                note("   changeset \(changeset.sequence) refused: \(error.message)")
+                stats.refusedAfterUnmerge += 1
+                do {
+                    try office.replica.recordRefusal(
+                        ChangesetRefusal(
+                            sequence: changeset.sequence, code: error.code.rawValue, message: error.message, table: error.row?.table.rawValue,
+                            id: error.row?.id))
+                } catch { problem("\(label): \(office.code) could not record a refusal: \(error)") }
+                return
             case .failure(let error):
                 problem(
                     "\(label): the centre refused changeset \(changeset.sequence) of \(office.code): \(error.code) \(error) \(changeset.changes.map { "\($0.table.rawValue)/\($0.id.rawValue.suffix(8))" })"
@@ -718,7 +754,7 @@ final class ConvergenceModel {
                     return
                 }
                 // With the centre's clock, as the engine passes the page's Promo-Clock header.
-                _ = try office.replica.applyPulledPage(answer, centreClock: store.clock())
+                stats.keptAside += try office.replica.applyPulledPage(answer, centreClock: store.clock()).keptAside
                 if !answer.hasMore {
                     seen[office.code] = centreWrites
                     return
@@ -752,6 +788,7 @@ final class ConvergenceModel {
             if let pending = try? office.replica.pendingSummary(), pending.changes > 0 || pending.unacknowledgedChangesets > 0 {
                 problem("after quiescence \(office.code) still has \(pending.changes) changes and \(pending.unacknowledgedChangesets) changesets pending")
             }
+            if let refusal = try? office.replica.refusal() { problem("after quiescence \(office.code) still has a refused changeset: \(refusal.message)") }
         }
     }
 }
