@@ -191,7 +191,10 @@ extension Replica {
         let (order, pending) = coalesce(entries)
         for change in try capturedChanges(db, order: order, pending: pending) where change.op == .upsert {
             do throws(SyncCoreError) { try change.validate(writer: office) } catch {
-                throw ReplicaError(.invalidInput, error.message, hint: "Nothing was saved. Correct the value and run the command again.")
+                // The row as people know it, not only its id.
+                let named = "\(change.table.rawValue) \(change.id)"
+                let message = error.message.hasPrefix(named) ? try rowLabel(db, change.table, change.id.rawValue) + error.message.dropFirst(named.count) : error.message
+                throw ReplicaError(.invalidInput, message, hint: "Nothing was saved. Correct the value and run the command again.")
             }
         }
     }

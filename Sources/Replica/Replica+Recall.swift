@@ -45,9 +45,7 @@ extension Replica {
             if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_changeset)") ?? false { return nil }
             let owner = record.fields["office"]?.text ?? "its office"
             let why = record.fields["reason"]?.text.map { " (\($0))" } ?? ""
-            // People know a project or programme by its code.
-            let code = [.project, .program].contains(table) ? try String.fetchOne(db, sql: "SELECT code FROM \(name) WHERE id = ?", arguments: [id]) : nil
-            let label = code.map { "\(name) \($0) (\(id))" } ?? "\(name) \(id)"
+            let label = try rowLabel(db, table, id)
             for (table, rowID) in pending {
                 _ = try keepAside(
                     db, table: table, id: rowID,
@@ -82,5 +80,35 @@ extension Replica {
             try db.execute(sql: "DELETE FROM _sync_deferred WHERE tbl = ? AND row_id = ?", arguments: [record.table, record.id])
         }
         return keptAside
+    }
+}
+
+extension Replica {
+    /// A row as people know it, for messages: `project KC-01 (id)`, `disbursement KB-7 of project
+    /// KC-01 (id)`, `plan line 2025 local (id)`; `table id` when the row is not here.
+    static func rowLabel(_ db: Database, _ table: SyncedTable, _ id: String) throws -> String {
+        let named: String? =
+            switch table {
+            case .project: try String.fetchOne(db, sql: "SELECT 'project ' || code FROM project WHERE id = ?", arguments: [id])
+            case .program: try String.fetchOne(db, sql: "SELECT 'programme ' || code FROM program WHERE id = ?", arguments: [id])
+            case .planLine: try String.fetchOne(db, sql: "SELECT 'plan line ' || year || ' ' || fund_source FROM plan_line WHERE id = ?", arguments: [id])
+            case .disbursement:
+                try String.fetchOne(
+                    db,
+                    sql: """
+                        SELECT 'disbursement ' || coalesce(d.voucher || ' ', '') || 'of project ' || coalesce(p.code, d.project_id)
+                        FROM disbursement d LEFT JOIN project p ON p.id = d.project_id WHERE d.id = ?
+                        """, arguments: [id])
+            case .projectEvent:
+                try String.fetchOne(
+                    db,
+                    sql: """
+                        SELECT 'event ' || e.kind || ' of project ' || coalesce(p.code, e.project_id)
+                        FROM project_event e LEFT JOIN project p ON p.id = e.project_id WHERE e.id = ?
+                        """, arguments: [id])
+            case .conflictResolution:
+                try String.fetchOne(db, sql: "SELECT 'resolution of conflict ' || conflict_id FROM conflict_resolution WHERE id = ?", arguments: [id])
+            }
+        return named.map { "\($0) (\(id))" } ?? "\(table.rawValue) \(id)"
     }
 }

@@ -17,6 +17,8 @@ public struct ChangesetRefusal: Sendable, Equatable, Codable {
     public var table: String?
     /// The id of the row the centre named; nil when it named none.
     public var id: String?
+    /// The named row as people know it (`project KC-01 (id)`), when this office holds it.
+    public var row: String?
 
     /// Creates a refusal from the centre's error body and the sequence of the changeset it answered.
     public init(sequence: ChangesetSequence, code: String, message: String, table: String?, id: String?) {
@@ -54,6 +56,8 @@ extension Replica {
     /// sequence is acknowledged, or by ``retryRefused()`` and ``withdraw(table:id:now:)``.
     public func recordRefusal(_ refusal: ChangesetRefusal) throws(ReplicaError) {
         try write("recording a refused changeset") { db in
+            var refusal = refusal
+            if let table = refusal.table.flatMap(SyncedTable.init(rawValue:)), let id = refusal.id { refusal.row = try Self.rowLabel(db, table, id) }
             try State.set(db, .refusal, String(decoding: try JSONEncoder().encode(refusal), as: UTF8.self))
         }
     }

@@ -163,7 +163,7 @@ public struct StatusReport: Codable, Sendable {
         if let refusal = s.refusal {
             flag(
                 .broken,
-                "the centre refused changeset \(refusal.sequence)\(refusal.table.map { " for \($0) \(refusal.id ?? "")" } ?? "") (\(refusal.code)); nothing after it is pushed until it is fixed or withdrawn"
+                "the centre refused changeset \(refusal.sequence)\((refusal.row ?? refusal.table.map { "\($0) \(refusal.id ?? "")" }).map { " for \($0)" } ?? "") (\(refusal.code)); nothing after it is pushed until it is fixed or withdrawn"
             )
         }
         if let error = s.lastError, !s.lastErrorTransient, s.failingSince != nil {

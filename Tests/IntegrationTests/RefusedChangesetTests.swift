@@ -43,7 +43,8 @@ import Testing
             let status = StatusReport.evaluate(try hcm.replica.status(), now: Date(), thresholds: .init(), isRunning: { _ in false })
             #expect(status.exitCode == 2)
             #expect(status.refused?.table == "disbursement" && status.refused?.id == bad && status.refused?.code == "forbidden_owner")
-            #expect(status.reasons.contains { $0.contains("disbursement \(bad)") })
+            // The row as people know it: its voucher and project (80's, so named by id here).
+            #expect(status.reasons.contains { $0.contains("for disbursement KB-X of project \(foreignProject.rawValue) (\(bad))") }, "\(status.reasons)")
             #expect(status.lastPullAt != nil, "the office still pulls while a changeset is refused")
             #expect(try central.store.projects(office: "79").count == 1)
             // Another cycle refuses the same changeset again; nothing else is lost meanwhile.
