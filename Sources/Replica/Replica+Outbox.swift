@@ -193,7 +193,8 @@ extension Replica {
             do throws(SyncCoreError) { try change.validate(writer: office) } catch {
                 // The row as people know it, not only its id.
                 let named = "\(change.table.rawValue) \(change.id)"
-                let message = error.message.hasPrefix(named) ? try rowLabel(db, change.table, change.id.rawValue) + error.message.dropFirst(named.count) : error.message
+                var message = error.message
+                if message.hasPrefix(named) { message = try rowLabel(db, change.table, change.id.rawValue) + message.dropFirst(named.count) }
                 throw ReplicaError(.invalidInput, message, hint: "Nothing was saved. Correct the value and run the command again.")
             }
         }
