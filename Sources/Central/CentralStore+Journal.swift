@@ -164,7 +164,8 @@ extension CentralStore {
                 db, merged.retired.map(OfficeCode.init(unchecked:)), into: OfficeCode(unchecked: merged.into), overrideReason: merged.overrideReason,
                 now: now, position: position)
         case .officeUnmerged(let unmerged):
-            _ = try unmerge(db, OfficeCode(unchecked: unmerged.office), reason: unmerged.reason, now: now, position: position)
+            _ = try unmerge(
+                db, OfficeCode(unchecked: unmerged.office), reason: unmerged.reason, now: now, position: position, recalls: unmerged.recalls == true)
         case .decided(let decided):
             guard let decision = CentreDecision(name: decided.decision, amount: decided.amount) else {
                 throw CentralError(.internalServerError, .unknownDecision, "the journal holds a decision '\(decided.decision)' this release does not know")

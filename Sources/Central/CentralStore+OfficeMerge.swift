@@ -78,10 +78,10 @@ extension CentralStore {
             db, sql: "SELECT DISTINCT aggregate FROM record WHERE office IN (\(placeholders)) AND aggregate IS NOT NULL ORDER BY aggregate",
             arguments: StatementArguments(retired.map(\.rawValue)))
         var records = try RecordWriter(db)
+        try cancelRecalls(db, of: retired, records: &records)
         for aggregate in aggregates {
             _ = try refold(db, aggregate: aggregate, rehomed: rehomed, records: &records)
         }
-        try cancelRecalls(db, of: retired, records: &records)
         for office in retired + [receiving] { try markTotalsPending(db, office: office) }
         try journal(
             db, .officesMerged(.init(retired: retired.map(\.rawValue), into: receiving.rawValue, overrideReason: reason?.isEmpty == false ? reason : nil)),
@@ -90,21 +90,29 @@ extension CentralStore {
     }
 
     /// Undoes a merge: the office is active again and every record it made is refolded as its own
-    /// and republished, and the office pulls them back. The office that held them meanwhile is
-    /// sent a `recall` record for each row: it deletes its copy, and what it had not yet pushed of
-    /// those rows is kept aside as withdrawn changes (an edit of them that reaches the centre is
-    /// refused `forbidden_owner`, and the recall then withdraws it). The history is kept: what the
-    /// receiving office wrote to those records meanwhile stays, and is judged again under the
-    /// rules as another office's change. The reason is kept in the centre's journal.
+    /// and republished, and the office pulls them back; so are the records of offices merged into
+    /// it, which now go back with it. Every office that held a row that changes hands is sent a
+    /// `recall` for it: it deletes its copy, and what it had not yet pushed of the row is kept aside
+    /// as withdrawn changes (an edit of it that reaches the centre first is refused
+    /// `forbidden_owner`, and the recall then unmakes that changeset). Rows that stay the holder's
+    /// (a payment it made that is now held as another office's entry) are not recalled. The
+    /// history is kept: what the receiving office wrote to those records meanwhile stays, and is
+    /// judged again under the rules as another office's change. The reason is kept in the
+    /// centre's journal.
     public func unmerge(_ office: OfficeCode, reason: String, now: Date = Date()) throws(CentralError) -> MergeOutcome {
         do {
-            return try database.write { db in try Self.unmerge(db, office, reason: reason, now: now, position: Self.nextPosition(db)) }
+            return try database.write { db in
+                try Self.unmerge(db, office, reason: reason, now: now, position: Self.nextPosition(db), recalls: true)
+            }
         } catch {
             throw CentralError.storage(error, during: "undoing the merge of office \(office)")
         }
     }
 
-    static func unmerge(_ db: Database, _ office: OfficeCode, reason: String, now: Date, position: Int64) throws -> MergeOutcome {
+    /// `recalls`: as since 1.6.3 (the records of offices merged into this one are refolded too, and
+    /// the rows that change hands are recalled from the offices that held them); false replays an
+    /// unmerge journaled by an older release as that release made it.
+    static func unmerge(_ db: Database, _ office: OfficeCode, reason: String, now: Date, position: Int64, recalls: Bool) throws -> MergeOutcome {
         guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw CentralError.badRequest("say why the merge is undone", hint: "Give --reason \"…\"; it is kept in the audit journal.")
         }
@@ -115,50 +123,65 @@ extension CentralStore {
         else {
             throw CentralError(.conflict, .notMerged, "office \(office) is not merged into another", hint: "See: promo-central office list")
         }
-        // The office that held the records (the one merged into, or where that one went since).
-        let holder = try rehomedOffices(db)[office.rawValue] ?? into
+        let before = try rehomedOffices(db)
         try db.execute(sql: "UPDATE office SET merged_into = NULL, merged_at = NULL WHERE code = ?", arguments: [office.rawValue])
-        // The aggregates whose root row the office created: the fold gives them back to it.
+        let rehomed = try rehomedOffices(db)
+        // The offices whose records change hands: this one, and those merged into it before.
+        let moving = recalls ? before.keys.filter { before[$0] != rehomed[$0] }.sorted() : [office.rawValue]
+        // The aggregates whose root row one of them created: the fold gives them to its new home.
+        let placeholders = moving.map { _ in "?" }.joined(separator: ",")
         let aggregates = try String.fetchAll(
             db,
             sql: """
                 SELECT DISTINCT aggregate FROM history
-                WHERE tbl IN ('project', 'plan_line', 'program') AND id = aggregate AND json_extract(fields, '$.office') = ?
+                WHERE tbl IN ('project', 'plan_line', 'program') AND id = aggregate AND json_extract(fields, '$.office') IN (\(placeholders))
                 ORDER BY aggregate
-                """, arguments: [office.rawValue])
-        let rehomed = try rehomedOffices(db)
+                """, arguments: StatementArguments(moving))
         var records = try RecordWriter(db)
+        var offices: Set<String> = [office.rawValue, into]
         for aggregate in aggregates {
+            let held = recalls ? try owners(db, aggregate, liveOnly: true) : [:]
             _ = try refold(db, aggregate: aggregate, republish: try republishAll(db, aggregate), rehomed: rehomed, records: &records)
-            try recall(db, aggregate: aggregate, from: holder, to: office, reason: reason, records: &records)
+            guard recalls else { continue }
+            let now = try owners(db, aggregate, liveOnly: false)
+            for (row, holder) in held.sorted(by: { $0.key < $1.key }) {
+                guard let owner = now[row], owner != holder else { continue }
+                try recall(db, row: row, from: holder, to: owner, reason: reason, records: &records)
+                offices.formUnion([holder, owner])
+            }
         }
-        for code in [office.rawValue, into, holder] { try markTotalsPending(db, office: OfficeCode(unchecked: code)) }
-        try journal(db, .officeUnmerged(.init(office: office.rawValue, reason: reason)), at: now, position: position)
+        for code in offices.sorted() { try markTotalsPending(db, office: OfficeCode(unchecked: code)) }
+        try journal(db, .officeUnmerged(.init(office: office.rawValue, reason: reason, recalls: recalls ? true : nil)), at: now, position: position)
         return MergeOutcome(retired: [office], into: OfficeCode(unchecked: into), aggregates: aggregates.count)
     }
 
-    /// Tells the office that held an aggregate's rows while its office was merged away that they
-    /// went back (`recall` records, published to that office only, docs/PROTOCOL.md): it deletes
-    /// its copies and keeps aside what it had not yet pushed of them, instead of holding them as its
-    /// own until a person rebuilds its replica. Every live row of the aggregate, conflicts included.
-    static func recall(
-        _ db: Database, aggregate: String, from holder: String, to owner: OfficeCode, reason: String, records: inout RecordWriter
-    ) throws {
-        let rows = try Row.fetchAll(
-            db, sql: "SELECT tbl, id FROM record WHERE aggregate = ? AND deleted_at IS NULL ORDER BY tbl, id", arguments: [aggregate])
-        for row in rows {
-            let table: String = row["tbl"]
-            let id: String = row["id"]
-            _ = try records.put(
-                table: ConsolidatedTable.recall.rawValue, id: "\(table)/\(id)", office: holder, aggregate: nil,
-                fields: ["table": .text(table), "row_id": .text(id), "office": .text(owner.rawValue), "reason": .text(reason)],
-                clocks: [:], deletedAt: nil, held: false, force: true)
+    /// The owner of each row of an aggregate (conflict records included), by `table/id`.
+    static func owners(_ db: Database, _ aggregate: String, liveOnly: Bool) throws -> [String: String] {
+        var owners: [String: String] = [:]
+        let sql = "SELECT tbl, id, office FROM record WHERE aggregate = ?" + (liveOnly ? " AND deleted_at IS NULL" : "")
+        for row in try Row.fetchAll(db, sql: sql, arguments: [aggregate]) {
+            owners["\(row["tbl"] as String)/\(row["id"] as String)"] = row["office"]
         }
+        return owners
+    }
+
+    /// Tells `holder`, which held a row (`table/id`) that is now `owner`'s, that it went back: a
+    /// `recall` record published to the holder only (docs/PROTOCOL.md), so it deletes its copy and
+    /// keeps aside what it had not pushed of it, instead of holding it as its own until a person
+    /// rebuilds its replica.
+    static func recall(_ db: Database, row: String, from holder: String, to owner: String, reason: String, records: inout RecordWriter) throws {
+        let table = String(row.prefix { $0 != "/" })
+        let id = String(row.dropFirst(table.count + 1))
+        _ = try records.put(
+            table: ConsolidatedTable.recall.rawValue, id: row, office: holder, aggregate: nil,
+            fields: ["table": .text(table), "row_id": .text(id), "office": .text(owner), "reason": .text(reason)],
+            clocks: [:], deletedAt: nil, held: false, force: true)
     }
 
     /// Withdraws the recall records of rows that went back to offices now merged again: an office
-    /// that kept one unapplied (a release before recalls) must not apply it after pulling the rows
-    /// as its own once more.
+    /// that kept one unapplied (a release before recalls, or one waiting for a changeset in flight)
+    /// must not apply it after pulling the rows as its own once more. Runs before the refold, so
+    /// the tombstones come before the rows in the log.
     static func cancelRecalls(_ db: Database, of retired: [OfficeCode], records: inout RecordWriter) throws {
         let placeholders = retired.map { _ in "?" }.joined(separator: ",")
         let ids = try String.fetchAll(

@@ -76,6 +76,9 @@ enum CentreAction: Sendable, Equatable {
     struct OfficeUnmerged: Codable, Sendable, Equatable {
         var office: String
         var reason: String
+        /// True since 1.6.3: the unmerge recalled the rows that changed hands (nil: an older
+        /// release's unmerge, replayed as it was made).
+        var recalls: Bool?
     }
 
     struct Decided: Codable, Sendable, Equatable {

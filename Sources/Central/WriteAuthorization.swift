@@ -26,12 +26,24 @@ struct WriteAuthorization {
     /// The root row of each aggregate met so far, as stored (nil: the centre has none).
     private var roots: [String: (table: String, office: String)?] = [:]
     private let selectRoot: DirectStatement
+    /// When the writer is an office merged into another: office → the office it was merged into
+    /// (direct), and each aggregate's creator met so far (the office its root row's first stored
+    /// change names).
+    private let mergedInto: [String: String]
+    private var creators: [String: String?] = [:]
 
     init(_ db: Database, writer: OfficeCode, rehomed: [String: String], batch: [Change]) throws {
         selectRoot = try DirectStatement(
             db, "SELECT tbl, office FROM record WHERE aggregate = ?1 AND id = ?1 AND tbl IN ('project', 'plan_line', 'program')")
         self.writer = writer
         self.rehomed = rehomed
+        var mergedInto: [String: String] = [:]
+        if rehomed[writer.rawValue] != nil {
+            for row in try Row.fetchAll(db, sql: "SELECT code, merged_into FROM office WHERE merged_into IS NOT NULL") {
+                mergedInto[row["code"]] = row["merged_into"]
+            }
+        }
+        self.mergedInto = mergedInto
         var created: [String: SyncedTable] = [:]
         for change in batch where change.table.isAggregateRoot && change.op == .upsert && change.fields["office"] == .text(writer.rawValue) {
             created[change.id.rawValue] = change.table
@@ -66,6 +78,17 @@ struct WriteAuthorization {
             if home(root.office) != writerHome {
                 throw Self.forbidden(change, "\(row) belongs to \(root.table) \(aggregate) of office \(root.office), not \(writer)")
             }
+            // An office merged into another answers as that office, to push what it had pending of
+            // its own records: not to write the other office's (or, with a stamp before theirs,
+            // to claim them once the merge is undone).
+            if !mergedInto.isEmpty, let creator = try creator(db, of: aggregate, root: root.table), creator != writer.rawValue,
+                !isMerged(creator, into: writer.rawValue)
+            {
+                throw Self.forbidden(
+                    change,
+                    "\(row) belongs to \(root.table) \(aggregate) of office \(creator); office \(writer) was merged into office \(writerHome) and may push only its own records"
+                )
+            }
             if change.table.isAggregateRoot, change.table.rawValue != root.table {
                 throw Self.unknownParent(change, "\(row) uses the id of an existing \(root.table)", hint: "Every row needs an id of its own.")
             }
@@ -96,6 +119,30 @@ struct WriteAuthorization {
                 throw Self.unknownParent(change, "\(row) resolves conflict \(conflict), which belongs to another record than \(aggregate)")
             }
         }
+    }
+
+    /// The office an aggregate's root row names in the first change the centre stored of it.
+    private mutating func creator(_ db: Database, of aggregate: String, root table: String) throws -> String? {
+        if let known = creators[aggregate] { return known }
+        let creator = try String.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT json_extract(fields, '$.office') FROM history
+                    WHERE tbl = ? AND id = ? AND json_extract(fields, '$.office') IS NOT NULL ORDER BY position, hlc LIMIT 1
+                    """), arguments: [table, aggregate])
+        creators[aggregate] = .some(creator)
+        return creator
+    }
+
+    /// Whether `office` was merged into `target`, directly or through offices merged in turn.
+    private func isMerged(_ office: String, into target: String) -> Bool {
+        var current = office
+        var seen: Set<String> = [office]
+        while let next = mergedInto[current], seen.insert(next).inserted {
+            if next == target { return true }
+            current = next
+        }
+        return false
     }
 
     static func forbidden(_ change: Change, _ message: String) -> CentralError {

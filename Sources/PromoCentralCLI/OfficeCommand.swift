@@ -130,9 +130,10 @@ extension OfficeCommand {
         static let configuration = CommandConfiguration(
             abstract: "Undo a merge: the office is active again and its records are its own again (history kept).",
             discussion: """
-                The records the office made are refolded as its own and republished; what the receiving office wrote \
-                to them meanwhile stays in the history. The receiving office keeps its copies of them until it runs \
-                promo-sync resync --rebuild (they no longer sync there).
+                The records the office made (and those of offices merged into it) are refolded as its own and \
+                republished; what the receiving office wrote to them meanwhile stays in the history. The office that \
+                held them is sent a recall for each row: its next pull deletes its copies and keeps aside what it had \
+                not pushed of them (promo-sync outbox show).
                 """)
         @OptionGroup var location: StoreLocation
         @Argument(help: "The office whose merge is undone, e.g. 77.") var code: String

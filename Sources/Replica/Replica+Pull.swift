@@ -40,6 +40,9 @@ public struct PullApplyResult: Sendable, Equatable {
     /// Pending changes kept aside (`_sync_withdrawn`) because the rows went back to an office whose
     /// merge into this one was undone (``ConsolidatedTable/recall``).
     public var keptAside = 0
+    /// Whether the changeset the centre refused was unmade to keep its changes of recalled rows
+    /// aside: what it held back is pushed by the next cycle.
+    public var clearedRefusal = false
 }
 
 extension Replica {
@@ -86,7 +89,11 @@ extension Replica {
         let pending = try Self.pendingChanges(db)
         var upserts = WholeRowUpserts(db)
         var deferrals = try Deferrals(db)
-        if deferrals.anyKept { result.keptAside += try Self.retryRecalls(db, now: now) }
+        if deferrals.anyKept {
+            let retried = try Self.retryRecalls(db, page: page, now: now)
+            result.keptAside += retried.keptAside
+            result.clearedRefusal = result.clearedRefusal || retried.clearedRefusal
+        }
         for record in page.records {
             if let table = SyncedTable(rawValue: record.table) {
                 result.keptLocal += try Self.applySynced(db, table: table, record: record, pending: pending, upserts: &upserts)
@@ -95,8 +102,9 @@ extension Replica {
             } else if let table = ConsolidatedTable(rawValue: record.table) {
                 if table != .recall {
                     try Self.applyConsolidated(db, table: table, record: record)
-                } else if let keptAside = try Self.applyRecall(db, record, now: now) {
-                    result.keptAside += keptAside
+                } else if let recalled = try Self.applyRecall(db, record, now: now) {
+                    result.keptAside += recalled.keptAside
+                    result.clearedRefusal = result.clearedRefusal || recalled.clearedRefusal
                     try deferrals.drop(record)
                 } else {
                     try deferrals.keep(record, whole: true)
@@ -108,6 +116,10 @@ extension Replica {
                 try deferrals.keep(record, whole: true)
                 result.deferred += 1
             }
+        }
+        if result.clearedRefusal && deferrals.anyKept {
+            // Recalls of this page that waited for the changeset a later one unmade.
+            result.keptAside += try Self.retryRecalls(db, page: page, now: now).keptAside
         }
         try faults.check(.afterApplyBeforeCursorSave)
         try State.set(db, .cursor, String(page.nextCursor.rawValue))

@@ -4,82 +4,122 @@ import SyncCore
 import WireFormat
 
 extension Replica {
+    /// What applying a recall did.
+    struct RecallOutcome {
+        /// Pending changes moved to `_sync_withdrawn`.
+        var keptAside = 0
+        /// Whether the refused changeset was unmade to keep them aside (the refusal was theirs).
+        var clearedRefusal = false
+    }
+
     /// Applies a `recall` record (docs/PROTOCOL.md): a row this office held for an office merged
-    /// into it went back to that office when the merge was undone. The local copy is deleted;
-    /// what this office had not pushed of it, or of rows it added under it (a payment, an event, a
-    /// resolution), is kept aside in `_sync_withdrawn` with its values (`promo-sync outbox show`):
-    /// the centre would refuse it (`forbidden_owner`) and hold back every later change. Runs with
-    /// capture suspended, inside the page's transaction. Returns how many changes were kept
-    /// aside, or nil when the recall must wait.
+    /// into it went back to its owner when the merge was undone. The local copy is deleted; what
+    /// this office had not pushed of it, or of rows it added under it and never pushed (a payment,
+    /// an event, a resolution), is kept aside in `_sync_withdrawn` with its values (`promo-sync
+    /// outbox show`): the centre would refuse it (`forbidden_owner`) and hold back every later
+    /// change. A project of this office not yet pushed that names a recalled programme leaves it.
+    /// Runs with capture suspended, inside the page's transaction. Nil: the recall must wait.
     ///
     /// Pending changes can be kept aside only once no changeset not yet acknowledged carries them:
-    /// a refused one is unmade first (it was not applied, and none after it was sent). While a
-    /// changeset is in flight (made, neither acknowledged nor refused: a cycle cut off mid-push)
-    /// the recall waits, the rows untouched, and the caller keeps it in `_sync_deferred`; the next
-    /// page tries it again (``retryRecalls(_:now:)``), by when the centre has answered.
-    static func applyRecall(_ db: Database, _ record: PulledRecord, now: Date) throws -> Int? {
-        guard !record.deleted, let name = record.fields["table"]?.text, let id = record.fields["row_id"]?.text else { return 0 }
+    /// a changeset the centre refused for one of them is unmade first (it was not applied, and none
+    /// after it was sent). While another changeset is unacknowledged (in flight: the centre may
+    /// hold it; or refused for another row, which a person deals with) the recall waits, the rows
+    /// untouched, and the caller keeps it in `_sync_deferred`; each later page tries it again
+    /// (``retryRecalls(_:page:now:)``).
+    static func applyRecall(_ db: Database, _ record: PulledRecord, now: Date) throws -> RecallOutcome? {
+        guard !record.deleted, let name = record.fields["table"]?.text, let id = record.fields["row_id"]?.text else { return RecallOutcome() }
         guard let table = SyncedTable(rawValue: name) else {
-            if name == ConsolidatedTable.conflict.rawValue { try db.execute(sql: "DELETE FROM conflict WHERE id = ?", arguments: [id]) }
-            return 0
+            if name == ConsolidatedTable.conflict.rawValue {
+                try db.execute(sql: "DELETE FROM conflict WHERE id = ?", arguments: [id])
+            } else {
+                // A table of a later release, kept unapplied: its row goes with the recall.
+                try db.execute(sql: "DELETE FROM _sync_deferred WHERE tbl = ? AND row_id = ?", arguments: [name, id])
+            }
+            return RecallOutcome()
         }
-        var rows = [(table, id)]
+        func isPending(_ table: SyncedTable, _ id: String) throws -> Bool {
+            try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_outbox WHERE tbl = ? AND row_id = ?)", arguments: [table.tableID, id]) ?? false
+        }
+        var pending: [(SyncedTable, String)] = try isPending(table, id) ? [(table, id)] : []
         if table.isAggregateRoot {
             // Rows this office made under the recalled one and never pushed: no recall names them.
+            // (Those the centre holds are recalled each, or stay this office's: a payment it made,
+            // now held as another office's entry.)
             for child in SyncedTable.parentsFirst where !child.isAggregateRoot {
                 guard let column = child.parentColumns.first else { continue }
-                let sql = "SELECT id FROM \(child.rawValue) WHERE \(column) = ?"
-                for childID in try String.fetchAll(db, sql: sql, arguments: [id]) { rows.append((child, childID)) }
+                for childID in try String.fetchAll(db, sql: "SELECT id FROM \(child.rawValue) WHERE \(column) = ?", arguments: [id]) {
+                    if try isPending(child, childID) { pending.append((child, childID)) }
+                }
             }
         }
-        let pending = try rows.filter { table, id in
-            try Bool.fetchOne(
-                db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_outbox WHERE tbl = ? AND row_id = ?)", arguments: [table.tableID, id]) ?? false
-        }
-        if !pending.isEmpty {
+        // This office's projects not yet pushed that name a recalled programme would be refused.
+        let leaving =
+            table == .program
+            ? try String.fetchAll(db, sql: "SELECT id FROM project WHERE program_id = ?", arguments: [id]).filter { try isPending(.project, $0) } : []
+        var outcome = RecallOutcome()
+        if !pending.isEmpty || !leaving.isEmpty {
             if let refusal = try Self.refusal(db),
-                try Int64.fetchOne(db, sql: "SELECT min(seq) FROM _sync_changeset").map({ $0 == refusal.sequence.rawValue }) ?? true
+                pending.contains(where: { $0.0.rawValue == refusal.table && $0.1 == refusal.id })
+                    || leaving.contains(where: { refusal.table == SyncedTable.project.rawValue && $0 == refusal.id })
             {
                 try unmakeRefusedChangesets(db)
+                outcome.clearedRefusal = true
             }
             if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_changeset)") ?? false { return nil }
-            let owner = record.fields["office"]?.text ?? "its office"
+        }
+        let owner = record.fields["office"]?.text ?? "its office"
+        let label = try rowLabel(db, table, id)
+        if !pending.isEmpty {
             let why = record.fields["reason"]?.text.map { " (\($0))" } ?? ""
-            let label = try rowLabel(db, table, id)
             for (table, rowID) in pending {
                 _ = try keepAside(
                     db, table: table, id: rowID,
                     reason: "office_unmerged: \(label) went back to office \(owner) when its merge was undone\(why); this change was not pushed",
                     now: now)
             }
+            outcome.keptAside = pending.count
+        }
+        for project in leaving {
+            // Sent whole, without the programme, when it is pushed.
+            try db.execute(sql: "UPDATE project SET program_id = NULL WHERE id = ?", arguments: [project])
+            try db.execute(sql: "UPDATE _sync_outbox SET cols = -1 WHERE tbl = ? AND row_id = ?", arguments: [SyncedTable.project.tableID, project])
+        }
+        if !pending.isEmpty || !leaving.isEmpty {
             try State.set(db, .lastRepairAt, Timestamps.format(now))
             try State.set(
                 db, .lastRepair,
-                "\(label) went back to office \(owner) (its merge was undone): \(pending.count) pending changes of it kept aside, not pushed (promo-sync outbox show)"
-            )
+                "\(label) went back to office \(owner) (its merge was undone): "
+                    + [
+                        pending.isEmpty ? nil : "\(pending.count) pending changes of it kept aside, not pushed (promo-sync outbox show)",
+                        leaving.isEmpty ? nil : "\(leaving.count) projects not yet pushed left the programme",
+                    ].compactMap { $0 }.joined(separator: "; "))
         }
-        for (table, rowID) in rows.reversed() {
-            try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [rowID])
-        }
-        return pending.count
+        try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [id])
+        return outcome
     }
 
-    /// Applies the recalls that had to wait for a changeset in flight, oldest first; returns how
-    /// many changes they kept aside. Capture is suspended by the caller.
-    static func retryRecalls(_ db: Database, now: Date) throws -> Int {
+    /// Applies the recalls that had to wait, oldest first, except those `page` withdraws (the
+    /// office was merged again: its rows come back as this office's). Capture is suspended by the
+    /// caller.
+    static func retryRecalls(_ db: Database, page: PullResponse, now: Date) throws -> RecallOutcome {
+        let withdrawn = page.records.filter { $0.table == ConsolidatedTable.recall.rawValue && $0.deleted }
+        for record in withdrawn {
+            try db.execute(sql: "DELETE FROM _sync_deferred WHERE tbl = ? AND row_id = ?", arguments: [record.table, record.id])
+        }
         let waiting = try Row.fetchAll(
             db, sql: "SELECT row_id, office, fields, cursor FROM _sync_deferred WHERE tbl = ? AND deleted = 0 ORDER BY cursor",
             arguments: [ConsolidatedTable.recall.rawValue])
-        var keptAside = 0
+        var total = RecallOutcome()
         for row in waiting {
             let record = PulledRecord(
                 cursor: PullCursor(row["cursor"]), table: ConsolidatedTable.recall.rawValue, id: row["row_id"],
                 office: OfficeCode(unchecked: row["office"]), deleted: false, fields: try FieldCoding.decode(row["fields"] as String))
-            guard let kept = try applyRecall(db, record, now: now) else { continue }
-            keptAside += kept
+            guard let outcome = try applyRecall(db, record, now: now) else { continue }
+            total.keptAside += outcome.keptAside
+            total.clearedRefusal = total.clearedRefusal || outcome.clearedRefusal
             try db.execute(sql: "DELETE FROM _sync_deferred WHERE tbl = ? AND row_id = ?", arguments: [record.table, record.id])
         }
-        return keptAside
+        return total
     }
 }
 

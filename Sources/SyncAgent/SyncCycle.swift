@@ -175,12 +175,12 @@ struct SyncCycle {
     }
 
     /// The page and its cursor are committed: the next page, or the end of the cycle (with the
-    /// push's refusal, if there was one, as its error). `keptAside`: the page recalled rows and
-    /// kept this office's pending changes of them aside, unmaking the refused changeset to do so
-    /// (``Replica/applyRecall``); what the refusal held back is pushed by the next cycle.
-    mutating func applied(keptAside: Int = 0) -> Action {
+    /// push's refusal, if there was one, as its error). `clearedRefusal`: the page recalled the
+    /// refused rows and kept this office's pending changes of them aside, unmaking the refused
+    /// changeset (``PullApplyResult/clearedRefusal``); what it held back is pushed by the next cycle.
+    mutating func applied(clearedRefusal: Bool = false) -> Action {
         guard case .applying(let page) = phase else { preconditionFailure("the sync cycle was told of a page it did not hand out") }
-        if keptAside > 0 { refusal = nil }
+        if clearedRefusal { refusal = nil }
         report.pagesPulled += 1
         report.recordsPulled += page.records.count
         if page.hasMore {

@@ -241,7 +241,7 @@ public struct SyncEngine: Sendable {
                         "rows went back to an office whose merge into this one was undone; this office's pending changes of them were kept aside (promo-sync outbox show)",
                         metadata: ["sync.kept_aside": "\(applied.keptAside)"])
                 }
-                action = cycle.applied(keptAside: applied.keptAside)
+                action = cycle.applied(clearedRefusal: applied.clearedRefusal)
                 onProgress?(.pulled(records: cycle.report.recordsPulled))
             case .finish(let report):
                 return report

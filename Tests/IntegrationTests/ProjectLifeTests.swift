@@ -297,6 +297,12 @@ import Testing
             #expect(try hcm.replica.data.projects().map(\.code).sorted() == ["HCM-1", "VT-1"])
             #expect(try hcm.replica.data.planLines().count == 1)
 
+            // A payment 79 made and pushed while it held the project: after the undo it is judged
+            // as another office's entry (held, a conflict of 79's), and stays 79's, not recalled.
+            try hcm.replica.data.addDisbursement(
+                NewDisbursement(project: "VT-1", kind: .payment, amount: 10_000_000, voucher: "KB-79A", paidOn: "2025-08-08"))
+            try await hcm.engine.runCycle()
+
             // Made at 79 while the merge is undone, not yet pushed: an edit of the received project,
             // a payment on it, and after them a change of 79's own project.
             try hcm.replica.data.updateProject("VT-1", ProjectUpdate(name: "Sửa tại 79"))
@@ -325,11 +331,14 @@ import Testing
             #expect(try hcm.replica.status().lastRepair?.contains("kept aside") == true)
             #expect(try central.store.projects(office: "79").map { $0.fields["name"] } == [.text("Dự án của 79")])
             #expect(try await hcm.engine.verify().identical)
+            let pushedPayment = try await hcm.replica.database.read { db in try String.fetchAll(db, sql: "SELECT voucher FROM disbursement") }
+            #expect(pushedPayment == ["KB-79A"])
+            #expect(try hcm.replica.data.conflicts().map(\.rule) == ["ownership"])
 
-            // 77 has its records back as they were, the kept-aside payment not among them.
+            // 77 has its records back as they were, the payments 79 made not counted.
             try await old.engine.runCycle()
             #expect(try old.replica.data.projects().map(\.code) == ["VT-1"])
-            #expect(try old.replica.data.ledger("VT-1").map(\.amount) == [50_000_000])
+            #expect(try old.replica.data.projects().first?.disbursed == 50_000_000)
             #expect(try await old.engine.verify().identical)
 
             // Merged again, 79 holds them once more (the recalls it applied are withdrawn).
@@ -337,6 +346,73 @@ import Testing
             try await hcm.engine.runCycle()
             #expect(try hcm.replica.data.projects().map(\.code).sorted() == ["HCM-1", "VT-1"])
             #expect(try await hcm.engine.verify().identical)
+        }
+    }
+
+    /// Merges of merges: 26 into 79, then 79 into 80, so 80 holds both offices' records. Undoing
+    /// 79's merge gives 79 its records and 26's back (26 is still merged into 79), and 80 is told.
+    @Test func undoingAMergeOfMergesRecallsEveryRowThatChangesHands() async throws {
+        try await withLiveCentral { central in
+            let vinhPhuc = try OfficeFixture(office: "26", central: central)
+            try vinhPhuc.addProject(code: "VP-1")
+            try await vinhPhuc.engine.runCycle()
+            let hcm = try OfficeFixture(office: "79", central: central)
+            try hcm.addProject(code: "HCM-1")
+            try await hcm.engine.runCycle()
+            let tayNinh = try OfficeFixture(office: "80", central: central)
+            try tayNinh.addProject(code: "TN-1")
+            _ = try central.store.merge([OfficeCode("26")], into: OfficeCode("79"), overrideReason: "test of a chain")
+            _ = try central.store.merge([OfficeCode("79")], into: OfficeCode("80"), overrideReason: "test of a chain")
+            try await tayNinh.engine.runCycle()
+            #expect(try tayNinh.replica.data.projects().map(\.code).sorted() == ["HCM-1", "TN-1", "VP-1"])
+
+            let undone = try central.store.unmerge(OfficeCode("79"), reason: "chain undone")
+            #expect(undone.aggregates == 2)
+            #expect(try central.store.projects(office: "79").compactMap { $0.fields["code"]?.text }.sorted() == ["HCM-1", "VP-1"])
+            try await tayNinh.engine.runCycle()
+            #expect(try tayNinh.replica.data.projects().map(\.code) == ["TN-1"])
+            #expect(try await tayNinh.engine.verify().identical)
+            try await hcm.engine.runCycle()
+            #expect(try hcm.replica.data.projects(office: OfficeCode("79")).map(\.code).sorted() == ["HCM-1", "VP-1"])
+            #expect(try await hcm.engine.verify().identical)
+        }
+    }
+
+    /// An office merged into another still pushes what it had pending of its own records, as
+    /// that office; it may not write the other office's, however its changes are stamped (an
+    /// earlier stamp naming itself would make it the project's creator once the merge is undone).
+    @Test func aMergedOfficeMayPushOnlyItsOwnRecords() async throws {
+        try await withLiveCentral { central in
+            let old = try OfficeFixture(office: "77", central: central)
+            try old.addProject(code: "VT-1")
+            try await old.engine.runCycle()
+            let hcm = try OfficeFixture(office: "79", central: central)
+            let target = try hcm.addProject(code: "HCM-1")
+            try await hcm.engine.runCycle()
+            _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
+            let before = try central.store.projects(office: "79").first { $0.id == target.rawValue }
+
+            // 77 writes 79's project as its own, the whole row naming office 77.
+            try old.replica.data.updateProject("VT-1", ProjectUpdate(name: "Còn chờ ở 77"))
+            try await old.replica.database.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO project(id, office, province, code, name, category, fund_source, year, total_cost, requested_support, status)
+                        VALUES (?, '77', '77', 'HCM-1', 'Của 77', 'MH_TRINHDIEN', 'local', 2025, 800000000, 200000000, 'draft')
+                        """, arguments: [target.rawValue])
+            }
+            // Refused; then the pull is answered 410, as for any merged office.
+            await #expect(throws: SyncAgentError.self) { try await old.engine.runCycle() }
+            let refusal = try #require(try old.replica.refusal())
+            #expect(refusal.code == "forbidden_owner" && refusal.id == target.rawValue)
+            #expect(refusal.message.contains("may push only its own records"), "\(refusal.message)")
+            #expect(try central.store.projects(office: "79").first { $0.id == target.rawValue } == before)
+
+            // Its own pending edit still goes through once the forged row is withdrawn.
+            _ = try old.replica.withdraw(table: .project, id: target.rawValue)
+            await #expect(throws: SyncAgentError.self) { try await old.engine.runCycle() }  // then 410: merged
+            #expect(try old.replica.pendingSummary().changes == 0)
+            #expect(try central.store.projects(office: "79").contains { $0.fields["name"] == .text("Còn chờ ở 77") })
         }
     }
 

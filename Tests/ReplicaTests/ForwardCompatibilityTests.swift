@@ -127,10 +127,17 @@ import WireFormat
         #expect(try replica.nextChangeset()?.sequence == inFlight.sequence)
         #expect(try replica.syncPosition().cursor == PullCursor(4))
 
+        // Refused for another row: a person's to deal with; the recall keeps waiting.
+        let other = ChangesetRefusal(sequence: inFlight.sequence, code: "bad_request", message: "bad", table: "plan_line", id: "p1")
+        try replica.recordRefusal(other)
+        let still = try replica.applyPulledPage(PullResponse(epoch: Epoch("e1"), records: [], nextCursor: PullCursor(4), hasMore: false))
+        #expect(still.keptAside == 0 && !still.clearedRefusal)
+        #expect(try replica.refusal()?.id == "p1" && replica.data.projects().count == 1)
+
         try replica.recordRefusal(
             ChangesetRefusal(sequence: inFlight.sequence, code: "forbidden_owner", message: "belongs to office 77", table: "project", id: project))
         let next = try replica.applyPulledPage(PullResponse(epoch: Epoch("e1"), records: [], nextCursor: PullCursor(4), hasMore: false))
-        #expect(next.keptAside == 2)
+        #expect(next.keptAside == 2 && next.clearedRefusal)
         #expect(try replica.data.projects().isEmpty && kept(replica).isEmpty)
         #expect(try replica.refusal() == nil && outbox(replica).isEmpty && replica.nextChangeset() == nil)
     }
