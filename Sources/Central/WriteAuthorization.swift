@@ -14,7 +14,8 @@ import SyncCore
 ///   against another office's records;
 /// - a project's programme, likewise;
 /// - a conflict resolution resolves a conflict the centre published to the office, in the
-///   aggregate the resolution names.
+///   aggregate the resolution names (which may be another office's: a held entry the office made
+///   there while that office was merged into it).
 ///
 /// Owners are compared after merges (`promo-central office merge`): a retired office and its
 /// successor answer as one.
@@ -75,7 +76,9 @@ struct WriteAuthorization {
             roots[aggregate] = .some(root)
         }
         if let root {
-            if home(root.office) != writerHome {
+            // A resolution of the writer's own conflict in another office's aggregate (a held entry
+            // the writer made there, after an unmerge) is judged by the conflict it resolves (4.).
+            if home(root.office) != writerHome && (change.table != .conflictResolution || change.fields["conflict_id"]?.text == nil) {
                 throw Self.forbidden(change, "\(row) belongs to \(root.table) \(aggregate) of office \(root.office), not \(writer)")
             }
             // An office merged into another answers as that office, to push what it had pending of

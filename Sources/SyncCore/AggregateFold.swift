@@ -338,10 +338,15 @@ private struct Folder {
                     : wrongOffice
                         ? "event log entries of a project are written for its office \(projectOffice), by that office or the centre"
                         : "only the centre records its decisions; an office sent one (after a restore of the centre: a decision it lost, for its operator to re-confirm or drop)"
+                // An entry another office wrote (what the receiving office logged of a project
+                // while its office was merged into it, once the merge is undone) stays that office's,
+                // held, as a ledger entry does: it keeps its row and sees the conflict.
+                let holder = wrongOffice && first.op != .delete ? first.fields["office"]?.text ?? office(of: first) : projectOffice
                 if !conflict(
-                    first.op == .delete ? .ledgerAppendOnly : .ownership, first, office: projectOffice,
+                    first.op == .delete ? .ledgerAppendOnly : .ownership, first, office: holder,
                     mine: first.fields, theirs: [:], message)
                 {
+                    row.office = holder
                     row.held = true
                     row.state = MergedRow(fields: first.fields)
                     rows[key(.projectEvent, row.id)] = row

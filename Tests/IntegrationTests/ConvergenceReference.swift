@@ -9,7 +9,8 @@ import SyncCore
 ///
 /// What it covers: projects (creation, office fields, the centre's approved support, status moves
 /// by either side), plan lines, the ledger (append-only, vouchers, the money rules), resolutions.
-/// What it leaves to the row-by-row comparison of offices with the centre: the event log.
+/// What it leaves to the row-by-row comparison of offices with the centre: the event log's values
+/// (its ownership is modelled: whose log an entry is written to, and by whom).
 struct ReferenceModel {
     /// A conflict the model expects: the rule, the row and the clock of the losing change.
     struct ConflictKey: Hashable, Comparable, CustomStringConvertible {
@@ -161,6 +162,7 @@ struct ReferenceModel {
         // Projects, one aggregate at a time.
         let projectChanges = Dictionary(grouping: unique.filter { $0.table == .project }, by: { $0.id.rawValue })
         let ledgerChanges = Dictionary(grouping: unique.filter { $0.table == .disbursement }, by: { $0.fields["project_id"]?.text ?? "" })
+        let eventChanges = Dictionary(grouping: unique.filter { $0.table == .projectEvent }, by: { $0.fields["project_id"]?.text ?? "" })
         for (project, history) in projectChanges {
             var fields: [String: FieldValue] = [:]
             var timeline: [(HLCTimestamp, String)] = []
@@ -209,6 +211,20 @@ struct ReferenceModel {
             let owner = fields["office"]?.text ?? ""
             out.projects[project] = fields
             out.projectOwner[project] = owner
+
+            // The event log: its entries are written for the project's office, by it or the centre
+            // (after an unmerge, what the receiving office logged meanwhile loses); only the centre
+            // records decisions. The entries' values are left to the office-by-office comparison.
+            for eventHistory in Dictionary(grouping: eventChanges[project] ?? [], by: { $0.id.rawValue }).values {
+                guard let first = eventHistory.min(by: { $0.hlc < $1.hlc }), first.op == .upsert else { continue }
+                let byOffice = who(first.hlc.node) == .office
+                let wrongOffice = first.fields["office"] != .text(owner) || (byOffice && home(first.hlc.node) != owner)
+                if wrongOffice || (byOffice && first.fields["kind"] == .text("decision")) {
+                    // Another office's entry stays that office's conflict.
+                    let office = wrongOffice ? first.fields["office"]?.text ?? home(first.hlc.node) : owner
+                    _ = lose("ownership", .projectEvent, first.id.rawValue, first.hlc, office: office, national: national)
+                }
+            }
 
             // The ledger: entries in the clock order of their creation, against the final limit.
             let limit = fields["approved_support"]?.integer ?? fields["requested_support"]?.integer ?? 0

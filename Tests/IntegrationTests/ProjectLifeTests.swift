@@ -334,6 +334,11 @@ import Testing
             let pushedPayment = try await hcm.replica.database.read { db in try String.fetchAll(db, sql: "SELECT voucher FROM disbursement") }
             #expect(pushedPayment == ["KB-79A"])
             #expect(try hcm.replica.data.conflicts().map(\.rule) == ["ownership"])
+            // 79 may resolve its own conflict, though it lies in 77's project now.
+            try hcm.replica.data.resolveConflict(try hcm.replica.data.conflicts()[0].id, .keepTheirs, note: "paid twice by mistake")
+            try await hcm.engine.runCycle()
+            let resolved = try hcm.replica.data.conflicts()
+            #expect(try hcm.replica.refusal() == nil && resolved.first?.resolution == "dismiss", "\(resolved)")
 
             // 77 has its records back as they were, the payments 79 made not counted.
             try await old.engine.runCycle()

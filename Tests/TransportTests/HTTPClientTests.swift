@@ -41,9 +41,9 @@ final class SilentListener: @unchecked Sendable {
     /// Requests to the same centre share one connection (no new TCP or TLS handshake per request,
     /// which costs round trips on an office's slow link); one the centre closed is opened again.
     @Test func requestsReuseTheConnectionAndReconnectAfterTheCentreClosesIt() async throws {
-        // An idle timeout long enough that a loaded machine (a CI run beside) does not end the
-        // connection between two requests of the loop.
-        try await withLiveCentral(configure: { $0.idleTimeout = .seconds(3) }) { central in
+        // An idle timeout long enough that a loaded machine does not end the connection between
+        // two requests of the loop (3 s was not: the whole suite in parallel once took 31 s here).
+        try await withLiveCentral(configure: { $0.idleTimeout = .seconds(8) }) { central in
             let client = HTTPClient()
             let health = HTTPRequest(method: "GET", url: central.url + "/health", headers: [], body: nil)
             let first = try await client.send(health)
@@ -53,7 +53,7 @@ final class SilentListener: @unchecked Sendable {
                 #expect(again.status == 200 && again.connectionsOpened == 0)
             }
             // The centre drops the idle connection; the next request opens a new one and succeeds.
-            try await Task.sleep(for: .milliseconds(4_500))
+            try await Task.sleep(for: .milliseconds(9_500))
             let after = try await client.send(health)
             #expect(after.status == 200 && after.connectionsOpened == 1)
         }
