@@ -25,9 +25,10 @@ extension CentralStore {
         var hadHistory: [String: Bool] = [:]
         var new = 0
         var clock = try centreClock(db)
-        let rehomed = try rehomedOffices(db)
+        let merges = try MergeMap(db)
+        let rehomed = merges.rehomed
         var records = try RecordWriter(db)
-        var authorization = writer == .central ? nil : try WriteAuthorization(db, writer: writer, rehomed: rehomed, batch: changes)
+        var authorization = writer == .central ? nil : try WriteAuthorization(db, writer: writer, merges: merges, batch: changes)
         let hasHistory = try DirectStatement(db, "SELECT EXISTS(SELECT 1 FROM history WHERE aggregate = ?)")
         let insertHistory = try DirectStatement(
             db, "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields, writer, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")

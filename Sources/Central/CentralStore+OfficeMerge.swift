@@ -155,26 +155,31 @@ extension CentralStore {
         return MergeOutcome(retired: [office], into: OfficeCode(unchecked: into), aggregates: aggregates.count)
     }
 
-    /// The owner of each row of an aggregate (conflict records included), by `table/id`.
-    static func owners(_ db: Database, _ aggregate: String, liveOnly: Bool) throws -> [String: String] {
-        var owners: [String: String] = [:]
+    /// A record's table (a synced table or `conflict`) and id.
+    struct RecordKey: Hashable, Comparable {
+        let table: String
+        let id: String
+        static func < (a: Self, b: Self) -> Bool { (a.table, a.id) < (b.table, b.id) }
+    }
+
+    /// The owner of each row of an aggregate (conflict records included).
+    static func owners(_ db: Database, _ aggregate: String, liveOnly: Bool) throws -> [RecordKey: String] {
+        var owners: [RecordKey: String] = [:]
         let sql = "SELECT tbl, id, office FROM record WHERE aggregate = ?" + (liveOnly ? " AND deleted_at IS NULL" : "")
         for row in try Row.fetchAll(db, sql: sql, arguments: [aggregate]) {
-            owners["\(row["tbl"] as String)/\(row["id"] as String)"] = row["office"]
+            owners[RecordKey(table: row["tbl"], id: row["id"])] = row["office"]
         }
         return owners
     }
 
-    /// Tells `holder`, which held a row (`table/id`) that is now `owner`'s, that it went back: a
+    /// Tells `holder`, which held a row that is now `owner`'s, that it went back: a
     /// `recall` record published to the holder only (docs/PROTOCOL.md), so it deletes its copy and
     /// keeps aside what it had not pushed of it, instead of holding it as its own until a person
     /// rebuilds its replica.
-    static func recall(_ db: Database, row: String, from holder: String, to owner: String, reason: String, records: inout RecordWriter) throws {
-        let table = String(row.prefix { $0 != "/" })
-        let id = String(row.dropFirst(table.count + 1))
+    static func recall(_ db: Database, row: RecordKey, from holder: String, to owner: String, reason: String, records: inout RecordWriter) throws {
         _ = try records.put(
-            table: ConsolidatedTable.recall.rawValue, id: row, office: holder, aggregate: nil,
-            fields: ["table": .text(table), "row_id": .text(id), "office": .text(owner), "reason": .text(reason)],
+            table: ConsolidatedTable.recall.rawValue, id: "\(row.table)/\(row.id)", office: holder, aggregate: nil,
+            fields: ["table": .text(row.table), "row_id": .text(row.id), "office": .text(owner), "reason": .text(reason)],
             clocks: [:], deletedAt: nil, held: false, force: true)
     }
 
@@ -205,18 +210,7 @@ extension CentralStore {
     }
 
     /// Retired office code → the office that now holds its records (following merges of merges).
-    static func rehomedOffices(_ db: Database) throws -> [String: String] {
-        var direct: [String: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT code, merged_into FROM office WHERE merged_into IS NOT NULL") {
-            direct[row["code"]] = row["merged_into"]
-        }
-        return direct.mapValues { target in
-            var home = target
-            var seen: Set<String> = [home]
-            while let next = direct[home], seen.insert(next).inserted { home = next }
-            return home
-        }
-    }
+    static func rehomedOffices(_ db: Database) throws -> [String: String] { try MergeMap(db).rehomed }
 
     /// Refuses a retired office's requests other than pushes, saying where its records went.
     public func checkNotRetired(_ office: OfficeCode) throws(CentralError) {
@@ -235,5 +229,39 @@ extension CentralStore {
             hint:
                 "This replica is retired. Changes still pending here are accepted and go to office \(into); once promo-sync status shows none pending, stop this daemon (systemctl disable --now promo-sync) and work from office \(into)'s replica."
         )
+    }
+}
+
+/// Which offices were merged into which (`promo-central office merge`), as the centre stores it.
+struct MergeMap {
+    /// Each retired office → the office it was merged into.
+    let direct: [String: String]
+    /// Each retired office → the office that holds its records now, at the end of its chain of
+    /// merges (26 into 79 and 79 into 80: 26 → 80).
+    let rehomed: [String: String]
+
+    init(_ db: Database) throws {
+        var direct: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT code, merged_into FROM office WHERE merged_into IS NOT NULL") {
+            direct[row["code"]] = row["merged_into"]
+        }
+        self.direct = direct
+        rehomed = direct.mapValues { target in
+            var home = target
+            var seen: Set<String> = [target]
+            while let next = direct[home], seen.insert(next).inserted { home = next }
+            return home
+        }
+    }
+
+    /// Whether `office` was merged into `target`, directly or through offices merged in turn.
+    func isMerged(_ office: String, into target: String) -> Bool {
+        var current = office
+        var seen: Set<String> = [office]
+        while let next = direct[current], seen.insert(next).inserted {
+            if next == target { return true }
+            current = next
+        }
+        return false
     }
 }

@@ -18,33 +18,32 @@ import SyncCore
 ///   there while that office was merged into it).
 ///
 /// Owners are compared after merges (`promo-central office merge`): a retired office and its
-/// successor answer as one.
+/// successor answer as one. A merge can be undone, and the fold then gives each aggregate back to
+/// the office that created it (named by the earliest stamped change of its root row), so while
+/// offices answer as one neither may write what would change that: a retired office writes only
+/// the aggregates it created, and no office sends a root row stamped before the aggregate's
+/// creation naming another office.
 struct WriteAuthorization {
     let writer: OfficeCode
+    let merges: MergeMap
     let rehomed: [String: String]
     /// Projects, plan lines and programmes this changeset creates for the writer, by id.
     let created: [String: SyncedTable]
     /// The root row of each aggregate met so far, as stored (nil: the centre has none).
     private var roots: [String: (table: String, office: String)?] = [:]
     private let selectRoot: DirectStatement
-    /// When the writer is an office merged into another: office → the office it was merged into
-    /// (direct), and each aggregate's creator met so far (the office its root row's first stored
-    /// change names).
-    private let mergedInto: [String: String]
+    /// Each aggregate's creation met so far: the office its root row's first stored change names
+    /// (for a retired writer), and the earliest stamped change naming one (for a root row stamped
+    /// before it).
     private var creators: [String: String?] = [:]
+    private var creations: [String: (hlc: HLCTimestamp, office: String)?] = [:]
 
-    init(_ db: Database, writer: OfficeCode, rehomed: [String: String], batch: [Change]) throws {
+    init(_ db: Database, writer: OfficeCode, merges: MergeMap, batch: [Change]) throws {
         selectRoot = try DirectStatement(
             db, "SELECT tbl, office FROM record WHERE aggregate = ?1 AND id = ?1 AND tbl IN ('project', 'plan_line', 'program')")
         self.writer = writer
-        self.rehomed = rehomed
-        var mergedInto: [String: String] = [:]
-        if rehomed[writer.rawValue] != nil {
-            for row in try Row.fetchAll(db, sql: "SELECT code, merged_into FROM office WHERE merged_into IS NOT NULL") {
-                mergedInto[row["code"]] = row["merged_into"]
-            }
-        }
-        self.mergedInto = mergedInto
+        self.merges = merges
+        self.rehomed = merges.rehomed
         var created: [String: SyncedTable] = [:]
         for change in batch where change.table.isAggregateRoot && change.op == .upsert && change.fields["office"] == .text(writer.rawValue) {
             created[change.id.rawValue] = change.table
@@ -84,12 +83,24 @@ struct WriteAuthorization {
             // An office merged into another answers as that office, to push what it had pending of
             // its own records: not to write the other office's (or, with a stamp before theirs,
             // to claim them once the merge is undone).
-            if !mergedInto.isEmpty, let creator = try creator(db, of: aggregate, root: root.table), creator != writer.rawValue,
-                !isMerged(creator, into: writer.rawValue)
+            if merges.direct[writer.rawValue] != nil, let creator = try creator(db, of: aggregate, root: root.table),
+                creator != writer.rawValue, !merges.isMerged(creator, into: writer.rawValue)
             {
                 throw Self.forbidden(
                     change,
                     "\(row) belongs to \(root.table) \(aggregate) of office \(creator); office \(writer) was merged into office \(writerHome) and may push only its own records"
+                )
+            }
+            // Nor may the office it answers as (or any other) send the root row stamped before
+            // the aggregate's creation, naming another office: the fold would take that office
+            // for the creator, and give it the aggregate once the merge is undone.
+            if !rehomed.isEmpty, change.table.rawValue == root.table, change.id.rawValue == aggregate,
+                let named = change.fields["office"]?.text, let creation = try creation(db, of: aggregate, root: root.table),
+                change.hlc < creation.hlc, named != creation.office
+            {
+                throw Self.forbidden(
+                    change,
+                    "\(row) was created by office \(creation.office) at \(creation.hlc); office \(writer) sent it stamped earlier (\(change.hlc)) naming office \(named)"
                 )
             }
             if change.table.isAggregateRoot, change.table.rawValue != root.table {
@@ -137,15 +148,21 @@ struct WriteAuthorization {
         return creator
     }
 
-    /// Whether `office` was merged into `target`, directly or through offices merged in turn.
-    private func isMerged(_ office: String, into target: String) -> Bool {
-        var current = office
-        var seen: Set<String> = [office]
-        while let next = mergedInto[current], seen.insert(next).inserted {
-            if next == target { return true }
-            current = next
+    /// The earliest stamped change of an aggregate's root row that names an office, as the fold
+    /// orders them: the one that gives the aggregate its owner.
+    private mutating func creation(_ db: Database, of aggregate: String, root table: String) throws -> (hlc: HLCTimestamp, office: String)? {
+        if let known = creations[aggregate] { return known }
+        var earliest: (hlc: HLCTimestamp, office: String)?
+        for row in try Row.fetchAll(
+            db.cachedStatement(
+                sql: "SELECT hlc, json_extract(fields, '$.office') FROM history WHERE tbl = ? AND id = ? AND json_extract(fields, '$.office') IS NOT NULL"),
+            arguments: [table, aggregate])
+        {
+            guard let hlc = try? HLCTimestamp(parsing: row[0]), let office = row[1] as String? else { continue }
+            if earliest.map({ hlc < $0.hlc }) ?? true { earliest = (hlc, office) }
         }
-        return false
+        creations[aggregate] = .some(earliest)
+        return earliest
     }
 
     static func forbidden(_ change: Change, _ message: String) -> CentralError {

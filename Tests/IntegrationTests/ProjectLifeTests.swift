@@ -421,6 +421,39 @@ import Testing
         }
     }
 
+    /// The receiving office writes a merged office's records (by design), but may not send one's
+    /// project row stamped before its creation naming itself: the fold would take it for the
+    /// creator, and give it the project once the merge is undone.
+    @Test func theReceivingOfficeMayNotClaimAMergedOfficesRecordWithAnEarlierStamp() async throws {
+        try await withLiveCentral { central in
+            let old = try OfficeFixture(office: "77", central: central)
+            let project = try old.addProject(code: "VT-1")
+            try await old.engine.runCycle()
+            let hcm = CentralClient(baseURL: central.url, token: try central.addOffice("79"), http: HTTPClient())
+            _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
+
+            let forged = Change(
+                table: .project, id: project, op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"),
+                fields: ["office": .text("79"), "name": .text("Của 79")])
+            let refused = await #expect(throws: TransportError.self) {
+                try await hcm.push(Changeset(office: OfficeCode("79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [forged]))
+            }
+            #expect(refused?.status == 403 && refused?.message.contains("sent it stamped earlier") == true, "\(refused?.message ?? "")")
+
+            // An edit stamped after the creation is the receiving office's to make.
+            let edit = Change(
+                table: .project, id: project, op: .upsert, hlc: HLCTimestamp(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000), counter: 0, node: "79"),
+                fields: ["name": .text("Sửa ở 79")])
+            _ = try await hcm.push(Changeset(office: OfficeCode("79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [edit]))
+            #expect(try central.store.projects(office: "79").map(\.fields["name"]) == [.text("Sửa ở 79")])
+
+            // Undone, the project goes back to the office that made it.
+            _ = try central.store.unmerge(OfficeCode("77"), reason: "merged by mistake")
+            #expect(try central.store.projects(office: "77").map(\.id) == [project.rawValue])
+            #expect(try central.store.projects(office: "79").isEmpty)
+        }
+    }
+
     /// After a merge outside the map, the receiving office may send the records it received
     /// whole again (`resync --force`, `verify --repair` queue them so), and they keep the former
     /// office's province: the centre accepts it from the office it merged that one into.
