@@ -218,16 +218,27 @@ enum Scenarios {
         var found: Int
         var sqldiffSeconds: Double?
         var fileBytes: Int64
+        /// The first verification of the replica, which hashes every row and stores the digests.
+        var firstSeconds: Double
+        /// What the stored digests add to the replica file.
+        var storedDigestBytes: Int64
     }
 
-    /// Changes `differing` rows of a synced replica behind sync's back, then compares with `promo-sync
-    /// verify` and, as the baseline, by copying the file and running sqldiff on the pair.
+    /// Verifies a synced replica once (building its stored digests), changes `differing` rows
+    /// behind sync's back, then compares with `promo-sync verify` and, as the baseline, by copying
+    /// the file and running sqldiff on the pair.
     static func divergence(_ synced: InitialSync, differing: Int) throws -> Divergence {
         let office = synced.office
         let centreCopy = office.directory + "/centre-copy.sqlite"
-        let replica = try Replica.open(at: office.replicaPath)
+        var replica = try Replica.open(at: office.replicaPath)
         try replica.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         try FileManager.default.copyItem(atPath: office.replicaPath, toPath: centreCopy)
+        let bytesBefore = Harness.fileSize(office.replicaPath)
+        try replica.database.close()
+        let first = try office.timed(["verify"])
+        replica = try Replica.open(at: office.replicaPath)
+        try replica.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        let storedDigestBytes = Harness.fileSize(office.replicaPath) - bytesBefore
         try replica.database.write { db in
             try db.execute(
                 sql: "UPDATE plan_line SET amount = amount + 1 WHERE id IN (SELECT id FROM plan_line ORDER BY random() LIMIT ?)", arguments: [differing])
@@ -262,7 +273,8 @@ enum Scenarios {
         }
         return Divergence(
             seconds: run.seconds, requests: Int(number(before: " requests")), bytes: number(before: " bytes exchanged"),
-            found: found, sqldiffSeconds: sqldiff, fileBytes: Harness.fileSize(office.replicaPath))
+            found: found, sqldiffSeconds: sqldiff, fileBytes: Harness.fileSize(office.replicaPath), firstSeconds: first.seconds,
+            storedDigestBytes: storedDigestBytes)
     }
 
     // MARK: 5. Idle footprint and 6. latency (one daemon)

@@ -228,11 +228,15 @@ if options.wants(3) {
     say("## 4. Divergence check")
     say()
     let d = divergences
-    say("A \(options.initialRows.last!)-row replica equal to the centre, then \(options.differing) rows changed behind sync's back.")
+    say(
+        "A \(options.initialRows.last!)-row replica equal to the centre, verified once (which hashes every row and stores the digests), then \(options.differing) rows changed behind sync's back and verified again."
+    )
     say()
     say("| | value (median) |")
     say("|---|---|")
     say("| `promo-sync verify`, seconds | \(f(Harness.median(d.map(\.seconds)))) |")
+    say("| the first `verify` (stores the digests), seconds | \(f(Harness.median(d.map(\.firstSeconds)))) |")
+    say("| what the stored digests add to the file, bytes | \(d.map(\.storedDigestBytes).sorted()[d.count / 2]) |")
     say("| round trips | \(d.map(\.requests).sorted()[d.count / 2]) (target ≤ 8) |")
     say("| bytes exchanged | \(d.map(\.bytes).sorted()[d.count / 2]) (target ≤ 65,536) |")
     say("| rows found | \(d.map(\.found).sorted()[d.count / 2]) of \(options.differing) |")

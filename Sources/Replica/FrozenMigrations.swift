@@ -1015,5 +1015,38 @@ CREATE TABLE _sync_deferred (
 UPDATE _sync_state SET value = '0' WHERE key = 'cursor';
 """#
         ),
+        (
+            // Release 1.7.0. The digest tree of the office's rows, kept between verifications
+            // (Replica+DigestCache.swift): each row's leaf and digest, each leaf's digest, and the
+            // rows changed since they were computed. Rows the office's own capture recorded are
+            // marked when their outbox entries go (acknowledged, withdrawn or deleted by hand);
+            // rows written with capture off are marked by the code that writes them. Built by the
+            // first verification, so nothing is computed here.
+            "v9-digest-cache",
+            #"""
+CREATE TABLE _sync_digest_leaf (
+    n INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    digest INTEGER NOT NULL
+) STRICT;
+CREATE TABLE _sync_digest_row (
+    tbl INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    leaf INTEGER NOT NULL,
+    digest INTEGER NOT NULL,
+    PRIMARY KEY (tbl, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX _sync_digest_row_leaf ON _sync_digest_row(leaf);
+CREATE TABLE _sync_digest_dirty (
+    tbl INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (tbl, id)
+) STRICT, WITHOUT ROWID;
+CREATE TRIGGER _sync_outbox_taken AFTER DELETE ON _sync_outbox
+BEGIN
+    INSERT OR IGNORE INTO _sync_digest_dirty(tbl, id) VALUES (OLD.tbl, OLD.row_id);
+END;
+"""#
+        ),
     ]
 }

@@ -87,7 +87,7 @@ extension Replica {
     private static func applyPage(_ db: Database, _ page: PullResponse, now: Date, faults: FaultInjector) throws -> PullApplyResult {
         var result = PullApplyResult(applied: 0, keptLocal: 0, deferred: 0)
         let pending = try Self.pendingChanges(db)
-        var upserts = WholeRowUpserts(db)
+        var upserts = try WholeRowUpserts(db)
         var deferrals = try Deferrals(db)
         if deferrals.anyKept {
             let retried = try Self.retryRecalls(db, page: page, now: now)
@@ -182,7 +182,7 @@ extension Replica {
     static func applyDeferred(_ db: Database) throws {
         let kept = try Row.fetchAll(db, sql: "SELECT tbl, row_id, office, deleted, fields, cursor, whole FROM _sync_deferred ORDER BY cursor")
         guard !kept.isEmpty else { return }
-        var upserts = WholeRowUpserts(db)
+        var upserts = try WholeRowUpserts(db)
         let pending = try pendingChanges(db)
         for row in kept {
             let record = PulledRecord(
@@ -200,6 +200,7 @@ extension Replica {
                         try db.execute(
                             sql: "UPDATE \(table.rawValue) SET \(names.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?",
                             arguments: StatementArguments(names.map { databaseValue(now[$0]) } + [record.id]))
+                        try DigestCache.markChanged(db, table, record.id)
                     }
                     done = now.count == record.fields.count
                     if !done, !now.isEmpty {
@@ -225,8 +226,13 @@ extension Replica {
     struct WholeRowUpserts {
         private let db: Database
         private var statements: [SyncedTable: Statement] = [:]
+        /// Whether the rows written are marked for the stored digests (``DigestCache``).
+        let marksDigests: Bool
 
-        init(_ db: Database) { self.db = db }
+        init(_ db: Database) throws {
+            self.db = db
+            marksDigests = try DigestCache.isBuilt(db)
+        }
 
         /// Inserts or replaces one whole row (a field the record does not carry is stored empty).
         mutating func upsert(_ table: SyncedTable, _ record: PulledRecord) throws {
@@ -268,6 +274,7 @@ extension Replica {
         _ db: Database, table: SyncedTable, record: PulledRecord, pending byRow: [SyncedRowKey: CaptureTriggers.RowChanges],
         upserts: inout WholeRowUpserts
     ) throws -> Int {
+        if upserts.marksDigests { try DigestCache.mark(db, table, record.id) }
         if record.deleted {
             // A tombstone wins over local edits; the edits still reach the centre, which keeps them
             // in the tombstone.

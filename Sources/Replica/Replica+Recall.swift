@@ -82,6 +82,7 @@ extension Replica {
         for project in leaving {
             // Sent whole, without the programme, when it is pushed.
             try db.execute(sql: "UPDATE project SET program_id = NULL WHERE id = ?", arguments: [project])
+            try DigestCache.markChanged(db, .project, project)
             try db.execute(sql: "UPDATE _sync_outbox SET cols = -1 WHERE tbl = ? AND row_id = ?", arguments: [SyncedTable.project.tableID, project])
         }
         if !pending.isEmpty || !leaving.isEmpty {
@@ -95,6 +96,7 @@ extension Replica {
                     ].compactMap { $0 }.joined(separator: "; "))
         }
         try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [id])
+        try DigestCache.markChanged(db, table, id)
         return outcome
     }
 

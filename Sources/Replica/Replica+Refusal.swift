@@ -114,6 +114,7 @@ extension Replica {
             arguments: [withdrawn.table, withdrawn.id, withdrawn.fields, withdrawn.reason, withdrawn.withdrawnAt])
         try db.execute(sql: "DELETE FROM _sync_outbox WHERE tbl = ? AND row_id = ?", arguments: [table.tableID, id])
         try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [id])
+        try DigestCache.markChanged(db, table, id)
         return withdrawn
     }
 

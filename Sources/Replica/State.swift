@@ -34,6 +34,8 @@ enum StateKey: String, CaseIterable {
     /// The last time the office healed a centre that lacked what it had acknowledged, and how.
     case lastRepairAt = "last_repair_at"
     case lastRepair = "last_repair"
+    /// The version of the stored digests (``DigestCache/version``) once they are built.
+    case digests
 }
 
 /// Reads and writes `_sync_state`.

@@ -21,6 +21,9 @@ public struct VerifyReport: Sendable, Equatable {
     public var bytesReceived: Int64 = 0
     /// Rows looked at in the leaves reached, the larger side of each; the rows of ranges that agree are not counted.
     public var rowsCompared = 0
+    /// Rows this office hashed: those changed since the last verification, or every row when the
+    /// stored digests were built (the first verification, or `full`).
+    public var rowsHashed = 0
 
     /// Whether no range differs: this office and the centre hold the same rows.
     public var identical: Bool { differingRanges.isEmpty }
@@ -35,14 +38,16 @@ public struct VerifyReport: Sendable, Equatable {
 extension SyncEngine {
     /// Compares this office's rows with the centre's by hash tree, descending only into the
     /// nodes whose digests differ: the cost grows with the number of differences times the depth,
-    /// not with the number of rows. Changes nothing.
-    public func verify() async throws(SyncAgentError) -> VerifyReport {
-        // The office hashes its rows while the centre hashes its own for the first request: the
-        // two trees are built at the same time, not one after the other.
+    /// not with the number of rows. The office's side is its stored digests, brought up to date
+    /// with the rows changed since the last verification (``Replica/storedDigestTree(full:)``);
+    /// `full` hashes every row again and trusts nothing stored. Changes no row.
+    public func verify(full: Bool = false) async throws(SyncAgentError) -> VerifyReport {
+        // The office brings its digests up to date while the centre hashes its own for the first
+        // request: the two trees are made at the same time, not one after the other.
         let replica = self.replica
-        let building = Task { () async -> Result<DigestTree, ReplicaError> in
+        let building = Task { () async -> Result<(tree: DigestTree, rowsHashed: Int), ReplicaError> in
             do throws(ReplicaError) {
-                return .success(try await runBlocking { () throws(ReplicaError) in try replica.digestTree() })
+                return .success(try await runBlocking { () throws(ReplicaError) in try replica.storedDigestTree(full: full) })
             } catch {
                 return .failure(error)
             }
@@ -65,11 +70,18 @@ extension SyncEngine {
             // Awaited once per level (at most six); the task keeps its result after the first.
             let local: DigestTree
             switch await building.value {
-            case .success(let tree): local = tree
+            case .success(let built):
+                local = built.tree
+                report.rowsHashed = built.rowsHashed
             case .failure(let error): throw SyncAgentError(error)
             }
+            // The rows of the leaves reached are read from the stored digests.
+            var leafRows: [String: [String: String]] = [:]
+            if level == DigestTree.depth {
+                do { leafRows = try replica.storedDigestRows(leaves: frontier) } catch { throw SyncAgentError(error) }
+            }
             for path in frontier {
-                let mine = local.children(of: path)
+                let mine = level == DigestTree.depth ? leafRows[path] ?? [:] : local.children(of: path)
                 let theirs = remote[path] ?? [:]
                 for name in Set(mine.keys).union(theirs.keys).sorted() where mine[name] != theirs[name] {
                     if level < DigestTree.depth {
@@ -112,7 +124,8 @@ extension SyncEngine {
         }
         // 2. Push what is pending, then compare and fix only what differs.
         try await runCycle()
-        let before = try await verify()
+        // After an outage nothing stored is trusted: every row is hashed again.
+        let before = try await verify(full: true)
         // Parents first, so no changeset names a parent only a later one carries.
         for table in SyncedTable.parentsFirst {
             guard let ids = before.localOnly[table.rawValue] else { continue }

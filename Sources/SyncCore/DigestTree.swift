@@ -116,14 +116,28 @@ public struct DigestTree: Sendable, Equatable {
         rows.removeLast(rows.count - kept)
 
         // Leaf digests, then fold the levels up to the root ("").
-        var level: [String: UInt64] = [:]
+        var leaves: [String: UInt64] = [:]
         var start = 0
         while start < rows.count {
             var end = start + 1
             while end < rows.count, rows[end].leaf == rows[start].leaf { end += 1 }
-            level[path(of: rows[start].leaf)] = Self.combine(rows[start..<end])
+            leaves[path(of: rows[start].leaf)] = Self.combine(rows[start..<end])
             start = end
         }
+        inner = Self.levels(above: leaves)
+    }
+
+    /// The tree above these leaves (leaf path → digest), without their rows: what an office that
+    /// keeps its leaf digests stored builds (``children(of:)`` of a leaf is then empty; the rows of
+    /// a leaf come from where the digests are kept).
+    public init(leafDigests: [String: UInt64]) {
+        inner = Self.levels(above: leafDigests)
+    }
+
+    /// The nodes above the leaves, folded level by level up to the root ("").
+    private static func levels(above leaves: [String: UInt64]) -> [String: [String: UInt64]] {
+        var inner: [String: [String: UInt64]] = [:]
+        var level = leaves
         for _ in 0..<Self.depth {
             var children: [String: [String: UInt64]] = [:]
             for (path, digest) in level {
@@ -135,6 +149,42 @@ public struct DigestTree: Sendable, Equatable {
             level = children.mapValues(Self.combine)
             inner.merge(children) { a, _ in a }
         }
+        return inner
+    }
+
+    /// Every leaf: its path and digest.
+    public func forEachLeaf(_ body: (_ path: String, _ digest: UInt64) -> Void) {
+        var start = 0
+        while start < rows.count {
+            var end = start + 1
+            while end < rows.count, rows[end].leaf == rows[start].leaf { end += 1 }
+            body(path(of: rows[start].leaf), Self.combine(rows[start..<end]))
+            start = end
+        }
+    }
+
+    /// Every row: its leaf path, id and digest as a number.
+    public func forEachRowDigest(_ body: (_ path: String, _ id: String, _ digest: UInt64) -> Void) {
+        for row in rows { body(path(of: row.leaf), row.id.text, row.digest) }
+    }
+
+    /// A row's leaf path and digest, from its values in the order of `table.columns`: what the
+    /// tree would hold for it.
+    public static func place(table: SyncedTable, id: String, values: [FieldValue]) -> (leaf: String, digest: UInt64) {
+        (leafPath(table: table, id: id, values: values), rowDigestValue(table: table, id: id, values: values))
+    }
+
+    /// A leaf's digest from its rows' ids and digests, in any order.
+    public static func leafDigest(_ rows: [(id: String, digest: UInt64)]) -> UInt64 {
+        combine(rows.map { LeafRow(id: RowKey($0.id), leaf: LeafKey(table: .project, year: 0, bucket: 0), digest: $0.digest) }.sorted { $0.id < $1.id }[...])
+    }
+
+    /// A digest as the tree spells it: 16 lower-case hex digits.
+    public static func hex(_ digest: UInt64) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity(16)
+        Hex.append(digest, to: &text)
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// The digest of the whole tree.
@@ -156,7 +206,11 @@ public struct DigestTree: Sendable, Equatable {
 
     /// Where a row sits.
     public static func leafPath(table: SyncedTable, id: String, fields: [String: FieldValue]) -> String {
-        "\(table.rawValue)/\(year(table: table, fields: fields))/\(nibbles(bucket(id)))"
+        leafPath(table: table, id: id, values: table.values(of: fields))
+    }
+
+    static func leafPath(table: SyncedTable, id: String, values: [FieldValue]) -> String {
+        "\(table.rawValue)/\(year(table: table, values: values))/\(nibbles(bucket(id)))"
     }
 
     /// The year component of a row's path: from the column that dates the row, "0" when it has
@@ -312,12 +366,6 @@ public struct DigestTree: Sendable, Equatable {
         SHA256.hash(data: text).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    static func hex(_ digest: UInt64) -> String {
-        var text: [UInt8] = []
-        text.reserveCapacity(16)
-        Hex.append(digest, to: &text)
-        return String(decoding: text, as: UTF8.self)
-    }
 }
 
 /// Which leaf a row is in: its table, its year (an index into the tree's years) and its bucket.

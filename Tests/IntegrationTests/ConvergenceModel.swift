@@ -4,6 +4,7 @@ import Replica
 import SyncCore
 import SyncTesting
 import Synchronization
+import Testing
 import WireFormat
 
 @testable import Central
@@ -83,11 +84,13 @@ final class ModelTemplates: Sendable {
                 var replicas: [String: String] = [:]
                 for code in ConvergenceModel.codes {
                     let path = folder.file("replica-\(code).sqlite")
+                    // With its stored digests built, so every write of the case must keep them true.
                     _ = try Replica.create(
                         at: path,
                         settings: ReplicaSettings(
                             office: OfficeCode(code), centralURL: "http://model.invalid",
-                            tokenFile: folder.file("token")))
+                            tokenFile: folder.file("token"))
+                    ).storedDigestTree()
                     replicas[code] = path
                 }
                 return (folder, storePath, replicas)
@@ -545,6 +548,8 @@ final class ConvergenceModel {
     func toggleOnline(_ office: ModelOffice, _ n: Int) {
         office.online.toggle()
         note("op \(n): \(office.code) goes \(office.online ? "online" : "offline")")
+        // Someone verifies now and then: the stored digests are brought up to date mid-case too.
+        do { _ = try office.replica.storedDigestTree() } catch { Issue.record(error, "office \(office.code): bringing its stored digests up to date") }
         done("online")
     }
 
