@@ -222,6 +222,8 @@ enum Scenarios {
         var firstSeconds: Double
         /// What the stored digests add to the replica file.
         var storedDigestBytes: Int64
+        /// `verify --full` after the others: every row hashed again, the centre's tree kept.
+        var fullSeconds: Double
     }
 
     /// Verifies a synced replica once (building its stored digests), changes `differing` rows
@@ -271,10 +273,11 @@ enum Scenarios {
                 guard diff.split(separator: "\n").count == differing else { throw BenchError("sqldiff found \(diff.split(separator: "\n").count) differences") }
             }
         }
+        let full = try office.timed(["verify", "--full"])
         return Divergence(
             seconds: run.seconds, requests: Int(number(before: " requests")), bytes: number(before: " bytes exchanged"),
             found: found, sqldiffSeconds: sqldiff, fileBytes: Harness.fileSize(office.replicaPath), firstSeconds: first.seconds,
-            storedDigestBytes: storedDigestBytes)
+            storedDigestBytes: storedDigestBytes, fullSeconds: full.seconds)
     }
 
     // MARK: 5. Idle footprint and 6. latency (one daemon)

@@ -237,6 +237,7 @@ if options.wants(3) {
     say("| `promo-sync verify`, seconds | \(f(Harness.median(d.map(\.seconds)))) |")
     say("| the first `verify` (stores the digests), seconds | \(f(Harness.median(d.map(\.firstSeconds)))) |")
     say("| what the stored digests add to the file, bytes | \(d.map(\.storedDigestBytes).sorted()[d.count / 2]) |")
+    say("| `verify --full` after them (every row hashed again; the centre's tree kept), seconds | \(f(Harness.median(d.map(\.fullSeconds)))) |")
     say("| round trips | \(d.map(\.requests).sorted()[d.count / 2]) (target ≤ 8) |")
     say("| bytes exchanged | \(d.map(\.bytes).sorted()[d.count / 2]) (target ≤ 65,536) |")
     say("| rows found | \(d.map(\.found).sorted()[d.count / 2]) of \(options.differing) |")

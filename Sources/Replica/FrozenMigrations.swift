@@ -1027,16 +1027,17 @@ UPDATE _sync_state SET value = '0' WHERE key = 'cursor';
 CREATE TABLE _sync_digest_leaf (
     n INTEGER PRIMARY KEY,
     path TEXT NOT NULL UNIQUE,
+    tbl INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
     digest INTEGER NOT NULL
 ) STRICT;
+CREATE INDEX _sync_digest_leaf_bucket ON _sync_digest_leaf(tbl, bucket);
 CREATE TABLE _sync_digest_row (
-    tbl INTEGER NOT NULL,
-    id TEXT NOT NULL,
     leaf INTEGER NOT NULL,
+    id TEXT NOT NULL,
     digest INTEGER NOT NULL,
-    PRIMARY KEY (tbl, id)
+    PRIMARY KEY (leaf, id)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX _sync_digest_row_leaf ON _sync_digest_row(leaf);
 CREATE TABLE _sync_digest_dirty (
     tbl INTEGER NOT NULL,
     id TEXT NOT NULL,

@@ -1,3 +1,4 @@
+import CSQLite
 import GRDB
 import SyncCore
 
@@ -5,121 +6,144 @@ import SyncCore
 /// `v9-digest-cache`), so a verification hashes only the rows changed since the last one instead
 /// of every row (docs/ARCHITECTURE.md, "Verification").
 ///
-/// - `_sync_digest_row`: each row's leaf and digest, as ``DigestTree`` places it;
-/// - `_sync_digest_leaf`: each leaf's digest (a leaf is `table/year/h/h/h`);
+/// - `_sync_digest_row`: each row's digest by leaf and id, as ``DigestTree`` places it;
+/// - `_sync_digest_leaf`: each leaf's number, path (`table/year/h/h/h`), table, bucket and
+///   digest. A changed row's old entry is looked for in the leaves of its table and bucket (its
+///   year may have changed), so rows need no second index;
 /// - `_sync_digest_dirty`: rows changed since. The office's captured writes, by any program, are
 ///   marked when their outbox entries go (a trigger on `_sync_outbox`); until then the outbox
 ///   itself names them. What promo-sync writes with capture off (pulled records, recalls, rows
 ///   kept aside) is marked by ``markChanged(_:_:_:)`` where it is written.
 ///
-/// The cache is built whole by the first verification (state `digests`), and again by
+/// The digests are stored whole by the first verification (state `digests`), and again by
 /// `promo-sync verify --full`, which trusts nothing stored: a row changed with the triggers
-/// removed, or by a release before `v9`, is found only so.
+/// removed is found only so. The rows are hashed in a read transaction; rows changed meanwhile
+/// are marked (state `building`) and hashed again when the result is stored.
 enum DigestCache {
-    /// Written to `_sync_state.digests` when the cache is built; a release that computes digests
-    /// differently changes it, and the next verification rebuilds the cache.
+    /// Written to `_sync_state.digests` when the digests are stored; a release that computes
+    /// them differently changes it, and its first verification stores them again.
     static let version = "1"
 
-    /// What a refresh did.
-    struct Refresh: Sendable {
-        /// Rows hashed: every row when the cache was built, else the rows changed since.
-        var rowsHashed = 0
-        /// Whether the cache was built whole.
-        var built = false
-    }
-
     /// Marks a row written with capture off (its digest is computed again by the next
-    /// verification). Costs nothing while the cache is not built (an initial sync).
+    /// verification). Costs nothing while the digests are not stored (an initial sync).
     static func markChanged(_ db: Database, _ table: SyncedTable, _ id: String) throws {
-        guard try isBuilt(db) else { return }
+        guard try marksChanges(db) else { return }
         try mark(db, table, id)
     }
 
-    /// The same, for a caller that knows the cache is built (``isBuilt(_:)``, read once per page).
+    /// The same, for a caller that knows rows are marked (``marksChanges(_:)``, read once per page).
     static func mark(_ db: Database, _ table: SyncedTable, _ id: String) throws {
         try db.cachedStatement(sql: "INSERT OR IGNORE INTO _sync_digest_dirty(tbl, id) VALUES (?, ?)").execute(arguments: [table.tableID, id])
     }
 
-    static func isBuilt(_ db: Database) throws -> Bool { try State.get(db, .digests) == version }
+    /// Whether changed rows are marked: the digests are stored, or being built.
+    static func marksChanges(_ db: Database) throws -> Bool {
+        let state = try State.get(db, .digests)
+        return state == version || state == building
+    }
 
-    /// Brings the stored digests up to date with the rows: builds them whole when they are not
-    /// built (or `full`), else hashes again the rows marked changed and those the outbox names.
-    static func refresh(_ db: Database, office: String, full: Bool) throws -> Refresh {
-        let built = try isBuilt(db)
-        if full || !built { return try build(db, office: office) }
+    /// The state while a build reads the rows outside the write lock.
+    static let building = "building"
+
+    /// Starts a build when the digests are not stored (or `full`): from now on changed rows are
+    /// marked, so that whatever changes after the rows are read is hashed again once the build
+    /// is stored. Returns whether a build is needed.
+    static func beginBuild(_ db: Database, full: Bool) throws -> Bool {
+        let stored = try State.get(db, .digests)
+        guard full || stored != version else { return false }
+        try db.execute(sql: "DELETE FROM _sync_digest_dirty")
+        try State.set(db, .digests, building)
+        return true
+    }
+
+    /// Stores a tree built from the rows (about 60 bytes a row), in the stored order (leaf,
+    /// then id), replacing what was stored. Rows marked since the build began stay marked.
+    static func store(_ db: Database, _ tree: DigestTree) throws {
+        try db.execute(sql: "DELETE FROM _sync_digest_row; DELETE FROM _sync_digest_leaf")
+        let insertLeaf = try db.makeStatement(sql: "INSERT INTO _sync_digest_leaf(n, path, tbl, bucket, digest) VALUES (?, ?, ?, ?, ?)")
+        let insertRow = try db.makeStatement(sql: "INSERT INTO _sync_digest_row(leaf, id, digest) VALUES (?, ?, ?)")
+        var number: Int64 = 0
+        try tree.forEachLeaf { path, digest, rows in
+            number += 1
+            try insertLeaf.execute(arguments: [
+                number, path, SyncedTable(rawValue: String(path.prefix { $0 != "/" }))?.tableID ?? 0, DigestTree.bucket(ofLeaf: path) ?? 0,
+                Int64(bitPattern: digest),
+            ])
+            // A million rows: bound and stepped through SQLite's C API, not GRDB's arguments.
+            let handle = insertRow.sqliteStatement
+            for row in rows {
+                sqlite3_reset(handle)
+                var id = row.id
+                var code = sqlite3_bind_int64(handle, 1, number)
+                if code == SQLITE_OK {
+                    code = id.withUTF8 { bytes in
+                        sqlite3_bind_text(handle, 2, bytes.baseAddress, Int32(bytes.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+                    }
+                }
+                if code == SQLITE_OK { code = sqlite3_bind_int64(handle, 3, Int64(bitPattern: row.digest)) }
+                if code == SQLITE_OK { code = sqlite3_step(handle) }
+                guard code == SQLITE_DONE else {
+                    let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+                    sqlite3_reset(handle)
+                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: insertRow.sql)
+                }
+            }
+            sqlite3_reset(handle)
+        }
+        try State.set(db, .digests, version)
+    }
+
+    /// Hashes again the rows marked changed and those the outbox names, and the leaves they were
+    /// and are in. Returns how many rows were hashed.
+    static func refresh(_ db: Database, office: String) throws -> Int {
         var changed = try Row.fetchAll(db, sql: "SELECT tbl, id FROM _sync_digest_dirty").map { ($0[0] as Int, $0[1] as String) }
         changed += try Row.fetchAll(db, sql: "SELECT DISTINCT tbl, row_id FROM _sync_outbox").map { ($0[0] as Int, $0[1] as String) }
-        guard !changed.isEmpty else { return Refresh() }
-        var refresh = Refresh()
+        guard !changed.isEmpty else { return 0 }
+        var hashed = 0
         var leaves: Set<Int64> = []
         var seen: Set<SyncedRowKey> = []
+        // The row's entry, in whichever year's leaf it was: same table, same bucket.
+        let findOld = try db.makeStatement(
+            sql: "SELECT r.leaf FROM _sync_digest_leaf l JOIN _sync_digest_row r ON r.leaf = l.n AND r.id = ?3 WHERE l.tbl = ?1 AND l.bucket = ?2")
+        let deleteOld = try db.makeStatement(sql: "DELETE FROM _sync_digest_row WHERE leaf = ? AND id = ?")
+        let insert = try db.makeStatement(sql: "INSERT INTO _sync_digest_row(leaf, id, digest) VALUES (?, ?, ?)")
+        let select = Dictionary(
+            uniqueKeysWithValues: try SyncedTable.allCases.map { ($0, try db.makeStatement(sql: $0.selectColumnsByIDSQL + " AND office = ?")) })
         for (tableID, id) in changed {
             guard let table = SyncedTable(tableID: tableID), seen.insert(SyncedRowKey(table, id)).inserted else { continue }
-            if let old = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT leaf FROM _sync_digest_row WHERE tbl = ? AND id = ?"), arguments: [tableID, id])
-            {
+            for old in try Int64.fetchAll(findOld, arguments: [tableID, DigestTree.bucket(ofID: id), id]) {
+                try deleteOld.execute(arguments: [old, id])
                 leaves.insert(old)
             }
-            guard
-                let row = try Row.fetchOne(
-                    db.cachedStatement(sql: table.selectColumnsByIDSQL + " AND office = ?"),
-                    arguments: [id, office])
-            else {
-                try db.cachedStatement(sql: "DELETE FROM _sync_digest_row WHERE tbl = ? AND id = ?").execute(arguments: [tableID, id])
-                continue
-            }
+            guard let row = try Row.fetchOne(select[table]!, arguments: [id, office]) else { continue }
             let place = DigestTree.place(table: table, id: id, values: (0..<table.columns.count).map { Replica.fieldValue(row[$0]) })
-            let leaf = try leafNumber(db, place.leaf)
+            let leaf = try leafNumber(db, place.leaf, table: table)
             leaves.insert(leaf)
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO _sync_digest_row(tbl, id, leaf, digest) VALUES (?, ?, ?, ?)")
-                .execute(arguments: [tableID, id, leaf, Int64(bitPattern: place.digest)])
-            refresh.rowsHashed += 1
+            try insert.execute(arguments: [leaf, id, Int64(bitPattern: place.digest)])
+            hashed += 1
         }
+        let rowsOfLeaf = try db.makeStatement(sql: "SELECT id, digest FROM _sync_digest_row WHERE leaf = ?")
         for leaf in leaves {
-            let rows = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT id, digest FROM _sync_digest_row WHERE leaf = ?"), arguments: [leaf]
-            ).map { (id: $0[0] as String, digest: UInt64(bitPattern: $0[1] as Int64)) }
+            let rows = try Row.fetchAll(rowsOfLeaf, arguments: [leaf]).map { (id: $0[0] as String, digest: UInt64(bitPattern: $0[1] as Int64)) }
             if rows.isEmpty {
-                try db.cachedStatement(sql: "DELETE FROM _sync_digest_leaf WHERE n = ?").execute(arguments: [leaf])
+                try db.execute(sql: "DELETE FROM _sync_digest_leaf WHERE n = ?", arguments: [leaf])
             } else {
-                try db.cachedStatement(sql: "UPDATE _sync_digest_leaf SET digest = ? WHERE n = ?")
-                    .execute(arguments: [Int64(bitPattern: DigestTree.leafDigest(rows)), leaf])
+                try db.execute(
+                    sql: "UPDATE _sync_digest_leaf SET digest = ? WHERE n = ?", arguments: [Int64(bitPattern: DigestTree.leafDigest(rows)), leaf])
             }
         }
         try db.execute(sql: "DELETE FROM _sync_digest_dirty")
-        return refresh
-    }
-
-    /// Hashes every row of the office and stores the tree (about 90 bytes a row).
-    private static func build(_ db: Database, office: String) throws -> Refresh {
-        let tree = try Replica.digestTree(db, office: office)
-        try db.execute(sql: "DELETE FROM _sync_digest_row; DELETE FROM _sync_digest_leaf; DELETE FROM _sync_digest_dirty")
-        let insertLeaf = try db.makeStatement(sql: "INSERT INTO _sync_digest_leaf(n, path, digest) VALUES (?, ?, ?)")
-        var numbers: [String: Int64] = [:]
-        var failure: (any Error)?
-        tree.forEachLeaf { path, digest in
-            guard failure == nil else { return }
-            let number = Int64(numbers.count + 1)
-            numbers[path] = number
-            do { try insertLeaf.execute(arguments: [number, path, Int64(bitPattern: digest)]) } catch { failure = error }
-        }
-        let insertRow = try db.makeStatement(sql: "INSERT INTO _sync_digest_row(tbl, id, leaf, digest) VALUES (?, ?, ?, ?)")
-        tree.forEachRowDigest { path, id, digest in
-            guard failure == nil else { return }
-            let table = SyncedTable(rawValue: String(path.prefix { $0 != "/" }))?.tableID ?? 0
-            do { try insertRow.execute(arguments: [table, id, numbers[path], Int64(bitPattern: digest)]) } catch { failure = error }
-        }
-        if let failure { throw failure }
-        try State.set(db, .digests, version)
-        return Refresh(rowsHashed: tree.rowCount, built: true)
+        return hashed
     }
 
     /// The number of a leaf, added (with a digest computed later in the refresh) if new.
-    private static func leafNumber(_ db: Database, _ path: String) throws -> Int64 {
+    private static func leafNumber(_ db: Database, _ path: String, table: SyncedTable) throws -> Int64 {
         if let known = try Int64.fetchOne(db.cachedStatement(sql: "SELECT n FROM _sync_digest_leaf WHERE path = ?"), arguments: [path]) {
             return known
         }
-        try db.cachedStatement(sql: "INSERT INTO _sync_digest_leaf(path, digest) VALUES (?, 0)").execute(arguments: [path])
+        try db.execute(
+            sql: "INSERT INTO _sync_digest_leaf(path, tbl, bucket, digest) VALUES (?, ?, ?, 0)",
+            arguments: [path, table.tableID, DigestTree.bucket(ofLeaf: path) ?? 0])
         return db.lastInsertedRowID
     }
 
@@ -151,14 +175,23 @@ enum DigestCache {
 }
 
 extension Replica {
-    /// The office's digest tree, from the stored digests brought up to date (built whole the first
-    /// time, or with `full`): the tree above the leaves; a leaf's rows come from
-    /// ``storedDigestRows(leaves:)``.
+    /// The office's digest tree, from the stored digests brought up to date: the tree above the
+    /// leaves (a leaf's rows come from ``storedDigestRows(leaves:)``), and how many rows were
+    /// hashed. When the digests are not stored yet (or `full`), every row is hashed, in a read
+    /// transaction so that the office's commands and daemon are not held up meanwhile, and the
+    /// result stored.
     public func storedDigestTree(full: Bool = false) throws(ReplicaError) -> (tree: DigestTree, rowsHashed: Int) {
-        let office = try settings().office
+        let office = try settings().office.rawValue
+        let whole: DigestTree?
+        if try write("preparing the stored digests", { db in try DigestCache.beginBuild(db, full: full) }) {
+            whole = try read("computing digests") { db in try Self.digestTree(db, office: office) }
+        } else {
+            whole = nil
+        }
         return try write("bringing the stored digests up to date") { db in
-            let refresh = try DigestCache.refresh(db, office: office.rawValue, full: full)
-            return (try DigestCache.tree(db), refresh.rowsHashed)
+            if let whole { try DigestCache.store(db, whole) }
+            let hashed = try DigestCache.refresh(db, office: office)
+            return (try DigestCache.tree(db), whole?.rowCount ?? hashed)
         }
     }
 

@@ -231,7 +231,7 @@ extension Replica {
 
         init(_ db: Database) throws {
             self.db = db
-            marksDigests = try DigestCache.isBuilt(db)
+            marksDigests = try DigestCache.marksChanges(db)
         }
 
         /// Inserts or replaces one whole row (a field the record does not carry is stored empty).

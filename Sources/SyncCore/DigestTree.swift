@@ -152,20 +152,21 @@ public struct DigestTree: Sendable, Equatable {
         return inner
     }
 
-    /// Every leaf: its path and digest.
-    public func forEachLeaf(_ body: (_ path: String, _ digest: UInt64) -> Void) {
+    /// Every leaf, in order: its path, its digest, and its rows' ids and digests in order.
+    public func forEachLeaf(_ body: (_ path: String, _ digest: UInt64, _ rows: [(id: String, digest: UInt64)]) throws -> Void) rethrows {
         var start = 0
+        var leafRows: [(id: String, digest: UInt64)] = []
         while start < rows.count {
             var end = start + 1
             while end < rows.count, rows[end].leaf == rows[start].leaf { end += 1 }
-            body(path(of: rows[start].leaf), Self.combine(rows[start..<end]))
+            let path = path(of: rows[start].leaf)
+            let slash = path.lastIndex(of: "/")!
+            let digest = inner[String(path[..<slash])]?[String(path[path.index(after: slash)...])] ?? Self.combine(rows[start..<end])
+            leafRows.removeAll(keepingCapacity: true)
+            for row in rows[start..<end] { leafRows.append((row.id.text, row.digest)) }
+            try body(path, digest, leafRows)
             start = end
         }
-    }
-
-    /// Every row: its leaf path, id and digest as a number.
-    public func forEachRowDigest(_ body: (_ path: String, _ id: String, _ digest: UInt64) -> Void) {
-        for row in rows { body(path(of: row.leaf), row.id.text, row.digest) }
     }
 
     /// A row's leaf path and digest, from its values in the order of `table.columns`: what the
@@ -173,6 +174,17 @@ public struct DigestTree: Sendable, Equatable {
     public static func place(table: SyncedTable, id: String, values: [FieldValue]) -> (leaf: String, digest: UInt64) {
         (leafPath(table: table, id: id, values: values), rowDigestValue(table: table, id: id, values: values))
     }
+
+    /// The bucket of a leaf path (`a/3/f`: 0xa3f), nil for a path that is not a leaf's. A row's
+    /// leaves in different years share its table and bucket.
+    public static func bucket(ofLeaf path: String) -> Int? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == depth, parts.suffix(3).allSatisfy({ $0.utf8.count == 1 }) else { return nil }
+        return Int(parts.suffix(3).joined(), radix: 16)
+    }
+
+    /// The bucket of a row id, as ``bucket(ofLeaf:)`` gives it for the row's leaf.
+    public static func bucket(ofID id: String) -> Int { Int(bucket(id)) }
 
     /// A leaf's digest from its rows' ids and digests, in any order.
     public static func leafDigest(_ rows: [(id: String, digest: UInt64)]) -> UInt64 {

@@ -96,6 +96,35 @@ import WireFormat
         #expect(full.tree.root == whole && full.rowsHashed == 1)
     }
 
+    /// The rows are hashed outside the write lock: what is written between the read and the
+    /// store (a pulled record, a change acknowledged) is hashed again before the tree is used.
+    @Test func writesWhileTheRowsAreHashedAreNotMissed() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        let lines = try (1...5).map { try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64($0), note: nil) }
+        while let changeset = try replica.nextChangeset() { try replica.acknowledge(changeset.sequence) }
+        #expect(try replica.database.write { db in try DigestCache.beginBuild(db, full: false) })
+        let read = try replica.database.read { db in try Replica.digestTree(db, office: "79") }
+        // Meanwhile: a record from the centre (capture off) and an edit, acknowledged.
+        _ = try replica.applyPulledPage(
+            PullResponse(
+                epoch: Epoch("e1"),
+                records: [
+                    PulledRecord(
+                        cursor: PullCursor(1), table: "plan_line", id: lines[0].rawValue, office: OfficeCode(unchecked: "79"), deleted: false,
+                        fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(500)])
+                ], nextCursor: PullCursor(1), hasMore: false))
+        try replica.database.write { db in try db.execute(sql: "UPDATE plan_line SET amount = 9 WHERE id = ?", arguments: [lines[1].rawValue]) }
+        while let changeset = try replica.nextChangeset() { try replica.acknowledge(changeset.sequence) }
+        let stored = try replica.database.write { db in
+            try DigestCache.store(db, read)
+            _ = try DigestCache.refresh(db, office: "79")
+            return try DigestCache.tree(db).root
+        }
+        #expect(stored != read.root)
+        #expect(stored == (try replica.digestTree().root))
+    }
+
     /// The rows of a leaf read from the stored digests are the tree's.
     @Test func theRowsOfALeafAreTheTrees() throws {
         let dir = try TemporaryDirectory()
