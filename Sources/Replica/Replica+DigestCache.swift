@@ -56,7 +56,7 @@ enum DigestCache {
         return true
     }
 
-    /// Stores a tree built from the rows (about 60 bytes a row), in the stored order (leaf,
+    /// Stores a tree built from the rows (about 71 bytes a row in the file), in the stored order (leaf,
     /// then id), replacing what was stored. Rows marked since the build began stay marked.
     static func store(_ db: Database, _ tree: DigestTree) throws {
         try db.execute(sql: "DELETE FROM _sync_digest_row; DELETE FROM _sync_digest_leaf")
