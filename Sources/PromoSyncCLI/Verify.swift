@@ -4,7 +4,7 @@ import SyncAgent
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compare this office's rows with the centre's by digest, changing nothing. Exit 0 identical, 1 different.",
+        abstract: "Compare this office's rows with the centre's by digest, changing no row. Exit 0 identical, 1 different.",
         discussion: """
             Only the differing ranges are descended into, so the cost grows with the differences, not the rows. \
             The office's digests are kept in the replica and only the rows changed since the last verification are hashed; \

@@ -1044,6 +1044,7 @@ CREATE TABLE _sync_digest_dirty (
     PRIMARY KEY (tbl, id)
 ) STRICT, WITHOUT ROWID;
 CREATE TRIGGER _sync_outbox_taken AFTER DELETE ON _sync_outbox
+WHEN EXISTS (SELECT 1 FROM _sync_state WHERE key = 'digests')
 BEGIN
     INSERT OR IGNORE INTO _sync_digest_dirty(tbl, id) VALUES (OLD.tbl, OLD.row_id);
 END;

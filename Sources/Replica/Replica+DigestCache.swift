@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 import GRDB
 import SyncCore
 
@@ -36,25 +37,29 @@ enum DigestCache {
         try db.cachedStatement(sql: "INSERT OR IGNORE INTO _sync_digest_dirty(tbl, id) VALUES (?, ?)").execute(arguments: [table.tableID, id])
     }
 
-    /// Whether changed rows are marked: the digests are stored, or being built.
-    static func marksChanges(_ db: Database) throws -> Bool {
-        let state = try State.get(db, .digests)
-        return state == version || state == building
-    }
+    /// Whether changed rows are marked: the digests are stored, or being built (any state).
+    static func marksChanges(_ db: Database) throws -> Bool { try State.get(db, .digests) != nil }
 
-    /// The state while a build reads the rows outside the write lock.
-    static let building = "building"
-
-    /// Starts a build when the digests are not stored (or `full`): from now on changed rows are
-    /// marked, so that whatever changes after the rows are read is hashed again once the build
-    /// is stored. Returns whether a build is needed.
-    static func beginBuild(_ db: Database, full: Bool) throws -> Bool {
-        let stored = try State.get(db, .digests)
-        guard full || stored != version else { return false }
+    /// Starts a build when the digests are not stored, when so many rows changed since that
+    /// hashing them one by one would cost more than hashing them all (after `resync --force`),
+    /// or when `full`: from now on changed rows are marked, so that whatever changes after the
+    /// rows are read is hashed again once the build is stored. Returns the build's token (its
+    /// state while it reads the rows outside the write lock), or nil when no build is needed.
+    static func beginBuild(_ db: Database, full: Bool) throws -> String? {
+        if !full, try State.get(db, .digests) == version {
+            let changed = try Int.fetchOne(db, sql: "SELECT (SELECT count(*) FROM _sync_digest_dirty) + (SELECT count(*) FROM _sync_outbox)") ?? 0
+            let stored = try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_digest_row") ?? 0
+            if changed <= max(10_000, stored / 4) { return nil }
+        }
+        let token = "building " + UUID().uuidString
         try db.execute(sql: "DELETE FROM _sync_digest_dirty")
-        try State.set(db, .digests, building)
-        return true
+        try State.set(db, .digests, token)
+        return token
     }
+
+    /// Whether the build with `token` is the latest begun: a build begun after it (another
+    /// `verify`) cleared the marks it relies on, so only that one may be stored.
+    static func isCurrent(_ db: Database, build token: String) throws -> Bool { try State.get(db, .digests) == token }
 
     /// Stores a tree built from the rows (about 71 bytes a row in the file), in the stored order (leaf,
     /// then id), replacing what was stored. Rows marked since the build began stay marked.
@@ -176,22 +181,37 @@ enum DigestCache {
 
 extension Replica {
     /// The office's digest tree, from the stored digests brought up to date: the tree above the
-    /// leaves (a leaf's rows come from ``storedDigestRows(leaves:)``), and how many rows were
-    /// hashed. When the digests are not stored yet (or `full`), every row is hashed, in a read
+    /// leaves (a leaf's rows come from ``storedDigestRows(leaves:)``, unless the tree holds its
+    /// rows: ``DigestTree/rowCount`` is not 0), and how many rows were hashed. When the digests are not stored yet (or `full`), every row is hashed, in a read
     /// transaction so that the office's commands and daemon are not held up meanwhile, and the
     /// result stored.
     public func storedDigestTree(full: Bool = false) throws(ReplicaError) -> (tree: DigestTree, rowsHashed: Int) {
         let office = try settings().office.rawValue
-        let whole: DigestTree?
-        if try write("preparing the stored digests", { db in try DigestCache.beginBuild(db, full: full) }) {
-            whole = try read("computing digests") { db in try Self.digestTree(db, office: office) }
-        } else {
-            whole = nil
-        }
+        let build = try write("preparing the stored digests") { db in try DigestCache.beginBuild(db, full: full) }
+        let whole = try build.map { _ throws(ReplicaError) in try read("computing digests") { db in try Self.digestTree(db, office: office) } }
         return try write("bringing the stored digests up to date") { db in
-            if let whole { try DigestCache.store(db, whole) }
+            if let build, let whole {
+                // Another verification began a build since: this one's tree is right for its own
+                // snapshot, and is used as it is (rows and all); the later build stores its own.
+                guard try DigestCache.isCurrent(db, build: build) else { return (whole, whole.rowCount) }
+                try DigestCache.store(db, whole)
+            }
             let hashed = try DigestCache.refresh(db, office: office)
             return (try DigestCache.tree(db), whole?.rowCount ?? hashed)
+        }
+    }
+
+    /// Records that a daemon of `release` runs on this replica. A daemon of another release ran
+    /// before it (a release before 1.7.0 writes with capture off and marks nothing): the stored
+    /// digests are dropped, and the next verification hashes every row.
+    public func recordDaemonRelease(_ release: String) throws(ReplicaError) {
+        try write("recording the daemon's release") { db in
+            guard try State.get(db, .daemonRelease) != release else { return }
+            if try State.get(db, .digests) != nil {
+                try db.execute(sql: "DELETE FROM _sync_digest_row; DELETE FROM _sync_digest_leaf; DELETE FROM _sync_digest_dirty")
+                try State.set(db, .digests, nil)
+            }
+            try State.set(db, .daemonRelease, release)
         }
     }
 

@@ -34,8 +34,11 @@ enum StateKey: String, CaseIterable {
     /// The last time the office healed a centre that lacked what it had acknowledged, and how.
     case lastRepairAt = "last_repair_at"
     case lastRepair = "last_repair"
-    /// The version of the stored digests (``DigestCache/version``) once they are built.
+    /// The version of the stored digests (``DigestCache/version``) once they are built, or the
+    /// token of a build under way.
     case digests
+    /// The release of the daemon that last started on this replica.
+    case daemonRelease = "daemon_release"
 }
 
 /// Reads and writes `_sync_state`.

@@ -4,6 +4,7 @@ import Replica
 import ServiceLifecycle
 import SyncCore
 import Synchronization
+import WireFormat
 
 /// How the daemon schedules cycles.
 public struct DaemonSchedule: Sendable {
@@ -107,6 +108,7 @@ public struct SyncDaemon: Service {
         var failures = 0
         var lastUnsent: (mark: Int64, acked: Int64) = (0, 0)
         let office = try replica.settings().office
+        try replica.recordDaemonRelease(SoftwareVersion.current)
         logger.info("daemon started", metadata: ["sync.office": "\(office)"])
         while !Task.isShuttingDownGracefully {
             if let problem = replica.fileProblem() { try await stopForLostFile(problem) }

@@ -77,11 +77,11 @@ extension SyncEngine {
             }
             // The rows of the leaves reached are read from the stored digests.
             var leafRows: [String: [String: String]] = [:]
-            if level == DigestTree.depth {
+            if level == DigestTree.depth && local.rowCount == 0 {
                 do { leafRows = try replica.storedDigestRows(leaves: frontier) } catch { throw SyncAgentError(error) }
             }
             for path in frontier {
-                let mine = level == DigestTree.depth ? leafRows[path] ?? [:] : local.children(of: path)
+                let mine = level == DigestTree.depth && local.rowCount == 0 ? leafRows[path] ?? [:] : local.children(of: path)
                 let theirs = remote[path] ?? [:]
                 for name in Set(mine.keys).union(theirs.keys).sorted() where mine[name] != theirs[name] {
                     if level < DigestTree.depth {

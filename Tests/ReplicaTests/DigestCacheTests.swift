@@ -103,7 +103,7 @@ import WireFormat
         let replica = try makeReplica(dir)
         let lines = try (1...5).map { try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64($0), note: nil) }
         while let changeset = try replica.nextChangeset() { try replica.acknowledge(changeset.sequence) }
-        #expect(try replica.database.write { db in try DigestCache.beginBuild(db, full: false) })
+        let build = try #require(try replica.database.write { db in try DigestCache.beginBuild(db, full: false) })
         let read = try replica.database.read { db in try Replica.digestTree(db, office: "79") }
         // Meanwhile: a record from the centre (capture off) and an edit, acknowledged.
         _ = try replica.applyPulledPage(
@@ -117,12 +117,66 @@ import WireFormat
         try replica.database.write { db in try db.execute(sql: "UPDATE plan_line SET amount = 9 WHERE id = ?", arguments: [lines[1].rawValue]) }
         while let changeset = try replica.nextChangeset() { try replica.acknowledge(changeset.sequence) }
         let stored = try replica.database.write { db in
+            #expect(try DigestCache.isCurrent(db, build: build))
             try DigestCache.store(db, read)
             _ = try DigestCache.refresh(db, office: "79")
             return try DigestCache.tree(db).root
         }
         #expect(stored != read.root)
         #expect(stored == (try replica.digestTree().root))
+    }
+
+    /// Two verifications building at once (a `--full` one and another): the one begun first may
+    /// not store its tree, since the later one cleared the marks it relied on; it answers with
+    /// its own tree, and the stored digests are the later build's, kept true.
+    @Test func ofTwoBuildsAtOnceOnlyTheLaterIsStored() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        let lines = try (1...5).map { try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64($0), note: nil) }
+        while let changeset = try replica.nextChangeset() { try replica.acknowledge(changeset.sequence) }
+        let first = try #require(try replica.database.write { db in try DigestCache.beginBuild(db, full: true) })
+        let firstRead = try replica.database.read { db in try Replica.digestTree(db, office: "79") }
+        _ = try replica.applyPulledPage(
+            PullResponse(
+                epoch: Epoch("e1"),
+                records: [
+                    PulledRecord(
+                        cursor: PullCursor(1), table: "plan_line", id: lines[0].rawValue, office: OfficeCode(unchecked: "79"), deleted: false,
+                        fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(500)])
+                ], nextCursor: PullCursor(1), hasMore: false))
+        // The second verification runs whole meanwhile.
+        let second = try replica.storedDigestTree(full: true)
+        #expect(second.tree.root == (try replica.digestTree().root))
+        let isCurrent = try replica.database.write { db in try DigestCache.isCurrent(db, build: first) }
+        #expect(!isCurrent)
+        #expect(firstRead.root != second.tree.root)
+        try expectCurrent(replica, hashed: 0)
+    }
+
+    /// A daemon of an earlier release wrote to the replica with capture off and marked nothing:
+    /// when a daemon of this release starts after it, the stored digests are dropped.
+    @Test func aDaemonOfAnotherReleaseDropsTheStoredDigests() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        _ = try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 1, note: nil)
+        try replica.recordDaemonRelease("1.7.0")
+        _ = try replica.storedDigestTree()
+        try replica.recordDaemonRelease("1.7.0")
+        #expect(try replica.storedDigestTree().rowsHashed == 1)  // still stored: only the outbox's row again
+        try replica.recordDaemonRelease("1.6.3")
+        #expect(try replica.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_digest_row") } == 0)
+        let rebuilt = try replica.storedDigestTree()
+        #expect(rebuilt.tree.root == (try replica.digestTree().root) && rebuilt.rowsHashed == 1)
+    }
+
+    /// Acknowledged changes mark nothing while no digests are kept (a replica never verified
+    /// does not grow a list of every row ever written).
+    @Test func nothingIsMarkedUntilTheDigestsAreKept() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        for n in 1...3 { _ = try replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(n), note: nil) }
+        while let changeset = try replica.nextChangeset() { try replica.acknowledge(changeset.sequence) }
+        #expect(try replica.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_digest_dirty") } == 0)
     }
 
     /// The rows of a leaf read from the stored digests are the tree's.
