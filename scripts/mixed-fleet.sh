@@ -92,8 +92,10 @@ sync_ok 80 "$old_bin"
 
 echo "== 2. office 80 on $current against the $previous centre"
 office 80 "$new_bin" disburse --project TN-01 --kind payment --amount 150000000 --voucher KB-80-1 --date 2025-08-30 >/dev/null
-[ "$(sql office-80/replica.sqlite "SELECT identifier FROM grdb_migrations ORDER BY rowid DESC LIMIT 1")" = "v8-tax-code" ] ||
-    fail "office 80's replica was not migrated to v8"
+# This release's newest replica migration, as its frozen migrations list it.
+newest="$(sed -n 's/^            "\(v[0-9]*-[a-z-]*\)",$/\1/p' Sources/Replica/FrozenMigrations.swift | tail -n1)"
+[ "$(sql office-80/replica.sqlite "SELECT identifier FROM grdb_migrations ORDER BY rowid DESC LIMIT 1")" = "$newest" ] ||
+    fail "office 80's replica was not migrated to $newest"
 sync_ok 80 "$new_bin"
 office 80 "$new_bin" project update TN-01 --tax-code 3901234567 >/dev/null
 if "$old_bin/promo-sync" project update --help | grep -q -- --tax-code; then
@@ -119,7 +121,7 @@ sync_ok 79 "$old_bin"
 echo "== 3b. office 79 upgraded, enters a tax code, then rolled back the documented way"
 office 79 "$new_bin" project update HCM-01 --tax-code 0312345678 >/dev/null
 sync_ok 79 "$new_bin"
-mv "$data/office-79/replica.sqlite" "$data/office-79/replica.sqlite.v8"
+mv "$data/office-79/replica.sqlite" "$data/office-79/replica.sqlite.upgraded"
 rm -f "$data/office-79/replica.sqlite-wal" "$data/office-79/replica.sqlite-shm"
 "$old_bin/promo-sync" resync --rebuild --data-dir "$data/office-79" --office 79 --central "$url" \
     --token-file "$data/office-79/office.token" >>"$data/sync.log" 2>&1 || fail "79 could not rebuild on $previous"
