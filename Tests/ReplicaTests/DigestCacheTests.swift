@@ -18,6 +18,17 @@ import WireFormat
         if let hashed { #expect(stored.rowsHashed == hashed, sourceLocation: sourceLocation) }
     }
 
+    /// A page from the centre carrying plan line `id` with another amount (applied with capture off).
+    static func centresAmount(_ amount: Int64, for id: RowID) -> PullResponse {
+        PullResponse(
+            epoch: Epoch("e1"),
+            records: [
+                PulledRecord(
+                    cursor: PullCursor(1), table: "plan_line", id: id.rawValue, office: OfficeCode(unchecked: "79"), deleted: false,
+                    fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(amount)])
+            ], nextCursor: PullCursor(1), hasMore: false)
+    }
+
     @Test func theStoredDigestsFollowEveryWrite() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
@@ -106,14 +117,7 @@ import WireFormat
         let build = try #require(try replica.database.write { db in try DigestCache.beginBuild(db, full: false) })
         let read = try replica.database.read { db in try Replica.digestTree(db, office: "79") }
         // Meanwhile: a record from the centre (capture off) and an edit, acknowledged.
-        _ = try replica.applyPulledPage(
-            PullResponse(
-                epoch: Epoch("e1"),
-                records: [
-                    PulledRecord(
-                        cursor: PullCursor(1), table: "plan_line", id: lines[0].rawValue, office: OfficeCode(unchecked: "79"), deleted: false,
-                        fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(500)])
-                ], nextCursor: PullCursor(1), hasMore: false))
+        _ = try replica.applyPulledPage(Self.centresAmount(500, for: lines[0]))
         try replica.database.write { db in try db.execute(sql: "UPDATE plan_line SET amount = 9 WHERE id = ?", arguments: [lines[1].rawValue]) }
         while let changeset = try replica.nextChangeset() { try replica.acknowledge(changeset.sequence) }
         let stored = try replica.database.write { db in
@@ -136,14 +140,7 @@ import WireFormat
         while let changeset = try replica.nextChangeset() { try replica.acknowledge(changeset.sequence) }
         let first = try #require(try replica.database.write { db in try DigestCache.beginBuild(db, full: true) })
         let firstRead = try replica.database.read { db in try Replica.digestTree(db, office: "79") }
-        _ = try replica.applyPulledPage(
-            PullResponse(
-                epoch: Epoch("e1"),
-                records: [
-                    PulledRecord(
-                        cursor: PullCursor(1), table: "plan_line", id: lines[0].rawValue, office: OfficeCode(unchecked: "79"), deleted: false,
-                        fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(500)])
-                ], nextCursor: PullCursor(1), hasMore: false))
+        _ = try replica.applyPulledPage(Self.centresAmount(500, for: lines[0]))
         // The second verification runs whole meanwhile.
         let second = try replica.storedDigestTree(full: true)
         #expect(second.tree.root == (try replica.digestTree().root))
