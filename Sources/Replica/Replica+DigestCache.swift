@@ -152,6 +152,12 @@ enum DigestCache {
         return db.lastInsertedRowID
     }
 
+    /// Forgets the stored digests: the next verification builds them again.
+    static func drop(_ db: Database) throws {
+        try db.execute(sql: "DELETE FROM _sync_digest_row; DELETE FROM _sync_digest_leaf; DELETE FROM _sync_digest_dirty")
+        try State.set(db, .digests, nil)
+    }
+
     /// The tree above the stored leaves.
     static func tree(_ db: Database) throws -> DigestTree {
         var leaves: [String: UInt64] = [:]
@@ -182,9 +188,9 @@ enum DigestCache {
 extension Replica {
     /// The office's digest tree, from the stored digests brought up to date: the tree above the
     /// leaves (a leaf's rows come from ``storedDigestRows(leaves:)``, unless the tree holds its
-    /// rows: ``DigestTree/rowCount`` is not 0), and how many rows were hashed. When the digests are not stored yet (or `full`), every row is hashed, in a read
-    /// transaction so that the office's commands and daemon are not held up meanwhile, and the
-    /// result stored.
+    /// rows: ``DigestTree/rowCount`` is not 0), and how many rows were hashed. When the digests
+    /// are not stored yet (or `full`), every row is hashed, in a read transaction so that the
+    /// office's commands and daemon are not held up meanwhile, and the result stored.
     public func storedDigestTree(full: Bool = false) throws(ReplicaError) -> (tree: DigestTree, rowsHashed: Int) {
         let office = try settings().office.rawValue
         let build = try write("preparing the stored digests") { db in try DigestCache.beginBuild(db, full: full) }
@@ -207,10 +213,7 @@ extension Replica {
     public func recordDaemonRelease(_ release: String) throws(ReplicaError) {
         try write("recording the daemon's release") { db in
             guard try State.get(db, .daemonRelease) != release else { return }
-            if try State.get(db, .digests) != nil {
-                try db.execute(sql: "DELETE FROM _sync_digest_row; DELETE FROM _sync_digest_leaf; DELETE FROM _sync_digest_dirty")
-                try State.set(db, .digests, nil)
-            }
+            if try State.get(db, .digests) != nil { try DigestCache.drop(db) }
             try State.set(db, .daemonRelease, release)
         }
     }
