@@ -15,9 +15,12 @@ extension CentralStore {
     }
 
     /// `position` is the changeset's place in the order shared with the journal: the next one,
-    /// or in a replay the one it was stored at.
-    func apply(_ changeset: Changeset, receivedJSON: Data?, from office: OfficeCode, now: Date, position recorded: Int64?) throws(CentralError) -> PushResponse
-    {
+    /// or in a replay the one it was stored at. `judged: false` skips this release's domain rules
+    /// (who writes, the values, the owners): only `audit verify` does so, to replay a changeset an
+    /// earlier release accepted and this one would refuse.
+    func apply(
+        _ changeset: Changeset, receivedJSON: Data?, from office: OfficeCode, now: Date, position recorded: Int64?, judged: Bool = true
+    ) throws(CentralError) -> PushResponse {
         // 1. Checks that need no database: whose changeset it is, its size, its hash.
         guard changeset.office == office else {
             throw CentralError(
@@ -78,7 +81,7 @@ extension CentralStore {
                 // Offices merged into this one (by the official map or not): their records, now its
                 // own, keep their provinces (a project sent again whole names it as stored).
                 let absorbed = try Self.rehomedOffices(db).filter { $0.value == office.rawValue }.keys.sorted().map(OfficeCode.init(unchecked:))
-                for change in changeset.changes {
+                for change in changeset.changes where judged {
                     // The writer is the office of the token: a clock or a field that claims another
                     // writer (another office, or the centre) is a forgery, not a conflict.
                     if let problem = change.identityProblem(pushedBy: office) {
@@ -99,7 +102,8 @@ extension CentralStore {
                 //    the rules decide in clock order, so the outcome does not depend on arrival order.
                 //    Each history row names the changeset that carried it (its position), for the audit log.
                 let position = try recorded ?? Self.nextPosition(db)
-                let applied = try Self.ingest(db, changes: changeset.changes, from: office, sequence: changeset.sequence, position: position, at: now)
+                let applied = try Self.ingest(
+                    db, changes: changeset.changes, from: office, sequence: changeset.sequence, position: position, at: now, judged: judged)
 
                 // 5. Keep it, with its receipt in the centre's log: its place and time, chained
                 //    onto the position before (one hash per changeset, none per change).

@@ -31,6 +31,28 @@ public struct ReplayFailure: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "position \(position), \(step): cannot be replayed: \(message)" }
 }
 
+/// A changeset the centre accepted when it arrived that this release's rules refuse: a rule
+/// tightened since, or a forgery an earlier release let through (a row of another office, a
+/// back-dated stamp). The replay applies it as the centre then did, and names it for review.
+public struct RefusedNow: Sendable, Equatable, CustomStringConvertible {
+    /// Its position in the one order of changesets and journal entries.
+    public var position: Int64
+    /// The office that pushed it.
+    public var office: String
+    /// Its sequence in that office's chain.
+    public var sequence: Int64
+    /// When the centre received it (ISO 8601, as stored).
+    public var receivedAt: String
+    /// The refusal's code (`forbidden_owner`, `bad_request`…).
+    public var code: String
+    /// What this release's rules say of it.
+    public var message: String
+    /// The changeset, when it came and why this release refuses it, on one line.
+    public var description: String {
+        "position \(position), changeset \(office)/\(sequence), received \(receivedAt): accepted then, refused by this release's rules (\(code)): \(message)"
+    }
+}
+
 /// The head of one chain, as `audit verify` prints it for the operator to keep elsewhere:
 /// `journal/POSITION=HASH` or `OFFICE/SEQUENCE=HASH`. Given back (`--expect`), a head no longer
 /// in the store shows that the logs were rewritten, even consistently.
@@ -71,6 +93,9 @@ public struct AuditReport: Sendable {
     public var headProblems: [String] = []
     /// The step at which the replay stopped; nil when every step replayed (or none was tried).
     public var replayFailure: ReplayFailure?
+    /// Changesets accepted when they arrived that this release's rules refuse, in their order:
+    /// replayed as accepted, and named for a person to review (they are not breaks).
+    public var refusedNow: [RefusedNow] = []
     /// At most one per table: its first row (in key order) that differs.
     public var differences: [StateDifference] = []
     /// Why the state could not be replayed at all (a store that held data before the journal).
@@ -218,7 +243,20 @@ extension CentralStore {
                     do { changeset = try Changeset(jsonData: body) } catch {
                         throw CentralError(.unprocessableContent, .unreadable, "its stored body cannot be read")
                     }
-                    let answer = try scratch.apply(changeset, receivedJSON: body, from: OfficeCode(unchecked: name), now: now, position: position)
+                    let office = OfficeCode(unchecked: name)
+                    let answer: PushResponse
+                    do {
+                        answer = try scratch.apply(changeset, receivedJSON: body, from: office, now: now, position: position)
+                    } catch {
+                        // Refused by a rule, yet accepted when it arrived: replayed as then, and named.
+                        let refusal: CentralError = error
+                        guard WireProtocol.ruleRefusalCodes.contains(refusal.code.rawValue) else { throw refusal }
+                        answer = try scratch.apply(changeset, receivedJSON: body, from: office, now: now, position: position, judged: false)
+                        report.refusedNow.append(
+                            RefusedNow(
+                                position: position, office: name, sequence: row["sequence"], receivedAt: row["at"], code: refusal.code.rawValue,
+                                message: refusal.message))
+                    }
                     guard answer.outcome == .applied else {
                         throw CentralError(.conflict, .duplicate, "the replay took it for a re-send of a changeset already applied")
                     }

@@ -32,10 +32,8 @@ struct WriteAuthorization {
     /// The root row of each aggregate met so far, as stored (nil: the centre has none).
     private var roots: [String: (table: String, office: String)?] = [:]
     private let selectRoot: DirectStatement
-    /// Each aggregate's creation met so far: the office its root row's first stored change names
-    /// (for a retired writer), and the earliest stamped change naming one (for a root row stamped
-    /// before it).
-    private var creators: [String: String?] = [:]
+    /// Each aggregate's creation met so far: its root row's earliest stamped change that names an
+    /// office, the one the fold takes for the creator.
     private var creations: [String: (hlc: HLCTimestamp, office: String)?] = [:]
 
     init(_ db: Database, writer: OfficeCode, merges: MergeMap, batch: [Change]) throws {
@@ -83,7 +81,7 @@ struct WriteAuthorization {
             // An office merged into another answers as that office, to push what it had pending of
             // its own records: not to write the other office's (or, with a stamp before theirs,
             // to claim them once the merge is undone).
-            if merges.direct[writer.rawValue] != nil, let creator = try creator(db, of: aggregate, root: root.table),
+            if merges.direct[writer.rawValue] != nil, let creator = try creation(db, of: aggregate, root: root.table)?.office,
                 creator != writer.rawValue, !merges.isMerged(creator, into: writer.rawValue)
             {
                 throw Self.forbidden(
@@ -133,19 +131,6 @@ struct WriteAuthorization {
                 throw Self.unknownParent(change, "\(row) resolves conflict \(conflict), which belongs to another record than \(aggregate)")
             }
         }
-    }
-
-    /// The office an aggregate's root row names in the first change the centre stored of it.
-    private mutating func creator(_ db: Database, of aggregate: String, root table: String) throws -> String? {
-        if let known = creators[aggregate] { return known }
-        let creator = try String.fetchOne(
-            db.cachedStatement(
-                sql: """
-                    SELECT json_extract(fields, '$.office') FROM history
-                    WHERE tbl = ? AND id = ? AND json_extract(fields, '$.office') IS NOT NULL ORDER BY position, hlc LIMIT 1
-                    """), arguments: [table, aggregate])
-        creators[aggregate] = .some(creator)
-        return creator
     }
 
     /// The earliest stamped change of an aggregate's root row that names an office, as the fold

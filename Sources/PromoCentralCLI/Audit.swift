@@ -13,8 +13,11 @@ struct Audit: AsyncParsableCommand {
             discussion: """
                 Exit 0: the store's state follows from its logs. Exit 1: a break or a difference was found \
                 (each named by table, key and column). Exit 2: nothing wrong was found but the state could not \
-                be proven (a store that held data before it was upgraded to the journal). Keep the chain heads it \
-                prints elsewhere and pass them back with --expect: a head the store no longer holds shows a rewrite.
+                be proven (a store that held data before it was upgraded to the journal). Exit 3: proven, but \
+                changesets the centre accepted when they arrived are refused by this release's rules (a rule \
+                tightened since, or a forgery an earlier release let through): each is named for review. Keep the \
+                chain heads it prints elsewhere and pass them back with --expect: a head the store no longer holds \
+                shows a rewrite.
                 """)
         @OptionGroup var location: StoreLocation
         @Option(help: "Only this office's changeset chain (no replay).") var office: String?
@@ -51,11 +54,18 @@ struct Audit: AsyncParsableCommand {
                     "audit: replayed \(report.replayedChangesets) changesets and \(report.replayedJournalEntries) journal entries in \(String(format: "%.1f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)) s"
                 )
             }
+            for refused in report.refusedNow { print("audit: review: \(refused)") }
             if report.isProven { print("audit: the store's state follows from its changesets and journal") }
+            if !report.refusedNow.isEmpty {
+                print(
+                    "audit: \(report.refusedNow.count) changeset(s) accepted when they arrived would be refused today; they were replayed as accepted. Review the records they wrote (promo-central audit log --record ID)."
+                )
+            }
             print("chain heads (keep them elsewhere; pass them back with --expect):")
             for head in report.heads { print("  \(head)") }
             if report.problemsFound { throw ExitCode(1) }
             if !report.isProven { throw ExitCode(2) }
+            if !report.refusedNow.isEmpty { throw ExitCode(3) }
         }
     }
 

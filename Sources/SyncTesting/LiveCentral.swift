@@ -33,6 +33,7 @@ public struct AuditFailure: Error, CustomStringConvertible {
         let found: [String] =
             report.chainProblems.map(\.description) + report.journalProblems.map(\.description) + report.headProblems
             + (report.replayFailure.map { [$0.description] } ?? []) + report.differences.map(\.description) + (report.notReplayable.map { [$0] } ?? [])
+            + report.refusedNow.map(\.description)
         return "the central store does not follow from its logs: " + found.joined(separator: "; ")
     }
 }
@@ -117,7 +118,8 @@ private func serveLiveCentral<T: Sendable>(
     // and its PostgreSQL record must hold it.
     if case .success = result, audit {
         let report = try await audited(store)
-        guard report.isProven else { throw AuditFailure(report: report) }
+        // Nothing this release accepted may its own rules refuse on replay.
+        guard report.isProven, report.refusedNow.isEmpty else { throw AuditFailure(report: report) }
         if let recordDatabase {
             let differing = try await TestPostgres.differingTables(storePath: store.path, in: recordDatabase, logger: TestPostgres.recordLogger)
             guard differing.isEmpty else { throw RecordDifference(tables: differing) }

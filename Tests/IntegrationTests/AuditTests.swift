@@ -393,6 +393,56 @@ enum AuditedStore {
         #expect(try store.auditVerify().journalProblems.map(\.position) == [2, 3])
     }
 
+    /// A forgery an earlier release accepted (79, with 77 merged into it, sends 77's project
+    /// back-dated and naming itself: refused since 1.7.0) is replayed as accepted and named for
+    /// review; the replay goes on past it, and the state is still proven.
+    @Test func aChangesetAcceptedThenAndRefusedNowIsReplayedAndNamed() async throws {
+        try await withLiveCentral(audit: false) { central in
+            let old = try OfficeFixture(office: "77", central: central)
+            let project = try old.addProject(code: "VT-1")
+            try await old.engine.runCycle()
+            _ = try central.addOffice("79")
+            _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
+            let forged = try Changeset(
+                office: OfficeCode("79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                changes: [
+                    Change(
+                        table: .project, id: project, op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"),
+                        fields: ["office": .text("79"), "name": .text("Của 79")])
+                ])
+            #expect(throws: CentralError.self) { try central.store.apply(forged, from: OfficeCode("79")) }
+            // As a release without the rule took it:
+            _ = try central.store.apply(forged, receivedJSON: nil, from: OfficeCode("79"), now: Date(), position: nil, judged: false)
+            let edit = try Changeset(
+                office: OfficeCode("79"), sequence: ChangesetSequence(2), previousHash: forged.hash,
+                changes: [
+                    Change(
+                        table: .project, id: project, op: .upsert,
+                        hlc: HLCTimestamp(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000), counter: 0, node: "79"),
+                        fields: ["name": .text("Sửa ở 79")])
+                ])
+            _ = try central.store.apply(edit, from: OfficeCode("79"))
+
+            let report = try central.store.auditVerify()
+            #expect(report.isProven && !report.problemsFound, "\(String(describing: report.replayFailure)) \(report.differences)")
+            #expect(report.refusedNow.map { "\($0.office)/\($0.sequence) \($0.code)" } == ["79/1 forbidden_owner"])
+            #expect(report.refusedNow.first?.message.contains("sent it stamped earlier") == true)
+            // The changesets after it were replayed too.
+            #expect(report.replayedChangesets == 3)
+
+            // The command names it and exits 3 (proven, to be reviewed).
+            let folder = try TemporaryDirectory(prefix: "audit-refused")
+            let data = folder.file("central")
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            try central.store.backup(to: (data as NSString).appendingPathComponent(CentralStore.fileName))
+            try "[log]\nlevel = \"warning\"\n".write(toFile: folder.file("promo-central.toml"), atomically: true, encoding: .utf8)
+            let audit = try CommandPermissionTests.run("promo-central", ["audit", "verify", "--data-dir", data, "--config", folder.file("promo-central.toml")])
+            #expect(audit.status == 3, "\(audit.output)")
+            #expect(audit.output.contains("audit: review: position") && audit.output.contains("changeset 79/1"), "\(audit.output)")
+            #expect(audit.output.contains("the store's state follows from its changesets and journal"), "\(audit.output)")
+        }
+    }
+
     /// What the audit costs: a store with a few thousand changes, pushed as the offices do.
     @Test func theAuditOfAFewThousandChangesTakesSeconds() async throws {
         // AUDIT_TIMING_CHANGESETS=N for a larger store; AUDIT_TIMING_KEEP=PATH keeps it there (for timing the CLI).
