@@ -155,7 +155,7 @@ let package = Package(
         .executableTarget(
             name: "PromoSyncCLI",
             dependencies: [
-                "CMalloc", "SyncCore", "WireFormat", "Replica", "Transport", "SyncAgent", "CLISupport",
+                "CMalloc", "CSQLite", "SyncCore", "WireFormat", "Replica", "Transport", "SyncAgent", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -187,7 +187,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "PromoBench",
-            dependencies: ["ProcessHarness", "SyncCore", "WireFormat", "Replica", "Transport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "ProcessHarness", "SyncCore", "WireFormat", "Replica", "Transport", "CSQLite", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             path: "Benchmarks/PromoBench",
             swiftSettings: strict
         ),

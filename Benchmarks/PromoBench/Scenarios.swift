@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import GRDB
 import ProcessHarness
@@ -157,6 +158,7 @@ enum Scenarios {
         var peakRSS: Int64
         var replicaBytes: Int64
         var copySeconds: Double
+        var bulkLoadSeconds: Double
         var office: OfficeFolder
         var central: CentralProcess
     }
@@ -200,15 +202,71 @@ enum Scenarios {
         if let interruption, interruption.killedAt == 0 || interruption.killedAt >= interruption.endedAt {
             throw BenchError("the first sync was not stopped partway (killed at cursor \(interruption.killedAt) of \(interruption.endedAt))")
         }
-        // Baseline: copying the resulting replica file whole.
+        // Baselines: copying the resulting replica file whole, and loading its rows into an empty replica.
         let copy = office.directory + "/copy.sqlite"
         let copySeconds = try Harness.seconds { try FileManager.default.copyItem(atPath: office.replicaPath, toPath: copy) }
         try FileManager.default.removeItem(atPath: copy)
+        let bulkLoadSeconds = try bulkLoad(rowsOf: office.replicaPath, directory: office.directory)
         return (
             InitialSync(
                 seconds: run.seconds, peakRSS: run.peakRSS, replicaBytes: Harness.fileSize(office.replicaPath),
-                copySeconds: copySeconds, office: office, central: central), interruption
+                copySeconds: copySeconds, bulkLoadSeconds: bulkLoadSeconds, office: office, central: central), interruption
         )
+    }
+
+    /// The initial sync's floor (issue 27): the plan lines of the replica at `path`, read into
+    /// memory first, loaded into the same tables and indexes of an empty replica (its capture
+    /// triggers dropped: a pull turns them off) through SQLite's C API, in one durable transaction
+    /// (`synchronous = FULL`, as the replica). Returns the seconds from opening it to the commit.
+    static func bulkLoad(rowsOf path: String, directory: String) throws -> Double {
+        typealias Line = (id: String, office: String, year: Int64, fund: String, amount: Int64, note: String?)
+        var lines: [Line] = []
+        let source = try DatabaseQueue(path: path)
+        try source.read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, office, year, fund_source, amount, note FROM plan_line")
+            while let row = try rows.next() { lines.append((row[0], row[1], row[2], row[3], row[4], row[5])) }
+        }
+        try source.close()
+        let target = directory + "/bulk-load.sqlite"
+        let empty = try Replica.create(
+            at: target, settings: ReplicaSettings(office: try OfficeCode("79"), centralURL: "http://127.0.0.1:1", tokenFile: directory + "/t"))
+        try empty.database.write { db in
+            for trigger in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'plan_line'") {
+                try db.execute(sql: "DROP TRIGGER \"\(trigger)\"")
+            }
+        }
+        try empty.database.close()
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: target + suffix) } }
+        return try Harness.seconds {
+            var handle: OpaquePointer?
+            guard sqlite3_open_v2(target, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let db = handle else {
+                throw BenchError("the bulk load could not open \(target)")
+            }
+            defer { sqlite3_close_v2(db) }
+            func exec(_ sql: String) throws {
+                guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw BenchError("bulk load: \(sql): \(String(cString: sqlite3_errmsg(db)))") }
+            }
+            try exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -8192; BEGIN")
+            var statement: OpaquePointer?
+            guard
+                sqlite3_prepare_v2(db, "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, ?, ?, ?, ?, ?)", -1, &statement, nil)
+                    == SQLITE_OK,
+                let insert = statement
+            else { throw BenchError("bulk load: \(String(cString: sqlite3_errmsg(db)))") }
+            defer { sqlite3_finalize(insert) }
+            let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+            for line in lines {
+                sqlite3_bind_text(insert, 1, line.id, -1, transient)
+                sqlite3_bind_text(insert, 2, line.office, -1, transient)
+                sqlite3_bind_int64(insert, 3, line.year)
+                sqlite3_bind_text(insert, 4, line.fund, -1, transient)
+                sqlite3_bind_int64(insert, 5, line.amount)
+                if let note = line.note { sqlite3_bind_text(insert, 6, note, -1, transient) } else { sqlite3_bind_null(insert, 6) }
+                guard sqlite3_step(insert) == SQLITE_DONE else { throw BenchError("bulk load: \(String(cString: sqlite3_errmsg(db)))") }
+                sqlite3_reset(insert)
+            }
+            try exec("COMMIT")
+        }
     }
 
     struct Divergence {

@@ -174,14 +174,17 @@ if options.wants(3) {
     say()
     say("A fresh office pulls every record with `promo-sync sync` (pages of the configured size).")
     say()
-    say("| rows | seconds | peak RSS of promo-sync | replica file | baseline: copying the file, seconds | ratio |")
-    say("|---|---|---|---|---|---|")
+    say(
+        "| rows | seconds | peak RSS of promo-sync | replica file | baseline: copying the file, seconds | baseline: the rows loaded into an empty replica from C, one durable transaction, seconds | ratio to the load |"
+    )
+    say("|---|---|---|---|---|---|---|")
     var divergences: [Scenarios.Divergence] = []
     var largest: Scenarios.InitialSync?
     for rows in options.initialRows {
         var seconds: [Double] = []
         var rss: [Int64] = []
         var copies: [Double] = []
+        var loads: [Double] = []
         var size: Int64 = 0
         let runs = rows == options.initialRows.last ? options.largeRuns : options.runs
         for run in 0..<runs {
@@ -189,6 +192,7 @@ if options.wants(3) {
             seconds.append(r.seconds)
             rss.append(r.peakRSS)
             copies.append(r.copySeconds)
+            loads.append(r.bulkLoadSeconds)
             size = r.replicaBytes
             if rows == options.initialRows.last {
                 divergences.append(try Scenarios.divergence(r, differing: options.differing))
@@ -198,7 +202,7 @@ if options.wants(3) {
             }
         }
         say(
-            "| \(rows) | \(f(Harness.median(seconds))) | \(Harness.megabytes(rss.sorted()[rss.count / 2])) | \(Harness.megabytes(size)) | \(f(Harness.median(copies), 3)) | \(f(Harness.median(seconds) / Harness.median(copies), 0))× |"
+            "| \(rows) | \(f(Harness.median(seconds))) | \(Harness.megabytes(rss.sorted()[rss.count / 2])) | \(Harness.megabytes(size)) | \(f(Harness.median(copies), 3)) | \(f(Harness.median(loads))) | \(f(Harness.median(seconds) / Harness.median(loads)))× |"
         )
     }
     largest?.central.stop()
@@ -212,9 +216,9 @@ if options.wants(3) {
             seconds.append(r.seconds)
             r.central.stop()
         }
-        say("| \(rows), the centre with its durable record in PostgreSQL (`store.postgres_url`) | \(f(Harness.median(seconds))) | | | | |")
+        say("| \(rows), the centre with its durable record in PostgreSQL (`store.postgres_url`) | \(f(Harness.median(seconds))) | | | | | |")
     } else {
-        say("| with the durable record in PostgreSQL | not measured: no PostgreSQL (`make bench` starts one when its server is installed) | | | | |")
+        say("| with the durable record in PostgreSQL | not measured: no PostgreSQL (`make bench` starts one when its server is installed) | | | | | |")
     }
     let (interrupted, stop) = try Scenarios.initialSync(rows: options.initialRows.first!, interrupt: true)
     interrupted.central.stop()

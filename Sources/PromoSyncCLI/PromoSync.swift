@@ -1,5 +1,6 @@
 import ArgumentParser
 import CMalloc
+import CSQLite
 import Foundation
 import Logging
 import Replica
@@ -18,12 +19,15 @@ struct PromoSync: AsyncParsableCommand {
             Resync.self, Conflicts.self, Outbox.self, Metrics.self, Report.self, Import.self, Export.self, Verify.self,
         ])
 
-    /// ArgumentParser's own main, after one process-wide setting: a single malloc arena. Syncing
+    /// ArgumentParser's own main, after two process-wide settings. A single malloc arena: syncing
     /// parses a page on one thread while the previous page is written on another, and glibc's
     /// per-thread arenas would each keep what was freed in them: about 12 MB more resident at
     /// the peak of an initial sync (docs/BENCHMARKS.md, scenario 3), for no measurable speed.
+    /// And SQLite without its memory statistics, which nothing reads and which take a global
+    /// mutex on every allocation (as the centre, round 16; before SQLite's first use).
     static func main() async {
         _ = promo_limit_malloc_arenas(1)
+        _ = promo_sqlite_without_memory_statistics()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -96,8 +96,9 @@ extension Replica {
         }
         for record in page.records {
             if let table = SyncedTable(rawValue: record.table) {
-                result.keptLocal += try Self.applySynced(db, table: table, record: record, pending: pending, upserts: &upserts)
-                if try deferrals.keepUnknownFields(of: record, in: table) { result.deferred += 1 }
+                let applied = try Self.applySynced(db, table: table, record: record, pending: pending, upserts: &upserts)
+                result.keptLocal += applied.keptLocal
+                if try deferrals.keepUnknownFields(of: record, in: table, onlyColumns: applied.onlyColumns) { result.deferred += 1 }
                 result.applied += 1
             } else if let table = ConsolidatedTable(rawValue: record.table) {
                 if table != .recall {
@@ -149,9 +150,12 @@ extension Replica {
 
         /// Keeps the fields of `record` that `table` has no column for (the rest was applied);
         /// a newer version of the record without them drops what was kept. Returns whether it kept any.
-        mutating func keepUnknownFields(of record: PulledRecord, in table: SyncedTable) throws -> Bool {
+        /// `onlyColumns`: the record is already known to carry no such field (``SyncedApply``).
+        mutating func keepUnknownFields(of record: PulledRecord, in table: SyncedTable, onlyColumns: Bool = false) throws -> Bool {
             var unknown: [String: FieldValue] = [:]
-            for (name, value) in record.fields where value != .null && table.column(named: name) == nil { unknown[name] = value }
+            if !onlyColumns {
+                for (name, value) in record.fields where value != .null && table.column(named: name) == nil { unknown[name] = value }
+            }
             if unknown.isEmpty || record.deleted {
                 if anyKept { try db.execute(sql: "DELETE FROM _sync_deferred WHERE tbl = ? AND row_id = ?", arguments: [record.table, record.id]) }
                 return false
@@ -235,7 +239,10 @@ extension Replica {
         }
 
         /// Inserts or replaces one whole row (a field the record does not carry is stored empty).
-        mutating func upsert(_ table: SyncedTable, _ record: PulledRecord) throws {
+        /// Returns whether every field the record carries (but nulls) was a column of the table:
+        /// counted from the values bound, so that a page of known columns costs no lookup more.
+        @discardableResult
+        mutating func upsert(_ table: SyncedTable, _ record: PulledRecord) throws -> Bool {
             let statement =
                 try statements[table]
                 ?? {
@@ -246,18 +253,29 @@ extension Replica {
             let handle = statement.sqliteStatement
             sqlite3_reset(handle)
             var code = Self.bindText(handle, 1, record.id)
+            var bound = 0
             for (index, column) in table.columns.enumerated() where code == SQLITE_OK {
                 let position = Int32(index + 2)
                 switch record.fields[column.name] {
                 case .none, .null: code = sqlite3_bind_null(handle, position)
-                case .integer(let value): code = sqlite3_bind_int64(handle, position, value)
-                case .text(let value): code = Self.bindText(handle, position, value)
+                case .integer(let value):
+                    code = sqlite3_bind_int64(handle, position, value)
+                    bound += 1
+                case .text(let value):
+                    code = Self.bindText(handle, position, value)
+                    bound += 1
                 }
             }
             if code == SQLITE_OK { code = sqlite3_step(handle) }
             let message = code == SQLITE_DONE ? nil : String(cString: sqlite3_errmsg(db.sqliteConnection))
             sqlite3_reset(handle)
             if let message { throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql) }
+            var carried = 0
+            for value in record.fields.values {
+                if case .null = value { continue }
+                carried += 1
+            }
+            return carried == bound
         }
 
         private static func bindText(_ handle: OpaquePointer?, _ position: Int32, _ text: String) -> Int32 {
@@ -268,39 +286,47 @@ extension Replica {
         }
     }
 
-    /// Applies one of the centre's rows; returns the number of fields kept local. `pending` is
-    /// what the local changes still waiting for the centre add up to, by row (`pendingChanges`).
+    /// What applying one of the centre's rows did.
+    struct SyncedApply {
+        /// Fields left as they are: a local change to them waits to be pushed.
+        var keptLocal = 0
+        /// Every field the record carries (but nulls) is known to be a column of its table, so
+        /// nothing of it is kept for a later release; false when that was not counted.
+        var onlyColumns = false
+    }
+
+    /// Applies one of the centre's rows. `pending` is what the local changes still waiting for
+    /// the centre add up to, by row (`pendingChanges`).
     static func applySynced(
         _ db: Database, table: SyncedTable, record: PulledRecord, pending byRow: [SyncedRowKey: CaptureTriggers.RowChanges],
         upserts: inout WholeRowUpserts
-    ) throws -> Int {
+    ) throws -> SyncedApply {
         if upserts.marksDigests { try DigestCache.mark(db, table, record.id) }
         if record.deleted {
             // A tombstone wins over local edits; the edits still reach the centre, which keeps them
             // in the tombstone.
             try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [record.id])
-            return 0
+            return SyncedApply()
         }
         // Usually nothing is pending (a cycle pushes before it pulls): no key is made per row then.
         let pending: CaptureTriggers.RowChanges = byRow.isEmpty ? .init() : byRow[SyncedRowKey(table, record.id)] ?? .init()
-        if pending.deleted { return 0 }
+        if pending.deleted { return SyncedApply() }
         let columns = table.columns
         if pending.isEmpty {
             // The centre's whole row (a field it does not carry is empty there), inserted or
             // replacing ours: ids never change, so this is an update of every column.
-            try upserts.upsert(table, record)
-            return 0
+            return SyncedApply(onlyColumns: try upserts.upsert(table, record))
         }
         let keep = Set(columns.enumerated().filter { index, _ in pending.contains(column: index) }.map(\.element.name))
         let values: [(any DatabaseValueConvertible)?] = columns.map { databaseValue(record.fields[$0.name]) }
         let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM \(table.rawValue) WHERE id = ?)", arguments: [record.id]) ?? false
-        if !exists { return keep.count }
+        if !exists { return SyncedApply(keptLocal: keep.count) }
         let updatable = columns.enumerated().filter { !keep.contains($0.element.name) }
-        guard !updatable.isEmpty else { return keep.count }
+        guard !updatable.isEmpty else { return SyncedApply(keptLocal: keep.count) }
         let assignments = updatable.map { "\($0.element.name) = ?" }.joined(separator: ", ")
         let args = updatable.map { values[$0.offset] } + [record.id as (any DatabaseValueConvertible)?]
         try db.execute(sql: "UPDATE \(table.rawValue) SET \(assignments) WHERE id = ?", arguments: StatementArguments(args))
-        return keep.count
+        return SyncedApply(keptLocal: keep.count)
     }
 
     static func applyConsolidated(_ db: Database, table: ConsolidatedTable, record: PulledRecord) throws {
