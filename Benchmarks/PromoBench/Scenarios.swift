@@ -59,7 +59,42 @@ enum Scenarios {
     /// `changes` plan lines captured at an office, pushed by `promo-sync sync` to a central process.
     /// With `record` (a PostgreSQL cluster's `postgres` database), the store is copied into a new
     /// database there and the centre serves with it as its durable record (`store.postgres_url`).
-    static func push(changes: Int, tls: Bool = false, record: String? = nil) throws -> (seconds: Double, bytesSent: Int64, baseline: Double) {
+    struct Push {
+        var seconds: Double
+        var bytesSent: Int64
+        var baseline: Double
+        /// The centre's store after the push, in bytes per change pushed (``storage(of:changes:)``).
+        var storage: Storage
+        /// The baseline's file, in bytes per row.
+        var baselineBytesPerRow: Double
+    }
+
+    /// What a store holds per change: in all, and by table with its indexes, largest first.
+    struct Storage {
+        var total: Double
+        var byTable: [(table: String, bytes: Double)]
+    }
+
+    /// The pages of the SQLite file at `path` (SQLite's `dbstat`), each index counted with its
+    /// table, divided by `changes`.
+    static func storage(of path: String, changes: Int) throws -> Storage {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        defer { try? queue.close() }
+        let rows = try queue.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT coalesce(s.tbl_name, d.name) AS tbl, sum(d.pgsize) AS bytes
+                    FROM dbstat d LEFT JOIN sqlite_schema s ON s.name = d.name GROUP BY tbl ORDER BY bytes DESC
+                    """)
+        }
+        let byTable = rows.map { (table: $0["tbl"] as String, bytes: Double($0["bytes"] as Int64) / Double(changes)) }
+        return Storage(total: byTable.map(\.bytes).reduce(0, +), byTable: byTable)
+    }
+
+    static func push(changes: Int, tls: Bool = false, record: String? = nil) throws -> Push {
         let folder = try Harness.temporaryDirectory("push-central")
         let certificate = tls ? try CentralProcess.makeCertificate(in: folder) : nil
         var central = try CentralProcess(directory: folder, tls: certificate)
@@ -81,6 +116,7 @@ enum Scenarios {
         let run = try office.timed(["sync"])
         guard run.output.contains("pushed \(changes) changes") else { throw BenchError("sync did not push everything: \(run.output)") }
         let sent = try Replica.open(at: office.replicaPath).counters()["bytes_sent"] ?? 0
+        let storage = try storage(of: folder + "/central.sqlite", changes: changes)
 
         // Baseline, the physical limit: the same rows written to a plain SQLite table in one durable transaction.
         let dir = try Harness.temporaryDirectory("push-baseline")
@@ -95,7 +131,10 @@ enum Scenarios {
                 for i in 0..<changes { try insert.execute(arguments: [RowID.make().rawValue, 2000 + i % 26, Int64(i + 1)]) }
             }
         }
-        return (run.seconds, sent, baseline)
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        let baselineBytesPerRow = Double(Harness.fileSize(dir + "/plain.sqlite")) / Double(changes)
+        return Push(
+            seconds: run.seconds, bytesSent: sent, baseline: baseline, storage: storage, baselineBytesPerRow: baselineBytesPerRow)
     }
 
     /// A new, empty database `name` (dropped first if a run left it) in the cluster of `admin`

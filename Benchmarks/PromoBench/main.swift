@@ -124,11 +124,13 @@ if options.wants(2) {
     var pushSeconds: [Double] = []
     var pushBytes: [Int64] = []
     var pushBaseline: [Double] = []
+    var storage: (centre: Scenarios.Storage, baseline: Double)?
     for _ in 0..<options.runs {
         let r = try Scenarios.push(changes: options.pushChanges)
         pushSeconds.append(r.seconds)
         pushBytes.append(r.bytesSent)
         pushBaseline.append(r.baseline)
+        storage = (r.storage, r.baselineBytesPerRow)
     }
     let pushRate = Double(options.pushChanges) / Harness.median(pushSeconds)
     // The production path: the same push over HTTPS (a self-signed certificate the office trusts).
@@ -165,6 +167,13 @@ if options.wants(2) {
     say("| bytes on the wire per change (gzip) | \(f(Double(pushBytes.sorted()[pushBytes.count / 2]) / Double(options.pushChanges), 1)) |")
     say("| baseline: the same rows into plain SQLite, one durable transaction, seconds | \(f(Harness.median(pushBaseline))) |")
     say("| ratio to the baseline | \(f(Harness.median(pushSeconds) / Harness.median(pushBaseline)))× |")
+    if let storage {
+        let parts = storage.centre.byTable.prefix(4).map { "\($0.table) \(Int($0.bytes.rounded()))" }.joined(separator: ", ")
+        say(
+            "| the centre's store after the push, bytes per change (target ≤ 500), with its largest tables and their indexes | \(Int(storage.centre.total.rounded())) (\(parts)) |"
+        )
+        say("| baseline: the plain SQLite file, bytes per row | \(Int(storage.baseline.rounded())) |")
+    }
     say()
 }
 
