@@ -13,10 +13,11 @@ extension CentralStore {
     /// `position` is the changeset's or journal entry's that carries the changes: each history row
     /// keeps it with the writer. The centre's clock takes in the changes at `now` to the second,
     /// the time the changeset or journal entry records, so a replay moves it the same way.
-    /// `judged: false` skips the owners' checks (``WriteAuthorization``), for `audit verify` only.
+    /// With `refusals`, what the owners' checks (``WriteAuthorization``) refuse is recorded there
+    /// instead of thrown (`audit verify` only).
     static func ingest(
         _ db: Database, changes: [Change], from writer: OfficeCode, sequence: ChangesetSequence? = nil,
-        position: Int64, at now: Date, judged: Bool = true
+        position: Int64, at now: Date, refusals: RuleRefusals? = nil
     ) throws -> Int {
         var touchedRows: Set<SyncedRowKey> = []
         var byAggregate: [String: [Change]] = [:]
@@ -29,7 +30,7 @@ extension CentralStore {
         let merges = try MergeMap(db)
         let rehomed = merges.rehomed
         var records = try RecordWriter(db)
-        var authorization = writer == .central || !judged ? nil : try WriteAuthorization(db, writer: writer, merges: merges, batch: changes)
+        var authorization = writer == .central ? nil : try WriteAuthorization(db, writer: writer, merges: merges, batch: changes)
         let hasHistory = try DirectStatement(db, "SELECT EXISTS(SELECT 1 FROM history WHERE aggregate = ?)")
         let insertHistory = try DirectStatement(
             db, "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields, writer, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -39,7 +40,10 @@ extension CentralStore {
             let aggregate = try stored?.aggregate ?? aggregateID(change)
             // An office's change is checked against what the centre stores, never against what the
             // changeset says: the row's owner, its parent's owner, the conflict it resolves.
-            try authorization?.check(db, change, stored: stored, aggregate: aggregate, records: records.lookup)
+            do { try authorization?.check(db, change, stored: stored, aggregate: aggregate, records: records.lookup) } catch let refusal as CentralError {
+                guard let refusals else { throw refusal }
+                refusals.all.append(refusal)
+            }
             if hadHistory[aggregate] == nil {
                 try hasHistory.bind(.text(aggregate))
                 hadHistory[aggregate] = try hasHistory.step() && hasHistory.integer(0) != 0

@@ -15,11 +15,13 @@ extension CentralStore {
     }
 
     /// `position` is the changeset's place in the order shared with the journal: the next one,
-    /// or in a replay the one it was stored at. `judged: false` skips this release's domain rules
-    /// (who writes, the values, the owners): only `audit verify` does so, to replay a changeset an
-    /// earlier release accepted and this one would refuse.
+    /// or in a replay the one it was stored at. With `refusals`, what the value rules and the
+    /// owners' checks (``WriteAuthorization``) refuse is recorded there and the changeset is
+    /// applied all the same: only `audit verify` does so, to replay a changeset an earlier release
+    /// accepted and this one refuses. Who writes (the changes' clocks and identity fields) is
+    /// enforced even then: that check is older than the centre's journal.
     func apply(
-        _ changeset: Changeset, receivedJSON: Data?, from office: OfficeCode, now: Date, position recorded: Int64?, judged: Bool = true
+        _ changeset: Changeset, receivedJSON: Data?, from office: OfficeCode, now: Date, position recorded: Int64?, refusals: RuleRefusals? = nil
     ) throws(CentralError) -> PushResponse {
         // 1. Checks that need no database: whose changeset it is, its size, its hash.
         guard changeset.office == office else {
@@ -81,7 +83,7 @@ extension CentralStore {
                 // Offices merged into this one (by the official map or not): their records, now its
                 // own, keep their provinces (a project sent again whole names it as stored).
                 let absorbed = try Self.rehomedOffices(db).filter { $0.value == office.rawValue }.keys.sorted().map(OfficeCode.init(unchecked:))
-                for change in changeset.changes where judged {
+                for change in changeset.changes {
                     // The writer is the office of the token: a clock or a field that claims another
                     // writer (another office, or the centre) is a forgery, not a conflict.
                     if let problem = change.identityProblem(pushedBy: office) {
@@ -92,9 +94,11 @@ extension CentralStore {
                     }
                     let provincesKept = try Self.keptProvince(db, change, absorbed: absorbed)
                     do throws(SyncCoreError) { try change.validate(writer: office, absorbed: provincesKept) } catch {
-                        throw CentralError.badRequest(
+                        let refusal = CentralError.badRequest(
                             error.message, hint: "The changeset was refused whole; nothing of it was applied.",
                             row: SyncedRowKey(change.table, change.id.rawValue))
+                        guard let refusals else { throw refusal }
+                        refusals.all.append(refusal)
                     }
                 }
 
@@ -103,7 +107,7 @@ extension CentralStore {
                 //    Each history row names the changeset that carried it (its position), for the audit log.
                 let position = try recorded ?? Self.nextPosition(db)
                 let applied = try Self.ingest(
-                    db, changes: changeset.changes, from: office, sequence: changeset.sequence, position: position, at: now, judged: judged)
+                    db, changes: changeset.changes, from: office, sequence: changeset.sequence, position: position, at: now, refusals: refusals)
 
                 // 5. Keep it, with its receipt in the centre's log: its place and time, chained
                 //    onto the position before (one hash per changeset, none per change).
@@ -130,6 +134,12 @@ extension CentralStore {
         } catch {
             throw CentralError.storage(error, during: "applying changeset \(changeset.sequence) of office \(office)")
         }
+    }
+
+    /// What this release's domain rules refused of changesets applied all the same (`audit verify`'s
+    /// replay of what an earlier release accepted).
+    final class RuleRefusals {
+        var all: [CentralError] = []
     }
 
     /// `absorbed` when `change` names, for a project the centre holds, the province the centre

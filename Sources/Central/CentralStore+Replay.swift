@@ -243,15 +243,12 @@ extension CentralStore {
                     do { changeset = try Changeset(jsonData: body) } catch {
                         throw CentralError(.unprocessableContent, .unreadable, "its stored body cannot be read")
                     }
-                    let office = OfficeCode(unchecked: name)
-                    let answer: PushResponse
-                    do {
-                        answer = try scratch.apply(changeset, receivedJSON: body, from: office, now: now, position: position)
-                    } catch {
-                        // Refused by a rule, yet accepted when it arrived: replayed as then, and named.
-                        let refusal: CentralError = error
-                        guard WireProtocol.ruleRefusalCodes.contains(refusal.code.rawValue) else { throw refusal }
-                        answer = try scratch.apply(changeset, receivedJSON: body, from: office, now: now, position: position, judged: false)
+                    // What the rules refuse of a changeset accepted when it arrived: replayed as
+                    // then, and every refusal named.
+                    let refusals = RuleRefusals()
+                    let answer = try scratch.apply(
+                        changeset, receivedJSON: body, from: OfficeCode(unchecked: name), now: now, position: position, refusals: refusals)
+                    for refusal in refusals.all {
                         report.refusedNow.append(
                             RefusedNow(
                                 position: position, office: name, sequence: row["sequence"], receivedAt: row["at"], code: refusal.code.rawValue,

@@ -140,7 +140,7 @@ struct WriteAuthorization {
         var earliest: (hlc: HLCTimestamp, office: String)?
         for row in try Row.fetchAll(
             db.cachedStatement(
-                sql: "SELECT hlc, json_extract(fields, '$.office') FROM history WHERE tbl = ? AND id = ? AND json_extract(fields, '$.office') IS NOT NULL"),
+                sql: "SELECT hlc, json_extract(fields, '$.office') FROM history WHERE tbl = ? AND id = ? AND json_type(fields, '$.office') = 'text'"),
             arguments: [table, aggregate])
         {
             guard let hlc = try? HLCTimestamp(parsing: row[0]), let office = row[1] as String? else { continue }

@@ -15,7 +15,8 @@ struct Audit: AsyncParsableCommand {
                 (each named by table, key and column). Exit 2: nothing wrong was found but the state could not \
                 be proven (a store that held data before it was upgraded to the journal). Exit 3: proven, but \
                 changesets the centre accepted when they arrived are refused by this release's rules (a rule \
-                tightened since, or a forgery an earlier release let through): each is named for review. Keep the \
+                tightened since, or a forgery an earlier release let through): each is named for review \
+                (--reviewed OFFICE/SEQUENCE once a person has). Keep the \
                 chain heads it prints elsewhere and pass them back with --expect: a head the store no longer holds \
                 shows a rewrite.
                 """)
@@ -23,6 +24,10 @@ struct Audit: AsyncParsableCommand {
         @Option(help: "Only this office's changeset chain (no replay).") var office: String?
         @Option(name: .customLong("expect"), help: "A chain head printed by an earlier run (CHAIN/POSITION=HASH); repeatable.")
         var expected: [String] = []
+        @Option(
+            name: .customLong("reviewed"),
+            help: "A changeset an earlier run named for review (OFFICE/SEQUENCE) that a person has reviewed: still listed, no longer exit 3; repeatable.")
+        var reviewed: [String] = []
         @Option(
             name: .customLong("scratch-dir"),
             help: "Where to rebuild the store from its logs (default: the system's temporary folder); needs about the store's size.")
@@ -54,18 +59,22 @@ struct Audit: AsyncParsableCommand {
                     "audit: replayed \(report.replayedChangesets) changesets and \(report.replayedJournalEntries) journal entries in \(String(format: "%.1f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)) s"
                 )
             }
-            for refused in report.refusedNow { print("audit: review: \(refused)") }
+            let reviewedAlready = Set(reviewed)
+            let toReview = report.refusedNow.filter { !reviewedAlready.contains("\($0.office)/\($0.sequence)") }
+            for refused in report.refusedNow {
+                print("audit: \(reviewedAlready.contains("\(refused.office)/\(refused.sequence)") ? "reviewed" : "review"): \(refused)")
+            }
             if report.isProven { print("audit: the store's state follows from its changesets and journal") }
-            if !report.refusedNow.isEmpty {
+            if !toReview.isEmpty {
                 print(
-                    "audit: \(report.refusedNow.count) changeset(s) accepted when they arrived would be refused today; they were replayed as accepted. Review the records they wrote (promo-central audit log --record ID)."
+                    "audit: \(toReview.count) refusal(s) by this release's rules of changesets accepted when they arrived; they were replayed as accepted. Review the records they wrote (promo-central audit log --record ID), then pass each changeset back with --reviewed OFFICE/SEQUENCE."
                 )
             }
             print("chain heads (keep them elsewhere; pass them back with --expect):")
             for head in report.heads { print("  \(head)") }
             if report.problemsFound { throw ExitCode(1) }
             if !report.isProven { throw ExitCode(2) }
-            if !report.refusedNow.isEmpty { throw ExitCode(3) }
+            if !toReview.isEmpty { throw ExitCode(3) }
         }
     }
 

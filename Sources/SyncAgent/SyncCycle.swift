@@ -236,9 +236,12 @@ struct SyncCycle {
             transient: true, centralAnswered: true)
     }
 
+    /// The centre's error codes for a changeset refused for what one of its rows says.
+    static let refusalCodes: Set<String> = ["forbidden_writer", "forbidden_owner", "unknown_parent", "bad_request"]
+
     /// The refusal `error` is, when the centre refused `changeset` for its content.
     static func refusal(of changeset: Changeset, _ error: TransportError) -> ChangesetRefusal? {
-        guard let code = error.remoteCode, WireProtocol.ruleRefusalCodes.contains(code), error.status.map({ (400..<500).contains($0) }) == true else {
+        guard let code = error.remoteCode, refusalCodes.contains(code), error.status.map({ (400..<500).contains($0) }) == true else {
             return nil
         }
         return ChangesetRefusal(

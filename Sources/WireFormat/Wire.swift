@@ -5,10 +5,6 @@ import SyncCore
 public enum WireProtocol {
     /// The protocol version every request states and every response answers with.
     public static let version = 1
-    /// The error codes with which the centre refuses a changeset for what one of its rows says
-    /// (the domain rules: who writes, the owners, the values). A later release may refuse more
-    /// than an earlier one accepted; the other refusals (the chain, the sequence) never change.
-    public static let ruleRefusalCodes: Set<String> = ["forbidden_writer", "forbidden_owner", "unknown_parent", "bad_request"]
     /// The response header that carries the central's epoch on every answer, errors included.
     public static let epochHeader = "Promo-Epoch"
     /// The id an office gives each request; the centre logs it and sends it back, so one request

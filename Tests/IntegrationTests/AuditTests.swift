@@ -408,11 +408,17 @@ enum AuditedStore {
                 changes: [
                     Change(
                         table: .project, id: project, op: .upsert, hlc: HLCTimestamp(milliseconds: 1, counter: 0, node: "79"),
-                        fields: ["office": .text("79"), "name": .text("Của 79")])
+                        fields: ["office": .text("79"), "name": .text("Của 79")]),
+                    // And a value a rule refuses: every refusal of the changeset is named.
+                    Change(
+                        table: .planLine, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 2, counter: 0, node: "79"),
+                        fields: ["office": .text("79"), "year": .integer(1999), "fund_source": .text("local"), "amount": .integer(1_000_000)]),
                 ])
             #expect(throws: CentralError.self) { try central.store.apply(forged, from: OfficeCode("79")) }
-            // As a release without the rule took it:
-            _ = try central.store.apply(forged, receivedJSON: nil, from: OfficeCode("79"), now: Date(), position: nil, judged: false)
+            // As a release without these rules took it:
+            let accepted = CentralStore.RuleRefusals()
+            _ = try central.store.apply(forged, receivedJSON: nil, from: OfficeCode("79"), now: Date(), position: nil, refusals: accepted)
+            #expect(accepted.all.count == 2)
             let edit = try Changeset(
                 office: OfficeCode("79"), sequence: ChangesetSequence(2), previousHash: forged.hash,
                 changes: [
@@ -425,8 +431,8 @@ enum AuditedStore {
 
             let report = try central.store.auditVerify()
             #expect(report.isProven && !report.problemsFound, "\(String(describing: report.replayFailure)) \(report.differences)")
-            #expect(report.refusedNow.map { "\($0.office)/\($0.sequence) \($0.code)" } == ["79/1 forbidden_owner"])
-            #expect(report.refusedNow.first?.message.contains("sent it stamped earlier") == true)
+            #expect(report.refusedNow.map { "\($0.office)/\($0.sequence) \($0.code)" } == ["79/1 bad_request", "79/1 forbidden_owner"])
+            #expect(report.refusedNow.last?.message.contains("sent it stamped earlier") == true)
             // The changesets after it were replayed too.
             #expect(report.replayedChangesets == 3)
 
@@ -440,6 +446,10 @@ enum AuditedStore {
             #expect(audit.status == 3, "\(audit.output)")
             #expect(audit.output.contains("audit: review: position") && audit.output.contains("changeset 79/1"), "\(audit.output)")
             #expect(audit.output.contains("the store's state follows from its changesets and journal"), "\(audit.output)")
+            // Reviewed, it is still listed, and the audit passes.
+            let again = try CommandPermissionTests.run(
+                "promo-central", ["audit", "verify", "--reviewed", "79/1", "--data-dir", data, "--config", folder.file("promo-central.toml")])
+            #expect(again.status == 0 && again.output.contains("audit: reviewed: position"), "\(again.output)")
         }
     }
 
