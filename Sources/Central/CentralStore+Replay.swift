@@ -47,9 +47,11 @@ public struct RefusedNow: Sendable, Equatable, CustomStringConvertible {
     public var code: String
     /// What this release's rules say of it.
     public var message: String
+    /// `OFFICE/SEQUENCE`, as `audit verify --reviewed` takes it.
+    public var changeset: String { "\(office)/\(sequence)" }
     /// The changeset, when it came and why this release refuses it, on one line.
     public var description: String {
-        "position \(position), changeset \(office)/\(sequence), received \(receivedAt): accepted then, refused by this release's rules (\(code)): \(message)"
+        "position \(position), changeset \(changeset), received \(receivedAt): accepted then, refused by this release's rules (\(code)): \(message)"
     }
 }
 

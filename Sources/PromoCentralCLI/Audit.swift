@@ -60,10 +60,8 @@ struct Audit: AsyncParsableCommand {
                 )
             }
             let reviewedAlready = Set(reviewed)
-            let toReview = report.refusedNow.filter { !reviewedAlready.contains("\($0.office)/\($0.sequence)") }
-            for refused in report.refusedNow {
-                print("audit: \(reviewedAlready.contains("\(refused.office)/\(refused.sequence)") ? "reviewed" : "review"): \(refused)")
-            }
+            let toReview = report.refusedNow.filter { !reviewedAlready.contains($0.changeset) }
+            for refused in report.refusedNow { print("audit: \(reviewedAlready.contains(refused.changeset) ? "reviewed" : "review"): \(refused)") }
             if report.isProven { print("audit: the store's state follows from its changesets and journal") }
             if !toReview.isEmpty {
                 print(

@@ -151,7 +151,7 @@ extension Replica {
         /// Keeps the fields of `record` that `table` has no column for (the rest was applied);
         /// a newer version of the record without them drops what was kept. Returns whether it kept any.
         /// `onlyColumns`: the record is already known to carry no such field (``SyncedApply``).
-        mutating func keepUnknownFields(of record: PulledRecord, in table: SyncedTable, onlyColumns: Bool = false) throws -> Bool {
+        mutating func keepUnknownFields(of record: PulledRecord, in table: SyncedTable, onlyColumns: Bool) throws -> Bool {
             var unknown: [String: FieldValue] = [:]
             if !onlyColumns {
                 for (name, value) in record.fields where value != .null && table.column(named: name) == nil { unknown[name] = value }
@@ -241,7 +241,6 @@ extension Replica {
         /// Inserts or replaces one whole row (a field the record does not carry is stored empty).
         /// Returns whether every field the record carries (but nulls) was a column of the table:
         /// counted from the values bound, so that a page of known columns costs no lookup more.
-        @discardableResult
         mutating func upsert(_ table: SyncedTable, _ record: PulledRecord) throws -> Bool {
             let statement =
                 try statements[table]
