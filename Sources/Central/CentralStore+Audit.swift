@@ -63,7 +63,7 @@ extension CentralStore {
                 if sequence != expectedSequence { report("expected changeset \(expectedSequence) here (a gap)") }
                 let recorded: String = row["hash"]
                 if (row["previous_hash"] as String) != expectedPrevious { report("does not chain onto the changeset before it") }
-                if let changeset = try? Changeset(jsonData: row["body"] as Data) {
+                if let json = ChangesetBody.json(row["body"]), let changeset = try? Changeset(jsonData: json) {
                     if changeset.computeHash() != recorded || changeset.hash != recorded {
                         report("its stored body does not hash to its recorded hash (altered after it was received)")
                     }

@@ -8,20 +8,22 @@ extension CentralStore {
     ///
     /// Re-sending a changeset already applied (same sequence, same hash) is acknowledged as a
     /// duplicate and changes nothing. A gap, or another body under a known sequence, is refused.
-    /// `receivedJSON`, the changeset's bytes as they arrived, is stored as its body; without it
-    /// the changeset is written out.
+    /// `receivedJSON`, the changeset's bytes as they arrived, is stored as its body (compressed,
+    /// ``ChangesetBody``); without it the changeset is written out.
     public func apply(_ changeset: Changeset, receivedJSON: Data? = nil, from office: OfficeCode, now: Date = Date()) throws(CentralError) -> PushResponse {
-        try apply(changeset, receivedJSON: receivedJSON, from: office, now: now, position: nil)
+        // Compressed before the write transaction, which other offices' pushes wait for.
+        let body = ChangesetBody.stored(receivedJSON ?? changeset.jsonData())
+        return try apply(changeset, body: body, from: office, now: now, position: nil)
     }
 
-    /// `position` is the changeset's place in the order shared with the journal: the next one,
+    /// `body` is what the store keeps of the changeset (``ChangesetBody``). `position` is the changeset's place in the order shared with the journal: the next one,
     /// or in a replay the one it was stored at. With `refusals`, what the value rules and the
     /// owners' checks (``WriteAuthorization``) refuse is recorded there and the changeset is
     /// applied all the same: only `audit verify` does so, to replay a changeset an earlier release
     /// accepted and this one refuses. Who writes (the changes' clocks and identity fields) is
     /// enforced even then: that check is older than the centre's journal.
     func apply(
-        _ changeset: Changeset, receivedJSON: Data?, from office: OfficeCode, now: Date, position recorded: Int64?, refusals: RuleRefusals? = nil
+        _ changeset: Changeset, body: Data, from office: OfficeCode, now: Date, position recorded: Int64?, refusals: RuleRefusals? = nil
     ) throws(CentralError) -> PushResponse {
         // 1. Checks that need no database: whose changeset it is, its size, its hash.
         guard changeset.office == office else {
@@ -122,7 +124,7 @@ extension CentralStore {
                         """,
                     arguments: [
                         office.rawValue, changeset.sequence.rawValue, changeset.hash, changeset.previousHash,
-                        changeset.changes.count, receivedJSON ?? changeset.jsonData(), receivedAt, position, chainHash,
+                        changeset.changes.count, body, receivedAt, position, chainHash,
                     ])
                 try db.execute(
                     sql: "UPDATE office SET last_sequence = ?, last_hash = ? WHERE code = ?",

@@ -242,14 +242,14 @@ extension CentralStore {
                 if isChangeset {
                     let body: Data = row["content"]
                     let changeset: Changeset
-                    do { changeset = try Changeset(jsonData: body) } catch {
+                    do { changeset = try Changeset(jsonData: ChangesetBody.json(body) ?? body) } catch {
                         throw CentralError(.unprocessableContent, .unreadable, "its stored body cannot be read")
                     }
                     // What the rules refuse of a changeset accepted when it arrived: replayed as
                     // then, and every refusal named.
                     let refusals = RuleRefusals()
                     let answer = try scratch.apply(
-                        changeset, receivedJSON: body, from: OfficeCode(unchecked: name), now: now, position: position, refusals: refusals)
+                        changeset, body: body, from: OfficeCode(unchecked: name), now: now, position: position, refusals: refusals)
                     for refusal in refusals.all {
                         report.refusedNow.append(
                             RefusedNow(
@@ -366,7 +366,7 @@ extension CentralStore {
                 }
                 b = try replayed.next()
             } else if let row = a, let other = b {
-                for (offset, column) in table.columns.enumerated() where !same(row[keyCount + offset], other[keyCount + offset]) {
+                for (offset, column) in table.columns.enumerated() where !same(row[keyCount + offset], other[keyCount + offset], column: column) {
                     return StateDifference(
                         table: table.name, key: key(row), column: column,
                         problem: "its \(column) differs from what its logs produce")
@@ -379,9 +379,13 @@ extension CentralStore {
     }
 
     /// Values compared as SQLite stores them: text byte for byte (not by Unicode equivalence).
-    static func same(_ x: DatabaseValue, _ y: DatabaseValue) -> Bool {
+    /// Whether a column holds the same in the store (`x`) and the replay (`y`). A record's clocks
+    /// stored by a release before 1.8.0 are compared in the form this release writes
+    /// (``FieldCoding/currentForm(ofClocks:)``).
+    static func same(_ x: DatabaseValue, _ y: DatabaseValue, column: String) -> Bool {
         switch (x.storage, y.storage) {
-        case (.string(let p), .string(let q)): p.utf8.elementsEqual(q.utf8)
+        case (.string(let p), .string(let q)):
+            p.utf8.elementsEqual(q.utf8) || (column == "clocks" && FieldCoding.currentForm(ofClocks: p).utf8.elementsEqual(q.utf8))
         default: x == y
         }
     }

@@ -95,6 +95,9 @@ public final class CentralStore: Sendable {
             // (GRDB's WAL pools default to NORMAL, under which a power cut loses the last commits).
             // A scratch store rebuilt by an audit is thrown away afterwards: it never waits.
             try pool.writeWithoutTransaction { try $0.execute(sql: purpose == .replay ? "PRAGMA synchronous = OFF" : "PRAGMA synchronous = FULL") }
+            // A store a later release has migrated may hold what this one cannot read (from 1.8.0,
+            // compressed bodies and compact clocks): it is not opened, let alone written.
+            if try pool.read({ try Self.migrator().hasBeenSuperseded($0) }) { throw Self.newerRelease(path) }
             try Self.migrator().migrate(pool)
             self.database = pool
             self.epoch = try pool.write { db in
@@ -106,11 +109,23 @@ public final class CentralStore: Sendable {
                 try Self.createStore(db, epoch: epoch, reference: Self.referenceRecords(), now: Date(), position: Self.nextPosition(db))
                 return epoch
             }
+        } catch let error as CentralError {
+            throw error
         } catch {
             throw CentralError(
                 .internalServerError, .storage, "cannot open the central store at \(path): \(error)",
                 hint: "Check that the data folder exists and is writable by the service user.")
         }
+    }
+
+    /// The refusal of a store that a later release of promo-central has migrated.
+    static func newerRelease(_ path: String) -> CentralError {
+        CentralError(
+            .internalServerError, .storage,
+            "the central store at \(path) was migrated by a later release of promo-central than \(SoftwareVersion.current); this release does not open it",
+            hint:
+                "Install that release (or a later one) again. To go back to this release, restore a backup taken before the upgrade: "
+                + "promo-central restore --from BACKUP (a new epoch: the offices send again what it lacks).")
     }
 
     /// Gives a new store its epoch and reference data, and opens its journal with them.

@@ -13,9 +13,22 @@ public enum FieldCoding {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Encodes per-field clocks (name → clock text) the same way. The fields of one change share
-    /// its clock, so a clock equal to the one before is not written out as text again.
+    /// Encodes per-field clocks (name → clock text) as the centre stores them (`record.clocks`):
+    /// one JSON string when every field has the same clock (a row written by one change, most
+    /// rows), else an object of the fields' clocks with sorted keys. Releases before 1.8.0 always
+    /// wrote the object (``encodeEach(clocks:)``); ``currentForm(ofClocks:)`` turns that into this.
     public static func encode(clocks: [String: HLCTimestamp]) -> String {
+        if let first = clocks.first?.value, clocks.values.allSatisfy({ $0 == first }) {
+            var out: [UInt8] = []
+            appendString(first.description, to: &out)
+            return String(decoding: out, as: UTF8.self)
+        }
+        return encodeEach(clocks: clocks)
+    }
+
+    /// Encodes per-field clocks as an object of every field's clock, whether or not they differ:
+    /// the form the centre stored before release 1.8.0.
+    public static func encodeEach(clocks: [String: HLCTimestamp]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(40 * clocks.count + 2)
         var previous: (clock: HLCTimestamp, text: String)?
@@ -27,14 +40,29 @@ public enum FieldCoding {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Stored clocks in the form ``encode(clocks:)`` gives them now: an object whose fields all
+    /// have one clock (as a release before 1.8.0 stored it) becomes that clock's string; anything
+    /// else is returned as it is.
+    public static func currentForm(ofClocks stored: String) -> String {
+        guard stored.utf8.first == UInt8(ascii: "{"), let clocks = try? decode(stored), let first = clocks.first?.value,
+            case .text = first, clocks.values.allSatisfy({ $0 == first })
+        else { return stored }
+        var out: [UInt8] = []
+        append(first, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Appends the encoded fields (keys sorted) to a UTF-8 buffer.
     static func append(_ fields: [String: FieldValue], to out: inout [UInt8]) {
-        appendObject(fields.sorted { $0.key < $1.key }, to: &out) { value, out in
-            switch value {
-            case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-            case .integer(let i): appendInteger(i, to: &out)
-            case .text(let s): appendString(s, to: &out)
-            }
+        appendObject(fields.sorted { $0.key < $1.key }, to: &out) { value, out in append(value, to: &out) }
+    }
+
+    /// Appends one value's JSON (null, a whole number or a string) to a UTF-8 buffer.
+    static func append(_ value: FieldValue, to out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .integer(let i): appendInteger(i, to: &out)
+        case .text(let s): appendString(s, to: &out)
         }
     }
 

@@ -68,7 +68,7 @@ import WireFormat
         }
     }
 
-    @Test func aChangesetIsStoredAsTheBytesThatArrived() async throws {
+    @Test func aChangesetIsStoredAsTheBytesThatArrivedCompressed() async throws {
         try await withLiveCentral { central in
             let token = try central.addOffice("79")
             let cs = Changeset(
@@ -84,7 +84,9 @@ import WireFormat
             let stored = try await central.store.database.read { db in
                 try Data.fetchOne(db, sql: "SELECT body FROM changeset WHERE office = '79' AND sequence = 1")
             }
-            #expect(stored.map { String(decoding: $0, as: UTF8.self) } == changesetJSON)
+            let kept = try #require(stored)
+            #expect(kept.starts(with: [0x1F, 0x8B]) && kept.count < changesetJSON.utf8.count, "stored compressed (gzip)")
+            #expect(ChangesetBody.json(kept).map { String(decoding: $0, as: UTF8.self) } == changesetJSON)
             #expect(try central.store.verifyChains().isEmpty)
         }
     }
@@ -266,6 +268,77 @@ import WireFormat
             let store = try CentralStore(path: dir.file(CentralStore.fileName))
             #expect(try store.database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
         }
+    }
+}
+
+/// Stores written before release 1.8.0 keep each changeset's JSON uncompressed and every record's
+/// clocks as an object, even when its fields share one clock; this release reads both as they
+/// are, writes the compact forms, and neither rewrites an old record for its form nor takes it
+/// for a difference in the audit.
+@Suite struct StoredFormTests {
+    @Test func bodiesAndClocksStoredByAnEarlierReleaseAreReadAsTheyAre() throws {
+        let dir = try TemporaryDirectory()
+        let store = try CentralStore(path: dir.file(CentralStore.fileName))
+        let office = OfficeCode(unchecked: "79")
+        _ = try store.addOffice(office)
+        let clock = HLCTimestamp(milliseconds: 5_000, counter: 0, node: "79")
+        let row = Change(
+            table: .project, id: RowID.make(), op: .upsert, hlc: clock,
+            fields: [
+                "office": .text("79"), "province": .text("79"), "code": .text("HCM-2025-09"), "name": .text("Dự án"),
+                "category": .text("MH_TRINHDIEN"), "fund_source": .text("local"), "year": .integer(2025), "total_cost": .integer(400_000_000),
+                "requested_support": .integer(100_000_000), "status": .text("draft"), "program_id": .null,
+            ])
+        let first = Changeset(office: office, sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [row])
+        _ = try store.apply(first, from: office)
+        // As 1.7.0 left it: the body as it arrived, the clocks one per field.
+        let legacyClocks = FieldCoding.encodeEach(clocks: row.fields.mapValues { _ in clock })
+        let before = try store.database.write { db in
+            #expect(try String.fetchOne(db, sql: "SELECT clocks FROM record WHERE id = ?", arguments: [row.id.rawValue]) == #""\#(clock)""#)
+            try db.execute(
+                sql: "UPDATE changeset SET body = ? WHERE office = '79' AND sequence = 1",
+                arguments: [
+                    ChangesetBody.json(
+                        try #require(
+                            try Data.fetchOne(db, sql: "SELECT body FROM changeset WHERE office = '79' AND sequence = 1")))
+                ])
+            try db.execute(sql: "UPDATE record SET clocks = ? WHERE id = ?", arguments: [legacyClocks, row.id.rawValue])
+            return try Int64.fetchOne(db, sql: "SELECT seq FROM record WHERE id = ?", arguments: [row.id.rawValue])
+        }
+        // An event in the project's log folds its aggregate again; the project's row is as it was.
+        let event = Change(
+            table: .projectEvent, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: 6_000, counter: 0, node: "79"),
+            fields: [
+                "office": .text("79"), "project_id": .text(row.id.rawValue), "kind": .text("updated"), "occurred_on": .text("2025-09-01"),
+                "note": .text("name"),
+            ])
+        _ = try store.apply(Changeset(office: office, sequence: ChangesetSequence(2), previousHash: first.hash, changes: [event]), from: office)
+        let after = try store.database.read { db in
+            try Row.fetchOne(db, sql: "SELECT seq, clocks FROM record WHERE id = ?", arguments: [row.id.rawValue])
+        }
+        #expect(after?["seq"] == before, "not written again (nor republished) for its clocks' form")
+        #expect(after?["clocks"] == legacyClocks)
+        #expect(try store.verifyChains().isEmpty)
+        let report = try store.auditVerify()
+        #expect(report.isProven && report.refusedNow.isEmpty, "\(report)")
+    }
+}
+
+/// A store that a later release migrated is not opened by this one: it may hold what this
+/// release cannot read.
+@Suite struct NewerStoreTests {
+    @Test func aStoreALaterReleaseMigratedIsRefusedAndLeftAsItIs() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file(CentralStore.fileName)
+        _ = try CentralStore(path: path).addOffice(OfficeCode(unchecked: "79"))
+        try DatabaseQueue(path: path).write { try $0.execute(sql: "INSERT INTO grdb_migrations(identifier) VALUES ('v99-from-a-later-release')") }
+        let error = #expect(throws: CentralError.self) { try CentralStore(path: path) }
+        #expect(error?.message.contains("migrated by a later release of promo-central") == true, "\(String(describing: error))")
+        #expect(error?.hint?.contains("restore --from") == true)
+        // Nothing was changed.
+        let identifiers = try DatabaseQueue(path: path).read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
+        #expect(identifiers.last == "v99-from-a-later-release")
+        #expect(try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM office") } == 1)
     }
 }
 

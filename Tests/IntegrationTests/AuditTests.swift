@@ -250,7 +250,7 @@ enum AuditedStore {
         let (store, _, folder) = try await AuditedStore.copy()
         try await store.database.write { db in
             let body = try #require(try Data.fetchOne(db, sql: "SELECT body FROM changeset WHERE office = '80' AND sequence = 1"))
-            var changeset = try JSONDecoder().decode(Changeset.self, from: body)
+            var changeset = try JSONDecoder().decode(Changeset.self, from: try #require(ChangesetBody.json(body)))
             let index = try #require(changeset.changes.firstIndex { $0.table == .project })
             changeset.changes[index].fields["requested_support"] = .integer(1)
             try db.execute(sql: "UPDATE changeset SET body = ? WHERE office = '80' AND sequence = 1", arguments: [try JSONEncoder().encode(changeset)])
@@ -417,7 +417,8 @@ enum AuditedStore {
             #expect(throws: CentralError.self) { try central.store.apply(forged, from: OfficeCode("79")) }
             // As a release without these rules took it:
             let accepted = CentralStore.RuleRefusals()
-            _ = try central.store.apply(forged, receivedJSON: nil, from: OfficeCode("79"), now: Date(), position: nil, refusals: accepted)
+            _ = try central.store.apply(
+                forged, body: ChangesetBody.stored(forged.jsonData()), from: OfficeCode("79"), now: Date(), position: nil, refusals: accepted)
             #expect(accepted.all.count == 2)
             let edit = try Changeset(
                 office: OfficeCode("79"), sequence: ChangesetSequence(2), previousHash: forged.hash,

@@ -58,7 +58,7 @@ import WireFormat
             // Someone with access to the store edits an amount inside changeset 2.
             try await central.store.database.write { db in
                 let body = try Data.fetchOne(db, sql: "SELECT body FROM changeset WHERE office = '80' AND sequence = 2")!
-                var changeset = try JSONDecoder().decode(Changeset.self, from: body)
+                var changeset = try JSONDecoder().decode(Changeset.self, from: ChangesetBody.json(body)!)
                 changeset.changes[0].fields["requested_support"] = .integer(1)
                 try db.execute(
                     sql: "UPDATE changeset SET body = ? WHERE office = '80' AND sequence = 2",

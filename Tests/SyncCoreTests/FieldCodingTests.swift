@@ -57,6 +57,20 @@ import WireFormat
         #expect(
             FieldCoding.encode(clocks: ["name": clock, "amount": clock, "note": HLCTimestamp(milliseconds: 1, counter: 0, node: "central")])
                 == #"{"amount":"0019a2b3c4d5e-0002-79","name":"0019a2b3c4d5e-0002-79","note":"0000000000001-0000-central"}"#)
+        // A row whose fields share one clock (written by one change) stores it once.
+        #expect(FieldCoding.encode(clocks: ["name": clock, "amount": clock]) == #""0019a2b3c4d5e-0002-79""#)
+        #expect(FieldCoding.encode(clocks: [:]) == "{}")
+    }
+
+    @Test func clocksStoredByEarlierReleasesAreComparedInTheFormWrittenNow() {
+        let clock = HLCTimestamp(milliseconds: 0x19a_2b3c_4d5e, counter: 2, node: "79")
+        let other = HLCTimestamp(milliseconds: 1, counter: 0, node: "central")
+        for clocks in [["name": clock, "amount": clock], ["name": clock], ["name": clock, "note": other], [:]] {
+            #expect(FieldCoding.currentForm(ofClocks: FieldCoding.encodeEach(clocks: clocks)) == FieldCoding.encode(clocks: clocks), "\(clocks)")
+            #expect(FieldCoding.currentForm(ofClocks: FieldCoding.encode(clocks: clocks)) == FieldCoding.encode(clocks: clocks), "\(clocks)")
+        }
+        // Not clocks: left as they are.
+        for text in [#"{"a":1,"b":1}"#, "", "{", #""x""#] { #expect(FieldCoding.currentForm(ofClocks: text) == text) }
     }
 
     @Test func wholeNumbersAreReadToTheEdgesOfInt64AndNoFurther() throws {
