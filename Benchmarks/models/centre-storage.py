@@ -3,14 +3,15 @@
 
 Writes 100,000 plan-line changes as scenario 2 of promo-bench pushes them (new rows, one change
 each, 1,000 per changeset) into SQLite files with the centre's tables (`record`, `history`,
-`changeset`) laid out four ways, and prints each file's bytes per change from SQLite's `dbstat`,
-by table with its indexes. "current" is the store's schema today; it matches what promo-bench
-measures on a real centre after the push (1,071 bytes: record 529, history 344, bodies 197).
-The variants: "lean" (`record` WITHOUT ROWID, no separate `seq` index, the aggregate column and
-its index only where the aggregate is not the row itself; `history` WITHOUT ROWID keyed by
-aggregate, table, id and clock, no second index), "+clock" (a row whose fields share one clock
-stores that clock once instead of a JSON object), "+gzip" (changeset bodies compressed, zlib
-level 1). Run: python3 Benchmarks/models/centre-storage.py (needs SQLite with dbstat, as
+`changeset`) laid out in several ways, and prints each file's bytes per change from SQLite's
+`dbstat`, by table with its indexes. "1.7.0" is the store as release 1.7.0 wrote it (1,069 bytes;
+promo-bench measured 1,071 on a real centre: record 529, history 344, bodies 197). "current" is
+the store as written since: bodies compressed (zlib level 1) and a record's clock stored once when
+its fields share it (promo-bench measures 745: record 371, history 344, bodies 29). "lean" is
+current with the lean schema besides (`record` WITHOUT ROWID, no separate `seq` index, the
+aggregate column and its index only where the aggregate is not the row itself; `history` WITHOUT
+ROWID keyed by aggregate, table, id and clock, no second index): a store migration that rebuilds
+both tables. Run: python3 Benchmarks/models/centre-storage.py (needs SQLite with dbstat, as
 Debian's python3 has). Files go to a temporary folder, removed afterwards.
 """
 import json, os, shutil, sqlite3, tempfile, uuid, zlib
@@ -66,7 +67,7 @@ def build(path, lean, compact_clocks, gzip_body):
     c.execute("COMMIT"); c.execute("PRAGMA wal_checkpoint(TRUNCATE)"); c.close()
 folder=tempfile.mkdtemp(prefix="promo-storage-model-")
 try:
-  for name,args in [("current",(False,False,False)),("lean",(True,False,False)),("lean+clock",(True,True,False)),("lean+clock+gzip",(True,True,True)),("current+gzip",(False,False,True))]:
+  for name,args in [("1.7.0",(False,False,False)),("current",(False,True,True)),("lean",(True,True,True))]:
     p=os.path.join(folder,name+".sqlite"); build(p,*args); total,parts=size(p); print("%-16s %5.0f bytes per change  %s"%(name,total,", ".join("%s %d"%x for x in parts if x[1])))
 finally:
   shutil.rmtree(folder)
