@@ -104,9 +104,10 @@ extension Replica {
         return status
     }
 
-    /// Records how a sync attempt ended.
-    public func recordAttempt(_ outcome: AttemptOutcome, at now: Date = Date()) throws(ReplicaError) {
+    /// Records how a sync attempt ended, and adds `increments` to the counters in the same commit.
+    public func recordAttempt(_ outcome: AttemptOutcome, at now: Date = Date(), counting increments: [String: Int64] = [:]) throws(ReplicaError) {
         try write("recording a sync attempt") { db in
+            try Self.addToCounters(db, increments)
             try State.set(db, .lastAttemptAt, Timestamps.format(now))
             switch outcome {
             case .success:
@@ -160,15 +161,17 @@ extension Replica {
 
     /// Adds to the daemon's counters (kept in the replica so they survive restarts).
     public func addToCounters(_ increments: [String: Int64]) throws(ReplicaError) {
-        try write("counting") { db in
-            for (name, amount) in increments where amount != 0 {
-                try db.execute(
-                    sql: """
-                        INSERT INTO _sync_state(key, value) VALUES (?, ?)
-                        ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT)
-                        """,
-                    arguments: ["counter." + name, String(amount), amount])
-            }
+        try write("counting") { db in try Self.addToCounters(db, increments) }
+    }
+
+    private static func addToCounters(_ db: Database, _ increments: [String: Int64]) throws {
+        for (name, amount) in increments where amount != 0 {
+            try db.execute(
+                sql: """
+                    INSERT INTO _sync_state(key, value) VALUES (?, ?)
+                    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT)
+                    """,
+                arguments: ["counter." + name, String(amount), amount])
         }
     }
 

@@ -3,7 +3,7 @@ import SyncCore
 import Transport
 import WireFormat
 
-/// The decisions of one push-then-pull cycle, apart from the I/O that carries them out (the
+/// The decisions of one push-then-pull cycle (or push only, ``pushOnly``), apart from the I/O that carries them out (the
 /// pattern of NIO's and Hummingbird's state machines).
 ///
 /// ``SyncEngine`` reads the replica and calls the centre; after each step it hands what happened
@@ -49,6 +49,10 @@ struct SyncCycle {
 
     /// The epoch the office synced with when the cycle began (nil before the first contact).
     let knownEpoch: Epoch?
+    /// The cycle ends once everything waiting is acknowledged, without pulling (the daemon's
+    /// cycles for local writes that follow a recent pull). A refusal still pulls: the refused
+    /// rows may have been recalled.
+    let pushOnly: Bool
     private(set) var report = CycleReport()
     private(set) var phase: Phase = .pushing(nil)
     /// The changeset being pushed, and one made ahead that directly follows it.
@@ -60,16 +64,22 @@ struct SyncCycle {
     private(set) var failAfterPull: SyncAgentError?
     private var position: SyncPosition?
 
-    init(knownEpoch: Epoch?) {
+    init(knownEpoch: Epoch?, pushOnly: Bool = false) {
         self.knownEpoch = knownEpoch
+        self.pushOnly = pushOnly
     }
 
     /// The first step: push what waits.
     mutating func start() -> Action { .makeChangeset }
 
-    /// The replica's oldest unacknowledged changeset, or nil when nothing waits (the pull begins).
+    /// The replica's oldest unacknowledged changeset, or nil when nothing waits (the pull begins,
+    /// unless the cycle is ``pushOnly``).
     mutating func changesetMade(_ changeset: Changeset?) -> Action {
         guard let changeset else {
+            if pushOnly {
+                phase = .done
+                return .finish(report)
+            }
             phase = .pulling(nil)
             return .readPosition
         }

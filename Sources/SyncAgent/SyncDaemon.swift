@@ -12,6 +12,10 @@ public struct DaemonSchedule: Sendable {
     public var interval: Duration = .seconds(30)
     /// How often to look for local writes, so a write is pushed soon after it commits.
     public var wakeCheckInterval: Duration = .seconds(1)
+    /// A cycle started by a local write pulls only if the last pull is at least this old: while
+    /// writes keep coming, each is pushed without waiting for a pull (and the centre's totals
+    /// that a pull after a push waits for), and the pull follows this long after the last.
+    public var pullAfterLocalWrite: Duration = .seconds(1)
     /// The looks after a file event that showed nothing new, each this long after the one before.
     /// Another program's commit writes its write-ahead log, which raises the event, before it
     /// becomes visible to readers: SQLite publishes it in shared memory once the log is on disk,
@@ -107,24 +111,39 @@ public struct SyncDaemon: Service {
         let replica = engine.replica
         var failures = 0
         var lastUnsent: (mark: Int64, acked: Int64) = (0, 0)
+        let clock = ContinuousClock()
+        var lastPull: ContinuousClock.Instant?
+        var localWrite = false
         let office = try replica.settings().office
         try replica.recordDaemonRelease(SoftwareVersion.current)
         logger.info("daemon started", metadata: ["sync.office": "\(office)"])
         while !Task.isShuttingDownGracefully {
             if let problem = replica.fileProblem() { try await stopForLostFile(problem) }
-            engine.record("the daemon's state") { () throws(ReplicaError) in try replica.recordAgentState("syncing", pid: pid) }
+            // Status shows "syncing" once a cycle has run for a second: a quick cycle (a local
+            // write pushed) does not wait for one more commit of the replica.
+            let syncing = Task { [engine, pid] in
+                guard (try? await Task.sleep(for: .seconds(1))) != nil else { return }
+                engine.record("the daemon's state") { () throws(ReplicaError) in try engine.replica.recordAgentState("syncing", pid: pid) }
+            }
+            // While local writes keep coming, they are pushed without a pull each time.
+            let pushOnly = localWrite && lastPull.map { clock.now - $0 < schedule.pullAfterLocalWrite } == true
             // A cycle is never cancelled halfway: each page and acknowledgement is its own
             // transaction, and shutdown waits for the cycle to end.
             let result: Result<CycleReport, SyncAgentError>
-            do { result = .success(try await engine.runCycle(now: now)) } catch { result = .failure(error) }
+            do { result = .success(try await engine.runCycle(now: now, pushOnly: pushOnly)) } catch { result = .failure(error) }
+            syncing.cancel()
+            await syncing.value
+            if case .success(let report) = result, report.pagesPulled > 0 { lastPull = clock.now }
             await onCycle(result)
 
-            let next = schedule.next(after: result, failures: failures, random: random())
+            var next = schedule.next(after: result, failures: failures, random: random())
             failures = next.failures
+            // The pull a push-only cycle left out follows soon, if no write comes first.
+            if pushOnly, case .success(let report) = result, report.pagesPulled == 0 { next.wait = min(next.wait, schedule.pullAfterLocalWrite) }
             engine.record("the daemon's state") { () throws(ReplicaError) in
                 try replica.recordAgentState(next.state, nextAttemptAt: now() + next.wait.timeInterval, pid: pid)
             }
-            await waitForWork(upTo: next.wait, wakeOnLocalWrite: next.wakeOnLocalWrite, lastUnsent: &lastUnsent)
+            localWrite = await waitForWork(upTo: next.wait, wakeOnLocalWrite: next.wakeOnLocalWrite, lastUnsent: &lastUnsent)
         }
         // Deleted and then told to stop (a restart, a reboot): the rescue comes first.
         if let problem = replica.fileProblem() { try await stopForLostFile(problem) }
@@ -157,10 +176,11 @@ public struct SyncDaemon: Service {
         }
     }
 
-    /// Sleeps until `limit` passes, a local write arrives, a `sync --now` asks, or shutdown begins.
-    /// Local writes are noticed as they commit when the file watcher runs (inotify on Linux), and
-    /// at the latest every ``DaemonSchedule/wakeCheckInterval`` otherwise.
-    private func waitForWork(upTo limit: Duration, wakeOnLocalWrite: Bool, lastUnsent: inout (mark: Int64, acked: Int64)) async {
+    /// Sleeps until `limit` passes, a local write arrives, a `sync --now` asks, or shutdown begins;
+    /// returns whether a local write ended it. Local writes are noticed as they commit when the
+    /// file watcher runs (inotify on Linux), and at the latest every
+    /// ``DaemonSchedule/wakeCheckInterval`` otherwise.
+    private func waitForWork(upTo limit: Duration, wakeOnLocalWrite: Bool, lastUnsent: inout (mark: Int64, acked: Int64)) async -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now + limit
         let replica = engine.replica
@@ -177,20 +197,21 @@ public struct SyncDaemon: Service {
         let unsent = (mark: mark, acked: acked)
         if wakeOnLocalWrite, mark != 0, unsent != lastUnsent {
             lastUnsent = unsent
-            return
+            return true
         }
-        await withGracefulShutdownHandler {
+        return await withGracefulShutdownHandler {
             // Looks due soon after a file event that showed nothing new (``DaemonSchedule/settleChecks``).
             var settling: [Duration] = []
             while clock.now < deadline, !Task.isShuttingDownGracefully {
                 let poked = await wake.wait(for: min(settling.isEmpty ? schedule.wakeCheckInterval : settling.removeFirst(), deadline - clock.now))
-                if wake.consume() || Task.isShuttingDownGracefully { return }
+                if wake.consume() || Task.isShuttingDownGracefully { return false }
                 // A rotated token written to the token file: try it at once.
-                if engine.client.tokenSource.changed() { return }
-                if engine.replica.fileProblem() != nil { return }
-                if wakeOnLocalWrite, await outboxMark() != mark { return }
+                if engine.client.tokenSource.changed() { return false }
+                if engine.replica.fileProblem() != nil { return false }
+                if wakeOnLocalWrite, await outboxMark() != mark { return true }
                 if poked { settling = DaemonSchedule.settleChecks }
             }
+            return false
         } onGracefulShutdown: {
             wake.poke()
         }

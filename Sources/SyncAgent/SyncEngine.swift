@@ -95,23 +95,26 @@ public struct SyncEngine: Sendable {
         self.onProgress = onProgress
     }
 
-    /// Runs one cycle and records its outcome in the replica for `promo-sync status`.
+    /// Runs one cycle and records its outcome in the replica for `promo-sync status`. With
+    /// `pushOnly`, the cycle ends once what waits is acknowledged, without pulling (unless the
+    /// centre refused a changeset, or the office must heal).
     @discardableResult
-    public func runCycle(now: @Sendable () -> Date = Date.init) async throws(SyncAgentError) -> CycleReport {
+    public func runCycle(now: @Sendable () -> Date = Date.init, pushOnly: Bool = false) async throws(SyncAgentError) -> CycleReport {
         do {
             let report: CycleReport
             do {
-                report = try await cycle()
+                report = try await cycle(pushOnly: pushOnly)
             } catch let error where error.code == .centreLostChangesets || (error.code == .epochMismatch && configuration.resyncOnNewEpoch) {
                 report = try await heal(after: error, now: now())
             }
-            record("the cycle's outcome") { () throws(ReplicaError) in try replica.recordAttempt(.success, at: now()) }
-            record("the counters") { () throws(ReplicaError) in
-                try replica.addToCounters([
-                    "cycles_ok": 1, "changesets_pushed": Int64(report.changesetsPushed), "changes_pushed": Int64(report.changesPushed),
-                    "pages_pulled": Int64(report.pagesPulled), "records_pulled": Int64(report.recordsPulled),
-                    "bytes_sent": report.bytesSent, "bytes_received": report.bytesReceived,
-                ])
+            record("the cycle's outcome") { () throws(ReplicaError) in
+                try replica.recordAttempt(
+                    .success, at: now(),
+                    counting: [
+                        "cycles_ok": 1, "changesets_pushed": Int64(report.changesetsPushed), "changes_pushed": Int64(report.changesPushed),
+                        "pages_pulled": Int64(report.pagesPulled), "records_pulled": Int64(report.recordsPulled),
+                        "bytes_sent": report.bytesSent, "bytes_received": report.bytesReceived,
+                    ])
             }
             await judgeItself()
             logger.info(
@@ -125,9 +128,8 @@ public struct SyncEngine: Sendable {
             record("the cycle's failure") { () throws(ReplicaError) in
                 try replica.recordAttempt(
                     .failure(message: error.message, hint: error.hint, transient: error.isTransient, centralAnswered: error.centralAnswered),
-                    at: now())
+                    at: now(), counting: [error.isTransient ? "errors_transient" : "errors_permanent": 1])
             }
-            record("the counters") { () throws(ReplicaError) in try replica.addToCounters([error.isTransient ? "errors_transient" : "errors_permanent": 1]) }
             await judgeItself()
             var metadata: Logger.Metadata = ["error": "\(error.message)", "error.transient": "\(error.isTransient)"]
             if let id = error.requestID { metadata["promo.request_id"] = "\(id)" }
@@ -169,7 +171,7 @@ public struct SyncEngine: Sendable {
     /// next one is fetched and parsed (one page ahead, so memory stays bounded; a page fetched but
     /// not applied when the cycle stops is simply fetched again next time). Every step is its own
     /// transaction, so a graceful stop between steps, a crash or a kill resumes cleanly.
-    private func cycle() async throws(SyncAgentError) -> CycleReport {
+    private func cycle(pushOnly: Bool = false) async throws(SyncAgentError) -> CycleReport {
         let replica = self.replica
         let client = await reportingClient()
         let maxChanges = configuration.maxChangesPerChangeset
@@ -183,7 +185,7 @@ public struct SyncEngine: Sendable {
                 do throws(TransportError) { return .success(try await client.pull(after: cursor, limit: pageSize, own: own)) } catch { return .failure(error) }
             }
         }
-        var cycle = SyncCycle(knownEpoch: try await blocking { () throws(ReplicaError) in try replica.syncPosition().epoch })
+        var cycle = SyncCycle(knownEpoch: try await blocking { () throws(ReplicaError) in try replica.syncPosition().epoch }, pushOnly: pushOnly)
         var nextPage: Task<Page, Never>?
         defer { nextPage?.cancel() }
         var own: ClosedRange<Int64>?

@@ -4,6 +4,7 @@ import Replica
 import ServiceLifecycle
 import SyncCore
 import SyncTesting
+import Synchronization
 import Testing
 import Transport
 
@@ -61,6 +62,43 @@ import Transport
             #expect(status.agentState == "stopped")
             #expect(status.daemonPID == nil)
             #expect(status.pending.changes == 0)
+        }
+    }
+
+    /// Local writes one after another are each pushed by a cycle that does not pull while the last
+    /// pull is recent (``DaemonSchedule/pullAfterLocalWrite``): the office's acknowledgement does
+    /// not wait for a pull each time. The pull left out follows that long after the last write.
+    @Test func localWritesInARowArePushedWithoutAPullEachAndThePullFollows() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "79", central: central)
+            var schedule = DaemonSchedule()
+            schedule.interval = .seconds(3_600)  // only local writes, and the pull they leave out, wake it
+            schedule.wakeCheckInterval = .milliseconds(20)
+            schedule.pullAfterLocalWrite = .seconds(8)
+            let cycles = Mutex<[CycleReport]>([])
+            var logger = Logger(label: "test-daemon")
+            logger.logLevel = .warning
+            let daemon = SyncDaemon(engine: office.engine, schedule: schedule, logger: logger) { result in
+                if case .success(let report) = result { cycles.withLock { $0.append(report) } }
+            }
+            let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
+            let running = Task { try await group.run() }
+            try await waitUntil { cycles.withLock { $0.count } >= 1 }
+            #expect(cycles.withLock { $0[0].pagesPulled } >= 1, "the first cycle pulls")
+            let started = ContinuousClock.now
+            for round in 1...3 {
+                try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(round), note: nil)
+                try await waitUntil { cycles.withLock { $0.reduce(0) { $0 + $1.changesPushed } } == round }
+            }
+            let writing = ContinuousClock.now - started
+            let afterWrites = cycles.withLock { Array($0.dropFirst()) }
+            // Within the 8 s since the first cycle's pull, no cycle pulled (unless this machine
+            // took that long to push three rows).
+            if writing < .seconds(6) { #expect(afterWrites.allSatisfy { $0.pagesPulled == 0 }, "\(afterWrites)") }
+            // The pull follows by itself, though the daemon's interval is an hour.
+            try await waitUntil(upTo: .seconds(30)) { cycles.withLock { $0.dropFirst(1 + afterWrites.count).contains { $0.pagesPulled > 0 } } }
+            await group.triggerGracefulShutdown()
+            try await running.value
         }
     }
 

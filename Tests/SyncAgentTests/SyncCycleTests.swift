@@ -51,6 +51,31 @@ import WireFormat
             remoteRow: SyncedRowKey(.planLine, "row-1-0"))
     }
 
+    @Test func aPushOnlyCycleEndsOnceEverythingIsAcknowledgedButARefusalStillPulls() {
+        var cycle = SyncCycle(knownEpoch: epoch, pushOnly: true)
+        #expect(cycle.start() == .makeChangeset)
+        let first = changeset(1)
+        #expect(cycle.changesetMade(first) == .push(first))
+        #expect(cycle.pushed(acknowledged(first), madeAhead: nil) == .acknowledge(first.sequence))
+        #expect(cycle.acknowledged() == .makeChangeset)
+        var report = CycleReport()
+        report.changesetsPushed = 1
+        report.changesPushed = 2
+        report.bytesSent = 100
+        report.bytesReceived = 10
+        #expect(cycle.changesetMade(nil) == .finish(report))
+
+        var refused = SyncCycle(knownEpoch: epoch, pushOnly: true)
+        _ = refused.start()
+        let second = changeset(2)
+        _ = refused.changesetMade(second)
+        guard case .recordRefusal = refused.pushed(.failure(self.refused("forbidden_owner", status: 403)), madeAhead: nil) else {
+            Issue.record("the refusal is recorded")
+            return
+        }
+        #expect(refused.refusalRecorded() == .readPosition, "a refusal still pulls")
+    }
+
     @Test func withNothingToPushTheCyclePullsEveryPageAndReportsIt() {
         var cycle = SyncCycle(knownEpoch: epoch)
         #expect(cycle.start() == .makeChangeset)
