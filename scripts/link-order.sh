@@ -61,6 +61,10 @@ o80=(--data-dir "$work/o80")
 "$sync_cmd" plan add "${o80[@]}" --year 2025 --fund local --amount 6500000000 >/dev/null
 "$sync_cmd" project add "${o80[@]}" --code TN-2025-01 --name "Chuyển đổi số cơ sở chế biến mủ cao su" \
     --category CDS --fund local --year 2025 --total-cost 1000000000 --requested 300000000 >/dev/null
+# Payments are entered from approval on.
+for step in submitted appraised_locally approved; do
+    "$sync_cmd" project status "${o80[@]}" TN-2025-01 --to "$step" >/dev/null
+done
 "$sync_cmd" disburse "${o80[@]}" --project TN-2025-01 --kind payment --amount 150000000 --voucher KB-80-0001 --date 2025-08-30 >/dev/null
 "$sync_cmd" sync "${o80[@]}" >/dev/null 2>&1
 
@@ -71,6 +75,9 @@ for i in $(seq 1 20); do
 done
 "$sync_cmd" project add "${o79[@]}" --code HCM-2025-01 --name "Mô hình trình diễn máy sấy nông sản" \
     --category MH_TRINHDIEN --fund local --year 2025 --total-cost 2400000000 --requested 720000000 >/dev/null
+for step in submitted appraised_locally approved; do
+    "$sync_cmd" project status "${o79[@]}" HCM-2025-01 --to "$step" >/dev/null
+done
 
 pushed() { "$sync_cmd" status "${o79[@]}" --json | grep -q '"changes" : 0'; }
 wait_for() {

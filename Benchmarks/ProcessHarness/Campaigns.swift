@@ -185,13 +185,15 @@ public final class DaemonProcess {
 }
 
 public enum Campaigns {
-    /// Waits until the office has nothing pending and a cycle that started after now succeeded.
+    /// Waits until the office has nothing pending and a cycle that started after now succeeded
+    /// and pulled (a daemon's cycle for a local write may only push; its pull follows).
     public static func waitUntilQuiet(_ replica: Replica, timeout: Double = 60) throws {
         let start = Date()
         while Date().timeIntervalSince(start) < timeout {
             let status = try replica.status()
             if status.pending.changes == 0, status.pending.unacknowledgedChangesets == 0, status.lastError == nil,
-                let attempt = status.lastAttemptAt, attempt > start.addingTimeInterval(0.2)
+                let attempt = status.lastAttemptAt, attempt > start.addingTimeInterval(0.2),
+                let pulled = status.lastPullAt, pulled > start.addingTimeInterval(0.2)
             {
                 return
             }

@@ -42,7 +42,9 @@ extension CentralStore {
                     return c
                 }())
             _ = try check.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") }
+            let later = try check.read { db in try migrator().hasBeenSuperseded(db) }
             try check.close()
+            if later { throw newerRelease(backupPath) }
             if fm.fileExists(atPath: storePath) {
                 let stamp = Int(now.timeIntervalSince1970)
                 for suffix in ["", "-wal", "-shm"] where fm.fileExists(atPath: storePath + suffix) {

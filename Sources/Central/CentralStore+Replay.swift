@@ -279,6 +279,9 @@ extension CentralStore {
         var columns: [String]
         /// A row found on one side only that is no difference.
         var aloneIsFine: (@Sendable (Row, Int) -> Bool)? = nil
+        /// A column an earlier release stored in another form, and that form as this release
+        /// writes it: the store's value is compared in the form the replay writes.
+        var earlierForm: (column: String, current: @Sendable (String) -> String)? = nil
     }
 
     /// `record.seq` itself depends on when totals were recomputed (at the first read after a
@@ -324,7 +327,9 @@ extension CentralStore {
         ComparedTable(
             name: "record", keys: ["tbl", "id"],
             columns: ["office", "fields", "clocks", "deleted_at", "held", "aggregate", "echo_office", "echo_sequence"],
-            aloneIsFine: { row, keys in isZeroTotal(row, fieldsAt: keys + 1) }),
+            aloneIsFine: { row, keys in isZeroTotal(row, fieldsAt: keys + 1) },
+            // Before 1.8.0 a row's clocks were an object even when all were one.
+            earlierForm: ("clocks", FieldCoding.currentForm(ofClocks:))),
         ComparedTable(name: "meta", keys: ["key"], columns: ["value"]),
         ComparedTable(name: "totals_pending", keys: ["office"], columns: []),
     ]
@@ -366,7 +371,10 @@ extension CentralStore {
                 }
                 b = try replayed.next()
             } else if let row = a, let other = b {
-                for (offset, column) in table.columns.enumerated() where !same(row[keyCount + offset], other[keyCount + offset], column: column) {
+                for (offset, column) in table.columns.enumerated()
+                where !same(
+                    row[keyCount + offset], other[keyCount + offset], earlierForm: table.earlierForm?.column == column ? table.earlierForm?.current : nil)
+                {
                     return StateDifference(
                         table: table.name, key: key(row), column: column,
                         problem: "its \(column) differs from what its logs produce")
@@ -378,14 +386,12 @@ extension CentralStore {
         return nil
     }
 
-    /// Values compared as SQLite stores them: text byte for byte (not by Unicode equivalence).
-    /// Whether a column holds the same in the store (`x`) and the replay (`y`). A record's clocks
-    /// stored by a release before 1.8.0 are compared in the form this release writes
-    /// (``FieldCoding/currentForm(ofClocks:)``).
-    static func same(_ x: DatabaseValue, _ y: DatabaseValue, column: String) -> Bool {
+    /// Whether a column holds the same in the store (`x`) and the replay (`y`), as SQLite stores
+    /// them: text byte for byte (not by Unicode equivalence), the store's text also taken in its
+    /// `earlierForm` when the two differ.
+    static func same(_ x: DatabaseValue, _ y: DatabaseValue, earlierForm: (@Sendable (String) -> String)? = nil) -> Bool {
         switch (x.storage, y.storage) {
-        case (.string(let p), .string(let q)):
-            p.utf8.elementsEqual(q.utf8) || (column == "clocks" && FieldCoding.currentForm(ofClocks: p).utf8.elementsEqual(q.utf8))
+        case (.string(let p), .string(let q)): p.utf8.elementsEqual(q.utf8) || earlierForm.map { $0(p).utf8.elementsEqual(q.utf8) } == true
         default: x == y
         }
     }

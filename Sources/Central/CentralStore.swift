@@ -95,8 +95,10 @@ public final class CentralStore: Sendable {
             // (GRDB's WAL pools default to NORMAL, under which a power cut loses the last commits).
             // A scratch store rebuilt by an audit is thrown away afterwards: it never waits.
             try pool.writeWithoutTransaction { try $0.execute(sql: purpose == .replay ? "PRAGMA synchronous = OFF" : "PRAGMA synchronous = FULL") }
-            // A store a later release has migrated may hold what this one cannot read (from 1.8.0,
-            // compressed bodies and compact clocks): it is not opened, let alone written.
+            // A store a later release has migrated may hold what this one cannot read: it is not
+            // opened, let alone written. (Only migrations show it: a later release that changes
+            // what it stores registers one, even an empty one. 1.8.0's compressed bodies and
+            // compact clocks came before this check, which releases up to 1.7.0 lack.)
             if try pool.read({ try Self.migrator().hasBeenSuperseded($0) }) { throw Self.newerRelease(path) }
             try Self.migrator().migrate(pool)
             self.database = pool

@@ -5,8 +5,8 @@ import GzipCodec
 /// arrived, compressed with gzip at level 1 when that is smaller. Stores written before release
 /// 1.8.0 hold the JSON itself; both forms are read, told apart by gzip's first two bytes (JSON
 /// never starts with them). The body is kept for the audit: `audit verify` checks its hash and
-/// replays it. Compressed, a 1,000-change body keeps about a ninth of its bytes
-/// (docs/BENCHMARKS.md, the centre's storage per change).
+/// replays it. Compressed, a 1,000-change body keeps about a seventh of its bytes (197 bytes a
+/// change to 29 in promo-bench's push; docs/BENCHMARKS.md, the centre's storage per change).
 enum ChangesetBody {
     /// The bytes stored for a changeset whose JSON is `json`.
     static func stored(_ json: Data) -> Data {
@@ -20,7 +20,7 @@ enum ChangesetBody {
         return try? Gzip.decompress(stored, limit: maxJSONBytes)
     }
 
-    /// The most a stored body may decompress to: far above any body the centre accepts (its
-    /// `limits.max_body_bytes`, 5,000 changes), so that a damaged store cannot exhaust memory.
+    /// The most a stored body may decompress to: the largest `limits.max_body_bytes` the centre
+    /// can be configured with, so that a damaged body cannot exhaust memory.
     static let maxJSONBytes = 1 << 30
 }

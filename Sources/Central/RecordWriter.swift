@@ -63,10 +63,14 @@ struct RecordWriter {
             try compare.bind(.text(table), .text(id))
             // Clocks stored by a release before 1.8.0 are an object even when all are one clock:
             // the same clocks, so the record is not written again (and republished) for that.
+            let found = try compare.step()
+            let storedClocks = found ? compare.text(2) : nil
+            let sameClocks =
+                storedClocks == encodedClocks
+                || (encodedClocks.utf8.first == UInt8(ascii: "\"") && storedClocks.map(FieldCoding.currentForm(ofClocks:)) == encodedClocks)
             let unchanged =
-                try compare.step() && compare.text(0) == office && compare.text(1) == encodedFields
-                && (compare.text(2) == encodedClocks || compare.text(2).map(FieldCoding.currentForm(ofClocks:)) == encodedClocks)
-                && compare.text(3) == deletedAt && (compare.integer(4) != 0) == held
+                found && sameClocks && compare.text(0) == office && compare.text(1) == encodedFields && compare.text(3) == deletedAt
+                && (compare.integer(4) != 0) == held
             compare.finish()
             if unchanged { return false }
         }

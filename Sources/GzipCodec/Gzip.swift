@@ -58,6 +58,7 @@ public enum Gzip {
         }
         if output.count > limit { throw .tooLarge(limit: limit) }
         guard status == Z_STREAM_END else { throw .invalid("the gzip stream is damaged or cut short") }
+        guard stream.avail_in == 0 else { throw .invalid("bytes follow the end of the gzip stream") }
         return output
     }
 }

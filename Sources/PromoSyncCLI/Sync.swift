@@ -47,9 +47,13 @@ struct Sync: AsyncParsableCommand {
 }
 
 extension Sync {
-    /// Signals the daemon (SIGUSR1) and waits until it records an attempt that started after now.
+    /// Signals the daemon (SIGUSR1) and waits until it records an attempt after now that pulled
+    /// (a cycle already running when the signal came may only have pushed: the daemon then runs
+    /// a whole one at once).
     func askDaemon(pid: Int32, replica: Replica) async throws {
         let before = try replica.status().lastAttemptAt ?? .distantPast
+        // Stored to the second.
+        let signalled = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         guard kill(pid, SIGUSR1) == 0 else {
             printError("cannot signal the daemon (pid \(pid)): \(String(cString: strerror(errno)))")
             printError("hint: run promo-sync sync --now as the service user, or as root")
@@ -60,6 +64,7 @@ extension Sync {
             try await Task.sleep(for: .milliseconds(100))
             let status = try replica.status()
             guard let attempt = status.lastAttemptAt, attempt > before else { continue }
+            if status.lastError == nil, (status.lastPullAt ?? .distantPast) < signalled { continue }
             if let error = status.lastError {
                 printError("the daemon's sync failed: \(error)")
                 if let hint = status.lastErrorHint { printError("hint: \(hint)") }

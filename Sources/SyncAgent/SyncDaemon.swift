@@ -16,6 +16,9 @@ public struct DaemonSchedule: Sendable {
     /// writes keep coming, each is pushed without waiting for a pull (and the centre's totals
     /// that a pull after a push waits for), and the pull follows this long after the last.
     public var pullAfterLocalWrite: Duration = .seconds(1)
+    /// How long a cycle runs before status shows the daemon `syncing`: a quick cycle (a local
+    /// write pushed) does not wait for one more commit of the replica.
+    public var syncingShownAfter: Duration = .seconds(1)
     /// The looks after a file event that showed nothing new, each this long after the one before.
     /// Another program's commit writes its write-ahead log, which raises the event, before it
     /// becomes visible to readers: SQLite publishes it in shared memory once the log is on disk,
@@ -116,14 +119,18 @@ public struct SyncDaemon: Service {
         var localWrite = false
         let office = try replica.settings().office
         try replica.recordDaemonRelease(SoftwareVersion.current)
+        // At once, before the first cycle: other commands (`sync --now`, `resync --rebuild`,
+        // status) learn from it that a daemon runs.
+        engine.record("the daemon's state") { () throws(ReplicaError) in try replica.recordAgentState("syncing", pid: pid) }
         logger.info("daemon started", metadata: ["sync.office": "\(office)"])
         while !Task.isShuttingDownGracefully {
             if let problem = replica.fileProblem() { try await stopForLostFile(problem) }
-            // Status shows "syncing" once a cycle has run for a second: a quick cycle (a local
-            // write pushed) does not wait for one more commit of the replica.
-            let syncing = Task { [engine, pid] in
-                guard (try? await Task.sleep(for: .seconds(1))) != nil else { return }
-                engine.record("the daemon's state") { () throws(ReplicaError) in try engine.replica.recordAgentState("syncing", pid: pid) }
+            // Status shows "syncing" once a cycle has run for a while (DaemonSchedule.syncingShownAfter).
+            let syncing = Task { [engine, pid, wait = schedule.syncingShownAfter] in
+                guard (try? await Task.sleep(for: wait)) != nil else { return }
+                await runBlocking {
+                    engine.record("the daemon's state") { () throws(ReplicaError) in try engine.replica.recordAgentState("syncing", pid: pid) }
+                }
             }
             // While local writes keep coming, they are pushed without a pull each time.
             let pushOnly = localWrite && lastPull.map { clock.now - $0 < schedule.pullAfterLocalWrite } == true
@@ -195,6 +202,8 @@ public struct SyncDaemon: Service {
         // the outbox empties, so the acknowledged sequence tells a new entry from a stuck one.
         let acked = (try? await runBlocking { () throws(ReplicaError) in try replica.syncPosition().lastAcked }) ?? 0
         let unsent = (mark: mark, acked: acked)
+        // `sync --now` asked while the cycle ran: a whole cycle, at once.
+        if wake.consume() { return false }
         if wakeOnLocalWrite, mark != 0, unsent != lastUnsent {
             lastUnsent = unsent
             return true

@@ -339,6 +339,14 @@ import WireFormat
         let identifiers = try DatabaseQueue(path: path).read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
         #expect(identifiers.last == "v99-from-a-later-release")
         #expect(try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM office") } == 1)
+        // Nor is it restored as a backup over this release's store, which stays where it is.
+        let current = dir.file("current/" + CentralStore.fileName)
+        try FileManager.default.createDirectory(atPath: dir.file("current"), withIntermediateDirectories: true)
+        let epoch = try CentralStore(path: current).epoch
+        let refused = #expect(throws: CentralError.self) { try CentralStore.restore(from: path, to: current) }
+        #expect(refused?.message.contains("migrated by a later release") == true, "\(String(describing: refused))")
+        #expect(try CentralStore(path: current).epoch == epoch)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("current")).allSatisfy { !$0.contains("before-restore") })
     }
 }
 

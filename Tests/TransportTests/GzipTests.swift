@@ -17,6 +17,8 @@ import WireFormat
         #expect(throws: Gzip.Failure.tooLarge(limit: 1_000)) { try Gzip.decompress(packed, limit: 1_000) }
         #expect(throws: Gzip.Failure.self) { try Gzip.decompress(Data("not gzip".utf8), limit: 1_000) }
         #expect(throws: Gzip.Failure.self) { try Gzip.decompress(packed.prefix(packed.count / 2), limit: text.count) }
+        // Bytes after the stream (a stored changeset body with something appended) are damage too.
+        #expect(throws: Gzip.Failure.invalid("bytes follow the end of the gzip stream")) { try Gzip.decompress(packed + Data("x".utf8), limit: text.count) }
     }
 
     @Test func bodiesTravelCompressedBothWays() async throws {
