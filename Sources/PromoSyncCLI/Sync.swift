@@ -47,13 +47,16 @@ struct Sync: AsyncParsableCommand {
 }
 
 extension Sync {
-    /// Signals the daemon (SIGUSR1) and waits until it records an attempt after now that pulled
-    /// (a cycle already running when the signal came may only have pushed: the daemon then runs
-    /// a whole one at once).
+    /// Signals the daemon (SIGUSR1) and waits until a cycle that pulled, or one that failed,
+    /// ends after now: a cycle already running when the signal came may only have pushed (the
+    /// daemon then runs a whole one at once). Told by the replica's counters, which each cycle
+    /// adds to in the commit that records its outcome (times there are kept to the second).
     func askDaemon(pid: Int32, replica: Replica) async throws {
-        let before = try replica.status().lastAttemptAt ?? .distantPast
-        // Stored to the second.
-        let signalled = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        func tally() throws -> (pulls: Int64, failures: Int64) {
+            let counters = try replica.counters()
+            return (counters["pages_pulled"] ?? 0, (counters["errors_transient"] ?? 0) + (counters["errors_permanent"] ?? 0))
+        }
+        let before = try tally()
         guard kill(pid, SIGUSR1) == 0 else {
             printError("cannot signal the daemon (pid \(pid)): \(String(cString: strerror(errno)))")
             printError("hint: run promo-sync sync --now as the service user, or as root")
@@ -62,14 +65,16 @@ extension Sync {
         let deadline = Date() + TimeInterval(timeout)
         while Date() < deadline {
             try await Task.sleep(for: .milliseconds(100))
+            let now = try tally()
+            guard now.pulls > before.pulls || now.failures > before.failures else { continue }
+            // The last outcome decides: a failure, or a success once a cycle has pulled.
             let status = try replica.status()
-            guard let attempt = status.lastAttemptAt, attempt > before else { continue }
-            if status.lastError == nil, (status.lastPullAt ?? .distantPast) < signalled { continue }
             if let error = status.lastError {
                 printError("the daemon's sync failed: \(error)")
                 if let hint = status.lastErrorHint { printError("hint: \(hint)") }
                 throw ExitCode(1)
             }
+            guard now.pulls > before.pulls else { continue }
             print("the daemon synced: \(status.pending.changes) changes pending, cursor \(status.position.cursor)")
             return
         }
