@@ -237,7 +237,9 @@ extension Replica {
 
     /// Records the centre's acknowledgement of a changeset: its outbox entries and stored body go.
     public func acknowledge(_ sequence: ChangesetSequence, now: Date = Date()) throws(ReplicaError) {
-        try write("recording an acknowledgement") { db in
+        // Without waiting for the disk: lost to a power cut, the changeset is sent again and
+        // acknowledged as a duplicate.
+        try writeRecoverable("recording an acknowledgement") { db in
             try db.execute(
                 sql: "DELETE FROM _sync_outbox WHERE seq <= (SELECT last_seq FROM _sync_changeset WHERE seq = ?)",
                 arguments: [sequence.rawValue])
@@ -268,11 +270,15 @@ extension Replica {
             oldestChangeAt: oldest.map { Date(timeIntervalSince1970: TimeInterval($0)) })
     }
 
-    /// A cheap number that changes whenever any connection commits to the replica; the daemon
-    /// polls it to wake soon after a local write.
-    public func outboxHighWaterMark() throws(ReplicaError) -> Int64 {
+    /// Cheap numbers, read in one go, that change when something new waits to be pushed: the
+    /// highest outbox entry not yet in a changeset (0 when none) and the last acknowledged
+    /// changeset. The daemon reads them to wake soon after a local write.
+    public func unsentMark() throws(ReplicaError) -> UnsentMark {
         try read("reading the outbox") { db in
-            try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM _sync_outbox WHERE seq > ?", arguments: [try Self.lastChangesetSeq(db)]) ?? 0
+            UnsentMark(
+                highWater: try Int64.fetchOne(
+                    db, sql: "SELECT coalesce(max(seq), 0) FROM _sync_outbox WHERE seq > ?", arguments: [try Self.lastChangesetSeq(db)]) ?? 0,
+                lastAcked: try State.int(db, .lastAckedSequence) ?? 0)
         }
     }
 }
@@ -287,4 +293,19 @@ public struct PendingSummary: Sendable, Equatable, Codable {
     /// change (within a second of the write while the daemon runs). Nil while no changeset is made,
     /// even if changes wait (the daemon has not seen them yet, or is not running).
     public var oldestChangeAt: Date?
+}
+
+/// What ``Replica/unsentMark()`` reads. Outbox numbers restart once the outbox empties, so the
+/// acknowledged sequence tells a new entry from one a cycle left unsent.
+public struct UnsentMark: Equatable, Sendable {
+    /// The highest outbox entry not yet in a changeset, 0 when none.
+    public var highWater: Int64
+    /// The last changeset the centre acknowledged.
+    public var lastAcked: Int64
+
+    /// Wraps the two numbers.
+    public init(highWater: Int64, lastAcked: Int64) {
+        self.highWater = highWater
+        self.lastAcked = lastAcked
+    }
 }

@@ -71,7 +71,7 @@ extension Replica {
     /// the same transaction, so that changes made after pulling a decision are stamped after it
     /// whatever the office's wall clock says (lost with the page, it comes again with it).
     public func applyPulledPage(_ page: PullResponse, centreClock: HLCTimestamp? = nil, now: Date = Date()) throws(ReplicaError) -> PullApplyResult {
-        try writeRefetchable("applying a pulled page") { [faults] db in
+        try writeRecoverable("applying a pulled page") { [faults] db in
             if let centreClock {
                 var clock = try Self.officeClock(db)
                 if centreClock > clock.latest {

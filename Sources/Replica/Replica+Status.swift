@@ -106,7 +106,7 @@ extension Replica {
 
     /// Records how a sync attempt ended, and adds `increments` to the counters in the same commit.
     public func recordAttempt(_ outcome: AttemptOutcome, at now: Date = Date(), counting increments: [String: Int64] = [:]) throws(ReplicaError) {
-        try write("recording a sync attempt") { db in
+        try writeRecoverable("recording a sync attempt") { db in
             try Self.addToCounters(db, increments)
             try State.set(db, .lastAttemptAt, Timestamps.format(now))
             switch outcome {
@@ -151,7 +151,7 @@ extension Replica {
 
     /// Records what the daemon is doing, for `promo-sync status`.
     public func recordAgentState(_ state: String, nextAttemptAt: Date? = nil, pid: Int32?, now: Date = Date()) throws(ReplicaError) {
-        try write("recording the daemon state") { db in
+        try writeRecoverable("recording the daemon state") { db in
             try State.set(db, .agentState, state)
             try State.set(db, .nextAttemptAt, nextAttemptAt.map(Timestamps.format))
             try State.set(db, .daemonPID, pid.map { String($0) })

@@ -56,8 +56,8 @@ public final class Replica: Sendable {
 
     /// Opens the file's connections. Every commit waits for the disk (`synchronous = FULL`; GRDB's
     /// WAL pools default to NORMAL, under which a power cut may lose the last commits): a captured
-    /// write or a recorded acknowledgement that was reported done must survive one. Only pulled
-    /// pages, which can be fetched again, commit without waiting (``writeRefetchable(_:_:)``).
+    /// write or a changeset made to be sent that was reported done must survive one. Only what
+    /// the office gets again after a cut commits without waiting (``writeRecoverable(_:_:)``).
     static func openPool(_ path: String) throws -> DatabasePool {
         let pool = try DatabasePool(path: path, configuration: configuration())
         try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
@@ -206,9 +206,13 @@ public final class Replica: Sendable {
         do { return try database.write(body) } catch { throw ReplicaError.wrap(error, during: operation) }
     }
 
-    /// A transaction holding only what can be fetched again from the centre: it commits without
-    /// an fsync (the next durable commit carries it to disk).
-    func writeRefetchable<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
+    /// A transaction holding only what the office gets again if a power cut loses it: it commits
+    /// without an fsync (the next durable commit carries it to disk; SQLite's write-ahead log
+    /// keeps commits in order, so a cut loses a tail of them, never one from the middle). Such are
+    /// a pulled page with its cursor (the next pull fetches it again), an acknowledgement (the
+    /// changeset, made durably, is sent again and the centre answers `duplicate`), and what status
+    /// shows of the daemon and its last cycle (the next cycle writes it anew).
+    func writeRecoverable<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
         do {
             return try database.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")

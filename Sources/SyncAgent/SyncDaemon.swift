@@ -23,9 +23,14 @@ public struct DaemonSchedule: Sendable {
     /// Another program's commit writes its write-ahead log, which raises the event, before it
     /// becomes visible to readers: SQLite publishes it in shared memory once the log is on disk,
     /// and that raises no event. Without these looks such a commit waited for the next periodic
-    /// look (10 s with the file watcher). They cover a log write that takes up to about 1.3 s to
-    /// reach the disk; a slower disk leaves the commit to the periodic look.
-    static let settleChecks: [Duration] = [.milliseconds(2), .milliseconds(10), .milliseconds(50), .milliseconds(250), .seconds(1)]
+    /// look (10 s with the file watcher). The first looks come every quarter of a millisecond,
+    /// about as long as a log write takes to reach a server's disk, and then ever further apart:
+    /// they cover a log write that takes up to about 1.3 s; a slower disk leaves the commit to the
+    /// periodic look. Each look is one read of the replica.
+    static let settleChecks: [Duration] = [
+        .microseconds(250), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(4),
+        .milliseconds(10), .milliseconds(50), .milliseconds(250), .seconds(1),
+    ]
     /// First wait after a transient failure; doubles each time up to ``maxBackoff``.
     public var initialBackoff: Duration = .seconds(1)
     /// The longest wait after transient failures, however many in a row.
@@ -113,7 +118,7 @@ public struct SyncDaemon: Service {
         let pid = ProcessInfo.processInfo.processIdentifier
         let replica = engine.replica
         var failures = 0
-        var lastUnsent: (mark: Int64, acked: Int64) = (0, 0)
+        var lastUnsent = UnsentMark(highWater: 0, lastAcked: 0)
         let clock = ContinuousClock()
         var lastPull: ContinuousClock.Instant?
         var localWrite = false
@@ -187,24 +192,21 @@ public struct SyncDaemon: Service {
     /// returns whether a local write ended it. Local writes are noticed as they commit when the
     /// file watcher runs (inotify on Linux), and at the latest every
     /// ``DaemonSchedule/wakeCheckInterval`` otherwise.
-    private func waitForWork(upTo limit: Duration, wakeOnLocalWrite: Bool, lastUnsent: inout (mark: Int64, acked: Int64)) async -> Bool {
+    private func waitForWork(upTo limit: Duration, wakeOnLocalWrite: Bool, lastUnsent: inout UnsentMark) async -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now + limit
         let replica = engine.replica
         // SQLite reads, off the shared threads (Blocking.swift). One that fails reads as nothing
         // waiting: the next cycle reports the replica's problem.
-        let outboxMark = { () async -> Int64 in
-            (try? await runBlocking { () throws(ReplicaError) in try replica.outboxHighWaterMark() }) ?? 0
+        let unsentMark = { () async -> UnsentMark in
+            (try? await runBlocking { () throws(ReplicaError) in try replica.unsentMark() }) ?? UnsentMark(highWater: 0, lastAcked: 0)
         }
-        let mark = await outboxMark()
-        // A write that committed while the cycle ran is pushed at once; but entries a cycle left
-        // unsent, if that ever happens, do not make the daemon spin. Outbox numbers restart once
-        // the outbox empties, so the acknowledged sequence tells a new entry from a stuck one.
-        let acked = (try? await runBlocking { () throws(ReplicaError) in try replica.syncPosition().lastAcked }) ?? 0
-        let unsent = (mark: mark, acked: acked)
+        let unsent = await unsentMark()
         // `sync --now` asked while the cycle ran: a whole cycle, at once.
         if wake.consume() { return false }
-        if wakeOnLocalWrite, mark != 0, unsent != lastUnsent {
+        // A write that committed while the cycle ran is pushed at once; but entries a cycle left
+        // unsent, if that ever happens, do not make the daemon spin.
+        if wakeOnLocalWrite, unsent.highWater != 0, unsent != lastUnsent {
             lastUnsent = unsent
             return true
         }
@@ -217,7 +219,7 @@ public struct SyncDaemon: Service {
                 // A rotated token written to the token file: try it at once.
                 if engine.client.tokenSource.changed() { return false }
                 if engine.replica.fileProblem() != nil { return false }
-                if wakeOnLocalWrite, await outboxMark() != mark { return true }
+                if wakeOnLocalWrite, await unsentMark().highWater != unsent.highWater { return true }
                 if poked { settling = DaemonSchedule.settleChecks }
             }
             return false

@@ -116,7 +116,10 @@ public struct SyncEngine: Sendable {
                         "bytes_sent": report.bytesSent, "bytes_received": report.bytesReceived,
                     ])
             }
-            await judgeItself()
+            // A cycle that only pushed, after one that went well, changes little of what the
+            // office says of itself: the whole cycle that follows within a second judges anew
+            // (off the path from one write in a row to the next).
+            if !(pushOnly && report.pagesPulled == 0 && reportCache.judgedAfterSuccess) { await judgeItself(afterSuccess: true) }
             logger.info(
                 "sync cycle done",
                 metadata: [
@@ -130,7 +133,7 @@ public struct SyncEngine: Sendable {
                     .failure(message: error.message, hint: error.hint, transient: error.isTransient, centralAnswered: error.centralAnswered),
                     at: now(), counting: [error.isTransient ? "errors_transient" : "errors_permanent": 1])
             }
-            await judgeItself()
+            await judgeItself(afterSuccess: false)
             var metadata: Logger.Metadata = ["error": "\(error.message)", "error.transient": "\(error.isTransient)"]
             if let id = error.requestID { metadata["promo.request_id"] = "\(id)" }
             logger.warning("sync cycle failed", metadata: metadata)
@@ -143,14 +146,15 @@ public struct SyncEngine: Sendable {
     /// (off the path from a commit to its acknowledgement), or now for a first cycle.
     private func reportingClient() async -> CentralClient {
         var client = self.client
-        if reportCache.latest == nil { await judgeItself() }
+        if reportCache.latest == nil { await judgeItself(afterSuccess: false) }
         client.report = reportCache.latest
         return client
     }
 
-    /// Judges this office as `promo-sync status` would, for the next cycle's report. A replica
-    /// whose state cannot be read keeps the last report; the cycle meets the failure itself.
-    private func judgeItself() async {
+    /// Judges this office as `promo-sync status` would, for the next cycle's report, after a
+    /// cycle that went well or not (`afterSuccess`). A replica whose state cannot be read keeps
+    /// the last report; the cycle meets the failure itself.
+    private func judgeItself(afterSuccess: Bool) async {
         let replica = self.replica
         let thresholds = configuration.thresholds
         guard
@@ -163,6 +167,7 @@ public struct SyncEngine: Sendable {
             })
         else { return }
         reportCache.latest = report
+        reportCache.judgedAfterSuccess = afterSuccess
     }
 
     /// Carries out the decisions of ``SyncCycle``: reads and writes the replica (blocking work off
@@ -348,10 +353,16 @@ public struct SyncEngine: Sendable {
 
 /// The office's last judgement of itself, kept between cycles (``SyncEngine``).
 final class OfficeReportCache: Sendable {
-    private let value = Mutex<OfficeReport?>(nil)
+    private let value = Mutex<(report: OfficeReport?, afterSuccess: Bool)>((nil, false))
 
     var latest: OfficeReport? {
-        get { value.withLock { $0 } }
-        set { value.withLock { $0 = newValue } }
+        get { value.withLock { $0.report } }
+        set { value.withLock { $0.report = newValue } }
+    }
+
+    /// Whether ``latest`` was judged after a cycle that went well.
+    var judgedAfterSuccess: Bool {
+        get { value.withLock { $0.afterSuccess } }
+        set { value.withLock { $0.afterSuccess = newValue } }
     }
 }

@@ -43,6 +43,29 @@ import WireFormat
         }
     }
 
+    /// What an office says of itself rides on its next request. Cycles that only push (writes in
+    /// a row) keep the last judgement, but not one made after a failure: the centre would go on
+    /// showing an office as broken that is well again.
+    @Test func aPushOnlyCycleAfterAFailureSendsAFreshJudgement() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "79", central: central)
+            try await office.engine.runCycle()
+            func reported() throws -> OfficeReport.Health? { try central.store.fleet().first { $0.office.rawValue == "79" }?.report?.health }
+            try office.replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000_000, note: nil)
+            try central.store.setFleetLimits(FleetLimits(maxOfficeVersion: "1.0.0"))
+            await #expect(throws: SyncAgentError.self) { try await office.engine.runCycle(pushOnly: true) }
+            try central.store.setFleetLimits(FleetLimits())
+
+            // The first request after the refusal carries the judgement made after it.
+            #expect(try await office.engine.runCycle(pushOnly: true).changesPushed == 1)
+            #expect(try reported() == .broken)
+            // The next carries the judgement made after that cycle went well.
+            try office.replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 2_000_000, note: nil)
+            #expect(try await office.engine.runCycle(pushOnly: true).changesPushed == 1)
+            #expect(try reported() == .ok)
+        }
+    }
+
     @Test func anOldReleaseBelowTheMinimumAndANewerProtocolAreRefusedWithWhatToUpgrade() async throws {
         try await withLiveCentral { central in
             let token = try central.addOffice("80")

@@ -23,10 +23,11 @@ import WireFormat
 }
 
 /// A write promo-sync reports done survives a power cut: the writer connection commits with
-/// `synchronous = FULL` (GRDB's WAL pools default to NORMAL), also after a pulled page, which
-/// alone commits without waiting for the disk.
+/// `synchronous = FULL` (GRDB's WAL pools default to NORMAL), also after what commits without
+/// waiting for the disk because the office gets it again (a pulled page, an acknowledgement,
+/// the daemon's state and its last cycle's outcome).
 @Suite struct DurableCommitTests {
-    @Test func theReplicaWaitsForTheDiskOnEveryCommitButAPulledPage() throws {
+    @Test func theReplicaWaitsForTheDiskOnEveryCommitButWhatItGetsAgain() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
         func level() throws -> Int { try replica.database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 } }
@@ -35,5 +36,12 @@ import WireFormat
         #expect(try reopened.database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
         try replica.applyPulledPage(PullResponse(epoch: Epoch("e"), records: [], nextCursor: PullCursor(0), hasMore: false))
         #expect(try level() == 2)
+        try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000, note: nil)
+        let changeset = try #require(try replica.nextChangeset())
+        try replica.acknowledge(changeset.sequence)
+        try replica.recordAttempt(.success, counting: ["cycles_ok": 1])
+        try replica.recordAgentState("idle", pid: 1)
+        #expect(try level() == 2)
+        #expect(try replica.pendingSummary().changes == 0 && replica.counters()["cycles_ok"] == 1)
     }
 }
