@@ -31,6 +31,16 @@ public struct Changeset: Hashable, Codable, Sendable {
         self.hash = computeHash()
     }
 
+    /// A changeset as its body states it (received or stored): the hash is taken as written, not
+    /// computed; ``verifyHash()`` checks it where that matters (the centre, for every push).
+    public init(office: OfficeCode, sequence: ChangesetSequence, previousHash: String, changes: [Change], statedHash: String) {
+        self.office = office
+        self.sequence = sequence
+        self.previousHash = previousHash
+        self.changes = changes
+        self.hash = statedHash
+    }
+
     /// The SHA-256 of the canonical form, as lower-case hex.
     public func computeHash() -> String {
         Hex.string(SHA256.hash(data: canonicalBytes()))

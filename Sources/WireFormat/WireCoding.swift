@@ -304,8 +304,7 @@ extension Changeset {
         let ownHash = try required(hash, "hash", of: path, .string)
         self.init(
             office: OfficeCode(unchecked: officeCode), sequence: ChangesetSequence(number), previousHash: previous,
-            changes: try required(changes, "changes", of: path, .present))
-        self.hash = ownHash
+            changes: try required(changes, "changes", of: path, .present), statedHash: ownHash)
     }
 
     /// Reads a stored or received changeset body.
