@@ -105,8 +105,10 @@ extension Replica {
     }
 
     /// Records how a sync attempt ended, and adds `increments` to the counters in the same commit.
+    /// It waits for the disk: the counters are exported as ever-growing totals, which a power cut
+    /// must not take back (a monitor would read the drop as a restart from zero).
     public func recordAttempt(_ outcome: AttemptOutcome, at now: Date = Date(), counting increments: [String: Int64] = [:]) throws(ReplicaError) {
-        try writeRecoverable("recording a sync attempt") { db in
+        try write("recording a sync attempt") { db in
             try Self.addToCounters(db, increments)
             try State.set(db, .lastAttemptAt, Timestamps.format(now))
             switch outcome {

@@ -210,8 +210,8 @@ public final class Replica: Sendable {
     /// without an fsync (the next durable commit carries it to disk; SQLite's write-ahead log
     /// keeps commits in order, so a cut loses a tail of them, never one from the middle). Such are
     /// a pulled page with its cursor (the next pull fetches it again), an acknowledgement (the
-    /// changeset, made durably, is sent again and the centre answers `duplicate`), and what status
-    /// shows of the daemon and its last cycle (the next cycle writes it anew).
+    /// changeset, made durably, is sent again and the centre answers `duplicate`), and the
+    /// daemon's state for status (the daemon writes it anew when it starts).
     func writeRecoverable<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
         do {
             return try database.writeWithoutTransaction { db in

@@ -165,9 +165,12 @@ public struct SyncEngine: Sendable {
                 status.daemonPID = status.daemonPID ?? getpid()
                 return StatusReport.evaluate(status, now: Date(), thresholds: thresholds, isRunning: { _ in true }).officeReport
             })
-        else { return }
-        reportCache.latest = report
-        reportCache.judgedAfterSuccess = afterSuccess
+        else {
+            // The report kept is not a judgement of this cycle: the next cycle judges again.
+            reportCache.keep(nil, afterSuccess: false)
+            return
+        }
+        reportCache.keep(report, afterSuccess: afterSuccess)
     }
 
     /// Carries out the decisions of ``SyncCycle``: reads and writes the replica (blocking work off
@@ -355,14 +358,15 @@ public struct SyncEngine: Sendable {
 final class OfficeReportCache: Sendable {
     private let value = Mutex<(report: OfficeReport?, afterSuccess: Bool)>((nil, false))
 
-    var latest: OfficeReport? {
-        get { value.withLock { $0.report } }
-        set { value.withLock { $0.report = newValue } }
-    }
+    /// The last report judged.
+    var latest: OfficeReport? { value.withLock { $0.report } }
 
-    /// Whether ``latest`` was judged after a cycle that went well.
-    var judgedAfterSuccess: Bool {
-        get { value.withLock { $0.afterSuccess } }
-        set { value.withLock { $0.afterSuccess = newValue } }
+    /// Whether ``latest`` was judged after a cycle that went well (false too when the last
+    /// judgement could not be made).
+    var judgedAfterSuccess: Bool { value.withLock { $0.afterSuccess } }
+
+    /// Keeps `report` (nil keeps the one before) as judged after a cycle that went well or not.
+    func keep(_ report: OfficeReport?, afterSuccess: Bool) {
+        value.withLock { $0 = (report ?? $0.report, afterSuccess) }
     }
 }

@@ -1,6 +1,7 @@
 import GRDB
 import SyncCore
 import SyncTesting
+import Synchronization
 import Testing
 import WireFormat
 
@@ -23,24 +24,61 @@ import WireFormat
 }
 
 /// A write promo-sync reports done survives a power cut: the writer connection commits with
-/// `synchronous = FULL` (GRDB's WAL pools default to NORMAL), also after what commits without
-/// waiting for the disk because the office gets it again (a pulled page, an acknowledgement,
-/// the daemon's state and its last cycle's outcome).
+/// `synchronous = FULL` (GRDB's WAL pools default to NORMAL). Only what the office gets again
+/// after a cut commits without waiting for the disk: a pulled page, an acknowledgement (its
+/// changeset, made durably, is sent again) and the daemon's state. Told from SQLite's own trace
+/// of the statements the writer connection runs, between the `synchronous` pragmas.
 @Suite struct DurableCommitTests {
-    @Test func theReplicaWaitsForTheDiskOnEveryCommitButWhatItGetsAgain() throws {
+    /// The writer connection's statements, each with whether it ran under `synchronous = NORMAL`.
+    final class StatementLog: Sendable {
+        let entries = Mutex<(normal: Bool, statements: [(normal: Bool, sql: String)])>((false, []))
+
+        func note(_ sql: String) {
+            entries.withLock {
+                if sql.contains("PRAGMA synchronous = NORMAL") {
+                    $0.normal = true
+                } else if sql.contains("PRAGMA synchronous = FULL") {
+                    $0.normal = false
+                } else {
+                    $0.statements.append(($0.normal, sql))
+                }
+            }
+        }
+
+        /// Whether every statement containing `text` ran under NORMAL (true) or FULL (false); nil when none ran, or some of each.
+        func ranWithoutWaiting(_ text: String) -> Bool? {
+            let matching = entries.withLock { $0.statements.filter { $0.sql.contains(text) }.map(\.normal) }
+            guard let first = matching.first, matching.allSatisfy({ $0 == first }) else { return nil }
+            return first
+        }
+    }
+
+    @Test func onlyWhatTheOfficeGetsAgainCommitsWithoutWaitingForTheDisk() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
         func level() throws -> Int { try replica.database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 } }
         #expect(try level() == 2)
         let reopened = try Replica.open(at: replica.path)
         #expect(try reopened.database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
-        try replica.applyPulledPage(PullResponse(epoch: Epoch("e"), records: [], nextCursor: PullCursor(0), hasMore: false))
-        #expect(try level() == 2)
+
+        let log = StatementLog()
+        try replica.database.writeWithoutTransaction { db in db.trace { log.note($0.expandedDescription) } }
         try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000, note: nil)
         let changeset = try #require(try replica.nextChangeset())
         try replica.acknowledge(changeset.sequence)
         try replica.recordAttempt(.success, counting: ["cycles_ok": 1])
         try replica.recordAgentState("idle", pid: 1)
+        try replica.applyPulledPage(PullResponse(epoch: Epoch("e"), records: [], nextCursor: PullCursor(0), hasMore: false))
+        try replica.database.writeWithoutTransaction { db in db.trace(nil) }
+
+        // Waits for the disk: the captured write, the changeset made from it, the counters.
+        #expect(log.ranWithoutWaiting("INSERT INTO plan_line") == false)
+        #expect(log.ranWithoutWaiting("INSERT INTO _sync_changeset") == false)
+        #expect(log.ranWithoutWaiting("'counter.cycles_ok'") == false)
+        // Does not: the acknowledgement, the daemon's state, the pulled page.
+        #expect(log.ranWithoutWaiting("DELETE FROM _sync_outbox") == true)
+        #expect(log.ranWithoutWaiting("DELETE FROM _sync_changeset") == true)
+        #expect(log.ranWithoutWaiting("'agent_state'") == true)
         #expect(try level() == 2)
         #expect(try replica.pendingSummary().changes == 0 && replica.counters()["cycles_ok"] == 1)
     }
