@@ -11,7 +11,8 @@ its fields share it (promo-bench measures 745: record 371, history 344, bodies 2
 current with the lean schema besides (`record` WITHOUT ROWID, no separate `seq` index, the
 aggregate column and its index only where the aggregate is not the row itself; `history` WITHOUT
 ROWID keyed by aggregate, table, id and clock, no second index): a store migration that rebuilds
-both tables. Run: python3 Benchmarks/models/centre-storage.py (needs SQLite with dbstat, as
+both tables. "lean, binary history keys" is lean with the history's aggregate and id stored as
+their 16 bytes and its table and operation as small numbers (the fields stay JSON text). Run: python3 Benchmarks/models/centre-storage.py (needs SQLite with dbstat, as
 Debian's python3 has). Files go to a temporary folder, removed afterwards.
 """
 import json, os, shutil, sqlite3, tempfile, uuid, zlib
@@ -31,14 +32,15 @@ def size(path):
     tot=c.execute("select sum(pgsize) from dbstat").fetchone()[0]
     parts=c.execute("select coalesce(s.tbl_name,d.name), sum(pgsize) from dbstat d left join sqlite_schema s on s.name=d.name group by 1 order by 2 desc").fetchall()
     return tot/N, [(a,round(b/N)) for a,b in parts[:4]]
-def build(path, lean, compact_clocks, gzip_body):
+def build(path, lean, compact_clocks, gzip_body, binary_keys=False):
     c=sqlite3.connect(path); c.execute("PRAGMA journal_mode=WAL")
     wr=" WITHOUT ROWID" if lean else ""
     if lean:
         c.execute("CREATE TABLE record(tbl TEXT NOT NULL, id TEXT NOT NULL, office TEXT NOT NULL, fields TEXT NOT NULL, clocks TEXT NOT NULL, deleted_at TEXT, seq INTEGER NOT NULL, aggregate TEXT, held INTEGER NOT NULL DEFAULT 0, echo_office TEXT, echo_sequence INTEGER, PRIMARY KEY(tbl,id)) WITHOUT ROWID")
         c.execute("CREATE INDEX record_office_seq ON record(office, seq)")
         c.execute("CREATE INDEX record_aggregate ON record(aggregate, tbl) WHERE aggregate IS NOT NULL")
-        c.execute("CREATE TABLE history(aggregate TEXT NOT NULL, tbl TEXT NOT NULL, id TEXT NOT NULL, hlc TEXT NOT NULL, op TEXT NOT NULL, fields TEXT NOT NULL, writer TEXT, position INTEGER, PRIMARY KEY(aggregate, tbl, id, hlc)) WITHOUT ROWID")
+        key="BLOB" if binary_keys else "TEXT"; small="INTEGER" if binary_keys else "TEXT"
+        c.execute(f"CREATE TABLE history(aggregate {key} NOT NULL, tbl {small} NOT NULL, id {key} NOT NULL, hlc TEXT NOT NULL, op {small} NOT NULL, fields TEXT NOT NULL, writer TEXT, position INTEGER, PRIMARY KEY(aggregate, tbl, id, hlc)) WITHOUT ROWID")
     else:
         c.execute("CREATE TABLE record(tbl TEXT NOT NULL, id TEXT NOT NULL, office TEXT NOT NULL, fields TEXT NOT NULL, clocks TEXT NOT NULL, deleted_at TEXT, seq INTEGER NOT NULL UNIQUE, aggregate TEXT, held INTEGER NOT NULL DEFAULT 0, echo_office TEXT, echo_sequence INTEGER, PRIMARY KEY(tbl,id))")
         c.execute("CREATE INDEX record_office_seq ON record(office, seq)")
@@ -56,7 +58,8 @@ def build(path, lean, compact_clocks, gzip_body):
         clocks=hlc if compact_clocks else json.dumps({k:hlc for k in fields},separators=(',',':'),sort_keys=True)
         agg=None if lean else rid
         c.execute("INSERT INTO record VALUES (?,?,?,?,?,NULL,?,?,0,'79',1)",("plan_line",rid,"79",fj,clocks,seq,agg))
-        if lean: c.execute("INSERT INTO history VALUES (?,?,?,?,?,?,?,?)",(rid,"plan_line",rid,hlc,"upsert",fj,"79",seq//1000))
+        if binary_keys: c.execute("INSERT INTO history VALUES (?,?,?,?,?,?,?,?)",(uuid.UUID(rid).bytes,1,uuid.UUID(rid).bytes,hlc,1,fj,"79",seq//1000))
+        elif lean: c.execute("INSERT INTO history VALUES (?,?,?,?,?,?,?,?)",(rid,"plan_line",rid,hlc,"upsert",fj,"79",seq//1000))
         else: c.execute("INSERT INTO history VALUES (?,?,?,?,?,?,?,?)",("plan_line",rid,rid,hlc,"upsert",fj,"79",seq//1000))
         batch.append({"table":"plan_line","id":rid,"op":"upsert","hlc":hlc,"fields":fields})
         if len(batch)==1000:
@@ -67,7 +70,7 @@ def build(path, lean, compact_clocks, gzip_body):
     c.execute("COMMIT"); c.execute("PRAGMA wal_checkpoint(TRUNCATE)"); c.close()
 folder=tempfile.mkdtemp(prefix="promo-storage-model-")
 try:
-  for name,args in [("1.7.0",(False,False,False)),("current",(False,True,True)),("lean",(True,True,True))]:
-    p=os.path.join(folder,name+".sqlite"); build(p,*args); total,parts=size(p); print("%-16s %5.0f bytes per change  %s"%(name,total,", ".join("%s %d"%x for x in parts if x[1])))
+  for name,args in [("1.7.0",(False,False,False)),("current",(False,True,True)),("lean",(True,True,True)),("lean, binary history keys",(True,True,True,True))]:
+    p=os.path.join(folder,name+".sqlite"); build(p,*args); total,parts=size(p); print("%-26s %5.0f bytes per change  %s"%(name,total,", ".join("%s %d"%x for x in parts if x[1])))
 finally:
   shutil.rmtree(folder)
