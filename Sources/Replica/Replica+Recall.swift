@@ -20,12 +20,12 @@ extension Replica {
     /// change. A project of this office not yet pushed that names a recalled programme leaves it.
     /// Runs with capture suspended, inside the page's transaction. Nil: the recall must wait.
     ///
-    /// Pending changes can be kept aside only once no changeset not yet acknowledged carries them.
-    /// A refused changeset that carries them is unmade first, whichever row it was refused for: it
-    /// was not applied, and none after it was sent (its other changes are made again and pushed,
-    /// and a refusal of another row comes back with them). While a changeset in flight carries
-    /// them (the centre may hold it) the recall waits, the rows untouched, and the caller keeps it
-    /// in `_sync_deferred`; each later page tries it again (``retryRecalls(_:page:now:)``).
+    /// Pending changes can be kept aside only once no changeset not yet acknowledged carries them:
+    /// a changeset the centre refused for one of them is unmade first (it was not applied, and none
+    /// after it was sent). While another changeset is unacknowledged (in flight: the centre may
+    /// hold it; or refused for another row, which a person deals with) the recall waits, the rows
+    /// untouched, and the caller keeps it in `_sync_deferred`; each later page tries it again
+    /// (``retryRecalls(_:page:now:)``).
     static func applyRecall(_ db: Database, _ record: PulledRecord, now: Date) throws -> RecallOutcome? {
         guard !record.deleted, let name = record.fields["table"]?.text, let id = record.fields["row_id"]?.text else { return RecallOutcome() }
         guard let table = SyncedTable(rawValue: name) else {
@@ -57,17 +57,15 @@ extension Replica {
             table == .program
             ? try String.fetchAll(db, sql: "SELECT id FROM project WHERE program_id = ?", arguments: [id]).filter { try isPending(.project, $0) } : []
         var outcome = RecallOutcome()
-        let made = try lastChangesetSeq(db)
-        let carried = try (pending + leaving.map { (SyncedTable.project, $0) }).contains { table, id in
-            try Bool.fetchOne(
-                db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_outbox WHERE tbl = ? AND row_id = ? AND seq <= ?)", arguments: [table.tableID, id, made])
-                ?? false
-        }
-        if carried {
-            let oldest = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM _sync_changeset")
-            guard let refusal = try Self.refusal(db), refusal.sequence.rawValue == oldest else { return nil }
-            try unmakeRefusedChangesets(db)
-            outcome.clearedRefusal = true
+        if !pending.isEmpty || !leaving.isEmpty {
+            if let refusal = try Self.refusal(db),
+                pending.contains(where: { $0.0.rawValue == refusal.table && $0.1 == refusal.id })
+                    || leaving.contains(where: { refusal.table == SyncedTable.project.rawValue && $0 == refusal.id })
+            {
+                try unmakeRefusedChangesets(db)
+                outcome.clearedRefusal = true
+            }
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_changeset)") ?? false { return nil }
         }
         let owner = record.fields["office"]?.text ?? "its office"
         let label = try rowLabel(db, table, id)
