@@ -23,11 +23,7 @@ public struct Changeset: Hashable, Codable, Sendable {
 
     /// Builds a changeset and computes its hash.
     public init(office: OfficeCode, sequence: ChangesetSequence, previousHash: String, changes: [Change]) {
-        self.office = office
-        self.sequence = sequence
-        self.previousHash = previousHash
-        self.changes = changes
-        self.hash = ""
+        self.init(office: office, sequence: sequence, previousHash: previousHash, changes: changes, statedHash: "")
         self.hash = computeHash()
     }
 

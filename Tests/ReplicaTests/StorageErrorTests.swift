@@ -79,6 +79,7 @@ import WireFormat
         #expect(log.ranWithoutWaiting("DELETE FROM _sync_outbox") == true)
         #expect(log.ranWithoutWaiting("DELETE FROM _sync_changeset") == true)
         #expect(log.ranWithoutWaiting("'agent_state'") == true)
+        #expect(log.ranWithoutWaiting("'cursor'") == true)
         #expect(try level() == 2)
         #expect(try replica.pendingSummary().changes == 0 && replica.counters()["cycles_ok"] == 1)
     }
