@@ -94,7 +94,7 @@ extension CentralStore {
     /// it, which now go back with it. Every office that held a row that changes hands is sent a
     /// `recall` for it: it deletes its copy, and what it had not yet pushed of the row is kept aside
     /// as withdrawn changes (an edit of it that reaches the centre first is refused
-    /// `forbidden_owner`, and the recall then unmakes that changeset). Rows that stay the holder's
+    /// `forbidden_owner`, and the recall then makes it again without the edit). Rows that stay the holder's
     /// (a payment it made that is now held as another office's entry) are not recalled. The
     /// history is kept: what the receiving office wrote to those records meanwhile stays, and is
     /// judged again under the rules as another office's change. The reason is kept in the

@@ -40,8 +40,9 @@ public struct PullApplyResult: Sendable, Equatable {
     /// Pending changes kept aside (`_sync_withdrawn`) because the rows went back to an office whose
     /// merge into this one was undone (``ConsolidatedTable/recall``).
     public var keptAside = 0
-    /// Whether the changeset the centre refused was unmade to keep its changes of recalled rows
-    /// aside: what it held back is pushed by the next cycle.
+    /// Whether the changesets not yet acknowledged, the oldest refused, were made again without
+    /// the changes of recalled rows, which were kept aside: the refusal is cleared, and the caller
+    /// pushes them again.
     public var clearedRefusal = false
 }
 
@@ -65,13 +66,22 @@ extension Replica {
     ///
     /// The page commits without waiting for the disk (`synchronous = NORMAL`): a power cut can only
     /// lose whole pages together with their cursor, which the next pull fetches again. The office's
-    /// own writes keep the full durability of every other transaction.
+    /// own writes keep the full durability of every other transaction. So does a page that may
+    /// apply a recall (one it carries, or one waiting): a recall may make the changesets waiting
+    /// again (``applyRecall(_:_:now:making:)``), and those are pushed next; lost to a power cut
+    /// after the centre took them, the office would push the old ones, which the centre refuses as
+    /// another changeset under a number it holds.
     ///
     /// `centreClock`, the centre's clock sent with the page, moves the office's clock past it in
     /// the same transaction, so that changes made after pulling a decision are stamped after it
     /// whatever the office's wall clock says (lost with the page, it comes again with it).
     public func applyPulledPage(_ page: PullResponse, centreClock: HLCTimestamp? = nil, now: Date = Date()) throws(ReplicaError) -> PullApplyResult {
-        try writeRecoverable("applying a pulled page") { [faults] db in
+        let recall = ConsolidatedTable.recall.rawValue
+        let carriesRecall = page.records.contains { $0.table == recall }
+        let mayApplyRecall: @Sendable (Database) throws -> Bool = { db in
+            try carriesRecall || Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_deferred WHERE tbl = ?)", arguments: [recall]) ?? false
+        }
+        return try writeRecoverable("applying a pulled page", unless: mayApplyRecall) { [faults] db in
             if let centreClock {
                 var clock = try Self.officeClock(db)
                 if centreClock > clock.latest {
@@ -90,7 +100,7 @@ extension Replica {
         var upserts = try WholeRowUpserts(db)
         var deferrals = try Deferrals(db)
         if deferrals.anyKept {
-            let retried = try Self.retryRecalls(db, page: page, now: now)
+            let retried = try Self.retryRecalls(db, page: page, now: now, making: .whenRefused)
             result.keptAside += retried.keptAside
             result.clearedRefusal = result.clearedRefusal || retried.clearedRefusal
         }
@@ -103,7 +113,7 @@ extension Replica {
             } else if let table = ConsolidatedTable(rawValue: record.table) {
                 if table != .recall {
                     try Self.applyConsolidated(db, table: table, record: record)
-                } else if let recalled = try Self.applyRecall(db, record, now: now) {
+                } else if let recalled = try Self.applyRecall(db, record, now: now, making: result.clearedRefusal ? .alreadyMadeAgain : .whenRefused) {
                     result.keptAside += recalled.keptAside
                     result.clearedRefusal = result.clearedRefusal || recalled.clearedRefusal
                     try deferrals.drop(record)
@@ -117,10 +127,6 @@ extension Replica {
                 try deferrals.keep(record, whole: true)
                 result.deferred += 1
             }
-        }
-        if result.clearedRefusal && deferrals.anyKept {
-            // Recalls of this page that waited for the changeset a later one unmade.
-            result.keptAside += try Self.retryRecalls(db, page: page, now: now).keptAside
         }
         try faults.check(.afterApplyBeforeCursorSave)
         try State.set(db, .cursor, String(page.nextCursor.rawValue))
@@ -214,7 +220,7 @@ extension Replica {
                     }
                 }
             } else if record.table == ConsolidatedTable.recall.rawValue {
-                done = try applyRecall(db, record, now: Date()) != nil
+                done = try applyRecall(db, record, now: Date(), making: .never) != nil
             } else if let table = ConsolidatedTable(rawValue: record.table) {
                 try applyConsolidated(db, table: table, record: record)
                 done = true
@@ -406,7 +412,7 @@ extension Replica {
                     f["max_percent_of_cost"]?.integer, f["max_amount"]?.integer,
                 ])
         case .recall:
-            break  // applied by ``applyRecall(_:_:now:)``, which may have to wait
+            break  // applied by ``applyRecall(_:_:now:making:)``, which may have to wait
         case .activityCategory:
             guard !record.deleted else { return }
             try db.execute(

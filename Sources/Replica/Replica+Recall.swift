@@ -8,8 +8,19 @@ extension Replica {
     struct RecallOutcome {
         /// Pending changes moved to `_sync_withdrawn`.
         var keptAside = 0
-        /// Whether the refused changeset was unmade to keep them aside (the refusal was theirs).
+        /// Whether the refused changesets were made again without them, clearing the refusal.
         var clearedRefusal = false
+    }
+
+    /// What a recall may do to changesets not yet acknowledged that carry changes of its rows.
+    enum MakingAgain {
+        /// Make them again without those changes when the centre refused the oldest: a page of a
+        /// sync cycle, which pushes nothing while it applies pages.
+        case whenRefused
+        /// Make them again: a recall earlier in this transaction did, and none was sent since.
+        case alreadyMadeAgain
+        /// Wait: the replica is being opened, maybe by a command while the daemon pushes.
+        case never
     }
 
     /// Applies a `recall` record (docs/PROTOCOL.md): a row this office held for an office merged
@@ -20,13 +31,16 @@ extension Replica {
     /// change. A project of this office not yet pushed that names a recalled programme leaves it.
     /// Runs with capture suspended, inside the page's transaction. Nil: the recall must wait.
     ///
-    /// Pending changes can be kept aside only once no changeset not yet acknowledged carries them:
-    /// a changeset the centre refused for one of them is unmade first (it was not applied, and none
-    /// after it was sent). While another changeset is unacknowledged (in flight: the centre may
-    /// hold it; or refused for another row, which a person deals with) the recall waits, the rows
-    /// untouched, and the caller keeps it in `_sync_deferred`; each later page tries it again
-    /// (``retryRecalls(_:page:now:)``).
-    static func applyRecall(_ db: Database, _ record: PulledRecord, now: Date) throws -> RecallOutcome? {
+    /// Pending changes can be kept aside only once no changeset not yet acknowledged carries them.
+    /// When the centre refused the oldest, for whichever row (a refusal of another row may wait
+    /// days for a person), the changesets are made again without them (a leaving project without
+    /// its programme; ``rewriteUnsentChangesets(_:_:)``): none was applied, and none after the
+    /// refused one was sent. Otherwise, while a changeset made and not refused carries them (in
+    /// flight, or made and not yet sent: the centre may hold it by the time it answers), and while
+    /// the replica is being opened (`making` is `.never`), the recall waits, the rows untouched, and
+    /// the caller keeps it in `_sync_deferred`; each later page tries it again
+    /// (``retryRecalls(_:page:now:making:)``).
+    static func applyRecall(_ db: Database, _ record: PulledRecord, now: Date, making: MakingAgain) throws -> RecallOutcome? {
         guard !record.deleted, let name = record.fields["table"]?.text, let id = record.fields["row_id"]?.text else { return RecallOutcome() }
         guard let table = SyncedTable(rawValue: name) else {
             if name == ConsolidatedTable.conflict.rawValue {
@@ -57,15 +71,30 @@ extension Replica {
             table == .program
             ? try String.fetchAll(db, sql: "SELECT id FROM project WHERE program_id = ?", arguments: [id]).filter { try isPending(.project, $0) } : []
         var outcome = RecallOutcome()
-        if !pending.isEmpty || !leaving.isEmpty {
-            if let refusal = try Self.refusal(db),
-                pending.contains(where: { $0.0.rawValue == refusal.table && $0.1 == refusal.id })
-                    || leaving.contains(where: { refusal.table == SyncedTable.project.rawValue && $0 == refusal.id })
-            {
-                try unmakeRefusedChangesets(db)
-                outcome.clearedRefusal = true
+        let made = try lastChangesetSeq(db)  // outbox entries up to it are in a changeset not yet acknowledged
+        let carried = try (pending + leaving.map { (SyncedTable.project, $0) }).contains { table, id in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_outbox WHERE tbl = ? AND row_id = ? AND seq <= ?)", arguments: [table.tableID, id, made])
+                ?? false
+        }
+        if carried {
+            switch making {
+            case .never: return nil
+            case .alreadyMadeAgain: break
+            case .whenRefused:
+                let oldest = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM _sync_changeset")
+                guard let refusal = try Self.refusal(db), refusal.sequence.rawValue == oldest else { return nil }
             }
-            if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM _sync_changeset)") ?? false { return nil }
+            let recalled = Set(pending.map { SyncedRowKey($0.0, $0.1) })
+            let unparented = Set(leaving)
+            try rewriteUnsentChangesets(db) { change in
+                if recalled.contains(SyncedRowKey(change.table, change.id.rawValue)) { return nil }
+                guard change.table == .project, change.op == .upsert, unparented.contains(change.id.rawValue) else { return change }
+                var change = change
+                change.fields["program_id"] = .null
+                return change
+            }
+            outcome.clearedRefusal = true
         }
         let owner = record.fields["office"]?.text ?? "its office"
         let label = try rowLabel(db, table, id)
@@ -103,7 +132,7 @@ extension Replica {
     /// Applies the recalls that had to wait, oldest first, except those `page` withdraws (the
     /// office was merged again: its rows come back as this office's). Capture is suspended by the
     /// caller.
-    static func retryRecalls(_ db: Database, page: PullResponse, now: Date) throws -> RecallOutcome {
+    static func retryRecalls(_ db: Database, page: PullResponse, now: Date, making: MakingAgain) throws -> RecallOutcome {
         let withdrawn = page.records.filter { $0.table == ConsolidatedTable.recall.rawValue && $0.deleted }
         for record in withdrawn {
             try db.execute(sql: "DELETE FROM _sync_deferred WHERE tbl = ? AND row_id = ?", arguments: [record.table, record.id])
@@ -116,7 +145,7 @@ extension Replica {
             let record = PulledRecord(
                 cursor: PullCursor(row["cursor"]), table: ConsolidatedTable.recall.rawValue, id: row["row_id"],
                 office: OfficeCode(unchecked: row["office"]), deleted: false, fields: try FieldCoding.decode(row["fields"] as String))
-            guard let outcome = try applyRecall(db, record, now: now) else { continue }
+            guard let outcome = try applyRecall(db, record, now: now, making: total.clearedRefusal ? .alreadyMadeAgain : making) else { continue }
             total.keptAside += outcome.keptAside
             total.clearedRefusal = total.clearedRefusal || outcome.clearedRefusal
             try db.execute(sql: "DELETE FROM _sync_deferred WHERE tbl = ? AND row_id = ?", arguments: [record.table, record.id])

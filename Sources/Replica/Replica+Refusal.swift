@@ -78,9 +78,10 @@ extension Replica {
     }
 
     /// Withdraws this office's pending change of one row: the changesets not yet acknowledged are
-    /// unmade, the row's outbox entries go, its local values are kept in `_sync_withdrawn`, and the
-    /// row is deleted locally without being captured (the caller then fetches the centre's
-    /// version, if the centre has one). Every other pending change stays and is pushed again.
+    /// made again without it (``rewriteUnsentChangesets(_:_:)``), the row's outbox entries go, its
+    /// local values are kept in `_sync_withdrawn`, and the row is deleted locally without being
+    /// captured (the caller then fetches the centre's version, if the centre has one). Every other
+    /// pending change stays, as it was made, and is pushed again.
     @discardableResult
     public func withdraw(table: SyncedTable, id: String, now: Date = Date()) throws(ReplicaError) -> WithdrawnChange {
         try write("withdrawing a change") { db in
@@ -93,14 +94,16 @@ extension Replica {
                     hint: "See promo-sync outbox show for the row the centre refused.")
             }
             let reason = try Self.refusal(db).map { "\($0.code): \($0.message)" } ?? "withdrawn by the office"
-            try Self.unmakeRefusedChangesets(db)
+            let withdrawn = SyncedRowKey(table, id)
+            try Self.refusedOldest(db)
+            try Self.rewriteUnsentChangesets(db) { SyncedRowKey($0.table, $0.id.rawValue) == withdrawn ? nil : $0 }
             return try CaptureTriggers.suspended(db) { try Self.keepAside(db, table: table, id: id, reason: reason, now: now) }
         }
     }
 
     /// Moves one row's pending changes out of the outbox into `_sync_withdrawn`, with the row's
-    /// local values, and deletes the row locally. The caller has unmade every changeset not yet
-    /// acknowledged (none may carry the entries) and suspended capture.
+    /// local values, and deletes the row locally. The caller has taken the row's changes out of
+    /// every changeset not yet acknowledged (none may carry them) and suspended capture.
     static func keepAside(_ db: Database, table: SyncedTable, id: String, reason: String, now: Date) throws -> WithdrawnChange {
         var fields: String?
         if let row = try Row.fetchOne(db, sql: "SELECT \(table.idAndColumnList) FROM \(table.rawValue) WHERE id = ?", arguments: [id]) {
@@ -113,6 +116,14 @@ extension Replica {
             sql: "INSERT INTO _sync_withdrawn(tbl, row_id, fields, reason, withdrawn_at) VALUES (?, ?, ?, ?, ?)",
             arguments: [withdrawn.table, withdrawn.id, withdrawn.fields, withdrawn.reason, withdrawn.withdrawnAt])
         try db.execute(sql: "DELETE FROM _sync_outbox WHERE tbl = ? AND row_id = ?", arguments: [table.tableID, id])
+        // An outbox entry's `seq` is a plain rowid, reused once the highest entries go: a changeset
+        // must not cover numbers past the last entry left, or the next write would count as in it
+        // (never sent, and deleted when that changeset is acknowledged).
+        try db.execute(
+            sql: """
+                UPDATE _sync_changeset SET last_seq = (SELECT coalesce(max(seq), 0) FROM _sync_outbox)
+                WHERE last_seq > (SELECT coalesce(max(seq), 0) FROM _sync_outbox)
+                """)
         try db.execute(sql: "DELETE FROM \(table.rawValue) WHERE id = ?", arguments: [id])
         try DigestCache.markChanged(db, table, id)
         return withdrawn
@@ -128,23 +139,63 @@ extension Replica {
     }
 
     /// Unmakes every changeset not yet acknowledged so that its outbox entries are unsent again,
-    /// the chain continuing from the last acknowledged one. Safe only because the oldest of them
-    /// was refused: a refused changeset was not applied, and none after it was sent (changesets
-    /// are sent in order), so the centre holds none of them.
+    /// to be made anew with the rows' current values (`promo-sync outbox retry`: a person fixed
+    /// the refused row), the chain continuing from the last acknowledged one. Steps that were
+    /// sealed into changesets of their own (``sealPending(_:now:)``) are read again as one.
     static func unmakeRefusedChangesets(_ db: Database) throws {
+        let oldest = try refusedOldest(db)
+        if let oldest {
+            try db.execute(sql: "DELETE FROM _sync_changeset")
+            try State.set(db, .lastSequence, String(oldest.sequence - 1))
+            try State.set(db, .lastHash, oldest.previousHash)
+        }
+        try State.set(db, .refusal, nil)
+    }
+
+    /// Makes the changesets not yet acknowledged again with `rewrite` applied to each of their
+    /// changes (nil takes it out), chained anew from the last acknowledged one. Each keeps what it
+    /// was made with: its outbox entries, values and clocks, so status moves sealed apart
+    /// (``sealPending(_:now:)``) still reach the centre one at a time; one left with no change
+    /// goes. The refusal is cleared: the changesets are pushed again, and the centre refuses again
+    /// a row they still carry. Only for changesets the centre holds none of: the caller has checked
+    /// that the oldest was refused (``refusedOldest(_:)``), or made them again itself since.
+    static func rewriteUnsentChangesets(_ db: Database, _ rewrite: (Change) throws -> Change?) throws {
+        let made = try Row.fetchAll(db, sql: "SELECT seq, previous_hash, body, created_at, last_seq FROM _sync_changeset ORDER BY seq")
+        if let oldest = made.first {
+            try db.execute(sql: "DELETE FROM _sync_changeset")
+            var sequence: Int64 = oldest["seq"]
+            var previous: String = oldest["previous_hash"]
+            for row in made {
+                let old = try Changeset(jsonData: row["body"])
+                let changes = try old.changes.compactMap(rewrite)
+                guard !changes.isEmpty else { continue }
+                let changeset = Changeset(office: old.office, sequence: ChangesetSequence(sequence), previousHash: previous, changes: changes)
+                try db.execute(
+                    sql: "INSERT INTO _sync_changeset(seq, hash, previous_hash, change_count, body, created_at, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [sequence, changeset.hash, previous, changes.count, changeset.jsonData(), row["created_at"], row["last_seq"]])
+                sequence += 1
+                previous = changeset.hash
+            }
+            try State.set(db, .lastSequence, String(sequence - 1))
+            try State.set(db, .lastHash, previous)
+        }
+        try State.set(db, .refusal, nil)
+    }
+
+    /// The oldest changeset not yet acknowledged, nil when none is; only when the centre refused it:
+    /// a refused changeset was not applied, and none after it was sent (changesets are sent in
+    /// order), so the centre holds none of them and they may be made again.
+    @discardableResult
+    private static func refusedOldest(_ db: Database) throws -> (sequence: Int64, previousHash: String)? {
         guard let refusal = try refusal(db) else {
             throw ReplicaError(.invalidInput, "the centre has refused no changeset of this office", hint: "Nothing to do; see promo-sync status.")
         }
-        if let oldest = try Row.fetchOne(db, sql: "SELECT seq, previous_hash FROM _sync_changeset ORDER BY seq LIMIT 1") {
-            guard (oldest["seq"] as Int64) == refusal.sequence.rawValue else {
-                throw ReplicaError(
-                    .invalidInput, "changeset \(refusal.sequence) is no longer the oldest waiting to be pushed",
-                    hint: "Run promo-sync sync first; the refusal may be stale.")
-            }
-            try db.execute(sql: "DELETE FROM _sync_changeset")
-            try State.set(db, .lastSequence, String(refusal.sequence.rawValue - 1))
-            try State.set(db, .lastHash, oldest["previous_hash"] as String)
+        guard let oldest = try Row.fetchOne(db, sql: "SELECT seq, previous_hash FROM _sync_changeset ORDER BY seq LIMIT 1") else { return nil }
+        guard (oldest["seq"] as Int64) == refusal.sequence.rawValue else {
+            throw ReplicaError(
+                .invalidInput, "changeset \(refusal.sequence) is no longer the oldest waiting to be pushed",
+                hint: "Run promo-sync sync first; the refusal may be stale.")
         }
-        try State.set(db, .refusal, nil)
+        return (oldest["seq"], oldest["previous_hash"])
     }
 }

@@ -211,12 +211,18 @@ public final class Replica: Sendable {
     /// keeps commits in order, so a cut loses a tail of them, never one from the middle). Such are
     /// a pulled page with its cursor (the next pull fetches it again), an acknowledgement (the
     /// changeset, made durably, is sent again and the centre answers `duplicate`), and the
-    /// daemon's state for status (the daemon writes it anew when it starts).
-    func writeRecoverable<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) throws(ReplicaError) -> T {
+    /// daemon's state for status (the daemon writes it anew when it starts). `unless`, asked just
+    /// before the transaction by the same connection, tells when this one holds more and must wait
+    /// for the disk after all (SQLite takes the setting when a transaction begins).
+    func writeRecoverable<T: Sendable>(
+        _ operation: String, unless mustWait: @escaping @Sendable (Database) throws -> Bool = { _ in false },
+        _ body: @escaping @Sendable (Database) throws -> T
+    ) throws(ReplicaError) -> T {
         do {
             return try database.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                let recoverable = try !mustWait(db)
+                if recoverable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                defer { if recoverable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
                 var result: T?
                 try db.inTransaction {
                     result = try body(db)

@@ -63,6 +63,11 @@ struct SyncCycle {
     /// Another reason the push stopped that is reported after the pull (``centreTooOld(for:_:)``).
     private(set) var failAfterPull: SyncAgentError?
     private var position: SyncPosition?
+    /// A page made the changesets waiting again without rows it recalled, clearing the push's
+    /// refusal (``applied(clearedRefusal:)``): they are pushed once the pull ends, in this cycle.
+    private var pushAgain = false
+    /// The pull has ended: a push after it that finds nothing waiting ends the cycle.
+    private var pulled = false
 
     init(knownEpoch: Epoch?, pushOnly: Bool = false) {
         self.knownEpoch = knownEpoch
@@ -76,7 +81,7 @@ struct SyncCycle {
     /// unless the cycle is ``pushOnly``).
     mutating func changesetMade(_ changeset: Changeset?) -> Action {
         guard let changeset else {
-            if pushOnly {
+            if pushOnly || pulled {
                 phase = .done
                 return .finish(report)
             }
@@ -185,17 +190,27 @@ struct SyncCycle {
     }
 
     /// The page and its cursor are committed: the next page, or the end of the cycle (with the
-    /// push's refusal, if there was one, as its error). `clearedRefusal`: the page recalled the
-    /// refused rows and kept this office's pending changes of them aside, unmaking the refused
-    /// changeset (``PullApplyResult/clearedRefusal``); what it held back is pushed by the next cycle.
+    /// push's refusal, if there was one, as its error). `clearedRefusal`: the page recalled rows
+    /// the refused changesets carried, kept this office's pending changes of them aside and made
+    /// the changesets again without them (``PullApplyResult/clearedRefusal``); they are pushed
+    /// again once the pull ends, so a refusal of another row they carry is met in this cycle.
     mutating func applied(clearedRefusal: Bool = false) -> Action {
         guard case .applying(let page) = phase else { preconditionFailure("the sync cycle was told of a page it did not hand out") }
-        if clearedRefusal { refusal = nil }
+        if clearedRefusal {
+            refusal = nil
+            pushAgain = true
+        }
         report.pagesPulled += 1
         report.recordsPulled += page.records.count
         if page.hasMore {
             phase = .pulling(position)
             return .awaitPage
+        }
+        pulled = true
+        if pushAgain && failAfterPull == nil {
+            pushAgain = false
+            phase = .pushing(nil)
+            return .makeChangeset
         }
         phase = .done
         if let refusal {

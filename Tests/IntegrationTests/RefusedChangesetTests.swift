@@ -63,6 +63,48 @@ import Testing
         }
     }
 
+    /// A changeset refused for one row (waiting days, maybe, for a person) does not keep a recalled
+    /// row at the wrong office: the merge undone, 79's pending edit of 77's project is kept aside
+    /// and the project goes, in the cycle that meets the refusal, which ends naming the other row.
+    @Test func aRecallIsNotHeldBackByTheRefusalOfAnotherRow() async throws {
+        try await withLiveCentral { central in
+            let (hcm, _, foreignProject, _) = try await Self.twoOffices(central)
+            let vungTau = try OfficeFixture(office: "77", central: central)
+            try vungTau.addProject(code: "VT-1")
+            try await vungTau.engine.runCycle()
+            _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
+            try await hcm.engine.runCycle()
+            #expect(try hcm.replica.data.projects().map(\.code).sorted() == ["HCM-0", "VT-1"])
+
+            // Written first, so the centre refuses the changeset for it: a payment on 80's project.
+            let bad = RowID.make().rawValue
+            try await hcm.replica.database.write { db in
+                try db.execute(
+                    sql:
+                        "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '79', ?, 'payment', 5000000, 'KB-X', '2025-09-01')",
+                    arguments: [bad, foreignProject.rawValue])
+            }
+            try hcm.replica.data.updateProject("VT-1", ProjectUpdate(name: "Sửa tại 79"))
+            try hcm.replica.data.updateProject("HCM-0", ProjectUpdate(name: "Dự án của 79"))
+            _ = try central.store.unmerge(OfficeCode("77"), reason: "merged by mistake")
+
+            let error = await #expect(throws: SyncAgentError.self) { try await hcm.engine.runCycle() }
+            #expect(error?.code == .refused)
+            #expect(try hcm.replica.refusal()?.id == bad)
+            #expect(try hcm.replica.data.projects().map(\.code) == ["HCM-0"])
+            #expect(try hcm.replica.withdrawnChanges().contains { $0.table == "project" && $0.fields?.contains("Sửa tại 79") == true })
+            #expect(try central.store.projects(office: "77").map { $0.fields["name"] } != [.text("Sửa tại 79")])
+
+            // The person withdraws the bad payment: 79's own edit flows, nothing of 77's with it.
+            _ = try await hcm.engine.withdraw(table: .disbursement, id: bad)
+            #expect(try hcm.replica.pendingSummary().changes == 0 && hcm.replica.refusal() == nil)
+            #expect(try central.store.projects(office: "79").map { $0.fields["name"] } == [.text("Dự án của 79")])
+            #expect(try await hcm.engine.verify().identical)
+            try await vungTau.engine.runCycle()
+            #expect(try await vungTau.engine.verify().identical)
+        }
+    }
+
     @Test func aRefusedRowFixedLocallyIsPushedAgainWithItsNewValues() async throws {
         try await withLiveCentral { central in
             let (hcm, _, _, foreignProgram) = try await Self.twoOffices(central)

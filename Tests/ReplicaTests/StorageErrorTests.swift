@@ -83,4 +83,22 @@ import WireFormat
         #expect(try level() == 2)
         #expect(try replica.pendingSummary().changes == 0 && replica.counters()["cycles_ok"] == 1)
     }
+
+    /// A page that may apply a recall waits for the disk: a recall may make the changesets waiting
+    /// again, and those are pushed next, so losing the page after the centre took them would
+    /// leave the office pushing the old ones under the same numbers.
+    @Test func aPageThatMayApplyARecallWaitsForTheDisk() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        let log = StatementLog()
+        try replica.database.writeWithoutTransaction { db in db.trace { log.note($0.expandedDescription) } }
+        let recall = PulledRecord(
+            cursor: PullCursor(7), table: ConsolidatedTable.recall.rawValue, id: "plan_line/x", office: OfficeCode(unchecked: "79"), deleted: false,
+            fields: ["table": .text(SyncedTable.planLine.rawValue), "row_id": .text("x"), "office": .text("77")])
+        try replica.applyPulledPage(PullResponse(epoch: Epoch("e"), records: [recall], nextCursor: PullCursor(7), hasMore: false))
+        try replica.applyPulledPage(PullResponse(epoch: Epoch("e"), records: [], nextCursor: PullCursor(8), hasMore: false))
+        try replica.database.writeWithoutTransaction { db in db.trace(nil) }
+        #expect(log.ranWithoutWaiting("'7'") == false)
+        #expect(log.ranWithoutWaiting("'8'") == true)
+    }
 }

@@ -135,6 +135,54 @@ import WireFormat
         #expect(cycle.report.recordsPulled == 1)
     }
 
+    /// A page that recalled rows the refused changesets carried makes them again without them and
+    /// clears the refusal: they are pushed again in the same cycle, so a refusal of another row
+    /// they carry is met (and reported) now, not one cycle later; and once they are acknowledged
+    /// the cycle ends without pulling a second time.
+    @Test func changesetsMadeAgainByARecallArePushedAgainInTheSameCycle() {
+        var cycle = SyncCycle(knownEpoch: epoch)
+        _ = cycle.start()
+        let one = changeset(1)
+        _ = cycle.changesetMade(one)
+        guard case .recordRefusal = cycle.pushed(.failure(refused("forbidden_owner", status: 403)), madeAhead: nil) else {
+            Issue.record("the refusal is recorded")
+            return
+        }
+        #expect(cycle.refusalRecorded() == .readPosition)
+        _ = cycle.positionRead(SyncPosition(cursor: .start, epoch: epoch))
+        _ = cycle.fetched(page(records: 1, next: 1, hasMore: true))
+        #expect(cycle.applied(clearedRefusal: true) == .awaitPage, "the pull ends first")
+        _ = cycle.fetched(page(records: 1, next: 2, hasMore: false))
+        #expect(cycle.applied() == .makeChangeset)
+
+        // Refused again, for another row: the cycle pulls and ends refused.
+        var again = cycle
+        let remade = changeset(1, changes: 1)
+        #expect(again.changesetMade(remade) == .push(remade))
+        guard case .recordRefusal = again.pushed(.failure(refused("bad_request", status: 400)), madeAhead: nil) else {
+            Issue.record("the second refusal is recorded")
+            return
+        }
+        #expect(again.refusalRecorded() == .readPosition)
+        _ = again.positionRead(SyncPosition(cursor: PullCursor(2), epoch: epoch))
+        _ = again.fetched(page(records: 0, next: 2, hasMore: false))
+        guard case .fail(let error) = again.applied() else {
+            Issue.record("the cycle ends with the second refusal")
+            return
+        }
+        #expect(error.code == .refused)
+
+        // Acknowledged: nothing else waits, and the pull has run.
+        #expect(cycle.changesetMade(remade) == .push(remade))
+        #expect(cycle.pushed(acknowledged(remade), madeAhead: nil) == .acknowledge(remade.sequence))
+        #expect(cycle.acknowledged() == .makeChangeset)
+        guard case .finish(let report) = cycle.changesetMade(nil) else {
+            Issue.record("the cycle ends once the changesets made again are acknowledged")
+            return
+        }
+        #expect(report.changesetsPushed == 1 && report.pagesPulled == 2)
+    }
+
     @Test(arguments: [("unauthorized", 401), ("sequence_gap", 409), ("forbidden_owner", 500)])
     func onlyARefusalOfARowIsRecordedAsOne(code: String, status: Int) {
         var cycle = SyncCycle(knownEpoch: epoch)
