@@ -37,14 +37,16 @@ struct Outbox: AsyncParsableCommand {
         }
     }
 
-    struct Retry: ParsableCommand {
+    struct Retry: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "After fixing the refused row, make the waiting changesets again from the current values.")
         @OptionGroup var location: ReplicaLocation
 
-        func run() throws {
+        func run() async throws {
             let replica = try location.open()
-            try replica.retryRefused()
+            try await syncingAlone(replica) { () throws(SyncAgentError) in
+                do throws(ReplicaError) { try replica.retryRefused() } catch { throw SyncAgentError(error) }
+            }
             if pokeDaemon(replica) {
                 print("the daemon is pushing the waiting changes again with their current values")
             } else {
@@ -68,7 +70,9 @@ struct Outbox: AsyncParsableCommand {
             let logger = Logs.bootstrap(level: configuration.logLevel)
             let engine = try OfficeServices.engine(try location.open(), configuration: configuration, logger: logger)
             do throws(SyncAgentError) {
-                let (withdrawn, report) = try await engine.withdraw(table: synced, id: id)
+                let (withdrawn, report) = try await syncingAlone(engine.replica) { () async throws(SyncAgentError) in
+                    try await engine.withdraw(table: synced, id: id)
+                }
                 print("withdrew \(withdrawn.table) \(withdrawn.id) (its values are kept: promo-sync outbox show)")
                 print("then pushed \(report.changesPushed) changes and pulled \(report.recordsPulled) records")
                 _ = pokeDaemon(engine.replica)

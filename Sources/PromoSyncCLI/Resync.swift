@@ -44,7 +44,7 @@ struct Resync: AsyncParsableCommand {
         engine.onProgress = TerminalProgress.handler
         defer { TerminalProgress.finish() }
         do {
-            switch try await engine.resync() {
+            switch try await syncingAlone(engine.replica, { () async throws(SyncAgentError) in try await engine.resync() }) {
             case .resent(let reason, let queued, let report):
                 print("resync done: \(reason); re-sent \(queued) records in \(report.changesetsPushed) changesets, pulled \(report.recordsPulled) records")
             case .repaired(let before, let after):

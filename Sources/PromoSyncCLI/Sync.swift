@@ -30,7 +30,7 @@ struct Sync: AsyncParsableCommand {
         var engine = try OfficeServices.engine(replica, configuration: configuration, logger: logger)
         engine.onProgress = TerminalProgress.handler
         do {
-            let report = try await engine.runCycle()
+            let report = try await syncingAlone(replica) { () async throws(SyncAgentError) in try await engine.runCycle() }
             TerminalProgress.finish()
             func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
             print(
@@ -81,4 +81,13 @@ extension Sync {
         printError("the daemon did not finish a sync within \(timeout) s")
         throw ExitCode(1)
     }
+}
+
+/// Runs `body` as the only process syncing `replica` (``SyncLock``): a cycle of the daemon that
+/// is running ends first (the command says it waits), and the daemon's next cycle waits for it.
+func syncingAlone<T>(_ replica: Replica, _ body: () async throws(SyncAgentError) -> T) async throws(SyncAgentError) -> T {
+    let lock = try await SyncLock.wait(
+        for: replica, waiting: { printError("another process is syncing this replica (the daemon?); waiting for it to finish…") })
+    defer { lock?.release() }
+    return try await body()
 }

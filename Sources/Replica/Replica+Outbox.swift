@@ -238,8 +238,10 @@ extension Replica {
     /// Records the centre's acknowledgement of a changeset: its outbox entries and stored body go.
     public func acknowledge(_ sequence: ChangesetSequence, now: Date = Date()) throws(ReplicaError) {
         // Without waiting for the disk: lost to a power cut, the changeset is sent again and
-        // acknowledged as a duplicate.
-        try writeRecoverable("recording an acknowledgement") { db in
+        // acknowledged as a duplicate. Unless it clears a refusal: back after a cut, the refusal
+        // would let a person's `outbox withdraw` or `retry` make again a changeset the centre holds.
+        let clearsRefusal: @Sendable (Database) throws -> Bool = { db in try State.get(db, .refusal) != nil }
+        try writeRecoverable("recording an acknowledgement", unless: clearsRefusal) { db in
             try db.execute(
                 sql: "DELETE FROM _sync_outbox WHERE seq <= (SELECT last_seq FROM _sync_changeset WHERE seq = ?)",
                 arguments: [sequence.rawValue])

@@ -70,12 +70,15 @@ extension Replica {
     /// apply a recall (one it carries, or one waiting): a recall may make the changesets waiting
     /// again (``applyRecall(_:_:now:making:)``), and those are pushed next; lost to a power cut
     /// after the centre took them, the office would push the old ones, which the centre refuses as
-    /// another changeset under a number it holds.
+    /// another changeset under a number it holds. `changesetsMadeAgain`: a page before it in the
+    /// same pull made them again, and none was sent since (``PullApplyResult/clearedRefusal``).
     ///
     /// `centreClock`, the centre's clock sent with the page, moves the office's clock past it in
     /// the same transaction, so that changes made after pulling a decision are stamped after it
     /// whatever the office's wall clock says (lost with the page, it comes again with it).
-    public func applyPulledPage(_ page: PullResponse, centreClock: HLCTimestamp? = nil, now: Date = Date()) throws(ReplicaError) -> PullApplyResult {
+    public func applyPulledPage(
+        _ page: PullResponse, centreClock: HLCTimestamp? = nil, changesetsMadeAgain: Bool = false, now: Date = Date()
+    ) throws(ReplicaError) -> PullApplyResult {
         let recall = ConsolidatedTable.recall.rawValue
         let carriesRecall = page.records.contains { $0.table == recall }
         let mayApplyRecall: @Sendable (Database) throws -> Bool = { db in
@@ -90,17 +93,21 @@ extension Replica {
                 }
             }
             // Our own capture triggers must not echo the centre's records back into the outbox.
-            return try CaptureTriggers.suspended(db) { try Self.applyPage(db, page, now: now, faults: faults) }
+            return try CaptureTriggers.suspended(db) {
+                try Self.applyPage(db, page, making: changesetsMadeAgain ? .alreadyMadeAgain : .whenRefused, now: now, faults: faults)
+            }
         }
     }
 
-    private static func applyPage(_ db: Database, _ page: PullResponse, now: Date, faults: FaultInjector) throws -> PullApplyResult {
+    private static func applyPage(
+        _ db: Database, _ page: PullResponse, making: MakingAgain, now: Date, faults: FaultInjector
+    ) throws -> PullApplyResult {
         var result = PullApplyResult(applied: 0, keptLocal: 0, deferred: 0)
         let pending = try Self.pendingChanges(db)
         var upserts = try WholeRowUpserts(db)
         var deferrals = try Deferrals(db)
         if deferrals.anyKept {
-            let retried = try Self.retryRecalls(db, page: page, now: now, making: .whenRefused)
+            let retried = try Self.retryRecalls(db, page: page, now: now, making: making)
             result.keptAside += retried.keptAside
             result.clearedRefusal = result.clearedRefusal || retried.clearedRefusal
         }
@@ -113,7 +120,7 @@ extension Replica {
             } else if let table = ConsolidatedTable(rawValue: record.table) {
                 if table != .recall {
                     try Self.applyConsolidated(db, table: table, record: record)
-                } else if let recalled = try Self.applyRecall(db, record, now: now, making: result.clearedRefusal ? .alreadyMadeAgain : .whenRefused) {
+                } else if let recalled = try Self.applyRecall(db, record, now: now, making: result.clearedRefusal ? .alreadyMadeAgain : making) {
                     result.keptAside += recalled.keptAside
                     result.clearedRefusal = result.clearedRefusal || recalled.clearedRefusal
                     try deferrals.drop(record)

@@ -56,7 +56,8 @@ public struct SyncAgentError: Error, Sendable, Equatable, CustomStringConvertibl
         requestID = error.requestID
     }
 
-    init(_ error: ReplicaError) {
+    /// The replica's error, as a sync error of code `replica` (transient when the replica's is).
+    public init(_ error: ReplicaError) {
         self.init(.replica, error.message, hint: error.hint, transient: error.isTransient)
     }
 

@@ -64,8 +64,9 @@ struct SyncCycle {
     private(set) var failAfterPull: SyncAgentError?
     private var position: SyncPosition?
     /// A page made the changesets waiting again without rows it recalled, clearing the push's
-    /// refusal (``applied(clearedRefusal:)``): they are pushed once the pull ends, in this cycle.
-    private var pushAgain = false
+    /// refusal (``applied(clearedRefusal:)``): they are pushed once the pull ends, in this cycle,
+    /// and the pull's later pages may make them again too (nothing was sent since).
+    private(set) var pushAgain = false
     /// The pull has ended: a push after it that finds nothing waiting ends the cycle.
     private var pulled = false
 

@@ -141,8 +141,21 @@ public struct SyncDaemon: Service {
             let pushOnly = localWrite && lastPull.map { clock.now - $0 < schedule.pullAfterLocalWrite } == true
             // A cycle is never cancelled halfway: each page and acknowledgement is its own
             // transaction, and shutdown waits for the cycle to end.
+            // Not beside a person's `promo-sync sync`, `outbox` or `resync` (SyncLock).
             let result: Result<CycleReport, SyncAgentError>
-            do { result = .success(try await engine.runCycle(now: now, pushOnly: pushOnly)) } catch { result = .failure(error) }
+            do throws(SyncAgentError) {
+                let waiting: @Sendable () -> Void = { [logger] in
+                    logger.notice("another process is syncing the replica (promo-sync sync, outbox or resync); the cycle waits for it")
+                }
+                guard let lock = try await SyncLock.wait(for: replica, waiting: waiting, stop: { Task.isShuttingDownGracefully }) else {
+                    syncing.cancel()
+                    break
+                }
+                defer { lock.release() }
+                result = .success(try await engine.runCycle(now: now, pushOnly: pushOnly))
+            } catch {
+                result = .failure(error)
+            }
             syncing.cancel()
             await syncing.value
             if case .success(let report) = result, report.pagesPulled > 0 { lastPull = clock.now }

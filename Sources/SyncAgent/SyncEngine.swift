@@ -245,7 +245,11 @@ public struct SyncEngine: Sendable {
             case .apply(let page, let clock, let prefetch):
                 nextPage = prefetch.map { fetch(after: $0, own: own) }
                 // What this office does next is stamped after what it has now seen of the centre.
-                let applied = try await blocking { () throws(ReplicaError) in try replica.applyPulledPage(page, centreClock: clock) }
+                // Changesets a page before it made again (a recall) are not sent before the pull ends.
+                let madeAgain = cycle.pushAgain
+                let applied = try await blocking { () throws(ReplicaError) in
+                    try replica.applyPulledPage(page, centreClock: clock, changesetsMadeAgain: madeAgain)
+                }
                 if applied.keptAside > 0 {
                     logger.warning(
                         "rows went back to an office whose merge into this one was undone; this office's pending changes of them were kept aside (promo-sync outbox show)",

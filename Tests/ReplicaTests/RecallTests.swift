@@ -142,6 +142,25 @@ import WireFormat
         #expect(try replica.withdrawnChanges().map(\.id).sorted() == [first.rawValue, second.rawValue].sorted())
     }
 
+    /// The same across the pages of one pull: a later page is told that an earlier one made the
+    /// changesets again (the sync cycle sends nothing before the pull ends), so its recall does not
+    /// wait for the refusal the push would bring back.
+    @Test func aLaterPageOfThePullAppliesItsRecallToTheChangesetsMadeAgain() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        let own = try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000, note: "79's own")
+        let first = try replica.data.addPlanLine(year: 2026, fundSource: .national, amount: 2_000, note: "held for 77")
+        let second = try replica.data.addPlanLine(year: 2027, fundSource: .local, amount: 3_000, note: "held for 77")
+        let refused = try #require(try replica.nextChangeset())
+        try replica.recordRefusal(
+            ChangesetRefusal(sequence: refused.sequence, code: "bad_request", message: "refused", table: SyncedTable.planLine.rawValue, id: own.rawValue))
+
+        #expect(try replica.applyPulledPage(Self.recall(first, cursor: 1)).clearedRefusal)
+        let later = try replica.applyPulledPage(Self.recall(second, cursor: 2), changesetsMadeAgain: true)
+        #expect(later.clearedRefusal && later.keptAside == 1 && later.deferred == 0)
+        #expect(try Self.made(replica).map { $0.changes.map(\.id) } == [[own]])
+    }
+
     /// Opening the replica (any command, maybe while the daemon pushes the refused changeset
     /// again) applies a waiting recall only if no changeset carries its rows; the next page of a
     /// sync cycle makes them again.
@@ -188,6 +207,28 @@ import WireFormat
         _ = try replica.data.addPlanLine(year: 2027, fundSource: .local, amount: 3_000, note: nil)
         let next = try #require(try replica.nextChangeset())
         #expect(next.sequence == first.sequence.next && next.previousHash == first.hash)
+    }
+
+    /// Several changesets made again, the last keeping a change of its own: the outbox numbers
+    /// the recalled row's entries had are not counted as the last one's, so a write made next is
+    /// pushed after both are acknowledged, not deleted with them.
+    @Test func aWriteAfterChangesetsMadeAgainIsNotTakenForPartOfThem() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        let own = try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000, note: "79's own")
+        let first = try #require(try replica.nextChangeset())
+        let other = try replica.data.addPlanLine(year: 2027, fundSource: .local, amount: 4_000, note: "79's own too")
+        let received = try replica.data.addPlanLine(year: 2026, fundSource: .national, amount: 2_000, note: "held for 77")
+        #expect(try replica.makeChangesetAhead()?.changes.map(\.id) == [other, received])
+        try replica.recordRefusal(
+            ChangesetRefusal(sequence: first.sequence, code: "bad_request", message: "refused", table: SyncedTable.planLine.rawValue, id: own.rawValue))
+
+        #expect(try replica.applyPulledPage(Self.recall(received, cursor: 1)).clearedRefusal)
+        let again = try Self.made(replica)
+        #expect(again.map { $0.changes.map(\.id) } == [[own], [other]])
+        let later = try replica.data.addPlanLine(year: 2028, fundSource: .local, amount: 5_000, note: "after the recall")
+        for changeset in again { try replica.acknowledge(changeset.sequence) }
+        #expect(try replica.nextChangeset()?.changes.map(\.id) == [later])
     }
 
     /// A recalled row's change made after the refused changesets is kept aside without touching

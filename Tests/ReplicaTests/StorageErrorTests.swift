@@ -86,7 +86,9 @@ import WireFormat
 
     /// A page that may apply a recall waits for the disk: a recall may make the changesets waiting
     /// again, and those are pushed next, so losing the page after the centre took them would
-    /// leave the office pushing the old ones under the same numbers.
+    /// leave the office pushing the old ones under the same numbers. So does an acknowledgement
+    /// that clears a refusal: back after a power cut, the refusal would let a person make again a
+    /// changeset the centre holds.
     @Test func aPageThatMayApplyARecallWaitsForTheDisk() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
@@ -97,8 +99,23 @@ import WireFormat
             fields: ["table": .text(SyncedTable.planLine.rawValue), "row_id": .text("x"), "office": .text("77")])
         try replica.applyPulledPage(PullResponse(epoch: Epoch("e"), records: [recall], nextCursor: PullCursor(7), hasMore: false))
         try replica.applyPulledPage(PullResponse(epoch: Epoch("e"), records: [], nextCursor: PullCursor(8), hasMore: false))
+        // A recall waiting (kept in `_sync_deferred`): the next page, though it carries none.
+        try replica.database.write { db in
+            try db.execute(
+                sql: "INSERT INTO _sync_deferred(tbl, row_id, office, deleted, fields, cursor, whole) VALUES (?, 'plan_line/y', '79', 0, '{}', 8, 1)",
+                arguments: [ConsolidatedTable.recall.rawValue])
+        }
+        try replica.applyPulledPage(PullResponse(epoch: Epoch("e"), records: [], nextCursor: PullCursor(9), hasMore: false))
+        // An acknowledgement that clears a refusal.
+        try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000, note: nil)
+        let refused = try #require(try replica.nextChangeset())
+        try replica.recordRefusal(ChangesetRefusal(sequence: refused.sequence, code: "bad_request", message: "refused", table: nil, id: nil))
+        try replica.acknowledge(refused.sequence)
         try replica.database.writeWithoutTransaction { db in db.trace(nil) }
         #expect(log.ranWithoutWaiting("'7'") == false)
         #expect(log.ranWithoutWaiting("'8'") == true)
+        #expect(log.ranWithoutWaiting("'9'") == false)
+        #expect(log.ranWithoutWaiting("DELETE FROM _sync_changeset") == false)
+        #expect(try replica.database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
     }
 }

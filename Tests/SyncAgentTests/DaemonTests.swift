@@ -177,6 +177,27 @@ import Transport
         }
     }
 
+    /// While another process syncs the replica (a person's `promo-sync sync`, `outbox` or
+    /// `resync`, holding its SyncLock), the daemon's cycle waits for it, and goes on once it ends.
+    @Test func theDaemonDoesNotSyncBesideAnotherProcess() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "84", central: central)
+            @Sendable func pushed() -> Int { (try? central.store.recordCounts().first { $0.office == "84" && $0.table == "plan_line" }?.live) ?? 0 }
+            try await withWatchedDaemon(office) {
+                let other = try #require(try SyncLock.take(replicaPath: office.replica.path))
+                #expect(try SyncLock.take(replicaPath: office.replica.path) == nil)
+                try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: 1, note: nil)
+                try await Task.sleep(for: .milliseconds(1_500))
+                #expect(pushed() == 0)
+                other.release()
+                try await waitUntil(upTo: .seconds(30)) { pushed() == 1 }
+            }
+            // Created readable by all: a command run as another user can take it too.
+            let mode = try FileManager.default.attributesOfItem(atPath: SyncLock.path(replicaPath: office.replica.path))[.posixPermissions] as? Int
+            #expect(mode == 0o644)
+        }
+    }
+
     @Test func whileTheCentreIsDownTheDaemonRecordsOfflineAndBacksOff() async throws {
         let fixture: OfficeFixture = try await withLiveCentral { central in try OfficeFixture(office: "80", central: central) }
         // The centre is down: port 1 on loopback refuses every connection (a port the stopped

@@ -1,0 +1,26 @@
+import Foundation
+import Replica
+
+extension SyncLock {
+    /// Takes the sync lock of `replica`, waiting while another process syncs it (looking again
+    /// every 50 ms); `waiting` is called once, when it must wait. Nil when `stop` turns true first
+    /// (a daemon told to stop).
+    public static func wait(
+        for replica: Replica, waiting: @Sendable () -> Void, stop: @Sendable () -> Bool = { false }
+    ) async throws(SyncAgentError) -> SyncLock? {
+        var told = false
+        while true {
+            do {
+                if let lock = try take(replicaPath: replica.path) { return lock }
+            } catch {
+                throw SyncAgentError(error)
+            }
+            if stop() { return nil }
+            if !told {
+                waiting()
+                told = true
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
