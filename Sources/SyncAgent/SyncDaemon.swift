@@ -149,6 +149,7 @@ public struct SyncDaemon: Service {
                 }
                 guard let lock = try await SyncLock.wait(for: replica, waiting: waiting, stop: { Task.isShuttingDownGracefully }) else {
                     syncing.cancel()
+                    await syncing.value
                     break
                 }
                 defer { lock.release() }
