@@ -24,17 +24,24 @@ import Testing
         return (hcm, tayNinh, project, program)
     }
 
+    /// 79's accounting program, behind promo-sync's back, records a payment (KB-X) on `project`.
+    /// Returns the payment's id.
+    static func payBehindPromoSync(_ hcm: OfficeFixture, on project: RowID) async throws -> String {
+        let id = RowID.make().rawValue
+        try await hcm.replica.database.write { db in
+            try db.execute(
+                sql:
+                    "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '79', ?, 'payment', 5000000, 'KB-X', '2025-09-01')",
+                arguments: [id, project.rawValue])
+        }
+        return id
+    }
+
     @Test func aRefusedRowIsNamedAndWithdrawingItLetsTheRestFlow() async throws {
         try await withLiveCentral { central in
             let (hcm, _, foreignProject, _) = try await Self.twoOffices(central)
             let before = try TrustBoundaryTests.snapshot(central.store).filter { $0.contains("office:\"80\"") }
-            let bad = RowID.make().rawValue
-            try await hcm.replica.database.write { db in
-                try db.execute(
-                    sql:
-                        "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '79', ?, 'payment', 5000000, 'KB-X', '2025-09-01')",
-                    arguments: [bad, foreignProject.rawValue])
-            }
+            let bad = try await Self.payBehindPromoSync(hcm, on: foreignProject)
             try hcm.addProject(code: "HCM-1")
 
             let error = await #expect(throws: SyncAgentError.self) { try await hcm.engine.runCycle() }
@@ -77,13 +84,7 @@ import Testing
             #expect(try hcm.replica.data.projects().map(\.code).sorted() == ["HCM-0", "VT-1"])
 
             // Written first, so the centre refuses the changeset for it: a payment on 80's project.
-            let bad = RowID.make().rawValue
-            try await hcm.replica.database.write { db in
-                try db.execute(
-                    sql:
-                        "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '79', ?, 'payment', 5000000, 'KB-X', '2025-09-01')",
-                    arguments: [bad, foreignProject.rawValue])
-            }
+            let bad = try await Self.payBehindPromoSync(hcm, on: foreignProject)
             try hcm.replica.data.updateProject("VT-1", ProjectUpdate(name: "Sửa tại 79"))
             try hcm.replica.data.updateProject("HCM-0", ProjectUpdate(name: "Dự án của 79"))
             _ = try central.store.unmerge(OfficeCode("77"), reason: "merged by mistake")

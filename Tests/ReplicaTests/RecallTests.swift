@@ -17,6 +17,21 @@ import WireFormat
         try replica.database.read { db in try Data.fetchAll(db, sql: "SELECT body FROM _sync_changeset ORDER BY seq").map(Changeset.init(jsonData:)) }
     }
 
+    /// Records that the centre refused `changeset` (`bad_request`) for row `id` of `table`.
+    static func refuse(_ changeset: Changeset, in replica: Replica, for table: SyncedTable, _ id: RowID) throws {
+        try replica.recordRefusal(
+            ChangesetRefusal(sequence: changeset.sequence, code: "bad_request", message: "refused", table: table.rawValue, id: id.rawValue))
+    }
+
+    /// A plan line of 79's own and two it holds for 77, all in one changeset the centre refused for 79's.
+    static func ownAndTwoHeldRefused(_ replica: Replica) throws -> (own: RowID, first: RowID, second: RowID) {
+        let own = try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000, note: "79's own")
+        let first = try replica.data.addPlanLine(year: 2026, fundSource: .national, amount: 2_000, note: "held for 77")
+        let second = try replica.data.addPlanLine(year: 2027, fundSource: .local, amount: 3_000, note: "held for 77")
+        try refuse(try #require(try replica.nextChangeset()), in: replica, for: .planLine, own)
+        return (own, first, second)
+    }
+
     /// The statuses a project's changes carry, changeset by changeset.
     static func statuses(_ changesets: [Changeset], of project: RowID) -> [String] {
         changesets.flatMap { $0.changes.filter { $0.id == project }.compactMap { $0.fields["status"]?.text } }
@@ -42,8 +57,7 @@ import WireFormat
         let received = try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 2_000, note: "held for 77")
         let sent = try #require(try replica.nextChangeset())
         #expect(sent.changes.count == 2)
-        try replica.recordRefusal(
-            ChangesetRefusal(sequence: sent.sequence, code: "bad_request", message: "refused", table: SyncedTable.planLine.rawValue, id: own.rawValue))
+        try Self.refuse(sent, in: replica, for: .planLine, own)
 
         let applied = try replica.applyPulledPage(Self.recall(received, cursor: 1))
         #expect(applied.clearedRefusal)
@@ -99,8 +113,7 @@ import WireFormat
         let oldest = try #require(try replica.nextChangeset())
         let before = try Self.made(replica)
         #expect(before.count == 3 && before[0].changes.contains { $0.id == received })
-        try replica.recordRefusal(
-            ChangesetRefusal(sequence: oldest.sequence, code: "bad_request", message: "refused", table: SyncedTable.project.rawValue, id: project.rawValue))
+        try Self.refuse(oldest, in: replica, for: .project, project)
 
         let applied = try replica.applyPulledPage(Self.recall(received, cursor: 1))
         #expect(applied.clearedRefusal && applied.keptAside == 1)
@@ -126,12 +139,7 @@ import WireFormat
     @Test func recallsOfOnePageAreAllAppliedAgainstTheRefusedChangesets() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        let own = try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000, note: "79's own")
-        let first = try replica.data.addPlanLine(year: 2026, fundSource: .national, amount: 2_000, note: "held for 77")
-        let second = try replica.data.addPlanLine(year: 2027, fundSource: .local, amount: 3_000, note: "held for 77")
-        let refused = try #require(try replica.nextChangeset())
-        try replica.recordRefusal(
-            ChangesetRefusal(sequence: refused.sequence, code: "bad_request", message: "refused", table: SyncedTable.planLine.rawValue, id: own.rawValue))
+        let (own, first, second) = try Self.ownAndTwoHeldRefused(replica)
 
         var page = Self.recall(first, cursor: 1)
         page.records += Self.recall(second, cursor: 2).records
@@ -148,12 +156,7 @@ import WireFormat
     @Test func aLaterPageOfThePullAppliesItsRecallToTheChangesetsMadeAgain() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)
-        let own = try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000, note: "79's own")
-        let first = try replica.data.addPlanLine(year: 2026, fundSource: .national, amount: 2_000, note: "held for 77")
-        let second = try replica.data.addPlanLine(year: 2027, fundSource: .local, amount: 3_000, note: "held for 77")
-        let refused = try #require(try replica.nextChangeset())
-        try replica.recordRefusal(
-            ChangesetRefusal(sequence: refused.sequence, code: "bad_request", message: "refused", table: SyncedTable.planLine.rawValue, id: own.rawValue))
+        let (own, first, second) = try Self.ownAndTwoHeldRefused(replica)
 
         #expect(try replica.applyPulledPage(Self.recall(first, cursor: 1)).clearedRefusal)
         let later = try replica.applyPulledPage(Self.recall(second, cursor: 2), changesetsMadeAgain: true)
@@ -170,8 +173,7 @@ import WireFormat
         let own = try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000, note: "79's own")
         let received = try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 2_000, note: "held for 77")
         let refused = try #require(try replica.nextChangeset())
-        try replica.recordRefusal(
-            ChangesetRefusal(sequence: refused.sequence, code: "bad_request", message: "refused", table: SyncedTable.planLine.rawValue, id: own.rawValue))
+        try Self.refuse(refused, in: replica, for: .planLine, own)
         let waiting = try #require(Self.recall(received, cursor: 1).records.first)
         try replica.database.write { db in
             try db.execute(
@@ -196,8 +198,7 @@ import WireFormat
         let first = try #require(try replica.nextChangeset())
         let received = try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 2_000, note: "held for 77")
         #expect(try replica.makeChangesetAhead()?.changes.map(\.id) == [received])
-        try replica.recordRefusal(
-            ChangesetRefusal(sequence: first.sequence, code: "bad_request", message: "refused", table: SyncedTable.planLine.rawValue, id: own.rawValue))
+        try Self.refuse(first, in: replica, for: .planLine, own)
 
         let applied = try replica.applyPulledPage(Self.recall(received, cursor: 1))
         #expect(applied.clearedRefusal && applied.keptAside == 1)
@@ -220,8 +221,7 @@ import WireFormat
         let other = try replica.data.addPlanLine(year: 2027, fundSource: .local, amount: 4_000, note: "79's own too")
         let received = try replica.data.addPlanLine(year: 2026, fundSource: .national, amount: 2_000, note: "held for 77")
         #expect(try replica.makeChangesetAhead()?.changes.map(\.id) == [other, received])
-        try replica.recordRefusal(
-            ChangesetRefusal(sequence: first.sequence, code: "bad_request", message: "refused", table: SyncedTable.planLine.rawValue, id: own.rawValue))
+        try Self.refuse(first, in: replica, for: .planLine, own)
 
         #expect(try replica.applyPulledPage(Self.recall(received, cursor: 1)).clearedRefusal)
         let again = try Self.made(replica)
@@ -239,8 +239,7 @@ import WireFormat
         let own = try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 1_000, note: "79's own")
         let refused = try #require(try replica.nextChangeset())
         let received = try replica.data.addPlanLine(year: 2026, fundSource: .local, amount: 2_000, note: "held for 77")
-        try replica.recordRefusal(
-            ChangesetRefusal(sequence: refused.sequence, code: "bad_request", message: "refused", table: SyncedTable.planLine.rawValue, id: own.rawValue))
+        try Self.refuse(refused, in: replica, for: .planLine, own)
 
         let applied = try replica.applyPulledPage(Self.recall(received, cursor: 1))
         #expect(!applied.clearedRefusal && applied.keptAside == 1)
