@@ -32,16 +32,25 @@ extension Replica {
     /// Continues this office's changeset chain from what the centre holds, when the two disagree
     /// (a replica restored from an old backup): changesets not acknowledged go back to the outbox
     /// to be re-made on top of the centre's last one. Returns whether anything changed.
+    /// `rejoinedAt`: the cycle does this by itself (``lastRejoin()``), and records when with it.
     @discardableResult
-    public func rebaseChain(centralSequence: ChangesetSequence, centralHash: String) throws(ReplicaError) -> Bool {
+    public func rebaseChain(centralSequence: ChangesetSequence, centralHash: String, rejoinedAt: Date? = nil) throws(ReplicaError) -> Bool {
         try write("rebasing the changeset chain") { db in
             let local = try State.int(db, .lastAckedSequence) ?? 0
             let hash = try State.get(db, .lastHash)
             let unacked = try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_changeset") ?? 0
             if local == centralSequence.rawValue && unacked == 0 && hash == centralHash { return false }
             try Self.rebase(db, centralSequence: centralSequence, centralHash: centralHash)
+            if let rejoinedAt { try State.set(db, .lastRejoinAt, Timestamps.format(rejoinedAt)) }
             return true
         }
+    }
+
+    /// When a sync cycle last continued this replica's chain from the centre's by itself, after
+    /// the centre answered that it holds one of this office's changesets with other content (a
+    /// server restored from an old backup); nil if never.
+    public func lastRejoin() throws(ReplicaError) -> Date? {
+        try read("reading the last rejoin") { db in Timestamps.parse(try State.get(db, .lastRejoinAt)) }
     }
 
     /// The rows of `table` this office may send as its own (`?2` is the office): its rows, except

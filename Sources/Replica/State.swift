@@ -34,6 +34,9 @@ enum StateKey: String, CaseIterable {
     /// The last time the office healed a centre that lacked what it had acknowledged, and how.
     case lastRepairAt = "last_repair_at"
     case lastRepair = "last_repair"
+    /// The last time a sync cycle continued this replica's chain from the centre's by itself
+    /// (``Replica/lastRejoin()``): at most once a day.
+    case lastRejoinAt = "last_rejoin_at"
     /// The version of the stored digests (``DigestCache/version``) once they are built, or the
     /// token of a build under way.
     case digests

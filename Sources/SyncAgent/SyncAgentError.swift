@@ -19,6 +19,10 @@ public struct SyncAgentError: Error, Sendable, Equatable, CustomStringConvertibl
         /// The centre holds fewer of this office's changesets than it acknowledged (a rollback or
         /// a power cut without a new epoch); the cycle heals it by itself.
         case centreLostChangesets = "centre_lost_changesets"
+        /// The centre holds one of this office's changesets with other content than this replica
+        /// sends under its number: the replica is behind what it sent (a server restored from an
+        /// old backup, or a copy syncing with the same token); the cycle rejoins by itself once a day.
+        case replicaBehind = "replica_behind"
         /// The replica file was deleted or replaced under the running daemon; what it held is in a
         /// rescue copy and the daemon stops (docs/OPERATIONS.md, "A replica deleted under the daemon").
         case replicaLost = "replica_lost"

@@ -126,6 +126,15 @@ struct SyncCycle {
                         .centreLostChangesets, "the centre lacks changesets before \(changeset.sequence) that it acknowledged",
                         transient: true, centralAnswered: true))
             }
+            // The centre holds this number with other content: this replica is behind what it
+            // sent (restored from an old backup). The engine rejoins the centre's chain.
+            if error.remoteCode == "sequence_conflict" {
+                return .fail(
+                    SyncAgentError(
+                        .replicaBehind,
+                        "the centre holds changeset \(changeset.sequence) of this office with other content: this replica is behind what it sent (restored from an old backup?)",
+                        hint: error.hint, transient: true, centralAnswered: true))
+            }
             return .fail(SyncAgentError(error))
         case .success(let exchange):
             if let mismatch = epochProblem(exchange.value.epoch) { return .fail(mismatch) }

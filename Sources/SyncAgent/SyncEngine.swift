@@ -26,6 +26,17 @@ public struct CycleReport: Sendable, Equatable {
 
     /// Creates a report of a cycle that has done nothing yet.
     public init() {}
+
+    /// Adds what another cycle did (a repair runs two).
+    mutating func add(_ other: CycleReport) {
+        changesetsPushed += other.changesetsPushed
+        changesPushed += other.changesPushed
+        duplicatesAcknowledged += other.duplicatesAcknowledged
+        pagesPulled += other.pagesPulled
+        recordsPulled += other.recordsPulled
+        bytesSent += other.bytesSent
+        bytesReceived += other.bytesReceived
+    }
 }
 
 /// A step of a long run (a forced resync, a rebuild, a first sync), for a progress display.
@@ -106,6 +117,8 @@ public struct SyncEngine: Sendable {
                 report = try await cycle(pushOnly: pushOnly)
             } catch let error where error.code == .centreLostChangesets || (error.code == .epochMismatch && configuration.resyncOnNewEpoch) {
                 report = try await heal(after: error, now: now())
+            } catch let error where error.code == .replicaBehind {
+                report = try await rejoin(after: error, now: now())
             }
             record("the cycle's outcome") { () throws(ReplicaError) in
                 try replica.recordAttempt(
@@ -347,6 +360,36 @@ public struct SyncEngine: Sendable {
         let queued = try prepareForcedResync(try await officeState())
         let report = try await cycle()
         record("the repair") { () throws(ReplicaError) in try replica.recordRepair("\(error.message); re-sent \(queued) rows", at: now) }
+        record("the counters") { () throws(ReplicaError) in try replica.addToCounters(["repairs": 1]) }
+        return report
+    }
+
+    /// How long after a rejoin (``rejoin(after:now:)``) another stops the cycle instead.
+    static let rejoinInterval: TimeInterval = 24 * 3600
+
+    /// Heals, within the cycle and without a person, a replica behind what it sent the centre (a
+    /// server restored from an old backup): continues the chain from what the centre holds and
+    /// repairs what differs, as `promo-sync resync --force` does (``repair()``); records the
+    /// repair for status and metrics. Once a day: a second time within 24 hours, another server
+    /// is taken to be syncing with this office's token (each would push over the other's
+    /// changesets), and the cycle stops for a person.
+    private func rejoin(after error: SyncAgentError, now: Date) async throws(SyncAgentError) -> CycleReport {
+        let last: Date?
+        do { last = try replica.lastRejoin() } catch { throw SyncAgentError(error) }
+        if let last, now.timeIntervalSince(last) < Self.rejoinInterval {
+            throw SyncAgentError(
+                .replicaBehind, "\(error.message); it already rejoined the centre's chain by itself at \(Timestamps.format(last))",
+                hint:
+                    "Another server may be syncing with this office's token: stop every copy but one (promo-sync status shows the daemon), then run promo-sync resync --force on it",
+                transient: false, centralAnswered: true)
+        }
+        logger.warning(
+            "this replica is behind what it sent the centre; continuing from the centre's chain and repairing what differs",
+            metadata: ["error": "\(error.message)"])
+        let (report, before, after) = try await repair(rejoinedAt: now) { () async throws(SyncAgentError) -> CycleReport in try await cycle() }
+        record("the repair") { () throws(ReplicaError) in
+            try replica.recordRepair("\(error.message); rejoined the centre's chain: \(before.summary) before, \(after.summary) after", at: now)
+        }
         record("the counters") { () throws(ReplicaError) in try replica.addToCounters(["repairs": 1]) }
         return report
     }

@@ -111,19 +111,29 @@ extension SyncEngine {
     /// rows the centre lacks, fetch the rows where the centre differs, then sync. Safe to interrupt
     /// and run again.
     public func repair() async throws(SyncAgentError) -> (before: VerifyReport, after: VerifyReport) {
+        let repaired = try await repair(rejoinedAt: nil) { () async throws(SyncAgentError) -> CycleReport in try await runCycle() }
+        return (repaired.before, repaired.after)
+    }
+
+    /// The steps of ``repair()``, each sync made by `sync` (a whole cycle, or the steps of one the
+    /// caller runs); returns what those syncs did, added up. `rejoinedAt`: a cycle rejoins the
+    /// centre's chain by itself, and records when (``Replica/lastRejoin()``) with the rebase.
+    func repair(
+        rejoinedAt: Date?, sync: () async throws(SyncAgentError) -> CycleReport
+    ) async throws(SyncAgentError) -> (report: CycleReport, before: VerifyReport, after: VerifyReport) {
         // 1. Continue the changeset chain from what the centre holds (a replica restored from an
         //    old backup is behind it); unacknowledged changes are re-made on top.
         do {
             let state = try await client.officeState()
             let position = try replica.status()
             if state.lastSequence != position.lastAckedSequence || position.pending.unacknowledgedChangesets > 0 {
-                try replica.rebaseChain(centralSequence: state.lastSequence, centralHash: state.lastHash)
+                try replica.rebaseChain(centralSequence: state.lastSequence, centralHash: state.lastHash, rejoinedAt: rejoinedAt)
             }
         } catch {
             throw SyncAgentError.wrap(error)
         }
         // 2. Push what is pending, then compare and fix only what differs.
-        try await runCycle()
+        var report = try await sync()
         // After an outage nothing stored is trusted: every row is hashed again.
         let before = try await verify(full: true)
         // Parents first, so no changeset names a parent only a later one carries.
@@ -147,9 +157,9 @@ extension SyncEngine {
                 onProgress?(.fetched(rows: fetched, of: toFetch))
             }
         }
-        try await runCycle()
+        report.add(try await sync())
         let after = try await verify()
-        return (before, after)
+        return (report, before, after)
     }
 }
 

@@ -148,16 +148,67 @@ import Testing
                 NewProject(
                     code: "D", name: "Dự án D", category: "CDS", fundSource: .local, year: 2025,
                     totalCost: 900, requestedSupport: 300))
-            let error = await #expect(throws: SyncAgentError.self) { try await engine.runCycle() }
-            #expect(error?.hint?.contains("resync --force") == true)
-
-            let (_, after) = try await engine.repair()
-            #expect(after.identical)
+            // The centre holds changeset 2 (C) and is sent another changeset 2 (D): the cycle
+            // rejoins the centre's chain by itself, as `promo-sync resync --force` would.
+            let report = try await engine.runCycle()
+            #expect(report.changesPushed > 0)
             let codes = try restored.data.projects().map(\.code).sorted()
             #expect(codes == ["A", "B", "C", "D"])
             let atCentre = try central.store.projects(office: "75").compactMap { $0.fields["code"]?.text }.sorted()
             #expect(atCentre == ["A", "B", "C", "D"])
             #expect(try officeRows(restored) == centralRows(central.store, "75"))
+            let status = try restored.status()
+            #expect(status.lastError == nil)
+            #expect(status.lastRepair?.contains("rejoined the centre's chain") == true)
+            #expect(status.lastRepair?.contains("identical after") == true)
+            #expect(try restored.counters()["repairs"] == 1)
+            #expect(try restored.lastRejoin() != nil)
+            #expect(try restored.pendingSummary().changes == 0)
+        }
+    }
+
+    /// Two servers syncing with one office's token (a copy of the replica started beside the
+    /// original) would each push over the other's changesets: each rejoins once, nothing is lost,
+    /// and the second conflict within a day stops the cycle for a person.
+    @Test func aCopySyncingWithTheSameTokenRejoinsOnceThenStops() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "92", central: central)
+            try office.addProject(code: "BOTH")
+            try await office.engine.runCycle()
+            let copyPath = office.directory.file("copy.sqlite")
+            try await office.replica.database.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [copyPath]) }
+            let copy = try Replica.open(at: copyPath)
+            let copyEngine = SyncEngine(replica: copy, client: office.engine.client, logger: office.engine.logger)
+            func add(_ replica: Replica, _ code: String) throws {
+                try replica.data.addProject(
+                    NewProject(code: code, name: "Dự án \(code)", category: "CDS", fundSource: .local, year: 2025, totalCost: 900, requestedSupport: 300))
+            }
+
+            try add(office.replica, "ORIGINAL-1")
+            try await office.engine.runCycle()
+            try add(copy, "COPY-1")
+            try await copyEngine.runCycle()  // its changeset 2 is not the centre's: it rejoins
+            #expect(try copy.counters()["repairs"] == 1)
+            try add(office.replica, "ORIGINAL-2")
+            try await office.engine.runCycle()  // the copy took its number: the original rejoins too
+            #expect(try office.replica.counters()["repairs"] == 1)
+
+            try add(copy, "COPY-2")
+            let error = await #expect(throws: SyncAgentError.self) { try await copyEngine.runCycle() }
+            #expect(error?.code == .replicaBehind)
+            #expect(error?.isTransient == false)
+            #expect(error?.message.contains("already rejoined the centre's chain by itself") == true)
+            #expect(error?.hint?.contains("Another server may be syncing with this office's token") == true)
+            #expect(error?.hint?.contains("promo-sync resync --force") == true)
+            #expect(try copy.status().lastError?.contains("already rejoined") == true)
+            #expect(try copy.counters()["repairs"] == 1)
+
+            // The person stops the original and forces the copy: nothing was lost.
+            _ = try await copyEngine.resync()
+            let atCentre = try central.store.projects(office: "92").compactMap { $0.fields["code"]?.text }.sorted()
+            #expect(atCentre == ["BOTH", "COPY-1", "COPY-2", "ORIGINAL-1", "ORIGINAL-2"])
+            #expect(try copy.data.projects().map(\.code).sorted() == atCentre)
+            #expect(try officeRows(copy) == centralRows(central.store, "92"))
         }
     }
 }
