@@ -27,6 +27,7 @@ public struct CentralError: Error, Sendable, CustomStringConvertible {
         case forbiddenOwner = "forbidden_owner"
         case unknownParent = "unknown_parent"
         case officeMerged = "office_merged"
+        case clockAhead = "clock_ahead"
         // Versions (docs/OPERATIONS.md, "Rolling out a release").
         case upgradeOffice = "upgrade_office"
         case upgradeCentre = "upgrade_centre"

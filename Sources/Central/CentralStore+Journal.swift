@@ -191,6 +191,8 @@ extension CentralStore {
                 now: now, position: position)
         case .restored(let restored):
             try restoredEpoch(db, Epoch(restored.epoch), now: now, position: position)
+        case .rulesApplied(let applied):
+            try applyRules(db, release: applied.release, aggregates: applied.aggregates, now: now, position: position)
         }
     }
 }

@@ -85,6 +85,7 @@ extension CentralStore {
                 // Offices merged into this one (by the official map or not): their records, now its
                 // own, keep their provinces (a project sent again whole names it as stored).
                 let absorbed = try Self.rehomedOffices(db).filter { $0.value == office.rawValue }.keys.sorted().map(OfficeCode.init(unchecked:))
+                let latestAccepted = HybridLogicalClock.wallMilliseconds(now) &+ Self.maxClockLeadMilliseconds
                 for change in changeset.changes {
                     // The writer is the office of the token: a clock or a field that claims another
                     // writer (another office, or the centre) is a forgery, not a conflict.
@@ -93,6 +94,15 @@ extension CentralStore {
                             .forbidden, .forbiddenWriter, problem,
                             hint: "An office writes only as itself; nothing of this changeset was applied. See promo-sync status.",
                             row: SyncedRowKey(change.table, change.id.rawValue))
+                    }
+                    // Nor stamped far ahead of the centre's time: the centre's clock takes in every
+                    // stamp, and every office's clock takes in the centre's (a stamp at the end of
+                    // time would stop every office's next one; a payment dated by a stamp next year
+                    // would pass as recorded then).
+                    if change.hlc.milliseconds > latestAccepted {
+                        let refusal = Self.clockAhead(change, now: now)
+                        guard let refusals else { throw refusal }
+                        refusals.all.append(refusal)
                     }
                     let provincesKept = try Self.keptProvince(db, change, absorbed: absorbed)
                     do throws(SyncCoreError) { try change.validate(writer: office, absorbed: provincesKept) } catch {
@@ -136,6 +146,21 @@ extension CentralStore {
         } catch {
             throw CentralError.storage(error, during: "applying changeset \(changeset.sequence) of office \(office)")
         }
+    }
+
+    /// How far ahead of the centre's wall clock an office's stamp may be: a day, so that a server
+    /// whose clock is off by hours (local time taken for UTC) still syncs.
+    static let maxClockLeadMilliseconds: UInt64 = 24 * 3_600_000
+
+    /// The refusal of a change stamped more than ``maxClockLeadMilliseconds`` ahead of `now`.
+    static func clockAhead(_ change: Change, now: Date) -> CentralError {
+        let stamped = Date(timeIntervalSince1970: Double(change.hlc.milliseconds) / 1000)
+        return CentralError(
+            .unprocessableContent, .clockAhead,
+            "\(change.table.rawValue) \(change.id) is stamped \(Timestamps.format(stamped)), more than a day after the centre's time (\(Timestamps.format(now)))",
+            hint:
+                "This office server's clock is wrong: set it right (timedatectl set-ntp true). Nothing of this changeset was applied; the office keeps it and sends it again, and the centre takes it once its own time is less than a day before the stamps.",
+            row: SyncedRowKey(change.table, change.id.rawValue))
     }
 
     /// What this release's domain rules refused of changesets applied all the same (`audit verify`'s

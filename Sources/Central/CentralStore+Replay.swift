@@ -327,12 +327,19 @@ extension CentralStore {
         ComparedTable(
             name: "record", keys: ["tbl", "id"],
             columns: ["office", "fields", "clocks", "deleted_at", "held", "aggregate", "echo_office", "echo_sequence"],
-            aloneIsFine: { row, keys in isZeroTotal(row, fieldsAt: keys + 1) },
+            aloneIsFine: { row, keys in isZeroTotal(row, fieldsAt: keys + 1) || isConflictTombstone(row, deletedAt: keys + 3) },
             // Before 1.8.0 a row's clocks were an object even when all were one.
             earlierForm: ("clocks", FieldCoding.currentForm(ofClocks:))),
         ComparedTable(name: "meta", keys: ["key"], columns: ["value"]),
         ComparedTable(name: "totals_pending", keys: ["office"], columns: []),
     ]
+
+    /// A conflict withdrawn says what no conflict says: an earlier release's fold made it and this
+    /// release's, applying its rules to the store (``applyRules(_:release:aggregates:now:position:)``), withdrew it,
+    /// while the replay, folding under this release's rules from the start, never made it.
+    static func isConflictTombstone(_ row: Row, deletedAt index: Int) -> Bool {
+        (row[0] as String) == "conflict" && (row[index] as String?) != nil
+    }
 
     static func isZeroTotal(_ row: Row, fieldsAt index: Int) -> Bool {
         let amounts: [String] =

@@ -300,6 +300,12 @@ public final class CentralStore: Sendable {
                     );
                     """)
         }
+        // The rules of 1.9.0 (docs/CONFLICTS.md), applied to what earlier releases stored.
+        migrator.registerMigration("v7-rules-1.9") { db in
+            let aggregates = try aggregatesJudgedOtherwiseNow(db)
+            guard !aggregates.isEmpty else { return }
+            try applyRules(db, release: rulesRelease, aggregates: aggregates, now: Date(), position: nextPosition(db))
+        }
         return migrator
     }
 

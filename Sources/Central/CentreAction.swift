@@ -29,6 +29,14 @@ enum CentreAction: Sendable, Equatable {
     case fleetLimitsSet(FleetLimitsSet)
     /// `promo-central restore` put a backup in place and started a new epoch.
     case restored(Restored)
+    /// A release's rules folded again the aggregates an earlier one had decided otherwise
+    /// (``CentralStore/applyRules(_:release:aggregates:now:position:)``, at the store's upgrade).
+    case rulesApplied(RulesApplied)
+
+    struct RulesApplied: Codable, Sendable, Equatable {
+        var release: String
+        var aggregates: [String]
+    }
 
     struct FleetLimitsSet: Codable, Sendable, Equatable {
         var minOfficeVersion: String?
@@ -133,6 +141,7 @@ enum CentreAction: Sendable, Equatable {
         case .capSet: "cap_set"
         case .fleetLimitsSet: "fleet_limits_set"
         case .restored: "restored"
+        case .rulesApplied: "rules_applied"
         }
     }
 
@@ -153,6 +162,7 @@ enum CentreAction: Sendable, Equatable {
             case .capSet(let p): try encoder.encode(p)
             case .fleetLimitsSet(let p): try encoder.encode(p)
             case .restored(let p): try encoder.encode(p)
+            case .rulesApplied(let p): try encoder.encode(p)
             }
         return String(decoding: data, as: UTF8.self)
     }
@@ -175,6 +185,7 @@ enum CentreAction: Sendable, Equatable {
         case "cap_set": self = .capSet(try decoder.decode(CapSet.self, from: data))
         case "fleet_limits_set": self = .fleetLimitsSet(try decoder.decode(FleetLimitsSet.self, from: data))
         case "restored": self = .restored(try decoder.decode(Restored.self, from: data))
+        case "rules_applied": self = .rulesApplied(try decoder.decode(RulesApplied.self, from: data))
         default:
             throw CentralError(
                 .internalServerError, .unknownJournalKind, "the journal holds an entry of kind '\(kind)', which this release does not know",

@@ -58,6 +58,12 @@ struct WriteAuthorization {
         _ db: Database, _ change: Change, stored: (office: String, aggregate: String?)?, aggregate: String, records: RecordLookup
     ) throws {
         var row: String { "\(change.table.rawValue) \(change.id)" }  // for the refusals only
+        // 0. A row new to the centre comes whole: a field it lacks would be judged later under
+        //    rules its absence chose (a project without a fund source, moved as a local one).
+        if stored == nil, change.op == .upsert, let missing = change.table.columns.first(where: { !$0.nullable && change.fields[$0.name] == nil }) {
+            throw Self.unknownParent(
+                change, "\(row) is new to the centre but lacks its \(missing.name)", hint: "Send the whole row the first time it is pushed.")
+        }
         // 1. The row itself.
         if let stored, home(stored.office) != writerHome {
             throw Self.forbidden(change, "\(row) belongs to office \(stored.office), not \(writer)")

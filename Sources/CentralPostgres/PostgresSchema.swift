@@ -9,7 +9,9 @@
 
 enum PostgresSchema {
     /// The central SQLite schema the `promo` tables mirror: a store of another schema is refused.
-    static let mirroredCentralSchema = "v6-dashboard"
+    /// `v7-rules-1.9` changed data only (it folded again what earlier rules decided otherwise),
+    /// so the tables are those of `v6-dashboard`.
+    static let mirroredCentralSchema = "v7-rules-1.9"
 
     static let migrations: [(id: String, sql: String)] = [
         (

@@ -157,7 +157,7 @@ private struct Importer {
     var report: ImportReport
     private var pending: [() throws -> Void] = []
     private var seenKeys: [String: Int] = [:]
-    private var projectTotals: [String: (id: String, limit: Int64, total: Int64, status: ProjectStatus?, year: Int64)] = [:]
+    private var projectTotals: [String: (id: String, limit: Int64?, total: Int64, status: ProjectStatus?, year: Int64)] = [:]
 
     init(db: Database, office: String, index: [String: Int], columnCount: Int, kind: ImportReport.Kind) {
         self.db = db
@@ -366,7 +366,7 @@ private struct Importer {
                 if projectTotals[code] == nil {
                     guard
                         let project = try Row.fetchOne(
-                            db, sql: "SELECT id, requested_support, approved_support, status, year FROM project WHERE office = ? AND code = ?",
+                            db, sql: "SELECT id, fund_source, requested_support, approved_support, status, year FROM project WHERE office = ? AND code = ?",
                             arguments: [office, code])
                     else {
                         return fail("no project with code '\(code)' at this office (import the projects first)")
@@ -374,7 +374,7 @@ private struct Importer {
                     let id: String = project["id"]
                     let total = try OfficeData.disbursedTotal(db, project: id)
                     projectTotals[code] = (
-                        id, (project["approved_support"] as Int64?) ?? project["requested_support"], total,
+                        id, OfficeData.limit(of: project), total,
                         (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), project["year"]
                     )
                 }

@@ -195,7 +195,7 @@ extension OfficeData {
         let office = try settings().office
         return try write("recording a settlement") { db in
             let project = try Self.findProject(db, reference, office: office)
-            let limit: Int64 = project["approved_support"] ?? project["requested_support"]
+            let limit = Self.limit(of: project) ?? 0
             guard settlement.amount <= limit else {
                 throw ReplicaError(
                     .invalidInput,

@@ -281,6 +281,7 @@ extension OfficeData {
                 case .belowZero: hint = "Only \(disbursed) VND was disbursed; a recovery returns at most that."
                 case .status: hint = "Move the project on first (promo-sync project status), or record the entry when the project reaches that stage."
                 case .date: hint = "Give the date the money moved, YYYY-MM-DD."
+                case .notApproved: hint = "Record it once the centre's approved support reaches this office (promo-sync sync)."
                 }
                 if case .overLimit = refusal {
                     throw ReplicaError(.invalidInput, "this entry takes the project past its \(approved == nil ? "requested" : "approved") support", hint: hint)
@@ -300,18 +301,25 @@ extension OfficeData {
     }
 
     /// The ledger's rules (LedgerRules) for a new entry on `project` as this replica holds it now,
-    /// with what the project has paid and may take (its approved, or else requested, support).
+    /// with what the project has paid and may take (``limit(of:)``; 0 when nothing is approved).
     static func admit(
         _ db: Database, _ kind: DisbursementKind, _ amount: Int64, paidOn: String, on project: Row,
         now: Date
     ) throws -> (outcome: Result<Int64, LedgerRules.Refusal>, paid: Int64, limit: Int64) {
-        let limit: Int64 = project["approved_support"] ?? project["requested_support"]
+        let limit = Self.limit(of: project)
         let paid = try disbursedTotal(db, project: project["id"])
         let outcome = LedgerRules.admit(
             kind: kind, amount: amount, paidOn: paidOn, paid: paid, limit: limit,
             status: (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), year: project["year"],
             recordedOn: CalendarDate.today(now))
-        return (outcome, paid, limit)
+        return (outcome, paid, limit ?? 0)
+    }
+
+    /// What a project's entries may add up to, by the centre's rule (``LedgerRules/limit(fund:approved:requested:)``).
+    static func limit(of project: Row) -> Int64? {
+        LedgerRules.limit(
+            fund: (project["fund_source"] as String?).flatMap(FundSource.init(rawValue:)), approved: project["approved_support"],
+            requested: project["requested_support"])
     }
 
     /// Moves a project (by id or code) to a new status, if the move is the office's to make, and logs it.

@@ -47,7 +47,11 @@ public enum AggregateFold {
         // The aggregate belongs to the office that created its root row (the project, plan line or
         // programme), never to whichever change happens to carry the earliest clock.
         let root = ordered.lazy.filter { $0.table.isAggregateRoot && $0.id.rawValue == aggregateID }
-        if let owner = root.compactMap({ $0.fields["office"]?.text }).first ?? ordered.lazy.compactMap({ $0.fields["office"]?.text }).first {
+        // An aggregate no change names an office for (a row an office deleted before the centre
+        // ever held it) is its writer's: never the centre's, which every office would pull.
+        if let owner = root.compactMap({ $0.fields["office"]?.text }).first ?? ordered.lazy.compactMap({ $0.fields["office"]?.text }).first
+            ?? root.first.map(fold.office(of:))
+        {
             fold.office = owner
         }
         // 2. The project (or plan line) itself, then the ledger against its final limit.
@@ -172,7 +176,9 @@ private struct Folder {
                 accepted[field] = value
                 continue
             }
-            if exists, FieldOwnership.isImmutable(change.table, field), let current = row.state.fields[field], current != value {
+            // Absent from the row that made it, an immutable field stays absent (a project made
+            // without a fund source may not take one later, after moves judged without it).
+            if exists, FieldOwnership.isImmutable(change.table, field), row.state.fields[field] ?? .null != value {
                 refused[.immutableField, default: [:]][field] = value
                 continue
             }
@@ -183,7 +189,7 @@ private struct Folder {
                 }
                 if let from = row.state.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) {
                     if from == to { continue }
-                    if StatusMachine.owner(from: from, to: to, fund: fund ?? .local) != side {
+                    if StatusMachine.owner(from: from, to: to, fund: fund ?? .national) != side {
                         refused[.statusTransition, default: [:]][field] = value
                         continue
                     }
@@ -195,7 +201,8 @@ private struct Folder {
                 accepted[field] = value
                 continue
             }
-            let owner = FieldOwnership.owner(change.table, field, fund: fund)
+            // A project whose fund source is unknown is judged by the stricter rules, the national ones.
+            let owner = FieldOwnership.owner(change.table, field, fund: change.table == .project ? fund ?? .national : fund)
             // New rows are made by their office; the office field must name the writer.
             if owner != side || (field == "office" && side == .office && value != .text(office(of: change))) {
                 refused[.ownership, default: [:]][field] = value
@@ -244,7 +251,8 @@ private struct Folder {
         // Creation order: the clock of each entry's first change.
         let entries = byEntry.values.map { $0.sorted { $0.hlc < $1.hlc } }.sorted { $0[0].hlc < $1[0].hlc }
         let project = rows[key(.project, aggregateID)]?.state.fields
-        let limit = project?["approved_support"]?.integer ?? project?["requested_support"]?.integer
+        let limit = LedgerRules.limit(
+            fund: projectFund, approved: project?["approved_support"]?.integer, requested: project?["requested_support"]?.integer)
         let projectOffice = rows[key(.project, aggregateID)]?.office ?? office
         var total: Int64 = 0
         var vouchers: Set<String> = []
@@ -302,6 +310,7 @@ private struct Folder {
                 case .belowZero(_, let before): theirs = ["disbursed_before": .integer(before)]
                 case .status(let status): theirs = ["status": status.map { FieldValue.text($0.rawValue) } ?? .null]
                 case .date: theirs = ["year": project?["year"] ?? .null]
+                case .notApproved: theirs = ["approved_support": .null]
                 }
                 let mine: [String: FieldValue] = ["amount": .integer(amount), "kind": .text(kind.rawValue), "paid_on": row.state.fields["paid_on"] ?? .null]
                 if !conflict(refusal.rule, first, office: row.office, mine: mine, theirs: theirs, refusal.message) {

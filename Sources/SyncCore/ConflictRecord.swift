@@ -24,12 +24,15 @@ public enum ConflictRule: String, Codable, Sendable, CaseIterable {
     case resolutionAuthority = "resolution_authority"
 
     /// The side that may accept a change this rule refused: the owner of what the rule protects
-    /// (the centre for a national project's approval, status and money; the office otherwise).
+    /// (the centre for a national project's approval, status and money, its ledger and vouchers
+    /// included: an office may not let its own duplicate voucher or edited payment count; the
+    /// office otherwise).
     public func acceptingSide(fund: FundSource?) -> Side {
         switch self {
-        case .ownership, .immutableField, .statusTransition, .overDisbursement, .overRecovery, .paymentNotAllowed:
+        case .ownership, .immutableField, .statusTransition, .overDisbursement, .overRecovery, .paymentNotAllowed, .ledgerAppendOnly,
+            .duplicateVoucher:
             fund == .national ? .centre : .office
-        case .ledgerAppendOnly, .duplicateVoucher, .resolutionAuthority:
+        case .resolutionAuthority:
             .office
         }
     }

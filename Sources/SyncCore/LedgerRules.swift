@@ -18,13 +18,15 @@ public enum LedgerRules {
         case status(ProjectStatus?)
         /// The date is outside the project's life, or after the day the entry was recorded.
         case date(String)
+        /// A national project whose support the centre has not approved (``limit(fund:approved:requested:)``).
+        case notApproved
 
         /// The conflict rule under which the centre's fold holds an entry refused for this reason.
         public var rule: ConflictRule {
             switch self {
             case .overLimit: .overDisbursement
             case .belowZero: .overRecovery
-            case .status, .date: .paymentNotAllowed
+            case .status, .date, .notApproved: .paymentNotAllowed
             }
         }
 
@@ -39,6 +41,8 @@ public enum LedgerRules {
                 "a project in status \(status?.rawValue ?? "none") takes no such entry (entries from approval on; while halted, recoveries only)"
             case .date(let reason):
                 reason
+            case .notApproved:
+                "the centre has approved no support for this national project: it takes no entry until the centre approves (or adjusts) its support"
             }
         }
     }
@@ -53,6 +57,14 @@ public enum LedgerRules {
     public static func statuses(for kind: DisbursementKind) -> Set<ProjectStatus> {
         let afterApproval: Set<ProjectStatus> = [.approved, .contracted, .inProgress, .accepted, .settled, .closed]
         return kind == .recovery ? afterApproval.union([.halted]) : afterApproval
+    }
+
+    /// The most a project's entries may add up to: its approved support; before approval, for a
+    /// project of the province's own funds, its requested support. A national project's approved
+    /// support is the centre's to set, so without it (nil: a project an office made already past
+    /// approval) the project takes no entry: its office's own request is no limit.
+    public static func limit(fund: FundSource?, approved: Int64?, requested: Int64?) -> Int64? {
+        approved ?? (fund == .local ? requested : nil)
     }
 
     /// The signed effect of an entry on the amount paid.
@@ -75,19 +87,20 @@ public enum LedgerRules {
     public static let holdingRules: [ConflictRule] = [.overDisbursement, .overRecovery, .paymentNotAllowed, .duplicateVoucher, .ownership]
 
     /// Checks one entry against the project as it stood when the entry was made: `paid` before it,
-    /// the `limit`, the `status`, the plan `year`, and `recordedOn` (the day the entry was
-    /// recorded: the office's date when it writes, the date of the change's clock at the centre).
-    /// Returns the amount paid after the entry, or why it may not be recorded.
+    /// the `limit` (``limit(fund:approved:requested:)``; nil: none approved), the `status`, the
+    /// plan `year`, and `recordedOn` (the day the entry was recorded: the office's date when it
+    /// writes, the date of the change's clock at the centre). Returns the amount paid after the
+    /// entry, or why it may not be recorded.
     public static func admit(
         kind: DisbursementKind, amount: Int64, paidOn: String, paid: Int64, limit: Int64?,
         status: ProjectStatus?, year: Int64?, recordedOn: String?
     ) -> Result<Int64, Refusal> {
         guard let status, statuses(for: kind).contains(status) else { return .failure(.status(status)) }
         if let problem = dateProblem(paidOn, year: year, recordedOn: recordedOn) { return .failure(.date(problem)) }
+        guard let limit else { return .failure(.notApproved) }
         let (after, overflow) = paid.addingReportingOverflow(signed(kind, amount))
-        if let limit, overflow || after > limit { return .failure(.overLimit(after: overflow ? nil : after, limit: limit, paidBefore: paid)) }
-        if !overflow, after < 0 { return .failure(.belowZero(after: after, paidBefore: paid)) }
-        if overflow { return .failure(.overLimit(after: nil, limit: limit ?? ValueRules.maxAmount, paidBefore: paid)) }
+        if overflow || after > limit { return .failure(.overLimit(after: overflow ? nil : after, limit: limit, paidBefore: paid)) }
+        if after < 0 { return .failure(.belowZero(after: after, paidBefore: paid)) }
         return .success(after)
     }
 

@@ -123,6 +123,49 @@ enum AuditedStore {
         withExtendedLifetime((golden, folder)) {}
     }
 
+    /// What an earlier release's fold decided otherwise than this one's (1.8.0 stored a delete of
+    /// a project the centre never held as a record of the centre's, with a conflict every office
+    /// pulled) is folded again when the store is upgraded, journaled, and the store still follows
+    /// from its logs.
+    @Test func anUpgradeAppliesThisReleasesRulesToWhatAnEarlierOneStored() async throws {
+        let (store, golden, folder) = try await AuditedStore.copy()
+        let hcm = try #require(try store.offices().first { $0.code.rawValue == "79" })
+        let deleted = RowID.make()
+        let stamp = HLCTimestamp(milliseconds: HybridLogicalClock.wallMilliseconds(), counter: 0, node: "79")
+        _ = try store.apply(
+            Changeset(
+                office: hcm.code, sequence: hcm.lastSequence.next, previousHash: hcm.lastHash,
+                changes: [Change(table: .project, id: deleted, op: .delete, hlc: stamp, fields: [:])]),
+            from: hcm.code)
+        // What 1.8.0 stored of it.
+        try await store.database.write { db in
+            try db.execute(sql: "UPDATE record SET office = 'central' WHERE tbl = 'project' AND id = ?", arguments: [deleted.rawValue])
+            try db.execute(
+                sql: """
+                    INSERT INTO record(tbl, id, office, fields, clocks, deleted_at, seq, aggregate, held)
+                    VALUES ('conflict', 'c0ffee', 'central', '{"rule":"status_transition"}', '{}', NULL, (SELECT max(seq) + 1 FROM record), ?, 0)
+                    """, arguments: [deleted.rawValue])
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v7-rules-1.9'")
+        }
+        #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseNow) == [deleted.rawValue])
+        let path = store.path
+        try store.database.close()
+
+        let upgraded = try CentralStore(path: path)
+        let (office, conflictGone) = try await upgraded.database.read { db in
+            (
+                try String.fetchOne(db, sql: "SELECT office FROM record WHERE tbl = 'project' AND id = ?", arguments: [deleted.rawValue]),
+                try String.fetchOne(db, sql: "SELECT deleted_at FROM record WHERE tbl = 'conflict' AND id = 'c0ffee'") != nil
+            )
+        }
+        #expect(office == "79" && conflictGone)
+        let entry = try #require(try upgraded.journalEntries(limit: 1_000).last)
+        #expect(entry.kind == "rules_applied" && entry.payload.contains(deleted.rawValue) && entry.payload.contains("1.9.0"))
+        let report = try upgraded.auditVerify()
+        #expect(report.isProven, "\(report.chainProblems) \(report.journalProblems) \(String(describing: report.replayFailure)) \(report.differences)")
+        withExtendedLifetime((golden, folder)) {}
+    }
+
     @Test func anAmountEditedInARecordIsNamed() async throws {
         let (store, golden, folder) = try await AuditedStore.copy()
         try await store.database.write { db in

@@ -216,6 +216,159 @@ import Testing
         }
     }
 
+    /// A stamp of this moment, `offset` milliseconds on: entries are judged against the day their
+    /// clock says they were recorded, so the ledger's tests stamp in the present.
+    static func present(_ node: String = "79", _ offset: Int64 = 0) -> HLCTimestamp {
+        HLCTimestamp(milliseconds: UInt64(Int64(HybridLogicalClock.wallMilliseconds()) + offset), counter: 0, node: node)
+    }
+
+    /// 79's own project moved as far as the centre's approval: a national one approved at `amount`.
+    static func approvedNationalProject(_ scene: inout Scene, amount: Int64) async throws -> Change {
+        var own = Self.project(fund: .national)
+        own.hlc = present()
+        try await scene.accept([own])
+        for (n, step) in ["submitted", "appraised_locally", "submitted_to_centre"].enumerated() {
+            try await scene.accept([Change(table: .project, id: own.id, op: .upsert, hlc: present("79", Int64(n) + 1), fields: ["status": .text(step)])])
+        }
+        let reference = "79/\(own.fields["code"]!.text!)"
+        try scene.central.store.decide(project: reference, .appraise)
+        try scene.central.store.decide(project: reference, .approve(amount: amount))
+        return own
+    }
+
+    static func payment(_ project: RowID, amount: Int64, voucher: String, at stamp: HLCTimestamp) -> Change {
+        var entry = Self.disbursement(project: project, voucher: voucher)
+        entry.hlc = stamp
+        entry.fields["amount"] = .integer(amount)
+        entry.fields["paid_on"] = .text(CalendarDate.today())
+        return entry
+    }
+
+    static func nationalDisbursed(_ central: LiveCentral, _ province: String) throws -> Int64? {
+        try central.store.refreshTotals()
+        return try central.store.totals().first { $0.province == province && $0.fund == "national" }?.disbursed
+    }
+
+    /// A delete of a project, plan line or programme the centre never held (an office deletes a
+    /// row it made before the row was ever pushed) is its writer's: it once became a record of
+    /// the centre's, with a conflict, that every office pulled and none could store (office 80
+    /// stopped, broken, on every cycle).
+    @Test func aDeleteOfARowTheCentreNeverHeldStaysItsWritersOwn() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let ids = [SyncedTable.project, .planLine, .program].map { ($0, RowID.make()) }
+            let centralBefore = try Self.snapshot(central.store).filter { $0.contains("office:\"central\"") }
+            try await scene.accept(ids.map { Change(table: $0.0, id: $0.1, op: .delete, hlc: Self.present(), fields: [:]) })
+            #expect(try Self.snapshot(central.store).filter { $0.contains("office:\"central\"") } == centralBefore)
+            #expect(try central.store.conflicts().isEmpty)
+            try scene.tayNinh.replica.data.addProject(
+                NewProject(code: "SAU", name: "Dự án sau", category: "CDS", fundSource: .local, year: 2025, totalCost: 900, requestedSupport: 300))
+            try await scene.tayNinh.engine.runCycle()
+            #expect(try scene.tayNinh.replica.status().lastError == nil)
+            #expect(try central.store.projects(office: "80").count == 2)
+        }
+    }
+
+    /// A stamp more than a day after the centre's time is refused: the centre's clock took in any
+    /// stamp and every office's clock took in the centre's, so one stamp at the end of the clock's
+    /// range made every office's next stamp unreadable (refused on every push) and the centre's
+    /// decisions fail. A stamp an hour ahead (a server's clock a little off) is taken.
+    @Test func aStampFarAheadOfTheCentresTimeIsRefused() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            var ahead = Self.project()
+            ahead.hlc = Self.present("79", 2 * 24 * 3_600_000)
+            try await scene.expectRefused([ahead], status: 422, code: "clock_ahead", row: SyncedRowKey(.project, ahead.id.rawValue))
+            var end = Self.project()
+            end.hlc = HLCTimestamp(milliseconds: 0xF_FFFF_FFFF_FFFF, counter: 0xFFFF, node: "79")
+            try await scene.expectRefused([end], status: 422, code: "clock_ahead")
+            var hourAhead = Self.project()
+            hourAhead.hlc = Self.present("79", 3_600_000)
+            try await scene.accept([hourAhead])
+            // The centre's clock stayed in the present: its decisions and 80's pushes go on.
+            try central.store.decide(project: "80/QG-80", .adjust(amount: 450_000_000))
+            try scene.tayNinh.replica.data.addProject(
+                NewProject(code: "SAU", name: "Dự án sau", category: "CDS", fundSource: .local, year: 2025, totalCost: 900, requestedSupport: 300))
+            try await scene.tayNinh.engine.runCycle()
+            #expect(try scene.tayNinh.replica.status().lastError == nil)
+            #expect(try central.store.projects(office: "80").count == 2)
+        }
+    }
+
+    /// A row new to the centre comes whole. A project sent without its fund source was once moved
+    /// under the local fund's rules (the office approving its own support) and then made national.
+    @Test func aRowNewToTheCentreMustComeWhole() async throws {
+        try await withLiveCentral { central in
+            let scene = try await Scene(central)
+            var partial = Self.project(fund: .national)
+            partial.fields["fund_source"] = nil
+            try await scene.expectRefused([partial], status: 422, code: "unknown_parent", row: SyncedRowKey(.project, partial.id.rawValue))
+            var noStatus = Self.project()
+            noStatus.fields["status"] = nil
+            try await scene.expectRefused([noStatus], status: 422, code: "unknown_parent")
+            var entry = Self.disbursement(project: scene.project, office: "79")
+            entry.fields["amount"] = nil
+            try await scene.expectRefused([entry], status: 422, code: "unknown_parent")
+        }
+    }
+
+    /// A national project an office made already past approval (its own status, never the
+    /// centre's decision) takes no entry until the centre approves its support: the office's own
+    /// request was once the limit, and its payments counted in the national totals.
+    @Test func aNationalProjectTakesNoEntryBeforeTheCentreApprovesItsSupport() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            var born = Self.project(fund: .national)
+            born.hlc = Self.present()
+            born.fields["status"] = .text("in_progress")
+            born.fields["requested_support"] = .integer(300_000_000)
+            try await scene.accept([born])
+            try await scene.accept([Self.payment(born.id, amount: 200_000_000, voucher: "KB-79-1", at: Self.present("79", 1))])
+            let held = try central.store.conflicts().filter { $0.record["rule"] == .text("payment_not_allowed") }
+            #expect(held.count == 1)
+            #expect(try Self.nationalDisbursed(central, "79") ?? 0 == 0)
+            // The centre sets the support: the entry counts.
+            try central.store.decide(project: "79/\(born.fields["code"]!.text!)", .adjust(amount: 250_000_000))
+            #expect(try Self.nationalDisbursed(central, "79") == 200_000_000)
+        }
+    }
+
+    /// Only the centre lets a national project's held entry count: an office accepting its own
+    /// duplicate voucher, or its own edit of a recorded payment, leaves the conflict open and the
+    /// entry out (both once counted, and the edited amount stood).
+    @Test func anOfficeMayNotLetItsOwnHeldEntryOfANationalProjectCount() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let own = try await Self.approvedNationalProject(&scene, amount: 500_000_000)
+            let first = Self.payment(own.id, amount: 100_000_000, voucher: "KB-777", at: Self.present("79", 1_000))
+            let second = Self.payment(own.id, amount: 100_000_000, voucher: "KB-777", at: Self.present("79", 1_001))
+            try await scene.accept([first, second])
+            var edit = first
+            edit.hlc = Self.present("79", 1_002)
+            edit.fields = ["amount": .integer(300_000_000)]
+            try await scene.accept([edit])
+            let conflicts = try central.store.conflicts()
+            let duplicate = try #require(conflicts.first { $0.record["rule"] == .text("duplicate_voucher") })
+            let edited = try #require(conflicts.first { $0.record["rule"] == .text("ledger_append_only") })
+            func accept(_ conflict: CentralConflict, _ offset: Int64) -> Change {
+                Change(
+                    table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: Self.present("79", offset),
+                    fields: [
+                        "office": .text("79"), "conflict_id": .text(conflict.id), "aggregate_id": .text(own.id.rawValue),
+                        "choice": .text("accept"), "resolved_by": .text("79"), "note": .null,
+                    ])
+            }
+            try await scene.accept([accept(duplicate, 1_003), accept(edited, 1_004)])
+            #expect(try central.store.conflicts().filter { $0.record["resolution"] ?? .null == .null }.count == 2)
+            #expect(try Self.nationalDisbursed(central, "79") == 100_000_000)
+            let amounts = try central.store.records(for: OfficeCode(unchecked: "79"), table: .disbursement, ids: [first.id.rawValue])
+            #expect(amounts.first?.fields["amount"] == .integer(100_000_000))
+            // The centre may.
+            try central.store.resolve(conflict: duplicate.id, .accept, note: "hai lần chi khác nhau")
+            #expect(try Self.nationalDisbursed(central, "79") == 200_000_000)
+        }
+    }
+
     /// Property: whatever valid-hash changeset office 79 makes from rows, ids and identities it can
     /// see or guess, no record of office 80 or of the centre changes (seeded; the seed is printed).
     @Test func randomChangesetsFromOneOfficeNeverChangeAnothersRecords() async throws {

@@ -244,6 +244,33 @@ import WireFormat
             #expect(audit.isProven, "\(audit.chainProblems) \(audit.journalProblems) \(String(describing: audit.replayFailure)) \(audit.differences)")
         }
     }
+
+    /// A row another program made and deleted at an office before it was ever pushed reaches the
+    /// centre as a delete of a row it never held. It stays that office's: 1.8.0 made it a record
+    /// of the centre's, with a conflict, that every other office pulled and could not store (each
+    /// stopped, broken, on every cycle).
+    @Test func aRowMadeAndDeletedBeforeItWasPushedBreaksNoOffice() async throws {
+        try await withLiveCentral { central in
+            let hcm = try OfficeFixture(office: "79", central: central)
+            let tayNinh = try OfficeFixture(office: "80", central: central)
+            try tayNinh.addProject(code: "TN-1")
+            try await tayNinh.engine.runCycle()
+            try await hcm.replica.database.write { db in
+                let id = RowID.make().rawValue
+                try db.execute(
+                    sql: "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES (?, '79', 2026, 'local', 1000000, 'nhầm')",
+                    arguments: [id])
+                try db.execute(sql: "DELETE FROM plan_line WHERE id = ?", arguments: [id])
+            }
+            try await hcm.engine.runCycle()
+            try tayNinh.addProject(code: "TN-2")
+            try await tayNinh.engine.runCycle()
+            #expect(try tayNinh.replica.status().lastError == nil)
+            #expect(try central.store.conflicts().isEmpty)
+            #expect(try await tayNinh.engine.verify().identical)
+            #expect(try await hcm.engine.verify().identical)
+        }
+    }
 }
 
 /// A centre that lost its tail without a new epoch (a raw copy of its folder put back, or a power

@@ -47,6 +47,51 @@ import Testing
     func fold(_ changes: [Change]) -> FoldResult { AggregateFold.fold(aggregateID: Self.project.rawValue, changes: changes) }
     func projectRow(_ r: FoldResult) -> MergedRow? { r.rows.first { $0.table == .project }?.state }
 
+    /// A project made without a fund source (the centre refuses such a row now, but the fold
+    /// judges what it is given): its moves and its support are judged as a national project's, and
+    /// the fund source cannot be given later, after moves judged without it.
+    @Test func aProjectWithoutAFundSourceIsJudgedAsNationalAndCannotTakeOneLater() {
+        var create = Self.create(fund: .local)
+        create.fields["fund_source"] = nil
+        let r = fold([
+            create,
+            Self.update(["status": .text("submitted")], at: 2, by: "79"),
+            Self.update(["status": .text("appraised_locally")], at: 3, by: "79"),
+            Self.update(["status": .text("approved")], at: 4, by: "79"),
+            Self.update(["approved_support": .integer(700)], at: 5, by: "79"),
+            Self.update(["fund_source": .text("national")], at: 6, by: "79"),
+            Self.payment(1, amount: 700, voucher: "KB-1", at: 7),
+        ])
+        #expect(projectRow(r)?.fields["status"] == .text("appraised_locally"))
+        #expect((projectRow(r)?.fields["approved_support"] ?? .null) == .null)
+        #expect(projectRow(r)?.fields["fund_source"] == nil)
+        #expect(Set(r.conflicts.map(\.rule)) == [.statusTransition, .ownership, .immutableField, .paymentNotAllowed])
+        #expect(r.rows.first { $0.table == .disbursement }?.held == true)
+    }
+
+    /// A national project made already in progress (an import) takes no entry before the centre
+    /// sets its approved support: its requested support is no limit. A local one's is.
+    @Test func aNationalProjectWithoutApprovedSupportTakesNoEntry() {
+        let national = fold([Self.create(fund: .national, status: .inProgress), Self.payment(1, amount: 100, voucher: nil, at: 2)])
+        #expect(national.rows.first { $0.table == .disbursement }?.held == true)
+        #expect(national.conflicts.map(\.rule) == [.paymentNotAllowed])
+        #expect(national.conflicts.first?.theirs == ["approved_support": .null])
+        let local = fold([Self.create(fund: .local, status: .inProgress), Self.payment(1, amount: 100, voucher: nil, at: 2)])
+        #expect(local.rows.first { $0.table == .disbursement }?.held == false)
+        let approved = fold([
+            Self.create(fund: .national, status: .inProgress), Self.payment(1, amount: 100, voucher: nil, at: 2),
+            Self.update(["approved_support": .integer(500)], at: 3, by: "central"),
+        ])
+        #expect(approved.rows.first { $0.table == .disbursement }?.held == false)
+    }
+
+    /// A delete of a project nobody else's change names an office for is its writer's, never the centre's.
+    @Test func aDeleteAloneBelongsToItsWriter() {
+        let r = fold([Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(1, "79"), fields: [:])])
+        #expect(r.rows.map(\.office) == ["79"])
+        #expect(r.conflicts.isEmpty)
+    }
+
     @Test func theCentreOwnsANationalProjectsApprovedSupport() {
         let r = fold([
             Self.create(fund: .national), Self.update(["approved_support": .integer(500)], at: 2, by: "79"),

@@ -1,0 +1,53 @@
+import Foundation
+import GRDB
+import SyncCore
+
+extension CentralStore {
+    /// The release whose rules the `v7-rules-1.9` migration applies to what earlier ones stored.
+    static let rulesRelease = "1.9.0"
+
+    /// The aggregates whose stored rows an earlier release's fold decided otherwise than this
+    /// release's does (docs/CONFLICTS.md; CHANGELOG 1.9.0): a project, plan line or programme
+    /// stored as the centre's though no change of the centre's is in it (a row an office deleted
+    /// before the centre held it); a project without a fund source; a national project with no
+    /// approved support whose ledger counts; a national project whose held entry its office let
+    /// count (a duplicate voucher, an edited entry). A handful on any real store, usually none.
+    static func aggregatesJudgedOtherwiseNow(_ db: Database) throws -> [String] {
+        try String.fetchAll(
+            db,
+            sql: """
+                SELECT aggregate FROM record AS r
+                WHERE tbl IN ('project', 'plan_line', 'program') AND id = aggregate AND office = 'central'
+                  AND NOT EXISTS (SELECT 1 FROM history WHERE history.aggregate = r.aggregate AND writer = 'central')
+                UNION
+                SELECT id FROM record AS p
+                WHERE tbl = 'project' AND deleted_at IS NULL
+                  AND (json_extract(fields, '$.fund_source') IS NULL
+                    OR (json_extract(fields, '$.fund_source') = 'national' AND json_extract(fields, '$.approved_support') IS NULL
+                      AND EXISTS (
+                        SELECT 1 FROM record WHERE tbl = 'disbursement' AND aggregate = p.id AND held = 0 AND deleted_at IS NULL)))
+                UNION
+                SELECT c.aggregate FROM record AS c JOIN record AS p ON p.tbl = 'project' AND p.id = c.aggregate
+                WHERE c.tbl = 'conflict' AND c.deleted_at IS NULL
+                  AND json_extract(c.fields, '$.rule') IN ('duplicate_voucher', 'ledger_append_only')
+                  AND json_extract(c.fields, '$.resolution') = 'accept' AND json_extract(p.fields, '$.fund_source') = 'national'
+                ORDER BY 1
+                """)
+    }
+
+    /// Folds `aggregates` again under this release's rules and republishes their rows (their
+    /// offices pull them again; a row or conflict the fold no longer produces becomes a
+    /// tombstone), and journals it, so that `audit verify` does the same at the same place.
+    static func applyRules(_ db: Database, release: String, aggregates: [String], now: Date, position: Int64) throws {
+        let rehomed = try rehomedOffices(db)
+        var records = try RecordWriter(db)
+        var offices: Set<String> = []
+        for aggregate in aggregates {
+            offices.formUnion(try refold(db, aggregate: aggregate, republish: try republishAll(db, aggregate), rehomed: rehomed, records: &records))
+        }
+        for office in offices.sorted() where office != OfficeCode.central.rawValue {
+            try markTotalsPending(db, office: OfficeCode(unchecked: office))
+        }
+        try journal(db, .rulesApplied(.init(release: release, aggregates: aggregates)), at: now, position: position)
+    }
+}
