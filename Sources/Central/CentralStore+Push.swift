@@ -95,10 +95,11 @@ extension CentralStore {
                             hint: "An office writes only as itself; nothing of this changeset was applied. See promo-sync status.",
                             row: SyncedRowKey(change.table, change.id.rawValue))
                     }
-                    // Nor stamped far ahead of the centre's time: the centre's clock takes in every
+                    // Nor stamped ahead of the centre's time: the centre's clock takes in every
                     // stamp, and every office's clock takes in the centre's (a stamp at the end of
-                    // time would stop every office's next one; a payment dated by a stamp next year
-                    // would pass as recorded then).
+                    // time would stop every office's next one; a stamp a day ahead would put the
+                    // centre's next decisions after a day of everyone's changes; a payment dated by
+                    // a stamp next year would pass as recorded then).
                     if change.hlc.milliseconds > latestAccepted {
                         let refusal = Self.clockAhead(change, now: now)
                         guard let refusals else { throw refusal }
@@ -148,18 +149,20 @@ extension CentralStore {
         }
     }
 
-    /// How far ahead of the centre's wall clock an office's stamp may be: a day, so that a server
-    /// whose clock is off by hours (local time taken for UTC) still syncs.
-    static let maxClockLeadMilliseconds: UInt64 = 24 * 3_600_000
+    /// How far ahead of the centre's wall clock an office's stamp may be: ten minutes, more than
+    /// a server's clock drifts between two NTP corrections. The centre's clock takes in what it
+    /// accepts, and stamps its decisions after it: a stamp a day ahead would order a halt made now
+    /// after the payments every office makes in that day.
+    static let maxClockLeadMilliseconds: UInt64 = 10 * 60_000
 
     /// The refusal of a change stamped more than ``maxClockLeadMilliseconds`` ahead of `now`.
     static func clockAhead(_ change: Change, now: Date) -> CentralError {
         let stamped = Date(timeIntervalSince1970: Double(change.hlc.milliseconds) / 1000)
         return CentralError(
             .unprocessableContent, .clockAhead,
-            "\(change.table.rawValue) \(change.id) is stamped \(Timestamps.format(stamped)), more than a day after the centre's time (\(Timestamps.format(now)))",
+            "\(change.table.rawValue) \(change.id) is stamped \(Timestamps.format(stamped)), more than ten minutes after the centre's time (\(Timestamps.format(now)))",
             hint:
-                "This office server's clock is wrong: set it right (timedatectl set-ntp true). Nothing of this changeset was applied; the office keeps it and sends it again, and the centre takes it once its own time is less than a day before the stamps.",
+                "This office server's clock is ahead: set it right (timedatectl set-ntp true). Nothing of this changeset was applied; the office keeps it and sends it again, and the centre takes it once its own time is less than ten minutes before the stamps.",
             row: SyncedRowKey(change.table, change.id.rawValue))
     }
 

@@ -7,11 +7,16 @@ extension CentralStore {
     static let rulesRelease = "1.9.0"
 
     /// The aggregates whose stored rows an earlier release's fold decided otherwise than this
-    /// release's does (docs/CONFLICTS.md; CHANGELOG 1.9.0): a project, plan line or programme
-    /// stored as the centre's though no change of the centre's is in it (a row an office deleted
-    /// before the centre held it); a project without a fund source; a national project with no
-    /// approved support whose ledger counts; a national project whose held entry its office let
-    /// count (a duplicate voucher, an edited entry). A handful on any real store, usually none.
+    /// release's does (docs/CONFLICTS.md; CHANGELOG 1.9.0), a handful on any real store, usually
+    /// none:
+    /// - a project, plan line or programme stored as the centre's though no change of the
+    ///   centre's is in it (a row an office deleted before the centre held it);
+    /// - a project whose first change carried no fund source (judged now by the national rules,
+    ///   and given none later);
+    /// - a national project with no approved support whose ledger counts;
+    /// - a project not of the local fund in which an office accepted a conflict of its own (only
+    ///   the centre may now: a national project's duplicate voucher or edited entry, or anything
+    ///   on a project without a fund source).
     static func aggregatesJudgedOtherwiseNow(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,
@@ -20,17 +25,19 @@ extension CentralStore {
                 WHERE tbl IN ('project', 'plan_line', 'program') AND id = aggregate AND office = 'central'
                   AND NOT EXISTS (SELECT 1 FROM history WHERE history.aggregate = r.aggregate AND writer = 'central')
                 UNION
+                SELECT id FROM history AS h
+                WHERE tbl = 'project' AND id = aggregate AND op = 'upsert' AND json_extract(fields, '$.fund_source') IS NULL
+                  AND hlc = (SELECT min(hlc) FROM history WHERE tbl = 'project' AND id = h.id AND op = 'upsert')
+                UNION
                 SELECT id FROM record AS p
-                WHERE tbl = 'project' AND deleted_at IS NULL
-                  AND (json_extract(fields, '$.fund_source') IS NULL
-                    OR (json_extract(fields, '$.fund_source') = 'national' AND json_extract(fields, '$.approved_support') IS NULL
-                      AND EXISTS (
-                        SELECT 1 FROM record WHERE tbl = 'disbursement' AND aggregate = p.id AND held = 0 AND deleted_at IS NULL)))
+                WHERE tbl = 'project' AND json_extract(fields, '$.fund_source') = 'national'
+                  AND json_extract(fields, '$.approved_support') IS NULL
+                  AND EXISTS (SELECT 1 FROM record WHERE tbl = 'disbursement' AND aggregate = p.id AND held = 0 AND deleted_at IS NULL)
                 UNION
                 SELECT c.aggregate FROM record AS c JOIN record AS p ON p.tbl = 'project' AND p.id = c.aggregate
-                WHERE c.tbl = 'conflict' AND c.deleted_at IS NULL
-                  AND json_extract(c.fields, '$.rule') IN ('duplicate_voucher', 'ledger_append_only')
-                  AND json_extract(c.fields, '$.resolution') = 'accept' AND json_extract(p.fields, '$.fund_source') = 'national'
+                WHERE c.tbl = 'conflict' AND c.deleted_at IS NULL AND json_extract(c.fields, '$.resolution') = 'accept'
+                  AND json_extract(c.fields, '$.resolved_by') <> 'central'
+                  AND json_extract(p.fields, '$.fund_source') IS NOT 'local'
                 ORDER BY 1
                 """)
     }

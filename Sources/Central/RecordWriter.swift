@@ -8,16 +8,27 @@ struct RecordLookup {
     private let select: DirectStatement
 
     init(_ db: Database) throws {
-        select = try DirectStatement(db, "SELECT office, aggregate FROM record WHERE tbl = ? AND id = ?")
+        select = try DirectStatement(db, "SELECT office, aggregate, fields = '{}' FROM record WHERE tbl = ? AND id = ?")
     }
 
-    /// The owner and aggregate of a row as the centre stores it, or nil for a row it does not hold.
-    func stored(_ table: SyncedTable, _ id: String) throws -> (office: String, aggregate: String?)? {
+    /// The owner and aggregate of a row as the centre stores it, or nil for a row it does not
+    /// hold; `empty` for a row with no fields (a delete of a row it never held).
+    func stored(_ table: SyncedTable, _ id: String) throws -> StoredRow? {
         try select.bind(.text(table.rawValue), .text(id))
         defer { select.finish() }
         guard try select.step() else { return nil }
-        return (select.text(0) ?? "", select.text(1))
+        return StoredRow(office: select.text(0) ?? "", aggregate: select.text(1), empty: select.integer(2) != 0)
     }
+}
+
+/// A row as the centre stores it, for the checks of a change of it (``RecordLookup``).
+struct StoredRow {
+    /// Whose row it is (an office, or `central`).
+    let office: String
+    /// The aggregate it belongs to.
+    let aggregate: String?
+    /// It holds no field: it was only ever deleted (an office deleted it before the centre held it).
+    let empty: Bool
 }
 
 /// Writes the centre's records (`record`) within one write transaction, its statements prepared

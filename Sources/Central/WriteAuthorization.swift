@@ -55,12 +55,15 @@ struct WriteAuthorization {
     /// Throws `forbidden_owner` (403) or `unknown_parent` (422) when the writer may not write `change`.
     /// `records` reads the rows it names as the centre stores them.
     mutating func check(
-        _ db: Database, _ change: Change, stored: (office: String, aggregate: String?)?, aggregate: String, records: RecordLookup
+        _ db: Database, _ change: Change, stored: StoredRow?, aggregate: String, records: RecordLookup
     ) throws {
         var row: String { "\(change.table.rawValue) \(change.id)" }  // for the refusals only
-        // 0. A row new to the centre comes whole: a field it lacks would be judged later under
-        //    rules its absence chose (a project without a fund source, moved as a local one).
-        if stored == nil, change.op == .upsert, let missing = change.table.columns.first(where: { !$0.nullable && change.fields[$0.name] == nil }) {
+        // 0. A row new to the centre comes whole (one it holds only as deleted, never with a field,
+        //    is new): a field it lacks would be judged later under rules its absence chose (a
+        //    project without a fund source, moved as a local one).
+        if stored?.empty ?? true, change.op == .upsert,
+            let missing = change.table.columns.first(where: { !$0.nullable && change.fields[$0.name] == nil })
+        {
             throw Self.unknownParent(
                 change, "\(row) is new to the centre but lacks its \(missing.name)", hint: "Send the whole row the first time it is pushed.")
         }

@@ -34,6 +34,9 @@ public enum OfficeMetrics {
         counter("errors", "Failed sync cycles, by class.", labels: [("class", "transient")], key: "errors_transient")
         counter("errors", "Failed sync cycles, by class.", labels: [("class", "permanent")], key: "errors_permanent")
         counter("repairs", "Times this office re-sent what the centre lacked (a restored or rolled-back centre).", key: "repairs")
+        counter(
+            "rejoins", "Times this office continued the centre's chain by itself, its replica behind what it had sent (a server restored from an old backup).",
+            key: "rejoins")
         gauge("refused_changeset", "1 while the centre refuses a changeset for one of its rows (promo-sync outbox).", status.refusal == nil ? 0 : 1)
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)

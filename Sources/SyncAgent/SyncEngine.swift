@@ -370,7 +370,7 @@ public struct SyncEngine: Sendable {
     /// Heals, within the cycle and without a person, a replica behind what it sent the centre (a
     /// server restored from an old backup): continues the chain from what the centre holds and
     /// repairs what differs, as `promo-sync resync --force` does (``repair()``); records the
-    /// repair for status and metrics. Once a day: a second time within 24 hours, another server
+    /// repair for status and counts it (`rejoins`) for metrics. Once a day: a second time within 24 hours, another server
     /// is taken to be syncing with this office's token (each would push over the other's
     /// changesets), and the cycle stops for a person.
     private func rejoin(after error: SyncAgentError, now: Date) async throws(SyncAgentError) -> CycleReport {
@@ -390,7 +390,7 @@ public struct SyncEngine: Sendable {
         record("the repair") { () throws(ReplicaError) in
             try replica.recordRepair("\(error.message); rejoined the centre's chain: \(before.summary) before, \(after.summary) after", at: now)
         }
-        record("the counters") { () throws(ReplicaError) in try replica.addToCounters(["repairs": 1]) }
+        record("the counters") { () throws(ReplicaError) in try replica.addToCounters(["rejoins": 1]) }
         return report
     }
 

@@ -26,12 +26,13 @@ public enum ConflictRule: String, Codable, Sendable, CaseIterable {
     /// The side that may accept a change this rule refused: the owner of what the rule protects
     /// (the centre for a national project's approval, status and money, its ledger and vouchers
     /// included: an office may not let its own duplicate voucher or edited payment count; the
-    /// office otherwise).
+    /// office for a local project's). Without a local fund source (a row with no project, or a
+    /// project without a fund source: the stricter rules), the centre.
     public func acceptingSide(fund: FundSource?) -> Side {
         switch self {
         case .ownership, .immutableField, .statusTransition, .overDisbursement, .overRecovery, .paymentNotAllowed, .ledgerAppendOnly,
             .duplicateVoucher:
-            fund == .national ? .centre : .office
+            fund == .local ? .office : .centre
         case .resolutionAuthority:
             .office
         }

@@ -129,6 +129,8 @@ enum AuditedStore {
     /// from its logs.
     @Test func anUpgradeAppliesThisReleasesRulesToWhatAnEarlierOneStored() async throws {
         let (store, golden, folder) = try await AuditedStore.copy()
+        // Nothing of what offices and the centre did honestly is judged otherwise now.
+        #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseNow).isEmpty)
         let hcm = try #require(try store.offices().first { $0.code.rawValue == "79" })
         let deleted = RowID.make()
         let stamp = HLCTimestamp(milliseconds: HybridLogicalClock.wallMilliseconds(), counter: 0, node: "79")

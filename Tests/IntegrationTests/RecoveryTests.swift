@@ -161,7 +161,7 @@ import Testing
             #expect(status.lastError == nil)
             #expect(status.lastRepair?.contains("rejoined the centre's chain") == true)
             #expect(status.lastRepair?.contains("identical after") == true)
-            #expect(try restored.counters()["repairs"] == 1)
+            #expect(try restored.counters()["rejoins"] == 1 && restored.counters()["repairs"] == nil)
             #expect(try restored.lastRejoin() != nil)
             #expect(try restored.pendingSummary().changes == 0)
         }
@@ -188,10 +188,10 @@ import Testing
             try await office.engine.runCycle()
             try add(copy, "COPY-1")
             try await copyEngine.runCycle()  // its changeset 2 is not the centre's: it rejoins
-            #expect(try copy.counters()["repairs"] == 1)
+            #expect(try copy.counters()["rejoins"] == 1)
             try add(office.replica, "ORIGINAL-2")
             try await office.engine.runCycle()  // the copy took its number: the original rejoins too
-            #expect(try office.replica.counters()["repairs"] == 1)
+            #expect(try office.replica.counters()["rejoins"] == 1)
 
             try add(copy, "COPY-2")
             let error = await #expect(throws: SyncAgentError.self) { try await copyEngine.runCycle() }
@@ -201,7 +201,7 @@ import Testing
             #expect(error?.hint?.contains("Another server may be syncing with this office's token") == true)
             #expect(error?.hint?.contains("promo-sync resync --force") == true)
             #expect(try copy.status().lastError?.contains("already rejoined") == true)
-            #expect(try copy.counters()["repairs"] == 1)
+            #expect(try copy.counters()["rejoins"] == 1)
 
             // The person stops the original and forces the copy: nothing was lost.
             _ = try await copyEngine.resync()

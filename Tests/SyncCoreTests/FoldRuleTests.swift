@@ -67,6 +67,11 @@ import Testing
         #expect(projectRow(r)?.fields["fund_source"] == nil)
         #expect(Set(r.conflicts.map(\.rule)) == [.statusTransition, .ownership, .immutableField, .paymentNotAllowed])
         #expect(r.rows.first { $0.table == .disbursement }?.held == true)
+        // Its office may not accept those conflicts itself: the centre decides them.
+        let own = [create, Self.update(["approved_support": .integer(700)], at: 5, by: "79")]
+        let accepted = fold(own + [Self.resolution(fold(own).conflicts[0].id, .accept, by: "79", at: 9)])
+        #expect((projectRow(accepted)?.fields["approved_support"] ?? .null) == .null)
+        #expect(accepted.conflicts.first?.resolution == nil)
     }
 
     /// A national project made already in progress (an import) takes no entry before the centre
