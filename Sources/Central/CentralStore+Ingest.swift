@@ -101,7 +101,8 @@ extension CentralStore {
     /// the writer, its changeset and the rows it sent whole: such a row published exactly as sent
     /// is marked as that office's echo. `records` writes them and hands out their change-log positions.
     static func refold(
-        _ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<SyncedRowKey> = [], rehomed: [String: String],
+        _ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<SyncedRowKey> = [], republishConflicts: Bool = false,
+        rehomed: [String: String],
         echo: (office: String, sequence: Int64, rows: [SyncedRowKey: String])? = nil,
         records: inout RecordWriter
     ) throws -> Set<String> {
@@ -141,7 +142,7 @@ extension CentralStore {
             current.insert(conflict.id)
             if try records.put(
                 table: "conflict", id: conflict.id, office: conflict.office, aggregate: aggregate,
-                fields: conflict.publishedFields(), clocks: [:], deletedAt: nil, held: false)
+                fields: conflict.publishedFields(), clocks: [:], deletedAt: nil, held: false, force: republishConflicts)
             {
                 offices.insert(conflict.office)
             }

@@ -42,15 +42,19 @@ extension CentralStore {
                 """)
     }
 
-    /// Folds `aggregates` again under this release's rules and republishes their rows (their
-    /// offices pull them again; a row or conflict the fold no longer produces becomes a
-    /// tombstone), and journals it, so that `audit verify` does the same at the same place.
+    /// Folds `aggregates` again under this release's rules and republishes their rows and
+    /// conflicts (their offices pull them again; a row or conflict the fold no longer produces
+    /// becomes a tombstone), and journals it, so that `audit verify` does the same at the same
+    /// place: the same rows in the same order, whichever release made them first.
     static func applyRules(_ db: Database, release: String, aggregates: [String], now: Date, position: Int64) throws {
         let rehomed = try rehomedOffices(db)
         var records = try RecordWriter(db)
         var offices: Set<String> = []
         for aggregate in aggregates {
-            offices.formUnion(try refold(db, aggregate: aggregate, republish: try republishAll(db, aggregate), rehomed: rehomed, records: &records))
+            offices.formUnion(
+                try refold(
+                    db, aggregate: aggregate, republish: try republishAll(db, aggregate), republishConflicts: true, rehomed: rehomed,
+                    records: &records))
         }
         for office in offices.sorted() where office != OfficeCode.central.rawValue {
             try markTotalsPending(db, office: OfficeCode(unchecked: office))

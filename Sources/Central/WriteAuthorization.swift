@@ -13,6 +13,8 @@ import SyncCore
 ///   parent the centre does not know is refused (`unknown_parent`), so it can never take effect
 ///   against another office's records;
 /// - a project's programme, likewise;
+/// - a project, plan line or programme row is not stamped before the row's first recorded change
+///   (back-dated, it would become the row the fold takes for its creation);
 /// - a conflict resolution resolves a conflict the centre published to the office, in the
 ///   aggregate the resolution names (which may be another office's: a held entry the office made
 ///   there while that office was merged into it).
@@ -35,6 +37,8 @@ struct WriteAuthorization {
     /// Each aggregate's creation met so far: its root row's earliest stamped change that names an
     /// office, the one the fold takes for the creator.
     private var creations: [String: (hlc: HLCTimestamp, office: String)?] = [:]
+    /// The stamp of each root row's earliest change met so far (nil: none recorded).
+    private var firstStamps: [String: HLCTimestamp?] = [:]
 
     init(_ db: Database, writer: OfficeCode, merges: MergeMap, batch: [Change]) throws {
         selectRoot = try DirectStatement(
@@ -113,6 +117,17 @@ struct WriteAuthorization {
             if change.table.isAggregateRoot, change.table.rawValue != root.table {
                 throw Self.unknownParent(change, "\(row) uses the id of an existing \(root.table)", hint: "Every row needs an id of its own.")
             }
+            // Nor the root row stamped before its first recorded change: the fold takes the
+            // earliest stamped row for the one that made it, so a row sent back-dated with another
+            // fund source would turn a national project (approved, halted) into a local one whose
+            // office approves its own support. An office's clock never runs backwards: its own
+            // changes of a row come after the row's first.
+            if change.table.rawValue == root.table, change.id.rawValue == aggregate, let first = try firstRecorded(db, root: root.table, aggregate),
+                change.hlc < first
+            {
+                throw Self.forbidden(
+                    change, "\(row) was first recorded at \(first); office \(writer) sent it stamped earlier (\(change.hlc)): a row's past is not rewritten")
+            }
         } else if created[aggregate] == nil && !(change.table.isAggregateRoot && change.op == .delete) {
             throw change.table.isAggregateRoot
                 ? Self.unknownParent(
@@ -140,6 +155,16 @@ struct WriteAuthorization {
                 throw Self.unknownParent(change, "\(row) resolves conflict \(conflict), which belongs to another record than \(aggregate)")
             }
         }
+    }
+
+    /// The stamp of the earliest change of an aggregate's root row the centre holds (one index seek).
+    private mutating func firstRecorded(_ db: Database, root table: String, _ aggregate: String) throws -> HLCTimestamp? {
+        if let known = firstStamps[aggregate] { return known }
+        let first = try String.fetchOne(
+            db.cachedStatement(sql: "SELECT min(hlc) FROM history WHERE tbl = ? AND id = ?"), arguments: [table, aggregate]
+        ).flatMap { try? HLCTimestamp(parsing: $0) }
+        firstStamps[aggregate] = .some(first)
+        return first
     }
 
     /// The earliest stamped change of an aggregate's root row that names an office, as the fold

@@ -132,15 +132,43 @@ enum AuditedStore {
         // Nothing of what offices and the centre did honestly is judged otherwise now.
         #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseNow).isEmpty)
         let hcm = try #require(try store.offices().first { $0.code.rawValue == "79" })
+        var (sequence, previous) = (hcm.lastSequence.next, hcm.lastHash)
+        func push(_ changes: [Change]) throws {
+            let changeset = Changeset(office: hcm.code, sequence: sequence, previousHash: previous, changes: changes)
+            _ = try store.apply(changeset, from: hcm.code)
+            (sequence, previous) = (sequence.next, changeset.hash)
+        }
+        func stamp(_ offset: UInt64) -> HLCTimestamp {
+            HLCTimestamp(milliseconds: HybridLogicalClock.wallMilliseconds() + offset, counter: 0, node: "79")
+        }
+        // 79 deletes a project the centre never held; pays twice on voucher KB-2 of its national
+        // project and accepts the conflict itself.
         let deleted = RowID.make()
-        let stamp = HLCTimestamp(milliseconds: HybridLogicalClock.wallMilliseconds(), counter: 0, node: "79")
-        _ = try store.apply(
-            Changeset(
-                office: hcm.code, sequence: hcm.lastSequence.next, previousHash: hcm.lastHash,
-                changes: [Change(table: .project, id: deleted, op: .delete, hlc: stamp, fields: [:])]),
-            from: hcm.code)
-        // What 1.8.0 stored of it.
+        try push([Change(table: .project, id: deleted, op: .delete, hlc: stamp(0), fields: [:])])
+        let twice = RowID.make()
+        try push([
+            Change(
+                table: .disbursement, id: twice, op: .upsert, hlc: stamp(1),
+                fields: [
+                    "office": .text("79"), "project_id": .text(golden.nationalProject), "kind": .text("advance"),
+                    "amount": .integer(10_000_000), "voucher": .text("KB-2"), "paid_on": .text("2025-06-02"),
+                ])
+        ])
+        let duplicate = try #require(try store.conflicts().first { $0.record["rule"] == .text("duplicate_voucher") })
+        try push([
+            Change(
+                table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: stamp(2),
+                fields: [
+                    "office": .text("79"), "conflict_id": .text(duplicate.id), "aggregate_id": .text(golden.nationalProject),
+                    "choice": .text("accept"), "resolved_by": .text("79"), "note": .null,
+                ])
+        ])
+        // What 1.8.0 stored of them: the centre's own record and conflict; the entry counted.
         try await store.database.write { db in
+            try db.execute(
+                sql: "UPDATE record SET fields = json_set(fields, '$.resolution', 'accept', '$.resolved_by', '79') WHERE tbl = 'conflict' AND id = ?",
+                arguments: [duplicate.id])
+            try db.execute(sql: "UPDATE record SET held = 0 WHERE tbl = 'disbursement' AND id = ?", arguments: [twice.rawValue])
             try db.execute(sql: "UPDATE record SET office = 'central' WHERE tbl = 'project' AND id = ?", arguments: [deleted.rawValue])
             try db.execute(
                 sql: """
@@ -149,18 +177,20 @@ enum AuditedStore {
                     """, arguments: [deleted.rawValue])
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v7-rules-1.9'")
         }
-        #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseNow) == [deleted.rawValue])
+        #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseNow) == [deleted.rawValue, golden.nationalProject].sorted())
         let path = store.path
         try store.database.close()
 
         let upgraded = try CentralStore(path: path)
-        let (office, conflictGone) = try await upgraded.database.read { db in
+        let (office, conflictGone, held) = try await upgraded.database.read { db in
             (
                 try String.fetchOne(db, sql: "SELECT office FROM record WHERE tbl = 'project' AND id = ?", arguments: [deleted.rawValue]),
-                try String.fetchOne(db, sql: "SELECT deleted_at FROM record WHERE tbl = 'conflict' AND id = 'c0ffee'") != nil
+                try String.fetchOne(db, sql: "SELECT deleted_at FROM record WHERE tbl = 'conflict' AND id = 'c0ffee'") != nil,
+                try Bool.fetchOne(db, sql: "SELECT held FROM record WHERE tbl = 'disbursement' AND id = ?", arguments: [twice.rawValue])
             )
         }
-        #expect(office == "79" && conflictGone)
+        #expect(office == "79" && conflictGone && held == true)
+        #expect(try upgraded.conflicts().first { $0.id == duplicate.id }?.record["resolution"] ?? .null == .null)
         let entry = try #require(try upgraded.journalEntries(limit: 1_000).last)
         #expect(entry.kind == "rules_applied" && entry.payload.contains(deleted.rawValue) && entry.payload.contains("1.9.0"))
         let report = try upgraded.auditVerify()

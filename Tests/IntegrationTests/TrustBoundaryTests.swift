@@ -345,6 +345,28 @@ import Testing
         }
     }
 
+    /// A project's row sent stamped before the row was first recorded is refused: the fold takes
+    /// the earliest row for the one that made it, so 79 re-sent its approved and halted national
+    /// project back-dated as a local one in progress, approved its own support, and its payments
+    /// counted.
+    @Test func aRootRowStampedBeforeItWasFirstRecordedIsRefused() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let own = try await Self.approvedNationalProject(&scene, amount: 400_000_000)
+            try central.store.decide(project: "79/\(own.fields["code"]!.text!)", .halt)
+            var backDated = own
+            backDated.hlc = Self.present("79", -3_600_000)
+            backDated.fields["fund_source"] = .text("local")
+            backDated.fields["status"] = .text("in_progress")
+            try await scene.expectRefused([backDated], status: 403, code: "forbidden_owner", row: SyncedRowKey(.project, own.id.rawValue))
+            // Stamped now, the same row is judged as any change: the fund source stays, the status does not move.
+            backDated.hlc = Self.present("79", 10)
+            try await scene.accept([backDated])
+            let stored = try #require(try central.store.projects(office: "79").first { $0.id == own.id.rawValue })
+            #expect(stored.fields["fund_source"] == .text("national") && stored.fields["status"] == .text("halted"))
+        }
+    }
+
     /// Only the centre lets a national project's held entry count: an office accepting its own
     /// duplicate voucher, or its own edit of a recorded payment, leaves the conflict open and the
     /// entry out (both once counted, and the edited amount stood).
