@@ -70,6 +70,16 @@ extension Resync {
         {
             throw ValidationError("the daemon (pid \(pid)) is running on this replica; stop it first: systemctl stop promo-sync")
         }
+        // Nor beside another command that syncs it (a person's promo-sync sync, outbox or resync
+        // --force): the file would move aside under it. Refused rather than waited for: the
+        // lock is taken for the whole rebuild, and the file it guards stays where it is.
+        let lock: SyncLock?
+        do { lock = try SyncLock.take(replicaPath: path) } catch { throw ValidationError("\(error.message). \(error.hint ?? "")") }
+        guard let lock else {
+            throw ValidationError(
+                "another process is syncing this replica (promo-sync sync, outbox or resync --force); let it finish, then run the rebuild again")
+        }
+        defer { lock.release() }
         var fallback: ReplicaSettings?
         if let office, let central, let tokenFile {
             fallback = ReplicaSettings(office: try OfficeCode(office), centralURL: central, tokenFile: tokenFile)

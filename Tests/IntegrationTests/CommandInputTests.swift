@@ -15,6 +15,22 @@ import Testing
         try CommandPermissionTests.run("promo-sync", words + ["--data-dir", dir.path] + options)
     }
 
+    /// `resync --rebuild` moves the replica aside: it is refused while another process syncs it
+    /// (it holds the sync lock), and the file stays where it was.
+    @Test func aRebuildIsRefusedWhileAnotherProcessSyncsTheReplica() throws {
+        let dir = try TemporaryDirectory()
+        try TokenFile.write("token", to: dir.file("office.token"))
+        _ = try Replica.create(
+            at: dir.file(Replica.fileName),
+            settings: ReplicaSettings(office: OfficeCode(unchecked: "79"), centralURL: "http://127.0.0.1:1", tokenFile: dir.file("office.token")))
+        let lock = try #require(try SyncLock.take(replicaPath: dir.file(Replica.fileName)))
+        let out = try Self.run(dir, ["resync", "--rebuild"])
+        lock.release()
+        #expect(out.status == 64 && out.output.contains("another process is syncing this replica"), "\(out.output)")
+        #expect(FileManager.default.fileExists(atPath: dir.file(Replica.fileName)))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { !$0.contains("damaged") })
+    }
+
     @Test func amountsDatesAndCodesAreReadLikeTheImporterReadsThem() throws {
         let dir = try TemporaryDirectory()
         try TokenFile.write("token", to: dir.file("office.token"))
