@@ -15,14 +15,20 @@ import Testing
         try CommandPermissionTests.run("promo-sync", words + ["--data-dir", dir.path] + options)
     }
 
-    /// `resync --rebuild` moves the replica aside: it is refused while another process syncs it
-    /// (it holds the sync lock), and the file stays where it was.
-    @Test func aRebuildIsRefusedWhileAnotherProcessSyncsTheReplica() throws {
+    /// A folder with office 79's replica and token, its centre nowhere.
+    static func officeFolder() throws -> TemporaryDirectory {
         let dir = try TemporaryDirectory()
         try TokenFile.write("token", to: dir.file("office.token"))
         _ = try Replica.create(
             at: dir.file(Replica.fileName),
             settings: ReplicaSettings(office: OfficeCode(unchecked: "79"), centralURL: "http://127.0.0.1:1", tokenFile: dir.file("office.token")))
+        return dir
+    }
+
+    /// `resync --rebuild` moves the replica aside: it is refused while another process syncs it
+    /// (it holds the sync lock), and the file stays where it was.
+    @Test func aRebuildIsRefusedWhileAnotherProcessSyncsTheReplica() throws {
+        let dir = try Self.officeFolder()
         let lock = try #require(try SyncLock.take(replicaPath: dir.file(Replica.fileName)))
         let out = try Self.run(dir, ["resync", "--rebuild"])
         lock.release()
@@ -32,11 +38,7 @@ import Testing
     }
 
     @Test func amountsDatesAndCodesAreReadLikeTheImporterReadsThem() throws {
-        let dir = try TemporaryDirectory()
-        try TokenFile.write("token", to: dir.file("office.token"))
-        _ = try Replica.create(
-            at: dir.file(Replica.fileName),
-            settings: ReplicaSettings(office: OfficeCode(unchecked: "79"), centralURL: "http://127.0.0.1:1", tokenFile: dir.file("office.token")))
+        let dir = try Self.officeFolder()
         let add = ["--code", "A-1", "--name", "Dự án", "--category", "mh_trinhdien", "--fund", "Local", "--year", "2025"]
         var out = try Self.run(dir, ["project", "add"], add + ["--total-cost", "1.500.000.000", "--requested", "5"])
         #expect(out.status == 64 && out.output.contains("has thousand separators (the Vietnamese '.'"), "\(out.output)")
