@@ -158,11 +158,12 @@ extension CentralStore {
     /// The refusal of a change stamped more than ``maxClockLeadMilliseconds`` ahead of `now`.
     static func clockAhead(_ change: Change, now: Date) -> CentralError {
         let stamped = Date(timeIntervalSince1970: Double(change.hlc.milliseconds) / 1000)
+        let lead = "\(maxClockLeadMilliseconds / 60_000) minutes"
         return CentralError(
             .unprocessableContent, .clockAhead,
-            "\(change.table.rawValue) \(change.id) is stamped \(Timestamps.format(stamped)), more than ten minutes after the centre's time (\(Timestamps.format(now)))",
+            "\(change.table.rawValue) \(change.id) is stamped \(Timestamps.format(stamped)), more than \(lead) after the centre's time (\(Timestamps.format(now)))",
             hint:
-                "This office server's clock is ahead: set it right (timedatectl set-ntp true). Nothing of this changeset was applied; the office keeps it and sends it again, and the centre takes it once its own time is less than ten minutes before the stamps.",
+                "This office server's clock is ahead: set it right (timedatectl set-ntp true). Nothing of this changeset was applied; the office keeps it and sends it again, and the centre takes it once its own time is less than \(lead) before the stamps.",
             row: SyncedRowKey(change.table, change.id.rawValue))
     }
 

@@ -74,7 +74,7 @@ extension Resync {
         // --force): the file would move aside under it. Refused rather than waited for: the
         // lock is taken for the whole rebuild, and the file it guards stays where it is.
         let lock: SyncLock?
-        do { lock = try SyncLock.take(replicaPath: path) } catch { throw ValidationError("\(error.message). \(error.hint ?? "")") }
+        do { lock = try SyncLock.take(replicaPath: path) } catch { throw ValidationError(error.description) }
         guard let lock else {
             throw ValidationError(
                 "another process is syncing this replica (promo-sync sync, outbox or resync --force); let it finish, then run the rebuild again")

@@ -370,9 +370,9 @@ public struct SyncEngine: Sendable {
     /// Heals, within the cycle and without a person, a replica behind what it sent the centre (a
     /// server restored from an old backup): continues the chain from what the centre holds and
     /// repairs what differs, as `promo-sync resync --force` does (``repair()``); records the
-    /// repair for status and counts it (`rejoins`) for metrics. Once a day: a second time within 24 hours, another server
-    /// is taken to be syncing with this office's token (each would push over the other's
-    /// changesets), and the cycle stops for a person.
+    /// repair for status and counts it (`rejoins`) for metrics. Once a day: a second time within
+    /// 24 hours, another server is taken to be syncing with this office's token (each would push
+    /// over the other's changesets), and the cycle stops for a person.
     private func rejoin(after error: SyncAgentError, now: Date) async throws(SyncAgentError) -> CycleReport {
         let last: Date?
         do { last = try replica.lastRejoin() } catch { throw SyncAgentError(error) }

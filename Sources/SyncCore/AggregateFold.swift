@@ -167,6 +167,8 @@ private struct Folder {
         let fund =
             row.state.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
             ?? change.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
+        // A project whose fund source is unknown is judged by the stricter rules, the national ones.
+        let rulesFund = fund ?? .national
         // Each field is judged against the row as it stood before this change: in any order.
         for (field, value) in change.fields {
             // Writing what is already there changes nothing; a new row's empty fields are taken as
@@ -189,7 +191,7 @@ private struct Folder {
                 }
                 if let from = row.state.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) {
                     if from == to { continue }
-                    if StatusMachine.owner(from: from, to: to, fund: fund ?? .national) != side {
+                    if StatusMachine.owner(from: from, to: to, fund: rulesFund) != side {
                         refused[.statusTransition, default: [:]][field] = value
                         continue
                     }
@@ -201,8 +203,7 @@ private struct Folder {
                 accepted[field] = value
                 continue
             }
-            // A project whose fund source is unknown is judged by the stricter rules, the national ones.
-            let owner = FieldOwnership.owner(change.table, field, fund: change.table == .project ? fund ?? .national : fund)
+            let owner = FieldOwnership.owner(change.table, field, fund: rulesFund)
             // New rows are made by their office; the office field must name the writer.
             if owner != side || (field == "office" && side == .office && value != .text(office(of: change))) {
                 refused[.ownership, default: [:]][field] = value
