@@ -163,7 +163,7 @@ extension CentralStore {
             .unprocessableContent, .clockAhead,
             "\(change.table.rawValue) \(change.id) is stamped \(Timestamps.format(stamped)), more than \(lead) after the centre's time (\(Timestamps.format(now)))",
             hint:
-                "This office server's clock is ahead: set it right (timedatectl set-ntp true). Nothing of this changeset was applied; the office keeps it and sends it again, and the centre takes it once its own time is less than \(lead) before the stamps.",
+                "This office server's clock is ahead: set it right (timedatectl set-ntp true). Nothing of this changeset was applied; the office keeps it, and once its clock is set right it stamps it again and sends it.",
             row: SyncedRowKey(change.table, change.id.rawValue))
     }
 

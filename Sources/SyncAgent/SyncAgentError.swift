@@ -29,6 +29,10 @@ public struct SyncAgentError: Error, Sendable, Equatable, CustomStringConvertibl
         /// The centre runs a release older than what this office's changes need (a field it does not
         /// know yet): the office keeps them and retries; the centre must be upgraded first.
         case centreTooOld = "centre_too_old"
+        /// The centre refused a changeset stamped more than ten minutes after its time: this office
+        /// server's clock is ahead. Once the clock is set right, the cycle stamps the waiting
+        /// changes again by itself (``Replica/restampAfterClockSetBack(centreClock:now:)``).
+        case clockAhead = "clock_ahead"
         /// A fault seam fired (tests only).
         case injectedFault = "injected_fault"
     }

@@ -34,6 +34,9 @@ struct SyncCycle {
         case apply(PullResponse, centreClock: HLCTimestamp?, prefetch: PullCursor?)
         /// Waits for the page being fetched (``fetched(_:)``).
         case awaitPage
+        /// Stamps the waiting changes again from the centre's clock last seen, if this office's
+        /// clock was set back since it stamped them (``restamped(_:)``).
+        case restamp(centreClock: HLCTimestamp?)
         /// The cycle is done.
         case finish(CycleReport)
         /// The cycle ends with this error; an epoch mismatch is also recorded for status.
@@ -44,6 +47,7 @@ struct SyncCycle {
         case pushing(Changeset?)
         case pulling(SyncPosition?)
         case applying(PullResponse)
+        case restamping
         case done
     }
 
@@ -69,6 +73,10 @@ struct SyncCycle {
     private(set) var pushAgain = false
     /// The pull has ended: a push after it that finds nothing waiting ends the cycle.
     private var pulled = false
+    /// The centre's clock on the last page fetched.
+    private var centreClock: HLCTimestamp?
+    /// The waiting changes were stamped again once (``restamped(_:)``); a second `clock_ahead` ends the cycle.
+    private var restampAsked = false
 
     init(knownEpoch: Epoch?, pushOnly: Bool = false) {
         self.knownEpoch = knownEpoch
@@ -104,12 +112,11 @@ struct SyncCycle {
             if let mismatch = epochProblem(error.epoch) { return .fail(mismatch) }
             // A centre too old for a field this changeset carries: nothing after it can be pushed
             // until the centre is upgraded, but the office still pulls.
-            if let tooOld = Self.centreTooOld(for: changeset, error) {
-                failAfterPull = tooOld
-                sending = nil
-                madeAhead = nil
-                phase = .pulling(nil)
-                return .readPosition
+            if let tooOld = Self.centreTooOld(for: changeset, error) { return stopPushing(failingAfterPull: tooOld) }
+            // The office server's clock is ahead: nothing of the changeset was applied. The office
+            // still pulls; then, if its clock has been set right since, it stamps again (``restamped(_:)``).
+            if error.remoteCode == "clock_ahead" {
+                return stopPushing(failingAfterPull: SyncAgentError(.clockAhead, error.message, hint: error.hint, transient: true, centralAnswered: true))
             }
             // The centre refused what a row of this changeset says. Retrying cannot help and
             // nothing after it can be pushed, but the office still pulls; a person fixes or
@@ -162,6 +169,15 @@ struct SyncCycle {
         return .makeChangeset
     }
 
+    /// Nothing more is pushed this cycle: the pull begins, and `error` ends the cycle after it.
+    private mutating func stopPushing(failingAfterPull error: SyncAgentError) -> Action {
+        failAfterPull = error
+        sending = nil
+        madeAhead = nil
+        phase = .pulling(nil)
+        return .readPosition
+    }
+
     /// The refusal is stored: nothing more can be pushed this cycle; the pull begins.
     mutating func refusalRecorded() -> Action {
         sending = nil
@@ -196,6 +212,7 @@ struct SyncCycle {
         report.bytesSent += exchange.bytesSent
         report.bytesReceived += exchange.bytesReceived
         phase = .applying(page)
+        centreClock = exchange.centreClock ?? centreClock
         return .apply(page, centreClock: exchange.centreClock, prefetch: page.hasMore ? page.nextCursor : nil)
     }
 
@@ -217,6 +234,11 @@ struct SyncCycle {
             return .awaitPage
         }
         pulled = true
+        if failAfterPull?.code == .clockAhead && !restampAsked {
+            restampAsked = true
+            phase = .restamping
+            return .restamp(centreClock: centreClock)
+        }
         if pushAgain && failAfterPull == nil {
             pushAgain = false
             phase = .pushing(nil)
@@ -231,6 +253,23 @@ struct SyncCycle {
         }
         if let failAfterPull { return .fail(failAfterPull) }
         return .finish(report)
+    }
+
+    /// The waiting changes were stamped again (`restamp`), or not (nil: this office's clock is
+    /// still ahead): what waits is pushed again in this cycle, or the cycle ends with `clock_ahead`.
+    mutating func restamped(_ restamp: Restamp?) -> Action {
+        guard case .restamping = phase, let clockAhead = failAfterPull else {
+            preconditionFailure("the sync cycle was told of a restamp it did not ask for")
+        }
+        guard let restamp else {
+            phase = .done
+            return .fail(clockAhead)
+        }
+        report.changesRestamped += restamp.changes
+        failAfterPull = nil
+        pushAgain = false
+        phase = .pushing(nil)
+        return .makeChangeset
     }
 
     /// The error that stops the cycle when the centre's epoch is not the one this office synced

@@ -23,6 +23,8 @@ public struct CycleReport: Sendable, Equatable {
     public var bytesSent: Int64 = 0
     /// Bytes received from the centre, on the wire (before decompression).
     public var bytesReceived: Int64 = 0
+    /// Waiting changes stamped again after the office server's clock was set back.
+    public var changesRestamped = 0
 
     /// Creates a report of a cycle that has done nothing yet.
     public init() {}
@@ -36,6 +38,7 @@ public struct CycleReport: Sendable, Equatable {
         recordsPulled += other.recordsPulled
         bytesSent += other.bytesSent
         bytesReceived += other.bytesReceived
+        changesRestamped += other.changesRestamped
     }
 }
 
@@ -270,6 +273,14 @@ public struct SyncEngine: Sendable {
                 }
                 action = cycle.applied(clearedRefusal: applied.clearedRefusal)
                 onProgress?(.pulled(records: cycle.report.recordsPulled))
+            case .restamp(let centreClock):
+                let restamp = try await blocking { () throws(ReplicaError) in try replica.restampAfterClockSetBack(centreClock: centreClock) }
+                if let restamp {
+                    logger.warning(
+                        "this office server's clock was set back after it stamped changes the centre refused as ahead of its time; stamped them again",
+                        metadata: ["sync.restamped": "\(restamp.changes)", "sync.clock.from": "\(restamp.from)", "sync.clock.to": "\(restamp.to)"])
+                }
+                action = cycle.restamped(restamp)
             case .finish(let report):
                 return report
             case .fail(let error):

@@ -167,6 +167,47 @@ import Testing
         }
     }
 
+    /// An office server whose clock ran seven hours ahead (local time taken for UTC) stamped its
+    /// work there; the centre refused it (`clock_ahead`). Its clock never runs backwards, so after
+    /// the clock was set right it went on stamping seven hours ahead and nothing was taken for
+    /// seven hours. Now the cycle stamps the waiting changes again by itself, in the order they
+    /// were made, and they go through; it says so in status.
+    @Test func anOfficeWhoseClockWasSetBackStampsItsWaitingChangesAgain() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "86", central: central)
+            try office.addProject(code: "BEFORE")
+            try await office.engine.runCycle()
+
+            // While the clock ran ahead: a project, made into a changeset stamped then.
+            let id = try office.addProject(code: "AHEAD")
+            let later = Date().addingTimeInterval(7 * 3600)
+            let ahead = try #require(try office.replica.nextChangeset(now: later))
+            #expect(ahead.changes.allSatisfy { $0.hlc.milliseconds > HybridLogicalClock.wallMilliseconds() + 6 * 3_600_000 })
+            // While the clock is still ahead, nothing is stamped again.
+            #expect(try office.replica.restampAfterClockSetBack(centreClock: nil, now: later) == nil)
+            // The clock is set right; the project is renamed (stamped after the last stamp, still ahead).
+            try await office.replica.database.write { db in
+                try db.execute(sql: "UPDATE project SET name = 'Đổi tên sau' WHERE id = ?", arguments: [id.rawValue])
+            }
+
+            let report = try await office.engine.runCycle()
+            // The rename too, if it was made into a changeset while the first travelled.
+            #expect((ahead.changes.count...ahead.changes.count + 1).contains(report.changesRestamped))
+            #expect(report.changesetsPushed == 2)
+            let atCentre = try central.store.projects(office: "86")
+            #expect(atCentre.compactMap { $0.fields["code"]?.text }.sorted() == ["AHEAD", "BEFORE"])
+            #expect(atCentre.first { $0.fields["code"]?.text == "AHEAD" }?.fields["name"]?.text == "Đổi tên sau", "the later change still wins")
+            #expect(try officeRows(office.replica) == centralRows(central.store, "86"))
+            let status = try office.replica.status()
+            #expect(status.lastError == nil)
+            #expect(status.lastRepair?.contains("stamped \(report.changesRestamped) waiting changes again") == true)
+            // What it stamps next is in the present again.
+            try office.addProject(code: "AFTER")
+            let next = try #require(try office.replica.nextChangeset())
+            #expect(next.changes.allSatisfy { $0.hlc.milliseconds < HybridLogicalClock.wallMilliseconds() + 60_000 })
+        }
+    }
+
     /// Two servers syncing with one office's token (a copy of the replica started beside the
     /// original) would each push over the other's changesets: each rejoins once, nothing is lost,
     /// and the second conflict within a day stops the cycle for a person.

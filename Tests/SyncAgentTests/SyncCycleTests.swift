@@ -31,7 +31,7 @@ import WireFormat
                 epoch: epoch ?? self.epoch, bytesSent: 100, bytesReceived: 10))
     }
 
-    func page(records: Int, next: Int64, hasMore: Bool, epoch: Epoch? = nil, officeSequence: Int64? = nil) -> Result<
+    func page(records: Int, next: Int64, hasMore: Bool, epoch: Epoch? = nil, officeSequence: Int64? = nil, centreClock: HLCTimestamp? = nil) -> Result<
         CentralClient.Exchange<PullResponse>, TransportError
     > {
         let list = (0..<records).map { n in
@@ -42,7 +42,7 @@ import WireFormat
         return .success(
             .init(
                 value: PullResponse(epoch: epoch ?? self.epoch, records: list, nextCursor: PullCursor(next), hasMore: hasMore), epoch: epoch ?? self.epoch,
-                bytesSent: 5, bytesReceived: 500, officeSequence: officeSequence.map(ChangesetSequence.init)))
+                bytesSent: 5, bytesReceived: 500, officeSequence: officeSequence.map(ChangesetSequence.init), centreClock: centreClock))
     }
 
     func refused(_ code: String, status: Int, epoch: Epoch? = nil) -> TransportError {
@@ -181,6 +181,55 @@ import WireFormat
             return
         }
         #expect(report.changesetsPushed == 1 && report.pagesPulled == 2)
+    }
+
+    /// A changeset refused as stamped ahead of the centre's time: the office still pulls, then
+    /// asks to stamp again from the centre's clock on the last page. Stamped again, what waits is
+    /// pushed in the same cycle; not (the office's clock is still ahead), the cycle ends
+    /// `clock_ahead`; refused so a second time, it ends without asking again.
+    @Test func aChangesetStampedAheadOfTheCentreIsStampedAgainOnceAfterThePull() {
+        let clock = HLCTimestamp(milliseconds: 5_000, counter: 3, node: "central")
+        func refusedAhead(_ cycle: inout SyncCycle, _ one: Changeset) -> SyncCycle.Action {
+            #expect(cycle.changesetMade(one) == .push(one))
+            let ahead = TransportError(
+                .httpStatus, "project p is stamped ahead", hint: "set the clock right", transient: false, status: 422, remoteCode: "clock_ahead",
+                epoch: epoch, remoteRow: SyncedRowKey(.project, "p"))
+            #expect(cycle.pushed(.failure(ahead), madeAhead: changeset(2)) == .readPosition, "not recorded as a refusal of the row")
+            _ = cycle.positionRead(SyncPosition(cursor: .start, epoch: epoch))
+            _ = cycle.fetched(page(records: 1, next: 1, hasMore: true, centreClock: HLCTimestamp(milliseconds: 4_000, counter: 0, node: "central")))
+            #expect(cycle.applied() == .awaitPage)
+            _ = cycle.fetched(page(records: 1, next: 2, hasMore: false, centreClock: clock))
+            return cycle.applied()
+        }
+
+        var cycle = SyncCycle(knownEpoch: epoch)
+        _ = cycle.start()
+        #expect(refusedAhead(&cycle, changeset(1)) == .restamp(centreClock: clock), "from the latest clock seen")
+        var stillAhead = cycle
+        guard case .fail(let error) = stillAhead.restamped(nil) else {
+            Issue.record("a clock still ahead ends the cycle")
+            return
+        }
+        #expect(error.code == .clockAhead && error.isTransient && error.hint == "set the clock right")
+
+        #expect(cycle.restamped(Restamp(from: clock, to: clock, changes: 2)) == .makeChangeset)
+        #expect(cycle.report.changesRestamped == 2)
+        var again = cycle
+        guard case .fail(let second) = refusedAhead(&again, changeset(1)) else {
+            Issue.record("a second clock_ahead ends the cycle without stamping again")
+            return
+        }
+        #expect(second.code == .clockAhead)
+
+        let remade = changeset(1)
+        #expect(cycle.changesetMade(remade) == .push(remade))
+        #expect(cycle.pushed(acknowledged(remade), madeAhead: nil) == .acknowledge(remade.sequence))
+        #expect(cycle.acknowledged() == .makeChangeset)
+        guard case .finish(let report) = cycle.changesetMade(nil) else {
+            Issue.record("the cycle ends once what waited is acknowledged, without pulling again")
+            return
+        }
+        #expect(report.changesetsPushed == 1 && report.pagesPulled == 2 && report.changesRestamped == 2)
     }
 
     @Test(arguments: [("unauthorized", 401), ("sequence_gap", 409), ("forbidden_owner", 500)])
