@@ -28,6 +28,7 @@ public struct CentralError: Error, Sendable, CustomStringConvertible {
         case unknownParent = "unknown_parent"
         case officeMerged = "office_merged"
         case clockAhead = "clock_ahead"
+        case aggregateFull = "aggregate_full"
         // Versions (docs/OPERATIONS.md, "Rolling out a release").
         case upgradeOffice = "upgrade_office"
         case upgradeCentre = "upgrade_centre"

@@ -4,10 +4,16 @@ import SyncCore
 import Synchronization
 import WireFormat
 
-/// Digest trees per office (and the replica schema they were built for), kept until the office's
-/// records change.
+/// Digest trees per office and set of columns (``DigestTree/columnSchema(_:)``), kept until the
+/// office's records change. Keyed by the set of columns, not by the schema number the office
+/// sends: an office sending a new number with every request would otherwise have its whole tree
+/// built again each time.
 final class DigestCache: Sendable {
-    let trees = Mutex<[String: (position: Int64, schema: Int?, tree: DigestTree)]>([:])
+    struct Key: Hashable {
+        let office: String
+        let schema: Int?
+    }
+    let trees = Mutex<[Key: (position: Int64, tree: DigestTree)]>([:])
 }
 
 extension CentralStore {
@@ -18,11 +24,12 @@ extension CentralStore {
         do {
             return try database.read { db in
                 let position = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record WHERE office = ?", arguments: [office.rawValue]) ?? 0
-                if let cached = digestCache.trees.withLock({ $0[office.rawValue] }), cached.position == position, cached.schema == schema {
+                let key = DigestCache.Key(office: office.rawValue, schema: DigestTree.columnSchema(schema))
+                if let cached = digestCache.trees.withLock({ $0[key] }), cached.position == position {
                     return cached.tree
                 }
                 let tables = SyncedTable.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
-                var builder = DigestTree.Builder(schema: schema)
+                var builder = DigestTree.Builder(schema: key.schema)
                 var values: [FieldValue] = []
                 let cursor = try Row.fetchCursor(
                     db, sql: "SELECT tbl, id, fields FROM record WHERE office = ? AND tbl IN (\(tables)) AND deleted_at IS NULL",
@@ -34,7 +41,7 @@ extension CentralStore {
                     builder.add(table: table, id: row[1], values: values)
                 }
                 let tree = builder.tree()
-                digestCache.trees.withLock { $0[office.rawValue] = (position, schema, tree) }
+                digestCache.trees.withLock { $0[key] = (position, tree) }
                 return tree
             }
         } catch {

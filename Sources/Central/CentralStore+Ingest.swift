@@ -63,9 +63,27 @@ extension CentralStore {
         }
         try saveCentreClock(db, clock)
         var offices: Set<String> = []
+        var countHistory: DirectStatement?
         for aggregate in byAggregate.keys.sorted() {
             // A new aggregate's whole history is in this batch: no need to read it back.
             let history = hadHistory[aggregate] == true ? nil : byAggregate[aggregate]
+            // Every push refolds its aggregates whole, in the one write transaction: an office's
+            // push may not grow one past what folds in a blink (the audit's replay takes any).
+            if history == nil, authorization != nil, refusals == nil {
+                let counting = try countHistory ?? DirectStatement(db, "SELECT count(*) FROM history WHERE aggregate = ?")
+                countHistory = counting
+                try counting.bind(.text(aggregate))
+                let count = try counting.step() ? counting.integer(0) : 0
+                counting.finish()
+                if count > Self.maxChangesPerAggregate, let change = byAggregate[aggregate]?.first {
+                    throw CentralError(
+                        .unprocessableContent, .aggregateFull,
+                        "\(change.table.rawValue) \(change.id) would take record \(aggregate) to \(count) changes, more than the \(Self.maxChangesPerAggregate) the centre keeps for one project, plan line or programme",
+                        hint:
+                            "No real project needs so many; nothing of this changeset was applied. Withdraw the change (promo-sync outbox withdraw) and ask the centre's operator.",
+                        row: SyncedRowKey(change.table, change.id.rawValue))
+                }
+            }
             offices.formUnion(
                 try refold(
                     db, aggregate: aggregate, history: history, republish: touchedRows, rehomed: rehomed,
@@ -78,6 +96,12 @@ extension CentralStore {
         }
         return new
     }
+
+    /// The most changes one aggregate's history may hold after an office's push: a project with
+    /// its ledger, events and resolutions. Ten years of weekly payments are about 500; a push
+    /// refolds the whole history in the centre's one write transaction, so an office growing one
+    /// without bound (thousands of status moves and entries) held every office's pushes for seconds.
+    static let maxChangesPerAggregate: Int64 = 10_000
 
     /// The aggregate a change of a row the centre does not hold yet belongs to: a project with its
     /// ledger, events and resolutions, a plan line, or a programme. A row the centre holds stays

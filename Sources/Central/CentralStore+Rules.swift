@@ -15,8 +15,14 @@ extension CentralStore {
     ///   and given none later);
     /// - a national project with no approved support whose ledger counts;
     /// - a project not of the local fund in which an office accepted a conflict of its own (only
-    ///   the centre may now: a national project's duplicate voucher or edited entry, or anything
-    ///   on a project without a fund source).
+    ///   the centre may now: a national project's duplicate voucher or edited entry, anything on a
+    ///   project without a fund source, or its own move of a project to the national fund);
+    /// - a project whose counted ledger adds up past its total cost (accepted over-disbursements
+    ///   no longer take it there);
+    /// - an aggregate with a conflict resolved more than once (the centre's resolution now stands
+    ///   over an office's, and an acceptance by the wrong side no longer opens it again);
+    /// - a project with a ledger entry or event in its history naming another project (no longer
+    ///   part of it).
     static func aggregatesJudgedOtherwiseNow(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,
@@ -38,6 +44,19 @@ extension CentralStore {
                 WHERE c.tbl = 'conflict' AND c.deleted_at IS NULL AND json_extract(c.fields, '$.resolution') = 'accept'
                   AND json_extract(c.fields, '$.resolved_by') <> 'central'
                   AND json_extract(p.fields, '$.fund_source') IS NOT 'local'
+                UNION
+                SELECT id FROM record AS p
+                WHERE tbl = 'project' AND abs((
+                    SELECT total(CASE json_extract(d.fields, '$.kind') WHEN 'recovery' THEN -json_extract(d.fields, '$.amount')
+                                      ELSE json_extract(d.fields, '$.amount') END)
+                    FROM record AS d WHERE d.tbl = 'disbursement' AND d.aggregate = p.id AND d.held = 0 AND d.deleted_at IS NULL
+                  )) > coalesce(json_extract(p.fields, '$.total_cost'), 1e15)
+                UNION
+                SELECT aggregate FROM history WHERE tbl = 'conflict_resolution' AND op = 'upsert'
+                GROUP BY aggregate, json_extract(fields, '$.conflict_id') HAVING count(*) > 1
+                UNION
+                SELECT aggregate FROM history
+                WHERE tbl IN ('disbursement', 'project_event') AND json_extract(fields, '$.project_id') <> aggregate
                 ORDER BY 1
                 """)
     }

@@ -161,12 +161,8 @@ extension CentralStore {
                         province: ReferenceData.provinceInForce(f["province"]?.text ?? ""), year: Int(f["year"]?.integer ?? 0),
                         fund: f["fund_source"]?.text ?? "")
                     let sum = sums[key] ?? (0, 0)
-                    // Each office's figures are bounded and checked; two offices of one province cannot overflow, but never wrap.
-                    func add(_ a: Int64, _ b: Int64) -> Int64 {
-                        let (s, o) = a.addingReportingOverflow(b)
-                        return o ? .max : s
-                    }
-                    sums[key] = (add(sum.plan, f["plan_amount"]?.integer ?? 0), add(sum.paid, f["disbursed_amount"]?.integer ?? 0))
+                    // Each office's figures are bounded and checked; summed over offices they never wrap.
+                    sums[key] = (Money.sum(sum.plan, f["plan_amount"]?.integer ?? 0), Money.sum(sum.paid, f["disbursed_amount"]?.integer ?? 0))
                 }
                 return sums.filter { $0.value.plan != 0 || $0.value.paid != 0 }.sorted { $0.key < $1.key }.map {
                     (province: $0.key.province, year: $0.key.year, fund: $0.key.fund, plan: $0.value.plan, disbursed: $0.value.paid)

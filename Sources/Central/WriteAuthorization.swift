@@ -13,8 +13,9 @@ import SyncCore
 ///   parent the centre does not know is refused (`unknown_parent`), so it can never take effect
 ///   against another office's records;
 /// - a project's programme, likewise;
-/// - a project, plan line or programme row is not stamped before the row's first recorded change
-///   (back-dated, it would become the row the fold takes for its creation);
+/// - a row the centre holds is not sent stamped before the row's first recorded change
+///   (back-dated, it would become the row the fold takes for its creation), nor naming another
+///   parent than the aggregate it was recorded in;
 /// - a conflict resolution resolves a conflict the centre published to the office, in the
 ///   aggregate the resolution names (which may be another office's: a held entry the office made
 ///   there while that office was merged into it).
@@ -37,8 +38,8 @@ struct WriteAuthorization {
     /// Each aggregate's creation met so far: its root row's earliest stamped change that names an
     /// office, the one the fold takes for the creator.
     private var creations: [String: (hlc: HLCTimestamp, office: String)?] = [:]
-    /// The stamp of each root row's earliest change met so far (nil: none recorded).
-    private var firstStamps: [String: HLCTimestamp?] = [:]
+    /// The stamp of each stored row's earliest change met so far (nil: none recorded).
+    private var firstStamps: [SyncedRowKey: HLCTimestamp?] = [:]
 
     init(_ db: Database, writer: OfficeCode, merges: MergeMap, batch: [Change]) throws {
         selectRoot = try DirectStatement(
@@ -74,6 +75,24 @@ struct WriteAuthorization {
         // 1. The row itself.
         if let stored, home(stored.office) != writerHome {
             throw Self.forbidden(change, "\(row) belongs to office \(stored.office), not \(writer)")
+        }
+        // A row the centre holds stays in the record it was made in, and its past is not
+        // rewritten: the fold takes a row's earliest stamped version for the one that made it, so
+        // a ledger entry or an event re-sent back-dated naming another project would become an
+        // entry of that project (a decision planted on another office's), and a project re-sent
+        // back-dated with another fund source a project under other rules (an approved and halted
+        // national one turned local, its payments counting). An office's clock never runs
+        // backwards: its own changes of a row come after the row's first.
+        if stored != nil {
+            let parentField = change.table == .conflictResolution ? "aggregate_id" : "project_id"
+            if !change.table.isAggregateRoot, case .text(let parent)? = change.fields[parentField], parent != aggregate {
+                throw Self.forbidden(
+                    change, "\(row) was recorded under \(aggregate); office \(writer) sent it naming \(parentField) \(parent): a row does not move")
+            }
+            if let first = try firstRecorded(db, change.table, change.id.rawValue), change.hlc < first {
+                throw Self.forbidden(
+                    change, "\(row) was first recorded at \(first); office \(writer) sent it stamped earlier (\(change.hlc)): a row's past is not rewritten")
+            }
         }
         // 2. The aggregate it belongs to, by its root row as stored.
         let root: (table: String, office: String)?
@@ -117,17 +136,6 @@ struct WriteAuthorization {
             if change.table.isAggregateRoot, change.table.rawValue != root.table {
                 throw Self.unknownParent(change, "\(row) uses the id of an existing \(root.table)", hint: "Every row needs an id of its own.")
             }
-            // Nor the root row stamped before its first recorded change: the fold takes the
-            // earliest stamped row for the one that made it, so a row sent back-dated with another
-            // fund source would turn a national project (approved, halted) into a local one whose
-            // office approves its own support. An office's clock never runs backwards: its own
-            // changes of a row come after the row's first.
-            if change.table.rawValue == root.table, change.id.rawValue == aggregate, let first = try firstRecorded(db, root: root.table, aggregate),
-                change.hlc < first
-            {
-                throw Self.forbidden(
-                    change, "\(row) was first recorded at \(first); office \(writer) sent it stamped earlier (\(change.hlc)): a row's past is not rewritten")
-            }
         } else if created[aggregate] == nil && !(change.table.isAggregateRoot && change.op == .delete) {
             throw change.table.isAggregateRoot
                 ? Self.unknownParent(
@@ -157,13 +165,14 @@ struct WriteAuthorization {
         }
     }
 
-    /// The stamp of the earliest change of an aggregate's root row the centre holds (one index seek).
-    private mutating func firstRecorded(_ db: Database, root table: String, _ aggregate: String) throws -> HLCTimestamp? {
-        if let known = firstStamps[aggregate] { return known }
+    /// The stamp of the earliest change of a row the centre holds (one index seek).
+    private mutating func firstRecorded(_ db: Database, _ table: SyncedTable, _ id: String) throws -> HLCTimestamp? {
+        let key = SyncedRowKey(table, id)
+        if let known = firstStamps[key] { return known }
         let first = try String.fetchOne(
-            db.cachedStatement(sql: "SELECT min(hlc) FROM history WHERE tbl = ? AND id = ?"), arguments: [table, aggregate]
+            db.cachedStatement(sql: "SELECT min(hlc) FROM history WHERE tbl = ? AND id = ?"), arguments: [table.rawValue, id]
         ).flatMap { try? HLCTimestamp(parsing: $0) }
-        firstStamps[aggregate] = .some(first)
+        firstStamps[key] = .some(first)
         return first
     }
 

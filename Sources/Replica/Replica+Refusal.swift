@@ -9,7 +9,7 @@ import WireFormat
 public struct ChangesetRefusal: Sendable, Equatable, Codable {
     /// The sequence of the refused changeset: the oldest not acknowledged.
     public var sequence: ChangesetSequence
-    /// The centre's error code: `forbidden_writer`, `forbidden_owner`, `unknown_parent`, `bad_request`.
+    /// The centre's error code: `forbidden_writer`, `forbidden_owner`, `unknown_parent`, `bad_request`, `aggregate_full`.
     public var code: String
     /// The centre's message.
     public var message: String

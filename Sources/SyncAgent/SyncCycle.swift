@@ -311,7 +311,7 @@ struct SyncCycle {
     }
 
     /// The centre's error codes for a changeset refused for what one of its rows says.
-    static let refusalCodes: Set<String> = ["forbidden_writer", "forbidden_owner", "unknown_parent", "bad_request"]
+    static let refusalCodes: Set<String> = ["forbidden_writer", "forbidden_owner", "unknown_parent", "bad_request", "aggregate_full"]
 
     /// The refusal `error` is, when the centre refused `changeset` for its content.
     static func refusal(of changeset: Changeset, _ error: TransportError) -> ChangesetRefusal? {

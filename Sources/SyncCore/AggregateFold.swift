@@ -58,9 +58,11 @@ public enum AggregateFold {
         for change in ordered where change.table == .project || change.table == .planLine || change.table == .program {
             fold.apply(change)
         }
-        let ledger = ordered.filter { $0.table == .disbursement }
-        fold.applyLedger(ledger)
-        fold.applyEventLog(ordered.filter { $0.table == .projectEvent })
+        // A ledger entry or event stays in the project it was recorded under: a change of one naming
+        // another project (a forgery the centre refuses since 1.9.0) is no part of it.
+        func recordedHere(_ change: Change) -> Bool { change.fields["project_id"].map { $0 == .text(aggregateID) } ?? true }
+        fold.applyLedger(ordered.filter { $0.table == .disbursement && recordedHere($0) })
+        fold.applyEventLog(ordered.filter { $0.table == .projectEvent && recordedHere($0) })
         // 3. Resolution rows are rows too (so both sides see who resolved what).
         for change in ordered where change.table == .conflictResolution {
             fold.applyResolutionRow(change)
@@ -68,15 +70,14 @@ public enum AggregateFold {
         return fold.result()
     }
 
-    /// The latest resolution per conflict, by clock.
-    static func resolutionsByConflict(_ changes: [Change]) -> [String: Resolution] {
-        var out: [String: Resolution] = [:]
+    /// Every resolution of each conflict, in clock order (`changes` are).
+    static func resolutionsByConflict(_ changes: [Change]) -> [String: [Resolution]] {
+        var out: [String: [Resolution]] = [:]
         for change in changes where change.op == .upsert {
             guard let id = change.fields["conflict_id"]?.text,
                 let choice = change.fields["choice"]?.text.flatMap(ResolutionChoice.init(rawValue:))
             else { continue }
-            if let existing = out[id], existing.hlc > change.hlc { continue }
-            out[id] = Resolution(conflictID: id, choice: choice, hlc: change.hlc)
+            out[id, default: []].append(Resolution(conflictID: id, choice: choice, hlc: change.hlc))
         }
         return out
     }
@@ -85,7 +86,7 @@ public enum AggregateFold {
 /// The mutable state of one fold.
 private struct Folder {
     let aggregateID: String
-    let resolutions: [String: Resolution]
+    let resolutions: [String: [Resolution]]
     let rehomed: [String: String]
     /// The office that owns the aggregate: named by the earliest change that names one.
     var office = OfficeCode.central.rawValue
@@ -95,7 +96,7 @@ private struct Folder {
     /// the status in force when it was made.
     var statusTimeline: [(hlc: HLCTimestamp, status: ProjectStatus)] = []
 
-    init(aggregateID: String, resolutions: [String: Resolution], rehomed: [String: String]) {
+    init(aggregateID: String, resolutions: [String: [Resolution]], rehomed: [String: String]) {
         self.aggregateID = aggregateID
         self.resolutions = resolutions
         self.rehomed = rehomed
@@ -122,15 +123,16 @@ private struct Folder {
             id: id, table: change.table, rowID: change.id.rawValue, aggregateID: aggregateID, office: office,
             writer: change.hlc.node, hlc: change.hlc, rule: rule, mine: mine, theirs: theirs, message: message)
         var accepted = false
-        if let resolution = resolutions[id] {
-            let resolver = Side(node: resolution.hlc.node)
-            // Anyone who sees a conflict may dismiss it; only the owner of what the rule protects may
-            // accept it. An acceptance by the wrong side leaves the conflict open.
-            if resolution.choice == .dismiss || resolver == record.acceptingSide(fund: fund ?? projectFund) {
-                record.resolution = resolution.choice
-                record.resolvedBy = resolution.hlc.node
-                accepted = resolution.choice == .accept
-            }
+        // Anyone who sees a conflict may dismiss it; only the owner of what the rule protects may
+        // accept it (an acceptance by the wrong side changes nothing). The centre's resolution
+        // stands over an office's whenever either was stamped: an office may not undo what the
+        // centre decided by resolving the conflict again. Otherwise the latest stands.
+        let accepting = record.acceptingSide(fund: fund ?? projectFund)
+        let valid = (resolutions[id] ?? []).filter { $0.choice == .dismiss || Side(node: $0.hlc.node) == accepting }
+        if let resolution = valid.last(where: { Side(node: $0.hlc.node) == .centre }) ?? valid.last {
+            record.resolution = resolution.choice
+            record.resolvedBy = resolution.hlc.node
+            accepted = resolution.choice == .accept
         }
         conflicts[id] = record
         return accepted
@@ -169,6 +171,11 @@ private struct Folder {
             ?? change.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
         // A project whose fund source is unknown is judged by the stricter rules, the national ones.
         let rulesFund = fund ?? .national
+        // Who may accept what this change loses: the office only for a local project that the
+        // change would keep local (an office accepting its own move of a project to the national
+        // fund would have made it national with the support it approved itself).
+        let movesFund = change.fields["fund_source"].map { $0 != .text(FundSource.local.rawValue) } ?? false
+        let judgedFund: FundSource? = movesFund ? .national : fund
         // Each field is judged against the row as it stood before this change: in any order.
         for (field, value) in change.fields {
             // Writing what is already there changes nothing; a new row's empty fields are taken as
@@ -224,7 +231,7 @@ private struct Folder {
                 message =
                     "status \(row.state.fields["status"]?.text ?? "none") → \(fields["status"]?.text ?? "?") is not a move \(side == .centre ? "the centre" : "the office") may make for a \(fund?.rawValue ?? "") project"
             }
-            if conflict(rule, change, office: row.office, mine: fields, theirs: theirs, message, fund: change.table == .project ? fund : nil) {
+            if conflict(rule, change, office: row.office, mine: fields, theirs: theirs, message, fund: change.table == .project ? judgedFund : nil) {
                 accepted.merge(fields) { a, _ in a }
             }
         }
@@ -239,9 +246,17 @@ private struct Folder {
         rows[k] = row
     }
 
-    /// The project's status when a change stamped `hlc` was made.
+    /// The project's status when a change stamped `hlc` was made: a binary search of the
+    /// timeline (in clock order), so a ledger of n entries against m moves folds in n log m, not
+    /// n m (a project with ten thousand of each held the centre's writes for seconds per push).
     func status(at hlc: HLCTimestamp) -> ProjectStatus? {
-        statusTimeline.last { $0.hlc <= hlc }?.status
+        var low = 0
+        var high = statusTimeline.count
+        while low < high {
+            let middle = (low + high) / 2
+            if statusTimeline[middle].hlc <= hlc { low = middle + 1 } else { high = middle }
+        }
+        return low == 0 ? nil : statusTimeline[low - 1].status
     }
 
     /// Applies the ledger: entries are append-only; in clock order of their creation, an entry with
@@ -254,6 +269,7 @@ private struct Folder {
         let project = rows[key(.project, aggregateID)]?.state.fields
         let limit = LedgerRules.limit(
             fund: projectFund, approved: project?["approved_support"]?.integer, requested: project?["requested_support"]?.integer)
+        let ceiling = LedgerRules.ceiling(totalCost: project?["total_cost"]?.integer)
         let projectOffice = rows[key(.project, aggregateID)]?.office ?? office
         var total: Int64 = 0
         var vouchers: Set<String> = []
@@ -314,13 +330,20 @@ private struct Folder {
                 case .notApproved: theirs = ["approved_support": .null]
                 }
                 let mine: [String: FieldValue] = ["amount": .integer(amount), "kind": .text(kind.rawValue), "paid_on": row.state.fields["paid_on"] ?? .null]
-                if !conflict(refusal.rule, first, office: row.office, mine: mine, theirs: theirs, refusal.message) {
+                // Accepted by a person, it counts as recorded; but no acceptance takes the
+                // project's ledger past what the project can take at all (its total cost).
+                let (accepted, overflow) = total.addingReportingOverflow(LedgerRules.signed(kind, amount))
+                let acceptable = !overflow && accepted.magnitude <= ceiling
+                let message =
+                    acceptable
+                    ? refusal.message
+                    : "\(refusal.message); it would take the project's ledger past its total cost of \(ceiling) VND, so no acceptance makes it count"
+                if !conflict(refusal.rule, first, office: row.office, mine: mine, theirs: theirs, message) || !acceptable {
                     row.held = true
                     rows[key(.disbursement, row.id)] = row
                     continue
                 }
-                // Accepted by a person: it counts as recorded.
-                total = total &+ LedgerRules.signed(kind, amount)
+                total = accepted
             }
             if let voucher = row.state.fields["voucher"]?.text, !voucher.isEmpty { vouchers.insert(voucher) }
             rows[key(.disbursement, row.id)] = row

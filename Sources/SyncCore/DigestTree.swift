@@ -48,6 +48,17 @@ public struct DigestTree: Sendable, Equatable {
         self = builder.tree()
     }
 
+    /// The one schema that stands for `schema` in a tree: trees differ only in which added columns
+    /// they leave out, so every schema that knows the same ones gives the same tree (nil: it knows
+    /// every column of this release). A cache of trees keyed by it holds one per such set, however
+    /// many schema numbers offices send.
+    public static func columnSchema(_ schema: Int?) -> Int? {
+        guard let schema else { return nil }
+        let added = SyncedTable.allCases.flatMap { $0.columns.compactMap(\.addedInSchema) }
+        if added.allSatisfy({ $0 <= schema }) { return nil }
+        return added.filter { $0 <= schema }.max() ?? 0
+    }
+
     /// Builds a tree row by row, so a caller reading a million rows keeps only their digests,
     /// never the rows themselves.
     public struct Builder {

@@ -67,6 +67,14 @@ public enum LedgerRules {
         approved ?? (fund == .local ? requested : nil)
     }
 
+    /// The most a project's counted entries may ever add up to (or take back), accepted
+    /// over-disbursements included: its total cost, of which support is a part; without one, the
+    /// largest amount a field holds. So a project's counted ledger, and any sum of a few thousand
+    /// projects, stays far inside `Int64`.
+    public static func ceiling(totalCost: Int64?) -> Int64 {
+        min(totalCost ?? ValueRules.maxAmount, ValueRules.maxAmount)
+    }
+
     /// The signed effect of an entry on the amount paid.
     public static func signed(_ kind: DisbursementKind, _ amount: Int64) -> Int64 {
         kind == .recovery ? 0 &- amount : amount

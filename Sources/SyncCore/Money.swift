@@ -1,5 +1,14 @@
 /// Formatting of `Int64` VND amounts with integer arithmetic only (no floating point anywhere).
 public enum Money {
+    /// `a + b`, held at the bounds of `Int64` instead of wrapping or trapping: a figure summed over
+    /// many rows (a report, a page of the dashboard) never stops the program that shows it. Each
+    /// amount is at most ``ValueRules/maxAmount`` and a project's counted ledger at most its total
+    /// cost, so only thousands of rows at the limit reach the bound, and show as implausible.
+    public static func sum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : s
+    }
+
     /// Reads a whole number of VND as people type it (digits, an optional leading minus, `_`
     /// between digits), or says what is wrong in words a clerk knows: the one parser of amounts,
     /// for the commands and the CSV importer alike. Bounds are checked elsewhere (``ValueRules``).

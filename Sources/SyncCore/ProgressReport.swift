@@ -129,12 +129,16 @@ public enum ProgressReport {
         var totalPlan: Int64 = 0
         var totalPaid: Int64 = 0
         for p in plans where matches(province: p.province, year: p.year, fund: p.fund) {
-            totalPlan += p.amount
-            if !byGroup { planSums[key(province: p.province, fund: p.fund, group: nil), default: 0] += p.amount }
+            totalPlan = Money.sum(totalPlan, p.amount)
+            if !byGroup {
+                let k = key(province: p.province, fund: p.fund, group: nil)
+                planSums[k] = Money.sum(planSums[k] ?? 0, p.amount)
+            }
         }
         for d in disbursed where matches(province: d.province, year: d.year, fund: d.fund) && (query.cutoff.map { d.paidOn <= $0 } ?? true) {
-            totalPaid += d.amount
-            paidSums[key(province: d.province, fund: d.fund, group: d.group), default: 0] += d.amount
+            totalPaid = Money.sum(totalPaid, d.amount)
+            let k = key(province: d.province, fund: d.fund, group: d.group)
+            paidSums[k] = Money.sum(paidSums[k] ?? 0, d.amount)
         }
         func row(_ keys: [String: String], plan: Int64?, paid: Int64) -> ReportRow {
             ReportRow(

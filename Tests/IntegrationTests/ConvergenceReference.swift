@@ -129,12 +129,11 @@ struct ReferenceModel {
         }
         unique.sort { $0.hlc < $1.hlc }
 
-        // Resolutions, latest per conflict.
-        var resolutions: [ConflictKey: Resolution] = [:]
+        // Resolutions, every one per conflict in clock order.
+        var resolutions: [ConflictKey: [Resolution]] = [:]
         for change in unique where change.table == .conflictResolution {
             guard let id = change.fields["conflict_id"]?.text, let key = conflictKeys[id], let choice = change.fields["choice"]?.text else { continue }
-            if let existing = resolutions[key], existing.hlc > change.hlc { continue }
-            resolutions[key] = Resolution(choice: choice, hlc: change.hlc)
+            resolutions[key, default: []].append(Resolution(choice: choice, hlc: change.hlc))
         }
 
         var out = Expected()
@@ -142,9 +141,9 @@ struct ReferenceModel {
         func lose(_ rule: String, _ table: SyncedTable, _ row: String, _ hlc: HLCTimestamp, office: String, national: Bool) -> Bool {
             let key = ConflictKey(rule: rule, table: table.rawValue, row: row, hlc: hlc.description)
             var conflict = ExpectedConflict(office: office)
-            if let resolution = resolutions[key],
-                resolution.choice == "dismiss" || who(resolution.hlc.node) == acceptor(rule: rule, national: national)
-            {
+            // Dismissed by anyone or accepted by the rule's owner; the centre's stands over an office's.
+            let valid = (resolutions[key] ?? []).filter { $0.choice == "dismiss" || who($0.hlc.node) == acceptor(rule: rule, national: national) }
+            if let resolution = valid.last(where: { $0.hlc.node == "central" }) ?? valid.last {
                 conflict.resolution = resolution.choice
                 conflict.resolvedBy = resolution.hlc.node
             }
@@ -270,8 +269,10 @@ struct ReferenceModel {
                             : paid + signed > limit
                                 ? "over_disbursement"
                                 : paid + signed < 0 ? "over_recovery" : nil
+                    // Accepted, an entry counts only while the ledger stays within the total cost.
+                    let ceiling = min(fields["total_cost"]?.integer ?? 1_000_000_000_000_000, 1_000_000_000_000_000)
                     if let rule {
-                        if lose(rule, .disbursement, id, first.hlc, office: owner, national: national) {
+                        if lose(rule, .disbursement, id, first.hlc, office: owner, national: national), (paid + signed).magnitude <= ceiling {
                             paid += signed
                             out.acceptedMoney.insert(project)
                         } else {

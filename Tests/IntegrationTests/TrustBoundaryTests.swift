@@ -385,15 +385,10 @@ import Testing
             let conflicts = try central.store.conflicts()
             let duplicate = try #require(conflicts.first { $0.record["rule"] == .text("duplicate_voucher") })
             let edited = try #require(conflicts.first { $0.record["rule"] == .text("ledger_append_only") })
-            func accept(_ conflict: CentralConflict, _ offset: Int64) -> Change {
-                Change(
-                    table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: Self.present("79", offset),
-                    fields: [
-                        "office": .text("79"), "conflict_id": .text(conflict.id), "aggregate_id": .text(own.id.rawValue),
-                        "choice": .text("accept"), "resolved_by": .text("79"), "note": .null,
-                    ])
-            }
-            try await scene.accept([accept(duplicate, 1_003), accept(edited, 1_004)])
+            try await scene.accept([
+                Self.resolution(duplicate, of: own.id, .accept, at: Self.present("79", 1_003)),
+                Self.resolution(edited, of: own.id, .accept, at: Self.present("79", 1_004)),
+            ])
             #expect(try central.store.conflicts().filter { $0.record["resolution"] ?? .null == .null }.count == 2)
             #expect(try Self.nationalDisbursed(central, "79") == 100_000_000)
             let amounts = try central.store.records(for: OfficeCode(unchecked: "79"), table: .disbursement, ids: [first.id.rawValue])
@@ -401,6 +396,166 @@ import Testing
             // The centre may.
             try central.store.resolve(conflict: duplicate.id, .accept, note: "hai lần chi khác nhau")
             #expect(try Self.nationalDisbursed(central, "79") == 200_000_000)
+        }
+    }
+
+    /// Office 79's resolution of `conflict` in project `project`.
+    static func resolution(_ conflict: CentralConflict, of project: RowID, _ choice: ResolutionChoice, at stamp: HLCTimestamp) -> Change {
+        Change(
+            table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: stamp,
+            fields: [
+                "office": .text("79"), "conflict_id": .text(conflict.id), "aggregate_id": .text(project.rawValue),
+                "choice": .text(choice.rawValue), "resolved_by": .text("79"), "note": .null,
+            ])
+    }
+
+    /// What the centre decided on a conflict stands: an office resolving it again later (a
+    /// dismissal of the centre's acceptance of a halt) undid it, and an acceptance by the wrong
+    /// side after the centre's dismissal opened the conflict again.
+    @Test func anOfficeMayNotUndoTheCentresResolutionOfItsConflict() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let own = try await Self.approvedNationalProject(&scene, amount: 500_000_000)
+            let first = Self.payment(own.id, amount: 100_000_000, voucher: "KB-778", at: Self.present("79", 1_000))
+            let second = Self.payment(own.id, amount: 100_000_000, voucher: "KB-778", at: Self.present("79", 1_001))
+            var edit = first
+            edit.hlc = Self.present("79", 1_002)
+            edit.fields = ["amount": .integer(300_000_000)]
+            try await scene.accept([first, second])
+            try await scene.accept([edit])
+            let conflicts = try central.store.conflicts()
+            let duplicate = try #require(conflicts.first { $0.record["rule"] == .text("duplicate_voucher") })
+            let edited = try #require(conflicts.first { $0.record["rule"] == .text("ledger_append_only") })
+            try central.store.resolve(conflict: duplicate.id, .accept, note: "hai lần chi khác nhau")
+            try central.store.resolve(conflict: edited.id, .dismiss, note: nil)
+            #expect(try Self.nationalDisbursed(central, "79") == 200_000_000)
+
+            // 79 resolves both again, stamped after the centre.
+            try await scene.accept([
+                Self.resolution(duplicate, of: own.id, .dismiss, at: Self.present("79", 5_000)),
+                Self.resolution(edited, of: own.id, .accept, at: Self.present("79", 5_001)),
+            ])
+            let after = try central.store.conflicts(all: true)
+            #expect(after.first { $0.id == duplicate.id }?.record["resolution"] == .text("accept"))
+            #expect(after.first { $0.id == duplicate.id }?.record["resolved_by"] == .text("central"))
+            #expect(after.first { $0.id == edited.id }?.record["resolution"] == .text("dismiss"))
+            #expect(try Self.nationalDisbursed(central, "79") == 200_000_000)
+            let amounts = try central.store.records(for: OfficeCode(unchecked: "79"), table: .disbursement, ids: [first.id.rawValue])
+            #expect(amounts.first?.fields["amount"] == .integer(100_000_000))
+        }
+    }
+
+    /// An office may not accept its own move of a local project to the national fund: judged by
+    /// the project's local fund, the `immutable_field` conflict was the office's to accept, and the
+    /// project became national with the support its office had approved itself, its payments
+    /// counting in the national totals.
+    @Test func anOfficeMayNotAcceptItsOwnMoveOfAProjectToTheNationalFund() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            var own = Self.project(fund: .local)
+            own.hlc = Self.present()
+            own.fields["status"] = .text("in_progress")
+            try await scene.accept([own])
+            try await scene.accept([Change(table: .project, id: own.id, op: .upsert, hlc: Self.present("79", 1), fields: ["fund_source": .text("national")])])
+            let moved = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("immutable_field") })
+            try await scene.accept([Self.resolution(moved, of: own.id, .accept, at: Self.present("79", 2))])
+            #expect(try central.store.conflicts().first { $0.id == moved.id }?.record["resolution"] ?? .null == .null, "still open")
+            let stored = try #require(try central.store.projects(office: "79").first { $0.id == own.id.rawValue })
+            #expect(stored.fields["fund_source"] == .text("local"))
+            try await scene.accept([Self.payment(own.id, amount: 50_000_000, voucher: "KB-79-9", at: Self.present("79", 3))])
+            #expect(try Self.nationalDisbursed(central, "79") ?? 0 == 0)
+        }
+    }
+
+    /// No acceptance takes a project's ledger past its total cost: an office accepting its own
+    /// over-disbursements of a local project (its side to accept) made its ledger, and the
+    /// province's totals, add up past what 64 bits hold, and a page of the dashboard that adds
+    /// them stopped the centre for every office, again after every restart.
+    @Test func anAcceptedOverDisbursementNeverTakesAProjectPastItsTotalCost() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            var own = Self.project(fund: .local)  // total cost 400 m, requested 100 m
+            own.hlc = Self.present()
+            own.fields["status"] = .text("in_progress")
+            try await scene.accept([own])
+            let entries = [100_000_000, 250_000_000, 100_000_000].enumerated().map { n, amount in
+                Self.payment(own.id, amount: Int64(amount), voucher: "KB-79-\(n)", at: Self.present("79", Int64(n) + 1))
+            }
+            try await scene.accept(entries)
+            let held = try central.store.conflicts().filter { $0.record["rule"] == .text("over_disbursement") }
+            #expect(held.count == 2)
+            try await scene.accept(
+                held.enumerated().map { n, conflict in Self.resolution(conflict, of: own.id, .accept, at: Self.present("79", 10 + Int64(n))) })
+            // 100 m + 250 m count; the last 100 m would take the ledger to 450 m, past the cost.
+            try central.store.refreshTotals()
+            #expect(try central.store.totals().first { $0.province == "79" && $0.fund == "local" }?.disbursed == 350_000_000)
+            let beyond = try central.store.conflicts(all: true).filter { $0.record["message"]?.text?.contains("past its total cost") == true }
+            #expect(beyond.count == 1)
+            #expect(beyond.first?.record["row_id"] == .text(entries[2].id.rawValue))
+            let shown = try central.store.provinceProjects(province: "79", year: 2025).first { $0.code == own.fields["code"]?.text }
+            #expect(shown?.disbursed(through: nil) == 350_000_000, "the dashboard's province page adds the same")
+            try await Self.expectTayNinhStillSyncs(scene)
+        }
+    }
+
+    /// A ledger entry or an event the centre holds stays in the project it was recorded under, and
+    /// is not re-sent stamped before it was first recorded: the fold took the back-dated copy for
+    /// the entry, so an event re-sent as a decision naming office 77's project became a lost
+    /// decision of that project, which the centre's operator was asked to confirm.
+    @Test func aRecordedEntryDoesNotMoveToAnotherProjectOrIntoThePast() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            var own = Self.project(fund: .local)
+            own.hlc = Self.present()
+            try await scene.accept([own])
+            let event = Change(
+                table: .projectEvent, id: RowID.make(), op: .upsert, hlc: Self.present("79", 1),
+                fields: [
+                    "office": .text("79"), "project_id": .text(own.id.rawValue), "kind": .text("acceptance"),
+                    "occurred_on": .text(CalendarDate.today()), "amount": .null, "reference": .text("BB-1"), "note": .text("đạt"),
+                ])
+            let entry = Self.payment(own.id, amount: 10_000_000, voucher: "KB-79-20", at: Self.present("79", 2))
+            try await scene.accept([event, entry])
+            for original in [event, entry] {
+                var moved = original
+                moved.hlc = Self.present("79", 100)
+                moved.fields["project_id"] = .text(scene.project.rawValue)
+                try await scene.expectRefused([moved], status: 403, code: "forbidden_owner", row: SyncedRowKey(original.table, original.id.rawValue))
+                var backDated = original
+                backDated.hlc = Self.present("79", -60_000)
+                try await scene.expectRefused([backDated], status: 403, code: "forbidden_owner")
+            }
+            try await Self.expectTayNinhStillSyncs(scene)
+        }
+    }
+
+    /// An office may not grow one project's history without bound: every push refolds its
+    /// aggregates whole in the centre's one write transaction, and a project of ten thousand
+    /// status moves and entries held every office's pushes for seconds each.
+    @Test func anOfficeCannotGrowOneProjectWithoutBound() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            var own = Self.project(fund: .local)
+            own.hlc = Self.present()
+            try await scene.accept([own])
+            var offset: Int64 = 0
+            func events(_ count: Int) -> [Change] {
+                (0..<count).map { _ in
+                    offset += 1
+                    return Change(
+                        table: .projectEvent, id: RowID.make(), op: .upsert, hlc: Self.present("79", offset),
+                        fields: [
+                            "office": .text("79"), "project_id": .text(own.id.rawValue), "kind": .text("updated"),
+                            "occurred_on": .text(CalendarDate.today()), "amount": .null, "reference": .null, "note": .text("ghi chú \(offset)"),
+                        ])
+                }
+            }
+            try await scene.accept(events(4_999))
+            try await scene.accept(events(4_999))
+            let over = events(2)
+            try await scene.expectRefused(over, status: 422, code: "aggregate_full", row: SyncedRowKey(.projectEvent, over[0].id.rawValue))
+            try await scene.accept(Array(over.prefix(1)))  // exactly 10,000
+            try await Self.expectTayNinhStillSyncs(scene)
         }
     }
 

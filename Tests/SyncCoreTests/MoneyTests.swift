@@ -78,6 +78,20 @@ import Testing
 
 @Suite struct ConflictDescriptionTests {
     /// The text people read, pinned line by line.
+    /// Figures summed over many rows are held at the bounds of Int64, never wrapped or trapped: a
+    /// report (or a page of the dashboard) that added them with `+` stopped the process showing it.
+    @Test func sumsOverManyRowsStopAtTheBoundsInsteadOfStoppingTheProgram() {
+        #expect(Money.sum(.max - 1, 5) == .max)
+        #expect(Money.sum(.min + 1, -5) == .min)
+        #expect(Money.sum(40, -2) == 38)
+        let huge = Int64.max / 2 + 1
+        let plans = [PlanFact(province: "79", year: 2025, fund: .local, amount: huge), PlanFact(province: "80", year: 2025, fund: .local, amount: huge)]
+        let paid = (0..<3).map { _ in DisbursedFact(province: "79", year: 2025, fund: .local, group: 1, paidOn: "2025-05-01", amount: huge) }
+        let rows = ProgressReport.compute(plans: plans, disbursed: paid, query: ReportQuery(year: 2025, groupBy: [.province]))
+        #expect(rows.last?.plan == .max && rows.last?.disbursed == .max)
+        #expect(rows.first { $0.keys["province"] == "79" }?.disbursed == .max)
+    }
+
     @Test func aHeldPaymentReadsInBusinessTerms() {
         let d = ConflictDescription(
             id: "1a2b3c4d5e6f", rule: "over_disbursement",

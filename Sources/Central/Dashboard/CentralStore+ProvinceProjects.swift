@@ -38,7 +38,7 @@ public struct ProvinceProject: Sendable, Equatable {
     /// What the ledger adds up to on or before `cutoff` (recoveries subtract, held entries do
     /// not count), as the consolidated totals add it up.
     public func disbursed(through cutoff: String?) -> Int64 {
-        ledger.filter { $0.counts(through: cutoff) }.reduce(0) { $0 + LedgerRules.signed($1.kind, $1.amount) }
+        ledger.filter { $0.counts(through: cutoff) }.reduce(0) { Money.sum($0, LedgerRules.signed($1.kind, $1.amount)) }
     }
 }
 
