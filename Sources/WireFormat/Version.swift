@@ -3,7 +3,7 @@
 /// packaged as `X.Y.Z~gitDATE.COMMIT`, which sorts before the release it leads to.
 public enum SoftwareVersion {
     /// This release's number, `X.Y.Z`, sent as `Promo-Software-Version`.
-    public static let current = "1.8.0"
+    public static let current = "1.9.0"
 
     /// The release that offices which send no `Promo-Software-Version` run (every office before
     /// 1.1.0 sends none).

@@ -88,7 +88,7 @@ import Transport
 
     @Test(arguments: [
         "release-1.1.0", "release-1.2.0", "release-1.3.0", "release-1.4.0", "release-1.4.1", "release-1.5.0", "release-1.5.1", "release-1.6.0", "release-1.6.1",
-        "release-1.6.2", "release-1.6.3", "release-1.7.0", "release-1.8.0",
+        "release-1.6.2", "release-1.6.3", "release-1.7.0", "release-1.8.0", "release-1.9.0",
     ])
     func aShippedReleaseIsAnsweredAsItsCentreAnsweredIt(release: String) async throws {
         let exchanges = try Self.exchanges(release)

@@ -36,6 +36,7 @@ import Testing
         ("release-1.6.3", "v8-tax-code"),
         ("release-1.7.0", "v9-digest-cache"),
         ("release-1.8.0", "v9-digest-cache"),
+        ("release-1.9.0", "v9-digest-cache"),
     ])
     func aNewReplicaMigratedToAReleasesSchemaHasTheSchemaThatReleaseMade(release: String, migration: String) throws {
         let fresh = try DatabaseQueue()
