@@ -14,6 +14,8 @@ final class DigestCache: Sendable {
         let schema: Int?
     }
     let trees = Mutex<[Key: (position: Int64, tree: DigestTree)]>([:])
+    /// Trees being built for a request, which later requests for the same key wait for.
+    let builds = Mutex<[Key: Task<DigestTree, any Error>]>([:])
 }
 
 extension CentralStore {

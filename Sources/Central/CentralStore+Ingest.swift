@@ -25,6 +25,9 @@ extension CentralStore {
         var sentWhole: [SyncedRowKey: String] = [:]
         let marksEchoes = writer != .central && sequence != nil
         var hadHistory: [String: Bool] = [:]
+        // The aggregates this batch added a change to (not every change is new: one the centre
+        // holds already, same row and stamp, is ignored).
+        var grew: Set<String> = []
         var new = 0
         var clock = try centreClock(db)
         let merges = try MergeMap(db)
@@ -54,7 +57,10 @@ extension CentralStore {
                 .text(change.table.rawValue), .text(change.id.rawValue), .text(aggregate), .text(change.hlc.description),
                 .text(change.op.rawValue), .text(fields), .text(writer.rawValue), .integer(position))
             try insertHistory.run()
-            if db.changesCount > 0 { new += 1 }
+            if db.changesCount > 0 {
+                new += 1
+                grew.insert(aggregate)
+            }
             byAggregate[aggregate, default: []].append(change)
             let key = SyncedRowKey(change.table, change.id.rawValue)
             touchedRows.insert(key)
@@ -67,6 +73,10 @@ extension CentralStore {
         for aggregate in byAggregate.keys.sorted() {
             // A new aggregate's whole history is in this batch: no need to read it back.
             let history = hadHistory[aggregate] == true ? nil : byAggregate[aggregate]
+            // An office's changes the centre held already change nothing: refolding their
+            // aggregates anyway let an office re-send a change of each of its largest projects
+            // and hold every office's writes for seconds, as often as it liked.
+            if writer != .central, !grew.contains(aggregate) { continue }
             // Every push refolds its aggregates whole, in the one write transaction: an office's
             // push may not grow one past what folds in a blink (the audit's replay takes any).
             if history == nil, authorization != nil, refusals == nil {
@@ -99,9 +109,10 @@ extension CentralStore {
 
     /// The most changes one aggregate's history may hold after an office's push: a project with
     /// its ledger, events and resolutions. Ten years of weekly payments are about 500; a push
-    /// refolds the whole history in the centre's one write transaction, so an office growing one
-    /// without bound (thousands of status moves and entries) held every office's pushes for seconds.
-    static let maxChangesPerAggregate: Int64 = 10_000
+    /// refolds the whole history of every aggregate it adds to, in the centre's one write
+    /// transaction, so an office growing one without bound (thousands of status moves and
+    /// entries) held every office's pushes for seconds.
+    static let maxChangesPerAggregate: Int64 = 5_000
 
     /// The aggregate a change of a row the centre does not hold yet belongs to: a project with its
     /// ledger, events and resolutions, a plan line, or a programme. A row the centre holds stays

@@ -89,6 +89,15 @@ struct WriteAuthorization {
                 throw Self.forbidden(
                     change, "\(row) was recorded under \(aggregate); office \(writer) sent it naming \(parentField) \(parent): a row does not move")
             }
+            // A resolution the centre made is published to the conflict's office, so the row names
+            // that office; it is still the centre's, and only the centre changes or deletes it.
+            if change.table == .conflictResolution,
+                try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT writer FROM history WHERE tbl = 'conflict_resolution' AND id = ? ORDER BY hlc LIMIT 1"),
+                    arguments: [change.id.rawValue]) == OfficeCode.central.rawValue
+            {
+                throw Self.forbidden(change, "\(row) is the centre's resolution; office \(writer) may not change or delete it")
+            }
             if let first = try firstRecorded(db, change.table, change.id.rawValue), change.hlc < first {
                 throw Self.forbidden(
                     change, "\(row) was first recorded at \(first); office \(writer) sent it stamped earlier (\(change.hlc)): a row's past is not rewritten")

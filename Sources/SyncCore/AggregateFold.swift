@@ -38,7 +38,10 @@ public enum AggregateFold {
         unique.reserveCapacity(changes.count)
         for var change in changes {
             if let owner = change.fields["office"]?.text, let home = rehomed[owner] { change.fields["office"] = .text(home) }
-            unique[Version(table: change.table, id: change.id, hlc: change.hlc)] = change
+            // The first copy, as the store's history keeps it (`INSERT OR IGNORE`): a batch that
+            // sends one stamp twice with other values folds as the history will be folded later.
+            let version = Version(table: change.table, id: change.id, hlc: change.hlc)
+            if unique[version] == nil { unique[version] = change }
         }
         let ordered = unique.values.sorted { ($0.hlc, $0.table.rawValue, $0.id.rawValue) < ($1.hlc, $1.table.rawValue, $1.id.rawValue) }
         let resolutions = resolutionsByConflict(ordered.filter { $0.table == .conflictResolution })

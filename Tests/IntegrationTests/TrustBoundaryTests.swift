@@ -550,12 +550,99 @@ import Testing
                         ])
                 }
             }
-            try await scene.accept(events(4_999))
-            try await scene.accept(events(4_999))
+            let project = own.id.rawValue
+            func held() async throws -> Int {
+                try await central.store.database.read { db in
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM history WHERE aggregate = ?", arguments: [project]) ?? 0
+                }
+            }
+            try await scene.accept(events(2_500))
+            try await scene.accept(events(Int(CentralStore.maxChangesPerAggregate) - 1 - (try await held())))
             let over = events(2)
             try await scene.expectRefused(over, status: 422, code: "aggregate_full", row: SyncedRowKey(.projectEvent, over[0].id.rawValue))
-            try await scene.accept(Array(over.prefix(1)))  // exactly 10,000
+            try await scene.accept(Array(over.prefix(1)))
+            #expect(try await held() == Int(CentralStore.maxChangesPerAggregate))
+            // Sent again, changes the centre holds add nothing and refold nothing (the row is not
+            // published again): accepted, and the aggregate at its bound is no reason to refuse them.
+            let eventID = over[0].id.rawValue
+            func position() async throws -> Int64? {
+                try await central.store.database.read { db in
+                    try Int64.fetchOne(db, sql: "SELECT seq FROM record WHERE tbl = 'project_event' AND id = ?", arguments: [eventID])
+                }
+            }
+            let before = try await position()
+            try await scene.accept(Array(over.prefix(1)))
+            #expect(try await position() == before)
             try await Self.expectTayNinhStillSyncs(scene)
+        }
+    }
+
+    /// One stamp sent twice in a changeset, with other values: the store's history keeps the first
+    /// copy, and the fold now does too. It took the last for a new record, so what every office
+    /// pulled (a local project approved by its office at 900 bn) was not the fold of what the
+    /// centre stored, and flipped back to the first copy at the record's next change.
+    @Test func aStampSentTwiceInOneChangesetFoldsAsTheHistoryKeepsIt() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            var first = Self.project(fund: .national)
+            first.hlc = Self.present()
+            var second = first
+            second.fields["fund_source"] = .text("local")
+            second.fields["status"] = .text("approved")
+            second.fields["approved_support"] = .integer(900_000_000_000)
+            try await scene.accept([first, second])
+            func stored() throws -> [String: FieldValue]? { try central.store.projects(office: "79").first { $0.id == first.id.rawValue }?.fields }
+            #expect(try stored()?["fund_source"] == .text("national") && stored()?["status"] == .text("draft"))
+            try await scene.accept([Change(table: .project, id: first.id, op: .upsert, hlc: Self.present("79", 1), fields: ["name": .text("Đổi tên")])])
+            #expect(try stored()?["fund_source"] == .text("national") && stored()?["status"] == .text("draft"))
+        }
+    }
+
+    /// A resolution the centre made is published to the conflict's office under that office's
+    /// code, and the office could rewrite it (as its own dismissal) or delete it: the decision
+    /// stood, but the row that shows every side who resolved what did not.
+    @Test func anOfficeMayNotRewriteTheCentresResolution() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let own = try await Self.approvedNationalProject(&scene, amount: 500_000_000)
+            let first = Self.payment(own.id, amount: 100_000_000, voucher: "KB-779", at: Self.present("79", 1_000))
+            let second = Self.payment(own.id, amount: 100_000_000, voucher: "KB-779", at: Self.present("79", 1_001))
+            try await scene.accept([first, second])
+            let duplicate = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("duplicate_voucher") })
+            try central.store.resolve(conflict: duplicate.id, .accept, note: "hai lần chi khác nhau")
+            let row = try #require(
+                try central.store.records(
+                    for: OfficeCode(unchecked: "79"), table: .conflictResolution,
+                    ids: try await central.store.database.read { db in
+                        try String.fetchAll(db, sql: "SELECT id FROM record WHERE tbl = 'conflict_resolution'")
+                    }
+                ).first { $0.fields["conflict_id"] == .text(duplicate.id) })
+            var rewritten = Self.resolution(duplicate, of: own.id, .dismiss, at: Self.present("79", 5_000))
+            rewritten.id = RowID(unchecked: row.id)
+            try await scene.expectRefused([rewritten], status: 403, code: "forbidden_owner", row: SyncedRowKey(.conflictResolution, row.id))
+            let deleted = Change(table: .conflictResolution, id: RowID(unchecked: row.id), op: .delete, hlc: Self.present("79", 5_001), fields: [:])
+            try await scene.expectRefused([deleted], status: 403, code: "forbidden_owner")
+        }
+    }
+
+    /// Requests for an office's digests that come while its tree is built wait for that one build
+    /// (eight at once after one push each built the whole tree on a thread of the pool, and every
+    /// other office's requests waited 15 s), and a schema number the office makes up is no new
+    /// tree: every request gets the same answer, and nothing is left building.
+    @Test func concurrentDigestRequestsShareOneBuild() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            var own = Self.project(fund: .local)
+            own.hlc = Self.present()
+            try await scene.accept([own])
+            let hcm = scene.hcm
+            let roots = try await withThrowingTaskGroup(of: [String: String].self) { group in
+                for _ in 0..<8 { group.addTask { try await hcm.digest(path: "").value.children } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(roots.count == 8 && Set(roots).count == 1)
+            #expect(central.store.digestCache.builds.withLock { $0.isEmpty })
+            #expect(DigestTree.columnSchema(7) == 0 && DigestTree.columnSchema(8) == nil && DigestTree.columnSchema(123_456) == nil)
         }
     }
 
