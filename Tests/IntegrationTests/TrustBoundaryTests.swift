@@ -399,6 +399,15 @@ import Testing
         }
     }
 
+    /// A local project of 79's, stamped now and accepted by the centre, in `status`.
+    static func localProject(_ scene: inout Scene, status: String = "draft") async throws -> Change {
+        var own = Self.project(fund: .local)
+        own.hlc = present()
+        own.fields["status"] = .text(status)
+        try await scene.accept([own])
+        return own
+    }
+
     /// Office 79's resolution of `conflict` in project `project`.
     static func resolution(_ conflict: CentralConflict, of project: RowID, _ choice: ResolutionChoice, at stamp: HLCTimestamp) -> Change {
         Change(
@@ -452,10 +461,7 @@ import Testing
     @Test func anOfficeMayNotAcceptItsOwnMoveOfAProjectToTheNationalFund() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
-            var own = Self.project(fund: .local)
-            own.hlc = Self.present()
-            own.fields["status"] = .text("in_progress")
-            try await scene.accept([own])
+            let own = try await Self.localProject(&scene, status: "in_progress")
             try await scene.accept([Change(table: .project, id: own.id, op: .upsert, hlc: Self.present("79", 1), fields: ["fund_source": .text("national")])])
             let moved = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("immutable_field") })
             try await scene.accept([Self.resolution(moved, of: own.id, .accept, at: Self.present("79", 2))])
@@ -474,10 +480,7 @@ import Testing
     @Test func anAcceptedOverDisbursementNeverTakesAProjectPastItsTotalCost() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
-            var own = Self.project(fund: .local)  // total cost 400 m, requested 100 m
-            own.hlc = Self.present()
-            own.fields["status"] = .text("in_progress")
-            try await scene.accept([own])
+            let own = try await Self.localProject(&scene, status: "in_progress")  // total cost 400 m, requested 100 m
             let entries = [100_000_000, 250_000_000, 100_000_000].enumerated().map { n, amount in
                 Self.payment(own.id, amount: Int64(amount), voucher: "KB-79-\(n)", at: Self.present("79", Int64(n) + 1))
             }
@@ -505,9 +508,7 @@ import Testing
     @Test func aRecordedEntryDoesNotMoveToAnotherProjectOrIntoThePast() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
-            var own = Self.project(fund: .local)
-            own.hlc = Self.present()
-            try await scene.accept([own])
+            let own = try await Self.localProject(&scene)
             let event = Change(
                 table: .projectEvent, id: RowID.make(), op: .upsert, hlc: Self.present("79", 1),
                 fields: [
@@ -535,9 +536,7 @@ import Testing
     @Test func anOfficeCannotGrowOneProjectWithoutBound() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
-            var own = Self.project(fund: .local)
-            own.hlc = Self.present()
-            try await scene.accept([own])
+            let own = try await Self.localProject(&scene)
             var offset: Int64 = 0
             func events(_ count: Int) -> [Change] {
                 (0..<count).map { _ in
@@ -632,9 +631,7 @@ import Testing
     @Test func concurrentDigestRequestsShareOneBuild() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
-            var own = Self.project(fund: .local)
-            own.hlc = Self.present()
-            try await scene.accept([own])
+            let own = try await Self.localProject(&scene)
             let hcm = scene.hcm
             let roots = try await withThrowingTaskGroup(of: [String: String].self) { group in
                 for _ in 0..<8 { group.addTask { try await hcm.digest(path: "").value.children } }
