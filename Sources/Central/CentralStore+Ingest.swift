@@ -38,12 +38,20 @@ extension CentralStore {
         let insertHistory = try DirectStatement(
             db, "INSERT OR IGNORE INTO history(tbl, id, aggregate, hlc, op, fields, writer, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         let wall = UInt64(max(0, now.timeIntervalSince1970.rounded(.down))) * 1000
+        // The aggregate of each row met in this batch: a row's later change in the same batch
+        // belongs where its first went (records are written after the loop).
+        var batchAggregates: [SyncedRowKey: String] = [:]
         for change in changes {
+            let key = SyncedRowKey(change.table, change.id.rawValue)
             let stored = try records.lookup.stored(change.table, change.id.rawValue)
-            let aggregate = try stored?.aggregate ?? aggregateID(change)
+            let earlier = batchAggregates[key]
+            let aggregate = try stored?.aggregate ?? earlier ?? aggregateID(change)
+            batchAggregates[key] = aggregate
             // An office's change is checked against what the centre stores, never against what the
             // changeset says: the row's owner, its parent's owner, the conflict it resolves.
-            do { try authorization?.check(db, change, stored: stored, aggregate: aggregate, records: records.lookup) } catch let refusal as CentralError {
+            do {
+                try authorization?.check(db, change, stored: stored, seenInBatch: earlier != nil, aggregate: aggregate, records: records.lookup)
+            } catch let refusal as CentralError {
                 guard let refusals else { throw refusal }
                 refusals.all.append(refusal)
             }
@@ -62,7 +70,6 @@ extension CentralStore {
                 grew.insert(aggregate)
             }
             byAggregate[aggregate, default: []].append(change)
-            let key = SyncedRowKey(change.table, change.id.rawValue)
             touchedRows.insert(key)
             if marksEchoes, change.op == .upsert, change.fields.count == change.table.columns.count { sentWhole[key] = fields }
             clock.observe(change.hlc, nowMilliseconds: wall)
@@ -112,7 +119,7 @@ extension CentralStore {
     /// refolds the whole history of every aggregate it adds to, in the centre's one write
     /// transaction, so an office growing one without bound (thousands of status moves and
     /// entries) held every office's pushes for seconds.
-    static let maxChangesPerAggregate: Int64 = 5_000
+    static let maxChangesPerAggregate: Int64 = 10_000
 
     /// The aggregate a change of a row the centre does not hold yet belongs to: a project with its
     /// ledger, events and resolutions, a plan line, or a programme. A row the centre holds stays

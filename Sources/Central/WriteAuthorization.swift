@@ -59,8 +59,10 @@ struct WriteAuthorization {
 
     /// Throws `forbidden_owner` (403) or `unknown_parent` (422) when the writer may not write `change`.
     /// `records` reads the rows it names as the centre stores them.
+    /// `seenInBatch`: an earlier change of this changeset carried the same row (it is not stored
+    /// yet, but it is known: the same rules hold against it).
     mutating func check(
-        _ db: Database, _ change: Change, stored: StoredRow?, aggregate: String, records: RecordLookup
+        _ db: Database, _ change: Change, stored: StoredRow?, seenInBatch: Bool = false, aggregate: String, records: RecordLookup
     ) throws {
         var row: String { "\(change.table.rawValue) \(change.id)" }  // for the refusals only
         // 0. A row new to the centre comes whole (one it holds only as deleted, never with a field,
@@ -83,7 +85,7 @@ struct WriteAuthorization {
         // back-dated with another fund source a project under other rules (an approved and halted
         // national one turned local, its payments counting). An office's clock never runs
         // backwards: its own changes of a row come after the row's first.
-        if stored != nil {
+        if stored != nil || seenInBatch {
             let parentField = change.table == .conflictResolution ? "aggregate_id" : "project_id"
             if !change.table.isAggregateRoot, case .text(let parent)? = change.fields[parentField], parent != aggregate {
                 throw Self.forbidden(

@@ -39,15 +39,18 @@ extension Replica {
     /// values, status steps and changeset. The centre holds none of them: it refused the oldest
     /// whole and was sent none after it. The changes now count as made at the time of the fix.
     ///
-    /// Recorded as the last repair (`promo-sync status`). Returns nil, changing nothing, when the clock is not ahead of the wall clock (it is still
-    /// wrong: the refusal stands until a person sets it right).
+    /// Recorded as the last repair (`promo-sync status`). Returns nil, changing nothing, when the
+    /// clock is not ahead of the wall clock (it is still wrong: the refusal stands until a person
+    /// sets it right), or when no page carried the centre's clock.
     public func restampAfterClockSetBack(centreClock: HLCTimestamp?, now: Date = Date()) throws(ReplicaError) -> Restamp? {
         try write("stamping the waiting changes again") { db in
             let clock = try Self.officeClock(db)
             let wall = HybridLogicalClock.wallMilliseconds(now)
-            guard clock.latest.milliseconds > wall + UInt64(Self.clockSetBackMargin * 1000) else { return nil }
+            // Without the centre's clock (no page carried one) a restart from the wall clock could
+            // stamp before this office's own accepted changes: the refusal stands.
+            guard let centreClock, clock.latest.milliseconds > wall + UInt64(Self.clockSetBackMargin * 1000) else { return nil }
             var restarted = HybridLogicalClock(node: clock.node)
-            if let centreClock { restarted.observe(centreClock, nowMilliseconds: wall) }
+            restarted.observe(centreClock, nowMilliseconds: wall)
             var changes = 0
             try Self.rewriteUnsentChangesets(db) { change in
                 var stamped = change

@@ -184,7 +184,8 @@ import Testing
             let ahead = try #require(try office.replica.nextChangeset(now: later))
             #expect(ahead.changes.allSatisfy { $0.hlc.milliseconds > HybridLogicalClock.wallMilliseconds() + 6 * 3_600_000 })
             // While the clock is still ahead, nothing is stamped again.
-            #expect(try office.replica.restampAfterClockSetBack(centreClock: nil, now: later) == nil)
+            let centre = HLCTimestamp(milliseconds: HybridLogicalClock.wallMilliseconds(), counter: 0, node: "central")
+            #expect(try office.replica.restampAfterClockSetBack(centreClock: centre, now: later) == nil)
             // The clock is set right; the project is renamed (stamped after the last stamp, still ahead).
             try await office.replica.database.write { db in
                 try db.execute(sql: "UPDATE project SET name = 'Đổi tên sau' WHERE id = ?", arguments: [id.rawValue])

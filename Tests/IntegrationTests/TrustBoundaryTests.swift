@@ -5,6 +5,7 @@ import SyncAgent
 import SyncCore
 import SyncTesting
 import Testing
+import WireFormat
 
 @testable import Central
 @testable import Transport
@@ -526,6 +527,17 @@ import Testing
                 backDated.hlc = Self.present("79", -60_000)
                 try await scene.expectRefused([backDated], status: 403, code: "forbidden_owner")
             }
+            // One changeset that carries a new entry twice, under two of 79's projects (or the
+            // second stamped before the first): judged as one row, not folded into both.
+            let other = try await Self.localProject(&scene, status: "in_progress")
+            let twice = Self.payment(own.id, amount: 5_000_000, voucher: "KB-79-21", at: Self.present("79", 200))
+            var elsewhere = twice
+            elsewhere.hlc = HLCTimestamp(milliseconds: twice.hlc.milliseconds + 1, counter: 0, node: "79")
+            elsewhere.fields["project_id"] = .text(other.id.rawValue)
+            try await scene.expectRefused([twice, elsewhere], status: 403, code: "forbidden_owner", row: SyncedRowKey(.disbursement, twice.id.rawValue))
+            var earlier = twice
+            earlier.hlc = HLCTimestamp(milliseconds: twice.hlc.milliseconds - 1, counter: 0, node: "79")
+            try await scene.expectRefused([twice, earlier], status: 403, code: "forbidden_owner")
             try await Self.expectTayNinhStillSyncs(scene)
         }
     }
@@ -556,7 +568,9 @@ import Testing
                 }
             }
             try await scene.accept(events(2_500))
-            try await scene.accept(events(Int(CentralStore.maxChangesPerAggregate) - 1 - (try await held())))
+            while try await held() < Int(CentralStore.maxChangesPerAggregate) - 1 {
+                try await scene.accept(events(min(WireProtocol.maxChangesPerChangeset, Int(CentralStore.maxChangesPerAggregate) - 1 - (try await held()))))
+            }
             let over = events(2)
             try await scene.expectRefused(over, status: 422, code: "aggregate_full", row: SyncedRowKey(.projectEvent, over[0].id.rawValue))
             try await scene.accept(Array(over.prefix(1)))
