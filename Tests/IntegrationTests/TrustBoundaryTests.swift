@@ -375,17 +375,8 @@ import WireFormat
     @Test func anOfficeMayNotLetItsOwnHeldEntryOfANationalProjectCount() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
-            let own = try await Self.approvedNationalProject(&scene, amount: 500_000_000)
-            let first = Self.payment(own.id, amount: 100_000_000, voucher: "KB-777", at: Self.present("79", 1_000))
-            let second = Self.payment(own.id, amount: 100_000_000, voucher: "KB-777", at: Self.present("79", 1_001))
-            try await scene.accept([first, second])
-            var edit = first
-            edit.hlc = Self.present("79", 1_002)
-            edit.fields = ["amount": .integer(300_000_000)]
-            try await scene.accept([edit])
-            let conflicts = try central.store.conflicts()
-            let duplicate = try #require(conflicts.first { $0.record["rule"] == .text("duplicate_voucher") })
-            let edited = try #require(conflicts.first { $0.record["rule"] == .text("ledger_append_only") })
+            let (own, first, duplicate, held) = try await Self.heldEntries(&scene, voucher: "KB-777", editing: true)
+            let edited = try #require(held)
             try await scene.accept([
                 Self.resolution(duplicate, of: own.id, .accept, at: Self.present("79", 1_003)),
                 Self.resolution(edited, of: own.id, .accept, at: Self.present("79", 1_004)),
@@ -398,6 +389,31 @@ import WireFormat
             try central.store.resolve(conflict: duplicate.id, .accept, note: "hai lần chi khác nhau")
             #expect(try Self.nationalDisbursed(central, "79") == 200_000_000)
         }
+    }
+
+    /// 79's national project approved at 500 m with two payments of 100 m on `voucher`, the second
+    /// held as a duplicate (`duplicate`), and with `editing` the first then edited to 300 m, held
+    /// as an edit of a recorded entry (`edited`).
+    static func heldEntries(_ scene: inout Scene, voucher: String, editing: Bool) async throws -> (
+        project: Change, first: Change, duplicate: CentralConflict, edited: CentralConflict?
+    ) {
+        let own = try await approvedNationalProject(&scene, amount: 500_000_000)
+        let first = payment(own.id, amount: 100_000_000, voucher: voucher, at: present("79", 1_000))
+        try await scene.accept([first, payment(own.id, amount: 100_000_000, voucher: voucher, at: present("79", 1_001))])
+        if editing {
+            var edit = first
+            edit.hlc = present("79", 1_002)
+            edit.fields = ["amount": .integer(300_000_000)]
+            try await scene.accept([edit])
+        }
+        let conflicts = try scene.central.store.conflicts()
+        let duplicate = try #require(conflicts.first { $0.record["rule"] == .text("duplicate_voucher") })
+        var edited: CentralConflict?
+        if editing {
+            let found: CentralConflict = try #require(conflicts.first { $0.record["rule"] == .text("ledger_append_only") })
+            edited = found
+        }
+        return (own, first, duplicate, edited)
     }
 
     /// A local project of 79's, stamped now and accepted by the centre, in `status`.
@@ -425,17 +441,8 @@ import WireFormat
     @Test func anOfficeMayNotUndoTheCentresResolutionOfItsConflict() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
-            let own = try await Self.approvedNationalProject(&scene, amount: 500_000_000)
-            let first = Self.payment(own.id, amount: 100_000_000, voucher: "KB-778", at: Self.present("79", 1_000))
-            let second = Self.payment(own.id, amount: 100_000_000, voucher: "KB-778", at: Self.present("79", 1_001))
-            var edit = first
-            edit.hlc = Self.present("79", 1_002)
-            edit.fields = ["amount": .integer(300_000_000)]
-            try await scene.accept([first, second])
-            try await scene.accept([edit])
-            let conflicts = try central.store.conflicts()
-            let duplicate = try #require(conflicts.first { $0.record["rule"] == .text("duplicate_voucher") })
-            let edited = try #require(conflicts.first { $0.record["rule"] == .text("ledger_append_only") })
+            let (own, first, duplicate, held) = try await Self.heldEntries(&scene, voucher: "KB-778", editing: true)
+            let edited = try #require(held)
             try central.store.resolve(conflict: duplicate.id, .accept, note: "hai lần chi khác nhau")
             try central.store.resolve(conflict: edited.id, .dismiss, note: nil)
             #expect(try Self.nationalDisbursed(central, "79") == 200_000_000)
@@ -617,11 +624,7 @@ import WireFormat
     @Test func anOfficeMayNotRewriteTheCentresResolution() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
-            let own = try await Self.approvedNationalProject(&scene, amount: 500_000_000)
-            let first = Self.payment(own.id, amount: 100_000_000, voucher: "KB-779", at: Self.present("79", 1_000))
-            let second = Self.payment(own.id, amount: 100_000_000, voucher: "KB-779", at: Self.present("79", 1_001))
-            try await scene.accept([first, second])
-            let duplicate = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("duplicate_voucher") })
+            let (own, _, duplicate, _) = try await Self.heldEntries(&scene, voucher: "KB-779", editing: false)
             try central.store.resolve(conflict: duplicate.id, .accept, note: "hai lần chi khác nhau")
             let row = try #require(
                 try central.store.records(
@@ -645,7 +648,7 @@ import WireFormat
     @Test func concurrentDigestRequestsShareOneBuild() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
-            let own = try await Self.localProject(&scene)
+            _ = try await Self.localProject(&scene)
             let hcm = scene.hcm
             let roots = try await withThrowingTaskGroup(of: [String: String].self) { group in
                 for _ in 0..<8 { group.addTask { try await hcm.digest(path: "").value.children } }
