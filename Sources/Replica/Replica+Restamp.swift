@@ -60,11 +60,10 @@ extension Replica {
             }
             try State.set(db, .hlc, restarted.latest.description)
             // Shown by status as the last repair, in the same transaction.
-            try State.set(db, .lastRepairAt, Timestamps.format(now))
-            try State.set(
-                db, .lastRepair,
-                "the centre refused changes stamped up to \(clock.latest), ahead of its time, and this server's clock was set back since: stamped \(changes) waiting changes again from \(restarted.latest)"
-            )
+            try Self.recordRepair(
+                db,
+                "the centre refused changes stamped up to \(clock.latest), ahead of its time, and this server's clock was set back since: stamped \(changes) waiting changes again from \(restarted.latest)",
+                at: now)
             return Restamp(from: clock.latest, to: restarted.latest, changes: changes)
         }
     }

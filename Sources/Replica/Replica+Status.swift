@@ -132,10 +132,13 @@ extension Replica {
     /// Records that the office re-sent what the centre lacked (a new epoch, or acknowledged
     /// changesets it no longer holds), for `promo-sync status`.
     public func recordRepair(_ description: String, at now: Date = Date()) throws(ReplicaError) {
-        try write("recording a repair") { db in
-            try State.set(db, .lastRepairAt, Timestamps.format(now))
-            try State.set(db, .lastRepair, description)
-        }
+        try write("recording a repair") { db in try Self.recordRepair(db, description, at: now) }
+    }
+
+    /// Records a repair within the caller's transaction.
+    static func recordRepair(_ db: Database, _ description: String, at now: Date) throws {
+        try State.set(db, .lastRepairAt, Timestamps.format(now))
+        try State.set(db, .lastRepair, description)
     }
 
     /// Records the outcome of a verification.
