@@ -54,10 +54,12 @@ public struct DigestTree: Sendable, Equatable {
     /// many schema numbers offices send.
     public static func columnSchema(_ schema: Int?) -> Int? {
         guard let schema else { return nil }
-        let added = SyncedTable.allCases.flatMap { $0.columns.compactMap(\.addedInSchema) }
-        if added.allSatisfy({ $0 <= schema }) { return nil }
-        return added.filter { $0 <= schema }.max() ?? 0
+        if addedInSchemas.allSatisfy({ $0 <= schema }) { return nil }
+        return addedInSchemas.filter { $0 <= schema }.max() ?? 0
     }
+
+    /// The schemas that added a column to a shipped table.
+    private static let addedInSchemas = SyncedTable.allCases.flatMap { $0.columns.compactMap(\.addedInSchema) }
 
     /// Builds a tree row by row, so a caller reading a million rows keeps only their digests,
     /// never the rows themselves.
