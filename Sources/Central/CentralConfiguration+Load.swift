@@ -11,7 +11,8 @@ extension CentralConfiguration {
     static let keys: Set<String> = [
         "data_dir", "server.host", "server.port", "server.tls_certificate", "server.tls_key", "server.tls_client_ca",
         "limits.max_body_bytes", "limits.default_page_size", "limits.requests_per_second", "limits.burst",
-        "limits.idle_timeout_seconds", "log.level", "dashboard.enabled", "dashboard.silent_after_seconds", "dashboard.secure_cookies",
+        "limits.idle_timeout_seconds", "limits.max_changes_per_aggregate", "limits.refold_changes_per_second", "limits.refold_changes_burst",
+        "log.level", "dashboard.enabled", "dashboard.silent_after_seconds", "dashboard.secure_cookies",
         "store.postgres_url", "store.postgres_password_file", "store.lease_seconds",
     ]
 
@@ -47,6 +48,17 @@ extension CentralConfiguration {
             c.defaultPageSize = Int(try reader.integer("limits.default_page_size", default: 1_000, range: 1...Int64(WireProtocol.maxPageSize), unit: "records"))
             c.rateLimitPerSecond = Double(try reader.integer("limits.requests_per_second", default: 50, range: 1...100_000, unit: "requests per second"))
             c.rateLimitBurst = Double(try reader.integer("limits.burst", default: 200, range: 1...1_000_000, unit: "requests"))
+            c.maxChangesPerAggregate = try reader.integer(
+                "limits.max_changes_per_aggregate", default: 10_000, range: 100...1_000_000, unit: "changes")
+            c.refoldPerSecond = try reader.integer("limits.refold_changes_per_second", default: 20_000, range: 100...100_000_000, unit: "changes per second")
+            c.refoldBurst = try reader.integer("limits.refold_changes_burst", default: 200_000, range: 1_000...1_000_000_000, unit: "changes")
+            // A push adding one change to one full aggregate must be able to pass.
+            if c.refoldBurst < c.maxChangesPerAggregate {
+                throw ConfigReader.Problem(
+                    message:
+                        "\(file): limits.refold_changes_burst (\(c.refoldBurst)) is below limits.max_changes_per_aggregate (\(c.maxChangesPerAggregate)), so no office could add to a full project; raise it"
+                )
+            }
             c.idleTimeout = .seconds(try reader.integer("limits.idle_timeout_seconds", default: 60, range: 1...3_600, unit: "seconds"))
             c.dashboardEnabled = try reader.boolean("dashboard.enabled", default: true)
             c.secureCookies = try reader.boolean("dashboard.secure_cookies", default: true)

@@ -17,6 +17,14 @@ public struct CentralConfiguration: Sendable {
     public var rateLimitPerSecond: Double = 50
     /// The most requests an office may make at once after being idle; see `rateLimitPerSecond`.
     public var rateLimitBurst: Double = 200
+    /// `limits.max_changes_per_aggregate`: the most changes one project, plan line or programme
+    /// may hold from an office's push (``WriteLimits``).
+    public var maxChangesPerAggregate: Int64 = 10_000
+    /// `limits.refold_changes_per_second`: stored changes an office's pushes may have the centre
+    /// read back and refold per second, on average.
+    public var refoldPerSecond: Int64 = 20_000
+    /// `limits.refold_changes_burst`: the most stored changes one push may have refolded.
+    public var refoldBurst: Int64 = 200_000
     /// A connection with no request for this long is closed (slow or stuck clients).
     public var idleTimeout: Duration = .seconds(60)
     /// HTTPS: PEM certificate chain and key; nil serves plain HTTP (behind a TLS reverse proxy only).

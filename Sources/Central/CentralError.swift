@@ -29,6 +29,7 @@ public struct CentralError: Error, Sendable, CustomStringConvertible {
         case officeMerged = "office_merged"
         case clockAhead = "clock_ahead"
         case aggregateFull = "aggregate_full"
+        case changesetTooHeavy = "changeset_too_heavy"
         // Versions (docs/OPERATIONS.md, "Rolling out a release").
         case upgradeOffice = "upgrade_office"
         case upgradeCentre = "upgrade_centre"

@@ -14,10 +14,11 @@ extension CentralStore {
     /// keeps it with the writer. The centre's clock takes in the changes at `now` to the second,
     /// the time the changeset or journal entry records, so a replay moves it the same way.
     /// With `refusals`, what the owners' checks (``WriteAuthorization``) refuse is recorded there
-    /// instead of thrown (`audit verify` only).
+    /// instead of thrown (`audit verify` only). With `limits` (an office's push as it arrives, not
+    /// a replay), what the push may make the centre refold is bounded and charged to the office.
     static func ingest(
         _ db: Database, changes: [Change], from writer: OfficeCode, sequence: ChangesetSequence? = nil,
-        position: Int64, at now: Date, refusals: RuleRefusals? = nil
+        position: Int64, at now: Date, refusals: RuleRefusals? = nil, limits: WriteLimits? = nil
     ) throws -> Int {
         var touchedRows: Set<SyncedRowKey> = []
         var byAggregate: [String: [Change]] = [:]
@@ -75,32 +76,28 @@ extension CentralStore {
             clock.observe(change.hlc, nowMilliseconds: wall)
         }
         try saveCentreClock(db, clock)
-        var offices: Set<String> = []
-        var countHistory: DirectStatement?
-        for aggregate in byAggregate.keys.sorted() {
-            // A new aggregate's whole history is in this batch: no need to read it back.
-            let history = hadHistory[aggregate] == true ? nil : byAggregate[aggregate]
-            // An office's changes the centre held already change nothing: refolding their
-            // aggregates anyway let an office re-send a change of each of its largest projects
-            // and hold every office's writes for seconds, as often as it liked.
-            if writer != .central, !grew.contains(aggregate) { continue }
-            // Every push refolds its aggregates whole, in the one write transaction: an office's
-            // push may not grow one past what folds in a blink (the audit's replay takes any).
-            if history == nil, authorization != nil, refusals == nil {
-                let counting = try countHistory ?? DirectStatement(db, "SELECT count(*) FROM history WHERE aggregate = ?")
-                countHistory = counting
+        // An office's changes the centre held already change nothing: refolding their aggregates
+        // anyway let an office re-send a change of each of its largest projects and hold every
+        // office's writes for seconds, as often as it liked.
+        let folding = byAggregate.keys.filter { writer == .central || grew.contains($0) }.sorted()
+        // Every push refolds its aggregates whole, in the one write transaction: what an office's
+        // push makes the centre read back and refold is measured before any of it is (``WriteLimits``).
+        if let limits, let sequence {
+            let counting = try DirectStatement(db, "SELECT count(*) FROM history WHERE aggregate = ?")
+            var stored: Int64 = 0
+            for aggregate in folding where hadHistory[aggregate] == true {
                 try counting.bind(.text(aggregate))
                 let count = try counting.step() ? counting.integer(0) : 0
                 counting.finish()
-                if count > Self.maxChangesPerAggregate, let change = byAggregate[aggregate]?.first {
-                    throw CentralError(
-                        .unprocessableContent, .aggregateFull,
-                        "\(change.table.rawValue) \(change.id) would take record \(aggregate) to \(count) changes, more than the \(Self.maxChangesPerAggregate) the centre keeps for one project, plan line or programme",
-                        hint:
-                            "No real project needs so many; nothing of this changeset was applied. Withdraw the change (promo-sync outbox withdraw) and ask the centre's operator.",
-                        row: SyncedRowKey(change.table, change.id.rawValue))
-                }
+                if let change = byAggregate[aggregate]?.first { try limits.checkSize(of: aggregate, count: count, first: change) }
+                stored += count
             }
+            try limits.chargeRefold(stored, to: writer, sequence: sequence)
+        }
+        var offices: Set<String> = []
+        for aggregate in folding {
+            // A new aggregate's whole history is in this batch: no need to read it back.
+            let history = hadHistory[aggregate] == true ? nil : byAggregate[aggregate]
             offices.formUnion(
                 try refold(
                     db, aggregate: aggregate, history: history, republish: touchedRows, rehomed: rehomed,
@@ -113,13 +110,6 @@ extension CentralStore {
         }
         return new
     }
-
-    /// The most changes one aggregate's history may hold after an office's push: a project with
-    /// its ledger, events and resolutions. Ten years of weekly payments are about 500; a push
-    /// refolds the whole history of every aggregate it adds to, in the centre's one write
-    /// transaction, so an office growing one without bound (thousands of status moves and
-    /// entries) held every office's pushes for seconds.
-    static let maxChangesPerAggregate: Int64 = 10_000
 
     /// The aggregate a change of a row the centre does not hold yet belongs to: a project with its
     /// ledger, events and resolutions, a plan line, or a programme. A row the centre holds stays

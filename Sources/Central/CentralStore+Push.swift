@@ -9,11 +9,15 @@ extension CentralStore {
     /// Re-sending a changeset already applied (same sequence, same hash) is acknowledged as a
     /// duplicate and changes nothing. A gap, or another body under a known sequence, is refused.
     /// `receivedJSON`, the changeset's bytes as they arrived, is stored as its body (compressed,
-    /// ``ChangesetBody``); without it the changeset is written out.
-    public func apply(_ changeset: Changeset, receivedJSON: Data? = nil, from office: OfficeCode, now: Date = Date()) throws(CentralError) -> PushResponse {
+    /// ``ChangesetBody``); without it the changeset is written out. `limits` bounds what the push
+    /// may make the centre refold (the server keeps one for every push, whose allowances are per
+    /// office; by default, one push is measured alone).
+    public func apply(
+        _ changeset: Changeset, receivedJSON: Data? = nil, from office: OfficeCode, now: Date = Date(), limits: WriteLimits = WriteLimits()
+    ) throws(CentralError) -> PushResponse {
         // Compressed before the write transaction, which other offices' pushes wait for.
         let body = ChangesetBody.stored(receivedJSON ?? changeset.jsonData())
-        return try apply(changeset, body: body, from: office, now: now, position: nil)
+        return try apply(changeset, body: body, from: office, now: now, position: nil, limits: limits)
     }
 
     /// `body` is what the store keeps of the changeset (``ChangesetBody``). `position` is the changeset's place in the order shared with the journal: the next one,
@@ -21,9 +25,11 @@ extension CentralStore {
     /// owners' checks (``WriteAuthorization``) refuse is recorded there and the changeset is
     /// applied all the same: only `audit verify` does so, to replay a changeset an earlier release
     /// accepted and this one refuses. Who writes (the changes' clocks and identity fields) is
-    /// enforced even then: that check is older than the centre's journal.
+    /// enforced even then: that check is older than the centre's journal. `limits`: a push as it
+    /// arrives (``WriteLimits``); a replay has none.
     func apply(
-        _ changeset: Changeset, body: Data, from office: OfficeCode, now: Date, position recorded: Int64?, refusals: RuleRefusals? = nil
+        _ changeset: Changeset, body: Data, from office: OfficeCode, now: Date, position recorded: Int64?, refusals: RuleRefusals? = nil,
+        limits: WriteLimits? = nil
     ) throws(CentralError) -> PushResponse {
         // 1. Checks that need no database: whose changeset it is, its size, its hash.
         guard changeset.office == office else {
@@ -120,7 +126,8 @@ extension CentralStore {
                 //    Each history row names the changeset that carried it (its position), for the audit log.
                 let position = try recorded ?? Self.nextPosition(db)
                 let applied = try Self.ingest(
-                    db, changes: changeset.changes, from: office, sequence: changeset.sequence, position: position, at: now, refusals: refusals)
+                    db, changes: changeset.changes, from: office, sequence: changeset.sequence, position: position, at: now, refusals: refusals,
+                    limits: limits)
 
                 // 5. Keep it, with its receipt in the centre's log: its place and time, chained
                 //    onto the position before (one hash per changeset, none per change).

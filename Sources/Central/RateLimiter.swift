@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// A token bucket per office: `ratePerSecond` requests on average, bursts of `burst`.
+/// A token bucket per office: `ratePerSecond` requests (or units of work) on average, bursts of `burst`.
 public final class RateLimiter: Sendable {
     /// Requests per second a key may make on average: the rate its bucket refills.
     public let ratePerSecond: Double
@@ -15,8 +15,10 @@ public final class RateLimiter: Sendable {
         self.burst = burst
     }
 
-    /// Takes one token for `key`; returns nil when allowed, or the seconds to wait.
-    public func admit(_ key: String, now: ContinuousClock.Instant = .now) -> Int? {
+    /// Takes `cost` tokens for `key` (one request, or a measure of work); returns nil when
+    /// allowed, or the seconds to wait. A cost above `burst` is never allowed: the caller refuses
+    /// it for good instead.
+    public func admit(_ key: String, cost: Double = 1, now: ContinuousClock.Instant = .now) -> Int? {
         buckets.withLock { buckets in
             // Keys are addresses too (requests without a valid token, logins): a bucket that has
             // filled up again is forgotten once there are many, so rotating addresses cannot grow
@@ -34,11 +36,11 @@ public final class RateLimiter: Sendable {
             bucket.tokens = min(burst, bucket.tokens + seconds * ratePerSecond)
             bucket.at = now
             defer { buckets[key] = bucket }
-            if bucket.tokens >= 1 {
-                bucket.tokens -= 1
+            if bucket.tokens >= cost {
+                bucket.tokens -= cost
                 return nil
             }
-            return max(1, Int(((1 - bucket.tokens) / ratePerSecond).rounded(.up)))
+            return max(1, Int(((cost - bucket.tokens) / ratePerSecond).rounded(.up)))
         }
     }
 }

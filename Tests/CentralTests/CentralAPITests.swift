@@ -416,3 +416,18 @@ final class CapturedLogs: Sendable {
         }
     }
 }
+
+@Suite struct RateLimiterTests {
+    /// A bucket spends work, not only requests: what is left is taken, what is not is waited for
+    /// at the rate, and each key has its own.
+    @Test func aBucketChargesWorkAndRefillsAtItsRate() {
+        let limiter = RateLimiter(ratePerSecond: 100, burst: 1_000)
+        let start = ContinuousClock.now
+        #expect(limiter.admit("79", cost: 800, now: start) == nil)
+        #expect(limiter.admit("79", cost: 300, now: start) == 1)
+        #expect(limiter.admit("79", cost: 500, now: start) == 3)
+        #expect(limiter.admit("77", cost: 1_000, now: start) == nil)
+        #expect(limiter.admit("79", cost: 300, now: start + .seconds(1)) == nil)
+        #expect(limiter.admit("79", cost: 1, now: start + .seconds(1)) == 1)
+    }
+}

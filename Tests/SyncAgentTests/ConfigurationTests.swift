@@ -47,6 +47,7 @@ func repositoryFile(_ relative: String) -> String {
         let central = try CentralConfiguration.load(path: repositoryFile("config/promo-central.example.toml"), environment: [:])
         #expect(central.port == 8443 && central.host == "127.0.0.1" && central.tls == nil && central.maxBodyBytes == 32 * 1024 * 1024)
         #expect(central.recordURL == nil && central.leaseSeconds == 30)
+        #expect(central.maxChangesPerAggregate == 10_000 && central.refoldBurst == 200_000 && central.refoldPerSecond == 20_000)
     }
 
     @Test func errorsNameTheKeyTheLineAndWhatIsExpected() throws {
@@ -84,6 +85,10 @@ func repositoryFile(_ relative: String) -> String {
         #expect(try failure("[server]\nport = 70000\n").contains("server.port must be between 0 and 65535"))
         #expect(try failure("[limits]\nmax_body_bytes = 10\n").contains("limits.max_body_bytes must be between 1024"))
         #expect(try failure("[server]\nhots = \"0.0.0.0\"\n").contains("unknown setting server.hots"))
+        // No office could add to a full project if one push may refold less than one holds.
+        #expect(
+            try failure("[limits]\nmax_changes_per_aggregate = 500000\n")
+                .contains("limits.refold_changes_burst (200000) is below limits.max_changes_per_aggregate (500000)"))
         let missing = #expect(throws: CentralError.self) { try CentralConfiguration.load(path: dir.file("nope.toml"), environment: [:]) }
         #expect(missing?.message.contains("no configuration file at") == true)
     }

@@ -55,7 +55,7 @@ final class SilentListener: @unchecked Sendable {
             // The centre drops the idle connection; the next request opens a new one and succeeds.
             try await Task.sleep(for: .milliseconds(9_500))
             let after = try await client.send(health)
-            #expect(after.status == 200 && after.connectionsOpened == 1)
+            #expect(after.status == 200 && after.connectionsOpened == 1, "\(after.connectionsOpened)")
         }
     }
 

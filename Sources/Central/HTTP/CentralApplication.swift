@@ -18,7 +18,8 @@ public func buildApplication(
     let endpoint = Endpoint(
         store: store, configuration: configuration, metrics: metrics, totals: TotalsRefresher(store: store),
         limiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst),
-        addressLimiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst), record: record)
+        addressLimiter: RateLimiter(ratePerSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst),
+        writeLimits: WriteLimits(configuration), record: record)
     // The routes of protocol version 1 (docs/PROTOCOL.md), by resource.
     HealthRoutes(endpoint: endpoint).register(on: router)
     ChangesetRoutes(endpoint: endpoint).register(on: router)

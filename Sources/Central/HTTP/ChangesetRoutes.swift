@@ -25,7 +25,9 @@ struct ChangesetRoutes: Sendable {
         context.notes.changeset = push.changeset.sequence.rawValue
         if let refusal = FleetLimits.protocolRefusal(office: office, version: push.protocolVersion) { throw refusal }
         let store = endpoint.store
-        let answer = try await endpoint.offload { try store.apply(push.changeset, receivedJSON: push.receivedChangesetJSON, from: office) }
+        let answer = try await endpoint.offload {
+            try store.apply(push.changeset, receivedJSON: push.receivedChangesetJSON, from: office, limits: endpoint.writeLimits)
+        }
         if answer.outcome == .applied {
             // Before the answer, so that the office's next pull waits for totals that include it.
             await endpoint.totals.changed()

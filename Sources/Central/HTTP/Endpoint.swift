@@ -18,6 +18,8 @@ struct Endpoint: Sendable {
     let limiter: RateLimiter
     /// Per source address, for requests without a valid token (the open routes, and failed authentication).
     let addressLimiter: RateLimiter
+    /// What each office's pushes may make the centre refold.
+    let writeLimits: WriteLimits
     /// What every acknowledgement waits for, when the store has a durable record (``DurableRecord``).
     var record: (any DurableRecord)? = nil
 
