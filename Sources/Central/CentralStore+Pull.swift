@@ -106,6 +106,42 @@ extension CentralStore {
         return OfficeStateResponse(epoch: epoch, office: office, lastSequence: ChangesetSequence(row["last_sequence"]), lastHash: row["last_hash"])
     }
 
+    /// `office`'s own changesets applied after its changeset `after`, in order, until they hold at
+    /// least `changes` changes (at least one changeset when any follows); with `throughPosition`,
+    /// only those the store's durable record holds (the office acts on them as kept for good).
+    public func ownChangesets(of office: OfficeCode, after: ChangesetSequence, changes: Int, throughPosition: Int64? = nil) throws(CentralError)
+        -> OwnChangesetsResponse
+    {
+        do {
+            return try database.read { db in
+                let rows = try Row.fetchCursor(
+                    db,
+                    sql: "SELECT sequence, body FROM changeset WHERE office = ? AND sequence > ? AND position <= ? ORDER BY sequence",
+                    arguments: [office.rawValue, after.rawValue, throughPosition ?? Int64.max])
+                var changesets: [Changeset] = []
+                var count = 0
+                while let row = try rows.next() {
+                    if count >= changes { return OwnChangesetsResponse(epoch: epoch, changesets: changesets, hasMore: true) }
+                    let body: Data = row["body"]
+                    let sequence: Int64 = row["sequence"]
+                    let changeset: Changeset
+                    do { changeset = try Changeset(jsonData: ChangesetBody.json(body) ?? body) } catch {
+                        throw CentralError(
+                            .internalServerError, .unreadable, "the stored body of changeset \(sequence) of office \(office) cannot be read",
+                            hint: "Run promo-central audit verify.")
+                    }
+                    changesets.append(changeset)
+                    count += changeset.changes.count
+                }
+                return OwnChangesetsResponse(epoch: epoch, changesets: changesets, hasMore: false)
+            }
+        } catch let error as CentralError {
+            throw error
+        } catch {
+            throw CentralError.storage(error, during: "reading the changesets of office \(office)")
+        }
+    }
+
     /// Counts of live records per office and table, for the operator's summary.
     public func recordCounts() throws(CentralError) -> [(office: String, table: String, live: Int, deleted: Int)] {
         do {

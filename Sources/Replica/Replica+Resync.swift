@@ -84,3 +84,77 @@ extension Replica {
         try State.set(db, .ownSince, String(centralSequence.rawValue))
     }
 }
+
+/// What this office's lost server sent the centre, as the centre applied it (its changesets after
+/// the last one the restored replica holds as acknowledged): per row, every value each column was
+/// sent with, and the rows it deleted.
+public struct SentChanges: Sendable {
+    var values: [SyncedRowKey: [String: Set<FieldValue>]] = [:]
+    var deleted: Set<SyncedRowKey> = []
+
+    /// Nothing sent yet.
+    public init() {}
+
+    /// Adds what `changeset` sent.
+    public mutating func add(_ changeset: Changeset) {
+        for change in changeset.changes {
+            let key = SyncedRowKey(change.table, change.id.rawValue)
+            if change.op == .delete {
+                deleted.insert(key)
+                continue
+            }
+            for (column, value) in change.fields { values[key, default: [:]][column, default: []].insert(value) }
+        }
+    }
+
+    /// Whether nothing was sent.
+    public var isEmpty: Bool { values.isEmpty && deleted.isEmpty }
+}
+
+extension Replica {
+    /// After a rebase onto the centre's chain (a server restored from an old backup), withdraws
+    /// from the outbox what the office's lost server had already sent (`sent`): a column whose
+    /// value waiting to be sent is one that server sent for it, and a delete it sent. Such a
+    /// change waited in the backup, and the lost server sent it and perhaps changed the column
+    /// again after; sent once more, with a new clock, it would replace those later values. A value
+    /// the lost server never sent (work done since the restore) stays to be sent. Returns how many
+    /// rows had something withdrawn.
+    public func withdrawAlreadySent(_ sent: SentChanges) throws(ReplicaError) -> Int {
+        guard !sent.isEmpty else { return 0 }
+        return try write("withdrawing waiting changes the lost server had sent") { db in
+            // Only with every waiting entry unsent: a changeset made already keeps its values.
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_changeset") == 0 else { return 0 }
+            let entries = try Row.fetchAll(db, sql: "SELECT tbl, row_id, op, cols, seq FROM _sync_outbox ORDER BY seq")
+            let (order, pending) = Self.coalesce(entries)
+            var withdrawn = 0
+            for change in try Self.capturedChanges(db, order: order, pending: pending) {
+                let key = SyncedRowKey(change.table, change.id.rawValue)
+                var keep: Int64 = 0
+                switch change.op {
+                case .delete:
+                    guard sent.deleted.contains(key) else { continue }
+                case .upsert:
+                    guard let values = sent.values[key] else { continue }
+                    for (index, column) in change.table.columns.enumerated() {
+                        guard let value = change.fields[column.name], values[column.name]?.contains(value) != true else { continue }
+                        keep |= 1 << Int64(index)
+                    }
+                    if keep != 0, change.fields.count == keep.nonzeroBitCount { continue }
+                }
+                let arguments: StatementArguments = [change.table.tableID, key.id]
+                if keep == 0 {
+                    try db.execute(sql: "DELETE FROM _sync_outbox WHERE tbl = ? AND row_id = ?", arguments: arguments)
+                } else {
+                    // One entry in the row's first place, for the columns left to send.
+                    let first = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM _sync_outbox WHERE tbl = ? AND row_id = ?", arguments: arguments)
+                    try db.execute(sql: "DELETE FROM _sync_outbox WHERE tbl = ? AND row_id = ? AND seq <> ?", arguments: arguments + [first])
+                    try db.execute(
+                        sql: "UPDATE _sync_outbox SET op = ?, cols = ? WHERE seq = ?",
+                        arguments: [CaptureTriggers.Operation.update.rawValue, keep, first])
+                }
+                withdrawn += 1
+            }
+            return withdrawn
+        }
+    }
+}

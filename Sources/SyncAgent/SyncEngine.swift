@@ -397,9 +397,13 @@ public struct SyncEngine: Sendable {
         logger.warning(
             "this replica is behind what it sent the centre; continuing from the centre's chain and repairing what differs",
             metadata: ["error": "\(error.message)"])
-        let (report, before, after) = try await repair(rejoinedAt: now) { () async throws(SyncAgentError) -> CycleReport in try await cycle() }
+        let (report, before, after, withdrawn) = try await repair(rejoinedAt: now) { () async throws(SyncAgentError) -> CycleReport in
+            try await cycle()
+        }
+        let sentBefore =
+            withdrawn == 0 ? "" : "; \(withdrawn) rows waiting in the backup had been sent already by the server it replaces, and were not sent again"
         record("the repair") { () throws(ReplicaError) in
-            try replica.recordRepair("\(error.message); rejoined the centre's chain: \(before.summary) before, \(after.summary) after", at: now)
+            try replica.recordRepair("\(error.message); rejoined the centre's chain\(sentBefore): \(before.summary) before, \(after.summary) after", at: now)
         }
         record("the counters") { () throws(ReplicaError) in try replica.addToCounters(["rejoins": 1]) }
         return report

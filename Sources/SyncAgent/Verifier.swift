@@ -115,19 +115,40 @@ extension SyncEngine {
         return (repaired.before, repaired.after)
     }
 
+    /// What this office sent the centre after its changeset `sequence`, as the centre applied it;
+    /// nil from a centre before 1.9.1, which cannot tell (404 or 405).
+    func sentSince(_ sequence: ChangesetSequence) async throws(TransportError) -> SentChanges? {
+        var sent = SentChanges()
+        var after = sequence
+        while true {
+            let page: OwnChangesetsResponse
+            do { page = try await client.ownChangesets(after: after) } catch {
+                if error.status == 404 || error.status == 405 { return nil }
+                throw error
+            }
+            for changeset in page.changesets { sent.add(changeset) }
+            guard page.hasMore, let last = page.changesets.last?.sequence, last > after else { return sent }
+            after = last
+        }
+    }
+
     /// The steps of ``repair()``, each sync made by `sync` (a whole cycle, or the steps of one the
     /// caller runs); returns what those syncs did, added up. `rejoinedAt`: a cycle rejoins the
     /// centre's chain by itself, and records when (``Replica/lastRejoin()``) with the rebase.
     func repair(
         rejoinedAt: Date?, sync: () async throws(SyncAgentError) -> CycleReport
-    ) async throws(SyncAgentError) -> (report: CycleReport, before: VerifyReport, after: VerifyReport) {
+    ) async throws(SyncAgentError) -> (report: CycleReport, before: VerifyReport, after: VerifyReport, withdrawn: Int) {
         // 1. Continue the changeset chain from what the centre holds (a replica restored from an
-        //    old backup is behind it); unacknowledged changes are re-made on top.
+        //    old backup is behind it); unacknowledged changes are re-made on top, except what the
+        //    lost server had sent already (``Replica/withdrawAlreadySent(_:)``).
+        var withdrawn = 0
         do {
             let state = try await client.officeState()
             let position = try replica.status()
             if state.lastSequence != position.lastAckedSequence || position.pending.unacknowledgedChangesets > 0 {
+                let sent = state.lastSequence > position.lastAckedSequence ? try await sentSince(position.lastAckedSequence) : nil
                 try replica.rebaseChain(centralSequence: state.lastSequence, centralHash: state.lastHash, rejoinedAt: rejoinedAt)
+                if let sent { withdrawn = try replica.withdrawAlreadySent(sent) }
             }
         } catch {
             throw SyncAgentError.wrap(error)
@@ -159,7 +180,7 @@ extension SyncEngine {
         }
         report.add(try await sync())
         let after = try await verify()
-        return (report, before, after)
+        return (report, before, after, withdrawn)
     }
 }
 

@@ -114,6 +114,11 @@ public struct CentralClient: Sendable {
         return try await call("POST", "/v1/records", body: body)
     }
 
+    /// `GET /v1/changesets?after=N`: this office's own changesets the centre applied after N.
+    public func ownChangesets(after sequence: ChangesetSequence) async throws(TransportError) -> OwnChangesetsResponse {
+        try await call("GET", "/v1/changesets?after=\(sequence.rawValue)", body: nil).value
+    }
+
     /// `GET /v1/office`.
     public func officeState() async throws(TransportError) -> OfficeStateResponse {
         try await call("GET", "/v1/office", body: nil).value

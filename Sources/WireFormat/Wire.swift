@@ -172,6 +172,26 @@ public struct OfficeStateResponse: Codable, Sendable {
     }
 }
 
+/// `GET /v1/changesets?after=N`: the authenticated office's own changesets the centre applied
+/// after its changeset N, in order, as many as make up about a page of changes. A replica restored
+/// from an old backup reads what its lost server sent, so that a change waiting in the backup is
+/// not sent again over what that server sent after it (docs/PROTOCOL.md).
+public struct OwnChangesetsResponse: Codable, Sendable {
+    /// The centre's epoch.
+    public var epoch: Epoch
+    /// The changesets, by sequence.
+    public var changesets: [Changeset]
+    /// Whether more follow the last one.
+    public var hasMore: Bool
+
+    /// Creates an answer from its parts.
+    public init(epoch: Epoch, changesets: [Changeset], hasMore: Bool) {
+        self.epoch = epoch
+        self.changesets = changesets
+        self.hasMore = hasMore
+    }
+}
+
 /// `GET /health`.
 public struct HealthResponse: Codable, Sendable {
     /// `ok` from a centre that answers at all.

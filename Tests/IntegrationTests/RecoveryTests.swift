@@ -167,6 +167,46 @@ import Testing
         }
     }
 
+    /// A change waiting in the backup that the lost server had sent, and then changed again, is
+    /// not sent again over the later value when the server is restored: the cycle reads what the
+    /// lost server sent (`GET /v1/changesets`) and withdraws it. It was sent once more with a new
+    /// clock, replacing the later value without a conflict. Work done since the restore is sent.
+    @Test func anOfficeRestoredFromABackupDoesNotSendAgainWhatItsLostServerSentAndChanged() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "75", central: central)
+            try office.addProject(code: "A")
+            try office.addProject(code: "B")
+            try await office.engine.runCycle()
+            // A's new name and B's beneficiary wait in the outbox when the backup is taken.
+            try office.replica.data.updateProject("A", ProjectUpdate(name: "Tên trong bản sao"))
+            try office.replica.data.updateProject("B", ProjectUpdate(beneficiary: "Hợp tác xã Tân Phú"))
+            let backup = office.directory.file("backup.sqlite")
+            try await office.replica.database.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [backup]) }
+            // The server sends them, then A is renamed again; then the server is lost.
+            try await office.engine.runCycle()
+            try office.replica.data.updateProject("A", ProjectUpdate(name: "Tên sau cùng"))
+            try await office.engine.runCycle()
+
+            let restoredPath = office.directory.file("restored.sqlite")
+            try FileManager.default.copyItem(atPath: backup, toPath: restoredPath)
+            let restored = try Replica.open(at: restoredPath)
+            let engine = SyncEngine(replica: restored, client: office.engine.client, logger: office.engine.logger)
+            // Since the restore, B's beneficiary is set again, to a value never sent.
+            try restored.data.updateProject("B", ProjectUpdate(beneficiary: "Hợp tác xã Tân Phú 2"))
+            _ = try await engine.runCycle()
+            func name(_ code: String, _ field: String) throws -> FieldValue? {
+                try central.store.projects(office: "75").first { $0.fields["code"] == .text(code) }?.fields[field]
+            }
+            #expect(try name("A", "name") == .text("Tên sau cùng"))
+            #expect(try name("B", "beneficiary") == .text("Hợp tác xã Tân Phú 2"))
+            #expect(try officeRows(restored) == centralRows(central.store, "75"))
+            let status = try restored.status()
+            #expect(status.lastError == nil)
+            #expect(status.lastRepair?.contains("had been sent already by the server it replaces") == true, "\(status.lastRepair ?? "")")
+            #expect(try restored.pendingSummary().changes == 0)
+        }
+    }
+
     /// An office server whose clock ran seven hours ahead (local time taken for UTC) stamped its
     /// work there; the centre refused it (`clock_ahead`). Its clock never runs backwards, so after
     /// the clock was set right it went on stamping seven hours ahead and nothing was taken for

@@ -573,6 +573,33 @@ import WireFormat
         }
     }
 
+    /// An office reads back only its own changesets (`GET /v1/changesets`, for a server restored
+    /// from an old backup): never another office's, whatever it asks for.
+    @Test func anOfficeReadsBackOnlyItsOwnChangesets() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let own = try await Self.localProject(&scene)
+            var offset: Int64 = 0
+            try await scene.accept(Self.events(3, in: own.id, after: &offset))
+            let all = try await scene.hcm.ownChangesets(after: ChangesetSequence(0))
+            #expect(all.changesets.map(\.sequence.rawValue) == [1, 2] && !all.hasMore)
+            #expect(all.changesets.allSatisfy { $0.office.rawValue == "79" && $0.changes.allSatisfy { $0.hlc.node == "79" } })
+            #expect(try await scene.hcm.ownChangesets(after: ChangesetSequence(1)).changesets.map(\.sequence.rawValue) == [2])
+            #expect(try await scene.hcm.ownChangesets(after: ChangesetSequence(Int64.max)).changesets.isEmpty)
+            let theirs = try await scene.tayNinh.engine.client.ownChangesets(after: ChangesetSequence(0)).changesets
+            #expect(!theirs.isEmpty && theirs.allSatisfy { $0.office.rawValue == "80" })
+            // An office that sent nothing reads nothing; a cursor that is no sequence is refused.
+            let token = try central.addOffice("77")
+            #expect(
+                try await CentralClient(baseURL: central.url, token: token, http: HTTPClient()).ownChangesets(after: ChangesetSequence(0)).changesets.isEmpty)
+            for query in ["after=-1", "after=abc"] {
+                let response = try await HTTPClient().send(
+                    HTTPRequest(method: "GET", url: central.url + "/v1/changesets?" + query, headers: [("Authorization", "Bearer " + token)]))
+                #expect(response.status == 400, "\(query)")
+            }
+        }
+    }
+
     /// An office may not grow one project's history without bound: every push refolds its
     /// aggregates whole in the centre's one write transaction, and a project of ten thousand
     /// status moves and entries held every office's pushes for seconds each. The bound is the

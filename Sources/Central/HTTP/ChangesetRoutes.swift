@@ -4,11 +4,13 @@ import SyncCore
 import WireFormat
 
 /// `POST /v1/changesets`: an office pushes one changeset; applied whole or refused whole.
+/// `GET /v1/changesets?after=N`: the office reads back its own changesets after N.
 struct ChangesetRoutes: Sendable {
     let endpoint: Endpoint
 
     func register(on router: Router<CentralRequestContext>) {
         router.post("/v1/changesets", use: push)
+        router.get("/v1/changesets", use: own)
     }
 
     @Sendable func push(_ request: Request, context: CentralRequestContext) async throws -> Response {
@@ -39,6 +41,26 @@ struct ChangesetRoutes: Sendable {
         // Applied or a re-send, the answer tells the office its changeset is kept: with a durable
         // record, only once the record holds it too.
         try await endpoint.record?.holdsEverythingCommitted()
+        return try endpoint.json(answer, for: request)
+    }
+
+    /// The office's own changesets after `after` (``OwnChangesetsResponse``): what a lost server of
+    /// the office sent, for the replica restored from its old backup. Only the token's office's;
+    /// with a durable record, only what the record holds (the office drops waiting changes that
+    /// these show were sent).
+    @Sendable func own(_ request: Request, context: CentralRequestContext) async throws -> Response {
+        let office = try await endpoint.authenticate(request, context)
+        let after = try endpoint.integerParameter(request, "after", default: 0)
+        guard after >= 0 else { throw CentralError.badRequest("'after' must be 0 or more, not \(after)") }
+        var held: Int64?
+        if let record = endpoint.record {
+            try await record.holdsEverythingCommitted()
+            held = await record.heldMark().logPosition
+        }
+        let (store, through) = (endpoint.store, held)
+        let answer = try await endpoint.offload {
+            try store.ownChangesets(of: office, after: ChangesetSequence(after), changes: WireProtocol.maxChangesPerChangeset, throughPosition: through)
+        }
         return try endpoint.json(answer, for: request)
     }
 }
