@@ -139,8 +139,11 @@ extension CentralStore {
                 .conflict, .forbiddenOwner, "project \(reference) is a local-fund project: the province owns its decisions",
                 hint: "The centre decides national-fund projects only.")
         }
-        if case .approve(let amount) = decision { try checkAmount(amount) }
-        if case .adjust(let amount) = decision { try checkAmount(amount) }
+        if let amount = decision.amount {
+            try checkAmount(amount)
+            // Checked as decisions are made, not on a replay of what an earlier release took.
+            if recorded == nil { try checkSupport(amount, decision, of: project, reference) }
+        }
         if let to = decision.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) {
             let from = project.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) ?? .draft
             guard StatusMachine.owner(from: from, to: to, fund: .national) == .centre else {
@@ -295,6 +298,26 @@ extension CentralStore {
         return CentralProject(
             id: row["id"], office: row["office"],
             fields: try FieldCoding.decode(row["fields"] as String))
+    }
+
+    /// An approved support is a part of the project's total cost, and an adjustment changes the
+    /// support of a project approved already (or run before this system): one still in appraisal,
+    /// returned or rejected gets its support by an approval.
+    static func checkSupport(_ amount: Int64, _ decision: CentreDecision, of project: CentralProject, _ reference: String) throws {
+        if let cost = project.fields["total_cost"]?.integer, amount > cost {
+            throw CentralError(
+                .badRequest, .badRequest,
+                "\(amount) VND of support is more than project \(reference)'s total cost of \(cost) VND",
+                hint: "Support is a part of the total cost: check the amount against the decision document.")
+        }
+        guard case .adjust = decision else { return }
+        let status = project.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:)) ?? .draft
+        let unapproved: Set<ProjectStatus> = [.draft, .submitted, .appraisedLocally, .submittedToCentre, .appraisedCentrally, .returned, .rejected]
+        guard !unapproved.contains(status) else {
+            throw CentralError(
+                .conflict, .statusTransition, "project \(reference) is \(status.rawValue): there is no approved support to adjust",
+                hint: "A project in appraisal gets its support with: promo-central project decide \(reference) approve --amount N")
+        }
     }
 
     static func checkAmount(_ amount: Int64) throws {

@@ -108,6 +108,31 @@ import Testing
         }
     }
 
+    /// Support is a part of a project's total cost, and only support already approved is adjusted:
+    /// an adjustment of a project in appraisal set its support outside the approval that decides
+    /// it, and support past the cost is a typing error in a decision.
+    @Test func theCentreAdjustsOnlyApprovedSupportAndNeverPastTheTotalCost() async throws {
+        try await withLiveCentral { central in
+            let office = try OfficeFixture(office: "80", central: central)
+            try office.addProject(code: "QG-04", requested: 300_000_000, fund: .national)
+            for step: ProjectStatus in [.submitted, .appraisedLocally, .submittedToCentre] {
+                try office.replica.data.setProjectStatus("QG-04", to: step)
+            }
+            try await office.engine.runCycle()
+            let early = #expect(throws: CentralError.self) { try central.store.decide(project: "80/QG-04", .adjust(amount: 200_000_000)) }
+            #expect(early?.code == .statusTransition && early?.message.contains("no approved support to adjust") == true)
+            try central.store.decide(project: "80/QG-04", .appraise)
+            // The total cost is 1.2 bn (four times the requested support).
+            let past = #expect(throws: CentralError.self) { try central.store.decide(project: "80/QG-04", .approve(amount: 1_200_000_001)) }
+            #expect(past?.code == .badRequest && past?.message.contains("total cost of 1200000000 VND") == true)
+            try central.store.decide(project: "80/QG-04", .approve(amount: 250_000_000))
+            #expect(throws: CentralError.self) { try central.store.decide(project: "80/QG-04", .adjust(amount: 1_300_000_000)) }
+            try central.store.decide(project: "80/QG-04", .adjust(amount: 280_000_000))
+            try await office.engine.runCycle()
+            #expect(try office.replica.data.projects().first { $0.code == "QG-04" }?.approvedSupport == 280_000_000)
+        }
+    }
+
     @Test func anOfficeEditOfACentreOwnedFieldBecomesAConflictAndTheCentreCanAcceptIt() async throws {
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "96", central: central)
