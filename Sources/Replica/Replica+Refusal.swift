@@ -138,18 +138,36 @@ extension Replica {
         }
     }
 
-    /// Unmakes every changeset not yet acknowledged so that its outbox entries are unsent again,
-    /// to be made anew with the rows' current values (`promo-sync outbox retry`: a person fixed
-    /// the refused row), the chain continuing from the last acknowledged one. Steps that were
-    /// sealed into changesets of their own (``sealPending(_:now:)``) are read again as one.
+    /// Makes the changesets not yet acknowledged again for `promo-sync outbox retry` (a person
+    /// fixed the refused row), the chain continuing from the last acknowledged one: the refused
+    /// row's changes with its current values (its status as sealed), every other change as it
+    /// was made, so status steps sealed into changesets of their own (``sealPending(_:now:)``)
+    /// still reach the centre one at a time. A refusal that names no row unmakes them all, to be
+    /// made anew from the outbox with the rows' current values.
     static func unmakeRefusedChangesets(_ db: Database) throws {
         let oldest = try refusedOldest(db)
-        if let oldest {
+        let refused = try refusal(db).flatMap { refusal in
+            refusal.table.flatMap(SyncedTable.init(rawValue:)).flatMap { table in refusal.id.map { SyncedRowKey(table, $0) } }
+        }
+        try State.set(db, .refusal, nil)
+        guard let oldest else { return }
+        guard let refused else {
             try db.execute(sql: "DELETE FROM _sync_changeset")
             try State.set(db, .lastSequence, String(oldest.sequence - 1))
             try State.set(db, .lastHash, oldest.previousHash)
+            return
         }
-        try State.set(db, .refusal, nil)
+        let current = try Row.fetchOne(db, sql: refused.table.selectColumnsByIDSQL, arguments: [refused.id])
+        try rewriteUnsentChangesets(db) { change in
+            guard SyncedRowKey(change.table, change.id.rawValue) == refused, change.op == .upsert else { return change }
+            // Deleted since: the delete waits in the outbox.
+            guard let current else { return nil }
+            var fixed = change
+            for (index, column) in refused.table.columns.enumerated() where column.name != "status" && change.fields[column.name] != nil {
+                fixed.fields[column.name] = fieldValue(current[index])
+            }
+            return fixed
+        }
     }
 
     /// Makes the changesets not yet acknowledged again with `rewrite` applied to each of their

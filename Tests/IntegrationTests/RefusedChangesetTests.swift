@@ -128,4 +128,31 @@ import Testing
             #expect(throws: ReplicaError.self) { try hcm.replica.retryRefused() }
         }
     }
+
+    /// Status moves made while a refusal waits are sealed into changesets of their own, and reach
+    /// the centre one at a time after `outbox retry`: the retry made every waiting changeset again
+    /// from the outbox, so two moves went as one jump (draft to appraised_locally), which the
+    /// centre holds as a `status_transition` conflict.
+    @Test func aRetryKeepsTheStatusMovesWaitingBehindTheRefusalOneAtATime() async throws {
+        try await withLiveCentral { central in
+            let (hcm, _, _, foreignProgram) = try await Self.twoOffices(central)
+            let id = try hcm.addProject(code: "HCM-2")
+            try await hcm.replica.database.write { db in
+                try db.execute(sql: "UPDATE project SET program_id = ? WHERE id = ?", arguments: [foreignProgram.rawValue, id.rawValue])
+            }
+            await #expect(throws: SyncAgentError.self) { try await hcm.engine.runCycle() }
+            for step: ProjectStatus in [.submitted, .appraisedLocally] { try hcm.replica.data.setProjectStatus("HCM-0", to: step) }
+            try await hcm.replica.database.write { db in
+                try db.execute(sql: "UPDATE project SET program_id = NULL, name = 'Dự án đã sửa' WHERE id = ?", arguments: [id.rawValue])
+            }
+            try hcm.replica.retryRefused()
+            try await hcm.engine.runCycle()
+            let stored = try central.store.projects(office: "79")
+            #expect(stored.first { $0.fields["code"] == .text("HCM-0") }?.fields["status"] == .text("appraised_locally"))
+            let fixed = try #require(stored.first { $0.id == id.rawValue })
+            #expect((fixed.fields["program_id"] ?? .null) == .null && fixed.fields["name"] == .text("Dự án đã sửa"))
+            #expect(try central.store.conflicts().isEmpty)
+            #expect(try hcm.replica.pendingSummary().changes == 0 && hcm.replica.refusal() == nil)
+        }
+    }
 }
