@@ -61,6 +61,30 @@ extension CentralStore {
                 """)
     }
 
+    /// The aggregates whose stored rows 1.9.0's fold decided otherwise than 1.9.1's (the
+    /// `v8-rules-1.9.1` migration), none on a store no office forged:
+    /// - a project whose counted ledger adds up below zero (accepted over-recoveries no longer
+    ///   count past what was paid);
+    /// - an aggregate with a conflict accepted by an office other than the aggregate's (an office
+    ///   that held another's project while merged, once the merge was undone).
+    static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
+        try String.fetchAll(
+            db,
+            sql: """
+                SELECT id FROM record AS p
+                WHERE tbl = 'project' AND (
+                    SELECT total(CASE json_extract(d.fields, '$.kind') WHEN 'recovery' THEN -json_extract(d.fields, '$.amount')
+                                      ELSE json_extract(d.fields, '$.amount') END)
+                    FROM record AS d WHERE d.tbl = 'disbursement' AND d.aggregate = p.id AND d.held = 0 AND d.deleted_at IS NULL
+                  ) < 0
+                UNION
+                SELECT c.aggregate FROM record AS c JOIN record AS a ON a.id = c.aggregate AND a.tbl IN ('project', 'plan_line', 'program')
+                WHERE c.tbl = 'conflict' AND c.deleted_at IS NULL AND json_extract(c.fields, '$.resolution') = 'accept'
+                  AND json_extract(c.fields, '$.resolved_by') NOT IN ('central', a.office)
+                ORDER BY 1
+                """)
+    }
+
     /// Folds `aggregates` again under this release's rules and republishes their rows and
     /// conflicts (their offices pull them again; a row or conflict the fold no longer produces
     /// becomes a tombstone), and journals it, so that `audit verify` does the same at the same

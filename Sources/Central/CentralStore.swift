@@ -306,6 +306,12 @@ public final class CentralStore: Sendable {
             guard !aggregates.isEmpty else { return }
             try applyRules(db, release: rulesRelease, aggregates: aggregates, now: Date(), position: nextPosition(db))
         }
+        // The rules of 1.9.1, applied to what 1.9.0 stored.
+        migrator.registerMigration("v8-rules-1.9.1") { db in
+            let aggregates = try aggregatesJudgedOtherwiseSince190(db)
+            guard !aggregates.isEmpty else { return }
+            try applyRules(db, release: "1.9.1", aggregates: aggregates, now: Date(), position: nextPosition(db))
+        }
         return migrator
     }
 

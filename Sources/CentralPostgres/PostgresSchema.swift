@@ -9,9 +9,9 @@
 
 enum PostgresSchema {
     /// The central SQLite schema the `promo` tables mirror: a store of another schema is refused.
-    /// `v7-rules-1.9` changed data only (it folded again what earlier rules decided otherwise),
-    /// so the tables are those of `v6-dashboard`.
-    static let mirroredCentralSchema = "v7-rules-1.9"
+    /// `v7-rules-1.9` and `v8-rules-1.9.1` changed data only (they folded again what earlier rules
+    /// decided otherwise), so the tables are those of `v6-dashboard`.
+    static let mirroredCentralSchema = "v8-rules-1.9.1"
 
     static let migrations: [(id: String, sql: String)] = [
         (

@@ -127,11 +127,17 @@ private struct Folder {
             writer: change.hlc.node, hlc: change.hlc, rule: rule, mine: mine, theirs: theirs, message: message)
         var accepted = false
         // Anyone who sees a conflict may dismiss it; only the owner of what the rule protects may
-        // accept it (an acceptance by the wrong side changes nothing). The centre's resolution
-        // stands over an office's whenever either was stamped: an office may not undo what the
-        // centre decided by resolving the conflict again. Otherwise the latest stands.
+        // accept it (an acceptance by anyone else changes nothing): the centre, or the office of
+        // the aggregate (after an unmerge, the office that held it meanwhile sees the conflicts of
+        // its entries there, and accepted its own payments into the other office's project). The
+        // centre's resolution stands over an office's whenever either was stamped: an office may
+        // not undo what the centre decided by resolving the conflict again. Otherwise the latest stands.
         let accepting = record.acceptingSide(fund: fund ?? projectFund)
-        let valid = (resolutions[id] ?? []).filter { $0.choice == .dismiss || Side(node: $0.hlc.node) == accepting }
+        func accepts(_ node: String) -> Bool {
+            let side = Side(node: node)
+            return side == accepting && (side == .centre || (rehomed[node] ?? node) == self.office)
+        }
+        let valid = (resolutions[id] ?? []).filter { $0.choice == .dismiss || accepts($0.hlc.node) }
         if let resolution = valid.last(where: { Side(node: $0.hlc.node) == .centre }) ?? valid.last {
             record.resolution = resolution.choice
             record.resolvedBy = resolution.hlc.node
@@ -334,13 +340,17 @@ private struct Folder {
                 }
                 let mine: [String: FieldValue] = ["amount": .integer(amount), "kind": .text(kind.rawValue), "paid_on": row.state.fields["paid_on"] ?? .null]
                 // Accepted by a person, it counts as recorded; but no acceptance takes the
-                // project's ledger past what the project can take at all (its total cost).
+                // project's ledger past what the project can take at all (its total cost), or
+                // below nothing paid (accepted over-recoveries made an office's totals negative,
+                // taking other offices' disbursements off the nation's).
                 let (accepted, overflow) = total.addingReportingOverflow(LedgerRules.signed(kind, amount))
-                let acceptable = !overflow && accepted.magnitude <= ceiling
+                let acceptable = !overflow && (0...ceiling).contains(accepted)
                 let message =
                     acceptable
                     ? refusal.message
-                    : "\(refusal.message); it would take the project's ledger past its total cost of \(ceiling) VND, so no acceptance makes it count"
+                    : accepted < 0
+                        ? "\(refusal.message); it would take the project's ledger below nothing paid, so no acceptance makes it count"
+                        : "\(refusal.message); it would take the project's ledger past its total cost of \(ceiling) VND, so no acceptance makes it count"
                 if !conflict(refusal.rule, first, office: row.office, mine: mine, theirs: theirs, message) || !acceptable {
                     row.held = true
                     rows[key(.disbursement, row.id)] = row

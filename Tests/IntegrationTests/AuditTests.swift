@@ -198,6 +198,71 @@ enum AuditedStore {
         withExtendedLifetime((golden, folder)) {}
     }
 
+    /// What 1.9.0 stored of an office's accepted over-recovery (counted, its ledger below zero) is
+    /// folded again under 1.9.1's rules when the store is upgraded (`v8-rules-1.9.1`), journaled,
+    /// and the store still follows from its logs.
+    @Test func anUpgradeTo191HoldsAnOverRecoveryThatAnOfficeAcceptedItself() async throws {
+        let (store, golden, folder) = try await AuditedStore.copy()
+        #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseSince190).isEmpty)
+        let hcm = try #require(try store.offices().first { $0.code.rawValue == "79" })
+        var (sequence, previous) = (hcm.lastSequence.next, hcm.lastHash)
+        func push(_ changes: [Change]) throws {
+            let changeset = Changeset(office: hcm.code, sequence: sequence, previousHash: previous, changes: changes)
+            _ = try store.apply(changeset, from: hcm.code)
+            (sequence, previous) = (sequence.next, changeset.hash)
+        }
+        func stamp(_ offset: UInt64) -> HLCTimestamp {
+            HLCTimestamp(milliseconds: HybridLogicalClock.wallMilliseconds() + offset, counter: 0, node: "79")
+        }
+        let project = RowID.make()
+        let recovery = RowID.make()
+        func entry(_ kind: String, _ amount: Int64, _ voucher: String) -> [String: FieldValue] {
+            [
+                "office": .text("79"), "project_id": .text(project.rawValue), "kind": .text(kind), "amount": .integer(amount),
+                "voucher": .text(voucher), "paid_on": .text("2025-06-02"),
+            ]
+        }
+        try push([
+            Change(
+                table: .project, id: project, op: .upsert, hlc: stamp(0),
+                fields: [
+                    "office": .text("79"), "province": .text("79"), "code": .text("DP-AM"), "name": .text("Dự án thu hồi"),
+                    "category": .text("MH_TRINHDIEN"), "fund_source": .text("local"), "year": .integer(2025),
+                    "total_cost": .integer(400_000_000), "requested_support": .integer(100_000_000), "status": .text("approved"),
+                ]),
+            Change(table: .disbursement, id: RowID.make(), op: .upsert, hlc: stamp(1), fields: entry("payment", 1_000_000, "KB-A")),
+            Change(table: .disbursement, id: recovery, op: .upsert, hlc: stamp(2), fields: entry("recovery", 300_000_000, "KB-B")),
+        ])
+        let over = try #require(try store.conflicts().first { $0.record["rule"] == .text("over_recovery") })
+        try push([
+            Change(
+                table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: stamp(3),
+                fields: [
+                    "office": .text("79"), "conflict_id": .text(over.id), "aggregate_id": .text(project.rawValue),
+                    "choice": .text("accept"), "resolved_by": .text("79"), "note": .null,
+                ])
+        ])
+        // What 1.9.0 stored: the recovery counted.
+        try await store.database.write { db in
+            try db.execute(sql: "UPDATE record SET held = 0 WHERE tbl = 'disbursement' AND id = ?", arguments: [recovery.rawValue])
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v8-rules-1.9.1'")
+        }
+        #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseSince190) == [project.rawValue])
+        let path = store.path
+        try store.database.close()
+
+        let upgraded = try CentralStore(path: path)
+        let held = try await upgraded.database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT held FROM record WHERE tbl = 'disbursement' AND id = ?", arguments: [recovery.rawValue])
+        }
+        #expect(held == true)
+        let last = try #require(try upgraded.journalEntries(limit: 1_000).last)
+        #expect(last.kind == "rules_applied" && last.payload.contains(project.rawValue) && last.payload.contains("1.9.1"))
+        let report = try upgraded.auditVerify()
+        #expect(report.isProven, "\(report.chainProblems) \(report.journalProblems) \(String(describing: report.replayFailure)) \(report.differences)")
+        withExtendedLifetime((golden, folder)) {}
+    }
+
     @Test func anAmountEditedInARecordIsNamed() async throws {
         let (store, golden, folder) = try await AuditedStore.copy()
         try await store.database.write { db in

@@ -138,11 +138,16 @@ struct ReferenceModel {
 
         var out = Expected()
         /// Records a conflict and returns whether a person accepted the losing change.
-        func lose(_ rule: String, _ table: SyncedTable, _ row: String, _ hlc: HLCTimestamp, office: String, national: Bool) -> Bool {
+        /// `owner`: the project's office, the only office that may accept what an office accepts.
+        func lose(_ rule: String, _ table: SyncedTable, _ row: String, _ hlc: HLCTimestamp, office: String, owner: String, national: Bool) -> Bool {
             let key = ConflictKey(rule: rule, table: table.rawValue, row: row, hlc: hlc.description)
             var conflict = ExpectedConflict(office: office)
-            // Dismissed by anyone or accepted by the rule's owner; the centre's stands over an office's.
-            let valid = (resolutions[key] ?? []).filter { $0.choice == "dismiss" || who($0.hlc.node) == acceptor(rule: rule, national: national) }
+            // Dismissed by anyone or accepted by the rule's owner (the centre, or the project's own
+            // office); the centre's stands over an office's.
+            func accepts(_ node: String) -> Bool {
+                acceptor(rule: rule, national: national) == .centre ? who(node) == .centre : who(node) == .office && home(node) == owner
+            }
+            let valid = (resolutions[key] ?? []).filter { $0.choice == "dismiss" || accepts($0.hlc.node) }
             if let resolution = valid.last(where: { $0.hlc.node == "central" }) ?? valid.last {
                 conflict.resolution = resolution.choice
                 conflict.resolvedBy = resolution.hlc.node
@@ -175,7 +180,10 @@ struct ReferenceModel {
                     fields = change.fields
                     if national, let approved = fields["approved_support"], approved != .null {
                         fields["approved_support"] = .null
-                        if lose("ownership", .project, project, change.hlc, office: fields["office"]?.text ?? "", national: national) {
+                        if lose(
+                            "ownership", .project, project, change.hlc, office: fields["office"]?.text ?? "", owner: fields["office"]?.text ?? "",
+                            national: national)
+                        {
                             fields["approved_support"] = approved
                         }
                     }
@@ -201,7 +209,8 @@ struct ReferenceModel {
                         if side == .office { accepted[field] = value } else { refused["ownership", default: [:]][field] = value }
                     }
                 }
-                for (rule, losing) in refused where lose(rule, .project, project, change.hlc, office: fields["office"]?.text ?? "", national: national) {
+                for (rule, losing) in refused
+                where lose(rule, .project, project, change.hlc, office: fields["office"]?.text ?? "", owner: fields["office"]?.text ?? "", national: national) {
                     accepted.merge(losing) { a, _ in a }
                 }
                 for (field, value) in accepted { fields[field] = value }
@@ -221,7 +230,7 @@ struct ReferenceModel {
                 if wrongOffice || (byOffice && first.fields["kind"] == .text("decision")) {
                     // Another office's entry stays that office's conflict.
                     let office = wrongOffice ? first.fields["office"]?.text ?? home(first.hlc.node) : owner
-                    _ = lose("ownership", .projectEvent, first.id.rawValue, first.hlc, office: office, national: national)
+                    _ = lose("ownership", .projectEvent, first.id.rawValue, first.hlc, office: office, owner: owner, national: national)
                 }
             }
 
@@ -236,7 +245,7 @@ struct ReferenceModel {
                 let id = first.id.rawValue
                 var entry = first.fields
                 if entry["office"] != .text(owner) || who(first.hlc.node) != .office || home(first.hlc.node) != owner {
-                    if !lose("ownership", .disbursement, id, first.hlc, office: entry["office"]?.text ?? owner, national: national) {
+                    if !lose("ownership", .disbursement, id, first.hlc, office: entry["office"]?.text ?? owner, owner: owner, national: national) {
                         out.entries[id] = ExpectedEntry(project: project, office: owner, fields: entry, held: true)
                         continue
                     }
@@ -245,7 +254,7 @@ struct ReferenceModel {
                 for later in entryHistory.dropFirst() {
                     let changed = later.fields.filter { entry[$0.key] != $0.value }
                     if later.op == .upsert && changed.isEmpty { continue }
-                    if lose("ledger_append_only", .disbursement, id, later.hlc, office: owner, national: national) {
+                    if lose("ledger_append_only", .disbursement, id, later.hlc, office: owner, owner: owner, national: national) {
                         entry.merge(changed) { _, b in b }
                     }
                 }
@@ -253,7 +262,9 @@ struct ReferenceModel {
                 let amount = entry["amount"]?.integer ?? 0
                 let voucher = entry["voucher"]?.text ?? ""
                 var held = false
-                if !voucher.isEmpty, vouchers.contains(voucher), !lose("duplicate_voucher", .disbursement, id, first.hlc, office: owner, national: national) {
+                if !voucher.isEmpty, vouchers.contains(voucher),
+                    !lose("duplicate_voucher", .disbursement, id, first.hlc, office: owner, owner: owner, national: national)
+                {
                     held = true
                 }
                 if !held {
@@ -272,7 +283,7 @@ struct ReferenceModel {
                     // Accepted, an entry counts only while the ledger stays within the total cost.
                     let ceiling = min(fields["total_cost"]?.integer ?? 1_000_000_000_000_000, 1_000_000_000_000_000)
                     if let rule {
-                        if lose(rule, .disbursement, id, first.hlc, office: owner, national: national), (paid + signed).magnitude <= ceiling {
+                        if lose(rule, .disbursement, id, first.hlc, office: owner, owner: owner, national: national), (0...ceiling).contains(paid + signed) {
                             paid += signed
                             out.acceptedMoney.insert(project)
                         } else {

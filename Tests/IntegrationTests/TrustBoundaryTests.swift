@@ -400,7 +400,7 @@ import WireFormat
     static func heldEntries(_ scene: inout Scene, voucher: String, editing: Bool) async throws -> (
         project: Change, first: Change, duplicate: CentralConflict, edited: CentralConflict?
     ) {
-        let own = try await approvedNationalProject(&scene, amount: 500_000_000)
+        let own = try await approvedNationalProject(&scene, amount: 400_000_000)
         let first = payment(own.id, amount: 100_000_000, voucher: voucher, at: present("79", 1_000))
         try await scene.accept([first, payment(own.id, amount: 100_000_000, voucher: voucher, at: present("79", 1_001))])
         if editing {
@@ -570,6 +570,86 @@ import WireFormat
     static func held(_ aggregate: RowID, in central: LiveCentral) async throws -> Int {
         try await central.store.database.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM history WHERE aggregate = ?", arguments: [aggregate.rawValue]) ?? 0
+        }
+    }
+
+    /// After `office unmerge`, what the receiving office recorded meanwhile in the returning
+    /// office's local project loses as an ownership conflict, published to the receiving office.
+    /// Local-fund conflicts are the office side's to accept, and any office counted as that side:
+    /// 79 accepted its own payment into 77's project, which then counted there and held 77's own
+    /// next payment within its limit. Only the project's office (or the centre) accepts now.
+    @Test func anOfficeCannotAcceptItsPaymentIntoAProjectGivenBackByAnUnmerge() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let tanAn = CentralClient(baseURL: central.url, token: try central.addOffice("77"), http: HTTPClient())
+            var chain77 = (ChangesetSequence(1), Changeset.genesisHash)
+            func push77(_ changes: [Change]) async throws {
+                let changeset = Changeset(office: try OfficeCode("77"), sequence: chain77.0, previousHash: chain77.1, changes: changes)
+                _ = try await tanAn.push(changeset)
+                chain77 = (chain77.0.next, changeset.hash)
+            }
+            var own = Self.project(office: "77", node: "77", fund: .local)
+            own.hlc = Self.present("77")
+            own.fields["status"] = .text("approved")
+            own.fields["requested_support"] = .integer(200_000_000)
+            own.fields["approved_support"] = .integer(200_000_000)
+            func payment(_ office: String, _ voucher: String, _ offset: Int64) -> Change {
+                var entry = Self.disbursement(project: own.id, office: office, node: office, voucher: voucher)
+                entry.hlc = Self.present(office, offset)
+                entry.fields["amount"] = .integer(100_000_000)
+                return entry
+            }
+            try await push77([own, payment("77", "KB77-1", 1)])
+            _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
+            try await scene.accept([payment("79", "KB79-1", 2)])
+            _ = try central.store.unmerge(OfficeCode("77"), reason: "nhầm")
+            let conflict = try #require(try central.store.conflicts().first { $0.record["office"] == .text("79") && $0.record["rule"] == .text("ownership") })
+            try await scene.accept([Self.resolution(conflict, of: own.id, .accept, at: Self.present("79", 3))])
+            #expect(try central.store.conflicts().first { $0.id == conflict.id }?.record["resolution"] ?? .null == .null)
+            // 77's own next payment stays within its 200 m limit and counts.
+            let next = payment("77", "KB77-2", 4)
+            try await push77([next])
+            let held = try await central.store.database.read { db in
+                try Bool.fetchOne(db, sql: "SELECT held FROM record WHERE tbl = 'disbursement' AND id = ?", arguments: [next.id.rawValue])
+            }
+            let ownID = own.id.rawValue
+            let open = try await central.store.database.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT tbl, office, held, fields, deleted_at FROM record WHERE aggregate = ? AND tbl IN ('conflict', 'disbursement')",
+                    arguments: [ownID]
+                ).map { "\($0)" }
+            }
+            #expect(held == false, "\(open)")
+        }
+    }
+
+    /// An office accepted its own over-recoveries (on a local project, its side to accept): each
+    /// recovery of nearly the whole total cost counted, its totals went below zero, and the
+    /// nation's disbursed total with them, taking other offices' honest payments off it.
+    @Test func anAcceptedOverRecoveryNeverTakesALedgerBelowNothingPaid() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let own = try await Self.localProject(&scene, status: "approved")
+            var paid = Self.disbursement(project: own.id, voucher: "KB-1")
+            paid.hlc = Self.present("79", 1)
+            var recovered = Self.disbursement(project: own.id, voucher: "KB-2")
+            recovered.hlc = Self.present("79", 2)
+            recovered.fields["kind"] = .text("recovery")
+            recovered.fields["amount"] = .integer(300_000_000)
+            try await scene.accept([paid, recovered])
+            let conflict = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("over_recovery") })
+            try await scene.accept([Self.resolution(conflict, of: own.id, .accept, at: Self.present("79", 3))])
+            let recoveredID = recovered.id.rawValue
+            let (held, message) = try await central.store.database.read { db in
+                (
+                    try Bool.fetchOne(db, sql: "SELECT held FROM record WHERE tbl = 'disbursement' AND id = ?", arguments: [recoveredID]),
+                    try String.fetchOne(
+                        db, sql: "SELECT json_extract(fields, '$.message') FROM record WHERE tbl = 'conflict' AND id = ?", arguments: [conflict.id])
+                )
+            }
+            #expect(held == true && message?.contains("below nothing paid") == true)
+            _ = try await scene.hcm.pull(after: .start, limit: 1)
+            #expect(try central.store.totals().allSatisfy { $0.disbursed >= 0 })
         }
     }
 

@@ -91,6 +91,24 @@ import Testing
     }
 
     /// A delete of a project nobody else's change names an office for is its writer's, never the centre's.
+    /// Another office's entry in a local project (what an office recorded in a project it held
+    /// while merged, once the merge is undone) is an ownership conflict of that office; only the
+    /// project's office or the centre may accept it, though it is the office side's rule.
+    @Test func onlyTheProjectsOfficeAcceptsAnotherOfficesEntryInIt() {
+        var foreign = Self.payment(1, amount: 100, voucher: "KB-77", at: 3)
+        foreign.hlc = Self.hlc(3, "77")
+        foreign.fields["office"] = .text("77")
+        let history = [Self.create(fund: .local, status: .approved), foreign]
+        let conflict = try! #require(fold(history).conflicts.first)
+        #expect(conflict.rule == .ownership && conflict.office == "77")
+        let byWriter = fold(history + [Self.resolution(conflict.id, .accept, by: "77", at: 4)])
+        #expect(byWriter.conflicts.first { $0.id == conflict.id }?.resolution == nil)
+        #expect(byWriter.rows.first { $0.id == foreign.id.rawValue }?.held == true)
+        let byOwner = fold(history + [Self.resolution(conflict.id, .accept, by: "79", at: 4)])
+        #expect(byOwner.conflicts.first { $0.id == conflict.id }?.resolution == .accept, "\(byOwner.conflicts)")
+        #expect(byOwner.rows.first { $0.id == foreign.id.rawValue }?.held == false)
+    }
+
     @Test func aDeleteAloneBelongsToItsWriter() {
         let r = fold([Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(1, "79"), fields: [:])])
         #expect(r.rows.map(\.office) == ["79"])
