@@ -50,8 +50,8 @@ extension CentralConfiguration {
             c.rateLimitBurst = Double(try reader.integer("limits.burst", default: 200, range: 1...1_000_000, unit: "requests"))
             c.maxChangesPerAggregate = try reader.integer(
                 "limits.max_changes_per_aggregate", default: 10_000, range: 100...1_000_000, unit: "changes")
-            c.refoldPerSecond = try reader.integer("limits.refold_changes_per_second", default: 20_000, range: 100...100_000_000, unit: "changes per second")
-            c.refoldBurst = try reader.integer("limits.refold_changes_burst", default: 200_000, range: 1_000...1_000_000_000, unit: "changes")
+            c.refoldPerSecond = try reader.integer("limits.refold_changes_per_second", default: 5_000, range: 100...100_000_000, unit: "changes per second")
+            c.refoldBurst = try reader.integer("limits.refold_changes_burst", default: 50_000, range: 1_000...1_000_000_000, unit: "changes")
             // A push adding one change to one full aggregate must be able to pass.
             if c.refoldBurst < c.maxChangesPerAggregate {
                 throw ConfigReader.Problem(

@@ -22,9 +22,9 @@ public struct CentralConfiguration: Sendable {
     public var maxChangesPerAggregate: Int64 = 10_000
     /// `limits.refold_changes_per_second`: stored changes an office's pushes may have the centre
     /// read back and refold per second, on average.
-    public var refoldPerSecond: Int64 = 20_000
+    public var refoldPerSecond: Int64 = 5_000
     /// `limits.refold_changes_burst`: the most stored changes one push may have refolded.
-    public var refoldBurst: Int64 = 200_000
+    public var refoldBurst: Int64 = 50_000
     /// A connection with no request for this long is closed (slow or stuck clients).
     public var idleTimeout: Duration = .seconds(60)
     /// HTTPS: PEM certificate chain and key; nil serves plain HTTP (behind a TLS reverse proxy only).

@@ -83,16 +83,16 @@ extension CentralStore {
         // Every push refolds its aggregates whole, in the one write transaction: what an office's
         // push makes the centre read back and refold is measured before any of it is (``WriteLimits``).
         if let limits, let sequence {
-            let counting = try DirectStatement(db, "SELECT count(*) FROM history WHERE aggregate = ?")
-            var stored: Int64 = 0
+            let counting = try DirectStatement(db, "SELECT count(*), total(length(fields)) FROM history WHERE aggregate = ?")
+            var work: Int64 = 0
             for aggregate in folding where hadHistory[aggregate] == true {
                 try counting.bind(.text(aggregate))
-                let count = try counting.step() ? counting.integer(0) : 0
+                let (count, length) = try counting.step() ? (counting.integer(0), counting.integer(1)) : (0, 0)
                 counting.finish()
                 if let change = byAggregate[aggregate]?.first { try limits.checkSize(of: aggregate, count: count, first: change) }
-                stored += count
+                work += WriteLimits.refoldWork(changes: count, characters: length)
             }
-            try limits.chargeRefold(stored, to: writer, sequence: sequence)
+            try limits.chargeRefold(work, to: writer, sequence: sequence)
         }
         var offices: Set<String> = []
         for aggregate in folding {

@@ -178,26 +178,71 @@ extension Replica {
     /// a row they still carry. Only for changesets the centre holds none of: the caller has checked
     /// that the oldest was refused (``refusedOldest(_:)``), or made them again itself since.
     static func rewriteUnsentChangesets(_ db: Database, _ rewrite: (Change) throws -> Change?) throws {
-        let made = try Row.fetchAll(db, sql: "SELECT seq, previous_hash, body, created_at, last_seq FROM _sync_changeset ORDER BY seq")
-        if let oldest = made.first {
-            try db.execute(sql: "DELETE FROM _sync_changeset")
-            var sequence: Int64 = oldest["seq"]
-            var previous: String = oldest["previous_hash"]
-            for row in made {
-                let old = try Changeset(jsonData: row["body"])
-                let changes = try old.changes.compactMap(rewrite)
-                guard !changes.isEmpty else { continue }
-                let changeset = Changeset(office: old.office, sequence: ChangesetSequence(sequence), previousHash: previous, changes: changes)
-                try db.execute(
-                    sql: "INSERT INTO _sync_changeset(seq, hash, previous_hash, change_count, body, created_at, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [sequence, changeset.hash, previous, changes.count, changeset.jsonData(), row["created_at"], row["last_seq"]])
-                sequence += 1
-                previous = changeset.hash
+        try remakeUnsentChangesets(db) { unsent in
+            try unsent.map { made in
+                var made = made
+                made.changes = try made.changes.compactMap(rewrite)
+                return made
             }
-            try State.set(db, .lastSequence, String(sequence - 1))
-            try State.set(db, .lastHash, previous)
         }
         try State.set(db, .refusal, nil)
+    }
+
+    /// Splits the oldest changeset not yet acknowledged in two, each half keeping its changes,
+    /// their order and clocks, and the rest following them: the centre found it too heavy to
+    /// refold at once (`changeset_too_heavy`, a forced resync of an office with large projects)
+    /// and applied none of it. The first half covers no outbox entry (acknowledged, it takes none:
+    /// they go with the second). Returns false, changing nothing, when it holds a single change.
+    public func splitOldestUnsent() throws(ReplicaError) -> Bool {
+        try write("splitting a changeset the centre found too heavy") { db in
+            let covered = try Int64.fetchOne(db, sql: "SELECT coalesce(min(seq), 1) - 1 FROM _sync_outbox") ?? 0
+            var split = false
+            try Self.remakeUnsentChangesets(db) { unsent in
+                guard let oldest = unsent.first, oldest.changes.count > 1 else { return unsent }
+                split = true
+                let half = oldest.changes.count / 2
+                return [
+                    Unsent(changes: Array(oldest.changes[..<half]), createdAt: oldest.createdAt, lastSeq: covered),
+                    Unsent(changes: Array(oldest.changes[half...]), createdAt: oldest.createdAt, lastSeq: oldest.lastSeq),
+                ] + unsent.dropFirst()
+            }
+            return split
+        }
+    }
+
+    /// A changeset not yet acknowledged as it was made: its changes, when, and the last outbox
+    /// entry it covers (acknowledged, it takes the entries up to that one).
+    struct Unsent {
+        var changes: [Change]
+        var createdAt: Int64
+        var lastSeq: Int64
+    }
+
+    /// Makes the changesets not yet acknowledged again as `remake` gives them (one with no change
+    /// goes), chained anew from the last acknowledged one.
+    static func remakeUnsentChangesets(_ db: Database, _ remake: ([Unsent]) throws -> [Unsent]) throws {
+        let made = try Row.fetchAll(db, sql: "SELECT seq, previous_hash, body, created_at, last_seq FROM _sync_changeset ORDER BY seq")
+        guard let oldest = made.first else { return }
+        var office: OfficeCode?
+        let unsent = try made.map { row in
+            let changeset = try Changeset(jsonData: row["body"])
+            office = changeset.office
+            return Unsent(changes: changeset.changes, createdAt: row["created_at"], lastSeq: row["last_seq"])
+        }
+        guard let office else { return }
+        try db.execute(sql: "DELETE FROM _sync_changeset")
+        var sequence: Int64 = oldest["seq"]
+        var previous: String = oldest["previous_hash"]
+        for made in try remake(unsent) where !made.changes.isEmpty {
+            let changeset = Changeset(office: office, sequence: ChangesetSequence(sequence), previousHash: previous, changes: made.changes)
+            try db.execute(
+                sql: "INSERT INTO _sync_changeset(seq, hash, previous_hash, change_count, body, created_at, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [sequence, changeset.hash, previous, made.changes.count, changeset.jsonData(), made.createdAt, made.lastSeq])
+            sequence += 1
+            previous = changeset.hash
+        }
+        try State.set(db, .lastSequence, String(sequence - 1))
+        try State.set(db, .lastHash, previous)
     }
 
     /// The oldest changeset not yet acknowledged, nil when none is; only when the centre refused it:

@@ -34,6 +34,9 @@ struct SyncCycle {
         case apply(PullResponse, centreClock: HLCTimestamp?, prefetch: PullCursor?)
         /// Waits for the page being fetched (``fetched(_:)``).
         case awaitPage
+        /// Splits the oldest waiting changeset in two (``split(_:)``): the centre found it too heavy
+        /// to refold at once (`changeset_too_heavy`).
+        case split
         /// Stamps the waiting changes again from the centre's clock last seen, if this office's
         /// clock was set back since it stamped them (``restamped(_:)``).
         case restamp(centreClock: HLCTimestamp?)
@@ -77,6 +80,8 @@ struct SyncCycle {
     private var centreClock: HLCTimestamp?
     /// The waiting changes were stamped again once (``restamped(_:)``); a second `clock_ahead` ends the cycle.
     private var restampAsked = false
+    /// The centre's `changeset_too_heavy`, while the changeset is split (``split(_:)``).
+    private var tooHeavy: SyncAgentError?
 
     init(knownEpoch: Epoch?, pushOnly: Bool = false) {
         self.knownEpoch = knownEpoch
@@ -117,6 +122,15 @@ struct SyncCycle {
             // still pulls; then, if its clock has been set right since, it stamps again (``restamped(_:)``).
             if error.remoteCode == "clock_ahead" {
                 return stopPushing(failingAfterPull: SyncAgentError(.clockAhead, error.message, hint: error.hint, transient: true, centralAnswered: true))
+            }
+            // The aggregates this changeset adds to hold more than the centre refolds for one
+            // changeset (a forced resync of an office with large projects): it is split in two and
+            // the halves are pushed in turn.
+            if error.remoteCode == "changeset_too_heavy" {
+                tooHeavy = SyncAgentError(error)
+                sending = nil
+                madeAhead = nil
+                return .split
             }
             // The centre refused what a row of this changeset says. Retrying cannot help and
             // nothing after it can be pushed, but the office still pulls; a person fixes or
@@ -253,6 +267,21 @@ struct SyncCycle {
         }
         if let failAfterPull { return .fail(failAfterPull) }
         return .finish(report)
+    }
+
+    /// The changeset the centre found too heavy was split in two (`done`), and what waits is pushed
+    /// again; one change alone still too heavy cannot be, and ends the cycle with the centre's
+    /// answer (its operator raises `limits.refold_changes_burst`).
+    mutating func split(_ done: Bool) -> Action {
+        guard let tooHeavy else { preconditionFailure("the sync cycle was told of a split it did not ask for") }
+        self.tooHeavy = nil
+        guard done else {
+            phase = .done
+            return .fail(tooHeavy)
+        }
+        report.changesetsSplit += 1
+        phase = .pushing(nil)
+        return .makeChangeset
     }
 
     /// The waiting changes were stamped again (`restamp`), or not (nil: this office's clock is

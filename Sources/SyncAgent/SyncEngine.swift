@@ -25,6 +25,8 @@ public struct CycleReport: Sendable, Equatable {
     public var bytesReceived: Int64 = 0
     /// Waiting changes stamped again after the office server's clock was set back.
     public var changesRestamped = 0
+    /// Changesets split in two because the centre found them too heavy to refold at once.
+    public var changesetsSplit = 0
 
     /// Creates a report of a cycle that has done nothing yet.
     public init() {}
@@ -39,6 +41,7 @@ public struct CycleReport: Sendable, Equatable {
         bytesSent += other.bytesSent
         bytesReceived += other.bytesReceived
         changesRestamped += other.changesRestamped
+        changesetsSplit += other.changesetsSplit
     }
 }
 
@@ -273,6 +276,10 @@ public struct SyncEngine: Sendable {
                 }
                 action = cycle.applied(clearedRefusal: applied.clearedRefusal)
                 onProgress?(.pulled(records: cycle.report.recordsPulled))
+            case .split:
+                let split = try await blocking { () throws(ReplicaError) in try replica.splitOldestUnsent() }
+                if split { logger.notice("the centre found a changeset too heavy to refold at once; split it in two") }
+                action = cycle.split(split)
             case .restamp(let centreClock):
                 let restamp = try await blocking { () throws(ReplicaError) in try replica.restampAfterClockSetBack(centreClock: centreClock) }
                 if let restamp {

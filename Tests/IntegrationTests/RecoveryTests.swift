@@ -207,6 +207,43 @@ import Testing
         }
     }
 
+    /// A forced resync of an office whose projects hold long histories re-sends every row whole:
+    /// a changeset of its project rows adds to all of them, more than the centre refolds for one
+    /// changeset (`limits.refold_changes_burst`, here 1,000). The centre refuses it,
+    /// `changeset_too_heavy`, applying none of it; the office splits it in two until each part
+    /// passes, and everything arrives within the cycle.
+    @Test func aForcedResyncOfLongHistoriesIsSplitIntoWhatTheCentreRefoldsAtOnce() async throws {
+        try await withLiveCentral(configure: {
+            $0.maxChangesPerAggregate = 1_000
+            $0.refoldBurst = 1_000
+            $0.refoldPerSecond = 1_000_000
+        }) { central in
+            let office = try OfficeFixture(office: "75", central: central)
+            let projects = try (0..<6).map { n in try office.addProject(code: "P\(n)") }
+            try await office.replica.database.write { db in
+                for project in projects {
+                    for n in 0..<200 {
+                        try db.execute(
+                            sql: """
+                                INSERT INTO project_event(id, office, project_id, kind, occurred_on, amount, reference, note)
+                                VALUES (?, '75', ?, 'updated', '2025-09-01', NULL, NULL, ?)
+                                """, arguments: [RowID.make().rawValue, project.rawValue, "ghi chú \(n)"])
+                    }
+                }
+            }
+            try await office.engine.runCycle()
+            let (queued, report) = try await office.engine.forceResync()
+            #expect(queued == 6 * (1 + 1 + 200))  // each project, its "created" event and 200 more
+            #expect(report.changesetsSplit > 0)
+            #expect(try office.replica.status().lastError == nil && office.replica.pendingSummary().changes == 0)
+            #expect(try officeRows(office.replica) == centralRows(central.store, "75"))
+            let histories = try await central.store.database.read { db in
+                try Int.fetchAll(db, sql: "SELECT count(*) FROM history WHERE writer = '75' GROUP BY aggregate")
+            }
+            #expect(histories == Array(repeating: 2 * 202, count: 6))
+        }
+    }
+
     /// An office server whose clock ran seven hours ahead (local time taken for UTC) stamped its
     /// work there; the centre refused it (`clock_ahead`). Its clock never runs backwards, so after
     /// the clock was set right it went on stamping seven hours ahead and nothing was taken for

@@ -47,7 +47,7 @@ func repositoryFile(_ relative: String) -> String {
         let central = try CentralConfiguration.load(path: repositoryFile("config/promo-central.example.toml"), environment: [:])
         #expect(central.port == 8443 && central.host == "127.0.0.1" && central.tls == nil && central.maxBodyBytes == 32 * 1024 * 1024)
         #expect(central.recordURL == nil && central.leaseSeconds == 30)
-        #expect(central.maxChangesPerAggregate == 10_000 && central.refoldBurst == 200_000 && central.refoldPerSecond == 20_000)
+        #expect(central.maxChangesPerAggregate == 10_000 && central.refoldBurst == 50_000 && central.refoldPerSecond == 5_000)
     }
 
     @Test func errorsNameTheKeyTheLineAndWhatIsExpected() throws {
@@ -88,7 +88,7 @@ func repositoryFile(_ relative: String) -> String {
         // No office could add to a full project if one push may refold less than one holds.
         #expect(
             try failure("[limits]\nmax_changes_per_aggregate = 500000\n")
-                .contains("limits.refold_changes_burst (200000) is below limits.max_changes_per_aggregate (500000)"))
+                .contains("limits.refold_changes_burst (50000) is below limits.max_changes_per_aggregate (500000)"))
         let missing = #expect(throws: CentralError.self) { try CentralConfiguration.load(path: dir.file("nope.toml"), environment: [:]) }
         #expect(missing?.message.contains("no configuration file at") == true)
     }
