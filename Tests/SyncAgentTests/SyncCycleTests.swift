@@ -183,6 +183,30 @@ import WireFormat
         #expect(report.changesetsPushed == 1 && report.pagesPulled == 2)
     }
 
+    /// A changeset the centre found too heavy to refold at once is split and pushed again, within
+    /// the cycle, without the changeset made ahead of it (renumbered by the split); one that cannot
+    /// be split (a single change) ends the cycle with the centre's answer.
+    @Test func aChangesetTooHeavyForTheCentreIsSplitAndPushedAgain() {
+        let heavy = refused("changeset_too_heavy", status: 422)
+        var cycle = SyncCycle(knownEpoch: epoch)
+        _ = cycle.start()
+        let first = changeset(1)
+        #expect(cycle.changesetMade(first) == .push(first))
+        #expect(cycle.pushed(.failure(heavy), madeAhead: changeset(2)) == .split, "not recorded as a refusal of the row")
+        var unsplittable = cycle
+        #expect(cycle.split(true) == .makeChangeset)
+        #expect(cycle.report.changesetsSplit == 1)
+        let half = changeset(1)
+        #expect(cycle.changesetMade(half) == .push(half))
+        #expect(cycle.pushed(acknowledged(half), madeAhead: nil) == .acknowledge(half.sequence))
+        #expect(cycle.acknowledged() == .makeChangeset, "the changeset made ahead before the split is not sent")
+        guard case .fail(let error) = unsplittable.split(false) else {
+            Issue.record("a single change still too heavy ends the cycle")
+            return
+        }
+        #expect(error.message.contains("the centre said no"))
+    }
+
     /// A changeset refused as stamped ahead of the centre's time: the office still pulls, then
     /// asks to stamp again from the centre's clock on the last page. Stamped again, what waits is
     /// pushed in the same cycle; not (the office's clock is still ahead), the cycle ends
