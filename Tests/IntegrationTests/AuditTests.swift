@@ -89,6 +89,30 @@ enum AuditedStore {
     }
 }
 
+/// An office's changesets pushed straight into a store, continuing its chain there.
+struct OfficeChain {
+    let store: CentralStore
+    let office: OfficeCode
+    var sequence: ChangesetSequence
+    var previous: String
+
+    init(_ store: CentralStore, _ code: String) throws {
+        let office = try #require(try store.offices().first { $0.code.rawValue == code })
+        (self.store, self.office, sequence, previous) = (store, office.code, office.lastSequence.next, office.lastHash)
+    }
+
+    mutating func push(_ changes: [Change]) throws {
+        let changeset = Changeset(office: office, sequence: sequence, previousHash: previous, changes: changes)
+        _ = try store.apply(changeset, from: office)
+        (sequence, previous) = (sequence.next, changeset.hash)
+    }
+
+    /// A clock of office 79's, `offset` milliseconds from now.
+    static func stamp(_ offset: UInt64) -> HLCTimestamp {
+        HLCTimestamp(milliseconds: HybridLogicalClock.wallMilliseconds() + offset, counter: 0, node: "79")
+    }
+}
+
 /// `promo-central audit verify`: the state follows from the logs, and an edit of any table made
 /// behind the centre's back is named by table, key and column.
 @Suite struct AuditTests {
@@ -131,16 +155,9 @@ enum AuditedStore {
         let (store, golden, folder) = try await AuditedStore.copy()
         // Nothing of what offices and the centre did honestly is judged otherwise now.
         #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseNow).isEmpty)
-        let hcm = try #require(try store.offices().first { $0.code.rawValue == "79" })
-        var (sequence, previous) = (hcm.lastSequence.next, hcm.lastHash)
-        func push(_ changes: [Change]) throws {
-            let changeset = Changeset(office: hcm.code, sequence: sequence, previousHash: previous, changes: changes)
-            _ = try store.apply(changeset, from: hcm.code)
-            (sequence, previous) = (sequence.next, changeset.hash)
-        }
-        func stamp(_ offset: UInt64) -> HLCTimestamp {
-            HLCTimestamp(milliseconds: HybridLogicalClock.wallMilliseconds() + offset, counter: 0, node: "79")
-        }
+        var hcm = try OfficeChain(store, "79")
+        func push(_ changes: [Change]) throws { try hcm.push(changes) }
+        let stamp = OfficeChain.stamp
         // 79 deletes a project the centre never held; pays twice on voucher KB-2 of its national
         // project and accepts the conflict itself.
         let deleted = RowID.make()
@@ -204,16 +221,9 @@ enum AuditedStore {
     @Test func anUpgradeTo191HoldsAnOverRecoveryThatAnOfficeAcceptedItself() async throws {
         let (store, golden, folder) = try await AuditedStore.copy()
         #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseSince190).isEmpty)
-        let hcm = try #require(try store.offices().first { $0.code.rawValue == "79" })
-        var (sequence, previous) = (hcm.lastSequence.next, hcm.lastHash)
-        func push(_ changes: [Change]) throws {
-            let changeset = Changeset(office: hcm.code, sequence: sequence, previousHash: previous, changes: changes)
-            _ = try store.apply(changeset, from: hcm.code)
-            (sequence, previous) = (sequence.next, changeset.hash)
-        }
-        func stamp(_ offset: UInt64) -> HLCTimestamp {
-            HLCTimestamp(milliseconds: HybridLogicalClock.wallMilliseconds() + offset, counter: 0, node: "79")
-        }
+        var hcm = try OfficeChain(store, "79")
+        func push(_ changes: [Change]) throws { try hcm.push(changes) }
+        let stamp = OfficeChain.stamp
         let project = RowID.make()
         let recovery = RowID.make()
         func entry(_ kind: String, _ amount: Int64, _ voucher: String) -> [String: FieldValue] {

@@ -37,6 +37,18 @@ import Testing
         return id
     }
 
+    /// 79's project HCM-2, put behind promo-sync's back into office 80's programme: the centre
+    /// refuses the changeset that carries it.
+    static func projectRefusedForItsProgramme(_ central: LiveCentral) async throws -> (hcm: OfficeFixture, project: RowID) {
+        let (hcm, _, _, foreignProgram) = try await twoOffices(central)
+        let id = try hcm.addProject(code: "HCM-2")
+        try await hcm.replica.database.write { db in
+            try db.execute(sql: "UPDATE project SET program_id = ? WHERE id = ?", arguments: [foreignProgram.rawValue, id.rawValue])
+        }
+        await #expect(throws: SyncAgentError.self) { try await hcm.engine.runCycle() }
+        return (hcm, id)
+    }
+
     @Test func aRefusedRowIsNamedAndWithdrawingItLetsTheRestFlow() async throws {
         try await withLiveCentral { central in
             let (hcm, _, foreignProject, _) = try await Self.twoOffices(central)
@@ -108,12 +120,7 @@ import Testing
 
     @Test func aRefusedRowFixedLocallyIsPushedAgainWithItsNewValues() async throws {
         try await withLiveCentral { central in
-            let (hcm, _, _, foreignProgram) = try await Self.twoOffices(central)
-            let id = try hcm.addProject(code: "HCM-2")
-            try await hcm.replica.database.write { db in
-                try db.execute(sql: "UPDATE project SET program_id = ? WHERE id = ?", arguments: [foreignProgram.rawValue, id.rawValue])
-            }
-            await #expect(throws: SyncAgentError.self) { try await hcm.engine.runCycle() }
+            let (hcm, id) = try await Self.projectRefusedForItsProgramme(central)
             let refusal = try #require(try hcm.replica.refusal())
             #expect(refusal.table == "project" && refusal.id == id.rawValue)
             // Re-sending byte for byte would be refused again: retry remakes it from current values.
@@ -135,12 +142,7 @@ import Testing
     /// centre holds as a `status_transition` conflict.
     @Test func aRetryKeepsTheStatusMovesWaitingBehindTheRefusalOneAtATime() async throws {
         try await withLiveCentral { central in
-            let (hcm, _, _, foreignProgram) = try await Self.twoOffices(central)
-            let id = try hcm.addProject(code: "HCM-2")
-            try await hcm.replica.database.write { db in
-                try db.execute(sql: "UPDATE project SET program_id = ? WHERE id = ?", arguments: [foreignProgram.rawValue, id.rawValue])
-            }
-            await #expect(throws: SyncAgentError.self) { try await hcm.engine.runCycle() }
+            let (hcm, id) = try await Self.projectRefusedForItsProgramme(central)
             for step: ProjectStatus in [.submitted, .appraisedLocally] { try hcm.replica.data.setProjectStatus("HCM-0", to: step) }
             try await hcm.replica.database.write { db in
                 try db.execute(sql: "UPDATE project SET program_id = NULL, name = 'Dự án đã sửa' WHERE id = ?", arguments: [id.rawValue])
