@@ -127,22 +127,33 @@ import Testing
         }
     }
 
+    /// A backup of the office's replica, as a server's nightly backup takes it.
+    static func backUp(_ office: OfficeFixture) async throws -> String {
+        let backup = office.directory.file("backup.sqlite")
+        try await office.replica.database.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [backup]) }
+        return backup
+    }
+
+    /// The office's server restored from `backup`: its replica, and a sync engine on it with the office's token.
+    static func restore(_ office: OfficeFixture, from backup: String) throws -> (Replica, SyncEngine) {
+        let restoredPath = office.directory.file("restored.sqlite")
+        try FileManager.default.copyItem(atPath: backup, toPath: restoredPath)
+        let restored = try Replica.open(at: restoredPath)
+        return (restored, SyncEngine(replica: restored, client: office.engine.client, logger: office.engine.logger))
+    }
+
     @Test func anOfficeRestoredFromAnOldBackupLosesAndDuplicatesNothing() async throws {
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "75", central: central)
             try office.addProject(code: "A")
             try office.addProject(code: "B")
             try await office.engine.runCycle()
-            let backup = office.directory.file("backup.sqlite")
-            try await office.replica.database.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [backup]) }
+            let backup = try await Self.backUp(office)
             try office.addProject(code: "C")
             try await office.engine.runCycle()
 
             // The server is restored from the backup: C is gone locally, the centre has it.
-            let restoredPath = office.directory.file("restored.sqlite")
-            try FileManager.default.copyItem(atPath: backup, toPath: restoredPath)
-            let restored = try Replica.open(at: restoredPath)
-            let engine = SyncEngine(replica: restored, client: office.engine.client, logger: office.engine.logger)
+            let (restored, engine) = try Self.restore(office, from: backup)
             // Work done after the restore.
             try restored.data.addProject(
                 NewProject(
@@ -180,17 +191,13 @@ import Testing
             // A's new name and B's beneficiary wait in the outbox when the backup is taken.
             try office.replica.data.updateProject("A", ProjectUpdate(name: "Tên trong bản sao"))
             try office.replica.data.updateProject("B", ProjectUpdate(beneficiary: "Hợp tác xã Tân Phú"))
-            let backup = office.directory.file("backup.sqlite")
-            try await office.replica.database.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [backup]) }
+            let backup = try await Self.backUp(office)
             // The server sends them, then A is renamed again; then the server is lost.
             try await office.engine.runCycle()
             try office.replica.data.updateProject("A", ProjectUpdate(name: "Tên sau cùng"))
             try await office.engine.runCycle()
 
-            let restoredPath = office.directory.file("restored.sqlite")
-            try FileManager.default.copyItem(atPath: backup, toPath: restoredPath)
-            let restored = try Replica.open(at: restoredPath)
-            let engine = SyncEngine(replica: restored, client: office.engine.client, logger: office.engine.logger)
+            let (restored, engine) = try Self.restore(office, from: backup)
             // Since the restore, B's beneficiary is set again, to a value never sent.
             try restored.data.updateProject("B", ProjectUpdate(beneficiary: "Hợp tác xã Tân Phú 2"))
             _ = try await engine.runCycle()
