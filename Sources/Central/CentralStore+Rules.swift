@@ -63,8 +63,9 @@ extension CentralStore {
 
     /// The aggregates whose stored rows 1.9.0's fold decided otherwise than 1.9.1's (the
     /// `v8-rules-1.9.1` migration), none on a store no office forged:
-    /// - a project whose counted ledger adds up below zero (accepted over-recoveries no longer
-    ///   count past what was paid);
+    /// - a project whose counted ledger adds up below zero or past its total cost (accepted
+    ///   over-recoveries no longer count past what was paid, and no entry counts past the cost
+    ///   when the support set is larger);
     /// - an aggregate with a conflict accepted by an office other than the aggregate's (an office
     ///   that held another's project while merged, once the merge was undone).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
@@ -76,7 +77,7 @@ extension CentralStore {
                     SELECT total(CASE json_extract(d.fields, '$.kind') WHEN 'recovery' THEN -json_extract(d.fields, '$.amount')
                                       ELSE json_extract(d.fields, '$.amount') END)
                     FROM record AS d WHERE d.tbl = 'disbursement' AND d.aggregate = p.id AND d.held = 0 AND d.deleted_at IS NULL
-                  ) < 0
+                  ) NOT BETWEEN 0 AND coalesce(json_extract(p.fields, '$.total_cost'), 1e15)
                 UNION
                 SELECT c.aggregate FROM record AS c JOIN record AS a ON a.id = c.aggregate AND a.tbl IN ('project', 'plan_line', 'program')
                 WHERE c.tbl = 'conflict' AND c.deleted_at IS NULL AND json_extract(c.fields, '$.resolution') = 'accept'

@@ -315,11 +315,11 @@ extension OfficeData {
         return (outcome, paid, limit ?? 0)
     }
 
-    /// What a project's entries may add up to, by the centre's rule (``LedgerRules/limit(fund:approved:requested:)``).
+    /// What a project's entries may add up to, by the centre's rule (``LedgerRules/limit(fund:approved:requested:totalCost:)``).
     static func limit(of project: Row) -> Int64? {
         LedgerRules.limit(
             fund: (project["fund_source"] as String?).flatMap(FundSource.init(rawValue:)), approved: project["approved_support"],
-            requested: project["requested_support"])
+            requested: project["requested_support"], totalCost: project["total_cost"])
     }
 
     /// Moves a project (by id or code) to a new status, if the move is the office's to make, and logs it.

@@ -277,7 +277,8 @@ private struct Folder {
         let entries = byEntry.values.map { $0.sorted { $0.hlc < $1.hlc } }.sorted { $0[0].hlc < $1[0].hlc }
         let project = rows[key(.project, aggregateID)]?.state.fields
         let limit = LedgerRules.limit(
-            fund: projectFund, approved: project?["approved_support"]?.integer, requested: project?["requested_support"]?.integer)
+            fund: projectFund, approved: project?["approved_support"]?.integer, requested: project?["requested_support"]?.integer,
+            totalCost: project?["total_cost"]?.integer)
         let ceiling = LedgerRules.ceiling(totalCost: project?["total_cost"]?.integer)
         let projectOffice = rows[key(.project, aggregateID)]?.office ?? office
         var total: Int64 = 0

@@ -18,7 +18,7 @@ public enum LedgerRules {
         case status(ProjectStatus?)
         /// The date is outside the project's life, or after the day the entry was recorded.
         case date(String)
-        /// A national project whose support the centre has not approved (``limit(fund:approved:requested:)``).
+        /// A national project whose support the centre has not approved (``limit(fund:approved:requested:totalCost:)``).
         case notApproved
 
         /// The conflict rule under which the centre's fold holds an entry refused for this reason.
@@ -62,9 +62,12 @@ public enum LedgerRules {
     /// The most a project's entries may add up to: its approved support; before approval, for a
     /// project of the province's own funds, its requested support. A national project's approved
     /// support is the centre's to set, so without it (nil: a project an office made already past
-    /// approval) the project takes no entry: its office's own request is no limit.
-    public static func limit(fund: FundSource?, approved: Int64?, requested: Int64?) -> Int64? {
-        approved ?? (fund == .local ? requested : nil)
+    /// approval) the project takes no entry: its office's own request is no limit. Never more than
+    /// the total cost (``ceiling(totalCost:)``), of which support is a part: an office that set a
+    /// local project's support to 10^15 on a cost of 1 million, or lowered a national project's
+    /// cost below the support the centre approved, had its payments count past the cost.
+    public static func limit(fund: FundSource?, approved: Int64?, requested: Int64?, totalCost: Int64?) -> Int64? {
+        (approved ?? (fund == .local ? requested : nil)).map { min($0, ceiling(totalCost: totalCost)) }
     }
 
     /// The most a project's counted entries may ever add up to (or take back), accepted
@@ -95,7 +98,7 @@ public enum LedgerRules {
     public static let holdingRules: [ConflictRule] = [.overDisbursement, .overRecovery, .paymentNotAllowed, .duplicateVoucher, .ownership]
 
     /// Checks one entry against the project as it stood when the entry was made: `paid` before it,
-    /// the `limit` (``limit(fund:approved:requested:)``; nil: none approved), the `status`, the
+    /// the `limit` (``limit(fund:approved:requested:totalCost:)``; nil: none approved), the `status`, the
     /// plan `year`, and `recordedOn` (the day the entry was recorded: the office's date when it
     /// writes, the date of the change's clock at the centre). Returns the amount paid after the
     /// entry, or why it may not be recorded.

@@ -235,7 +235,9 @@ struct ReferenceModel {
             }
 
             // The ledger: entries in the clock order of their creation, against the final limit.
-            let limit = fields["approved_support"]?.integer ?? fields["requested_support"]?.integer ?? 0
+            // Support is a part of the total cost: entries count within the smaller of the two.
+            let cost = min(fields["total_cost"]?.integer ?? 1_000_000_000_000_000, 1_000_000_000_000_000)
+            let limit = min(fields["approved_support"]?.integer ?? fields["requested_support"]?.integer ?? 0, cost)
             let year = fields["year"]?.integer ?? 0
             var paid: Int64 = 0
             var vouchers: Set<String> = []
@@ -281,9 +283,8 @@ struct ReferenceModel {
                                 ? "over_disbursement"
                                 : paid + signed < 0 ? "over_recovery" : nil
                     // Accepted, an entry counts only while the ledger stays within the total cost.
-                    let ceiling = min(fields["total_cost"]?.integer ?? 1_000_000_000_000_000, 1_000_000_000_000_000)
                     if let rule {
-                        if lose(rule, .disbursement, id, first.hlc, office: owner, owner: owner, national: national), (0...ceiling).contains(paid + signed) {
+                        if lose(rule, .disbursement, id, first.hlc, office: owner, owner: owner, national: national), (0...cost).contains(paid + signed) {
                             paid += signed
                             out.acceptedMoney.insert(project)
                         } else {

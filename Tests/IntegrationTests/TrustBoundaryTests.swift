@@ -653,6 +653,31 @@ import WireFormat
         }
     }
 
+    /// Support is a part of the total cost, and no payment counts past it: an office set its
+    /// local project's support to 10^15 on a cost of 1 million and its payment of 10^15 counted
+    /// (1,000,000 bn in the nation's report); lowering a national project's cost below the support
+    /// the centre approved let its payments count past the cost.
+    @Test func noPaymentCountsPastAProjectsTotalCost() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            var own = Self.project(fund: .local)
+            own.hlc = Self.present()
+            own.fields["status"] = .text("approved")
+            own.fields["total_cost"] = .integer(1_000_000)
+            own.fields["requested_support"] = .integer(1_000_000)
+            own.fields["approved_support"] = .integer(1_000_000_000_000_000)
+            try await scene.accept([own, Self.payment(own.id, amount: 1_000_000_000_000_000, voucher: "KB-1", at: Self.present("79", 1))])
+            let national = try await Self.approvedNationalProject(&scene, amount: 300_000_000)
+            try await scene.accept([
+                Change(table: .project, id: national.id, op: .upsert, hlc: Self.present("79", 10), fields: ["total_cost": .integer(1)]),
+                Self.payment(national.id, amount: 200_000_000, voucher: "KB-2", at: Self.present("79", 11)),
+            ])
+            #expect(try central.store.conflicts().filter { $0.record["rule"] == .text("over_disbursement") }.count == 2)
+            _ = try await scene.hcm.pull(after: .start, limit: 1)
+            #expect(try central.store.totals().filter { $0.province == "79" }.allSatisfy { $0.disbursed == 0 })
+        }
+    }
+
     /// An office reads back only its own changesets (`GET /v1/changesets`, for a server restored
     /// from an old backup): never another office's, whatever it asks for.
     @Test func anOfficeReadsBackOnlyItsOwnChangesets() async throws {
