@@ -106,11 +106,13 @@ extension CentralStore {
         return OfficeStateResponse(epoch: epoch, office: office, lastSequence: ChangesetSequence(row["last_sequence"]), lastHash: row["last_hash"])
     }
 
-    /// `office`'s own changesets applied after its changeset `after`, in order, until they hold at
-    /// least `changes` changes (at least one changeset when any follows); with `throughPosition`,
-    /// only those the store's durable record holds (the office acts on them as kept for good).
-    public func ownChangesets(of office: OfficeCode, after: ChangesetSequence, changes: Int, throughPosition: Int64? = nil) throws(CentralError)
-        -> OwnChangesetsResponse
+    /// `office`'s own changesets applied after its changeset `after`, in order, as the JSON of an
+    /// ``OwnChangesetsResponse``: their bodies as stored (each the changeset's JSON as it arrived),
+    /// put side by side without being decoded again, until they hold `bytes` or more (at least
+    /// one changeset when any follows). With `throughPosition`, only those the store's durable
+    /// record holds (the office acts on them as kept for good).
+    public func ownChangesetsJSON(of office: OfficeCode, after: ChangesetSequence, bytes: Int, throughPosition: Int64? = nil) throws(CentralError)
+        -> Data
     {
         do {
             return try database.read { db in
@@ -118,22 +120,28 @@ extension CentralStore {
                     db,
                     sql: "SELECT sequence, body FROM changeset WHERE office = ? AND sequence > ? AND position <= ? ORDER BY sequence",
                     arguments: [office.rawValue, after.rawValue, throughPosition ?? Int64.max])
-                var changesets: [Changeset] = []
-                var count = 0
+                var bodies = Data()
+                var more = false
                 while let row = try rows.next() {
-                    if count >= changes { return OwnChangesetsResponse(epoch: epoch, changesets: changesets, hasMore: true) }
-                    let body: Data = row["body"]
-                    let sequence: Int64 = row["sequence"]
-                    let changeset: Changeset
-                    do { changeset = try Changeset(jsonData: ChangesetBody.json(body) ?? body) } catch {
+                    if bodies.count >= bytes {
+                        more = true
+                        break
+                    }
+                    let stored: Data = row["body"]
+                    guard let json = ChangesetBody.json(stored) else {
                         throw CentralError(
-                            .internalServerError, .unreadable, "the stored body of changeset \(sequence) of office \(office) cannot be read",
+                            .internalServerError, .unreadable, "the stored body of changeset \(row["sequence"] as Int64) of office \(office) cannot be read",
                             hint: "Run promo-central audit verify.")
                     }
-                    changesets.append(changeset)
-                    count += changeset.changes.count
+                    if !bodies.isEmpty { bodies.append(UInt8(ascii: ",")) }
+                    bodies.append(json)
                 }
-                return OwnChangesetsResponse(epoch: epoch, changesets: changesets, hasMore: false)
+                var out = Data(#"{"epoch":"#.utf8)
+                out.append(try JSONEncoder().encode(epoch))
+                out.append(contentsOf: Data(#","hasMore":\#(more),"changesets":["#.utf8))
+                out.append(bodies)
+                out.append(contentsOf: Data("]}".utf8))
+                return out
             }
         } catch let error as CentralError {
             throw error

@@ -690,6 +690,10 @@ import WireFormat
             #expect(all.changesets.map(\.sequence.rawValue) == [1, 2] && !all.hasMore)
             #expect(all.changesets.allSatisfy { $0.office.rawValue == "79" && $0.changes.allSatisfy { $0.hlc.node == "79" } })
             #expect(try await scene.hcm.ownChangesets(after: ChangesetSequence(1)).changesets.map(\.sequence.rawValue) == [2])
+            // Pages end once they hold the bytes asked for, with at least one changeset.
+            let page = try JSONDecoder().decode(
+                OwnChangesetsResponse.self, from: try central.store.ownChangesetsJSON(of: OfficeCode("79"), after: ChangesetSequence(0), bytes: 1))
+            #expect(page.changesets.map(\.sequence.rawValue) == [1] && page.hasMore && page.epoch == central.store.epoch)
             #expect(try await scene.hcm.ownChangesets(after: ChangesetSequence(Int64.max)).changesets.isEmpty)
             let theirs = try await scene.tayNinh.engine.client.ownChangesets(after: ChangesetSequence(0)).changesets
             #expect(!theirs.isEmpty && theirs.allSatisfy { $0.office.rawValue == "80" })

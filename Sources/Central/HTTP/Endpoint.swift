@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SyncCore
+import Synchronization
 import WireFormat
 
 /// What every route type shares: the store, the limits, and the steps of a request (the token,
@@ -22,6 +23,8 @@ struct Endpoint: Sendable {
     let writeLimits: WriteLimits
     /// What every acknowledgement waits for, when the store has a durable record (``DurableRecord``).
     var record: (any DurableRecord)? = nil
+    /// The offices reading back their own changesets now (`GET /v1/changesets`): one request at a time each.
+    let readingBack = OneAtATime()
 
     /// Runs blocking SQLite work on NIO's thread pool, so the event loops keep serving other
     /// connections while a large changeset is merged.
@@ -161,13 +164,21 @@ struct Endpoint: Sendable {
     }
 
     func jsonBody(_ data: Data, for request: Request?) -> Response {
-        // Compress larger answers for offices that accept gzip (libcurl decodes it by itself).
-        if let accepted = request?.headers[.acceptEncoding], accepted.contains("gzip"), data.count >= 1_024 {
-            return Response(
-                status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: Gzip.compress(data))))
-        }
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        let compress = Self.compresses(data, for: request)
+        return Self.jsonResponse(compress ? Gzip.compress(data) : data, gzipped: compress)
+    }
+
+    /// Whether an answer of `data` goes compressed: a larger one, to an office that accepts gzip
+    /// (libcurl decodes it by itself).
+    static func compresses(_ data: Data, for request: Request?) -> Bool {
+        data.count >= 1_024 && request?.headers[.acceptEncoding]?.contains("gzip") == true
+    }
+
+    /// A JSON answer of `body`, compressed with gzip already or not.
+    static func jsonResponse(_ body: Data, gzipped: Bool) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if gzipped { headers[.contentEncoding] = "gzip" }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     /// The request body, decompressed when the office sent it gzip-encoded.
@@ -199,4 +210,15 @@ struct Endpoint: Sendable {
         @unknown default: return "\(error)"
         }
     }
+}
+
+/// Keys (offices) that have a request of some kind running: one at a time each.
+final class OneAtATime: Sendable {
+    private let running = Mutex<Set<String>>([])
+
+    /// Takes the turn of `key`; false when a request of it runs already.
+    func begin(_ key: String) -> Bool { running.withLock { $0.insert(key).inserted } }
+
+    /// Gives the turn of `key` back.
+    func end(_ key: String) { _ = running.withLock { $0.remove(key) } }
 }
