@@ -22,21 +22,46 @@ extension CentralStore {
     /// pending with the reason, and every other office's totals and pulls go on.
     public func refreshTotals() throws(CentralError) {
         do {
-            let pending = try database.read { db in try String.fetchAll(db, sql: "SELECT office FROM totals_pending ORDER BY office") }
-            for office in pending {
-                do {
-                    try database.write { db in
-                        try Self.recomputeTotals(db, office: OfficeCode(unchecked: office))
-                        try db.execute(sql: "DELETE FROM totals_pending WHERE office = ?", arguments: [office])
-                    }
-                    totalsFailures.withLock { _ = $0.removeValue(forKey: office) }
-                } catch let error as TotalsOverflow {
-                    logger.error("consolidated totals not recomputed", metadata: ["sync.office": "\(office)", "error": "\(error)"])
-                    totalsFailures.withLock { $0[office] = error.description }
-                }
-            }
+            try refreshTotals(of: try database.read { db in try String.fetchAll(db, sql: "SELECT office FROM totals_pending ORDER BY office") })
         } catch {
             throw CentralError.storage(error, during: "recomputing the consolidated totals")
+        }
+    }
+
+    /// Recomputes the totals of `office` (``refreshTotals()``, for one office: the caller found
+    /// them out of date, ``totalsOutOfDate(office:)``).
+    public func refreshTotals(of office: OfficeCode) throws(CentralError) {
+        do {
+            try refreshTotals(of: [office.rawValue])
+        } catch {
+            throw CentralError.storage(error, during: "recomputing the consolidated totals of office \(office)")
+        }
+    }
+
+    /// Whether the totals of `office` wait to be recomputed and can be (not an overflow).
+    public func totalsOutOfDate(office: OfficeCode) throws(CentralError) -> Bool {
+        if totalsFailures.withLock({ $0[office.rawValue] != nil }) { return false }
+        do {
+            return try database.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM totals_pending WHERE office = ?)", arguments: [office.rawValue]) ?? false
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading whether the totals of office \(office) are out of date")
+        }
+    }
+
+    private func refreshTotals(of pending: [String]) throws {
+        for office in pending {
+            do {
+                try database.write { db in
+                    try Self.recomputeTotals(db, office: OfficeCode(unchecked: office))
+                    try db.execute(sql: "DELETE FROM totals_pending WHERE office = ?", arguments: [office])
+                }
+                totalsFailures.withLock { _ = $0.removeValue(forKey: office) }
+            } catch let error as TotalsOverflow {
+                logger.error("consolidated totals not recomputed", metadata: ["sync.office": "\(office)", "error": "\(error)"])
+                totalsFailures.withLock { $0[office] = error.description }
+            }
         }
     }
 

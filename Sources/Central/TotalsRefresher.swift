@@ -1,15 +1,18 @@
 import Logging
 import NIOPosix
+import SyncCore
 
 /// The one writer of the consolidated totals while the centre serves.
 ///
 /// A push marks its office's totals pending in its own transaction and calls ``changed()`` after
 /// it commits; the refresher recomputes them on the store's thread pool once pushes pause for
 /// ``quietPeriod`` (a stream of changesets is not slowed by a recomputation after each one, which
-/// nobody reads meanwhile), one pass at a time. A pull calls ``upToDate()`` before it reads the
-/// log, which starts a pass at once if one is due and waits for it, so an office never pulls
-/// totals older than the changesets the centre has acknowledged, and the GET itself only reads.
-/// Totals marked pending by another process (a `promo-central` command) are found the same way.
+/// nobody reads meanwhile), one pass at a time. An office's pull calls ``upToDate(for:)`` before
+/// it reads the log, which recomputes that office's own totals if they wait, so an office never
+/// pulls its totals older than the changesets of it the centre has acknowledged, and the GET
+/// itself only reads; other offices' totals come with the next pass. The dashboard calls
+/// ``upToDate()``, which starts a pass at once if one is due and waits for it. Totals marked
+/// pending by another process (a `promo-central` command) are found the same way.
 public actor TotalsRefresher {
     private let store: CentralStore
     private var pass: Task<Void, Never>?
@@ -52,6 +55,21 @@ public actor TotalsRefresher {
         if await outOfDate() {
             requested += 1
             await cover(requested)
+        }
+    }
+
+    /// Recomputes `office`'s own totals if they wait (its pull then sees them), without waiting for
+    /// a pass over every office: pulls waited for the totals of every office's pushes, so an
+    /// office with a large ledger pushing one row at a time held every other office's pull for
+    /// 1.5 s a time (round 8 of the attacks, 250,000 payments, a debug build).
+    public func upToDate(for office: OfficeCode) async {
+        let store = self.store
+        do {
+            try await store.threadPool.runIfActive {
+                if try store.totalsOutOfDate(office: office) { try store.refreshTotals(of: office) }
+            }
+        } catch {
+            store.logger.error("consolidated totals not brought up to date", metadata: ["sync.office": "\(office)", "error": "\(error)"])
         }
     }
 

@@ -157,7 +157,8 @@ import WireFormat
                     Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(2), previousHash: Changeset.genesisHash, changes: []))
             }
             #expect(e3?.status == 403)
-            // 80 sees none of 79's rows.
+            // 80 sees none of 79's rows, and 79's totals once recomputed (79's pushes paused).
+            try await waitUntil { try !central.store.totalsOutOfDate() }
             let page = try await c80.pull(after: .start, limit: 5_000).value
             #expect(!page.records.contains { $0.office.rawValue == "79" })
             #expect(page.records.contains { $0.table == "province_total" && $0.id.hasPrefix("79/") })
@@ -201,6 +202,26 @@ import WireFormat
             let before = try await observer.read { try Int.fetchOne($0, sql: "PRAGMA data_version") }
             #expect(try await planTotal() == 1_501)
             #expect(try await observer.read { try Int.fetchOne($0, sql: "PRAGMA data_version") } == before)
+        }
+    }
+
+    /// A pull brings its own office's totals up to date, not every office's: an office with a large
+    /// ledger pushing one row at a time held every other office's pull behind its recomputation
+    /// (round 8 of the attacks). The others' come with the next pass, or their own pulls.
+    @Test func aPullBringsOnlyItsOwnOfficesTotalsUpToDate() async throws {
+        try await withLiveCentral { central in
+            let hcm = CentralClient(baseURL: central.url, token: try central.addOffice("79"), http: HTTPClient())
+            let tayNinh = CentralClient(baseURL: central.url, token: try central.addOffice("80"), http: HTTPClient())
+            // Applied in-process, as a command of the operator would: nobody tells the refresher.
+            _ = try central.store.apply(
+                Changeset(
+                    office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash,
+                    changes: [planChange(office: "79", amount: 1_000)]),
+                from: OfficeCode(unchecked: "79"))
+            _ = try await tayNinh.pull(after: .start, limit: 10)
+            #expect(try central.store.totalsOutOfDate(office: OfficeCode("79")))
+            _ = try await hcm.pull(after: .start, limit: 10)
+            #expect(try !central.store.totalsOutOfDate(office: OfficeCode("79")))
         }
     }
 
