@@ -6,6 +6,14 @@ extension CentralStore {
     /// The release whose rules the `v7-rules-1.9` migration applies to what earlier ones stored.
     static let rulesRelease = "1.9.0"
 
+    /// What the counted ledger of project `p` (a `record` row of the query) adds up to as stored,
+    /// recoveries subtracting: SQL for the migrations' selections.
+    static let countedLedger = """
+        (SELECT total(CASE json_extract(d.fields, '$.kind') WHEN 'recovery' THEN -json_extract(d.fields, '$.amount')
+                           ELSE json_extract(d.fields, '$.amount') END)
+         FROM record AS d WHERE d.tbl = 'disbursement' AND d.aggregate = p.id AND d.held = 0 AND d.deleted_at IS NULL)
+        """
+
     /// The aggregates whose stored rows an earlier release's fold decided otherwise than this
     /// release's does (docs/CONFLICTS.md; CHANGELOG 1.9.0), a handful on any real store, usually
     /// none:
@@ -46,11 +54,7 @@ extension CentralStore {
                   AND json_extract(p.fields, '$.fund_source') IS NOT 'local'
                 UNION
                 SELECT id FROM record AS p
-                WHERE tbl = 'project' AND abs((
-                    SELECT total(CASE json_extract(d.fields, '$.kind') WHEN 'recovery' THEN -json_extract(d.fields, '$.amount')
-                                      ELSE json_extract(d.fields, '$.amount') END)
-                    FROM record AS d WHERE d.tbl = 'disbursement' AND d.aggregate = p.id AND d.held = 0 AND d.deleted_at IS NULL
-                  )) > coalesce(json_extract(p.fields, '$.total_cost'), 1e15)
+                WHERE tbl = 'project' AND abs(\(countedLedger)) > coalesce(json_extract(p.fields, '$.total_cost'), 1e15)
                 UNION
                 SELECT aggregate FROM history WHERE tbl = 'conflict_resolution' AND op = 'upsert'
                 GROUP BY aggregate, json_extract(fields, '$.conflict_id') HAVING count(*) > 1
@@ -73,11 +77,7 @@ extension CentralStore {
             db,
             sql: """
                 SELECT id FROM record AS p
-                WHERE tbl = 'project' AND (
-                    SELECT total(CASE json_extract(d.fields, '$.kind') WHEN 'recovery' THEN -json_extract(d.fields, '$.amount')
-                                      ELSE json_extract(d.fields, '$.amount') END)
-                    FROM record AS d WHERE d.tbl = 'disbursement' AND d.aggregate = p.id AND d.held = 0 AND d.deleted_at IS NULL
-                  ) NOT BETWEEN 0 AND coalesce(json_extract(p.fields, '$.total_cost'), 1e15)
+                WHERE tbl = 'project' AND \(countedLedger) NOT BETWEEN 0 AND coalesce(json_extract(p.fields, '$.total_cost'), 1e15)
                 UNION
                 SELECT c.aggregate FROM record AS c JOIN record AS a ON a.id = c.aggregate AND a.tbl IN ('project', 'plan_line', 'program')
                 WHERE c.tbl = 'conflict' AND c.deleted_at IS NULL AND json_extract(c.fields, '$.resolution') = 'accept'

@@ -68,10 +68,10 @@ struct ChangesetRoutes: Sendable {
             held = await record.heldMark().logPosition
         }
         let (store, through) = (endpoint.store, held)
-        let gzip = request.headers[.acceptEncoding]?.contains("gzip") == true
         let (body, gzipped) = try await endpoint.offload {
             let json = try store.ownChangesetsJSON(of: office, after: ChangesetSequence(after), bytes: 4 << 20, throughPosition: through)
-            return gzip && json.count >= 1_024 ? (Gzip.compress(json), true) : (json, false)
+            let compress = Endpoint.compresses(json, for: request)
+            return (compress ? Gzip.compress(json) : json, compress)
         }
         return Endpoint.jsonResponse(body, gzipped: gzipped)
     }
