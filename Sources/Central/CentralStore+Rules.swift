@@ -71,7 +71,10 @@ extension CentralStore {
     ///   over-recoveries no longer count past what was paid, and no entry counts past the cost
     ///   when the support set is larger);
     /// - an aggregate with a conflict accepted by an office other than the aggregate's (an office
-    ///   that held another's project while merged, once the merge was undone).
+    ///   that held another's project while merged, once the merge was undone);
+    /// - a national project to which an office sent its proposal's figures again after the
+    ///   first change (they are the centre's once the project is sent to it; every such project
+    ///   is folded again, and only those changed after that are decided otherwise).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,
@@ -82,6 +85,14 @@ extension CentralStore {
                 SELECT c.aggregate FROM record AS c JOIN record AS a ON a.id = c.aggregate AND a.tbl IN ('project', 'plan_line', 'program')
                 WHERE c.tbl = 'conflict' AND c.deleted_at IS NULL AND json_extract(c.fields, '$.resolution') = 'accept'
                   AND json_extract(c.fields, '$.resolved_by') NOT IN ('central', a.office)
+                UNION
+                SELECT h.aggregate FROM history AS h JOIN record AS p ON p.tbl = 'project' AND p.id = h.aggregate
+                WHERE h.tbl = 'project' AND h.id = h.aggregate AND h.writer <> 'central'
+                  AND json_extract(p.fields, '$.fund_source') = 'national'
+                  AND (json_extract(h.fields, '$.total_cost') IS NOT NULL OR json_extract(h.fields, '$.requested_support') IS NOT NULL
+                       OR json_extract(h.fields, '$.counterpart_funds') IS NOT NULL OR json_extract(h.fields, '$.year') IS NOT NULL
+                       OR json_extract(h.fields, '$.category') IS NOT NULL)
+                  AND h.hlc > (SELECT min(hlc) FROM history WHERE tbl = 'project' AND id = h.aggregate)
                 ORDER BY 1
                 """)
     }

@@ -103,10 +103,24 @@ extension OfficeData {
         }
         try write("updating a project") { db in
             let row = try Self.findProject(db, reference, office: office)
+            let fund = FundSource(rawValue: row["fund_source"]) ?? .local
+            let status = ProjectStatus(rawValue: row["status"])
+            if fund == .national && !FieldOwnership.officeWritesProposal(in: status) {
+                let proposed: [(String, DatabaseValue?)] = [
+                    ("total_cost", update.totalCost?.databaseValue), ("requested_support", update.requestedSupport?.databaseValue),
+                    ("counterpart_funds", update.counterpartFunds?.databaseValue), ("category", update.category?.databaseValue),
+                ]
+                let changed = proposed.filter { field, value in value.map { $0 != (row[field] as DatabaseValue) } ?? false }.map(\.0)
+                if !changed.isEmpty {
+                    throw ReplicaError(
+                        .invalidInput,
+                        "\(changed.joined(separator: ", ")) of national project \(row["code"] as String) cannot change once it is sent to the centre (status \(row["status"] as String))",
+                        hint: "Ask the department to adjust it; once it returns the project, you can change it and send it again.")
+                }
+            }
             let total = update.totalCost ?? row["total_cost"]
             let requested = update.requestedSupport ?? row["requested_support"]
             try Validation.costSplit(total: total, requested: requested, counterpart: update.counterpartFunds ?? row["counterpart_funds"])
-            let fund = FundSource(rawValue: row["fund_source"]) ?? .local
             if let violation = try Self.capViolation(
                 db, fund: fund, category: update.category ?? row["category"], province: row["province"],
                 requested: requested, totalCost: total)

@@ -293,6 +293,13 @@ private struct Importer {
                         report.unchanged += 1
                         return
                     }
+                    let sameFigures: Bool = sameAmounts && (existing["category"] as String) == category && (existing["year"] as Int) == year
+                    let withCentre = !FieldOwnership.officeWritesProposal(in: ProjectStatus(rawValue: existing["status"] as String))
+                    if fund == .national && withCentre && !sameFigures {
+                        return fail(
+                            "national project \(code) is with the centre (status \(existing["status"] as String)): its total_cost, requested_support, counterpart_funds, category and year cannot change; ask the department to adjust it"
+                        )
+                    }
                     report.updated += 1
                     let id: String = existing["id"]
                     let office = OfficeCode(unchecked: self.office)

@@ -185,6 +185,7 @@ private struct Folder {
         // fund would have made it national with the support it approved itself).
         let movesFund = change.fields["fund_source"].map { $0 != .text(FundSource.local.rawValue) } ?? false
         let judgedFund: FundSource? = movesFund ? .national : fund
+        let statusBefore = row.state.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:))
         // Each field is judged against the row as it stood before this change: in any order.
         for (field, value) in change.fields {
             // Writing what is already there changes nothing; a new row's empty fields are taken as
@@ -219,7 +220,7 @@ private struct Folder {
                 accepted[field] = value
                 continue
             }
-            let owner = FieldOwnership.owner(change.table, field, fund: rulesFund)
+            let owner = FieldOwnership.owner(change.table, field, fund: rulesFund, status: change.table == .project ? statusBefore : nil)
             // New rows are made by their office; the office field must name the writer.
             if owner != side || (field == "office" && side == .office && value != .text(office(of: change))) {
                 refused[.ownership, default: [:]][field] = value
@@ -234,6 +235,8 @@ private struct Folder {
             case .ownership:
                 message =
                     "\(side == .centre ? "the centre" : "office \(change.hlc.node)") may not change \(fields.keys.sorted().joined(separator: ", ")) of this \(fund?.rawValue ?? "") \(change.table.rawValue)"
+                    + (side == .office && change.table == .project && rulesFund == .national && fields.keys.contains(where: FieldOwnership.proposal.contains)
+                        ? " once it is sent to the centre (status \(statusBefore?.rawValue ?? "none")): the centre adjusts it or accepts this change" : "")
             case .immutableField:
                 message = "\(fields.keys.sorted().joined(separator: ", ")) cannot change once the \(change.table.rawValue) exists"
             default:

@@ -89,14 +89,32 @@ public enum FieldOwnership {
         }
     }
 
-    /// The side that may write `field`, or nil when a rule of its own governs it (a project's
-    /// status follows the status machine).
-    public static func owner(_ table: SyncedTable, _ field: String, fund: FundSource?) -> Side? {
+    /// A national project's proposal: what the centre appraises and approves (its cost, the
+    /// support it asks for, the funds beside it, its plan year and activity category).
+    public static let proposal: Set<String> = ["total_cost", "requested_support", "counterpart_funds", "year", "category"]
+
+    /// Whether the office writes a national project's proposal in `status`: until it sends the
+    /// project to the centre, and again once the centre returns it. From then on the proposal is
+    /// the centre's: an office that lowered an approved project's cost below its support held its
+    /// own payments and kept the centre from adjusting the support, and raising it again let
+    /// entries the centre had accepted count again (round 8).
+    public static func officeWritesProposal(in status: ProjectStatus?) -> Bool {
+        switch status {
+        case nil, .draft?, .submitted?, .appraisedLocally?, .returned?: true
+        default: false
+        }
+    }
+
+    /// The side that may write `field` of a row in `status` (a project's; nil for other rows),
+    /// or nil when a rule of its own governs it (a project's status follows the status machine).
+    public static func owner(_ table: SyncedTable, _ field: String, fund: FundSource?, status: ProjectStatus?) -> Side? {
         switch table {
         case .project:
             if field == "status" { return nil }
-            // National projects: the centre owns the approved amount (approval and adjustment).
+            // National projects: the centre owns the approved amount (approval and adjustment),
+            // and the proposal once the project is sent to it.
             if fund == .national && field == "approved_support" { return .centre }
+            if fund == .national && proposal.contains(field) && !officeWritesProposal(in: status) { return .centre }
             return .office
         case .planLine, .disbursement, .program:
             return .office

@@ -215,8 +215,8 @@ struct OfficeChain {
         withExtendedLifetime((golden, folder)) {}
     }
 
-    /// What 1.9.0 stored of an office's accepted over-recovery (counted, its ledger below zero) is
-    /// folded again under 1.9.1's rules when the store is upgraded (`v8-rules-1.9.1`), journaled,
+    /// What 1.9.0 stored of an office's accepted over-recovery (counted, its ledger below zero) and
+    /// of its change to the cost of a national project the centre approved is folded again under 1.9.1's rules when the store is upgraded (`v8-rules-1.9.1`), journaled,
     /// and the store still follows from its logs.
     @Test func anUpgradeTo191HoldsAnOverRecoveryThatAnOfficeAcceptedItself() async throws {
         let (store, golden, folder) = try await AuditedStore.copy()
@@ -244,20 +244,26 @@ struct OfficeChain {
             Change(table: .disbursement, id: recovery, op: .upsert, hlc: stamp(2), fields: entry("recovery", 300_000_000, "KB-B")),
         ])
         let over = try #require(try store.conflicts().first { $0.record["rule"] == .text("over_recovery") })
+        let national = RowID(unchecked: golden.nationalProject)
         try push([
             Change(
                 table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: stamp(3),
                 fields: [
                     "office": .text("79"), "conflict_id": .text(over.id), "aggregate_id": .text(project.rawValue),
                     "choice": .text("accept"), "resolved_by": .text("79"), "note": .null,
-                ])
+                ]),
+            // 79 lowers the cost of its approved national project (1.9.0 took it).
+            Change(table: .project, id: national, op: .upsert, hlc: stamp(4), fields: ["total_cost": .integer(1)]),
         ])
-        // What 1.9.0 stored: the recovery counted.
+        let cost = try #require(try store.projects(office: "79").first { $0.id == national.rawValue }?.fields["total_cost"])
+        // What 1.9.0 stored: the recovery counted, the national project's cost lowered.
         try await store.database.write { db in
             try db.execute(sql: "UPDATE record SET held = 0 WHERE tbl = 'disbursement' AND id = ?", arguments: [recovery.rawValue])
+            try db.execute(
+                sql: "UPDATE record SET fields = json_set(fields, '$.total_cost', 1) WHERE tbl = 'project' AND id = ?", arguments: [national.rawValue])
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v8-rules-1.9.1'")
         }
-        #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseSince190) == [project.rawValue])
+        #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseSince190) == [project.rawValue, national.rawValue].sorted())
         let path = store.path
         try store.database.close()
 
@@ -266,6 +272,7 @@ struct OfficeChain {
             try Bool.fetchOne(db, sql: "SELECT held FROM record WHERE tbl = 'disbursement' AND id = ?", arguments: [recovery.rawValue])
         }
         #expect(held == true)
+        #expect(try upgraded.projects(office: "79").first { $0.id == national.rawValue }?.fields["total_cost"] == cost)
         let last = try #require(try upgraded.journalEntries(limit: 1_000).last)
         #expect(last.kind == "rules_applied" && last.payload.contains(project.rawValue) && last.payload.contains("1.9.1"))
         let report = try upgraded.auditVerify()

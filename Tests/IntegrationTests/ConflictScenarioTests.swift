@@ -9,8 +9,8 @@ import Testing
 @testable import Central
 
 /// DESIGN.md §4 over real HTTP: the centre approves a national project and the office pulls it;
-/// then the centre cuts the approval to 500 m VND while the office, offline, raises its requested
-/// support and records payments totalling 600 m VND (within the approval it knows of).
+/// then the centre cuts the approval to 500 m VND while the office, offline, names the project's
+/// beneficiary and records payments totalling 600 m VND (within the approval it knows of).
 @Suite struct ConflictScenarioTests {
     @Test func overDisbursementIsOpenOnBothSidesAndResolvingAtTheOfficeClearsItAtTheCentre() async throws {
         try await withLiveCentral { central in
@@ -25,11 +25,11 @@ import Testing
             try central.store.decide(project: "79/QG-01", .appraise)
             try central.store.decide(project: id.rawValue, .approve(amount: 600_000_000))
             try await office.engine.runCycle()
-            // Then the centre cuts the approval to 500 m while, offline, the office raises its
-            // request and pays 600 m in two entries.
+            // Then the centre cuts the approval to 500 m while, offline, the office names the
+            // beneficiary and pays 600 m in two entries.
             try central.store.decide(project: id.rawValue, .adjust(amount: 500_000_000))
             try await office.replica.database.write { db in
-                try db.execute(sql: "UPDATE project SET requested_support = 700000000 WHERE id = ?", arguments: [id.rawValue])
+                try db.execute(sql: "UPDATE project SET beneficiary = 'HTX Tân Phú' WHERE id = ?", arguments: [id.rawValue])
             }
             try office.replica.data.addDisbursement(
                 NewDisbursement(project: "QG-01", kind: .advance, amount: 350_000_000, voucher: "KB-1", paidOn: "2025-09-10"))
@@ -38,13 +38,13 @@ import Testing
 
             try await office.engine.runCycle()
 
-            // Both sides hold the same project: the centre's approval and the office's request.
+            // Both sides hold the same project: the centre's approval and the office's beneficiary.
             let atCentre = try #require(try central.store.projects(office: "79").first)
             let atOffice = try #require(try office.replica.data.projects().first)
             #expect(atCentre.fields["approved_support"] == .integer(500_000_000))
             #expect(atOffice.approvedSupport == 500_000_000)
-            #expect(atCentre.fields["requested_support"] == .integer(700_000_000))
-            #expect(atOffice.requestedSupport == 700_000_000)
+            #expect(atCentre.fields["beneficiary"] == .text("HTX Tân Phú"))
+            #expect(atOffice.beneficiary == "HTX Tân Phú")
             #expect(atCentre.fields["status"] == .text("approved") && atOffice.status == "approved")
             // The held entry is out of the totals on both sides.
             #expect(atOffice.disbursed == 350_000_000)

@@ -205,6 +205,11 @@ struct ReferenceModel {
                         }
                     case "approved_support" where national:
                         if side == .centre { accepted[field] = value } else { refused["ownership", default: [:]][field] = value }
+                    // Once sent to the centre, a national project's proposal is the centre's.
+                    case _
+                    where national && ["total_cost", "requested_support", "counterpart_funds", "year", "category"].contains(field)
+                        && !["draft", "submitted", "appraised_locally", "returned"].contains(fields["status"]?.text ?? "draft"):
+                        if side == .centre { accepted[field] = value } else { refused["ownership", default: [:]][field] = value }
                     default:
                         if side == .office { accepted[field] = value } else { refused["ownership", default: [:]][field] = value }
                     }

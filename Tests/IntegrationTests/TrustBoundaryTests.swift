@@ -655,8 +655,8 @@ import WireFormat
 
     /// Support is a part of the total cost, and no payment counts past it: an office set its
     /// local project's support to 10^15 on a cost of 1 million and its payment of 10^15 counted
-    /// (1,000,000 bn in the nation's report); lowering a national project's cost below the support
-    /// the centre approved let its payments count past the cost.
+    /// (1,000,000 bn in the nation's report); a national project's cost lowered below the support
+    /// the centre approved (since 1.9.1 only with the centre's acceptance) let payments count past it.
     @Test func noPaymentCountsPastAProjectsTotalCost() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
@@ -669,12 +669,51 @@ import WireFormat
             try await scene.accept([own, Self.payment(own.id, amount: 1_000_000_000_000_000, voucher: "KB-1", at: Self.present("79", 1))])
             let national = try await Self.approvedNationalProject(&scene, amount: 300_000_000)
             try await scene.accept([
-                Change(table: .project, id: national.id, op: .upsert, hlc: Self.present("79", 10), fields: ["total_cost": .integer(1)]),
-                Self.payment(national.id, amount: 200_000_000, voucher: "KB-2", at: Self.present("79", 11)),
+                Change(table: .project, id: national.id, op: .upsert, hlc: Self.present("79", 10), fields: ["total_cost": .integer(1)])
             ])
+            let lowered = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("ownership") })
+            try central.store.resolve(conflict: lowered.id, .accept, note: nil)
+            try await scene.accept([Self.payment(national.id, amount: 200_000_000, voucher: "KB-2", at: Self.present("79", 11))])
             #expect(try central.store.conflicts().filter { $0.record["rule"] == .text("over_disbursement") }.count == 2)
             _ = try await scene.hcm.pull(after: .start, limit: 1)
             #expect(try central.store.totals().filter { $0.province == "79" }.allSatisfy { $0.disbursed == 0 })
+        }
+    }
+
+    /// A national project's proposal is the centre's once the project is sent to it: an office
+    /// that lowered an approved project's cost below its support held its own payments, kept the
+    /// centre from adjusting the support (`decide adjust` refuses support past the cost), and by
+    /// raising the cost again let entries the centre had accepted count again (round 8, S2).
+    @Test func anOfficeCannotChangeTheProposalOfANationalProjectTheCentreHolds() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let national = try await Self.approvedNationalProject(&scene, amount: 300_000_000)  // cost 400 m, requested 100 m
+            let reference = "79/\(national.fields["code"]!.text!)"
+            func stored() throws -> [String: FieldValue] {
+                try #require(try central.store.projects(office: "79").first { $0.id == national.id.rawValue }).fields
+            }
+            let before = try stored()
+            try await scene.accept([
+                Change(
+                    table: .project, id: national.id, op: .upsert, hlc: Self.present("79", 10),
+                    fields: [
+                        "total_cost": .integer(1), "requested_support": .integer(1), "year": .integer(2031), "category": .text("CDS"),
+                        "name": .text("Tên mới"),
+                    ])
+            ])
+            let after = try stored()
+            #expect(after["name"] == .text("Tên mới"), "the office's own field")
+            for field in FieldOwnership.proposal { #expect(after[field] == before[field], "\(field)") }
+            let refused = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("ownership") })
+            #expect(refused.record["message"]?.text?.contains("once it is sent to the centre (status approved)") == true)
+            // The office cannot accept its own change; the centre still adjusts within the cost it approved.
+            try await scene.accept([Self.resolution(refused, of: national.id, .accept, at: Self.present("79", 11))])
+            #expect(try stored()["total_cost"] == before["total_cost"])
+            try central.store.decide(project: reference, .adjust(amount: 350_000_000))
+            #expect(try stored()["approved_support"] == .integer(350_000_000))
+            // The centre accepting the change applies it, as an adjustment of the proposal.
+            try central.store.resolve(conflict: refused.id, .accept, note: "điều chỉnh dự toán")
+            #expect(try stored()["total_cost"] == .integer(1) && stored()["year"] == .integer(2031))
         }
     }
 

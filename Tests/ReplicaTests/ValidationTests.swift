@@ -150,6 +150,32 @@ import Testing
 }
 
 @Suite struct ProjectEditTests {
+    /// A national project's proposal is the centre's once the office sends it there: the office's
+    /// commands refuse to change it (the centre would hold the change as a conflict), and say whom to ask.
+    @Test func theProposalOfANationalProjectWithTheCentreIsNotEdited() throws {
+        let dir = try TemporaryDirectory()
+        let replica = try makeReplica(dir)
+        var national = sampleProject("QG-1")
+        national.fundSource = .national
+        national.requestedSupport = 200_000_000
+        try replica.data.addProject(national)
+        try replica.data.updateProject("QG-1", ProjectUpdate(totalCost: 1_200_000_000))
+        try replica.database.write { db in
+            try db.execute(sql: "UPDATE project SET status = 'approved', approved_support = 200000000 WHERE code = 'QG-1'")
+        }
+        let refused = #expect(throws: ReplicaError.self) { try replica.data.updateProject("QG-1", ProjectUpdate(totalCost: 1_100_000_000)) }
+        #expect(refused?.message.contains("total_cost of national project QG-1 cannot change once it is sent to the centre (status approved)") == true)
+        #expect(throws: ReplicaError.self) { try replica.data.updateProject("QG-1", ProjectUpdate(name: "x", category: "CDS")) }
+        try replica.data.updateProject("QG-1", ProjectUpdate(name: "Tên mới", totalCost: 1_200_000_000))
+        #expect(try replica.data.projects().first?.totalCost == 1_200_000_000)
+        let header = "code,name,category,fund_source,year,total_cost,requested_support\n"
+        let rejected = #expect(throws: ImportRejection.self) {
+            try replica.data.importCSV(header + "QG-1,Tên mới,MH_TRINHDIEN,national,2025,1100000000,200000000\n")
+        }
+        #expect(rejected?.problems.first?.contains("national project QG-1 is with the centre (status approved)") == true)
+        #expect(try replica.data.importCSV(header + "QG-1,Tên khác,MH_TRINHDIEN,national,2025,1200000000,200000000\n").updated == 1)
+    }
+
     @Test func updatesAreCheckedLikeEntryAndCaptured() throws {
         let dir = try TemporaryDirectory()
         let replica = try makeReplica(dir)

@@ -148,15 +148,30 @@ import Testing
         #expect(r.conflicts.count == 1 && r.conflicts[0].rule == .ownership && r.conflicts[0].mine.count == 2)
     }
 
-    @Test func theOfficeOwnsProposalContentEvenAfterApproval() {
+    /// The office writes its proposal's text whenever it likes; its figures (cost, support asked,
+    /// counterpart funds, year, category) until it sends the project to the centre, and again once
+    /// the centre returns it. In between they are what the centre appraises and approves.
+    @Test func theOfficeOwnsItsProposalsTextButItsFiguresOnlyUntilTheCentreHasThem() {
+        let create = Self.create(fund: .national, status: .appraisedCentrally)
         let r = fold([
-            Self.create(fund: .national, status: .appraisedCentrally),
+            create,
             Self.update(["status": .text("approved"), "approved_support": .integer(500)], at: 2, by: "central"),
             Self.update(["requested_support": .integer(900), "name": .text("Mới")], at: 3, by: "79"),
         ])
-        #expect(r.conflicts.isEmpty)
-        #expect(projectRow(r)?.fields["requested_support"] == .integer(900))
+        #expect(projectRow(r)?.fields["name"] == .text("Mới"))
+        #expect(projectRow(r)?.fields["requested_support"] == create.fields["requested_support"])
         #expect(projectRow(r)?.fields["status"] == .text("approved"))
+        #expect(r.conflicts.count == 1 && r.conflicts[0].rule == .ownership && r.conflicts[0].mine == ["requested_support": .integer(900)])
+        let returned = fold([
+            create,
+            Self.update(["status": .text("returned")], at: 2, by: "central"),
+            Self.update(["requested_support": .integer(900)], at: 3, by: "79"),
+        ])
+        #expect(returned.conflicts.isEmpty && projectRow(returned)?.fields["requested_support"] == .integer(900))
+        let local = fold([
+            Self.create(fund: .local, status: .approved), Self.update(["requested_support": .integer(900)], at: 3, by: "79"),
+        ])
+        #expect(local.conflicts.isEmpty && projectRow(local)?.fields["requested_support"] == .integer(900))
     }
 
     @Test func fundSourceAndOfficeCannotChange() {
