@@ -452,3 +452,33 @@ final class CapturedLogs: Sendable {
         #expect(limiter.admit("79", cost: 1, now: start + .seconds(1)) == 1)
     }
 }
+
+@Suite struct LoginThrottleTests {
+    /// Guessing one user's password from many addresses is held back per name, but a user's own
+    /// workstation, where the name logged in before, is not: one wrong password every ten seconds
+    /// from anywhere kept that user locked out (round 8).
+    @Test func othersGuessesDoNotLockAUserOutOfTheAddressItLogsInFrom() async throws {
+        let folder = try TemporaryDirectory(prefix: "throttle")
+        let store = try CentralStore(path: folder.file(CentralStore.fileName))
+        try store.addDashboardUser("analyst", password: "correct horse battery")
+        #expect(try store.login("analyst", password: "correct horse battery", address: "10.0.0.5") != nil)
+        let throttle = LoginThrottle()
+        let start = ContinuousClock.now
+        func admit(_ address: String) async throws -> Int? {
+            try await throttle.admit(
+                name: "Analyst", address: address, loggedInBefore: { try store.loggedIn("analyst", from: address, since: Date() - LoginThrottle.remembered) },
+                now: start)
+        }
+        for n in 0..<5 { #expect(try await admit("203.0.113.\(n)") == nil) }
+        #expect(try await admit("203.0.113.9") == 10, "the name's bucket is spent")
+        #expect(try await admit("10.0.0.5") == nil, "where the user logged in before")
+        #expect(try await admit("10.0.0.6") == 10)
+        // Each address keeps its own bucket, the user's too.
+        for _ in 0..<4 { #expect(try await admit("10.0.0.5") == nil) }
+        #expect(try await admit("10.0.0.5") == 10)
+        // A login long ago does not count, nor one that failed.
+        #expect(try !store.loggedIn("analyst", from: "10.0.0.5", since: Date() + 1))
+        #expect(try store.login("analyst", password: "wrong", address: "10.0.0.7") == nil)
+        #expect(try !store.loggedIn("analyst", from: "10.0.0.7", since: Date() - 60))
+    }
+}

@@ -117,6 +117,21 @@ extension CentralStore {
         }
     }
 
+    /// Whether `name` logged in from `address` since `since`, as the kept attempts
+    /// (`dashboard_login`, the last 100,000) record it.
+    public func loggedIn(_ name: String, from address: String, since: Date) throws(CentralError) -> Bool {
+        do {
+            return try database.read { db in
+                try Bool.fetchOne(
+                    db,
+                    sql: "SELECT EXISTS(SELECT 1 FROM dashboard_login WHERE username = ? AND address = ? AND outcome = 'ok' AND at >= ?)",
+                    arguments: [name, address, Timestamps.format(since)]) ?? false
+            }
+        } catch {
+            throw CentralError.storage(error, during: "reading dashboard logins")
+        }
+    }
+
     /// Checks a login and opens a session: its token (for the cookie; only its hash is stored)
     /// and its CSRF token, or nil when the name or password is wrong or the user is disabled.
     /// Every attempt is recorded (`dashboard_login`) and logged.

@@ -15,10 +15,7 @@ struct DashboardRoutes: Sendable {
     /// Cookies are marked Secure unless `dashboard.secure_cookies = false` (browsers take Secure
     /// cookies from https and from loopback addresses).
     let secureCookies: Bool
-    /// Login attempts: a few at once per address and per name, then one every ten seconds, so
-    /// that passwords cannot be guessed at speed and the hashing cannot crowd out the offices.
-    let loginsByAddress = RateLimiter(ratePerSecond: 0.1, burst: 5)
-    let loginsByName = RateLimiter(ratePerSecond: 0.1, burst: 5)
+    let logins = LoginThrottle()
     /// At most two passwords hashed at once (32 MiB and a tenth of a second each, on the
     /// threads the offices' pushes use); more get 503 and try again.
     let hashing = ConcurrencyGate(limit: 2)
@@ -165,15 +162,16 @@ struct DashboardRoutes: Sendable {
         }
         let name = form.name ?? ""
         let password = form.password ?? ""
-        if let wait = loginsByAddress.admit(context.remoteAddress) ?? loginsByName.admit(name.lowercased()) {
+        let store = endpoint.store
+        let address = context.remoteAddress
+        let known = { try await endpoint.offload { try store.loggedIn(name, from: address, since: Date() - LoginThrottle.remembered) } }
+        if let wait = try await logins.admit(name: name, address: address, loggedInBefore: known) {
             return loginPage(next: next, error: "Quá nhiều lần thử, hãy thử lại sau \(wait) giây (too many attempts).", status: .tooManyRequests)
         }
         guard hashing.enter() else {
             return loginPage(next: next, error: "Máy chủ đang bận, hãy thử lại (busy, try again).", status: .serviceUnavailable)
         }
         defer { hashing.leave() }
-        let store = endpoint.store
-        let address = context.remoteAddress
         guard let (token, _) = try await endpoint.offload({ try store.login(name, password: password, address: address) }) else {
             return loginPage(next: next, error: "Sai tên đăng nhập hoặc mật khẩu (wrong name or password).", status: .unauthorized)
         }
@@ -288,4 +286,22 @@ final class ConcurrencyGate: Sendable {
     }
 
     func leave() { inside.withLock { $0 -= 1 } }
+}
+
+/// Login attempts: a few at once per address and per name, then one every ten seconds, so that
+/// passwords cannot be guessed at speed and the hashing cannot crowd out the offices. An address
+/// from which the name logged in in the last 30 days is held back by its own attempts only:
+/// otherwise anyone who reaches the dashboard kept a user locked out with one wrong password
+/// every ten seconds (round 8).
+struct LoginThrottle: Sendable {
+    let byAddress = RateLimiter(ratePerSecond: 0.1, burst: 5)
+    let byName = RateLimiter(ratePerSecond: 0.1, burst: 5)
+    static let remembered: TimeInterval = 30 * 86_400
+
+    /// The seconds to wait before trying again, or nil to check the password.
+    func admit(name: String, address: String, loggedInBefore: () async throws -> Bool, now: ContinuousClock.Instant = .now) async rethrows -> Int? {
+        if let wait = byAddress.admit(address, now: now) { return wait }
+        if let wait = byName.admit(name.lowercased(), now: now), try await !loggedInBefore() { return wait }
+        return nil
+    }
 }
