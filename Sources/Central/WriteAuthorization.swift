@@ -14,8 +14,10 @@ import SyncCore
 ///   against another office's records;
 /// - a project's programme, likewise;
 /// - a row the centre holds is not sent stamped before the row's first recorded change
-///   (back-dated, it would become the row the fold takes for its creation), nor naming another
-///   parent than the aggregate it was recorded in;
+///   (back-dated, it would become the row the fold takes for its creation), nor before the
+///   writer's own latest change of it (judged at that stamp, a delete or an edit of a project the
+///   centre had approved since was judged against its draft), nor naming another parent than the
+///   aggregate it was recorded in;
 /// - a conflict resolution resolves a conflict the centre published to the office, in the
 ///   aggregate the resolution names (which may be another office's: a held entry the office made
 ///   there while that office was merged into it).
@@ -103,6 +105,20 @@ struct WriteAuthorization {
             if let first = try firstRecorded(db, change.table, change.id.rawValue), change.hlc < first {
                 throw Self.forbidden(
                     change, "\(row) was first recorded at \(first); office \(writer) sent it stamped earlier (\(change.hlc)): a row's past is not rewritten")
+            }
+            // Nor stamped before the writer's own latest change of the row: its clock never runs
+            // backwards, so such a change was made after that one and back-dated. The fold judges a
+            // change at its stamp: a delete of a national project stamped in its draft days, sent
+            // after the centre approved it, hid the project from the centre with its payments still
+            // counting, and an edit of its cost stamped there took effect (round 9).
+            if let latest = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT max(hlc) FROM history WHERE tbl = ? AND id = ? AND writer = ?"),
+                arguments: [change.table.rawValue, change.id.rawValue, writer.rawValue]
+            ).flatMap({ try? HLCTimestamp(parsing: $0) }), change.hlc < latest {
+                throw Self.forbidden(
+                    change,
+                    "\(row) holds a change office \(writer) stamped \(latest); it sent this one stamped earlier (\(change.hlc)): an office's clock does not run backwards"
+                )
             }
         }
         // 2. The aggregate it belongs to, by its root row as stored.

@@ -91,6 +91,8 @@ extension Replica {
 public struct SentChanges: Sendable {
     var values: [SyncedRowKey: [String: Set<FieldValue>]] = [:]
     var deleted: Set<SyncedRowKey> = []
+    /// The latest stamp the lost server gave a change it sent.
+    var latest: HLCTimestamp?
 
     /// Nothing sent yet.
     public init() {}
@@ -99,6 +101,7 @@ public struct SentChanges: Sendable {
     public mutating func add(_ changeset: Changeset) {
         for change in changeset.changes {
             let key = SyncedRowKey(change.table, change.id.rawValue)
+            latest = max(latest ?? change.hlc, change.hlc)
             if change.op == .delete {
                 deleted.insert(key)
                 continue
@@ -122,6 +125,14 @@ extension Replica {
     public func withdrawAlreadySent(_ sent: SentChanges) throws(ReplicaError) -> Int {
         guard !sent.isEmpty else { return 0 }
         return try write("withdrawing waiting changes the lost server had sent") { db in
+            // The office's clock never runs backwards, across a restore too: what it stamps from
+            // now on comes after what its lost server sent (the centre refuses a change of a row
+            // stamped before this office's latest change of it, as a forgery of its past).
+            var clock = try Self.officeClock(db)
+            if let latest = sent.latest, latest > clock.latest {
+                clock.observe(latest, nowMilliseconds: HybridLogicalClock.wallMilliseconds(Date()))
+                try State.set(db, .hlc, clock.latest.description)
+            }
             // Only with every waiting entry unsent: a changeset made already keeps its values.
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM _sync_changeset") == 0 else { return 0 }
             let entries = try Row.fetchAll(db, sql: "SELECT tbl, row_id, op, cols, seq FROM _sync_outbox ORDER BY seq")

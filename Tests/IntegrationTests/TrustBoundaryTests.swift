@@ -717,6 +717,35 @@ import WireFormat
         }
     }
 
+    /// An office's clock never runs backwards: a change of a row stamped before the office's own
+    /// latest change of it was made after that one and back-dated. Judged at its stamp, a delete of
+    /// an approved national project stamped in its draft days hid the project from the centre
+    /// (which could no longer halt, adjust or reject it) while its payments kept counting, and an
+    /// edit of its cost and year stamped there took effect (round 9, T1 and T2).
+    @Test func anOfficeCannotBackDateAChangeOfARowBeforeItsOwnLatestChangeOfIt() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let national = try await Self.approvedNationalProject(&scene, amount: 100_000_000)
+            try await scene.accept([Self.payment(national.id, amount: 100_000_000, voucher: "KB-1", at: Self.present("79", 10))])
+            // After its creation, before 79's own moves to the centre: the project was a draft then.
+            let draftDays = HLCTimestamp(milliseconds: national.hlc.milliseconds, counter: 1, node: "79")
+            let row = SyncedRowKey(.project, national.id.rawValue)
+            try await scene.expectRefused(
+                [Change(table: .project, id: national.id, op: .delete, hlc: draftDays, fields: [:])], status: 403, code: "forbidden_owner",
+                row: row)
+            try await scene.expectRefused(
+                [Change(table: .project, id: national.id, op: .upsert, hlc: draftDays, fields: ["total_cost": .integer(1), "year": .integer(2021)])],
+                status: 403, code: "forbidden_owner", row: row)
+            // Stamped after its own latest change, the same delete is judged as the project stands.
+            try await scene.accept([Change(table: .project, id: national.id, op: .delete, hlc: Self.present("79", 20), fields: [:])])
+            let stored = try #require(try central.store.projects(office: "79").first { $0.id == national.id.rawValue })
+            #expect(stored.fields["status"] == .text("approved"), "not deleted")
+            #expect(try central.store.conflicts().contains { $0.record["rule"] == .text("status_transition") })
+            try central.store.decide(project: "79/\(national.fields["code"]!.text!)", .halt)
+            try await Self.expectTayNinhStillSyncs(scene)
+        }
+    }
+
     /// An office reads back only its own changesets (`GET /v1/changesets`, for a server restored
     /// from an old backup): never another office's, whatever it asks for.
     @Test func anOfficeReadsBackOnlyItsOwnChangesets() async throws {
