@@ -92,6 +92,7 @@ extension CentralStore {
                 // own, keep their provinces (a project sent again whole names it as stored).
                 let absorbed = try Self.rehomedOffices(db).filter { $0.value == office.rawValue }.keys.sorted().map(OfficeCode.init(unchecked:))
                 let latestAccepted = HybridLogicalClock.wallMilliseconds(now) &+ Self.maxClockLeadMilliseconds
+                var caps: [SupportCap]?
                 for change in changeset.changes {
                     // The writer is the office of the token: a clock or a field that claims another
                     // writer (another office, or the centre) is a forgery, not a conflict.
@@ -115,6 +116,14 @@ extension CentralStore {
                     do throws(SyncCoreError) { try change.validate(writer: office, absorbed: provincesKept) } catch {
                         let refusal = CentralError.badRequest(
                             error.message, hint: "The changeset was refused whole; nothing of it was applied.",
+                            row: SyncedRowKey(change.table, change.id.rawValue))
+                        guard let refusals else { throw refusal }
+                        refusals.all.append(refusal)
+                    }
+                    if let violation = try Self.capViolation(db, change, caps: &caps) {
+                        let refusal = CentralError.badRequest(
+                            "\(change.table.rawValue) \(change.id): \(violation)",
+                            hint: "The changeset was refused whole; nothing of it was applied. Lower the support (promo-sync project update), or ask the centre about the cap.",
                             row: SyncedRowKey(change.table, change.id.rawValue))
                         guard let refusals else { throw refusal }
                         refusals.all.append(refusal)
@@ -178,6 +187,46 @@ extension CentralStore {
     /// replay of what an earlier release accepted).
     final class RuleRefusals {
         var all: [CentralError] = []
+    }
+
+    /// What the project `change` sets breaks of the support caps in force (`promo-central cap`),
+    /// as the office checks before (`OfficeData.capViolation`): its requested support and, for a
+    /// local project, the support its office approved, against each cap of its fund, category and
+    /// province. Only a change that moves one of the figures a cap reads is checked: a value the
+    /// centre holds was checked when it was set, and a cap lowered since binds what is set after.
+    /// `caps`: the caps in force, read at the first project change that needs them.
+    static func capViolation(_ db: Database, _ change: Change, caps: inout [SupportCap]?) throws -> String? {
+        let read = ["requested_support", "approved_support", "total_cost", "category", "fund_source", "province"]
+        guard change.table == .project, change.op == .upsert, read.contains(where: { change.fields[$0] != nil }) else { return nil }
+        let stored =
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?"), arguments: [change.id.rawValue]
+            ).map(FieldCoding.decode) ?? [:]
+        guard read.contains(where: { field in change.fields[field].map { $0 != stored[field] } ?? false }) else { return nil }
+        let project = stored.merging(change.fields) { _, new in new }
+        guard let fund = project["fund_source"]?.text.flatMap(FundSource.init(rawValue:)), let category = project["category"]?.text,
+            let province = project["province"]?.text, let totalCost = project["total_cost"]?.integer
+        else { return nil }
+        let supports = [project["requested_support"]?.integer, fund == .local ? project["approved_support"]?.integer : nil].compactMap { $0 }
+        let inForce = try caps ?? supportCaps(db)
+        caps = inForce
+        for cap in inForce where cap.fund == fund && cap.category == category && (cap.province == nil || cap.province == province) {
+            for support in supports {
+                if let violation = cap.violation(requested: support, totalCost: totalCost) { return violation }
+            }
+        }
+        return nil
+    }
+
+    /// The support caps in force, as published to the offices.
+    static func supportCaps(_ db: Database) throws -> [SupportCap] {
+        try String.fetchAll(db, sql: "SELECT fields FROM record WHERE tbl = 'support_cap' AND deleted_at IS NULL ORDER BY id").compactMap {
+            let fields = try FieldCoding.decode($0)
+            guard let fund = fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:)), let category = fields["category"]?.text else { return nil }
+            return SupportCap(
+                fund: fund, category: category, province: fields["province"]?.text, maxPercentOfCost: fields["max_percent_of_cost"]?.integer,
+                maxAmount: fields["max_amount"]?.integer)
+        }
     }
 
     /// `absorbed` when `change` names, for a project the centre holds, the province the centre

@@ -50,12 +50,36 @@ extension CentralStore {
         }
     }
 
+    /// Each office's totals are computed from a snapshot, outside the write transaction that every
+    /// office's pushes wait for, and written in one that only compares and writes what changed,
+    /// if none of the office's records changed since the snapshot (else computed again; after
+    /// two tries, inside the write transaction). An office's pull recomputed them inside it: one
+    /// office with 250,000 payments pushing a row at a time and pulling held every other office's
+    /// pushes for seconds each (round 9, A1).
     private func refreshTotals(of pending: [String]) throws {
         for office in pending {
+            let code = OfficeCode(unchecked: office)
             do {
-                try database.write { db in
-                    try Self.recomputeTotals(db, office: OfficeCode(unchecked: office))
-                    try db.execute(sql: "DELETE FROM totals_pending WHERE office = ?", arguments: [office])
+                var written = false
+                for _ in 0..<2 where !written {
+                    let (computed, asOf) = try database.read { db in
+                        (try Self.computeTotals(db, office: code), try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0)
+                    }
+                    written = try database.write { db in
+                        guard
+                            try !(Bool.fetchOne(
+                                db, sql: "SELECT EXISTS(SELECT 1 FROM record WHERE office = ? AND seq > ?)", arguments: [office, asOf]) ?? true)
+                        else { return false }
+                        try Self.writeTotals(db, computed, office: code)
+                        try db.execute(sql: "DELETE FROM totals_pending WHERE office = ?", arguments: [office])
+                        return true
+                    }
+                }
+                if !written {
+                    try database.write { db in
+                        try Self.recomputeTotals(db, office: code)
+                        try db.execute(sql: "DELETE FROM totals_pending WHERE office = ?", arguments: [office])
+                    }
                 }
                 totalsFailures.withLock { _ = $0.removeValue(forKey: office) }
             } catch let error as TotalsOverflow {
@@ -95,6 +119,53 @@ extension CentralStore {
     /// that no longer has rows drops to zero rather than vanish. Sums are checked: an overflow
     /// throws ``TotalsOverflow`` and writes nothing. Recoveries subtract (``LedgerRules``).
     static func recomputeTotals(_ db: Database, office: OfficeCode) throws {
+        try writeTotals(db, try computeTotals(db, office: office), office: office)
+    }
+
+    /// One office's consolidated figures as computed (``computeTotals(_:office:)``), by record id.
+    struct ComputedTotals {
+        var provinceTotals: [String: [String: FieldValue]] = [:]
+        var disbursedTotals: [String: [String: FieldValue]] = [:]
+    }
+
+    /// Writes `computed` as `office`'s totals, those that changed only; a figure the office had
+    /// and no longer has rows for drops to zero rather than vanish.
+    static func writeTotals(_ db: Database, _ computed: ComputedTotals, office: OfficeCode) throws {
+        let province = ReferenceData.provinceInForce(office.rawValue)
+        var provinceTotals = computed.provinceTotals
+        for id in try String.fetchAll(db, sql: "SELECT id FROM record WHERE tbl = 'province_total' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
+        where provinceTotals[id] == nil {
+            let parts = id.split(separator: "/").map(String.init)
+            provinceTotals[id] = provinceTotal(province: province, year: Int64(parts[1]) ?? 0, fund: parts[2], plan: 0, paid: 0)
+        }
+        for (id, fields) in provinceTotals.sorted(by: { $0.key < $1.key }) { try putCentralRecord(db, table: .provinceTotal, id: id, fields: fields) }
+        var disbursedTotals = computed.disbursedTotals
+        for id in try String.fetchAll(
+            db, sql: "SELECT id FROM record WHERE tbl = 'disbursed_total' AND office = 'central' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
+        where disbursedTotals[id] == nil {
+            let parts = id.split(separator: "/").map(String.init)
+            disbursedTotals[id] = disbursedTotal(
+                province: province, year: Int64(parts[1]) ?? 0, fund: parts[2], group: Int64(parts[3]) ?? 0, paidOn: parts[4], amount: 0)
+        }
+        for (id, fields) in disbursedTotals.sorted(by: { $0.key < $1.key }) { try putCentralRecord(db, table: .disbursedTotal, id: id, fields: fields) }
+    }
+
+    static func provinceTotal(province: String, year: Int64, fund: String, plan: Int64, paid: Int64) -> [String: FieldValue] {
+        [
+            "province": .text(province), "year": .integer(year), "fund_source": .text(fund), "plan_amount": .integer(plan),
+            "disbursed_amount": .integer(paid),
+        ]
+    }
+
+    static func disbursedTotal(province: String, year: Int64, fund: String, group: Int64, paidOn: String, amount: Int64) -> [String: FieldValue] {
+        [
+            "province": .text(province), "year": .integer(year), "fund_source": .text(fund), "report_group": .integer(group),
+            "paid_on": .text(paidOn), "amount": .integer(amount),
+        ]
+    }
+
+    /// Computes one office's consolidated figures from its records, without writing.
+    static func computeTotals(_ db: Database, office: OfficeCode) throws -> ComputedTotals {
         struct YearFund: Hashable { let year: Int64, fund: String }
         struct Fact: Hashable { let year: Int64, fund: String, group: Int64, paidOn: String }
         func add(_ value: inout Int64, _ amount: Int64, _ what: String) throws {
@@ -134,39 +205,16 @@ extension CentralStore {
         }
 
         let province = ReferenceData.provinceInForce(office.rawValue)
-        var totals: [String: (YearFund, plan: Int64, paid: Int64)] = [:]
+        var computed = ComputedTotals()
         for key in Set(plan.keys).union(paid.keys) {
-            totals["\(office.rawValue)/\(key.year)/\(key.fund)"] = (key, plan[key] ?? 0, paid[key] ?? 0)
+            computed.provinceTotals["\(office.rawValue)/\(key.year)/\(key.fund)"] = provinceTotal(
+                province: province, year: key.year, fund: key.fund, plan: plan[key] ?? 0, paid: paid[key] ?? 0)
         }
-        for id in try String.fetchAll(db, sql: "SELECT id FROM record WHERE tbl = 'province_total' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
-        where totals[id] == nil {
-            let parts = id.split(separator: "/").map(String.init)
-            totals[id] = (YearFund(year: Int64(parts[1]) ?? 0, fund: parts[2]), 0, 0)
+        for (fact, amount) in facts {
+            computed.disbursedTotals["\(office.rawValue)/\(fact.year)/\(fact.fund)/\(fact.group)/\(fact.paidOn)"] = disbursedTotal(
+                province: province, year: fact.year, fund: fact.fund, group: fact.group, paidOn: fact.paidOn, amount: amount)
         }
-        for (id, total) in totals.sorted(by: { $0.key < $1.key }) {
-            try putCentralRecord(
-                db, table: .provinceTotal, id: id,
-                fields: [
-                    "province": .text(province), "year": .integer(total.0.year), "fund_source": .text(total.0.fund),
-                    "plan_amount": .integer(total.plan), "disbursed_amount": .integer(total.paid),
-                ])
-        }
-        var byID: [String: (Fact, Int64)] = [:]
-        for (fact, amount) in facts { byID["\(office.rawValue)/\(fact.year)/\(fact.fund)/\(fact.group)/\(fact.paidOn)"] = (fact, amount) }
-        for id in try String.fetchAll(
-            db, sql: "SELECT id FROM record WHERE tbl = 'disbursed_total' AND office = 'central' AND id LIKE ?", arguments: ["\(office.rawValue)/%"])
-        where byID[id] == nil {
-            let parts = id.split(separator: "/").map(String.init)
-            byID[id] = (Fact(year: Int64(parts[1]) ?? 0, fund: parts[2], group: Int64(parts[3]) ?? 0, paidOn: parts[4]), 0)
-        }
-        for (id, (fact, amount)) in byID.sorted(by: { $0.key < $1.key }) {
-            try putCentralRecord(
-                db, table: .disbursedTotal, id: id,
-                fields: [
-                    "province": .text(province), "year": .integer(fact.year), "fund_source": .text(fact.fund),
-                    "report_group": .integer(fact.group), "paid_on": .text(fact.paidOn), "amount": .integer(amount),
-                ])
-        }
+        return computed
     }
 
     /// The consolidated totals per province in force, year and fund source: a retired office's

@@ -134,8 +134,22 @@ struct WriteAuthorization {
         if let root {
             // A resolution of the writer's own conflict in another office's aggregate (a held entry
             // the writer made there, after an unmerge) is judged by the conflict it resolves (4.).
-            if home(root.office) != writerHome && (change.table != .conflictResolution || change.fields["conflict_id"]?.text == nil) {
-                throw Self.forbidden(change, "\(row) belongs to \(root.table) \(aggregate) of office \(root.office), not \(writer)")
+            if home(root.office) != writerHome {
+                if change.table != .conflictResolution || change.fields["conflict_id"]?.text == nil {
+                    throw Self.forbidden(change, "\(row) belongs to \(root.table) \(aggregate) of office \(root.office), not \(writer)")
+                }
+                // Resolving its own conflicts there takes a few changes, not the other office's
+                // room: thousands of resolutions filled office 77's project to the centre's bound
+                // per aggregate, and 77 could then change its own project no more (round 9).
+                let written = try Int64.fetchOne(
+                    db.cachedStatement(sql: "SELECT count(*) FROM history WHERE aggregate = ? AND writer = ?"), arguments: [aggregate, writer.rawValue]) ?? 0
+                if written >= Self.maxChangesInAnotherOfficesRecord {
+                    throw CentralError(
+                        .unprocessableContent, .aggregateFull,
+                        "\(row) would be office \(writer)'s change number \(written + 1) in \(root.table) \(aggregate) of office \(root.office); an office writes at most \(Self.maxChangesInAnotherOfficesRecord) there (resolutions of its own conflicts)",
+                        hint: "Nothing of this changeset was applied. Withdraw the change (promo-sync outbox withdraw); ask the centre to resolve the conflict.",
+                        row: SyncedRowKey(change.table, change.id.rawValue))
+                }
             }
             // An office merged into another answers as that office, to push what it had pending of
             // its own records: not to write the other office's (or, with a stamp before theirs,
@@ -219,6 +233,10 @@ struct WriteAuthorization {
         creations[aggregate] = .some(earliest)
         return earliest
     }
+
+    /// The most changes an office may write into another office's project (resolutions of its own
+    /// conflicts there: a held entry it made while that office was merged into it).
+    static let maxChangesInAnotherOfficesRecord: Int64 = 100
 
     static func forbidden(_ change: Change, _ message: String) -> CentralError {
         CentralError(

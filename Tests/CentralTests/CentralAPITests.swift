@@ -225,6 +225,45 @@ import WireFormat
         }
     }
 
+    /// An office's totals are computed outside the write transaction from a snapshot, and written
+    /// only if none of its records changed since: pulling while it pushes, concurrently, never
+    /// leaves totals older than what it pushed, and every pull sees at least its acknowledged pushes.
+    @Test func totalsComputedBesideConcurrentPushesAndPullsEqualARecomputation() async throws {
+        try await withLiveCentral { central in
+            let hcm = CentralClient(baseURL: central.url, token: try central.addOffice("79"), http: HTTPClient())
+            let store = central.store
+            func planned() throws -> Int64 { try store.totals().filter { $0.province == "79" }.reduce(0) { $0 + $1.plan } }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var previous = Changeset.genesisHash
+                    for n in 1...30 {
+                        let changeset = Changeset(
+                            office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(Int64(n)), previousHash: previous,
+                            changes: (0..<20).map { _ in self.planChange(office: "79", amount: 1_000) })
+                        _ = try await hcm.push(changeset)
+                        previous = changeset.hash
+                        // What the pull after an acknowledged push sees covers it.
+                        _ = try await hcm.pull(after: .start, limit: 1)
+                        let seen = try await store.database.read { db in
+                            try Int64.fetchOne(
+                                db, sql: "SELECT coalesce(sum(json_extract(fields, '$.plan_amount')), 0) FROM record WHERE tbl = 'province_total'")
+                        }
+                        #expect(seen ?? 0 >= Int64(n) * 20_000, "after push \(n)")
+                    }
+                }
+                for _ in 0..<3 {
+                    group.addTask {
+                        for _ in 0..<40 { _ = try await hcm.pull(after: .start, limit: 1) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            _ = try await hcm.pull(after: .start, limit: 1)
+            #expect(try planned() == 30 * 20 * 1_000)
+            #expect(try !store.totalsOutOfDate(office: OfficeCode("79")))
+        }
+    }
+
     @Test(arguments: ["/v1/changes?after=-1", "/v1/changes?after=abc", "/v1/changes?limit=0", "/v1/changes?limit=100000"])
     func badPullParametersGet400(path: String) async throws {
         try await withLiveCentral { central in

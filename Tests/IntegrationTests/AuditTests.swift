@@ -252,15 +252,15 @@ struct OfficeChain {
                     "office": .text("79"), "conflict_id": .text(over.id), "aggregate_id": .text(project.rawValue),
                     "choice": .text("accept"), "resolved_by": .text("79"), "note": .null,
                 ]),
-            // 79 lowers the cost of its approved national project (1.9.0 took it).
-            Change(table: .project, id: national, op: .upsert, hlc: stamp(4), fields: ["total_cost": .integer(1)]),
+            // 79 changes the cost of its approved national project (1.9.0 took it).
+            Change(table: .project, id: national, op: .upsert, hlc: stamp(4), fields: ["total_cost": .integer(2_000_000_000)]),
         ])
         let cost = try #require(try store.projects(office: "79").first { $0.id == national.rawValue }?.fields["total_cost"])
-        // What 1.9.0 stored: the recovery counted, the national project's cost lowered.
+        // What 1.9.0 stored: the recovery counted, the national project's cost changed.
         try await store.database.write { db in
             try db.execute(sql: "UPDATE record SET held = 0 WHERE tbl = 'disbursement' AND id = ?", arguments: [recovery.rawValue])
             try db.execute(
-                sql: "UPDATE record SET fields = json_set(fields, '$.total_cost', 1) WHERE tbl = 'project' AND id = ?", arguments: [national.rawValue])
+                sql: "UPDATE record SET fields = json_set(fields, '$.total_cost', 2000000000) WHERE tbl = 'project' AND id = ?", arguments: [national.rawValue])
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v8-rules-1.9.1'")
         }
         #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseSince190) == [project.rawValue, national.rawValue].sorted())

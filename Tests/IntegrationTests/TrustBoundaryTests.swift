@@ -338,6 +338,7 @@ import WireFormat
             var born = Self.project(fund: .national)
             born.hlc = Self.present()
             born.fields["status"] = .text("in_progress")
+            born.fields["total_cost"] = .integer(1_000_000_000)
             born.fields["requested_support"] = .integer(300_000_000)
             try await scene.accept([born])
             try await scene.accept([Self.payment(born.id, amount: 200_000_000, voucher: "KB-79-1", at: Self.present("79", 1))])
@@ -577,7 +578,8 @@ import WireFormat
     /// office's local project loses as an ownership conflict, published to the receiving office.
     /// Local-fund conflicts are the office side's to accept, and any office counted as that side:
     /// 79 accepted its own payment into 77's project, which then counted there and held 77's own
-    /// next payment within its limit. Only the project's office (or the centre) accepts now.
+    /// next payment within its limit. Only the project's office (or the centre) accepts now, and
+    /// the office writes at most a hundred changes there.
     @Test func anOfficeCannotAcceptItsPaymentIntoAProjectGivenBackByAnUnmerge() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
@@ -620,6 +622,12 @@ import WireFormat
                 ).map { "\($0)" }
             }
             #expect(held == false, "\(open)")
+            // 79 resolves its conflict there a few times, but does not fill 77's project up to the
+            // centre's bound per aggregate, after which 77 could change it no more (round 9, T5).
+            try await scene.accept((0..<98).map { n in Self.resolution(conflict, of: own.id, .dismiss, at: Self.present("79", 10 + Int64(n))) })
+            try await scene.expectRefused(
+                [Self.resolution(conflict, of: own.id, .dismiss, at: Self.present("79", 200))], status: 422, code: "aggregate_full")
+            try await push77([Change(table: .project, id: own.id, op: .upsert, hlc: Self.present("77", 300), fields: ["name": .text("Tên mới")])])
         }
     }
 
@@ -656,7 +664,8 @@ import WireFormat
     /// Support is a part of the total cost, and no payment counts past it: an office set its
     /// local project's support to 10^15 on a cost of 1 million and its payment of 10^15 counted
     /// (1,000,000 bn in the nation's report); a national project's cost lowered below the support
-    /// the centre approved (since 1.9.1 only with the centre's acceptance) let payments count past it.
+    /// the centre approved let payments count past it (since 1.9.1 the cost is the centre's once
+    /// the project is sent to it, and the support caps in force bind at the centre too).
     @Test func noPaymentCountsPastAProjectsTotalCost() async throws {
         try await withLiveCentral { central in
             var scene = try await Scene(central)
@@ -668,13 +677,10 @@ import WireFormat
             own.fields["approved_support"] = .integer(1_000_000_000_000_000)
             try await scene.accept([own, Self.payment(own.id, amount: 1_000_000_000_000_000, voucher: "KB-1", at: Self.present("79", 1))])
             let national = try await Self.approvedNationalProject(&scene, amount: 300_000_000)
-            try await scene.accept([
-                Change(table: .project, id: national.id, op: .upsert, hlc: Self.present("79", 10), fields: ["total_cost": .integer(1)])
-            ])
-            let lowered = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("ownership") })
-            try central.store.resolve(conflict: lowered.id, .accept, note: nil)
-            try await scene.accept([Self.payment(national.id, amount: 200_000_000, voucher: "KB-2", at: Self.present("79", 11))])
-            #expect(try central.store.conflicts().filter { $0.record["rule"] == .text("over_disbursement") }.count == 2)
+            try await scene.expectRefused(
+                [Change(table: .project, id: national.id, op: .upsert, hlc: Self.present("79", 10), fields: ["total_cost": .integer(1)])],
+                status: 400, code: "bad_request")
+            #expect(try central.store.conflicts().filter { $0.record["rule"] == .text("over_disbursement") }.count == 1)
             _ = try await scene.hcm.pull(after: .start, limit: 1)
             #expect(try central.store.totals().filter { $0.province == "79" }.allSatisfy { $0.disbursed == 0 })
         }
@@ -734,7 +740,7 @@ import WireFormat
                 [Change(table: .project, id: national.id, op: .delete, hlc: draftDays, fields: [:])], status: 403, code: "forbidden_owner",
                 row: row)
             try await scene.expectRefused(
-                [Change(table: .project, id: national.id, op: .upsert, hlc: draftDays, fields: ["total_cost": .integer(1), "year": .integer(2021)])],
+                [Change(table: .project, id: national.id, op: .upsert, hlc: draftDays, fields: ["total_cost": .integer(2_000_000_000), "year": .integer(2021)])],
                 status: 403, code: "forbidden_owner", row: row)
             // Stamped after its own latest change, the same delete is judged as the project stands.
             try await scene.accept([Change(table: .project, id: national.id, op: .delete, hlc: Self.present("79", 20), fields: [:])])
@@ -743,6 +749,40 @@ import WireFormat
             #expect(try central.store.conflicts().contains { $0.record["rule"] == .text("status_transition") })
             try central.store.decide(project: "79/\(national.fields["code"]!.text!)", .halt)
             try await Self.expectTayNinhStillSyncs(scene)
+        }
+    }
+
+    /// The support caps in force bind at the centre too, as the office checks them: an office
+    /// approved itself 900 m on a local project against the centre's cap of 800 m and its
+    /// payments counted, and asked 90 % of a national project's cost against the 30 % cap (round 9, T4).
+    @Test func theSupportCapsInForceBindAtTheCentre() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            try central.store.setCap(SupportCap(fund: .local, category: "MH_TRINHDIEN", province: "79", maxPercentOfCost: nil, maxAmount: 800_000_000))
+            func local(requested: Int64, approved: Int64?) -> Change {
+                var project = Self.project(fund: .local)
+                project.hlc = Self.present()
+                project.fields["total_cost"] = .integer(1_000_000_000)
+                project.fields["requested_support"] = .integer(requested)
+                project.fields["approved_support"] = approved.map(FieldValue.integer) ?? .null
+                project.fields["status"] = .text(approved == nil ? "draft" : "approved")
+                return project
+            }
+            let selfApproved = local(requested: 700_000_000, approved: 900_000_000)
+            try await scene.expectRefused([selfApproved], status: 400, code: "bad_request", row: SyncedRowKey(.project, selfApproved.id.rawValue))
+            var national = Self.project(fund: .national)
+            national.hlc = Self.present()
+            national.fields["total_cost"] = .integer(1_000_000_000)
+            national.fields["requested_support"] = .integer(900_000_000)
+            try await scene.expectRefused([national], status: 400, code: "bad_request")
+            // Within the caps it passes; a cap lowered since binds what is set after, not what is held.
+            let within = local(requested: 700_000_000, approved: 800_000_000)
+            try await scene.accept([within])
+            try central.store.setCap(SupportCap(fund: .local, category: "MH_TRINHDIEN", province: "79", maxPercentOfCost: nil, maxAmount: 500_000_000))
+            try await scene.accept([Change(table: .project, id: within.id, op: .upsert, hlc: Self.present("79", 5), fields: ["name": .text("Tên mới")])])
+            try await scene.expectRefused(
+                [Change(table: .project, id: within.id, op: .upsert, hlc: Self.present("79", 6), fields: ["approved_support": .integer(750_000_000)])],
+                status: 400, code: "bad_request")
         }
     }
 
