@@ -123,7 +123,8 @@ extension CentralStore {
                     if let violation = try Self.capViolation(db, change, caps: &caps) {
                         let refusal = CentralError.badRequest(
                             "\(change.table.rawValue) \(change.id): \(violation)",
-                            hint: "The changeset was refused whole; nothing of it was applied. Lower the support (promo-sync project update), or ask the centre about the cap.",
+                            hint:
+                                "The changeset was refused whole; nothing of it was applied. Lower the support (promo-sync project update), or ask the centre about the cap.",
                             row: SyncedRowKey(change.table, change.id.rawValue))
                         guard let refusals else { throw refusal }
                         refusals.all.append(refusal)

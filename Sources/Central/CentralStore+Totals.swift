@@ -67,8 +67,9 @@ extension CentralStore {
                     }
                     written = try database.write { db in
                         guard
-                            try !(Bool.fetchOne(
-                                db, sql: "SELECT EXISTS(SELECT 1 FROM record WHERE office = ? AND seq > ?)", arguments: [office, asOf]) ?? true)
+                            try
+                                !(Bool.fetchOne(
+                                    db, sql: "SELECT EXISTS(SELECT 1 FROM record WHERE office = ? AND seq > ?)", arguments: [office, asOf]) ?? true)
                         else { return false }
                         try Self.writeTotals(db, computed, office: code)
                         try db.execute(sql: "DELETE FROM totals_pending WHERE office = ?", arguments: [office])

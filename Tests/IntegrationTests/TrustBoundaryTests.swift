@@ -740,7 +740,10 @@ import WireFormat
                 [Change(table: .project, id: national.id, op: .delete, hlc: draftDays, fields: [:])], status: 403, code: "forbidden_owner",
                 row: row)
             try await scene.expectRefused(
-                [Change(table: .project, id: national.id, op: .upsert, hlc: draftDays, fields: ["total_cost": .integer(2_000_000_000), "year": .integer(2021)])],
+                [
+                    Change(
+                        table: .project, id: national.id, op: .upsert, hlc: draftDays, fields: ["total_cost": .integer(2_000_000_000), "year": .integer(2021)])
+                ],
                 status: 403, code: "forbidden_owner", row: row)
             // Stamped after its own latest change, the same delete is judged as the project stands.
             try await scene.accept([Change(table: .project, id: national.id, op: .delete, hlc: Self.present("79", 20), fields: [:])])
