@@ -17,6 +17,15 @@ struct ChangesetRoutes: Sendable {
     @Sendable func push(_ request: Request, context: CentralRequestContext) async throws -> Response {
         // A retired (merged) office may still deliver what it had pending.
         let office = try await endpoint.authenticate(request, context, allowRetired: true)
+        // One push of an office at a time: an office waits for each answer before its next push,
+        // and four copies of one padded body sent at once each took a thread of the store's four
+        // to read, hash and refuse (round 9, A2).
+        guard endpoint.pushing.begin(office.rawValue) else {
+            throw CentralError(
+                .tooManyRequests, .rateLimited, "office \(office) is pushing already",
+                hint: "Retry after 1 s; one push at a time. promo-sync does so by itself.")
+        }
+        defer { endpoint.pushing.end(office.rawValue) }
         var request = request
         let body = try await endpoint.readBody(&request)
         let push: PushRequest

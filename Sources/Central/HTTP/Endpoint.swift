@@ -25,6 +25,8 @@ struct Endpoint: Sendable {
     var record: (any DurableRecord)? = nil
     /// The offices reading back their own changesets now (`GET /v1/changesets`): one request at a time each.
     let readingBack = OneAtATime()
+    /// Offices with a push running: an office sends one changeset and waits for its answer.
+    let pushing = OneAtATime()
 
     /// Runs blocking SQLite work on NIO's thread pool, so the event loops keep serving other
     /// connections while a large changeset is merged.
