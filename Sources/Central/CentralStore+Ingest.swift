@@ -18,7 +18,7 @@ extension CentralStore {
     /// a replay), what the push may make the centre refold is bounded and charged to the office.
     static func ingest(
         _ db: Database, changes: [Change], from writer: OfficeCode, sequence: ChangesetSequence? = nil,
-        position: Int64, at now: Date, refusals: RuleRefusals? = nil, limits: WriteLimits? = nil
+        position: Int64, at now: Date, refusals: RuleRefusals? = nil, limits: WriteLimits? = nil, read: ReadHistories? = nil
     ) throws -> Int {
         var touchedRows: Set<SyncedRowKey> = []
         var byAggregate: [String: [Change]] = [:]
@@ -83,12 +83,15 @@ extension CentralStore {
         // Every push refolds its aggregates whole, in the one write transaction: what an office's
         // push makes the centre read back and refold is measured before any of it is (``WriteLimits``).
         if let limits, let sequence {
-            let counting = try DirectStatement(db, "SELECT count(*), total(length(fields)) FROM history WHERE aggregate = ?")
+            let counting = try DirectStatement(db, "SELECT count(*), total(length(fields)) FROM history WHERE aggregate = ? AND rowid > ?")
             var work: Int64 = 0
             for aggregate in folding where hadHistory[aggregate] == true {
-                try counting.bind(.text(aggregate))
-                let (count, length) = try counting.step() ? (counting.integer(0), counting.integer(1)) : (0, 0)
+                // What was read before the transaction, and what was stored since (this push's changes at least).
+                let before = read?.histories[aggregate]
+                try counting.bind(.text(aggregate), .integer(before == nil ? 0 : read?.lastRow ?? 0))
+                var (count, length) = try counting.step() ? (counting.integer(0), counting.integer(1)) : (0, 0)
                 counting.finish()
+                if let before { (count, length) = (count + Int64(before.changes.count), length + before.characters) }
                 if let change = byAggregate[aggregate]?.first { try limits.checkSize(of: aggregate, count: count, first: change) }
                 work += WriteLimits.refoldWork(changes: count, characters: length)
             }
@@ -100,7 +103,7 @@ extension CentralStore {
             let history = hadHistory[aggregate] == true ? nil : byAggregate[aggregate]
             offices.formUnion(
                 try refold(
-                    db, aggregate: aggregate, history: history, republish: touchedRows, rehomed: rehomed,
+                    db, aggregate: aggregate, history: history, read: read, republish: touchedRows, rehomed: rehomed,
                     echo: sequence.map { (writer.rawValue, $0.rawValue, sentWhole) }, records: &records))
         }
         // Totals are recomputed once before they are next read, not after every changeset: a
@@ -110,6 +113,68 @@ extension CentralStore {
         }
         return new
     }
+
+    /// The changes of `aggregate`'s history stored after history row `afterRow` (0: all of them).
+    /// The history is only ever appended to, so a row stored after another has a larger rowid.
+    static func historyChanges(_ db: Database, aggregate: String, afterRow: Int64) throws -> [Change] {
+        let statement = try db.cachedStatement(sql: "SELECT tbl, id, hlc, op, fields FROM history WHERE aggregate = ? AND rowid > ?")
+        var changes: [Change] = []
+        for row in try Row.fetchAll(statement, arguments: [aggregate, afterRow]) {
+            guard let table = SyncedTable(rawValue: row["tbl"]), let op = ChangeOperation(rawValue: row["op"]) else { continue }
+            changes.append(
+                Change(
+                    table: table, id: RowID(unchecked: row["id"]), op: op, hlc: try HLCTimestamp(parsing: row["hlc"]),
+                    fields: try FieldCoding.decode(row["fields"] as String)))
+        }
+        return changes
+    }
+
+    /// The stored histories of the aggregates a push adds to, read and decoded before its write
+    /// transaction, from a snapshot that other offices' writes do not wait for: the refold in the
+    /// transaction then reads only what was stored since (this push's changes, and another
+    /// write's in between). Reading and decoding a long history was about 40 % of its refold,
+    /// all of it inside the lock every office's pushes wait for.
+    struct ReadHistories {
+        /// The last history row the snapshot held.
+        let lastRow: Int64
+        /// By aggregate: its changes as stored then, and their characters of fields.
+        let histories: [String: (changes: [Change], characters: Int64)]
+    }
+
+    /// Reads the histories of the aggregates `changes` add to (``ReadHistories``), when they are
+    /// long enough to be worth it and `office` may have them refolded now; nil otherwise, and on
+    /// any error (the transaction then reads what it needs itself).
+    func readHistories(of changes: [Change], office: OfficeCode, limits: WriteLimits) -> ReadHistories? {
+        try? database.read { db -> ReadHistories? in
+            let lookup = try RecordLookup(db)
+            var aggregates: Set<String> = []
+            for change in changes {
+                if let aggregate = try lookup.stored(change.table, change.id.rawValue)?.aggregate ?? (try? Self.aggregateID(change)) {
+                    aggregates.insert(aggregate)
+                }
+            }
+            let lastRow = try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid), 0) FROM history") ?? 0
+            let sizing = try DirectStatement(db, "SELECT count(*), total(length(fields)) FROM history WHERE aggregate = ?")
+            var long: [String: Int64] = [:]
+            var work: Int64 = 0
+            for aggregate in aggregates {
+                try sizing.bind(.text(aggregate))
+                let (count, length) = try sizing.step() ? (sizing.integer(0), sizing.integer(1)) : (0, 0)
+                sizing.finish()
+                work += WriteLimits.refoldWork(changes: count, characters: length)
+                if count >= Self.historyReadAhead { long[aggregate] = length }
+            }
+            // A push the limits would refuse is not read for; short histories are read in the transaction.
+            guard !long.isEmpty, limits.affords(work, office: office) else { return nil }
+            var histories: [String: (changes: [Change], characters: Int64)] = [:]
+            for (aggregate, length) in long { histories[aggregate] = (try Self.historyChanges(db, aggregate: aggregate, afterRow: 0), length) }
+            return ReadHistories(lastRow: lastRow, histories: histories)
+        } ?? nil
+    }
+
+    /// The fewest stored changes an aggregate's history has for a push to read it before its
+    /// write transaction.
+    static let historyReadAhead: Int64 = 256
 
     /// The aggregate a change of a row the centre does not hold yet belongs to: a project with its
     /// ledger, events and resolutions, a plan line, or a programme. A row the centre holds stays
@@ -132,24 +197,22 @@ extension CentralStore {
     /// therefore has no conflict records yet); otherwise it is read from the store. `echo` names
     /// the writer, its changeset and the rows it sent whole: such a row published exactly as sent
     /// is marked as that office's echo. `records` writes them and hands out their change-log positions.
+    ///
+    /// `read`: histories read before the write transaction (``readHistories(of:office:limits:)``):
+    /// only what was stored since is read here.
     static func refold(
-        _ db: Database, aggregate: String, history: [Change]? = nil, republish: Set<SyncedRowKey> = [], republishConflicts: Bool = false,
-        rehomed: [String: String],
+        _ db: Database, aggregate: String, history: [Change]? = nil, read: ReadHistories? = nil, republish: Set<SyncedRowKey> = [],
+        republishConflicts: Bool = false, rehomed: [String: String],
         echo: (office: String, sequence: Int64, rows: [SyncedRowKey: String])? = nil,
         records: inout RecordWriter
     ) throws -> Set<String> {
         var changes: [Change] = []
         if let history {
             changes = history
+        } else if let read, let before = read.histories[aggregate] {
+            changes = try before.changes + historyChanges(db, aggregate: aggregate, afterRow: read.lastRow)
         } else {
-            let statement = try db.cachedStatement(sql: "SELECT tbl, id, hlc, op, fields FROM history WHERE aggregate = ?")
-            for row in try Row.fetchAll(statement, arguments: [aggregate]) {
-                guard let table = SyncedTable(rawValue: row["tbl"]), let op = ChangeOperation(rawValue: row["op"]) else { continue }
-                changes.append(
-                    Change(
-                        table: table, id: RowID(unchecked: row["id"]), op: op, hlc: try HLCTimestamp(parsing: row["hlc"]),
-                        fields: try FieldCoding.decode(row["fields"] as String)))
-            }
+            changes = try historyChanges(db, aggregate: aggregate, afterRow: 0)
         }
         let result = AggregateFold.fold(aggregateID: aggregate, changes: changes, rehomed: rehomed)
         var offices: Set<String> = []

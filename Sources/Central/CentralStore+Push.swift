@@ -15,9 +15,10 @@ extension CentralStore {
     public func apply(
         _ changeset: Changeset, receivedJSON: Data? = nil, from office: OfficeCode, now: Date = Date(), limits: WriteLimits = WriteLimits()
     ) throws(CentralError) -> PushResponse {
-        // Compressed before the write transaction, which other offices' pushes wait for.
+        // Compressed, and long histories read, before the write transaction, which other offices' pushes wait for.
         let body = ChangesetBody.stored(receivedJSON ?? changeset.jsonData())
-        return try apply(changeset, body: body, from: office, now: now, position: nil, limits: limits)
+        let read = readHistories(of: changeset.changes, office: office, limits: limits)
+        return try apply(changeset, body: body, from: office, now: now, position: nil, limits: limits, read: read)
     }
 
     /// `body` is what the store keeps of the changeset (``ChangesetBody``). `position` is the changeset's place in the order shared with the journal: the next one,
@@ -29,7 +30,7 @@ extension CentralStore {
     /// arrives (``WriteLimits``); a replay has none.
     func apply(
         _ changeset: Changeset, body: Data, from office: OfficeCode, now: Date, position recorded: Int64?, refusals: RuleRefusals? = nil,
-        limits: WriteLimits? = nil
+        limits: WriteLimits? = nil, read: ReadHistories? = nil
     ) throws(CentralError) -> PushResponse {
         // 1. Checks that need no database: whose changeset it is, its size, its hash.
         guard changeset.office == office else {
@@ -137,7 +138,7 @@ extension CentralStore {
                 let position = try recorded ?? Self.nextPosition(db)
                 let applied = try Self.ingest(
                     db, changes: changeset.changes, from: office, sequence: changeset.sequence, position: position, at: now, refusals: refusals,
-                    limits: limits)
+                    limits: limits, read: read)
 
                 // 5. Keep it, with its receipt in the centre's log: its place and time, chained
                 //    onto the position before (one hash per changeset, none per change).

@@ -43,4 +43,14 @@ public final class RateLimiter: Sendable {
             return max(1, Int(((cost - bucket.tokens) / ratePerSecond).rounded(.up)))
         }
     }
+
+    /// The tokens `key` has now, taking none.
+    public func available(_ key: String, now: ContinuousClock.Instant = .now) -> Double {
+        buckets.withLock { buckets in
+            guard let bucket = buckets[key] else { return burst }
+            let elapsed = now - bucket.at
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return min(burst, bucket.tokens + seconds * ratePerSecond)
+        }
+    }
 }

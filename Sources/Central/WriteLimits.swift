@@ -59,6 +59,12 @@ public final class WriteLimits: Sendable {
             row: SyncedRowKey(change.table, change.id.rawValue))
     }
 
+    /// Whether `office` may have `stored` changes refolded now (what ``chargeRefold(_:to:sequence:)``
+    /// would take), without taking them.
+    func affords(_ stored: Int64, office: OfficeCode) -> Bool {
+        stored <= refoldBurst && Double(stored) <= refold.available(office.rawValue)
+    }
+
     /// Charges `stored` changes read back to refold to `office`'s allowance: a push that needs
     /// more than ``refoldBurst`` is refused for good (422), one that needs more than is left now
     /// is refused for a while (429, as a request over the rate is), and nothing of it is applied.

@@ -573,3 +573,67 @@ final class CapturedLogs: Sendable {
         #expect(try !store.loggedIn("analyst", from: "10.0.0.7", since: Date() - 60))
     }
 }
+
+@Suite struct ReadAheadTests {
+    /// A push reads long histories before its write transaction, and the transaction reads only
+    /// what was stored since: a write in between (here another push of the same project) is folded
+    /// in, and the records are what a refold of the whole history makes.
+    @Test func aHistoryReadBeforeTheTransactionIsCompletedWithWhatWasStoredSince() throws {
+        let folder = try TemporaryDirectory(prefix: "read-ahead")
+        let store = try CentralStore(path: folder.file(CentralStore.fileName))
+        let office = OfficeCode(unchecked: "79")
+        _ = try store.addOffice(office)
+        let project = RowID.make()
+        var stamp = UInt64(HybridLogicalClock.wallMilliseconds()) - 600_000
+        func event(_ note: String) -> Change {
+            stamp += 1
+            return Change(
+                table: .projectEvent, id: RowID.make(), op: .upsert, hlc: HLCTimestamp(milliseconds: stamp, counter: 0, node: "79"),
+                fields: [
+                    "office": .text("79"), "project_id": .text(project.rawValue), "kind": .text("updated"), "occurred_on": .text(CalendarDate.today()),
+                    "amount": .null, "reference": .null, "note": .text(note),
+                ])
+        }
+        stamp += 1
+        let root = Change(
+            table: .project, id: project, op: .upsert, hlc: HLCTimestamp(milliseconds: stamp, counter: 0, node: "79"),
+            fields: [
+                "office": .text("79"), "province": .text("79"), "code": .text("P-1"), "name": .text("Dự án"), "category": .text("CDS"),
+                "fund_source": .text("local"), "year": .integer(2025), "total_cost": .integer(900), "requested_support": .integer(300),
+                "status": .text("draft"), "program_id": .null,
+            ])
+        var previous = Changeset.genesisHash
+        var sequence: Int64 = 0
+        func changeset(_ changes: [Change]) -> Changeset {
+            sequence += 1
+            defer { previous = Changeset(office: office, sequence: ChangesetSequence(sequence), previousHash: previous, changes: changes).hash }
+            return Changeset(office: office, sequence: ChangesetSequence(sequence), previousHash: previous, changes: changes)
+        }
+        let short = [event("ngắn")]
+        _ = try store.apply(changeset([root] + (0..<10).map { event("\($0)") }), from: office)
+        #expect(store.readHistories(of: short, office: office, limits: WriteLimits()) == nil, "a short history is read in the transaction")
+        _ = try store.apply(changeset((0..<300).map { event("\($0)") }), from: office)
+        #expect(store.readHistories(of: short, office: office, limits: WriteLimits(refoldPerSecond: 100, refoldBurst: 100)) == nil, "not afforded")
+
+        let last = event("cuối")
+        let read = try #require(store.readHistories(of: [last], office: office, limits: WriteLimits()))
+        #expect(read.histories[project.rawValue]?.changes.count == 311)
+        // Stored after the read, before the push's transaction: a rename, which a fold without it undoes.
+        stamp += 1
+        let rename = Change(
+            table: .project, id: project, op: .upsert, hlc: HLCTimestamp(milliseconds: stamp, counter: 0, node: "79"), fields: ["name": .text("Tên giữa")])
+        _ = try store.apply(changeset([rename]), from: office)
+        let next = changeset([last])
+        _ = try store.apply(next, body: ChangesetBody.stored(next.jsonData()), from: office, now: Date(), position: nil, limits: WriteLimits(), read: read)
+        let events = try store.database.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM record WHERE tbl = 'project_event' AND aggregate = ?", arguments: [project.rawValue])
+        }
+        #expect(events == 311)
+        #expect(try store.projects(office: "79").first?.fields["name"] == .text("Tên giữa"))
+        let changed = try store.database.write { db in
+            var records = try RecordWriter(db)
+            return try CentralStore.refold(db, aggregate: project.rawValue, rehomed: [:], records: &records)
+        }
+        #expect(changed.isEmpty, "a refold of the whole history changes nothing")
+    }
+}
