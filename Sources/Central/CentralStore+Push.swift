@@ -15,6 +15,14 @@ extension CentralStore {
     public func apply(
         _ changeset: Changeset, receivedJSON: Data? = nil, from office: OfficeCode, now: Date = Date(), limits: WriteLimits = WriteLimits()
     ) throws(CentralError) -> PushResponse {
+        // A changeset at or below the office's last sequence is a re-send or refused, never stored:
+        // its bytes are not compacted or compressed (copies of a padded body cost seconds each).
+        let last = try? database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT last_sequence FROM office WHERE code = ?", arguments: [office.rawValue])
+        }
+        if let last = last ?? nil, changeset.sequence.rawValue <= last {
+            return try apply(changeset, body: Data(), from: office, now: now, position: nil, limits: limits)
+        }
         // Compressed, and long histories read, before the write transaction, which other offices' pushes wait for.
         let body = ChangesetBody.stored(receivedJSON ?? changeset.jsonData())
         let read = readHistories(of: changeset.changes, office: office, limits: limits)
@@ -93,7 +101,6 @@ extension CentralStore {
                 // own, keep their provinces (a project sent again whole names it as stored).
                 let absorbed = try Self.rehomedOffices(db).filter { $0.value == office.rawValue }.keys.sorted().map(OfficeCode.init(unchecked:))
                 let latestAccepted = HybridLogicalClock.wallMilliseconds(now) &+ Self.maxClockLeadMilliseconds
-                var caps: [SupportCap]?
                 for change in changeset.changes {
                     // The writer is the office of the token: a clock or a field that claims another
                     // writer (another office, or the centre) is a forgery, not a conflict.
@@ -121,15 +128,15 @@ extension CentralStore {
                         guard let refusals else { throw refusal }
                         refusals.all.append(refusal)
                     }
-                    if let violation = try Self.capViolation(db, change, caps: &caps) {
-                        let refusal = CentralError.badRequest(
-                            "\(change.table.rawValue) \(change.id): \(violation)",
-                            hint:
-                                "The changeset was refused whole; nothing of it was applied. Lower the support (promo-sync project update), or ask the centre about the cap.",
-                            row: SyncedRowKey(change.table, change.id.rawValue))
-                        guard let refusals else { throw refusal }
-                        refusals.all.append(refusal)
-                    }
+                }
+                for (change, violation) in try Self.capViolations(db, changeset.changes) {
+                    let refusal = CentralError.badRequest(
+                        "\(change.table.rawValue) \(change.id): \(violation)",
+                        hint:
+                            "The changeset was refused whole; nothing of it was applied. Lower the support (promo-sync project update), or ask the centre about the cap.",
+                        row: SyncedRowKey(change.table, change.id.rawValue))
+                    guard let refusals else { throw refusal }
+                    refusals.all.append(refusal)
                 }
 
                 // 4. Keep every change in its aggregate's history and fold the aggregates it touched:
@@ -191,33 +198,54 @@ extension CentralStore {
         var all: [CentralError] = []
     }
 
-    /// What the project `change` sets breaks of the support caps in force (`promo-central cap`),
-    /// as the office checks before (`OfficeData.capViolation`): its requested support and, for a
-    /// local project, the support its office approved, against each cap of its fund, category and
-    /// province. Only a change that moves one of the figures a cap reads is checked: a value the
-    /// centre holds was checked when it was set, and a cap lowered since binds what is set after.
-    /// `caps`: the caps in force, read at the first project change that needs them.
-    static func capViolation(_ db: Database, _ change: Change, caps: inout [SupportCap]?) throws -> String? {
+    /// What the projects `changes` set break of the support caps in force (`promo-central cap`),
+    /// as the office checks before (`OfficeData.capViolation`): a project's requested support and,
+    /// for a local project, the support its office approved, against each cap of its fund,
+    /// category and province (a former province's code counts as the province in force). Each
+    /// project is judged as it stands after all of the push's changes to it, each field taking its
+    /// latest stamped value as the fold's merge does: judged change by change, a push that moved a
+    /// project to an uncapped category with 900 m of support and back passed (round 10). Only a
+    /// project whose figures the push moves is judged: a value the centre holds was checked when
+    /// it was set, and a cap lowered since binds what is set after.
+    static func capViolations(_ db: Database, _ changes: [Change]) throws -> [(Change, String)] {
         let read = ["requested_support", "approved_support", "total_cost", "category", "fund_source", "province"]
-        guard change.table == .project, change.op == .upsert, read.contains(where: { change.fields[$0] != nil }) else { return nil }
-        let stored =
-            try String.fetchOne(
-                db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?"), arguments: [change.id.rawValue]
-            ).map(FieldCoding.decode) ?? [:]
-        guard read.contains(where: { field in change.fields[field].map { $0 != stored[field] } ?? false }) else { return nil }
-        let project = stored.merging(change.fields) { _, new in new }
-        guard let fund = project["fund_source"]?.text.flatMap(FundSource.init(rawValue:)), let category = project["category"]?.text,
-            let province = project["province"]?.text, let totalCost = project["total_cost"]?.integer
-        else { return nil }
-        let supports = [project["requested_support"]?.integer, fund == .local ? project["approved_support"]?.integer : nil].compactMap { $0 }
-        let inForce = try caps ?? supportCaps(db)
-        caps = inForce
-        for cap in inForce where cap.fund == fund && cap.category == category && (cap.province == nil || cap.province == province) {
-            for support in supports {
-                if let violation = cap.violation(requested: support, totalCost: totalCost) { return violation }
+        let byProject = Dictionary(
+            grouping: changes.filter { $0.table == .project && $0.op == .upsert && read.contains(where: $0.fields.keys.contains) }, by: \.id.rawValue)
+        guard !byProject.isEmpty else { return [] }
+        let caps = try supportCaps(db)
+        var violations: [(Change, String)] = []
+        for (id, projectChanges) in byProject.sorted(by: { $0.key < $1.key }) {
+            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT fields, clocks FROM record WHERE tbl = 'project' AND id = ?"), arguments: [id])
+            let stored = try row.map { try FieldCoding.decode($0[0] as String) } ?? [:]
+            var clocks = try row.map { try storedClocks($0[1] as String, fields: stored.keys) } ?? [:]
+            var project = stored
+            for change in projectChanges {
+                for (field, value) in change.fields where clocks[field].map({ change.hlc > $0 }) ?? true {
+                    project[field] = value
+                    clocks[field] = change.hlc
+                }
             }
+            guard read.contains(where: { project[$0] != stored[$0] }),
+                let fund = project["fund_source"]?.text.flatMap(FundSource.init(rawValue:)), let category = project["category"]?.text,
+                let written = project["province"]?.text, let totalCost = project["total_cost"]?.integer
+            else { continue }
+            let province = ReferenceData.provinceInForce(written)
+            let supports = [project["requested_support"]?.integer, fund == .local ? project["approved_support"]?.integer : nil].compactMap { $0 }
+            let broken = caps.lazy.filter { $0.fund == fund && $0.category == category && ($0.province == nil || $0.province == province) }
+                .compactMap { cap in supports.lazy.compactMap { cap.violation(requested: $0, totalCost: totalCost) }.first }.first
+            if let broken { violations.append((projectChanges[projectChanges.count - 1], broken)) }
         }
-        return nil
+        return violations
+    }
+
+    /// A record's stored clocks (`record.clocks`) per field: one clock for every field of `fields`,
+    /// or an object of each field's.
+    static func storedClocks(_ stored: String, fields: Dictionary<String, FieldValue>.Keys) throws -> [String: HLCTimestamp] {
+        if stored.utf8.first == UInt8(ascii: "\""), case .text(let text)? = try FieldCoding.decode("{\"c\":\(stored)}")["c"] {
+            let clock = try HLCTimestamp(parsing: text)
+            return Dictionary(uniqueKeysWithValues: fields.map { ($0, clock) })
+        }
+        return try FieldCoding.decode(stored).compactMapValues { $0.text.flatMap { try? HLCTimestamp(parsing: $0) } }
     }
 
     /// The support caps in force, as published to the offices.

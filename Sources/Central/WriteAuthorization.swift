@@ -57,6 +57,13 @@ struct WriteAuthorization {
     }
 
     private func home(_ office: String) -> String { rehomed.isEmpty ? office : rehomed[office] ?? office }
+    /// The writer and the offices merged into it, as a JSON array. Not the office a retired
+    /// writer was merged into: its pending changes, stamped before the receiving office changed
+    /// the same rows, are honest (the receiving office pulled the rows after they were made).
+    private var sameOffice: String {
+        let offices = ([writer.rawValue] + rehomed.filter { $0.value == writer.rawValue }.map(\.key)).sorted()
+        return "[" + offices.map { "\"\($0)\"" }.joined(separator: ",") + "]"
+    }
     private var writerHome: String { home(writer.rawValue) }
 
     /// Throws `forbidden_owner` (403) or `unknown_parent` (422) when the writer may not write `change`.
@@ -111,13 +118,16 @@ struct WriteAuthorization {
             // change at its stamp: a delete of a national project stamped in its draft days, sent
             // after the centre approved it, hid the project from the centre with its payments still
             // counting, and an edit of its cost stamped there took effect (round 9).
+            // An office answers for the offices merged into it: after a merge, the receiving office
+            // had never changed the absorbed office's rows, and back-dated their delete the same way.
             if let latest = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT max(hlc) FROM history WHERE tbl = ? AND id = ? AND writer = ?"),
-                arguments: [change.table.rawValue, change.id.rawValue, writer.rawValue]
+                db.cachedStatement(
+                    sql: "SELECT max(hlc) FROM history WHERE tbl = ? AND id = ? AND writer IN (SELECT value FROM json_each(?))"),
+                arguments: [change.table.rawValue, change.id.rawValue, sameOffice]
             ).flatMap({ try? HLCTimestamp(parsing: $0) }), change.hlc < latest {
                 throw Self.forbidden(
                     change,
-                    "\(row) holds a change office \(writer) stamped \(latest); it sent this one stamped earlier (\(change.hlc)): an office's clock does not run backwards"
+                    "\(row) holds a change stamped \(latest) by office \(latest.node)\(latest.node == writer.rawValue ? "" : ", merged into office \(writer)"); office \(writer) sent this one stamped earlier (\(change.hlc)): an office's clock does not run backwards"
                 )
             }
         }

@@ -752,6 +752,22 @@ import WireFormat
             #expect(try central.store.conflicts().contains { $0.record["rule"] == .text("status_transition") })
             try central.store.decide(project: "79/\(national.fields["code"]!.text!)", .halt)
             try await Self.expectTayNinhStillSyncs(scene)
+
+            // Offices merged into one answer as one: 79 had never changed office 77's project, and
+            // back-dated its delete into 77's draft days all the same (round 10).
+            let tanAn = CentralClient(baseURL: central.url, token: try central.addOffice("77"), http: HTTPClient())
+            var theirs = Self.project(office: "77", node: "77", fund: .local)
+            theirs.hlc = Self.present("77")
+            let renamed = Change(table: .project, id: theirs.id, op: .upsert, hlc: Self.present("77", 50), fields: ["name": .text("Tên 77")])
+            let created = Changeset(office: OfficeCode(unchecked: "77"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [theirs])
+            _ = try await tanAn.push(created)
+            _ = try await tanAn.push(
+                Changeset(office: OfficeCode(unchecked: "77"), sequence: ChangesetSequence(2), previousHash: created.hash, changes: [renamed]))
+            _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
+            let before77 = HLCTimestamp(milliseconds: theirs.hlc.milliseconds + 1, counter: 0, node: "79")
+            try await scene.expectRefused(
+                [Change(table: .project, id: theirs.id, op: .delete, hlc: before77, fields: [:])], status: 403, code: "forbidden_owner",
+                row: SyncedRowKey(.project, theirs.id.rawValue))
         }
     }
 
@@ -786,6 +802,18 @@ import WireFormat
             try await scene.expectRefused(
                 [Change(table: .project, id: within.id, op: .upsert, hlc: Self.present("79", 6), fields: ["approved_support": .integer(750_000_000)])],
                 status: 400, code: "bad_request")
+            // Judged as the push leaves the project, not change by change: through an uncapped
+            // category and back (round 10); and a former province's code is the province in force.
+            try await scene.expectRefused(
+                [
+                    Change(
+                        table: .project, id: within.id, op: .upsert, hlc: Self.present("79", 7),
+                        fields: ["category": .text("CDS"), "approved_support": .integer(900_000_000)]),
+                    Change(table: .project, id: within.id, op: .upsert, hlc: Self.present("79", 8), fields: ["category": .text("MH_TRINHDIEN")]),
+                ], status: 400, code: "bad_request")
+            var former = local(requested: 400_000_000, approved: 600_000_000)
+            former.fields["province"] = .text("74")
+            try await scene.expectRefused([former], status: 400, code: "bad_request")
         }
     }
 
