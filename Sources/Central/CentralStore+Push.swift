@@ -15,12 +15,14 @@ extension CentralStore {
     public func apply(
         _ changeset: Changeset, receivedJSON: Data? = nil, from office: OfficeCode, now: Date = Date(), limits: WriteLimits = WriteLimits()
     ) throws(CentralError) -> PushResponse {
-        // A changeset at or below the office's last sequence is a re-send or refused, never stored:
-        // its bytes are not compacted or compressed (copies of a padded body cost seconds each).
+        // A changeset that does not follow the office's last one is a re-send or refused, never
+        // stored: its bytes are not compacted or compressed (copies of a padded body cost seconds each).
         let last = try? database.read { db in
-            try Int64.fetchOne(db, sql: "SELECT last_sequence FROM office WHERE code = ?", arguments: [office.rawValue])
+            try Row.fetchOne(db, sql: "SELECT last_sequence, last_hash FROM office WHERE code = ?", arguments: [office.rawValue]).map {
+                ($0[0] as Int64, $0[1] as String)
+            }
         }
-        if let last = last ?? nil, changeset.sequence.rawValue <= last {
+        if let (last, hash) = last ?? nil, changeset.sequence.rawValue != last + 1 || changeset.previousHash != hash {
             return try apply(changeset, body: Data(), from: office, now: now, position: nil, limits: limits)
         }
         // Compressed, and long histories read, before the write transaction, which other offices' pushes wait for.
@@ -129,11 +131,11 @@ extension CentralStore {
                         refusals.all.append(refusal)
                     }
                 }
-                for (change, violation) in try Self.capViolations(db, changeset.changes) {
+                for (change, violation) in try Self.capViolations(db, changeset.changes) + Self.acceptancesPastCaps(db, changeset.changes) {
                     let refusal = CentralError.badRequest(
                         "\(change.table.rawValue) \(change.id): \(violation)",
                         hint:
-                            "The changeset was refused whole; nothing of it was applied. Lower the support (promo-sync project update), or ask the centre about the cap.",
+                            "The changeset was refused whole; nothing of it was applied. Keep the support and what is counted within the cap, or ask the centre about it.",
                         row: SyncedRowKey(change.table, change.id.rawValue))
                     guard let refusals else { throw refusal }
                     refusals.all.append(refusal)
@@ -234,6 +236,45 @@ extension CentralStore {
             let broken = caps.lazy.filter { $0.fund == fund && $0.category == category && ($0.province == nil || $0.province == province) }
                 .compactMap { cap in supports.lazy.compactMap { cap.violation(requested: $0, totalCost: totalCost) }.first }.first
             if let broken { violations.append((projectChanges[projectChanges.count - 1], broken)) }
+        }
+        return violations
+    }
+
+    /// The office's acceptances in `changes` of its own over-disbursements of local projects that
+    /// would count past a support cap in force: the entry's amount added to what the project had
+    /// counted before it, against the smallest of the caps of its category and province. A cap
+    /// bound the support an office set, not what it paid and then accepted itself: 900 m counted
+    /// on a project under an 800 m cap (round 11).
+    static func acceptancesPastCaps(_ db: Database, _ changes: [Change]) throws -> [(Change, String)] {
+        let acceptances = changes.filter { $0.table == .conflictResolution && $0.op == .upsert && $0.fields["choice"] == .text("accept") }
+        guard !acceptances.isEmpty else { return [] }
+        let caps = try supportCaps(db)
+        var violations: [(Change, String)] = []
+        for change in acceptances {
+            guard case .text(let id)? = change.fields["conflict_id"],
+                let conflict = try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'conflict' AND id = ?"), arguments: [id]
+                ).map(FieldCoding.decode),
+                conflict["rule"] == .text(ConflictRule.overDisbursement.rawValue), case .text(let aggregate)? = conflict["aggregate_id"],
+                let project = try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?"), arguments: [aggregate]
+                ).map(FieldCoding.decode),
+                project["fund_source"] == .text(FundSource.local.rawValue), let category = project["category"]?.text,
+                let province = project["province"]?.text.map(ReferenceData.provinceInForce), let totalCost = project["total_cost"]?.integer
+            else { continue }
+            let limit = caps.filter { $0.fund == .local && $0.category == category && ($0.province == nil || $0.province == province) }
+                .map { $0.limit(totalCost: totalCost) }.min()
+            func figures(_ field: String) -> [String: FieldValue] {
+                (conflict[field]?.text).flatMap { try? JSONDecoder().decode([String: FieldValue].self, from: Data($0.utf8)) } ?? [:]
+            }
+            guard let limit, let amount = figures("mine")["amount"]?.integer, let before = figures("theirs")["disbursed_before"]?.integer
+            else { continue }
+            let (counted, overflow) = before.addingReportingOverflow(amount)
+            if overflow || counted > limit {
+                violations.append(
+                    (change, "accepting conflict \(id) would count \(counted) VND on project \(aggregate), past the support cap in force: at most \(limit) VND")
+                )
+            }
         }
         return violations
     }

@@ -90,6 +90,12 @@ public struct SupportCap: Hashable, Sendable, Codable {
         self.maxAmount = maxAmount
     }
 
+    /// The most support this cap allows a project costing `totalCost`.
+    public func limit(totalCost: Int64) -> Int64 {
+        let share = maxPercentOfCost.map { totalCost.multipliedReportingOverflow(by: $0).overflow ? Int64.max : totalCost * $0 / 100 } ?? .max
+        return min(share, maxAmount ?? .max)
+    }
+
     /// Why `requested` for a project costing `totalCost` breaks this cap, or nil when it does not.
     public func violation(requested: Int64, totalCost: Int64) -> String? {
         if let percent = maxPercentOfCost {

@@ -797,6 +797,12 @@ import WireFormat
             // Within the caps it passes; a cap lowered since binds what is set after, not what is held.
             let within = local(requested: 700_000_000, approved: 800_000_000)
             try await scene.accept([within])
+            // Nor does the office accept its own payment past the cap (round 11): 900 m paid on
+            // 100 m of support, held, then accepted by the office, counted under an 800 m cap.
+            let small = local(requested: 100_000_000, approved: 100_000_000)
+            try await scene.accept([small, Self.payment(small.id, amount: 900_000_000, voucher: "KB-CAP", at: Self.present("79", 1))])
+            let over = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("over_disbursement") })
+            try await scene.expectRefused([Self.resolution(over, of: small.id, .accept, at: Self.present("79", 2))], status: 400, code: "bad_request")
             try central.store.setCap(SupportCap(fund: .local, category: "MH_TRINHDIEN", province: "79", maxPercentOfCost: nil, maxAmount: 500_000_000))
             try await scene.accept([Change(table: .project, id: within.id, op: .upsert, hlc: Self.present("79", 5), fields: ["name": .text("Tên mới")])])
             try await scene.expectRefused(
