@@ -83,7 +83,7 @@ extension CentralStore {
         // Every push refolds its aggregates whole, in the one write transaction: what an office's
         // push makes the centre read back and refold is measured before any of it is (``WriteLimits``).
         if let limits, let sequence {
-            let counting = try DirectStatement(db, "SELECT count(*), total(length(fields)) FROM history WHERE aggregate = ? AND rowid > ?")
+            let counting = try DirectStatement(db, Self.historySize)
             var work: Int64 = 0
             for aggregate in folding where hadHistory[aggregate] == true {
                 // What was read before the transaction, and what was stored since (this push's changes at least).
@@ -154,11 +154,11 @@ extension CentralStore {
                 }
             }
             let lastRow = try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid), 0) FROM history") ?? 0
-            let sizing = try DirectStatement(db, "SELECT count(*), total(length(fields)) FROM history WHERE aggregate = ?")
+            let sizing = try DirectStatement(db, Self.historySize)
             var long: [String: Int64] = [:]
             var work: Int64 = 0
             for aggregate in aggregates {
-                try sizing.bind(.text(aggregate))
+                try sizing.bind(.text(aggregate), .integer(0))
                 let (count, length) = try sizing.step() ? (sizing.integer(0), sizing.integer(1)) : (0, 0)
                 sizing.finish()
                 work += WriteLimits.refoldWork(changes: count, characters: length)
@@ -171,6 +171,10 @@ extension CentralStore {
             return ReadHistories(lastRow: lastRow, histories: histories)
         } ?? nil
     }
+
+    /// How many changes an aggregate's history holds after a history row, with how many
+    /// characters of fields: what refolding them costs (``WriteLimits/refoldWork(changes:characters:)``).
+    static let historySize = "SELECT count(*), total(length(fields)) FROM history WHERE aggregate = ? AND rowid > ?"
 
     /// The fewest stored changes an aggregate's history has for a push to read it before its
     /// write transaction.

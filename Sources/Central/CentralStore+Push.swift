@@ -233,7 +233,7 @@ extension CentralStore {
             else { continue }
             let province = ReferenceData.provinceInForce(written)
             let supports = [project["requested_support"]?.integer, fund == .local ? project["approved_support"]?.integer : nil].compactMap { $0 }
-            let broken = caps.lazy.filter { $0.fund == fund && $0.category == category && ($0.province == nil || $0.province == province) }
+            let broken = caps.lazy.filter { $0.applies(fund: fund, category: category, province: province) }
                 .compactMap { cap in supports.lazy.compactMap { cap.violation(requested: $0, totalCost: totalCost) }.first }.first
             if let broken { violations.append((projectChanges[projectChanges.count - 1], broken)) }
         }
@@ -262,7 +262,7 @@ extension CentralStore {
                 project["fund_source"] == .text(FundSource.local.rawValue), let category = project["category"]?.text,
                 let province = project["province"]?.text.map(ReferenceData.provinceInForce), let totalCost = project["total_cost"]?.integer
             else { continue }
-            let limit = caps.filter { $0.fund == .local && $0.category == category && ($0.province == nil || $0.province == province) }
+            let limit = caps.filter { $0.applies(fund: .local, category: category, province: province) }
                 .map { $0.limit(totalCost: totalCost) }.min()
             func figures(_ field: String) -> [String: FieldValue] {
                 (conflict[field]?.text).flatMap { try? JSONDecoder().decode([String: FieldValue].self, from: Data($0.utf8)) } ?? [:]
@@ -282,8 +282,9 @@ extension CentralStore {
     /// A record's stored clocks (`record.clocks`) per field: one clock for every field of `fields`,
     /// or an object of each field's.
     static func storedClocks(_ stored: String, fields: Dictionary<String, FieldValue>.Keys) throws -> [String: HLCTimestamp] {
-        if stored.utf8.first == UInt8(ascii: "\""), case .text(let text)? = try FieldCoding.decode("{\"c\":\(stored)}")["c"] {
-            let clock = try HLCTimestamp(parsing: text)
+        if stored.utf8.first == UInt8(ascii: "\"") {
+            // A clock's text needs no escapes: the string is the text between its quotes.
+            let clock = try HLCTimestamp(parsing: String(stored.dropFirst().dropLast()))
             return Dictionary(uniqueKeysWithValues: fields.map { ($0, clock) })
         }
         return try FieldCoding.decode(stored).compactMapValues { $0.text.flatMap { try? HLCTimestamp(parsing: $0) } }

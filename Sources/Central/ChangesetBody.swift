@@ -2,11 +2,12 @@ import Foundation
 import GzipCodec
 
 /// A changeset's body as the store keeps it (`changeset.body`): the changeset's JSON as it
-/// arrived (without whitespace between its tokens since 1.9.1), compressed with gzip at level 1 when that is smaller. Stores written before release
-/// 1.8.0 hold the JSON itself; both forms are read, told apart by gzip's first two bytes (JSON
-/// never starts with them). The body is kept for the audit: `audit verify` checks its hash and
-/// replays it. Compressed, a 1,000-change body keeps about a seventh of its bytes (197 bytes a
-/// change to 29 in promo-bench's push; docs/BENCHMARKS.md, the centre's storage per change).
+/// arrived (without whitespace between its tokens since 1.9.1), compressed with gzip at level 1
+/// when that is smaller. Stores written before release 1.8.0 hold the JSON itself; both forms are
+/// read, told apart by gzip's first two bytes (JSON never starts with them). The body is kept for
+/// the audit: `audit verify` checks its hash and replays it. Compressed, a 1,000-change body keeps
+/// about a seventh of its bytes (197 bytes a change to 29 in promo-bench's push;
+/// docs/BENCHMARKS.md, the centre's storage per change).
 enum ChangesetBody {
     /// The bytes stored for a changeset whose JSON is `json`: without the whitespace between its
     /// tokens (the same JSON), compressed. An office padded a one-change push with 31 MB of

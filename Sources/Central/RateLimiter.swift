@@ -30,11 +30,7 @@ public final class RateLimiter: Sendable {
                     return bucket.tokens + (Double(idle.components.seconds) * rate) < burst
                 }
             }
-            var bucket = buckets[key] ?? (tokens: burst, at: now)
-            let elapsed = now - bucket.at
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            bucket.tokens = min(burst, bucket.tokens + seconds * ratePerSecond)
-            bucket.at = now
+            var bucket = (tokens: tokens(in: buckets[key], at: now), at: now)
             defer { buckets[key] = bucket }
             if bucket.tokens >= cost {
                 bucket.tokens -= cost
@@ -46,11 +42,14 @@ public final class RateLimiter: Sendable {
 
     /// The tokens `key` has now, taking none.
     public func available(_ key: String, now: ContinuousClock.Instant = .now) -> Double {
-        buckets.withLock { buckets in
-            guard let bucket = buckets[key] else { return burst }
-            let elapsed = now - bucket.at
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            return min(burst, bucket.tokens + seconds * ratePerSecond)
-        }
+        buckets.withLock { buckets in tokens(in: buckets[key], at: now) }
+    }
+
+    /// The tokens of `bucket` refilled up to `now`; a key without a bucket has a full one.
+    private func tokens(in bucket: (tokens: Double, at: ContinuousClock.Instant)?, at now: ContinuousClock.Instant) -> Double {
+        guard let bucket else { return burst }
+        let elapsed = now - bucket.at
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return min(burst, bucket.tokens + seconds * ratePerSecond)
     }
 }

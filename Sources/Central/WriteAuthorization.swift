@@ -40,15 +40,23 @@ struct WriteAuthorization {
     /// Each aggregate's creation met so far: its root row's earliest stamped change that names an
     /// office, the one the fold takes for the creator.
     private var creations: [String: (hlc: HLCTimestamp, office: String)?] = [:]
-    /// The stamp of each stored row's earliest change met so far (nil: none recorded).
-    private var firstStamps: [SyncedRowKey: HLCTimestamp?] = [:]
+    /// The writer and the offices merged into it, as a JSON array. Not the office a retired
+    /// writer was merged into: its pending changes, stamped before the receiving office changed
+    /// the same rows, are honest (the receiving office pulled the rows after they were made).
+    private let sameOffice: String
+    private let selectStamps: DirectStatement
 
     init(_ db: Database, writer: OfficeCode, merges: MergeMap, batch: [Change]) throws {
         selectRoot = try DirectStatement(
             db, "SELECT tbl, office FROM record WHERE aggregate = ?1 AND id = ?1 AND tbl IN ('project', 'plan_line', 'program')")
+        selectStamps = try DirectStatement(
+            db,
+            "SELECT min(hlc), max(CASE WHEN writer IN (SELECT value FROM json_each(?3)) THEN hlc END) FROM history WHERE tbl = ?1 AND id = ?2")
         self.writer = writer
         self.merges = merges
         self.rehomed = merges.rehomed
+        let offices = ([writer.rawValue] + merges.rehomed.filter { $0.value == writer.rawValue }.map(\.key)).sorted()
+        sameOffice = "[" + offices.map { "\"\($0)\"" }.joined(separator: ",") + "]"
         var created: [String: SyncedTable] = [:]
         for change in batch where change.table.isAggregateRoot && change.op == .upsert && change.fields["office"] == .text(writer.rawValue) {
             created[change.id.rawValue] = change.table
@@ -57,13 +65,6 @@ struct WriteAuthorization {
     }
 
     private func home(_ office: String) -> String { rehomed.isEmpty ? office : rehomed[office] ?? office }
-    /// The writer and the offices merged into it, as a JSON array. Not the office a retired
-    /// writer was merged into: its pending changes, stamped before the receiving office changed
-    /// the same rows, are honest (the receiving office pulled the rows after they were made).
-    private var sameOffice: String {
-        let offices = ([writer.rawValue] + rehomed.filter { $0.value == writer.rawValue }.map(\.key)).sorted()
-        return "[" + offices.map { "\"\($0)\"" }.joined(separator: ",") + "]"
-    }
     private var writerHome: String { home(writer.rawValue) }
 
     /// Throws `forbidden_owner` (403) or `unknown_parent` (422) when the writer may not write `change`.
@@ -109,7 +110,8 @@ struct WriteAuthorization {
             {
                 throw Self.forbidden(change, "\(row) is the centre's resolution; office \(writer) may not change or delete it")
             }
-            if let first = try firstRecorded(db, change.table, change.id.rawValue), change.hlc < first {
+            let (first, latest) = try stamps(change.table, change.id.rawValue)
+            if let first, change.hlc < first {
                 throw Self.forbidden(
                     change, "\(row) was first recorded at \(first); office \(writer) sent it stamped earlier (\(change.hlc)): a row's past is not rewritten")
             }
@@ -120,11 +122,7 @@ struct WriteAuthorization {
             // counting, and an edit of its cost stamped there took effect (round 9).
             // An office answers for the offices merged into it: after a merge, the receiving office
             // had never changed the absorbed office's rows, and back-dated their delete the same way.
-            if let latest = try String.fetchOne(
-                db.cachedStatement(
-                    sql: "SELECT max(hlc) FROM history WHERE tbl = ? AND id = ? AND writer IN (SELECT value FROM json_each(?))"),
-                arguments: [change.table.rawValue, change.id.rawValue, sameOffice]
-            ).flatMap({ try? HLCTimestamp(parsing: $0) }), change.hlc < latest {
+            if let latest, change.hlc < latest {
                 throw Self.forbidden(
                     change,
                     "\(row) holds a change stamped \(latest) by office \(latest.node)\(latest.node == writer.rawValue ? "" : ", merged into office \(writer)"); office \(writer) sent this one stamped earlier (\(change.hlc)): an office's clock does not run backwards"
@@ -219,15 +217,13 @@ struct WriteAuthorization {
         }
     }
 
-    /// The stamp of the earliest change of a row the centre holds (one index seek).
-    private mutating func firstRecorded(_ db: Database, _ table: SyncedTable, _ id: String) throws -> HLCTimestamp? {
-        let key = SyncedRowKey(table, id)
-        if let known = firstStamps[key] { return known }
-        let first = try String.fetchOne(
-            db.cachedStatement(sql: "SELECT min(hlc) FROM history WHERE tbl = ? AND id = ?"), arguments: [table.rawValue, id]
-        ).flatMap { try? HLCTimestamp(parsing: $0) }
-        firstStamps[key] = .some(first)
-        return first
+    /// The stamps of a row's earliest change, and of the latest change the writer or an office
+    /// merged into it made of it, as the history holds them (one index range; nil: none).
+    private func stamps(_ table: SyncedTable, _ id: String) throws -> (first: HLCTimestamp?, latest: HLCTimestamp?) {
+        try selectStamps.bind(.text(table.rawValue), .text(id), .text(sameOffice))
+        defer { selectStamps.finish() }
+        guard try selectStamps.step() else { return (nil, nil) }
+        return (selectStamps.text(0).flatMap { try? HLCTimestamp(parsing: $0) }, selectStamps.text(1).flatMap { try? HLCTimestamp(parsing: $0) })
     }
 
     /// The earliest stamped change of an aggregate's root row that names an office, as the fold

@@ -90,6 +90,11 @@ public struct SupportCap: Hashable, Sendable, Codable {
         self.maxAmount = maxAmount
     }
 
+    /// Whether this cap binds a project of `fund` and `category` in `province` (a province in force).
+    public func applies(fund: FundSource, category: String, province: String) -> Bool {
+        self.fund == fund && self.category == category && (self.province == nil || self.province == province)
+    }
+
     /// The most support this cap allows a project costing `totalCost`.
     public func limit(totalCost: Int64) -> Int64 {
         let share = maxPercentOfCost.map { totalCost.multipliedReportingOverflow(by: $0).overflow ? Int64.max : totalCost * $0 / 100 } ?? .max
