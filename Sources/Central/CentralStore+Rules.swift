@@ -74,7 +74,9 @@ extension CentralStore {
     ///   that held another's project while merged, once the merge was undone);
     /// - a national project to which an office sent its proposal's figures again after the
     ///   first change (they are the centre's once the project is sent to it; every such project
-    ///   is folded again, and only those changed after that are decided otherwise).
+    ///   is folded again, and only those changed after that are decided otherwise);
+    /// - a project with a halt in its history that is not halted as stored (a halt that found it
+    ///   accepted, settled or closed was a conflict; it now applies).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,
@@ -93,6 +95,10 @@ extension CentralStore {
                        OR json_extract(h.fields, '$.counterpart_funds') IS NOT NULL OR json_extract(h.fields, '$.year') IS NOT NULL
                        OR json_extract(h.fields, '$.category') IS NOT NULL)
                   AND h.hlc > (SELECT min(hlc) FROM history WHERE tbl = 'project' AND id = h.aggregate)
+                UNION
+                SELECT h.aggregate FROM history AS h JOIN record AS p ON p.tbl = 'project' AND p.id = h.aggregate
+                WHERE h.tbl = 'project' AND h.id = h.aggregate AND json_extract(h.fields, '$.status') = 'halted'
+                  AND json_extract(p.fields, '$.status') IS NOT 'halted'
                 ORDER BY 1
                 """)
     }

@@ -11,7 +11,7 @@ public enum Side: String, Codable, Sendable {
 
 /// A project's life (DESIGN.md §3): draft → submitted → appraised locally → (national: submitted
 /// to the centre → appraised centrally) → approved → contracted → in progress → accepted → settled
-/// → closed; returned, rejected and halted on the side.
+/// → closed; returned, rejected and halted on the side (halted from any status that takes payments).
 public enum ProjectStatus: String, CaseIterable, Codable, Sendable {
     case draft
     case submitted
@@ -58,24 +58,35 @@ public enum StatusMachine {
         .settled: [.closed: .office],
     ]
 
+    /// The statuses from which a project is halted: every one in which it takes payments
+    /// (``LedgerRules/statuses(for:)``), so that while money can still move the side that owns
+    /// halting can stop it. A halt only from approval to in progress let an office that had pulled
+    /// the centre's halt stamp its own moves on (in progress → accepted, or on to closed) between
+    /// its last change and the halt: judged at their stamps they stood, the halt found the project
+    /// accepted and became a conflict, and the project took payments again (round 10). An office
+    /// offline when the centre halted looks the same in the stamps; now either way its moves
+    /// stand and the halt applies after them.
+    static var haltable: Set<ProjectStatus> { LedgerRules.statuses(for: .payment) }
+
+    /// The halts of a fund source, all owned by `side`, merged into its other steps.
+    private static func withHalts(_ steps: [ProjectStatus: [ProjectStatus: Side]], by side: Side) -> [ProjectStatus: [ProjectStatus: Side]] {
+        haltable.reduce(into: steps) { table, from in table[from, default: [:]][.halted] = side }
+    }
+
     /// National-fund projects: the centre appraises, approves, returns, rejects and halts.
-    private static let national: [ProjectStatus: [ProjectStatus: Side]] = officeCommon.merging([
-        .appraisedLocally: [.submittedToCentre: .office, .returned: .office],
-        .submittedToCentre: [.appraisedCentrally: .centre, .returned: .centre, .rejected: .centre],
-        .appraisedCentrally: [.approved: .centre, .returned: .centre, .rejected: .centre],
-        .approved: [.contracted: .office, .halted: .centre],
-        .contracted: [.inProgress: .office, .halted: .centre],
-        .inProgress: [.accepted: .office, .halted: .centre],
-    ]) { _, new in new }
+    private static let national: [ProjectStatus: [ProjectStatus: Side]] = withHalts(
+        officeCommon.merging([
+            .appraisedLocally: [.submittedToCentre: .office, .returned: .office],
+            .submittedToCentre: [.appraisedCentrally: .centre, .returned: .centre, .rejected: .centre],
+            .appraisedCentrally: [.approved: .centre, .returned: .centre, .rejected: .centre],
+        ]) { _, new in new }, by: .centre)
 
     /// Local-fund projects: the province owns every step.
-    private static let local: [ProjectStatus: [ProjectStatus: Side]] = officeCommon.merging([
-        .submitted: [.appraisedLocally: .office, .returned: .office, .rejected: .office],
-        .appraisedLocally: [.approved: .office, .returned: .office, .rejected: .office],
-        .approved: [.contracted: .office, .halted: .office],
-        .contracted: [.inProgress: .office, .halted: .office],
-        .inProgress: [.accepted: .office, .halted: .office],
-    ]) { _, new in new }
+    private static let local: [ProjectStatus: [ProjectStatus: Side]] = withHalts(
+        officeCommon.merging([
+            .submitted: [.appraisedLocally: .office, .returned: .office, .rejected: .office],
+            .appraisedLocally: [.approved: .office, .returned: .office, .rejected: .office],
+        ]) { _, new in new }, by: .office)
 }
 
 /// Who owns each field of the synced tables (DESIGN.md §3).

@@ -256,14 +256,39 @@ struct OfficeChain {
             Change(table: .project, id: national, op: .upsert, hlc: stamp(4), fields: ["total_cost": .integer(2_000_000_000)]),
         ])
         let cost = try #require(try store.projects(office: "79").first { $0.id == national.rawValue }?.fields["total_cost"])
-        // What 1.9.0 stored: the recovery counted, the national project's cost changed.
+        // A national project in progress that the centre halts; the office's acceptance, stamped
+        // before the halt, arrives after it (1.9.0 made the halt a conflict).
+        let halted = RowID.make()
+        let past = HybridLogicalClock.wallMilliseconds() - 60_000
+        try push([
+            Change(
+                table: .project, id: halted, op: .upsert, hlc: HLCTimestamp(milliseconds: past, counter: 0, node: "79"),
+                fields: [
+                    "office": .text("79"), "province": .text("79"), "code": .text("DA-HALT"), "name": .text("Dự án tạm dừng"),
+                    "category": .text("MH_TRINHDIEN"), "fund_source": .text("national"), "year": .integer(2025),
+                    "total_cost": .integer(400_000_000), "requested_support": .integer(100_000_000), "status": .text("in_progress"),
+                ])
+        ])
+        try store.decide(project: halted.rawValue, .halt)
+        try push([
+            Change(
+                table: .project, id: halted, op: .upsert, hlc: HLCTimestamp(milliseconds: past + 1, counter: 0, node: "79"),
+                fields: ["status": .text("accepted")])
+        ])
+        #expect(try store.projects(office: "79").first { $0.id == halted.rawValue }?.fields["status"] == .text("halted"))
+        // What 1.9.0 stored: the recovery counted, the national project's cost changed, the
+        // halted project accepted.
         try await store.database.write { db in
             try db.execute(sql: "UPDATE record SET held = 0 WHERE tbl = 'disbursement' AND id = ?", arguments: [recovery.rawValue])
             try db.execute(
                 sql: "UPDATE record SET fields = json_set(fields, '$.total_cost', 2000000000) WHERE tbl = 'project' AND id = ?", arguments: [national.rawValue])
+            try db.execute(
+                sql: "UPDATE record SET fields = json_set(fields, '$.status', 'accepted') WHERE tbl = 'project' AND id = ?", arguments: [halted.rawValue])
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v8-rules-1.9.1'")
         }
-        #expect(try await store.database.read(CentralStore.aggregatesJudgedOtherwiseSince190) == [project.rawValue, national.rawValue].sorted())
+        #expect(
+            try await store.database.read(CentralStore.aggregatesJudgedOtherwiseSince190)
+                == [project.rawValue, national.rawValue, halted.rawValue].sorted())
         let path = store.path
         try store.database.close()
 
@@ -273,6 +298,7 @@ struct OfficeChain {
         }
         #expect(held == true)
         #expect(try upgraded.projects(office: "79").first { $0.id == national.rawValue }?.fields["total_cost"] == cost)
+        #expect(try upgraded.projects(office: "79").first { $0.id == halted.rawValue }?.fields["status"] == .text("halted"))
         let last = try #require(try upgraded.journalEntries(limit: 1_000).last)
         #expect(last.kind == "rules_applied" && last.payload.contains(project.rawValue) && last.payload.contains("1.9.1"))
         let report = try upgraded.auditVerify()

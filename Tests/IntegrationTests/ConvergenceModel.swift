@@ -490,7 +490,7 @@ final class ConvergenceModel {
 
     /// A decision of the centre on a national project: mostly one its status allows.
     func decide(_ n: Int) {
-        let decidable: Set<String> = ["submitted_to_centre", "appraised_centrally", "approved", "contracted", "in_progress"]
+        let decidable: Set<String> = ["submitted_to_centre", "appraised_centrally", "approved", "contracted", "in_progress", "accepted", "settled", "closed"]
         guard
             let project = pick(
                 ((try? store.projects()) ?? []).filter { $0.fields["fund_source"] == .text("national") },
@@ -506,6 +506,8 @@ final class ConvergenceModel {
             decision = chance(85) ? .approve(amount: max(1_000_000, requested - int(0...3) * 50_000_000)) : chance(50) ? .returnToOffice : .reject
         case ("approved", true), ("contracted", true), ("in_progress", true):
             decision = chance(75) ? .adjust(amount: max(1_000_000, approved * int(3...11) / 10)) : .halt
+        case ("accepted", true), ("settled", true), ("closed", true):
+            decision = chance(50) ? .adjust(amount: max(1_000_000, approved * int(3...11) / 10)) : .halt
         default:
             decision = pick([.appraise, .approve(amount: requested), .returnToOffice, .reject, .adjust(amount: approved / 2 + 1), .halt])!
         }

@@ -78,6 +78,7 @@ struct ReferenceModel {
         ("approved", "contracted", .office, .office), ("contracted", "in_progress", .office, .office),
         ("in_progress", "accepted", .office, .office),
         ("approved", "halted", .centre, .office), ("contracted", "halted", .centre, .office), ("in_progress", "halted", .centre, .office),
+        ("accepted", "halted", .centre, .office), ("settled", "halted", .centre, .office), ("closed", "halted", .centre, .office),
         ("accepted", "settled", .office, .office), ("settled", "closed", .office, .office),
     ]
 

@@ -771,6 +771,45 @@ import WireFormat
         }
     }
 
+    /// A halt stops a project's payments whatever the office moves it to before the halt: 79,
+    /// having pulled the centre's halt of its project in progress, stamped its own moves on to
+    /// accepted between its last change and the halt; judged at their stamps they stood, the halt
+    /// found the project accepted and became the centre's conflict, and the project took payments
+    /// again (round 10, N2). The moves stand, and the halt applies after them.
+    @Test func aProjectTheCentreHaltedStaysHaltedWhateverItsOfficeMovesItToBeforeTheHalt() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let national = try await Self.approvedNationalProject(&scene, amount: 100_000_000)
+            let inProgress = Self.present("79", 11)
+            for (stamp, step) in [(Self.present("79", 10), "contracted"), (inProgress, "in_progress")] {
+                try await scene.accept([Change(table: .project, id: national.id, op: .upsert, hlc: stamp, fields: ["status": .text(step)])])
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            try central.store.decide(project: "79/\(national.fields["code"]!.text!)", .halt)
+            for (n, step) in ["accepted", "settled", "closed"].enumerated() {
+                let backDated = HLCTimestamp(milliseconds: inProgress.milliseconds + UInt64(n) + 1, counter: 0, node: "79")
+                try await scene.accept([Change(table: .project, id: national.id, op: .upsert, hlc: backDated, fields: ["status": .text(step)])])
+            }
+            let stored = try #require(try central.store.projects(office: "79").first { $0.id == national.id.rawValue })
+            #expect(stored.fields["status"] == .text("halted"))
+            #expect(try central.store.conflicts().allSatisfy { $0.record["rule"] != .text("status_transition") })
+            // A payment made now is held, and counts nowhere.
+            try await scene.accept([Self.payment(national.id, amount: 50_000_000, voucher: "KB-H", at: Self.present("79", 20))])
+            #expect(try central.store.conflicts().contains { $0.record["rule"] == .text("payment_not_allowed") })
+            #expect(try Self.nationalDisbursed(central, "79") ?? 0 == 0)
+            // The centre halts a project its office closed (a correction after closing is still money).
+            var closedOne = try await Self.approvedNationalProject(&scene, amount: 100_000_000)
+            for (n, step) in ["contracted", "in_progress", "accepted", "settled", "closed"].enumerated() {
+                closedOne.hlc = Self.present("79", 30 + Int64(n))
+                try await scene.accept([Change(table: .project, id: closedOne.id, op: .upsert, hlc: closedOne.hlc, fields: ["status": .text(step)])])
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            try central.store.decide(project: "79/\(closedOne.fields["code"]!.text!)", .halt)
+            #expect(try central.store.projects(office: "79").first { $0.id == closedOne.id.rawValue }?.fields["status"] == .text("halted"))
+            try await Self.expectTayNinhStillSyncs(scene)
+        }
+    }
+
     /// The support caps in force bind at the centre too, as the office checks them: an office
     /// approved itself 900 m on a local project against the centre's cap of 800 m and its
     /// payments counted, and asked 90 % of a national project's cost against the 30 % cap (round 9, T4).

@@ -15,7 +15,8 @@ import Testing
         (.approved, .contracted, .office), (.approved, .halted, .centre),
         (.contracted, .inProgress, .office), (.contracted, .halted, .centre),
         (.inProgress, .accepted, .office), (.inProgress, .halted, .centre),
-        (.accepted, .settled, .office), (.settled, .closed, .office),
+        (.accepted, .settled, .office), (.accepted, .halted, .centre),
+        (.settled, .closed, .office), (.settled, .halted, .centre), (.closed, .halted, .centre),
     ]
     static let local: [(S, S, Side)] = [
         (.draft, .submitted, .office), (.returned, .draft, .office), (.returned, .submitted, .office),
@@ -24,7 +25,8 @@ import Testing
         (.approved, .contracted, .office), (.approved, .halted, .office),
         (.contracted, .inProgress, .office), (.contracted, .halted, .office),
         (.inProgress, .accepted, .office), (.inProgress, .halted, .office),
-        (.accepted, .settled, .office), (.settled, .closed, .office),
+        (.accepted, .settled, .office), (.accepted, .halted, .office),
+        (.settled, .closed, .office), (.settled, .halted, .office), (.closed, .halted, .office),
     ]
 
     @Test(arguments: [FundSource.national, .local])
@@ -45,9 +47,22 @@ import Testing
 
     @Test func terminalStatesHaveNoWayOut() {
         for fund in [FundSource.national, .local] {
-            for terminal in [S.closed, .rejected, .halted] {
+            for terminal in [S.rejected, .halted] {
                 #expect(StatusMachine.transitions(fund).allSatisfy { $0.from != terminal })
             }
+            // A closed project is halted still (a payment after closing is a correction, and the
+            // side that halts may stop it); nothing else.
+            #expect(StatusMachine.transitions(fund).filter { $0.from == .closed }.map(\.to) == [.halted])
+        }
+    }
+
+    /// Every status in which a project takes a payment is one from which it is halted, by the
+    /// side that halts its fund's projects: otherwise an office could move a project the centre
+    /// halted, stamped before the halt, into a status the halt does not reach and pay again.
+    @Test(arguments: [FundSource.national, .local])
+    func everyStatusThatTakesPaymentsIsHalted(fund: FundSource) {
+        for status in LedgerRules.statuses(for: .payment) {
+            #expect(StatusMachine.owner(from: status, to: .halted, fund: fund) == (fund == .national ? .centre : .office), "\(status)")
         }
     }
 }
