@@ -88,6 +88,14 @@ public struct CentralConflict: Sendable, Equatable {
     public var office: String
     /// The conflict as people read it, with the record's business keys (docs/CONFLICTS.md).
     public var description: ConflictDescription
+
+    /// Whether the centre still has to answer it: unresolved, or a conflict of the centre's own
+    /// change that only an office resolved (an office's dismissal of the centre's decision hid it
+    /// from the centre's list, round 12; the centre's resolution stands over it).
+    public var isOpenForTheCentre: Bool {
+        let resolution = record["resolution"] ?? .null
+        return resolution == .null || (record["writer"] == .text(OfficeCode.central.rawValue) && record["resolved_by"] != .text(OfficeCode.central.rawValue))
+    }
 }
 
 extension CentralStore {
@@ -113,12 +121,14 @@ extension CentralStore {
 
     /// Records a decision of the centre on a project (by id, or `OFFICE/CODE`). A move the status
     /// machine does not allow from the project's current status is refused before anything is written.
+    /// Returns the project decided, as it stood before the decision.
+    @discardableResult
     public func decide(
         project reference: String, _ decision: CentreDecision, reference document: String? = nil,
         now: Date = Date()
-    ) throws(CentralError) {
+    ) throws(CentralError) -> CentralProject {
         do {
-            try database.write { db in
+            return try database.write { db in
                 try Self.decide(db, project: reference, decision, document: document, now: now, position: Self.nextPosition(db), recorded: nil)
             }
         } catch {
@@ -128,10 +138,11 @@ extension CentralStore {
 
     /// A decision, journaled with the clocks and event id it was given; `recorded` (a replay)
     /// gives them back instead of new ones.
+    @discardableResult
     static func decide(
         _ db: Database, project reference: String, _ decision: CentreDecision, document: String?, now: Date,
         position: Int64, recorded: CentreAction.Decided?
-    ) throws {
+    ) throws -> CentralProject {
         let project = try findProject(db, reference)
         let fund = project.fields["fund_source"]?.text.flatMap(FundSource.init(rawValue:))
         guard fund == .national else {
@@ -174,6 +185,7 @@ extension CentralStore {
                 .init(
                     project: project.id, decision: decision.name, amount: decision.amount, document: document,
                     stamps: [change.hlc, event.hlc], event: event.id.rawValue)), at: now, position: position)
+        return project
     }
 
     /// The clock of a change the centre makes: the next tick of its clock, or in a replay the
@@ -196,7 +208,7 @@ extension CentralStore {
                     return CentralConflict(
                         record: fields, id: row["id"], office: row["office"],
                         description: try Self.describe(db, id: row["id"], office: row["office"], fields))
-                }.filter { all || $0.record["resolution"] == .null || $0.record["resolution"] == nil }
+                }.filter { all || $0.isOpenForTheCentre }
             }
         } catch {
             throw CentralError.storage(error, during: "listing conflicts")
@@ -241,16 +253,23 @@ extension CentralStore {
         _ db: Database, conflict id: String, _ choice: ResolutionChoice, note: String?, now: Date,
         position: Int64, recorded: CentreAction.Resolved?
     ) throws {
-        guard
-            let row = try Row.fetchOne(
-                db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (id = ? OR id LIKE ?)",
-                arguments: [id, id.count >= 6 ? id + "%" : id])
-        else {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (id = ? OR id LIKE ?) ORDER BY id LIMIT 2",
+            arguments: [id, id.count >= 6 ? id + "%" : id])
+        guard let row = rows.first else {
             throw CentralError(.notFound, .notFound, "no conflict '\(id)'", hint: "List them with: promo-central conflicts list")
         }
+        if rows.count > 1, row["id"] as String != id {
+            throw CentralError(
+                .badRequest, .badRequest, "more than one conflict starts with '\(id)' (\(rows.map { $0["id"] as String }.joined(separator: ", ")), …)",
+                hint: "Give more of the id (promo-central conflicts list --all).")
+        }
         let fields = try FieldCoding.decode(row["fields"] as String)
-        guard fields["resolution"] == nil || fields["resolution"] == .null else {
-            throw CentralError(.conflict, .resolved, "conflict \(row["id"] as String) is already resolved", hint: "Nothing to do.")
+        // The centre's resolution stands over an office's (the fold's rule): an office that
+        // dismissed a conflict of the centre's own change had taken away the centre's answer to it
+        // (round 12). Only the centre's own resolution is final here.
+        guard fields["resolved_by"] != .text(OfficeCode.central.rawValue) else {
+            throw CentralError(.conflict, .resolved, "conflict \(row["id"] as String) is already resolved by the centre", hint: "Nothing to do.")
         }
         let aggregate = fields["aggregate_id"]?.text ?? ""
         let fund = try String.fetchOne(
@@ -283,14 +302,24 @@ extension CentralStore {
 
     static func findProject(_ db: Database, _ reference: String) throws -> CentralProject {
         let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
-        let row =
+        let rows =
             parts.count == 2
-            ? try Row.fetchOne(
+            ? try Row.fetchAll(
                 db,
-                sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND office = ? AND json_extract(fields, '$.code') = ? AND deleted_at IS NULL",
+                sql:
+                    "SELECT id, office, fields FROM record WHERE tbl = 'project' AND office = ? AND json_extract(fields, '$.code') = ? AND deleted_at IS NULL ORDER BY id",
                 arguments: [parts[0], parts[1]])
-            : try Row.fetchOne(db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND id = ? AND deleted_at IS NULL", arguments: [reference])
-        guard let row else {
+            : try Row.fetchAll(db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND id = ? AND deleted_at IS NULL", arguments: [reference])
+        // An office's code names one of its projects only if no other has it: the office chose
+        // its codes, and with two alike a decision given by code landed on whichever row the store
+        // returned first, which the office steered by touching its projects (round 12).
+        if rows.count > 1 {
+            throw CentralError(
+                .badRequest, .badRequest,
+                "\(rows.count) projects of office \(parts[0]) have the code \(parts[1]): \(rows.map { $0["id"] as String }.joined(separator: ", "))",
+                hint: "Give the project by its id (promo-central project list --office \(parts[0]) shows each with its name and figures).")
+        }
+        guard let row = rows.first else {
             throw CentralError(
                 .notFound, .notFound, "no project '\(reference)' at the centre",
                 hint: "Give the project id, or OFFICE/CODE such as 79/HCM-01 (promo-central project list).")

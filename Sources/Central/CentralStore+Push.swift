@@ -131,7 +131,7 @@ extension CentralStore {
                         refusals.all.append(refusal)
                     }
                 }
-                for (change, violation) in try Self.capViolations(db, changeset.changes) + Self.acceptancesPastCaps(db, changeset.changes) {
+                for (change, violation) in try Self.capViolations(db, changeset.changes) {
                     let refusal = CentralError.badRequest(
                         "\(change.table.rawValue) \(change.id): \(violation)",
                         hint:
@@ -145,9 +145,20 @@ extension CentralStore {
                 //    the rules decide in clock order, so the outcome does not depend on arrival order.
                 //    Each history row names the changeset that carried it (its position), for the audit log.
                 let position = try recorded ?? Self.nextPosition(db)
+                let cappedLedgers = try Self.cappedLedgers(db, changeset.changes)
                 let applied = try Self.ingest(
                     db, changes: changeset.changes, from: office, sequence: changeset.sequence, position: position, at: now, refusals: refusals,
                     limits: limits, read: read)
+                // What the fold counts where a cap binds (the transaction is undone with the refusal).
+                for (project, problem) in try Self.ledgersPastCaps(db, before: cappedLedgers) {
+                    let refusal = CentralError.badRequest(
+                        "project \(project): \(problem)",
+                        hint:
+                            "The changeset was refused whole; nothing of it was applied. Leave the conflict open, or ask the centre about the cap.",
+                        row: SyncedRowKey(.project, project))
+                    guard let refusals else { throw refusal }
+                    refusals.all.append(refusal)
+                }
 
                 // 5. Keep it, with its receipt in the centre's log: its place and time, chained
                 //    onto the position before (one hash per changeset, none per change).
@@ -240,40 +251,74 @@ extension CentralStore {
         return violations
     }
 
-    /// The office's acceptances in `changes` of its own over-disbursements of local projects that
-    /// would count past a support cap in force: the entry's amount added to what the project had
-    /// counted before it, against the smallest of the caps of its category and province. A cap
-    /// bound the support an office set, not what it paid and then accepted itself: 900 m counted
-    /// on a project under an 800 m cap (round 11).
-    static func acceptancesPastCaps(_ db: Database, _ changes: [Change]) throws -> [(Change, String)] {
-        let acceptances = changes.filter { $0.table == .conflictResolution && $0.op == .upsert && $0.fields["choice"] == .text("accept") }
-        guard !acceptances.isEmpty else { return [] }
+    /// What the ledgers of the local projects that `changes` add an entry or a resolution to
+    /// count before the push, by project: the projects whose counted ledger a cap may bind
+    /// (``ledgersPastCaps(_:before:)`` judges them after the fold). None when no cap is in force.
+    static func cappedLedgers(_ db: Database, _ changes: [Change]) throws -> [String: Int64] {
+        guard try !supportCaps(db).isEmpty else { return [:] }
+        let projects = Set(
+            changes.compactMap { change -> String? in
+                switch change.table {
+                case .disbursement: change.fields["project_id"]?.text
+                case .conflictResolution: change.fields["aggregate_id"]?.text
+                default: nil
+                }
+            })
+        var counted: [String: Int64] = [:]
+        for id in projects.sorted() {
+            guard
+                let fields = try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?"), arguments: [id]
+                ).map(FieldCoding.decode), fields["fund_source"] == .text(FundSource.local.rawValue)
+            else { continue }
+            counted[id] = try countedLedger(db, project: id)
+        }
+        return counted
+    }
+
+    /// What a project's counted ledger adds up to, recoveries subtracting (an Int64 sum: SQLite
+    /// refuses one that overflows, and the fold keeps every counted ledger within its total cost).
+    static func countedLedger(_ db: Database, project: String) throws -> Int64 {
+        try Int64.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT coalesce(sum(CASE json_extract(fields, '$.kind') WHEN 'recovery' THEN -json_extract(fields, '$.amount')
+                                            ELSE json_extract(fields, '$.amount') END), 0)
+                    FROM record WHERE tbl = 'disbursement' AND aggregate = ? AND held = 0 AND deleted_at IS NULL
+                    """), arguments: [project]) ?? 0
+    }
+
+    /// The projects of `before` (``cappedLedgers(_:_:)``) whose ledger, as the fold left it, counts
+    /// more than before the push and more than both the smallest support cap in force for the
+    /// project and its own limit (approved or requested support): only an accepted conflict takes
+    /// a ledger past its support, and the caps bind what the office sets. The caps bound the
+    /// support an office set, not what it paid and then accepted itself: an office counted 900 m
+    /// on a project under an 800 m cap by accepting its own over-disbursement (round 11), then
+    /// by accepting an entry held for its date or the project's status, or two over-disbursements
+    /// in one push, each judged on what was counted before it (round 12).
+    static func ledgersPastCaps(_ db: Database, before: [String: Int64]) throws -> [(project: String, problem: String)] {
+        guard !before.isEmpty else { return [] }
         let caps = try supportCaps(db)
-        var violations: [(Change, String)] = []
-        for change in acceptances {
-            guard case .text(let id)? = change.fields["conflict_id"],
-                let conflict = try String.fetchOne(
-                    db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'conflict' AND id = ?"), arguments: [id]
-                ).map(FieldCoding.decode),
-                conflict["rule"] == .text(ConflictRule.overDisbursement.rawValue), case .text(let aggregate)? = conflict["aggregate_id"],
+        var violations: [(project: String, problem: String)] = []
+        for (id, counted) in before.sorted(by: { $0.key < $1.key }) {
+            guard
                 let project = try String.fetchOne(
-                    db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?"), arguments: [aggregate]
-                ).map(FieldCoding.decode),
-                project["fund_source"] == .text(FundSource.local.rawValue), let category = project["category"]?.text,
-                let province = project["province"]?.text.map(ReferenceData.provinceInForce), let totalCost = project["total_cost"]?.integer
+                    db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?"), arguments: [id]
+                ).map(FieldCoding.decode), let category = project["category"]?.text,
+                let province = project["province"]?.text.map(ReferenceData.provinceInForce), let totalCost = project["total_cost"]?.integer,
+                let cap = caps.filter({ $0.applies(fund: .local, category: category, province: province) }).map({ $0.limit(totalCost: totalCost) }).min()
             else { continue }
-            let limit = caps.filter { $0.applies(fund: .local, category: category, province: province) }
-                .map { $0.limit(totalCost: totalCost) }.min()
-            func figures(_ field: String) -> [String: FieldValue] {
-                (conflict[field]?.text).flatMap { try? JSONDecoder().decode([String: FieldValue].self, from: Data($0.utf8)) } ?? [:]
-            }
-            guard let limit, let amount = figures("mine")["amount"]?.integer, let before = figures("theirs")["disbursed_before"]?.integer
-            else { continue }
-            let (counted, overflow) = before.addingReportingOverflow(amount)
-            if overflow || counted > limit {
+            let support =
+                LedgerRules.limit(
+                    fund: .local, approved: project["approved_support"]?.integer, requested: project["requested_support"]?.integer, totalCost: totalCost)
+                ?? 0
+            let after = try countedLedger(db, project: id)
+            if after > counted && after > max(cap, support) {
                 violations.append(
-                    (change, "accepting conflict \(id) would count \(counted) VND on project \(aggregate), past the support cap in force: at most \(limit) VND")
-                )
+                    (
+                        id,
+                        "its ledger would count \(after) VND (\(counted) VND before this push), past the support cap in force of \(cap) VND and its support of \(support) VND: an accepted conflict counts no more than the cap"
+                    ))
             }
         }
         return violations

@@ -77,6 +77,8 @@ extension CentralStore {
     ///   is folded again, and only those changed after that are decided otherwise);
     /// - a project with a halt in its history that is not halted as stored (a halt that found it
     ///   accepted, settled or closed was a conflict; it now applies).
+    /// - a project with an accepted `payment_not_allowed` conflict (accepting an entry's status or
+    ///   date no longer waives its amount: past the limit it is an `over_disbursement` of its own).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,
@@ -99,6 +101,10 @@ extension CentralStore {
                 SELECT h.aggregate FROM history AS h JOIN record AS p ON p.tbl = 'project' AND p.id = h.aggregate
                 WHERE h.tbl = 'project' AND h.id = h.aggregate AND json_extract(h.fields, '$.status') = 'halted'
                   AND json_extract(p.fields, '$.status') IS NOT 'halted'
+                UNION
+                SELECT aggregate FROM record
+                WHERE tbl = 'conflict' AND deleted_at IS NULL AND json_extract(fields, '$.rule') = 'payment_not_allowed'
+                  AND json_extract(fields, '$.resolution') = 'accept'
                 ORDER BY 1
                 """)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Central
 import Foundation
 import SyncCore
@@ -18,11 +19,12 @@ struct ProjectDecisions: AsyncParsableCommand {
             for p in try await location.open(.reading).projects(office: office) {
                 let f = p.fields
                 print(
-                    [
-                        p.office, f["code"]?.description ?? "", f["fund_source"]?.description ?? "", f["status"]?.description ?? "",
-                        "requested \(f["requested_support"]?.description ?? "-")", "approved \(f["approved_support"]?.description ?? "-")",
-                        p.id,
-                    ].joined(separator: "  "))
+                    Terminal.printable(
+                        [
+                            p.office, f["code"]?.description ?? "", f["fund_source"]?.description ?? "", f["status"]?.description ?? "",
+                            "requested \(f["requested_support"]?.description ?? "-")", "approved \(f["approved_support"]?.description ?? "-")",
+                            p.id,
+                        ].joined(separator: "  ")))
             }
         }
     }
@@ -58,8 +60,11 @@ struct ProjectDecisions: AsyncParsableCommand {
                 case .adjust: .adjust(amount: amount ?? 0)
                 case .halt: .halt
                 }
-            try await location.open(.writing).decide(project: project, decision, reference: document)
-            print("recorded: \(action.rawValue) \(project); the office receives it at its next pull")
+            let decided = try await location.open(.writing).decide(project: project, decision, reference: document)
+            let name = decided.fields["name"]?.text.map { " (\(Terminal.printable($0)))" } ?? ""
+            print(
+                "recorded: \(action.rawValue) \(decided.office)/\(Terminal.printable(decided.fields["code"]?.text ?? "?")) id \(decided.id)\(name); the office receives it at its next pull"
+            )
         }
     }
 }
@@ -77,8 +82,8 @@ struct ConflictsCommand: AsyncParsableCommand {
         func run() async throws {
             let conflicts = try await location.open(.reading).conflicts(all: all, office: office)
             for c in conflicts {
-                print("office \(c.office)  \(c.description.summary)")
-                print("    \(c.description.message)")
+                print(Terminal.printable("office \(c.office)  \(c.description.summary)"))
+                print(Terminal.printable("    \(c.description.message)"))
             }
             print("\(conflicts.count) conflicts")
         }
@@ -93,7 +98,7 @@ struct ConflictsCommand: AsyncParsableCommand {
             guard let c = try await location.open(.reading).conflicts(all: true).first(where: { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }) else {
                 throw ValidationError("no conflict '\(id)'; list them with: promo-central conflicts list --all")
             }
-            for line in c.description.lines { print(line) }
+            for line in c.description.lines { print(Terminal.printable(line)) }
         }
     }
 
@@ -146,7 +151,7 @@ struct LostDecisionsCommand: AsyncParsableCommand {
                 return
             }
             for d in lost {
-                print(LostDecisionsCommand.line(d))
+                print(Terminal.printable(LostDecisionsCommand.line(d)))
                 print("    reported by office \(d.office); check it against the decision document")
                 print("    re-confirm: promo-central decisions reconfirm \(d.conflict)\(d.decision?.amountIsTyped == true ? " --amount VND" : "")")
                 print("    drop:       promo-central decisions drop \(d.conflict) --reason TEXT")
@@ -163,7 +168,7 @@ struct LostDecisionsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let d = try await location.open(.writing).reconfirm(lost: id, amount: amount)
-            print("re-confirmed: \(LostDecisionsCommand.line(d))")
+            print(Terminal.printable("re-confirmed: \(LostDecisionsCommand.line(d))"))
         }
     }
 
@@ -180,7 +185,7 @@ struct LostDecisionsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let d = try await location.open(.writing).drop(lost: id, reason: reason)
-            print("dropped: \(LostDecisionsCommand.line(d))")
+            print(Terminal.printable("dropped: \(LostDecisionsCommand.line(d))"))
         }
     }
 }

@@ -325,24 +325,38 @@ private struct Folder {
                 }
             }
             // The money rules, against the project as it stood when the entry was made (its
-            // status then) and the final limit; the day it was recorded is its clock's date.
-            let outcome = LedgerRules.admit(
-                kind: kind, amount: amount, paidOn: row.state.fields["paid_on"]?.text ?? "", paid: total, limit: limit,
-                status: status(at: first.hlc), year: project?["year"]?.integer,
+            // status then) and the final limit; the day it was recorded is its clock's date. First
+            // the circumstances (status, date), then the amount: accepting the one waives only it.
+            let mine: [String: FieldValue] = ["amount": .integer(amount), "kind": .text(kind.rawValue), "paid_on": row.state.fields["paid_on"] ?? .null]
+            var waived: ConflictRule?
+            if let refusal = LedgerRules.circumstanceProblem(
+                kind: kind, paidOn: row.state.fields["paid_on"]?.text ?? "", status: status(at: first.hlc), year: project?["year"]?.integer,
                 recordedOn: CalendarDate.vietnamDate(milliseconds: first.hlc.milliseconds))
-            switch outcome {
+            {
+                let theirs: [String: FieldValue] =
+                    switch refusal {
+                    case .status(let status): ["status": status.map { FieldValue.text($0.rawValue) } ?? .null]
+                    default: ["year": project?["year"] ?? .null]
+                    }
+                if !conflict(refusal.rule, first, office: row.office, mine: mine, theirs: theirs, refusal.message) {
+                    row.held = true
+                    rows[key(.disbursement, row.id)] = row
+                    continue
+                }
+                waived = refusal.rule
+            }
+            // Once its circumstances are waived, a national project without approved support
+            // takes the entry against a limit of nothing: an over-disbursement of its own.
+            switch LedgerRules.admitAmount(kind: kind, amount: amount, paid: total, limit: waived == nil ? limit : limit ?? 0) {
             case .success(let after):
                 total = after
             case .failure(let refusal):
-                let theirs: [String: FieldValue]
-                switch refusal {
-                case .overLimit(_, let limit, let before): theirs = ["limit": .integer(limit), "disbursed_before": .integer(before)]
-                case .belowZero(_, let before): theirs = ["disbursed_before": .integer(before)]
-                case .status(let status): theirs = ["status": status.map { FieldValue.text($0.rawValue) } ?? .null]
-                case .date: theirs = ["year": project?["year"] ?? .null]
-                case .notApproved: theirs = ["approved_support": .null]
-                }
-                let mine: [String: FieldValue] = ["amount": .integer(amount), "kind": .text(kind.rawValue), "paid_on": row.state.fields["paid_on"] ?? .null]
+                let theirs: [String: FieldValue] =
+                    switch refusal {
+                    case .overLimit(_, let limit, let before): ["limit": .integer(limit), "disbursed_before": .integer(before)]
+                    case .belowZero(_, let before): ["disbursed_before": .integer(before)]
+                    default: ["approved_support": .null]
+                    }
                 // Accepted by a person, it counts as recorded; but no acceptance takes the
                 // project's ledger past what the project can take at all (its total cost), or
                 // below nothing paid (accepted over-recoveries made an office's totals negative,

@@ -106,8 +106,26 @@ public enum LedgerRules {
         kind: DisbursementKind, amount: Int64, paidOn: String, paid: Int64, limit: Int64?,
         status: ProjectStatus?, year: Int64?, recordedOn: String?
     ) -> Result<Int64, Refusal> {
-        guard let status, statuses(for: kind).contains(status) else { return .failure(.status(status)) }
-        if let problem = dateProblem(paidOn, year: year, recordedOn: recordedOn) { return .failure(.date(problem)) }
+        if let refusal = circumstanceProblem(kind: kind, paidOn: paidOn, status: status, year: year, recordedOn: recordedOn) {
+            return .failure(refusal)
+        }
+        return admitAmount(kind: kind, amount: amount, paid: paid, limit: limit)
+    }
+
+    /// The first half of ``admit(kind:amount:paidOn:paid:limit:status:year:recordedOn:)``: whether
+    /// the project took an entry of `kind` then (its status) and dated `paidOn`. A person may accept
+    /// an entry refused for this (a payment recorded late, a date mistyped); that waives the
+    /// circumstance only, never the amount, which ``admitAmount(kind:amount:paid:limit:)`` judges
+    /// after it (an accepted date exception had let 1 bn count on a project approved at 200 m).
+    public static func circumstanceProblem(
+        kind: DisbursementKind, paidOn: String, status: ProjectStatus?, year: Int64?, recordedOn: String?
+    ) -> Refusal? {
+        guard let status, statuses(for: kind).contains(status) else { return .status(status) }
+        return dateProblem(paidOn, year: year, recordedOn: recordedOn).map { .date($0) }
+    }
+
+    /// The second half: the amount against what was `paid` before and the `limit`.
+    public static func admitAmount(kind: DisbursementKind, amount: Int64, paid: Int64, limit: Int64?) -> Result<Int64, Refusal> {
         guard let limit else { return .failure(.notApproved) }
         let (after, overflow) = paid.addingReportingOverflow(signed(kind, amount))
         if overflow || after > limit { return .failure(.overLimit(after: overflow ? nil : after, limit: limit, paidBefore: paid)) }

@@ -93,6 +93,13 @@ public enum ValueRules {
     /// time, whatever the changeset's size).
     public static func textProblem(_ field: String, _ text: String) -> String? {
         if text.utf8.contains(0) { return "\(field) holds the character U+0000 (NUL), which no field may hold" }
+        let lineBreaks = longText.contains(field)
+        if let control = text.unicodeScalars.first(where: { isControl($0, allowingLineBreaks: lineBreaks) }) {
+            let hex = String(control.value, radix: 16, uppercase: true)
+            let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            return
+                "\(field) holds the control character \(code), which no \(lineBreaks ? "" : "one-line ")field may hold\(lineBreaks ? "" : " (line breaks only in a name, beneficiary or note)"): type it again without"
+        }
         let limit = longText.contains(field) ? maxLongText : maxShortText
         let bytes = text.utf8.count
         // Most text is far shorter than the limit in bytes, which bound the characters from above.
@@ -101,6 +108,21 @@ public enum ValueRules {
             return "\(field) takes \(bytes) bytes of UTF-8; at most \(limit * maxBytesPerCharacter) are allowed (\(maxBytesPerCharacter) per character)"
         }
         return nil
+    }
+
+    /// Whether `scalar` is a control character a text field may not hold: C0 and C1 controls
+    /// (escape sequences, carriage returns) and the bidirectional overrides. An office's text is
+    /// printed on the centre operator's terminal, where a project code carrying them drew a line
+    /// of another office's project in its place, erased lines and set the clipboard (round 12).
+    /// A tab is text (a spreadsheet's cell may start with one); names, beneficiaries and notes
+    /// keep their line breaks.
+    public static func isControl(_ scalar: Unicode.Scalar, allowingLineBreaks: Bool) -> Bool {
+        switch scalar.value {
+        case 0x09: false
+        case 0x0A, 0x0D: !allowingLineBreaks
+        case 0x00...0x1F, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: true
+        default: false
+        }
     }
 
     /// Bytes of UTF-8 per character of a text field's limit.

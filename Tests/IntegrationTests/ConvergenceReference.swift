@@ -280,24 +280,30 @@ struct ReferenceModel {
                     let allowed = afterApproval.union(kind == "recovery" ? ["halted"] : [])
                     let paidOn = entry["paid_on"]?.text ?? ""
                     let signed = kind == "recovery" ? -amount : amount
-                    let rule: String? =
-                        !allowed.contains(status)
-                        ? "payment_not_allowed"
-                        : (paidOn < "\(year)-01-01" || paidOn > "\(year + 5)-12-31" || paidOn > vietnamDate(first.hlc.milliseconds))
-                            ? "payment_not_allowed"
-                            : paid + signed > limit
-                                ? "over_disbursement"
-                                : paid + signed < 0 ? "over_recovery" : nil
-                    // Accepted, an entry counts only while the ledger stays within the total cost.
-                    if let rule {
-                        if lose(rule, .disbursement, id, first.hlc, office: owner, owner: owner, national: national), (0...cost).contains(paid + signed) {
-                            paid += signed
-                            out.acceptedMoney.insert(project)
-                        } else {
-                            held = true
-                        }
+                    // The circumstances first (status, date); accepting them waives only them.
+                    let notAllowed =
+                        !allowed.contains(status) || paidOn < "\(year)-01-01" || paidOn > "\(year + 5)-12-31"
+                        || paidOn > vietnamDate(first.hlc.milliseconds)
+                    if notAllowed, !lose("payment_not_allowed", .disbursement, id, first.hlc, office: owner, owner: owner, national: national) {
+                        held = true
                     } else {
-                        paid += signed
+                        // Its circumstances waived, a national project without approved support takes
+                        // it against a limit of nothing.
+                        let bound = notAllowed && national && fields["approved_support"]?.integer == nil ? 0 : limit
+                        let rule: String? = paid + signed > bound ? "over_disbursement" : paid + signed < 0 ? "over_recovery" : nil
+                        // Accepted, an entry counts only while the ledger stays within the total cost.
+                        if let rule {
+                            if lose(rule, .disbursement, id, first.hlc, office: owner, owner: owner, national: national),
+                                (0...cost).contains(paid + signed)
+                            {
+                                paid += signed
+                                out.acceptedMoney.insert(project)
+                            } else {
+                                held = true
+                            }
+                        } else {
+                            paid += signed
+                        }
                     }
                 }
                 if !held, !voucher.isEmpty { vouchers.insert(voucher) }

@@ -253,6 +253,11 @@ import WireFormat
         return try central.store.totals().first { $0.province == province && $0.fund == "national" }?.disbursed
     }
 
+    static func localDisbursed(_ central: LiveCentral, _ province: String) throws -> Int64 {
+        try central.store.refreshTotals()
+        return try central.store.totals().filter { $0.province == province && $0.fund == "local" }.map(\.disbursed).reduce(0, +)
+    }
+
     /// Office 80 adds a project and syncs it without an error: 79's attack broke no other office.
     static func expectTayNinhStillSyncs(_ scene: Scene, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         try scene.tayNinh.replica.data.addProject(
@@ -771,6 +776,31 @@ import WireFormat
         }
     }
 
+    /// A code names an office's project for the centre's commands only while no other of its
+    /// projects has it: 79 sent a decoy with its real project's code, and `decide approve
+    /// 79/HCM-01` approved the decoy, `decide halt` halted it while the real one kept paying
+    /// (round 12, P6). An ambiguous code is refused, naming the ids.
+    @Test func aDecisionByAnAmbiguousCodeIsRefused() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            var decoy = Self.project(fund: .national)
+            var real = Self.project(fund: .national)
+            real.fields["code"] = decoy.fields["code"]
+            decoy.fields["status"] = .text("submitted_to_centre")
+            real.fields["status"] = .text("submitted_to_centre")
+            decoy.hlc = Self.present()
+            real.hlc = Self.present("79", 1)
+            try await scene.accept([decoy, real])
+            let reference = "79/\(real.fields["code"]!.text!)"
+            #expect(throws: CentralError.self) { try central.store.decide(project: reference, .halt) }
+            let error = try #require(throws: CentralError.self) { try central.store.decide(project: reference, .appraise) }
+            #expect(error.message.contains(real.id.rawValue) && error.message.contains(decoy.id.rawValue))
+            #expect(try central.store.projects(office: "79").allSatisfy { $0.fields["status"] == .text("submitted_to_centre") })
+            let decided = try central.store.decide(project: real.id.rawValue, .appraise)
+            #expect(decided.id == real.id.rawValue)
+        }
+    }
+
     /// A halt stops a project's payments whatever the office moves it to before the halt: 79,
     /// having pulled the centre's halt of its project in progress, stamped its own moves on to
     /// accepted between its last change and the halt; judged at their stamps they stood, the halt
@@ -842,6 +872,29 @@ import WireFormat
             try await scene.accept([small, Self.payment(small.id, amount: 900_000_000, voucher: "KB-CAP", at: Self.present("79", 1))])
             let over = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("over_disbursement") })
             try await scene.expectRefused([Self.resolution(over, of: small.id, .accept, at: Self.present("79", 2))], status: 400, code: "bad_request")
+            // Nor past it by accepting two over-disbursements in one push, each judged on what
+            // was counted before the push, nor an entry held for the project's status, whose
+            // acceptance waives the status and not the amount (round 12).
+            func conflicts(_ rule: String, of project: Change) throws -> [CentralConflict] {
+                try central.store.conflicts().filter { $0.record["rule"] == .text(rule) && $0.record["aggregate_id"] == .text(project.id.rawValue) }
+            }
+            let two = local(requested: 100_000_000, approved: 100_000_000)
+            try await scene.accept([
+                two, Self.payment(two.id, amount: 500_000_000, voucher: "KB-2A", at: Self.present("79", 3)),
+                Self.payment(two.id, amount: 500_000_000, voucher: "KB-2B", at: Self.present("79", 4)),
+            ])
+            try await scene.expectRefused(
+                try conflicts("over_disbursement", of: two).map { Self.resolution($0, of: two.id, .accept, at: Self.present("79", 5)) },
+                status: 400, code: "bad_request", row: SyncedRowKey(.project, two.id.rawValue))
+            let draft = local(requested: 100_000_000, approved: nil)
+            try await scene.accept([draft, Self.payment(draft.id, amount: 900_000_000, voucher: "KB-DRAFT", at: Self.present("79", 6))])
+            let notAllowed = try #require(try conflicts("payment_not_allowed", of: draft).first)
+            try await scene.accept([Self.resolution(notAllowed, of: draft.id, .accept, at: Self.present("79", 7))])
+            let overDraft = try #require(try conflicts("over_disbursement", of: draft).first, "the amount is a conflict of its own")
+            #expect(try Self.localDisbursed(central, "79") == 0)
+            try await scene.expectRefused(
+                [Self.resolution(overDraft, of: draft.id, .accept, at: Self.present("79", 8))], status: 400, code: "bad_request",
+                row: SyncedRowKey(.project, draft.id.rawValue))
             try central.store.setCap(SupportCap(fund: .local, category: "MH_TRINHDIEN", province: "79", maxPercentOfCost: nil, maxAmount: 500_000_000))
             try await scene.accept([Change(table: .project, id: within.id, op: .upsert, hlc: Self.present("79", 5), fields: ["name": .text("Tên mới")])])
             try await scene.expectRefused(

@@ -224,6 +224,33 @@ import Testing
         #expect(r.conflicts[0].theirs == ["limit": .integer(500), "disbursed_before": .integer(300)])
     }
 
+    /// Accepting an entry held for its date or the project's status waives that, not the amount:
+    /// past the limit it is an over-disbursement of its own, for its own acceptance. The centre
+    /// accepted a date exception on a project approved at 200 m and 1 bn counted (round 12, P5).
+    @Test func acceptingAnEntrysDateDoesNotWaiveItsAmount() {
+        var early = Self.payment(1, amount: 1_000, voucher: "KB-E", at: 3)
+        early.fields["paid_on"] = .text("2024-12-31")  // before the 2025 plan year
+        let history = [
+            Self.create(fund: .national, status: .appraisedCentrally),
+            Self.update(["status": .text("approved"), "approved_support": .integer(200)], at: 2, by: "central"), early,
+        ]
+        let dated = fold(history)
+        #expect(dated.conflicts.map(\.rule) == [.paymentNotAllowed])
+        let dateAccepted = fold(history + [Self.resolution(dated.conflicts[0].id, .accept, by: "central", at: 4)])
+        #expect(dateAccepted.rows.first { $0.table == .disbursement }?.held == true)
+        let over = try! #require(dateAccepted.conflicts.first { $0.rule == .overDisbursement })
+        #expect(over.theirs == ["limit": .integer(200), "disbursed_before": .integer(0)])
+        let both = fold(
+            history + [Self.resolution(dated.conflicts[0].id, .accept, by: "central", at: 4), Self.resolution(over.id, .accept, by: "central", at: 5)])
+        #expect(both.rows.first { $0.table == .disbursement }?.held == false)
+        // Within the limit, accepting the date is all it takes.
+        var within = early
+        within.fields["amount"] = .integer(150)
+        let small = fold(Array(history.dropLast()) + [within])
+        let smallAccepted = fold(Array(history.dropLast()) + [within, Self.resolution(small.conflicts[0].id, .accept, by: "central", at: 4)])
+        #expect(smallAccepted.rows.first { $0.table == .disbursement }?.held == false && smallAccepted.conflicts.count == 1)
+    }
+
     @Test func aRecoveryMakesRoomAndTheLimitIsRequestedSupportUntilApproval() {
         let r = fold([
             Self.create(fund: .local, status: .approved, requested: 800),
