@@ -133,8 +133,19 @@ public enum CSV {
 
     /// The characters that make a spreadsheet (Excel, LibreOffice Calc, Google Sheets) read a
     /// cell as a formula, or that it strips before looking for one: `=`, `+`, `-`, `@`, tab and
-    /// carriage return.
-    public static let formulaTriggers: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\u{09}", "\u{0D}"]
+    /// carriage return, and the full-width `＝`, `＋`, `－` and `＠` that some spreadsheets fold
+    /// into them.
+    public static let formulaTriggers: Set<Unicode.Scalar> = [
+        "=", "+", "-", "@", "\u{09}", "\u{0D}", "\u{FF1D}", "\u{FF0B}", "\u{FF0D}", "\u{FF20}",
+    ]
+
+    /// Whether a spreadsheet may skip `scalar` at the start of a cell before it looks for a
+    /// formula: white space, line breaks and other controls, and the zero-width space (a helper's
+    /// round 12 sent cells starting with a line feed, a form feed or a no-break space before `=`).
+    static func isSkippedBeforeAFormula(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isWhitespace || scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{200B}"
+            || scalar == "\u{FEFF}"
+    }
 
     /// A text cell as an export writes it: a value a spreadsheet would evaluate gets a leading `'`,
     /// which spreadsheets read as "this is text". A whole number (`-` and digits, like `-5`) is
@@ -154,10 +165,11 @@ public enum CSV {
         return String(scalars.dropFirst())
     }
 
-    /// Whether the value, after any leading `'`, starts with a formula character and is not a
-    /// whole number.
+    /// Whether the value, after any leading `'` and what a spreadsheet skips
+    /// (``isSkippedBeforeAFormula(_:)``), starts with a formula character and is not a whole number.
     private static func needsFormulaQuote(_ value: String) -> Bool {
-        let rest = value.unicodeScalars.drop { $0 == "'" }
+        let quotesDropped = value.unicodeScalars.drop { $0 == "'" }
+        let rest = quotesDropped.first.map(formulaTriggers.contains) == true ? quotesDropped : quotesDropped.drop(while: isSkippedBeforeAFormula)
         guard let first = rest.first, formulaTriggers.contains(first) else { return false }
         let digits = rest.dropFirst()
         let isWholeNumber = first == "-" && !digits.isEmpty && digits.allSatisfy { ("0"..."9").contains($0) }

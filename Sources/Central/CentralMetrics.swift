@@ -42,7 +42,9 @@ public final class CentralMetrics: Sendable {
             labels: [("class", "server")])
         offices = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "offices", unitName: "", helpText: "Registered offices."))
         openConflicts = registry.makeGauge(
-            descriptor: .init(namespace: "promo_central", metricName: "open_conflicts", unitName: "", helpText: "Conflict records no one has resolved."))
+            descriptor: .init(
+                namespace: "promo_central", metricName: "open_conflicts", unitName: "",
+                helpText: "Conflict records the centre has to answer: unresolved, or of its own change and resolved by an office only."))
         logPosition = registry.makeGauge(
             descriptor: .init(namespace: "promo_central", metricName: "change_log_position", unitName: "", helpText: "The newest position in the change log."))
         totalsFailing = registry.makeGauge(
@@ -71,7 +73,12 @@ public final class CentralMetrics: Sendable {
             (
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM office WHERE revoked_at IS NULL") ?? 0,
                 try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND json_extract(fields, '$.resolution') IS NULL") ?? 0,
+                    db,
+                    sql: """
+                        SELECT count(*) FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL
+                          AND (json_extract(fields, '$.resolution') IS NULL
+                               OR (json_extract(fields, '$.writer') = 'central' AND json_extract(fields, '$.resolved_by') IS NOT 'central'))
+                        """) ?? 0,
                 try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0
             )
         }) {

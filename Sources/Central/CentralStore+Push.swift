@@ -251,14 +251,20 @@ extension CentralStore {
         return violations
     }
 
-    /// What the ledgers of the local projects that `changes` add an entry or a resolution to
-    /// count before the push, by project: the projects whose counted ledger a cap may bind
-    /// (``ledgersPastCaps(_:before:)`` judges them after the fold). None when no cap is in force.
+    /// What the ledgers of the local projects that `changes` change, or add an entry or a
+    /// resolution to, count before the push, by project (a change of the project itself refolds
+    /// its ledger: a plan year moved so that a held entry's date fits lets an acceptance of its
+    /// amount sent before count): the projects whose counted ledger a cap may bind
+    /// (``ledgersPastCaps(_:before:)`` judges them after the fold): those of a category and
+    /// province that a cap of the local fund binds, as stored or as the push moves them. None when
+    /// no such cap is in force (the seed caps bind national projects only).
     static func cappedLedgers(_ db: Database, _ changes: [Change]) throws -> [String: Int64] {
-        guard try !supportCaps(db).isEmpty else { return [:] }
+        let caps = try supportCaps(db).filter { $0.fund == .local }
+        guard !caps.isEmpty else { return [:] }
         let projects = Set(
             changes.compactMap { change -> String? in
                 switch change.table {
+                case .project: change.id.rawValue
                 case .disbursement: change.fields["project_id"]?.text
                 case .conflictResolution: change.fields["aggregate_id"]?.text
                 default: nil
@@ -270,6 +276,14 @@ extension CentralStore {
                 let fields = try String.fetchOne(
                     db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?"), arguments: [id]
                 ).map(FieldCoding.decode), fields["fund_source"] == .text(FundSource.local.rawValue)
+            else { continue }
+            let moves = changes.filter { $0.table == .project && $0.id.rawValue == id }
+            let categories = [fields["category"]?.text] + moves.map { $0.fields["category"]?.text }
+            let provinces = ([fields["province"]?.text] + moves.map { $0.fields["province"]?.text }).compactMap { $0.map(ReferenceData.provinceInForce) }
+            guard
+                caps.contains(where: { cap in
+                    categories.contains { $0.map { category in provinces.contains { cap.applies(fund: .local, category: category, province: $0) } } == true }
+                })
             else { continue }
             counted[id] = try countedLedger(db, project: id)
         }

@@ -776,6 +776,27 @@ import WireFormat
         }
     }
 
+    /// The centre answers a conflict an office has resolved: its resolution stands over the
+    /// office's. An office's dismissal had made the centre's `conflicts resolve` answer "already
+    /// resolved" (round 12, P4), so the centre lost its say on what it owns.
+    @Test func theCentreResolvesAConflictAnOfficeHasResolved() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let national = try await Self.approvedNationalProject(&scene, amount: 100_000_000)
+            try await scene.accept([Change(table: .project, id: national.id, op: .upsert, hlc: Self.present("79", 10), fields: ["status": .text("contracted")])]
+            )
+            try await scene.accept([Self.payment(national.id, amount: 150_000_000, voucher: "KB-OVER", at: Self.present("79", 11))])
+            let over = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("over_disbursement") })
+            try await scene.accept([Self.resolution(over, of: national.id, .dismiss, at: Self.present("79", 12))])
+            #expect(try central.store.conflicts().allSatisfy { $0.id != over.id }, "an office's own change it dismissed is answered")
+            try central.store.resolve(conflict: over.id, .accept, note: "paid on the ministry's letter")
+            let resolved = try #require(try central.store.conflicts(all: true).first { $0.id == over.id })
+            #expect(resolved.record["resolution"] == .text("accept") && resolved.record["resolved_by"] == .text("central"))
+            #expect(try Self.nationalDisbursed(central, "79") == 150_000_000)
+            #expect(throws: CentralError.self) { try central.store.resolve(conflict: over.id, .dismiss, note: nil) }
+        }
+    }
+
     /// A code names an office's project for the centre's commands only while no other of its
     /// projects has it: 79 sent a decoy with its real project's code, and `decide approve
     /// 79/HCM-01` approved the decoy, `decide halt` halted it while the real one kept paying
@@ -895,6 +916,19 @@ import WireFormat
             try await scene.expectRefused(
                 [Self.resolution(overDraft, of: draft.id, .accept, at: Self.present("79", 8))], status: 400, code: "bad_request",
                 row: SyncedRowKey(.project, draft.id.rawValue))
+            // Nor by accepting it while it cannot count (the cost lowered below it in the same
+            // push), then raising the cost in a push of the project alone.
+            let costly = local(requested: 100_000_000, approved: 100_000_000)
+            try await scene.accept([costly, Self.payment(costly.id, amount: 900_000_000, voucher: "KB-COST", at: Self.present("79", 9))])
+            let overCost = try #require(try conflicts("over_disbursement", of: costly).first)
+            try await scene.accept([
+                Change(table: .project, id: costly.id, op: .upsert, hlc: Self.present("79", 10), fields: ["total_cost": .integer(850_000_000)]),
+                Self.resolution(overCost, of: costly.id, .accept, at: Self.present("79", 11)),
+            ])
+            #expect(try Self.localDisbursed(central, "79") == 0)
+            try await scene.expectRefused(
+                [Change(table: .project, id: costly.id, op: .upsert, hlc: Self.present("79", 12), fields: ["total_cost": .integer(1_000_000_000)])],
+                status: 400, code: "bad_request", row: SyncedRowKey(.project, costly.id.rawValue))
             try central.store.setCap(SupportCap(fund: .local, category: "MH_TRINHDIEN", province: "79", maxPercentOfCost: nil, maxAmount: 500_000_000))
             try await scene.accept([Change(table: .project, id: within.id, op: .upsert, hlc: Self.present("79", 5), fields: ["name": .text("Tên mới")])])
             try await scene.expectRefused(

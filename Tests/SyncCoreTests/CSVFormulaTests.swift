@@ -6,7 +6,11 @@ import Testing
 /// OWASP "CSV Injection": text an export writes must not be evaluated by a spreadsheet, and an
 /// import must read it back exactly.
 @Suite struct CSVFormulaTests {
-    @Test(arguments: ["=HYPERLINK(\"http://x\",\"y\")", "+SUM(A1)", "-abc", "@SUM(1)", "\tnote", "\rnote", "=", "-", "-1+2", "-1.5"])
+    @Test(arguments: [
+        "=HYPERLINK(\"http://x\",\"y\")", "+SUM(A1)", "-abc", "@SUM(1)", "\tnote", "\rnote", "=", "-", "-1+2", "-1.5",
+        // What a spreadsheet may skip before the formula, and the full-width signs (round 12).
+        " =x", "\n=HYPERLINK(\"http://x\")", "\u{0B}=1+8", "\u{0C}=1", "\u{A0}=1", "\u{200B}=1", "\u{FF1D}1+1", "\u{FF20}SUM(1)",
+    ])
     func eachFormulaCharacterGetsTheQuoteAndComesBack(value: String) throws {
         #expect(CSV.textCell(value) == "'" + value)
         #expect(CSV.untextCell(CSV.textCell(value)) == value)
@@ -30,7 +34,7 @@ import Testing
         #expect(CSV.textCell("'-5") == "'-5" && CSV.untextCell("'-5") == "'-5")
     }
 
-    @Test(arguments: ["", "abc", "Dự án máy sấy", "'abc", "'", "''", "KB-79-0001", "2025-06-12", " =x", "a=b"])
+    @Test(arguments: ["", "abc", "Dự án máy sấy", "'abc", "'", "''", "KB-79-0001", "2025-06-12", " x=", "a=b", " -5"])
     func otherTextIsUnchanged(value: String) {
         #expect(CSV.textCell(value) == value)
         #expect(CSV.untextCell(value) == value)
