@@ -133,18 +133,20 @@ public enum CSV {
 
     /// The characters that make a spreadsheet (Excel, LibreOffice Calc, Google Sheets) read a
     /// cell as a formula, or that it strips before looking for one: `=`, `+`, `-`, `@`, tab and
-    /// carriage return, and the full-width `＝`, `＋`, `－` and `＠` that some spreadsheets fold
-    /// into them.
+    /// carriage return, and the full-width `＝`, `＋`, `－` and `＠`, the small `﹦`, `﹢` and `﹣`
+    /// and the minus sign `−` that some spreadsheets fold into them.
     public static let formulaTriggers: Set<Unicode.Scalar> = [
-        "=", "+", "-", "@", "\u{09}", "\u{0D}", "\u{FF1D}", "\u{FF0B}", "\u{FF0D}", "\u{FF20}",
+        "=", "+", "-", "@", "\u{09}", "\u{0D}", "\u{FF1D}", "\u{FF0B}", "\u{FF0D}", "\u{FF20}", "\u{FE66}", "\u{FE62}", "\u{FE63}",
+        "\u{2212}",
     ]
 
     /// Whether a spreadsheet may skip `scalar` at the start of a cell before it looks for a
-    /// formula: white space, line breaks and other controls, and the zero-width space (a helper's
-    /// round 12 sent cells starting with a line feed, a form feed or a no-break space before `=`).
+    /// formula: white space, line breaks and other controls, the zero-width space and the other
+    /// invisible format characters (joiners, direction marks, the soft hyphen): rounds 12 and 13
+    /// sent cells starting with a line feed, a form feed, a no-break space or a joiner before `=`.
     static func isSkippedBeforeAFormula(_ scalar: Unicode.Scalar) -> Bool {
         scalar.properties.isWhitespace || scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{200B}"
-            || scalar == "\u{FEFF}"
+            || scalar.properties.generalCategory == .format
     }
 
     /// A text cell as an export writes it: a value a spreadsheet would evaluate gets a leading `'`,

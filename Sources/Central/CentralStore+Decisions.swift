@@ -302,13 +302,16 @@ extension CentralStore {
 
     static func findProject(_ db: Database, _ reference: String) throws -> CentralProject {
         let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
+        // Codes compare as people read them: in lower case, and canonically (a decomposed letter
+        // is the letter), so that a look-alike stored before codes were checked is ambiguous too.
         let rows =
             parts.count == 2
             ? try Row.fetchAll(
                 db,
                 sql:
-                    "SELECT id, office, fields FROM record WHERE tbl = 'project' AND office = ? AND json_extract(fields, '$.code') = ? AND deleted_at IS NULL ORDER BY id",
-                arguments: [parts[0], parts[1]])
+                    "SELECT id, office, fields, json_extract(fields, '$.code') AS code FROM record WHERE tbl = 'project' AND office = ? AND deleted_at IS NULL ORDER BY id",
+                arguments: [parts[0]]
+            ).filter { ($0["code"] as String?).map(ValueRules.codeKey) == ValueRules.codeKey(parts[1]) }
             : try Row.fetchAll(db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'project' AND id = ? AND deleted_at IS NULL", arguments: [reference])
         // An office's code names one of its projects only if no other has it: the office chose
         // its codes, and with two alike a decision given by code landed on whichever row the store

@@ -98,12 +98,13 @@ extension CentralStore {
             try limits.chargeRefold(work, to: writer, sequence: sequence)
         }
         var offices: Set<String> = []
+        let caps = folding.isEmpty ? [] : try supportCaps(db)
         for aggregate in folding {
             // A new aggregate's whole history is in this batch: no need to read it back.
             let history = hadHistory[aggregate] == true ? nil : byAggregate[aggregate]
             offices.formUnion(
                 try refold(
-                    db, aggregate: aggregate, history: history, read: read, republish: touchedRows, rehomed: rehomed,
+                    db, aggregate: aggregate, history: history, read: read, republish: touchedRows, rehomed: rehomed, caps: caps,
                     echo: sequence.map { (writer.rawValue, $0.rawValue, sentWhole) }, records: &records))
         }
         // Totals are recomputed once before they are next read, not after every changeset: a
@@ -206,7 +207,7 @@ extension CentralStore {
     /// only what was stored since is read here.
     static func refold(
         _ db: Database, aggregate: String, history: [Change]? = nil, read: ReadHistories? = nil, republish: Set<SyncedRowKey> = [],
-        republishConflicts: Bool = false, rehomed: [String: String],
+        republishConflicts: Bool = false, rehomed: [String: String], caps: [SupportCap],
         echo: (office: String, sequence: Int64, rows: [SyncedRowKey: String])? = nil,
         records: inout RecordWriter
     ) throws -> Set<String> {
@@ -218,7 +219,7 @@ extension CentralStore {
         } else {
             changes = try historyChanges(db, aggregate: aggregate, afterRow: 0)
         }
-        let result = AggregateFold.fold(aggregateID: aggregate, changes: changes, rehomed: rehomed)
+        let result = AggregateFold.fold(aggregateID: aggregate, changes: changes, rehomed: rehomed, caps: caps)
         var offices: Set<String> = []
         for row in result.rows {
             let key = SyncedRowKey(row.table, row.id)

@@ -79,8 +79,9 @@ extension CentralStore {
             arguments: StatementArguments(retired.map(\.rawValue)))
         var records = try RecordWriter(db)
         try cancelRecalls(db, of: retired, records: &records)
+        let caps = try supportCaps(db)
         for aggregate in aggregates {
-            _ = try refold(db, aggregate: aggregate, rehomed: rehomed, records: &records)
+            _ = try refold(db, aggregate: aggregate, rehomed: rehomed, caps: caps, records: &records)
         }
         for office in retired + [receiving] { try markTotalsPending(db, office: office) }
         try journal(
@@ -139,9 +140,10 @@ extension CentralStore {
                 """, arguments: StatementArguments(moving))
         var records = try RecordWriter(db)
         var offices: Set<String> = [office.rawValue, into]
+        let caps = try supportCaps(db)
         for aggregate in aggregates {
             let held = recalls ? try owners(db, aggregate, liveOnly: true) : [:]
-            _ = try refold(db, aggregate: aggregate, republish: try republishAll(db, aggregate), rehomed: rehomed, records: &records)
+            _ = try refold(db, aggregate: aggregate, republish: try republishAll(db, aggregate), rehomed: rehomed, caps: caps, records: &records)
             guard recalls else { continue }
             let now = try owners(db, aggregate, liveOnly: false)
             for (row, holder) in held.sorted(by: { $0.key < $1.key }) {

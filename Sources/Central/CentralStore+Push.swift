@@ -145,20 +145,9 @@ extension CentralStore {
                 //    the rules decide in clock order, so the outcome does not depend on arrival order.
                 //    Each history row names the changeset that carried it (its position), for the audit log.
                 let position = try recorded ?? Self.nextPosition(db)
-                let cappedLedgers = try Self.cappedLedgers(db, changeset.changes)
                 let applied = try Self.ingest(
                     db, changes: changeset.changes, from: office, sequence: changeset.sequence, position: position, at: now, refusals: refusals,
                     limits: limits, read: read)
-                // What the fold counts where a cap binds (the transaction is undone with the refusal).
-                for (project, problem) in try Self.ledgersPastCaps(db, before: cappedLedgers) {
-                    let refusal = CentralError.badRequest(
-                        "project \(project): \(problem)",
-                        hint:
-                            "The changeset was refused whole; nothing of it was applied. Leave the conflict open, or ask the centre about the cap.",
-                        row: SyncedRowKey(.project, project))
-                    guard let refusals else { throw refusal }
-                    refusals.all.append(refusal)
-                }
 
                 // 5. Keep it, with its receipt in the centre's log: its place and time, chained
                 //    onto the position before (one hash per changeset, none per change).
@@ -247,93 +236,6 @@ extension CentralStore {
             let broken = caps.lazy.filter { $0.applies(fund: fund, category: category, province: province) }
                 .compactMap { cap in supports.lazy.compactMap { cap.violation(requested: $0, totalCost: totalCost) }.first }.first
             if let broken { violations.append((projectChanges[projectChanges.count - 1], broken)) }
-        }
-        return violations
-    }
-
-    /// What the ledgers of the local projects that `changes` change, or add an entry or a
-    /// resolution to, count before the push, by project (a change of the project itself refolds
-    /// its ledger: a plan year moved so that a held entry's date fits lets an acceptance of its
-    /// amount sent before count): the projects whose counted ledger a cap may bind
-    /// (``ledgersPastCaps(_:before:)`` judges them after the fold): those of a category and
-    /// province that a cap of the local fund binds, as stored or as the push moves them. None when
-    /// no such cap is in force (the seed caps bind national projects only).
-    static func cappedLedgers(_ db: Database, _ changes: [Change]) throws -> [String: Int64] {
-        let caps = try supportCaps(db).filter { $0.fund == .local }
-        guard !caps.isEmpty else { return [:] }
-        let projects = Set(
-            changes.compactMap { change -> String? in
-                switch change.table {
-                case .project: change.id.rawValue
-                case .disbursement: change.fields["project_id"]?.text
-                case .conflictResolution: change.fields["aggregate_id"]?.text
-                default: nil
-                }
-            })
-        var counted: [String: Int64] = [:]
-        for id in projects.sorted() {
-            guard
-                let fields = try String.fetchOne(
-                    db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?"), arguments: [id]
-                ).map(FieldCoding.decode), fields["fund_source"] == .text(FundSource.local.rawValue)
-            else { continue }
-            let moves = changes.filter { $0.table == .project && $0.id.rawValue == id }
-            let categories = [fields["category"]?.text] + moves.map { $0.fields["category"]?.text }
-            let provinces = ([fields["province"]?.text] + moves.map { $0.fields["province"]?.text }).compactMap { $0.map(ReferenceData.provinceInForce) }
-            guard
-                caps.contains(where: { cap in
-                    categories.contains { $0.map { category in provinces.contains { cap.applies(fund: .local, category: category, province: $0) } } == true }
-                })
-            else { continue }
-            counted[id] = try countedLedger(db, project: id)
-        }
-        return counted
-    }
-
-    /// What a project's counted ledger adds up to, recoveries subtracting (an Int64 sum: SQLite
-    /// refuses one that overflows, and the fold keeps every counted ledger within its total cost).
-    static func countedLedger(_ db: Database, project: String) throws -> Int64 {
-        try Int64.fetchOne(
-            db.cachedStatement(
-                sql: """
-                    SELECT coalesce(sum(CASE json_extract(fields, '$.kind') WHEN 'recovery' THEN -json_extract(fields, '$.amount')
-                                            ELSE json_extract(fields, '$.amount') END), 0)
-                    FROM record WHERE tbl = 'disbursement' AND aggregate = ? AND held = 0 AND deleted_at IS NULL
-                    """), arguments: [project]) ?? 0
-    }
-
-    /// The projects of `before` (``cappedLedgers(_:_:)``) whose ledger, as the fold left it, counts
-    /// more than before the push and more than both the smallest support cap in force for the
-    /// project and its own limit (approved or requested support): only an accepted conflict takes
-    /// a ledger past its support, and the caps bind what the office sets. The caps bound the
-    /// support an office set, not what it paid and then accepted itself: an office counted 900 m
-    /// on a project under an 800 m cap by accepting its own over-disbursement (round 11), then
-    /// by accepting an entry held for its date or the project's status, or two over-disbursements
-    /// in one push, each judged on what was counted before it (round 12).
-    static func ledgersPastCaps(_ db: Database, before: [String: Int64]) throws -> [(project: String, problem: String)] {
-        guard !before.isEmpty else { return [] }
-        let caps = try supportCaps(db)
-        var violations: [(project: String, problem: String)] = []
-        for (id, counted) in before.sorted(by: { $0.key < $1.key }) {
-            guard
-                let project = try String.fetchOne(
-                    db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?"), arguments: [id]
-                ).map(FieldCoding.decode), let category = project["category"]?.text,
-                let province = project["province"]?.text.map(ReferenceData.provinceInForce), let totalCost = project["total_cost"]?.integer,
-                let cap = caps.filter({ $0.applies(fund: .local, category: category, province: province) }).map({ $0.limit(totalCost: totalCost) }).min()
-            else { continue }
-            let support =
-                LedgerRules.limit(
-                    fund: .local, approved: project["approved_support"]?.integer, requested: project["requested_support"]?.integer, totalCost: totalCost)
-                ?? 0
-            let after = try countedLedger(db, project: id)
-            if after > counted && after > max(cap, support) {
-                violations.append(
-                    (
-                        id,
-                        "its ledger would count \(after) VND (\(counted) VND before this push), past the support cap in force of \(cap) VND and its support of \(support) VND: an accepted conflict counts no more than the cap"
-                    ))
-            }
         }
         return violations
     }

@@ -56,12 +56,39 @@ extension CentralStore {
 
     static func setCap(_ db: Database, _ cap: SupportCap, now: Date, position: Int64) throws {
         try putCentralRecord(db, table: .supportCap, id: cap.id, fields: capFields(cap))
+        // What offices accepted of their own over-disbursements counts no further than a cap of
+        // the local fund (the fold's rule): the local projects of its category with an accepted
+        // conflict are folded again now, not at their next change.
+        if cap.fund == .local { try refoldAcceptedLedgers(db, category: cap.category) }
         try journal(
             db,
             .capSet(
                 .init(
                     fund: cap.fund.rawValue, category: cap.category, province: cap.province,
                     maxPercentOfCost: cap.maxPercentOfCost, maxAmount: cap.maxAmount)), at: now, position: position)
+    }
+
+    /// Folds again the local projects of `category` in which a conflict was accepted.
+    static func refoldAcceptedLedgers(_ db: Database, category: String) throws {
+        let aggregates = try String.fetchAll(
+            db,
+            sql: """
+                SELECT DISTINCT c.aggregate FROM record AS c JOIN record AS p ON p.tbl = 'project' AND p.id = c.aggregate
+                WHERE c.tbl = 'conflict' AND c.deleted_at IS NULL AND json_extract(c.fields, '$.resolution') = 'accept'
+                  AND json_extract(p.fields, '$.fund_source') = 'local' AND json_extract(p.fields, '$.category') = ?
+                ORDER BY 1
+                """, arguments: [category])
+        guard !aggregates.isEmpty else { return }
+        let rehomed = try rehomedOffices(db)
+        let caps = try supportCaps(db)
+        var records = try RecordWriter(db)
+        var offices: Set<String> = []
+        for aggregate in aggregates {
+            offices.formUnion(try refold(db, aggregate: aggregate, rehomed: rehomed, caps: caps, records: &records))
+        }
+        for office in offices.sorted() where office != OfficeCode.central.rawValue {
+            try markTotalsPending(db, office: OfficeCode(unchecked: office))
+        }
     }
 
     /// Writes a record owned by the centre, giving it a new log position only if it changed.

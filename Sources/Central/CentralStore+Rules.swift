@@ -77,8 +77,11 @@ extension CentralStore {
     ///   is folded again, and only those changed after that are decided otherwise);
     /// - a project with a halt in its history that is not halted as stored (a halt that found it
     ///   accepted, settled or closed was a conflict; it now applies).
-    /// - a project with an accepted `payment_not_allowed` conflict (accepting an entry's status or
-    ///   date no longer waives its amount: past the limit it is an `over_disbursement` of its own).
+    /// - a project with an accepted `payment_not_allowed`, `over_disbursement` or
+    ///   `ledger_append_only` conflict (accepting an entry's status or date no longer waives its
+    ///   amount; what an office accepts of a capped local project counts no further than the cap;
+    ///   an accepted edit of an entry no longer changes its amount, kind or project);
+    /// - a deleted project with entries that count (they count nothing now).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,
@@ -103,8 +106,12 @@ extension CentralStore {
                   AND json_extract(p.fields, '$.status') IS NOT 'halted'
                 UNION
                 SELECT aggregate FROM record
-                WHERE tbl = 'conflict' AND deleted_at IS NULL AND json_extract(fields, '$.rule') = 'payment_not_allowed'
-                  AND json_extract(fields, '$.resolution') = 'accept'
+                WHERE tbl = 'conflict' AND deleted_at IS NULL AND json_extract(fields, '$.resolution') = 'accept'
+                  AND json_extract(fields, '$.rule') IN ('payment_not_allowed', 'over_disbursement', 'ledger_append_only')
+                UNION
+                SELECT p.id FROM record AS p
+                WHERE p.tbl = 'project' AND p.deleted_at IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM record WHERE tbl = 'disbursement' AND aggregate = p.id AND held = 0 AND deleted_at IS NULL)
                 ORDER BY 1
                 """)
     }
@@ -117,11 +124,12 @@ extension CentralStore {
         let rehomed = try rehomedOffices(db)
         var records = try RecordWriter(db)
         var offices: Set<String> = []
+        let caps = try supportCaps(db)
         for aggregate in aggregates {
             offices.formUnion(
                 try refold(
                     db, aggregate: aggregate, republish: try republishAll(db, aggregate), republishConflicts: true, rehomed: rehomed,
-                    records: &records))
+                    caps: caps, records: &records))
         }
         for office in offices.sorted() where office != OfficeCode.central.rawValue {
             try markTotalsPending(db, office: OfficeCode(unchecked: office))

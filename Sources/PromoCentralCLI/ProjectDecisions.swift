@@ -84,6 +84,9 @@ struct ConflictsCommand: AsyncParsableCommand {
             for c in conflicts {
                 print(Terminal.printable("office \(c.office)  \(c.description.summary)"))
                 print(Terminal.printable("    \(c.description.message)"))
+                if !all, let choice = c.record["resolution"]?.text, let by = c.record["resolved_by"]?.text {
+                    print(Terminal.printable("    \(choice == "accept" ? "accepted" : "dismissed") by office \(by); the centre's answer stands over it"))
+                }
             }
             print("\(conflicts.count) conflicts")
         }
@@ -95,8 +98,12 @@ struct ConflictsCommand: AsyncParsableCommand {
         @Argument(help: "The conflict id (or its first 6+ characters).") var id: String
 
         func run() async throws {
-            guard let c = try await location.open(.reading).conflicts(all: true).first(where: { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }) else {
+            let matching = try await location.open(.reading).conflicts(all: true).filter { $0.id == id || (id.count >= 6 && $0.id.hasPrefix(id)) }
+            guard let c = matching.first(where: { $0.id == id }) ?? matching.first else {
                 throw ValidationError("no conflict '\(id)'; list them with: promo-central conflicts list --all")
+            }
+            if matching.count > 1 && c.id != id {
+                throw ValidationError("more than one conflict starts with '\(id)' (\(matching.map(\.id).joined(separator: ", "))): give more of the id")
             }
             for line in c.description.lines { print(Terminal.printable(line)) }
         }

@@ -31,7 +31,11 @@ public enum AggregateFold {
     /// `rehomed` maps the codes of offices merged into another (`promo-central office merge`) to
     /// the office that took them over: their records are folded as that office's, while the
     /// history keeps who wrote what (writers and clocks are never rewritten).
-    public static func fold(aggregateID: String, changes: [Change], rehomed: [String: String] = [:]) -> FoldResult {
+    ///
+    /// `caps`: the support caps in force. What an office accepts of its own local project's
+    /// over-disbursements counts no further than the cap (``SupportCap``) that binds the project
+    /// as the fold leaves it.
+    public static func fold(aggregateID: String, changes: [Change], rehomed: [String: String] = [:], caps: [SupportCap] = []) -> FoldResult {
         // 1. Deduplicate, re-home merged offices' records, and split by table.
         struct Version: Hashable { let table: SyncedTable, id: RowID, hlc: HLCTimestamp }
         var unique: [Version: Change] = [:]
@@ -46,7 +50,7 @@ public enum AggregateFold {
         let ordered = unique.values.sorted { ($0.hlc, $0.table.rawValue, $0.id.rawValue) < ($1.hlc, $1.table.rawValue, $1.id.rawValue) }
         let resolutions = resolutionsByConflict(ordered.filter { $0.table == .conflictResolution })
 
-        var fold = Folder(aggregateID: aggregateID, resolutions: resolutions, rehomed: rehomed)
+        var fold = Folder(aggregateID: aggregateID, resolutions: resolutions, rehomed: rehomed, caps: caps)
         // The aggregate belongs to the office that created its root row (the project, plan line or
         // programme), never to whichever change happens to carry the earliest clock.
         let root = ordered.lazy.filter { $0.table.isAggregateRoot && $0.id.rawValue == aggregateID }
@@ -91,6 +95,7 @@ private struct Folder {
     let aggregateID: String
     let resolutions: [String: [Resolution]]
     let rehomed: [String: String]
+    let caps: [SupportCap]
     /// The office that owns the aggregate: named by the earliest change that names one.
     var office = OfficeCode.central.rawValue
     var rows: [SyncedRowKey: FoldResult.Row] = [:]
@@ -99,10 +104,11 @@ private struct Folder {
     /// the status in force when it was made.
     var statusTimeline: [(hlc: HLCTimestamp, status: ProjectStatus)] = []
 
-    init(aggregateID: String, resolutions: [String: [Resolution]], rehomed: [String: String]) {
+    init(aggregateID: String, resolutions: [String: [Resolution]], rehomed: [String: String], caps: [SupportCap]) {
         self.aggregateID = aggregateID
         self.resolutions = resolutions
         self.rehomed = rehomed
+        self.caps = caps
     }
 
     /// The office a writer now answers as: itself, or the office it was merged into.
@@ -283,6 +289,25 @@ private struct Folder {
             fund: projectFund, approved: project?["approved_support"]?.integer, requested: project?["requested_support"]?.integer,
             totalCost: project?["total_cost"]?.integer)
         let ceiling = LedgerRules.ceiling(totalCost: project?["total_cost"]?.integer)
+        // What an acceptance may take the ledger to: the total cost; for a local project a cap
+        // binds, no further than that cap (or the project's own support, if larger: a value held
+        // before the cap was lowered). The caps bind the support an office sets, and an office
+        // counted past them by accepting its own held entries: in one push or two, after moving
+        // its project through an uncapped category, or banking an acceptance the total cost kept
+        // from counting until the centre dismissed another (rounds 11 to 13).
+        let capLimit: Int64? =
+            projectFund == .local
+            ? project.flatMap { fields -> Int64? in
+                guard let category = fields["category"]?.text, let province = fields["province"]?.text.map(ReferenceData.provinceInForce),
+                    let cost = fields["total_cost"]?.integer
+                else { return nil }
+                return caps.filter { $0.applies(fund: .local, category: category, province: province) }.map { $0.limit(totalCost: cost) }.min()
+            } : nil
+        let acceptedCeiling = capLimit.map { min(ceiling, max($0, limit ?? 0)) } ?? ceiling
+        // A deleted project counts nothing: an office accepted its own payment on a draft, then
+        // deleted the project, and the money counted in its province's totals with no project for
+        // the centre to see (round 13).
+        let deleted = rows[key(.project, aggregateID)]?.state.isDeleted == true
         let projectOffice = rows[key(.project, aggregateID)]?.office ?? office
         var total: Int64 = 0
         var vouchers: Set<String> = []
@@ -307,7 +332,9 @@ private struct Folder {
             }
             row.state.merge(first)
             // Later changes to an entry are refused: a correction is a new entry.
-            refuseLaterChanges(history, to: &row, "a recorded ledger entry is never edited or deleted; record a correcting entry instead")
+            refuseLaterChanges(
+                history, to: &row, "a recorded ledger entry is never edited or deleted; record a correcting entry instead",
+                keeping: LedgerRules.recordedMoney)
             if row.state.isDeleted {
                 rows[key(.disbursement, row.id)] = row
                 continue
@@ -328,7 +355,15 @@ private struct Folder {
             // status then) and the final limit; the day it was recorded is its clock's date. First
             // the circumstances (status, date), then the amount: accepting the one waives only it.
             let mine: [String: FieldValue] = ["amount": .integer(amount), "kind": .text(kind.rawValue), "paid_on": row.state.fields["paid_on"] ?? .null]
-            var waived: ConflictRule?
+            if deleted {
+                _ = conflict(
+                    .paymentNotAllowed, first, office: row.office, mine: mine, theirs: ["deleted": .integer(1)],
+                    "the project was deleted: its entries count nothing, so no acceptance makes this one count")
+                row.held = true
+                rows[key(.disbursement, row.id)] = row
+                continue
+            }
+            var circumstancesWaived = false
             if let refusal = LedgerRules.circumstanceProblem(
                 kind: kind, paidOn: row.state.fields["paid_on"]?.text ?? "", status: status(at: first.hlc), year: project?["year"]?.integer,
                 recordedOn: CalendarDate.vietnamDate(milliseconds: first.hlc.milliseconds))
@@ -343,11 +378,11 @@ private struct Folder {
                     rows[key(.disbursement, row.id)] = row
                     continue
                 }
-                waived = refusal.rule
+                circumstancesWaived = true
             }
             // Once its circumstances are waived, a national project without approved support
             // takes the entry against a limit of nothing: an over-disbursement of its own.
-            switch LedgerRules.admitAmount(kind: kind, amount: amount, paid: total, limit: waived == nil ? limit : limit ?? 0) {
+            switch LedgerRules.admitAmount(kind: kind, amount: amount, paid: total, limit: circumstancesWaived ? limit ?? 0 : limit) {
             case .success(let after):
                 total = after
             case .failure(let refusal):
@@ -362,13 +397,15 @@ private struct Folder {
                 // below nothing paid (accepted over-recoveries made an office's totals negative,
                 // taking other offices' disbursements off the nation's).
                 let (accepted, overflow) = total.addingReportingOverflow(LedgerRules.signed(kind, amount))
-                let acceptable = !overflow && (0...ceiling).contains(accepted)
+                let acceptable = !overflow && (0...acceptedCeiling).contains(accepted)
                 let message =
                     acceptable
                     ? refusal.message
                     : accepted < 0
                         ? "\(refusal.message); it would take the project's ledger below nothing paid, so no acceptance makes it count"
-                        : "\(refusal.message); it would take the project's ledger past its total cost of \(ceiling) VND, so no acceptance makes it count"
+                        : acceptedCeiling < ceiling
+                            ? "\(refusal.message); it would take the project's ledger past the support cap in force of \(acceptedCeiling) VND, so no acceptance makes it count"
+                            : "\(refusal.message); it would take the project's ledger past its total cost of \(ceiling) VND, so no acceptance makes it count"
                 if !conflict(refusal.rule, first, office: row.office, mine: mine, theirs: theirs, message) || !acceptable {
                     row.held = true
                     rows[key(.disbursement, row.id)] = row
@@ -425,14 +462,19 @@ private struct Folder {
 
     /// Refuses every change after an append-only row's first (rule `ledger_append_only`), unless a
     /// person accepted it; a change that writes what is already there is no change.
-    mutating func refuseLaterChanges(_ history: [Change], to row: inout FoldResult.Row, _ message: String) {
+    /// `keeping`: fields that stay as recorded even when a person accepts the edit.
+    mutating func refuseLaterChanges(_ history: [Change], to row: inout FoldResult.Row, _ message: String, keeping: Set<String> = []) {
         for later in history.dropFirst() {
             let changed = later.fields.filter { row.state.fields[$0.key] != $0.value }
             if later.op == .upsert && changed.isEmpty { continue }
             let mine: [String: FieldValue] = later.op == .delete ? ["deleted": .integer(1)] : changed
             let theirs = Dictionary(uniqueKeysWithValues: mine.keys.map { ($0, row.state.fields[$0] ?? .null) })
-            if conflict(.ledgerAppendOnly, later, office: row.office, mine: mine, theirs: theirs, message) {
-                row.state.merge(later)
+            let kept = mine.keys.filter(keeping.contains).sorted()
+            let said = kept.isEmpty ? message : "\(message); its \(kept.joined(separator: ", ")) stay as recorded whatever is accepted"
+            if conflict(.ledgerAppendOnly, later, office: row.office, mine: mine, theirs: theirs, said) {
+                var accepted = later
+                accepted.fields = later.fields.filter { !keeping.contains($0.key) }
+                row.state.merge(accepted)
             }
         }
     }

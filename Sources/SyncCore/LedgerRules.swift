@@ -94,6 +94,11 @@ public enum LedgerRules {
         return total
     }
 
+    /// The fields of a recorded entry that no accepted edit changes: what it moved, which way, in
+    /// which project and for which office. An accepted "correction" of an entry's amount let 1.5 bn
+    /// count under an acceptance given for a 50 m overrun (round 13); a correction is a new entry.
+    public static let recordedMoney: Set<String> = ["amount", "kind", "project_id", "office"]
+
     /// The conflict rules that hold a ledger entry out of every total until a person accepts it.
     public static let holdingRules: [ConflictRule] = [.overDisbursement, .overRecovery, .paymentNotAllowed, .duplicateVoucher, .ownership]
 

@@ -51,6 +51,7 @@ public enum ValueRules {
             return nil
         case .text(let text):
             if let problem = textProblem(field, text) { return problem }
+            if field == "code", let problem = codeProblem(text) { return problem }
             if dateFields.contains(field), !CalendarDate.isValid(text) {
                 return "\(field) '\(text)' is not a date (YYYY-MM-DD between 2000 and 2100)"
             }
@@ -95,10 +96,8 @@ public enum ValueRules {
         if text.utf8.contains(0) { return "\(field) holds the character U+0000 (NUL), which no field may hold" }
         let lineBreaks = longText.contains(field)
         if let control = text.unicodeScalars.first(where: { isControl($0, allowingLineBreaks: lineBreaks) }) {
-            let hex = String(control.value, radix: 16, uppercase: true)
-            let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
             return
-                "\(field) holds the control character \(code), which no \(lineBreaks ? "" : "one-line ")field may hold\(lineBreaks ? "" : " (line breaks only in a name, beneficiary or note)"): type it again without"
+                "\(field) holds the control character \(codePoint(control)), which no \(lineBreaks ? "" : "one-line ")field may hold\(lineBreaks ? "" : " (line breaks only in a name, beneficiary or note)"): type it again without"
         }
         let limit = longText.contains(field) ? maxLongText : maxShortText
         let bytes = text.utf8.count
@@ -108,6 +107,44 @@ public enum ValueRules {
             return "\(field) takes \(bytes) bytes of UTF-8; at most \(limit * maxBytesPerCharacter) are allowed (\(maxBytesPerCharacter) per character)"
         }
         return nil
+    }
+
+    /// Why `code` cannot be a project's or programme's code, or nil. A code names the row on the
+    /// centre's commands (`project decide 79/HCM-01`) and on decision documents, so it is written
+    /// with visible characters that cannot pass for others: letters of the Latin alphabet
+    /// (Vietnamese included, precomposed), digits and `-` `_` `.` `/`, nothing else. An office had
+    /// given its real project a code that only looked like a decoy's (a no-break hyphen, a
+    /// zero-width space, a trailing space, decomposed letters, Cyrillic letters), and the centre's
+    /// decision by code landed on the decoy (round 13).
+    public static func codeProblem(_ code: String) -> String? {
+        if code.isEmpty { return "code is empty" }
+        guard let bad = code.unicodeScalars.first(where: { !isCodeCharacter($0) }) else { return nil }
+        return "code '\(code)' holds \(codePoint(bad)): a code is Latin letters (precomposed), digits and - _ . / only"
+    }
+
+    /// `U+001B`: how a message names a character.
+    static func codePoint(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+
+    static func isCodeCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true  // digits, A-Z, a-z
+        case 0x2D, 0x2E, 0x2F, 0x5F: true  // - . / _
+        // Latin-1 letters, Latin Extended-A and -B (Đ, Ơ, Ư), Latin Extended Additional (Vietnamese).
+        case 0xC0...0x24F, 0x1E00...0x1EFF: scalar.properties.isAlphabetic && scalar.value != 0xD7 && scalar.value != 0xF7
+        default: false
+        }
+    }
+
+    /// A code as the centre compares codes for ambiguity (with `==`, which holds a decomposed
+    /// letter equal to the letter): in lower case, without what cannot be seen (format characters,
+    /// white space).
+    public static func codeKey(_ code: String) -> String {
+        String(
+            String.UnicodeScalarView(
+                code.lowercased().unicodeScalars.filter { !$0.properties.isWhitespace && $0.properties.generalCategory != .format }))
     }
 
     /// Whether `scalar` is a control character a text field may not hold: C0 and C1 controls

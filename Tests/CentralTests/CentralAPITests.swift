@@ -635,7 +635,7 @@ final class CapturedLogs: Sendable {
         #expect(try store.projects(office: "79").first?.fields["name"] == .text("Tên giữa"))
         let changed = try store.database.write { db in
             var records = try RecordWriter(db)
-            return try CentralStore.refold(db, aggregate: project.rawValue, rehomed: [:], records: &records)
+            return try CentralStore.refold(db, aggregate: project.rawValue, rehomed: [:], caps: [], records: &records)
         }
         #expect(changed.isEmpty, "a refold of the whole history changes nothing")
     }

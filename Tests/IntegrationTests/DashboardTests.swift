@@ -62,7 +62,10 @@ import WireFormat
             try ReportTests.enter(
                 tayNinh, year: 2025, plans: [(.local, 20_000_000_000)], payments: [(3_330_000_000, "2025-07-01"), (1_000_000_000, "2025-10-02")])
             // What an office typed is shown as text, never as markup.
-            _ = try tayNinh.addProject(code: "KC-<b>x</b>", requested: 1_000_000)
+            try tayNinh.replica.data.addProject(
+                NewProject(
+                    code: "KC-X", name: "Dự án <b>x</b>", category: "MH_TRINHDIEN", fundSource: .local, year: 2025, totalCost: 4_000_000,
+                    requestedSupport: 1_000_000))
             for office in [hcm, tayNinh, hcm, tayNinh] { try await office.engine.runCycle() }
 
             var browser = Browser(base: central.url)
@@ -103,7 +106,7 @@ import WireFormat
 
             // A province's projects and ledgers; what the office typed is escaped.
             let province = Browser.text(try await browser.send("GET", "/dashboard/province/80?year=2025&cutoff=2025-09-30"))
-            #expect(province.contains("KC-&lt;b&gt;x&lt;/b&gt;") && !province.contains("KC-<b>x</b>"))
+            #expect(province.contains("Dự án &lt;b&gt;x&lt;/b&gt;") && !province.contains("<b>x</b>"))
             #expect(province.contains("3.330") && province.contains("không (sau ngày lọc)"))
             #expect(try await browser.send("GET", "/dashboard/province/99?year=2025").status == 404)
             #expect(try await browser.send("GET", "/dashboard/progress?year=20x5").status == 400)

@@ -13,8 +13,9 @@ import Testing
 @Suite struct CSVInjectionTests {
     /// Projects, plan lines and payments whose text starts with every formula character.
     func fillWithFormulas(_ replica: Replica) throws {
+        // A code is letters, digits and - _ . / (ValueRules.codeProblem): "-A1" is its formula.
         let projects: [(code: String, name: String, beneficiary: String?, commune: String?)] = [
-            ("=A1", "=HYPERLINK(\"http://x\",\"y\")", "=cmd|' /C calc'!A0", nil),
+            ("-A1", "=HYPERLINK(\"http://x\",\"y\")", "=cmd|' /C calc'!A0", nil),
             ("P-2", "+SUM(A1)", "@SUM(1)", "-xã Tân Phú"),
             ("P-3", "@SUM(1)", nil, "\tphường 1"),
             ("P-4", "-abc", "+84 912 345 678", nil),
@@ -35,7 +36,7 @@ import Testing
         for (i, voucher) in ["=KB-1", "@KB-2", "-KB-3", "+KB-4", "\tKB-5", "KB-6"].enumerated() {
             try replica.data.addDisbursement(
                 NewDisbursement(
-                    project: i % 2 == 0 ? "=A1" : "P-2", kind: .payment, amount: 100_000,
+                    project: i % 2 == 0 ? "-A1" : "P-2", kind: .payment, amount: 100_000,
                     voucher: voucher, paidOn: "2025-03-0\(i + 1)"))
         }
     }
@@ -71,7 +72,7 @@ import Testing
         let plan = try replica.data.exportCSV(.plan)
         let ledger = try replica.data.exportCSV(.disbursements)
         // What a spreadsheet would evaluate is written behind a quote (and quoted for the format).
-        #expect(projects.contains("\n'=A1,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\","))
+        #expect(projects.contains("\n'-A1,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\","))
         #expect(projects.contains(",'+SUM(A1),") && projects.contains(",'@SUM(1),") && projects.contains(",'-abc,"))
         #expect(projects.contains(",\"'\tMáy sấy, nông sản\",") && projects.contains(",\"'\rHTX\","))
         #expect(projects.contains(",''=already quoted,") && projects.contains(",-5,"))

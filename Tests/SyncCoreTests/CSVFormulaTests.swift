@@ -10,6 +10,7 @@ import Testing
         "=HYPERLINK(\"http://x\",\"y\")", "+SUM(A1)", "-abc", "@SUM(1)", "\tnote", "\rnote", "=", "-", "-1+2", "-1.5",
         // What a spreadsheet may skip before the formula, and the full-width signs (round 12).
         " =x", "\n=HYPERLINK(\"http://x\")", "\u{0B}=1+8", "\u{0C}=1", "\u{A0}=1", "\u{200B}=1", "\u{FF1D}1+1", "\u{FF20}SUM(1)",
+        "\u{200D}=1", "\u{AD}=1", "\u{200E}=1", "\u{FE66}1", "\u{2212}A1",
     ])
     func eachFormulaCharacterGetsTheQuoteAndComesBack(value: String) throws {
         #expect(CSV.textCell(value) == "'" + value)

@@ -251,6 +251,58 @@ import Testing
         #expect(smallAccepted.rows.first { $0.table == .disbursement }?.held == false && smallAccepted.conflicts.count == 1)
     }
 
+    /// A deleted project counts nothing, whatever was accepted of its ledger (round 13: an office
+    /// accepted its own payment on a draft, deleted the project, and the money counted with no
+    /// project for the centre to see).
+    @Test func aDeletedProjectCountsNothing() {
+        let history = [Self.create(fund: .local, status: .draft, requested: 800), Self.payment(1, amount: 500, voucher: "KB-D", at: 3)]
+        let held = fold(history)
+        let accepted = history + [Self.resolution(held.conflicts[0].id, .accept, by: "79", at: 4)]
+        #expect(fold(accepted).rows.first { $0.table == .disbursement }?.held == false)
+        let deleted = fold(accepted + [Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(5, "79"), fields: [:])])
+        #expect(projectRow(deleted)?.isDeleted == true)
+        #expect(deleted.rows.first { $0.table == .disbursement }?.held == true)
+        #expect(deleted.conflicts.first?.message.contains("deleted") == true)
+    }
+
+    /// An accepted edit of a recorded entry changes neither its amount nor its kind: the centre
+    /// accepted a 50 m overrun, then the office's "correction" of the amount to 1.5 bn, and 1.5 bn
+    /// counted under the first acceptance (round 13). A correction is a new entry.
+    @Test func anAcceptedEditOfAnEntryKeepsItsAmount() {
+        let entry = Self.payment(1, amount: 250, voucher: "KB-E", at: 3)
+        var edit = entry
+        edit.hlc = Self.hlc(5, "79")
+        edit.fields["amount"] = .integer(1_500)
+        edit.fields["voucher"] = .text("KB-E2")
+        let base = [
+            Self.create(fund: .national, status: .appraisedCentrally),
+            Self.update(["status": .text("approved"), "approved_support": .integer(200)], at: 2, by: "central"), entry,
+        ]
+        let over = fold(base).conflicts[0]
+        let withEdit = base + [Self.resolution(over.id, .accept, by: "central", at: 4), edit]
+        let appendOnly = try! #require(fold(withEdit).conflicts.first { $0.rule == .ledgerAppendOnly })
+        let r = fold(withEdit + [Self.resolution(appendOnly.id, .accept, by: "central", at: 6)])
+        let row = r.rows.first { $0.table == .disbursement }
+        #expect(row?.state.fields["amount"] == .integer(250) && row?.state.fields["voucher"] == .text("KB-E2"))
+        #expect(r.conflicts.first { $0.rule == .ledgerAppendOnly }?.message.contains("amount") == true)
+    }
+
+    /// What an office accepts of its own local project's over-disbursements counts up to the cap
+    /// in force and no further (rounds 11 to 13).
+    @Test func anOfficesAcceptanceCountsNoFurtherThanTheCap() {
+        let history = [
+            Self.create(fund: .local, status: .approved, requested: 100), Self.payment(1, amount: 400, voucher: "A", at: 3),
+            Self.payment(2, amount: 400, voucher: "B", at: 4),
+        ]
+        let open = fold(history)
+        let accepted = history + open.conflicts.map { Self.resolution($0.id, .accept, by: "79", at: 5) }
+        let cap = SupportCap(fund: .local, category: "MH_TRINHDIEN", province: nil, maxPercentOfCost: nil, maxAmount: 600)
+        #expect(AggregateFold.fold(aggregateID: Self.project.rawValue, changes: accepted).rows.filter { $0.table == .disbursement && !$0.held }.count == 2)
+        let capped = AggregateFold.fold(aggregateID: Self.project.rawValue, changes: accepted, caps: [cap])
+        #expect(capped.rows.filter { $0.table == .disbursement && !$0.held }.count == 1)
+        #expect(capped.conflicts.contains { $0.message.contains("support cap in force of 600") })
+    }
+
     @Test func aRecoveryMakesRoomAndTheLimitIsRequestedSupportUntilApproval() {
         let r = fold([
             Self.create(fund: .local, status: .approved, requested: 800),
