@@ -5,7 +5,8 @@ import SyncCore
 
 struct Cap: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Set a support cap (data the offices receive and check new projects against).",
+        abstract:
+            "Set a support cap (data the offices receive and check new projects against; a local project's accepted overruns count within it).",
         discussion: "Example: promo-central cap --fund local --category MH_TRINHDIEN --province 79 --max 800000000")
 
     @OptionGroup var location: StoreLocation

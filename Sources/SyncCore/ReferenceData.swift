@@ -121,7 +121,7 @@ public struct SupportCap: Hashable, Sendable, Codable {
 
 /// The seed reference data.
 public enum ReferenceData {
-    /// Support caps in force at the start (the centre changes them with `promo-central cap set`):
+    /// Support caps in force at the start (the centre changes them with `promo-central cap`):
     /// a national demonstration model gets at most 30 % of its cost and at most 1 bn VND.
     public static let supportCaps: [SupportCap] = [
         SupportCap(fund: .national, category: "MH_TRINHDIEN", province: nil, maxPercentOfCost: 30, maxAmount: 1_000_000_000)
