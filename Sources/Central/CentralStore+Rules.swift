@@ -81,7 +81,8 @@ extension CentralStore {
     ///   `ledger_append_only` conflict (accepting an entry's status or date no longer waives its
     ///   amount; what an office accepts of a capped local project counts no further than the cap;
     ///   an accepted edit of an entry no longer changes its amount, kind or project);
-    /// - a deleted project with entries that count (they count nothing now).
+    /// - a deleted project with entries that count (they count nothing now, if it was never
+    ///   approved).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,

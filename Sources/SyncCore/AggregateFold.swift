@@ -304,10 +304,14 @@ private struct Folder {
                 return caps.filter { $0.applies(fund: .local, category: category, province: province) }.map { $0.limit(totalCost: cost) }.min()
             } : nil
         let acceptedCeiling = capLimit.map { min(ceiling, max($0, limit ?? 0)) } ?? ceiling
-        // A deleted project counts nothing: an office accepted its own payment on a draft, then
-        // deleted the project, and the money counted in its province's totals with no project for
-        // the centre to see (round 13).
-        let deleted = rows[key(.project, aggregateID)]?.state.isDeleted == true
+        // A project deleted before it was ever approved counts nothing: an office accepted its own
+        // payment on a draft, then deleted the project, and the money counted in its province's
+        // totals with no project for the centre to see (round 13). One that was approved keeps
+        // counting what it paid: deleted (by an acceptance of its own office's illegal move), it
+        // had taken legitimately paid money out of the nation's figures (round 14).
+        let payable = LedgerRules.statuses(for: .payment)
+        let deleted =
+            rows[key(.project, aggregateID)]?.state.isDeleted == true && !statusTimeline.contains { payable.contains($0.status) }
         let projectOffice = rows[key(.project, aggregateID)]?.office ?? office
         var total: Int64 = 0
         var vouchers: Set<String> = []
@@ -469,9 +473,15 @@ private struct Folder {
             if later.op == .upsert && changed.isEmpty { continue }
             let mine: [String: FieldValue] = later.op == .delete ? ["deleted": .integer(1)] : changed
             let theirs = Dictionary(uniqueKeysWithValues: mine.keys.map { ($0, row.state.fields[$0] ?? .null) })
+            // With fields kept, a delete keeps the row too: an accepted delete of a counted payment
+            // had taken it out of the figures (round 14).
+            let keepsRow = later.op == .delete && !keeping.isEmpty
             let kept = mine.keys.filter(keeping.contains).sorted()
-            let said = kept.isEmpty ? message : "\(message); its \(kept.joined(separator: ", ")) stay as recorded whatever is accepted"
-            if conflict(.ledgerAppendOnly, later, office: row.office, mine: mine, theirs: theirs, said) {
+            let said =
+                keepsRow
+                ? "\(message); it stays recorded whatever is accepted"
+                : kept.isEmpty ? message : "\(message); its \(kept.joined(separator: ", ")) stay as recorded whatever is accepted"
+            if conflict(.ledgerAppendOnly, later, office: row.office, mine: mine, theirs: theirs, said), !keepsRow {
                 var accepted = later
                 accepted.fields = later.fields.filter { !keeping.contains($0.key) }
                 row.state.merge(accepted)

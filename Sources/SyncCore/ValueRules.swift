@@ -119,7 +119,7 @@ public enum ValueRules {
     public static func codeProblem(_ code: String) -> String? {
         if code.isEmpty { return "code is empty" }
         guard let bad = code.unicodeScalars.first(where: { !isCodeCharacter($0) }) else { return nil }
-        return "code '\(code)' holds \(codePoint(bad)): a code is Latin letters (precomposed), digits and - _ . / only"
+        return "code '\(code)' holds \(codePoint(bad)): a code is Latin letters (Vietnamese ones precomposed), digits and - _ . / only"
     }
 
     /// `U+001B`: how a message names a character.
@@ -132,11 +132,15 @@ public enum ValueRules {
         switch scalar.value {
         case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true  // digits, A-Z, a-z
         case 0x2D, 0x2E, 0x2F, 0x5F: true  // - . / _
-        // Latin-1 letters, Latin Extended-A and -B (Đ, Ơ, Ư), Latin Extended Additional (Vietnamese).
-        case 0xC0...0x24F, 0x1E00...0x1EFF: scalar.properties.isAlphabetic && scalar.value != 0xD7 && scalar.value != 0xF7
-        default: false
+        // Vietnamese letters, precomposed: Latin Extended Additional's Vietnamese block, and the few
+        // of Latin-1 and Extended-A and -B the alphabet uses. Not every Latin letter: Ð passes for
+        // Đ, ǀ for l, Ʊ for Ư and ı for i (round 14).
+        case 0x1EA0...0x1EF9: true
+        default: vietnameseLetters.contains(scalar)
         }
     }
+
+    private static let vietnameseLetters = Set("ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúýĂăĐđĨĩŨũƠơƯư".unicodeScalars)
 
     /// A code as the centre compares codes for ambiguity (with `==`, which holds a decomposed
     /// letter equal to the letter): in lower case, without what cannot be seen (format characters,

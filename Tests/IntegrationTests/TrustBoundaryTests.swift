@@ -823,7 +823,9 @@ import WireFormat
             // for case name no one project (round 13: a zero-width space, a no-break hyphen,
             // Cyrillic letters and a trailing space had each made a look-alike).
             let code = real.fields["code"]!.text!
-            for lookalike in [code + "\u{200B}", code.replacingOccurrences(of: "-", with: "\u{2011}"), code + " ", "Х" + code.dropFirst()] {
+            for lookalike in [
+                code + "\u{200B}", code.replacingOccurrences(of: "-", with: "\u{2011}"), code + " ", "Х" + code.dropFirst(), "\u{D0}" + code.dropFirst(),
+            ] {
                 var forged = Self.project(fund: .national)
                 forged.fields["code"] = .text(lookalike)
                 forged.hlc = Self.present("79", 2)

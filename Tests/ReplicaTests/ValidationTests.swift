@@ -116,6 +116,11 @@ import Testing
         try replica.data.importCSV(header + "KC-06,\"Sáu\ndòng hai\",MH_TRINHDIEN,local,2025,400,100,Hộ F\n")
         #expect(try replica.data.count(.project) == 2)
         #expect(ValueRules.textProblem("voucher", "KB\u{202E}1") != nil && ValueRules.textProblem("note", "a\tb\nc") == nil)
+        // Codes: Vietnamese letters yes, Latin look-alikes of them no (round 14).
+        #expect(ValueRules.codeProblem("ĐN-Ướt.2025/01_a") == nil)
+        for lookalike in ["\u{D0}N-01", "HC\u{1C0}-01", "\u{1B1}T-01", "H\u{131}-01", "HUE\u{0301}-01"] {
+            #expect(ValueRules.codeProblem(lookalike) != nil, "\(lookalike)")
+        }
     }
 
     func message(_ body: () throws -> some Any) throws -> String {

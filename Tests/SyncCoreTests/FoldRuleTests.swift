@@ -263,6 +263,14 @@ import Testing
         #expect(projectRow(deleted)?.isDeleted == true)
         #expect(deleted.rows.first { $0.table == .disbursement }?.held == true)
         #expect(deleted.conflicts.first?.message.contains("deleted") == true)
+        // A project that was approved keeps counting what it paid, however its office deleted it
+        // (here by accepting its own refused delete): it had taken paid money out of the figures (round 14).
+        let approved = [Self.create(fund: .local, status: .approved, requested: 800), Self.payment(1, amount: 500, voucher: "KB-A", at: 3)]
+        let delete = Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(5, "79"), fields: [:])
+        let refused = fold(approved + [delete])
+        let forced = fold(approved + [delete] + refused.conflicts.map { Self.resolution($0.id, .accept, by: "79", at: 6) })
+        #expect(projectRow(forced)?.isDeleted == true)
+        #expect(forced.rows.first { $0.table == .disbursement }?.held == false)
     }
 
     /// An accepted edit of a recorded entry changes neither its amount nor its kind: the centre
@@ -285,6 +293,12 @@ import Testing
         let row = r.rows.first { $0.table == .disbursement }
         #expect(row?.state.fields["amount"] == .integer(250) && row?.state.fields["voucher"] == .text("KB-E2"))
         #expect(r.conflicts.first { $0.rule == .ledgerAppendOnly }?.message.contains("amount") == true)
+        // Nor does an accepted delete take a recorded entry out (round 14).
+        let delete = Change(table: .disbursement, id: entry.id, op: .delete, hlc: Self.hlc(7, "79"), fields: [:])
+        let deleting = fold(withEdit + [delete])
+        let refusal = try! #require(deleting.conflicts.first { $0.rule == .ledgerAppendOnly && $0.hlc == delete.hlc })
+        let kept = fold(withEdit + [delete, Self.resolution(refusal.id, .accept, by: "central", at: 8)])
+        #expect(kept.rows.first { $0.table == .disbursement }?.state.isDeleted == false)
     }
 
     /// What an office accepts of its own local project's over-disbursements counts up to the cap
