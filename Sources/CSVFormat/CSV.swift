@@ -145,8 +145,7 @@ public enum CSV {
     /// invisible format characters (joiners, direction marks, the soft hyphen): rounds 12 and 13
     /// sent cells starting with a line feed, a form feed, a no-break space or a joiner before `=`.
     static func isSkippedBeforeAFormula(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.isWhitespace || scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{200B}"
-            || scalar.properties.generalCategory == .format
+        scalar.properties.isWhitespace || [.control, .format].contains(scalar.properties.generalCategory)
     }
 
     /// A text cell as an export writes it: a value a spreadsheet would evaluate gets a leading `'`,

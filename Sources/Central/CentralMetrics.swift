@@ -74,11 +74,7 @@ public final class CentralMetrics: Sendable {
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM office WHERE revoked_at IS NULL") ?? 0,
                 try Int.fetchOne(
                     db,
-                    sql: """
-                        SELECT count(*) FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL
-                          AND (json_extract(fields, '$.resolution') IS NULL
-                               OR (json_extract(fields, '$.writer') = 'central' AND json_extract(fields, '$.resolved_by') IS NOT 'central'))
-                        """) ?? 0,
+                    sql: "SELECT count(*) FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND \(CentralStore.openForTheCentre)") ?? 0,
                 try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0
             )
         }) {

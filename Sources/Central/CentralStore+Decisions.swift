@@ -88,14 +88,6 @@ public struct CentralConflict: Sendable, Equatable {
     public var office: String
     /// The conflict as people read it, with the record's business keys (docs/CONFLICTS.md).
     public var description: ConflictDescription
-
-    /// Whether the centre still has to answer it: unresolved, or a conflict of the centre's own
-    /// change that only an office resolved (an office's dismissal of the centre's decision hid it
-    /// from the centre's list, round 12; the centre's resolution stands over it).
-    public var isOpenForTheCentre: Bool {
-        let resolution = record["resolution"] ?? .null
-        return resolution == .null || (record["writer"] == .text(OfficeCode.central.rawValue) && record["resolved_by"] != .text(OfficeCode.central.rawValue))
-    }
 }
 
 extension CentralStore {
@@ -196,19 +188,33 @@ extension CentralStore {
         return recorded
     }
 
-    /// Conflicts, open ones only unless `all`.
+    /// SQL that holds for a conflict `record` the centre still has to answer: unresolved, or of
+    /// the centre's own change and resolved by an office only (an office's dismissal of the
+    /// centre's decision hid it from the centre's list, round 12; the centre's resolution stands
+    /// over it). The centre's list, its dashboard and `promo_central_open_conflicts` count these.
+    static let openForTheCentre = """
+        (json_extract(fields, '$.resolution') IS NULL
+         OR (json_extract(fields, '$.writer') = 'central' AND json_extract(fields, '$.resolved_by') IS NOT 'central'))
+        """
+
+    /// Conflicts, open ones only (``openForTheCentre``) unless `all`.
     public func conflicts(all: Bool = false, office: String? = nil) throws(CentralError) -> [CentralConflict] {
         do {
             return try database.read { db in
                 try Row.fetchAll(
-                    db, sql: "SELECT id, office, fields FROM record WHERE tbl = 'conflict' AND deleted_at IS NULL AND (?1 IS NULL OR office = ?1) ORDER BY id",
-                    arguments: [office]
+                    db,
+                    sql: """
+                        SELECT id, office, fields FROM record
+                        WHERE tbl = 'conflict' AND deleted_at IS NULL AND (?1 IS NULL OR office = ?1) AND (?2 OR \(Self.openForTheCentre))
+                        ORDER BY id
+                        """,
+                    arguments: [office, all]
                 ).map { row in
                     let fields = try FieldCoding.decode(row["fields"] as String)
                     return CentralConflict(
                         record: fields, id: row["id"], office: row["office"],
                         description: try Self.describe(db, id: row["id"], office: row["office"], fields))
-                }.filter { all || $0.isOpenForTheCentre }
+                }
             }
         } catch {
             throw CentralError.storage(error, during: "listing conflicts")

@@ -78,17 +78,7 @@ extension CentralStore {
                   AND json_extract(p.fields, '$.fund_source') = 'local' AND json_extract(p.fields, '$.category') = ?
                 ORDER BY 1
                 """, arguments: [category])
-        guard !aggregates.isEmpty else { return }
-        let rehomed = try rehomedOffices(db)
-        let caps = try supportCaps(db)
-        var records = try RecordWriter(db)
-        var offices: Set<String> = []
-        for aggregate in aggregates {
-            offices.formUnion(try refold(db, aggregate: aggregate, rehomed: rehomed, caps: caps, records: &records))
-        }
-        for office in offices.sorted() where office != OfficeCode.central.rawValue {
-            try markTotalsPending(db, office: OfficeCode(unchecked: office))
-        }
+        try refold(db, aggregates: aggregates, republishing: false)
     }
 
     /// Writes a record owned by the centre, giving it a new log position only if it changed.

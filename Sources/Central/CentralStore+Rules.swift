@@ -117,24 +117,32 @@ extension CentralStore {
                 """)
     }
 
+    /// Folds `aggregates` again under the rules and caps in force, republishing their rows and
+    /// conflicts whether changed or not when `republishing`, and leaves the totals of every
+    /// office whose records changed to be computed again.
+    static func refold(_ db: Database, aggregates: [String], republishing: Bool) throws {
+        guard !aggregates.isEmpty else { return }
+        let rehomed = try rehomedOffices(db)
+        let caps = try supportCaps(db)
+        var records = try RecordWriter(db)
+        var offices: Set<String> = []
+        for aggregate in aggregates {
+            offices.formUnion(
+                try refold(
+                    db, aggregate: aggregate, republish: republishing ? try republishAll(db, aggregate) : [], republishConflicts: republishing,
+                    rehomed: rehomed, caps: caps, records: &records))
+        }
+        for office in offices.sorted() where office != OfficeCode.central.rawValue {
+            try markTotalsPending(db, office: OfficeCode(unchecked: office))
+        }
+    }
+
     /// Folds `aggregates` again under this release's rules and republishes their rows and
     /// conflicts (their offices pull them again; a row or conflict the fold no longer produces
     /// becomes a tombstone), and journals it, so that `audit verify` does the same at the same
     /// place: the same rows in the same order, whichever release made them first.
     static func applyRules(_ db: Database, release: String, aggregates: [String], now: Date, position: Int64) throws {
-        let rehomed = try rehomedOffices(db)
-        var records = try RecordWriter(db)
-        var offices: Set<String> = []
-        let caps = try supportCaps(db)
-        for aggregate in aggregates {
-            offices.formUnion(
-                try refold(
-                    db, aggregate: aggregate, republish: try republishAll(db, aggregate), republishConflicts: true, rehomed: rehomed,
-                    caps: caps, records: &records))
-        }
-        for office in offices.sorted() where office != OfficeCode.central.rawValue {
-            try markTotalsPending(db, office: OfficeCode(unchecked: office))
-        }
+        try refold(db, aggregates: aggregates, republishing: true)
         try journal(db, .rulesApplied(.init(release: release, aggregates: aggregates)), at: now, position: position)
     }
 }
