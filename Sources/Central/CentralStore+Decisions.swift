@@ -160,12 +160,17 @@ extension CentralStore {
         let change = Change(
             table: .project, id: RowID(unchecked: project.id), op: .upsert,
             hlc: stamp(&clock, recorded: recorded?.stamps.first, now: now), fields: decision.fields)
-        // The decision goes into the project's event log, for its office.
+        // The decision goes into the project's event log, for the office that made the project:
+        // while that office is merged into another the fold gives the entry to the other, and once
+        // the merge is undone to it again. Named after the receiving office, the entry stayed
+        // that office's after an unmerge, as a conflict in the project's log (the convergence model,
+        // seed 2026120843).
+        let creator = try creation(db, of: project.id, root: SyncedTable.project.rawValue)?.office ?? project.office
         let event = Change(
             table: .projectEvent, id: recorded.map { RowID(unchecked: $0.event) } ?? RowID.make(now: now), op: .upsert,
             hlc: stamp(&clock, recorded: recorded?.stamps.dropFirst().first, now: now),
             fields: [
-                "office": .text(project.office), "project_id": .text(project.id), "kind": .text(ProjectEventKind.decision.rawValue),
+                "office": .text(creator), "project_id": .text(project.id), "kind": .text(ProjectEventKind.decision.rawValue),
                 "occurred_on": .text(CalendarDate.today(now)), "amount": decision.amount.map(FieldValue.integer) ?? .null,
                 "reference": document.map(FieldValue.text) ?? .null, "note": .text(decision.summary),
             ])
@@ -178,6 +183,21 @@ extension CentralStore {
                     project: project.id, decision: decision.name, amount: decision.amount, document: document,
                     stamps: [change.hlc, event.hlc], event: event.id.rawValue)), at: now, position: position)
         return project
+    }
+
+    /// The earliest stamped change of an aggregate's root row that names an office, as the fold
+    /// orders them: the one that gives the aggregate its owner (before merges).
+    static func creation(_ db: Database, of aggregate: String, root table: String) throws -> (hlc: HLCTimestamp, office: String)? {
+        var earliest: (hlc: HLCTimestamp, office: String)?
+        for row in try Row.fetchAll(
+            db.cachedStatement(
+                sql: "SELECT hlc, json_extract(fields, '$.office') FROM history WHERE tbl = ? AND id = ? AND json_type(fields, '$.office') = 'text'"),
+            arguments: [table, aggregate])
+        {
+            guard let hlc = try? HLCTimestamp(parsing: row[0]), let office = row[1] as String? else { continue }
+            if earliest.map({ hlc < $0.hlc }) ?? true { earliest = (hlc, office) }
+        }
+        return earliest
     }
 
     /// The clock of a change the centre makes: the next tick of its clock, or in a replay the

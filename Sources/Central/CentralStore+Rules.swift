@@ -81,8 +81,8 @@ extension CentralStore {
     ///   `ledger_append_only` conflict (accepting an entry's status or date no longer waives its
     ///   amount; what an office accepts of a capped local project counts no further than the cap;
     ///   an accepted edit of an entry no longer changes its amount, kind or project);
-    /// - a deleted project with entries that count (they count nothing now, if it was never
-    ///   approved).
+    /// - a deleted project (a project that was approved is no longer deleted, whatever its office
+    ///   accepted; a deleted one's entries count nothing).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,
@@ -110,9 +110,7 @@ extension CentralStore {
                 WHERE tbl = 'conflict' AND deleted_at IS NULL AND json_extract(fields, '$.resolution') = 'accept'
                   AND json_extract(fields, '$.rule') IN ('payment_not_allowed', 'over_disbursement', 'ledger_append_only')
                 UNION
-                SELECT p.id FROM record AS p
-                WHERE p.tbl = 'project' AND p.deleted_at IS NOT NULL
-                  AND EXISTS (SELECT 1 FROM record WHERE tbl = 'disbursement' AND aggregate = p.id AND held = 0 AND deleted_at IS NULL)
+                SELECT id FROM record WHERE tbl = 'project' AND deleted_at IS NOT NULL
                 ORDER BY 1
                 """)
     }

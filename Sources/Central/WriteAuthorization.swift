@@ -9,9 +9,9 @@ import SyncCore
 ///
 /// - the row, if the centre holds it, belongs to the office;
 /// - the aggregate the row belongs to (its project, plan line or programme), as the centre stores
-///   it, belongs to the office, or is created by the office in the same changeset; a change whose
-///   parent the centre does not know is refused (`unknown_parent`), so it can never take effect
-///   against another office's records;
+///   it, belongs to the office, or is created or deleted by the office in the same changeset; a
+///   change whose parent the centre does not know is refused (`unknown_parent`), so it can never
+///   take effect against another office's records;
 /// - a project's programme, likewise;
 /// - a row the centre holds is not sent stamped before the row's first recorded change
 ///   (back-dated, it would become the row the fold takes for its creation), nor before the
@@ -34,6 +34,11 @@ struct WriteAuthorization {
     let rehomed: [String: String]
     /// Projects, plan lines and programmes this changeset creates for the writer, by id.
     let created: [String: SyncedTable]
+    /// Projects, plan lines and programmes this changeset deletes. A project an office made and
+    /// deleted before it pushed arrives as its delete alone, with what was recorded under it (its
+    /// "created" event): those stay the writer's, and a deleted project's entries count nothing.
+    /// They were refused as rows of an unknown project, and the office's pushes stopped there.
+    let deleted: Set<String>
     /// The root row of each aggregate met so far, as stored (nil: the centre has none).
     private var roots: [String: (table: String, office: String)?] = [:]
     private let selectRoot: DirectStatement
@@ -62,6 +67,7 @@ struct WriteAuthorization {
             created[change.id.rawValue] = change.table
         }
         self.created = created
+        deleted = Set(batch.lazy.filter { $0.table.isAggregateRoot && $0.op == .delete }.map(\.id.rawValue))
     }
 
     private func home(_ office: String) -> String { rehomed.isEmpty ? office : rehomed[office] ?? office }
@@ -188,7 +194,7 @@ struct WriteAuthorization {
             if change.table.isAggregateRoot, change.table.rawValue != root.table {
                 throw Self.unknownParent(change, "\(row) uses the id of an existing \(root.table)", hint: "Every row needs an id of its own.")
             }
-        } else if created[aggregate] == nil && !(change.table.isAggregateRoot && change.op == .delete) {
+        } else if created[aggregate] == nil && !deleted.contains(aggregate) {
             throw change.table.isAggregateRoot
                 ? Self.unknownParent(
                     change, "\(row) is new to the centre but does not name its office", hint: "Send the whole row the first time it is pushed.")
@@ -230,15 +236,7 @@ struct WriteAuthorization {
     /// orders them: the one that gives the aggregate its owner.
     private mutating func creation(_ db: Database, of aggregate: String, root table: String) throws -> (hlc: HLCTimestamp, office: String)? {
         if let known = creations[aggregate] { return known }
-        var earliest: (hlc: HLCTimestamp, office: String)?
-        for row in try Row.fetchAll(
-            db.cachedStatement(
-                sql: "SELECT hlc, json_extract(fields, '$.office') FROM history WHERE tbl = ? AND id = ? AND json_type(fields, '$.office') = 'text'"),
-            arguments: [table, aggregate])
-        {
-            guard let hlc = try? HLCTimestamp(parsing: row[0]), let office = row[1] as String? else { continue }
-            if earliest.map({ hlc < $0.hlc }) ?? true { earliest = (hlc, office) }
-        }
+        let earliest = try CentralStore.creation(db, of: aggregate, root: table)
         creations[aggregate] = .some(earliest)
         return earliest
     }

@@ -166,12 +166,20 @@ private struct Folder {
         if change.op == .delete {
             let status = row.state.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:))
             let deletable = change.table != .project || status == nil || status == .draft || status == .returned
-            if side == .office && deletable && office(of: change) == row.office {
+            // A project that has been in a status that takes payments is never deleted, not even by
+            // its office's acceptance of the refusal (it may have been moved back to draft by another
+            // accepted move first): deleted, it left every listing while what it paid still counted
+            // (round 14). A project is stopped by a halt instead.
+            let wasPayable = change.table == .project && statusTimeline.contains { LedgerRules.statuses(for: .payment).contains($0.status) }
+            if side == .office && deletable && !wasPayable && office(of: change) == row.office {
                 row.state.merge(change)
             } else if conflict(
                 .statusTransition, change, office: row.office, mine: ["deleted": .integer(1)],
                 theirs: ["status": row.state.fields["status"] ?? .null],
-                "only the owning office may delete, and only a draft or returned project")
+                wasPayable
+                    ? "a project that was approved is never deleted, and no acceptance deletes it: what it paid stays in the figures; halt it instead"
+                    : "only the owning office may delete, and only a draft or returned project"),
+                !wasPayable
             {
                 row.state.merge(change)
             }
@@ -304,14 +312,11 @@ private struct Folder {
                 return caps.filter { $0.applies(fund: .local, category: category, province: province) }.map { $0.limit(totalCost: cost) }.min()
             } : nil
         let acceptedCeiling = capLimit.map { min(ceiling, max($0, limit ?? 0)) } ?? ceiling
-        // A project deleted before it was ever approved counts nothing: an office accepted its own
-        // payment on a draft, then deleted the project, and the money counted in its province's
-        // totals with no project for the centre to see (round 13). One that was approved keeps
-        // counting what it paid: deleted (by an acceptance of its own office's illegal move), it
-        // had taken legitimately paid money out of the nation's figures (round 14).
-        let payable = LedgerRules.statuses(for: .payment)
-        let deleted =
-            rows[key(.project, aggregateID)]?.state.isDeleted == true && !statusTimeline.contains { payable.contains($0.status) }
+        // A deleted project counts nothing: an office accepted its own payment on a draft, then
+        // deleted the project, and the money counted in its province's totals with no project for
+        // the centre to see (round 13). Only a project never approved is deleted (``apply(_:)``),
+        // and moves its office stamps after the delete (on to approved) do not bring it back.
+        let deleted = rows[key(.project, aggregateID)]?.state.isDeleted == true
         let projectOffice = rows[key(.project, aggregateID)]?.office ?? office
         var total: Int64 = 0
         var vouchers: Set<String> = []

@@ -276,19 +276,48 @@ struct OfficeChain {
                 fields: ["status": .text("accepted")])
         ])
         #expect(try store.projects(office: "79").first { $0.id == halted.rawValue }?.fields["status"] == .text("halted"))
+        // An approved local project whose refused delete its office accepted (1.9.0 deleted it).
+        let removed = RowID.make()
+        let removal = Change(table: .project, id: removed, op: .delete, hlc: stamp(7), fields: [:])
+        try push([
+            Change(
+                table: .project, id: removed, op: .upsert, hlc: stamp(5),
+                fields: [
+                    "office": .text("79"), "province": .text("79"), "code": .text("DP-DEL"), "name": .text("Dự án đã xoá"),
+                    "category": .text("MH_TRINHDIEN"), "fund_source": .text("local"), "year": .integer(2025),
+                    "total_cost": .integer(400_000_000), "requested_support": .integer(100_000_000), "status": .text("approved"),
+                ]),
+            Change(
+                table: .disbursement, id: RowID.make(), op: .upsert, hlc: stamp(6),
+                fields: entry("payment", 50_000_000, "KB-DEL").merging(["project_id": .text(removed.rawValue)]) { $1 }),
+            removal,
+        ])
+        let refusedDelete = try #require(try store.conflicts().first { $0.record["row_id"] == .text(removed.rawValue) })
+        try push([
+            Change(
+                table: .conflictResolution, id: RowID.make(), op: .upsert, hlc: stamp(8),
+                fields: [
+                    "office": .text("79"), "conflict_id": .text(refusedDelete.id), "aggregate_id": .text(removed.rawValue),
+                    "choice": .text("accept"), "resolved_by": .text("79"), "note": .null,
+                ])
+        ])
+        #expect(try store.projects(office: "79").contains { $0.id == removed.rawValue })
         // What 1.9.0 stored: the recovery counted, the national project's cost changed, the
-        // halted project accepted.
+        // halted project accepted, the approved project deleted.
         try await store.database.write { db in
             try db.execute(sql: "UPDATE record SET held = 0 WHERE tbl = 'disbursement' AND id = ?", arguments: [recovery.rawValue])
             try db.execute(
                 sql: "UPDATE record SET fields = json_set(fields, '$.total_cost', 2000000000) WHERE tbl = 'project' AND id = ?", arguments: [national.rawValue])
             try db.execute(
                 sql: "UPDATE record SET fields = json_set(fields, '$.status', 'accepted') WHERE tbl = 'project' AND id = ?", arguments: [halted.rawValue])
+            try db.execute(
+                sql: "UPDATE record SET deleted_at = ? WHERE tbl = 'project' AND id = ?", arguments: [removal.hlc.description, removed.rawValue])
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v8-rules-1.9.1'")
         }
+        #expect(try !store.projects(office: "79").contains { $0.id == removed.rawValue })
         #expect(
             try await store.database.read(CentralStore.aggregatesJudgedOtherwiseSince190)
-                == [project.rawValue, national.rawValue, halted.rawValue].sorted())
+                == [project.rawValue, national.rawValue, halted.rawValue, removed.rawValue].sorted())
         let path = store.path
         try store.database.close()
 
@@ -299,6 +328,7 @@ struct OfficeChain {
         #expect(held == true)
         #expect(try upgraded.projects(office: "79").first { $0.id == national.rawValue }?.fields["total_cost"] == cost)
         #expect(try upgraded.projects(office: "79").first { $0.id == halted.rawValue }?.fields["status"] == .text("halted"))
+        #expect(try upgraded.projects(office: "79").contains { $0.id == removed.rawValue })
         let last = try #require(try upgraded.journalEntries(limit: 1_000).last)
         #expect(last.kind == "rules_applied" && last.payload.contains(project.rawValue) && last.payload.contains("1.9.1"))
         let report = try upgraded.auditVerify()

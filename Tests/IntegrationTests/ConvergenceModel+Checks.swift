@@ -109,8 +109,8 @@ extension ConvergenceModel {
     /// The centre's rows, held flags and conflicts are the reference model's.
     func checkReference(_ expected: ReferenceModel.Expected, _ records: [String: CentreRecord]) {
         for (id, fields) in expected.projects.sorted(by: { $0.key < $1.key }) {
-            guard let record = records["project/\(id)"], !record.deleted else {
-                problem("reference: project \(id) is missing at the centre")
+            guard let record = records["project/\(id)"], record.deleted == expected.deletedProjects.contains(id) else {
+                problem("reference: project \(id) is \(expected.deletedProjects.contains(id) ? "not deleted" : "missing") at the centre")
                 continue
             }
             if record.office != expected.projectOwner[id] {
@@ -164,7 +164,8 @@ extension ConvergenceModel {
 
     /// (d) What the commands created is at the centre with the values they were given.
     func checkIntent(_ expected: ReferenceModel.Expected, _ records: [String: CentreRecord], keptAside: Set<String>) {
-        for (id, fields) in createdProjects.sorted(by: { $0.key < $1.key }) where !keptAside.contains("project/\(id)") {
+        for (id, fields) in createdProjects.sorted(by: { $0.key < $1.key })
+        where !keptAside.contains("project/\(id)") && !expected.deletedProjects.contains(id) {
             guard let record = records["project/\(id)"], !record.deleted else {
                 problem("intent: project \(fields["code"].map(Self.show) ?? id) made by a command is not at the centre")
                 continue

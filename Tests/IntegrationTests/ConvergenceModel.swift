@@ -427,7 +427,7 @@ final class ConvergenceModel {
             (try? office.replica.database.read { db in
                 try String.fetchAll(db, sql: "SELECT id FROM disbursement WHERE project_id = ?", arguments: [project.id])
             }) ?? []
-        let what = Int.random(in: 0..<5, using: &random)
+        let what = Int.random(in: 0..<6, using: &random)
         do {
             try office.replica.database.write { db in
                 switch what {
@@ -449,6 +449,10 @@ final class ConvergenceModel {
                     let amount = int(1...6) * 100_000_000
                     note("op \(n): \(office.code) SQL-sets approved support of \(project.fundSource) \(project.code) to \(amount)")
                     try db.execute(sql: "UPDATE project SET approved_support = ? WHERE id = ?", arguments: [amount, project.id])
+                case 5:
+                    // A delete, which the centre takes only of a draft or returned project never approved.
+                    note("op \(n): \(office.code) SQL-deletes project \(project.code) (\(project.status))")
+                    try db.execute(sql: "DELETE FROM project WHERE id = ?", arguments: [project.id])
                 default:
                     let status = pick(ProjectStatus.allCases.map(\.rawValue))!
                     note("op \(n): \(office.code) SQL-sets status of \(project.code) \(project.status) → \(status)")

@@ -100,10 +100,18 @@ import Testing
     /// The centre's acceptance of a conflict on a national project's first version was ignored:
     /// the fold judged who may accept before the project row existed (seed 7439490320903531565,
     /// shrunk to 14 operations and 3 offices); fixed in AggregateFold, pinned in FoldRuleTests.
+    /// A project an office made and deleted before pushing arrived as its delete with its
+    /// "created" event, which the centre refused as a row of an unknown project: the office's
+    /// pushes stopped (seed 2026120411, the first run with deletes); fixed in WriteAuthorization,
+    /// pinned in TrustBoundaryTests. A centre decision on a project of an office merged into
+    /// another named the receiving office, and after the merge was undone it stayed that office's
+    /// entry in the project's log (seed 2026120843); fixed in CentralStore.decide.
     static let regressions: [ModelCase] = [
         ModelCase(seed: 7036, operations: 8, offices: 2),
         ModelCase(seed: 7016, operations: 15, offices: 2),
         ModelCase(seed: 7_439_490_320_903_531_565, operations: 14, offices: 3),
+        ModelCase(seed: 2_026_120_411, operations: 8, offices: 4, strictClocks: true),
+        ModelCase(seed: 2_026_120_843, operations: 29, offices: 4, strictClocks: true),
     ]
 
     @Test(arguments: regressions)

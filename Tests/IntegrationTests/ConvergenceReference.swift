@@ -8,7 +8,7 @@ import SyncCore
 /// a plain status replay and an owner map. Only data types and codecs of SyncCore are used.
 ///
 /// What it covers: projects (creation, office fields, the centre's approved support, status moves
-/// by either side), plan lines, the ledger (append-only, vouchers, the money rules), resolutions.
+/// by either side, deletes), plan lines, the ledger (append-only, vouchers, the money rules), resolutions.
 /// What it leaves to the row-by-row comparison of offices with the centre: the event log's values
 /// (its ownership is modelled: whose log an entry is written to, and by whom).
 struct ReferenceModel {
@@ -40,6 +40,8 @@ struct ReferenceModel {
         /// Project id → its fields as they should stand.
         var projects: [String: [String: FieldValue]] = [:]
         var projectOwner: [String: String] = [:]
+        /// Projects their office deleted (only while draft or returned, never once approved).
+        var deletedProjects: Set<String> = []
         var planLines: [String: [String: FieldValue]] = [:]
         var planLineOwner: [String: String] = [:]
         var entries: [String: ExpectedEntry] = [:]
@@ -172,8 +174,25 @@ struct ReferenceModel {
             var fields: [String: FieldValue] = [:]
             var timeline: [(HLCTimestamp, String)] = []
             var national = false
-            for change in history where change.op == .upsert {
+            var deleted = false
+            // The office that made it; of a project made and deleted before it was pushed (only its
+            // delete arrives), the deleting office.
+            let creator = history.first { $0.op == .upsert }?.fields["office"]?.text.map(home) ?? home(history[0].hlc.node)
+            for change in history {
                 let side = who(change.hlc.node)
+                // Rule 4: its office deletes a draft or returned project; one that has been approved
+                // never, whoever accepts the refusal. Later moves do not bring it back.
+                if change.op == .delete {
+                    let owner = fields["office"]?.text ?? creator
+                    let everApproved = timeline.contains { afterApproval.contains($0.1) }
+                    let status = fields["status"]?.text
+                    if side == .office && home(change.hlc.node) == owner && [nil, "draft", "returned"].contains(status) && !everApproved {
+                        deleted = true
+                    } else if lose("status_transition", .project, project, change.hlc, office: owner, owner: owner, national: national), !everApproved {
+                        deleted = true
+                    }
+                    continue
+                }
                 if fields.isEmpty {
                     // Born at its office, in whatever status its records show; on a national
                     // project the approved support is still the centre's.
@@ -222,9 +241,12 @@ struct ReferenceModel {
                 for (field, value) in accepted { fields[field] = value }
                 if let status = accepted["status"]?.text { timeline.append((change.hlc, status)) }
             }
-            let owner = fields["office"]?.text ?? ""
-            out.projects[project] = fields
-            out.projectOwner[project] = owner
+            let owner = fields["office"]?.text ?? creator
+            if !fields.isEmpty {
+                out.projects[project] = fields
+                out.projectOwner[project] = owner
+            }
+            if deleted { out.deletedProjects.insert(project) }
 
             // The event log: its entries are written for the project's office, by it or the centre
             // (after an unmerge, what the receiving office logged meanwhile loses); only the centre
@@ -273,6 +295,11 @@ struct ReferenceModel {
                 if !voucher.isEmpty, vouchers.contains(voucher),
                     !lose("duplicate_voucher", .disbursement, id, first.hlc, office: owner, owner: owner, national: national)
                 {
+                    held = true
+                }
+                // A deleted project's entries count nothing, whatever anyone accepts.
+                if !held && deleted {
+                    _ = lose("payment_not_allowed", .disbursement, id, first.hlc, office: owner, owner: owner, national: national)
                     held = true
                 }
                 if !held {

@@ -290,6 +290,80 @@ import WireFormat
         }
     }
 
+    /// A project its office made and deleted before it was ever pushed arrives as its delete alone,
+    /// with what was recorded under it (its "created" event, a payment): taken as the office's,
+    /// the payment counting nothing. Refused as rows of a project the centre did not know, they
+    /// stopped the office's pushes for good (the convergence model, seed 2026120411). Another
+    /// office may not write under that project once the centre holds it, deleted or not.
+    @Test func aProjectMadeAndDeletedBeforeItWasPushedArrivesWithWhatWasRecordedUnderIt() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let gone = try scene.tayNinh.addProject(code: "TN-GONE", requested: 300_000_000, fund: .local)
+            try await scene.tayNinh.replica.database.write { db in
+                try db.execute(
+                    sql:
+                        "INSERT INTO disbursement(id, office, project_id, kind, amount, voucher, paid_on) VALUES (?, '80', ?, 'payment', 50000000, 'KB-80-G', '2025-09-12')",
+                    arguments: [RowID.make().rawValue, gone.rawValue])
+                try db.execute(sql: "DELETE FROM project WHERE id = ?", arguments: [gone.rawValue])
+            }
+            try await scene.tayNinh.engine.runCycle()
+            #expect(try scene.tayNinh.replica.status().lastError == nil)
+            #expect(try scene.tayNinh.replica.pendingSummary().changes == 0)
+            let stored = try await central.store.database.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT tbl, office, deleted_at IS NOT NULL AS deleted, held FROM record WHERE aggregate = ? ORDER BY tbl",
+                    arguments: [gone.rawValue])
+            }
+            #expect(
+                stored.map { "\($0["tbl"] as String) \($0["office"] as String) \($0["deleted"] as Bool) \($0["held"] as Bool)" }.contains(
+                    "disbursement 80 false true"))
+            #expect(stored.contains { $0["tbl"] == "project" && $0["office"] == "80" && $0["deleted"] == true })
+            #expect(stored.contains { $0["tbl"] == "project_event" && $0["office"] == "80" })
+            #expect(try central.store.projects(office: "80").allSatisfy { $0.id != gone.rawValue })
+            // 79 may not write under it, nor claim it by a delete of its own.
+            let event = Change(
+                table: .projectEvent, id: RowID.make(), op: .upsert, hlc: Self.present("79", 1),
+                fields: [
+                    "office": .text("79"), "project_id": .text(gone.rawValue), "kind": .text("updated"), "occurred_on": .text("2025-09-12"),
+                    "note": .text("của 79"), "amount": .null, "reference": .null,
+                ])
+            try await scene.expectRefused([event], status: 403, code: "forbidden_owner")
+            try await scene.expectRefused(
+                [Change(table: .project, id: gone, op: .delete, hlc: Self.present("79", 2), fields: [:]), event], status: 403, code: "forbidden_owner")
+            try await Self.expectTayNinhStillSyncs(scene)
+        }
+    }
+
+    /// An office that deletes a project it approved (with SQL: no command deletes one) finds it
+    /// back after its next sync, with a conflict saying why, and its payments still counting.
+    @Test func aDeletedApprovedProjectComesBackToItsOffice() async throws {
+        try await withLiveCentral { central in
+            let scene = try await Scene(central)
+            let kept = try scene.tayNinh.addProject(code: "TN-KEPT", requested: 300_000_000, fund: .local)
+            for step: ProjectStatus in [.submitted, .appraisedLocally, .approved] { try scene.tayNinh.replica.data.setProjectStatus("TN-KEPT", to: step) }
+            try scene.tayNinh.replica.data.addDisbursement(
+                NewDisbursement(project: "TN-KEPT", kind: .payment, amount: 50_000_000, voucher: "KB-80-K", paidOn: "2025-09-12"))
+            try await scene.tayNinh.engine.runCycle()
+            try await scene.tayNinh.replica.database.write { db in
+                try db.execute(sql: "DELETE FROM project WHERE id = ?", arguments: [kept.rawValue])
+            }
+            try await scene.tayNinh.engine.runCycle()
+            try await scene.tayNinh.engine.runCycle()
+            #expect(try scene.tayNinh.replica.status().lastError == nil)
+            #expect(try central.store.projects(office: "80").contains { $0.id == kept.rawValue })
+            let conflict = try #require(try central.store.conflicts().first { $0.record["row_id"] == .text(kept.rawValue) })
+            #expect(conflict.record["message"]?.text?.contains("never deleted") == true)
+            let back = try await scene.tayNinh.replica.database.read { db in
+                try String.fetchOne(db, sql: "SELECT status FROM project WHERE id = ?", arguments: [kept.rawValue])
+            }
+            #expect(back == "approved")
+            let held = try await central.store.database.read { db in
+                try Bool.fetchOne(db, sql: "SELECT held FROM record WHERE tbl = 'disbursement' AND aggregate = ?", arguments: [kept.rawValue])
+            }
+            #expect(held == false)
+        }
+    }
+
     /// A stamp more than ten minutes after the centre's time is refused: the centre's clock took in
     /// any stamp and every office's clock took in the centre's, so one stamp at the end of the
     /// clock's range made every office's next stamp unreadable (refused on every push) and the

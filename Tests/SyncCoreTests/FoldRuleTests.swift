@@ -263,14 +263,42 @@ import Testing
         #expect(projectRow(deleted)?.isDeleted == true)
         #expect(deleted.rows.first { $0.table == .disbursement }?.held == true)
         #expect(deleted.conflicts.first?.message.contains("deleted") == true)
-        // A project that was approved keeps counting what it paid, however its office deleted it
-        // (here by accepting its own refused delete): it had taken paid money out of the figures (round 14).
+        // Moves its office stamps after the delete do not bring it back: deleted as a draft, moved
+        // on to approved on the tombstone, it still counts nothing (round 15).
+        let revived = fold(
+            history + [
+                Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(2, "79"), fields: [:]),
+                Self.update(["status": .text("submitted")], at: 3, by: "79"), Self.update(["status": .text("appraised_locally")], at: 4, by: "79"),
+                Self.update(["status": .text("approved")], at: 5, by: "79"),
+                Self.payment(2, amount: 300, voucher: "KB-R", at: 6),
+            ])
+        #expect(projectRow(revived)?.isDeleted == true)
+        let revivedEntries = revived.rows.filter { $0.table == .disbursement }
+        #expect(revivedEntries.count == 2 && revivedEntries.allSatisfy { $0.held })
+    }
+
+    /// A project that was approved is never deleted, not even by its office's acceptance of the
+    /// refusal, nor after an accepted move back to draft: deleted, it left every listing while what
+    /// it paid still counted (round 14).
+    @Test func aProjectThatWasApprovedIsNeverDeleted() {
         let approved = [Self.create(fund: .local, status: .approved, requested: 800), Self.payment(1, amount: 500, voucher: "KB-A", at: 3)]
-        let delete = Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(5, "79"), fields: [:])
+        let delete = Change(table: .project, id: Self.project, op: .delete, hlc: Self.hlc(8, "79"), fields: [:])
         let refused = fold(approved + [delete])
-        let forced = fold(approved + [delete] + refused.conflicts.map { Self.resolution($0.id, .accept, by: "79", at: 6) })
-        #expect(projectRow(forced)?.isDeleted == true)
+        let refusal = try! #require(refused.conflicts.first { $0.rule == .statusTransition })
+        #expect(refusal.message.contains("never deleted"))
+        let forced = fold(approved + [delete, Self.resolution(refusal.id, .accept, by: "79", at: 9)])
+        #expect(projectRow(forced)?.isDeleted == false)
         #expect(forced.rows.first { $0.table == .disbursement }?.held == false)
+        // Moved back to draft by an accepted illegal move first, then deleted: still not deleted.
+        let back = approved + [Self.update(["status": .text("draft")], at: 5, by: "79")]
+        let moved = fold(back)
+        let backward = try! #require(moved.conflicts.first { $0.rule == .statusTransition })
+        let drafted = back + [Self.resolution(backward.id, .accept, by: "79", at: 6), delete]
+        #expect(projectRow(fold(drafted))?.fields["status"] == .text("draft"))
+        let second = try! #require(fold(drafted).conflicts.first { $0.rule == .statusTransition && $0.hlc == delete.hlc })
+        let both = fold(drafted + [Self.resolution(second.id, .accept, by: "79", at: 9)])
+        #expect(projectRow(both)?.isDeleted == false)
+        #expect(both.rows.first { $0.table == .disbursement }?.held == false)
     }
 
     /// An accepted edit of a recorded entry changes neither its amount nor its kind: the centre
