@@ -102,7 +102,10 @@ extension CentralStore {
                 // Offices merged into this one (by the official map or not): their records, now its
                 // own, keep their provinces (a project sent again whole names it as stored).
                 let absorbed = try Self.rehomedOffices(db).filter { $0.value == office.rawValue }.keys.sorted().map(OfficeCode.init(unchecked:))
-                let latestAccepted = HybridLogicalClock.wallMilliseconds(now) &+ Self.maxClockLeadMilliseconds
+                // From the receipt time as the store keeps it (whole seconds), which the audit's
+                // replay passes back: from the millisecond, a stamp under the lead by less than a
+                // second was taken live and refused by the replay (round 15).
+                let latestAccepted = HybridLogicalClock.wallMilliseconds(now) / 1000 * 1000 &+ Self.maxClockLeadMilliseconds
                 for change in changeset.changes {
                     // The writer is the office of the token: a clock or a field that claims another
                     // writer (another office, or the centre) is a forgery, not a conflict.
@@ -205,7 +208,8 @@ extension CentralStore {
     /// for a local project, the support its office approved, against each cap of its fund,
     /// category and province (a former province's code counts as the province in force). Each
     /// project is judged as it stands after all of the push's changes to it, each field taking its
-    /// latest stamped value as the fold's merge does: judged change by change, a push that moved a
+    /// latest stamped value as the fold's merge does (an immutable field keeping its stored value,
+    /// as the fold keeps it): judged change by change, a push that moved a
     /// project to an uncapped category with 900 m of support and back passed (round 10). Only a
     /// project whose figures the push moves is judged: a value the centre holds was checked when
     /// it was set, and a cap lowered since binds what is set after.
@@ -222,7 +226,11 @@ extension CentralStore {
             var clocks = try row.map { try storedClocks($0[1] as String, fields: stored.keys) } ?? [:]
             var project = stored
             for change in projectChanges {
-                for (field, value) in change.fields where clocks[field].map({ change.hlc > $0 }) ?? true {
+                // Nor an immutable field the centre holds (the fold refuses its change): a push that
+                // raised a local project's support with a fund source of "national" beside it was
+                // judged as a national project's, and the support counted past the local cap (round 15).
+                for (field, value) in change.fields
+                where (clocks[field].map({ change.hlc > $0 }) ?? true) && !(stored[field] != nil && FieldOwnership.isImmutable(.project, field)) {
                     project[field] = value
                     clocks[field] = change.hlc
                 }

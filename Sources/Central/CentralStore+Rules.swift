@@ -72,9 +72,9 @@ extension CentralStore {
     ///   when the support set is larger);
     /// - an aggregate with a conflict accepted by an office other than the aggregate's (an office
     ///   that held another's project while merged, once the merge was undone);
-    /// - a national project to which an office sent its proposal's figures again after the
-    ///   first change (they are the centre's once the project is sent to it; every such project
-    ///   is folded again, and only those changed after that are decided otherwise);
+    /// - a national project to which an office sent its proposal's figures or its code again
+    ///   after the first change (they are the centre's once the project is sent to it; every such
+    ///   project is folded again, and only those changed after that are decided otherwise);
     /// - a project with a halt in its history that is not halted as stored (a halt that found it
     ///   accepted, settled or closed was a conflict; it now applies).
     /// - a project with an accepted `payment_not_allowed`, `over_disbursement` or
@@ -82,7 +82,11 @@ extension CentralStore {
     ///   amount; what an office accepts of a capped local project counts no further than the cap;
     ///   an accepted edit of an entry no longer changes its amount, kind or project);
     /// - a deleted project (a project that was approved is no longer deleted, whatever its office
-    ///   accepted; a deleted one's entries count nothing).
+    ///   accepted; a deleted one's entries count nothing);
+    /// - a project with two ledger entries stamped alike (they fold in the order of their ids, no
+    ///   longer of a dictionary), or with a voucher that holds a space, a character outside
+    ///   ASCII or a letter in another case than another voucher of it (vouchers are compared as
+    ///   ``ValueRules/codeKey(_:)`` compares them).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,
@@ -97,7 +101,8 @@ extension CentralStore {
                 SELECT h.aggregate FROM history AS h JOIN record AS p ON p.tbl = 'project' AND p.id = h.aggregate
                 WHERE h.tbl = 'project' AND h.id = h.aggregate AND h.writer <> 'central'
                   AND json_extract(p.fields, '$.fund_source') = 'national'
-                  AND (json_extract(h.fields, '$.total_cost') IS NOT NULL OR json_extract(h.fields, '$.requested_support') IS NOT NULL
+                  AND (json_extract(h.fields, '$.code') IS NOT NULL
+                       OR json_extract(h.fields, '$.total_cost') IS NOT NULL OR json_extract(h.fields, '$.requested_support') IS NOT NULL
                        OR json_extract(h.fields, '$.counterpart_funds') IS NOT NULL OR json_extract(h.fields, '$.year') IS NOT NULL
                        OR json_extract(h.fields, '$.category') IS NOT NULL)
                   AND h.hlc > (SELECT min(hlc) FROM history WHERE tbl = 'project' AND id = h.aggregate)
@@ -111,6 +116,13 @@ extension CentralStore {
                   AND json_extract(fields, '$.rule') IN ('payment_not_allowed', 'over_disbursement', 'ledger_append_only')
                 UNION
                 SELECT id FROM record WHERE tbl = 'project' AND deleted_at IS NOT NULL
+                UNION
+                SELECT aggregate FROM history WHERE tbl = 'disbursement' GROUP BY aggregate, hlc HAVING count(DISTINCT id) > 1
+                UNION
+                SELECT aggregate FROM record WHERE tbl = 'disbursement' AND json_extract(fields, '$.voucher') GLOB '*[^!-~]*'
+                UNION
+                SELECT aggregate FROM record WHERE tbl = 'disbursement' AND json_extract(fields, '$.voucher') IS NOT NULL
+                GROUP BY aggregate, lower(json_extract(fields, '$.voucher')) HAVING count(*) > 1
                 ORDER BY 1
                 """)
     }

@@ -101,8 +101,11 @@ public enum FieldOwnership {
     }
 
     /// A national project's proposal: what the centre appraises and approves (its cost, the
-    /// support it asks for, the funds beside it, its plan year and activity category).
-    public static let proposal: Set<String> = ["total_cost", "requested_support", "counterpart_funds", "year", "category"]
+    /// support it asks for, the funds beside it, its plan year and activity category), and the
+    /// code the centre knows it by (its commands, its decision documents): an office renamed its
+    /// project the centre had appraised and gave the code to a decoy, and the centre's approval
+    /// by code landed on the decoy, its halt too while the real project kept paying (round 15).
+    public static let proposal: Set<String> = ["code", "total_cost", "requested_support", "counterpart_funds", "year", "category"]
 
     /// Whether the office writes a national project's proposal in `status`: until it sends the
     /// project to the centre, and again once the centre returns it. From then on the proposal is

@@ -52,6 +52,7 @@ public enum ValueRules {
         case .text(let text):
             if let problem = textProblem(field, text) { return problem }
             if field == "code", let problem = codeProblem(text) { return problem }
+            if field == "voucher", let problem = voucherProblem(text) { return problem }
             if dateFields.contains(field), !CalendarDate.isValid(text) {
                 return "\(field) '\(text)' is not a date (YYYY-MM-DD between 2000 and 2100)"
             }
@@ -122,6 +123,17 @@ public enum ValueRules {
         return "code '\(code)' holds \(codePoint(bad)): a code is Latin letters (Vietnamese ones precomposed), digits and - _ . / only"
     }
 
+    /// Why `voucher` cannot be a treasury voucher's number, or nil. A voucher is paid once per
+    /// project, and the fold compares vouchers as ``codeKey(_:)`` does, so it is written with the
+    /// characters of a code and spaces: an office recorded one payment three times as
+    /// "KB-2025-001", the same with a zero-width space, and with Unicode hyphens, and two of them
+    /// counted as new vouchers (round 15).
+    public static func voucherProblem(_ voucher: String) -> String? {
+        guard let bad = voucher.unicodeScalars.first(where: { !isCodeCharacter($0) && $0 != " " }) else { return nil }
+        return
+            "voucher '\(voucher)' holds \(codePoint(bad)): a treasury voucher is Latin letters (Vietnamese ones precomposed), digits, spaces and - _ . / only"
+    }
+
     /// `U+001B`: how a message names a character.
     static func codePoint(_ scalar: Unicode.Scalar) -> String {
         let hex = String(scalar.value, radix: 16, uppercase: true)
@@ -142,9 +154,9 @@ public enum ValueRules {
 
     private static let vietnameseLetters = Set("ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúýĂăĐđĨĩŨũƠơƯư".unicodeScalars)
 
-    /// A code as the centre compares codes for ambiguity (with `==`, which holds a decomposed
-    /// letter equal to the letter): in lower case, without what cannot be seen (format characters,
-    /// white space).
+    /// A code as the centre compares codes for ambiguity, and a voucher as the fold compares
+    /// vouchers (with `==`, which holds a decomposed letter equal to the letter): in lower case,
+    /// without what cannot be seen (format characters, white space).
     public static func codeKey(_ code: String) -> String {
         String(
             String.UnicodeScalarView(

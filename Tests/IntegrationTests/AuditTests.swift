@@ -302,6 +302,24 @@ struct OfficeChain {
                 ])
         ])
         #expect(try store.projects(office: "79").contains { $0.id == removed.rawValue })
+        // Two entries stamped alike (1.9.0 folded them in a dictionary's order).
+        let tied = RowID.make()
+        let tie = stamp(10)
+        try push(
+            [
+                Change(
+                    table: .project, id: tied, op: .upsert, hlc: stamp(9),
+                    fields: [
+                        "office": .text("79"), "province": .text("79"), "code": .text("DP-TIE"), "name": .text("Dự án cùng dấu"),
+                        "category": .text("MH_TRINHDIEN"), "fund_source": .text("local"), "year": .integer(2025),
+                        "total_cost": .integer(400_000_000), "requested_support": .integer(100_000_000), "status": .text("approved"),
+                    ])
+            ]
+                + ["KB-T1", "KB-T2"].map { voucher in
+                    Change(
+                        table: .disbursement, id: RowID.make(), op: .upsert, hlc: tie,
+                        fields: entry("payment", 60_000_000, voucher).merging(["project_id": .text(tied.rawValue)]) { $1 })
+                })
         // What 1.9.0 stored: the recovery counted, the national project's cost changed, the
         // halted project accepted, the approved project deleted.
         try await store.database.write { db in
@@ -317,7 +335,7 @@ struct OfficeChain {
         #expect(try !store.projects(office: "79").contains { $0.id == removed.rawValue })
         #expect(
             try await store.database.read(CentralStore.aggregatesJudgedOtherwiseSince190)
-                == [project.rawValue, national.rawValue, halted.rawValue, removed.rawValue].sorted())
+                == [project.rawValue, national.rawValue, halted.rawValue, removed.rawValue, tied.rawValue].sorted())
         let path = store.path
         try store.database.close()
 
@@ -333,6 +351,31 @@ struct OfficeChain {
         #expect(last.kind == "rules_applied" && last.payload.contains(project.rawValue) && last.payload.contains("1.9.1"))
         let report = try upgraded.auditVerify()
         #expect(report.isProven, "\(report.chainProblems) \(report.journalProblems) \(String(describing: report.replayFailure)) \(report.differences)")
+        withExtendedLifetime((golden, folder)) {}
+    }
+
+    /// A change stamped just under the ten-minute lead is judged alike live and in the replay,
+    /// which has the receipt time in whole seconds: judged live from the millisecond, one was
+    /// taken and then named by every audit as refused by this release's rules (round 15).
+    @Test func aStampJustUnderTheLeadIsJudgedAlikeLiveAndInTheReplay() async throws {
+        let (store, golden, folder) = try await AuditedStore.copy()
+        var hcm = try OfficeChain(store, "79")
+        var taken = 0
+        for back in stride(from: UInt64(5), through: 1_505, by: 100) {
+            let stamp = OfficeChain.stamp(CentralStore.maxClockLeadMilliseconds - back)
+            let change = Change(
+                table: .planLine, id: RowID.make(), op: .upsert, hlc: stamp,
+                fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(1_000_000), "note": .null])
+            do {
+                try hcm.push([change])
+                taken += 1
+            } catch {
+                #expect((error as? CentralError)?.code == .clockAhead, "\(error)")
+            }
+        }
+        #expect(taken > 0)
+        let report = try store.auditVerify()
+        #expect(report.isProven && report.refusedNow.isEmpty, "\(report.refusedNow) \(report.differences)")
         withExtendedLifetime((golden, folder)) {}
     }
 

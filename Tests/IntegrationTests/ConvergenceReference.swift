@@ -227,7 +227,7 @@ struct ReferenceModel {
                         if side == .centre { accepted[field] = value } else { refused["ownership", default: [:]][field] = value }
                     // Once sent to the centre, a national project's proposal is the centre's.
                     case _
-                    where national && ["total_cost", "requested_support", "counterpart_funds", "year", "category"].contains(field)
+                    where national && ["code", "total_cost", "requested_support", "counterpart_funds", "year", "category"].contains(field)
                         && !["draft", "submitted", "appraised_locally", "returned"].contains(fields["status"]?.text ?? "draft"):
                         if side == .centre { accepted[field] = value } else { refused["ownership", default: [:]][field] = value }
                     default:
@@ -270,7 +270,9 @@ struct ReferenceModel {
             var paid: Int64 = 0
             var vouchers: Set<String> = []
             let byEntry = Dictionary(grouping: ledgerChanges[project] ?? [], by: { $0.id.rawValue })
-            for entryHistory in byEntry.values.map({ $0.sorted { $0.hlc < $1.hlc } }).sorted(by: { $0[0].hlc < $1[0].hlc }) {
+            for entryHistory in byEntry.values.map({ $0.sorted { $0.hlc < $1.hlc } })
+                .sorted(by: { ($0[0].hlc, $0[0].id.rawValue) < ($1[0].hlc, $1[0].id.rawValue) })
+            {
                 let first = entryHistory[0]
                 let id = first.id.rawValue
                 var entry = first.fields

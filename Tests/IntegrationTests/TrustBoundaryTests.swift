@@ -911,6 +911,22 @@ import WireFormat
             lower.hlc = Self.present("79", 3)
             try await scene.accept([lower])
             #expect(throws: CentralError.self) { try central.store.decide(project: "79/\(code.lowercased())", .appraise) }
+            // Nor one after another: 79 renamed its project the centre had approved and gave its
+            // code to a decoy born approved, and the centre's halt by code landed on the decoy
+            // while the real project kept paying (round 15). Once a national project is with the
+            // centre its code is the centre's: the rename is a conflict, and the code stays.
+            let approved = try await Self.approvedNationalProject(&scene, amount: 100_000_000)
+            let approvedCode = approved.fields["code"]!.text!
+            try await scene.accept([Change(table: .project, id: approved.id, op: .upsert, hlc: Self.present("79", 30), fields: ["code": .text("KHAC-01")])])
+            #expect(try central.store.projects(office: "79").first { $0.id == approved.id.rawValue }?.fields["code"] == .text(approvedCode))
+            #expect(try central.store.conflicts().contains { $0.record["row_id"] == .text(approved.id.rawValue) && $0.record["rule"] == .text("ownership") })
+            var swapped = Self.project(fund: .national)
+            swapped.fields["code"] = .text(approvedCode)
+            swapped.fields["status"] = .text("approved")
+            swapped.hlc = Self.present("79", 31)
+            try await scene.accept([swapped])
+            #expect(throws: CentralError.self) { try central.store.decide(project: "79/\(approvedCode)", .halt) }
+            #expect(try central.store.projects(office: "79").first { $0.id == swapped.id.rawValue }?.fields["status"] == .text("approved"))
         }
     }
 
@@ -1063,6 +1079,27 @@ import WireFormat
             var former = local(requested: 400_000_000, approved: 600_000_000)
             former.fields["province"] = .text("74")
             try await scene.expectRefused([former], status: 400, code: "bad_request")
+            // Judged with the fund source the centre holds: a raise sent with another fund source
+            // beside it (which the fold refuses) was judged as a national project's, and 5 bn
+            // counted under the local cap (round 15); and the other way, a national project's
+            // request past its 30 % cap sent with "local" beside it.
+            try await scene.expectRefused(
+                [
+                    Change(
+                        table: .project, id: within.id, op: .upsert, hlc: Self.present("79", 9),
+                        fields: ["fund_source": .text("national"), "approved_support": .integer(900_000_000)])
+                ], status: 400, code: "bad_request")
+            var nationalDraft = Self.project(fund: .national)
+            nationalDraft.hlc = Self.present("79", 10)
+            nationalDraft.fields["total_cost"] = .integer(1_000_000_000)
+            nationalDraft.fields["requested_support"] = .integer(300_000_000)
+            try await scene.accept([nationalDraft])
+            try await scene.expectRefused(
+                [
+                    Change(
+                        table: .project, id: nationalDraft.id, op: .upsert, hlc: Self.present("79", 11),
+                        fields: ["fund_source": .text("local"), "requested_support": .integer(900_000_000)])
+                ], status: 400, code: "bad_request")
         }
     }
 

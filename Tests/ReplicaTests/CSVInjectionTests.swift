@@ -33,7 +33,9 @@ import Testing
         for (i, note) in notes.enumerated() {
             try replica.data.addPlanLine(year: 2024 + i / 2, fundSource: i % 2 == 0 ? .local : .national, amount: 1_000_000 * Int64(i + 1), note: note)
         }
-        for (i, voucher) in ["=KB-1", "@KB-2", "-KB-3", "+KB-4", "\tKB-5", "KB-6"].enumerated() {
+        // A voucher holds the characters of a code and spaces (ValueRules.voucherProblem): of the
+        // formula signs, only a leading minus.
+        for (i, voucher) in ["-KB-1", "KB-2", "-KB-3", "KB-4", "-KB-5", "KB-6"].enumerated() {
             try replica.data.addDisbursement(
                 NewDisbursement(
                     project: i % 2 == 0 ? "-A1" : "P-2", kind: .payment, amount: 100_000,
@@ -77,7 +79,7 @@ import Testing
         #expect(projects.contains(",\"'\tMáy sấy, nông sản\",") && projects.contains(",\"'\rHTX\","))
         #expect(projects.contains(",''=already quoted,") && projects.contains(",-5,"))
         #expect(plan.contains(",'\tKế hoạch\n") && plan.contains(",\"'\rghi chú\"\n") && plan.contains(",'=1+1\n") && plan.contains(",'+x\n"))
-        #expect(ledger.contains(",'=KB-1,") && ledger.contains(",'@KB-2,") && ledger.contains(",'-KB-3,") && ledger.contains(",'\tKB-5,"))
+        #expect(ledger.contains(",'-KB-1,") && ledger.contains(",KB-2,") && ledger.contains(",'-KB-3,") && ledger.contains(",'-KB-5,"))
         // No field of any file starts with a formula character unless it is a whole number.
         for text in [projects, plan, ledger] {
             for record in try CSV.parse(text) {

@@ -121,6 +121,22 @@ import Testing
         for lookalike in ["\u{D0}N-01", "HC\u{1C0}-01", "\u{1B1}T-01", "H\u{131}-01", "HUE\u{0301}-01"] {
             #expect(ValueRules.codeProblem(lookalike) != nil, "\(lookalike)")
         }
+        // Vouchers: the characters of a code and spaces; no invisible or look-alike ones (round 15),
+        // refused by the office's commands before the centre sees them.
+        #expect(ValueRules.problem(.disbursement, "voucher", .text("KB 2025/001-Đ")) == nil)
+        for lookalike in ["KB-2025-001\u{200B}", "KB\u{2010}2025\u{2010}001", "\u{41A}B-1", "KB\u{A0}1"] {
+            #expect(ValueRules.problem(.disbursement, "voucher", .text(lookalike)) != nil, "\(lookalike)")
+        }
+        _ = try replica.data.addProject(
+            NewProject(
+                code: "KC-V", name: "Chứng từ", category: "MH_TRINHDIEN", fundSource: .local, year: 2025, totalCost: 400_000_000,
+                requestedSupport: 100_000_000))
+        for step: ProjectStatus in [.submitted, .appraisedLocally, .approved] { try replica.data.setProjectStatus("KC-V", to: step) }
+        let refused = try message {
+            try replica.data.addDisbursement(
+                NewDisbursement(project: "KC-V", kind: .payment, amount: 1_000_000, voucher: "KB\u{2011}1", paidOn: "2025-09-01"))
+        }
+        #expect(refused.contains("U+2011"))
     }
 
     func message(_ body: () throws -> some Any) throws -> String {

@@ -301,6 +301,35 @@ import Testing
         #expect(both.rows.first { $0.table == .disbursement }?.held == false)
     }
 
+    /// Entries stamped alike fold in the order of their ids, in every fold: they came in the
+    /// order of a dictionary, and the one counted and the one held past the limit swapped from one
+    /// refold to the next (round 15).
+    @Test func entriesStampedAlikeFoldInTheOrderOfTheirIds() {
+        var a = Self.payment(1, amount: 600, voucher: nil, at: 3)
+        var b = Self.payment(2, amount: 500, voucher: nil, at: 3)
+        a.id = RowID(unchecked: "01a220b8-0000-7000-8000-2000000000aa")
+        b.id = RowID(unchecked: "01a220b8-0000-7000-8000-2000000000bb")
+        let history = [Self.create(fund: .local, status: .approved, requested: 800), a, b]
+        for _ in 0..<40 {
+            let r = fold(history.shuffled())
+            #expect(r.rows.first { $0.id == a.id.rawValue }?.held == false)
+            #expect(r.rows.first { $0.id == b.id.rawValue }?.held == true)
+        }
+    }
+
+    /// A voucher is compared as codes are, in lower case and without what cannot be seen: a
+    /// zero-width space made the same voucher new, and it counted twice (round 15). The
+    /// characters a voucher may hold are the centre's to check (ValidationTests).
+    @Test func aVoucherWrittenOtherwiseIsStillTheSameVoucher() {
+        let r = fold([
+            Self.create(fund: .local, status: .approved, requested: 800), Self.payment(1, amount: 100, voucher: "KB-2025-001", at: 3),
+            Self.payment(2, amount: 100, voucher: "kb-2025-001\u{200B}", at: 4), Self.payment(3, amount: 100, voucher: "KB 2025-001 ", at: 5),
+            Self.payment(4, amount: 100, voucher: "KB-2025-0001", at: 6),
+        ])
+        #expect(r.rows.filter { $0.table == .disbursement }.map(\.held) == [false, true, false, false])
+        #expect(r.conflicts.filter { $0.rule == .duplicateVoucher }.count == 1)
+    }
+
     /// An accepted edit of a recorded entry changes neither its amount nor its kind: the centre
     /// accepted a 50 m overrun, then the office's "correction" of the amount to 1.5 bn, and 1.5 bn
     /// counted under the first acceptance (round 13). A correction is a new entry.
