@@ -47,6 +47,11 @@ import Testing
             try message {
                 try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 1, voucher: "KB-1", paidOn: "2025-04-01"))
             }.contains("already recorded"))
+        // As the centre compares vouchers: in lower case, without spaces.
+        #expect(
+            try message {
+                try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 1, voucher: "kb-1 ", paidOn: "2025-04-01"))
+            }.contains("already recorded"))
         #expect(
             try message {
                 try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 1, voucher: nil, paidOn: "2025-02-30"))
