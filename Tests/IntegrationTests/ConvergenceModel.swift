@@ -403,7 +403,8 @@ final class ConvergenceModel {
         let kind: DisbursementKind = roll < 45 ? .payment : roll < 65 ? .advance : roll < 88 ? .recovery : .settlementAdjustment
         let limit = project.approvedSupport ?? project.requestedSupport
         let amount = chance(15) ? int(1...max(1, limit / 1_000_000)) * 1_000_000 + limit / 2 : int(1...max(1, limit / 4_000_000)) * 1_000_000
-        let voucher: String? = chance(60) ? "KB-\(office.code)-\(int(0...11))" : nil
+        // Sometimes written otherwise (lower case, a space): still the same voucher.
+        let voucher: String? = chance(60) ? (chance(85) ? "KB-\(office.code)-\(int(0...11))" : "kb-\(office.code) -\(int(0...11))") : nil
         let day = paidOn(year: project.year)
         note(
             "op \(n): \(office.code) records \(kind.rawValue) \(amount) on \(project.code) (\(project.status), limit \(limit), paid \(project.disbursed)) voucher \(voucher ?? "-") \(day)"

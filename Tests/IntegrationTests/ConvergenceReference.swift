@@ -292,7 +292,8 @@ struct ReferenceModel {
                 }
                 let kind = entry["kind"]?.text ?? "payment"
                 let amount = entry["amount"]?.integer ?? 0
-                let voucher = entry["voucher"]?.text ?? ""
+                // Vouchers compare in lower case without spaces (the model writes no other variants).
+                let voucher = (entry["voucher"]?.text ?? "").lowercased().replacingOccurrences(of: " ", with: "")
                 var held = false
                 if !voucher.isEmpty, vouchers.contains(voucher),
                     !lose("duplicate_voucher", .disbursement, id, first.hlc, office: owner, owner: owner, national: national)
