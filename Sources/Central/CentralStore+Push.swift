@@ -134,15 +134,7 @@ extension CentralStore {
                         refusals.all.append(refusal)
                     }
                 }
-                for (change, violation) in try Self.capViolations(db, changeset.changes) {
-                    let refusal = CentralError.badRequest(
-                        "\(change.table.rawValue) \(change.id): \(violation)",
-                        hint:
-                            "The changeset was refused whole; nothing of it was applied. Keep the support and what is counted within the cap, or ask the centre about it.",
-                        row: SyncedRowKey(change.table, change.id.rawValue))
-                    guard let refusals else { throw refusal }
-                    refusals.all.append(refusal)
-                }
+                let capped = try Self.capFiguresBefore(db, changeset.changes)
 
                 // 4. Keep every change in its aggregate's history and fold the aggregates it touched:
                 //    the rules decide in clock order, so the outcome does not depend on arrival order.
@@ -151,6 +143,16 @@ extension CentralStore {
                 let applied = try Self.ingest(
                     db, changes: changeset.changes, from: office, sequence: changeset.sequence, position: position, at: now, refusals: refusals,
                     limits: limits, read: read)
+                // The support caps, on the projects as the push left them (a refusal rolls it back).
+                for (change, violation) in try Self.capViolations(db, before: capped) {
+                    let refusal = CentralError.badRequest(
+                        "\(change.table.rawValue) \(change.id): \(violation)",
+                        hint:
+                            "The changeset was refused whole; nothing of it was applied. Keep the support and what is counted within the cap, or ask the centre about it.",
+                        row: SyncedRowKey(change.table, change.id.rawValue))
+                    guard let refusals else { throw refusal }
+                    refusals.all.append(refusal)
+                }
 
                 // 5. Keep it, with its receipt in the centre's log: its place and time, chained
                 //    onto the position before (one hash per changeset, none per change).
@@ -203,39 +205,56 @@ extension CentralStore {
         var all: [CentralError] = []
     }
 
-    /// What the projects `changes` set break of the support caps in force (`promo-central cap`),
-    /// as the office checks before (`OfficeData.capViolation`): a project's requested support and,
+    /// The figures the support caps read (``SupportCap``) of a project.
+    static let capFigures = ["requested_support", "approved_support", "total_cost", "category", "fund_source", "province"]
+
+    /// The projects a push may move the cap figures of (it changes one, or resolves a conflict of
+    /// the project, which may let a refused change apply), with those figures as stored before it
+    /// (nil: a project new to the centre), and the push's last such change of each (to name in a
+    /// refusal). Read before the push is folded, for ``capViolations(_:before:)`` after.
+    static func capFiguresBefore(_ db: Database, _ changes: [Change]) throws -> [String: (figures: [String: FieldValue]?, change: Change)] {
+        var out: [String: (figures: [String: FieldValue]?, change: Change)] = [:]
+        for change in changes {
+            let project: String
+            if change.table == .project && change.op == .upsert && capFigures.contains(where: change.fields.keys.contains) {
+                project = change.id.rawValue
+            } else if change.table == .conflictResolution, let aggregate = change.fields["aggregate_id"]?.text {
+                project = aggregate
+            } else {
+                continue
+            }
+            if let known = out[project] {
+                out[project] = (known.figures, change)
+                continue
+            }
+            let stored = try String.fetchOne(db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ?"), arguments: [project])
+            out[project] = (try stored.map { try FieldCoding.decode($0).filter { capFigures.contains($0.key) } }, change)
+        }
+        return out
+    }
+
+    /// What the projects a push moved break of the support caps in force (`promo-central cap`), as
+    /// the office checks before (`OfficeData.capViolation`): a project's requested support and,
     /// for a local project, the support its office approved, against each cap of its fund,
-    /// category and province (a former province's code counts as the province in force). Each
-    /// project is judged as it stands after all of the push's changes to it, each field taking its
-    /// latest stamped value as the fold's merge does (an immutable field keeping its stored value,
-    /// as the fold keeps it): judged change by change, a push that moved a
-    /// project to an uncapped category with 900 m of support and back passed (round 10). Only a
-    /// project whose figures the push moves is judged: a value the centre holds was checked when
-    /// it was set, and a cap lowered since binds what is set after.
-    static func capViolations(_ db: Database, _ changes: [Change]) throws -> [(Change, String)] {
-        let read = ["requested_support", "approved_support", "total_cost", "category", "fund_source", "province"]
-        let byProject = Dictionary(
-            grouping: changes.filter { $0.table == .project && $0.op == .upsert && read.contains(where: $0.fields.keys.contains) }, by: \.id.rawValue)
-        guard !byProject.isEmpty else { return [] }
+    /// category and province (a former province's code counts as the province in force). Judged
+    /// on each project as the push has left it, folded and stored, inside the push's transaction:
+    /// judged on the changes instead, a push passed that moved a project to an uncapped category
+    /// with 900 m of support and back (round 10), that sent another fund source beside a raise
+    /// (the fold refuses it, round 15), a category change under a stamp the store keeps only once,
+    /// or a national project's category the centre owns (round 16). Only a project whose figures
+    /// the push moved is judged: a value the centre holds was checked when it was set, and a cap
+    /// lowered since binds what is set after.
+    static func capViolations(_ db: Database, before: [String: (figures: [String: FieldValue]?, change: Change)]) throws -> [(Change, String)] {
+        guard !before.isEmpty else { return [] }
         let caps = try supportCaps(db)
         var violations: [(Change, String)] = []
-        for (id, projectChanges) in byProject.sorted(by: { $0.key < $1.key }) {
-            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT fields, clocks FROM record WHERE tbl = 'project' AND id = ?"), arguments: [id])
-            let stored = try row.map { try FieldCoding.decode($0[0] as String) } ?? [:]
-            var clocks = try row.map { try storedClocks($0[1] as String, fields: stored.keys) } ?? [:]
-            var project = stored
-            for change in projectChanges {
-                // Nor an immutable field the centre holds (the fold refuses its change): a push that
-                // raised a local project's support with a fund source of "national" beside it was
-                // judged as a national project's, and the support counted past the local cap (round 15).
-                for (field, value) in change.fields
-                where (clocks[field].map({ change.hlc > $0 }) ?? true) && !(stored[field] != nil && FieldOwnership.isImmutable(.project, field)) {
-                    project[field] = value
-                    clocks[field] = change.hlc
-                }
-            }
-            guard read.contains(where: { project[$0] != stored[$0] }),
+        for (id, (figures, change)) in before.sorted(by: { $0.key < $1.key }) {
+            guard
+                let stored = try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT fields FROM record WHERE tbl = 'project' AND id = ? AND deleted_at IS NULL"), arguments: [id])
+            else { continue }
+            let project = try FieldCoding.decode(stored)
+            guard capFigures.contains(where: { project[$0] != figures?[$0] }),
                 let fund = project["fund_source"]?.text.flatMap(FundSource.init(rawValue:)), let category = project["category"]?.text,
                 let written = project["province"]?.text, let totalCost = project["total_cost"]?.integer
             else { continue }
@@ -243,20 +262,9 @@ extension CentralStore {
             let supports = [project["requested_support"]?.integer, fund == .local ? project["approved_support"]?.integer : nil].compactMap { $0 }
             let broken = caps.lazy.filter { $0.applies(fund: fund, category: category, province: province) }
                 .compactMap { cap in supports.lazy.compactMap { cap.violation(requested: $0, totalCost: totalCost) }.first }.first
-            if let broken { violations.append((projectChanges[projectChanges.count - 1], broken)) }
+            if let broken { violations.append((change, broken)) }
         }
         return violations
-    }
-
-    /// A record's stored clocks (`record.clocks`) per field: one clock for every field of `fields`,
-    /// or an object of each field's.
-    static func storedClocks(_ stored: String, fields: Dictionary<String, FieldValue>.Keys) throws -> [String: HLCTimestamp] {
-        if stored.utf8.first == UInt8(ascii: "\"") {
-            // A clock's text needs no escapes: the string is the text between its quotes.
-            let clock = try HLCTimestamp(parsing: String(stored.dropFirst().dropLast()))
-            return Dictionary(uniqueKeysWithValues: fields.map { ($0, clock) })
-        }
-        return try FieldCoding.decode(stored).compactMapValues { $0.text.flatMap { try? HLCTimestamp(parsing: $0) } }
     }
 
     /// The support caps in force, as published to the offices.

@@ -84,9 +84,8 @@ extension CentralStore {
     /// - a deleted project (a project that was approved is no longer deleted, whatever its office
     ///   accepted; a deleted one's entries count nothing);
     /// - a project with two ledger entries stamped alike (they fold in the order of their ids, no
-    ///   longer of a dictionary), or with a voucher that holds a space, a character outside
-    ///   ASCII or a letter in another case than another voucher of it (vouchers are compared as
-    ///   ``ValueRules/codeKey(_:)`` compares them).
+    ///   longer of a dictionary), or with two entries with vouchers (vouchers are compared by
+    ///   ``ValueRules/voucherKeys(_:)``, no longer as written).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,
@@ -119,10 +118,8 @@ extension CentralStore {
                 UNION
                 SELECT aggregate FROM history WHERE tbl = 'disbursement' GROUP BY aggregate, hlc HAVING count(DISTINCT id) > 1
                 UNION
-                SELECT aggregate FROM record WHERE tbl = 'disbursement' AND json_extract(fields, '$.voucher') GLOB '*[^!-~]*'
-                UNION
                 SELECT aggregate FROM record WHERE tbl = 'disbursement' AND json_extract(fields, '$.voucher') IS NOT NULL
-                GROUP BY aggregate, lower(json_extract(fields, '$.voucher')) HAVING count(*) > 1
+                GROUP BY aggregate HAVING count(*) > 1
                 ORDER BY 1
                 """)
     }

@@ -124,7 +124,7 @@ public enum ValueRules {
     }
 
     /// Why `voucher` cannot be a treasury voucher's number, or nil. A voucher is paid once per
-    /// project, and the fold compares vouchers as ``codeKey(_:)`` does, so it is written with the
+    /// project, and the fold compares vouchers by ``voucherKeys(_:)``, so it is written with the
     /// characters of a code and spaces: an office recorded one payment three times as
     /// "KB-2025-001", the same with a zero-width space, and with Unicode hyphens, and two of them
     /// counted as new vouchers (round 15).
@@ -133,6 +133,44 @@ public enum ValueRules {
         return
             "voucher '\(voucher)' holds \(codePoint(bad)): a treasury voucher is Latin letters (Vietnamese ones precomposed), digits, spaces and - _ . / only"
     }
+
+    /// The keys under which two vouchers are the same treasury voucher: one of them equal is
+    /// enough. A voucher number is its letters and numbers; the separators between them and the
+    /// zeros a number is padded with are how it was typed: round 16 counted one voucher seven times
+    /// as `KB-2025-001`, `KB 2025 001`, `KB.2025.001`, `KB/2025/001`, `KB_2025_001`, `KB-2025-1`
+    /// and `KB-2025-0001`. The first key is the voucher in lower case without separators (so
+    /// `KB2025001` is `KB-2025-001`), the second its runs of letters and of digits, numbers
+    /// without their leading zeros, each run ended by `|` (so `KB-2025-1` is `KB-2025-001`; and a
+    /// first key, which holds no `|`, never equals a second). Empty: no voucher.
+    public static func voucherKeys(_ voucher: String) -> [String] {
+        var runs: [String] = []
+        var run = ""
+        var digits = false
+        for scalar in voucher.lowercased().unicodeScalars where scalar.properties.generalCategory != .format {
+            if scalar.properties.isWhitespace || voucherSeparators.contains(scalar) {
+                if !run.isEmpty { runs.append(run) }
+                run = ""
+                continue
+            }
+            let isDigit = ("0"..."9").contains(scalar)
+            if !run.isEmpty && isDigit != digits {
+                runs.append(run)
+                run = ""
+            }
+            digits = isDigit
+            run.unicodeScalars.append(scalar)
+        }
+        if !run.isEmpty { runs.append(run) }
+        guard !runs.isEmpty else { return [] }
+        let numbers = runs.map { run in
+            guard run.unicodeScalars.first.map({ ("0"..."9").contains($0) }) == true else { return run }
+            let trimmed = run.drop { $0 == "0" }
+            return trimmed.isEmpty ? "0" : String(trimmed)
+        }
+        return [runs.joined(), numbers.map { $0 + "|" }.joined()]
+    }
+
+    private static let voucherSeparators = Set("-_./".unicodeScalars)
 
     /// `U+001B`: how a message names a character.
     static func codePoint(_ scalar: Unicode.Scalar) -> String {
@@ -154,9 +192,9 @@ public enum ValueRules {
 
     private static let vietnameseLetters = Set("ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúýĂăĐđĨĩŨũƠơƯư".unicodeScalars)
 
-    /// A code as the centre compares codes for ambiguity, and a voucher as the fold compares
-    /// vouchers (with `==`, which holds a decomposed letter equal to the letter): in lower case,
-    /// without what cannot be seen (format characters, white space).
+    /// A code as the centre compares codes for ambiguity (with `==`, which holds a decomposed
+    /// letter equal to the letter): in lower case, without what cannot be seen (format
+    /// characters, white space).
     public static func codeKey(_ code: String) -> String {
         String(
             String.UnicodeScalarView(

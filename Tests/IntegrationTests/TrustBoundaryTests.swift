@@ -756,9 +756,10 @@ import WireFormat
             own.fields["approved_support"] = .integer(1_000_000_000_000_000)
             try await scene.accept([own, Self.payment(own.id, amount: 1_000_000_000_000_000, voucher: "KB-1", at: Self.present("79", 1))])
             let national = try await Self.approvedNationalProject(&scene, amount: 300_000_000)
-            try await scene.expectRefused(
-                [Change(table: .project, id: national.id, op: .upsert, hlc: Self.present("79", 10), fields: ["total_cost": .integer(1)])],
-                status: 400, code: "bad_request")
+            // The cost is the centre's: the change is a conflict, and the cost stays.
+            try await scene.accept([Change(table: .project, id: national.id, op: .upsert, hlc: Self.present("79", 10), fields: ["total_cost": .integer(1)])])
+            #expect(try central.store.projects(office: "79").first { $0.id == national.id.rawValue }?.fields["total_cost"] == national.fields["total_cost"])
+            #expect(try central.store.conflicts().filter { $0.record["rule"] == .text("ownership") }.count == 1)
             #expect(try central.store.conflicts().filter { $0.record["rule"] == .text("over_disbursement") }.count == 1)
             _ = try await scene.hcm.pull(after: .start, limit: 1)
             #expect(try central.store.totals().filter { $0.province == "79" }.allSatisfy { $0.disbursed == 0 })
@@ -1089,6 +1090,14 @@ import WireFormat
                         table: .project, id: within.id, op: .upsert, hlc: Self.present("79", 9),
                         fields: ["fund_source": .text("national"), "approved_support": .integer(900_000_000)])
                 ], status: 400, code: "bad_request")
+            // A raise with a category change under one stamp (the store keeps the first copy of a
+            // row at a stamp), and a category change re-sent under the stamp of the raise (round 16).
+            let tie = Self.present("79", 20)
+            try await scene.expectRefused(
+                [
+                    Change(table: .project, id: within.id, op: .upsert, hlc: tie, fields: ["approved_support": .integer(900_000_000)]),
+                    Change(table: .project, id: within.id, op: .upsert, hlc: tie, fields: ["category": .text("CDS")]),
+                ], status: 400, code: "bad_request")
             var nationalDraft = Self.project(fund: .national)
             nationalDraft.hlc = Self.present("79", 10)
             nationalDraft.fields["total_cost"] = .integer(1_000_000_000)
@@ -1099,6 +1108,24 @@ import WireFormat
                     Change(
                         table: .project, id: nationalDraft.id, op: .upsert, hlc: Self.present("79", 11),
                         fields: ["fund_source": .text("local"), "requested_support": .integer(900_000_000)])
+                ], status: 400, code: "bad_request")
+            // Sent to the centre with a raise and a category change, which is the centre's from then on.
+            try await scene.expectRefused(
+                [
+                    Change(
+                        table: .project, id: nationalDraft.id, op: .upsert, hlc: Self.present("79", 21),
+                        fields: ["requested_support": .integer(900_000_000)]),
+                    Change(
+                        table: .project, id: nationalDraft.id, op: .upsert, hlc: Self.present("79", 22),
+                        fields: ["status": .text("submitted")]),
+                    Change(
+                        table: .project, id: nationalDraft.id, op: .upsert, hlc: Self.present("79", 23),
+                        fields: ["status": .text("appraised_locally")]),
+                    Change(
+                        table: .project, id: nationalDraft.id, op: .upsert, hlc: Self.present("79", 24),
+                        fields: ["status": .text("submitted_to_centre")]),
+                    Change(
+                        table: .project, id: nationalDraft.id, op: .upsert, hlc: Self.present("79", 25), fields: ["category": .text("CDS")]),
                 ], status: 400, code: "bad_request")
         }
     }

@@ -317,17 +317,24 @@ import Testing
         }
     }
 
-    /// A voucher is compared as codes are, in lower case and without what cannot be seen: a
-    /// zero-width space made the same voucher new, and it counted twice (round 15). The
-    /// characters a voucher may hold are the centre's to check (ValidationTests).
+    /// A voucher is one whatever its case, invisible characters, separators and a number's
+    /// padding: a zero-width space (round 15), other separators and padded numbers (round 16) made
+    /// the same voucher new, and it counted again. The characters a voucher may hold are the
+    /// centre's to check (ValidationTests).
     @Test func aVoucherWrittenOtherwiseIsStillTheSameVoucher() {
-        let r = fold([
-            Self.create(fund: .local, status: .approved, requested: 800), Self.payment(1, amount: 100, voucher: "KB-2025-001", at: 3),
-            Self.payment(2, amount: 100, voucher: "kb-2025-001\u{200B}", at: 4), Self.payment(3, amount: 100, voucher: "KB 2025-001 ", at: 5),
-            Self.payment(4, amount: 100, voucher: "KB-2025-0001", at: 6),
-        ])
-        #expect(r.rows.filter { $0.table == .disbursement }.map(\.held) == [false, true, false, false])
-        #expect(r.conflicts.filter { $0.rule == .duplicateVoucher }.count == 1)
+        let same = [
+            "kb-2025-001\u{200B}", "KB 2025 001", "KB.2025.001", "KB/2025/001", "KB_2025_001", "KB-2025-1", "KB-2025-0001", "KB2025001",
+        ]
+        let others = ["KB-2025-002", "KB-2026-001", "KB-2025-010"]
+        let r = fold(
+            [Self.create(fund: .local, status: .approved, requested: 800), Self.payment(1, amount: 10, voucher: "KB-2025-001", at: 3)]
+                + (same + others).enumerated().map { Self.payment($0.offset + 2, amount: 10, voucher: $0.element, at: UInt64($0.offset) + 4) })
+        let held = r.rows.filter { $0.table == .disbursement }.sorted { $0.id < $1.id }.map(\.held)
+        #expect(held == [false] + same.map { _ in true } + others.map { _ in false })
+        #expect(r.conflicts.filter { $0.rule == .duplicateVoucher }.count == same.count)
+        #expect(ValueRules.voucherKeys(" - ").isEmpty)
+        #expect(ValueRules.voucherKeys("007")[1] == ValueRules.voucherKeys("7")[1])
+        #expect(ValueRules.voucherKeys("12-34")[0] != ValueRules.voucherKeys("01234")[1], "a first key never equals a second")
     }
 
     /// An accepted edit of a recorded entry changes neither its amount nor its kind: the centre
