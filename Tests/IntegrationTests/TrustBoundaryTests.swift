@@ -297,7 +297,7 @@ import WireFormat
     /// office may not write under that project once the centre holds it, deleted or not.
     @Test func aProjectMadeAndDeletedBeforeItWasPushedArrivesWithWhatWasRecordedUnderIt() async throws {
         try await withLiveCentral { central in
-            var scene = try await Scene(central)
+            let scene = try await Scene(central)
             let gone = try scene.tayNinh.addProject(code: "TN-GONE", requested: 300_000_000, fund: .local)
             try await scene.tayNinh.replica.database.write { db in
                 try db.execute(
@@ -309,7 +309,7 @@ import WireFormat
             try await scene.tayNinh.engine.runCycle()
             #expect(try scene.tayNinh.replica.status().lastError == nil)
             #expect(try scene.tayNinh.replica.pendingSummary().changes == 0)
-            let stored = try await central.store.database.read { db in
+            let stored = try central.store.database.read { db in
                 try Row.fetchAll(
                     db, sql: "SELECT tbl, office, deleted_at IS NOT NULL AS deleted, held FROM record WHERE aggregate = ? ORDER BY tbl",
                     arguments: [gone.rawValue])
