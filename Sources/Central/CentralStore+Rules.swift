@@ -65,6 +65,14 @@ extension CentralStore {
                 """)
     }
 
+    /// SQL that gives two vouchers one value when ``ValueRules/voucherKeys(_:)`` may take them for
+    /// one, and for some others (a voucher without separators, zeros and ASCII case): what
+    /// `v8-rules-1.9.1` folds again is a superset of what 1.9.1 decides otherwise, not every
+    /// project with two vouchers.
+    static let voucherLikeness = """
+        lower(replace(replace(replace(replace(replace(replace(json_extract(fields, '$.voucher'), ' ', ''), '-', ''), '.', ''), '/', ''), '_', ''), '0', ''))
+        """
+
     /// The aggregates whose stored rows 1.9.0's fold decided otherwise than 1.9.1's (the
     /// `v8-rules-1.9.1` migration), none on a store no office forged:
     /// - a project whose counted ledger adds up below zero or past its total cost (accepted
@@ -84,8 +92,8 @@ extension CentralStore {
     /// - a deleted project (a project that was approved is no longer deleted, whatever its office
     ///   accepted; a deleted one's entries count nothing);
     /// - a project with two ledger entries stamped alike (they fold in the order of their ids, no
-    ///   longer of a dictionary), or with two entries with vouchers (vouchers are compared by
-    ///   ``ValueRules/voucherKeys(_:)``, no longer as written).
+    ///   longer of a dictionary), or with two vouchers that may be one by
+    ///   ``ValueRules/voucherKeys(_:)`` (``voucherLikeness`` alike, or one outside ASCII).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,
@@ -118,8 +126,10 @@ extension CentralStore {
                 UNION
                 SELECT aggregate FROM history WHERE tbl = 'disbursement' GROUP BY aggregate, hlc HAVING count(DISTINCT id) > 1
                 UNION
+                SELECT aggregate FROM record WHERE tbl = 'disbursement' AND json_extract(fields, '$.voucher') GLOB '*[^ -~]*'
+                UNION
                 SELECT aggregate FROM record WHERE tbl = 'disbursement' AND json_extract(fields, '$.voucher') IS NOT NULL
-                GROUP BY aggregate HAVING count(*) > 1
+                GROUP BY aggregate, \(Self.voucherLikeness) HAVING count(*) > 1
                 ORDER BY 1
                 """)
     }

@@ -320,6 +320,26 @@ struct OfficeChain {
                         table: .disbursement, id: RowID.make(), op: .upsert, hlc: tie,
                         fields: entry("payment", 60_000_000, voucher).merging(["project_id": .text(tied.rawValue)]) { $1 })
                 })
+        // Two vouchers that are one written otherwise (1.9.0 counted both), and two that are not.
+        let padded = RowID.make()
+        let unlike = RowID.make()
+        for (project, vouchers, code) in [(padded, ["KB-P-1", "kb p 01"], "DP-PAD"), (unlike, ["KB-U-1", "KB-U-2"], "DP-UNL")] {
+            try push(
+                [
+                    Change(
+                        table: .project, id: project, op: .upsert, hlc: stamp(11),
+                        fields: [
+                            "office": .text("79"), "province": .text("79"), "code": .text(code), "name": .text("Dự án chứng từ"),
+                            "category": .text("MH_TRINHDIEN"), "fund_source": .text("local"), "year": .integer(2025),
+                            "total_cost": .integer(400_000_000), "requested_support": .integer(100_000_000), "status": .text("approved"),
+                        ])
+                ]
+                    + vouchers.enumerated().map { n, voucher in
+                        Change(
+                            table: .disbursement, id: RowID.make(), op: .upsert, hlc: stamp(12 + UInt64(n)),
+                            fields: entry("payment", 10_000_000, voucher).merging(["project_id": .text(project.rawValue)]) { $1 })
+                    })
+        }
         // What 1.9.0 stored: the recovery counted, the national project's cost changed, the
         // halted project accepted, the approved project deleted.
         try await store.database.write { db in
@@ -335,7 +355,7 @@ struct OfficeChain {
         #expect(try !store.projects(office: "79").contains { $0.id == removed.rawValue })
         #expect(
             try await store.database.read(CentralStore.aggregatesJudgedOtherwiseSince190)
-                == [project.rawValue, national.rawValue, halted.rawValue, removed.rawValue, tied.rawValue].sorted())
+                == [project.rawValue, national.rawValue, halted.rawValue, removed.rawValue, tied.rawValue, padded.rawValue].sorted())
         let path = store.path
         try store.database.close()
 
