@@ -218,7 +218,12 @@ extension CentralStore {
             let project: String
             if change.table == .project && change.op == .upsert && capFigures.contains(where: change.fields.keys.contains) {
                 project = change.id.rawValue
-            } else if change.table == .conflictResolution, let aggregate = change.fields["aggregate_id"]?.text {
+            } else if change.table == .conflictResolution,
+                let aggregate = try change.fields["aggregate_id"]?.text
+                    ?? String.fetchOne(
+                        db.cachedStatement(sql: "SELECT aggregate FROM record WHERE tbl = 'conflict_resolution' AND id = ?"), arguments: [change.id.rawValue])
+            {
+                // A resolution re-sent in part names its aggregate as stored.
                 project = aggregate
             } else {
                 continue

@@ -65,7 +65,7 @@ extension CentralStore {
                 """)
     }
 
-    /// SQL that gives two vouchers one value when ``ValueRules/voucherKeys(_:)`` may take them for
+    /// SQL that gives two vouchers one value when ``ValueRules/voucherKey(_:)`` takes them for
     /// one, and for some others (a voucher without separators, zeros and ASCII case): what
     /// `v8-rules-1.9.1` folds again is a superset of what 1.9.1 decides otherwise, not every
     /// project with two vouchers.
@@ -93,7 +93,7 @@ extension CentralStore {
     ///   accepted; a deleted one's entries count nothing);
     /// - a project with two ledger entries stamped alike (they fold in the order of their ids, no
     ///   longer of a dictionary), or with two vouchers that may be one by
-    ///   ``ValueRules/voucherKeys(_:)`` (``voucherLikeness`` alike, or one outside ASCII).
+    ///   ``ValueRules/voucherKey(_:)`` (``voucherLikeness`` alike, or one outside ASCII).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,

@@ -297,15 +297,15 @@ extension OfficeData {
 
     /// Whether this office has recorded treasury voucher `voucher` (a voucher is paid once).
     /// Whether the office has recorded `voucher`, compared as the centre's fold compares vouchers
-    /// (``ValueRules/voucherKeys(_:)``: without case, separators or a number's leading zeros), so
+    /// (``ValueRules/voucherKey(_:)``: without case, separators or a number's leading zeros), so
     /// that what the centre would hold as a duplicate is refused here first.
     static func voucherRecorded(_ db: Database, _ voucher: String, office: OfficeCode) throws -> Bool {
-        let keys = ValueRules.voucherKeys(voucher)
-        guard !keys.isEmpty else { return false }
+        let key = ValueRules.voucherKey(voucher)
+        guard !key.isEmpty else { return false }
         let vouchers = try String.fetchCursor(
             db, sql: "SELECT voucher FROM disbursement WHERE office = ? AND voucher IS NOT NULL AND voucher <> ''", arguments: [office.rawValue])
         while let recorded = try vouchers.next() {
-            if zip(ValueRules.voucherKeys(recorded), keys).contains(where: { $0 == $1 }) { return true }
+            if ValueRules.voucherKey(recorded) == key { return true }
         }
         return false
     }

@@ -367,10 +367,10 @@ private struct Folder {
             }
             let amount = row.state.fields["amount"]?.integer ?? 0
             let kind = row.state.fields["kind"]?.text.flatMap(DisbursementKind.init(rawValue:)) ?? .payment
-            // Compared by ``ValueRules/voucherKeys(_:)``: a zero-width space (round 15), other
+            // Compared by ``ValueRules/voucherKey(_:)``: a zero-width space (round 15), other
             // separators or a number's leading zeros (round 16) made a voucher new.
-            let voucherKeys = row.state.fields["voucher"]?.text.map(ValueRules.voucherKeys) ?? []
-            if let voucher = row.state.fields["voucher"]?.text, voucherKeys.contains(where: vouchers.contains) {
+            let voucherKey = row.state.fields["voucher"]?.text.map(ValueRules.voucherKey) ?? ""
+            if let voucher = row.state.fields["voucher"]?.text, !voucherKey.isEmpty, vouchers.contains(voucherKey) {
                 if !conflict(
                     .duplicateVoucher, first, office: row.office, mine: ["voucher": .text(voucher), "amount": .integer(amount)],
                     theirs: ["voucher": .text(voucher)], "treasury voucher \(voucher) was already recorded by an earlier entry")
@@ -442,7 +442,7 @@ private struct Folder {
                 }
                 total = accepted
             }
-            vouchers.formUnion(voucherKeys)
+            if !voucherKey.isEmpty { vouchers.insert(voucherKey) }
             rows[key(.disbursement, row.id)] = row
         }
     }

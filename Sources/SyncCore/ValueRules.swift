@@ -124,7 +124,7 @@ public enum ValueRules {
     }
 
     /// Why `voucher` cannot be a treasury voucher's number, or nil. A voucher is paid once per
-    /// project, and the fold compares vouchers by ``voucherKeys(_:)``, so it is written with the
+    /// project, and the fold compares vouchers by ``voucherKey(_:)``, so it is written with the
     /// characters of a code and spaces: an office recorded one payment three times as
     /// "KB-2025-001", the same with a zero-width space, and with Unicode hyphens, and two of them
     /// counted as new vouchers (round 15).
@@ -134,40 +134,40 @@ public enum ValueRules {
             "voucher '\(voucher)' holds \(codePoint(bad)): a treasury voucher is Latin letters (Vietnamese ones precomposed), digits, spaces and - _ . / only"
     }
 
-    /// The keys under which two vouchers are the same treasury voucher: one of them equal is
-    /// enough. A voucher number is its letters and numbers; the separators between them and the
-    /// zeros a number is padded with are how it was typed: round 16 counted one voucher seven times
-    /// as `KB-2025-001`, `KB 2025 001`, `KB.2025.001`, `KB/2025/001`, `KB_2025_001`, `KB-2025-1`
-    /// and `KB-2025-0001`. The first key is the voucher in lower case without separators (so
-    /// `KB2025001` is `KB-2025-001`), the second its runs of letters and of digits, numbers
-    /// without their leading zeros, each run ended by `|` (so `KB-2025-1` is `KB-2025-001`; and a
-    /// first key, which holds no `|`, never equals a second). Empty: no voucher.
-    public static func voucherKeys(_ voucher: String) -> [String] {
+    /// A voucher as the fold compares vouchers: two with one key are one treasury voucher. A
+    /// voucher number is its runs of letters and of digits; the case of its letters, the
+    /// separators between runs (`-` `_` `.` `/`, spaces, invisible characters) and the zeros a
+    /// number is padded with are how it was typed. So `KB-2025-001`, `kb 2025 1` and
+    /// `KB.2025.0001` are one (round 16 counted one voucher seven times written so), and
+    /// `KB-12-3` and `KB-1-23` are two, as are `KB2025001` and `KB-2025-001`. One key, not two
+    /// compared in turn: "alike by either" is not transitive, and which of three entries was held
+    /// depended on the order an office sent them (round 17). Empty: no voucher.
+    public static func voucherKey(_ voucher: String) -> String {
         var runs: [String] = []
         var run = ""
         var digits = false
+        func end() {
+            guard !run.isEmpty else { return }
+            if digits {
+                let trimmed = run.drop { $0 == "0" }
+                runs.append(trimmed.isEmpty ? "0" : String(trimmed))
+            } else {
+                runs.append(run)
+            }
+            run = ""
+        }
         for scalar in voucher.lowercased().unicodeScalars where scalar.properties.generalCategory != .format {
             if scalar.properties.isWhitespace || voucherSeparators.contains(scalar) {
-                if !run.isEmpty { runs.append(run) }
-                run = ""
+                end()
                 continue
             }
             let isDigit = ("0"..."9").contains(scalar)
-            if !run.isEmpty && isDigit != digits {
-                runs.append(run)
-                run = ""
-            }
+            if isDigit != digits { end() }
             digits = isDigit
             run.unicodeScalars.append(scalar)
         }
-        if !run.isEmpty { runs.append(run) }
-        guard !runs.isEmpty else { return [] }
-        let numbers = runs.map { run in
-            guard run.unicodeScalars.first.map({ ("0"..."9").contains($0) }) == true else { return run }
-            let trimmed = run.drop { $0 == "0" }
-            return trimmed.isEmpty ? "0" : String(trimmed)
-        }
-        return [runs.joined(), numbers.map { $0 + "|" }.joined()]
+        end()
+        return runs.joined(separator: "|")
     }
 
     private static let voucherSeparators = Set("-_./".unicodeScalars)
