@@ -130,14 +130,18 @@ extension CentralStore {
         // The offices whose records change hands: this one, and those merged into it before.
         let moving = recalls ? before.keys.filter { before[$0] != rehomed[$0] }.sorted() : [office.rawValue]
         // The aggregates whose root row one of them created: the fold gives them to its new home.
+        // Since 1.9.1 also those one of them wrote into (a payment into another office's project
+        // made while both answered as a third): left out, that payment stayed the third office's,
+        // counted in its totals, after the merge was undone (round 17).
         let placeholders = moving.map { _ in "?" }.joined(separator: ",")
         let aggregates = try String.fetchAll(
             db,
             sql: """
                 SELECT DISTINCT aggregate FROM history
                 WHERE tbl IN ('project', 'plan_line', 'program') AND id = aggregate AND json_extract(fields, '$.office') IN (\(placeholders))
+                \(recalls ? "UNION SELECT DISTINCT aggregate FROM history WHERE writer IN (\(placeholders))" : "")
                 ORDER BY aggregate
-                """, arguments: StatementArguments(moving))
+                """, arguments: StatementArguments(recalls ? moving + moving : moving))
         var records = try RecordWriter(db)
         var offices: Set<String> = [office.rawValue, into]
         let caps = try supportCaps(db)

@@ -154,15 +154,19 @@ struct WriteAuthorization {
                 }
                 // Resolving its own conflicts there takes a few changes, not the other office's
                 // room: thousands of resolutions filled office 77's project to the centre's bound
-                // per aggregate, and 77 could then change its own project no more (round 9).
+                // per aggregate, and 77 could then change its own project no more (round 9). Its
+                // resolutions are counted, not what it wrote there while it held the project (100
+                // payments made while merged left it no resolution of their conflicts, round 17).
                 let written =
                     try Int64.fetchOne(
-                        db.cachedStatement(sql: "SELECT count(*) FROM history WHERE aggregate = ? AND writer = ?"), arguments: [aggregate, writer.rawValue])
+                        db.cachedStatement(
+                            sql: "SELECT count(*) FROM history WHERE aggregate = ? AND writer = ? AND tbl = 'conflict_resolution'"),
+                        arguments: [aggregate, writer.rawValue])
                     ?? 0
                 if written >= Self.maxChangesInAnotherOfficesRecord {
                     throw CentralError(
                         .unprocessableContent, .aggregateFull,
-                        "\(row) would be office \(writer)'s change number \(written + 1) in \(root.table) \(aggregate) of office \(root.office); an office writes at most \(Self.maxChangesInAnotherOfficesRecord) there (resolutions of its own conflicts)",
+                        "\(row) would be office \(writer)'s resolution number \(written + 1) in \(root.table) \(aggregate) of office \(root.office); an office writes at most \(Self.maxChangesInAnotherOfficesRecord) there (resolutions of its own conflicts)",
                         hint:
                             "Nothing of this changeset was applied. Withdraw the change (promo-sync outbox withdraw); ask the centre to resolve the conflict.",
                         row: SyncedRowKey(change.table, change.id.rawValue))

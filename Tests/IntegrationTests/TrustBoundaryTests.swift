@@ -682,7 +682,8 @@ import WireFormat
             }
             try await push77([own, payment("77", "KB77-1", 1)])
             _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
-            try await scene.accept([payment("79", "KB79-1", 2)])
+            let paid79 = payment("79", "KB79-1", 2)
+            try await scene.accept([paid79])
             _ = try central.store.unmerge(OfficeCode("77"), reason: "nhầm")
             let conflict = try #require(try central.store.conflicts().first { $0.record["office"] == .text("79") && $0.record["rule"] == .text("ownership") })
             try await scene.accept([Self.resolution(conflict, of: own.id, .accept, at: Self.present("79", 3))])
@@ -703,10 +704,25 @@ import WireFormat
             #expect(held == false, "\(open)")
             // 79 resolves its conflict there a few times, but does not fill 77's project up to the
             // centre's bound per aggregate, after which 77 could change it no more (round 9, T5).
-            try await scene.accept((0..<98).map { n in Self.resolution(conflict, of: own.id, .dismiss, at: Self.present("79", 10 + Int64(n))) })
+            // Its resolutions count, not the payment it made there while merged (round 17).
+            try await scene.accept((0..<99).map { n in Self.resolution(conflict, of: own.id, .dismiss, at: Self.present("79", 10 + Int64(n))) })
             try await scene.expectRefused(
                 [Self.resolution(conflict, of: own.id, .dismiss, at: Self.present("79", 200))], status: 422, code: "aggregate_full")
             try await push77([Change(table: .project, id: own.id, op: .upsert, hlc: Self.present("77", 300), fields: ["name": .text("Tên mới")])])
+            // 77 and 79 both merged into 80, then 79 taken out again: 79's payment in 77's project
+            // is 79's again, held, not 80's and counted (round 17: the unmerge refolded only what
+            // 79 had created, and the payment stayed counted in 80's totals).
+            func payment79() throws -> (office: String, held: Bool)? {
+                try central.store.database.read { db in
+                    try Row.fetchOne(db, sql: "SELECT office, held FROM record WHERE tbl = 'disbursement' AND id = ?", arguments: [paid79.id.rawValue])
+                        .map { ($0["office"], $0["held"]) }
+                }
+            }
+            _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("80"), overrideReason: "thử")
+            _ = try central.store.merge([OfficeCode("79")], into: OfficeCode("80"), overrideReason: "thử")
+            #expect(try payment79()?.office == "80" && payment79()?.held == false)
+            _ = try central.store.unmerge(OfficeCode("79"), reason: "nhầm")
+            #expect(try payment79()?.office == "79" && payment79()?.held == true)
         }
     }
 
