@@ -295,8 +295,7 @@ extension OfficeData {
         return id
     }
 
-    /// Whether this office has recorded treasury voucher `voucher` (a voucher is paid once).
-    /// Whether the office has recorded `voucher`, compared as the centre's fold compares vouchers
+    /// Whether the office has recorded treasury voucher `voucher` (a voucher is paid once), compared as the centre's fold compares vouchers
     /// (``ValueRules/voucherKey(_:)``: without case, separators or a number's leading zeros), so
     /// that what the centre would hold as a duplicate is refused here first.
     static func voucherRecorded(_ db: Database, _ voucher: String, office: OfficeCode) throws -> Bool {

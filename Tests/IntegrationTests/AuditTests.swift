@@ -226,20 +226,24 @@ struct OfficeChain {
         let stamp = OfficeChain.stamp
         let project = RowID.make()
         let recovery = RowID.make()
-        func entry(_ kind: String, _ amount: Int64, _ voucher: String) -> [String: FieldValue] {
+        func entry(_ kind: String, _ amount: Int64, _ voucher: String, of parent: RowID? = nil) -> [String: FieldValue] {
             [
-                "office": .text("79"), "project_id": .text(project.rawValue), "kind": .text(kind), "amount": .integer(amount),
+                "office": .text("79"), "project_id": .text((parent ?? project).rawValue), "kind": .text(kind), "amount": .integer(amount),
                 "voucher": .text(voucher), "paid_on": .text("2025-06-02"),
             ]
         }
-        try push([
+        /// An approved local project of 79's: 400 m of cost, 100 m of support.
+        func localProject(_ id: RowID, _ code: String, _ name: String, at hlc: HLCTimestamp) -> Change {
             Change(
-                table: .project, id: project, op: .upsert, hlc: stamp(0),
+                table: .project, id: id, op: .upsert, hlc: hlc,
                 fields: [
-                    "office": .text("79"), "province": .text("79"), "code": .text("DP-AM"), "name": .text("Dự án thu hồi"),
+                    "office": .text("79"), "province": .text("79"), "code": .text(code), "name": .text(name),
                     "category": .text("MH_TRINHDIEN"), "fund_source": .text("local"), "year": .integer(2025),
                     "total_cost": .integer(400_000_000), "requested_support": .integer(100_000_000), "status": .text("approved"),
-                ]),
+                ])
+        }
+        try push([
+            localProject(project, "DP-AM", "Dự án thu hồi", at: stamp(0)),
             Change(table: .disbursement, id: RowID.make(), op: .upsert, hlc: stamp(1), fields: entry("payment", 1_000_000, "KB-A")),
             Change(table: .disbursement, id: recovery, op: .upsert, hlc: stamp(2), fields: entry("recovery", 300_000_000, "KB-B")),
         ])
@@ -280,16 +284,10 @@ struct OfficeChain {
         let removed = RowID.make()
         let removal = Change(table: .project, id: removed, op: .delete, hlc: stamp(7), fields: [:])
         try push([
-            Change(
-                table: .project, id: removed, op: .upsert, hlc: stamp(5),
-                fields: [
-                    "office": .text("79"), "province": .text("79"), "code": .text("DP-DEL"), "name": .text("Dự án đã xoá"),
-                    "category": .text("MH_TRINHDIEN"), "fund_source": .text("local"), "year": .integer(2025),
-                    "total_cost": .integer(400_000_000), "requested_support": .integer(100_000_000), "status": .text("approved"),
-                ]),
+            localProject(removed, "DP-DEL", "Dự án đã xoá", at: stamp(5)),
             Change(
                 table: .disbursement, id: RowID.make(), op: .upsert, hlc: stamp(6),
-                fields: entry("payment", 50_000_000, "KB-DEL").merging(["project_id": .text(removed.rawValue)]) { $1 }),
+                fields: entry("payment", 50_000_000, "KB-DEL", of: removed)),
             removal,
         ])
         let refusedDelete = try #require(try store.conflicts().first { $0.record["row_id"] == .text(removed.rawValue) })
@@ -307,18 +305,12 @@ struct OfficeChain {
         let tie = stamp(10)
         try push(
             [
-                Change(
-                    table: .project, id: tied, op: .upsert, hlc: stamp(9),
-                    fields: [
-                        "office": .text("79"), "province": .text("79"), "code": .text("DP-TIE"), "name": .text("Dự án cùng dấu"),
-                        "category": .text("MH_TRINHDIEN"), "fund_source": .text("local"), "year": .integer(2025),
-                        "total_cost": .integer(400_000_000), "requested_support": .integer(100_000_000), "status": .text("approved"),
-                    ])
+                localProject(tied, "DP-TIE", "Dự án cùng dấu", at: stamp(9))
             ]
                 + ["KB-T1", "KB-T2"].map { voucher in
                     Change(
                         table: .disbursement, id: RowID.make(), op: .upsert, hlc: tie,
-                        fields: entry("payment", 60_000_000, voucher).merging(["project_id": .text(tied.rawValue)]) { $1 })
+                        fields: entry("payment", 60_000_000, voucher, of: tied))
                 })
         // Two vouchers that are one written otherwise (1.9.0 counted both), and two that are not.
         let padded = RowID.make()
@@ -326,18 +318,12 @@ struct OfficeChain {
         for (project, vouchers, code) in [(padded, ["KB-P-1", "kb p 01"], "DP-PAD"), (unlike, ["KB-U-1", "KB-U-2"], "DP-UNL")] {
             try push(
                 [
-                    Change(
-                        table: .project, id: project, op: .upsert, hlc: stamp(11),
-                        fields: [
-                            "office": .text("79"), "province": .text("79"), "code": .text(code), "name": .text("Dự án chứng từ"),
-                            "category": .text("MH_TRINHDIEN"), "fund_source": .text("local"), "year": .integer(2025),
-                            "total_cost": .integer(400_000_000), "requested_support": .integer(100_000_000), "status": .text("approved"),
-                        ])
+                    localProject(project, code, "Dự án chứng từ", at: stamp(11))
                 ]
                     + vouchers.enumerated().map { n, voucher in
                         Change(
                             table: .disbursement, id: RowID.make(), op: .upsert, hlc: stamp(12 + UInt64(n)),
-                            fields: entry("payment", 10_000_000, voucher).merging(["project_id": .text(project.rawValue)]) { $1 })
+                            fields: entry("payment", 10_000_000, voucher, of: project))
                     })
         }
         // What 1.9.0 stored: the recovery counted, the national project's cost changed, the
