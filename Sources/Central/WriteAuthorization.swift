@@ -39,6 +39,10 @@ struct WriteAuthorization {
     /// "created" event): those stay the writer's, and a deleted project's entries count nothing.
     /// They were refused as rows of an unknown project, and the office's pushes stopped there.
     let deleted: Set<String>
+    /// The table of each project, plan line and programme id this changeset sends, the first met:
+    /// one changeset gave a project, a plan line and a programme one id, and the project's office
+    /// could change it no more (the stored roots answered its id with the plan line; round 18, F2).
+    private let batchRoots: [String: SyncedTable]
     /// The root row of each aggregate met so far, as stored (nil: the centre has none).
     private var roots: [String: (table: String, office: String)?] = [:]
     private let selectRoot: DirectStatement
@@ -67,6 +71,11 @@ struct WriteAuthorization {
             created[change.id.rawValue] = change.table
         }
         self.created = created
+        var batchRoots: [String: SyncedTable] = [:]
+        for change in batch where change.table.isAggregateRoot && batchRoots[change.id.rawValue] == nil {
+            batchRoots[change.id.rawValue] = change.table
+        }
+        self.batchRoots = batchRoots
         deleted = Set(batch.lazy.filter { $0.table.isAggregateRoot && $0.op == .delete }.map(\.id.rawValue))
     }
 
@@ -134,6 +143,10 @@ struct WriteAuthorization {
                     "\(row) holds a change stamped \(latest) by office \(latest.node)\(latest.node == writer.rawValue ? "" : ", merged into office \(writer)"); office \(writer) sent this one stamped earlier (\(change.hlc)): an office's clock does not run backwards"
                 )
             }
+        }
+        if change.table.isAggregateRoot, let first = batchRoots[change.id.rawValue], first != change.table {
+            throw Self.unknownParent(
+                change, "\(row) uses the id of \(first.rawValue) \(change.id), sent in the same changeset", hint: "Every row needs an id of its own.")
         }
         // 2. The aggregate it belongs to, by its root row as stored.
         let root: (table: String, office: String)?

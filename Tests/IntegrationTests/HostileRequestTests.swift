@@ -43,6 +43,34 @@ import WireFormat
         }
     }
 
+    /// A request that names rows or tree nodes has a bound of its own, far under a push's: four
+    /// bodies of 32 KB that inflated to 32 MB of ids, inflated and parsed on the threads that run
+    /// every request, held office 80's pushes for 49 s (round 18, E1). An office's queries take
+    /// turns: the ones sent beside a running one wait for it and are answered.
+    @Test func aQueryBodyIsBoundedByWhatItMayAskAndAnOfficesQueriesTakeTurns() async throws {
+        try await withLiveCentral { central in
+            let token = try central.addOffice("79")
+            let ids = "[" + String(repeating: #""a","#, count: 8_000_000) + #""a"]"#
+            for (path, body) in [("/v1/records", #"{"table":"project","ids":\#(ids)}"#), ("/v1/digests", #"{"paths":\#(ids)}"#)] {
+                let bomb = Gzip.compress(Data(body.utf8))
+                #expect(bomb.count < 100_000 && body.utf8.count > 30_000_000)
+                let inflated = try await Self.post(central, path, token: token, body: bomb, headers: [("Content-Encoding", "gzip")])
+                let message = (try? JSONDecoder().decode(ErrorResponse.self, from: inflated.body))?.error.message ?? ""
+                #expect(inflated.status == 413 && message == "the body decompresses to more than \(Endpoint.maxQueryBodyBytes) bytes", "\(path): \(message)")
+                let plain = try await Self.post(central, path, token: token, body: Data(body.utf8.prefix(2_000_000)))
+                #expect(plain.status == 413 && Self.code(plain) == "body_too_large", "\(path): \(plain.status)")
+            }
+            // The largest honest query, 5,000 ids, is answered; so are four sent at once.
+            let wanted = try JSONEncoder().encode(RecordsRequest(table: .project, ids: (0..<WireProtocol.maxPageSize).map { _ in RowID.make().rawValue }))
+            #expect(wanted.count > 150_000 && wanted.count < Endpoint.maxQueryBodyBytes)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<4 { group.addTask { try await Self.post(central, "/v1/records", token: token, body: wanted).status } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == [200, 200, 200, 200])
+        }
+    }
+
     @Test func anUnknownMemberIsA400OnEveryRoute() async throws {
         try await withLiveCentral { central in
             let token = try central.addOffice("79")

@@ -290,6 +290,40 @@ import WireFormat
         }
     }
 
+    /// Every project, plan line and programme has an id of its own, in one changeset too: a
+    /// project, a plan line and a programme sent together under one id were taken, and the
+    /// project's office could change it no more, its payments still counting (round 18, F2).
+    @Test func oneChangesetCannotGiveTwoRootsOneID() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            var project = Self.project(fund: .local)
+            project.hlc = Self.present()
+            let line = Change(
+                table: .planLine, id: project.id, op: .upsert, hlc: Self.present("79", 1),
+                fields: ["office": .text("79"), "year": .integer(2025), "fund_source": .text("local"), "amount": .integer(7_000_000), "note": .null])
+            let programme = Change(
+                table: .program, id: project.id, op: .upsert, hlc: Self.present("79", 2),
+                fields: [
+                    "office": .text("79"), "code": .text("PG-COL"), "name": .text("Chương trình"), "start_year": .integer(2025),
+                    "end_year": .integer(2027), "note": .null,
+                ])
+            try await scene.expectRefused([project, line], status: 422, code: "unknown_parent", row: SyncedRowKey(.planLine, project.id.rawValue))
+            try await scene.expectRefused([line, programme, project], status: 422, code: "unknown_parent", row: SyncedRowKey(.program, project.id.rawValue))
+            // A delete under another table's id is refused alike.
+            try await scene.expectRefused(
+                [project, Change(table: .program, id: project.id, op: .delete, hlc: Self.present("79", 3), fields: [:])], status: 422,
+                code: "unknown_parent")
+            // Alone, the project is taken, and stays its office's to change.
+            try await scene.accept([project])
+            var renamed = project
+            renamed.hlc = Self.present("79", 4)
+            renamed.fields["name"] = .text("Đổi tên")
+            try await scene.accept([renamed])
+            #expect(try central.store.projects(office: "79").first { $0.id == project.id.rawValue }?.fields["name"] == .text("Đổi tên"))
+            try await Self.expectTayNinhStillSyncs(scene)
+        }
+    }
+
     /// A project its office made and deleted before it was ever pushed arrives as its delete alone,
     /// with what was recorded under it (its "created" event, a payment): taken as the office's,
     /// the payment counting nothing. Refused as rows of a project the centre did not know, they

@@ -27,12 +27,11 @@ struct ChangesetRoutes: Sendable {
         }
         defer { endpoint.pushing.end(office.rawValue) }
         var request = request
-        let body = try await endpoint.readBody(&request)
-        let push: PushRequest
-        switch Result(catching: { () throws(SyncCoreError) in try PushRequest(jsonData: Data(body.readableBytesView)) }) {
-        case .success(let request): push = request
-        case .failure(let error):
-            throw CentralError.badRequest("the body is not a valid push request: \(error.message)", hint: "See docs/PROTOCOL.md for the request format.")
+        let push = try await endpoint.body(&request, .changeset) { body in
+            do throws(SyncCoreError) { return try PushRequest(jsonData: body) } catch {
+                throw CentralError.badRequest(
+                    "the body is not a valid push request: \(error.message)", hint: "See docs/PROTOCOL.md for the request format.")
+            }
         }
         context.notes.changeset = push.changeset.sequence.rawValue
         if let refusal = FleetLimits.protocolRefusal(office: office, version: push.protocolVersion) { throw refusal }

@@ -24,8 +24,10 @@ struct DigestRoutes: Sendable {
 
     @Sendable func nodes(_ request: Request, context: CentralRequestContext) async throws -> Response {
         let office = try await endpoint.authenticate(request, context)
+        await endpoint.querying.take(office.rawValue)
+        defer { endpoint.querying.give(office.rawValue) }
         var request = request
-        let wanted: DigestsRequest = try endpoint.decode(try await endpoint.readBody(&request), fields: ["paths"])
+        let wanted: DigestsRequest = try await endpoint.body(&request, .query) { try Endpoint.decode($0, fields: ["paths"]) }
         guard wanted.paths.count <= WireProtocol.maxPageSize else {
             throw CentralError.badRequest("at most \(WireProtocol.maxPageSize) paths per request")
         }

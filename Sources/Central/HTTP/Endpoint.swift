@@ -27,6 +27,10 @@ struct Endpoint: Sendable {
     let readingBack = OneAtATime()
     /// Offices with a push running: an office sends one changeset and waits for its answer.
     let pushing = OneAtATime()
+    /// Offices asking for rows or tree nodes by a body (`POST /v1/records`, `POST /v1/digests`):
+    /// they take turns, each office's one at a time (a verify beside the daemon's repair waits
+    /// for it rather than being refused).
+    let querying = Turns()
 
     /// Runs blocking SQLite work on NIO's thread pool, so the event loops keep serving other
     /// connections while a large changeset is merged.
@@ -121,16 +125,40 @@ struct Endpoint: Sendable {
         }
     }
 
-    /// The request's body, decompressed, refused with 413 as soon as its declared length or the
-    /// bytes read pass `limits.max_body_bytes` (a client that waits for `100 Continue` sends nothing).
-    func readBody(_ request: inout Request) async throws -> ByteBuffer {
-        let tooLarge = CentralError(
-            .contentTooLarge, .bodyTooLarge, "the body is larger than \(configuration.maxBodyBytes) bytes",
-            hint: "Lower the changeset size in the office configuration.")
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > configuration.maxBodyBytes { throw tooLarge }
+    /// Which bound a request body has, plain or decompressed (``bodyLimit(_:)``).
+    enum BodyKind {
+        case changeset
+        case query
+    }
+
+    /// What a query (`POST /v1/records`, `POST /v1/digests`) may weigh: 5,000 ids of 36
+    /// characters are 195 KB. Without a bound of their own they took the push's 32 MB, and four
+    /// bodies of 32 KB that inflated to 32 MB each, inflated and parsed on the tasks' threads,
+    /// held every office's pushes for 49 s and `/health` for 20 s (round 18, E1).
+    static let maxQueryBodyBytes = 1 << 20
+
+    /// `limits.max_body_bytes` for a push; for a request that names rows or nodes, at most ``maxQueryBodyBytes``.
+    func bodyLimit(_ kind: BodyKind) -> Int {
+        switch kind {
+        case .changeset: configuration.maxBodyBytes
+        case .query: min(configuration.maxBodyBytes, Self.maxQueryBodyBytes)
+        }
+    }
+
+    /// Reads the request's body and makes `T` of it: refused with 413 as soon as its declared
+    /// length, the bytes read or the bytes it decompresses to pass the limit of its `kind` (a
+    /// client that waits for `100 Continue` sends nothing). Decompressed and parsed on the store's
+    /// thread pool, not on the threads that run every office's requests (`/health`, a token's check).
+    func body<T: Sendable>(_ request: inout Request, _ kind: BodyKind, parse: @escaping @Sendable (Data) throws -> T) async throws -> T {
+        let limit = bodyLimit(kind)
+        let hint =
+            kind == .query ? "A request names at most \(WireProtocol.maxPageSize) rows or nodes." : "Lower the changeset size in the office configuration."
+        let tooLarge = CentralError(.contentTooLarge, .bodyTooLarge, "the body is larger than \(limit) bytes", hint: hint)
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge }
         let buffer: ByteBuffer
-        do { buffer = try await request.collectBody(upTo: configuration.maxBodyBytes) } catch is NIOTooManyBytesError { throw tooLarge }
-        return try inflate(buffer, request)
+        do { buffer = try await request.collectBody(upTo: limit) } catch is NIOTooManyBytesError { throw tooLarge }
+        let encoding = request.headers[.contentEncoding]
+        return try await offload { try parse(Self.inflate(buffer, encoding: encoding, limit: limit, hint: hint)) }
     }
 
     func integerParameter(_ request: Request, _ name: String, default value: Int64) throws -> Int64 {
@@ -141,9 +169,8 @@ struct Endpoint: Sendable {
 
     /// Decodes a JSON object with exactly the members `fields` allows (an unknown member is a 400,
     /// as for the push, so a misspelt or newer request is never half understood).
-    func decode<T: Decodable>(_ buffer: ByteBuffer, fields: Set<String>) throws -> T {
+    static func decode<T: Decodable>(_ data: Data, fields: Set<String>) throws -> T {
         do {
-            let data = Data(buffer.readableBytesView)
             if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                 let unknown = object.keys.filter({ !fields.contains($0) }).sorted().first
             {
@@ -183,18 +210,18 @@ struct Endpoint: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    /// The request body, decompressed when the office sent it gzip-encoded.
-    func inflate(_ buffer: ByteBuffer, _ request: Request) throws -> ByteBuffer {
-        guard let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" else { return buffer }
+    /// The request body, decompressed when the office sent it gzip-encoded (`encoding`, its
+    /// `Content-Encoding`), to at most `limit` bytes.
+    static func inflate(_ buffer: ByteBuffer, encoding: String?, limit: Int, hint: String) throws -> Data {
+        let data = Data(buffer.readableBytesView)
+        guard let encoding = encoding?.lowercased(), encoding != "identity" else { return data }
         guard encoding == "gzip" else {
             throw CentralError(.unsupportedMediaType, .unsupportedEncoding, "the body is encoded as '\(encoding)'", hint: "Send it plain or gzip-compressed.")
         }
         do {
-            return ByteBuffer(bytes: try Gzip.decompress(Data(buffer.readableBytesView), limit: configuration.maxBodyBytes))
+            return try Gzip.decompress(data, limit: limit)
         } catch .tooLarge {
-            throw CentralError(
-                .contentTooLarge, .bodyTooLarge, "the body decompresses to more than \(configuration.maxBodyBytes) bytes",
-                hint: "Lower the changeset size in the office configuration.")
+            throw CentralError(.contentTooLarge, .bodyTooLarge, "the body decompresses to more than \(limit) bytes", hint: hint)
         } catch {
             throw CentralError.badRequest("the gzip-encoded body is damaged", hint: "Send it again.")
         }
@@ -223,4 +250,40 @@ final class OneAtATime: Sendable {
 
     /// Gives the turn of `key` back.
     func end(_ key: String) { _ = running.withLock { $0.remove(key) } }
+}
+
+/// Keys (offices) whose requests of some kind take turns: one runs, the others wait for it in
+/// the order they came.
+final class Turns: Sendable {
+    /// The keys with a request running, each with the requests waiting after it.
+    private let waiting = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
+
+    /// Waits for the turn of `key`.
+    func take(_ key: String) async {
+        await withCheckedContinuation { turn in
+            let now = waiting.withLock { waiting in
+                guard waiting[key] != nil else {
+                    waiting[key] = []
+                    return true
+                }
+                waiting[key]?.append(turn)
+                return false
+            }
+            if now { turn.resume() }
+        }
+    }
+
+    /// Gives the turn of `key` to the request that waited longest, if any.
+    func give(_ key: String) {
+        let next = waiting.withLock { waiting -> CheckedContinuation<Void, Never>? in
+            guard var queue = waiting[key], !queue.isEmpty else {
+                waiting[key] = nil
+                return nil
+            }
+            let next = queue.removeFirst()
+            waiting[key] = queue
+            return next
+        }
+        next?.resume()
+    }
 }

@@ -14,8 +14,10 @@ struct RecordRoutes: Sendable {
 
     @Sendable func records(_ request: Request, context: CentralRequestContext) async throws -> Response {
         let office = try await endpoint.authenticate(request, context)
+        await endpoint.querying.take(office.rawValue)
+        defer { endpoint.querying.give(office.rawValue) }
         var request = request
-        let wanted: RecordsRequest = try endpoint.decode(try await endpoint.readBody(&request), fields: ["table", "ids"])
+        let wanted: RecordsRequest = try await endpoint.body(&request, .query) { try Endpoint.decode($0, fields: ["table", "ids"]) }
         guard wanted.ids.count <= WireProtocol.maxPageSize else {
             throw CentralError.badRequest("at most \(WireProtocol.maxPageSize) ids per request")
         }
