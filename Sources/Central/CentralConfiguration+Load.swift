@@ -11,7 +11,8 @@ extension CentralConfiguration {
     static let keys: Set<String> = [
         "data_dir", "server.host", "server.port", "server.tls_certificate", "server.tls_key", "server.tls_client_ca",
         "limits.max_body_bytes", "limits.default_page_size", "limits.requests_per_second", "limits.burst",
-        "limits.idle_timeout_seconds", "limits.max_changes_per_aggregate", "limits.refold_changes_per_second", "limits.refold_changes_burst",
+        "limits.idle_timeout_seconds", "limits.connections_per_address", "limits.max_changes_per_aggregate", "limits.refold_changes_per_second",
+        "limits.refold_changes_burst",
         "log.level", "dashboard.enabled", "dashboard.silent_after_seconds", "dashboard.secure_cookies",
         "store.postgres_url", "store.postgres_password_file", "store.lease_seconds",
     ]
@@ -60,6 +61,8 @@ extension CentralConfiguration {
                 )
             }
             c.idleTimeout = .seconds(try reader.integer("limits.idle_timeout_seconds", default: 60, range: 1...3_600, unit: "seconds"))
+            c.connectionsPerAddress = Int(
+                try reader.integer("limits.connections_per_address", default: 256, range: 1...1_000_000, unit: "connections"))
             c.dashboardEnabled = try reader.boolean("dashboard.enabled", default: true)
             c.secureCookies = try reader.boolean("dashboard.secure_cookies", default: true)
             c.silentAfter = .seconds(try reader.integer("dashboard.silent_after_seconds", default: 3_600, range: 10...604_800, unit: "seconds"))

@@ -27,6 +27,8 @@ public struct CentralConfiguration: Sendable {
     public var refoldBurst: Int64 = 50_000
     /// A connection with no request for this long is closed (slow or stuck clients).
     public var idleTimeout: Duration = .seconds(60)
+    /// `limits.connections_per_address`: connections open at once from one source address.
+    public var connectionsPerAddress = 256
     /// HTTPS: PEM certificate chain and key; nil serves plain HTTP (behind a TLS reverse proxy only).
     public var tls: TLSFiles?
     /// The least severe log level written.

@@ -591,6 +591,9 @@ public struct PullPageWriter {
     private var out: [UInt8] = []
     private var count = 0
 
+    /// The bytes of the page so far.
+    public var byteCount: Int { out.count }
+
     /// Starts a page, with room for about `expectedRecords` records.
     public init(expectedRecords: Int = 0) {
         out.reserveCapacity(64 + expectedRecords * 256)

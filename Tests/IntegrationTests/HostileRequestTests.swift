@@ -112,6 +112,66 @@ import WireFormat
         }
     }
 
+    /// A pulled page ends past 4 MiB of records, and an office's pulls take turns, each page
+    /// handed to its connection before the next is built: 31 MB pages pulled again and again and
+    /// never read took the centre's memory up by 465 MB a second (round 19, E2). Pages of large
+    /// rows still bring every row, in more pages; pulls sent at once are all answered.
+    @Test func aPageEndsPastFourMegabytesAndAnOfficesPullsTakeTurns() async throws {
+        try await withLiveCentral { central in
+            let client = CentralClient(baseURL: central.url, token: try central.addOffice("79"), http: HTTPClient())
+            let long = String(repeating: "ệ", count: ValueRules.maxLongText)
+            let projects = (0..<400).map { _ in
+                var project = TrustBoundaryTests.project()
+                project.fields["name"] = .text(long)
+                project.fields["beneficiary"] = .text(long)
+                return project
+            }
+            _ = try await client.push(
+                Changeset(office: OfficeCode(unchecked: "79"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: projects))
+            var cursor = PullCursor.start
+            var pages: [Int] = []
+            var pulled: Set<String> = []
+            while true {
+                let page = try await client.pull(after: cursor, limit: WireProtocol.maxPageSize).value
+                pages.append(page.records.count)
+                pulled.formUnion(page.records.filter { $0.table == "project" }.map(\.id))
+                cursor = page.nextCursor
+                if !page.hasMore { break }
+            }
+            #expect(pulled.count == 400)
+            // About 12.5 KB a row: a page holds some 340 of them.
+            #expect(pages.count >= 2 && pages[0] < 400 && pages[0] * 12_000 > CentralStore.pageBytes, "\(pages)")
+            let answered = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<6 { group.addTask { try await client.pull(after: .start, limit: WireProtocol.maxPageSize).value.records.count } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answered == Array(repeating: pages[0], count: 6))
+        }
+    }
+
+    /// Connections from one address are bounded (`limits.connections_per_address`): idle
+    /// connections, asking nothing and re-opened as the idle timeout closed them, held every file
+    /// descriptor of the centre and no office could connect (round 19). One past the bound is
+    /// closed at once; once one closes, the address is served again.
+    @Test func connectionsFromOneAddressAreBounded() async throws {
+        try await withLiveCentral(configure: { $0.connectionsPerAddress = 8 }) { central in
+            let health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            var held = try (0..<8).map { _ in try RawHTTPConnection(port: central.port) }
+            // Each one held is served (so each is counted before the next is opened).
+            for connection in held { #expect(try await connection.exchange(health).hasPrefix("HTTP/1.1 200")) }
+            let extra = try RawHTTPConnection(port: central.port)
+            await #expect(throws: POSIXError.self) { try await extra.exchange(health) }
+            held.removeLast()
+            var served = false
+            for _ in 0..<100 where !served {
+                served = (try? await RawHTTPConnection(port: central.port).exchange(health).hasPrefix("HTTP/1.1 200")) ?? false
+                if !served { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(served)
+            #expect(try await held[0].exchange(health).hasPrefix("HTTP/1.1 200"))
+        }
+    }
+
     /// A revoked token stops working on a connection that was opened (and used) before the
     /// revocation: authentication is per request, never per connection.
     @Test func aRevokedTokenStopsWorkingOnAnOpenConnection() async throws {
@@ -119,15 +179,15 @@ import WireFormat
             let token = try central.addOffice("79")
             let connection = try RawHTTPConnection(port: central.port)
             let request = "GET /v1/office HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n"
-            #expect(try connection.exchange(request).hasPrefix("HTTP/1.1 200"))
+            #expect(try await connection.exchange(request).hasPrefix("HTTP/1.1 200"))
             try central.store.revokeToken(OfficeCode(unchecked: "79"))
-            #expect(try connection.exchange(request).hasPrefix("HTTP/1.1 401"))
+            #expect(try await connection.exchange(request).hasPrefix("HTTP/1.1 401"))
         }
     }
 }
 
 /// One keep-alive HTTP/1.1 connection on a plain socket, to send several requests on it.
-final class RawHTTPConnection {
+final class RawHTTPConnection: Sendable {
     let fd: Int32
 
     init(port: Int) throws {
@@ -147,8 +207,16 @@ final class RawHTTPConnection {
 
     deinit { close(fd) }
 
-    /// Sends a request and reads one whole response (headers and a Content-Length body).
-    func exchange(_ request: String) throws -> String {
+    /// Sends a request and reads one whole response (headers and a Content-Length body), on a
+    /// thread of its own: the socket blocks, and a blocked thread of the tasks' pool is one fewer
+    /// for the centre running in this process (two blocked, every test's centre stalled).
+    func exchange(_ request: String) async throws -> String {
+        try await withCheckedThrowingContinuation { done in
+            DispatchQueue.global().async { done.resume(with: Result { try self.exchangeBlocking(request) }) }
+        }
+    }
+
+    private func exchangeBlocking(_ request: String) throws -> String {
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
         var received = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4_096)

@@ -30,7 +30,8 @@ public func buildApplication(
     if configuration.dashboardEnabled { DashboardRoutes(endpoint: endpoint).register(on: router) }
     return Application(
         router: router,
-        server: try serverBuilder(configuration.tls, idleTimeout: configuration.idleTimeout),
+        server: try serverBuilder(
+            configuration.tls, idleTimeout: configuration.idleTimeout, connections: ConnectionsPerAddress(limit: configuration.connectionsPerAddress)),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "promo-central"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)

@@ -2,9 +2,14 @@ import HummingbirdCore
 import HummingbirdTLS
 import NIOSSL
 
-/// Plain HTTP/1.1, or HTTPS with the configured certificate (and client certificates for mutual TLS).
-func serverBuilder(_ tls: CentralConfiguration.TLSFiles?, idleTimeout: Duration) throws(CentralError) -> HTTPServerBuilder {
-    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000)))
+/// Plain HTTP/1.1, or HTTPS with the configured certificate (and client certificates for mutual
+/// TLS); every connection counted against its address's allowance (``ConnectionsPerAddress``).
+func serverBuilder(
+    _ tls: CentralConfiguration.TLSFiles?, idleTimeout: Duration, connections: ConnectionsPerAddress
+) throws(CentralError) -> HTTPServerBuilder {
+    let http1 = HTTPServerBuilder.http1(
+        configuration: .init(
+            additionalChannelHandlers: [connections.handler()], idleTimeout: .nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000)))
     guard let tls else { return http1 }
     do {
         let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
