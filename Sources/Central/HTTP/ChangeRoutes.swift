@@ -37,7 +37,7 @@ struct ChangeRoutes: Sendable {
         let through = try await endpoint.servableRecordPosition()
         // Compressed here too, off the threads that run every office's requests (eight pulls of
         // a large page at once, compressed there, held office 80's push 8.8 s; round 19, E1).
-        let acceptsGzip = request.headers[.acceptEncoding]?.contains("gzip") == true
+        let acceptsGzip = Endpoint.acceptsGzip(request)
         let (page, gzipped, state, clock) = try await endpoint.offload { [own, through] in
             var page = try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own, through: through)
             let gzipped = Endpoint.compresses(page.data, acceptingGzip: acceptsGzip)

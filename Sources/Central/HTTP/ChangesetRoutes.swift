@@ -56,20 +56,15 @@ struct ChangesetRoutes: Sendable {
     /// The office's own changesets after `after` (``OwnChangesetsResponse``): what a lost server of
     /// the office sent, for the replica restored from its old backup. Only the token's office's;
     /// with a durable record, only what the record holds (the office drops waiting changes that
-    /// these show were sent). The stored bodies are sent as they are, about 4 MB a page, one
-    /// request of an office at a time, and compressed off the event loops: decoded and encoded
+    /// these show were sent). The stored bodies are sent as they are, about 4 MB a page, an
+    /// office's requests taking turns, and compressed off the event loops: decoded and encoded
     /// again, eight requests at once for a changeset of 23 MB held other offices' pushes and pulls
     /// for 20–40 s (round 8 of the attacks).
     @Sendable func own(_ request: Request, context: CentralRequestContext) async throws -> Response {
         let office = try await endpoint.authenticate(request, context)
         let after = try endpoint.integerParameter(request, "after", default: 0)
         guard after >= 0 else { throw CentralError.badRequest("'after' must be 0 or more, not \(after)") }
-        guard endpoint.readingBack.begin(office.rawValue) else {
-            throw CentralError(
-                .tooManyRequests, .rateLimited, "office \(office) is reading back its changesets already",
-                hint: "Retry after 1 s; one request at a time. promo-sync does so by itself.")
-        }
-        defer { endpoint.readingBack.end(office.rawValue) }
+        let turn = await Turn(of: office.rawValue, in: endpoint.readingBack)
         var held: Int64?
         if let record = endpoint.record {
             try await record.holdsEverythingCommitted()
@@ -81,6 +76,6 @@ struct ChangesetRoutes: Sendable {
             let compress = Endpoint.compresses(json, for: request)
             return (compress ? Gzip.compress(json) : json, compress)
         }
-        return Endpoint.jsonResponse(body, gzipped: gzipped)
+        return Endpoint.streamedJSON(body, gzipped: gzipped, holding: turn)
     }
 }

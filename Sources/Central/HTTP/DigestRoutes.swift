@@ -24,8 +24,7 @@ struct DigestRoutes: Sendable {
 
     @Sendable func nodes(_ request: Request, context: CentralRequestContext) async throws -> Response {
         let office = try await endpoint.authenticate(request, context)
-        await endpoint.querying.take(office.rawValue)
-        defer { endpoint.querying.give(office.rawValue) }
+        let turn = await Turn(of: office.rawValue, in: endpoint.querying)
         var request = request
         let wanted: DigestsRequest = try await endpoint.body(&request, .query) { try Endpoint.decode($0, fields: ["paths"]) }
         guard wanted.paths.count <= WireProtocol.maxPageSize else {
@@ -38,7 +37,7 @@ struct DigestRoutes: Sendable {
         let tree = try await digestTree(for: office, schema: Endpoint.schema(of: request))
         var nodes: [String: [String: String]] = [:]
         for path in wanted.paths { nodes[path] = tree.children(of: path) }
-        return try endpoint.json(DigestsResponse(epoch: store.epoch, nodes: nodes), for: request)
+        return try await endpoint.answer(DigestsResponse(epoch: store.epoch, nodes: nodes), for: request, holding: turn)
     }
 
     /// The office's tree, built by one request at a time: requests that come while it is built

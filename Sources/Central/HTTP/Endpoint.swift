@@ -23,17 +23,19 @@ struct Endpoint: Sendable {
     let writeLimits: WriteLimits
     /// What every acknowledgement waits for, when the store has a durable record (``DurableRecord``).
     var record: (any DurableRecord)? = nil
-    /// The offices reading back their own changesets now (`GET /v1/changesets`): one request at a time each.
-    let readingBack = OneAtATime()
+    /// The offices reading back their own changesets (`GET /v1/changesets`): they take turns.
+    let readingBack = Turns()
     /// Offices with a push running: an office sends one changeset and waits for its answer.
     let pushing = OneAtATime()
     /// Offices asking for rows or tree nodes by a body (`POST /v1/records`, `POST /v1/digests`):
     /// they take turns, each office's one at a time (a verify beside the daemon's repair waits
     /// for it rather than being refused).
     let querying = Turns()
-    /// Offices pulling (`GET /v1/changes`): they take turns, each office's next page built once
-    /// the one before is handed to its connection (``streamedJSON(_:gzipped:holding:)``).
+    /// Offices pulling (`GET /v1/changes`): they take turns.
     let pulling = Turns()
+    // Each turn of an office's reads lasts until its answer is handed to the connection
+    // (``streamedJSON(_:gzipped:holding:)``), so an office that does not read its answers holds
+    // one in the centre's memory, not one a request until the idle timeout (round 19, E2).
 
     /// Runs blocking SQLite work on NIO's thread pool, so the event loops keep serving other
     /// connections while a large changeset is merged.
@@ -191,6 +193,19 @@ struct Endpoint: Sendable {
         }
     }
 
+    /// The answer `value`, encoded and compressed on the store's thread pool (an answer of 5,000
+    /// large rows is hundreds of megabytes) and handed to the connection as it takes it, with
+    /// `turn` kept until then.
+    func answer<T: Encodable & Sendable>(_ value: T, for request: Request, holding turn: Turn) async throws -> Response {
+        let acceptsGzip = Self.acceptsGzip(request)
+        let (body, gzipped) = try await offload {
+            let data = try JSONEncoder().encode(value)
+            let gzipped = Self.compresses(data, acceptingGzip: acceptsGzip)
+            return (gzipped ? Gzip.compress(data) : data, gzipped)
+        }
+        return Self.streamedJSON(body, gzipped: gzipped, holding: turn)
+    }
+
     func json<T: Encodable>(_ value: T, for request: Request? = nil) throws -> Response {
         jsonBody(try JSONEncoder().encode(value), for: request)
     }
@@ -203,8 +218,10 @@ struct Endpoint: Sendable {
     /// Whether an answer of `data` goes compressed: a larger one, to an office that accepts gzip
     /// (libcurl decodes it by itself).
     static func compresses(_ data: Data, for request: Request?) -> Bool {
-        compresses(data, acceptingGzip: request?.headers[.acceptEncoding]?.contains("gzip") == true)
+        compresses(data, acceptingGzip: acceptsGzip(request))
     }
+
+    static func acceptsGzip(_ request: Request?) -> Bool { request?.headers[.acceptEncoding]?.contains("gzip") == true }
 
     static func compresses(_ data: Data, acceptingGzip: Bool) -> Bool { acceptingGzip && data.count >= 1_024 }
 
@@ -214,11 +231,9 @@ struct Endpoint: Sendable {
     /// holds one of them in the centre's memory, not one per request until the idle timeout
     /// (31 MB pages at 15 a second took the memory up by 465 MB a second; round 19, E2).
     static func streamedJSON(_ body: Data, gzipped: Bool, holding turn: Turn) -> Response {
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if gzipped { headers[.contentEncoding] = "gzip" }
         let piece = 64 << 10
         return Response(
-            status: .ok, headers: headers,
+            status: .ok, headers: jsonHeaders(gzipped: gzipped),
             body: ResponseBody(contentLength: body.count) { writer in
                 var start = body.startIndex
                 while start < body.endIndex {
@@ -233,9 +248,13 @@ struct Endpoint: Sendable {
 
     /// A JSON answer of `body`, compressed with gzip already or not.
     static func jsonResponse(_ body: Data, gzipped: Bool) -> Response {
+        Response(status: .ok, headers: jsonHeaders(gzipped: gzipped), body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func jsonHeaders(gzipped: Bool) -> HTTPFields {
         var headers: HTTPFields = [.contentType: "application/json"]
         if gzipped { headers[.contentEncoding] = "gzip" }
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return headers
     }
 
     /// The request body, decompressed when the office sent it gzip-encoded (`encoding`, its

@@ -14,8 +14,7 @@ struct RecordRoutes: Sendable {
 
     @Sendable func records(_ request: Request, context: CentralRequestContext) async throws -> Response {
         let office = try await endpoint.authenticate(request, context)
-        await endpoint.querying.take(office.rawValue)
-        defer { endpoint.querying.give(office.rawValue) }
+        let turn = await Turn(of: office.rawValue, in: endpoint.querying)
         var request = request
         let wanted: RecordsRequest = try await endpoint.body(&request, .query) { try Endpoint.decode($0, fields: ["table", "ids"]) }
         guard wanted.ids.count <= WireProtocol.maxPageSize else {
@@ -33,7 +32,7 @@ struct RecordRoutes: Sendable {
                 "the centre's PostgreSQL record does not hold the newest of these rows yet (version \(newest), the record stands at \(through))",
                 hint: "Nothing is lost: the centre's PostgreSQL record is a moment behind. Run the command again shortly; pulls bring the rows meanwhile.")
         }
-        return try endpoint.json(PullResponse(epoch: store.epoch, records: records, nextCursor: .start, hasMore: false), for: request)
+        return try await endpoint.answer(PullResponse(epoch: store.epoch, records: records, nextCursor: .start, hasMore: false), for: request, holding: turn)
     }
 
     @Sendable func office(_ request: Request, context: CentralRequestContext) async throws -> Response {
