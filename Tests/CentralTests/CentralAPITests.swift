@@ -532,6 +532,22 @@ final class CapturedLogs: Sendable {
     }
 }
 
+/// Failed authentications and rate limits are logged once a minute per address, the next line
+/// saying how many were not (round 20, A4: a line each grew the log 13 times faster than a flood
+/// of 24-byte requests came in).
+@Suite struct RefusalLogTests {
+    @Test func anAddressIsLoggedOnceAnIntervalWithWhatWasNot() {
+        let log = RefusalLog(interval: .seconds(60))
+        let start = ContinuousClock.now
+        #expect(log.admit("10.0.0.1", now: start) == 0)
+        #expect(log.admit("10.0.0.1", now: start + .seconds(1)) == nil)
+        #expect(log.admit("10.0.0.1", now: start + .seconds(59)) == nil)
+        #expect(log.admit("10.0.0.2", now: start + .seconds(2)) == 0)
+        #expect(log.admit("10.0.0.1", now: start + .seconds(61)) == 2)
+        #expect(log.admit("10.0.0.1", now: start + .seconds(62)) == nil)
+    }
+}
+
 @Suite struct RateLimiterTests {
     /// A bucket spends work, not only requests: what is left is taken, what is not is waited for
     /// at the rate, and each key has its own.

@@ -60,7 +60,8 @@ import WireFormat
                 let plain = try await Self.post(central, path, token: token, body: Data(body.utf8.prefix(2_000_000)))
                 #expect(plain.status == 413 && Self.code(plain) == "body_too_large", "\(path): \(plain.status)")
             }
-            // The largest honest query, 5,000 ids, is answered; so are four sent at once.
+            // The largest honest query, 5,000 ids, is answered; so are four sent at once, and an
+            // office's reads of every route at once (they take turns, one at a time).
             let wanted = try JSONEncoder().encode(RecordsRequest(table: .project, ids: (0..<WireProtocol.maxPageSize).map { _ in RowID.make().rawValue }))
             #expect(wanted.count > 150_000 && wanted.count < Endpoint.maxQueryBodyBytes)
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -68,6 +69,31 @@ import WireFormat
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(statuses == [200, 200, 200, 200])
+            let client = CentralClient(baseURL: central.url, token: token, http: HTTPClient())
+            let reads = try await withThrowingTaskGroup(of: String.self) { group in
+                group.addTask {
+                    _ = try await client.pull(after: .start, limit: 10)
+                    return "pull"
+                }
+                group.addTask {
+                    _ = try await client.records(table: .project, ids: [RowID.make().rawValue])
+                    return "records"
+                }
+                group.addTask {
+                    _ = try await client.digests(paths: ["", ""])
+                    return "digests"
+                }
+                group.addTask {
+                    _ = try await client.digest(path: "")
+                    return "digest"
+                }
+                group.addTask {
+                    _ = try await client.ownChangesets(after: ChangesetSequence(0))
+                    return "changesets"
+                }
+                return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+            }
+            #expect(reads == ["pull", "records", "digests", "digest", "changesets"])
         }
     }
 

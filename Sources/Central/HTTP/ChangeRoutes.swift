@@ -29,7 +29,7 @@ struct ChangeRoutes: Sendable {
         if request.uri.queryParameters["own_through"] != nil {
             own = (try endpoint.integerParameter(request, "own_since", default: 0), try endpoint.integerParameter(request, "own_through", default: 0))
         }
-        let turn = await Turn(of: office.rawValue, in: endpoint.pulling)
+        let turn = await Turn(of: office.rawValue, in: endpoint.reading)
         await endpoint.totals.upToDate(for: office)
         let store = endpoint.store
         // With a durable record, a page ends where the record does (the pages of an initial sync,

@@ -64,7 +64,7 @@ struct ChangesetRoutes: Sendable {
         let office = try await endpoint.authenticate(request, context)
         let after = try endpoint.integerParameter(request, "after", default: 0)
         guard after >= 0 else { throw CentralError.badRequest("'after' must be 0 or more, not \(after)") }
-        let turn = await Turn(of: office.rawValue, in: endpoint.readingBack)
+        let turn = await Turn(of: office.rawValue, in: endpoint.reading)
         var held: Int64?
         if let record = endpoint.record {
             try await record.holdsEverythingCommitted()

@@ -23,19 +23,17 @@ struct Endpoint: Sendable {
     let writeLimits: WriteLimits
     /// What every acknowledgement waits for, when the store has a durable record (``DurableRecord``).
     var record: (any DurableRecord)? = nil
-    /// The offices reading back their own changesets (`GET /v1/changesets`): they take turns.
-    let readingBack = Turns()
+    /// Offices reading: pulls (`GET /v1/changes`), their own changesets (`GET /v1/changesets`),
+    /// rows and tree nodes (`POST /v1/records`, `GET /v1/digest`, `POST /v1/digests`). An
+    /// office's reads take turns, one at a time whatever their route (a verify beside the
+    /// daemon's pull waits for it rather than being refused): one of each route at once, with a
+    /// push, took every thread of the store's pool and held office 80's push 13 s (round 20, A1;
+    /// debug build). Each turn lasts until its answer is handed to the connection
+    /// (``streamedJSON(_:gzipped:holding:)``), so an office that does not read its answers holds
+    /// one in the centre's memory, not one a request until the idle timeout (round 19, E2).
+    let reading = Turns()
     /// Offices with a push running: an office sends one changeset and waits for its answer.
     let pushing = OneAtATime()
-    /// Offices asking for rows or tree nodes by a body (`POST /v1/records`, `POST /v1/digests`):
-    /// they take turns, each office's one at a time (a verify beside the daemon's repair waits
-    /// for it rather than being refused).
-    let querying = Turns()
-    /// Offices pulling (`GET /v1/changes`): they take turns.
-    let pulling = Turns()
-    // Each turn of an office's reads lasts until its answer is handed to the connection
-    // (``streamedJSON(_:gzipped:holding:)``), so an office that does not read its answers holds
-    // one in the centre's memory, not one a request until the idle timeout (round 19, E2).
 
     /// Runs blocking SQLite work on NIO's thread pool, so the event loops keep serving other
     /// connections while a large changeset is merged.

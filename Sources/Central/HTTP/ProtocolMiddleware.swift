@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import SyncCore
+import Synchronization
 import WireFormat
 
 /// Around every request: takes the office's request id (or makes one) into the request's logger
@@ -15,6 +16,8 @@ struct ProtocolMiddleware: RouterMiddleware {
     let metrics: CentralMetrics
     /// Counts the bytes of an office's request and answer (``CentralStore/countBytes(_:_:now:)``).
     var countBytes: (@Sendable (_ office: String, _ received: Int64, _ sent: Int64) -> Void)? = nil
+    /// Failed authentications and rate limits, logged once a minute per address.
+    let refusals = RefusalLog(interval: .seconds(60))
 
     static let requestID = HTTPField.Name(WireProtocol.requestIDHeader)!
     static let epochHeader = HTTPField.Name(WireProtocol.epochHeader)!
@@ -40,10 +43,15 @@ struct ProtocolMiddleware: RouterMiddleware {
             if failure.status.code >= 500 {
                 context.logger.error("request failed: \(Self.loggable(failure.message))", metadata: metadata)
             } else if failure.code == .unauthorized || failure.code == .rateLimited {
-                // Who knocked, never with what it presented.
-                metadata["http.remote"] = "\(context.remoteAddress)"
-                metadata["auth.presented"] = "\(request.headers[.authorization] == nil ? "nothing" : "a token")"
-                context.logger.warning("request refused: \(Self.loggable(failure.message))", metadata: metadata)
+                // Who knocked, never with what it presented; once a minute per address, with how
+                // many were not logged since (a line each, a flood of 24-byte requests grew the
+                // log 13 times faster than it came in; round 20, A4).
+                if let unlogged = refusals.admit("\(context.remoteAddress)") {
+                    metadata["http.remote"] = "\(context.remoteAddress)"
+                    metadata["auth.presented"] = "\(request.headers[.authorization] == nil ? "nothing" : "a token")"
+                    if unlogged > 0 { metadata["log.refusals_unlogged"] = "\(unlogged)" }
+                    context.logger.warning("request refused: \(Self.loggable(failure.message))", metadata: metadata)
+                }
             } else {
                 context.logger.info("request refused: \(Self.loggable(failure.message))", metadata: metadata)
             }
@@ -97,6 +105,32 @@ struct ProtocolMiddleware: RouterMiddleware {
             return CentralError(error.status, error.status == .contentTooLarge ? .bodyTooLarge : .badRequest, error.status.reasonPhrase)
         default:
             return CentralError(.internalServerError, .internal, "the centre failed to answer", hint: "Retry later.", underlying: error)
+        }
+    }
+}
+
+/// Refusals logged at most once an interval per address: the first is logged, the others
+/// counted, and the next one logged after the interval says how many were not.
+final class RefusalLog: Sendable {
+    let interval: Duration
+    private let addresses = Mutex<[String: (logged: ContinuousClock.Instant, unlogged: Int)]>([:])
+
+    init(interval: Duration) { self.interval = interval }
+
+    /// How many refusals of `address` were not logged since its last logged one, when this one
+    /// is to be logged; nil when it is not.
+    func admit(_ address: String, now: ContinuousClock.Instant = .now) -> Int? {
+        addresses.withLock { addresses in
+            if let last = addresses[address], now - last.logged < interval {
+                addresses[address]?.unlogged += 1
+                return nil
+            }
+            // Past 10,000 addresses, those not logged for an interval are forgotten (with a count
+            // not logged yet): a flood from many addresses does not grow this without bound.
+            if addresses.count >= 10_000 { addresses = addresses.filter { now - $0.value.logged < interval } }
+            let unlogged = addresses[address]?.unlogged ?? 0
+            addresses[address] = (now, 0)
+            return unlogged
         }
     }
 }

@@ -14,7 +14,7 @@ struct RecordRoutes: Sendable {
 
     @Sendable func records(_ request: Request, context: CentralRequestContext) async throws -> Response {
         let office = try await endpoint.authenticate(request, context)
-        let turn = await Turn(of: office.rawValue, in: endpoint.querying)
+        let turn = await Turn(of: office.rawValue, in: endpoint.reading)
         var request = request
         let wanted: RecordsRequest = try await endpoint.body(&request, .query) { try Endpoint.decode($0, fields: ["table", "ids"]) }
         guard wanted.ids.count <= WireProtocol.maxPageSize else {
