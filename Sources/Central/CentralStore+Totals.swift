@@ -52,25 +52,20 @@ extension CentralStore {
 
     /// Each office's totals are computed from a snapshot, outside the write transaction that every
     /// office's pushes wait for, and written in one that only compares and writes what changed,
-    /// if none of the office's records changed since the snapshot (else computed again, three
-    /// times at most; then they stay pending for the next pass, the office pushing all along). An
-    /// office's pull recomputed them inside it: one office with 250,000 payments pushing a row at
-    /// a time and pulling held every other office's pushes for seconds each (rounds 9 and 10).
+    /// if nothing they are computed from changed since the snapshot
+    /// (``totalsInputsChanged(_:office:since:)``; else computed again, three times at most; then
+    /// they stay pending for the next pass, the office pushing all along). An office's pull
+    /// recomputed them inside it: one office with 250,000 payments pushing a row at a time and
+    /// pulling held every other office's pushes for seconds each (rounds 9 and 10).
     private func refreshTotals(of pending: [String]) throws {
         for office in pending {
             let code = OfficeCode(unchecked: office)
             do {
                 var written = false
                 for _ in 0..<3 where !written {
-                    let (computed, asOf) = try database.read { db in
-                        (try Self.computeTotals(db, office: code), try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0)
-                    }
+                    let (computed, asOf) = try database.read { db in (try Self.computeTotals(db, office: code), try TotalsSnapshot(db)) }
                     written = try database.write { db in
-                        guard
-                            try
-                                !(Bool.fetchOne(
-                                    db, sql: "SELECT EXISTS(SELECT 1 FROM record WHERE office = ? AND seq > ?)", arguments: [office, asOf]) ?? true)
-                        else { return false }
+                        guard try !Self.totalsInputsChanged(db, office: code, since: asOf) else { return false }
                         try Self.writeTotals(db, computed, office: code)
                         try db.execute(sql: "DELETE FROM totals_pending WHERE office = ?", arguments: [office])
                         return true
@@ -87,6 +82,36 @@ extension CentralStore {
                 totalsFailures.withLock { $0[office] = error.description }
             }
         }
+    }
+
+    /// Where the store stood when totals were computed from it: its newest record and journal entry.
+    struct TotalsSnapshot {
+        var seq: Int64
+        var position: Int64
+
+        init(_ db: Database) throws {
+            seq = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM record") ?? 0
+            position = try Int64.fetchOne(db, sql: "SELECT coalesce(max(position), 0) FROM journal") ?? 0
+        }
+    }
+
+    /// Whether what `office`'s totals are computed from (``computeTotals(_:office:)``) may have
+    /// changed since `snapshot`: a record of the office, a project its payments are in (its year,
+    /// fund or category, written as another office's or the centre's), or anything the centre did
+    /// itself (a merge or unmerge moves records to another office, so none is the office's any
+    /// more). Only looking for the office's own records let a refresh computed before a merge
+    /// write totals that still counted the records merged away, and clear the mark the merge had
+    /// set: the payments then counted in two provinces' totals.
+    static func totalsInputsChanged(_ db: Database, office: OfficeCode, since snapshot: TotalsSnapshot) throws -> Bool {
+        try Bool.fetchOne(
+            db,
+            sql: """
+                SELECT EXISTS(SELECT 1 FROM record WHERE office = ?1 AND seq > ?2)
+                    OR EXISTS(
+                        SELECT 1 FROM record p WHERE p.seq > ?2 AND p.tbl = 'project'
+                        AND EXISTS(SELECT 1 FROM record d WHERE d.aggregate = p.id AND d.tbl = 'disbursement' AND d.office = ?1))
+                    OR (SELECT coalesce(max(position), 0) FROM journal) > ?3
+                """, arguments: [office.rawValue, snapshot.seq, snapshot.position]) ?? true
     }
 
     /// Whether some office's totals wait to be recomputed, leaving out those that failed for a

@@ -31,3 +31,15 @@ public func waitUntil(upTo limit: Duration = .seconds(60), _ condition: @Sendabl
     }
     throw WaitTimedOut(limit: limit)
 }
+
+/// Runs `work`, which blocks its thread (waiting for a child process, reading a socket), on a
+/// thread of its own rather than one of Swift's task pool. The centres under test answer in this
+/// process on that pool, which has one thread per core: two tests blocking at once on a 2-core
+/// machine stalled every centre in the process until libcurl gave up (30 s).
+public func onOwnThread<T: Sendable>(stackSize: Int = 1 << 20, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { done in
+        let thread = Thread { done.resume(with: Result { try work() }) }
+        thread.stackSize = stackSize
+        thread.start()
+    }
+}

@@ -705,12 +705,13 @@ struct OfficeChain {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             try central.store.backup(to: (data as NSString).appendingPathComponent(CentralStore.fileName))
             try "[log]\nlevel = \"warning\"\n".write(toFile: folder.file("promo-central.toml"), atomically: true, encoding: .utf8)
-            let audit = try CommandPermissionTests.run("promo-central", ["audit", "verify", "--data-dir", data, "--config", folder.file("promo-central.toml")])
+            let audit = try await CommandPermissionTests.run(
+                "promo-central", ["audit", "verify", "--data-dir", data, "--config", folder.file("promo-central.toml")])
             #expect(audit.status == 3, "\(audit.output)")
             #expect(audit.output.contains("audit: review: position") && audit.output.contains("changeset 79/1"), "\(audit.output)")
             #expect(audit.output.contains("the store's state follows from its changesets and journal"), "\(audit.output)")
             // Reviewed, it is still listed, and the audit passes.
-            let again = try CommandPermissionTests.run(
+            let again = try await CommandPermissionTests.run(
                 "promo-central", ["audit", "verify", "--reviewed", "79/1", "--data-dir", data, "--config", folder.file("promo-central.toml")])
             #expect(again.status == 0 && again.output.contains("audit: reviewed: position"), "\(again.output)")
         }

@@ -16,7 +16,15 @@ import Testing
     /// Runs a product binary with standard output and error in one file; a process still running
     /// after 30 s (a server or daemon that was not refused) is terminated and reported. `absolute`:
     /// `tool` is a path to another program (`setpriv` running a product binary as another user).
-    static func run(_ tool: String, _ arguments: [String], absolute: Bool = false) throws -> Outcome {
+    /// Waited for on a thread of its own: a test blocked on it in the tasks' pool stalled the
+    /// centres under test in this process (a `sync --now`, waiting for a daemon that waited for
+    /// this process's centre, ran into libcurl's 30 s timeout when another test blocked the pool's
+    /// other thread).
+    static func run(_ tool: String, _ arguments: [String], absolute: Bool = false) async throws -> Outcome {
+        try await onOwnThread { try runBlocking(tool, arguments, absolute: absolute) }
+    }
+
+    private static func runBlocking(_ tool: String, _ arguments: [String], absolute: Bool) throws -> Outcome {
         let outputPath = NSTemporaryDirectory() + "promo-permission-output-\(UUID().uuidString.prefix(8))"
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
@@ -98,7 +106,7 @@ import Testing
         ("config", 0o666, "the configuration file", "chmod go-w"),
         ("config", 0o664, "the configuration file", "chmod go-w"),
     ])
-    func everyOfficeCommandRefusesAnUnsafeMode(what: String, mode: Int, name: String, chmod: String) throws {
+    func everyOfficeCommandRefusesAnUnsafeMode(what: String, mode: Int, name: String, chmod: String) async throws {
         let office = try Office()
         let target = what == "replica" ? office.replica : what == "folder" ? office.dir.path : office.config
         try Self.setMode(mode, target)
@@ -106,7 +114,7 @@ import Testing
         let before = try Self.snapshot(office.dir.path)
         for command in Self.officeCommands {
             let arguments = command.map { $0 == "CSV" ? office.csv : $0 } + office.location
-            let outcome = try Self.run("promo-sync", arguments)
+            let outcome = try await Self.run("promo-sync", arguments)
             let shown = "promo-sync \(command.joined(separator: " ")): exit \(outcome.status)\n\(outcome.output)"
             // status stays a monitor: broken, exit 2, with the reason and the fix.
             #expect(outcome.status == (command.first == "status" ? 2 : 1), "\(shown)")
@@ -120,18 +128,18 @@ import Testing
         }
         // With the mode fixed, the same files work.
         try Self.setMode(what == "folder" ? 0o700 : what == "replica" ? 0o600 : 0o644, target)
-        let export = try Self.run("promo-sync", ["export", "plan"] + office.location)
+        let export = try await Self.run("promo-sync", ["export", "plan"] + office.location)
         #expect(export.status == 0 && export.output == "year,fund_source,amount,note\n", "\(export.output)")
-        let imported = try Self.run("promo-sync", ["import", office.csv] + office.location)
+        let imported = try await Self.run("promo-sync", ["import", office.csv] + office.location)
         #expect(imported.status == 0 && imported.output.contains("1 new"), "\(imported.output)")
     }
 
-    @Test func aTokenFileOthersCanReadIsRefusedBySync() throws {
+    @Test func aTokenFileOthersCanReadIsRefusedBySync() async throws {
         let office = try Office()
         try Self.setMode(0o644, office.token)
         let before = try Self.snapshot(office.dir.path)
         for command in [["sync"], ["verify"], ["resync", "--force"]] {
-            let outcome = try Self.run("promo-sync", command + office.location)
+            let outcome = try await Self.run("promo-sync", command + office.location)
             #expect(outcome.status != 0)
             #expect(outcome.output.contains("the token file \(office.token) can be read by other users (mode 644)"), "\(outcome.output)")
             #expect(outcome.output.contains("Try: chmod 600 \(office.token)"), "\(outcome.output)")
@@ -142,13 +150,13 @@ import Testing
         #expect(try Replica.open(at: office.replica).status().lastAttemptAt == nil)
     }
 
-    @Test func initMakesAFolderOnlyItsOwnerCanUseAndRefusesOneOthersCanWrite() throws {
+    @Test func initMakesAFolderOnlyItsOwnerCanUseAndRefusesOneOthersCanWrite() async throws {
         let dir = try TemporaryDirectory(prefix: "permission-init")
         let config = dir.file("promo-sync.toml")
         try "".write(toFile: config, atomically: true, encoding: .utf8)
         try Self.setMode(0o644, config)
         let fresh = dir.file("new/office")
-        let made = try Self.run("promo-sync", ["init", "--data-dir", fresh, "--config", config, "--office", "79", "--central", "http://127.0.0.1:9"])
+        let made = try await Self.run("promo-sync", ["init", "--data-dir", fresh, "--config", config, "--office", "79", "--central", "http://127.0.0.1:9"])
         #expect(made.status == 0, "\(made.output)")
         #expect(FilePermissions.mode(at: fresh) == 0o700)
         #expect(FilePermissions.mode(at: fresh + "/" + Replica.fileName) == 0o600)
@@ -157,7 +165,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
         try Self.setMode(0o777, shared)
         defer { try? Self.setMode(0o700, shared) }
-        let refused = try Self.run("promo-sync", ["init", "--data-dir", shared, "--config", config, "--office", "79", "--central", "http://127.0.0.1:9"])
+        let refused = try await Self.run("promo-sync", ["init", "--data-dir", shared, "--config", config, "--office", "79", "--central", "http://127.0.0.1:9"])
         #expect(refused.status == 1)
         #expect(refused.output.contains("the data folder \(shared) can be written by other users (mode 777)"), "\(refused.output)")
         #expect(refused.output.contains("Try: chmod go-w \(shared)"), "\(refused.output)")
@@ -175,7 +183,7 @@ import Testing
         var key: String { dir.file("server.key") }
         var location: [String] { ["--data-dir", data, "--config", config] }
 
-        init(tls: Bool = false) throws {
+        init(tls: Bool = false) async throws {
             dir = try TemporaryDirectory(prefix: "permission-centre")
             var text = "[log]\nlevel = \"warning\"\n"
             if tls {
@@ -187,7 +195,7 @@ import Testing
             }
             try text.write(toFile: dir.file("promo-central.toml"), atomically: true, encoding: .utf8)
             try setMode(0o644, dir.file("promo-central.toml"))
-            let added = try CommandPermissionTests.run(
+            let added = try await CommandPermissionTests.run(
                 "promo-central", ["office", "add", "79", "--data-dir", dir.file("central"), "--config", dir.file("promo-central.toml")])
             try #require(added.status == 0, "promo-central office add failed: \(added.output)")
         }
@@ -209,8 +217,8 @@ import Testing
         ("config", 0o666, "the configuration file", "chmod go-w"),
         ("key", 0o644, "the TLS key (server.tls_key)", "chmod 600"),
     ])
-    func everyCentralCommandRefusesAnUnsafeMode(what: String, mode: Int, name: String, chmod: String) throws {
-        let centre = try Centre(tls: what == "key")
+    func everyCentralCommandRefusesAnUnsafeMode(what: String, mode: Int, name: String, chmod: String) async throws {
+        let centre = try await Centre(tls: what == "key")
         // The store and its folder were made their owner's only.
         #expect(FilePermissions.mode(at: centre.data) == 0o700)
         #expect(FilePermissions.mode(at: centre.store) == 0o600)
@@ -220,7 +228,7 @@ import Testing
         let backup = centre.dir.file("backup.sqlite")
         let before = try Self.snapshot(centre.data)
         for command in Self.centralCommands {
-            let outcome = try Self.run("promo-central", command.map { $0 == "BACKUP" ? backup : $0 } + centre.location)
+            let outcome = try await Self.run("promo-central", command.map { $0 == "BACKUP" ? backup : $0 } + centre.location)
             let shown = "promo-central \(command.joined(separator: " ")): exit \(outcome.status)\n\(outcome.output)"
             #expect(outcome.status == 1, "\(shown)")
             #expect(outcome.output.contains("\(name) \(target) can be "), "\(shown)")
@@ -229,7 +237,7 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: backup), "\(shown)")
         }
         try Self.setMode(what == "folder" ? 0o700 : what == "config" ? 0o644 : 0o600, target)
-        let listed = try Self.run("promo-central", ["office", "list"] + centre.location)
+        let listed = try await Self.run("promo-central", ["office", "list"] + centre.location)
         #expect(listed.status == 0 && listed.output.contains("79"), "\(listed.output)")
     }
 }

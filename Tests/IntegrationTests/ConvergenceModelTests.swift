@@ -48,8 +48,8 @@ import Testing
     /// every live centre, PostgreSQL client and office of the tests running beside it (requests
     /// unanswered for 30 s, record passes past their deadline).
     @Test(arguments: 0..<shards)
-    func randomCasesConverge(shard: Int) async {
-        let (failure, stats) = await Self.onOwnThread { Self.run(shard: shard) }
+    func randomCasesConverge(shard: Int) async throws {
+        let (failure, stats) = try await onOwnThread(stackSize: 16 << 20) { Self.run(shard: shard) }
         if let failure {
             #expect(Bool(false), "\(failure)")
             return
@@ -82,15 +82,6 @@ import Testing
         }
         print("convergence model, shard \(shard) (first seed \(Self.baseSeed)): \(stats.summary) in \(ContinuousClock.now - started)")
         return (nil, stats)
-    }
-
-    /// Runs `work` on a thread of its own and waits for it without holding a cooperative thread.
-    static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: work()) }
-            thread.stackSize = 16 << 20
-            thread.start()
-        }
     }
 
     /// Cases that once failed, kept with their seeds (docs/RELIABILITY.md lists what each found).

@@ -237,9 +237,7 @@ final class RawHTTPConnection: Sendable {
     /// thread of its own: the socket blocks, and a blocked thread of the tasks' pool is one fewer
     /// for the centre running in this process (two blocked, every test's centre stalled).
     func exchange(_ request: String) async throws -> String {
-        try await withCheckedThrowingContinuation { done in
-            DispatchQueue.global().async { done.resume(with: Result { try self.exchangeBlocking(request) }) }
-        }
+        try await onOwnThread { try self.exchangeBlocking(request) }
     }
 
     private func exchangeBlocking(_ request: String) throws -> String {

@@ -142,18 +142,18 @@ import Transport
 
             // Root writes anywhere: run status as `nobody` then, which owns the folder but may not write it.
             let asRoot = geteuid() == 0
-            if asRoot { _ = try CommandPermissionTests.run("/usr/bin/chown", ["-R", "nobody", folder], absolute: true) }
+            if asRoot { _ = try await CommandPermissionTests.run("/usr/bin/chown", ["-R", "nobody", folder], absolute: true) }
             try CommandPermissionTests.setMode(0o500, folder)
             defer { try? CommandPermissionTests.setMode(0o700, folder) }
             let status =
                 asRoot
-                ? try CommandPermissionTests.run(
+                ? try await CommandPermissionTests.run(
                     "/usr/bin/setpriv",
                     [
                         "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                         Executables.path("promo-sync"), "status", "--data-dir", folder,
                     ], absolute: true)
-                : try CommandPermissionTests.run("promo-sync", ["status", "--data-dir", folder])
+                : try await CommandPermissionTests.run("promo-sync", ["status", "--data-dir", folder])
             #expect(status.status == 2, "\(status.output)")
             #expect(status.output.contains("the data folder \(folder) is not writable by"), "\(status.output)")
             #expect(status.output.contains("promo-sync office 96 → \(central.url)"), "\(status.output)")
@@ -165,7 +165,7 @@ import Transport
             let replica = try Replica.open(at: office.replica.path)
             _ = try replica.saveRescueCopy()
             try replica.database.close()
-            let daemon = try CommandPermissionTests.run("promo-sync", ["daemon", "--data-dir", folder])
+            let daemon = try await CommandPermissionTests.run("promo-sync", ["daemon", "--data-dir", folder])
             #expect(daemon.status == 78, "\(daemon.output)")
             #expect(daemon.output.contains("resync --rebuild"), "\(daemon.output)")
         }

@@ -26,7 +26,7 @@ import Testing
                 // A row for the centre to hold, so each request has something to push and pull.
                 try office.replica.data.addPlanLine(year: 2025, fundSource: .local, amount: Int64(round), note: nil)
                 let started = ContinuousClock.now
-                let outcome = try CommandPermissionTests.run("promo-sync", ["sync", "--now", "--data-dir", folder, "--timeout", "20"])
+                let outcome = try await CommandPermissionTests.run("promo-sync", ["sync", "--now", "--data-dir", folder, "--timeout", "20"])
                 #expect(outcome.status == 0, "round \(round): \(outcome.output)")
                 #expect(outcome.output.contains("the daemon synced: 0 changes pending"), "round \(round): \(outcome.output)")
                 #expect(ContinuousClock.now - started < .seconds(15), "round \(round)")

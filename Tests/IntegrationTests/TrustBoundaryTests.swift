@@ -760,6 +760,41 @@ import WireFormat
         }
     }
 
+    /// Totals computed from a snapshot are written only if nothing they come from changed since.
+    /// A merge moves the office's records to the receiving office, so none of them is the
+    /// office's any more: a refresh computed before it, looking only for the office's own records
+    /// changed, wrote totals still counting them and cleared the mark the merge had set, and the
+    /// payments counted in two provinces (an end-of-test audit found it once under load).
+    @Test func totalsComputedBeforeAMergeAreNotWrittenAfterIt() async throws {
+        try await withLiveCentral { central in
+            let tanAn = CentralClient(baseURL: central.url, token: try central.addOffice("77"), http: HTTPClient())
+            _ = try central.addOffice("79")
+            var own = Self.project(office: "77", node: "77", fund: .local)
+            own.hlc = Self.present("77")
+            own.fields["status"] = .text("approved")
+            own.fields["approved_support"] = .integer(100_000_000)
+            var paid = Self.disbursement(project: own.id, office: "77", node: "77", voucher: "KB77-1")
+            paid.hlc = Self.present("77", 1)
+            _ = try await tanAn.push(
+                Changeset(office: try OfficeCode("77"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [own, paid]))
+            let store = central.store
+            func changed(since snapshot: CentralStore.TotalsSnapshot) throws -> Bool {
+                try store.database.read { db in try CentralStore.totalsInputsChanged(db, office: OfficeCode("77"), since: snapshot) }
+            }
+            let before = try await store.database.read { db in try CentralStore.TotalsSnapshot(db) }
+            #expect(try changed(since: before) == false)
+            _ = try store.merge([OfficeCode("77")], into: OfficeCode("79"))
+            #expect(try changed(since: before) == true)
+            // And once recomputed, 77 counts nothing and 79 counts the payment, once.
+            try store.refreshTotals()
+            let paidByOffice = try await store.database.read { db in
+                try Row.fetchAll(db, sql: "SELECT id, json_extract(fields, '$.amount') AS amount FROM record WHERE tbl = 'disbursed_total'")
+                    .reduce(into: [String: Int64]()) { $0[String(($1["id"] as String).prefix(2)), default: 0] += $1["amount"] as Int64 }
+            }
+            #expect(paidByOffice["77", default: 0] == 0 && paidByOffice["79"] == paid.fields["amount"]?.integer, "\(paidByOffice)")
+        }
+    }
+
     /// An office accepted its own over-recoveries (on a local project, its side to accept): each
     /// recovery of nearly the whole total cost counted, its totals went below zero, and the
     /// nation's disbursed total with them, taking other offices' honest payments off it.

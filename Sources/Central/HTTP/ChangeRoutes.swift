@@ -1,4 +1,3 @@
-import GzipCodec
 import HTTPTypes
 import Hummingbird
 import SyncCore
@@ -38,16 +37,14 @@ struct ChangeRoutes: Sendable {
         // Compressed here too, off the threads that run every office's requests (eight pulls of
         // a large page at once, compressed there, held office 80's push 8.8 s; round 19, E1).
         let acceptsGzip = Endpoint.acceptsGzip(request)
-        let (page, gzipped, state, clock) = try await endpoint.offload { [own, through] in
-            var page = try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own, through: through)
-            let gzipped = Endpoint.compresses(page.data, acceptingGzip: acceptsGzip)
-            if gzipped { page.data = Gzip.compress(page.data) }
-            return (page, gzipped, try store.officeState(office), try store.clock())
+        let (page, records, state, clock) = try await endpoint.offload { [own, through] in
+            let page = try store.pageJSON(for: office, after: PullCursor(after), limit: Int(limit), own: own, through: through)
+            return (Endpoint.packed(page.data, acceptingGzip: acceptsGzip), page.records, try store.officeState(office), try store.clock())
         }
         store.notePull(office)
         endpoint.metrics.pulls.increment()
-        endpoint.metrics.recordsServed.increment(by: Int64(page.records))
-        var response = Endpoint.streamedJSON(page.data, gzipped: gzipped, holding: turn)
+        endpoint.metrics.recordsServed.increment(by: Int64(records))
+        var response = Endpoint.streamedJSON(page.body, gzipped: page.gzipped, holding: turn)
         response.headers[Self.officeSequence] = String(state.lastSequence.rawValue)
         response.headers[Self.officeHash] = state.lastHash
         response.headers[Self.centreClock] = clock.description

@@ -1,5 +1,4 @@
 import Foundation
-import GzipCodec
 import Hummingbird
 import SyncCore
 import WireFormat
@@ -70,11 +69,11 @@ struct ChangesetRoutes: Sendable {
             try await record.holdsEverythingCommitted()
             held = await record.heldMark().logPosition
         }
-        let (store, through) = (endpoint.store, held)
+        let (store, through, acceptsGzip) = (endpoint.store, held, Endpoint.acceptsGzip(request))
         let (body, gzipped) = try await endpoint.offload {
-            let json = try store.ownChangesetsJSON(of: office, after: ChangesetSequence(after), bytes: 4 << 20, throughPosition: through)
-            let compress = Endpoint.compresses(json, for: request)
-            return (compress ? Gzip.compress(json) : json, compress)
+            Endpoint.packed(
+                try store.ownChangesetsJSON(of: office, after: ChangesetSequence(after), bytes: 4 << 20, throughPosition: through),
+                acceptingGzip: acceptsGzip)
         }
         return Endpoint.streamedJSON(body, gzipped: gzipped, holding: turn)
     }

@@ -20,8 +20,9 @@ struct DigestRoutes: Sendable {
         let turn = await Turn(of: office.rawValue, in: endpoint.reading)
         let store = endpoint.store
         let tree = try await digestTree(for: office, schema: Endpoint.schema(of: request))
-        let children = try await endpoint.offload { tree.children(of: path) }
-        return try await endpoint.answer(DigestResponse(epoch: store.epoch, path: path, children: children), for: request, holding: turn)
+        return try await endpoint.answer(for: request, holding: turn) {
+            DigestResponse(epoch: store.epoch, path: path, children: tree.children(of: path))
+        }
     }
 
     @Sendable func nodes(_ request: Request, context: CentralRequestContext) async throws -> Response {
@@ -40,8 +41,9 @@ struct DigestRoutes: Sendable {
         // Each node once, on the store's thread pool: 600 copies of one crafted node of 10,000
         // rows in one body held a thread of every request for 30 s (round 20, A5).
         let paths = Set(wanted.paths)
-        let nodes = try await endpoint.offload { Dictionary(uniqueKeysWithValues: paths.map { ($0, tree.children(of: $0)) }) }
-        return try await endpoint.answer(DigestsResponse(epoch: store.epoch, nodes: nodes), for: request, holding: turn)
+        return try await endpoint.answer(for: request, holding: turn) {
+            DigestsResponse(epoch: store.epoch, nodes: Dictionary(uniqueKeysWithValues: paths.map { ($0, tree.children(of: $0)) }))
+        }
     }
 
     /// The office's tree, built by one request at a time: requests that come while it is built

@@ -191,16 +191,12 @@ struct Endpoint: Sendable {
         }
     }
 
-    /// The answer `value`, encoded and compressed on the store's thread pool (an answer of 5,000
-    /// large rows is hundreds of megabytes) and handed to the connection as it takes it, with
-    /// `turn` kept until then.
-    func answer<T: Encodable & Sendable>(_ value: T, for request: Request, holding turn: Turn) async throws -> Response {
+    /// The answer `make` gives, made, encoded and compressed on the store's thread pool (an
+    /// answer of 5,000 large rows is hundreds of megabytes) and handed to the connection as it
+    /// takes it, with `turn` kept until then.
+    func answer<T: Encodable>(for request: Request, holding turn: Turn, _ make: @escaping @Sendable () throws -> T) async throws -> Response {
         let acceptsGzip = Self.acceptsGzip(request)
-        let (body, gzipped) = try await offload {
-            let data = try JSONEncoder().encode(value)
-            let gzipped = Self.compresses(data, acceptingGzip: acceptsGzip)
-            return (gzipped ? Gzip.compress(data) : data, gzipped)
-        }
+        let (body, gzipped) = try await offload { Self.packed(try JSONEncoder().encode(make()), acceptingGzip: acceptsGzip) }
         return Self.streamedJSON(body, gzipped: gzipped, holding: turn)
     }
 
@@ -209,19 +205,18 @@ struct Endpoint: Sendable {
     }
 
     func jsonBody(_ data: Data, for request: Request?) -> Response {
-        let compress = Self.compresses(data, for: request)
-        return Self.jsonResponse(compress ? Gzip.compress(data) : data, gzipped: compress)
-    }
-
-    /// Whether an answer of `data` goes compressed: a larger one, to an office that accepts gzip
-    /// (libcurl decodes it by itself).
-    static func compresses(_ data: Data, for request: Request?) -> Bool {
-        compresses(data, acceptingGzip: acceptsGzip(request))
+        let (body, gzipped) = Self.packed(data, acceptingGzip: Self.acceptsGzip(request))
+        return Self.jsonResponse(body, gzipped: gzipped)
     }
 
     static func acceptsGzip(_ request: Request?) -> Bool { request?.headers[.acceptEncoding]?.contains("gzip") == true }
 
-    static func compresses(_ data: Data, acceptingGzip: Bool) -> Bool { acceptingGzip && data.count >= 1_024 }
+    /// An answer of `data` as it goes out: compressed when it is larger than 1 KiB and the office
+    /// accepts gzip (libcurl decodes it by itself).
+    static func packed(_ data: Data, acceptingGzip: Bool) -> (body: Data, gzipped: Bool) {
+        guard acceptingGzip, data.count >= 1_024 else { return (data, false) }
+        return (Gzip.compress(data), true)
+    }
 
     /// A JSON answer of `body`, compressed with gzip already or not, handed to the connection
     /// 64 KB at a time as it can take them; `turn` is given back once the last is, or once the

@@ -32,7 +32,9 @@ struct RecordRoutes: Sendable {
                 "the centre's PostgreSQL record does not hold the newest of these rows yet (version \(newest), the record stands at \(through))",
                 hint: "Nothing is lost: the centre's PostgreSQL record is a moment behind. Run the command again shortly; pulls bring the rows meanwhile.")
         }
-        return try await endpoint.answer(PullResponse(epoch: store.epoch, records: records, nextCursor: .start, hasMore: false), for: request, holding: turn)
+        return try await endpoint.answer(for: request, holding: turn) {
+            PullResponse(epoch: store.epoch, records: records, nextCursor: .start, hasMore: false)
+        }
     }
 
     @Sendable func office(_ request: Request, context: CentralRequestContext) async throws -> Response {
