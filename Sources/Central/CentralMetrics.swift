@@ -14,6 +14,7 @@ public final class CentralMetrics: Sendable {
     let recordsServed: Counter
     let clientErrors: Counter
     let serverErrors: Counter
+    let connectionsRefused: Counter
     let offices: Gauge
     let openConflicts: Gauge
     let logPosition: Gauge
@@ -40,6 +41,10 @@ public final class CentralMetrics: Sendable {
         serverErrors = registry.makeCounter(
             descriptor: .init(namespace: "promo_central", metricName: "errors", unitName: "total", helpText: "Requests answered with an error, by class."),
             labels: [("class", "server")])
+        connectionsRefused = registry.makeCounter(
+            descriptor: .init(
+                namespace: "promo_central", metricName: "connections_refused", unitName: "total",
+                helpText: "Connections closed on arrival: their address had limits.connections_per_address open already."))
         offices = registry.makeGauge(descriptor: .init(namespace: "promo_central", metricName: "offices", unitName: "", helpText: "Registered offices."))
         openConflicts = registry.makeGauge(
             descriptor: .init(

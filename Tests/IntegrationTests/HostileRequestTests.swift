@@ -195,6 +195,11 @@ import WireFormat
             }
             #expect(served)
             #expect(try await held[0].exchange(health).hasPrefix("HTTP/1.1 200"))
+            // The operator sees it: counted, for offices behind one address that need a higher limit.
+            let metrics = try await held[0].exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            // (At least the one past the limit: a retry above may have come before a close was counted.)
+            let refused = metrics.split(separator: "\n").first { $0.hasPrefix("promo_central_connections_refused_total ") }
+            #expect(refused.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0 >= 1, "\(metrics)")
         }
     }
 

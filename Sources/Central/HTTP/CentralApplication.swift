@@ -31,7 +31,8 @@ public func buildApplication(
     return Application(
         router: router,
         server: try serverBuilder(
-            configuration.tls, idleTimeout: configuration.idleTimeout, connections: ConnectionsPerAddress(limit: configuration.connectionsPerAddress)),
+            configuration.tls, idleTimeout: configuration.idleTimeout,
+            connections: ConnectionsPerAddress(limit: configuration.connectionsPerAddress, refused: metrics.connectionsRefused, logger: logger)),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "promo-central"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
