@@ -140,7 +140,7 @@ public final class CommandWriter: @unchecked Sendable {
 /// A promo-sync daemon process for one office folder.
 public final class DaemonProcess {
     public let folder: OfficeFolder
-    public private(set) var process: Process
+    public private(set) var process: ChildProcess
     public let environment: [String: String]
 
     public let logFile: String
@@ -156,7 +156,7 @@ public final class DaemonProcess {
     }
 
     public static func launch(_ folder: OfficeFolder, _ environment: [String: String], _ logFile: String, _ program: String = "promo-sync") throws
-        -> Process
+        -> ChildProcess
     {
         var env = environment
         env["PROMO_SYNC_SYNC_INITIAL_BACKOFF_MS"] = env["PROMO_SYNC_SYNC_INITIAL_BACKOFF_MS"] ?? "50"
@@ -219,7 +219,7 @@ public enum Campaigns {
     static func status(program: String, folder: OfficeFolder) throws -> PreviousStatus {
         // `status` exits non-zero for a degraded office; its JSON is what counts here.
         let process = try Harness.start(program, ["status", "--json", "--data-dir", folder.directory], stdout: true)
-        let data = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
+        let data = process.output?.readDataToEndOfFile() ?? Data()
         process.waitUntilExit()
         return try JSONDecoder().decode(PreviousStatus.self, from: data)
     }

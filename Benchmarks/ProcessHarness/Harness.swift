@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Replica
 import SyncCore
+import SyncTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -61,8 +62,7 @@ public enum Harness {
     @discardableResult
     public static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
         let process = try start(tool, arguments, environment: environment, stdout: true)
-        let output = process.standardOutput as! Pipe
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = process.output?.readDataToEndOfFile() ?? Data()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw BenchError("\(tool) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
@@ -81,14 +81,9 @@ public enum Harness {
 
     /// Runs a system tool and returns its standard output, or nil when it cannot run or fails.
     public static func systemOutput(_ path: String, _ arguments: [String]) -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        guard let p = try? ChildProcess(path: path, arguments: arguments, environment: ProcessInfo.processInfo.environment, captureOutput: true)
+        else { return nil }
+        let data = p.output?.readDataToEndOfFile() ?? Data()
         p.waitUntilExit()
         return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
     }
@@ -102,23 +97,16 @@ public enum Harness {
     public static func start(
         _ tool: String, _ arguments: [String], environment: [String: String] = [:], stdout: Bool = false,
         stderrFile: String? = nil
-    ) throws -> Process {
-        let process = Process()
-        // A path runs that program (another release's); a bare name, this build's.
-        process.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : binDirectory + "/" + tool)
-        process.arguments = arguments
+    ) throws -> ChildProcess {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         env["PROMO_SYNC_LOG_LEVEL"] = env["PROMO_SYNC_LOG_LEVEL"] ?? "warning"
         env["PROMO_CENTRAL_LOG_LEVEL"] = env["PROMO_CENTRAL_LOG_LEVEL"] ?? "warning"
-        process.environment = env
-        if stdout { process.standardOutput = Pipe() }
-        if let stderrFile {
-            _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
-            process.standardError = FileHandle(forWritingAtPath: stderrFile)
-        }
-        try process.run()
-        return process
+        if let stderrFile { _ = FileManager.default.createFile(atPath: stderrFile, contents: nil) }
+        // A path runs that program (another release's); a bare name, this build's.
+        return try ChildProcess(
+            path: tool.hasPrefix("/") ? tool : binDirectory + "/" + tool, arguments: arguments, environment: env, captureOutput: stdout,
+            errorFile: stderrFile)
     }
 
     /// A running process's memory (resident, and of that its own anonymous memory as opposed to
@@ -174,7 +162,7 @@ public struct BenchError: Error, CustomStringConvertible {
 /// A promo-central process on loopback with its own data folder.
 public final class CentralProcess {
     public let directory: String
-    public private(set) var process: Process
+    public private(set) var process: ChildProcess
     public let url: String
     public let port: Int
 
@@ -212,7 +200,7 @@ public final class CentralProcess {
     }
 
     /// Waits until the centre writes its port file (it listens), failing early when it exits.
-    static func waitForPortFile(directory: String, process: Process, timeout: Double) throws {
+    static func waitForPortFile(directory: String, process: ChildProcess, timeout: Double) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let text = try? String(contentsOfFile: directory + "/central.port", encoding: .utf8), !text.isEmpty { return }
@@ -227,7 +215,7 @@ public final class CentralProcess {
         try Self.waitForPortFile(directory: directory, process: process, timeout: timeout)
     }
 
-    static func launch(directory: String, port: Int, environment: [String: String]) throws -> Process {
+    static func launch(directory: String, port: Int, environment: [String: String]) throws -> ChildProcess {
         let portFile = directory + "/central.port"
         try? FileManager.default.removeItem(atPath: portFile)
         return try Harness.start(

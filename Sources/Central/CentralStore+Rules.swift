@@ -73,8 +73,9 @@ extension CentralStore {
         lower(replace(replace(replace(replace(replace(replace(json_extract(fields, '$.voucher'), ' ', ''), '-', ''), '.', ''), '/', ''), '_', ''), '0', ''))
         """
 
-    /// The aggregates whose stored rows 1.9.0's fold decided otherwise than 1.9.1's (the
-    /// `v8-rules-1.9.1` migration), none on a store no office forged:
+    /// The aggregates whose stored rows 1.9.0's fold may have decided otherwise than 1.9.1's (the
+    /// `v8-rules-1.9.1` migration); on a store no office forged, only projects with a counted
+    /// recovery, which fold again to what they were:
     /// - a project whose counted ledger adds up below zero or past its total cost (accepted
     ///   over-recoveries no longer count past what was paid, and no entry counts past the cost
     ///   when the support set is larger);
@@ -93,7 +94,10 @@ extension CentralStore {
     ///   accepted; a deleted one's entries count nothing);
     /// - a project with two ledger entries stamped alike (they fold in the order of their ids, no
     ///   longer of a dictionary), or with two vouchers that may be one by
-    ///   ``ValueRules/voucherKey(_:)`` (``voucherLikeness`` alike, or one outside ASCII).
+    ///   ``ValueRules/voucherKey(_:)`` (``voucherLikeness`` alike, or one outside ASCII);
+    /// - a project with a counted recovery (an entry is judged on every day from its date on, not
+    ///   only against the total, ``DatedLedger``; without a recovery no day's figure is below
+    ///   nothing or above the total).
     static func aggregatesJudgedOtherwiseSince190(_ db: Database) throws -> [String] {
         try String.fetchAll(
             db,
@@ -130,6 +134,9 @@ extension CentralStore {
                 UNION
                 SELECT aggregate FROM record WHERE tbl = 'disbursement' AND json_extract(fields, '$.voucher') IS NOT NULL
                 GROUP BY aggregate, \(Self.voucherLikeness) HAVING count(*) > 1
+                UNION
+                SELECT aggregate FROM record
+                WHERE tbl = 'disbursement' AND held = 0 AND deleted_at IS NULL AND json_extract(fields, '$.kind') = 'recovery'
                 ORDER BY 1
                 """)
     }

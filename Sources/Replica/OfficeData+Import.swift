@@ -157,7 +157,8 @@ private struct Importer {
     var report: ImportReport
     private var pending: [() throws -> Void] = []
     private var seenKeys: [String: Int] = [:]
-    private var projectTotals: [String: (id: String, limit: Int64?, total: Int64, status: ProjectStatus?, year: Int64)] = [:]
+    /// Per project code: its counted entries (day, signed amount), those of the file before included.
+    private var projectTotals: [String: (id: String, limit: Int64?, entries: [(day: String, signed: Int64)], status: ProjectStatus?, year: Int64)] = [:]
 
     init(db: Database, office: String, index: [String: Int], columnCount: Int, kind: ImportReport.Kind) {
         self.db = db
@@ -379,9 +380,9 @@ private struct Importer {
                         return fail("no project with code '\(code)' at this office (import the projects first)")
                     }
                     let id: String = project["id"]
-                    let total = try OfficeData.disbursedTotal(db, project: id)
                     projectTotals[code] = (
-                        id, OfficeData.limit(of: project), total,
+                        id, OfficeData.limit(of: project),
+                        try OfficeData.countedEntries(db, project: id).map { ($0.paidOn, LedgerRules.signed($0.kind, $0.amount)) },
                         (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), project["year"]
                     )
                 }
@@ -398,10 +399,10 @@ private struct Importer {
                 }
                 // The centre's rules (LedgerRules), in the file's order.
                 switch LedgerRules.admit(
-                    kind: kind, amount: amount, paidOn: paidOn, paid: project.total, limit: project.limit,
+                    kind: kind, amount: amount, paidOn: paidOn, paid: DatedLedger(entries: project.entries, more: [paidOn]), limit: project.limit,
                     status: project.status, year: project.year, recordedOn: CalendarDate.today())
                 {
-                case .success(let after): projectTotals[code]?.total = after
+                case .success: projectTotals[code]?.entries.append((paidOn, LedgerRules.signed(kind, amount)))
                 case .failure(let refusal): return fail("project \(code): \(refusal.message)")
                 }
                 report.inserted += 1

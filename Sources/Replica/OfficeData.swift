@@ -243,14 +243,23 @@ extension OfficeData {
 
     /// What a project's ledger adds up to (LedgerRules: recoveries subtract), held entries left out.
     static func disbursedTotal(_ db: Database, project id: String) throws -> Int64 {
-        let entries = try Row.fetchAll(db, sql: "SELECT d.kind, d.amount FROM disbursement d WHERE d.project_id = ? AND \(notHeld)", arguments: [id])
-            .map { (DisbursementKind(rawValue: $0[0]) ?? .payment, $0[1] as Int64) }
-        guard let paid = LedgerRules.paid(entries) else {
+        guard let paid = LedgerRules.paid(try countedEntries(db, project: id).map { ($0.kind, $0.amount) }) else {
             throw ReplicaError(
                 .damaged, "the ledger of project \(id) adds up past what a 64-bit amount holds",
                 hint: "Run promo-sync resync --force to take the centre's ledger.")
         }
         return paid
+    }
+
+    /// A project's entries that count (held ones left out), with their dates.
+    static func countedEntries(_ db: Database, project id: String) throws -> [(kind: DisbursementKind, amount: Int64, paidOn: String)] {
+        try Row.fetchAll(db, sql: "SELECT d.kind, d.amount, d.paid_on FROM disbursement d WHERE d.project_id = ? AND \(notHeld)", arguments: [id])
+            .map { (DisbursementKind(rawValue: $0[0]) ?? .payment, $0[1] as Int64, $0[2] as String? ?? "") }
+    }
+
+    /// A project's counted ledger by date (``DatedLedger``), with `more` days an entry may be added on.
+    static func datedLedger(_ db: Database, project id: String, more: [String]) throws -> DatedLedger {
+        DatedLedger(entries: try countedEntries(db, project: id).map { ($0.paidOn, LedgerRules.signed($0.kind, $0.amount)) }, more: more)
     }
 
     /// Appends a ledger entry. Refuses an amount that would take the project past its approved
@@ -275,15 +284,20 @@ extension OfficeData {
             if case .failure(let refusal) = outcome {
                 let hint: String
                 switch refusal {
+                case .overLimit(_, _, let before, let day?):
+                    hint =
+                        "\(before) of \(limit) VND had been disbursed by \(day) (entries dated later take some back); give the payment its real date, or record it after the recoveries that make room."
                 case .overLimit:
                     hint =
                         "Already disbursed \(disbursed) of \(limit) VND (\(approved == nil ? "requested" : "approved") support); check the amount or the project's approval."
-                case .belowZero: hint = "Only \(disbursed) VND was disbursed; a recovery returns at most that."
+                case .belowZero(_, _, nil): hint = "Only \(disbursed) VND was disbursed; a recovery returns at most that."
+                case .belowZero(_, let before, let day?):
+                    hint = "Only \(before) VND had been disbursed by \(day); a recovery returns what was paid before its date: check the date."
                 case .status: hint = "Move the project on first (promo-sync project status), or record the entry when the project reaches that stage."
                 case .date: hint = "Give the date the money moved, YYYY-MM-DD."
                 case .notApproved: hint = "Record it once the centre's approved support reaches this office (promo-sync sync)."
                 }
-                if case .overLimit = refusal {
+                if case .overLimit(_, _, _, nil) = refusal {
                     throw ReplicaError(.invalidInput, "this entry takes the project past its \(approved == nil ? "requested" : "approved") support", hint: hint)
                 }
                 throw ReplicaError(.invalidInput, refusal.message, hint: hint)
@@ -316,12 +330,12 @@ extension OfficeData {
         now: Date
     ) throws -> (outcome: Result<Int64, LedgerRules.Refusal>, paid: Int64, limit: Int64) {
         let limit = Self.limit(of: project)
-        let paid = try disbursedTotal(db, project: project["id"])
+        let paid = try datedLedger(db, project: project["id"], more: [paidOn])
         let outcome = LedgerRules.admit(
             kind: kind, amount: amount, paidOn: paidOn, paid: paid, limit: limit,
             status: (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), year: project["year"],
             recordedOn: CalendarDate.today(now))
-        return (outcome, paid, limit ?? 0)
+        return (outcome, paid.total, limit ?? 0)
     }
 
     /// What a project's entries may add up to, by the centre's rule (``LedgerRules/limit(fund:approved:requested:totalCost:)``).

@@ -163,6 +163,24 @@ private struct Folder {
         let side = Side(node: change.hlc.node)
         let exists = !row.state.fields.isEmpty
 
+        // A change by an office other than the aggregate's: what the office a merged office's
+        // records went to wrote to them while it held them, once the merge is undone (no other
+        // office's write of a row gets past the centre). It is that other office's change, as
+        // its ledger entries there are: a support raise of the returned office's project and a
+        // halt slotted before its own payments stayed in force after the unmerge (round 21).
+        if side == .office, office(of: change) != office {
+            let mine: [String: FieldValue] = change.op == .delete ? ["deleted": .integer(1)] : change.fields
+            let theirs = Dictionary(uniqueKeysWithValues: mine.keys.map { ($0, row.state.fields[$0] ?? .null) })
+            let accepted = conflict(
+                .ownership, change, office: row.office, mine: mine, theirs: theirs,
+                "office \(change.hlc.node) may not change office \(office)'s \(change.table.rawValue): it wrote this while it held the records of office \(office), merged into it, and the merge was undone",
+                fund: projectFund)
+            if !accepted {
+                if exists { rows[k] = row }
+                return
+            }
+        }
+
         if change.op == .delete {
             let status = row.state.fields["status"]?.text.flatMap(ProjectStatus.init(rawValue:))
             let deletable = change.table != .project || status == nil || status == .draft || status == .returned
@@ -335,7 +353,9 @@ private struct Folder {
         // and moves its office stamps after the delete (on to approved) do not bring it back.
         let deleted = rows[key(.project, aggregateID)]?.state.isDeleted == true
         let projectOffice = rows[key(.project, aggregateID)]?.office ?? office
-        var total: Int64 = 0
+        // What was paid as of each day (``DatedLedger``): an entry keeps it within the bounds on
+        // every day from its date on, not only the total now.
+        var paid = DatedLedger(days: entries.map { $0[0].fields["paid_on"]?.text ?? "" })
         var vouchers: Set<String> = []
         for history in entries {
             let first = history[0]
@@ -367,6 +387,7 @@ private struct Folder {
             }
             let amount = row.state.fields["amount"]?.integer ?? 0
             let kind = row.state.fields["kind"]?.text.flatMap(DisbursementKind.init(rawValue:)) ?? .payment
+            let paidOn = row.state.fields["paid_on"]?.text ?? ""
             // Compared by ``ValueRules/voucherKey(_:)``: a zero-width space (round 15), other
             // separators or a number's leading zeros (round 16) made a voucher new.
             let voucherKey = row.state.fields["voucher"]?.text.map(ValueRules.voucherKey) ?? ""
@@ -394,7 +415,7 @@ private struct Folder {
             }
             var circumstancesWaived = false
             if let refusal = LedgerRules.circumstanceProblem(
-                kind: kind, paidOn: row.state.fields["paid_on"]?.text ?? "", status: status(at: first.hlc), year: project?["year"]?.integer,
+                kind: kind, paidOn: paidOn, status: status(at: first.hlc), year: project?["year"]?.integer,
                 recordedOn: CalendarDate.vietnamDate(milliseconds: first.hlc.milliseconds))
             {
                 let theirs: [String: FieldValue] =
@@ -411,36 +432,37 @@ private struct Folder {
             }
             // Once its circumstances are waived, a national project without approved support
             // takes the entry against a limit of nothing: an over-disbursement of its own.
-            switch LedgerRules.admitAmount(kind: kind, amount: amount, paid: total, limit: circumstancesWaived ? limit ?? 0 : limit) {
-            case .success(let after):
-                total = after
+            switch LedgerRules.admitAmount(kind: kind, amount: amount, paidOn: paidOn, paid: paid, limit: circumstancesWaived ? limit ?? 0 : limit) {
+            case .success:
+                paid.add(LedgerRules.signed(kind, amount), on: paidOn)
             case .failure(let refusal):
-                let theirs: [String: FieldValue] =
+                var theirs: [String: FieldValue] =
                     switch refusal {
-                    case .overLimit(_, let limit, let before): ["limit": .integer(limit), "disbursed_before": .integer(before)]
-                    case .belowZero(_, let before): ["disbursed_before": .integer(before)]
+                    case .overLimit(_, let limit, let before, _): ["limit": .integer(limit), "disbursed_before": .integer(before)]
+                    case .belowZero(_, let before, _): ["disbursed_before": .integer(before)]
                     default: ["approved_support": .null]
                     }
+                if case .overLimit(_, _, _, let day?) = refusal { theirs["as_of"] = .text(day) }
+                if case .belowZero(_, _, let day?) = refusal { theirs["as_of"] = .text(day) }
                 // Accepted by a person, it counts as recorded; but no acceptance takes the
-                // project's ledger past what the project can take at all (its total cost), or
-                // below nothing paid (accepted over-recoveries made an office's totals negative,
-                // taking other offices' disbursements off the nation's).
-                let (accepted, overflow) = total.addingReportingOverflow(LedgerRules.signed(kind, amount))
-                let acceptable = !overflow && (0...acceptedCeiling).contains(accepted)
-                let message =
-                    acceptable
-                    ? refusal.message
-                    : accepted < 0
-                        ? "\(refusal.message); it would take the project's ledger below nothing paid, so no acceptance makes it count"
-                        : acceptedCeiling < ceiling
-                            ? "\(refusal.message); it would take the project's ledger past the support cap in force of \(acceptedCeiling) VND, so no acceptance makes it count"
-                            : "\(refusal.message); it would take the project's ledger past its total cost of \(ceiling) VND, so no acceptance makes it count"
-                if !conflict(refusal.rule, first, office: row.office, mine: mine, theirs: theirs, message) || !acceptable {
+                // project's ledger, on any day from the entry's date on, past what the project can
+                // take at all (its total cost), or below nothing paid (accepted over-recoveries
+                // made an office's totals negative, taking other offices' disbursements off the
+                // nation's).
+                let beyond: String? =
+                    switch LedgerRules.within(0...acceptedCeiling, kind: kind, amount: amount, paidOn: paidOn, paid: paid) {
+                    case .success: nil
+                    case .failure(.belowZero): "below nothing paid"
+                    case .failure where acceptedCeiling < ceiling: "past the support cap in force of \(acceptedCeiling) VND"
+                    case .failure: "past its total cost of \(ceiling) VND"
+                    }
+                let message = beyond.map { "\(refusal.message); it would take the project's ledger \($0), so no acceptance makes it count" } ?? refusal.message
+                if !conflict(refusal.rule, first, office: row.office, mine: mine, theirs: theirs, message) || beyond != nil {
                     row.held = true
                     rows[key(.disbursement, row.id)] = row
                     continue
                 }
-                total = accepted
+                paid.add(LedgerRules.signed(kind, amount), on: paidOn)
             }
             if !voucherKey.isEmpty { vouchers.insert(voucherKey) }
             rows[key(.disbursement, row.id)] = row

@@ -10,10 +10,12 @@ public enum LedgerRules {
     /// Why an entry may not be recorded.
     public enum Refusal: Error, Sendable, Equatable {
         /// Paid (advances + payments + settlement adjustments − recoveries) would pass the limit
-        /// (approved support, or requested support before approval), or overflow.
-        case overLimit(after: Int64?, limit: Int64, paidBefore: Int64)
-        /// A recovery (or a negative adjustment) would take paid below zero: more comes back than went out.
-        case belowZero(after: Int64, paidBefore: Int64)
+        /// (approved support, or requested support before approval), or overflow: now, or as of
+        /// `asOf`, a day from the entry's date on (entries dated later take it back by now).
+        case overLimit(after: Int64?, limit: Int64, paidBefore: Int64, asOf: String? = nil)
+        /// A recovery (or a negative adjustment) would take paid below zero: more comes back than
+        /// went out, by now or by `asOf` (a day from its date on: it returns what was paid after it).
+        case belowZero(after: Int64, paidBefore: Int64, asOf: String? = nil)
         /// The project's status at the time takes no entry of this kind.
         case status(ProjectStatus?)
         /// The date is outside the project's life, or after the day the entry was recorded.
@@ -33,10 +35,14 @@ public enum LedgerRules {
         /// One sentence, with amounts in VND.
         public var message: String {
             switch self {
-            case .overLimit(let after, let limit, let before):
+            case .overLimit(let after, let limit, let before, nil):
                 "this entry would take disbursements to \(after.map { "\($0)" } ?? "an overflow") VND, past the limit of \(limit) VND (\(before) VND paid before it)"
-            case .belowZero(let after, let before):
+            case .overLimit(let after, let limit, let before, let day?):
+                "this entry would take disbursements as of \(day) to \(after.map { "\($0)" } ?? "an overflow") VND, past the limit of \(limit) VND (\(before) VND paid by then; entries dated later take it back by now, but the figures through \(day) would count it)"
+            case .belowZero(let after, let before, nil):
                 "this entry would take disbursements below zero (to \(after) VND): only \(before) VND was paid before it"
+            case .belowZero(let after, let before, let day?):
+                "this entry would take disbursements as of \(day) below zero (to \(after) VND): only \(before) VND was paid by then; a recovery returns what was paid before its date"
             case .status(let status):
                 "a project in status \(status?.rawValue ?? "none") takes no such entry (entries from approval on; while halted, recoveries only)"
             case .date(let reason):
@@ -97,24 +103,27 @@ public enum LedgerRules {
     /// The fields of a recorded entry that no accepted edit changes: what it moved, which way, in
     /// which project and for which office. An accepted "correction" of an entry's amount let 1.5 bn
     /// count under an acceptance given for a 50 m overrun (round 13); a correction is a new entry.
-    public static let recordedMoney: Set<String> = ["amount", "kind", "project_id", "office"]
+    /// Its date too: the figures through a cut-off count it by its date, and it was judged on
+    /// every day from that date on (``DatedLedger``).
+    public static let recordedMoney: Set<String> = ["amount", "kind", "project_id", "office", "paid_on"]
 
     /// The conflict rules that hold a ledger entry out of every total until a person accepts it.
     public static let holdingRules: [ConflictRule] = [.overDisbursement, .overRecovery, .paymentNotAllowed, .duplicateVoucher, .ownership]
 
-    /// Checks one entry against the project as it stood when the entry was made: `paid` before it,
-    /// the `limit` (``limit(fund:approved:requested:totalCost:)``; nil: none approved), the `status`, the
-    /// plan `year`, and `recordedOn` (the day the entry was recorded: the office's date when it
-    /// writes, the date of the change's clock at the centre). Returns the amount paid after the
-    /// entry, or why it may not be recorded.
+    /// Checks one entry against the project as it stood when the entry was made: what was `paid`
+    /// before it, by date (its ledger's days include `paidOn`), the `limit`
+    /// (``limit(fund:approved:requested:totalCost:)``; nil: none approved), the `status`, the plan
+    /// `year`, and `recordedOn` (the day the entry was recorded: the office's date when it writes,
+    /// the date of the change's clock at the centre). Returns the amount paid after the entry, or
+    /// why it may not be recorded.
     public static func admit(
-        kind: DisbursementKind, amount: Int64, paidOn: String, paid: Int64, limit: Int64?,
+        kind: DisbursementKind, amount: Int64, paidOn: String, paid: DatedLedger, limit: Int64?,
         status: ProjectStatus?, year: Int64?, recordedOn: String?
     ) -> Result<Int64, Refusal> {
         if let refusal = circumstanceProblem(kind: kind, paidOn: paidOn, status: status, year: year, recordedOn: recordedOn) {
             return .failure(refusal)
         }
-        return admitAmount(kind: kind, amount: amount, paid: paid, limit: limit)
+        return admitAmount(kind: kind, amount: amount, paidOn: paidOn, paid: paid, limit: limit)
     }
 
     /// The first half of ``admit(kind:amount:paidOn:paid:limit:status:year:recordedOn:)``: whether
@@ -129,13 +138,31 @@ public enum LedgerRules {
         return dateProblem(paidOn, year: year, recordedOn: recordedOn).map { .date($0) }
     }
 
-    /// The second half: the amount against what was `paid` before and the `limit`.
-    public static func admitAmount(kind: DisbursementKind, amount: Int64, paid: Int64, limit: Int64?) -> Result<Int64, Refusal> {
+    /// The second half: the amount against what was `paid` before and the `limit`, on every day
+    /// from the entry's date on (``DatedLedger``), so that the figures through any cut-off stay
+    /// between nothing and the limit as the total does.
+    public static func admitAmount(kind: DisbursementKind, amount: Int64, paidOn: String, paid: DatedLedger, limit: Int64?) -> Result<Int64, Refusal> {
         guard let limit else { return .failure(.notApproved) }
-        let (after, overflow) = paid.addingReportingOverflow(signed(kind, amount))
-        if overflow || after > limit { return .failure(.overLimit(after: overflow ? nil : after, limit: limit, paidBefore: paid)) }
-        if after < 0 { return .failure(.belowZero(after: after, paidBefore: paid)) }
-        return .success(after)
+        return within(0...limit, kind: kind, amount: amount, paidOn: paidOn, paid: paid)
+    }
+
+    /// Whether an entry keeps what was `paid` as of every day from `paidOn` on within `bounds`:
+    /// the total after it, or why not (past the upper bound, ``Refusal/overLimit(after:limit:paidBefore:asOf:)``;
+    /// below the lower, ``Refusal/belowZero(after:paidBefore:asOf:)``). The fold also asks it of an
+    /// entry a person accepted, with the bounds no acceptance passes.
+    public static func within(_ bounds: ClosedRange<Int64>, kind: DisbursementKind, amount: Int64, paidOn: String, paid: DatedLedger) -> Result<Int64, Refusal>
+    {
+        let change = signed(kind, amount)
+        let (lowest, highest) = paid.extremes(from: paidOn)
+        // The day named is the first on which the extreme stands, unless the total now is it.
+        func day(_ extreme: Int64) -> String? { extreme == paid.total ? nil : paid.firstDay(from: paidOn, paid: extreme) }
+        let (high, overflow) = highest.addingReportingOverflow(change)
+        if overflow || high > bounds.upperBound {
+            return .failure(.overLimit(after: overflow ? nil : high, limit: bounds.upperBound, paidBefore: highest, asOf: day(highest)))
+        }
+        let (low, underflow) = lowest.addingReportingOverflow(change)
+        if underflow || low < bounds.lowerBound { return .failure(.belowZero(after: low, paidBefore: lowest, asOf: day(lowest))) }
+        return .success(paid.total &+ change)
     }
 
     /// Why `paidOn` is not a date an entry of a project of plan year `year` may carry, or nil:

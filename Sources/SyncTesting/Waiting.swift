@@ -36,10 +36,12 @@ public func waitUntil(upTo limit: Duration = .seconds(60), _ condition: @Sendabl
 /// thread of its own rather than one of Swift's task pool. The centres under test answer in this
 /// process on that pool, which has one thread per core: two tests blocking at once on a 2-core
 /// machine stalled every centre in the process until libcurl gave up (30 s).
-public func onOwnThread<T: Sendable>(stackSize: Int = 1 << 20, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+/// `stackSize`: more than the system's default (8 MiB), when `work` needs it; less, and
+/// Foundation's `Process.run()` overflowed it.
+public func onOwnThread<T: Sendable>(stackSize: Int? = nil, _ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { done in
         let thread = Thread { done.resume(with: Result { try work() }) }
-        thread.stackSize = stackSize
+        if let stackSize { thread.stackSize = stackSize }
         thread.start()
     }
 }

@@ -122,7 +122,7 @@ import Transport
                 let log = directory + "/command.log"
                 let process = try Harness.start(
                     "promo-central", arguments + ["--data-dir", directory], environment: environment, stdout: true, stderrFile: log)
-                _ = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
+                _ = process.output?.readDataToEndOfFile()
                 process.waitUntilExit()
                 return (process.terminationStatus, try String(contentsOfFile: log, encoding: .utf8))
             }

@@ -28,17 +28,10 @@ import Testing
         let outputPath = NSTemporaryDirectory() + "promo-permission-output-\(UUID().uuidString.prefix(8))"
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: absolute ? tool : Executables.path(tool))
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("PROMO_SYNC_") || key.hasPrefix("PROMO_CENTRAL_") { environment[key] = nil }
-        process.environment = environment
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(
+            path: absolute ? tool : Executables.path(tool), arguments: arguments, environment: environment, outputFile: outputPath, errorFile: outputPath)
         let deadline = Date() + 30
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning {
@@ -46,7 +39,6 @@ import Testing
             process.terminate()
         }
         process.waitUntilExit()
-        try output.close()
         return Outcome(status: process.terminationStatus, output: try String(contentsOfFile: outputPath, encoding: .utf8))
     }
 

@@ -167,11 +167,13 @@ import WireFormat
             #expect(pulled.count == 400)
             // About 12.5 KB a row: a page holds some 340 of them.
             #expect(pages.count >= 2 && pages[0] < 400 && pages[0] * 12_000 > CentralStore.pageBytes, "\(pages)")
+            // Three, not more: each waits for the pages before it, and a debug build on a loaded
+            // machine took over libcurl's 30 s for the sixth.
             let answered = try await withThrowingTaskGroup(of: Int.self) { group in
-                for _ in 0..<6 { group.addTask { try await client.pull(after: .start, limit: WireProtocol.maxPageSize).value.records.count } }
+                for _ in 0..<3 { group.addTask { try await client.pull(after: .start, limit: WireProtocol.maxPageSize).value.records.count } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
-            #expect(answered == Array(repeating: pages[0], count: 6))
+            #expect(answered == Array(repeating: pages[0], count: 3))
         }
     }
 

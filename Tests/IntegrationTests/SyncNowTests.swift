@@ -11,12 +11,10 @@ import Testing
         try await withLiveCentral { central in
             let office = try OfficeFixture(office: "79", central: central)
             let folder = office.directory.path
-            let daemon = Process()
-            daemon.executableURL = URL(fileURLWithPath: Executables.path("promo-sync"))
             // Only a request makes it sync again within the test.
-            daemon.arguments = ["daemon", "--data-dir", folder, "--interval", "3600"]
-            daemon.standardError = FileHandle.nullDevice
-            try daemon.run()
+            let daemon = try ChildProcess(
+                path: Executables.path("promo-sync"), arguments: ["daemon", "--data-dir", folder, "--interval", "3600"],
+                environment: ProcessInfo.processInfo.environment)
             defer {
                 daemon.terminate()
                 daemon.waitUntilExit()

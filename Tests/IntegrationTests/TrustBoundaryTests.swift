@@ -760,6 +760,39 @@ import WireFormat
         }
     }
 
+    /// Once a merge is undone, what the receiving office wrote to the returned office's project
+    /// while it held it is another office's change, as its ledger entries there are (round 21:
+    /// 79 raised 77's support from 300 m to 900 m while 77 was merged into it, and after the
+    /// unmerge 77's payments counted against 900 m). 77 may accept it.
+    @Test func anUnmergedOfficesProjectDropsWhatTheOfficeItWasMergedIntoChanged() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            let tanAn = CentralClient(baseURL: central.url, token: try central.addOffice("77"), http: HTTPClient())
+            var own = Self.project(office: "77", node: "77", fund: .local)
+            own.hlc = Self.present("77")
+            own.fields["status"] = .text("approved")
+            own.fields["requested_support"] = .integer(300_000_000)
+            _ = try await tanAn.push(
+                Changeset(office: try OfficeCode("77"), sequence: ChangesetSequence(1), previousHash: Changeset.genesisHash, changes: [own]))
+            func support() throws -> Int64? {
+                try central.store.database.read { db in
+                    try Int64.fetchOne(
+                        db, sql: "SELECT json_extract(fields, '$.requested_support') FROM record WHERE tbl = 'project' AND id = ?", arguments: [own.id.rawValue]
+                    )
+                }
+            }
+            _ = try central.store.merge([OfficeCode("77")], into: OfficeCode("79"))
+            try await scene.accept([
+                Change(table: .project, id: own.id, op: .upsert, hlc: Self.present("79", 1), fields: ["requested_support": .integer(900_000_000)])
+            ])
+            #expect(try support() == 900_000_000)
+            _ = try central.store.unmerge(OfficeCode("77"), reason: "nhầm")
+            #expect(try support() == 300_000_000)
+            let conflict = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("ownership") && $0.record["writer"] == .text("79") })
+            #expect(conflict.record["office"] == .text("77"), "\(conflict.record)")
+        }
+    }
+
     /// Totals computed from a snapshot are written only if nothing they come from changed since.
     /// A merge moves the office's records to the receiving office, so none of them is the
     /// office's any more: a refresh computed before it, looking only for the office's own records
@@ -792,6 +825,58 @@ import WireFormat
                     .reduce(into: [String: Int64]()) { $0[String(($1["id"] as String).prefix(2)), default: 0] += $1["amount"] as Int64 }
             }
             #expect(paidByOffice["77", default: 0] == 0 && paidByOffice["79"] == paid.fields["amount"]?.integer, "\(paidByOffice)")
+        }
+    }
+
+    /// An entry keeps what was paid within its bounds on every day from its date on, not only the
+    /// total now (round 21): a recovery dated before the payment it returned counted, and office
+    /// 79's figure through any cut-off between the two was −10^15 VND, taking other offices'
+    /// money off the nation's report; payments dated before recoveries counted 4.4 bn VND as of a
+    /// quarter on a national project the centre approved at 400 m. No acceptance makes either count.
+    @Test func anEntryKeepsWhatWasPaidWithinBoundsOnEveryDayFromItsDate() async throws {
+        try await withLiveCentral { central in
+            var scene = try await Scene(central)
+            func entry(_ project: RowID, _ kind: DisbursementKind, _ amount: Int64, on day: String, _ voucher: String, _ offset: Int64) -> Change {
+                var change = Self.payment(project, amount: amount, voucher: voucher, at: Self.present("79", offset))
+                change.fields["kind"] = .text(kind.rawValue)
+                change.fields["paid_on"] = .text(day)
+                return change
+            }
+            func held(_ change: Change) throws -> Bool? {
+                try central.store.database.read { db in
+                    try Bool.fetchOne(db, sql: "SELECT held FROM record WHERE tbl = 'disbursement' AND id = ?", arguments: [change.id.rawValue])
+                }
+            }
+            // A local project of 79's own funds, approved by 79 at its requested 100 m.
+            let local = try await Self.localProject(&scene, status: "approved")
+            let paid = entry(local.id, .payment, 100_000_000, on: CalendarDate.today(), "KB-1", 1)
+            let backDated = entry(local.id, .recovery, 100_000_000, on: "2025-01-02", "KB-2", 2)
+            try await scene.accept([paid, backDated])
+            #expect(try held(paid) == false && held(backDated) == true)
+            let recovery = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("over_recovery") })
+            #expect(recovery.record["message"]?.text?.contains("as of 2025-01-02 below zero") == true, "\(recovery.record)")
+            // 79 may accept an over-recovery of its own project, but not one below nothing paid.
+            try await scene.accept([Self.resolution(recovery, of: local.id, .accept, at: Self.present("79", 3))])
+            #expect(try held(backDated) == true)
+            // A national project the centre approved at 400 m: paid in March, returned in December,
+            // paid in March again. The total never passes 400 m; the figure through September would be 800 m.
+            let national = try await Self.approvedNationalProject(&scene, amount: 400_000_000)
+            let first = entry(national.id, .payment, 400_000_000, on: "2025-03-01", "KB-3", 10)
+            let returned = entry(national.id, .recovery, 400_000_000, on: "2025-12-01", "KB-4", 11)
+            let again = entry(national.id, .payment, 400_000_000, on: "2025-03-02", "KB-5", 12)
+            let later = entry(national.id, .payment, 400_000_000, on: "2025-12-02", "KB-6", 13)
+            try await scene.accept([first, returned, again, later])
+            #expect(try [first, returned, again, later].map(held) == [false, false, true, false])
+            let overrun = try #require(try central.store.conflicts().first { $0.record["rule"] == .text("over_disbursement") })
+            #expect(overrun.record["message"]?.text?.contains("as of 2025-03-02 to 800000000 VND") == true, "\(overrun.record)")
+            // So 79's figures through every cut-off stay between nothing and what may be paid.
+            _ = try await scene.hcm.pull(after: .start, limit: 1)
+            let facts = try central.store.reportFacts().disbursed.filter { $0.province == "79" }
+            for cutoff in Set(facts.map(\.paidOn)) {
+                let local = facts.filter { $0.fund == .local && $0.paidOn <= cutoff }.reduce(Int64(0)) { $0 + $1.amount }
+                let national = facts.filter { $0.fund == .national && $0.paidOn <= cutoff }.reduce(Int64(0)) { $0 + $1.amount }
+                #expect((0...100_000_000).contains(local) && (0...400_000_000).contains(national), "through \(cutoff): \(local), \(national)")
+            }
         }
     }
 

@@ -69,6 +69,19 @@ import Testing
         try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 150_000_000, voucher: "KB-4", paidOn: "2025-06-01"))
         #expect(try replica.data.projects().first?.disbursed == 300_000_000)
         #expect(try replica.data.count(.disbursement) == 3)
+        // By date as the centre judges it: a recovery returns what was paid before its date, and
+        // a payment dated before a recovery counts through the days between.
+        #expect(
+            try message {
+                try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .recovery, amount: 1, voucher: "KB-5", paidOn: "2025-02-01"))
+            }.contains("as of 2025-02-01 below zero"))
+        try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .recovery, amount: 300_000_000, voucher: "KB-6", paidOn: "2025-06-01"))
+        #expect(
+            try message {
+                try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 150_000_000, voucher: "KB-7", paidOn: "2025-04-01"))
+            }.contains("as of 2025-04-01 to 350000000 VND"))
+        try replica.data.addDisbursement(NewDisbursement(project: "KC-01", kind: .payment, amount: 300_000_000, voucher: "KB-7", paidOn: "2025-06-02"))
+        #expect(try replica.data.count(.disbursement) == 5 && replica.data.projects().first?.disbursed == 300_000_000)
     }
 
     /// Text the centre would refuse (too long for its field, or holding U+0000) is refused by the

@@ -138,13 +138,12 @@ import Transport
             let office = try OfficeFixture(office: "82", central: central)
             try await withWatchedDaemon(office) {
                 // Another program (the sqlite3 shell) commits a row.
-                let shell = Process()
-                shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-                shell.arguments = [
-                    office.replica.path,
-                    "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES ('\(RowID.make().rawValue)', '82', 2025, 'local', 1000, NULL)",
-                ]
-                try shell.run()
+                let shell = try ChildProcess(
+                    path: "/usr/bin/sqlite3",
+                    arguments: [
+                        office.replica.path,
+                        "INSERT INTO plan_line(id, office, year, fund_source, amount, note) VALUES ('\(RowID.make().rawValue)', '82', 2025, 'local', 1000, NULL)",
+                    ], environment: ProcessInfo.processInfo.environment)
                 shell.waitUntilExit()
                 try await waitUntil {
                     (try? central.store.recordCounts().first { $0.office == "82" && $0.table == "plan_line" }?.live) == 1
