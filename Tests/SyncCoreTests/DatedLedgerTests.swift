@@ -6,7 +6,7 @@ import Testing
 @Suite struct DatedLedgerTests {
     @Test(arguments: 0..<20)
     func extremesFromADayAreThoseOfEveryDayFromItOn(seed: Int) {
-        var random = SplitMix(state: UInt64(seed + 1))
+        var random = SplitMix64(seed: UInt64(seed + 1))
         let days = (1...Int.random(in: 1...40, using: &random)).map { _ in
             "2025-\(String(format: "%02d", Int.random(in: 1...12, using: &random)))-\(String(format: "%02d", Int.random(in: 1...28, using: &random)))"
         }
@@ -52,17 +52,5 @@ extension Result {
     fileprivate var failureValue: Failure? {
         if case .failure(let failure) = self { return failure }
         return nil
-    }
-}
-
-/// A small seeded generator (SplitMix64), so a failing case can be replayed from its seed.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
