@@ -49,19 +49,16 @@ public final class ChildProcess: Sendable {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
-        // The child starts with no signal blocked and every signal at its default, as Foundation's
-        // `Process` starts it: the spawning thread (one of the task pool's, which block signals)
-        // would otherwise pass its mask on, and a daemon's `sync --now` (SIGUSR1) never arrived.
+        // The child starts with no signal blocked: the spawning thread (one of the task pool's,
+        // which block signals) would otherwise pass its mask on, and a daemon's `sync --now`
+        // (SIGUSR1) never arrived. What the tests' process ignores, the child ignores too.
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         var none = sigset_t()
         sigemptyset(&none)
         posix_spawnattr_setsigmask(&attributes, &none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
         var pid: pid_t = 0
         let result = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
         if captureOutput { close(pipeEnds[1]) }
@@ -93,8 +90,8 @@ public final class ChildProcess: Sendable {
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
-    /// Sends SIGTERM.
-    public func terminate() { kill(processIdentifier, SIGTERM) }
+    /// Sends SIGTERM, if it has not exited: once it is reaped its process id may be another's.
+    public func terminate() { if isRunning { kill(processIdentifier, SIGTERM) } }
 
     private func status(waiting: Bool) -> Int32? {
         if let status = reaped.withLock({ $0 }) { return status }
