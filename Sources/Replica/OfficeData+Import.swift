@@ -382,7 +382,7 @@ private struct Importer {
                     let id: String = project["id"]
                     projectTotals[code] = (
                         id, OfficeData.limit(of: project),
-                        try OfficeData.countedEntries(db, project: id).map { ($0.paidOn, LedgerRules.signed($0.kind, $0.amount)) },
+                        try OfficeData.datedEntries(db, project: id),
                         (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), project["year"]
                     )
                 }

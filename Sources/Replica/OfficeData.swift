@@ -257,9 +257,9 @@ extension OfficeData {
             .map { (DisbursementKind(rawValue: $0[0]) ?? .payment, $0[1] as Int64, $0[2] as String? ?? "") }
     }
 
-    /// A project's counted ledger by date (``DatedLedger``), with `more` days an entry may be added on.
-    static func datedLedger(_ db: Database, project id: String, more: [String]) throws -> DatedLedger {
-        DatedLedger(entries: try countedEntries(db, project: id).map { ($0.paidOn, LedgerRules.signed($0.kind, $0.amount)) }, more: more)
+    /// A project's counted entries as ``DatedLedger`` takes them: each day with its signed amount.
+    static func datedEntries(_ db: Database, project id: String) throws -> [(day: String, signed: Int64)] {
+        try countedEntries(db, project: id).map { ($0.paidOn, LedgerRules.signed($0.kind, $0.amount)) }
     }
 
     /// Appends a ledger entry. Refuses an amount that would take the project past its approved
@@ -330,7 +330,7 @@ extension OfficeData {
         now: Date
     ) throws -> (outcome: Result<Int64, LedgerRules.Refusal>, paid: Int64, limit: Int64) {
         let limit = Self.limit(of: project)
-        let paid = try datedLedger(db, project: project["id"], more: [paidOn])
+        let paid = DatedLedger(entries: try datedEntries(db, project: project["id"]), more: [paidOn])
         let outcome = LedgerRules.admit(
             kind: kind, amount: amount, paidOn: paidOn, paid: paid, limit: limit,
             status: (project["status"] as String?).flatMap(ProjectStatus.init(rawValue:)), year: project["year"],

@@ -442,8 +442,7 @@ private struct Folder {
                     case .belowZero(_, let before, _): ["disbursed_before": .integer(before)]
                     default: ["approved_support": .null]
                     }
-                if case .overLimit(_, _, _, let day?) = refusal { theirs["as_of"] = .text(day) }
-                if case .belowZero(_, _, let day?) = refusal { theirs["as_of"] = .text(day) }
+                if let day = refusal.asOf { theirs["as_of"] = .text(day) }
                 // Accepted by a person, it counts as recorded; but no acceptance takes the
                 // project's ledger, on any day from the entry's date on, past what the project can
                 // take at all (its total cost), or below nothing paid (accepted over-recoveries

@@ -23,6 +23,15 @@ public enum LedgerRules {
         /// A national project whose support the centre has not approved (``limit(fund:approved:requested:totalCost:)``).
         case notApproved
 
+        /// The day from the entry's date on as of which the bound would be passed, when it is not
+        /// the total now that passes it.
+        public var asOf: String? {
+            switch self {
+            case .overLimit(_, _, _, let day), .belowZero(_, _, let day): day
+            default: nil
+            }
+        }
+
         /// The conflict rule under which the centre's fold holds an entry refused for this reason.
         public var rule: ConflictRule {
             switch self {
